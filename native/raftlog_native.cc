@@ -1,0 +1,284 @@
+// raftlog's native addon: only what JavaScript cannot do itself.
+//
+//   map(path, size, readOnly)   -> ArrayBuffer over an mmap of the file
+//   sync(buffer, offset, length)          msync(MS_SYNC), synchronous
+//   syncAsync(buffer, offset, length)     msync on the libuv thread pool -> Promise
+//   advise(buffer, advice)                madvise
+//   unmap(buffer)                         detach every JS view, then munmap
+//   lock(dirPath) -> fd, unlock(fd)       exclusive flock on <dir>/LOCK
+//   fsyncDir(path)                        make directory entries durable
+//   pageSize()
+//
+// Arguments are validated by the TypeScript wrapper (src/storage/native.ts); this side trusts
+// its types and stays small. Every failure is thrown as an Error with code (errno name),
+// errno, syscall and path.
+
+#include <napi.h>
+#include <uv.h>
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+#include <unordered_map>
+
+namespace {
+
+// One mapping's life. The ArrayBuffer's finalizer, unmap() and pending async syncs all
+// touch it, always on the JavaScript thread, so no locking is needed.
+struct Mapping {
+  void* addr;
+  size_t length;
+  int pendingSyncs = 0;
+  bool unmapped = false;   // munmap done (or never to be done again)
+  bool released = false;   // unmap() was called: views are detached
+  bool finalized = false;  // the ArrayBuffer's finalizer ran
+};
+
+// Address -> mapping, for the mappings JavaScript may still hold.
+std::unordered_map<void*, Mapping*> liveMappings;
+
+Napi::Error SystemError(Napi::Env env, int err, const char* syscall, const std::string& path) {
+  const char* code = uv_err_name(-err);
+  std::string message = std::string(code) + ": " + strerror(err) + ", " + syscall + " '" + path + "'";
+  Napi::Error error = Napi::Error::New(env, message);
+  error.Set("code", Napi::String::New(env, code));
+  error.Set("errno", Napi::Number::New(env, err));
+  error.Set("syscall", Napi::String::New(env, syscall));
+  error.Set("path", Napi::String::New(env, path));
+  return error;
+}
+
+void ReleaseIfIdle(Mapping* mapping) {
+  // munmap only once no async msync can still be reading the range.
+  if (!mapping->unmapped && mapping->pendingSyncs == 0 && (mapping->released || mapping->finalized)) {
+    munmap(mapping->addr, mapping->length);
+    mapping->unmapped = true;
+    liveMappings.erase(mapping->addr);
+  }
+  if (mapping->finalized && mapping->pendingSyncs == 0) delete mapping;
+}
+
+void FinalizeMapping(Napi::Env, void*, Mapping* mapping) {
+  mapping->finalized = true;
+  ReleaseIfIdle(mapping);
+}
+
+Mapping* FindMapping(Napi::Env env, Napi::ArrayBuffer buffer) {
+  auto found = liveMappings.find(buffer.Data());
+  if (buffer.Data() == nullptr || found == liveMappings.end() || found->second->released) {
+    throw Napi::Error::New(env, "ERR_UNMAPPED: buffer is not a live mapping");
+  }
+  return found->second;
+}
+
+// Rounds [offset, offset + length) out to whole pages, as msync and madvise require.
+void PageRange(Mapping* mapping, size_t offset, size_t length, void** start, size_t* size) {
+  size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  size_t begin = offset - offset % page;
+  size_t end = offset + length;
+  if (end > mapping->length) end = mapping->length;
+  *start = static_cast<char*>(mapping->addr) + begin;
+  *size = end > begin ? end - begin : 0;
+}
+
+Napi::Value Map(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string path = info[0].As<Napi::String>();
+  size_t size = static_cast<size_t>(info[1].As<Napi::Number>().Int64Value());
+  bool readOnly = info[2].As<Napi::Boolean>();
+
+  int fd = readOnly ? open(path.c_str(), O_RDONLY | O_CLOEXEC)
+                    : open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) throw SystemError(env, errno, "open", path);
+
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    int err = errno;
+    close(fd);
+    throw SystemError(env, err, "fstat", path);
+  }
+  if (size == 0) size = static_cast<size_t>(st.st_size);
+  if (size == 0) {
+    close(fd);
+    throw SystemError(env, EINVAL, "mmap", path);
+  }
+  if (!readOnly) {
+    // Reserve real blocks: a write through the mapping into a hole on a full disk would
+    // kill the process with SIGBUS; here it becomes ENOSPC (or EFBIG) at creation.
+    int err = posix_fallocate(fd, 0, static_cast<off_t>(size));
+    if (err != 0) {
+      close(fd);
+      throw SystemError(env, err, "posix_fallocate", path);
+    }
+  }
+  // A read-only mapping is private: a stray write can never reach the file.
+  int prot = PROT_READ | PROT_WRITE;
+  int flags = readOnly ? MAP_PRIVATE : MAP_SHARED;
+  void* addr = mmap(nullptr, size, prot, flags, fd, 0);
+  int err = errno;
+  close(fd);  // the mapping keeps the file referenced
+  if (addr == MAP_FAILED) throw SystemError(env, err, "mmap", path);
+
+  Mapping* mapping = new Mapping{addr, size};
+  liveMappings[addr] = mapping;
+  return Napi::ArrayBuffer::New(env, addr, size, FinalizeMapping, mapping);
+}
+
+Napi::Value Sync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Mapping* mapping = FindMapping(env, info[0].As<Napi::ArrayBuffer>());
+  void* start;
+  size_t size;
+  PageRange(mapping, info[1].As<Napi::Number>().Int64Value(), info[2].As<Napi::Number>().Int64Value(),
+            &start, &size);
+  if (size > 0 && msync(start, size, MS_SYNC) != 0) throw SystemError(env, errno, "msync", "<mapping>");
+  return env.Undefined();
+}
+
+class SyncWorker : public Napi::AsyncWorker {
+ public:
+  SyncWorker(Napi::Env env, Napi::ArrayBuffer buffer, Mapping* mapping, void* start, size_t size)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), mapping_(mapping),
+        start_(start), size_(size) {
+    buffer_ = Napi::Persistent(buffer);
+    mapping_->pendingSyncs++;
+  }
+
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+ protected:
+  void Execute() override {
+    if (size_ > 0 && msync(start_, size_, MS_SYNC) != 0) error_ = errno;
+  }
+
+  void OnOK() override {
+    Finish();
+    if (error_ != 0) {
+      deferred_.Reject(SystemError(Env(), error_, "msync", "<mapping>").Value());
+    } else {
+      deferred_.Resolve(Env().Undefined());
+    }
+  }
+
+  void OnError(const Napi::Error& error) override {
+    Finish();
+    deferred_.Reject(error.Value());
+  }
+
+ private:
+  void Finish() {
+    mapping_->pendingSyncs--;
+    buffer_.Reset();
+    ReleaseIfIdle(mapping_);
+  }
+
+  Napi::Promise::Deferred deferred_;
+  Napi::Reference<Napi::ArrayBuffer> buffer_;
+  Mapping* mapping_;
+  void* start_;
+  size_t size_;
+  int error_ = 0;
+};
+
+Napi::Value SyncAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::ArrayBuffer buffer = info[0].As<Napi::ArrayBuffer>();
+  Mapping* mapping = FindMapping(env, buffer);
+  void* start;
+  size_t size;
+  PageRange(mapping, info[1].As<Napi::Number>().Int64Value(), info[2].As<Napi::Number>().Int64Value(),
+            &start, &size);
+  SyncWorker* worker = new SyncWorker(env, buffer, mapping, start, size);
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
+}
+
+Napi::Value Advise(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Mapping* mapping = FindMapping(env, info[0].As<Napi::ArrayBuffer>());
+  std::string name = info[1].As<Napi::String>();
+  int advice = name == "sequential" ? MADV_SEQUENTIAL
+             : name == "random"     ? MADV_RANDOM
+             : name == "willneed"   ? MADV_WILLNEED
+             : name == "dontneed"   ? MADV_DONTNEED
+                                    : MADV_NORMAL;
+  if (madvise(mapping->addr, mapping->length, advice) != 0) throw SystemError(env, errno, "madvise", "<mapping>");
+  return env.Undefined();
+}
+
+Napi::Value Unmap(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::ArrayBuffer buffer = info[0].As<Napi::ArrayBuffer>();
+  auto found = liveMappings.find(buffer.Data());
+  if (buffer.Data() == nullptr || found == liveMappings.end()) return env.Undefined();  // already unmapped
+  Mapping* mapping = found->second;
+  // Detach first: every TypedArray or DataView over this memory now has length 0, so a view
+  // that outlives its segment reads as empty instead of touching unmapped memory.
+  buffer.Detach();
+  mapping->released = true;
+  ReleaseIfIdle(mapping);
+  return env.Undefined();
+}
+
+Napi::Value Lock(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string dir = info[0].As<Napi::String>();
+  std::string path = dir + "/LOCK";
+  int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) throw SystemError(env, errno, "open", path);
+  // flock locks belong to the open file description, so a second open in the same process
+  // conflicts just like one in another process.
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int err = errno;
+    close(fd);
+    throw SystemError(env, err, "flock", path);
+  }
+  return Napi::Number::New(env, fd);
+}
+
+Napi::Value Unlock(const Napi::CallbackInfo& info) {
+  close(info[0].As<Napi::Number>().Int32Value());  // closing the descriptor drops the lock
+  return info.Env().Undefined();
+}
+
+Napi::Value FsyncDir(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string path = info[0].As<Napi::String>();
+  int fd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) throw SystemError(env, errno, "open", path);
+  if (fsync(fd) != 0) {
+    int err = errno;
+    close(fd);
+    throw SystemError(env, err, "fsync", path);
+  }
+  close(fd);
+  return env.Undefined();
+}
+
+Napi::Value PageSize(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(sysconf(_SC_PAGESIZE)));
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("map", Napi::Function::New(env, Map));
+  exports.Set("sync", Napi::Function::New(env, Sync));
+  exports.Set("syncAsync", Napi::Function::New(env, SyncAsync));
+  exports.Set("advise", Napi::Function::New(env, Advise));
+  exports.Set("unmap", Napi::Function::New(env, Unmap));
+  exports.Set("lock", Napi::Function::New(env, Lock));
+  exports.Set("unlock", Napi::Function::New(env, Unlock));
+  exports.Set("fsyncDir", Napi::Function::New(env, FsyncDir));
+  exports.Set("pageSize", Napi::Function::New(env, PageSize));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(raftlog_native, Init)
