@@ -1,0 +1,4 @@
+import type { Command } from '../command.js'
+
+/** Every subcommand, in the order `raftlog --help` lists them. Add one line per command. */
+export const commands: Command[] = []

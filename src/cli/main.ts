@@ -1,0 +1,59 @@
+#!/usr/bin/env node
+import { UsageError } from './command.js'
+import { commands } from './commands/index.js'
+import { RaftLogError } from '../storage/errors.js'
+
+function overview(): string {
+  const width = Math.max(...commands.map((c) => c.name.length), 4)
+  const lines = commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`)
+  return [
+    'Usage: raftlog <command> [options]',
+    '',
+    'A durable, segmented, memory-mapped Raft log for Node.js.',
+    '',
+    'Commands:',
+    ...lines,
+    '',
+    'Run `raftlog <command> --help` for the options of one command.',
+  ].join('\n')
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    console.log(overview())
+    return name === undefined ? 2 : 0
+  }
+  const command = commands.find((c) => c.name === name)
+  if (command === undefined) {
+    console.error(`Error: unknown command '${name}'\n\n${overview()}`)
+    return 2
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    console.log(command.help)
+    return 0
+  }
+  try {
+    return await command.run(rest)
+  } catch (error) {
+    if (error instanceof UsageError) {
+      console.error(`Error: ${error.message}\nRun \`raftlog ${name} --help\` for usage.`)
+      return 2
+    }
+    if (error instanceof RaftLogError) {
+      console.error(`Error: ${error.message} (${error.code})`)
+      return 1
+    }
+    throw error
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (status) => {
+    process.exitCode = status
+  },
+  (error: unknown) => {
+    console.error(error)
+    process.exitCode = 1
+  },
+)
