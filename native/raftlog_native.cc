@@ -5,7 +5,7 @@
 //   syncAsync(buffer, offset, length)     msync on the libuv thread pool -> Promise
 //   advise(buffer, advice)                madvise
 //   unmap(buffer)                         detach every JS view, then munmap
-//   lock(dirPath) -> fd, unlock(fd)       exclusive flock on <dir>/LOCK
+//   lock(lockPath) -> fd, unlock(fd)      exclusive flock on a lock file
 //   fsyncDir(path)                        make directory entries durable
 //   pageSize()
 //
@@ -229,8 +229,7 @@ Napi::Value Unmap(const Napi::CallbackInfo& info) {
 
 Napi::Value Lock(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  std::string dir = info[0].As<Napi::String>();
-  std::string path = dir + "/LOCK";
+  std::string path = info[0].As<Napi::String>();
   int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) throw SystemError(env, errno, "open", path);
   // flock locks belong to the open file description, so a second open in the same process

@@ -1,0 +1,106 @@
+// The one module that loads the compiled addon. Everything else in raftlog calls these typed
+// wrappers, which check their arguments before crossing into C++.
+import { createRequire } from 'node:module'
+import { fileURLToPath } from 'node:url'
+import { dirname, join } from 'node:path'
+import { RaftLogError } from './errors.js'
+
+/** madvise hints the addon understands. */
+export type Advice = 'normal' | 'sequential' | 'random' | 'willneed' | 'dontneed'
+
+interface NativeAddon {
+  map(path: string, size: number, readOnly: boolean): ArrayBuffer
+  sync(buffer: ArrayBuffer, offset: number, length: number): void
+  syncAsync(buffer: ArrayBuffer, offset: number, length: number): Promise<void>
+  advise(buffer: ArrayBuffer, advice: Advice): void
+  unmap(buffer: ArrayBuffer): void
+  lock(lockPath: string): number
+  unlock(fd: number): void
+  fsyncDir(path: string): void
+  pageSize(): number
+}
+
+// Both src/storage (tests) and dist/storage (the build) sit two levels below the package root.
+const addonPath = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'build', 'Release', 'raftlog_native.node')
+
+function load(): NativeAddon {
+  try {
+    return createRequire(import.meta.url)(addonPath) as NativeAddon
+  } catch (error) {
+    throw new RaftLogError(
+      'ERR_NATIVE_MISSING',
+      `The raftlog native addon could not be loaded from ${addonPath}: run \`npm install\` (or \`npm run build:native\`) first`,
+      { path: addonPath },
+      { cause: error },
+    )
+  }
+}
+
+const addon = load()
+
+/** The system's page size in bytes; segment sizes are multiples of it. */
+export const pageSizeBytes = addon.pageSize()
+
+function checkRange(buffer: ArrayBuffer, offset: number, length: number): void {
+  if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > buffer.byteLength) {
+    throw new RaftLogError('ERR_OUT_OF_RANGE', `Sync range ${offset}+${length} is outside the mapping of ${buffer.byteLength} bytes`)
+  }
+}
+
+/**
+ * Maps a file read-write and shared. With `sizeBytes` > 0 the file is created if missing and its
+ * blocks are reserved with posix_fallocate (a full disk is ENOSPC here, never SIGBUS later);
+ * with 0 the existing file is mapped at its current size.
+ */
+export function mapFile(path: string, sizeBytes: number): ArrayBuffer {
+  return addon.map(path, sizeBytes, false)
+}
+
+/** Maps an existing file copy-on-write: writes through the view never reach the file. */
+export function mapFileReadOnly(path: string): ArrayBuffer {
+  return addon.map(path, 0, true)
+}
+
+/** msync(MS_SYNC) of the pages covering [offset, offset + length). */
+export function syncRange(buffer: ArrayBuffer, offset: number, length: number): void {
+  checkRange(buffer, offset, length)
+  addon.sync(buffer, offset, length)
+}
+
+/** The same msync on the libuv thread pool, so the event loop keeps running meanwhile. */
+export function syncRangeAsync(buffer: ArrayBuffer, offset: number, length: number): Promise<void> {
+  checkRange(buffer, offset, length)
+  return addon.syncAsync(buffer, offset, length)
+}
+
+export function advise(buffer: ArrayBuffer, advice: Advice): void {
+  addon.advise(buffer, advice)
+}
+
+/**
+ * Detaches the ArrayBuffer (every view over it reads as empty from now on) and unmaps the
+ * memory once no asynchronous msync still uses it. Calling it twice is harmless.
+ */
+export function unmap(buffer: ArrayBuffer): void {
+  addon.unmap(buffer)
+}
+
+/** Takes an exclusive lock on `lockPath` (created if missing); returns the descriptor that holds it. */
+export function lockFile(lockPath: string): number {
+  return addon.lock(lockPath)
+}
+
+export function unlockFile(fd: number): void {
+  addon.unlock(fd)
+}
+
+/** fsync of a directory: makes created, renamed and deleted entries in it durable. */
+export function fsyncDirectory(path: string): void {
+  addon.fsyncDir(path)
+}
+
+/** True for the errno codes flock uses to say another descriptor holds the lock. */
+export function isLockHeld(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code
+  return code === 'EAGAIN' || code === 'EWOULDBLOCK'
+}

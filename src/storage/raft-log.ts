@@ -1,0 +1,623 @@
+// RaftLog: the log of one node, as segment files kept in a map sorted by base index.
+//
+// Appends write frames straight into the mapping of the last (open) segment: no system call per
+// entry. flush() makes everything appended so far durable with one msync per dirty segment, and
+// seals the segments that filled up since the last flush (their frames are durable first).
+import { mkdirSync, readdirSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
+import { EntryType, type LogEntry, type NewEntry } from './log-entry.js'
+import { RaftLogError } from './errors.js'
+import { fsyncDirectory, isLockHeld, lockFile, pageSizeBytes, unlockFile } from './native.js'
+import { Segment, type RecoveryReport } from './segment.js'
+import {
+  alignUp,
+  defaultSegmentSizeBytes,
+  flagResetBase,
+  frameSizeBytes,
+  headerSizeBytes,
+  maxEntrySizeBytes,
+  maxSegmentSizeBytes,
+  offsetTableSizeBytes,
+  parseSegmentFileName,
+  type HeaderProblem,
+} from './segment-format.js'
+import { systemError } from './system-error.js'
+import { outOfRange, requireBytes, requirePositiveWholeNumber, requireString, requireWholeNumber } from './validate.js'
+
+export interface RaftLogOptions {
+  /** Size of each new segment file in bytes: a multiple of the page size. Default 64 MiB. */
+  segmentSize?: number
+  /** Where recovery reports what it cut off or removed. Default: console. */
+  logger?: { warn(message: string): void }
+}
+
+export interface SliceOptions {
+  /** Stop before the payloads would exceed this many bytes; the first entry is always returned. */
+  maxBytes?: number
+}
+
+/** What open() found and repaired. */
+export interface OpenReport extends RecoveryReport {
+  /** Segment files deleted: leftovers of an interrupted reset(), or unflushed data after a cut. */
+  removedSegments: string[]
+  /** A last segment left headerless by a crash, given a fresh header. */
+  reinitializedSegments: string[]
+}
+
+const emptyPayload = new Uint8Array(0)
+const lockFileName = 'LOCK'
+
+export class RaftLog {
+  readonly dir: string
+  /** What recovery did when this log was opened. */
+  readonly recovery: OpenReport
+  private readonly segmentSizeBytes: number
+  /** Sorted by base index, contiguous, never empty while open. The last one takes appends. */
+  private segments: Segment[] = []
+  /** Full segments whose frames are not durable yet; flush() syncs and seals them. */
+  private pendingSeal: Segment[] = []
+  private lockFd: number | undefined
+  private closed = false
+  private failure: RaftLogError | undefined
+  private flushInFlight: Promise<void> | undefined
+  private flushQueued: Promise<void> | undefined
+
+  private constructor(dir: string, lockFd: number, segmentSizeBytes: number) {
+    this.dir = dir
+    this.lockFd = lockFd
+    this.segmentSizeBytes = segmentSizeBytes
+    this.recovery = { cutBytes: 0, cutFrames: 0, removedSegments: [], reinitializedSegments: [] }
+  }
+
+  /** Opens the log in `dir` (created if missing), locks it against other opens, and recovers it. */
+  static open(dir: string, options: RaftLogOptions = {}): RaftLog {
+    requireString(dir, 'dir', 'RaftLog.open')
+    const segmentSizeBytes = checkSegmentSize(options.segmentSize)
+    try {
+      mkdirSync(dir, { recursive: true })
+    } catch (error) {
+      throw systemError(error, `Cannot create log directory ${dir}`)
+    }
+    const lockFd = lockDirectory(dir)
+    const log = new RaftLog(dir, lockFd, segmentSizeBytes)
+    try {
+      log.load()
+    } catch (error) {
+      log.releaseAll()
+      throw error
+    }
+    const { cutBytes, cutFrames, removedSegments, reinitializedSegments } = log.recovery
+    if (cutBytes > 0 || removedSegments.length > 0 || reinitializedSegments.length > 0) {
+      ;(options.logger ?? console).warn(
+        `raftlog: recovered ${dir}: cut ${cutBytes} bytes (${cutFrames} checksummed frames) after the last valid entry` +
+          `${removedSegments.length > 0 ? `, removed ${removedSegments.join(', ')}` : ''}` +
+          `${reinitializedSegments.length > 0 ? `, reinitialised ${reinitializedSegments.join(', ')}` : ''}`,
+      )
+    }
+    return log
+  }
+
+  /** Index of the first entry still held; 1 for a new log. */
+  get firstIndex(): number {
+    this.assertOpen('firstIndex')
+    return this.head.baseIndex
+  }
+
+  /** Index of the last entry; firstIndex − 1 when the log is empty. */
+  get lastIndex(): number {
+    this.assertOpen('lastIndex')
+    return this.tail.nextIndex - 1
+  }
+
+  /** Term of the last entry; the term before firstIndex when empty (0 for a new log). */
+  get lastTerm(): number {
+    this.assertOpen('lastTerm')
+    return lastTermOf(this.tail)
+  }
+
+  /** Appends entries after lastIndex and returns the new lastIndex. Durable after flush(). */
+  append(entries: readonly NewEntry[]): number {
+    this.assertWritable('append')
+    checkNewEntries(entries, this.lastTerm)
+    const lastBefore = this.lastIndex
+    try {
+      for (const entry of entries) {
+        const data = entry.data ?? emptyPayload
+        let segment = this.tail
+        if (segment.isSealed || !segment.hasRoomFor(data.length)) segment = this.rotate(data.length)
+        segment.append(entry.term, entry.type ?? EntryType.Normal, data)
+      }
+    } catch (error) {
+      // A new segment could not be made (a full disk, say): take back this call's entries.
+      this.truncateAfter(lastBefore)
+      throw error
+    }
+    return this.lastIndex
+  }
+
+  /** The entry at `index` (its data a copy), or undefined past lastIndex. */
+  get(index: number): LogEntry | undefined {
+    this.assertOpen('get')
+    requireWholeNumber(index, 'index', 'RaftLog.get')
+    if (index > this.lastIndex) return undefined
+    this.checkNotCompacted(index, 'RaftLog.get')
+    return this.segmentFor(index).read(index)
+  }
+
+  /** Entries from `from` up to `to` (exclusive, default lastIndex + 1). */
+  slice(from: number, to?: number, options: SliceOptions = {}): LogEntry[] {
+    this.assertOpen('slice')
+    requireWholeNumber(from, 'from', 'RaftLog.slice')
+    const end = to === undefined ? this.lastIndex + 1 : requireWholeNumber(to, 'to', 'RaftLog.slice')
+    const maxBytes = options.maxBytes === undefined ? Infinity : requirePositiveWholeNumber(options.maxBytes, 'maxBytes', 'RaftLog.slice')
+    if (from > end) throw outOfRange(`RaftLog.slice: from ${from} is after to ${end}`, { from, to: end })
+    if (end > this.lastIndex + 1) {
+      throw outOfRange(`RaftLog.slice: to ${end} is past the end of the log (lastIndex ${this.lastIndex})`, { to: end })
+    }
+    if (from === end) return []
+    this.checkNotCompacted(from, 'RaftLog.slice')
+    const entries: LogEntry[] = []
+    let bytes = 0
+    let position = this.segmentPosition(from)
+    for (let index = from; index < end; index++) {
+      let segment = this.segments[position] as Segment
+      if (index >= segment.nextIndex) segment = this.segments[++position] as Segment
+      bytes += segment.payloadLength(index)
+      if (bytes > maxBytes && entries.length > 0) break
+      entries.push(segment.read(index))
+    }
+    return entries
+  }
+
+  /** Term of the entry at `index`; also answers firstIndex − 1. Undefined outside the log. */
+  termAt(index: number): number | undefined {
+    this.assertOpen('termAt')
+    requireWholeNumber(index, 'index', 'RaftLog.termAt')
+    const head = this.head
+    if (index === head.baseIndex - 1) return head.prevTerm
+    if (index < head.baseIndex || index > this.lastIndex) return undefined
+    return this.segmentFor(index).termAt(index)
+  }
+
+  /**
+   * Drops every entry after `index` (a Raft conflict), durably when it returns: later segments
+   * are deleted from the last backwards, then the removed frames are zeroed and synced.
+   */
+  truncateAfter(index: number): void {
+    this.assertWritable('truncateAfter')
+    requireWholeNumber(index, 'index', 'RaftLog.truncateAfter')
+    const first = this.head.baseIndex
+    if (index < first - 1) {
+      throw outOfRange(`RaftLog.truncateAfter: index ${index} is before the log, which starts at ${first}`, { index })
+    }
+    if (index >= this.lastIndex) return
+    this.guard(() => {
+      let deleted = false
+      while (this.segments.length > 1 && this.tail.baseIndex > index) {
+        this.dropSegment(this.segments.pop() as Segment)
+        deleted = true
+      }
+      if (deleted) fsyncDirectory(this.dir)
+      const tail = this.tail
+      this.pendingSeal = this.pendingSeal.filter((segment) => segment !== tail)
+      const keepCount = index + 1 - tail.baseIndex
+      if (keepCount < tail.entryCount) tail.truncate(keepCount)
+    })
+  }
+
+  /**
+   * Drops whole segments whose every entry is at or before `upTo`, oldest first, so a crash
+   * never leaves a hole. The last segment always stays; entries after upTo always stay.
+   */
+  compact(upTo: number): void {
+    this.assertWritable('compact')
+    requireWholeNumber(upTo, 'upTo', 'RaftLog.compact')
+    this.guard(() => {
+      let deleted = false
+      while (this.segments.length > 1 && this.head.nextIndex - 1 <= upTo) {
+        this.dropSegment(this.segments.shift() as Segment)
+        deleted = true
+      }
+      if (deleted) fsyncDirectory(this.dir)
+    })
+  }
+
+  /**
+   * Empties the log so that its next entry is `nextIndex` and termAt(nextIndex − 1) is
+   * `prevTerm` (after installing a snapshot). Durable when it returns; a crash part way leaves
+   * either the old log or the new one.
+   */
+  reset(nextIndex: number, prevTerm: number): void {
+    this.assertWritable('reset')
+    requirePositiveWholeNumber(nextIndex, 'nextIndex', 'RaftLog.reset')
+    requireWholeNumber(prevTerm, 'prevTerm', 'RaftLog.reset')
+    this.guard(() => {
+      // Segments at or above the new base go first, newest first: the new segment may take a name.
+      while (this.segments.length > 0 && this.tail.baseIndex >= nextIndex) this.dropSegment(this.segments.pop() as Segment)
+      // The reset flag tells recovery that every segment below this one is a leftover to delete.
+      const fresh = Segment.create(this.dir, nextIndex, prevTerm, this.segmentSizeBytes, flagResetBase)
+      for (const segment of this.segments) this.dropSegment(segment)
+      this.segments = [fresh]
+      this.pendingSeal = []
+      fsyncDirectory(this.dir)
+    })
+  }
+
+  /** Resolves when every entry appended before the call is durable (survives kill -9 and power loss). */
+  flush(): Promise<void> {
+    try {
+      this.assertWritable('flush')
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    if (this.flushInFlight === undefined) return this.startFlush()
+    // One flush is running. A second one, shared by every caller until it starts, covers what
+    // was appended meanwhile: one msync serves them all.
+    this.flushQueued ??= this.flushInFlight
+      .catch(() => undefined)
+      .then(() => {
+        this.flushQueued = undefined
+        return this.closed ? undefined : this.startFlush()
+      })
+    return this.flushQueued
+  }
+
+  /** flush(), synchronously on this thread. */
+  flushSync(): void {
+    this.assertWritable('flushSync')
+    this.guard(() => {
+      for (const segment of this.pendingSeal.splice(0)) {
+        segment.syncData()
+        segment.seal()
+      }
+      this.tail.syncData()
+    })
+  }
+
+  /** Makes everything durable, unmaps the segments and releases the lock. Idempotent. */
+  close(): void {
+    if (this.closed) return
+    try {
+      if (this.failure === undefined) this.flushSync()
+    } finally {
+      this.releaseAll()
+    }
+  }
+
+  /** Segment file names with their ranges, oldest first: for tools and tests. */
+  describeSegments(): { file: string; baseIndex: number; entryCount: number; sealed: boolean; usedBytes: number; sizeBytes: number }[] {
+    this.assertOpen('describeSegments')
+    return this.segments.map((segment) => ({
+      file: segment.fileName,
+      baseIndex: segment.baseIndex,
+      entryCount: segment.entryCount,
+      sealed: segment.isSealed,
+      usedBytes: segment.usedBytes,
+      sizeBytes: segment.sizeBytes,
+    }))
+  }
+
+  private get head(): Segment {
+    return this.segments[0] as Segment
+  }
+
+  private get tail(): Segment {
+    return this.segments[this.segments.length - 1] as Segment
+  }
+
+  private startFlush(): Promise<void> {
+    const sealing = this.pendingSeal.splice(0)
+    const syncs = [...sealing, this.tail].map((segment) => segment.syncDataAsync())
+    const flush = Promise.all(syncs)
+      .then(() => {
+        for (const segment of sealing) {
+          // Seal only what is still a full, fully synced segment of this log: a truncation or
+          // reset meanwhile may have reopened or deleted it.
+          if (this.segments.includes(segment) && segment !== this.tail && !segment.isSealed && !segment.hasUnsyncedBytes) {
+            segment.seal()
+          } else if (this.segments.includes(segment) && segment !== this.tail && !segment.isSealed) {
+            this.pendingSeal.push(segment)
+          }
+        }
+      })
+      .catch((error: unknown) => {
+        throw this.fail(error)
+      })
+      .finally(() => {
+        this.flushInFlight = undefined
+      })
+    this.flushInFlight = flush
+    return flush
+  }
+
+  /** Starts a new segment after the tail for an entry of `payloadLength` bytes. */
+  private rotate(payloadLength: number): Segment {
+    const previous = this.tail
+    const neededBytes = headerSizeBytes + frameSizeBytes(payloadLength) + offsetTableSizeBytes(1)
+    // An entry larger than a whole segment gets a segment of its own, sized to fit.
+    const sizeBytes = Math.max(this.segmentSizeBytes, alignUp(neededBytes, pageSizeBytes))
+    if (previous.entryCount === 0 && !previous.isSealed) {
+      // An empty open tail too small for this entry is replaced under the same name.
+      const replacement = Segment.create(this.dir, previous.baseIndex, previous.prevTerm, sizeBytes, previous.isResetBase ? flagResetBase : 0)
+      previous.close()
+      this.segments[this.segments.length - 1] = replacement
+      return replacement
+    }
+    const next = Segment.create(this.dir, previous.nextIndex, lastTermOf(previous), sizeBytes)
+    if (!previous.isSealed) this.pendingSeal.push(previous)
+    this.segments.push(next)
+    return next
+  }
+
+  private load(): void {
+    const names = this.listDirectory()
+    let segments: Segment[] = []
+    const problems = new Map<string, HeaderProblem>()
+    for (const name of names) {
+      const opened = Segment.open(join(this.dir, name))
+      if (typeof opened === 'string') {
+        problems.set(name, opened)
+        continue
+      }
+      segments.push(opened)
+      const expectedBase = parseSegmentFileName(name)
+      if (opened.baseIndex !== expectedBase) {
+        this.segments = segments
+        throw corrupt(opened, 0, opened.baseIndex, `its header says base index ${opened.baseIndex} but its name says ${expectedBase}`)
+      }
+    }
+    this.segments = segments
+    const lastName = names[names.length - 1]
+    for (const [name, problem] of problems) {
+      if (name !== lastName || problem === 'unsupported version' || problem === 'bad magic') throw headerError(this.dir, name, problem)
+    }
+    segments = this.dropBelowReset(segments)
+    this.segments = this.recoverSegments(segments)
+    if (lastName !== undefined && problems.has(lastName)) this.reinitializeLast(lastName, problems.get(lastName) as HeaderProblem)
+    if (this.segments.length === 0) this.segments = [Segment.create(this.dir, 1, 0, this.segmentSizeBytes)]
+  }
+
+  /** Segment file names sorted by base index; leftover temporary files are removed. */
+  private listDirectory(): string[] {
+    const all = readdirSync(this.dir)
+    const leftovers = all.filter((name) => name.startsWith('segment_') && name.endsWith('.log.tmp'))
+    for (const name of leftovers) rmSync(join(this.dir, name), { force: true })
+    if (leftovers.length > 0) fsyncDirectory(this.dir)
+    return all
+      .filter((name) => parseSegmentFileName(name) !== undefined)
+      .sort((a, b) => (parseSegmentFileName(a) as number) - (parseSegmentFileName(b) as number))
+  }
+
+  /** An interrupted reset() leaves segments below the newest reset segment: delete them, oldest first. */
+  private dropBelowReset(segments: Segment[]): Segment[] {
+    let resetPosition = -1
+    segments.forEach((segment, position) => {
+      if (segment.isResetBase) resetPosition = position
+    })
+    if (resetPosition <= 0) return segments
+    for (const segment of segments.slice(0, resetPosition)) {
+      this.recovery.removedSegments.push(segment.fileName)
+      segment.delete()
+    }
+    fsyncDirectory(this.dir)
+    return segments.slice(resetPosition)
+  }
+
+  /**
+   * Checks that segments follow each other without gaps and recovers the open ones. A sealed
+   * segment is trusted, so a gap after it is a missing file: corruption. An open segment that is
+   * not the last was full but not yet sealed; if recovery finds it shorter than the next
+   * segment's base says, everything after it was never flushed and is deleted.
+   */
+  private recoverSegments(segments: Segment[]): Segment[] {
+    const kept: Segment[] = []
+    for (let position = 0; position < segments.length; position++) {
+      const segment = segments[position] as Segment
+      const previous = kept[kept.length - 1]
+      if (previous !== undefined && segment.baseIndex !== previous.nextIndex) {
+        if (previous.isSealed) {
+          this.segments = segments
+          throw corrupt(
+            segment,
+            0,
+            previous.nextIndex,
+            `a segment is missing: ${previous.fileName} ends at index ${previous.nextIndex - 1} but the next segment starts at ${segment.baseIndex}`,
+          )
+        }
+        for (const later of segments.slice(position).reverse()) {
+          this.recovery.removedSegments.push(later.fileName)
+          later.delete()
+        }
+        fsyncDirectory(this.dir)
+        break
+      }
+      if (!segment.isSealed) {
+        const report = segment.recover()
+        this.recovery.cutBytes += report.cutBytes
+        this.recovery.cutFrames += report.cutFrames
+      }
+      kept.push(segment)
+    }
+    // Open segments before the last were fully recovered and synced above: seal them now.
+    for (const segment of kept.slice(0, -1)) if (!segment.isSealed) segment.seal()
+    return kept
+  }
+
+  /** The last file had no valid header (a crash while it was made): start it afresh if it holds no frame. */
+  private reinitializeLast(name: string, problem: HeaderProblem): void {
+    const baseIndex = parseSegmentFileName(name) as number
+    const previous = this.segments[this.segments.length - 1]
+    const path = join(this.dir, name)
+    if (previous !== undefined && previous.nextIndex !== baseIndex) {
+      // It would not follow the log anyway: it can only hold unflushed data.
+      rmSync(path, { force: true })
+      fsyncDirectory(this.dir)
+      this.recovery.removedSegments.push(name)
+      return
+    }
+    const segment = Segment.reinitialize(path, baseIndex, previous === undefined ? 0 : lastTermOf(previous))
+    if (segment === undefined) throw headerError(this.dir, name, problem)
+    this.recovery.reinitializedSegments.push(name)
+    this.segments.push(segment)
+  }
+
+  private segmentFor(index: number): Segment {
+    return this.segments[this.segmentPosition(index)] as Segment
+  }
+
+  /** Binary search: the position of the last segment whose base index is at most `index`. */
+  private segmentPosition(index: number): number {
+    let low = 0
+    let high = this.segments.length - 1
+    while (low < high) {
+      const middle = (low + high + 1) >>> 1
+      if ((this.segments[middle] as Segment).baseIndex <= index) low = middle
+      else high = middle - 1
+    }
+    return low
+  }
+
+  private checkNotCompacted(index: number, method: string): void {
+    const first = this.head.baseIndex
+    if (index < first) {
+      throw outOfRange(`${method}: index ${index} is compacted: the log now starts at ${first}`, { index, firstIndex: first })
+    }
+  }
+
+  private dropSegment(segment: Segment): void {
+    this.pendingSeal = this.pendingSeal.filter((pending) => pending !== segment)
+    segment.delete()
+  }
+
+  /** Runs a mutation; a failed sync puts the log in the failed state instead of being retried. */
+  private guard(mutation: () => void): void {
+    try {
+      mutation()
+    } catch (error) {
+      if (error instanceof RaftLogError && (error.code === 'ERR_IO' || error.code === 'ERR_CORRUPT')) throw this.fail(error)
+      throw error
+    }
+  }
+
+  /**
+   * After a failed msync the kernel may already have dropped the dirty pages, so retrying
+   * proves nothing: refuse every further write until the log is reopened from disk.
+   */
+  private fail(error: unknown): RaftLogError {
+    this.failure ??= new RaftLogError(
+      'ERR_IO',
+      `Log ${this.dir} failed and refuses writes until it is reopened: ${(error as Error).message ?? String(error)}`,
+      { dir: this.dir },
+      { cause: error },
+    )
+    return error instanceof RaftLogError ? error : this.failure
+  }
+
+  private assertOpen(method: string): void {
+    if (this.closed) throw new RaftLogError('ERR_CLOSED', `RaftLog.${method}: the log in ${this.dir} is closed`, { dir: this.dir })
+  }
+
+  private assertWritable(method: string): void {
+    this.assertOpen(method)
+    if (this.failure !== undefined) throw this.failure
+  }
+
+  private releaseAll(): void {
+    this.closed = true
+    for (const segment of this.segments) segment.close()
+    this.segments = []
+    this.pendingSeal = []
+    if (this.lockFd !== undefined) unlockFile(this.lockFd)
+    this.lockFd = undefined
+  }
+}
+
+function lastTermOf(segment: Segment): number {
+  return segment.entryCount > 0 ? segment.termAt(segment.nextIndex - 1) : segment.prevTerm
+}
+
+function checkSegmentSize(value: number | undefined): number {
+  if (value === undefined) return defaultSegmentSizeBytes
+  requirePositiveWholeNumber(value, 'options.segmentSize', 'RaftLog.open')
+  if (value % pageSizeBytes !== 0 || value > maxSegmentSizeBytes) {
+    throw new RaftLogError(
+      'ERR_BAD_ARGUMENT',
+      `RaftLog.open: options.segmentSize must be a multiple of the page size (${pageSizeBytes}) up to ${maxSegmentSizeBytes}, got ${value}`,
+      { argument: 'options.segmentSize', value },
+    )
+  }
+  return value
+}
+
+function checkNewEntries(entries: readonly NewEntry[], lastTerm: number): void {
+  if (!Array.isArray(entries)) {
+    throw new RaftLogError('ERR_BAD_ARGUMENT', 'RaftLog.append: entries must be an array of { term, type?, data? }', { argument: 'entries' })
+  }
+  let term = lastTerm
+  for (let position = 0; position < entries.length; position++) {
+    const entry = entries[position] as NewEntry | undefined
+    const argument = `entries[${position}]`
+    if (entry === null || typeof entry !== 'object') {
+      throw new RaftLogError('ERR_BAD_ARGUMENT', `RaftLog.append: ${argument} must be an object { term, type?, data? }`, { argument })
+    }
+    requireWholeNumber(entry.term, `${argument}.term`, 'RaftLog.append')
+    if (entry.term < term) {
+      throw new RaftLogError(
+        'ERR_BAD_ARGUMENT',
+        `RaftLog.append: ${argument}.term ${entry.term} is lower than the term before it (${term}); terms never go back`,
+        { argument: `${argument}.term`, value: entry.term },
+      )
+    }
+    term = entry.term
+    if (entry.type !== undefined && entry.type !== EntryType.Normal && entry.type !== EntryType.NoOp && entry.type !== EntryType.Config) {
+      throw new RaftLogError('ERR_BAD_ARGUMENT', `RaftLog.append: ${argument}.type must be 0, 1 or 2 (EntryType), got ${String(entry.type)}`, {
+        argument: `${argument}.type`,
+      })
+    }
+    if (entry.data !== undefined) {
+      const data = requireBytes(entry.data, `${argument}.data`, 'RaftLog.append')
+      if (data.length > maxEntrySizeBytes) {
+        throw new RaftLogError(
+          'ERR_ENTRY_TOO_LARGE',
+          `RaftLog.append: ${argument}.data is ${data.length} bytes; the limit is ${maxEntrySizeBytes}`,
+          { argument: `${argument}.data`, size: data.length },
+        )
+      }
+    }
+  }
+}
+
+function lockDirectory(dir: string): number {
+  const path = join(dir, lockFileName)
+  try {
+    return lockFile(path)
+  } catch (error) {
+    if (isLockHeld(error)) {
+      throw new RaftLogError('ERR_LOCKED', `Log directory ${dir} is already open (locked through ${path}) by this or another process`, {
+        dir,
+      })
+    }
+    throw systemError(error, `Cannot lock log directory ${dir}`)
+  }
+}
+
+function corrupt(segment: Segment, offset: number, index: number, problem: string): RaftLogError {
+  return new RaftLogError('ERR_CORRUPT', `Segment ${segment.fileName} is corrupt at byte ${offset} (index ${index}): ${problem}`, {
+    file: segment.path,
+    offset,
+    index,
+    problem,
+  })
+}
+
+function headerError(dir: string, name: string, problem: HeaderProblem): RaftLogError {
+  const path = join(dir, name)
+  const code = problem === 'unsupported version' ? 'ERR_UNSUPPORTED_VERSION' : 'ERR_CORRUPT'
+  const base = parseSegmentFileName(name)
+  return new RaftLogError(code, `Segment ${name} is corrupt at byte 0 (index ${base}): header ${problem}`, {
+    file: path,
+    offset: 0,
+    index: base,
+    problem: `header ${problem}`,
+  })
+}

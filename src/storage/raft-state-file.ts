@@ -1,0 +1,203 @@
+// RaftStateFile: raft_state.meta, the term, vote and progress a node must never forget.
+//
+// Two 4 KiB slots. A save writes the slot that is not current with sequence + 1 and syncs it;
+// a load takes the valid slot with the higher sequence. A torn save therefore always leaves the
+// previous state readable.
+import { existsSync } from 'node:fs'
+import { basename, dirname } from 'node:path'
+import { RaftLogError } from './errors.js'
+import { fsyncDirectory, isLockHeld, lockFile, mapFile, syncRange, unlockFile, unmap } from './native.js'
+import { crc32, readU64, writeU64 } from './segment-format.js'
+import { systemError } from './system-error.js'
+import { requireString, requireWholeNumber } from './validate.js'
+
+/** 0 follower, 1 candidate, 2 leader. */
+export type ServerState = 0 | 1 | 2
+
+export interface RaftState {
+  currentTerm: number
+  /** Node id voted for in currentTerm; 0 = none (node ids start at 1). */
+  votedFor: number
+  commitIndex: number
+  lastApplied: number
+  serverState: ServerState
+}
+
+export const stateFileName = 'raft_state.meta'
+export const stateFileVersion = 1
+const slotSizeBytes = 4096
+const fileSizeBytes = 2 * slotSizeBytes
+const magic = Buffer.from('RAFT', 'ascii')
+// Slot layout: magic, version u32, term u64, votedFor u32, commit u64, applied u64,
+// state u8 + 3 reserved, sequence u64, then the CRC-32 of bytes 0..47.
+const checksumOffset = 48
+const maxVotedFor = 0xffffffff
+
+/** What one slot holds, for `raftlog inspect`. */
+export interface StateSlot {
+  slot: 0 | 1
+  valid: boolean
+  problem?: string
+  sequence: number
+  state?: RaftState
+}
+
+export class RaftStateFile {
+  readonly path: string
+  private mapping: ArrayBuffer | undefined
+  private bytes: Buffer
+  private lockFd: number | undefined
+  private currentSlot: 0 | 1 | undefined
+  private sequence = 0
+  private state: RaftState
+
+  private constructor(path: string, mapping: ArrayBuffer, lockFd: number) {
+    this.path = path
+    this.mapping = mapping
+    this.bytes = Buffer.from(mapping)
+    this.lockFd = lockFd
+    const slots = [readSlot(this.bytes, 0), readSlot(this.bytes, 1)]
+    const valid = slots.filter((slot) => slot.valid).sort((a, b) => b.sequence - a.sequence)
+    const newest = valid[0]
+    if (newest === undefined) {
+      const untouched = this.bytes.every((byte) => byte === 0)
+      if (!untouched) {
+        const unsupported = slots.find((slot) => slot.problem === 'unsupported version')
+        throw new RaftLogError(
+          unsupported === undefined ? 'ERR_CORRUPT' : 'ERR_UNSUPPORTED_VERSION',
+          `State file ${path} is corrupt: neither slot is valid (${slots.map((slot) => `slot ${slot.slot}: ${slot.problem}`).join('; ')})`,
+          { file: path },
+        )
+      }
+      this.state = { currentTerm: 0, votedFor: 0, commitIndex: 0, lastApplied: 0, serverState: 0 }
+    } else {
+      this.currentSlot = newest.slot
+      this.sequence = newest.sequence
+      this.state = newest.state as RaftState
+    }
+  }
+
+  /** Opens (or creates) the state file at `path` and locks it against a second open. */
+  static open(path: string): RaftStateFile {
+    requireString(path, 'path', 'RaftStateFile.open')
+    const created = !existsSync(path)
+    const lockPath = `${path}.lock`
+    let lockFd: number
+    try {
+      lockFd = lockFile(lockPath)
+    } catch (error) {
+      if (isLockHeld(error)) throw new RaftLogError('ERR_LOCKED', `State file ${path} is already open by this or another process`, { file: path })
+      throw systemError(error, `Cannot lock state file ${path}`)
+    }
+    try {
+      const mapping = mapFile(path, fileSizeBytes)
+      if (created) fsyncDirectory(dirname(path))
+      return new RaftStateFile(path, mapping, lockFd)
+    } catch (error) {
+      unlockFile(lockFd)
+      throw systemError(error, `Cannot open state file ${path}`)
+    }
+  }
+
+  /** Reads both slots of a state file without opening it for writing: for tools. */
+  static inspect(bytes: Buffer): StateSlot[] {
+    return [readSlot(bytes, 0), readSlot(bytes, 1)]
+  }
+
+  /** The last saved state (all zero for a new file). */
+  load(): RaftState {
+    this.assertOpen('load')
+    return { ...this.state }
+  }
+
+  /** Which slot holds the current state, and its sequence number; undefined slot for a new file. */
+  get currentSlotInfo(): { slot: 0 | 1 | undefined; sequence: number } {
+    return { slot: this.currentSlot, sequence: this.sequence }
+  }
+
+  /** Saves the state; durable when it returns. */
+  save(state: RaftState): void {
+    this.assertOpen('save')
+    const checked = checkState(state)
+    const slot: 0 | 1 = this.currentSlot === 0 ? 1 : 0
+    const offset = slot * slotSizeBytes
+    writeSlot(this.bytes, offset, checked, this.sequence + 1)
+    try {
+      syncRange(this.mapping as ArrayBuffer, offset, slotSizeBytes)
+    } catch (error) {
+      throw systemError(error, `Cannot sync state file ${basename(this.path)}`, 'ERR_IO')
+    }
+    this.sequence++
+    this.currentSlot = slot
+    this.state = checked
+  }
+
+  close(): void {
+    if (this.mapping === undefined) return
+    unmap(this.mapping)
+    this.mapping = undefined
+    if (this.lockFd !== undefined) unlockFile(this.lockFd)
+    this.lockFd = undefined
+  }
+
+  private assertOpen(method: string): void {
+    if (this.mapping === undefined) throw new RaftLogError('ERR_CLOSED', `RaftStateFile.${method}: ${this.path} is closed`, { file: this.path })
+  }
+}
+
+function checkState(state: RaftState): RaftState {
+  if (state === null || typeof state !== 'object') {
+    throw new RaftLogError('ERR_BAD_ARGUMENT', 'RaftStateFile.save: state must be an object', { argument: 'state' })
+  }
+  const method = 'RaftStateFile.save'
+  const currentTerm = requireWholeNumber(state.currentTerm, 'state.currentTerm', method)
+  const votedFor = requireWholeNumber(state.votedFor, 'state.votedFor', method)
+  if (votedFor > maxVotedFor) {
+    throw new RaftLogError('ERR_BAD_ARGUMENT', `${method}: state.votedFor must fit in 32 bits, got ${votedFor}`, { argument: 'state.votedFor' })
+  }
+  const commitIndex = requireWholeNumber(state.commitIndex, 'state.commitIndex', method)
+  const lastApplied = requireWholeNumber(state.lastApplied, 'state.lastApplied', method)
+  const serverState = state.serverState
+  if (serverState !== 0 && serverState !== 1 && serverState !== 2) {
+    throw new RaftLogError('ERR_BAD_ARGUMENT', `${method}: state.serverState must be 0, 1 or 2, got ${String(serverState)}`, {
+      argument: 'state.serverState',
+    })
+  }
+  return { currentTerm, votedFor, commitIndex, lastApplied, serverState }
+}
+
+function writeSlot(bytes: Buffer, offset: number, state: RaftState, sequence: number): void {
+  bytes.fill(0, offset, offset + checksumOffset + 4)
+  magic.copy(bytes, offset)
+  bytes.writeUInt32LE(stateFileVersion, offset + 4)
+  writeU64(bytes, offset + 8, state.currentTerm)
+  bytes.writeUInt32LE(state.votedFor, offset + 16)
+  writeU64(bytes, offset + 20, state.commitIndex)
+  writeU64(bytes, offset + 28, state.lastApplied)
+  bytes[offset + 36] = state.serverState
+  writeU64(bytes, offset + 40, sequence)
+  bytes.writeUInt32LE(crc32(bytes.subarray(offset, offset + checksumOffset)), offset + checksumOffset)
+}
+
+function readSlot(bytes: Buffer, slot: 0 | 1): StateSlot {
+  const offset = slot * slotSizeBytes
+  if (bytes.length < offset + slotSizeBytes) return { slot, valid: false, problem: 'file too small', sequence: 0 }
+  if (!bytes.subarray(offset, offset + 4).equals(magic)) return { slot, valid: false, problem: 'no magic', sequence: 0 }
+  if (crc32(bytes.subarray(offset, offset + checksumOffset)) !== bytes.readUInt32LE(offset + checksumOffset)) {
+    return { slot, valid: false, problem: 'checksum mismatch', sequence: 0 }
+  }
+  if (bytes.readUInt32LE(offset + 4) !== stateFileVersion) return { slot, valid: false, problem: 'unsupported version', sequence: 0 }
+  const serverState = bytes[offset + 36]
+  return {
+    slot,
+    valid: true,
+    sequence: readU64(bytes, offset + 40),
+    state: {
+      currentTerm: readU64(bytes, offset + 8),
+      votedFor: bytes.readUInt32LE(offset + 16),
+      commitIndex: readU64(bytes, offset + 20),
+      lastApplied: readU64(bytes, offset + 28),
+      serverState: serverState === 1 || serverState === 2 ? serverState : 0,
+    },
+  }
+}

@@ -1,0 +1,203 @@
+// The segment file format, version 1 (DESIGN §3), as pure functions over a Buffer. Segment uses
+// them over its mapping; `raftlog verify` and `inspect` use them over read-only mappings.
+import CRC32 from 'crc-32'
+
+export const segmentMagic = 'RAFT'
+export const segmentVersion = 1
+export const headerSizeBytes = 64
+export const frameHeaderSizeBytes = 32
+export const frameAlignmentBytes = 8
+/** The largest payload one entry may carry. */
+export const maxEntrySizeBytes = 256 * 1024 * 1024
+export const defaultSegmentSizeBytes = 64 * 1024 * 1024
+/** Offsets in the offset table are u32, so a segment must stay below 4 GiB; keep a margin. */
+export const maxSegmentSizeBytes = 1024 * 1024 * 1024
+
+/** Header flag: frames and offset table are durable; the header is the truth. */
+export const flagSealed = 1
+/** Header flag: this segment began with reset(); segments below it are leftovers to delete. */
+export const flagResetBase = 2
+
+const magicBytes = Buffer.from(segmentMagic, 'ascii')
+const twoTo32 = 2 ** 32
+
+export function segmentFileName(baseIndex: number): string {
+  return `segment_${String(baseIndex).padStart(20, '0')}.log`
+}
+
+const segmentFilePattern = /^segment_(\d{20})\.log$/
+
+/** The base index a segment file's name carries, or undefined for any other file. */
+export function parseSegmentFileName(name: string): number | undefined {
+  const match = segmentFilePattern.exec(name)
+  return match?.[1] === undefined ? undefined : Number(match[1])
+}
+
+export function readU64(buffer: Buffer, offset: number): number {
+  const low = buffer.readUInt32LE(offset)
+  const high = buffer.readUInt32LE(offset + 4)
+  // Above 2^53 a number is no longer exact: such a field can only be garbage.
+  return high > 0x1fffff ? Number.NaN : high * twoTo32 + low
+}
+
+export function writeU64(buffer: Buffer, offset: number, value: number): void {
+  buffer.writeUInt32LE(value >>> 0, offset)
+  buffer.writeUInt32LE(Math.floor(value / twoTo32), offset + 4)
+}
+
+export function crc32(bytes: Uint8Array, seed?: number): number {
+  return CRC32.buf(bytes, seed) >>> 0
+}
+
+/** Bytes a frame with this payload occupies, padding included. */
+export function frameSizeBytes(payloadLength: number): number {
+  return frameHeaderSizeBytes + alignUp(payloadLength, frameAlignmentBytes)
+}
+
+export function alignUp(value: number, alignment: number): number {
+  return Math.ceil(value / alignment) * alignment
+}
+
+/** Bytes the offset table of a sealed segment with `count` frames takes: u32 each, then a CRC. */
+export function offsetTableSizeBytes(count: number): number {
+  return 4 * count + 4
+}
+
+export interface SegmentHeader {
+  version: number
+  baseIndex: number
+  entryCount: number
+  appendPosition: number
+  prevTerm: number
+  offsetTablePosition: number
+  flags: number
+}
+
+export function writeHeader(buffer: Buffer, header: SegmentHeader): void {
+  buffer.fill(0, 0, headerSizeBytes)
+  magicBytes.copy(buffer, 0)
+  buffer.writeUInt32LE(header.version, 4)
+  writeU64(buffer, 8, header.baseIndex)
+  writeU64(buffer, 16, header.entryCount)
+  writeU64(buffer, 24, header.appendPosition)
+  writeU64(buffer, 32, header.prevTerm)
+  writeU64(buffer, 40, header.offsetTablePosition)
+  buffer.writeUInt32LE(header.flags, 48)
+  buffer.writeUInt32LE(crc32(buffer.subarray(0, 52)), 52)
+}
+
+export type HeaderProblem = 'too small' | 'no header' | 'bad magic' | 'checksum mismatch' | 'unsupported version'
+
+/** Parses and checks a header; says what is wrong instead when it cannot be trusted. */
+export function readHeader(buffer: Buffer): SegmentHeader | HeaderProblem {
+  if (buffer.length < headerSizeBytes) return 'too small'
+  if (buffer.subarray(0, headerSizeBytes).every((byte) => byte === 0)) return 'no header'
+  if (!buffer.subarray(0, 4).equals(magicBytes)) return 'bad magic'
+  if (crc32(buffer.subarray(0, 52)) !== buffer.readUInt32LE(52)) return 'checksum mismatch'
+  const version = buffer.readUInt32LE(4)
+  if (version !== segmentVersion) return 'unsupported version'
+  return {
+    version,
+    baseIndex: readU64(buffer, 8),
+    entryCount: readU64(buffer, 16),
+    appendPosition: readU64(buffer, 24),
+    prevTerm: readU64(buffer, 32),
+    offsetTablePosition: readU64(buffer, 40),
+    flags: buffer.readUInt32LE(48),
+  }
+}
+
+/** Writes a whole frame at `offset`. The bytes there must be zero (the log keeps them so). */
+export function writeFrame(buffer: Buffer, offset: number, index: number, term: number, type: number, data: Uint8Array): number {
+  buffer.writeUInt32LE(data.length, offset)
+  writeU64(buffer, offset + 8, term)
+  writeU64(buffer, offset + 16, index)
+  buffer[offset + 24] = type
+  buffer.set(data, offset + frameHeaderSizeBytes)
+  buffer.writeUInt32LE(frameChecksum(buffer, offset, data.length), offset + 4)
+  return frameSizeBytes(data.length)
+}
+
+/** CRC-32 over the frame's bytes 0..3 and 8..(32 + length): everything but the CRC itself. */
+export function frameChecksum(buffer: Buffer, offset: number, payloadLength: number): number {
+  const seed = CRC32.buf(buffer.subarray(offset, offset + 4))
+  return CRC32.buf(buffer.subarray(offset + 8, offset + frameHeaderSizeBytes + payloadLength), seed) >>> 0
+}
+
+export type FrameProblem = 'no room for a frame' | 'length beyond the segment' | 'checksum mismatch' | 'wrong index'
+
+/**
+ * Checks the frame at `offset` that should hold `expectedIndex`, reading no further than `limit`.
+ * Returns the frame's size in bytes, or what is wrong with it.
+ */
+export function checkFrame(buffer: Buffer, offset: number, limit: number, expectedIndex: number): number | FrameProblem {
+  if (offset + frameHeaderSizeBytes > limit) return 'no room for a frame'
+  const length = buffer.readUInt32LE(offset)
+  // Trust a length only after checking it against the space left.
+  if (length > limit - offset - frameHeaderSizeBytes) return 'length beyond the segment'
+  if (frameChecksum(buffer, offset, length) !== buffer.readUInt32LE(offset + 4)) return 'checksum mismatch'
+  if (readU64(buffer, offset + 16) !== expectedIndex) return 'wrong index'
+  return frameSizeBytes(length)
+}
+
+export function frameTerm(buffer: Buffer, offset: number): number {
+  return readU64(buffer, offset + 8)
+}
+
+export function frameIndex(buffer: Buffer, offset: number): number {
+  return readU64(buffer, offset + 16)
+}
+
+export function frameType(buffer: Buffer, offset: number): number {
+  return buffer[offset + 24] ?? 0
+}
+
+export function framePayloadLength(buffer: Buffer, offset: number): number {
+  return buffer.readUInt32LE(offset)
+}
+
+/** Writes the offset table at `position` (8-byte aligned) and returns its size. */
+export function writeOffsetTable(buffer: Buffer, position: number, offsets: Uint32Array, count: number): number {
+  const table = buffer.subarray(position, position + 4 * count)
+  Buffer.from(offsets.buffer, offsets.byteOffset, 4 * count).copy(table)
+  buffer.writeUInt32LE(crc32(table), position + 4 * count)
+  return offsetTableSizeBytes(count)
+}
+
+/** Reads and checks a sealed segment's offset table; undefined when its checksum fails. */
+export function readOffsetTable(buffer: Buffer, position: number, count: number): Uint32Array | undefined {
+  if (position < headerSizeBytes || position + offsetTableSizeBytes(count) > buffer.length) return undefined
+  const table = buffer.subarray(position, position + 4 * count)
+  if (crc32(table) !== buffer.readUInt32LE(position + 4 * count)) return undefined
+  // A copy: 4 bytes of heap per entry, and it stays valid whatever happens to the mapping.
+  const offsets = new Uint32Array(count)
+  Buffer.from(offsets.buffer).set(table)
+  return offsets
+}
+
+/** Offset of the first non-zero byte in [from, to), or -1 when all are zero. */
+export function firstNonZeroByte(buffer: Buffer, from: number, to: number): number {
+  const chunkBytes = zeroChunk.length
+  for (let start = from; start < to; start += chunkBytes) {
+    const end = Math.min(start + chunkBytes, to)
+    // compare() runs memcmp natively: far faster than a byte loop over 64 MiB.
+    if (buffer.compare(zeroChunk, 0, end - start, start, end) !== 0) {
+      for (let offset = start; offset < end; offset++) if (buffer[offset] !== 0) return offset
+    }
+  }
+  return -1
+}
+
+/** Offset one past the last non-zero byte in [from, to), or `from` when all are zero. */
+export function endOfNonZeroBytes(buffer: Buffer, from: number, to: number): number {
+  const chunkBytes = zeroChunk.length
+  for (let end = to; end > from; end -= chunkBytes) {
+    const start = Math.max(from, end - chunkBytes)
+    if (buffer.compare(zeroChunk, 0, end - start, start, end) !== 0) {
+      for (let offset = end - 1; offset >= start; offset--) if (buffer[offset] !== 0) return offset + 1
+    }
+  }
+  return from
+}
+
+const zeroChunk = Buffer.alloc(64 * 1024)

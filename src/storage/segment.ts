@@ -1,0 +1,421 @@
+// One segment file over one mapping: a header, then frames, and once sealed an offset table.
+// A Segment knows its own bytes and nothing of its neighbours; RaftLog keeps the order.
+import { basename, dirname, join } from 'node:path'
+import { renameSync, rmSync, statSync } from 'node:fs'
+import { EntryType, type LogEntry } from './log-entry.js'
+import { RaftLogError } from './errors.js'
+import { fsyncDirectory, mapFile, syncRange, syncRangeAsync, unmap } from './native.js'
+import { systemError } from './system-error.js'
+import {
+  alignUp,
+  checkFrame,
+  endOfNonZeroBytes,
+  flagResetBase,
+  flagSealed,
+  frameHeaderSizeBytes,
+  frameIndex,
+  framePayloadLength,
+  frameSizeBytes,
+  frameTerm,
+  frameType,
+  headerSizeBytes,
+  offsetTableSizeBytes,
+  readHeader,
+  readOffsetTable,
+  segmentFileName,
+  segmentVersion,
+  writeFrame,
+  writeHeader,
+  writeOffsetTable,
+  type HeaderProblem,
+} from './segment-format.js'
+
+/** What recovery cut off the end of an open segment. */
+export interface RecoveryReport {
+  /** Non-zero bytes found after the last valid frame, now zeroed. */
+  cutBytes: number
+  /** Frames with a valid checksum among them (torn writes and stale frames are not counted). */
+  cutFrames: number
+}
+
+export class Segment {
+  readonly path: string
+  readonly baseIndex: number
+  /** Term of entry baseIndex − 1; 0 when there is none. */
+  readonly prevTerm: number
+  readonly sizeBytes: number
+  private mapping: ArrayBuffer
+  private bytes: Buffer
+  private flags: number
+  private count: number
+  private appendPosition: number
+  /** offsets[i] is the byte offset of the frame of index baseIndex + i. Undefined until loaded. */
+  private offsets: Uint32Array | undefined
+  /** Sealed segments are checked frame by frame once, on first read; problems by position. */
+  private verified: boolean
+  private problems = new Map<number, string>()
+  /** Bytes from here to appendPosition may not be durable yet. */
+  private unsyncedFrom: number
+
+  private constructor(path: string, mapping: ArrayBuffer, baseIndex: number, prevTerm: number, flags: number) {
+    this.path = path
+    this.mapping = mapping
+    this.bytes = Buffer.from(mapping)
+    this.sizeBytes = mapping.byteLength
+    this.baseIndex = baseIndex
+    this.prevTerm = prevTerm
+    this.flags = flags
+    this.count = 0
+    this.appendPosition = headerSizeBytes
+    this.offsets = undefined
+    this.verified = (flags & flagSealed) === 0
+    this.unsyncedFrom = headerSizeBytes
+  }
+
+  /**
+   * Creates a new, empty segment. It is written whole under a temporary name and renamed, so a
+   * crash never leaves a half-made segment under a real name.
+   */
+  static create(dir: string, baseIndex: number, prevTerm: number, sizeBytes: number, flags = 0): Segment {
+    const path = join(dir, segmentFileName(baseIndex))
+    const temporaryPath = `${path}.tmp`
+    rmSync(temporaryPath, { force: true })
+    let mapping: ArrayBuffer
+    try {
+      mapping = mapFile(temporaryPath, sizeBytes)
+    } catch (error) {
+      rmSync(temporaryPath, { force: true })
+      throw systemError(error, `Cannot create segment ${basename(path)}`)
+    }
+    const segment = new Segment(path, mapping, baseIndex, prevTerm, flags & flagResetBase)
+    segment.offsets = new Uint32Array(1024)
+    try {
+      segment.writeOwnHeader()
+      syncRange(mapping, 0, headerSizeBytes)
+      renameSync(temporaryPath, path)
+      fsyncDirectory(dir)
+    } catch (error) {
+      segment.unmapOnly()
+      rmSync(temporaryPath, { force: true })
+      throw systemError(error, `Cannot create segment ${basename(path)}`)
+    }
+    return segment
+  }
+
+  /** Maps an existing segment and reads its header; says what is wrong when it cannot. */
+  static open(path: string): Segment | HeaderProblem {
+    if (statSync(path).size < headerSizeBytes) return 'too small'
+    let mapping: ArrayBuffer
+    try {
+      mapping = mapFile(path, 0)
+    } catch (error) {
+      throw systemError(error, `Cannot map segment ${basename(path)}`)
+    }
+    const header = readHeader(Buffer.from(mapping))
+    if (typeof header === 'string') {
+      unmap(mapping)
+      return header
+    }
+    const segment = new Segment(path, mapping, header.baseIndex, header.prevTerm, header.flags)
+    if (segment.isSealed) {
+      segment.count = header.entryCount
+      segment.appendPosition = header.offsetTablePosition
+      segment.unsyncedFrom = segment.appendPosition
+    }
+    return segment
+  }
+
+  /**
+   * Gives a headerless or torn last segment a fresh header and zeroes it, but only when no
+   * valid frame sits behind the header: a segment with data is never wiped.
+   */
+  static reinitialize(path: string, baseIndex: number, prevTerm: number): Segment | undefined {
+    const mapping = mapFile(path, 0)
+    const bytes = Buffer.from(mapping)
+    if (typeof checkFrame(bytes, headerSizeBytes, bytes.length, baseIndex) === 'number') {
+      unmap(mapping)
+      return undefined
+    }
+    const end = endOfNonZeroBytes(bytes, headerSizeBytes, bytes.length)
+    bytes.fill(0, headerSizeBytes, end)
+    const segment = new Segment(path, mapping, baseIndex, prevTerm, 0)
+    segment.offsets = new Uint32Array(1024)
+    segment.writeOwnHeader()
+    segment.syncOrThrow(0, end)
+    return segment
+  }
+
+  get fileName(): string {
+    return basename(this.path)
+  }
+
+  get directory(): string {
+    return dirname(this.path)
+  }
+
+  get entryCount(): number {
+    return this.count
+  }
+
+  /** The index the next frame appended here would get. */
+  get nextIndex(): number {
+    return this.baseIndex + this.count
+  }
+
+  get isSealed(): boolean {
+    return (this.flags & flagSealed) !== 0
+  }
+
+  get isResetBase(): boolean {
+    return (this.flags & flagResetBase) !== 0
+  }
+
+  /** Bytes of header and frames. */
+  get usedBytes(): number {
+    return this.appendPosition
+  }
+
+  get hasUnsyncedBytes(): boolean {
+    return this.unsyncedFrom < this.appendPosition || this.unsyncedFrom < headerSizeBytes
+  }
+
+  /**
+   * Walks the frames of an open segment from the header on and stops at the first one whose
+   * length, checksum or index fails: that is the end. Everything after it is zeroed and synced,
+   * so no stale frame can ever be read as valid later, and the frames found are synced too: they
+   * may only have been in the page cache of a process that died.
+   */
+  recover(): RecoveryReport {
+    this.assert(!this.isSealed, 'recover() is for open segments')
+    const offsets = new Uint32Array(1024)
+    this.offsets = offsets
+    let offset = headerSizeBytes
+    for (;;) {
+      const size = checkFrame(this.bytes, offset, this.sizeBytes, this.nextIndex)
+      if (typeof size !== 'number' || !this.hasRoomAt(offset, size, this.count + 1)) break
+      this.pushOffset(offset)
+      offset += size
+    }
+    this.appendPosition = offset
+    const cutFrames = this.countChecksummedFramesFrom(offset)
+    const end = endOfNonZeroBytes(this.bytes, offset, this.sizeBytes)
+    if (end > offset) this.bytes.fill(0, offset, end)
+    this.syncOrThrow(headerSizeBytes, Math.max(end, offset) - headerSizeBytes)
+    this.unsyncedFrom = this.appendPosition
+    return { cutBytes: end - offset, cutFrames }
+  }
+
+  hasRoomFor(payloadLength: number): boolean {
+    return this.hasRoomAt(this.appendPosition, frameSizeBytes(payloadLength), this.count + 1)
+  }
+
+  /** Appends one frame; the caller checked hasRoomFor() and that the segment is open. */
+  append(term: number, type: EntryType, data: Uint8Array): void {
+    const offset = this.appendPosition
+    this.appendPosition += writeFrame(this.bytes, offset, this.nextIndex, term, type, data)
+    this.pushOffset(offset)
+  }
+
+  /** The entry at `index`, which the caller knows is in this segment. */
+  read(index: number): LogEntry {
+    const offset = this.frameOffset(index)
+    const length = framePayloadLength(this.bytes, offset)
+    const start = offset + frameHeaderSizeBytes
+    return {
+      index,
+      term: frameTerm(this.bytes, offset),
+      type: frameType(this.bytes, offset) as EntryType,
+      // A copy: the caller may keep it after the segment is truncated, deleted or unmapped.
+      data: new Uint8Array(this.bytes.subarray(start, start + length)),
+    }
+  }
+
+  /** Bytes the entry at `index` takes in a slice (its payload). */
+  payloadLength(index: number): number {
+    return framePayloadLength(this.bytes, this.frameOffset(index))
+  }
+
+  termAt(index: number): number {
+    return frameTerm(this.bytes, this.frameOffset(index))
+  }
+
+  /**
+   * Seals the segment: its frames must already be durable (syncData). Writes the offset table
+   * after the last frame, syncs it, then writes the header with the sealed flag and syncs it.
+   */
+  seal(): void {
+    const offsets = this.loadedOffsets()
+    const tablePosition = alignUp(this.appendPosition, 8)
+    writeOffsetTable(this.bytes, tablePosition, offsets, this.count)
+    this.syncOrThrow(tablePosition, offsetTableSizeBytes(this.count))
+    this.flags |= flagSealed
+    this.writeOwnHeader(tablePosition)
+    this.syncOrThrow(0, headerSizeBytes)
+  }
+
+  /**
+   * Keeps the first `keepCount` frames and zeroes every byte after them, durably. Zeroing only
+   * the first removed frame is not enough: a shorter new entry followed by a crash would expose
+   * the old frames behind it.
+   */
+  truncate(keepCount: number): void {
+    this.assert(keepCount >= 0 && keepCount <= this.count, `keepCount ${keepCount} outside 0..${this.count}`)
+    const offsets = this.loadedOffsets()
+    if (this.isSealed) this.verify()
+    const newEnd = keepCount < this.count ? (offsets[keepCount] as number) : this.appendPosition
+    let oldEnd = this.appendPosition
+    if (this.isSealed) {
+      oldEnd = alignUp(this.appendPosition, 8) + offsetTableSizeBytes(this.count)
+      // Open the header first: a sealed header over zeroed frames would read as corruption.
+      this.flags &= ~flagSealed
+      this.writeOwnHeader()
+      this.syncOrThrow(0, headerSizeBytes)
+    }
+    this.bytes.fill(0, newEnd, oldEnd)
+    this.syncOrThrow(newEnd, oldEnd - newEnd)
+    this.count = keepCount
+    this.appendPosition = newEnd
+    this.unsyncedFrom = Math.min(this.unsyncedFrom, newEnd)
+    for (const position of this.problems.keys()) if (position >= keepCount) this.problems.delete(position)
+  }
+
+  /** Synchronously makes every appended frame durable. */
+  syncData(): void {
+    const from = this.unsyncedFrom
+    const to = this.appendPosition
+    if (from < to) this.syncOrThrow(from, to - from)
+    this.unsyncedFrom = to
+  }
+
+  /** The same on the thread pool; resolves when the frames appended before the call are durable. */
+  async syncDataAsync(): Promise<void> {
+    const from = this.unsyncedFrom
+    const to = this.appendPosition
+    if (from >= to) return
+    this.unsyncedFrom = to
+    try {
+      await syncRangeAsync(this.mapping, from, to - from)
+    } catch (error) {
+      throw systemError(error, `Cannot sync segment ${this.fileName}`, 'ERR_IO')
+    }
+  }
+
+  /**
+   * Checks every frame of a sealed segment once. Reads of a frame that failed throw
+   * ERR_CORRUPT; the other frames stay readable.
+   */
+  verify(): void {
+    if (this.verified) return
+    const offsets = this.loadedOffsets()
+    const limit = alignUp(this.appendPosition, 8)
+    for (let position = 0; position < this.count; position++) {
+      const offset = offsets[position] as number
+      const expectedNext = position + 1 < this.count ? (offsets[position + 1] as number) : limit
+      const size = checkFrame(this.bytes, offset, limit, this.baseIndex + position)
+      if (typeof size !== 'number') this.problems.set(position, size)
+      else if (offset + size !== expectedNext) this.problems.set(position, 'frame size disagrees with the offset table')
+    }
+    this.verified = true
+  }
+
+  /** Unmaps the segment: every view over it reads as empty from now on. */
+  close(): void {
+    this.unmapOnly()
+  }
+
+  /** Unmaps and deletes the file; the caller syncs the directory. */
+  delete(): void {
+    this.unmapOnly()
+    rmSync(this.path, { force: true })
+  }
+
+  private frameOffset(index: number): number {
+    const position = index - this.baseIndex
+    this.assert(position >= 0 && position < this.count, `index ${index} is not in ${this.fileName}`)
+    const offsets = this.loadedOffsets()
+    if (this.isSealed) this.verify()
+    const problem = this.problems.get(position)
+    const offset = offsets[position] as number
+    if (problem !== undefined) {
+      throw new RaftLogError(
+        'ERR_CORRUPT',
+        `Segment ${this.fileName} is corrupt at byte ${offset} (index ${index}): ${problem}`,
+        { file: this.path, offset, index, problem },
+      )
+    }
+    return offset
+  }
+
+  /** The offset table: built while appending, read from disk for a sealed segment on first use. */
+  private loadedOffsets(): Uint32Array {
+    if (this.offsets !== undefined) return this.offsets
+    const table = readOffsetTable(this.bytes, this.appendPosition, this.count)
+    if (table === undefined) {
+      throw new RaftLogError(
+        'ERR_CORRUPT',
+        `Segment ${this.fileName} is corrupt at byte ${this.appendPosition} (index ${this.baseIndex}): offset table checksum mismatch`,
+        { file: this.path, offset: this.appendPosition, index: this.baseIndex, problem: 'offset table checksum mismatch' },
+      )
+    }
+    this.offsets = table
+    return table
+  }
+
+  private pushOffset(offset: number): void {
+    let offsets = this.offsets as Uint32Array
+    if (this.count === offsets.length) {
+      const grown = new Uint32Array(offsets.length * 2)
+      grown.set(offsets)
+      offsets = grown
+      this.offsets = grown
+    }
+    offsets[this.count] = offset
+    this.count++
+  }
+
+  /** A frame fits if the offset table the segment will need when sealed still fits after it. */
+  private hasRoomAt(offset: number, frameBytes: number, countAfter: number): boolean {
+    return offset + frameBytes + offsetTableSizeBytes(countAfter) <= this.sizeBytes
+  }
+
+  private countChecksummedFramesFrom(offset: number): number {
+    let frames = 0
+    while (offset + frameHeaderSizeBytes <= this.sizeBytes) {
+      // Any index will do here: a stale frame is still a frame that was cut off.
+      const size = checkFrame(this.bytes, offset, this.sizeBytes, frameIndex(this.bytes, offset))
+      if (typeof size !== 'number') break
+      frames++
+      offset += size
+    }
+    return frames
+  }
+
+  private writeOwnHeader(offsetTablePosition = 0): void {
+    writeHeader(this.bytes, {
+      version: segmentVersion,
+      baseIndex: this.baseIndex,
+      entryCount: this.count,
+      appendPosition: this.appendPosition,
+      prevTerm: this.prevTerm,
+      offsetTablePosition,
+      flags: this.flags,
+    })
+  }
+
+  private syncOrThrow(offset: number, length: number): void {
+    if (length <= 0) return
+    try {
+      syncRange(this.mapping, offset, length)
+    } catch (error) {
+      throw systemError(error, `Cannot sync segment ${this.fileName}`, 'ERR_IO')
+    }
+  }
+
+  private unmapOnly(): void {
+    unmap(this.mapping)
+  }
+
+  private assert(condition: boolean, message: string): asserts condition {
+    if (!condition) throw new Error(`raftlog invariant failed in ${this.fileName}: ${message}`)
+  }
+}
