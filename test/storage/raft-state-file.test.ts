@@ -1,0 +1,107 @@
+import { describe, expect, it } from 'vitest'
+import { readFileSync, writeFileSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+import { RaftStateFile, RaftLogError, type RaftState } from '../../src/index.js'
+import { tempDir } from '../helpers/temp-dir.js'
+
+const slotSize = 4096
+
+function stateOf(term: number): RaftState {
+  return { currentTerm: term, votedFor: term % 3, commitIndex: term * 10, lastApplied: term * 9, serverState: (term % 3) as 0 | 1 | 2 }
+}
+
+describe('RaftStateFile', () => {
+  it('a new file loads as all zero and is 8 KiB', () => {
+    const path = join(tempDir(), 'raft_state.meta')
+    const file = RaftStateFile.open(path)
+    expect(file.load()).toEqual({ currentTerm: 0, votedFor: 0, commitIndex: 0, lastApplied: 0, serverState: 0 })
+    file.close()
+    expect(statSync(path).size).toBe(2 * slotSize)
+  })
+
+  it('saves alternate between the two slots and the newest wins on load', () => {
+    const path = join(tempDir(), 'raft_state.meta')
+    const file = RaftStateFile.open(path)
+    for (let term = 1; term <= 5; term++) file.save(stateOf(term))
+    expect(file.currentSlotInfo).toEqual({ slot: 0, sequence: 5 })
+    file.close()
+    const again = RaftStateFile.open(path)
+    expect(again.load()).toEqual(stateOf(5))
+    again.save(stateOf(6))
+    expect(again.currentSlotInfo).toEqual({ slot: 1, sequence: 6 })
+    again.close()
+    const bytes = readFileSync(path)
+    expect(bytes.subarray(0, 4).toString()).toBe('RAFT')
+    expect(bytes.subarray(slotSize, slotSize + 4).toString()).toBe('RAFT')
+  })
+
+  it('a torn save (the newer slot corrupted) loads the previous state', () => {
+    const path = join(tempDir(), 'raft_state.meta')
+    const file = RaftStateFile.open(path)
+    file.save(stateOf(1))
+    file.save(stateOf(2)) // slot 1, sequence 2
+    file.close()
+    const bytes = readFileSync(path)
+    bytes[slotSize + 9] ^= 0x40 // inside slot 1's term: its CRC no longer matches
+    writeFileSync(path, bytes)
+    const again = RaftStateFile.open(path)
+    expect(again.load()).toEqual(stateOf(1))
+    // The next save overwrites the torn slot, never the good one.
+    again.save(stateOf(3))
+    again.close()
+    expect(RaftStateFile.inspect(readFileSync(path)).map((slot) => [slot.valid, slot.sequence])).toEqual([
+      [true, 1],
+      [true, 2],
+    ])
+  })
+
+  it('a half-written newer slot (zeros past its middle) loads the previous state', () => {
+    const path = join(tempDir(), 'raft_state.meta')
+    const file = RaftStateFile.open(path)
+    file.save(stateOf(4))
+    file.save(stateOf(5))
+    file.close()
+    const bytes = readFileSync(path)
+    bytes.fill(0, slotSize + 24, slotSize + 60)
+    writeFileSync(path, bytes)
+    const again = RaftStateFile.open(path)
+    expect(again.load()).toEqual(stateOf(4))
+    again.close()
+  })
+
+  it('both slots corrupt is ERR_CORRUPT naming the file', () => {
+    const path = join(tempDir(), 'raft_state.meta')
+    const file = RaftStateFile.open(path)
+    file.save(stateOf(1))
+    file.save(stateOf(2))
+    file.close()
+    const bytes = readFileSync(path)
+    bytes[9] ^= 1
+    bytes[slotSize + 9] ^= 1
+    writeFileSync(path, bytes)
+    expect(() => RaftStateFile.open(path)).toThrow(expect.objectContaining({ code: 'ERR_CORRUPT', message: expect.stringContaining(path) }))
+  })
+
+  it('refuses bad state without writing, a second open, and use after close', () => {
+    const path = join(tempDir(), 'raft_state.meta')
+    const file = RaftStateFile.open(path)
+    file.save(stateOf(1))
+    const bad: [Partial<RaftState>, RegExp][] = [
+      [{ currentTerm: -1 }, /state.currentTerm/],
+      [{ currentTerm: 1.5 }, /state.currentTerm/],
+      [{ votedFor: 2 ** 32 }, /state.votedFor/],
+      [{ commitIndex: Number.NaN }, /state.commitIndex/],
+      [{ lastApplied: '3' as never }, /state.lastApplied/],
+      [{ serverState: 3 as never }, /state.serverState/],
+    ]
+    for (const [change, message] of bad) {
+      expect(() => file.save({ ...stateOf(2), ...change })).toThrow(message)
+    }
+    expect(file.load()).toEqual(stateOf(1))
+    expect(() => RaftStateFile.open(path)).toThrow(expect.objectContaining({ code: 'ERR_LOCKED' }))
+    file.close()
+    expect(() => file.load()).toThrow(RaftLogError)
+    expect(() => file.save(stateOf(3))).toThrow(expect.objectContaining({ code: 'ERR_CLOSED' }))
+    expect(RaftStateFile.open(path).load()).toEqual(stateOf(1))
+  })
+})
