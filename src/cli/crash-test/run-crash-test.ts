@@ -1,0 +1,158 @@
+// The crash-test loop: start a writer, crash it (SIGKILL, or a simulated power loss on top),
+// reopen the log and check it against what the writer acknowledged; then the next round goes
+// on in the same directory.
+import { spawn } from 'node:child_process'
+import { createInterface } from 'node:readline'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { RaftLog } from '../../storage/raft-log.js'
+import { CrashModel, type Violation } from './model.js'
+import { mixSeed, prng, type SizeRange } from './payload.js'
+import { lossPatterns, simulatePowerLoss } from './power-loss.js'
+import type { CrashPoint, WriterConfig } from './writer.js'
+
+export type CrashMode = 'kill' | 'power-loss' | 'both'
+
+export interface CrashTestOptions {
+  dir: string
+  rounds: number
+  seed: number
+  mode: CrashMode
+  entrySize: SizeRange
+  batch: number
+  segmentSize: number
+  /** Runs a writer that acknowledges an entry it never wrote: the test must then fail. */
+  brokenWriter?: boolean
+  onRound?: (round: RoundResult) => void
+}
+
+export interface RoundResult {
+  round: number
+  kind: 'kill' | 'power-loss'
+  crashPoint: CrashPoint
+  lossPattern?: string
+  acknowledged: number
+  recovered: number
+  cutBytes: number
+  violations: Violation[]
+}
+
+export interface CrashTestReport {
+  seed: number
+  rounds: number
+  killRounds: number
+  powerLossRounds: number
+  crashPointRounds: number
+  entriesAcknowledged: number
+  entriesRecovered: number
+  bytesCutOff: number
+  framesCutOff: number
+  violations: Violation[]
+  durationMs: number
+}
+
+// src/cli/crash-test and dist/cli/crash-test both sit three levels below the package root,
+// and the writer always runs compiled.
+const writerPath = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'dist', 'cli', 'crash-test', 'writer.js')
+const crashPoints: CrashPoint[] = ['truncate', 'compact', 'rotation']
+const killAfterMinMs = 15
+const killAfterMaxMs = 350
+const crashPointTimeoutMs = 4000
+
+export async function runCrashTest(options: CrashTestOptions): Promise<CrashTestReport> {
+  const started = Date.now()
+  const model = new CrashModel(options.seed, options.entrySize)
+  const report: CrashTestReport = {
+    seed: options.seed,
+    rounds: 0,
+    killRounds: 0,
+    powerLossRounds: 0,
+    crashPointRounds: 0,
+    entriesAcknowledged: 0,
+    entriesRecovered: 0,
+    bytesCutOff: 0,
+    framesCutOff: 0,
+    violations: [],
+    durationMs: 0,
+  }
+  for (let round = 1; round <= options.rounds; round++) {
+    const random = prng(mixSeed(options.seed, round))
+    const kind = options.mode === 'both' ? (round % 2 === 1 ? 'kill' : 'power-loss') : options.mode
+    // Every third round crashes inside an operation instead of at a random moment.
+    const crashPoint: CrashPoint = round % 3 === 0 ? (crashPoints[Math.floor(round / 3) % crashPoints.length] as CrashPoint) : 'none'
+    const config: WriterConfig = {
+      dir: options.dir,
+      payloadSeed: options.seed,
+      roundSeed: mixSeed(options.seed, round, 1),
+      segmentSize: options.segmentSize,
+      entrySize: options.entrySize,
+      batch: options.batch,
+      crashPoint,
+      broken: options.brokenWriter === true,
+    }
+    const acknowledgedBefore = model.acknowledgedCount
+    const killAfterMs = crashPoint === 'none' ? killAfterMinMs + random() * (killAfterMaxMs - killAfterMinMs) : crashPointTimeoutMs
+    const writerProblem = await runWriter(config, model, killAfterMs)
+    const result: RoundResult = { round, kind, crashPoint, acknowledged: model.acknowledgedCount - acknowledgedBefore, recovered: 0, cutBytes: 0, violations: [] }
+    if (writerProblem !== undefined) result.violations.push({ round, problem: writerProblem })
+    if (kind === 'power-loss' && model.boundary !== undefined) {
+      const pattern = lossPatterns[Math.floor(random() * lossPatterns.length)] ?? 'zeros'
+      result.lossPattern = simulatePowerLoss(options.dir, model.boundary, pattern, random).pattern
+    }
+    checkRecovery(options, model, round, result, report)
+    report.rounds++
+    if (kind === 'kill') report.killRounds++
+    else report.powerLossRounds++
+    if (crashPoint !== 'none') report.crashPointRounds++
+    report.entriesAcknowledged += result.acknowledged
+    report.entriesRecovered = result.recovered
+    report.violations.push(...result.violations)
+    options.onRound?.(result)
+  }
+  report.durationMs = Date.now() - started
+  return report
+}
+
+function checkRecovery(options: CrashTestOptions, model: CrashModel, round: number, result: RoundResult, report: CrashTestReport): void {
+  let log: RaftLog
+  try {
+    log = RaftLog.open(options.dir, { segmentSize: options.segmentSize, logger: { warn() {} } })
+  } catch (error) {
+    result.violations.push({ round, problem: `the log could not be reopened: ${(error as Error).message}` })
+    return
+  }
+  try {
+    const { violations, recovered } = model.check(log, round)
+    result.violations.push(...violations)
+    result.recovered = recovered
+    result.cutBytes = log.recovery.cutBytes
+    report.bytesCutOff += log.recovery.cutBytes
+    report.framesCutOff += log.recovery.cutFrames
+  } catch (error) {
+    result.violations.push({ round, problem: `reading the recovered log failed: ${(error as Error).message}` })
+  } finally {
+    log.close()
+  }
+}
+
+/** Runs one writer until it is killed; resolves with a problem description if it failed on its own. */
+function runWriter(config: WriterConfig, model: CrashModel, killAfterMs: number): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [writerPath, JSON.stringify(config)], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let stderr = ''
+    let timer: NodeJS.Timeout | undefined
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString()
+    })
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      model.observe(line)
+      // The clock starts once the writer has opened the log, so start-up time does not count.
+      if (line.startsWith('O ') && timer === undefined) timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs)
+    })
+    child.on('close', (code, signal) => {
+      if (timer !== undefined) clearTimeout(timer)
+      if (signal === 'SIGKILL') resolve(undefined)
+      else resolve(`the writer exited on its own (code ${code}, signal ${signal}): ${stderr.trim().split('\n').slice(0, 3).join(' | ')}`)
+    })
+  })
+}

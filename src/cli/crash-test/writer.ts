@@ -1,0 +1,111 @@
+// The crash-test writer: a child process that appends, flushes, truncates and compacts in a loop
+// and tells the parent, line by line on stdout, what it is about to do and what is durable. The
+// parent kills it (or it kills itself at a chosen point inside an operation) and checks the log.
+//
+// Protocol, one line each:
+//   O <first> <last> <lastTerm>   opened                 D <file> <bytes>   durable boundary
+//   W <first> <last> <term>       about to append        A <last> <term>    flushed through <last>
+//   T? <index> / T <index>        truncateAfter starts / returned
+//   C? <upTo> / C <firstIndex>    compact starts / returned
+import fs from 'node:fs'
+import { syncBuiltinESMExports } from 'node:module'
+import { RaftLog } from '../../storage/raft-log.js'
+import { entryPayload, prng, type SizeRange } from './payload.js'
+
+/** Where the writer kills itself, inside an operation, to test its crash safety. */
+export type CrashPoint = 'none' | 'truncate' | 'compact' | 'rotation'
+
+export interface WriterConfig {
+  dir: string
+  /** Seed of the payloads: fixed for the whole test, since entries outlive rounds. */
+  payloadSeed: number
+  /** Seed of this round's choices. */
+  roundSeed: number
+  segmentSize: number
+  entrySize: SizeRange
+  batch: number
+  crashPoint: CrashPoint
+  /** A deliberately wrong writer, to prove the checker catches one: acknowledges an entry it never wrote. */
+  broken?: boolean
+}
+
+const say = (line: string): void => {
+  // stdout to a pipe is synchronous on Linux: the line is out before the next step runs.
+  process.stdout.write(`${line}\n`)
+}
+
+/** Makes the next `countdown`-th call of fs[name] kill the process (before or after the call). */
+function armFailpoint(name: 'rmSync' | 'renameSync', countdown: number, after: boolean): void {
+  const original = fs[name] as (...args: unknown[]) => unknown
+  let calls = 0
+  ;(fs as unknown as Record<string, unknown>)[name] = (...args: unknown[]) => {
+    calls++
+    if (calls === countdown && !after) process.kill(process.pid, 'SIGKILL')
+    const result = original(...args)
+    if (calls === countdown && after) process.kill(process.pid, 'SIGKILL')
+    return result
+  }
+  // Storage modules import { rmSync } from 'node:fs': make their live bindings see the wrapper.
+  syncBuiltinESMExports()
+}
+
+function boundary(log: RaftLog): void {
+  const tail = log.describeSegments().at(-1)
+  if (tail !== undefined) say(`D ${tail.file} ${tail.usedBytes}`)
+}
+
+async function run(config: WriterConfig): Promise<void> {
+  const random = prng(config.roundSeed)
+  const log = RaftLog.open(config.dir, { segmentSize: config.segmentSize, logger: { warn() {} } })
+  say(`O ${log.firstIndex} ${log.lastIndex} ${log.lastTerm}`)
+  boundary(log)
+  let term = Math.max(1, log.lastTerm)
+  let operations = 0
+  for (;;) {
+    operations++
+    const choice = random()
+    // A crash point is armed once the log has a few segments to delete or rotate through.
+    const armNow = config.crashPoint !== 'none' && operations === 40
+    if ((choice < 0.06 || (armNow && config.crashPoint === 'truncate')) && log.lastIndex > log.firstIndex) {
+      const span = log.lastIndex - log.firstIndex
+      const back = armNow ? Math.ceil(span * (0.3 + 0.6 * random())) : 1 + Math.floor(random() * Math.min(span, config.batch * 2))
+      const index = log.lastIndex - back
+      if (armNow) armFailpoint('rmSync', 1 + Math.floor(random() * 3), random() < 0.5)
+      say(`T? ${index}`)
+      log.truncateAfter(index)
+      term++ // a new leader overwrites the truncated suffix in a later term
+      say(`T ${index}`)
+      boundary(log)
+      continue
+    }
+    if (choice < 0.1 || (armNow && config.crashPoint === 'compact')) {
+      const span = log.lastIndex - log.firstIndex
+      const upTo = log.firstIndex + Math.floor(span * (armNow ? 0.9 : random() * 0.5))
+      if (armNow) armFailpoint('rmSync', 1 + Math.floor(random() * 3), random() < 0.5)
+      say(`C? ${upTo}`)
+      log.compact(upTo)
+      say(`C ${log.firstIndex}`)
+      boundary(log)
+      continue
+    }
+    if (armNow && config.crashPoint === 'rotation') armFailpoint('renameSync', 1, random() < 0.5)
+    if (random() < 0.05) term++
+    const count = 1 + Math.floor(random() * config.batch)
+    const first = log.lastIndex + 1
+    say(`W ${first} ${first + count - 1} ${term}`)
+    log.append(
+      Array.from({ length: count }, (_, i) => ({ term, data: entryPayload(config.payloadSeed, first + i, term, config.entrySize) })),
+    )
+    await log.flush()
+    // Boundary first: a kill between the two lines then leaves the parent with a boundary at
+    // least as new as the acknowledgement, never an acknowledgement past its boundary.
+    boundary(log)
+    say(`A ${log.lastIndex + (config.broken === true ? 1 : 0)} ${term}`)
+  }
+}
+
+const config = JSON.parse(process.argv[2] ?? '{}') as WriterConfig
+run(config).catch((error: unknown) => {
+  process.stderr.write(`writer failed: ${(error as Error).stack ?? String(error)}\n`)
+  process.exit(3)
+})
