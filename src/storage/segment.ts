@@ -190,9 +190,14 @@ export class Segment {
     const offsets = new Uint32Array(1024)
     this.offsets = offsets
     let offset = headerSizeBytes
+    let previousTerm = this.prevTerm
     for (;;) {
       const size = checkFrame(this.bytes, offset, this.sizeBytes, this.nextIndex)
       if (typeof size !== 'number' || !this.hasRoomAt(offset, size, this.count + 1)) break
+      // Terms never go back in a log: a frame of an older term is a stale leftover, not an entry.
+      const term = frameTerm(this.bytes, offset)
+      if (term < previousTerm) break
+      previousTerm = term
       this.pushOffset(offset)
       offset += size
     }

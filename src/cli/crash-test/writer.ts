@@ -100,7 +100,7 @@ async function run(config: WriterConfig): Promise<void> {
     // Boundary first: a kill between the two lines then leaves the parent with a boundary at
     // least as new as the acknowledgement, never an acknowledgement past its boundary.
     boundary(log)
-    say(`A ${log.lastIndex + (config.broken === true ? 1 : 0)} ${term}`)
+    say(`A ${log.lastIndex + (config.broken === true ? config.batch + 5 : 0)} ${term}`)
   }
 }
 
