@@ -14,10 +14,8 @@ import {
   flagSealed,
   frameHeaderSizeBytes,
   frameIndex,
-  framePayloadLength,
   frameSizeBytes,
   frameTerm,
-  frameType,
   headerSizeBytes,
   offsetTableSizeBytes,
   readHeader,
@@ -46,6 +44,10 @@ export class Segment {
   readonly sizeBytes: number
   private mapping: ArrayBuffer
   private bytes: Buffer
+  /** The same memory as a plain Uint8Array: slice() copies into a Uint8Array, not a Buffer. */
+  private plainBytes: Uint8Array
+  /** The same memory as 32-bit words, for the append and read paths. */
+  private words: Uint32Array
   private flags: number
   private count: number
   private appendPosition: number
@@ -61,6 +63,8 @@ export class Segment {
     this.path = path
     this.mapping = mapping
     this.bytes = Buffer.from(mapping)
+    this.plainBytes = new Uint8Array(mapping)
+    this.words = new Uint32Array(mapping, 0, mapping.byteLength >>> 2)
     this.sizeBytes = mapping.byteLength
     this.baseIndex = baseIndex
     this.prevTerm = prevTerm
@@ -217,31 +221,33 @@ export class Segment {
   /** Appends one frame; the caller checked hasRoomFor() and that the segment is open. */
   append(term: number, type: EntryType, data: Uint8Array): void {
     const offset = this.appendPosition
-    this.appendPosition += writeFrame(this.bytes, offset, this.nextIndex, term, type, data)
+    this.appendPosition += writeFrame(this.bytes, this.words, offset, this.nextIndex, term, type, data)
     this.pushOffset(offset)
   }
 
   /** The entry at `index`, which the caller knows is in this segment. */
   read(index: number): LogEntry {
     const offset = this.frameOffset(index)
-    const length = framePayloadLength(this.bytes, offset)
+    const word = offset >>> 2
     const start = offset + frameHeaderSizeBytes
     return {
       index,
-      term: frameTerm(this.bytes, offset),
-      type: frameType(this.bytes, offset) as EntryType,
-      // A copy: the caller may keep it after the segment is truncated, deleted or unmapped.
-      data: new Uint8Array(this.bytes.subarray(start, start + length)),
+      term: (this.words[word + 2] as number) + (this.words[word + 3] as number) * 2 ** 32,
+      type: this.bytes[offset + 24] as EntryType,
+      // A copy (slice of a plain Uint8Array): the caller may keep it after the segment is
+      // truncated, deleted or unmapped.
+      data: this.plainBytes.slice(start, start + (this.words[word] as number)),
     }
   }
 
   /** Bytes the entry at `index` takes in a slice (its payload). */
   payloadLength(index: number): number {
-    return framePayloadLength(this.bytes, this.frameOffset(index))
+    return this.words[this.frameOffset(index) >>> 2] as number
   }
 
   termAt(index: number): number {
-    return frameTerm(this.bytes, this.frameOffset(index))
+    const word = this.frameOffset(index) >>> 2
+    return (this.words[word + 2] as number) + (this.words[word + 3] as number) * 2 ** 32
   }
 
   /**
