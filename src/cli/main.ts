@@ -18,6 +18,12 @@ function overview(): string {
   ].join('\n')
 }
 
+/** node:util parseArgs throws these for unknown options or missing values: a usage mistake. */
+function isParseArgsError(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code
+  return typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')
+}
+
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
@@ -36,8 +42,8 @@ async function main(argv: string[]): Promise<number> {
   try {
     return await command.run(rest)
   } catch (error) {
-    if (error instanceof UsageError) {
-      console.error(`Error: ${error.message}\nRun \`raftlog ${name} --help\` for usage.`)
+    if (error instanceof UsageError || isParseArgsError(error)) {
+      console.error(`Error: ${(error as Error).message}\nRun \`raftlog ${name} --help\` for usage.`)
       return 2
     }
     if (error instanceof RaftLogError) {

@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { runCli } from '../helpers/cli.js'
+import { tempDir } from '../helpers/temp-dir.js'
+
+describe('raftlog crash-test', () => {
+  it('passes both kinds of rounds and reports them as JSON', async () => {
+    const dir = join(tempDir(), 'log')
+    const result = await runCli(['crash-test', '--dir', dir, '--rounds', '6', '--seed', '11', '--mode', 'both', '--entry-size', '10-300', '--json'])
+    expect(result.status, result.stderr).toBe(0)
+    const report = JSON.parse(result.stdout)
+    expect(report).toMatchObject({ seed: 11, rounds: 6, killRounds: 3, powerLossRounds: 3, crashPointRounds: 2, violations: [], pass: true, dir })
+    expect(report.entriesAcknowledged).toBeGreaterThan(0)
+  })
+
+  it('prints progress lines and a PASS report when not on a terminal', async () => {
+    const result = await runCli(['crash-test', '--rounds', '3', '--seed', '5', '--mode', 'kill'])
+    expect(result.status).toBe(0)
+    expect(result.stderr).toMatch(/round 1\/3: kill: \d+ acknowledged/)
+    expect(result.stdout).toMatch(/crash-test report \(seed 5\)[\s\S]*violations: +0[\s\S]*PASS/)
+  })
+
+  it('a deliberately broken writer fails the run, with the seed that replays it', async () => {
+    const result = await runCli(['crash-test', '--rounds', '3', '--seed', '77', '--mode', 'kill', '--broken-writer'])
+    expect(result.status).toBe(1)
+    expect(result.stdout).toMatch(/round \d+, index \d+: acknowledged entry/)
+    expect(result.stdout).toMatch(/FAIL: replay with raftlog crash-test --seed 77/)
+  })
+
+  it('refuses bad options and a directory that is not empty', async () => {
+    for (const args of [['--rounds', 'many'], ['--mode', 'flood'], ['--entry-size', '9-3'], ['--segment-size', '5000'], ['--frobnicate']]) {
+      const result = await runCli(['crash-test', ...args])
+      expect(result.status, args.join(' ')).toBe(2)
+      expect(result.stderr).toMatch(/^Error: /)
+    }
+    const dir = tempDir()
+    writeFileSync(join(dir, 'precious.txt'), 'keep me')
+    const result = await runCli(['crash-test', '--dir', dir])
+    expect(result.status).toBe(2)
+    expect(result.stderr).toMatch(/is not empty/)
+  })
+
+  it('has help text', async () => {
+    const result = await runCli(['crash-test', '--help'])
+    expect(result.status).toBe(0)
+    expect(result.stdout).toMatch(/Usage: raftlog crash-test/)
+    expect(result.stdout).toMatch(/--mode M/)
+  })
+})
