@@ -22,7 +22,8 @@ describe('raftlog crash-test', () => {
   })
 
   it('a deliberately broken writer fails the run, with the seed that replays it', async () => {
-    const result = await runCli(['crash-test', '--rounds', '3', '--seed', '77', '--mode', 'kill', '--broken-writer'])
+    const dir = join(tempDir(), 'log')
+    const result = await runCli(['crash-test', '--dir', dir, '--rounds', '3', '--seed', '77', '--mode', 'kill', '--broken-writer'])
     expect(result.status).toBe(1)
     expect(result.stdout).toMatch(/round \d+, index \d+: acknowledged entry/)
     expect(result.stdout).toMatch(/FAIL: replay with raftlog crash-test --seed 77/)
