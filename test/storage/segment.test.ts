@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest'
+import { readFileSync, readdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { Segment } from '../../src/storage/segment.js'
+import { EntryType } from '../../src/storage/log-entry.js'
+import { headerSizeBytes, segmentFileName } from '../../src/storage/segment-format.js'
+import { payloadFor } from '../helpers/entries.js'
+import { tempDir } from '../helpers/temp-dir.js'
+
+function openSegment(path: string): Segment {
+  const segment = Segment.open(path)
+  if (typeof segment === 'string') throw new Error(`header: ${segment}`)
+  return segment
+}
+
+describe('Segment', () => {
+  it('is created whole under its real name, with nothing temporary left', () => {
+    const dir = tempDir()
+    const segment = Segment.create(dir, 10, 3, 8192)
+    expect(readdirSync(dir)).toEqual([segmentFileName(10)])
+    expect([segment.baseIndex, segment.prevTerm, segment.entryCount, segment.nextIndex, segment.isSealed]).toEqual([10, 3, 0, 10, false])
+    segment.close()
+  })
+
+  it('appends, seals with an offset table, and reopens sealed with every frame readable', () => {
+    const dir = tempDir()
+    const segment = Segment.create(dir, 1, 0, 8192)
+    for (let index = 1; index <= 20; index++) segment.append(2, EntryType.Normal, payloadFor(index, 2))
+    segment.syncData()
+    segment.seal()
+    segment.close()
+    const again = openSegment(join(dir, segmentFileName(1)))
+    expect([again.isSealed, again.entryCount, again.nextIndex]).toEqual([true, 20, 21])
+    for (let index = 1; index <= 20; index++) expect(again.read(index).data).toEqual(payloadFor(index, 2))
+    again.close()
+  })
+
+  it('refuses an entry that would leave no room for the offset table', () => {
+    const segment = Segment.create(tempDir(), 1, 0, 4096)
+    expect(segment.hasRoomFor(4096 - headerSizeBytes - 32 - 8)).toBe(true)
+    expect(segment.hasRoomFor(4096 - headerSizeBytes - 32)).toBe(false)
+    segment.close()
+  })
+
+  it('truncating a sealed segment reopens it and zeroes the removed frames and table', () => {
+    const dir = tempDir()
+    const segment = Segment.create(dir, 1, 0, 8192)
+    for (let index = 1; index <= 10; index++) segment.append(1, EntryType.Normal, payloadFor(index, 1))
+    segment.syncData()
+    segment.seal()
+    segment.truncate(4)
+    expect([segment.isSealed, segment.entryCount]).toEqual([false, 4])
+    const end = segment.usedBytes
+    segment.close()
+    const bytes = readFileSync(join(dir, segmentFileName(1)))
+    expect(bytes.subarray(end).every((byte) => byte === 0)).toBe(true)
+    const again = openSegment(join(dir, segmentFileName(1)))
+    expect(again.recover()).toEqual({ cutBytes: 0, cutFrames: 0 })
+    expect(again.entryCount).toBe(4)
+    again.close()
+  })
+
+  it('reinitialize refuses a file with a valid frame behind its header', () => {
+    const dir = tempDir()
+    const segment = Segment.create(dir, 5, 1, 8192)
+    segment.append(1, EntryType.Normal, payloadFor(5, 1))
+    segment.syncData()
+    segment.close()
+    expect(Segment.reinitialize(join(dir, segmentFileName(5)), 5, 1)).toBeUndefined()
+  })
+})
