@@ -235,7 +235,14 @@ export class RaftLog {
       // Segments at or above the new base go first, newest first: the new segment may take a name.
       while (this.segments.length > 0 && this.tail.baseIndex >= nextIndex) this.dropSegment(this.segments.pop() as Segment)
       // The reset flag tells recovery that every segment below this one is a leftover to delete.
-      const fresh = Segment.create(this.dir, nextIndex, prevTerm, this.segmentSizeBytes, flagResetBase)
+      let fresh: Segment
+      try {
+        fresh = Segment.create(this.dir, nextIndex, prevTerm, this.segmentSizeBytes, flagResetBase)
+      } catch (error) {
+        // With no segment left the log cannot go on; on disk it is a truncated old log.
+        if (this.segments.length === 0) throw this.fail(error)
+        throw error
+      }
       for (const segment of this.segments) this.dropSegment(segment)
       this.segments = [fresh]
       this.pendingSeal = []
@@ -257,7 +264,9 @@ export class RaftLog {
       .catch(() => undefined)
       .then(() => {
         this.flushQueued = undefined
-        return this.closed ? undefined : this.startFlush()
+        // close() flushed synchronously; a failed log has nothing durable to promise.
+        if (this.closed) return undefined
+        return this.failure === undefined ? this.startFlush() : Promise.reject(this.failure)
       })
     return this.flushQueued
   }

@@ -4,6 +4,8 @@ import { payloadFor, silentLogger } from '../helpers/entries.js'
 import { tempDir } from '../helpers/temp-dir.js'
 
 const calls: string[] = []
+/** Set to make the next asynchronous msync fail as a dying disk would. */
+const failures = { nextSync: undefined as Error | undefined }
 
 vi.mock('../../src/storage/native.js', async (importOriginal) => {
   const native = await importOriginal<Record<string, unknown>>()
@@ -13,6 +15,11 @@ vi.mock('../../src/storage/native.js', async (importOriginal) => {
       typeof value === 'function'
         ? (...args: unknown[]) => {
             calls.push(name)
+            const failure = failures.nextSync
+            if (name === 'syncRangeAsync' && failure !== undefined) {
+              failures.nextSync = undefined
+              return Promise.reject(failure)
+            }
             return (value as (...a: unknown[]) => unknown)(...args)
           }
         : value
@@ -54,5 +61,26 @@ describe('append path', () => {
     await Promise.all([first, ...waiting])
     expect(calls).toEqual(['syncRangeAsync', 'syncRangeAsync'])
     log.close()
+  })
+})
+
+describe('a failed sync', () => {
+  it('puts the log in a failed state that refuses writes with ERR_IO until it is reopened', async () => {
+    const dir = tempDir()
+    const log = RaftLog.open(dir, { segmentSize: 65536, logger: silentLogger })
+    log.append([{ term: 1, data: payloadFor(1, 1) }])
+    await log.flush()
+    log.append([{ term: 1, data: payloadFor(2, 1) }])
+    failures.nextSync = Object.assign(new Error('EIO: i/o error, msync'), { code: 'EIO' })
+    await expect(log.flush()).rejects.toMatchObject({ code: 'ERR_IO' })
+    expect(() => log.append([{ term: 1 }])).toThrow(expect.objectContaining({ code: 'ERR_IO', message: expect.stringMatching(/reopened/) }))
+    await expect(log.flush()).rejects.toMatchObject({ code: 'ERR_IO' })
+    expect(() => log.truncateAfter(0)).toThrow(expect.objectContaining({ code: 'ERR_IO' }))
+    // Reads still work, and closing releases the directory for a reopen that reads the truth.
+    expect(log.get(1)!.data).toEqual(payloadFor(1, 1))
+    log.close()
+    const again = RaftLog.open(dir, { segmentSize: 65536, logger: silentLogger })
+    expect(again.get(1)!.data).toEqual(payloadFor(1, 1))
+    again.close()
   })
 })
