@@ -36,6 +36,30 @@ export interface RecoveryReport {
   cutFrames: number
 }
 
+/** Payloads up to this size are copied into a shared slab instead of an ArrayBuffer each. */
+const slabPayloadMaxBytes = 4096
+const slabSizeBytes = 64 * 1024
+let slab = new ArrayBuffer(slabSizeBytes)
+let slabUsedBytes = 0
+
+/**
+ * A copy of bytes[start..end) as a plain Uint8Array the caller may keep. Small copies share a
+ * 64 KiB slab (as Node's Buffer pool does): allocating an ArrayBuffer per read costs more than
+ * the copy. A kept view keeps its slab alive.
+ */
+function copyPayload(bytes: Buffer, start: number, end: number): Uint8Array {
+  const length = end - start
+  if (length > slabPayloadMaxBytes) return new Uint8Array(bytes.subarray(start, end))
+  if (slabUsedBytes + length > slabSizeBytes) {
+    slab = new ArrayBuffer(slabSizeBytes)
+    slabUsedBytes = 0
+  }
+  const copy = new Uint8Array(slab, slabUsedBytes, length)
+  bytes.copy(copy, 0, start, end)
+  slabUsedBytes += (length + 7) & ~7
+  return copy
+}
+
 export class Segment {
   readonly path: string
   readonly baseIndex: number
@@ -44,8 +68,6 @@ export class Segment {
   readonly sizeBytes: number
   private mapping: ArrayBuffer
   private bytes: Buffer
-  /** The same memory as a plain Uint8Array: slice() copies into a Uint8Array, not a Buffer. */
-  private plainBytes: Uint8Array
   /** The same memory as 32-bit words, for the append and read paths. */
   private words: Uint32Array
   private flags: number
@@ -63,7 +85,6 @@ export class Segment {
     this.path = path
     this.mapping = mapping
     this.bytes = Buffer.from(mapping)
-    this.plainBytes = new Uint8Array(mapping)
     this.words = new Uint32Array(mapping, 0, mapping.byteLength >>> 2)
     this.sizeBytes = mapping.byteLength
     this.baseIndex = baseIndex
@@ -236,7 +257,7 @@ export class Segment {
       type: this.bytes[offset + 24] as EntryType,
       // A copy (slice of a plain Uint8Array): the caller may keep it after the segment is
       // truncated, deleted or unmapped.
-      data: this.plainBytes.slice(start, start + (this.words[word] as number)),
+      data: copyPayload(this.bytes, start, start + (this.words[word] as number)),
     }
   }
 
@@ -342,11 +363,12 @@ export class Segment {
 
   private frameOffset(index: number): number {
     const position = index - this.baseIndex
-    this.assert(position >= 0 && position < this.count, `index ${index} is not in ${this.fileName}`)
-    const offsets = this.loadedOffsets()
-    if (this.isSealed) this.verify()
-    const problem = this.problems.get(position)
+    // The hot read path: build no message unless the invariant fails.
+    if (!(position >= 0 && position < this.count)) this.assert(false, `index ${index} is not in ${this.fileName}`)
+    const offsets = this.offsets ?? this.loadedOffsets()
+    if (!this.verified) this.verify()
     const offset = offsets[position] as number
+    const problem = this.problems.size === 0 ? undefined : this.problems.get(position)
     if (problem !== undefined) {
       throw new RaftLogError(
         'ERR_CORRUPT',
