@@ -1,0 +1,102 @@
+import { parseArgs } from 'node:util'
+import { UsageError, type Command } from '../command.js'
+import { checkLogDirectory, readStateFile, scanSegment, segmentFiles, type SegmentScan } from '../log-reader.js'
+import { RaftStateFile, type StateSlot } from '../../storage/raft-state-file.js'
+
+const help = `Usage: raftlog inspect DIR [--json]
+
+Shows a log directory: the state file (term, vote, commit index, last applied, server state and
+which of its two slots is current) and a table of segments (file, base index, entries, first and
+last term, bytes used of size, sealed or open). Never changes the directory; refuses one that a
+running node has locked.
+
+Options:
+  --json       print the same as JSON
+  -h, --help   show this help
+
+Example:
+  raftlog inspect ./raft_logs/node_1`
+
+const serverStates = ['follower', 'candidate', 'leader']
+
+function describeState(slots: StateSlot[] | undefined): string[] {
+  if (slots === undefined) return ['state file: none']
+  const current = slots.filter((slot) => slot.valid).sort((a, b) => b.sequence - a.sequence)[0]
+  if (current?.state === undefined) return [`state file: no valid slot (${slots.map((s) => `slot ${s.slot}: ${s.problem}`).join('; ')})`]
+  const { currentTerm, votedFor, commitIndex, lastApplied, serverState } = current.state
+  return [
+    `state file: raft_state.meta (slot ${current.slot} current, sequence ${current.sequence}${slots.some((s) => !s.valid && s.problem !== 'no magic') ? `; other slot: ${slots.find((s) => s.slot !== current.slot)?.problem}` : ''})`,
+    `  term ${currentTerm}, voted for ${votedFor === 0 ? 'nobody' : votedFor}, commit index ${commitIndex}, last applied ${lastApplied}, ${serverStates[serverState]}`,
+  ]
+}
+
+function segmentRow(scan: SegmentScan): string[] {
+  const first = scan.frames[0]
+  const last = scan.frames.at(-1)
+  const status = scan.header === undefined ? 'no header' : `${scan.sealed ? 'sealed' : 'open'}${scan.resetBase ? ', reset base' : ''}`
+  return [
+    scan.file,
+    String(scan.baseIndex),
+    String(scan.frames.length),
+    first === undefined ? '-' : String(first.term),
+    last === undefined ? '-' : String(last.term),
+    `${scan.usedBytes} / ${scan.sizeBytes}`,
+    status + (scan.problems.length > 0 ? ` (${scan.problems.length} problems: run verify)` : ''),
+  ]
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)))
+  return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()).join('\n')
+}
+
+export const inspectCommand: Command = {
+  name: 'inspect',
+  summary: 'Show the state file and the segments of a log directory (read-only)',
+  help,
+  async run(args) {
+    const { values, positionals } = parseArgs({ args, options: { json: { type: 'boolean' } }, allowPositionals: true, strict: true })
+    const dir = positionals[0]
+    if (dir === undefined || positionals.length > 1) throw new UsageError('inspect takes exactly one directory')
+    checkLogDirectory(dir)
+    const stateBytes = readStateFile(dir)
+    const slots = stateBytes === undefined ? undefined : RaftStateFile.inspect(stateBytes)
+    const files = segmentFiles(dir)
+    const scans = files.map((file, position) => scanSegment(dir, file, position === files.length - 1))
+    if (values.json === true) {
+      console.log(
+        JSON.stringify(
+          {
+            dir,
+            state: slots,
+            segments: scans.map((scan) => ({
+              file: scan.file,
+              baseIndex: scan.baseIndex,
+              entries: scan.frames.length,
+              firstTerm: scan.frames[0]?.term,
+              lastTerm: scan.frames.at(-1)?.term,
+              usedBytes: scan.usedBytes,
+              sizeBytes: scan.sizeBytes,
+              sealed: scan.sealed,
+              resetBase: scan.resetBase,
+              problems: scan.problems.length,
+            })),
+          },
+          null,
+          2,
+        ),
+      )
+      return 0
+    }
+    const lines = [`log directory: ${dir}`, ...describeState(slots), '']
+    if (scans.length === 0) lines.push('segments: none')
+    else lines.push(table([['file', 'base', 'entries', 'first term', 'last term', 'bytes used / size', 'status'], ...scans.map(segmentRow)]))
+    const entries = scans.reduce((sum, scan) => sum + scan.frames.length, 0)
+    if (scans.length > 0) {
+      const last = scans.at(-1)!
+      lines.push('', `${scans.length} segments, ${entries} entries, indexes ${scans[0]!.baseIndex}..${last.baseIndex + last.frames.length - 1}`)
+    }
+    console.log(lines.join('\n'))
+    return 0
+  },
+}

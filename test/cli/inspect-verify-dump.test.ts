@@ -1,0 +1,132 @@
+import { describe, expect, it } from 'vitest'
+import { createHash } from 'node:crypto'
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { RaftLog, RaftStateFile } from '../../src/index.js'
+import { headerSizeBytes } from '../../src/storage/segment-format.js'
+import { runCli } from '../helpers/cli.js'
+import { silentLogger } from '../helpers/entries.js'
+import { tempDir } from '../helpers/temp-dir.js'
+
+/** A log of 300 small text entries over a few 4 KiB segments, and a state file. */
+async function makeLog(): Promise<string> {
+  const dir = tempDir()
+  const log = RaftLog.open(dir, { segmentSize: 4096, logger: silentLogger })
+  for (let i = 1; i <= 300; i++) log.append([{ term: 1 + (i >> 6), data: Buffer.from(`entry ${i}`) }])
+  log.append([{ term: 5, data: new Uint8Array([0, 1, 2, 255]) }])
+  await log.flush()
+  log.close()
+  const state = RaftStateFile.open(join(dir, 'raft_state.meta'))
+  state.save({ currentTerm: 5, votedFor: 2, commitIndex: 290, lastApplied: 280, serverState: 2 })
+  state.close()
+  return dir
+}
+
+function hashDirectory(dir: string): string {
+  const hash = createHash('sha256')
+  for (const name of readdirSync(dir).sort()) hash.update(name).update(readFileSync(join(dir, name)))
+  return hash.digest('hex')
+}
+
+function segments(dir: string): string[] {
+  return readdirSync(dir).filter((n) => n.startsWith('segment_')).sort()
+}
+
+describe('raftlog inspect, verify and dump', () => {
+  it('inspect shows the state file and every segment', async () => {
+    const dir = await makeLog()
+    const result = await runCli(['inspect', dir])
+    expect(result.status, result.stderr).toBe(0)
+    expect(result.stdout).toMatch(/term 5, voted for 2, commit index 290, last applied 280, leader/)
+    expect(result.stdout).toMatch(/slot 0 current, sequence 1/)
+    expect(result.stdout).toMatch(/segment_00000000000000000001\.log\s+1\s+\d+\s+1\s+\d+\s+\d+ \/ 4096\s+sealed/)
+    expect(result.stdout).toMatch(/open\n\n\d+ segments, 301 entries, indexes 1\.\.301/)
+    const json = JSON.parse((await runCli(['inspect', dir, '--json'])).stdout)
+    expect(json.segments.reduce((sum: number, s: { entries: number }) => sum + s.entries, 0)).toBe(301)
+  })
+
+  it('verify says ok on a clean log and the commands change no byte', async () => {
+    const dir = await makeLog()
+    const before = hashDirectory(dir)
+    const result = await runCli(['verify', dir])
+    expect(result.status).toBe(0)
+    expect(result.stdout).toMatch(/^ok: \d+ segments, 301 entries \(1\.\.301\)/)
+    await runCli(['inspect', dir])
+    await runCli(['dump', dir, '--format', 'hex'])
+    expect(hashDirectory(dir)).toBe(before)
+  })
+
+  it('verify finds a byte flipped in a sealed segment, with file, offset and index', async () => {
+    const dir = await makeLog()
+    const first = join(dir, segments(dir)[0]!)
+    const bytes = readFileSync(first)
+    bytes[headerSizeBytes + 40 + 32 + 3] ^= 0x01 // payload of index 2 (frame 1 is 40 bytes)
+    writeFileSync(first, bytes)
+    const result = await runCli(['verify', dir])
+    expect(result.status).toBe(1)
+    expect(result.stdout).toMatch(/segment_00000000000000000001\.log: byte 104 \(index 2\): checksum mismatch/)
+    expect(result.stdout).toMatch(/1 problem in/)
+    const json = JSON.parse((await runCli(['verify', dir, '--json'])).stdout)
+    expect(json.problems).toEqual([{ file: 'segment_00000000000000000001.log', offset: 104, index: 2, problem: 'checksum mismatch' }])
+  })
+
+  it('verify finds a missing middle segment', async () => {
+    const dir = await makeLog()
+    const files = segments(dir)
+    expect(files.length).toBeGreaterThanOrEqual(3)
+    rmSync(join(dir, files[1]!))
+    const result = await runCli(['verify', dir])
+    expect(result.status).toBe(1)
+    expect(result.stdout).toMatch(/a segment is missing: entries \d+\.\.\d+ are in no file/)
+  })
+
+  it('verify reports a torn tail of the open segment as information, not a problem', async () => {
+    const dir = await makeLog()
+    const last = join(dir, segments(dir).at(-1)!)
+    const bytes = readFileSync(last)
+    bytes.fill(0xab, bytes.length - 100)
+    writeFileSync(last, bytes)
+    const result = await runCli(['verify', dir])
+    expect(result.status).toBe(0)
+    expect(result.stdout).toMatch(/ok: .*; \d+ bytes after the last entry would be cut by recovery/)
+  })
+
+  it('dump prints text, JSON lines and hex for a range', async () => {
+    const dir = await makeLog()
+    const text = await runCli(['dump', dir, '--from', '10', '--to', '12'])
+    expect(text.stdout).toBe('10\tterm 1\tnormal\t8 bytes\t"entry 10"\n11\tterm 1\tnormal\t8 bytes\t"entry 11"\n12\tterm 1\tnormal\t8 bytes\t"entry 12"\n')
+    const binary = await runCli(['dump', dir, '--from', '301'])
+    expect(binary.stdout).toBe('301\tterm 5\tnormal\t4 bytes\tbase64:AAEC/w==\n')
+    const json = (await runCli(['dump', dir, '--format', 'json'])).stdout.trim().split('\n').map((line) => JSON.parse(line))
+    expect(json.length).toBe(301)
+    expect(json[99]).toEqual({ index: 100, term: 2, type: 'normal', length: 9, data: Buffer.from('entry 100').toString('base64') })
+    const hex = await runCli(['dump', dir, '--from', '1', '--to', '1', '--format', 'hex'])
+    expect(hex.stdout).toMatch(/^1\tterm 1\tnormal\t7 bytes\n {2}00000000 {2}65 6e 74 72 79 20 31 +\|entry 1\|\n$/)
+  })
+
+  it('all three refuse a directory that is not a log, a missing one, and one a node holds open', async () => {
+    const plain = tempDir()
+    mkdirSync(join(plain, 'sub'))
+    writeFileSync(join(plain, 'notes.txt'), 'hi')
+    const dir = await makeLog()
+    const open = RaftLog.open(dir, { logger: silentLogger })
+    try {
+      for (const command of ['inspect', 'verify', 'dump']) {
+        const notLog = await runCli([command, plain])
+        expect(notLog.status).toBe(1)
+        expect(notLog.stderr).toMatch(/is not a raftlog directory/)
+        const missing = await runCli([command, join(plain, 'nope')])
+        expect(missing.stderr).toMatch(/is not a directory/)
+        const locked = await runCli([command, dir])
+        expect(locked.status).toBe(1)
+        expect(locked.stderr.trim()).toBe(`Error: ${dir} is locked by a running raftlog process (ERR_LOCKED)`)
+        expect((await runCli([command])).status).toBe(2)
+        expect((await runCli([command, '--help'])).stdout).toMatch(new RegExp(`Usage: raftlog ${command} DIR`))
+      }
+    } finally {
+      open.close()
+    }
+    expect((await runCli(['dump', dir, '--from', 'x'])).stderr).toMatch(/--from must be a whole number/)
+    expect((await runCli(['dump', dir, '--format', 'xml'])).status).toBe(2)
+  })
+})
