@@ -60,7 +60,7 @@ describe('raftlog inspect, verify and dump', () => {
     const dir = await makeLog()
     const first = join(dir, segments(dir)[0]!)
     const bytes = readFileSync(first)
-    bytes[headerSizeBytes + 40 + 32 + 3] ^= 0x01 // payload of index 2 (frame 1 is 40 bytes)
+    bytes[headerSizeBytes + 40 + 32 + 3] = bytes[headerSizeBytes + 40 + 32 + 3]! ^ 0x01 // payload of index 2 (frame 1 is 40 bytes)
     writeFileSync(first, bytes)
     const result = await runCli(['verify', dir])
     expect(result.status).toBe(1)

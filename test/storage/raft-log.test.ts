@@ -231,7 +231,7 @@ describe('RaftLog recovery and corruption', () => {
     log.close()
     const first = join(dir, segmentFileName(1))
     const bytes = readFileSync(first)
-    bytes[headerSizeBytes + 32 + 3] ^= 0xff // inside the payload of index 1
+    bytes[headerSizeBytes + 32 + 3] = bytes[headerSizeBytes + 32 + 3]! ^ 0xff // inside the payload of index 1
     writeFileSync(first, bytes)
     const again = open(dir)
     const error = expectCode(() => again.get(1), 'ERR_CORRUPT', /segment_00000000000000000001\.log is corrupt at byte 64 \(index 1\)/)
@@ -279,7 +279,7 @@ describe('RaftLog recovery and corruption', () => {
     log.close()
     const path = join(dir, segmentFileName(1))
     const bytes = readFileSync(path)
-    bytes[10] ^= 0x55
+    bytes[10] = bytes[10]! ^ 0x55
     writeFileSync(path, bytes)
     expectCode(() => open(dir), 'ERR_CORRUPT', /header checksum mismatch/)
     expect(readFileSync(path).subarray(64)).toEqual(bytes.subarray(64))

@@ -42,7 +42,7 @@ describe('RaftStateFile', () => {
     file.save(stateOf(2)) // slot 1, sequence 2
     file.close()
     const bytes = readFileSync(path)
-    bytes[slotSize + 9] ^= 0x40 // inside slot 1's term: its CRC no longer matches
+    bytes[slotSize + 9] = bytes[slotSize + 9]! ^ 0x40 // inside slot 1's term: its CRC no longer matches
     writeFileSync(path, bytes)
     const again = RaftStateFile.open(path)
     expect(again.load()).toEqual(stateOf(1))
@@ -76,8 +76,8 @@ describe('RaftStateFile', () => {
     file.save(stateOf(2))
     file.close()
     const bytes = readFileSync(path)
-    bytes[9] ^= 1
-    bytes[slotSize + 9] ^= 1
+    bytes[9] = bytes[9]! ^ 1
+    bytes[slotSize + 9] = bytes[slotSize + 9]! ^ 1
     writeFileSync(path, bytes)
     expect(() => RaftStateFile.open(path)).toThrow(expect.objectContaining({ code: 'ERR_CORRUPT', message: expect.stringContaining(path) }))
   })

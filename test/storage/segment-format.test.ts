@@ -40,7 +40,7 @@ describe('segment format', () => {
     expect(readHeader(bytes)).toBe('no header')
     expect(readHeader(bytes.subarray(0, 10))).toBe('too small')
     writeHeader(bytes, header)
-    bytes[20] ^= 1
+    bytes[20] = bytes[20]! ^ 1
     expect(readHeader(bytes)).toBe('checksum mismatch')
     writeHeader(bytes, header)
     bytes.write('XAFT', 0)
@@ -59,7 +59,7 @@ describe('segment format', () => {
     expect(checkFrame(bytes, headerSizeBytes, headerSizeBytes + 40, 42)).toBe('length beyond the segment')
     for (const offset of [0, 8, 16, 24, 32, 40]) {
       const copy = Buffer.from(bytes)
-      copy[headerSizeBytes + offset] ^= 0x10
+      copy[headerSizeBytes + offset] = copy[headerSizeBytes + offset]! ^ 0x10
       expect(checkFrame(copy, headerSizeBytes, copy.length, 42), `byte ${offset}`).not.toBe(size)
     }
     // A zeroed region is never a frame.
@@ -71,7 +71,7 @@ describe('segment format', () => {
     const offsets = new Uint32Array([64, 96, 160])
     writeOffsetTable(bytes, 512, offsets, 3)
     expect(Array.from(readOffsetTable(bytes, 512, 3)!)).toEqual([64, 96, 160])
-    bytes[516] ^= 1
+    bytes[516] = bytes[516]! ^ 1
     expect(readOffsetTable(bytes, 512, 3)).toBeUndefined()
     expect(readOffsetTable(bytes, 4090, 3)).toBeUndefined()
   })

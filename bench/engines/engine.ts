@@ -1,0 +1,23 @@
+/** What every engine in the side-by-side benchmark offers: the smallest common log interface. */
+export interface LogEngine {
+  readonly name: string
+  /** Appends a batch after the last index (no-sync engines stop here; durable ones wait for flush). */
+  appendBatch(entries: Uint8Array[], term: number): void | Promise<void>
+  /** Makes every appended batch durable. */
+  flush(): void | Promise<void>
+  /** The payload at `index` (1-based), or undefined. */
+  get(index: number): Uint8Array | undefined | Promise<Uint8Array | undefined>
+  lastIndex(): number
+  close(): void | Promise<void>
+}
+
+export interface EngineOptions {
+  /** Durable mode: flush() syncs to disk. No-sync mode: it returns at once. */
+  durable: boolean
+}
+
+/** Opens (creating) a log of one engine in `dir`. */
+export interface EngineFactory {
+  name: string
+  open(dir: string, options: EngineOptions): Promise<LogEngine>
+}

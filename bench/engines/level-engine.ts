@@ -1,0 +1,34 @@
+import { ClassicLevel } from 'classic-level'
+import type { EngineFactory, LogEngine } from './engine.js'
+
+function key(index: number): Buffer {
+  const bytes = Buffer.allocUnsafe(8)
+  bytes.writeBigUInt64BE(BigInt(index))
+  return bytes
+}
+
+export const levelEngine: EngineFactory = {
+  name: 'classic-level',
+  async open(dir, { durable }): Promise<LogEngine> {
+    const db = new ClassicLevel<Buffer, Buffer>(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer' })
+    await db.open()
+    let last = 0
+    return {
+      name: 'classic-level',
+      async appendBatch(entries) {
+        // batch() with sync: true is durable when it resolves.
+        await db.batch(
+          entries.map((data) => ({ type: 'put' as const, key: key(++last), value: Buffer.from(data.buffer, data.byteOffset, data.length) })),
+          { sync: durable },
+        )
+      },
+      flush() {},
+      async get(index) {
+        const value = await db.get(key(index))
+        return value === undefined ? undefined : new Uint8Array(value)
+      },
+      lastIndex: () => last,
+      close: () => db.close(),
+    }
+  },
+}

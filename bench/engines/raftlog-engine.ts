@@ -1,0 +1,19 @@
+import { RaftLog } from '../../src/storage/raft-log.js'
+import type { EngineFactory, LogEngine } from './engine.js'
+
+export const raftlogEngine: EngineFactory = {
+  name: 'raftlog',
+  async open(dir, { durable }): Promise<LogEngine> {
+    const log = RaftLog.open(dir, { logger: { warn() {} } })
+    return {
+      name: 'raftlog',
+      appendBatch(entries, term) {
+        log.append(entries.map((data) => ({ term, data })))
+      },
+      flush: () => (durable ? log.flush() : undefined),
+      get: (index) => log.get(index)?.data,
+      lastIndex: () => log.lastIndex,
+      close: () => log.close(),
+    }
+  },
+}
