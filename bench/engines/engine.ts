@@ -1,6 +1,8 @@
 /** What every engine in the side-by-side benchmark offers: the smallest common log interface. */
 export interface LogEngine {
   readonly name: string
+  /** True when appendBatch returns a Promise (the benchmark then awaits it). */
+  readonly asyncAppend: boolean
   /** Appends a batch after the last index (no-sync engines stop here; durable ones wait for flush). */
   appendBatch(entries: Uint8Array[], term: number): void | Promise<void>
   /** Makes every appended batch durable. */

@@ -15,6 +15,7 @@ export const levelEngine: EngineFactory = {
     let last = 0
     return {
       name: 'classic-level',
+      asyncAppend: true,
       async appendBatch(entries) {
         // batch() with sync: true is durable when it resolves.
         await db.batch(

@@ -15,6 +15,7 @@ export const lmdbEngine: EngineFactory = {
     let last = 0
     return {
       name: 'lmdb',
+      asyncAppend: false,
       appendBatch(entries) {
         // One transaction per batch; committed (and, when durable, synced) when it returns.
         db.transactionSync(() => {

@@ -7,6 +7,7 @@ export const raftlogEngine: EngineFactory = {
     const log = RaftLog.open(dir, { logger: { warn() {} } })
     return {
       name: 'raftlog',
+      asyncAppend: false,
       appendBatch(entries, term) {
         log.append(entries.map((data) => ({ term, data })))
       },

@@ -17,6 +17,7 @@ export const rawFsEngine: EngineFactory = {
     let readBuffer = Buffer.alloc(64 * 1024)
     return {
       name: 'raw fs',
+      asyncAppend: false,
       appendBatch(entries, term) {
         let bytes = 0
         for (const data of entries) bytes += recordHeaderBytes + data.length

@@ -18,6 +18,7 @@ export const sqliteEngine: EngineFactory = {
     })
     return {
       name: 'sqlite',
+      asyncAppend: false,
       appendBatch: (entries, term) => appendAll(entries, term),
       flush() {},
       get(index) {

@@ -1,0 +1,128 @@
+// Cases only raftlog has: open time of a large closed log and of one whose open segment was cut
+// by a crash, truncateAfter and compact, and the memory its index takes per entry.
+import { closeSync, mkdtempSync, openSync, readdirSync, rmSync, statSync, writeSync } from 'node:fs'
+import { join } from 'node:path'
+import { RaftLog } from '../src/storage/raft-log.js'
+import { median } from './stats.js'
+
+export interface RaftlogOnlyResults {
+  logBytes: number
+  segments: number
+  openCleanMs: number
+  openAfterCrashMs: number
+  cutBytesAfterCrash: number
+  truncateAfterMs: number
+  compactMs: number
+  indexEntries: number
+  indexBytesPerEntry: number
+}
+
+const silent = { warn() {} }
+
+function fillLog(dir: string, totalBytes: number, payloadBytes: number): void {
+  const log = RaftLog.open(dir, { logger: silent })
+  const data = new Uint8Array(payloadBytes).fill(9)
+  const batch = Array.from({ length: 1024 }, () => ({ term: 1, data }))
+  const entries = Math.ceil(totalBytes / (payloadBytes + 32))
+  while (log.lastIndex < entries) log.append(batch)
+  log.close()
+}
+
+function timeOpen(dir: string, times: number): { ms: number; cutBytes: number } {
+  const samples: number[] = []
+  let cutBytes = 0
+  for (let i = 0; i < times; i++) {
+    const started = performance.now()
+    const log = RaftLog.open(dir, { logger: silent })
+    samples.push(performance.now() - started)
+    cutBytes += log.recovery.cutBytes
+    log.close()
+  }
+  return { ms: median(samples), cutBytes }
+}
+
+/** Writes garbage after the last frame of the open segment, as a crash mid-write leaves it. */
+function tearOpenSegment(dir: string): void {
+  const last = readdirSync(dir).filter((name) => name.startsWith('segment_') && name.endsWith('.log')).sort().at(-1) as string
+  const log = RaftLog.open(dir, { logger: silent })
+  const used = log.describeSegments().at(-1)?.usedBytes ?? 64
+  log.close()
+  const fd = openSync(join(dir, last), 'r+')
+  const garbage = Buffer.alloc(Math.min(1024 * 1024, statSync(join(dir, last)).size - used), 0xa5)
+  writeSync(fd, garbage, 0, garbage.length, used)
+  closeSync(fd)
+}
+
+function timeTruncateAndCompact(dir: string): { truncateAfterMs: number; compactMs: number } {
+  const log = RaftLog.open(dir, { logger: silent })
+  const truncations: number[] = []
+  const step = Math.min(1000, Math.floor(log.lastIndex / 40))
+  for (let i = 0; i < 20; i++) {
+    const started = performance.now()
+    log.truncateAfter(log.lastIndex - step)
+    truncations.push(performance.now() - started)
+  }
+  const segments = log.describeSegments()
+  const compactions: number[] = []
+  for (const segment of segments.slice(0, Math.min(5, segments.length - 1))) {
+    const started = performance.now()
+    log.compact(segment.baseIndex + segment.entryCount - 1)
+    compactions.push(performance.now() - started)
+  }
+  log.close()
+  return { truncateAfterMs: median(truncations), compactMs: median(compactions) }
+}
+
+/** Resident bytes per entry held by the index once every segment's offsets are loaded. */
+function indexMemory(dir: string, entries: number): number {
+  const log = RaftLog.open(dir, { logger: silent })
+  const data = new Uint8Array(16)
+  const batch = Array.from({ length: 4096 }, () => ({ term: 1, data }))
+  while (log.lastIndex < entries) log.append(batch)
+  log.close()
+  global.gc?.()
+  const before = process.memoryUsage()
+  const reopened = RaftLog.open(dir, { logger: silent })
+  for (const segment of reopened.describeSegments()) if (segment.entryCount > 0) reopened.termAt(segment.baseIndex)
+  global.gc?.()
+  const after = process.memoryUsage()
+  const bytes = after.arrayBuffers - before.arrayBuffers + Math.max(0, after.heapUsed - before.heapUsed)
+  const count = reopened.lastIndex
+  reopened.close()
+  return bytes / count
+}
+
+export interface RaftlogOnlySizes {
+  logBytes: number
+  indexEntries: number
+  openRepeats: number
+}
+
+export function runRaftlogOnly(workDir: string, sizes: RaftlogOnlySizes): RaftlogOnlyResults {
+  const root = mkdtempSync(join(workDir, 'raftlog-only-'))
+  try {
+    const { logBytes, indexEntries, openRepeats } = sizes
+    const dir = join(root, 'big')
+    fillLog(dir, logBytes, 1024)
+    const segments = readdirSync(dir).filter((name) => name.startsWith('segment_')).length
+    const clean = timeOpen(dir, openRepeats)
+    tearOpenSegment(dir)
+    const crashed = timeOpen(dir, 1)
+    const { truncateAfterMs, compactMs } = timeTruncateAndCompact(dir)
+    rmSync(dir, { recursive: true, force: true })
+    const indexBytesPerEntry = indexMemory(join(root, 'index'), indexEntries)
+    return {
+      logBytes,
+      segments,
+      openCleanMs: clean.ms,
+      openAfterCrashMs: crashed.ms,
+      cutBytesAfterCrash: crashed.cutBytes,
+      truncateAfterMs,
+      compactMs,
+      indexEntries,
+      indexBytesPerEntry,
+    }
+  } finally {
+    rmSync(root, { recursive: true, force: true })
+  }
+}

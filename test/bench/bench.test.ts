@@ -1,0 +1,36 @@
+// The benchmark on tiny sizes: every engine produces numbers and reads back what it wrote, so
+// the bench cannot silently rot. No timing is asserted.
+import { describe, expect, it } from 'vitest'
+import { allEngines } from '../../bench/engines/all.js'
+import { markdown, ratios, svg } from '../../bench/report.js'
+import { raftlogOnlySizesFor, runBench, settingsFor } from '../../bench/run-bench.js'
+import { tempDir } from '../helpers/temp-dir.js'
+
+describe('npm run bench, on tiny sizes', () => {
+  it('runs every case for every engine, each reading back exactly what it wrote', async () => {
+    const report = await runBench(allEngines, settingsFor('tiny', tempDir()), {
+      command: 'test',
+      machine: false,
+      raftlogOnly: raftlogOnlySizesFor('tiny'),
+      progress: () => {},
+    })
+    const engines = allEngines.map((engine) => engine.name)
+    const caseNames = [...new Set(report.cases.map((c) => c.case))]
+    // 1 size x 2 batches x 2 modes of appends, then sequential and random gets.
+    expect(caseNames.length).toBe(6)
+    for (const name of caseNames) {
+      expect(report.cases.filter((c) => c.case === name).map((c) => c.engine).sort()).toEqual([...engines].sort())
+    }
+    for (const row of report.cases) {
+      expect(row.entriesPerSecond, `${row.case} ${row.engine}`).toBeGreaterThan(0)
+      expect(Number.isFinite(row.p99Ms), `${row.case} ${row.engine}`).toBe(true)
+      expect(row.mismatches, `${row.case} ${row.engine} read back wrong entries`).toBe(0)
+    }
+    expect(ratios(report.cases).length).toBe(caseNames.length * (engines.length - 1))
+    expect(report.raftlogOnly!.openCleanMs).toBeGreaterThan(0)
+    expect(report.raftlogOnly!.cutBytesAfterCrash).toBeGreaterThan(0)
+    expect(report.raftlogOnly!.indexBytesPerEntry).toBeGreaterThan(0)
+    expect(markdown(report)).toMatch(/\| append 100 B batch 64 durable \| lmdb \|/)
+    expect(svg(report)).toMatch(/^<svg[\s\S]*<\/svg>$/)
+  })
+})
