@@ -102,7 +102,7 @@ async function runRounds(
       if (result.state !== 'completed') throw new Error(`${benchTask.name} failed: ${result.state === 'errored' ? String(result.error) : result.state}`)
       const sample = samples.get(benchTask.name) as Sample
       sample.throughputs.push((entriesPerIteration * 1000) / result.latency.mean)
-      sample.latencies.push(...(result.latency.samples ?? [result.latency.p50]))
+      for (const latency of result.latency.samples ?? [result.latency.p50]) sample.latencies.push(latency)
     }
   }
   return samples

@@ -1,5 +1,6 @@
 // The one module that loads the compiled addon. Everything else in raftlog calls these typed
 // wrappers, which check their arguments before crossing into C++.
+import { existsSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
 import { dirname, join } from 'node:path'
@@ -20,8 +21,15 @@ interface NativeAddon {
   pageSize(): number
 }
 
-// Both src/storage (tests) and dist/storage (the build) sit two levels below the package root.
-const addonPath = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'build', 'Release', 'raftlog_native.node')
+const addonPath = join(packageRoot(dirname(fileURLToPath(import.meta.url))), 'build', 'Release', 'raftlog_native.node')
+
+/** The folder of raftlog's package.json above `from`: src/, dist/ and dist-bench/ all sit below it. */
+function packageRoot(from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'binding.gyp'))) return dir
+    if (dirname(dir) === dir) return join(from, '..', '..')
+  }
+}
 
 function load(): NativeAddon {
   try {

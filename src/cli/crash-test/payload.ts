@@ -1,17 +1,10 @@
 // Entry payloads derived from (seed, index, term): the checker recomputes them instead of
 // keeping a copy of everything the writer wrote.
 
-/** A small, fast, seedable PRNG (mulberry32): the same seed gives the same sequence everywhere. */
-export function prng(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+import { seededRandom } from '../../raft/seeded-random.js'
+
+/** The crash test's random source: the same seeded generator the Raft simulator uses. */
+export const prng = seededRandom
 
 /** Mixes numbers into one 32-bit seed. */
 export function mixSeed(...parts: number[]): number {

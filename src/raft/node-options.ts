@@ -1,0 +1,45 @@
+// Checks RaftNode.start() options and turns milliseconds into core ticks.
+import { RaftLogError } from '../storage/errors.js'
+import type { RaftNodeOptions } from './raft-node.js'
+
+export const defaultElectionTimeoutMs: [number, number] = [150, 500]
+export const defaultHeartbeatIntervalMs = 50
+
+function bad(option: string, message: string): RaftLogError {
+  return new RaftLogError('ERR_BAD_ARGUMENT', `RaftNode.start: ${option} ${message}`, { argument: option })
+}
+
+function isNodeId(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 1 && value <= 0xffffffff
+}
+
+export function checkNodeOptions(options: RaftNodeOptions): { tickMs: number; electionTicks: [number, number]; heartbeatTicks: number } {
+  if (options === null || typeof options !== 'object') throw bad('options', 'must be an object')
+  if (!isNodeId(options.id)) throw bad('id', `must be a whole number from 1, got ${String(options.id)}`)
+  if (!Array.isArray(options.peers) || !options.peers.every(isNodeId)) throw bad('peers', 'must be an array of node ids (whole numbers from 1)')
+  const duplicate = options.peers.find((peer, i) => options.peers.indexOf(peer) !== i)
+  if (duplicate !== undefined) throw bad('peers', `lists node ${duplicate} twice`)
+  if (!options.peers.includes(options.id)) throw bad('peers', `must include this node's own id ${options.id}`)
+  if (typeof options.dir !== 'string' || options.dir.length === 0) throw bad('dir', 'must be a directory path')
+  if (typeof options.stateMachine?.apply !== 'function') throw bad('stateMachine', 'must have an apply(entry) method')
+  const transport = options.transport
+  if (typeof transport?.send !== 'function' || typeof transport.onMessage !== 'function' || typeof transport.close !== 'function') {
+    throw bad('transport', 'must have send, onMessage and close (a MemoryNetwork endpoint or a gRPC transport)')
+  }
+  const [min, max] = options.electionTimeout ?? defaultElectionTimeoutMs
+  if (!Number.isInteger(min) || !Number.isInteger(max) || min < 1 || max < min) {
+    throw bad('electionTimeout', `must be [min, max] milliseconds with 1 <= min <= max, got [${min}, ${max}]`)
+  }
+  const heartbeat = options.heartbeatInterval ?? defaultHeartbeatIntervalMs
+  if (!Number.isInteger(heartbeat) || heartbeat < 1 || heartbeat >= min) {
+    throw bad('heartbeatInterval', `must be a whole number of milliseconds below the election timeout's minimum (${min}), got ${heartbeat}`)
+  }
+  if (options.appliedIndex !== undefined && (!Number.isSafeInteger(options.appliedIndex) || options.appliedIndex < 0)) {
+    throw bad('appliedIndex', `must be a whole number from 0, got ${String(options.appliedIndex)}`)
+  }
+  // Ticks fine enough that a heartbeat is a few of them.
+  const tickMs = Math.max(1, Math.floor(heartbeat / 5))
+  const heartbeatTicks = Math.max(1, Math.round(heartbeat / tickMs))
+  const electionTicks: [number, number] = [Math.max(heartbeatTicks + 1, Math.round(min / tickMs)), Math.max(heartbeatTicks + 1, Math.round(max / tickMs))]
+  return { tickMs, electionTicks, heartbeatTicks }
+}
