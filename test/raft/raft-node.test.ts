@@ -1,0 +1,196 @@
+// Real RaftNodes with real timers and RaftLogs in temp dirs over MemoryNetwork: proves the
+// driver (persist, flush, send, apply) and its timers. Timeouts are generous for shared CI.
+import { afterEach, describe, expect, it } from 'vitest'
+import { join } from 'node:path'
+import { RaftLog, RaftNode, RaftLogError, type LogEntry, type RaftNodeOptions } from '../../src/index.js'
+import { MemoryNetwork } from '../../src/testing.js'
+import { silentLogger } from '../helpers/entries.js'
+import { tempDir } from '../helpers/temp-dir.js'
+
+/** A state machine that records what it applied and answers with a running count. */
+class Recorder {
+  readonly applied: string[] = []
+  apply(entry: LogEntry): unknown {
+    this.applied.push(Buffer.from(entry.data).toString())
+    return { count: this.applied.length, index: entry.index }
+  }
+}
+
+interface TestCluster {
+  network: MemoryNetwork
+  dirs: Map<number, string>
+  nodes: Map<number, RaftNode>
+  machines: Map<number, Recorder>
+}
+
+const running: TestCluster[] = []
+
+afterEach(async () => {
+  for (const cluster of running.splice(0)) {
+    for (const node of cluster.nodes.values()) await node.stop()
+    cluster.network.close()
+  }
+})
+
+const timing = { electionTimeout: [60, 120] as [number, number], heartbeatInterval: 15 }
+
+async function startNode(cluster: TestCluster, id: number, extra: Partial<RaftNodeOptions> = {}): Promise<RaftNode> {
+  const machine = new Recorder()
+  const node = await RaftNode.start({
+    id,
+    peers: [...cluster.dirs.keys()],
+    dir: cluster.dirs.get(id)!,
+    stateMachine: machine,
+    transport: cluster.network.endpoint(id),
+    logger: silentLogger,
+    ...timing,
+    ...extra,
+  })
+  cluster.nodes.set(id, node)
+  cluster.machines.set(id, machine)
+  return node
+}
+
+async function startCluster(size: number): Promise<TestCluster> {
+  const root = tempDir('raftlog-cluster-')
+  const cluster: TestCluster = { network: new MemoryNetwork({ seed: 7 }), dirs: new Map(), nodes: new Map(), machines: new Map() }
+  for (let id = 1; id <= size; id++) cluster.dirs.set(id, join(root, `node_${id}`))
+  running.push(cluster)
+  for (let id = 1; id <= size; id++) await startNode(cluster, id)
+  return cluster
+}
+
+async function waitFor<T>(what: string, probe: () => T | undefined | false, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = probe()
+    if (value !== undefined && value !== false) return value
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+}
+
+function leaderOf(cluster: TestCluster, except?: number): RaftNode | undefined {
+  const leaders = [...cluster.nodes.values()].filter((node) => node.id !== except && node.status().role === 'leader')
+  return leaders.sort((a, b) => b.status().term - a.status().term)[0]
+}
+
+/** Proposes through whoever leads, following ERR_NOT_LEADER, until it is applied. */
+async function proposeOnCluster(cluster: TestCluster, text: string, except?: number): Promise<unknown> {
+  const deadline = Date.now() + 15_000
+  for (;;) {
+    const leader = await waitFor('a leader', () => leaderOf(cluster, except))
+    try {
+      return await leader.propose(Buffer.from(text))
+    } catch (error) {
+      const code = (error as RaftLogError).code
+      if ((code !== 'ERR_NOT_LEADER' && code !== 'ERR_PROPOSAL_DROPPED') || Date.now() > deadline) throw error
+    }
+  }
+}
+
+describe('RaftNode over MemoryNetwork with real logs', () => {
+  it('elects a leader, applies proposals everywhere, and answers followers with ERR_NOT_LEADER', async () => {
+    const cluster = await startCluster(3)
+    const leader = await waitFor('a leader', () => leaderOf(cluster))
+    const results = await Promise.all(['a', 'b', 'c'].map((text) => leader.propose(Buffer.from(text))))
+    expect(results.map((r) => (r as { count: number }).count)).toEqual([1, 2, 3])
+    await waitFor('every node applied', () => [...cluster.machines.values()].every((m) => m.applied.length === 3))
+    for (const machine of cluster.machines.values()) expect(machine.applied).toEqual(['a', 'b', 'c'])
+    const follower = [...cluster.nodes.values()].find((node) => node !== leader)!
+    await expect(follower.propose(Buffer.from('x'))).rejects.toMatchObject({ code: 'ERR_NOT_LEADER', leaderId: leader.id })
+    const status = leader.status()
+    expect(status).toMatchObject({ id: leader.id, role: 'leader', leaderId: leader.id })
+    expect(status.commitIndex).toBe(status.lastIndex)
+    expect(status.lastApplied).toBe(status.commitIndex)
+  })
+
+  it('fails over when the leader stops, and the restarted node catches up with identical logs', async () => {
+    const cluster = await startCluster(3)
+    await proposeOnCluster(cluster, 'one')
+    const old = leaderOf(cluster)!
+    const oldId = old.id
+    const roles: string[] = []
+    for (const node of cluster.nodes.values()) if (node !== old) node.on('role', (change: { role: string }) => roles.push(change.role))
+    await old.stop()
+    cluster.nodes.delete(oldId)
+    await proposeOnCluster(cluster, 'two', oldId)
+    expect(roles).toContain('leader')
+    await startNode(cluster, oldId)
+    await proposeOnCluster(cluster, 'three')
+    await waitFor('the restarted node applied everything', () => cluster.machines.get(oldId)!.applied.includes('three'))
+    // It re-applied the committed entries it had before its restart, then the new ones.
+    expect(cluster.machines.get(oldId)!.applied).toEqual(['one', 'two', 'three'])
+    const statuses = [...cluster.nodes.values()].map((node) => node.status())
+    await waitFor('equal commit', () => new Set([...cluster.nodes.values()].map((n) => n.status().commitIndex)).size === 1)
+    for (const node of [...cluster.nodes.values()]) await node.stop()
+    const logs = [...cluster.dirs.values()].map((dir) => {
+      const log = RaftLog.open(dir, { logger: silentLogger })
+      const entries = log.slice(1).map((e) => `${e.index}:${e.term}:${e.type}:${Buffer.from(e.data).toString()}`)
+      log.close()
+      return entries
+    })
+    expect(logs[1]).toEqual(logs[0])
+    expect(logs[2]).toEqual(logs[0])
+    expect(statuses.length).toBe(3)
+    cluster.nodes.clear()
+  })
+
+  it('restarting every node keeps term and entries, and the log is replayed into new state machines', async () => {
+    const cluster = await startCluster(3)
+    for (const text of ['x', 'y']) await proposeOnCluster(cluster, text)
+    const termBefore = Math.max(...[...cluster.nodes.values()].map((n) => n.status().term))
+    for (const node of cluster.nodes.values()) await node.stop()
+    for (const id of cluster.dirs.keys()) await startNode(cluster, id)
+    await proposeOnCluster(cluster, 'z')
+    await waitFor('replayed', () => [...cluster.machines.values()].every((m) => m.applied.join() === 'x,y,z'))
+    expect(Math.max(...[...cluster.nodes.values()].map((n) => n.status().term))).toBeGreaterThanOrEqual(termBefore)
+  })
+
+  it('agrees over an unreliable network that drops and reorders', async () => {
+    const cluster = await startCluster(3)
+    cluster.network.setUnreliable({ dropRate: 0.1, minDelayMs: 0, maxDelayMs: 8, reorder: true })
+    for (let i = 0; i < 10; i++) await proposeOnCluster(cluster, `u${i}`)
+    cluster.network.setReliable()
+    await waitFor('all applied', () => [...cluster.machines.values()].every((m) => m.applied.length >= 10))
+    const reference = cluster.machines.get(1)!.applied
+    for (const machine of cluster.machines.values()) expect(machine.applied).toEqual(reference)
+  })
+
+  it('a partitioned leader steps down and the majority goes on', async () => {
+    const cluster = await startCluster(3)
+    await proposeOnCluster(cluster, 'before')
+    const old = leaderOf(cluster)!
+    const others = [...cluster.dirs.keys()].filter((id) => id !== old.id)
+    cluster.network.partition([old.id], others)
+    await proposeOnCluster(cluster, 'during', old.id)
+    await waitFor('old leader stepped down', () => old.status().role !== 'leader')
+    cluster.network.heal()
+    await waitFor('old leader caught up', () => cluster.machines.get(old.id)!.applied.includes('during'))
+  })
+})
+
+describe('RaftNode.start and propose refuse bad input', () => {
+  const network = new MemoryNetwork()
+  const base = (): RaftNodeOptions => ({ id: 1, peers: [1, 2, 3], dir: tempDir(), stateMachine: new Recorder(), transport: network.endpoint(1) })
+  const cases: [string, Partial<RaftNodeOptions>, RegExp][] = [
+    ['duplicate peers', { peers: [1, 2, 2] }, /peers lists node 2 twice/],
+    ['own id missing', { peers: [2, 3] }, /peers must include this node's own id 1/],
+    ['a bad id', { id: 0 }, /id must be a whole number from 1/],
+    ['timeouts out of order', { electionTimeout: [300, 100] }, /electionTimeout must be \[min, max\]/],
+    ['a heartbeat not below the election timeout', { heartbeatInterval: 150, electionTimeout: [150, 300] }, /heartbeatInterval must be .* below/],
+    ['no state machine', { stateMachine: {} as never }, /stateMachine must have an apply/],
+  ]
+  it.each(cases)('rejects %s with ERR_BAD_ARGUMENT', async (_, change, message) => {
+    await expect(RaftNode.start({ ...base(), ...change })).rejects.toMatchObject({ code: 'ERR_BAD_ARGUMENT', message: expect.stringMatching(message) })
+  })
+
+  it('propose() of something that is not a Uint8Array is rejected', async () => {
+    const node = await RaftNode.start({ ...base(), peers: [1], logger: silentLogger })
+    await expect(node.propose('text' as never)).rejects.toMatchObject({ code: 'ERR_BAD_ARGUMENT' })
+    await waitFor('single node leads', () => node.status().role === 'leader')
+    await expect(node.propose(Buffer.from('ok'))).resolves.toMatchObject({ count: 1 })
+    await node.stop()
+    await expect(node.propose(Buffer.from('late'))).rejects.toMatchObject({ code: 'ERR_STOPPED' })
+  })
+})
