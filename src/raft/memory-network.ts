@@ -22,6 +22,7 @@ export class MemoryNetwork {
   private readonly random: () => number
   private readonly lastDelivery = new Map<string, number>()
   private readonly timers = new Set<NodeJS.Timeout>()
+  private readonly immediates = new Set<NodeJS.Immediate>()
   /** Messages delivered and dropped so far, for tests that bound the traffic. */
   readonly counts = { sent: 0, delivered: 0, dropped: 0 }
 
@@ -73,6 +74,8 @@ export class MemoryNetwork {
   close(): void {
     for (const timer of this.timers) clearTimeout(timer)
     this.timers.clear()
+    for (const immediate of this.immediates) clearImmediate(immediate)
+    this.immediates.clear()
   }
 
   private reachable(from: number, to: number): boolean {
@@ -100,8 +103,7 @@ export class MemoryNetwork {
       this.lastDelivery.set(key, due)
       delay = due - Date.now()
     }
-    const timer = setTimeout(() => {
-      this.timers.delete(timer)
+    const deliver = (): void => {
       // Checked again at delivery: a partition made meanwhile cuts messages in flight.
       const handler = this.handlers.get(message.to)
       if (handler === undefined || !this.reachable(from, message.to)) {
@@ -110,6 +112,19 @@ export class MemoryNetwork {
       }
       this.counts.delivered++
       handler(message)
+    }
+    if (delay < 1) {
+      // setTimeout(0) waits a millisecond or more; a reliable link should not.
+      const immediate = setImmediate(() => {
+        this.immediates.delete(immediate)
+        deliver()
+      })
+      this.immediates.add(immediate)
+      return
+    }
+    const timer = setTimeout(() => {
+      this.timers.delete(timer)
+      deliver()
     }, delay)
     this.timers.add(timer)
   }
