@@ -47,7 +47,7 @@ async function main(argv: string[]): Promise<number> {
       return 2
     }
     if (error instanceof RaftLogError) {
-      console.error(`Error: ${error.message} (${error.code})`)
+      console.error(`Error: ${error.message}`)
       return 1
     }
     throw error

@@ -1,9 +1,8 @@
 // The one module that loads the compiled addon. Everything else in raftlog calls these typed
 // wrappers, which check their arguments before crossing into C++.
-import { existsSync } from 'node:fs'
 import { createRequire } from 'node:module'
-import { fileURLToPath } from 'node:url'
-import { dirname, join } from 'node:path'
+import { join } from 'node:path'
+import { packageRoot } from '../package-root.js'
 import { RaftLogError } from './errors.js'
 
 /** madvise hints the addon understands. */
@@ -21,15 +20,7 @@ interface NativeAddon {
   pageSize(): number
 }
 
-const addonPath = join(packageRoot(dirname(fileURLToPath(import.meta.url))), 'build', 'Release', 'raftlog_native.node')
-
-/** The folder of raftlog's package.json above `from`: src/, dist/ and dist-bench/ all sit below it. */
-function packageRoot(from: string): string {
-  for (let dir = from; ; dir = dirname(dir)) {
-    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'binding.gyp'))) return dir
-    if (dirname(dir) === dir) return join(from, '..', '..')
-  }
-}
+const addonPath = join(packageRoot(import.meta.url), 'build', 'Release', 'raftlog_native.node')
 
 function load(): NativeAddon {
   try {

@@ -119,7 +119,7 @@ describe('raftlog inspect, verify and dump', () => {
         expect(missing.stderr).toMatch(/is not a directory/)
         const locked = await runCli([command, dir])
         expect(locked.status).toBe(1)
-        expect(locked.stderr.trim()).toBe(`Error: ${dir} is locked by a running raftlog process (ERR_LOCKED)`)
+        expect(locked.stderr.trim()).toBe(`Error: ${dir} is locked by a running raftlog process`)
         expect((await runCli([command])).status).toBe(2)
         expect((await runCli([command, '--help'])).stdout).toMatch(new RegExp(`Usage: raftlog ${command} DIR`))
       }

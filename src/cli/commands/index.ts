@@ -1,11 +1,19 @@
 import type { Command } from '../command.js'
+import { clusterCommand } from './cluster.js'
 import { crashTestCommand } from './crash-test.js'
 import { dumpCommand } from './dump.js'
 import { inspectCommand } from './inspect.js'
+import { kvCommand } from './kv.js'
+import { nodeCommand } from './node.js'
+import { statusCommand } from './status.js'
 import { verifyCommand } from './verify.js'
 
 /** Every subcommand, in the order `raftlog --help` lists them. Add one line per command. */
 export const commands: Command[] = [
+  nodeCommand,
+  clusterCommand,
+  kvCommand,
+  statusCommand,
   inspectCommand,
   verifyCommand,
   dumpCommand,

@@ -1,0 +1,74 @@
+import { parseArgs } from 'node:util'
+import { UsageError, type Command } from '../command.js'
+import { loadClusterConfig } from '../../net/cluster-config.js'
+import { startNodeServer } from '../../net/node-server.js'
+import { RaftLogError } from '../../storage/errors.js'
+
+const help = `Usage: raftlog node --node-id ID [--config FILE] [--log-format text|json]
+
+Runs one node of the cluster described by the configuration file: its log and state live in
+<log_directory>/node_<ID>/, and it serves Raft and clients on its ip_address:port. Stops
+cleanly on Ctrl-C (SIGINT) or SIGTERM.
+
+Options:
+  -n, --node-id ID        this node's node_id in the configuration
+  -c, --config FILE       the cluster configuration (default: cluster_config.yaml)
+  --log-format F          text (default): status lines; json: one JSON object per line
+  -h, --help              show this help
+
+Example:
+  raftlog node -n 1 -c cluster_config.yaml`
+
+type Logger = (event: string, message: string, fields?: Record<string, unknown>) => void
+
+function makeLogger(format: string, nodeId: number): Logger {
+  return (event, message, fields = {}) => {
+    if (format === 'json') console.log(JSON.stringify({ time: new Date().toISOString(), nodeId, event, message, ...fields }))
+    else console.log(`[node ${nodeId}] ${message}`)
+  }
+}
+
+export const nodeCommand: Command = {
+  name: 'node',
+  summary: 'Run one node of a cluster (gRPC) from a YAML configuration',
+  help,
+  async run(args) {
+    const { values } = parseArgs({
+      args,
+      options: { 'node-id': { type: 'string', short: 'n' }, config: { type: 'string', short: 'c' }, 'log-format': { type: 'string' } },
+      strict: true,
+    })
+    if (values['node-id'] === undefined) throw new UsageError('--node-id is required')
+    if (!/^\d+$/.test(values['node-id'])) throw new UsageError(`--node-id must be a whole number, got '${values['node-id']}'`)
+    const format = values['log-format'] ?? 'text'
+    if (format !== 'text' && format !== 'json') throw new UsageError(`--log-format must be text or json, got '${format}'`)
+    const nodeId = Number(values['node-id'])
+    const cluster = loadClusterConfig(values.config ?? 'cluster_config.yaml')
+    const log = makeLogger(format, nodeId)
+    const config = cluster.nodes.find((node) => node.nodeId === nodeId)
+    if (config === undefined) throw new RaftLogError('ERR_CONFIG', `Node ID ${nodeId} not found in configuration file`, { nodeId })
+    log('starting', `starting node ${nodeId} at ${config.address}`, { address: config.address })
+    log('configuration', `configuration ${cluster.path}: ${cluster.nodes.length} nodes (${cluster.nodes.map((n) => `${n.nodeId}@${n.address}`).join(', ')}), election timeout ${cluster.electionTimeout[0]}-${cluster.electionTimeout[1]} ms, heartbeat ${cluster.heartbeatInterval} ms, log in ${cluster.logDirectory}`)
+    const server = await startNodeServer(cluster, nodeId, { warn: (message) => log('warning', message) })
+    const { node } = server
+    node.on('role', ({ role, term }: { role: string; term: number }) => {
+      if (role === 'leader') log('election-won', `election won: leader for term ${term}`, { role, term })
+      else log('role', role === 'candidate' ? `campaigning for term ${term + 1}` : `now ${role} in term ${term}`, { role, term })
+    })
+    node.on('leader', ({ leaderId, term }: { leaderId: number; term: number }) => {
+      if (leaderId !== 0 && leaderId !== nodeId) log('leader', `leader is node ${leaderId} (term ${term})`, { leaderId, term })
+    })
+    const status = node.status()
+    log('started', `node ${nodeId} ready: term ${status.term}, log ${status.firstIndex}..${status.lastIndex}`, { ...status })
+    await new Promise<void>((resolve) => {
+      const stop = (signal: string): void => {
+        log('stopping', `stopping on ${signal}`)
+        server.stop().then(resolve, resolve)
+      }
+      process.once('SIGINT', () => stop('SIGINT'))
+      process.once('SIGTERM', () => stop('SIGTERM'))
+    })
+    log('stopped', `node ${nodeId} stopped`)
+    return 0
+  },
+}

@@ -1,0 +1,19 @@
+import { loadClusterConfig } from '../net/cluster-config.js'
+import { UsageError } from './command.js'
+
+/** The client endpoints from --endpoints (host:port,...) or from the configuration file. */
+export function endpointsFrom(values: { endpoints?: string | undefined; config?: string | undefined }): string[] {
+  if (values.endpoints !== undefined) {
+    const endpoints = values.endpoints.split(',').map((e) => e.trim()).filter((e) => e.length > 0)
+    const bad = endpoints.find((e) => !/^[^:\s]+:\d{1,5}$/.test(e))
+    if (endpoints.length === 0 || bad !== undefined) throw new UsageError(`--endpoints must be host:port[,host:port...], got '${values.endpoints}'`)
+    return endpoints
+  }
+  return loadClusterConfig(values.config ?? 'cluster_config.yaml').nodes.map((node) => node.address)
+}
+
+export function timeoutFrom(text: string | undefined): number {
+  if (text === undefined) return 5000
+  if (!/^\d+$/.test(text) || Number(text) < 1) throw new UsageError(`--timeout must be a whole number of milliseconds, got '${text}'`)
+  return Number(text)
+}

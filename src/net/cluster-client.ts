@@ -1,0 +1,98 @@
+// A client of a running cluster: finds the leader itself (following NOT_LEADER answers), retries
+// until a deadline, and reads every node's status.
+import * as grpc from '@grpc/grpc-js'
+import { RaftLogError } from '../storage/errors.js'
+import { protocol } from './protocol.js'
+
+export interface NodeStatus {
+  id: number
+  address: string
+  reachable: boolean
+  role?: string
+  term?: number
+  leaderId?: number
+  commitIndex?: number
+  lastApplied?: number
+  firstIndex?: number
+  lastIndex?: number
+  error?: string
+}
+
+type Stub = grpc.Client & Record<string, (request: unknown, options: grpc.CallOptions, callback: (error: grpc.ServiceError | null, reply: never) => void) => void>
+
+interface ProposeReply {
+  result: Buffer
+  notLeader?: { leaderId: number; leaderAddress: string } | null
+}
+
+const retryPauseMs = 100
+
+export class ClusterClient {
+  private readonly stubs = new Map<string, Stub>()
+
+  constructor(private readonly endpoints: string[]) {
+    if (endpoints.length === 0) throw new RaftLogError('ERR_BAD_ARGUMENT', 'No endpoints to reach the cluster')
+  }
+
+  /** Proposes a command to the leader, wherever it is; resolves with the state machine's result. */
+  async propose(command: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
+    const deadline = Date.now() + timeoutMs
+    let next = 0
+    let lastProblem = ''
+    let target: string | undefined
+    while (Date.now() < deadline) {
+      const address = target ?? (this.endpoints[next++ % this.endpoints.length] as string)
+      target = undefined
+      try {
+        const reply = await this.call<ProposeReply>(address, 'Propose', { command: Buffer.from(command) }, deadline)
+        if (reply.notLeader === null || reply.notLeader === undefined) return new Uint8Array(reply.result)
+        lastProblem = `${address} is not the leader`
+        if (reply.notLeader.leaderAddress !== '') target = reply.notLeader.leaderAddress
+        else await pause(retryPauseMs)
+      } catch (error) {
+        lastProblem = `${address}: ${(error as Error).message}`
+        await pause(retryPauseMs / 2)
+      }
+    }
+    throw new RaftLogError('ERR_NO_LEADER', `No leader could be reached within ${timeoutMs} ms (tried ${this.endpoints.join(', ')}; last: ${lastProblem})`)
+  }
+
+  /** Every endpoint's status; an unreachable node is reported, not thrown. */
+  async statuses(timeoutMs: number): Promise<NodeStatus[]> {
+    const deadline = Date.now() + timeoutMs
+    return Promise.all(
+      this.endpoints.map(async (address, position): Promise<NodeStatus> => {
+        try {
+          const status = await this.call<Omit<NodeStatus, 'address' | 'reachable'>>(address, 'Status', {}, deadline)
+          return { ...status, address, reachable: true }
+        } catch (error) {
+          return { id: position + 1, address, reachable: false, error: (error as Error).message }
+        }
+      }),
+    )
+  }
+
+  close(): void {
+    for (const stub of this.stubs.values()) stub.close()
+    this.stubs.clear()
+  }
+
+  private call<T>(address: string, method: string, request: unknown, deadline: number): Promise<T> {
+    let stub = this.stubs.get(address)
+    if (stub === undefined) {
+      stub = new protocol.RaftClient(address, grpc.credentials.createInsecure(), { 'grpc.initial_reconnect_backoff_ms': 50, 'grpc.max_reconnect_backoff_ms': 500 }) as unknown as Stub
+      this.stubs.set(address, stub)
+    }
+    const target = stub
+    return new Promise<T>((resolve, reject) => {
+      ;(target[method] as Stub[string]).call(target, request, { deadline: Math.min(deadline, Date.now() + 2000) }, (error, reply) => {
+        if (error !== null) reject(new Error(error.details || error.message))
+        else resolve(reply as T)
+      })
+    })
+  }
+}
+
+function pause(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}

@@ -1,0 +1,96 @@
+// The cluster's YAML configuration: its nodes and settings, checked field by field. Errors name
+// the file and the field.
+import { existsSync, readFileSync } from 'node:fs'
+import { dirname, resolve } from 'node:path'
+import { parse } from 'yaml'
+import { RaftLogError } from '../storage/errors.js'
+import { defaultSegmentSizeBytes } from '../storage/segment-format.js'
+
+export interface NodeConfig {
+  nodeId: number
+  ipAddress: string
+  port: number
+  /** ip_address:port */
+  address: string
+}
+
+export interface ClusterConfig {
+  path: string
+  nodes: NodeConfig[]
+  /** Absolute: a relative log_directory is taken relative to the configuration file. */
+  logDirectory: string
+  logSegmentSize: number
+  maxEntriesPerQuery: number
+  electionTimeout: [number, number]
+  heartbeatInterval: number
+}
+
+export const defaultClusterSettings = {
+  log_directory: './raft_logs',
+  log_segment_size: defaultSegmentSizeBytes,
+  max_entries_per_query: 1000,
+  election_timeout_range: { min: 150, max: 500 },
+  heartbeat_interval: 50,
+}
+
+function invalid(path: string, field: string, problem: string): RaftLogError {
+  return new RaftLogError('ERR_CONFIG', `Invalid configuration file ${path}: ${field} ${problem}`, { file: path, field })
+}
+
+function record(value: unknown, path: string, field: string, allowed: string[]): Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw invalid(path, field, 'must be a mapping')
+  for (const key of Object.keys(value)) {
+    if (!allowed.includes(key)) throw invalid(path, `${field}.${key}`, `is not a known setting (known: ${allowed.join(', ')})`)
+  }
+  return value as Record<string, unknown>
+}
+
+function wholeNumber(value: unknown, path: string, field: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw invalid(path, field, `must be a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`)
+  }
+  return value
+}
+
+export function loadClusterConfig(path: string): ClusterConfig {
+  if (!existsSync(path)) throw new RaftLogError('ERR_CONFIG_NOT_FOUND', `Configuration file not found: ${path}`, { file: path })
+  let document: unknown
+  try {
+    document = parse(readFileSync(path, 'utf8'))
+  } catch (error) {
+    throw new RaftLogError('ERR_CONFIG', `Invalid configuration file ${path}: not valid YAML: ${(error as Error).message.split('\n')[0]}`, { file: path })
+  }
+  const root = record(document, path, 'the document', ['nodes', 'cluster_settings'])
+  if (!Array.isArray(root.nodes) || root.nodes.length === 0) throw invalid(path, 'nodes', 'must be a non-empty list')
+  const nodes = root.nodes.map((raw, position): NodeConfig => {
+    const field = `nodes[${position}]`
+    const node = record(raw, path, field, ['node_id', 'ip_address', 'port'])
+    const nodeId = wholeNumber(node.node_id, path, `${field}.node_id`, 1, 0xffffffff)
+    if (typeof node.ip_address !== 'string' || node.ip_address.length === 0) throw invalid(path, `${field}.ip_address`, 'must be a host name or IP address')
+    const port = wholeNumber(node.port, path, `${field}.port`, 1, 65535)
+    return { nodeId, ipAddress: node.ip_address, port, address: `${node.ip_address}:${port}` }
+  })
+  nodes.forEach((node, position) => {
+    const earlier = nodes.slice(0, position)
+    if (earlier.some((other) => other.nodeId === node.nodeId)) throw invalid(path, `nodes[${position}].node_id`, `${node.nodeId} is used twice`)
+    if (earlier.some((other) => other.address === node.address)) throw invalid(path, `nodes[${position}].port`, `${node.address} is used twice`)
+  })
+  const settings = record(root.cluster_settings ?? {}, path, 'cluster_settings', Object.keys(defaultClusterSettings))
+  const logDirectory = settings.log_directory ?? defaultClusterSettings.log_directory
+  if (typeof logDirectory !== 'string' || logDirectory.length === 0) throw invalid(path, 'cluster_settings.log_directory', 'must be a directory path')
+  const range = record(settings.election_timeout_range ?? defaultClusterSettings.election_timeout_range, path, 'cluster_settings.election_timeout_range', ['min', 'max'])
+  const min = wholeNumber(range.min ?? defaultClusterSettings.election_timeout_range.min, path, 'cluster_settings.election_timeout_range.min', 1)
+  const max = wholeNumber(range.max ?? defaultClusterSettings.election_timeout_range.max, path, 'cluster_settings.election_timeout_range.max', 1)
+  if (min > max) throw invalid(path, 'cluster_settings.election_timeout_range', `min ${min} is greater than max ${max}`)
+  const heartbeatInterval = wholeNumber(settings.heartbeat_interval ?? defaultClusterSettings.heartbeat_interval, path, 'cluster_settings.heartbeat_interval', 1)
+  if (heartbeatInterval >= min) throw invalid(path, 'cluster_settings.heartbeat_interval', `${heartbeatInterval} must be below the election timeout's min (${min})`)
+  return {
+    path,
+    nodes,
+    logDirectory: resolve(dirname(path), logDirectory),
+    logSegmentSize: wholeNumber(settings.log_segment_size ?? defaultClusterSettings.log_segment_size, path, 'cluster_settings.log_segment_size', 4096),
+    maxEntriesPerQuery: wholeNumber(settings.max_entries_per_query ?? defaultClusterSettings.max_entries_per_query, path, 'cluster_settings.max_entries_per_query', 1),
+    electionTimeout: [min, max],
+    heartbeatInterval,
+  }
+}

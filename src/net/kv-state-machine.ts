@@ -1,0 +1,102 @@
+// The built-in example state machine: a key-value map with put, get, delete and compare-and-set.
+// Commands are compact bytes; results are small JSON documents. get goes through the log too,
+// so every read is linearizable.
+import type { LogEntry } from '../storage/log-entry.js'
+import type { StateMachine } from '../raft/state-machine.js'
+
+export type KvCommand =
+  | { op: 'put'; key: string; value: string }
+  | { op: 'get'; key: string }
+  | { op: 'delete'; key: string }
+  /** Sets `value` if the key currently holds `expected` (null: if the key is absent). */
+  | { op: 'cas'; key: string; expected: string | null; value: string }
+
+export interface KvResult {
+  ok: boolean
+  /** get: the value (null if absent); put/delete/cas: the value before. */
+  value: string | null
+}
+
+const opCodes = { put: 1, get: 2, delete: 3, cas: 4 } as const
+const absent = 0xffffffff
+
+/** [op u8][key length u32][key] then: put [value]; cas [expected length u32 or 0xffffffff][expected][value]. */
+export function encodeKvCommand(command: KvCommand): Uint8Array {
+  const key = Buffer.from(command.key)
+  const parts: Buffer[] = [Buffer.from([opCodes[command.op]]), u32(key.length), key]
+  if (command.op === 'put') parts.push(Buffer.from(command.value))
+  if (command.op === 'cas') {
+    const expected = command.expected === null ? undefined : Buffer.from(command.expected)
+    parts.push(u32(expected === undefined ? absent : expected.length))
+    if (expected !== undefined) parts.push(expected)
+    parts.push(Buffer.from(command.value))
+  }
+  return Buffer.concat(parts)
+}
+
+export function decodeKvCommand(bytes: Uint8Array): KvCommand {
+  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length)
+  const op = buffer[0]
+  const keyLength = buffer.readUInt32LE(1)
+  const key = buffer.subarray(5, 5 + keyLength).toString()
+  const rest = buffer.subarray(5 + keyLength)
+  switch (op) {
+    case opCodes.put:
+      return { op: 'put', key, value: rest.toString() }
+    case opCodes.get:
+      return { op: 'get', key }
+    case opCodes.delete:
+      return { op: 'delete', key }
+    case opCodes.cas: {
+      const expectedLength = rest.readUInt32LE(0)
+      if (expectedLength === absent) return { op: 'cas', key, expected: null, value: rest.subarray(4).toString() }
+      return { op: 'cas', key, expected: rest.subarray(4, 4 + expectedLength).toString(), value: rest.subarray(4 + expectedLength).toString() }
+    }
+    default:
+      throw new Error(`unknown key-value command ${op}`)
+  }
+}
+
+export function encodeKvResult(result: KvResult): Uint8Array {
+  return Buffer.from(JSON.stringify(result))
+}
+
+export function decodeKvResult(bytes: Uint8Array): KvResult {
+  return JSON.parse(Buffer.from(bytes).toString()) as KvResult
+}
+
+function u32(value: number): Buffer {
+  const bytes = Buffer.alloc(4)
+  bytes.writeUInt32LE(value)
+  return bytes
+}
+
+export class KvStateMachine implements StateMachine {
+  private readonly data = new Map<string, string>()
+
+  apply(entry: LogEntry): Uint8Array {
+    return encodeKvResult(this.execute(decodeKvCommand(entry.data)))
+  }
+
+  get size(): number {
+    return this.data.size
+  }
+
+  private execute(command: KvCommand): KvResult {
+    const before = this.data.get(command.key) ?? null
+    switch (command.op) {
+      case 'get':
+        return { ok: true, value: before }
+      case 'put':
+        this.data.set(command.key, command.value)
+        return { ok: true, value: before }
+      case 'delete':
+        this.data.delete(command.key)
+        return { ok: before !== null, value: before }
+      case 'cas':
+        if (before !== command.expected) return { ok: false, value: before }
+        this.data.set(command.key, command.value)
+        return { ok: true, value: before }
+    }
+  }
+}

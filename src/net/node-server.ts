@@ -1,0 +1,87 @@
+// One node of a networked cluster: a RaftNode with the key-value state machine, and a gRPC
+// server on the node's port carrying both the Raft transport and the client service.
+import { join } from 'node:path'
+import * as grpc from '@grpc/grpc-js'
+import { RaftNode } from '../raft/raft-node.js'
+import { RaftLogError } from '../storage/errors.js'
+import type { ClusterConfig, NodeConfig } from './cluster-config.js'
+import { GrpcTransport } from './grpc-transport.js'
+import { KvStateMachine } from './kv-state-machine.js'
+import { protocol } from './protocol.js'
+
+export interface NodeServer {
+  node: RaftNode
+  config: NodeConfig
+  stop(): Promise<void>
+}
+
+function bind(server: grpc.Server, address: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (error) => {
+      if (error === null) return resolve()
+      const inUse = /EADDRINUSE|address already in use/i.test(error.message)
+      reject(new RaftLogError(inUse ? 'EADDRINUSE' : 'ERR_BIND', `Failed to bind to ${address} - ${inUse ? 'address already in use' : error.message}`, { address }))
+    })
+  })
+}
+
+/** The client service: proposals go to the local node; a follower answers with the leader's address. */
+function clientService(node: RaftNode, cluster: ClusterConfig): grpc.UntypedServiceImplementation {
+  const leaderAddress = (id: number): string => cluster.nodes.find((n) => n.nodeId === id)?.address ?? ''
+  return {
+    Propose: (call: grpc.ServerUnaryCall<{ command: Buffer }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+      node.propose(new Uint8Array(call.request.command)).then(
+        (result) => callback(null, { result: Buffer.from(result as Uint8Array) }),
+        (error: RaftLogError & { leaderId?: number }) => {
+          if (error.code === 'ERR_NOT_LEADER' || error.code === 'ERR_PROPOSAL_DROPPED') {
+            const leaderId = error.leaderId ?? node.status().leaderId
+            callback(null, { notLeader: { leaderId, leaderAddress: leaderId === node.id ? '' : leaderAddress(leaderId) } })
+          } else {
+            callback({ code: grpc.status.UNAVAILABLE, message: `${error.code ?? 'ERROR'}: ${error.message}` })
+          }
+        },
+      )
+    },
+    Status: (_call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+      callback(null, node.status())
+    },
+  }
+}
+
+export async function startNodeServer(cluster: ClusterConfig, nodeId: number, logger: { warn(message: string): void }): Promise<NodeServer> {
+  const config = cluster.nodes.find((node) => node.nodeId === nodeId)
+  if (config === undefined) throw new RaftLogError('ERR_CONFIG', `Node ID ${nodeId} not found in configuration file`, { nodeId })
+  const transport = new GrpcTransport(nodeId, cluster.nodes.map((node) => ({ id: node.nodeId, address: node.address })))
+  const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 * 1024 * 1024 })
+  const raft = transport.service()
+  server.addService(raft.definition, raft.implementation)
+  // Bind before touching the log: a node that cannot serve must not take the directory's lock.
+  await bind(server, config.address)
+  let node: RaftNode
+  try {
+    node = await RaftNode.start({
+      id: nodeId,
+      peers: cluster.nodes.map((n) => n.nodeId),
+      dir: join(cluster.logDirectory, `node_${nodeId}`),
+      stateMachine: new KvStateMachine(),
+      transport,
+      electionTimeout: cluster.electionTimeout,
+      heartbeatInterval: cluster.heartbeatInterval,
+      segmentSize: cluster.logSegmentSize,
+      maxEntriesPerAppend: cluster.maxEntriesPerQuery,
+      logger,
+    })
+  } catch (error) {
+    server.forceShutdown()
+    throw error
+  }
+  server.addService(protocol.RaftClient.service, clientService(node, cluster))
+  return {
+    node,
+    config,
+    async stop() {
+      await node.stop()
+      await new Promise<void>((resolve) => server.tryShutdown(() => resolve()))
+    },
+  }
+}
