@@ -7,6 +7,10 @@ import { packageRoot } from '../package-root.js'
 import type { EntryType } from '../storage/log-entry.js'
 import type { RaftMessage, RaftMessageType } from '../raft/messages.js'
 
+// grpc-js prints its own errors to stderr; raftlog reports them itself, in its own words.
+// GRPC_VERBOSITY still turns grpc's logging back on for debugging.
+if (process.env.GRPC_VERBOSITY === undefined) grpc.setLogVerbosity(grpc.logVerbosity.NONE)
+
 const protoPath = join(packageRoot(import.meta.url), 'proto', 'raftlog.proto')
 
 interface ServiceConstructors {

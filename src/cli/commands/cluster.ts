@@ -59,10 +59,14 @@ export const clusterCommand: Command = {
       }, () => {})
     }, leaderPollMs)
     await new Promise<void>((resolve) => {
+      let watchdog: NodeJS.Timeout | undefined
       const stop = (): void => {
         if (stopping) return
         stopping = true
         clearInterval(poll)
+        clearInterval(watchdog)
+        process.removeListener('SIGINT', stop)
+        process.removeListener('SIGTERM', stop)
         client.close()
         console.log('stopping every node')
         for (const child of children.values()) child.kill('SIGTERM')
@@ -73,14 +77,11 @@ export const clusterCommand: Command = {
           }
         }, 50)
       }
-      process.once('SIGINT', stop)
-      process.once('SIGTERM', stop)
+      process.on('SIGINT', stop)
+      process.on('SIGTERM', stop)
       // If every node died on its own (a bad config, a taken port), stop too.
-      const watchdog = setInterval(() => {
-        if (children.size === 0 && !stopping) {
-          clearInterval(watchdog)
-          stop()
-        }
+      watchdog = setInterval(() => {
+        if (children.size === 0) stop()
       }, 200)
     })
     return 0

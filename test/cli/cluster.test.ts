@@ -1,0 +1,165 @@
+// End to end: real `raftlog node` processes on 127.0.0.1 talking gRPC, a real client, a leader
+// killed with SIGKILL, failover, and a restarted node catching up to identical logs.
+import { afterAll, describe, expect, it } from 'vitest'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { createServer } from 'node:net'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { cliPath, runCli } from '../helpers/cli.js'
+import { tempDir } from '../helpers/temp-dir.js'
+
+const children = new Set<ChildProcess>()
+
+afterAll(() => {
+  for (const child of children) child.kill('SIGKILL')
+})
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address()
+      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))))
+    })
+  })
+}
+
+async function writeConfig(dir: string, size: number): Promise<{ path: string; ports: number[] }> {
+  const ports: number[] = []
+  for (let i = 0; i < size; i++) ports.push(await freePort())
+  const path = join(dir, 'cluster.yaml')
+  const nodes = ports.map((port, i) => `  - { node_id: ${i + 1}, ip_address: "127.0.0.1", port: ${port} }`).join('\n')
+  writeFileSync(path, `nodes:\n${nodes}\ncluster_settings:\n  log_directory: "./logs"\n  log_segment_size: 1048576\n  election_timeout_range: { min: 150, max: 300 }\n  heartbeat_interval: 30\n`)
+  return { path, ports }
+}
+
+interface NodeProcess {
+  child: ChildProcess
+  output: string[]
+}
+
+function startNode(config: string, id: number): NodeProcess {
+  const child = spawn(process.execPath, [cliPath, 'node', '--node-id', String(id), '--config', config, '--log-format', 'json'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  children.add(child)
+  child.on('exit', () => children.delete(child))
+  const output: string[] = []
+  child.stdout!.on('data', (chunk: Buffer) => output.push(...chunk.toString().trim().split('\n')))
+  child.stderr!.on('data', (chunk: Buffer) => output.push(...chunk.toString().trim().split('\n')))
+  return { child, output }
+}
+
+async function statuses(config: string): Promise<{ id: number; reachable: boolean; role: string; term: number; leaderId: number; commitIndex: number }[]> {
+  const result = await runCli(['status', '--config', config, '--json', '--timeout', '1000'])
+  return JSON.parse(result.stdout)
+}
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = await probe()
+    if (value !== undefined) return value
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+}
+
+function exited(child: ChildProcess): Promise<number | null> {
+  return new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve(child.exitCode) : child.on('exit', (code) => resolve(code))))
+}
+
+describe('a 3-process cluster over gRPC', () => {
+  it('writes, survives the leader being SIGKILLed, and the restarted node catches up to identical logs', async () => {
+    const dir = tempDir('raftlog-e2e-')
+    const { path: config, ports } = await writeConfig(dir, 3)
+    const nodes = new Map([1, 2, 3].map((id) => [id, startNode(config, id)]))
+    const leader = await waitFor('a leader', async () => (await statuses(config)).find((s) => s.reachable && s.role === 'leader'))
+    for (const [key, value] of [['a', '1'], ['b', '2']]) {
+      const put = await runCli(['kv', 'put', key!, value!, '--config', config])
+      expect(put.stdout.trim(), put.stderr).toBe('OK')
+    }
+    expect((await runCli(['kv', 'get', 'a', '--config', config])).stdout.trim()).toBe('1')
+    expect(nodes.get(leader.id)!.output.some((line) => line.includes('"event":"election-won"'))).toBe(true)
+
+    nodes.get(leader.id)!.child.kill('SIGKILL')
+    await exited(nodes.get(leader.id)!.child)
+    const next = await waitFor('a new leader', async () => (await statuses(config)).find((s) => s.reachable && s.role === 'leader' && s.id !== leader.id))
+    expect(next.term).toBeGreaterThan(leader.term)
+    const put = await runCli(['kv', 'put', 'c', '3', '--config', config, '--timeout', '10000'])
+    expect(put.stdout.trim(), put.stderr).toBe('OK')
+    const cas = await runCli(['kv', 'cas', 'a', '1', 'one', '--config', config, '--json'])
+    expect(JSON.parse(cas.stdout)).toEqual({ op: 'cas', key: 'a', ok: true, value: '1' })
+
+    nodes.set(leader.id, startNode(config, leader.id))
+    await waitFor('the restarted node caught up', async () => {
+      const all = await statuses(config)
+      return all.every((s) => s.reachable) && new Set(all.map((s) => s.commitIndex)).size === 1 ? true : undefined
+    })
+    // Asked first, the restarted follower points the client to the leader.
+    const viaFollower = await runCli(['kv', 'get', 'c', '--endpoints', `127.0.0.1:${ports[leader.id - 1]}`])
+    expect(viaFollower.stdout.trim(), viaFollower.stderr).toBe('3')
+
+    for (const node of nodes.values()) node.child.kill('SIGTERM')
+    const codes = await Promise.all([...nodes.values()].map((node) => exited(node.child)))
+    expect(codes).toEqual([0, 0, 0])
+    const dumps: string[] = []
+    for (const id of [1, 2, 3]) {
+      const logDir = join(dir, 'logs', `node_${id}`)
+      const verify = await runCli(['verify', logDir])
+      expect(verify.status, verify.stdout).toBe(0)
+      dumps.push((await runCli(['dump', logDir, '--format', 'json'])).stdout)
+    }
+    expect(dumps[0]!.split('\n').length).toBeGreaterThan(5)
+    expect(dumps[1]).toBe(dumps[0])
+    expect(dumps[2]).toBe(dumps[0])
+  }, 90_000)
+
+  it('refuses a bad configuration, a missing one, an unknown node and a taken port', async () => {
+    const dir = tempDir('raftlog-e2e-')
+    const { path: config, ports } = await writeConfig(dir, 3)
+    const unknown = await runCli(['node', '--node-id', '99', '--config', config])
+    expect([unknown.status, unknown.stderr.trim()]).toEqual([1, 'Error: Node ID 99 not found in configuration file'])
+    const missing = await runCli(['node', '-n', '1', '-c', 'missing_config.yaml'])
+    expect([missing.status, missing.stderr.trim()]).toEqual([1, 'Error: Configuration file not found: missing_config.yaml'])
+    const bad = join(dir, 'bad.yaml')
+    writeFileSync(bad, 'nodes:\n  - { node_id: 1, ip_address: "127.0.0.1", port: 1 }\n  - { node_id: 1, ip_address: "127.0.0.1", port: 2 }\n')
+    expect((await runCli(['node', '-n', '1', '-c', bad])).stderr).toMatch(/Invalid configuration file .*bad\.yaml: nodes\[1\]\.node_id 1 is used twice/)
+    writeFileSync(bad, 'nodes:\n  - { node_id: 1, ip_address: "127.0.0.1", port: 1 }\ncluster_settings:\n  heartbeat_interval: 500\n')
+    expect((await runCli(['node', '-n', '1', '-c', bad])).stderr).toMatch(/cluster_settings\.heartbeat_interval 500 must be below the election timeout's min \(150\)/)
+    writeFileSync(bad, 'nodes:\n  - { node_id: 1, ip_address: "127.0.0.1", port: 1, colour: red }\n')
+    expect((await runCli(['node', '-n', '1', '-c', bad])).stderr).toMatch(/nodes\[0\]\.colour is not a known setting/)
+    writeFileSync(bad, 'nodes:\n  - { node_id: 1, ip_address: "127.0.0.1", port: 1 }\ncluster_settings:\n  election_timeout_range: { min: 400, max: 200 }\n')
+    expect((await runCli(['node', '-n', '1', '-c', bad])).stderr).toMatch(/election_timeout_range min 400 is greater than max 200/)
+
+    const blocker = createServer()
+    await new Promise<void>((resolve) => blocker.listen(ports[0], '127.0.0.1', resolve))
+    try {
+      const taken = await runCli(['node', '-n', '1', '-c', config])
+      expect([taken.status, taken.stderr.trim()]).toEqual([1, `Error: Failed to bind to 127.0.0.1:${ports[0]} - address already in use`])
+    } finally {
+      blocker.close()
+    }
+    const noLeader = await runCli(['kv', 'get', 'x', '--config', config, '--timeout', '700'])
+    expect(noLeader.status).toBe(1)
+    expect(noLeader.stderr).toMatch(/^Error: No leader could be reached within 700 ms/)
+    expect((await runCli(['kv', 'frob', 'x'])).status).toBe(2)
+    for (const command of ['node', 'cluster', 'kv', 'status']) expect((await runCli([command, '--help'])).stdout).toMatch(new RegExp(`Usage: raftlog ${command}`))
+  }, 60_000)
+})
+
+describe('raftlog cluster (what npm start runs)', () => {
+  it('starts every node, reports the leader, serves clients and stops them all on SIGINT', async () => {
+    const dir = tempDir('raftlog-e2e-')
+    const { path: config } = await writeConfig(dir, 3)
+    const child = spawn(process.execPath, [cliPath, 'cluster', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] })
+    children.add(child)
+    let output = ''
+    child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()))
+    child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()))
+    await waitFor('a leader line', async () => (/cluster: node \d leads \(term \d+\)/.test(output) ? true : undefined))
+    expect((await runCli(['kv', 'put', 'k', 'v', '--config', config])).stdout.trim()).toBe('OK')
+    child.kill('SIGINT')
+    expect(await exited(child)).toBe(0)
+    expect(output).toMatch(/stopping every node/)
+    expect(output.match(/\[node \d\] node \d stopped/g)?.length).toBe(3)
+  }, 60_000)
+})
