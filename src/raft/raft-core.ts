@@ -101,6 +101,7 @@ export class RaftCore {
 
   private outbox: RaftMessage[] = []
   private hardStateChanged = false
+  private broadcastPending = false
   private logChanged = false
   private softStateChanged = false
 
@@ -183,7 +184,8 @@ export class RaftCore {
     if (this.roleValue !== 'leader') return undefined
     const index = this.log.append([{ term: this.term, type, data }])
     this.logChanged = true
-    for (const peer of this.peers) if (peer !== this.id) this.sendAppend(peer)
+    // Sent at the next ready(): every proposal made until then travels in the same message.
+    this.broadcastPending = true
     return index
   }
 
@@ -222,11 +224,15 @@ export class RaftCore {
   }
 
   hasReady(): boolean {
-    return this.hardStateChanged || this.logChanged || this.softStateChanged || this.outbox.length > 0 || this.commitIndex > this.appliedIndex
+    return this.hardStateChanged || this.logChanged || this.softStateChanged || this.broadcastPending || this.outbox.length > 0 || this.commitIndex > this.appliedIndex
   }
 
   /** Takes what the driver must do now. */
   ready(): Ready {
+    if (this.broadcastPending && this.roleValue === 'leader') {
+      for (const peer of this.peers) if (peer !== this.id) this.sendAppend(peer)
+    }
+    this.broadcastPending = false
     const committedEntries =
       this.commitIndex > this.appliedIndex ? this.log.slice(this.appliedIndex + 1, this.commitIndex + 1, { maxBytes: this.maxBytesPerApply }) : []
     const last = committedEntries[committedEntries.length - 1]
