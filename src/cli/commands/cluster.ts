@@ -39,6 +39,7 @@ export const clusterCommand: Command = {
     for (const node of cluster.nodes) {
       const child = spawn(process.execPath, [mainPath, 'node', '--node-id', String(node.nodeId), '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] })
       children.set(node.nodeId, child)
+      console.log(`cluster: node ${node.nodeId} is process ${child.pid}, serving ${node.address}`)
       createInterface({ input: child.stdout! }).on('line', (line) => console.log(line))
       createInterface({ input: child.stderr! }).on('line', (line) => console.error(`[node ${node.nodeId}] ${line}`))
       child.on('exit', (code, signal) => {
