@@ -1,11 +1,7 @@
 import { ClassicLevel } from 'classic-level'
 import type { EngineFactory, LogEngine } from './engine.js'
+import { indexKey as key } from './index-key.js'
 
-function key(index: number): Buffer {
-  const bytes = Buffer.allocUnsafe(8)
-  bytes.writeBigUInt64BE(BigInt(index))
-  return bytes
-}
 
 export const levelEngine: EngineFactory = {
   name: 'classic-level',

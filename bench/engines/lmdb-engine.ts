@@ -1,12 +1,7 @@
 import { open as openLmdb } from 'lmdb'
 import type { EngineFactory, LogEngine } from './engine.js'
+import { indexKey as key } from './index-key.js'
 
-/** Keys are big-endian indexes, so LMDB keeps them in log order. */
-function key(index: number): Buffer {
-  const bytes = Buffer.allocUnsafe(8)
-  bytes.writeBigUInt64BE(BigInt(index))
-  return bytes
-}
 
 export const lmdbEngine: EngineFactory = {
   name: 'lmdb',
