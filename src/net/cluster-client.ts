@@ -35,7 +35,16 @@ export class ClusterClient {
   }
 
   /** Proposes a command to the leader, wherever it is; resolves with the state machine's result. */
-  async propose(command: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
+  propose(command: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
+    return this.toLeader('Propose', { command: Buffer.from(command) }, timeoutMs)
+  }
+
+  /** A linearizable read of one key through the leader. */
+  read(key: string, timeoutMs: number): Promise<Uint8Array> {
+    return this.toLeader('Read', { key }, timeoutMs)
+  }
+
+  private async toLeader(method: 'Propose' | 'Read', request: unknown, timeoutMs: number): Promise<Uint8Array> {
     const deadline = Date.now() + timeoutMs
     let next = 0
     let lastProblem = ''
@@ -44,7 +53,7 @@ export class ClusterClient {
       const address = target ?? (this.endpoints[next++ % this.endpoints.length] as string)
       target = undefined
       try {
-        const reply = await this.call<ProposeReply>(address, 'Propose', { command: Buffer.from(command) }, deadline)
+        const reply = await this.call<ProposeReply>(address, method, request, deadline)
         if (reply.notLeader === null || reply.notLeader === undefined) return new Uint8Array(reply.result)
         lastProblem = `${address} is not the leader`
         if (reply.notLeader.leaderAddress !== '') target = reply.notLeader.leaderAddress

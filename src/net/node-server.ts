@@ -6,7 +6,7 @@ import { RaftNode } from '../raft/raft-node.js'
 import { RaftLogError } from '../storage/errors.js'
 import type { ClusterConfig, NodeConfig } from './cluster-config.js'
 import { GrpcTransport } from './grpc-transport.js'
-import { KvStateMachine } from './kv-state-machine.js'
+import { encodeKvCommand, KvStateMachine } from './kv-state-machine.js'
 import { protocol } from './protocol.js'
 
 export interface NodeServer {
@@ -28,9 +28,8 @@ function bind(server: grpc.Server, address: string): Promise<void> {
 /** The client service: proposals go to the local node; a follower answers with the leader's address. */
 function clientService(node: RaftNode, cluster: ClusterConfig): grpc.UntypedServiceImplementation {
   const leaderAddress = (id: number): string => cluster.nodes.find((n) => n.nodeId === id)?.address ?? ''
-  return {
-    Propose: (call: grpc.ServerUnaryCall<{ command: Buffer }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
-      node.propose(new Uint8Array(call.request.command)).then(
+  const propose = (command: Uint8Array, callback: grpc.sendUnaryData<unknown>): void => {
+    node.propose(command).then(
         (result) => callback(null, { result: Buffer.from(result as Uint8Array) }),
         (error: RaftLogError & { leaderId?: number }) => {
           if (error.code === 'ERR_NOT_LEADER' || error.code === 'ERR_PROPOSAL_DROPPED') {
@@ -41,7 +40,10 @@ function clientService(node: RaftNode, cluster: ClusterConfig): grpc.UntypedServ
           }
         },
       )
-    },
+  }
+  return {
+    Propose: (call: grpc.ServerUnaryCall<{ command: Buffer }, unknown>, callback: grpc.sendUnaryData<unknown>) => propose(new Uint8Array(call.request.command), callback),
+    Read: (call: grpc.ServerUnaryCall<{ key: string }, unknown>, callback: grpc.sendUnaryData<unknown>) => propose(encodeKvCommand({ op: 'get', key: call.request.key }), callback),
     Status: (_call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
       callback(null, node.status())
     },

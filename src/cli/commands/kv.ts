@@ -71,7 +71,9 @@ export const kvCommand: Command = {
     const command = parseCommand(positionals, values.absent === true)
     const client = new ClusterClient(endpointsFrom(values))
     try {
-      const result = decodeKvResult(await client.propose(encodeKvCommand(command), timeoutFrom(values.timeout)))
+      const timeout = timeoutFrom(values.timeout)
+      const reply = command.op === 'get' ? await client.read(command.key, timeout) : await client.propose(encodeKvCommand(command), timeout)
+      const result = decodeKvResult(reply)
       if (values.json === true) {
         console.log(JSON.stringify({ op: command.op, key: command.key, ...result }))
       } else if (command.op === 'get') {
