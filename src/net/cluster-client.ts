@@ -5,7 +5,8 @@ import { RaftLogError } from '../storage/errors.js'
 import { protocol } from './protocol.js'
 
 export interface NodeStatus {
-  id: number
+  /** From the node itself, or from the configuration when it cannot be reached (null if unknown). */
+  id: number | null
   address: string
   reachable: boolean
   role?: string
@@ -30,7 +31,11 @@ const retryPauseMs = 100
 export class ClusterClient {
   private readonly stubs = new Map<string, Stub>()
 
-  constructor(private readonly endpoints: string[]) {
+  /** `ids[i]` is the node id configured for `endpoints[i]`, when known. */
+  constructor(
+    private readonly endpoints: string[],
+    private readonly ids: (number | null)[] = [],
+  ) {
     if (endpoints.length === 0) throw new RaftLogError('ERR_BAD_ARGUMENT', 'No endpoints to reach the cluster')
   }
 
@@ -75,7 +80,7 @@ export class ClusterClient {
           const status = await this.call<Omit<NodeStatus, 'address' | 'reachable'>>(address, 'Status', {}, deadline)
           return { ...status, address, reachable: true }
         } catch (error) {
-          return { id: position + 1, address, reachable: false, error: (error as Error).message }
+          return { id: this.ids[position] ?? null, address, reachable: false, error: (error as Error).message }
         }
       }),
     )

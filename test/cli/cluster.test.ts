@@ -84,6 +84,7 @@ describe('a 3-process cluster over gRPC', () => {
     await exited(nodes.get(leader.id)!.child)
     const next = await waitFor('a new leader', async () => (await statuses(config)).find((s) => s.reachable && s.role === 'leader' && s.id !== leader.id))
     expect(next.term).toBeGreaterThan(leader.term)
+    expect((await statuses(config)).find((s) => s.id === leader.id)).toMatchObject({ id: leader.id, reachable: false })
     const put = await runCli(['kv', 'put', 'c', '3', '--config', config, '--timeout', '10000'])
     expect(put.stdout.trim(), put.stderr).toBe('OK')
     const cas = await runCli(['kv', 'cas', 'a', '1', 'one', '--config', config, '--json'])

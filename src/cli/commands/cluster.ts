@@ -47,7 +47,10 @@ export const clusterCommand: Command = {
         if (!stopping) console.error(`[node ${node.nodeId}] exited (${signal ?? `code ${code}`})`)
       })
     }
-    const client = new ClusterClient(cluster.nodes.map((node) => node.address))
+    const client = new ClusterClient(
+      cluster.nodes.map((node) => node.address),
+      cluster.nodes.map((node) => node.nodeId),
+    )
     let leader = 0
     const poll = setInterval(() => {
       client.statuses(leaderPollMs).then((statuses) => {

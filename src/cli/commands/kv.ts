@@ -1,7 +1,6 @@
 import { parseArgs } from 'node:util'
 import { UsageError, type Command } from '../command.js'
-import { endpointsFrom, timeoutFrom } from '../endpoints.js'
-import { ClusterClient } from '../../net/cluster-client.js'
+import { clientFrom, timeoutFrom } from '../endpoints.js'
 import { decodeKvResult, encodeKvCommand, type KvCommand } from '../../net/kv-state-machine.js'
 
 const help = `Usage: raftlog kv <put KEY VALUE | get KEY | delete KEY | cas KEY EXPECTED NEW | cas KEY --absent NEW>
@@ -69,7 +68,7 @@ export const kvCommand: Command = {
       strict: true,
     })
     const command = parseCommand(positionals, values.absent === true)
-    const client = new ClusterClient(endpointsFrom(values))
+    const client = clientFrom(values)
     try {
       const timeout = timeoutFrom(values.timeout)
       const reply = command.op === 'get' ? await client.read(command.key, timeout) : await client.propose(encodeKvCommand(command), timeout)

@@ -1,7 +1,6 @@
 import { parseArgs } from 'node:util'
 import { type Command } from '../command.js'
-import { endpointsFrom, timeoutFrom } from '../endpoints.js'
-import { ClusterClient } from '../../net/cluster-client.js'
+import { clientFrom, timeoutFrom } from '../endpoints.js'
 
 const help = `Usage: raftlog status [--config FILE | --endpoints HOST:PORT,...] [--timeout MS] [--json]
 
@@ -28,7 +27,7 @@ export const statusCommand: Command = {
       options: { config: { type: 'string', short: 'c' }, endpoints: { type: 'string' }, timeout: { type: 'string' }, json: { type: 'boolean' } },
       strict: true,
     })
-    const client = new ClusterClient(endpointsFrom(values))
+    const client = clientFrom(values)
     try {
       const statuses = await client.statuses(values.timeout === undefined ? 2000 : timeoutFrom(values.timeout))
       const leaderKnown = statuses.some((status) => status.reachable && status.role === 'leader')
@@ -39,7 +38,7 @@ export const statusCommand: Command = {
           console.log(
             s.reachable
               ? `node ${s.id} ${s.address}: ${s.role}, term ${s.term}, leader ${s.leaderId === 0 ? 'unknown' : s.leaderId}, commit ${s.commitIndex}, applied ${s.lastApplied}, log ${s.firstIndex}..${s.lastIndex}`
-              : `${s.address}: unreachable (${s.error})`,
+              : `node ${s.id ?? '?'} ${s.address}: unreachable (${s.error})`,
           )
         }
       }
