@@ -100,7 +100,8 @@ export class ClusterClient {
     const target = stub
     return new Promise<T>((resolve, reject) => {
       ;(target[method] as Stub[string]).call(target, request, { deadline: Math.min(deadline, Date.now() + 2000) }, (error, reply) => {
-        if (error !== null) reject(new Error(error.details || error.message))
+        // grpc-js appends resolver notes that say nothing to a user.
+        if (error !== null) reject(new Error((error.details || error.message).replace(/\.?\s*Resolution note:.*$/s, '')))
         else resolve(reply as T)
       })
     })

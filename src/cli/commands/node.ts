@@ -61,7 +61,11 @@ export const nodeCommand: Command = {
     const status = node.status()
     log('started', `node ${nodeId} ready: term ${status.term}, log ${status.firstIndex}..${status.lastIndex}`, { ...status })
     await new Promise<void>((resolve) => {
+      let stopping = false
       const stop = (signal: string): void => {
+        // Ctrl-C under `raftlog cluster` brings both the terminal's SIGINT and the parent's SIGTERM.
+        if (stopping) return
+        stopping = true
         log('stopping', `stopping on ${signal}`)
         server.stop().then(resolve, resolve)
       }
