@@ -32,7 +32,7 @@ async function main(): Promise<void> {
   const nodes: ChildProcess[] = [1, 2, 3].map((id) => spawn(process.execPath, [cli, 'node', '-n', String(id), '-c', config], { stdio: 'ignore' }))
   const client = new ClusterClient(ports.map((port) => `127.0.0.1:${port}`))
   try {
-    await client.propose(encodeKvCommand({ op: 'put', key: 'warm-up', value: 'x' }), 20_000)
+    await client.propose(encodeKvCommand({ op: 'put', key: 'warm-up', value: 'x' }), 20_000, 'idempotent')
     console.log(`3 raftlog node processes on 127.0.0.1, gRPC, durable flushes, kv put of a 100 B value, ${seconds} s per row (Node ${process.version})\n`)
     console.log('| concurrent clients | committed writes/s | latency p50 ms | latency p99 ms |')
     console.log('| ---: | ---: | ---: | ---: |')
@@ -45,7 +45,7 @@ async function main(): Promise<void> {
         Array.from({ length: clients }, async (_, worker) => {
           for (let n = 0; performance.now() < deadline; n++) {
             const begun = performance.now()
-            await client.propose(encodeKvCommand({ op: 'put', key: `k${worker}-${n}`, value }), 10_000)
+            await client.propose(encodeKvCommand({ op: 'put', key: `k${worker}-${n}`, value }), 10_000, 'idempotent')
             latencies.push(performance.now() - begun)
           }
         }),

@@ -26,7 +26,18 @@ interface ProposeReply {
   notLeader?: { leaderId: number; leaderAddress: string } | null
 }
 
+/** Pause before asking again when no node knows a leader, or after a failed call. */
 const retryPauseMs = 100
+/** Longest one call may take before the client moves on to another node. */
+export const callTimeoutMs = 2000
+const clientChannelOptions: grpc.ChannelOptions = { 'grpc.initial_reconnect_backoff_ms': 50, 'grpc.max_reconnect_backoff_ms': 500 }
+
+/**
+ * Whether a command may be sent again when its first attempt's outcome is unknown (a timeout, a
+ * node stopping mid-call). A put may; a cas or delete may not: it could apply twice and report
+ * a failure for what in fact succeeded.
+ */
+export type Retry = 'idempotent' | 'once'
 
 export class ClusterClient {
   private readonly stubs = new Map<string, Stub>()
@@ -40,16 +51,16 @@ export class ClusterClient {
   }
 
   /** Proposes a command to the leader, wherever it is; resolves with the state machine's result. */
-  propose(command: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
-    return this.toLeader('Propose', { command: Buffer.from(command) }, timeoutMs)
+  propose(command: Uint8Array, timeoutMs: number, retry: Retry = 'once'): Promise<Uint8Array> {
+    return this.toLeader('Propose', { command: Buffer.from(command) }, timeoutMs, retry)
   }
 
   /** A linearizable read of one key through the leader. */
   read(key: string, timeoutMs: number): Promise<Uint8Array> {
-    return this.toLeader('Read', { key }, timeoutMs)
+    return this.toLeader('Read', { key }, timeoutMs, 'idempotent')
   }
 
-  private async toLeader(method: 'Propose' | 'Read', request: unknown, timeoutMs: number): Promise<Uint8Array> {
+  private async toLeader(method: 'Propose' | 'Read', request: unknown, timeoutMs: number, retry: Retry): Promise<Uint8Array> {
     const deadline = Date.now() + timeoutMs
     let next = 0
     let lastProblem = ''
@@ -64,6 +75,11 @@ export class ClusterClient {
         if (reply.notLeader.leaderAddress !== '') target = reply.notLeader.leaderAddress
         else await pause(retryPauseMs)
       } catch (error) {
+        const code = (error as { code?: number }).code
+        if (code === grpc.status.INVALID_ARGUMENT) throw new RaftLogError('ERR_BAD_COMMAND', `${address} refused the command: ${(error as Error).message}`)
+        if (retry === 'once' && (code === grpc.status.DEADLINE_EXCEEDED || code === grpc.status.ABORTED)) {
+          throw new RaftLogError('ERR_UNKNOWN_OUTCOME', `The command may or may not have been applied: ${address}: ${(error as Error).message}`)
+        }
         lastProblem = `${address}: ${(error as Error).message}`
         await pause(retryPauseMs / 2)
       }
@@ -94,14 +110,14 @@ export class ClusterClient {
   private call<T>(address: string, method: string, request: unknown, deadline: number): Promise<T> {
     let stub = this.stubs.get(address)
     if (stub === undefined) {
-      stub = new protocol.RaftClient(address, grpc.credentials.createInsecure(), { 'grpc.initial_reconnect_backoff_ms': 50, 'grpc.max_reconnect_backoff_ms': 500 }) as unknown as Stub
+      stub = new protocol.RaftClient(address, grpc.credentials.createInsecure(), clientChannelOptions) as unknown as Stub
       this.stubs.set(address, stub)
     }
     const target = stub
     return new Promise<T>((resolve, reject) => {
-      ;(target[method] as Stub[string]).call(target, request, { deadline: Math.min(deadline, Date.now() + 2000) }, (error, reply) => {
+      ;(target[method] as Stub[string]).call(target, request, { deadline: Math.min(deadline, Date.now() + callTimeoutMs) }, (error, reply) => {
         // grpc-js appends resolver notes that say nothing to a user.
-        if (error !== null) reject(new Error((error.details || error.message).replace(/\.?\s*Resolution note:.*$/s, '')))
+        if (error !== null) reject(Object.assign(new Error((error.details || error.message).replace(/\.?\s*Resolution note:.*$/s, '')), { code: error.code }))
         else resolve(reply as T)
       })
     })

@@ -4,7 +4,8 @@ import { existsSync, readFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { parse } from 'yaml'
 import { RaftLogError } from '../storage/errors.js'
-import { defaultSegmentSizeBytes } from '../storage/segment-format.js'
+import { pageSizeBytes } from '../storage/native.js'
+import { defaultSegmentSizeBytes, maxSegmentSizeBytes } from '../storage/segment-format.js'
 
 export interface NodeConfig {
   nodeId: number
@@ -46,10 +47,19 @@ function record(value: unknown, path: string, field: string, allowed: string[]):
 }
 
 function wholeNumber(value: unknown, path: string, field: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (value === undefined || value === null) throw invalid(path, field, 'is missing')
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
     throw invalid(path, field, `must be a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`)
   }
   return value
+}
+
+/** Checked here too, so the message names the file and field rather than a RaftLog option. */
+function segmentSize(value: unknown, path: string): number {
+  const field = 'cluster_settings.log_segment_size'
+  const size = wholeNumber(value, path, field, pageSizeBytes, maxSegmentSizeBytes)
+  if (size % pageSizeBytes !== 0) throw invalid(path, field, `must be a multiple of the page size (${pageSizeBytes} bytes), got ${size}`)
+  return size
 }
 
 export function loadClusterConfig(path: string): ClusterConfig {
@@ -66,6 +76,7 @@ export function loadClusterConfig(path: string): ClusterConfig {
     const field = `nodes[${position}]`
     const node = record(raw, path, field, ['node_id', 'ip_address', 'port'])
     const nodeId = wholeNumber(node.node_id, path, `${field}.node_id`, 1, 0xffffffff)
+    if (node.ip_address === undefined || node.ip_address === null) throw invalid(path, `${field}.ip_address`, 'is missing')
     if (typeof node.ip_address !== 'string' || node.ip_address.length === 0) throw invalid(path, `${field}.ip_address`, 'must be a host name or IP address')
     const port = wholeNumber(node.port, path, `${field}.port`, 1, 65535)
     return { nodeId, ipAddress: node.ip_address, port, address: `${node.ip_address}:${port}` }
@@ -88,7 +99,7 @@ export function loadClusterConfig(path: string): ClusterConfig {
     path,
     nodes,
     logDirectory: resolve(dirname(path), logDirectory),
-    logSegmentSize: wholeNumber(settings.log_segment_size ?? defaultClusterSettings.log_segment_size, path, 'cluster_settings.log_segment_size', 4096),
+    logSegmentSize: segmentSize(settings.log_segment_size ?? defaultClusterSettings.log_segment_size, path),
     maxEntriesPerQuery: wholeNumber(settings.max_entries_per_query ?? defaultClusterSettings.max_entries_per_query, path, 'cluster_settings.max_entries_per_query', 1),
     electionTimeout: [min, max],
     heartbeatInterval,

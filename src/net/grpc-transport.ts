@@ -15,13 +15,15 @@ export interface PeerAddress {
 /** Calls to one peer that may wait for an answer before new ones are dropped. */
 export const maxInflightCallsPerPeer = 512
 export const raftCallDeadlineMs = 2000
+/** Largest gRPC message sent or received, both ways: an AppendEntries batch or a client call. */
+export const maxGrpcMessageBytes = 64 * 1024 * 1024
 
 const channelOptions: grpc.ChannelOptions = {
   'grpc.initial_reconnect_backoff_ms': 100,
   'grpc.max_reconnect_backoff_ms': 2000,
   'grpc.keepalive_time_ms': 10_000,
-  'grpc.max_receive_message_length': 64 * 1024 * 1024,
-  'grpc.max_send_message_length': 64 * 1024 * 1024,
+  'grpc.max_receive_message_length': maxGrpcMessageBytes,
+  'grpc.max_send_message_length': maxGrpcMessageBytes,
 }
 
 type RaftClientStub = grpc.Client & Record<string, (request: unknown, options: grpc.CallOptions, callback: (error: grpc.ServiceError | null) => void) => void>
@@ -34,6 +36,8 @@ export class GrpcTransport implements Transport {
   private closed = false
   /** Messages that could not be delivered, for status and tests. */
   dropped = 0
+  /** Messages received that were not addressed to this node or came from outside its peers. */
+  misaddressed = 0
 
   constructor(
     readonly id: number,
@@ -67,7 +71,13 @@ export class GrpcTransport implements Transport {
     for (const method of raftMethods) {
       implementation[method] = (call: grpc.ServerUnaryCall<Record<string, unknown>, unknown>, callback: grpc.sendUnaryData<unknown>) => {
         callback(null, {})
-        if (!this.closed) this.handler?.(fromWire(method, call.request))
+        const message = fromWire(method, call.request)
+        // A message for another node or from a stranger means two clusters share an address: drop it.
+        if (message.to !== this.id || !this.peers.has(message.from)) {
+          this.misaddressed++
+          return
+        }
+        if (!this.closed) this.handler?.(message)
       }
     }
     return { definition: protocol.RaftTransport.service, implementation }

@@ -19,6 +19,8 @@ export interface KvResult {
 
 const opCodes = { put: 1, get: 2, delete: 3, cas: 4 } as const
 const absent = 0xffffffff
+/** op u8 + key length u32. */
+const headerBytes = 5
 
 /** [op u8][key length u32][key] then: put [value]; cas [expected length u32 or 0xffffffff][expected][value]. */
 export function encodeKvCommand(command: KvCommand): Uint8Array {
@@ -34,26 +36,36 @@ export function encodeKvCommand(command: KvCommand): Uint8Array {
   return Buffer.concat(parts)
 }
 
+/** Thrown for bytes that are not a key-value command: the client service rejects them before they reach the log. */
+export class KvCommandError extends Error {
+  readonly code = 'ERR_BAD_COMMAND'
+}
+
 export function decodeKvCommand(bytes: Uint8Array): KvCommand {
   const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length)
+  const bad = (problem: string): KvCommandError => new KvCommandError(`Not a key-value command (${bytes.length} bytes): ${problem}`)
+  if (buffer.length < headerBytes) throw bad(`shorter than its ${headerBytes}-byte header`)
   const op = buffer[0]
   const keyLength = buffer.readUInt32LE(1)
-  const key = buffer.subarray(5, 5 + keyLength).toString()
-  const rest = buffer.subarray(5 + keyLength)
+  if (keyLength > buffer.length - headerBytes) throw bad(`key length ${keyLength} runs past the end`)
+  const key = buffer.subarray(headerBytes, headerBytes + keyLength).toString()
+  const rest = buffer.subarray(headerBytes + keyLength)
   switch (op) {
     case opCodes.put:
       return { op: 'put', key, value: rest.toString() }
     case opCodes.get:
-      return { op: 'get', key }
     case opCodes.delete:
-      return { op: 'delete', key }
+      if (rest.length !== 0) throw bad(`${rest.length} bytes after the key`)
+      return { op: op === opCodes.get ? 'get' : 'delete', key }
     case opCodes.cas: {
+      if (rest.length < 4) throw bad('compare-and-set without its expected-value length')
       const expectedLength = rest.readUInt32LE(0)
       if (expectedLength === absent) return { op: 'cas', key, expected: null, value: rest.subarray(4).toString() }
+      if (expectedLength > rest.length - 4) throw bad(`expected-value length ${expectedLength} runs past the end`)
       return { op: 'cas', key, expected: rest.subarray(4, 4 + expectedLength).toString(), value: rest.subarray(4 + expectedLength).toString() }
     }
     default:
-      throw new Error(`unknown key-value command ${op}`)
+      throw bad(`unknown operation ${op}`)
   }
 }
 

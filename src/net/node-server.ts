@@ -5,9 +5,12 @@ import * as grpc from '@grpc/grpc-js'
 import { RaftNode } from '../raft/raft-node.js'
 import { RaftLogError } from '../storage/errors.js'
 import type { ClusterConfig, NodeConfig } from './cluster-config.js'
-import { GrpcTransport } from './grpc-transport.js'
-import { encodeKvCommand, KvStateMachine } from './kv-state-machine.js'
+import { GrpcTransport, maxGrpcMessageBytes } from './grpc-transport.js'
+import { decodeKvCommand, encodeKvCommand, KvStateMachine } from './kv-state-machine.js'
 import { protocol } from './protocol.js'
+
+/** Largest client command accepted: far below the gRPC message limit, so an entry always fits one AppendEntries. */
+export const maxCommandBytes = 16 * 1024 * 1024
 
 export interface NodeServer {
   node: RaftNode
@@ -36,13 +39,20 @@ function clientService(node: RaftNode, cluster: ClusterConfig): grpc.UntypedServ
             const leaderId = error.leaderId ?? node.status().leaderId
             callback(null, { notLeader: { leaderId, leaderAddress: leaderId === node.id ? '' : leaderAddress(leaderId) } })
           } else {
-            callback({ code: grpc.status.UNAVAILABLE, message: `${error.code ?? 'ERROR'}: ${error.message}` })
+            // ABORTED, not UNAVAILABLE: the entry may still commit, so the client must not blindly resend it.
+            callback({ code: grpc.status.ABORTED, details: `${error.code ?? 'ERROR'}: ${error.message}` })
           }
         },
       )
   }
   return {
-    Propose: (call: grpc.ServerUnaryCall<{ command: Buffer }, unknown>, callback: grpc.sendUnaryData<unknown>) => propose(new Uint8Array(call.request.command), callback),
+    Propose: (call: grpc.ServerUnaryCall<{ command: Buffer }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+      const command = new Uint8Array(call.request.command)
+      // Check before proposing: a command every node would fail to apply must never enter the log.
+      const problem = commandProblem(command)
+      if (problem !== undefined) callback({ code: grpc.status.INVALID_ARGUMENT, details: problem })
+      else propose(command, callback)
+    },
     Read: (call: grpc.ServerUnaryCall<{ key: string }, unknown>, callback: grpc.sendUnaryData<unknown>) => propose(encodeKvCommand({ op: 'get', key: call.request.key }), callback),
     Status: (_call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
       callback(null, node.status())
@@ -50,11 +60,21 @@ function clientService(node: RaftNode, cluster: ClusterConfig): grpc.UntypedServ
   }
 }
 
+function commandProblem(command: Uint8Array): string | undefined {
+  if (command.length > maxCommandBytes) return `Command of ${command.length} bytes is larger than the limit of ${maxCommandBytes} bytes`
+  try {
+    decodeKvCommand(command)
+    return undefined
+  } catch (error) {
+    return (error as Error).message
+  }
+}
+
 export async function startNodeServer(cluster: ClusterConfig, nodeId: number, logger: { warn(message: string): void }): Promise<NodeServer> {
   const config = cluster.nodes.find((node) => node.nodeId === nodeId)
   if (config === undefined) throw new RaftLogError('ERR_CONFIG', `Node ID ${nodeId} not found in configuration file`, { nodeId })
   const transport = new GrpcTransport(nodeId, cluster.nodes.map((node) => ({ id: node.nodeId, address: node.address })))
-  const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 * 1024 * 1024 })
+  const server = new grpc.Server({ 'grpc.max_receive_message_length': maxGrpcMessageBytes })
   const raft = transport.service()
   server.addService(raft.definition, raft.implementation)
   // Bind before touching the log: a node that cannot serve must not take the directory's lock.

@@ -24,6 +24,8 @@ Then, in another terminal:
 
 const mainPath = fileURLToPath(new URL('../main.js', import.meta.url))
 const leaderPollMs = 500
+/** How often to check whether every node has exited on its own. */
+const watchdogMs = 200
 
 export const clusterCommand: Command = {
   name: 'cluster',
@@ -62,6 +64,7 @@ export const clusterCommand: Command = {
         }
       }, () => {})
     }, leaderPollMs)
+    let byUser = false
     await new Promise<void>((resolve) => {
       let watchdog: NodeJS.Timeout | undefined
       const stop = (): void => {
@@ -69,8 +72,9 @@ export const clusterCommand: Command = {
         stopping = true
         clearInterval(poll)
         clearInterval(watchdog)
-        process.removeListener('SIGINT', stop)
-        process.removeListener('SIGTERM', stop)
+        // A second Ctrl-C then ends this process at once, as a user pressing it again expects.
+        process.removeListener('SIGINT', stopByUser)
+        process.removeListener('SIGTERM', stopByUser)
         client.close()
         console.log('stopping every node')
         for (const child of children.values()) child.kill('SIGTERM')
@@ -81,13 +85,20 @@ export const clusterCommand: Command = {
           }
         }, 50)
       }
-      process.on('SIGINT', stop)
-      process.on('SIGTERM', stop)
+      const stopByUser = (): void => {
+        byUser = true
+        stop()
+      }
+      process.on('SIGINT', stopByUser)
+      process.on('SIGTERM', stopByUser)
       // If every node died on its own (a bad config, a taken port), stop too.
       watchdog = setInterval(() => {
-        if (children.size === 0) stop()
-      }, 200)
+        if (children.size === 0) {
+          console.error('cluster: every node has exited')
+          stop()
+        }
+      }, watchdogMs)
     })
-    return 0
+    return byUser ? 0 : 1
   },
 }

@@ -8,7 +8,8 @@ const help = `Usage: raftlog kv <put KEY VALUE | get KEY | delete KEY | cas KEY 
 
 Reads and writes the cluster's key-value store. The client finds the leader itself (it follows
 "not the leader" answers); every command, get included, goes through the Raft log, so reads
-are linearizable.
+are linearizable. get and put are retried on another node after a timeout; delete and cas are
+not (they could apply twice): they exit 1 with "may or may not have been applied" instead.
 
   put KEY VALUE            set KEY
   get KEY                  print KEY's value (exit 1 if absent)
@@ -71,7 +72,7 @@ export const kvCommand: Command = {
     const client = clientFrom(values)
     try {
       const timeout = timeoutFrom(values.timeout)
-      const reply = command.op === 'get' ? await client.read(command.key, timeout) : await client.propose(encodeKvCommand(command), timeout)
+      const reply = command.op === 'get' ? await client.read(command.key, timeout) : await client.propose(encodeKvCommand(command), timeout, command.op === 'put' ? 'idempotent' : 'once')
       const result = decodeKvResult(reply)
       if (values.json === true) {
         console.log(JSON.stringify({ op: command.op, key: command.key, ...result }))

@@ -60,19 +60,21 @@ export const nodeCommand: Command = {
     })
     const status = node.status()
     log('started', `node ${nodeId} ready: term ${status.term}, log ${status.firstIndex}..${status.lastIndex}`, { ...status })
-    await new Promise<void>((resolve) => {
+    const exitStatus = await new Promise<number>((resolve) => {
       let stopping = false
-      const stop = (signal: string): void => {
+      const stop = (reason: string, status: number): void => {
         // Ctrl-C under `raftlog cluster` brings both the terminal's SIGINT and the parent's SIGTERM.
         if (stopping) return
         stopping = true
-        log('stopping', `stopping on ${signal}`)
-        server.stop().then(resolve, resolve)
+        log('stopping', `stopping on ${reason}`)
+        server.stop().then(() => resolve(status), () => resolve(status))
       }
-      process.once('SIGINT', () => stop('SIGINT'))
-      process.once('SIGTERM', () => stop('SIGTERM'))
+      process.once('SIGINT', () => stop('SIGINT', 0))
+      process.once('SIGTERM', () => stop('SIGTERM', 0))
+      // A node whose storage failed can do nothing more: exit non-zero so a supervisor restarts it.
+      node.on('failed', (error: Error) => stop(`a storage failure: ${error.message}`, 1))
     })
     log('stopped', `node ${nodeId} stopped`)
-    return 0
+    return exitStatus
   },
 }
