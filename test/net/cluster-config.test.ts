@@ -1,0 +1,98 @@
+import { describe, expect, it } from 'vitest'
+import { writeFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { loadClusterConfig } from '../../src/net/cluster-config.js'
+import { pageSizeBytes } from '../../src/storage/native.js'
+import { tempDir } from '../helpers/temp-dir.js'
+
+const threeNodes = `nodes:
+  - { node_id: 1, ip_address: "127.0.0.1", port: 18001 }
+  - { node_id: 2, ip_address: "127.0.0.1", port: 18002 }
+  - { node_id: 3, ip_address: "127.0.0.1", port: 18003 }
+`
+
+function configFile(text: string): string {
+  const path = join(tempDir('raftlog-config-'), 'cluster.yaml')
+  writeFileSync(path, text)
+  return path
+}
+
+/** The message of the error loading `text` throws; fails the test if it loads. */
+function problem(text: string): { path: string; message: string; code: string; field: unknown } {
+  const path = configFile(text)
+  try {
+    loadClusterConfig(path)
+  } catch (error) {
+    const e = error as { message: string; code: string; details: { field?: unknown } }
+    return { path, message: e.message, code: e.code, field: e.details.field }
+  }
+  throw new Error(`expected ${path} to be refused:\n${text}`)
+}
+
+describe('loadClusterConfig', () => {
+  it('reads the shipped cluster_config.yaml with the documented defaults', () => {
+    const config = loadClusterConfig('cluster_config.yaml')
+    expect(config.nodes).toEqual([
+      { nodeId: 1, ipAddress: '127.0.0.1', port: 18001, address: '127.0.0.1:18001' },
+      { nodeId: 2, ipAddress: '127.0.0.1', port: 18002, address: '127.0.0.1:18002' },
+      { nodeId: 3, ipAddress: '127.0.0.1', port: 18003, address: '127.0.0.1:18003' },
+    ])
+    expect(config).toMatchObject({ logSegmentSize: 67108864, maxEntriesPerQuery: 1000, electionTimeout: [150, 500], heartbeatInterval: 50 })
+    expect(config.logDirectory).toBe(resolve('raft_logs'))
+  })
+
+  it('fills every setting in when cluster_settings is left out, and takes log_directory relative to the file', () => {
+    const path = configFile(threeNodes)
+    const config = loadClusterConfig(path)
+    expect(config).toMatchObject({ path, logSegmentSize: 64 * 1024 * 1024, maxEntriesPerQuery: 1000, electionTimeout: [150, 500], heartbeatInterval: 50 })
+    expect(config.logDirectory).toBe(join(path, '..', 'raft_logs'))
+  })
+
+  it('takes every setting given', () => {
+    const config = loadClusterConfig(
+      configFile(`${threeNodes}cluster_settings:
+  log_directory: "/var/lib/raft"
+  log_segment_size: ${pageSizeBytes * 4}
+  max_entries_per_query: 10
+  election_timeout_range: { min: 300, max: 900 }
+  heartbeat_interval: 100
+`),
+    )
+    expect(config).toMatchObject({ logDirectory: '/var/lib/raft', logSegmentSize: pageSizeBytes * 4, maxEntriesPerQuery: 10, electionTimeout: [300, 900], heartbeatInterval: 100 })
+  })
+
+  it('names a missing file exactly as the reference design does', () => {
+    expect(() => loadClusterConfig('missing_config.yaml')).toThrow(/^Configuration file not found: missing_config\.yaml$/)
+  })
+
+  const refused: [string, string, RegExp][] = [
+    ['broken YAML', 'nodes: [', /not valid YAML/],
+    ['a list at the top', '- 1\n', /the document must be a mapping/],
+    ['an unknown top-level key', `${threeNodes}cluster: x\n`, /the document\.cluster is not a known setting/],
+    ['no nodes', 'nodes: []\n', /nodes must be a non-empty list/],
+    ['an unknown node key', 'nodes:\n  - { node_id: 1, ip_address: "h", port: 1, colour: red }\n', /nodes\[0\]\.colour is not a known setting/],
+    ['a node without an id', 'nodes:\n  - { ip_address: "h", port: 1 }\n', /nodes\[0\]\.node_id is missing/],
+    ['node id 0', 'nodes:\n  - { node_id: 0, ip_address: "h", port: 1 }\n', /nodes\[0\]\.node_id must be a whole number from 1/],
+    ['a node without an address', 'nodes:\n  - { node_id: 1, port: 1 }\n', /nodes\[0\]\.ip_address is missing/],
+    ['a port as text', 'nodes:\n  - { node_id: 1, ip_address: "h", port: "80" }\n', /nodes\[0\]\.port must be a whole number from 1 to 65535, got "80"/],
+    ['a port out of range', 'nodes:\n  - { node_id: 1, ip_address: "h", port: 70000 }\n', /nodes\[0\]\.port must be a whole number from 1 to 65535/],
+    ['a duplicate id', 'nodes:\n  - { node_id: 1, ip_address: "h", port: 1 }\n  - { node_id: 1, ip_address: "h", port: 2 }\n', /nodes\[1\]\.node_id 1 is used twice/],
+    ['a duplicate address', 'nodes:\n  - { node_id: 1, ip_address: "h", port: 1 }\n  - { node_id: 2, ip_address: "h", port: 1 }\n', /nodes\[1\]\.port h:1 is used twice/],
+    ['an unknown setting', `${threeNodes}cluster_settings:\n  snapshot_every: 5\n`, /cluster_settings\.snapshot_every is not a known setting/],
+    ['min above max', `${threeNodes}cluster_settings:\n  election_timeout_range: { min: 400, max: 200 }\n`, /cluster_settings\.election_timeout_range min 400 is greater than max 200/],
+    ['an unknown range key', `${threeNodes}cluster_settings:\n  election_timeout_range: { low: 1 }\n`, /election_timeout_range\.low is not a known setting/],
+    ['a heartbeat not below the election timeout', `${threeNodes}cluster_settings:\n  heartbeat_interval: 150\n`, /cluster_settings\.heartbeat_interval 150 must be below the election timeout's min \(150\)/],
+    ['a segment size off the page size', `${threeNodes}cluster_settings:\n  log_segment_size: ${pageSizeBytes * 2 + 1}\n`, /cluster_settings\.log_segment_size must be a multiple of the page size/],
+    ['a segment size too small', `${threeNodes}cluster_settings:\n  log_segment_size: 100\n`, /cluster_settings\.log_segment_size must be a whole number from/],
+    ['no entries per query', `${threeNodes}cluster_settings:\n  max_entries_per_query: 0\n`, /cluster_settings\.max_entries_per_query must be a whole number from 1/],
+    ['an empty log directory', `${threeNodes}cluster_settings:\n  log_directory: ""\n`, /cluster_settings\.log_directory must be a directory path/],
+  ]
+  for (const [what, text, expected] of refused) {
+    it(`refuses ${what}, naming the file and the field`, () => {
+      const { path, message, code } = problem(text)
+      expect(code).toBe('ERR_CONFIG')
+      expect(message).toMatch(expected)
+      expect(message.startsWith(`Invalid configuration file ${path}: `)).toBe(true)
+    })
+  }
+})

@@ -1,0 +1,109 @@
+import { describe, expect, it } from 'vitest'
+import fc from 'fast-check'
+import { decodeKvCommand, decodeKvResult, encodeKvCommand, KvStateMachine, type KvCommand, type KvResult } from '../../src/net/kv-state-machine.js'
+import { EntryType } from '../../src/storage/log-entry.js'
+
+// Keys and values as a user types them: any Unicode text, empty included (lone surrogates cannot travel as UTF-8).
+const text = fc.string({ unit: 'grapheme', maxLength: 20 })
+const command: fc.Arbitrary<KvCommand> = fc.oneof(
+  fc.record({ op: fc.constant('put' as const), key: text, value: text }),
+  fc.record({ op: fc.constant('get' as const), key: text }),
+  fc.record({ op: fc.constant('delete' as const), key: text }),
+  fc.record({ op: fc.constant('cas' as const), key: text, expected: fc.option(text, { nil: null }), value: text }),
+)
+
+function applyAll(machine: KvStateMachine, commands: KvCommand[]): KvResult[] {
+  return commands.map((c, i) => decodeKvResult(machine.apply({ index: i + 1, term: 1, type: EntryType.Normal, data: encodeKvCommand(c) })))
+}
+
+describe('key-value commands', () => {
+  it('decode to what was encoded', () => {
+    fc.assert(
+      fc.property(command, (c) => {
+        expect(decodeKvCommand(encodeKvCommand(c))).toEqual(c)
+      }),
+    )
+  })
+
+  it('are compact bytes: a put is 5 bytes plus its key and value', () => {
+    expect(encodeKvCommand({ op: 'put', key: 'greeting', value: 'hello' }).length).toBe(5 + 8 + 5)
+    expect(encodeKvCommand({ op: 'get', key: 'k' }).length).toBe(6)
+  })
+
+  it('tell a cas on an absent key from a cas expecting the empty string', () => {
+    expect(decodeKvCommand(encodeKvCommand({ op: 'cas', key: 'k', expected: null, value: 'v' }))).toMatchObject({ expected: null })
+    expect(decodeKvCommand(encodeKvCommand({ op: 'cas', key: 'k', expected: '', value: 'v' }))).toMatchObject({ expected: '' })
+  })
+
+  const malformed: [string, number[], RegExp][] = [
+    ['empty bytes', [], /shorter than its 5-byte header/],
+    ['a key length past the end', [1, 9, 0, 0, 0, 0x61], /key length 9 runs past the end/],
+    ['an unknown operation', [7, 0, 0, 0, 0], /unknown operation 7/],
+    ['bytes after a get key', [2, 1, 0, 0, 0, 0x61, 0x62], /1 bytes after the key/],
+    ['a cas cut short', [4, 1, 0, 0, 0, 0x61, 1], /without its expected-value length/],
+    ['a cas expected value past the end', [4, 0, 0, 0, 0, 5, 0, 0, 0, 0x61], /expected-value length 5 runs past the end/],
+  ]
+  for (const [what, bytes, message] of malformed) {
+    it(`refuse ${what} with ERR_BAD_COMMAND`, () => {
+      expect(() => decodeKvCommand(new Uint8Array(bytes))).toThrow(expect.objectContaining({ code: 'ERR_BAD_COMMAND', message: expect.stringMatching(message) }))
+    })
+  }
+
+  it('never throw anything but ERR_BAD_COMMAND for random bytes', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 40 }), (bytes) => {
+        try {
+          decodeKvCommand(bytes)
+        } catch (error) {
+          expect((error as { code?: string }).code).toBe('ERR_BAD_COMMAND')
+        }
+      }),
+    )
+  })
+})
+
+describe('KvStateMachine', () => {
+  it('answers like a Map for any sequence of commands', () => {
+    fc.assert(
+      fc.property(fc.array(command, { maxLength: 60 }), (commands) => {
+        const model = new Map<string, string>()
+        const expected = commands.map((c): KvResult => {
+          const before = model.get(c.key) ?? null
+          if (c.op === 'put') model.set(c.key, c.value)
+          if (c.op === 'delete') return { ok: model.delete(c.key), value: before }
+          if (c.op === 'cas') {
+            if (before !== c.expected) return { ok: false, value: before }
+            model.set(c.key, c.value)
+          }
+          return { ok: true, value: before }
+        })
+        const machine = new KvStateMachine()
+        expect(applyAll(machine, commands)).toEqual(expected)
+        expect(machine.size).toBe(model.size)
+      }),
+    )
+  })
+
+  it('puts, gets, compares-and-sets and deletes', () => {
+    const results = applyAll(new KvStateMachine(), [
+      { op: 'get', key: 'a' },
+      { op: 'cas', key: 'a', expected: null, value: '1' },
+      { op: 'cas', key: 'a', expected: null, value: '2' },
+      { op: 'cas', key: 'a', expected: '1', value: '3' },
+      { op: 'put', key: 'a', value: '4' },
+      { op: 'get', key: 'a' },
+      { op: 'delete', key: 'a' },
+      { op: 'delete', key: 'a' },
+    ])
+    expect(results).toEqual([
+      { ok: true, value: null },
+      { ok: true, value: null },
+      { ok: false, value: '1' },
+      { ok: true, value: '1' },
+      { ok: true, value: '3' },
+      { ok: true, value: '4' },
+      { ok: true, value: '4' },
+      { ok: false, value: null },
+    ])
+  })
+})
