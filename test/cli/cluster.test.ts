@@ -7,12 +7,16 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { cliPath, runCli } from '../helpers/cli.js'
 import { tempDir } from '../helpers/temp-dir.js'
+import { ClusterClient } from '../../src/net/cluster-client.js'
 
 const children = new Set<ChildProcess>()
 
-afterAll(() => {
+function killChildren(): void {
   for (const child of children) child.kill('SIGKILL')
-})
+}
+afterAll(killChildren)
+// Also when vitest ends this worker without running hooks (a timeout, Ctrl-C): no orphaned nodes.
+process.on('exit', killChildren)
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -79,6 +83,13 @@ describe('a 3-process cluster over gRPC', () => {
     }
     expect((await runCli(['kv', 'get', 'a', '--config', config])).stdout.trim()).toBe('1')
     expect(nodes.get(leader.id)!.output.some((line) => line.includes('"event":"election-won"'))).toBe(true)
+    const all = await statuses(config)
+    expect(Object.keys(all[0]!).sort()).toEqual(['address', 'commitIndex', 'id', 'lastApplied', 'leaderId', 'reachable', 'role', 'term'])
+    // A command no node could apply is refused before it reaches the log.
+    const client = new ClusterClient([`127.0.0.1:${ports[leader.id - 1]}`])
+    await expect(client.propose(new Uint8Array([42, 0]), 5000)).rejects.toMatchObject({ code: 'ERR_BAD_COMMAND' })
+    client.close()
+    expect((await statuses(config)).find((s) => s.id === leader.id)!.commitIndex).toBe(all.find((s) => s.id === leader.id)!.commitIndex)
 
     nodes.get(leader.id)!.child.kill('SIGKILL')
     await exited(nodes.get(leader.id)!.child)
@@ -162,5 +173,8 @@ describe('raftlog cluster (what npm start runs)', () => {
     expect(await exited(child)).toBe(0)
     expect(output).toMatch(/stopping every node/)
     expect(output.match(/\[node \d\] node \d stopped/g)?.length).toBe(3)
+    // Text status lines on a terminal: the winner says so, the others name their leader.
+    expect(output).toMatch(/\[node \d\] election won: leader for term \d+/)
+    expect(output).toMatch(/\[node \d\] leader is node \d \(term \d+\)/)
   }, 60_000)
 })
