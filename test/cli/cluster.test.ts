@@ -2,7 +2,7 @@
 // killed with SIGKILL, failover, and a restarted node catching up to identical logs.
 import { afterAll, describe, expect, it } from 'vitest'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { createServer } from 'node:net'
+import { createServer, type Server } from 'node:net'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { cliPath, runCli } from '../helpers/cli.js'
@@ -65,6 +65,14 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, tim
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
     await new Promise((resolve) => setTimeout(resolve, 100))
   }
+}
+
+/** A plain TCP server on `port`, so that a node cannot bind it. */
+function occupy(port: number): Promise<Server> {
+  return new Promise((resolve) => {
+    const blocker = createServer()
+    blocker.listen(port, '127.0.0.1', () => resolve(blocker))
+  })
 }
 
 function exited(child: ChildProcess): Promise<number | null> {
@@ -159,6 +167,21 @@ describe('a 3-process cluster over gRPC', () => {
 })
 
 describe('raftlog cluster (what npm start runs)', () => {
+  it('exits 1 with each node\'s reason when every node fails to start', async () => {
+    const dir = tempDir('raftlog-e2e-')
+    const { path: config, ports } = await writeConfig(dir, 2)
+    const blockers = await Promise.all(ports.map(occupy))
+    try {
+      const result = await runCli(['cluster', '--config', config], { timeoutMs: 20_000 })
+      expect(result.status).toBe(1)
+      expect(result.stderr).toContain(`[node 1] Error: Failed to bind to 127.0.0.1:${ports[0]} - address already in use`)
+      expect(result.stderr).toContain(`[node 2] Error: Failed to bind to 127.0.0.1:${ports[1]} - address already in use`)
+      expect(result.stderr).toMatch(/cluster: every node has exited/)
+    } finally {
+      for (const blocker of blockers) blocker.close()
+    }
+  }, 30_000)
+
   it('starts every node, reports the leader, serves clients and stops them all on SIGINT', async () => {
     const dir = tempDir('raftlog-e2e-')
     const { path: config } = await writeConfig(dir, 3)
