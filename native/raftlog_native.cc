@@ -6,7 +6,7 @@
 //   advise(buffer, advice)                madvise
 //   unmap(buffer)                         detach every JS view, then munmap
 //   lock(lockPath) -> fd, unlock(fd)      exclusive flock on a lock file
-//   fsyncDir(path)                        make directory entries durable
+//   fsyncDir(path), fsyncDirAsync(path)   make directory entries durable (the latter -> Promise)
 //   pageSize()
 //
 // Arguments are validated by the TypeScript wrapper (src/storage/native.ts); this side trusts
@@ -261,6 +261,51 @@ Napi::Value FsyncDir(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// fsync of a directory on the thread pool, so a flush can make new segments' names durable
+// without stopping the event loop.
+class FsyncDirWorker : public Napi::AsyncWorker {
+ public:
+  FsyncDirWorker(Napi::Env env, std::string path)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), path_(std::move(path)) {}
+
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+ protected:
+  void Execute() override {
+    int fd = open(path_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+      error_ = errno;
+      syscall_ = "open";
+      return;
+    }
+    if (fsync(fd) != 0) {
+      error_ = errno;
+      syscall_ = "fsync";
+    }
+    close(fd);
+  }
+
+  void OnOK() override {
+    if (error_ != 0) deferred_.Reject(SystemError(Env(), error_, syscall_, path_).Value());
+    else deferred_.Resolve(Env().Undefined());
+  }
+
+  void OnError(const Napi::Error& error) override { deferred_.Reject(error.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::string path_;
+  int error_ = 0;
+  const char* syscall_ = "";
+};
+
+Napi::Value FsyncDirAsync(const Napi::CallbackInfo& info) {
+  FsyncDirWorker* worker = new FsyncDirWorker(info.Env(), info[0].As<Napi::String>());
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
+}
+
 Napi::Value PageSize(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(sysconf(_SC_PAGESIZE)));
 }
@@ -274,6 +319,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("lock", Napi::Function::New(env, Lock));
   exports.Set("unlock", Napi::Function::New(env, Unlock));
   exports.Set("fsyncDir", Napi::Function::New(env, FsyncDir));
+  exports.Set("fsyncDirAsync", Napi::Function::New(env, FsyncDirAsync));
   exports.Set("pageSize", Napi::Function::New(env, PageSize));
   return exports;
 }

@@ -113,7 +113,9 @@ export function scanSegment(dir: string, file: string, isLast: boolean): Segment
     }
     const header = readHeader(bytes)
     if (typeof header === 'string') {
-      const harmless = isLast && (header === 'no header' || header === 'too small') && typeof checkFrame(bytes, headerSizeBytes, bytes.length, nameBase) !== 'number'
+      // A last segment whose header never reached the disk holds nothing acknowledged: recovery
+      // starts it afresh. A damaged header with frames behind it is a problem.
+      const harmless = isLast && (header === 'no header' || (header === 'too small' && typeof checkFrame(bytes, headerSizeBytes, bytes.length, nameBase) !== 'number'))
       if (!harmless) scan.problems.push({ file, offset: 0, index: nameBase, problem: `header ${header}` })
       return scan
     }

@@ -17,6 +17,7 @@ interface NativeAddon {
   lock(lockPath: string): number
   unlock(fd: number): void
   fsyncDir(path: string): void
+  fsyncDirAsync(path: string): Promise<void>
   pageSize(): number
 }
 
@@ -96,6 +97,11 @@ export function unlockFile(fd: number): void {
 /** fsync of a directory: makes created, renamed and deleted entries in it durable. */
 export function fsyncDirectory(path: string): void {
   addon.fsyncDir(path)
+}
+
+/** The same fsync of a directory on the thread pool. */
+export function fsyncDirectoryAsync(path: string): Promise<void> {
+  return addon.fsyncDirAsync(path)
 }
 
 /** True for the errno codes flock uses to say another descriptor holds the lock. */

@@ -7,7 +7,7 @@ import { mkdirSync, readdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { EntryType, type LogEntry, type NewEntry } from './log-entry.js'
 import { RaftLogError } from './errors.js'
-import { fsyncDirectory, isLockHeld, lockFile, pageSizeBytes, unlockFile } from './native.js'
+import { fsyncDirectory, fsyncDirectoryAsync, isLockHeld, lockFile, pageSizeBytes, unlockFile } from './native.js'
 import { Segment, type RecoveryReport } from './segment.js'
 import {
   alignUp,
@@ -61,6 +61,8 @@ export class RaftLog {
   private failure: RaftLogError | undefined
   private flushInFlight: Promise<void> | undefined
   private flushQueued: Promise<void> | undefined
+  /** A segment was made since the directory was last synced. */
+  private directoryUnsynced = false
 
   private constructor(dir: string, lockFd: number, segmentSizeBytes: number) {
     this.dir = dir
@@ -280,6 +282,10 @@ export class RaftLog {
         segment.seal()
       }
       this.tail.syncData()
+      if (this.directoryUnsynced) {
+        this.directoryUnsynced = false
+        syncDirectory(this.dir)
+      }
     })
   }
 
@@ -317,6 +323,10 @@ export class RaftLog {
   private startFlush(): Promise<void> {
     const sealing = this.pendingSeal.splice(0)
     const syncs = [...sealing, this.tail].map((segment) => segment.syncDataAsync())
+    if (this.directoryUnsynced) {
+      this.directoryUnsynced = false
+      syncs.push(syncDirectoryAsync(this.dir))
+    }
     const flush = Promise.all(syncs)
       .then(() => {
         for (const segment of sealing) {
@@ -352,7 +362,10 @@ export class RaftLog {
       this.segments[this.segments.length - 1] = replacement
       return replacement
     }
-    const next = Segment.create(this.dir, previous.nextIndex, lastTermOf(previous), sizeBytes)
+    // No disk wait on the append path: the header and the directory entry become durable with
+    // the next flush, before anything written here is acknowledged.
+    const next = Segment.createForRotation(this.dir, previous.nextIndex, lastTermOf(previous), sizeBytes)
+    this.directoryUnsynced = true
     if (!previous.isSealed) this.pendingSeal.push(previous)
     this.segments.push(next)
     return next
@@ -464,7 +477,11 @@ export class RaftLog {
       this.recovery.removedSegments.push(name)
       return
     }
-    const segment = Segment.reinitialize(path, baseIndex, previous === undefined ? 0 : lastTermOf(previous))
+    const prevTerm = previous === undefined ? 0 : lastTermOf(previous)
+    const segment =
+      problem === 'too small'
+        ? Segment.create(this.dir, baseIndex, prevTerm, this.segmentSizeBytes)
+        : Segment.reinitialize(path, baseIndex, prevTerm, problem === 'no header')
     if (segment === undefined) throw headerError(this.dir, name, problem)
     this.recovery.reinitializedSegments.push(name)
     this.segments.push(segment)
@@ -538,6 +555,22 @@ export class RaftLog {
     this.pendingSeal = []
     if (this.lockFd !== undefined) unlockFile(this.lockFd)
     this.lockFd = undefined
+  }
+}
+
+function syncDirectory(dir: string): void {
+  try {
+    fsyncDirectory(dir)
+  } catch (error) {
+    throw systemError(error, `Cannot sync log directory ${dir}`, 'ERR_IO')
+  }
+}
+
+async function syncDirectoryAsync(dir: string): Promise<void> {
+  try {
+    await fsyncDirectoryAsync(dir)
+  } catch (error) {
+    throw systemError(error, `Cannot sync log directory ${dir}`, 'ERR_IO')
   }
 }
 

@@ -61,7 +61,7 @@ function copyPayload(bytes: Buffer, start: number, end: number): Uint8Array {
 }
 
 export class Segment {
-  readonly path: string
+  path: string
   readonly baseIndex: number
   /** Term of entry baseIndex − 1; 0 when there is none. */
   readonly prevTerm: number
@@ -98,25 +98,15 @@ export class Segment {
   }
 
   /**
-   * Creates a new, empty segment. It is written whole under a temporary name and renamed, so a
-   * crash never leaves a half-made segment under a real name.
+   * Creates a new, empty segment, durable at once: it is written whole under a temporary name,
+   * synced and renamed, so a crash never leaves a half-made segment under a real name.
    */
   static create(dir: string, baseIndex: number, prevTerm: number, sizeBytes: number, flags = 0): Segment {
     const path = join(dir, segmentFileName(baseIndex))
     const temporaryPath = `${path}.tmp`
-    rmSync(temporaryPath, { force: true })
-    let mapping: ArrayBuffer
+    const segment = Segment.make(temporaryPath, baseIndex, prevTerm, sizeBytes, flags)
     try {
-      mapping = mapFile(temporaryPath, sizeBytes)
-    } catch (error) {
-      rmSync(temporaryPath, { force: true })
-      throw systemError(error, `Cannot create segment ${basename(path)}`)
-    }
-    const segment = new Segment(path, mapping, baseIndex, prevTerm, flags & flagResetBase)
-    segment.offsets = new Uint32Array(1024)
-    try {
-      segment.writeOwnHeader()
-      syncRange(mapping, 0, headerSizeBytes)
+      syncRange(segment.mapping, 0, headerSizeBytes)
       renameSync(temporaryPath, path)
       fsyncDirectory(dir)
     } catch (error) {
@@ -124,6 +114,37 @@ export class Segment {
       rmSync(temporaryPath, { force: true })
       throw systemError(error, `Cannot create segment ${basename(path)}`)
     }
+    segment.path = path
+    segment.unsyncedFrom = headerSizeBytes
+    return segment
+  }
+
+  /**
+   * Creates the next segment for a rotation without waiting for the disk: its header is synced
+   * with its first frames by the next flush, and the caller syncs the directory then too. Until
+   * that flush nothing in it is acknowledged, so a crash that loses the header, or the file,
+   * loses nothing promised; recovery wipes a last segment with an all-zero header.
+   */
+  static createForRotation(dir: string, baseIndex: number, prevTerm: number, sizeBytes: number): Segment {
+    const path = join(dir, segmentFileName(baseIndex))
+    const segment = Segment.make(path, baseIndex, prevTerm, sizeBytes, 0)
+    segment.unsyncedFrom = 0
+    return segment
+  }
+
+  /** Maps a fresh file (any old one at `path` removed first) and writes the header into it. */
+  private static make(path: string, baseIndex: number, prevTerm: number, sizeBytes: number, flags: number): Segment {
+    rmSync(path, { force: true })
+    let mapping: ArrayBuffer
+    try {
+      mapping = mapFile(path, sizeBytes)
+    } catch (error) {
+      rmSync(path, { force: true })
+      throw systemError(error, `Cannot create segment ${segmentFileName(baseIndex)}`)
+    }
+    const segment = new Segment(path, mapping, baseIndex, prevTerm, flags & flagResetBase)
+    segment.offsets = new Uint32Array(1024)
+    segment.writeOwnHeader()
     return segment
   }
 
@@ -151,13 +172,15 @@ export class Segment {
   }
 
   /**
-   * Gives a headerless or torn last segment a fresh header and zeroes it, but only when no
-   * valid frame sits behind the header: a segment with data is never wiped.
+   * Gives a headerless or torn last segment a fresh header and zeroes it. With a damaged (not
+   * all-zero) header it does so only when no valid frame sits behind it: data is never wiped.
    */
-  static reinitialize(path: string, baseIndex: number, prevTerm: number): Segment | undefined {
+  static reinitialize(path: string, baseIndex: number, prevTerm: number, headerNeverWritten: boolean): Segment | undefined {
     const mapping = mapFile(path, 0)
     const bytes = Buffer.from(mapping)
-    if (typeof checkFrame(bytes, headerSizeBytes, bytes.length, baseIndex) === 'number') {
+    // An all-zero header was never flushed (a rotation's header is synced with its first frames),
+    // so frames behind it were never acknowledged. A damaged header over frames is another story.
+    if (!headerNeverWritten && typeof checkFrame(bytes, headerSizeBytes, bytes.length, baseIndex) === 'number') {
       unmap(mapping)
       return undefined
     }

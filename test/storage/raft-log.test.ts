@@ -272,6 +272,34 @@ describe('RaftLog recovery and corruption', () => {
     again.close()
   })
 
+  it('a last segment left empty, or with frames behind a header that never reached the disk, starts afresh', async () => {
+    for (const leftover of ['empty file', 'zero header over frames']) {
+      const dir = tempDir()
+      const log = open(dir)
+      fill(log, 100, 3)
+      await log.flush()
+      const next = log.lastIndex + 1
+      log.close()
+      const path = join(dir, segmentFileName(next))
+      if (leftover === 'empty file') {
+        writeFileSync(path, '')
+      } else {
+        // A rotation's frames written back, but not its header (synced only by a flush).
+        const other = open(tempDir())
+        other.reset(next, 3)
+        fill(other, 5, 3)
+        other.close()
+        const bytes = readFileSync(join(other.dir, segmentFileName(next)))
+        bytes.fill(0, 0, headerSizeBytes)
+        writeFileSync(path, bytes)
+      }
+      const again = open(dir)
+      expect(again.recovery.reinitializedSegments, leftover).toEqual([segmentFileName(next)])
+      expect([again.lastIndex, again.lastTerm]).toEqual([100, 3])
+      again.close()
+    }
+  })
+
   it('a last segment with a bad header but valid frames behind it is reported, not wiped', () => {
     const dir = tempDir()
     const log = open(dir)

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { readFileSync, readdirSync } from 'node:fs'
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Segment } from '../../src/storage/segment.js'
 import { EntryType } from '../../src/storage/log-entry.js'
@@ -66,6 +66,25 @@ describe('Segment', () => {
     segment.append(1, EntryType.Normal, payloadFor(5, 1))
     segment.syncData()
     segment.close()
-    expect(Segment.reinitialize(join(dir, segmentFileName(5)), 5, 1)).toBeUndefined()
+    expect(Segment.reinitialize(join(dir, segmentFileName(5)), 5, 1, false)).toBeUndefined()
+  })
+
+  it('a rotation segment is not durable until a flush syncs its header with its frames', () => {
+    const dir = tempDir()
+    const segment = Segment.createForRotation(dir, 7, 2, 8192)
+    expect(segment.hasUnsyncedBytes).toBe(true)
+    segment.append(2, EntryType.Normal, payloadFor(7, 2))
+    segment.syncData()
+    expect(segment.hasUnsyncedBytes).toBe(false)
+    segment.close()
+    // A header that never reached the disk: the frames behind it were never acknowledged.
+    const path = join(dir, segmentFileName(7))
+    const bytes = readFileSync(path)
+    bytes.fill(0, 0, headerSizeBytes)
+    writeFileSync(path, bytes)
+    const wiped = Segment.reinitialize(path, 7, 2, true)!
+    expect([wiped.entryCount, wiped.prevTerm]).toEqual([0, 2])
+    wiped.close()
+    expect(readFileSync(path).subarray(headerSizeBytes).every((byte) => byte === 0)).toBe(true)
   })
 })

@@ -38,6 +38,13 @@ export function simulatePowerLoss(dir: string, boundary: DurableBoundary, patter
       continue
     }
     loss.file ??= name
+    // A segment made by a rotation after the boundary has its header synced only by a flush:
+    // sometimes that header never reached the disk either.
+    if (!first && random() < 0.3) {
+      // (A writer killed between creating the file and reserving its blocks leaves it empty.)
+      loss.bytesChanged += Math.min(headerSizeBytes, bytes.length)
+      bytes.fill(0, 0, Math.min(headerSizeBytes, bytes.length))
+    }
     loss.bytesChanged += lose(bytes, start, first ? pattern : 'some-pages', random)
     writeFileSync(path, bytes)
     first = false
