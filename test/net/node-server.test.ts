@@ -1,0 +1,105 @@
+// Three node servers in this process, on 127.0.0.1 over real gRPC: the client service as a raw
+// gRPC caller sees it.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import * as grpc from '@grpc/grpc-js'
+import { createServer } from 'node:net'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { loadClusterConfig, type ClusterConfig } from '../../src/net/cluster-config.js'
+import { decodeKvResult, encodeKvCommand } from '../../src/net/kv-state-machine.js'
+import { startNodeServer, type NodeServer } from '../../src/net/node-server.js'
+import { protocol } from '../../src/net/protocol.js'
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number }
+      probe.close(() => resolve(port))
+    })
+  })
+}
+
+type Reply = { result: Buffer; notLeader: { leaderId: number; leaderAddress: string } | null }
+
+function call<T>(address: string, method: string, request: unknown): Promise<T> {
+  const client = new protocol.RaftClient(address, grpc.credentials.createInsecure()) as unknown as Record<string, (r: unknown, o: grpc.CallOptions, cb: (e: grpc.ServiceError | null, v: T) => void) => void> & grpc.Client
+  return new Promise<T>((resolve, reject) =>
+    client[method]!.call(client, request, { deadline: Date.now() + 5000 }, (error, reply) => {
+      client.close()
+      if (error === null) resolve(reply)
+      else reject(error)
+    }),
+  )
+}
+
+let cluster: ClusterConfig
+let dir: string
+const servers: NodeServer[] = []
+const silent = { warn: () => {} }
+
+beforeAll(async () => {
+  // Not tempDir(): its cleanup runs after each test, and these nodes live for the whole file.
+  dir = mkdtempSync(join(tmpdir(), 'raftlog-node-server-'))
+  const path = join(dir, 'cluster.yaml')
+  const ports = [await freePort(), await freePort(), await freePort()]
+  writeFileSync(path, `nodes:\n${ports.map((port, i) => `  - { node_id: ${i + 1}, ip_address: "127.0.0.1", port: ${port} }`).join('\n')}\ncluster_settings:\n  log_directory: "./logs"\n  log_segment_size: 1048576\n  election_timeout_range: { min: 150, max: 300 }\n  heartbeat_interval: 30\n`)
+  cluster = loadClusterConfig(path)
+  for (const node of cluster.nodes) servers.push(await startNodeServer(cluster, node.nodeId, silent))
+})
+
+afterAll(async () => {
+  await Promise.all(servers.map((server) => server.stop()))
+  rmSync(dir, { recursive: true, force: true })
+})
+
+async function leader(): Promise<NodeServer> {
+  const deadline = Date.now() + 10_000
+  for (;;) {
+    const found = servers.find((server) => server.node.status().role === 'leader')
+    if (found !== undefined) return found
+    if (Date.now() > deadline) throw new Error('no leader elected in 10 s')
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
+
+describe('the client service of a node', () => {
+  it('answers a proposal on the leader with the state machine\'s result', async () => {
+    const at = (await leader()).config.address
+    const reply = await call<Reply>(at, 'Propose', { command: encodeKvCommand({ op: 'put', key: 'k', value: 'v1' }) })
+    expect(reply.notLeader).toBeNull()
+    expect(decodeKvResult(reply.result)).toEqual({ ok: true, value: null })
+    const read = await call<Reply>(at, 'Read', { key: 'k' })
+    expect(decodeKvResult(read.result)).toEqual({ ok: true, value: 'v1' })
+  })
+
+  it('answers NOT_LEADER on a follower with the leader\'s id and address', async () => {
+    const current = await leader()
+    const follower = servers.find((server) => server !== current && server.node.status().leaderId === current.node.id)
+    expect(follower).toBeDefined()
+    for (const method of ['Propose', 'Read']) {
+      const reply = await call<Reply>(follower!.config.address, method, method === 'Read' ? { key: 'k' } : { command: encodeKvCommand({ op: 'put', key: 'k', value: 'v2' }) })
+      expect(reply.notLeader).toEqual({ leaderId: current.node.id, leaderAddress: current.config.address })
+    }
+  })
+
+  it('refuses a malformed command with INVALID_ARGUMENT', async () => {
+    const current = await leader()
+    const before = current.node.status().lastIndex
+    await expect(call(current.config.address, 'Propose', { command: Buffer.from([1, 200, 0, 0, 0]) })).rejects.toMatchObject({ code: grpc.status.INVALID_ARGUMENT, details: expect.stringMatching(/key length 200 runs past the end/) })
+    expect(current.node.status().lastIndex).toBe(before)
+  })
+
+  it('reports its status', async () => {
+    const current = await leader()
+    const status = await call<Record<string, unknown>>(current.config.address, 'Status', {})
+    expect(status).toEqual(current.node.status())
+    expect(status).toMatchObject({ id: current.node.id, role: 'leader', leaderId: current.node.id })
+  })
+
+  it('refuses to start a node that is not in the configuration, or whose port is taken', async () => {
+    await expect(startNodeServer(cluster, 99, silent)).rejects.toThrow(/^Node ID 99 not found in configuration file$/)
+    const node = cluster.nodes[0]!
+    await expect(startNodeServer(cluster, node.nodeId, silent)).rejects.toThrow(`Failed to bind to ${node.address} - address already in use`)
+  })
+})
