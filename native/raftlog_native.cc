@@ -7,6 +7,7 @@
 //   unmap(buffer)                         detach every JS view, then munmap
 //   lock(lockPath) -> fd, unlock(fd)      exclusive flock on a lock file
 //   fsyncDir(path), fsyncDirAsync(path)   make directory entries durable (the latter -> Promise)
+//   allocateAsync(path, size)             create a file and posix_fallocate it on the thread pool
 //   pageSize()
 //
 // Arguments are validated by the TypeScript wrapper (src/storage/native.ts); this side trusts
@@ -306,6 +307,54 @@ Napi::Value FsyncDirAsync(const Napi::CallbackInfo& info) {
   return promise;
 }
 
+// Creates a file and reserves its blocks on the thread pool: the next segment is made ready
+// before the current one fills, so a rotation does not wait for posix_fallocate.
+class AllocateWorker : public Napi::AsyncWorker {
+ public:
+  AllocateWorker(Napi::Env env, std::string path, size_t size)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), path_(std::move(path)), size_(size) {}
+
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+ protected:
+  void Execute() override {
+    int fd = open(path_.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+      error_ = errno;
+      syscall_ = "open";
+      return;
+    }
+    int err = posix_fallocate(fd, 0, static_cast<off_t>(size_));
+    if (err != 0) {
+      error_ = err;
+      syscall_ = "posix_fallocate";
+    }
+    close(fd);
+  }
+
+  void OnOK() override {
+    if (error_ != 0) deferred_.Reject(SystemError(Env(), error_, syscall_, path_).Value());
+    else deferred_.Resolve(Env().Undefined());
+  }
+
+  void OnError(const Napi::Error& error) override { deferred_.Reject(error.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::string path_;
+  size_t size_;
+  int error_ = 0;
+  const char* syscall_ = "";
+};
+
+Napi::Value AllocateAsync(const Napi::CallbackInfo& info) {
+  AllocateWorker* worker = new AllocateWorker(info.Env(), info[0].As<Napi::String>(),
+                                              static_cast<size_t>(info[1].As<Napi::Number>().Int64Value()));
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
+}
+
 Napi::Value PageSize(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(sysconf(_SC_PAGESIZE)));
 }
@@ -320,6 +369,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("unlock", Napi::Function::New(env, Unlock));
   exports.Set("fsyncDir", Napi::Function::New(env, FsyncDir));
   exports.Set("fsyncDirAsync", Napi::Function::New(env, FsyncDirAsync));
+  exports.Set("allocateAsync", Napi::Function::New(env, AllocateAsync));
   exports.Set("pageSize", Napi::Function::New(env, PageSize));
   return exports;
 }

@@ -18,6 +18,7 @@ interface NativeAddon {
   unlock(fd: number): void
   fsyncDir(path: string): void
   fsyncDirAsync(path: string): Promise<void>
+  allocateAsync(path: string, size: number): Promise<void>
   pageSize(): number
 }
 
@@ -102,6 +103,11 @@ export function fsyncDirectory(path: string): void {
 /** The same fsync of a directory on the thread pool. */
 export function fsyncDirectoryAsync(path: string): Promise<void> {
   return addon.fsyncDirAsync(path)
+}
+
+/** Creates (or empties) a file and reserves `sizeBytes` of blocks for it, on the thread pool. */
+export function allocateFileAsync(path: string, sizeBytes: number): Promise<void> {
+  return addon.allocateAsync(path, sizeBytes)
 }
 
 /** True for the errno codes flock uses to say another descriptor holds the lock. */

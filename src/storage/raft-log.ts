@@ -7,7 +7,7 @@ import { mkdirSync, readdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { EntryType, type LogEntry, type NewEntry } from './log-entry.js'
 import { RaftLogError } from './errors.js'
-import { fsyncDirectory, fsyncDirectoryAsync, isLockHeld, lockFile, pageSizeBytes, unlockFile } from './native.js'
+import { allocateFileAsync, fsyncDirectory, fsyncDirectoryAsync, isLockHeld, lockFile, pageSizeBytes, unlockFile } from './native.js'
 import { Segment, type RecoveryReport } from './segment.js'
 import {
   alignUp,
@@ -46,6 +46,8 @@ export interface OpenReport extends RecoveryReport {
 
 const emptyPayload = new Uint8Array(0)
 const lockFileName = 'LOCK'
+/** The next segment's file while it is made ready; removed at open if a crash leaves it. */
+const spareFileName = 'next-segment.tmp'
 
 export class RaftLog {
   readonly dir: string
@@ -63,6 +65,8 @@ export class RaftLog {
   private flushQueued: Promise<void> | undefined
   /** A segment was made since the directory was last synced. */
   private directoryUnsynced = false
+  /** The next segment's file, made ready on the thread pool while the tail fills. */
+  private spare: { path: string; sizeBytes: number; ready: boolean } | undefined
 
   private constructor(dir: string, lockFd: number, segmentSizeBytes: number) {
     this.dir = dir
@@ -134,6 +138,8 @@ export class RaftLog {
       this.truncateAfter(lastBefore)
       throw error
     }
+    const tail = this.tail
+    if (this.spare === undefined && tail.usedBytes * 2 > tail.sizeBytes) this.prepareSpare()
     return this.lastIndex
   }
 
@@ -362,13 +368,31 @@ export class RaftLog {
       this.segments[this.segments.length - 1] = replacement
       return replacement
     }
-    // No disk wait on the append path: the header and the directory entry become durable with
-    // the next flush, before anything written here is acknowledged.
-    const next = Segment.createForRotation(this.dir, previous.nextIndex, lastTermOf(previous), sizeBytes)
+    // No disk wait on the append path: the file was made ready on the thread pool, and its
+    // header and directory entry become durable with the next flush, before anything written
+    // here is acknowledged.
+    const spare = this.spare?.ready === true && this.spare.sizeBytes === sizeBytes ? this.spare : undefined
+    if (spare !== undefined) this.spare = undefined
+    const next = Segment.createForRotation(this.dir, previous.nextIndex, lastTermOf(previous), sizeBytes, spare?.path)
     this.directoryUnsynced = true
     if (!previous.isSealed) this.pendingSeal.push(previous)
     this.segments.push(next)
     return next
+  }
+
+  /** Starts making the next segment's file on the thread pool; rotate() takes it when ready. */
+  private prepareSpare(): void {
+    const spare = { path: join(this.dir, spareFileName), sizeBytes: this.segmentSizeBytes, ready: false }
+    this.spare = spare
+    allocateFileAsync(spare.path, spare.sizeBytes).then(
+      () => {
+        spare.ready = true
+      },
+      () => {
+        // No spare (a full disk, say): the rotation makes its file itself and reports the error.
+        if (this.spare === spare) this.spare = undefined
+      },
+    )
   }
 
   private load(): void {
@@ -402,7 +426,7 @@ export class RaftLog {
   /** Segment file names sorted by base index; leftover temporary files are removed. */
   private listDirectory(): string[] {
     const all = readdirSync(this.dir)
-    const leftovers = all.filter((name) => name.startsWith('segment_') && name.endsWith('.log.tmp'))
+    const leftovers = all.filter((name) => (name.startsWith('segment_') && name.endsWith('.log.tmp')) || name === spareFileName)
     for (const name of leftovers) rmSync(join(this.dir, name), { force: true })
     if (leftovers.length > 0) fsyncDirectory(this.dir)
     return all
@@ -553,6 +577,8 @@ export class RaftLog {
     for (const segment of this.segments) segment.close()
     this.segments = []
     this.pendingSeal = []
+    if (this.spare?.ready === true) rmSync(this.spare.path, { force: true })
+    this.spare = undefined
     if (this.lockFd !== undefined) unlockFile(this.lockFd)
     this.lockFd = undefined
   }

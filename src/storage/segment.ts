@@ -125,16 +125,26 @@ export class Segment {
    * that flush nothing in it is acknowledged, so a crash that loses the header, or the file,
    * loses nothing promised; recovery wipes a last segment with an all-zero header.
    */
-  static createForRotation(dir: string, baseIndex: number, prevTerm: number, sizeBytes: number): Segment {
+  static createForRotation(dir: string, baseIndex: number, prevTerm: number, sizeBytes: number, sparePath?: string): Segment {
     const path = join(dir, segmentFileName(baseIndex))
-    const segment = Segment.make(path, baseIndex, prevTerm, sizeBytes, 0)
+    let reused = false
+    if (sparePath !== undefined) {
+      // A file made ready (zeroed, its blocks reserved) on the thread pool: rename it in.
+      try {
+        renameSync(sparePath, path)
+        reused = true
+      } catch {
+        reused = false
+      }
+    }
+    const segment = Segment.make(path, baseIndex, prevTerm, sizeBytes, 0, !reused)
     segment.unsyncedFrom = 0
     return segment
   }
 
-  /** Maps a fresh file (any old one at `path` removed first) and writes the header into it. */
-  private static make(path: string, baseIndex: number, prevTerm: number, sizeBytes: number, flags: number): Segment {
-    rmSync(path, { force: true })
+  /** Maps a fresh file (any old one at `path` removed first, unless told) and writes the header. */
+  private static make(path: string, baseIndex: number, prevTerm: number, sizeBytes: number, flags: number, removeOld = true): Segment {
+    if (removeOld) rmSync(path, { force: true })
     let mapping: ArrayBuffer
     try {
       mapping = mapFile(path, sizeBytes)

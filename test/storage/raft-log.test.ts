@@ -333,6 +333,29 @@ describe('RaftLog recovery and corruption', () => {
     open(dir).close()
   })
 
+  it('the next segment is made ready on the thread pool and taken by the rotation', async () => {
+    const dir = tempDir()
+    const log = open(dir)
+    fill(log, 60, 1) // past half of the first 8 KiB segment
+    expect(log.describeSegments().length).toBe(1)
+    const spare = join(dir, 'next-segment.tmp')
+    for (let i = 0; i < 100 && !existsSync(spare); i++) await new Promise((resolve) => setTimeout(resolve, 5))
+    expect(statSync(spare).size).toBe(segmentSize)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    const spareBytes = readFileSync(spare)
+    expect(spareBytes.every((byte) => byte === 0)).toBe(true)
+    const spareInode = statSync(spare).ino
+    fill(log, 100, 1) // rotates into the spare
+    expect(log.describeSegments().length).toBe(2)
+    expect(statSync(join(dir, log.describeSegments()[1]!.file)).ino).toBe(spareInode)
+    expect(log.slice(1).map((e) => e.data)).toEqual(Array.from({ length: 160 }, (_, i) => payloadFor(i + 1, 1)))
+    log.close()
+    expect(readdirSync(dir).filter((name) => name.endsWith('.tmp'))).toEqual([])
+    writeFileSync(spare, 'left by a crash')
+    open(dir).close()
+    expect(existsSync(spare)).toBe(false)
+  })
+
   it('leftover temporary segment files are removed on open', () => {
     const dir = tempDir()
     open(dir).close()
