@@ -77,7 +77,7 @@ export class ClusterClient {
       } catch (error) {
         const code = (error as { code?: number }).code
         if (code === grpc.status.INVALID_ARGUMENT) throw new RaftLogError('ERR_BAD_COMMAND', `${address} refused the command: ${(error as Error).message}`)
-        if (retry === 'once' && (code === grpc.status.DEADLINE_EXCEEDED || code === grpc.status.ABORTED)) {
+        if (retry === 'once' && !neverSent(error as Error & { code?: number })) {
           throw new RaftLogError('ERR_UNKNOWN_OUTCOME', `The command may or may not have been applied: ${address}: ${(error as Error).message}`)
         }
         lastProblem = `${address}: ${(error as Error).message}`
@@ -122,6 +122,15 @@ export class ClusterClient {
       })
     })
   }
+}
+
+/**
+ * Whether a failed call certainly never reached the node: grpc-js fails a call at once, before
+ * sending it, while it has no connection. A timeout, a connection lost mid-call or a node's own
+ * error (ABORTED) leave the outcome unknown.
+ */
+function neverSent(error: Error & { code?: number }): boolean {
+  return error.code === grpc.status.UNAVAILABLE && error.message.includes('No connection established')
 }
 
 function pause(ms: number): Promise<void> {

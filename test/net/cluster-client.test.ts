@@ -80,6 +80,24 @@ describe('ClusterClient', () => {
     expect(calls).toBe(2)
   })
 
+  it('sends a cas on to the next node when the first one could not be reached at all', async () => {
+    const node = await fakeNode(() => result('ok'))
+    expect(Buffer.from(await client(['127.0.0.1:1', node.address]).propose(new Uint8Array([4]), 5000, 'once')).toString()).toBe('ok')
+  })
+
+  it('reports an unknown outcome when the node goes away in the middle of a cas', async () => {
+    const server = new grpc.Server()
+    let received: () => void = () => {}
+    const arrived = new Promise<void>((resolve) => (received = resolve))
+    // Takes the call and never answers: the node dies with the command maybe committed.
+    server.addService(protocol.RaftClient.service, { Propose: () => received(), Read: () => {}, Status: () => {} })
+    const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) => (error === null ? resolve(bound) : reject(error))))
+    const outcome = client([`127.0.0.1:${port}`]).propose(new Uint8Array([4]), 5000, 'once')
+    await arrived
+    server.forceShutdown()
+    await expect(outcome).rejects.toMatchObject({ code: 'ERR_UNKNOWN_OUTCOME' })
+  })
+
   it('reports every node, an unreachable one by its configured id', async () => {
     const node = await fakeNode(() => ({ reply: { id: 1, role: 'leader', term: 4, leaderId: 1, commitIndex: 9, lastApplied: 9, firstIndex: 1, lastIndex: 9 } }))
     const statuses = await client([node.address, '127.0.0.1:1'], [1, 2]).statuses(1000)
