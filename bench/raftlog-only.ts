@@ -3,6 +3,7 @@
 import { closeSync, mkdtempSync, openSync, readdirSync, rmSync, statSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { RaftLog } from '../src/storage/raft-log.js'
+import { collectGarbage } from './collect-garbage.js'
 import { median } from './stats.js'
 
 export interface RaftlogOnlyResults {
@@ -80,11 +81,11 @@ function indexMemory(dir: string, entries: number): number {
   const batch = Array.from({ length: 4096 }, () => ({ term: 1, data }))
   while (log.lastIndex < entries) log.append(batch)
   log.close()
-  global.gc?.()
+  collectGarbage()
   const before = process.memoryUsage()
   const reopened = RaftLog.open(dir, { logger: silent })
   for (const segment of reopened.describeSegments()) if (segment.entryCount > 0) reopened.termAt(segment.baseIndex)
-  global.gc?.()
+  collectGarbage()
   const after = process.memoryUsage()
   const bytes = after.arrayBuffers - before.arrayBuffers + Math.max(0, after.heapUsed - before.heapUsed)
   const count = reopened.lastIndex
