@@ -67,6 +67,15 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, tim
   }
 }
 
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
 /** A plain TCP server on `port`, so that a node cannot bind it. */
 function occupy(port: number): Promise<Server> {
   return new Promise((resolve) => {
@@ -180,6 +189,22 @@ describe('raftlog cluster (what npm start runs)', () => {
     } finally {
       for (const blocker of blockers) blocker.close()
     }
+  }, 30_000)
+
+  it('leaves no node running when it is killed with SIGKILL', async () => {
+    const dir = tempDir('raftlog-e2e-')
+    const { path: config } = await writeConfig(dir, 3)
+    const child = spawn(process.execPath, [cliPath, 'cluster', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] })
+    children.add(child)
+    let output = ''
+    child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()))
+    await waitFor('a leader line', async () => (/cluster: node \d leads/.test(output) ? true : undefined))
+    const pids = [...output.matchAll(/cluster: node \d is process (\d+)/g)].map((match) => Number(match[1]))
+    expect(pids).toHaveLength(3)
+    child.kill('SIGKILL')
+    await waitFor('every node to stop', async () => (pids.every((pid) => !alive(pid)) ? true : undefined), 10_000)
+    // They stopped cleanly: every log opens and verifies.
+    for (const id of [1, 2, 3]) expect((await runCli(['verify', join(dir, 'logs', `node_${id}`)])).status).toBe(0)
   }, 30_000)
 
   it('starts every node, reports the leader, serves clients and stops them all on SIGINT', async () => {

@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util'
 import type { Command } from '../command.js'
 import { loadClusterConfig } from '../../net/cluster-config.js'
 import { ClusterClient } from '../../net/cluster-client.js'
+import { parentPipeVariable } from '../parent-pipe.js'
 
 const help = `Usage: raftlog cluster [--config FILE]
 
@@ -39,7 +40,11 @@ export const clusterCommand: Command = {
     const children = new Map<number, ChildProcess>()
     let stopping = false
     for (const node of cluster.nodes) {
-      const child = spawn(process.execPath, [mainPath, 'node', '--node-id', String(node.nodeId), '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] })
+      // stdin stays an open pipe: its end tells the node this process is gone, even after a kill -9.
+      const child = spawn(process.execPath, [mainPath, 'node', '--node-id', String(node.nodeId), '--config', configPath], {
+        stdio: ['pipe', 'pipe', 'pipe'],
+        env: { ...process.env, [parentPipeVariable]: '1' },
+      })
       children.set(node.nodeId, child)
       console.log(`cluster: node ${node.nodeId} is process ${child.pid}, serving ${node.address}`)
       createInterface({ input: child.stdout! }).on('line', (line) => console.log(line))

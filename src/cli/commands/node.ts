@@ -3,6 +3,7 @@ import { UsageError, type Command } from '../command.js'
 import { loadClusterConfig } from '../../net/cluster-config.js'
 import { startNodeServer } from '../../net/node-server.js'
 import { RaftLogError } from '../../storage/errors.js'
+import { onParentGone } from '../parent-pipe.js'
 
 const help = `Usage: raftlog node --node-id ID [--config FILE] [--log-format text|json]
 
@@ -60,6 +61,7 @@ export const nodeCommand: Command = {
     })
     const status = node.status()
     log('started', `node ${nodeId} ready: term ${status.term}, log ${status.firstIndex}..${status.lastIndex}`, { ...status })
+    let releaseStdin = (): void => {}
     const exitStatus = await new Promise<number>((resolve) => {
       let stopping = false
       const stop = (reason: string, status: number): void => {
@@ -73,7 +75,9 @@ export const nodeCommand: Command = {
       process.once('SIGTERM', () => stop('SIGTERM', 0))
       // A node whose storage failed can do nothing more: exit non-zero so a supervisor restarts it.
       node.on('failed', (error: Error) => stop(`a storage failure: ${error.message}`, 1))
+      releaseStdin = onParentGone(() => stop('the end of raftlog cluster', 0))
     })
+    releaseStdin()
     log('stopped', `node ${nodeId} stopped`)
     return exitStatus
   },
