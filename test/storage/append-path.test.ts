@@ -4,6 +4,8 @@ import { payloadFor, silentLogger } from '../helpers/entries.js'
 import { tempDir } from '../helpers/temp-dir.js'
 
 const calls: string[] = []
+/** The madvise hint of every advise() call, in order. */
+const advice: string[] = []
 /** Set to make the next asynchronous msync fail as a dying disk would. */
 const failures = { nextSync: undefined as Error | undefined }
 
@@ -15,6 +17,7 @@ vi.mock('../../src/storage/native.js', async (importOriginal) => {
       typeof value === 'function'
         ? (...args: unknown[]) => {
             calls.push(name)
+            if (name === 'advise') advice.push(args[1] as string)
             const failure = failures.nextSync
             if (name === 'syncRangeAsync' && failure !== undefined) {
               failures.nextSync = undefined
@@ -60,6 +63,26 @@ describe('append path', () => {
     }
     await Promise.all([first, ...waiting])
     expect(calls).toEqual(['syncRangeAsync', 'syncRangeAsync'])
+    log.close()
+  })
+})
+
+describe('readahead advice', () => {
+  it('keeps readahead off a segment while it takes appends and turns it back on when it is sealed', async () => {
+    advice.length = 0
+    const log = RaftLog.open(tempDir(), { segmentSize: 65536, logger: silentLogger })
+    // The open segment: single-page faults, so a small msync never writes back a large folio.
+    expect(advice).toEqual(['random'])
+    advice.length = 0
+    while (log.describeSegments().length < 2) log.append([{ term: 1, data: payloadFor(log.lastIndex + 1, 1000) }])
+    expect(advice).toEqual(['random'])
+    // The flush seals the full segment: reads of it get readahead again.
+    await log.flush()
+    expect(advice).toEqual(['random', 'normal'])
+    // Truncating into the sealed segment opens it for appends again.
+    advice.length = 0
+    log.truncateAfter(3)
+    expect(advice).toEqual(['random'])
     log.close()
   })
 })
