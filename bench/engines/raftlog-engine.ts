@@ -11,7 +11,10 @@ export const raftlogEngine: EngineFactory = {
       appendBatch(entries, term) {
         log.append(entries.map((data) => ({ term, data })))
       },
-      flush: () => (durable ? log.flush() : undefined),
+      // Synchronous like every durable peer here (raw fs fdatasyncSync, lmdb transactionSync,
+      // sqlite): the case measures the storage, not a thread-pool round trip. flush() adds that
+      // round trip; the raftlog-only cases measure it.
+      flush: () => (durable ? log.flushSync() : undefined),
       get: (index) => log.get(index)?.data,
       lastIndex: () => log.lastIndex,
       close: () => log.close(),
