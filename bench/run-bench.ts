@@ -5,9 +5,9 @@ import type { BenchReport } from './report.js'
 import { appendCase, getCases, type BenchSettings, type CaseResult } from './side-by-side.js'
 
 export function raftlogOnlySizesFor(mode: 'full' | 'quick' | 'tiny'): RaftlogOnlySizes {
-  if (mode === 'tiny') return { logBytes: 4 * 2 ** 20, indexEntries: 20_000, openRepeats: 1 }
-  if (mode === 'quick') return { logBytes: 128 * 2 ** 20, indexEntries: 500_000, openRepeats: 3 }
-  return { logBytes: 2 ** 30, indexEntries: 10_000_000, openRepeats: 7 }
+  if (mode === 'tiny') return { logBytes: 4 * 2 ** 20, indexEntries: 20_000, openRepeats: 1, flushRepeats: 20 }
+  if (mode === 'quick') return { logBytes: 128 * 2 ** 20, indexEntries: 500_000, openRepeats: 3, flushRepeats: 500 }
+  return { logBytes: 2 ** 30, indexEntries: 10_000_000, openRepeats: 7, flushRepeats: 2000 }
 }
 
 export function settingsFor(mode: 'full' | 'quick' | 'tiny', workDir: string): BenchSettings {
@@ -37,7 +37,7 @@ export async function runBench(
   options.progress(`get: ${reads.map((r) => `${r.engine} ${Math.round(r.entriesPerSecond)}/s`).join(', ')}`)
   const machine = options.machine ? measureMachineLimits(settings.workDir, settings.quick) : { fdatasync4KiBp50Ms: NaN, fdatasync4KiBp99Ms: NaN, sequentialWriteMBps: NaN, memcpyGBps: NaN, crc32: [] }
   if (options.machine) options.progress('machine limits measured')
-  const raftlogOnly = options.raftlogOnly === undefined ? undefined : runRaftlogOnly(settings.workDir, options.raftlogOnly)
+  const raftlogOnly = options.raftlogOnly === undefined ? undefined : await runRaftlogOnly(settings.workDir, options.raftlogOnly)
   if (raftlogOnly !== undefined) options.progress('raftlog-only cases measured')
   return { date: new Date().toISOString(), command: options.command, node: process.version, machine, cases, raftlogOnly }
 }

@@ -30,6 +30,8 @@ describe('npm run bench, on tiny sizes', () => {
     expect(report.raftlogOnly!.openCleanMs).toBeGreaterThan(0)
     expect(report.raftlogOnly!.cutBytesAfterCrash).toBeGreaterThan(0)
     expect(report.raftlogOnly!.indexBytesPerEntry).toBeGreaterThan(0)
+    expect(report.raftlogOnly!.flushSyncP50Ms).toBeGreaterThan(0)
+    expect(report.raftlogOnly!.flushAsyncP50Ms).toBeGreaterThan(0)
     expect(markdown(report)).toMatch(/\| append 100 B batch 64 durable \| lmdb \|/)
     expect(svg(report)).toMatch(/^<svg[\s\S]*<\/svg>$/)
   })
