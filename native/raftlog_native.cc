@@ -3,6 +3,7 @@
 //   map(path, size, readOnly)   -> ArrayBuffer over an mmap of the file
 //   sync(buffer, offset, length)          msync(MS_SYNC), synchronous
 //   syncAsync(buffer, offset, length)     msync on the libuv thread pool -> Promise
+//   populateAsync(buffer, offset, length) MADV_POPULATE_WRITE on the thread pool -> Promise
 //   advise(buffer, advice)                madvise
 //   unmap(buffer)                         detach every JS view, then munmap
 //   lock(lockPath) -> fd, unlock(fd)      exclusive flock on a lock file
@@ -30,12 +31,12 @@
 
 namespace {
 
-// One mapping's life. The ArrayBuffer's finalizer, unmap() and pending async syncs all
+// One mapping's life. The ArrayBuffer's finalizer, unmap() and pending thread-pool work all
 // touch it, always on the JavaScript thread, so no locking is needed.
 struct Mapping {
   void* addr;
   size_t length;
-  int pendingSyncs = 0;
+  int pendingWork = 0;
   bool unmapped = false;   // munmap done (or never to be done again)
   bool released = false;   // unmap() was called: views are detached
   bool finalized = false;  // the ArrayBuffer's finalizer ran
@@ -56,13 +57,13 @@ Napi::Error SystemError(Napi::Env env, int err, const char* syscall, const std::
 }
 
 void ReleaseIfIdle(Mapping* mapping) {
-  // munmap only once no async msync can still be reading the range.
-  if (!mapping->unmapped && mapping->pendingSyncs == 0 && (mapping->released || mapping->finalized)) {
+  // munmap only once no thread-pool msync or populate can still be touching the range.
+  if (!mapping->unmapped && mapping->pendingWork == 0 && (mapping->released || mapping->finalized)) {
     munmap(mapping->addr, mapping->length);
     mapping->unmapped = true;
     liveMappings.erase(mapping->addr);
   }
-  if (mapping->finalized && mapping->pendingSyncs == 0) delete mapping;
+  if (mapping->finalized && mapping->pendingWork == 0) delete mapping;
 }
 
 void FinalizeMapping(Napi::Env, void*, Mapping* mapping) {
@@ -142,26 +143,38 @@ Napi::Value Sync(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-class SyncWorker : public Napi::AsyncWorker {
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23  // Linux 5.14
+#endif
+
+// What a RangeWorker does to a range of a mapping on the thread pool.
+enum class RangeOperation { kSync, kPopulate };
+
+class RangeWorker : public Napi::AsyncWorker {
  public:
-  SyncWorker(Napi::Env env, Napi::ArrayBuffer buffer, Mapping* mapping, void* start, size_t size)
+  RangeWorker(Napi::Env env, Napi::ArrayBuffer buffer, Mapping* mapping, void* start, size_t size,
+              RangeOperation operation)
       : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), mapping_(mapping),
-        start_(start), size_(size) {
+        start_(start), size_(size), operation_(operation) {
     buffer_ = Napi::Persistent(buffer);
-    mapping_->pendingSyncs++;
+    mapping_->pendingWork++;
   }
 
   Napi::Promise Promise() { return deferred_.Promise(); }
 
  protected:
   void Execute() override {
-    if (size_ > 0 && msync(start_, size_, MS_SYNC) != 0) error_ = errno;
+    if (size_ == 0) return;
+    int result = operation_ == RangeOperation::kSync ? msync(start_, size_, MS_SYNC)
+                                                     : madvise(start_, size_, MADV_POPULATE_WRITE);
+    if (result != 0) error_ = errno;
   }
 
   void OnOK() override {
     Finish();
     if (error_ != 0) {
-      deferred_.Reject(SystemError(Env(), error_, "msync", "<mapping>").Value());
+      const char* syscall = operation_ == RangeOperation::kSync ? "msync" : "madvise";
+      deferred_.Reject(SystemError(Env(), error_, syscall, "<mapping>").Value());
     } else {
       deferred_.Resolve(Env().Undefined());
     }
@@ -174,7 +187,7 @@ class SyncWorker : public Napi::AsyncWorker {
 
  private:
   void Finish() {
-    mapping_->pendingSyncs--;
+    mapping_->pendingWork--;
     buffer_.Reset();
     ReleaseIfIdle(mapping_);
   }
@@ -184,10 +197,11 @@ class SyncWorker : public Napi::AsyncWorker {
   Mapping* mapping_;
   void* start_;
   size_t size_;
+  RangeOperation operation_;
   int error_ = 0;
 };
 
-Napi::Value SyncAsync(const Napi::CallbackInfo& info) {
+Napi::Value QueueRangeWorker(const Napi::CallbackInfo& info, RangeOperation operation) {
   Napi::Env env = info.Env();
   Napi::ArrayBuffer buffer = info[0].As<Napi::ArrayBuffer>();
   Mapping* mapping = FindMapping(env, buffer);
@@ -195,10 +209,18 @@ Napi::Value SyncAsync(const Napi::CallbackInfo& info) {
   size_t size;
   PageRange(mapping, info[1].As<Napi::Number>().Int64Value(), info[2].As<Napi::Number>().Int64Value(),
             &start, &size);
-  SyncWorker* worker = new SyncWorker(env, buffer, mapping, start, size);
+  RangeWorker* worker = new RangeWorker(env, buffer, mapping, start, size, operation);
   Napi::Promise promise = worker->Promise();
   worker->Queue();
   return promise;
+}
+
+Napi::Value SyncAsync(const Napi::CallbackInfo& info) { return QueueRangeWorker(info, RangeOperation::kSync); }
+
+// Takes the write faults of pages about to be appended to on the thread pool, so the JavaScript
+// thread finds them mapped and writable. The pages hold zeros, as the file already does there.
+Napi::Value PopulateAsync(const Napi::CallbackInfo& info) {
+  return QueueRangeWorker(info, RangeOperation::kPopulate);
 }
 
 Napi::Value Advise(const Napi::CallbackInfo& info) {
@@ -363,6 +385,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("map", Napi::Function::New(env, Map));
   exports.Set("sync", Napi::Function::New(env, Sync));
   exports.Set("syncAsync", Napi::Function::New(env, SyncAsync));
+  exports.Set("populateAsync", Napi::Function::New(env, PopulateAsync));
   exports.Set("advise", Napi::Function::New(env, Advise));
   exports.Set("unmap", Napi::Function::New(env, Unmap));
   exports.Set("lock", Napi::Function::New(env, Lock));

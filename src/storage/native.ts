@@ -12,6 +12,7 @@ interface NativeAddon {
   map(path: string, size: number, readOnly: boolean): ArrayBuffer
   sync(buffer: ArrayBuffer, offset: number, length: number): void
   syncAsync(buffer: ArrayBuffer, offset: number, length: number): Promise<void>
+  populateAsync(buffer: ArrayBuffer, offset: number, length: number): Promise<void>
   advise(buffer: ArrayBuffer, advice: Advice): void
   unmap(buffer: ArrayBuffer): void
   lock(lockPath: string): number
@@ -72,6 +73,15 @@ export function syncRange(buffer: ArrayBuffer, offset: number, length: number): 
 export function syncRangeAsync(buffer: ArrayBuffer, offset: number, length: number): Promise<void> {
   checkRange(buffer, offset, length)
   return addon.syncAsync(buffer, offset, length)
+}
+
+/**
+ * madvise(MADV_POPULATE_WRITE) on the libuv thread pool: the write faults of those pages are
+ * taken there instead of on the thread that appends. Rejects where the kernel lacks it (< 5.14).
+ */
+export function populateRangeAsync(buffer: ArrayBuffer, offset: number, length: number): Promise<void> {
+  checkRange(buffer, offset, length)
+  return addon.populateAsync(buffer, offset, length)
 }
 
 export function advise(buffer: ArrayBuffer, advice: Advice): void {

@@ -139,6 +139,7 @@ export class RaftLog {
       throw error
     }
     const tail = this.tail
+    tail.populateAhead()
     if (this.spare === undefined && tail.usedBytes * 2 > tail.sizeBytes) this.prepareSpare()
     return this.lastIndex
   }

@@ -4,8 +4,8 @@ import { payloadFor, silentLogger } from '../helpers/entries.js'
 import { tempDir } from '../helpers/temp-dir.js'
 
 const calls: string[] = []
-/** The madvise hint of every advise() call, in order. */
-const advice: string[] = []
+/** [offset, length] of every populateRangeAsync() call. */
+const populated: [number, number][] = []
 /** Set to make the next asynchronous msync fail as a dying disk would. */
 const failures = { nextSync: undefined as Error | undefined }
 
@@ -17,7 +17,7 @@ vi.mock('../../src/storage/native.js', async (importOriginal) => {
       typeof value === 'function'
         ? (...args: unknown[]) => {
             calls.push(name)
-            if (name === 'advise') advice.push(args[1] as string)
+            if (name === 'populateRangeAsync') populated.push([args[1] as number, args[2] as number])
             const failure = failures.nextSync
             if (name === 'syncRangeAsync' && failure !== undefined) {
               failures.nextSync = undefined
@@ -33,15 +33,23 @@ vi.mock('../../src/storage/native.js', async (importOriginal) => {
 const { RaftLog } = await import('../../src/storage/raft-log.js')
 
 describe('append path', () => {
-  it('appending thousands of entries calls into the addon not once; a flush is one msync', async () => {
+  it('appending thousands of entries makes no system call per entry; a flush is one msync', async () => {
+    populated.length = 0
     const log = RaftLog.open(tempDir(), { segmentSize: 16 * 1024 * 1024, logger: silentLogger })
+    // The first 4 MiB after the header are populated ahead when the segment is made.
+    expect(populated[0]).toEqual([0, 2 ** 20])
+    expect(populated.at(-1)![0] + populated.at(-1)![1]).toBeGreaterThan(4 * 2 ** 20)
     calls.length = 0
     for (let batch = 0; batch < 100; batch++) {
       const first = log.lastIndex + 1
       log.append(Array.from({ length: 50 }, (_, i) => ({ term: 1, data: payloadFor(first + i, 1) })))
     }
     expect(log.lastIndex).toBe(5000)
-    expect(calls).toEqual([])
+    // Under 1 MiB appended: at most one more MiB populated ahead, and nothing else.
+    expect(log.describeSegments()[0]!.usedBytes).toBeLessThan(2 ** 20)
+    expect(calls.length).toBeLessThanOrEqual(1)
+    expect(calls.every((name) => name === 'populateRangeAsync')).toBe(true)
+    calls.length = 0
     await log.flush()
     expect(calls).toEqual(['syncRangeAsync'])
     calls.length = 0
@@ -67,22 +75,22 @@ describe('append path', () => {
   })
 })
 
-describe('readahead advice', () => {
-  it('keeps readahead off a segment while it takes appends and turns it back on when it is sealed', async () => {
-    advice.length = 0
-    const log = RaftLog.open(tempDir(), { segmentSize: 65536, logger: silentLogger })
-    // The open segment: single-page faults, so a small msync never writes back a large folio.
-    expect(advice).toEqual(['random'])
-    advice.length = 0
-    while (log.describeSegments().length < 2) log.append([{ term: 1, data: payloadFor(log.lastIndex + 1, 1000) }])
-    expect(advice).toEqual(['random'])
-    // The flush seals the full segment: reads of it get readahead again.
-    await log.flush()
-    expect(advice).toEqual(['random', 'normal'])
-    // Truncating into the sealed segment opens it for appends again.
-    advice.length = 0
-    log.truncateAfter(3)
-    expect(advice).toEqual(['random'])
+describe('populating ahead', () => {
+  it('keeps the pages of the next MiBs faulted in on the thread pool, with one call per MiB appended', async () => {
+    const log = RaftLog.open(tempDir(), { segmentSize: 64 * 1024 * 1024, logger: silentLogger })
+    calls.length = 0
+    populated.length = 0
+    const payload = new Uint8Array(1000)
+    // 16 MiB in batches of 64 KiB.
+    for (let batch = 0; batch < 256; batch++) log.append(Array.from({ length: 64 }, () => ({ term: 1, data: payload })))
+    const appendedBytes = log.describeSegments()[0]!.usedBytes
+    expect(calls.every((name) => name === 'populateRangeAsync')).toBe(true)
+    expect(calls.length).toBeLessThanOrEqual(Math.ceil(appendedBytes / 2 ** 20))
+    // Contiguous MiB steps that reach past the append position.
+    populated.sort((a, b) => a[0] - b[0])
+    for (let i = 1; i < populated.length; i++) expect(populated[i]![0]).toBe(populated[i - 1]![0] + populated[i - 1]![1])
+    const last = populated.at(-1)!
+    expect(last[0] + last[1]).toBeGreaterThan(appendedBytes)
     log.close()
   })
 })

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process'
 import { existsSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { fsyncDirectory, isLockHeld, lockFile, mapFile, mapFileReadOnly, syncRange, syncRangeAsync, unlockFile, unmap, pageSizeBytes } from '../../src/storage/native.js'
+import { fsyncDirectory, isLockHeld, lockFile, mapFile, mapFileReadOnly, populateRangeAsync, syncRange, syncRangeAsync, unlockFile, unmap, pageSizeBytes } from '../../src/storage/native.js'
 import { tempDir } from '../helpers/temp-dir.js'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
@@ -36,6 +36,24 @@ describe('native addon', () => {
     expect(() => bytes.readUInt32LE(0)).toThrow(RangeError)
     // The msync that was in flight finishes before the memory goes away.
     await expect(pending).resolves.toBeUndefined()
+  })
+
+  it('populating pages ahead changes no byte, and an unmap while it runs waits for it', async () => {
+    const path = join(tempDir(), 'seg')
+    const mapping = mapFile(path, 64 * pageSizeBytes)
+    const bytes = Buffer.from(mapping)
+    bytes.write('written before', pageSizeBytes)
+    await populateRangeAsync(mapping, 0, 64 * pageSizeBytes)
+    expect(bytes.subarray(pageSizeBytes, pageSizeBytes + 14).toString()).toBe('written before')
+    expect(bytes.subarray(2 * pageSizeBytes).every((byte) => byte === 0)).toBe(true)
+    syncRange(mapping, 0, 64 * pageSizeBytes)
+    const onDisk = readFileSync(path)
+    expect(onDisk.subarray(pageSizeBytes, pageSizeBytes + 14).toString()).toBe('written before')
+    expect(onDisk.subarray(2 * pageSizeBytes).every((byte) => byte === 0)).toBe(true)
+    const pending = populateRangeAsync(mapping, 0, 64 * pageSizeBytes)
+    unmap(mapping)
+    await expect(pending).resolves.toBeUndefined()
+    expect(() => populateRangeAsync(mapping, 0, 1)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }))
   })
 
   it('a read-only mapping never writes to the file', () => {
