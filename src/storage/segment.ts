@@ -87,7 +87,6 @@ export class Segment {
   private unsyncedFrom: number
   /** Pages before this offset were handed to the thread pool to be faulted in (populateAhead). */
   private populatedUpTo = 0
-  private populating = false
 
   private constructor(path: string, mapping: ArrayBuffer, baseIndex: number, prevTerm: number, flags: number) {
     this.path = path
@@ -383,25 +382,21 @@ export class Segment {
 
   /**
    * Keeps the pages of the next few MiB after the append position faulted in and writable by the
-   * thread pool, a MiB at a time and one MiB in flight at most, so it takes one core, never the
-   * appending thread's. The pages hold zeros, as the file does there, so crash safety is
-   * unchanged. Called once per appended batch: at most one call into the addon per MiB appended.
+   * thread pool. One MiB per call: each append and each finished MiB asks for the next, so a
+   * writer that never lets the event loop turn still gets them, and the pool runs more than one
+   * at a time only while the first lead is filled. The pages hold zeros, as the file does
+   * there, so crash safety is unchanged. At most one call into the addon per MiB appended.
    */
   populateAhead(): void {
-    if (!populateSupported || this.populating || this.isSealed || this.mapping.byteLength === 0) return
+    if (!populateSupported || this.isSealed || this.mapping.byteLength === 0) return
     // Never behind the append position: the pages holding frames are in place already.
     const from = Math.max(this.populatedUpTo, this.appendPosition)
     if (from >= Math.min(this.sizeBytes, this.appendPosition + populateLeadBytes)) return
     const length = Math.min(populateChunkBytes, this.sizeBytes - from)
     this.populatedUpTo = from + length
-    this.populating = true
     populateRangeAsync(this.mapping, from, length).then(
-      () => {
-        this.populating = false
-        this.populateAhead()
-      },
+      () => this.populateAhead(),
       (error: unknown) => {
-        this.populating = false
         // Only a hint: a kernel without MADV_POPULATE_WRITE (before 5.14) says EINVAL once.
         if ((error as NodeJS.ErrnoException).code === 'EINVAL') populateSupported = false
       },

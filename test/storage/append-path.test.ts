@@ -100,6 +100,21 @@ describe('populating ahead', () => {
   })
 })
 
+describe('populating ahead of a writer that never yields', () => {
+  it('still keeps ahead of the append position, one MiB per append at most', () => {
+    const log = RaftLog.open(tempDir(), { segmentSize: 64 * 1024 * 1024, logger: silentLogger })
+    populated.length = 0
+    const payload = new Uint8Array(1000)
+    // 8 MiB in batches of 64 KiB, the event loop never turning: no populate completes meanwhile.
+    for (let batch = 0; batch < 128; batch++) log.append(Array.from({ length: 64 }, () => ({ term: 1, data: payload })))
+    const appendedBytes = log.describeSegments()[0]!.usedBytes
+    const last = populated.at(-1)!
+    expect(last[0] + last[1]).toBeGreaterThan(appendedBytes)
+    expect(populated.length).toBeLessThanOrEqual(Math.ceil((appendedBytes + 4 * 2 ** 20) / 2 ** 20))
+    log.close()
+  })
+})
+
 describe('readahead advice', () => {
   it('keeps readahead off a segment while it takes appends and turns it back on when it is sealed', async () => {
     advice.length = 0
