@@ -67,6 +67,16 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, tim
   }
 }
 
+/** `raftlog cluster --config config`, its stdout and stderr gathered in `output.text`. */
+function startCluster(config: string): { child: ChildProcess; output: { text: string } } {
+  const child = spawn(process.execPath, [cliPath, 'cluster', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] })
+  children.add(child)
+  const output = { text: '' }
+  child.stdout!.on('data', (chunk: Buffer) => (output.text += chunk.toString()))
+  child.stderr!.on('data', (chunk: Buffer) => (output.text += chunk.toString()))
+  return { child, output }
+}
+
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0)
@@ -194,12 +204,9 @@ describe('raftlog cluster (what npm start runs)', () => {
   it('leaves no node running when it is killed with SIGKILL', async () => {
     const dir = tempDir('raftlog-e2e-')
     const { path: config } = await writeConfig(dir, 3)
-    const child = spawn(process.execPath, [cliPath, 'cluster', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] })
-    children.add(child)
-    let output = ''
-    child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()))
-    await waitFor('a leader line', async () => (/cluster: node \d leads/.test(output) ? true : undefined))
-    const pids = [...output.matchAll(/cluster: node \d is process (\d+)/g)].map((match) => Number(match[1]))
+    const { child, output } = startCluster(config)
+    await waitFor('a leader line', async () => (/cluster: node \d leads/.test(output.text) ? true : undefined))
+    const pids = [...output.text.matchAll(/cluster: node \d is process (\d+)/g)].map((match) => Number(match[1]))
     expect(pids).toHaveLength(3)
     child.kill('SIGKILL')
     await waitFor('every node to stop', async () => (pids.every((pid) => !alive(pid)) ? true : undefined), 10_000)
@@ -210,15 +217,12 @@ describe('raftlog cluster (what npm start runs)', () => {
   it('starts every node, reports the leader, serves clients and stops them all on SIGINT', async () => {
     const dir = tempDir('raftlog-e2e-')
     const { path: config } = await writeConfig(dir, 3)
-    const child = spawn(process.execPath, [cliPath, 'cluster', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] })
-    children.add(child)
-    let output = ''
-    child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()))
-    child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()))
-    await waitFor('a leader line', async () => (/cluster: node \d leads \(term \d+\)/.test(output) ? true : undefined))
+    const { child, output: captured } = startCluster(config)
+    await waitFor('a leader line', async () => (/cluster: node \d leads \(term \d+\)/.test(captured.text) ? true : undefined))
     expect((await runCli(['kv', 'put', 'k', 'v', '--config', config])).stdout.trim()).toBe('OK')
     child.kill('SIGINT')
     expect(await exited(child)).toBe(0)
+    const output = captured.text
     expect(output).toMatch(/stopping every node/)
     expect(output.match(/\[node \d\] node \d stopped/g)?.length).toBe(3)
     // Text status lines on a terminal: the winner says so, the others name their leader.
