@@ -218,7 +218,7 @@ Napi::Value QueueRangeWorker(const Napi::CallbackInfo& info, RangeOperation oper
 Napi::Value SyncAsync(const Napi::CallbackInfo& info) { return QueueRangeWorker(info, RangeOperation::kSync); }
 
 // Takes the write faults of pages about to be appended to on the thread pool, so the JavaScript
-// thread finds them mapped and writable. The pages hold zeros, as the file already does there.
+// thread finds them mapped and writable. MADV_POPULATE_WRITE changes no byte.
 Napi::Value PopulateAsync(const Napi::CallbackInfo& info) {
   return QueueRangeWorker(info, RangeOperation::kPopulate);
 }

@@ -144,24 +144,17 @@ export class Segment {
         reused = false
       }
     }
-    const segment = Segment.make(path, baseIndex, prevTerm, sizeBytes, 0, reused ? 'spare' : 'new')
+    const segment = Segment.make(path, baseIndex, prevTerm, sizeBytes, 0, !reused)
     segment.unsyncedFrom = 0
     return segment
   }
 
-  /**
-   * Maps a file and writes the header: a 'new' one (any old file at `path` removed first) or a
-   * 'spare' one, already made full size with its blocks reserved, mapped as it is.
-   */
-  private static make(path: string, baseIndex: number, prevTerm: number, sizeBytes: number, flags: number, file: 'new' | 'spare' = 'new'): Segment {
-    if (file === 'new') rmSync(path, { force: true })
+  /** Maps a fresh file (any old one at `path` removed first, unless told) and writes the header. */
+  private static make(path: string, baseIndex: number, prevTerm: number, sizeBytes: number, flags: number, removeOld = true): Segment {
+    if (removeOld) rmSync(path, { force: true })
     let mapping: ArrayBuffer
     try {
-      mapping = mapFile(path, file === 'spare' ? 0 : sizeBytes)
-      if (mapping.byteLength !== sizeBytes) {
-        unmap(mapping)
-        throw new RaftLogError('ERR_IO', `${basename(path)} is ${mapping.byteLength} bytes, not the ${sizeBytes} of a segment`, { path })
-      }
+      mapping = mapFile(path, sizeBytes)
     } catch (error) {
       rmSync(path, { force: true })
       throw systemError(error, `Cannot create segment ${segmentFileName(baseIndex)}`)
@@ -349,13 +342,13 @@ export class Segment {
     if (this.isSealed) this.verify()
     const newEnd = keepCount < this.count ? (offsets[keepCount] as number) : this.appendPosition
     let oldEnd = this.appendPosition
-    if (this.isSealed) {
+    const wasSealed = this.isSealed
+    if (wasSealed) {
       oldEnd = alignUp(this.appendPosition, 8) + offsetTableSizeBytes(this.count)
       // Open the header first: a sealed header over zeroed frames would read as corruption.
       this.flags &= ~flagSealed
       this.writeOwnHeader()
       this.syncOrThrow(0, headerSizeBytes)
-      this.takeAppends()
     }
     this.bytes.fill(0, newEnd, oldEnd)
     this.syncOrThrow(newEnd, oldEnd - newEnd)
@@ -363,6 +356,8 @@ export class Segment {
     this.appendPosition = newEnd
     this.unsyncedFrom = Math.min(this.unsyncedFrom, newEnd)
     for (const position of this.problems.keys()) if (position >= keepCount) this.problems.delete(position)
+    // Open for appends again, from the new end.
+    if (wasSealed) this.takeAppends()
   }
 
   /**
@@ -384,8 +379,8 @@ export class Segment {
    * Keeps the pages of the next few MiB after the append position faulted in and writable by the
    * thread pool. One MiB per call: each append and each finished MiB asks for the next, so a
    * writer that never lets the event loop turn still gets them, and the pool runs more than one
-   * at a time only while the first lead is filled. The pages hold zeros, as the file does
-   * there, so crash safety is unchanged. At most one call into the addon per MiB appended.
+   * at a time only while the first lead is filled. MADV_POPULATE_WRITE never changes a byte, so
+   * crash safety is unchanged. At most one call into the addon per MiB appended.
    */
   populateAhead(): void {
     if (!populateSupported || this.isSealed || this.mapping.byteLength === 0) return
@@ -394,13 +389,12 @@ export class Segment {
     if (from >= Math.min(this.sizeBytes, this.appendPosition + populateLeadBytes)) return
     const length = Math.min(populateChunkBytes, this.sizeBytes - from)
     this.populatedUpTo = from + length
-    populateRangeAsync(this.mapping, from, length).then(
-      () => this.populateAhead(),
-      (error: unknown) => {
+    populateRangeAsync(this.mapping, from, length)
+      .then(() => this.populateAhead())
+      .catch((error: unknown) => {
         // Only a hint: a kernel without MADV_POPULATE_WRITE (before 5.14) says EINVAL once.
         if ((error as NodeJS.ErrnoException).code === 'EINVAL') populateSupported = false
-      },
-    )
+      })
   }
 
   /** Synchronously makes every appended frame durable. */

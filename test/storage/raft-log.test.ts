@@ -339,9 +339,11 @@ describe('RaftLog recovery and corruption', () => {
     fill(log, 60, 1) // past half of the first 8 KiB segment
     expect(log.describeSegments().length).toBe(1)
     const spare = join(dir, 'next-segment.tmp')
-    for (let i = 0; i < 100 && !existsSync(spare); i++) await new Promise((resolve) => setTimeout(resolve, 5))
+    // Made on the thread pool: wait until it has its full size, then for the news to come back.
+    const full = (): boolean => existsSync(spare) && statSync(spare).size === segmentSize
+    for (let i = 0; i < 400 && !full(); i++) await new Promise((resolve) => setTimeout(resolve, 5))
     expect(statSync(spare).size).toBe(segmentSize)
-    await new Promise((resolve) => setTimeout(resolve, 20))
+    await new Promise((resolve) => setTimeout(resolve, 100))
     const spareBytes = readFileSync(spare)
     expect(spareBytes.every((byte) => byte === 0)).toBe(true)
     const spareInode = statSync(spare).ino
