@@ -65,7 +65,12 @@ export class RaftNode extends EventEmitter {
   private readonly stateMachine: StateMachine
   private readonly logger: { warn(message: string): void }
   private readonly timer: NodeJS.Timeout
-  private readonly pending = new Map<number, PendingProposal>()
+  /**
+   * Proposals waiting for their entry, by log index. More than one can wait at an index: a leader
+   * whose log was cut can reuse an index in a later term, while the older entry there may still
+   * be committed by another leader. The one whose term the applied entry has wins.
+   */
+  private readonly pending = new Map<number, PendingProposal[]>()
   private lastApplied: number
   private role: Role = 'follower'
   private leaderId = 0
@@ -97,7 +102,9 @@ export class RaftNode extends EventEmitter {
       onWarning: (message) => this.logger.warn(message),
     })
     this.transport.onMessage((message) => {
-      if (this.stopped) return
+      // After a storage failure the node takes no further part: an answer now could acknowledge
+      // entries that never reached the disk.
+      if (this.stopped || this.failure !== undefined) return
       this.core.step(message)
       this.schedule()
     })
@@ -140,7 +147,11 @@ export class RaftNode extends EventEmitter {
       return Promise.reject(Object.assign(error, { leaderId: leaderId === 0 ? undefined : leaderId }))
     }
     const term = this.core.currentTerm
-    const result = new Promise<unknown>((resolve, reject) => this.pending.set(index, { term, resolve, reject }))
+    const result = new Promise<unknown>((resolve, reject) => {
+      const waiting = this.pending.get(index)
+      if (waiting === undefined) this.pending.set(index, [{ term, resolve, reject }])
+      else waiting.push({ term, resolve, reject })
+    })
     this.schedule()
     return result
   }
@@ -171,13 +182,12 @@ export class RaftNode extends EventEmitter {
       this.log.close()
       this.stateFile.close()
       const stopped = new RaftLogError('ERR_STOPPED', `Node ${this.id} stopped before the entry was applied`)
-      for (const proposal of this.pending.values()) proposal.reject(stopped)
-      this.pending.clear()
+      this.rejectPending(stopped)
     }
   }
 
   private schedule(): void {
-    if (this.processing !== undefined || this.stopped || !this.core.hasReady()) return
+    if (this.processing !== undefined || this.stopped || this.failure !== undefined || !this.core.hasReady()) return
     this.processing = this.process().finally(() => {
       this.processing = undefined
       this.schedule()
@@ -222,9 +232,10 @@ export class RaftNode extends EventEmitter {
         }
       }
       this.lastApplied = entry.index
-      const proposal = this.pending.get(entry.index)
-      if (proposal !== undefined) {
-        this.pending.delete(entry.index)
+      const waiting = this.pending.get(entry.index)
+      if (waiting === undefined) continue
+      this.pending.delete(entry.index)
+      for (const proposal of waiting) {
         if (proposal.term !== entry.term) proposal.reject(new RaftLogError('ERR_PROPOSAL_DROPPED', `The entry proposed at index ${entry.index} was replaced by a new leader`))
         else if (failed !== undefined) proposal.reject(failed)
         else proposal.resolve(result)
@@ -260,8 +271,12 @@ export class RaftNode extends EventEmitter {
     this.failure = error
     this.logger.warn(`node ${this.id}: stopping after a storage failure: ${error.message}`)
     clearInterval(this.timer)
-    for (const proposal of this.pending.values()) proposal.reject(error)
-    this.pending.clear()
+    this.rejectPending(error)
     this.emit('failed', error)
+  }
+
+  private rejectPending(error: Error): void {
+    for (const waiting of this.pending.values()) for (const proposal of waiting) proposal.reject(error)
+    this.pending.clear()
   }
 }

@@ -1,0 +1,138 @@
+// One real RaftNode against a scripted peer: the test plays the other nodes message by message,
+// to reach the driver's corner cases (a failed disk, an index reused in a later term) exactly.
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { EntryType, RaftNode, type LogEntry, type RaftMessage, type Transport } from '../../src/index.js'
+import { silentLogger } from '../helpers/entries.js'
+import { tempDir } from '../helpers/temp-dir.js'
+
+/** Set to make the next asynchronous msync fail as a dying disk would. */
+const disk = { failNextSync: false }
+
+vi.mock('../../src/storage/native.js', async (importOriginal) => {
+  const native = await importOriginal<typeof import('../../src/storage/native.js')>()
+  return {
+    ...native,
+    syncRangeAsync(buffer: ArrayBuffer, offset: number, length: number): Promise<void> {
+      if (!disk.failNextSync) return native.syncRangeAsync(buffer, offset, length)
+      disk.failNextSync = false
+      return Promise.reject(Object.assign(new Error('EIO: i/o error, msync'), { code: 'EIO' }))
+    },
+  }
+})
+
+/** A transport whose far side is the test: it sees every message sent and delivers replies. */
+class ScriptedPeers implements Transport {
+  readonly sent: RaftMessage[] = []
+  /** Called for every message the node sends, to answer it (or not). */
+  reply: (message: RaftMessage) => RaftMessage | undefined = () => undefined
+  private handler: ((message: RaftMessage) => void) | undefined
+
+  send(message: RaftMessage): void {
+    this.sent.push(message)
+    const answer = this.reply(message)
+    if (answer !== undefined) setImmediate(() => this.deliver(answer))
+  }
+
+  onMessage(handler: (message: RaftMessage) => void): void {
+    this.handler = handler
+  }
+
+  deliver(message: RaftMessage): void {
+    this.handler?.(message)
+  }
+
+  async close(): Promise<void> {}
+}
+
+const nodes: RaftNode[] = []
+afterEach(async () => {
+  for (const node of nodes.splice(0)) await node.stop().catch(() => {})
+})
+
+async function start(id: number, peers: number[], transport: Transport, electionTimeout: [number, number]): Promise<RaftNode> {
+  const node = await RaftNode.start({
+    id,
+    peers,
+    dir: tempDir('raftlog-driver-'),
+    stateMachine: { apply: (entry: LogEntry) => Buffer.from(entry.data).toString() },
+    transport,
+    logger: silentLogger,
+    electionTimeout,
+    heartbeatInterval: Math.floor(electionTimeout[0] / 4),
+  })
+  nodes.push(node)
+  return node
+}
+
+function entries(from: number, to: number, term: number): LogEntry[] {
+  return Array.from({ length: to - from + 1 }, (_, i) => ({ index: from + i, term, type: EntryType.Normal, data: new Uint8Array([from + i]) }))
+}
+
+describe('RaftNode after a storage failure', () => {
+  it('answers nothing more, so it never acknowledges entries that did not reach the disk', async () => {
+    const peers = new ScriptedPeers()
+    // A long election timeout: node 2 stays a follower of the scripted node 1.
+    const node = await start(2, [1, 2], peers, [5000, 6000])
+    const failed = new Promise<Error>((resolve) => node.on('failed', resolve))
+    const append: RaftMessage = { type: 'AppendEntries', from: 1, to: 2, term: 1, prevLogIndex: 0, prevLogTerm: 0, leaderCommit: 0, entries: entries(1, 3, 1) }
+    disk.failNextSync = true
+    peers.deliver(append)
+    expect((await failed).message).toMatch(/EIO/)
+    // The leader sends the same entries again: they match what the follower appended, so no new
+    // flush would be needed, yet they are not durable. The node must stay silent.
+    const sentBefore = peers.sent.length
+    peers.deliver(append)
+    peers.deliver({ ...append, entries: [], prevLogIndex: 3, prevLogTerm: 1 })
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    expect(peers.sent.slice(sentBefore)).toEqual([])
+    expect(peers.sent.some((message) => message.type === 'AppendEntriesResponse' && message.success)).toBe(false)
+  })
+})
+
+describe('RaftNode proposals at a reused index', () => {
+  it('settles every proposal: the one whose entry is applied resolves, the replaced ones reject', async () => {
+    const peers = new ScriptedPeers()
+    let mode: 'vote' | 'silent' | 'ack' = 'vote'
+    peers.reply = (message) => {
+      if (message.type === 'RequestVote' && mode === 'vote') {
+        return { type: 'RequestVoteResponse', from: message.to, to: message.from, term: message.term, preVote: message.preVote, voteGranted: true }
+      }
+      if (message.type === 'AppendEntries' && mode === 'ack') {
+        const matchIndex = message.prevLogIndex + message.entries.length
+        return { type: 'AppendEntriesResponse', from: message.to, to: message.from, term: message.term, success: true, matchIndex, conflictIndex: 0, conflictTerm: 0 }
+      }
+      return undefined
+    }
+    const node = await start(1, [1, 2, 3], peers, [60, 80])
+    await vi.waitFor(() => expect(node.status().role).toBe('leader'), { timeout: 10_000 })
+    const firstTerm = node.status().term
+    // Three proposals at indexes 2, 3 and 4 (after the term's no-op) that no peer receives.
+    mode = 'silent'
+    const outcome = new Map<string, string>()
+    const track = (name: string, proposal: Promise<unknown>): Promise<void> =>
+      proposal.then(
+        (result) => void outcome.set(name, `applied ${String(result)}`),
+        (error: { code: string }) => void outcome.set(name, error.code),
+      )
+    const settled = [track('p2', node.propose(Buffer.from('p2'))), track('p3', node.propose(Buffer.from('p3'))), track('p4', node.propose(Buffer.from('p4')))]
+    await vi.waitFor(() => expect(node.status().lastIndex).toBe(4))
+    // Node 2 leads a later term without them: its first entry conflicts, the log is cut to 1.
+    peers.deliver({ type: 'AppendEntries', from: 2, to: 1, term: firstTerm + 1, prevLogIndex: 0, prevLogTerm: 0, leaderCommit: 0, entries: [{ index: 1, term: firstTerm + 1, type: EntryType.NoOp, data: new Uint8Array(0) }] })
+    await vi.waitFor(() => expect(node.status().lastIndex).toBe(1))
+    // Node 1 leads again: its no-op takes index 2, and a new proposal takes index 3, where p3 waits.
+    mode = 'vote'
+    await vi.waitFor(() => expect(node.status().role).toBe('leader'), { timeout: 10_000 })
+    mode = 'ack'
+    settled.push(track('q', node.propose(Buffer.from('q'))))
+    await vi.waitFor(() => expect(outcome.get('q')).toBe('applied q'), { timeout: 10_000 })
+    await node.stop()
+    // Every proposal is settled by now: none is left waiting forever.
+    await vi.waitFor(() => expect(outcome.size).toBe(settled.length))
+    expect(Object.fromEntries(outcome)).toEqual({
+      p2: 'ERR_PROPOSAL_DROPPED',
+      p3: 'ERR_PROPOSAL_DROPPED',
+      p4: 'ERR_STOPPED',
+      q: 'applied q',
+    })
+  })
+})
