@@ -2,6 +2,7 @@
 // until a deadline, and reads every node's status.
 import * as grpc from '@grpc/grpc-js'
 import { RaftLogError } from '../storage/errors.js'
+import { maxGrpcMessageBytes } from './grpc-transport.js'
 import { protocol } from './protocol.js'
 
 export interface NodeStatus {
@@ -30,7 +31,13 @@ interface ProposeReply {
 const retryPauseMs = 100
 /** Longest one call may take before the client moves on to another node. */
 export const callTimeoutMs = 2000
-const clientChannelOptions: grpc.ChannelOptions = { 'grpc.initial_reconnect_backoff_ms': 50, 'grpc.max_reconnect_backoff_ms': 500 }
+const clientChannelOptions: grpc.ChannelOptions = {
+  'grpc.initial_reconnect_backoff_ms': 50,
+  'grpc.max_reconnect_backoff_ms': 500,
+  // A reply can carry a value as large as a command may be (grpc's default is 4 MB).
+  'grpc.max_receive_message_length': maxGrpcMessageBytes,
+  'grpc.max_send_message_length': maxGrpcMessageBytes,
+}
 
 /**
  * Whether a command may be sent again when its first attempt's outcome is unknown (a timeout, a
@@ -77,6 +84,8 @@ export class ClusterClient {
       } catch (error) {
         const code = (error as { code?: number }).code
         if (code === grpc.status.INVALID_ARGUMENT) throw new RaftLogError('ERR_BAD_COMMAND', `${address} refused the command: ${(error as Error).message}`)
+        // Too large for gRPC: asking again, or another node, cannot help.
+        if (code === grpc.status.RESOURCE_EXHAUSTED) throw new RaftLogError('ERR_BAD_COMMAND', `${address}: ${(error as Error).message}`)
         if (retry === 'once' && !neverSent(error as Error & { code?: number })) {
           throw new RaftLogError('ERR_UNKNOWN_OUTCOME', `The command may or may not have been applied: ${address}: ${(error as Error).message}`)
         }

@@ -1,6 +1,7 @@
 // The cluster's YAML configuration: its nodes and settings, checked field by field. Errors name
 // the file and the field.
 import { existsSync, readFileSync } from 'node:fs'
+import { isIP } from 'node:net'
 import { dirname, resolve } from 'node:path'
 import { parse } from 'yaml'
 import { RaftLogError } from '../storage/errors.js'
@@ -62,6 +63,9 @@ function segmentSize(value: unknown, path: string): number {
   return size
 }
 
+/** A DNS host name: dot-separated labels of letters, digits and inner hyphens. */
+const hostName = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i
+
 export function loadClusterConfig(path: string): ClusterConfig {
   if (!existsSync(path)) throw new RaftLogError('ERR_CONFIG_NOT_FOUND', `Configuration file not found: ${path}`, { file: path })
   let document: unknown
@@ -77,9 +81,14 @@ export function loadClusterConfig(path: string): ClusterConfig {
     const node = record(raw, path, field, ['node_id', 'ip_address', 'port'])
     const nodeId = wholeNumber(node.node_id, path, `${field}.node_id`, 1, 0xffffffff)
     if (node.ip_address === undefined || node.ip_address === null) throw invalid(path, `${field}.ip_address`, 'is missing')
-    if (typeof node.ip_address !== 'string' || node.ip_address.length === 0) throw invalid(path, `${field}.ip_address`, 'must be a host name or IP address')
+    const ipAddress = node.ip_address
+    if (typeof ipAddress !== 'string' || !(isIP(ipAddress) !== 0 || hostName.test(ipAddress))) {
+      throw invalid(path, `${field}.ip_address`, `must be a host name or IP address (no port), got ${JSON.stringify(ipAddress)}`)
+    }
     const port = wholeNumber(node.port, path, `${field}.port`, 1, 65535)
-    return { nodeId, ipAddress: node.ip_address, port, address: `${node.ip_address}:${port}` }
+    // An IPv6 address goes in brackets before its port, as gRPC expects.
+    const address = isIP(ipAddress) === 6 ? `[${ipAddress}]:${port}` : `${ipAddress}:${port}`
+    return { nodeId, ipAddress, port, address }
   })
   nodes.forEach((node, position) => {
     const earlier = nodes.slice(0, position)

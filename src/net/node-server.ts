@@ -45,15 +45,18 @@ function clientService(node: RaftNode, cluster: ClusterConfig): grpc.UntypedServ
         },
       )
   }
+  // Check before proposing: a command every node would fail to apply, or too large for one
+  // AppendEntries, must never enter the log.
+  const checkedPropose = (command: Uint8Array, callback: grpc.sendUnaryData<unknown>): void => {
+    const problem = commandProblem(command)
+    if (problem !== undefined) callback({ code: grpc.status.INVALID_ARGUMENT, details: problem })
+    else propose(command, callback)
+  }
   return {
-    Propose: (call: grpc.ServerUnaryCall<{ command: Buffer }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
-      const command = new Uint8Array(call.request.command)
-      // Check before proposing: a command every node would fail to apply must never enter the log.
-      const problem = commandProblem(command)
-      if (problem !== undefined) callback({ code: grpc.status.INVALID_ARGUMENT, details: problem })
-      else propose(command, callback)
-    },
-    Read: (call: grpc.ServerUnaryCall<{ key: string }, unknown>, callback: grpc.sendUnaryData<unknown>) => propose(encodeKvCommand({ op: 'get', key: call.request.key }), callback),
+    Propose: (call: grpc.ServerUnaryCall<{ command: Buffer }, unknown>, callback: grpc.sendUnaryData<unknown>) =>
+      checkedPropose(new Uint8Array(call.request.command), callback),
+    Read: (call: grpc.ServerUnaryCall<{ key: string }, unknown>, callback: grpc.sendUnaryData<unknown>) =>
+      checkedPropose(encodeKvCommand({ op: 'get', key: call.request.key }), callback),
     Status: (_call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
       callback(null, node.status())
     },
@@ -102,8 +105,12 @@ export async function startNodeServer(cluster: ClusterConfig, nodeId: number, lo
     node,
     config,
     async stop() {
-      await node.stop()
-      await new Promise<void>((resolve) => server.tryShutdown(() => resolve()))
+      try {
+        await node.stop()
+      } finally {
+        // Even when the node could not stop cleanly: an open server would keep the process alive.
+        await new Promise<void>((resolve) => server.tryShutdown(() => resolve()))
+      }
     },
   }
 }

@@ -61,6 +61,11 @@ describe('loadClusterConfig', () => {
     expect(config).toMatchObject({ logDirectory: '/var/lib/raft', logSegmentSize: pageSizeBytes * 4, maxEntriesPerQuery: 10, electionTimeout: [300, 900], heartbeatInterval: 100 })
   })
 
+  it('puts an IPv6 address in brackets before its port, and takes host names', () => {
+    const config = loadClusterConfig(configFile('nodes:\n  - { node_id: 1, ip_address: "::1", port: 18001 }\n  - { node_id: 2, ip_address: "node-2.example", port: 18002 }\n'))
+    expect(config.nodes.map((node) => node.address)).toEqual(['[::1]:18001', 'node-2.example:18002'])
+  })
+
   it('names a missing file exactly as the reference design does', () => {
     expect(() => loadClusterConfig('missing_config.yaml')).toThrow(/^Configuration file not found: missing_config\.yaml$/)
   })
@@ -74,6 +79,8 @@ describe('loadClusterConfig', () => {
     ['a node without an id', 'nodes:\n  - { ip_address: "h", port: 1 }\n', /nodes\[0\]\.node_id is missing/],
     ['node id 0', 'nodes:\n  - { node_id: 0, ip_address: "h", port: 1 }\n', /nodes\[0\]\.node_id must be a whole number from 1/],
     ['a node without an address', 'nodes:\n  - { node_id: 1, port: 1 }\n', /nodes\[0\]\.ip_address is missing/],
+    ['an address with a port in it', 'nodes:\n  - { node_id: 1, ip_address: "10.0.0.1:9000", port: 1 }\n', /nodes\[0\]\.ip_address must be a host name or IP address \(no port\), got "10\.0\.0\.1:9000"/],
+    ['an address that is a number', 'nodes:\n  - { node_id: 1, ip_address: 10, port: 1 }\n', /nodes\[0\]\.ip_address must be a host name or IP address/],
     ['a port as text', 'nodes:\n  - { node_id: 1, ip_address: "h", port: "80" }\n', /nodes\[0\]\.port must be a whole number from 1 to 65535, got "80"/],
     ['a port out of range', 'nodes:\n  - { node_id: 1, ip_address: "h", port: 70000 }\n', /nodes\[0\]\.port must be a whole number from 1 to 65535/],
     ['a duplicate id', 'nodes:\n  - { node_id: 1, ip_address: "h", port: 1 }\n  - { node_id: 1, ip_address: "h", port: 2 }\n', /nodes\[1\]\.node_id 1 is used twice/],

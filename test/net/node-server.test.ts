@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { loadClusterConfig, type ClusterConfig } from '../../src/net/cluster-config.js'
 import { decodeKvResult, encodeKvCommand } from '../../src/net/kv-state-machine.js'
-import { startNodeServer, type NodeServer } from '../../src/net/node-server.js'
+import { ClusterClient } from '../../src/net/cluster-client.js'
+import { maxCommandBytes, startNodeServer, type NodeServer } from '../../src/net/node-server.js'
 import { protocol } from '../../src/net/protocol.js'
 
 function freePort(): Promise<number> {
@@ -23,7 +24,8 @@ function freePort(): Promise<number> {
 type Reply = { result: Buffer; notLeader: { leaderId: number; leaderAddress: string } | null }
 
 function call<T>(address: string, method: string, request: unknown): Promise<T> {
-  const client = new protocol.RaftClient(address, grpc.credentials.createInsecure()) as unknown as Record<string, (r: unknown, o: grpc.CallOptions, cb: (e: grpc.ServiceError | null, v: T) => void) => void> & grpc.Client
+  const options = { 'grpc.max_send_message_length': -1, 'grpc.max_receive_message_length': -1 }
+  const client = new protocol.RaftClient(address, grpc.credentials.createInsecure(), options) as unknown as Record<string, (r: unknown, o: grpc.CallOptions, cb: (e: grpc.ServiceError | null, v: T) => void) => void> & grpc.Client
   return new Promise<T>((resolve, reject) =>
     client[method]!.call(client, request, { deadline: Date.now() + 5000 }, (error, reply) => {
       client.close()
@@ -90,6 +92,26 @@ describe('the client service of a node', () => {
     expect(current.node.status().lastIndex).toBe(before)
   })
 
+  it('refuses a Read whose key is too large for the log with INVALID_ARGUMENT', async () => {
+    const current = await leader()
+    const before = current.node.status().lastIndex
+    await expect(call(current.config.address, 'Read', { key: 'k'.repeat(maxCommandBytes + 1) })).rejects.toMatchObject({ code: grpc.status.INVALID_ARGUMENT, details: expect.stringMatching(/larger than the limit/) })
+    expect(current.node.status().lastIndex).toBe(before)
+  })
+
+  it("carries values over gRPC's default 4 MB limit both ways through ClusterClient", async () => {
+    const client = new ClusterClient(cluster.nodes.map((node) => node.address))
+    try {
+      const value = 'v'.repeat(5 * 1024 * 1024)
+      await client.propose(encodeKvCommand({ op: 'put', key: 'big', value }), 10_000, 'idempotent')
+      expect(decodeKvResult(await client.read('big', 10_000))).toEqual({ ok: true, value })
+      // Overwriting answers with the old value, as large.
+      expect(decodeKvResult(await client.propose(encodeKvCommand({ op: 'put', key: 'big', value: 'small' }), 10_000, 'idempotent'))).toEqual({ ok: true, value })
+    } finally {
+      client.close()
+    }
+  })
+
   it('reports its status', async () => {
     const current = await leader()
     const status = await call<Record<string, unknown>>(current.config.address, 'Status', {})
@@ -101,5 +123,24 @@ describe('the client service of a node', () => {
     await expect(startNodeServer(cluster, 99, silent)).rejects.toThrow(/^Node ID 99 not found in configuration file$/)
     const node = cluster.nodes[0]!
     await expect(startNodeServer(cluster, node.nodeId, silent)).rejects.toThrow(`Failed to bind to ${node.address} - address already in use`)
+  })
+})
+
+describe('stopping a node server', () => {
+  it('closes its port even when the node fails to stop cleanly', async () => {
+    const single = join(dir, 'single.yaml')
+    const port = await freePort()
+    writeFileSync(single, `nodes:\n  - { node_id: 1, ip_address: "127.0.0.1", port: ${port} }\ncluster_settings:\n  log_directory: "./single"\n`)
+    const server = await startNodeServer(loadClusterConfig(single), 1, silent)
+    const stopNode = server.node.stop.bind(server.node)
+    server.node.stop = async () => {
+      await stopNode()
+      throw new Error('No space left on device while saving the state')
+    }
+    await expect(server.stop()).rejects.toThrow(/No space left/)
+    // The port is free again: nothing keeps the process alive.
+    const probe = createServer()
+    await new Promise<void>((resolve, reject) => probe.once('error', reject).listen(port, '127.0.0.1', () => resolve()))
+    await new Promise<void>((resolve) => probe.close(() => resolve()))
   })
 })

@@ -61,22 +61,34 @@ export const nodeCommand: Command = {
     })
     const status = node.status()
     log('started', `node ${nodeId} ready: term ${status.term}, log ${status.firstIndex}..${status.lastIndex}`, { ...status })
-    let releaseStdin = (): void => {}
-    const exitStatus = await new Promise<number>((resolve) => {
-      let stopping = false
-      const stop = (reason: string, status: number): void => {
-        // Ctrl-C under `raftlog cluster` brings both the terminal's SIGINT and the parent's SIGTERM.
-        if (stopping) return
-        stopping = true
-        log('stopping', `stopping on ${reason}`)
-        server.stop().then(() => resolve(status), () => resolve(status))
-      }
-      process.once('SIGINT', () => stop('SIGINT', 0))
-      process.once('SIGTERM', () => stop('SIGTERM', 0))
-      // A node whose storage failed can do nothing more: exit non-zero so a supervisor restarts it.
-      node.on('failed', (error: Error) => stop(`a storage failure: ${error.message}`, 1))
-      releaseStdin = onParentGone(() => stop('the end of raftlog cluster', 0))
-    })
+    let finish: (status: number) => void = () => {}
+    const finished = new Promise<number>((resolve) => (finish = resolve))
+    let stopping = false
+    const stop = (reason: string, status: number): void => {
+      // Ctrl-C under `raftlog cluster` brings both the terminal's SIGINT and the parent's SIGTERM,
+      // and a second Ctrl-C more: the handlers stay until the node has stopped, so no signal's
+      // default action kills it halfway.
+      if (stopping) return
+      stopping = true
+      log('stopping', `stopping on ${reason}`)
+      server.stop().then(
+        () => finish(status),
+        (error: Error) => {
+          log('error', `could not stop cleanly: ${error.message}`)
+          finish(1)
+        },
+      )
+    }
+    const onSigint = (): void => stop('SIGINT', 0)
+    const onSigterm = (): void => stop('SIGTERM', 0)
+    process.on('SIGINT', onSigint)
+    process.on('SIGTERM', onSigterm)
+    // A node whose storage failed can do nothing more: exit non-zero so a supervisor restarts it.
+    node.on('failed', (error: Error) => stop(`a storage failure: ${error.message}`, 1))
+    const releaseStdin = onParentGone(() => stop('the end of raftlog cluster', 0))
+    const exitStatus = await finished
+    process.removeListener('SIGINT', onSigint)
+    process.removeListener('SIGTERM', onSigterm)
     releaseStdin()
     log('stopped', `node ${nodeId} stopped`)
     return exitStatus
