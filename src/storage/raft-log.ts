@@ -65,6 +65,9 @@ export class RaftLog {
   private flushQueued: Promise<void> | undefined
   /** A segment was made since the directory was last synced. */
   private directoryUnsynced = false
+  /** What the flush() in flight syncs, so that flushSync() can cover it too. */
+  private sealingInFlight: Segment[] = []
+  private directorySyncInFlight = false
   /** The next segment's file, made ready on the thread pool while the tail fills. */
   private spare: { path: string; sizeBytes: number; ready: boolean } | undefined
 
@@ -206,7 +209,7 @@ export class RaftLog {
         this.dropSegment(this.segments.pop() as Segment)
         deleted = true
       }
-      if (deleted) fsyncDirectory(this.dir)
+      if (deleted) syncDirectory(this.dir)
       const tail = this.tail
       this.pendingSeal = this.pendingSeal.filter((segment) => segment !== tail)
       const keepCount = index + 1 - tail.baseIndex
@@ -222,12 +225,14 @@ export class RaftLog {
     this.assertWritable('compact')
     requireWholeNumber(upTo, 'upTo', 'RaftLog.compact')
     this.guard(() => {
-      let deleted = false
-      while (this.segments.length > 1 && this.head.nextIndex - 1 <= upTo) {
-        this.dropSegment(this.segments.shift() as Segment)
-        deleted = true
-      }
-      if (deleted) fsyncDirectory(this.dir)
+      const keep = this.segments.findIndex((segment) => segment.nextIndex - 1 > upTo)
+      const newHead = this.segments[keep === -1 ? this.segments.length - 1 : keep] as Segment
+      if (newHead === this.head) return
+      // The new head's header carries the term before the log's new first index: it must be
+      // durable before the segments holding that entry go (a rotation leaves it to the next flush).
+      newHead.syncHeader()
+      while (this.head !== newHead) this.dropSegment(this.segments.shift() as Segment)
+      syncDirectory(this.dir)
     })
   }
 
@@ -255,7 +260,7 @@ export class RaftLog {
       for (const segment of this.segments) this.dropSegment(segment)
       this.segments = [fresh]
       this.pendingSeal = []
-      fsyncDirectory(this.dir)
+      syncDirectory(this.dir)
     })
   }
 
@@ -273,9 +278,10 @@ export class RaftLog {
       .catch(() => undefined)
       .then(() => {
         this.flushQueued = undefined
-        // close() flushed synchronously; a failed log has nothing durable to promise.
+        // A failed log has nothing durable to promise; close() flushed synchronously.
+        if (this.failure !== undefined) return Promise.reject(this.failure)
         if (this.closed) return undefined
-        return this.failure === undefined ? this.startFlush() : Promise.reject(this.failure)
+        return this.startFlush()
       })
     return this.flushQueued
   }
@@ -284,12 +290,14 @@ export class RaftLog {
   flushSync(): void {
     this.assertWritable('flushSync')
     this.guard(() => {
-      for (const segment of this.pendingSeal.splice(0)) {
+      // What a flush() in flight is still syncing counts too: this call returns only when it is durable.
+      for (const segment of [...this.sealingInFlight, ...this.pendingSeal.splice(0)]) {
+        if (!this.segments.includes(segment) || segment === this.tail || segment.isSealed) continue
         segment.syncData()
         segment.seal()
       }
       this.tail.syncData()
-      if (this.directoryUnsynced) {
+      if (this.directoryUnsynced || this.directorySyncInFlight) {
         this.directoryUnsynced = false
         syncDirectory(this.dir)
       }
@@ -329,10 +337,12 @@ export class RaftLog {
 
   private startFlush(): Promise<void> {
     const sealing = this.pendingSeal.splice(0)
+    this.sealingInFlight = sealing
     const syncs = [...sealing, this.tail].map((segment) => segment.syncDataAsync())
     if (this.directoryUnsynced) {
       this.directoryUnsynced = false
-      syncs.push(syncDirectoryAsync(this.dir))
+      this.directorySyncInFlight = true
+      syncs.push(syncDirectoryAsync(this.dir).finally(() => (this.directorySyncInFlight = false)))
     }
     const flush = Promise.all(syncs)
       .then(() => {
@@ -351,6 +361,7 @@ export class RaftLog {
       })
       .finally(() => {
         this.flushInFlight = undefined
+        this.sealingInFlight = []
       })
     this.flushInFlight = flush
     return flush
@@ -397,7 +408,7 @@ export class RaftLog {
   }
 
   private load(): void {
-    const names = this.listDirectory()
+    let names = this.listDirectory()
     let segments: Segment[] = []
     const problems = new Map<string, HeaderProblem>()
     for (const name of names) {
@@ -414,6 +425,24 @@ export class RaftLog {
       }
     }
     this.segments = segments
+    // A header never written (all zero, or a file shorter than one) was never flushed: a new
+    // segment's header is synced by the flush that acknowledges its first entries, and a flush
+    // covers every segment before the last. So nothing in it or after it was acknowledged (two
+    // rotations before a crash leave one in the middle): the later files go, newest first.
+    const firstUnwritten = names.findIndex((name) => problems.get(name) === 'no header' || problems.get(name) === 'too small')
+    if (firstUnwritten !== -1 && firstUnwritten < names.length - 1) {
+      for (const name of names.slice(firstUnwritten + 1).reverse()) {
+        const segment = segments.find((candidate) => candidate.fileName === name)
+        if (segment === undefined) rmSync(join(this.dir, name), { force: true })
+        else segment.delete()
+        segments = segments.filter((candidate) => candidate !== segment)
+        problems.delete(name)
+        this.recovery.removedSegments.push(name)
+      }
+      fsyncDirectory(this.dir)
+      names = names.slice(0, firstUnwritten + 1)
+      this.segments = segments
+    }
     const lastName = names[names.length - 1]
     for (const [name, problem] of problems) {
       if (name !== lastName || problem === 'unsupported version' || problem === 'bad magic') throw headerError(this.dir, name, problem)
@@ -422,6 +451,9 @@ export class RaftLog {
     this.segments = this.recoverSegments(segments)
     if (lastName !== undefined && problems.has(lastName)) this.reinitializeLast(lastName, problems.get(lastName) as HeaderProblem)
     if (this.segments.length === 0) this.segments = [Segment.create(this.dir, 1, 0, this.segmentSizeBytes)]
+    // The last run may have died after a rotation renamed a segment in but before a flush synced
+    // the directory: the first flush of this run syncs it.
+    this.directoryUnsynced = true
   }
 
   /** Segment file names sorted by base index; leftover temporary files are removed. */

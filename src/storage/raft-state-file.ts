@@ -3,7 +3,6 @@
 // Two 4 KiB slots. A save writes the slot that is not current with sequence + 1 and syncs it;
 // a load takes the valid slot with the higher sequence. A torn save therefore always leaves the
 // previous state readable.
-import { existsSync } from 'node:fs'
 import { basename, dirname } from 'node:path'
 import { RaftLogError } from './errors.js'
 import { fsyncDirectory, isLockHeld, lockFile, mapFile, syncRange, unlockFile, unmap } from './native.js'
@@ -80,7 +79,6 @@ export class RaftStateFile {
   /** Opens (or creates) the state file at `path` and locks it against a second open. */
   static open(path: string): RaftStateFile {
     requireString(path, 'path', 'RaftStateFile.open')
-    const created = !existsSync(path)
     const lockPath = `${path}.lock`
     let lockFd: number
     try {
@@ -91,7 +89,9 @@ export class RaftStateFile {
     }
     try {
       const mapping = mapFile(path, fileSizeBytes)
-      if (created) fsyncDirectory(dirname(path))
+      // Every time, not only when the file is new: a crash right after creating it may have left
+      // its directory entry unsynced, and every save would then rest on a name that can vanish.
+      fsyncDirectory(dirname(path))
       return new RaftStateFile(path, mapping, lockFd)
     } catch (error) {
       unlockFile(lockFd)

@@ -83,8 +83,12 @@ export class Segment {
   /** Sealed segments are checked frame by frame once, on first read; problems by position. */
   private verified: boolean
   private problems = new Map<number, string>()
-  /** Bytes from here to appendPosition may not be durable yet. */
+  /** Bytes from here to appendPosition have not been handed to an msync yet. */
   private unsyncedFrom: number
+  /** Bytes before this are known durable (an msync of them completed); at most unsyncedFrom. */
+  private durableTo: number
+  /** Counts truncations, so an msync that finishes after one does not vouch for new bytes. */
+  private truncations = 0
   /** Pages before this offset were handed to the thread pool to be faulted in (populateAhead). */
   private populatedUpTo = 0
 
@@ -102,6 +106,7 @@ export class Segment {
     this.offsets = undefined
     this.verified = (flags & flagSealed) === 0
     this.unsyncedFrom = headerSizeBytes
+    this.durableTo = headerSizeBytes
   }
 
   /**
@@ -122,7 +127,7 @@ export class Segment {
       throw systemError(error, `Cannot create segment ${basename(path)}`)
     }
     segment.path = path
-    segment.unsyncedFrom = headerSizeBytes
+    segment.markDurable(headerSizeBytes)
     return segment
   }
 
@@ -145,7 +150,9 @@ export class Segment {
       }
     }
     const segment = Segment.make(path, baseIndex, prevTerm, sizeBytes, 0, !reused)
+    // Not even the header is durable yet.
     segment.unsyncedFrom = 0
+    segment.durableTo = 0
     return segment
   }
 
@@ -184,7 +191,7 @@ export class Segment {
     if (segment.isSealed) {
       segment.count = header.entryCount
       segment.appendPosition = header.offsetTablePosition
-      segment.unsyncedFrom = segment.appendPosition
+      segment.markDurable(segment.appendPosition)
     }
     return segment
   }
@@ -273,7 +280,7 @@ export class Segment {
     const end = endOfNonZeroBytes(this.bytes, offset, this.sizeBytes)
     if (end > offset) this.bytes.fill(0, offset, end)
     this.syncOrThrow(headerSizeBytes, Math.max(end, offset) - headerSizeBytes)
-    this.unsyncedFrom = this.appendPosition
+    this.markDurable(this.appendPosition)
     // After the scan, which wants readahead when the file is not in the page cache.
     this.takeAppends()
     return { cutBytes: end - offset, cutFrames }
@@ -355,6 +362,8 @@ export class Segment {
     this.count = keepCount
     this.appendPosition = newEnd
     this.unsyncedFrom = Math.min(this.unsyncedFrom, newEnd)
+    this.durableTo = Math.min(this.durableTo, newEnd)
+    this.truncations++
     for (const position of this.problems.keys()) if (position >= keepCount) this.problems.delete(position)
     // Open for appends again, from the new end.
     if (wasSealed) this.takeAppends()
@@ -397,12 +406,15 @@ export class Segment {
       })
   }
 
-  /** Synchronously makes every appended frame durable. */
+  /**
+   * Synchronously makes every appended frame durable, including those an asynchronous sync
+   * still has in flight: msync waits for pages already being written back.
+   */
   syncData(): void {
-    const from = this.unsyncedFrom
+    const from = this.durableTo
     const to = this.appendPosition
     if (from < to) this.syncOrThrow(from, to - from)
-    this.unsyncedFrom = to
+    this.markDurable(to)
   }
 
   /** The same on the thread pool; resolves when the frames appended before the call are durable. */
@@ -411,11 +423,27 @@ export class Segment {
     const to = this.appendPosition
     if (from >= to) return
     this.unsyncedFrom = to
+    const truncations = this.truncations
     try {
       await syncRangeAsync(this.mapping, from, to - from)
     } catch (error) {
       throw systemError(error, `Cannot sync segment ${this.fileName}`, 'ERR_IO')
     }
+    // Only a contiguous durable prefix counts, and none after a truncation rewrote the range.
+    if (truncations === this.truncations && from <= this.durableTo) this.durableTo = Math.max(this.durableTo, to)
+  }
+
+  /** Makes the header durable now (a rotation's header waits for the next flush otherwise). */
+  syncHeader(): void {
+    if (this.durableTo >= headerSizeBytes) return
+    this.syncOrThrow(0, headerSizeBytes)
+    this.durableTo = headerSizeBytes
+    this.unsyncedFrom = Math.max(this.unsyncedFrom, headerSizeBytes)
+  }
+
+  private markDurable(position: number): void {
+    this.unsyncedFrom = position
+    this.durableTo = position
   }
 
   /**

@@ -300,6 +300,33 @@ describe('RaftLog recovery and corruption', () => {
     }
   })
 
+  it('a middle segment whose header never reached the disk ends the log there: nothing from it on was acknowledged', async () => {
+    const dir = tempDir()
+    const log = open(dir)
+    fill(log, 100, 3)
+    await log.flush()
+    const acknowledged = log.lastIndex
+    // One batch over two rotations, then power lost before any flush: the headers of the new
+    // segments were never synced (the first is all zero), while pages of the last were written back.
+    fill(log, 400, 3)
+    const made = log.describeSegments().filter((segment) => segment.baseIndex > acknowledged)
+    expect(made.length).toBeGreaterThanOrEqual(2)
+    log.close()
+    const firstNew = join(dir, made[0]!.file)
+    const bytes = readFileSync(firstNew)
+    bytes.fill(0, 0, headerSizeBytes)
+    writeFileSync(firstNew, bytes)
+    const again = open(dir)
+    expect(again.recovery.removedSegments).toEqual(made.slice(1).map((segment) => segment.file).reverse())
+    expect(again.recovery.reinitializedSegments).toEqual([made[0]!.file])
+    // Everything before the unwritten header stays (close() made it durable here), byte for byte.
+    const kept = made[0]!.baseIndex - 1
+    expect(kept).toBeGreaterThanOrEqual(acknowledged)
+    expect([again.lastIndex, again.lastTerm]).toEqual([kept, 3])
+    expect(again.slice(1).map((entry) => entry.data)).toEqual(Array.from({ length: kept }, (_, i) => payloadFor(i + 1, 3)))
+    again.close()
+  })
+
   it('a last segment with a bad header but valid frames behind it is reported, not wiped', () => {
     const dir = tempDir()
     const log = open(dir)
