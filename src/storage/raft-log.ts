@@ -431,7 +431,13 @@ export class RaftLog {
     // rotations before a crash leave one in the middle): the later files go, newest first.
     const firstUnwritten = names.findIndex((name) => problems.get(name) === 'no header' || problems.get(name) === 'too small')
     if (firstUnwritten !== -1 && firstUnwritten < names.length - 1) {
-      for (const name of names.slice(firstUnwritten + 1).reverse()) {
+      const later = names.slice(firstUnwritten + 1)
+      // A sealed segment after it went through a flush that synced every header before it: then
+      // the zero header is damage, not a crash, and what follows may well be acknowledged.
+      if (segments.some((segment) => segment.isSealed && later.includes(segment.fileName))) {
+        throw headerError(this.dir, names[firstUnwritten] as string, problems.get(names[firstUnwritten] as string) as HeaderProblem)
+      }
+      for (const name of later.reverse()) {
         const segment = segments.find((candidate) => candidate.fileName === name)
         if (segment === undefined) rmSync(join(this.dir, name), { force: true })
         else segment.delete()

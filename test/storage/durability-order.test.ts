@@ -71,10 +71,30 @@ describe('durability order', () => {
     // The full first segment (being sealed by the flush in flight), the new one from its header
     // on, and the directory the rotation changed: all again, synchronously.
     const synced = calls.filter((call) => call.name === 'syncRange')
-    expect(synced.some((call) => call.offset === 0)).toBe(true)
+    expect(synced).toContainEqual({ name: 'syncRange', offset: 0, length: log.describeSegments()[1]!.usedBytes })
     expect(calls.some((call) => call.name === 'fsyncDirectory')).toBe(true)
     expect(log.describeSegments()[0]!.sealed).toBe(true)
     await inFlight
+    log.close()
+  })
+
+  it('an msync that finishes after a truncation does not vouch for what was appended since', async () => {
+    const log = RaftLog.open(tempDir(), { segmentSize, logger: silentLogger })
+    await log.flush()
+    for (let index = 1; index <= 20; index++) log.append([{ term: 1, data: payloadFor(index, 10) }])
+    const inFlight = log.flush()
+    log.truncateAfter(10)
+    const cut = log.describeSegments()[0]!.usedBytes
+    for (let index = 11; index <= 20; index++) log.append([{ term: 2, data: payloadFor(index, 20) }])
+    await inFlight
+    calls.length = 0
+    log.flushSync()
+    // The msync that was in flight covered the old frames, not the new ones: everything from the
+    // cut (at least) to the end is synced again.
+    const [sync, ...more] = calls.filter((call) => call.name === 'syncRange')
+    expect(more).toEqual([])
+    expect(sync!.offset).toBeLessThanOrEqual(cut)
+    expect(sync!.offset! + sync!.length!).toBe(log.describeSegments()[0]!.usedBytes)
     log.close()
   })
 
