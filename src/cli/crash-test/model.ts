@@ -56,6 +56,10 @@ export class CrashModel {
         for (const index of [...this.acknowledged.keys()]) if (index > Number(a)) this.acknowledged.delete(index)
         for (const index of [...this.latest.keys()]) if (index > Number(a)) this.latest.delete(index)
         break
+      case 'T':
+        // Returned, so durable: what was after it must never come back.
+        for (const index of [...this.written.keys()]) if (index > Number(a)) this.written.delete(index)
+        break
       case 'C?':
         this.compactedUpTo = Math.max(this.compactedUpTo, Number(a))
         break
@@ -104,11 +108,14 @@ export class CrashModel {
         violations.push({ round, index, problem: `acknowledged entry of term ${term} now has term ${entries[index - first]?.term}` })
       }
     }
+    // Recovery synced what it kept and wiped the rest: only these entries can ever be read again.
     this.acknowledged.clear()
     this.latest.clear()
+    this.written.clear()
     for (const entry of entries) {
       this.acknowledged.set(entry.index, entry.term)
       this.latest.set(entry.index, entry.term)
+      this.written.set(entry.index, new Set([entry.term]))
     }
     return { violations, recovered: entries.length }
   }
