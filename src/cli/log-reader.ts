@@ -51,6 +51,8 @@ export interface SegmentScan {
   usedBytes: number
   /** Non-zero bytes after the last valid frame of an open segment: what recovery would cut. */
   tailBytes: number
+  /** Why the scan of an open segment stopped where it did (the first frame that failed). */
+  stopReason: string
   problems: Problem[]
 }
 
@@ -109,6 +111,7 @@ export function scanSegment(dir: string, file: string, isLast: boolean): Segment
       frames: [],
       usedBytes: 0,
       tailBytes: 0,
+      stopReason: '',
       problems: [],
     }
     const header = readHeader(bytes)
@@ -141,7 +144,14 @@ function scanOpen(bytes: Buffer, scan: SegmentScan, header: SegmentHeader): void
   for (;;) {
     const index = header.baseIndex + scan.frames.length
     const size = checkFrame(bytes, offset, bytes.length, index)
-    if (typeof size !== 'number' || frameTerm(bytes, offset) < previousTerm) break
+    if (typeof size !== 'number') {
+      scan.stopReason = size
+      break
+    }
+    if (frameTerm(bytes, offset) < previousTerm) {
+      scan.stopReason = `term ${frameTerm(bytes, offset)} is lower than the term before it (${previousTerm})`
+      break
+    }
     const frame = frameAt(bytes, offset, index)
     previousTerm = frame.term
     scan.frames.push(frame)
@@ -186,6 +196,10 @@ function scanSealed(bytes: Buffer, scan: SegmentScan, header: SegmentHeader): vo
 export function checkNeighbours(previous: SegmentScan, next: SegmentScan): Problem[] {
   const previousEnd = previous.baseIndex + (previous.header?.entryCount !== undefined && previous.sealed ? previous.header.entryCount : previous.frames.length)
   const problems: Problem[] = []
+  if (next.baseIndex > previousEnd && !previous.sealed && previous.header !== undefined) {
+    // An open segment that stops short of the next one: name the frame where it stops.
+    problems.push({ file: previous.file, offset: previous.usedBytes, index: previousEnd, problem: previous.stopReason || 'the frames end here' })
+  }
   if (next.baseIndex !== previousEnd) {
     problems.push({
       file: next.file,

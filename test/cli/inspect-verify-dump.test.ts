@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -19,6 +20,19 @@ async function makeLog(): Promise<string> {
   const state = RaftStateFile.open(join(dir, 'raft_state.meta'))
   state.save({ currentTerm: 5, votedFor: 2, commitIndex: 290, lastApplied: 280, serverState: 2 })
   state.close()
+  return dir
+}
+
+/** 300 entries over 4 KiB segments appended by a process that dies before any flush: no segment is sealed. */
+function makeUnflushedLog(): string {
+  const dir = tempDir()
+  const index = new URL('../../dist/index.js', import.meta.url).href
+  const script = `import { RaftLog } from '${index}'
+const log = RaftLog.open(${JSON.stringify(dir)}, { segmentSize: 4096, logger: { warn() {} } })
+for (let i = 1; i <= 300; i++) log.append([{ term: 1, data: Buffer.from('entry ' + i) }])
+process.exit(0)`
+  const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' })
+  expect(result.status, result.stderr).toBe(0)
   return dir
 }
 
@@ -80,6 +94,18 @@ describe('raftlog inspect, verify and dump', () => {
     expect(result.stdout).toMatch(/a segment is missing: entries \d+\.\.\d+ are in no file/)
   })
 
+  it('verify names the damaged frame of a full segment that was never sealed, not only the gap after it', async () => {
+    const dir = makeUnflushedLog()
+    const files = segments(dir)
+    expect(files.length).toBeGreaterThanOrEqual(3)
+    const first = join(dir, files[0]!)
+    const bytes = readFileSync(first)
+    bytes[headerSizeBytes + 40 + 32 + 3] = bytes[headerSizeBytes + 40 + 32 + 3]! ^ 0x01 // payload of index 2
+    writeFileSync(first, bytes)
+    const json = JSON.parse((await runCli(['verify', dir, '--json'])).stdout)
+    expect(json.problems[0]).toEqual({ file: files[0], offset: headerSizeBytes + 40, index: 2, problem: 'checksum mismatch' })
+  })
+
   it('verify reports a torn tail of the open segment as information, not a problem', async () => {
     const dir = await makeLog()
     const last = join(dir, segments(dir).at(-1)!)
@@ -102,6 +128,15 @@ describe('raftlog inspect, verify and dump', () => {
     expect(json[99]).toEqual({ index: 100, term: 2, type: 'normal', length: 9, data: Buffer.from('entry 100').toString('base64') })
     const hex = await runCli(['dump', dir, '--from', '1', '--to', '1', '--format', 'hex'])
     expect(hex.stdout).toMatch(/^1\tterm 1\tnormal\t7 bytes\n {2}00000000 {2}65 6e 74 72 79 20 31 +\|entry 1\|\n$/)
+  })
+
+  it('dump refuses an index outside the log instead of printing nothing', async () => {
+    const dir = await makeLog()
+    for (const args of [['--from', '5000'], ['--to', '5000'], ['--from', '0']]) {
+      const result = await runCli(['dump', dir, ...args])
+      expect(result.status, args.join(' ')).toBe(2)
+      expect(result.stderr).toMatch(new RegExp(`${args[0]} ${args[1]} is outside the log: the log holds 1\\.\\.301`))
+    }
   })
 
   it('all three refuse a directory that is not a log, a missing one, and one a node holds open', async () => {

@@ -57,6 +57,19 @@ function format(frame: FrameInfo, data: Uint8Array, style: string): string {
   return `${head}\t${isPrintable(text) ? JSON.stringify(text) : `base64:${payload.toString('base64')}`}`
 }
 
+/** An index asked for outside the log is a mistake worth saying, not an empty answer. */
+function checkRange(dir: string, files: string[], from: number | undefined, to: number | undefined): void {
+  if (from === undefined && to === undefined) return
+  const first = files.length === 0 ? undefined : scanSegment(dir, files[0] as string, files.length === 1)
+  const last = files.length === 0 ? undefined : scanSegment(dir, files[files.length - 1] as string, true)
+  const firstIndex = first?.frames[0]?.index ?? first?.baseIndex ?? 1
+  const lastIndex = last?.frames.at(-1)?.index ?? (last === undefined ? 0 : last.baseIndex - 1)
+  const span = lastIndex < firstIndex ? 'the log is empty' : `the log holds ${firstIndex}..${lastIndex}`
+  for (const [flag, index] of [['--from', from], ['--to', to]] as const) {
+    if (index !== undefined && (index < firstIndex || index > lastIndex)) throw new UsageError(`${flag} ${index} is outside the log: ${span}`)
+  }
+}
+
 export const dumpCommand: Command = {
   name: 'dump',
   summary: 'Print the entries of a log directory as text, JSON lines or hex (read-only)',
@@ -77,6 +90,7 @@ export const dumpCommand: Command = {
     if (from > to) throw new UsageError(`--from ${from} is after --to ${to}`)
     checkLogDirectory(dir)
     const files = segmentFiles(dir)
+    checkRange(dir, files, values.from === undefined ? undefined : from, values.to === undefined ? undefined : to)
     const out: string[] = []
     files.forEach((file, position) => {
       const scan = scanSegment(dir, file, position === files.length - 1)
