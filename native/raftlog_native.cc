@@ -6,7 +6,7 @@
 //   populateAsync(buffer, offset, length) MADV_POPULATE_WRITE on the thread pool -> Promise
 //   advise(buffer, advice)                madvise
 //   unmap(buffer)                         detach every JS view, then munmap
-//   lock(lockPath) -> fd, unlock(fd)      exclusive flock on a lock file
+//   lock(lockPath, probe) -> fd, unlock(fd)  exclusive flock on a lock file (probe: read-only open)
 //   fsyncDir(path), fsyncDirAsync(path)   make directory entries durable (the latter -> Promise)
 //   allocateAsync(path, size)             create a file and posix_fallocate it on the thread pool
 //   pageSize()
@@ -253,7 +253,10 @@ Napi::Value Unmap(const Napi::CallbackInfo& info) {
 Napi::Value Lock(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string path = info[0].As<Napi::String>();
-  int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  bool probe = info.Length() > 1 && info[1].As<Napi::Boolean>();
+  // A probe (read-only tools) opens an existing file for reading only: flock needs no write access,
+  // so it works in a directory the tool may not write to.
+  int fd = probe ? open(path.c_str(), O_RDONLY | O_CLOEXEC) : open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) throw SystemError(env, errno, "open", path);
   // flock locks belong to the open file description, so a second open in the same process
   // conflicts just like one in another process.

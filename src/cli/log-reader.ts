@@ -21,6 +21,7 @@ import {
   type SegmentHeader,
 } from '../storage/segment-format.js'
 import { stateFileName } from '../storage/raft-state-file.js'
+import { systemError } from '../storage/system-error.js'
 
 export interface FrameInfo {
   index: number
@@ -70,10 +71,10 @@ export function checkLogDirectory(dir: string): void {
   if (!existsSync(lockPath)) return
   let fd: number
   try {
-    fd = lockFile(lockPath)
+    fd = lockFile(lockPath, true)
   } catch (error) {
     if (isLockHeld(error)) throw new RaftLogError('ERR_LOCKED', `${dir} is locked by a running raftlog process`, { dir })
-    throw error
+    throw systemError(error, `Cannot check whether a running node holds ${dir}`)
   }
   unlockFile(fd)
 }

@@ -24,6 +24,12 @@ function isParseArgsError(error: unknown): boolean {
   return typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')
 }
 
+/** An error from a failed system call (node's fs or the addon): it carries code and syscall. */
+function isSystemError(error: unknown): boolean {
+  const { code, syscall } = error as { code?: unknown; syscall?: unknown }
+  return typeof code === 'string' && typeof syscall === 'string'
+}
+
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
@@ -46,8 +52,9 @@ async function main(argv: string[]): Promise<number> {
       console.error(`Error: ${(error as Error).message}\nRun \`raftlog ${name} --help\` for usage.`)
       return 2
     }
-    if (error instanceof RaftLogError) {
-      console.error(`Error: ${error.message}`)
+    // A RaftLogError, or a system call that failed (EACCES on a file, say): one line, no stack.
+    if (error instanceof RaftLogError || isSystemError(error)) {
+      console.error(`Error: ${(error as Error).message}`)
       return 1
     }
     throw error

@@ -15,7 +15,7 @@ interface NativeAddon {
   populateAsync(buffer: ArrayBuffer, offset: number, length: number): Promise<void>
   advise(buffer: ArrayBuffer, advice: Advice): void
   unmap(buffer: ArrayBuffer): void
-  lock(lockPath: string): number
+  lock(lockPath: string, probe: boolean): number
   unlock(fd: number): void
   fsyncDir(path: string): void
   fsyncDirAsync(path: string): Promise<void>
@@ -96,9 +96,12 @@ export function unmap(buffer: ArrayBuffer): void {
   addon.unmap(buffer)
 }
 
-/** Takes an exclusive lock on `lockPath` (created if missing); returns the descriptor that holds it. */
-export function lockFile(lockPath: string): number {
-  return addon.lock(lockPath)
+/**
+ * Takes an exclusive lock on `lockPath` (created if missing); returns the descriptor that holds
+ * it. With `probe`, the file must exist and is only opened for reading: for tools that write nothing.
+ */
+export function lockFile(lockPath: string, probe = false): number {
+  return addon.lock(lockPath, probe)
 }
 
 export function unlockFile(fd: number): void {

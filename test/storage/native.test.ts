@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { spawnSync } from 'node:child_process'
-import { existsSync, readFileSync, statSync } from 'node:fs'
+import { chmodSync, existsSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { fsyncDirectory, isLockHeld, lockFile, mapFile, mapFileReadOnly, populateRangeAsync, syncRange, syncRangeAsync, unlockFile, unmap, pageSizeBytes } from '../../src/storage/native.js'
@@ -71,6 +71,20 @@ describe('native addon', () => {
     view.write('zzzz', 0)
     unmap(readOnly)
     expect(readFileSync(path).subarray(0, 4).toString()).toBe('abcd')
+  })
+
+  it('a lock probe creates nothing and opens for reading only, yet sees a lock held elsewhere', () => {
+    const dir = tempDir()
+    const path = join(dir, 'LOCK')
+    expect(() => lockFile(path, true)).toThrow(expect.objectContaining({ code: 'ENOENT' }))
+    expect(existsSync(path)).toBe(false)
+    const held = lockFile(path)
+    expect(() => lockFile(path, true)).toThrow(expect.objectContaining({ code: 'EAGAIN' }))
+    unlockFile(held)
+    // A file this process may only read (as the read-only tools see a node's directory).
+    chmodSync(path, 0o444)
+    const probe = lockFile(path, true)
+    unlockFile(probe)
   })
 
   it('errors carry the errno code and the path', () => {
