@@ -14,6 +14,18 @@ describe('raftlog crash-test', () => {
     expect(report.entriesAcknowledged).toBeGreaterThan(0)
   })
 
+  it('replays a run exactly from its seed: kill points and damage are chosen by it, not by a clock', async () => {
+    const run = async (): Promise<Record<string, unknown>> => {
+      const result = await runCli(['crash-test', '--rounds', '6', '--seed', '42', '--mode', 'both', '--json'])
+      expect(result.status, result.stderr).toBe(0)
+      const { durationMs: _duration, dir: _dir, ...report } = JSON.parse(result.stdout) as Record<string, unknown>
+      return report
+    }
+    const first = await run()
+    expect(first.crashPointRounds).toBe(2)
+    expect(await run()).toEqual(first)
+  })
+
   it('prints progress lines and a PASS report when not on a terminal', async () => {
     const result = await runCli(['crash-test', '--rounds', '3', '--seed', '5', '--mode', 'kill'])
     expect(result.status).toBe(0)

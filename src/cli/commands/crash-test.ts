@@ -14,7 +14,9 @@ Crashes a writer process again and again and checks the log after each crash: ev
 acknowledged (flushed) entry present and byte-exact, no entry that was never written, indexes
 contiguous, terms non-decreasing. Each round goes on in the same directory.
 
-  kill rounds        the writer is SIGKILLed at a random moment
+  kill rounds        the writer SIGKILLs itself at a point the seed picks: an operation
+                     number, then after an append, during its flush's msync, or after the
+                     flush but before the parent heard of it (so a seed replays a run exactly)
   power-loss rounds  on top of the kill, every byte written after the last flush is lost or
                      mangled (zeros, random bytes, a half-written frame, a stale frame, some pages)
   every third round  the writer kills itself inside truncateAfter, compact or a segment rotation

@@ -9,7 +9,7 @@ import { RaftLog } from '../../storage/raft-log.js'
 import { CrashModel, type Violation } from './model.js'
 import { mixSeed, prng, type SizeRange } from './payload.js'
 import { lossPatterns, simulatePowerLoss } from './power-loss.js'
-import type { CrashPoint, WriterConfig } from './writer.js'
+import type { CrashPoint, KillStep, WriterConfig } from './writer.js'
 
 export type CrashMode = 'kill' | 'power-loss' | 'both'
 
@@ -55,9 +55,12 @@ export interface CrashTestReport {
 // and the writer always runs compiled.
 const writerPath = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'dist', 'cli', 'crash-test', 'writer.js')
 const crashPoints: CrashPoint[] = ['truncate', 'compact', 'rotation']
-const killAfterMinMs = 15
-const killAfterMaxMs = 350
-const crashPointTimeoutMs = 4000
+/** A plain round's writer kills itself at an operation between these (each an append and flush, mostly). */
+const killAtOperationMin = 10
+const killAtOperationMax = 600
+const killSteps: KillStep[] = ['after-append', 'during-flush', 'before-acknowledge']
+/** Every writer kills itself at a seeded point; this only stops one that hangs. */
+const writerTimeoutMs = 20_000
 
 export async function runCrashTest(options: CrashTestOptions): Promise<CrashTestReport> {
   const started = Date.now()
@@ -89,10 +92,12 @@ export async function runCrashTest(options: CrashTestOptions): Promise<CrashTest
       batch: options.batch,
       crashPoint,
       broken: options.brokenWriter === true,
+      // A crash point is armed at operation 40; should it not fire, the writer dies a little later.
+      killAtOperation: crashPoint === 'none' ? killAtOperationMin + Math.floor(random() * (killAtOperationMax - killAtOperationMin)) : 45,
+      killStep: killSteps[Math.floor(random() * killSteps.length)] as KillStep,
     }
     const acknowledgedBefore = model.acknowledgedCount
-    const killAfterMs = crashPoint === 'none' ? killAfterMinMs + random() * (killAfterMaxMs - killAfterMinMs) : crashPointTimeoutMs
-    const writerProblem = await runWriter(config, model, killAfterMs)
+    const writerProblem = await runWriter(config, model, writerTimeoutMs)
     const result: RoundResult = { round, kind, crashPoint, acknowledged: model.acknowledgedCount - acknowledgedBefore, recovered: 0, cutBytes: 0, violations: [] }
     if (writerProblem !== undefined) result.violations.push({ round, problem: writerProblem })
     if (kind === 'power-loss' && model.boundary !== undefined) {
@@ -135,8 +140,8 @@ function checkRecovery(options: CrashTestOptions, model: CrashModel, round: numb
   }
 }
 
-/** Runs one writer until it is killed; resolves with a problem description if it failed on its own. */
-function runWriter(config: WriterConfig, model: CrashModel, killAfterMs: number): Promise<string | undefined> {
+/** Runs one writer until it kills itself; resolves with a problem description if it failed otherwise. */
+function runWriter(config: WriterConfig, model: CrashModel, timeoutMs: number): Promise<string | undefined> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [writerPath, JSON.stringify(config)], { stdio: ['ignore', 'pipe', 'pipe'] })
     let stderr = ''
@@ -144,14 +149,21 @@ function runWriter(config: WriterConfig, model: CrashModel, killAfterMs: number)
     child.stderr.on('data', (chunk: Buffer) => {
       stderr += chunk.toString()
     })
+    let hung = false
     createInterface({ input: child.stdout }).on('line', (line) => {
       model.observe(line)
       // The clock starts once the writer has opened the log, so start-up time does not count.
-      if (line.startsWith('O ') && timer === undefined) timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs)
+      if (line.startsWith('O ') && timer === undefined) {
+        timer = setTimeout(() => {
+          hung = true
+          child.kill('SIGKILL')
+        }, timeoutMs)
+      }
     })
     child.on('close', (code, signal) => {
       if (timer !== undefined) clearTimeout(timer)
-      if (signal === 'SIGKILL') resolve(undefined)
+      if (hung) resolve(`the writer did not reach its kill point within ${timeoutMs} ms`)
+      else if (signal === 'SIGKILL') resolve(undefined)
       else resolve(`the writer exited on its own (code ${code}, signal ${signal}): ${stderr.trim().split('\n').slice(0, 3).join(' | ')}`)
     })
   })

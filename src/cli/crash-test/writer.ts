@@ -15,6 +15,13 @@ import { entryPayload, prng, type SizeRange } from './payload.js'
 /** Where the writer kills itself, inside an operation, to test its crash safety. */
 export type CrashPoint = 'none' | 'truncate' | 'compact' | 'rotation'
 
+/**
+ * Where in an append the writer kills itself in a plain kill or power-loss round: after the
+ * append (nothing flushed), while the flush's msync runs on the thread pool, or after the flush
+ * resolved but before the parent heard of it. Chosen by the round's seed, so a seed replays.
+ */
+export type KillStep = 'after-append' | 'during-flush' | 'before-acknowledge'
+
 export interface WriterConfig {
   dir: string
   /** Seed of the payloads: fixed for the whole test, since entries outlive rounds. */
@@ -25,6 +32,9 @@ export interface WriterConfig {
   entrySize: SizeRange
   batch: number
   crashPoint: CrashPoint
+  /** The writer kills itself in the first append from this operation on (after a crash point that did not fire). */
+  killAtOperation: number
+  killStep: KillStep
   /** A deliberately wrong writer, to prove the checker catches one: acknowledges an entry it never wrote. */
   broken?: boolean
 }
@@ -92,14 +102,19 @@ async function run(config: WriterConfig): Promise<void> {
     if (random() < 0.05) term++
     const count = 1 + Math.floor(random() * config.batch)
     const first = log.lastIndex + 1
+    const killStep = operations >= config.killAtOperation ? config.killStep : undefined
     say(`W ${first} ${first + count - 1} ${term}`)
     log.append(
       Array.from({ length: count }, (_, i) => ({ term, data: entryPayload(config.payloadSeed, first + i, term, config.entrySize) })),
     )
-    await log.flush()
+    if (killStep === 'after-append') process.kill(process.pid, 'SIGKILL')
+    const flushed = log.flush()
+    if (killStep === 'during-flush') process.kill(process.pid, 'SIGKILL')
+    await flushed
     // Boundary first: a kill between the two lines then leaves the parent with a boundary at
     // least as new as the acknowledgement, never an acknowledgement past its boundary.
     boundary(log)
+    if (killStep === 'before-acknowledge') process.kill(process.pid, 'SIGKILL')
     say(`A ${log.lastIndex + (config.broken === true ? config.batch + 5 : 0)} ${term}`)
   }
 }
