@@ -26,13 +26,14 @@
 
 #include <cerrno>
 #include <cstring>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 
 namespace {
 
 // One mapping's life. The ArrayBuffer's finalizer, unmap() and pending thread-pool work all
-// touch it, always on the JavaScript thread, so no locking is needed.
+// touch it on the JavaScript thread that made it, so the struct itself needs no locking.
 struct Mapping {
   void* addr;
   size_t length;
@@ -42,8 +43,27 @@ struct Mapping {
   bool finalized = false;  // the ArrayBuffer's finalizer ran
 };
 
-// Address -> mapping, for the mappings JavaScript may still hold.
+// Address -> mapping, for the mappings JavaScript may still hold. One table for the process, but
+// each worker thread loads the addon on its own JavaScript thread: the lock keeps them apart.
 std::unordered_map<void*, Mapping*> liveMappings;
+std::mutex liveMappingsLock;
+
+Mapping* LiveMapping(void* addr) {
+  std::lock_guard<std::mutex> guard(liveMappingsLock);
+  auto found = liveMappings.find(addr);
+  return found == liveMappings.end() ? nullptr : found->second;
+}
+
+// Settles a worker's promise. While a worker thread (or the process) shuts down, JavaScript can no
+// longer run and every N-API call fails with an exception; escaping the completion callback, it
+// would abort the whole process. Nobody is left to hear the result, so it is dropped.
+template <typename Settle>
+void SettleQuietly(Settle settle) {
+  try {
+    settle();
+  } catch (const Napi::Error&) {
+  }
+}
 
 Napi::Error SystemError(Napi::Env env, int err, const char* syscall, const std::string& path) {
   const char* code = uv_err_name(-err);
@@ -61,6 +81,7 @@ void ReleaseIfIdle(Mapping* mapping) {
   if (!mapping->unmapped && mapping->pendingWork == 0 && (mapping->released || mapping->finalized)) {
     munmap(mapping->addr, mapping->length);
     mapping->unmapped = true;
+    std::lock_guard<std::mutex> guard(liveMappingsLock);
     liveMappings.erase(mapping->addr);
   }
   if (mapping->finalized && mapping->pendingWork == 0) delete mapping;
@@ -72,11 +93,9 @@ void FinalizeMapping(Napi::Env, void*, Mapping* mapping) {
 }
 
 Mapping* FindMapping(Napi::Env env, Napi::ArrayBuffer buffer) {
-  auto found = liveMappings.find(buffer.Data());
-  if (buffer.Data() == nullptr || found == liveMappings.end() || found->second->released) {
-    throw Napi::Error::New(env, "ERR_UNMAPPED: buffer is not a live mapping");
-  }
-  return found->second;
+  Mapping* mapping = buffer.Data() == nullptr ? nullptr : LiveMapping(buffer.Data());
+  if (mapping == nullptr || mapping->released) throw Napi::Error::New(env, "ERR_UNMAPPED: buffer is not a live mapping");
+  return mapping;
 }
 
 // Rounds [offset, offset + length) out to whole pages, as msync and madvise require.
@@ -88,6 +107,8 @@ void PageRange(Mapping* mapping, size_t offset, size_t length, void** start, siz
   *start = static_cast<char*>(mapping->addr) + begin;
   *size = end > begin ? end - begin : 0;
 }
+
+constexpr size_t kMaxMappingBytes = size_t{1} << 32;
 
 Napi::Value Map(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -110,6 +131,12 @@ Napi::Value Map(const Napi::CallbackInfo& info) {
     close(fd);
     throw SystemError(env, EINVAL, "mmap", path);
   }
+  // The largest ArrayBuffer Node 20 makes over outside memory: a larger file (a foreign or damaged
+  // one under a segment's name) is refused here, not handed to a buffer that would be freed twice.
+  if (size > kMaxMappingBytes) {
+    close(fd);
+    throw SystemError(env, EFBIG, "mmap", path);
+  }
   if (!readOnly) {
     // Reserve real blocks: a write through the mapping into a hole on a full disk would
     // kill the process with SIGBUS; here it becomes ENOSPC (or EFBIG) at creation.
@@ -128,7 +155,10 @@ Napi::Value Map(const Napi::CallbackInfo& info) {
   if (addr == MAP_FAILED) throw SystemError(env, err, "mmap", path);
 
   Mapping* mapping = new Mapping{addr, size};
-  liveMappings[addr] = mapping;
+  {
+    std::lock_guard<std::mutex> guard(liveMappingsLock);
+    liveMappings[addr] = mapping;
+  }
   return Napi::ArrayBuffer::New(env, addr, size, FinalizeMapping, mapping);
 }
 
@@ -172,23 +202,25 @@ class RangeWorker : public Napi::AsyncWorker {
 
   void OnOK() override {
     Finish();
-    if (error_ != 0) {
-      const char* syscall = operation_ == RangeOperation::kSync ? "msync" : "madvise";
-      deferred_.Reject(SystemError(Env(), error_, syscall, "<mapping>").Value());
-    } else {
-      deferred_.Resolve(Env().Undefined());
-    }
+    SettleQuietly([&] {
+      if (error_ != 0) {
+        const char* syscall = operation_ == RangeOperation::kSync ? "msync" : "madvise";
+        deferred_.Reject(SystemError(Env(), error_, syscall, "<mapping>").Value());
+      } else {
+        deferred_.Resolve(Env().Undefined());
+      }
+    });
   }
 
   void OnError(const Napi::Error& error) override {
     Finish();
-    deferred_.Reject(error.Value());
+    SettleQuietly([&] { deferred_.Reject(error.Value()); });
   }
 
  private:
   void Finish() {
     mapping_->pendingWork--;
-    buffer_.Reset();
+    SettleQuietly([&] { buffer_.Reset(); });
     ReleaseIfIdle(mapping_);
   }
 
@@ -239,9 +271,8 @@ Napi::Value Advise(const Napi::CallbackInfo& info) {
 Napi::Value Unmap(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::ArrayBuffer buffer = info[0].As<Napi::ArrayBuffer>();
-  auto found = liveMappings.find(buffer.Data());
-  if (buffer.Data() == nullptr || found == liveMappings.end()) return env.Undefined();  // already unmapped
-  Mapping* mapping = found->second;
+  Mapping* mapping = buffer.Data() == nullptr ? nullptr : LiveMapping(buffer.Data());
+  if (mapping == nullptr) return env.Undefined();  // already unmapped
   // Detach first: every TypedArray or DataView over this memory now has length 0, so a view
   // that outlives its segment reads as empty instead of touching unmapped memory.
   buffer.Detach();
@@ -312,11 +343,15 @@ class FsyncDirWorker : public Napi::AsyncWorker {
   }
 
   void OnOK() override {
-    if (error_ != 0) deferred_.Reject(SystemError(Env(), error_, syscall_, path_).Value());
-    else deferred_.Resolve(Env().Undefined());
+    SettleQuietly([&] {
+      if (error_ != 0) deferred_.Reject(SystemError(Env(), error_, syscall_, path_).Value());
+      else deferred_.Resolve(Env().Undefined());
+    });
   }
 
-  void OnError(const Napi::Error& error) override { deferred_.Reject(error.Value()); }
+  void OnError(const Napi::Error& error) override {
+    SettleQuietly([&] { deferred_.Reject(error.Value()); });
+  }
 
  private:
   Napi::Promise::Deferred deferred_;
@@ -358,11 +393,15 @@ class AllocateWorker : public Napi::AsyncWorker {
   }
 
   void OnOK() override {
-    if (error_ != 0) deferred_.Reject(SystemError(Env(), error_, syscall_, path_).Value());
-    else deferred_.Resolve(Env().Undefined());
+    SettleQuietly([&] {
+      if (error_ != 0) deferred_.Reject(SystemError(Env(), error_, syscall_, path_).Value());
+      else deferred_.Resolve(Env().Undefined());
+    });
   }
 
-  void OnError(const Napi::Error& error) override { deferred_.Reject(error.Value()); }
+  void OnError(const Napi::Error& error) override {
+    SettleQuietly([&] { deferred_.Reject(error.Value()); });
+  }
 
  private:
   Napi::Promise::Deferred deferred_;

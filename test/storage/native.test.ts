@@ -87,6 +87,39 @@ describe('native addon', () => {
     unlockFile(probe)
   })
 
+  it('a file too large for one ArrayBuffer is refused with EFBIG, not mapped and freed twice', () => {
+    const path = join(tempDir(), 'segment_00000000000000000001.log')
+    // Sparse: 5 GiB of size and no blocks. Run in a child: the old failure was an abort.
+    const script = `import { truncateSync, writeFileSync } from 'node:fs'
+import { mapFileReadOnly } from ${JSON.stringify(new URL('../../dist/storage/native.js', import.meta.url).href)}
+writeFileSync(${JSON.stringify(path)}, '')
+truncateSync(${JSON.stringify(path)}, 5 * 2 ** 30)
+try { mapFileReadOnly(${JSON.stringify(path)}); console.log('mapped') } catch (error) { console.log(error.code) }`
+    const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' })
+    expect(result.stdout.trim(), result.stderr).toBe('EFBIG')
+    expect(result.status).toBe(0)
+  })
+
+  it('a worker thread stopped while a flush and populating are in flight exits cleanly', () => {
+    const dir = tempDir()
+    const index = JSON.stringify(new URL('../../dist/index.js', import.meta.url).href)
+    const script = `import { Worker } from 'node:worker_threads'
+const worker = new Worker(\`
+  const { RaftLog } = await import(${index})
+  const { parentPort } = await import('node:worker_threads')
+  const log = RaftLog.open(${JSON.stringify(dir)}, { logger: { warn() {} } })
+  log.append([{ term: 1, data: new Uint8Array(1000) }])
+  log.flush()
+  parentPort.postMessage('flushing')
+  setInterval(() => {}, 1000)
+\`, { eval: true })
+worker.on('message', () => worker.terminate().then(() => console.log('terminated')))`
+    const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000 })
+    expect(result.stderr).not.toMatch(/terminate called/)
+    expect(result.status, result.stderr).toBe(0)
+    expect(result.stdout.trim()).toBe('terminated')
+  })
+
   it('errors carry the errno code and the path', () => {
     const missing = join(tempDir(), 'no', 'such', 'file')
     expect(() => mapFile(missing, pageSizeBytes)).toThrow(expect.objectContaining({ code: 'ENOENT', path: missing }))
