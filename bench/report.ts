@@ -46,6 +46,8 @@ export function markdown(report: BenchReport): string {
   const m = report.machine
   lines.push(
     '',
+    'Latency: per batch for appends (append and, when durable, its flush); for gets, the mean per get over iterations of 1000 gets.',
+    '',
     `Machine: fdatasync of 4 KiB p50 ${number(m.fdatasync4KiBp50Ms)} ms, p99 ${number(m.fdatasync4KiBp99Ms)} ms; sequential write ${number(m.sequentialWriteMBps)} MB/s; memcpy ${number(m.memcpyGBps)} GB/s; CRC-32 ${m.crc32
       .map((c) => `${c.implementation} ${c.bytes >= 1024 * 1024 ? '1 MiB' : `${c.bytes} B`} ${number(c.GBps)} GB/s`)
       .join(', ')}.`,

@@ -60,12 +60,12 @@ function sameBytes(a: Uint8Array | undefined, b: Uint8Array): boolean {
 }
 
 /** Reads back `samples` entries spread over the log and counts those that differ. */
-async function countMismatches(engine: LogEngine, pool: PayloadPool, samples: number): Promise<number> {
+function countMismatches(engine: LogEngine, pool: PayloadPool, samples: number): number {
   const last = engine.lastIndex()
   let mismatches = 0
   for (let i = 0; i < samples && last > 0; i++) {
     const index = 1 + Math.floor(((i + 0.5) / samples) * last)
-    if (!sameBytes(await engine.get(index), pool.at(index))) mismatches++
+    if (!sameBytes(engine.get(index), pool.at(index))) mismatches++
   }
   return mismatches
 }
@@ -151,7 +151,7 @@ export async function appendCase(engines: EngineFactory[], settings: BenchSettin
     const results: CaseResult[] = []
     for (const engine of opened) {
       await engine.flush()
-      results.push(summarize(name, 'append', engine.name, samples.get(engine.name) as Sample, size, batch, await countMismatches(engine, pool, 200), false))
+      results.push(summarize(name, 'append', engine.name, samples.get(engine.name) as Sample, size, batch, countMismatches(engine, pool, 200), false))
     }
     return results
   } finally {
@@ -174,7 +174,7 @@ export async function getCases(engines: EngineFactory[], settings: BenchSettings
         await engine.appendBatch(pool.batch(engine.lastIndex() + 1, count), 1)
       }
       await engine.flush()
-      await countMismatches(engine, pool, 2000) // first reads (raftlog checks each sealed segment once)
+      countMismatches(engine, pool, 2000) // first reads (raftlog checks each sealed segment once)
     }
     const results: CaseResult[] = []
     for (const order of ['sequential', 'random'] as const) {
@@ -187,17 +187,13 @@ export async function getCases(engines: EngineFactory[], settings: BenchSettings
           // A multiplicative hash spreads the cursor over the whole log for random order.
           return order === 'sequential' ? 1 + (cursor % total) : 1 + ((cursor * 2654435761) % total)
         }
-        return engine.asyncAppend
-          ? async () => {
-              for (let i = 0; i < readsPerIteration; i++) await engine.get(next())
-            }
-          : () => {
-              for (let i = 0; i < readsPerIteration; i++) engine.get(next())
-            }
+        return () => {
+          for (let i = 0; i < readsPerIteration; i++) engine.get(next())
+        }
       })
       for (const engine of opened) {
         const name = `get ${order} 1 KiB of ${settings.getLogEntries} entries`
-        results.push(summarize(name, 'get', engine.name, samples.get(engine.name) as Sample, size, readsPerIteration, await countMismatches(engine, pool, 500), true))
+        results.push(summarize(name, 'get', engine.name, samples.get(engine.name) as Sample, size, readsPerIteration, countMismatches(engine, pool, 500), true))
       }
     }
     return results

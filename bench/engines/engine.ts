@@ -7,8 +7,11 @@ export interface LogEngine {
   appendBatch(entries: Uint8Array[], term: number): void | Promise<void>
   /** Makes every appended batch durable. */
   flush(): void | Promise<void>
-  /** The payload at `index` (1-based), or undefined. */
-  get(index: number): Uint8Array | undefined | Promise<Uint8Array | undefined>
+  /**
+   * The payload at `index` (1-based), or undefined: a copy the caller may keep, made once, on the
+   * calling thread (every engine here can read synchronously, so no thread-pool round trip counts).
+   */
+  get(index: number): Uint8Array | undefined
   lastIndex(): number
   close(): void | Promise<void>
 }

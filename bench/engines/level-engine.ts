@@ -20,9 +20,9 @@ export const levelEngine: EngineFactory = {
         )
       },
       flush() {},
-      async get(index) {
-        const value = await db.get(key(index))
-        return value === undefined ? undefined : new Uint8Array(value)
+      get(index) {
+        // A fresh Buffer (a Uint8Array) already: no second copy.
+        return db.getSync(key(index))
       },
       lastIndex: () => last,
       close: () => db.close(),

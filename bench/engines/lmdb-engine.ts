@@ -19,8 +19,8 @@ export const lmdbEngine: EngineFactory = {
       },
       flush() {},
       get(index) {
-        const value = db.getBinary(key(index))
-        return value === undefined ? undefined : new Uint8Array(value)
+        // getBinary returns a copy of its own (getBinaryFast would reuse one): no second copy.
+        return db.getBinary(key(index))
       },
       lastIndex: () => last,
       close: () => db.close(),

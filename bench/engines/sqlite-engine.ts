@@ -22,8 +22,8 @@ export const sqliteEngine: EngineFactory = {
       appendBatch: (entries, term) => appendAll(entries, term),
       flush() {},
       get(index) {
-        const value = select.get(index) as Buffer | undefined
-        return value === undefined ? undefined : new Uint8Array(value)
+        // A fresh Buffer (a Uint8Array) per row: no second copy.
+        return select.get(index) as Buffer | undefined
       },
       lastIndex: () => last,
       close() {
