@@ -149,8 +149,9 @@ function scanOpen(bytes: Buffer, scan: SegmentScan, header: SegmentHeader): void
       scan.stopReason = size
       break
     }
-    if (frameTerm(bytes, offset) < previousTerm) {
-      scan.stopReason = `term ${frameTerm(bytes, offset)} is lower than the term before it (${previousTerm})`
+    const term = frameTerm(bytes, offset)
+    if (term < previousTerm) {
+      scan.stopReason = `term ${term} is lower than the term before it (${previousTerm})`
       break
     }
     const frame = frameAt(bytes, offset, index)

@@ -292,7 +292,7 @@ export class RaftLog {
     this.guard(() => {
       // What a flush() in flight is still syncing counts too: this call returns only when it is durable.
       for (const segment of [...this.sealingInFlight, ...this.pendingSeal.splice(0)]) {
-        if (!this.segments.includes(segment) || segment === this.tail || segment.isSealed) continue
+        if (!this.awaitsSeal(segment)) continue
         segment.syncData()
         segment.seal()
       }
@@ -349,11 +349,9 @@ export class RaftLog {
         for (const segment of sealing) {
           // Seal only what is still a full, fully synced segment of this log: a truncation or
           // reset meanwhile may have reopened or deleted it.
-          if (this.segments.includes(segment) && segment !== this.tail && !segment.isSealed && !segment.hasUnsyncedBytes) {
-            segment.seal()
-          } else if (this.segments.includes(segment) && segment !== this.tail && !segment.isSealed) {
-            this.pendingSeal.push(segment)
-          }
+          if (!this.awaitsSeal(segment)) continue
+          if (segment.hasUnsyncedBytes) this.pendingSeal.push(segment)
+          else segment.seal()
         }
       })
       .catch((error: unknown) => {
@@ -365,6 +363,11 @@ export class RaftLog {
       })
     this.flushInFlight = flush
     return flush
+  }
+
+  /** Still a full, unsealed segment of this log: a truncation or reset may have reopened or deleted it. */
+  private awaitsSeal(segment: Segment): boolean {
+    return this.segments.includes(segment) && segment !== this.tail && !segment.isSealed
   }
 
   /** Starts a new segment after the tail for an entry of `payloadLength` bytes. */
@@ -425,30 +428,8 @@ export class RaftLog {
       }
     }
     this.segments = segments
-    // A header never written (all zero, or a file shorter than one) was never flushed: a new
-    // segment's header is synced by the flush that acknowledges its first entries, and a flush
-    // covers every segment before the last. So nothing in it or after it was acknowledged (two
-    // rotations before a crash leave one in the middle): the later files go, newest first.
-    const firstUnwritten = names.findIndex((name) => problems.get(name) === 'no header' || problems.get(name) === 'too small')
-    if (firstUnwritten !== -1 && firstUnwritten < names.length - 1) {
-      const later = names.slice(firstUnwritten + 1)
-      // A sealed segment after it went through a flush that synced every header before it: then
-      // the zero header is damage, not a crash, and what follows may well be acknowledged.
-      if (segments.some((segment) => segment.isSealed && later.includes(segment.fileName))) {
-        throw headerError(this.dir, names[firstUnwritten] as string, problems.get(names[firstUnwritten] as string) as HeaderProblem)
-      }
-      for (const name of later.reverse()) {
-        const segment = segments.find((candidate) => candidate.fileName === name)
-        if (segment === undefined) rmSync(join(this.dir, name), { force: true })
-        else segment.delete()
-        segments = segments.filter((candidate) => candidate !== segment)
-        problems.delete(name)
-        this.recovery.removedSegments.push(name)
-      }
-      fsyncDirectory(this.dir)
-      names = names.slice(0, firstUnwritten + 1)
-      this.segments = segments
-    }
+    names = this.dropAfterUnwrittenHeader(names, problems)
+    segments = this.segments
     const lastName = names[names.length - 1]
     for (const [name, problem] of problems) {
       if (name !== lastName || problem === 'unsupported version' || problem === 'bad magic') throw headerError(this.dir, name, problem)
@@ -460,6 +441,35 @@ export class RaftLog {
     // The last run may have died after a rotation renamed a segment in but before a flush synced
     // the directory: the first flush of this run syncs it.
     this.directoryUnsynced = true
+  }
+
+  /**
+   * A header never written (all zero, or a file shorter than one) was never flushed: a new
+   * segment's header is synced by the flush that acknowledges its first entries, and a flush
+   * covers every segment before the last. So nothing in it or after it was acknowledged (two
+   * rotations before a crash leave one in the middle): the later files go, newest first, and it
+   * becomes the last. Returns the names that remain.
+   */
+  private dropAfterUnwrittenHeader(names: string[], problems: Map<string, HeaderProblem>): string[] {
+    const firstUnwritten = names.findIndex((name) => problems.get(name) === 'no header' || problems.get(name) === 'too small')
+    if (firstUnwritten === -1 || firstUnwritten === names.length - 1) return names
+    const unwritten = names[firstUnwritten] as string
+    const later = names.slice(firstUnwritten + 1)
+    // A sealed segment after it went through a flush that synced every header before it: then
+    // the zero header is damage, not a crash, and what follows may well be acknowledged.
+    if (this.segments.some((segment) => segment.isSealed && later.includes(segment.fileName))) {
+      throw headerError(this.dir, unwritten, problems.get(unwritten) as HeaderProblem)
+    }
+    for (const name of later.reverse()) {
+      const segment = this.segments.find((candidate) => candidate.fileName === name)
+      if (segment === undefined) rmSync(join(this.dir, name), { force: true })
+      else segment.delete()
+      this.segments = this.segments.filter((candidate) => candidate !== segment)
+      problems.delete(name)
+      this.recovery.removedSegments.push(name)
+    }
+    fsyncDirectory(this.dir)
+    return names.slice(0, firstUnwritten + 1)
   }
 
   /** Segment file names sorted by base index; leftover temporary files are removed. */

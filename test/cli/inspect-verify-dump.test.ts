@@ -130,6 +130,15 @@ describe('raftlog inspect, verify and dump', () => {
     expect(hex.stdout).toMatch(/^1\tterm 1\tnormal\t7 bytes\n {2}00000000 {2}65 6e 74 72 79 20 31 +\|entry 1\|\n$/)
   })
 
+  it('a failed system call is one Error line and exit 1, not a stack trace', async () => {
+    const dir = tempDir()
+    // A directory under a segment's name: mapping it fails in the kernel (ENODEV).
+    mkdirSync(join(dir, 'segment_00000000000000000001.log'))
+    const result = await runCli(['verify', dir])
+    expect(result.status).toBe(1)
+    expect(result.stderr).toMatch(/^Error: ENODEV: .*mmap '.*segment_00000000000000000001\.log'\n$/)
+  })
+
   it('dump refuses an index outside the log instead of printing nothing', async () => {
     const dir = await makeLog()
     for (const args of [['--from', '5000'], ['--to', '5000'], ['--from', '0']]) {

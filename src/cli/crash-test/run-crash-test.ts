@@ -59,6 +59,8 @@ const crashPoints: CrashPoint[] = ['truncate', 'compact', 'rotation']
 const killAtOperationMin = 10
 const killAtOperationMax = 600
 const killSteps: KillStep[] = ['after-append', 'during-flush', 'before-acknowledge']
+/** A crash point is armed at this operation; should it not fire, the writer dies a few later. */
+const crashPointAt = 40
 /** Every writer kills itself at a seeded point; this only stops one that hangs. */
 const writerTimeoutMs = 20_000
 
@@ -91,9 +93,9 @@ export async function runCrashTest(options: CrashTestOptions): Promise<CrashTest
       entrySize: options.entrySize,
       batch: options.batch,
       crashPoint,
+      crashPointAt,
       broken: options.brokenWriter === true,
-      // A crash point is armed at operation 40; should it not fire, the writer dies a little later.
-      killAtOperation: crashPoint === 'none' ? killAtOperationMin + Math.floor(random() * (killAtOperationMax - killAtOperationMin)) : 45,
+      killAtOperation: crashPoint === 'none' ? killAtOperationMin + Math.floor(random() * (killAtOperationMax - killAtOperationMin)) : crashPointAt + 5,
       killStep: killSteps[Math.floor(random() * killSteps.length)] as KillStep,
     }
     const acknowledgedBefore = model.acknowledgedCount

@@ -32,6 +32,8 @@ export interface WriterConfig {
   entrySize: SizeRange
   batch: number
   crashPoint: CrashPoint
+  /** The operation at which a crash point is armed (once the log has segments to work on). */
+  crashPointAt: number
   /** The writer kills itself in the first append from this operation on (after a crash point that did not fire). */
   killAtOperation: number
   killStep: KillStep
@@ -75,7 +77,7 @@ async function run(config: WriterConfig): Promise<void> {
     operations++
     const choice = random()
     // A crash point is armed once the log has a few segments to delete or rotate through.
-    const armNow = config.crashPoint !== 'none' && operations === 40
+    const armNow = config.crashPoint !== 'none' && operations === config.crashPointAt
     if ((choice < 0.06 || (armNow && config.crashPoint === 'truncate')) && log.lastIndex > log.firstIndex) {
       const span = log.lastIndex - log.firstIndex
       const back = armNow ? Math.ceil(span * (0.3 + 0.6 * random())) : 1 + Math.floor(random() * Math.min(span, config.batch * 2))
