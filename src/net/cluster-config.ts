@@ -101,7 +101,7 @@ export function loadClusterConfig(path: string): ClusterConfig {
   const range = record(settings.election_timeout_range ?? defaultClusterSettings.election_timeout_range, path, 'cluster_settings.election_timeout_range', ['min', 'max'])
   const min = wholeNumber(range.min ?? defaultClusterSettings.election_timeout_range.min, path, 'cluster_settings.election_timeout_range.min', 1)
   const max = wholeNumber(range.max ?? defaultClusterSettings.election_timeout_range.max, path, 'cluster_settings.election_timeout_range.max', 1)
-  if (min > max) throw invalid(path, 'cluster_settings.election_timeout_range', `min ${min} is greater than max ${max}`)
+  if (min >= max) throw invalid(path, 'cluster_settings.election_timeout_range', `min ${min} must be below max ${max}: a random timeout in that range ends split votes`)
   const heartbeatInterval = wholeNumber(settings.heartbeat_interval ?? defaultClusterSettings.heartbeat_interval, path, 'cluster_settings.heartbeat_interval', 1)
   if (heartbeatInterval >= min) throw invalid(path, 'cluster_settings.heartbeat_interval', `${heartbeatInterval} must be below the election timeout's min (${min})`)
   return {

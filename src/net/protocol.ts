@@ -49,6 +49,7 @@ interface WireFields {
   matchIndex: number
   conflictIndex: number
   conflictTerm: number
+  seq: number
 }
 
 /** A RaftMessage as the protobuf object of its RPC. */
@@ -66,10 +67,11 @@ export function toWire(message: RaftMessage): Record<string, unknown> {
         prevLogIndex: message.prevLogIndex,
         prevLogTerm: message.prevLogTerm,
         leaderCommit: message.leaderCommit,
+        seq: message.seq,
         entries: message.entries.map((entry) => ({ index: entry.index, term: entry.term, type: entry.type, data: Buffer.from(entry.data.buffer, entry.data.byteOffset, entry.data.length) })),
       }
     case 'AppendEntriesResponse':
-      return { from: message.from, to: message.to, term: message.term, success: message.success, matchIndex: message.matchIndex, conflictIndex: message.conflictIndex, conflictTerm: message.conflictTerm }
+      return { from: message.from, to: message.to, term: message.term, success: message.success, matchIndex: message.matchIndex, conflictIndex: message.conflictIndex, conflictTerm: message.conflictTerm, seq: message.seq }
   }
 }
 
@@ -90,9 +92,10 @@ export function fromWire(method: RaftMessageType, wire: Record<string, unknown>)
         prevLogIndex: w.prevLogIndex,
         prevLogTerm: w.prevLogTerm,
         leaderCommit: w.leaderCommit,
+        seq: w.seq,
         entries: ((wire.entries ?? []) as WireEntry[]).map((entry) => ({ index: entry.index, term: entry.term, type: entry.type as EntryType, data: new Uint8Array(entry.data) })),
       }
     case 'AppendEntriesResponse':
-      return { type: method, from: w.from, to: w.to, term: w.term, success: w.success, matchIndex: w.matchIndex, conflictIndex: w.conflictIndex, conflictTerm: w.conflictTerm }
+      return { type: method, from: w.from, to: w.to, term: w.term, success: w.success, matchIndex: w.matchIndex, conflictIndex: w.conflictIndex, conflictTerm: w.conflictTerm, seq: w.seq }
   }
 }

@@ -55,8 +55,31 @@ export class MemoryLogStore implements RaftLogStore {
     this.durableCount = this.entries.length
   }
 
-  /** A crash: what was never flushed is gone. */
-  crash(): void {
-    this.entries.length = this.durableCount
+  /**
+   * Starts a flush that completes later (completeFlush): it covers the entries held now, and
+   * only those still in the log when it completes (a truncation meanwhile may replace them).
+   */
+  beginFlush(): readonly LogEntry[] {
+    return this.entries.slice()
+  }
+
+  completeFlush(covered: readonly LogEntry[]): void {
+    let same = 0
+    while (same < covered.length && this.entries[same] === covered[same]) same++
+    this.durableCount = Math.max(this.durableCount, same)
+  }
+
+  /** Entries appended but not yet durable. */
+  get unflushedCount(): number {
+    return this.entries.length - this.durableCount
+  }
+
+  /**
+   * A crash: what was never flushed is gone, except `survivors` entries after the durable ones
+   * (the kernel may write back part of what was appended, always a prefix after recovery).
+   */
+  crash(survivors = 0): void {
+    this.entries.length = Math.min(this.entries.length, this.durableCount + survivors)
+    this.durableCount = this.entries.length
   }
 }

@@ -29,6 +29,11 @@ export interface AppendEntries extends Envelope {
   prevLogTerm: number
   entries: LogEntry[]
   leaderCommit: number
+  /**
+   * The leader's count of AppendEntries sent in this term; the answer echoes it. It tells a
+   * stale refusal from a follower that lost entries, and which answers confirm a ReadIndex.
+   */
+  seq: number
 }
 
 export interface AppendEntriesResponse extends Envelope {
@@ -40,6 +45,8 @@ export interface AppendEntriesResponse extends Envelope {
   conflictIndex: number
   /** On failure: the follower's term at prevLogIndex, 0 if it has no entry there. */
   conflictTerm: number
+  /** The seq of the AppendEntries this answers. */
+  seq: number
 }
 
 export type RaftMessage = RequestVote | RequestVoteResponse | AppendEntries | AppendEntriesResponse

@@ -27,8 +27,9 @@ export function checkNodeOptions(options: RaftNodeOptions): { tickMs: number; el
     throw bad('transport', 'must have send, onMessage and close (a MemoryNetwork endpoint or a gRPC transport)')
   }
   const [min, max] = options.electionTimeout ?? defaultElectionTimeoutMs
-  if (!Number.isInteger(min) || !Number.isInteger(max) || min < 1 || max < min) {
-    throw bad('electionTimeout', `must be [min, max] milliseconds with 1 <= min <= max, got [${min}, ${max}]`)
+  if (!Number.isInteger(min) || !Number.isInteger(max) || min < 1 || max <= min) {
+    // Raft §5.2: randomized timeouts are what ends split votes; min = max would repeat them forever.
+    throw bad('electionTimeout', `must be [min, max] milliseconds with 1 <= min < max (a random timeout in that range ends split votes), got [${min}, ${max}]`)
   }
   const heartbeat = options.heartbeatInterval ?? defaultHeartbeatIntervalMs
   if (!Number.isInteger(heartbeat) || heartbeat < 1 || heartbeat >= min) {

@@ -5,6 +5,7 @@
 import { EntryType, type LogEntry } from '../storage/log-entry.js'
 import type { RaftLogStore } from './log-store.js'
 import type { AppendEntries, AppendEntriesResponse, RaftMessage, RequestVote, RequestVoteResponse } from './messages.js'
+import { Progress } from './progress.js'
 
 export type Role = 'follower' | 'candidate' | 'leader'
 
@@ -25,26 +26,37 @@ export interface RaftCoreOptions {
   heartbeatTicks: number
   /** A seeded source of numbers in [0, 1). */
   random: () => number
-  /** Entries already applied by the state machine; committed entries above it are handed out. */
+  /** Entries the state machine already holds: they are committed. */
   appliedIndex?: number
   maxEntriesPerAppend?: number
+  /** Payload bytes per AppendEntries; a single larger entry still goes alone. */
   maxBytesPerAppend?: number
-  /** AppendEntries in flight to one follower before the leader waits for answers. */
+  /** AppendEntries with entries in flight to one follower before the leader waits for answers. */
   maxInflightAppends?: number
-  /** Bytes of committed entries handed out in one Ready. */
-  maxBytesPerApply?: number
+  /** Payload bytes in flight to one follower before the leader waits for answers. */
+  maxInflightBytes?: number
+  /**
+   * Ticks after which an unanswered AppendEntries counts as lost and its entries are sent again,
+   * if the follower answered something sent later (a silent follower is sent nothing more).
+   * Default: the election timeout's minimum.
+   */
+  appendTimeoutTicks?: number
   onWarning?: (message: string) => void
 }
 
-/** What the driver must do, in this order: persist, flush, send, apply; then call advance(). */
+/**
+ * What the driver must do, in this order: persist the hard state, flush the log, send the
+ * messages, then call advance(). Committed entries are applied from the log, up to commitIndex,
+ * at the state machine's own pace.
+ */
 export interface Ready {
   /** Save before sending anything: term or vote changed. */
   hardState: HardState | undefined
   /** The log changed since the last Ready: flush it before sending the messages. */
   mustFlush: boolean
   messages: RaftMessage[]
-  /** Committed entries to apply, in order. */
-  committedEntries: LogEntry[]
+  /** Entries up to here are committed (never goes back). */
+  commitIndex: number
   role: Role
   leaderId: number
   term: number
@@ -52,23 +64,11 @@ export interface Ready {
   lastIndex: number
 }
 
-interface Progress {
-  /** Highest index known to be durable on the follower. */
-  match: number
-  /** Next index to send. */
-  next: number
-  /** probe: one message at a time until a match is found; replicate: pipeline. */
-  state: 'probe' | 'replicate'
-  probeSent: boolean
-  inflight: number
-  /** Heard from since the last check-quorum. */
-  recentActive: boolean
-}
-
 export const defaultMaxEntriesPerAppend = 512
 export const defaultMaxBytesPerAppend = 1024 * 1024
 export const defaultMaxInflightAppends = 64
-export const defaultMaxBytesPerApply = 4 * 1024 * 1024
+/** etcd's raft bounds bytes in flight the same way (Config.MaxInflightBytes). */
+export const defaultMaxInflightBytes = 8 * 1024 * 1024
 
 export class RaftCore {
   readonly id: number
@@ -80,7 +80,8 @@ export class RaftCore {
   private readonly maxEntriesPerAppend: number
   private readonly maxBytesPerAppend: number
   private readonly maxInflightAppends: number
-  private readonly maxBytesPerApply: number
+  private readonly maxInflightBytes: number
+  private readonly appendTimeoutTicks: number
   private readonly warn: (message: string) => void
 
   private term: number
@@ -88,8 +89,6 @@ export class RaftCore {
   private roleValue: Role = 'follower'
   private leader = 0
   private commitIndex: number
-  /** Committed entries up to here were handed out in a Ready. */
-  private appliedIndex: number
   /** The leader's own log is durable up to here (followers answer only after their flush). */
   private durableIndex: number
   private preCandidate = false
@@ -98,12 +97,17 @@ export class RaftCore {
   private electionElapsed = 0
   private heartbeatElapsed = 0
   private randomizedElectionTimeout = 0
+  /** Ticks since this core was made: the clock of in-flight timeouts. */
+  private now = 0
+  /** AppendEntries sent in this term by this leader (their seq). */
+  private appendSeq = 0
 
   private outbox: RaftMessage[] = []
   private hardStateChanged = false
   private broadcastPending = false
   private logChanged = false
   private softStateChanged = false
+  private commitChanged = false
 
   constructor(options: RaftCoreOptions) {
     this.id = options.id
@@ -115,14 +119,15 @@ export class RaftCore {
     this.maxEntriesPerAppend = options.maxEntriesPerAppend ?? defaultMaxEntriesPerAppend
     this.maxBytesPerAppend = options.maxBytesPerAppend ?? defaultMaxBytesPerAppend
     this.maxInflightAppends = options.maxInflightAppends ?? defaultMaxInflightAppends
-    this.maxBytesPerApply = options.maxBytesPerApply ?? defaultMaxBytesPerApply
+    this.maxInflightBytes = options.maxInflightBytes ?? defaultMaxInflightBytes
+    this.appendTimeoutTicks = options.appendTimeoutTicks ?? options.electionTicks[0]
     this.warn = options.onWarning ?? (() => {})
     this.term = options.hardState.currentTerm
     this.votedFor = options.hardState.votedFor
     // A restarted node knows only what it persisted; entries it logged may be committed already,
     // but it relearns that from the leader. Anything the state machine holds is committed.
-    this.appliedIndex = Math.min(options.appliedIndex ?? 0, this.log.lastIndex)
-    this.commitIndex = Math.max(Math.min(options.hardState.commitIndex, this.log.lastIndex), this.appliedIndex)
+    const applied = Math.min(options.appliedIndex ?? 0, this.log.lastIndex)
+    this.commitIndex = Math.max(Math.min(options.hardState.commitIndex, this.log.lastIndex), applied)
     this.durableIndex = this.log.lastIndex
     this.resetElectionTimer()
   }
@@ -153,6 +158,7 @@ export class RaftCore {
 
   /** One unit of time: elections and heartbeats are counted in ticks. */
   tick(): void {
+    this.now++
     if (this.roleValue === 'leader') {
       this.heartbeatElapsed++
       this.electionElapsed++
@@ -170,6 +176,7 @@ export class RaftCore {
         this.heartbeatElapsed = 0
         this.broadcastHeartbeat()
       }
+      this.resendLostAppends()
       return
     }
     this.electionElapsed++
@@ -206,7 +213,7 @@ export class RaftCore {
     } else if (message.term < this.term) {
       if (message.type === 'AppendEntries' || (message.type === 'RequestVote' && message.preVote)) {
         // Tell a stale leader or pre-candidate about the newer term.
-        if (message.type === 'AppendEntries') this.send(this.appendResponse(message.from, false, 0, 0, 0))
+        if (message.type === 'AppendEntries') this.send(this.appendResponse(message, false, 0, 0, 0))
         else this.send({ type: 'RequestVoteResponse', from: this.id, to: message.from, term: this.term, preVote: true, voteGranted: false })
       }
       return
@@ -224,24 +231,20 @@ export class RaftCore {
   }
 
   hasReady(): boolean {
-    return this.hardStateChanged || this.logChanged || this.softStateChanged || this.broadcastPending || this.outbox.length > 0 || this.commitIndex > this.appliedIndex
+    return this.hardStateChanged || this.logChanged || this.softStateChanged || this.broadcastPending || this.outbox.length > 0 || this.commitChanged
   }
 
   /** Takes what the driver must do now. */
   ready(): Ready {
     if (this.broadcastPending && this.roleValue === 'leader') {
-      for (const peer of this.peers) if (peer !== this.id) this.sendAppend(peer)
+      for (const peer of this.progress.keys()) this.sendAppends(peer)
     }
     this.broadcastPending = false
-    const committedEntries =
-      this.commitIndex > this.appliedIndex ? this.log.slice(this.appliedIndex + 1, this.commitIndex + 1, { maxBytes: this.maxBytesPerApply }) : []
-    const last = committedEntries[committedEntries.length - 1]
-    if (last !== undefined) this.appliedIndex = last.index
     const ready: Ready = {
       hardState: this.hardStateChanged ? { currentTerm: this.term, votedFor: this.votedFor, commitIndex: this.commitIndex } : undefined,
       mustFlush: this.logChanged,
       messages: this.outbox,
-      committedEntries,
+      commitIndex: this.commitIndex,
       role: this.roleValue,
       leaderId: this.leader,
       term: this.term,
@@ -251,6 +254,7 @@ export class RaftCore {
     this.hardStateChanged = false
     this.logChanged = false
     this.softStateChanged = false
+    this.commitChanged = false
     return ready
   }
 
@@ -314,9 +318,10 @@ export class RaftCore {
     this.heartbeatElapsed = 0
     this.electionElapsed = 0
     this.progress = new Map()
+    this.appendSeq = 0
     const next = this.log.lastIndex + 1
     for (const peer of this.peers) {
-      if (peer !== this.id) this.progress.set(peer, { match: 0, next, state: 'probe', probeSent: false, inflight: 0, recentActive: true })
+      if (peer !== this.id) this.progress.set(peer, new Progress(next, this.maxInflightAppends, this.maxInflightBytes))
     }
     // A no-op in the new term: entries of earlier terms commit only under one of the current term.
     this.propose(new Uint8Array(0), EntryType.NoOp)
@@ -382,13 +387,13 @@ export class RaftCore {
       prevLogTerm = skip === 0 ? prevLogTerm : (message.entries[skip - 1] as LogEntry).term
     }
     if (prevLogIndex > this.log.lastIndex) {
-      this.send(this.appendResponse(message.from, false, message.prevLogIndex, this.log.lastIndex + 1, 0))
+      this.send(this.appendResponse(message, false, message.prevLogIndex, this.log.lastIndex + 1, 0))
       return
     }
     const ourTerm = this.log.termAt(prevLogIndex)
     if (ourTerm !== prevLogTerm) {
       const conflictTerm = ourTerm ?? 0
-      this.send(this.appendResponse(message.from, false, message.prevLogIndex, this.firstIndexOfTerm(prevLogIndex, conflictTerm), conflictTerm))
+      this.send(this.appendResponse(message, false, message.prevLogIndex, this.firstIndexOfTerm(prevLogIndex, conflictTerm), conflictTerm))
       return
     }
     let position = 0
@@ -409,9 +414,8 @@ export class RaftCore {
       this.logChanged = true
     }
     const matchIndex = prevLogIndex + entries.length
-    const commit = Math.min(message.leaderCommit, matchIndex)
-    if (commit > this.commitIndex) this.commitIndex = commit
-    this.send(this.appendResponse(message.from, true, matchIndex, 0, 0))
+    this.commitTo(Math.min(message.leaderCommit, matchIndex))
+    this.send(this.appendResponse(message, true, matchIndex, 0, 0))
   }
 
   /** The first index of the run of `term` that ends at `index`: the leader skips it whole. */
@@ -422,8 +426,8 @@ export class RaftCore {
     return Math.max(first, this.commitIndex + 1)
   }
 
-  private appendResponse(to: number, success: boolean, matchIndex: number, conflictIndex: number, conflictTerm: number): AppendEntriesResponse {
-    return { type: 'AppendEntriesResponse', from: this.id, to, term: this.term, success, matchIndex, conflictIndex, conflictTerm }
+  private appendResponse(request: AppendEntries, success: boolean, matchIndex: number, conflictIndex: number, conflictTerm: number): AppendEntriesResponse {
+    return { type: 'AppendEntriesResponse', from: this.id, to: request.from, term: this.term, success, matchIndex, conflictIndex, conflictTerm, seq: request.seq }
   }
 
   private handleAppendResponse(message: AppendEntriesResponse): void {
@@ -431,33 +435,35 @@ export class RaftCore {
     const progress = this.progress.get(message.from)
     if (progress === undefined) return
     progress.recentActive = true
+    progress.ackedSeq = Math.max(progress.ackedSeq, message.seq)
     if (message.success) {
-      progress.inflight = Math.max(0, progress.inflight - 1)
-      if (message.matchIndex > progress.match) {
-        progress.match = message.matchIndex
-        progress.next = Math.max(progress.next, message.matchIndex + 1)
-        if (progress.state === 'probe') this.becomeReplicate(progress)
-        this.maybeCommit()
-      } else if (progress.state === 'probe') {
-        this.becomeReplicate(progress)
-      }
-      progress.probeSent = false
-      if (progress.next <= this.log.lastIndex) this.sendAppend(message.from)
+      if (progress.acknowledged(message.matchIndex, this.appendSeq)) this.maybeCommit()
+      if (progress.state === 'probe') progress.becomeReplicate()
+      this.sendAppends(message.from)
       return
     }
-    // On failure matchIndex carries the prevLogIndex that was refused; older refusals are stale.
+    // On failure matchIndex carries the prevLogIndex that was refused.
     const refused = message.matchIndex
-    if (refused <= progress.match || (progress.state === 'probe' && refused !== progress.next - 1)) return
+    if (refused <= progress.match) {
+      // Usually a stale answer to a message sent before the follower caught up. But a message
+      // sent after match was known, refused at or below match, means the follower lost entries
+      // it had acknowledged (a wiped or replaced disk): find its real end again.
+      if (message.seq <= progress.matchSeq) return
+      this.warn(
+        `node ${this.id}: node ${message.from} refused index ${refused} after acknowledging up to ${progress.match}: it lost entries (a wiped or replaced disk?); probing back from index ${message.conflictIndex}`,
+      )
+      progress.match = 0
+      progress.matchSeq = 0
+    } else if (progress.state === 'probe' && refused !== progress.next - 1) {
+      return
+    }
     let next = message.conflictIndex
     if (message.conflictTerm > 0) {
       const lastOfTerm = this.lastIndexOfTerm(message.conflictTerm, refused)
       if (lastOfTerm !== undefined) next = lastOfTerm + 1
     }
-    progress.state = 'probe'
-    progress.inflight = 0
-    progress.probeSent = false
-    progress.next = Math.max(progress.match + 1, Math.min(next, refused, this.log.lastIndex + 1))
-    this.sendAppend(message.from)
+    progress.becomeProbe(Math.max(1, Math.min(next, refused, this.log.lastIndex + 1)))
+    this.sendAppend(message.from, true)
   }
 
   /** The last index at or below `atMost` holding `term` in the leader's log, if any. */
@@ -470,49 +476,70 @@ export class RaftCore {
     return undefined
   }
 
-  private becomeReplicate(progress: Progress): void {
-    progress.state = 'replicate'
-    progress.next = progress.match + 1
-    progress.inflight = 0
+  /** Sends entries to `peer` while its window has room. */
+  private sendAppends(peer: number): void {
+    const progress = this.progress.get(peer) as Progress
+    while (!progress.paused && progress.next <= this.log.lastIndex) {
+      if (!this.sendAppend(peer, false)) return
+    }
   }
 
-  private sendAppend(peer: number, force = false): void {
+  /**
+   * Sends one AppendEntries from progress.next; with `evenIfEmpty` also when there is nothing
+   * to send (a probe). Returns whether a message went out.
+   */
+  private sendAppend(peer: number, evenIfEmpty: boolean): boolean {
     const progress = this.progress.get(peer) as Progress
-    if (!force) {
-      if (progress.state === 'probe' && progress.probeSent) return
-      if (progress.state === 'replicate' && progress.inflight >= this.maxInflightAppends) return
-    }
     const prevLogIndex = progress.next - 1
     const prevLogTerm = this.log.termAt(prevLogIndex)
     if (prevLogTerm === undefined) {
       this.warn(`node ${this.id}: cannot send index ${prevLogIndex} to node ${peer}: it is no longer in the log`)
-      return
+      return false
     }
     const last = Math.min(this.log.lastIndex, prevLogIndex + this.maxEntriesPerAppend)
-    const entries = progress.next <= last ? this.log.slice(progress.next, last + 1, { maxBytes: this.maxBytesPerAppend }) : []
-    this.send({ type: 'AppendEntries', from: this.id, to: peer, term: this.term, prevLogIndex, prevLogTerm, entries, leaderCommit: this.commitIndex })
-    if (progress.state === 'probe') {
-      progress.probeSent = true
-    } else if (entries.length > 0) {
-      // Pipelining: assume it arrives and send the next batch without waiting.
-      progress.next = (entries[entries.length - 1] as LogEntry).index + 1
-      progress.inflight++
+    const entries = !progress.paused && progress.next <= last ? this.log.slice(progress.next, last + 1, { maxBytes: this.maxBytesPerAppend }) : []
+    if (entries.length === 0 && !evenIfEmpty) return false
+    const message = this.append(peer, prevLogIndex, prevLogTerm, entries)
+    this.send(message)
+    const lastSent = entries[entries.length - 1]
+    if (lastSent !== undefined) {
+      let bytes = 0
+      for (const entry of entries) bytes += entry.data.length
+      progress.sent(lastSent.index, bytes, this.now, message.seq)
+    }
+    return true
+  }
+
+  private append(peer: number, prevLogIndex: number, prevLogTerm: number, entries: LogEntry[]): AppendEntries {
+    return { type: 'AppendEntries', from: this.id, to: peer, term: this.term, prevLogIndex, prevLogTerm, entries, leaderCommit: this.commitIndex, seq: ++this.appendSeq }
+  }
+
+  /**
+   * Heartbeats carry no entries: entries go out on proposals and on answers only, so a slow or
+   * dead follower is never sent the same entries again and again. A follower being probed gets
+   * an empty probe at next − 1; one that matches, a check at its match index, which also tells
+   * it the commit index.
+   */
+  private broadcastHeartbeat(): void {
+    for (const [peer, progress] of this.progress) {
+      const prevLogIndex = progress.state === 'probe' ? progress.next - 1 : progress.match
+      const prevLogTerm = this.log.termAt(prevLogIndex)
+      if (prevLogTerm === undefined) continue
+      this.send(this.append(peer, prevLogIndex, prevLogTerm, []))
     }
   }
 
-  private broadcastHeartbeat(): void {
+  /**
+   * An AppendEntries unanswered for appendTimeoutTicks while the follower answered a message
+   * sent after it was lost: start again from the match index. A follower that answers nothing
+   * is sent nothing but heartbeats.
+   */
+  private resendLostAppends(): void {
     for (const [peer, progress] of this.progress) {
-      if (progress.state === 'probe') {
-        progress.probeSent = false
-        this.sendAppend(peer)
-      } else if (progress.match < this.log.lastIndex) {
-        // Behind: resend from next (or probe at the end: a refusal shows lost messages).
-        progress.inflight = 0
-        this.sendAppend(peer, true)
-      } else {
-        const prevLogTerm = this.log.termAt(progress.match) ?? 0
-        this.send({ type: 'AppendEntries', from: this.id, to: peer, term: this.term, prevLogIndex: progress.match, prevLogTerm, entries: [], leaderCommit: this.commitIndex })
-      }
+      const oldest = progress.inflights.oldest
+      if (oldest === undefined || progress.ackedSeq <= oldest.seq || this.now - oldest.sentAt < this.appendTimeoutTicks) continue
+      progress.becomeProbe(progress.match + 1)
+      this.sendAppend(peer, true)
     }
   }
 
@@ -520,7 +547,13 @@ export class RaftCore {
   private maybeCommit(): void {
     const matches = this.peers.map((peer) => (peer === this.id ? this.durableIndex : (this.progress.get(peer)?.match ?? 0))).sort((a, b) => b - a)
     const candidate = matches[this.quorum - 1] as number
-    if (candidate > this.commitIndex && this.log.termAt(candidate) === this.term) this.commitIndex = candidate
+    if (this.log.termAt(candidate) === this.term) this.commitTo(candidate)
+  }
+
+  private commitTo(index: number): void {
+    if (index <= this.commitIndex) return
+    this.commitIndex = index
+    this.commitChanged = true
   }
 
   private send(message: RaftMessage): void {

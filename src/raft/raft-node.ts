@@ -6,8 +6,10 @@ import { join } from 'node:path'
 import { RaftLog } from '../storage/raft-log.js'
 import { RaftStateFile, stateFileName, type ServerState } from '../storage/raft-state-file.js'
 import { RaftLogError } from '../storage/errors.js'
-import { EntryType, type LogEntry } from '../storage/log-entry.js'
+import type { LogEntry } from '../storage/log-entry.js'
 import { RaftCore, type Ready, type Role } from './raft-core.js'
+import { Applier } from './applier.js'
+import { PendingProposals } from './pending-proposals.js'
 import type { StateMachine } from './state-machine.js'
 import type { Transport } from './transport.js'
 import { seededRandom } from './seeded-random.js'
@@ -48,32 +50,27 @@ export interface RaftStatus {
   lastIndex: number
 }
 
-interface PendingProposal {
-  term: number
-  resolve: (result: unknown) => void
-  reject: (error: Error) => void
-}
-
 const serverStates: Record<Role, ServerState> = { follower: 0, candidate: 1, leader: 2 }
 
+/**
+ * A Raft node: consensus (RaftCore), its disk (RaftLog and raft_state.meta), its transport and
+ * the user's state machine. Events: 'role' ({ role, term }), 'leader' ({ leaderId, term }),
+ * 'failed' (Error: a storage failure stopped the node; it must be stopped and started again).
+ */
 export class RaftNode extends EventEmitter {
   readonly id: number
   private readonly core: RaftCore
   private readonly log: RaftLog
   private readonly stateFile: RaftStateFile
   private readonly transport: Transport
-  private readonly stateMachine: StateMachine
+  private readonly applier: Applier
   private readonly logger: { warn(message: string): void }
   private readonly timer: NodeJS.Timeout
-  /**
-   * Proposals waiting for their entry, by log index. More than one can wait at an index: a leader
-   * whose log was cut can reuse an index in a later term, while the older entry there may still
-   * be committed by another leader. The one whose term the applied entry has wins.
-   */
-  private readonly pending = new Map<number, PendingProposal[]>()
-  private lastApplied: number
+  private readonly pending = new PendingProposals()
   private role: Role = 'follower'
   private leaderId = 0
+  /** The term this node last led, while it leads. */
+  private leadingTerm = 0
   private processing: Promise<void> | undefined
   private stopped = false
   private failure: Error | undefined
@@ -84,10 +81,9 @@ export class RaftNode extends EventEmitter {
     this.log = log
     this.stateFile = stateFile
     this.transport = options.transport
-    this.stateMachine = options.stateMachine
     this.logger = options.logger ?? { warn: (message) => console.warn(message) }
     const saved = stateFile.load()
-    this.lastApplied = Math.min(options.appliedIndex ?? 0, log.lastIndex)
+    const appliedIndex = Math.min(options.appliedIndex ?? 0, log.lastIndex)
     this.core = new RaftCore({
       id: options.id,
       peers: options.peers,
@@ -96,22 +92,27 @@ export class RaftNode extends EventEmitter {
       electionTicks,
       heartbeatTicks,
       random: seededRandom(options.seed ?? Math.floor(Math.random() * 2 ** 32)),
-      appliedIndex: this.lastApplied,
+      appliedIndex,
       ...(options.maxEntriesPerAppend === undefined ? {} : { maxEntriesPerAppend: options.maxEntriesPerAppend }),
       ...(options.maxBytesPerAppend === undefined ? {} : { maxBytesPerAppend: options.maxBytesPerAppend }),
       onWarning: (message) => this.logger.warn(message),
+    })
+    this.applier = new Applier({
+      log,
+      stateMachine: options.stateMachine,
+      appliedIndex,
+      onApplied: (entry, outcome) => this.pending.applied(entry.index, entry.term, outcome),
+      onFailure: (error) => this.fail(error),
     })
     this.transport.onMessage((message) => {
       // After a storage failure the node takes no further part: an answer now could acknowledge
       // entries that never reached the disk.
       if (this.stopped || this.failure !== undefined) return
-      this.core.step(message)
-      this.schedule()
+      this.guard(() => this.core.step(message))
     })
-    this.timer = setInterval(() => {
-      this.core.tick()
-      this.schedule()
-    }, tickMs)
+    this.timer = setInterval(() => this.guard(() => this.core.tick()), tickMs)
+    // Committed entries above what the state machine holds are applied again, beside the loop.
+    this.applier.advanceTo(this.core.committed)
     this.schedule()
   }
 
@@ -131,8 +132,11 @@ export class RaftNode extends EventEmitter {
 
   /**
    * Proposes `data`; resolves with the state machine's apply() result once the entry is
-   * committed and applied here. Rejects with ERR_NOT_LEADER (and leaderId, when known) on a node
-   * that is not the leader, and with ERR_PROPOSAL_DROPPED if a new leader overwrote the entry.
+   * committed and applied here. Never throws: rejects with ERR_NOT_LEADER (and leaderId, when
+   * known) on a node that is not the leader; ERR_LEADERSHIP_LOST when this node stopped leading
+   * before the entry committed (it may or may not be applied later); ERR_PROPOSAL_DROPPED when
+   * another entry was committed at its index; ERR_STOPPED; or the storage failure that stopped
+   * the node.
    */
   propose(data: Uint8Array): Promise<unknown> {
     if (!(data instanceof Uint8Array)) {
@@ -140,18 +144,19 @@ export class RaftNode extends EventEmitter {
     }
     if (this.stopped) return Promise.reject(new RaftLogError('ERR_STOPPED', `RaftNode.propose: node ${this.id} is stopped`))
     if (this.failure !== undefined) return Promise.reject(this.failure)
-    const index = this.core.propose(data)
+    let index: number | undefined
+    try {
+      index = this.core.propose(data)
+    } catch (error) {
+      this.fail(error as Error)
+      return Promise.reject(this.failure ?? error)
+    }
     if (index === undefined) {
       const leaderId = this.core.leaderId
       const error = new RaftLogError('ERR_NOT_LEADER', `Node ${this.id} is not the leader${leaderId === 0 ? ' and knows of none' : `; node ${leaderId} is`}`, { leaderId })
       return Promise.reject(Object.assign(error, { leaderId: leaderId === 0 ? undefined : leaderId }))
     }
-    const term = this.core.currentTerm
-    const result = new Promise<unknown>((resolve, reject) => {
-      const waiting = this.pending.get(index)
-      if (waiting === undefined) this.pending.set(index, [{ term, resolve, reject }])
-      else waiting.push({ term, resolve, reject })
-    })
+    const result = this.pending.add(index, this.core.currentTerm)
     this.schedule()
     return result
   }
@@ -163,10 +168,15 @@ export class RaftNode extends EventEmitter {
       term: this.core.currentTerm,
       leaderId: this.core.leaderId,
       commitIndex: this.core.committed,
-      lastApplied: this.lastApplied,
+      lastApplied: this.applier.lastApplied,
       firstIndex: this.stopped ? 0 : this.log.firstIndex,
       lastIndex: this.stopped ? 0 : this.log.lastIndex,
     }
+  }
+
+  /** The storage failure that stopped this node, if one did. */
+  get failed(): Error | undefined {
+    return this.failure
   }
 
   /** Stops timers and transport, saves progress, closes the log and state file. start() again recovers. */
@@ -175,15 +185,27 @@ export class RaftNode extends EventEmitter {
     this.stopped = true
     clearInterval(this.timer)
     await this.processing
+    await this.applier.stop()
     await this.transport.close()
     try {
       if (this.failure === undefined) this.saveState()
     } finally {
       this.log.close()
       this.stateFile.close()
-      const stopped = new RaftLogError('ERR_STOPPED', `Node ${this.id} stopped before the entry was applied`)
-      this.rejectPending(stopped)
+      this.pending.rejectAll(new RaftLogError('ERR_STOPPED', `Node ${this.id} stopped before the entry was applied`))
     }
+  }
+
+  /** Runs a step of the core; any error there (a failed disk, a broken invariant) fails the node. */
+  private guard(action: () => void): void {
+    if (this.stopped || this.failure !== undefined) return
+    try {
+      action()
+    } catch (error) {
+      this.fail(error as Error)
+      return
+    }
+    this.schedule()
   }
 
   private schedule(): void {
@@ -196,7 +218,7 @@ export class RaftNode extends EventEmitter {
 
   private async process(): Promise<void> {
     try {
-      while (!this.stopped && this.core.hasReady()) {
+      while (!this.stopped && this.failure === undefined && this.core.hasReady()) {
         const ready = this.core.ready()
         await this.handle(ready)
       }
@@ -209,41 +231,22 @@ export class RaftNode extends EventEmitter {
     if (ready.hardState !== undefined) this.saveState(ready)
     // One flush serves every entry appended before it, however many proposals they came from.
     if (ready.mustFlush) await this.log.flush()
-    if (this.stopped) return
+    if (this.stopped || this.failure !== undefined) return
     const term = this.core.currentTerm
     for (const message of ready.messages) {
       // A message of a term this node has left since is stale: dropping it is always safe.
       if (message.term >= term || message.type === 'RequestVoteResponse') this.transport.send(message)
     }
-    await this.apply(ready.committedEntries)
     this.announce(ready)
     this.core.advance(ready)
-  }
-
-  private async apply(entries: LogEntry[]): Promise<void> {
-    for (const entry of entries) {
-      let result: unknown
-      let failed: Error | undefined
-      if (entry.type === EntryType.Normal) {
-        try {
-          result = await this.stateMachine.apply(entry)
-        } catch (error) {
-          failed = error as Error
-        }
-      }
-      this.lastApplied = entry.index
-      const waiting = this.pending.get(entry.index)
-      if (waiting === undefined) continue
-      this.pending.delete(entry.index)
-      for (const proposal of waiting) {
-        if (proposal.term !== entry.term) proposal.reject(new RaftLogError('ERR_PROPOSAL_DROPPED', `The entry proposed at index ${entry.index} was replaced by a new leader`))
-        else if (failed !== undefined) proposal.reject(failed)
-        else proposal.resolve(result)
-      }
-    }
+    this.applier.advanceTo(ready.commitIndex)
   }
 
   private announce(ready: Ready): void {
+    if (this.leadingTerm !== 0 && (ready.role !== 'leader' || ready.term !== this.leadingTerm)) {
+      this.pending.leadershipLost(this.id, this.leadingTerm, ready.commitIndex)
+    }
+    this.leadingTerm = ready.role === 'leader' ? ready.term : 0
     if (ready.role !== this.role) {
       this.role = ready.role
       this.emit('role', { role: ready.role, term: ready.term })
@@ -260,23 +263,24 @@ export class RaftNode extends EventEmitter {
       currentTerm: hard?.currentTerm ?? this.core.currentTerm,
       votedFor: hard?.votedFor ?? this.core.vote,
       commitIndex: hard?.commitIndex ?? this.core.committed,
-      lastApplied: this.lastApplied,
+      lastApplied: this.applier.lastApplied,
       serverState: serverStates[ready?.role ?? this.core.role],
     })
   }
 
-  /** A storage failure stops the node from doing anything more: it must be restarted. */
+  /**
+   * A storage failure (or a broken invariant) stops the node from doing anything more: it must
+   * be stopped and started again, which re-reads the truth from disk. 'failed' is emitted on the
+   * next turn of the event loop, so a listener added right after start() still hears of a
+   * failure found while starting.
+   */
   private fail(error: Error): void {
-    if (this.failure !== undefined) return
+    if (this.failure !== undefined || this.stopped) return
     this.failure = error
     this.logger.warn(`node ${this.id}: stopping after a storage failure: ${error.message}`)
     clearInterval(this.timer)
-    this.rejectPending(error)
-    this.emit('failed', error)
-  }
-
-  private rejectPending(error: Error): void {
-    for (const waiting of this.pending.values()) for (const proposal of waiting) proposal.reject(error)
-    this.pending.clear()
+    void this.applier.stop()
+    this.pending.rejectAll(error)
+    setImmediate(() => this.emit('failed', error))
   }
 }

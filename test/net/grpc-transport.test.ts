@@ -57,6 +57,7 @@ const append = (from: number, to: number, index: number): RaftMessage => ({
   prevLogIndex: index - 1,
   prevLogTerm: 2,
   leaderCommit: index - 1,
+  seq: index,
   entries: [{ index, term: 2, type: EntryType.Normal, data: new Uint8Array([index & 0xff, 0, 0xff]) }],
 })
 
@@ -68,7 +69,7 @@ describe('GrpcTransport', () => {
     a.transport.send(append(1, 2, 7))
     await until('the AppendEntries', () => b.received.length === 1)
     expect(b.received[0]).toEqual(append(1, 2, 7))
-    const answer: RaftMessage = { type: 'AppendEntriesResponse', from: 2, to: 1, term: 2, success: true, matchIndex: 7, conflictIndex: 0, conflictTerm: 0 }
+    const answer: RaftMessage = { type: 'AppendEntriesResponse', from: 2, to: 1, term: 2, success: true, matchIndex: 7, conflictIndex: 0, conflictTerm: 0, seq: 0 }
     b.transport.send(answer)
     await until('the answer', () => a.received.length === 1)
     expect(a.received[0]).toEqual(answer)

@@ -17,8 +17,8 @@ const entry = fc.record({
 const message: fc.Arbitrary<RaftMessage> = fc.oneof(
   fc.record({ type: fc.constant('RequestVote' as const), ...envelope, preVote: fc.boolean(), lastLogIndex: count, lastLogTerm: count }),
   fc.record({ type: fc.constant('RequestVoteResponse' as const), ...envelope, preVote: fc.boolean(), voteGranted: fc.boolean() }),
-  fc.record({ type: fc.constant('AppendEntries' as const), ...envelope, prevLogIndex: count, prevLogTerm: count, entries: fc.array(entry, { maxLength: 5 }), leaderCommit: count }),
-  fc.record({ type: fc.constant('AppendEntriesResponse' as const), ...envelope, success: fc.boolean(), matchIndex: count, conflictIndex: count, conflictTerm: count }),
+  fc.record({ type: fc.constant('AppendEntries' as const), ...envelope, prevLogIndex: count, prevLogTerm: count, entries: fc.array(entry, { maxLength: 5 }), leaderCommit: count, seq: count }),
+  fc.record({ type: fc.constant('AppendEntriesResponse' as const), ...envelope, success: fc.boolean(), matchIndex: count, conflictIndex: count, conflictTerm: count, seq: count }),
 )
 
 /** Through the bytes gRPC really sends: the service's own serializer and deserializer. */
@@ -45,7 +45,7 @@ describe('the wire protocol', () => {
 
   it('sends entries as bytes, not JSON: a 1000-byte entry costs 1000 bytes and a few more', () => {
     const data = new Uint8Array(1000).fill(0xff)
-    const m: RaftMessage = { type: 'AppendEntries', from: 1, to: 2, term: 3, prevLogIndex: 9, prevLogTerm: 3, leaderCommit: 9, entries: [{ index: 10, term: 3, type: EntryType.Normal, data }] }
+    const m: RaftMessage = { type: 'AppendEntries', from: 1, to: 2, term: 3, prevLogIndex: 9, prevLogTerm: 3, leaderCommit: 9, seq: 1, entries: [{ index: 10, term: 3, type: EntryType.Normal, data }] }
     const { decoded, bytes } = overTheWire(m)
     expect(bytes.length).toBeGreaterThan(1000)
     expect(bytes.length).toBeLessThan(1030)
@@ -53,7 +53,7 @@ describe('the wire protocol', () => {
   })
 
   it('hands out entry data that does not alias the received buffer', () => {
-    const m: RaftMessage = { type: 'AppendEntries', from: 1, to: 2, term: 1, prevLogIndex: 0, prevLogTerm: 0, leaderCommit: 0, entries: [{ index: 1, term: 1, type: EntryType.Normal, data: new Uint8Array([1, 2, 3]) }] }
+    const m: RaftMessage = { type: 'AppendEntries', from: 1, to: 2, term: 1, prevLogIndex: 0, prevLogTerm: 0, leaderCommit: 0, seq: 1, entries: [{ index: 1, term: 1, type: EntryType.Normal, data: new Uint8Array([1, 2, 3]) }] }
     const method = (protocol.RaftTransport.service as grpc.ServiceDefinition).AppendEntries!
     const bytes = method.requestSerialize(toWire(m))
     const decoded = fromWire('AppendEntries', method.requestDeserialize(bytes) as Record<string, unknown>)

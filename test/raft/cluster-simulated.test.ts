@@ -262,4 +262,30 @@ describe(`Raft scenarios in the simulator (RAFT_SEED=${seed})`, () => {
     agree(sim, ['settled'], 3000)
     expectSafe(sim)
   })
+
+  it('nemesis: drops, duplicates, reordering, slow flushes and crashes in the middle of a flush', () => {
+    const sim = cluster(5)
+    sim.dropRate = 0.1
+    sim.duplicateRate = 0.1
+    sim.maxDelayTicks = 6
+    sim.maxFlushTicks = 6
+    sim.crashKeepsUnflushed = true
+    electLeader(sim)
+    let pick = seed ^ 0x2545f491
+    for (let round = 0; round < 120; round++) {
+      pick = (pick * 1103515245 + 12345) & 0x7fffffff
+      const id = 1 + (pick % 5)
+      const node = sim.node(id)
+      // Crash a node while it flushes whenever possible: what it appended may survive in part.
+      if (node.alive && sim.nodes.filter((n) => n.alive).length > 3 && (node.flushing !== undefined || pick % 4 === 0)) sim.crash(id)
+      else if (!node.alive) sim.restart(id)
+      sim.propose(`nemesis-${round}`)
+      sim.run(3 + (pick % 12))
+    }
+    for (const node of sim.nodes) if (!node.alive) sim.restart(node.id)
+    sim.dropRate = 0
+    sim.duplicateRate = 0
+    agree(sim, ['calm'], 5000)
+    expectSafe(sim)
+  })
 })

@@ -3,7 +3,7 @@ import { MemoryNetwork } from '../../src/testing.js'
 import type { RaftMessage } from '../../src/raft/messages.js'
 
 function heartbeat(from: number, to: number, term = 1): RaftMessage {
-  return { type: 'AppendEntries', from, to, term, prevLogIndex: 0, prevLogTerm: 0, entries: [], leaderCommit: 0 }
+  return { type: 'AppendEntries', from, to, term, prevLogIndex: 0, prevLogTerm: 0, entries: [], leaderCommit: 0, seq: 0 }
 }
 
 const networks: MemoryNetwork[] = []

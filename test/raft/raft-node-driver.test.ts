@@ -1,12 +1,12 @@
 // One real RaftNode against a scripted peer: the test plays the other nodes message by message,
 // to reach the driver's corner cases (a failed disk, an index reused in a later term) exactly.
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { EntryType, RaftNode, type LogEntry, type RaftMessage, type Transport } from '../../src/index.js'
+import { EntryType, RaftLog, RaftNode, type LogEntry, type RaftMessage, type RaftNodeOptions, type Transport } from '../../src/index.js'
 import { silentLogger } from '../helpers/entries.js'
 import { tempDir } from '../helpers/temp-dir.js'
 
-/** Set to make the next asynchronous msync fail as a dying disk would. */
-const disk = { failNextSync: false }
+/** Set to make the next msync (asynchronous or not), or the next mapping of a new file, fail as a dying or full disk would. */
+const disk = { failNextSync: false, failNextSyncRange: false, failNextMap: false }
 
 vi.mock('../../src/storage/native.js', async (importOriginal) => {
   const native = await importOriginal<typeof import('../../src/storage/native.js')>()
@@ -16,6 +16,16 @@ vi.mock('../../src/storage/native.js', async (importOriginal) => {
       if (!disk.failNextSync) return native.syncRangeAsync(buffer, offset, length)
       disk.failNextSync = false
       return Promise.reject(Object.assign(new Error('EIO: i/o error, msync'), { code: 'EIO' }))
+    },
+    syncRange(buffer: ArrayBuffer, offset: number, length: number): void {
+      if (!disk.failNextSyncRange) return native.syncRange(buffer, offset, length)
+      disk.failNextSyncRange = false
+      throw Object.assign(new Error('EIO: i/o error, msync'), { code: 'EIO', syscall: 'msync' })
+    },
+    mapFile(path: string, sizeBytes: number): ArrayBuffer {
+      if (!disk.failNextMap || sizeBytes === 0) return native.mapFile(path, sizeBytes)
+      disk.failNextMap = false
+      throw Object.assign(new Error(`ENOSPC: no space left on device, fallocate '${path}'`), { code: 'ENOSPC', syscall: 'fallocate', path })
     },
   }
 })
@@ -46,11 +56,13 @@ class ScriptedPeers implements Transport {
 
 const nodes: RaftNode[] = []
 afterEach(async () => {
+  vi.restoreAllMocks()
   for (const node of nodes.splice(0)) await node.stop().catch(() => {})
 })
 
-async function start(id: number, peers: number[], transport: Transport, electionTimeout: [number, number]): Promise<RaftNode> {
+async function start(id: number, peers: number[], transport: Transport, electionTimeout: [number, number], extra: Partial<RaftNodeOptions> = {}): Promise<RaftNode> {
   const node = await RaftNode.start({
+    ...extra,
     id,
     peers,
     dir: tempDir('raftlog-driver-'),
@@ -74,7 +86,7 @@ describe('RaftNode after a storage failure', () => {
     // A long election timeout: node 2 stays a follower of the scripted node 1.
     const node = await start(2, [1, 2], peers, [5000, 6000])
     const failed = new Promise<Error>((resolve) => node.on('failed', resolve))
-    const append: RaftMessage = { type: 'AppendEntries', from: 1, to: 2, term: 1, prevLogIndex: 0, prevLogTerm: 0, leaderCommit: 0, entries: entries(1, 3, 1) }
+    const append: RaftMessage = { type: 'AppendEntries', from: 1, to: 2, term: 1, prevLogIndex: 0, prevLogTerm: 0, leaderCommit: 0, seq: 1, entries: entries(1, 3, 1) }
     disk.failNextSync = true
     peers.deliver(append)
     expect((await failed).message).toMatch(/EIO/)
@@ -89,8 +101,49 @@ describe('RaftNode after a storage failure', () => {
   })
 })
 
-describe('RaftNode proposals at a reused index', () => {
-  it('settles every proposal: the one whose entry is applied resolves, the replaced ones reject', async () => {
+describe('RaftNode fails on every storage error, wherever it is raised', () => {
+  it('a truncation whose msync fails while a message is stepped stops the node: it answers and votes no more', async () => {
+    const peers = new ScriptedPeers()
+    const node = await start(2, [1, 2, 3], peers, [5000, 6000])
+    const failed = new Promise<Error>((resolve) => node.on('failed', resolve))
+    peers.deliver({ type: 'AppendEntries', from: 1, to: 2, term: 1, prevLogIndex: 0, prevLogTerm: 0, leaderCommit: 2, seq: 1, entries: entries(1, 3, 1) })
+    await vi.waitFor(() => expect(peers.sent.some((m) => m.type === 'AppendEntriesResponse' && m.success && m.matchIndex === 3)).toBe(true))
+    // A leader of term 2 overwrites index 3 (not committed): the cut's msync fails.
+    const cut = vi.spyOn(RaftLog.prototype, 'truncateAfter')
+    disk.failNextSyncRange = true
+    peers.deliver({ type: 'AppendEntries', from: 3, to: 2, term: 2, prevLogIndex: 2, prevLogTerm: 1, leaderCommit: 2, seq: 1, entries: entries(3, 3, 2) })
+    expect(cut).toHaveBeenCalledWith(2)
+    expect(cut.mock.results[0]?.type).toBe('throw')
+    expect((await failed).message).toMatch(/EIO/)
+    expect(node.failed?.message).toMatch(/EIO/)
+    const sentBefore = peers.sent.length
+    // A candidate lacking the committed entries 2 and 3, long after any lease: no vote, no answer.
+    peers.deliver({ type: 'RequestVote', from: 3, to: 2, term: 9, preVote: false, lastLogIndex: 1, lastLogTerm: 1 })
+    peers.deliver({ type: 'AppendEntries', from: 3, to: 2, term: 2, prevLogIndex: 3, prevLogTerm: 2, leaderCommit: 3, seq: 2, entries: [] })
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    expect(peers.sent.slice(sentBefore)).toEqual([])
+    await expect(node.propose(Buffer.from('late'))).rejects.toThrow(/EIO/)
+  })
+
+  it('propose() on a full disk rejects (it never throws) and stops the node', async () => {
+    const peers = new ScriptedPeers()
+    const node = await start(1, [1], peers, [60, 120], { segmentSize: 64 * 1024 })
+    await vi.waitFor(() => expect(node.status().role).toBe('leader'), { timeout: 10_000 })
+    const failed = new Promise<Error>((resolve) => node.on('failed', resolve))
+    disk.failNextMap = true
+    // Larger than what is left of the first segment: the log must make a new one, and cannot.
+    let proposal: Promise<unknown> | undefined
+    expect(() => {
+      proposal = node.propose(new Uint8Array(100 * 1024))
+    }).not.toThrow()
+    await expect(proposal).rejects.toMatchObject({ message: expect.stringMatching(/ENOSPC|no space/i) })
+    expect((await failed).message).toMatch(/ENOSPC|no space/i)
+    await expect(node.propose(Buffer.from('next'))).rejects.toMatchObject({ message: expect.stringMatching(/ENOSPC|no space/i) })
+  })
+})
+
+describe('RaftNode proposals when leadership is lost', () => {
+  it('rejects the uncommitted ones at once with ERR_LEADERSHIP_LOST, and serves new ones at a reused index', async () => {
     const peers = new ScriptedPeers()
     let mode: 'vote' | 'silent' | 'ack' = 'vote'
     peers.reply = (message) => {
@@ -99,7 +152,7 @@ describe('RaftNode proposals at a reused index', () => {
       }
       if (message.type === 'AppendEntries' && mode === 'ack') {
         const matchIndex = message.prevLogIndex + message.entries.length
-        return { type: 'AppendEntriesResponse', from: message.to, to: message.from, term: message.term, success: true, matchIndex, conflictIndex: 0, conflictTerm: 0 }
+        return { type: 'AppendEntriesResponse', from: message.to, to: message.from, term: message.term, success: true, matchIndex, conflictIndex: 0, conflictTerm: 0, seq: message.seq }
       }
       return undefined
     }
@@ -117,22 +170,18 @@ describe('RaftNode proposals at a reused index', () => {
     const settled = [track('p2', node.propose(Buffer.from('p2'))), track('p3', node.propose(Buffer.from('p3'))), track('p4', node.propose(Buffer.from('p4')))]
     await vi.waitFor(() => expect(node.status().lastIndex).toBe(4))
     // Node 2 leads a later term without them: its first entry conflicts, the log is cut to 1.
-    peers.deliver({ type: 'AppendEntries', from: 2, to: 1, term: firstTerm + 1, prevLogIndex: 0, prevLogTerm: 0, leaderCommit: 0, entries: [{ index: 1, term: firstTerm + 1, type: EntryType.NoOp, data: new Uint8Array(0) }] })
+    peers.deliver({ type: 'AppendEntries', from: 2, to: 1, term: firstTerm + 1, prevLogIndex: 0, prevLogTerm: 0, leaderCommit: 0, seq: 1, entries: [{ index: 1, term: firstTerm + 1, type: EntryType.NoOp, data: new Uint8Array(0) }] })
     await vi.waitFor(() => expect(node.status().lastIndex).toBe(1))
-    // Node 1 leads again: its no-op takes index 2, and a new proposal takes index 3, where p3 waits.
+    // Settled at once, not when the node stops: whether they survive elsewhere is unknown.
+    await vi.waitFor(() => expect(outcome.size).toBe(3))
+    expect(Object.fromEntries(outcome)).toEqual({ p2: 'ERR_LEADERSHIP_LOST', p3: 'ERR_LEADERSHIP_LOST', p4: 'ERR_LEADERSHIP_LOST' })
+    // Node 1 leads again: its no-op takes index 2, and a new proposal takes index 3.
     mode = 'vote'
     await vi.waitFor(() => expect(node.status().role).toBe('leader'), { timeout: 10_000 })
     mode = 'ack'
     settled.push(track('q', node.propose(Buffer.from('q'))))
     await vi.waitFor(() => expect(outcome.get('q')).toBe('applied q'), { timeout: 10_000 })
     await node.stop()
-    // Every proposal is settled by now: none is left waiting forever.
-    await vi.waitFor(() => expect(outcome.size).toBe(settled.length))
-    expect(Object.fromEntries(outcome)).toEqual({
-      p2: 'ERR_PROPOSAL_DROPPED',
-      p3: 'ERR_PROPOSAL_DROPPED',
-      p4: 'ERR_STOPPED',
-      q: 'applied q',
-    })
+    expect(settled).toHaveLength(4)
   })
 })

@@ -2,6 +2,7 @@
 // driver (persist, flush, send, apply) and its timers. Timeouts are generous for shared CI.
 import { afterEach, describe, expect, it } from 'vitest'
 import { join } from 'node:path'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { RaftLog, RaftNode, RaftLogError, type LogEntry, type RaftNodeOptions } from '../../src/index.js'
 import { MemoryNetwork } from '../../src/testing.js'
 import { silentLogger } from '../helpers/entries.js'
@@ -170,6 +171,78 @@ describe('RaftNode over MemoryNetwork with real logs', () => {
   })
 })
 
+describe('RaftNode applies beside the Raft loop', () => {
+  it('a state machine that takes 100 ms per entry does not depose a healthy leader', async () => {
+    const cluster = await startCluster(3)
+    await proposeOnCluster(cluster, 'warm-up')
+    const leader = await waitFor('a leader', () => leaderOf(cluster))
+    const { term } = leader.status()
+    const changes: string[] = []
+    for (const node of cluster.nodes.values()) node.on('role', ({ role, term: t }: { role: string; term: number }) => changes.push(`${node.id}:${role}@${t}`))
+    // Every node's state machine is slow from now on: 10 entries take a second, ten election timeouts.
+    for (const machine of cluster.machines.values()) {
+      const apply = machine.apply.bind(machine)
+      machine.apply = (entry: LogEntry) => new Promise((resolve) => setTimeout(() => resolve(apply(entry)), 100)) as never
+    }
+    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => leader.propose(Buffer.from(`slow-${i}`))))
+    expect(results).toHaveLength(10)
+    await waitFor('every node applied', () => [...cluster.machines.values()].every((m) => m.applied.length === 11), 20_000)
+    expect(changes).toEqual([])
+    expect(leader.status()).toMatchObject({ role: 'leader', term })
+  })
+
+  it('replays a long log at start in slices: timers keep running meanwhile', async () => {
+    const dir = tempDir()
+    const network = new MemoryNetwork()
+    const first = await RaftNode.start({ id: 1, peers: [1], dir, stateMachine: new Recorder(), transport: network.endpoint(1), logger: silentLogger, ...timing })
+    await waitFor('single node leads', () => first.status().role === 'leader')
+    const count = 50_000
+    await Promise.all(Array.from({ length: count }, (_, i) => first.propose(Buffer.from(`e${i}`))))
+    await first.stop()
+    let ticks = 0
+    const ticker = setInterval(() => ticks++, 1)
+    const machine = new Recorder()
+    const again = await RaftNode.start({ id: 1, peers: [1], dir, stateMachine: machine, transport: network.endpoint(1), logger: silentLogger, ...timing })
+    const ticksAtStart = ticks
+    try {
+      await waitFor('replayed', () => machine.applied.length >= count, 30_000)
+      // The replay handed the event loop back many times; a replay in one go lets no timer run.
+      expect(ticks - ticksAtStart).toBeGreaterThan(5)
+      expect(machine.applied[count - 1]).toBe(`e${count - 1}`)
+    } finally {
+      clearInterval(ticker)
+      await again.stop()
+    }
+  })
+
+  it('a corrupt committed entry found while replaying fails the node, and says so to a listener added after start()', async () => {
+    const dir = tempDir()
+    const network = new MemoryNetwork()
+    const options = { id: 1, peers: [1], dir, transport: network.endpoint(1), logger: silentLogger, segmentSize: 64 * 1024, ...timing }
+    const first = await RaftNode.start({ ...options, stateMachine: new Recorder() })
+    await waitFor('single node leads', () => first.status().role === 'leader')
+    await Promise.all(Array.from({ length: 300 }, (_, i) => first.propose(new Uint8Array(1000).fill(i & 0xff))))
+    await first.stop()
+    // Flip one payload byte of an entry in the first (sealed) segment.
+    const log = RaftLog.open(dir, { logger: silentLogger })
+    const [segment] = log.describeSegments()
+    expect(segment!.sealed).toBe(true)
+    log.close()
+    const path = join(dir, segment!.file)
+    const bytes = readFileSync(path)
+    bytes[64 + 32 + 8] = bytes[64 + 32 + 8]! ^ 0x01
+    writeFileSync(path, bytes)
+    const again = await RaftNode.start({ ...options, stateMachine: new Recorder() })
+    try {
+      const failure = await new Promise<Error>((resolve) => again.on('failed', resolve))
+      expect(failure).toMatchObject({ code: 'ERR_CORRUPT', message: expect.stringMatching(/corrupt at byte \d+ \(index \d+\)/) })
+      expect(again.failed).toBe(failure)
+    } finally {
+      await again.stop()
+    }
+  })
+})
+
 describe('RaftNode.start and propose refuse bad input', () => {
   const network = new MemoryNetwork()
   const base = (): RaftNodeOptions => ({ id: 1, peers: [1, 2, 3], dir: tempDir(), stateMachine: new Recorder(), transport: network.endpoint(1) })
@@ -178,6 +251,7 @@ describe('RaftNode.start and propose refuse bad input', () => {
     ['own id missing', { peers: [2, 3] }, /peers must include this node's own id 1/],
     ['a bad id', { id: 0 }, /id must be a whole number from 1/],
     ['timeouts out of order', { electionTimeout: [300, 100] }, /electionTimeout must be \[min, max\]/],
+    ['a timeout range with no randomness', { electionTimeout: [300, 300] }, /electionTimeout must be \[min, max\] milliseconds with 1 <= min < max \(a random timeout in that range ends split votes\)/],
     ['a heartbeat not below the election timeout', { heartbeatInterval: 150, electionTimeout: [150, 300] }, /heartbeatInterval must be .* below/],
     ['no state machine', { stateMachine: {} as never }, /stateMachine must have an apply/],
   ]

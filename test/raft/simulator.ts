@@ -1,8 +1,10 @@
 // A deterministic cluster simulator for RaftCore: a virtual clock in ticks, a seeded network
-// that can drop, delay, reorder and partition, and crashes that keep only what a node persisted
-// (its saved hard state and its flushed log). Safety is checked on every step.
+// that can drop, duplicate, delay, reorder and partition, flushes that take time while the node
+// goes on stepping messages, and crashes (also mid-flush) that keep only what a node persisted
+// (its saved hard state, its flushed log, and perhaps a prefix of what it appended after).
+// Safety is checked on every step.
 import { EntryType, type LogEntry } from '../../src/storage/log-entry.js'
-import { RaftCore, type HardState, type Ready } from '../../src/raft/raft-core.js'
+import { RaftCore, type HardState, type RaftCoreOptions, type Ready } from '../../src/raft/raft-core.js'
 import type { RaftMessage } from '../../src/raft/messages.js'
 import { MemoryLogStore } from '../../src/raft/memory-log-store.js'
 import { seededRandom } from '../../src/raft/seeded-random.js'
@@ -13,6 +15,8 @@ export interface SimulatorOptions {
   electionTicks?: [number, number]
   heartbeatTicks?: number
   maxEntriesPerAppend?: number
+  /** Any other core option, for every node. */
+  core?: Partial<RaftCoreOptions>
 }
 
 interface SimNode {
@@ -24,6 +28,10 @@ interface SimNode {
   alive: boolean
   /** Entries its state machine applied since its last start, in order. */
   applied: LogEntry[]
+  /** Every flush of this node takes this many ticks (overrides maxFlushTicks). */
+  flushTicks: number | undefined
+  /** A flush in progress: the Ready's messages wait for it, as a real driver's do. */
+  flushing: { ready: Ready; covered: readonly LogEntry[]; doneAt: number } | undefined
 }
 
 interface InFlight {
@@ -37,8 +45,18 @@ export class Simulator {
   readonly nodes: SimNode[] = []
   time = 0
   dropRate = 0
+  /** Probability that a message is delivered twice. */
+  duplicateRate = 0
   maxDelayTicks = 1
-  readonly counts = { sent: 0, delivered: 0, appendRejections: 0 }
+  /** A flush takes 0..maxFlushTicks ticks (0: done at once); the node keeps stepping meanwhile. */
+  maxFlushTicks = 0
+  /** On a crash, a random prefix of the unflushed entries survives (the kernel wrote it back). */
+  crashKeepsUnflushed = false
+  readonly counts = { sent: 0, delivered: 0, appendRejections: 0, entriesSent: 0 }
+  /** Payload bytes of entries sent to each node. */
+  readonly bytesSentTo = new Map<number, number>()
+  /** How many times each index was sent to each node: `${to}:${index}` -> copies. */
+  readonly copiesSent = new Map<string, number>()
   /** Problems found by the safety checks: a test fails if this is not empty. */
   readonly violations: string[] = []
   /** index -> the entry applied there by anyone: every node must apply the same. */
@@ -51,13 +69,13 @@ export class Simulator {
   private readonly options: Required<SimulatorOptions>
 
   constructor(options: SimulatorOptions) {
-    this.options = { electionTicks: [10, 20], heartbeatTicks: 2, maxEntriesPerAppend: 64, ...options }
+    this.options = { electionTicks: [10, 20], heartbeatTicks: 2, maxEntriesPerAppend: 64, core: {}, ...options }
     this.seed = options.seed
     this.random = seededRandom(options.seed)
     for (let id = 1; id <= options.nodes; id++) {
       const log = new MemoryLogStore()
       const hard = { currentTerm: 0, votedFor: 0, commitIndex: 0 }
-      this.nodes.push({ id, core: this.makeCore(id, log, hard), log, hard, alive: true, applied: [] })
+      this.nodes.push({ id, core: this.makeCore(id, log, hard), log, hard, alive: true, applied: [], flushing: undefined, flushTicks: undefined })
     }
   }
 
@@ -71,6 +89,7 @@ export class Simulator {
       heartbeatTicks: this.options.heartbeatTicks,
       random: seededRandom(this.seed * 31 + id + this.time * 7),
       maxEntriesPerAppend: this.options.maxEntriesPerAppend,
+      ...this.options.core,
     })
   }
 
@@ -95,9 +114,20 @@ export class Simulator {
 
   private send(message: RaftMessage): void {
     this.counts.sent++
+    if (message.type === 'AppendEntries') {
+      this.counts.entriesSent += message.entries.length
+      for (const entry of message.entries) {
+        this.bytesSentTo.set(message.to, (this.bytesSentTo.get(message.to) ?? 0) + entry.data.length)
+        const key = `${message.to}:${entry.index}`
+        this.copiesSent.set(key, (this.copiesSent.get(key) ?? 0) + 1)
+      }
+    }
     if (!this.reachable(message.from, message.to) || this.random() < this.dropRate) return
-    const delay = 1 + Math.floor(this.random() * this.maxDelayTicks)
-    this.queue.push({ at: this.time + delay, order: this.order++, message })
+    const copies = this.random() < this.duplicateRate ? 2 : 1
+    for (let copy = 0; copy < copies; copy++) {
+      const delay = 1 + Math.floor(this.random() * this.maxDelayTicks)
+      this.queue.push({ at: this.time + delay, order: this.order++, message })
+    }
   }
 
   // --- nodes ---------------------------------------------------------------------------------
@@ -105,7 +135,18 @@ export class Simulator {
   crash(id: number): void {
     const node = this.node(id)
     node.alive = false
-    node.log.crash()
+    node.flushing = undefined
+    const survivors = this.crashKeepsUnflushed ? Math.floor(this.random() * (node.log.unflushedCount + 1)) : 0
+    node.log.crash(survivors)
+  }
+
+  /** The node's disk is replaced: log and saved state are gone (it restarts empty). */
+  wipe(id: number): void {
+    const node = this.node(id)
+    node.alive = false
+    node.flushing = undefined
+    node.log = new MemoryLogStore()
+    node.hard = { currentTerm: 0, votedFor: 0, commitIndex: 0 }
   }
 
   restart(id: number): void {
@@ -125,8 +166,8 @@ export class Simulator {
   }
 
   /** Proposes through the current leader; undefined when there is none. */
-  propose(data: string): number | undefined {
-    return this.leader()?.core.propose(Buffer.from(data))
+  propose(data: string | Uint8Array): number | undefined {
+    return this.leader()?.core.propose(typeof data === 'string' ? Buffer.from(data) : data)
   }
 
   // --- time ----------------------------------------------------------------------------------
@@ -135,6 +176,13 @@ export class Simulator {
   step(): void {
     this.time++
     for (const node of this.nodes) if (node.alive) node.core.tick()
+    for (const node of this.nodes) {
+      const flushing = node.flushing
+      if (flushing === undefined || flushing.doneAt > this.time) continue
+      node.flushing = undefined
+      node.log.completeFlush(flushing.covered)
+      this.finish(node, flushing.ready)
+    }
     this.drainReadies()
     const due = this.queue.filter((item) => item.at <= this.time).sort((a, b) => a.at - b.at || a.order - b.order)
     this.queue = this.queue.filter((item) => item.at > this.time)
@@ -162,15 +210,28 @@ export class Simulator {
 
   private drainReadies(): void {
     for (const node of this.nodes) {
-      while (node.alive && node.core.hasReady()) this.handle(node, node.core.ready())
+      while (node.alive && node.flushing === undefined && node.core.hasReady()) this.handle(node, node.core.ready())
     }
   }
 
   private handle(node: SimNode, ready: Ready): void {
     if (ready.hardState !== undefined) node.hard = { ...ready.hardState }
-    if (ready.mustFlush) node.log.flush()
+    if (ready.mustFlush) {
+      const ticks = node.flushTicks ?? Math.floor(this.random() * (this.maxFlushTicks + 1))
+      if (ticks > 0) {
+        node.flushing = { ready, covered: node.log.beginFlush(), doneAt: this.time + ticks }
+        return
+      }
+      node.log.flush()
+    }
+    this.finish(node, ready)
+  }
+
+  /** After the flush: send, apply what is committed, advance. */
+  private finish(node: SimNode, ready: Ready): void {
     for (const message of ready.messages) this.send(message)
-    for (const entry of ready.committedEntries) this.applyOn(node, entry)
+    const from = (node.applied[node.applied.length - 1]?.index ?? 0) + 1
+    if (ready.commitIndex >= from) for (const entry of node.log.slice(from, ready.commitIndex + 1)) this.applyOn(node, entry)
     if (ready.role === 'leader') {
       const known = this.leaderOfTerm.get(ready.term)
       if (known !== undefined && known !== node.id) this.violations.push(`two leaders in term ${ready.term}: ${known} and ${node.id}`)
