@@ -2,14 +2,21 @@ import { parseArgs } from 'node:util'
 import { UsageError, type Command } from '../command.js'
 import { clientFrom, timeoutFrom } from '../endpoints.js'
 import { decodeKvResult, encodeKvCommand, type KvCommand } from '../../net/kv-state-machine.js'
+import type { RaftLogError } from '../../storage/errors.js'
+
+/** Exit status when a mutation may or may not have been applied. */
+const unknownOutcomeStatus = 3
 
 const help = `Usage: raftlog kv <put KEY VALUE | get KEY | delete KEY | cas KEY EXPECTED NEW | cas KEY --absent NEW>
                   [--config FILE | --endpoints HOST:PORT,...] [--timeout MS] [--json]
 
 Reads and writes the cluster's key-value store. The client finds the leader itself (it follows
 "not the leader" answers); every command, get included, goes through the Raft log, so reads
-are linearizable. get and put are retried on another node after a timeout; delete and cas are
-not (they could apply twice): they exit 1 with "may or may not have been applied" instead.
+are linearizable. A get is retried on another node after a timeout. A put, delete or cas is
+sent again only when it certainly never reached a node: once it may have reached a leader, a
+timeout or a lost connection leaves its outcome unknown (it may or may not have been applied,
+and sending it again could apply it twice, after another client's write): the command then
+exits 3 and says so.
 
   put KEY VALUE            set KEY
   get KEY                  print KEY's value (exit 1 if absent)
@@ -23,6 +30,9 @@ Options:
   --timeout MS             give up after this long without a leader (default 5000)
   --json                   print the result as JSON
   -h, --help               show this help
+
+Exit status: 0 done; 1 a get of an absent key, a failed cas, or an error; 2 bad usage;
+3 the outcome of a put, delete or cas is unknown (check with a get before trying again).
 
 Examples:
   raftlog kv put greeting hello
@@ -72,7 +82,14 @@ export const kvCommand: Command = {
     const client = clientFrom(values)
     try {
       const timeout = timeoutFrom(values.timeout)
-      const reply = command.op === 'get' ? await client.read(command.key, timeout) : await client.propose(encodeKvCommand(command), timeout, command.op === 'put' ? 'idempotent' : 'once')
+      let reply: Uint8Array
+      try {
+        reply = command.op === 'get' ? await client.read(command.key, timeout) : await client.propose(encodeKvCommand(command), timeout, 'once')
+      } catch (error) {
+        if ((error as RaftLogError).code !== 'ERR_UNKNOWN_OUTCOME') throw error
+        console.error(`Error: ${command.op} ${JSON.stringify(command.key)}: ${(error as Error).message}`)
+        return unknownOutcomeStatus
+      }
       const result = decodeKvResult(reply)
       if (values.json === true) {
         console.log(JSON.stringify({ op: command.op, key: command.key, ...result }))

@@ -85,6 +85,7 @@ export const nodeCommand: Command = {
     process.on('SIGTERM', onSigterm)
     // A node whose storage failed can do nothing more: exit non-zero so a supervisor restarts it.
     node.on('failed', (error: Error) => stop(`a storage failure: ${error.message}`, 1))
+    if (node.failed !== undefined) stop(`a storage failure: ${node.failed.message}`, 1)
     const releaseStdin = onParentGone(() => stop('the end of raftlog cluster', 0))
     const exitStatus = await finished
     process.removeListener('SIGINT', onSigint)
