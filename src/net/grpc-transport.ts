@@ -47,6 +47,8 @@ export class GrpcTransport implements Transport {
   }
 
   send(message: RaftMessage): void {
+    // InstallSnapshot is the core's note to its driver; its file travels as SnapshotChunks.
+    if (message.type === 'InstallSnapshot') return
     const client = this.client(message.to)
     const inflight = this.inflight.get(message.to) ?? 0
     if (client === undefined || this.closed || inflight >= maxInflightCallsPerPeer) {

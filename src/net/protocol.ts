@@ -23,8 +23,9 @@ export const protocol = (() => {
   return (grpc.loadPackageDefinition(definition) as unknown as { raftlog: ServiceConstructors }).raftlog
 })()
 
-/** Each message type travels through the RPC of the same name. */
-export const raftMethods: RaftMessageType[] = ['RequestVote', 'RequestVoteResponse', 'AppendEntries', 'AppendEntriesResponse']
+/** Each message type travels through the RPC of the same name (InstallSnapshot never travels: its file does, in chunks). */
+export const raftMethods: Exclude<RaftMessageType, 'InstallSnapshot'>[] = ['RequestVote', 'RequestVoteResponse', 'AppendEntries', 'AppendEntriesResponse', 'SnapshotChunk', 'SnapshotChunkResponse']
+export type WireMethod = (typeof raftMethods)[number]
 
 interface WireEntry {
   index: number
@@ -50,6 +51,13 @@ interface WireFields {
   conflictIndex: number
   conflictTerm: number
   seq: number
+  lastIncludedIndex: number
+  lastIncludedTerm: number
+  offset: number
+  totalBytes: number
+  heldBytes: number
+  done: boolean
+  error: string
 }
 
 /** A RaftMessage as the protobuf object of its RPC. */
@@ -72,11 +80,26 @@ export function toWire(message: RaftMessage): Record<string, unknown> {
       }
     case 'AppendEntriesResponse':
       return { from: message.from, to: message.to, term: message.term, success: message.success, matchIndex: message.matchIndex, conflictIndex: message.conflictIndex, conflictTerm: message.conflictTerm, seq: message.seq }
+    case 'SnapshotChunk':
+      return {
+        from: message.from,
+        to: message.to,
+        term: message.term,
+        lastIncludedIndex: message.lastIncludedIndex,
+        lastIncludedTerm: message.lastIncludedTerm,
+        offset: message.offset,
+        totalBytes: message.totalBytes,
+        data: Buffer.from(message.data.buffer, message.data.byteOffset, message.data.length),
+      }
+    case 'SnapshotChunkResponse':
+      return { from: message.from, to: message.to, term: message.term, lastIncludedIndex: message.lastIncludedIndex, lastIncludedTerm: message.lastIncludedTerm, heldBytes: message.heldBytes, done: message.done, error: message.error }
+    case 'InstallSnapshot':
+      throw new Error('InstallSnapshot never goes over the wire: the driver sends the snapshot in SnapshotChunk messages')
   }
 }
 
 /** The protobuf object of RPC `method` as a RaftMessage. */
-export function fromWire(method: RaftMessageType, wire: Record<string, unknown>): RaftMessage {
+export function fromWire(method: WireMethod, wire: Record<string, unknown>): RaftMessage {
   const w = wire as unknown as WireFields
   switch (method) {
     case 'RequestVote':
@@ -97,5 +120,19 @@ export function fromWire(method: RaftMessageType, wire: Record<string, unknown>)
       }
     case 'AppendEntriesResponse':
       return { type: method, from: w.from, to: w.to, term: w.term, success: w.success, matchIndex: w.matchIndex, conflictIndex: w.conflictIndex, conflictTerm: w.conflictTerm, seq: w.seq }
+    case 'SnapshotChunk':
+      return {
+        type: method,
+        from: w.from,
+        to: w.to,
+        term: w.term,
+        lastIncludedIndex: w.lastIncludedIndex,
+        lastIncludedTerm: w.lastIncludedTerm,
+        offset: w.offset,
+        totalBytes: w.totalBytes,
+        data: new Uint8Array((wire.data as Buffer | undefined) ?? new Uint8Array(0)),
+      }
+    case 'SnapshotChunkResponse':
+      return { type: method, from: w.from, to: w.to, term: w.term, lastIncludedIndex: w.lastIncludedIndex, lastIncludedTerm: w.lastIncludedTerm, heldBytes: w.heldBytes, done: w.done, error: w.error }
   }
 }

@@ -18,6 +18,8 @@ export interface ApplierOptions {
   appliedIndex: number
   /** Called after each entry, with apply()'s result or what it threw (no-ops: result undefined). */
   onApplied(entry: LogEntry, outcome: { result: unknown } | { error: Error }): void
+  /** Called between entries, at the end of each slice: the place to take a snapshot. */
+  onSliceApplied?(lastApplied: number): void
   /** Reading the log failed: the node cannot go on. */
   onFailure(error: Error): void
 }
@@ -27,6 +29,10 @@ export class Applier {
   private target: number
   private running: Promise<void> | undefined
   private stopped = false
+  /** Paused while the state machine is replaced by a snapshot. */
+  private paused = false
+  /** Work to run at the next boundary between two entries. */
+  private betweenEntries: (() => void)[] = []
   private readonly options: ApplierOptions
 
   constructor(options: ApplierOptions) {
@@ -44,11 +50,68 @@ export class Applier {
   advanceTo(commitIndex: number): void {
     if (commitIndex <= this.target) return
     this.target = commitIndex
-    if (this.running === undefined && !this.stopped) {
+    this.kick()
+  }
+
+  /**
+   * Runs `work` between two entries (now, when nothing is being applied): what it sees of the
+   * state machine is the state after exactly lastApplied entries.
+   */
+  betweenTwoEntries<T>(work: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const run = (): void => {
+        try {
+          resolve(work())
+        } catch (error) {
+          reject(error as Error)
+        }
+      }
+      if (this.running === undefined && !this.paused) run()
+      else this.betweenEntries.push(run)
+    })
+  }
+
+  /**
+   * Replaces what the state machine holds: waits for the entry being applied, runs `restore`,
+   * and goes on after `index` (the entries up to it are in the snapshot, no longer in the log).
+   */
+  async restoreTo(index: number, restore: () => Promise<void>): Promise<void> {
+    this.paused = true
+    try {
+      await this.running
+      await restore()
+      this.applied = index
+      this.target = Math.max(this.target, index)
+    } finally {
+      this.paused = false
+    }
+    this.kick()
+    if (this.running === undefined) this.runBetweenEntries()
+  }
+
+  /** Stops applying (after the entry in progress) until restoreTo() or resume(): the log may change under it. */
+  async pause(): Promise<void> {
+    this.paused = true
+    await this.running
+  }
+
+  resume(): void {
+    this.paused = false
+    this.kick()
+    if (this.running === undefined) this.runBetweenEntries()
+  }
+
+  private kick(): void {
+    if (this.running === undefined && !this.stopped && !this.paused && this.applied < this.target) {
       this.running = this.run().finally(() => {
         this.running = undefined
+        this.runBetweenEntries()
       })
     }
+  }
+
+  private runBetweenEntries(): void {
+    for (const work of this.betweenEntries.splice(0)) work()
   }
 
   /** Resolves once everything committed so far is applied (or the applier stopped). */
@@ -64,8 +127,10 @@ export class Applier {
 
   private async run(): Promise<void> {
     try {
-      while (!this.stopped && this.applied < this.target) {
+      while (!this.stopped && !this.paused && this.applied < this.target) {
         await this.applySlice()
+        this.options.onSliceApplied?.(this.applied)
+        this.runBetweenEntries()
         // Hand the event loop back: timers and messages wait at most one slice.
         await new Promise<void>((resolve) => setImmediate(resolve))
       }
@@ -80,7 +145,7 @@ export class Applier {
     const to = Math.min(this.target, this.applied + maxApplySliceEntries) + 1
     const entries = this.options.log.slice(this.applied + 1, to, { maxBytes: maxApplySliceBytes })
     for (const entry of entries) {
-      if (this.stopped) return
+      if (this.stopped || this.paused) return
       let outcome = this.applyOne(entry)
       // Await only a promise: a synchronous state machine pays no microtask per entry.
       if (outcome instanceof Promise) outcome = await outcome

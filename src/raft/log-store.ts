@@ -13,4 +13,6 @@ export interface RaftLogStore {
   slice(from: number, to?: number, options?: { maxBytes?: number }): LogEntry[]
   append(entries: readonly NewEntry[]): number
   truncateAfter(index: number): void
+  /** Empties the log so that its next entry is nextIndex, after termAt(nextIndex − 1) = prevTerm (a snapshot was installed). */
+  reset(nextIndex: number, prevTerm: number): void
 }

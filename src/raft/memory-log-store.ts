@@ -1,34 +1,40 @@
 // An in-memory RaftLogStore that knows what a crash would lose: appends are volatile until
-// flush(), truncations are durable at once (as RaftLog's are). For the simulator and for tests.
+// flush(), truncations, compactions and resets are durable at once (as RaftLog's are). For the
+// simulator and for tests.
 import { EntryType, type LogEntry, type NewEntry } from '../storage/log-entry.js'
 import type { RaftLogStore } from './log-store.js'
 
 export class MemoryLogStore implements RaftLogStore {
   private entries: LogEntry[] = []
+  /** Index of entries[0]. */
+  private base = 1
+  /** Term of entry base − 1. */
+  private prevTerm = 0
   private durableCount = 0
 
   get firstIndex(): number {
-    return 1
+    return this.base
   }
 
   get lastIndex(): number {
-    return this.entries.length
+    return this.base + this.entries.length - 1
   }
 
   get lastTerm(): number {
-    return this.entries[this.entries.length - 1]?.term ?? 0
+    return this.entries[this.entries.length - 1]?.term ?? this.prevTerm
   }
 
   termAt(index: number): number | undefined {
-    if (index === 0) return 0
-    return this.entries[index - 1]?.term
+    if (index === this.base - 1) return this.prevTerm
+    return this.entries[index - this.base]?.term
   }
 
   slice(from: number, to = this.lastIndex + 1, options: { maxBytes?: number } = {}): LogEntry[] {
+    if (from < this.base && from < to) throw new Error(`index ${from} is compacted: the log starts at ${this.base}`)
     const out: LogEntry[] = []
     let bytes = 0
     for (let index = from; index < to; index++) {
-      const entry = this.entries[index - 1]
+      const entry = this.entries[index - this.base]
       if (entry === undefined) break
       bytes += entry.data.length
       if (options.maxBytes !== undefined && bytes > options.maxBytes && out.length > 0) break
@@ -40,14 +46,32 @@ export class MemoryLogStore implements RaftLogStore {
   append(entries: readonly NewEntry[]): number {
     for (const entry of entries) {
       if (entry.term < this.lastTerm) throw new Error(`term ${entry.term} after ${this.lastTerm}`)
-      this.entries.push({ index: this.entries.length + 1, term: entry.term, type: entry.type ?? EntryType.Normal, data: entry.data ?? new Uint8Array(0) })
+      this.entries.push({ index: this.lastIndex + 1, term: entry.term, type: entry.type ?? EntryType.Normal, data: entry.data ?? new Uint8Array(0) })
     }
     return this.lastIndex
   }
 
   truncateAfter(index: number): void {
-    this.entries.length = Math.min(this.entries.length, index)
-    this.durableCount = Math.min(this.durableCount, index)
+    const keep = Math.max(0, index + 1 - this.base)
+    this.entries.length = Math.min(this.entries.length, keep)
+    this.durableCount = Math.min(this.durableCount, keep)
+  }
+
+  /** Drops the entries up to `upTo` (RaftLog drops whole segments; here any prefix will do). */
+  compact(upTo: number): void {
+    const drop = Math.min(upTo + 1 - this.base, this.durableCount)
+    if (drop <= 0) return
+    this.prevTerm = (this.entries[drop - 1] as LogEntry).term
+    this.entries = this.entries.slice(drop)
+    this.base += drop
+    this.durableCount -= drop
+  }
+
+  reset(nextIndex: number, prevTerm: number): void {
+    this.entries = []
+    this.base = nextIndex
+    this.prevTerm = prevTerm
+    this.durableCount = 0
   }
 
   /** Everything appended so far becomes durable. */
@@ -64,8 +88,11 @@ export class MemoryLogStore implements RaftLogStore {
   }
 
   completeFlush(covered: readonly LogEntry[]): void {
+    // Covered entries compacted away meanwhile were durable already; the rest count only while
+    // they are still the same entries (not replaced by a truncation or a reset).
+    const skip = covered.length === 0 ? 0 : Math.max(0, this.base - (covered[0] as LogEntry).index)
     let same = 0
-    while (same < covered.length && this.entries[same] === covered[same]) same++
+    while (skip + same < covered.length && this.entries[same] === covered[skip + same]) same++
     this.durableCount = Math.max(this.durableCount, same)
   }
 

@@ -49,5 +49,41 @@ export interface AppendEntriesResponse extends Envelope {
   seq: number
 }
 
-export type RaftMessage = RequestVote | RequestVoteResponse | AppendEntries | AppendEntriesResponse
+/**
+ * The core's request to bring a follower up to a snapshot (Raft §7, InstallSnapshot). It names
+ * the snapshot only: the driver streams the file in SnapshotChunk messages and, on the follower,
+ * steps it into the core again once the file is durable there. Never sent over the wire as is.
+ */
+export interface InstallSnapshot extends Envelope {
+  type: 'InstallSnapshot'
+  lastIncludedIndex: number
+  lastIncludedTerm: number
+}
+
+/** A piece of a snapshot file on its way to a follower (driver to driver). */
+export interface SnapshotChunk extends Envelope {
+  type: 'SnapshotChunk'
+  lastIncludedIndex: number
+  lastIncludedTerm: number
+  /** Byte offset of `data` in the snapshot file. */
+  offset: number
+  /** Size of the whole file in bytes. */
+  totalBytes: number
+  data: Uint8Array
+}
+
+/** The follower's answer to SnapshotChunk: how much of the file it holds. */
+export interface SnapshotChunkResponse extends Envelope {
+  type: 'SnapshotChunkResponse'
+  lastIncludedIndex: number
+  lastIncludedTerm: number
+  /** Bytes of the file the follower holds in order: the offset to go on from. */
+  heldBytes: number
+  /** The whole file arrived, checked out and is durable. */
+  done: boolean
+  /** Why the follower refused the file (it failed its checksums); the sender starts over. */
+  error: string
+}
+
+export type RaftMessage = RequestVote | RequestVoteResponse | AppendEntries | AppendEntriesResponse | InstallSnapshot | SnapshotChunk | SnapshotChunkResponse
 export type RaftMessageType = RaftMessage['type']

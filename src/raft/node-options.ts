@@ -38,6 +38,10 @@ export function checkNodeOptions(options: RaftNodeOptions): { tickMs: number; el
   if (options.appliedIndex !== undefined && (!Number.isSafeInteger(options.appliedIndex) || options.appliedIndex < 0)) {
     throw bad('appliedIndex', `must be a whole number from 0, got ${String(options.appliedIndex)}`)
   }
+  for (const [option, min] of [['snapshotThreshold', 1], ['snapshotTrailingEntries', 0]] as const) {
+    const value = options[option]
+    if (value !== undefined && (!Number.isSafeInteger(value) || value < min)) throw bad(option, `must be a whole number of entries from ${min}, got ${String(value)}`)
+  }
   // Ticks fine enough that a heartbeat is a few of them.
   const tickMs = Math.max(1, Math.floor(heartbeat / 5))
   const heartbeatTicks = Math.max(1, Math.round(heartbeat / tickMs))

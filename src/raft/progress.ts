@@ -77,7 +77,7 @@ export class Inflights {
   }
 }
 
-export type ProgressState = 'probe' | 'replicate'
+export type ProgressState = 'probe' | 'replicate' | 'snapshot'
 
 export class Progress {
   /** Highest index known to be durable on the follower (0: nothing known). */
@@ -86,9 +86,12 @@ export class Progress {
   next: number
   /**
    * probe: the leader does not know where the follower's log matches; one message with entries
-   * at a time. replicate: the logs match up to `match`; entries stream in a window.
+   * at a time. replicate: the logs match up to `match`; entries stream in a window. snapshot:
+   * the follower needs entries the leader compacted; a snapshot is on its way, nothing else is.
    */
   state: ProgressState = 'probe'
+  /** In the snapshot state: the last index the snapshot being sent covers. */
+  pendingSnapshot = 0
   readonly inflights: Inflights
   /** Answered since the last check-quorum (an election timeout). */
   recentActive = true
@@ -107,6 +110,7 @@ export class Progress {
 
   /** Whether an AppendEntries with entries may be sent now. */
   get paused(): boolean {
+    if (this.state === 'snapshot') return true
     // A probe is a single message: the follower answers it before the next one goes.
     if (this.state === 'probe') return this.inflights.count > 0
     return this.inflights.full
@@ -115,6 +119,7 @@ export class Progress {
   /** The follower's log matches up to `match`: stream entries after what is already in flight. */
   becomeReplicate(): void {
     this.state = 'replicate'
+    this.pendingSnapshot = 0
     this.next = Math.max(this.match + 1, (this.inflights.newest?.lastIndex ?? 0) + 1)
   }
 
@@ -122,6 +127,14 @@ export class Progress {
   becomeProbe(next: number): void {
     this.state = 'probe'
     this.next = Math.max(this.match + 1, next)
+    this.pendingSnapshot = 0
+    this.inflights.reset()
+  }
+
+  /** A snapshot up to `index` is being sent: no entries until it is installed (or fails). */
+  becomeSnapshot(index: number): void {
+    this.state = 'snapshot'
+    this.pendingSnapshot = index
     this.inflights.reset()
   }
 

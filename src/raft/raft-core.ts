@@ -4,7 +4,7 @@
 // a Ready), no waiting on disks (Ready.mustFlush says what must be durable before sending).
 import { EntryType, type LogEntry } from '../storage/log-entry.js'
 import type { RaftLogStore } from './log-store.js'
-import type { AppendEntries, AppendEntriesResponse, RaftMessage, RequestVote, RequestVoteResponse } from './messages.js'
+import type { AppendEntries, AppendEntriesResponse, InstallSnapshot, RaftMessage, RequestVote, RequestVoteResponse } from './messages.js'
 import { Progress } from './progress.js'
 
 export type Role = 'follower' | 'candidate' | 'leader'
@@ -28,6 +28,8 @@ export interface RaftCoreOptions {
   random: () => number
   /** Entries the state machine already holds: they are committed. */
   appliedIndex?: number
+  /** The newest durable snapshot, sent to followers that need compacted entries. */
+  snapshot?: SnapshotMeta
   maxEntriesPerAppend?: number
   /** Payload bytes per AppendEntries; a single larger entry still goes alone. */
   maxBytesPerAppend?: number
@@ -42,6 +44,12 @@ export interface RaftCoreOptions {
    */
   appendTimeoutTicks?: number
   onWarning?: (message: string) => void
+}
+
+/** Which entries a snapshot covers: up to `index`, whose term is `term`. */
+export interface SnapshotMeta {
+  index: number
+  term: number
 }
 
 /**
@@ -101,6 +109,7 @@ export class RaftCore {
   private now = 0
   /** AppendEntries sent in this term by this leader (their seq). */
   private appendSeq = 0
+  private snapshot: SnapshotMeta | undefined
 
   private outbox: RaftMessage[] = []
   private hardStateChanged = false
@@ -129,6 +138,7 @@ export class RaftCore {
     const applied = Math.min(options.appliedIndex ?? 0, this.log.lastIndex)
     this.commitIndex = Math.max(Math.min(options.hardState.commitIndex, this.log.lastIndex), applied)
     this.durableIndex = this.log.lastIndex
+    this.snapshot = options.snapshot
     this.resetElectionTimer()
   }
 
@@ -196,10 +206,57 @@ export class RaftCore {
     return index
   }
 
+  /** A new snapshot is durable: followers that need entries before the log's start get it. */
+  snapshotTaken(snapshot: SnapshotMeta): void {
+    if (this.snapshot === undefined || snapshot.index > this.snapshot.index) this.snapshot = { ...snapshot }
+  }
+
+  /**
+   * The driver's report on a snapshot transfer to `peer` (etcd's ReportSnapshot). Done: the
+   * follower holds it, so probe from just after it (its own answer may be lost). Failed: probe
+   * again, which sends a snapshot again when it is still needed.
+   */
+  reportSnapshot(peer: number, done: boolean): void {
+    const progress = this.progress.get(peer)
+    if (this.roleValue !== 'leader' || progress === undefined || progress.state !== 'snapshot') return
+    progress.becomeProbe(done ? progress.pendingSnapshot + 1 : progress.match + 1)
+  }
+
+  /**
+   * A snapshot sent by `message.from` is durable here (the driver received and checked the
+   * file). Raft Figure 13: when the log already holds its last entry with the same term, the
+   * entries after it stay and nothing needs restoring; otherwise the log is emptied to start
+   * right after it. Returns true when the state machine must be restored from the snapshot.
+   */
+  installSnapshot(message: InstallSnapshot): boolean {
+    if (!this.accepts(message)) return false
+    if (message.term < this.term) {
+      this.send(this.appendResponse({ from: message.from, seq: 0 }, false, 0, 0, 0))
+      return false
+    }
+    if (this.roleValue !== 'follower' || this.leader !== message.from) this.becomeFollower(message.term, message.from)
+    this.electionElapsed = 0
+    const { lastIncludedIndex: index, lastIncludedTerm: term } = message
+    let restore = false
+    if (index > this.commitIndex) {
+      if (this.log.termAt(index) !== term) {
+        this.log.reset(index + 1, term)
+        this.durableIndex = index
+        restore = true
+      }
+      this.commitTo(index)
+      this.snapshotTaken({ index, term })
+    }
+    this.send(this.appendResponse({ from: message.from, seq: 0 }, true, Math.max(index, this.commitIndex), 0, 0))
+    return restore
+  }
+
   /** Handles one message from a peer. */
   step(message: RaftMessage): void {
-    if (!this.peers.includes(message.from) || message.from === this.id || message.to !== this.id) {
-      this.warn(`node ${this.id}: ignored ${message.type} from unknown node ${message.from} (to ${message.to})`)
+    if (!this.accepts(message)) return
+    if (message.type === 'InstallSnapshot' || message.type === 'SnapshotChunk' || message.type === 'SnapshotChunkResponse') {
+      // The driver moves snapshots; it hands the core installSnapshot() once one is durable.
+      this.warn(`node ${this.id}: ${message.type} is the driver's to handle, not the core's`)
       return
     }
     if (message.term > this.term) {
@@ -228,6 +285,15 @@ export class RaftCore {
       case 'AppendEntriesResponse':
         return this.handleAppendResponse(message)
     }
+  }
+
+  /** Only messages from a peer to this node are stepped. */
+  private accepts(message: RaftMessage): boolean {
+    if (!this.peers.includes(message.from) || message.from === this.id || message.to !== this.id) {
+      this.warn(`node ${this.id}: ignored ${message.type} from unknown node ${message.from} (to ${message.to})`)
+      return false
+    }
+    return true
   }
 
   hasReady(): boolean {
@@ -385,6 +451,12 @@ export class RaftCore {
       entries = entries.slice(skip)
       prevLogIndex += skip
       prevLogTerm = skip === 0 ? prevLogTerm : (message.entries[skip - 1] as LogEntry).term
+      if (prevLogIndex < this.commitIndex) {
+        // All of it is committed here, perhaps below a snapshot the log no longer holds (etcd
+        // answers the same): we match the leader up to our commit index.
+        this.send(this.appendResponse(message, true, this.commitIndex, 0, 0))
+        return
+      }
     }
     if (prevLogIndex > this.log.lastIndex) {
       this.send(this.appendResponse(message, false, message.prevLogIndex, this.log.lastIndex + 1, 0))
@@ -426,7 +498,7 @@ export class RaftCore {
     return Math.max(first, this.commitIndex + 1)
   }
 
-  private appendResponse(request: AppendEntries, success: boolean, matchIndex: number, conflictIndex: number, conflictTerm: number): AppendEntriesResponse {
+  private appendResponse(request: Pick<AppendEntries, 'from' | 'seq'>, success: boolean, matchIndex: number, conflictIndex: number, conflictTerm: number): AppendEntriesResponse {
     return { type: 'AppendEntriesResponse', from: this.id, to: request.from, term: this.term, success, matchIndex, conflictIndex, conflictTerm, seq: request.seq }
   }
 
@@ -438,10 +510,13 @@ export class RaftCore {
     progress.ackedSeq = Math.max(progress.ackedSeq, message.seq)
     if (message.success) {
       if (progress.acknowledged(message.matchIndex, this.appendSeq)) this.maybeCommit()
-      if (progress.state === 'probe') progress.becomeReplicate()
+      // Out of the snapshot state only once entries can follow what the follower holds.
+      if (progress.state === 'probe' || (progress.state === 'snapshot' && progress.match >= this.log.firstIndex - 1)) progress.becomeReplicate()
       this.sendAppends(message.from)
       return
     }
+    // While a snapshot is on its way the follower refuses everything: that is expected.
+    if (progress.state === 'snapshot') return
     // On failure matchIndex carries the prevLogIndex that was refused.
     const refused = message.matchIndex
     if (refused <= progress.match) {
@@ -490,10 +565,12 @@ export class RaftCore {
    */
   private sendAppend(peer: number, evenIfEmpty: boolean): boolean {
     const progress = this.progress.get(peer) as Progress
+    if (progress.state === 'snapshot') return false
     const prevLogIndex = progress.next - 1
     const prevLogTerm = this.log.termAt(prevLogIndex)
     if (prevLogTerm === undefined) {
-      this.warn(`node ${this.id}: cannot send index ${prevLogIndex} to node ${peer}: it is no longer in the log`)
+      // Compacted away: only a snapshot can bring this follower up to the log's start.
+      this.sendSnapshot(peer, progress)
       return false
     }
     const last = Math.min(this.log.lastIndex, prevLogIndex + this.maxEntriesPerAppend)
@@ -510,6 +587,16 @@ export class RaftCore {
     return true
   }
 
+  private sendSnapshot(peer: number, progress: Progress): void {
+    const snapshot = this.snapshot
+    if (snapshot === undefined || snapshot.index < this.log.firstIndex - 1) {
+      this.warn(`node ${this.id}: node ${peer} needs index ${progress.next} which is compacted, and no snapshot covers it`)
+      return
+    }
+    progress.becomeSnapshot(snapshot.index)
+    this.send({ type: 'InstallSnapshot', from: this.id, to: peer, term: this.term, lastIncludedIndex: snapshot.index, lastIncludedTerm: snapshot.term })
+  }
+
   private append(peer: number, prevLogIndex: number, prevLogTerm: number, entries: LogEntry[]): AppendEntries {
     return { type: 'AppendEntries', from: this.id, to: peer, term: this.term, prevLogIndex, prevLogTerm, entries, leaderCommit: this.commitIndex, seq: ++this.appendSeq }
   }
@@ -522,9 +609,13 @@ export class RaftCore {
    */
   private broadcastHeartbeat(): void {
     for (const [peer, progress] of this.progress) {
-      const prevLogIndex = progress.state === 'probe' ? progress.next - 1 : progress.match
+      // While a snapshot is on its way: the log's start, just to keep the follower's timer reset.
+      const prevLogIndex = progress.state === 'probe' ? progress.next - 1 : progress.state === 'replicate' ? progress.match : this.log.firstIndex - 1
       const prevLogTerm = this.log.termAt(prevLogIndex)
-      if (prevLogTerm === undefined) continue
+      if (prevLogTerm === undefined) {
+        this.sendSnapshot(peer, progress)
+        continue
+      }
       this.send(this.append(peer, prevLogIndex, prevLogTerm, []))
     }
   }

@@ -6,14 +6,19 @@ import { join } from 'node:path'
 import { RaftLog } from '../storage/raft-log.js'
 import { RaftStateFile, stateFileName, type ServerState } from '../storage/raft-state-file.js'
 import { RaftLogError } from '../storage/errors.js'
-import type { LogEntry } from '../storage/log-entry.js'
+import { SnapshotStore } from '../storage/snapshot-store.js'
 import { RaftCore, type Ready, type Role } from './raft-core.js'
 import { Applier } from './applier.js'
 import { PendingProposals } from './pending-proposals.js'
-import type { StateMachine } from './state-machine.js'
+import { Snapshotter } from './snapshotter.js'
+import { SnapshotInbox, SnapshotSender } from './snapshot-transfer.js'
+import { restoreStartingPoint, type StartingPoint } from './starting-snapshot.js'
+import type { InstallSnapshot } from './messages.js'
+import type { SnapshotInfo, StateMachine } from './state-machine.js'
 import type { Transport } from './transport.js'
 import { seededRandom } from './seeded-random.js'
 import { checkNodeOptions } from './node-options.js'
+import { defaultSnapshotThreshold, defaultSnapshotTrailingEntries } from './snapshotter.js'
 
 export interface RaftNodeOptions {
   /** This node's id, from 1. */
@@ -34,6 +39,13 @@ export interface RaftNodeOptions {
   segmentSize?: number
   maxEntriesPerAppend?: number
   maxBytesPerAppend?: number
+  /**
+   * Entries applied since the last snapshot that trigger a new one (default 10,000). Needs a
+   * state machine with snapshot() and restore(); without them the log is never compacted.
+   */
+  snapshotThreshold?: number
+  /** Entries kept in the log behind a snapshot, so a slightly slow follower needs none (default 5,000). */
+  snapshotTrailingEntries?: number
   /** Seed of the election timer's randomness (default: random). */
   seed?: number
   logger?: { warn(message: string): void }
@@ -48,9 +60,14 @@ export interface RaftStatus {
   lastApplied: number
   firstIndex: number
   lastIndex: number
+  /** Last index of the newest snapshot (0: none). */
+  snapshotIndex: number
+  snapshotTerm: number
 }
 
 const serverStates: Record<Role, ServerState> = { follower: 0, candidate: 1, leader: 2 }
+
+type Timing = ReturnType<typeof checkNodeOptions>
 
 /**
  * A Raft node: consensus (RaftCore), its disk (RaftLog and raft_state.meta), its transport and
@@ -64,6 +81,11 @@ export class RaftNode extends EventEmitter {
   private readonly stateFile: RaftStateFile
   private readonly transport: Transport
   private readonly applier: Applier
+  private readonly stateMachine: StateMachine
+  private readonly snapshots: SnapshotStore
+  private readonly snapshotter: Snapshotter
+  private readonly snapshotSender: SnapshotSender
+  private readonly snapshotInbox: SnapshotInbox
   private readonly logger: { warn(message: string): void }
   private readonly timer: NodeJS.Timeout
   private readonly pending = new PendingProposals()
@@ -75,16 +97,20 @@ export class RaftNode extends EventEmitter {
   private stopped = false
   private failure: Error | undefined
 
-  private constructor(options: RaftNodeOptions, log: RaftLog, stateFile: RaftStateFile, tickMs: number, electionTicks: [number, number], heartbeatTicks: number) {
+  private constructor(options: RaftNodeOptions, log: RaftLog, stateFile: RaftStateFile, snapshots: SnapshotStore, start: StartingPoint, timing: Timing) {
     super()
+    const { tickMs, electionTicks, heartbeatTicks } = timing
     this.id = options.id
     this.log = log
     this.stateFile = stateFile
+    this.snapshots = snapshots
     this.transport = options.transport
+    this.stateMachine = options.stateMachine
     this.logger = options.logger ?? { warn: (message) => console.warn(message) }
     const saved = stateFile.load()
-    const appliedIndex = Math.min(options.appliedIndex ?? 0, log.lastIndex)
+    const appliedIndex = Math.min(start.appliedIndex, log.lastIndex)
     this.core = new RaftCore({
+      ...(start.snapshot === undefined ? {} : { snapshot: start.snapshot }),
       id: options.id,
       peers: options.peers,
       log,
@@ -97,20 +123,54 @@ export class RaftNode extends EventEmitter {
       ...(options.maxBytesPerAppend === undefined ? {} : { maxBytesPerAppend: options.maxBytesPerAppend }),
       onWarning: (message) => this.logger.warn(message),
     })
+    this.snapshotter = new Snapshotter({
+      store: snapshots,
+      stateMachine: options.stateMachine,
+      threshold: options.snapshotThreshold ?? defaultSnapshotThreshold,
+      trailingEntries: options.snapshotTrailingEntries ?? defaultSnapshotTrailingEntries,
+      latest: start.snapshot,
+      termAt: (index) => log.termAt(index),
+      compact: (upTo) => this.guard(() => log.compact(upTo)),
+      onTaken: (snapshot) => this.guard(() => this.core.snapshotTaken(snapshot)),
+      metadataAt: () => new Uint8Array(0),
+      logger: this.logger,
+    })
     this.applier = new Applier({
       log,
       stateMachine: options.stateMachine,
       appliedIndex,
       onApplied: (entry, outcome) => this.pending.applied(entry.index, entry.term, outcome),
+      onSliceApplied: (lastApplied) => this.snapshotter.maybeTake(lastApplied),
       onFailure: (error) => this.fail(error),
+    })
+    this.snapshotSender = new SnapshotSender({
+      id: this.id,
+      store: snapshots,
+      send: (message) => this.transport.send(message),
+      onFinished: (peer, done) => this.guard(() => this.core.reportSnapshot(peer, done)),
+      logger: this.logger,
+    })
+    this.snapshotInbox = new SnapshotInbox({
+      id: this.id,
+      store: snapshots,
+      send: (message) => this.transport.send(message),
+      currentTerm: () => this.core.currentTerm,
+      onComplete: (message) => this.installSnapshot(message),
+      logger: this.logger,
     })
     this.transport.onMessage((message) => {
       // After a storage failure the node takes no further part: an answer now could acknowledge
       // entries that never reached the disk.
       if (this.stopped || this.failure !== undefined) return
-      this.guard(() => this.core.step(message))
+      // Snapshot files move driver to driver; everything else is the core's.
+      if (message.type === 'SnapshotChunk') this.snapshotInbox.onChunk(message)
+      else if (message.type === 'SnapshotChunkResponse') this.snapshotSender.onResponse(message)
+      else this.guard(() => this.core.step(message))
     })
-    this.timer = setInterval(() => this.guard(() => this.core.tick()), tickMs)
+    this.timer = setInterval(() => {
+      this.guard(() => this.core.tick())
+      this.snapshotSender.tick()
+    }, tickMs)
     // Committed entries above what the state machine holds are applied again, beside the loop.
     this.applier.advanceTo(this.core.committed)
     this.schedule()
@@ -118,16 +178,19 @@ export class RaftNode extends EventEmitter {
 
   /** Opens (or recovers) the node's log and state in `dir` and starts taking part in the cluster. */
   static async start(options: RaftNodeOptions): Promise<RaftNode> {
-    const { tickMs, electionTicks, heartbeatTicks } = checkNodeOptions(options)
+    const timing = checkNodeOptions(options)
     const log = RaftLog.open(options.dir, { ...(options.segmentSize === undefined ? {} : { segmentSize: options.segmentSize }), ...(options.logger === undefined ? {} : { logger: options.logger }) })
-    let stateFile: RaftStateFile
+    let stateFile: RaftStateFile | undefined
     try {
       stateFile = RaftStateFile.open(join(options.dir, stateFileName))
+      const snapshots = SnapshotStore.open(options.dir)
+      const start = await restoreStartingPoint(log, snapshots, options.stateMachine, options.appliedIndex ?? 0, options.logger ?? console)
+      return new RaftNode(options, log, stateFile, snapshots, start, timing)
     } catch (error) {
+      stateFile?.close()
       log.close()
       throw error
     }
-    return new RaftNode(options, log, stateFile, tickMs, electionTicks, heartbeatTicks)
   }
 
   /**
@@ -161,7 +224,19 @@ export class RaftNode extends EventEmitter {
     return result
   }
 
+  /**
+   * Takes a snapshot now (of the state after the last applied entry) and compacts the log
+   * behind it; resolves with what it covers. ERR_UNSUPPORTED without snapshot()/restore().
+   */
+  async snapshot(): Promise<SnapshotInfo> {
+    if (!this.snapshotter.enabled) throw new RaftLogError('ERR_UNSUPPORTED', `RaftNode.snapshot: node ${this.id}'s state machine has no snapshot() and restore()`)
+    if (this.stopped) throw new RaftLogError('ERR_STOPPED', `RaftNode.snapshot: node ${this.id} is stopped`)
+    if (this.failure !== undefined) throw this.failure
+    return this.applier.betweenTwoEntries(() => this.snapshotter.take(this.applier.lastApplied))
+  }
+
   status(): RaftStatus {
+    const snapshot = this.snapshotter.latest
     return {
       id: this.id,
       role: this.core.role,
@@ -171,6 +246,8 @@ export class RaftNode extends EventEmitter {
       lastApplied: this.applier.lastApplied,
       firstIndex: this.stopped ? 0 : this.log.firstIndex,
       lastIndex: this.stopped ? 0 : this.log.lastIndex,
+      snapshotIndex: snapshot?.index ?? 0,
+      snapshotTerm: snapshot?.term ?? 0,
     }
   }
 
@@ -186,6 +263,9 @@ export class RaftNode extends EventEmitter {
     clearInterval(this.timer)
     await this.processing
     await this.applier.stop()
+    await this.snapshotter.idle()
+    this.snapshotSender.stopAll()
+    await this.snapshotInbox.close()
     await this.transport.close()
     try {
       if (this.failure === undefined) this.saveState()
@@ -235,7 +315,9 @@ export class RaftNode extends EventEmitter {
     const term = this.core.currentTerm
     for (const message of ready.messages) {
       // A message of a term this node has left since is stale: dropping it is always safe.
-      if (message.term >= term || message.type === 'RequestVoteResponse') this.transport.send(message)
+      if (message.term < term && message.type !== 'RequestVoteResponse') continue
+      if (message.type === 'InstallSnapshot') this.snapshotSender.start(message)
+      else this.transport.send(message)
     }
     this.announce(ready)
     this.core.advance(ready)
@@ -245,6 +327,7 @@ export class RaftNode extends EventEmitter {
   private announce(ready: Ready): void {
     if (this.leadingTerm !== 0 && (ready.role !== 'leader' || ready.term !== this.leadingTerm)) {
       this.pending.leadershipLost(this.id, this.leadingTerm, ready.commitIndex)
+      this.snapshotSender.stopAll()
     }
     this.leadingTerm = ready.role === 'leader' ? ready.term : 0
     if (ready.role !== this.role) {
@@ -255,6 +338,41 @@ export class RaftNode extends EventEmitter {
       this.leaderId = ready.leaderId
       this.emit('leader', { leaderId: ready.leaderId, term: ready.term })
     }
+  }
+
+  /**
+   * A snapshot from the leader is durable here. The applier stops first: the core empties the
+   * log when the snapshot replaces it, and the state machine is then restored from the file.
+   */
+  private async installSnapshot(message: InstallSnapshot): Promise<void> {
+    if (this.stopped || this.failure !== undefined) return
+    if (!this.snapshotter.enabled) {
+      this.fail(new RaftLogError('ERR_UNSUPPORTED', `Node ${this.id} received a snapshot from node ${message.from}, but its state machine has no restore()`))
+      return
+    }
+    await this.applier.pause()
+    let restore = false
+    this.guard(() => {
+      restore = this.core.installSnapshot(message)
+    })
+    const meta = { index: message.lastIncludedIndex, term: message.lastIncludedTerm }
+    if (!restore || this.failure !== undefined) {
+      this.applier.resume()
+      return
+    }
+    this.snapshotter.installed(meta)
+    // The log now starts after the snapshot: a state machine that cannot be restored leaves the
+    // node nothing to apply from, so a failure here fails the node.
+    await this.applier.restoreTo(meta.index, async () => {
+      const snapshot = this.snapshots.list().find((file) => file.index === meta.index)
+      if (snapshot === undefined) throw new RaftLogError('ERR_CORRUPT', `Snapshot ${meta.index} vanished from ${this.log.dir} after it was installed`)
+      const reader = await this.snapshots.read(snapshot)
+      try {
+        await (this.stateMachine.restore as NonNullable<StateMachine['restore']>).call(this.stateMachine, reader.chunks(), meta)
+      } finally {
+        await reader.close()
+      }
+    }).catch((error: unknown) => this.fail(error as Error))
   }
 
   private saveState(ready?: Ready): void {

@@ -1,10 +1,36 @@
 import type { LogEntry } from '../storage/log-entry.js'
 
-/** The user's application, fed every committed entry in log order exactly once per start. */
+/** What a snapshot covers: every entry up to `index`, whose term is `term`. */
+export interface SnapshotInfo {
+  index: number
+  term: number
+}
+
+/**
+ * The user's application. RaftNode feeds it every committed entry in log order; with snapshot()
+ * and restore() (both or neither) the node also takes snapshots of it and compacts its log
+ * behind them, so the log and the time to restart stay bounded (Raft §7).
+ */
 export interface StateMachine {
   /**
-   * Applies one committed entry (EntryType.Normal; no-op entries are not passed on). Its result
-   * resolves the propose() call that created the entry, on the node where it was proposed.
+   * Applies one committed entry (EntryType.Normal; no-op and configuration entries are not
+   * passed on). Its result resolves the propose() call that created the entry, on the node
+   * where it was proposed. It may return a promise: the next entry waits for it, Raft does not.
    */
   apply(entry: LogEntry): unknown
+
+  /**
+   * The state as of the last entry applied when it is called: bytes, or chunks of bytes for a
+   * large state. It is called between two applies, but its chunks may be read while later
+   * entries are applied: capture what it needs when called (a copy, an immutable view), and do
+   * not read live state lazily. The bytes are written to a checksummed snapshot file; restore()
+   * gets them back in order, though not necessarily cut at the same places.
+   */
+  snapshot?(): Uint8Array | AsyncIterable<Uint8Array> | Promise<Uint8Array | AsyncIterable<Uint8Array>>
+
+  /**
+   * Replaces the whole state with a snapshot's bytes (at start, or when the leader sends one).
+   * No apply() runs until it resolves; entries after `meta.index` are applied afterwards.
+   */
+  restore?(chunks: AsyncIterable<Uint8Array>, meta: SnapshotInfo): void | Promise<void>
 }

@@ -3,6 +3,8 @@ import fc from 'fast-check'
 import type * as grpc from '@grpc/grpc-js'
 import { fromWire, protocol, raftMethods, toWire } from '../../src/net/protocol.js'
 import type { RaftMessage } from '../../src/raft/messages.js'
+
+type WireMessage = Exclude<RaftMessage, { type: 'InstallSnapshot' }>
 import { EntryType } from '../../src/storage/log-entry.js'
 
 const nodeId = fc.integer({ min: 1, max: 0xffffffff })
@@ -14,15 +16,17 @@ const entry = fc.record({
   type: fc.constantFrom(EntryType.Normal, EntryType.NoOp, EntryType.Config),
   data: fc.uint8Array({ maxLength: 64 }),
 })
-const message: fc.Arbitrary<RaftMessage> = fc.oneof(
+const message: fc.Arbitrary<WireMessage> = fc.oneof(
   fc.record({ type: fc.constant('RequestVote' as const), ...envelope, preVote: fc.boolean(), lastLogIndex: count, lastLogTerm: count }),
   fc.record({ type: fc.constant('RequestVoteResponse' as const), ...envelope, preVote: fc.boolean(), voteGranted: fc.boolean() }),
   fc.record({ type: fc.constant('AppendEntries' as const), ...envelope, prevLogIndex: count, prevLogTerm: count, entries: fc.array(entry, { maxLength: 5 }), leaderCommit: count, seq: count }),
   fc.record({ type: fc.constant('AppendEntriesResponse' as const), ...envelope, success: fc.boolean(), matchIndex: count, conflictIndex: count, conflictTerm: count, seq: count }),
+  fc.record({ type: fc.constant('SnapshotChunk' as const), ...envelope, lastIncludedIndex: count, lastIncludedTerm: count, offset: count, totalBytes: count, data: fc.uint8Array({ maxLength: 64 }) }),
+  fc.record({ type: fc.constant('SnapshotChunkResponse' as const), ...envelope, lastIncludedIndex: count, lastIncludedTerm: count, heldBytes: count, done: fc.boolean(), error: fc.string() }),
 )
 
 /** Through the bytes gRPC really sends: the service's own serializer and deserializer. */
-function overTheWire(m: RaftMessage): { decoded: RaftMessage; bytes: Buffer } {
+function overTheWire(m: WireMessage): { decoded: RaftMessage; bytes: Buffer } {
   const method = (protocol.RaftTransport.service as grpc.ServiceDefinition)[m.type]!
   const bytes = method.requestSerialize(toWire(m))
   return { decoded: fromWire(m.type, method.requestDeserialize(bytes) as Record<string, unknown>), bytes }

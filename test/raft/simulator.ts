@@ -15,6 +15,10 @@ export interface SimulatorOptions {
   electionTicks?: [number, number]
   heartbeatTicks?: number
   maxEntriesPerAppend?: number
+  /** Take a snapshot every this many applied entries (0: never) and compact the log behind it. */
+  snapshotEvery?: number
+  /** Entries kept in the log behind a snapshot. */
+  snapshotTrailing?: number
   /** Any other core option, for every node. */
   core?: Partial<RaftCoreOptions>
 }
@@ -26,8 +30,10 @@ interface SimNode {
   /** What the node saved: survives a crash. */
   hard: HardState
   alive: boolean
-  /** Entries its state machine applied since its last start, in order. */
+  /** Entries its state machine holds, in order (restored from a snapshot, then applied). */
   applied: LogEntry[]
+  /** Its newest durable snapshot: the state machine as of `index`. */
+  snapshot: { index: number; term: number; applied: LogEntry[] } | undefined
   /** Every flush of this node takes this many ticks (overrides maxFlushTicks). */
   flushTicks: number | undefined
   /** A flush in progress: the Ready's messages wait for it, as a real driver's do. */
@@ -52,7 +58,7 @@ export class Simulator {
   maxFlushTicks = 0
   /** On a crash, a random prefix of the unflushed entries survives (the kernel wrote it back). */
   crashKeepsUnflushed = false
-  readonly counts = { sent: 0, delivered: 0, appendRejections: 0, entriesSent: 0 }
+  readonly counts = { sent: 0, delivered: 0, appendRejections: 0, entriesSent: 0, snapshotsTaken: 0, snapshotsInstalled: 0 }
   /** Payload bytes of entries sent to each node. */
   readonly bytesSentTo = new Map<number, number>()
   /** How many times each index was sent to each node: `${to}:${index}` -> copies. */
@@ -64,23 +70,25 @@ export class Simulator {
   private readonly random: () => number
   private readonly leaderOfTerm = new Map<number, number>()
   private queue: InFlight[] = []
+  private pendingTransfers: { at: number; sender: number; senderCore: RaftCore; message: Extract<RaftMessage, { type: 'InstallSnapshot' }>; snapshot: NonNullable<SimNode['snapshot']>; lost: boolean }[] = []
   private order = 0
   private groups: number[][] | undefined
   private readonly options: Required<SimulatorOptions>
 
   constructor(options: SimulatorOptions) {
-    this.options = { electionTicks: [10, 20], heartbeatTicks: 2, maxEntriesPerAppend: 64, core: {}, ...options }
+    this.options = { electionTicks: [10, 20], heartbeatTicks: 2, maxEntriesPerAppend: 64, snapshotEvery: 0, snapshotTrailing: 10, core: {}, ...options }
     this.seed = options.seed
     this.random = seededRandom(options.seed)
     for (let id = 1; id <= options.nodes; id++) {
       const log = new MemoryLogStore()
       const hard = { currentTerm: 0, votedFor: 0, commitIndex: 0 }
-      this.nodes.push({ id, core: this.makeCore(id, log, hard), log, hard, alive: true, applied: [], flushing: undefined, flushTicks: undefined })
+      this.nodes.push({ id, core: this.makeCore(id, log, hard), log, hard, alive: true, applied: [], snapshot: undefined, flushing: undefined, flushTicks: undefined })
     }
   }
 
-  private makeCore(id: number, log: MemoryLogStore, hard: HardState): RaftCore {
+  private makeCore(id: number, log: MemoryLogStore, hard: HardState, snapshot?: { index: number; term: number }): RaftCore {
     return new RaftCore({
+      ...(snapshot === undefined ? {} : { snapshot, appliedIndex: snapshot.index }),
       id,
       peers: Array.from({ length: this.options.nodes }, (_, i) => i + 1),
       log,
@@ -147,12 +155,17 @@ export class Simulator {
     node.flushing = undefined
     node.log = new MemoryLogStore()
     node.hard = { currentTerm: 0, votedFor: 0, commitIndex: 0 }
+    node.snapshot = undefined
   }
 
   restart(id: number): void {
     const node = this.node(id)
-    node.core = this.makeCore(id, node.log, node.hard)
-    node.applied = []
+    const snapshot = node.snapshot
+    // As the driver does: the state machine starts from the newest snapshot, and a log that
+    // does not hold the snapshot's last entry was left by an interrupted install.
+    if (snapshot !== undefined && node.log.termAt(snapshot.index) !== snapshot.term) node.log.reset(snapshot.index + 1, snapshot.term)
+    node.core = this.makeCore(id, node.log, node.hard, snapshot)
+    node.applied = snapshot === undefined ? [] : [...snapshot.applied]
     node.alive = true
   }
 
@@ -184,6 +197,7 @@ export class Simulator {
       this.finish(node, flushing.ready)
     }
     this.drainReadies()
+    this.deliverSnapshots()
     const due = this.queue.filter((item) => item.at <= this.time).sort((a, b) => a.at - b.at || a.order - b.order)
     this.queue = this.queue.filter((item) => item.at > this.time)
     for (const { message } of due) {
@@ -229,15 +243,61 @@ export class Simulator {
 
   /** After the flush: send, apply what is committed, advance. */
   private finish(node: SimNode, ready: Ready): void {
-    for (const message of ready.messages) this.send(message)
+    for (const message of ready.messages) {
+      if (message.type === 'InstallSnapshot') this.transferSnapshot(node, message)
+      else this.send(message)
+    }
     const from = (node.applied[node.applied.length - 1]?.index ?? 0) + 1
     if (ready.commitIndex >= from) for (const entry of node.log.slice(from, ready.commitIndex + 1)) this.applyOn(node, entry)
+    this.maybeSnapshot(node)
     if (ready.role === 'leader') {
       const known = this.leaderOfTerm.get(ready.term)
       if (known !== undefined && known !== node.id) this.violations.push(`two leaders in term ${ready.term}: ${known} and ${node.id}`)
       this.leaderOfTerm.set(ready.term, node.id)
     }
     node.core.advance(ready)
+  }
+
+  /** The driver's job in the simulator: take a snapshot now and then, compact behind it. */
+  private maybeSnapshot(node: SimNode): void {
+    const every = this.options.snapshotEvery
+    const last = node.applied[node.applied.length - 1]
+    if (every === 0 || last === undefined || last.index - (node.snapshot?.index ?? 0) < every) return
+    node.snapshot = { index: last.index, term: last.term, applied: [...node.applied] }
+    node.core.snapshotTaken({ index: last.index, term: last.term })
+    node.log.compact(last.index - this.options.snapshotTrailing)
+    this.counts.snapshotsTaken++
+  }
+
+  /**
+   * Moves the sender's snapshot to the follower, as the driver's chunks would: it arrives after
+   * a few ticks, or is lost with the link (then the sender reports the transfer failed).
+   */
+  private transferSnapshot(sender: SimNode, message: Extract<RaftMessage, { type: 'InstallSnapshot' }>): void {
+    const snapshot = sender.snapshot
+    if (snapshot === undefined || snapshot.index !== message.lastIncludedIndex) throw new Error(`node ${sender.id} sent a snapshot it does not have: ${message.lastIncludedIndex}`)
+    const at = this.time + 2 + Math.floor(this.random() * this.maxDelayTicks * 3)
+    this.pendingTransfers.push({ at, sender: sender.id, senderCore: sender.core, message, snapshot, lost: this.random() < this.dropRate })
+  }
+
+  private deliverSnapshots(): void {
+    const due = this.pendingTransfers.filter((transfer) => transfer.at <= this.time)
+    this.pendingTransfers = this.pendingTransfers.filter((transfer) => transfer.at > this.time)
+    for (const transfer of due) {
+      const sender = this.node(transfer.sender)
+      const stillSender = sender.alive && sender.core === transfer.senderCore
+      const target = this.node(transfer.message.to)
+      if (transfer.lost || !this.reachable(transfer.sender, target.id)) {
+        if (stillSender) sender.core.reportSnapshot(target.id, false)
+        continue
+      }
+      this.counts.snapshotsInstalled++
+      // Durable on the target first (the file), then stepped into its core.
+      if ((target.snapshot?.index ?? 0) < transfer.snapshot.index) target.snapshot = transfer.snapshot
+      if (target.core.installSnapshot(transfer.message)) target.applied = [...transfer.snapshot.applied]
+      if (stillSender) sender.core.reportSnapshot(target.id, true)
+    }
+    this.drainReadies()
   }
 
   private applyOn(node: SimNode, entry: LogEntry): void {

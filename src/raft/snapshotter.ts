@@ -1,0 +1,138 @@
+// Takes snapshots of the state machine and compacts the log behind them (Raft §7): when enough
+// entries were applied since the last one, or when asked. The state machine's bytes are
+// written to a snapshot file beside the Raft loop; only once the file is durable is the log
+// compacted, and only below the snapshot minus a trailing margin, so that a slightly slow
+// follower still gets entries rather than a whole snapshot.
+import type { SnapshotStore } from '../storage/snapshot-store.js'
+import type { SnapshotInfo, StateMachine } from './state-machine.js'
+
+export const defaultSnapshotThreshold = 10_000
+export const defaultSnapshotTrailingEntries = 5_000
+/** Snapshot files kept: the newest valid one and one older (a torn newest one falls back to it). */
+export const snapshotsKept = 2
+
+export interface SnapshotterOptions {
+  store: SnapshotStore
+  stateMachine: StateMachine
+  /** Entries applied since the last snapshot that trigger a new one. */
+  threshold: number
+  /** Entries kept in the log behind a snapshot. */
+  trailingEntries: number
+  /** The newest durable snapshot at start, if any. */
+  latest: SnapshotInfo | undefined
+  /** Term of a log entry (the snapshot's last one is still in the log when it is taken). */
+  termAt(index: number): number | undefined
+  /** Drops log segments whose every entry is at or below `upTo`. */
+  compact(upTo: number): void
+  /** A snapshot is durable: the core may send it to followers. */
+  onTaken(snapshot: SnapshotInfo): void
+  /** The metadata stored with a snapshot at `index` (the Raft layer's configuration). */
+  metadataAt(index: number): Uint8Array
+  logger: { warn(message: string): void }
+}
+
+export class Snapshotter {
+  private latestSnapshot: SnapshotInfo | undefined
+  private inProgress: Promise<SnapshotInfo> | undefined
+  private readonly options: SnapshotterOptions
+
+  constructor(options: SnapshotterOptions) {
+    this.options = options
+    this.latestSnapshot = options.latest
+  }
+
+  /** The state machine can be snapshotted (it has snapshot() and restore()). */
+  get enabled(): boolean {
+    return typeof this.options.stateMachine.snapshot === 'function' && typeof this.options.stateMachine.restore === 'function'
+  }
+
+  get latest(): SnapshotInfo | undefined {
+    return this.latestSnapshot
+  }
+
+  /** A snapshot installed from the leader is now the newest. */
+  installed(snapshot: SnapshotInfo): void {
+    if (this.latestSnapshot === undefined || snapshot.index > this.latestSnapshot.index) this.latestSnapshot = { ...snapshot }
+  }
+
+  get busy(): boolean {
+    return this.inProgress !== undefined
+  }
+
+  /** Called between two entries: starts a snapshot when enough were applied since the last one. */
+  maybeTake(lastApplied: number): void {
+    if (!this.enabled || this.inProgress !== undefined) return
+    if (lastApplied - (this.latestSnapshot?.index ?? 0) < this.options.threshold) return
+    this.take(lastApplied).catch((error: unknown) => this.options.logger.warn(`snapshot at index ${lastApplied} failed: ${(error as Error).message}`))
+  }
+
+  /**
+   * Takes a snapshot of the state after entry `lastApplied`; must be called between two
+   * applies. Resolves once the file is durable and the log compacted behind it.
+   */
+  take(lastApplied: number): Promise<SnapshotInfo> {
+    if (this.inProgress !== undefined) return this.inProgress.then(() => this.take(lastApplied))
+    if (this.latestSnapshot !== undefined && this.latestSnapshot.index >= lastApplied) return Promise.resolve(this.latestSnapshot)
+    const term = this.options.termAt(lastApplied)
+    if (term === undefined) return Promise.reject(new Error(`entry ${lastApplied} is not in the log`))
+    const meta = { index: lastApplied, term }
+    // Called now, between applies: the state machine captures its state at lastApplied.
+    const produced = startNow((this.options.stateMachine.snapshot as () => Produced).call(this.options.stateMachine))
+    const metadata = this.options.metadataAt(lastApplied)
+    const work = this.write(meta, produced, metadata).finally(() => {
+      this.inProgress = undefined
+    })
+    this.inProgress = work
+    return work
+  }
+
+  /** Waits for a snapshot being written. */
+  async idle(): Promise<void> {
+    await this.inProgress?.catch(() => undefined)
+  }
+
+  private async write(meta: SnapshotInfo, produced: Produced, metadata: Uint8Array): Promise<SnapshotInfo> {
+    const writer = await this.options.store.create({ ...meta, metadata })
+    try {
+      const data = await produced
+      if (data instanceof Uint8Array) await writer.write(data)
+      else for await (const chunk of data) await writer.write(chunk)
+      await writer.finish()
+    } catch (error) {
+      await writer.abort()
+      throw error
+    }
+    this.latestSnapshot = meta
+    this.options.onTaken(meta)
+    // Durable: the log behind it (less a margin for slow followers) can go, then older files.
+    this.options.compact(meta.index - this.options.trailingEntries)
+    this.options.store.prune(snapshotsKept)
+    return meta
+  }
+}
+
+type Produced = Uint8Array | AsyncIterable<Uint8Array> | Promise<Uint8Array | AsyncIterable<Uint8Array>>
+
+/**
+ * An async generator's body runs only when it is first read, by which time later entries may be
+ * applied: asking for the first chunk now runs it up to its first await or yield, so a
+ * generator that copies its state first copies the state as of this moment.
+ */
+function startNow(produced: Produced): Produced {
+  if (produced instanceof Uint8Array || produced instanceof Promise || typeof (produced as AsyncIterable<Uint8Array>)[Symbol.asyncIterator] !== 'function') return produced
+  const iterator = (produced as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]()
+  const first = iterator.next()
+  return {
+    [Symbol.asyncIterator]: () => {
+      let started = false
+      return {
+        next: () => {
+          if (started) return iterator.next()
+          started = true
+          return first
+        },
+        return: async (value?: unknown) => (await iterator.return?.(value)) ?? { done: true, value: undefined },
+      }
+    },
+  }
+}
