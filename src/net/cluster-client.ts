@@ -17,6 +17,8 @@ export interface NodeStatus {
   lastApplied?: number
   firstIndex?: number
   lastIndex?: number
+  snapshotIndex?: number
+  snapshotTerm?: number
   error?: string
 }
 
