@@ -3,6 +3,7 @@
 // Appends write frames straight into the mapping of the last (open) segment: no system call per
 // entry. flush() makes everything appended so far durable with one msync per dirty segment, and
 // seals the segments that filled up since the last flush (their frames are durable first).
+import { randomBytes } from 'node:crypto'
 import { mkdirSync, readdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { EntryType, type LogEntry, type NewEntry } from './log-entry.js'
@@ -46,8 +47,16 @@ export interface OpenReport extends RecoveryReport {
 
 const emptyPayload = new Uint8Array(0)
 const lockFileName = 'LOCK'
-/** The next segment's file while it is made ready; removed at open if a crash leaves it. */
-const spareFileName = 'next-segment.tmp'
+/**
+ * The next segment's file while it is made ready on the thread pool. Each instance names its own,
+ * so a closed log's late preallocation never touches the spare of a log opened after it on the
+ * same directory; open() removes any a crash left (next-segment.tmp is the name before 0.1.1).
+ */
+const spareFilePattern = /^next-segment(-[0-9a-f]{12})?\.tmp$/
+
+function isSpareFileName(name: string): boolean {
+  return spareFilePattern.test(name)
+}
 
 export class RaftLog {
   readonly dir: string
@@ -70,6 +79,8 @@ export class RaftLog {
   private directorySyncInFlight = false
   /** The next segment's file, made ready on the thread pool while the tail fills. */
   private spare: { path: string; sizeBytes: number; ready: boolean } | undefined
+  /** This instance's name for it. */
+  private readonly spareFileName = `next-segment-${randomBytes(6).toString('hex')}.tmp`
 
   private constructor(dir: string, lockFd: number, segmentSizeBytes: number) {
     this.dir = dir
@@ -397,15 +408,18 @@ export class RaftLog {
 
   /** Starts making the next segment's file on the thread pool; rotate() takes it when ready. */
   private prepareSpare(): void {
-    const spare = { path: join(this.dir, spareFileName), sizeBytes: this.segmentSizeBytes, ready: false }
+    const spare = { path: join(this.dir, this.spareFileName), sizeBytes: this.segmentSizeBytes, ready: false }
     this.spare = spare
     allocateFileAsync(spare.path, spare.sizeBytes).then(
       () => {
         spare.ready = true
+        // Closed (or reset) while it was being made: nobody will take it.
+        if (this.spare !== spare) rmSync(spare.path, { force: true })
       },
       () => {
         // No spare (a full disk, say): the rotation makes its file itself and reports the error.
         if (this.spare === spare) this.spare = undefined
+        rmSync(spare.path, { force: true })
       },
     )
   }
@@ -467,7 +481,7 @@ export class RaftLog {
 
   /** Half-made segments and spares a crash (or another instance's close) left behind: never data. */
   private removeLeftoverFiles(): void {
-    const leftovers = readdirSync(this.dir).filter((name) => (name.startsWith('segment_') && name.endsWith('.log.tmp')) || name === spareFileName)
+    const leftovers = readdirSync(this.dir).filter((name) => (name.startsWith('segment_') && name.endsWith('.log.tmp')) || isSpareFileName(name))
     for (const name of leftovers) rmSync(join(this.dir, name), { force: true })
     if (leftovers.length > 0) syncDirectory(this.dir)
   }
@@ -550,6 +564,7 @@ export class RaftLog {
     for (const segment of this.segments) segment.close()
     this.segments = []
     this.pendingSeal = []
+    // A spare still being made is removed when its preallocation finishes (prepareSpare).
     if (this.spare?.ready === true) rmSync(this.spare.path, { force: true })
     this.spare = undefined
     if (this.lockFd !== undefined) unlockFile(this.lockFd)

@@ -387,10 +387,11 @@ describe('RaftLog recovery and corruption', () => {
     const log = open(dir)
     fill(log, 60, 1) // past half of the first 8 KiB segment
     expect(log.describeSegments().length).toBe(1)
-    const spare = join(dir, 'next-segment.tmp')
+    const spareName = (): string | undefined => readdirSync(dir).find((name) => /^next-segment-[0-9a-f]{12}\.tmp$/.test(name))
     // Made on the thread pool: wait until it has its full size, then for the news to come back.
-    const full = (): boolean => existsSync(spare) && statSync(spare).size === segmentSize
+    const full = (): boolean => spareName() !== undefined && statSync(join(dir, spareName()!)).size === segmentSize
     for (let i = 0; i < 400 && !full(); i++) await new Promise((resolve) => setTimeout(resolve, 5))
+    const spare = join(dir, spareName()!)
     expect(statSync(spare).size).toBe(segmentSize)
     await new Promise((resolve) => setTimeout(resolve, 100))
     const spareBytes = readFileSync(spare)
@@ -402,9 +403,11 @@ describe('RaftLog recovery and corruption', () => {
     expect(log.slice(1).map((e) => e.data)).toEqual(Array.from({ length: 160 }, (_, i) => payloadFor(i + 1, 1)))
     log.close()
     expect(readdirSync(dir).filter((name) => name.endsWith('.tmp'))).toEqual([])
+    // Spares a crash left, under this version's names and the one before.
     writeFileSync(spare, 'left by a crash')
+    writeFileSync(join(dir, 'next-segment.tmp'), 'left by a crash')
     open(dir).close()
-    expect(existsSync(spare)).toBe(false)
+    expect(readdirSync(dir).filter((name) => name.startsWith('next-segment'))).toEqual([])
   })
 
   it('leftover temporary segment files are removed on open', () => {
