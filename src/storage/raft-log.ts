@@ -50,7 +50,7 @@ const lockFileName = 'LOCK'
 /**
  * The next segment's file while it is made ready on the thread pool. Each instance names its own,
  * so a closed log's late preallocation never touches the spare of a log opened after it on the
- * same directory; open() removes any a crash left (next-segment.tmp is the name before 0.1.1).
+ * same directory. open() removes any a crash left, and next-segment.tmp (the earlier name).
  */
 const spareFilePattern = /^next-segment(-[0-9a-f]{12})?\.tmp$/
 
