@@ -135,6 +135,24 @@ type FrameJudgement = { kind: 'frame'; size: number; term: number } | { kind: 'e
 /** The rule for the bytes at `offset`, where the frame of `expectedIndex` should be. */
 function judgeFrame(bytes: Buffer, offset: number, expectedIndex: number, previousTerm: number, offsets: Uint32Array, frames: number): FrameJudgement {
   const room = bytes.length - offset
+  if (room >= frameHeaderSizeBytes) {
+    // The common case first, as cheap as before the rule: a frame whose checksum holds.
+    const length = bytes.readUInt32LE(offset)
+    if (length <= room - frameHeaderSizeBytes && frameChecksum(bytes, offset, length) === bytes.readUInt32LE(offset + 4)) {
+      // A frame that checks out is whole: whatever is wrong with it now was wrong when it was written.
+      const index = frameIndex(bytes, offset)
+      if (index !== expectedIndex) return { kind: 'damage', problem: `wrong index: the frame holds index ${index}` }
+      const term = frameTerm(bytes, offset)
+      if (term < previousTerm) return { kind: 'damage', problem: `term ${term} is lower than the term before it (${previousTerm})` }
+      return { kind: 'frame', size: frameSizeBytes(length), term }
+    }
+  }
+  return judgeEnd(bytes, offset, offsets, frames)
+}
+
+/** Where the bytes at `offset` are no valid frame: the end of the log, or damage. */
+function judgeEnd(bytes: Buffer, offset: number, offsets: Uint32Array, frames: number): FrameJudgement {
+  const room = bytes.length - offset
   if (room < frameHeaderSizeBytes) {
     // A file that ends here: nothing more, unless a frame was cut off by the end of the file.
     if (firstNonZeroByte(bytes, offset, bytes.length) === -1) return { kind: 'end', ending: 'end of file' }
@@ -146,16 +164,8 @@ function judgeFrame(bytes: Buffer, offset: number, expectedIndex: number, previo
   const length = bytes.readUInt32LE(offset)
   // A length is written with its frame's first bytes, in one sector: torn or not, it fits the file.
   if (length > room - frameHeaderSizeBytes) return { kind: 'damage', problem: 'length beyond the segment' }
-  if (frameChecksum(bytes, offset, length) !== bytes.readUInt32LE(offset + 4)) {
-    const frameEnd = Math.min(offset + frameSizeBytes(length), bytes.length)
-    return hasZeroSectorChunk(bytes, offset, frameEnd) ? { kind: 'end', ending: 'torn write' } : { kind: 'damage', problem: 'checksum mismatch' }
-  }
-  // A frame that checks out is whole: whatever is wrong with it now was wrong when it was written.
-  const index = frameIndex(bytes, offset)
-  if (index !== expectedIndex) return { kind: 'damage', problem: `wrong index: the frame holds index ${index}` }
-  const term = frameTerm(bytes, offset)
-  if (term < previousTerm) return { kind: 'damage', problem: `term ${term} is lower than the term before it (${previousTerm})` }
-  return { kind: 'frame', size: frameSizeBytes(length), term }
+  const frameEnd = Math.min(offset + frameSizeBytes(length), bytes.length)
+  return hasZeroSectorChunk(bytes, offset, frameEnd) ? { kind: 'end', ending: 'torn write' } : { kind: 'damage', problem: 'checksum mismatch' }
 }
 
 /**
