@@ -33,7 +33,6 @@ export interface RecoveryReport {
   cutFrames: number
 }
 
-
 /** Payloads up to this size are copied into a shared slab instead of an ArrayBuffer each. */
 const slabPayloadMaxBytes = 4096
 const slabSizeBytes = 64 * 1024
@@ -68,7 +67,8 @@ export class Segment {
   readonly baseIndex: number
   /** Term of entry baseIndex − 1; 0 when there is none. */
   readonly prevTerm: number
-  sizeBytes: number
+  /** Bytes mapped: the file's size (grow() changes it). */
+  private size: number
   private mapping: ArrayBuffer
   private bytes: Buffer
   /** The same memory as 32-bit words, for the append and read paths. */
@@ -95,7 +95,7 @@ export class Segment {
     this.mapping = mapping
     this.bytes = Buffer.from(mapping)
     this.words = new Uint32Array(mapping, 0, mapping.byteLength >>> 2)
-    this.sizeBytes = mapping.byteLength
+    this.size = mapping.byteLength
     this.baseIndex = baseIndex
     this.prevTerm = prevTerm
     this.flags = flags
@@ -216,6 +216,10 @@ export class Segment {
     return segment
   }
 
+  get sizeBytes(): number {
+    return this.size
+  }
+
   get fileName(): string {
     return basename(this.path)
   }
@@ -281,21 +285,6 @@ export class Segment {
     // After the scan, which wants readahead when the file is not in the page cache.
     this.takeAppends()
     return { cutBytes: walk.cutBytes, cutFrames: walk.cutFrames }
-  }
-
-  /** scanFrames() and finishRecovery() in one: ERR_CORRUPT, with nothing written, on damage. */
-  recover(minSizeBytes = this.sizeBytes): RecoveryReport {
-    const walk = this.scanFrames()
-    if (walk.damage !== undefined) {
-      const { offset, index, problem } = walk.damage
-      throw new RaftLogError('ERR_CORRUPT', `Segment ${this.fileName} is corrupt at byte ${offset} (index ${index}): ${problem}`, {
-        file: this.path,
-        offset,
-        index,
-        problem,
-      })
-    }
-    return this.finishRecovery(walk, minSizeBytes)
   }
 
   hasRoomFor(payloadLength: number): boolean {
@@ -550,7 +539,7 @@ export class Segment {
     }
     this.bytes = Buffer.from(this.mapping)
     this.words = new Uint32Array(this.mapping, 0, this.mapping.byteLength >>> 2)
-    this.sizeBytes = sizeBytes
+    this.size = sizeBytes
     this.populatedUpTo = 0
   }
 
