@@ -5,10 +5,10 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { RaftLogError } from '../storage/errors.js'
 import { isLockHeld, lockFile, mapFileReadOnly, unlockFile, unmap } from '../storage/native.js'
+import { judgeHeader, walkOpenSegment, type HeaderVerdict, type OpenSegmentWalk } from '../storage/recovery-rule.js'
 import {
   alignUp,
   checkFrame,
-  endOfNonZeroBytes,
   flagResetBase,
   flagSealed,
   framePayloadLength,
@@ -16,7 +16,6 @@ import {
   frameType,
   headerSizeBytes,
   parseSegmentFileName,
-  readHeader,
   readOffsetTable,
   type SegmentHeader,
 } from '../storage/segment-format.js'
@@ -44,16 +43,22 @@ export interface SegmentScan {
   sizeBytes: number
   /** Base index from the file name (the header's when it is readable). */
   baseIndex: number
+  /** What the recovery rule says of its header. */
+  verdict: HeaderVerdict
   header: SegmentHeader | undefined
   sealed: boolean
   resetBase: boolean
+  /** The frames readable in index order (for an open segment: up to where recovery ends it). */
   frames: FrameInfo[]
+  /** For an open segment: the recovery rule's walk of its frames. */
+  walk: OpenSegmentWalk | undefined
   /** Bytes of header and valid frames. */
   usedBytes: number
   /** Non-zero bytes after the last valid frame of an open segment: what recovery would cut. */
   tailBytes: number
-  /** Why the scan of an open segment stopped where it did (the first frame that failed). */
+  /** Why the frames of an open segment stop where they do. */
   stopReason: string
+  /** What is wrong in this file on its own: a damaged header, damaged frames or offset table. */
   problems: Problem[]
 }
 
@@ -96,38 +101,36 @@ export function withFileBytes<T>(path: string, use: (bytes: Buffer) => T): T {
   }
 }
 
-/** Walks every frame of one segment file and notes what is wrong with it. */
-export function scanSegment(dir: string, file: string, isLast: boolean): SegmentScan {
+/** Walks every frame of one segment file and notes what is wrong with it, by the recovery rule. */
+export function scanSegment(dir: string, file: string): SegmentScan {
   const path = join(dir, file)
   const nameBase = parseSegmentFileName(file) as number
   return withFileBytes(path, (bytes) => {
+    const verdict = judgeHeader(bytes)
     const scan: SegmentScan = {
       file,
       path,
       sizeBytes: bytes.length,
       baseIndex: nameBase,
+      verdict,
       header: undefined,
       sealed: false,
       resetBase: false,
       frames: [],
+      walk: undefined,
       usedBytes: 0,
       tailBytes: 0,
       stopReason: '',
       problems: [],
     }
-    const header = readHeader(bytes)
-    if (typeof header === 'string') {
-      // A last segment whose header never reached the disk holds nothing acknowledged: recovery
-      // starts it afresh. A damaged header with frames behind it is a problem.
-      const harmless = isLast && (header === 'no header' || (header === 'too small' && typeof checkFrame(bytes, headerSizeBytes, bytes.length, nameBase) !== 'number'))
-      if (!harmless) scan.problems.push({ file, offset: 0, index: nameBase, problem: `header ${header}` })
-      return scan
-    }
+    if (verdict.kind === 'damaged') scan.problems.push({ file, offset: 0, index: nameBase, problem: verdict.problem })
+    if (verdict.kind !== 'written') return scan
+    const { header } = verdict
     scan.header = header
     scan.sealed = (header.flags & flagSealed) !== 0
     scan.resetBase = (header.flags & flagResetBase) !== 0
     if (header.baseIndex !== nameBase) {
-      scan.problems.push({ file, offset: 8, index: nameBase, problem: `header base index ${header.baseIndex} differs from the file name` })
+      scan.problems.push({ file, offset: 8, index: nameBase, problem: `its header says base index ${header.baseIndex} but its name says ${nameBase}` })
     }
     if (scan.sealed) scanSealed(bytes, scan, header)
     else scanOpen(bytes, scan, header)
@@ -140,27 +143,13 @@ function frameAt(bytes: Buffer, offset: number, index: number): FrameInfo {
 }
 
 function scanOpen(bytes: Buffer, scan: SegmentScan, header: SegmentHeader): void {
-  let offset = headerSizeBytes
-  let previousTerm = header.prevTerm
-  for (;;) {
-    const index = header.baseIndex + scan.frames.length
-    const size = checkFrame(bytes, offset, bytes.length, index)
-    if (typeof size !== 'number') {
-      scan.stopReason = size
-      break
-    }
-    const term = frameTerm(bytes, offset)
-    if (term < previousTerm) {
-      scan.stopReason = `term ${term} is lower than the term before it (${previousTerm})`
-      break
-    }
-    const frame = frameAt(bytes, offset, index)
-    previousTerm = frame.term
-    scan.frames.push(frame)
-    offset += size
-  }
-  scan.usedBytes = offset
-  scan.tailBytes = endOfNonZeroBytes(bytes, offset, bytes.length) - offset
+  const walk = walkOpenSegment(bytes, header.baseIndex, header.prevTerm)
+  for (let position = 0; position < walk.frames; position++) scan.frames.push(frameAt(bytes, walk.offsets[position] as number, header.baseIndex + position))
+  scan.walk = walk
+  scan.usedBytes = walk.end
+  scan.tailBytes = walk.cutBytes
+  scan.stopReason = walk.damage?.problem ?? walk.ending
+  if (walk.damage !== undefined) scan.problems.push({ file: scan.file, ...walk.damage })
 }
 
 function scanSealed(bytes: Buffer, scan: SegmentScan, header: SegmentHeader): void {
@@ -194,28 +183,11 @@ function scanSealed(bytes: Buffer, scan: SegmentScan, header: SegmentHeader): vo
   scan.usedBytes = tablePosition
 }
 
-/** Checks what one segment's neighbours imply: no gap, no overlap, prevTerm right. */
-export function checkNeighbours(previous: SegmentScan, next: SegmentScan): Problem[] {
-  const previousEnd = previous.baseIndex + (previous.header?.entryCount !== undefined && previous.sealed ? previous.header.entryCount : previous.frames.length)
-  const problems: Problem[] = []
-  if (next.baseIndex > previousEnd && !previous.sealed && previous.header !== undefined) {
-    // An open segment that stops short of the next one: name the frame where it stops.
-    problems.push({ file: previous.file, offset: previous.usedBytes, index: previousEnd, problem: previous.stopReason || 'the frames end here' })
-  }
-  if (next.baseIndex !== previousEnd) {
-    problems.push({
-      file: next.file,
-      offset: 0,
-      index: next.baseIndex,
-      problem: next.baseIndex > previousEnd ? `a segment is missing: entries ${previousEnd}..${next.baseIndex - 1} are in no file` : `overlaps ${previous.file}, which ends at index ${previousEnd - 1}`,
-    })
-    return problems
-  }
+/** The previous term a segment's header records must be the term of the entry before it. */
+export function checkPreviousTerm(previous: SegmentScan, next: SegmentScan): Problem | undefined {
   const lastTerm = previous.frames.at(-1)?.term ?? previous.header?.prevTerm
-  if (next.header !== undefined && lastTerm !== undefined && next.header.prevTerm !== lastTerm) {
-    problems.push({ file: next.file, offset: 32, index: next.baseIndex, problem: `previous term ${next.header.prevTerm} differs from the term of index ${next.baseIndex - 1} (${lastTerm})` })
-  }
-  return problems
+  if (next.header === undefined || lastTerm === undefined || next.header.prevTerm === lastTerm) return undefined
+  return { file: next.file, offset: 32, index: next.baseIndex, problem: `previous term ${next.header.prevTerm} differs from the term of index ${next.baseIndex - 1} (${lastTerm})` }
 }
 
 /** The state file's two slots, if there is a state file. */

@@ -41,7 +41,10 @@ async function main(argv: string[]): Promise<number> {
     console.error(`Error: unknown command '${name}'\n\n${overview()}`)
     return 2
   }
-  if (rest.includes('--help') || rest.includes('-h')) {
+  // `--` ends the options: what follows is data (`raftlog kv put k -- --help` stores "--help").
+  const end = rest.indexOf('--')
+  const options = end === -1 ? rest : rest.slice(0, end)
+  if (options.includes('--help') || options.includes('-h')) {
     console.log(command.help)
     return 0
   }

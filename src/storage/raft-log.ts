@@ -3,6 +3,7 @@
 // Appends write frames straight into the mapping of the last (open) segment: no system call per
 // entry. flush() makes everything appended so far durable with one msync per dirty segment, and
 // seals the segments that filled up since the last flush (their frames are durable first).
+import { randomBytes } from 'node:crypto'
 import { mkdirSync, readdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { EntryType, type LogEntry, type NewEntry } from './log-entry.js'
@@ -19,8 +20,8 @@ import {
   maxSegmentSizeBytes,
   offsetTableSizeBytes,
   parseSegmentFileName,
-  type HeaderProblem,
 } from './segment-format.js'
+import { planRecovery, type Damage, type RecoveryPlan, type SegmentFacts } from './recovery-plan.js'
 import { systemError } from './system-error.js'
 import { outOfRange, requireBytes, requirePositiveWholeNumber, requireString, requireWholeNumber } from './validate.js'
 
@@ -38,16 +39,24 @@ export interface SliceOptions {
 
 /** What open() found and repaired. */
 export interface OpenReport extends RecoveryReport {
-  /** Segment files deleted: leftovers of an interrupted reset(), or unflushed data after a cut. */
+  /** Segment files deleted: leftovers of an interrupted reset(), or files after the end of what can have been acknowledged. */
   removedSegments: string[]
-  /** A last segment left headerless by a crash, given a fresh header. */
+  /** A last segment whose header never reached the disk, started afresh. */
   reinitializedSegments: string[]
 }
 
 const emptyPayload = new Uint8Array(0)
 const lockFileName = 'LOCK'
-/** The next segment's file while it is made ready; removed at open if a crash leaves it. */
-const spareFileName = 'next-segment.tmp'
+/**
+ * The next segment's file while it is made ready on the thread pool. Each instance names its own,
+ * so a closed log's late preallocation never touches the spare of a log opened after it on the
+ * same directory. open() removes any a crash left, and next-segment.tmp (the earlier name).
+ */
+const spareFilePattern = /^next-segment(-[0-9a-f]{12})?\.tmp$/
+
+function isSpareFileName(name: string): boolean {
+  return spareFilePattern.test(name)
+}
 
 export class RaftLog {
   readonly dir: string
@@ -70,6 +79,8 @@ export class RaftLog {
   private directorySyncInFlight = false
   /** The next segment's file, made ready on the thread pool while the tail fills. */
   private spare: { path: string; sizeBytes: number; ready: boolean } | undefined
+  /** This instance's name for it. */
+  private readonly spareFileName = `next-segment-${randomBytes(6).toString('hex')}.tmp`
 
   private constructor(dir: string, lockFd: number, segmentSizeBytes: number) {
     this.dir = dir
@@ -397,165 +408,92 @@ export class RaftLog {
 
   /** Starts making the next segment's file on the thread pool; rotate() takes it when ready. */
   private prepareSpare(): void {
-    const spare = { path: join(this.dir, spareFileName), sizeBytes: this.segmentSizeBytes, ready: false }
+    const spare = { path: join(this.dir, this.spareFileName), sizeBytes: this.segmentSizeBytes, ready: false }
     this.spare = spare
     allocateFileAsync(spare.path, spare.sizeBytes).then(
       () => {
         spare.ready = true
+        // Closed (or reset) while it was being made: nobody will take it.
+        if (this.spare !== spare) rmSync(spare.path, { force: true })
       },
       () => {
         // No spare (a full disk, say): the rotation makes its file itself and reports the error.
         if (this.spare === spare) this.spare = undefined
+        rmSync(spare.path, { force: true })
       },
     )
   }
 
+  /**
+   * Recovers the directory in two steps: every file is judged and the whole plan made first
+   * (recovery-plan.ts), reading only; then, unless the plan found damage, it is carried out.
+   * Damaged data is refused with ERR_CORRUPT and not one byte on disk changes.
+   */
   private load(): void {
-    let names = this.listDirectory()
-    let segments: Segment[] = []
-    const problems = new Map<string, HeaderProblem>()
-    for (const name of names) {
-      const opened = Segment.open(join(this.dir, name))
-      if (typeof opened === 'string') {
-        problems.set(name, opened)
-        continue
+    const opened = new Map<string, Segment>()
+    const facts: SegmentFacts[] = []
+    for (const name of this.segmentNames()) {
+      const { verdict, segment } = Segment.inspect(join(this.dir, name))
+      if (segment !== undefined) {
+        opened.set(name, segment)
+        // Tracked from now on, so that a failed open unmaps it.
+        this.segments.push(segment)
       }
-      segments.push(opened)
-      const expectedBase = parseSegmentFileName(name)
-      if (opened.baseIndex !== expectedBase) {
-        this.segments = segments
-        throw corrupt(opened, 0, opened.baseIndex, `its header says base index ${opened.baseIndex} but its name says ${expectedBase}`)
-      }
+      facts.push({ name, nameBase: parseSegmentFileName(name) as number, verdict, walk: () => (segment as Segment).scanFrames() })
     }
-    this.segments = segments
-    names = this.dropAfterUnwrittenHeader(names, problems)
-    segments = this.segments
-    const lastName = names[names.length - 1]
-    for (const [name, problem] of problems) {
-      if (name !== lastName || problem === 'unsupported version' || problem === 'bad magic') throw headerError(this.dir, name, problem)
-    }
-    segments = this.dropBelowReset(segments)
-    this.segments = this.recoverSegments(segments)
-    if (lastName !== undefined && problems.has(lastName)) this.reinitializeLast(lastName, problems.get(lastName) as HeaderProblem)
-    if (this.segments.length === 0) this.segments = [Segment.create(this.dir, 1, 0, this.segmentSizeBytes)]
+    const plan = planRecovery(facts)
+    if (plan.kind === 'damage') throw damageError(this.dir, plan.damage)
+    this.carryOut(plan, opened)
     // The last run may have died after a rotation renamed a segment in but before a flush synced
     // the directory: the first flush of this run syncs it.
     this.directoryUnsynced = true
   }
 
-  /**
-   * A header never written (all zero, or a file shorter than one) was never flushed: a new
-   * segment's header is synced by the flush that acknowledges its first entries, and a flush
-   * covers every segment before the last. So nothing in it or after it was acknowledged (two
-   * rotations before a crash leave one in the middle): the later files go, newest first, and it
-   * becomes the last. Returns the names that remain.
-   */
-  private dropAfterUnwrittenHeader(names: string[], problems: Map<string, HeaderProblem>): string[] {
-    const firstUnwritten = names.findIndex((name) => problems.get(name) === 'no header' || problems.get(name) === 'too small')
-    if (firstUnwritten === -1 || firstUnwritten === names.length - 1) return names
-    const unwritten = names[firstUnwritten] as string
-    const later = names.slice(firstUnwritten + 1)
-    // A sealed segment after it went through a flush that synced every header before it: then
-    // the zero header is damage, not a crash, and what follows may well be acknowledged.
-    if (this.segments.some((segment) => segment.isSealed && later.includes(segment.fileName))) {
-      throw headerError(this.dir, unwritten, problems.get(unwritten) as HeaderProblem)
-    }
-    for (const name of later.reverse()) {
-      const segment = this.segments.find((candidate) => candidate.fileName === name)
+  /** Deletes, cuts, seals and starts afresh what the plan says, each step durable before the next. */
+  private carryOut(plan: RecoveryPlan, opened: Map<string, Segment>): void {
+    this.removeLeftoverFiles()
+    for (const { name } of plan.removals) {
+      const segment = opened.get(name)
       if (segment === undefined) rmSync(join(this.dir, name), { force: true })
       else segment.delete()
-      this.segments = this.segments.filter((candidate) => candidate !== segment)
-      problems.delete(name)
       this.recovery.removedSegments.push(name)
     }
-    fsyncDirectory(this.dir)
-    return names.slice(0, firstUnwritten + 1)
+    if (plan.removals.length > 0) syncDirectory(this.dir)
+    this.segments = plan.kept.map((kept) => opened.get(kept.name) as Segment)
+    plan.kept.forEach((kept, position) => {
+      if (kept.walk === undefined) return
+      const report = this.segments[position]!.finishRecovery(kept.walk, this.segmentSizeBytes)
+      this.recovery.cutBytes += report.cutBytes
+      this.recovery.cutFrames += report.cutFrames
+    })
+    // Open segments before the last were full when the process died; recovered and synced above.
+    for (const segment of this.segments.slice(0, -1)) if (!segment.isSealed) segment.seal()
+    if (plan.fresh !== undefined) this.startAfresh(plan.fresh.name, plan.fresh.recreate)
+    if (this.segments.length === 0) this.segments = [Segment.create(this.dir, 1, 0, this.segmentSizeBytes)]
   }
 
-  /** Segment file names sorted by base index; leftover temporary files are removed. */
-  private listDirectory(): string[] {
-    const all = readdirSync(this.dir)
-    const leftovers = all.filter((name) => (name.startsWith('segment_') && name.endsWith('.log.tmp')) || name === spareFileName)
-    for (const name of leftovers) rmSync(join(this.dir, name), { force: true })
-    if (leftovers.length > 0) fsyncDirectory(this.dir)
-    return all
+  /** Segment file names sorted by base index. */
+  private segmentNames(): string[] {
+    return readdirSync(this.dir)
       .filter((name) => parseSegmentFileName(name) !== undefined)
       .sort((a, b) => (parseSegmentFileName(a) as number) - (parseSegmentFileName(b) as number))
   }
 
-  /** An interrupted reset() leaves segments below the newest reset segment: delete them, oldest first. */
-  private dropBelowReset(segments: Segment[]): Segment[] {
-    let resetPosition = -1
-    segments.forEach((segment, position) => {
-      if (segment.isResetBase) resetPosition = position
-    })
-    if (resetPosition <= 0) return segments
-    for (const segment of segments.slice(0, resetPosition)) {
-      this.recovery.removedSegments.push(segment.fileName)
-      segment.delete()
-    }
-    fsyncDirectory(this.dir)
-    return segments.slice(resetPosition)
+  /** Half-made segments and spares a crash (or another instance's close) left behind: never data. */
+  private removeLeftoverFiles(): void {
+    const leftovers = readdirSync(this.dir).filter((name) => (name.startsWith('segment_') && name.endsWith('.log.tmp')) || isSpareFileName(name))
+    for (const name of leftovers) rmSync(join(this.dir, name), { force: true })
+    if (leftovers.length > 0) syncDirectory(this.dir)
   }
 
-  /**
-   * Checks that segments follow each other without gaps and recovers the open ones. A sealed
-   * segment is trusted, so a gap after it is a missing file: corruption. An open segment that is
-   * not the last was full but not yet sealed; if recovery finds it shorter than the next
-   * segment's base says, everything after it was never flushed and is deleted.
-   */
-  private recoverSegments(segments: Segment[]): Segment[] {
-    const kept: Segment[] = []
-    for (let position = 0; position < segments.length; position++) {
-      const segment = segments[position] as Segment
-      const previous = kept[kept.length - 1]
-      if (previous !== undefined && segment.baseIndex !== previous.nextIndex) {
-        if (previous.isSealed) {
-          this.segments = segments
-          throw corrupt(
-            segment,
-            0,
-            previous.nextIndex,
-            `a segment is missing: ${previous.fileName} ends at index ${previous.nextIndex - 1} but the next segment starts at ${segment.baseIndex}`,
-          )
-        }
-        for (const later of segments.slice(position).reverse()) {
-          this.recovery.removedSegments.push(later.fileName)
-          later.delete()
-        }
-        fsyncDirectory(this.dir)
-        break
-      }
-      if (!segment.isSealed) {
-        const report = segment.recover()
-        this.recovery.cutBytes += report.cutBytes
-        this.recovery.cutFrames += report.cutFrames
-      }
-      kept.push(segment)
-    }
-    // Open segments before the last were fully recovered and synced above: seal them now.
-    for (const segment of kept.slice(0, -1)) if (!segment.isSealed) segment.seal()
-    return kept
-  }
-
-  /** The last file had no valid header (a crash while it was made): start it afresh if it holds no frame. */
-  private reinitializeLast(name: string, problem: HeaderProblem): void {
+  /** The last file's header was never written: nothing in it was acknowledged, so it starts empty. */
+  private startAfresh(name: string, recreate: boolean): void {
     const baseIndex = parseSegmentFileName(name) as number
     const previous = this.segments[this.segments.length - 1]
-    const path = join(this.dir, name)
-    if (previous !== undefined && previous.nextIndex !== baseIndex) {
-      // It would not follow the log anyway: it can only hold unflushed data.
-      rmSync(path, { force: true })
-      fsyncDirectory(this.dir)
-      this.recovery.removedSegments.push(name)
-      return
-    }
     const prevTerm = previous === undefined ? 0 : lastTermOf(previous)
-    const segment =
-      problem === 'too small'
-        ? Segment.create(this.dir, baseIndex, prevTerm, this.segmentSizeBytes)
-        : Segment.reinitialize(path, baseIndex, prevTerm, problem === 'no header')
-    if (segment === undefined) throw headerError(this.dir, name, problem)
+    const segment = recreate
+      ? Segment.create(this.dir, baseIndex, prevTerm, this.segmentSizeBytes)
+      : Segment.reinitialize(join(this.dir, name), baseIndex, prevTerm)
     this.recovery.reinitializedSegments.push(name)
     this.segments.push(segment)
   }
@@ -626,6 +564,7 @@ export class RaftLog {
     for (const segment of this.segments) segment.close()
     this.segments = []
     this.pendingSeal = []
+    // A spare still being made is removed when its preallocation finishes (prepareSpare).
     if (this.spare?.ready === true) rmSync(this.spare.path, { force: true })
     this.spare = undefined
     if (this.lockFd !== undefined) unlockFile(this.lockFd)
@@ -718,23 +657,13 @@ function lockDirectory(dir: string): number {
   }
 }
 
-function corrupt(segment: Segment, offset: number, index: number, problem: string): RaftLogError {
-  return new RaftLogError('ERR_CORRUPT', `Segment ${segment.fileName} is corrupt at byte ${offset} (index ${index}): ${problem}`, {
-    file: segment.path,
+function damageError(dir: string, damage: Damage): RaftLogError {
+  const { file, offset, index, problem, code } = damage
+  const what = code === 'ERR_UNSUPPORTED_VERSION' ? 'cannot be read' : 'is corrupt'
+  return new RaftLogError(code, `Segment ${file} ${what} at byte ${offset} (index ${index}): ${problem}`, {
+    file: join(dir, file),
     offset,
     index,
     problem,
-  })
-}
-
-function headerError(dir: string, name: string, problem: HeaderProblem): RaftLogError {
-  const path = join(dir, name)
-  const code = problem === 'unsupported version' ? 'ERR_UNSUPPORTED_VERSION' : 'ERR_CORRUPT'
-  const base = parseSegmentFileName(name)
-  return new RaftLogError(code, `Segment ${name} is corrupt at byte 0 (index ${base}): header ${problem}`, {
-    file: path,
-    offset: 0,
-    index: base,
-    problem: `header ${problem}`,
   })
 }

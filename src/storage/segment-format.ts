@@ -78,18 +78,27 @@ export interface SegmentHeader {
   flags: number
 }
 
+/**
+ * Writes a header at the start of `buffer`. It is built aside and copied in with one memcpy: over
+ * a mapping, a process killed while writing field by field would leave a half-written header in
+ * the page cache, which recovery rightly takes for damage (the disk writes it whole).
+ */
 export function writeHeader(buffer: Buffer, header: SegmentHeader): void {
-  buffer.fill(0, 0, headerSizeBytes)
-  magicBytes.copy(buffer, 0)
-  buffer.writeUInt32LE(header.version, 4)
-  writeU64(buffer, 8, header.baseIndex)
-  writeU64(buffer, 16, header.entryCount)
-  writeU64(buffer, 24, header.appendPosition)
-  writeU64(buffer, 32, header.prevTerm)
-  writeU64(buffer, 40, header.offsetTablePosition)
-  buffer.writeUInt32LE(header.flags, 48)
-  buffer.writeUInt32LE(crc32(buffer.subarray(0, 52)), 52)
+  const scratch = headerScratch
+  scratch.fill(0)
+  magicBytes.copy(scratch, 0)
+  scratch.writeUInt32LE(header.version, 4)
+  writeU64(scratch, 8, header.baseIndex)
+  writeU64(scratch, 16, header.entryCount)
+  writeU64(scratch, 24, header.appendPosition)
+  writeU64(scratch, 32, header.prevTerm)
+  writeU64(scratch, 40, header.offsetTablePosition)
+  scratch.writeUInt32LE(header.flags, 48)
+  scratch.writeUInt32LE(crc32(scratch.subarray(0, 52)), 52)
+  scratch.copy(buffer, 0)
 }
+
+const headerScratch = Buffer.alloc(headerSizeBytes)
 
 export type HeaderProblem = 'too small' | 'no header' | 'bad magic' | 'checksum mismatch' | 'unsupported version'
 

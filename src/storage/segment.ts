@@ -1,11 +1,12 @@
 // One segment file over one mapping: a header, then frames, and once sealed an offset table.
 // A Segment knows its own bytes and nothing of its neighbours; RaftLog keeps the order.
 import { basename, dirname, join } from 'node:path'
-import { renameSync, rmSync, statSync } from 'node:fs'
+import { readFileSync, renameSync, rmSync, statSync } from 'node:fs'
 import { EntryType, type LogEntry } from './log-entry.js'
 import { RaftLogError } from './errors.js'
-import { advise, fsyncDirectory, mapFile, populateRangeAsync, syncRange, syncRangeAsync, unmap } from './native.js'
+import { advise, fsyncDirectory, mapFile, pageSizeBytes, populateRangeAsync, syncRange, syncRangeAsync, unmap } from './native.js'
 import { systemError } from './system-error.js'
+import { judgeHeader, walkOpenSegment, type HeaderVerdict, type OpenSegmentWalk } from './recovery-rule.js'
 import {
   alignUp,
   checkFrame,
@@ -13,26 +14,22 @@ import {
   flagResetBase,
   flagSealed,
   frameHeaderSizeBytes,
-  frameIndex,
   frameSizeBytes,
-  frameTerm,
   headerSizeBytes,
   offsetTableSizeBytes,
-  readHeader,
   readOffsetTable,
   segmentFileName,
   segmentVersion,
   writeFrame,
   writeHeader,
   writeOffsetTable,
-  type HeaderProblem,
 } from './segment-format.js'
 
 /** What recovery cut off the end of an open segment. */
 export interface RecoveryReport {
-  /** Non-zero bytes found after the last valid frame, now zeroed. */
+  /** Non-zero bytes of log data found after the last valid frame, now zeroed. */
   cutBytes: number
-  /** Frames with a valid checksum among them (torn writes and stale frames are not counted). */
+  /** Frames with a valid checksum among them (torn writes are not counted). */
   cutFrames: number
 }
 
@@ -70,7 +67,8 @@ export class Segment {
   readonly baseIndex: number
   /** Term of entry baseIndex − 1; 0 when there is none. */
   readonly prevTerm: number
-  readonly sizeBytes: number
+  /** Bytes mapped: the file's size (grow() changes it). */
+  private size: number
   private mapping: ArrayBuffer
   private bytes: Buffer
   /** The same memory as 32-bit words, for the append and read paths. */
@@ -97,7 +95,7 @@ export class Segment {
     this.mapping = mapping
     this.bytes = Buffer.from(mapping)
     this.words = new Uint32Array(mapping, 0, mapping.byteLength >>> 2)
-    this.sizeBytes = mapping.byteLength
+    this.size = mapping.byteLength
     this.baseIndex = baseIndex
     this.prevTerm = prevTerm
     this.flags = flags
@@ -135,7 +133,8 @@ export class Segment {
    * Creates the next segment for a rotation without waiting for the disk: its header is synced
    * with its first frames by the next flush, and the caller syncs the directory then too. Until
    * that flush nothing in it is acknowledged, so a crash that loses the header, or the file,
-   * loses nothing promised; recovery wipes a last segment with an all-zero header.
+   * loses nothing promised; recovery starts afresh a last segment whose header and first sector
+   * are all zero.
    */
   static createForRotation(dir: string, baseIndex: number, prevTerm: number, sizeBytes: number, sparePath?: string): Segment {
     const path = join(dir, segmentFileName(baseIndex))
@@ -173,42 +172,40 @@ export class Segment {
     return segment
   }
 
-  /** Maps an existing segment and reads its header; says what is wrong when it cannot. */
-  static open(path: string): Segment | HeaderProblem {
-    if (statSync(path).size < headerSizeBytes) return 'too small'
+  /**
+   * Judges an existing segment file's header (recovery-rule.ts) and, when it was written, maps
+   * the segment; otherwise nothing is left mapped. Writes nothing.
+   */
+  static inspect(path: string): { verdict: HeaderVerdict; segment: Segment | undefined } {
+    if (statSync(path).size < headerSizeBytes) return { verdict: judgeHeader(readFileSync(path)), segment: undefined }
     let mapping: ArrayBuffer
     try {
       mapping = mapFile(path, 0)
     } catch (error) {
       throw systemError(error, `Cannot map segment ${basename(path)}`)
     }
-    const header = readHeader(Buffer.from(mapping))
-    if (typeof header === 'string') {
+    const verdict = judgeHeader(Buffer.from(mapping))
+    if (verdict.kind !== 'written') {
       unmap(mapping)
-      return header
+      return { verdict, segment: undefined }
     }
+    const { header } = verdict
     const segment = new Segment(path, mapping, header.baseIndex, header.prevTerm, header.flags)
     if (segment.isSealed) {
       segment.count = header.entryCount
       segment.appendPosition = header.offsetTablePosition
       segment.markDurable(segment.appendPosition)
     }
-    return segment
+    return { verdict, segment }
   }
 
   /**
-   * Gives a headerless or torn last segment a fresh header and zeroes it. With a damaged (not
-   * all-zero) header it does so only when no valid frame sits behind it: data is never wiped.
+   * Starts afresh a segment whose header was never written (nothing in it was acknowledged):
+   * zeroes what was written back of it, then writes and syncs a new header.
    */
-  static reinitialize(path: string, baseIndex: number, prevTerm: number, headerNeverWritten: boolean): Segment | undefined {
+  static reinitialize(path: string, baseIndex: number, prevTerm: number): Segment {
     const mapping = mapFile(path, 0)
     const bytes = Buffer.from(mapping)
-    // An all-zero header was never flushed (a rotation's header is synced with its first frames),
-    // so frames behind it were never acknowledged. A damaged header over frames is another story.
-    if (!headerNeverWritten && typeof checkFrame(bytes, headerSizeBytes, bytes.length, baseIndex) === 'number') {
-      unmap(mapping)
-      return undefined
-    }
     const end = endOfNonZeroBytes(bytes, headerSizeBytes, bytes.length)
     bytes.fill(0, headerSizeBytes, end)
     const segment = new Segment(path, mapping, baseIndex, prevTerm, 0)
@@ -217,6 +214,10 @@ export class Segment {
     segment.writeOwnHeader()
     segment.syncOrThrow(0, end)
     return segment
+  }
+
+  get sizeBytes(): number {
+    return this.size
   }
 
   get fileName(): string {
@@ -254,36 +255,36 @@ export class Segment {
   }
 
   /**
-   * Walks the frames of an open segment from the header on and stops at the first one whose
-   * length, checksum or index fails: that is the end. Everything after it is zeroed and synced,
-   * so no stale frame can ever be read as valid later, and the frames found are synced too: they
-   * may only have been in the page cache of a process that died.
+   * Walks an open segment's frames by the recovery rule and takes them as its own, in memory
+   * only: nothing is written until finishRecovery(), so a log refused for damage found later,
+   * in this file or another, is left exactly as it was.
    */
-  recover(): RecoveryReport {
-    this.assert(!this.isSealed, 'recover() is for open segments')
-    const offsets = new Uint32Array(1024)
-    this.offsets = offsets
-    let offset = headerSizeBytes
-    let previousTerm = this.prevTerm
-    for (;;) {
-      const size = checkFrame(this.bytes, offset, this.sizeBytes, this.nextIndex)
-      if (typeof size !== 'number' || !this.hasRoomAt(offset, size, this.count + 1)) break
-      // Terms never go back in a log: a frame of an older term is a stale leftover, not an entry.
-      const term = frameTerm(this.bytes, offset)
-      if (term < previousTerm) break
-      previousTerm = term
-      this.pushOffset(offset)
-      offset += size
-    }
-    this.appendPosition = offset
-    const cutFrames = this.countChecksummedFramesFrom(offset)
-    const end = endOfNonZeroBytes(this.bytes, offset, this.sizeBytes)
-    if (end > offset) this.bytes.fill(0, offset, end)
-    this.syncOrThrow(headerSizeBytes, Math.max(end, offset) - headerSizeBytes)
-    this.markDurable(this.appendPosition)
+  scanFrames(): OpenSegmentWalk {
+    this.assert(!this.isSealed, 'scanFrames() is for open segments')
+    const walk = walkOpenSegment(this.bytes, this.baseIndex, this.prevTerm)
+    this.offsets = walk.offsets
+    this.count = walk.frames
+    this.appendPosition = walk.end
+    return walk
+  }
+
+  /**
+   * Carries out the cut scanFrames() found: everything after the last frame is zeroed and synced,
+   * so no stale frame can ever be read as valid later, and the frames found are synced too: they
+   * may only have been in the page cache of a process that died. A file too short for the offset
+   * table its frames need (one cut to its used bytes) is grown to at least `minSizeBytes` first.
+   */
+  finishRecovery(walk: OpenSegmentWalk, minSizeBytes: number): RecoveryReport {
+    this.assert(walk.end === this.appendPosition && walk.damage === undefined, 'finishRecovery() takes the walk of scanFrames(), undamaged')
+    const end = walk.end
+    if (walk.nonZeroEnd > end) this.bytes.fill(0, end, walk.nonZeroEnd)
+    this.syncOrThrow(headerSizeBytes, Math.max(walk.nonZeroEnd, end) - headerSizeBytes)
+    const neededBytes = end + offsetTableSizeBytes(this.count)
+    if (neededBytes > this.sizeBytes) this.grow(Math.max(minSizeBytes, alignUp(neededBytes, pageSizeBytes)))
+    this.markDurable(end)
     // After the scan, which wants readahead when the file is not in the page cache.
     this.takeAppends()
-    return { cutBytes: end - offset, cutFrames }
+    return { cutBytes: walk.cutBytes, cutFrames: walk.cutFrames }
   }
 
   hasRoomFor(payloadLength: number): boolean {
@@ -525,16 +526,21 @@ export class Segment {
     return offset + frameBytes + offsetTableSizeBytes(countAfter) <= this.sizeBytes
   }
 
-  private countChecksummedFramesFrom(offset: number): number {
-    let frames = 0
-    while (offset + frameHeaderSizeBytes <= this.sizeBytes) {
-      // Any index will do here: a stale frame is still a frame that was cut off.
-      const size = checkFrame(this.bytes, offset, this.sizeBytes, frameIndex(this.bytes, offset))
-      if (typeof size !== 'number') break
-      frames++
-      offset += size
+  /**
+   * Makes the file `sizeBytes` long (posix_fallocate: the new bytes are zero and their blocks
+   * reserved) and maps it again. The size change is durable with the next msync of its data.
+   */
+  private grow(sizeBytes: number): void {
+    unmap(this.mapping)
+    try {
+      this.mapping = mapFile(this.path, sizeBytes)
+    } catch (error) {
+      throw systemError(error, `Cannot grow segment ${this.fileName} to ${sizeBytes} bytes`)
     }
-    return frames
+    this.bytes = Buffer.from(this.mapping)
+    this.words = new Uint32Array(this.mapping, 0, this.mapping.byteLength >>> 2)
+    this.size = sizeBytes
+    this.populatedUpTo = 0
   }
 
   private writeOwnHeader(offsetTablePosition = 0): void {

@@ -26,6 +26,23 @@ describe('raftlog crash-test', () => {
     expect(await run()).toEqual(first)
   })
 
+  it('corrupt rounds: damage to the recovered log is refused or read back exactly, and a seed replays them', async () => {
+    const run = async (): Promise<Record<string, unknown>> => {
+      const result = await runCli(['crash-test', '--rounds', '3', '--seed', '21', '--mode', 'corrupt', '--json'])
+      expect(result.status, result.stdout).toBe(0)
+      const { durationMs: _duration, dir: _dir, ...report } = JSON.parse(result.stdout) as Record<string, unknown>
+      return report
+    }
+    const first = await run()
+    expect(first).toMatchObject({ rounds: 3, corruptRounds: 3, killRounds: 0, powerLossRounds: 0, violations: [], pass: true })
+    const outcomes = first.corruptOutcomes as Record<string, number>
+    expect(Object.values(outcomes).reduce((sum, count) => sum + count, 0)).toBe(3)
+    expect(await run()).toEqual(first)
+    const text = await runCli(['crash-test', '--rounds', '1', '--seed', '21', '--mode', 'corrupt'])
+    expect(text.stderr).toMatch(/round 1\/1: corrupt: (bit \d of byte \d+ flipped|\d+ random bytes at byte \d+) \(\w[\w ]*\) in segment_\d{20}\.log: (refused at open|refused at read|exact):/)
+    expect(text.stdout).toMatch(/after damage: +\d+ refused by open\(\), \d+ refused by a read, \d+ read back exactly/)
+  })
+
   it('prints progress lines and a PASS report when not on a terminal', async () => {
     const result = await runCli(['crash-test', '--rounds', '3', '--seed', '5', '--mode', 'kill'])
     expect(result.status).toBe(0)
@@ -59,5 +76,6 @@ describe('raftlog crash-test', () => {
     expect(result.status).toBe(0)
     expect(result.stdout).toMatch(/Usage: raftlog crash-test/)
     expect(result.stdout).toMatch(/--mode M/)
+    expect(result.stdout).toMatch(/corrupt rounds/)
   })
 })

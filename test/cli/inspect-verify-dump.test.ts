@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest'
 import { spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
-import { RaftLog, RaftStateFile } from '../../src/index.js'
+import { basename, join } from 'node:path'
+import { RaftLog, RaftLogError, RaftStateFile } from '../../src/index.js'
 import { headerSizeBytes } from '../../src/storage/segment-format.js'
 import { runCli } from '../helpers/cli.js'
 import { silentLogger } from '../helpers/entries.js'
@@ -172,5 +172,108 @@ describe('raftlog inspect, verify and dump', () => {
     }
     expect((await runCli(['dump', dir, '--from', 'x'])).stderr).toMatch(/--from must be a whole number/)
     expect((await runCli(['dump', dir, '--format', 'xml'])).status).toBe(2)
+  })
+})
+
+describe('raftlog verify judges as open() does, and checks the state file', () => {
+  it('reports exactly the damage open() refuses: file, byte and index', async () => {
+    const dir = makeUnflushedLog()
+    const last = join(dir, segments(dir).at(-1)!)
+    const bytes = readFileSync(last)
+    bytes[headerSizeBytes + 32 + 2] = bytes[headerSizeBytes + 32 + 2]! ^ 0x01 // payload of the open segment's first entry
+    writeFileSync(last, bytes)
+    let refused: RaftLogError | undefined
+    try {
+      RaftLog.open(dir, { segmentSize: 4096, logger: silentLogger }).close()
+    } catch (error) {
+      refused = error as RaftLogError
+    }
+    expect(refused?.code).toBe('ERR_CORRUPT')
+    const result = await runCli(['verify', dir, '--json'])
+    expect(result.status).toBe(1)
+    const { file, offset, index, problem } = refused!.details as { file: string; offset: number; index: number; problem: string }
+    expect(JSON.parse(result.stdout).problems).toEqual([{ file: basename(file), offset, index, problem }])
+  })
+
+  it('reports what open() would cut after a crash as information, with the same figures', async () => {
+    const dir = await makeLog()
+    const last = join(dir, segments(dir).at(-1)!)
+    // A frame past the end written back in part: its first sector there, its second not.
+    const end = RaftLog.open(dir, { segmentSize: 4096, logger: silentLogger })
+    const used = end.describeSegments().at(-1)!.usedBytes
+    end.close()
+    const bytes = readFileSync(last)
+    bytes.writeUInt32LE(900, used)
+    bytes.fill(0x5a, used + 8, Math.min(bytes.length, used - (used % 512) + 512))
+    writeFileSync(last, bytes)
+    const verify = await runCli(['verify', dir])
+    expect(verify.status, verify.stdout).toBe(0)
+    const cut = /recovery would cut (\d+) bytes \(0 checksummed frames\) of (\S+) from byte (\d+) \(index 302\): torn write/.exec(verify.stdout)
+    expect(cut?.slice(2)).toEqual([basename(last), String(used)])
+    const log = RaftLog.open(dir, { segmentSize: 4096, logger: silentLogger })
+    expect([log.lastIndex, log.recovery.cutBytes]).toEqual([301, Number(cut![1])])
+    log.close()
+  })
+
+  it('says which state-file slot is current, warns of a damaged slot beside a valid one, and fails on no valid slot', async () => {
+    const dir = await makeLog()
+    const clean = await runCli(['verify', dir])
+    expect(clean.stdout).toMatch(/^ok: .*; state file slot 0 current \(sequence 1, term 5\)$/m)
+    const state = RaftStateFile.open(join(dir, 'raft_state.meta'))
+    state.save({ currentTerm: 6, votedFor: 1, commitIndex: 295, lastApplied: 290, serverState: 0 })
+    state.close()
+    // The older slot (0) damaged: a save cut short leaves that; slot 1 holds the state.
+    const path = join(dir, 'raft_state.meta')
+    const bytes = readFileSync(path)
+    bytes[20] = bytes[20]! ^ 0xff
+    writeFileSync(path, bytes)
+    const warned = await runCli(['verify', dir])
+    expect(warned.status).toBe(0)
+    expect(warned.stdout).toMatch(/^warning: raft_state\.meta: byte 0: slot 0 checksum mismatch; slot 1 is current$/m)
+    expect(warned.stdout).not.toMatch(/^ok/m)
+    expect(warned.stdout).toMatch(/^no problem, 1 warning: .*; state file slot 1 current \(sequence 2, term 6\)$/m)
+    expect(JSON.parse((await runCli(['verify', dir, '--json'])).stdout)).toMatchObject({ ok: false, problems: [], warnings: [{ file: 'raft_state.meta', offset: 0 }] })
+    bytes[4096 + 20] = bytes[4096 + 20]! ^ 0xff
+    writeFileSync(path, bytes)
+    const failed = await runCli(['verify', dir])
+    expect(failed.status).toBe(1)
+    expect(failed.stdout).toMatch(/^raft_state\.meta: byte 0: no valid slot: slot 0 checksum mismatch, slot 1 checksum mismatch$/m)
+    expect(failed.stdout).toMatch(/^1 problem in \d+ segments, 301 readable entries; state file has no valid slot$/m)
+  })
+
+  it('a segment file that is not a segment is a problem, not "ok: empty"', async () => {
+    const dir = tempDir()
+    writeFileSync(join(dir, 'segment_00000000000000000001.log'), 'hello, not a segment')
+    const result = await runCli(['verify', dir])
+    expect(result.status).toBe(1)
+    expect(result.stdout).toMatch(/^segment_00000000000000000001\.log: byte 0 \(index 1\): not a segment: 20 bytes/)
+  })
+})
+
+describe('raftlog dump refuses loudly', () => {
+  it('a directory that is not a raftlog directory: one Error line, exit 1, nothing printed', async () => {
+    const garbage = tempDir()
+    writeFileSync(join(garbage, 'segment_00000000000000000001.log'), 'hello, not a segment')
+    const neverSaved = tempDir()
+    RaftStateFile.open(join(neverSaved, 'raft_state.meta')).close()
+    for (const dir of [garbage, neverSaved]) {
+      const result = await runCli(['dump', dir])
+      expect(result.status).toBe(1)
+      expect(result.stdout).toBe('')
+      expect(result.stderr).toMatch(new RegExp(`^Error: ${dir} is not a raftlog directory: no segment file with a valid header.*, no valid raft_state\\.meta\\n$`))
+    }
+  })
+
+  it('a damaged log: the readable entries, then where the damage is, exit 1', async () => {
+    const dir = await makeLog()
+    const first = join(dir, segments(dir)[0]!)
+    const bytes = readFileSync(first)
+    bytes[headerSizeBytes + 40 + 32 + 3] = bytes[headerSizeBytes + 40 + 32 + 3]! ^ 0x01 // payload of index 2
+    writeFileSync(first, bytes)
+    const result = await runCli(['dump', dir])
+    expect(result.status).toBe(1)
+    expect(result.stdout.split('\n')[0]).toBe('1\tterm 1\tnormal\t7 bytes\t"entry 1"')
+    expect(result.stdout).not.toMatch(/^2\t/m)
+    expect(result.stderr.trim()).toBe(`Error: segment_00000000000000000001.log is damaged at byte 104 (index 2): checksum mismatch; what it holds there was not printed: run raftlog verify ${dir}`)
   })
 })

@@ -36,6 +36,13 @@ describe(`crash recovery with real processes (RAFT_SEED=${seed})`, () => {
     expect(report.bytesCutOff).toBeGreaterThan(0)
   })
 
+  it('damage no crash makes, anywhere in a flushed log, is refused or read back exactly: never a shorter log (8 rounds)', async () => {
+    const report = await run('corrupt', 8)
+    expect(report.violations, `replay with RAFT_SEED=${seed}`).toEqual([])
+    expect(report.corruptRounds).toBe(8)
+    expect(Object.values(report.corruptOutcomes).reduce((sum, count) => sum + count, 0)).toBe(8)
+  })
+
   it('a writer that acknowledges an entry it never wrote is caught', async () => {
     const report = await run('kill', 4, true)
     expect(report.violations.length).toBeGreaterThan(0)

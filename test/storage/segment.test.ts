@@ -8,8 +8,8 @@ import { payloadFor } from '../helpers/entries.js'
 import { tempDir } from '../helpers/temp-dir.js'
 
 function openSegment(path: string): Segment {
-  const segment = Segment.open(path)
-  if (typeof segment === 'string') throw new Error(`header: ${segment}`)
+  const { verdict, segment } = Segment.inspect(path)
+  if (segment === undefined) throw new Error(`header: ${JSON.stringify(verdict)}`)
   return segment
 }
 
@@ -55,18 +55,48 @@ describe('Segment', () => {
     const bytes = readFileSync(join(dir, segmentFileName(1)))
     expect(bytes.subarray(end).every((byte) => byte === 0)).toBe(true)
     const again = openSegment(join(dir, segmentFileName(1)))
-    expect(again.recover()).toEqual({ cutBytes: 0, cutFrames: 0 })
+    const walk = again.scanFrames()
+    expect([walk.frames, walk.ending, walk.damage]).toEqual([4, 'zero frame header', undefined])
+    expect(again.finishRecovery(walk, 8192)).toEqual({ cutBytes: 0, cutFrames: 0 })
     expect(again.entryCount).toBe(4)
     again.close()
   })
 
-  it('reinitialize refuses a file with a valid frame behind its header', () => {
+  it('inspect maps nothing and writes nothing for a header that is not a written one', () => {
     const dir = tempDir()
     const segment = Segment.create(dir, 5, 1, 8192)
     segment.append(1, EntryType.Normal, payloadFor(5, 1))
     segment.syncData()
     segment.close()
-    expect(Segment.reinitialize(join(dir, segmentFileName(5)), 5, 1, false)).toBeUndefined()
+    const path = join(dir, segmentFileName(5))
+    const bytes = readFileSync(path)
+    bytes[12] = bytes[12]! ^ 0x01
+    writeFileSync(path, bytes)
+    expect(Segment.inspect(path)).toEqual({ verdict: { kind: 'damaged', problem: 'header checksum mismatch', code: 'ERR_CORRUPT' }, segment: undefined })
+    expect(readFileSync(path)).toEqual(bytes)
+  })
+
+  it('scanFrames changes nothing on disk: only finishRecovery writes', () => {
+    const dir = tempDir()
+    const segment = Segment.create(dir, 1, 0, 8192)
+    for (let index = 1; index <= 5; index++) segment.append(1, EntryType.Normal, payloadFor(index, 1))
+    const end = segment.usedBytes
+    segment.syncData()
+    segment.close()
+    const path = join(dir, segmentFileName(1))
+    const bytes = readFileSync(path)
+    // Frame 6 (over 2 KiB) torn: its first sectors written back, the third not.
+    const nextSector = end - (end % 512) + 512
+    bytes.writeUInt32LE(2000, end)
+    bytes.fill(0xab, nextSector, nextSector + 512)
+    writeFileSync(path, bytes)
+    const again = openSegment(path)
+    const walk = again.scanFrames()
+    expect([walk.frames, walk.end, walk.ending, walk.damage]).toEqual([5, end, 'torn write', undefined])
+    expect(readFileSync(path)).toEqual(bytes)
+    expect(again.finishRecovery(walk, 8192)).toEqual({ cutBytes: nextSector + 512 - end, cutFrames: 0 })
+    again.close()
+    expect(readFileSync(path).subarray(end).every((byte) => byte === 0)).toBe(true)
   })
 
   it('a rotation segment is not durable until a flush syncs its header with its frames', () => {
@@ -77,12 +107,14 @@ describe('Segment', () => {
     segment.syncData()
     expect(segment.hasUnsyncedBytes).toBe(false)
     segment.close()
-    // A header that never reached the disk: the frames behind it were never acknowledged.
+    // A first page that never reached the disk: the frames behind the header were never acknowledged.
     const path = join(dir, segmentFileName(7))
     const bytes = readFileSync(path)
-    bytes.fill(0, 0, headerSizeBytes)
+    bytes.fill(0, 0, 4096)
+    bytes.fill(0x5a, 5000, 5100)
     writeFileSync(path, bytes)
-    const wiped = Segment.reinitialize(path, 7, 2, true)!
+    expect(Segment.inspect(path).verdict).toEqual({ kind: 'never written', shorterThanHeader: false })
+    const wiped = Segment.reinitialize(path, 7, 2)
     expect([wiped.entryCount, wiped.prevTerm]).toEqual([0, 2])
     wiped.close()
     expect(readFileSync(path).subarray(headerSizeBytes).every((byte) => byte === 0)).toBe(true)

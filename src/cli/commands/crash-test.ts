@@ -17,8 +17,16 @@ contiguous, terms non-decreasing. Each round goes on in the same directory.
   kill rounds        the writer SIGKILLs itself at a point the seed picks: an operation
                      number, then after an append, during its flush's msync, or after the
                      flush but before the parent heard of it (so a seed replays a run exactly)
-  power-loss rounds  on top of the kill, every byte written after the last flush is lost or
-                     mangled (zeros, random bytes, a half-written frame, a stale frame, some pages)
+  power-loss rounds  on top of the kill, what was written after the last flush is lost as a
+                     disk loses it: each 512-byte sector is the new data or zeros (the files are
+                     preallocated), written back in order up to a point, sector by sector, or
+                     page by page in any order
+  corrupt rounds     a kill round, then damage no crash makes: a flipped bit or random bytes
+                     anywhere in the recovered log (any segment, header, frame or offset table).
+                     Opening and reading it must give it back exactly or fail with ERR_CORRUPT
+                     (open() then changing nothing), never a shorter or different log; and
+                     \`raftlog verify\` must report what open() and the reads found. The log is
+                     put back as it was before the next round.
   every third round  the writer kills itself inside truncateAfter, compact or a segment rotation
 
 Options:
@@ -26,7 +34,8 @@ Options:
                           directory, removed afterwards unless --keep)
   --rounds N              number of crash rounds (default 20)
   --seed S                seed of every random choice; a failure prints the seed that replays it
-  --mode M                kill | power-loss | both (default both: alternating)
+  --mode M                kill | power-loss | both (default: kill and power-loss alternating)
+                          | corrupt
   --entry-size B|MIN-MAX  payload size in bytes, fixed or a range (default 1-1024)
   --batch N               largest number of entries per append and flush (default 16)
   --segment-size BYTES    segment size, a multiple of ${pageSizeBytes} (default 65536, small so rounds rotate)
@@ -63,8 +72,8 @@ function parseEntrySize(text: string | undefined): SizeRange {
 
 function parseMode(text: string | undefined): CrashMode {
   if (text === undefined) return 'both'
-  if (text === 'kill' || text === 'power-loss' || text === 'both') return text
-  throw new UsageError(`--mode must be kill, power-loss or both, got '${text}'`)
+  if (text === 'kill' || text === 'power-loss' || text === 'both' || text === 'corrupt') return text
+  throw new UsageError(`--mode must be kill, power-loss, both or corrupt, got '${text}'`)
 }
 
 function prepareDirectory(dir: string | undefined): { dir: string; temporary: boolean } {
@@ -83,7 +92,8 @@ function progressReporter(rounds: number, quiet: boolean): (round: RoundResult) 
   return (round) => {
     violations += round.violations.length
     if (quiet) return
-    const detail = `${round.kind}${round.crashPoint === 'none' ? '' : ` in ${round.crashPoint}`}${round.lossPattern === undefined ? '' : ` (${round.lossPattern})`}`
+    const damage = round.damage === undefined ? '' : `: ${round.damage}: ${round.corruptOutcome ?? 'violation'}`
+    const detail = `${round.kind}${round.crashPoint === 'none' ? '' : ` in ${round.crashPoint}`}${round.lossPattern === undefined ? '' : ` (${round.lossPattern})`}${damage}`
     if (terminal) {
       const width = 30
       const filled = Math.round((round.round / rounds) * width)
@@ -100,7 +110,12 @@ function progressReporter(rounds: number, quiet: boolean): (round: RoundResult) 
 function printReport(report: CrashTestReport, dir: string): void {
   const lines = [
     `crash-test report (seed ${report.seed})`,
-    `  rounds:                ${report.rounds} (${report.killRounds} kill, ${report.powerLossRounds} power-loss; ${report.crashPointRounds} inside an operation)`,
+    `  rounds:                ${report.rounds} (${report.killRounds} kill, ${report.powerLossRounds} power-loss, ${report.corruptRounds} corrupt; ${report.crashPointRounds} inside an operation)`,
+    ...(report.corruptRounds === 0
+      ? []
+      : [
+          `  after damage:          ${report.corruptOutcomes['refused at open']} refused by open(), ${report.corruptOutcomes['refused at read']} refused by a read, ${report.corruptOutcomes.exact} read back exactly`,
+        ]),
     `  entries acknowledged:  ${report.entriesAcknowledged}`,
     `  entries in final log:  ${report.entriesRecovered}`,
     `  cut off at recovery:   ${report.bytesCutOff} bytes (${report.framesCutOff} checksummed frames)`,

@@ -1,13 +1,18 @@
-import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { UsageError, type Command } from '../command.js'
-import { checkLogDirectory, scanSegment, segmentFiles, withFileBytes, type FrameInfo } from '../log-reader.js'
+import { checkLog, type LogCheck } from '../log-check.js'
+import { checkLogDirectory, withFileBytes, type FrameInfo } from '../log-reader.js'
+import { checkStateFile } from '../state-check.js'
+import { RaftLogError } from '../../storage/errors.js'
+import { stateFileName } from '../../storage/raft-state-file.js'
 import { frameHeaderSizeBytes } from '../../storage/segment-format.js'
 
 const help = `Usage: raftlog dump DIR [--from I] [--to J] [--format text|json|hex]
 
-Prints the entries of a log directory, one per line (hex: one block each). Never changes the
-directory; refuses one that a running node has locked.
+Prints the entries of a log directory, one per line (hex: one block each): those opening the log
+would give. Never changes the directory; refuses one that a running node has locked, and one that
+is not a raftlog directory. When the log is damaged it prints the entries it can read, then says
+where the damage is and exits 1 (\`raftlog verify\` lists every problem).
 
 Options:
   --from I        first index to print (default: the first entry)
@@ -58,16 +63,24 @@ function format(frame: FrameInfo, data: Uint8Array, style: string): string {
 }
 
 /** An index asked for outside the log is a mistake worth saying, not an empty answer. */
-function checkRange(dir: string, files: string[], from: number | undefined, to: number | undefined): void {
-  if (from === undefined && to === undefined) return
-  const first = files.length === 0 ? undefined : scanSegment(dir, files[0] as string, files.length === 1)
-  const last = files.length === 0 ? undefined : scanSegment(dir, files[files.length - 1] as string, true)
-  const firstIndex = first?.frames[0]?.index ?? first?.baseIndex ?? 1
-  const lastIndex = last?.frames.at(-1)?.index ?? (last === undefined ? 0 : last.baseIndex - 1)
+function checkRange(log: LogCheck, from: number | undefined, to: number | undefined): void {
+  const firstIndex = log.firstIndex ?? 1
+  const lastIndex = log.lastIndex ?? 0
   const span = lastIndex < firstIndex ? 'the log is empty' : `the log holds ${firstIndex}..${lastIndex}`
   for (const [flag, index] of [['--from', from], ['--to', to]] as const) {
     if (index !== undefined && (index < firstIndex || index > lastIndex)) throw new UsageError(`${flag} ${index} is outside the log: ${span}`)
   }
+}
+
+/** Segment files none of which is a segment, and no state: something else under raftlog's names. */
+function checkIsLog(dir: string, log: LogCheck): void {
+  if (log.scans.some((scan) => scan.verdict.kind === 'written') || checkStateFile(dir).current !== undefined) return
+  const first = log.problems[0]
+  throw new RaftLogError(
+    'ERR_NOT_RAFTLOG',
+    `${dir} is not a raftlog directory: no segment file with a valid header${first === undefined ? '' : ` (${first.file}: ${first.problem})`}, no valid ${stateFileName}`,
+    { dir },
+  )
 }
 
 export const dumpCommand: Command = {
@@ -89,22 +102,33 @@ export const dumpCommand: Command = {
     const to = parseIndex('--to', values.to) ?? Number.MAX_SAFE_INTEGER
     if (from > to) throw new UsageError(`--from ${from} is after --to ${to}`)
     checkLogDirectory(dir)
-    const files = segmentFiles(dir)
-    checkRange(dir, files, values.from === undefined ? undefined : from, values.to === undefined ? undefined : to)
+    const log = checkLog(dir)
+    checkIsLog(dir, log)
+    checkRange(log, values.from === undefined ? undefined : from, values.to === undefined ? undefined : to)
+    // The entries open() would give; all readable ones when it would refuse the log.
+    const kept = log.outcome.kind === 'plan' ? new Set(log.outcome.kept.map((segment) => segment.name)) : undefined
     const out: string[] = []
-    files.forEach((file, position) => {
-      const scan = scanSegment(dir, file, position === files.length - 1)
-      const wanted = scan.frames.filter((frame) => frame.index >= from && frame.index <= to)
-      if (wanted.length === 0) return
-      withFileBytes(join(dir, file), (bytes) => {
+    for (const scan of log.scans) {
+      const wanted = kept === undefined || kept.has(scan.file) ? scan.frames.filter((frame) => frame.index >= from && frame.index <= to) : []
+      if (wanted.length === 0) continue
+      withFileBytes(scan.path, (bytes) => {
         for (const frame of wanted) {
           const start = frame.offset + frameHeaderSizeBytes
           out.push(format(frame, bytes.subarray(start, start + frame.length), style))
           if (out.length >= 1000) process.stdout.write(`${out.splice(0).join('\n')}\n`)
         }
       })
-    })
+    }
     if (out.length > 0) process.stdout.write(`${out.join('\n')}\n`)
+    // Damaged entries were left out: say so, loudly.
+    const [first, ...more] = log.problems
+    if (first !== undefined) {
+      throw new RaftLogError(
+        'ERR_CORRUPT',
+        `${first.file} is damaged at byte ${first.offset}${first.index === undefined ? '' : ` (index ${first.index})`}: ${first.problem}; what it holds there was not printed${more.length > 0 ? ` (${more.length} more problems)` : ''}: run raftlog verify ${dir}`,
+        { dir },
+      )
+    }
     return 0
   },
 }

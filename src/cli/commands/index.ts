@@ -5,6 +5,7 @@ import { dumpCommand } from './dump.js'
 import { inspectCommand } from './inspect.js'
 import { kvCommand } from './kv.js'
 import { nodeCommand } from './node.js'
+import { repairCommand } from './repair.js'
 import { statusCommand } from './status.js'
 import { verifyCommand } from './verify.js'
 
@@ -17,5 +18,6 @@ export const commands: Command[] = [
   inspectCommand,
   verifyCommand,
   dumpCommand,
+  repairCommand,
   crashTestCommand,
 ]

@@ -33,7 +33,8 @@ function describeState(slots: StateSlot[] | undefined): string[] {
 function segmentRow(scan: SegmentScan): string[] {
   const first = scan.frames[0]
   const last = scan.frames.at(-1)
-  const status = scan.header === undefined ? 'no header' : `${scan.sealed ? 'sealed' : 'open'}${scan.resetBase ? ', reset base' : ''}`
+  const status =
+    scan.verdict.kind === 'damaged' ? 'damaged header' : scan.verdict.kind === 'never written' ? 'header never written' : `${scan.sealed ? 'sealed' : 'open'}${scan.resetBase ? ', reset base' : ''}`
   return [
     scan.file,
     String(scan.baseIndex),
@@ -62,7 +63,7 @@ export const inspectCommand: Command = {
     const stateBytes = readStateFile(dir)
     const slots = stateBytes === undefined ? undefined : RaftStateFile.inspect(stateBytes)
     const files = segmentFiles(dir)
-    const scans = files.map((file, position) => scanSegment(dir, file, position === files.length - 1))
+    const scans = files.map((file) => scanSegment(dir, file))
     if (values.json === true) {
       console.log(
         JSON.stringify(

@@ -1,68 +1,108 @@
 import { parseArgs } from 'node:util'
 import { UsageError, type Command } from '../command.js'
-import { checkLogDirectory, checkNeighbours, scanSegment, segmentFiles, type Problem, type SegmentScan } from '../log-reader.js'
+import { checkLog, type Cut } from '../log-check.js'
+import { checkLogDirectory, type Problem } from '../log-reader.js'
+import { checkStateFile, type StateCheck } from '../state-check.js'
 
 const help = `Usage: raftlog verify DIR [--json]
 
 Reads every frame of every segment in DIR and checks header checksums, frame checksums, that each
 frame holds index base + position, sealed segments' offset tables, that segments follow each
-other without gaps, previous terms, and that terms never go back. Never changes the directory;
-refuses one that a running node has locked.
+other without gaps, previous terms, and that terms never go back; and both slots of the state
+file raft_state.meta. Never changes the directory; refuses one that a running node has locked.
 
-Non-zero bytes after the last valid frame of the open (last) segment are normal after a crash:
-they are reported as information (recovery cuts them), not as a problem.
+It judges the segments by the same rule as recovery, so it reports exactly what opening the log
+would refuse (any damage: a problem) and what it would cut. After a crash, recovery cuts what
+never reached the disk (zeros, a torn write in the open segment) and removes segments made after
+the last flush: these are reported as information, not as problems.
+
+A damaged state-file slot beside a valid one is a warning (a save cut short by a crash leaves
+one; the other slot holds the state); no valid slot in a file holding data is a problem.
 
 Options:
   --json       print the result as JSON
   -h, --help   show this help
 
-Exit status: 0 when clean, 1 when a problem was found (or DIR cannot be read), 2 on bad usage.
+Exit status: 0 when no problem was found (warnings allowed; "ok" is printed only when there is
+neither), 1 when a problem was found (or DIR cannot be read), 2 on bad usage.
+Run \`raftlog repair DIR\` to cut the log at its first problem.
 
 Example:
   raftlog verify ./raft_logs/node_1`
 
 export interface VerifyResult {
   dir: string
+  /** No problem and no warning. */
   ok: boolean
   segments: number
   entries: number
   firstIndex: number | undefined
   lastIndex: number | undefined
+  /** Bytes recovery would cut after the last entries of open segments. */
   tailBytes: number
   problems: Problem[]
+  warnings: Problem[]
+  /** What opening the log would do, when it would not refuse it. */
+  recovery: { cuts: Cut[]; removals: { file: string; reason: string }[]; fresh: string | undefined }
+  state: StateCheck
 }
 
 export function verifyDirectory(dir: string, onSegment?: (done: number, total: number) => void): VerifyResult {
   checkLogDirectory(dir)
-  const files = segmentFiles(dir)
-  const scans: SegmentScan[] = []
-  const problems: Problem[] = []
-  files.forEach((file, position) => {
-    const scan = scanSegment(dir, file, position === files.length - 1)
-    const previous = scans.at(-1)
-    if (previous !== undefined && !scan.resetBase) problems.push(...checkNeighbours(previous, scan))
-    problems.push(...scan.problems)
-    scans.push(scan)
-    onSegment?.(position + 1, files.length)
-  })
-  const entries = scans.reduce((sum, scan) => sum + scan.frames.length, 0)
-  const first = scans[0]
-  const last = scans.at(-1)
+  const log = checkLog(dir, onSegment)
+  const state = checkStateFile(dir)
+  const problems = [...log.problems, ...state.problems]
   return {
     dir,
-    ok: problems.length === 0,
-    segments: scans.length,
-    entries,
-    firstIndex: first?.baseIndex,
-    lastIndex: last === undefined ? undefined : last.baseIndex + last.frames.length - 1,
-    tailBytes: last?.tailBytes ?? 0,
+    ok: problems.length === 0 && state.warnings.length === 0,
+    segments: log.scans.length,
+    entries: log.entries,
+    firstIndex: log.firstIndex,
+    lastIndex: log.lastIndex,
+    tailBytes: log.cuts.reduce((sum, cut) => sum + cut.bytes, 0),
     problems,
+    warnings: state.warnings,
+    recovery: { cuts: log.cuts, removals: log.removals, fresh: log.fresh },
+    state,
   }
+}
+
+function describeProblem(p: Problem): string {
+  return `${p.file}: byte ${p.offset}${p.index === undefined ? '' : ` (index ${p.index})`}: ${p.problem}`
+}
+
+function describeRecovery(result: VerifyResult): string[] {
+  const { cuts, removals, fresh } = result.recovery
+  return [
+    ...cuts.map((cut) => `recovery would cut ${cut.bytes} bytes (${cut.frames} checksummed frames) of ${cut.file} from byte ${cut.offset} (index ${cut.index}): ${cut.why}`),
+    ...removals.map((removal) =>
+      `recovery would remove ${removal.file}: ${removal.reason === 'below reset' ? 'left over from an interrupted reset' : 'made after the last flush, nothing in it acknowledged'}`,
+    ),
+    ...(fresh === undefined ? [] : [`recovery would start ${fresh} afresh: its header never reached the disk`]),
+  ]
+}
+
+function describeState(state: StateCheck): string {
+  if (!state.present) return 'no state file'
+  if (state.current === undefined) return state.problems.length === 0 ? 'state file never saved' : 'state file has no valid slot'
+  const { slot, sequence, state: current } = state.current
+  return `state file slot ${slot} current (sequence ${sequence}, term ${current.currentTerm})`
+}
+
+/** The last line: ok, or how many problems and warnings, then the log and the state file in brief. */
+function summary(result: VerifyResult): string {
+  const range = result.entries === 0 ? 'empty' : `${result.firstIndex}..${result.lastIndex}`
+  const tail = result.tailBytes > 0 ? `; ${result.tailBytes} bytes after the last entry would be cut by recovery` : ''
+  const state = `; ${describeState(result.state)}`
+  const count = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`
+  if (result.problems.length > 0) return `${count(result.problems.length, 'problem')} in ${result.segments} segments, ${result.entries} readable entries${tail}${state}`
+  const log = `${result.segments} segments, ${result.entries} entries (${range})${tail}${state}`
+  return result.warnings.length > 0 ? `no problem, ${count(result.warnings.length, 'warning')}: ${log}` : `ok: ${log}`
 }
 
 export const verifyCommand: Command = {
   name: 'verify',
-  summary: 'Check every frame, checksum and segment of a log directory (read-only)',
+  summary: 'Check every frame, checksum and segment of a log directory, and its state file (read-only)',
   help,
   async run(args) {
     const { values, positionals } = parseArgs({ args, options: { json: { type: 'boolean' } }, allowPositionals: true, strict: true })
@@ -75,15 +115,14 @@ export const verifyCommand: Command = {
     if (values.json === true) {
       console.log(JSON.stringify(result, null, 2))
     } else {
-      for (const p of result.problems) console.log(`${p.file}: byte ${p.offset}${p.index === undefined ? '' : ` (index ${p.index})`}: ${p.problem}`)
-      const range = result.entries === 0 ? 'empty' : `${result.firstIndex}..${result.lastIndex}`
-      const tail = result.tailBytes > 0 ? `; ${result.tailBytes} bytes after the last entry would be cut by recovery` : ''
-      console.log(
-        result.ok
-          ? `ok: ${result.segments} segments, ${result.entries} entries (${range})${tail}`
-          : `${result.problems.length} problem${result.problems.length === 1 ? '' : 's'} in ${result.segments} segments, ${result.entries} readable entries${tail}`,
-      )
+      const lines = [
+        ...result.problems.map(describeProblem),
+        ...result.warnings.map((warning) => `warning: ${describeProblem(warning)}`),
+        ...describeRecovery(result),
+        summary(result),
+      ]
+      console.log(lines.join('\n'))
     }
-    return result.ok ? 0 : 1
+    return result.problems.length === 0 ? 0 : 1
   },
 }

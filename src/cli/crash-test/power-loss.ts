@@ -1,13 +1,27 @@
-// Simulates a power failure after the writer's last durable boundary: the page cache dies with
-// the machine, so each byte written after the last flush may have reached the disk, or not, or
-// be torn. Bytes before the boundary were synced and are left alone.
+// Simulates a power failure after the writer's last durable boundary, the way disks fail: segment
+// files are preallocated, so a region never written back reads as zeros; a 512-byte sector is
+// written whole or not at all; the page cache writes pages back in any order. So past the boundary
+// every sector holds either the new data (what the page cache held) or zeros. Bytes before the
+// boundary were synced and stay.
+//
+// Two patterns of the old model are gone because no disk produces them: random bytes past the
+// boundary (the old content of a preallocated file is zero, and raftlog zeroes what it truncates
+// before truncateAfter returns) and a stale frame appearing there (for the same reason). Damage of
+// that kind is what `--mode corrupt` does, where it must be reported, not cut.
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { flagSealed, frameSizeBytes, headerSizeBytes, parseSegmentFileName, readHeader } from '../../storage/segment-format.js'
+import { flagSealed, parseSegmentFileName, readHeader } from '../../storage/segment-format.js'
+import { sectorSizeBytes } from '../../storage/recovery-rule.js'
 import type { DurableBoundary } from './model.js'
 
-export type LossPattern = 'zeros' | 'random-bytes' | 'half-frame' | 'stale-frame' | 'some-pages'
-export const lossPatterns: LossPattern[] = ['zeros', 'random-bytes', 'half-frame', 'stale-frame', 'some-pages']
+/**
+ * zeros: nothing past the boundary reached the disk.
+ * in-order: write-back went in file order and stopped at a random sector (a frame torn in two).
+ * sectors: each sector written or not, independently.
+ * pages: each 4 KiB page written whole, not at all, or torn (its sectors in order, up to one).
+ */
+export type LossPattern = 'zeros' | 'in-order' | 'sectors' | 'pages'
+export const lossPatterns: LossPattern[] = ['zeros', 'in-order', 'sectors', 'pages']
 const pageBytes = 4096
 
 export interface PowerLoss {
@@ -23,77 +37,78 @@ export function simulatePowerLoss(dir: string, boundary: DurableBoundary, patter
     .filter((name) => (parseSegmentFileName(name) ?? -1) >= boundaryBase)
     .sort((a, b) => (parseSegmentFileName(a) as number) - (parseSegmentFileName(b) as number))
   const loss: PowerLoss = { pattern, file: undefined, bytesChanged: 0, filesRemoved: 0 }
-  let first = true
   for (const name of later) {
     const path = join(dir, name)
     const bytes = readFileSync(path)
     const header = readHeader(bytes)
     // A sealed header is written only after the segment's frames were synced: nothing to lose.
     if (typeof header !== 'string' && (header.flags & flagSealed) !== 0) continue
-    const start = name === boundary.file ? boundary.bytes : headerSizeBytes
-    if (!first && random() < 0.3) {
-      // A segment made after the boundary whose directory entry never reached the disk.
-      rmSync(path)
-      loss.filesRemoved++
-      continue
+    const first = name === boundary.file
+    if (!first) {
+      const fate = random()
+      // A segment made after the boundary: its directory entry may never have reached the disk,
+      // or (a crash between creating the file and reserving its blocks) only an empty file did.
+      if (fate < 0.25) {
+        rmSync(path)
+        loss.filesRemoved++
+        continue
+      }
+      if (fate < 0.3) {
+        writeFileSync(path, '')
+        loss.bytesChanged += bytes.length
+        continue
+      }
     }
     loss.file ??= name
-    // A segment made by a rotation after the boundary has its header synced only by a flush:
-    // sometimes that header never reached the disk either.
-    if (!first && random() < 0.3) {
-      // (A writer killed between creating the file and reserving its blocks leaves it empty.)
-      loss.bytesChanged += Math.min(headerSizeBytes, bytes.length)
-      bytes.fill(0, 0, Math.min(headerSizeBytes, bytes.length))
-    }
-    loss.bytesChanged += lose(bytes, start, first ? pattern : 'some-pages', random)
+    // A rotation's header is synced by the flush that acknowledges its first frames: all of a
+    // segment made after the boundary is past it.
+    const start = first ? boundary.bytes : 0
+    loss.bytesChanged += lose(bytes, start, first ? pattern : pickLater(random), random)
     writeFileSync(path, bytes)
-    first = false
   }
   return loss
 }
 
+function pickLater(random: () => number): LossPattern {
+  return lossPatterns[Math.floor(random() * lossPatterns.length)] as LossPattern
+}
+
+/** Zeroes the sectors past `start` that the pattern says never reached the disk; returns bytes changed. */
 function lose(bytes: Buffer, start: number, pattern: LossPattern, random: () => number): number {
   if (start >= bytes.length) return 0
   const original = Buffer.from(bytes.subarray(start))
+  const firstSector = Math.floor(start / sectorSizeBytes)
+  const sectors = Math.ceil(bytes.length / sectorSizeBytes)
+  // The sector holding the boundary is one unit too: its bytes past the boundary go or stay together.
+  const drop = (sector: number): void => {
+    bytes.fill(0, Math.max(start, sector * sectorSizeBytes), Math.min(bytes.length, (sector + 1) * sectorSizeBytes))
+  }
   switch (pattern) {
     case 'zeros':
       bytes.fill(0, start)
       break
-    case 'random-bytes': {
-      bytes.fill(0, start)
-      const length = Math.min(bytes.length - start, 1 + Math.floor(random() * 8192))
-      for (let i = 0; i < length; i++) bytes[start + i] = Math.floor(random() * 256)
+    case 'in-order': {
+      const lastWritten = firstSector + Math.floor(random() * Math.min(64, sectors - firstSector))
+      for (let sector = lastWritten + 1; sector < sectors; sector++) drop(sector)
       break
     }
-    case 'half-frame': {
-      // The first frame after the boundary reached the disk only in part.
-      const frameBytes = start + 4 <= bytes.length ? frameSizeBytes(bytes.readUInt32LE(start)) : 0
-      const kept = Math.min(Math.floor(frameBytes / 2), bytes.length - start)
-      bytes.fill(0, start + kept)
+    case 'sectors':
+      for (let sector = firstSector; sector < sectors; sector++) if (random() < 0.5) drop(sector)
       break
-    }
-    case 'stale-frame': {
-      // An old frame from earlier in the file shows up where the next one should be.
-      bytes.fill(0, start)
-      const oldLength = bytes.readUInt32LE(headerSizeBytes)
-      const size = Math.min(frameSizeBytes(oldLength), bytes.length - start, start - headerSizeBytes)
-      if (size > 0) bytes.copy(bytes, start, headerSizeBytes, headerSizeBytes + size)
-      break
-    }
-    case 'some-pages':
-      // Each page written after the boundary was written back, lost, or torn.
-      for (let page = start - (start % pageBytes); page < bytes.length; page += pageBytes) {
-        const from = Math.max(page, start)
-        const to = Math.min(page + pageBytes, bytes.length)
+    case 'pages': {
+      const perPage = pageBytes / sectorSizeBytes
+      for (let page = Math.floor(firstSector / perPage); page * perPage < sectors; page++) {
         const fate = random()
-        if (fate < 0.4) continue
-        if (fate < 0.8) bytes.fill(0, from, to)
-        else bytes.fill(0, from + Math.floor((to - from) / 2), to)
+        // Written whole (0.4), lost whole (0.4), or torn after its first few sectors (0.2).
+        const keptSectors = fate < 0.4 ? perPage : fate < 0.8 ? 0 : 1 + Math.floor(random() * (perPage - 1))
+        for (let sector = page * perPage + keptSectors; sector < (page + 1) * perPage && sector < sectors; sector++) {
+          if (sector >= firstSector) drop(sector)
+        }
       }
       break
+    }
   }
   let changed = 0
   for (let i = 0; i < original.length; i++) if (original[i] !== bytes[start + i]) changed++
   return changed
 }
-

@@ -1,5 +1,6 @@
 // The crash-test loop: start a writer, crash it (SIGKILL, or a simulated power loss on top),
-// reopen the log and check it against what the writer acknowledged; then the next round goes
+// reopen the log and check it against what the writer acknowledged; in a corrupt round, then
+// damage the recovered log and check that it is read back exactly or refused. The next round goes
 // on in the same directory.
 import { spawn } from 'node:child_process'
 import { createInterface } from 'node:readline'
@@ -9,9 +10,11 @@ import { RaftLog } from '../../storage/raft-log.js'
 import { CrashModel, type Violation } from './model.js'
 import { mixSeed, prng, type SizeRange } from './payload.js'
 import { lossPatterns, simulatePowerLoss } from './power-loss.js'
+import { runCorruptRound, type CorruptOutcome, type LogImage } from './corrupt-round.js'
 import type { CrashPoint, KillStep, WriterConfig } from './writer.js'
 
-export type CrashMode = 'kill' | 'power-loss' | 'both'
+/** both: kill and power-loss rounds alternating. corrupt: kill rounds, each followed by damage to the recovered log. */
+export type CrashMode = 'kill' | 'power-loss' | 'both' | 'corrupt'
 
 export interface CrashTestOptions {
   dir: string
@@ -28,9 +31,12 @@ export interface CrashTestOptions {
 
 export interface RoundResult {
   round: number
-  kind: 'kill' | 'power-loss'
+  kind: 'kill' | 'power-loss' | 'corrupt'
   crashPoint: CrashPoint
   lossPattern?: string
+  /** In a corrupt round: the damage done, and what opening and reading the log gave. */
+  damage?: string
+  corruptOutcome?: CorruptOutcome
   acknowledged: number
   recovered: number
   cutBytes: number
@@ -42,6 +48,9 @@ export interface CrashTestReport {
   rounds: number
   killRounds: number
   powerLossRounds: number
+  corruptRounds: number
+  /** How the corrupt rounds ended: refused by open(), refused by a read, or read back exactly. */
+  corruptOutcomes: Record<CorruptOutcome, number>
   crashPointRounds: number
   entriesAcknowledged: number
   entriesRecovered: number
@@ -72,6 +81,8 @@ export async function runCrashTest(options: CrashTestOptions): Promise<CrashTest
     rounds: 0,
     killRounds: 0,
     powerLossRounds: 0,
+    corruptRounds: 0,
+    corruptOutcomes: { 'refused at open': 0, 'refused at read': 0, exact: 0 },
     crashPointRounds: 0,
     entriesAcknowledged: 0,
     entriesRecovered: 0,
@@ -82,7 +93,7 @@ export async function runCrashTest(options: CrashTestOptions): Promise<CrashTest
   }
   for (let round = 1; round <= options.rounds; round++) {
     const random = prng(mixSeed(options.seed, round))
-    const kind = options.mode === 'both' ? (round % 2 === 1 ? 'kill' : 'power-loss') : options.mode
+    const kind: RoundResult['kind'] = options.mode === 'both' ? (round % 2 === 1 ? 'kill' : 'power-loss') : options.mode
     // Every third round crashes inside an operation instead of at a random moment.
     const crashPoint: CrashPoint = round % 3 === 0 ? (crashPoints[Math.floor(round / 3) % crashPoints.length] as CrashPoint) : 'none'
     const config: WriterConfig = {
@@ -106,10 +117,18 @@ export async function runCrashTest(options: CrashTestOptions): Promise<CrashTest
       const pattern = lossPatterns[Math.floor(random() * lossPatterns.length)] ?? 'zeros'
       result.lossPattern = simulatePowerLoss(options.dir, model.boundary, pattern, random).pattern
     }
-    checkRecovery(options, model, round, result, report)
+    const recovered = checkRecovery(options, model, round, result, report)
+    if (kind === 'corrupt' && recovered !== undefined) {
+      const corrupt = runCorruptRound({ dir: options.dir, segmentSize: options.segmentSize, payloadSeed: options.seed, entrySize: options.entrySize }, recovered, round, random)
+      result.damage = corrupt.damage
+      result.corruptOutcome = corrupt.outcome
+      result.violations.push(...corrupt.violations)
+      if (corrupt.outcome !== undefined) report.corruptOutcomes[corrupt.outcome]++
+    }
     report.rounds++
     if (kind === 'kill') report.killRounds++
-    else report.powerLossRounds++
+    else if (kind === 'power-loss') report.powerLossRounds++
+    else report.corruptRounds++
     if (crashPoint !== 'none') report.crashPointRounds++
     report.entriesAcknowledged += result.acknowledged
     report.entriesRecovered = result.recovered
@@ -120,13 +139,14 @@ export async function runCrashTest(options: CrashTestOptions): Promise<CrashTest
   return report
 }
 
-function checkRecovery(options: CrashTestOptions, model: CrashModel, round: number, result: RoundResult, report: CrashTestReport): void {
+/** Reopens the log and checks it against the model; returns what it holds when it could be read. */
+function checkRecovery(options: CrashTestOptions, model: CrashModel, round: number, result: RoundResult, report: CrashTestReport): LogImage | undefined {
   let log: RaftLog
   try {
     log = RaftLog.open(options.dir, { segmentSize: options.segmentSize, logger: { warn() {} } })
   } catch (error) {
     result.violations.push({ round, problem: `the log could not be reopened: ${(error as Error).message}` })
-    return
+    return undefined
   }
   try {
     const { violations, recovered } = model.check(log, round)
@@ -135,8 +155,10 @@ function checkRecovery(options: CrashTestOptions, model: CrashModel, round: numb
     result.cutBytes = log.recovery.cutBytes
     report.bytesCutOff += log.recovery.cutBytes
     report.framesCutOff += log.recovery.cutFrames
+    return { firstIndex: log.firstIndex, terms: log.slice(log.firstIndex).map((entry) => entry.term) }
   } catch (error) {
     result.violations.push({ round, problem: `reading the recovered log failed: ${(error as Error).message}` })
+    return undefined
   } finally {
     log.close()
   }

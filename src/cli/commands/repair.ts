@@ -1,0 +1,105 @@
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { UsageError, type Command } from '../command.js'
+import { checkLog } from '../log-check.js'
+import { checkLogDirectory } from '../log-reader.js'
+import { applyRepair, backUp, planRepair, type Change, type Repair } from '../log-repair.js'
+import { checkStateFile } from '../state-check.js'
+import { RaftLogError } from '../../storage/errors.js'
+import { isLockHeld, lockFile, unlockFile } from '../../storage/native.js'
+import { systemError } from '../../storage/system-error.js'
+
+const help = `Usage: raftlog repair DIR [--dry-run]
+
+Cuts a damaged log at its first problem, the one \`raftlog verify DIR\` lists first: every entry
+before it stays, every entry from it on is dropped (later segments deleted, the rest of the
+damaged segment zeroed), and the log opens again. This is the only way raftlog drops data that
+may have been acknowledged, so it is never done for you: opening a damaged log fails with
+ERR_CORRUPT instead. A node whose log was cut catches up from its leader.
+
+Before it changes anything it copies every file it will change into a new folder beside DIR,
+named DIR.repair-<time>, and prints its path. It prints exactly what it cut: the file and byte,
+the first index lost, and the frames and bytes of each file it cut or deleted. A damaged offset
+table over valid frames loses nothing: the segment is opened again and resealed.
+
+It refuses a directory a running node holds. It does not change raft_state.meta.
+
+Options:
+  --dry-run    say what it would cut, change nothing, make no backup
+  -h, --help   show this help
+
+Exit status: 0 when the log was repaired (or had nothing to repair) and verifies clean, 1 when a
+problem is left (the state file's, or one it could not cut), 2 on bad usage.
+
+Example:
+  raftlog repair ./raft_logs/node_1 --dry-run`
+
+function describeChange(change: Change, dryRun: boolean): string {
+  const verb = (done: string, would: string): string => (dryRun ? `would ${would}` : done)
+  switch (change.kind) {
+    case 'delete':
+      return `${verb('deleted', 'delete')} ${change.file}: ${change.frames} frames, ${change.bytes} bytes`
+    case 'replace':
+      return `${verb('replaced', 'replace')} ${change.file} by an empty segment at index ${change.baseIndex} (the term before it is unknown: 0): ${change.frames} frames, ${change.bytes} bytes`
+    case 'cut':
+      return `${verb('cut', 'cut')} ${change.file} at byte ${change.offset}: ${change.frames} frames, ${change.bytes} bytes${change.reopen ? ' (its header opened again)' : ''}`
+  }
+}
+
+function describeRepair(repair: Repair, dryRun: boolean): string[] {
+  const { file, offset, index, problem } = repair.problem
+  return [
+    `first problem: ${file}: byte ${offset}${index === undefined ? '' : ` (index ${index})`}: ${problem}`,
+    repair.firstLostIndex === undefined
+      ? `no entry is lost: every frame is valid`
+      : `the log ${dryRun ? 'would keep' : 'keeps'} the entries before index ${repair.firstLostIndex}; from ${repair.firstLostIndex} on they are dropped`,
+    ...repair.changes.map((change) => describeChange(change, dryRun)),
+  ]
+}
+
+/** Holds DIR's lock for the whole repair, so no node opens the log half cut. */
+function lockDirectory(dir: string): number {
+  try {
+    return lockFile(join(dir, 'LOCK'))
+  } catch (error) {
+    if (isLockHeld(error)) throw new RaftLogError('ERR_LOCKED', `${dir} is locked by a running raftlog process`, { dir })
+    throw systemError(error, `Cannot lock ${dir}`)
+  }
+}
+
+export const repairCommand: Command = {
+  name: 'repair',
+  summary: 'Cut a damaged log at its first problem, after backing up what it changes',
+  help,
+  async run(args) {
+    const { values, positionals } = parseArgs({ args, options: { 'dry-run': { type: 'boolean' } }, allowPositionals: true, strict: true })
+    const dir = positionals[0]
+    if (dir === undefined || positionals.length > 1) throw new UsageError('repair takes exactly one directory')
+    const dryRun = values['dry-run'] === true
+    checkLogDirectory(dir)
+    const lock = dryRun ? undefined : lockDirectory(dir)
+    try {
+      const repair = planRepair(checkLog(dir))
+      const lines: string[] = []
+      if (repair === undefined) {
+        lines.push('nothing to repair: no segment has a problem')
+      } else {
+        lines.push(...describeRepair(repair, dryRun))
+        if (!dryRun) {
+          lines.splice(2, 0, `backup of the files it changes: ${backUp(dir, repair)}`)
+          applyRepair(dir, repair)
+        }
+      }
+      const after = dryRun ? undefined : checkLog(dir)
+      const left = [...(after?.problems ?? []), ...checkStateFile(dir).problems]
+      for (const problem of left) lines.push(`still a problem: ${problem.file}: byte ${problem.offset}: ${problem.problem}`)
+      if (after !== undefined && after.problems.length === 0) {
+        lines.push(`the log verifies clean: ${after.entries === 0 ? 'empty' : `entries ${after.firstIndex}..${after.lastIndex}`}`)
+      }
+      console.log(lines.join('\n'))
+      return left.length === 0 ? 0 : 1
+    } finally {
+      if (lock !== undefined) unlockFile(lock)
+    }
+  },
+}
