@@ -7,6 +7,7 @@ import { parse } from 'yaml'
 import { RaftLogError } from '../storage/errors.js'
 import { pageSizeBytes } from '../storage/native.js'
 import { defaultSegmentSizeBytes, maxSegmentSizeBytes } from '../storage/segment-format.js'
+import { defaultSnapshotThreshold, defaultSnapshotTrailingEntries } from '../raft/snapshotter.js'
 
 export interface NodeConfig {
   nodeId: number
@@ -25,6 +26,10 @@ export interface ClusterConfig {
   maxEntriesPerQuery: number
   electionTimeout: [number, number]
   heartbeatInterval: number
+  /** Entries applied since the last snapshot that trigger a new one. */
+  snapshotThreshold: number
+  /** Entries kept in the log behind a snapshot. */
+  snapshotTrailingEntries: number
 }
 
 export const defaultClusterSettings = {
@@ -33,6 +38,8 @@ export const defaultClusterSettings = {
   max_entries_per_query: 1000,
   election_timeout_range: { min: 150, max: 500 },
   heartbeat_interval: 50,
+  snapshot_threshold: defaultSnapshotThreshold,
+  snapshot_trailing_entries: defaultSnapshotTrailingEntries,
 }
 
 function invalid(path: string, field: string, problem: string): RaftLogError {
@@ -112,5 +119,7 @@ export function loadClusterConfig(path: string): ClusterConfig {
     maxEntriesPerQuery: wholeNumber(settings.max_entries_per_query ?? defaultClusterSettings.max_entries_per_query, path, 'cluster_settings.max_entries_per_query', 1),
     electionTimeout: [min, max],
     heartbeatInterval,
+    snapshotThreshold: wholeNumber(settings.snapshot_threshold ?? defaultClusterSettings.snapshot_threshold, path, 'cluster_settings.snapshot_threshold', 1),
+    snapshotTrailingEntries: wholeNumber(settings.snapshot_trailing_entries ?? defaultClusterSettings.snapshot_trailing_entries, path, 'cluster_settings.snapshot_trailing_entries', 0),
   }
 }

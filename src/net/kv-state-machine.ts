@@ -3,6 +3,7 @@
 // so every read is linearizable.
 import type { LogEntry } from '../storage/log-entry.js'
 import type { StateMachine } from '../raft/state-machine.js'
+import { decodeKvSnapshot, encodeKvSnapshot } from './kv-snapshot.js'
 
 export type KvCommand =
   | { op: 'put'; key: string; value: string }
@@ -92,6 +93,18 @@ export class KvStateMachine implements StateMachine {
 
   get size(): number {
     return this.data.size
+  }
+
+  /** The pairs as of now (a copy of the map's entries; the strings are shared, not copied). */
+  snapshot(): AsyncIterable<Uint8Array> {
+    return encodeKvSnapshot(Array.from(this.data))
+  }
+
+  async restore(chunks: AsyncIterable<Uint8Array>): Promise<void> {
+    const restored = new Map<string, string>()
+    await decodeKvSnapshot(chunks, (key, value) => restored.set(key, value))
+    this.data.clear()
+    for (const [key, value] of restored) this.data.set(key, value)
   }
 
   private execute(command: KvCommand): KvResult {

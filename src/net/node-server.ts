@@ -94,6 +94,8 @@ export async function startNodeServer(cluster: ClusterConfig, nodeId: number, lo
       heartbeatInterval: cluster.heartbeatInterval,
       segmentSize: cluster.logSegmentSize,
       maxEntriesPerAppend: cluster.maxEntriesPerQuery,
+      snapshotThreshold: cluster.snapshotThreshold,
+      snapshotTrailingEntries: cluster.snapshotTrailingEntries,
       logger,
     })
   } catch (error) {

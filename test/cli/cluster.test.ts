@@ -167,7 +167,7 @@ describe('a 3-process cluster over gRPC', () => {
     writeFileSync(bad, 'nodes:\n  - { node_id: 1, ip_address: "127.0.0.1", port: 1, colour: red }\n')
     expect((await runCli(['node', '-n', '1', '-c', bad])).stderr).toMatch(/nodes\[0\]\.colour is not a known setting/)
     writeFileSync(bad, 'nodes:\n  - { node_id: 1, ip_address: "127.0.0.1", port: 1 }\ncluster_settings:\n  election_timeout_range: { min: 400, max: 200 }\n')
-    expect((await runCli(['node', '-n', '1', '-c', bad])).stderr).toMatch(/election_timeout_range min 400 is greater than max 200/)
+    expect((await runCli(['node', '-n', '1', '-c', bad])).stderr).toMatch(/election_timeout_range min 400 must be below max 200/)
 
     const blocker = createServer()
     await new Promise<void>((resolve) => blocker.listen(ports[0], '127.0.0.1', resolve))

@@ -56,9 +56,11 @@ describe('loadClusterConfig', () => {
   max_entries_per_query: 10
   election_timeout_range: { min: 300, max: 900 }
   heartbeat_interval: 100
+  snapshot_threshold: 1000
+  snapshot_trailing_entries: 0
 `),
     )
-    expect(config).toMatchObject({ logDirectory: '/var/lib/raft', logSegmentSize: pageSizeBytes * 4, maxEntriesPerQuery: 10, electionTimeout: [300, 900], heartbeatInterval: 100 })
+    expect(config).toMatchObject({ logDirectory: '/var/lib/raft', logSegmentSize: pageSizeBytes * 4, maxEntriesPerQuery: 10, electionTimeout: [300, 900], heartbeatInterval: 100, snapshotThreshold: 1000, snapshotTrailingEntries: 0 })
   })
 
   it('puts an IPv6 address in brackets before its port, and takes host names', () => {
@@ -75,6 +77,8 @@ describe('loadClusterConfig', () => {
     ['a list at the top', '- 1\n', /the document must be a mapping/],
     ['an unknown top-level key', `${threeNodes}cluster: x\n`, /the document\.cluster is not a known setting/],
     ['no nodes', 'nodes: []\n', /nodes must be a non-empty list/],
+    ['a snapshot threshold of 0', `${threeNodes}cluster_settings:\n  snapshot_threshold: 0\n`, /cluster_settings\.snapshot_threshold must be a whole number from 1/],
+    ['negative trailing entries', `${threeNodes}cluster_settings:\n  snapshot_trailing_entries: -1\n`, /cluster_settings\.snapshot_trailing_entries must be a whole number from 0/],
     ['an unknown node key', 'nodes:\n  - { node_id: 1, ip_address: "h", port: 1, colour: red }\n', /nodes\[0\]\.colour is not a known setting/],
     ['a node without an id', 'nodes:\n  - { ip_address: "h", port: 1 }\n', /nodes\[0\]\.node_id is missing/],
     ['node id 0', 'nodes:\n  - { node_id: 0, ip_address: "h", port: 1 }\n', /nodes\[0\]\.node_id must be a whole number from 1/],

@@ -107,3 +107,49 @@ describe('KvStateMachine', () => {
     ])
   })
 })
+
+describe('KvStateMachine snapshots', () => {
+  async function* cut(bytes: Buffer, sizes: number[]): AsyncGenerator<Uint8Array> {
+    let offset = 0
+    for (let i = 0; offset < bytes.length; i++) {
+      const size = sizes[i % sizes.length]!
+      yield bytes.subarray(offset, offset + size)
+      offset += size
+    }
+  }
+
+  async function bytesOf(machine: KvStateMachine): Promise<Buffer> {
+    const parts: Uint8Array[] = []
+    for await (const chunk of machine.snapshot()) parts.push(chunk)
+    return Buffer.concat(parts)
+  }
+
+  it('restores exactly the pairs of the moment the snapshot was taken, from chunks cut anywhere', async () => {
+    const machine = new KvStateMachine()
+    let index = 0
+    const put = (key: string, value: string): void => void machine.apply({ index: ++index, term: 1, type: EntryType.Normal, data: encodeKvCommand({ op: 'put', key, value }) })
+    for (let i = 0; i < 5000; i++) put(`key-${i}`, `value-${i}-${'v'.repeat(i % 50)}`)
+    put('', '')
+    put('ünïcödé', '値')
+    const snapshot = machine.snapshot()
+    put('later', 'not in the snapshot')
+    const parts: Uint8Array[] = []
+    for await (const chunk of snapshot) parts.push(chunk)
+    const bytes = Buffer.concat(parts)
+    for (const sizes of [[1], [7, 3, 1000], [bytes.length]]) {
+      const restored = new KvStateMachine()
+      await restored.restore(cut(bytes, sizes))
+      expect(restored.size).toBe(5002)
+      expect(await bytesOf(restored)).toEqual(bytes)
+    }
+  })
+
+  it('refuses bytes that are not a snapshot, cut short, or followed by more', async () => {
+    const machine = new KvStateMachine()
+    machine.apply({ index: 1, term: 1, type: EntryType.Normal, data: encodeKvCommand({ op: 'put', key: 'k', value: 'v' }) })
+    const bytes = await bytesOf(machine)
+    for (const broken of [Buffer.from('nope'), bytes.subarray(0, bytes.length - 1), bytes.subarray(0, 9), Buffer.concat([bytes, Buffer.from([0])])]) {
+      await expect(new KvStateMachine().restore(cut(broken, [3]))).rejects.toMatchObject({ code: 'ERR_CORRUPT', message: expect.stringMatching(/^Not a key-value snapshot: /) })
+    }
+  })
+})

@@ -1,0 +1,90 @@
+// The key-value store's snapshot bytes: a version word, then records, then an end record.
+//
+//   "KVS1"                                   format and version
+//   0x01 key length u32, key, value length u32, value     one per key
+//   0xff                                     end
+//
+// Written in batches of about batchBytes; read back from chunks cut anywhere.
+import { RaftLogError } from '../storage/errors.js'
+
+const magic = Buffer.from('KVS1', 'ascii')
+const recordPair = 0x01
+const recordEnd = 0xff
+/** Bytes gathered before a batch of records is handed on. */
+const batchBytes = 64 * 1024
+
+/** The snapshot of `pairs` (taken by the caller at the moment that matters) as chunks. */
+export async function* encodeKvSnapshot(pairs: readonly (readonly [string, string])[]): AsyncGenerator<Uint8Array> {
+  let parts: Buffer[] = [magic]
+  let size = magic.length
+  for (const [key, value] of pairs) {
+    const keyBytes = Buffer.from(key)
+    const valueBytes = Buffer.from(value)
+    const head = Buffer.allocUnsafe(5)
+    head[0] = recordPair
+    head.writeUInt32LE(keyBytes.length, 1)
+    const middle = Buffer.allocUnsafe(4)
+    middle.writeUInt32LE(valueBytes.length, 0)
+    parts.push(head, keyBytes, middle, valueBytes)
+    size += 9 + keyBytes.length + valueBytes.length
+    if (size >= batchBytes) {
+      yield Buffer.concat(parts)
+      parts = []
+      size = 0
+    }
+  }
+  parts.push(Buffer.from([recordEnd]))
+  yield Buffer.concat(parts)
+}
+
+/** Reads a snapshot back into pairs; ERR_CORRUPT when the bytes are not one. */
+export async function decodeKvSnapshot(chunks: AsyncIterable<Uint8Array>, onPair: (key: string, value: string) => void): Promise<void> {
+  const input = new ChunkReader(chunks)
+  const head = await input.take(magic.length)
+  if (head === undefined || !head.equals(magic)) throw bad('it does not start with KVS1')
+  for (;;) {
+    const type = await input.take(1)
+    if (type === undefined) throw bad('it ends without its end record')
+    if (type[0] === recordEnd) break
+    if (type[0] !== recordPair) throw bad(`unknown record type ${type[0]}`)
+    const key = await input.takeSized()
+    const value = await input.takeSized()
+    if (key === undefined || value === undefined) throw bad('a record is cut short')
+    onPair(key.toString(), value.toString())
+  }
+  if ((await input.take(1)) !== undefined) throw bad('bytes follow its end record')
+}
+
+function bad(problem: string): RaftLogError {
+  return new RaftLogError('ERR_CORRUPT', `Not a key-value snapshot: ${problem}`)
+}
+
+/** Reads exact byte counts from a stream of chunks cut anywhere. */
+class ChunkReader {
+  private readonly iterator: AsyncIterator<Uint8Array>
+  private buffer = Buffer.alloc(0)
+  private ended = false
+
+  constructor(chunks: AsyncIterable<Uint8Array>) {
+    this.iterator = chunks[Symbol.asyncIterator]()
+  }
+
+  /** `length` bytes, or undefined when the stream ends first. */
+  async take(length: number): Promise<Buffer | undefined> {
+    while (this.buffer.length < length && !this.ended) {
+      const next = await this.iterator.next()
+      if (next.done === true) this.ended = true
+      else this.buffer = this.buffer.length === 0 ? Buffer.from(next.value) : Buffer.concat([this.buffer, next.value])
+    }
+    if (this.buffer.length < length) return undefined
+    const taken = this.buffer.subarray(0, length)
+    this.buffer = this.buffer.subarray(length)
+    return taken
+  }
+
+  /** A u32 length, then that many bytes. */
+  async takeSized(): Promise<Buffer | undefined> {
+    const size = await this.take(4)
+    return size === undefined ? undefined : this.take(size.readUInt32LE(0))
+  }
+}
