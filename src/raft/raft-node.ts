@@ -72,7 +72,9 @@ type Timing = ReturnType<typeof checkNodeOptions>
 /**
  * A Raft node: consensus (RaftCore), its disk (RaftLog and raft_state.meta), its transport and
  * the user's state machine. Events: 'role' ({ role, term }), 'leader' ({ leaderId, term }),
- * 'failed' (Error: a storage failure stopped the node; it must be stopped and started again).
+ * 'snapshot' ({ index, term, from }: one was taken here, from = 0, or installed from node
+ * `from`), 'failed' (Error: a storage failure stopped the node; it must be stopped and
+ * started again).
  */
 export class RaftNode extends EventEmitter {
   readonly id: number
@@ -131,7 +133,10 @@ export class RaftNode extends EventEmitter {
       latest: start.snapshot,
       termAt: (index) => log.termAt(index),
       compact: (upTo) => this.guard(() => log.compact(upTo)),
-      onTaken: (snapshot) => this.guard(() => this.core.snapshotTaken(snapshot)),
+      onTaken: (snapshot) => {
+        this.guard(() => this.core.snapshotTaken(snapshot))
+        this.emit('snapshot', { ...snapshot, from: 0 })
+      },
       metadataAt: () => new Uint8Array(0),
       logger: this.logger,
     })
@@ -372,7 +377,10 @@ export class RaftNode extends EventEmitter {
       } finally {
         await reader.close()
       }
-    }).catch((error: unknown) => this.fail(error as Error))
+    }).then(
+      () => this.emit('snapshot', { ...meta, from: message.from }),
+      (error: unknown) => this.fail(error as Error),
+    )
   }
 
   private saveState(ready?: Ready): void {

@@ -1,90 +1,13 @@
 // End to end: real `raftlog node` processes on 127.0.0.1 talking gRPC, a real client, a leader
 // killed with SIGKILL, failover, and a restarted node catching up to identical logs.
-import { afterAll, describe, expect, it } from 'vitest'
-import { spawn, type ChildProcess } from 'node:child_process'
+import { describe, expect, it } from 'vitest'
 import { createServer, type Server } from 'node:net'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { cliPath, runCli } from '../helpers/cli.js'
+import { runCli } from '../helpers/cli.js'
+import { alive, exited, startCluster, startNode, statuses, waitFor, writeConfig } from '../helpers/processes.js'
 import { tempDir } from '../helpers/temp-dir.js'
 import { ClusterClient } from '../../src/net/cluster-client.js'
-
-const children = new Set<ChildProcess>()
-
-function killChildren(): void {
-  for (const child of children) child.kill('SIGKILL')
-}
-afterAll(killChildren)
-// Also when vitest ends this worker without running hooks (a timeout, Ctrl-C): no orphaned nodes.
-process.on('exit', killChildren)
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))))
-    })
-  })
-}
-
-async function writeConfig(dir: string, size: number): Promise<{ path: string; ports: number[] }> {
-  const ports: number[] = []
-  for (let i = 0; i < size; i++) ports.push(await freePort())
-  const path = join(dir, 'cluster.yaml')
-  const nodes = ports.map((port, i) => `  - { node_id: ${i + 1}, ip_address: "127.0.0.1", port: ${port} }`).join('\n')
-  writeFileSync(path, `nodes:\n${nodes}\ncluster_settings:\n  log_directory: "./logs"\n  log_segment_size: 1048576\n  election_timeout_range: { min: 150, max: 300 }\n  heartbeat_interval: 30\n`)
-  return { path, ports }
-}
-
-interface NodeProcess {
-  child: ChildProcess
-  output: string[]
-}
-
-function startNode(config: string, id: number): NodeProcess {
-  const child = spawn(process.execPath, [cliPath, 'node', '--node-id', String(id), '--config', config, '--log-format', 'json'], { stdio: ['ignore', 'pipe', 'pipe'] })
-  children.add(child)
-  child.on('exit', () => children.delete(child))
-  const output: string[] = []
-  child.stdout!.on('data', (chunk: Buffer) => output.push(...chunk.toString().trim().split('\n')))
-  child.stderr!.on('data', (chunk: Buffer) => output.push(...chunk.toString().trim().split('\n')))
-  return { child, output }
-}
-
-async function statuses(config: string): Promise<{ id: number; reachable: boolean; role: string; term: number; leaderId: number; commitIndex: number }[]> {
-  const result = await runCli(['status', '--config', config, '--json', '--timeout', '1000'])
-  return JSON.parse(result.stdout)
-}
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await probe()
-    if (value !== undefined) return value
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-}
-
-/** `raftlog cluster --config config`, its stdout and stderr gathered in `output.text`. */
-function startCluster(config: string): { child: ChildProcess; output: { text: string } } {
-  const child = spawn(process.execPath, [cliPath, 'cluster', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] })
-  children.add(child)
-  const output = { text: '' }
-  child.stdout!.on('data', (chunk: Buffer) => (output.text += chunk.toString()))
-  child.stderr!.on('data', (chunk: Buffer) => (output.text += chunk.toString()))
-  return { child, output }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
 
 /** A plain TCP server on `port`, so that a node cannot bind it. */
 function occupy(port: number): Promise<Server> {
@@ -92,10 +15,6 @@ function occupy(port: number): Promise<Server> {
     const blocker = createServer()
     blocker.listen(port, '127.0.0.1', () => resolve(blocker))
   })
-}
-
-function exited(child: ChildProcess): Promise<number | null> {
-  return new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve(child.exitCode) : child.on('exit', (code) => resolve(code))))
 }
 
 describe('a 3-process cluster over gRPC', () => {

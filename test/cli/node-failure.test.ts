@@ -2,22 +2,14 @@
 // restarts it (or a human looks), instead of serving forever as a follower that answers nothing.
 import { describe, expect, it } from 'vitest'
 import { readFileSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { RaftLog, RaftNode } from '../../src/index.js'
 import { MemoryNetwork } from '../../src/testing.js'
 import { silentLogger } from '../helpers/entries.js'
 import { tempDir } from '../helpers/temp-dir.js'
 import { runCli } from '../helpers/cli.js'
+import { freePort } from '../helpers/processes.js'
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const probe = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number }
-      probe.close(() => resolve(port))
-    })
-  })
-}
 
 describe('raftlog node on a damaged log', () => {
   it('exits 1 after a corrupt committed entry in a sealed segment is found', async () => {

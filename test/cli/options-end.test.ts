@@ -2,26 +2,17 @@
 // option. `raftlog kv put k -- --help` stores the value "--help" instead of printing help.
 import { afterAll, describe, expect, it } from 'vitest'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { createServer } from 'node:net'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { cliPath, runCli } from '../helpers/cli.js'
 import { tempDir } from '../helpers/temp-dir.js'
+import { freePort } from '../helpers/processes.js'
 
 const children = new Set<ChildProcess>()
 afterAll(() => {
   for (const child of children) child.kill('SIGKILL')
 })
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))))
-    })
-  })
-}
 
 /** A one-node cluster: it elects itself at once. */
 async function startSingleNode(): Promise<{ config: string; node: ChildProcess }> {

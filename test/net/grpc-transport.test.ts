@@ -1,10 +1,10 @@
 // Two (or three) GrpcTransports in this process, each behind its own gRPC server on 127.0.0.1.
 import { afterEach, describe, expect, it } from 'vitest'
 import * as grpc from '@grpc/grpc-js'
-import { createServer } from 'node:net'
 import { GrpcTransport } from '../../src/net/grpc-transport.js'
 import type { RaftMessage } from '../../src/raft/messages.js'
 import { EntryType } from '../../src/storage/log-entry.js'
+import { freePort } from '../helpers/processes.js'
 
 const servers: grpc.Server[] = []
 const transports: GrpcTransport[] = []
@@ -18,14 +18,6 @@ function bind(server: grpc.Server, port = 0): Promise<number> {
   return new Promise((resolve, reject) => server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (error, bound) => (error === null ? resolve(bound) : reject(error))))
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const probe = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number }
-      probe.close(() => resolve(port))
-    })
-  })
-}
 
 /** A transport serving `port`, collecting what it receives. */
 async function endpoint(id: number, ports: Map<number, number>): Promise<{ transport: GrpcTransport; received: RaftMessage[] }> {

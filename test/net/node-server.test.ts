@@ -11,15 +11,8 @@ import { decodeKvResult, encodeKvCommand } from '../../src/net/kv-state-machine.
 import { ClusterClient } from '../../src/net/cluster-client.js'
 import { maxCommandBytes, startNodeServer, type NodeServer } from '../../src/net/node-server.js'
 import { protocol } from '../../src/net/protocol.js'
+import { freePort } from '../helpers/processes.js'
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const probe = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number }
-      probe.close(() => resolve(port))
-    })
-  })
-}
 
 type Reply = { result: Buffer; notLeader: { leaderId: number; leaderAddress: string } | null }
 

@@ -59,6 +59,10 @@ export const nodeCommand: Command = {
     node.on('leader', ({ leaderId, term }: { leaderId: number; term: number }) => {
       if (leaderId !== 0 && leaderId !== nodeId) log('leader', `leader is node ${leaderId} (term ${term})`, { leaderId, term })
     })
+    node.on('snapshot', ({ index, term, from }: { index: number; term: number; from: number }) => {
+      if (from === 0) log('snapshot', `snapshot taken up to index ${index} (term ${term})`, { index, term })
+      else log('snapshot-installed', `installed a snapshot up to index ${index} (term ${term}) from node ${from}`, { index, term, from })
+    })
     const status = node.status()
     log('started', `node ${nodeId} ready: term ${status.term}, log ${status.firstIndex}..${status.lastIndex}`, { ...status })
     let finish: (status: number) => void = () => {}
