@@ -6,6 +6,7 @@
 //
 // Written in batches of about batchBytes; read back from chunks cut anywhere.
 import { RaftLogError } from '../storage/errors.js'
+import { ChunkReader } from '../raft/chunk-reader.js'
 
 const magic = Buffer.from('KVS1', 'ascii')
 const recordPair = 0x01
@@ -57,34 +58,4 @@ export async function decodeKvSnapshot(chunks: AsyncIterable<Uint8Array>, onPair
 
 function bad(problem: string): RaftLogError {
   return new RaftLogError('ERR_CORRUPT', `Not a key-value snapshot: ${problem}`)
-}
-
-/** Reads exact byte counts from a stream of chunks cut anywhere. */
-class ChunkReader {
-  private readonly iterator: AsyncIterator<Uint8Array>
-  private buffer = Buffer.alloc(0)
-  private ended = false
-
-  constructor(chunks: AsyncIterable<Uint8Array>) {
-    this.iterator = chunks[Symbol.asyncIterator]()
-  }
-
-  /** `length` bytes, or undefined when the stream ends first. */
-  async take(length: number): Promise<Buffer | undefined> {
-    while (this.buffer.length < length && !this.ended) {
-      const next = await this.iterator.next()
-      if (next.done === true) this.ended = true
-      else this.buffer = this.buffer.length === 0 ? Buffer.from(next.value) : Buffer.concat([this.buffer, next.value])
-    }
-    if (this.buffer.length < length) return undefined
-    const taken = this.buffer.subarray(0, length)
-    this.buffer = this.buffer.subarray(length)
-    return taken
-  }
-
-  /** A u32 length, then that many bytes. */
-  async takeSized(): Promise<Buffer | undefined> {
-    const size = await this.take(4)
-    return size === undefined ? undefined : this.take(size.readUInt32LE(0))
-  }
 }

@@ -24,7 +24,16 @@ export const protocol = (() => {
 })()
 
 /** Each message type travels through the RPC of the same name (InstallSnapshot never travels: its file does, in chunks). */
-export const raftMethods: Exclude<RaftMessageType, 'InstallSnapshot'>[] = ['RequestVote', 'RequestVoteResponse', 'AppendEntries', 'AppendEntriesResponse', 'SnapshotChunk', 'SnapshotChunkResponse']
+export const raftMethods: Exclude<RaftMessageType, 'InstallSnapshot'>[] = [
+  'RequestVote',
+  'RequestVoteResponse',
+  'AppendEntries',
+  'AppendEntriesResponse',
+  'SnapshotChunk',
+  'SnapshotChunkResponse',
+  'ReadIndex',
+  'ReadIndexResponse',
+]
 export type WireMethod = (typeof raftMethods)[number]
 
 interface WireEntry {
@@ -58,6 +67,8 @@ interface WireFields {
   heldBytes: number
   done: boolean
   error: string
+  requestId: number
+  index: number
 }
 
 /** A RaftMessage as the protobuf object of its RPC. */
@@ -93,6 +104,10 @@ export function toWire(message: RaftMessage): Record<string, unknown> {
       }
     case 'SnapshotChunkResponse':
       return { from: message.from, to: message.to, term: message.term, lastIncludedIndex: message.lastIncludedIndex, lastIncludedTerm: message.lastIncludedTerm, heldBytes: message.heldBytes, done: message.done, error: message.error }
+    case 'ReadIndex':
+      return { from: message.from, to: message.to, term: message.term, requestId: message.requestId }
+    case 'ReadIndexResponse':
+      return { from: message.from, to: message.to, term: message.term, requestId: message.requestId, index: message.index }
     case 'InstallSnapshot':
       throw new Error('InstallSnapshot never goes over the wire: the driver sends the snapshot in SnapshotChunk messages')
   }
@@ -134,5 +149,9 @@ export function fromWire(method: WireMethod, wire: Record<string, unknown>): Raf
       }
     case 'SnapshotChunkResponse':
       return { type: method, from: w.from, to: w.to, term: w.term, lastIncludedIndex: w.lastIncludedIndex, lastIncludedTerm: w.lastIncludedTerm, heldBytes: w.heldBytes, done: w.done, error: w.error }
+    case 'ReadIndex':
+      return { type: method, from: w.from, to: w.to, term: w.term, requestId: w.requestId }
+    case 'ReadIndexResponse':
+      return { type: method, from: w.from, to: w.to, term: w.term, requestId: w.requestId, index: w.index }
   }
 }

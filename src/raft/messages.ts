@@ -85,5 +85,30 @@ export interface SnapshotChunkResponse extends Envelope {
   error: string
 }
 
-export type RaftMessage = RequestVote | RequestVoteResponse | AppendEntries | AppendEntriesResponse | InstallSnapshot | SnapshotChunk | SnapshotChunkResponse
+/**
+ * A follower asks the leader for a read index on behalf of a local read (Raft dissertation
+ * §6.4: follower reads); `requestId` is the follower's own and comes back in the answer.
+ */
+export interface ReadIndexRequest extends Envelope {
+  type: 'ReadIndex'
+  requestId: number
+}
+
+/** The leader's answer: reads may be served once the follower applied up to `index`. */
+export interface ReadIndexResponse extends Envelope {
+  type: 'ReadIndexResponse'
+  requestId: number
+  index: number
+}
+
+export type RaftMessage =
+  | RequestVote
+  | RequestVoteResponse
+  | AppendEntries
+  | AppendEntriesResponse
+  | InstallSnapshot
+  | SnapshotChunk
+  | SnapshotChunkResponse
+  | ReadIndexRequest
+  | ReadIndexResponse
 export type RaftMessageType = RaftMessage['type']

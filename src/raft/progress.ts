@@ -79,6 +79,9 @@ export class Inflights {
 
 export type ProgressState = 'probe' | 'replicate' | 'snapshot'
 
+/** Send ticks remembered per follower for lease reads. */
+const maxSentTicks = 1024
+
 export class Progress {
   /** Highest index known to be durable on the follower (0: nothing known). */
   match = 0
@@ -102,6 +105,14 @@ export class Progress {
   matchSeq = 0
   /** Highest message counter this follower has answered in the current term (for ReadIndex). */
   ackedSeq = 0
+  /**
+   * Core tick at which the leader sent the newest message this follower answered: the follower
+   * heard from the leader no earlier than this, so it votes for nobody else before this tick
+   * plus an election timeout (what a lease read relies on).
+   */
+  leaseFrom = Number.NEGATIVE_INFINITY
+  /** (seq, tick) of recent messages to this follower, oldest first, to find leaseFrom. */
+  private sentTicks: { seq: number; tick: number }[] = []
 
   constructor(next: number, maxInflightAppends: number, maxInflightBytes: number) {
     this.next = next
@@ -136,6 +147,22 @@ export class Progress {
     this.state = 'snapshot'
     this.pendingSnapshot = index
     this.inflights.reset()
+  }
+
+  /** Any AppendEntries numbered `seq` went to this follower at tick `now`. */
+  recordSent(seq: number, now: number): void {
+    this.sentTicks.push({ seq, tick: now })
+    // Bounded: a follower that answers nothing keeps only the newest few.
+    if (this.sentTicks.length > maxSentTicks) this.sentTicks.splice(0, this.sentTicks.length - maxSentTicks)
+  }
+
+  /** The follower answered the message numbered `seq`. */
+  answered(seq: number): void {
+    if (seq <= this.ackedSeq) return
+    this.ackedSeq = seq
+    let tick: number | undefined
+    while (this.sentTicks.length > 0 && (this.sentTicks[0] as { seq: number }).seq <= seq) tick = (this.sentTicks.shift() as { tick: number }).tick
+    if (tick !== undefined) this.leaseFrom = Math.max(this.leaseFrom, tick)
   }
 
   /** Records entries up to `lastIndex` sent at tick `now` in the AppendEntries numbered `seq`. */

@@ -4,8 +4,9 @@
 // a Ready), no waiting on disks (Ready.mustFlush says what must be durable before sending).
 import { EntryType, type LogEntry } from '../storage/log-entry.js'
 import type { RaftLogStore } from './log-store.js'
-import type { AppendEntries, AppendEntriesResponse, InstallSnapshot, RaftMessage, RequestVote, RequestVoteResponse } from './messages.js'
+import type { AppendEntries, AppendEntriesResponse, InstallSnapshot, RaftMessage, ReadIndexRequest, ReadIndexResponse, RequestVote, RequestVoteResponse } from './messages.js'
 import { Progress } from './progress.js'
+import { ReadOnlyQueue, type PendingRead } from './read-only.js'
 
 export type Role = 'follower' | 'candidate' | 'leader'
 
@@ -43,7 +44,24 @@ export interface RaftCoreOptions {
    * Default: the election timeout's minimum.
    */
   appendTimeoutTicks?: number
+  /**
+   * 'read-index' (default): every read is confirmed by a round of heartbeats. 'lease': the
+   * leader serves reads without a round while a majority answered messages it sent less than an
+   * election timeout minus leaseDriftTicks ago; correct only while no node's clock runs faster
+   * than another's by more than that allowance (the dissertation's §6.4.1 assumption).
+   */
+  readMode?: ReadMode
+  /** Ticks taken off the election timeout for clock drift in lease reads (default: a tenth of it, at least 1). */
+  leaseDriftTicks?: number
   onWarning?: (message: string) => void
+}
+
+export type ReadMode = 'read-index' | 'lease'
+
+/** A read may be served once the state machine applied up to `index`. */
+export interface ReadState {
+  requestId: number
+  index: number
 }
 
 /** Which entries a snapshot covers: up to `index`, whose term is `term`. */
@@ -70,6 +88,10 @@ export interface Ready {
   term: number
   /** log.lastIndex when this Ready was made: what the flush covers. */
   lastIndex: number
+  /** Reads asked here (readIndex()) that are confirmed: serve each once applied up to its index. */
+  readStates: ReadState[]
+  /** Reads asked here that cannot be confirmed (leadership moved): ask again. */
+  droppedReads: number[]
 }
 
 export const defaultMaxEntriesPerAppend = 512
@@ -90,6 +112,8 @@ export class RaftCore {
   private readonly maxInflightAppends: number
   private readonly maxInflightBytes: number
   private readonly appendTimeoutTicks: number
+  private readonly readMode: ReadMode
+  private readonly leaseTicks: number
   private readonly warn: (message: string) => void
 
   private term: number
@@ -110,6 +134,13 @@ export class RaftCore {
   /** AppendEntries sent in this term by this leader (their seq). */
   private appendSeq = 0
   private snapshot: SnapshotMeta | undefined
+  private readonly readOnly = new ReadOnlyQueue()
+  /** Reads that arrived before this leader's no-op committed: they wait for it (§6.4 step 1). */
+  private readsBeforeNoop: Omit<PendingRead, 'index'>[] = []
+  /** This follower's reads forwarded to a leader, by request id. */
+  private forwardedReads = new Map<number, number>()
+  private readStates: ReadState[] = []
+  private droppedReads: number[] = []
 
   private outbox: RaftMessage[] = []
   private hardStateChanged = false
@@ -130,6 +161,8 @@ export class RaftCore {
     this.maxInflightAppends = options.maxInflightAppends ?? defaultMaxInflightAppends
     this.maxInflightBytes = options.maxInflightBytes ?? defaultMaxInflightBytes
     this.appendTimeoutTicks = options.appendTimeoutTicks ?? options.electionTicks[0]
+    this.readMode = options.readMode ?? 'read-index'
+    this.leaseTicks = options.electionTicks[0] - (options.leaseDriftTicks ?? Math.max(1, Math.ceil(options.electionTicks[0] / 10)))
     this.warn = options.onWarning ?? (() => {})
     this.term = options.hardState.currentTerm
     this.votedFor = options.hardState.votedFor
@@ -206,6 +239,22 @@ export class RaftCore {
     return index
   }
 
+  /**
+   * Asks for a read index for the read `requestId` (Raft dissertation §6.4). The answer comes
+   * in Ready.readStates, or Ready.droppedReads when leadership moves first. A follower asks its
+   * leader. Returns false when no leader is known (nothing will come back).
+   */
+  readIndex(requestId: number): boolean {
+    if (this.roleValue === 'leader') {
+      this.takeRead({ requestId, from: this.id })
+      return true
+    }
+    if (this.leader === 0) return false
+    this.forwardedReads.set(requestId, this.leader)
+    this.send({ type: 'ReadIndex', from: this.id, to: this.leader, term: this.term, requestId })
+    return true
+  }
+
   /** A new snapshot is durable: followers that need entries before the log's start get it. */
   snapshotTaken(snapshot: SnapshotMeta): void {
     if (this.snapshot === undefined || snapshot.index > this.snapshot.index) this.snapshot = { ...snapshot }
@@ -276,6 +325,10 @@ export class RaftCore {
       return
     }
     switch (message.type) {
+      case 'ReadIndex':
+        return this.handleReadIndex(message)
+      case 'ReadIndexResponse':
+        return this.handleReadIndexResponse(message)
       case 'RequestVote':
         return this.handleRequestVote(message)
       case 'RequestVoteResponse':
@@ -297,7 +350,17 @@ export class RaftCore {
   }
 
   hasReady(): boolean {
-    return this.hardStateChanged || this.logChanged || this.softStateChanged || this.broadcastPending || this.outbox.length > 0 || this.commitChanged
+    return (
+      this.hardStateChanged ||
+      this.logChanged ||
+      this.softStateChanged ||
+      this.broadcastPending ||
+      this.outbox.length > 0 ||
+      this.commitChanged ||
+      this.readStates.length > 0 ||
+      this.droppedReads.length > 0 ||
+      this.readOnly.needsRound
+    )
   }
 
   /** Takes what the driver must do now. */
@@ -306,6 +369,12 @@ export class RaftCore {
       for (const peer of this.progress.keys()) this.sendAppends(peer)
     }
     this.broadcastPending = false
+    if (this.readOnly.needsRound && this.roleValue === 'leader') {
+      // One round of heartbeats, numbered from here, confirms every read that waits now.
+      this.readOnly.startRound(this.appendSeq + 1)
+      this.broadcastHeartbeat()
+      this.confirmReads()
+    }
     const ready: Ready = {
       hardState: this.hardStateChanged ? { currentTerm: this.term, votedFor: this.votedFor, commitIndex: this.commitIndex } : undefined,
       mustFlush: this.logChanged,
@@ -315,7 +384,11 @@ export class RaftCore {
       leaderId: this.leader,
       term: this.term,
       lastIndex: this.log.lastIndex,
+      readStates: this.readStates,
+      droppedReads: this.droppedReads,
     }
+    this.readStates = []
+    this.droppedReads = []
     this.outbox = []
     this.hardStateChanged = false
     this.logChanged = false
@@ -340,6 +413,7 @@ export class RaftCore {
     }
     if (preVote) {
       // Pre-vote: ask whether we could win before disturbing anyone with a new term.
+      this.dropReads(0)
       this.preCandidate = true
       this.setRole('candidate')
       this.leader = 0
@@ -355,6 +429,7 @@ export class RaftCore {
   }
 
   private becomeCandidate(): void {
+    this.dropReads(0)
     this.preCandidate = false
     this.term++
     this.votedFor = this.id
@@ -365,6 +440,7 @@ export class RaftCore {
   }
 
   private becomeFollower(term: number, leader: number): void {
+    this.dropReads(leader)
     if (term > this.term) {
       this.term = term
       this.votedFor = 0
@@ -438,6 +514,71 @@ export class RaftCore {
     return active >= this.quorum
   }
 
+  // --- reads -----------------------------------------------------------------------------
+
+  private handleReadIndex(message: ReadIndexRequest): void {
+    if (this.roleValue !== 'leader') {
+      this.send({ type: 'ReadIndexResponse', from: this.id, to: message.from, term: this.term, requestId: message.requestId, index: 0 })
+      return
+    }
+    this.takeRead({ requestId: message.requestId, from: message.from })
+  }
+
+  private handleReadIndexResponse(message: ReadIndexResponse): void {
+    if (!this.forwardedReads.delete(message.requestId)) return
+    if (message.index > 0) this.readStates.push({ requestId: message.requestId, index: message.index })
+    else this.droppedReads.push(message.requestId)
+  }
+
+  /** A read on the leader: served by lease, queued for a round, or held until the no-op commits. */
+  private takeRead(read: Omit<PendingRead, 'index'>): void {
+    // Until an entry of this term commits, the commit index may be behind what an earlier
+    // leader committed: no read index can be given yet (§6.4 step 1).
+    if (this.log.termAt(this.commitIndex) !== this.term) {
+      this.readsBeforeNoop.push(read)
+      return
+    }
+    if (this.readMode === 'lease' && this.hasLease()) {
+      this.answerRead({ ...read, index: this.commitIndex })
+      return
+    }
+    this.readOnly.add({ ...read, index: this.commitIndex })
+  }
+
+  /** Reads confirmed by answers: a majority (this leader included) answered a later message. */
+  private confirmReads(): void {
+    if (this.readOnly.size === 0) return
+    const seqs = this.peers.map((peer) => (peer === this.id ? Number.POSITIVE_INFINITY : (this.progress.get(peer)?.ackedSeq ?? 0))).sort((a, b) => b - a)
+    for (const read of this.readOnly.confirm(seqs[this.quorum - 1] as number)) this.answerRead(read)
+  }
+
+  private answerRead(read: PendingRead): void {
+    if (read.from === this.id) this.readStates.push({ requestId: read.requestId, index: read.index })
+    else this.send({ type: 'ReadIndexResponse', from: this.id, to: read.from, term: this.term, requestId: read.requestId, index: read.index })
+  }
+
+  /** A majority (this leader included) answered a message sent less than leaseTicks ago. */
+  private hasLease(): boolean {
+    const since = this.peers.map((peer) => (peer === this.id ? Number.POSITIVE_INFINITY : (this.progress.get(peer)?.leaseFrom ?? Number.NEGATIVE_INFINITY))).sort((a, b) => b - a)
+    return this.now - (since[this.quorum - 1] as number) < this.leaseTicks
+  }
+
+  /** Leadership moves (or `leader` is a new one): reads held here or asked elsewhere are lost. */
+  private dropReads(leader: number): void {
+    if (this.roleValue === 'leader') {
+      for (const read of [...this.readOnly.clear(), ...this.readsBeforeNoop.map((r) => ({ ...r, index: 0 }))]) {
+        if (read.from === this.id) this.droppedReads.push(read.requestId)
+        else this.send({ type: 'ReadIndexResponse', from: this.id, to: read.from, term: this.term, requestId: read.requestId, index: 0 })
+      }
+      this.readsBeforeNoop = []
+    }
+    for (const [requestId, askedOf] of this.forwardedReads) {
+      if (askedOf === leader) continue
+      this.forwardedReads.delete(requestId)
+      this.droppedReads.push(requestId)
+    }
+  }
+
   // --- replication -----------------------------------------------------------------------
 
   private handleAppendEntries(message: AppendEntries): void {
@@ -507,7 +648,8 @@ export class RaftCore {
     const progress = this.progress.get(message.from)
     if (progress === undefined) return
     progress.recentActive = true
-    progress.ackedSeq = Math.max(progress.ackedSeq, message.seq)
+    progress.answered(message.seq)
+    this.confirmReads()
     if (message.success) {
       if (progress.acknowledged(message.matchIndex, this.appendSeq)) this.maybeCommit()
       // Out of the snapshot state only once entries can follow what the follower holds.
@@ -598,7 +740,9 @@ export class RaftCore {
   }
 
   private append(peer: number, prevLogIndex: number, prevLogTerm: number, entries: LogEntry[]): AppendEntries {
-    return { type: 'AppendEntries', from: this.id, to: peer, term: this.term, prevLogIndex, prevLogTerm, entries, leaderCommit: this.commitIndex, seq: ++this.appendSeq }
+    const seq = ++this.appendSeq
+    this.progress.get(peer)?.recordSent(seq, this.now)
+    return { type: 'AppendEntries', from: this.id, to: peer, term: this.term, prevLogIndex, prevLogTerm, entries, leaderCommit: this.commitIndex, seq }
   }
 
   /**
@@ -645,6 +789,11 @@ export class RaftCore {
     if (index <= this.commitIndex) return
     this.commitIndex = index
     this.commitChanged = true
+    if (this.roleValue === 'leader' && this.readsBeforeNoop.length > 0 && this.log.termAt(index) === this.term) {
+      const waiting = this.readsBeforeNoop
+      this.readsBeforeNoop = []
+      for (const read of waiting) this.takeRead(read)
+    }
   }
 
   private send(message: RaftMessage): void {

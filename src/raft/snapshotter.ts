@@ -5,6 +5,7 @@
 // follower still gets entries rather than a whole snapshot.
 import type { SnapshotStore } from '../storage/snapshot-store.js'
 import type { SnapshotInfo, StateMachine } from './state-machine.js'
+import { chunksOf, startNow, type SnapshotData } from './snapshot-stream.js'
 
 export const defaultSnapshotThreshold = 10_000
 export const defaultSnapshotTrailingEntries = 5_000
@@ -77,7 +78,7 @@ export class Snapshotter {
     if (term === undefined) return Promise.reject(new Error(`entry ${lastApplied} is not in the log`))
     const meta = { index: lastApplied, term }
     // Called now, between applies: the state machine captures its state at lastApplied.
-    const produced = startNow((this.options.stateMachine.snapshot as () => Produced).call(this.options.stateMachine))
+    const produced = startNow((this.options.stateMachine.snapshot as () => SnapshotData).call(this.options.stateMachine))
     const metadata = this.options.metadataAt(lastApplied)
     const work = this.write(meta, produced, metadata).finally(() => {
       this.inProgress = undefined
@@ -91,12 +92,10 @@ export class Snapshotter {
     await this.inProgress?.catch(() => undefined)
   }
 
-  private async write(meta: SnapshotInfo, produced: Produced, metadata: Uint8Array): Promise<SnapshotInfo> {
+  private async write(meta: SnapshotInfo, produced: SnapshotData, metadata: Uint8Array): Promise<SnapshotInfo> {
     const writer = await this.options.store.create({ ...meta, metadata })
     try {
-      const data = await produced
-      if (data instanceof Uint8Array) await writer.write(data)
-      else for await (const chunk of data) await writer.write(chunk)
+      for await (const chunk of chunksOf(produced)) await writer.write(chunk)
       await writer.finish()
     } catch (error) {
       await writer.abort()
@@ -108,31 +107,5 @@ export class Snapshotter {
     this.options.compact(meta.index - this.options.trailingEntries)
     this.options.store.prune(snapshotsKept)
     return meta
-  }
-}
-
-type Produced = Uint8Array | AsyncIterable<Uint8Array> | Promise<Uint8Array | AsyncIterable<Uint8Array>>
-
-/**
- * An async generator's body runs only when it is first read, by which time later entries may be
- * applied: asking for the first chunk now runs it up to its first await or yield, so a
- * generator that copies its state first copies the state as of this moment.
- */
-function startNow(produced: Produced): Produced {
-  if (produced instanceof Uint8Array || produced instanceof Promise || typeof (produced as AsyncIterable<Uint8Array>)[Symbol.asyncIterator] !== 'function') return produced
-  const iterator = (produced as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]()
-  const first = iterator.next()
-  return {
-    [Symbol.asyncIterator]: () => {
-      let started = false
-      return {
-        next: () => {
-          if (started) return iterator.next()
-          started = true
-          return first
-        },
-        return: async (value?: unknown) => (await iterator.return?.(value)) ?? { done: true, value: undefined },
-      }
-    },
   }
 }

@@ -23,6 +23,8 @@ const message: fc.Arbitrary<WireMessage> = fc.oneof(
   fc.record({ type: fc.constant('AppendEntriesResponse' as const), ...envelope, success: fc.boolean(), matchIndex: count, conflictIndex: count, conflictTerm: count, seq: count }),
   fc.record({ type: fc.constant('SnapshotChunk' as const), ...envelope, lastIncludedIndex: count, lastIncludedTerm: count, offset: count, totalBytes: count, data: fc.uint8Array({ maxLength: 64 }) }),
   fc.record({ type: fc.constant('SnapshotChunkResponse' as const), ...envelope, lastIncludedIndex: count, lastIncludedTerm: count, heldBytes: count, done: fc.boolean(), error: fc.string() }),
+  fc.record({ type: fc.constant('ReadIndex' as const), ...envelope, requestId: count }),
+  fc.record({ type: fc.constant('ReadIndexResponse' as const), ...envelope, requestId: count, index: count }),
 )
 
 /** Through the bytes gRPC really sends: the service's own serializer and deserializer. */
