@@ -95,6 +95,11 @@ export class KvStateMachine implements StateMachine {
     return this.data.size
   }
 
+  /** The value of `key` (null: absent), as of the last applied entry: serve it after a ReadIndex. */
+  get(key: string): string | null {
+    return this.data.get(key) ?? null
+  }
+
   /** The pairs as of now (a copy of the map's entries; the strings are shared, not copied). */
   snapshot(): AsyncIterable<Uint8Array> {
     return encodeKvSnapshot(Array.from(this.data))

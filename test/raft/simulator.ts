@@ -30,6 +30,8 @@ interface SimNode {
   /** What the node saved: survives a crash. */
   hard: HardState
   alive: boolean
+  /** Stopped, not crashed (SIGSTOP, a long pause): no ticks, no messages handled; memory kept. */
+  paused: boolean
   /** Entries its state machine holds, in order (restored from a snapshot, then applied). */
   applied: LogEntry[]
   /** Its newest durable snapshot: the state machine as of `index`. */
@@ -38,6 +40,18 @@ interface SimNode {
   flushTicks: number | undefined
   /** A flush in progress: the Ready's messages wait for it, as a real driver's do. */
   flushing: { ready: Ready; covered: readonly LogEntry[]; doneAt: number } | undefined
+}
+
+/** What a harness on top of the simulator (clients, state machines) hears of each node. */
+export interface SimulatorListener {
+  /** Node `node` applied `entry` (the next one after what it held). */
+  applied?(node: number, entry: LogEntry): void
+  /** Node `node`'s state machine was replaced by exactly `entries` (a restart, or a snapshot installed). */
+  stateReset?(node: number, entries: readonly LogEntry[]): void
+  /** A read asked on `node` may be served once it applied up to `index`. */
+  readState?(node: number, requestId: number, index: number): void
+  /** A read asked on `node` will get no answer. */
+  droppedRead?(node: number, requestId: number): void
 }
 
 interface InFlight {
@@ -63,6 +77,8 @@ export class Simulator {
   readonly bytesSentTo = new Map<number, number>()
   /** How many times each index was sent to each node: `${to}:${index}` -> copies. */
   readonly copiesSent = new Map<string, number>()
+  /** Harness hooks; see SimulatorListener. */
+  listener: SimulatorListener = {}
   /** Problems found by the safety checks: a test fails if this is not empty. */
   readonly violations: string[] = []
   /** index -> the entry applied there by anyone: every node must apply the same. */
@@ -82,7 +98,7 @@ export class Simulator {
     for (let id = 1; id <= options.nodes; id++) {
       const log = new MemoryLogStore()
       const hard = { currentTerm: 0, votedFor: 0, commitIndex: 0 }
-      this.nodes.push({ id, core: this.makeCore(id, log, hard), log, hard, alive: true, applied: [], snapshot: undefined, flushing: undefined, flushTicks: undefined })
+      this.nodes.push({ id, core: this.makeCore(id, log, hard), log, hard, alive: true, applied: [], snapshot: undefined, flushing: undefined, flushTicks: undefined, paused: false })
     }
   }
 
@@ -148,6 +164,15 @@ export class Simulator {
     node.log.crash(survivors)
   }
 
+  /** Stops the node without losing anything (SIGSTOP): it believes what it believed. */
+  pause(id: number): void {
+    this.node(id).paused = true
+  }
+
+  resume(id: number): void {
+    this.node(id).paused = false
+  }
+
   /** The node's disk is replaced: log and saved state are gone (it restarts empty). */
   wipe(id: number): void {
     const node = this.node(id)
@@ -167,6 +192,7 @@ export class Simulator {
     node.core = this.makeCore(id, node.log, node.hard, snapshot)
     node.applied = snapshot === undefined ? [] : [...snapshot.applied]
     node.alive = true
+    this.listener.stateReset?.(id, node.applied)
   }
 
   /** The live leader of the highest term, if any. */
@@ -188,18 +214,20 @@ export class Simulator {
   /** One tick: every live node ticks, due messages are delivered, every Ready is handled. */
   step(): void {
     this.time++
-    for (const node of this.nodes) if (node.alive) node.core.tick()
+    for (const node of this.nodes) if (node.alive && !node.paused) node.core.tick()
     for (const node of this.nodes) {
       const flushing = node.flushing
-      if (flushing === undefined || flushing.doneAt > this.time) continue
+      if (flushing === undefined || flushing.doneAt > this.time || node.paused) continue
       node.flushing = undefined
       node.log.completeFlush(flushing.covered)
       this.finish(node, flushing.ready)
     }
     this.drainReadies()
     this.deliverSnapshots()
-    const due = this.queue.filter((item) => item.at <= this.time).sort((a, b) => a.at - b.at || a.order - b.order)
-    this.queue = this.queue.filter((item) => item.at > this.time)
+    // Messages to a paused node wait for it, as in its socket buffer.
+    const isDue = (item: InFlight): boolean => item.at <= this.time && !this.node(item.message.to).paused
+    const due = this.queue.filter(isDue).sort((a, b) => a.at - b.at || a.order - b.order)
+    this.queue = this.queue.filter((item) => !isDue(item))
     for (const { message } of due) {
       if (!this.reachable(message.from, message.to)) continue
       this.counts.delivered++
@@ -224,7 +252,7 @@ export class Simulator {
 
   private drainReadies(): void {
     for (const node of this.nodes) {
-      while (node.alive && node.flushing === undefined && node.core.hasReady()) this.handle(node, node.core.ready())
+      while (node.alive && !node.paused && node.flushing === undefined && node.core.hasReady()) this.handle(node, node.core.ready())
     }
   }
 
@@ -250,6 +278,8 @@ export class Simulator {
     const from = (node.applied[node.applied.length - 1]?.index ?? 0) + 1
     if (ready.commitIndex >= from) for (const entry of node.log.slice(from, ready.commitIndex + 1)) this.applyOn(node, entry)
     this.maybeSnapshot(node)
+    for (const read of ready.readStates) this.listener.readState?.(node.id, read.requestId, read.index)
+    for (const requestId of ready.droppedReads) this.listener.droppedRead?.(node.id, requestId)
     if (ready.role === 'leader') {
       const known = this.leaderOfTerm.get(ready.term)
       if (known !== undefined && known !== node.id) this.violations.push(`two leaders in term ${ready.term}: ${known} and ${node.id}`)
@@ -294,7 +324,10 @@ export class Simulator {
       this.counts.snapshotsInstalled++
       // Durable on the target first (the file), then stepped into its core.
       if ((target.snapshot?.index ?? 0) < transfer.snapshot.index) target.snapshot = transfer.snapshot
-      if (target.core.installSnapshot(transfer.message)) target.applied = [...transfer.snapshot.applied]
+      if (target.core.installSnapshot(transfer.message)) {
+        target.applied = [...transfer.snapshot.applied]
+        this.listener.stateReset?.(target.id, target.applied)
+      }
       if (stillSender) sender.core.reportSnapshot(target.id, true)
     }
     this.drainReadies()
@@ -304,6 +337,7 @@ export class Simulator {
     const expectedIndex = (node.applied[node.applied.length - 1]?.index ?? 0) + 1
     if (entry.index !== expectedIndex) this.violations.push(`node ${node.id} applied index ${entry.index}, expected ${expectedIndex}`)
     node.applied.push(entry)
+    this.listener.applied?.(node.id, entry)
     const data = entry.type === EntryType.Normal ? Buffer.from(entry.data).toString() : `<${EntryType[entry.type]}>`
     const known = this.committed.get(entry.index)
     if (known === undefined) this.committed.set(entry.index, { term: entry.term, data })
