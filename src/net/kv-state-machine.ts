@@ -1,24 +1,31 @@
 // The built-in example state machine: a key-value map with put, get, delete and compare-and-set.
-// Commands are compact bytes; results are small JSON documents. get goes through the log too,
-// so every read is linearizable.
+// Commands and results are compact bytes. Reads do not go through the log: a node serves them
+// from its state after a ReadIndex (see node-server.ts); a get command is still understood.
 import type { LogEntry } from '../storage/log-entry.js'
 import type { StateMachine } from '../raft/state-machine.js'
 import { decodeKvSnapshot, encodeKvSnapshot } from './kv-snapshot.js'
 
 export type KvCommand =
-  | { op: 'put'; key: string; value: string }
+  /** With `previous`, the answer carries the value the key held before. */
+  | { op: 'put'; key: string; value: string; previous?: boolean }
   | { op: 'get'; key: string }
   | { op: 'delete'; key: string }
   /** Sets `value` if the key currently holds `expected` (null: if the key is absent). */
   | { op: 'cas'; key: string; expected: string | null; value: string }
 
 export interface KvResult {
+  /** delete: whether the key was there; cas: whether it was set; true otherwise. */
   ok: boolean
-  /** get: the value (null if absent); put/delete/cas: the value before. */
-  value: string | null
+  /**
+   * get: the value (null if absent); cas: the value it found; put with `previous`: the value
+   * before. Left out when the command does not answer one (a plain put, a delete).
+   */
+  value?: string | null
 }
 
 const opCodes = { put: 1, get: 2, delete: 3, cas: 4 } as const
+/** Set on a put's op code: answer with the previous value. */
+const previousFlag = 0x80
 const absent = 0xffffffff
 /** op u8 + key length u32. */
 const headerBytes = 5
@@ -26,7 +33,8 @@ const headerBytes = 5
 /** [op u8][key length u32][key] then: put [value]; cas [expected length u32 or 0xffffffff][expected][value]. */
 export function encodeKvCommand(command: KvCommand): Uint8Array {
   const key = Buffer.from(command.key)
-  const parts: Buffer[] = [Buffer.from([opCodes[command.op]]), u32(key.length), key]
+  const op = opCodes[command.op] | (command.op === 'put' && command.previous === true ? previousFlag : 0)
+  const parts: Buffer[] = [Buffer.from([op]), u32(key.length), key]
   if (command.op === 'put') parts.push(Buffer.from(command.value))
   if (command.op === 'cas') {
     const expected = command.expected === null ? undefined : Buffer.from(command.expected)
@@ -54,6 +62,8 @@ export function decodeKvCommand(bytes: Uint8Array): KvCommand {
   switch (op) {
     case opCodes.put:
       return { op: 'put', key, value: rest.toString() }
+    case opCodes.put | previousFlag:
+      return { op: 'put', key, value: rest.toString(), previous: true }
     case opCodes.get:
     case opCodes.delete:
       if (rest.length !== 0) throw bad(`${rest.length} bytes after the key`)
@@ -70,12 +80,25 @@ export function decodeKvCommand(bytes: Uint8Array): KvCommand {
   }
 }
 
+/** [bit 0: ok; bits 1-2: 0 no value, 1 null, 2 a value follows][value bytes]: a plain put answers one byte. */
 export function encodeKvResult(result: KvResult): Uint8Array {
-  return Buffer.from(JSON.stringify(result))
+  const ok = result.ok ? 1 : 0
+  if (result.value === undefined) return Uint8Array.of(ok)
+  if (result.value === null) return Uint8Array.of(ok | 2)
+  const value = Buffer.from(result.value)
+  const out = Buffer.allocUnsafe(1 + value.length)
+  out[0] = ok | 4
+  value.copy(out, 1)
+  return out
 }
 
 export function decodeKvResult(bytes: Uint8Array): KvResult {
-  return JSON.parse(Buffer.from(bytes).toString()) as KvResult
+  const flags = bytes[0]
+  if (flags === undefined || flags > 5) throw new KvCommandError(`Not a key-value result (${bytes.length} bytes)`)
+  const ok = (flags & 1) === 1
+  if ((flags & 6) === 0) return { ok }
+  if ((flags & 6) === 2) return { ok, value: null }
+  return { ok, value: Buffer.from(bytes.buffer, bytes.byteOffset + 1, bytes.length - 1).toString() }
 }
 
 function u32(value: number): Buffer {
@@ -119,10 +142,10 @@ export class KvStateMachine implements StateMachine {
         return { ok: true, value: before }
       case 'put':
         this.data.set(command.key, command.value)
-        return { ok: true, value: before }
+        return command.previous === true ? { ok: true, value: before } : { ok: true }
       case 'delete':
         this.data.delete(command.key)
-        return { ok: before !== null, value: before }
+        return { ok: before !== null }
       case 'cas':
         if (before !== command.expected) return { ok: false, value: before }
         this.data.set(command.key, command.value)

@@ -38,6 +38,12 @@ export function checkNodeOptions(options: RaftNodeOptions): { tickMs: number; el
   if (options.appliedIndex !== undefined && (!Number.isSafeInteger(options.appliedIndex) || options.appliedIndex < 0)) {
     throw bad('appliedIndex', `must be a whole number from 0, got ${String(options.appliedIndex)}`)
   }
+  if (options.readMode !== undefined && options.readMode !== 'read-index' && options.readMode !== 'lease') {
+    throw bad('readMode', `must be 'read-index' or 'lease', got ${String(options.readMode)}`)
+  }
+  if (options.leaseClockDriftMs !== undefined && (!Number.isInteger(options.leaseClockDriftMs) || options.leaseClockDriftMs < 0 || options.leaseClockDriftMs >= min)) {
+    throw bad('leaseClockDriftMs', `must be a whole number of milliseconds from 0 to below the election timeout's minimum (${min}), got ${String(options.leaseClockDriftMs)}`)
+  }
   for (const [option, min] of [['snapshotThreshold', 1], ['snapshotTrailingEntries', 0]] as const) {
     const value = options[option]
     if (value !== undefined && (!Number.isSafeInteger(value) || value < min)) throw bad(option, `must be a whole number of entries from ${min}, got ${String(value)}`)

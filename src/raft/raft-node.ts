@@ -7,9 +7,10 @@ import { RaftLog } from '../storage/raft-log.js'
 import { RaftStateFile, stateFileName, type ServerState } from '../storage/raft-state-file.js'
 import { RaftLogError } from '../storage/errors.js'
 import { SnapshotStore } from '../storage/snapshot-store.js'
-import { RaftCore, type Ready, type Role } from './raft-core.js'
+import { RaftCore, type ReadMode, type Ready, type Role } from './raft-core.js'
 import { Applier } from './applier.js'
 import { PendingProposals } from './pending-proposals.js'
+import { PendingReads, notLeaderForRead } from './pending-reads.js'
 import { Snapshotter } from './snapshotter.js'
 import { SnapshotInbox, SnapshotSender } from './snapshot-transfer.js'
 import { restoreStartingPoint, type StartingPoint } from './starting-snapshot.js'
@@ -17,7 +18,7 @@ import type { InstallSnapshot } from './messages.js'
 import type { SnapshotInfo, StateMachine } from './state-machine.js'
 import type { Transport } from './transport.js'
 import { seededRandom } from './seeded-random.js'
-import { checkNodeOptions } from './node-options.js'
+import { checkNodeOptions, defaultElectionTimeoutMs } from './node-options.js'
 import { defaultSnapshotThreshold, defaultSnapshotTrailingEntries } from './snapshotter.js'
 
 export interface RaftNodeOptions {
@@ -46,6 +47,15 @@ export interface RaftNodeOptions {
   snapshotThreshold?: number
   /** Entries kept in the log behind a snapshot, so a slightly slow follower needs none (default 5,000). */
   snapshotTrailingEntries?: number
+  /**
+   * How read() confirms leadership: 'read-index' (default) with a round of heartbeats that a
+   * majority answers; 'lease' without one, while a majority answered within the election
+   * timeout's minimum less leaseClockDriftMs: correct only if no clock runs faster than
+   * another by more than that (Raft dissertation §6.4.1).
+   */
+  readMode?: ReadMode
+  /** Clock drift allowance of lease reads, in ms (default: a tenth of the election timeout's minimum). */
+  leaseClockDriftMs?: number
   /** Seed of the election timer's randomness (default: random). */
   seed?: number
   logger?: { warn(message: string): void }
@@ -91,6 +101,9 @@ export class RaftNode extends EventEmitter {
   private readonly logger: { warn(message: string): void }
   private readonly timer: NodeJS.Timeout
   private readonly pending = new PendingProposals()
+  private readonly reads = new PendingReads()
+  /** How long read() waits for a read index before it gives up. */
+  private readonly readTimeoutMs: number
   private role: Role = 'follower'
   private leaderId = 0
   /** The term this node last led, while it leads. */
@@ -108,6 +121,8 @@ export class RaftNode extends EventEmitter {
     this.snapshots = snapshots
     this.transport = options.transport
     this.stateMachine = options.stateMachine
+    // Long enough for an election and a round of heartbeats after it.
+    this.readTimeoutMs = 4 * (options.electionTimeout ?? defaultElectionTimeoutMs)[1]
     this.logger = options.logger ?? { warn: (message) => console.warn(message) }
     const saved = stateFile.load()
     const appliedIndex = Math.min(start.appliedIndex, log.lastIndex)
@@ -123,6 +138,8 @@ export class RaftNode extends EventEmitter {
       appliedIndex,
       ...(options.maxEntriesPerAppend === undefined ? {} : { maxEntriesPerAppend: options.maxEntriesPerAppend }),
       ...(options.maxBytesPerAppend === undefined ? {} : { maxBytesPerAppend: options.maxBytesPerAppend }),
+      readMode: options.readMode ?? 'read-index',
+      ...(options.leaseClockDriftMs === undefined ? {} : { leaseDriftTicks: Math.ceil(options.leaseClockDriftMs / tickMs) }),
       onWarning: (message) => this.logger.warn(message),
     })
     this.snapshotter = new Snapshotter({
@@ -145,7 +162,10 @@ export class RaftNode extends EventEmitter {
       stateMachine: options.stateMachine,
       appliedIndex,
       onApplied: (entry, outcome) => this.pending.applied(entry.index, entry.term, outcome),
-      onSliceApplied: (lastApplied) => this.snapshotter.maybeTake(lastApplied),
+      onSliceApplied: (lastApplied) => {
+        this.reads.applied(lastApplied)
+        this.snapshotter.maybeTake(lastApplied)
+      },
       onFailure: (error) => this.fail(error),
     })
     this.snapshotSender = new SnapshotSender({
@@ -240,6 +260,28 @@ export class RaftNode extends EventEmitter {
     return this.applier.betweenTwoEntries(() => this.snapshotter.take(this.applier.lastApplied))
   }
 
+  /**
+   * A linearizable read point (Raft dissertation §6.4, ReadIndex): resolves with an index once
+   * this node has confirmed that the leader it knows was still leading after the call (a
+   * majority answered it, or its lease held in 'lease' mode) and its own state machine has
+   * applied up to that index. Read the state machine then: it holds every write committed
+   * before the call. Works on followers too (they ask the leader). No log entry is written.
+   * Rejects with ERR_NOT_LEADER when no leader is known or leadership moved (ask again),
+   * ERR_TIMEOUT, ERR_STOPPED, or the storage error that failed the node.
+   */
+  read(): Promise<number> {
+    if (this.stopped) return Promise.reject(new RaftLogError('ERR_STOPPED', `RaftNode.read: node ${this.id} is stopped`))
+    if (this.failure !== undefined) return Promise.reject(this.failure)
+    const { requestId, index } = this.reads.add(this.readTimeoutMs, () => new RaftLogError('ERR_TIMEOUT', `Node ${this.id} got no read index within ${this.readTimeoutMs} ms`))
+    let asked = false
+    this.guard(() => {
+      asked = this.core.readIndex(requestId)
+    })
+    if (this.failure !== undefined) this.reads.fail(requestId, this.failure)
+    else if (!asked) this.reads.fail(requestId, notLeaderForRead(this.id, 0))
+    return index
+  }
+
   status(): RaftStatus {
     const snapshot = this.snapshotter.latest
     return {
@@ -278,6 +320,7 @@ export class RaftNode extends EventEmitter {
       this.log.close()
       this.stateFile.close()
       this.pending.rejectAll(new RaftLogError('ERR_STOPPED', `Node ${this.id} stopped before the entry was applied`))
+      this.reads.rejectAll(new RaftLogError('ERR_STOPPED', `Node ${this.id} stopped before the read could be served`))
     }
   }
 
@@ -325,6 +368,8 @@ export class RaftNode extends EventEmitter {
       else this.transport.send(message)
     }
     this.announce(ready)
+    for (const read of ready.readStates) this.reads.confirmed(read.requestId, read.index, this.applier.lastApplied)
+    for (const requestId of ready.droppedReads) this.reads.fail(requestId, notLeaderForRead(this.id, ready.leaderId))
     this.core.advance(ready)
     this.applier.advanceTo(ready.commitIndex)
   }
@@ -407,6 +452,7 @@ export class RaftNode extends EventEmitter {
     clearInterval(this.timer)
     void this.applier.stop()
     this.pending.rejectAll(error)
+    this.reads.rejectAll(error)
     setImmediate(() => this.emit('failed', error))
   }
 }

@@ -7,6 +7,7 @@ import { EntryType } from '../../src/storage/log-entry.js'
 const text = fc.string({ unit: 'grapheme', maxLength: 20 })
 const command: fc.Arbitrary<KvCommand> = fc.oneof(
   fc.record({ op: fc.constant('put' as const), key: text, value: text }),
+  fc.record({ op: fc.constant('put' as const), key: text, value: text, previous: fc.constant(true) }),
   fc.record({ op: fc.constant('get' as const), key: text }),
   fc.record({ op: fc.constant('delete' as const), key: text }),
   fc.record({ op: fc.constant('cas' as const), key: text, expected: fc.option(text, { nil: null }), value: text }),
@@ -69,8 +70,11 @@ describe('KvStateMachine', () => {
         const model = new Map<string, string>()
         const expected = commands.map((c): KvResult => {
           const before = model.get(c.key) ?? null
-          if (c.op === 'put') model.set(c.key, c.value)
-          if (c.op === 'delete') return { ok: model.delete(c.key), value: before }
+          if (c.op === 'put') {
+            model.set(c.key, c.value)
+            return c.previous === true ? { ok: true, value: before } : { ok: true }
+          }
+          if (c.op === 'delete') return { ok: model.delete(c.key) }
           if (c.op === 'cas') {
             if (before !== c.expected) return { ok: false, value: before }
             model.set(c.key, c.value)
@@ -90,7 +94,8 @@ describe('KvStateMachine', () => {
       { op: 'cas', key: 'a', expected: null, value: '1' },
       { op: 'cas', key: 'a', expected: null, value: '2' },
       { op: 'cas', key: 'a', expected: '1', value: '3' },
-      { op: 'put', key: 'a', value: '4' },
+      { op: 'put', key: 'a', value: '4', previous: true },
+      { op: 'put', key: 'a', value: '5' },
       { op: 'get', key: 'a' },
       { op: 'delete', key: 'a' },
       { op: 'delete', key: 'a' },
@@ -101,10 +106,19 @@ describe('KvStateMachine', () => {
       { ok: false, value: '1' },
       { ok: true, value: '1' },
       { ok: true, value: '3' },
-      { ok: true, value: '4' },
-      { ok: true, value: '4' },
-      { ok: false, value: null },
+      { ok: true },
+      { ok: true, value: '5' },
+      { ok: true },
+      { ok: false },
     ])
+  })
+
+  it('answers compact bytes: a plain put is one byte', () => {
+    const machine = new KvStateMachine()
+    const answer = machine.apply({ index: 1, term: 1, type: EntryType.Normal, data: encodeKvCommand({ op: 'put', key: 'k', value: 'v'.repeat(1000) }) })
+    expect(answer.length).toBe(1)
+    const get = machine.apply({ index: 2, term: 1, type: EntryType.Normal, data: encodeKvCommand({ op: 'get', key: 'k' }) })
+    expect(get.length).toBe(1001)
   })
 })
 
