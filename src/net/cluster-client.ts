@@ -1,7 +1,10 @@
-// A client of a running cluster: finds the leader itself (following NOT_LEADER answers), retries
-// until a deadline, and reads every node's status.
+// A client of a running cluster. It finds the leader itself (following NOT_LEADER answers) and
+// remembers it, writes through a client session (Raft dissertation §6.3) so that a command sent
+// again after a timeout or a lost connection is applied once, spreads reads over the nodes (any
+// node serves a read after a ReadIndex), and reads every node's status.
 import * as grpc from '@grpc/grpc-js'
 import { RaftLogError } from '../storage/errors.js'
+import { ClientSession } from '../raft/client-session.js'
 import { maxGrpcMessageBytes } from './grpc-transport.js'
 import { protocol } from './protocol.js'
 
@@ -24,7 +27,7 @@ export interface NodeStatus {
 
 type Stub = grpc.Client & Record<string, (request: unknown, options: grpc.CallOptions, callback: (error: grpc.ServiceError | null, reply: never) => void) => void>
 
-interface ProposeReply {
+interface Reply {
   result: Buffer
   notLeader?: { leaderId: number; leaderAddress: string } | null
 }
@@ -41,15 +44,13 @@ const clientChannelOptions: grpc.ChannelOptions = {
   'grpc.max_send_message_length': maxGrpcMessageBytes,
 }
 
-/**
- * Whether a command may be sent again when its first attempt's outcome is unknown (a timeout, a
- * node stopping mid-call). A put may; a cas or delete may not: it could apply twice and report
- * a failure for what in fact succeeded.
- */
-export type Retry = 'idempotent' | 'once'
-
 export class ClusterClient {
   private readonly stubs = new Map<string, Stub>()
+  /** The node that answered as leader last: asked first. */
+  private leader: string | undefined
+  private session: Promise<ClientSession> | undefined
+  /** Where the next read goes: reads take turns over the nodes. */
+  private nextReader = 0
 
   /** `ids[i]` is the node id configured for `endpoints[i]`, when known. */
   constructor(
@@ -59,43 +60,48 @@ export class ClusterClient {
     if (endpoints.length === 0) throw new RaftLogError('ERR_BAD_ARGUMENT', 'No endpoints to reach the cluster')
   }
 
-  /** Proposes a command to the leader, wherever it is; resolves with the state machine's result. */
-  propose(command: Uint8Array, timeoutMs: number, retry: Retry = 'once'): Promise<Uint8Array> {
-    return this.toLeader('Propose', { command: Buffer.from(command) }, timeoutMs, retry)
-  }
-
-  /** A linearizable read of one key through the leader. */
-  read(key: string, timeoutMs: number): Promise<Uint8Array> {
-    return this.toLeader('Read', { key }, timeoutMs, 'idempotent')
-  }
-
-  private async toLeader(method: 'Propose' | 'Read', request: unknown, timeoutMs: number, retry: Retry): Promise<Uint8Array> {
+  /**
+   * Proposes a command (a key-value command's bytes) through this client's session and resolves
+   * with the state machine's answer. Sent again, the same entry, after a timeout or a lost
+   * connection: it is applied once. Rejects with ERR_BAD_COMMAND for a command no node accepts,
+   * ERR_UNKNOWN_OUTCOME only when it may have been applied and can no longer be asked about (the
+   * session expired, or no leader answered before `timeoutMs`), ERR_NO_LEADER when it certainly
+   * was not.
+   */
+  async propose(command: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
     const deadline = Date.now() + timeoutMs
-    let next = 0
-    let lastProblem = ''
-    let target: string | undefined
-    while (Date.now() < deadline) {
-      const address = target ?? (this.endpoints[next++ % this.endpoints.length] as string)
-      target = undefined
+    for (let opened = 0; ; opened++) {
+      let session: ClientSession
       try {
-        const reply = await this.call<ProposeReply>(address, method, request, deadline)
-        if (reply.notLeader === null || reply.notLeader === undefined) return new Uint8Array(reply.result)
-        lastProblem = `${address} is not the leader`
-        if (reply.notLeader.leaderAddress !== '') target = reply.notLeader.leaderAddress
-        else await pause(retryPauseMs)
+        session = await this.openSession(deadline, timeoutMs)
       } catch (error) {
-        const code = (error as { code?: number }).code
-        if (code === grpc.status.INVALID_ARGUMENT) throw new RaftLogError('ERR_BAD_COMMAND', `${address} refused the command: ${(error as Error).message}`)
-        // Too large for gRPC: asking again, or another node, cannot help.
-        if (code === grpc.status.RESOURCE_EXHAUSTED) throw new RaftLogError('ERR_BAD_COMMAND', `${address}: ${(error as Error).message}`)
-        if (retry === 'once' && !neverSent(error as Error & { code?: number })) {
-          throw new RaftLogError('ERR_UNKNOWN_OUTCOME', `The command may or may not have been applied: ${address}: ${(error as Error).message}`)
+        // The command itself was never sent: say so, whatever became of the open.
+        if ((error as RaftLogError).code !== 'ERR_UNKNOWN_OUTCOME') throw error
+        throw new RaftLogError('ERR_NO_LEADER', `No client session could be opened within ${timeoutMs} ms, so the command was not sent (${(error as Error).message})`)
+      }
+      const { sequence, entry } = session.command(command)
+      try {
+        return await this.toLeader('Propose', { command: Buffer.from(entry) }, deadline, timeoutMs)
+      } catch (error) {
+        const code = (error as RaftLogError).code
+        // The session is gone (idle too long, or the cluster restarted from scratch): when this
+        // command reached no node alive to apply it, open another and send it there.
+        if (code === 'ERR_SESSION_EXPIRED') {
+          this.session = undefined
+          if ((error as RaftLogError & { attempts?: number }).attempts === 1 && opened === 0) continue
+          throw new RaftLogError('ERR_UNKNOWN_OUTCOME', `The command may or may not have been applied: its client session expired before the outcome was known (${(error as Error).message})`)
         }
-        lastProblem = `${address}: ${(error as Error).message}`
-        await pause(retryPauseMs / 2)
+        throw error
+      } finally {
+        session.answered(sequence)
       }
     }
-    throw new RaftLogError('ERR_NO_LEADER', `No leader could be reached within ${timeoutMs} ms (tried ${this.endpoints.join(', ')}; last: ${lastProblem})`)
+  }
+
+  /** A linearizable read of one key, served by any node after a ReadIndex; reads take turns over the nodes. */
+  read(key: string, timeoutMs: number): Promise<Uint8Array> {
+    const start = this.endpoints[this.nextReader++ % this.endpoints.length] as string
+    return this.call('Read', { key }, Date.now() + timeoutMs, timeoutMs, start)
   }
 
   /** Every endpoint's status; an unreachable node is reported, not thrown. */
@@ -104,7 +110,7 @@ export class ClusterClient {
     return Promise.all(
       this.endpoints.map(async (address, position): Promise<NodeStatus> => {
         try {
-          const status = await this.call<Omit<NodeStatus, 'address' | 'reachable'>>(address, 'Status', {}, deadline)
+          const status = await this.unary<Omit<NodeStatus, 'address' | 'reachable'>>(address, 'Status', {}, deadline)
           return { ...status, address, reachable: true }
         } catch (error) {
           return { id: this.ids[position] ?? null, address, reachable: false, error: (error as Error).message }
@@ -118,7 +124,71 @@ export class ClusterClient {
     this.stubs.clear()
   }
 
-  private call<T>(address: string, method: string, request: unknown, deadline: number): Promise<T> {
+  private openSession(deadline: number, timeoutMs: number): Promise<ClientSession> {
+    if (this.session === undefined) {
+      // Opening twice after a lost answer only leaves an idle session behind, which expires.
+      const opening = ClientSession.open((entry) => this.toLeader('Propose', { command: Buffer.from(entry) }, deadline, timeoutMs))
+      this.session = opening
+      opening.catch(() => {
+        if (this.session === opening) this.session = undefined
+      })
+    }
+    return this.session
+  }
+
+  private toLeader(method: 'Propose', request: unknown, deadline: number, timeoutMs: number): Promise<Uint8Array> {
+    return this.call(method, request, deadline, timeoutMs, this.leader ?? (this.endpoints[0] as string))
+  }
+
+  /**
+   * Calls `method` from node `first` on, following NOT_LEADER answers and trying the other
+   * nodes after a failure, until one answers or the deadline passes. Every attempt sends the
+   * same request: callers send only what may be sent twice (a session's entry, a read).
+   */
+  private async call(method: 'Propose' | 'Read', request: unknown, deadline: number, timeoutMs: number, first: string): Promise<Uint8Array> {
+    let next = Math.max(0, this.endpoints.indexOf(first))
+    let target: string | undefined = first
+    let lastProblem = ''
+    let attempts = 0
+    /** Some attempt may have reached a leader that appended it. */
+    let maybeApplied = false
+    while (Date.now() < deadline) {
+      const address: string = target ?? (this.endpoints[next % this.endpoints.length] as string)
+      target = undefined
+      next++
+      try {
+        attempts++
+        const reply: Reply = await this.unary<Reply>(address, method, request, deadline)
+        if (reply.notLeader === null || reply.notLeader === undefined) {
+          if (method === 'Propose') this.leader = address
+          return new Uint8Array(reply.result)
+        }
+        lastProblem = `${address} is not the leader`
+        if (this.leader === address) this.leader = undefined
+        if (reply.notLeader.leaderAddress !== '') target = reply.notLeader.leaderAddress
+        else await pause(retryPauseMs)
+      } catch (error) {
+        const code = (error as { code?: number }).code
+        const details = (error as Error).message
+        if (code === grpc.status.INVALID_ARGUMENT) throw new RaftLogError('ERR_BAD_COMMAND', `${address} refused the command: ${details}`)
+        // Too large for gRPC: asking again, or another node, cannot help.
+        if (code === grpc.status.RESOURCE_EXHAUSTED) throw new RaftLogError('ERR_BAD_COMMAND', `${address}: ${details}`)
+        if (code === grpc.status.FAILED_PRECONDITION && details.startsWith('ERR_SESSION_EXPIRED')) {
+          throw Object.assign(new RaftLogError('ERR_SESSION_EXPIRED', details), { attempts })
+        }
+        if (this.leader === address) this.leader = undefined
+        if (!neverSent(error as Error & { code?: number })) maybeApplied = true
+        lastProblem = `${address}: ${details}`
+        await pause(retryPauseMs / 2)
+      }
+    }
+    if (method === 'Propose' && maybeApplied) {
+      throw new RaftLogError('ERR_UNKNOWN_OUTCOME', `The command may or may not have been applied: no leader answered within ${timeoutMs} ms (last: ${lastProblem})`)
+    }
+    throw new RaftLogError('ERR_NO_LEADER', `No leader could be reached within ${timeoutMs} ms (tried ${this.endpoints.join(', ')}; last: ${lastProblem})`)
+  }
+
+  private unary<T>(address: string, method: string, request: unknown, deadline: number): Promise<T> {
     let stub = this.stubs.get(address)
     if (stub === undefined) {
       stub = new protocol.RaftClient(address, grpc.credentials.createInsecure(), clientChannelOptions) as unknown as Stub

@@ -6,8 +6,10 @@ import { RaftNode } from '../raft/raft-node.js'
 import { RaftLogError } from '../storage/errors.js'
 import type { ClusterConfig, NodeConfig } from './cluster-config.js'
 import { GrpcTransport, maxGrpcMessageBytes } from './grpc-transport.js'
-import { decodeKvCommand, encodeKvCommand, KvStateMachine } from './kv-state-machine.js'
+import { decodeKvCommand, encodeKvResult, KvStateMachine } from './kv-state-machine.js'
 import { protocol } from './protocol.js'
+import { SessionStateMachine } from '../raft/session-state-machine.js'
+import { decodeEnvelope, stampEnvelope } from '../raft/session-envelope.js'
 
 /** Largest client command accepted: far below the gRPC message limit, so an entry always fits one AppendEntries. */
 export const maxCommandBytes = 16 * 1024 * 1024
@@ -28,45 +30,67 @@ function bind(server: grpc.Server, address: string): Promise<void> {
   })
 }
 
-/** The client service: proposals go to the local node; a follower answers with the leader's address. */
-function clientService(node: RaftNode, cluster: ClusterConfig): grpc.UntypedServiceImplementation {
+/**
+ * The client service. Proposals go to the local node, stamped with this node's clock (the
+ * leader's: session expiry follows it); a follower answers with the leader's address. Reads are
+ * served by any node from its own state after a ReadIndex: no log entry per read.
+ */
+function clientService(node: RaftNode, kv: KvStateMachine, cluster: ClusterConfig): grpc.UntypedServiceImplementation {
   const leaderAddress = (id: number): string => cluster.nodes.find((n) => n.nodeId === id)?.address ?? ''
-  const propose = (command: Uint8Array, callback: grpc.sendUnaryData<unknown>): void => {
-    node.propose(command).then(
-        (result) => callback(null, { result: Buffer.from(result as Uint8Array) }),
-        (error: RaftLogError & { leaderId?: number }) => {
-          if (error.code === 'ERR_NOT_LEADER' || error.code === 'ERR_PROPOSAL_DROPPED') {
-            const leaderId = error.leaderId ?? node.status().leaderId
-            callback(null, { notLeader: { leaderId, leaderAddress: leaderId === node.id ? '' : leaderAddress(leaderId) } })
-          } else {
-            // ABORTED, not UNAVAILABLE: the entry may still commit, so the client must not blindly resend it.
-            callback({ code: grpc.status.ABORTED, details: `${error.code ?? 'ERROR'}: ${error.message}` })
-          }
-        },
-      )
+  const notLeader = (error: RaftLogError & { leaderId?: number }, callback: grpc.sendUnaryData<unknown>): void => {
+    const leaderId = error.leaderId ?? node.status().leaderId
+    callback(null, { notLeader: { leaderId, leaderAddress: leaderId === node.id ? '' : leaderAddress(leaderId) } })
   }
-  // Check before proposing: a command every node would fail to apply, or too large for one
-  // AppendEntries, must never enter the log.
-  const checkedPropose = (command: Uint8Array, callback: grpc.sendUnaryData<unknown>): void => {
-    const problem = commandProblem(command)
-    if (problem !== undefined) callback({ code: grpc.status.INVALID_ARGUMENT, details: problem })
-    else propose(command, callback)
+  const failed = (error: RaftLogError, callback: grpc.sendUnaryData<unknown>): void => {
+    // ABORTED, not UNAVAILABLE: the entry may still commit; the client sends it again in its
+    // session (applied once), or, with no session, reports that the outcome is unknown.
+    const code = error.code === 'ERR_SESSION_EXPIRED' ? grpc.status.FAILED_PRECONDITION : grpc.status.ABORTED
+    callback({ code, details: `${error.code ?? 'ERROR'}: ${error.message}` })
+  }
+  const propose = (command: Uint8Array, callback: grpc.sendUnaryData<unknown>): void => {
+    node.propose(stampEnvelope(command, Date.now())).then(
+      (result) => callback(null, { result: result === undefined ? Buffer.alloc(0) : Buffer.from(result as Uint8Array) }),
+      (error: RaftLogError) => {
+        if (error.code === 'ERR_NOT_LEADER' || error.code === 'ERR_PROPOSAL_DROPPED') notLeader(error, callback)
+        else failed(error, callback)
+      },
+    )
+  }
+  const read = (key: string, callback: grpc.sendUnaryData<unknown>): void => {
+    node.read().then(
+      () => callback(null, { result: Buffer.from(encodeKvResult({ ok: true, value: kv.get(key) })) }),
+      (error: RaftLogError) => {
+        if (error.code === 'ERR_NOT_LEADER') notLeader(error, callback)
+        else callback({ code: grpc.status.UNAVAILABLE, details: `${error.code ?? 'ERROR'}: ${error.message}` })
+      },
+    )
   }
   return {
-    Propose: (call: grpc.ServerUnaryCall<{ command: Buffer }, unknown>, callback: grpc.sendUnaryData<unknown>) =>
-      checkedPropose(new Uint8Array(call.request.command), callback),
-    Read: (call: grpc.ServerUnaryCall<{ key: string }, unknown>, callback: grpc.sendUnaryData<unknown>) =>
-      checkedPropose(encodeKvCommand({ op: 'get', key: call.request.key }), callback),
+    Propose: (call: grpc.ServerUnaryCall<{ command: Buffer }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+      // Check before proposing: a command every node would fail to apply, or too large for one
+      // AppendEntries, must never enter the log.
+      const command = new Uint8Array(call.request.command)
+      const problem = commandProblem(command)
+      if (problem !== undefined) callback({ code: grpc.status.INVALID_ARGUMENT, details: problem })
+      else propose(command, callback)
+    },
+    Read: (call: grpc.ServerUnaryCall<{ key: string }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+      const bytes = Buffer.byteLength(call.request.key)
+      if (bytes > maxCommandBytes) callback({ code: grpc.status.INVALID_ARGUMENT, details: `Key of ${bytes} bytes is larger than the limit of ${maxCommandBytes} bytes` })
+      else read(call.request.key, callback)
+    },
     Status: (_call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
       callback(null, node.status())
     },
   }
 }
 
+/** What is wrong with a client's entry (a session envelope around a key-value command), if anything. */
 function commandProblem(command: Uint8Array): string | undefined {
   if (command.length > maxCommandBytes) return `Command of ${command.length} bytes is larger than the limit of ${maxCommandBytes} bytes`
   try {
-    decodeKvCommand(command)
+    const envelope = decodeEnvelope(command)
+    if (envelope.kind === 'plain' || envelope.kind === 'command') decodeKvCommand(envelope.payload)
     return undefined
   } catch (error) {
     return (error as Error).message
@@ -83,12 +107,13 @@ export async function startNodeServer(cluster: ClusterConfig, nodeId: number, lo
   // Bind before touching the log: a node that cannot serve must not take the directory's lock.
   await bind(server, config.address)
   let node: RaftNode
+  const kv = new KvStateMachine()
   try {
     node = await RaftNode.start({
       id: nodeId,
       peers: cluster.nodes.map((n) => n.nodeId),
       dir: join(cluster.logDirectory, `node_${nodeId}`),
-      stateMachine: new KvStateMachine(),
+      stateMachine: new SessionStateMachine(kv),
       transport,
       electionTimeout: cluster.electionTimeout,
       heartbeatInterval: cluster.heartbeatInterval,
@@ -102,7 +127,7 @@ export async function startNodeServer(cluster: ClusterConfig, nodeId: number, lo
     server.forceShutdown()
     throw error
   }
-  server.addService(protocol.RaftClient.service, clientService(node, cluster))
+  server.addService(protocol.RaftClient.service, clientService(node, kv, cluster))
   return {
     node,
     config,

@@ -1,8 +1,10 @@
-// `raftlog kv put` never sends a write twice once it may have reached a leader: a retried put
-// could be applied after another client's acknowledged write (reads would go v1, v2, v1).
+// `raftlog kv put` sends a write in a client session: a command whose answer is lost is sent
+// again, the same session entry (applied once by the cluster), until --timeout; only then does
+// the outcome stay unknown, and the command says so with exit status 3.
 import { afterEach, describe, expect, it } from 'vitest'
 import * as grpc from '@grpc/grpc-js'
 import { protocol } from '../../src/net/protocol.js'
+import { decodeEnvelope, type SessionEnvelope } from '../../src/raft/session-envelope.js'
 import { runCli } from '../helpers/cli.js'
 
 const servers: grpc.Server[] = []
@@ -10,24 +12,37 @@ afterEach(() => {
   for (const server of servers.splice(0)) server.forceShutdown()
 })
 
-/** A node that takes every Propose and never answers it (its reply is lost). */
-async function silentNode(): Promise<{ address: string; proposals: () => number }> {
-  let proposals = 0
+/** A node that opens sessions, then takes every command and never answers it (its reply is lost). */
+async function silentNode(): Promise<{ address: string; commands: Extract<SessionEnvelope, { kind: 'command' }>[] }> {
+  const commands: Extract<SessionEnvelope, { kind: 'command' }>[] = []
   const server = new grpc.Server()
   servers.push(server)
-  server.addService(protocol.RaftClient.service, { Propose: () => void proposals++, Read: () => {}, Status: () => {} })
+  server.addService(protocol.RaftClient.service, {
+    Propose: (call: grpc.ServerUnaryCall<{ command: Buffer }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+      const envelope = decodeEnvelope(new Uint8Array(call.request.command))
+      if (envelope.kind === 'open') {
+        const id = Buffer.alloc(8)
+        id.writeBigUInt64LE(42n)
+        callback(null, { result: id })
+      } else if (envelope.kind === 'command') commands.push(envelope)
+    },
+    Read: () => {},
+    Status: () => {},
+  })
   const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) => (error === null ? resolve(bound) : reject(error))))
-  return { address: `127.0.0.1:${port}`, proposals: () => proposals }
+  return { address: `127.0.0.1:${port}`, commands }
 }
 
-describe('raftlog kv with an unknown outcome', () => {
+describe('raftlog kv when answers are lost', () => {
   for (const words of [['put', 'k', 'v1'], ['delete', 'k'], ['cas', 'k', 'a', 'b']]) {
-    it(`kv ${words[0]} whose reply is lost is sent once, and exits 3 saying it may or may not have been applied`, async () => {
+    it(`kv ${words[0]} is sent again as the same session entry, then exits 3 saying it may or may not have been applied`, async () => {
       const node = await silentNode()
-      const result = await runCli(['kv', ...words, '--endpoints', node.address, '--timeout', '8000'], { timeoutMs: 30_000 })
+      const result = await runCli(['kv', ...words, '--endpoints', node.address, '--timeout', '5000'], { timeoutMs: 30_000 })
       expect(result.status).toBe(3)
-      expect(result.stderr).toMatch(new RegExp(`^Error: ${words[0]} "k": The command may or may not have been applied`))
-      expect(node.proposals()).toBe(1)
+      expect(result.stderr).toMatch(new RegExp(`^Error: ${words[0]} "k": The command may or may not have been applied: no leader answered within 5000 ms`))
+      expect(node.commands.length).toBeGreaterThan(1)
+      // Every copy is the same command of the same session: the cluster would apply it once.
+      expect(new Set(node.commands.map((c) => `${c.clientId}/${c.sequence}/${Buffer.from(c.payload).toString('hex')}`)).size).toBe(1)
     })
   }
 })

@@ -3,8 +3,9 @@ import { afterEach, describe, expect, it } from 'vitest'
 import * as grpc from '@grpc/grpc-js'
 import { ClusterClient } from '../../src/net/cluster-client.js'
 import { protocol } from '../../src/net/protocol.js'
+import { decodeEnvelope, type SessionEnvelope } from '../../src/raft/session-envelope.js'
 
-type Answer = (request: Record<string, unknown>) => { reply?: unknown; error?: Partial<grpc.StatusObject> }
+type Answer = (method: string, envelope: SessionEnvelope | undefined, request: Record<string, unknown>) => { reply?: unknown; error?: Partial<grpc.StatusObject> } | 'hang'
 
 const servers: grpc.Server[] = []
 const clients: ClusterClient[] = []
@@ -14,14 +15,16 @@ afterEach(() => {
   for (const server of servers.splice(0)) server.forceShutdown()
 })
 
-/** A fake node; `calls` counts what reached it. */
-async function fakeNode(answer: Answer): Promise<{ address: string; calls: string[] }> {
-  const calls: string[] = []
+/** A fake node; `calls` lists what reached it (method, and the envelope of a Propose). */
+async function fakeNode(answer: Answer): Promise<{ address: string; calls: { method: string; envelope?: SessionEnvelope }[] }> {
+  const calls: { method: string; envelope?: SessionEnvelope }[] = []
   const handler = (method: string) => (call: grpc.ServerUnaryCall<Record<string, unknown>, unknown>, callback: grpc.sendUnaryData<unknown>) => {
-    calls.push(method)
-    const { reply, error } = answer(call.request)
-    if (error !== undefined) callback(error)
-    else callback(null, reply)
+    const envelope = method === 'Propose' ? decodeEnvelope(new Uint8Array(call.request.command as Buffer)) : undefined
+    calls.push(envelope === undefined ? { method } : { method, envelope })
+    const answered = answer(method, envelope, call.request)
+    if (answered === 'hang') return
+    if (answered.error !== undefined) callback(answered.error)
+    else callback(null, answered.reply)
   }
   const server = new grpc.Server()
   servers.push(server)
@@ -37,22 +40,32 @@ function client(endpoints: string[], ids: number[] = []): ClusterClient {
 }
 
 const result = (text: string) => ({ reply: { result: Buffer.from(text) } })
+const clientId = (id: number) => {
+  const bytes = Buffer.alloc(8)
+  bytes.writeBigUInt64LE(BigInt(id))
+  return { reply: { result: bytes } }
+}
+/** A leader: opens session 7, answers commands with `text`. */
+const leaderAnswer = (text: string): Answer => (_method, envelope) => (envelope?.kind === 'open' ? clientId(7) : result(text))
+const commands = (calls: { envelope?: SessionEnvelope }[]) => calls.map((c) => c.envelope).filter((e) => e?.kind === 'command') as Extract<SessionEnvelope, { kind: 'command' }>[]
 
 describe('ClusterClient', () => {
-  it('follows a NOT_LEADER answer to the leader it names', async () => {
-    const leader = await fakeNode(() => result('done'))
+  it('follows a NOT_LEADER answer to the leader it names, and goes straight there next time', async () => {
+    const leader = await fakeNode(leaderAnswer('done'))
     const follower = await fakeNode(() => ({ reply: { notLeader: { leaderId: 2, leaderAddress: leader.address } } }))
-    const reply = await client([follower.address]).propose(new Uint8Array([1]), 5000)
-    expect(Buffer.from(reply).toString()).toBe('done')
-    expect([follower.calls, leader.calls]).toEqual([['Propose'], ['Propose']])
+    const cluster = client([follower.address, leader.address])
+    expect(Buffer.from(await cluster.propose(new Uint8Array([1]), 5000)).toString()).toBe('done')
+    expect(Buffer.from(await cluster.propose(new Uint8Array([2]), 5000)).toString()).toBe('done')
+    // The session was opened once; only the first call went to the follower.
+    expect(follower.calls.map((c) => c.envelope?.kind)).toEqual(['open'])
+    expect(leader.calls.map((c) => c.envelope?.kind)).toEqual(['open', 'command', 'command'])
   })
 
   it('tries the other nodes while nobody knows a leader', async () => {
     let asked = 0
     const undecided = await fakeNode(() => ({ reply: { notLeader: { leaderId: 0, leaderAddress: '' } } }))
-    const later = await fakeNode(() => (++asked < 3 ? { reply: { notLeader: { leaderId: 0, leaderAddress: '' } } } : result('v')))
-    expect(Buffer.from(await client([undecided.address, later.address]).read('k', 5000)).toString()).toBe('v')
-    expect(later.calls).toEqual(['Read', 'Read', 'Read'])
+    const later = await fakeNode((method, envelope) => (++asked < 3 ? { reply: { notLeader: { leaderId: 0, leaderAddress: '' } } } : leaderAnswer('v')(method, envelope, {})))
+    expect(Buffer.from(await client([undecided.address, later.address]).propose(new Uint8Array([1]), 5000)).toString()).toBe('v')
   })
 
   it('gives up with ERR_NO_LEADER and what it tried when no leader answers in time', async () => {
@@ -66,36 +79,85 @@ describe('ClusterClient', () => {
   })
 
   it('does not resend a command the node refused as malformed', async () => {
-    const node = await fakeNode(() => ({ error: { code: grpc.status.INVALID_ARGUMENT, details: 'Not a key-value command' } }))
+    const node = await fakeNode((_method, envelope) => (envelope?.kind === 'open' ? clientId(7) : { error: { code: grpc.status.INVALID_ARGUMENT, details: 'Not a key-value command' } }))
     await expect(client([node.address]).propose(new Uint8Array([9]), 5000)).rejects.toMatchObject({ code: 'ERR_BAD_COMMAND' })
-    expect(node.calls).toEqual(['Propose'])
+    expect(commands(node.calls)).toHaveLength(1)
   })
 
-  it('reports an unknown outcome instead of resending a cas, but resends a put', async () => {
-    let calls = 0
-    const node = await fakeNode(() => (++calls === 1 ? { error: { code: grpc.status.ABORTED, details: 'ERR_STOPPED: Node 1 stopped' } } : result('ok')))
-    await expect(client([node.address]).propose(new Uint8Array([4]), 5000, 'once')).rejects.toMatchObject({ code: 'ERR_UNKNOWN_OUTCOME', message: expect.stringMatching(/may or may not have been applied/) })
-    calls = 0
-    expect(Buffer.from(await client([node.address]).propose(new Uint8Array([1]), 5000, 'idempotent')).toString()).toBe('ok')
-    expect(calls).toBe(2)
+  it('sends a command again, the same session entry, when its answer was lost, and returns the answer', async () => {
+    let commandCalls = 0
+    const node = await fakeNode((_method, envelope) => {
+      if (envelope?.kind === 'open') return clientId(7)
+      return ++commandCalls === 1 ? { error: { code: grpc.status.ABORTED, details: 'ERR_LEADERSHIP_LOST: node 1 lost leadership' } } : result('once')
+    })
+    expect(Buffer.from(await client([node.address]).propose(new Uint8Array([4]), 5000)).toString()).toBe('once')
+    const sent = commands(node.calls)
+    expect(sent).toHaveLength(2)
+    expect(sent.map((e) => [e.clientId, e.sequence])).toEqual([
+      [7, 1],
+      [7, 1],
+    ])
   })
 
-  it('sends a cas on to the next node when the first one could not be reached at all', async () => {
-    const node = await fakeNode(() => result('ok'))
-    expect(Buffer.from(await client(['127.0.0.1:1', node.address]).propose(new Uint8Array([4]), 5000, 'once')).toString()).toBe('ok')
+  it('numbers commands, and tells the state machine which answers it may forget', async () => {
+    const node = await fakeNode(leaderAnswer('ok'))
+    const cluster = client([node.address])
+    await cluster.propose(new Uint8Array([1]), 5000)
+    await cluster.propose(new Uint8Array([2]), 5000)
+    expect(commands(node.calls).map((e) => [e.sequence, e.lowestPending])).toEqual([
+      [1, 1],
+      [2, 2],
+    ])
   })
 
-  it('reports an unknown outcome when the node goes away in the middle of a cas', async () => {
+  it('reports an unknown outcome only when the session expired after the command may have been applied', async () => {
+    let commandCalls = 0
+    const node = await fakeNode((_method, envelope) => {
+      if (envelope?.kind === 'open') return clientId(7)
+      return ++commandCalls === 1 ? { error: { code: grpc.status.ABORTED, details: 'ERR_LEADERSHIP_LOST: lost' } } : { error: { code: grpc.status.FAILED_PRECONDITION, details: 'ERR_SESSION_EXPIRED: Client session 7 is unknown or expired' } }
+    })
+    await expect(client([node.address]).propose(new Uint8Array([4]), 5000)).rejects.toMatchObject({ code: 'ERR_UNKNOWN_OUTCOME', message: expect.stringMatching(/may or may not have been applied: its client session expired/) })
+  })
+
+  it('opens a new session when the first attempt finds its session expired, and sends the command there', async () => {
+    let opened = 0
+    const node = await fakeNode((_method, envelope) => {
+      if (envelope?.kind === 'open') return clientId(++opened)
+      if (envelope?.kind === 'command' && envelope.clientId === 1) return { error: { code: grpc.status.FAILED_PRECONDITION, details: 'ERR_SESSION_EXPIRED: gone' } }
+      return result('fresh')
+    })
+    expect(Buffer.from(await client([node.address]).propose(new Uint8Array([4]), 5000)).toString()).toBe('fresh')
+    expect(commands(node.calls).map((e) => e.clientId)).toEqual([1, 2])
+  })
+
+  it('reports an unknown outcome when the node goes away in the middle of a command, after retrying to the deadline', async () => {
     const server = new grpc.Server()
     let received: () => void = () => {}
     const arrived = new Promise<void>((resolve) => (received = resolve))
-    // Takes the call and never answers: the node dies with the command maybe committed.
-    server.addService(protocol.RaftClient.service, { Propose: () => received(), Read: () => {}, Status: () => {} })
+    // Opens sessions, takes the command and never answers: the node dies with it maybe committed.
+    server.addService(protocol.RaftClient.service, {
+      Propose: (call: grpc.ServerUnaryCall<{ command: Buffer }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+        if (decodeEnvelope(new Uint8Array(call.request.command)).kind === 'open') callback(null, clientId(3).reply)
+        else received()
+      },
+      Read: () => {},
+      Status: () => {},
+    })
     const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) => (error === null ? resolve(bound) : reject(error))))
-    const outcome = client([`127.0.0.1:${port}`]).propose(new Uint8Array([4]), 5000, 'once')
+    const outcome = client([`127.0.0.1:${port}`]).propose(new Uint8Array([4]), 1500)
     await arrived
     server.forceShutdown()
-    await expect(outcome).rejects.toMatchObject({ code: 'ERR_UNKNOWN_OUTCOME' })
+    await expect(outcome).rejects.toMatchObject({ code: 'ERR_UNKNOWN_OUTCOME', message: expect.stringMatching(/no leader answered within 1500 ms/) })
+  })
+
+  it('spreads reads over the nodes, and moves on from one that knows no leader', async () => {
+    const a = await fakeNode(() => result('from a'))
+    const b = await fakeNode(() => ({ reply: { notLeader: { leaderId: 0, leaderAddress: '' } } }))
+    const cluster = client([a.address, b.address])
+    const answers = [await cluster.read('k', 5000), await cluster.read('k', 5000), await cluster.read('k', 5000)].map((r) => Buffer.from(r).toString())
+    expect(answers).toEqual(['from a', 'from a', 'from a'])
+    expect(b.calls.map((c) => c.method)).toEqual(['Read'])
+    expect(a.calls.map((c) => c.method)).toEqual(['Read', 'Read', 'Read'])
   })
 
   it('reports every node, an unreachable one by its configured id', async () => {

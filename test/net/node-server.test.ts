@@ -63,19 +63,23 @@ describe('the client service of a node', () => {
     const at = (await leader()).config.address
     const reply = await call<Reply>(at, 'Propose', { command: encodeKvCommand({ op: 'put', key: 'k', value: 'v1' }) })
     expect(reply.notLeader).toBeNull()
-    expect(decodeKvResult(reply.result)).toEqual({ ok: true, value: null })
+    expect(decodeKvResult(reply.result)).toEqual({ ok: true })
     const read = await call<Reply>(at, 'Read', { key: 'k' })
     expect(decodeKvResult(read.result)).toEqual({ ok: true, value: 'v1' })
   })
 
-  it('answers NOT_LEADER on a follower with the leader\'s id and address', async () => {
+  it("answers a proposal on a follower with NOT_LEADER, the leader's id and address, and serves a read itself", async () => {
     const current = await leader()
     const follower = servers.find((server) => server !== current && server.node.status().leaderId === current.node.id)
     expect(follower).toBeDefined()
-    for (const method of ['Propose', 'Read']) {
-      const reply = await call<Reply>(follower!.config.address, method, method === 'Read' ? { key: 'k' } : { command: encodeKvCommand({ op: 'put', key: 'k', value: 'v2' }) })
-      expect(reply.notLeader).toEqual({ leaderId: current.node.id, leaderAddress: current.config.address })
-    }
+    const reply = await call<Reply>(follower!.config.address, 'Propose', { command: encodeKvCommand({ op: 'put', key: 'k', value: 'v2' }) })
+    expect(reply.notLeader).toEqual({ leaderId: current.node.id, leaderAddress: current.config.address })
+    const lastIndex = current.node.status().lastIndex
+    const read = await call<Reply>(follower!.config.address, 'Read', { key: 'k' })
+    expect(read.notLeader).toBeNull()
+    expect(decodeKvResult(read.result)).toEqual({ ok: true, value: 'v1' })
+    // No log entry per read.
+    expect(current.node.status().lastIndex).toBe(lastIndex)
   })
 
   it('refuses a malformed command with INVALID_ARGUMENT', async () => {
@@ -96,10 +100,10 @@ describe('the client service of a node', () => {
     const client = new ClusterClient(cluster.nodes.map((node) => node.address))
     try {
       const value = 'v'.repeat(5 * 1024 * 1024)
-      await client.propose(encodeKvCommand({ op: 'put', key: 'big', value }), 10_000, 'idempotent')
+      await client.propose(encodeKvCommand({ op: 'put', key: 'big', value }), 10_000)
       expect(decodeKvResult(await client.read('big', 10_000))).toEqual({ ok: true, value })
-      // Overwriting answers with the old value, as large.
-      expect(decodeKvResult(await client.propose(encodeKvCommand({ op: 'put', key: 'big', value: 'small' }), 10_000, 'idempotent'))).toEqual({ ok: true, value })
+      // Overwriting, asking for the old value, answers with it, as large.
+      expect(decodeKvResult(await client.propose(encodeKvCommand({ op: 'put', key: 'big', value: 'small', previous: true }), 10_000))).toEqual({ ok: true, value })
     } finally {
       client.close()
     }

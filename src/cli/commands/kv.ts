@@ -11,12 +11,10 @@ const help = `Usage: raftlog kv <put KEY VALUE | get KEY | delete KEY | cas KEY 
                   [--config FILE | --endpoints HOST:PORT,...] [--timeout MS] [--json]
 
 Reads and writes the cluster's key-value store. The client finds the leader itself (it follows
-"not the leader" answers); every command, get included, goes through the Raft log, so reads
-are linearizable. A get is retried on another node after a timeout. A put, delete or cas is
-sent again only when it certainly never reached a node: once it may have reached a leader, a
-timeout or a lost connection leaves its outcome unknown (it may or may not have been applied,
-and sending it again could apply it twice, after another client's write): the command then
-exits 3 and says so.
+"not the leader" answers). A put, delete or cas goes through the Raft log in a client session:
+after a timeout or a lost connection the client sends the same command again, and the cluster
+applies it once. A get writes nothing to the log: any node answers it after confirming with the
+leader that it holds every write acknowledged before (ReadIndex), so reads are linearizable.
 
   put KEY VALUE            set KEY
   get KEY                  print KEY's value (exit 1 if absent)
@@ -32,7 +30,8 @@ Options:
   -h, --help               show this help
 
 Exit status: 0 done; 1 a get of an absent key, a failed cas, or an error; 2 bad usage;
-3 the outcome of a put, delete or cas is unknown (check with a get before trying again).
+3 the outcome of a put, delete or cas is unknown: it may have been applied, and no leader
+answered again before --timeout (check with a get before trying again).
 
 Examples:
   raftlog kv put greeting hello
@@ -84,7 +83,7 @@ export const kvCommand: Command = {
       const timeout = timeoutFrom(values.timeout)
       let reply: Uint8Array
       try {
-        reply = command.op === 'get' ? await client.read(command.key, timeout) : await client.propose(encodeKvCommand(command), timeout, 'once')
+        reply = command.op === 'get' ? await client.read(command.key, timeout) : await client.propose(encodeKvCommand(command), timeout)
       } catch (error) {
         if ((error as RaftLogError).code !== 'ERR_UNKNOWN_OUTCOME') throw error
         console.error(`Error: ${command.op} ${JSON.stringify(command.key)}: ${(error as Error).message}`)
