@@ -22,6 +22,8 @@ export interface NodeStatus {
   lastIndex?: number
   snapshotIndex?: number
   snapshotTerm?: number
+  /** The key-value store's writes applied up to lastApplied. */
+  kvWritesApplied?: number
   error?: string
 }
 

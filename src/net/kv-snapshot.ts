@@ -2,6 +2,7 @@
 //
 //   "KVS1"                                   format and version
 //   0x01 key length u32, key, value length u32, value     one per key
+//   0x02 writes applied u64                  the store's count of writes (optional, once)
 //   0xff                                     end
 //
 // Written in batches of about batchBytes; read back from chunks cut anywhere.
@@ -10,12 +11,13 @@ import { ChunkReader } from '../raft/chunk-reader.js'
 
 const magic = Buffer.from('KVS1', 'ascii')
 const recordPair = 0x01
+const recordWrites = 0x02
 const recordEnd = 0xff
 /** Bytes gathered before a batch of records is handed on. */
 const batchBytes = 64 * 1024
 
-/** The snapshot of `pairs` (taken by the caller at the moment that matters) as chunks. */
-export async function* encodeKvSnapshot(pairs: readonly (readonly [string, string])[]): AsyncGenerator<Uint8Array> {
+/** The snapshot of `pairs` and the count of writes (taken by the caller at the moment that matters) as chunks. */
+export async function* encodeKvSnapshot(pairs: readonly (readonly [string, string])[], writesApplied = 0): AsyncGenerator<Uint8Array> {
   let parts: Buffer[] = [magic]
   let size = magic.length
   for (const [key, value] of pairs) {
@@ -34,19 +36,29 @@ export async function* encodeKvSnapshot(pairs: readonly (readonly [string, strin
       size = 0
     }
   }
-  parts.push(Buffer.from([recordEnd]))
+  const writes = Buffer.alloc(9)
+  writes[0] = recordWrites
+  writes.writeBigUInt64LE(BigInt(writesApplied), 1)
+  parts.push(writes, Buffer.from([recordEnd]))
   yield Buffer.concat(parts)
 }
 
-/** Reads a snapshot back into pairs; ERR_CORRUPT when the bytes are not one. */
-export async function decodeKvSnapshot(chunks: AsyncIterable<Uint8Array>, onPair: (key: string, value: string) => void): Promise<void> {
+/** Reads a snapshot back into pairs; resolves with the count of writes; ERR_CORRUPT when the bytes are not one. */
+export async function decodeKvSnapshot(chunks: AsyncIterable<Uint8Array>, onPair: (key: string, value: string) => void): Promise<number> {
   const input = new ChunkReader(chunks)
+  let writes = 0
   const head = await input.take(magic.length)
   if (head === undefined || !head.equals(magic)) throw bad('it does not start with KVS1')
   for (;;) {
     const type = await input.take(1)
     if (type === undefined) throw bad('it ends without its end record')
     if (type[0] === recordEnd) break
+    if (type[0] === recordWrites) {
+      const count = await input.take(8)
+      if (count === undefined) throw bad('its count of writes is cut short')
+      writes = Number(count.readBigUInt64LE(0))
+      continue
+    }
     if (type[0] !== recordPair) throw bad(`unknown record type ${type[0]}`)
     const key = await input.takeSized()
     const value = await input.takeSized()
@@ -54,6 +66,7 @@ export async function decodeKvSnapshot(chunks: AsyncIterable<Uint8Array>, onPair
     onPair(key.toString(), value.toString())
   }
   if ((await input.take(1)) !== undefined) throw bad('bytes follow its end record')
+  return writes
 }
 
 function bad(problem: string): RaftLogError {

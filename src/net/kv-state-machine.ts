@@ -109,6 +109,8 @@ function u32(value: number): Buffer {
 
 export class KvStateMachine implements StateMachine {
   private readonly data = new Map<string, string>()
+  /** Puts, deletes and compare-and-sets applied, in the state (and its snapshots): equal on every node at the same index. */
+  private writes = 0
 
   apply(entry: LogEntry): Uint8Array {
     return encodeKvResult(this.execute(decodeKvCommand(entry.data)))
@@ -118,6 +120,11 @@ export class KvStateMachine implements StateMachine {
     return this.data.size
   }
 
+  /** Writes (put, delete, cas) applied up to the last applied entry, retries answered from a session table not counted. */
+  get writesApplied(): number {
+    return this.writes
+  }
+
   /** The value of `key` (null: absent), as of the last applied entry: serve it after a ReadIndex. */
   get(key: string): string | null {
     return this.data.get(key) ?? null
@@ -125,18 +132,20 @@ export class KvStateMachine implements StateMachine {
 
   /** The pairs as of now (a copy of the map's entries; the strings are shared, not copied). */
   snapshot(): AsyncIterable<Uint8Array> {
-    return encodeKvSnapshot(Array.from(this.data))
+    return encodeKvSnapshot(Array.from(this.data), this.writes)
   }
 
   async restore(chunks: AsyncIterable<Uint8Array>): Promise<void> {
     const restored = new Map<string, string>()
-    await decodeKvSnapshot(chunks, (key, value) => restored.set(key, value))
+    const writes = await decodeKvSnapshot(chunks, (key, value) => restored.set(key, value))
     this.data.clear()
     for (const [key, value] of restored) this.data.set(key, value)
+    this.writes = writes
   }
 
   private execute(command: KvCommand): KvResult {
     const before = this.data.get(command.key) ?? null
+    if (command.op !== 'get') this.writes++
     switch (command.op) {
       case 'get':
         return { ok: true, value: before }

@@ -80,7 +80,7 @@ function clientService(node: RaftNode, kv: KvStateMachine, cluster: ClusterConfi
       else read(call.request.key, callback)
     },
     Status: (_call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
-      callback(null, node.status())
+      callback(null, { ...node.status(), kvWritesApplied: kv.writesApplied })
     },
   }
 }
