@@ -48,9 +48,12 @@ export function checkNodeOptions(options: RaftNodeOptions): { tickMs: number; el
     const value = options[option]
     if (value !== undefined && (!Number.isSafeInteger(value) || value < min)) throw bad(option, `must be a whole number of entries from ${min}, got ${String(value)}`)
   }
-  // Ticks fine enough that a heartbeat is a few of them.
-  const tickMs = Math.max(1, Math.floor(heartbeat / 5))
-  const heartbeatTicks = Math.max(1, Math.round(heartbeat / tickMs))
-  const electionTicks: [number, number] = [Math.max(heartbeatTicks + 1, Math.round(min / tickMs)), Math.max(heartbeatTicks + 1, Math.round(max / tickMs))]
+  // One tick per heartbeat interval, as etcd does: an idle node wakes up once per heartbeat and
+  // no more. The election timeout is a whole number of ticks, at least two, and its range keeps
+  // at least two values (its randomness is what ends split votes).
+  const tickMs = heartbeat
+  const heartbeatTicks = 1
+  const minTicks = Math.max(2, Math.round(min / tickMs))
+  const electionTicks: [number, number] = [minTicks, Math.max(minTicks + 1, Math.round(max / tickMs))]
   return { tickMs, electionTicks, heartbeatTicks }
 }

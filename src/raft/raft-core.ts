@@ -88,6 +88,8 @@ export interface Ready {
   term: number
   /** log.lastIndex when this Ready was made: what the flush covers. */
   lastIndex: number
+  /** How many times the core had cut its log when this Ready was made (for advance()). */
+  logCuts: number
   /** Reads asked here (readIndex()) that are confirmed: serve each once applied up to its index. */
   readStates: ReadState[]
   /** Reads asked here that cannot be confirmed (leadership moved): ask again. */
@@ -123,6 +125,8 @@ export class RaftCore {
   private commitIndex: number
   /** The leader's own log is durable up to here (followers answer only after their flush). */
   private durableIndex: number
+  /** Truncations and resets of the log so far: a flush started before one vouches for nothing after it. */
+  private logCuts = 0
   private preCandidate = false
   private votes = new Map<number, boolean>()
   private progress = new Map<number, Progress>()
@@ -162,7 +166,10 @@ export class RaftCore {
     this.maxInflightBytes = options.maxInflightBytes ?? defaultMaxInflightBytes
     this.appendTimeoutTicks = options.appendTimeoutTicks ?? options.electionTicks[0]
     this.readMode = options.readMode ?? 'read-index'
-    this.leaseTicks = options.electionTicks[0] - (options.leaseDriftTicks ?? Math.max(1, Math.ceil(options.electionTicks[0] / 10)))
+    // A follower that heard from the leader votes for nobody else for electionTicks[0] of its
+    // ticks, which may be as little as one tick less in real time (its first tick can come right
+    // after the message): the lease ends a tick earlier still, and the drift allowance before that.
+    this.leaseTicks = options.electionTicks[0] - 1 - (options.leaseDriftTicks ?? Math.max(1, Math.ceil(options.electionTicks[0] / 10)))
     this.warn = options.onWarning ?? (() => {})
     this.term = options.hardState.currentTerm
     this.votedFor = options.hardState.votedFor
@@ -286,15 +293,17 @@ export class RaftCore {
     if (this.roleValue !== 'follower' || this.leader !== message.from) this.becomeFollower(message.term, message.from)
     this.electionElapsed = 0
     const { lastIncludedIndex: index, lastIncludedTerm: term } = message
+    // The file is durable here whatever happens next: it is this node's to send from now on.
+    this.snapshotTaken({ index, term })
     let restore = false
     if (index > this.commitIndex) {
       if (this.log.termAt(index) !== term) {
         this.log.reset(index + 1, term)
+        this.logCuts++
         this.durableIndex = index
         restore = true
       }
       this.commitTo(index)
-      this.snapshotTaken({ index, term })
     }
     this.send(this.appendResponse({ from: message.from, seq: 0 }, true, Math.max(index, this.commitIndex), 0, 0))
     return restore
@@ -384,6 +393,7 @@ export class RaftCore {
       leaderId: this.leader,
       term: this.term,
       lastIndex: this.log.lastIndex,
+      logCuts: this.logCuts,
       readStates: this.readStates,
       droppedReads: this.droppedReads,
     }
@@ -397,9 +407,14 @@ export class RaftCore {
     return ready
   }
 
-  /** The driver did what `ready` asked: its log is durable up to ready.lastIndex. */
+  /**
+   * The driver did what `ready` asked: its log is durable up to ready.lastIndex. Readies may be
+   * advanced after later ones were taken (the driver pipelines flushes), in the order taken.
+   */
   advance(ready: Ready): void {
-    if (ready.mustFlush) this.durableIndex = Math.min(Math.max(this.durableIndex, ready.lastIndex), this.log.lastIndex)
+    // The flush covered the log as it was when the Ready was made, unless it was cut since:
+    // then the entries at those indexes are other, newer ones, not yet durable.
+    if (ready.mustFlush && ready.logCuts === this.logCuts) this.durableIndex = Math.min(Math.max(this.durableIndex, ready.lastIndex), this.log.lastIndex)
     if (this.roleValue === 'leader') this.maybeCommit()
   }
 
@@ -616,6 +631,7 @@ export class RaftCore {
       if (this.log.termAt(entry.index) !== entry.term) {
         if (entry.index <= this.commitIndex) throw new Error(`raft invariant: node ${this.id} would truncate committed index ${entry.index}`)
         this.log.truncateAfter(entry.index - 1)
+        this.logCuts++
         this.durableIndex = Math.min(this.durableIndex, entry.index - 1)
         break
       }

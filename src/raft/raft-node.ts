@@ -14,7 +14,7 @@ import { PendingReads, notLeaderForRead } from './pending-reads.js'
 import { Snapshotter } from './snapshotter.js'
 import { SnapshotInbox, SnapshotSender } from './snapshot-transfer.js'
 import { restoreStartingPoint, type StartingPoint } from './starting-snapshot.js'
-import type { InstallSnapshot } from './messages.js'
+import type { InstallSnapshot, RaftMessage } from './messages.js'
 import type { SnapshotInfo, StateMachine } from './state-machine.js'
 import type { Transport } from './transport.js'
 import { seededRandom } from './seeded-random.js'
@@ -76,6 +76,10 @@ export interface RaftStatus {
 }
 
 const serverStates: Record<Role, ServerState> = { follower: 0, candidate: 1, leader: 2 }
+/** Readies with a flush taken before the node waits for them to complete. */
+const maxFlushesInFlight = 16
+/** Readies of any kind taken before the node waits (a disk that hangs must not grow memory forever). */
+const maxReadiesInFlight = 4096
 
 type Timing = ReturnType<typeof checkNodeOptions>
 
@@ -109,6 +113,10 @@ export class RaftNode extends EventEmitter {
   /** The term this node last led, while it leads. */
   private leadingTerm = 0
   private processing: Promise<void> | undefined
+  /** Readies taken and not yet completed (their flushes run); completions chain in order. */
+  private readiesInFlight = 0
+  private flushesInFlight = 0
+  private completions: Promise<void> = Promise.resolve()
   private stopped = false
   private failure: Error | undefined
 
@@ -309,6 +317,7 @@ export class RaftNode extends EventEmitter {
     this.stopped = true
     clearInterval(this.timer)
     await this.processing
+    await this.completions
     await this.applier.stop()
     await this.snapshotter.idle()
     this.snapshotSender.stopAll()
@@ -344,34 +353,70 @@ export class RaftNode extends EventEmitter {
     })
   }
 
+  /**
+   * Takes every Ready the core has. Flushes pipeline: a Ready's answers wait for its flush,
+   * but the next Ready is taken at once, so a slow disk never holds back the leader's heartbeats
+   * and new entries (§10.2.1); completions run in the order the Readies were taken.
+   */
   private async process(): Promise<void> {
     try {
       while (!this.stopped && this.failure === undefined && this.core.hasReady()) {
-        const ready = this.core.ready()
-        await this.handle(ready)
+        // A disk far behind holds back new Readies (and so new entries); one merely slow never
+        // stops the heartbeats, which need no flush.
+        if (this.flushesInFlight >= maxFlushesInFlight || this.readiesInFlight >= maxReadiesInFlight) await this.completions
+        this.take(this.core.ready())
       }
     } catch (error) {
       this.fail(error as Error)
     }
   }
 
-  private async handle(ready: Ready): Promise<void> {
+  private take(ready: Ready): void {
     if (ready.hardState !== undefined) this.saveState(ready)
+    // A leader's AppendEntries go out before its own flush (Raft dissertation §10.2.1): the
+    // followers write while it writes, and it counts itself toward a commit only once its flush
+    // is done (advance()). Every answer waits for the flush: it may vouch for these entries.
+    this.send(ready.messages, true)
     // One flush serves every entry appended before it, however many proposals they came from.
-    if (ready.mustFlush) await this.log.flush()
+    const flushed = ready.mustFlush ? this.log.flush() : undefined
+    this.readiesInFlight++
+    if (flushed !== undefined) this.flushesInFlight++
+    this.completions = this.completions
+      .then(() => flushed)
+      .then(
+        () => this.complete(ready),
+        (error: unknown) => this.fail(error as Error),
+      )
+      .finally(() => {
+        this.readiesInFlight--
+        if (flushed !== undefined) this.flushesInFlight--
+        this.schedule()
+      })
+  }
+
+  /** The Ready's flush is done: answer, apply, advance. */
+  private complete(ready: Ready): void {
     if (this.stopped || this.failure !== undefined) return
+    this.guard(() => {
+      this.send(ready.messages, false)
+      this.announce(ready)
+      for (const read of ready.readStates) this.reads.confirmed(read.requestId, read.index, this.applier.lastApplied)
+      for (const requestId of ready.droppedReads) this.reads.fail(requestId, notLeaderForRead(this.id, ready.leaderId))
+      this.core.advance(ready)
+      this.applier.advanceTo(ready.commitIndex)
+    })
+  }
+
+  /** Sends the leader's replication messages (`early`) or all the others. */
+  private send(messages: readonly RaftMessage[], early: boolean): void {
     const term = this.core.currentTerm
-    for (const message of ready.messages) {
+    for (const message of messages) {
+      if ((message.type === 'AppendEntries' || message.type === 'InstallSnapshot') !== early) continue
       // A message of a term this node has left since is stale: dropping it is always safe.
       if (message.term < term && message.type !== 'RequestVoteResponse') continue
       if (message.type === 'InstallSnapshot') this.snapshotSender.start(message)
       else this.transport.send(message)
     }
-    this.announce(ready)
-    for (const read of ready.readStates) this.reads.confirmed(read.requestId, read.index, this.applier.lastApplied)
-    for (const requestId of ready.droppedReads) this.reads.fail(requestId, notLeaderForRead(this.id, ready.leaderId))
-    this.core.advance(ready)
-    this.applier.advanceTo(ready.commitIndex)
   }
 
   private announce(ready: Ready): void {

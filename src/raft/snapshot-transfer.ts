@@ -68,9 +68,13 @@ export class SnapshotSender {
   /** The core asks for `message.to` to get a snapshot; the newest durable file is sent. */
   start(message: InstallSnapshot): void {
     const running = this.transfers.get(message.to)
-    if (running !== undefined && running.term === message.term && running.index === message.lastIncludedIndex) return
+    if (running !== undefined && running.term === message.term && running.index >= message.lastIncludedIndex) return
     if (running !== undefined) this.end(running, false)
-    const snapshot = this.options.store.list().find((file) => file.index === message.lastIncludedIndex && file.header?.term === message.lastIncludedTerm)
+    // The one asked for, or a newer one (it covers more): the older may have been pruned.
+    const files = this.options.store.list()
+    const snapshot =
+      files.find((file) => file.index === message.lastIncludedIndex && file.header?.term === message.lastIncludedTerm) ??
+      files.filter((file) => file.header !== undefined && file.index > message.lastIncludedIndex).at(-1)
     if (snapshot === undefined) {
       this.options.logger.warn(`node ${this.options.id}: no snapshot file for index ${message.lastIncludedIndex} to send to node ${message.to}`)
       this.options.onFinished(message.to, false)
@@ -81,8 +85,8 @@ export class SnapshotSender {
       peer: message.to,
       term: message.term,
       snapshot,
-      index: message.lastIncludedIndex,
-      lastTerm: message.lastIncludedTerm,
+      index: snapshot.index,
+      lastTerm: (snapshot.header as { term: number }).term,
       totalBytes: snapshot.sizeBytes,
       unpin: this.options.store.pin(snapshot.file),
       acked: 0,

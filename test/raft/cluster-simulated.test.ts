@@ -277,7 +277,7 @@ describe(`Raft scenarios in the simulator (RAFT_SEED=${seed})`, () => {
       const id = 1 + (pick % 5)
       const node = sim.node(id)
       // Crash a node while it flushes whenever possible: what it appended may survive in part.
-      if (node.alive && sim.nodes.filter((n) => n.alive).length > 3 && (node.flushing !== undefined || pick % 4 === 0)) sim.crash(id)
+      if (node.alive && sim.nodes.filter((n) => n.alive).length > 3 && (node.flushing.length > 0 || pick % 4 === 0)) sim.crash(id)
       else if (!node.alive) sim.restart(id)
       sim.propose(`nemesis-${round}`)
       sim.run(3 + (pick % 12))

@@ -1,6 +1,6 @@
 // Real RaftNodes with real timers and RaftLogs in temp dirs over MemoryNetwork: proves the
 // driver (persist, flush, send, apply) and its timers. Timeouts are generous for shared CI.
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { join } from 'node:path'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { RaftLog, RaftNode, RaftLogError, type LogEntry, type RaftNodeOptions } from '../../src/index.js'
@@ -168,6 +168,59 @@ describe('RaftNode over MemoryNetwork with real logs', () => {
     await waitFor('old leader stepped down', () => old.status().role !== 'leader')
     cluster.network.heal()
     await waitFor('old leader caught up', () => cluster.machines.get(old.id)!.applied.includes('during'))
+  })
+})
+
+describe('RaftNode writes while it replicates (Raft dissertation §10.2.1)', () => {
+  /** Holds back every flush of the log in `dir` until the returned function is called. */
+  function holdFlushes(dir: string): () => void {
+    let release: () => void = () => {}
+    const gate = new Promise<void>((resolve) => (release = resolve))
+    const original = RaftLog.prototype.flush
+    vi.spyOn(RaftLog.prototype, 'flush').mockImplementation(function (this: RaftLog) {
+      return this.dir === dir ? gate.then(() => original.call(this)) : original.call(this)
+    })
+    return release
+  }
+
+  afterEach(() => {
+    vi.restoreAllMocks()
+  })
+
+  it('a leader whose own flush is held back commits through two followers, and its heartbeats go on', async () => {
+    const cluster = await startCluster(3)
+    await proposeOnCluster(cluster, 'warm-up')
+    const leader = leaderOf(cluster)!
+    const { term } = leader.status()
+    const release = holdFlushes(cluster.dirs.get(leader.id)!)
+    const proposal = leader.propose(Buffer.from('slow-leader-disk'))
+    const followers = [...cluster.nodes.values()].filter((node) => node !== leader)
+    // Committed and applied by the followers while the leader's disk has not finished.
+    await waitFor('the followers applied it', () => followers.every((node) => cluster.machines.get(node.id)!.applied.includes('slow-leader-disk')))
+    // Held for several election timeouts: the leader keeps leading.
+    await new Promise((resolve) => setTimeout(resolve, 400))
+    expect(leader.status()).toMatchObject({ role: 'leader', term })
+    release()
+    await expect(proposal).resolves.toBeDefined()
+  })
+
+  it('never counts its own unflushed entries: with a follower down, nothing commits until its flush is done', async () => {
+    const cluster = await startCluster(3)
+    await proposeOnCluster(cluster, 'warm-up')
+    const leader = leaderOf(cluster)!
+    const [up, down] = [...cluster.nodes.values()].filter((node) => node !== leader) as [RaftNode, RaftNode]
+    await down.stop()
+    cluster.nodes.delete(down.id)
+    const commitBefore = leader.status().commitIndex
+    const release = holdFlushes(cluster.dirs.get(leader.id)!)
+    const proposal = leader.propose(Buffer.from('needs-the-leader-disk'))
+    await waitFor('the follower holds it', () => up.status().lastIndex > commitBefore)
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    // One follower of three holds it: a majority needs the leader's own disk too.
+    expect(leader.status().commitIndex).toBe(commitBefore)
+    release()
+    await expect(proposal).resolves.toBeDefined()
+    expect(leader.status().commitIndex).toBeGreaterThan(commitBefore)
   })
 })
 

@@ -116,3 +116,34 @@ describe(`Replication flow control in the simulator (RAFT_SEED=${seed})`, () => 
     expect(sim.violations).toEqual([])
   })
 })
+
+describe(`A leader writes while it replicates (Raft dissertation §10.2.1, RAFT_SEED=${seed})`, () => {
+  it('commits through two fast followers while its own flush is held back', () => {
+    const sim = cluster()
+    const leader = electLeader(sim)
+    sim.run(10)
+    sim.node(leader).flushTicks = 1000
+    for (let i = 0; i < 20; i++) sim.propose(`while-flushing-${i}`)
+    const followers = [1, 2, 3].filter((id) => id !== leader)
+    expect(allApplied(sim, 20, 200, followers), sim.describe()).toBe(true)
+    expect(sim.node(leader).core.committed).toBeGreaterThanOrEqual(sim.node(leader).log.lastIndex)
+    expect(sim.violations).toEqual([])
+  })
+
+  it('never counts its own unflushed entries: with one follower down, nothing commits until its flush is done', () => {
+    const sim = cluster()
+    const leader = electLeader(sim)
+    sim.run(10)
+    const [up, down] = [1, 2, 3].filter((id) => id !== leader) as [number, number]
+    sim.crash(down)
+    const committedBefore = sim.node(leader).core.committed
+    sim.node(leader).flushTicks = 60
+    sim.propose('needs-the-leader')
+    sim.run(40)
+    // The one follower holds it, but a majority needs the leader's own disk too.
+    expect(sim.node(up).log.lastIndex).toBeGreaterThan(committedBefore)
+    expect(sim.node(leader).core.committed).toBe(committedBefore)
+    expect(allApplied(sim, 1, 200, [leader, up])).toBe(true)
+    expect(sim.violations).toEqual([])
+  })
+})

@@ -38,8 +38,11 @@ interface SimNode {
   snapshot: { index: number; term: number; applied: LogEntry[] } | undefined
   /** Every flush of this node takes this many ticks (overrides maxFlushTicks). */
   flushTicks: number | undefined
-  /** A flush in progress: the Ready's messages wait for it, as a real driver's do. */
-  flushing: { ready: Ready; covered: readonly LogEntry[]; doneAt: number } | undefined
+  /**
+   * Readies whose flush is in progress, oldest first: their answers wait for it, as a real
+   * driver's do, while the node goes on taking new Readies (flushes pipeline).
+   */
+  flushing: { ready: Ready; covered: readonly LogEntry[] | undefined; doneAt: number }[]
 }
 
 /** What a harness on top of the simulator (clients, state machines) hears of each node. */
@@ -98,7 +101,7 @@ export class Simulator {
     for (let id = 1; id <= options.nodes; id++) {
       const log = new MemoryLogStore()
       const hard = { currentTerm: 0, votedFor: 0, commitIndex: 0 }
-      this.nodes.push({ id, core: this.makeCore(id, log, hard), log, hard, alive: true, applied: [], snapshot: undefined, flushing: undefined, flushTicks: undefined, paused: false })
+      this.nodes.push({ id, core: this.makeCore(id, log, hard), log, hard, alive: true, applied: [], snapshot: undefined, flushing: [], flushTicks: undefined, paused: false })
     }
   }
 
@@ -159,7 +162,7 @@ export class Simulator {
   crash(id: number): void {
     const node = this.node(id)
     node.alive = false
-    node.flushing = undefined
+    node.flushing = []
     const survivors = this.crashKeepsUnflushed ? Math.floor(this.random() * (node.log.unflushedCount + 1)) : 0
     node.log.crash(survivors)
   }
@@ -177,7 +180,7 @@ export class Simulator {
   wipe(id: number): void {
     const node = this.node(id)
     node.alive = false
-    node.flushing = undefined
+    node.flushing = []
     node.log = new MemoryLogStore()
     node.hard = { currentTerm: 0, votedFor: 0, commitIndex: 0 }
     node.snapshot = undefined
@@ -216,11 +219,12 @@ export class Simulator {
     this.time++
     for (const node of this.nodes) if (node.alive && !node.paused) node.core.tick()
     for (const node of this.nodes) {
-      const flushing = node.flushing
-      if (flushing === undefined || flushing.doneAt > this.time || node.paused) continue
-      node.flushing = undefined
-      node.log.completeFlush(flushing.covered)
-      this.finish(node, flushing.ready)
+      // In order: a flush completes only after every earlier one.
+      while (!node.paused && node.flushing.length > 0 && (node.flushing[0] as { doneAt: number }).doneAt <= this.time) {
+        const flushing = node.flushing.shift() as { ready: Ready; covered: readonly LogEntry[] | undefined }
+        if (flushing.covered !== undefined) node.log.completeFlush(flushing.covered)
+        this.finish(node, flushing.ready)
+      }
     }
     this.drainReadies()
     this.deliverSnapshots()
@@ -252,29 +256,37 @@ export class Simulator {
 
   private drainReadies(): void {
     for (const node of this.nodes) {
-      while (node.alive && !node.paused && node.flushing === undefined && node.core.hasReady()) this.handle(node, node.core.ready())
+      while (node.alive && !node.paused && node.core.hasReady()) this.handle(node, node.core.ready())
     }
   }
 
   private handle(node: SimNode, ready: Ready): void {
     if (ready.hardState !== undefined) node.hard = { ...ready.hardState }
-    if (ready.mustFlush) {
-      const ticks = node.flushTicks ?? Math.floor(this.random() * (this.maxFlushTicks + 1))
-      if (ticks > 0) {
-        node.flushing = { ready, covered: node.log.beginFlush(), doneAt: this.time + ticks }
-        return
-      }
-      node.log.flush()
+    // As the driver does: the leader's replication goes out before its own flush (§10.2.1).
+    this.sendMessages(node, ready, true)
+    const ticks = ready.mustFlush ? (node.flushTicks ?? Math.floor(this.random() * (this.maxFlushTicks + 1))) : 0
+    const previous = node.flushing[node.flushing.length - 1]
+    if (ticks === 0 && previous === undefined) {
+      if (ready.mustFlush) node.log.flush()
+      this.finish(node, ready)
+      return
     }
-    this.finish(node, ready)
+    // Behind an earlier flush, or one of its own: done no earlier than the one before it.
+    const doneAt = Math.max(this.time + ticks, previous?.doneAt ?? 0)
+    node.flushing.push({ ready, covered: ready.mustFlush ? node.log.beginFlush() : undefined, doneAt })
   }
 
-  /** After the flush: send, apply what is committed, advance. */
-  private finish(node: SimNode, ready: Ready): void {
+  private sendMessages(node: SimNode, ready: Ready, early: boolean): void {
     for (const message of ready.messages) {
+      if ((message.type === 'AppendEntries' || message.type === 'InstallSnapshot') !== early) continue
       if (message.type === 'InstallSnapshot') this.transferSnapshot(node, message)
       else this.send(message)
     }
+  }
+
+  /** After the flush: send the answers, apply what is committed, advance. */
+  private finish(node: SimNode, ready: Ready): void {
+    this.sendMessages(node, ready, false)
     const from = (node.applied[node.applied.length - 1]?.index ?? 0) + 1
     if (ready.commitIndex >= from) for (const entry of node.log.slice(from, ready.commitIndex + 1)) this.applyOn(node, entry)
     this.maybeSnapshot(node)
@@ -304,8 +316,10 @@ export class Simulator {
    * a few ticks, or is lost with the link (then the sender reports the transfer failed).
    */
   private transferSnapshot(sender: SimNode, message: Extract<RaftMessage, { type: 'InstallSnapshot' }>): void {
+    // As the driver's sender does: the snapshot asked for, or a newer one.
     const snapshot = sender.snapshot
-    if (snapshot === undefined || snapshot.index !== message.lastIncludedIndex) throw new Error(`node ${sender.id} sent a snapshot it does not have: ${message.lastIncludedIndex}`)
+    if (snapshot === undefined || snapshot.index < message.lastIncludedIndex) throw new Error(`node ${sender.id} sent a snapshot it does not have: ${message.lastIncludedIndex}`)
+    if (snapshot.index !== message.lastIncludedIndex) message = { ...message, lastIncludedIndex: snapshot.index, lastIncludedTerm: snapshot.term }
     const at = this.time + 2 + Math.floor(this.random() * this.maxDelayTicks * 3)
     this.pendingTransfers.push({ at, sender: sender.id, senderCore: sender.core, message, snapshot, lost: this.random() < this.dropRate })
   }
