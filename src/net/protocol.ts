@@ -23,18 +23,35 @@ export const protocol = (() => {
   return (grpc.loadPackageDefinition(definition) as unknown as { raftlog: ServiceConstructors }).raftlog
 })()
 
-/** Each message type travels through the RPC of the same name (InstallSnapshot never travels: its file does, in chunks). */
-export const raftMethods: Exclude<RaftMessageType, 'InstallSnapshot'>[] = [
-  'RequestVote',
-  'RequestVoteResponse',
-  'AppendEntries',
-  'AppendEntriesResponse',
-  'SnapshotChunk',
-  'SnapshotChunkResponse',
-  'ReadIndex',
-  'ReadIndexResponse',
-]
-export type WireMethod = (typeof raftMethods)[number]
+/** Message types that travel (InstallSnapshot never does: its file does, in chunks). */
+export type WireMethod = Exclude<RaftMessageType, 'InstallSnapshot'>
+
+/** The RaftEnvelope field that carries each message type. */
+export const envelopeFields: Record<WireMethod, string> = {
+  RequestVote: 'requestVote',
+  RequestVoteResponse: 'requestVoteResponse',
+  AppendEntries: 'appendEntries',
+  AppendEntriesResponse: 'appendEntriesResponse',
+  SnapshotChunk: 'snapshotChunk',
+  SnapshotChunkResponse: 'snapshotChunkResponse',
+  ReadIndex: 'readIndex',
+  ReadIndexResponse: 'readIndexResponse',
+}
+const methodOfField = new Map(Object.entries(envelopeFields).map(([method, field]) => [field, method as WireMethod]))
+
+/** A message as a RaftEnvelope (the oneof set). */
+export function toEnvelope(message: RaftMessage): Record<string, unknown> {
+  if (message.type === 'InstallSnapshot') throw new Error('InstallSnapshot never goes over the wire: the driver sends the snapshot in SnapshotChunk messages')
+  return { [envelopeFields[message.type]]: toWire(message) }
+}
+
+/** A RaftEnvelope as a message; undefined for an empty or unknown one (a newer peer's message type). */
+export function fromEnvelope(envelope: Record<string, unknown>): RaftMessage | undefined {
+  const field = envelope.message
+  const method = typeof field === 'string' ? methodOfField.get(field) : undefined
+  if (method === undefined) return undefined
+  return fromWire(method, envelope[field as string] as Record<string, unknown>)
+}
 
 interface WireEntry {
   index: number

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import type * as grpc from '@grpc/grpc-js'
-import { fromWire, protocol, raftMethods, toWire } from '../../src/net/protocol.js'
+import { envelopeFields, fromEnvelope, protocol, toEnvelope } from '../../src/net/protocol.js'
 import type { RaftMessage } from '../../src/raft/messages.js'
 
 type WireMessage = Exclude<RaftMessage, { type: 'InstallSnapshot' }>
@@ -27,17 +27,25 @@ const message: fc.Arbitrary<WireMessage> = fc.oneof(
   fc.record({ type: fc.constant('ReadIndexResponse' as const), ...envelope, requestId: count, index: count }),
 )
 
-/** Through the bytes gRPC really sends: the service's own serializer and deserializer. */
+/** Through the bytes gRPC really sends: the stream's own serializer and deserializer, in a batch of one. */
 function overTheWire(m: WireMessage): { decoded: RaftMessage; bytes: Buffer } {
-  const method = (protocol.RaftTransport.service as grpc.ServiceDefinition)[m.type]!
-  const bytes = method.requestSerialize(toWire(m))
-  return { decoded: fromWire(m.type, method.requestDeserialize(bytes) as Record<string, unknown>), bytes }
+  const method = (protocol.RaftTransport.service as grpc.ServiceDefinition).Stream!
+  const bytes = method.requestSerialize({ messages: [toEnvelope(m)] })
+  const batch = method.requestDeserialize(bytes) as { messages: Record<string, unknown>[] }
+  return { decoded: fromEnvelope(batch.messages[0]!)!, bytes }
 }
 
 describe('the wire protocol', () => {
-  it('has one RPC per Raft message type', () => {
-    expect(Object.keys(protocol.RaftTransport.service).sort()).toEqual([...raftMethods].sort())
+  it('has one streaming RPC between nodes, with an envelope field per Raft message type', () => {
+    expect(Object.keys(protocol.RaftTransport.service)).toEqual(['Stream'])
+    expect((protocol.RaftTransport.service as grpc.ServiceDefinition).Stream!.requestStream).toBe(true)
+    expect(Object.keys(envelopeFields).sort()).toEqual(['AppendEntries', 'AppendEntriesResponse', 'ReadIndex', 'ReadIndexResponse', 'RequestVote', 'RequestVoteResponse', 'SnapshotChunk', 'SnapshotChunkResponse'])
     expect(Object.keys(protocol.RaftClient.service).sort()).toEqual(['Propose', 'Read', 'Status'])
+  })
+
+  it('skips an envelope it does not know (a newer peer)', () => {
+    expect(fromEnvelope({})).toBeUndefined()
+    expect(fromEnvelope({ message: 'somethingNew', somethingNew: {} })).toBeUndefined()
   })
 
   it('carries every Raft message through protobuf unchanged', () => {
@@ -49,20 +57,20 @@ describe('the wire protocol', () => {
     )
   })
 
-  it('sends entries as bytes, not JSON: a 1000-byte entry costs 1000 bytes and a few more', () => {
+  it('sends entries as bytes, not JSON: a 1000-byte entry in a batch costs 1000 bytes and a few more', () => {
     const data = new Uint8Array(1000).fill(0xff)
     const m: RaftMessage = { type: 'AppendEntries', from: 1, to: 2, term: 3, prevLogIndex: 9, prevLogTerm: 3, leaderCommit: 9, seq: 1, entries: [{ index: 10, term: 3, type: EntryType.Normal, data }] }
     const { decoded, bytes } = overTheWire(m)
     expect(bytes.length).toBeGreaterThan(1000)
-    expect(bytes.length).toBeLessThan(1030)
+    expect(bytes.length).toBeLessThan(1040)
     expect(decoded).toEqual(m)
   })
 
   it('hands out entry data that does not alias the received buffer', () => {
     const m: RaftMessage = { type: 'AppendEntries', from: 1, to: 2, term: 1, prevLogIndex: 0, prevLogTerm: 0, leaderCommit: 0, seq: 1, entries: [{ index: 1, term: 1, type: EntryType.Normal, data: new Uint8Array([1, 2, 3]) }] }
-    const method = (protocol.RaftTransport.service as grpc.ServiceDefinition).AppendEntries!
-    const bytes = method.requestSerialize(toWire(m))
-    const decoded = fromWire('AppendEntries', method.requestDeserialize(bytes) as Record<string, unknown>)
+    const method = (protocol.RaftTransport.service as grpc.ServiceDefinition).Stream!
+    const bytes = method.requestSerialize({ messages: [toEnvelope(m)] })
+    const decoded = fromEnvelope((method.requestDeserialize(bytes) as { messages: Record<string, unknown>[] }).messages[0]!)!
     bytes.fill(0)
     expect(decoded.type === 'AppendEntries' && [...decoded.entries[0]!.data]).toEqual([1, 2, 3])
   })
