@@ -68,8 +68,9 @@ function clientService(node: RaftNode, kv: KvStateMachine, cluster: ClusterConfi
   return {
     Propose: (call: grpc.ServerUnaryCall<{ command: Buffer }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
       // Check before proposing: a command every node would fail to apply, or too large for one
-      // AppendEntries, must never enter the log.
-      const command = new Uint8Array(call.request.command)
+      // AppendEntries, must never enter the log. The request's own bytes go on (stamped in
+      // place); the log copies them once, into its mapping.
+      const command = call.request.command
       const problem = commandProblem(command)
       if (problem !== undefined) callback({ code: grpc.status.INVALID_ARGUMENT, details: problem })
       else propose(command, callback)

@@ -60,15 +60,15 @@ export function encodeKeepAlive(clientId: number, proposedAtMs: number): Uint8Ar
 }
 
 /**
- * A copy of `envelope` with proposedAtMs set to `nowMs`: the leader stamps what clients send,
- * so that session expiry follows the leader's clock, not each client's.
+ * Sets proposedAtMs of `envelope` to `nowMs`, in place (the caller owns the bytes: no copy on
+ * the proposal path): the leader stamps what clients send, so that session expiry follows the
+ * leader's clock, not each client's. Returns the same bytes.
  */
 export function stampEnvelope(envelope: Uint8Array, nowMs: number): Uint8Array {
   const offset = stampOffset[envelope[0] as number]
   if (offset === undefined || envelope.length < offset + 8) return envelope
-  const copy = Buffer.from(envelope)
-  writeU64(copy, offset, nowMs)
-  return copy
+  writeU64(Buffer.from(envelope.buffer, envelope.byteOffset, envelope.length), offset, nowMs)
+  return envelope
 }
 
 export function decodeEnvelope(data: Uint8Array): SessionEnvelope {
