@@ -68,7 +68,7 @@ export interface VerifyResult {
     fits: boolean | undefined
     /** Files an interrupted snapshot write or transfer left (a starting node deletes them). */
     leftovers: string[]
-    /** What a starting node does with them that is not a problem. */
+    /** What a starting node would do to the log that is not a problem (reset it after the snapshot). */
     note: string | undefined
   }
 }
@@ -93,7 +93,13 @@ export async function verifyDirectory(dir: string, onSegment?: (done: number, to
     warnings: state.warnings,
     recovery: { cuts: log.cuts, removals: log.removals, fresh: log.fresh },
     state,
-    snapshots: { files: snapshots.snapshots, newestValid: snapshots.newestValid?.file, fits: log.outcome.kind === 'damage' ? undefined : fit.problem === undefined, leftovers: snapshots.leftovers, note: fit.note },
+    snapshots: {
+      files: snapshots.snapshots,
+      newestValid: snapshots.newestValid?.file,
+      fits: log.outcome.kind === 'damage' ? undefined : fit.problem === undefined,
+      leftovers: snapshots.leftovers,
+      note: fit.note,
+    },
   }
 }
 
