@@ -62,10 +62,26 @@ export class SnapshotStore {
 
   /** Opens the snapshots of `dir` (which must exist); removes leftovers of interrupted writes. */
   static open(dir: string): SnapshotStore {
-    const leftovers = readdirSync(dir).filter((name) => name.startsWith('snapshot_') && (name.endsWith(temporarySuffix) || name.endsWith(partialSuffix)))
+    const store = new SnapshotStore(dir)
+    const leftovers = store.leftovers()
     for (const name of leftovers) rmSync(join(dir, name), { force: true })
     if (leftovers.length > 0) fsyncDirectory(dir)
+    return store
+  }
+
+  /**
+   * The snapshots of `dir` for a tool that only looks (inspect, verify): unlike open(), it
+   * deletes nothing, so leftovers of interrupted writes stay to be reported.
+   */
+  static inspect(dir: string): SnapshotStore {
     return new SnapshotStore(dir)
+  }
+
+  /** Files an interrupted write (`.snap.tmp`) or transfer (`.snap.partial`) left; never a snapshot. */
+  leftovers(): string[] {
+    return readdirSync(this.dir)
+      .filter((name) => name.startsWith('snapshot_') && (name.endsWith(temporarySuffix) || name.endsWith(partialSuffix)))
+      .sort()
   }
 
   /** Every snapshot file, oldest first, with its header. */

@@ -28,6 +28,20 @@ contiguous, terms non-decreasing. Each round goes on in the same directory.
                      \`raftlog verify\` must report what open() and the reads found. The log is
                      put back as it was before the next round.
   every third round  the writer kills itself inside truncateAfter, compact or a segment rotation
+  snapshot rounds    (--mode snapshot) the writer runs a real one-node RaftNode (MemoryNetwork, a
+                     small state machine with snapshot() and restore(), a snapshot every 32
+                     entries, 4 KiB segments), proposes one entry at a time, and kills itself at
+                     a call the seed picks inside the snapshot path, each kind in turn:
+                       snapshot-write   a write or the sync of the temporary snapshot file
+                                        (before it, after it, or with half its bytes written)
+                       snapshot-rename  the rename to the real name (before or after it)
+                       log-compaction   a segment deletion of the compaction after it
+                       snapshot-prune   the deletion of an older snapshot file
+                     \`raftlog verify\` must find the directory clean as the crash left it; a
+                     node restarted on it must hold every acknowledged proposal exactly once, at
+                     the index it was acknowledged at, nothing never proposed, and apply up to
+                     at least the highest acknowledged index (never less than a restart before);
+                     verify must be clean again after that node stopped
 
 Options:
   --dir D                 directory to test in; must be new or empty (default: a temporary
@@ -35,20 +49,23 @@ Options:
   --rounds N              number of crash rounds (default 20)
   --seed S                seed of every random choice; a failure prints the seed that replays it
   --mode M                kill | power-loss | both (default: kill and power-loss alternating)
-                          | corrupt
+                          | corrupt | snapshot
   --entry-size B|MIN-MAX  payload size in bytes, fixed or a range (default 1-1024)
-  --batch N               largest number of entries per append and flush (default 16)
-  --segment-size BYTES    segment size, a multiple of ${pageSizeBytes} (default 65536, small so rounds rotate)
+  --batch N               largest number of entries per append and flush (default 16; a snapshot
+                          round proposes one at a time)
+  --segment-size BYTES    segment size, a multiple of ${pageSizeBytes} (default 65536, small so rounds
+                          rotate; 4096 in snapshot rounds, so each compaction deletes segments)
   --keep                  keep the temporary directory
   --json                  print the report as JSON
-  --broken-writer         self-test: use a writer that acknowledges an entry it never wrote;
-                          the run must then report violations
+  --broken-writer         self-test: use a writer that acknowledges an entry (in snapshot rounds,
+                          a proposal) it never wrote; the run must then report violations
   -h, --help              show this help
 
 Exit status: 0 when every round passed, 1 on any violation, 2 on bad usage.
 
-Example:
-  raftlog crash-test --rounds 30 --mode both --seed 42`
+Examples:
+  raftlog crash-test --rounds 30 --mode both --seed 42
+  raftlog crash-test --rounds 8 --mode snapshot --seed 42`
 
 function parseWholeNumber(flag: string, text: string | undefined, fallback: number, min = 1): number {
   if (text === undefined) return fallback
@@ -72,8 +89,8 @@ function parseEntrySize(text: string | undefined): SizeRange {
 
 function parseMode(text: string | undefined): CrashMode {
   if (text === undefined) return 'both'
-  if (text === 'kill' || text === 'power-loss' || text === 'both' || text === 'corrupt') return text
-  throw new UsageError(`--mode must be kill, power-loss, both or corrupt, got '${text}'`)
+  if (text === 'kill' || text === 'power-loss' || text === 'both' || text === 'corrupt' || text === 'snapshot') return text
+  throw new UsageError(`--mode must be kill, power-loss, both, corrupt or snapshot, got '${text}'`)
 }
 
 function prepareDirectory(dir: string | undefined): { dir: string; temporary: boolean } {
@@ -93,7 +110,12 @@ function progressReporter(rounds: number, quiet: boolean): (round: RoundResult) 
     violations += round.violations.length
     if (quiet) return
     const damage = round.damage === undefined ? '' : `: ${round.damage}: ${round.corruptOutcome ?? 'violation'}`
-    const detail = `${round.kind}${round.crashPoint === 'none' ? '' : ` in ${round.crashPoint}`}${round.lossPattern === undefined ? '' : ` (${round.lossPattern})`}${damage}`
+    const killedAt = round.killedAt === undefined ? '' : ` (${round.killedAt})`
+    const detail = `${round.kind}${round.crashPoint === 'none' ? '' : ` in ${round.crashPoint}`}${round.lossPattern === undefined ? '' : ` (${round.lossPattern})`}${damage}${killedAt}`
+    const counts =
+      round.kind === 'snapshot'
+        ? `${round.acknowledged} acknowledged, ${round.recovered} in the restored state`
+        : `${round.acknowledged} acknowledged, ${round.recovered} in log, ${round.cutBytes} bytes cut`
     if (terminal) {
       const width = 30
       const filled = Math.round((round.round / rounds) * width)
@@ -101,15 +123,25 @@ function progressReporter(rounds: number, quiet: boolean): (round: RoundResult) 
       if (round.round === rounds) process.stderr.write('\n')
     } else {
       process.stderr.write(
-        `round ${round.round}/${rounds}: ${detail}: ${round.acknowledged} acknowledged, ${round.recovered} in log, ${round.cutBytes} bytes cut, ${round.violations.length} violations\n`,
+        `round ${round.round}/${rounds}: ${detail}: ${counts}, ${round.violations.length} violations\n`,
       )
     }
   }
 }
 
+/** The lines of a snapshot run: its rounds by kill point, and proposals instead of entries. */
+function snapshotLines(report: CrashTestReport): string[] {
+  const points = report.snapshotKillPoints
+  return [
+    `  rounds:                ${report.rounds} (${report.snapshotRounds} snapshot; ${report.crashPointRounds} killed inside the snapshot path)`,
+    `  killed in:             ${points['snapshot-write']} snapshot-write, ${points['snapshot-rename']} snapshot-rename, ${points['log-compaction']} log-compaction, ${points['snapshot-prune']} snapshot-prune; ${points.none} not reached`,
+    `  acknowledged:          ${report.entriesAcknowledged} proposals`,
+    `  restored state:        ${report.entriesRecovered} proposals`,
+  ]
+}
+
 function printReport(report: CrashTestReport, dir: string): void {
-  const lines = [
-    `crash-test report (seed ${report.seed})`,
+  const logLines = [
     `  rounds:                ${report.rounds} (${report.killRounds} kill, ${report.powerLossRounds} power-loss, ${report.corruptRounds} corrupt; ${report.crashPointRounds} inside an operation)`,
     ...(report.corruptRounds === 0
       ? []
@@ -119,6 +151,10 @@ function printReport(report: CrashTestReport, dir: string): void {
     `  entries acknowledged:  ${report.entriesAcknowledged}`,
     `  entries in final log:  ${report.entriesRecovered}`,
     `  cut off at recovery:   ${report.bytesCutOff} bytes (${report.framesCutOff} checksummed frames)`,
+  ]
+  const lines = [
+    `crash-test report (seed ${report.seed})`,
+    ...(report.snapshotRounds > 0 ? snapshotLines(report) : logLines),
     `  violations:            ${report.violations.length}`,
     `  duration:              ${(report.durationMs / 1000).toFixed(1)} s`,
     `  directory:             ${dir}`,
@@ -158,7 +194,7 @@ export const crashTestCommand: Command = {
     const mode = parseMode(values.mode)
     const entrySize = parseEntrySize(values['entry-size'])
     const batch = parseWholeNumber('--batch', values.batch, 16)
-    const segmentSize = parseWholeNumber('--segment-size', values['segment-size'], 65536)
+    const segmentSize = parseWholeNumber('--segment-size', values['segment-size'], mode === 'snapshot' ? 4096 : 65536)
     if (segmentSize % pageSizeBytes !== 0) throw new UsageError(`--segment-size must be a multiple of ${pageSizeBytes}, got ${segmentSize}`)
     const { dir, temporary } = prepareDirectory(values.dir)
     const json = values.json === true

@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util'
 import { UsageError, type Command } from '../command.js'
 import { checkLog, type LogCheck } from '../log-check.js'
 import { checkLogDirectory, withFileBytes, type FrameInfo } from '../log-reader.js'
+import { describeLogStart } from '../log-start.js'
 import { checkStateFile } from '../state-check.js'
 import { RaftLogError } from '../../storage/errors.js'
 import { stateFileName } from '../../storage/raft-state-file.js'
@@ -14,8 +15,13 @@ would give. Never changes the directory; refuses one that a running node has loc
 is not a raftlog directory. When the log is damaged it prints the entries it can read, then says
 where the damage is and exits 1 (\`raftlog verify\` lists every problem).
 
+When the log was compacted behind a snapshot (or the directory holds snapshots), a line on
+stderr says where the log starts and that the entries before it live in snapshot N (its file);
+an index below the log's first is refused with the same words.
+
 Options:
-  --from I        first index to print (default: the first entry)
+  --from I        first index to print (default: the first entry); one below the log's first
+                  index is refused, naming the snapshot that holds it
   --to J          last index to print, inclusive (default: the last entry)
   --format F      text (default): index, term, type, length and the payload as UTF-8 when it is
                   printable, else base64;
@@ -62,13 +68,17 @@ function format(frame: FrameInfo, data: Uint8Array, style: string): string {
   return `${head}\t${isPrintable(text) ? JSON.stringify(text) : `base64:${payload.toString('base64')}`}`
 }
 
-/** An index asked for outside the log is a mistake worth saying, not an empty answer. */
-function checkRange(log: LogCheck, from: number | undefined, to: number | undefined): void {
+/**
+ * An index asked for outside the log is a mistake worth saying, not an empty answer; one below
+ * it says where the compacted entries went (`below`).
+ */
+function checkRange(log: LogCheck, from: number | undefined, to: number | undefined, below: string): void {
   const firstIndex = log.firstIndex ?? 1
   const lastIndex = log.lastIndex ?? 0
   const span = lastIndex < firstIndex ? 'the log is empty' : `the log holds ${firstIndex}..${lastIndex}`
   for (const [flag, index] of [['--from', from], ['--to', to]] as const) {
-    if (index !== undefined && (index < firstIndex || index > lastIndex)) throw new UsageError(`${flag} ${index} is outside the log: ${span}`)
+    if (index === undefined || (index >= firstIndex && index <= lastIndex)) continue
+    throw new UsageError(`${flag} ${index} is outside the log: ${span}${index < firstIndex && below !== '' ? `; ${below}` : ''}`)
   }
 }
 
@@ -104,7 +114,9 @@ export const dumpCommand: Command = {
     checkLogDirectory(dir)
     const log = checkLog(dir)
     checkIsLog(dir, log)
-    checkRange(log, values.from === undefined ? undefined : from, values.to === undefined ? undefined : to)
+    const start = await describeLogStart(dir, log)
+    checkRange(log, values.from === undefined ? undefined : from, values.to === undefined ? undefined : to, start.below)
+    if (start.note !== undefined) process.stderr.write(`${start.note[0]?.toUpperCase()}${start.note.slice(1)}\n`)
     // The entries open() would give; all readable ones when it would refuse the log.
     const kept = log.outcome.kind === 'plan' ? new Set(log.outcome.kept.map((segment) => segment.name)) : undefined
     const out: string[] = []

@@ -1,14 +1,17 @@
 import { parseArgs } from 'node:util'
 import { UsageError, type Command } from '../command.js'
 import { checkLogDirectory, readStateFile, scanSegment, segmentFiles, type SegmentScan } from '../log-reader.js'
+import { checkSnapshots, type SnapshotsCheck, type SnapshotVerdict } from '../snapshot-check.js'
 import { RaftStateFile, type StateSlot } from '../../storage/raft-state-file.js'
 
 const help = `Usage: raftlog inspect DIR [--json]
 
 Shows a log directory: the state file (term, vote, commit index, last applied, server state and
-which of its two slots is current) and a table of segments (file, base index, entries, first and
-last term, bytes used of size, sealed or open). Never changes the directory; refuses one that a
-running node has locked.
+which of its two slots is current), a table of segments (file, base index, entries, first and
+last term, bytes used of size, sealed or open) and a table of snapshots (file, last included
+index, term, size in bytes, and valid or what is wrong, with the byte: each file is read whole
+and every checksum checked). Never changes the directory; refuses one that a running node has
+locked.
 
 Options:
   --json       print the same as JSON
@@ -46,6 +49,17 @@ function segmentRow(scan: SegmentScan): string[] {
   ]
 }
 
+function snapshotRow(snapshot: SnapshotVerdict): string[] {
+  const status = snapshot.problem === undefined ? 'valid' : `corrupt at byte ${snapshot.problem.offset}: ${snapshot.problem.problem}`
+  return [snapshot.file, String(snapshot.index), snapshot.term === undefined ? '-' : String(snapshot.term), String(snapshot.sizeBytes), status]
+}
+
+function describeSnapshots(check: SnapshotsCheck): string[] {
+  const lines = check.snapshots.length === 0 ? ['snapshots: none'] : [table([['snapshot', 'index', 'term', 'bytes', 'status'], ...check.snapshots.map(snapshotRow)])]
+  for (const file of check.leftovers) lines.push(`leftover: ${file} (an interrupted snapshot ${file.endsWith('.partial') ? 'transfer' : 'write'}; a starting node deletes it)`)
+  return lines
+}
+
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)))
   return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()).join('\n')
@@ -53,7 +67,7 @@ function table(rows: string[][]): string {
 
 export const inspectCommand: Command = {
   name: 'inspect',
-  summary: 'Show the state file and the segments of a log directory (read-only)',
+  summary: 'Show the state file, the segments and the snapshots of a log directory (read-only)',
   help,
   async run(args) {
     const { values, positionals } = parseArgs({ args, options: { json: { type: 'boolean' } }, allowPositionals: true, strict: true })
@@ -64,6 +78,7 @@ export const inspectCommand: Command = {
     const slots = stateBytes === undefined ? undefined : RaftStateFile.inspect(stateBytes)
     const files = segmentFiles(dir)
     const scans = files.map((file) => scanSegment(dir, file))
+    const snapshots = await checkSnapshots(dir)
     if (values.json === true) {
       console.log(
         JSON.stringify(
@@ -82,6 +97,15 @@ export const inspectCommand: Command = {
               resetBase: scan.resetBase,
               problems: scan.problems.length,
             })),
+            snapshots: snapshots.snapshots.map((snapshot) => ({
+              file: snapshot.file,
+              index: snapshot.index,
+              term: snapshot.term,
+              sizeBytes: snapshot.sizeBytes,
+              valid: snapshot.valid,
+              ...(snapshot.problem === undefined ? {} : { offset: snapshot.problem.offset, problem: snapshot.problem.problem }),
+            })),
+            snapshotLeftovers: snapshots.leftovers,
           },
           null,
           2,
@@ -97,6 +121,7 @@ export const inspectCommand: Command = {
       const last = scans.at(-1)!
       lines.push('', `${scans.length} segments, ${entries} entries, indexes ${scans[0]!.baseIndex}..${last.baseIndex + last.frames.length - 1}`)
     }
+    lines.push('', ...describeSnapshots(snapshots))
     console.log(lines.join('\n'))
     return 0
   },

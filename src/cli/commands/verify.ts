@@ -2,14 +2,18 @@ import { parseArgs } from 'node:util'
 import { UsageError, type Command } from '../command.js'
 import { checkLog, type Cut } from '../log-check.js'
 import { checkLogDirectory, type Problem } from '../log-reader.js'
+import { checkSnapshots, type SnapshotVerdict } from '../snapshot-check.js'
+import { checkSnapshotFit } from '../snapshot-fit.js'
 import { checkStateFile, type StateCheck } from '../state-check.js'
 
 const help = `Usage: raftlog verify DIR [--json]
 
 Reads every frame of every segment in DIR and checks header checksums, frame checksums, that each
 frame holds index base + position, sealed segments' offset tables, that segments follow each
-other without gaps, previous terms, and that terms never go back; and both slots of the state
-file raft_state.meta. Never changes the directory; refuses one that a running node has locked.
+other without gaps, previous terms, and that terms never go back; both slots of the state file
+raft_state.meta; and every snapshot file (snapshot_<index>.snap) whole: its header, every chunk
+checksum and the end record. Never changes the directory; refuses one that a running node has
+locked.
 
 It judges the segments by the same rule as recovery, so it reports exactly what opening the log
 would refuse (any damage: a problem) and what it would cut. After a crash, recovery cuts what
@@ -18,6 +22,13 @@ the last flush: these are reported as information, not as problems.
 
 A damaged state-file slot beside a valid one is a warning (a save cut short by a crash leaves
 one; the other slot holds the state); no valid slot in a file holding data is a problem.
+
+Snapshots: a corrupt or torn snapshot file is a problem naming the file and byte. The log and
+the snapshots must fit together as a starting node needs: it restores the newest valid snapshot
+and replays the log after it, so the log must start at most one index after that snapshot (or
+at 1 when there is none); a log that starts later is a problem naming the files. Leftovers of
+an interrupted snapshot write or transfer (*.snap.tmp, *.snap.partial) are information: a
+starting node deletes them.
 
 Options:
   --json       print the result as JSON
@@ -45,13 +56,31 @@ export interface VerifyResult {
   /** What opening the log would do, when it would not refuse it. */
   recovery: { cuts: Cut[]; removals: { file: string; reason: string }[]; fresh: string | undefined }
   state: StateCheck
+  snapshots: {
+    /** Every snapshot file, oldest first, checked whole. */
+    files: SnapshotVerdict[]
+    /** The file a starting node restores. */
+    newestValid: string | undefined
+    /**
+     * The log and the snapshots fit together as a starting node needs (src/raft/starting-snapshot.ts);
+     * undefined when opening would refuse the log anyway.
+     */
+    fits: boolean | undefined
+    /** Files an interrupted snapshot write or transfer left (a starting node deletes them). */
+    leftovers: string[]
+    /** What a starting node would do to the log that is not a problem (reset it after the snapshot). */
+    note: string | undefined
+  }
 }
 
-export function verifyDirectory(dir: string, onSegment?: (done: number, total: number) => void): VerifyResult {
+export async function verifyDirectory(dir: string, onSegment?: (done: number, total: number) => void): Promise<VerifyResult> {
   checkLogDirectory(dir)
   const log = checkLog(dir, onSegment)
   const state = checkStateFile(dir)
-  const problems = [...log.problems, ...state.problems]
+  const snapshots = await checkSnapshots(dir)
+  const fit = checkSnapshotFit(log, snapshots)
+  const snapshotProblems = snapshots.snapshots.flatMap((snapshot) => (snapshot.problem === undefined ? [] : [snapshot.problem]))
+  const problems = [...log.problems, ...snapshotProblems, ...(fit.problem === undefined ? [] : [fit.problem]), ...state.problems]
   return {
     dir,
     ok: problems.length === 0 && state.warnings.length === 0,
@@ -64,6 +93,13 @@ export function verifyDirectory(dir: string, onSegment?: (done: number, total: n
     warnings: state.warnings,
     recovery: { cuts: log.cuts, removals: log.removals, fresh: log.fresh },
     state,
+    snapshots: {
+      files: snapshots.snapshots,
+      newestValid: snapshots.newestValid?.file,
+      fits: log.outcome.kind === 'damage' ? undefined : fit.problem === undefined,
+      leftovers: snapshots.leftovers,
+      note: fit.note,
+    },
   }
 }
 
@@ -82,6 +118,23 @@ function describeRecovery(result: VerifyResult): string[] {
   ]
 }
 
+function describeSnapshotFiles(result: VerifyResult): string[] {
+  const { leftovers, note } = result.snapshots
+  return [
+    ...leftovers.map((file) => `${file}: left by a snapshot ${file.endsWith('.partial') ? 'transfer' : 'write'} that stopped; a starting node deletes it`),
+    ...(note === undefined ? [] : [note]),
+  ]
+}
+
+/** The snapshots in brief: how many, and the one a starting node restores. */
+function describeSnapshots(result: VerifyResult): string {
+  const { files, newestValid } = result.snapshots
+  if (files.length === 0) return ''
+  const newest = files.find((file) => file.file === newestValid)
+  const count = `${files.length} snapshot${files.length === 1 ? '' : 's'}`
+  return `; ${count}, ${newest === undefined ? 'none valid' : `newest valid ${newest.file} (index ${newest.index}, term ${newest.term})`}`
+}
+
 function describeState(state: StateCheck): string {
   if (!state.present) return 'no state file'
   if (state.current === undefined) return state.problems.length === 0 ? 'state file never saved' : 'state file has no valid slot'
@@ -93,7 +146,7 @@ function describeState(state: StateCheck): string {
 function summary(result: VerifyResult): string {
   const range = result.entries === 0 ? 'empty' : `${result.firstIndex}..${result.lastIndex}`
   const tail = result.tailBytes > 0 ? `; ${result.tailBytes} bytes after the last entry would be cut by recovery` : ''
-  const state = `; ${describeState(result.state)}`
+  const state = `${describeSnapshots(result)}; ${describeState(result.state)}`
   const count = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`
   if (result.problems.length > 0) return `${count(result.problems.length, 'problem')} in ${result.segments} segments, ${result.entries} readable entries${tail}${state}`
   const log = `${result.segments} segments, ${result.entries} entries (${range})${tail}${state}`
@@ -102,14 +155,14 @@ function summary(result: VerifyResult): string {
 
 export const verifyCommand: Command = {
   name: 'verify',
-  summary: 'Check every frame, checksum and segment of a log directory, and its state file (read-only)',
+  summary: 'Check every frame, checksum and segment of a log directory, its state file and snapshots (read-only)',
   help,
   async run(args) {
     const { values, positionals } = parseArgs({ args, options: { json: { type: 'boolean' } }, allowPositionals: true, strict: true })
     const dir = positionals[0]
     if (dir === undefined || positionals.length > 1) throw new UsageError('verify takes exactly one directory')
     const progress = process.stderr.isTTY === true && values.json !== true
-    const result = verifyDirectory(dir, (done, total) => {
+    const result = await verifyDirectory(dir, (done, total) => {
       if (progress) process.stderr.write(`\rverifying segment ${done}/${total}${done === total ? '\n' : ''}`)
     })
     if (values.json === true) {
@@ -119,6 +172,7 @@ export const verifyCommand: Command = {
         ...result.problems.map(describeProblem),
         ...result.warnings.map((warning) => `warning: ${describeProblem(warning)}`),
         ...describeRecovery(result),
+        ...describeSnapshotFiles(result),
         summary(result),
       ]
       console.log(lines.join('\n'))

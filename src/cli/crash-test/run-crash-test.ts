@@ -2,8 +2,6 @@
 // reopen the log and check it against what the writer acknowledged; in a corrupt round, then
 // damage the recovered log and check that it is read back exactly or refused. The next round goes
 // on in the same directory.
-import { spawn } from 'node:child_process'
-import { createInterface } from 'node:readline'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { RaftLog } from '../../storage/raft-log.js'
@@ -12,9 +10,16 @@ import { mixSeed, prng, type SizeRange } from './payload.js'
 import { lossPatterns, simulatePowerLoss } from './power-loss.js'
 import { runCorruptRound, type CorruptOutcome, type LogImage } from './corrupt-round.js'
 import type { CrashPoint, KillStep, WriterConfig } from './writer.js'
+import { runWriterProcess } from './writer-process.js'
+import { snapshotKillPoints, type SnapshotKillPoint } from './snapshot-failpoints.js'
+import { SnapshotModel } from './snapshot-model.js'
+import { runSnapshotRound } from './snapshot-round.js'
 
-/** both: kill and power-loss rounds alternating. corrupt: kill rounds, each followed by damage to the recovered log. */
-export type CrashMode = 'kill' | 'power-loss' | 'both' | 'corrupt'
+/**
+ * both: kill and power-loss rounds alternating. corrupt: kill rounds, each followed by damage to
+ * the recovered log. snapshot: a Raft node killed inside its snapshot path (snapshot-round.ts).
+ */
+export type CrashMode = 'kill' | 'power-loss' | 'both' | 'corrupt' | 'snapshot'
 
 export interface CrashTestOptions {
   dir: string
@@ -31,8 +36,11 @@ export interface CrashTestOptions {
 
 export interface RoundResult {
   round: number
-  kind: 'kill' | 'power-loss' | 'corrupt'
-  crashPoint: CrashPoint
+  kind: 'kill' | 'power-loss' | 'corrupt' | 'snapshot'
+  /** Where the writer killed itself inside an operation ('none': at a plain point, or a snapshot round's point was not reached). */
+  crashPoint: CrashPoint | SnapshotKillPoint
+  /** In a snapshot round: the step of the kill point and the call it died in. */
+  killedAt?: string
   lossPattern?: string
   /** In a corrupt round: the damage done, and what opening and reading the log gave. */
   damage?: string
@@ -49,6 +57,9 @@ export interface CrashTestReport {
   killRounds: number
   powerLossRounds: number
   corruptRounds: number
+  snapshotRounds: number
+  /** Snapshot rounds by the point their writer was killed at (a point not reached counts as none). */
+  snapshotKillPoints: Record<SnapshotKillPoint | 'none', number>
   /** How the corrupt rounds ended: refused by open(), refused by a read, or read back exactly. */
   corruptOutcomes: Record<CorruptOutcome, number>
   crashPointRounds: number
@@ -82,6 +93,8 @@ export async function runCrashTest(options: CrashTestOptions): Promise<CrashTest
     killRounds: 0,
     powerLossRounds: 0,
     corruptRounds: 0,
+    snapshotRounds: 0,
+    snapshotKillPoints: Object.fromEntries([...snapshotKillPoints, 'none'].map((point) => [point, 0])) as Record<SnapshotKillPoint | 'none', number>,
     corruptOutcomes: { 'refused at open': 0, 'refused at read': 0, exact: 0 },
     crashPointRounds: 0,
     entriesAcknowledged: 0,
@@ -91,45 +104,16 @@ export async function runCrashTest(options: CrashTestOptions): Promise<CrashTest
     violations: [],
     durationMs: 0,
   }
+  const snapshotModel = new SnapshotModel()
   for (let round = 1; round <= options.rounds; round++) {
     const random = prng(mixSeed(options.seed, round))
-    const kind: RoundResult['kind'] = options.mode === 'both' ? (round % 2 === 1 ? 'kill' : 'power-loss') : options.mode
-    // Every third round crashes inside an operation instead of at a random moment.
-    const crashPoint: CrashPoint = round % 3 === 0 ? (crashPoints[Math.floor(round / 3) % crashPoints.length] as CrashPoint) : 'none'
-    const config: WriterConfig = {
-      dir: options.dir,
-      payloadSeed: options.seed,
-      roundSeed: mixSeed(options.seed, round, 1),
-      segmentSize: options.segmentSize,
-      entrySize: options.entrySize,
-      batch: options.batch,
-      crashPoint,
-      crashPointAt,
-      broken: options.brokenWriter === true,
-      killAtOperation: crashPoint === 'none' ? killAtOperationMin + Math.floor(random() * (killAtOperationMax - killAtOperationMin)) : crashPointAt + 5,
-      killStep: killSteps[Math.floor(random() * killSteps.length)] as KillStep,
-    }
-    const acknowledgedBefore = model.acknowledgedCount
-    const writerProblem = await runWriter(config, model, writerTimeoutMs)
-    const result: RoundResult = { round, kind, crashPoint, acknowledged: model.acknowledgedCount - acknowledgedBefore, recovered: 0, cutBytes: 0, violations: [] }
-    if (writerProblem !== undefined) result.violations.push({ round, problem: writerProblem })
-    if (kind === 'power-loss' && model.boundary !== undefined) {
-      const pattern = lossPatterns[Math.floor(random() * lossPatterns.length)] ?? 'zeros'
-      result.lossPattern = simulatePowerLoss(options.dir, model.boundary, pattern, random).pattern
-    }
-    const recovered = checkRecovery(options, model, round, result, report)
-    if (kind === 'corrupt' && recovered !== undefined) {
-      const corrupt = runCorruptRound({ dir: options.dir, segmentSize: options.segmentSize, payloadSeed: options.seed, entrySize: options.entrySize }, recovered, round, random)
-      result.damage = corrupt.damage
-      result.corruptOutcome = corrupt.outcome
-      result.violations.push(...corrupt.violations)
-      if (corrupt.outcome !== undefined) report.corruptOutcomes[corrupt.outcome]++
-    }
+    const result = options.mode === 'snapshot' ? await snapshotRound(options, snapshotModel, round, random, report) : await logRound(options, model, round, random, report)
     report.rounds++
-    if (kind === 'kill') report.killRounds++
-    else if (kind === 'power-loss') report.powerLossRounds++
-    else report.corruptRounds++
-    if (crashPoint !== 'none') report.crashPointRounds++
+    if (result.kind === 'kill') report.killRounds++
+    else if (result.kind === 'power-loss') report.powerLossRounds++
+    else if (result.kind === 'corrupt') report.corruptRounds++
+    else report.snapshotRounds++
+    if (result.crashPoint !== 'none') report.crashPointRounds++
     report.entriesAcknowledged += result.acknowledged
     report.entriesRecovered = result.recovered
     report.violations.push(...result.violations)
@@ -137,6 +121,61 @@ export async function runCrashTest(options: CrashTestOptions): Promise<CrashTest
   }
   report.durationMs = Date.now() - started
   return report
+}
+
+/** A round of the log writer: kill, power loss or corrupt. */
+async function logRound(options: CrashTestOptions, model: CrashModel, round: number, random: () => number, report: CrashTestReport): Promise<RoundResult> {
+  const kind: RoundResult['kind'] = options.mode === 'both' ? (round % 2 === 1 ? 'kill' : 'power-loss') : (options.mode as 'kill' | 'power-loss' | 'corrupt')
+  // Every third round crashes inside an operation instead of at a random moment.
+  const crashPoint: CrashPoint = round % 3 === 0 ? (crashPoints[Math.floor(round / 3) % crashPoints.length] as CrashPoint) : 'none'
+  const config: WriterConfig = {
+    dir: options.dir,
+    payloadSeed: options.seed,
+    roundSeed: mixSeed(options.seed, round, 1),
+    segmentSize: options.segmentSize,
+    entrySize: options.entrySize,
+    batch: options.batch,
+    crashPoint,
+    crashPointAt,
+    broken: options.brokenWriter === true,
+    killAtOperation: crashPoint === 'none' ? killAtOperationMin + Math.floor(random() * (killAtOperationMax - killAtOperationMin)) : crashPointAt + 5,
+    killStep: killSteps[Math.floor(random() * killSteps.length)] as KillStep,
+  }
+  const acknowledgedBefore = model.acknowledgedCount
+  const writerProblem = await runWriterProcess(writerPath, config, (line) => model.observe(line), writerTimeoutMs)
+  const result: RoundResult = { round, kind, crashPoint, acknowledged: model.acknowledgedCount - acknowledgedBefore, recovered: 0, cutBytes: 0, violations: [] }
+  if (writerProblem !== undefined) result.violations.push({ round, problem: writerProblem })
+  if (kind === 'power-loss' && model.boundary !== undefined) {
+    const pattern = lossPatterns[Math.floor(random() * lossPatterns.length)] ?? 'zeros'
+    result.lossPattern = simulatePowerLoss(options.dir, model.boundary, pattern, random).pattern
+  }
+  const recovered = checkRecovery(options, model, round, result, report)
+  if (kind === 'corrupt' && recovered !== undefined) {
+    const corrupt = runCorruptRound({ dir: options.dir, segmentSize: options.segmentSize, payloadSeed: options.seed, entrySize: options.entrySize }, recovered, round, random)
+    result.damage = corrupt.damage
+    result.corruptOutcome = corrupt.outcome
+    result.violations.push(...corrupt.violations)
+    if (corrupt.outcome !== undefined) report.corruptOutcomes[corrupt.outcome]++
+  }
+  return result
+}
+
+/** A round of the snapshot writer: a Raft node killed inside its snapshot path, then restarted. */
+async function snapshotRound(options: CrashTestOptions, model: SnapshotModel, round: number, random: () => number, report: CrashTestReport): Promise<RoundResult> {
+  const dir = options.dir
+  const outcome = await runSnapshotRound({ dir, seed: options.seed, entrySize: options.entrySize, segmentSize: options.segmentSize, brokenWriter: options.brokenWriter === true }, model, round, random)
+  const point = outcome.reached ? outcome.plan.point : 'none'
+  report.snapshotKillPoints[point]++
+  return {
+    round,
+    kind: 'snapshot',
+    crashPoint: point,
+    ...(outcome.killedAt === undefined ? {} : { killedAt: outcome.killedAt }),
+    acknowledged: outcome.acknowledged,
+    recovered: outcome.restored,
+    cutBytes: 0,
+    violations: outcome.violations,
+  }
 }
 
 /** Reopens the log and checks it against the model; returns what it holds when it could be read. */
@@ -162,33 +201,4 @@ function checkRecovery(options: CrashTestOptions, model: CrashModel, round: numb
   } finally {
     log.close()
   }
-}
-
-/** Runs one writer until it kills itself; resolves with a problem description if it failed otherwise. */
-function runWriter(config: WriterConfig, model: CrashModel, timeoutMs: number): Promise<string | undefined> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [writerPath, JSON.stringify(config)], { stdio: ['ignore', 'pipe', 'pipe'] })
-    let stderr = ''
-    let timer: NodeJS.Timeout | undefined
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString()
-    })
-    let hung = false
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      model.observe(line)
-      // The clock starts once the writer has opened the log, so start-up time does not count.
-      if (line.startsWith('O ') && timer === undefined) {
-        timer = setTimeout(() => {
-          hung = true
-          child.kill('SIGKILL')
-        }, timeoutMs)
-      }
-    })
-    child.on('close', (code, signal) => {
-      if (timer !== undefined) clearTimeout(timer)
-      if (hung) resolve(`the writer did not reach its kill point within ${timeoutMs} ms`)
-      else if (signal === 'SIGKILL') resolve(undefined)
-      else resolve(`the writer exited on its own (code ${code}, signal ${signal}): ${stderr.trim().split('\n').slice(0, 3).join(' | ')}`)
-    })
-  })
 }
