@@ -104,7 +104,9 @@ export class Snapshotter {
     this.latestSnapshot = meta
     this.options.onTaken(meta)
     // Durable: the log behind it (less a margin for slow followers) can go, then older files.
-    this.options.compact(meta.index - this.options.trailingEntries)
+    // Nothing to drop while the snapshot is younger than the margin (a threshold below it).
+    const upTo = meta.index - this.options.trailingEntries
+    if (upTo > 0) this.options.compact(upTo)
     this.options.store.prune(snapshotsKept)
     return meta
   }

@@ -117,6 +117,8 @@ export class SnapshotStore {
       for await (const _ of reader.chunks()) {
         // Reading is checking.
       }
+      // A file renamed by hand must not pass for the snapshot its name promises.
+      if (reader.meta.index !== snapshot.index) throw corrupt(snapshot.path, 8, `its header says index ${reader.meta.index} but its name says ${snapshot.index}`)
       return reader.meta
     } finally {
       await reader.close()

@@ -234,6 +234,17 @@ describe('RaftNode snapshots', () => {
     expect(cluster.machines.get(replaced)!.restores).toBe(1)
   })
 
+  it('a threshold below the trailing entries takes snapshots and compacts nothing until the log is longer than the margin', async () => {
+    const cluster = await startCluster(1)
+    await cluster.nodes.get(1)!.stop()
+    cluster.nodes.delete(1)
+    const node = await startNode(cluster, 1, { snapshotThreshold: 50, snapshotTrailingEntries: 500 })
+    await proposeAll(cluster, Array.from({ length: 300 }, (_, i) => `short-${i}`))
+    await waitFor('a snapshot', () => node.status().snapshotIndex >= 250)
+    expect(node.failed).toBeUndefined()
+    expect(node.status().firstIndex).toBe(1)
+  })
+
   it('node.snapshot() takes one now and status() reports it; a state machine without snapshot() says so', async () => {
     const cluster = await startCluster(1)
     await proposeAll(cluster, ['a', 'b', 'c'])

@@ -93,6 +93,18 @@ describe('SnapshotStore', () => {
     expect(found?.skipped).toEqual([{ file: 'snapshot_00000000000000000020.snap', problem: expect.stringMatching(/corrupt at byte/) }])
   })
 
+  it('a file whose name promises another index than its header is not valid', async () => {
+    const dir = tempDir()
+    const store = SnapshotStore.open(dir)
+    await write(store, 10, 1, [bytes(100, 1)])
+    await write(store, 20, 1, [bytes(100, 2)])
+    // Someone copies the older file over the newer one's name.
+    writeFileSync(join(dir, 'snapshot_00000000000000000020.snap'), readFileSync(join(dir, 'snapshot_00000000000000000010.snap')))
+    const found = await store.newestValid()
+    expect(found?.meta.index).toBe(10)
+    expect(found?.skipped[0]?.problem).toMatch(/header says index 10 but its name says 20/)
+  })
+
   it('nothing under a real name until finish(); abort and a restart leave nothing behind', async () => {
     const dir = tempDir()
     const store = SnapshotStore.open(dir)
