@@ -33,7 +33,8 @@ describe(`crash recovery with real processes (RAFT_SEED=${seed})`, () => {
     const report = await run('power-loss', 16)
     expect(report.violations, `replay with RAFT_SEED=${seed}`).toEqual([])
     expect(report.powerLossRounds).toBe(16)
-    expect(report.bytesCutOff).toBeGreaterThan(0)
+    // The rounds lost something; whether recovery had non-zero bytes to cut depends on the pattern.
+    expect(report.bytesLost).toBeGreaterThan(0)
   })
 
   it('damage no crash makes, anywhere in a flushed log, is refused or read back exactly: never a shorter log (8 rounds)', async () => {

@@ -78,7 +78,10 @@ describe('the recovery rule', () => {
         expect(walk.damage).toBeUndefined()
         expect(walk.frames).toBeGreaterThanOrEqual(keep)
         if (walk.frames === count) expect(['unfinished seal', 'zero frame header']).toContain(walk.ending)
-        if (walk.ending === 'unfinished seal') expect(walk.cutBytes).toBe(0)
+        // A real unfinished seal leaves nothing after its table. (A torn frame whose first bytes
+        // share a sector with the last durable frame and are zero reads as a table too: the same
+        // end, with the torn rest cut.)
+        if (walk.ending === 'unfinished seal' && walk.frames === count) expect(walk.cutBytes).toBe(0)
       }),
       runs,
     )

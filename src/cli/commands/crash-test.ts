@@ -150,6 +150,7 @@ function printReport(report: CrashTestReport, dir: string): void {
         ]),
     `  entries acknowledged:  ${report.entriesAcknowledged}`,
     `  entries in final log:  ${report.entriesRecovered}`,
+    ...(report.powerLossRounds === 0 ? [] : [`  lost to power loss:    ${report.bytesLost} bytes written after the last flush`]),
     `  cut off at recovery:   ${report.bytesCutOff} bytes (${report.framesCutOff} checksummed frames)`,
   ]
   const lines = [

@@ -67,6 +67,8 @@ export interface CrashTestReport {
   entriesRecovered: number
   bytesCutOff: number
   framesCutOff: number
+  /** Bytes the power-loss rounds changed after the last durable point (zeroed sectors, removed files). */
+  bytesLost: number
   violations: Violation[]
   durationMs: number
 }
@@ -101,6 +103,7 @@ export async function runCrashTest(options: CrashTestOptions): Promise<CrashTest
     entriesRecovered: 0,
     bytesCutOff: 0,
     framesCutOff: 0,
+    bytesLost: 0,
     violations: [],
     durationMs: 0,
   }
@@ -147,7 +150,9 @@ async function logRound(options: CrashTestOptions, model: CrashModel, round: num
   if (writerProblem !== undefined) result.violations.push({ round, problem: writerProblem })
   if (kind === 'power-loss' && model.boundary !== undefined) {
     const pattern = lossPatterns[Math.floor(random() * lossPatterns.length)] ?? 'zeros'
-    result.lossPattern = simulatePowerLoss(options.dir, model.boundary, pattern, random).pattern
+    const loss = simulatePowerLoss(options.dir, model.boundary, pattern, random)
+    result.lossPattern = loss.pattern
+    report.bytesLost += loss.bytesChanged
   }
   const recovered = checkRecovery(options, model, round, result, report)
   if (kind === 'corrupt' && recovered !== undefined) {
