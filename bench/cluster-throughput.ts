@@ -1,9 +1,9 @@
 // A local 3-process raftlog cluster over gRPC with durable flushes, side by side with a 3-member
 // etcd when one is installed: puts and linearizable gets per second, latency and server CPU.
 // Run: npm run bench:cluster [-- --seconds 3] [-- --rounds 2] [-- --quick] [-- --skip-etcd]
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync, statfsSync, writeFileSync } from 'node:fs'
 import { availableParallelism, tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { packageRoot } from '../src/package-root.js'
 import { clusterChartSvg } from './cluster/chart.js'
@@ -12,11 +12,11 @@ import type { KvCluster } from './cluster/kv-cluster.js'
 import { clockTicksPerSecond } from './cluster/process-cpu.js'
 import { startRaftlogCluster } from './cluster/raftlog-cluster.js'
 import { markdown, type ClusterBenchReport } from './cluster/report.js'
-import { runClusterBench } from './cluster/run-cluster-bench.js'
+import { runClusterBench, type ClusterBenchRun } from './cluster/run-cluster-bench.js'
 import { ServerProcesses } from './cluster/server-processes.js'
-import { getKeyCount, putKeySpace, workloadFor } from './cluster/workload.js'
+import { getKeyCount, putKeySpace, workloadFor, type WorkloadSettings } from './cluster/workload.js'
 
-const help = `Usage: npm run bench:cluster [-- --seconds S] [-- --rounds N] [-- --quick] [-- --skip-etcd] [-- --no-save]
+const help = `Usage: npm run bench:cluster [-- --seconds S] [-- --rounds N] [-- --quick] [-- --skip-etcd] [-- --dir D] [-- --no-save] [-- --profile DIR]
 
 Starts 3 raftlog node processes and, when etcd is on PATH, a 3-member etcd on 127.0.0.1, and
 drives both from this process with the same closed-loop load: puts of 100 B and 1 KiB values and
@@ -29,16 +29,25 @@ cluster. Writes bench/results/cluster-<date>.json, .md and .svg (ops/s per case)
   --rounds N    times the whole table runs (default 2; 1 with --quick)
   --quick       fewer, shorter rows: 100 B puts and gets at 1 and 128 clients
   --skip-etcd   run raftlog alone even when etcd is installed (no ratios)
-  --no-save     do not write the results files`
+  --dir D       where the servers keep their data (default: the system temp directory); it
+                must be a real disk, not tmpfs, for fsync to cost what it costs
+  --no-save     do not write the results files
+  --profile DIR the raftlog nodes write V8 CPU profiles into DIR as they stop (open them in
+                Chrome DevTools); profiling slows them, so such a run's figures are not saved`
 
-/** Exit status after Ctrl-C or SIGTERM, as a shell reports a process ended by that signal. */
-const signalExitCodes = { SIGINT: 130, SIGTERM: 143 } as const
+/** Exit status after a signal, as a shell reports a process ended by that signal. */
+const signalExitCodes = { SIGHUP: 129, SIGINT: 130, SIGTERM: 143 } as const
+/** statfs f_type of tmpfs: an fsync there makes nothing durable. */
+const tmpfsMagic = 0x01021994
+
+/** A wrong option: its message is all the user needs, not a stack. */
+class UsageError extends Error {}
 
 function positive(value: string | undefined, option: string, whole: boolean): number | undefined {
   if (value === undefined) return undefined
   const number = Number(value)
   if (!Number.isFinite(number) || number <= 0 || (whole && !Number.isInteger(number))) {
-    throw new Error(`--${option} must be a positive ${whole ? 'whole ' : ''}number, got '${value}'`)
+    throw new UsageError(`--${option} must be a positive ${whole ? 'whole ' : ''}number, got '${value}'`)
   }
   return number
 }
@@ -56,7 +65,9 @@ async function main(): Promise<void> {
       rounds: { type: 'string' },
       quick: { type: 'boolean' },
       'skip-etcd': { type: 'boolean' },
+      dir: { type: 'string' },
       'no-save': { type: 'boolean' },
+      profile: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   })
@@ -69,7 +80,8 @@ async function main(): Promise<void> {
   const etcdBinary = values['skip-etcd'] === true ? undefined : findEtcd()
   if (etcdBinary === undefined && values['skip-etcd'] !== true) console.error(etcdInstallHint)
 
-  const root = mkdtempSync(join(tmpdir(), 'raftlog-cluster-bench-'))
+  const root = mkdtempSync(join(values.dir ?? tmpdir(), 'raftlog-cluster-bench-'))
+  if (statfsSync(root).type === tmpfsMagic) console.error(`Warning: ${root} is on tmpfs, where fsync costs nothing: the figures are not those of durable servers (use --dir on a disk)`)
   const servers = new ServerProcesses()
   const clusters: KvCluster[] = []
   let cleanup: Promise<void> | undefined
@@ -84,36 +96,41 @@ async function main(): Promise<void> {
     console.error(`${signal}: stopping the servers`)
     void cleanUp(false).finally(() => process.exit(signalExitCodes[signal]))
   }
-  process.once('SIGINT', onSignal)
-  process.once('SIGTERM', onSignal)
+  for (const signal of Object.keys(signalExitCodes) as (keyof typeof signalExitCodes)[]) process.once(signal, onSignal)
 
   let failed = true
   try {
     console.error('Starting 3 raftlog nodes' + (etcdBinary === undefined ? '' : ` and 3 etcd members (${etcdBinary})`))
-    clusters.push(await startRaftlogCluster(servers, join(root, 'raftlog')))
+    const profileDir = values.profile === undefined ? undefined : resolve(values.profile)
+    if (profileDir !== undefined) mkdirSync(profileDir, { recursive: true })
+    clusters.push(await startRaftlogCluster(servers, join(root, 'raftlog'), profileDir))
     if (etcdBinary !== undefined) clusters.push(await startEtcdCluster(servers, etcdBinary, join(root, 'etcd')))
     const run = await runClusterBench(clusters, workload, servers, (line) => console.error(line))
-    const report: ClusterBenchReport = {
-      date: new Date().toISOString(),
-      command: commandLine(args),
-      node: process.version,
-      cores: availableParallelism(),
-      clockTicksPerSecond: clockTicksPerSecond(),
-      etcdVersion: etcdBinary === undefined ? null : etcdVersion(etcdBinary),
-      systems: clusters.map((cluster) => ({ system: cluster.system, description: cluster.description })),
-      leaders: run.leaders,
-      settings: { ...workload, putKeySpace, getKeyCount },
-      idle: run.idle,
-      rows: run.rows,
-    }
+    const report = reportOf(run, clusters, workload, commandLine(args), etcdBinary)
     const table = markdown(report)
     console.log(table)
-    if (values['no-save'] !== true) save(report, table, quick)
+    if (values['no-save'] !== true && profileDir === undefined) save(report, table, quick)
     failed = false
   } finally {
-    process.removeListener('SIGINT', onSignal)
-    process.removeListener('SIGTERM', onSignal)
+    for (const signal of Object.keys(signalExitCodes)) process.removeListener(signal, onSignal)
     await cleanUp(failed)
+  }
+  if (values.profile !== undefined) console.error(`CPU profiles of the raftlog nodes: ${resolve(values.profile)}`)
+}
+
+function reportOf(run: ClusterBenchRun, clusters: KvCluster[], workload: WorkloadSettings, command: string, etcdBinary: string | undefined): ClusterBenchReport {
+  return {
+    date: new Date().toISOString(),
+    command,
+    node: process.version,
+    cores: availableParallelism(),
+    clockTicksPerSecond: clockTicksPerSecond(),
+    etcdVersion: etcdBinary === undefined ? null : etcdVersion(etcdBinary),
+    systems: clusters.map((cluster) => ({ system: cluster.system, description: cluster.description })),
+    leaders: run.leaders,
+    settings: { ...workload, putKeySpace, getKeyCount },
+    idle: run.idle,
+    rows: run.rows,
   }
 }
 
@@ -128,6 +145,7 @@ function save(report: ClusterBenchReport, table: string, quick: boolean): void {
 }
 
 main().catch((error: unknown) => {
-  console.error(error)
-  process.exitCode = 1
+  const usage = error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true
+  console.error(usage ? `${(error as Error).message}\n\n${help}` : error)
+  process.exitCode = usage ? 2 : 1
 })

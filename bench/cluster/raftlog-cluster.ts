@@ -13,7 +13,8 @@ import type { ServerProcesses } from './server-processes.js'
 
 const nodeIds = [1, 2, 3]
 
-export async function startRaftlogCluster(servers: ServerProcesses, dir: string): Promise<KvCluster> {
+/** With `profileDir`, every node writes a V8 CPU profile (.cpuprofile) there when it stops. */
+export async function startRaftlogCluster(servers: ServerProcesses, dir: string, profileDir?: string): Promise<KvCluster> {
   const cli = join(packageRoot(import.meta.url), 'dist', 'cli', 'main.js')
   if (!existsSync(cli)) throw new Error(`${cli} is missing: run npm run build:ts (npm run bench:cluster does it first)`)
   mkdirSync(dir, { recursive: true })
@@ -23,8 +24,9 @@ export async function startRaftlogCluster(servers: ServerProcesses, dir: string)
   writeFileSync(config, `nodes:\n${nodes.join('\n')}\ncluster_settings:\n  log_directory: "./logs"\n`)
   // The parent pipe stops a node cleanly when this driver dies in any way, kill -9 included.
   const env = { ...process.env, [parentPipeVariable]: '1' }
+  const profile = profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`]
   const processes = nodeIds.map((id) =>
-    servers.start(`raftlog node ${id}`, process.execPath, [cli, 'node', '--node-id', String(id), '--config', config], join(dir, `node_${id}.log`), { env, stdinPipe: true }),
+    servers.start(`raftlog node ${id}`, process.execPath, [...profile, cli, 'node', '--node-id', String(id), '--config', config], join(dir, `node_${id}.log`), { env, stdinPipe: true }),
   )
   const endpoints = ports.map((port) => `127.0.0.1:${port}`)
   const client = new ClusterClient(endpoints, nodeIds)

@@ -46,7 +46,7 @@ export class ServerProcesses {
     for (const server of this.servers) {
       const { exitCode, signalCode } = server.child
       if (exitCode !== null || signalCode !== null) {
-        throw new Error(`${server.name} (pid ${server.pid}) exited with ${exitCode ?? signalCode} during the benchmark; the end of its log ${server.logPath}:\n${tail(server.logPath)}`)
+        throw new Error(`${server.name} (pid ${server.pid}) exited (${exitCode === null ? signalCode : `code ${exitCode}`}); the end of its log ${server.logPath}:\n${tail(server.logPath)}`)
       }
     }
   }
