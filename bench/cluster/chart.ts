@@ -1,6 +1,6 @@
 // The chart of ops/s per case, raftlog's bar beside etcd's, drawn as SVG text from the results
 // the way bench/report.ts draws the storage bench's chart (no charting package is used).
-import { formatNumber, summarize, type ClusterBenchReport } from './report.js'
+import { summarize, type ClusterBenchReport } from './report.js'
 import type { SystemName } from './kv-cluster.js'
 import { caseName } from './workload.js'
 
@@ -57,7 +57,7 @@ export function clusterChartSvg(report: ClusterBenchReport): string {
       parts.push(
         `<rect x="${labelWidthPx}" y="${barY + 1}" width="${Math.max(1, x(stats.mean) - labelWidthPx).toFixed(1)}" height="${barHeightPx - 2}" fill="${colors[system]}"/>`,
         `<line x1="${x(stats.min).toFixed(1)}" y1="${middle}" x2="${x(stats.max).toFixed(1)}" y2="${middle}" stroke="#222"/>`,
-        `<text x="${(x(stats.max) + 4).toFixed(1)}" y="${barY + barHeightPx - 2}">${escapeXml(`${formatNumber(stats.mean)}${ratio}`)}</text>`,
+        `<text x="${(x(stats.max) + 4).toFixed(1)}" y="${barY + barHeightPx - 2}">${escapeXml(`${Math.round(stats.mean).toLocaleString('en-US')}${ratio}`)}</text>`,
       )
     })
   })
