@@ -1,71 +1,151 @@
-// A local 3-process cluster over gRPC with durable flushes: committed writes per second and
-// linearizable reads (ReadIndex, any node) per second, with latency, at 1, 16 and 128 concurrent
-// clients. Run: npm run bench:cluster [-- --seconds 5]
-import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+// A local 3-process raftlog cluster over gRPC with durable flushes, side by side with a 3-member
+// etcd when one is installed: puts and linearizable gets per second, latency and server CPU.
+// Run: npm run bench:cluster [-- --seconds 3] [-- --rounds 2] [-- --quick] [-- --skip-etcd]
+import { mkdirSync, mkdtempSync, rmSync, statfsSync, writeFileSync } from 'node:fs'
+import { availableParallelism, tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
-import { ClusterClient } from '../src/net/cluster-client.js'
-import { encodeKvCommand } from '../src/net/kv-state-machine.js'
 import { packageRoot } from '../src/package-root.js'
-import { percentile } from './stats.js'
+import { clusterChartSvg } from './cluster/chart.js'
+import { etcdInstallHint, etcdVersion, findEtcd, startEtcdCluster } from './cluster/etcd-cluster.js'
+import type { KvCluster } from './cluster/kv-cluster.js'
+import { clockTicksPerSecond } from './cluster/process-cpu.js'
+import { startRaftlogCluster } from './cluster/raftlog-cluster.js'
+import { markdown, type ClusterBenchReport } from './cluster/report.js'
+import { runClusterBench, type ClusterBenchRun } from './cluster/run-cluster-bench.js'
+import { ServerProcesses } from './cluster/server-processes.js'
+import { getKeyCount, putKeySpace, workloadFor, type WorkloadSettings } from './cluster/workload.js'
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer()
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address() as { port: number }
-      server.close(() => resolve(address.port))
-    })
-  })
+const help = `Usage: npm run bench:cluster [-- --seconds S] [-- --rounds N] [-- --quick] [-- --skip-etcd] [-- --dir D] [-- --no-save] [-- --profile DIR]
+
+Starts 3 raftlog node processes and, when etcd is on PATH, a 3-member etcd on 127.0.0.1, and
+drives both from this process with the same closed-loop load: puts of 100 B and 1 KiB values and
+linearizable gets, each at 1, 16 and 128 concurrent clients, raftlog's row then etcd's for each
+case, the whole table run --rounds times after a warm-up. Prints a Markdown table of ops/s,
+latency p50/p99/p999, server CPU per operation and raftlog ÷ etcd, and the idle CPU of each
+cluster. Writes bench/results/cluster-<date>.json, .md and .svg (ops/s per case).
+
+  --seconds S   seconds per row (default 3; 1 with --quick)
+  --rounds N    times the whole table runs (default 2; 1 with --quick)
+  --quick       fewer, shorter rows: 100 B puts and gets at 1 and 128 clients
+  --skip-etcd   run raftlog alone even when etcd is installed (no ratios)
+  --dir D       where the servers keep their data (default: the system temp directory); it
+                must be a real disk, not tmpfs, for fsync to cost what it costs
+  --no-save     do not write the results files
+  --profile DIR the raftlog nodes write V8 CPU profiles into DIR as they stop (open them in
+                Chrome DevTools); profiling slows them, so such a run's figures are not saved`
+
+/** Exit status after a signal, as a shell reports a process ended by that signal. */
+const signalExitCodes = { SIGHUP: 129, SIGINT: 130, SIGTERM: 143 } as const
+/** statfs f_type of tmpfs: an fsync there makes nothing durable. */
+const tmpfsMagic = 0x01021994
+
+/** A wrong option: its message is all the user needs, not a stack. */
+class UsageError extends Error {}
+
+function positive(value: string | undefined, option: string, whole: boolean): number | undefined {
+  if (value === undefined) return undefined
+  const number = Number(value)
+  if (!Number.isFinite(number) || number <= 0 || (whole && !Number.isInteger(number))) {
+    throw new UsageError(`--${option} must be a positive ${whole ? 'whole ' : ''}number, got '${value}'`)
+  }
+  return number
+}
+
+function commandLine(args: string[]): string {
+  return `npm run bench:cluster${args.length > 0 ? ` -- ${args.join(' ')}` : ''}`
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { seconds: { type: 'string' } } })
-  const seconds = Number(values.seconds ?? 3)
-  const root = mkdtempSync(join(tmpdir(), 'raftlog-cluster-bench-'))
-  const ports = [await freePort(), await freePort(), await freePort()]
-  const config = join(root, 'cluster.yaml')
-  writeFileSync(config, `nodes:\n${ports.map((port, i) => `  - { node_id: ${i + 1}, ip_address: "127.0.0.1", port: ${port} }`).join('\n')}\ncluster_settings:\n  log_directory: "./logs"\n`)
-  const cli = join(packageRoot(import.meta.url), 'dist', 'cli', 'main.js')
-  const nodes: ChildProcess[] = [1, 2, 3].map((id) => spawn(process.execPath, [cli, 'node', '-n', String(id), '-c', config], { stdio: 'ignore' }))
-  const client = new ClusterClient(ports.map((port) => `127.0.0.1:${port}`))
+  const args = process.argv.slice(2)
+  const { values } = parseArgs({
+    args,
+    options: {
+      seconds: { type: 'string' },
+      rounds: { type: 'string' },
+      quick: { type: 'boolean' },
+      'skip-etcd': { type: 'boolean' },
+      dir: { type: 'string' },
+      'no-save': { type: 'boolean' },
+      profile: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  })
+  if (values.help === true) {
+    console.log(help)
+    return
+  }
+  const quick = values.quick === true
+  const workload = workloadFor({ quick, seconds: positive(values.seconds, 'seconds', false), rounds: positive(values.rounds, 'rounds', true) })
+  const etcdBinary = values['skip-etcd'] === true ? undefined : findEtcd()
+  if (etcdBinary === undefined && values['skip-etcd'] !== true) console.error(etcdInstallHint)
+
+  const root = mkdtempSync(join(values.dir ?? tmpdir(), 'raftlog-cluster-bench-'))
+  if (statfsSync(root).type === tmpfsMagic) console.error(`Warning: ${root} is on tmpfs, where fsync costs nothing: the figures are not those of durable servers (use --dir on a disk)`)
+  const servers = new ServerProcesses()
+  const clusters: KvCluster[] = []
+  let cleanup: Promise<void> | undefined
+  const cleanUp = (keepFiles: boolean): Promise<void> =>
+    (cleanup ??= (async () => {
+      for (const cluster of clusters) cluster.close()
+      await servers.stopAll()
+      if (keepFiles) console.error(`The servers' logs and data are kept in ${root}`)
+      else rmSync(root, { recursive: true, force: true })
+    })())
+  const onSignal = (signal: keyof typeof signalExitCodes): void => {
+    console.error(`${signal}: stopping the servers`)
+    void cleanUp(false).finally(() => process.exit(signalExitCodes[signal]))
+  }
+  for (const signal of Object.keys(signalExitCodes) as (keyof typeof signalExitCodes)[]) process.once(signal, onSignal)
+
+  let failed = true
   try {
-    await client.propose(encodeKvCommand({ op: 'put', key: 'warm-up', value: 'x' }), 20_000)
-    console.log(`3 raftlog node processes on 127.0.0.1, gRPC, durable flushes, kv put of a 100 B value / linearizable kv get, ${seconds} s per row (Node ${process.version})\n`)
-    console.log('| operation | concurrent clients | ops/s | latency p50 ms | latency p99 ms |')
-    console.log('| --- | ---: | ---: | ---: | ---: |')
-    const value = 'v'.repeat(100)
-    for (const operation of ['put', 'get'] as const) {
-      for (const clients of [1, 16, 128]) {
-        const latencies: number[] = []
-        const deadline = performance.now() + seconds * 1000
-        const started = performance.now()
-        await Promise.all(
-          Array.from({ length: clients }, async (_, worker) => {
-            for (let n = 0; performance.now() < deadline; n++) {
-              const begun = performance.now()
-              if (operation === 'put') await client.propose(encodeKvCommand({ op: 'put', key: `k${worker}-${n}`, value }), 10_000)
-              else await client.read(`k${worker}-${n % 100}`, 10_000)
-              latencies.push(performance.now() - begun)
-            }
-          }),
-        )
-        const elapsed = (performance.now() - started) / 1000
-        console.log(`| ${operation} | ${clients} | ${Math.round(latencies.length / elapsed).toLocaleString('en-US')} | ${percentile(latencies, 0.5).toFixed(2)} | ${percentile(latencies, 0.99).toFixed(2)} |`)
-      }
-    }
+    console.error('Starting 3 raftlog nodes' + (etcdBinary === undefined ? '' : ` and 3 etcd members (${etcdBinary})`))
+    const profileDir = values.profile === undefined ? undefined : resolve(values.profile)
+    if (profileDir !== undefined) mkdirSync(profileDir, { recursive: true })
+    clusters.push(await startRaftlogCluster(servers, join(root, 'raftlog'), profileDir))
+    if (etcdBinary !== undefined) clusters.push(await startEtcdCluster(servers, etcdBinary, join(root, 'etcd')))
+    const run = await runClusterBench(clusters, workload, servers, (line) => console.error(line))
+    const report = reportOf(run, clusters, workload, commandLine(args), etcdBinary)
+    const table = markdown(report)
+    console.log(table)
+    if (values['no-save'] !== true && profileDir === undefined) save(report, table, quick)
+    failed = false
   } finally {
-    client.close()
-    for (const node of nodes) node.kill('SIGTERM')
-    await Promise.all(nodes.map((node) => new Promise((resolve) => (node.exitCode !== null ? resolve(null) : node.on('exit', resolve)))))
-    rmSync(root, { recursive: true, force: true })
+    for (const signal of Object.keys(signalExitCodes)) process.removeListener(signal, onSignal)
+    await cleanUp(failed)
+  }
+  if (values.profile !== undefined) console.error(`CPU profiles of the raftlog nodes: ${resolve(values.profile)}`)
+}
+
+function reportOf(run: ClusterBenchRun, clusters: KvCluster[], workload: WorkloadSettings, command: string, etcdBinary: string | undefined): ClusterBenchReport {
+  return {
+    date: new Date().toISOString(),
+    command,
+    node: process.version,
+    cores: availableParallelism(),
+    clockTicksPerSecond: clockTicksPerSecond(),
+    etcdVersion: etcdBinary === undefined ? null : etcdVersion(etcdBinary),
+    systems: clusters.map((cluster) => ({ system: cluster.system, description: cluster.description })),
+    leaders: run.leaders,
+    settings: { ...workload, putKeySpace, getKeyCount },
+    idle: run.idle,
+    rows: run.rows,
   }
 }
 
+function save(report: ClusterBenchReport, table: string, quick: boolean): void {
+  const results = join(packageRoot(import.meta.url), 'bench', 'results')
+  mkdirSync(results, { recursive: true })
+  const stamp = `cluster-${report.date.slice(0, 10)}${quick ? '-quick' : ''}${report.etcdVersion === null ? '-raftlog-only' : ''}`
+  writeFileSync(join(results, `${stamp}.json`), `${JSON.stringify(report, null, 2)}\n`)
+  writeFileSync(join(results, `${stamp}.md`), `${table}\n`)
+  writeFileSync(join(results, `${stamp}.svg`), clusterChartSvg(report))
+  console.error(`results: bench/results/${stamp}.json, .md, .svg`)
+}
+
 main().catch((error: unknown) => {
-  console.error(error)
-  process.exitCode = 1
+  const usage = error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true
+  console.error(usage ? `${(error as Error).message}\n\n${help}` : error)
+  process.exitCode = usage ? 2 : 1
 })

@@ -1,0 +1,27 @@
+// What the driver needs of a running 3-member cluster, raftlog's or etcd's: its client and the
+// server processes whose CPU is counted.
+
+export type SystemName = 'raftlog' | 'etcd'
+
+export interface KvCluster {
+  system: SystemName
+  /** For the report: version, members and the settings that matter for the figures. */
+  description: string
+  /** The three server processes. */
+  pids: number[]
+  /** A durable, replicated put. */
+  put(key: string, value: string): Promise<unknown>
+  /** A linearizable read. */
+  get(key: string): Promise<unknown>
+  /** The member that leads now ("node 2", "m1"), or "none". */
+  leader(): Promise<string>
+  /** Closes the client; ServerProcesses stops the servers. */
+  close(): void
+}
+
+/** Longest one operation may take; past it the operation counts as an error. */
+export const operationTimeoutMs = 10_000
+/** Longest a fresh cluster may take to elect a leader and commit a first put. */
+export const startupTimeoutMs = 30_000
+/** Pause between two attempts while a cluster starts. */
+export const startupRetryMs = 200

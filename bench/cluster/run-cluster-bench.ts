@@ -1,0 +1,96 @@
+// Runs the workload on clusters that are already up: a warm-up, then each round measures idle
+// CPU and every case on every cluster in turn (raftlog's row, then etcd's, case by case).
+import { percentile } from '../stats.js'
+import { closedLoop, forEachConcurrently } from './closed-loop.js'
+import type { KvCluster, SystemName } from './kv-cluster.js'
+import { totalCpuMs } from './process-cpu.js'
+import type { IdleResult, RowResult } from './report.js'
+import type { ServerProcesses } from './server-processes.js'
+import { caseName, getKey, getKeyCount, getValueBytes, idleSettleMs, putKey, setupConcurrency, valueOf, type BenchCase, type WorkloadSettings } from './workload.js'
+
+/** Pause between rows: work a row left behind (flushes, applies on followers) ends before the next starts. */
+const rowPauseMs = 250
+
+export interface ClusterBenchRun {
+  rows: RowResult[]
+  idle: IdleResult[]
+  leaders: { round: number; system: SystemName; leader: string }[]
+}
+
+export async function runClusterBench(clusters: KvCluster[], workload: WorkloadSettings, servers: ServerProcesses, progress: (line: string) => void): Promise<ClusterBenchRun> {
+  const run: ClusterBenchRun = { rows: [], idle: [], leaders: [] }
+  for (const cluster of clusters) {
+    progress(`${cluster.system}: writing ${getKeyCount} keys for the gets, then a ${workload.warmUpSeconds} s warm-up`)
+    await warmUp(cluster, workload.warmUpSeconds)
+    servers.assertAlive()
+  }
+  for (let round = 1; round <= workload.rounds; round++) {
+    for (const cluster of clusters) run.leaders.push({ round, system: cluster.system, leader: await cluster.leader() })
+    progress(`round ${round}: idle CPU over ${workload.idleSeconds} s`)
+    const idle = await measureIdle(clusters, workload.idleSeconds)
+    run.idle.push(...idle.map((entry) => ({ round, ...entry })))
+    for (const benchCase of workload.cases) {
+      for (const cluster of clusters) {
+        const row = await measureRow(cluster, benchCase, workload.secondsPerRow, round)
+        servers.assertAlive()
+        run.rows.push(row)
+        progress(
+          `round ${round} ${caseName(benchCase)} ${benchCase.clients} client${benchCase.clients === 1 ? '' : 's'} ${cluster.system}: ${Math.round(row.opsPerSecond)} ops/s, ` +
+            `p50 ${row.p50Ms.toFixed(2)} ms, server CPU ${row.serverCpuMsPerOp.toFixed(3)} ms/op${row.errors > 0 ? `, ${row.errors} failed (${row.firstError})` : ''}`,
+        )
+        await pause(rowPauseMs)
+      }
+    }
+  }
+  return run
+}
+
+async function warmUp(cluster: KvCluster, seconds: number): Promise<void> {
+  const getValue = valueOf(getValueBytes)
+  await forEachConcurrently(getKeyCount, setupConcurrency, (n) => cluster.put(getKey(n), getValue))
+  const putLoop = await closedLoop(setupConcurrency, seconds / 2, (n) => cluster.put(putKey(n), getValue))
+  const getLoop = await closedLoop(setupConcurrency, seconds / 2, (n) => cluster.get(getKey(n)))
+  for (const loop of [putLoop, getLoop]) {
+    if (loop.ops === 0) throw new Error(`${cluster.system} answered no operation during the warm-up: ${loop.firstError ?? 'no error either'}`)
+  }
+}
+
+/** Every cluster's cores used over the same `seconds` of no load. */
+async function measureIdle(clusters: KvCluster[], seconds: number): Promise<Omit<IdleResult, 'round'>[]> {
+  await pause(idleSettleMs)
+  const before = clusters.map((cluster) => totalCpuMs(cluster.pids))
+  const started = performance.now()
+  await pause(seconds * 1000)
+  const wallMs = performance.now() - started
+  return clusters.map((cluster, i) => ({ system: cluster.system, seconds: wallMs / 1000, coresUsed: (totalCpuMs(cluster.pids) - (before[i] as number)) / wallMs }))
+}
+
+async function measureRow(cluster: KvCluster, benchCase: BenchCase, seconds: number, round: number): Promise<RowResult> {
+  const value = valueOf(benchCase.valueBytes)
+  const operation = benchCase.operation === 'put' ? (n: number) => cluster.put(putKey(n), value) : (n: number) => cluster.get(getKey(n))
+  const serverBefore = totalCpuMs(cluster.pids)
+  const driverBefore = process.cpuUsage()
+  const loop = await closedLoop(benchCase.clients, seconds, operation)
+  const driver = process.cpuUsage(driverBefore)
+  const serverCpuMs = totalCpuMs(cluster.pids) - serverBefore
+  const driverCpuMs = (driver.user + driver.system) / 1000
+  return {
+    round,
+    system: cluster.system,
+    ...benchCase,
+    ops: loop.ops,
+    errors: loop.errors,
+    ...(loop.firstError === undefined ? {} : { firstError: loop.firstError }),
+    seconds: loop.seconds,
+    opsPerSecond: loop.ops / loop.seconds,
+    p50Ms: percentile(loop.latenciesMs, 0.5),
+    p99Ms: percentile(loop.latenciesMs, 0.99),
+    p999Ms: percentile(loop.latenciesMs, 0.999),
+    serverCpuMsPerOp: serverCpuMs / loop.ops,
+    driverCpuMsPerOp: driverCpuMs / loop.ops,
+  }
+}
+
+function pause(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}

@@ -1,0 +1,71 @@
+// The cases every cluster runs, and the keys and values they use: the same for raftlog and etcd.
+
+export interface BenchCase {
+  operation: 'put' | 'get'
+  /** The size of the values put, or of the values read back. */
+  valueBytes: number
+  clients: number
+}
+
+export interface WorkloadSettings {
+  secondsPerRow: number
+  rounds: number
+  warmUpSeconds: number
+  /** Both clusters idle, measured together before each round. */
+  idleSeconds: number
+  cases: BenchCase[]
+}
+
+const fullClientCounts = [1, 16, 128]
+const quickClientCounts = [1, 128]
+const putValueBytes = [100, 1024]
+/** Values the get keys hold. */
+export const getValueBytes = 100
+
+/**
+ * Puts cycle over this many keys: both stores keep a bounded amount of live data however fast
+ * they go (etcd still keeps every revision, as it does by default).
+ */
+export const putKeySpace = 10_000
+/** Keys that gets read, written once before the first round. */
+export const getKeyCount = 1000
+/** Client loops that write the get keys and warm up a cluster. */
+export const setupConcurrency = 16
+/** Wait after the last load before the idle measurement: answers and flushes in flight settle. */
+export const idleSettleMs = 1000
+
+export function workloadFor(options: { quick: boolean; seconds?: number; rounds?: number }): WorkloadSettings {
+  const clientCounts = options.quick ? quickClientCounts : fullClientCounts
+  const sizes = options.quick ? putValueBytes.slice(0, 1) : putValueBytes
+  const cases: BenchCase[] = [
+    ...sizes.flatMap((valueBytes) => clientCounts.map((clients): BenchCase => ({ operation: 'put', valueBytes, clients }))),
+    ...clientCounts.map((clients): BenchCase => ({ operation: 'get', valueBytes: getValueBytes, clients })),
+  ]
+  return {
+    secondsPerRow: options.seconds ?? (options.quick ? 1 : 3),
+    rounds: options.rounds ?? (options.quick ? 1 : 2),
+    warmUpSeconds: options.quick ? 1 : 3,
+    idleSeconds: options.quick ? 2 : 5,
+    cases,
+  }
+}
+
+/** Fixed-width keys: every key has the same size in both stores. */
+export function putKey(n: number): string {
+  return `put-${String(n % putKeySpace).padStart(5, '0')}`
+}
+
+export function getKey(n: number): string {
+  return `get-${String(n % getKeyCount).padStart(5, '0')}`
+}
+
+/** "put 100 B", "get 100 B". */
+export function caseName(benchCase: Pick<BenchCase, 'operation' | 'valueBytes'>): string {
+  const size = benchCase.valueBytes % 1024 === 0 ? `${benchCase.valueBytes / 1024} KiB` : `${benchCase.valueBytes} B`
+  return `${benchCase.operation} ${size}`
+}
+
+/** A value of `bytes` ASCII bytes (one byte per character in UTF-8). */
+export function valueOf(bytes: number): string {
+  return 'v'.repeat(bytes)
+}
