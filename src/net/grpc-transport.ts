@@ -1,6 +1,5 @@
 // The Transport of a node in a real cluster: one long-lived gRPC stream to each peer, carrying
-// every Raft message for it in batches (all messages sent in one turn of the event loop go in
-// one batch). Nothing is answered on a stream; answers are messages on the peer's own stream.
+// every Raft message for it in batches (all messages sent in one task go in one batch). Nothing is answered on a stream; answers are messages on the peer's own stream.
 // A queue per peer is bounded: when a peer (or the network) is slow, new messages are dropped,
 // never waited for, as Raft expects of a network. A broken stream is opened again on the next
 // message, with a growing pause between attempts.
@@ -78,10 +77,11 @@ class PeerStream {
     }
     this.queue.push(message)
     this.queuedBytes += bytes
-    // Everything sent in this turn of the event loop goes in one batch.
+    // Everything sent before this task ends goes in one batch (a Ready's messages are sent
+    // together), without waiting for another turn of the event loop.
     if (!this.flushScheduled) {
       this.flushScheduled = true
-      setImmediate(() => {
+      queueMicrotask(() => {
         this.flushScheduled = false
         this.flush()
       })

@@ -345,12 +345,18 @@ export class RaftNode extends EventEmitter {
     this.schedule()
   }
 
+  /**
+   * Takes the core's Readies soon: on the event loop's next check phase, so that every proposal
+   * and message of this turn goes into one Ready (one AppendEntries, one flush: group commit).
+   */
   private schedule(): void {
     if (this.processing !== undefined || this.stopped || this.failure !== undefined || !this.core.hasReady()) return
-    this.processing = this.process().finally(() => {
-      this.processing = undefined
-      this.schedule()
-    })
+    this.processing = new Promise<void>((resolve) => setImmediate(resolve))
+      .then(() => this.process())
+      .finally(() => {
+        this.processing = undefined
+        this.schedule()
+      })
   }
 
   /**
