@@ -253,7 +253,7 @@ export class RaftNode extends EventEmitter {
       return Promise.reject(Object.assign(error, { leaderId: leaderId === 0 ? undefined : leaderId }))
     }
     const result = this.pending.add(index, this.core.currentTerm)
-    this.schedule()
+    this.schedule(true)
     return result
   }
 
@@ -284,7 +284,7 @@ export class RaftNode extends EventEmitter {
     let asked = false
     this.guard(() => {
       asked = this.core.readIndex(requestId)
-    })
+    }, true)
     if (this.failure !== undefined) this.reads.fail(requestId, this.failure)
     else if (!asked) this.reads.fail(requestId, notLeaderForRead(this.id, 0))
     return index
@@ -333,8 +333,11 @@ export class RaftNode extends EventEmitter {
     }
   }
 
-  /** Runs a step of the core; any error there (a failed disk, a broken invariant) fails the node. */
-  private guard(action: () => void): void {
+  /**
+   * Runs a step of the core; any error there (a failed disk, a broken invariant) fails the node.
+   * `clientRequest`: a proposal or a read, batched with the others of this turn.
+   */
+  private guard(action: () => void, clientRequest = false): void {
     if (this.stopped || this.failure !== undefined) return
     try {
       action()
@@ -342,16 +345,20 @@ export class RaftNode extends EventEmitter {
       this.fail(error as Error)
       return
     }
-    this.schedule()
+    this.schedule(clientRequest)
   }
 
   /**
-   * Takes the core's Readies soon: on the event loop's next check phase, so that every proposal
-   * and message of this turn goes into one Ready (one AppendEntries, one flush: group commit).
+   * Takes the core's Readies soon. After a client request (a proposal, a read), on the event
+   * loop's next check phase, so that every request of this turn (each client call is its own
+   * callback) goes into one Ready: one AppendEntries and one flush for the proposals (group
+   * commit), one round of heartbeats for the reads. After anything else (a batch of messages, a
+   * tick, a completion) at the end of the current task, which has already seen all of it.
    */
-  private schedule(): void {
+  private schedule(clientRequest = false): void {
     if (this.processing !== undefined || this.stopped || this.failure !== undefined || !this.core.hasReady()) return
-    this.processing = new Promise<void>((resolve) => setImmediate(resolve))
+    const turn = clientRequest ? new Promise<void>((resolve) => setImmediate(resolve)) : Promise.resolve()
+    this.processing = turn
       .then(() => this.process())
       .finally(() => {
         this.processing = undefined
