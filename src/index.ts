@@ -1,9 +1,9 @@
 // raftlog's public entry. Names exported here are the contract (DESIGN §4).
-export { RaftLog, type RaftLogOptions, type SliceOptions, type OpenReport } from './storage/raft-log.js'
+export { RaftLog, type RaftLogOptions, type SliceOptions, type OpenReport, type RaftLogStats } from './storage/raft-log.js'
 export { RaftStateFile, type RaftState, type ServerState } from './storage/raft-state-file.js'
 export { RaftLogError, type RaftLogErrorCode } from './storage/errors.js'
 export { EntryType, type LogEntry, type NewEntry } from './storage/log-entry.js'
-export { RaftNode, type RaftNodeOptions, type RaftStatus } from './raft/raft-node.js'
+export { RaftNode, type RaftNodeOptions, type RaftStatus, type RaftNodeStats } from './raft/raft-node.js'
 export { RaftCore, type Ready, type Role, type HardState, type RaftCoreOptions } from './raft/raft-core.js'
 export type { RaftMessage, RequestVote, RequestVoteResponse, AppendEntries, AppendEntriesResponse } from './raft/messages.js'
 export type { Transport } from './raft/transport.js'

@@ -138,6 +138,7 @@ export class RaftCore {
   /** AppendEntries sent in this term by this leader (their seq). */
   private appendSeq = 0
   private snapshot: SnapshotMeta | undefined
+  private campaignCount = 0
   private readonly readOnly = new ReadOnlyQueue()
   /** Reads that arrived before this leader's no-op committed: they wait for it (§6.4 step 1). */
   private readsBeforeNoop: Omit<PendingRead, 'index'>[] = []
@@ -260,6 +261,17 @@ export class RaftCore {
     this.forwardedReads.set(requestId, this.leader)
     this.send({ type: 'ReadIndex', from: this.id, to: this.leader, term: this.term, requestId })
     return true
+  }
+
+  /** Elections this node started (pre-votes included), since it was made: for metrics. */
+  get campaigns(): number {
+    return this.campaignCount
+  }
+
+  /** What this leader knows of each follower (empty on a follower): for status and metrics. */
+  followers(): { id: number; match: number; next: number; state: string; inflight: number }[] {
+    if (this.roleValue !== 'leader') return []
+    return [...this.progress].map(([id, progress]) => ({ id, match: progress.match, next: progress.next, state: progress.state, inflight: progress.inflights.count }))
   }
 
   /** A new snapshot is durable: followers that need entries before the log's start get it. */
@@ -421,6 +433,7 @@ export class RaftCore {
   // --- elections -------------------------------------------------------------------------
 
   private campaign(preVote: boolean): void {
+    this.campaignCount++
     if (this.peers.length === 1) {
       this.becomeCandidate()
       this.becomeLeader()

@@ -3,7 +3,7 @@
 // vote, flush the log, send, apply committed entries, advance.
 import { EventEmitter } from 'node:events'
 import { join } from 'node:path'
-import { RaftLog } from '../storage/raft-log.js'
+import { RaftLog, type RaftLogStats } from '../storage/raft-log.js'
 import { RaftStateFile, stateFileName, type ServerState } from '../storage/raft-state-file.js'
 import { RaftLogError } from '../storage/errors.js'
 import { SnapshotStore } from '../storage/snapshot-store.js'
@@ -61,6 +61,25 @@ export interface RaftNodeOptions {
   logger?: { warn(message: string): void }
 }
 
+/** Counters and gauges since the node started, for metrics. */
+export interface RaftNodeStats {
+  /** Proposals this node accepted as leader. */
+  proposals: number
+  /** Reads served (read() resolved). */
+  reads: number
+  /** Elections this node started, pre-votes included. */
+  elections: number
+  snapshotsTaken: number
+  snapshotsInstalled: number
+  /** How long the last snapshot taken here took, file durable and log compacted (ms). */
+  lastSnapshotMs: number | undefined
+  /** How long the last snapshot installed here took, from its first chunk to the state restored (ms). */
+  lastInstallMs: number | undefined
+  log: RaftLogStats
+  /** On a leader: each follower's match index, next index, replication state and messages in flight. */
+  followers: { id: number; match: number; next: number; state: string; inflight: number }[]
+}
+
 export interface RaftStatus {
   id: number
   role: Role
@@ -87,8 +106,8 @@ type Timing = ReturnType<typeof checkNodeOptions>
  * A Raft node: consensus (RaftCore), its disk (RaftLog and raft_state.meta), its transport and
  * the user's state machine. Events: 'role' ({ role, term }), 'leader' ({ leaderId, term }),
  * 'snapshot' ({ index, term, from }: one was taken here, from = 0, or installed from node
- * `from`), 'failed' (Error: a storage failure stopped the node; it must be stopped and
- * started again).
+ * `from`), 'flush' ({ durationMs }: a flush of the log completed), 'failed' (Error: a storage
+ * failure stopped the node; it must be stopped and started again).
  */
 export class RaftNode extends EventEmitter {
   readonly id: number
@@ -105,6 +124,7 @@ export class RaftNode extends EventEmitter {
   private readonly logger: { warn(message: string): void }
   private readonly timer: NodeJS.Timeout
   private readonly pending = new PendingProposals()
+  private readonly counters = { proposals: 0, reads: 0, snapshotsTaken: 0, snapshotsInstalled: 0, lastSnapshotMs: undefined as number | undefined, lastInstallMs: undefined as number | undefined }
   private readonly reads = new PendingReads()
   /** How long read() waits for a read index before it gives up. */
   private readonly readTimeoutMs: number
@@ -158,8 +178,10 @@ export class RaftNode extends EventEmitter {
       latest: start.snapshot,
       termAt: (index) => log.termAt(index),
       compact: (upTo) => this.guard(() => log.compact(upTo)),
-      onTaken: (snapshot) => {
+      onTaken: (snapshot, durationMs) => {
         this.guard(() => this.core.snapshotTaken(snapshot))
+        this.counters.snapshotsTaken++
+        this.counters.lastSnapshotMs = durationMs
         this.emit('snapshot', { ...snapshot, from: 0 })
       },
       metadataAt: () => new Uint8Array(0),
@@ -188,7 +210,7 @@ export class RaftNode extends EventEmitter {
       store: snapshots,
       send: (message) => this.transport.send(message),
       currentTerm: () => this.core.currentTerm,
-      onComplete: (message) => this.installSnapshot(message),
+      onComplete: (message, startedAt) => this.installSnapshot(message, startedAt),
       logger: this.logger,
     })
     this.transport.onMessage((message) => {
@@ -253,6 +275,7 @@ export class RaftNode extends EventEmitter {
       return Promise.reject(Object.assign(error, { leaderId: leaderId === 0 ? undefined : leaderId }))
     }
     const result = this.pending.add(index, this.core.currentTerm)
+    this.counters.proposals++
     this.schedule(true)
     return result
   }
@@ -287,7 +310,15 @@ export class RaftNode extends EventEmitter {
     }, true)
     if (this.failure !== undefined) this.reads.fail(requestId, this.failure)
     else if (!asked) this.reads.fail(requestId, notLeaderForRead(this.id, 0))
-    return index
+    return index.then((readIndex) => {
+      this.counters.reads++
+      return readIndex
+    })
+  }
+
+  /** Counters since start, for metrics (see also the 'flush' event: { durationMs } per flush). */
+  stats(): RaftNodeStats {
+    return { ...this.counters, elections: this.core.campaigns, log: { ...this.log.stats }, followers: this.core.followers() }
   }
 
   status(): RaftStatus {
@@ -391,7 +422,7 @@ export class RaftNode extends EventEmitter {
     // is done (advance()). Every answer waits for the flush: it may vouch for these entries.
     this.send(ready.messages, true)
     // One flush serves every entry appended before it, however many proposals they came from.
-    const flushed = ready.mustFlush ? this.log.flush() : undefined
+    const flushed = ready.mustFlush ? this.timed(this.log.flush()) : undefined
     this.readiesInFlight++
     if (flushed !== undefined) this.flushesInFlight++
     this.completions = this.completions
@@ -405,6 +436,14 @@ export class RaftNode extends EventEmitter {
         if (flushed !== undefined) this.flushesInFlight--
         this.schedule()
       })
+  }
+
+  /** Emits 'flush' with the flush's duration when it completes. */
+  private timed(flush: Promise<void>): Promise<void> {
+    const started = performance.now()
+    return flush.then(() => {
+      this.emit('flush', { durationMs: performance.now() - started })
+    })
   }
 
   /** The Ready's flush is done: answer, apply, advance. */
@@ -452,7 +491,7 @@ export class RaftNode extends EventEmitter {
    * A snapshot from the leader is durable here. The applier stops first: the core empties the
    * log when the snapshot replaces it, and the state machine is then restored from the file.
    */
-  private async installSnapshot(message: InstallSnapshot): Promise<void> {
+  private async installSnapshot(message: InstallSnapshot, startedAt: number): Promise<void> {
     if (this.stopped || this.failure !== undefined) return
     if (!this.snapshotter.enabled) {
       this.fail(new RaftLogError('ERR_UNSUPPORTED', `Node ${this.id} received a snapshot from node ${message.from}, but its state machine has no restore()`))
@@ -481,7 +520,11 @@ export class RaftNode extends EventEmitter {
         await reader.close()
       }
     }).then(
-      () => this.emit('snapshot', { ...meta, from: message.from }),
+      () => {
+        this.counters.snapshotsInstalled++
+        this.counters.lastInstallMs = Date.now() - startedAt
+        this.emit('snapshot', { ...meta, from: message.from })
+      },
       (error: unknown) => this.fail(error as Error),
     )
   }

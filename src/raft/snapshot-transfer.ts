@@ -212,7 +212,7 @@ export interface SnapshotInboxOptions {
    * The whole file arrived and is durable: hand it to the core. The follower answers "done"
    * only after this resolves, so the leader's next AppendEntries finds the log reset.
    */
-  onComplete(message: InstallSnapshot): Promise<void>
+  onComplete(message: InstallSnapshot, startedAt: number): Promise<void>
   logger: { warn(message: string): void }
 }
 
@@ -220,6 +220,8 @@ export interface SnapshotInboxOptions {
 export class SnapshotInbox {
   private receiver: SnapshotReceiver | undefined
   private receiving: { from: number; term: number; index: number; lastTerm: number } | undefined
+  /** When the first chunk of the snapshot being received came (ms since 1970). */
+  private receivingSince = 0
   /** Chunks are handled one after the other: file writes are asynchronous. */
   private queue: Promise<void> = Promise.resolve()
   private closed = false
@@ -249,6 +251,7 @@ export class SnapshotInbox {
     if (!same) {
       await this.drop()
       this.receiver = await this.options.store.receive(chunk.lastIncludedIndex, chunk.lastIncludedTerm)
+      this.receivingSince = Date.now()
     }
     this.receiving = { from: chunk.from, term: chunk.term, index: chunk.lastIncludedIndex, lastTerm: chunk.lastIncludedTerm }
     const receiver = this.receiver as SnapshotReceiver
@@ -266,7 +269,7 @@ export class SnapshotInbox {
       this.answer(chunk, 0, false, (error as Error).message)
       return
     }
-    await this.options.onComplete({ type: 'InstallSnapshot', from: chunk.from, to: this.options.id, term: chunk.term, lastIncludedIndex: chunk.lastIncludedIndex, lastIncludedTerm: chunk.lastIncludedTerm })
+    await this.options.onComplete({ type: 'InstallSnapshot', from: chunk.from, to: this.options.id, term: chunk.term, lastIncludedIndex: chunk.lastIncludedIndex, lastIncludedTerm: chunk.lastIncludedTerm }, this.receivingSince)
     this.answer(chunk, chunk.totalBytes, true, '')
   }
 

@@ -25,8 +25,8 @@ export interface SnapshotterOptions {
   termAt(index: number): number | undefined
   /** Drops log segments whose every entry is at or below `upTo`. */
   compact(upTo: number): void
-  /** A snapshot is durable: the core may send it to followers. */
-  onTaken(snapshot: SnapshotInfo): void
+  /** A snapshot is durable and the log compacted behind it (after durationMs): the core may send it. */
+  onTaken(snapshot: SnapshotInfo, durationMs: number): void
   /** The metadata stored with a snapshot at `index` (the Raft layer's configuration). */
   metadataAt(index: number): Uint8Array
   logger: { warn(message: string): void }
@@ -93,6 +93,7 @@ export class Snapshotter {
   }
 
   private async write(meta: SnapshotInfo, produced: SnapshotData, metadata: Uint8Array): Promise<SnapshotInfo> {
+    const started = performance.now()
     const writer = await this.options.store.create({ ...meta, metadata })
     try {
       for await (const chunk of chunksOf(produced)) await writer.write(chunk)
@@ -102,12 +103,12 @@ export class Snapshotter {
       throw error
     }
     this.latestSnapshot = meta
-    this.options.onTaken(meta)
     // Durable: the log behind it (less a margin for slow followers) can go, then older files.
     // Nothing to drop while the snapshot is younger than the margin (a threshold below it).
     const upTo = meta.index - this.options.trailingEntries
     if (upTo > 0) this.options.compact(upTo)
     this.options.store.prune(snapshotsKept)
+    this.options.onTaken(meta, performance.now() - started)
     return meta
   }
 }

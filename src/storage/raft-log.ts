@@ -37,6 +37,17 @@ export interface SliceOptions {
   maxBytes?: number
 }
 
+/** Counters since the log was opened, for metrics. */
+export interface RaftLogStats {
+  entriesAppended: number
+  /** Payload bytes appended. */
+  bytesAppended: number
+  /** Segments made by rotations. */
+  segmentsRotated: number
+  /** flush() and flushSync() calls that synced something. */
+  flushes: number
+}
+
 /** What open() found and repaired. */
 export interface OpenReport extends RecoveryReport {
   /** Segment files deleted: leftovers of an interrupted reset(), or files after the end of what can have been acknowledged. */
@@ -62,6 +73,8 @@ export class RaftLog {
   readonly dir: string
   /** What recovery did when this log was opened. */
   readonly recovery: OpenReport
+  /** Counters since open, for metrics. */
+  readonly stats: RaftLogStats = { entriesAppended: 0, bytesAppended: 0, segmentsRotated: 0, flushes: 0 }
   private readonly segmentSizeBytes: number
   /** Sorted by base index, contiguous, never empty while open. The last one takes appends. */
   private segments: Segment[] = []
@@ -146,6 +159,8 @@ export class RaftLog {
         let segment = this.tail
         if (segment.isSealed || !segment.hasRoomFor(data.length)) segment = this.rotate(data.length)
         segment.append(entry.term, entry.type ?? EntryType.Normal, data)
+        this.stats.entriesAppended++
+        this.stats.bytesAppended += data.length
       }
     } catch (error) {
       // A new segment could not be made (a full disk, say): take back this call's entries.
@@ -300,6 +315,7 @@ export class RaftLog {
   /** flush(), synchronously on this thread. */
   flushSync(): void {
     this.assertWritable('flushSync')
+    this.stats.flushes++
     this.guard(() => {
       // What a flush() in flight is still syncing counts too: this call returns only when it is durable.
       for (const segment of [...this.sealingInFlight, ...this.pendingSeal.splice(0)]) {
@@ -347,6 +363,7 @@ export class RaftLog {
   }
 
   private startFlush(): Promise<void> {
+    this.stats.flushes++
     const sealing = this.pendingSeal.splice(0)
     this.sealingInFlight = sealing
     const syncs = [...sealing, this.tail].map((segment) => segment.syncDataAsync())
@@ -403,6 +420,7 @@ export class RaftLog {
     this.directoryUnsynced = true
     if (!previous.isSealed) this.pendingSeal.push(previous)
     this.segments.push(next)
+    this.stats.segmentsRotated++
     return next
   }
 

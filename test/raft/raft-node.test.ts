@@ -171,6 +171,31 @@ describe('RaftNode over MemoryNetwork with real logs', () => {
   })
 })
 
+describe('RaftNode.stats() and the flush event (what metrics read)', () => {
+  it('counts proposals, reads, elections, flushes and what the log took, and shows the leader its followers', async () => {
+    const cluster = await startCluster(3)
+    await proposeOnCluster(cluster, 'warm-up')
+    const leader = leaderOf(cluster)!
+    const flushes: number[] = []
+    leader.on('flush', ({ durationMs }: { durationMs: number }) => flushes.push(durationMs))
+    const before = leader.stats()
+    for (let i = 0; i < 5; i++) await leader.propose(Buffer.from(`counted-${i}`))
+    await leader.read()
+    const after = leader.stats()
+    expect(after.proposals - before.proposals).toBe(5)
+    expect(after.reads - before.reads).toBe(1)
+    expect(after.log.entriesAppended - before.log.entriesAppended).toBe(5)
+    expect(after.log.bytesAppended - before.log.bytesAppended).toBe(5 * 'counted-0'.length)
+    expect(after.log.flushes).toBeGreaterThan(before.log.flushes)
+    expect(flushes.length).toBeGreaterThan(0)
+    expect(after.elections).toBeGreaterThanOrEqual(1)
+    expect(after.followers.map((f) => f.id).sort()).toEqual([...cluster.nodes.keys()].filter((id) => id !== leader.id).sort())
+    for (const follower of after.followers) expect(follower.match).toBeLessThanOrEqual(leader.status().lastIndex)
+    const follower = [...cluster.nodes.values()].find((node) => node !== leader)!
+    expect(follower.stats().followers).toEqual([])
+  })
+})
+
 describe('RaftNode writes while it replicates (Raft dissertation §10.2.1)', () => {
   /** Holds back every flush of the log in `dir` until the returned function is called. */
   function holdFlushes(dir: string): () => void {
