@@ -28,6 +28,7 @@ export type WireMethod = Exclude<RaftMessageType, 'InstallSnapshot'>
 
 /** The RaftEnvelope field that carries each message type. */
 export const envelopeFields: Record<WireMethod, string> = {
+  TimeoutNow: 'timeoutNow',
   RequestVote: 'requestVote',
   RequestVoteResponse: 'requestVoteResponse',
   AppendEntries: 'appendEntries',
@@ -67,6 +68,7 @@ interface WireFields {
   term: number
   preVote: boolean
   voteGranted: boolean
+  transfer: boolean
   lastLogIndex: number
   lastLogTerm: number
   prevLogIndex: number
@@ -91,8 +93,10 @@ interface WireFields {
 /** A RaftMessage as the protobuf object of its RPC. */
 export function toWire(message: RaftMessage): Record<string, unknown> {
   switch (message.type) {
+    case 'TimeoutNow':
+      return { from: message.from, to: message.to, term: message.term }
     case 'RequestVote':
-      return { from: message.from, to: message.to, term: message.term, preVote: message.preVote, lastLogIndex: message.lastLogIndex, lastLogTerm: message.lastLogTerm }
+      return { from: message.from, to: message.to, term: message.term, preVote: message.preVote, lastLogIndex: message.lastLogIndex, lastLogTerm: message.lastLogTerm, transfer: message.transfer }
     case 'RequestVoteResponse':
       return { from: message.from, to: message.to, term: message.term, preVote: message.preVote, voteGranted: message.voteGranted }
     case 'AppendEntries':
@@ -134,8 +138,10 @@ export function toWire(message: RaftMessage): Record<string, unknown> {
 export function fromWire(method: WireMethod, wire: Record<string, unknown>): RaftMessage {
   const w = wire as unknown as WireFields
   switch (method) {
+    case 'TimeoutNow':
+      return { type: method, from: w.from, to: w.to, term: w.term }
     case 'RequestVote':
-      return { type: method, from: w.from, to: w.to, term: w.term, preVote: w.preVote, lastLogIndex: w.lastLogIndex, lastLogTerm: w.lastLogTerm }
+      return { type: method, from: w.from, to: w.to, term: w.term, preVote: w.preVote, lastLogIndex: w.lastLogIndex, lastLogTerm: w.lastLogTerm, transfer: w.transfer }
     case 'RequestVoteResponse':
       return { type: method, from: w.from, to: w.to, term: w.term, preVote: w.preVote, voteGranted: w.voteGranted }
     case 'AppendEntries':

@@ -14,6 +14,16 @@ export interface RequestVote extends Envelope {
   preVote: boolean
   lastLogIndex: number
   lastLogTerm: number
+  /** Asked by the leader's chosen successor (TimeoutNow): voters set their leader lease aside. */
+  transfer: boolean
+}
+
+/**
+ * Leadership transfer (Raft dissertation §3.10): the leader tells an up-to-date voter to start
+ * an election now, without waiting for its timeout or asking a pre-vote.
+ */
+export interface TimeoutNow extends Envelope {
+  type: 'TimeoutNow'
 }
 
 export interface RequestVoteResponse extends Envelope {
@@ -102,6 +112,7 @@ export interface ReadIndexResponse extends Envelope {
 }
 
 export type RaftMessage =
+  | TimeoutNow
   | RequestVote
   | RequestVoteResponse
   | AppendEntries

@@ -5,7 +5,10 @@
 import { EntryType, type LogEntry } from '../storage/log-entry.js'
 import type { RaftLogStore } from './log-store.js'
 import type { AppendEntries, AppendEntriesResponse, InstallSnapshot, RaftMessage, ReadIndexRequest, ReadIndexResponse, RequestVote, RequestVoteResponse } from './messages.js'
+import { RaftLogError } from '../storage/errors.js'
 import { Progress } from './progress.js'
+import { decodeConfiguration, encodeConfiguration, hasQuorum, isJoint, isVoter, membersOf, quorumIndex, voteResult, votersOnly, type Configuration } from './configuration.js'
+import { enterJoint, leaveJoint, targetConfiguration, type MembershipChange } from './membership-change.js'
 import { ReadOnlyQueue, type PendingRead } from './read-only.js'
 
 export type Role = 'follower' | 'candidate' | 'leader'
@@ -18,8 +21,18 @@ export interface HardState {
 
 export interface RaftCoreOptions {
   id: number
-  /** Every voter, this node included. */
+  /**
+   * The first configuration's voters, this node included, when neither the log nor a snapshot
+   * holds one (a new cluster). Empty for a node that joins: it learns the configuration from
+   * the leader. Ignored once a configuration is in `configurations`.
+   */
   peers: readonly number[]
+  /**
+   * Configurations in force from an index on, oldest first: the snapshot's (at its index) and
+   * every Config entry of the log after it. The last one is the one in use (Raft §4.1: a node
+   * uses the latest configuration in its log, committed or not).
+   */
+  configurations?: readonly { index: number; config: Configuration }[]
   log: RaftLogStore
   hardState: HardState
   /** Election timeout range in ticks; each election picks a random value inside it. */
@@ -53,10 +66,14 @@ export interface RaftCoreOptions {
   readMode?: ReadMode
   /** Ticks taken off the election timeout for clock drift in lease reads (default: a tenth of it, at least 1). */
   leaseDriftTicks?: number
+  /** A learner may become a voter only within this many entries of the leader's log (default 1,000). */
+  maxPromotionLagEntries?: number
   onWarning?: (message: string) => void
 }
 
 export type ReadMode = 'read-index' | 'lease'
+
+export const defaultMaxPromotionLagEntries = 1000
 
 /** A read may be served once the state machine applied up to `index`. */
 export interface ReadState {
@@ -104,7 +121,6 @@ export const defaultMaxInflightBytes = 8 * 1024 * 1024
 
 export class RaftCore {
   readonly id: number
-  readonly peers: readonly number[]
   private readonly log: RaftLogStore
   private readonly random: () => number
   private readonly electionTicks: readonly [number, number]
@@ -115,6 +131,7 @@ export class RaftCore {
   private readonly maxInflightBytes: number
   private readonly appendTimeoutTicks: number
   private readonly readMode: ReadMode
+  private readonly maxPromotionLagEntries: number
   private readonly leaseTicks: number
   private readonly warn: (message: string) => void
 
@@ -139,6 +156,13 @@ export class RaftCore {
   private appendSeq = 0
   private snapshot: SnapshotMeta | undefined
   private campaignCount = 0
+  /** Configurations by the index they take effect at (see RaftCoreOptions.configurations). */
+  private configurations: { index: number; config: Configuration }[]
+  /** The voter this leader hands leadership to, and for how many ticks it has tried (0: none). */
+  private leadTransferee = 0
+  private transferElapsed = 0
+  /** Index of the joint configuration this leader already proposed to leave. */
+  private configuredLeave = 0
   private readonly readOnly = new ReadOnlyQueue()
   /** Reads that arrived before this leader's no-op committed: they wait for it (§6.4 step 1). */
   private readsBeforeNoop: Omit<PendingRead, 'index'>[] = []
@@ -156,7 +180,7 @@ export class RaftCore {
 
   constructor(options: RaftCoreOptions) {
     this.id = options.id
-    this.peers = [...options.peers]
+    this.configurations = options.configurations !== undefined && options.configurations.length > 0 ? options.configurations.map((c) => ({ ...c })) : [{ index: 0, config: votersOnly(options.peers) }]
     this.log = options.log
     this.random = options.random
     this.electionTicks = options.electionTicks
@@ -167,6 +191,7 @@ export class RaftCore {
     this.maxInflightBytes = options.maxInflightBytes ?? defaultMaxInflightBytes
     this.appendTimeoutTicks = options.appendTimeoutTicks ?? options.electionTicks[0]
     this.readMode = options.readMode ?? 'read-index'
+    this.maxPromotionLagEntries = options.maxPromotionLagEntries ?? defaultMaxPromotionLagEntries
     // A follower that heard from the leader votes for nobody else for electionTicks[0] of its
     // ticks, which may be as little as one tick less in real time (its first tick can come right
     // after the message): the lease ends a tick earlier still, and the drift allowance before that.
@@ -203,8 +228,21 @@ export class RaftCore {
     return this.commitIndex
   }
 
-  private get quorum(): number {
-    return Math.floor(this.peers.length / 2) + 1
+  /** The configuration in use: the latest one in the log. */
+  get configuration(): Configuration {
+    return (this.configurations[this.configurations.length - 1] as { config: Configuration }).config
+  }
+
+  /** Index of the Config entry of the configuration in use (0: from the first start). */
+  get configurationIndex(): number {
+    return (this.configurations[this.configurations.length - 1] as { index: number }).index
+  }
+
+  /** The configuration in force at `index` (the last one at or below it): what a snapshot there holds. */
+  configurationAt(index: number): Configuration {
+    let found = this.configurations[0] as { index: number; config: Configuration }
+    for (const entry of this.configurations) if (entry.index <= index) found = entry
+    return found.config
   }
 
   /** One unit of time: elections and heartbeats are counted in ticks. */
@@ -228,6 +266,11 @@ export class RaftCore {
         this.broadcastHeartbeat()
       }
       this.resendLostAppends()
+      // A transfer that has not happened within an election timeout is given up: serve again.
+      if (this.leadTransferee !== 0 && ++this.transferElapsed >= this.electionTicks[0]) {
+        this.warn(`node ${this.id}: leadership transfer to node ${this.leadTransferee} did not happen within an election timeout; leading on`)
+        this.abortTransfer()
+      }
       return
     }
     this.electionElapsed++
@@ -237,10 +280,19 @@ export class RaftCore {
     }
   }
 
-  /** Proposes a new entry; returns its index, or undefined when this node is not the leader. */
+  /**
+   * Proposes a new entry; returns its index, or undefined when this node is not the leader or
+   * is handing leadership over (transferring).
+   */
   propose(data: Uint8Array, type: EntryType = EntryType.Normal): number | undefined {
-    if (this.roleValue !== 'leader') return undefined
+    if (this.roleValue !== 'leader' || this.leadTransferee !== 0) return undefined
+    return this.appendOwn(data, type)
+  }
+
+  /** Appends an entry of this leader's term and sends it with the next Ready. */
+  private appendOwn(data: Uint8Array, type: EntryType): number {
     const index = this.log.append([{ term: this.term, type, data }])
+    if (type === EntryType.Config) this.configurationAppended(index, data)
     this.logChanged = true
     // Sent at the next ready(): every proposal made until then travels in the same message.
     this.broadcastPending = true
@@ -296,7 +348,7 @@ export class RaftCore {
    * entries after it stay and nothing needs restoring; otherwise the log is emptied to start
    * right after it. Returns true when the state machine must be restored from the snapshot.
    */
-  installSnapshot(message: InstallSnapshot): boolean {
+  installSnapshot(message: InstallSnapshot, configuration?: Configuration): boolean {
     if (!this.accepts(message)) return false
     if (message.term < this.term) {
       this.send(this.appendResponse({ from: message.from, seq: 0 }, false, 0, 0, 0))
@@ -313,6 +365,11 @@ export class RaftCore {
         this.log.reset(index + 1, term)
         this.logCuts++
         this.durableIndex = index
+        // The snapshot's configuration is the one in force now; the log held nothing after it.
+        if (configuration !== undefined) {
+          this.configurations = [{ index, config: configuration }]
+          this.syncProgress()
+        }
         restore = true
       }
       this.commitTo(index)
@@ -330,7 +387,7 @@ export class RaftCore {
       return
     }
     if (message.term > this.term) {
-      if (message.type === 'RequestVote' && this.inLease()) {
+      if (message.type === 'RequestVote' && !message.transfer && this.inLease()) {
         // A node that hears from a live leader ignores would-be candidates: a partitioned node
         // rejoining with a high term cannot depose a healthy leader.
         return
@@ -346,6 +403,13 @@ export class RaftCore {
       return
     }
     switch (message.type) {
+      case 'TimeoutNow':
+        // The leader hands over: stand now, without a pre-vote (it would be refused in its lease).
+        if (this.roleValue === 'follower' && message.from === this.leader) {
+          this.warn(`node ${this.id}: node ${message.from} hands leadership over; campaigning for term ${this.term + 1}`)
+          this.campaign(false, true)
+        }
+        return
       case 'ReadIndex':
         return this.handleReadIndex(message)
       case 'ReadIndexResponse':
@@ -362,9 +426,20 @@ export class RaftCore {
   }
 
   /** Only messages from a peer to this node are stepped. */
+  /**
+   * Only messages to this node from another are stepped. A sender outside the configuration
+   * this node knows is heard too: the leader of a newer configuration may be one (the transport
+   * keeps out nodes of other clusters); only voters count in any decision.
+   */
   private accepts(message: RaftMessage): boolean {
-    if (!this.peers.includes(message.from) || message.from === this.id || message.to !== this.id) {
-      this.warn(`node ${this.id}: ignored ${message.type} from unknown node ${message.from} (to ${message.to})`)
+    if (message.from === this.id || message.to !== this.id || message.from < 1) {
+      this.warn(`node ${this.id}: ignored ${message.type} from node ${message.from} to node ${message.to}`)
+      return false
+    }
+    // A vote request from a node that is not a voter here (removed, or never a member) would
+    // only disturb the cluster with higher terms (Raft dissertation §4.2.3).
+    if (message.type === 'RequestVote' && !isVoter(this.configuration, message.from)) {
+      this.warn(`node ${this.id}: ignored a vote request from node ${message.from}, which is not a voter of its configuration`)
       return false
     }
     return true
@@ -430,11 +505,144 @@ export class RaftCore {
     if (this.roleValue === 'leader') this.maybeCommit()
   }
 
+  // --- membership ----------------------------------------------------------------------
+
+  /**
+   * Starts a membership change (Raft dissertation §4.3): proposes C_old,new; once that commits
+   * the leader proposes C_new by itself. Returns the index of the C_old,new entry. Throws
+   * ERR_NOT_LEADER, ERR_CHANGE_IN_PROGRESS (one change at a time: the last configuration must be
+   * committed and not joint), ERR_LEARNER_BEHIND (a learner to promote is more than
+   * maxPromotionLagEntries behind) or ERR_BAD_ARGUMENT.
+   */
+  proposeMembership(change: MembershipChange): number {
+    if (this.roleValue !== 'leader') throw new RaftLogError('ERR_NOT_LEADER', `Node ${this.id} is not the leader`, { leaderId: this.leader })
+    if (this.leadTransferee !== 0) throw new RaftLogError('ERR_LEADERSHIP_TRANSFER', `Node ${this.id} is handing leadership to node ${this.leadTransferee}`)
+    if (this.configurationIndex > this.commitIndex || isJoint(this.configuration)) {
+      throw new RaftLogError('ERR_CHANGE_IN_PROGRESS', `Membership change: the change at index ${this.configurationIndex} is not finished yet; try again once it is`)
+    }
+    const target = targetConfiguration(this.configuration, change)
+    for (const id of change.promote ?? []) {
+      const match = this.progress.get(id)?.match ?? 0
+      if (this.log.lastIndex - match > this.maxPromotionLagEntries) {
+        throw new RaftLogError('ERR_LEARNER_BEHIND', `Node ${id} is ${this.log.lastIndex - match} entries behind (at most ${this.maxPromotionLagEntries} to become a voter); try again once it has caught up`, { id, match })
+      }
+    }
+    const joint = enterJoint(this.configuration, target)
+    return this.appendOwn(encodeConfiguration(joint), EntryType.Config)
+  }
+
+  /** A Config entry at `index` is in the log now: its configuration is the one in use. */
+  private configurationAppended(index: number, data: Uint8Array): void {
+    let config: Configuration
+    try {
+      config = decodeConfiguration(data)
+    } catch (error) {
+      this.warn(`node ${this.id}: ignored the configuration entry at index ${index}: ${(error as Error).message}`)
+      return
+    }
+    this.configurations.push({ index, config })
+    // Only the latest committed one and those after it can ever be in force again.
+    const committed = this.configurations.findLastIndex((entry) => entry.index <= this.commitIndex)
+    if (committed > 0) this.configurations.splice(0, committed)
+    this.syncProgress()
+  }
+
+  /** The log was cut after `index`: configurations of removed entries are gone with them. */
+  private configurationsCut(index: number): void {
+    const before = this.configurations.length
+    while (this.configurations.length > 1 && (this.configurations[this.configurations.length - 1] as { index: number }).index > index) this.configurations.pop()
+    if (this.configurations.length !== before) this.syncProgress()
+  }
+
+  /** A leader tracks every member but itself; anyone else tracks no one. */
+  private syncProgress(): void {
+    if (this.roleValue !== 'leader') return
+    const members = new Set(membersOf(this.configuration).filter((id) => id !== this.id))
+    for (const id of this.progress.keys()) if (!members.has(id)) this.progress.delete(id)
+    for (const id of members) if (!this.progress.has(id)) this.progress.set(id, new Progress(this.log.lastIndex + 1, this.maxInflightAppends, this.maxInflightBytes))
+  }
+
+  /**
+   * What a leader does when the commit index passes a Config entry: after C_old,new, propose
+   * C_new; after C_new, step down if it is not one of the new voters (handing over first).
+   */
+  private membershipCommitted(): void {
+    if (this.configurationIndex > this.commitIndex) return
+    const config = this.configuration
+    if (isJoint(config)) {
+      if (this.configuredLeave !== this.configurationIndex) {
+        this.configuredLeave = this.configurationIndex
+        this.appendOwn(encodeConfiguration(leaveJoint(config)), EntryType.Config)
+      }
+      return
+    }
+    if (!config.voters.includes(this.id)) {
+      const successor = this.bestVoter()
+      this.warn(`node ${this.id}: no longer a voter of the committed configuration; stepping down${successor === 0 ? '' : ` and handing over to node ${successor}`}`)
+      if (successor !== 0) this.send({ type: 'TimeoutNow', from: this.id, to: successor, term: this.term })
+      this.becomeFollower(this.term, 0)
+    }
+  }
+
+  // --- leadership transfer -------------------------------------------------------------------
+
+  /**
+   * Hands leadership to `to` (Raft dissertation §3.10), or to the most up-to-date voter: brings
+   * it up to date, then tells it to stand now (TimeoutNow). Proposals are refused meanwhile;
+   * after an election timeout without a new leader this node leads on. Returns the target, or
+   * 0 when there is none (no other voter). Throws ERR_NOT_LEADER or ERR_BAD_ARGUMENT.
+   */
+  transferLeadership(to?: number): number {
+    if (this.roleValue !== 'leader') throw new RaftLogError('ERR_NOT_LEADER', `Node ${this.id} is not the leader`, { leaderId: this.leader })
+    const target = to ?? this.bestVoter()
+    if (target === 0) return 0
+    if (target === this.id || !this.configuration.voters.includes(target)) {
+      throw new RaftLogError('ERR_BAD_ARGUMENT', `Leadership transfer: node ${target} is not another voter of the configuration (${this.configuration.voters.join(', ')})`)
+    }
+    this.leadTransferee = target
+    this.transferElapsed = 0
+    const progress = this.progress.get(target) as Progress
+    if (progress.match === this.log.lastIndex) this.sendTimeoutNow()
+    else this.sendAppends(target)
+    return target
+  }
+
+  /** The voter a transfer is heading to (0: none). */
+  get transferringTo(): number {
+    return this.leadTransferee
+  }
+
+  private sendTimeoutNow(): void {
+    this.send({ type: 'TimeoutNow', from: this.id, to: this.leadTransferee, term: this.term })
+  }
+
+  private abortTransfer(): void {
+    this.leadTransferee = 0
+    this.transferElapsed = 0
+  }
+
+  /** The other voter of the new configuration with the most of the log (0: none). */
+  private bestVoter(): number {
+    let best = 0
+    let bestMatch = -1
+    for (const id of this.configuration.voters) {
+      const match = this.progress.get(id)?.match ?? -1
+      if (id !== this.id && match > bestMatch) {
+        best = id
+        bestMatch = match
+      }
+    }
+    return best
+  }
+
   // --- elections -------------------------------------------------------------------------
 
-  private campaign(preVote: boolean): void {
+  private campaign(preVote: boolean, transfer = false): void {
+    // Learners, and nodes the configuration no longer names, never stand.
+    if (!isVoter(this.configuration, this.id)) return
     this.campaignCount++
-    if (this.peers.length === 1) {
+    const others = membersOf(this.configuration).filter((id) => id !== this.id && isVoter(this.configuration, id))
+    if (others.length === 0) {
       this.becomeCandidate()
       this.becomeLeader()
       return
@@ -450,9 +658,8 @@ export class RaftCore {
     }
     this.votes = new Map([[this.id, true]])
     const term = preVote ? this.term + 1 : this.term
-    for (const peer of this.peers) {
-      if (peer === this.id) continue
-      this.send({ type: 'RequestVote', from: this.id, to: peer, term, preVote, lastLogIndex: this.log.lastIndex, lastLogTerm: this.log.lastTerm })
+    for (const peer of others) {
+      this.send({ type: 'RequestVote', from: this.id, to: peer, term, preVote, lastLogIndex: this.log.lastIndex, lastLogTerm: this.log.lastTerm, transfer })
     }
   }
 
@@ -469,6 +676,7 @@ export class RaftCore {
 
   private becomeFollower(term: number, leader: number): void {
     this.dropReads(leader)
+    this.abortTransfer()
     if (term > this.term) {
       this.term = term
       this.votedFor = 0
@@ -489,10 +697,7 @@ export class RaftCore {
     this.electionElapsed = 0
     this.progress = new Map()
     this.appendSeq = 0
-    const next = this.log.lastIndex + 1
-    for (const peer of this.peers) {
-      if (peer !== this.id) this.progress.set(peer, new Progress(next, this.maxInflightAppends, this.maxInflightBytes))
-    }
+    this.syncProgress()
     // A no-op in the new term: entries of earlier terms commit only under one of the current term.
     this.propose(new Uint8Array(0), EntryType.NoOp)
   }
@@ -518,13 +723,11 @@ export class RaftCore {
   private handleVoteResponse(message: RequestVoteResponse): void {
     if (this.roleValue !== 'candidate' || message.preVote !== this.preCandidate) return
     this.votes.set(message.from, message.voteGranted)
-    let granted = 0
-    let rejected = 0
-    for (const vote of this.votes.values()) vote ? granted++ : rejected++
-    if (granted >= this.quorum) {
+    const result = voteResult(this.configuration, this.votes)
+    if (result === 'won') {
       if (this.preCandidate) this.campaign(false)
       else this.becomeLeader()
-    } else if (rejected >= this.quorum) {
+    } else if (result === 'lost') {
       this.becomeFollower(this.term, 0)
     }
   }
@@ -534,12 +737,9 @@ export class RaftCore {
   }
 
   private hasActiveQuorum(): boolean {
-    let active = 1
-    for (const progress of this.progress.values()) {
-      if (progress.recentActive) active++
-      progress.recentActive = false
-    }
-    return active >= this.quorum
+    const active = hasQuorum(this.configuration, (id) => id === this.id || this.progress.get(id)?.recentActive === true)
+    for (const progress of this.progress.values()) progress.recentActive = false
+    return active
   }
 
   // --- reads -----------------------------------------------------------------------------
@@ -576,8 +776,8 @@ export class RaftCore {
   /** Reads confirmed by answers: a majority (this leader included) answered a later message. */
   private confirmReads(): void {
     if (this.readOnly.size === 0) return
-    const seqs = this.peers.map((peer) => (peer === this.id ? Number.POSITIVE_INFINITY : (this.progress.get(peer)?.ackedSeq ?? 0))).sort((a, b) => b - a)
-    for (const read of this.readOnly.confirm(seqs[this.quorum - 1] as number)) this.answerRead(read)
+    const quorumSeq = quorumIndex(this.configuration, (id) => (id === this.id ? Number.POSITIVE_INFINITY : (this.progress.get(id)?.ackedSeq ?? 0)))
+    for (const read of this.readOnly.confirm(quorumSeq)) this.answerRead(read)
   }
 
   private answerRead(read: PendingRead): void {
@@ -587,8 +787,10 @@ export class RaftCore {
 
   /** A majority (this leader included) answered a message sent less than leaseTicks ago. */
   private hasLease(): boolean {
-    const since = this.peers.map((peer) => (peer === this.id ? Number.POSITIVE_INFINITY : (this.progress.get(peer)?.leaseFrom ?? Number.NEGATIVE_INFINITY))).sort((a, b) => b - a)
-    return this.now - (since[this.quorum - 1] as number) < this.leaseTicks
+    // A successor asked to stand ignores its lease: while handing over, there is none.
+    if (this.leadTransferee !== 0) return false
+    const since = quorumIndex(this.configuration, (id) => (id === this.id ? Number.POSITIVE_INFINITY : (this.progress.get(id)?.leaseFrom ?? Number.NEGATIVE_INFINITY)))
+    return this.now - since < this.leaseTicks
   }
 
   /** Leadership moves (or `leader` is a new one): reads held here or asked elsewhere are lost. */
@@ -646,13 +848,16 @@ export class RaftCore {
         this.log.truncateAfter(entry.index - 1)
         this.logCuts++
         this.durableIndex = Math.min(this.durableIndex, entry.index - 1)
+        this.configurationsCut(entry.index - 1)
         break
       }
     }
     if (position < entries.length) {
       const first = (entries[position] as LogEntry).index
       if (first !== this.log.lastIndex + 1) throw new Error(`raft invariant: node ${this.id} would append index ${first} after ${this.log.lastIndex}`)
-      this.log.append(entries.slice(position).map((entry) => ({ term: entry.term, type: entry.type, data: entry.data })))
+      const appended = entries.slice(position)
+      this.log.append(appended.map((entry) => ({ term: entry.term, type: entry.type, data: entry.data })))
+      for (const entry of appended) if (entry.type === EntryType.Config) this.configurationAppended(entry.index, entry.data)
       this.logChanged = true
     }
     const matchIndex = prevLogIndex + entries.length
@@ -681,6 +886,7 @@ export class RaftCore {
     this.confirmReads()
     if (message.success) {
       if (progress.acknowledged(message.matchIndex, this.appendSeq)) this.maybeCommit()
+      if (message.from === this.leadTransferee && progress.match === this.log.lastIndex) this.sendTimeoutNow()
       // Out of the snapshot state only once entries can follow what the follower holds.
       if (progress.state === 'probe' || (progress.state === 'snapshot' && progress.match >= this.log.firstIndex - 1)) progress.becomeReplicate()
       this.sendAppends(message.from)
@@ -809,8 +1015,7 @@ export class RaftCore {
 
   /** Figure 8: commit the highest index a majority holds, only if it is of the current term. */
   private maybeCommit(): void {
-    const matches = this.peers.map((peer) => (peer === this.id ? this.durableIndex : (this.progress.get(peer)?.match ?? 0))).sort((a, b) => b - a)
-    const candidate = matches[this.quorum - 1] as number
+    const candidate = quorumIndex(this.configuration, (id) => (id === this.id ? this.durableIndex : (this.progress.get(id)?.match ?? 0)))
     if (this.log.termAt(candidate) === this.term) this.commitTo(candidate)
   }
 
@@ -818,6 +1023,7 @@ export class RaftCore {
     if (index <= this.commitIndex) return
     this.commitIndex = index
     this.commitChanged = true
+    if (this.roleValue === 'leader') this.membershipCommitted()
     if (this.roleValue === 'leader' && this.readsBeforeNoop.length > 0 && this.log.termAt(index) === this.term) {
       const waiting = this.readsBeforeNoop
       this.readsBeforeNoop = []

@@ -194,7 +194,7 @@ export class RaftNode extends EventEmitter {
       onApplied: (entry, outcome) => this.pending.applied(entry.index, entry.term, outcome),
       onSliceApplied: (lastApplied) => {
         this.reads.applied(lastApplied)
-        this.snapshotter.maybeTake(lastApplied)
+        this.maybeSnapshot(lastApplied)
       },
       onFailure: (error) => this.fail(error),
     })
@@ -436,6 +436,13 @@ export class RaftNode extends EventEmitter {
         if (flushed !== undefined) this.flushesInFlight--
         this.schedule()
       })
+  }
+
+  /** A snapshot when enough entries were applied; once written, look again (between two entries). */
+  private maybeSnapshot(lastApplied: number): void {
+    this.snapshotter.maybeTake(lastApplied, () => {
+      if (!this.stopped && this.failure === undefined) void this.applier.betweenTwoEntries(() => this.maybeSnapshot(this.applier.lastApplied))
+    })
   }
 
   /** Emits 'flush' with the flush's duration when it completes. */

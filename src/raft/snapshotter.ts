@@ -60,11 +60,18 @@ export class Snapshotter {
     return this.inProgress !== undefined
   }
 
-  /** Called between two entries: starts a snapshot when enough were applied since the last one. */
-  maybeTake(lastApplied: number): void {
+  /**
+   * Called between two entries: starts a snapshot when enough were applied since the last one.
+   * `again` is called (between two entries) once it is done, to look again: the entries applied
+   * while it was written may be enough for the next.
+   */
+  maybeTake(lastApplied: number, again?: () => void): void {
     if (!this.enabled || this.inProgress !== undefined) return
     if (lastApplied - (this.latestSnapshot?.index ?? 0) < this.options.threshold) return
-    this.take(lastApplied).catch((error: unknown) => this.options.logger.warn(`snapshot at index ${lastApplied} failed: ${(error as Error).message}`))
+    this.take(lastApplied).then(
+      () => again?.(),
+      (error: unknown) => this.options.logger.warn(`snapshot at index ${lastApplied} failed: ${(error as Error).message}`),
+    )
   }
 
   /**

@@ -17,7 +17,8 @@ const entry = fc.record({
   data: fc.uint8Array({ maxLength: 64 }),
 })
 const message: fc.Arbitrary<WireMessage> = fc.oneof(
-  fc.record({ type: fc.constant('RequestVote' as const), ...envelope, preVote: fc.boolean(), lastLogIndex: count, lastLogTerm: count }),
+  fc.record({ type: fc.constant('RequestVote' as const), ...envelope, preVote: fc.boolean(), lastLogIndex: count, lastLogTerm: count, transfer: fc.boolean() }),
+  fc.record({ type: fc.constant('TimeoutNow' as const), ...envelope }),
   fc.record({ type: fc.constant('RequestVoteResponse' as const), ...envelope, preVote: fc.boolean(), voteGranted: fc.boolean() }),
   fc.record({ type: fc.constant('AppendEntries' as const), ...envelope, prevLogIndex: count, prevLogTerm: count, entries: fc.array(entry, { maxLength: 5 }), leaderCommit: count, seq: count }),
   fc.record({ type: fc.constant('AppendEntriesResponse' as const), ...envelope, success: fc.boolean(), matchIndex: count, conflictIndex: count, conflictTerm: count, seq: count }),
@@ -39,7 +40,7 @@ describe('the wire protocol', () => {
   it('has one streaming RPC between nodes, with an envelope field per Raft message type', () => {
     expect(Object.keys(protocol.RaftTransport.service)).toEqual(['Stream'])
     expect((protocol.RaftTransport.service as grpc.ServiceDefinition).Stream!.requestStream).toBe(true)
-    expect(Object.keys(envelopeFields).sort()).toEqual(['AppendEntries', 'AppendEntriesResponse', 'ReadIndex', 'ReadIndexResponse', 'RequestVote', 'RequestVoteResponse', 'SnapshotChunk', 'SnapshotChunkResponse'])
+    expect(Object.keys(envelopeFields).sort()).toEqual(['AppendEntries', 'AppendEntriesResponse', 'ReadIndex', 'ReadIndexResponse', 'RequestVote', 'RequestVoteResponse', 'SnapshotChunk', 'SnapshotChunkResponse', 'TimeoutNow'])
     expect(Object.keys(protocol.RaftClient.service).sort()).toEqual(['Propose', 'Read', 'Status'])
   })
 

@@ -39,7 +39,7 @@ function entry(index: number, term: number): LogEntry {
 }
 
 function vote(from: number, term: number, lastLogIndex: number, lastLogTerm: number, preVote = false): RequestVote {
-  return { type: 'RequestVote', from, to: 1, term, preVote, lastLogIndex, lastLogTerm }
+  return { type: 'RequestVote', from, to: 1, term, preVote, lastLogIndex, lastLogTerm, transfer: false }
 }
 
 function append(from: number, term: number, prevLogIndex: number, prevLogTerm: number, entries: LogEntry[], leaderCommit = 0): AppendEntries {
@@ -221,13 +221,17 @@ describe('RaftCore: the commit rule', () => {
     expect(core.role).toBe('follower')
   })
 
-  it('ignores messages from nodes outside the cluster', () => {
+  it('ignores vote requests from nodes that are not voters of its configuration, but follows a leader it does not know yet', () => {
     const warnings: string[] = []
     const log = new MemoryLogStore()
     const core = new RaftCore({ id: 1, peers: [1, 2, 3], log, hardState: { currentTerm: 1, votedFor: 0, commitIndex: 0 }, electionTicks: [10, 10], heartbeatTicks: 2, random: seededRandom(1), onWarning: (m) => warnings.push(m) })
     core.step(vote(9, 5, 1, 1))
     expect(drain(core)).toEqual([])
     expect(core.currentTerm).toBe(1)
-    expect(warnings[0]).toMatch(/unknown node 9/)
+    expect(warnings[0]).toMatch(/node 9, which is not a voter/)
+    // The leader of a newer configuration (one this node has not seen yet) is heard.
+    core.step(append(7, 2, 0, 0, []))
+    expect(core.leaderId).toBe(7)
+    expect(core.currentTerm).toBe(2)
   })
 })

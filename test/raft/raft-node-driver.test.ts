@@ -118,7 +118,7 @@ describe('RaftNode fails on every storage error, wherever it is raised', () => {
     expect(node.failed?.message).toMatch(/EIO/)
     const sentBefore = peers.sent.length
     // A candidate lacking the committed entries 2 and 3, long after any lease: no vote, no answer.
-    peers.deliver({ type: 'RequestVote', from: 3, to: 2, term: 9, preVote: false, lastLogIndex: 1, lastLogTerm: 1 })
+    peers.deliver({ type: 'RequestVote', from: 3, to: 2, term: 9, preVote: false, lastLogIndex: 1, lastLogTerm: 1, transfer: false })
     peers.deliver({ type: 'AppendEntries', from: 3, to: 2, term: 2, prevLogIndex: 3, prevLogTerm: 2, leaderCommit: 3, seq: 2, entries: [] })
     await new Promise((resolve) => setTimeout(resolve, 100))
     expect(peers.sent.slice(sentBefore)).toEqual([])

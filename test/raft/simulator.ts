@@ -5,6 +5,8 @@
 // Safety is checked on every step.
 import { EntryType, type LogEntry } from '../../src/storage/log-entry.js'
 import { RaftCore, type HardState, type RaftCoreOptions, type Ready } from '../../src/raft/raft-core.js'
+import { decodeConfiguration, type Configuration } from '../../src/raft/configuration.js'
+import type { MembershipChange } from '../../src/raft/membership-change.js'
 import type { RaftMessage } from '../../src/raft/messages.js'
 import { MemoryLogStore } from '../../src/raft/memory-log-store.js'
 import { seededRandom } from '../../src/raft/seeded-random.js'
@@ -34,8 +36,8 @@ interface SimNode {
   paused: boolean
   /** Entries its state machine holds, in order (restored from a snapshot, then applied). */
   applied: LogEntry[]
-  /** Its newest durable snapshot: the state machine as of `index`. */
-  snapshot: { index: number; term: number; applied: LogEntry[] } | undefined
+  /** Its newest durable snapshot: the state machine (and the configuration) as of `index`. */
+  snapshot: { index: number; term: number; applied: LogEntry[]; config: Configuration } | undefined
   /** Every flush of this node takes this many ticks (overrides maxFlushTicks). */
   flushTicks: number | undefined
   /**
@@ -105,11 +107,17 @@ export class Simulator {
     }
   }
 
-  private makeCore(id: number, log: MemoryLogStore, hard: HardState, snapshot?: { index: number; term: number }): RaftCore {
+  private makeCore(id: number, log: MemoryLogStore, hard: HardState, snapshot?: SimNode['snapshot']): RaftCore {
+    // As the driver does: the configurations are the snapshot's and the log's Config entries;
+    // the first nodes bootstrap from the initial members, a node added later from nothing.
+    const configurations: { index: number; config: Configuration }[] = []
+    if (snapshot !== undefined) configurations.push({ index: snapshot.index, config: snapshot.config })
+    if (log.lastIndex >= log.firstIndex) for (const entry of log.slice(log.firstIndex)) if (entry.type === EntryType.Config) configurations.push({ index: entry.index, config: decodeConfiguration(entry.data) })
     return new RaftCore({
-      ...(snapshot === undefined ? {} : { snapshot, appliedIndex: snapshot.index }),
+      ...(snapshot === undefined ? {} : { snapshot: { index: snapshot.index, term: snapshot.term }, appliedIndex: snapshot.index }),
       id,
-      peers: Array.from({ length: this.options.nodes }, (_, i) => i + 1),
+      peers: id <= this.options.nodes ? Array.from({ length: this.options.nodes }, (_, i) => i + 1) : [],
+      configurations,
       log,
       hardState: hard,
       electionTicks: this.options.electionTicks,
@@ -121,7 +129,9 @@ export class Simulator {
   }
 
   node(id: number): SimNode {
-    return this.nodes[id - 1] as SimNode
+    const node = this.nodes.find((candidate) => candidate.id === id)
+    if (node === undefined) throw new Error(`no node ${id}`)
+    return node
   }
 
   // --- the network -------------------------------------------------------------------------
@@ -165,6 +175,30 @@ export class Simulator {
     node.flushing = []
     const survivors = this.crashKeepsUnflushed ? Math.floor(this.random() * (node.log.unflushedCount + 1)) : 0
     node.log.crash(survivors)
+  }
+
+  /** A new node with an empty disk: it knows no configuration until the leader sends it one. */
+  addNode(id: number): void {
+    if (this.nodes.some((node) => node.id === id)) throw new Error(`node ${id} exists`)
+    const log = new MemoryLogStore()
+    const hard = { currentTerm: 0, votedFor: 0, commitIndex: 0 }
+    const node: SimNode = { id, core: undefined as unknown as RaftCore, log, hard, alive: true, applied: [], snapshot: undefined, flushing: [], flushTicks: undefined, paused: false }
+    this.nodes.push(node)
+    this.nodes.sort((a, b) => a.id - b.id)
+    node.core = this.makeCore(id, log, hard)
+  }
+
+  /** Asks the current leader for a membership change; returns the error code when it refuses. */
+  changeMembership(change: MembershipChange): string | undefined {
+    const leader = this.leader()
+    if (leader === undefined) return 'ERR_NOT_LEADER'
+    try {
+      leader.core.proposeMembership(change)
+      this.drainReadies()
+      return undefined
+    } catch (error) {
+      return (error as { code?: string }).code ?? String(error)
+    }
   }
 
   /** Stops the node without losing anything (SIGSTOP): it believes what it believed. */
@@ -305,7 +339,7 @@ export class Simulator {
     const every = this.options.snapshotEvery
     const last = node.applied[node.applied.length - 1]
     if (every === 0 || last === undefined || last.index - (node.snapshot?.index ?? 0) < every) return
-    node.snapshot = { index: last.index, term: last.term, applied: [...node.applied] }
+    node.snapshot = { index: last.index, term: last.term, applied: [...node.applied], config: node.core.configurationAt(last.index) }
     node.core.snapshotTaken({ index: last.index, term: last.term })
     node.log.compact(last.index - this.options.snapshotTrailing)
     this.counts.snapshotsTaken++
@@ -338,7 +372,7 @@ export class Simulator {
       this.counts.snapshotsInstalled++
       // Durable on the target first (the file), then stepped into its core.
       if ((target.snapshot?.index ?? 0) < transfer.snapshot.index) target.snapshot = transfer.snapshot
-      if (target.core.installSnapshot(transfer.message)) {
+      if (target.core.installSnapshot(transfer.message, transfer.snapshot.config)) {
         target.applied = [...transfer.snapshot.applied]
         this.listener.stateReset?.(target.id, target.applied)
       }

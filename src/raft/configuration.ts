@@ -1,0 +1,111 @@
+// Cluster membership (Raft dissertation chapter 4): who votes, who only receives the log, and
+// where each member listens. During a change the configuration is joint (C_old,new): a decision
+// needs a majority of the old voters AND a majority of the new ones.
+import { RaftLogError } from '../storage/errors.js'
+
+export interface Configuration {
+  /** Voters; during a joint change, the new set (C_new). */
+  voters: number[]
+  /** During a joint change, the old voters (C_old); empty otherwise. */
+  outgoing: number[]
+  /** Members that receive the log and snapshots but never vote nor count toward a commit. */
+  learners: number[]
+  /** host:port of each member by id, for a network transport ('' or absent when unknown). */
+  addresses: Record<number, string>
+}
+
+export interface Member {
+  id: number
+  /** host:port where it serves Raft (and clients); '' when the transport needs none. */
+  address: string
+}
+
+/** A configuration of voters only (a new cluster's first one). */
+export function votersOnly(voters: readonly number[], addresses: Record<number, string> = {}): Configuration {
+  return { voters: [...voters].sort((a, b) => a - b), outgoing: [], learners: [], addresses: { ...addresses } }
+}
+
+export function isJoint(config: Configuration): boolean {
+  return config.outgoing.length > 0
+}
+
+/** Voters of either half of a joint configuration. */
+export function isVoter(config: Configuration, id: number): boolean {
+  return config.voters.includes(id) || config.outgoing.includes(id)
+}
+
+/** Every member: voters old and new, and learners. */
+export function membersOf(config: Configuration): number[] {
+  return [...new Set([...config.voters, ...config.outgoing, ...config.learners])].sort((a, b) => a - b)
+}
+
+/** The highest index a majority of `ids` holds, given each one's index. An empty set agrees on anything. */
+function majorityIndex(ids: readonly number[], indexOf: (id: number) => number): number {
+  if (ids.length === 0) return Number.POSITIVE_INFINITY
+  const indexes = ids.map(indexOf).sort((a, b) => b - a)
+  return indexes[Math.floor(ids.length / 2)] as number
+}
+
+/** The highest index held by a majority of the voters (of both halves when joint). */
+export function quorumIndex(config: Configuration, indexOf: (id: number) => number): number {
+  return Math.min(majorityIndex(config.voters, indexOf), majorityIndex(config.outgoing, indexOf))
+}
+
+/** Whether `yes` holds for a majority of the voters (of both halves when joint). */
+export function hasQuorum(config: Configuration, yes: (id: number) => boolean): boolean {
+  return quorumIndex(config, (id) => (yes(id) ? 1 : 0)) >= 1
+}
+
+/** An election's outcome so far: won with a majority of both halves, lost when either half cannot reach one. */
+export function voteResult(config: Configuration, votes: ReadonlyMap<number, boolean>): 'won' | 'lost' | 'pending' {
+  const half = (ids: readonly number[]): 'won' | 'lost' | 'pending' => {
+    if (ids.length === 0) return 'won'
+    let granted = 0
+    let rejected = 0
+    for (const id of ids) {
+      const vote = votes.get(id)
+      if (vote === true) granted++
+      else if (vote === false) rejected++
+    }
+    const needed = Math.floor(ids.length / 2) + 1
+    if (granted >= needed) return 'won'
+    if (rejected > ids.length - needed) return 'lost'
+    return 'pending'
+  }
+  const incoming = half(config.voters)
+  const outgoing = half(config.outgoing)
+  if (incoming === 'lost' || outgoing === 'lost') return 'lost'
+  return incoming === 'won' && outgoing === 'won' ? 'won' : 'pending'
+}
+
+/** A configuration as a Config entry's bytes (JSON, members sorted, so every node writes the same bytes). */
+export function encodeConfiguration(config: Configuration): Uint8Array {
+  const sorted = (ids: readonly number[]) => [...ids].sort((a, b) => a - b)
+  const addresses: Record<string, string> = {}
+  for (const id of membersOf(config)) if (config.addresses[id] !== undefined) addresses[id] = config.addresses[id] as string
+  return Buffer.from(JSON.stringify({ voters: sorted(config.voters), outgoing: sorted(config.outgoing), learners: sorted(config.learners), addresses }))
+}
+
+export function decodeConfiguration(bytes: Uint8Array): Configuration {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString())
+  } catch {
+    throw new RaftLogError('ERR_CORRUPT', `A configuration entry of ${bytes.length} bytes is not JSON`)
+  }
+  const value = parsed as Partial<Record<keyof Configuration, unknown>>
+  const ids = (field: keyof Configuration): number[] => {
+    const list = value[field]
+    if (!Array.isArray(list) || !list.every((id) => Number.isSafeInteger(id) && id >= 1)) throw new RaftLogError('ERR_CORRUPT', `A configuration entry's ${field} is not a list of node ids`)
+    return list as number[]
+  }
+  const addresses: Record<number, string> = {}
+  if (value.addresses !== undefined && (typeof value.addresses !== 'object' || value.addresses === null)) throw new RaftLogError('ERR_CORRUPT', "A configuration entry's addresses are not a map")
+  for (const [id, address] of Object.entries(value.addresses ?? {})) if (typeof address === 'string') addresses[Number(id)] = address
+  return { voters: ids('voters'), outgoing: ids('outgoing'), learners: ids('learners'), addresses }
+}
+
+export function describeConfiguration(config: Configuration): string {
+  const list = (ids: readonly number[]) => (ids.length === 0 ? 'none' : ids.join(', '))
+  return `voters ${list(config.voters)}${isJoint(config) ? ` (joint with old voters ${list(config.outgoing)})` : ''}, learners ${list(config.learners)}`
+}

@@ -1,0 +1,75 @@
+// A membership change request, checked against the current configuration, and the two steps
+// of joint consensus that carry it out (Raft dissertation §4.3): C_old,new, then C_new.
+import { RaftLogError } from '../storage/errors.js'
+import { isJoint, membersOf, type Configuration, type Member } from './configuration.js'
+
+/** What to change; any combination, carried out as one joint change. */
+export interface MembershipChange {
+  /** New members that vote from the start (safer: add as learners, then promote). */
+  addVoters?: Member[]
+  /** New members that receive the log but do not vote. */
+  addLearners?: Member[]
+  /** Learners that become voters. */
+  promote?: number[]
+  /** Members (voters or learners) that leave. */
+  remove?: number[]
+}
+
+function bad(message: string): RaftLogError {
+  return new RaftLogError('ERR_BAD_ARGUMENT', `Membership change: ${message}`)
+}
+
+/** The configuration `change` leads to from `current` (not joint); ERR_BAD_ARGUMENT when it makes no sense. */
+export function targetConfiguration(current: Configuration, change: MembershipChange): Configuration {
+  if (isJoint(current)) throw new RaftLogError('ERR_CHANGE_IN_PROGRESS', 'Membership change: another change is still being carried out; try again once it is done')
+  const members = new Set(membersOf(current))
+  const voters = new Set(current.voters)
+  const learners = new Set(current.learners)
+  const addresses = { ...current.addresses }
+  const touched = new Set<number>()
+  const touch = (id: number): void => {
+    if (!Number.isSafeInteger(id) || id < 1 || id > 0xffffffff) throw bad(`node id must be a whole number from 1, got ${String(id)}`)
+    if (touched.has(id)) throw bad(`node ${id} is named twice`)
+    touched.add(id)
+  }
+  for (const [list, into] of [[change.addVoters ?? [], voters], [change.addLearners ?? [], learners]] as const) {
+    for (const member of list) {
+      touch(member.id)
+      if (members.has(member.id)) throw bad(`node ${member.id} is already a member`)
+      if (typeof member.address !== 'string') throw bad(`node ${member.id} needs an address (host:port, or '' without a network)`)
+      into.add(member.id)
+      addresses[member.id] = member.address
+    }
+  }
+  for (const id of change.promote ?? []) {
+    touch(id)
+    if (!learners.has(id)) throw bad(`node ${id} is not a learner${voters.has(id) ? ' (it already votes)' : ''}`)
+    learners.delete(id)
+    voters.add(id)
+  }
+  for (const id of change.remove ?? []) {
+    touch(id)
+    if (!members.has(id)) throw bad(`node ${id} is not a member`)
+    voters.delete(id)
+    learners.delete(id)
+    delete addresses[id]
+  }
+  if (touched.size === 0) throw bad('nothing to change')
+  if (voters.size === 0) throw bad('it would leave no voter')
+  const sorted = (ids: Iterable<number>) => [...ids].sort((a, b) => a - b)
+  return { voters: sorted(voters), outgoing: [], learners: sorted(learners), addresses }
+}
+
+/** C_old,new: decisions need a majority of the old voters and of the new. */
+export function enterJoint(current: Configuration, target: Configuration): Configuration {
+  // Members leaving keep their address until C_new: the old voters still count meanwhile.
+  return { voters: [...target.voters], outgoing: [...current.voters], learners: [...target.learners], addresses: { ...current.addresses, ...target.addresses } }
+}
+
+/** C_new, once C_old,new is committed. */
+export function leaveJoint(joint: Configuration): Configuration {
+  const stays = new Set([...joint.voters, ...joint.learners])
+  const addresses: Record<number, string> = {}
+  for (const [id, address] of Object.entries(joint.addresses)) if (stays.has(Number(id))) addresses[Number(id)] = address
+  return { voters: [...joint.voters], outgoing: [], learners: [...joint.learners], addresses }
+}
