@@ -930,7 +930,9 @@ export class RaftCore {
 
   /** Sends entries to `peer` while its window has room. */
   private sendAppends(peer: number): void {
-    const progress = this.progress.get(peer) as Progress
+    // A commit may have just removed the peer, or ended this node's leadership.
+    const progress = this.progress.get(peer)
+    if (progress === undefined || this.roleValue !== 'leader') return
     while (!progress.paused && progress.next <= this.log.lastIndex) {
       if (!this.sendAppend(peer, false)) return
     }
@@ -941,8 +943,8 @@ export class RaftCore {
    * to send (a probe). Returns whether a message went out.
    */
   private sendAppend(peer: number, evenIfEmpty: boolean): boolean {
-    const progress = this.progress.get(peer) as Progress
-    if (progress.state === 'snapshot') return false
+    const progress = this.progress.get(peer)
+    if (progress === undefined || this.roleValue !== 'leader' || progress.state === 'snapshot') return false
     const prevLogIndex = progress.next - 1
     const prevLogTerm = this.log.termAt(prevLogIndex)
     if (prevLogTerm === undefined) {

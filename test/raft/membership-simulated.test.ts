@@ -1,0 +1,241 @@
+// Membership changes, learners and leadership transfer in the deterministic simulator (Raft
+// dissertation chapter 4 and §3.10): joint consensus under load and faults, a change cut short
+// by a leader crash at each step, learners that never count, transfers to lagging and cut-off
+// nodes. Safety is checked on every apply. Replay: RAFT_SEED=<seed> npx vitest run test/raft
+import { describe, expect, it } from 'vitest'
+import { Simulator, testSeed } from './simulator.js'
+import { isJoint, type Configuration } from '../../src/raft/configuration.js'
+import type { MembershipChange } from '../../src/raft/membership-change.js'
+
+const seed = testSeed()
+let proposed = 0
+
+function electLeader(sim: Simulator): number {
+  expect(sim.runUntil(() => sim.leader() !== undefined, 800), `no leader: ${sim.describe()}`).toBe(true)
+  return sim.leader()!.id
+}
+
+/** Runs `ticks` ticks, proposing an entry every other tick through whoever leads. */
+function underLoad(sim: Simulator, ticks: number): void {
+  for (let i = 0; i < ticks; i++) {
+    if (i % 2 === 0) sim.propose(`load-${proposed++}`)
+    sim.step()
+  }
+}
+
+/** The leader's configuration once it is committed and not joint (the change is done), or undefined. */
+function settledConfiguration(sim: Simulator): Configuration | undefined {
+  const leader = sim.leader()
+  if (leader === undefined) return undefined
+  const config = leader.core.configuration
+  return isJoint(config) || leader.core.configurationIndex > leader.core.committed ? undefined : config
+}
+
+/** Live members of the leader's configuration: nodes removed, or never added, hear nothing more. */
+function liveMembers(sim: Simulator): number[] {
+  const config = sim.leader()?.core.configuration
+  return sim.nodes.filter((n) => n.alive && (config === undefined || [...config.voters, ...config.learners].includes(n.id))).map((n) => n.id)
+}
+
+/** Asks for `change` until the leader takes it, then runs until the new configuration is settled everywhere. */
+function change(sim: Simulator, request: MembershipChange, maxTicks = 3000): Configuration {
+  for (let tick = 0; tick < maxTicks; tick += 10) {
+    const refused = sim.changeMembership(request)
+    if (refused === undefined) break
+    expect(['ERR_NOT_LEADER', 'ERR_CHANGE_IN_PROGRESS', 'ERR_LEARNER_BEHIND']).toContain(refused)
+    underLoad(sim, 10)
+  }
+  let settled: Configuration | undefined
+  expect(sim.runUntil(() => (settled = settledConfiguration(sim)) !== undefined && matches(settled, request), maxTicks), `change not settled: ${sim.describe()}`).toBe(true)
+  return settled!
+}
+
+function matches(config: Configuration, request: MembershipChange): boolean {
+  return (
+    (request.addVoters ?? []).every((m) => config.voters.includes(m.id)) &&
+    (request.addLearners ?? []).every((m) => config.learners.includes(m.id)) &&
+    (request.promote ?? []).every((id) => config.voters.includes(id)) &&
+    (request.remove ?? []).every((id) => !config.voters.includes(id) && !config.learners.includes(id))
+  )
+}
+
+/** Every live member applied the last proposal. */
+function agree(sim: Simulator, maxTicks = 3000): void {
+  const marker = `marker-${proposed++}`
+  const done = (): boolean => sim.leader() !== undefined && liveMembers(sim).every((id) => sim.appliedData(id).includes(marker))
+  for (let tick = 0; tick < maxTicks && !done(); tick += 30) {
+    if (!sim.nodes.some((n) => sim.appliedData(n.id).includes(marker))) sim.propose(marker)
+    sim.runUntil(done, 30)
+  }
+  expect(done(), `not agreed: ${sim.describe()}`).toBe(true)
+}
+
+describe(`Membership in the simulator (RAFT_SEED=${seed})`, () => {
+  it('grows from 3 to 5 (learners first, then promoted) and shrinks back to 3, under load', () => {
+    const sim = new Simulator({ nodes: 3, seed })
+    electLeader(sim)
+    sim.addNode(4)
+    sim.addNode(5)
+    let config = change(sim, { addLearners: [{ id: 4, address: '' }, { id: 5, address: '' }] })
+    expect(config).toMatchObject({ voters: [1, 2, 3], learners: [4, 5] })
+    config = change(sim, { promote: [4, 5] })
+    expect(config).toMatchObject({ voters: [1, 2, 3, 4, 5], learners: [] })
+    underLoad(sim, 100)
+    config = change(sim, { remove: [2, 3] })
+    expect(config.voters).toEqual([1, 4, 5])
+    agree(sim)
+    // The removed nodes take no part any more: they neither lead nor stand.
+    for (const id of [2, 3]) sim.crash(id)
+    agree(sim)
+    expect(sim.violations).toEqual([])
+  })
+
+  it('replaces a member while another is cut off', () => {
+    const sim = new Simulator({ nodes: 5, seed })
+    const leader = electLeader(sim)
+    const [cut, replaced] = [1, 2, 3, 4, 5].filter((id) => id !== leader) as [number, number]
+    sim.partition([cut], [1, 2, 3, 4, 5, 6].filter((id) => id !== cut))
+    sim.addNode(6)
+    change(sim, { addVoters: [{ id: 6, address: '' }], remove: [replaced] })
+    sim.heal()
+    agree(sim)
+    expect(sim.leader()!.core.configuration.voters).toEqual([1, 2, 3, 4, 5, 6].filter((id) => id !== replaced))
+    expect(sim.violations).toEqual([])
+  })
+
+  it('removes the leader: it steps down once the new configuration commits and hands over', () => {
+    const sim = new Simulator({ nodes: 3, seed })
+    const leader = electLeader(sim)
+    underLoad(sim, 20)
+    change(sim, { remove: [leader] })
+    expect(sim.runUntil(() => sim.leader() !== undefined && sim.leader()!.id !== leader, 500)).toBe(true)
+    expect(sim.node(leader).core.role).not.toBe('leader')
+    sim.crash(leader)
+    agree(sim)
+    expect(sim.violations).toEqual([])
+  })
+
+  for (const moment of ['before C_old,new commits', 'between C_old,new and C_new', 'after C_new commits'] as const) {
+    it(`a change cut short by a leader crash ${moment} ends in one configuration, safely`, () => {
+      const sim = new Simulator({ nodes: 5, seed })
+      const leader = electLeader(sim)
+      underLoad(sim, 20)
+      sim.addNode(6)
+      expect(sim.changeMembership({ addVoters: [{ id: 6, address: '' }], remove: [leader === 1 ? 2 : 1] })).toBeUndefined()
+      const node = sim.node(leader)
+      const jointIndex = node.core.configurationIndex
+      if (moment === 'between C_old,new and C_new') sim.runUntil(() => node.core.committed >= jointIndex && !isJoint(node.core.configuration), 500)
+      if (moment === 'after C_new commits') sim.runUntil(() => node.core.committed >= node.core.configurationIndex && !isJoint(node.core.configuration), 500)
+      sim.crash(leader)
+      underLoad(sim, 100)
+      sim.restart(leader)
+      // Whatever survived, the cluster settles on the old configuration or the new one, and serves.
+      expect(sim.runUntil(() => settledConfiguration(sim) !== undefined, 3000), sim.describe()).toBe(true)
+      agree(sim)
+      expect(sim.violations).toEqual([])
+    })
+  }
+
+  it('a learner never votes nor counts: with the voters cut off, it neither stands nor commits anything', () => {
+    const sim = new Simulator({ nodes: 3, seed })
+    const leader = electLeader(sim)
+    sim.addNode(4)
+    change(sim, { addLearners: [{ id: 4, address: '' }] })
+    const others = [1, 2, 3].filter((id) => id !== leader)
+    // The leader and the learner together, the two other voters together.
+    sim.partition([leader, 4], others)
+    const committedBefore = sim.node(leader).core.committed
+    sim.propose('needs-a-voter')
+    sim.run(300)
+    expect(sim.node(leader).core.committed === committedBefore || !sim.appliedData(4).includes('needs-a-voter')).toBe(true)
+    expect(sim.node(4).core.role).toBe('follower')
+    sim.heal()
+    agree(sim)
+    expect(sim.node(4).core.role).toBe('follower')
+    expect(sim.violations).toEqual([])
+  })
+
+  it('refuses a second change while one is in flight, and a promotion while the learner lags', () => {
+    const sim = new Simulator({ nodes: 3, seed })
+    electLeader(sim)
+    sim.addNode(4)
+    sim.addNode(5)
+    expect(sim.changeMembership({ addLearners: [{ id: 4, address: '' }] })).toBeUndefined()
+    expect(sim.changeMembership({ addLearners: [{ id: 5, address: '' }] })).toBe('ERR_CHANGE_IN_PROGRESS')
+    expect(sim.runUntil(() => settledConfiguration(sim)?.learners.includes(4) === true, 1000)).toBe(true)
+    // Node 4 is cut off while 1,500 entries are committed: it may not become a voter yet.
+    sim.partition([4], [1, 2, 3])
+    for (let i = 0; i < 1500; i++) sim.propose(`far-${i}`)
+    sim.run(200)
+    expect(sim.changeMembership({ promote: [4] })).toBe('ERR_LEARNER_BEHIND')
+    sim.heal()
+    change(sim, { promote: [4] })
+    expect(sim.violations).toEqual([])
+  })
+
+  it('hands leadership to a lagging voter once it caught up, without waiting for an election timeout', () => {
+    const sim = new Simulator({ nodes: 3, seed, electionTicks: [30, 60] })
+    const leader = electLeader(sim)
+    const target = [1, 2, 3].find((id) => id !== leader)!
+    sim.partition([target], [1, 2, 3].filter((id) => id !== target))
+    underLoad(sim, 50)
+    sim.heal()
+    const started = sim.time
+    expect(sim.node(leader).core.transferLeadership(target)).toBe(target)
+    // Proposals are refused while handing over.
+    expect(sim.node(leader).core.propose(Buffer.from('during'))).toBeUndefined()
+    expect(sim.runUntil(() => sim.leader()?.id === target, 200), sim.describe()).toBe(true)
+    // Far less than the 30 ticks a follower would wait before standing on its own.
+    expect(sim.time - started).toBeLessThan(30)
+    agree(sim)
+    expect(sim.violations).toEqual([])
+  })
+
+  it('gives a transfer to a cut-off voter up after an election timeout, and leads on', () => {
+    const sim = new Simulator({ nodes: 3, seed })
+    const leader = electLeader(sim)
+    const target = [1, 2, 3].find((id) => id !== leader)!
+    sim.partition([target], [1, 2, 3].filter((id) => id !== target))
+    underLoad(sim, 10)
+    sim.node(leader).core.transferLeadership(target)
+    expect(sim.node(leader).core.propose(Buffer.from('refused'))).toBeUndefined()
+    sim.run(25)
+    expect(sim.node(leader).core.role).toBe('leader')
+    expect(sim.node(leader).core.transferringTo).toBe(0)
+    expect(sim.node(leader).core.propose(Buffer.from('accepted again'))).toBeDefined()
+    sim.heal()
+    agree(sim)
+    expect(sim.violations).toEqual([])
+  })
+
+  it('nemesis: membership changes back and forth under loss, crashes and snapshots', () => {
+    const sim = new Simulator({ nodes: 3, seed, snapshotEvery: 30, snapshotTrailing: 5 })
+    sim.dropRate = 0.05
+    sim.maxDelayTicks = 3
+    sim.maxFlushTicks = 3
+    electLeader(sim)
+    for (const id of [4, 5]) sim.addNode(id)
+    const steps: MembershipChange[] = [
+      { addLearners: [{ id: 4, address: '' }] },
+      { promote: [4] },
+      { addLearners: [{ id: 5, address: '' }], remove: [1] },
+      { promote: [5] },
+      { remove: [2] },
+    ]
+    let pick = seed ^ 0x51ed27
+    for (const step of steps) {
+      change(sim, step, 5000)
+      pick = (pick * 1103515245 + 12345) & 0x7fffffff
+      const victim = sim.nodes.filter((n) => n.alive)[pick % sim.nodes.filter((n) => n.alive).length]!.id
+      sim.crash(victim)
+      underLoad(sim, 60)
+      sim.restart(victim)
+      underLoad(sim, 60)
+    }
+    sim.dropRate = 0
+    for (const id of [1, 2]) sim.crash(id)
+    agree(sim, 5000)
+    expect(sim.leader()!.core.configuration.voters).toEqual([3, 4, 5])
+    expect(sim.violations).toEqual([])
+  })
+})
