@@ -20,16 +20,23 @@ export interface RaftState {
   commitIndex: number
   lastApplied: number
   serverState: ServerState
+  /** The node this directory belongs to; 0 = not recorded yet. Kept by save() when left out. */
+  nodeId?: number
+  /** The cluster it belongs to, 32 hex digits; '' = not recorded yet. Kept by save() when left out. */
+  clusterId?: string
 }
 
 export const stateFileName = 'raft_state.meta'
-export const stateFileVersion = 1
+/** Version 2 adds the node id and the cluster id; version 1 slots are still read. */
+export const stateFileVersion = 2
 const slotSizeBytes = 4096
 const fileSizeBytes = 2 * slotSizeBytes
 const magic = Buffer.from('RAFT', 'ascii')
 // Slot layout: magic, version u32, term u64, votedFor u32, commit u64, applied u64,
-// state u8 + 3 reserved, sequence u64, then the CRC-32 of bytes 0..47.
-const checksumOffset = 48
+// state u8 + 3 reserved, sequence u64; version 2: node id u32, cluster id 16 bytes; then the
+// CRC-32 of every byte before it (0..47 in version 1, 0..67 in version 2).
+const checksumOffsetV1 = 48
+const checksumOffset = 68
 const maxVotedFor = 0xffffffff
 
 /** What one slot holds, for `raftlog inspect`. */
@@ -68,7 +75,7 @@ export class RaftStateFile {
           { file: path },
         )
       }
-      this.state = { currentTerm: 0, votedFor: 0, commitIndex: 0, lastApplied: 0, serverState: 0 }
+      this.state = { currentTerm: 0, votedFor: 0, commitIndex: 0, lastApplied: 0, serverState: 0, nodeId: 0, clusterId: '' }
     } else {
       this.currentSlot = newest.slot
       this.sequence = newest.sequence
@@ -118,7 +125,7 @@ export class RaftStateFile {
   /** Saves the state; durable when it returns. */
   save(state: RaftState): void {
     this.assertOpen('save')
-    const checked = checkState(state)
+    const checked = checkState({ ...state, nodeId: state.nodeId ?? this.state.nodeId ?? 0, clusterId: state.clusterId ?? this.state.clusterId ?? '' })
     const slot: 0 | 1 = this.currentSlot === 0 ? 1 : 0
     const offset = slot * slotSizeBytes
     writeSlot(this.bytes, offset, checked, this.sequence + 1)
@@ -163,7 +170,13 @@ function checkState(state: RaftState): RaftState {
       argument: 'state.serverState',
     })
   }
-  return { currentTerm, votedFor, commitIndex, lastApplied, serverState }
+  const nodeId = requireWholeNumber(state.nodeId ?? 0, 'state.nodeId', method)
+  if (nodeId > maxVotedFor) throw new RaftLogError('ERR_BAD_ARGUMENT', `${method}: state.nodeId must fit in 32 bits, got ${nodeId}`, { argument: 'state.nodeId' })
+  const clusterId = state.clusterId ?? ''
+  if (clusterId !== '' && !/^[0-9a-f]{32}$/.test(clusterId)) {
+    throw new RaftLogError('ERR_BAD_ARGUMENT', `${method}: state.clusterId must be 32 hex digits (or empty), got ${JSON.stringify(clusterId)}`, { argument: 'state.clusterId' })
+  }
+  return { currentTerm, votedFor, commitIndex, lastApplied, serverState, nodeId, clusterId }
 }
 
 function writeSlot(bytes: Buffer, offset: number, state: RaftState, sequence: number): void {
@@ -176,6 +189,9 @@ function writeSlot(bytes: Buffer, offset: number, state: RaftState, sequence: nu
   writeU64(bytes, offset + 28, state.lastApplied)
   bytes[offset + 36] = state.serverState
   writeU64(bytes, offset + 40, sequence)
+  bytes.writeUInt32LE(state.nodeId ?? 0, offset + 48)
+  bytes.fill(0, offset + 52, offset + 68)
+  if (state.clusterId !== undefined && state.clusterId !== '') Buffer.from(state.clusterId, 'hex').copy(bytes, offset + 52)
   bytes.writeUInt32LE(crc32(bytes.subarray(offset, offset + checksumOffset)), offset + checksumOffset)
 }
 
@@ -183,10 +199,13 @@ function readSlot(bytes: Buffer, slot: 0 | 1): StateSlot {
   const offset = slot * slotSizeBytes
   if (bytes.length < offset + slotSizeBytes) return { slot, valid: false, problem: 'file too small', sequence: 0 }
   if (!bytes.subarray(offset, offset + 4).equals(magic)) return { slot, valid: false, problem: 'no magic', sequence: 0 }
-  if (crc32(bytes.subarray(offset, offset + checksumOffset)) !== bytes.readUInt32LE(offset + checksumOffset)) {
+  const version = bytes.readUInt32LE(offset + 4)
+  const crcAt = version === 1 ? checksumOffsetV1 : checksumOffset
+  if (crc32(bytes.subarray(offset, offset + crcAt)) !== bytes.readUInt32LE(offset + crcAt)) {
     return { slot, valid: false, problem: 'checksum mismatch', sequence: 0 }
   }
-  if (bytes.readUInt32LE(offset + 4) !== stateFileVersion) return { slot, valid: false, problem: 'unsupported version', sequence: 0 }
+  if (version !== 1 && version !== stateFileVersion) return { slot, valid: false, problem: 'unsupported version', sequence: 0 }
+  const clusterIdBytes = version === 1 ? Buffer.alloc(16) : bytes.subarray(offset + 52, offset + 68)
   const serverState = bytes[offset + 36]
   return {
     slot,
@@ -198,6 +217,8 @@ function readSlot(bytes: Buffer, slot: 0 | 1): StateSlot {
       commitIndex: readU64(bytes, offset + 20),
       lastApplied: readU64(bytes, offset + 28),
       serverState: serverState === 1 || serverState === 2 ? serverState : 0,
+      nodeId: version === 1 ? 0 : bytes.readUInt32LE(offset + 48),
+      clusterId: clusterIdBytes.every((byte) => byte === 0) ? '' : clusterIdBytes.toString('hex'),
     },
   }
 }

@@ -3,18 +3,27 @@ import { readFileSync, writeFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { RaftStateFile, RaftLogError, type RaftState } from '../../src/index.js'
 import { tempDir } from '../helpers/temp-dir.js'
+import { crc32 } from '../../src/storage/segment-format.js'
 
 const slotSize = 4096
 
 function stateOf(term: number): RaftState {
-  return { currentTerm: term, votedFor: term % 3, commitIndex: term * 10, lastApplied: term * 9, serverState: (term % 3) as 0 | 1 | 2 }
+  return {
+    currentTerm: term,
+    votedFor: term % 3,
+    commitIndex: term * 10,
+    lastApplied: term * 9,
+    serverState: (term % 3) as 0 | 1 | 2,
+    nodeId: 7,
+    clusterId: '0123456789abcdef0123456789abcdef',
+  }
 }
 
 describe('RaftStateFile', () => {
   it('a new file loads as all zero and is 8 KiB', () => {
     const path = join(tempDir(), 'raft_state.meta')
     const file = RaftStateFile.open(path)
-    expect(file.load()).toEqual({ currentTerm: 0, votedFor: 0, commitIndex: 0, lastApplied: 0, serverState: 0 })
+    expect(file.load()).toEqual({ currentTerm: 0, votedFor: 0, commitIndex: 0, lastApplied: 0, serverState: 0, nodeId: 0, clusterId: '' })
     file.close()
     expect(statSync(path).size).toBe(2 * slotSize)
   })
@@ -93,6 +102,8 @@ describe('RaftStateFile', () => {
       [{ commitIndex: Number.NaN }, /state.commitIndex/],
       [{ lastApplied: '3' as never }, /state.lastApplied/],
       [{ serverState: 3 as never }, /state.serverState/],
+      [{ nodeId: -2 }, /state.nodeId/],
+      [{ clusterId: 'not hex' }, /state.clusterId/],
     ]
     for (const [change, message] of bad) {
       expect(() => file.save({ ...stateOf(2), ...change })).toThrow(message)
@@ -103,5 +114,42 @@ describe('RaftStateFile', () => {
     expect(() => file.load()).toThrow(RaftLogError)
     expect(() => file.save(stateOf(3))).toThrow(expect.objectContaining({ code: 'ERR_CLOSED' }))
     expect(RaftStateFile.open(path).load()).toEqual(stateOf(1))
+  })
+
+  it('keeps the node and cluster id when a save leaves them out, and clears them only when told', () => {
+    const path = join(tempDir(), 'raft_state.meta')
+    const file = RaftStateFile.open(path)
+    file.save(stateOf(1))
+    const { nodeId: _node, clusterId: _cluster, ...withoutIdentity } = stateOf(2)
+    file.save(withoutIdentity)
+    file.save({ ...withoutIdentity, currentTerm: 3 })
+    file.close()
+    const again = RaftStateFile.open(path)
+    expect(again.load()).toEqual({ ...stateOf(2), currentTerm: 3 })
+    again.save({ ...withoutIdentity, clusterId: '' })
+    again.save({ ...withoutIdentity, currentTerm: 4 }) // into the slot that held the id: cleared, not left over
+    again.close()
+    expect(RaftStateFile.open(path).load()).toMatchObject({ currentTerm: 4, nodeId: 7, clusterId: '' })
+  })
+
+  it('reads a version 1 file (no identity) and writes version 2 from then on', () => {
+    const path = join(tempDir(), 'raft_state.meta')
+    const v1 = Buffer.alloc(2 * slotSize)
+    v1.write('RAFT', 0, 'ascii')
+    v1.writeUInt32LE(1, 4) // version
+    v1.writeBigUInt64LE(5n, 8) // term
+    v1.writeUInt32LE(2, 16) // voted for
+    v1.writeBigUInt64LE(40n, 20) // commit
+    v1.writeBigUInt64LE(39n, 28) // applied
+    v1[36] = 0
+    v1.writeBigUInt64LE(1n, 40) // sequence
+    v1.writeUInt32LE(crc32(v1.subarray(0, 48)), 48)
+    writeFileSync(path, v1)
+    const file = RaftStateFile.open(path)
+    expect(file.load()).toEqual({ currentTerm: 5, votedFor: 2, commitIndex: 40, lastApplied: 39, serverState: 0, nodeId: 0, clusterId: '' })
+    file.save({ ...file.load(), nodeId: 3 })
+    file.close()
+    expect(readFileSync(path).readUInt32LE(slotSize + 4)).toBe(2)
+    expect(RaftStateFile.open(path).load()).toMatchObject({ currentTerm: 5, nodeId: 3 })
   })
 })

@@ -26,10 +26,12 @@ function describeState(slots: StateSlot[] | undefined): string[] {
   if (slots === undefined) return ['state file: none']
   const current = slots.filter((slot) => slot.valid).sort((a, b) => b.sequence - a.sequence)[0]
   if (current?.state === undefined) return [`state file: no valid slot (${slots.map((s) => `slot ${s.slot}: ${s.problem}`).join('; ')})`]
-  const { currentTerm, votedFor, commitIndex, lastApplied, serverState } = current.state
+  const { currentTerm, votedFor, commitIndex, lastApplied, serverState, nodeId, clusterId } = current.state
+  const identity = nodeId === undefined || nodeId === 0 ? [] : [`  node ${nodeId}${clusterId === undefined || clusterId === '' ? '' : `, cluster ${clusterId}`}`]
   return [
     `state file: raft_state.meta (slot ${current.slot} current, sequence ${current.sequence}${slots.some((s) => !s.valid && s.problem !== 'no magic') ? `; other slot: ${slots.find((s) => s.slot !== current.slot)?.problem}` : ''})`,
     `  term ${currentTerm}, voted for ${votedFor === 0 ? 'nobody' : votedFor}, commit index ${commitIndex}, last applied ${lastApplied}, ${serverStates[serverState]}`,
+    ...identity,
   ]
 }
 
