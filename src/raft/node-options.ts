@@ -1,6 +1,7 @@
 // Checks RaftNode.start() options and turns milliseconds into core ticks.
 import { RaftLogError } from '../storage/errors.js'
 import type { RaftNodeOptions } from './raft-node.js'
+import { checkClusterId } from './cluster-identity.js'
 
 export const defaultElectionTimeoutMs: [number, number] = [150, 500]
 export const defaultHeartbeatIntervalMs = 50
@@ -19,7 +20,14 @@ export function checkNodeOptions(options: RaftNodeOptions): { tickMs: number; el
   if (!Array.isArray(options.peers) || !options.peers.every(isNodeId)) throw bad('peers', 'must be an array of node ids (whole numbers from 1)')
   const duplicate = options.peers.find((peer, i) => options.peers.indexOf(peer) !== i)
   if (duplicate !== undefined) throw bad('peers', `lists node ${duplicate} twice`)
-  if (!options.peers.includes(options.id)) throw bad('peers', `must include this node's own id ${options.id}`)
+  if (options.peers.length > 0 && !options.peers.includes(options.id)) throw bad('peers', `must include this node's own id ${options.id} (or be empty for a node that joins a running cluster)`)
+  if (options.addresses !== undefined) {
+    if (options.addresses === null || typeof options.addresses !== 'object') throw bad('addresses', 'must map node ids to host:port')
+    for (const [id, address] of Object.entries(options.addresses)) {
+      if (!isNodeId(Number(id)) || typeof address !== 'string') throw bad('addresses', `must map node ids to host:port, got ${JSON.stringify(id)}: ${JSON.stringify(address)}`)
+    }
+  }
+  if (options.clusterId !== undefined) checkClusterId(options.clusterId, 'RaftNode.start: clusterId')
   if (typeof options.dir !== 'string' || options.dir.length === 0) throw bad('dir', 'must be a directory path')
   if (typeof options.stateMachine?.apply !== 'function') throw bad('stateMachine', 'must have an apply(entry) method')
   const transport = options.transport

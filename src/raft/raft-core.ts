@@ -329,6 +329,10 @@ export class RaftCore {
   /** A new snapshot is durable: followers that need entries before the log's start get it. */
   snapshotTaken(snapshot: SnapshotMeta): void {
     if (this.snapshot === undefined || snapshot.index > this.snapshot.index) this.snapshot = { ...snapshot }
+    // Configurations older than the one in force at the snapshot are never asked for again
+    // (configurationAt() serves snapshots, which only move forward).
+    const inForce = this.configurations.findLastIndex((entry) => entry.index <= snapshot.index)
+    if (inForce > 0) this.configurations.splice(0, inForce)
   }
 
   /**
@@ -541,9 +545,6 @@ export class RaftCore {
       return
     }
     this.configurations.push({ index, config })
-    // Only the latest committed one and those after it can ever be in force again.
-    const committed = this.configurations.findLastIndex((entry) => entry.index <= this.commitIndex)
-    if (committed > 0) this.configurations.splice(0, committed)
     this.syncProgress()
   }
 

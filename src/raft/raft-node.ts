@@ -18,14 +18,33 @@ import type { InstallSnapshot, RaftMessage } from './messages.js'
 import type { SnapshotInfo, StateMachine } from './state-machine.js'
 import type { Transport } from './transport.js'
 import { seededRandom } from './seeded-random.js'
+import { describeConfiguration, encodeConfiguration, decodeConfiguration, membersOf, votersOnly, type Configuration } from './configuration.js'
+import type { MembershipChange } from './membership-change.js'
+import { MembershipRequests } from './membership-requests.js'
+import { deriveClusterId, settleIdentity } from './cluster-identity.js'
+import { startingConfigurations, writeFirstConfiguration, type ConfigurationAt } from './starting-configuration.js'
 import { checkNodeOptions, defaultElectionTimeoutMs } from './node-options.js'
 import { defaultSnapshotThreshold, defaultSnapshotTrailingEntries } from './snapshotter.js'
 
 export interface RaftNodeOptions {
   /** This node's id, from 1. */
   id: number
-  /** Every node of the cluster, this one included. */
+  /**
+   * The voters of a new cluster, this node included: written as its first configuration
+   * (entry 1) on the first start. [] for a node that joins a running cluster (it learns the
+   * membership from the leader). Ignored once the log or a snapshot holds a configuration:
+   * membership then changes only through changeMembership().
+   */
   peers: number[]
+  /** Where each of `peers` listens (host:port), recorded in the first configuration for a network transport. */
+  addresses?: Record<number, string>
+  /**
+   * The cluster's id (32 hex digits), recorded in raft_state.meta with the node id on the first
+   * start; a directory recorded for another cluster is refused (ERR_WRONG_CLUSTER), as is one
+   * of another node (ERR_WRONG_NODE). Default: the recorded one, else, for a new cluster, a hash
+   * of its first configuration (the same on every founding node). A joining node is given it.
+   */
+  clusterId?: string
   /** Directory of this node's log and raft_state.meta. */
   dir: string
   stateMachine: StateMachine
@@ -92,6 +111,11 @@ export interface RaftStatus {
   /** Last index of the newest snapshot (0: none). */
   snapshotIndex: number
   snapshotTerm: number
+  /** The configuration in use (the latest in the log) and the index of its entry. */
+  configuration: Configuration
+  configurationIndex: number
+  /** 32 hex digits; '' when a joined node was never told. */
+  clusterId: string
 }
 
 const serverStates: Record<Role, ServerState> = { follower: 0, candidate: 1, leader: 2 }
@@ -106,8 +130,11 @@ type Timing = ReturnType<typeof checkNodeOptions>
  * A Raft node: consensus (RaftCore), its disk (RaftLog and raft_state.meta), its transport and
  * the user's state machine. Events: 'role' ({ role, term }), 'leader' ({ leaderId, term }),
  * 'snapshot' ({ index, term, from }: one was taken here, from = 0, or installed from node
- * `from`), 'flush' ({ durationMs }: a flush of the log completed), 'failed' (Error: a storage
- * failure stopped the node; it must be stopped and started again).
+ * `from`), 'flush' ({ durationMs }: a flush of the log completed), 'configuration'
+ * ({ index, configuration }: a Config entry at `index` is now the one in use, committed or not),
+ * 'removed' ({ index }: the committed configuration at `index` no longer names this node; it
+ * takes no further part and should be stopped), 'failed' (Error: a storage failure stopped the
+ * node; it must be stopped and started again).
  */
 export class RaftNode extends EventEmitter {
   readonly id: number
@@ -126,6 +153,15 @@ export class RaftNode extends EventEmitter {
   private readonly pending = new PendingProposals()
   private readonly counters = { proposals: 0, reads: 0, snapshotsTaken: 0, snapshotsInstalled: 0, lastSnapshotMs: undefined as number | undefined, lastInstallMs: undefined as number | undefined }
   private readonly reads = new PendingReads()
+  private readonly membership = new MembershipRequests()
+  /** The cluster this node belongs to (32 hex digits, '' when unknown). */
+  readonly clusterId: string
+  /** Index of the configuration last announced ('configuration' event, transport addresses). */
+  private announcedConfiguration = -1
+  private removed = false
+  /** This node was named by a configuration it used: leaving one later means it was removed. */
+  private hasBeenMember = false
+  private readonly electionTimeoutMaxMs: number
   /** How long read() waits for a read index before it gives up. */
   private readonly readTimeoutMs: number
   private role: Role = 'follower'
@@ -140,8 +176,19 @@ export class RaftNode extends EventEmitter {
   private stopped = false
   private failure: Error | undefined
 
-  private constructor(options: RaftNodeOptions, log: RaftLog, stateFile: RaftStateFile, snapshots: SnapshotStore, start: StartingPoint, timing: Timing) {
+  private constructor(
+    options: RaftNodeOptions,
+    log: RaftLog,
+    stateFile: RaftStateFile,
+    snapshots: SnapshotStore,
+    start: StartingPoint,
+    configurations: ConfigurationAt[],
+    clusterId: string,
+    timing: Timing,
+  ) {
     super()
+    this.clusterId = clusterId
+    this.electionTimeoutMaxMs = (options.electionTimeout ?? defaultElectionTimeoutMs)[1]
     const { tickMs, electionTicks, heartbeatTicks } = timing
     this.id = options.id
     this.log = log
@@ -158,6 +205,7 @@ export class RaftNode extends EventEmitter {
       ...(start.snapshot === undefined ? {} : { snapshot: start.snapshot }),
       id: options.id,
       peers: options.peers,
+      configurations,
       log,
       hardState: { currentTerm: saved.currentTerm, votedFor: saved.votedFor, commitIndex: saved.commitIndex },
       electionTicks,
@@ -184,7 +232,8 @@ export class RaftNode extends EventEmitter {
         this.counters.lastSnapshotMs = durationMs
         this.emit('snapshot', { ...snapshot, from: 0 })
       },
-      metadataAt: () => new Uint8Array(0),
+      // A snapshot carries the configuration in force at its last entry (Raft dissertation §4.1).
+      metadataAt: (index) => encodeConfiguration(this.core.configurationAt(index)),
       logger: this.logger,
     })
     this.applier = new Applier({
@@ -226,6 +275,7 @@ export class RaftNode extends EventEmitter {
       this.guard(() => this.core.tick())
       this.snapshotSender.tick()
     }, tickMs)
+    this.announceConfiguration()
     // Committed entries above what the state machine holds are applied again, beside the loop.
     this.applier.advanceTo(this.core.committed)
     this.schedule()
@@ -238,9 +288,23 @@ export class RaftNode extends EventEmitter {
     let stateFile: RaftStateFile | undefined
     try {
       stateFile = RaftStateFile.open(join(options.dir, stateFileName))
+      const saved = stateFile.load()
+      const identity = settleIdentity(saved, options.id, options.clusterId, options.dir)
       const snapshots = SnapshotStore.open(options.dir)
-      const start = await restoreStartingPoint(log, snapshots, options.stateMachine, options.appliedIndex ?? 0, options.logger ?? console)
-      return new RaftNode(options, log, stateFile, snapshots, start, timing)
+      const logger = options.logger ?? console
+      const start = await restoreStartingPoint(log, snapshots, options.stateMachine, options.appliedIndex ?? 0, logger)
+      let configurations = startingConfigurations(log, start, logger)
+      const first = votersOnly(options.peers, options.addresses ?? {})
+      const founding = options.peers.length > 0 && configurations.length === 0 && start.snapshot === undefined && log.lastIndex === 0 && saved.currentTerm === 0
+      if (founding) {
+        configurations = [await writeFirstConfiguration(log, first)]
+        stateFile.save({ ...saved, currentTerm: 1, commitIndex: 1 })
+      }
+      // A directory from before configurations were logged has none: its peers are the configuration.
+      const clusterId = identity.clusterId !== '' ? identity.clusterId : options.peers.length > 0 ? deriveClusterId(first) : ''
+      stateFile.save({ ...stateFile.load(), nodeId: options.id, clusterId })
+      if (clusterId !== '') options.transport.setClusterId?.(clusterId)
+      return new RaftNode(options, log, stateFile, snapshots, start, configurations, clusterId, timing)
     } catch (error) {
       stateFile?.close()
       log.close()
@@ -269,6 +333,11 @@ export class RaftNode extends EventEmitter {
       this.fail(error as Error)
       return Promise.reject(this.failure ?? error)
     }
+    if (index === undefined && this.core.transferringTo !== 0) {
+      const leaderId = this.core.transferringTo
+      const error = new RaftLogError('ERR_LEADERSHIP_TRANSFER', `Node ${this.id} is handing leadership to node ${leaderId}; propose there once it leads`, { leaderId })
+      return Promise.reject(Object.assign(error, { leaderId }))
+    }
     if (index === undefined) {
       const leaderId = this.core.leaderId
       const error = new RaftLogError('ERR_NOT_LEADER', `Node ${this.id} is not the leader${leaderId === 0 ? ' and knows of none' : `; node ${leaderId} is`}`, { leaderId })
@@ -278,6 +347,65 @@ export class RaftNode extends EventEmitter {
     this.counters.proposals++
     this.schedule(true)
     return result
+  }
+
+  /**
+   * Changes the membership (Raft dissertation §4.3, joint consensus): the leader proposes
+   * C_old,new, then C_new once that commits; resolves with C_new once it is committed. Any
+   * combination of additions, promotions and removals is one change. Add new members as
+   * learners and promote them once they caught up: a new voter that is far behind can stall
+   * commits. A leader removed by the change hands leadership over and steps down.
+   * Rejects with ERR_NOT_LEADER (with leaderId), ERR_CHANGE_IN_PROGRESS (one change at a time),
+   * ERR_LEARNER_BEHIND (a learner to promote is more than maxPromotionLagEntries behind: try
+   * again later), ERR_LEADERSHIP_TRANSFER, ERR_BAD_ARGUMENT (naming the node), ERR_LEADERSHIP_LOST
+   * (this node stopped leading: the change may still finish; look at status().configuration),
+   * ERR_STOPPED or the storage failure that stopped the node.
+   */
+  changeMembership(change: MembershipChange): Promise<Configuration> {
+    const refused = this.refuse('changeMembership')
+    if (refused !== undefined) return Promise.reject(refused)
+    let jointIndex: number
+    try {
+      jointIndex = this.core.proposeMembership(change)
+    } catch (error) {
+      if (!(error instanceof RaftLogError)) this.fail(error as Error)
+      return Promise.reject(error)
+    }
+    const done = this.membership.waitForChange(jointIndex, this.core.currentTerm)
+    this.schedule(true)
+    return done
+  }
+
+  /**
+   * Hands leadership to voter `to`, or to the most up-to-date other voter (Raft dissertation
+   * §3.10): brings it up to date, tells it to stand at once (TimeoutNow), and refuses proposals
+   * meanwhile (ERR_LEADERSHIP_TRANSFER). Resolves with the new leader's id once this node hears
+   * from it. Rejects with ERR_NOT_LEADER, ERR_BAD_ARGUMENT (not another voter; no other voter),
+   * ERR_TIMEOUT (no new leader within an election timeout: this node leads on), ERR_STOPPED.
+   */
+  transferLeadership(to?: number): Promise<number> {
+    const refused = this.refuse('transferLeadership')
+    if (refused !== undefined) return Promise.reject(refused)
+    if (to !== undefined && (!Number.isSafeInteger(to) || to < 1)) {
+      return Promise.reject(new RaftLogError('ERR_BAD_ARGUMENT', `RaftNode.transferLeadership: to must be a node id (a whole number from 1), got ${String(to)}`, { argument: 'to' }))
+    }
+    let target = 0
+    try {
+      target = this.core.transferLeadership(to)
+    } catch (error) {
+      if (!(error instanceof RaftLogError)) this.fail(error as Error)
+      return Promise.reject(error)
+    }
+    if (target === 0) return Promise.reject(new RaftLogError('ERR_BAD_ARGUMENT', `Node ${this.id} is the only voter: there is nobody to hand leadership to`))
+    // The core gives up after an election timeout; this bound only covers a leader that never speaks.
+    const done = this.membership.waitForTransfer(target, this.core.currentTerm, 3 * this.electionTimeoutMaxMs, this.id)
+    this.schedule(true)
+    return done
+  }
+
+  /** The configuration in use: the latest in the log (committed or not). */
+  get configuration(): Configuration {
+    return this.core.configuration
   }
 
   /**
@@ -334,6 +462,9 @@ export class RaftNode extends EventEmitter {
       lastIndex: this.stopped ? 0 : this.log.lastIndex,
       snapshotIndex: snapshot?.index ?? 0,
       snapshotTerm: snapshot?.term ?? 0,
+      configuration: this.core.configuration,
+      configurationIndex: this.core.configurationIndex,
+      clusterId: this.clusterId,
     }
   }
 
@@ -342,8 +473,17 @@ export class RaftNode extends EventEmitter {
     return this.failure
   }
 
-  /** Stops timers and transport, saves progress, closes the log and state file. start() again recovers. */
+  /**
+   * Stops timers and transport, saves progress, closes the log and state file. start() again
+   * recovers. A leader with another voter hands leadership over first (bounded by an election
+   * timeout), so the cluster goes on without waiting for one to pass: a rolling restart costs
+   * no election.
+   */
   async stop(): Promise<void> {
+    if (this.stopped) return
+    if (this.failure === undefined && this.core.role === 'leader' && this.core.configuration.voters.some((id) => id !== this.id)) {
+      await this.transferLeadership().catch((error: Error) => this.logger.warn(`node ${this.id}: stopping without handing leadership over: ${error.message}`))
+    }
     if (this.stopped) return
     this.stopped = true
     clearInterval(this.timer)
@@ -361,7 +501,14 @@ export class RaftNode extends EventEmitter {
       this.stateFile.close()
       this.pending.rejectAll(new RaftLogError('ERR_STOPPED', `Node ${this.id} stopped before the entry was applied`))
       this.reads.rejectAll(new RaftLogError('ERR_STOPPED', `Node ${this.id} stopped before the read could be served`))
+      this.membership.rejectAll(new RaftLogError('ERR_STOPPED', `Node ${this.id} stopped`))
     }
+  }
+
+  /** Why a request cannot start now, if it cannot. */
+  private refuse(method: string): Error | undefined {
+    if (this.stopped) return new RaftLogError('ERR_STOPPED', `RaftNode.${method}: node ${this.id} is stopped`)
+    return this.failure
   }
 
   /**
@@ -463,7 +610,38 @@ export class RaftNode extends EventEmitter {
       for (const requestId of ready.droppedReads) this.reads.fail(requestId, notLeaderForRead(this.id, ready.leaderId))
       this.core.advance(ready)
       this.applier.advanceTo(ready.commitIndex)
+      this.announceConfiguration()
+      this.membership.update({
+        nodeId: this.id,
+        role: this.core.role,
+        term: this.core.currentTerm,
+        leaderId: this.core.leaderId,
+        commitIndex: this.core.committed,
+        configuration: this.core.configuration,
+        configurationIndex: this.core.configurationIndex,
+        transferringTo: this.core.transferringTo,
+      })
     })
+  }
+
+  /** Tells the transport and listeners about a configuration new since the last call, and a removal once committed. */
+  private announceConfiguration(): void {
+    const index = this.core.configurationIndex
+    const configuration = this.core.configuration
+    if (index !== this.announcedConfiguration) {
+      this.announcedConfiguration = index
+      this.transport.setAddresses?.(configuration.addresses)
+      this.emit('configuration', { index, configuration })
+    }
+    // A node left out of a committed configuration takes no further part. Only one that was a
+    // member notices: a joining node is not named until its learner entry reaches it.
+    const named = membersOf(configuration).includes(this.id)
+    if (named) this.hasBeenMember = true
+    else if (this.hasBeenMember && !this.removed && index <= this.core.committed) {
+      this.removed = true
+      this.logger.warn(`node ${this.id}: the configuration at index ${index} (${describeConfiguration(configuration)}) no longer names this node; it should be stopped`)
+      this.emit('removed', { index })
+    }
   }
 
   /** Sends the leader's replication messages (`early`) or all the others. */
@@ -504,10 +682,11 @@ export class RaftNode extends EventEmitter {
       this.fail(new RaftLogError('ERR_UNSUPPORTED', `Node ${this.id} received a snapshot from node ${message.from}, but its state machine has no restore()`))
       return
     }
+    const configuration = await this.snapshotConfiguration(message.lastIncludedIndex)
     await this.applier.pause()
     let restore = false
     this.guard(() => {
-      restore = this.core.installSnapshot(message)
+      restore = this.core.installSnapshot(message, configuration)
     })
     const meta = { index: message.lastIncludedIndex, term: message.lastIncludedTerm }
     if (!restore || this.failure !== undefined) {
@@ -536,6 +715,21 @@ export class RaftNode extends EventEmitter {
     )
   }
 
+  /** The configuration a received snapshot carries (undefined: it has none, or an unreadable one). */
+  private async snapshotConfiguration(index: number): Promise<Configuration | undefined> {
+    const file = this.snapshots.list().find((candidate) => candidate.index === index)
+    if (file === undefined) return undefined
+    const reader = await this.snapshots.read(file)
+    try {
+      return reader.meta.metadata.length === 0 ? undefined : decodeConfiguration(reader.meta.metadata)
+    } catch (error) {
+      this.logger.warn(`node ${this.id}: snapshot ${file.file} has no readable configuration: ${(error as Error).message}`)
+      return undefined
+    } finally {
+      await reader.close()
+    }
+  }
+
   private saveState(ready?: Ready): void {
     const hard = ready?.hardState
     this.stateFile.save({
@@ -561,6 +755,7 @@ export class RaftNode extends EventEmitter {
     void this.applier.stop()
     this.pending.rejectAll(error)
     this.reads.rejectAll(error)
+    this.membership.rejectAll(error)
     setImmediate(() => this.emit('failed', error))
   }
 }

@@ -9,6 +9,8 @@ export interface StartingPoint {
   snapshot: SnapshotInfo | undefined
   /** Entries the state machine holds now. */
   appliedIndex: number
+  /** The snapshot's metadata (the Raft layer keeps the configuration there); empty without one. */
+  metadata: Uint8Array
 }
 
 /**
@@ -26,7 +28,7 @@ export async function restoreStartingPoint(log: RaftLog, store: SnapshotStore, s
     if (log.firstIndex - 1 > appliedIndex) {
       throw new RaftLogError('ERR_CORRUPT', `The log in ${log.dir} starts at index ${log.firstIndex}, but no valid snapshot holds the entries before it${because}`, { dir: log.dir, skipped })
     }
-    return { snapshot: undefined, appliedIndex }
+    return { snapshot: undefined, appliedIndex, metadata: new Uint8Array(0) }
   }
   const { index, term } = found.meta
   if (log.firstIndex > index + 1) {
@@ -39,7 +41,8 @@ export async function restoreStartingPoint(log: RaftLog, store: SnapshotStore, s
   // The log must go on from the snapshot: one that does not hold its last entry was left by an
   // install that stopped after the file was durable and before the log was reset.
   if (log.termAt(index) !== term) log.reset(index + 1, term)
-  if (appliedIndex >= index) return { snapshot: { index, term }, appliedIndex }
+  const { metadata } = found.meta
+  if (appliedIndex >= index) return { snapshot: { index, term }, appliedIndex, metadata }
   if (typeof stateMachine.restore !== 'function') {
     throw new RaftLogError('ERR_BAD_ARGUMENT', `RaftNode.start: ${log.dir} holds snapshot ${found.snapshot.file}, but the stateMachine has no restore() to load it`, { argument: 'stateMachine' })
   }
@@ -49,5 +52,5 @@ export async function restoreStartingPoint(log: RaftLog, store: SnapshotStore, s
   } finally {
     await reader.close()
   }
-  return { snapshot: { index, term }, appliedIndex: index }
+  return { snapshot: { index, term }, appliedIndex: index, metadata }
 }

@@ -207,6 +207,26 @@ export class RaftLog {
     return entries
   }
 
+  /**
+   * Indexes of the entries of `type` from `from` (default firstIndex) to lastIndex, read from
+   * the frame headers without copying payloads: how a reader finds its rare entries (the Raft
+   * layer's configuration entries) in a long log.
+   */
+  indexesOfType(type: EntryType, from = this.firstIndex): number[] {
+    this.assertOpen('indexesOfType')
+    requireWholeNumber(from, 'from', 'RaftLog.indexesOfType')
+    if (from > this.lastIndex) return []
+    this.checkNotCompacted(from, 'RaftLog.indexesOfType')
+    const found: number[] = []
+    let position = this.segmentPosition(from)
+    for (let index = from; index <= this.lastIndex; index++) {
+      let segment = this.segments[position] as Segment
+      if (index >= segment.nextIndex) segment = this.segments[++position] as Segment
+      if (segment.typeAt(index) === type) found.push(index)
+    }
+    return found
+  }
+
   /** Term of the entry at `index`; also answers firstIndex − 1. Undefined outside the log. */
   termAt(index: number): number | undefined {
     this.assertOpen('termAt')

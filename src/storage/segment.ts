@@ -318,6 +318,11 @@ export class Segment {
     return this.words[this.frameOffset(index) >>> 2] as number
   }
 
+  /** The type byte of the entry at `index`, without copying its payload. */
+  typeAt(index: number): EntryType {
+    return this.bytes[this.frameOffset(index) + 24] as EntryType
+  }
+
   termAt(index: number): number {
     const word = this.frameOffset(index) >>> 2
     return (this.words[word + 2] as number) + (this.words[word + 3] as number) * 2 ** 32

@@ -159,7 +159,8 @@ describe('RaftNode proposals when leadership is lost', () => {
     const node = await start(1, [1, 2, 3], peers, [60, 80])
     await vi.waitFor(() => expect(node.status().role).toBe('leader'), { timeout: 10_000 })
     const firstTerm = node.status().term
-    // Three proposals at indexes 2, 3 and 4 (after the term's no-op) that no peer receives.
+    // Three proposals at indexes 3, 4 and 5 (after the first configuration and the term's
+    // no-op) that no peer receives.
     mode = 'silent'
     const outcome = new Map<string, string>()
     const track = (name: string, proposal: Promise<unknown>): Promise<void> =>
@@ -168,14 +169,14 @@ describe('RaftNode proposals when leadership is lost', () => {
         (error: { code: string }) => void outcome.set(name, error.code),
       )
     const settled = [track('p2', node.propose(Buffer.from('p2'))), track('p3', node.propose(Buffer.from('p3'))), track('p4', node.propose(Buffer.from('p4')))]
-    await vi.waitFor(() => expect(node.status().lastIndex).toBe(4))
-    // Node 2 leads a later term without them: its first entry conflicts, the log is cut to 1.
-    peers.deliver({ type: 'AppendEntries', from: 2, to: 1, term: firstTerm + 1, prevLogIndex: 0, prevLogTerm: 0, leaderCommit: 0, seq: 1, entries: [{ index: 1, term: firstTerm + 1, type: EntryType.NoOp, data: new Uint8Array(0) }] })
-    await vi.waitFor(() => expect(node.status().lastIndex).toBe(1))
+    await vi.waitFor(() => expect(node.status().lastIndex).toBe(5))
+    // Node 2 leads a later term without them: its first entry conflicts, the log is cut to 2.
+    peers.deliver({ type: 'AppendEntries', from: 2, to: 1, term: firstTerm + 1, prevLogIndex: 1, prevLogTerm: 1, leaderCommit: 1, seq: 1, entries: [{ index: 2, term: firstTerm + 1, type: EntryType.NoOp, data: new Uint8Array(0) }] })
+    await vi.waitFor(() => expect(node.status().lastIndex).toBe(2))
     // Settled at once, not when the node stops: whether they survive elsewhere is unknown.
     await vi.waitFor(() => expect(outcome.size).toBe(3))
     expect(Object.fromEntries(outcome)).toEqual({ p2: 'ERR_LEADERSHIP_LOST', p3: 'ERR_LEADERSHIP_LOST', p4: 'ERR_LEADERSHIP_LOST' })
-    // Node 1 leads again: its no-op takes index 2, and a new proposal takes index 3.
+    // Node 1 leads again: its no-op takes index 3, and a new proposal takes index 4.
     mode = 'vote'
     await vi.waitFor(() => expect(node.status().role).toBe('leader'), { timeout: 10_000 })
     mode = 'ack'

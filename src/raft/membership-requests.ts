@@ -1,0 +1,108 @@
+// The driver's side of membership changes and leadership transfers: who is waiting for what.
+// A change is done when its C_new is committed; a transfer when another node leads. The core
+// decides; this only watches its state after each step and settles the promises.
+import { RaftLogError } from '../storage/errors.js'
+import { isJoint, type Configuration } from './configuration.js'
+
+/** What the waiters look at after each step of the core. */
+export interface MembershipView {
+  nodeId: number
+  role: 'follower' | 'candidate' | 'leader'
+  term: number
+  leaderId: number
+  commitIndex: number
+  configuration: Configuration
+  configurationIndex: number
+  /** The voter a transfer is heading to (0: none). */
+  transferringTo: number
+}
+
+interface ChangeWaiter {
+  /** Index of the change's C_old,new entry. */
+  jointIndex: number
+  term: number
+  resolve: (config: Configuration) => void
+  reject: (error: Error) => void
+}
+
+interface TransferWaiter {
+  target: number
+  term: number
+  timer: NodeJS.Timeout
+  resolve: (leaderId: number) => void
+  reject: (error: Error) => void
+}
+
+export class MembershipRequests {
+  private changes: ChangeWaiter[] = []
+  private transfers: TransferWaiter[] = []
+
+  /** Waits for the change whose C_old,new is at `jointIndex`, proposed in `term`. */
+  waitForChange(jointIndex: number, term: number): Promise<Configuration> {
+    return new Promise((resolve, reject) => this.changes.push({ jointIndex, term, resolve, reject }))
+  }
+
+  /** Waits for a transfer to `target` begun in `term`; ERR_TIMEOUT after `timeoutMs`. */
+  waitForTransfer(target: number, term: number, timeoutMs: number, nodeId: number): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const waiter: TransferWaiter = {
+        target,
+        term,
+        resolve,
+        reject,
+        timer: setTimeout(() => {
+          this.transfers = this.transfers.filter((other) => other !== waiter)
+          reject(new RaftLogError('ERR_TIMEOUT', `Leadership transfer from node ${nodeId} to node ${target}: no new leader within ${timeoutMs} ms`))
+        }, timeoutMs),
+      }
+      this.transfers.push(waiter)
+    })
+  }
+
+  /** Settles what the core's state now decides. */
+  update(view: MembershipView): void {
+    const config = view.configuration
+    const settled = view.commitIndex >= view.configurationIndex && !isJoint(config)
+    this.changes = this.changes.filter((waiter) => {
+      // C_new follows C_old,new: a committed, non-joint configuration after it ends the change.
+      if (settled && view.configurationIndex > waiter.jointIndex) {
+        waiter.resolve(config)
+        return false
+      }
+      if (view.role !== 'leader' || view.term !== waiter.term) {
+        const leader = view.leaderId === 0 || view.leaderId === view.nodeId ? '' : `; node ${view.leaderId} leads now`
+        waiter.reject(
+          new RaftLogError('ERR_LEADERSHIP_LOST', `Node ${view.nodeId} stopped leading before the membership change at index ${waiter.jointIndex} finished: it may still finish (see the members)${leader}`, {
+            leaderId: view.leaderId,
+          }),
+        )
+        return false
+      }
+      return true
+    })
+    this.transfers = this.transfers.filter((waiter) => {
+      if (view.leaderId !== 0 && view.leaderId !== view.nodeId) {
+        clearTimeout(waiter.timer)
+        waiter.resolve(view.leaderId)
+        return false
+      }
+      // Still leading the same term with no transfer under way: the core gave it up.
+      if (view.role === 'leader' && view.term === waiter.term && view.transferringTo === 0) {
+        clearTimeout(waiter.timer)
+        waiter.reject(new RaftLogError('ERR_TIMEOUT', `Leadership transfer from node ${view.nodeId} to node ${waiter.target} did not happen within an election timeout; node ${view.nodeId} leads on`))
+        return false
+      }
+      return true
+    })
+  }
+
+  rejectAll(error: Error): void {
+    for (const waiter of this.changes) waiter.reject(error)
+    for (const waiter of this.transfers) {
+      clearTimeout(waiter.timer)
+      waiter.reject(error)
+    }
+    this.changes = []
+    this.transfers = []
+  }
+}
