@@ -130,6 +130,28 @@ export class KvStateMachine implements StateMachine {
     return this.data.get(key) ?? null
   }
 
+  /**
+   * Keys starting with `prefix` and sorting after `after` (all when undefined), in key order
+   * (JavaScript string order), with their values, as of the last applied entry: serve it after
+   * a ReadIndex. At most `limit` pairs and about `maxBytes` of keys and values (always one pair
+   * when there is one); `more` says whether pairs were left out.
+   */
+  scan(prefix: string, after: string | undefined, limit: number, maxBytes: number): { pairs: [string, string][]; more: boolean } {
+    const keys: string[] = []
+    for (const key of this.data.keys()) if (key.startsWith(prefix) && (after === undefined || key > after)) keys.push(key)
+    keys.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+    const pairs: [string, string][] = []
+    let bytes = 0
+    for (const key of keys) {
+      const value = this.data.get(key) as string
+      const size = Buffer.byteLength(key) + Buffer.byteLength(value)
+      if (pairs.length === limit || (pairs.length > 0 && bytes + size > maxBytes)) break
+      pairs.push([key, value])
+      bytes += size
+    }
+    return { pairs, more: pairs.length < keys.length }
+  }
+
   /** The pairs as of now (a copy of the map's entries; the strings are shared, not copied). */
   snapshot(): AsyncIterable<Uint8Array> {
     return encodeKvSnapshot(Array.from(this.data), this.writes)

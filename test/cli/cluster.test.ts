@@ -79,7 +79,7 @@ describe('a 3-process cluster over gRPC', () => {
     const dir = tempDir('raftlog-e2e-')
     const { path: config, ports } = await writeConfig(dir, 3)
     const unknown = await runCli(['node', '--node-id', '99', '--config', config])
-    expect([unknown.status, unknown.stderr.trim()]).toEqual([1, 'Error: Node ID 99 not found in configuration file'])
+    expect([unknown.status, unknown.stderr.trim()]).toEqual([1, `Error: Node ID 99 not found in configuration file ${config} (ids: 1, 2, 3)`])
     const missing = await runCli(['node', '-n', '1', '-c', 'missing_config.yaml'])
     expect([missing.status, missing.stderr.trim()]).toEqual([1, 'Error: Configuration file not found: missing_config.yaml'])
     const bad = join(dir, 'bad.yaml')
