@@ -136,17 +136,25 @@ export class ClusterClient {
 
   /** Every endpoint's status; an unreachable node is reported, not thrown. */
   async statuses(timeoutMs: number): Promise<NodeStatus[]> {
+    return (await this.probe(timeoutMs)).statuses
+  }
+
+  /** Every endpoint's status, and the addresses where no connection could be made at all. */
+  private async probe(timeoutMs: number): Promise<{ statuses: NodeStatus[]; refused: Set<string> }> {
     const deadline = Date.now() + timeoutMs
-    return Promise.all(
+    const refused = new Set<string>()
+    const statuses = await Promise.all(
       this.endpoints.map(async (address, position): Promise<NodeStatus> => {
         try {
           const status = await this.unary<Omit<NodeStatus, 'address' | 'reachable'>>(address, 'Status', {}, deadline)
           return { ...status, address, reachable: true }
         } catch (error) {
+          if (neverSent(error as Error & { code?: number })) refused.add(address)
           return { id: this.ids[position] ?? null, address, reachable: false, error: (error as Error).message }
         }
       }),
     )
+    return { statuses, refused }
   }
 
   close(): void {
@@ -180,14 +188,15 @@ export class ClusterClient {
     let target: string | undefined = first
     let lastProblem = ''
     let attempts = 0
-    /** Attempts in a row that found neither an answer nor a leader to follow. */
+    /** Attempts in a row that found no node listening, or one that knows no leader. */
     let fruitless = 0
     /** Some attempt may have reached a leader that appended it. */
     let maybeApplied = false
     while (Date.now() < deadline) {
       if (this.options.failFast === true && fruitless >= this.endpoints.length) {
         fruitless = 0
-        const problem = unreachableProblem(await this.statuses(Math.min(callTimeoutMs, Math.max(1, deadline - Date.now()))))
+        const { statuses, refused } = await this.probe(Math.min(callTimeoutMs, Math.max(1, deadline - Date.now())))
+        const problem = unreachableProblem(statuses, refused)
         if (problem !== undefined) {
           if (method === 'Propose' && maybeApplied) throw new RaftLogError('ERR_UNKNOWN_OUTCOME', `The command may or may not have been applied: ${problem.message}`)
           throw problem
@@ -221,10 +230,14 @@ export class ClusterClient {
           throw finalAnswer(details)
         }
         if (this.leader === address) this.leader = undefined
-        if (!neverSent(error as Error & { code?: number })) maybeApplied = true
+        const down = neverSent(error as Error & { code?: number })
+        if (!down) maybeApplied = true
         lastProblem = `${address}: ${details}`
-        fruitless++
-        await pause(retryPauseMs / 2)
+        // A node that took the call and failed or did not answer in time is there: hope, not a
+        // reason to give up early.
+        fruitless = down ? fruitless + 1 : 0
+        // A node that is down is no reason to wait before asking the next one; a round of them is.
+        if (!down || fruitless % this.endpoints.length === 0) await pause(retryPauseMs / 2)
       }
     }
     if (method === 'Propose' && maybeApplied) {

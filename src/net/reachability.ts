@@ -3,10 +3,15 @@
 import { RaftLogError } from '../storage/errors.js'
 import type { NodeStatus } from './cluster-client.js'
 
-/** The problem that makes waiting useless, or undefined when a leader may yet answer. */
-export function unreachableProblem(statuses: NodeStatus[]): RaftLogError | undefined {
+/**
+ * The problem that makes waiting useless, or undefined when a leader may yet answer. `refused`
+ * holds the addresses where no connection could be made: nothing listens there. A node that
+ * took the connection and did not answer in time may be slow, not gone: it leaves hope.
+ */
+export function unreachableProblem(statuses: NodeStatus[], refused: ReadonlySet<string>): RaftLogError | undefined {
   const reachable = statuses.filter((status) => status.reachable)
   const tried = statuses.map((status) => status.address).join(', ')
+  if (statuses.some((status) => !status.reachable && !refused.has(status.address))) return undefined
   if (reachable.length === 0) {
     return new RaftLogError('ERR_NO_CLUSTER', `no node answered: is the cluster running? tried ${tried}`, { tried: statuses.map((status) => status.address) })
   }
