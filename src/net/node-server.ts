@@ -111,7 +111,9 @@ function clientService(node: RaftNode, options: NodeServerOptions, extras: NodeS
     // An empty query with a key: the key-value client's get, as older clients send it.
     if (extras.readKey !== undefined && request.query.length === 0) return extras.readKey(request.key)
     if (options.read === undefined) throw new RaftLogError('ERR_BAD_COMMAND', `Node ${node.id} serves no reads: its server was started without a read function`)
-    return options.read(request.query)
+    const result: unknown = await options.read(request.query)
+    if (!(result instanceof Uint8Array)) throw new RaftLogError('ERR_BAD_RESULT', `The read function must answer with a Uint8Array, got ${result === null ? 'null' : typeof result}`)
+    return result
   }
   const read = (request: { key: string; query: Buffer }, callback: grpc.sendUnaryData<unknown>): void => {
     node.read().then(
@@ -152,8 +154,10 @@ function commandProblem(command: Uint8Array, check: NodeServerOptions['checkComm
   if (command.length > maxCommandBytes) return `Command of ${command.length} bytes is larger than the limit of ${maxCommandBytes} bytes`
   try {
     const envelope = decodeEnvelope(command)
-    if (check !== undefined && (envelope.kind === 'plain' || envelope.kind === 'command')) return check(envelope.payload)
-    return undefined
+    if (check === undefined || (envelope.kind !== 'plain' && envelope.kind !== 'command')) return undefined
+    const problem: unknown = check(envelope.payload)
+    if (problem === undefined || problem === null) return undefined
+    return typeof problem === 'string' ? problem : `checkCommand must answer with a problem (a string) or undefined, got ${typeof problem}`
   } catch (error) {
     return (error as Error).message
   }

@@ -47,7 +47,7 @@ beforeAll(async () => {
         nodeId: node.nodeId,
         stateMachine: counter,
         checkCommand: (command) => (/^(-?\d+|boom)$/.test(text(command)) ? undefined : `not a whole number: ${JSON.stringify(text(command))}`),
-        read: (query) => (text(query) === 'total' ? bytes(String(counter.total)) : Promise.reject(new Error(`unknown query ${JSON.stringify(text(query))}`))),
+        read: (query) => (text(query) === 'total' ? bytes(String(counter.total)) : text(query) === 'as text' ? (String(counter.total) as never) : Promise.reject(new Error(`unknown query ${JSON.stringify(text(query))}`))),
         logger: { warn: () => {} },
       }),
     )
@@ -91,6 +91,9 @@ describe("a node server hosting the application's state machine", () => {
 
   it("answers a read the read function refuses with ERR_BAD_COMMAND and the function's words", async () => {
     await expect(client.read(bytes('average'), 10_000)).rejects.toMatchObject({ code: 'ERR_BAD_COMMAND', message: expect.stringContaining('unknown query "average"') })
+    // A read function that answers something else than bytes is told so; the node keeps serving.
+    await expect(client.read(bytes('as text'), 10_000)).rejects.toMatchObject({ code: 'ERR_BAD_COMMAND', message: expect.stringContaining('The read function must answer with a Uint8Array, got string') })
+    expect(text(await client.read(bytes('total'), 10_000))).toMatch(/^\d+$/)
   })
 
   it('refuses options that cannot work, naming them', async () => {
