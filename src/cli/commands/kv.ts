@@ -36,8 +36,9 @@ so at once instead of waiting for --timeout.
   cas KEY --absent NEW     set KEY to NEW only if it is absent
   scan [PREFIX]            print every key starting with PREFIX (all keys without one) and its
                            value, in key order, as KEY<TAB>VALUE lines (--json: JSON lines, as
-                           load reads them); read up to 10,000 keys (4 MiB) at a time, each read
-                           linearizable on its own: a key written during a long scan may be missed
+                           load reads them; use it when keys or values may hold tabs or newlines);
+                           read up to 10,000 keys (4 MiB) at a time, each read linearizable on its
+                           own, so a scan of many pages is not one snapshot
   load FILE                put every pair of FILE ('-': standard input): JSON lines
                            {"key": "...", "value": "..."} or KEY<TAB>VALUE lines, mixed as you like;
                            a key given twice gets its last value. Through one client, in batches
