@@ -1,20 +1,21 @@
 import { loadClusterConfig } from '../net/cluster-config.js'
 import { UsageError } from './command.js'
 
-import { ClusterClient } from '../net/cluster-client.js'
+import { ClusterClient, type ClusterClientOptions } from '../net/cluster-client.js'
 
 /** A client for the nodes of --endpoints (host:port,...) or of the configuration file. */
-export function clientFrom(values: { endpoints?: string | undefined; config?: string | undefined }): ClusterClient {
+export function clientFrom(values: { endpoints?: string | undefined; config?: string | undefined }, options: ClusterClientOptions = {}): ClusterClient {
   if (values.endpoints !== undefined) {
     const endpoints = values.endpoints.split(',').map((e) => e.trim()).filter((e) => e.length > 0)
     const bad = endpoints.find((e) => !/^[^:\s]+:\d{1,5}$/.test(e))
     if (endpoints.length === 0 || bad !== undefined) throw new UsageError(`--endpoints must be host:port[,host:port...], got '${values.endpoints}'`)
-    return new ClusterClient(endpoints)
+    return new ClusterClient(endpoints, [], options)
   }
   const nodes = loadClusterConfig(values.config ?? 'cluster_config.yaml').nodes
   return new ClusterClient(
     nodes.map((node) => node.address),
     nodes.map((node) => node.nodeId),
+    options,
   )
 }
 

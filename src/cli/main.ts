@@ -64,6 +64,12 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+// `raftlog dump DIR | head`: a reader that has had enough is no error.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EPIPE') throw error
+  process.exit(process.exitCode ?? 0)
+})
+
 main(process.argv.slice(2)).then(
   (status) => {
     process.exitCode = status

@@ -1,12 +1,15 @@
 // A client of a running cluster. It finds the leader itself (following NOT_LEADER answers) and
 // remembers it, writes through a client session (Raft dissertation §6.3) so that a command sent
 // again after a timeout or a lost connection is applied once, spreads reads over the nodes (any
-// node serves a read after a ReadIndex), and reads every node's status.
+// node serves a read after a ReadIndex), and reads every node's status. With failFast it gives up
+// at once, not at the timeout, when no node answers or only a minority does.
 import * as grpc from '@grpc/grpc-js'
 import { RaftLogError } from '../storage/errors.js'
 import { ClientSession } from '../raft/client-session.js'
+import type { ClusterConfig } from './cluster-config.js'
 import { maxGrpcMessageBytes } from './grpc-transport.js'
 import { protocol } from './protocol.js'
+import { unreachableProblem } from './reachability.js'
 
 export interface NodeStatus {
   /** From the node itself, or from the configuration when it cannot be reached (null if unknown). */
@@ -25,6 +28,16 @@ export interface NodeStatus {
   /** The key-value store's writes applied up to lastApplied. */
   kvWritesApplied?: number
   error?: string
+}
+
+export interface ClusterClientOptions {
+  /**
+   * Give up at once (ERR_NO_CLUSTER, ERR_NO_MAJORITY), not at the timeout, when a round over
+   * every endpoint found no node answering, or fewer than a majority answering and none of them
+   * knowing a leader. For one-shot tools; a long-lived client that may start before its
+   * cluster, or ride out a restart of every node, waits for the timeout instead (default false).
+   */
+  failFast?: boolean
 }
 
 type Stub = grpc.Client & Record<string, (request: unknown, options: grpc.CallOptions, callback: (error: grpc.ServiceError | null, reply: never) => void) => void>
@@ -54,12 +67,22 @@ export class ClusterClient {
   /** Where the next read goes: reads take turns over the nodes. */
   private nextReader = 0
 
-  /** `ids[i]` is the node id configured for `endpoints[i]`, when known. */
+  /** `endpoints` are host:port of the nodes (every node, for failFast to judge a majority); `ids[i]` is the node id configured for `endpoints[i]`, when known. */
   constructor(
     private readonly endpoints: string[],
     private readonly ids: (number | null)[] = [],
+    private readonly options: ClusterClientOptions = {},
   ) {
-    if (endpoints.length === 0) throw new RaftLogError('ERR_BAD_ARGUMENT', 'No endpoints to reach the cluster')
+    if (!Array.isArray(endpoints) || endpoints.length === 0) throw new RaftLogError('ERR_BAD_ARGUMENT', 'No endpoints to reach the cluster')
+  }
+
+  /** A client of every node of a configuration (loadClusterConfig). */
+  static forCluster(cluster: ClusterConfig, options: ClusterClientOptions = {}): ClusterClient {
+    return new ClusterClient(
+      cluster.nodes.map((node) => node.address),
+      cluster.nodes.map((node) => node.nodeId),
+      options,
+    )
   }
 
   /**
@@ -100,25 +123,38 @@ export class ClusterClient {
     }
   }
 
-  /** A linearizable read of one key, served by any node after a ReadIndex; reads take turns over the nodes. */
-  read(key: string, timeoutMs: number): Promise<Uint8Array> {
+  /**
+   * A linearizable read, served by any node after a ReadIndex (no log entry); reads take turns
+   * over the nodes. With bytes: the node server's read function answers them. With a string:
+   * the key-value store's get of that key.
+   */
+  read(query: Uint8Array | string, timeoutMs: number): Promise<Uint8Array> {
+    const request = typeof query === 'string' ? { key: query } : { query: Buffer.from(query.buffer, query.byteOffset, query.length) }
     const start = this.endpoints[this.nextReader++ % this.endpoints.length] as string
-    return this.call('Read', { key }, Date.now() + timeoutMs, timeoutMs, start)
+    return this.call('Read', request, Date.now() + timeoutMs, timeoutMs, start)
   }
 
   /** Every endpoint's status; an unreachable node is reported, not thrown. */
   async statuses(timeoutMs: number): Promise<NodeStatus[]> {
+    return (await this.probe(timeoutMs)).statuses
+  }
+
+  /** Every endpoint's status, and the addresses where no connection could be made at all. */
+  private async probe(timeoutMs: number): Promise<{ statuses: NodeStatus[]; refused: Set<string> }> {
     const deadline = Date.now() + timeoutMs
-    return Promise.all(
+    const refused = new Set<string>()
+    const statuses = await Promise.all(
       this.endpoints.map(async (address, position): Promise<NodeStatus> => {
         try {
           const status = await this.unary<Omit<NodeStatus, 'address' | 'reachable'>>(address, 'Status', {}, deadline)
           return { ...status, address, reachable: true }
         } catch (error) {
+          if (neverSent(error as Error & { code?: number })) refused.add(address)
           return { id: this.ids[position] ?? null, address, reachable: false, error: (error as Error).message }
         }
       }),
     )
+    return { statuses, refused }
   }
 
   close(): void {
@@ -152,9 +188,20 @@ export class ClusterClient {
     let target: string | undefined = first
     let lastProblem = ''
     let attempts = 0
+    /** Attempts in a row that found no node listening, or one that knows no leader. */
+    let fruitless = 0
     /** Some attempt may have reached a leader that appended it. */
     let maybeApplied = false
     while (Date.now() < deadline) {
+      if (this.options.failFast === true && fruitless >= this.endpoints.length) {
+        fruitless = 0
+        const { statuses, refused } = await this.probe(Math.min(callTimeoutMs, Math.max(1, deadline - Date.now())))
+        const problem = unreachableProblem(statuses, refused)
+        if (problem !== undefined) {
+          if (method === 'Propose' && maybeApplied) throw new RaftLogError('ERR_UNKNOWN_OUTCOME', `The command may or may not have been applied: ${problem.message}`)
+          throw problem
+        }
+      }
       const address: string = target ?? (this.endpoints[next % this.endpoints.length] as string)
       target = undefined
       next++
@@ -168,20 +215,29 @@ export class ClusterClient {
         lastProblem = `${address} is not the leader`
         if (this.leader === address) this.leader = undefined
         if (reply.notLeader.leaderAddress !== '') target = reply.notLeader.leaderAddress
-        else await pause(retryPauseMs)
+        else {
+          fruitless++
+          await pause(retryPauseMs)
+        }
       } catch (error) {
         const code = (error as { code?: number }).code
         const details = (error as Error).message
-        if (code === grpc.status.INVALID_ARGUMENT) throw new RaftLogError('ERR_BAD_COMMAND', `${address} refused the command: ${details}`)
+        if (code === grpc.status.INVALID_ARGUMENT) throw new RaftLogError('ERR_BAD_COMMAND', `${address} refused the ${method === 'Read' ? 'read' : 'command'}: ${details}`)
         // Too large for gRPC: asking again, or another node, cannot help.
         if (code === grpc.status.RESOURCE_EXHAUSTED) throw new RaftLogError('ERR_BAD_COMMAND', `${address}: ${details}`)
-        if (code === grpc.status.FAILED_PRECONDITION && details.startsWith('ERR_SESSION_EXPIRED')) {
-          throw Object.assign(new RaftLogError('ERR_SESSION_EXPIRED', details), { attempts })
+        if (code === grpc.status.FAILED_PRECONDITION) {
+          if (details.startsWith('ERR_SESSION_EXPIRED')) throw Object.assign(new RaftLogError('ERR_SESSION_EXPIRED', details), { attempts })
+          throw finalAnswer(details)
         }
         if (this.leader === address) this.leader = undefined
-        if (!neverSent(error as Error & { code?: number })) maybeApplied = true
+        const down = neverSent(error as Error & { code?: number })
+        if (!down) maybeApplied = true
         lastProblem = `${address}: ${details}`
-        await pause(retryPauseMs / 2)
+        // A node that took the call and failed or did not answer in time is there: hope, not a
+        // reason to give up early.
+        fruitless = down ? fruitless + 1 : 0
+        // A node that is down is no reason to wait before asking the next one; a round of them is.
+        if (!down || fruitless % this.endpoints.length === 0) await pause(retryPauseMs / 2)
       }
     }
     if (method === 'Propose' && maybeApplied) {
@@ -205,6 +261,15 @@ export class ClusterClient {
       })
     })
   }
+}
+
+/**
+ * The state machine's own error for a command it applied (a node answers "CODE: message" with
+ * FAILED_PRECONDITION): final, so it is not sent again.
+ */
+function finalAnswer(details: string): RaftLogError {
+  const match = /^([A-Z][A-Z0-9_]*): ([\s\S]*)$/.exec(details)
+  return match === null ? new RaftLogError('ERR_APPLY', details) : new RaftLogError(match[1] as string, match[2] as string)
 }
 
 /**

@@ -1,6 +1,6 @@
 // The cluster's YAML configuration: its nodes and settings, checked field by field. Errors name
 // the file and the field.
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readFileSync, statSync } from 'node:fs'
 import { isIP } from 'node:net'
 import { dirname, resolve } from 'node:path'
 import { parse } from 'yaml'
@@ -73,13 +73,46 @@ function segmentSize(value: unknown, path: string): number {
 /** A DNS host name: dot-separated labels of letters, digits and inner hyphens. */
 const hostName = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i
 
-export function loadClusterConfig(path: string): ClusterConfig {
+/** The file's text, or one clear line for a path that is not a YAML text file. */
+function readConfigText(path: string): string {
   if (!existsSync(path)) throw new RaftLogError('ERR_CONFIG_NOT_FOUND', `Configuration file not found: ${path}`, { file: path })
+  if (statSync(path).isDirectory()) throw new RaftLogError('ERR_CONFIG', `Configuration file ${path} is a directory, not a YAML file`, { file: path })
+  const bytes = readFileSync(path)
+  // A NUL byte or bytes that are not UTF-8: a binary file, which YAML would read as one odd string.
+  let text: string
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes)
+  } catch {
+    text = '\0'
+  }
+  if (text.includes('\0')) throw new RaftLogError('ERR_CONFIG', `Invalid configuration file ${path}: not a YAML text file (it holds binary data)`, { file: path })
+  return text
+}
+
+/** What a YAML value is, in a user's words. */
+function kindOf(value: unknown): string {
+  if (value === null || value === undefined) return 'nothing'
+  if (Array.isArray(value)) return 'a list'
+  return typeof value === 'object' ? 'a mapping' : `a ${typeof value}`
+}
+
+/** The error for a node id that the configuration does not have, naming the ids it has. */
+export function nodeNotFound(cluster: ClusterConfig, nodeId: number): RaftLogError {
+  const ids = cluster.nodes.map((node) => node.nodeId).join(', ')
+  return new RaftLogError('ERR_CONFIG', `Node ID ${nodeId} not found in configuration file ${cluster.path} (ids: ${ids})`, { nodeId, file: cluster.path })
+}
+
+export function loadClusterConfig(path: string): ClusterConfig {
+  const text = readConfigText(path)
   let document: unknown
   try {
-    document = parse(readFileSync(path, 'utf8'))
+    document = parse(text)
   } catch (error) {
-    throw new RaftLogError('ERR_CONFIG', `Invalid configuration file ${path}: not valid YAML: ${(error as Error).message.split('\n')[0]}`, { file: path })
+    // The parser's first line ends in a colon before a picture of the line: keep the words.
+    throw new RaftLogError('ERR_CONFIG', `Invalid configuration file ${path}: not valid YAML: ${(error as Error).message.split('\n')[0]?.replace(/:$/, '')}`, { file: path })
+  }
+  if (document === null || typeof document !== 'object' || Array.isArray(document)) {
+    throw invalid(path, 'the document', `must be a mapping with nodes (and cluster_settings), got ${kindOf(document)}`)
   }
   const root = record(document, path, 'the document', ['nodes', 'cluster_settings'])
   if (!Array.isArray(root.nodes) || root.nodes.length === 0) throw invalid(path, 'nodes', 'must be a non-empty list')

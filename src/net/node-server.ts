@@ -1,23 +1,66 @@
-// One node of a networked cluster: a RaftNode with the key-value state machine, and a gRPC
-// server on the node's port carrying both the Raft transport and the client service.
+// One node of a networked cluster: a RaftNode with the application's state machine behind
+// client sessions, and a gRPC server on the node's port carrying both the Raft transport and the
+// client service. The key-value store of `raftlog node` is one use of it (kv-node-server.ts).
 import { join } from 'node:path'
 import * as grpc from '@grpc/grpc-js'
 import { RaftNode } from '../raft/raft-node.js'
 import { RaftLogError } from '../storage/errors.js'
+import type { StateMachine } from '../raft/state-machine.js'
 import type { ClusterConfig, NodeConfig } from './cluster-config.js'
 import { GrpcTransport, maxGrpcMessageBytes } from './grpc-transport.js'
-import { decodeKvCommand, encodeKvResult, KvStateMachine } from './kv-state-machine.js'
 import { protocol } from './protocol.js'
-import { SessionStateMachine } from '../raft/session-state-machine.js'
+import { SessionStateMachine, type SessionOptions } from '../raft/session-state-machine.js'
 import { decodeEnvelope, stampEnvelope } from '../raft/session-envelope.js'
+import { nodeNotFound } from './cluster-config.js'
 
-/** Largest client command accepted: far below the gRPC message limit, so an entry always fits one AppendEntries. */
+/** Largest client command (or read query) accepted: far below the gRPC message limit, so an entry always fits one AppendEntries. */
 export const maxCommandBytes = 16 * 1024 * 1024
+
+export interface NodeServerOptions {
+  /** The cluster, as loadClusterConfig gives it: every node's address, the log directory, the timings. */
+  cluster: ClusterConfig
+  /** This node's node_id in the cluster. */
+  nodeId: number
+  /**
+   * The application. The server wraps it in client sessions (SessionStateMachine), so apply()
+   * sees the bytes a client proposed and runs once per command however often a client sends it
+   * again; it must answer with a Uint8Array (or nothing), which resolves the client's propose().
+   * An error it throws is the client's answer too (its code and message), given once.
+   */
+  stateMachine: StateMachine
+  /**
+   * What is wrong with a client's command, or undefined when it is fine. Called before the
+   * command enters the log: a command that every node would refuse to apply must never be
+   * committed. The client gets the problem as ERR_BAD_COMMAND. Default: every command is fine.
+   */
+  checkCommand?: (command: Uint8Array) => string | undefined
+  /**
+   * Answers a client's read (ClusterClient.read with bytes) from this node's state. Called only
+   * after a ReadIndex (RaftNode.read()): the state then holds every write acknowledged before
+   * the read was sent, so reads are linearizable, served by any node, with no log entry. An
+   * error it throws goes back to the client as ERR_BAD_COMMAND. Without it, reads are refused.
+   */
+  read?: (query: Uint8Array) => Uint8Array | Promise<Uint8Array>
+  /** Client sessions: expiry, results kept per session, sessions at most (SessionStateMachine). */
+  sessions?: SessionOptions
+  /** Where the node's warnings go (default: console.warn). */
+  logger?: { warn(message: string): void }
+}
 
 export interface NodeServer {
   node: RaftNode
+  /** This node's entry of the configuration (its address). */
   config: NodeConfig
+  /** Stops the node (its log and state file closed) and the gRPC server. */
   stop(): Promise<void>
+}
+
+/** What the key-value server adds to the generic one: the old key-only Read request, and a status field. */
+export interface NodeServerExtras {
+  /** Serves a Read request that has no query but a key. */
+  readKey?: (key: string) => Uint8Array
+  /** Fields added to the Status reply. */
+  status?: () => Record<string, number>
 }
 
 function bind(server: grpc.Server, address: string): Promise<void> {
@@ -30,21 +73,28 @@ function bind(server: grpc.Server, address: string): Promise<void> {
   })
 }
 
+/** Errors after which a proposal may or may not be applied: the client sends it again, in its session. */
+function outcomeUnknown(node: RaftNode, error: RaftLogError): boolean {
+  return node.failed !== undefined || error.code === 'ERR_LEADERSHIP_LOST' || error.code === 'ERR_STOPPED'
+}
+
 /**
  * The client service. Proposals go to the local node, stamped with this node's clock (the
  * leader's: session expiry follows it); a follower answers with the leader's address. Reads are
  * served by any node from its own state after a ReadIndex: no log entry per read.
  */
-function clientService(node: RaftNode, kv: KvStateMachine, cluster: ClusterConfig): grpc.UntypedServiceImplementation {
+function clientService(node: RaftNode, options: NodeServerOptions, extras: NodeServerExtras): grpc.UntypedServiceImplementation {
+  const { cluster, checkCommand } = options
   const leaderAddress = (id: number): string => cluster.nodes.find((n) => n.nodeId === id)?.address ?? ''
   const notLeader = (error: RaftLogError & { leaderId?: number }, callback: grpc.sendUnaryData<unknown>): void => {
     const leaderId = error.leaderId ?? node.status().leaderId
     callback(null, { notLeader: { leaderId, leaderAddress: leaderId === node.id ? '' : leaderAddress(leaderId) } })
   }
   const failed = (error: RaftLogError, callback: grpc.sendUnaryData<unknown>): void => {
-    // ABORTED, not UNAVAILABLE: the entry may still commit; the client sends it again in its
-    // session (applied once), or, with no session, reports that the outcome is unknown.
-    const code = error.code === 'ERR_SESSION_EXPIRED' ? grpc.status.FAILED_PRECONDITION : grpc.status.ABORTED
+    // ABORTED when the entry may still commit: the client sends it again in its session (applied
+    // once), or, with no session, reports that the outcome is unknown. FAILED_PRECONDITION when
+    // the answer is final: the session expired, or the state machine applied it and threw.
+    const code = outcomeUnknown(node, error) ? grpc.status.ABORTED : grpc.status.FAILED_PRECONDITION
     callback({ code, details: `${error.code ?? 'ERROR'}: ${error.message}` })
   }
   const propose = (command: Uint8Array, callback: grpc.sendUnaryData<unknown>): void => {
@@ -56,9 +106,22 @@ function clientService(node: RaftNode, kv: KvStateMachine, cluster: ClusterConfi
       },
     )
   }
-  const read = (key: string, callback: grpc.sendUnaryData<unknown>): void => {
+  // Async: whatever the read function throws, at once or later, becomes the client's answer.
+  const answer = async (request: { key: string; query: Buffer }): Promise<Uint8Array> => {
+    // An empty query with a key: the key-value client's get, as older clients send it.
+    if (extras.readKey !== undefined && request.query.length === 0) return extras.readKey(request.key)
+    if (options.read === undefined) throw new RaftLogError('ERR_BAD_COMMAND', `Node ${node.id} serves no reads: its server was started without a read function`)
+    const result: unknown = await options.read(request.query)
+    if (!(result instanceof Uint8Array)) throw new RaftLogError('ERR_BAD_RESULT', `The read function must answer with a Uint8Array, got ${result === null ? 'null' : typeof result}`)
+    return result
+  }
+  const read = (request: { key: string; query: Buffer }, callback: grpc.sendUnaryData<unknown>): void => {
     node.read().then(
-      () => callback(null, { result: Buffer.from(encodeKvResult({ ok: true, value: kv.get(key) })) }),
+      () =>
+        answer(request).then(
+          (result) => callback(null, { result: Buffer.from(result.buffer, result.byteOffset, result.length) }),
+          (error: Error) => callback({ code: grpc.status.INVALID_ARGUMENT, details: error.message }),
+        ),
       (error: RaftLogError) => {
         if (error.code === 'ERR_NOT_LEADER') notLeader(error, callback)
         else callback({ code: grpc.status.UNAVAILABLE, details: `${error.code ?? 'ERROR'}: ${error.message}` })
@@ -71,50 +134,72 @@ function clientService(node: RaftNode, kv: KvStateMachine, cluster: ClusterConfi
       // AppendEntries, must never enter the log. The request's own bytes go on (stamped in
       // place); the log copies them once, into its mapping.
       const command = call.request.command
-      const problem = commandProblem(command)
+      const problem = commandProblem(command, checkCommand)
       if (problem !== undefined) callback({ code: grpc.status.INVALID_ARGUMENT, details: problem })
       else propose(command, callback)
     },
-    Read: (call: grpc.ServerUnaryCall<{ key: string }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
-      const bytes = Buffer.byteLength(call.request.key)
-      if (bytes > maxCommandBytes) callback({ code: grpc.status.INVALID_ARGUMENT, details: `Key of ${bytes} bytes is larger than the limit of ${maxCommandBytes} bytes` })
-      else read(call.request.key, callback)
+    Read: (call: grpc.ServerUnaryCall<{ key: string; query: Buffer }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+      const bytes = Buffer.byteLength(call.request.key) + call.request.query.length
+      if (bytes > maxCommandBytes) callback({ code: grpc.status.INVALID_ARGUMENT, details: `Read of ${bytes} bytes is larger than the limit of ${maxCommandBytes} bytes` })
+      else read(call.request, callback)
     },
     Status: (_call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
-      callback(null, { ...node.status(), kvWritesApplied: kv.writesApplied })
+      callback(null, { ...node.status(), ...extras.status?.() })
     },
   }
 }
 
-/** What is wrong with a client's entry (a session envelope around a key-value command), if anything. */
-function commandProblem(command: Uint8Array): string | undefined {
+/** What is wrong with a client's entry (a session envelope around the application's command), if anything. */
+function commandProblem(command: Uint8Array, check: NodeServerOptions['checkCommand']): string | undefined {
   if (command.length > maxCommandBytes) return `Command of ${command.length} bytes is larger than the limit of ${maxCommandBytes} bytes`
   try {
     const envelope = decodeEnvelope(command)
-    if (envelope.kind === 'plain' || envelope.kind === 'command') decodeKvCommand(envelope.payload)
-    return undefined
+    if (check === undefined || (envelope.kind !== 'plain' && envelope.kind !== 'command')) return undefined
+    const problem: unknown = check(envelope.payload)
+    if (problem === undefined || problem === null) return undefined
+    return typeof problem === 'string' ? problem : `checkCommand must answer with a problem (a string) or undefined, got ${typeof problem}`
   } catch (error) {
     return (error as Error).message
   }
 }
 
-export async function startNodeServer(cluster: ClusterConfig, nodeId: number, logger: { warn(message: string): void }): Promise<NodeServer> {
+function checkOptions(options: NodeServerOptions): void {
+  const bad = (problem: string): RaftLogError => new RaftLogError('ERR_BAD_ARGUMENT', `startNodeServer: ${problem}`)
+  if (options === null || typeof options !== 'object') throw bad('options must be an object')
+  if (options.cluster === null || typeof options.cluster !== 'object' || !Array.isArray(options.cluster.nodes)) throw bad('cluster must be a configuration from loadClusterConfig')
+  if (typeof options.stateMachine?.apply !== 'function') throw bad('stateMachine must have an apply(entry) method')
+  for (const name of ['checkCommand', 'read'] as const) {
+    if (options[name] !== undefined && typeof options[name] !== 'function') throw bad(`${name} must be a function`)
+  }
+}
+
+/**
+ * Starts one node of `cluster`: binds its address (before touching its directory, so a node that
+ * cannot serve never takes the log's lock), opens or recovers its log in
+ * <log_directory>/node_<id>/, and serves Raft and clients there.
+ */
+export function startNodeServer(options: NodeServerOptions): Promise<NodeServer> {
+  return serveNode(options, {})
+}
+
+/** startNodeServer with what the key-value server adds (kv-node-server.ts). */
+export async function serveNode(options: NodeServerOptions, extras: NodeServerExtras): Promise<NodeServer> {
+  checkOptions(options)
+  const { cluster, nodeId } = options
   const config = cluster.nodes.find((node) => node.nodeId === nodeId)
-  if (config === undefined) throw new RaftLogError('ERR_CONFIG', `Node ID ${nodeId} not found in configuration file`, { nodeId })
+  if (config === undefined) throw nodeNotFound(cluster, nodeId)
   const transport = new GrpcTransport(nodeId, cluster.nodes.map((node) => ({ id: node.nodeId, address: node.address })))
   const server = new grpc.Server({ 'grpc.max_receive_message_length': maxGrpcMessageBytes })
   const raft = transport.service()
   server.addService(raft.definition, raft.implementation)
-  // Bind before touching the log: a node that cannot serve must not take the directory's lock.
   await bind(server, config.address)
   let node: RaftNode
-  const kv = new KvStateMachine()
   try {
     node = await RaftNode.start({
       id: nodeId,
       peers: cluster.nodes.map((n) => n.nodeId),
       dir: join(cluster.logDirectory, `node_${nodeId}`),
-      stateMachine: new SessionStateMachine(kv),
+      stateMachine: new SessionStateMachine(options.stateMachine, options.sessions),
       transport,
       electionTimeout: cluster.electionTimeout,
       heartbeatInterval: cluster.heartbeatInterval,
@@ -122,13 +207,13 @@ export async function startNodeServer(cluster: ClusterConfig, nodeId: number, lo
       maxEntriesPerAppend: cluster.maxEntriesPerQuery,
       snapshotThreshold: cluster.snapshotThreshold,
       snapshotTrailingEntries: cluster.snapshotTrailingEntries,
-      logger,
+      ...(options.logger === undefined ? {} : { logger: options.logger }),
     })
   } catch (error) {
     server.forceShutdown()
     throw error
   }
-  server.addService(protocol.RaftClient.service, clientService(node, kv, cluster))
+  server.addService(protocol.RaftClient.service, clientService(node, options, extras))
   return {
     node,
     config,

@@ -54,9 +54,9 @@ export function startNode(config: string, id: number): NodeProcess {
   return { child, output }
 }
 
-/** `raftlog cluster --config config`, its stdout and stderr gathered in `output.text`. */
-export function startCluster(config: string): { child: ChildProcess; output: { text: string } } {
-  const child = spawn(process.execPath, [cliPath, 'cluster', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] })
+/** `raftlog cluster --config config [options]`, its stdout and stderr gathered in `output.text`. */
+export function startCluster(config: string, options: string[] = []): { child: ChildProcess; output: { text: string } } {
+  const child = spawn(process.execPath, [cliPath, 'cluster', '--config', config, ...options], { stdio: ['ignore', 'pipe', 'pipe'] })
   children.add(child)
   const output = { text: '' }
   child.stdout!.on('data', (chunk: Buffer) => (output.text += chunk.toString()))

@@ -10,7 +10,8 @@ import { join } from 'node:path'
 import { loadClusterConfig, type ClusterConfig } from '../../src/net/cluster-config.js'
 import { decodeKvResult, encodeKvCommand } from '../../src/net/kv-state-machine.js'
 import { ClusterClient } from '../../src/net/cluster-client.js'
-import { startNodeServer, type NodeServer } from '../../src/net/node-server.js'
+import type { NodeServer } from '../../src/net/node-server.js'
+import { startKvNodeServer } from '../../src/net/kv-node-server.js'
 import { protocol } from '../../src/net/protocol.js'
 import { decodeEnvelope } from '../../src/raft/session-envelope.js'
 import { freePort } from '../helpers/processes.js'
@@ -26,7 +27,7 @@ beforeAll(async () => {
   const ports = [await freePort(), await freePort(), await freePort()]
   writeFileSync(path, `nodes:\n${ports.map((port, i) => `  - { node_id: ${i + 1}, ip_address: "127.0.0.1", port: ${port} }`).join('\n')}\ncluster_settings:\n  log_directory: "./logs"\n  log_segment_size: 1048576\n  election_timeout_range: { min: 150, max: 300 }\n  heartbeat_interval: 30\n`)
   cluster = loadClusterConfig(path)
-  for (const node of cluster.nodes) servers.push(await startNodeServer(cluster, node.nodeId, { warn: () => {} }))
+  for (const node of cluster.nodes) servers.push(await startKvNodeServer(cluster, node.nodeId, { warn: () => {} }))
 })
 
 afterAll(async () => {

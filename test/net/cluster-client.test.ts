@@ -33,8 +33,8 @@ async function fakeNode(answer: Answer): Promise<{ address: string; calls: { met
   return { address: `127.0.0.1:${port}`, calls }
 }
 
-function client(endpoints: string[], ids: number[] = []): ClusterClient {
-  const made = new ClusterClient(endpoints, ids)
+function client(endpoints: string[], ids: number[] = [], options: { failFast?: boolean } = {}): ClusterClient {
+  const made = new ClusterClient(endpoints, ids, options)
   clients.push(made)
   return made
 }
@@ -158,6 +158,60 @@ describe('ClusterClient', () => {
     expect(answers).toEqual(['from a', 'from a', 'from a'])
     expect(b.calls.map((c) => c.method)).toEqual(['Read'])
     expect(a.calls.map((c) => c.method)).toEqual(['Read', 'Read', 'Read'])
+  })
+
+  it("rejects at once with the state machine's own error (FAILED_PRECONDITION) and does not send the command again", async () => {
+    const node = await fakeNode((_method, envelope) => (envelope?.kind === 'open' ? clientId(7) : { error: { code: grpc.status.FAILED_PRECONDITION, details: 'ERR_INSUFFICIENT_FUNDS: account 4 holds 3' } }))
+    await expect(client([node.address]).propose(new Uint8Array([4]), 5000)).rejects.toMatchObject({ code: 'ERR_INSUFFICIENT_FUNDS', message: 'account 4 holds 3' })
+    expect(commands(node.calls)).toHaveLength(1)
+  })
+
+  it('sends bytes as a Read query and a string as a key-value key', async () => {
+    const requests: Record<string, unknown>[] = []
+    const node = await fakeNode((_method, _envelope, request) => {
+      requests.push(request)
+      return result('answer')
+    })
+    const cluster = client([node.address])
+    await cluster.read(new Uint8Array([1, 2]), 5000)
+    await cluster.read('k', 5000)
+    expect(requests.map((r) => [r.key, [...(r.query as Buffer)]])).toEqual([
+      ['', [1, 2]],
+      ['k', []],
+    ])
+  })
+
+  describe('with failFast', () => {
+    it('gives up at once when no node answers, naming every address it tried', async () => {
+      const started = Date.now()
+      await expect(client(['127.0.0.1:1', '127.0.0.1:2', '127.0.0.1:3'], [], { failFast: true }).read('k', 10_000)).rejects.toMatchObject({
+        code: 'ERR_NO_CLUSTER',
+        message: 'no node answered: is the cluster running? tried 127.0.0.1:1, 127.0.0.1:2, 127.0.0.1:3',
+      })
+      expect(Date.now() - started).toBeLessThan(1000)
+      // Without it, the client waits for the timeout: a cluster may be on its way up.
+      const patient = Date.now()
+      await expect(client(['127.0.0.1:1'], []).read('k', 700)).rejects.toMatchObject({ code: 'ERR_NO_LEADER' })
+      expect(Date.now() - patient).toBeGreaterThanOrEqual(690)
+    })
+
+    it('gives up at once when fewer than a majority answer and none knows a leader; a proposal was never applied', async () => {
+      const lonely = await fakeNode((method) => (method === 'Status' ? { reply: { id: 1, role: 'follower', leaderId: 0 } } : { reply: { notLeader: { leaderId: 0, leaderAddress: '' } } }))
+      const started = Date.now()
+      await expect(client([lonely.address, '127.0.0.1:2', '127.0.0.1:3'], [], { failFast: true }).propose(new Uint8Array([1]), 10_000)).rejects.toMatchObject({
+        code: 'ERR_NO_MAJORITY',
+        message: `no majority of the cluster is reachable: 1 of 3 nodes answered (${lonely.address}) and none knows a leader; electing one needs 2`,
+      })
+      expect(Date.now() - started).toBeLessThan(1500)
+    })
+
+    it('keeps trying while a majority answers (an election may be under way)', async () => {
+      let asked = 0
+      const undecided = await fakeNode((method) => (method === 'Status' ? { reply: { id: 1, role: 'candidate', leaderId: 0 } } : { reply: { notLeader: { leaderId: 0, leaderAddress: '' } } }))
+      const later = await fakeNode((method, envelope) => (method === 'Status' ? { reply: { id: 2, role: 'follower', leaderId: 0 } } : ++asked < 6 ? { reply: { notLeader: { leaderId: 0, leaderAddress: '' } } } : leaderAnswer('v')(method, envelope, {})))
+      const answer = await client([undecided.address, later.address, '127.0.0.1:3'], [], { failFast: true }).propose(new Uint8Array([1]), 10_000)
+      expect(Buffer.from(answer).toString()).toBe('v')
+    })
   })
 
   it('reports every node, an unreachable one by its configured id', async () => {

@@ -68,13 +68,24 @@ describe('loadClusterConfig', () => {
     expect(config.nodes.map((node) => node.address)).toEqual(['[::1]:18001', 'node-2.example:18002'])
   })
 
+  it('says in one line that a directory, or a binary file, is not a YAML configuration', () => {
+    const dir = tempDir('raftlog-config-')
+    expect(() => loadClusterConfig(dir)).toThrow(new RegExp(`^Configuration file ${dir} is a directory, not a YAML file$`))
+    const binary = join(dir, 'segment.log')
+    writeFileSync(binary, Buffer.from([0x52, 0x41, 0x46, 0x54, 0, 0, 0, 1, 0xff]))
+    expect(() => loadClusterConfig(binary)).toThrow(new RegExp(`^Invalid configuration file ${binary}: not a YAML text file \\(it holds binary data\\)$`))
+  })
+
   it('names a missing file exactly as the reference design does', () => {
     expect(() => loadClusterConfig('missing_config.yaml')).toThrow(/^Configuration file not found: missing_config\.yaml$/)
   })
 
   const refused: [string, string, RegExp][] = [
     ['broken YAML', 'nodes: [', /not valid YAML/],
-    ['a list at the top', '- 1\n', /the document must be a mapping/],
+    ['a list at the top', '- 1\n', /the document must be a mapping with nodes \(and cluster_settings\), got a list$/],
+    ['a text that is not a configuration', 'hello world\n', /the document must be a mapping with nodes \(and cluster_settings\), got a string$/],
+    ['an empty file', '', /the document must be a mapping with nodes \(and cluster_settings\), got nothing$/],
+    ['Markdown', '# raftlog\n\nA durable log:\nsee below\n', /not valid YAML: [^\n]*[^:]$/],
     ['an unknown top-level key', `${threeNodes}cluster: x\n`, /the document\.cluster is not a known setting/],
     ['no nodes', 'nodes: []\n', /nodes must be a non-empty list/],
     ['a snapshot threshold of 0', `${threeNodes}cluster_settings:\n  snapshot_threshold: 0\n`, /cluster_settings\.snapshot_threshold must be a whole number from 1/],

@@ -11,6 +11,7 @@ const command: fc.Arbitrary<KvCommand> = fc.oneof(
   fc.record({ op: fc.constant('get' as const), key: text }),
   fc.record({ op: fc.constant('delete' as const), key: text }),
   fc.record({ op: fc.constant('cas' as const), key: text, expected: fc.option(text, { nil: null }), value: text }),
+  fc.record({ op: fc.constant('batch' as const), puts: fc.array(fc.record({ key: text, value: text }), { maxLength: 5 }) }),
 )
 
 function applyAll(machine: KvStateMachine, commands: KvCommand[]): KvResult[] {
@@ -43,6 +44,9 @@ describe('key-value commands', () => {
     ['bytes after a get key', [2, 1, 0, 0, 0, 0x61, 0x62], /1 bytes after the key/],
     ['a cas cut short', [4, 1, 0, 0, 0, 0x61, 1], /without its expected-value length/],
     ['a cas expected value past the end', [4, 0, 0, 0, 0, 5, 0, 0, 0, 0x61], /expected-value length 5 runs past the end/],
+    ['a batch of more puts than it holds', [5, 2, 0, 0, 0, 1, 0, 0, 0, 0x61, 0, 0, 0, 0], /a batch cut short before a key length/],
+    ['a batch value past the end', [5, 1, 0, 0, 0, 1, 0, 0, 0, 0x61, 9, 0, 0, 0], /value length 9 runs past the end/],
+    ['bytes after the last put of a batch', [5, 0, 0, 0, 0, 0x61], /1 bytes after the last of 0 puts/],
   ]
   for (const [what, bytes, message] of malformed) {
     it(`refuse ${what} with ERR_BAD_COMMAND`, () => {
@@ -69,6 +73,10 @@ describe('KvStateMachine', () => {
       fc.property(fc.array(command, { maxLength: 60 }), (commands) => {
         const model = new Map<string, string>()
         const expected = commands.map((c): KvResult => {
+          if (c.op === 'batch') {
+            for (const { key, value } of c.puts) model.set(key, value)
+            return { ok: true }
+          }
           const before = model.get(c.key) ?? null
           if (c.op === 'put') {
             model.set(c.key, c.value)

@@ -9,7 +9,8 @@ import { join } from 'node:path'
 import { loadClusterConfig, type ClusterConfig } from '../../src/net/cluster-config.js'
 import { decodeKvResult, encodeKvCommand } from '../../src/net/kv-state-machine.js'
 import { ClusterClient } from '../../src/net/cluster-client.js'
-import { maxCommandBytes, startNodeServer, type NodeServer } from '../../src/net/node-server.js'
+import { maxCommandBytes, type NodeServer } from '../../src/net/node-server.js'
+import { startKvNodeServer } from '../../src/net/kv-node-server.js'
 import { protocol } from '../../src/net/protocol.js'
 import { freePort } from '../helpers/processes.js'
 
@@ -40,7 +41,7 @@ beforeAll(async () => {
   const ports = [await freePort(), await freePort(), await freePort()]
   writeFileSync(path, `nodes:\n${ports.map((port, i) => `  - { node_id: ${i + 1}, ip_address: "127.0.0.1", port: ${port} }`).join('\n')}\ncluster_settings:\n  log_directory: "./logs"\n  log_segment_size: 1048576\n  election_timeout_range: { min: 150, max: 300 }\n  heartbeat_interval: 30\n`)
   cluster = loadClusterConfig(path)
-  for (const node of cluster.nodes) servers.push(await startNodeServer(cluster, node.nodeId, silent))
+  for (const node of cluster.nodes) servers.push(await startKvNodeServer(cluster, node.nodeId, silent))
 })
 
 afterAll(async () => {
@@ -117,9 +118,9 @@ describe('the client service of a node', () => {
   })
 
   it('refuses to start a node that is not in the configuration, or whose port is taken', async () => {
-    await expect(startNodeServer(cluster, 99, silent)).rejects.toThrow(/^Node ID 99 not found in configuration file$/)
+    await expect(startKvNodeServer(cluster, 99, silent)).rejects.toThrow(`Node ID 99 not found in configuration file ${cluster.path} (ids: 1, 2, 3)`)
     const node = cluster.nodes[0]!
-    await expect(startNodeServer(cluster, node.nodeId, silent)).rejects.toThrow(`Failed to bind to ${node.address} - address already in use`)
+    await expect(startKvNodeServer(cluster, node.nodeId, silent)).rejects.toThrow(`Failed to bind to ${node.address} - address already in use`)
   })
 })
 
@@ -128,7 +129,7 @@ describe('stopping a node server', () => {
     const single = join(dir, 'single.yaml')
     const port = await freePort()
     writeFileSync(single, `nodes:\n  - { node_id: 1, ip_address: "127.0.0.1", port: ${port} }\ncluster_settings:\n  log_directory: "./single"\n`)
-    const server = await startNodeServer(loadClusterConfig(single), 1, silent)
+    const server = await startKvNodeServer(loadClusterConfig(single), 1, silent)
     const stopNode = server.node.stop.bind(server.node)
     server.node.stop = async () => {
       await stopNode()

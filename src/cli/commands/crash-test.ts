@@ -7,6 +7,7 @@ import { runCrashTest, type CrashMode, type CrashTestReport, type RoundResult } 
 import type { SizeRange } from '../crash-test/payload.js'
 import { pageSizeBytes } from '../../storage/native.js'
 import { maxEntrySizeBytes } from '../../storage/segment-format.js'
+import { plural } from '../plural.js'
 
 const help = `Usage: raftlog crash-test [options]
 
@@ -115,7 +116,7 @@ function progressReporter(rounds: number, quiet: boolean): (round: RoundResult) 
     const counts =
       round.kind === 'snapshot'
         ? `${round.acknowledged} acknowledged, ${round.recovered} in the restored state`
-        : `${round.acknowledged} acknowledged, ${round.recovered} in log, ${round.cutBytes} bytes cut`
+        : `${round.acknowledged} acknowledged, ${round.recovered} in log, ${plural(round.cutBytes, 'byte')} cut`
     if (terminal) {
       const width = 30
       const filled = Math.round((round.round / rounds) * width)
@@ -123,7 +124,7 @@ function progressReporter(rounds: number, quiet: boolean): (round: RoundResult) 
       if (round.round === rounds) process.stderr.write('\n')
     } else {
       process.stderr.write(
-        `round ${round.round}/${rounds}: ${detail}: ${counts}, ${round.violations.length} violations\n`,
+        `round ${round.round}/${rounds}: ${detail}: ${counts}, ${plural(round.violations.length, 'violation')}\n`,
       )
     }
   }
@@ -135,8 +136,8 @@ function snapshotLines(report: CrashTestReport): string[] {
   return [
     `  rounds:                ${report.rounds} (${report.snapshotRounds} snapshot; ${report.crashPointRounds} killed inside the snapshot path)`,
     `  killed in:             ${points['snapshot-write']} snapshot-write, ${points['snapshot-rename']} snapshot-rename, ${points['log-compaction']} log-compaction, ${points['snapshot-prune']} snapshot-prune; ${points.none} not reached`,
-    `  acknowledged:          ${report.entriesAcknowledged} proposals`,
-    `  restored state:        ${report.entriesRecovered} proposals`,
+    `  acknowledged:          ${plural(report.entriesAcknowledged, 'proposal')}`,
+    `  restored state:        ${plural(report.entriesRecovered, 'proposal')}`,
   ]
 }
 
@@ -150,8 +151,8 @@ function printReport(report: CrashTestReport, dir: string): void {
         ]),
     `  entries acknowledged:  ${report.entriesAcknowledged}`,
     `  entries in final log:  ${report.entriesRecovered}`,
-    ...(report.powerLossRounds === 0 ? [] : [`  lost to power loss:    ${report.bytesLost} bytes written after the last flush`]),
-    `  cut off at recovery:   ${report.bytesCutOff} bytes (${report.framesCutOff} checksummed frames)`,
+    ...(report.powerLossRounds === 0 ? [] : [`  lost to power loss:    ${plural(report.bytesLost, 'byte')} written after the last flush`]),
+    `  cut off at recovery:   ${plural(report.bytesCutOff, 'byte')} (${plural(report.framesCutOff, 'checksummed frame')})`,
   ]
   const lines = [
     `crash-test report (seed ${report.seed})`,
@@ -199,7 +200,7 @@ export const crashTestCommand: Command = {
     if (segmentSize % pageSizeBytes !== 0) throw new UsageError(`--segment-size must be a multiple of ${pageSizeBytes}, got ${segmentSize}`)
     const { dir, temporary } = prepareDirectory(values.dir)
     const json = values.json === true
-    if (!json) console.error(`crash-test: ${rounds} rounds, mode ${mode}, seed ${seed}, in ${dir}`)
+    if (!json) console.error(`crash-test: ${plural(rounds, 'round')}, mode ${mode}, seed ${seed}, in ${dir}`)
     const report = await runCrashTest({
       dir,
       rounds,

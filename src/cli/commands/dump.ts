@@ -7,8 +7,10 @@ import { checkStateFile } from '../state-check.js'
 import { RaftLogError } from '../../storage/errors.js'
 import { stateFileName } from '../../storage/raft-state-file.js'
 import { frameHeaderSizeBytes } from '../../storage/segment-format.js'
+import { describeKvEntry } from '../kv/describe-entry.js'
+import { plural } from '../plural.js'
 
-const help = `Usage: raftlog dump DIR [--from I] [--to J] [--format text|json|hex]
+const help = `Usage: raftlog dump DIR [--from I] [--to J] [--format text|json|hex|kv]
 
 Prints the entries of a log directory, one per line (hex: one block each): those opening the log
 would give. Never changes the directory; refuses one that a running node has locked, and one that
@@ -26,11 +28,15 @@ Options:
   --format F      text (default): index, term, type, length and the payload as UTF-8 when it is
                   printable, else base64;
                   json: one JSON object per line {index, term, type, length, data (base64)};
-                  hex: a header line, then a hexdump of the payload
+                  hex: a header line, then a hexdump of the payload;
+                  kv: the entries of a \`raftlog node\` log decoded: sessions opened and
+                  kept alive, and each key-value command (client, sequence number, put,
+                  delete, cas or batch, with keys and values as JSON strings)
   -h, --help      show this help
 
-Example:
-  raftlog dump ./raft_logs/node_1 --from 100 --to 120 --format json`
+Examples:
+  raftlog dump ./raft_logs/node_1 --from 100 --to 120 --format json
+  raftlog dump ./raft_logs/node_1 --format kv | grep '"greeting"'`
 
 const typeNames = ['normal', 'noop', 'config']
 
@@ -57,12 +63,13 @@ function hexdump(data: Uint8Array): string {
 }
 
 function format(frame: FrameInfo, data: Uint8Array, style: string): string {
+  if (style === 'kv') return `${frame.index}\tterm ${frame.term}\t${describeKvEntry(frame.index, frame.type, data)}`
   const type = typeNames[frame.type] ?? String(frame.type)
   const payload = Buffer.from(data.buffer, data.byteOffset, data.length)
   if (style === 'json') {
     return JSON.stringify({ index: frame.index, term: frame.term, type, length: frame.length, data: payload.toString('base64') })
   }
-  const head = `${frame.index}\tterm ${frame.term}\t${type}\t${frame.length} bytes`
+  const head = `${frame.index}\tterm ${frame.term}\t${type}\t${plural(frame.length, 'byte')}`
   if (style === 'hex') return data.length === 0 ? head : `${head}\n${hexdump(data)}`
   const text = payload.toString('utf8')
   return `${head}\t${isPrintable(text) ? JSON.stringify(text) : `base64:${payload.toString('base64')}`}`
@@ -95,7 +102,7 @@ function checkIsLog(dir: string, log: LogCheck): void {
 
 export const dumpCommand: Command = {
   name: 'dump',
-  summary: 'Print the entries of a log directory as text, JSON lines or hex (read-only)',
+  summary: 'Print the entries of a log directory as text, JSON lines, hex or key-value commands (read-only)',
   help,
   async run(args) {
     const { values, positionals } = parseArgs({
@@ -107,7 +114,7 @@ export const dumpCommand: Command = {
     const dir = positionals[0]
     if (dir === undefined || positionals.length > 1) throw new UsageError('dump takes exactly one directory')
     const style = values.format ?? 'text'
-    if (style !== 'text' && style !== 'json' && style !== 'hex') throw new UsageError(`--format must be text, json or hex, got '${style}'`)
+    if (style !== 'text' && style !== 'json' && style !== 'hex' && style !== 'kv') throw new UsageError(`--format must be text, json, hex or kv, got '${style}'`)
     const from = parseIndex('--from', values.from) ?? 0
     const to = parseIndex('--to', values.to) ?? Number.MAX_SAFE_INTEGER
     if (from > to) throw new UsageError(`--from ${from} is after --to ${to}`)

@@ -3,6 +3,7 @@ import { UsageError, type Command } from '../command.js'
 import { checkLogDirectory, readStateFile, scanSegment, segmentFiles, type SegmentScan } from '../log-reader.js'
 import { checkSnapshots, type SnapshotsCheck, type SnapshotVerdict } from '../snapshot-check.js'
 import { RaftStateFile, type StateSlot } from '../../storage/raft-state-file.js'
+import { plural } from '../plural.js'
 
 const help = `Usage: raftlog inspect DIR [--json]
 
@@ -47,7 +48,7 @@ function segmentRow(scan: SegmentScan): string[] {
     first === undefined ? '-' : String(first.term),
     last === undefined ? '-' : String(last.term),
     `${scan.usedBytes} / ${scan.sizeBytes}`,
-    status + (scan.problems.length > 0 ? ` (${scan.problems.length} problems: run verify)` : ''),
+    status + (scan.problems.length > 0 ? ` (${plural(scan.problems.length, 'problem')}: run verify)` : ''),
   ]
 }
 
@@ -121,7 +122,7 @@ export const inspectCommand: Command = {
     const entries = scans.reduce((sum, scan) => sum + scan.frames.length, 0)
     if (scans.length > 0) {
       const last = scans.at(-1)!
-      lines.push('', `${scans.length} segments, ${entries} entries, indexes ${scans[0]!.baseIndex}..${last.baseIndex + last.frames.length - 1}`)
+      lines.push('', `${plural(scans.length, 'segment')}, ${plural(entries, 'entry', 'entries')}, indexes ${scans[0]!.baseIndex}..${last.baseIndex + last.frames.length - 1}`)
     }
     lines.push('', ...describeSnapshots(snapshots))
     console.log(lines.join('\n'))

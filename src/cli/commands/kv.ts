@@ -3,51 +3,109 @@ import { UsageError, type Command } from '../command.js'
 import { clientFrom, timeoutFrom } from '../endpoints.js'
 import { decodeKvResult, encodeKvCommand, type KvCommand } from '../../net/kv-state-machine.js'
 import type { RaftLogError } from '../../storage/errors.js'
+import type { ClusterClient } from '../../net/cluster-client.js'
+import { maxLoadFileBytes, readText } from '../kv/value-source.js'
+import { scanPairs } from '../kv/scan.js'
+import { parseLoadFile, type LoadPair } from '../kv/load-file.js'
+import { defaultInFlight, loadPairs, maxInFlight, maxPutsPerBatch } from '../kv/load.js'
+import { progressOn } from '../kv/progress.js'
+import { plural } from '../plural.js'
 
 /** Exit status when a mutation may or may not have been applied. */
 const unknownOutcomeStatus = 3
 
-const help = `Usage: raftlog kv <put KEY VALUE | get KEY | delete KEY | cas KEY EXPECTED NEW | cas KEY --absent NEW>
+const help = `Usage: raftlog kv put KEY VALUE | put KEY --file FILE | put KEY -
+                  | get KEY | delete KEY | cas KEY EXPECTED NEW | cas KEY --absent NEW
+                  | scan [PREFIX] [--limit N] | load FILE [--in-flight N]
                   [--config FILE | --endpoints HOST:PORT,...] [--timeout MS] [--json]
 
 Reads and writes the cluster's key-value store. The client finds the leader itself (it follows
 "not the leader" answers). A put, delete or cas goes through the Raft log in a client session:
 after a timeout or a lost connection the client sends the same command again, and the cluster
-applies it once. A get writes nothing to the log: any node answers it after confirming with the
-leader that it holds every write acknowledged before (ReadIndex), so reads are linearizable.
+applies it once. A get or a scan writes nothing to the log: any node answers it after confirming
+with the leader that it holds every write acknowledged before (ReadIndex), so reads are
+linearizable. When no node answers, or fewer than a majority and none knows a leader, kv says
+so at once instead of waiting for --timeout.
 
   put KEY VALUE            set KEY
+  put KEY --file FILE      set KEY to the contents of FILE (UTF-8 text, exactly, final newline included)
+  put KEY -                set KEY to what standard input holds (\`put KEY -- -\` stores "-")
   get KEY                  print KEY's value (exit 1 if absent)
   delete KEY               remove KEY
   cas KEY EXPECTED NEW     set KEY to NEW only if it holds EXPECTED (exit 1 if not)
   cas KEY --absent NEW     set KEY to NEW only if it is absent
+  scan [PREFIX]            print every key starting with PREFIX (all keys without one) and its
+                           value, in key order, as KEY<TAB>VALUE lines (--json: JSON lines, as
+                           load reads them; use it when keys or values may hold tabs or newlines);
+                           read up to 10,000 keys (4 MiB) at a time, each read linearizable on its
+                           own, so a scan of many pages is not one snapshot
+  load FILE                put every pair of FILE ('-': standard input): JSON lines
+                           {"key": "...", "value": "..."} or KEY<TAB>VALUE lines, mixed as you like;
+                           a key given twice gets its last value. Through one client, in batches
+                           of up to ${maxPutsPerBatch} puts (one log entry each, applied together), many
+                           batches in flight; a progress bar on a terminal, a count every second
+                           otherwise. Stops at the first failed batch and says how many keys were
+                           written
 
 Options:
   -c, --config FILE        the cluster configuration (default: cluster_config.yaml)
-  --endpoints LIST         host:port of nodes to try, instead of the configuration
-  --timeout MS             give up after this long without a leader (default 5000)
-  --json                   print the result as JSON
+  --endpoints LIST         host:port of every node, instead of the configuration
+  --timeout MS             give up on an operation after this long without a leader (default 5000)
+  --file FILE              put: read the value from FILE
+  --absent                 cas: set only if the key is absent
+  --limit N                scan: print at most N keys
+  --in-flight N            load: batches sent at once, 1 to ${maxInFlight} (default ${defaultInFlight})
+  --json                   print results as JSON
   -h, --help               show this help
 
 Exit status: 0 done; 1 a get of an absent key, a failed cas, or an error; 2 bad usage;
-3 the outcome of a put, delete or cas is unknown: it may have been applied, and no leader
-answered again before --timeout (check with a get before trying again).
+3 the outcome of a put, delete or cas (or of a batch of load) is unknown: it may have been
+applied, and no leader answered again before --timeout (check with a get before trying again).
 
 Examples:
   raftlog kv put greeting hello
-  raftlog kv get greeting --json`
+  raftlog kv put config --file settings.json
+  raftlog kv get greeting --json
+  raftlog kv scan user/ --limit 10
+  raftlog kv scan --json > backup.jsonl && raftlog kv load backup.jsonl`
 
-function parseCommand(words: string[], absent: boolean): KvCommand {
+type Values = {
+  config?: string | undefined
+  endpoints?: string | undefined
+  timeout?: string | undefined
+  json?: boolean | undefined
+  absent?: boolean | undefined
+  file?: string | undefined
+  limit?: string | undefined
+  'in-flight'?: string | undefined
+}
+
+/** A command on one key: what put, get, delete and cas send. */
+type SingleKvCommand = Exclude<KvCommand, { op: 'batch' }>
+
+/** Options that belong to one operation only: given with another, they are a mistake worth saying. */
+const optionOwners: Record<string, string> = { absent: 'cas', file: 'put', limit: 'scan', 'in-flight': 'load' }
+
+function wholeNumber(flag: string, text: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max) throw new UsageError(`${flag} must be a whole number from ${min}${max === Number.MAX_SAFE_INTEGER ? '' : ` to ${max}`}, got '${text}'`)
+  return Number(text)
+}
+
+/** A single-key command; `stdinDash` says whether a put's '-' means standard input (it came before any `--`). */
+async function parseCommand(words: string[], values: Values, stdinDash: boolean): Promise<SingleKvCommand> {
   const [op, key, ...rest] = words
-  if (op === undefined) throw new UsageError('kv needs a command: put, get, delete or cas')
   if (key === undefined) throw new UsageError(`kv ${op} needs a KEY`)
   const expect = (count: number, shape: string): void => {
     if (rest.length !== count) throw new UsageError(`usage: raftlog kv ${shape}`)
   }
   switch (op) {
     case 'put':
-      expect(1, 'put KEY VALUE')
-      return { op, key, value: rest[0] as string }
+      if (values.file !== undefined) {
+        expect(0, 'put KEY --file FILE (a value or --file, not both)')
+        return { op, key, value: await readText(values.file) }
+      }
+      expect(1, 'put KEY VALUE | put KEY --file FILE | put KEY -')
+      return { op, key, value: rest[0] === '-' && stdinDash ? await readText('-') : (rest[0] as string) }
     case 'get':
       expect(0, 'get KEY')
       return { op, key }
@@ -55,53 +113,122 @@ function parseCommand(words: string[], absent: boolean): KvCommand {
       expect(0, 'delete KEY')
       return { op, key }
     case 'cas':
-      if (absent) {
+      if (values.absent === true) {
         expect(1, 'cas KEY --absent NEW')
         return { op, key, expected: null, value: rest[0] as string }
       }
       expect(2, 'cas KEY EXPECTED NEW')
       return { op, key, expected: rest[0] as string, value: rest[1] as string }
     default:
-      throw new UsageError(`unknown kv command '${op}' (put, get, delete or cas)`)
+      throw new UsageError(`unknown kv command '${op}' (put, get, delete, cas, scan or load)`)
   }
+}
+
+async function runSingle(client: ClusterClient, command: SingleKvCommand, values: Values): Promise<number> {
+  const timeout = timeoutFrom(values.timeout)
+  let reply: Uint8Array
+  try {
+    reply = command.op === 'get' ? await client.read(command.key, timeout) : await client.propose(encodeKvCommand(command), timeout)
+  } catch (error) {
+    if ((error as RaftLogError).code !== 'ERR_UNKNOWN_OUTCOME') throw error
+    console.error(`Error: ${command.op} ${JSON.stringify(command.key)}: ${(error as Error).message}`)
+    return unknownOutcomeStatus
+  }
+  const result = decodeKvResult(reply)
+  if (values.json === true) {
+    console.log(JSON.stringify({ op: command.op, key: command.key, ...result }))
+  } else if (command.op === 'get') {
+    if (result.value === null) console.error(`(absent) ${command.key}`)
+    else console.log(result.value)
+  } else if (command.op === 'cas') {
+    console.log(result.ok ? 'OK' : `FAILED: ${command.key} holds ${result.value === null ? 'nothing' : JSON.stringify(result.value)}`)
+  } else {
+    console.log(command.op === 'delete' && !result.ok ? `(absent) ${command.key}` : 'OK')
+  }
+  const failed = (command.op === 'get' && result.value === null) || (command.op === 'cas' && !result.ok)
+  return failed ? 1 : 0
+}
+
+async function runScan(client: ClusterClient, words: string[], values: Values): Promise<number> {
+  if (words.length > 2) throw new UsageError('usage: raftlog kv scan [PREFIX] [--limit N]')
+  const limit = values.limit === undefined ? Number.MAX_SAFE_INTEGER : wholeNumber('--limit', values.limit, 1)
+  const lines: string[] = []
+  // Written a page at a time: a scan of the whole store never sits in memory as one string.
+  const flush = (): void => {
+    if (lines.length > 0) process.stdout.write(`${lines.splice(0).join('\n')}\n`)
+  }
+  await scanPairs(client, words[1] ?? '', limit, timeoutFrom(values.timeout), (key, value) => {
+    lines.push(values.json === true ? JSON.stringify({ key, value }) : `${key}\t${value}`)
+    if (lines.length >= 1000) flush()
+  })
+  flush()
+  return 0
+}
+
+async function runLoad(client: ClusterClient, words: string[], values: Values): Promise<number> {
+  const source = words[1]
+  if (source === undefined || words.length > 2) throw new UsageError('usage: raftlog kv load FILE (JSON lines or KEY<TAB>VALUE lines)')
+  const inFlight = values['in-flight'] === undefined ? defaultInFlight : wholeNumber('--in-flight', values['in-flight'], 1, maxInFlight)
+  const name = source === '-' ? 'standard input' : source
+  const { pairs, duplicates } = parseLoadFile(await readText(source, maxLoadFileBytes), name)
+  const started = Date.now()
+  const progress = progressOn(process.stderr, pairs.length, 'kv load')
+  let outcome: Awaited<ReturnType<typeof loadPairs>>
+  try {
+    outcome = await loadPairs(client, pairs, { inFlight, timeoutMs: timeoutFrom(values.timeout), onProgress: (written) => progress.update(written) })
+  } finally {
+    progress.stop()
+  }
+  const seconds = (Date.now() - started) / 1000
+  const overwritten = duplicates === 0 ? '' : ` (${plural(duplicates, 'line')} overwritten by a later one for the same key)`
+  if (outcome.failure !== undefined) {
+    const { batch, error } = outcome.failure
+    const first = batch[0] as LoadPair
+    console.error(`Error: ${name}: the batch of ${plural(batch.length, 'key')} from line ${first.line} (key ${JSON.stringify(first.key)}) failed: ${error.message}; ${outcome.written} of ${plural(pairs.length, 'key')} written`)
+    return error.code === 'ERR_UNKNOWN_OUTCOME' ? unknownOutcomeStatus : 1
+  }
+  const rate = seconds > 0 ? `, ${Math.round(outcome.written / seconds)} keys/s` : ''
+  if (values.json === true) console.log(JSON.stringify({ op: 'load', keys: outcome.written, duplicates, seconds }))
+  else console.log(`loaded ${plural(outcome.written, 'key')} in ${seconds.toFixed(1)} s${rate}${overwritten}`)
+  return 0
 }
 
 export const kvCommand: Command = {
   name: 'kv',
-  summary: 'Put, get, delete or compare-and-set keys in a running cluster',
+  summary: 'Put, get, delete, compare-and-set, scan or bulk-load keys in a running cluster',
   help,
   async run(args) {
-    const { values, positionals } = parseArgs({
+    const { values, positionals, tokens } = parseArgs({
       args,
-      options: { config: { type: 'string', short: 'c' }, endpoints: { type: 'string' }, timeout: { type: 'string' }, json: { type: 'boolean' }, absent: { type: 'boolean' } },
+      options: {
+        config: { type: 'string', short: 'c' },
+        endpoints: { type: 'string' },
+        timeout: { type: 'string' },
+        json: { type: 'boolean' },
+        absent: { type: 'boolean' },
+        file: { type: 'string' },
+        limit: { type: 'string' },
+        'in-flight': { type: 'string' },
+      },
       allowPositionals: true,
       strict: true,
+      tokens: true,
     })
-    const command = parseCommand(positionals, values.absent === true)
-    const client = clientFrom(values)
+    const op = positionals[0]
+    if (op === undefined) throw new UsageError('kv needs a command: put, get, delete, cas, scan or load')
+    for (const [option, owner] of Object.entries(optionOwners)) {
+      if (values[option as keyof typeof values] !== undefined && op !== owner) throw new UsageError(`--${option} goes with kv ${owner} only`)
+    }
+    // `put KEY -` reads standard input; after `--`, '-' is the value itself.
+    const terminator = tokens.find((token) => token.kind === 'option-terminator')?.index ?? Number.POSITIVE_INFINITY
+    const valueToken = tokens.filter((token) => token.kind === 'positional')[2]
+    const stdinDash = valueToken !== undefined && valueToken.index < terminator
+    const single = op === 'scan' || op === 'load' ? undefined : await parseCommand(positionals, values, stdinDash)
+    const client = clientFrom(values, { failFast: true })
     try {
-      const timeout = timeoutFrom(values.timeout)
-      let reply: Uint8Array
-      try {
-        reply = command.op === 'get' ? await client.read(command.key, timeout) : await client.propose(encodeKvCommand(command), timeout)
-      } catch (error) {
-        if ((error as RaftLogError).code !== 'ERR_UNKNOWN_OUTCOME') throw error
-        console.error(`Error: ${command.op} ${JSON.stringify(command.key)}: ${(error as Error).message}`)
-        return unknownOutcomeStatus
-      }
-      const result = decodeKvResult(reply)
-      if (values.json === true) {
-        console.log(JSON.stringify({ op: command.op, key: command.key, ...result }))
-      } else if (command.op === 'get') {
-        if (result.value === null) console.error(`(absent) ${command.key}`)
-        else console.log(result.value)
-      } else if (command.op === 'cas') {
-        console.log(result.ok ? 'OK' : `FAILED: ${command.key} holds ${result.value === null ? 'nothing' : JSON.stringify(result.value)}`)
-      } else {
-        console.log(command.op === 'delete' && !result.ok ? `(absent) ${command.key}` : 'OK')
-      }
-      const failed = (command.op === 'get' && result.value === null) || (command.op === 'cas' && !result.ok)
-      return failed ? 1 : 0
+      if (op === 'scan') return await runScan(client, positionals, values)
+      if (op === 'load') return await runLoad(client, positionals, values)
+      return await runSingle(client, single as SingleKvCommand, values)
     } finally {
       client.close()
     }

@@ -1,8 +1,7 @@
 import { parseArgs } from 'node:util'
 import { UsageError, type Command } from '../command.js'
-import { loadClusterConfig } from '../../net/cluster-config.js'
-import { startNodeServer } from '../../net/node-server.js'
-import { RaftLogError } from '../../storage/errors.js'
+import { loadClusterConfig, nodeNotFound } from '../../net/cluster-config.js'
+import { startKvNodeServer } from '../../net/kv-node-server.js'
 import { onParentGone } from '../parent-pipe.js'
 
 const help = `Usage: raftlog node --node-id ID [--config FILE] [--log-format text|json]
@@ -47,10 +46,10 @@ export const nodeCommand: Command = {
     const cluster = loadClusterConfig(values.config ?? 'cluster_config.yaml')
     const log = makeLogger(format, nodeId)
     const config = cluster.nodes.find((node) => node.nodeId === nodeId)
-    if (config === undefined) throw new RaftLogError('ERR_CONFIG', `Node ID ${nodeId} not found in configuration file`, { nodeId })
+    if (config === undefined) throw nodeNotFound(cluster, nodeId)
     log('starting', `starting node ${nodeId} at ${config.address}`, { address: config.address })
     log('configuration', `configuration ${cluster.path}: ${cluster.nodes.length} nodes (${cluster.nodes.map((n) => `${n.nodeId}@${n.address}`).join(', ')}), election timeout ${cluster.electionTimeout[0]}-${cluster.electionTimeout[1]} ms, heartbeat ${cluster.heartbeatInterval} ms, log in ${cluster.logDirectory}`)
-    const server = await startNodeServer(cluster, nodeId, { warn: (message) => log('warning', message) })
+    const server = await startKvNodeServer(cluster, nodeId, { warn: (message) => log('warning', message) })
     const { node } = server
     node.on('role', ({ role, term }: { role: string; term: number }) => {
       if (role === 'leader') log('election-won', `election won: leader for term ${term}`, { role, term })

@@ -8,6 +8,7 @@ import { checkStateFile } from '../state-check.js'
 import { RaftLogError } from '../../storage/errors.js'
 import { isLockHeld, lockFile, unlockFile } from '../../storage/native.js'
 import { systemError } from '../../storage/system-error.js'
+import { plural } from '../plural.js'
 
 const help = `Usage: raftlog repair DIR [--dry-run]
 
@@ -38,11 +39,11 @@ function describeChange(change: Change, dryRun: boolean): string {
   const verb = (done: string, would: string): string => (dryRun ? `would ${would}` : done)
   switch (change.kind) {
     case 'delete':
-      return `${verb('deleted', 'delete')} ${change.file}: ${change.frames} frames, ${change.bytes} bytes`
+      return `${verb('deleted', 'delete')} ${change.file}: ${plural(change.frames, 'frame')}, ${plural(change.bytes, 'byte')}`
     case 'replace':
-      return `${verb('replaced', 'replace')} ${change.file} by an empty segment at index ${change.baseIndex} (the term before it is unknown: 0): ${change.frames} frames, ${change.bytes} bytes`
+      return `${verb('replaced', 'replace')} ${change.file} by an empty segment at index ${change.baseIndex} (the term before it is unknown: 0): ${plural(change.frames, 'frame')}, ${plural(change.bytes, 'byte')}`
     case 'cut':
-      return `${verb('cut', 'cut')} ${change.file} at byte ${change.offset}: ${change.frames} frames, ${change.bytes} bytes${change.reopen ? ' (its header opened again)' : ''}`
+      return `${verb('cut', 'cut')} ${change.file} at byte ${change.offset}: ${plural(change.frames, 'frame')}, ${plural(change.bytes, 'byte')}${change.reopen ? ' (its header opened again)' : ''}`
   }
 }
 

@@ -5,6 +5,7 @@ import { checkLogDirectory, type Problem } from '../log-reader.js'
 import { checkSnapshots, type SnapshotVerdict } from '../snapshot-check.js'
 import { checkSnapshotFit } from '../snapshot-fit.js'
 import { checkStateFile, type StateCheck } from '../state-check.js'
+import { plural } from '../plural.js'
 
 const help = `Usage: raftlog verify DIR [--json]
 
@@ -110,7 +111,7 @@ function describeProblem(p: Problem): string {
 function describeRecovery(result: VerifyResult): string[] {
   const { cuts, removals, fresh } = result.recovery
   return [
-    ...cuts.map((cut) => `recovery would cut ${cut.bytes} bytes (${cut.frames} checksummed frames) of ${cut.file} from byte ${cut.offset} (index ${cut.index}): ${cut.why}`),
+    ...cuts.map((cut) => `recovery would cut ${plural(cut.bytes, 'byte')} (${plural(cut.frames, 'checksummed frame')}) of ${cut.file} from byte ${cut.offset} (index ${cut.index}): ${cut.why}`),
     ...removals.map((removal) =>
       `recovery would remove ${removal.file}: ${removal.reason === 'below reset' ? 'left over from an interrupted reset' : 'made after the last flush, nothing in it acknowledged'}`,
     ),
@@ -131,7 +132,7 @@ function describeSnapshots(result: VerifyResult): string {
   const { files, newestValid } = result.snapshots
   if (files.length === 0) return ''
   const newest = files.find((file) => file.file === newestValid)
-  const count = `${files.length} snapshot${files.length === 1 ? '' : 's'}`
+  const count = plural(files.length, 'snapshot')
   return `; ${count}, ${newest === undefined ? 'none valid' : `newest valid ${newest.file} (index ${newest.index}, term ${newest.term})`}`
 }
 
@@ -145,12 +146,11 @@ function describeState(state: StateCheck): string {
 /** The last line: ok, or how many problems and warnings, then the log and the state file in brief. */
 function summary(result: VerifyResult): string {
   const range = result.entries === 0 ? 'empty' : `${result.firstIndex}..${result.lastIndex}`
-  const tail = result.tailBytes > 0 ? `; ${result.tailBytes} bytes after the last entry would be cut by recovery` : ''
+  const tail = result.tailBytes > 0 ? `; ${plural(result.tailBytes, 'byte')} after the last entry would be cut by recovery` : ''
   const state = `${describeSnapshots(result)}; ${describeState(result.state)}`
-  const count = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`
-  if (result.problems.length > 0) return `${count(result.problems.length, 'problem')} in ${result.segments} segments, ${result.entries} readable entries${tail}${state}`
-  const log = `${result.segments} segments, ${result.entries} entries (${range})${tail}${state}`
-  return result.warnings.length > 0 ? `no problem, ${count(result.warnings.length, 'warning')}: ${log}` : `ok: ${log}`
+  if (result.problems.length > 0) return `${plural(result.problems.length, 'problem')} in ${plural(result.segments, 'segment')}, ${plural(result.entries, 'readable entry', 'readable entries')}${tail}${state}`
+  const log = `${plural(result.segments, 'segment')}, ${plural(result.entries, 'entry', 'entries')} (${range})${tail}${state}`
+  return result.warnings.length > 0 ? `no problem, ${plural(result.warnings.length, 'warning')}: ${log}` : `ok: ${log}`
 }
 
 export const verifyCommand: Command = {

@@ -1,0 +1,52 @@
+// An entry of a `raftlog node` log in words, for `dump --format kv`: the client-session envelope
+// (session-envelope.ts) and the key-value command inside it (kv-state-machine.ts).
+import { decodeKvCommand, type KvCommand } from '../../net/kv-state-machine.js'
+import { decodeEnvelope } from '../../raft/session-envelope.js'
+import { EntryType } from '../../storage/log-entry.js'
+
+const quote = (text: string): string => JSON.stringify(text)
+
+export function describeKvCommand(command: KvCommand): string {
+  switch (command.op) {
+    case 'put':
+      return `put ${quote(command.key)} ${quote(command.value)}${command.previous === true ? ' (answering the previous value)' : ''}`
+    case 'get':
+    case 'delete':
+      return `${command.op} ${quote(command.key)}`
+    case 'cas':
+      return `cas ${quote(command.key)} ${command.expected === null ? 'absent' : quote(command.expected)} ${quote(command.value)}`
+    case 'batch':
+      return `batch of ${command.puts.length} put${command.puts.length === 1 ? '' : 's'}: ${command.puts.map((put) => `${quote(put.key)} ${quote(put.value)}`).join(', ')}`
+  }
+}
+
+/** What a key-value command's bytes say, or why they are not one. */
+function describePayload(payload: Uint8Array): string {
+  try {
+    return describeKvCommand(decodeKvCommand(payload))
+  } catch (error) {
+    return `not a key-value command (${(error as Error).message}): base64:${Buffer.from(payload.buffer, payload.byteOffset, payload.length).toString('base64')}`
+  }
+}
+
+/** One entry of a key-value node's log, in words. */
+export function describeKvEntry(index: number, type: EntryType, data: Uint8Array): string {
+  if (type === EntryType.NoOp) return 'no-op (a new leader\'s first entry)'
+  if (type !== EntryType.Normal) return `${type === EntryType.Config ? 'configuration' : `type ${type}`} entry, ${data.length} bytes`
+  let envelope: ReturnType<typeof decodeEnvelope>
+  try {
+    envelope = decodeEnvelope(data)
+  } catch (error) {
+    return `not a session entry (${(error as Error).message})`
+  }
+  switch (envelope.kind) {
+    case 'open':
+      return `open session: client ${index}`
+    case 'keep-alive':
+      return `keep session alive: client ${envelope.clientId}`
+    case 'command':
+      return `client ${envelope.clientId} #${envelope.sequence}: ${describePayload(envelope.payload)}`
+    case 'plain':
+      return describePayload(envelope.payload)
+  }
+}

@@ -1,0 +1,50 @@
+// A value for `kv put`, or a `kv load` file, from a file or standard input, as text: the key-value store holds UTF-8
+// strings, so bytes that are not UTF-8 are refused rather than stored mangled.
+import { readFileSync } from 'node:fs'
+import { RaftLogError } from '../../storage/errors.js'
+
+/** Largest value read from a file or standard input: the largest command a node accepts. */
+export const maxValueBytes = 16 * 1024 * 1024
+/** Largest `kv load` file: it is read whole before the first put, so that a bad line stops nothing half done. */
+export const maxLoadFileBytes = 512 * 1024 * 1024
+
+function tooLarge(name: string, maxBytes: number): RaftLogError {
+  return new RaftLogError('ERR_BAD_ARGUMENT', `${name} holds more than ${maxBytes} bytes, the most this command takes`)
+}
+
+/** Everything on standard input, as bytes. */
+async function readStdin(maxBytes: number): Promise<Buffer> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of process.stdin) {
+    size += (chunk as Buffer).length
+    if (size > maxBytes) throw tooLarge('Standard input', maxBytes)
+    chunks.push(chunk as Buffer)
+  }
+  return Buffer.concat(chunks)
+}
+
+function readFile(path: string): Buffer {
+  try {
+    return readFileSync(path)
+  } catch (error) {
+    const { code } = error as { code?: string }
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : code === 'EACCES' ? 'permission denied' : (error as Error).message
+    throw new RaftLogError('ERR_BAD_ARGUMENT', `Cannot read ${path}: ${why}`, { file: path })
+  }
+}
+
+/**
+ * The text in `source` (a file path, or '-' for standard input), exact, final newline included;
+ * at most `maxBytes` (default: the largest value a node accepts).
+ */
+export async function readText(source: string, maxBytes = maxValueBytes): Promise<string> {
+  const name = source === '-' ? 'Standard input' : source
+  const bytes = source === '-' ? await readStdin(maxBytes) : readFile(source)
+  if (bytes.length > maxBytes) throw tooLarge(name, maxBytes)
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes)
+  } catch {
+    throw new RaftLogError('ERR_BAD_ARGUMENT', `${name} is not UTF-8 text: the key-value store holds text values`)
+  }
+}

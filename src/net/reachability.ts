@@ -1,0 +1,28 @@
+// Why a client cannot get an answer, judged from one round of Status calls: nothing listens, or
+// too few nodes answer to elect a leader. Either way, waiting for the timeout would not help.
+import { RaftLogError } from '../storage/errors.js'
+import type { NodeStatus } from './cluster-client.js'
+
+/**
+ * The problem that makes waiting useless, or undefined when a leader may yet answer. `refused`
+ * holds the addresses where no connection could be made: nothing listens there. A node that
+ * took the connection and did not answer in time may be slow, not gone: it leaves hope.
+ */
+export function unreachableProblem(statuses: NodeStatus[], refused: ReadonlySet<string>): RaftLogError | undefined {
+  const reachable = statuses.filter((status) => status.reachable)
+  const tried = statuses.map((status) => status.address).join(', ')
+  if (statuses.some((status) => !status.reachable && !refused.has(status.address))) return undefined
+  if (reachable.length === 0) {
+    return new RaftLogError('ERR_NO_CLUSTER', `no node answered: is the cluster running? tried ${tried}`, { tried: statuses.map((status) => status.address) })
+  }
+  const majority = Math.floor(statuses.length / 2) + 1
+  // A node that knows a leader (itself, say) may be right: an answer may still come.
+  const leaderKnown = reachable.some((status) => status.leaderId !== undefined && status.leaderId !== 0)
+  if (reachable.length >= majority || leaderKnown) return undefined
+  const answered = reachable.map((status) => status.address).join(', ')
+  return new RaftLogError(
+    'ERR_NO_MAJORITY',
+    `no majority of the cluster is reachable: ${reachable.length} of ${statuses.length} nodes answered (${answered}) and none knows a leader; electing one needs ${majority}`,
+    { reachable: reachable.map((status) => status.address), tried: statuses.map((status) => status.address) },
+  )
+}

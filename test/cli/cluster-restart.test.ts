@@ -1,0 +1,43 @@
+// `raftlog cluster --restart`: a node that dies is started again, after a pause that grows while
+// it keeps dying; without --restart it stays down.
+import { describe, expect, it } from 'vitest'
+import { runCli } from '../helpers/cli.js'
+import { alive, exited, startCluster, statuses, waitFor, writeConfig } from '../helpers/processes.js'
+import { tempDir } from '../helpers/temp-dir.js'
+import { RestartBackoff, restartMaxMs, restartMinMs, restartStableMs } from '../../src/cli/restart-backoff.js'
+
+describe('the restart back-off', () => {
+  it('doubles while a node keeps dying soon after its start, up to the maximum, and starts over once it ran a while', () => {
+    const backoff = new RestartBackoff()
+    const pauses = Array.from({ length: 7 }, () => backoff.next(100))
+    expect(pauses).toEqual([1000, 2000, 4000, 8000, 16_000, 30_000, 30_000])
+    expect(restartMinMs).toBe(1000)
+    expect(restartMaxMs).toBe(30_000)
+    expect(backoff.next(restartStableMs)).toBe(1000)
+  })
+})
+
+describe('raftlog cluster --restart', () => {
+  it('starts a node killed with SIGKILL again; it rejoins and serves', async () => {
+    const dir = tempDir('raftlog-restart-')
+    const { path: config } = await writeConfig(dir, 3)
+    const { child, output } = startCluster(config, ['--restart'])
+    try {
+      await waitFor('a leader line', async () => (/cluster: node \d leads/.test(output.text) ? true : undefined))
+      const pid = Number(/cluster: node 2 is process (\d+)/.exec(output.text)?.[1])
+      process.kill(pid, 'SIGKILL')
+      await waitFor('node 2 started again', async () => ((output.text.match(/cluster: node 2 is process \d+/g) ?? []).length === 2 ? true : undefined), 20_000)
+      expect(output.text).toContain('[node 2] exited (SIGKILL)')
+      expect(output.text).toContain('cluster: restarting node 2 in 1 s')
+      expect(alive(pid)).toBe(false)
+      await waitFor('node 2 reachable and caught up', async () => {
+        const all = await statuses(config)
+        return all.every((s) => s.reachable) && new Set(all.map((s) => s.commitIndex)).size === 1 ? true : undefined
+      })
+      expect((await runCli(['kv', 'put', 'after', 'restart', '--config', config])).stdout).toBe('OK\n')
+    } finally {
+      child.kill('SIGINT')
+      expect(await exited(child)).toBe(0)
+    }
+  }, 60_000)
+})
