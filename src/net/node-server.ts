@@ -10,6 +10,8 @@ import { decodeKvCommand, encodeKvResult, KvStateMachine } from './kv-state-mach
 import { protocol } from './protocol.js'
 import { SessionStateMachine } from '../raft/session-state-machine.js'
 import { decodeEnvelope, stampEnvelope } from '../raft/session-envelope.js'
+import { directoryBytes } from '../observe/directory-bytes.js'
+import { MetricsServer } from '../observe/metrics-server.js'
 
 /** Largest client command accepted: far below the gRPC message limit, so an entry always fits one AppendEntries. */
 export const maxCommandBytes = 16 * 1024 * 1024
@@ -17,6 +19,8 @@ export const maxCommandBytes = 16 * 1024 * 1024
 export interface NodeServer {
   node: RaftNode
   config: NodeConfig
+  /** http://host:port of /metrics, /healthz and /readyz, when the configuration gives a metrics_port. */
+  metricsUrl: string | undefined
   stop(): Promise<void>
 }
 
@@ -35,7 +39,7 @@ function bind(server: grpc.Server, address: string): Promise<void> {
  * leader's: session expiry follows it); a follower answers with the leader's address. Reads are
  * served by any node from its own state after a ReadIndex: no log entry per read.
  */
-function clientService(node: RaftNode, kv: KvStateMachine, cluster: ClusterConfig): grpc.UntypedServiceImplementation {
+function clientService(node: RaftNode, kv: KvStateMachine, cluster: ClusterConfig, dir: string): grpc.UntypedServiceImplementation {
   const leaderAddress = (id: number): string => cluster.nodes.find((n) => n.nodeId === id)?.address ?? ''
   const notLeader = (error: RaftLogError & { leaderId?: number }, callback: grpc.sendUnaryData<unknown>): void => {
     const leaderId = error.leaderId ?? node.status().leaderId
@@ -81,7 +85,11 @@ function clientService(node: RaftNode, kv: KvStateMachine, cluster: ClusterConfi
       else read(call.request.key, callback)
     },
     Status: (_call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
-      callback(null, { ...node.status(), kvWritesApplied: kv.writesApplied })
+      const status = { ...node.status(), kvWritesApplied: kv.writesApplied, reads: node.stats().reads }
+      directoryBytes(dir).then(
+        (diskBytes) => callback(null, { ...status, diskBytes }),
+        (error: Error) => callback({ code: grpc.status.INTERNAL, details: `Cannot measure ${dir}: ${error.message}` }),
+      )
     },
   }
 }
@@ -107,13 +115,16 @@ export async function startNodeServer(cluster: ClusterConfig, nodeId: number, lo
   server.addService(raft.definition, raft.implementation)
   // Bind before touching the log: a node that cannot serve must not take the directory's lock.
   await bind(server, config.address)
+  let metrics: MetricsServer | undefined
   let node: RaftNode
   const kv = new KvStateMachine()
+  const dir = join(cluster.logDirectory, `node_${nodeId}`)
   try {
+    if (config.metricsPort !== undefined) metrics = await MetricsServer.listen(config.ipAddress, config.metricsPort, nodeId)
     node = await RaftNode.start({
       id: nodeId,
       peers: cluster.nodes.map((n) => n.nodeId),
-      dir: join(cluster.logDirectory, `node_${nodeId}`),
+      dir,
       stateMachine: new SessionStateMachine(kv),
       transport,
       electionTimeout: cluster.electionTimeout,
@@ -126,14 +137,18 @@ export async function startNodeServer(cluster: ClusterConfig, nodeId: number, lo
     })
   } catch (error) {
     server.forceShutdown()
+    await metrics?.close()
     throw error
   }
-  server.addService(protocol.RaftClient.service, clientService(node, kv, cluster))
+  server.addService(protocol.RaftClient.service, clientService(node, kv, cluster, dir))
+  metrics?.attach({ node, transport, dir })
   return {
     node,
     config,
+    metricsUrl: metrics?.url,
     async stop() {
       try {
+        await metrics?.close()
         await node.stop()
       } finally {
         // Even when the node could not stop cleanly: an open server would keep the process alive.
