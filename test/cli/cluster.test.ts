@@ -118,7 +118,7 @@ describe('raftlog cluster (what npm start runs)', () => {
       expect(result.status).toBe(1)
       expect(result.stderr).toContain(`[node 1] Error: Failed to bind to 127.0.0.1:${ports[0]} - address already in use`)
       expect(result.stderr).toContain(`[node 2] Error: Failed to bind to 127.0.0.1:${ports[1]} - address already in use`)
-      expect(result.stderr).toMatch(/cluster: every node has exited/)
+      expect(result.stderr).toMatch(/cluster: error: every node has exited/)
     } finally {
       for (const blocker of blockers) blocker.close()
     }
