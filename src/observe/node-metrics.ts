@@ -23,6 +23,8 @@ const snapshotBucketsSeconds = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 6
 export class NodeMetrics {
   readonly registry = new Registry()
   private source: MetricsSource | undefined
+  /** The commit index when the node started: what it recovered is not counted as committed now. */
+  private commitIndexAtStart = 0
   private readonly fsync: Histogram
   private readonly snapshotTaken: Histogram
   private readonly snapshotInstalled: Histogram
@@ -51,6 +53,7 @@ export class NodeMetrics {
   attach(source: MetricsSource): void {
     this.detach()
     this.source = source
+    this.commitIndexAtStart = source.node.status().commitIndex
     source.node.on('flush', this.onFlush)
     source.node.on('snapshot', this.onSnapshot)
   }
@@ -132,13 +135,10 @@ export class NodeMetrics {
 
   private activityCounters(): void {
     const stats = (): ReturnType<RaftNode['stats']> | undefined => this.source?.node.stats()
-    let committedFrom: number | undefined
     this.counter('raftlog_proposals_total', 'Proposals this node accepted as leader', () => stats()?.proposals)
     this.counter('raftlog_entries_committed_total', 'Entries this node saw committed since it started (its commit index moving on)', () => {
       const commitIndex = this.source?.node.status().commitIndex
-      if (commitIndex === undefined) return undefined
-      committedFrom ??= commitIndex
-      return commitIndex - committedFrom
+      return commitIndex === undefined ? undefined : commitIndex - this.commitIndexAtStart
     })
     this.counter('raftlog_reads_total', 'Linearizable reads served', () => stats()?.reads)
     this.counter('raftlog_elections_total', 'Votes this node asked for: each pre-vote and each election it started counts one', () => stats()?.elections)
