@@ -27,6 +27,10 @@ export interface NodeStatus {
   snapshotTerm?: number
   /** The key-value store's writes applied up to lastApplied. */
   kvWritesApplied?: number
+  /** Bytes of the node's directory. */
+  diskBytes?: number
+  /** Linearizable reads the node served since it started. */
+  reads?: number
   error?: string
 }
 

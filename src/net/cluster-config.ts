@@ -15,6 +15,8 @@ export interface NodeConfig {
   port: number
   /** ip_address:port */
   address: string
+  /** HTTP port of /metrics, /healthz and /readyz on ip_address; undefined: not served. */
+  metricsPort?: number
 }
 
 export interface ClusterConfig {
@@ -118,7 +120,7 @@ export function loadClusterConfig(path: string): ClusterConfig {
   if (!Array.isArray(root.nodes) || root.nodes.length === 0) throw invalid(path, 'nodes', 'must be a non-empty list')
   const nodes = root.nodes.map((raw, position): NodeConfig => {
     const field = `nodes[${position}]`
-    const node = record(raw, path, field, ['node_id', 'ip_address', 'port'])
+    const node = record(raw, path, field, ['node_id', 'ip_address', 'port', 'metrics_port'])
     const nodeId = wholeNumber(node.node_id, path, `${field}.node_id`, 1, 0xffffffff)
     if (node.ip_address === undefined || node.ip_address === null) throw invalid(path, `${field}.ip_address`, 'is missing')
     const ipAddress = node.ip_address
@@ -128,12 +130,19 @@ export function loadClusterConfig(path: string): ClusterConfig {
     const port = wholeNumber(node.port, path, `${field}.port`, 1, 65535)
     // An IPv6 address goes in brackets before its port, as gRPC expects.
     const address = isIP(ipAddress) === 6 ? `[${ipAddress}]:${port}` : `${ipAddress}:${port}`
-    return { nodeId, ipAddress, port, address }
+    // Off unless set: an HTTP port nobody asked for is a port someone else may need.
+    const metricsPort = node.metrics_port === undefined ? undefined : wholeNumber(node.metrics_port, path, `${field}.metrics_port`, 1, 65535)
+    return { nodeId, ipAddress, port, address, ...(metricsPort === undefined ? {} : { metricsPort }) }
   })
   nodes.forEach((node, position) => {
     const earlier = nodes.slice(0, position)
     if (earlier.some((other) => other.nodeId === node.nodeId)) throw invalid(path, `nodes[${position}].node_id`, `${node.nodeId} is used twice`)
     if (earlier.some((other) => other.address === node.address)) throw invalid(path, `nodes[${position}].port`, `${node.address} is used twice`)
+    const metricsPort = node.metricsPort
+    if (metricsPort === undefined) return
+    const grpcNode = nodes.find((other) => other.port === metricsPort)
+    if (grpcNode !== undefined) throw invalid(path, `nodes[${position}].metrics_port`, `${metricsPort} is node ${grpcNode.nodeId}'s port`)
+    if (earlier.some((other) => other.metricsPort === metricsPort && other.ipAddress === node.ipAddress)) throw invalid(path, `nodes[${position}].metrics_port`, `${node.ipAddress}:${metricsPort} is used twice`)
   })
   const settings = record(root.cluster_settings ?? {}, path, 'cluster_settings', Object.keys(defaultClusterSettings))
   const logDirectory = settings.log_directory ?? defaultClusterSettings.log_directory

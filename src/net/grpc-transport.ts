@@ -52,6 +52,16 @@ export interface TransportCounts {
   streamsOpened: number
 }
 
+/** What happened on the way to one peer, for metrics by peer. */
+export interface PeerCounts {
+  /** Messages handed to the peer's stream. */
+  sent: number
+  /** Messages for the peer dropped: a full queue, a broken stream, a closed transport. */
+  dropped: number
+  /** Streams to the peer that ended with an error (the peer down, a connection lost). */
+  streamErrors: number
+}
+
 /** The stream to one peer and what waits for it. */
 class PeerStream {
   private call: grpc.ClientWritableStream<unknown> | undefined
@@ -67,12 +77,13 @@ class PeerStream {
   constructor(
     private readonly client: StreamStub,
     private readonly counts: TransportCounts,
+    private readonly peerCounts: PeerCounts,
   ) {}
 
   send(message: RaftMessage): void {
     const bytes = payloadBytes(message)
     if (this.closed || this.queue.length >= maxQueuedMessagesPerPeer || (this.queue.length > 0 && this.queuedBytes + bytes > maxQueuedBytesPerPeer)) {
-      this.counts.dropped++
+      this.drop(1)
       return
     }
     this.queue.push(message)
@@ -90,7 +101,7 @@ class PeerStream {
 
   close(): void {
     this.closed = true
-    this.counts.dropped += this.queue.length
+    this.drop(this.queue.length)
     this.queue = []
     this.queuedBytes = 0
     this.call?.end()
@@ -102,13 +113,14 @@ class PeerStream {
       const call = this.stream()
       if (call === undefined) {
         // Broken and waiting to reconnect: what is queued now would be stale by then.
-        this.counts.dropped += this.queue.length
+        this.drop(this.queue.length)
         this.queue = []
         this.queuedBytes = 0
         return
       }
       const batch = this.takeBatch()
       this.counts.sent += batch.length
+      this.peerCounts.sent += batch.length
       this.counts.batches++
       if (!call.write({ messages: batch.map(toEnvelope) })) {
         this.draining = true
@@ -118,6 +130,11 @@ class PeerStream {
         })
       }
     }
+  }
+
+  private drop(messages: number): void {
+    this.counts.dropped += messages
+    this.peerCounts.dropped += messages
   }
 
   /** Messages from the front of the queue, up to maxBatchBytes (at least one). */
@@ -145,6 +162,7 @@ class PeerStream {
       if (this.call === call) this.call = undefined
       this.draining = false
       if (error !== null && !this.closed) {
+        this.peerCounts.streamErrors++
         this.failures = Date.now() - openedAt > reconnectMaxMs ? 1 : this.failures + 1
         this.retryAt = Date.now() + Math.min(reconnectMaxMs, reconnectMinMs * 2 ** (this.failures - 1))
       }
@@ -174,12 +192,18 @@ export class GrpcTransport implements Transport {
   private handler: ((message: RaftMessage) => void) | undefined
   private closed = false
   readonly counts: TransportCounts = { sent: 0, batches: 0, dropped: 0, received: 0, misaddressed: 0, streamsOpened: 0 }
+  /** The same, for each peer. */
+  readonly peerCounts = new Map<number, PeerCounts>()
 
   constructor(
     readonly id: number,
     peers: PeerAddress[],
   ) {
-    for (const peer of peers) if (peer.id !== id) this.peers.set(peer.id, peer.address)
+    for (const peer of peers) {
+      if (peer.id === id) continue
+      this.peers.set(peer.id, peer.address)
+      this.peerCounts.set(peer.id, { sent: 0, dropped: 0, streamErrors: 0 })
+    }
   }
 
   /** Messages dropped so far (a full queue, no stream, a closed transport). */
@@ -245,7 +269,7 @@ export class GrpcTransport implements Transport {
       if (address === undefined) return undefined
       const client = new protocol.RaftTransport(address, grpc.credentials.createInsecure(), channelOptions) as unknown as StreamStub
       this.clients.push(client)
-      stream = new PeerStream(client, this.counts)
+      stream = new PeerStream(client, this.counts, this.peerCounts.get(peer) as PeerCounts)
       this.streams.set(peer, stream)
     }
     return stream

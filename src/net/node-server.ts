@@ -12,6 +12,8 @@ import { protocol } from './protocol.js'
 import { SessionStateMachine, type SessionOptions } from '../raft/session-state-machine.js'
 import { decodeEnvelope, stampEnvelope } from '../raft/session-envelope.js'
 import { nodeNotFound } from './cluster-config.js'
+import { directoryBytes } from '../observe/directory-bytes.js'
+import { MetricsServer } from '../observe/metrics-server.js'
 
 /** Largest client command (or read query) accepted: far below the gRPC message limit, so an entry always fits one AppendEntries. */
 export const maxCommandBytes = 16 * 1024 * 1024
@@ -51,6 +53,8 @@ export interface NodeServer {
   node: RaftNode
   /** This node's entry of the configuration (its address). */
   config: NodeConfig
+  /** http://host:port of /metrics, /healthz and /readyz, when the configuration gives a metrics_port. */
+  metricsUrl: string | undefined
   /** Stops the node (its log and state file closed) and the gRPC server. */
   stop(): Promise<void>
 }
@@ -83,7 +87,7 @@ function outcomeUnknown(node: RaftNode, error: RaftLogError): boolean {
  * leader's: session expiry follows it); a follower answers with the leader's address. Reads are
  * served by any node from its own state after a ReadIndex: no log entry per read.
  */
-function clientService(node: RaftNode, options: NodeServerOptions, extras: NodeServerExtras): grpc.UntypedServiceImplementation {
+function clientService(node: RaftNode, options: NodeServerOptions, extras: NodeServerExtras, dir: string): grpc.UntypedServiceImplementation {
   const { cluster, checkCommand } = options
   const leaderAddress = (id: number): string => cluster.nodes.find((n) => n.nodeId === id)?.address ?? ''
   const notLeader = (error: RaftLogError & { leaderId?: number }, callback: grpc.sendUnaryData<unknown>): void => {
@@ -144,7 +148,11 @@ function clientService(node: RaftNode, options: NodeServerOptions, extras: NodeS
       else read(call.request, callback)
     },
     Status: (_call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
-      callback(null, { ...node.status(), ...extras.status?.() })
+      const status = { ...node.status(), ...extras.status?.(), reads: node.stats().reads }
+      directoryBytes(dir).then(
+        (diskBytes) => callback(null, { ...status, diskBytes }),
+        (error: Error) => callback({ code: grpc.status.INTERNAL, details: `Cannot measure ${dir}: ${error.message}` }),
+      )
     },
   }
 }
@@ -193,12 +201,15 @@ export async function serveNode(options: NodeServerOptions, extras: NodeServerEx
   const raft = transport.service()
   server.addService(raft.definition, raft.implementation)
   await bind(server, config.address)
+  let metrics: MetricsServer | undefined
   let node: RaftNode
+  const dir = join(cluster.logDirectory, `node_${nodeId}`)
   try {
+    if (config.metricsPort !== undefined) metrics = await MetricsServer.listen(config.ipAddress, config.metricsPort, nodeId)
     node = await RaftNode.start({
       id: nodeId,
       peers: cluster.nodes.map((n) => n.nodeId),
-      dir: join(cluster.logDirectory, `node_${nodeId}`),
+      dir,
       stateMachine: new SessionStateMachine(options.stateMachine, options.sessions),
       transport,
       electionTimeout: cluster.electionTimeout,
@@ -211,14 +222,18 @@ export async function serveNode(options: NodeServerOptions, extras: NodeServerEx
     })
   } catch (error) {
     server.forceShutdown()
+    await metrics?.close()
     throw error
   }
-  server.addService(protocol.RaftClient.service, clientService(node, options, extras))
+  server.addService(protocol.RaftClient.service, clientService(node, options, extras, dir))
+  metrics?.attach({ node, transport, dir })
   return {
     node,
     config,
+    metricsUrl: metrics?.url,
     async stop() {
       try {
+        await metrics?.close()
         await node.stop()
       } finally {
         // Even when the node could not stop cleanly: an open server would keep the process alive.

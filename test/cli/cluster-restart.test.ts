@@ -27,8 +27,8 @@ describe('raftlog cluster --restart', () => {
       const pid = Number(/cluster: node 2 is process (\d+)/.exec(output.text)?.[1])
       process.kill(pid, 'SIGKILL')
       await waitFor('node 2 started again', async () => ((output.text.match(/cluster: node 2 is process \d+/g) ?? []).length === 2 ? true : undefined), 20_000)
-      expect(output.text).toContain('[node 2] exited (SIGKILL)')
-      expect(output.text).toContain('cluster: restarting node 2 in 1 s')
+      expect(output.text).toContain('cluster: error: node 2 exited (SIGKILL)')
+      expect(output.text).toContain('cluster: warning: restarting node 2 in 1 s')
       expect(alive(pid)).toBe(false)
       await waitFor('node 2 reachable and caught up', async () => {
         const all = await statuses(config)

@@ -31,7 +31,7 @@ describe('a 3-process cluster over gRPC', () => {
     expect((await runCli(['kv', 'get', 'a', '--config', config])).stdout.trim()).toBe('1')
     expect(nodes.get(leader.id)!.output.some((line) => line.includes('"event":"election-won"'))).toBe(true)
     const all = await statuses(config)
-    expect(Object.keys(all[0]!).sort()).toEqual(['address', 'commitIndex', 'id', 'lastApplied', 'leaderId', 'reachable', 'role', 'term'])
+    expect(Object.keys(all[0]!).sort()).toEqual(['address', 'commitIndex', 'diskBytes', 'firstIndex', 'id', 'lastApplied', 'lastIndex', 'leaderId', 'reachable', 'role', 'term'])
     // A command no node could apply is refused before it reaches the log (the client's session,
     // opened by a first good command, is the last entry before and after).
     const client = new ClusterClient([`127.0.0.1:${ports[leader.id - 1]}`])
@@ -120,7 +120,7 @@ describe('raftlog cluster (what npm start runs)', () => {
       expect(result.status).toBe(1)
       expect(result.stderr).toContain(`[node 1] Error: Failed to bind to 127.0.0.1:${ports[0]} - address already in use`)
       expect(result.stderr).toContain(`[node 2] Error: Failed to bind to 127.0.0.1:${ports[1]} - address already in use`)
-      expect(result.stderr).toMatch(/cluster: every node has exited/)
+      expect(result.stderr).toMatch(/cluster: error: every node has exited/)
     } finally {
       for (const blocker of blockers) blocker.close()
     }

@@ -27,15 +27,21 @@ export function freePort(): Promise<number> {
   })
 }
 
-/** cluster.yaml in `dir` for `size` nodes on free ports; `settings` are extra cluster_settings lines. */
-export async function writeConfig(dir: string, size: number, settings: Record<string, string | number> = {}): Promise<{ path: string; ports: number[] }> {
+/**
+ * cluster.yaml in `dir` for `size` nodes on free ports; `settings` are extra cluster_settings
+ * lines; with `metrics`, each node also gets a free metrics_port.
+ */
+export async function writeConfig(dir: string, size: number, settings: Record<string, string | number> = {}, options: { metrics?: boolean } = {}): Promise<{ path: string; ports: number[]; metricsPorts: number[] }> {
   const ports: number[] = []
+  const metricsPorts: number[] = []
   for (let i = 0; i < size; i++) ports.push(await freePort())
+  if (options.metrics === true) for (let i = 0; i < size; i++) metricsPorts.push(await freePort())
   const path = join(dir, 'cluster.yaml')
-  const nodes = ports.map((port, i) => `  - { node_id: ${i + 1}, ip_address: "127.0.0.1", port: ${port} }`).join('\n')
+  const metrics = (i: number): string => (options.metrics === true ? `, metrics_port: ${metricsPorts[i]}` : '')
+  const nodes = ports.map((port, i) => `  - { node_id: ${i + 1}, ip_address: "127.0.0.1", port: ${port}${metrics(i)} }`).join('\n')
   const all = { log_directory: '"./logs"', log_segment_size: 1048576, election_timeout_range: '{ min: 150, max: 300 }', heartbeat_interval: 30, ...settings }
   writeFileSync(path, `nodes:\n${nodes}\ncluster_settings:\n${Object.entries(all).map(([key, value]) => `  ${key}: ${value}`).join('\n')}\n`)
-  return { path, ports }
+  return { path, ports, metricsPorts }
 }
 
 export interface NodeProcess {

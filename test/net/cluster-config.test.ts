@@ -76,6 +76,11 @@ describe('loadClusterConfig', () => {
     expect(() => loadClusterConfig(binary)).toThrow(new RegExp(`^Invalid configuration file ${binary}: not a YAML text file \\(it holds binary data\\)$`))
   })
 
+  it('takes a metrics port per node, and none when it is left out', () => {
+    const config = loadClusterConfig(configFile('nodes:\n  - { node_id: 1, ip_address: "127.0.0.1", port: 18001, metrics_port: 9101 }\n  - { node_id: 2, ip_address: "127.0.0.1", port: 18002 }\n'))
+    expect(config.nodes.map((node) => node.metricsPort)).toEqual([9101, undefined])
+  })
+
   it('names a missing file exactly as the reference design does', () => {
     expect(() => loadClusterConfig('missing_config.yaml')).toThrow(/^Configuration file not found: missing_config\.yaml$/)
   })
@@ -100,6 +105,10 @@ describe('loadClusterConfig', () => {
     ['a port out of range', 'nodes:\n  - { node_id: 1, ip_address: "h", port: 70000 }\n', /nodes\[0\]\.port must be a whole number from 1 to 65535/],
     ['a duplicate id', 'nodes:\n  - { node_id: 1, ip_address: "h", port: 1 }\n  - { node_id: 1, ip_address: "h", port: 2 }\n', /nodes\[1\]\.node_id 1 is used twice/],
     ['a duplicate address', 'nodes:\n  - { node_id: 1, ip_address: "h", port: 1 }\n  - { node_id: 2, ip_address: "h", port: 1 }\n', /nodes\[1\]\.port h:1 is used twice/],
+    ['a metrics port out of range', 'nodes:\n  - { node_id: 1, ip_address: "h", port: 1, metrics_port: 0 }\n', /nodes\[0\]\.metrics_port must be a whole number from 1 to 65535, got 0/],
+    ['a metrics port as text', 'nodes:\n  - { node_id: 1, ip_address: "h", port: 1, metrics_port: "9100" }\n', /nodes\[0\]\.metrics_port must be a whole number from 1 to 65535, got "9100"/],
+    ['a metrics port that is a node\'s port', 'nodes:\n  - { node_id: 1, ip_address: "h", port: 1, metrics_port: 2 }\n  - { node_id: 2, ip_address: "h", port: 2 }\n', /nodes\[0\]\.metrics_port 2 is node 2's port/],
+    ['a metrics port used twice on one host', 'nodes:\n  - { node_id: 1, ip_address: "h", port: 1, metrics_port: 9 }\n  - { node_id: 2, ip_address: "h", port: 2, metrics_port: 9 }\n', /nodes\[1\]\.metrics_port h:9 is used twice/],
     ['an unknown setting', `${threeNodes}cluster_settings:\n  snapshot_every: 5\n`, /cluster_settings\.snapshot_every is not a known setting/],
     ['min above max', `${threeNodes}cluster_settings:\n  election_timeout_range: { min: 400, max: 200 }\n`, /cluster_settings\.election_timeout_range min 400 must be below max 200/],
     ['min equal to max', `${threeNodes}cluster_settings:\n  election_timeout_range: { min: 300, max: 300 }\n`, /cluster_settings\.election_timeout_range min 300 must be below max 300: a random timeout in that range ends split votes/],

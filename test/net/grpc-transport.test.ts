@@ -81,6 +81,8 @@ describe('GrpcTransport', () => {
     // One stream per peer keeps the order.
     expect(b.received.map((m) => (m as { prevLogIndex: number }).prevLogIndex + 1)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1))
     expect(a.transport.counts).toMatchObject({ sent: 400, batches: 2, streamsOpened: 2, dropped: 0 })
+    // By peer too, for the metrics of each link.
+    expect(Object.fromEntries(a.transport.peerCounts)).toEqual({ 2: { sent: 200, dropped: 0, streamErrors: 0 }, 3: { sent: 200, dropped: 0, streamErrors: 0 } })
   })
 
   it('drops messages to an unreachable peer without throwing, and reaches it once it comes up', async () => {
@@ -88,6 +90,8 @@ describe('GrpcTransport', () => {
     const a = await endpoint(1, ports)
     a.transport.send(append(1, 2, 1))
     await until('the broken stream', () => a.transport.dropped >= 1 || (a.transport.send(append(1, 2, 1)), false))
+    await until('the stream error counted for peer 2', () => a.transport.peerCounts.get(2)!.streamErrors >= 1 || (a.transport.send(append(1, 2, 1)), false))
+    expect(a.transport.peerCounts.get(2)!.dropped).toBeGreaterThanOrEqual(1)
     const b = await endpoint(2, ports)
     // Raft resends (heartbeats, retries); the stream is opened again after a pause.
     await until('a message through a new stream', () => {

@@ -1,26 +1,35 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import type { Command } from '../command.js'
+import { UsageError, type Command } from '../command.js'
 import { loadClusterConfig, type NodeConfig } from '../../net/cluster-config.js'
 import { ClusterClient } from '../../net/cluster-client.js'
 import { parentPipeVariable } from '../parent-pipe.js'
 import { RestartBackoff, restartMaxMs, restartMinMs, restartStableMs } from '../restart-backoff.js'
+import { relayNodeOutput } from '../node-output.js'
+import { portFrom } from '../port-option.js'
+import { createLogger, logFormats, type LogFormat, type Logger } from '../../observe/logger.js'
+import { DashboardServer, defaultDashboardPort } from '../../observe/dashboard-server.js'
 
-const help = `Usage: raftlog cluster [--config FILE] [--restart]
+const help = `Usage: raftlog cluster [--config FILE] [--restart] [--log-format text|json] [--dashboard-port P]
 
 Starts every node of the configuration as a child process on this machine (raftlog node -n ID),
-shows their status lines, prints who leads whenever that changes, and stops them all on Ctrl-C.
-A node that dies stays down unless --restart is given; to bring one back by hand, run
-raftlog node -n ID -c FILE in another terminal: it recovers its log and catches up.
+shows their log lines, says when each serves and who leads whenever that changes, warns when
+fewer than a majority of the nodes are running, serves a status page of the cluster (the same
+as raftlog dashboard), and stops them all on Ctrl-C. A node that dies stays down unless
+--restart is given; to bring one back by hand, run raftlog node -n ID -c FILE in another
+terminal: it recovers its log and catches up.
 
 Options:
-  -c, --config FILE   the cluster configuration (default: cluster_config.yaml)
-  --restart           start a node again when it exits on its own (a crash, kill -9, a storage
-                      failure), after a pause: ${restartMinMs / 1000} s, doubling up to ${restartMaxMs / 1000} s while it keeps
-                      dying within ${restartStableMs / 1000} s of its start
-  -h, --help          show this help
+  -c, --config FILE        the cluster configuration (default: cluster_config.yaml)
+  --restart                start a node again when it exits on its own (a crash, kill -9, a
+                           storage failure), after a pause: ${restartMinMs / 1000} s, doubling up to ${restartMaxMs / 1000} s
+                           while it keeps dying within ${restartStableMs / 1000} s of its start
+  --log-format F           text (default): lines with their time; json: one JSON object per
+                           line, the nodes' and the cluster's own (pino)
+  --dashboard-port P       the status page's port on 127.0.0.1 (default ${defaultDashboardPort}; 0: any
+                           free port); when it is taken the cluster runs without the page
+  -h, --help               show this help
 
 Examples (the first is what npm start runs):
   raftlog cluster --config cluster_config.yaml
@@ -28,22 +37,37 @@ Examples (the first is what npm start runs):
 Then, in another terminal:
   raftlog kv put greeting hello
   raftlog kv get greeting
-  raftlog status`
+  raftlog status
+and open the dashboard's address (printed at start) in a browser.`
 
 const mainPath = fileURLToPath(new URL('../main.js', import.meta.url))
 const leaderPollMs = 500
 /** How often to check whether every node has exited on its own. */
 const watchdogMs = 200
 
+/** A warning when the running nodes cannot elect a leader or commit anything. */
+function checkQuorum(logger: Logger, running: number, total: number): void {
+  const majority = Math.floor(total / 2) + 1
+  if (running > 0 && running < majority) logger.warn('no-quorum', `no quorum: ${running} of ${total} nodes running`, { running, total })
+}
+
 export const clusterCommand: Command = {
   name: 'cluster',
   summary: 'Start every node of a configuration on this machine and watch the leader',
   help,
   async run(args) {
-    const { values } = parseArgs({ args, options: { config: { type: 'string', short: 'c' }, restart: { type: 'boolean' } }, strict: true })
+    const { values } = parseArgs({
+      args,
+      options: { config: { type: 'string', short: 'c' }, restart: { type: 'boolean' }, 'log-format': { type: 'string' }, 'dashboard-port': { type: 'string' } },
+      strict: true,
+    })
+    const format = (values['log-format'] ?? 'text') as LogFormat
+    if (!logFormats.includes(format)) throw new UsageError(`--log-format must be text or json, got '${format}'`)
+    const dashboardPort = values['dashboard-port'] === undefined ? defaultDashboardPort : portFrom(values['dashboard-port'], '--dashboard-port')
     const configPath = values.config ?? 'cluster_config.yaml'
     const cluster = loadClusterConfig(configPath)
-    console.log(`starting ${cluster.nodes.length} nodes from ${cluster.path}; Ctrl-C stops them all`)
+    const logger = createLogger(format, { cluster: true })
+    logger.info('starting', `starting ${cluster.nodes.length} nodes from ${cluster.path}; Ctrl-C stops them all`, { config: cluster.path })
     const children = new Map<number, ChildProcess>()
     /** Nodes waiting for their restart, with its timer. */
     const restarts = new Map<number, NodeJS.Timeout>()
@@ -51,22 +75,26 @@ export const clusterCommand: Command = {
     let stopping = false
     const startNode = (node: NodeConfig): void => {
       // stdin stays an open pipe: its end tells the node this process is gone, even after a kill -9.
-      const child = spawn(process.execPath, [mainPath, 'node', '--node-id', String(node.nodeId), '--config', configPath], {
+      // The node logs JSON whatever this process shows: its events say when it serves.
+      const child = spawn(process.execPath, [mainPath, 'node', '--node-id', String(node.nodeId), '--config', configPath, '--log-format', 'json'], {
         stdio: ['pipe', 'pipe', 'pipe'],
         env: { ...process.env, [parentPipeVariable]: '1' },
       })
       const startedAt = Date.now()
       children.set(node.nodeId, child)
-      console.log(`cluster: node ${node.nodeId} is process ${child.pid}, serving ${node.address}`)
-      createInterface({ input: child.stdout! }).on('line', (line) => console.log(line))
-      createInterface({ input: child.stderr! }).on('line', (line) => console.error(`[node ${node.nodeId}] ${line}`))
+      logger.info('process', `node ${node.nodeId} is process ${child.pid}`, { nodeId: node.nodeId, pid: child.pid })
+      relayNodeOutput(child, node.nodeId, format, (record) => {
+        // Only once the node has bound its port: a node that cannot bind never serves.
+        if (record.event === 'serving') logger.info('serving', `node ${node.nodeId} serving ${node.address}`, { nodeId: node.nodeId, address: node.address })
+      })
       child.on('exit', (code, signal) => {
         children.delete(node.nodeId)
         if (stopping) return
-        console.error(`[node ${node.nodeId}] exited (${signal ?? `code ${code}`})`)
+        logger.error('exited', `node ${node.nodeId} exited (${signal ?? `code ${code}`})`, { nodeId: node.nodeId, code, signal })
+        checkQuorum(logger, children.size, cluster.nodes.length)
         if (values.restart !== true) return
         const pauseMs = (backoffs.get(node.nodeId) as RestartBackoff).next(Date.now() - startedAt)
-        console.error(`cluster: restarting node ${node.nodeId} in ${pauseMs / 1000} s`)
+        logger.warn('restarting', `restarting node ${node.nodeId} in ${pauseMs / 1000} s`, { nodeId: node.nodeId, pauseMs })
         restarts.set(
           node.nodeId,
           setTimeout(() => {
@@ -81,6 +109,17 @@ export const clusterCommand: Command = {
       cluster.nodes.map((node) => node.address),
       cluster.nodes.map((node) => node.nodeId),
     )
+    const dashboard = await DashboardServer.start(client, { host: '127.0.0.1', port: dashboardPort, title: `raftlog cluster ${cluster.path}` }).then(
+      (server) => {
+        logger.info('dashboard', `dashboard at ${server.url}`, { url: server.url })
+        return server
+      },
+      // The page is a convenience: the nodes run without it.
+      (error: Error) => {
+        logger.warn('dashboard', `no dashboard: ${error.message} (choose another port with --dashboard-port)`)
+        return undefined
+      },
+    )
     let leader = 0
     const poll = setInterval(() => {
       client.statuses(leaderPollMs).then((statuses) => {
@@ -88,7 +127,8 @@ export const clusterCommand: Command = {
         const id = current?.id ?? 0
         if (id !== leader) {
           leader = id
-          console.log(id === 0 ? 'cluster: no leader at the moment' : `cluster: node ${id} leads (term ${current?.term}) at ${current?.address}`)
+          if (id === 0) logger.info('no-leader', 'no leader at the moment')
+          else logger.info('leader', `node ${id} leads (term ${current?.term}) at ${current?.address}`, { leaderId: id, term: current?.term })
         }
       }, () => {})
     }, leaderPollMs)
@@ -105,8 +145,9 @@ export const clusterCommand: Command = {
         // A second Ctrl-C then ends this process at once, as a user pressing it again expects.
         process.removeListener('SIGINT', stopByUser)
         process.removeListener('SIGTERM', stopByUser)
+        void dashboard?.close()
         client.close()
-        console.log('stopping every node')
+        logger.info('stopping', 'stopping every node')
         for (const child of children.values()) child.kill('SIGTERM')
         const check = setInterval(() => {
           if (children.size === 0) {
@@ -124,7 +165,7 @@ export const clusterCommand: Command = {
       // If every node died on its own (a bad config, a taken port) and none will restart, stop too.
       watchdog = setInterval(() => {
         if (children.size === 0 && restarts.size === 0) {
-          console.error('cluster: every node has exited')
+          logger.error('all-exited', 'every node has exited')
           stop()
         }
       }, watchdogMs)

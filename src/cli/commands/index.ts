@@ -1,6 +1,7 @@
 import type { Command } from '../command.js'
 import { clusterCommand } from './cluster.js'
 import { crashTestCommand } from './crash-test.js'
+import { dashboardCommand } from './dashboard.js'
 import { dumpCommand } from './dump.js'
 import { inspectCommand } from './inspect.js'
 import { kvCommand } from './kv.js'
@@ -15,6 +16,7 @@ export const commands: Command[] = [
   clusterCommand,
   kvCommand,
   statusCommand,
+  dashboardCommand,
   inspectCommand,
   verifyCommand,
   dumpCommand,

@@ -3,30 +3,25 @@ import { UsageError, type Command } from '../command.js'
 import { loadClusterConfig, nodeNotFound } from '../../net/cluster-config.js'
 import { startKvNodeServer } from '../../net/kv-node-server.js'
 import { onParentGone } from '../parent-pipe.js'
+import { createLogger, logFormats, type LogFormat } from '../../observe/logger.js'
 
 const help = `Usage: raftlog node --node-id ID [--config FILE] [--log-format text|json]
 
 Runs one node of the cluster described by the configuration file: its log and state live in
-<log_directory>/node_<ID>/, and it serves Raft and clients on its ip_address:port. Stops
-cleanly on Ctrl-C (SIGINT) or SIGTERM.
+<log_directory>/node_<ID>/, and it serves Raft and clients on its ip_address:port, and
+/metrics, /healthz and /readyz over HTTP on its metrics_port when one is set. Stops cleanly on
+Ctrl-C (SIGINT) or SIGTERM.
 
 Options:
   -n, --node-id ID        this node's node_id in the configuration
   -c, --config FILE       the cluster configuration (default: cluster_config.yaml)
-  --log-format F          text (default): status lines; json: one JSON object per line
+  --log-format F          text (default): a line per event, with its time; json: one JSON
+                          object per line (pino: level, time, nodeId, event, message)
   -h, --help              show this help
 
 Example:
   raftlog node -n 1 -c cluster_config.yaml`
 
-type Logger = (event: string, message: string, fields?: Record<string, unknown>) => void
-
-function makeLogger(format: string, nodeId: number): Logger {
-  return (event, message, fields = {}) => {
-    if (format === 'json') console.log(JSON.stringify({ time: new Date().toISOString(), nodeId, event, message, ...fields }))
-    else console.log(`[node ${nodeId}] ${message}`)
-  }
-}
 
 export const nodeCommand: Command = {
   name: 'node',
@@ -40,20 +35,27 @@ export const nodeCommand: Command = {
     })
     if (values['node-id'] === undefined) throw new UsageError('--node-id is required')
     if (!/^\d+$/.test(values['node-id'])) throw new UsageError(`--node-id must be a whole number, got '${values['node-id']}'`)
-    const format = values['log-format'] ?? 'text'
-    if (format !== 'text' && format !== 'json') throw new UsageError(`--log-format must be text or json, got '${format}'`)
+    const format = (values['log-format'] ?? 'text') as LogFormat
+    if (!logFormats.includes(format)) throw new UsageError(`--log-format must be text or json, got '${format}'`)
     const nodeId = Number(values['node-id'])
     const cluster = loadClusterConfig(values.config ?? 'cluster_config.yaml')
-    const log = makeLogger(format, nodeId)
+    const logger = createLogger(format, { nodeId })
+    const log = logger.info
     const config = cluster.nodes.find((node) => node.nodeId === nodeId)
     if (config === undefined) throw nodeNotFound(cluster, nodeId)
     log('starting', `starting node ${nodeId} at ${config.address}`, { address: config.address })
     log('configuration', `configuration ${cluster.path}: ${cluster.nodes.length} nodes (${cluster.nodes.map((n) => `${n.nodeId}@${n.address}`).join(', ')}), election timeout ${cluster.electionTimeout[0]}-${cluster.electionTimeout[1]} ms, heartbeat ${cluster.heartbeatInterval} ms, log in ${cluster.logDirectory}`)
-    const server = await startKvNodeServer(cluster, nodeId, { warn: (message) => log('warning', message) })
+    const server = await startKvNodeServer(cluster, nodeId, { warn: (message) => logger.warn('warning', message) })
     const { node } = server
+    const metrics = server.metricsUrl === undefined ? '' : `; metrics, health and readiness at ${server.metricsUrl}/metrics, /healthz, /readyz`
+    log('serving', `serving Raft and clients at ${config.address}${metrics}`, { address: config.address, metricsUrl: server.metricsUrl })
     node.on('role', ({ role, term }: { role: string; term: number }) => {
       if (role === 'leader') log('election-won', `election won: leader for term ${term}`, { role, term })
-      else log('role', role === 'candidate' ? `campaigning for term ${term + 1}` : `now ${role} in term ${term}`, { role, term })
+      // A node becomes a candidate with a pre-vote, its term unchanged: it moves to term + 1 only
+      // once a majority says it could win. Saying "term + 1" here without "pre-vote" made the
+      // term seem to go back when the pre-vote failed and the node heard from its leader again.
+      else if (role === 'candidate') log('pre-vote', `pre-vote: no leader heard in term ${term}; asking the others before campaigning for term ${term + 1}`, { role, term })
+      else log('role', `now ${role} in term ${term}`, { role, term })
     })
     node.on('leader', ({ leaderId, term }: { leaderId: number; term: number }) => {
       if (leaderId !== 0 && leaderId !== nodeId) log('leader', `leader is node ${leaderId} (term ${term})`, { leaderId, term })
@@ -77,7 +79,7 @@ export const nodeCommand: Command = {
       server.stop().then(
         () => finish(status),
         (error: Error) => {
-          log('error', `could not stop cleanly: ${error.message}`)
+          logger.error('error', `could not stop cleanly: ${error.message}`)
           finish(1)
         },
       )

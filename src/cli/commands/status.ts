@@ -1,48 +1,105 @@
 import { parseArgs } from 'node:util'
 import { type Command } from '../command.js'
 import { clientFrom, timeoutFrom } from '../endpoints.js'
+import { formatBytes } from '../format-bytes.js'
+import { untilStopped } from '../until-stopped.js'
+import type { ClusterClient, NodeStatus } from '../../net/cluster-client.js'
 
-const help = `Usage: raftlog status [--config FILE | --endpoints HOST:PORT,...] [--timeout MS] [--json]
+const help = `Usage: raftlog status [--config FILE | --endpoints HOST:PORT,...] [--timeout MS] [--json] [--watch]
 
-Asks every node of the cluster for its status: role, term, leader, commit index, last applied.
-An unreachable node is shown as such. With --json: an array with one object per node (id,
-address, reachable, role, term, leaderId, commitIndex, lastApplied).
+Asks every node of the cluster for its status: role, term, leader, commit index, last applied,
+the range of its log and the bytes its directory takes on disk. An unreachable node is shown as
+such, with the reason. With --json: an array with one object per node, with every field the
+text shows: id, address, reachable, role, term, leaderId, commitIndex, lastApplied, firstIndex,
+lastIndex, diskBytes; for an unreachable node id, address, reachable (false) and error.
+
+With --watch it asks again every second until Ctrl-C: on a terminal the table is redrawn in
+place; otherwise (a pipe, a file) each refresh is printed after the last, under a line with its
+time, and with --json each refresh is one line (a JSON array).
 
 Options:
   -c, --config FILE        the cluster configuration (default: cluster_config.yaml)
   --endpoints LIST         host:port of the nodes, instead of the configuration
   --timeout MS             how long to wait for each node (default 2000)
   --json                   print JSON
+  --watch                  refresh every second until Ctrl-C
   -h, --help               show this help
 
-Exit status: 0 when a leader is known, 1 otherwise.`
+Exit status: 0 when a leader is known, 1 otherwise; with --watch, 0 when stopped.`
+
+const watchIntervalMs = 1000
+
+/** Everything the text line shows, as JSON. */
+function statusJson(s: NodeStatus): Record<string, unknown> {
+  if (!s.reachable) return { id: s.id, address: s.address, reachable: false, error: s.error }
+  const { id, address, reachable, role, term, leaderId, commitIndex, lastApplied, firstIndex, lastIndex, diskBytes } = s
+  return { id, address, reachable, role, term, leaderId, commitIndex, lastApplied, firstIndex, lastIndex, diskBytes }
+}
+
+function statusLine(s: NodeStatus): string {
+  if (!s.reachable) return `node ${s.id ?? '?'} ${s.address}: unreachable (${s.error})`
+  const disk = s.diskBytes === undefined ? '' : `, disk ${formatBytes(s.diskBytes)}`
+  return `node ${s.id} ${s.address}: ${s.role}, term ${s.term}, leader ${s.leaderId === 0 ? 'unknown' : s.leaderId}, commit ${s.commitIndex}, applied ${s.lastApplied}, log ${s.firstIndex}..${s.lastIndex}${disk}`
+}
+
+async function printOnce(client: ClusterClient, timeoutMs: number, json: boolean): Promise<number> {
+  const statuses = await client.statuses(timeoutMs)
+  if (json) console.log(JSON.stringify(statuses.map(statusJson), null, 2))
+  else for (const s of statuses) console.log(statusLine(s))
+  return statuses.some((status) => status.reachable && status.role === 'leader') ? 0 : 1
+}
+
+/** Asks every second and shows each answer, until Ctrl-C. */
+async function watch(client: ClusterClient, timeoutMs: number, json: boolean): Promise<number> {
+  const terminal = process.stdout.isTTY === true
+  let stopped = false
+  let wake: () => void = () => {}
+  void untilStopped().then(() => {
+    stopped = true
+    wake()
+  })
+  if (terminal) process.stdout.write('\x1b[2J')
+  while (!stopped) {
+    const started = Date.now()
+    const statuses = await client.statuses(timeoutMs)
+    if (stopped) break
+    const time = new Date().toISOString()
+    if (json && !terminal) console.log(JSON.stringify({ time, nodes: statuses.map(statusJson) }))
+    else {
+      const body = json ? JSON.stringify(statuses.map(statusJson), null, 2).split('\n') : statuses.map(statusLine)
+      if (terminal) {
+        // Home, then each line over the old one and the rest of the screen cleared: no flicker.
+        const lines = [`raftlog status, every ${watchIntervalMs / 1000} s (Ctrl-C to stop)   ${time}`, '', ...body]
+        process.stdout.write(`\x1b[H${lines.map((line) => `${line}\x1b[K`).join('\n')}\n\x1b[J`)
+      } else {
+        console.log([`--- ${time}`, ...body].join('\n'))
+      }
+    }
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, Math.max(0, watchIntervalMs - (Date.now() - started)))
+      wake = () => {
+        clearTimeout(timer)
+        resolve()
+      }
+    })
+  }
+  return 0
+}
 
 export const statusCommand: Command = {
   name: 'status',
-  summary: 'Show every node of a running cluster: role, term, leader, commit index',
+  summary: 'Show every node of a running cluster: role, term, leader, commit index, log, disk',
   help,
   async run(args) {
     const { values } = parseArgs({
       args,
-      options: { config: { type: 'string', short: 'c' }, endpoints: { type: 'string' }, timeout: { type: 'string' }, json: { type: 'boolean' } },
+      options: { config: { type: 'string', short: 'c' }, endpoints: { type: 'string' }, timeout: { type: 'string' }, json: { type: 'boolean' }, watch: { type: 'boolean' } },
       strict: true,
     })
     const client = clientFrom(values)
+    const timeoutMs = values.timeout === undefined ? 2000 : timeoutFrom(values.timeout)
     try {
-      const statuses = await client.statuses(values.timeout === undefined ? 2000 : timeoutFrom(values.timeout))
-      const leaderKnown = statuses.some((status) => status.reachable && status.role === 'leader')
-      if (values.json === true) {
-        console.log(JSON.stringify(statuses.map(({ id, address, reachable, role, term, leaderId, commitIndex, lastApplied }) => ({ id, address, reachable, role, term, leaderId, commitIndex, lastApplied })), null, 2))
-      } else {
-        for (const s of statuses) {
-          console.log(
-            s.reachable
-              ? `node ${s.id} ${s.address}: ${s.role}, term ${s.term}, leader ${s.leaderId === 0 ? 'unknown' : s.leaderId}, commit ${s.commitIndex}, applied ${s.lastApplied}, log ${s.firstIndex}..${s.lastIndex}`
-              : `node ${s.id ?? '?'} ${s.address}: unreachable (${s.error})`,
-          )
-        }
-      }
-      return leaderKnown ? 0 : 1
+      return values.watch === true ? await watch(client, timeoutMs, values.json === true) : await printOnce(client, timeoutMs, values.json === true)
     } finally {
       client.close()
     }

@@ -1,0 +1,50 @@
+import { parseArgs } from 'node:util'
+import type { Command } from '../command.js'
+import { clientFrom } from '../endpoints.js'
+import { portFrom } from '../port-option.js'
+import { untilStopped } from '../until-stopped.js'
+import { DashboardServer, defaultDashboardPort } from '../../observe/dashboard-server.js'
+
+const help = `Usage: raftlog dashboard [--config FILE | --endpoints HOST:PORT,...] [--port P] [--host H]
+
+Serves a status page of a running cluster: every node (role, term, leader, commit and applied
+index, lag, log range, disk bytes), writes and reads per second over the last ten minutes as a
+chart, and the recent elections and leader changes. It asks every node for its status each
+second (as raftlog status does), and the page refreshes itself. Ctrl-C stops it.
+
+Options:
+  -c, --config FILE        the cluster configuration (default: cluster_config.yaml)
+  --endpoints LIST         host:port of the nodes, instead of the configuration
+  --port P                 the page's port (default ${defaultDashboardPort}; 0: any free port)
+  --host H                 the address to serve on (default 127.0.0.1; 0.0.0.0: every interface)
+  -h, --help               show this help
+
+The page's data, as JSON: /api/cluster. (raftlog cluster serves the same page.)
+
+Example:
+  raftlog dashboard -c cluster_config.yaml     # then open http://127.0.0.1:${defaultDashboardPort}/`
+
+export const dashboardCommand: Command = {
+  name: 'dashboard',
+  summary: 'Serve a live status page (nodes, rates chart, elections) of a running cluster',
+  help,
+  async run(args) {
+    const { values } = parseArgs({
+      args,
+      options: { config: { type: 'string', short: 'c' }, endpoints: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' } },
+      strict: true,
+    })
+    const port = values.port === undefined ? defaultDashboardPort : portFrom(values.port, '--port')
+    const client = clientFrom(values)
+    const title = `raftlog cluster ${values.endpoints ?? values.config ?? 'cluster_config.yaml'}`
+    try {
+      const dashboard = await DashboardServer.start(client, { host: values.host ?? '127.0.0.1', port, title })
+      console.log(`dashboard of ${values.endpoints ?? values.config ?? 'cluster_config.yaml'} at ${dashboard.url} (Ctrl-C to stop)`)
+      await untilStopped()
+      await dashboard.close()
+      return 0
+    } finally {
+      client.close()
+    }
+  },
+}

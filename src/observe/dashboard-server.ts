@@ -1,0 +1,81 @@
+// The status page of a running cluster, over HTTP: the page and its script (src/observe/dashboard/),
+// Chart.js from the installed package (no CDN: it works with no internet), and /api/cluster, the
+// ClusterWatch's view as JSON, which the page polls every second.
+import { readFileSync } from 'node:fs'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { createRequire } from 'node:module'
+import { isIP } from 'node:net'
+import { dirname, join } from 'node:path'
+import { packageRoot } from '../package-root.js'
+import { RaftLogError } from '../storage/errors.js'
+import { ClusterWatch, type StatusSource } from './cluster-watch.js'
+
+/** The default port of `raftlog dashboard` and of the page `raftlog cluster` serves. */
+export const defaultDashboardPort = 18080
+
+interface Asset {
+  body: Buffer
+  type: string
+}
+
+/** The page's files, read once: they never change while the server runs. */
+function assets(): Map<string, Asset> {
+  const pageDir = join(packageRoot(import.meta.url), 'src', 'observe', 'dashboard')
+  // The browser build (UMD, one file), beside the package's own entry: its exports map hides it.
+  const chartDir = dirname(createRequire(import.meta.url).resolve('chart.js'))
+  return new Map([
+    ['/', { body: readFileSync(join(pageDir, 'index.html')), type: 'text/html; charset=utf-8' }],
+    ['/dashboard.js', { body: readFileSync(join(pageDir, 'dashboard.js')), type: 'text/javascript; charset=utf-8' }],
+    ['/dashboard.css', { body: readFileSync(join(pageDir, 'dashboard.css')), type: 'text/css; charset=utf-8' }],
+    ['/chart.js', { body: readFileSync(join(chartDir, 'chart.umd.min.js')), type: 'text/javascript; charset=utf-8' }],
+  ])
+}
+
+export class DashboardServer {
+  private constructor(
+    private readonly server: Server,
+    private readonly watch: ClusterWatch,
+    /** http://host:port/ */
+    readonly url: string,
+  ) {}
+
+  /** Serves the page on host:port (0: any free port) and starts polling `source`. */
+  static async start(source: StatusSource, options: { host: string; port: number; title: string }): Promise<DashboardServer> {
+    const files = assets()
+    const watch = new ClusterWatch(source)
+    const server = createServer((request, response) => answer(request, response, files, watch, options.title))
+    const shown = isIP(options.host) === 6 ? `[${options.host}]` : options.host
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (error: NodeJS.ErrnoException) => {
+        const inUse = error.code === 'EADDRINUSE'
+        const address = `${shown}:${options.port}`
+        reject(new RaftLogError(inUse ? 'EADDRINUSE' : 'ERR_BIND', `Failed to bind the dashboard to ${address} - ${inUse ? 'address already in use' : error.message}`, { address }))
+      })
+      server.listen(options.port, options.host, () => resolve())
+    })
+    const address = server.address()
+    const port = typeof address === 'object' && address !== null ? address.port : options.port
+    watch.start()
+    return new DashboardServer(server, watch, `http://${shown}:${port}/`)
+  }
+
+  async close(): Promise<void> {
+    this.watch.stop()
+    this.server.closeAllConnections()
+    await new Promise<void>((resolve) => this.server.close(() => resolve()))
+  }
+}
+
+function answer(request: IncomingMessage, response: ServerResponse, files: Map<string, Asset>, watch: ClusterWatch, title: string): void {
+  const path = new URL(request.url ?? '/', 'http://localhost').pathname
+  if (request.method !== 'GET' && request.method !== 'HEAD') return send(response, 405, 'only GET\n', 'text/plain; charset=utf-8')
+  if (path === '/api/cluster') return send(response, 200, JSON.stringify({ title, ...watch.view() }), 'application/json; charset=utf-8')
+  const file = files.get(path)
+  if (file === undefined) return send(response, 404, 'not found\n', 'text/plain; charset=utf-8')
+  send(response, 200, file.body, file.type)
+}
+
+function send(response: ServerResponse, status: number, body: string | Buffer, type: string): void {
+  response.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' })
+  response.end(body)
+}
