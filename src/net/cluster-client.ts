@@ -10,6 +10,9 @@ import type { ClusterConfig } from './cluster-config.js'
 import { maxGrpcMessageBytes } from './grpc-transport.js'
 import { protocol } from './protocol.js'
 import { unreachableProblem } from './reachability.js'
+import type { Configuration } from '../raft/configuration.js'
+import type { MembershipChange } from '../raft/membership-change.js'
+import { fromWireConfiguration, type MemberStatus, type WireConfiguration } from './membership-wire.js'
 
 export interface NodeStatus {
   /** From the node itself, or from the configuration when it cannot be reached (null if unknown). */
@@ -31,6 +34,15 @@ export interface NodeStatus {
   diskBytes?: number
   /** Linearizable reads the node served since it started. */
   reads?: number
+  clusterId?: string
+  /** Index of the configuration entry in use. */
+  configurationIndex?: number
+  /** The members of the configuration the node uses; with match indexes when it leads. */
+  members?: MemberStatus[]
+  /** In the leader's configuration: voter, learner, voter (joining), voter (leaving), or 'not a member'. */
+  suffrage?: string
+  /** Entries the leader holds that this member does not yet (the leader's view); undefined when unknown. */
+  behind?: number
   error?: string
 }
 
@@ -47,9 +59,16 @@ export interface ClusterClientOptions {
 type Stub = grpc.Client & Record<string, (request: unknown, options: grpc.CallOptions, callback: (error: grpc.ServiceError | null, reply: never) => void) => void>
 
 interface Reply {
-  result: Buffer
   notLeader?: { leaderId: number; leaderAddress: string } | null
 }
+
+interface ResultReply extends Reply {
+  result: Buffer
+}
+
+/** Calls only the leader answers. */
+type LeaderMethod = 'Propose' | 'ChangeMembership' | 'TransferLeadership' | 'Join'
+
 
 /** Pause before asking again when no node knows a leader, or after a failed call. */
 const retryPauseMs = 100
@@ -135,26 +154,68 @@ export class ClusterClient {
   read(query: Uint8Array | string, timeoutMs: number): Promise<Uint8Array> {
     const request = typeof query === 'string' ? { key: query } : { query: Buffer.from(query.buffer, query.byteOffset, query.length) }
     const start = this.endpoints[this.nextReader++ % this.endpoints.length] as string
-    return this.call('Read', request, Date.now() + timeoutMs, timeoutMs, start)
+    return this.call<ResultReply>('Read', request, Date.now() + timeoutMs, timeoutMs, start).then((reply) => new Uint8Array(reply.result))
   }
 
-  /** Every endpoint's status; an unreachable node is reported, not thrown. */
+  /**
+   * Every endpoint's status, and every member's the endpoints know of (a node that joined);
+   * an unreachable node is reported, not thrown. Each one's suffrage and how far behind it is
+   * come from the leader's view, when a leader answered.
+   */
   async statuses(timeoutMs: number): Promise<NodeStatus[]> {
-    return (await this.probe(timeoutMs)).statuses
+    const deadline = Date.now() + timeoutMs
+    const { statuses } = await this.probe(timeoutMs)
+    const probed = new Set(this.endpoints)
+    const unprobed = new Map<string, number>()
+    for (const status of statuses) for (const member of status.members ?? []) if (member.address !== '' && !probed.has(member.address)) unprobed.set(member.address, member.id)
+    if (unprobed.size > 0) {
+      const more = await this.probe(Math.max(1, deadline - Date.now()), [...unprobed.keys()], [...unprobed.values()])
+      statuses.push(...more.statuses)
+    }
+    return withMembership(statuses)
+  }
+
+  /**
+   * Changes the membership (joint consensus, one change at a time), through the leader; resolves
+   * with the new configuration once committed. Not sent again after a call that may have
+   * reached the leader (ERR_UNKNOWN_OUTCOME: look with statuses()). Errors from the leader keep
+   * their code: ERR_CHANGE_IN_PROGRESS, ERR_LEARNER_BEHIND, ERR_BAD_ARGUMENT, ERR_LEADERSHIP_LOST.
+   */
+  async changeMembership(change: MembershipChange, timeoutMs: number): Promise<Configuration> {
+    const request = {
+      addVoters: change.addVoters ?? [],
+      addLearners: change.addLearners ?? [],
+      promote: change.promote ?? [],
+      remove: change.remove ?? [],
+    }
+    const reply = await this.call<Reply & { configuration: WireConfiguration }>('ChangeMembership', request, Date.now() + timeoutMs, timeoutMs, this.leaderFirst(), { once: true })
+    return fromWireConfiguration(reply.configuration)
+  }
+
+  /** Hands leadership to voter `to` (or the most up-to-date other voter); resolves with the new leader's id. Sent once, as changeMembership. */
+  async transferLeadership(to: number | undefined, timeoutMs: number): Promise<number> {
+    const reply = await this.call<Reply & { leaderId: number }>('TransferLeadership', { to: to ?? 0 }, Date.now() + timeoutMs, timeoutMs, this.leaderFirst(), { once: true })
+    return reply.leaderId
+  }
+
+  /** Asks the cluster to add `member` as a learner (asked again it answers the same); resolves with the cluster id and the configuration that names it. */
+  async join(member: { id: number; address: string }, timeoutMs: number): Promise<{ clusterId: string; configuration: Configuration }> {
+    const reply = await this.call<Reply & { clusterId: string; configuration: WireConfiguration }>('Join', member, Date.now() + timeoutMs, timeoutMs, this.leaderFirst())
+    return { clusterId: reply.clusterId, configuration: fromWireConfiguration(reply.configuration) }
   }
 
   /** Every endpoint's status, and the addresses where no connection could be made at all. */
-  private async probe(timeoutMs: number): Promise<{ statuses: NodeStatus[]; refused: Set<string> }> {
+  private async probe(timeoutMs: number, endpoints = this.endpoints, ids = this.ids): Promise<{ statuses: NodeStatus[]; refused: Set<string> }> {
     const deadline = Date.now() + timeoutMs
     const refused = new Set<string>()
     const statuses = await Promise.all(
-      this.endpoints.map(async (address, position): Promise<NodeStatus> => {
+      endpoints.map(async (address, position): Promise<NodeStatus> => {
         try {
           const status = await this.unary<Omit<NodeStatus, 'address' | 'reachable'>>(address, 'Status', {}, deadline)
           return { ...status, address, reachable: true }
         } catch (error) {
           if (neverSent(error as Error & { code?: number })) refused.add(address)
-          return { id: this.ids[position] ?? null, address, reachable: false, error: (error as Error).message }
+          return { id: ids[position] ?? null, address, reachable: false, error: (error as Error).message }
         }
       }),
     )
@@ -178,16 +239,22 @@ export class ClusterClient {
     return this.session
   }
 
-  private toLeader(method: 'Propose', request: unknown, deadline: number, timeoutMs: number): Promise<Uint8Array> {
-    return this.call(method, request, deadline, timeoutMs, this.leader ?? (this.endpoints[0] as string))
+  private async toLeader(method: 'Propose', request: unknown, deadline: number, timeoutMs: number): Promise<Uint8Array> {
+    const reply = await this.call<ResultReply>(method, request, deadline, timeoutMs, this.leaderFirst())
+    return new Uint8Array(reply.result)
+  }
+
+  private leaderFirst(): string {
+    return this.leader ?? (this.endpoints[0] as string)
   }
 
   /**
    * Calls `method` from node `first` on, following NOT_LEADER answers and trying the other
    * nodes after a failure, until one answers or the deadline passes. Every attempt sends the
-   * same request: callers send only what may be sent twice (a session's entry, a read).
+   * same request: callers send only what may be sent twice (a session's entry, a read), or
+   * say `once`: then a call that may have reached a node is not sent again (ERR_UNKNOWN_OUTCOME).
    */
-  private async call(method: 'Propose' | 'Read', request: unknown, deadline: number, timeoutMs: number, first: string): Promise<Uint8Array> {
+  private async call<T extends Reply>(method: LeaderMethod | 'Read', request: unknown, deadline: number, timeoutMs: number, first: string, options: { once?: boolean } = {}): Promise<T> {
     let next = Math.max(0, this.endpoints.indexOf(first))
     let target: string | undefined = first
     let lastProblem = ''
@@ -211,10 +278,11 @@ export class ClusterClient {
       next++
       try {
         attempts++
-        const reply: Reply = await this.unary<Reply>(address, method, request, deadline)
+        // A membership change or a transfer may take a few rounds: the whole time is its own.
+        const reply = await this.unary<T>(address, method, request, deadline, method === 'Propose' || method === 'Read' ? callTimeoutMs : timeoutMs)
         if (reply.notLeader === null || reply.notLeader === undefined) {
-          if (method === 'Propose') this.leader = address
-          return new Uint8Array(reply.result)
+          if (method !== 'Read') this.leader = address
+          return reply
         }
         lastProblem = `${address} is not the leader`
         if (this.leader === address) this.leader = undefined
@@ -236,6 +304,9 @@ export class ClusterClient {
         if (this.leader === address) this.leader = undefined
         const down = neverSent(error as Error & { code?: number })
         if (!down) maybeApplied = true
+        if (options.once === true && !down) {
+          throw new RaftLogError('ERR_UNKNOWN_OUTCOME', `${method} may or may not have been carried out: ${address} did not answer (${details}); look at the members with raftlog member list`)
+        }
         lastProblem = `${address}: ${details}`
         // A node that took the call and failed or did not answer in time is there: hope, not a
         // reason to give up early.
@@ -250,7 +321,7 @@ export class ClusterClient {
     throw new RaftLogError('ERR_NO_LEADER', `No leader could be reached within ${timeoutMs} ms (tried ${this.endpoints.join(', ')}; last: ${lastProblem})`)
   }
 
-  private unary<T>(address: string, method: string, request: unknown, deadline: number): Promise<T> {
+  private unary<T>(address: string, method: string, request: unknown, deadline: number, perCallMs = callTimeoutMs): Promise<T> {
     let stub = this.stubs.get(address)
     if (stub === undefined) {
       stub = new protocol.RaftClient(address, grpc.credentials.createInsecure(), clientChannelOptions) as unknown as Stub
@@ -258,13 +329,30 @@ export class ClusterClient {
     }
     const target = stub
     return new Promise<T>((resolve, reject) => {
-      ;(target[method] as Stub[string]).call(target, request, { deadline: Math.min(deadline, Date.now() + callTimeoutMs) }, (error, reply) => {
+      ;(target[method] as Stub[string]).call(target, request, { deadline: Math.min(deadline, Date.now() + perCallMs) }, (error, reply) => {
         // grpc-js appends resolver notes that say nothing to a user.
         if (error !== null) reject(Object.assign(new Error((error.details || error.message).replace(/\.?\s*Resolution note:.*$/s, '')), { code: error.code }))
         else resolve(reply as T)
       })
     })
   }
+}
+
+/**
+ * Each status with the member's suffrage and lag as the leader (the one of the highest term)
+ * sees them; a node the leader's configuration leaves out is 'not a member'.
+ */
+function withMembership(statuses: NodeStatus[]): NodeStatus[] {
+  const leader = statuses.filter((status) => status.reachable && status.role === 'leader').sort((a, b) => (b.term ?? 0) - (a.term ?? 0))[0]
+  const view = leader?.members ?? statuses.find((status) => status.members !== undefined && status.members.length > 0)?.members
+  if (view === undefined || view.length === 0) return statuses
+  return statuses.map((status) => {
+    if (status.id === null) return status
+    const member = view.find((m) => m.id === status.id)
+    if (member === undefined) return { ...status, suffrage: 'not a member' }
+    const behind = leader !== undefined && member.matchKnown ? Math.max(0, (leader.lastIndex ?? 0) - member.matchIndex) : undefined
+    return { ...status, suffrage: member.suffrage, ...(behind === undefined ? {} : { behind }) }
+  })
 }
 
 /**

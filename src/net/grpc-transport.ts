@@ -48,6 +48,8 @@ export interface TransportCounts {
   received: number
   /** Messages received that were not addressed to this node or came from outside its peers. */
   misaddressed: number
+  /** Messages received in batches of another cluster (another cluster id). */
+  wrongCluster: number
   /** Streams opened to peers (the first ones and every reconnection). */
   streamsOpened: number
 }
@@ -78,6 +80,7 @@ class PeerStream {
     private readonly client: StreamStub,
     private readonly counts: TransportCounts,
     private readonly peerCounts: PeerCounts,
+    private readonly clusterId: () => string,
   ) {}
 
   send(message: RaftMessage): void {
@@ -122,7 +125,7 @@ class PeerStream {
       this.counts.sent += batch.length
       this.peerCounts.sent += batch.length
       this.counts.batches++
-      if (!call.write({ messages: batch.map(toEnvelope) })) {
+      if (!call.write({ messages: batch.map(toEnvelope), clusterId: this.clusterId() })) {
         this.draining = true
         call.once('drain', () => {
           this.draining = false
@@ -188,10 +191,12 @@ function payloadBytes(message: RaftMessage): number {
 export class GrpcTransport implements Transport {
   private readonly peers = new Map<number, string>()
   private readonly streams = new Map<number, PeerStream>()
-  private readonly clients: grpc.Client[] = []
+  private readonly clients = new Map<number, grpc.Client>()
   private handler: ((message: RaftMessage) => void) | undefined
   private closed = false
-  readonly counts: TransportCounts = { sent: 0, batches: 0, dropped: 0, received: 0, misaddressed: 0, streamsOpened: 0 }
+  /** This node's cluster; '' until known (a node that joins learns it from the cluster). */
+  private clusterId = ''
+  readonly counts: TransportCounts = { sent: 0, batches: 0, dropped: 0, received: 0, misaddressed: 0, wrongCluster: 0, streamsOpened: 0 }
   /** The same, for each peer. */
   readonly peerCounts = new Map<number, PeerCounts>()
 
@@ -204,6 +209,26 @@ export class GrpcTransport implements Transport {
       this.peers.set(peer.id, peer.address)
       this.peerCounts.set(peer.id, { sent: 0, dropped: 0, streamErrors: 0 })
     }
+  }
+
+  /**
+   * The members' addresses, from the configuration in use: a new member gets a stream, a member
+   * at a new address a new one, and a member that left is forgotten (its messages are dropped).
+   */
+  setAddresses(addresses: Record<number, string>): void {
+    const known = new Map(Object.entries(addresses).map(([id, address]) => [Number(id), address]))
+    for (const [id, address] of known) {
+      if (id === this.id || address === '' || this.peers.get(id) === address) continue
+      this.forget(id)
+      this.peers.set(id, address)
+      if (!this.peerCounts.has(id)) this.peerCounts.set(id, { sent: 0, dropped: 0, streamErrors: 0 })
+    }
+    for (const id of [...this.peers.keys()]) if (!known.has(id)) this.forget(id)
+  }
+
+  /** Batches go out with this cluster id, and batches with another are dropped (counted in wrongCluster). */
+  setClusterId(clusterId: string): void {
+    this.clusterId = clusterId
   }
 
   /** Messages dropped so far (a full queue, no stream, a closed transport). */
@@ -232,8 +257,15 @@ export class GrpcTransport implements Transport {
   service(): { definition: grpc.ServiceDefinition; implementation: grpc.UntypedServiceImplementation } {
     const implementation: grpc.UntypedServiceImplementation = {
       Stream: (call: grpc.ServerReadableStream<{ messages: Record<string, unknown>[] }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
-        call.on('data', (batch: { messages?: Record<string, unknown>[] }) => {
-          for (const envelope of batch.messages ?? []) this.deliver(envelope)
+        call.on('data', (batch: { messages?: Record<string, unknown>[]; clusterId?: string }) => {
+          const messages = batch.messages ?? []
+          // Another cluster's node at an address of ours (a reused address, a node started
+          // afresh from an edited YAML file): nothing it says may reach this cluster's core.
+          if (this.clusterId !== '' && batch.clusterId !== this.clusterId) {
+            this.counts.wrongCluster += messages.length
+            return
+          }
+          for (const envelope of messages) this.deliver(envelope)
         })
         call.on('end', () => callback(null, {}))
         call.on('error', () => {})
@@ -246,8 +278,8 @@ export class GrpcTransport implements Transport {
     this.closed = true
     for (const stream of this.streams.values()) stream.close()
     this.streams.clear()
-    for (const client of this.clients) client.close()
-    this.clients.length = 0
+    for (const client of this.clients.values()) client.close()
+    this.clients.clear()
   }
 
   private deliver(envelope: Record<string, unknown>): void {
@@ -262,14 +294,26 @@ export class GrpcTransport implements Transport {
     this.handler?.(message)
   }
 
+  /** Closes the stream to `peer` and forgets its address. */
+  private forget(peer: number): void {
+    this.peers.delete(peer)
+    const stream = this.streams.get(peer)
+    if (stream === undefined) return
+    stream.close()
+    this.streams.delete(peer)
+    const client = this.clients.get(peer)
+    client?.close()
+    this.clients.delete(peer)
+  }
+
   private stream(peer: number): PeerStream | undefined {
     let stream = this.streams.get(peer)
     if (stream === undefined && !this.closed) {
       const address = this.peers.get(peer)
       if (address === undefined) return undefined
       const client = new protocol.RaftTransport(address, grpc.credentials.createInsecure(), channelOptions) as unknown as StreamStub
-      this.clients.push(client)
-      stream = new PeerStream(client, this.counts, this.peerCounts.get(peer) as PeerCounts)
+      this.clients.set(peer, client)
+      stream = new PeerStream(client, this.counts, this.peerCounts.get(peer) as PeerCounts, () => this.clusterId)
       this.streams.set(peer, stream)
     }
     return stream

@@ -11,7 +11,11 @@ import { GrpcTransport, maxGrpcMessageBytes } from './grpc-transport.js'
 import { protocol } from './protocol.js'
 import { SessionStateMachine, type SessionOptions } from '../raft/session-state-machine.js'
 import { decodeEnvelope, stampEnvelope } from '../raft/session-envelope.js'
-import { nodeNotFound } from './cluster-config.js'
+import { existsSync } from 'node:fs'
+import { stateFileName } from '../storage/raft-state-file.js'
+import { joinCluster, membershipDrift, unlistedNode } from './joining.js'
+import { membershipService } from './membership-service.js'
+import { memberStatuses } from './membership-wire.js'
 import { directoryBytes } from '../observe/directory-bytes.js'
 import { MetricsServer } from '../observe/metrics-server.js'
 
@@ -47,11 +51,23 @@ export interface NodeServerOptions {
   sessions?: SessionOptions
   /** Where the node's warnings go (default: console.warn). */
   logger?: { warn(message: string): void }
+  /**
+   * host:port where this node serves, for a node that is not in the configuration's nodes (one
+   * that joined a running cluster). Default: its entry in the configuration.
+   */
+  address?: string
+  /**
+   * host:port of any member of a running cluster: a node with a new directory asks it to add
+   * this node as a learner (the Join call) and then catches up from the leader (by snapshot when
+   * the log was compacted). Promote it with ChangeMembership once it has caught up. Ignored when
+   * the directory already belongs to a cluster.
+   */
+  join?: string
 }
 
 export interface NodeServer {
   node: RaftNode
-  /** This node's entry of the configuration (its address). */
+  /** This node's entry of the configuration (its address); for a node that joined, made up from `address`. */
   config: NodeConfig
   /** http://host:port of /metrics, /healthz and /readyz, when the configuration gives a metrics_port. */
   metricsUrl: string | undefined
@@ -89,7 +105,8 @@ function outcomeUnknown(node: RaftNode, error: RaftLogError): boolean {
  */
 function clientService(node: RaftNode, options: NodeServerOptions, extras: NodeServerExtras, dir: string): grpc.UntypedServiceImplementation {
   const { cluster, checkCommand } = options
-  const leaderAddress = (id: number): string => cluster.nodes.find((n) => n.nodeId === id)?.address ?? ''
+  // Membership lives in the log: a member that joined is in no configuration file.
+  const leaderAddress = (id: number): string => node.configuration.addresses[id] || (cluster.nodes.find((n) => n.nodeId === id)?.address ?? '')
   const notLeader = (error: RaftLogError & { leaderId?: number }, callback: grpc.sendUnaryData<unknown>): void => {
     const leaderId = error.leaderId ?? node.status().leaderId
     callback(null, { notLeader: { leaderId, leaderAddress: leaderId === node.id ? '' : leaderAddress(leaderId) } })
@@ -105,7 +122,7 @@ function clientService(node: RaftNode, options: NodeServerOptions, extras: NodeS
     node.propose(stampEnvelope(command, Date.now())).then(
       (result) => callback(null, { result: result === undefined ? Buffer.alloc(0) : Buffer.from(result as Uint8Array) }),
       (error: RaftLogError) => {
-        if (error.code === 'ERR_NOT_LEADER' || error.code === 'ERR_PROPOSAL_DROPPED') notLeader(error, callback)
+        if (error.code === 'ERR_NOT_LEADER' || error.code === 'ERR_PROPOSAL_DROPPED' || error.code === 'ERR_LEADERSHIP_TRANSFER') notLeader(error, callback)
         else failed(error, callback)
       },
     )
@@ -148,12 +165,13 @@ function clientService(node: RaftNode, options: NodeServerOptions, extras: NodeS
       else read(call.request, callback)
     },
     Status: (_call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
-      const status = { ...node.status(), ...extras.status?.(), reads: node.stats().reads }
+      const status = { ...node.status(), ...extras.status?.(), reads: node.stats().reads, members: memberStatuses(node) }
       directoryBytes(dir).then(
         (diskBytes) => callback(null, { ...status, diskBytes }),
         (error: Error) => callback({ code: grpc.status.INTERNAL, details: `Cannot measure ${dir}: ${error.message}` }),
       )
     },
+    ...membershipService(node, { notLeader }),
   }
 }
 
@@ -194,8 +212,10 @@ export function startNodeServer(options: NodeServerOptions): Promise<NodeServer>
 export async function serveNode(options: NodeServerOptions, extras: NodeServerExtras): Promise<NodeServer> {
   checkOptions(options)
   const { cluster, nodeId } = options
-  const config = cluster.nodes.find((node) => node.nodeId === nodeId)
-  if (config === undefined) throw nodeNotFound(cluster, nodeId)
+  const dir = join(cluster.logDirectory, `node_${nodeId}`)
+  const fresh = !existsSync(join(dir, stateFileName))
+  const listed = cluster.nodes.find((node) => node.nodeId === nodeId)
+  const config = listed ?? unlistedNode(cluster, nodeId, options.address, fresh && options.join === undefined)
   const transport = new GrpcTransport(nodeId, cluster.nodes.map((node) => ({ id: node.nodeId, address: node.address })))
   const server = new grpc.Server({ 'grpc.max_receive_message_length': maxGrpcMessageBytes })
   const raft = transport.service()
@@ -203,12 +223,20 @@ export async function serveNode(options: NodeServerOptions, extras: NodeServerEx
   await bind(server, config.address)
   let metrics: MetricsServer | undefined
   let node: RaftNode
-  const dir = join(cluster.logDirectory, `node_${nodeId}`)
   try {
     if (config.metricsPort !== undefined) metrics = await MetricsServer.listen(config.ipAddress, config.metricsPort, nodeId)
+    const joined = fresh && options.join !== undefined ? await joinCluster(options.join, { id: nodeId, address: config.address }, options.logger) : undefined
+    if (joined !== undefined) {
+      transport.setAddresses(joined.configuration.addresses)
+      transport.setClusterId(joined.clusterId)
+    }
     node = await RaftNode.start({
       id: nodeId,
-      peers: cluster.nodes.map((n) => n.nodeId),
+      // A new cluster's first configuration: the file's nodes. A node that joins, or one that
+      // restarts, takes its configuration from the log and snapshots instead.
+      peers: listed !== undefined && joined === undefined ? cluster.nodes.map((n) => n.nodeId) : [],
+      addresses: Object.fromEntries(cluster.nodes.map((n) => [n.nodeId, n.address])),
+      ...(joined === undefined ? {} : { clusterId: joined.clusterId }),
       dir,
       stateMachine: new SessionStateMachine(options.stateMachine, options.sessions),
       transport,
@@ -226,6 +254,8 @@ export async function serveNode(options: NodeServerOptions, extras: NodeServerEx
     throw error
   }
   server.addService(protocol.RaftClient.service, clientService(node, options, extras, dir))
+  const drift = membershipDrift(cluster, node.configuration)
+  if (drift !== undefined) (options.logger ?? console).warn(drift)
   metrics?.attach({ node, transport, dir })
   return {
     node,

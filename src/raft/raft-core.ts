@@ -527,6 +527,10 @@ export class RaftCore {
     const target = targetConfiguration(this.configuration, change)
     for (const id of change.promote ?? []) {
       const match = this.progress.get(id)?.match ?? 0
+      // A learner that has acknowledged nothing may not even be running: never count on it.
+      if (match === 0) {
+        throw new RaftLogError('ERR_LEARNER_BEHIND', `Node ${id} has not acknowledged any entry yet (is it running?); try again once it has caught up`, { id, match })
+      }
       if (this.log.lastIndex - match > this.maxPromotionLagEntries) {
         throw new RaftLogError('ERR_LEARNER_BEHIND', `Node ${id} is ${this.log.lastIndex - match} entries behind (at most ${this.maxPromotionLagEntries} to become a voter); try again once it has caught up`, { id, match })
       }

@@ -301,6 +301,7 @@ export class RaftNode extends EventEmitter {
         stateFile.save({ ...saved, currentTerm: 1, commitIndex: 1 })
       }
       // A directory from before configurations were logged has none: its peers are the configuration.
+      if (configurations.length === 0 && options.peers.length > 0) configurations = [{ index: 0, config: first }]
       const clusterId = identity.clusterId !== '' ? identity.clusterId : options.peers.length > 0 ? deriveClusterId(first) : ''
       stateFile.save({ ...stateFile.load(), nodeId: options.id, clusterId })
       if (clusterId !== '') options.transport.setClusterId?.(clusterId)
@@ -630,7 +631,9 @@ export class RaftNode extends EventEmitter {
     const configuration = this.core.configuration
     if (index !== this.announcedConfiguration) {
       this.announcedConfiguration = index
-      this.transport.setAddresses?.(configuration.addresses)
+      // A node that joins knows no configuration until the leader's entries reach it; the
+      // transport keeps the addresses it was given meanwhile.
+      if (membersOf(configuration).length > 0) this.transport.setAddresses?.(configuration.addresses)
       this.emit('configuration', { index, configuration })
     }
     // A node left out of a committed configuration takes no further part. Only one that was a

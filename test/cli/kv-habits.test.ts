@@ -160,7 +160,9 @@ describe('dump --format kv', () => {
     const dump = await runCli(['dump', join(dir, 'logs', 'node_1'), '--format', 'kv'])
     expect(dump.status, dump.stderr).toBe(0)
     const lines = dump.stdout.trim().split('\n')
-    expect(lines[0]).toMatch(/^1\tterm \d+\tno-op \(a new leader's first entry\)$/)
+    // The founding node's first entry is the cluster's first configuration; then a leader's no-op.
+    expect(lines[0]).toMatch(/^1\tterm 1\tconfiguration: voters 1, 2, 3, learners none \(1@127\.0\.0\.1:\d+, 2@127\.0\.0\.1:\d+, 3@127\.0\.0\.1:\d+\)$/)
+    expect(lines[1]).toMatch(/^2\tterm \d+\tno-op \(a new leader's first entry\)$/)
     expect(lines).toContainEqual(expect.stringMatching(/^(\d+)\tterm \d+\topen session: client \1$/))
     expect(lines).toContainEqual(expect.stringMatching(/^\d+\tterm \d+\tclient \d+ #1: put "fruit\/pear" "green"$/))
     expect(lines).toContainEqual(expect.stringMatching(/^\d+\tterm \d+\tclient \d+ #\d+: batch of 256 puts: "load\/\d+" "value \d+", /))

@@ -33,6 +33,7 @@ describe('raftlog node on a damaged log', () => {
     writeFileSync(config, `nodes:\n  - { node_id: 1, ip_address: "127.0.0.1", port: ${await freePort()} }\ncluster_settings:\n  log_directory: "./logs"\n  log_segment_size: ${segmentSize}\n`)
     const result = await runCli(['node', '--node-id', '1', '--config', config], { timeoutMs: 30_000 })
     expect(result.status).toBe(1)
-    expect(result.stdout).toMatch(/stopping on a storage failure: Segment segment_\d{20}\.log is corrupt at byte \d+ \(index \d+\)/)
+    // Found at start (the node reads every frame's type for its configurations): refused before serving.
+    expect(result.stderr).toMatch(/^Error: Segment segment_\d{20}\.log is corrupt at byte \d+ \(index \d+\): checksum mismatch\n$/)
   })
 })

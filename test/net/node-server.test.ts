@@ -113,8 +113,14 @@ describe('the client service of a node', () => {
   it('reports its status', async () => {
     const current = await leader()
     const status = await call<Record<string, unknown>>(current.config.address, 'Status', {})
-    expect(status).toEqual({ ...current.node.status(), kvWritesApplied: expect.any(Number) })
-    expect(status).toMatchObject({ id: current.node.id, role: 'leader', leaderId: current.node.id })
+    const { configuration: _inMembers, ...own } = current.node.status()
+    expect(status).toEqual({ ...own, kvWritesApplied: expect.any(Number), reads: expect.any(Number), diskBytes: expect.any(Number), members: expect.any(Array) })
+    expect(status).toMatchObject({ id: current.node.id, role: 'leader', leaderId: current.node.id, clusterId: expect.stringMatching(/^[0-9a-f]{32}$/) })
+    // The leader knows how far each member is; members are listed with their address and vote.
+    expect(status.members).toEqual(
+      cluster.nodes.map((n) => ({ id: n.nodeId, address: n.address, suffrage: 'voter', matchIndex: expect.any(Number), matchKnown: expect.any(Boolean) })),
+    )
+    expect((status.members as { id: number; matchIndex: number }[]).find((m) => m.id === current.node.id)!.matchIndex).toBe(current.node.status().lastIndex)
   })
 
   it('refuses to start a node that is not in the configuration, or whose port is taken', async () => {

@@ -3,6 +3,7 @@
 import { decodeKvCommand, type KvCommand } from '../../net/kv-state-machine.js'
 import { decodeEnvelope } from '../../raft/session-envelope.js'
 import { EntryType } from '../../storage/log-entry.js'
+import { decodeConfiguration, describeConfiguration } from '../../raft/configuration.js'
 
 const quote = (text: string): string => JSON.stringify(text)
 
@@ -29,10 +30,22 @@ function describePayload(payload: Uint8Array): string {
   }
 }
 
+/** A membership entry: who votes, who learns, and where each listens. */
+function describeConfigEntry(data: Uint8Array): string {
+  try {
+    const config = decodeConfiguration(data)
+    const addresses = Object.entries(config.addresses).map(([id, address]) => `${id}@${address}`)
+    return `configuration: ${describeConfiguration(config)}${addresses.length > 0 ? ` (${addresses.join(', ')})` : ''}`
+  } catch (error) {
+    return `configuration entry that cannot be read (${(error as Error).message}), ${data.length} bytes`
+  }
+}
+
 /** One entry of a key-value node's log, in words. */
 export function describeKvEntry(index: number, type: EntryType, data: Uint8Array): string {
   if (type === EntryType.NoOp) return 'no-op (a new leader\'s first entry)'
-  if (type !== EntryType.Normal) return `${type === EntryType.Config ? 'configuration' : `type ${type}`} entry, ${data.length} bytes`
+  if (type === EntryType.Config) return describeConfigEntry(data)
+  if (type !== EntryType.Normal) return `type ${type} entry, ${data.length} bytes`
   let envelope: ReturnType<typeof decodeEnvelope>
   try {
     envelope = decodeEnvelope(data)

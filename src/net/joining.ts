@@ -1,0 +1,66 @@
+// A node outside the configuration file: one that joins a running cluster (--join), or restarts
+// after it joined; and the warning when the file and the membership in the log disagree.
+import { RaftLogError } from '../storage/errors.js'
+import { membersOf, describeConfiguration, type Configuration } from '../raft/configuration.js'
+import type { ClusterConfig, NodeConfig } from './cluster-config.js'
+import { ClusterClient } from './cluster-client.js'
+
+/** How long a new node waits for the cluster to add it: a leader election or two. */
+export const joinTimeoutMs = 30_000
+
+/**
+ * This node's entry when the file does not list it: made up from `address` (host:port). Throws
+ * ERR_CONFIG when there is no address, or when `mustBeListed` (a new directory and no --join:
+ * the node would found a cluster of its own).
+ */
+export function unlistedNode(cluster: ClusterConfig, nodeId: number, address: string | undefined, mustBeListed: boolean): NodeConfig {
+  const ids = cluster.nodes.map((node) => node.nodeId).join(', ')
+  if (mustBeListed) {
+    throw new RaftLogError('ERR_CONFIG', `Node ID ${nodeId} not found in configuration file ${cluster.path} (ids: ${ids}); to add a new node to a running cluster, start it with --join ADDRESS --listen HOST:PORT`, { nodeId, file: cluster.path })
+  }
+  if (address === undefined) {
+    throw new RaftLogError('ERR_CONFIG', `Node ID ${nodeId} is not in configuration file ${cluster.path} (ids: ${ids}): give the address it serves at with --listen HOST:PORT`, { nodeId, file: cluster.path })
+  }
+  const match = /^(.*):(\d{1,5})$/.exec(address)
+  const port = Number(match?.[2])
+  if (match === null || port < 1 || port > 65535) throw new RaftLogError('ERR_BAD_ARGUMENT', `--listen must be HOST:PORT (e.g. 127.0.0.1:18004), got '${address}'`, { argument: 'listen' })
+  return { nodeId, ipAddress: (match[1] as string).replace(/^\[(.*)\]$/, '$1'), port, address }
+}
+
+/**
+ * Asks the cluster, through the member at `via`, to add `member` as a learner; resolves with the
+ * cluster's id and the configuration that names it. ERR_JOIN naming `via` when it fails.
+ */
+export async function joinCluster(via: string, member: { id: number; address: string }, logger: { warn(message: string): void } = console): Promise<{ clusterId: string; configuration: Configuration }> {
+  const client = new ClusterClient([via])
+  try {
+    return await client.join(member, joinTimeoutMs)
+  } catch (error) {
+    const reason = (error as Error).message
+    logger.warn(`node ${member.id}: could not join through ${via}: ${reason}`)
+    throw new RaftLogError('ERR_JOIN', `Node ${member.id} could not join the cluster through ${via}: ${reason}`, { address: via })
+  } finally {
+    client.close()
+  }
+}
+
+/**
+ * What differs between the configuration file's nodes and the membership in the log, as a
+ * warning; undefined when they agree. After the first start the log decides: the file only
+ * bootstraps a new cluster (and tells clients where to look).
+ */
+export function membershipDrift(cluster: ClusterConfig, configuration: Configuration): string | undefined {
+  const members = membersOf(configuration)
+  if (members.length === 0) return undefined
+  const listed = cluster.nodes.map((node) => node.nodeId)
+  const notMembers = listed.filter((id) => !members.includes(id))
+  const notListed = members.filter((id) => !listed.includes(id))
+  const moved = cluster.nodes.filter((node) => configuration.addresses[node.nodeId] !== undefined && configuration.addresses[node.nodeId] !== '' && configuration.addresses[node.nodeId] !== node.address)
+  if (notMembers.length === 0 && notListed.length === 0 && moved.length === 0) return undefined
+  const parts = [
+    ...(notMembers.length > 0 ? [`listed but not members: ${notMembers.join(', ')} (add them with raftlog member add, or start them with --join)`] : []),
+    ...(notListed.length > 0 ? [`members not listed: ${notListed.join(', ')}`] : []),
+    ...moved.map((node) => `node ${node.nodeId} is at ${configuration.addresses[node.nodeId]} in the log, ${node.address} in the file`),
+  ]
+  return `membership in the log (${describeConfiguration(configuration)}) differs from ${cluster.path}: ${parts.join('; ')}. The log decides; the file only bootstraps a new cluster`
+}
