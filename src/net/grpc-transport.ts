@@ -213,17 +213,17 @@ export class GrpcTransport implements Transport {
 
   /**
    * The members' addresses, from the configuration in use: a new member gets a stream, a member
-   * at a new address a new one, and a member that left is forgotten (its messages are dropped).
+   * at a new address a new one. A member that leaves is kept: until C_new commits, the leader
+   * that removes itself still leads (and a removed node still hears that it was removed).
    */
   setAddresses(addresses: Record<number, string>): void {
-    const known = new Map(Object.entries(addresses).map(([id, address]) => [Number(id), address]))
-    for (const [id, address] of known) {
+    for (const [key, address] of Object.entries(addresses)) {
+      const id = Number(key)
       if (id === this.id || address === '' || this.peers.get(id) === address) continue
       this.forget(id)
       this.peers.set(id, address)
       if (!this.peerCounts.has(id)) this.peerCounts.set(id, { sent: 0, dropped: 0, streamErrors: 0 })
     }
-    for (const id of [...this.peers.keys()]) if (!known.has(id)) this.forget(id)
   }
 
   /** Batches go out with this cluster id, and batches with another are dropped (counted in wrongCluster). */
@@ -294,7 +294,7 @@ export class GrpcTransport implements Transport {
     this.handler?.(message)
   }
 
-  /** Closes the stream to `peer` and forgets its address. */
+  /** Closes the stream to `peer` (its address changed) and forgets the old address. */
   private forget(peer: number): void {
     this.peers.delete(peer)
     const stream = this.streams.get(peer)

@@ -3,9 +3,10 @@
 import type { ClusterConfig } from './cluster-config.js'
 import { answerKvQuery } from './kv-query.js'
 import { decodeKvCommand, encodeKvResult, KvStateMachine } from './kv-state-machine.js'
-import { serveNode, type NodeServer } from './node-server.js'
+import { serveNode, type NodeServer, type NodeServerOptions } from './node-server.js'
 
-export async function startKvNodeServer(cluster: ClusterConfig, nodeId: number, logger: { warn(message: string): void }): Promise<NodeServer> {
+/** `where`: NodeServerOptions' address and join, for a node outside the file. */
+export async function startKvNodeServer(cluster: ClusterConfig, nodeId: number, logger: { warn(message: string): void }, where: Pick<NodeServerOptions, 'address' | 'join'> = {}): Promise<NodeServer> {
   const kv = new KvStateMachine()
   return serveNode(
     {
@@ -22,6 +23,7 @@ export async function startKvNodeServer(cluster: ClusterConfig, nodeId: number, 
       },
       read: (query) => answerKvQuery(kv, query),
       logger,
+      ...where,
     },
     {
       // The key-value client's get: a Read request with the key and no query.

@@ -15,6 +15,8 @@ export interface MembershipView {
   configurationIndex: number
   /** The voter a transfer is heading to (0: none). */
   transferringTo: number
+  /** Term of the entry at `index` in this node's log; undefined when compacted (committed) or beyond it. */
+  termAt(index: number): number | undefined
 }
 
 interface ChangeWaiter {
@@ -23,6 +25,8 @@ interface ChangeWaiter {
   term: number
   resolve: (config: Configuration) => void
   reject: (error: Error) => void
+  /** Set once this node stopped leading: the change is given up on when it fires. */
+  giveUp?: NodeJS.Timeout
 }
 
 interface TransferWaiter {
@@ -36,6 +40,13 @@ interface TransferWaiter {
 export class MembershipRequests {
   private changes: ChangeWaiter[] = []
   private transfers: TransferWaiter[] = []
+
+  /**
+   * `lostLeadershipGraceMs`: how long a change is still watched after this node stopped leading.
+   * A leader that removes itself hands leadership over as C_new commits, and may hear of that
+   * commit only from its successor: the change succeeded, and the caller should hear so.
+   */
+  constructor(private readonly lostLeadershipGraceMs: number) {}
 
   /** Waits for the change whose C_old,new is at `jointIndex`, proposed in `term`. */
   waitForChange(jointIndex: number, term: number): Promise<Configuration> {
@@ -64,19 +75,25 @@ export class MembershipRequests {
     const config = view.configuration
     const settled = view.commitIndex >= view.configurationIndex && !isJoint(config)
     this.changes = this.changes.filter((waiter) => {
+      // The log no longer holds the change's C_old,new: another leader's entries replaced it.
+      const jointTerm = view.termAt(waiter.jointIndex)
+      const replaced = jointTerm !== undefined && jointTerm !== waiter.term
       // C_new follows C_old,new: a committed, non-joint configuration after it ends the change.
-      if (settled && view.configurationIndex > waiter.jointIndex) {
+      if (settled && view.configurationIndex > waiter.jointIndex && !replaced) {
+        this.settle(waiter)
         waiter.resolve(config)
         return false
       }
-      if (view.role !== 'leader' || view.term !== waiter.term) {
-        const leader = view.leaderId === 0 || view.leaderId === view.nodeId ? '' : `; node ${view.leaderId} leads now`
-        waiter.reject(
-          new RaftLogError('ERR_LEADERSHIP_LOST', `Node ${view.nodeId} stopped leading before the membership change at index ${waiter.jointIndex} finished: it may still finish (see the members)${leader}`, {
-            leaderId: view.leaderId,
-          }),
-        )
+      if (replaced || (view.role === 'leader' && view.term !== waiter.term)) {
+        this.settle(waiter)
+        waiter.reject(leadershipLost(view, waiter))
         return false
+      }
+      if (view.role !== 'leader' && waiter.giveUp === undefined) {
+        waiter.giveUp = setTimeout(() => {
+          this.changes = this.changes.filter((other) => other !== waiter)
+          waiter.reject(leadershipLost(view, waiter))
+        }, this.lostLeadershipGraceMs)
       }
       return true
     })
@@ -96,8 +113,15 @@ export class MembershipRequests {
     })
   }
 
+  private settle(waiter: ChangeWaiter): void {
+    if (waiter.giveUp !== undefined) clearTimeout(waiter.giveUp)
+  }
+
   rejectAll(error: Error): void {
-    for (const waiter of this.changes) waiter.reject(error)
+    for (const waiter of this.changes) {
+      this.settle(waiter)
+      waiter.reject(error)
+    }
     for (const waiter of this.transfers) {
       clearTimeout(waiter.timer)
       waiter.reject(error)
@@ -105,4 +129,11 @@ export class MembershipRequests {
     this.changes = []
     this.transfers = []
   }
+}
+
+function leadershipLost(view: MembershipView, waiter: ChangeWaiter): RaftLogError {
+  const leader = view.leaderId === 0 || view.leaderId === view.nodeId ? '' : `; node ${view.leaderId} leads now`
+  return new RaftLogError('ERR_LEADERSHIP_LOST', `Node ${view.nodeId} stopped leading before the membership change at index ${waiter.jointIndex} finished: it may still finish (see the members)${leader}`, {
+    leaderId: view.leaderId,
+  })
 }

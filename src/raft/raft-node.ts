@@ -153,7 +153,7 @@ export class RaftNode extends EventEmitter {
   private readonly pending = new PendingProposals()
   private readonly counters = { proposals: 0, reads: 0, snapshotsTaken: 0, snapshotsInstalled: 0, lastSnapshotMs: undefined as number | undefined, lastInstallMs: undefined as number | undefined }
   private readonly reads = new PendingReads()
-  private readonly membership = new MembershipRequests()
+  private readonly membership: MembershipRequests
   /** The cluster this node belongs to (32 hex digits, '' when unknown). */
   readonly clusterId: string
   /** Index of the configuration last announced ('configuration' event, transport addresses). */
@@ -189,6 +189,7 @@ export class RaftNode extends EventEmitter {
     super()
     this.clusterId = clusterId
     this.electionTimeoutMaxMs = (options.electionTimeout ?? defaultElectionTimeoutMs)[1]
+    this.membership = new MembershipRequests(3 * this.electionTimeoutMaxMs)
     const { tickMs, electionTicks, heartbeatTicks } = timing
     this.id = options.id
     this.log = log
@@ -611,7 +612,6 @@ export class RaftNode extends EventEmitter {
       for (const requestId of ready.droppedReads) this.reads.fail(requestId, notLeaderForRead(this.id, ready.leaderId))
       this.core.advance(ready)
       this.applier.advanceTo(ready.commitIndex)
-      this.announceConfiguration()
       this.membership.update({
         nodeId: this.id,
         role: this.core.role,
@@ -621,7 +621,10 @@ export class RaftNode extends EventEmitter {
         configuration: this.core.configuration,
         configurationIndex: this.core.configurationIndex,
         transferringTo: this.core.transferringTo,
+        termAt: (index) => (index < this.log.firstIndex ? undefined : this.log.termAt(index)),
       })
+      // After the waiters: a 'removed' listener may stop the node, which rejects what still waits.
+      this.announceConfiguration()
     })
   }
 

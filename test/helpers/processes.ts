@@ -49,9 +49,9 @@ export interface NodeProcess {
   output: string[]
 }
 
-/** `raftlog node --node-id id --config config --log-format json`, its output lines gathered. */
-export function startNode(config: string, id: number): NodeProcess {
-  const child = spawn(process.execPath, [cliPath, 'node', '--node-id', String(id), '--config', config, '--log-format', 'json'], { stdio: ['ignore', 'pipe', 'pipe'] })
+/** `raftlog node --node-id id --config config --log-format json [extra]`, its output lines gathered. */
+export function startNode(config: string, id: number, extra: string[] = []): NodeProcess {
+  const child = spawn(process.execPath, [cliPath, 'node', '--node-id', String(id), '--config', config, '--log-format', 'json', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] })
   children.add(child)
   child.on('exit', () => children.delete(child))
   const output: string[] = []

@@ -5,9 +5,11 @@ import { dashboardCommand } from './dashboard.js'
 import { dumpCommand } from './dump.js'
 import { inspectCommand } from './inspect.js'
 import { kvCommand } from './kv.js'
+import { memberCommand } from './member.js'
 import { nodeCommand } from './node.js'
 import { repairCommand } from './repair.js'
 import { statusCommand } from './status.js'
+import { transferLeaderCommand } from './transfer-leader.js'
 import { verifyCommand } from './verify.js'
 
 /** Every subcommand, in the order `raftlog --help` lists them. Add one line per command. */
@@ -16,6 +18,8 @@ export const commands: Command[] = [
   clusterCommand,
   kvCommand,
   statusCommand,
+  memberCommand,
+  transferLeaderCommand,
   dashboardCommand,
   inspectCommand,
   verifyCommand,

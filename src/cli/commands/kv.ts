@@ -12,7 +12,7 @@ import { progressOn } from '../kv/progress.js'
 import { plural } from '../plural.js'
 
 /** Exit status when a mutation may or may not have been applied. */
-const unknownOutcomeStatus = 3
+import { unknownOutcomeStatus } from '../unknown-outcome.js'
 
 const help = `Usage: raftlog kv put KEY VALUE | put KEY --file FILE | put KEY -
                   | get KEY | delete KEY | cas KEY EXPECTED NEW | cas KEY --absent NEW

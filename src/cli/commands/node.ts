@@ -4,23 +4,38 @@ import { loadClusterConfig, nodeNotFound } from '../../net/cluster-config.js'
 import { startKvNodeServer } from '../../net/kv-node-server.js'
 import { onParentGone } from '../parent-pipe.js'
 import { createLogger, logFormats, type LogFormat } from '../../observe/logger.js'
+import { describeConfiguration, type Configuration } from '../../raft/configuration.js'
 
 const help = `Usage: raftlog node --node-id ID [--config FILE] [--log-format text|json]
+       raftlog node --node-id ID --listen HOST:PORT --join ADDRESS [--config FILE]
 
 Runs one node of the cluster described by the configuration file: its log and state live in
 <log_directory>/node_<ID>/, and it serves Raft and clients on its ip_address:port, and
 /metrics, /healthz and /readyz over HTTP on its metrics_port when one is set. Stops cleanly on
-Ctrl-C (SIGINT) or SIGTERM.
+Ctrl-C (SIGINT) or SIGTERM; a leader hands leadership over first, so the cluster goes on
+without waiting for an election timeout. A node removed from the cluster (raftlog member remove)
+stops by itself.
+
+The nodes of the configuration file found a new cluster at their first start. After that the
+membership lives in the cluster's log; to add a node to a running cluster, start it with --join
+and the address of any member: it asks to be added as a learner (a member that gets the log but
+does not vote), catches up, and can then be made a voter with raftlog member promote ID. The
+file still gives the settings (log_directory, timings); the new node need not be listed in it
+(then --listen says where it serves, also at its later restarts).
 
 Options:
   -n, --node-id ID        this node's node_id in the configuration
   -c, --config FILE       the cluster configuration (default: cluster_config.yaml)
+  --join ADDRESS          host:port of a member of a running cluster to join, as a learner
+                          (ignored once the node's directory belongs to a cluster)
+  --listen HOST:PORT      where this node serves, when it is not in the configuration file
   --log-format F          text (default): a line per event, with its time; json: one JSON
                           object per line (pino: level, time, nodeId, event, message)
   -h, --help              show this help
 
-Example:
-  raftlog node -n 1 -c cluster_config.yaml`
+Examples:
+  raftlog node -n 1 -c cluster_config.yaml
+  raftlog node -n 4 --listen 127.0.0.1:18004 --join 127.0.0.1:18001`
 
 
 export const nodeCommand: Command = {
@@ -30,7 +45,7 @@ export const nodeCommand: Command = {
   async run(args) {
     const { values } = parseArgs({
       args,
-      options: { 'node-id': { type: 'string', short: 'n' }, config: { type: 'string', short: 'c' }, 'log-format': { type: 'string' } },
+      options: { 'node-id': { type: 'string', short: 'n' }, config: { type: 'string', short: 'c' }, 'log-format': { type: 'string' }, join: { type: 'string' }, listen: { type: 'string' } },
       strict: true,
     })
     if (values['node-id'] === undefined) throw new UsageError('--node-id is required')
@@ -41,12 +56,15 @@ export const nodeCommand: Command = {
     const cluster = loadClusterConfig(values.config ?? 'cluster_config.yaml')
     const logger = createLogger(format, { nodeId })
     const log = logger.info
-    const config = cluster.nodes.find((node) => node.nodeId === nodeId)
-    if (config === undefined) throw nodeNotFound(cluster, nodeId)
-    log('starting', `starting node ${nodeId} at ${config.address}`, { address: config.address })
+    if (values.join !== undefined && !/^(\[[0-9a-fA-F:.]+\]|[^\s:[\]]+):\d{1,5}$/.test(values.join)) throw new UsageError(`--join must be host:port of a member, got '${values.join}'`)
+    const listed = cluster.nodes.find((node) => node.nodeId === nodeId)
+    const address = values.listen ?? listed?.address
+    if (address === undefined && values.join === undefined) throw nodeNotFound(cluster, nodeId)
+    if (address === undefined) throw new UsageError(`node ${nodeId} is not in ${cluster.path}: --join needs --listen HOST:PORT, where this node serves`)
+    log('starting', `starting node ${nodeId} at ${address}${values.join === undefined ? '' : `, joining through ${values.join}`}`, { address, join: values.join })
     log('configuration', `configuration ${cluster.path}: ${cluster.nodes.length} nodes (${cluster.nodes.map((n) => `${n.nodeId}@${n.address}`).join(', ')}), election timeout ${cluster.electionTimeout[0]}-${cluster.electionTimeout[1]} ms, heartbeat ${cluster.heartbeatInterval} ms, log in ${cluster.logDirectory}`)
-    const server = await startKvNodeServer(cluster, nodeId, { warn: (message) => logger.warn('warning', message) })
-    const { node } = server
+    const server = await startKvNodeServer(cluster, nodeId, { warn: (message) => logger.warn('warning', message) }, { address, ...(values.join === undefined ? {} : { join: values.join }) })
+    const { node, config } = server
     const metrics = server.metricsUrl === undefined ? '' : `; metrics, health and readiness at ${server.metricsUrl}/metrics, /healthz, /readyz`
     log('serving', `serving Raft and clients at ${config.address}${metrics}`, { address: config.address, metricsUrl: server.metricsUrl })
     node.on('role', ({ role, term }: { role: string; term: number }) => {
@@ -63,6 +81,9 @@ export const nodeCommand: Command = {
     node.on('snapshot', ({ index, term, from }: { index: number; term: number; from: number }) => {
       if (from === 0) log('snapshot', `snapshot taken up to index ${index} (term ${term})`, { index, term })
       else log('snapshot-installed', `installed a snapshot up to index ${index} (term ${term}) from node ${from}`, { index, term, from })
+    })
+    node.on('configuration', ({ index, configuration }: { index: number; configuration: Configuration }) => {
+      log('membership', `membership at index ${index}: ${describeConfiguration(configuration)}`, { index, voters: configuration.voters, outgoing: configuration.outgoing, learners: configuration.learners })
     })
     const status = node.status()
     log('started', `node ${nodeId} ready: term ${status.term}, log ${status.firstIndex}..${status.lastIndex}`, { ...status })
@@ -90,6 +111,8 @@ export const nodeCommand: Command = {
     process.on('SIGTERM', onSigterm)
     // A node whose storage failed can do nothing more: exit non-zero so a supervisor restarts it.
     node.on('failed', (error: Error) => stop(`a storage failure: ${error.message}`, 1))
+    // Removed from the cluster: nothing more to do here (its directory stays, for inspection).
+    node.on('removed', ({ index }: { index: number }) => stop(`removal from the cluster (configuration at index ${index})`, 0))
     if (node.failed !== undefined) stop(`a storage failure: ${node.failed.message}`, 1)
     const releaseStdin = onParentGone(() => stop('the end of raftlog cluster', 0))
     const exitStatus = await finished

@@ -8,10 +8,13 @@ import type { ClusterClient, NodeStatus } from '../../net/cluster-client.js'
 const help = `Usage: raftlog status [--config FILE | --endpoints HOST:PORT,...] [--timeout MS] [--json] [--watch]
 
 Asks every node of the cluster for its status: role, term, leader, commit index, last applied,
-the range of its log and the bytes its directory takes on disk. An unreachable node is shown as
-such, with the reason. With --json: an array with one object per node, with every field the
-text shows: id, address, reachable, role, term, leaderId, commitIndex, lastApplied, firstIndex,
-lastIndex, diskBytes; for an unreachable node id, address, reachable (false) and error.
+the range of its log and the bytes its directory takes on disk, and as the leader sees it, its
+place in the membership (voter, learner) and how many entries it is behind. Members that are
+not in the configuration file (nodes that joined) are found through the others. An unreachable
+node is shown as such, with the reason. With --json: an array with one object per node, with
+every field the text shows: id, address, reachable, role, suffrage, behind, term, leaderId,
+commitIndex, lastApplied, firstIndex, lastIndex, diskBytes; for an unreachable node id,
+address, reachable (false) and error.
 
 With --watch it asks again every second until Ctrl-C: on a terminal the table is redrawn in
 place; otherwise (a pipe, a file) each refresh is printed after the last, under a line with its
@@ -32,14 +35,16 @@ const watchIntervalMs = 1000
 /** Everything the text line shows, as JSON. */
 function statusJson(s: NodeStatus): Record<string, unknown> {
   if (!s.reachable) return { id: s.id, address: s.address, reachable: false, error: s.error }
-  const { id, address, reachable, role, term, leaderId, commitIndex, lastApplied, firstIndex, lastIndex, diskBytes } = s
-  return { id, address, reachable, role, term, leaderId, commitIndex, lastApplied, firstIndex, lastIndex, diskBytes }
+  const { id, address, reachable, role, suffrage, behind, term, leaderId, commitIndex, lastApplied, firstIndex, lastIndex, diskBytes } = s
+  return { id, address, reachable, role, suffrage, behind, term, leaderId, commitIndex, lastApplied, firstIndex, lastIndex, diskBytes }
 }
 
 function statusLine(s: NodeStatus): string {
   if (!s.reachable) return `node ${s.id ?? '?'} ${s.address}: unreachable (${s.error})`
   const disk = s.diskBytes === undefined ? '' : `, disk ${formatBytes(s.diskBytes)}`
-  return `node ${s.id} ${s.address}: ${s.role}, term ${s.term}, leader ${s.leaderId === 0 ? 'unknown' : s.leaderId}, commit ${s.commitIndex}, applied ${s.lastApplied}, log ${s.firstIndex}..${s.lastIndex}${disk}`
+  // Its place in the leader's configuration, and how far it trails the leader's log.
+  const member = s.suffrage === undefined ? '' : ` (${s.suffrage}${s.behind === undefined || s.role === 'leader' ? '' : `, ${s.behind} behind`})`
+  return `node ${s.id} ${s.address}: ${s.role}${member}, term ${s.term}, leader ${s.leaderId === 0 ? 'unknown' : s.leaderId}, commit ${s.commitIndex}, applied ${s.lastApplied}, log ${s.firstIndex}..${s.lastIndex}${disk}`
 }
 
 async function printOnce(client: ClusterClient, timeoutMs: number, json: boolean): Promise<number> {

@@ -1,0 +1,116 @@
+import { parseArgs } from 'node:util'
+import { UsageError, type Command } from '../command.js'
+import { clientFrom, timeoutFrom } from '../endpoints.js'
+import { unknownOutcome } from '../unknown-outcome.js'
+import type { ClusterClient, NodeStatus } from '../../net/cluster-client.js'
+import type { MembershipChange } from '../../raft/membership-change.js'
+import { describeConfiguration, type Configuration } from '../../raft/configuration.js'
+
+const help = `Usage: raftlog member list [--json]
+       raftlog member add ID ADDRESS [--learner]
+       raftlog member promote ID
+       raftlog member remove ID
+  (each with [--config FILE | --endpoints HOST:PORT,...] [--timeout MS])
+
+Shows or changes the membership of a running cluster. Membership lives in the cluster's log:
+after the first start the configuration file only tells clients where to look. A change is made
+by the leader with joint consensus (the old and the new voters must both agree while it is
+carried out), one change at a time, and answered once it is committed.
+
+  list       every member: id, address, voter or learner, and how far behind the leader it is
+  add        add node ID, serving at ADDRESS (host:port); as a learner with --learner (it gets
+             the log but does not vote; the safe way: promote it once it has caught up)
+  promote    make learner ID a voter; refused while it is more than 1,000 entries behind
+  remove     remove member ID (a removed leader hands leadership over first, then steps down)
+
+A new node can also ask to be added itself: raftlog node --join ADDRESS (see raftlog node --help).
+
+Options:
+  -c, --config FILE        the cluster configuration (default: cluster_config.yaml)
+  --endpoints LIST         host:port of some nodes, instead of the configuration
+  --timeout MS             how long to wait for the change (default 10000)
+  --learner                add: as a learner
+  --json                   list: print JSON
+  -h, --help               show this help
+
+Examples:
+  raftlog node --node-id 4 --listen 127.0.0.1:18004 --join 127.0.0.1:18001   # in another terminal
+  raftlog member list
+  raftlog member promote 4
+  raftlog member remove 1
+
+Exit status: 0 done; 1 refused or failed (the message says why); 2 bad usage; 3 the outcome is
+unknown (the leader did not answer): look with raftlog member list.`
+
+function nodeIdFrom(text: string | undefined, what: string): number {
+  if (text === undefined) throw new UsageError(`member ${what} needs a node id`)
+  if (!/^\d+$/.test(text) || Number(text) < 1 || !Number.isSafeInteger(Number(text))) throw new UsageError(`node id must be a whole number from 1, got '${text}'`)
+  return Number(text)
+}
+
+function addressFrom(text: string | undefined): string {
+  if (text === undefined) throw new UsageError('member add needs the new node\'s address: raftlog member add ID HOST:PORT')
+  if (!/^(\[[0-9a-fA-F:.]+\]|[^\s:[\]]+):\d{1,5}$/.test(text)) throw new UsageError(`address must be host:port (e.g. 127.0.0.1:18004), got '${text}'`)
+  return text
+}
+
+function memberLine(s: NodeStatus): string {
+  const behind = s.behind === undefined ? '' : `, ${s.behind} behind`
+  const state = s.reachable ? `${s.role}${behind}` : `unreachable (${s.error})`
+  return `${String(s.id ?? '?').padEnd(4)} ${s.address.padEnd(22)} ${(s.suffrage ?? '?').padEnd(16)} ${state}`
+}
+
+async function list(client: ClusterClient, timeoutMs: number, json: boolean): Promise<number> {
+  const statuses = (await client.statuses(timeoutMs)).filter((s) => s.suffrage !== 'not a member')
+  const known = statuses.some((s) => s.suffrage !== undefined)
+  if (json) {
+    console.log(JSON.stringify(statuses.map(({ id, address, reachable, suffrage, role, behind, error }) => ({ id, address, reachable, suffrage, role, behind, ...(error === undefined ? {} : { error }) })), null, 2))
+  } else {
+    console.log(`${'ID'.padEnd(4)} ${'ADDRESS'.padEnd(22)} ${'MEMBER'.padEnd(16)} STATE`)
+    for (const s of statuses) console.log(memberLine(s))
+    if (!known) console.error('No node answered with its configuration: is the cluster running?')
+  }
+  return known ? 0 : 1
+}
+
+async function change(client: ClusterClient, what: MembershipChange, timeoutMs: number): Promise<number> {
+  const config: Configuration = await client.changeMembership(what, timeoutMs)
+  console.log(`membership now: ${describeConfiguration(config)}`)
+  return 0
+}
+
+export const memberCommand: Command = {
+  name: 'member',
+  summary: 'List, add, promote or remove members of a running cluster',
+  help,
+  async run(args) {
+    const { values, positionals } = parseArgs({
+      args,
+      allowPositionals: true,
+      options: { config: { type: 'string', short: 'c' }, endpoints: { type: 'string' }, timeout: { type: 'string' }, learner: { type: 'boolean' }, json: { type: 'boolean' } },
+      strict: true,
+    })
+    const [action, ...rest] = positionals
+    const expected: Record<string, number> = { list: 0, add: 2, promote: 1, remove: 1 }
+    if (action === undefined) throw new UsageError('member needs an action: list, add, promote or remove')
+    if (!(action in expected)) throw new UsageError(`unknown member action '${action}': list, add, promote or remove`)
+    if (rest.length > (expected[action] as number)) throw new UsageError(`member ${action} takes ${expected[action]} argument${expected[action] === 1 ? '' : 's'}, got ${rest.length}: ${rest.join(' ')}`)
+    if (values.learner === true && action !== 'add') throw new UsageError('--learner goes with member add')
+    const timeoutMs = values.timeout === undefined ? 10_000 : timeoutFrom(values.timeout)
+    // Checked before connecting: a typo costs no round trip.
+    let what: MembershipChange | undefined
+    if (action === 'add') {
+      const member = { id: nodeIdFrom(rest[0], 'add'), address: addressFrom(rest[1]) }
+      what = values.learner === true ? { addLearners: [member] } : { addVoters: [member] }
+    } else if (action === 'promote') what = { promote: [nodeIdFrom(rest[0], 'promote')] }
+    else if (action === 'remove') what = { remove: [nodeIdFrom(rest[0], 'remove')] }
+    const client = clientFrom(values, { failFast: true })
+    try {
+      return what === undefined ? await list(client, timeoutMs, values.json === true) : await change(client, what, timeoutMs)
+    } catch (error) {
+      return unknownOutcome(error)
+    } finally {
+      client.close()
+    }
+  },
+}

@@ -1,0 +1,113 @@
+// Membership end to end with real `raftlog node` processes under a steady write load: a fourth
+// node joins empty and catches up by snapshot, is promoted, the leader is removed (its process
+// stops by itself), leadership is handed over on request and on SIGTERM without waiting for an
+// election timeout, and every write acknowledged meanwhile is there at the end.
+import { afterEach, describe, expect, it } from 'vitest'
+import { runCli } from '../helpers/cli.js'
+import { exited, freePort, startNode, waitFor, writeConfig, type NodeProcess } from '../helpers/processes.js'
+import { tempDir } from '../helpers/temp-dir.js'
+import { ClusterClient, type NodeStatus } from '../../src/net/cluster-client.js'
+import { decodeKvResult, encodeKvCommand } from '../../src/net/kv-state-machine.js'
+
+/** Puts key-0, key-1, ... one at a time until stopped; the longest wait for one put is the write gap. */
+class Writer {
+  acknowledged = 0
+  failures: string[] = []
+  private stopped = false
+  private readonly done: Promise<void>
+  /** Longest put latency since the last reset (ms). */
+  longestMs = 0
+
+  constructor(private readonly client: ClusterClient) {
+    this.done = this.run()
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopped) {
+      const started = Date.now()
+      try {
+        await this.client.propose(encodeKvCommand({ op: 'put', key: `key-${this.acknowledged}`, value: `v${this.acknowledged}` }), 15_000)
+        this.acknowledged++
+      } catch (error) {
+        this.failures.push((error as Error).message)
+      }
+      this.longestMs = Math.max(this.longestMs, Date.now() - started)
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true
+    await this.done
+  }
+}
+
+const nodes: NodeProcess[] = []
+afterEach(() => {
+  for (const node of nodes.splice(0)) node.child.kill('SIGKILL')
+})
+
+async function allStatuses(config: string): Promise<NodeStatus[]> {
+  const result = await runCli(['status', '--config', config, '--json', '--timeout', '1000'])
+  return JSON.parse(result.stdout) as NodeStatus[]
+}
+
+describe('membership changes on a running cluster of processes', () => {
+  it('joins, promotes, removes the leader and hands leadership over, with no acknowledged write lost', async () => {
+    const dir = tempDir('raftlog-members-')
+    // Small segments, so that compaction frees whole ones and node 4 must start from a snapshot.
+    // Long election timeouts: a leader lost without a handover costs at least a second of writes.
+    const { path: config, ports } = await writeConfig(dir, 3, { election_timeout_range: '{ min: 1000, max: 2000 }', heartbeat_interval: 100, snapshot_threshold: 200, snapshot_trailing_entries: 20, log_segment_size: 16384 })
+    for (const id of [1, 2, 3]) nodes.push(startNode(config, id))
+    const client = new ClusterClient(ports.map((port) => `127.0.0.1:${port}`))
+    const writer = new Writer(client)
+    await waitFor('writes', async () => (writer.acknowledged >= 1000 ? true : undefined), 30_000)
+
+    // A fourth node, in no configuration file, joins through node 2 and catches up by snapshot.
+    const port4 = await freePort()
+    const fourth = startNode(config, 4, ['--listen', `127.0.0.1:${port4}`, '--join', `127.0.0.1:${ports[1]}`])
+    nodes.push(fourth)
+    await waitFor('node 4 installed a snapshot', async () => (fourth.output.some((line) => line.includes('"event":"snapshot-installed"')) ? true : undefined), 30_000).catch((error: Error) => {
+      throw new Error(`${error.message}; node 4 said:\n${fourth.output.join('\n')}`)
+    })
+    const list = await runCli(['member', 'list', '--config', config])
+    expect(list.status, list.stderr).toBe(0)
+    expect(list.stdout).toMatch(new RegExp(`^4\\s+127\\.0\\.0\\.1:${port4}\\s+learner\\s+follower`, 'm'))
+
+    const promote = await runCli(['member', 'promote', '4', '--config', config])
+    expect(promote.stdout, promote.stderr).toBe('membership now: voters 1, 2, 3, 4, learners none\n')
+    // Status finds node 4 through the others, with its vote and how far behind it is.
+    const four = (await allStatuses(config)).find((s) => s.id === 4)
+    expect(four).toMatchObject({ reachable: true, suffrage: 'voter', address: `127.0.0.1:${port4}` })
+
+    // Remove the leader: it hands over, steps down, and its process stops by itself.
+    const leaderId = (await allStatuses(config)).find((s) => s.role === 'leader')!.id!
+    const removed = await runCli(['member', 'remove', String(leaderId), '--config', config])
+    expect(removed.stdout, `${removed.stderr}\n${nodes[leaderId - 1]!.output.slice(-15).join('\n')}`).toMatch(/^membership now: voters /)
+    expect(await exited(nodes[leaderId - 1]!.child)).toBe(0)
+    expect(nodes[leaderId - 1]!.output.join('\n')).toContain('removal from the cluster')
+
+    // Hand leadership over on request, then stop the new leader with SIGTERM: each costs far
+    // less than an election timeout of writes.
+    const transfer = await runCli(['transfer-leader', '--config', config])
+    expect(transfer.stdout, transfer.stderr).toMatch(/^node \d leads now\n$/)
+    const current = (await waitFor('a leader', async () => (await allStatuses(config)).find((s) => s.role === 'leader')))!
+    expect(transfer.stdout).toBe(`node ${current.id} leads now\n`)
+    writer.longestMs = 0
+    const terminated = current.id === 4 ? fourth : nodes[current.id! - 1]!
+    terminated.child.kill('SIGTERM')
+    expect(await exited(terminated.child)).toBe(0)
+    const before = writer.acknowledged
+    await waitFor('writes after the handover', async () => (writer.acknowledged >= before + 50 ? true : undefined), 30_000)
+    const gapMs = writer.longestMs
+    console.log(`longest write during a SIGTERM of the leader: ${gapMs} ms (election timeout 1000-2000 ms)`)
+    expect(gapMs).toBeLessThan(1000)
+
+    await writer.stop()
+    expect(writer.failures).toEqual([])
+    // Every acknowledged put is there, read through the members that are left.
+    for (const key of [0, Math.floor(writer.acknowledged / 2), writer.acknowledged - 1]) {
+      expect(decodeKvResult(await client.read(`key-${key}`, 10_000))).toEqual({ ok: true, value: `v${key}` })
+    }
+    client.close()
+  }, 120_000)
+})
