@@ -3,6 +3,7 @@
 // stops by itself), leadership is handed over on request and on SIGTERM without waiting for an
 // election timeout, and every write acknowledged meanwhile is there at the end.
 import { afterEach, describe, expect, it } from 'vitest'
+import { join } from 'node:path'
 import { runCli } from '../helpers/cli.js'
 import { exited, freePort, startNode, waitFor, writeConfig, type NodeProcess } from '../helpers/processes.js'
 import { tempDir } from '../helpers/temp-dir.js'
@@ -102,12 +103,28 @@ describe('membership changes on a running cluster of processes', () => {
     console.log(`longest write during a SIGTERM of the leader: ${gapMs} ms (election timeout 1000-2000 ms)`)
     expect(gapMs).toBeLessThan(1000)
 
+    // The stopped node comes back (a rolling restart) and catches up.
+    const restarted = startNode(config, current.id!, current.id === 4 ? ['--listen', `127.0.0.1:${port4}`] : [])
+    nodes.push(restarted)
     await writer.stop()
+    await waitFor('every member caught up', async () => {
+      const members = (await allStatuses(config)).filter((s) => s.reachable && s.suffrage === 'voter')
+      return members.length === 3 && new Set(members.map((s) => s.lastApplied)).size === 1 ? true : undefined
+    }, 30_000)
     expect(writer.failures).toEqual([])
     // Every acknowledged put is there, read through the members that are left.
     for (const key of [0, Math.floor(writer.acknowledged / 2), writer.acknowledged - 1]) {
       expect(decodeKvResult(await client.read(`key-${key}`, 10_000))).toEqual({ ok: true, value: `v${key}` })
     }
     client.close()
-  }, 120_000)
+
+    // Every directory, the removed node's too, passes verify once its node has stopped.
+    for (const node of nodes) node.child.kill('SIGTERM')
+    await Promise.all(nodes.map((node) => exited(node.child)))
+    for (const id of [1, 2, 3, 4]) {
+      const verify = await runCli(['verify', join(dir, 'logs', `node_${id}`)])
+      expect(verify.status, `node ${id}: ${verify.stdout}${verify.stderr}`).toBe(0)
+      expect(verify.stdout).toMatch(/^ok/m)
+    }
+  }, 150_000)
 })
