@@ -12,4 +12,6 @@ export { SessionStateMachine, type SessionOptions } from './raft/session-state-m
 export { ClientSession } from './raft/client-session.js'
 export { encodePlain as plainEntry } from './raft/session-envelope.js'
 export type { ReadMode } from './raft/raft-core.js'
+export type { Configuration, Member } from './raft/configuration.js'
+export type { MembershipChange } from './raft/membership-change.js'
 export type { RaftLogStore } from './raft/log-store.js'
