@@ -30,7 +30,9 @@ describe('metrics, /healthz and /readyz on each node', () => {
     // One node of three: up, but no leader can be elected, so not ready.
     nodes.set(1, startNode(config, 1))
     const url = (id: number, path: string): string => `http://127.0.0.1:${metricsPorts.get(id)}${path}`
-    await waitFor('node 1 to serve HTTP', async () => ((await get(url(1, '/healthz'))).status === 200 ? true : undefined))
+    await waitFor('node 1 to serve HTTP', async () => ((await get(url(1, '/healthz'))).status === 200 ? true : undefined)).catch((error: Error) => {
+      throw new Error(`${error.message}; node 1 said:\n${nodes.get(1)!.output.join('\n')}`)
+    })
     expect(await get(url(1, '/healthz'))).toEqual({ status: 200, body: 'ok\n' })
     const alone = await get(url(1, '/readyz'))
     expect(alone.status).toBe(503)
