@@ -6,7 +6,12 @@
 import * as grpc from '@grpc/grpc-js'
 import type { RaftMessage } from '../raft/messages.js'
 import type { Transport } from '../raft/transport.js'
-import { fromEnvelope, protocol, toEnvelope } from './protocol.js'
+import { protocol, toEnvelope } from './protocol.js'
+import { safeDefinition, serveInboundStream } from './inbound-stream.js'
+import type { RejectReason } from './message-check.js'
+import { emptyRejectionCounts, RejectionLog, type RejectionCounts } from './rejections.js'
+import { peerChannelCredentials } from './tls-credentials.js'
+import type { NodeTls } from './tls-files.js'
 
 export interface PeerAddress {
   id: number
@@ -50,6 +55,15 @@ export interface TransportCounts {
   misaddressed: number
   /** Streams opened to peers (the first ones and every reconnection). */
   streamsOpened: number
+  /** Messages received and dropped at the gate (message-check.ts), by reason. */
+  rejected: RejectionCounts
+}
+
+export interface GrpcTransportOptions {
+  /** This node's TLS material (readNodeTls): mutual TLS to and from peers. Default: plaintext. */
+  tls?: NodeTls
+  /** Where rejected messages are reported (rate-limited); default: not reported, only counted. */
+  logger?: { warn(message: string): void }
 }
 
 /** What happened on the way to one peer, for metrics by peer. */
@@ -191,14 +205,17 @@ export class GrpcTransport implements Transport {
   private readonly clients: grpc.Client[] = []
   private handler: ((message: RaftMessage) => void) | undefined
   private closed = false
-  readonly counts: TransportCounts = { sent: 0, batches: 0, dropped: 0, received: 0, misaddressed: 0, streamsOpened: 0 }
+  readonly counts: TransportCounts = { sent: 0, batches: 0, dropped: 0, received: 0, misaddressed: 0, streamsOpened: 0, rejected: emptyRejectionCounts() }
   /** The same, for each peer. */
   readonly peerCounts = new Map<number, PeerCounts>()
+  private readonly rejections: RejectionLog
 
   constructor(
     readonly id: number,
     peers: PeerAddress[],
+    private readonly options: GrpcTransportOptions = {},
   ) {
+    this.rejections = new RejectionLog(this.counts.rejected, options.logger?.warn.bind(options.logger))
     for (const peer of peers) {
       if (peer.id === id) continue
       this.peers.set(peer.id, peer.address)
@@ -228,18 +245,20 @@ export class GrpcTransport implements Transport {
     this.handler = handler
   }
 
-  /** The RaftTransport service for this node's gRPC server: each peer's stream, delivered. */
+  /** The RaftTransport service for this node's gRPC server: each peer's stream, checked and delivered (inbound-stream.ts). */
   service(): { definition: grpc.ServiceDefinition; implementation: grpc.UntypedServiceImplementation } {
-    const implementation: grpc.UntypedServiceImplementation = {
-      Stream: (call: grpc.ServerReadableStream<{ messages: Record<string, unknown>[] }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
-        call.on('data', (batch: { messages?: Record<string, unknown>[] }) => {
-          for (const envelope of batch.messages ?? []) this.deliver(envelope)
-        })
-        call.on('end', () => callback(null, {}))
-        call.on('error', () => {})
-      },
+    const inbound = {
+      self: this.id,
+      isMember: (id: number) => this.peers.has(id),
+      tls: this.options.tls,
+      deliver: (message: RaftMessage) => this.deliver(message),
+      reject: (reason: RejectReason, detail: string, messages?: number) => this.reject(reason, detail, messages),
+      // Hook for the membership work: `clusterId: () => this.clusterId` once setClusterId exists.
     }
-    return { definition: protocol.RaftTransport.service, implementation }
+    const implementation: grpc.UntypedServiceImplementation = {
+      Stream: (call: grpc.ServerReadableStream<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => serveInboundStream(call, callback, inbound),
+    }
+    return { definition: safeDefinition(protocol.RaftTransport.service), implementation }
   }
 
   async close(): Promise<void> {
@@ -250,16 +269,17 @@ export class GrpcTransport implements Transport {
     this.clients.length = 0
   }
 
-  private deliver(envelope: Record<string, unknown>): void {
-    const message = fromEnvelope(envelope)
-    // A message for another node or from a stranger means two clusters share an address: drop it.
-    if (message === undefined || message.to !== this.id || !this.peers.has(message.from)) {
-      this.counts.misaddressed++
-      return
-    }
+  /** A message that passed the gate (message-check.ts). */
+  private deliver(message: RaftMessage): void {
     if (this.closed) return
     this.counts.received++
     this.handler?.(message)
+  }
+
+  private reject(reason: RejectReason, detail: string, messages = 1): void {
+    // A message for another node or from a stranger: two clusters may share an address.
+    if (reason === 'misaddressed' || reason === 'not-member') this.counts.misaddressed += messages
+    this.rejections.reject(reason, detail, messages)
   }
 
   private stream(peer: number): PeerStream | undefined {
@@ -267,7 +287,7 @@ export class GrpcTransport implements Transport {
     if (stream === undefined && !this.closed) {
       const address = this.peers.get(peer)
       if (address === undefined) return undefined
-      const client = new protocol.RaftTransport(address, grpc.credentials.createInsecure(), channelOptions) as unknown as StreamStub
+      const client = new protocol.RaftTransport(address, peerChannelCredentials(this.options.tls, peer), channelOptions) as unknown as StreamStub
       this.clients.push(client)
       stream = new PeerStream(client, this.counts, this.peerCounts.get(peer) as PeerCounts)
       this.streams.set(peer, stream)

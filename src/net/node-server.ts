@@ -14,6 +14,9 @@ import { decodeEnvelope, stampEnvelope } from '../raft/session-envelope.js'
 import { nodeNotFound } from './cluster-config.js'
 import { directoryBytes } from '../observe/directory-bytes.js'
 import { MetricsServer } from '../observe/metrics-server.js'
+import { readNodeTls } from './tls-files.js'
+import { serverCredentials } from './tls-credentials.js'
+import { requireClientCertificate } from './client-auth.js'
 
 /** Largest client command (or read query) accepted: far below the gRPC message limit, so an entry always fits one AppendEntries. */
 export const maxCommandBytes = 16 * 1024 * 1024
@@ -67,9 +70,9 @@ export interface NodeServerExtras {
   status?: () => Record<string, number>
 }
 
-function bind(server: grpc.Server, address: string): Promise<void> {
+function bind(server: grpc.Server, address: string, credentials: grpc.ServerCredentials): Promise<void> {
   return new Promise((resolve, reject) => {
-    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (error) => {
+    server.bindAsync(address, credentials, (error) => {
       if (error === null) return resolve()
       const inUse = /EADDRINUSE|address already in use/i.test(error.message)
       reject(new RaftLogError(inUse ? 'EADDRINUSE' : 'ERR_BIND', `Failed to bind to ${address} - ${inUse ? 'address already in use' : error.message}`, { address }))
@@ -196,11 +199,17 @@ export async function serveNode(options: NodeServerOptions, extras: NodeServerEx
   const { cluster, nodeId } = options
   const config = cluster.nodes.find((node) => node.nodeId === nodeId)
   if (config === undefined) throw nodeNotFound(cluster, nodeId)
-  const transport = new GrpcTransport(nodeId, cluster.nodes.map((node) => ({ id: node.nodeId, address: node.address })))
+  // Read now: a missing key or a certificate for another node is one line at start.
+  const tls = readNodeTls(cluster, nodeId)
+  const transport = new GrpcTransport(
+    nodeId,
+    cluster.nodes.map((node) => ({ id: node.nodeId, address: node.address })),
+    { ...(tls === undefined ? {} : { tls }), logger: options.logger ?? { warn: (message) => console.warn(message) } },
+  )
   const server = new grpc.Server({ 'grpc.max_receive_message_length': maxGrpcMessageBytes })
   const raft = transport.service()
   server.addService(raft.definition, raft.implementation)
-  await bind(server, config.address)
+  await bind(server, config.address, serverCredentials(tls))
   let metrics: MetricsServer | undefined
   let node: RaftNode
   const dir = join(cluster.logDirectory, `node_${nodeId}`)
@@ -225,7 +234,8 @@ export async function serveNode(options: NodeServerOptions, extras: NodeServerEx
     await metrics?.close()
     throw error
   }
-  server.addService(protocol.RaftClient.service, clientService(node, options, extras, dir))
+  const clients = clientService(node, options, extras, dir)
+  server.addService(protocol.RaftClient.service, tls?.clientAuth === undefined ? clients : requireClientCertificate(clients, tls.clientAuth))
   metrics?.attach({ node, transport, dir })
   return {
     node,

@@ -1,4 +1,5 @@
 import type { Command } from '../command.js'
+import { certsCommand } from './certs.js'
 import { clusterCommand } from './cluster.js'
 import { crashTestCommand } from './crash-test.js'
 import { dashboardCommand } from './dashboard.js'
@@ -17,6 +18,7 @@ export const commands: Command[] = [
   kvCommand,
   statusCommand,
   dashboardCommand,
+  certsCommand,
   inspectCommand,
   verifyCommand,
   dumpCommand,

@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util'
 import { UsageError, type Command } from '../command.js'
 import { loadClusterConfig, nodeNotFound } from '../../net/cluster-config.js'
 import { startKvNodeServer } from '../../net/kv-node-server.js'
+import { plaintextWarning } from '../../net/plaintext-warning.js'
 import { onParentGone } from '../parent-pipe.js'
 import { createLogger, logFormats, type LogFormat } from '../../observe/logger.js'
 
@@ -44,6 +45,8 @@ export const nodeCommand: Command = {
     const config = cluster.nodes.find((node) => node.nodeId === nodeId)
     if (config === undefined) throw nodeNotFound(cluster, nodeId)
     log('starting', `starting node ${nodeId} at ${config.address}`, { address: config.address })
+    const plaintext = plaintextWarning(cluster, config)
+    if (plaintext !== undefined) logger.warn('plaintext', plaintext)
     log('configuration', `configuration ${cluster.path}: ${cluster.nodes.length} nodes (${cluster.nodes.map((n) => `${n.nodeId}@${n.address}`).join(', ')}), election timeout ${cluster.electionTimeout[0]}-${cluster.electionTimeout[1]} ms, heartbeat ${cluster.heartbeatInterval} ms, log in ${cluster.logDirectory}`)
     const server = await startKvNodeServer(cluster, nodeId, { warn: (message) => logger.warn('warning', message) })
     const { node } = server
