@@ -13,6 +13,11 @@ Runs one node of the cluster described by the configuration file: its log and st
 /metrics, /healthz and /readyz over HTTP on its metrics_port when one is set. Stops cleanly on
 Ctrl-C (SIGINT) or SIGTERM.
 
+With cluster_settings.peer_tls the port speaks mutual TLS: the node reads its certificate and key
+(which must name it as raftlog://node/ID) before it binds, and takes Raft messages only from
+certificates of the cluster CA, each for the node it names; client_tls adds TLS for clients.
+Without them it serves plaintext, and warns once when that address is not a loopback one.
+
 Options:
   -n, --node-id ID        this node's node_id in the configuration
   -c, --config FILE       the cluster configuration (default: cluster_config.yaml)
