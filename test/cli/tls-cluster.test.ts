@@ -54,4 +54,17 @@ describe('a cluster with peer and client TLS (real processes)', () => {
     rogue.child.kill('SIGKILL')
     for (const node of survivors) node.child.kill('SIGTERM')
   })
+
+  it('without TLS, warns once at start when the node serves an address other machines may reach', async () => {
+    const dir = tempDir('raftlog-plaintext-')
+    const { path: config } = await writeConfig(dir, 1)
+    writeFileSync(config, readFileSync(config, 'utf8').replace('"127.0.0.1"', '"0.0.0.0"'))
+    const node = startNode(config, 1)
+    await waitFor('the node serving', async () => (node.output.some((line) => line.includes('"event":"started"')) ? true : undefined), 10_000)
+    const warnings = node.output.filter((line) => line.includes('"event":"plaintext"'))
+    expect(warnings).toHaveLength(1)
+    expect(warnings[0]).toMatch(/plaintext on 0\.0\.0\.0:\d+, which other machines may reach/)
+    node.child.kill('SIGTERM')
+    await exited(node.child)
+  })
 })
