@@ -2,21 +2,31 @@ import { loadClusterConfig } from '../net/cluster-config.js'
 import { UsageError } from './command.js'
 
 import { ClusterClient, type ClusterClientOptions } from '../net/cluster-client.js'
+import { readClientTlsFiles, type ClientTlsFiles } from '../net/client-tls.js'
 
-/** A client for the nodes of --endpoints (host:port,...) or of the configuration file. */
-export function clientFrom(values: { endpoints?: string | undefined; config?: string | undefined }, options: ClusterClientOptions = {}): ClusterClient {
+/** The options of every command that talks to a cluster, for parseArgs. */
+export const tlsOptions = { cacert: { type: 'string' }, cert: { type: 'string' }, key: { type: 'string' } } as const
+
+/** The lines of --help that describe tlsOptions. */
+export const tlsHelp = `  --cacert FILE            the CA certificate (PEM) that signed the nodes' certificates: TLS
+                           (default with a configuration that has peer_tls: its ca_file)
+  --cert FILE, --key FILE  this client's certificate and key (PEM), for a cluster with
+                           client_cert_auth (default: the configuration's client_tls files)`
+
+/**
+ * A client for the nodes of --endpoints (host:port,...) or of the configuration file; TLS from
+ * --cacert, --cert and --key, or else from the configuration (peer_tls, client_tls).
+ */
+export function clientFrom(values: { endpoints?: string | undefined; config?: string | undefined } & ClientTlsFiles, options: ClusterClientOptions = {}): ClusterClient {
+  const tls = readClientTlsFiles(values)
+  const withTls = tls === undefined ? options : { ...options, tls }
   if (values.endpoints !== undefined) {
     const endpoints = values.endpoints.split(',').map((e) => e.trim()).filter((e) => e.length > 0)
     const bad = endpoints.find((e) => !/^[^:\s]+:\d{1,5}$/.test(e))
     if (endpoints.length === 0 || bad !== undefined) throw new UsageError(`--endpoints must be host:port[,host:port...], got '${values.endpoints}'`)
-    return new ClusterClient(endpoints, [], options)
+    return new ClusterClient(endpoints, [], withTls)
   }
-  const nodes = loadClusterConfig(values.config ?? 'cluster_config.yaml').nodes
-  return new ClusterClient(
-    nodes.map((node) => node.address),
-    nodes.map((node) => node.nodeId),
-    options,
-  )
+  return ClusterClient.forCluster(loadClusterConfig(values.config ?? 'cluster_config.yaml'), withTls)
 }
 
 export function timeoutFrom(text: string | undefined): number {

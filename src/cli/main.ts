@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import './quiet-warnings.js'
 import { UsageError } from './command.js'
 import { commands } from './commands/index.js'
 import { RaftLogError } from '../storage/errors.js'

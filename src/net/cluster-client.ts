@@ -13,6 +13,7 @@ import { unreachableProblem } from './reachability.js'
 import type { Configuration } from '../raft/configuration.js'
 import type { MembershipChange } from '../raft/membership-change.js'
 import { fromWireConfiguration, type MemberStatus, type WireConfiguration } from './membership-wire.js'
+import { checkClientTls, clientChannelCredentials, clientTlsOf, type ClientTls } from './client-tls.js'
 
 export interface NodeStatus {
   /** From the node itself, or from the configuration when it cannot be reached (null if unknown). */
@@ -54,6 +55,12 @@ export interface ClusterClientOptions {
    * cluster, or ride out a restart of every node, waits for the timeout instead (default false).
    */
   failFast?: boolean
+  /**
+   * TLS for a cluster with peer_tls: the CA that signed the nodes' certificates and, when the
+   * cluster has client_cert_auth, this client's certificate and key (PEM). Default: plaintext;
+   * forCluster() takes them from the configuration (peer_tls.ca_file, client_tls.cert_file/key_file).
+   */
+  tls?: ClientTls
 }
 
 type Stub = grpc.Client & Record<string, (request: unknown, options: grpc.CallOptions, callback: (error: grpc.ServiceError | null, reply: never) => void) => void>
@@ -89,6 +96,7 @@ export class ClusterClient {
   private session: Promise<ClientSession> | undefined
   /** Where the next read goes: reads take turns over the nodes. */
   private nextReader = 0
+  private readonly credentials: grpc.ChannelCredentials
 
   /** `endpoints` are host:port of the nodes (every node, for failFast to judge a majority); `ids[i]` is the node id configured for `endpoints[i]`, when known. */
   constructor(
@@ -97,14 +105,17 @@ export class ClusterClient {
     private readonly options: ClusterClientOptions = {},
   ) {
     if (!Array.isArray(endpoints) || endpoints.length === 0) throw new RaftLogError('ERR_BAD_ARGUMENT', 'No endpoints to reach the cluster')
+    if (options.tls !== undefined) checkClientTls(options.tls, 'ClusterClient options.tls')
+    this.credentials = clientChannelCredentials(options.tls)
   }
 
   /** A client of every node of a configuration (loadClusterConfig). */
   static forCluster(cluster: ClusterConfig, options: ClusterClientOptions = {}): ClusterClient {
+    const tls = options.tls ?? clientTlsOf(cluster)
     return new ClusterClient(
       cluster.nodes.map((node) => node.address),
       cluster.nodes.map((node) => node.nodeId),
-      options,
+      { ...options, ...(tls === undefined ? {} : { tls }) },
     )
   }
 
@@ -294,6 +305,8 @@ export class ClusterClient {
       } catch (error) {
         const code = (error as { code?: number }).code
         const details = (error as Error).message
+        // Without the certificate the cluster asks for, every node answers the same.
+        if (code === grpc.status.UNAUTHENTICATED) throw new RaftLogError('ERR_UNAUTHENTICATED', `${address} refused the client: ${details}`)
         if (code === grpc.status.INVALID_ARGUMENT) throw new RaftLogError('ERR_BAD_COMMAND', `${address} refused the ${method === 'Read' ? 'read' : 'command'}: ${details}`)
         // Too large for gRPC: asking again, or another node, cannot help.
         if (code === grpc.status.RESOURCE_EXHAUSTED) throw new RaftLogError('ERR_BAD_COMMAND', `${address}: ${details}`)
@@ -324,7 +337,7 @@ export class ClusterClient {
   private unary<T>(address: string, method: string, request: unknown, deadline: number, perCallMs = callTimeoutMs): Promise<T> {
     let stub = this.stubs.get(address)
     if (stub === undefined) {
-      stub = new protocol.RaftClient(address, grpc.credentials.createInsecure(), clientChannelOptions) as unknown as Stub
+      stub = new protocol.RaftClient(address, this.credentials, clientChannelOptions) as unknown as Stub
       this.stubs.set(address, stub)
     }
     const target = stub

@@ -8,6 +8,7 @@ import { RaftLogError } from '../storage/errors.js'
 import { pageSizeBytes } from '../storage/native.js'
 import { defaultSegmentSizeBytes, maxSegmentSizeBytes } from '../storage/segment-format.js'
 import { defaultSnapshotThreshold, defaultSnapshotTrailingEntries } from '../raft/snapshotter.js'
+import { clientTlsSettings, peerTlsSettings, type ClientTlsSettings, type PeerTlsSettings } from './tls-settings.js'
 
 export interface NodeConfig {
   nodeId: number
@@ -32,6 +33,10 @@ export interface ClusterConfig {
   snapshotThreshold: number
   /** Entries kept in the log behind a snapshot. */
   snapshotTrailingEntries: number
+  /** Mutual TLS between nodes (tls-settings.ts); undefined: plaintext. */
+  peerTls?: PeerTlsSettings
+  /** TLS for clients on the same port (needs peerTls); undefined: clients need no certificate. */
+  clientTls?: ClientTlsSettings
 }
 
 export const defaultClusterSettings = {
@@ -44,11 +49,11 @@ export const defaultClusterSettings = {
   snapshot_trailing_entries: defaultSnapshotTrailingEntries,
 }
 
-function invalid(path: string, field: string, problem: string): RaftLogError {
+export function invalid(path: string, field: string, problem: string): RaftLogError {
   return new RaftLogError('ERR_CONFIG', `Invalid configuration file ${path}: ${field} ${problem}`, { file: path, field })
 }
 
-function record(value: unknown, path: string, field: string, allowed: string[]): Record<string, unknown> {
+export function record(value: unknown, path: string, field: string, allowed: string[]): Record<string, unknown> {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) throw invalid(path, field, 'must be a mapping')
   for (const key of Object.keys(value)) {
     if (!allowed.includes(key)) throw invalid(path, `${field}.${key}`, `is not a known setting (known: ${allowed.join(', ')})`)
@@ -144,7 +149,7 @@ export function loadClusterConfig(path: string): ClusterConfig {
     if (grpcNode !== undefined) throw invalid(path, `nodes[${position}].metrics_port`, `${metricsPort} is node ${grpcNode.nodeId}'s port`)
     if (earlier.some((other) => other.metricsPort === metricsPort && other.ipAddress === node.ipAddress)) throw invalid(path, `nodes[${position}].metrics_port`, `${node.ipAddress}:${metricsPort} is used twice`)
   })
-  const settings = record(root.cluster_settings ?? {}, path, 'cluster_settings', Object.keys(defaultClusterSettings))
+  const settings = record(root.cluster_settings ?? {}, path, 'cluster_settings', [...Object.keys(defaultClusterSettings), 'peer_tls', 'client_tls'])
   const logDirectory = settings.log_directory ?? defaultClusterSettings.log_directory
   if (typeof logDirectory !== 'string' || logDirectory.length === 0) throw invalid(path, 'cluster_settings.log_directory', 'must be a directory path')
   const range = record(settings.election_timeout_range ?? defaultClusterSettings.election_timeout_range, path, 'cluster_settings.election_timeout_range', ['min', 'max'])
@@ -153,6 +158,8 @@ export function loadClusterConfig(path: string): ClusterConfig {
   if (min >= max) throw invalid(path, 'cluster_settings.election_timeout_range', `min ${min} must be below max ${max}: a random timeout in that range ends split votes`)
   const heartbeatInterval = wholeNumber(settings.heartbeat_interval ?? defaultClusterSettings.heartbeat_interval, path, 'cluster_settings.heartbeat_interval', 1)
   if (heartbeatInterval >= min) throw invalid(path, 'cluster_settings.heartbeat_interval', `${heartbeatInterval} must be below the election timeout's min (${min})`)
+  const peerTls = peerTlsSettings(settings.peer_tls, path)
+  const clientTls = clientTlsSettings(settings.client_tls, path, peerTls)
   return {
     path,
     nodes,
@@ -163,5 +170,7 @@ export function loadClusterConfig(path: string): ClusterConfig {
     heartbeatInterval,
     snapshotThreshold: wholeNumber(settings.snapshot_threshold ?? defaultClusterSettings.snapshot_threshold, path, 'cluster_settings.snapshot_threshold', 1),
     snapshotTrailingEntries: wholeNumber(settings.snapshot_trailing_entries ?? defaultClusterSettings.snapshot_trailing_entries, path, 'cluster_settings.snapshot_trailing_entries', 0),
+    ...(peerTls === undefined ? {} : { peerTls }),
+    ...(clientTls === undefined ? {} : { clientTls }),
   }
 }

@@ -6,7 +6,12 @@
 import * as grpc from '@grpc/grpc-js'
 import type { RaftMessage } from '../raft/messages.js'
 import type { Transport } from '../raft/transport.js'
-import { fromEnvelope, protocol, toEnvelope } from './protocol.js'
+import { protocol, toEnvelope } from './protocol.js'
+import { safeDefinition, serveInboundStream } from './inbound-stream.js'
+import type { RejectReason } from './message-check.js'
+import { emptyRejectionCounts, RejectionLog, type RejectionCounts } from './rejections.js'
+import { peerChannelCredentials } from './tls-credentials.js'
+import type { NodeTls } from './tls-files.js'
 
 export interface PeerAddress {
   id: number
@@ -48,10 +53,17 @@ export interface TransportCounts {
   received: number
   /** Messages received that were not addressed to this node or came from outside its peers. */
   misaddressed: number
-  /** Messages received in batches of another cluster (another cluster id). */
-  wrongCluster: number
   /** Streams opened to peers (the first ones and every reconnection). */
   streamsOpened: number
+  /** Messages received and dropped at the gate (message-check.ts), by reason. */
+  rejected: RejectionCounts
+}
+
+export interface GrpcTransportOptions {
+  /** This node's TLS material (readNodeTls): mutual TLS to and from peers. Default: plaintext. */
+  tls?: NodeTls
+  /** Where rejected messages are reported (rate-limited); default: not reported, only counted. */
+  logger?: { warn(message: string): void }
 }
 
 /** What happened on the way to one peer, for metrics by peer. */
@@ -196,14 +208,17 @@ export class GrpcTransport implements Transport {
   private closed = false
   /** This node's cluster; '' until known (a node that joins learns it from the cluster). */
   private clusterId = ''
-  readonly counts: TransportCounts = { sent: 0, batches: 0, dropped: 0, received: 0, misaddressed: 0, wrongCluster: 0, streamsOpened: 0 }
+  readonly counts: TransportCounts = { sent: 0, batches: 0, dropped: 0, received: 0, misaddressed: 0, streamsOpened: 0, rejected: emptyRejectionCounts() }
   /** The same, for each peer. */
   readonly peerCounts = new Map<number, PeerCounts>()
+  private readonly rejections: RejectionLog
 
   constructor(
     readonly id: number,
     peers: PeerAddress[],
+    private readonly options: GrpcTransportOptions = {},
   ) {
+    this.rejections = new RejectionLog(this.counts.rejected, options.logger?.warn.bind(options.logger))
     for (const peer of peers) {
       if (peer.id === id) continue
       this.peers.set(peer.id, peer.address)
@@ -226,7 +241,7 @@ export class GrpcTransport implements Transport {
     }
   }
 
-  /** Batches go out with this cluster id, and batches with another are dropped (counted in wrongCluster). */
+  /** Batches go out with this cluster id, and batches with another are dropped (counted as rejected: other-cluster). */
   setClusterId(clusterId: string): void {
     this.clusterId = clusterId
   }
@@ -253,25 +268,20 @@ export class GrpcTransport implements Transport {
     this.handler = handler
   }
 
-  /** The RaftTransport service for this node's gRPC server: each peer's stream, delivered. */
+  /** The RaftTransport service for this node's gRPC server: each peer's stream, checked and delivered (inbound-stream.ts). */
   service(): { definition: grpc.ServiceDefinition; implementation: grpc.UntypedServiceImplementation } {
-    const implementation: grpc.UntypedServiceImplementation = {
-      Stream: (call: grpc.ServerReadableStream<{ messages: Record<string, unknown>[] }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
-        call.on('data', (batch: { messages?: Record<string, unknown>[]; clusterId?: string }) => {
-          const messages = batch.messages ?? []
-          // Another cluster's node at an address of ours (a reused address, a node started
-          // afresh from an edited YAML file): nothing it says may reach this cluster's core.
-          if (this.clusterId !== '' && batch.clusterId !== this.clusterId) {
-            this.counts.wrongCluster += messages.length
-            return
-          }
-          for (const envelope of messages) this.deliver(envelope)
-        })
-        call.on('end', () => callback(null, {}))
-        call.on('error', () => {})
-      },
+    const inbound = {
+      self: this.id,
+      isMember: (id: number) => this.peers.has(id),
+      tls: this.options.tls,
+      deliver: (message: RaftMessage) => this.deliver(message),
+      reject: (reason: RejectReason, detail: string, messages?: number) => this.reject(reason, detail, messages),
+      clusterId: () => this.clusterId,
     }
-    return { definition: protocol.RaftTransport.service, implementation }
+    const implementation: grpc.UntypedServiceImplementation = {
+      Stream: (call: grpc.ServerReadableStream<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => serveInboundStream(call, callback, inbound),
+    }
+    return { definition: safeDefinition(protocol.RaftTransport.service), implementation }
   }
 
   async close(): Promise<void> {
@@ -282,16 +292,17 @@ export class GrpcTransport implements Transport {
     this.clients.clear()
   }
 
-  private deliver(envelope: Record<string, unknown>): void {
-    const message = fromEnvelope(envelope)
-    // A message for another node or from a stranger means two clusters share an address: drop it.
-    if (message === undefined || message.to !== this.id || !this.peers.has(message.from)) {
-      this.counts.misaddressed++
-      return
-    }
+  /** A message that passed the gate (message-check.ts). */
+  private deliver(message: RaftMessage): void {
     if (this.closed) return
     this.counts.received++
     this.handler?.(message)
+  }
+
+  private reject(reason: RejectReason, detail: string, messages = 1): void {
+    // A message for another node or from a stranger: two clusters may share an address.
+    if (reason === 'misaddressed' || reason === 'not-member') this.counts.misaddressed += messages
+    this.rejections.reject(reason, detail, messages)
   }
 
   /** Closes the stream to `peer` (its address changed) and forgets the old address. */
@@ -311,7 +322,7 @@ export class GrpcTransport implements Transport {
     if (stream === undefined && !this.closed) {
       const address = this.peers.get(peer)
       if (address === undefined) return undefined
-      const client = new protocol.RaftTransport(address, grpc.credentials.createInsecure(), channelOptions) as unknown as StreamStub
+      const client = new protocol.RaftTransport(address, peerChannelCredentials(this.options.tls, peer), channelOptions) as unknown as StreamStub
       this.clients.set(peer, client)
       stream = new PeerStream(client, this.counts, this.peerCounts.get(peer) as PeerCounts, () => this.clusterId)
       this.streams.set(peer, stream)

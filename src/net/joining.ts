@@ -4,6 +4,7 @@ import { RaftLogError } from '../storage/errors.js'
 import { membersOf, describeConfiguration, type Configuration } from '../raft/configuration.js'
 import type { ClusterConfig, NodeConfig } from './cluster-config.js'
 import { ClusterClient } from './cluster-client.js'
+import { clientTlsOf } from './client-tls.js'
 
 /** How long a new node waits for the cluster to add it: a leader election or two. */
 export const joinTimeoutMs = 30_000
@@ -28,11 +29,13 @@ export function unlistedNode(cluster: ClusterConfig, nodeId: number, address: st
 }
 
 /**
- * Asks the cluster, through the member at `via`, to add `member` as a learner; resolves with the
+ * Asks `cluster`, through the member at `via`, to add `member` as a learner; resolves with the
  * cluster's id and the configuration that names it. ERR_JOIN naming `via` when it fails.
  */
-export async function joinCluster(via: string, member: { id: number; address: string }, logger: { warn(message: string): void } = console): Promise<{ clusterId: string; configuration: Configuration }> {
-  const client = new ClusterClient([via])
+export async function joinCluster(cluster: ClusterConfig, via: string, member: { id: number; address: string }, logger: { warn(message: string): void } = console): Promise<{ clusterId: string; configuration: Configuration }> {
+  // With TLS, the same credentials as raftlog's own client commands (client_tls in the file).
+  const tls = clientTlsOf(cluster)
+  const client = new ClusterClient([via], [], tls === undefined ? {} : { tls })
   try {
     return await client.join(member, joinTimeoutMs)
   } catch (error) {

@@ -18,6 +18,9 @@ import { membershipService } from './membership-service.js'
 import { memberStatuses } from './membership-wire.js'
 import { directoryBytes } from '../observe/directory-bytes.js'
 import { MetricsServer } from '../observe/metrics-server.js'
+import { readNodeTls } from './tls-files.js'
+import { serverCredentials } from './tls-credentials.js'
+import { requireClientCertificate } from './client-auth.js'
 
 /** Largest client command (or read query) accepted: far below the gRPC message limit, so an entry always fits one AppendEntries. */
 export const maxCommandBytes = 16 * 1024 * 1024
@@ -83,9 +86,9 @@ export interface NodeServerExtras {
   status?: () => Record<string, number>
 }
 
-function bind(server: grpc.Server, address: string): Promise<void> {
+function bind(server: grpc.Server, address: string, credentials: grpc.ServerCredentials): Promise<void> {
   return new Promise((resolve, reject) => {
-    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (error) => {
+    server.bindAsync(address, credentials, (error) => {
       if (error === null) return resolve()
       const inUse = /EADDRINUSE|address already in use/i.test(error.message)
       reject(new RaftLogError(inUse ? 'EADDRINUSE' : 'ERR_BIND', `Failed to bind to ${address} - ${inUse ? 'address already in use' : error.message}`, { address }))
@@ -216,16 +219,22 @@ export async function serveNode(options: NodeServerOptions, extras: NodeServerEx
   const fresh = !existsSync(join(dir, stateFileName))
   const listed = cluster.nodes.find((node) => node.nodeId === nodeId)
   const config = listed ?? unlistedNode(cluster, nodeId, options.address, fresh && options.join === undefined)
-  const transport = new GrpcTransport(nodeId, cluster.nodes.map((node) => ({ id: node.nodeId, address: node.address })))
+  // Read now: a missing key or a certificate for another node is one line at start.
+  const tls = readNodeTls(cluster, nodeId)
+  const transport = new GrpcTransport(
+    nodeId,
+    cluster.nodes.map((node) => ({ id: node.nodeId, address: node.address })),
+    { ...(tls === undefined ? {} : { tls }), logger: options.logger ?? { warn: (message) => console.warn(message) } },
+  )
   const server = new grpc.Server({ 'grpc.max_receive_message_length': maxGrpcMessageBytes })
   const raft = transport.service()
   server.addService(raft.definition, raft.implementation)
-  await bind(server, config.address)
+  await bind(server, config.address, serverCredentials(tls))
   let metrics: MetricsServer | undefined
   let node: RaftNode
   try {
     if (config.metricsPort !== undefined) metrics = await MetricsServer.listen(config.ipAddress, config.metricsPort, nodeId)
-    const joined = fresh && options.join !== undefined ? await joinCluster(options.join, { id: nodeId, address: config.address }, options.logger) : undefined
+    const joined = fresh && options.join !== undefined ? await joinCluster(cluster, options.join, { id: nodeId, address: config.address }, options.logger) : undefined
     if (joined !== undefined) {
       transport.setAddresses(joined.configuration.addresses)
       transport.setClusterId(joined.clusterId)
@@ -253,7 +262,8 @@ export async function serveNode(options: NodeServerOptions, extras: NodeServerEx
     await metrics?.close()
     throw error
   }
-  server.addService(protocol.RaftClient.service, clientService(node, options, extras, dir))
+  const clients = clientService(node, options, extras, dir)
+  server.addService(protocol.RaftClient.service, tls?.clientAuth === undefined ? clients : requireClientCertificate(clients, tls.clientAuth))
   const drift = membershipDrift(cluster, node.configuration)
   if (drift !== undefined) (options.logger ?? console).warn(drift)
   metrics?.attach({ node, transport, dir })

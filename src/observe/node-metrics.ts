@@ -173,6 +173,19 @@ export class NodeMetrics {
     byPeer('raftlog_transport_messages_dropped_total', 'Raft messages to a peer dropped: a full queue, a broken stream (Raft sends again)', (counts) => counts.dropped)
     byPeer('raftlog_transport_stream_errors_total', 'Streams to a peer that ended with an error (the peer down, a connection lost)', (counts) => counts.streamErrors)
     this.counter('raftlog_transport_messages_received_total', 'Raft messages received from peers', () => transport()?.counts.received)
+    const rejected = new Map<string, number>()
+    new Counter({
+      name: 'raftlog_messages_rejected_total',
+      help: 'Raft messages received and dropped before reaching the core, by reason (message-check.ts: unauthenticated, sender-mismatch, not-member, out-of-range, ...)',
+      labelNames: ['reason'],
+      registers: [this.registry],
+      collect() {
+        for (const [reason, value] of Object.entries(transport()?.counts.rejected ?? {})) {
+          this.inc({ reason }, Math.max(0, value - (rejected.get(reason) ?? 0)))
+          rejected.set(reason, value)
+        }
+      },
+    })
   }
 
   /** A counter that follows a number the node counts itself (only ever growing while it runs). */

@@ -78,6 +78,7 @@ export interface StatusLine {
   leaderId: number
   commitIndex: number
   lastApplied: number
+  lastIndex: number
 }
 
 /** `raftlog status --json`. */

@@ -1,5 +1,6 @@
 // NodeMetrics against a stand-in node: what a scrape shows when the node's role, followers and
 // snapshots change, without a cluster (the live cluster test covers the rest).
+import { emptyRejectionCounts } from '../../src/net/rejections.js'
 import { describe, expect, it } from 'vitest'
 import { EventEmitter } from 'node:events'
 import { NodeMetrics } from '../../src/observe/node-metrics.js'
@@ -93,5 +94,20 @@ describe('NodeMetrics', () => {
     expect(sampleValue(samples, 'raftlog_log_segment_rotations_total')).toBe(1)
     node.current = { ...node.current, commitIndex: 21 }
     expect(sampleValue(await scrape(metrics), 'raftlog_entries_committed_total')).toBe(11)
+  })
+  it('counts Raft messages rejected at the gate by reason', async () => {
+    const node = new FakeNode()
+    const metrics = new NodeMetrics(1)
+    const counts = { sent: 0, batches: 0, dropped: 0, received: 0, misaddressed: 0, streamsOpened: 0, rejected: emptyRejectionCounts() }
+    metrics.attach({ node: node as unknown as RaftNode, dir: tempDir('raftlog-metrics-'), transport: { counts, peerCounts: new Map() } })
+    counts.rejected['sender-mismatch'] = 2
+    counts.rejected.unauthenticated = 1
+    let samples = await scrape(metrics)
+    expect(sampleValue(samples, 'raftlog_messages_rejected_total', { reason: 'sender-mismatch' })).toBe(2)
+    expect(sampleValue(samples, 'raftlog_messages_rejected_total', { reason: 'unauthenticated' })).toBe(1)
+    expect(sampleValue(samples, 'raftlog_messages_rejected_total', { reason: 'out-of-range' })).toBe(0)
+    counts.rejected['sender-mismatch'] = 5
+    samples = await scrape(metrics)
+    expect(sampleValue(samples, 'raftlog_messages_rejected_total', { reason: 'sender-mismatch' })).toBe(5)
   })
 })

@@ -105,10 +105,8 @@ export const clusterCommand: Command = {
       })
     }
     for (const node of cluster.nodes) startNode(node)
-    const client = new ClusterClient(
-      cluster.nodes.map((node) => node.address),
-      cluster.nodes.map((node) => node.nodeId),
-    )
+    // With peer_tls, the configuration's client_tls certificate (if any) is the watcher's.
+    const client = ClusterClient.forCluster(cluster)
     const dashboard = await DashboardServer.start(client, { host: '127.0.0.1', port: dashboardPort, title: `raftlog cluster ${cluster.path}` }).then(
       (server) => {
         logger.info('dashboard', `dashboard at ${server.url}`, { url: server.url })

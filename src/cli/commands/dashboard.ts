@@ -1,11 +1,12 @@
 import { parseArgs } from 'node:util'
 import type { Command } from '../command.js'
-import { clientFrom } from '../endpoints.js'
+import { clientFrom, tlsHelp, tlsOptions } from '../endpoints.js'
 import { portFrom } from '../port-option.js'
 import { untilStopped } from '../until-stopped.js'
 import { DashboardServer, defaultDashboardPort } from '../../observe/dashboard-server.js'
 
-const help = `Usage: raftlog dashboard [--config FILE | --endpoints HOST:PORT,...] [--port P] [--host H]
+const help = `Usage: raftlog dashboard [--config FILE | --endpoints HOST:PORT,...] [--cacert FILE [--cert FILE --key FILE]]
+                        [--port P] [--host H]
 
 Serves a status page of a running cluster: every node (role, term, leader, commit and applied
 index, lag, log range, disk bytes), writes and reads per second over the last ten minutes as a
@@ -15,6 +16,7 @@ second (as raftlog status does), and the page refreshes itself. Ctrl-C stops it.
 Options:
   -c, --config FILE        the cluster configuration (default: cluster_config.yaml)
   --endpoints LIST         host:port of the nodes, instead of the configuration
+${tlsHelp}
   --port P                 the page's port (default ${defaultDashboardPort}; 0: any free port)
   --host H                 the address to serve on (default 127.0.0.1; 0.0.0.0: every interface)
   -h, --help               show this help
@@ -31,7 +33,7 @@ export const dashboardCommand: Command = {
   async run(args) {
     const { values } = parseArgs({
       args,
-      options: { config: { type: 'string', short: 'c' }, endpoints: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' } },
+      options: { config: { type: 'string', short: 'c' }, endpoints: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' }, ...tlsOptions },
       strict: true,
     })
     const port = values.port === undefined ? defaultDashboardPort : portFrom(values.port, '--port')

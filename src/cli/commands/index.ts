@@ -1,4 +1,5 @@
 import type { Command } from '../command.js'
+import { certsCommand } from './certs.js'
 import { clusterCommand } from './cluster.js'
 import { crashTestCommand } from './crash-test.js'
 import { dashboardCommand } from './dashboard.js'
@@ -21,6 +22,7 @@ export const commands: Command[] = [
   memberCommand,
   transferLeaderCommand,
   dashboardCommand,
+  certsCommand,
   inspectCommand,
   verifyCommand,
   dumpCommand,

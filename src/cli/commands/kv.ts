@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util'
 import { UsageError, type Command } from '../command.js'
-import { clientFrom, timeoutFrom } from '../endpoints.js'
+import { clientFrom, timeoutFrom, tlsHelp, tlsOptions } from '../endpoints.js'
 import { decodeKvResult, encodeKvCommand, type KvCommand } from '../../net/kv-state-machine.js'
 import type { RaftLogError } from '../../storage/errors.js'
 import type { ClusterClient } from '../../net/cluster-client.js'
@@ -17,7 +17,8 @@ import { unknownOutcomeStatus } from '../unknown-outcome.js'
 const help = `Usage: raftlog kv put KEY VALUE | put KEY --file FILE | put KEY -
                   | get KEY | delete KEY | cas KEY EXPECTED NEW | cas KEY --absent NEW
                   | scan [PREFIX] [--limit N] | load FILE [--in-flight N]
-                  [--config FILE | --endpoints HOST:PORT,...] [--timeout MS] [--json]
+                  [--config FILE | --endpoints HOST:PORT,...] [--cacert FILE [--cert FILE --key FILE]]
+                  [--timeout MS] [--json]
 
 Reads and writes the cluster's key-value store. The client finds the leader itself (it follows
 "not the leader" answers). A put, delete or cas goes through the Raft log in a client session:
@@ -50,6 +51,7 @@ so at once instead of waiting for --timeout.
 Options:
   -c, --config FILE        the cluster configuration (default: cluster_config.yaml)
   --endpoints LIST         host:port of every node, instead of the configuration
+${tlsHelp}
   --timeout MS             give up on an operation after this long without a leader (default 5000)
   --file FILE              put: read the value from FILE
   --absent                 cas: set only if the key is absent
@@ -209,6 +211,7 @@ export const kvCommand: Command = {
         file: { type: 'string' },
         limit: { type: 'string' },
         'in-flight': { type: 'string' },
+        ...tlsOptions,
       },
       allowPositionals: true,
       strict: true,

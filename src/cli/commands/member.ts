@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util'
 import { UsageError, type Command } from '../command.js'
-import { clientFrom, timeoutFrom } from '../endpoints.js'
+import { clientFrom, timeoutFrom, tlsHelp, tlsOptions } from '../endpoints.js'
 import { unknownOutcome } from '../unknown-outcome.js'
 import type { ClusterClient, NodeStatus } from '../../net/cluster-client.js'
 import type { MembershipChange } from '../../raft/membership-change.js'
@@ -10,7 +10,8 @@ const help = `Usage: raftlog member list [--json]
        raftlog member add ID ADDRESS [--learner]
        raftlog member promote ID
        raftlog member remove ID
-  (each with [--config FILE | --endpoints HOST:PORT,...] [--timeout MS])
+  (each with [--config FILE | --endpoints HOST:PORT,...] [--cacert FILE [--cert FILE --key FILE]]
+   [--timeout MS])
 
 Shows or changes the membership of a running cluster. Membership lives in the cluster's log:
 after the first start the configuration file only tells clients where to look. A change is made
@@ -28,6 +29,7 @@ A new node can also ask to be added itself: raftlog node --join ADDRESS (see raf
 Options:
   -c, --config FILE        the cluster configuration (default: cluster_config.yaml)
   --endpoints LIST         host:port of some nodes, instead of the configuration
+${tlsHelp}
   --timeout MS             how long to wait for the change (default 10000)
   --learner                add: as a learner
   --json                   list: print JSON
@@ -87,7 +89,7 @@ export const memberCommand: Command = {
     const { values, positionals } = parseArgs({
       args,
       allowPositionals: true,
-      options: { config: { type: 'string', short: 'c' }, endpoints: { type: 'string' }, timeout: { type: 'string' }, learner: { type: 'boolean' }, json: { type: 'boolean' } },
+      options: { config: { type: 'string', short: 'c' }, endpoints: { type: 'string' }, ...tlsOptions, timeout: { type: 'string' }, learner: { type: 'boolean' }, json: { type: 'boolean' } },
       strict: true,
     })
     const [action, ...rest] = positionals

@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util'
 import { UsageError, type Command } from '../command.js'
 import { loadClusterConfig, nodeNotFound } from '../../net/cluster-config.js'
 import { startKvNodeServer } from '../../net/kv-node-server.js'
+import { plaintextWarning } from '../../net/plaintext-warning.js'
 import { onParentGone } from '../parent-pipe.js'
 import { createLogger, logFormats, type LogFormat } from '../../observe/logger.js'
 import { describeConfiguration, type Configuration } from '../../raft/configuration.js'
@@ -22,6 +23,11 @@ and the address of any member: it asks to be added as a learner (a member that g
 does not vote), catches up, and can then be made a voter with raftlog member promote ID. The
 file still gives the settings (log_directory, timings); the new node need not be listed in it
 (then --listen says where it serves, also at its later restarts).
+
+With cluster_settings.peer_tls the port speaks mutual TLS: the node reads its certificate and key
+(which must name it as raftlog://node/ID) before it binds, and takes Raft messages only from
+certificates of the cluster CA, each for the node it names; client_tls adds TLS for clients.
+Without them it serves plaintext, and warns once when that address is not a loopback one.
 
 Options:
   -n, --node-id ID        this node's node_id in the configuration
@@ -65,6 +71,8 @@ export const nodeCommand: Command = {
     log('configuration', `configuration ${cluster.path}: ${cluster.nodes.length} nodes (${cluster.nodes.map((n) => `${n.nodeId}@${n.address}`).join(', ')}), election timeout ${cluster.electionTimeout[0]}-${cluster.electionTimeout[1]} ms, heartbeat ${cluster.heartbeatInterval} ms, log in ${cluster.logDirectory}`)
     const server = await startKvNodeServer(cluster, nodeId, { warn: (message) => logger.warn('warning', message) }, { address, ...(values.join === undefined ? {} : { join: values.join }) })
     const { node, config } = server
+    const plaintext = plaintextWarning(cluster, config)
+    if (plaintext !== undefined) logger.warn('plaintext', plaintext)
     const metrics = server.metricsUrl === undefined ? '' : `; metrics, health and readiness at ${server.metricsUrl}/metrics, /healthz, /readyz`
     log('serving', `serving Raft and clients at ${config.address}${metrics}`, { address: config.address, metricsUrl: server.metricsUrl })
     node.on('role', ({ role, term }: { role: string; term: number }) => {

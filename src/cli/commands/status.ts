@@ -1,11 +1,12 @@
 import { parseArgs } from 'node:util'
 import { type Command } from '../command.js'
-import { clientFrom, timeoutFrom } from '../endpoints.js'
+import { clientFrom, timeoutFrom, tlsHelp, tlsOptions } from '../endpoints.js'
 import { formatBytes } from '../format-bytes.js'
 import { untilStopped } from '../until-stopped.js'
 import type { ClusterClient, NodeStatus } from '../../net/cluster-client.js'
 
-const help = `Usage: raftlog status [--config FILE | --endpoints HOST:PORT,...] [--timeout MS] [--json] [--watch]
+const help = `Usage: raftlog status [--config FILE | --endpoints HOST:PORT,...] [--cacert FILE [--cert FILE --key FILE]]
+                     [--timeout MS] [--json] [--watch]
 
 Asks every node of the cluster for its status: role, term, leader, commit index, last applied,
 the range of its log and the bytes its directory takes on disk, and as the leader sees it, its
@@ -23,6 +24,7 @@ time, and with --json each refresh is one line (a JSON array).
 Options:
   -c, --config FILE        the cluster configuration (default: cluster_config.yaml)
   --endpoints LIST         host:port of the nodes, instead of the configuration
+${tlsHelp}
   --timeout MS             how long to wait for each node (default 2000)
   --json                   print JSON
   --watch                  refresh every second until Ctrl-C
@@ -98,7 +100,7 @@ export const statusCommand: Command = {
   async run(args) {
     const { values } = parseArgs({
       args,
-      options: { config: { type: 'string', short: 'c' }, endpoints: { type: 'string' }, timeout: { type: 'string' }, json: { type: 'boolean' }, watch: { type: 'boolean' } },
+      options: { config: { type: 'string', short: 'c' }, endpoints: { type: 'string' }, timeout: { type: 'string' }, json: { type: 'boolean' }, watch: { type: 'boolean' }, ...tlsOptions },
       strict: true,
     })
     const client = clientFrom(values)

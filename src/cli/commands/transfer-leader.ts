@@ -1,9 +1,10 @@
 import { parseArgs } from 'node:util'
 import { UsageError, type Command } from '../command.js'
-import { clientFrom, timeoutFrom } from '../endpoints.js'
+import { clientFrom, timeoutFrom, tlsHelp, tlsOptions } from '../endpoints.js'
 import { unknownOutcome } from '../unknown-outcome.js'
 
-const help = `Usage: raftlog transfer-leader [--to ID] [--config FILE | --endpoints HOST:PORT,...] [--timeout MS]
+const help = `Usage: raftlog transfer-leader [--to ID] [--config FILE | --endpoints HOST:PORT,...]
+                               [--cacert FILE [--cert FILE --key FILE]] [--timeout MS]
 
 Hands leadership of a running cluster to voter ID, or without --to to the most up-to-date other
 voter (Raft dissertation §3.10): the leader brings it up to date, tells it to stand at once,
@@ -15,6 +16,7 @@ Options:
   --to ID                  the voter to hand over to (default: the most up-to-date one)
   -c, --config FILE        the cluster configuration (default: cluster_config.yaml)
   --endpoints LIST         host:port of some nodes, instead of the configuration
+${tlsHelp}
   --timeout MS             how long to wait (default 10000)
   -h, --help               show this help
 
@@ -30,7 +32,7 @@ export const transferLeaderCommand: Command = {
   async run(args) {
     const { values } = parseArgs({
       args,
-      options: { to: { type: 'string' }, config: { type: 'string', short: 'c' }, endpoints: { type: 'string' }, timeout: { type: 'string' } },
+      options: { to: { type: 'string' }, config: { type: 'string', short: 'c' }, endpoints: { type: 'string' }, ...tlsOptions, timeout: { type: 'string' } },
       strict: true,
     })
     let to: number | undefined

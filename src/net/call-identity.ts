@@ -1,0 +1,24 @@
+// Who is calling, as TLS proved it: the node id of a peer on the Raft service, and whether a
+// client on the client service holds a certificate from the client CA. Only certificates that
+// passed TLS's checks reach here (grpc-js gives none for a connection TLS did not authorize).
+import type { PeerCertificate } from 'node:tls'
+import { issuedByOneOf, nodeIdOf } from './node-identity.js'
+import type { NodeTls } from './tls-files.js'
+
+/** A server call: what grpc-js knows about its connection. */
+export interface CallWithAuth {
+  getAuthContext(): { sslPeerCertificate?: PeerCertificate } | null
+}
+
+/** The node id the caller's certificate names, when the cluster CA signed it; undefined otherwise. */
+export function peerNodeId(call: CallWithAuth, tls: NodeTls): number | undefined {
+  const certificate = call.getAuthContext()?.sslPeerCertificate
+  if (certificate?.raw === undefined || !issuedByOneOf(certificate.raw, tls.peerAuthorities)) return undefined
+  return nodeIdOf(certificate)
+}
+
+/** Whether the caller presented a valid certificate from the client CA. */
+export function hasClientCertificate(call: CallWithAuth, clientAuth: NonNullable<NodeTls['clientAuth']>): boolean {
+  const certificate = call.getAuthContext()?.sslPeerCertificate
+  return certificate?.raw !== undefined && issuedByOneOf(certificate.raw, clientAuth.authorities)
+}

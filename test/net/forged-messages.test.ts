@@ -1,0 +1,193 @@
+// A stranger with a plain gRPC client of the Raft service sends a running 3-node cluster an
+// AppendEntries and a RequestVote under another node's id: nothing may change. (Against the code
+// before message-check.ts, the first test failed: the follower went from term 2 to term 13 and
+// appended and committed the forged entry.)
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import * as grpc from '@grpc/grpc-js'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { loadClusterConfig, type ClusterConfig } from '../../src/net/cluster-config.js'
+import type { NodeServer } from '../../src/net/node-server.js'
+import { startKvNodeServer } from '../../src/net/kv-node-server.js'
+import { protocol } from '../../src/net/protocol.js'
+import { clientChannelCredentials, type ClientTls } from '../../src/net/client-tls.js'
+import { ClusterClient } from '../../src/net/cluster-client.js'
+import { decodeKvResult, encodeKvCommand } from '../../src/net/kv-state-machine.js'
+import { freePort } from '../helpers/processes.js'
+import { clientTlsFrom, makeCertificates, tlsSettings } from '../helpers/tls.js'
+
+interface Cluster {
+  dir: string
+  certs?: string
+  servers: NodeServer[]
+  config: ClusterConfig
+  /** Every warning each node logged, by node id. */
+  warnings: Map<number, string[]>
+}
+
+async function startCluster(secure: boolean): Promise<Cluster> {
+  const dir = mkdtempSync(join(tmpdir(), 'raftlog-forged-'))
+  const certs = secure ? makeCertificates(dir, [1, 2, 3]) : undefined
+  const path = join(dir, 'cluster.yaml')
+  const ports = [await freePort(), await freePort(), await freePort()]
+  const tls = secure ? Object.entries(tlsSettings({ clientCertAuth: true })).map(([key, value]) => `  ${key}: ${value}\n`).join('') : ''
+  writeFileSync(path, `nodes:\n${ports.map((port, i) => `  - { node_id: ${i + 1}, ip_address: "127.0.0.1", port: ${port} }`).join('\n')}\ncluster_settings:\n  log_directory: "./logs"\n  log_segment_size: 1048576\n  election_timeout_range: { min: 300, max: 600 }\n  heartbeat_interval: 50\n${tls}`)
+  const config = loadClusterConfig(path)
+  const warnings = new Map<number, string[]>()
+  const servers: NodeServer[] = []
+  for (const node of config.nodes) {
+    const lines: string[] = []
+    warnings.set(node.nodeId, lines)
+    servers.push(await startKvNodeServer(config, node.nodeId, { warn: (message) => lines.push(message) }))
+  }
+  return { dir, ...(certs === undefined ? {} : { certs }), servers, warnings, config }
+}
+
+async function stopCluster(cluster: Cluster | undefined): Promise<void> {
+  if (cluster === undefined) return
+  await Promise.all(cluster.servers.map((server) => server.stop()))
+  rmSync(cluster.dir, { recursive: true, force: true })
+}
+
+/** The leader and a follower that knows it and holds its entries. */
+async function settled(cluster: Cluster): Promise<{ leader: NodeServer; follower: NodeServer }> {
+  const deadline = Date.now() + 10_000
+  for (;;) {
+    const leader = cluster.servers.find((server) => server.node.status().role === 'leader')
+    const done = leader !== undefined && leader.node.status().commitIndex === leader.node.status().lastIndex
+    const follower = cluster.servers.find((server) => done && server !== leader && server.node.status().leaderId === leader!.node.id && server.node.status().commitIndex === leader!.node.status().commitIndex)
+    if (leader !== undefined && follower !== undefined) return { leader, follower }
+    if (Date.now() > deadline) throw new Error('no settled leader in 10 s')
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
+
+/** Writes `batches` on one Raft stream to `address`, as any gRPC client can; resolves with the stream's end (its error, if any). */
+function sendRaw(address: string, batches: Record<string, unknown>[], tls?: ClientTls): Promise<grpc.ServiceError | null> {
+  const client = new protocol.RaftTransport(address, clientChannelCredentials(tls)) as unknown as grpc.Client & {
+    Stream(callback: (error: grpc.ServiceError | null) => void): grpc.ClientWritableStream<unknown>
+  }
+  return new Promise((resolve) => {
+    const call = client.Stream((error) => {
+      client.close()
+      resolve(error)
+    })
+    call.on('error', () => {})
+    for (const batch of batches) call.write(batch)
+    call.end()
+  })
+}
+
+/** What the core's state shows: term, log, commit, role, leader (a vote changes the term or the role). */
+function stateOf(server: NodeServer): Record<string, unknown> {
+  const { term, lastIndex, commitIndex, role, leaderId } = server.node.status()
+  return { term, lastIndex, commitIndex, role, leaderId }
+}
+
+/** A RequestVote and an AppendEntries from `from` to `follower` that would depose the leader and overwrite the log. */
+function forgeries(from: number, follower: NodeServer, termJump = 5): Record<string, unknown>[] {
+  const { term, lastIndex } = follower.node.status()
+  const to = follower.node.id
+  return [
+    { messages: [{ requestVote: { from, to, term: term + termJump, preVote: false, lastLogIndex: lastIndex + 100, lastLogTerm: term + termJump, transfer: true } }] },
+    {
+      messages: [
+        {
+          appendEntries: {
+            from,
+            to,
+            term: term + 2 * termJump,
+            prevLogIndex: lastIndex,
+            prevLogTerm: term,
+            leaderCommit: lastIndex + 1,
+            seq: 1,
+            entries: [{ index: lastIndex + 1, term: term + 2 * termJump, type: 0, data: Buffer.from('forged') }],
+          },
+        },
+      ],
+    },
+  ]
+}
+
+const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
+describe('forged Raft messages to a plaintext cluster', () => {
+  let cluster: Cluster | undefined
+  beforeAll(async () => {
+    cluster = await startCluster(false)
+  })
+  afterAll(() => stopCluster(cluster))
+
+  it('are dropped when a field is out of range: a term past 2^53 changes nothing', async () => {
+    const { leader, follower } = await settled(cluster!)
+    const before = stateOf(follower)
+    // uint64 max: decodes to a JavaScript number that is not a safe integer.
+    await sendRaw(follower.config.address, forgeries(leader.node.id, follower, 2 ** 62))
+    await pause(300)
+    expect(stateOf(follower)).toEqual(before)
+    expect(cluster!.warnings.get(follower.node.id)!.join('\n')).toMatch(/dropped a Raft message \(out-of-range\)/)
+  })
+
+  it('are dropped when one stream speaks for two nodes, or for a node that is not a member', async () => {
+    const { leader, follower } = await settled(cluster!)
+    const other = cluster!.servers.find((server) => server !== leader && server !== follower)!
+    const before = stateOf(follower)
+    // The stream's first message names the other follower (harmless: an old term); the forgeries then claim the leader.
+    const opener = { messages: [{ requestVoteResponse: { from: other.node.id, to: follower.node.id, term: 1, preVote: false, voteGranted: false } }] }
+    await sendRaw(follower.config.address, [opener, ...forgeries(leader.node.id, follower)])
+    await sendRaw(follower.config.address, forgeries(7, follower))
+    await pause(300)
+    expect(stateOf(follower)).toEqual(before)
+    const warnings = cluster!.warnings.get(follower.node.id)!.join('\n')
+    expect(warnings).toMatch(/\(sender-mismatch\)/)
+    expect(warnings).toMatch(/\(not-member\)/)
+  })
+})
+
+describe('forged Raft messages to a cluster with peer TLS', () => {
+  let cluster: Cluster | undefined
+  beforeAll(async () => {
+    cluster = await startCluster(true)
+  })
+  afterAll(() => stopCluster(cluster))
+
+  it("are dropped: a RequestVote and an AppendEntries under the leader's id change no term, vote or log, whoever sends them", async () => {
+    const { leader, follower } = await settled(cluster!)
+    const before = stateOf(follower)
+    const certs = cluster!.certs!
+    const other = cluster!.servers.find((server) => server !== leader && server !== follower)!
+    // No certificate, the client's certificate (it names no node), and another member's own certificate.
+    const noCertificate = await sendRaw(follower.config.address, forgeries(leader.node.id, follower), clientTlsFrom(certs))
+    const clientCertificate = await sendRaw(follower.config.address, forgeries(leader.node.id, follower), clientTlsFrom(certs, 'client'))
+    const otherNode = await sendRaw(follower.config.address, forgeries(leader.node.id, follower), clientTlsFrom(certs, `node-${other.node.id}`))
+    // Plaintext to a TLS port: never even a stream.
+    const plaintext = await sendRaw(follower.config.address, forgeries(leader.node.id, follower))
+    await pause(300)
+    expect(stateOf(follower)).toEqual(before)
+    expect(noCertificate?.code).toBe(grpc.status.UNAUTHENTICATED)
+    expect(clientCertificate?.code).toBe(grpc.status.UNAUTHENTICATED)
+    expect(otherNode).toBeNull()
+    expect(plaintext).not.toBeNull()
+    const warnings = cluster!.warnings.get(follower.node.id)!.join('\n')
+    expect(warnings).toMatch(/\(unauthenticated\)/)
+    expect(warnings).toMatch(new RegExp(`\\(sender-mismatch\\): RequestVote from node ${leader.node.id} .* stream of node ${other.node.id}`))
+  })
+
+  it('still elects, commits and replicates between the members', async () => {
+    const { leader } = await settled(cluster!)
+    // Through a client with the configuration's client certificate (client_tls).
+    const client = ClusterClient.forCluster(cluster!.config)
+    try {
+      expect(decodeKvResult(await client.propose(encodeKvCommand({ op: 'put', key: 'k', value: 'v' }), 5000))).toEqual({ ok: true })
+    } finally {
+      client.close()
+    }
+    const { commitIndex } = leader.node.status()
+    for (const server of cluster!.servers) {
+      const deadline = Date.now() + 5000
+      while (server.node.status().commitIndex < commitIndex && Date.now() < deadline) await pause(20)
+      expect(server.node.status().commitIndex).toBeGreaterThanOrEqual(commitIndex)
+    }
+  })
+})
