@@ -160,4 +160,39 @@ describe('GrpcTransport', () => {
     expect(b.received).toEqual([])
     expect(a.received).toEqual([])
   })
+
+  it('drops batches of another cluster, and of a sender that knows none, once it knows its own', async () => {
+    const ports = new Map([[1, await freePort()], [2, await freePort()]])
+    const a = await endpoint(1, ports)
+    const b = await endpoint(2, ports)
+    a.transport.setClusterId('a'.repeat(32))
+    b.transport.send(append(2, 1, 1))
+    b.transport.setClusterId('b'.repeat(32))
+    b.transport.send(append(2, 1, 2))
+    await until('both rejected', () => a.transport.counts.rejected['other-cluster'] === 2)
+    expect(a.received).toEqual([])
+    // Same cluster: delivered.
+    b.transport.setClusterId('a'.repeat(32))
+    b.transport.send(append(2, 1, 3))
+    await until('the AppendEntries', () => a.received.length === 1)
+    expect(a.received[0]).toEqual(append(2, 1, 3))
+  })
+
+  it('learns a new member\'s address from the configuration, and keeps one that leaves', async () => {
+    const ports = new Map([[1, await freePort()], [2, await freePort()]])
+    const a = await endpoint(1, new Map([[1, ports.get(1)!]]))
+    const b = await endpoint(2, ports)
+    // Node 2 is no peer of node 1 yet: what it sends is dropped, and node 1 cannot answer.
+    b.transport.send(append(2, 1, 1))
+    await until('a rejection', () => a.transport.counts.rejected['not-member'] === 1)
+    a.transport.setAddresses({ 1: `127.0.0.1:${ports.get(1)}`, 2: `127.0.0.1:${ports.get(2)}` })
+    b.transport.send(append(2, 1, 2))
+    await until('the AppendEntries', () => a.received.length === 1)
+    a.transport.send(append(1, 2, 3))
+    await until('the answer', () => b.received.length === 1)
+    // A configuration without node 2 (it is being removed): node 2 is still heard.
+    a.transport.setAddresses({ 1: `127.0.0.1:${ports.get(1)}` })
+    b.transport.send(append(2, 1, 4))
+    await until('the last AppendEntries', () => a.received.length === 2)
+  })
 })
