@@ -70,6 +70,8 @@ export interface NodeServerOptions {
 
 export interface NodeServer {
   node: RaftNode
+  /** The node's transport: its counts (sent, dropped, rejected by reason) are the link's health. */
+  transport: GrpcTransport
   /** This node's entry of the configuration (its address); for a node that joined, made up from `address`. */
   config: NodeConfig
   /** http://host:port of /metrics, /healthz and /readyz, when the configuration gives a metrics_port. */
@@ -269,6 +271,7 @@ export async function serveNode(options: NodeServerOptions, extras: NodeServerEx
   metrics?.attach({ node, transport, dir })
   return {
     node,
+    transport,
     config,
     metricsUrl: metrics?.url,
     async stop() {

@@ -85,13 +85,18 @@ function stateOf(server: NodeServer): Record<string, unknown> {
   return { term, lastIndex, commitIndex, role, leaderId }
 }
 
-/** A RequestVote and an AppendEntries from `from` to `follower` that would depose the leader and overwrite the log. */
-function forgeries(from: number, follower: NodeServer, termJump = 5): Record<string, unknown>[] {
+/**
+ * A RequestVote and an AppendEntries from `from` to `follower` that would depose the leader and
+ * overwrite the log, in batches with the cluster's id: it is no secret (a hash of the first
+ * configuration), so a forger may know it; `clusterId: ''` leaves it out.
+ */
+function forgeries(from: number, follower: NodeServer, termJump = 5, clusterId = follower.node.status().clusterId): Record<string, unknown>[] {
   const { term, lastIndex } = follower.node.status()
   const to = follower.node.id
   return [
-    { messages: [{ requestVote: { from, to, term: term + termJump, preVote: false, lastLogIndex: lastIndex + 100, lastLogTerm: term + termJump, transfer: true } }] },
+    { clusterId, messages: [{ requestVote: { from, to, term: term + termJump, preVote: false, lastLogIndex: lastIndex + 100, lastLogTerm: term + termJump, transfer: true } }] },
     {
+      clusterId,
       messages: [
         {
           appendEntries: {
@@ -134,7 +139,7 @@ describe('forged Raft messages to a plaintext cluster', () => {
     const other = cluster!.servers.find((server) => server !== leader && server !== follower)!
     const before = stateOf(follower)
     // The stream's first message names the other follower (harmless: an old term); the forgeries then claim the leader.
-    const opener = { messages: [{ requestVoteResponse: { from: other.node.id, to: follower.node.id, term: 1, preVote: false, voteGranted: false } }] }
+    const opener = { clusterId: follower.node.status().clusterId, messages: [{ requestVoteResponse: { from: other.node.id, to: follower.node.id, term: 1, preVote: false, voteGranted: false } }] }
     await sendRaw(follower.config.address, [opener, ...forgeries(leader.node.id, follower)])
     await sendRaw(follower.config.address, forgeries(7, follower))
     await pause(300)
@@ -142,6 +147,18 @@ describe('forged Raft messages to a plaintext cluster', () => {
     const warnings = cluster!.warnings.get(follower.node.id)!.join('\n')
     expect(warnings).toMatch(/\(sender-mismatch\)/)
     expect(warnings).toMatch(/\(not-member\)/)
+  })
+
+  it('are dropped whole when they carry no cluster id, or another cluster\'s', async () => {
+    const { leader, follower } = await settled(cluster!)
+    const before = stateOf(follower)
+    const rejected = (): number => follower.transport.counts.rejected['other-cluster']
+    const already = rejected()
+    await sendRaw(follower.config.address, forgeries(leader.node.id, follower, 5, ''))
+    await sendRaw(follower.config.address, forgeries(leader.node.id, follower, 5, 'f'.repeat(32)))
+    await pause(300)
+    expect(stateOf(follower)).toEqual(before)
+    expect(rejected() - already).toBe(4)
   })
 })
 
