@@ -5,6 +5,7 @@ import { membersOf, describeConfiguration, type Configuration } from '../raft/co
 import type { ClusterConfig, NodeConfig } from './cluster-config.js'
 import { ClusterClient } from './cluster-client.js'
 import { clientTlsOf } from './client-tls.js'
+import { isHostPort } from './host-port.js'
 
 /** How long a new node waits for the cluster to add it: a leader election or two. */
 export const joinTimeoutMs = 30_000
@@ -22,10 +23,9 @@ export function unlistedNode(cluster: ClusterConfig, nodeId: number, address: st
   if (address === undefined) {
     throw new RaftLogError('ERR_CONFIG', `Node ID ${nodeId} is not in configuration file ${cluster.path} (ids: ${ids}): give the address it serves at with --listen HOST:PORT`, { nodeId, file: cluster.path })
   }
-  const match = /^(.*):(\d{1,5})$/.exec(address)
-  const port = Number(match?.[2])
-  if (match === null || port < 1 || port > 65535) throw new RaftLogError('ERR_BAD_ARGUMENT', `--listen must be HOST:PORT (e.g. 127.0.0.1:18004), got '${address}'`, { argument: 'listen' })
-  return { nodeId, ipAddress: (match[1] as string).replace(/^\[(.*)\]$/, '$1'), port, address }
+  if (!isHostPort(address)) throw new RaftLogError('ERR_BAD_ARGUMENT', `--listen must be HOST:PORT (e.g. 127.0.0.1:18004), got '${address}'`, { argument: 'listen' })
+  const colon = address.lastIndexOf(':')
+  return { nodeId, ipAddress: address.slice(0, colon).replace(/^\[(.*)\]$/, '$1'), port: Number(address.slice(colon + 1)), address }
 }
 
 /**

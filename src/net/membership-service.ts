@@ -6,6 +6,7 @@ import type { MembershipChange } from '../raft/membership-change.js'
 import { membersOf, type Configuration } from '../raft/configuration.js'
 import { RaftLogError } from '../storage/errors.js'
 import { toWireConfiguration, type WireMember } from './membership-wire.js'
+import { isHostPort } from './host-port.js'
 
 export interface MembershipAnswers {
   /** Answers "not the leader", with the leader's id and address when known. */
@@ -68,6 +69,6 @@ function join(node: RaftNode, member: WireMember): Promise<Configuration> {
 
 /** A member of a networked cluster needs a host:port its peers and clients can reach. */
 function addressProblem(member: WireMember): RaftLogError | undefined {
-  if (/^(\[[0-9a-fA-F:.]+\]|[^\s:[\]]+):\d{1,5}$/.test(member.address) && Number(member.address.slice(member.address.lastIndexOf(':') + 1)) <= 65535) return undefined
+  if (isHostPort(member.address)) return undefined
   return new RaftLogError('ERR_BAD_ARGUMENT', `Node ${member.id} needs an address host:port (e.g. 127.0.0.1:18004 or [::1]:18004), got ${JSON.stringify(member.address)}`, { id: member.id })
 }

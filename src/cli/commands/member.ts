@@ -5,6 +5,7 @@ import { unknownOutcome } from '../unknown-outcome.js'
 import type { ClusterClient, NodeStatus } from '../../net/cluster-client.js'
 import type { MembershipChange } from '../../raft/membership-change.js'
 import { describeConfiguration, type Configuration } from '../../raft/configuration.js'
+import { isHostPort } from '../../net/host-port.js'
 
 const help = `Usage: raftlog member list [--json]
        raftlog member add ID ADDRESS [--learner]
@@ -52,7 +53,7 @@ function nodeIdFrom(text: string | undefined, what: string): number {
 
 function addressFrom(text: string | undefined): string {
   if (text === undefined) throw new UsageError('member add needs the new node\'s address: raftlog member add ID HOST:PORT')
-  if (!/^(\[[0-9a-fA-F:.]+\]|[^\s:[\]]+):\d{1,5}$/.test(text)) throw new UsageError(`address must be host:port (e.g. 127.0.0.1:18004), got '${text}'`)
+  if (!isHostPort(text)) throw new UsageError(`address must be host:port (e.g. 127.0.0.1:18004), got '${text}'`)
   return text
 }
 

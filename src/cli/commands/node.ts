@@ -6,6 +6,7 @@ import { plaintextWarning } from '../../net/plaintext-warning.js'
 import { onParentGone } from '../parent-pipe.js'
 import { createLogger, logFormats, type LogFormat } from '../../observe/logger.js'
 import { describeConfiguration, type Configuration } from '../../raft/configuration.js'
+import { isHostPort } from '../../net/host-port.js'
 
 const help = `Usage: raftlog node --node-id ID [--config FILE] [--log-format text|json]
        raftlog node --node-id ID --listen HOST:PORT --join ADDRESS [--config FILE]
@@ -62,7 +63,7 @@ export const nodeCommand: Command = {
     const cluster = loadClusterConfig(values.config ?? 'cluster_config.yaml')
     const logger = createLogger(format, { nodeId })
     const log = logger.info
-    if (values.join !== undefined && !/^(\[[0-9a-fA-F:.]+\]|[^\s:[\]]+):\d{1,5}$/.test(values.join)) throw new UsageError(`--join must be host:port of a member, got '${values.join}'`)
+    if (values.join !== undefined && !isHostPort(values.join)) throw new UsageError(`--join must be host:port of a member, got '${values.join}'`)
     const listed = cluster.nodes.find((node) => node.nodeId === nodeId)
     const address = values.listen ?? listed?.address
     if (address === undefined && values.join === undefined) throw nodeNotFound(cluster, nodeId)
