@@ -15,9 +15,10 @@ import { kvModel } from '../linearizability/kv-model.js'
 const seed = testSeed()
 const histories = Number(process.env.RAFT_HISTORIES ?? 150)
 
-type Nemesis = 'partitions' | 'lossy network' | 'crashes' | 'pauses' | 'everything'
+type Nemesis = 'partitions' | 'lossy network' | 'crashes' | 'pauses' | 'membership' | 'everything'
 
-function play(historySeed: number, nemesis: Nemesis, readsWithoutReadIndex = false): { simulation: KvSimulation; result: ReturnType<typeof checkLinearizable> } {
+function play(historySeed: number, nemesis: Nemesis, readsWithoutReadIndex = false): { simulation: KvSimulation; result: ReturnType<typeof checkLinearizable>; changes: number } {
+  let changes = 0
   const sim = new Simulator({ nodes: 5, seed: historySeed, snapshotEvery: 40, snapshotTrailing: 10 })
   const random = seededRandom(historySeed ^ 0x9e3779b9)
   const simulation = new KvSimulation(sim, { clients: 4, keys: ['a', 'b', 'c'], readsWithoutReadIndex })
@@ -56,6 +57,19 @@ function play(historySeed: number, nemesis: Nemesis, readsWithoutReadIndex = fal
       // ...and comes back still believing it leads.
       for (const node of sim.nodes) if (node.paused) sim.resume(node.id)
     }
+    if (tick % 40 === 20 && nemesis === 'membership') changes += changeSomething(sim, random)
+    if (tick % 70 === 35 && nemesis === 'membership') {
+      // A leadership transfer to a random voter, refused or not: clients must not notice.
+      const leader = sim.leader()
+      const voters = leader?.core.configuration.voters.filter((id) => id !== leader.id) ?? []
+      if (leader !== undefined && voters.length > 0) {
+        try {
+          leader.core.transferLeadership(voters[Math.floor(random() * voters.length)])
+        } catch {
+          // Refused (a change in flight): no matter.
+        }
+      }
+    }
     if (tick % 25 === 12 && (nemesis === 'crashes' || nemesis === 'everything')) {
       const down = sim.nodes.filter((n) => !n.alive)
       if (down.length > 0 && random() < 0.6) sim.restart(down[0]!.id)
@@ -69,16 +83,37 @@ function play(historySeed: number, nemesis: Nemesis, readsWithoutReadIndex = fal
   sim.duplicateRate = 0
   for (const node of sim.nodes) if (!node.alive) sim.restart(node.id)
   simulation.settle(800, random)
-  return { simulation, result: checkLinearizable(kvModel, simulation.history.history(), { timeoutMs: 20_000 }) }
+  return { simulation, result: checkLinearizable(kvModel, simulation.history.history(), { timeoutMs: 20_000 }), changes }
+}
+
+/**
+ * One step of a membership tour over nodes 1..5 while clients run: remove a voter (sometimes the
+ * leader) down to three, add a node that is out back as a learner, promote a learner. Refusals
+ * (a change in flight, a learner behind) are part of it.
+ */
+function changeSomething(sim: Simulator, random: () => number): number {
+  const leader = sim.leader()
+  if (leader === undefined) return 0
+  const config = leader.core.configuration
+  const pickOf = (ids: number[]): number => ids[Math.floor(random() * ids.length)]!
+  const out = [1, 2, 3, 4, 5].filter((id) => !config.voters.includes(id) && !config.learners.includes(id))
+  const roll = random()
+  let refused: string | undefined = 'nothing to do'
+  if (config.learners.length > 0 && roll < 0.4) refused = sim.changeMembership({ promote: [pickOf(config.learners)] })
+  else if (out.length > 0 && roll < 0.7) refused = sim.changeMembership({ addLearners: [{ id: pickOf(out), address: '' }] })
+  else if (config.voters.length > 3) refused = sim.changeMembership({ remove: [pickOf(config.voters)] })
+  return refused === undefined ? 1 : 0
 }
 
 describe(`Linearizable key-value store in the simulator (RAFT_SEED=${seed}, ${histories} histories per nemesis)`, () => {
-  for (const nemesis of ['partitions', 'lossy network', 'crashes', 'pauses', 'everything'] as const) {
+  for (const nemesis of ['partitions', 'lossy network', 'crashes', 'pauses', 'membership', 'everything'] as const) {
     it(`every history is linearizable and every write applied once: ${nemesis}`, () => {
       let operations = 0
+      let changes = 0
       for (let n = 0; n < histories; n++) {
         const historySeed = seed + n * 7919
-        const { simulation, result } = play(historySeed, nemesis)
+        const { simulation, result, changes: made } = play(historySeed, nemesis)
+        changes += made
         const where = `history seed ${historySeed} (${nemesis})`
         expect(result.timedOut, where).toBeUndefined()
         expect(result.ok, `${where}: ${result.counterexample?.explanation}`).toBe(true)
@@ -88,6 +123,7 @@ describe(`Linearizable key-value store in the simulator (RAFT_SEED=${seed}, ${hi
       }
       // Enough happened to mean something.
       expect(operations / histories).toBeGreaterThan(30)
+      if (nemesis === 'membership') expect(changes / histories).toBeGreaterThan(2)
     })
   }
 
