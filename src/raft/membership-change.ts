@@ -37,13 +37,16 @@ export function targetConfiguration(current: Configuration, change: MembershipCh
       touch(member.id)
       if (members.has(member.id)) throw bad(`node ${member.id} is already a member`)
       if (typeof member.address !== 'string') throw bad(`node ${member.id} needs an address (host:port, or '' without a network)`)
+      // Two members at one address: messages for one reach the other, which drops them.
+      const holder = Object.entries(addresses).find(([id, address]) => address !== '' && address === member.address && !(change.remove ?? []).includes(Number(id)))
+      if (holder !== undefined) throw bad(`node ${member.id}'s address ${member.address} is node ${holder[0]}'s already`)
       into.add(member.id)
       addresses[member.id] = member.address
     }
   }
   for (const id of change.promote ?? []) {
     touch(id)
-    if (!learners.has(id)) throw bad(`node ${id} is not a learner${voters.has(id) ? ' (it already votes)' : ''}`)
+    if (!learners.has(id)) throw bad(`node ${id} is not a learner${voters.has(id) ? ' (it already votes)' : members.has(id) ? '' : ' (not a member at all: add it first)'}`)
     learners.delete(id)
     voters.add(id)
   }

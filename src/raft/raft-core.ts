@@ -147,6 +147,17 @@ export class RaftCore {
   private preCandidate = false
   private votes = new Map<number, boolean>()
   private progress = new Map<number, Progress>()
+  /**
+   * Members the latest configuration leaves out are still sent the log (never counted) until it
+   * has been committed for an election timeout: so a removed node gets C_new and its commit,
+   * learns it was removed, and stops (etcd tells a removed member so as well). `departingUntil`
+   * is the tick they are dropped at (Infinity while the configuration is not committed), for the
+   * configuration at `departingFor`.
+   */
+  private departingFor = -1
+  private departingUntil = Number.POSITIVE_INFINITY
+  /** When each non-voter's ignored vote request was last warned about (ticks): one line per election timeout range, not per request. */
+  private readonly voteRequestWarnedAt = new Map<number, number>()
   private electionElapsed = 0
   private heartbeatElapsed = 0
   private randomizedElectionTimeout = 0
@@ -266,6 +277,7 @@ export class RaftCore {
         this.broadcastHeartbeat()
       }
       this.resendLostAppends()
+      if (this.now === this.departingUntil) this.syncProgress()
       // A transfer that has not happened within an election timeout is given up: serve again.
       if (this.leadTransferee !== 0 && ++this.transferElapsed >= this.electionTicks[0]) {
         this.warn(`node ${this.id}: leadership transfer to node ${this.leadTransferee} did not happen within an election timeout; leading on`)
@@ -443,7 +455,11 @@ export class RaftCore {
     // A vote request from a node that is not a voter here (removed, or never a member) would
     // only disturb the cluster with higher terms (Raft dissertation §4.2.3).
     if (message.type === 'RequestVote' && !isVoter(this.configuration, message.from)) {
-      this.warn(`node ${this.id}: ignored a vote request from node ${message.from}, which is not a voter of its configuration`)
+      const warnedAt = this.voteRequestWarnedAt.get(message.from)
+      if (warnedAt === undefined || this.now - warnedAt >= 10 * this.electionTicks[1]) {
+        this.voteRequestWarnedAt.set(message.from, this.now)
+        this.warn(`node ${this.id}: ignored a vote request from node ${message.from}, which is not a voter of its configuration (said once in a while)`)
+      }
       return false
     }
     return true
@@ -559,12 +575,28 @@ export class RaftCore {
     if (this.configurations.length !== before) this.syncProgress()
   }
 
-  /** A leader tracks every member but itself; anyone else tracks no one. */
+  /** A leader tracks every member but itself, and members on their way out; anyone else tracks no one. */
   private syncProgress(): void {
     if (this.roleValue !== 'leader') return
+    if (this.departingFor !== this.configurationIndex) {
+      this.departingFor = this.configurationIndex
+      this.departingUntil = Number.POSITIVE_INFINITY
+    }
     const members = new Set(membersOf(this.configuration).filter((id) => id !== this.id))
+    if (this.now < this.departingUntil) for (const id of this.leavingMembers()) members.add(id)
     for (const id of this.progress.keys()) if (!members.has(id)) this.progress.delete(id)
     for (const id of members) if (!this.progress.has(id)) this.progress.set(id, new Progress(this.log.lastIndex + 1, this.maxInflightAppends, this.maxInflightBytes))
+  }
+
+  /**
+   * Members of the two configurations before the latest one (C_old and C_old,new, when the latest
+   * is C_new) that the latest one leaves out, this node aside. Two: a learner that leaves is
+   * already out of C_old,new.
+   */
+  private leavingMembers(): number[] {
+    const current = new Set(membersOf(this.configuration))
+    const earlier = this.configurations.slice(-3, -1).flatMap((entry) => membersOf(entry.config))
+    return [...new Set(earlier)].filter((id) => id !== this.id && !current.has(id))
   }
 
   /**
@@ -581,6 +613,8 @@ export class RaftCore {
       }
       return
     }
+    // Committed: members it leaves out get an election timeout more of the log, to learn so.
+    if (this.departingUntil === Number.POSITIVE_INFINITY && this.departingFor === this.configurationIndex) this.departingUntil = this.now + this.electionTicks[1]
     if (!config.voters.includes(this.id)) {
       const successor = this.bestVoter()
       this.warn(`node ${this.id}: no longer a voter of the committed configuration; stepping down${successor === 0 ? '' : ` and handing over to node ${successor}`}`)

@@ -276,6 +276,8 @@ export class RaftNode extends EventEmitter {
       this.guard(() => this.core.tick())
       this.snapshotSender.tick()
     }, tickMs)
+    // A node that restarts after it was removed: its log names it in an earlier configuration.
+    this.hasBeenMember = configurations.some((entry) => membersOf(entry.config).includes(this.id))
     this.announceConfiguration()
     // Committed entries above what the state machine holds are applied again, beside the loop.
     this.applier.advanceTo(this.core.committed)
@@ -468,6 +470,14 @@ export class RaftNode extends EventEmitter {
       configurationIndex: this.core.configurationIndex,
       clusterId: this.clusterId,
     }
+  }
+
+  /**
+   * Whether a committed configuration no longer names this node (it was removed; the 'removed'
+   * event said so, or it was so when the node started): it takes no further part.
+   */
+  get wasRemoved(): boolean {
+    return this.removed
   }
 
   /** The storage failure that stopped this node, if one did. */

@@ -208,6 +208,29 @@ describe(`Membership in the simulator (RAFT_SEED=${seed})`, () => {
     expect(sim.violations).toEqual([])
   })
 
+  it('a removed follower and learner get C_new and its commit, so they know they were removed, and stop standing', () => {
+    const sim = new Simulator({ nodes: 5, seed })
+    sim.dropRate = 0.1
+    electLeader(sim)
+    sim.addNode(6)
+    change(sim, { addLearners: [{ id: 6, address: '' }] })
+    underLoad(sim, 100)
+    const leader = sim.leader()!.id
+    const removed = [1, 2, 3, 4, 5].filter((id) => id !== leader).slice(0, 1)
+    const done = change(sim, { remove: [...removed, 6] })
+    const knowsItWasRemoved = (id: number): boolean => {
+      const core = sim.node(id).core
+      return !core.configuration.voters.includes(id) && !core.configuration.learners.includes(id) && core.committed >= core.configurationIndex && core.configurationIndex > 0
+    }
+    expect(sim.runUntil(() => [...removed, 6].every(knowsItWasRemoved), 3000), sim.describe()).toBe(true)
+    expect(sim.node(removed[0]!).core.configuration.voters).toEqual(done.voters)
+    // Out of the configuration, a removed voter never stands again: terms stay put.
+    const term = sim.leader()!.core.currentTerm
+    underLoad(sim, 500)
+    expect(sim.leader()!.core.currentTerm).toBe(term)
+    expect(sim.violations).toEqual([])
+  })
+
   it('nemesis: membership changes back and forth under loss, crashes and snapshots', () => {
     const sim = new Simulator({ nodes: 3, seed, snapshotEvery: 30, snapshotTrailing: 5 })
     sim.dropRate = 0.05

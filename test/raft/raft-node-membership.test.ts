@@ -156,6 +156,9 @@ describe('RaftNode membership changes', () => {
     await expect(leader.changeMembership({ addLearners: [{ id: 5, address: '' }] })).rejects.toMatchObject({ code: 'ERR_CHANGE_IN_PROGRESS' })
     await first
     await expect(leader.changeMembership({ remove: [9] })).rejects.toMatchObject({ code: 'ERR_BAD_ARGUMENT', message: expect.stringContaining('9') })
+    // Two members at one address would take each other's messages.
+    await leader.changeMembership({ addLearners: [{ id: 5, address: 'host-5:1' }] })
+    await expect(leader.changeMembership({ addLearners: [{ id: 6, address: 'host-5:1' }] })).rejects.toMatchObject({ code: 'ERR_BAD_ARGUMENT', message: expect.stringContaining("node 6's address host-5:1 is node 5's already") })
     // Node 4 was never started: it is as far behind as a learner can be.
     await propose(cluster, 'x', 5)
     await expect((await waitFor('a leader', () => leaderOf(cluster))).changeMembership({ promote: [4] })).rejects.toMatchObject({ code: 'ERR_LEARNER_BEHIND' })
@@ -203,6 +206,21 @@ describe('RaftNode membership changes', () => {
     expect(summary(restarted.configuration)).toEqual({ voters: [1, 2, 3], outgoing: [], learners: [7] })
     expect(restarted.configuration.addresses[7]).toBe('node-7:1')
   }, 40_000)
+
+  it('a removed follower hears that it was removed, and knows it again when it restarts', async () => {
+    const cluster = await startCluster(4)
+    const leader = await waitFor('a leader', () => leaderOf(cluster))
+    const followerId = [1, 2, 3, 4].find((id) => id !== leader.id)!
+    const follower = cluster.nodes.get(followerId)!
+    const removed = new Promise<{ index: number }>((resolve) => follower.once('removed', resolve))
+    await leader.changeMembership({ remove: [followerId] })
+    expect((await removed).index).toBe(follower.status().configurationIndex)
+    expect(follower.wasRemoved).toBe(true)
+    await stopNode(cluster, followerId)
+    const again = await startNode(cluster, followerId, [1, 2, 3, 4])
+    expect(again.wasRemoved).toBe(true)
+    await propose(cluster, 'after', 5)
+  }, 30_000)
 
   it('refuses a directory of another node or another cluster', async () => {
     const cluster = await startCluster(1)
