@@ -32,15 +32,15 @@ export function unlistedNode(cluster: ClusterConfig, nodeId: number, address: st
  * Asks `cluster`, through the member at `via`, to add `member` as a learner; resolves with the
  * cluster's id and the configuration that names it. ERR_JOIN naming `via` when it fails.
  */
-export async function joinCluster(cluster: ClusterConfig, via: string, member: { id: number; address: string }, logger: { warn(message: string): void } = console): Promise<{ clusterId: string; configuration: Configuration }> {
+export async function joinCluster(cluster: ClusterConfig, via: string, member: { id: number; address: string }): Promise<{ clusterId: string; configuration: Configuration }> {
   // With TLS, the same credentials as raftlog's own client commands (client_tls in the file).
   const tls = clientTlsOf(cluster)
-  const client = new ClusterClient([via], [], tls === undefined ? {} : { tls })
+  // Fails at once when nothing listens at `via`, rather than at the timeout.
+  const client = new ClusterClient([via], [], { failFast: true, ...(tls === undefined ? {} : { tls }) })
   try {
     return await client.join(member, joinTimeoutMs)
   } catch (error) {
     const reason = (error as Error).message
-    logger.warn(`node ${member.id}: could not join through ${via}: ${reason}`)
     throw new RaftLogError('ERR_JOIN', `Node ${member.id} could not join the cluster through ${via}: ${reason}`, { address: via })
   } finally {
     client.close()

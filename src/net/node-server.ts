@@ -25,6 +25,9 @@ import { requireClientCertificate } from './client-auth.js'
 /** Largest client command (or read query) accepted: far below the gRPC message limit, so an entry always fits one AppendEntries. */
 export const maxCommandBytes = 16 * 1024 * 1024
 
+/** How long stop() lets calls in progress finish before it closes the port anyway (ms). */
+const shutdownGraceMs = 500
+
 export interface NodeServerOptions {
   /** The cluster, as loadClusterConfig gives it: every node's address, the log directory, the timings. */
   cluster: ClusterConfig
@@ -236,7 +239,7 @@ export async function serveNode(options: NodeServerOptions, extras: NodeServerEx
   let node: RaftNode
   try {
     if (config.metricsPort !== undefined) metrics = await MetricsServer.listen(config.ipAddress, config.metricsPort, nodeId)
-    const joined = fresh && options.join !== undefined ? await joinCluster(cluster, options.join, { id: nodeId, address: config.address }, options.logger) : undefined
+    const joined = fresh && options.join !== undefined ? await joinCluster(cluster, options.join, { id: nodeId, address: config.address }) : undefined
     if (joined !== undefined) {
       transport.setAddresses(joined.configuration.addresses)
       transport.setClusterId(joined.clusterId)
@@ -280,7 +283,17 @@ export async function serveNode(options: NodeServerOptions, extras: NodeServerEx
         await node.stop()
       } finally {
         // Even when the node could not stop cleanly: an open server would keep the process alive.
-        await new Promise<void>((resolve) => server.tryShutdown(() => resolve()))
+        // Peers keep their streams to this node open: wait a moment for calls in progress, no more.
+        await new Promise<void>((resolve) => {
+          const force = setTimeout(() => {
+            server.forceShutdown()
+            resolve()
+          }, shutdownGraceMs)
+          server.tryShutdown(() => {
+            clearTimeout(force)
+            resolve()
+          })
+        })
       }
     },
   }

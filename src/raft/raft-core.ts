@@ -635,7 +635,8 @@ export class RaftCore {
     if (this.roleValue !== 'leader') throw new RaftLogError('ERR_NOT_LEADER', `Node ${this.id} is not the leader`, { leaderId: this.leader })
     const target = to ?? this.bestVoter()
     if (target === 0) return 0
-    if (target === this.id || !this.configuration.voters.includes(target)) {
+    if (target === this.id) throw new RaftLogError('ERR_BAD_ARGUMENT', `Leadership transfer: node ${target} leads already`)
+    if (!this.configuration.voters.includes(target)) {
       throw new RaftLogError('ERR_BAD_ARGUMENT', `Leadership transfer: node ${target} is not another voter of the configuration (${this.configuration.voters.join(', ')})`)
     }
     this.leadTransferee = target

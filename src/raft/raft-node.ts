@@ -161,6 +161,8 @@ export class RaftNode extends EventEmitter {
   private removed = false
   /** This node was named by a configuration it used: leaving one later means it was removed. */
   private hasBeenMember = false
+  /** How long stop() waits for a successor to take over (ms). */
+  private readonly handOverBoundMs: number
   private readonly electionTimeoutMaxMs: number
   /** How long read() waits for a read index before it gives up. */
   private readonly readTimeoutMs: number
@@ -272,6 +274,7 @@ export class RaftNode extends EventEmitter {
       else if (message.type === 'SnapshotChunkResponse') this.snapshotSender.onResponse(message)
       else this.guard(() => this.core.step(message))
     })
+    this.handOverBoundMs = 3 * heartbeatTicks * tickMs + 100
     this.timer = setInterval(() => {
       this.guard(() => this.core.tick())
       this.snapshotSender.tick()
@@ -494,7 +497,18 @@ export class RaftNode extends EventEmitter {
   async stop(): Promise<void> {
     if (this.stopped) return
     if (this.failure === undefined && this.core.role === 'leader' && this.core.configuration.voters.some((id) => id !== this.id)) {
-      await this.transferLeadership().catch((error: Error) => this.logger.warn(`node ${this.id}: stopping without handing leadership over: ${error.message}`))
+      // A live successor takes over within a round trip or two; one that is down (the others
+      // stopped first) must not hold the stop up for an election timeout.
+      let bound: NodeJS.Timeout | undefined
+      const outcome = await Promise.race([
+        this.transferLeadership().then(
+          () => undefined,
+          (error: Error) => error.message,
+        ),
+        new Promise<string>((resolve) => (bound = setTimeout(() => resolve(`no successor took over within ${this.handOverBoundMs} ms`), this.handOverBoundMs))),
+      ])
+      clearTimeout(bound)
+      if (outcome !== undefined) this.logger.warn(`node ${this.id}: stopping without handing leadership over: ${outcome}`)
     }
     if (this.stopped) return
     this.stopped = true

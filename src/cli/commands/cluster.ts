@@ -90,7 +90,9 @@ export const clusterCommand: Command = {
       child.on('exit', (code, signal) => {
         children.delete(node.nodeId)
         if (stopping) return
-        logger.error('exited', `node ${node.nodeId} exited (${signal ?? `code ${code}`})`, { nodeId: node.nodeId, code, signal })
+        // Exit 0 on its own: it was removed from the cluster (or stopped by a signal from elsewhere).
+        if (code === 0) logger.info('exited', `node ${node.nodeId} stopped (code 0)`, { nodeId: node.nodeId, code, signal })
+        else logger.error('exited', `node ${node.nodeId} exited (${signal ?? `code ${code}`})`, { nodeId: node.nodeId, code, signal })
         checkQuorum(logger, children.size, cluster.nodes.length)
         if (values.restart !== true) return
         const pauseMs = (backoffs.get(node.nodeId) as RestartBackoff).next(Date.now() - startedAt)

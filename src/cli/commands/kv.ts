@@ -96,6 +96,7 @@ function wholeNumber(flag: string, text: string, min: number, max = Number.MAX_S
 /** A single-key command; `stdinDash` says whether a put's '-' means standard input (it came before any `--`). */
 async function parseCommand(words: string[], values: Values, stdinDash: boolean): Promise<SingleKvCommand> {
   const [op, key, ...rest] = words
+  if (!['put', 'get', 'delete', 'cas'].includes(op as string)) throw new UsageError(`unknown kv command '${op}' (put, get, delete, cas, scan or load)`)
   if (key === undefined) throw new UsageError(`kv ${op} needs a KEY`)
   const expect = (count: number, shape: string): void => {
     if (rest.length !== count) throw new UsageError(`usage: raftlog kv ${shape}`)

@@ -64,7 +64,7 @@ function memberLine(s: NodeStatus): string {
 }
 
 async function list(client: ClusterClient, timeoutMs: number, json: boolean): Promise<number> {
-  const statuses = (await client.statuses(timeoutMs)).filter((s) => s.suffrage !== 'not a member')
+  const statuses = (await client.statuses(timeoutMs)).filter((s) => s.suffrage !== 'not a member').sort((a, b) => (a.id ?? Infinity) - (b.id ?? Infinity))
   const known = statuses.some((s) => s.suffrage !== undefined)
   if (json) {
     console.log(JSON.stringify(statuses.map(({ id, address, reachable, suffrage, role, behind, error }) => ({ id, address, reachable, suffrage, role, behind, ...(error === undefined ? {} : { error }) })), null, 2))

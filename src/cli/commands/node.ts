@@ -7,6 +7,7 @@ import { onParentGone } from '../parent-pipe.js'
 import { createLogger, logFormats, type LogFormat } from '../../observe/logger.js'
 import { describeConfiguration, type Configuration } from '../../raft/configuration.js'
 import { isHostPort } from '../../net/host-port.js'
+import { joinTimeoutMs } from '../../net/joining.js'
 
 const help = `Usage: raftlog node --node-id ID [--config FILE] [--log-format text|json]
        raftlog node --node-id ID --listen HOST:PORT --join ADDRESS [--config FILE]
@@ -69,6 +70,7 @@ export const nodeCommand: Command = {
     if (address === undefined && values.join === undefined) throw nodeNotFound(cluster, nodeId)
     if (address === undefined) throw new UsageError(`node ${nodeId} is not in ${cluster.path}: --join needs --listen HOST:PORT, where this node serves`)
     log('starting', `starting node ${nodeId} at ${address}${values.join === undefined ? '' : `, joining through ${values.join}`}`, { address, join: values.join })
+    if (values.join !== undefined) log('joining', `asking ${values.join} to add node ${nodeId} as a learner (unless its directory already belongs to a cluster); up to ${joinTimeoutMs / 1000} s while the cluster elects a leader`, { join: values.join })
     log('configuration', `configuration ${cluster.path}: ${cluster.nodes.length} nodes (${cluster.nodes.map((n) => `${n.nodeId}@${n.address}`).join(', ')}), election timeout ${cluster.electionTimeout[0]}-${cluster.electionTimeout[1]} ms, heartbeat ${cluster.heartbeatInterval} ms, log in ${cluster.logDirectory}`)
     const server = await startKvNodeServer(cluster, nodeId, { warn: (message) => logger.warn('warning', message) }, { address, ...(values.join === undefined ? {} : { join: values.join }) })
     const { node, config } = server
