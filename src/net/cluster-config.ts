@@ -109,7 +109,11 @@ export function nodeNotFound(cluster: ClusterConfig, nodeId: number): RaftLogErr
   return new RaftLogError('ERR_CONFIG', `Node ID ${nodeId} not found in configuration file ${cluster.path} (ids: ${ids})`, { nodeId, file: cluster.path })
 }
 
-export function loadClusterConfig(path: string): ClusterConfig {
+/**
+ * Reads and checks a cluster's YAML file; ERR_CONFIG naming the file and field. `checkFiles`
+ * false skips the check that TLS files exist (for the tool that writes them).
+ */
+export function loadClusterConfig(path: string, options: { checkFiles?: boolean } = {}): ClusterConfig {
   const text = readConfigText(path)
   let document: unknown
   try {
@@ -158,8 +162,8 @@ export function loadClusterConfig(path: string): ClusterConfig {
   if (min >= max) throw invalid(path, 'cluster_settings.election_timeout_range', `min ${min} must be below max ${max}: a random timeout in that range ends split votes`)
   const heartbeatInterval = wholeNumber(settings.heartbeat_interval ?? defaultClusterSettings.heartbeat_interval, path, 'cluster_settings.heartbeat_interval', 1)
   if (heartbeatInterval >= min) throw invalid(path, 'cluster_settings.heartbeat_interval', `${heartbeatInterval} must be below the election timeout's min (${min})`)
-  const peerTls = peerTlsSettings(settings.peer_tls, path)
-  const clientTls = clientTlsSettings(settings.client_tls, path, peerTls)
+  const peerTls = peerTlsSettings(settings.peer_tls, path, options.checkFiles)
+  const clientTls = clientTlsSettings(settings.client_tls, path, peerTls, options.checkFiles)
   return {
     path,
     nodes,

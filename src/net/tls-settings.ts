@@ -58,17 +58,17 @@ export function checkReadable(file: string, path: string, field: string): void {
 }
 
 /** cluster_settings.peer_tls, or undefined when absent. The CA file must be readable now. */
-export function peerTlsSettings(value: unknown, path: string): PeerTlsSettings | undefined {
+export function peerTlsSettings(value: unknown, path: string, checkFiles = true): PeerTlsSettings | undefined {
   if (value === undefined || value === null) return undefined
   const field = 'cluster_settings.peer_tls'
   const settings = record(value, path, field, ['ca_file', 'cert_file', 'key_file'])
   const caFile = filePath(settings.ca_file, path, `${field}.ca_file`)
-  checkReadable(caFile, path, `${field}.ca_file`)
+  if (checkFiles) checkReadable(caFile, path, `${field}.ca_file`)
   return { caFile, certFile: filePath(settings.cert_file, path, `${field}.cert_file`), keyFile: filePath(settings.key_file, path, `${field}.key_file`) }
 }
 
 /** cluster_settings.client_tls, or undefined when absent. Files without the node id must be readable now. */
-export function clientTlsSettings(value: unknown, path: string, peer: PeerTlsSettings | undefined): ClientTlsSettings | undefined {
+export function clientTlsSettings(value: unknown, path: string, peer: PeerTlsSettings | undefined, checkFiles = true): ClientTlsSettings | undefined {
   if (value === undefined || value === null) return undefined
   const field = 'cluster_settings.client_tls'
   const settings = record(value, path, field, ['ca_file', 'cert_file', 'key_file', 'client_cert_auth'])
@@ -80,7 +80,7 @@ export function clientTlsSettings(value: unknown, path: string, peer: PeerTlsSet
   const result: ClientTlsSettings = { clientCertAuth }
   if (settings.ca_file !== undefined || clientCertAuth) {
     result.caFile = filePath(settings.ca_file, path, `${field}.ca_file`)
-    checkReadable(result.caFile, path, `${field}.ca_file`)
+    if (checkFiles) checkReadable(result.caFile, path, `${field}.ca_file`)
   }
   if ((settings.cert_file === undefined) !== (settings.key_file === undefined)) {
     throw invalid(path, settings.cert_file === undefined ? `${field}.cert_file` : `${field}.key_file`, 'is missing: cert_file and key_file go together')

@@ -33,6 +33,14 @@ describe('raftlog certs init', () => {
     expect((await runCli(['certs', 'init', join(dir, 'certs'), '--nodes', '1', '--force'])).status).toBe(0)
   })
 
+  it('takes a configuration that already names the certificates it is about to write', async () => {
+    const dir = tempDir('raftlog-certs-')
+    const { path: config } = await writeConfig(dir, 2, { peer_tls: '{ ca_file: certs/ca.crt, cert_file: "certs/node-{node_id}.crt", key_file: "certs/node-{node_id}.key" }' })
+    const result = await runCli(['certs', 'init', join(dir, 'certs'), '-c', config])
+    expect(result.status, result.stderr).toBe(0)
+    expect(readdirSync(join(dir, 'certs'))).toContain('node-2.crt')
+  })
+
   it('explains itself and refuses bad node lists', async () => {
     const help = await runCli(['certs', '--help'])
     expect(help.stdout).toMatch(/Usage: raftlog certs init DIR --nodes 1,2,3/)

@@ -53,7 +53,7 @@ export const certsCommand: Command = {
     const dir = positionals[1]
     if (dir === undefined) throw new UsageError('certs init needs a directory: raftlog certs init DIR --nodes 1,2,3')
     if (positionals.length > 2) throw new UsageError(`certs init takes one directory, got ${positionals.slice(1).join(' ')}`)
-    const cluster = values.config === undefined ? undefined : loadClusterConfig(values.config)
+    const cluster = values.config === undefined ? undefined : loadClusterConfig(values.config, { checkFiles: false })
     if (values.nodes === undefined && cluster === undefined) throw new UsageError('--nodes is required (or --config, to take its nodes)')
     const nodes = values.nodes === undefined ? (cluster?.nodes.map((node) => node.nodeId) ?? []) : nodeIds(values.nodes)
     if (values.days !== undefined && (!/^\d+$/.test(values.days) || Number(values.days) < 1 || Number(values.days) > 36_500)) throw new UsageError(`--days must be a whole number from 1 to 36500, got '${values.days}'`)
