@@ -58,7 +58,7 @@ function addressFrom(text: string | undefined): string {
 }
 
 function memberLine(s: NodeStatus): string {
-  const behind = s.behind === undefined ? '' : `, ${s.behind} behind`
+  const behind = s.behind === undefined || s.role === 'leader' ? '' : `, ${s.behind} behind`
   const state = s.reachable ? `${s.role}${behind}` : `unreachable (${s.error})`
   return `${String(s.id ?? '?').padEnd(4)} ${s.address.padEnd(22)} ${(s.suffrage ?? '?').padEnd(16)} ${state}`
 }
