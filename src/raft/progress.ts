@@ -98,6 +98,8 @@ export class Progress {
   readonly inflights: Inflights
   /** Answered since the last check-quorum (an election timeout). */
   recentActive = true
+  /** The leader's tick when this follower last answered (-1: never). */
+  lastHeardAt = -1
   /**
    * The leader's message counter when `match` last rose: a refusal of a message sent after it,
    * at an index at or below match, means the follower lost entries it had acknowledged.

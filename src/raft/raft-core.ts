@@ -662,6 +662,26 @@ export class RaftCore {
   }
 
   /** The other voter of the new configuration with the most of the log (0: none). */
+  /**
+   * The voter a leader that is stopping should hand over to: the most up-to-date one that
+   * answered within the last two heartbeats; 0 when none did (the others are down: a hand-over
+   * could only wait for nothing).
+   */
+  handOverTarget(): number {
+    if (this.roleValue !== 'leader') return 0
+    let best = 0
+    let bestMatch = -1
+    for (const id of this.configuration.voters) {
+      const progress = this.progress.get(id)
+      if (id === this.id || progress === undefined || this.now - progress.lastHeardAt > 2 * this.heartbeatTicks) continue
+      if (progress.match > bestMatch) {
+        best = id
+        bestMatch = progress.match
+      }
+    }
+    return best
+  }
+
   private bestVoter(): number {
     let best = 0
     let bestMatch = -1
@@ -922,6 +942,7 @@ export class RaftCore {
     const progress = this.progress.get(message.from)
     if (progress === undefined) return
     progress.recentActive = true
+    progress.lastHeardAt = this.now
     progress.answered(message.seq)
     this.confirmReads()
     if (message.success) {

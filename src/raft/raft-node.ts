@@ -496,12 +496,13 @@ export class RaftNode extends EventEmitter {
    */
   async stop(): Promise<void> {
     if (this.stopped) return
-    if (this.failure === undefined && this.core.role === 'leader' && this.core.configuration.voters.some((id) => id !== this.id)) {
+    const successor = this.failure === undefined ? this.core.handOverTarget() : 0
+    if (successor !== 0) {
       // A live successor takes over within a round trip or two; one that is down (the others
       // stopped first) must not hold the stop up for an election timeout.
       let bound: NodeJS.Timeout | undefined
       const outcome = await Promise.race([
-        this.transferLeadership().then(
+        this.transferLeadership(successor).then(
           () => undefined,
           (error: Error) => error.message,
         ),
