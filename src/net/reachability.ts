@@ -13,7 +13,10 @@ export function unreachableProblem(statuses: NodeStatus[], refused: ReadonlySet<
   const tried = statuses.map((status) => status.address).join(', ')
   if (statuses.some((status) => !status.reachable && !refused.has(status.address))) return undefined
   if (reachable.length === 0) {
-    return new RaftLogError('ERR_NO_CLUSTER', `no node answered: is the cluster running? tried ${tried}`, { tried: statuses.map((status) => status.address) })
+    // Something listens but the connection failed all the same: most often TLS on one side only.
+    const notRefused = statuses.some((status) => status.error !== undefined && !status.error.includes('ECONNREFUSED'))
+    const hint = notRefused ? ' (a node that serves TLS takes no plaintext client, and the other way round: check --cacert and the peer_tls settings)' : ''
+    return new RaftLogError('ERR_NO_CLUSTER', `no node answered: is the cluster running? tried ${tried}${hint}`, { tried: statuses.map((status) => status.address) })
   }
   const majority = Math.floor(statuses.length / 2) + 1
   // A node that knows a leader (itself, say) may be right: an answer may still come.

@@ -28,8 +28,10 @@ describe('a cluster with peer and client TLS (real processes)', () => {
     const noCertificate = await runCli(['kv', 'put', 'b', '2', '--endpoints', endpoints, '--cacert', join(certs, 'ca.crt'), '--timeout', '3000'])
     expect(noCertificate.status).not.toBe(0)
     expect(noCertificate.stderr).toMatch(/requires a client certificate/)
-    // Plaintext to a TLS port: no answer at all.
-    expect((await runCli(['kv', 'put', 'b', '2', '--endpoints', endpoints, '--timeout', '2000'])).status).not.toBe(0)
+    // Plaintext to a TLS port: no answer at all, and a hint that TLS may be why.
+    const plaintext = await runCli(['kv', 'put', 'b', '2', '--endpoints', endpoints, '--timeout', '2000'])
+    expect(plaintext.status).not.toBe(0)
+    expect(plaintext.stderr).toMatch(/a node that serves TLS takes no plaintext client/)
 
     // Failover.
     nodes.get(leader.id)!.child.kill('SIGKILL')
