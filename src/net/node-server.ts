@@ -17,7 +17,7 @@ import { joinCluster, membershipDrift, unlistedNode } from './joining.js'
 import { membershipService } from './membership-service.js'
 import { memberStatuses } from './membership-wire.js'
 import { directoryBytes } from '../observe/directory-bytes.js'
-import { MetricsServer } from '../observe/metrics-server.js'
+import type { MetricsServer } from '../observe/metrics-server.js'
 import { readNodeTls } from './tls-files.js'
 import { serverCredentials } from './tls-credentials.js'
 import { requireClientCertificate } from './client-auth.js'
@@ -238,7 +238,8 @@ export async function serveNode(options: NodeServerOptions, extras: NodeServerEx
   let metrics: MetricsServer | undefined
   let node: RaftNode
   try {
-    if (config.metricsPort !== undefined) metrics = await MetricsServer.listen(config.ipAddress, config.metricsPort, nodeId)
+    // prom-client only for a node that serves metrics.
+    if (config.metricsPort !== undefined) metrics = await (await import('../observe/metrics-server.js')).MetricsServer.listen(config.ipAddress, config.metricsPort, nodeId)
     const joined = fresh && options.join !== undefined ? await joinCluster(cluster, options.join, { id: nodeId, address: config.address }) : undefined
     if (joined !== undefined) {
       transport.setAddresses(joined.configuration.addresses)

@@ -6,13 +6,12 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { isIP } from 'node:net'
 import { join } from 'node:path'
 import forge from 'node-forge'
+import { caFiles, clientFiles, defaultValidityDays, nodeFiles } from './certificate-files.js'
 import { RaftLogError } from '../../storage/errors.js'
 import { nodeUri } from '../../net/node-identity.js'
 
 /** RSA key size of every key made here, in bits. */
 export const keyBits = 2048
-/** Default lifetime of the certificates, in days. */
-export const defaultValidityDays = 365
 
 export interface CertificateSetOptions {
   /** Where the files go (created if needed). */
@@ -29,12 +28,6 @@ export interface CertificateSetOptions {
 
 type AltName = { type: 2; value: string } | { type: 6; value: string } | { type: 7; ip: string }
 
-/** The file names, relative to the directory. */
-export const caFiles = { cert: 'ca.crt', key: 'ca.key' }
-export const clientFiles = { cert: 'client.crt', key: 'client.key' }
-export function nodeFiles(id: number): { cert: string; key: string } {
-  return { cert: `node-${id}.crt`, key: `node-${id}.key` }
-}
 
 function hostName(host: string): AltName {
   return isIP(host) === 0 ? { type: 2, value: host } : { type: 7, ip: host }

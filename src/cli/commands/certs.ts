@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util'
 import { resolve } from 'node:path'
 import { UsageError, type Command } from '../command.js'
 import { loadClusterConfig } from '../../net/cluster-config.js'
-import { caFiles, clientFiles, createCertificateSet, defaultValidityDays, nodeFiles } from '../certs/certificate-set.js'
+import { caFiles, clientFiles, defaultValidityDays, nodeFiles } from '../certs/certificate-files.js'
 
 const help = `Usage: raftlog certs init DIR --nodes 1,2,3 [--config FILE] [--days N] [--force]
 
@@ -58,6 +58,8 @@ export const certsCommand: Command = {
     const nodes = values.nodes === undefined ? (cluster?.nodes.map((node) => node.nodeId) ?? []) : nodeIds(values.nodes)
     if (values.days !== undefined && (!/^\d+$/.test(values.days) || Number(values.days) < 1 || Number(values.days) > 36_500)) throw new UsageError(`--days must be a whole number from 1 to 36500, got '${values.days}'`)
     const hosts = new Map(cluster?.nodes.map((node) => [node.nodeId, [node.ipAddress]]) ?? [])
+    // node-forge only now: every other command starts without it.
+    const { createCertificateSet } = await import('../certs/certificate-set.js')
     createCertificateSet({ dir, nodes, hosts, ...(values.days === undefined ? {} : { days: Number(values.days) }), force: values.force === true })
     const at = resolve(dir)
     console.log(`created in ${at}: ${caFiles.cert} (CA), ${nodes.map((id) => nodeFiles(id).cert).join(', ')}, ${clientFiles.cert}, and their keys`)
