@@ -209,10 +209,23 @@ export class ClusterClient {
     return reply.leaderId
   }
 
-  /** Asks the cluster to add `member` as a learner (asked again it answers the same); resolves with the cluster id and the configuration that names it. */
+  /**
+   * Asks the cluster to add `member` as a learner (asked again it answers the same); resolves with
+   * the cluster id and the configuration that names it. Asks again while another change is under
+   * way or leadership moves, until `timeoutMs`.
+   */
   async join(member: { id: number; address: string }, timeoutMs: number): Promise<{ clusterId: string; configuration: Configuration }> {
-    const reply = await this.call<Reply & { clusterId: string; configuration: WireConfiguration }>('Join', member, Date.now() + timeoutMs, timeoutMs, this.leaderFirst())
-    return { clusterId: reply.clusterId, configuration: fromWireConfiguration(reply.configuration) }
+    const deadline = Date.now() + timeoutMs
+    for (;;) {
+      try {
+        const reply = await this.call<Reply & { clusterId: string; configuration: WireConfiguration }>('Join', member, deadline, Math.max(1, deadline - Date.now()), this.leaderFirst())
+        return { clusterId: reply.clusterId, configuration: fromWireConfiguration(reply.configuration) }
+      } catch (error) {
+        const code = (error as RaftLogError).code
+        if ((code !== 'ERR_CHANGE_IN_PROGRESS' && code !== 'ERR_LEADERSHIP_LOST') || Date.now() + retryPauseMs >= deadline) throw error
+        await pause(retryPauseMs)
+      }
+    }
   }
 
   /** Every endpoint's status, and the addresses where no connection could be made at all. */
@@ -268,6 +281,9 @@ export class ClusterClient {
   private async call<T extends Reply>(method: LeaderMethod | 'Read', request: unknown, deadline: number, timeoutMs: number, first: string, options: { once?: boolean } = {}): Promise<T> {
     let next = Math.max(0, this.endpoints.indexOf(first))
     let target: string | undefined = first
+    /** The node asked last, and the one before: a redirect back to `previous` is a ping-pong. */
+    let current: string | undefined
+    let previous: string | undefined
     let lastProblem = ''
     let attempts = 0
     /** Attempts in a row that found no node listening, or one that knows no leader. */
@@ -285,6 +301,8 @@ export class ClusterClient {
         }
       }
       const address: string = target ?? (this.endpoints[next % this.endpoints.length] as string)
+      previous = current
+      current = address
       target = undefined
       next++
       try {
@@ -297,8 +315,11 @@ export class ClusterClient {
         }
         lastProblem = `${address} is not the leader`
         if (this.leader === address) this.leader = undefined
-        if (reply.notLeader.leaderAddress !== '') target = reply.notLeader.leaderAddress
-        else {
+        if (reply.notLeader.leaderAddress !== '') {
+          target = reply.notLeader.leaderAddress
+          // Sent back where it came from: leadership is moving (a transfer); give it a moment.
+          if (target === previous) await pause(retryPauseMs / 4)
+        } else {
           fruitless++
           await pause(retryPauseMs)
         }

@@ -294,7 +294,8 @@ export class GrpcTransport implements Transport {
 
   /** A message that passed the gate (message-check.ts). */
   private deliver(message: RaftMessage): void {
-    if (this.closed) return
+    // Closed, or not started yet (a joining node serves before its node exists): Raft resends.
+    if (this.closed || this.handler === undefined) return
     this.counts.received++
     this.handler?.(message)
   }

@@ -156,8 +156,6 @@ export class RaftCore {
    */
   private departingFor = -1
   private departingUntil = Number.POSITIVE_INFINITY
-  /** When each non-voter's ignored vote request was last warned about (ticks): one line per election timeout range, not per request. */
-  private readonly voteRequestWarnedAt = new Map<number, number>()
   private electionElapsed = 0
   private heartbeatElapsed = 0
   private randomizedElectionTimeout = 0
@@ -452,16 +450,11 @@ export class RaftCore {
       this.warn(`node ${this.id}: ignored ${message.type} from node ${message.from} to node ${message.to}`)
       return false
     }
-    // A vote request from a node that is not a voter here (removed, or never a member) would
-    // only disturb the cluster with higher terms (Raft dissertation §4.2.3).
-    if (message.type === 'RequestVote' && !isVoter(this.configuration, message.from)) {
-      const warnedAt = this.voteRequestWarnedAt.get(message.from)
-      if (warnedAt === undefined || this.now - warnedAt >= 10 * this.electionTicks[1]) {
-        this.voteRequestWarnedAt.set(message.from, this.now)
-        this.warn(`node ${this.id}: ignored a vote request from node ${message.from}, which is not a voter of its configuration (said once in a while)`)
-      }
-      return false
-    }
+    // A vote request is answered whatever this node's configuration says of the candidate: this
+    // node may be behind (a voter added by a configuration it has not received yet), and refusing
+    // could leave a majority unable to elect anyone. A removed server cannot disrupt: it asks for
+    // a pre-vote first, which a node that heard from a leader within its lease refuses (Raft
+    // dissertation §4.2.3), and its own vote count follows its own configuration.
     return true
   }
 
@@ -589,13 +582,17 @@ export class RaftCore {
   }
 
   /**
-   * Members of the two configurations before the latest one (C_old and C_old,new, when the latest
-   * is C_new) that the latest one leaves out, this node aside. Two: a learner that leaves is
-   * already out of C_old,new.
+   * Members of the change under way that the latest configuration leaves out, this node aside:
+   * C_old's when the latest is C_old,new (a learner that leaves is already out of it); C_old,new's
+   * and C_old's when the latest is C_new. Never those of an earlier change.
    */
   private leavingMembers(): number[] {
     const current = new Set(membersOf(this.configuration))
-    const earlier = this.configurations.slice(-3, -1).flatMap((entry) => membersOf(entry.config))
+    const count = this.configurations.length
+    const previous = this.configurations[count - 2]
+    const beforeThat = this.configurations[count - 3]
+    const change = previous === undefined ? [] : !isJoint(this.configuration) && isJoint(previous.config) && beforeThat !== undefined ? [previous, beforeThat] : [previous]
+    const earlier = change.flatMap((entry) => membersOf(entry.config))
     return [...new Set(earlier)].filter((id) => id !== this.id && !current.has(id))
   }
 

@@ -301,7 +301,8 @@ export class RaftNode extends EventEmitter {
       const start = await restoreStartingPoint(log, snapshots, options.stateMachine, options.appliedIndex ?? 0, logger)
       let configurations = startingConfigurations(log, start, logger)
       const first = votersOnly(options.peers, options.addresses ?? {})
-      const founding = options.peers.length > 0 && configurations.length === 0 && start.snapshot === undefined && log.lastIndex === 0 && saved.currentTerm === 0
+      // A directory that joined a cluster (its id recorded) never founds one, even with an empty log.
+      const founding = options.peers.length > 0 && configurations.length === 0 && start.snapshot === undefined && log.lastIndex === 0 && saved.currentTerm === 0 && (saved.clusterId ?? '') === ''
       if (founding) {
         configurations = [await writeFirstConfiguration(log, first)]
         stateFile.save({ ...saved, currentTerm: 1, commitIndex: 1 })

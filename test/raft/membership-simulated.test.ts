@@ -228,6 +228,14 @@ describe(`Membership in the simulator (RAFT_SEED=${seed})`, () => {
     const term = sim.leader()!.core.currentTerm
     underLoad(sim, 500)
     expect(sim.leader()!.core.currentTerm).toBe(term)
+    // Once they know, the leader sends them nothing more, and a later change does not bring them back.
+    const tracked = (): number[] => sim.leader()?.core.followers().map((f) => f.id) ?? []
+    expect(tracked().filter((id) => [...removed, 6].includes(id))).toEqual([])
+    expect(sim.changeMembership({ remove: [done.voters.find((id) => id !== sim.leader()!.id)!] })).toBeUndefined()
+    for (let tick = 0; tick < 300; tick++) {
+      sim.step()
+      expect(tracked().filter((id) => [...removed, 6].includes(id))).toEqual([])
+    }
     expect(sim.violations).toEqual([])
   })
 

@@ -124,7 +124,7 @@ export const nodeCommand: Command = {
     node.on('failed', (error: Error) => stop(`a storage failure: ${error.message}`, 1))
     // Removed from the cluster: nothing more to do here (its directory stays, for inspection).
     node.on('removed', ({ index }: { index: number }) => stop(`removal from the cluster (configuration at index ${index})`, 0))
-    if (node.wasRemoved) stop(`removal from the cluster: its log says it was removed (configuration at index ${node.status().configurationIndex}); to bring it back, remove its directory and add it again (--join)`, 0)
+    if (node.wasRemoved) stop(`removal from the cluster: its log says it was removed (configuration at index ${node.status().configurationIndex}); to bring the machine back, join it under a new node id (--join)`, 0)
     if (node.failed !== undefined) stop(`a storage failure: ${node.failed.message}`, 1)
     const releaseStdin = onParentGone(() => stop('the end of raftlog cluster', 0))
     const exitStatus = await finished
