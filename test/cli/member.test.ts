@@ -3,7 +3,8 @@
 // changes run against processes in membership-processes.test.ts.
 import { describe, expect, it } from 'vitest'
 import { runCli } from '../helpers/cli.js'
-import { freePort } from '../helpers/processes.js'
+import { freePort, writeConfig } from '../helpers/processes.js'
+import { tempDir } from '../helpers/temp-dir.js'
 
 describe('raftlog member and transfer-leader', () => {
   const refused: [string[], RegExp][] = [
@@ -35,6 +36,17 @@ describe('raftlog member and transfer-leader', () => {
     const list = await runCli(['member', 'list', '--endpoints', endpoints])
     expect(list.status).toBe(1)
     expect(list.stderr).toContain('No node answered with its configuration: is the cluster running?')
+  })
+
+  it('node --join fails at once, naming the address, when nothing listens there', async () => {
+    const dir = tempDir('raftlog-join-')
+    const { path: config } = await writeConfig(dir, 1)
+    const nowhere = `127.0.0.1:${await freePort()}`
+    const started = Date.now()
+    const join = await runCli(['node', '--node-id', '4', '--listen', `127.0.0.1:${await freePort()}`, '--join', nowhere, '--config', config])
+    expect(join.status).toBe(1)
+    expect(join.stderr).toContain(`Error: Node 4 could not join the cluster through ${nowhere}: no node answered: is the cluster running?`)
+    expect(Date.now() - started).toBeLessThan(10_000)
   })
 
   it('has help for every action', async () => {

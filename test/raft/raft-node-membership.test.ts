@@ -9,6 +9,7 @@ import type { SnapshotInfo } from '../../src/raft/state-machine.js'
 import type { Configuration } from '../../src/raft/configuration.js'
 import { silentLogger } from '../helpers/entries.js'
 import { tempDir } from '../helpers/temp-dir.js'
+import { leaderAmong, waitFor as waitUntil } from '../helpers/raft-nodes.js'
 
 /** The list of what it applied; snapshots are that list, one item per line. */
 class ListMachine {
@@ -65,18 +66,12 @@ async function stopNode(cluster: TestCluster, id: number): Promise<void> {
   cluster.nodes.delete(id)
 }
 
-async function waitFor<T>(what: string, probe: () => T | undefined | false, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = probe()
-    if (value !== undefined && value !== false) return value
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 5))
-  }
+function waitFor<T>(what: string, probe: () => T | undefined | false, timeoutMs = 15_000): Promise<T> {
+  return waitUntil(what, probe, timeoutMs, 5)
 }
 
 function leaderOf(cluster: TestCluster): RaftNode | undefined {
-  return [...cluster.nodes.values()].filter((node) => node.status().role === 'leader').sort((a, b) => b.status().term - a.status().term)[0]
+  return leaderAmong(cluster.nodes.values())
 }
 
 /** Proposes `count` items named prefix-N through whoever leads, retrying refusals, in order. */

@@ -6,6 +6,7 @@ import { RaftNode, type LogEntry, type RaftNodeOptions } from '../../src/index.j
 import { MemoryNetwork } from '../../src/testing.js'
 import { silentLogger } from '../helpers/entries.js'
 import { tempDir } from '../helpers/temp-dir.js'
+import { waitFor as waitUntil } from '../helpers/raft-nodes.js'
 
 /** A register: the last value written. */
 class Register {
@@ -43,14 +44,8 @@ async function startCluster(size: number, extra: Partial<RaftNodeOptions> = {}):
   return cluster
 }
 
-async function waitFor<T>(what: string, probe: () => T | undefined | false, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = probe()
-    if (value !== undefined && value !== false) return value
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 5))
-  }
+function waitFor<T>(what: string, probe: () => T | undefined | false, timeoutMs = 10_000): Promise<T> {
+  return waitUntil(what, probe, timeoutMs, 5)
 }
 
 const leaderOf = (cluster: TestCluster): RaftNode | undefined => [...cluster.nodes.values()].find((node) => node.status().role === 'leader' && node.status().leaderId === node.id)

@@ -9,6 +9,7 @@ import { MemoryNetwork } from '../../src/testing.js'
 import type { SnapshotInfo } from '../../src/raft/state-machine.js'
 import { silentLogger } from '../helpers/entries.js'
 import { tempDir } from '../helpers/temp-dir.js'
+import { leaderAmong, waitFor as waitUntil } from '../helpers/raft-nodes.js'
 
 /**
  * A state machine that is the list of what it applied: a snapshot is that list, one item per
@@ -74,18 +75,12 @@ async function startCluster(size: number): Promise<TestCluster> {
   return cluster
 }
 
-async function waitFor<T>(what: string, probe: () => T | undefined | false, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = probe()
-    if (value !== undefined && value !== false) return value
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 10))
-  }
+function waitFor<T>(what: string, probe: () => T | undefined | false, timeoutMs = 20_000): Promise<T> {
+  return waitUntil(what, probe, timeoutMs, 10)
 }
 
 function leaderOf(cluster: TestCluster): RaftNode | undefined {
-  return [...cluster.nodes.values()].filter((node) => node.status().role === 'leader').sort((a, b) => b.status().term - a.status().term)[0]
+  return leaderAmong(cluster.nodes.values())
 }
 
 /** Proposes items through whoever leads, `inFlight` at a time, until each one was applied there. */

@@ -7,6 +7,7 @@ import { RaftLog, RaftNode, RaftLogError, type LogEntry, type RaftNodeOptions } 
 import { MemoryNetwork } from '../../src/testing.js'
 import { silentLogger } from '../helpers/entries.js'
 import { tempDir } from '../helpers/temp-dir.js'
+import { leaderAmong, waitFor as waitUntil } from '../helpers/raft-nodes.js'
 
 /** A state machine that records what it applied and answers with a running count. */
 class Recorder {
@@ -61,19 +62,12 @@ async function startCluster(size: number): Promise<TestCluster> {
   return cluster
 }
 
-async function waitFor<T>(what: string, probe: () => T | undefined | false, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = probe()
-    if (value !== undefined && value !== false) return value
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 10))
-  }
+function waitFor<T>(what: string, probe: () => T | undefined | false, timeoutMs = 10_000): Promise<T> {
+  return waitUntil(what, probe, timeoutMs, 10)
 }
 
 function leaderOf(cluster: TestCluster, except?: number): RaftNode | undefined {
-  const leaders = [...cluster.nodes.values()].filter((node) => node.id !== except && node.status().role === 'leader')
-  return leaders.sort((a, b) => b.status().term - a.status().term)[0]
+  return leaderAmong(cluster.nodes.values(), except)
 }
 
 /** Proposes through whoever leads, following ERR_NOT_LEADER, until it is applied. */
