@@ -106,7 +106,7 @@ export function scanSegment(dir: string, file: string): SegmentScan {
   const path = join(dir, file)
   const nameBase = parseSegmentFileName(file) as number
   return withFileBytes(path, (bytes) => {
-    const verdict = judgeHeader(bytes)
+    const verdict = judgeHeader(bytes, nameBase)
     const scan: SegmentScan = {
       file,
       path,

@@ -9,15 +9,14 @@ import { Segment } from '../storage/segment.js'
 import {
   defaultSegmentSizeBytes,
   endOfNonZeroBytes,
-  flagSealed,
   firstNonZeroByte,
   frameChecksum,
   frameHeaderSizeBytes,
   frameSizeBytes,
   headerSizeBytes,
   maxSegmentSizeBytes,
+  openHeader,
   readU64,
-  segmentVersion,
   writeHeader,
 } from '../storage/segment-format.js'
 import type { LogCheck } from './log-check.js'
@@ -147,15 +146,7 @@ function cutSegment(path: string, cut: Change & { kind: 'cut' }): void {
     const bytes = Buffer.from(mapping)
     if (cut.reopen) {
       // Open first: a sealed header over zeroed frames would read as damage.
-      writeHeader(bytes, {
-        version: segmentVersion,
-        baseIndex: readU64(bytes, 8),
-        entryCount: cut.keptFrames,
-        appendPosition: cut.offset,
-        prevTerm: readU64(bytes, 32),
-        offsetTablePosition: 0,
-        flags: bytes.readUInt32LE(48) & ~flagSealed,
-      })
+      writeHeader(bytes, openHeader(readU64(bytes, 8), readU64(bytes, 32), bytes.readUInt32LE(48)))
       syncRange(mapping, 0, headerSizeBytes)
     }
     const end = endOfNonZeroBytes(bytes, cut.offset, bytes.length)

@@ -54,6 +54,14 @@ export function planRecovery(files: readonly SegmentFacts[]): RecoveryOutcome {
       return refuse(file.name, 8, file.nameBase, `its header says base index ${verdict.header.baseIndex} but its name says ${file.nameBase}`)
     }
   }
+  // A rotation's header cut short by a kill is the last thing that process did, after a segment it
+  // filled: anywhere else it is damage.
+  const torn = files.findIndex((file) => file.verdict.kind === 'never written' && file.verdict.cutShort === 'rotation')
+  if (torn !== -1 && (torn === 0 || torn !== files.length - 1)) {
+    const file = files[torn] as SegmentFacts
+    const verdict = file.verdict as HeaderVerdict & { kind: 'never written' }
+    return refuse(file.name, 0, file.nameBase, verdict.problem ?? 'header damaged')
+  }
   // reset() makes its segment durable before it deletes the old ones: all below the newest are leftovers.
   const resetAt = findLastIndex(files, (file) => hasFlag(file, flagResetBase))
   const belowReset = resetAt > 0 ? files.slice(0, resetAt) : []

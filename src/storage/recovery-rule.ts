@@ -3,27 +3,44 @@
 // read-only tools (verify, inspect, dump, repair) all judge a segment here, so `raftlog verify`
 // reports exactly what open() would refuse or cut.
 //
-// The disk model, the one etcd's WAL relies on: segment files are preallocated, so a region never
-// written back reads as zeros; a 512-byte sector is written whole or not at all; pages are written
-// back in any order. After a power loss every sector past the last durable byte therefore holds
-// either the new data or zeros, nothing else. So:
+// Two kinds of crash, and what each can leave past the last flush:
+// - A power loss. The disk model is the one etcd's WAL relies on: segment files are preallocated,
+//   so a region never written back reads as zeros; a 512-byte sector is written whole or not at
+//   all; pages are written back in any order. Every sector past the last durable byte holds either
+//   the new data or zeros.
+// - A process killed (SIGKILL) while it writes through the mapping. The page cache keeps every
+//   store made before the kill and none after: a prefix of the stores the code makes, in its
+//   order, where one memcpy or memset counts as any subset of its bytes. The writes are ordered so
+//   that every such prefix is recognisable: a frame's checksum is its last store (writeFrame), a
+//   truncation undoes a frame's stores in reverse (unwriteFrame), a seal writes its offset table
+//   before the header, and a header is one of two known headers written over each other.
+// A kill and then a power loss leave such a prefix with its sectors each written back or zero. So:
 // - an all-zero frame header ends the log (nothing from there on was acknowledged);
 // - a frame failing its checksum with all its bytes inside some sector at zero is a torn write,
 //   and ends the log too;
-// - anything else (a checksum mismatch with no zero sector, a wrong index, a term going back, a
-//   length past the file, a damaged header) cannot come from a crash: it is damage.
+// - a frame whose checksum word is zero, whose other fields are each zero or what its append
+//   wrote, and after which the segment holds nothing, is an unfinished write: its append never
+//   returned, so no flush covered it; it ends the log too;
+// - anything else (a checksum mismatch with no zero sector and a non-zero checksum word, or with
+//   something after it; a wrong index, a term going back, a length past the file, a damaged
+//   header) cannot come from a crash: it is damage.
 import {
+  endOfNonZeroBytes,
+  firstNonZeroByte,
+  flagSealed,
   frameChecksum,
   frameHeaderSizeBytes,
   frameIndex,
   frameSizeBytes,
   frameTerm,
-  firstNonZeroByte,
-  endOfNonZeroBytes,
+  headerBytes,
   headerSizeBytes,
+  offsetTableBytes,
   offsetTableSizeBytes,
-  crc32,
+  openHeader,
   readHeader,
+  readU64,
+  sealedHeader,
   type SegmentHeader,
 } from './segment-format.js'
 
@@ -32,18 +49,29 @@ export const sectorSizeBytes = 512
 
 /** What a segment's first 64 bytes (and its first sector) say about it. */
 export type HeaderVerdict =
-  | { kind: 'written'; header: SegmentHeader }
-  /** All zero, and so is the rest of the first sector: nothing in the file was ever acknowledged. */
-  | { kind: 'never written'; shorterThanHeader: boolean }
+  /**
+   * A header to trust. With cutShort 'seal': a kill stopped the header write of a seal (or of the
+   * reopening of a sealed segment by a truncation); `header` is the open header, the segment is
+   * recovered as open, and its header must be written again before anything else.
+   */
+  | { kind: 'written'; header: SegmentHeader; cutShort?: 'seal' }
+  /**
+   * All zero, and so is the rest of the first sector: nothing in the file was ever acknowledged.
+   * With cutShort 'rotation': not all zero, but a rotation's header write stopped by a kill, over a
+   * file that holds nothing else; `problem` says what is wrong with the header if it is not that.
+   */
+  | { kind: 'never written'; shorterThanHeader: boolean; cutShort?: 'rotation'; problem?: string }
   | { kind: 'damaged'; problem: string; code: 'ERR_CORRUPT' | 'ERR_UNSUPPORTED_VERSION' }
 
 /**
- * A header is written whole (64 bytes inside one sector), and a rotation's header is synced by the
- * flush that acknowledges its first frames. So an all-zero header over an all-zero first sector
- * was never written back; but the first frame shares that sector, so a zero header with anything
- * else in its sector was written, and then damaged. Any other unreadable header is damage too.
+ * A header is written whole (64 bytes inside one sector) as far as a disk is concerned, and a
+ * rotation's header is synced by the flush that acknowledges its first frames. So an all-zero
+ * header over an all-zero first sector was never written back; but the first frame shares that
+ * sector, so a zero header with anything else in its sector was written, and then damaged. A
+ * header that fails its checks is damage too, unless its bytes are a header write that a kill
+ * stopped (headerCutShort). `nameBase` is the base index the file's name carries.
  */
-export function judgeHeader(bytes: Buffer): HeaderVerdict {
+export function judgeHeader(bytes: Buffer, nameBase: number): HeaderVerdict {
   if (bytes.length < headerSizeBytes) {
     // A crash between creating a file and reserving its blocks leaves it empty; any byte in it is not ours.
     if (firstNonZeroByte(bytes, 0, bytes.length) === -1) return { kind: 'never written', shorterThanHeader: true }
@@ -58,7 +86,10 @@ export function judgeHeader(bytes: Buffer): HeaderVerdict {
   if (header === 'unsupported version') {
     return { kind: 'damaged', problem: `format version ${bytes.readUInt32LE(4)} is not one this raftlog reads`, code: 'ERR_UNSUPPORTED_VERSION' }
   }
-  if (typeof header === 'string') return damaged(header === 'bad magic' ? 'not a segment: header bad magic' : `header ${header}`)
+  if (typeof header === 'string') {
+    const problem = header === 'bad magic' ? 'not a segment: header bad magic' : `header ${header}`
+    return headerCutShort(bytes, nameBase, problem) ?? damaged(problem)
+  }
   return { kind: 'written', header }
 }
 
@@ -66,8 +97,48 @@ function damaged(problem: string): HeaderVerdict {
   return { kind: 'damaged', problem, code: 'ERR_CORRUPT' }
 }
 
+/**
+ * A header that fails its checks because a kill stopped the memcpy writing it: each byte is the
+ * old header's or the new one's, for one of the two places the code writes a header over another
+ * in a file under its real name.
+ * - A rotation writes the open header over zeros, before any frame: each byte is zero or that
+ *   header's (its previous term and checksum aside: they depend on the segment before, and the
+ *   file is started afresh from it), and the rest of the first sector, where the first frame
+ *   goes, is zero.
+ * - A seal writes the sealed header over the open one once the frames and the offset table after
+ *   them are durable; a truncation writes them the other way round before it changes a frame or
+ *   the table. So the frames must walk cleanly up to an offset table complete to its last byte,
+ *   and each byte be the open header's or the sealed header's for exactly those frames. The
+ *   fields both share (previous term, flags but the sealed bit) are read from the bytes; the
+ *   checksum bytes, which match only the true values, vouch for them.
+ */
+function headerCutShort(bytes: Buffer, nameBase: number, problem: string): HeaderVerdict | undefined {
+  const rotation = Buffer.from(headerBytes(openHeader(nameBase, 0, 0)))
+  const dependsOnPrevious = (i: number): boolean => (i >= 32 && i < 40) || (i >= 52 && i < 56)
+  if (eachHeaderByte(bytes, (i, byte) => byte === 0 || byte === rotation[i] || dependsOnPrevious(i))) {
+    if (firstNonZeroByte(bytes, headerSizeBytes, Math.min(sectorSizeBytes, bytes.length)) === -1) {
+      return { kind: 'never written', shorterThanHeader: false, cutShort: 'rotation', problem }
+    }
+  }
+  const prevTerm = readU64(bytes, 32)
+  const flags = bytes.readUInt32LE(48) & ~flagSealed
+  if (Number.isNaN(prevTerm)) return undefined
+  const walk = walkOpenSegment(bytes, nameBase, prevTerm)
+  if (walk.damage !== undefined || walk.ending !== 'unfinished seal') return undefined
+  if (offsetTableState(bytes, walk.end, walk.offsets, walk.frames) !== 'complete') return undefined
+  const open = Buffer.from(headerBytes(openHeader(nameBase, prevTerm, flags)))
+  const sealed = headerBytes(sealedHeader(nameBase, prevTerm, flags, walk.frames, walk.end))
+  if (!eachHeaderByte(bytes, (i, byte) => byte === open[i] || byte === sealed[i])) return undefined
+  return { kind: 'written', header: openHeader(nameBase, prevTerm, flags), cutShort: 'seal' }
+}
+
+function eachHeaderByte(bytes: Buffer, test: (position: number, byte: number) => boolean): boolean {
+  for (let i = 0; i < headerSizeBytes; i++) if (!test(i, bytes[i] as number)) return false
+  return true
+}
+
 /** Why the frames of an open segment end where they do. */
-export type FramesEnd = 'zero frame header' | 'torn write' | 'end of file' | 'unfinished seal'
+export type FramesEnd = 'zero frame header' | 'torn write' | 'unfinished write' | 'end of file' | 'unfinished seal'
 
 /** Damage found in a segment: where, at which index, and what. */
 export interface FrameDamage {
@@ -147,11 +218,11 @@ function judgeFrame(bytes: Buffer, offset: number, expectedIndex: number, previo
       return { kind: 'frame', size: frameSizeBytes(length), term }
     }
   }
-  return judgeEnd(bytes, offset, offsets, frames)
+  return judgeEnd(bytes, offset, expectedIndex, previousTerm, offsets, frames)
 }
 
 /** Where the bytes at `offset` are no valid frame: the end of the log, or damage. */
-function judgeEnd(bytes: Buffer, offset: number, offsets: Uint32Array, frames: number): FrameJudgement {
+function judgeEnd(bytes: Buffer, offset: number, expectedIndex: number, previousTerm: number, offsets: Uint32Array, frames: number): FrameJudgement {
   const room = bytes.length - offset
   if (room < frameHeaderSizeBytes) {
     // A file that ends here: nothing more, unless a frame was cut off by the end of the file.
@@ -160,13 +231,39 @@ function judgeEnd(bytes: Buffer, offset: number, offsets: Uint32Array, frames: n
   }
   if (firstNonZeroByte(bytes, offset, offset + frameHeaderSizeBytes) === -1) return { kind: 'end', ending: 'zero frame header' }
   // seal() writes the offset table after the last frame before it marks the header sealed.
-  if (isOffsetTableOf(bytes, offset, offsets, frames)) return { kind: 'end', ending: 'unfinished seal' }
+  if (offsetTableState(bytes, offset, offsets, frames) !== 'none') return { kind: 'end', ending: 'unfinished seal' }
   const length = bytes.readUInt32LE(offset)
-  // A length is written with its frame's first bytes, in one sector: torn or not, it fits the file.
+  // A length is written first, whole, and right: torn, unfinished or not, it fits the file.
   if (length > room - frameHeaderSizeBytes) return { kind: 'damage', problem: 'length beyond the segment' }
+  if (isUnfinishedFrame(bytes, offset, length, expectedIndex, previousTerm)) return { kind: 'end', ending: 'unfinished write' }
   const frameEnd = Math.min(offset + frameSizeBytes(length), bytes.length)
   return hasZeroSectorChunk(bytes, offset, frameEnd) ? { kind: 'end', ending: 'torn write' } : { kind: 'damage', problem: 'checksum mismatch' }
 }
+
+/**
+ * True when the frame at `offset` is what a process killed inside writeFrame (or unwriteFrame)
+ * leaves: its checksum, the last store, is still zero; each field stored before it is zero or
+ * what that append wrote (the expected index, a term no lower than the one before, a known type,
+ * zero reserved bytes); and nothing after the payload its length gives is non-zero, to the end
+ * of the file, since an append writes into zeros and a kill stops every store after it. Sectors
+ * lost to a power loss after the kill only add zeros. Damage to a written frame reads as this
+ * only when it makes the checksum word exactly zero in the last frame of the segment.
+ */
+export function isUnfinishedFrame(bytes: Buffer, offset: number, length: number, expectedIndex: number, previousTerm: number): boolean {
+  if (bytes.readUInt32LE(offset + 4) !== 0) return false
+  const indexLow = bytes.readUInt32LE(offset + 16)
+  const indexHigh = bytes.readUInt32LE(offset + 20)
+  const expectedLow = expectedIndex >>> 0
+  if (indexLow !== 0 && indexLow !== expectedLow) return false
+  if (indexHigh !== 0 && indexHigh !== Math.floor(expectedIndex / 2 ** 32)) return false
+  // The term's words are stored before the index's: once the index is there, the term is whole.
+  if (indexLow !== 0 && frameTerm(bytes, offset) < previousTerm) return false
+  if ((bytes[offset + 24] as number) > maxEntryType || firstNonZeroByte(bytes, offset + 25, offset + frameHeaderSizeBytes) !== -1) return false
+  return endOfNonZeroBytes(bytes, offset, bytes.length) <= offset + frameHeaderSizeBytes + length
+}
+
+/** The highest type byte a frame holds (EntryType.Config). */
+const maxEntryType = 2
 
 /**
  * True when some part of [from, to) that lies inside one 512-byte sector (file offsets) is all
@@ -182,22 +279,20 @@ export function hasZeroSectorChunk(bytes: Buffer, from: number, to: number): boo
 }
 
 /**
- * True when the bytes at `position` are the offset table of these frames, each sector of it either
- * written or still zero: a crash during seal(), or during the truncation of a sealed segment.
+ * Whether the bytes at `position` are the offset table of these frames: 'complete' to its last
+ * byte, 'partial' when each byte is the table's or zero (seal() killed during its memcpy, sectors
+ * of it lost to a power loss, a truncation zeroing it), 'none' otherwise.
  */
-function isOffsetTableOf(bytes: Buffer, position: number, offsets: Uint32Array, frames: number): boolean {
+export function offsetTableState(bytes: Buffer, position: number, offsets: Uint32Array, frames: number): 'complete' | 'partial' | 'none' {
   const tableEnd = position + offsetTableSizeBytes(frames)
-  if (frames === 0 || tableEnd > bytes.length) return false
-  const table = Buffer.alloc(tableEnd - position)
-  Buffer.from(offsets.buffer, offsets.byteOffset, 4 * frames).copy(table)
-  table.writeUInt32LE(crc32(table.subarray(0, 4 * frames)), 4 * frames)
-  for (let start = position; start < tableEnd; ) {
-    const end = Math.min(tableEnd, (Math.floor(start / sectorSizeBytes) + 1) * sectorSizeBytes)
-    const written = bytes.compare(table, start - position, end - position, start, end) === 0
-    if (!written && firstNonZeroByte(bytes, start, end) !== -1) return false
-    start = end
+  if (frames === 0 || tableEnd > bytes.length) return 'none'
+  const table = offsetTableBytes(offsets, frames)
+  if (bytes.compare(table, 0, table.length, position, tableEnd) === 0) return 'complete'
+  for (let i = 0; i < table.length; i++) {
+    const byte = bytes[position + i] as number
+    if (byte !== 0 && byte !== table[i]) return 'none'
   }
-  return true
+  return 'partial'
 }
 
 /** Frames with a valid checksum from `offset` on, whatever their index: what a cut throws away. */

@@ -79,11 +79,17 @@ export interface SegmentHeader {
 }
 
 /**
- * Writes a header at the start of `buffer`. It is built aside and copied in with one memcpy: over
- * a mapping, a process killed while writing field by field would leave a half-written header in
- * the page cache, which recovery rightly takes for damage (the disk writes it whole).
+ * Writes a header at the start of `buffer`, built aside and copied in with one memcpy. A disk
+ * writes its 64 bytes whole (one sector), but a process killed during the memcpy leaves any mix of
+ * the old and new bytes in the page cache: the recovery rule knows which old and new headers the
+ * code writes over each other (headerCutShort in recovery-rule.ts).
  */
-export function writeHeader(buffer: Buffer, header: SegmentHeader): void {
+export function writeHeader(buffer: Uint8Array, header: SegmentHeader): void {
+  buffer.set(headerBytes(header), 0)
+}
+
+/** The 64 bytes of a header, in a scratch buffer that the next call reuses. */
+export function headerBytes(header: SegmentHeader): Buffer {
   const scratch = headerScratch
   scratch.fill(0)
   magicBytes.copy(scratch, 0)
@@ -95,10 +101,24 @@ export function writeHeader(buffer: Buffer, header: SegmentHeader): void {
   writeU64(scratch, 40, header.offsetTablePosition)
   scratch.writeUInt32LE(header.flags, 48)
   scratch.writeUInt32LE(crc32(scratch.subarray(0, 52)), 52)
-  scratch.copy(buffer, 0)
+  return scratch
 }
 
 const headerScratch = Buffer.alloc(headerSizeBytes)
+
+/**
+ * The header of an open segment. Its entry count and append position are always 0 and 64: recovery
+ * walks an open segment's frames and never reads them, and a fixed open header lets recovery tell
+ * a seal (or the reopening of a sealed segment) cut short by a kill from damage.
+ */
+export function openHeader(baseIndex: number, prevTerm: number, flags: number): SegmentHeader {
+  return { version: segmentVersion, baseIndex, entryCount: 0, appendPosition: headerSizeBytes, prevTerm, offsetTablePosition: 0, flags: flags & ~flagSealed }
+}
+
+/** The header seal() writes over a segment of `count` frames ending at `end` (its offset table's position). */
+export function sealedHeader(baseIndex: number, prevTerm: number, flags: number, count: number, end: number): SegmentHeader {
+  return { version: segmentVersion, baseIndex, entryCount: count, appendPosition: end, prevTerm, offsetTablePosition: end, flags: flags | flagSealed }
+}
 
 export type HeaderProblem = 'too small' | 'no header' | 'bad magic' | 'checksum mismatch' | 'unsupported version'
 
@@ -125,6 +145,11 @@ export function readHeader(buffer: Buffer): SegmentHeader | HeaderProblem {
  * Writes a whole frame at `offset` (8-byte aligned) through `words`, a Uint32Array over the same
  * memory: the append path's hot loop, so no bounds-checked Buffer writes and no views. The
  * bytes there must be zero (the log keeps them so), padding included.
+ *
+ * The order of the stores is part of the recovery rule: length, term, index, type, payload, and
+ * the checksum last. A process killed in between leaves a frame whose checksum word is still zero
+ * and whose other fields are each zero or final: recovery cuts such a frame when nothing follows
+ * it, since an append returns only after its last store, and a flush only after its append.
  */
 export function writeFrame(bytes: Uint8Array, words: Uint32Array, offset: number, index: number, term: number, type: number, data: Uint8Array): number {
   const word = offset >>> 2
@@ -177,12 +202,38 @@ export function framePayloadLength(buffer: Buffer, offset: number): number {
   return buffer.readUInt32LE(offset)
 }
 
+/**
+ * Zeroes the frame at `offset` by undoing writeFrame's stores in reverse order: checksum first,
+ * then the payload, type, index and term, and the length last. A process killed part way leaves
+ * what an append killed part way leaves, which recovery cuts; a single memset, whose order is
+ * its own, could leave a length zeroed before the payload it measures.
+ */
+export function unwriteFrame(bytes: Uint8Array, words: Uint32Array, offset: number): void {
+  const word = offset >>> 2
+  const length = words[word] as number
+  words[word + 1] = 0
+  bytes.fill(0, offset + frameHeaderSizeBytes, offset + frameHeaderSizeBytes + length)
+  bytes[offset + 24] = 0
+  words[word + 5] = 0
+  words[word + 4] = 0
+  words[word + 3] = 0
+  words[word + 2] = 0
+  words[word] = 0
+}
+
 /** Writes the offset table at `position` (8-byte aligned) and returns its size. */
 export function writeOffsetTable(buffer: Buffer, position: number, offsets: Uint32Array, count: number): number {
-  const table = buffer.subarray(position, position + 4 * count)
-  Buffer.from(offsets.buffer, offsets.byteOffset, 4 * count).copy(table)
-  buffer.writeUInt32LE(crc32(table), position + 4 * count)
+  buffer.set(new Uint8Array(offsets.buffer, offsets.byteOffset, 4 * count), position)
+  buffer.writeUInt32LE(crc32(buffer.subarray(position, position + 4 * count)), position + 4 * count)
   return offsetTableSizeBytes(count)
+}
+
+/** The bytes of the offset table of these frames, as writeOffsetTable writes them. */
+export function offsetTableBytes(offsets: Uint32Array, count: number): Buffer {
+  const table = Buffer.alloc(offsetTableSizeBytes(count))
+  Buffer.from(offsets.buffer, offsets.byteOffset, 4 * count).copy(table)
+  table.writeUInt32LE(crc32(table.subarray(0, 4 * count)), 4 * count)
+  return table
 }
 
 /** Reads and checks a sealed segment's offset table; undefined when its checksum fails. */

@@ -17,9 +17,12 @@ import {
   frameSizeBytes,
   headerSizeBytes,
   offsetTableSizeBytes,
+  openHeader,
+  parseSegmentFileName,
   readOffsetTable,
+  sealedHeader,
   segmentFileName,
-  segmentVersion,
+  unwriteFrame,
   writeFrame,
   writeHeader,
   writeOffsetTable,
@@ -89,6 +92,8 @@ export class Segment {
   private truncations = 0
   /** Pages before this offset were handed to the thread pool to be faulted in (populateAhead). */
   private populatedUpTo = 0
+  /** Its header on disk is a seal's (or a reopening's) header write cut short: recovery writes it again. */
+  private headerCutShort = false
 
   private constructor(path: string, mapping: ArrayBuffer, baseIndex: number, prevTerm: number, flags: number) {
     this.path = path
@@ -177,20 +182,22 @@ export class Segment {
    * the segment; otherwise nothing is left mapped. Writes nothing.
    */
   static inspect(path: string): { verdict: HeaderVerdict; segment: Segment | undefined } {
-    if (statSync(path).size < headerSizeBytes) return { verdict: judgeHeader(readFileSync(path)), segment: undefined }
+    const nameBase = parseSegmentFileName(basename(path)) ?? Number.NaN
+    if (statSync(path).size < headerSizeBytes) return { verdict: judgeHeader(readFileSync(path), nameBase), segment: undefined }
     let mapping: ArrayBuffer
     try {
       mapping = mapFile(path, 0)
     } catch (error) {
       throw systemError(error, `Cannot map segment ${basename(path)}`)
     }
-    const verdict = judgeHeader(Buffer.from(mapping))
+    const verdict = judgeHeader(Buffer.from(mapping), nameBase)
     if (verdict.kind !== 'written') {
       unmap(mapping)
       return { verdict, segment: undefined }
     }
     const { header } = verdict
     const segment = new Segment(path, mapping, header.baseIndex, header.prevTerm, header.flags)
+    segment.headerCutShort = verdict.cutShort === 'seal'
     if (segment.isSealed) {
       segment.count = header.entryCount
       segment.appendPosition = header.offsetTablePosition
@@ -200,8 +207,10 @@ export class Segment {
   }
 
   /**
-   * Starts afresh a segment whose header was never written (nothing in it was acknowledged):
-   * zeroes what was written back of it, then writes and syncs a new header.
+   * Starts afresh a segment whose header was never written, or whose rotation header write a
+   * kill cut short (nothing in it was acknowledged): zeroes what was written back of it and syncs
+   * that, then writes and syncs a new header. In that order: a header over bytes not yet zero on
+   * disk would be a header over frames it never had.
    */
   static reinitialize(path: string, baseIndex: number, prevTerm: number): Segment {
     const mapping = mapFile(path, 0)
@@ -209,10 +218,11 @@ export class Segment {
     const end = endOfNonZeroBytes(bytes, headerSizeBytes, bytes.length)
     bytes.fill(0, headerSizeBytes, end)
     const segment = new Segment(path, mapping, baseIndex, prevTerm, 0)
+    segment.syncOrThrow(headerSizeBytes, end - headerSizeBytes)
     segment.offsets = new Uint32Array(1024)
     segment.takeAppends()
     segment.writeOwnHeader()
-    segment.syncOrThrow(0, end)
+    segment.syncOrThrow(0, headerSizeBytes)
     return segment
   }
 
@@ -277,7 +287,13 @@ export class Segment {
   finishRecovery(walk: OpenSegmentWalk, minSizeBytes: number): RecoveryReport {
     this.assert(walk.end === this.appendPosition && walk.damage === undefined, 'finishRecovery() takes the walk of scanFrames(), undamaged')
     const end = walk.end
-    if (walk.nonZeroEnd > end) this.bytes.fill(0, end, walk.nonZeroEnd)
+    if (this.headerCutShort) {
+      // A seal or reopening cut short: the open header first, as the truncation would have it.
+      this.writeOwnHeader()
+      this.syncOrThrow(0, headerSizeBytes)
+      this.headerCutShort = false
+    }
+    if (walk.nonZeroEnd > end) this.zeroTail(end, walk.nonZeroEnd)
     this.syncOrThrow(headerSizeBytes, Math.max(walk.nonZeroEnd, end) - headerSizeBytes)
     const neededBytes = end + offsetTableSizeBytes(this.count)
     if (neededBytes > this.sizeBytes) this.grow(Math.max(minSizeBytes, alignUp(neededBytes, pageSizeBytes)))
@@ -285,6 +301,24 @@ export class Segment {
     // After the scan, which wants readahead when the file is not in the page cache.
     this.takeAppends()
     return { cutBytes: walk.cutBytes, cutFrames: walk.cutFrames }
+  }
+
+  /**
+   * Zeroes [end, to), where recovery cut the log, so that a kill part way leaves what it found:
+   * everything after the frame header at `end` first, then that header's words in the reverse of
+   * writeFrame's order, its length last (a length zeroed first would leave payload bytes outside
+   * the frame it gives, which the rule refuses).
+   */
+  private zeroTail(end: number, to: number): void {
+    const headerEnd = end + frameHeaderSizeBytes
+    if (headerEnd > this.sizeBytes) {
+      // Less than a frame header before the end of the file: no frame there to keep readable.
+      this.bytes.fill(0, end, to)
+      return
+    }
+    if (to > headerEnd) this.bytes.fill(0, headerEnd, to)
+    const word = end >>> 2
+    for (const position of [7, 6, 5, 4, 3, 2, 1, 0]) this.words[word + position] = 0
   }
 
   hasRoomFor(payloadLength: number): boolean {
@@ -338,7 +372,7 @@ export class Segment {
     writeOffsetTable(this.bytes, tablePosition, offsets, this.count)
     this.syncOrThrow(tablePosition, offsetTableSizeBytes(this.count))
     this.flags |= flagSealed
-    this.writeOwnHeader(tablePosition)
+    this.writeOwnHeader()
     this.syncOrThrow(0, headerSizeBytes)
     // From now on it is only read: readahead helps again.
     advise(this.mapping, 'normal')
@@ -347,7 +381,9 @@ export class Segment {
   /**
    * Keeps the first `keepCount` frames and zeroes every byte after them, durably. Zeroing only
    * the first removed frame is not enough: a shorter new entry followed by a crash would expose
-   * the old frames behind it.
+   * the old frames behind it. The removed frames are undone from the last one back, each in the
+   * reverse order of its stores (unwriteFrame): a process killed part way leaves frames that were
+   * never truncated followed by one an append killed part way would leave, and zeros.
    */
   truncate(keepCount: number): void {
     this.assert(keepCount >= 0 && keepCount <= this.count, `keepCount ${keepCount} outside 0..${this.count}`)
@@ -362,8 +398,10 @@ export class Segment {
       this.flags &= ~flagSealed
       this.writeOwnHeader()
       this.syncOrThrow(0, headerSizeBytes)
+      // The table next: a kill while it is zeroed leaves each of its bytes the table's or zero.
+      this.bytes.fill(0, alignUp(this.appendPosition, 8), oldEnd)
     }
-    this.bytes.fill(0, newEnd, oldEnd)
+    for (let position = this.count - 1; position >= keepCount; position--) unwriteFrame(this.bytes, this.words, offsets[position] as number)
     this.syncOrThrow(newEnd, oldEnd - newEnd)
     this.count = keepCount
     this.appendPosition = newEnd
@@ -548,16 +586,16 @@ export class Segment {
     this.populatedUpTo = 0
   }
 
-  private writeOwnHeader(offsetTablePosition = 0): void {
-    writeHeader(this.bytes, {
-      version: segmentVersion,
-      baseIndex: this.baseIndex,
-      entryCount: this.count,
-      appendPosition: this.appendPosition,
-      prevTerm: this.prevTerm,
-      offsetTablePosition,
-      flags: this.flags,
-    })
+  /**
+   * Writes the header its state calls for: the sealed header, or the one open header (entry count
+   * and append position 0 and 64, whatever the frames), so that recovery knows both headers a
+   * seal or a reopening writes over each other.
+   */
+  private writeOwnHeader(): void {
+    const header = this.isSealed
+      ? sealedHeader(this.baseIndex, this.prevTerm, this.flags, this.count, this.appendPosition)
+      : openHeader(this.baseIndex, this.prevTerm, this.flags)
+    writeHeader(this.bytes, header)
   }
 
   private syncOrThrow(offset: number, length: number): void {

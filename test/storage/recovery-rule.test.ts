@@ -131,22 +131,22 @@ describe('the recovery rule', () => {
 
   it('judges headers: written, never written (zero header and first sector), or damaged', () => {
     const { bytes } = image([100, 200, 300])
-    expect(judgeHeader(bytes)).toMatchObject({ kind: 'written', header: { baseIndex: 1, flags: 0 } })
+    expect(judgeHeader(bytes, 1)).toMatchObject({ kind: 'written', header: { baseIndex: 1, flags: 0 } })
     const zeroHeader = Buffer.from(bytes)
     zeroHeader.fill(0, 0, headerSizeBytes)
-    expect(judgeHeader(zeroHeader)).toEqual({ kind: 'damaged', code: 'ERR_CORRUPT', problem: 'header is all zero, but byte 64 of its sector is not: the header was written, then lost' })
+    expect(judgeHeader(zeroHeader, 1)).toEqual({ kind: 'damaged', code: 'ERR_CORRUPT', problem: 'header is all zero, but byte 64 of its sector is not: the header was written, then lost' })
     const zeroSector = Buffer.from(bytes)
     zeroSector.fill(0, 0, sectorSizeBytes)
-    expect(judgeHeader(zeroSector)).toEqual({ kind: 'never written', shorterThanHeader: false })
-    expect(judgeHeader(Buffer.alloc(0))).toEqual({ kind: 'never written', shorterThanHeader: true })
-    expect(judgeHeader(Buffer.alloc(63))).toEqual({ kind: 'never written', shorterThanHeader: true })
-    expect(judgeHeader(Buffer.from('hello, not a segment'))).toMatchObject({ kind: 'damaged', problem: expect.stringMatching(/^not a segment: 20 bytes/) })
+    expect(judgeHeader(zeroSector, 1)).toEqual({ kind: 'never written', shorterThanHeader: false })
+    expect(judgeHeader(Buffer.alloc(0), 1)).toEqual({ kind: 'never written', shorterThanHeader: true })
+    expect(judgeHeader(Buffer.alloc(63), 1)).toEqual({ kind: 'never written', shorterThanHeader: true })
+    expect(judgeHeader(Buffer.from('hello, not a segment'), 1)).toMatchObject({ kind: 'damaged', problem: expect.stringMatching(/^not a segment: 20 bytes/) })
     const flipped = Buffer.from(bytes)
     flipped[30]! ^= 0x01
-    expect(judgeHeader(flipped)).toMatchObject({ kind: 'damaged', problem: 'header checksum mismatch' })
+    expect(judgeHeader(flipped, 1)).toMatchObject({ kind: 'damaged', problem: 'header checksum mismatch' })
     const foreign = Buffer.from(bytes)
     foreign.write('GIF8', 0)
-    expect(judgeHeader(foreign)).toMatchObject({ kind: 'damaged', problem: 'not a segment: header bad magic' })
+    expect(judgeHeader(foreign, 1)).toMatchObject({ kind: 'damaged', problem: 'not a segment: header bad magic' })
   })
 
   it('frames need no room after them: a file that ends at the last frame keeps them all', () => {

@@ -88,6 +88,7 @@ describe('Segment', () => {
     // Frame 6 (over 2 KiB) torn: its first sectors written back, the third not.
     const nextSector = end - (end % 512) + 512
     bytes.writeUInt32LE(2000, end)
+    bytes.writeUInt32LE(0xdeadbeef, end + 4)
     bytes.fill(0xab, nextSector, nextSector + 512)
     writeFileSync(path, bytes)
     const again = openSegment(path)

@@ -17,7 +17,11 @@ contiguous, terms non-decreasing. Each round goes on in the same directory.
 
   kill rounds        the writer SIGKILLs itself at a point the seed picks: an operation
                      number, then after an append, during its flush's msync, or after the
-                     flush but before the parent heard of it (so a seed replays a run exactly)
+                     flush but before the parent heard of it (so a seed replays a run exactly);
+                     or, one round in three, the parent SIGKILLs it from outside, a delay
+                     the seed picks after it started, while it appends at full speed (one
+                     append() per entry, a flush per batch): the kill lands anywhere, inside
+                     a frame's stores or a seal too, so those rounds replay only roughly
   power-loss rounds  on top of the kill, what was written after the last flush is lost as a
                      disk loses it: each 512-byte sector is the new data or zeros (the files are
                      preallocated), written back in order up to a point, sector by sector, or
@@ -54,6 +58,9 @@ Options:
   --entry-size B|MIN-MAX  payload size in bytes, fixed or a range (default 1-1024)
   --batch N               largest number of entries per append and flush (default 16; a snapshot
                           round proposes one at a time)
+  --kill-from K           who kills the writer of kill, power-loss and corrupt rounds: inside
+                          (the writer, at seeded points: an exact replay), outside (the parent,
+                          at a moment of appending at full speed), or both (default)
   --segment-size BYTES    segment size, a multiple of ${pageSizeBytes} (default 65536, small so rounds
                           rotate; 4096 in snapshot rounds, so each compaction deletes segments)
   --keep                  keep the temporary directory
@@ -94,6 +101,12 @@ function parseMode(text: string | undefined): CrashMode {
   throw new UsageError(`--mode must be kill, power-loss, both, corrupt or snapshot, got '${text}'`)
 }
 
+function parseKillers(text: string | undefined): 'inside' | 'outside' | 'both' {
+  if (text === undefined) return 'both'
+  if (text === 'inside' || text === 'outside' || text === 'both') return text
+  throw new UsageError(`--kill-from must be inside, outside or both, got '${text}'`)
+}
+
 function prepareDirectory(dir: string | undefined): { dir: string; temporary: boolean } {
   if (dir === undefined) return { dir: mkdtempSync(join(tmpdir(), 'raftlog-crash-test-')), temporary: true }
   if (existsSync(dir) && readdirSync(dir).length > 0) {
@@ -112,7 +125,7 @@ function progressReporter(rounds: number, quiet: boolean): (round: RoundResult) 
     if (quiet) return
     const damage = round.damage === undefined ? '' : `: ${round.damage}: ${round.corruptOutcome ?? 'violation'}`
     const killedAt = round.killedAt === undefined ? '' : ` (${round.killedAt})`
-    const detail = `${round.kind}${round.crashPoint === 'none' ? '' : ` in ${round.crashPoint}`}${round.lossPattern === undefined ? '' : ` (${round.lossPattern})`}${damage}${killedAt}`
+    const detail = `${round.kind}${round.killer === 'outside' ? ' from outside' : ''}${round.crashPoint === 'none' ? '' : ` in ${round.crashPoint}`}${round.lossPattern === undefined ? '' : ` (${round.lossPattern})`}${damage}${killedAt}`
     const counts =
       round.kind === 'snapshot'
         ? `${round.acknowledged} acknowledged, ${round.recovered} in the restored state`
@@ -143,7 +156,7 @@ function snapshotLines(report: CrashTestReport): string[] {
 
 function printReport(report: CrashTestReport, dir: string): void {
   const logLines = [
-    `  rounds:                ${report.rounds} (${report.killRounds} kill, ${report.powerLossRounds} power-loss, ${report.corruptRounds} corrupt; ${report.crashPointRounds} inside an operation)`,
+    `  rounds:                ${report.rounds} (${report.killRounds} kill, ${report.powerLossRounds} power-loss, ${report.corruptRounds} corrupt; ${report.crashPointRounds} inside an operation, ${report.outsideKillRounds} killed from outside)`,
     ...(report.corruptRounds === 0
       ? []
       : [
@@ -184,6 +197,7 @@ export const crashTestCommand: Command = {
         'entry-size': { type: 'string' },
         batch: { type: 'string' },
         'segment-size': { type: 'string' },
+        'kill-from': { type: 'string' },
         keep: { type: 'boolean' },
         json: { type: 'boolean' },
         'broken-writer': { type: 'boolean' },
@@ -194,6 +208,7 @@ export const crashTestCommand: Command = {
     const rounds = parseWholeNumber('--rounds', values.rounds, 20)
     const seed = parseWholeNumber('--seed', values.seed, Math.floor(Math.random() * 2 ** 31), 0)
     const mode = parseMode(values.mode)
+    const killers = parseKillers(values['kill-from'])
     const entrySize = parseEntrySize(values['entry-size'])
     const batch = parseWholeNumber('--batch', values.batch, 16)
     const segmentSize = parseWholeNumber('--segment-size', values['segment-size'], mode === 'snapshot' ? 4096 : 65536)
@@ -210,6 +225,7 @@ export const crashTestCommand: Command = {
       batch,
       segmentSize,
       brokenWriter: values['broken-writer'] === true,
+      killers,
       onRound: progressReporter(rounds, json),
     })
     if (json) console.log(JSON.stringify({ ...report, dir, pass: report.violations.length === 0 }, null, 2))

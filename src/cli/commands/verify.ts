@@ -18,8 +18,10 @@ locked.
 
 It judges the segments by the same rule as recovery, so it reports exactly what opening the log
 would refuse (any damage: a problem) and what it would cut. After a crash, recovery cuts what
-never reached the disk (zeros, a torn write in the open segment) and removes segments made after
-the last flush: these are reported as information, not as problems.
+never reached the disk (zeros, a torn write in the open segment), what a killed process left half
+written (a frame without its checksum at the end of the open segment, a seal or a new segment's
+header cut short) and removes segments made after the last flush: these are reported as
+information, not as problems.
 
 A damaged state-file slot beside a valid one is a warning (a save cut short by a crash leaves
 one; the other slot holds the state); no valid slot in a file holding data is a problem.

@@ -9,7 +9,7 @@ import { CrashModel, type Violation } from './model.js'
 import { mixSeed, prng, type SizeRange } from './payload.js'
 import { lossPatterns, simulatePowerLoss } from './power-loss.js'
 import { runCorruptRound, type CorruptOutcome, type LogImage } from './corrupt-round.js'
-import type { CrashPoint, KillStep, WriterConfig } from './writer.js'
+import type { CrashPoint, Killer, KillStep, WriterConfig } from './writer.js'
 import { runWriterProcess } from './writer-process.js'
 import { snapshotKillPoints, type SnapshotKillPoint } from './snapshot-failpoints.js'
 import { SnapshotModel } from './snapshot-model.js'
@@ -31,6 +31,12 @@ export interface CrashTestOptions {
   segmentSize: number
   /** Runs a writer that acknowledges an entry it never wrote: the test must then fail. */
   brokenWriter?: boolean
+  /**
+   * Who kills the writer in kill, power-loss and corrupt rounds (default both: one round in three
+   * from outside). Kills from outside depend on timing: a seed replays their choices, not the
+   * exact moment.
+   */
+  killers?: 'inside' | 'outside' | 'both'
   onRound?: (round: RoundResult) => void
 }
 
@@ -39,6 +45,8 @@ export interface RoundResult {
   kind: 'kill' | 'power-loss' | 'corrupt' | 'snapshot'
   /** Where the writer killed itself inside an operation ('none': at a plain point, or a snapshot round's point was not reached). */
   crashPoint: CrashPoint | SnapshotKillPoint
+  /** Who killed the writer of a kill, power-loss or corrupt round. */
+  killer?: Killer
   /** In a snapshot round: the step of the kill point and the call it died in. */
   killedAt?: string
   lossPattern?: string
@@ -63,6 +71,8 @@ export interface CrashTestReport {
   /** How the corrupt rounds ended: refused by open(), refused by a read, or read back exactly. */
   corruptOutcomes: Record<CorruptOutcome, number>
   crashPointRounds: number
+  /** Rounds whose writer the parent killed from outside while it appended at full speed. */
+  outsideKillRounds: number
   entriesAcknowledged: number
   entriesRecovered: number
   bytesCutOff: number
@@ -83,8 +93,11 @@ const killAtOperationMax = 600
 const killSteps: KillStep[] = ['after-append', 'during-flush', 'before-acknowledge']
 /** A crash point is armed at this operation; should it not fire, the writer dies a few later. */
 const crashPointAt = 40
-/** Every writer kills itself at a seeded point; this only stops one that hangs. */
+/** Every writer kills itself at a seeded point (or is killed); this only stops one that hangs. */
 const writerTimeoutMs = 20_000
+/** A writer killed from outside dies this long after it opened its log, the seed choosing in between. */
+const outsideKillMinMs = 5
+const outsideKillMaxMs = 250
 
 export async function runCrashTest(options: CrashTestOptions): Promise<CrashTestReport> {
   const started = Date.now()
@@ -99,6 +112,7 @@ export async function runCrashTest(options: CrashTestOptions): Promise<CrashTest
     snapshotKillPoints: Object.fromEntries([...snapshotKillPoints, 'none'].map((point) => [point, 0])) as Record<SnapshotKillPoint | 'none', number>,
     corruptOutcomes: { 'refused at open': 0, 'refused at read': 0, exact: 0 },
     crashPointRounds: 0,
+    outsideKillRounds: 0,
     entriesAcknowledged: 0,
     entriesRecovered: 0,
     bytesCutOff: 0,
@@ -117,6 +131,7 @@ export async function runCrashTest(options: CrashTestOptions): Promise<CrashTest
     else if (result.kind === 'corrupt') report.corruptRounds++
     else report.snapshotRounds++
     if (result.crashPoint !== 'none') report.crashPointRounds++
+    if (result.killer === 'outside') report.outsideKillRounds++
     report.entriesAcknowledged += result.acknowledged
     report.entriesRecovered = result.recovered
     report.violations.push(...result.violations)
@@ -129,8 +144,11 @@ export async function runCrashTest(options: CrashTestOptions): Promise<CrashTest
 /** A round of the log writer: kill, power loss or corrupt. */
 async function logRound(options: CrashTestOptions, model: CrashModel, round: number, random: () => number, report: CrashTestReport): Promise<RoundResult> {
   const kind: RoundResult['kind'] = options.mode === 'both' ? (round % 2 === 1 ? 'kill' : 'power-loss') : (options.mode as 'kill' | 'power-loss' | 'corrupt')
-  // Every third round crashes inside an operation instead of at a random moment.
+  // Every third round crashes inside an operation instead of at a random moment; of the others, one
+  // in two is killed from outside (unless told otherwise).
   const crashPoint: CrashPoint = round % 3 === 0 ? (crashPoints[Math.floor(round / 3) % crashPoints.length] as CrashPoint) : 'none'
+  const killers = options.killers ?? 'both'
+  const killer: Killer = killers === 'outside' || (killers === 'both' && round % 3 === 1) ? 'outside' : 'inside'
   const config: WriterConfig = {
     dir: options.dir,
     payloadSeed: options.seed,
@@ -143,10 +161,22 @@ async function logRound(options: CrashTestOptions, model: CrashModel, round: num
     broken: options.brokenWriter === true,
     killAtOperation: crashPoint === 'none' ? killAtOperationMin + Math.floor(random() * (killAtOperationMax - killAtOperationMin)) : crashPointAt + 5,
     killStep: killSteps[Math.floor(random() * killSteps.length)] as KillStep,
+    killer,
   }
+  if (killer === 'outside') config.crashPoint = 'none'
+  const killAfterMs = killer === 'outside' ? outsideKillMinMs + Math.floor(random() * (outsideKillMaxMs - outsideKillMinMs)) : undefined
   const acknowledgedBefore = model.acknowledgedCount
-  const writerProblem = await runWriterProcess(writerPath, config, (line) => model.observe(line), writerTimeoutMs)
-  const result: RoundResult = { round, kind, crashPoint, acknowledged: model.acknowledgedCount - acknowledgedBefore, recovered: 0, cutBytes: 0, violations: [] }
+  const writerProblem = await runWriterProcess(writerPath, config, (line) => model.observe(line), writerTimeoutMs, killAfterMs)
+  const result: RoundResult = {
+    round,
+    kind,
+    crashPoint: config.crashPoint,
+    killer,
+    acknowledged: model.acknowledgedCount - acknowledgedBefore,
+    recovered: 0,
+    cutBytes: 0,
+    violations: [],
+  }
   if (writerProblem !== undefined) result.violations.push({ round, problem: writerProblem })
   if (kind === 'power-loss' && model.boundary !== undefined) {
     const pattern = lossPatterns[Math.floor(random() * lossPatterns.length)] ?? 'zeros'

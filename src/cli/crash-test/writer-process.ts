@@ -6,9 +6,10 @@ import { createInterface } from 'node:readline'
 /**
  * Runs the compiled writer at `path` with `config` (as JSON) until it is SIGKILLed; resolves with
  * a problem description if it ended otherwise. The hang timer starts at the writer's first line
- * starting with `O ` (it opened its log), so start-up time does not count.
+ * starting with `O ` (it opened its log), so start-up time does not count. With `killAfterMs`, the
+ * parent itself kills the writer that long after that line, wherever the writer is.
  */
-export function runWriterProcess(path: string, config: unknown, onLine: (line: string) => void, timeoutMs: number): Promise<string | undefined> {
+export function runWriterProcess(path: string, config: unknown, onLine: (line: string) => void, timeoutMs: number, killAfterMs?: number): Promise<string | undefined> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [path, JSON.stringify(config)], { stdio: ['ignore', 'pipe', 'pipe'] })
     let stderr = ''
@@ -20,10 +21,13 @@ export function runWriterProcess(path: string, config: unknown, onLine: (line: s
     createInterface({ input: child.stdout }).on('line', (line) => {
       onLine(line)
       if (line.startsWith('O ') && timer === undefined) {
-        timer = setTimeout(() => {
-          hung = true
-          child.kill('SIGKILL')
-        }, timeoutMs)
+        timer =
+          killAfterMs === undefined
+            ? setTimeout(() => {
+                hung = true
+                child.kill('SIGKILL')
+              }, timeoutMs)
+            : setTimeout(() => child.kill('SIGKILL'), killAfterMs)
       }
     })
     child.on('close', (code, signal) => {

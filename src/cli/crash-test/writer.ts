@@ -12,6 +12,15 @@ import { syncBuiltinESMExports } from 'node:module'
 import { RaftLog } from '../../storage/raft-log.js'
 import { entryPayload, prng, type SizeRange } from './payload.js'
 
+/**
+ * Who kills the writer. inside: the writer itself, at a point the seed picks, between calls or
+ * inside truncateAfter, compact or a rotation. outside: the parent, after a delay the seed picks,
+ * while the writer appends at full speed (one append() call per entry, flushSync() after each
+ * batch, now and then an awaited flush()): the kill lands anywhere, inside a frame's stores or a
+ * seal too, as a kill -9 from an operator does.
+ */
+export type Killer = 'inside' | 'outside'
+
 /** Where the writer kills itself, inside an operation, to test its crash safety. */
 export type CrashPoint = 'none' | 'truncate' | 'compact' | 'rotation'
 
@@ -37,6 +46,8 @@ export interface WriterConfig {
   /** The writer kills itself in the first append from this operation on (after a crash point that did not fire). */
   killAtOperation: number
   killStep: KillStep
+  /** Who kills the writer (default inside); from outside, crashPoint and the kill fields are unused. */
+  killer?: Killer
   /** A deliberately wrong writer, to prove the checker catches one: acknowledges an entry it never wrote. */
   broken?: boolean
 }
@@ -103,6 +114,10 @@ async function run(config: WriterConfig): Promise<void> {
     if (armNow && config.crashPoint === 'rotation') armFailpoint('renameSync', 1, random() < 0.5)
     if (random() < 0.05) term++
     const count = 1 + Math.floor(random() * config.batch)
+    if (config.killer === 'outside') {
+      await appendAtFullSpeed(log, config, count, term, random)
+      continue
+    }
     const first = log.lastIndex + 1
     const killStep = operations >= config.killAtOperation ? config.killStep : undefined
     say(`W ${first} ${first + count - 1} ${term}`)
@@ -119,6 +134,21 @@ async function run(config: WriterConfig): Promise<void> {
     if (killStep === 'before-acknowledge') process.kill(process.pid, 'SIGKILL')
     say(`A ${log.lastIndex + (config.broken === true ? config.batch + 5 : 0)} ${term}`)
   }
+}
+
+/**
+ * One append() call per entry, as fast as the loop goes, then a flush: flushSync() mostly, an
+ * awaited flush() one time in eight (its msync on the thread pool, its seals after it). The parent
+ * kills the process from outside at any moment of this.
+ */
+async function appendAtFullSpeed(log: RaftLog, config: WriterConfig, count: number, term: number, random: () => number): Promise<void> {
+  const first = log.lastIndex + 1
+  say(`W ${first} ${first + count - 1} ${term}`)
+  for (let index = first; index < first + count; index++) log.append([{ term, data: entryPayload(config.payloadSeed, index, term, config.entrySize) }])
+  if (random() < 0.125) await log.flush()
+  else log.flushSync()
+  boundary(log)
+  say(`A ${log.lastIndex + (config.broken === true ? config.batch + 5 : 0)} ${term}`)
 }
 
 const config = JSON.parse(process.argv[2] ?? '{}') as WriterConfig
