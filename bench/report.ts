@@ -35,20 +35,21 @@ export function markdown(report: BenchReport): string {
   const lines = [
     `Command: \`${report.command}\` (${report.date}, Node ${report.node})`,
     '',
-    '| case | engine | entries/s | MB/s | p50 ms | p99 ms | raftlog × |',
-    '| --- | --- | ---: | ---: | ---: | ---: | ---: |',
+    '| case | engine | entries/s | MB/s | p50 ms | p99 ms | write amp. | raftlog × |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
   ]
   const ratioOf = new Map(ratios(report.cases).map((r) => [`${r.case}|${r.peer}`, r.ratio]))
   for (const row of report.cases) {
     const ratio = row.engine === 'raftlog' ? '' : `${number(ratioOf.get(`${row.case}|${row.engine}`) ?? Number.NaN)}×`
-    lines.push(`| ${row.case} | ${row.engine} | ${number(row.entriesPerSecond)} | ${number(row.megabytesPerSecond)} | ${number(row.p50Ms)} | ${number(row.p99Ms)} | ${ratio} |`)
+    const amplification = row.writeAmplification === undefined ? '' : number(row.writeAmplification)
+    lines.push(`| ${row.case} | ${row.engine} | ${number(row.entriesPerSecond)} | ${number(row.megabytesPerSecond)} | ${number(row.p50Ms)} | ${number(row.p99Ms)} | ${amplification} | ${ratio} |`)
   }
   const m = report.machine
   lines.push(
     '',
-    'Latency: per batch for appends (append and, when durable, its flush); for gets, the mean per get over iterations of 1000 gets.',
+    'Latency: per batch for appends (append and, when durable, its flush); for gets, the mean per get over iterations of 1000 gets. Write amp.: bytes the process sent toward the device (/proc/self/io write_bytes, the journal aside) per payload byte appended.',
     '',
-    `Machine: fdatasync of 4 KiB p50 ${number(m.fdatasync4KiBp50Ms)} ms, p99 ${number(m.fdatasync4KiBp99Ms)} ms; sequential write ${number(m.sequentialWriteMBps)} MB/s; memcpy ${number(m.memcpyGBps)} GB/s; CRC-32 ${m.crc32
+    `Machine: fdatasync of 4 KiB appended to a growing file p50 ${number(m.fdatasync4KiBp50Ms)} ms, p99 ${number(m.fdatasync4KiBp99Ms)} ms; of 4 KiB into a block written before (the floor) p50 ${number(m.fdatasyncWritten4KiBp50Ms ?? Number.NaN)} ms, p99 ${number(m.fdatasyncWritten4KiBp99Ms ?? Number.NaN)} ms; sequential write ${number(m.sequentialWriteMBps)} MB/s; memcpy ${number(m.memcpyGBps)} GB/s; CRC-32 ${m.crc32
       .map((c) => `${c.implementation} ${c.bytes >= 1024 * 1024 ? '1 MiB' : `${c.bytes} B`} ${number(c.GBps)} GB/s`)
       .join(', ')}.`,
   )

@@ -1,6 +1,6 @@
 // Append and read cases, every engine on the same entries in the same run. Engines take turns
 // within each round (the order rotates), so machine drift hits them all alike.
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { Bench } from 'tinybench'
 import type { EngineFactory, LogEngine } from './engines/engine.js'
@@ -29,6 +29,12 @@ export interface CaseResult {
   samples: number
   /** Entries read back after the run that did not match what was written. */
   mismatches: number
+  /**
+   * Appends: bytes the process sent toward the device (write_bytes of /proc/self/io, counted when
+   * pages are dirtied: every rewrite of a page after it was written back counts again; the
+   * file system's journal, written by its own thread, is not in it) per payload byte appended.
+   */
+  writeAmplification?: number
 }
 
 const poolEntries = 4096
@@ -84,6 +90,15 @@ function rotated<T>(items: T[], by: number): T[] {
 interface Sample {
   throughputs: number[]
   latencies: number[]
+  /** write_bytes of /proc/self/io while this engine's task ran, and the entries it appended then. */
+  writtenBytes: number
+  appendedEntries: number
+}
+
+/** Bytes this process has caused to be sent to the storage layer (/proc/self/io write_bytes). */
+export function deviceWriteBytes(): number {
+  const match = /^write_bytes: (\d+)$/m.exec(readFileSync('/proc/self/io', 'utf8'))
+  return match === null ? Number.NaN : Number(match[1])
 }
 
 async function runRounds(
@@ -92,10 +107,23 @@ async function runRounds(
   entriesPerIteration: number,
   task: (engine: LogEngine) => (() => void) | (() => Promise<void>),
 ): Promise<Map<string, Sample>> {
-  const samples = new Map<string, Sample>(engines.map((engine) => [engine.name, { throughputs: [], latencies: [] }]))
+  const samples = new Map<string, Sample>(engines.map((engine) => [engine.name, { throughputs: [], latencies: [], writtenBytes: 0, appendedEntries: 0 }]))
   for (let round = 0; round < settings.rounds; round++) {
     const bench = new Bench({ time: settings.timeMs, iterations: 3, warmupTime: Math.min(50, settings.timeMs / 4), warmupIterations: 1, retainSamples: true })
-    for (const engine of rotated(engines, round)) bench.add(engine.name, task(engine))
+    for (const engine of rotated(engines, round)) {
+      // Engines take turns, each task's phases run whole: what the process writes meanwhile is its.
+      const sample = samples.get(engine.name) as Sample
+      let start = { bytes: 0, entries: 0 }
+      bench.add(engine.name, task(engine), {
+        beforeAll: () => {
+          start = { bytes: deviceWriteBytes(), entries: engine.lastIndex() }
+        },
+        afterAll: () => {
+          sample.writtenBytes += deviceWriteBytes() - start.bytes
+          sample.appendedEntries += engine.lastIndex() - start.entries
+        },
+      })
+    }
     await bench.run()
     for (const benchTask of bench.tasks) {
       const result = benchTask.result
@@ -123,6 +151,7 @@ function summarize(caseName: string, kind: 'append' | 'get', engine: string, sam
     p99Ms: (sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.99))] ?? Number.NaN) / scale,
     samples: sorted.length,
     mismatches,
+    ...(kind === 'append' && sample.appendedEntries > 0 ? { writeAmplification: sample.writtenBytes / (sample.appendedEntries * entryBytes) } : {}),
   }
 }
 

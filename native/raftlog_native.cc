@@ -3,12 +3,14 @@
 //   map(path, size, readOnly)   -> ArrayBuffer over an mmap of the file
 //   sync(buffer, offset, length)          msync(MS_SYNC), synchronous
 //   syncAsync(buffer, offset, length)     msync on the libuv thread pool -> Promise
-//   populateAsync(buffer, offset, length) MADV_POPULATE_WRITE on the thread pool -> Promise
 //   advise(buffer, advice)                madvise
 //   unmap(buffer)                         detach every JS view, then munmap
 //   lock(lockPath, probe) -> fd, unlock(fd)  exclusive flock on a lock file (probe: read-only open)
 //   fsyncDir(path), fsyncDirAsync(path)   make directory entries durable (the latter -> Promise)
-//   allocateAsync(path, size)             create a file and posix_fallocate it on the thread pool
+//   allocateAsync(path, size)             create a file of zeros, its blocks written and synced, on
+//                                         the thread pool
+//   startWriteback(fd, offset, length)    sync_file_range(SYNC_FILE_RANGE_WRITE): start writing back
+//                                         a range, without waiting for it
 //   pageSize()
 //
 // Arguments are validated by the TypeScript wrapper (src/storage/native.ts); this side trusts
@@ -24,11 +26,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 namespace {
 
@@ -77,7 +81,7 @@ Napi::Error SystemError(Napi::Env env, int err, const char* syscall, const std::
 }
 
 void ReleaseIfIdle(Mapping* mapping) {
-  // munmap only once no thread-pool msync or populate can still be touching the range.
+  // munmap only once no thread-pool msync can still be touching the range.
   if (!mapping->unmapped && mapping->pendingWork == 0 && (mapping->released || mapping->finalized)) {
     munmap(mapping->addr, mapping->length);
     mapping->unmapped = true;
@@ -173,19 +177,11 @@ Napi::Value Sync(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23  // Linux 5.14
-#endif
-
-// What a RangeWorker does to a range of a mapping on the thread pool.
-enum class RangeOperation { kSync, kPopulate };
-
 class RangeWorker : public Napi::AsyncWorker {
  public:
-  RangeWorker(Napi::Env env, Napi::ArrayBuffer buffer, Mapping* mapping, void* start, size_t size,
-              RangeOperation operation)
+  RangeWorker(Napi::Env env, Napi::ArrayBuffer buffer, Mapping* mapping, void* start, size_t size)
       : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), mapping_(mapping),
-        start_(start), size_(size), operation_(operation) {
+        start_(start), size_(size) {
     buffer_ = Napi::Persistent(buffer);
     mapping_->pendingWork++;
   }
@@ -195,17 +191,14 @@ class RangeWorker : public Napi::AsyncWorker {
  protected:
   void Execute() override {
     if (size_ == 0) return;
-    int result = operation_ == RangeOperation::kSync ? msync(start_, size_, MS_SYNC)
-                                                     : madvise(start_, size_, MADV_POPULATE_WRITE);
-    if (result != 0) error_ = errno;
+    if (msync(start_, size_, MS_SYNC) != 0) error_ = errno;
   }
 
   void OnOK() override {
     Finish();
     SettleQuietly([&] {
       if (error_ != 0) {
-        const char* syscall = operation_ == RangeOperation::kSync ? "msync" : "madvise";
-        deferred_.Reject(SystemError(Env(), error_, syscall, "<mapping>").Value());
+        deferred_.Reject(SystemError(Env(), error_, "msync", "<mapping>").Value());
       } else {
         deferred_.Resolve(Env().Undefined());
       }
@@ -229,11 +222,10 @@ class RangeWorker : public Napi::AsyncWorker {
   Mapping* mapping_;
   void* start_;
   size_t size_;
-  RangeOperation operation_;
   int error_ = 0;
 };
 
-Napi::Value QueueRangeWorker(const Napi::CallbackInfo& info, RangeOperation operation) {
+Napi::Value SyncAsync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::ArrayBuffer buffer = info[0].As<Napi::ArrayBuffer>();
   Mapping* mapping = FindMapping(env, buffer);
@@ -241,18 +233,10 @@ Napi::Value QueueRangeWorker(const Napi::CallbackInfo& info, RangeOperation oper
   size_t size;
   PageRange(mapping, info[1].As<Napi::Number>().Int64Value(), info[2].As<Napi::Number>().Int64Value(),
             &start, &size);
-  RangeWorker* worker = new RangeWorker(env, buffer, mapping, start, size, operation);
+  RangeWorker* worker = new RangeWorker(env, buffer, mapping, start, size);
   Napi::Promise promise = worker->Promise();
   worker->Queue();
   return promise;
-}
-
-Napi::Value SyncAsync(const Napi::CallbackInfo& info) { return QueueRangeWorker(info, RangeOperation::kSync); }
-
-// Takes the write faults of pages about to be appended to on the thread pool, so the JavaScript
-// thread finds them mapped and writable. MADV_POPULATE_WRITE changes no byte.
-Napi::Value PopulateAsync(const Napi::CallbackInfo& info) {
-  return QueueRangeWorker(info, RangeOperation::kPopulate);
 }
 
 Napi::Value Advise(const Napi::CallbackInfo& info) {
@@ -367,12 +351,15 @@ Napi::Value FsyncDirAsync(const Napi::CallbackInfo& info) {
   return promise;
 }
 
-// Creates a file and reserves its blocks on the thread pool: the next segment is made ready
-// before the current one fills, so a rotation does not wait for posix_fallocate.
+// Creates a file of zeros on the thread pool, its blocks written (not just reserved, as
+// posix_fallocate leaves them: "unwritten" extents, whose first write costs every fdatasync a
+// journal commit) and synced: the next segment is made ready before the current one fills, so a
+// rotation waits for none of it. A full disk fails here with ENOSPC, never later through a mapping.
 class AllocateWorker : public Napi::AsyncWorker {
  public:
-  AllocateWorker(Napi::Env env, std::string path, size_t size)
-      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), path_(std::move(path)), size_(size) {}
+  AllocateWorker(Napi::Env env, std::string path, size_t size, bool written)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), path_(std::move(path)), size_(size),
+        written_(written) {}
 
   Napi::Promise Promise() { return deferred_.Promise(); }
 
@@ -384,10 +371,31 @@ class AllocateWorker : public Napi::AsyncWorker {
       syscall_ = "open";
       return;
     }
-    int err = posix_fallocate(fd, 0, static_cast<off_t>(size_));
-    if (err != 0) {
-      error_ = err;
-      syscall_ = "posix_fallocate";
+    if (!written_) {
+      int err = posix_fallocate(fd, 0, static_cast<off_t>(size_));
+      if (err != 0) {
+        error_ = err;
+        syscall_ = "posix_fallocate";
+      }
+      close(fd);
+      return;
+    }
+    const size_t chunk = size_t{1} << 20;
+    std::vector<char> zeros(chunk, 0);
+    for (size_t done = 0; done < size_;) {
+      ssize_t written = pwrite(fd, zeros.data(), std::min(chunk, size_ - done), static_cast<off_t>(done));
+      if (written < 0 && errno == EINTR) continue;
+      if (written <= 0) {
+        error_ = written < 0 ? errno : EIO;
+        syscall_ = "pwrite";
+        close(fd);
+        return;
+      }
+      done += static_cast<size_t>(written);
+    }
+    if (fdatasync(fd) != 0) {
+      error_ = errno;
+      syscall_ = "fdatasync";
     }
     close(fd);
   }
@@ -407,16 +415,30 @@ class AllocateWorker : public Napi::AsyncWorker {
   Napi::Promise::Deferred deferred_;
   std::string path_;
   size_t size_;
+  bool written_;
   int error_ = 0;
   const char* syscall_ = "";
 };
 
 Napi::Value AllocateAsync(const Napi::CallbackInfo& info) {
   AllocateWorker* worker = new AllocateWorker(info.Env(), info[0].As<Napi::String>(),
-                                              static_cast<size_t>(info[1].As<Napi::Number>().Int64Value()));
+                                              static_cast<size_t>(info[1].As<Napi::Number>().Int64Value()),
+                                              info[2].As<Napi::Boolean>());
   Napi::Promise promise = worker->Promise();
   worker->Queue();
   return promise;
+}
+
+// Starts the write-back of a range of a file without waiting for it: the device writes the frames
+// of a large batch while the appending thread still builds the rest, and the flush's fdatasync
+// then waits only for what is left. Durability still comes from fdatasync alone.
+Napi::Value StartWriteback(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  off64_t offset = info[1].As<Napi::Number>().Int64Value();
+  off64_t length = info[2].As<Napi::Number>().Int64Value();
+  if (sync_file_range(fd, offset, length, SYNC_FILE_RANGE_WRITE) != 0) throw SystemError(env, errno, "sync_file_range", "<segment>");
+  return env.Undefined();
 }
 
 Napi::Value PageSize(const Napi::CallbackInfo& info) {
@@ -427,7 +449,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("map", Napi::Function::New(env, Map));
   exports.Set("sync", Napi::Function::New(env, Sync));
   exports.Set("syncAsync", Napi::Function::New(env, SyncAsync));
-  exports.Set("populateAsync", Napi::Function::New(env, PopulateAsync));
   exports.Set("advise", Napi::Function::New(env, Advise));
   exports.Set("unmap", Napi::Function::New(env, Unmap));
   exports.Set("lock", Napi::Function::New(env, Lock));
@@ -435,6 +456,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("fsyncDir", Napi::Function::New(env, FsyncDir));
   exports.Set("fsyncDirAsync", Napi::Function::New(env, FsyncDirAsync));
   exports.Set("allocateAsync", Napi::Function::New(env, AllocateAsync));
+  exports.Set("startWriteback", Napi::Function::New(env, StartWriteback));
   exports.Set("pageSize", Napi::Function::New(env, PageSize));
   return exports;
 }

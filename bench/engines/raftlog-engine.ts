@@ -11,10 +11,10 @@ export const raftlogEngine: EngineFactory = {
       appendBatch(entries, term) {
         log.append(entries.map((data) => ({ term, data })))
       },
-      // Synchronous like every durable peer here (raw fs fdatasyncSync, lmdb transactionSync,
-      // sqlite): the case measures the storage, not a thread-pool round trip. flush() adds that
-      // round trip; the raftlog-only cases measure it.
-      flush: () => (durable ? log.flushSync() : undefined),
+      // flush(), as a Raft node calls it: the fdatasync on the thread pool, so the event loop runs
+      // meanwhile (the durable peers here sync on the calling thread). The raftlog-only cases
+      // measure flushSync() too.
+      flush: () => (durable ? log.flush() : undefined),
       get: (index) => log.get(index)?.data,
       lastIndex: () => log.lastIndex,
       close: () => log.close(),

@@ -30,7 +30,8 @@ const [t0, t1, t2, t3, t4, t5, t6, t7] = tables as [Int32Array, Int32Array, Int3
 /** CRC-32 of bytes[start..end), continuing from `crc` (the CRC of what came before; 0 to start). */
 export function crc32Range(bytes: Uint8Array, start: number, end: number, crc = 0): number {
   if (nativeCrc32 !== undefined && end - start >= nativeThresholdBytes) {
-    return nativeCrc32(bytes.subarray(start, end), crc >>> 0) >>> 0
+    // The whole array needs no view: the append path checksums each payload as the caller gave it.
+    return nativeCrc32(start === 0 && end === bytes.length ? bytes : bytes.subarray(start, end), crc >>> 0) >>> 0
   }
   let c = ~crc
   let i = start

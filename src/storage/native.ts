@@ -12,14 +12,14 @@ interface NativeAddon {
   map(path: string, size: number, readOnly: boolean): ArrayBuffer
   sync(buffer: ArrayBuffer, offset: number, length: number): void
   syncAsync(buffer: ArrayBuffer, offset: number, length: number): Promise<void>
-  populateAsync(buffer: ArrayBuffer, offset: number, length: number): Promise<void>
   advise(buffer: ArrayBuffer, advice: Advice): void
   unmap(buffer: ArrayBuffer): void
   lock(lockPath: string, probe: boolean): number
   unlock(fd: number): void
   fsyncDir(path: string): void
   fsyncDirAsync(path: string): Promise<void>
-  allocateAsync(path: string, size: number): Promise<void>
+  allocateAsync(path: string, size: number, written: boolean): Promise<void>
+  startWriteback(fd: number, offset: number, length: number): void
   pageSize(): number
 }
 
@@ -75,15 +75,6 @@ export function syncRangeAsync(buffer: ArrayBuffer, offset: number, length: numb
   return addon.syncAsync(buffer, offset, length)
 }
 
-/**
- * madvise(MADV_POPULATE_WRITE) on the libuv thread pool: the write faults of those pages are
- * taken there instead of on the thread that appends. Rejects where the kernel lacks it (< 5.14).
- */
-export function populateRangeAsync(buffer: ArrayBuffer, offset: number, length: number): Promise<void> {
-  checkRange(buffer, offset, length)
-  return addon.populateAsync(buffer, offset, length)
-}
-
 export function advise(buffer: ArrayBuffer, advice: Advice): void {
   addon.advise(buffer, advice)
 }
@@ -118,9 +109,20 @@ export function fsyncDirectoryAsync(path: string): Promise<void> {
   return addon.fsyncDirAsync(path)
 }
 
-/** Creates (or empties) a file and reserves `sizeBytes` of blocks for it, on the thread pool. */
-export function allocateFileAsync(path: string, sizeBytes: number): Promise<void> {
-  return addon.allocateAsync(path, sizeBytes)
+/**
+ * Creates (or empties) a file of `sizeBytes` on the thread pool: with `written`, its blocks are
+ * written with zeros and synced; without, only reserved (posix_fallocate, "unwritten" extents).
+ */
+export function allocateFileAsync(path: string, sizeBytes: number, written = true): Promise<void> {
+  return addon.allocateAsync(path, sizeBytes, written)
+}
+
+/**
+ * sync_file_range(SYNC_FILE_RANGE_WRITE): starts writing back [offset, offset + length) of the
+ * file open as `fd` and returns without waiting. A hint for speed: only fdatasync makes it durable.
+ */
+export function startWriteback(fd: number, offset: number, length: number): void {
+  addon.startWriteback(fd, offset, length)
 }
 
 /** True for the errno codes flock uses to say another descriptor holds the lock. */

@@ -168,7 +168,6 @@ export class RaftLog {
       throw error
     }
     const tail = this.tail
-    tail.populateAhead()
     if (this.spare === undefined && tail.usedBytes * 2 > tail.sizeBytes) this.prepareSpare()
     return this.lastIndex
   }
@@ -438,7 +437,10 @@ export class RaftLog {
     if (spare !== undefined) this.spare = undefined
     const next = Segment.createForRotation(this.dir, previous.nextIndex, lastTermOf(previous), sizeBytes, spare?.path)
     this.directoryUnsynced = true
-    if (!previous.isSealed) this.pendingSeal.push(previous)
+    if (!previous.isSealed) {
+      previous.writeOut()
+      this.pendingSeal.push(previous)
+    }
     this.segments.push(next)
     this.stats.segmentsRotated++
     return next

@@ -160,7 +160,9 @@ export function writeFrame(bytes: Uint8Array, words: Uint32Array, offset: number
   words[word + 5] = Math.floor(index / twoTo32)
   bytes[offset + 24] = type
   bytes.set(data, offset + frameHeaderSizeBytes)
-  words[word + 1] = frameChecksum(bytes, offset, data.length)
+  // One pass: the header's bytes here, the payload's from the caller's array itself (no view).
+  const headerCrc = crc32Range(bytes, offset + 8, offset + frameHeaderSizeBytes, crc32Range(bytes, offset, offset + 4))
+  words[word + 1] = crc32Range(data, 0, data.length, headerCrc)
   return frameSizeBytes(data.length)
 }
 

@@ -1,10 +1,12 @@
 // One segment file over one mapping: a header, then frames, and once sealed an offset table.
 // A Segment knows its own bytes and nothing of its neighbours; RaftLog keeps the order.
 import { basename, dirname, join } from 'node:path'
-import { readFileSync, renameSync, rmSync, statSync } from 'node:fs'
+import { closeSync, fdatasyncSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs'
 import { EntryType, type LogEntry } from './log-entry.js'
 import { RaftLogError } from './errors.js'
-import { advise, fsyncDirectory, mapFile, pageSizeBytes, populateRangeAsync, syncRange, syncRangeAsync, unmap } from './native.js'
+import { fsyncDirectory, mapFile, pageSizeBytes, syncRange, unmap } from './native.js'
+import { DataFile } from './data-file.js'
+import { WriteBuffer } from './write-buffer.js'
 import { systemError } from './system-error.js'
 import { judgeHeader, walkOpenSegment, type HeaderVerdict, type OpenSegmentWalk } from './recovery-rule.js'
 import {
@@ -60,10 +62,39 @@ function copyPayload(bytes: Buffer, start: number, end: number): Uint8Array {
   return copy
 }
 
-/** How far ahead of the append position populateAhead() keeps pages faulted in, and its step. */
-const populateLeadBytes = 4 * 2 ** 20
-const populateChunkBytes = 2 ** 20
-let populateSupported = true
+/** Zeros written per call when a new segment file is zero-filled. */
+const zeroChunk = Buffer.alloc(2 ** 20)
+
+/**
+ * Makes a file of `sizeBytes` zeros whose blocks are written, and syncs it. A block written
+ * before needs no metadata when it is written again: fdatasync writes the data and flushes the
+ * disk's cache, no journal commit. A preallocated (posix_fallocate) block is "unwritten" to
+ * ext4: the first write into it changes the extent tree, which every fdatasync must then commit.
+ * On a full disk this fails with ENOSPC, before any mapping of the file exists.
+ */
+function writeZeroFile(path: string, sizeBytes: number): void {
+  const fd = openSync(path, 'w')
+  try {
+    for (let at = 0; at < sizeBytes; ) at += writeSync(fd, zeroChunk, 0, Math.min(zeroChunk.length, sizeBytes - at), at)
+    fdatasyncSync(fd)
+  } finally {
+    closeSync(fd)
+  }
+}
+
+/** Reads the entry of the frame at `offset` of `bytes` (a mapping or a write buffer). */
+function readEntry(bytes: Buffer, words: Uint32Array, offset: number, index: number): LogEntry {
+  const word = offset >>> 2
+  const start = offset + frameHeaderSizeBytes
+  return {
+    index,
+    term: (words[word + 2] as number) + (words[word + 3] as number) * 2 ** 32,
+    type: bytes[offset + 24] as EntryType,
+    // A copy (slice of a plain Uint8Array): the caller may keep it after the segment is
+    // truncated, deleted or unmapped.
+    data: copyPayload(bytes, start, start + (words[word] as number)),
+  }
+}
 
 export class Segment {
   path: string
@@ -90,8 +121,10 @@ export class Segment {
   private durableTo: number
   /** Counts truncations, so an msync that finishes after one does not vouch for new bytes. */
   private truncations = 0
-  /** Pages before this offset were handed to the thread pool to be faulted in (populateAhead). */
-  private populatedUpTo = 0
+  /** pwrite and fdatasync of the file. */
+  private readonly file: DataFile
+  /** Frames appended and not yet written to the file (an open segment that took appends). */
+  private buffer: WriteBuffer | undefined
   /** Its header on disk is a seal's (or a reopening's) header write cut short: recovery writes it again. */
   private headerCutShort = false
 
@@ -110,6 +143,7 @@ export class Segment {
     this.verified = (flags & flagSealed) === 0
     this.unsyncedFrom = headerSizeBytes
     this.durableTo = headerSizeBytes
+    this.file = new DataFile(path)
   }
 
   /**
@@ -119,7 +153,13 @@ export class Segment {
   static create(dir: string, baseIndex: number, prevTerm: number, sizeBytes: number, flags = 0): Segment {
     const path = join(dir, segmentFileName(baseIndex))
     const temporaryPath = `${path}.tmp`
-    const segment = Segment.make(temporaryPath, baseIndex, prevTerm, sizeBytes, flags)
+    try {
+      writeZeroFile(temporaryPath, sizeBytes)
+    } catch (error) {
+      rmSync(temporaryPath, { force: true })
+      throw systemError(error, `Cannot create segment ${basename(path)}`)
+    }
+    const segment = Segment.make(temporaryPath, baseIndex, prevTerm, sizeBytes, flags, false)
     try {
       syncRange(segment.mapping, 0, headerSizeBytes)
       renameSync(temporaryPath, path)
@@ -130,6 +170,7 @@ export class Segment {
       throw systemError(error, `Cannot create segment ${basename(path)}`)
     }
     segment.path = path
+    segment.file.renamed(path)
     segment.markDurable(headerSizeBytes)
     return segment
   }
@@ -145,7 +186,7 @@ export class Segment {
     const path = join(dir, segmentFileName(baseIndex))
     let reused = false
     if (sparePath !== undefined) {
-      // A file made ready (zeroed, its blocks reserved) on the thread pool: rename it in.
+      // A file made ready (its blocks written with zeros, synced) on the thread pool: rename it in.
       try {
         reused = statSync(sparePath).size === sizeBytes
         if (reused) renameSync(sparePath, path)
@@ -172,7 +213,6 @@ export class Segment {
     }
     const segment = new Segment(path, mapping, baseIndex, prevTerm, flags & flagResetBase)
     segment.offsets = new Uint32Array(1024)
-    segment.takeAppends()
     segment.writeOwnHeader()
     return segment
   }
@@ -220,7 +260,6 @@ export class Segment {
     const segment = new Segment(path, mapping, baseIndex, prevTerm, 0)
     segment.syncOrThrow(headerSizeBytes, end - headerSizeBytes)
     segment.offsets = new Uint32Array(1024)
-    segment.takeAppends()
     segment.writeOwnHeader()
     segment.syncOrThrow(0, headerSizeBytes)
     return segment
@@ -298,8 +337,6 @@ export class Segment {
     const neededBytes = end + offsetTableSizeBytes(this.count)
     if (neededBytes > this.sizeBytes) this.grow(Math.max(minSizeBytes, alignUp(neededBytes, pageSizeBytes)))
     this.markDurable(end)
-    // After the scan, which wants readahead when the file is not in the page cache.
-    this.takeAppends()
     return { cutBytes: walk.cutBytes, cutFrames: walk.cutFrames }
   }
 
@@ -325,41 +362,86 @@ export class Segment {
     return this.hasRoomAt(this.appendPosition, frameSizeBytes(payloadLength), this.count + 1)
   }
 
-  /** Appends one frame; the caller checked hasRoomFor() and that the segment is open. */
+  /**
+   * Appends one frame; the caller checked hasRoomFor() and that the segment is open. The frame is
+   * built in the write buffer (one copy of the payload, one checksum pass) and reaches the file
+   * with the next flush's pwrite, or earlier when the buffer is full.
+   */
   append(term: number, type: EntryType, data: Uint8Array): void {
     const offset = this.appendPosition
-    this.appendPosition += writeFrame(this.bytes, this.words, offset, this.nextIndex, term, type, data)
+    const frameBytes = frameSizeBytes(data.length)
+    const buffer = (this.buffer ??= new WriteBuffer(offset))
+    if (!buffer.reserve(frameBytes)) {
+      // A full buffer goes to the file now, and to the device while the next one fills: a large
+      // batch's flush then waits only for its last part.
+      this.writeOut()
+      buffer.reserve(frameBytes)
+    }
+    writeFrame(buffer.bytes, buffer.words, offset - buffer.from, this.nextIndex, term, type, data)
+    buffer.used += frameBytes
+    this.appendPosition += frameBytes
     this.pushOffset(offset)
   }
 
   /** The entry at `index`, which the caller knows is in this segment. */
   read(index: number): LogEntry {
     const offset = this.frameOffset(index)
-    const word = offset >>> 2
-    const start = offset + frameHeaderSizeBytes
-    return {
-      index,
-      term: (this.words[word + 2] as number) + (this.words[word + 3] as number) * 2 ** 32,
-      type: this.bytes[offset + 24] as EntryType,
-      // A copy (slice of a plain Uint8Array): the caller may keep it after the segment is
-      // truncated, deleted or unmapped.
-      data: copyPayload(this.bytes, start, start + (this.words[word] as number)),
-    }
+    const buffer = this.buffer
+    if (buffer !== undefined && offset >= buffer.from) return readEntry(buffer.bytes, buffer.words, offset - buffer.from, index)
+    return readEntry(this.bytes, this.words, offset, index)
   }
 
   /** Bytes the entry at `index` takes in a slice (its payload). */
   payloadLength(index: number): number {
-    return this.words[this.frameOffset(index) >>> 2] as number
+    const offset = this.frameOffset(index)
+    const buffer = this.buffer
+    if (buffer !== undefined && offset >= buffer.from) return buffer.words[(offset - buffer.from) >>> 2] as number
+    return this.words[offset >>> 2] as number
   }
 
   /** The type byte of the entry at `index`, without copying its payload. */
   typeAt(index: number): EntryType {
-    return this.bytes[this.frameOffset(index) + 24] as EntryType
+    const offset = this.frameOffset(index)
+    const buffer = this.buffer
+    if (buffer !== undefined && offset >= buffer.from) return buffer.bytes[offset - buffer.from + 24] as EntryType
+    return this.bytes[offset + 24] as EntryType
   }
 
   termAt(index: number): number {
-    const word = this.frameOffset(index) >>> 2
-    return (this.words[word + 2] as number) + (this.words[word + 3] as number) * 2 ** 32
+    const offset = this.frameOffset(index)
+    const buffer = this.buffer
+    const inBuffer = buffer !== undefined && offset >= buffer.from
+    const words = inBuffer ? buffer.words : this.words
+    const word = (inBuffer ? offset - buffer.from : offset) >>> 2
+    return (words[word + 2] as number) + (words[word + 3] as number) * 2 ** 32
+  }
+
+  /**
+   * Writes the buffered frames to the file and asks the kernel to start writing them to the
+   * device, without waiting: when the buffer is full, and for a segment that a rotation leaves
+   * full, ahead of the flush that syncs it.
+   */
+  writeOut(): void {
+    const buffer = this.buffer
+    if (buffer === undefined || buffer.used === 0) return
+    const { from, used } = buffer
+    this.writeBuffered()
+    this.file.startWriteback(from, used)
+  }
+
+  /**
+   * Writes the buffered frames to the file with one pwrite (a process killed during it leaves a
+   * prefix of whole pages: the frame it cuts is torn, the rest of its page and sector zero).
+   */
+  private writeBuffered(): void {
+    const buffer = this.buffer
+    if (buffer === undefined || buffer.used === 0) return
+    try {
+      this.file.write(buffer.bytes, buffer.used, buffer.from)
+    } catch (error) {
+      throw systemError(error, `Cannot write to segment ${this.fileName}`, 'ERR_IO')
+    }
+    buffer.written()
   }
 
   /**
@@ -367,6 +449,7 @@ export class Segment {
    * after the last frame, syncs it, then writes the header with the sealed flag and syncs it.
    */
   seal(): void {
+    this.assert(this.buffer === undefined || this.buffer.used === 0, 'seal() needs its frames written and synced first')
     const offsets = this.loadedOffsets()
     const tablePosition = alignUp(this.appendPosition, 8)
     writeOffsetTable(this.bytes, tablePosition, offsets, this.count)
@@ -374,8 +457,9 @@ export class Segment {
     this.flags |= flagSealed
     this.writeOwnHeader()
     this.syncOrThrow(0, headerSizeBytes)
-    // From now on it is only read: readahead helps again.
-    advise(this.mapping, 'normal')
+    // From now on it is only read.
+    this.buffer = undefined
+    this.file.close()
   }
 
   /**
@@ -401,53 +485,20 @@ export class Segment {
       // The table next: a kill while it is zeroed leaves each of its bytes the table's or zero.
       this.bytes.fill(0, alignUp(this.appendPosition, 8), oldEnd)
     }
-    for (let position = this.count - 1; position >= keepCount; position--) unwriteFrame(this.bytes, this.words, offsets[position] as number)
-    this.syncOrThrow(newEnd, oldEnd - newEnd)
+    // Frames still in the write buffer never reached the file: dropped there, nothing to zero.
+    const fileEnd = Math.min(oldEnd, this.buffer?.from ?? oldEnd)
+    for (let position = this.count - 1; position >= keepCount; position--) {
+      const offset = offsets[position] as number
+      if (offset < fileEnd) unwriteFrame(this.bytes, this.words, offset)
+    }
+    this.buffer?.dropFrom(newEnd)
+    this.syncOrThrow(newEnd, fileEnd - newEnd)
     this.count = keepCount
     this.appendPosition = newEnd
     this.unsyncedFrom = Math.min(this.unsyncedFrom, newEnd)
     this.durableTo = Math.min(this.durableTo, newEnd)
     this.truncations++
     for (const position of this.problems.keys()) if (position >= keepCount) this.problems.delete(position)
-    // Open for appends again, from the new end.
-    if (wasSealed) this.takeAppends()
-  }
-
-  /**
-   * Readies an open segment for appends, which write it front to back and msync a little at a
-   * time. Two measured problems of writing through a mapping, solved:
-   * - Readahead (8 MiB on this disk) filled fresh regions with large folios: the first write
-   *   faults there stalled for about 20 ms, three times per 64 MiB, and every small msync wrote
-   *   back a whole large folio. MADV_RANDOM keeps faults to single pages; seal() turns
-   *   readahead back on for the reads that follow.
-   * - A write fault per 4 KiB page on the appending thread was most of the cost of large
-   *   appends: populateAhead() takes those faults on the thread pool instead.
-   */
-  private takeAppends(): void {
-    advise(this.mapping, 'random')
-    this.populateAhead()
-  }
-
-  /**
-   * Keeps the pages of the next few MiB after the append position faulted in and writable by the
-   * thread pool. One MiB per call: each append and each finished MiB asks for the next, so a
-   * writer that never lets the event loop turn still gets them, and the pool runs more than one
-   * at a time only while the first lead is filled. MADV_POPULATE_WRITE never changes a byte, so
-   * crash safety is unchanged. At most one call into the addon per MiB appended.
-   */
-  populateAhead(): void {
-    if (!populateSupported || this.isSealed || this.mapping.byteLength === 0) return
-    // Never behind the append position: the pages holding frames are in place already.
-    const from = Math.max(this.populatedUpTo, this.appendPosition)
-    if (from >= Math.min(this.sizeBytes, this.appendPosition + populateLeadBytes)) return
-    const length = Math.min(populateChunkBytes, this.sizeBytes - from)
-    this.populatedUpTo = from + length
-    populateRangeAsync(this.mapping, from, length)
-      .then(() => this.populateAhead())
-      .catch((error: unknown) => {
-        // Only a hint: a kernel without MADV_POPULATE_WRITE (before 5.14) says EINVAL once.
-        if ((error as NodeJS.ErrnoException).code === 'EINVAL') populateSupported = false
-      })
   }
 
   /**
@@ -455,21 +506,31 @@ export class Segment {
    * still has in flight: msync waits for pages already being written back.
    */
   syncData(): void {
-    const from = this.durableTo
     const to = this.appendPosition
-    if (from < to) this.syncOrThrow(from, to - from)
+    if (this.durableTo < to) {
+      this.writeBuffered()
+      try {
+        this.file.syncSync()
+      } catch (error) {
+        throw systemError(error, `Cannot sync segment ${this.fileName}`, 'ERR_IO')
+      }
+    }
     this.markDurable(to)
   }
 
-  /** The same on the thread pool; resolves when the frames appended before the call are durable. */
+  /**
+   * The same with the fdatasync on the thread pool (the pwrite, a copy into the page cache, is
+   * made here first); resolves when the frames appended before the call are durable.
+   */
   async syncDataAsync(): Promise<void> {
     const from = this.unsyncedFrom
     const to = this.appendPosition
     if (from >= to) return
+    this.writeBuffered()
     this.unsyncedFrom = to
     const truncations = this.truncations
     try {
-      await syncRangeAsync(this.mapping, from, to - from)
+      await this.file.syncAsync()
     } catch (error) {
       throw systemError(error, `Cannot sync segment ${this.fileName}`, 'ERR_IO')
     }
@@ -583,7 +644,6 @@ export class Segment {
     this.bytes = Buffer.from(this.mapping)
     this.words = new Uint32Array(this.mapping, 0, this.mapping.byteLength >>> 2)
     this.size = sizeBytes
-    this.populatedUpTo = 0
   }
 
   /**
@@ -608,6 +668,8 @@ export class Segment {
   }
 
   private unmapOnly(): void {
+    this.buffer = undefined
+    this.file.close()
     unmap(this.mapping)
   }
 

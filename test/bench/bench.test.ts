@@ -25,7 +25,11 @@ describe('npm run bench, on tiny sizes', () => {
       expect(row.entriesPerSecond, `${row.case} ${row.engine}`).toBeGreaterThan(0)
       expect(Number.isFinite(row.p99Ms), `${row.case} ${row.engine}`).toBe(true)
       expect(row.mismatches, `${row.case} ${row.engine} read back wrong entries`).toBe(0)
+      // Every append case says how many bytes went toward the device per byte appended.
+      if (row.kind === 'append') expect(Number.isFinite(row.writeAmplification), `${row.case} ${row.engine}`).toBe(true)
     }
+    // A durable append writes at least what it appends.
+    for (const row of report.cases.filter((c) => c.case.endsWith('durable') && c.engine === 'raftlog')) expect(row.writeAmplification).toBeGreaterThanOrEqual(1)
     expect(ratios(report.cases).length).toBe(caseNames.length * (engines.length - 1))
     expect(report.raftlogOnly!.openCleanMs).toBeGreaterThan(0)
     expect(report.raftlogOnly!.cutBytesAfterCrash).toBeGreaterThan(0)
@@ -33,6 +37,7 @@ describe('npm run bench, on tiny sizes', () => {
     expect(report.raftlogOnly!.flushSyncP50Ms).toBeGreaterThan(0)
     expect(report.raftlogOnly!.flushAsyncP50Ms).toBeGreaterThan(0)
     expect(markdown(report)).toMatch(/\| append 100 B batch 64 durable \| lmdb \|/)
+    expect(markdown(report)).toMatch(/\| case \| engine \| entries\/s \| MB\/s \| p50 ms \| p99 ms \| write amp\. \| raftlog × \|/)
     expect(svg(report)).toMatch(/^<svg[\s\S]*<\/svg>$/)
   })
 })

@@ -23,13 +23,14 @@ async function makeLog(): Promise<string> {
   return dir
 }
 
-/** 300 entries over 4 KiB segments appended by a process that dies before any flush: no segment is sealed. */
-function makeUnflushedLog(): string {
+/** A log whose process flushed its entries and exited without close(): its last segment is open. */
+function makeLogExitedWithoutClose(): string {
   const dir = tempDir()
   const index = new URL('../../dist/index.js', import.meta.url).href
   const script = `import { RaftLog } from '${index}'
 const log = RaftLog.open(${JSON.stringify(dir)}, { segmentSize: 4096, logger: { warn() {} } })
 for (let i = 1; i <= 300; i++) log.append([{ term: 1, data: Buffer.from('entry ' + i) }])
+log.flushSync()
 process.exit(0)`
   const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' })
   expect(result.status, result.stderr).toBe(0)
@@ -38,7 +39,8 @@ process.exit(0)`
 
 function hashDirectory(dir: string): string {
   const hash = createHash('sha256')
-  for (const name of readdirSync(dir).sort()) hash.update(name).update(readFileSync(join(dir, name)))
+  // A closed log's spare segment may still be being zero-filled, then removed: not the tools' doing.
+  for (const name of readdirSync(dir).sort()) if (!name.startsWith('next-segment-')) hash.update(name).update(readFileSync(join(dir, name)))
   return hash.digest('hex')
 }
 
@@ -95,7 +97,7 @@ describe('raftlog inspect, verify and dump', () => {
   })
 
   it('verify names the damaged frame of a full segment that was never sealed, not only the gap after it', async () => {
-    const dir = makeUnflushedLog()
+    const dir = makeLogExitedWithoutClose()
     const files = segments(dir)
     expect(files.length).toBeGreaterThanOrEqual(3)
     const first = join(dir, files[0]!)
@@ -177,7 +179,7 @@ describe('raftlog inspect, verify and dump', () => {
 
 describe('raftlog verify judges as open() does, and checks the state file', () => {
   it('reports exactly the damage open() refuses: file, byte and index', async () => {
-    const dir = makeUnflushedLog()
+    const dir = makeLogExitedWithoutClose()
     const last = join(dir, segments(dir).at(-1)!)
     const bytes = readFileSync(last)
     bytes[headerSizeBytes + 32 + 2] = bytes[headerSizeBytes + 32 + 2]! ^ 0x01 // payload of the open segment's first entry

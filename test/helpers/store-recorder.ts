@@ -57,18 +57,40 @@ export class StoreRecorder {
   }
 }
 
-/** Swaps a Segment's views for recording ones; call the returned function to put them back. */
+/** The page size the kernel copies a pwrite in: a kill stops it between two pages, never inside one. */
+const pageBytes = 4096
+
+/**
+ * Swaps a Segment's views for recording ones, and records its pwrites too: one store per page (of
+ * file offsets) a pwrite touches, in file order, since a killed process's pwrite stops between
+ * pages. Call the returned function to put everything back.
+ */
 export function recordSegment(segment: object): { recorder: StoreRecorder; stop: () => void } {
-  const inner = segment as { bytes: Buffer; words: Uint32Array }
-  const { bytes, words } = inner
+  const inner = segment as { bytes: Buffer; words: Uint32Array; file: { write(bytes: Uint8Array, length: number, position: number): void } }
+  const { bytes, words, file } = inner
   const recorder = new StoreRecorder(bytes, words)
   inner.bytes = recorder.bytes
   inner.words = recorder.words
+  const write = file.write
+  file.write = function (this: unknown, source: Uint8Array, length: number, position: number) {
+    for (let at = position; at < position + length; ) {
+      const end = Math.min(position + length, (Math.floor(at / pageBytes) + 1) * pageBytes)
+      const store: Store = { positions: [], values: [], bulk: false }
+      for (let i = at; i < end; i++) {
+        store.positions.push(i)
+        store.values.push(source[i - position] as number)
+      }
+      recorder.stores.push(store)
+      at = end
+    }
+    write.call(this, source, length, position)
+  }
   return {
     recorder,
     stop() {
       inner.bytes = bytes
       inner.words = words
+      file.write = write
     },
   }
 }

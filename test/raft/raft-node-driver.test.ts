@@ -5,18 +5,28 @@ import { EntryType, RaftLog, RaftNode, type LogEntry, type RaftMessage, type Raf
 import { silentLogger } from '../helpers/entries.js'
 import { tempDir } from '../helpers/temp-dir.js'
 
-/** Set to make the next msync (asynchronous or not), or the next mapping of a new file, fail as a dying or full disk would. */
+/**
+ * Set to make the next flush's fdatasync on the thread pool, the next msync (of a truncation, a
+ * seal), or the next mapping of a new file fail as a dying or full disk would.
+ */
 const disk = { failNextSync: false, failNextSyncRange: false, failNextMap: false }
+
+vi.mock('../../src/storage/data-file.js', async (importOriginal) => {
+  const actual = await importOriginal<typeof import('../../src/storage/data-file.js')>()
+  class FailingDataFile extends actual.DataFile {
+    override syncAsync(): Promise<void> {
+      if (!disk.failNextSync) return super.syncAsync()
+      disk.failNextSync = false
+      return Promise.reject(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }))
+    }
+  }
+  return { ...actual, DataFile: FailingDataFile }
+})
 
 vi.mock('../../src/storage/native.js', async (importOriginal) => {
   const native = await importOriginal<typeof import('../../src/storage/native.js')>()
   return {
     ...native,
-    syncRangeAsync(buffer: ArrayBuffer, offset: number, length: number): Promise<void> {
-      if (!disk.failNextSync) return native.syncRangeAsync(buffer, offset, length)
-      disk.failNextSync = false
-      return Promise.reject(Object.assign(new Error('EIO: i/o error, msync'), { code: 'EIO' }))
-    },
     syncRange(buffer: ArrayBuffer, offset: number, length: number): void {
       if (!disk.failNextSyncRange) return native.syncRange(buffer, offset, length)
       disk.failNextSyncRange = false

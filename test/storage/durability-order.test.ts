@@ -1,12 +1,15 @@
-// What reaches the disk before a call returns, seen at the addon's boundary: every msync and
-// directory fsync is recorded (with its range), and any of them can be made to fail once.
+// What reaches the disk before a call returns, seen at the addon's and the segment files'
+// boundaries: every msync and directory fsync (with its range), every pwrite and fdatasync of a
+// segment file, recorded in order; any of them can be made to fail once.
 import { describe, expect, it, vi } from 'vitest'
 import type { RaftLog as RaftLogType } from '../../src/storage/raft-log.js'
 import { payloadFor, silentLogger } from '../helpers/entries.js'
+import { recordingDataFileModule } from '../helpers/recording-data-file.js'
 import { tempDir } from '../helpers/temp-dir.js'
 
 interface Call {
   name: string
+  file?: string
   offset?: number
   length?: number
 }
@@ -36,6 +39,7 @@ vi.mock('../../src/storage/native.js', async (importOriginal) => {
   }
   return wrapped
 })
+vi.mock('../../src/storage/data-file.js', async (importOriginal) => recordingDataFileModule(await importOriginal(), calls, failNext))
 
 const { RaftLog } = await import('../../src/storage/raft-log.js')
 const { RaftStateFile } = await import('../../src/storage/raft-state-file.js')
@@ -68,10 +72,12 @@ describe('durability order', () => {
     log.append([{ term: 3, data: payloadFor(log.lastIndex + 1, 10) }])
     calls.length = 0
     log.flushSync()
-    // The full first segment (being sealed by the flush in flight), the new one from its header
-    // on, and the directory the rotation changed: all again, synchronously.
-    const synced = calls.filter((call) => call.name === 'syncRange')
-    expect(synced).toContainEqual({ name: 'syncRange', offset: 0, length: log.describeSegments()[1]!.usedBytes })
+    // The full first segment (being sealed by the flush in flight), the new one with its header
+    // and the entry appended since, and the directory the rotation changed: all again, here.
+    const [first, second] = log.describeSegments()
+    const synced = calls.filter((call) => call.name === 'fdatasync').map((call) => call.file)
+    expect(synced).toEqual([first!.file, second!.file])
+    expect(calls.some((call) => call.name === 'write' && call.file === second!.file && call.offset! + call.length! === second!.usedBytes)).toBe(true)
     expect(calls.some((call) => call.name === 'fsyncDirectory')).toBe(true)
     expect(log.describeSegments()[0]!.sealed).toBe(true)
     await inFlight
@@ -89,12 +95,12 @@ describe('durability order', () => {
     await inFlight
     calls.length = 0
     log.flushSync()
-    // The msync that was in flight covered the old frames, not the new ones: everything from the
-    // cut (at least) to the end is synced again.
-    const [sync, ...more] = calls.filter((call) => call.name === 'syncRange')
-    expect(more).toEqual([])
-    expect(sync!.offset).toBeLessThanOrEqual(cut)
-    expect(sync!.offset! + sync!.length!).toBe(log.describeSegments()[0]!.usedBytes)
+    // The fdatasync that was in flight covered the old frames, not the new ones: they are written
+    // (from the cut to the end) and synced again.
+    expect(calls.map(({ name, offset, length }) => ({ name, offset, length }))).toEqual([
+      { name: 'write', offset: cut, length: log.describeSegments()[0]!.usedBytes - cut },
+      { name: 'fdatasync', offset: undefined, length: undefined },
+    ])
     log.close()
   })
 
@@ -111,11 +117,11 @@ describe('durability order', () => {
     const log = RaftLog.open(tempDir(), { segmentSize, logger: silentLogger })
     await log.flush()
     log.append([{ term: 1, data: payloadFor(1, 10) }])
-    failNext.add('syncRangeAsync')
+    failNext.add('fdatasyncAsync')
     const failing = log.flush()
     log.append([{ term: 1, data: payloadFor(2, 10) }])
     const queued = log.flush()
-    failNext.add('syncRange')
+    failNext.add('fdatasync')
     expect(() => log.close()).toThrow(expect.objectContaining({ code: 'ERR_IO' }))
     await expect(failing).rejects.toMatchObject({ code: 'ERR_IO' })
     await expect(queued).rejects.toMatchObject({ code: 'ERR_IO' })

@@ -10,9 +10,9 @@ import { RaftLog } from '../../src/storage/raft-log.js'
 import { Segment } from '../../src/storage/segment.js'
 import { planRecovery, type RecoveryOutcome } from '../../src/storage/recovery-plan.js'
 import { judgeHeader, walkOpenSegment } from '../../src/storage/recovery-rule.js'
-import { parseSegmentFileName, segmentFileName } from '../../src/storage/segment-format.js'
+import { parseSegmentFileName, segmentFileName, writeFrame } from '../../src/storage/segment-format.js'
 import { prng } from '../../src/cli/crash-test/payload.js'
-import { killStates, loseSectorsAfter, recordSegment } from '../helpers/store-recorder.js'
+import { killStates, loseSectorsAfter, recordSegment, StoreRecorder } from '../helpers/store-recorder.js'
 import { payloadFor, silentLogger } from '../helpers/entries.js'
 import { tempDir } from '../helpers/temp-dir.js'
 
@@ -88,33 +88,53 @@ function expectWrittenEntries(entries: { index: number; term: number; data: Uint
 const frameSizes = [0, 1, 40, 700, 3000]
 
 describe('a process killed in the middle of a write', () => {
-  it.each(frameSizes)('inside the stores of a %i-byte frame: every prefix opens with the frames before it, or with it whole', (size) => {
+  it.each(frameSizes)('inside the stores of a %i-byte frame written through the mapping: every prefix opens with the frames before it, or with it whole', (size) => {
+    // How raftlog wrote frames before its write buffer, and so what files of earlier versions can
+    // hold; and what truncation, which undoes them in reverse through the mapping, relies on.
     const before = [40, 40, 300]
     const sizes = [...before, size]
     const segment = segmentWith(tempDir(), before)
-    const { recorder, stop } = recordSegment(segment)
-    segment.append(term, 0, payloadFor(4, term, size))
-    stop()
-    const finalBytes = Buffer.from(recorder.bytes)
-    const states = killStates(recorder.before, recorder.stores)
-    states.forEach(({ image: bytes, label }, n) => {
-      const kept = keptEntries([image(segment, bytes)], label)
+    const bytes = Buffer.from(segment['bytes' as keyof Segment] as unknown as Buffer)
+    segment.close()
+    const recorder = new StoreRecorder(bytes, new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.length >>> 2))
+    const end = 64 + 72 + 72 + 336
+    writeFrame(recorder.bytes, recorder.words, end, 4, term, 0, payloadFor(4, term, size))
+    const finalBytes = Buffer.from(bytes)
+    killStates(recorder.before, recorder.stores).forEach(({ image: state, label }, n) => {
+      const kept = keptEntries([{ name: segmentFileName(1), bytes: state }], label)
       expect([3, 4], label).toContain(kept)
-      if (kept === 4) expect(bytes.equals(finalBytes), `${label}: a frame kept whole`).toBe(true)
-      if (n % 5 === 0) expectWrittenEntries(openImages([image(segment, bytes)]), sizes)
+      if (kept === 4) expect(state.equals(finalBytes), `${label}: a frame kept whole`).toBe(true)
+      if (n % 5 === 0) expectWrittenEntries(openImages([{ name: segmentFileName(1), bytes: state }]), sizes)
+    })
+  })
+
+  it.each([[[40, 300]], [[3000, 10_000, 40, 40]], [[0, 0, 5000]]])('inside the pwrite of a flush of frames %j: every prefix of whole pages opens with the frames before it, and whole frames only', (sizes) => {
+    const before = [40, 700]
+    const segment = segmentWith(tempDir(), before)
+    const { recorder, stop } = recordSegment(segment)
+    sizes.forEach((size, i) => segment.append(term, 0, payloadFor(3 + i, term, size)))
+    segment.syncData()
+    stop()
+    expect(recorder.stores.length).toBeGreaterThanOrEqual(1)
+    const all = [...before, ...sizes]
+    killStates(recorder.before, recorder.stores).forEach(({ image: bytes, label }, n) => {
+      expect(keptEntries([image(segment, bytes)], label)).toBeGreaterThanOrEqual(2)
+      if (n % 2 === 0) expectWrittenEntries(openImages([image(segment, bytes)]), all)
     })
     segment.close()
   })
 
-  it('inside a frame, then the sectors written after the last flush each lost or not', () => {
+  it('inside the pwrite of frames, then the sectors written after the last flush each lost or not', () => {
     const random = prng(11)
-    for (const size of frameSizes) {
+    for (const size of [...frameSizes, 9000]) {
       const before = [40, 500]
       const segment = segmentWith(tempDir(), before)
       const { recorder, stop } = recordSegment(segment)
       segment.append(term, 0, payloadFor(3, term, size))
       segment.append(term, 0, payloadFor(4, term, 40))
+      segment.syncData()
       stop()
+      expect(recorder.stores.length).toBeGreaterThanOrEqual(1)
       for (const { image: bytes, label } of killStates(recorder.before, recorder.stores)) {
         for (let k = 0; k < 3; k++) {
           const lost = loseSectorsAfter(bytes, recorder.before, 64 + 72 + 536, random)
@@ -186,13 +206,13 @@ describe('a process killed in the middle of a write', () => {
     for (const size of frameSizes) {
       const sizes = [40, 300, size]
       const segment = segmentWith(tempDir(), [40, 300])
-      const { recorder, stop } = recordSegment(segment)
-      segment.append(term, 0, payloadFor(3, term, size))
-      stop()
+      const bytes = Buffer.from(segment['bytes' as keyof Segment] as unknown as Buffer)
+      segment.close()
+      const recorder = new StoreRecorder(bytes, new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.length >>> 2))
+      writeFrame(recorder.bytes, recorder.words, 64 + 72 + 336, 3, term, 0, payloadFor(3, term, size))
       // A frame cut short two thirds through its stores, as a kill leaves it.
       const states = killStates(recorder.before, recorder.stores)
       const { image: unfinished } = states[Math.floor((states.length * 2) / 3)] as { image: Buffer }
-      segment.close()
       const dir = tempDir()
       const name = segmentFileName(1)
       writeFileSync(join(dir, name), unfinished)

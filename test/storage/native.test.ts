@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest'
 import { spawnSync } from 'node:child_process'
-import { chmodSync, existsSync, readFileSync, statSync } from 'node:fs'
+import { chmodSync, closeSync, existsSync, openSync, readFileSync, statSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { fsyncDirectory, isLockHeld, lockFile, mapFile, mapFileReadOnly, populateRangeAsync, syncRange, syncRangeAsync, unlockFile, unmap, pageSizeBytes } from '../../src/storage/native.js'
+import { allocateFileAsync, fsyncDirectory, isLockHeld, lockFile, mapFile, mapFileReadOnly, startWriteback, syncRange, syncRangeAsync, unlockFile, unmap, pageSizeBytes } from '../../src/storage/native.js'
 import { tempDir } from '../helpers/temp-dir.js'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
@@ -38,25 +38,26 @@ describe('native addon', () => {
     await expect(pending).resolves.toBeUndefined()
   })
 
-  it('populating pages ahead changes no byte, and an unmap while it runs waits for it', async () => {
-    const path = join(tempDir(), 'seg')
-    const mapping = mapFile(path, 64 * pageSizeBytes)
-    const bytes = Buffer.from(mapping)
-    bytes.write('written before', pageSizeBytes)
-    await populateRangeAsync(mapping, 0, 64 * pageSizeBytes)
-    expect(bytes.subarray(pageSizeBytes, pageSizeBytes + 14).toString()).toBe('written before')
-    expect(bytes.subarray(2 * pageSizeBytes).every((byte) => byte === 0)).toBe(true)
-    syncRange(mapping, 0, 64 * pageSizeBytes)
-    const onDisk = readFileSync(path)
-    expect(onDisk.subarray(pageSizeBytes, pageSizeBytes + 14).toString()).toBe('written before')
-    expect(onDisk.subarray(2 * pageSizeBytes).every((byte) => byte === 0)).toBe(true)
-    unmap(mapping)
-    expect(() => populateRangeAsync(mapping, 0, 1)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }))
-    // 16 MiB of fresh pages take the pool a while: the unmap below comes first and must wait.
-    const fresh = mapFile(join(tempDir(), 'seg'), 16 * 2 ** 20)
-    const pending = populateRangeAsync(fresh, 0, 16 * 2 ** 20)
-    unmap(fresh)
-    await expect(pending).resolves.toBeUndefined()
+  it('allocateFileAsync makes a file of zeros whose blocks are all there, or only reserves them when asked', async () => {
+    for (const written of [true, false]) {
+      const path = join(tempDir(), 'spare')
+      await allocateFileAsync(path, 4 * 2 ** 20, written)
+      const stat = statSync(path)
+      expect(stat.size).toBe(4 * 2 ** 20)
+      expect(stat.blocks * 512).toBeGreaterThanOrEqual(stat.size)
+      expect(readFileSync(path).every((byte) => byte === 0)).toBe(true)
+    }
+    await expect(allocateFileAsync(join(tempDir(), 'missing', 'spare'), 4096)).rejects.toMatchObject({ code: 'ENOENT', syscall: 'open' })
+  })
+
+  it('startWriteback starts writing a range back and changes nothing; a bad descriptor is an error with its errno name', () => {
+    const path = join(tempDir(), 'file')
+    const fd = openSync(path, 'w+')
+    writeSync(fd, Buffer.from('some bytes'), 0, 10, 0)
+    startWriteback(fd, 0, 10)
+    closeSync(fd)
+    expect(readFileSync(path).toString()).toBe('some bytes')
+    expect(() => startWriteback(fd, 0, 10)).toThrow(expect.objectContaining({ code: 'EBADF', syscall: 'sync_file_range' }))
   })
 
   it('a read-only mapping never writes to the file', () => {

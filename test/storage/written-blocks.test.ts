@@ -1,0 +1,48 @@
+// Segments are zero-filled when they are made, so every block an append writes into was written
+// before: fdatasync then writes data only, where a block reserved with posix_fallocate is
+// "unwritten" to ext4 and its first write costs the flush a journal commit. Checked with
+// filefrag (e2fsprogs), which lists the file's extents and flags unwritten ones.
+import { describe, expect, it } from 'vitest'
+import { execFileSync } from 'node:child_process'
+import { readdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { RaftLog } from '../../src/storage/raft-log.js'
+import { payloadFor, silentLogger } from '../helpers/entries.js'
+import { tempDir } from '../helpers/temp-dir.js'
+
+/** filefrag's extent lines for a file, and how many of them are unwritten. */
+function extents(path: string): { all: number; unwritten: number } {
+  const lines = execFileSync('filefrag', ['-v', path], { encoding: 'utf8' })
+    .split('\n')
+    .filter((line) => /^\s*\d+:/.test(line))
+  return { all: lines.length, unwritten: lines.filter((line) => line.includes('unwritten')).length }
+}
+
+describe('segment files', () => {
+  it('are made with every block written: the first segment, and the spare made ready for a rotation', async () => {
+    const dir = tempDir()
+    const segmentSize = 4 * 2 ** 20
+    const log = RaftLog.open(dir, { segmentSize, logger: silentLogger })
+    const first = join(dir, log.describeSegments()[0]!.file)
+    expect(extents(first)).toMatchObject({ unwritten: 0 })
+    expect(extents(first).all).toBeGreaterThan(0)
+    // Past half of the open segment, the spare is made on the thread pool.
+    while (log.describeSegments()[0]!.usedBytes * 2 <= segmentSize) log.append([{ term: 1, data: payloadFor(log.lastIndex + 1, 1, 4000) }])
+    await log.flush()
+    const spare = await (async () => {
+      for (let attempt = 0; attempt < 200; attempt++) {
+        const name = readdirSync(dir).find((file) => file.startsWith('next-segment-'))
+        if (name !== undefined && extents(join(dir, name)).all > 0) return join(dir, name)
+        await new Promise((resolve) => setTimeout(resolve, 20))
+      }
+      throw new Error('no spare segment was made')
+    })()
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    expect(extents(spare)).toMatchObject({ unwritten: 0 })
+    // The rotation renames it in: the next segment's blocks were all written before.
+    while (log.describeSegments().length < 2) log.append([{ term: 1, data: payloadFor(log.lastIndex + 1, 1, 4000) }])
+    await log.flush()
+    expect(extents(join(dir, log.describeSegments()[1]!.file))).toMatchObject({ unwritten: 0 })
+    log.close()
+  })
+})
