@@ -380,7 +380,9 @@ class AllocateWorker : public Napi::AsyncWorker {
       close(fd);
       return;
     }
-    const size_t chunk = size_t{1} << 20;
+    // One page per write: the page cache keeps the folio size a write made, and a later small
+    // write into a large folio would dirty (and make fdatasync write) all of it.
+    const size_t chunk = 4096;
     std::vector<char> zeros(chunk, 0);
     for (size_t done = 0; done < size_;) {
       ssize_t written = pwrite(fd, zeros.data(), std::min(chunk, size_ - done), static_cast<off_t>(done));

@@ -4,7 +4,7 @@
 // filefrag (e2fsprogs), which lists the file's extents and flags unwritten ones.
 import { describe, expect, it } from 'vitest'
 import { execFileSync } from 'node:child_process'
-import { readdirSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { RaftLog } from '../../src/storage/raft-log.js'
 import { payloadFor, silentLogger } from '../helpers/entries.js'
@@ -43,6 +43,21 @@ describe('segment files', () => {
     while (log.describeSegments().length < 2) log.append([{ term: 1, data: payloadFor(log.lastIndex + 1, 1, 4000) }])
     await log.flush()
     expect(extents(join(dir, log.describeSegments()[1]!.file))).toMatchObject({ unwritten: 0 })
+    log.close()
+  })
+
+  it('a flush of one small entry writes a page or two, not the megabyte of zeros around it', () => {
+    // The page cache keeps the folio size of the write that brought a page in: zeros written a
+    // MiB at a time would make every small pwrite dirty, and fdatasync write, the whole MiB.
+    const writeBytes = (): number => Number(/^write_bytes: (\d+)$/m.exec(readFileSync('/proc/self/io', 'utf8'))![1])
+    const log = RaftLog.open(tempDir(), { segmentSize: 16 * 2 ** 20, logger: silentLogger })
+    log.flushSync()
+    for (let round = 0; round < 5; round++) {
+      const before = writeBytes()
+      log.append([{ term: 1, data: payloadFor(log.lastIndex + 1, 1, 100) }])
+      log.flushSync()
+      expect(writeBytes() - before).toBeLessThanOrEqual(2 * 4096)
+    }
     log.close()
   })
 })
