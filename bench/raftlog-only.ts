@@ -99,7 +99,7 @@ function indexMemory(dir: string, entries: number): number {
   return bytes / count
 }
 
-/** flush() runs msync on the thread pool; what that round trip adds to one small durable append. */
+/** flush() runs fdatasync on the thread pool; what that round trip adds to one small durable append. */
 async function flushLatency(dir: string, repeats: number): Promise<{ flushSyncP50Ms: number; flushAsyncP50Ms: number }> {
   const log = RaftLog.open(dir, { logger: silent })
   const entry = [{ term: 1, data: new Uint8Array(100) }]

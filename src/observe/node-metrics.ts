@@ -16,7 +16,7 @@ export interface MetricsSource {
 }
 
 const roles = ['follower', 'candidate', 'leader'] as const
-/** A flush is one msync per dirty segment: well under a millisecond on a fast disk, seconds on a sick one. */
+/** A flush is one pwrite and one fdatasync per dirty segment: well under a millisecond on a fast disk, seconds on a sick one. */
 const fsyncBucketsSeconds = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]
 const snapshotBucketsSeconds = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120]
 
@@ -41,7 +41,7 @@ export class NodeMetrics {
     this.registry.setDefaultLabels({ node_id: String(nodeId) })
     collectDefaultMetrics({ register: this.registry })
     const registers = [this.registry]
-    this.fsync = new Histogram({ name: 'raftlog_fsync_duration_seconds', help: 'Time to make the log durable (msync of its dirty segments), per flush', buckets: fsyncBucketsSeconds, registers })
+    this.fsync = new Histogram({ name: 'raftlog_fsync_duration_seconds', help: 'Time to make the log durable (pwrite and fdatasync of its dirty segments), per flush', buckets: fsyncBucketsSeconds, registers })
     this.snapshotTaken = new Histogram({ name: 'raftlog_snapshot_duration_seconds', help: 'Time to take a snapshot here, file durable and log compacted', buckets: snapshotBucketsSeconds, registers })
     this.snapshotInstalled = new Histogram({ name: 'raftlog_snapshot_install_duration_seconds', help: "Time to install a leader's snapshot, from its first chunk to the state restored", buckets: snapshotBucketsSeconds, registers })
     this.stateGauges()

@@ -1,8 +1,9 @@
 // RaftLog: the log of one node, as segment files kept in a map sorted by base index.
 //
-// Appends write frames straight into the mapping of the last (open) segment: no system call per
-// entry. flush() makes everything appended so far durable with one msync per dirty segment, and
-// seals the segments that filled up since the last flush (their frames are durable first).
+// Appends build frames in the open segment's write buffer: no system call per entry. flush()
+// makes everything appended so far durable with one pwrite and one fdatasync per dirty segment,
+// and seals the segments that filled up since the last flush (their frames are durable first).
+// Reads go through each segment's memory mapping.
 import { randomBytes } from 'node:crypto'
 import { mkdirSync, readdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
@@ -318,7 +319,7 @@ export class RaftLog {
     }
     if (this.flushInFlight === undefined) return this.startFlush()
     // One flush is running. A second one, shared by every caller until it starts, covers what
-    // was appended meanwhile: one msync serves them all.
+    // was appended meanwhile: one fdatasync serves them all.
     this.flushQueued ??= this.flushInFlight
       .catch(() => undefined)
       .then(() => {
@@ -577,7 +578,7 @@ export class RaftLog {
   }
 
   /**
-   * After a failed msync the kernel may already have dropped the dirty pages, so retrying
+   * After a failed sync the kernel may already have dropped the dirty pages, so retrying
    * proves nothing: refuse every further write until the log is reopened from disk.
    */
   private fail(error: unknown): RaftLogError {

@@ -87,6 +87,15 @@ function writeZeroFile(path: string, sizeBytes: number): void {
   }
 }
 
+/**
+ * Full write buffers written out since the last sync whose write-back is started at once. A log
+ * that is flushed gains (its flush then waits only for the rest of a large batch: 16 KiB x 64
+ * durable measured 0.98x raw fs with it, 0.83x without); one that is not (no-sync appends) loses,
+ * since starting write-back makes appends wait for a busy device (1 KiB x 1024 no-sync fell to
+ * 0.2-0.3x raw fs): past this many, write-back is left to the kernel until the next sync.
+ */
+const writebackBuffersAfterSync = 64
+
 /** Reads the entry of the frame at `offset` of `bytes` (a mapping or a write buffer). */
 function readEntry(bytes: Buffer, words: Uint32Array, offset: number, index: number): LogEntry {
   const word = offset >>> 2
@@ -120,16 +129,18 @@ export class Segment {
   /** Sealed segments are checked frame by frame once, on first read; problems by position. */
   private verified: boolean
   private problems = new Map<number, string>()
-  /** Bytes from here to appendPosition have not been handed to an msync yet. */
+  /** Bytes from here to appendPosition have not been handed to a sync yet. */
   private unsyncedFrom: number
-  /** Bytes before this are known durable (an msync of them completed); at most unsyncedFrom. */
+  /** Bytes before this are known durable (a sync of them completed); at most unsyncedFrom. */
   private durableTo: number
-  /** Counts truncations, so an msync that finishes after one does not vouch for new bytes. */
+  /** Counts truncations, so a sync that finishes after one does not vouch for new bytes. */
   private truncations = 0
   /** pwrite and fdatasync of the file. */
   private readonly file: DataFile
   /** Frames appended and not yet written to the file (an open segment that took appends). */
   private buffer: WriteBuffer | undefined
+  /** Write buffers written out since the last sync (writebackBuffersAfterSync). */
+  private buffersSinceSync = 0
   /** Its header on disk is a seal's (or a reopening's) header write cut short: recovery writes it again. */
   private headerCutShort = false
 
@@ -426,16 +437,16 @@ export class Segment {
   }
 
   /**
-   * Writes the buffered frames to the file and asks the kernel to start writing them to the
-   * device, without waiting: when the buffer is full, and for a segment that a rotation leaves
-   * full, ahead of the flush that syncs it.
+   * Writes the buffered frames to the file and, for a log that is being flushed, asks the kernel
+   * to start writing them to the device without waiting: when the buffer is full, and for a
+   * segment that a rotation leaves full, ahead of the flush that syncs it.
    */
   writeOut(): void {
     const buffer = this.buffer
     if (buffer === undefined || buffer.used === 0) return
     const { from, used } = buffer
     this.writeBuffered()
-    this.file.startWriteback(from, used)
+    if (this.buffersSinceSync++ < writebackBuffersAfterSync) this.file.startWriteback(from, used)
   }
 
   /**
@@ -525,9 +536,10 @@ export class Segment {
 
   /**
    * Synchronously makes every appended frame durable, including those an asynchronous sync
-   * still has in flight: msync waits for pages already being written back.
+   * still has in flight: fdatasync waits for pages already being written back.
    */
   syncData(): void {
+    this.buffersSinceSync = 0
     const to = this.appendPosition
     if (this.durableTo < to) {
       this.writeBuffered()
@@ -548,6 +560,7 @@ export class Segment {
     const from = this.unsyncedFrom
     const to = this.appendPosition
     if (from >= to) return
+    this.buffersSinceSync = 0
     this.writeBuffered()
     this.unsyncedFrom = to
     const truncations = this.truncations
@@ -654,7 +667,7 @@ export class Segment {
 
   /**
    * Makes the file `sizeBytes` long (posix_fallocate: the new bytes are zero and their blocks
-   * reserved) and maps it again. The size change is durable with the next msync of its data.
+   * reserved) and maps it again. The size change is durable with the next sync of its data.
    */
   private grow(sizeBytes: number): void {
     unmap(this.mapping)

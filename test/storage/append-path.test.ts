@@ -88,6 +88,21 @@ describe('append path', () => {
     log.close()
   })
 
+  it('a log appended to without flushes leaves write-back to the kernel after 64 buffers, until it is flushed again', () => {
+    const log = RaftLog.open(tempDir(), { segmentSize: 64 * 1024 * 1024, logger: silentLogger })
+    clear()
+    const payload = new Uint8Array(writeBufferMaxBytes / 2 - 32)
+    // Two frames fill a buffer: 80 buffers written out, no flush.
+    for (let i = 0; i < 161; i++) log.append([{ term: 1, data: payload }])
+    const count = (name: string): number => fileCalls.filter((call) => call.name === name).length
+    expect([count('write'), count('startWriteback')]).toEqual([80, 64])
+    log.flushSync()
+    clear()
+    for (let i = 0; i < 5; i++) log.append([{ term: 1, data: payload }])
+    expect([count('write'), count('startWriteback')]).toEqual([2, 2])
+    log.close()
+  })
+
   it('many flushes waiting on one in flight share a single second fdatasync', async () => {
     const log = RaftLog.open(tempDir(), { segmentSize: 16 * 1024 * 1024, logger: silentLogger })
     await log.flush() // the run's first flush, with its directory sync

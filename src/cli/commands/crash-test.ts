@@ -16,7 +16,7 @@ acknowledged (flushed) entry present and byte-exact, no entry that was never wri
 contiguous, terms non-decreasing. Each round goes on in the same directory.
 
   kill rounds        the writer SIGKILLs itself at a point the seed picks: an operation
-                     number, then after an append, during its flush's msync, or after the
+                     number, then after an append, during its flush's fdatasync, or after the
                      flush but before the parent heard of it (so a seed replays a run exactly);
                      or, one round in three, the parent SIGKILLs it from outside, a delay
                      the seed picks after it started, while it appends at full speed (one

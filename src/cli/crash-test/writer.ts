@@ -26,7 +26,7 @@ export type CrashPoint = 'none' | 'truncate' | 'compact' | 'rotation'
 
 /**
  * Where in an append the writer kills itself in a plain kill or power-loss round: after the
- * append (nothing flushed), while the flush's msync runs on the thread pool, or after the flush
+ * append (nothing flushed), while the flush's fdatasync runs on the thread pool, or after the flush
  * resolved but before the parent heard of it. Chosen by the round's seed, so a seed replays.
  */
 export type KillStep = 'after-append' | 'during-flush' | 'before-acknowledge'
@@ -138,7 +138,7 @@ async function run(config: WriterConfig): Promise<void> {
 
 /**
  * One append() call per entry, as fast as the loop goes, then a flush: flushSync() mostly, an
- * awaited flush() one time in eight (its msync on the thread pool, its seals after it). The parent
+ * awaited flush() one time in eight (its fdatasync on the thread pool, its seals after it). The parent
  * kills the process from outside at any moment of this.
  */
 async function appendAtFullSpeed(log: RaftLog, config: WriterConfig, count: number, term: number, random: () => number): Promise<void> {
