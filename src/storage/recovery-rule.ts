@@ -121,7 +121,8 @@ function headerCutShort(bytes: Buffer, nameBase: number, problem: string): Heade
     }
   }
   const prevTerm = readU64(bytes, 32)
-  const flags = bytes.readUInt32LE(48) & ~flagSealed
+  // Unsigned: flags are a u32, and random damage may set the high bit.
+  const flags = (bytes.readUInt32LE(48) & ~flagSealed) >>> 0
   if (Number.isNaN(prevTerm)) return undefined
   const walk = walkOpenSegment(bytes, nameBase, prevTerm)
   if (walk.damage !== undefined || walk.ending !== 'unfinished seal') return undefined

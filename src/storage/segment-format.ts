@@ -112,12 +112,12 @@ const headerScratch = Buffer.alloc(headerSizeBytes)
  * a seal (or the reopening of a sealed segment) cut short by a kill from damage.
  */
 export function openHeader(baseIndex: number, prevTerm: number, flags: number): SegmentHeader {
-  return { version: segmentVersion, baseIndex, entryCount: 0, appendPosition: headerSizeBytes, prevTerm, offsetTablePosition: 0, flags: flags & ~flagSealed }
+  return { version: segmentVersion, baseIndex, entryCount: 0, appendPosition: headerSizeBytes, prevTerm, offsetTablePosition: 0, flags: (flags & ~flagSealed) >>> 0 }
 }
 
 /** The header seal() writes over a segment of `count` frames ending at `end` (its offset table's position). */
 export function sealedHeader(baseIndex: number, prevTerm: number, flags: number, count: number, end: number): SegmentHeader {
-  return { version: segmentVersion, baseIndex, entryCount: count, appendPosition: end, prevTerm, offsetTablePosition: end, flags: flags | flagSealed }
+  return { version: segmentVersion, baseIndex, entryCount: count, appendPosition: end, prevTerm, offsetTablePosition: end, flags: (flags | flagSealed) >>> 0 }
 }
 
 export type HeaderProblem = 'too small' | 'no header' | 'bad magic' | 'checksum mismatch' | 'unsupported version'

@@ -147,6 +147,13 @@ describe('the recovery rule', () => {
     const foreign = Buffer.from(bytes)
     foreign.write('GIF8', 0)
     expect(judgeHeader(foreign, 1)).toMatchObject({ kind: 'damaged', problem: 'not a segment: header bad magic' })
+    // A sealed segment with random bytes over its flags and checksum (the flags' high bit set):
+    // damage, judged as such, not a RangeError thrown while checking for a seal cut short.
+    const { bytes: sealed, offsets } = image([100, 200, 300])
+    writeOffsetTable(sealed, offsets[3]!, Uint32Array.from(offsets.slice(0, 3)), 3)
+    writeHeader(sealed, { version: 1, baseIndex: 1, entryCount: 3, appendPosition: offsets[3]!, prevTerm: 0, offsetTablePosition: offsets[3]!, flags: 1 })
+    Buffer.from([0x9a, 0x41, 0xf3, 0xce, 0x07, 0x00, 0x13, 0x88, 0x51]).copy(sealed, 48)
+    expect(judgeHeader(sealed, 1)).toMatchObject({ kind: 'damaged', problem: 'header checksum mismatch' })
   })
 
   it('frames need no room after them: a file that ends at the last frame keeps them all', () => {
