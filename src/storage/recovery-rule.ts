@@ -113,6 +113,8 @@ function damaged(problem: string): HeaderVerdict {
  *   checksum bytes, which match only the true values, vouch for them.
  */
 function headerCutShort(bytes: Buffer, nameBase: number, problem: string): HeaderVerdict | undefined {
+  // A name no raftlog gives (a base index past 2^53) is no header write of ours.
+  if (!Number.isSafeInteger(nameBase)) return undefined
   const rotation = Buffer.from(headerBytes(openHeader(nameBase, 0, 0)))
   const dependsOnPrevious = (i: number): boolean => (i >= 32 && i < 40) || (i >= 52 && i < 56)
   if (eachHeaderByte(bytes, (i, byte) => byte === 0 || byte === rotation[i] || dependsOnPrevious(i))) {

@@ -154,6 +154,8 @@ describe('the recovery rule', () => {
     writeHeader(sealed, { version: 1, baseIndex: 1, entryCount: 3, appendPosition: offsets[3]!, prevTerm: 0, offsetTablePosition: offsets[3]!, flags: 1 })
     Buffer.from([0x9a, 0x41, 0xf3, 0xce, 0x07, 0x00, 0x13, 0x88, 0x51]).copy(sealed, 48)
     expect(judgeHeader(sealed, 1)).toMatchObject({ kind: 'damaged', problem: 'header checksum mismatch' })
+    // The same under a file name whose base index no number holds exactly.
+    expect(judgeHeader(sealed, 99999999999999999999)).toMatchObject({ kind: 'damaged', problem: 'header checksum mismatch' })
   })
 
   it('frames need no room after them: a file that ends at the last frame keeps them all', () => {
