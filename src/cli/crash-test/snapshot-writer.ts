@@ -17,13 +17,12 @@ import { MemoryNetwork } from '../../raft/memory-network.js'
 import { RaftNode } from '../../raft/raft-node.js'
 import { Ledger, proposalData } from './ledger.js'
 import { entryPayload, prng } from './payload.js'
+import { sayLine } from './protocol-line.js'
 import { installSnapshotFailpoints } from './snapshot-failpoints.js'
 import { ledgerNodeOptions, type SnapshotWriterConfig } from './snapshot-writer-config.js'
 
-const say = (line: string): void => {
-  // stdout to a pipe is synchronous on Linux: the line is out before the next step runs.
-  process.stdout.write(`${line}\n`)
-}
+/** Each line is out of the process before the next step runs (protocol-line.ts). */
+const say = sayLine
 
 const kill = (): never => {
   process.kill(process.pid, 'SIGKILL')

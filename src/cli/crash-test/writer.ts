@@ -11,6 +11,7 @@ import fs from 'node:fs'
 import { syncBuiltinESMExports } from 'node:module'
 import { RaftLog } from '../../storage/raft-log.js'
 import { entryPayload, prng, type SizeRange } from './payload.js'
+import { sayLine } from './protocol-line.js'
 
 /**
  * Who kills the writer. inside: the writer itself, at a point the seed picks, between calls or
@@ -52,10 +53,8 @@ export interface WriterConfig {
   broken?: boolean
 }
 
-const say = (line: string): void => {
-  // stdout to a pipe is synchronous on Linux: the line is out before the next step runs.
-  process.stdout.write(`${line}\n`)
-}
+/** Each line is out of the process before the next step runs (protocol-line.ts). */
+const say = sayLine
 
 /** Makes the next `countdown`-th call of fs[name] kill the process (before or after the call). */
 function armFailpoint(name: 'rmSync' | 'renameSync', countdown: number, after: boolean): void {
