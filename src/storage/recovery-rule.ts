@@ -8,12 +8,15 @@
 //   so a region never written back reads as zeros; a 512-byte sector is written whole or not at
 //   all; pages are written back in any order. Every sector past the last durable byte holds either
 //   the new data or zeros.
-// - A process killed (SIGKILL) while it writes through the mapping. The page cache keeps every
-//   store made before the kill and none after: a prefix of the stores the code makes, in its
-//   order, where one memcpy or memset counts as any subset of its bytes. The writes are ordered so
-//   that every such prefix is recognisable: a frame's checksum is its last store (writeFrame), a
-//   truncation undoes a frame's stores in reverse (unwriteFrame), a seal writes its offset table
-//   before the header, and a header is one of two known headers written over each other.
+// - A process killed (SIGKILL) while it writes. The page cache keeps every write made before the
+//   kill and none after. Frames reach the file with pwrite, which a kill stops between two pages:
+//   a prefix of whole pages, so the frame it cuts is torn. Seals, truncations and recovery write
+//   through the mapping: a prefix of the stores the code makes, in its order, one memcpy or memset
+//   counting as any subset of its bytes. Those writes are ordered so that every such prefix is
+//   recognisable: a frame's checksum is its last store (writeFrame: how frames of earlier versions
+//   were written through the mapping), a truncation undoes a frame's stores in reverse
+//   (unwriteFrame), a seal writes its offset table before the header, and a header is one of two
+//   known headers written over each other.
 // A kill and then a power loss leave such a prefix with its sectors each written back or zero. So:
 // - an all-zero frame header ends the log (nothing from there on was acknowledged);
 // - a frame failing its checksum with all its bytes inside some sector at zero is a torn write,
