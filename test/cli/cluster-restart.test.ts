@@ -37,7 +37,7 @@ describe('raftlog cluster --restart', () => {
       expect((await runCli(['kv', 'put', 'after', 'restart', '--config', config])).stdout).toBe('OK\n')
     } finally {
       child.kill('SIGINT')
-      expect(await exited(child)).toBe(0)
+      expect(await exited(child), output.text).toBe(0)
     }
   }, 60_000)
 })
