@@ -170,6 +170,13 @@ export class RaftCore {
   /** The voter this leader hands leadership to, and for how many ticks it has tried (0: none). */
   private leadTransferee = 0
   private transferElapsed = 0
+  /**
+   * The term in which this leader sent TimeoutNow: the target may be elected with votes cast
+   * inside this leader's lease (a transfer vote ignores it), so the lease is void for the rest
+   * of that term, even after the transfer times out (CockroachDB steps down; etcd and tikv
+   * closed the same hole).
+   */
+  private leaseGivenAwayInTerm = 0
   /** Index of the joint configuration this leader already proposed to leave. */
   private configuredLeave = 0
   private readonly readOnly = new ReadOnlyQueue()
@@ -615,7 +622,10 @@ export class RaftCore {
     if (!config.voters.includes(this.id)) {
       const successor = this.bestVoter()
       this.warn(`node ${this.id}: no longer a voter of the committed configuration; stepping down${successor === 0 ? '' : ` and handing over to node ${successor}`}`)
-      if (successor !== 0) this.send({ type: 'TimeoutNow', from: this.id, to: successor, term: this.term })
+      if (successor !== 0) {
+        this.leaseGivenAwayInTerm = this.term
+        this.send({ type: 'TimeoutNow', from: this.id, to: successor, term: this.term })
+      }
       this.becomeFollower(this.term, 0)
     }
   }
@@ -650,6 +660,7 @@ export class RaftCore {
   }
 
   private sendTimeoutNow(): void {
+    this.leaseGivenAwayInTerm = this.term
     this.send({ type: 'TimeoutNow', from: this.id, to: this.leadTransferee, term: this.term })
   }
 
@@ -844,8 +855,9 @@ export class RaftCore {
 
   /** A majority (this leader included) answered a message sent less than leaseTicks ago. */
   private hasLease(): boolean {
-    // A successor asked to stand ignores its lease: while handing over, there is none.
-    if (this.leadTransferee !== 0) return false
+    // A successor asked to stand ignores its lease: while handing over, there is none, and
+    // once TimeoutNow went out, none for the rest of the term (a late one still elects).
+    if (this.leadTransferee !== 0 || this.leaseGivenAwayInTerm === this.term) return false
     const since = quorumIndex(this.configuration, (id) => (id === this.id ? Number.POSITIVE_INFINITY : (this.progress.get(id)?.leaseFrom ?? Number.NEGATIVE_INFINITY)))
     return this.now - since < this.leaseTicks
   }

@@ -77,6 +77,8 @@ export class Simulator {
   maxFlushTicks = 0
   /** On a crash, a random prefix of the unflushed entries survives (the kernel wrote it back). */
   crashKeepsUnflushed = false
+  /** Extra ticks before a message is delivered (a slow link, a message held back): 0 for none. */
+  extraDelay: (message: RaftMessage) => number = () => 0
   readonly counts = { sent: 0, delivered: 0, appendRejections: 0, entriesSent: 0, snapshotsTaken: 0, snapshotsInstalled: 0 }
   /** Payload bytes of entries sent to each node. */
   readonly bytesSentTo = new Map<number, number>()
@@ -162,7 +164,7 @@ export class Simulator {
     if (!this.reachable(message.from, message.to) || this.random() < this.dropRate) return
     const copies = this.random() < this.duplicateRate ? 2 : 1
     for (let copy = 0; copy < copies; copy++) {
-      const delay = 1 + Math.floor(this.random() * this.maxDelayTicks)
+      const delay = 1 + Math.floor(this.random() * this.maxDelayTicks) + this.extraDelay(message)
       this.queue.push({ at: this.time + delay, order: this.order++, message })
     }
   }
