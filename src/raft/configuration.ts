@@ -12,6 +12,12 @@ export interface Configuration {
   learners: number[]
   /** host:port of each member by id, for a network transport ('' or absent when unknown). */
   addresses: Record<number, string>
+  /**
+   * Ids removed from the cluster, sorted: never members again. A node that comes back under a
+   * removed id would hold votes and log entries of its earlier life (etcd refuses such a member
+   * with "ID removed"). Absent in entries written before raftlog remembered them: read as [].
+   */
+  removed?: number[]
 }
 
 export interface Member {
@@ -83,7 +89,15 @@ export function encodeConfiguration(config: Configuration): Uint8Array {
   const sorted = (ids: readonly number[]) => [...ids].sort((a, b) => a - b)
   const addresses: Record<string, string> = {}
   for (const id of membersOf(config)) if (config.addresses[id] !== undefined) addresses[id] = config.addresses[id] as string
-  return Buffer.from(JSON.stringify({ voters: sorted(config.voters), outgoing: sorted(config.outgoing), learners: sorted(config.learners), addresses }))
+  // `removed` only when there are some: a configuration without keeps the bytes it always had
+  // (a new cluster's id is a hash of its first configuration).
+  const removed = removedOf(config)
+  return Buffer.from(JSON.stringify({ voters: sorted(config.voters), outgoing: sorted(config.outgoing), learners: sorted(config.learners), addresses, ...(removed.length > 0 ? { removed } : {}) }))
+}
+
+/** The ids `config` says were removed, sorted ([] for an entry written before they were kept). */
+export function removedOf(config: Configuration): number[] {
+  return [...(config.removed ?? [])].sort((a, b) => a - b)
 }
 
 export function decodeConfiguration(bytes: Uint8Array): Configuration {
@@ -95,17 +109,19 @@ export function decodeConfiguration(bytes: Uint8Array): Configuration {
   }
   const value = parsed as Partial<Record<keyof Configuration, unknown>>
   const ids = (field: keyof Configuration): number[] => {
-    const list = value[field]
+    const list = field === 'removed' ? (value.removed ?? []) : value[field]
     if (!Array.isArray(list) || !list.every((id) => Number.isSafeInteger(id) && id >= 1)) throw new RaftLogError('ERR_CORRUPT', `A configuration entry's ${field} is not a list of node ids`)
     return list as number[]
   }
   const addresses: Record<number, string> = {}
   if (value.addresses !== undefined && (typeof value.addresses !== 'object' || value.addresses === null)) throw new RaftLogError('ERR_CORRUPT', "A configuration entry's addresses are not a map")
   for (const [id, address] of Object.entries(value.addresses ?? {})) if (typeof address === 'string') addresses[Number(id)] = address
-  return { voters: ids('voters'), outgoing: ids('outgoing'), learners: ids('learners'), addresses }
+  const removed = ids('removed')
+  return { voters: ids('voters'), outgoing: ids('outgoing'), learners: ids('learners'), addresses, ...(removed.length > 0 ? { removed } : {}) }
 }
 
 export function describeConfiguration(config: Configuration): string {
   const list = (ids: readonly number[]) => (ids.length === 0 ? 'none' : ids.join(', '))
-  return `voters ${list(config.voters)}${isJoint(config) ? ` (joint with old voters ${list(config.outgoing)})` : ''}, learners ${list(config.learners)}`
+  const removed = removedOf(config)
+  return `voters ${list(config.voters)}${isJoint(config) ? ` (joint with old voters ${list(config.outgoing)})` : ''}, learners ${list(config.learners)}${removed.length > 0 ? `, removed ${list(removed)}` : ''}`
 }

@@ -1,7 +1,7 @@
 // A membership change request, checked against the current configuration, and the two steps
 // of joint consensus that carry it out (Raft dissertation §4.3): C_old,new, then C_new.
 import { RaftLogError } from '../storage/errors.js'
-import { isJoint, membersOf, type Configuration, type Member } from './configuration.js'
+import { isJoint, membersOf, removedOf, type Configuration, type Member } from './configuration.js'
 
 /** What to change; any combination, carried out as one joint change. */
 export interface MembershipChange {
@@ -25,6 +25,7 @@ export function targetConfiguration(current: Configuration, change: MembershipCh
   const members = new Set(membersOf(current))
   const voters = new Set(current.voters)
   const learners = new Set(current.learners)
+  const removed = new Set(removedOf(current))
   const addresses = { ...current.addresses }
   const touched = new Set<number>()
   const touch = (id: number): void => {
@@ -36,6 +37,9 @@ export function targetConfiguration(current: Configuration, change: MembershipCh
     for (const member of list) {
       touch(member.id)
       if (members.has(member.id)) throw bad(`node ${member.id} is already a member`)
+      if (removed.has(member.id)) {
+        throw new RaftLogError('ERR_ID_REMOVED', `Membership change: node ${member.id} was removed from this cluster, and ids are never reused (its votes and log belong to its earlier life): give the new member a new id`, { id: member.id })
+      }
       if (typeof member.address !== 'string') throw bad(`node ${member.id} needs an address (host:port, or '' without a network)`)
       // Two members at one address: messages for one reach the other, which drops them.
       const holder = Object.entries(addresses).find(([id, address]) => address !== '' && address === member.address && !(change.remove ?? []).includes(Number(id)))
@@ -55,18 +59,25 @@ export function targetConfiguration(current: Configuration, change: MembershipCh
     if (!members.has(id)) throw bad(`node ${id} is not a member`)
     voters.delete(id)
     learners.delete(id)
+    removed.add(id)
     delete addresses[id]
   }
   if (touched.size === 0) throw bad('nothing to change')
   if (voters.size === 0) throw bad('it would leave no voter')
   const sorted = (ids: Iterable<number>) => [...ids].sort((a, b) => a - b)
-  return { voters: sorted(voters), outgoing: [], learners: sorted(learners), addresses }
+  return { voters: sorted(voters), outgoing: [], learners: sorted(learners), addresses, ...withRemoved(sorted(removed)) }
+}
+
+/** The `removed` field of a configuration: present only when some id was removed. */
+function withRemoved(removed: number[]): Pick<Configuration, 'removed'> {
+  return removed.length > 0 ? { removed } : {}
 }
 
 /** C_old,new: decisions need a majority of the old voters and of the new. */
 export function enterJoint(current: Configuration, target: Configuration): Configuration {
   // Members leaving keep their address until C_new: the old voters still count meanwhile.
-  return { voters: [...target.voters], outgoing: [...current.voters], learners: [...target.learners], addresses: { ...current.addresses, ...target.addresses } }
+  // Ids leaving are removed from C_old,new on: a change cut short never frees them for reuse.
+  return { voters: [...target.voters], outgoing: [...current.voters], learners: [...target.learners], addresses: { ...current.addresses, ...target.addresses }, ...withRemoved(removedOf(target)) }
 }
 
 /** C_new, once C_old,new is committed. */
@@ -74,5 +85,5 @@ export function leaveJoint(joint: Configuration): Configuration {
   const stays = new Set([...joint.voters, ...joint.learners])
   const addresses: Record<number, string> = {}
   for (const [id, address] of Object.entries(joint.addresses)) if (stays.has(Number(id))) addresses[Number(id)] = address
-  return { voters: [...joint.voters], outgoing: [], learners: [...joint.learners], addresses }
+  return { voters: [...joint.voters], outgoing: [], learners: [...joint.learners], addresses, ...withRemoved(removedOf(joint)) }
 }

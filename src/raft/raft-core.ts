@@ -68,6 +68,12 @@ export interface RaftCoreOptions {
   leaseDriftTicks?: number
   /** A learner may become a voter only within this many entries of the leader's log (default 1,000). */
   maxPromotionLagEntries?: number
+  /**
+   * For a node that joined a running cluster: the index of the configuration that made it a
+   * member (0, the default, for a founding node). Configurations older than that which name
+   * its id are another node's, from before the id was taken: it never campaigns on them.
+   */
+  memberSince?: number
   onWarning?: (message: string) => void
 }
 
@@ -133,6 +139,7 @@ export class RaftCore {
   private readonly readMode: ReadMode
   private readonly maxPromotionLagEntries: number
   private readonly leaseTicks: number
+  private readonly memberSince: number
   private readonly warn: (message: string) => void
 
   private term: number
@@ -208,6 +215,7 @@ export class RaftCore {
     this.appendTimeoutTicks = options.appendTimeoutTicks ?? options.electionTicks[0]
     this.readMode = options.readMode ?? 'read-index'
     this.maxPromotionLagEntries = options.maxPromotionLagEntries ?? defaultMaxPromotionLagEntries
+    this.memberSince = options.memberSince ?? 0
     // A follower that heard from the leader votes for nobody else for electionTicks[0] of its
     // ticks, which may be as little as one tick less in real time (its first tick can come right
     // after the message): the lease ends a tick earlier still, and the drift allowance before that.
@@ -256,9 +264,14 @@ export class RaftCore {
 
   /** The configuration in force at `index` (the last one at or below it): what a snapshot there holds. */
   configurationAt(index: number): Configuration {
+    return this.configurationEntryAt(index).config
+  }
+
+  /** The configuration in force at `index` and the index of its entry. */
+  configurationEntryAt(index: number): { index: number; config: Configuration } {
     let found = this.configurations[0] as { index: number; config: Configuration }
     for (const entry of this.configurations) if (entry.index <= index) found = entry
-    return found.config
+    return found
   }
 
   /** One unit of time: elections and heartbeats are counted in ticks. */
@@ -557,6 +570,9 @@ export class RaftCore {
 
   /** A Config entry at `index` is in the log now: its configuration is the one in use. */
   private configurationAppended(index: number, data: Uint8Array): void {
+    // A node that started from a committed configuration its log no longer reaches (the log was
+    // compacted, or lost its unflushed end) receives the entries before it again: old news.
+    if (index <= this.configurationIndex) return
     let config: Configuration
     try {
       config = decodeConfiguration(data)
@@ -706,8 +722,9 @@ export class RaftCore {
   // --- elections -------------------------------------------------------------------------
 
   private campaign(preVote: boolean, transfer = false): void {
-    // Learners, and nodes the configuration no longer names, never stand.
-    if (!isVoter(this.configuration, this.id)) return
+    // Learners, and nodes the configuration no longer names, never stand; nor does a node on a
+    // configuration from before it joined (a replayed past in which its id may have voted).
+    if (!isVoter(this.configuration, this.id) || this.configurationIndex < this.memberSince) return
     this.campaignCount++
     const others = membersOf(this.configuration).filter((id) => id !== this.id && isVoter(this.configuration, id))
     if (others.length === 0) {

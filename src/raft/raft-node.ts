@@ -18,11 +18,11 @@ import type { InstallSnapshot, RaftMessage } from './messages.js'
 import type { SnapshotInfo, StateMachine } from './state-machine.js'
 import type { Transport } from './transport.js'
 import { seededRandom } from './seeded-random.js'
-import { describeConfiguration, encodeConfiguration, decodeConfiguration, membersOf, votersOnly, type Configuration } from './configuration.js'
+import { describeConfiguration, encodeConfiguration, decodeConfiguration, membersOf, removedOf, votersOnly, type Configuration } from './configuration.js'
 import type { MembershipChange } from './membership-change.js'
 import { MembershipRequests } from './membership-requests.js'
 import { deriveClusterId, settleIdentity } from './cluster-identity.js'
-import { startingConfigurations, writeFirstConfiguration, type ConfigurationAt } from './starting-configuration.js'
+import { configurationsOrLegacy, startingConfigurations, writeFirstConfiguration, type ConfigurationAt } from './starting-configuration.js'
 import { checkNodeOptions, defaultElectionTimeoutMs } from './node-options.js'
 import { defaultSnapshotThreshold, defaultSnapshotTrailingEntries } from './snapshotter.js'
 
@@ -55,6 +55,13 @@ export interface RaftNodeOptions {
   heartbeatInterval?: number
   /** Index the state machine already holds; committed entries above it are (re)applied. */
   appliedIndex?: number
+  /**
+   * For a node that joins a running cluster, on its first start: the index of the configuration
+   * that made it a member (what the leader answers a join). Recorded in raft_state.meta; the
+   * node never campaigns on a configuration older than that (one naming its id in an earlier
+   * life). 0, the default, for a founding node.
+   */
+  memberSince?: number
   /** Segment size of the log in bytes. */
   segmentSize?: number
   maxEntriesPerAppend?: number
@@ -159,6 +166,8 @@ export class RaftNode extends EventEmitter {
   /** Index of the configuration last announced ('configuration' event, transport addresses). */
   private announcedConfiguration = -1
   private removed = false
+  /** Index of the committed configuration last recorded in raft_state.meta. */
+  private savedConfigurationIndex: number
   /** This node was named by a configuration it used: leaving one later means it was removed. */
   private hasBeenMember = false
   /** How long stop() waits for a successor to take over (ms). */
@@ -203,6 +212,7 @@ export class RaftNode extends EventEmitter {
     this.readTimeoutMs = 4 * (options.electionTimeout ?? defaultElectionTimeoutMs)[1]
     this.logger = options.logger ?? { warn: (message) => console.warn(message) }
     const saved = stateFile.load()
+    this.savedConfigurationIndex = saved.configuration?.index ?? 0
     const appliedIndex = Math.min(start.appliedIndex, log.lastIndex)
     this.core = new RaftCore({
       ...(start.snapshot === undefined ? {} : { snapshot: start.snapshot }),
@@ -218,6 +228,7 @@ export class RaftNode extends EventEmitter {
       ...(options.maxEntriesPerAppend === undefined ? {} : { maxEntriesPerAppend: options.maxEntriesPerAppend }),
       ...(options.maxBytesPerAppend === undefined ? {} : { maxBytesPerAppend: options.maxBytesPerAppend }),
       readMode: options.readMode ?? 'read-index',
+      memberSince: saved.memberSince ?? 0,
       ...(options.leaseClockDriftMs === undefined ? {} : { leaseDriftTicks: Math.ceil(options.leaseClockDriftMs / tickMs) }),
       onWarning: (message) => this.logger.warn(message),
     })
@@ -299,18 +310,17 @@ export class RaftNode extends EventEmitter {
       const snapshots = SnapshotStore.open(options.dir)
       const logger = options.logger ?? console
       const start = await restoreStartingPoint(log, snapshots, options.stateMachine, options.appliedIndex ?? 0, logger)
-      let configurations = startingConfigurations(log, start, logger)
+      let configurations = startingConfigurations(log, start, saved.configuration, logger)
       const first = votersOnly(options.peers, options.addresses ?? {})
       // A directory that joined a cluster (its id recorded) never founds one, even with an empty log.
       const founding = options.peers.length > 0 && configurations.length === 0 && start.snapshot === undefined && log.lastIndex === 0 && saved.currentTerm === 0 && (saved.clusterId ?? '') === ''
       if (founding) {
         configurations = [await writeFirstConfiguration(log, first)]
-        stateFile.save({ ...saved, currentTerm: 1, commitIndex: 1 })
+        stateFile.save({ ...saved, currentTerm: 1, commitIndex: 1, configuration: { index: 1, data: encodeConfiguration(first) } })
       }
-      // A directory from before configurations were logged has none: its peers are the configuration.
-      if (configurations.length === 0 && options.peers.length > 0) configurations = [{ index: 0, config: first }]
+      configurations = configurationsOrLegacy(configurations, first, log, start, options.dir)
       const clusterId = identity.clusterId !== '' ? identity.clusterId : options.peers.length > 0 ? deriveClusterId(first) : ''
-      stateFile.save({ ...stateFile.load(), nodeId: options.id, clusterId })
+      stateFile.save({ ...stateFile.load(), nodeId: options.id, clusterId, memberSince: saved.memberSince || (options.memberSince ?? 0) })
       if (clusterId !== '') options.transport.setClusterId?.(clusterId)
       return new RaftNode(options, log, stateFile, snapshots, start, configurations, clusterId, timing)
     } catch (error) {
@@ -637,6 +647,9 @@ export class RaftNode extends EventEmitter {
       for (const read of ready.readStates) this.reads.confirmed(read.requestId, read.index, this.applier.lastApplied)
       for (const requestId of ready.droppedReads) this.reads.fail(requestId, notLeaderForRead(this.id, ready.leaderId))
       this.core.advance(ready)
+      // Before anything at or past it is applied: a state machine's appliedIndex may let the
+      // user compact the log that held it.
+      this.saveCommittedConfiguration(ready)
       this.applier.advanceTo(ready.commitIndex)
       this.membership.update({
         nodeId: this.id,
@@ -669,7 +682,7 @@ export class RaftNode extends EventEmitter {
     // member notices: a joining node is not named until its learner entry reaches it.
     const named = membersOf(configuration).includes(this.id)
     if (named) this.hasBeenMember = true
-    else if (this.hasBeenMember && !this.removed && index <= this.core.committed) {
+    else if ((this.hasBeenMember || removedOf(configuration).includes(this.id)) && !this.removed && index <= this.core.committed) {
       this.removed = true
       this.logger.warn(`node ${this.id}: the configuration at index ${index} (${describeConfiguration(configuration)}) no longer names this node; it should be stopped`)
       this.emit('removed', { index })
@@ -762,7 +775,18 @@ export class RaftNode extends EventEmitter {
     }
   }
 
-  private saveState(ready?: Ready): void {
+  /**
+   * Records the configuration committed as of `ready` once it is durable here (its flush is
+   * done): membership then survives a log compacted without a snapshot.
+   */
+  private saveCommittedConfiguration(ready: Ready): void {
+    const committed = this.core.configurationEntryAt(Math.min(ready.commitIndex, ready.lastIndex))
+    if (committed.index <= this.savedConfigurationIndex || membersOf(committed.config).length === 0) return
+    this.savedConfigurationIndex = committed.index
+    this.saveState(undefined, { index: committed.index, data: encodeConfiguration(committed.config) })
+  }
+
+  private saveState(ready?: Ready, configuration?: { index: number; data: Uint8Array }): void {
     const hard = ready?.hardState
     this.stateFile.save({
       currentTerm: hard?.currentTerm ?? this.core.currentTerm,
@@ -770,6 +794,7 @@ export class RaftNode extends EventEmitter {
       commitIndex: hard?.commitIndex ?? this.core.committed,
       lastApplied: this.applier.lastApplied,
       serverState: serverStates[ready?.role ?? this.core.role],
+      ...(configuration === undefined ? {} : { configuration }),
     })
   }
 

@@ -76,6 +76,12 @@ export class KvSimulation {
     }
   }
 
+  /** A new node joins the simulation with an empty disk (added to the cluster by the caller). */
+  addNode(id: number): void {
+    this.sim.addNode(id)
+    this.nodes.set(id, this.freshState())
+  }
+
   /** One tick of the simulator, with every idle client starting an operation. */
   step(random: () => number): void {
     for (const client of this.clients) this.drive(client, random)

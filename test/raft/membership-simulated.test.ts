@@ -270,3 +270,53 @@ describe(`Membership in the simulator (RAFT_SEED=${seed})`, () => {
     expect(sim.violations).toEqual([])
   })
 })
+
+describe(`Removed ids in the simulator (RAFT_SEED=${seed})`, () => {
+  it('a removed id is never added again: the change is refused, and the old node cannot elect itself from its first life', () => {
+    // Node 1 founds the cluster alone and writes; nodes 2 and 3 join and are promoted; node 1
+    // leaves. Then an operator brings node 1 back with an empty disk and asks to add it again.
+    const sim = new Simulator({ nodes: 1, seed })
+    electLeader(sim)
+    underLoad(sim, 120)
+    for (const id of [2, 3]) sim.addNode(id)
+    change(sim, { addLearners: [{ id: 2, address: '' }, { id: 3, address: '' }] })
+    underLoad(sim, 40)
+    change(sim, { promote: [2, 3] })
+    const after = change(sim, { remove: [1] })
+    expect(after.removed).toEqual([1])
+    agree(sim)
+    sim.rejoinEmpty(1)
+    underLoad(sim, 20)
+    expect(sim.changeMembership({ addLearners: [{ id: 1, address: '' }] })).toBe('ERR_ID_REMOVED')
+    expect(sim.changeMembership({ addVoters: [{ id: 1, address: '' }] })).toBe('ERR_ID_REMOVED')
+    // A new id is welcome, and the cluster goes on; the removed node never leads.
+    sim.addNode(4)
+    change(sim, { addLearners: [{ id: 4, address: '' }] })
+    for (let tick = 0; tick < 300; tick++) {
+      if (tick % 2 === 0) sim.propose(`after-${tick}`)
+      sim.step()
+      expect(sim.node(1).core.role).not.toBe('leader')
+    }
+    agree(sim)
+    expect(sim.leader()!.core.configuration.removed).toEqual([1])
+    expect(sim.violations).toEqual([])
+  })
+
+  it('snapshots carry the removed ids: a node that starts from one still refuses them', () => {
+    const sim = new Simulator({ nodes: 3, seed, snapshotEvery: 20, snapshotTrailing: 2 })
+    electLeader(sim)
+    const leader = sim.leader()!.id
+    const leaving = [1, 2, 3].find((id) => id !== leader)!
+    change(sim, { remove: [leaving] })
+    underLoad(sim, 200)
+    // Every node compacted past the Config entries; a restart starts from a snapshot.
+    for (const node of sim.nodes.filter((n) => n.alive && n.id !== leaving)) {
+      expect(node.log.firstIndex).toBeGreaterThan(node.core.configurationIndex)
+      sim.crash(node.id)
+      sim.restart(node.id)
+    }
+    electLeader(sim)
+    expect(sim.leader()!.core.configuration.removed).toEqual([leaving])
+    expect(sim.changeMembership({ addLearners: [{ id: leaving, address: '' }] })).toBe('ERR_ID_REMOVED')
+  })
+})

@@ -5,6 +5,7 @@ import { MemoryLogStore } from '../../src/raft/memory-log-store.js'
 import { seededRandom } from '../../src/raft/seeded-random.js'
 import type { AppendEntries, AppendEntriesResponse, RaftMessage, RequestVote, RequestVoteResponse } from '../../src/raft/messages.js'
 import { EntryType, type LogEntry } from '../../src/storage/log-entry.js'
+import { encodeConfiguration } from '../../src/raft/configuration.js'
 
 function makeCore(id: number, terms: number[] = [], hard: Partial<HardState> = {}, peers = [1, 2, 3]): { core: RaftCore; log: MemoryLogStore } {
   const log = new MemoryLogStore()
@@ -237,5 +238,31 @@ describe('RaftCore: the commit rule', () => {
     core.step(vote(8, 9, 5, 6, true))
     expect(drain(core)).toEqual([])
     expect(core.currentTerm).toBe(6)
+  })
+})
+
+describe('RaftCore: a node that joined', () => {
+  function joiner(memberSince: number): RaftCore {
+    // Its log starts with the cluster's past: a configuration in which its id was the only voter
+    // (another node under the same id, long ago), and the one that added it at index 3.
+    const log = new MemoryLogStore()
+    const past = { voters: [1], outgoing: [], learners: [], addresses: {} }
+    log.append([{ term: 1, type: EntryType.Config, data: encodeConfiguration(past) }, { term: 1, data: Buffer.from('old') }])
+    log.flush()
+    return new RaftCore({ id: 1, peers: [], configurations: [{ index: 1, config: past }], log, hardState: { currentTerm: 0, votedFor: 0, commitIndex: 0 }, electionTicks: [10, 10], heartbeatTicks: 2, random: seededRandom(1), memberSince })
+  }
+
+  it('never campaigns on a configuration older than the one that made it a member', () => {
+    const core = joiner(3)
+    for (let i = 0; i < 50; i++) core.tick()
+    expect(drain(core)).toEqual([])
+    expect([core.role, core.currentTerm]).toEqual(['follower', 0])
+  })
+
+  it('a founding node (memberSince 0) on the same log would elect itself: the rule is what stops it', () => {
+    const core = joiner(0)
+    for (let i = 0; i < 50; i++) core.tick()
+    drain(core)
+    expect(core.role).toBe('leader')
   })
 })

@@ -3,7 +3,7 @@
 // its promises, events, state file and snapshots). Timeouts are generous for a shared machine.
 import { afterEach, describe, expect, it } from 'vitest'
 import { join } from 'node:path'
-import { RaftNode, type LogEntry, type RaftLogError, type RaftNodeOptions } from '../../src/index.js'
+import { RaftLog, RaftNode, type LogEntry, type RaftLogError, type RaftNodeOptions } from '../../src/index.js'
 import { MemoryNetwork } from '../../src/testing.js'
 import type { SnapshotInfo } from '../../src/raft/state-machine.js'
 import type { Configuration } from '../../src/raft/configuration.js'
@@ -200,6 +200,41 @@ describe('RaftNode membership changes', () => {
     const restarted = await startNode(cluster, 2, [1, 2, 3], { snapshotThreshold: 50, snapshotTrailingEntries: 0, segmentSize: 4096 })
     expect(summary(restarted.configuration)).toEqual({ voters: [1, 2, 3], outgoing: [], learners: [7] })
     expect(restarted.configuration.addresses[7]).toBe('node-7:1')
+  }, 40_000)
+
+  it('a log compacted by hand (no snapshots) keeps the committed membership: the removed voter never counts again', async () => {
+    // The README's way for a state machine without snapshot(): stop, compact up to what the
+    // state machine holds, start with appliedIndex. The peers given at start are the old three.
+    const noSnapshots = (): { apply(entry: LogEntry): void; items: string[] } => {
+      const items: string[] = []
+      return { items, apply: (entry) => void items.push(Buffer.from(entry.data).toString()) }
+    }
+    const cluster: TestCluster = { network: new MemoryNetwork({ seed: 5 }), root: tempDir('raftlog-membership-'), nodes: new Map(), machines: new Map() }
+    running.push(cluster)
+    const start = (id: number, appliedIndex = 0): Promise<RaftNode> =>
+      RaftNode.start({ id, peers: [1, 2, 3], dir: join(cluster.root, `node_${id}`), stateMachine: noSnapshots(), transport: cluster.network.endpoint(id), ...settings, segmentSize: 4096, appliedIndex })
+    for (const id of [1, 2, 3]) cluster.nodes.set(id, await start(id))
+    const leader = await waitFor('a leader', () => leaderOf(cluster))
+    const leaving = [1, 2, 3].find((id) => id !== leader.id)!
+    await leader.changeMembership({ remove: [leaving] })
+    for (let i = 0; i < 200; i++) await leader.propose(Buffer.from(`fill-${i}-${'x'.repeat(40)}`))
+    await waitFor('every voter applied everything', () => [...cluster.nodes.values()].every((node) => node.id === leaving || node.status().lastApplied >= leader.status().commitIndex))
+    await waitFor('the removed node knows it', () => cluster.nodes.get(leaving)!.wasRemoved)
+    const applied = new Map<number, number>()
+    for (const id of [1, 2, 3]) {
+      applied.set(id, cluster.nodes.get(id)!.status().lastApplied)
+      await stopNode(cluster, id)
+    }
+    for (const id of [1, 2, 3]) {
+      const log = RaftLog.open(join(cluster.root, `node_${id}`))
+      log.compact(applied.get(id)!)
+      if (id !== leaving) expect(log.firstIndex, 'compaction removed the configuration entries').toBeGreaterThan(5)
+      log.close()
+    }
+    for (const id of [1, 2, 3]) cluster.nodes.set(id, await start(id, applied.get(id)!))
+    const stayers = [1, 2, 3].filter((id) => id !== leaving)
+    for (const id of stayers) expect(cluster.nodes.get(id)!.configuration.voters).toEqual(stayers)
+    expect(cluster.nodes.get(leaving)!.wasRemoved).toBe(true)
   }, 40_000)
 
   it('a removed follower hears that it was removed, and knows it again when it restarts', async () => {

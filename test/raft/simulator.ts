@@ -95,6 +95,8 @@ export class Simulator {
   private queue: InFlight[] = []
   private pendingTransfers: { at: number; sender: number; senderCore: RaftCore; message: Extract<RaftMessage, { type: 'InstallSnapshot' }>; snapshot: NonNullable<SimNode['snapshot']>; lost: boolean }[] = []
   private order = 0
+  /** Nodes that start as joiners (no configuration of their own) although their id founded the cluster. */
+  private readonly joiners = new Set<number>()
   private groups: number[][] | undefined
   private readonly options: Required<SimulatorOptions>
 
@@ -118,7 +120,7 @@ export class Simulator {
     return new RaftCore({
       ...(snapshot === undefined ? {} : { snapshot: { index: snapshot.index, term: snapshot.term }, appliedIndex: snapshot.index }),
       id,
-      peers: id <= this.options.nodes ? Array.from({ length: this.options.nodes }, (_, i) => i + 1) : [],
+      peers: id <= this.options.nodes && !this.joiners.has(id) ? Array.from({ length: this.options.nodes }, (_, i) => i + 1) : [],
       configurations,
       log,
       hardState: hard,
@@ -220,6 +222,16 @@ export class Simulator {
     node.log = new MemoryLogStore()
     node.hard = { currentTerm: 0, votedFor: 0, commitIndex: 0 }
     node.snapshot = undefined
+  }
+
+  /**
+   * The node's disk is replaced and it starts again as a node that joins (an operator who
+   * re-adds a removed id with an empty directory): it knows no configuration of its own.
+   */
+  rejoinEmpty(id: number): void {
+    this.wipe(id)
+    this.joiners.add(id)
+    this.restart(id)
   }
 
   restart(id: number): void {
