@@ -214,12 +214,12 @@ export class ClusterClient {
    * the cluster id and the configuration that names it. Asks again while another change is under
    * way or leadership moves, until `timeoutMs`.
    */
-  async join(member: { id: number; address: string }, timeoutMs: number): Promise<{ clusterId: string; configuration: Configuration }> {
+  async join(member: { id: number; address: string }, timeoutMs: number): Promise<{ clusterId: string; configuration: Configuration; memberSince: number }> {
     const deadline = Date.now() + timeoutMs
     for (;;) {
       try {
-        const reply = await this.call<Reply & { clusterId: string; configuration: WireConfiguration }>('Join', member, deadline, Math.max(1, deadline - Date.now()), this.leaderFirst())
-        return { clusterId: reply.clusterId, configuration: fromWireConfiguration(reply.configuration) }
+        const reply = await this.call<Reply & { clusterId: string; configuration: WireConfiguration; memberSince: number | string }>('Join', member, deadline, Math.max(1, deadline - Date.now()), this.leaderFirst())
+        return { clusterId: reply.clusterId, configuration: fromWireConfiguration(reply.configuration), memberSince: Number(reply.memberSince ?? 0) }
       } catch (error) {
         const code = (error as RaftLogError).code
         if ((code !== 'ERR_CHANGE_IN_PROGRESS' && code !== 'ERR_LEADERSHIP_LOST') || Date.now() + retryPauseMs >= deadline) throw error

@@ -8,7 +8,7 @@ import type { RaftMessage } from '../raft/messages.js'
 import type { Transport } from '../raft/transport.js'
 import { protocol, toEnvelope } from './protocol.js'
 import { safeDefinition, serveInboundStream } from './inbound-stream.js'
-import type { RejectReason } from './message-check.js'
+import { removedStatusPrefix, type RejectReason } from './message-check.js'
 import { emptyRejectionCounts, RejectionLog, type RejectionCounts } from './rejections.js'
 import { peerChannelCredentials } from './tls-credentials.js'
 import type { NodeTls } from './tls-files.js'
@@ -93,6 +93,8 @@ class PeerStream {
     private readonly counts: TransportCounts,
     private readonly peerCounts: PeerCounts,
     private readonly clusterId: () => string,
+    /** The peer ended the stream saying this node was removed from the cluster. */
+    private readonly onRemoved: () => void,
   ) {}
 
   send(message: RaftMessage): void {
@@ -172,6 +174,7 @@ class PeerStream {
     if (Date.now() < this.retryAt) return undefined
     const openedAt = Date.now()
     const call = this.client.Stream((error) => {
+      if (error?.code === grpc.status.PERMISSION_DENIED && error.details.startsWith(removedStatusPrefix)) this.onRemoved()
       // The stream ended: on an error, open the next one only after a pause, longer each time
       // the streams keep failing quickly (a peer that is down), afresh after one that lived.
       if (this.call === call) this.call = undefined
@@ -205,6 +208,9 @@ export class GrpcTransport implements Transport {
   private readonly streams = new Map<number, PeerStream>()
   private readonly clients = new Map<number, grpc.Client>()
   private handler: ((message: RaftMessage) => void) | undefined
+  private removedHandler: ((by: number) => void) | undefined
+  /** Ids a committed configuration removed: their messages are refused, their streams ended. */
+  private removed: ReadonlySet<number> = new Set()
   private closed = false
   /** This node's cluster; '' until known (a node that joins learns it from the cluster). */
   private clusterId = ''
@@ -241,6 +247,14 @@ export class GrpcTransport implements Transport {
     }
   }
 
+  setRemoved(ids: readonly number[]): void {
+    this.removed = new Set(ids)
+  }
+
+  onRemoved(handler: (by: number) => void): void {
+    this.removedHandler = handler
+  }
+
   /** Batches go out with this cluster id, and batches with another are dropped (counted as rejected: other-cluster). */
   setClusterId(clusterId: string): void {
     this.clusterId = clusterId
@@ -273,6 +287,7 @@ export class GrpcTransport implements Transport {
     const inbound = {
       self: this.id,
       isMember: (id: number) => this.peers.has(id),
+      isRemoved: (id: number) => this.removed.has(id),
       tls: this.options.tls,
       deliver: (message: RaftMessage) => this.deliver(message),
       reject: (reason: RejectReason, detail: string, messages?: number) => this.reject(reason, detail, messages),
@@ -325,7 +340,7 @@ export class GrpcTransport implements Transport {
       if (address === undefined) return undefined
       const client = new protocol.RaftTransport(address, peerChannelCredentials(this.options.tls, peer), channelOptions) as unknown as StreamStub
       this.clients.set(peer, client)
-      stream = new PeerStream(client, this.counts, this.peerCounts.get(peer) as PeerCounts, () => this.clusterId)
+      stream = new PeerStream(client, this.counts, this.peerCounts.get(peer) as PeerCounts, () => this.clusterId, () => this.removedHandler?.(peer))
       this.streams.set(peer, stream)
     }
     return stream

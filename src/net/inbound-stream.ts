@@ -6,7 +6,7 @@
 import * as grpc from '@grpc/grpc-js'
 import type { RaftMessage } from '../raft/messages.js'
 import { peerNodeId, type CallWithAuth } from './call-identity.js'
-import { checkClusterId, checkMessage, type RejectReason } from './message-check.js'
+import { checkClusterId, checkMessage, removedNotice, type RejectReason } from './message-check.js'
 import { fromEnvelope } from './protocol.js'
 import type { NodeTls } from './tls-files.js'
 
@@ -24,6 +24,8 @@ export interface InboundOptions {
   self: number
   /** Whether `id` is a current member other than this node. */
   isMember(id: number): boolean
+  /** Whether a committed configuration removed `id`: its stream is ended with a notice saying so. */
+  isRemoved?(id: number): boolean
   /** This node's TLS material; undefined: plaintext. */
   tls: NodeTls | undefined
   /** A message that passed every check. */
@@ -67,7 +69,17 @@ export function serveInboundStream(call: StreamCall, callback: grpc.sendUnaryDat
       return
     }
   }
+  let ended = false
+  const endAsRemoved = (id: number): void => {
+    ended = true
+    callback({ code: grpc.status.PERMISSION_DENIED, details: removedNotice(id, options.self) })
+  }
+  if (sender !== undefined && options.isRemoved?.(sender) === true) {
+    options.reject('removed', `refused a Raft stream of removed node ${sender} from ${peer}`)
+    return endAsRemoved(sender)
+  }
   call.on('data', (batch: InboundBatch) => {
+    if (ended) return
     if (batch.undecodable === true) return options.reject('undecodable', `bytes from ${peer} that are not a RaftBatch`)
     const messages = Array.isArray(batch.messages) ? batch.messages : []
     const otherCluster = checkClusterId(options.clusterId?.(), batch.clusterId)
@@ -80,12 +92,15 @@ export function serveInboundStream(call: StreamCall, callback: grpc.sendUnaryDat
       }
       // Plaintext: the first message names the stream's node; every later one must name the same.
       sender ??= message.from
-      const reason = checkMessage(message, { self: options.self, isMember: options.isMember, streamSender: sender })
+      const reason = checkMessage(message, { self: options.self, isMember: options.isMember, ...(options.isRemoved === undefined ? {} : { isRemoved: options.isRemoved }), streamSender: sender })
       if (reason === undefined) options.deliver(message)
       else options.reject(reason, `${message.type} from node ${message.from} to node ${message.to} on a stream of node ${sender} from ${peer}`)
+      if (reason === 'removed') return endAsRemoved(sender)
     }
   })
-  call.on('end', () => callback(null, {}))
+  call.on('end', () => {
+    if (!ended) callback(null, {})
+  })
 }
 
 /** The envelope's message, or undefined for an empty, unknown or malformed one. */

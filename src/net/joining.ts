@@ -32,7 +32,7 @@ export function unlistedNode(cluster: ClusterConfig, nodeId: number, address: st
  * Asks `cluster`, through the member at `via`, to add `member` as a learner; resolves with the
  * cluster's id and the configuration that names it. ERR_JOIN naming `via` when it fails.
  */
-export async function joinCluster(cluster: ClusterConfig, via: string, member: { id: number; address: string }): Promise<{ clusterId: string; configuration: Configuration }> {
+export async function joinCluster(cluster: ClusterConfig, via: string, member: { id: number; address: string }): Promise<{ clusterId: string; configuration: Configuration; memberSince: number }> {
   // With TLS, the same credentials as raftlog's own client commands (client_tls in the file).
   const tls = clientTlsOf(cluster)
   // Fails at once when nothing listens at `via`, rather than at the timeout.

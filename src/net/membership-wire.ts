@@ -14,6 +14,7 @@ export interface WireConfiguration {
   outgoing: number[]
   learners: number[]
   members: WireMember[]
+  removed?: number[]
 }
 
 /** One member as a node's Status reply shows it. */
@@ -34,13 +35,15 @@ export function toWireConfiguration(config: Configuration): WireConfiguration {
     outgoing: config.outgoing,
     learners: config.learners,
     members: membersOf(config).map((id) => ({ id, address: config.addresses[id] ?? '' })),
+    removed: config.removed ?? [],
   }
 }
 
 export function fromWireConfiguration(wire: WireConfiguration): Configuration {
   const addresses: Record<number, string> = {}
   for (const member of wire.members ?? []) if (member.address !== '') addresses[member.id] = member.address
-  return { voters: wire.voters ?? [], outgoing: wire.outgoing ?? [], learners: wire.learners ?? [], addresses }
+  const removed = wire.removed ?? []
+  return { voters: wire.voters ?? [], outgoing: wire.outgoing ?? [], learners: wire.learners ?? [], addresses, ...(removed.length > 0 ? { removed } : {}) }
 }
 
 /** Where a member stands in `config`. */

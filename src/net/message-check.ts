@@ -19,6 +19,8 @@ export const rejectReasons = [
   'sender-mismatch',
   /** A sender that is not a current member of this node's cluster. */
   'not-member',
+  /** A sender that a committed configuration removed from the cluster (it is told so). */
+  'removed',
   /** Addressed to another node. */
   'misaddressed',
   /** A batch of another cluster (cluster id; see checkClusterId). */
@@ -39,6 +41,8 @@ export interface CheckContext {
   self: number
   /** Whether `id` is a current member other than this node (the transport's peers). */
   isMember(id: number): boolean
+  /** Whether a committed configuration removed `id` from the cluster. */
+  isRemoved?(id: number): boolean
   /** The node this stream speaks for: its certificate's (peer TLS) or its first sender's (plaintext). */
   streamSender: number
 }
@@ -88,6 +92,7 @@ function fieldProblem(message: RaftMessage): RejectReason | undefined {
 export function checkMessage(message: RaftMessage, context: CheckContext): RejectReason | undefined {
   if (!isNodeId(message.from) || !isNodeId(message.to)) return 'out-of-range'
   if (message.from !== context.streamSender) return 'sender-mismatch'
+  if (context.isRemoved?.(message.from) === true) return 'removed'
   if (!context.isMember(message.from)) return 'not-member'
   if (message.to !== context.self) return 'misaddressed'
   // InstallSnapshot is the core's note to its own driver: it never comes from the wire.
@@ -103,4 +108,12 @@ export function checkMessage(message: RaftMessage, context: CheckContext): Rejec
 export function checkClusterId(expected: string | undefined, received: string | undefined): RejectReason | undefined {
   if (expected === undefined || expected === '') return undefined
   return expected === received ? undefined : 'other-cluster'
+}
+
+/** How a node ends the stream of a peer that was removed: the peer reads it as "you were removed". */
+export const removedStatusPrefix = 'raftlog: removed from the cluster: '
+
+/** The status details that tell node `id` it was removed (its stream ends with them). */
+export function removedNotice(id: number, by: number): string {
+  return `${removedStatusPrefix}node ${by} says node ${id} was removed from this cluster by a committed configuration; ids are never reused`
 }

@@ -251,7 +251,7 @@ export async function serveNode(options: NodeServerOptions, extras: NodeServerEx
       // restarts, takes its configuration from the log and snapshots instead.
       peers: listed !== undefined && joined === undefined ? cluster.nodes.map((n) => n.nodeId) : [],
       addresses: Object.fromEntries(cluster.nodes.map((n) => [n.nodeId, n.address])),
-      ...(joined === undefined ? {} : { clusterId: joined.clusterId }),
+      ...(joined === undefined ? {} : { clusterId: joined.clusterId, memberSince: joined.memberSince }),
       dir,
       stateMachine: new SessionStateMachine(options.stateMachine, options.sessions),
       transport,

@@ -18,6 +18,11 @@ export interface Configuration {
    * with "ID removed"). Absent in entries written before raftlog remembered them: read as [].
    */
   removed?: number[]
+  /**
+   * Learners the leader makes voters once they have caught up (they were asked for as voters):
+   * a new member never votes before it runs and holds the log. Absent when none.
+   */
+  promoteWhenCaughtUp?: number[]
 }
 
 export interface Member {
@@ -92,7 +97,10 @@ export function encodeConfiguration(config: Configuration): Uint8Array {
   // `removed` only when there are some: a configuration without keeps the bytes it always had
   // (a new cluster's id is a hash of its first configuration).
   const removed = removedOf(config)
-  return Buffer.from(JSON.stringify({ voters: sorted(config.voters), outgoing: sorted(config.outgoing), learners: sorted(config.learners), addresses, ...(removed.length > 0 ? { removed } : {}) }))
+  const promote = sorted(config.promoteWhenCaughtUp ?? [])
+  return Buffer.from(
+    JSON.stringify({ voters: sorted(config.voters), outgoing: sorted(config.outgoing), learners: sorted(config.learners), addresses, ...(removed.length > 0 ? { removed } : {}), ...(promote.length > 0 ? { promoteWhenCaughtUp: promote } : {}) }),
+  )
 }
 
 /** The ids `config` says were removed, sorted ([] for an entry written before they were kept). */
@@ -109,7 +117,7 @@ export function decodeConfiguration(bytes: Uint8Array): Configuration {
   }
   const value = parsed as Partial<Record<keyof Configuration, unknown>>
   const ids = (field: keyof Configuration): number[] => {
-    const list = field === 'removed' ? (value.removed ?? []) : value[field]
+    const list = field === 'removed' || field === 'promoteWhenCaughtUp' ? (value[field] ?? []) : value[field]
     if (!Array.isArray(list) || !list.every((id) => Number.isSafeInteger(id) && id >= 1)) throw new RaftLogError('ERR_CORRUPT', `A configuration entry's ${field} is not a list of node ids`)
     return list as number[]
   }
@@ -117,11 +125,13 @@ export function decodeConfiguration(bytes: Uint8Array): Configuration {
   if (value.addresses !== undefined && (typeof value.addresses !== 'object' || value.addresses === null)) throw new RaftLogError('ERR_CORRUPT', "A configuration entry's addresses are not a map")
   for (const [id, address] of Object.entries(value.addresses ?? {})) if (typeof address === 'string') addresses[Number(id)] = address
   const removed = ids('removed')
-  return { voters: ids('voters'), outgoing: ids('outgoing'), learners: ids('learners'), addresses, ...(removed.length > 0 ? { removed } : {}) }
+  const promote = ids('promoteWhenCaughtUp')
+  return { voters: ids('voters'), outgoing: ids('outgoing'), learners: ids('learners'), addresses, ...(removed.length > 0 ? { removed } : {}), ...(promote.length > 0 ? { promoteWhenCaughtUp: promote } : {}) }
 }
 
 export function describeConfiguration(config: Configuration): string {
   const list = (ids: readonly number[]) => (ids.length === 0 ? 'none' : ids.join(', '))
   const removed = removedOf(config)
-  return `voters ${list(config.voters)}${isJoint(config) ? ` (joint with old voters ${list(config.outgoing)})` : ''}, learners ${list(config.learners)}${removed.length > 0 ? `, removed ${list(removed)}` : ''}`
+  const promote = config.promoteWhenCaughtUp ?? []
+  return `voters ${list(config.voters)}${isJoint(config) ? ` (joint with old voters ${list(config.outgoing)})` : ''}, learners ${list(config.learners)}${promote.length > 0 ? ` (${list(promote)} to become voters once caught up)` : ''}${removed.length > 0 ? `, removed ${list(removed)}` : ''}`
 }

@@ -5,7 +5,11 @@ import { isJoint, membersOf, removedOf, type Configuration, type Member } from '
 
 /** What to change; any combination, carried out as one joint change. */
 export interface MembershipChange {
-  /** New members that vote from the start (safer: add as learners, then promote). */
+  /**
+   * New members that are to vote: they enter as learners, and the leader makes them voters once
+   * they have caught up (within maxPromotionLagEntries of its log and heard from), so a member
+   * that never starts never counts.
+   */
   addVoters?: Member[]
   /** New members that receive the log but do not vote. */
   addLearners?: Member[]
@@ -25,6 +29,7 @@ export function targetConfiguration(current: Configuration, change: MembershipCh
   const members = new Set(membersOf(current))
   const voters = new Set(current.voters)
   const learners = new Set(current.learners)
+  const toPromote = new Set(current.promoteWhenCaughtUp ?? [])
   const removed = new Set(removedOf(current))
   const addresses = { ...current.addresses }
   const touched = new Set<number>()
@@ -33,7 +38,7 @@ export function targetConfiguration(current: Configuration, change: MembershipCh
     if (touched.has(id)) throw bad(`node ${id} is named twice`)
     touched.add(id)
   }
-  for (const [list, into] of [[change.addVoters ?? [], voters], [change.addLearners ?? [], learners]] as const) {
+  for (const [list, asVoters] of [[change.addVoters ?? [], true], [change.addLearners ?? [], false]] as const) {
     for (const member of list) {
       touch(member.id)
       if (members.has(member.id)) throw bad(`node ${member.id} is already a member`)
@@ -44,7 +49,8 @@ export function targetConfiguration(current: Configuration, change: MembershipCh
       // Two members at one address: messages for one reach the other, which drops them.
       const holder = Object.entries(addresses).find(([id, address]) => address !== '' && address === member.address && !(change.remove ?? []).includes(Number(id)))
       if (holder !== undefined) throw bad(`node ${member.id}'s address ${member.address} is node ${holder[0]}'s already`)
-      into.add(member.id)
+      learners.add(member.id)
+      if (asVoters) toPromote.add(member.id)
       addresses[member.id] = member.address
     }
   }
@@ -52,6 +58,7 @@ export function targetConfiguration(current: Configuration, change: MembershipCh
     touch(id)
     if (!learners.has(id)) throw bad(`node ${id} is not a learner${voters.has(id) ? ' (it already votes)' : members.has(id) ? '' : ' (not a member at all: add it first)'}`)
     learners.delete(id)
+    toPromote.delete(id)
     voters.add(id)
   }
   for (const id of change.remove ?? []) {
@@ -59,25 +66,26 @@ export function targetConfiguration(current: Configuration, change: MembershipCh
     if (!members.has(id)) throw bad(`node ${id} is not a member`)
     voters.delete(id)
     learners.delete(id)
+    toPromote.delete(id)
     removed.add(id)
     delete addresses[id]
   }
   if (touched.size === 0) throw bad('nothing to change')
   if (voters.size === 0) throw bad('it would leave no voter')
   const sorted = (ids: Iterable<number>) => [...ids].sort((a, b) => a - b)
-  return { voters: sorted(voters), outgoing: [], learners: sorted(learners), addresses, ...withRemoved(sorted(removed)) }
+  return { voters: sorted(voters), outgoing: [], learners: sorted(learners), addresses, ...optionalLists(sorted(removed), sorted(toPromote)) }
 }
 
-/** The `removed` field of a configuration: present only when some id was removed. */
-function withRemoved(removed: number[]): Pick<Configuration, 'removed'> {
-  return removed.length > 0 ? { removed } : {}
+/** The optional lists of a configuration: present only when not empty. */
+function optionalLists(removed: readonly number[], promoteWhenCaughtUp: readonly number[]): Pick<Configuration, 'removed' | 'promoteWhenCaughtUp'> {
+  return { ...(removed.length > 0 ? { removed: [...removed] } : {}), ...(promoteWhenCaughtUp.length > 0 ? { promoteWhenCaughtUp: [...promoteWhenCaughtUp] } : {}) }
 }
 
 /** C_old,new: decisions need a majority of the old voters and of the new. */
 export function enterJoint(current: Configuration, target: Configuration): Configuration {
   // Members leaving keep their address until C_new: the old voters still count meanwhile.
   // Ids leaving are removed from C_old,new on: a change cut short never frees them for reuse.
-  return { voters: [...target.voters], outgoing: [...current.voters], learners: [...target.learners], addresses: { ...current.addresses, ...target.addresses }, ...withRemoved(removedOf(target)) }
+  return { voters: [...target.voters], outgoing: [...current.voters], learners: [...target.learners], addresses: { ...current.addresses, ...target.addresses }, ...optionalLists(removedOf(target), target.promoteWhenCaughtUp ?? []) }
 }
 
 /** C_new, once C_old,new is committed. */
@@ -85,5 +93,5 @@ export function leaveJoint(joint: Configuration): Configuration {
   const stays = new Set([...joint.voters, ...joint.learners])
   const addresses: Record<number, string> = {}
   for (const [id, address] of Object.entries(joint.addresses)) if (stays.has(Number(id))) addresses[Number(id)] = address
-  return { voters: [...joint.voters], outgoing: [], learners: [...joint.learners], addresses, ...withRemoved(removedOf(joint)) }
+  return { voters: [...joint.voters], outgoing: [], learners: [...joint.learners], addresses, ...optionalLists(removedOf(joint), joint.promoteWhenCaughtUp ?? []) }
 }

@@ -16,6 +16,9 @@ export interface UnreliableOptions {
 
 export class MemoryNetwork {
   private readonly handlers = new Map<number, (message: RaftMessage) => void>()
+  /** Per node: the ids it knows were removed (it drops their messages and tells them so). */
+  private readonly removedBy = new Map<number, ReadonlySet<number>>()
+  private readonly removedHandlers = new Map<number, (by: number) => void>()
   private readonly disconnected = new Set<number>()
   private groups: number[][] | undefined
   private unreliable: Required<UnreliableOptions> | undefined
@@ -37,8 +40,15 @@ export class MemoryNetwork {
       onMessage: (handler) => {
         this.handlers.set(id, handler)
       },
+      setRemoved: (ids) => {
+        this.removedBy.set(id, new Set(ids))
+      },
+      onRemoved: (handler) => {
+        this.removedHandlers.set(id, handler)
+      },
       close: async () => {
         this.handlers.delete(id)
+        this.removedHandlers.delete(id)
       },
     }
   }
@@ -108,6 +118,11 @@ export class MemoryNetwork {
       const handler = this.handlers.get(message.to)
       if (handler === undefined || !this.reachable(from, message.to)) {
         this.counts.dropped++
+        return
+      }
+      if (this.removedBy.get(message.to)?.has(from) === true) {
+        this.counts.dropped++
+        this.removedHandlers.get(from)?.(message.to)
         return
       }
       this.counts.delivered++

@@ -139,7 +139,7 @@ export class RaftCore {
   private readonly readMode: ReadMode
   private readonly maxPromotionLagEntries: number
   private readonly leaseTicks: number
-  private readonly memberSince: number
+  private readonly memberSinceIndex: number
   private readonly warn: (message: string) => void
 
   private term: number
@@ -184,6 +184,8 @@ export class RaftCore {
    * closed the same hole).
    */
   private leaseGivenAwayInTerm = 0
+  /** A peer told this node it was removed from the cluster (stopStanding). */
+  private removedFromCluster = false
   /** Index of the joint configuration this leader already proposed to leave. */
   private configuredLeave = 0
   private readonly readOnly = new ReadOnlyQueue()
@@ -215,7 +217,7 @@ export class RaftCore {
     this.appendTimeoutTicks = options.appendTimeoutTicks ?? options.electionTicks[0]
     this.readMode = options.readMode ?? 'read-index'
     this.maxPromotionLagEntries = options.maxPromotionLagEntries ?? defaultMaxPromotionLagEntries
-    this.memberSince = options.memberSince ?? 0
+    this.memberSinceIndex = options.memberSince ?? 0
     // A follower that heard from the leader votes for nobody else for electionTicks[0] of its
     // ticks, which may be as little as one tick less in real time (its first tick can come right
     // after the message): the lease ends a tick earlier still, and the drift allowance before that.
@@ -262,6 +264,20 @@ export class RaftCore {
     return (this.configurations[this.configurations.length - 1] as { index: number }).index
   }
 
+  /**
+   * The index from which `id` has been a member without a break, as far as this node's
+   * configurations reach (0: not a member of the latest): what a node that joins is told.
+   */
+  memberSince(id: number): number {
+    let since = 0
+    for (let i = this.configurations.length - 1; i >= 0; i--) {
+      const entry = this.configurations[i] as { index: number; config: Configuration }
+      if (!membersOf(entry.config).includes(id)) break
+      since = entry.index
+    }
+    return since
+  }
+
   /** The configuration in force at `index` (the last one at or below it): what a snapshot there holds. */
   configurationAt(index: number): Configuration {
     return this.configurationEntryAt(index).config
@@ -295,6 +311,7 @@ export class RaftCore {
         this.broadcastHeartbeat()
       }
       this.resendLostAppends()
+      this.promoteCaughtUp()
       if (this.now === this.departingUntil) this.syncProgress()
       // A transfer that has not happened within an election timeout is given up: serve again.
       if (this.leadTransferee !== 0 && ++this.transferElapsed >= this.electionTicks[0]) {
@@ -545,7 +562,9 @@ export class RaftCore {
    * the leader proposes C_new by itself. Returns the index of the C_old,new entry. Throws
    * ERR_NOT_LEADER, ERR_CHANGE_IN_PROGRESS (one change at a time: the last configuration must be
    * committed and not joint), ERR_LEARNER_BEHIND (a learner to promote is more than
-   * maxPromotionLagEntries behind) or ERR_BAD_ARGUMENT.
+   * maxPromotionLagEntries behind), ERR_ID_REMOVED (an id removed before), ERR_UNSAFE_CHANGE
+   * (the voters heard from lately would not be a majority of every configuration involved:
+   * etcd's --strict-reconfig-check) or ERR_BAD_ARGUMENT.
    */
   proposeMembership(change: MembershipChange): number {
     if (this.roleValue !== 'leader') throw new RaftLogError('ERR_NOT_LEADER', `Node ${this.id} is not the leader`, { leaderId: this.leader })
@@ -565,7 +584,52 @@ export class RaftCore {
       }
     }
     const joint = enterJoint(this.configuration, target)
+    this.checkStartedMajority(joint)
     return this.appendOwn(encodeConfiguration(joint), EntryType.Config)
+  }
+
+  /**
+   * Refuses a change after which the voters this leader heard from within an election timeout
+   * (itself included) are not a majority of each half of `joint`: such a configuration could
+   * never elect a leader or commit again (etcd's --strict-reconfig-check).
+   */
+  private checkStartedMajority(joint: Configuration): void {
+    const heard = (id: number): boolean => id === this.id || this.heardLately(id)
+    if (hasQuorum(joint, heard)) return
+    const list = (ids: readonly number[]) => ids.join(', ')
+    const silent = [...new Set([...joint.voters, ...joint.outgoing])].filter((id) => !heard(id))
+    throw new RaftLogError(
+      'ERR_UNSAFE_CHANGE',
+      `Membership change refused: nodes ${list(silent)} have not been heard from within an election timeout, and without them the voters ${list(joint.voters)} would have no working majority (the cluster could never elect a leader or commit again); start them first, or add new members as learners`,
+      { silent },
+    )
+  }
+
+  /** This leader heard from `id` within the election timeout's minimum. */
+  private heardLately(id: number): boolean {
+    const progress = this.progress.get(id)
+    return progress !== undefined && progress.lastHeardAt >= 0 && this.now - progress.lastHeardAt < this.electionTicks[0]
+  }
+
+  /**
+   * Learners asked for as voters (promoteWhenCaughtUp) become voters once they have caught up:
+   * acknowledged entries, within maxPromotionLagEntries of this log, heard from lately. One
+   * change at a time, as any other.
+   */
+  private promoteCaughtUp(): void {
+    const waiting = this.configuration.promoteWhenCaughtUp ?? []
+    if (waiting.length === 0 || this.configurationIndex > this.commitIndex || isJoint(this.configuration) || this.leadTransferee !== 0) return
+    const ready = waiting.filter((id) => {
+      const match = this.progress.get(id)?.match ?? 0
+      return match > 0 && this.log.lastIndex - match <= this.maxPromotionLagEntries && this.heardLately(id)
+    })
+    if (ready.length === 0) return
+    try {
+      this.proposeMembership({ promote: ready })
+    } catch (error) {
+      // Not now (a majority unheard): tried again on a later tick.
+      if (!(error instanceof RaftLogError)) throw error
+    }
   }
 
   /** A Config entry at `index` is in the log now: its configuration is the one in use. */
@@ -721,10 +785,30 @@ export class RaftCore {
 
   // --- elections -------------------------------------------------------------------------
 
+  /**
+   * A peer said this node was removed from the cluster (its committed configuration says so,
+   * which this node's log may not hold yet): it never stands again.
+   */
+  stopStanding(): void {
+    this.removedFromCluster = true
+    if (this.roleValue === 'candidate') this.becomeFollower(this.term, 0)
+  }
+
+  /** How many nodes this leader sends the log to (0 on a follower): changes when one stops being sent it. */
+  get trackedCount(): number {
+    return this.roleValue === 'leader' ? this.progress.size : 0
+  }
+
+  /** Whether this leader still sends `id` the log: a member, or one leaving that must learn it. */
+  isTracking(id: number): boolean {
+    return this.roleValue === 'leader' && this.progress.has(id)
+  }
+
   private campaign(preVote: boolean, transfer = false): void {
     // Learners, and nodes the configuration no longer names, never stand; nor does a node on a
-    // configuration from before it joined (a replayed past in which its id may have voted).
-    if (!isVoter(this.configuration, this.id) || this.configurationIndex < this.memberSince) return
+    // configuration from before it joined (a replayed past in which its id may have voted), nor
+    // one told it was removed.
+    if (!isVoter(this.configuration, this.id) || this.configurationIndex < this.memberSinceIndex || this.removedFromCluster) return
     this.campaignCount++
     const others = membersOf(this.configuration).filter((id) => id !== this.id && isVoter(this.configuration, id))
     if (others.length === 0) {
@@ -783,6 +867,12 @@ export class RaftCore {
     this.progress = new Map()
     this.appendSeq = 0
     this.syncProgress()
+    // Its voters were just heard from: a change asked for right after the election is judged
+    // on them (checkStartedMajority), not refused for want of an answer to the no-op yet.
+    for (const [id, granted] of this.votes) {
+      const progress = this.progress.get(id)
+      if (granted && progress !== undefined) progress.lastHeardAt = this.now
+    }
     // A no-op in the new term: entries of earlier terms commit only under one of the current term.
     this.propose(new Uint8Array(0), EntryType.NoOp)
   }

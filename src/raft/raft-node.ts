@@ -139,8 +139,9 @@ type Timing = ReturnType<typeof checkNodeOptions>
  * 'snapshot' ({ index, term, from }: one was taken here, from = 0, or installed from node
  * `from`), 'flush' ({ durationMs }: a flush of the log completed), 'configuration'
  * ({ index, configuration }: a Config entry at `index` is now the one in use, committed or not),
- * 'removed' ({ index }: the committed configuration at `index` no longer names this node; it
- * takes no further part and should be stopped), 'failed' (Error: a storage failure stopped the
+ * 'removed' ({ index, by? }: the committed configuration at `index` no longer names this node,
+ * or peer `by` says a committed configuration removed it (it was down meanwhile); it takes no
+ * further part and should be stopped), 'failed' (Error: a storage failure stopped the
  * node; it must be stopped and started again).
  */
 export class RaftNode extends EventEmitter {
@@ -166,6 +167,10 @@ export class RaftNode extends EventEmitter {
   /** Index of the configuration last announced ('configuration' event, transport addresses). */
   private announcedConfiguration = -1
   private removed = false
+  /** What announceRemoved() last looked at. */
+  private removedKey = ''
+  /** The removed ids last told to the transport, joined. */
+  private announcedRemoved = ''
   /** Index of the committed configuration last recorded in raft_state.meta. */
   private savedConfigurationIndex: number
   /** This node was named by a configuration it used: leaving one later means it was removed. */
@@ -285,6 +290,8 @@ export class RaftNode extends EventEmitter {
       else if (message.type === 'SnapshotChunkResponse') this.snapshotSender.onResponse(message)
       else this.guard(() => this.core.step(message))
     })
+    // A peer whose committed configuration removed this node says so (it may have been down).
+    this.transport.onRemoved?.((by) => this.toldRemoved(by))
     this.handOverBoundMs = 3 * heartbeatTicks * tickMs + 100
     this.timer = setInterval(() => {
       this.guard(() => this.core.tick())
@@ -293,6 +300,7 @@ export class RaftNode extends EventEmitter {
     // A node that restarts after it was removed: its log names it in an earlier configuration.
     this.hasBeenMember = configurations.some((entry) => membersOf(entry.config).includes(this.id))
     this.announceConfiguration()
+    this.announceRemoved()
     // Committed entries above what the state machine holds are applied again, beside the loop.
     this.applier.advanceTo(this.core.committed)
     this.schedule()
@@ -424,6 +432,15 @@ export class RaftNode extends EventEmitter {
   /** The configuration in use: the latest in the log (committed or not). */
   get configuration(): Configuration {
     return this.core.configuration
+  }
+
+  /**
+   * The index from which node `id` has been a member without a break, as far as this node's
+   * configurations reach (0: not a member): what a leader tells a node that joins, to be given
+   * to its start as `memberSince`.
+   */
+  memberSince(id: number): number {
+    return this.core.memberSince(id)
   }
 
   /**
@@ -664,6 +681,7 @@ export class RaftNode extends EventEmitter {
       })
       // After the waiters: a 'removed' listener may stop the node, which rejects what still waits.
       this.announceConfiguration()
+      this.announceRemoved()
     })
   }
 
@@ -684,7 +702,7 @@ export class RaftNode extends EventEmitter {
     if (named) this.hasBeenMember = true
     else if ((this.hasBeenMember || removedOf(configuration).includes(this.id)) && !this.removed && index <= this.core.committed) {
       this.removed = true
-      this.logger.warn(`node ${this.id}: the configuration at index ${index} (${describeConfiguration(configuration)}) no longer names this node; it should be stopped`)
+      this.logger.warn(`node ${this.id}: the configuration at index ${index} (${describeConfiguration(configuration)}) no longer names this node; it should be stopped (ids are never reused: to bring the machine back, join it under a new node id)`)
       this.emit('removed', { index })
     }
   }
@@ -784,6 +802,33 @@ export class RaftNode extends EventEmitter {
     if (committed.index <= this.savedConfigurationIndex || membersOf(committed.config).length === 0) return
     this.savedConfigurationIndex = committed.index
     this.saveState(undefined, { index: committed.index, data: encodeConfiguration(committed.config) })
+    this.announceRemoved()
+  }
+
+  /** Tells the transport which ids a committed configuration removed: they are refused, and told so. */
+  private announceRemoved(): void {
+    const entry = this.core.configurationEntryAt(this.core.committed)
+    // Called every turn: work only when something it depends on moved.
+    const key = `${entry.index}/${this.core.configurationIndex}/${this.core.trackedCount}`
+    if (key === this.removedKey) return
+    this.removedKey = key
+    const committed = entry.config
+    const members = new Set(membersOf(this.core.configuration))
+    // A leader still sends a removed node the log for a while, so it learns of its removal
+    // from the log itself: its answers are heard until then.
+    const removed = removedOf(committed).filter((id) => !members.has(id) && !this.core.isTracking(id))
+    if (removed.join() === this.announcedRemoved) return
+    this.announcedRemoved = removed.join()
+    this.transport.setRemoved?.(removed)
+  }
+
+  /** Peer `by` says a committed configuration removed this node: it takes no further part. */
+  private toldRemoved(by: number): void {
+    if (this.removed || this.stopped) return
+    this.removed = true
+    this.core.stopStanding()
+    this.logger.warn(`node ${this.id}: node ${by} says this node was removed from the cluster; it should be stopped (ids are never reused: to bring the machine back, join it under a new node id)`)
+    this.emit('removed', { index: this.core.configurationIndex, by })
   }
 
   private saveState(ready?: Ready, configuration?: { index: number; data: Uint8Array }): void {

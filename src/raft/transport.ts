@@ -17,6 +17,15 @@ export interface Transport {
    * those of another cluster.
    */
   setClusterId?(clusterId: string): void
+  /**
+   * Optional: the ids a committed configuration removed from the cluster (never members again).
+   * Their messages are dropped at once, whatever certificate they carry, and each sender is
+   * told it was removed, so a node removed while it was down stops instead of asking for votes
+   * forever (etcd answers a removed member the same way). Called at start and after changes.
+   */
+  setRemoved?(ids: readonly number[]): void
+  /** Optional: the one handler told when a peer (`by`) says this node was removed from the cluster. */
+  onRemoved?(handler: (by: number) => void): void
   /** Stops sending and receiving. */
   close(): Promise<void>
 }

@@ -42,7 +42,7 @@ function change(sim: Simulator, request: MembershipChange, maxTicks = 3000): Con
   for (let tick = 0; tick < maxTicks; tick += 10) {
     const refused = sim.changeMembership(request)
     if (refused === undefined) break
-    expect(['ERR_NOT_LEADER', 'ERR_CHANGE_IN_PROGRESS', 'ERR_LEARNER_BEHIND']).toContain(refused)
+    expect(['ERR_NOT_LEADER', 'ERR_CHANGE_IN_PROGRESS', 'ERR_LEARNER_BEHIND', 'ERR_UNSAFE_CHANGE']).toContain(refused)
     underLoad(sim, 10)
   }
   let settled: Configuration | undefined
@@ -318,5 +318,54 @@ describe(`Removed ids in the simulator (RAFT_SEED=${seed})`, () => {
     electLeader(sim)
     expect(sim.leader()!.core.configuration.removed).toEqual([leaving])
     expect(sim.changeMembership({ addLearners: [{ id: leaving, address: '' }] })).toBe('ERR_ID_REMOVED')
+  })
+})
+
+describe(`Changes that would end a cluster (RAFT_SEED=${seed})`, () => {
+  it('voters asked for before they start enter as learners, never count, and vote once they run and caught up', () => {
+    const sim = new Simulator({ nodes: 3, seed })
+    electLeader(sim)
+    underLoad(sim, 20)
+    // Four voters that do not exist (yet): as voters they would be 4 of 7, a majority that
+    // can never answer. As learners the cluster goes on.
+    const ghosts = [4, 5, 6, 7].map((id) => ({ id, address: '' }))
+    expect(sim.changeMembership({ addVoters: ghosts })).toBeUndefined()
+    let config: Configuration | undefined
+    expect(sim.runUntil(() => (config = settledConfiguration(sim)) !== undefined, 1000)).toBe(true)
+    expect(config).toMatchObject({ voters: [1, 2, 3], learners: [4, 5, 6, 7], promoteWhenCaughtUp: [4, 5, 6, 7] })
+    sim.crash(sim.leader()!.id)
+    agree(sim)
+    // Two of them start, catch up, and become voters without being asked again.
+    for (const id of [4, 5]) sim.addNode(id)
+    expect(
+      sim.runUntil(() => {
+        const voters = sim.leader()?.core.configuration.voters ?? []
+        return voters.includes(4) && voters.includes(5)
+      }, 3000),
+      sim.describe(),
+    ).toBe(true)
+    underLoad(sim, 100)
+    const now = sim.leader()!.core.configuration
+    expect(now.promoteWhenCaughtUp).toEqual([6, 7])
+    expect(now.learners).toEqual([6, 7])
+    agree(sim)
+    expect(sim.violations).toEqual([])
+  })
+
+  it('refuses a change after which the voters heard from lately are not a majority (strict reconfiguration check)', () => {
+    const sim = new Simulator({ nodes: 3, seed })
+    const leader = electLeader(sim)
+    underLoad(sim, 20)
+    const [down, up] = [1, 2, 3].filter((id) => id !== leader) as [number, number]
+    sim.crash(down)
+    underLoad(sim, 40)
+    // Removing the live follower would leave the leader and a dead node: no majority, ever.
+    expect(sim.changeMembership({ remove: [up] })).toBe('ERR_UNSAFE_CHANGE')
+    expect(sim.leader()!.core.configuration.voters).toEqual([1, 2, 3])
+    // Removing the dead one is what an operator needs, and is allowed.
+    const after = change(sim, { remove: [down] })
+    expect(after.voters).toEqual([leader, up].sort((a, b) => a - b))
+    agree(sim)
+    expect(sim.violations).toEqual([])
   })
 })

@@ -216,6 +216,9 @@ describe('RaftNode membership changes', () => {
     for (const id of [1, 2, 3]) cluster.nodes.set(id, await start(id))
     const leader = await waitFor('a leader', () => leaderOf(cluster))
     const leaving = [1, 2, 3].find((id) => id !== leader.id)!
+    await leader.propose(Buffer.from('first'))
+    // Every voter answered: a change that leaves two voters needs both heard from.
+    await waitFor('every node applied the first entry', () => [...cluster.nodes.values()].every((node) => node.status().lastApplied >= leader.status().commitIndex))
     await leader.changeMembership({ remove: [leaving] })
     for (let i = 0; i < 200; i++) await leader.propose(Buffer.from(`fill-${i}-${'x'.repeat(40)}`))
     await waitFor('every voter applied everything', () => [...cluster.nodes.values()].every((node) => node.id === leaving || node.status().lastApplied >= leader.status().commitIndex))
@@ -250,6 +253,30 @@ describe('RaftNode membership changes', () => {
     const again = await startNode(cluster, followerId, [1, 2, 3, 4])
     expect(again.wasRemoved).toBe(true)
     await propose(cluster, 'after', 5)
+  }, 30_000)
+
+  it('a node removed while it was down is told so by the members when it asks for votes, and stops standing', async () => {
+    const cluster = await startCluster(4)
+    const leader = await waitFor('a leader', () => leaderOf(cluster))
+    const downId = [1, 2, 3, 4].find((id) => id !== leader.id)!
+    await stopNode(cluster, downId)
+    await leader.changeMembership({ remove: [downId] })
+    await propose(cluster, 'after', 5)
+    // Past the election timeout in which the leader still sends a removed node the log.
+    await new Promise((resolve) => setTimeout(resolve, 1000))
+    // It comes back knowing nothing of its removal (no member sends it the log any more).
+    const back = await startNode(cluster, downId, [1, 2, 3, 4])
+    let removedEvent: { by?: number } | undefined
+    back.once('removed', (event: { by?: number }) => (removedEvent = event))
+    expect(back.wasRemoved).toBe(false)
+    const told = await waitFor('a member told it it was removed', () => removedEvent)
+    expect([1, 2, 3, 4].filter((id) => id !== downId)).toContain(told.by)
+    expect(back.wasRemoved).toBe(true)
+    // It never disturbs the others: the leader keeps its term.
+    const term = leader.status().term
+    await new Promise((resolve) => setTimeout(resolve, 1000))
+    expect(back.status().role).toBe('follower')
+    expect((await waitFor('a leader', () => leaderOf(cluster))).status().term).toBe(term)
   }, 30_000)
 
   it('refuses a directory of another node or another cluster', async () => {

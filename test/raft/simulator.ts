@@ -149,7 +149,9 @@ export class Simulator {
   }
 
   private reachable(from: number, to: number): boolean {
-    if (!this.node(from).alive || !this.node(to).alive) return false
+    // A member that was never started (a voter added before its machine runs) hears nothing.
+    const alive = (id: number): boolean => this.nodes.find((node) => node.id === id)?.alive === true
+    if (!alive(from) || !alive(to)) return false
     return this.groups === undefined || this.groups.some((group) => group.includes(from) && group.includes(to))
   }
 
@@ -277,7 +279,7 @@ export class Simulator {
     this.drainReadies()
     this.deliverSnapshots()
     // Messages to a paused node wait for it, as in its socket buffer.
-    const isDue = (item: InFlight): boolean => item.at <= this.time && !this.node(item.message.to).paused
+    const isDue = (item: InFlight): boolean => item.at <= this.time && this.nodes.find((node) => node.id === item.message.to)?.paused !== true
     const due = this.queue.filter(isDue).sort((a, b) => a.at - b.at || a.order - b.order)
     this.queue = this.queue.filter((item) => !isDue(item))
     for (const { message } of due) {

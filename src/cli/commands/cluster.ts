@@ -8,6 +8,7 @@ import { parentPipeVariable } from '../parent-pipe.js'
 import { RestartBackoff, restartMaxMs, restartMinMs, restartStableMs } from '../restart-backoff.js'
 import { relayNodeOutput } from '../node-output.js'
 import { portFrom } from '../port-option.js'
+import { removedExitStatus } from '../exit-status.js'
 import { createLogger, logFormats, type LogFormat, type Logger } from '../../observe/logger.js'
 import { DashboardServer, defaultDashboardPort } from '../../observe/dashboard-server.js'
 
@@ -90,11 +91,13 @@ export const clusterCommand: Command = {
       child.on('exit', (code, signal) => {
         children.delete(node.nodeId)
         if (stopping) return
-        // Exit 0 on its own: it was removed from the cluster (or stopped by a signal from elsewhere).
-        if (code === 0) logger.info('exited', `node ${node.nodeId} stopped (code 0)`, { nodeId: node.nodeId, code, signal })
+        const removed = code === removedExitStatus
+        // Exit 0 on its own: stopped by a signal from elsewhere.
+        if (removed) logger.info('exited', `node ${node.nodeId} stopped: it was removed from the cluster (not restarted: node ids are never reused)`, { nodeId: node.nodeId, code, signal })
+        else if (code === 0) logger.info('exited', `node ${node.nodeId} stopped (code 0)`, { nodeId: node.nodeId, code, signal })
         else logger.error('exited', `node ${node.nodeId} exited (${signal ?? `code ${code}`})`, { nodeId: node.nodeId, code, signal })
         checkQuorum(logger, children.size, cluster.nodes.length)
-        if (values.restart !== true) return
+        if (values.restart !== true || removed) return
         const pauseMs = (backoffs.get(node.nodeId) as RestartBackoff).next(Date.now() - startedAt)
         logger.warn('restarting', `restarting node ${node.nodeId} in ${pauseMs / 1000} s`, { nodeId: node.nodeId, pauseMs })
         restarts.set(

@@ -8,6 +8,7 @@ import { createLogger, logFormats, type LogFormat } from '../../observe/logger.j
 import { describeConfiguration, type Configuration } from '../../raft/configuration.js'
 import { isHostPort } from '../../net/host-port.js'
 import { joinTimeoutMs } from '../../net/joining.js'
+import { removedExitStatus } from '../exit-status.js'
 
 const help = `Usage: raftlog node --node-id ID [--config FILE] [--log-format text|json]
        raftlog node --node-id ID --listen HOST:PORT --join ADDRESS [--config FILE]
@@ -17,7 +18,8 @@ Runs one node of the cluster described by the configuration file: its log and st
 /metrics, /healthz and /readyz over HTTP on its metrics_port when one is set. Stops cleanly on
 Ctrl-C (SIGINT) or SIGTERM; a leader hands leadership over first, so the cluster goes on
 without waiting for an election timeout. A node removed from the cluster (raftlog member remove)
-stops by itself.
+stops by itself with exit status ${removedExitStatus}, also when it was down during its removal (the members tell
+it when it comes back); node ids are never reused, so bring the machine back under a new one.
 
 The nodes of the configuration file found a new cluster at their first start. After that the
 membership lives in the cluster's log; to add a node to a running cluster, start it with --join
@@ -122,9 +124,12 @@ export const nodeCommand: Command = {
     process.on('SIGTERM', onSigterm)
     // A node whose storage failed can do nothing more: exit non-zero so a supervisor restarts it.
     node.on('failed', (error: Error) => stop(`a storage failure: ${error.message}`, 1))
-    // Removed from the cluster: nothing more to do here (its directory stays, for inspection).
-    node.on('removed', ({ index }: { index: number }) => stop(`removal from the cluster (configuration at index ${index})`, 0))
-    if (node.wasRemoved) stop(`removal from the cluster: its log says it was removed (configuration at index ${node.status().configurationIndex}); to bring the machine back, join it under a new node id (--join)`, 0)
+    // Removed from the cluster: nothing more to do here (its directory stays, for inspection), and
+    // a supervisor must not start it again (raftlog cluster --restart does not).
+    node.on('removed', ({ index, by }: { index: number; by?: number }) =>
+      stop(`removal from the cluster (${by === undefined ? `configuration at index ${index}` : `node ${by} says so`}); node ids are never reused: to bring the machine back, join it under a new node id (--join)`, removedExitStatus),
+    )
+    if (node.wasRemoved) stop(`removal from the cluster: its log says it was removed (configuration at index ${node.status().configurationIndex}); node ids are never reused: to bring the machine back, join it under a new node id (--join)`, removedExitStatus)
     if (node.failed !== undefined) stop(`a storage failure: ${node.failed.message}`, 1)
     const releaseStdin = onParentGone(() => stop('the end of raftlog cluster', 0))
     const exitStatus = await finished
