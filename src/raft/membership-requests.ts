@@ -15,6 +15,8 @@ export interface MembershipView {
   configurationIndex: number
   /** The voter a transfer is heading to (0: none). */
   transferringTo: number
+  /** The term in which this node sent TimeoutNow (0: never): from then on a transfer may succeed. */
+  timeoutNowTerm: number
   /** Term of the entry at `index` in this node's log; undefined when compacted (committed) or beyond it. */
   termAt(index: number): number | undefined
 }
@@ -33,6 +35,8 @@ interface TransferWaiter {
   target: number
   term: number
   timer: NodeJS.Timeout
+  /** TimeoutNow went out: the target may win, so until a leader is known the outcome is unknown. */
+  handedOver: boolean
   resolve: (leaderId: number) => void
   reject: (error: Error) => void
 }
@@ -53,7 +57,13 @@ export class MembershipRequests {
     return new Promise((resolve, reject) => this.changes.push({ jointIndex, term, resolve, reject }))
   }
 
-  /** Waits for a transfer to `target` begun in `term`; ERR_TIMEOUT after `timeoutMs`. */
+  /**
+   * Waits for a transfer to `target` begun in `term`: resolves once the target leads. Rejects
+   * with ERR_TIMEOUT when the core gave it up before telling the target to stand (it never
+   * caught up; this node leads on), ERR_TRANSFER_FAILED when another node leads, and
+   * ERR_UNKNOWN_OUTCOME when TimeoutNow went out and no leader is known after `timeoutMs` (the
+   * target may still win: never "failed" while it may have worked).
+   */
   waitForTransfer(target: number, term: number, timeoutMs: number, nodeId: number): Promise<number> {
     return new Promise((resolve, reject) => {
       const waiter: TransferWaiter = {
@@ -61,9 +71,12 @@ export class MembershipRequests {
         term,
         resolve,
         reject,
+        handedOver: false,
         timer: setTimeout(() => {
           this.transfers = this.transfers.filter((other) => other !== waiter)
-          reject(new RaftLogError('ERR_TIMEOUT', `Leadership transfer from node ${nodeId} to node ${target}: no new leader within ${timeoutMs} ms`))
+          if (waiter.handedOver) {
+            reject(new RaftLogError('ERR_UNKNOWN_OUTCOME', `Leadership transfer from node ${nodeId} to node ${target}: node ${target} was told to stand, and no leader was heard of within ${timeoutMs} ms; look with raftlog status`))
+          } else reject(new RaftLogError('ERR_TIMEOUT', `Leadership transfer from node ${nodeId} to node ${target}: no new leader within ${timeoutMs} ms`))
         }, timeoutMs),
       }
       this.transfers.push(waiter)
@@ -98,17 +111,23 @@ export class MembershipRequests {
       return true
     })
     this.transfers = this.transfers.filter((waiter) => {
-      if (view.leaderId !== 0 && view.leaderId !== view.nodeId) {
+      if (view.timeoutNowTerm === waiter.term) waiter.handedOver = true
+      const settle = (outcome: () => void): false => {
         clearTimeout(waiter.timer)
-        waiter.resolve(view.leaderId)
+        outcome()
         return false
       }
-      // Still leading the same term with no transfer under way: the core gave it up.
-      if (view.role === 'leader' && view.term === waiter.term && view.transferringTo === 0) {
-        clearTimeout(waiter.timer)
-        waiter.reject(new RaftLogError('ERR_TIMEOUT', `Leadership transfer from node ${view.nodeId} to node ${waiter.target} did not happen within an election timeout; node ${view.nodeId} leads on`))
-        return false
+      if (view.leaderId === waiter.target) return settle(() => waiter.resolve(waiter.target))
+      const other = view.leaderId !== 0 && view.leaderId !== view.nodeId ? view.leaderId : view.role === 'leader' && view.term > waiter.term ? view.nodeId : 0
+      if (other !== 0) {
+        return settle(() => waiter.reject(new RaftLogError('ERR_TRANSFER_FAILED', `Leadership transfer from node ${view.nodeId} to node ${waiter.target} did not happen: node ${other} leads now (term ${view.term})`, { leaderId: other })))
       }
+      // Still leading the same term, the transfer given up before the target was told to stand:
+      // it never caught up, and nothing can come of it any more.
+      if (view.role === 'leader' && view.term === waiter.term && view.transferringTo === 0 && !waiter.handedOver) {
+        return settle(() => waiter.reject(new RaftLogError('ERR_TIMEOUT', `Leadership transfer from node ${view.nodeId} to node ${waiter.target} did not happen within an election timeout (node ${waiter.target} never caught up); node ${view.nodeId} leads on`)))
+      }
+      // Otherwise (told to stand, or no leader known): wait for one, up to the waiter's bound.
       return true
     })
   }

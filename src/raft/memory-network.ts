@@ -22,6 +22,7 @@ export class MemoryNetwork {
   private readonly disconnected = new Set<number>()
   private groups: number[][] | undefined
   private unreliable: Required<UnreliableOptions> | undefined
+  private extraDelayMs: ((message: RaftMessage) => number) | undefined
   private readonly random: () => number
   private readonly lastDelivery = new Map<string, number>()
   private readonly timers = new Set<NodeJS.Timeout>()
@@ -80,6 +81,14 @@ export class MemoryNetwork {
     this.unreliable = undefined
   }
 
+  /**
+   * Holds messages back: each is delivered `rule(message)` ms later than it would be (0: no
+   * change), e.g. a TimeoutNow that arrives after the transfer was given up. undefined: none.
+   */
+  delayMessages(rule: ((message: RaftMessage) => number) | undefined): void {
+    this.extraDelayMs = rule
+  }
+
   /** Cancels every message still in flight. */
   close(): void {
     for (const timer of this.timers) clearTimeout(timer)
@@ -105,7 +114,7 @@ export class MemoryNetwork {
       this.counts.dropped++
       return
     }
-    let delay = link === undefined ? 0 : link.minDelayMs + this.random() * (link.maxDelayMs - link.minDelayMs)
+    let delay = (link === undefined ? 0 : link.minDelayMs + this.random() * (link.maxDelayMs - link.minDelayMs)) + (this.extraDelayMs?.(message) ?? 0)
     const key = `${from}>${message.to}`
     if (link !== undefined && !link.reorder) {
       // Keep per-link order: never deliver before the previous message on this link.

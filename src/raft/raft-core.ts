@@ -739,6 +739,11 @@ export class RaftCore {
     return this.leadTransferee
   }
 
+  /** The term in which this node last sent TimeoutNow (0: never): a transfer may have succeeded since. */
+  get timeoutNowTerm(): number {
+    return this.leaseGivenAwayInTerm
+  }
+
   private sendTimeoutNow(): void {
     this.leaseGivenAwayInTerm = this.term
     this.send({ type: 'TimeoutNow', from: this.id, to: this.leadTransferee, term: this.term })

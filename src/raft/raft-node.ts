@@ -167,6 +167,8 @@ export class RaftNode extends EventEmitter {
   /** Index of the configuration last announced ('configuration' event, transport addresses). */
   private announcedConfiguration = -1
   private removed = false
+  /** The peer that said this node was removed (0: none). */
+  private toldRemovedBy = 0
   /** What announceRemoved() last looked at. */
   private removedKey = ''
   /** The removed ids last told to the transport, joined. */
@@ -405,9 +407,12 @@ export class RaftNode extends EventEmitter {
   /**
    * Hands leadership to voter `to`, or to the most up-to-date other voter (Raft dissertation
    * §3.10): brings it up to date, tells it to stand at once (TimeoutNow), and refuses proposals
-   * meanwhile (ERR_LEADERSHIP_TRANSFER). Resolves with the new leader's id once this node hears
-   * from it. Rejects with ERR_NOT_LEADER, ERR_BAD_ARGUMENT (not another voter; no other voter),
-   * ERR_TIMEOUT (no new leader within an election timeout: this node leads on), ERR_STOPPED.
+   * meanwhile (ERR_LEADERSHIP_TRANSFER). Resolves with the target's id once this node hears
+   * that it leads. Rejects with ERR_NOT_LEADER, ERR_BAD_ARGUMENT (not another voter; no other
+   * voter), ERR_TIMEOUT (the target never caught up within an election timeout: this node leads
+   * on), ERR_TRANSFER_FAILED (another node leads now), ERR_UNKNOWN_OUTCOME (the target was told
+   * to stand and no leader was heard of within three election timeouts: it may still have
+   * worked), ERR_STOPPED.
    */
   transferLeadership(to?: number): Promise<number> {
     const refused = this.refuse('transferLeadership')
@@ -677,6 +682,7 @@ export class RaftNode extends EventEmitter {
         configuration: this.core.configuration,
         configurationIndex: this.core.configurationIndex,
         transferringTo: this.core.transferringTo,
+        timeoutNowTerm: this.core.timeoutNowTerm,
         termAt: (index) => (index < this.log.firstIndex ? undefined : this.log.termAt(index)),
       })
       // After the waiters: a 'removed' listener may stop the node, which rejects what still waits.
@@ -824,11 +830,19 @@ export class RaftNode extends EventEmitter {
 
   /** Peer `by` says a committed configuration removed this node: it takes no further part. */
   private toldRemoved(by: number): void {
+    if (this.removed || this.stopped || this.toldRemovedBy !== 0) return
+    this.toldRemovedBy = by
+    this.core.stopStanding()
+    // After what this node already stepped: a leader that removed itself may not have completed
+    // the turn that commits its own removal yet, and its caller should hear that it succeeded.
+    void (this.processing ?? Promise.resolve()).then(() => this.completions).finally(() => this.announceToldRemoved())
+  }
+
+  private announceToldRemoved(): void {
     if (this.removed || this.stopped) return
     this.removed = true
-    this.core.stopStanding()
-    this.logger.warn(`node ${this.id}: node ${by} says this node was removed from the cluster; it should be stopped (ids are never reused: to bring the machine back, join it under a new node id)`)
-    this.emit('removed', { index: this.core.configurationIndex, by })
+    this.logger.warn(`node ${this.id}: node ${this.toldRemovedBy} says this node was removed from the cluster; it should be stopped (ids are never reused: to bring the machine back, join it under a new node id)`)
+    this.emit('removed', { index: this.core.configurationIndex, by: this.toldRemovedBy })
   }
 
   private saveState(ready?: Ready, configuration?: { index: number; data: Uint8Array }): void {

@@ -28,9 +28,11 @@ export function startingConfigurations(log: RaftLog, start: StartingPoint, recor
     }
   }
   const snapshotIndex = start.snapshot?.index ?? 0
-  if (recorded !== undefined && recorded.index >= snapshotIndex) decodeAt(recorded.index, recorded.data, `the state file's configuration (index ${recorded.index})`)
-  else if (start.snapshot !== undefined && start.metadata.length > 0) decodeAt(snapshotIndex, start.metadata, `the snapshot up to index ${snapshotIndex}`)
-  const after = found[0]?.index ?? snapshotIndex
+  const fromSnapshot = start.snapshot !== undefined && start.metadata.length > 0
+  // The newer of the two; both are committed, and every committed change is recorded.
+  if (recorded !== undefined && (recorded.index >= snapshotIndex || !fromSnapshot)) decodeAt(recorded.index, recorded.data, `the state file's configuration (index ${recorded.index})`)
+  else if (fromSnapshot) decodeAt(snapshotIndex, start.metadata, `the snapshot up to index ${snapshotIndex}`)
+  const after = Math.max(found[0]?.index ?? 0, snapshotIndex)
   for (const index of log.indexesOfType(EntryType.Config, Math.max(log.firstIndex, after + 1))) {
     const entry = log.get(index)
     if (entry === undefined) continue

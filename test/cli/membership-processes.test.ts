@@ -84,8 +84,16 @@ describe('membership changes on a running cluster of processes', () => {
     const leaderId = (await allStatuses(config)).find((s) => s.role === 'leader')!.id!
     const removed = await runCli(['member', 'remove', String(leaderId), '--config', config])
     expect(removed.stdout, `${removed.stderr}\n${nodes[leaderId - 1]!.output.slice(-15).join('\n')}`).toMatch(/^membership now: voters /)
-    expect(await exited(nodes[leaderId - 1]!.child)).toBe(0)
+    // Exit status 4: removed, not to be restarted.
+    expect(await exited(nodes[leaderId - 1]!.child)).toBe(4)
     expect(nodes[leaderId - 1]!.output.join('\n')).toContain('removal from the cluster')
+    // Its id is never taken again: adding it back is refused, naming why.
+    const again = await runCli(['member', 'add', String(leaderId), `127.0.0.1:${ports[leaderId - 1]}`, '--config', config])
+    expect(again.status, again.stdout).toBe(1)
+    expect(again.stderr).toMatch(new RegExp(`node ${leaderId} was removed from this cluster, and ids are never reused`))
+    // Started again, it sees its removal and stops at once, with the same status.
+    const back = startNode(config, leaderId)
+    expect(await exited(back.child)).toBe(4)
 
     // Hand leadership over on request, then stop the new leader with SIGTERM: each costs far
     // less than an election timeout of writes.

@@ -55,6 +55,22 @@ const append = (from: number, to: number, index: number): Extract<RaftMessage, {
 })
 
 describe('GrpcTransport', () => {
+  it('refuses every message of a removed node at once and tells it it was removed', async () => {
+    const ports = new Map([[1, await freePort()], [2, await freePort()]])
+    const a = await endpoint(1, ports)
+    const b = await endpoint(2, ports)
+    let toldBy = 0
+    b.transport.onRemoved((by) => (toldBy = by))
+    a.transport.setRemoved([2])
+    b.transport.send(append(2, 1, 3))
+    await until('node 2 told it was removed', () => toldBy === 1)
+    expect(a.received).toEqual([])
+    expect(a.transport.counts.rejected.removed).toBe(1)
+    // The others are heard as before.
+    a.transport.send(append(1, 2, 4))
+    await until('the AppendEntries', () => b.received.length === 1)
+  })
+
   it('delivers messages both ways between two endpoints, entries byte for byte', async () => {
     const ports = new Map([[1, await freePort()], [2, await freePort()]])
     const a = await endpoint(1, ports)

@@ -176,6 +176,28 @@ describe('RaftNode membership changes', () => {
     expect(items).not.toContain('during transfer')
   }, 30_000)
 
+  it('a transfer whose TimeoutNow arrives after the leader gave it up resolves with the target once it leads, never "failed"', async () => {
+    const cluster = await startCluster(3)
+    await propose(cluster, 'a', 3)
+    const leader = await waitFor('a leader', () => leaderOf(cluster))
+    const target = [1, 2, 3].find((id) => id !== leader.id)!
+    // Past the transfer's own timeout (an election timeout's minimum, 150 ms).
+    cluster.network.delayMessages((message) => (message.type === 'TimeoutNow' ? 400 : 0))
+    expect(await leader.transferLeadership(target)).toBe(target)
+    expect(cluster.nodes.get(target)!.status().role).toBe('leader')
+  }, 30_000)
+
+  it('a transfer to a voter that never catches up is refused as timed out: the leader leads on', async () => {
+    const cluster = await startCluster(3)
+    await propose(cluster, 'a', 3)
+    const leader = await waitFor('a leader', () => leaderOf(cluster))
+    const target = [1, 2, 3].find((id) => id !== leader.id)!
+    cluster.network.partition([target], [1, 2, 3].filter((id) => id !== target))
+    await leader.propose(Buffer.from('the target misses this'))
+    await expect(leader.transferLeadership(target)).rejects.toMatchObject({ code: 'ERR_TIMEOUT', message: expect.stringContaining('never caught up') })
+    expect(leader.status().role).toBe('leader')
+  }, 30_000)
+
   it('a leader that stops hands over first: a new leader well within an election timeout', async () => {
     // Long election timeouts: without a handover the others wait at least 2 s.
     const cluster = await startCluster(3, { electionTimeout: [2000, 4000], heartbeatInterval: 50 })
