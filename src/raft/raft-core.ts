@@ -13,6 +13,13 @@ import { ReadOnlyQueue, type PendingRead } from './read-only.js'
 
 export type Role = 'follower' | 'candidate' | 'leader'
 
+/**
+ * A candidate's kind: asking whether it could win without a new term ('pre-vote', Raft
+ * dissertation §9.6), standing for a new term after one ('election'), or at once because the
+ * leader handed over ('transfer', §3.10).
+ */
+export type Candidacy = 'pre-vote' | 'election' | 'transfer'
+
 export interface HardState {
   currentTerm: number
   votedFor: number
@@ -109,6 +116,8 @@ export interface Ready {
   role: Role
   leaderId: number
   term: number
+  /** On a candidate: what kind of candidacy (the term it stands in is `term`, or term + 1 for a pre-vote). */
+  candidacy: Candidacy | undefined
   /** log.lastIndex when this Ready was made: what the flush covers. */
   lastIndex: number
   /** How many times the core had cut its log when this Ready was made (for advance()). */
@@ -152,6 +161,8 @@ export class RaftCore {
   /** Truncations and resets of the log so far: a flush started before one vouches for nothing after it. */
   private logCuts = 0
   private preCandidate = false
+  /** What kind of candidacy this candidate is in (undefined when not a candidate). */
+  private candidacyValue: Candidacy | undefined
   private votes = new Map<number, boolean>()
   private progress = new Map<number, Progress>()
   /**
@@ -529,6 +540,7 @@ export class RaftCore {
       role: this.roleValue,
       leaderId: this.leader,
       term: this.term,
+      candidacy: this.candidacyValue,
       lastIndex: this.log.lastIndex,
       logCuts: this.logCuts,
       readStates: this.readStates,
@@ -830,6 +842,8 @@ export class RaftCore {
     } else {
       this.becomeCandidate()
     }
+    this.candidacyValue = preVote ? 'pre-vote' : transfer ? 'transfer' : 'election'
+    this.softStateChanged = true
     this.votes = new Map([[this.id, true]])
     const term = preVote ? this.term + 1 : this.term
     for (const peer of others) {
@@ -1222,6 +1236,7 @@ export class RaftCore {
   private setRole(role: Role): void {
     if (this.roleValue !== role) this.softStateChanged = true
     this.roleValue = role
+    if (role !== 'candidate') this.candidacyValue = undefined
   }
 
   private resetElectionTimer(): void {

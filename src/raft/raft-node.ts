@@ -135,7 +135,8 @@ type Timing = ReturnType<typeof checkNodeOptions>
 
 /**
  * A Raft node: consensus (RaftCore), its disk (RaftLog and raft_state.meta), its transport and
- * the user's state machine. Events: 'role' ({ role, term }), 'leader' ({ leaderId, term }),
+ * the user's state machine. Events: 'role' ({ role, term, candidacy? }: a candidate says which
+ * kind, see Candidacy; a pre-vote's term is the one it has not left yet), 'leader' ({ leaderId, term }),
  * 'snapshot' ({ index, term, from }: one was taken here, from = 0, or installed from node
  * `from`), 'flush' ({ durationMs }: a flush of the log completed), 'configuration'
  * ({ index, configuration }: a Config entry at `index` is now the one in use, committed or not),
@@ -183,6 +184,8 @@ export class RaftNode extends EventEmitter {
   /** How long read() waits for a read index before it gives up. */
   private readonly readTimeoutMs: number
   private role: Role = 'follower'
+  /** The role last announced, with a candidate's term and kind of candidacy. */
+  private announcedRole = 'follower'
   private leaderId = 0
   /** The term this node last led, while it leads. */
   private leadingTerm = 0
@@ -731,9 +734,12 @@ export class RaftNode extends EventEmitter {
       this.snapshotSender.stopAll()
     }
     this.leadingTerm = ready.role === 'leader' ? ready.term : 0
-    if (ready.role !== this.role) {
+    // A candidate's pre-vote, then its election, are two announcements in one role.
+    const roleKey = ready.role === 'candidate' ? `candidate/${ready.term}/${ready.candidacy}` : ready.role
+    if (roleKey !== this.announcedRole) {
+      this.announcedRole = roleKey
       this.role = ready.role
-      this.emit('role', { role: ready.role, term: ready.term })
+      this.emit('role', { role: ready.role, term: ready.term, ...(ready.candidacy === undefined ? {} : { candidacy: ready.candidacy }) })
     }
     if (ready.leaderId !== this.leaderId) {
       this.leaderId = ready.leaderId

@@ -80,12 +80,13 @@ export const nodeCommand: Command = {
     if (plaintext !== undefined) logger.warn('plaintext', plaintext)
     const metrics = server.metricsUrl === undefined ? '' : `; metrics, health and readiness at ${server.metricsUrl}/metrics, /healthz, /readyz`
     log('serving', `serving Raft and clients at ${config.address}${metrics}`, { address: config.address, metricsUrl: server.metricsUrl })
-    node.on('role', ({ role, term }: { role: string; term: number }) => {
+    node.on('role', ({ role, term, candidacy }: { role: string; term: number; candidacy?: string }) => {
       if (role === 'leader') log('election-won', `election won: leader for term ${term}`, { role, term })
-      // A node becomes a candidate with a pre-vote, its term unchanged: it moves to term + 1 only
-      // once a majority says it could win. Saying "term + 1" here without "pre-vote" made the
-      // term seem to go back when the pre-vote failed and the node heard from its leader again.
-      else if (role === 'candidate') log('pre-vote', `pre-vote: no leader heard in term ${term}; asking the others before campaigning for term ${term + 1}`, { role, term })
+      // A pre-vote keeps the term: the node moves to term + 1 only once a majority says it could
+      // win (saying "term + 1" without "pre-vote" made the term seem to go back when it failed).
+      else if (candidacy === 'pre-vote') log('pre-vote', `pre-vote: no leader heard in term ${term}; asking the others before campaigning for term ${term + 1}`, { role, term, candidacy })
+      else if (candidacy === 'transfer') log('candidate', `candidate for term ${term}: the leader handed leadership over (no pre-vote)`, { role, term, candidacy })
+      else if (role === 'candidate') log('candidate', `candidate for term ${term}: asking for votes`, { role, term, candidacy })
       else log('role', `now ${role} in term ${term}`, { role, term })
     })
     node.on('leader', ({ leaderId, term }: { leaderId: number; term: number }) => {
