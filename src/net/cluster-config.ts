@@ -37,6 +37,12 @@ export interface ClusterConfig {
   peerTls?: PeerTlsSettings
   /** TLS for clients on the same port (needs peerTls); undefined: clients need no certificate. */
   clientTls?: ClientTlsSettings
+  /**
+   * Part of a new cluster's founding id (etcd's --initial-cluster-token): clusters founded from
+   * the same node list under different names never take each other's messages, even before
+   * their first leader chose the random part of their ids. '' when not set.
+   */
+  clusterName: string
 }
 
 export const defaultClusterSettings = {
@@ -153,7 +159,11 @@ export function loadClusterConfig(path: string, options: { checkFiles?: boolean 
     if (grpcNode !== undefined) throw invalid(path, `nodes[${position}].metrics_port`, `${metricsPort} is node ${grpcNode.nodeId}'s port`)
     if (earlier.some((other) => other.metricsPort === metricsPort && other.ipAddress === node.ipAddress)) throw invalid(path, `nodes[${position}].metrics_port`, `${node.ipAddress}:${metricsPort} is used twice`)
   })
-  const settings = record(root.cluster_settings ?? {}, path, 'cluster_settings', [...Object.keys(defaultClusterSettings), 'peer_tls', 'client_tls'])
+  const settings = record(root.cluster_settings ?? {}, path, 'cluster_settings', [...Object.keys(defaultClusterSettings), 'peer_tls', 'client_tls', 'cluster_name'])
+  const clusterName = settings.cluster_name ?? ''
+  if (typeof clusterName !== 'string' || !/^[A-Za-z0-9._-]{0,64}$/.test(clusterName)) {
+    throw invalid(path, 'cluster_settings.cluster_name', `must be up to 64 letters, digits, '.', '_' or '-', got ${JSON.stringify(clusterName)}`)
+  }
   const logDirectory = settings.log_directory ?? defaultClusterSettings.log_directory
   if (typeof logDirectory !== 'string' || logDirectory.length === 0) throw invalid(path, 'cluster_settings.log_directory', 'must be a directory path')
   const range = record(settings.election_timeout_range ?? defaultClusterSettings.election_timeout_range, path, 'cluster_settings.election_timeout_range', ['min', 'max'])
@@ -176,5 +186,6 @@ export function loadClusterConfig(path: string, options: { checkFiles?: boolean 
     snapshotTrailingEntries: wholeNumber(settings.snapshot_trailing_entries ?? defaultClusterSettings.snapshot_trailing_entries, path, 'cluster_settings.snapshot_trailing_entries', 0),
     ...(peerTls === undefined ? {} : { peerTls }),
     ...(clientTls === undefined ? {} : { clientTls }),
+    clusterName,
   }
 }

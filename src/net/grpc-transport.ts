@@ -92,7 +92,7 @@ class PeerStream {
     private readonly client: StreamStub,
     private readonly counts: TransportCounts,
     private readonly peerCounts: PeerCounts,
-    private readonly clusterId: () => string,
+    private readonly clusterId: () => { clusterId: string; clusterToken: string },
     /** The peer ended the stream saying this node was removed from the cluster. */
     private readonly onRemoved: () => void,
   ) {}
@@ -139,7 +139,7 @@ class PeerStream {
       this.counts.sent += batch.length
       this.peerCounts.sent += batch.length
       this.counts.batches++
-      if (!call.write({ messages: batch.map(toEnvelope), clusterId: this.clusterId() })) {
+      if (!call.write({ messages: batch.map(toEnvelope), ...this.clusterId() })) {
         this.draining = true
         call.once('drain', () => {
           this.draining = false
@@ -214,6 +214,8 @@ export class GrpcTransport implements Transport {
   private closed = false
   /** This node's cluster; '' until known (a node that joins learns it from the cluster). */
   private clusterId = ''
+  /** The random part of the cluster's identity, once committed ('' before). */
+  private clusterToken = ''
   readonly counts: TransportCounts = { sent: 0, batches: 0, dropped: 0, received: 0, misaddressed: 0, streamsOpened: 0, rejected: emptyRejectionCounts() }
   /** The same, for each peer. */
   readonly peerCounts = new Map<number, PeerCounts>()
@@ -245,6 +247,10 @@ export class GrpcTransport implements Transport {
       this.peers.set(id, address)
       if (!this.peerCounts.has(id)) this.peerCounts.set(id, { sent: 0, dropped: 0, streamErrors: 0 })
     }
+  }
+
+  setClusterToken(token: string): void {
+    this.clusterToken = token
   }
 
   setRemoved(ids: readonly number[]): void {
@@ -292,6 +298,7 @@ export class GrpcTransport implements Transport {
       deliver: (message: RaftMessage) => this.deliver(message),
       reject: (reason: RejectReason, detail: string, messages?: number) => this.reject(reason, detail, messages),
       clusterId: () => this.clusterId,
+      clusterToken: () => this.clusterToken,
     }
     const implementation: grpc.UntypedServiceImplementation = {
       Stream: (call: grpc.ServerReadableStream<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => serveInboundStream(call, callback, inbound),
@@ -340,7 +347,7 @@ export class GrpcTransport implements Transport {
       if (address === undefined) return undefined
       const client = new protocol.RaftTransport(address, peerChannelCredentials(this.options.tls, peer), channelOptions) as unknown as StreamStub
       this.clients.set(peer, client)
-      stream = new PeerStream(client, this.counts, this.peerCounts.get(peer) as PeerCounts, () => this.clusterId, () => this.removedHandler?.(peer))
+      stream = new PeerStream(client, this.counts, this.peerCounts.get(peer) as PeerCounts, () => ({ clusterId: this.clusterId, clusterToken: this.clusterToken }), () => this.removedHandler?.(peer))
       this.streams.set(peer, stream)
     }
     return stream

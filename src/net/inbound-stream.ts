@@ -15,6 +15,8 @@ export interface InboundBatch {
   messages?: Record<string, unknown>[]
   /** Set by the membership work's RaftBatch (cluster_id); absent until then. */
   clusterId?: string
+  /** The random part of the sender's cluster identity, once it knows it. */
+  clusterToken?: string
   /** Set by safeDefinition when the bytes were not a RaftBatch. */
   undecodable?: true
 }
@@ -34,6 +36,8 @@ export interface InboundOptions {
   reject(reason: RejectReason, detail: string, messages?: number): void
   /** This node's cluster id, once known (the membership work's setClusterId); undefined: not checked. */
   clusterId?(): string | undefined
+  /** This node's cluster token, once committed ('' before). */
+  clusterToken?(): string
 }
 
 type StreamCall = grpc.ServerReadableStream<InboundBatch, unknown> & CallWithAuth
@@ -82,7 +86,7 @@ export function serveInboundStream(call: StreamCall, callback: grpc.sendUnaryDat
     if (ended) return
     if (batch.undecodable === true) return options.reject('undecodable', `bytes from ${peer} that are not a RaftBatch`)
     const messages = Array.isArray(batch.messages) ? batch.messages : []
-    const otherCluster = checkClusterId(options.clusterId?.(), batch.clusterId)
+    const otherCluster = checkClusterId(options.clusterId?.(), batch.clusterId, options.clusterToken?.() ?? '', batch.clusterToken ?? '')
     if (otherCluster !== undefined) return options.reject(otherCluster, `a batch of cluster ${batch.clusterId} from ${peer}`, messages.length)
     for (const envelope of messages) {
       const message = decodeEnvelope(envelope)

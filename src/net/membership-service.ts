@@ -47,7 +47,7 @@ export function membershipService(node: RaftNode, answers: MembershipAnswers): g
       answer(node.transferLeadership(to), (leaderId) => ({ leaderId }), callback)
     },
     Join: (call: grpc.ServerUnaryCall<WireMember, unknown>, callback: grpc.sendUnaryData<unknown>) => {
-      answer(join(node, call.request), (configuration) => ({ clusterId: node.status().clusterId, configuration: toWireConfiguration(configuration), memberSince: node.memberSince(call.request.id) }), callback)
+      answer(join(node, call.request), (configuration) => ({ clusterId: node.foundingId, configuration: toWireConfiguration(configuration), memberSince: node.memberSince(call.request.id) }), callback)
     },
   }
 }

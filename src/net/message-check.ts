@@ -105,9 +105,11 @@ export function checkMessage(message: RaftMessage, context: CheckContext): Rejec
  * from another cluster, or from a node that knows none (it never joined), is dropped whole.
  * A node that does not know its cluster yet (joining) takes batches from anyone.
  */
-export function checkClusterId(expected: string | undefined, received: string | undefined): RejectReason | undefined {
+export function checkClusterId(expected: string | undefined, received: string | undefined, expectedToken = '', receivedToken = ''): RejectReason | undefined {
   if (expected === undefined || expected === '') return undefined
-  return expected === received ? undefined : 'other-cluster'
+  if (expected !== received) return 'other-cluster'
+  // Founded from the same node list: the random tokens tell the clusters apart, once both know theirs.
+  return expectedToken === '' || receivedToken === '' || expectedToken === receivedToken ? undefined : 'other-cluster'
 }
 
 /** How a node ends the stream of a peer that was removed: the peer reads it as "you were removed". */

@@ -21,6 +21,8 @@ import type { MetricsServer } from '../observe/metrics-server.js'
 import { readNodeTls } from './tls-files.js'
 import { serverCredentials } from './tls-credentials.js'
 import { requireClientCertificate } from './client-auth.js'
+import { checkSameCluster } from './cluster-check.js'
+import { clientTlsOf } from './client-tls.js'
 
 /** Largest client command (or read query) accepted: far below the gRPC message limit, so an entry always fits one AppendEntries. */
 export const maxCommandBytes = 16 * 1024 * 1024
@@ -252,6 +254,7 @@ export async function serveNode(options: NodeServerOptions, extras: NodeServerEx
       peers: listed !== undefined && joined === undefined ? cluster.nodes.map((n) => n.nodeId) : [],
       addresses: Object.fromEntries(cluster.nodes.map((n) => [n.nodeId, n.address])),
       ...(joined === undefined ? {} : { clusterId: joined.clusterId, memberSince: joined.memberSince }),
+      clusterName: cluster.clusterName,
       dir,
       stateMachine: new SessionStateMachine(options.stateMachine, options.sessions),
       transport,
@@ -264,6 +267,15 @@ export async function serveNode(options: NodeServerOptions, extras: NodeServerEx
       ...(options.logger === undefined ? {} : { logger: options.logger }),
     })
   } catch (error) {
+    server.forceShutdown()
+    await metrics?.close()
+    throw error
+  }
+  try {
+    const others = new Set([...Object.values(node.configuration.addresses), ...cluster.nodes.map((n) => n.address)].filter((address) => address !== '' && address !== config.address))
+    await checkSameCluster(node, [...others], clientTlsOf(cluster))
+  } catch (error) {
+    await node.stop().catch(() => undefined)
     server.forceShutdown()
     await metrics?.close()
     throw error

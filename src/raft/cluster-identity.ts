@@ -1,7 +1,7 @@
 // Which cluster, and which node of it, a directory belongs to. Recorded in raft_state.meta at the
 // first start; a node refuses a directory of another node or cluster, so a mistyped --node-id or
 // log_directory cannot mix two logs (etcd checks its member and cluster ids the same way).
-import { createHash } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { RaftLogError } from '../storage/errors.js'
 import type { RaftState } from '../storage/raft-state-file.js'
 import { encodeConfiguration, type Configuration } from './configuration.js'
@@ -15,6 +15,21 @@ const clusterIdPattern = /^[0-9a-f]{32}$/
  */
 export function deriveClusterId(firstConfiguration: Configuration, name = ''): string {
   return createHash('sha256').update('raftlog cluster\0').update(name).update('\0').update(encodeConfiguration(firstConfiguration)).digest('hex').slice(0, 32)
+}
+
+/** A random cluster token (32 hex digits): the part of a cluster's identity its first leader chooses. */
+export function newClusterToken(): string {
+  return randomBytes(16).toString('hex')
+}
+
+/**
+ * The cluster's id as users see it (32 hex digits): the founding id (a hash of the first
+ * configuration, known to every founding node at once) until the first leader's random token is
+ * committed, then a hash of both. Two clusters founded from the same node list differ from then on.
+ */
+export function clusterIdOf(foundingId: string, token: string | undefined): string {
+  if (token === undefined || foundingId === '') return foundingId
+  return createHash('sha256').update('raftlog cluster token\0').update(foundingId).update('\0').update(token).digest('hex').slice(0, 32)
 }
 
 export function checkClusterId(clusterId: string, argument: string): string {

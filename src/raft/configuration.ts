@@ -23,6 +23,12 @@ export interface Configuration {
    * a new member never votes before it runs and holds the log. Absent when none.
    */
   promoteWhenCaughtUp?: number[]
+  /**
+   * The random part of the cluster's identity (32 hex digits), chosen by its first leader and
+   * committed like any configuration: two clusters founded from the same node list still differ
+   * (etcd's --initial-cluster-token, made for you). Absent until then.
+   */
+  clusterToken?: string
 }
 
 export interface Member {
@@ -99,7 +105,15 @@ export function encodeConfiguration(config: Configuration): Uint8Array {
   const removed = removedOf(config)
   const promote = sorted(config.promoteWhenCaughtUp ?? [])
   return Buffer.from(
-    JSON.stringify({ voters: sorted(config.voters), outgoing: sorted(config.outgoing), learners: sorted(config.learners), addresses, ...(removed.length > 0 ? { removed } : {}), ...(promote.length > 0 ? { promoteWhenCaughtUp: promote } : {}) }),
+    JSON.stringify({
+      voters: sorted(config.voters),
+      outgoing: sorted(config.outgoing),
+      learners: sorted(config.learners),
+      addresses,
+      ...(removed.length > 0 ? { removed } : {}),
+      ...(promote.length > 0 ? { promoteWhenCaughtUp: promote } : {}),
+      ...(config.clusterToken === undefined ? {} : { clusterToken: config.clusterToken }),
+    }),
   )
 }
 
@@ -126,7 +140,17 @@ export function decodeConfiguration(bytes: Uint8Array): Configuration {
   for (const [id, address] of Object.entries(value.addresses ?? {})) if (typeof address === 'string') addresses[Number(id)] = address
   const removed = ids('removed')
   const promote = ids('promoteWhenCaughtUp')
-  return { voters: ids('voters'), outgoing: ids('outgoing'), learners: ids('learners'), addresses, ...(removed.length > 0 ? { removed } : {}), ...(promote.length > 0 ? { promoteWhenCaughtUp: promote } : {}) }
+  const token = value.clusterToken
+  if (token !== undefined && (typeof token !== 'string' || !/^[0-9a-f]{32}$/.test(token))) throw new RaftLogError('ERR_CORRUPT', "A configuration entry's clusterToken is not 32 hex digits")
+  return {
+    voters: ids('voters'),
+    outgoing: ids('outgoing'),
+    learners: ids('learners'),
+    addresses,
+    ...(removed.length > 0 ? { removed } : {}),
+    ...(promote.length > 0 ? { promoteWhenCaughtUp: promote } : {}),
+    ...(token === undefined ? {} : { clusterToken: token }),
+  }
 }
 
 export function describeConfiguration(config: Configuration): string {

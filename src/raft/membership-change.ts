@@ -73,7 +73,12 @@ export function targetConfiguration(current: Configuration, change: MembershipCh
   if (touched.size === 0) throw bad('nothing to change')
   if (voters.size === 0) throw bad('it would leave no voter')
   const sorted = (ids: Iterable<number>) => [...ids].sort((a, b) => a - b)
-  return { voters: sorted(voters), outgoing: [], learners: sorted(learners), addresses, ...optionalLists(sorted(removed), sorted(toPromote)) }
+  return { voters: sorted(voters), outgoing: [], learners: sorted(learners), addresses, ...optionalLists(sorted(removed), sorted(toPromote)), ...tokenOf(current) }
+}
+
+/** The cluster token a configuration carries on, if it has one. */
+function tokenOf(config: Configuration): Pick<Configuration, 'clusterToken'> {
+  return config.clusterToken === undefined ? {} : { clusterToken: config.clusterToken }
 }
 
 /** The optional lists of a configuration: present only when not empty. */
@@ -85,7 +90,7 @@ function optionalLists(removed: readonly number[], promoteWhenCaughtUp: readonly
 export function enterJoint(current: Configuration, target: Configuration): Configuration {
   // Members leaving keep their address until C_new: the old voters still count meanwhile.
   // Ids leaving are removed from C_old,new on: a change cut short never frees them for reuse.
-  return { voters: [...target.voters], outgoing: [...current.voters], learners: [...target.learners], addresses: { ...current.addresses, ...target.addresses }, ...optionalLists(removedOf(target), target.promoteWhenCaughtUp ?? []) }
+  return { voters: [...target.voters], outgoing: [...current.voters], learners: [...target.learners], addresses: { ...current.addresses, ...target.addresses }, ...optionalLists(removedOf(target), target.promoteWhenCaughtUp ?? []), ...tokenOf(target) }
 }
 
 /** C_new, once C_old,new is committed. */
@@ -93,5 +98,5 @@ export function leaveJoint(joint: Configuration): Configuration {
   const stays = new Set([...joint.voters, ...joint.learners])
   const addresses: Record<number, string> = {}
   for (const [id, address] of Object.entries(joint.addresses)) if (stays.has(Number(id))) addresses[Number(id)] = address
-  return { voters: [...joint.voters], outgoing: [], learners: [...joint.learners], addresses, ...optionalLists(removedOf(joint), joint.promoteWhenCaughtUp ?? []) }
+  return { voters: [...joint.voters], outgoing: [], learners: [...joint.learners], addresses, ...optionalLists(removedOf(joint), joint.promoteWhenCaughtUp ?? []), ...tokenOf(joint) }
 }

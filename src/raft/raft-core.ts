@@ -81,6 +81,12 @@ export interface RaftCoreOptions {
    * its id are another node's, from before the id was taken: it never campaigns on them.
    */
   memberSince?: number
+  /**
+   * Makes the random part of the cluster's identity (32 hex digits). Given, a leader whose
+   * configuration has none yet proposes one (a Config entry with the same members), once no
+   * change is under way. The core has no randomness of its own to spare for it.
+   */
+  newClusterToken?: () => string
   onWarning?: (message: string) => void
 }
 
@@ -149,6 +155,9 @@ export class RaftCore {
   private readonly maxPromotionLagEntries: number
   private readonly leaseTicks: number
   private readonly memberSinceIndex: number
+  private readonly newClusterToken: (() => string) | undefined
+  /** The term in which this leader proposed a cluster token (one try per term). */
+  private tokenProposedInTerm = 0
   private readonly warn: (message: string) => void
 
   private term: number
@@ -229,6 +238,7 @@ export class RaftCore {
     this.readMode = options.readMode ?? 'read-index'
     this.maxPromotionLagEntries = options.maxPromotionLagEntries ?? defaultMaxPromotionLagEntries
     this.memberSinceIndex = options.memberSince ?? 0
+    this.newClusterToken = options.newClusterToken
     // A follower that heard from the leader votes for nobody else for electionTicks[0] of its
     // ticks, which may be as little as one tick less in real time (its first tick can come right
     // after the message): the lease ends a tick earlier still, and the drift allowance before that.
@@ -323,6 +333,7 @@ export class RaftCore {
       }
       this.resendLostAppends()
       this.promoteCaughtUp()
+      this.chooseClusterToken()
       if (this.now === this.departingUntil) this.syncProgress()
       // A transfer that has not happened within an election timeout is given up: serve again.
       if (this.leadTransferee !== 0 && ++this.transferElapsed >= this.electionTicks[0]) {
@@ -621,6 +632,15 @@ export class RaftCore {
   private heardLately(id: number): boolean {
     const progress = this.progress.get(id)
     return progress !== undefined && progress.lastHeardAt >= 0 && this.now - progress.lastHeardAt < this.electionTicks[0]
+  }
+
+  /** A leader of a cluster with no token yet proposes one, the configuration otherwise unchanged. */
+  private chooseClusterToken(): void {
+    const config = this.configuration
+    if (this.newClusterToken === undefined || config.clusterToken !== undefined || this.tokenProposedInTerm === this.term) return
+    if (this.configurationIndex > this.commitIndex || isJoint(config) || this.leadTransferee !== 0 || membersOf(config).length === 0) return
+    this.tokenProposedInTerm = this.term
+    this.appendOwn(encodeConfiguration({ ...config, clusterToken: this.newClusterToken() }), EntryType.Config)
   }
 
   /**

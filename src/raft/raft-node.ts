@@ -21,7 +21,7 @@ import { seededRandom } from './seeded-random.js'
 import { describeConfiguration, encodeConfiguration, decodeConfiguration, membersOf, removedOf, votersOnly, type Configuration } from './configuration.js'
 import type { MembershipChange } from './membership-change.js'
 import { MembershipRequests } from './membership-requests.js'
-import { deriveClusterId, settleIdentity } from './cluster-identity.js'
+import { clusterIdOf, deriveClusterId, newClusterToken, settleIdentity } from './cluster-identity.js'
 import { configurationsOrLegacy, startingConfigurations, writeFirstConfiguration, type ConfigurationAt } from './starting-configuration.js'
 import { checkNodeOptions, defaultElectionTimeoutMs } from './node-options.js'
 import { defaultSnapshotThreshold, defaultSnapshotTrailingEntries } from './snapshotter.js'
@@ -45,6 +45,11 @@ export interface RaftNodeOptions {
    * of its first configuration (the same on every founding node). A joining node is given it.
    */
   clusterId?: string
+  /**
+   * A new cluster's name, part of its founding id (etcd's --initial-cluster-token): the same
+   * on every founding node. Default ''.
+   */
+  clusterName?: string
   /** Directory of this node's log and raft_state.meta. */
   dir: string
   stateMachine: StateMachine
@@ -121,8 +126,10 @@ export interface RaftStatus {
   /** The configuration in use (the latest in the log) and the index of its entry. */
   configuration: Configuration
   configurationIndex: number
-  /** 32 hex digits; '' when a joined node was never told. */
+  /** 32 hex digits; '' when a joined node was never told (see RaftNode.clusterId). */
   clusterId: string
+  /** The id the cluster was founded with (see RaftNode.foundingId). */
+  foundingId: string
 }
 
 const serverStates: Record<Role, ServerState> = { follower: 0, candidate: 1, leader: 2 }
@@ -163,8 +170,11 @@ export class RaftNode extends EventEmitter {
   private readonly counters = { proposals: 0, reads: 0, snapshotsTaken: 0, snapshotsInstalled: 0, lastSnapshotMs: undefined as number | undefined, lastInstallMs: undefined as number | undefined }
   private readonly reads = new PendingReads()
   private readonly membership: MembershipRequests
-  /** The cluster this node belongs to (32 hex digits, '' when unknown). */
-  readonly clusterId: string
+  /**
+   * The id this node's cluster was founded with (32 hex digits, '' when unknown): recorded in
+   * raft_state.meta, given to a node that joins, stamped on every batch of Raft messages.
+   */
+  readonly foundingId: string
   /** Index of the configuration last announced ('configuration' event, transport addresses). */
   private announcedConfiguration = -1
   private removed = false
@@ -208,7 +218,7 @@ export class RaftNode extends EventEmitter {
     timing: Timing,
   ) {
     super()
-    this.clusterId = clusterId
+    this.foundingId = clusterId
     this.electionTimeoutMaxMs = (options.electionTimeout ?? defaultElectionTimeoutMs)[1]
     this.membership = new MembershipRequests(3 * this.electionTimeoutMaxMs)
     const { tickMs, electionTicks, heartbeatTicks } = timing
@@ -240,6 +250,7 @@ export class RaftNode extends EventEmitter {
       readMode: options.readMode ?? 'read-index',
       memberSince: saved.memberSince ?? 0,
       ...(options.leaseClockDriftMs === undefined ? {} : { leaseDriftTicks: Math.ceil(options.leaseClockDriftMs / tickMs) }),
+      newClusterToken,
       onWarning: (message) => this.logger.warn(message),
     })
     this.snapshotter = new Snapshotter({
@@ -332,7 +343,7 @@ export class RaftNode extends EventEmitter {
         stateFile.save({ ...saved, currentTerm: 1, commitIndex: 1, configuration: { index: 1, data: encodeConfiguration(first) } })
       }
       configurations = configurationsOrLegacy(configurations, first, log, start, options.dir)
-      const clusterId = identity.clusterId !== '' ? identity.clusterId : options.peers.length > 0 ? deriveClusterId(first) : ''
+      const clusterId = identity.clusterId !== '' ? identity.clusterId : options.peers.length > 0 ? deriveClusterId(first, options.clusterName ?? '') : ''
       stateFile.save({ ...stateFile.load(), nodeId: options.id, clusterId, memberSince: saved.memberSince || (options.memberSince ?? 0) })
       if (clusterId !== '') options.transport.setClusterId?.(clusterId)
       return new RaftNode(options, log, stateFile, snapshots, start, configurations, clusterId, timing)
@@ -508,7 +519,16 @@ export class RaftNode extends EventEmitter {
       configuration: this.core.configuration,
       configurationIndex: this.core.configurationIndex,
       clusterId: this.clusterId,
+      foundingId: this.foundingId,
     }
+  }
+
+  /**
+   * The cluster's id as users see it (32 hex digits; '' when unknown): the founding id until the
+   * first leader's random token is committed, then a hash of both (clusterIdOf).
+   */
+  get clusterId(): string {
+    return clusterIdOf(this.foundingId, this.core.configurationEntryAt(this.core.committed).config.clusterToken)
   }
 
   /**
@@ -828,6 +848,7 @@ export class RaftNode extends EventEmitter {
     const members = new Set(membersOf(this.core.configuration))
     // A leader still sends a removed node the log for a while, so it learns of its removal
     // from the log itself: its answers are heard until then.
+    if (committed.clusterToken !== undefined) this.transport.setClusterToken?.(committed.clusterToken)
     const removed = removedOf(committed).filter((id) => !members.has(id) && !this.core.isTracking(id))
     if (removed.join() === this.announcedRemoved) return
     this.announcedRemoved = removed.join()

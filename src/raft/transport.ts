@@ -18,6 +18,12 @@ export interface Transport {
    */
   setClusterId?(clusterId: string): void
   /**
+   * Optional: the random part of the cluster's identity once it is committed (32 hex digits). A
+   * transport that crosses machines stamps it on its messages too and drops those that carry
+   * another one: a directory copied from another cluster founded from the same node list.
+   */
+  setClusterToken?(token: string): void
+  /**
    * Optional: the ids a committed configuration removed from the cluster (never members again).
    * Their messages are dropped at once, whatever certificate they carry, and each sender is
    * told it was removed, so a node removed while it was down stops instead of asking for votes

@@ -70,6 +70,23 @@ describe('checkClusterId', () => {
     expect(checkClusterId('a', undefined)).toBe('other-cluster')
     expect(checkClusterId('a', '')).toBe('other-cluster')
   })
+
+  it('tells apart clusters founded from the same node list by their random tokens, once both sides know theirs', () => {
+    expect(checkClusterId('a', 'a', 't1', 't1')).toBeUndefined()
+    expect(checkClusterId('a', 'a', 't1', 't2')).toBe('other-cluster')
+    // One side has not committed its token yet (the first seconds of a cluster): the founding id decides.
+    expect(checkClusterId('a', 'a', '', 't2')).toBeUndefined()
+    expect(checkClusterId('a', 'a', 't1', '')).toBeUndefined()
+    expect(checkClusterId('a', 'b', 't1', 't1')).toBe('other-cluster')
+  })
+})
+
+describe('the removed-node check', () => {
+  it('refuses a removed sender before anything else about it', () => {
+    const removed: CheckContext = { ...context, isRemoved: (id) => id === 2 }
+    expect(checkMessage({ type: 'TimeoutNow', from: 2, to: 1, term: 1 }, removed)).toBe('removed')
+    expect(checkMessage({ type: 'TimeoutNow', from: 2, to: 1, term: 1 }, context)).toBeUndefined()
+  })
 })
 
 describe('RejectionLog', () => {

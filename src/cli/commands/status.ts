@@ -14,7 +14,7 @@ place in the membership (voter, learner) and how many entries it is behind. Memb
 not in the configuration file (nodes that joined) are found through the others. An unreachable
 node is shown as such, with the reason. With --json: an array with one object per node, with
 every field the text shows: id, address, reachable, role, suffrage, behind, term, leaderId,
-commitIndex, lastApplied, firstIndex, lastIndex, diskBytes; for an unreachable node id,
+commitIndex, lastApplied, firstIndex, lastIndex, diskBytes, clusterId; for an unreachable node id,
 address, reachable (false) and error.
 
 With --watch it asks again every second until Ctrl-C: on a terminal the table is redrawn in
@@ -37,8 +37,8 @@ const watchIntervalMs = 1000
 /** Everything the text line shows, as JSON. */
 function statusJson(s: NodeStatus): Record<string, unknown> {
   if (!s.reachable) return { id: s.id, address: s.address, reachable: false, error: s.error }
-  const { id, address, reachable, role, suffrage, behind, term, leaderId, commitIndex, lastApplied, firstIndex, lastIndex, diskBytes } = s
-  return { id, address, reachable, role, suffrage, behind, term, leaderId, commitIndex, lastApplied, firstIndex, lastIndex, diskBytes }
+  const { id, address, reachable, role, suffrage, behind, term, leaderId, commitIndex, lastApplied, firstIndex, lastIndex, diskBytes, clusterId } = s
+  return { id, address, reachable, role, suffrage, behind, term, leaderId, commitIndex, lastApplied, firstIndex, lastIndex, diskBytes, clusterId }
 }
 
 function statusLine(s: NodeStatus): string {
