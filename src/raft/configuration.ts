@@ -159,3 +159,9 @@ export function describeConfiguration(config: Configuration): string {
   const promote = config.promoteWhenCaughtUp ?? []
   return `voters ${list(config.voters)}${isJoint(config) ? ` (joint with old voters ${list(config.outgoing)})` : ''}, learners ${list(config.learners)}${promote.length > 0 ? ` (${list(promote)} to become voters once caught up)` : ''}${removed.length > 0 ? `, removed ${list(removed)}` : ''}`
 }
+
+/** Whether two configurations have the same voters (both halves) and learners. */
+export function sameMembers(a: Configuration, b: Configuration): boolean {
+  const same = (x: readonly number[], y: readonly number[]): boolean => x.length === y.length && [...x].sort((p, q) => p - q).every((id, i) => id === [...y].sort((p, q) => p - q)[i])
+  return same(a.voters, b.voters) && same(a.outgoing, b.outgoing) && same(a.learners, b.learners)
+}

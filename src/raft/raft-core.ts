@@ -7,7 +7,7 @@ import type { RaftLogStore } from './log-store.js'
 import type { AppendEntries, AppendEntriesResponse, InstallSnapshot, RaftMessage, ReadIndexRequest, ReadIndexResponse, RequestVote, RequestVoteResponse } from './messages.js'
 import { RaftLogError } from '../storage/errors.js'
 import { Progress } from './progress.js'
-import { decodeConfiguration, encodeConfiguration, hasQuorum, isJoint, isVoter, membersOf, quorumIndex, voteResult, votersOnly, type Configuration } from './configuration.js'
+import { decodeConfiguration, encodeConfiguration, hasQuorum, isJoint, isVoter, membersOf, quorumIndex, sameMembers, voteResult, votersOnly, type Configuration } from './configuration.js'
 import { enterJoint, leaveJoint, targetConfiguration, type MembershipChange } from './membership-change.js'
 import { ReadOnlyQueue, type PendingRead } from './read-only.js'
 
@@ -592,7 +592,7 @@ export class RaftCore {
   proposeMembership(change: MembershipChange): number {
     if (this.roleValue !== 'leader') throw new RaftLogError('ERR_NOT_LEADER', `Node ${this.id} is not the leader`, { leaderId: this.leader })
     if (this.leadTransferee !== 0) throw new RaftLogError('ERR_LEADERSHIP_TRANSFER', `Node ${this.id} is handing leadership to node ${this.leadTransferee}`)
-    if (this.configurationIndex > this.commitIndex || isJoint(this.configuration)) {
+    if (this.changeUnderWay()) {
       throw new RaftLogError('ERR_CHANGE_IN_PROGRESS', `Membership change: the change at index ${this.configurationIndex} is not finished yet; try again once it is`)
     }
     const target = targetConfiguration(this.configuration, change)
@@ -634,6 +634,17 @@ export class RaftCore {
     return progress !== undefined && progress.lastHeardAt >= 0 && this.now - progress.lastHeardAt < this.electionTicks[0]
   }
 
+  /**
+   * Whether a membership change is still being carried out: the latest configuration is joint,
+   * or not committed and with other members than the committed one (an entry that only added
+   * the cluster token changes nobody's vote, so a change may follow it at once).
+   */
+  private changeUnderWay(): boolean {
+    if (isJoint(this.configuration)) return true
+    if (this.configurationIndex <= this.commitIndex) return false
+    return !sameMembers(this.configuration, this.configurationEntryAt(this.commitIndex).config)
+  }
+
   /** A leader of a cluster with no token yet proposes one, the configuration otherwise unchanged. */
   private chooseClusterToken(): void {
     const config = this.configuration
@@ -650,7 +661,7 @@ export class RaftCore {
    */
   private promoteCaughtUp(): void {
     const waiting = this.configuration.promoteWhenCaughtUp ?? []
-    if (waiting.length === 0 || this.configurationIndex > this.commitIndex || isJoint(this.configuration) || this.leadTransferee !== 0) return
+    if (waiting.length === 0 || this.changeUnderWay() || this.leadTransferee !== 0) return
     const ready = waiting.filter((id) => {
       const match = this.progress.get(id)?.match ?? 0
       return match > 0 && this.log.lastIndex - match <= this.maxPromotionLagEntries && this.heardLately(id)
@@ -914,6 +925,8 @@ export class RaftCore {
     }
     // A no-op in the new term: entries of earlier terms commit only under one of the current term.
     this.propose(new Uint8Array(0), EntryType.NoOp)
+    // Right behind it when it can (a new cluster's first leader): the same index every time.
+    this.chooseClusterToken()
   }
 
   private handleRequestVote(message: RequestVote): void {

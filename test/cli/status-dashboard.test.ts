@@ -47,7 +47,7 @@ describe('raftlog status', () => {
     const lines = text.stdout.trim().split('\n')
     expect(nodesJson).toHaveLength(3)
     nodesJson.forEach((node, i) => {
-      expect(Object.keys(node).sort()).toEqual(['address', 'behind', 'commitIndex', 'diskBytes', 'firstIndex', 'id', 'lastApplied', 'lastIndex', 'leaderId', 'reachable', 'role', 'suffrage', 'term'])
+      expect(Object.keys(node).sort()).toEqual(['address', 'behind', 'clusterId', 'commitIndex', 'diskBytes', 'firstIndex', 'id', 'lastApplied', 'lastIndex', 'leaderId', 'reachable', 'role', 'suffrage', 'term'])
       expect(node.suffrage).toBe('voter')
       expect(node.diskBytes).toBeGreaterThan(1048576)
       // Both were asked a moment apart: the fields that cannot move between the two agree.

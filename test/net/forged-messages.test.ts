@@ -90,7 +90,7 @@ function stateOf(server: NodeServer): Record<string, unknown> {
  * overwrite the log, in batches with the cluster's id: it is no secret (a hash of the first
  * configuration), so a forger may know it; `clusterId: ''` leaves it out.
  */
-function forgeries(from: number, follower: NodeServer, termJump = 5, clusterId = follower.node.status().clusterId): Record<string, unknown>[] {
+function forgeries(from: number, follower: NodeServer, termJump = 5, clusterId = follower.node.status().foundingId): Record<string, unknown>[] {
   const { term, lastIndex } = follower.node.status()
   const to = follower.node.id
   return [
@@ -139,7 +139,7 @@ describe('forged Raft messages to a plaintext cluster', () => {
     const other = cluster!.servers.find((server) => server !== leader && server !== follower)!
     const before = stateOf(follower)
     // The stream's first message names the other follower (harmless: an old term); the forgeries then claim the leader.
-    const opener = { clusterId: follower.node.status().clusterId, messages: [{ requestVoteResponse: { from: other.node.id, to: follower.node.id, term: 1, preVote: false, voteGranted: false } }] }
+    const opener = { clusterId: follower.node.status().foundingId, messages: [{ requestVoteResponse: { from: other.node.id, to: follower.node.id, term: 1, preVote: false, voteGranted: false } }] }
     await sendRaw(follower.config.address, [opener, ...forgeries(leader.node.id, follower)])
     await sendRaw(follower.config.address, forgeries(7, follower))
     await pause(300)

@@ -159,8 +159,8 @@ describe('RaftNode proposals when leadership is lost', () => {
     const node = await start(1, [1, 2, 3], peers, [60, 80])
     await vi.waitFor(() => expect(node.status().role).toBe('leader'), { timeout: 10_000 })
     const firstTerm = node.status().term
-    // Three proposals at indexes 3, 4 and 5 (after the first configuration and the term's
-    // no-op) that no peer receives.
+    // Three proposals at indexes 4, 5 and 6 (after the first configuration, the term's no-op and
+    // the cluster's random token) that no peer receives.
     mode = 'silent'
     const outcome = new Map<string, string>()
     const track = (name: string, proposal: Promise<unknown>): Promise<void> =>
@@ -169,7 +169,7 @@ describe('RaftNode proposals when leadership is lost', () => {
         (error: { code: string }) => void outcome.set(name, error.code),
       )
     const settled = [track('p2', node.propose(Buffer.from('p2'))), track('p3', node.propose(Buffer.from('p3'))), track('p4', node.propose(Buffer.from('p4')))]
-    await vi.waitFor(() => expect(node.status().lastIndex).toBe(5))
+    await vi.waitFor(() => expect(node.status().lastIndex).toBe(6))
     // Node 2 leads a later term without them: its first entry conflicts, the log is cut to 2.
     peers.deliver({ type: 'AppendEntries', from: 2, to: 1, term: firstTerm + 1, prevLogIndex: 1, prevLogTerm: 1, leaderCommit: 1, seq: 1, entries: [{ index: 2, term: firstTerm + 1, type: EntryType.NoOp, data: new Uint8Array(0) }] })
     await vi.waitFor(() => expect(node.status().lastIndex).toBe(2))

@@ -56,6 +56,7 @@ describe('RaftNode.read()', () => {
     const leader = await waitFor('a leader', () => leaderOf(cluster))
     await leader.propose(Buffer.from('one'))
     const lastIndex = leader.status().lastIndex
+    expect(leader.clusterId, 'the cluster token is committed (no entry of its own to come)').not.toBe(leader.foundingId)
     for (const [id, node] of cluster.nodes) {
       const index = await node.read()
       expect(index, `node ${id}`).toBeGreaterThanOrEqual(leader.status().commitIndex - 1)

@@ -310,11 +310,13 @@ describe('RaftNode applies beside the Raft loop', () => {
     expect(payload).toBeGreaterThan(64)
     bytes[payload + 8] = bytes[payload + 8]! ^ 0x01
     writeFileSync(path, bytes)
-    // Starting reads every frame header of the log (its configuration entries): a damaged frame
-    // is found then, before the node takes part, not when it is applied.
+    // Starting reads every frame header of the log after the committed configuration it recorded
+    // (for later configuration entries): a damaged frame is found then, before the node takes
+    // part, not when it is applied. Index 9: the sixth proposal, after the first configuration,
+    // the no-op and the cluster's random token.
     await expect(RaftNode.start({ ...options, stateMachine: new Recorder() })).rejects.toMatchObject({
       code: 'ERR_CORRUPT',
-      message: expect.stringMatching(new RegExp(`Segment ${segment!.file} is corrupt at byte \\d+ \\(index 8\\)`)),
+      message: expect.stringMatching(new RegExp(`Segment ${segment!.file} is corrupt at byte \\d+ \\(index 9\\)`)),
     })
   })
 })
