@@ -49,12 +49,13 @@ export function fromWireConfiguration(wire: WireConfiguration): Configuration {
 /** Where a member stands in `config`. */
 export function suffrageOf(config: Configuration, id: number): string {
   const incoming = config.voters.includes(id)
-  if (config.outgoing.length === 0) return incoming ? 'voter' : 'learner'
+  const learner = (config.promoteWhenCaughtUp ?? []).includes(id) ? 'learner (voter once caught up)' : 'learner'
+  if (config.outgoing.length === 0) return incoming ? 'voter' : learner
   const outgoing = config.outgoing.includes(id)
   if (incoming && outgoing) return 'voter'
   if (incoming) return 'voter (joining)'
   if (outgoing) return 'voter (leaving)'
-  return 'learner'
+  return learner
 }
 
 /** Every member of the node's configuration; with match indexes when the node leads. */
