@@ -4,7 +4,7 @@
 // messages from a member, for this node, with safe numbers. Pure functions: tested alone.
 import type { RaftMessage } from '../raft/messages.js'
 import { snapshotChunkBytes } from '../raft/snapshot-transfer.js'
-import { EntryType } from '../storage/log-entry.js'
+import { EntryType, maxTermOrIndex } from '../storage/log-entry.js'
 import { maxEntrySizeBytes } from '../storage/segment-format.js'
 
 /** Why a message was dropped. */
@@ -47,7 +47,8 @@ export interface CheckContext {
   streamSender: number
 }
 
-const isCount = (value: unknown): boolean => typeof value === 'number' && Number.isSafeInteger(value) && value >= 0
+/** A term, index or counter: a whole number with headroom (maxTermOrIndex). */
+const isCount = (value: unknown): boolean => typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 && value <= maxTermOrIndex
 const isNodeId = (value: unknown): boolean => isCount(value) && (value as number) >= 1 && (value as number) <= 0xffffffff
 const entryTypes = new Set<number>([EntryType.Normal, EntryType.NoOp, EntryType.Config])
 

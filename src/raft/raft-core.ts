@@ -2,7 +2,7 @@
 // model). It reads and changes the log through RaftLogStore but does no I/O of its own: no
 // timers (tick() is time), no randomness but the injected source, no sockets (messages go out in
 // a Ready), no waiting on disks (Ready.mustFlush says what must be durable before sending).
-import { EntryType, type LogEntry } from '../storage/log-entry.js'
+import { EntryType, maxTermOrIndex, type LogEntry } from '../storage/log-entry.js'
 import type { RaftLogStore } from './log-store.js'
 import type { AppendEntries, AppendEntriesResponse, InstallSnapshot, RaftMessage, ReadIndexRequest, ReadIndexResponse, RequestVote, RequestVoteResponse } from './messages.js'
 import { RaftLogError } from '../storage/errors.js'
@@ -454,6 +454,11 @@ export class RaftCore {
   /** Handles one message from a peer. */
   step(message: RaftMessage): void {
     if (!this.accepts(message)) return
+    if (message.term > maxTermOrIndex) {
+      // Taken, it would leave no term for the next election (a gate in front should drop it).
+      this.warn(`node ${this.id}: ignored ${message.type} from node ${message.from} of term ${message.term}, past the largest term raftlog takes (${maxTermOrIndex})`)
+      return
+    }
     if (message.type === 'InstallSnapshot' || message.type === 'SnapshotChunk' || message.type === 'SnapshotChunkResponse') {
       // The driver moves snapshots; it hands the core installSnapshot() once one is durable.
       this.warn(`node ${this.id}: ${message.type} is the driver's to handle, not the core's`)
@@ -857,6 +862,10 @@ export class RaftCore {
     // configuration from before it joined (a replayed past in which its id may have voted), nor
     // one told it was removed.
     if (!isVoter(this.configuration, this.id) || this.configurationIndex < this.memberSinceIndex || this.removedFromCluster) return
+    if (this.term >= maxTermOrIndex) {
+      this.warn(`node ${this.id}: term ${this.term} is the largest raftlog takes; it cannot stand for another`)
+      return
+    }
     this.campaignCount++
     const others = membersOf(this.configuration).filter((id) => id !== this.id && isVoter(this.configuration, id))
     if (others.length === 0) {

@@ -9,6 +9,7 @@ import { fsyncDirectory, isLockHeld, lockFile, mapFile, syncRange, unlockFile, u
 import { crc32, readU64, writeU64 } from './segment-format.js'
 import { systemError } from './system-error.js'
 import { requireString, requireWholeNumber } from './validate.js'
+import { maxTermOrIndex } from './log-entry.js'
 
 /** 0 follower, 1 candidate, 2 leader. */
 export type ServerState = 0 | 1 | 2
@@ -181,13 +182,13 @@ function checkState(state: RaftState): RaftState {
     throw new RaftLogError('ERR_BAD_ARGUMENT', 'RaftStateFile.save: state must be an object', { argument: 'state' })
   }
   const method = 'RaftStateFile.save'
-  const currentTerm = requireWholeNumber(state.currentTerm, 'state.currentTerm', method)
+  const currentTerm = requireTermOrIndex(state.currentTerm, 'state.currentTerm', method)
   const votedFor = requireWholeNumber(state.votedFor, 'state.votedFor', method)
   if (votedFor > maxVotedFor) {
     throw new RaftLogError('ERR_BAD_ARGUMENT', `${method}: state.votedFor must fit in 32 bits, got ${votedFor}`, { argument: 'state.votedFor' })
   }
-  const commitIndex = requireWholeNumber(state.commitIndex, 'state.commitIndex', method)
-  const lastApplied = requireWholeNumber(state.lastApplied, 'state.lastApplied', method)
+  const commitIndex = requireTermOrIndex(state.commitIndex, 'state.commitIndex', method)
+  const lastApplied = requireTermOrIndex(state.lastApplied, 'state.lastApplied', method)
   const serverState = state.serverState
   if (serverState !== 0 && serverState !== 1 && serverState !== 2) {
     throw new RaftLogError('ERR_BAD_ARGUMENT', `${method}: state.serverState must be 0, 1 or 2, got ${String(serverState)}`, {
@@ -203,6 +204,13 @@ function checkState(state: RaftState): RaftState {
   const memberSince = requireWholeNumber(state.memberSince ?? 0, 'state.memberSince', method)
   const configuration = state.configuration === undefined ? undefined : checkConfiguration(state.configuration, method)
   return { currentTerm, votedFor, commitIndex, lastApplied, serverState, nodeId, clusterId, memberSince, ...(configuration === undefined ? {} : { configuration }) }
+}
+
+/** A term or index, refused at or above 2^52 (maxTermOrIndex says why). */
+function requireTermOrIndex(value: unknown, argument: string, method: string): number {
+  const number = requireWholeNumber(value, argument, method)
+  if (number > maxTermOrIndex) throw new RaftLogError('ERR_BAD_ARGUMENT', `${method}: ${argument} must be at most ${maxTermOrIndex} (2^52 - 1: a term must keep room to grow), got ${number}`, { argument })
+  return number
 }
 
 function checkConfiguration(configuration: { index: number; data: Uint8Array }, method: string): { index: number; data: Uint8Array } {

@@ -134,6 +134,18 @@ describe('forged Raft messages to a plaintext cluster', () => {
     expect(cluster!.warnings.get(follower.node.id)!.join('\n')).toMatch(/dropped a Raft message \(out-of-range\)/)
   })
 
+  it('are dropped when a term has no room left to grow: 2^52 and up, safe integers still, change nothing', async () => {
+    const { leader, follower } = await settled(cluster!)
+    const before = stateOf(follower)
+    const term = follower.node.status().term
+    // A RequestVote at exactly 2^52 and an AppendEntries at 2^53 - term: persisted, either would
+    // leave every later election asking for a term nobody takes.
+    await sendRaw(follower.config.address, forgeries(leader.node.id, follower, 2 ** 52 - term))
+    await pause(300)
+    expect(stateOf(follower)).toEqual(before)
+    expect(follower.node.status().term).toBeLessThan(2 ** 52)
+  })
+
   it('are dropped when one stream speaks for two nodes, or for a node that is not a member', async () => {
     const { leader, follower } = await settled(cluster!)
     const other = cluster!.servers.find((server) => server !== leader && server !== follower)!

@@ -266,3 +266,18 @@ describe('RaftCore: a node that joined', () => {
     expect(core.role).toBe('leader')
   })
 })
+
+describe('RaftCore: term headroom', () => {
+  it('ignores a message whose term leaves no room to grow (2^52 and up), and a node at the last term never stands', () => {
+    const { core } = makeCore(1, [1])
+    core.step(append(2, 2 ** 52, 1, 1, []))
+    expect(core.currentTerm).toBe(1)
+    core.step(vote(3, 2 ** 53 - 1, 10, 1))
+    expect([core.currentTerm, core.vote]).toEqual([1, 0])
+    core.step(append(2, 2 ** 52 - 1, 1, 1, []))
+    expect(core.currentTerm).toBe(2 ** 52 - 1)
+    for (let i = 0; i < 100; i++) core.tick()
+    expect(drain(core).filter((m) => m.type === 'RequestVote')).toEqual([])
+    expect(core.currentTerm).toBe(2 ** 52 - 1)
+  })
+})

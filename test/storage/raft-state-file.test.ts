@@ -107,6 +107,8 @@ describe('RaftStateFile', () => {
       [{ nodeId: -2 }, /state.nodeId/],
       [{ clusterId: 'not hex' }, /state.clusterId/],
       [{ memberSince: -1 }, /state.memberSince/],
+      [{ currentTerm: 2 ** 52 }, /state.currentTerm must be at most 4503599627370495/],
+      [{ commitIndex: 2 ** 53 - 1 }, /state.commitIndex must be at most/],
       [{ configuration: { index: 3, data: new Uint8Array(maxConfigurationBytes + 1) } }, /does not fit/],
       [{ configuration: { index: -3, data: new Uint8Array(1) } }, /state.configuration.index/],
     ]
