@@ -847,16 +847,6 @@ export class RaftCore {
     if (this.roleValue === 'candidate') this.becomeFollower(this.term, 0)
   }
 
-  /** How many nodes this leader sends the log to (0 on a follower): changes when one stops being sent it. */
-  get trackedCount(): number {
-    return this.roleValue === 'leader' ? this.progress.size : 0
-  }
-
-  /** Whether this leader still sends `id` the log: a member, or one leaving that must learn it. */
-  isTracking(id: number): boolean {
-    return this.roleValue === 'leader' && this.progress.has(id)
-  }
-
   private campaign(preVote: boolean, transfer = false): void {
     // Learners, and nodes the configuration no longer names, never stand; nor does a node on a
     // configuration from before it joined (a replayed past in which its id may have voted), nor

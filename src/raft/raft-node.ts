@@ -315,6 +315,11 @@ export class RaftNode extends EventEmitter {
     }, tickMs)
     // A node that restarts after it was removed: its log names it in an earlier configuration.
     this.hasBeenMember = configurations.some((entry) => membersOf(entry.config).includes(this.id))
+    // A member told it so before it stopped: its log may never say it.
+    if (saved.removed === true) {
+      this.removed = true
+      this.core.stopStanding()
+    }
     this.announceConfiguration()
     this.announceRemoved()
     // Committed entries above what the state machine holds are applied again, beside the loop.
@@ -841,15 +846,15 @@ export class RaftNode extends EventEmitter {
   private announceRemoved(): void {
     const entry = this.core.configurationEntryAt(this.core.committed)
     // Called every turn: work only when something it depends on moved.
-    const key = `${entry.index}/${this.core.configurationIndex}/${this.core.trackedCount}`
+    const key = `${entry.index}/${this.core.configurationIndex}`
     if (key === this.removedKey) return
     this.removedKey = key
     const committed = entry.config
     const members = new Set(membersOf(this.core.configuration))
-    // A leader still sends a removed node the log for a while, so it learns of its removal
-    // from the log itself: its answers are heard until then.
     if (committed.clusterToken !== undefined) this.transport.setClusterToken?.(committed.clusterToken)
-    const removed = removedOf(committed).filter((id) => !members.has(id) && !this.core.isTracking(id))
+    // At once, the leader's too: a removed node that still answers the log it is sent is told
+    // it was removed (and remembers it), and a decommissioned machine's certificate opens nothing.
+    const removed = removedOf(committed).filter((id) => !members.has(id))
     if (removed.join() === this.announcedRemoved) return
     this.announcedRemoved = removed.join()
     this.transport.setRemoved?.(removed)
@@ -868,6 +873,8 @@ export class RaftNode extends EventEmitter {
   private announceToldRemoved(): void {
     if (this.removed || this.stopped) return
     this.removed = true
+    // Remembered: started again, the node knows at once (its log may never say so).
+    this.guard(() => this.stateFile.save({ ...this.stateFile.load(), removed: true }))
     this.logger.warn(`node ${this.id}: node ${this.toldRemovedBy} says this node was removed from the cluster; it should be stopped (ids are never reused: to bring the machine back, join it under a new node id)`)
     this.emit('removed', { index: this.core.configurationIndex, by: this.toldRemovedBy })
   }

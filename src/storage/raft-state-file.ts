@@ -36,6 +36,11 @@ export interface RaftState {
    * maxConfigurationBytes. Kept by save() when left out.
    */
   configuration?: { index: number; data: Uint8Array }
+  /**
+   * A member said a committed configuration removed this node: it must never take part again.
+   * Kept by save() when left out; false when not recorded.
+   */
+  removed?: boolean
 }
 
 export const stateFileName = 'raft_state.meta'
@@ -48,7 +53,7 @@ const slotSizeBytes = 4096
 const fileSizeBytes = 2 * slotSizeBytes
 const magic = Buffer.from('RAFT', 'ascii')
 // Slot layout: magic, version u32, term u64, votedFor u32, commit u64, applied u64,
-// state u8 + 3 reserved, sequence u64; version 2: node id u32, cluster id 16 bytes; version 3:
+// state u8, removed u8 (version 3) + 2 reserved, sequence u64; version 2: node id u32, cluster id 16 bytes; version 3:
 // member since u64, configuration index u64, configuration length u32, its bytes; then the
 // CRC-32 of every byte before it (0..47 in version 1, 0..67 in version 2, 0..87+length in 3).
 const checksumOffsetV1 = 48
@@ -94,7 +99,7 @@ export class RaftStateFile {
           { file: path },
         )
       }
-      this.state = { currentTerm: 0, votedFor: 0, commitIndex: 0, lastApplied: 0, serverState: 0, nodeId: 0, clusterId: '', memberSince: 0 }
+      this.state = { currentTerm: 0, votedFor: 0, commitIndex: 0, lastApplied: 0, serverState: 0, nodeId: 0, clusterId: '', memberSince: 0, removed: false }
     } else {
       this.currentSlot = newest.slot
       this.sequence = newest.sequence
@@ -149,6 +154,7 @@ export class RaftStateFile {
       nodeId: state.nodeId ?? this.state.nodeId ?? 0,
       clusterId: state.clusterId ?? this.state.clusterId ?? '',
       memberSince: state.memberSince ?? this.state.memberSince ?? 0,
+      removed: state.removed ?? this.state.removed ?? false,
       ...(state.configuration === undefined && this.state.configuration === undefined ? {} : { configuration: state.configuration ?? this.state.configuration }),
     })
     const slot: 0 | 1 = this.currentSlot === 0 ? 1 : 0
@@ -203,7 +209,9 @@ function checkState(state: RaftState): RaftState {
   }
   const memberSince = requireWholeNumber(state.memberSince ?? 0, 'state.memberSince', method)
   const configuration = state.configuration === undefined ? undefined : checkConfiguration(state.configuration, method)
-  return { currentTerm, votedFor, commitIndex, lastApplied, serverState, nodeId, clusterId, memberSince, ...(configuration === undefined ? {} : { configuration }) }
+  const removed = state.removed ?? false
+  if (typeof removed !== 'boolean') throw new RaftLogError('ERR_BAD_ARGUMENT', `${method}: state.removed must be true or false`, { argument: 'state.removed' })
+  return { currentTerm, votedFor, commitIndex, lastApplied, serverState, nodeId, clusterId, memberSince, removed, ...(configuration === undefined ? {} : { configuration }) }
 }
 
 /** A term or index, refused at or above 2^52 (maxTermOrIndex says why). */
@@ -234,6 +242,7 @@ function writeSlot(bytes: Buffer, offset: number, state: RaftState, sequence: nu
   writeU64(bytes, offset + 20, state.commitIndex)
   writeU64(bytes, offset + 28, state.lastApplied)
   bytes[offset + 36] = state.serverState
+  bytes[offset + 37] = state.removed === true ? 1 : 0
   writeU64(bytes, offset + 40, sequence)
   bytes.writeUInt32LE(state.nodeId ?? 0, offset + 48)
   bytes.fill(0, offset + 52, offset + 68)
@@ -272,6 +281,7 @@ function readSlot(bytes: Buffer, slot: 0 | 1): StateSlot {
       nodeId: version === 1 ? 0 : bytes.readUInt32LE(offset + 48),
       clusterId: clusterIdBytes.every((byte) => byte === 0) ? '' : clusterIdBytes.toString('hex'),
       memberSince: version >= 3 ? readU64(bytes, offset + 68) : 0,
+      removed: version >= 3 && bytes[offset + 37] === 1,
       ...(configurationLength > 0 ? { configuration: { index: readU64(bytes, offset + 76), data: Buffer.from(bytes.subarray(offset + configurationOffset, offset + configurationOffset + configurationLength)) } } : {}),
     },
   }

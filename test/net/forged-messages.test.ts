@@ -203,6 +203,23 @@ describe('forged Raft messages to a cluster with peer TLS', () => {
     expect(warnings).toMatch(new RegExp(`\\(sender-mismatch\\): RequestVote from node ${leader.node.id} .* stream of node ${other.node.id}`))
   })
 
+  it("a removed member's certificate opens nothing, at once: its stream is ended saying it was removed", async () => {
+    const { leader, follower } = await settled(cluster!)
+    const certs = cluster!.certs!
+    const gone = cluster!.servers.find((server) => server !== leader && server !== follower)!
+    await gone.stop()
+    cluster!.servers = cluster!.servers.filter((server) => server !== gone)
+    await leader.node.changeMembership({ remove: [gone.node.id] })
+    await settled(cluster!)
+    const before = stateOf(follower)
+    // The decommissioned machine still holds its certificate, and speaks for itself.
+    const ended = await sendRaw(follower.config.address, forgeries(gone.node.id, follower), clientTlsFrom(certs, `node-${gone.node.id}`))
+    await pause(300)
+    expect(stateOf(follower)).toEqual(before)
+    expect(ended?.code).toBe(grpc.status.PERMISSION_DENIED)
+    expect(ended?.details).toContain(`node ${gone.node.id} was removed from this cluster`)
+  })
+
   it('still elects, commits and replicates between the members', async () => {
     const { leader } = await settled(cluster!)
     // Through a client with the configuration's client certificate (client_tls).

@@ -299,6 +299,11 @@ describe('RaftNode membership changes', () => {
     await new Promise((resolve) => setTimeout(resolve, 1000))
     expect(back.status().role).toBe('follower')
     expect((await waitFor('a leader', () => leaderOf(cluster))).status().term).toBe(term)
+    // It remembers: started again, it knows at once, though its log never said so.
+    await stopNode(cluster, downId)
+    const again = await startNode(cluster, downId, [1, 2, 3, 4])
+    expect(again.wasRemoved).toBe(true)
+    expect(again.configuration.voters).toContain(downId)
   }, 30_000)
 
   it('refuses a directory of another node or another cluster', async () => {

@@ -18,6 +18,7 @@ function stateOf(term: number): RaftState {
     nodeId: 7,
     clusterId: '0123456789abcdef0123456789abcdef',
     memberSince: 0,
+    removed: false,
   }
 }
 
@@ -25,7 +26,7 @@ describe('RaftStateFile', () => {
   it('a new file loads as all zero and is 8 KiB', () => {
     const path = join(tempDir(), 'raft_state.meta')
     const file = RaftStateFile.open(path)
-    expect(file.load()).toEqual({ currentTerm: 0, votedFor: 0, commitIndex: 0, lastApplied: 0, serverState: 0, nodeId: 0, clusterId: '', memberSince: 0 })
+    expect(file.load()).toEqual({ currentTerm: 0, votedFor: 0, commitIndex: 0, lastApplied: 0, serverState: 0, nodeId: 0, clusterId: '', memberSince: 0, removed: false })
     file.close()
     expect(statSync(path).size).toBe(2 * slotSize)
   })
@@ -149,6 +150,10 @@ describe('RaftStateFile', () => {
     file.close()
     let again = RaftStateFile.open(path)
     expect(again.load()).toEqual({ ...stateOf(2), memberSince: 17, configuration })
+    again.save({ ...stateOf(3), removed: true })
+    again.close()
+    again = RaftStateFile.open(path)
+    expect(again.load()).toMatchObject({ removed: true, memberSince: 0 })
     const largest = { index: 43, data: Buffer.alloc(maxConfigurationBytes, 0x61) }
     again.save({ ...stateOf(3), configuration: largest })
     again.close()
@@ -169,7 +174,7 @@ describe('RaftStateFile', () => {
     v2.writeUInt32LE(crc32(v2.subarray(0, 68)), 68)
     writeFileSync(path, v2)
     const file = RaftStateFile.open(path)
-    expect(file.load()).toEqual({ currentTerm: 5, votedFor: 0, commitIndex: 0, lastApplied: 0, serverState: 0, nodeId: 3, clusterId: 'ab'.repeat(16), memberSince: 0 })
+    expect(file.load()).toEqual({ currentTerm: 5, votedFor: 0, commitIndex: 0, lastApplied: 0, serverState: 0, nodeId: 3, clusterId: 'ab'.repeat(16), memberSince: 0, removed: false })
     file.save({ ...file.load(), configuration: { index: 1, data: Buffer.from('{}') } })
     file.close()
     expect(readFileSync(path).readUInt32LE(slotSize + 4)).toBe(3)
@@ -190,7 +195,7 @@ describe('RaftStateFile', () => {
     v1.writeUInt32LE(crc32(v1.subarray(0, 48)), 48)
     writeFileSync(path, v1)
     const file = RaftStateFile.open(path)
-    expect(file.load()).toEqual({ currentTerm: 5, votedFor: 2, commitIndex: 40, lastApplied: 39, serverState: 0, nodeId: 0, clusterId: '', memberSince: 0 })
+    expect(file.load()).toEqual({ currentTerm: 5, votedFor: 2, commitIndex: 40, lastApplied: 39, serverState: 0, nodeId: 0, clusterId: '', memberSince: 0, removed: false })
     file.save({ ...file.load(), nodeId: 3 })
     file.close()
     expect(readFileSync(path).readUInt32LE(slotSize + 4)).toBe(3)
