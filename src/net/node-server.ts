@@ -10,7 +10,7 @@ import type { ClusterConfig, NodeConfig } from './cluster-config.js'
 import { GrpcTransport, maxGrpcMessageBytes } from './grpc-transport.js'
 import { protocol } from './protocol.js'
 import { SessionStateMachine, type SessionOptions } from '../raft/session-state-machine.js'
-import { decodeEnvelope, stampEnvelope } from '../raft/session-envelope.js'
+import { bindEnvelope, decodeEnvelope, stampEnvelope } from '../raft/session-envelope.js'
 import { existsSync } from 'node:fs'
 import { stateFileName } from '../storage/raft-state-file.js'
 import { joinCluster, membershipDrift, unlistedNode } from './joining.js'
@@ -21,6 +21,8 @@ import type { MetricsServer } from '../observe/metrics-server.js'
 import { readNodeTls } from './tls-files.js'
 import { serverCredentials } from './tls-credentials.js'
 import { requireClientCertificate } from './client-auth.js'
+import { sessionIdentity } from './call-identity.js'
+import type { NodeTls } from './tls-files.js'
 
 /** Largest client command (or read query) accepted: far below the gRPC message limit, so an entry always fits one AppendEntries. */
 export const maxCommandBytes = 16 * 1024 * 1024
@@ -111,7 +113,7 @@ function outcomeUnknown(node: RaftNode, error: RaftLogError): boolean {
  * leader's: session expiry follows it); a follower answers with the leader's address. Reads are
  * served by any node from its own state after a ReadIndex: no log entry per read.
  */
-function clientService(node: RaftNode, options: NodeServerOptions, extras: NodeServerExtras, dir: string): grpc.UntypedServiceImplementation {
+function clientService(node: RaftNode, options: NodeServerOptions, extras: NodeServerExtras, dir: string, tls: NodeTls | undefined): grpc.UntypedServiceImplementation {
   const { cluster, checkCommand } = options
   // Membership lives in the log: a member that joined is in no configuration file.
   const leaderAddress = (id: number): string => node.configuration.addresses[id] || (cluster.nodes.find((n) => n.nodeId === id)?.address ?? '')
@@ -126,8 +128,9 @@ function clientService(node: RaftNode, options: NodeServerOptions, extras: NodeS
     const code = outcomeUnknown(node, error) ? grpc.status.ABORTED : grpc.status.FAILED_PRECONDITION
     callback({ code, details: `${error.code ?? 'ERROR'}: ${error.message}` })
   }
-  const propose = (command: Uint8Array, callback: grpc.sendUnaryData<unknown>): void => {
-    node.propose(stampEnvelope(command, Date.now())).then(
+  // A session's secret is bound to the caller's certificate before it enters the log.
+  const propose = (command: Uint8Array, identity: Uint8Array, callback: grpc.sendUnaryData<unknown>): void => {
+    node.propose(bindEnvelope(stampEnvelope(command, Date.now()), identity)).then(
       (result) => callback(null, { result: result === undefined ? Buffer.alloc(0) : Buffer.from(result as Uint8Array) }),
       (error: RaftLogError) => {
         if (error.code === 'ERR_NOT_LEADER' || error.code === 'ERR_PROPOSAL_DROPPED' || error.code === 'ERR_LEADERSHIP_TRANSFER') notLeader(error, callback)
@@ -165,7 +168,7 @@ function clientService(node: RaftNode, options: NodeServerOptions, extras: NodeS
       const command = call.request.command
       const problem = commandProblem(command, checkCommand)
       if (problem !== undefined) callback({ code: grpc.status.INVALID_ARGUMENT, details: problem })
-      else propose(command, callback)
+      else propose(command, sessionIdentity(call, tls?.clientAuth), callback)
     },
     Read: (call: grpc.ServerUnaryCall<{ key: string; query: Buffer }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
       const bytes = Buffer.byteLength(call.request.key) + call.request.query.length
@@ -188,6 +191,7 @@ function commandProblem(command: Uint8Array, check: NodeServerOptions['checkComm
   if (command.length > maxCommandBytes) return `Command of ${command.length} bytes is larger than the limit of ${maxCommandBytes} bytes`
   try {
     const envelope = decodeEnvelope(command)
+    if (envelope.kind !== 'plain' && envelope.secret === undefined) return `A client session ${envelope.kind} without a secret (an older raftlog client's format) is refused: upgrade the client`
     if (check === undefined || (envelope.kind !== 'plain' && envelope.kind !== 'command')) return undefined
     const problem: unknown = check(envelope.payload)
     if (problem === undefined || problem === null) return undefined
@@ -268,7 +272,7 @@ export async function serveNode(options: NodeServerOptions, extras: NodeServerEx
     await metrics?.close()
     throw error
   }
-  const clients = clientService(node, options, extras, dir)
+  const clients = clientService(node, options, extras, dir, tls)
   server.addService(protocol.RaftClient.service, tls?.clientAuth === undefined ? clients : requireClientCertificate(clients, tls.clientAuth))
   const drift = membershipDrift(cluster, node.configuration)
   if (drift !== undefined) (options.logger ?? console).warn(drift)

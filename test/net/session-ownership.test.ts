@@ -11,7 +11,8 @@ import type { NodeServer } from '../../src/net/node-server.js'
 import { startKvNodeServer } from '../../src/net/kv-node-server.js'
 import { protocol } from '../../src/net/protocol.js'
 import { ClientSession } from '../../src/raft/client-session.js'
-import { encodeCommand } from '../../src/raft/session-envelope.js'
+import { encodeCommand, sessionSecretBytes } from '../../src/raft/session-envelope.js'
+import { randomBytes } from 'node:crypto'
 import { clientChannelCredentials, type ClientTls } from '../../src/net/client-tls.js'
 import { writeConfig } from '../helpers/processes.js'
 import { tempDir } from '../helpers/temp-dir.js'
@@ -65,7 +66,8 @@ describe('client sessions belong to their client', () => {
     const refusals: string[] = []
     for (let clientId = 1; clientId < own.clientId; clientId++) {
       for (const sequence of [2, 3]) {
-        await propose(encodeCommand(clientId, sequence, 1, Date.now(), put('balance', '0'))).then(
+        // Any secret but the victim's: 128 random bits cannot be guessed.
+        await propose(encodeCommand(clientId, sequence, 1, Date.now(), randomBytes(sessionSecretBytes), put('balance', '0'))).then(
           () => refusals.push(`client ${clientId} #${sequence}: accepted`),
           (error: RaftLogError) => refusals.push(`client ${clientId} #${sequence}: ${error.code}`),
         )
@@ -102,5 +104,15 @@ describe('client sessions belong to their client', () => {
     // The victim's own entry is applied when the victim sends it: the thief's copy took nothing.
     expect(decodeKvResult(await victim(next.entry))).toEqual({ ok: true })
     expect(await valueOf(reader, 'owner')).toBe('victim, second')
+  })
+
+  it("refuses session entries without a secret (an older client's format) before they enter the log", { timeout: 30_000 }, async () => {
+    const address = await oneNode(tempDir('raftlog-session-legacy-'))
+    const propose = rawProposer(address)
+    const legacyOpen = Buffer.alloc(9)
+    legacyOpen[0] = 0xc1
+    const before = servers[0]!.node.status().lastIndex
+    await expect(propose(legacyOpen)).rejects.toMatchObject({ code: grpc.status.INVALID_ARGUMENT, details: expect.stringMatching(/without a secret/) })
+    expect(servers[0]!.node.status().lastIndex).toBe(before)
   })
 })

@@ -6,7 +6,8 @@ import { EntryType, type LogEntry } from '../../src/storage/log-entry.js'
 import { KvStateMachine, decodeKvCommand, decodeKvResult, encodeKvCommand, type KvCommand } from '../../src/net/kv-state-machine.js'
 import { SessionStateMachine, clientIdOf } from '../../src/raft/session-state-machine.js'
 import { ClientSession } from '../../src/raft/client-session.js'
-import { encodeOpen } from '../../src/raft/session-envelope.js'
+import { encodeOpen, sessionSecretBytes } from '../../src/raft/session-envelope.js'
+import { randomBytes } from 'node:crypto'
 import { HistoryRecorder, type OpHandle } from '../linearizability/history.js'
 import type { KvInput, KvOutput } from '../linearizability/kv-model.js'
 import type { Simulator } from './simulator.js'
@@ -168,14 +169,15 @@ export class KvSimulation {
 
   private openSession(client: Client, leaderId: number): void {
     const node = this.sim.node(leaderId)
-    const index = node.core.propose(encodeOpen(this.sim.time))
+    const secret = randomBytes(sessionSecretBytes)
+    const index = node.core.propose(encodeOpen(this.sim.time, secret))
     if (index === undefined) return
     client.openedAt = this.sim.time
     this.nodes.get(leaderId)!.proposals.set(index, {
       term: node.core.currentTerm,
       done: (outcome) => {
         if (client.session !== undefined || outcome === 'replaced' || !('result' in outcome)) return
-        client.session = ClientSession.resume(clientIdOf(outcome.result))
+        client.session = ClientSession.resume(clientIdOf(outcome.result), secret)
         client.openedAt = undefined
       },
     })

@@ -72,6 +72,15 @@ describe('README: Embedding a Raft node in one process', () => {
   })
 })
 
+describe('README: Reads and client sessions', () => {
+  it('applies a retried command once, answers a plain command, reads on a follower, and removes its directory', async () => {
+    const { dir, tmp } = project({ 'sessions.js': example('sessions.js') })
+    const result = await run(dir, ['sessions.js'], { TMPDIR: tmp })
+    expect([result.status, result.stdout], result.stderr).toEqual([0, '5\n5\n7\n7\n'])
+    expect(readdirSync(tmp)).toEqual([])
+  })
+})
+
 describe('README: a counter service on three processes (raftlog/net)', () => {
   it('runs as written: three nodes, a client that adds and reads, a clean stop, a restart that remembers', async () => {
     const ports = [await freePort(), await freePort(), await freePort()]
