@@ -160,10 +160,11 @@ export class ClusterClient {
   /**
    * A linearizable read, served by any node after a ReadIndex (no log entry); reads take turns
    * over the nodes. With bytes: the node server's read function answers them. With a string:
-   * the key-value store's get of that key.
+   * the key-value store's get of that key (its UTF-8 bytes; for any bytes, a get query:
+   * encodeKvQuery({ op: 'get', key })).
    */
   read(query: Uint8Array | string, timeoutMs: number): Promise<Uint8Array> {
-    const request = typeof query === 'string' ? { key: query } : { query: Buffer.from(query.buffer, query.byteOffset, query.length) }
+    const request = typeof query === 'string' ? { key: Buffer.from(query, 'utf8') } : { query: Buffer.from(query.buffer, query.byteOffset, query.length) }
     const start = this.endpoints[this.nextReader++ % this.endpoints.length] as string
     return this.call<ResultReply>('Read', request, Date.now() + timeoutMs, timeoutMs, start).then((reply) => new Uint8Array(reply.result))
   }

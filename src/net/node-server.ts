@@ -88,7 +88,7 @@ export interface NodeServer {
 /** What the key-value server adds to the generic one: the old key-only Read request, and a status field. */
 export interface NodeServerExtras {
   /** Serves a Read request that has no query but a key. */
-  readKey?: (key: string) => Uint8Array
+  readKey?: (key: Buffer) => Uint8Array
   /** Fields added to the Status reply. */
   status?: () => Record<string, number>
 }
@@ -139,7 +139,7 @@ function clientService(node: RaftNode, options: NodeServerOptions, extras: NodeS
     )
   }
   // Async: whatever the read function throws, at once or later, becomes the client's answer.
-  const answer = async (request: { key: string; query: Buffer }): Promise<Uint8Array> => {
+  const answer = async (request: { key: Buffer; query: Buffer }): Promise<Uint8Array> => {
     // An empty query with a key: the key-value client's get, as older clients send it.
     if (extras.readKey !== undefined && request.query.length === 0) return extras.readKey(request.key)
     if (options.read === undefined) throw new RaftLogError('ERR_BAD_COMMAND', `Node ${node.id} serves no reads: its server was started without a read function`)
@@ -147,7 +147,7 @@ function clientService(node: RaftNode, options: NodeServerOptions, extras: NodeS
     if (!(result instanceof Uint8Array)) throw new RaftLogError('ERR_BAD_RESULT', `The read function must answer with a Uint8Array, got ${result === null ? 'null' : typeof result}`)
     return result
   }
-  const read = (request: { key: string; query: Buffer }, callback: grpc.sendUnaryData<unknown>): void => {
+  const read = (request: { key: Buffer; query: Buffer }, callback: grpc.sendUnaryData<unknown>): void => {
     node.read().then(
       () =>
         answer(request).then(
@@ -170,8 +170,8 @@ function clientService(node: RaftNode, options: NodeServerOptions, extras: NodeS
       if (problem !== undefined) callback({ code: grpc.status.INVALID_ARGUMENT, details: problem })
       else propose(command, sessionIdentity(call, tls?.clientAuth), callback)
     },
-    Read: (call: grpc.ServerUnaryCall<{ key: string; query: Buffer }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
-      const bytes = Buffer.byteLength(call.request.key) + call.request.query.length
+    Read: (call: grpc.ServerUnaryCall<{ key: Buffer; query: Buffer }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+      const bytes = call.request.key.length + call.request.query.length
       if (bytes > maxCommandBytes) callback({ code: grpc.status.INVALID_ARGUMENT, details: `Read of ${bytes} bytes is larger than the limit of ${maxCommandBytes} bytes` })
       else read(call.request, callback)
     },

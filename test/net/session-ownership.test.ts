@@ -51,7 +51,7 @@ function rawProposer(address: string, tls?: ClientTls): (entry: Uint8Array) => P
 }
 
 const put = (key: string, value: string): Uint8Array => encodeKvCommand({ op: 'put', key, value })
-const valueOf = async (client: ClusterClient, key: string): Promise<string | null | undefined> => decodeKvResult(await client.read(key, 5000)).value
+const valueOf = async (client: ClusterClient, key: string): Promise<string | undefined> => decodeKvResult(await client.read(key, 5000)).value?.toString()
 
 describe('client sessions belong to their client', () => {
   it("an attacker who guesses a victim's client id and next sequence numbers is refused, and the victim's next puts are applied", { timeout: 30_000 }, async () => {

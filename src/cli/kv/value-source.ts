@@ -1,5 +1,6 @@
-// A value for `kv put`, or a `kv load` file, from a file or standard input, as text: the key-value store holds UTF-8
-// strings, so bytes that are not UTF-8 are refused rather than stored mangled.
+// A value for `kv put` from a file or standard input, as bytes, exactly; or a `kv load` file, as
+// text (its lines are JSON or KEY<TAB>VALUE), where bytes that are not UTF-8 are refused rather
+// than read mangled.
 import { readFileSync } from 'node:fs'
 import { RaftLogError } from '../../storage/errors.js'
 
@@ -35,16 +36,23 @@ function readFile(path: string): Buffer {
 }
 
 /**
- * The text in `source` (a file path, or '-' for standard input), exact, final newline included;
+ * The bytes in `source` (a file path, or '-' for standard input), exact, final newline included;
  * at most `maxBytes` (default: the largest value a node accepts).
  */
-export async function readText(source: string, maxBytes = maxValueBytes): Promise<string> {
+export async function readBytes(source: string, maxBytes = maxValueBytes): Promise<Buffer> {
   const name = source === '-' ? 'Standard input' : source
   const bytes = source === '-' ? await readStdin(maxBytes) : readFile(source)
   if (bytes.length > maxBytes) throw tooLarge(name, maxBytes)
+  return bytes
+}
+
+/** The UTF-8 text in `source` (as readBytes), refused when it is not UTF-8. */
+export async function readText(source: string, maxBytes: number): Promise<string> {
+  const name = source === '-' ? 'Standard input' : source
+  const bytes = await readBytes(source, maxBytes)
   try {
     return new TextDecoder('utf-8', { fatal: true }).decode(bytes)
   } catch {
-    throw new RaftLogError('ERR_BAD_ARGUMENT', `${name} is not UTF-8 text: the key-value store holds text values`)
+    throw new RaftLogError('ERR_BAD_ARGUMENT', `${name} is not UTF-8 text: a load file is JSON lines or KEY<TAB>VALUE lines (with --encoding hex or base64 for keys and values that are not text)`)
   }
 }
