@@ -329,7 +329,7 @@ export class ClusterClient {
         const details = (error as Error).message
         // Without the certificate the cluster asks for, every node answers the same.
         if (code === grpc.status.UNAUTHENTICATED) throw new RaftLogError('ERR_UNAUTHENTICATED', `${address} refused the client: ${details}`)
-        if (code === grpc.status.INVALID_ARGUMENT) throw new RaftLogError('ERR_BAD_COMMAND', `${address} refused the ${method === 'Read' ? 'read' : 'command'}: ${details}`)
+        if (code === grpc.status.INVALID_ARGUMENT) throw refused(address, method === 'Read' ? 'read' : 'command', details)
         // Too large for gRPC: asking again, or another node, cannot help.
         if (code === grpc.status.RESOURCE_EXHAUSTED) throw new RaftLogError('ERR_BAD_COMMAND', `${address}: ${details}`)
         if (code === grpc.status.FAILED_PRECONDITION) {
@@ -388,6 +388,12 @@ function withMembership(statuses: NodeStatus[]): NodeStatus[] {
     const behind = leader !== undefined && member.matchKnown ? Math.max(0, (leader.lastIndex ?? 0) - member.matchIndex) : undefined
     return { ...status, suffrage: member.suffrage, ...(behind === undefined ? {} : { behind }) }
   })
+}
+
+/** A request the node refused before the log: ERR_BAD_COMMAND, or the code the node's answer starts with (ERR_KEY_TOO_LARGE: …). */
+function refused(address: string, what: string, details: string): RaftLogError {
+  const coded = /^(ERR_[A-Z0-9_]+): ([\s\S]*)$/.exec(details)
+  return new RaftLogError(coded?.[1] ?? 'ERR_BAD_COMMAND', `${address} refused the ${what}: ${coded?.[2] ?? details}`, { address })
 }
 
 /**

@@ -22,10 +22,10 @@ import { readNodeTls } from './tls-files.js'
 import { serverCredentials } from './tls-credentials.js'
 import { requireClientCertificate } from './client-auth.js'
 import { sessionIdentity } from './call-identity.js'
+import { defaultMaxRequestBytes } from './request-limits.js'
 import type { NodeTls } from './tls-files.js'
 
-/** Largest client command (or read query) accepted: far below the gRPC message limit, so an entry always fits one AppendEntries. */
-export const maxCommandBytes = 16 * 1024 * 1024
+export { maxCommandBytes } from './request-limits.js'
 
 /** How long stop() lets calls in progress finish before it closes the port anyway (ms). */
 const shutdownGraceMs = 500
@@ -45,9 +45,10 @@ export interface NodeServerOptions {
   /**
    * What is wrong with a client's command, or undefined when it is fine. Called before the
    * command enters the log: a command that every node would refuse to apply must never be
-   * committed. The client gets the problem as ERR_BAD_COMMAND. Default: every command is fine.
+   * committed. The client gets the problem as ERR_BAD_COMMAND, or a RaftLogError's own code
+   * when it answers with one. Default: every command is fine.
    */
-  checkCommand?: (command: Uint8Array) => string | undefined
+  checkCommand?: (command: Uint8Array) => string | RaftLogError | undefined
   /**
    * Answers a client's read (ClusterClient.read with bytes) from this node's state. Called only
    * after a ReadIndex (RaftNode.read()): the state then holds every write acknowledged before
@@ -115,6 +116,7 @@ function outcomeUnknown(node: RaftNode, error: RaftLogError): boolean {
  */
 function clientService(node: RaftNode, options: NodeServerOptions, extras: NodeServerExtras, dir: string, tls: NodeTls | undefined): grpc.UntypedServiceImplementation {
   const { cluster, checkCommand } = options
+  const maxRequestBytes = cluster.maxRequestBytes ?? defaultMaxRequestBytes
   // Membership lives in the log: a member that joined is in no configuration file.
   const leaderAddress = (id: number): string => node.configuration.addresses[id] || (cluster.nodes.find((n) => n.nodeId === id)?.address ?? '')
   const notLeader = (error: RaftLogError & { leaderId?: number }, callback: grpc.sendUnaryData<unknown>): void => {
@@ -166,13 +168,13 @@ function clientService(node: RaftNode, options: NodeServerOptions, extras: NodeS
       // AppendEntries, must never enter the log. The request's own bytes go on (stamped in
       // place); the log copies them once, into its mapping.
       const command = call.request.command
-      const problem = commandProblem(command, checkCommand)
+      const problem = commandProblem(command, checkCommand, maxRequestBytes)
       if (problem !== undefined) callback({ code: grpc.status.INVALID_ARGUMENT, details: problem })
       else propose(command, sessionIdentity(call, tls?.clientAuth), callback)
     },
     Read: (call: grpc.ServerUnaryCall<{ key: Buffer; query: Buffer }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
       const bytes = call.request.key.length + call.request.query.length
-      if (bytes > maxCommandBytes) callback({ code: grpc.status.INVALID_ARGUMENT, details: `Read of ${bytes} bytes is larger than the limit of ${maxCommandBytes} bytes` })
+      if (bytes > maxRequestBytes) callback({ code: grpc.status.INVALID_ARGUMENT, details: `ERR_REQUEST_TOO_LARGE: Read of ${bytes} bytes is larger than max_request_bytes (${maxRequestBytes} bytes)` })
       else read(call.request, callback)
     },
     Status: (_call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
@@ -186,16 +188,21 @@ function clientService(node: RaftNode, options: NodeServerOptions, extras: NodeS
   }
 }
 
-/** What is wrong with a client's entry (a session envelope around the application's command), if anything. */
-function commandProblem(command: Uint8Array, check: NodeServerOptions['checkCommand']): string | undefined {
-  if (command.length > maxCommandBytes) return `Command of ${command.length} bytes is larger than the limit of ${maxCommandBytes} bytes`
+/**
+ * What is wrong with a client's entry (a session envelope around the application's command), if
+ * anything; a problem with its own code starts with it ("ERR_REQUEST_TOO_LARGE: …"), which the
+ * client keeps; others are ERR_BAD_COMMAND.
+ */
+function commandProblem(command: Uint8Array, check: NodeServerOptions['checkCommand'], maxRequestBytes: number): string | undefined {
+  if (command.length > maxRequestBytes) return `ERR_REQUEST_TOO_LARGE: Command of ${command.length} bytes is larger than max_request_bytes (${maxRequestBytes} bytes)`
   try {
     const envelope = decodeEnvelope(command)
     if (envelope.kind !== 'plain' && envelope.secret === undefined) return `A client session ${envelope.kind} without a secret (an older raftlog client's format) is refused: upgrade the client`
     if (check === undefined || (envelope.kind !== 'plain' && envelope.kind !== 'command')) return undefined
     const problem: unknown = check(envelope.payload)
     if (problem === undefined || problem === null) return undefined
-    return typeof problem === 'string' ? problem : `checkCommand must answer with a problem (a string) or undefined, got ${typeof problem}`
+    if (problem instanceof RaftLogError) return problem.code === 'ERR_BAD_COMMAND' ? problem.message : `${problem.code}: ${problem.message}`
+    return typeof problem === 'string' ? problem : `checkCommand must answer with a problem (a string or a RaftLogError) or undefined, got ${typeof problem}`
   } catch (error) {
     return (error as Error).message
   }

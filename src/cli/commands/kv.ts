@@ -32,7 +32,8 @@ so at once instead of waiting for --timeout. Keys and values are bytes: --encodi
 text of arguments, load files and output stands for them.
 
   put KEY VALUE            set KEY
-  put KEY --file FILE      set KEY to the bytes of FILE, exactly (final newline included)
+  put KEY --file FILE      set KEY to the bytes of FILE, exactly (final newline included); the
+                           whole command at most the cluster's max_request_bytes (1.5 MiB by default)
   put KEY -                set KEY to the bytes standard input holds (\`put KEY -- -\` stores "-")
   get KEY                  print KEY's value (exit 1 if absent)
   delete KEY               remove KEY

@@ -3,9 +3,10 @@
 // than read mangled.
 import { readFileSync } from 'node:fs'
 import { RaftLogError } from '../../storage/errors.js'
+import { maxCommandBytes } from '../../net/request-limits.js'
 
-/** Largest value read from a file or standard input: the largest command a node accepts. */
-export const maxValueBytes = 16 * 1024 * 1024
+/** Largest value read from a file or standard input: the most any node's max_request_bytes allows (the node says when its own is lower). */
+export const maxValueBytes = maxCommandBytes
 /** Largest `kv load` file: it is read whole before the first put, so that a bad line stops nothing half done. */
 export const maxLoadFileBytes = 512 * 1024 * 1024
 
