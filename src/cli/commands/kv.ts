@@ -12,6 +12,7 @@ import { parseLoadFile, type LoadPair } from '../kv/load-file.js'
 import { defaultInFlight, loadPairs, maxInFlight, maxPutsPerBatch } from '../kv/load.js'
 import { progressOn } from '../kv/progress.js'
 import { plural } from '../plural.js'
+import { untilStopped } from '../until-stopped.js'
 
 /** Exit status when a mutation may or may not have been applied. */
 import { unknownOutcomeStatus } from '../unknown-outcome.js'
@@ -206,11 +207,26 @@ async function runLoad(client: ClusterClient, words: string[], values: Values, e
   const { pairs, duplicates } = parseLoadFile(await readText(source, maxLoadFileBytes), name, encoding)
   const started = Date.now()
   const progress = progressOn(process.stderr, pairs.length, 'kv load')
-  let outcome: Awaited<ReturnType<typeof loadPairs>>
+  let written = 0
+  const loading = loadPairs(client, pairs, {
+    inFlight,
+    timeoutMs: timeoutFrom(values.timeout),
+    onProgress: (count) => progress.update((written = count)),
+  })
+  const finished = new AbortController()
+  let outcome: Awaited<ReturnType<typeof loadPairs>> | 'SIGINT' | 'SIGTERM'
   try {
-    outcome = await loadPairs(client, pairs, { inFlight, timeoutMs: timeoutFrom(values.timeout), onProgress: (written) => progress.update(written) })
+    outcome = await Promise.race([loading, untilStopped(finished.signal)])
   } finally {
+    finished.abort()
+    // Shows the cursor and turns line wrap back on, also when stopped by Ctrl-C.
     progress.stop()
+  }
+  if (outcome === 'SIGINT' || outcome === 'SIGTERM') {
+    // Batches still in flight may commit or not: only the acknowledged count is known.
+    console.error(`kv load stopped (${outcome}): ${written} of ${plural(pairs.length, 'key')} written (acknowledged by the cluster); keys sent after those may or may not have been written`)
+    // At once: calls in flight would otherwise keep the process until --timeout.
+    process.exit(128 + (outcome === 'SIGINT' ? 2 : 15))
   }
   const seconds = (Date.now() - started) / 1000
   const overwritten = duplicates === 0 ? '' : ` (${plural(duplicates, 'line')} overwritten by a later one for the same key)`
