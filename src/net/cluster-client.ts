@@ -14,6 +14,7 @@ import type { Configuration } from '../raft/configuration.js'
 import type { MembershipChange } from '../raft/membership-change.js'
 import { fromWireConfiguration, type MemberStatus, type WireConfiguration } from './membership-wire.js'
 import { checkClientTls, clientChannelCredentials, clientTlsOf, type ClientTls } from './client-tls.js'
+import { describeCallFailure } from './call-failure.js'
 
 export interface NodeStatus {
   /** From the node itself, or from the configuration when it cannot be reached (null if unknown). */
@@ -240,7 +241,7 @@ export class ClusterClient {
           return { ...status, address, reachable: true }
         } catch (error) {
           if (neverSent(error as Error & { code?: number })) refused.add(address)
-          return { id: ids[position] ?? null, address, reachable: false, error: (error as Error).message }
+          return { id: ids[position] ?? null, address, reachable: false, error: describeCallFailure(error as Error & { code?: number }, timeoutMs) }
         }
       }),
     )
