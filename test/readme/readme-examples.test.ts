@@ -123,3 +123,17 @@ describe('README: a counter service on three processes (raftlog/net)', () => {
     }
   }, 60_000)
 })
+
+describe('README: Crash-recovery testing', () => {
+  it("the snapshot rounds' sample report holds the figures the same seed prints", { timeout: 60_000 }, async () => {
+    const block = /npx raftlog crash-test --rounds 8 --mode snapshot --seed 2026`[\s\S]*?```\n([\s\S]*?)```/.exec(readme)?.[1]
+    expect(block).toBeDefined()
+    const figures = (text: string): string[] => text.split('\n').filter((line) => /^ {2}(rounds|killed in|acknowledged|restored state|violations):/.test(line))
+    const tmp = tempDir('raftlog-readme-crash-')
+    const result = await run(root, [join(root, 'dist', 'cli', 'main.js'), 'crash-test', '--rounds', '8', '--mode', 'snapshot', '--seed', '2026', '--dir', join(tmp, 'node')])
+    expect(result.status, result.stdout + result.stderr).toBe(0)
+    expect(figures(result.stdout)).toEqual(figures(block!))
+    expect(figures(block!)).toHaveLength(5)
+  })
+})
+
