@@ -14,6 +14,7 @@ import type { Configuration } from '../raft/configuration.js'
 import type { MembershipChange } from '../raft/membership-change.js'
 import { fromWireConfiguration, type MemberStatus, type WireConfiguration } from './membership-wire.js'
 import { checkClientTls, clientChannelCredentials, clientTlsOf, type ClientTls } from './client-tls.js'
+import { describeCallFailure } from './call-failure.js'
 
 export interface NodeStatus {
   /** From the node itself, or from the configuration when it cannot be reached (null if unknown). */
@@ -160,10 +161,11 @@ export class ClusterClient {
   /**
    * A linearizable read, served by any node after a ReadIndex (no log entry); reads take turns
    * over the nodes. With bytes: the node server's read function answers them. With a string:
-   * the key-value store's get of that key.
+   * the key-value store's get of that key (its UTF-8 bytes; for any bytes, a get query:
+   * encodeKvQuery({ op: 'get', key })).
    */
   read(query: Uint8Array | string, timeoutMs: number): Promise<Uint8Array> {
-    const request = typeof query === 'string' ? { key: query } : { query: Buffer.from(query.buffer, query.byteOffset, query.length) }
+    const request = typeof query === 'string' ? { key: Buffer.from(query, 'utf8') } : { query: Buffer.from(query.buffer, query.byteOffset, query.length) }
     const start = this.endpoints[this.nextReader++ % this.endpoints.length] as string
     return this.call<ResultReply>('Read', request, Date.now() + timeoutMs, timeoutMs, start).then((reply) => new Uint8Array(reply.result))
   }
@@ -239,7 +241,7 @@ export class ClusterClient {
           return { ...status, address, reachable: true }
         } catch (error) {
           if (neverSent(error as Error & { code?: number })) refused.add(address)
-          return { id: ids[position] ?? null, address, reachable: false, error: (error as Error).message }
+          return { id: ids[position] ?? null, address, reachable: false, error: describeCallFailure(error as Error & { code?: number }, timeoutMs) }
         }
       }),
     )
@@ -328,7 +330,7 @@ export class ClusterClient {
         const details = (error as Error).message
         // Without the certificate the cluster asks for, every node answers the same.
         if (code === grpc.status.UNAUTHENTICATED) throw new RaftLogError('ERR_UNAUTHENTICATED', `${address} refused the client: ${details}`)
-        if (code === grpc.status.INVALID_ARGUMENT) throw new RaftLogError('ERR_BAD_COMMAND', `${address} refused the ${method === 'Read' ? 'read' : 'command'}: ${details}`)
+        if (code === grpc.status.INVALID_ARGUMENT) throw refused(address, method === 'Read' ? 'read' : 'command', details)
         // Too large for gRPC: asking again, or another node, cannot help.
         if (code === grpc.status.RESOURCE_EXHAUSTED) throw new RaftLogError('ERR_BAD_COMMAND', `${address}: ${details}`)
         if (code === grpc.status.FAILED_PRECONDITION) {
@@ -387,6 +389,12 @@ function withMembership(statuses: NodeStatus[]): NodeStatus[] {
     const behind = leader !== undefined && member.matchKnown ? Math.max(0, (leader.lastIndex ?? 0) - member.matchIndex) : undefined
     return { ...status, suffrage: member.suffrage, ...(behind === undefined ? {} : { behind }) }
   })
+}
+
+/** A request the node refused before the log: ERR_BAD_COMMAND, or the code the node's answer starts with (ERR_KEY_TOO_LARGE: …). */
+function refused(address: string, what: string, details: string): RaftLogError {
+  const coded = /^(ERR_[A-Z0-9_]+): ([\s\S]*)$/.exec(details)
+  return new RaftLogError(coded?.[1] ?? 'ERR_BAD_COMMAND', `${address} refused the ${what}: ${coded?.[2] ?? details}`, { address })
 }
 
 /**

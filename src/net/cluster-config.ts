@@ -9,6 +9,7 @@ import { pageSizeBytes } from '../storage/native.js'
 import { defaultSegmentSizeBytes, maxSegmentSizeBytes } from '../storage/segment-format.js'
 import { defaultSnapshotThreshold, defaultSnapshotTrailingEntries } from '../raft/snapshotter.js'
 import { clientTlsSettings, peerTlsSettings, type ClientTlsSettings, type PeerTlsSettings } from './tls-settings.js'
+import { defaultMaxKeyBytes, defaultMaxRequestBytes, maxCommandBytes, minRequestBytes } from './request-limits.js'
 
 export interface NodeConfig {
   nodeId: number
@@ -33,6 +34,10 @@ export interface ClusterConfig {
   snapshotThreshold: number
   /** Entries kept in the log behind a snapshot. */
   snapshotTrailingEntries: number
+  /** Largest client command or read query a node takes, in bytes. */
+  maxRequestBytes: number
+  /** Largest key of the key-value store, in bytes. */
+  maxKeyBytes: number
   /** Mutual TLS between nodes (tls-settings.ts); undefined: plaintext. */
   peerTls?: PeerTlsSettings
   /** TLS for clients on the same port (needs peerTls); undefined: clients need no certificate. */
@@ -53,6 +58,8 @@ export const defaultClusterSettings = {
   heartbeat_interval: 50,
   snapshot_threshold: defaultSnapshotThreshold,
   snapshot_trailing_entries: defaultSnapshotTrailingEntries,
+  max_request_bytes: defaultMaxRequestBytes,
+  max_key_bytes: defaultMaxKeyBytes,
 }
 
 export function invalid(path: string, field: string, problem: string): RaftLogError {
@@ -172,6 +179,8 @@ export function loadClusterConfig(path: string, options: { checkFiles?: boolean 
   if (min >= max) throw invalid(path, 'cluster_settings.election_timeout_range', `min ${min} must be below max ${max}: a random timeout in that range ends split votes`)
   const heartbeatInterval = wholeNumber(settings.heartbeat_interval ?? defaultClusterSettings.heartbeat_interval, path, 'cluster_settings.heartbeat_interval', 1)
   if (heartbeatInterval >= min) throw invalid(path, 'cluster_settings.heartbeat_interval', `${heartbeatInterval} must be below the election timeout's min (${min})`)
+  const maxRequestBytes = wholeNumber(settings.max_request_bytes ?? defaultClusterSettings.max_request_bytes, path, 'cluster_settings.max_request_bytes', minRequestBytes, maxCommandBytes)
+  const maxKeyBytes = wholeNumber(settings.max_key_bytes ?? Math.min(defaultClusterSettings.max_key_bytes, maxRequestBytes), path, 'cluster_settings.max_key_bytes', 1, maxRequestBytes)
   const peerTls = peerTlsSettings(settings.peer_tls, path, options.checkFiles)
   const clientTls = clientTlsSettings(settings.client_tls, path, peerTls, options.checkFiles)
   return {
@@ -184,6 +193,8 @@ export function loadClusterConfig(path: string, options: { checkFiles?: boolean 
     heartbeatInterval,
     snapshotThreshold: wholeNumber(settings.snapshot_threshold ?? defaultClusterSettings.snapshot_threshold, path, 'cluster_settings.snapshot_threshold', 1),
     snapshotTrailingEntries: wholeNumber(settings.snapshot_trailing_entries ?? defaultClusterSettings.snapshot_trailing_entries, path, 'cluster_settings.snapshot_trailing_entries', 0),
+    maxRequestBytes,
+    maxKeyBytes,
     ...(peerTls === undefined ? {} : { peerTls }),
     ...(clientTls === undefined ? {} : { clientTls }),
     clusterName,

@@ -1,13 +1,17 @@
 // The key-value store of `raftlog node`: the generic node server with the KvStateMachine, its
-// commands checked before they enter the log, its reads (get, scan) served after a ReadIndex.
+// commands checked before they enter the log (well formed, keys within max_key_bytes), its reads
+// (get, scan) served after a ReadIndex.
 import type { ClusterConfig } from './cluster-config.js'
 import { answerKvQuery } from './kv-query.js'
-import { decodeKvCommand, encodeKvResult, KvStateMachine } from './kv-state-machine.js'
+import { decodeKvCommand, encodeKvResult, KvStateMachine, type KvCommand } from './kv-state-machine.js'
 import { serveNode, type NodeServer, type NodeServerOptions } from './node-server.js'
+import { defaultMaxKeyBytes } from './request-limits.js'
+import { RaftLogError } from '../storage/errors.js'
 
 /** `where`: NodeServerOptions' address and join, for a node outside the file. */
 export async function startKvNodeServer(cluster: ClusterConfig, nodeId: number, logger: { warn(message: string): void }, where: Pick<NodeServerOptions, 'address' | 'join'> = {}): Promise<NodeServer> {
   const kv = new KvStateMachine()
+  const maxKeyBytes = cluster.maxKeyBytes ?? defaultMaxKeyBytes
   return serveNode(
     {
       cluster,
@@ -15,8 +19,7 @@ export async function startKvNodeServer(cluster: ClusterConfig, nodeId: number, 
       stateMachine: kv,
       checkCommand: (command) => {
         try {
-          decodeKvCommand(command)
-          return undefined
+          return keyProblem(decodeKvCommand(command), maxKeyBytes)
         } catch (error) {
           return (error as Error).message
         }
@@ -31,4 +34,13 @@ export async function startKvNodeServer(cluster: ClusterConfig, nodeId: number, 
       status: () => ({ kvWritesApplied: kv.writesApplied }),
     },
   )
+}
+
+/** ERR_KEY_TOO_LARGE for the first key of `command` longer than `maxKeyBytes`. */
+function keyProblem(command: KvCommand<Buffer>, maxKeyBytes: number): RaftLogError | undefined {
+  const keys = command.op === 'batch' ? command.puts.map((put) => put.key) : [command.key]
+  const position = keys.findIndex((key) => key.length > maxKeyBytes)
+  if (position === -1) return undefined
+  const which = command.op === 'batch' ? `Key ${position + 1} of a batch of ${keys.length} puts` : `The ${command.op}'s key`
+  return new RaftLogError('ERR_KEY_TOO_LARGE', `${which} is ${(keys[position] as Buffer).length} bytes, larger than max_key_bytes (${maxKeyBytes} bytes)`)
 }

@@ -5,7 +5,10 @@
 //   0x02 writes applied u64                  the store's count of writes (optional, once)
 //   0xff                                     end
 //
-// Written in batches of about batchBytes; read back from chunks cut anywhere.
+// Keys and values are bytes, exactly (the store's binary strings, kv-bytes.ts, one char per
+// byte). Snapshots written while the store held UTF-8 text have the same layout: their bytes are
+// the UTF-8 of each key and value, which is what those keys are now. Written in batches of about
+// batchBytes; read back from chunks cut anywhere.
 import { RaftLogError } from '../storage/errors.js'
 import { ChunkReader } from '../raft/chunk-reader.js'
 
@@ -16,13 +19,13 @@ const recordEnd = 0xff
 /** Bytes gathered before a batch of records is handed on. */
 const batchBytes = 64 * 1024
 
-/** The snapshot of `pairs` and the count of writes (taken by the caller at the moment that matters) as chunks. */
+/** The snapshot of `pairs` (binary strings) and the count of writes (taken by the caller at the moment that matters) as chunks. */
 export async function* encodeKvSnapshot(pairs: readonly (readonly [string, string])[], writesApplied = 0): AsyncGenerator<Uint8Array> {
   let parts: Buffer[] = [magic]
   let size = magic.length
   for (const [key, value] of pairs) {
-    const keyBytes = Buffer.from(key)
-    const valueBytes = Buffer.from(value)
+    const keyBytes = Buffer.from(key, 'latin1')
+    const valueBytes = Buffer.from(value, 'latin1')
     const head = Buffer.allocUnsafe(5)
     head[0] = recordPair
     head.writeUInt32LE(keyBytes.length, 1)
@@ -43,7 +46,7 @@ export async function* encodeKvSnapshot(pairs: readonly (readonly [string, strin
   yield Buffer.concat(parts)
 }
 
-/** Reads a snapshot back into pairs; resolves with the count of writes; ERR_CORRUPT when the bytes are not one. */
+/** Reads a snapshot back into pairs (binary strings); resolves with the count of writes; ERR_CORRUPT when the bytes are not one. */
 export async function decodeKvSnapshot(chunks: AsyncIterable<Uint8Array>, onPair: (key: string, value: string) => void): Promise<number> {
   const input = new ChunkReader(chunks)
   let writes = 0
@@ -63,7 +66,7 @@ export async function decodeKvSnapshot(chunks: AsyncIterable<Uint8Array>, onPair
     const key = await input.takeSized()
     const value = await input.takeSized()
     if (key === undefined || value === undefined) throw bad('a record is cut short')
-    onPair(key.toString(), value.toString())
+    onPair(key.toString('latin1'), value.toString('latin1'))
   }
   if ((await input.take(1)) !== undefined) throw bad('bytes follow its end record')
   return writes

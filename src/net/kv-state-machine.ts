@@ -4,25 +4,31 @@
 import type { LogEntry } from '../storage/log-entry.js'
 import type { StateMachine } from '../raft/state-machine.js'
 import { decodeKvSnapshot, encodeKvSnapshot } from './kv-snapshot.js'
+import { fromBinary, kvBuffer, toBinary, type KvBytes } from './kv-bytes.js'
 
-export type KvCommand =
+/**
+ * A command. Keys and values are bytes (a string means its UTF-8 bytes); decodeKvCommand gives
+ * Buffers (views over the command's bytes).
+ */
+export type KvCommand<B extends KvBytes = KvBytes> =
   /** With `previous`, the answer carries the value the key held before. */
-  | { op: 'put'; key: string; value: string; previous?: boolean }
-  | { op: 'get'; key: string }
-  | { op: 'delete'; key: string }
+  | { op: 'put'; key: B; value: B; previous?: boolean }
+  | { op: 'get'; key: B }
+  | { op: 'delete'; key: B }
   /** Sets `value` if the key currently holds `expected` (null: if the key is absent). */
-  | { op: 'cas'; key: string; expected: string | null; value: string }
+  | { op: 'cas'; key: B; expected: B | null; value: B }
   /** Many puts in one entry, applied together and in order (what `raftlog kv load` sends). */
-  | { op: 'batch'; puts: { key: string; value: string }[] }
+  | { op: 'batch'; puts: { key: B; value: B }[] }
 
-export interface KvResult {
+/** An answer; decodeKvResult gives the value as a Buffer. */
+export interface KvResult<B extends KvBytes = Buffer> {
   /** delete: whether the key was there; cas: whether it was set; true otherwise. */
   ok: boolean
   /**
    * get: the value (null if absent); cas: the value it found; put with `previous`: the value
    * before. Left out when the command does not answer one (a plain put, a delete).
    */
-  value?: string | null
+  value?: B | null
 }
 
 const opCodes = { put: 1, get: 2, delete: 3, cas: 4, batch: 5 } as const
@@ -38,15 +44,15 @@ const headerBytes = 5
  */
 export function encodeKvCommand(command: KvCommand): Uint8Array {
   if (command.op === 'batch') return encodeBatch(command.puts)
-  const key = Buffer.from(command.key)
+  const key = kvBuffer(command.key)
   const op = opCodes[command.op] | (command.op === 'put' && command.previous === true ? previousFlag : 0)
   const parts: Buffer[] = [Buffer.from([op]), u32(key.length), key]
-  if (command.op === 'put') parts.push(Buffer.from(command.value))
+  if (command.op === 'put') parts.push(kvBuffer(command.value))
   if (command.op === 'cas') {
-    const expected = command.expected === null ? undefined : Buffer.from(command.expected)
+    const expected = command.expected === null ? undefined : kvBuffer(command.expected)
     parts.push(u32(expected === undefined ? absent : expected.length))
     if (expected !== undefined) parts.push(expected)
-    parts.push(Buffer.from(command.value))
+    parts.push(kvBuffer(command.value))
   }
   return Buffer.concat(parts)
 }
@@ -56,7 +62,7 @@ export class KvCommandError extends Error {
   readonly code = 'ERR_BAD_COMMAND'
 }
 
-export function decodeKvCommand(bytes: Uint8Array): KvCommand {
+export function decodeKvCommand(bytes: Uint8Array): KvCommand<Buffer> {
   const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length)
   const bad = (problem: string): KvCommandError => new KvCommandError(`Not a key-value command (${bytes.length} bytes): ${problem}`)
   if (buffer.length < headerBytes) throw bad(`shorter than its ${headerBytes}-byte header`)
@@ -64,13 +70,13 @@ export function decodeKvCommand(bytes: Uint8Array): KvCommand {
   if (op === opCodes.batch) return decodeBatch(buffer, bad)
   const keyLength = buffer.readUInt32LE(1)
   if (keyLength > buffer.length - headerBytes) throw bad(`key length ${keyLength} runs past the end`)
-  const key = buffer.subarray(headerBytes, headerBytes + keyLength).toString()
+  const key = buffer.subarray(headerBytes, headerBytes + keyLength)
   const rest = buffer.subarray(headerBytes + keyLength)
   switch (op) {
     case opCodes.put:
-      return { op: 'put', key, value: rest.toString() }
+      return { op: 'put', key, value: rest }
     case opCodes.put | previousFlag:
-      return { op: 'put', key, value: rest.toString(), previous: true }
+      return { op: 'put', key, value: rest, previous: true }
     case opCodes.get:
     case opCodes.delete:
       if (rest.length !== 0) throw bad(`${rest.length} bytes after the key`)
@@ -78,9 +84,9 @@ export function decodeKvCommand(bytes: Uint8Array): KvCommand {
     case opCodes.cas: {
       if (rest.length < 4) throw bad('compare-and-set without its expected-value length')
       const expectedLength = rest.readUInt32LE(0)
-      if (expectedLength === absent) return { op: 'cas', key, expected: null, value: rest.subarray(4).toString() }
+      if (expectedLength === absent) return { op: 'cas', key, expected: null, value: rest.subarray(4) }
       if (expectedLength > rest.length - 4) throw bad(`expected-value length ${expectedLength} runs past the end`)
-      return { op: 'cas', key, expected: rest.subarray(4, 4 + expectedLength).toString(), value: rest.subarray(4 + expectedLength).toString() }
+      return { op: 'cas', key, expected: rest.subarray(4, 4 + expectedLength), value: rest.subarray(4 + expectedLength) }
     }
     default:
       throw bad(`unknown operation ${op}`)
@@ -88,11 +94,11 @@ export function decodeKvCommand(bytes: Uint8Array): KvCommand {
 }
 
 /** [bit 0: ok; bits 1-2: 0 no value, 1 null, 2 a value follows][value bytes]: a plain put answers one byte. */
-export function encodeKvResult(result: KvResult): Uint8Array {
+export function encodeKvResult(result: KvResult<KvBytes>): Uint8Array {
   const ok = result.ok ? 1 : 0
   if (result.value === undefined) return Uint8Array.of(ok)
   if (result.value === null) return Uint8Array.of(ok | 2)
-  const value = Buffer.from(result.value)
+  const value = kvBuffer(result.value)
   const out = Buffer.allocUnsafe(1 + value.length)
   out[0] = ok | 4
   value.copy(out, 1)
@@ -105,31 +111,31 @@ export function decodeKvResult(bytes: Uint8Array): KvResult {
   const ok = (flags & 1) === 1
   if ((flags & 6) === 0) return { ok }
   if ((flags & 6) === 2) return { ok, value: null }
-  return { ok, value: Buffer.from(bytes.buffer, bytes.byteOffset + 1, bytes.length - 1).toString() }
+  return { ok, value: Buffer.from(bytes.buffer, bytes.byteOffset + 1, bytes.length - 1) }
 }
 
-function encodeBatch(puts: { key: string; value: string }[]): Uint8Array {
+function encodeBatch(puts: { key: KvBytes; value: KvBytes }[]): Uint8Array {
   const parts: Buffer[] = [Buffer.from([opCodes.batch]), u32(puts.length)]
   for (const { key, value } of puts) {
-    const keyBytes = Buffer.from(key)
-    const valueBytes = Buffer.from(value)
+    const keyBytes = kvBuffer(key)
+    const valueBytes = kvBuffer(value)
     parts.push(u32(keyBytes.length), keyBytes, u32(valueBytes.length), valueBytes)
   }
   return Buffer.concat(parts)
 }
 
-function decodeBatch(buffer: Buffer, bad: (problem: string) => KvCommandError): KvCommand {
+function decodeBatch(buffer: Buffer, bad: (problem: string) => KvCommandError): KvCommand<Buffer> {
   const count = buffer.readUInt32LE(1)
   let offset = headerBytes
-  const take = (what: string): string => {
+  const take = (what: string): Buffer => {
     if (offset + 4 > buffer.length) throw bad(`a batch cut short before a ${what} length`)
     const length = buffer.readUInt32LE(offset)
     if (length > buffer.length - offset - 4) throw bad(`${what} length ${length} runs past the end`)
-    const text = buffer.subarray(offset + 4, offset + 4 + length).toString()
+    const bytes = buffer.subarray(offset + 4, offset + 4 + length)
     offset += 4 + length
-    return text
+    return bytes
   }
-  const puts: { key: string; value: string }[] = []
+  const puts: { key: Buffer; value: Buffer }[] = []
   for (let i = 0; i < count; i++) puts.push({ key: take('key'), value: take('value') })
   if (offset !== buffer.length) throw bad(`${buffer.length - offset} bytes after the last of ${count} puts`)
   return { op: 'batch', puts }
@@ -142,6 +148,7 @@ function u32(value: number): Buffer {
 }
 
 export class KvStateMachine implements StateMachine {
+  /** Keys and values as binary strings (kv-bytes.ts). */
   private readonly data = new Map<string, string>()
   /** Puts, deletes and compare-and-sets applied, in the state (and its snapshots): equal on every node at the same index. */
   private writes = 0
@@ -162,32 +169,35 @@ export class KvStateMachine implements StateMachine {
   }
 
   /** The value of `key` (null: absent), as of the last applied entry: serve it after a ReadIndex. */
-  get(key: string): string | null {
-    return this.data.get(key) ?? null
+  get(key: KvBytes): Buffer | null {
+    const value = this.data.get(toBinary(key))
+    return value === undefined ? null : fromBinary(value)
   }
 
   /**
-   * Keys starting with `prefix` and sorting after `after` (all when undefined), in key order
-   * (JavaScript string order), with their values, as of the last applied entry: serve it after
-   * a ReadIndex. At most `limit` pairs and about `maxBytes` of keys and values (always one pair
-   * when there is one); `more` says whether pairs were left out.
+   * Keys starting with `prefix` and sorting after `after` (all when undefined), in byte order,
+   * with their values, as of the last applied entry: serve it after a ReadIndex. At most `limit`
+   * pairs and about `maxBytes` of keys and values (always one pair when there is one); `more`
+   * says whether pairs were left out.
    */
-  scan(prefix: string, after: string | undefined, limit: number, maxBytes: number): { pairs: [string, string][]; more: boolean } {
+  scan(prefix: KvBytes, after: KvBytes | undefined, limit: number, maxBytes: number): { pairs: [Buffer, Buffer][]; more: boolean } {
     const keys = this.sortedKeys()
-    let position = lowerBound(keys, prefix)
-    if (after !== undefined) position = Math.max(position, upperBound(keys, after))
-    const pairs: [string, string][] = []
+    const start = toBinary(prefix)
+    let position = lowerBound(keys, start)
+    if (after !== undefined) position = Math.max(position, upperBound(keys, toBinary(after)))
+    const pairs: [Buffer, Buffer][] = []
     let bytes = 0
     for (; position < keys.length; position++) {
       const key = keys[position] as string
-      if (!key.startsWith(prefix)) break
+      if (!key.startsWith(start)) break
       const value = this.data.get(key) as string
-      const size = Buffer.byteLength(key) + Buffer.byteLength(value)
+      // Binary strings: a char is a byte.
+      const size = key.length + value.length
       if (pairs.length === limit || (pairs.length > 0 && bytes + size > maxBytes)) break
-      pairs.push([key, value])
+      pairs.push([fromBinary(key), fromBinary(value)])
       bytes += size
     }
-    return { pairs, more: position < keys.length && (keys[position] as string).startsWith(prefix) }
+    return { pairs, more: position < keys.length && (keys[position] as string).startsWith(start) }
   }
 
   /**
@@ -222,27 +232,29 @@ export class KvStateMachine implements StateMachine {
     this.writes = writes
   }
 
-  private execute(command: KvCommand): KvResult {
+  private execute(command: KvCommand<Buffer>): KvResult {
     if (command.op === 'batch') {
-      for (const { key, value } of command.puts) this.set(key, value)
+      for (const { key, value } of command.puts) this.set(toBinary(key), toBinary(value))
       this.writes += command.puts.length
       return { ok: true }
     }
-    const before = this.data.get(command.key) ?? null
+    const key = toBinary(command.key)
+    const before = this.data.get(key)
+    const held = (): Buffer | null => (before === undefined ? null : fromBinary(before))
     if (command.op !== 'get') this.writes++
     switch (command.op) {
       case 'get':
-        return { ok: true, value: before }
+        return { ok: true, value: held() }
       case 'put':
-        this.set(command.key, command.value)
-        return command.previous === true ? { ok: true, value: before } : { ok: true }
+        this.set(key, toBinary(command.value))
+        return command.previous === true ? { ok: true, value: held() } : { ok: true }
       case 'delete':
-        this.remove(command.key)
-        return { ok: before !== null }
+        this.remove(key)
+        return { ok: before !== undefined }
       case 'cas':
-        if (before !== command.expected) return { ok: false, value: before }
-        this.set(command.key, command.value)
-        return { ok: true, value: before }
+        if (before !== (command.expected === null ? undefined : toBinary(command.expected))) return { ok: false, value: held() }
+        this.set(key, toBinary(command.value))
+        return { ok: true, value: held() }
     }
   }
 }

@@ -10,7 +10,7 @@ import type { ClusterConfig, NodeConfig } from './cluster-config.js'
 import { GrpcTransport, maxGrpcMessageBytes } from './grpc-transport.js'
 import { protocol } from './protocol.js'
 import { SessionStateMachine, type SessionOptions } from '../raft/session-state-machine.js'
-import { decodeEnvelope, stampEnvelope } from '../raft/session-envelope.js'
+import { bindEnvelope, decodeEnvelope, stampEnvelope } from '../raft/session-envelope.js'
 import { existsSync } from 'node:fs'
 import { stateFileName } from '../storage/raft-state-file.js'
 import { joinCluster, membershipDrift, unlistedNode } from './joining.js'
@@ -23,9 +23,11 @@ import { serverCredentials } from './tls-credentials.js'
 import { requireClientCertificate } from './client-auth.js'
 import { checkSameCluster } from './cluster-check.js'
 import { clientTlsOf } from './client-tls.js'
+import { sessionIdentity } from './call-identity.js'
+import { defaultMaxRequestBytes } from './request-limits.js'
+import type { NodeTls } from './tls-files.js'
 
-/** Largest client command (or read query) accepted: far below the gRPC message limit, so an entry always fits one AppendEntries. */
-export const maxCommandBytes = 16 * 1024 * 1024
+export { maxCommandBytes } from './request-limits.js'
 
 /** How long stop() lets calls in progress finish before it closes the port anyway (ms). */
 const shutdownGraceMs = 500
@@ -45,9 +47,10 @@ export interface NodeServerOptions {
   /**
    * What is wrong with a client's command, or undefined when it is fine. Called before the
    * command enters the log: a command that every node would refuse to apply must never be
-   * committed. The client gets the problem as ERR_BAD_COMMAND. Default: every command is fine.
+   * committed. The client gets the problem as ERR_BAD_COMMAND, or a RaftLogError's own code
+   * when it answers with one. Default: every command is fine.
    */
-  checkCommand?: (command: Uint8Array) => string | undefined
+  checkCommand?: (command: Uint8Array) => string | RaftLogError | undefined
   /**
    * Answers a client's read (ClusterClient.read with bytes) from this node's state. Called only
    * after a ReadIndex (RaftNode.read()): the state then holds every write acknowledged before
@@ -88,7 +91,7 @@ export interface NodeServer {
 /** What the key-value server adds to the generic one: the old key-only Read request, and a status field. */
 export interface NodeServerExtras {
   /** Serves a Read request that has no query but a key. */
-  readKey?: (key: string) => Uint8Array
+  readKey?: (key: Buffer) => Uint8Array
   /** Fields added to the Status reply. */
   status?: () => Record<string, number>
 }
@@ -113,8 +116,9 @@ function outcomeUnknown(node: RaftNode, error: RaftLogError): boolean {
  * leader's: session expiry follows it); a follower answers with the leader's address. Reads are
  * served by any node from its own state after a ReadIndex: no log entry per read.
  */
-function clientService(node: RaftNode, options: NodeServerOptions, extras: NodeServerExtras, dir: string): grpc.UntypedServiceImplementation {
+function clientService(node: RaftNode, options: NodeServerOptions, extras: NodeServerExtras, dir: string, tls: NodeTls | undefined): grpc.UntypedServiceImplementation {
   const { cluster, checkCommand } = options
+  const maxRequestBytes = cluster.maxRequestBytes ?? defaultMaxRequestBytes
   // Membership lives in the log: a member that joined is in no configuration file.
   const leaderAddress = (id: number): string => node.configuration.addresses[id] || (cluster.nodes.find((n) => n.nodeId === id)?.address ?? '')
   const notLeader = (error: RaftLogError & { leaderId?: number }, callback: grpc.sendUnaryData<unknown>): void => {
@@ -128,8 +132,9 @@ function clientService(node: RaftNode, options: NodeServerOptions, extras: NodeS
     const code = outcomeUnknown(node, error) ? grpc.status.ABORTED : grpc.status.FAILED_PRECONDITION
     callback({ code, details: `${error.code ?? 'ERROR'}: ${error.message}` })
   }
-  const propose = (command: Uint8Array, callback: grpc.sendUnaryData<unknown>): void => {
-    node.propose(stampEnvelope(command, Date.now())).then(
+  // A session's secret is bound to the caller's certificate before it enters the log.
+  const propose = (command: Uint8Array, identity: Uint8Array, callback: grpc.sendUnaryData<unknown>): void => {
+    node.propose(bindEnvelope(stampEnvelope(command, Date.now()), identity)).then(
       (result) => callback(null, { result: result === undefined ? Buffer.alloc(0) : Buffer.from(result as Uint8Array) }),
       (error: RaftLogError) => {
         if (error.code === 'ERR_NOT_LEADER' || error.code === 'ERR_PROPOSAL_DROPPED' || error.code === 'ERR_LEADERSHIP_TRANSFER') notLeader(error, callback)
@@ -138,7 +143,7 @@ function clientService(node: RaftNode, options: NodeServerOptions, extras: NodeS
     )
   }
   // Async: whatever the read function throws, at once or later, becomes the client's answer.
-  const answer = async (request: { key: string; query: Buffer }): Promise<Uint8Array> => {
+  const answer = async (request: { key: Buffer; query: Buffer }): Promise<Uint8Array> => {
     // An empty query with a key: the key-value client's get, as older clients send it.
     if (extras.readKey !== undefined && request.query.length === 0) return extras.readKey(request.key)
     if (options.read === undefined) throw new RaftLogError('ERR_BAD_COMMAND', `Node ${node.id} serves no reads: its server was started without a read function`)
@@ -146,7 +151,7 @@ function clientService(node: RaftNode, options: NodeServerOptions, extras: NodeS
     if (!(result instanceof Uint8Array)) throw new RaftLogError('ERR_BAD_RESULT', `The read function must answer with a Uint8Array, got ${result === null ? 'null' : typeof result}`)
     return result
   }
-  const read = (request: { key: string; query: Buffer }, callback: grpc.sendUnaryData<unknown>): void => {
+  const read = (request: { key: Buffer; query: Buffer }, callback: grpc.sendUnaryData<unknown>): void => {
     node.read().then(
       () =>
         answer(request).then(
@@ -165,13 +170,13 @@ function clientService(node: RaftNode, options: NodeServerOptions, extras: NodeS
       // AppendEntries, must never enter the log. The request's own bytes go on (stamped in
       // place); the log copies them once, into its mapping.
       const command = call.request.command
-      const problem = commandProblem(command, checkCommand)
+      const problem = commandProblem(command, checkCommand, maxRequestBytes)
       if (problem !== undefined) callback({ code: grpc.status.INVALID_ARGUMENT, details: problem })
-      else propose(command, callback)
+      else propose(command, sessionIdentity(call, tls?.clientAuth), callback)
     },
-    Read: (call: grpc.ServerUnaryCall<{ key: string; query: Buffer }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
-      const bytes = Buffer.byteLength(call.request.key) + call.request.query.length
-      if (bytes > maxCommandBytes) callback({ code: grpc.status.INVALID_ARGUMENT, details: `Read of ${bytes} bytes is larger than the limit of ${maxCommandBytes} bytes` })
+    Read: (call: grpc.ServerUnaryCall<{ key: Buffer; query: Buffer }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+      const bytes = call.request.key.length + call.request.query.length
+      if (bytes > maxRequestBytes) callback({ code: grpc.status.INVALID_ARGUMENT, details: `ERR_REQUEST_TOO_LARGE: Read of ${bytes} bytes is larger than max_request_bytes (${maxRequestBytes} bytes)` })
       else read(call.request, callback)
     },
     Status: (_call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
@@ -185,15 +190,21 @@ function clientService(node: RaftNode, options: NodeServerOptions, extras: NodeS
   }
 }
 
-/** What is wrong with a client's entry (a session envelope around the application's command), if anything. */
-function commandProblem(command: Uint8Array, check: NodeServerOptions['checkCommand']): string | undefined {
-  if (command.length > maxCommandBytes) return `Command of ${command.length} bytes is larger than the limit of ${maxCommandBytes} bytes`
+/**
+ * What is wrong with a client's entry (a session envelope around the application's command), if
+ * anything; a problem with its own code starts with it ("ERR_REQUEST_TOO_LARGE: …"), which the
+ * client keeps; others are ERR_BAD_COMMAND.
+ */
+function commandProblem(command: Uint8Array, check: NodeServerOptions['checkCommand'], maxRequestBytes: number): string | undefined {
+  if (command.length > maxRequestBytes) return `ERR_REQUEST_TOO_LARGE: Command of ${command.length} bytes is larger than max_request_bytes (${maxRequestBytes} bytes)`
   try {
     const envelope = decodeEnvelope(command)
+    if (envelope.kind !== 'plain' && envelope.secret === undefined) return `A client session ${envelope.kind} without a secret (an older raftlog client's format) is refused: upgrade the client`
     if (check === undefined || (envelope.kind !== 'plain' && envelope.kind !== 'command')) return undefined
     const problem: unknown = check(envelope.payload)
     if (problem === undefined || problem === null) return undefined
-    return typeof problem === 'string' ? problem : `checkCommand must answer with a problem (a string) or undefined, got ${typeof problem}`
+    if (problem instanceof RaftLogError) return problem.code === 'ERR_BAD_COMMAND' ? problem.message : `${problem.code}: ${problem.message}`
+    return typeof problem === 'string' ? problem : `checkCommand must answer with a problem (a string or a RaftLogError) or undefined, got ${typeof problem}`
   } catch (error) {
     return (error as Error).message
   }
@@ -280,7 +291,7 @@ export async function serveNode(options: NodeServerOptions, extras: NodeServerEx
     await metrics?.close()
     throw error
   }
-  const clients = clientService(node, options, extras, dir)
+  const clients = clientService(node, options, extras, dir, tls)
   server.addService(protocol.RaftClient.service, tls?.clientAuth === undefined ? clients : requireClientCertificate(clients, tls.clientAuth))
   const drift = membershipDrift(cluster, node.configuration)
   if (drift !== undefined) (options.logger ?? console).warn(drift)

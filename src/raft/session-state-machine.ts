@@ -4,11 +4,14 @@
 // from the results it keeps. Results are kept until the client says it has them (lowestPending),
 // so a client may have several commands in flight. Sessions expire after sessionTimeoutMs of log
 // time (the leaders' clocks as stamped in entries, never each node's own), so every node expires
-// the same sessions at the same entry; the table is part of every snapshot.
+// the same sessions at the same entry; the table is part of every snapshot. A session belongs to
+// the client that opened it: every command and keep-alive must carry the secret of its open, or
+// it is refused (ERR_SESSION_FORBIDDEN) before anything of the session is looked at or changed.
+import { timingSafeEqual } from 'node:crypto'
 import type { LogEntry } from '../storage/log-entry.js'
 import { RaftLogError } from '../storage/errors.js'
 import type { SnapshotInfo, StateMachine } from './state-machine.js'
-import { decodeEnvelope } from './session-envelope.js'
+import { decodeEnvelope, sessionSecretBytes } from './session-envelope.js'
 import { ChunkReader } from './chunk-reader.js'
 import { chunksOf, startNow, type SnapshotData } from './snapshot-stream.js'
 
@@ -28,6 +31,8 @@ export interface SessionOptions {
 type Cached = { kind: 'result'; bytes: Uint8Array | undefined } | { kind: 'error'; code: string; message: string }
 
 interface Session {
+  /** What every command must carry (undefined only for a session opened before sessions had secrets). */
+  secret: Buffer | undefined
   lastActiveMs: number
   /** The client has the results of every command numbered below this. */
   lowestPending: number
@@ -35,7 +40,10 @@ interface Session {
 }
 
 const snapshotMagic = Buffer.from('RSES', 'ascii')
-const snapshotVersion = 1
+/** 2: each session's secret after its fixed fields. 1 (read, never written): no secrets. */
+const snapshotVersion = 2
+/** Bytes of a session's fixed fields in a snapshot of each version: id, last active, lowest pending, result count; then, from 2, a secret flag and the secret. */
+const sessionRecordBytes: Record<number, number> = { 1: 28, 2: 28 + 1 + sessionSecretBytes }
 
 export class SessionStateMachine implements StateMachine {
   readonly inner: StateMachine
@@ -71,15 +79,17 @@ export class SessionStateMachine implements StateMachine {
         return this.inner.apply({ ...entry, data: envelope.payload })
       case 'open':
         this.advance(envelope.proposedAtMs)
-        this.open(entry.index)
+        this.open(entry.index, envelope.secret)
         return clientIdBytes(entry.index)
       case 'keep-alive':
         this.advance(envelope.proposedAtMs)
-        this.session(envelope.clientId).lastActiveMs = this.logTimeMs
+        this.owned(envelope.clientId, envelope.secret).lastActiveMs = this.logTimeMs
         return undefined
       case 'command': {
         this.advance(envelope.proposedAtMs)
-        const session = this.session(envelope.clientId)
+        // Checked before anything else: a foreign command must neither be answered from the
+        // results kept for the owner nor make the session forget them.
+        const session = this.owned(envelope.clientId, envelope.secret)
         session.lastActiveMs = this.logTimeMs
         if (envelope.lowestPending > session.lowestPending) {
           for (const sequence of session.results.keys()) if (sequence < envelope.lowestPending) session.results.delete(sequence)
@@ -112,15 +122,18 @@ export class SessionStateMachine implements StateMachine {
     const bad = (problem: string): RaftLogError => new RaftLogError('ERR_CORRUPT', `Snapshot up to index ${meta.index} has no valid session table: ${problem}`, { index: meta.index })
     const head = await input.take(28)
     if (head === undefined || !head.subarray(0, 4).equals(snapshotMagic)) throw bad('it does not start with RSES')
-    if (head.readUInt32LE(4) !== snapshotVersion) throw bad(`version ${head.readUInt32LE(4)}`)
+    const version = head.readUInt32LE(4)
+    const recordBytes = sessionRecordBytes[version]
+    if (recordBytes === undefined) throw bad(`version ${version}`)
     const logTimeMs = Number(head.readBigUInt64LE(8))
     const lastExpiryScanMs = Number(head.readBigUInt64LE(16))
     const count = head.readUInt32LE(24)
     const sessions = new Map<number, Session>()
     for (let i = 0; i < count; i++) {
-      const fixed = await input.take(28)
+      const fixed = await input.take(recordBytes)
       if (fixed === undefined) throw bad('a session is cut short')
-      const session: Session = { lastActiveMs: Number(fixed.readBigUInt64LE(8)), lowestPending: Number(fixed.readBigUInt64LE(16)), results: new Map() }
+      const secret = version >= 2 && fixed[28] === 1 ? Buffer.from(fixed.subarray(29, 29 + sessionSecretBytes)) : undefined
+      const session: Session = { secret, lastActiveMs: Number(fixed.readBigUInt64LE(8)), lowestPending: Number(fixed.readBigUInt64LE(16)), results: new Map() }
       for (let r = fixed.readUInt32LE(24); r > 0; r--) {
         const header = await input.take(9)
         if (header === undefined) throw bad('a result is cut short')
@@ -166,7 +179,7 @@ export class SessionStateMachine implements StateMachine {
     return remember(success(result))
   }
 
-  private open(clientId: number): void {
+  private open(clientId: number, secret: Uint8Array | undefined): void {
     if (this.sessions.size >= this.maxSessions) {
       let oldest: number | undefined
       let oldestMs = Number.POSITIVE_INFINITY
@@ -178,12 +191,21 @@ export class SessionStateMachine implements StateMachine {
       }
       if (oldest !== undefined) this.sessions.delete(oldest)
     }
-    this.sessions.set(clientId, { lastActiveMs: this.logTimeMs, lowestPending: 1, results: new Map() })
+    this.sessions.set(clientId, { secret: secret === undefined ? undefined : Buffer.from(secret), lastActiveMs: this.logTimeMs, lowestPending: 1, results: new Map() })
   }
 
   private session(clientId: number): Session {
     const session = this.sessions.get(clientId)
     if (session === undefined) throw new RaftLogError('ERR_SESSION_EXPIRED', `Client session ${clientId} is unknown or expired (after ${this.timeoutMs} ms of log time without a command)`, { clientId })
+    return session
+  }
+
+  /** Session `clientId`, when `secret` is the one it was opened with. */
+  private owned(clientId: number, secret: Uint8Array | undefined): Session {
+    const session = this.session(clientId)
+    if (!sameSecret(session.secret, secret)) {
+      throw new RaftLogError('ERR_SESSION_FORBIDDEN', `Client session ${clientId} refused a command: it does not carry the session's secret (only the client that opened a session may write in it${secret === undefined ? '; this entry has no secret at all' : ''})`, { clientId })
+    }
     return session
   }
 
@@ -205,11 +227,15 @@ export class SessionStateMachine implements StateMachine {
     head.writeUInt32LE(this.sessions.size, 24)
     parts.push(head)
     for (const [clientId, session] of this.sessions) {
-      const fixed = Buffer.alloc(28)
+      const fixed = Buffer.alloc(sessionRecordBytes[snapshotVersion] as number)
       fixed.writeBigUInt64LE(BigInt(clientId), 0)
       fixed.writeBigUInt64LE(BigInt(session.lastActiveMs), 8)
       fixed.writeBigUInt64LE(BigInt(session.lowestPending), 16)
       fixed.writeUInt32LE(session.results.size, 24)
+      if (session.secret !== undefined) {
+        fixed[28] = 1
+        session.secret.copy(fixed, 29)
+      }
       parts.push(fixed)
       for (const [sequence, cached] of session.results) {
         const header = Buffer.alloc(9)
@@ -228,6 +254,12 @@ export class SessionStateMachine implements StateMachine {
     }
     return Buffer.concat(parts)
   }
+}
+
+/** Equal secrets, or both absent (a session and its commands from before secrets); compared in constant time. */
+function sameSecret(expected: Buffer | undefined, given: Uint8Array | undefined): boolean {
+  if (expected === undefined || given === undefined) return expected === given
+  return given.length === expected.length && timingSafeEqual(expected, given)
 }
 
 function sized(bytes: Uint8Array): Buffer {

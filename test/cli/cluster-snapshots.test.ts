@@ -65,7 +65,7 @@ describe('a 3-process cluster with snapshots', () => {
       const commit = Math.max(...all.map((s) => s.commitIndex ?? 0))
       return all.every((s) => s.reachable && s.lastApplied === commit) ? all : undefined
     }, 60_000)
-    for (const [key, value] of last) expect(decodeKvResult(await client.read(key, 10_000))).toEqual({ ok: true, value })
+    for (const [key, value] of last) expect(decodeKvResult(await client.read(key, 10_000))).toEqual({ ok: true, value: Buffer.from(value) })
     client.close()
     const victimLog = nodes.get(victim!)!.output.join('\n')
     for (const node of nodes.values()) node.child.kill('SIGTERM')

@@ -2,7 +2,7 @@
 // killed with SIGKILL, failover, and a restarted node catching up to identical logs.
 import { describe, expect, it } from 'vitest'
 import { createServer, type Server } from 'node:net'
-import { writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { runCli } from '../helpers/cli.js'
 import { alive, exited, startCluster, startNode, statuses, waitFor, writeConfig } from '../helpers/processes.js'
@@ -115,6 +115,11 @@ describe('a 3-process cluster over gRPC', () => {
     expect((await runCli(['kv', 'frob', 'x'])).status).toBe(2)
     for (const command of ['node', 'cluster', 'kv', 'status']) expect((await runCli([command, '--help'])).stdout).toMatch(new RegExp(`Usage: raftlog ${command}`))
   }, 60_000)
+
+  it('raftlog --version prints the version of package.json', async () => {
+    const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+    for (const flag of ['--version', '-V']) expect(await runCli([flag])).toEqual({ status: 0, stdout: `raftlog ${version}\n`, stderr: '' })
+  })
 })
 
 describe('raftlog cluster (what npm start runs)', () => {

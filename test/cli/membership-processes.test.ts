@@ -122,7 +122,7 @@ describe('membership changes on a running cluster of processes', () => {
     expect(writer.failures).toEqual([])
     // Every acknowledged put is there, read through the members that are left.
     for (const key of [0, Math.floor(writer.acknowledged / 2), writer.acknowledged - 1]) {
-      expect(decodeKvResult(await client.read(`key-${key}`, 10_000))).toEqual({ ok: true, value: `v${key}` })
+      expect(decodeKvResult(await client.read(`key-${key}`, 10_000))).toEqual({ ok: true, value: Buffer.from(`v${key}`) })
     }
     client.close()
 

@@ -97,7 +97,7 @@ describe('raftlog status', () => {
     await exited(victim.child)
     nodes.delete(3)
     const json = JSON.parse((await runCli(['status', '--config', config, '--json', '--timeout', '1000'])).stdout) as Record<string, unknown>[]
-    expect(json[2]).toEqual({ id: 3, address: expect.stringMatching(/^127\.0\.0\.1:\d+$/), reachable: false, error: expect.stringMatching(/\w/) })
+    expect(json[2]).toEqual({ id: 3, address: expect.stringMatching(/^127\.0\.0\.1:\d+$/), reachable: false, suffrage: 'voter', error: 'not running: nothing listens at that address (ECONNREFUSED)' })
     const text = await runCli(['status', '--config', config, '--timeout', '1000'])
     expect(text.stdout.trim().split('\n')[2]).toBe(`node 3 ${json[2]!.address}: unreachable (${json[2]!.error})`)
   })

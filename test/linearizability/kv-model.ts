@@ -26,6 +26,13 @@ export interface KvOutput {
   value?: string | null
 }
 
+/** A value the store answered (bytes) as the model's text; null and undefined stay. */
+export function textValue(value: Uint8Array | null): string | null
+export function textValue(value: Uint8Array | null | undefined): string | null | undefined
+export function textValue(value: Uint8Array | null | undefined): string | null | undefined {
+  return value instanceof Uint8Array ? Buffer.from(value).toString() : value
+}
+
 /** The value of one key; null: absent. */
 export type KvState = string | null
 

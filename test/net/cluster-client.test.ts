@@ -166,7 +166,7 @@ describe('ClusterClient', () => {
     expect(commands(node.calls)).toHaveLength(1)
   })
 
-  it('sends bytes as a Read query and a string as a key-value key', async () => {
+  it('sends bytes as a Read query and a string as a key-value key (its UTF-8 bytes)', async () => {
     const requests: Record<string, unknown>[] = []
     const node = await fakeNode((_method, _envelope, request) => {
       requests.push(request)
@@ -174,10 +174,10 @@ describe('ClusterClient', () => {
     })
     const cluster = client([node.address])
     await cluster.read(new Uint8Array([1, 2]), 5000)
-    await cluster.read('k', 5000)
-    expect(requests.map((r) => [r.key, [...(r.query as Buffer)]])).toEqual([
+    await cluster.read('clé', 5000)
+    expect(requests.map((r) => [(r.key as Buffer).toString('hex'), [...(r.query as Buffer)]])).toEqual([
       ['', [1, 2]],
-      ['k', []],
+      [Buffer.from('clé').toString('hex'), []],
     ])
   })
 

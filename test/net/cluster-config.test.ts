@@ -37,14 +37,16 @@ describe('loadClusterConfig', () => {
       { nodeId: 2, ipAddress: '127.0.0.1', port: 18002, address: '127.0.0.1:18002' },
       { nodeId: 3, ipAddress: '127.0.0.1', port: 18003, address: '127.0.0.1:18003' },
     ])
-    expect(config).toMatchObject({ logSegmentSize: 67108864, maxEntriesPerQuery: 1000, electionTimeout: [150, 500], heartbeatInterval: 50 })
+    expect(config).toMatchObject({ logSegmentSize: 67108864, maxEntriesPerQuery: 1000, electionTimeout: [150, 500], heartbeatInterval: 50, maxRequestBytes: 1536 * 1024, maxKeyBytes: 64 * 1024 })
     expect(config.logDirectory).toBe(resolve('raft_logs'))
   })
 
   it('fills every setting in when cluster_settings is left out, and takes log_directory relative to the file', () => {
     const path = configFile(threeNodes)
     const config = loadClusterConfig(path)
-    expect(config).toMatchObject({ path, logSegmentSize: 64 * 1024 * 1024, maxEntriesPerQuery: 1000, electionTimeout: [150, 500], heartbeatInterval: 50 })
+    expect(config).toMatchObject({ path, logSegmentSize: 64 * 1024 * 1024, maxEntriesPerQuery: 1000, electionTimeout: [150, 500], heartbeatInterval: 50, maxRequestBytes: 1536 * 1024, maxKeyBytes: 64 * 1024 })
+    // A lower request limit lowers the default key limit with it.
+    expect(loadClusterConfig(configFile(`${threeNodes}cluster_settings:\n  max_request_bytes: 4096\n`)).maxKeyBytes).toBe(4096)
     expect(config.logDirectory).toBe(join(path, '..', 'raft_logs'))
   })
 
@@ -58,9 +60,11 @@ describe('loadClusterConfig', () => {
   heartbeat_interval: 100
   snapshot_threshold: 1000
   snapshot_trailing_entries: 0
+  max_request_bytes: 16777216
+  max_key_bytes: 1024
 `),
     )
-    expect(config).toMatchObject({ logDirectory: '/var/lib/raft', logSegmentSize: pageSizeBytes * 4, maxEntriesPerQuery: 10, electionTimeout: [300, 900], heartbeatInterval: 100, snapshotThreshold: 1000, snapshotTrailingEntries: 0 })
+    expect(config).toMatchObject({ logDirectory: '/var/lib/raft', logSegmentSize: pageSizeBytes * 4, maxEntriesPerQuery: 10, electionTimeout: [300, 900], heartbeatInterval: 100, snapshotThreshold: 1000, snapshotTrailingEntries: 0, maxRequestBytes: 16777216, maxKeyBytes: 1024 })
   })
 
   it('puts an IPv6 address in brackets before its port, and takes host names', () => {
@@ -94,6 +98,8 @@ describe('loadClusterConfig', () => {
     ['an unknown top-level key', `${threeNodes}cluster: x\n`, /the document\.cluster is not a known setting/],
     ['no nodes', 'nodes: []\n', /nodes must be a non-empty list/],
     ['a snapshot threshold of 0', `${threeNodes}cluster_settings:\n  snapshot_threshold: 0\n`, /cluster_settings\.snapshot_threshold must be a whole number from 1/],
+    ['a request limit above 16 MiB', `${threeNodes}cluster_settings:\n  max_request_bytes: 16777217\n`, /cluster_settings\.max_request_bytes must be a whole number from 1024 to 16777216, got 16777217/],
+    ['a key limit above the request limit', `${threeNodes}cluster_settings:\n  max_request_bytes: 2048\n  max_key_bytes: 4096\n`, /cluster_settings\.max_key_bytes must be a whole number from 1 to 2048, got 4096/],
     ['negative trailing entries', `${threeNodes}cluster_settings:\n  snapshot_trailing_entries: -1\n`, /cluster_settings\.snapshot_trailing_entries must be a whole number from 0/],
     ['an unknown node key', 'nodes:\n  - { node_id: 1, ip_address: "h", port: 1, colour: red }\n', /nodes\[0\]\.colour is not a known setting/],
     ['a node without an id', 'nodes:\n  - { ip_address: "h", port: 1 }\n', /nodes\[0\]\.node_id is missing/],

@@ -3,9 +3,9 @@ import fc from 'fast-check'
 import { decodeKvCommand, decodeKvResult, encodeKvCommand, KvStateMachine, type KvCommand, type KvResult } from '../../src/net/kv-state-machine.js'
 import { EntryType } from '../../src/storage/log-entry.js'
 
-// Keys and values as a user types them: any Unicode text, empty included (lone surrogates cannot travel as UTF-8).
-const text = fc.string({ unit: 'grapheme', maxLength: 20 })
-const command: fc.Arbitrary<KvCommand> = fc.oneof(
+// Keys and values are bytes, any bytes, empty included (0xff and 0xfe are two keys, not one U+FFFD).
+const text = fc.uint8Array({ maxLength: 20 }).map((bytes) => Buffer.from(bytes))
+const command: fc.Arbitrary<KvCommand<Buffer>> = fc.oneof(
   fc.record({ op: fc.constant('put' as const), key: text, value: text }),
   fc.record({ op: fc.constant('put' as const), key: text, value: text, previous: fc.constant(true) }),
   fc.record({ op: fc.constant('get' as const), key: text }),
@@ -34,7 +34,11 @@ describe('key-value commands', () => {
 
   it('tell a cas on an absent key from a cas expecting the empty string', () => {
     expect(decodeKvCommand(encodeKvCommand({ op: 'cas', key: 'k', expected: null, value: 'v' }))).toMatchObject({ expected: null })
-    expect(decodeKvCommand(encodeKvCommand({ op: 'cas', key: 'k', expected: '', value: 'v' }))).toMatchObject({ expected: '' })
+    expect(decodeKvCommand(encodeKvCommand({ op: 'cas', key: 'k', expected: '', value: 'v' }))).toMatchObject({ expected: Buffer.alloc(0) })
+  })
+
+  it('take a string as its UTF-8 bytes', () => {
+    expect(decodeKvCommand(encodeKvCommand({ op: 'put', key: 'clé', value: '値' }))).toEqual({ op: 'put', key: Buffer.from('clé'), value: Buffer.from('値') })
   })
 
   const malformed: [string, number[], RegExp][] = [
@@ -71,21 +75,23 @@ describe('KvStateMachine', () => {
   it('answers like a Map for any sequence of commands', () => {
     fc.assert(
       fc.property(fc.array(command, { maxLength: 60 }), (commands) => {
-        const model = new Map<string, string>()
+        // Keyed by hex: a Map of the bytes themselves, the obvious way.
+        const model = new Map<string, Buffer>()
+        const hex = (bytes: Buffer): string => bytes.toString('hex')
         const expected = commands.map((c): KvResult => {
           if (c.op === 'batch') {
-            for (const { key, value } of c.puts) model.set(key, value)
+            for (const { key, value } of c.puts) model.set(hex(key), value)
             return { ok: true }
           }
-          const before = model.get(c.key) ?? null
+          const before = model.get(hex(c.key)) ?? null
           if (c.op === 'put') {
-            model.set(c.key, c.value)
+            model.set(hex(c.key), c.value)
             return c.previous === true ? { ok: true, value: before } : { ok: true }
           }
-          if (c.op === 'delete') return { ok: model.delete(c.key) }
+          if (c.op === 'delete') return { ok: model.delete(hex(c.key)) }
           if (c.op === 'cas') {
-            if (before !== c.expected) return { ok: false, value: before }
-            model.set(c.key, c.value)
+            if ((before === null ? null : hex(before)) !== (c.expected === null ? null : hex(c.expected))) return { ok: false, value: before }
+            model.set(hex(c.key), c.value)
           }
           return { ok: true, value: before }
         })
@@ -111,14 +117,30 @@ describe('KvStateMachine', () => {
     expect(results).toEqual([
       { ok: true, value: null },
       { ok: true, value: null },
-      { ok: false, value: '1' },
-      { ok: true, value: '1' },
-      { ok: true, value: '3' },
+      { ok: false, value: Buffer.from('1') },
+      { ok: true, value: Buffer.from('1') },
+      { ok: true, value: Buffer.from('3') },
       { ok: true },
-      { ok: true, value: '5' },
+      { ok: true, value: Buffer.from('5') },
       { ok: true },
       { ok: false },
     ])
+  })
+
+  it('keeps keys that are not UTF-8 apart and exact: 0xff and 0xfe are two keys, sorted by their bytes', () => {
+    const machine = new KvStateMachine()
+    applyAll(machine, [
+      { op: 'put', key: Buffer.of(0xff), value: Buffer.of(0x00, 0xfe) },
+      { op: 'put', key: Buffer.of(0xfe), value: 'two' },
+      { op: 'put', key: 'z', value: 'text' },
+      { op: 'put', key: '\ufffd', value: 'the replacement character itself' },
+    ])
+    expect(machine.size).toBe(4)
+    expect(machine.get(Buffer.of(0xff))).toEqual(Buffer.of(0x00, 0xfe))
+    expect(machine.get(Buffer.of(0xfe))).toEqual(Buffer.from('two'))
+    // Byte order, as etcd sorts: 'z' (0x7a) < U+FFFD (0xef 0xbf 0xbd) < 0xfe < 0xff.
+    expect(machine.scan('', undefined, 10, 1000).pairs.map(([key]) => key.toString('hex'))).toEqual(['7a', 'efbfbd', 'fe', 'ff'])
+    expect(machine.scan(Buffer.of(0xff), undefined, 10, 1000).pairs).toEqual([[Buffer.of(0xff), Buffer.of(0x00, 0xfe)]])
   })
 
   it('answers compact bytes: a plain put is one byte', () => {
@@ -153,6 +175,7 @@ describe('KvStateMachine snapshots', () => {
     for (let i = 0; i < 5000; i++) put(`key-${i}`, `value-${i}-${'v'.repeat(i % 50)}`)
     put('', '')
     put('ünïcödé', '値')
+    machine.apply({ index: ++index, term: 1, type: EntryType.Normal, data: encodeKvCommand({ op: 'put', key: Buffer.of(0xff, 0x00), value: Buffer.of(0xfe) }) })
     const snapshot = machine.snapshot()
     put('later', 'not in the snapshot')
     const parts: Uint8Array[] = []
@@ -161,9 +184,27 @@ describe('KvStateMachine snapshots', () => {
     for (const sizes of [[1], [7, 3, 1000], [bytes.length]]) {
       const restored = new KvStateMachine()
       await restored.restore(cut(bytes, sizes))
-      expect(restored.size).toBe(5002)
+      expect(restored.size).toBe(5003)
+      expect(restored.get(Buffer.of(0xff, 0x00))).toEqual(Buffer.of(0xfe))
+      expect(restored.get('ünïcödé')).toEqual(Buffer.from('値'))
       expect(await bytesOf(restored)).toEqual(bytes)
     }
+  })
+
+  it('reads a snapshot written while keys were UTF-8 text (the same records: their UTF-8 bytes)', async () => {
+    const record = (key: string, value: string): Buffer => {
+      const [k, v] = [Buffer.from(key), Buffer.from(value)]
+      const head = Buffer.alloc(5)
+      head[0] = 1
+      head.writeUInt32LE(k.length, 1)
+      const middle = Buffer.alloc(4)
+      middle.writeUInt32LE(v.length)
+      return Buffer.concat([head, k, middle, v])
+    }
+    const old = Buffer.concat([Buffer.from('KVS1'), record('clé', 'välue'), record('a', ''), Buffer.from([0xff])])
+    const restored = new KvStateMachine()
+    await restored.restore(cut(old, [4]))
+    expect([restored.get('clé'), restored.get('a'), restored.size]).toEqual([Buffer.from('välue'), Buffer.alloc(0), 2])
   })
 
   it('refuses bytes that are not a snapshot, cut short, or followed by more', async () => {

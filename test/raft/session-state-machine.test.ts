@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest'
 import { EntryType, type LogEntry } from '../../src/storage/log-entry.js'
 import { SessionStateMachine } from '../../src/raft/session-state-machine.js'
 import { ClientSession } from '../../src/raft/client-session.js'
-import { encodeKeepAlive, encodePlain } from '../../src/raft/session-envelope.js'
+import { bindEnvelope, encodeCommand, encodePlain, sessionSecretBytes } from '../../src/raft/session-envelope.js'
 import type { SnapshotInfo } from '../../src/raft/state-machine.js'
 
 /** A counter: each command adds its number; the answer is the new total as text. */
@@ -96,7 +96,7 @@ describe('SessionStateMachine', () => {
     for (const node of nodes) expect(() => node.apply(late)).toThrow(expect.objectContaining({ code: 'ERR_SESSION_EXPIRED' }))
     expect(nodes.map((node) => node.sm.size)).toEqual([1, 1])
     // Keep-alives keep the busy one.
-    for (const node of nodes) node.apply(encodeKeepAlive(busy.clientId, 25_000))
+    for (const node of nodes) node.apply(busy.keepAlive(25_000))
     expect(text(nodes[0]!.apply(busy.command(Buffer.from('1'), 26_000).entry))).toBe('4')
   })
 
@@ -115,6 +115,8 @@ describe('SessionStateMachine', () => {
       expect(text(copy.apply(pending.entry))).toBe('3')
       expect(copy.inner.total).toBe(7)
       expect(await snapshotBytes(copy.sm)).toEqual(bytes)
+      // The secret came back with the session.
+      expect(() => copy.apply(ClientSession.resume(session.clientId, Buffer.alloc(sessionSecretBytes), 2).command(Buffer.from('1')).entry)).toThrow(expect.objectContaining({ code: 'ERR_SESSION_FORBIDDEN' }))
     }
   })
 
@@ -129,12 +131,103 @@ describe('SessionStateMachine', () => {
     const { sm, apply, propose } = machine({ maxSessions: 2, maxPendingPerSession: 2 })
     const a = await ClientSession.open(propose, 1)
     await ClientSession.open(propose, 2)
-    await ClientSession.open(propose, 3)
+    const c = await ClientSession.open(propose, 3)
     expect(sm.size).toBe(2)
     expect(() => apply(a.command(Buffer.from('1'), 4).entry)).toThrow(expect.objectContaining({ code: 'ERR_SESSION_EXPIRED' }))
-    const c = ClientSession.resume(3)
     apply(c.command(Buffer.from('1'), 5).entry)
     apply(c.command(Buffer.from('1'), 5).entry)
     expect(() => apply(c.command(Buffer.from('1'), 5).entry)).toThrow(expect.objectContaining({ code: 'ERR_SESSION_WINDOW' }))
+  })
+
+  it("refuses a command or keep-alive without the session's secret before looking at its results, and changes nothing", async () => {
+    const { sm, inner, apply, propose } = machine()
+    const session = await ClientSession.open(propose, 1000)
+    const first = session.command(Buffer.from('5'), 1001)
+    expect(text(apply(first.entry))).toBe('5')
+    const wrong = Buffer.alloc(sessionSecretBytes, 7)
+    // The same client id and sequence as an answered command, and the next one, from a stranger.
+    for (const sequence of [first.sequence, first.sequence + 1]) {
+      expect(() => apply(encodeCommand(session.clientId, sequence, sequence + 5, 1002, wrong, Buffer.from('100')))).toThrow(expect.objectContaining({ code: 'ERR_SESSION_FORBIDDEN' }))
+    }
+    expect(() => apply(ClientSession.resume(session.clientId, wrong).keepAlive(1003))).toThrow(expect.objectContaining({ code: 'ERR_SESSION_FORBIDDEN' }))
+    expect(inner.applied).toBe(1)
+    // The owner's retry is still answered (lowestPending did not move) and its next command applied.
+    expect(text(apply(first.entry))).toBe('5')
+    expect(text(apply(session.command(Buffer.from('1'), 1004).entry))).toBe('6')
+    expect([inner.applied, sm.size]).toEqual([2, 1])
+  })
+
+  it('keeps a resumed session, given its secret, writing where the first process stopped', async () => {
+    const { inner, apply, propose } = machine()
+    const session = await ClientSession.open(propose)
+    apply(session.command(Buffer.from('2')).entry)
+    const again = ClientSession.resume(session.clientId, session.secret, 2)
+    expect(text(apply(again.command(Buffer.from('3')).entry))).toBe('5')
+    expect(inner.applied).toBe(2)
+    expect(() => ClientSession.resume(session.clientId, new Uint8Array(4))).toThrow(expect.objectContaining({ code: 'ERR_BAD_ARGUMENT' }))
+  })
+
+  it('a secret bound to one identity is refused with another (what a node server does with client certificates)', async () => {
+    const { inner, apply } = machine()
+    const alice = Buffer.from('alice certificate hash')
+    const session = await ClientSession.open(async (entry) => apply(bindEnvelope(entry, alice)))
+    const { entry } = session.command(Buffer.from('1'))
+    expect(() => apply(bindEnvelope(Uint8Array.from(entry), Buffer.from('mallory certificate hash')))).toThrow(expect.objectContaining({ code: 'ERR_SESSION_FORBIDDEN' }))
+    expect(() => apply(Uint8Array.from(entry))).toThrow(expect.objectContaining({ code: 'ERR_SESSION_FORBIDDEN' }))
+    expect(text(apply(bindEnvelope(Uint8Array.from(entry), alice)))).toBe('1')
+    expect(inner.applied).toBe(1)
+  })
+
+  it('applies a log written before sessions had secrets as it was, and keeps its sessions apart from new ones', async () => {
+    const { inner, apply, propose } = machine()
+    const legacyOpen = Buffer.alloc(9)
+    legacyOpen[0] = 0xc1
+    const clientId = (await propose(legacyOpen)) as Uint8Array
+    const legacyCommand = (sequence: number, payload: string): Buffer => {
+      const out = Buffer.alloc(33 + payload.length)
+      out[0] = 0xc2
+      out.set(clientId, 1)
+      out.writeBigUInt64LE(BigInt(sequence), 9)
+      out.writeBigUInt64LE(1n, 17)
+      out.write(payload, 33)
+      return out
+    }
+    expect(text(apply(legacyCommand(1, '4')))).toBe('4')
+    expect(text(apply(legacyCommand(1, '4')))).toBe('4')
+    const id = Number(Buffer.from(clientId).readBigUInt64LE(0))
+    // A command with a secret cannot write in a session that has none, nor the reverse.
+    expect(() => apply(ClientSession.resume(id, Buffer.alloc(sessionSecretBytes)).command(Buffer.from('9'), 5).entry)).toThrow(expect.objectContaining({ code: 'ERR_SESSION_FORBIDDEN' }))
+    const secured = await ClientSession.open(propose)
+    const withoutSecret = legacyCommand(1, '9')
+    withoutSecret.writeBigUInt64LE(BigInt(secured.clientId), 1)
+    expect(() => apply(withoutSecret)).toThrow(expect.objectContaining({ code: 'ERR_SESSION_FORBIDDEN' }))
+    expect(inner.applied).toBe(1)
+  })
+
+  it('restores a version 1 snapshot (sessions without secrets) and writes version 2', async () => {
+    const counter = Buffer.from(JSON.stringify({ total: 6, applied: 2 }))
+    const v1 = Buffer.alloc(28 + 28 + 9 + 4 + 1)
+    v1.write('RSES', 0)
+    v1.writeUInt32LE(1, 4)
+    v1.writeBigUInt64LE(5000n, 8)
+    v1.writeUInt32LE(1, 24)
+    v1.writeBigUInt64LE(3n, 28) // client 3
+    v1.writeBigUInt64LE(4000n, 36)
+    v1.writeBigUInt64LE(1n, 44)
+    v1.writeUInt32LE(1, 52) // one result: #1 answered "6"
+    v1.writeBigUInt64LE(1n, 56)
+    v1[64] = 1
+    v1.writeUInt32LE(1, 65)
+    v1.write('6', 69)
+    const { sm, inner, apply } = machine()
+    await sm.restore!(cut(Buffer.concat([v1, counter]), 7), { index: 9, term: 1 })
+    expect([inner.total, sm.size]).toEqual([6, 1])
+    const legacy = Buffer.alloc(33)
+    legacy[0] = 0xc2
+    legacy.writeBigUInt64LE(3n, 1)
+    legacy.writeBigUInt64LE(1n, 9)
+    legacy.writeBigUInt64LE(1n, 17)
+    expect(text(apply(legacy))).toBe('6')
+    expect((await snapshotBytes(sm)).readUInt32LE(4)).toBe(2)
   })
 })

@@ -28,7 +28,7 @@ export function batchesOf(pairs: LoadPair[]): LoadPair[][] {
   let batch: LoadPair[] = []
   let bytes = 0
   for (const pair of pairs) {
-    const size = Buffer.byteLength(pair.key) + Buffer.byteLength(pair.value)
+    const size = pair.key.length + pair.value.length
     if (batch.length === maxPutsPerBatch || (batch.length > 0 && bytes + size > maxBatchBytes)) {
       batches.push(batch)
       batch = []

@@ -7,9 +7,9 @@ import { decodeKvScanResult, encodeKvQuery, maxScanKeys } from '../../net/kv-que
 /** Keys asked for per read: as many as a node gives (it also stops at maxScanBytes). */
 export const scanPageKeys = maxScanKeys
 
-/** Calls `onPair` for each key starting with `prefix`, in order, at most `limit`; resolves with the count. */
-export async function scanPairs(client: ClusterClient, prefix: string, limit: number, timeoutMs: number, onPair: (key: string, value: string) => void): Promise<number> {
-  let after: string | undefined
+/** Calls `onPair` for each key starting with `prefix`, in byte order, at most `limit`; resolves with the count. */
+export async function scanPairs(client: ClusterClient, prefix: Uint8Array, limit: number, timeoutMs: number, onPair: (key: Buffer, value: Buffer) => void): Promise<number> {
+  let after: Buffer | undefined
   let count = 0
   while (count < limit) {
     const query = encodeKvQuery({ op: 'scan', prefix, limit: Math.min(scanPageKeys, limit - count), ...(after === undefined ? {} : { after }) })
