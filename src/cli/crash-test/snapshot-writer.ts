@@ -41,6 +41,10 @@ class SnapshotGate {
   next(): { index: number; release: () => void } | undefined {
     return this.waiting.shift()
   }
+
+  get holding(): boolean {
+    return this.waiting.length > 0
+  }
 }
 
 async function run(config: SnapshotWriterConfig): Promise<void> {
@@ -85,6 +89,10 @@ async function run(config: SnapshotWriterConfig): Promise<void> {
       kill()
     }
     await propose()
+    // A snapshot due now reaches the gate after a few steps of its own (it opens its file): wait
+    // for it, so the next proposal never races it and the same seed makes the same log.
+    const status = node.status()
+    if (status.lastApplied - status.snapshotIndex >= config.snapshotThreshold) await until(() => gate.holding || node.status().snapshotIndex >= status.lastApplied, problem)
   }
 }
 
