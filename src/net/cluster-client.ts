@@ -294,7 +294,7 @@ export class ClusterClient {
       if (this.options.failFast === true && fruitless >= this.endpoints.length) {
         fruitless = 0
         const { statuses, refused } = await this.probe(Math.min(callTimeoutMs, Math.max(1, deadline - Date.now())))
-        const problem = unreachableProblem(statuses, refused)
+        const problem = unreachableProblem(statuses, refused, { tls: this.options.tls !== undefined, certificate: this.options.tls?.cert !== undefined })
         if (problem !== undefined) {
           if (method === 'Propose' && maybeApplied) throw new RaftLogError('ERR_UNKNOWN_OUTCOME', `The command may or may not have been applied: ${problem.message}`)
           throw problem

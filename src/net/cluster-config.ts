@@ -9,6 +9,8 @@ import { pageSizeBytes } from '../storage/native.js'
 import { defaultSegmentSizeBytes, maxSegmentSizeBytes } from '../storage/segment-format.js'
 import { defaultSnapshotThreshold, defaultSnapshotTrailingEntries } from '../raft/snapshotter.js'
 import { clientTlsSettings, peerTlsSettings, type ClientTlsSettings, type PeerTlsSettings } from './tls-settings.js'
+import { connectionLimitsSettings, type ConnectionLimits } from './connection-limits.js'
+import { defaultSnapshotStallTimeoutMs } from '../raft/snapshot-inbox.js'
 
 export interface NodeConfig {
   nodeId: number
@@ -33,6 +35,10 @@ export interface ClusterConfig {
   snapshotThreshold: number
   /** Entries kept in the log behind a snapshot. */
   snapshotTrailingEntries: number
+  /** A snapshot being received that gets no chunk for this long is given up and its partial file deleted (ms). */
+  snapshotStallTimeoutMs?: number
+  /** Connections to each node's port (connection-limits.ts); default: defaultConnectionLimits. */
+  connectionLimits?: ConnectionLimits
   /** Mutual TLS between nodes (tls-settings.ts); undefined: plaintext. */
   peerTls?: PeerTlsSettings
   /** TLS for clients on the same port (needs peerTls); undefined: clients need no certificate. */
@@ -47,6 +53,7 @@ export const defaultClusterSettings = {
   heartbeat_interval: 50,
   snapshot_threshold: defaultSnapshotThreshold,
   snapshot_trailing_entries: defaultSnapshotTrailingEntries,
+  snapshot_stall_timeout_ms: defaultSnapshotStallTimeoutMs,
 }
 
 export function invalid(path: string, field: string, problem: string): RaftLogError {
@@ -153,7 +160,7 @@ export function loadClusterConfig(path: string, options: { checkFiles?: boolean 
     if (grpcNode !== undefined) throw invalid(path, `nodes[${position}].metrics_port`, `${metricsPort} is node ${grpcNode.nodeId}'s port`)
     if (earlier.some((other) => other.metricsPort === metricsPort && other.ipAddress === node.ipAddress)) throw invalid(path, `nodes[${position}].metrics_port`, `${node.ipAddress}:${metricsPort} is used twice`)
   })
-  const settings = record(root.cluster_settings ?? {}, path, 'cluster_settings', [...Object.keys(defaultClusterSettings), 'peer_tls', 'client_tls'])
+  const settings = record(root.cluster_settings ?? {}, path, 'cluster_settings', [...Object.keys(defaultClusterSettings), 'connection_limits', 'peer_tls', 'client_tls'])
   const logDirectory = settings.log_directory ?? defaultClusterSettings.log_directory
   if (typeof logDirectory !== 'string' || logDirectory.length === 0) throw invalid(path, 'cluster_settings.log_directory', 'must be a directory path')
   const range = record(settings.election_timeout_range ?? defaultClusterSettings.election_timeout_range, path, 'cluster_settings.election_timeout_range', ['min', 'max'])
@@ -174,6 +181,8 @@ export function loadClusterConfig(path: string, options: { checkFiles?: boolean 
     heartbeatInterval,
     snapshotThreshold: wholeNumber(settings.snapshot_threshold ?? defaultClusterSettings.snapshot_threshold, path, 'cluster_settings.snapshot_threshold', 1),
     snapshotTrailingEntries: wholeNumber(settings.snapshot_trailing_entries ?? defaultClusterSettings.snapshot_trailing_entries, path, 'cluster_settings.snapshot_trailing_entries', 0),
+    snapshotStallTimeoutMs: wholeNumber(settings.snapshot_stall_timeout_ms ?? defaultClusterSettings.snapshot_stall_timeout_ms, path, 'cluster_settings.snapshot_stall_timeout_ms', 1, 2 ** 31 - 1),
+    connectionLimits: connectionLimitsSettings(settings.connection_limits, path),
     ...(peerTls === undefined ? {} : { peerTls }),
     ...(clientTls === undefined ? {} : { clientTls }),
   }

@@ -95,12 +95,25 @@ export function checkMessage(message: RaftMessage, context: CheckContext): Rejec
   return fieldProblem(message)
 }
 
+/** A cluster id as nodes make them (cluster-identity.ts): 32 lowercase hex digits. */
+export function isClusterId(value: unknown): boolean {
+  return typeof value === 'string' && /^[0-9a-f]{32}$/.test(value)
+}
+
 /**
  * The cluster id check of a batch: once this node knows its cluster (setClusterId), a batch
  * from another cluster, or from a node that knows none (it never joined), is dropped whole.
- * A node that does not know its cluster yet (joining) takes batches from anyone.
+ * A node that does not know its cluster yet (joining) takes batches from anyone, but never one
+ * whose id is not an id at all: no cluster has it, and it would reach log lines.
  */
 export function checkClusterId(expected: string | undefined, received: string | undefined): RejectReason | undefined {
+  if (received !== undefined && received !== '' && !isClusterId(received)) return 'other-cluster'
   if (expected === undefined || expected === '') return undefined
   return expected === received ? undefined : 'other-cluster'
+}
+
+/** A batch's cluster id for a log line: itself when it is one, else what it is (never its text). */
+export function describeClusterId(received: string | undefined): string {
+  if (received === undefined || received === '') return 'no cluster id'
+  return isClusterId(received) ? `cluster ${received}` : `a cluster id that is not 32 hex digits (${received.length} characters)`
 }

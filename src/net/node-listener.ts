@@ -1,0 +1,76 @@
+// A node's port. grpc-js's own bindAsync has no connection limit, so the node listens with a
+// net.Server of its own, whose maxConnections closes connections beyond the limit as they arrive,
+// and hands every connection it keeps to the gRPC server (grpc-js's connection injector), which
+// does TLS (with its handshake timeout), HTTP/2, the idle timeout, keepalive and the calls.
+import { createServer, type Server, type Socket } from 'node:net'
+import * as grpc from '@grpc/grpc-js'
+import { RaftLogError } from '../storage/errors.js'
+import type { ConnectionLimits } from './connection-limits.js'
+
+/** Shortest time between two warnings that connections were refused at the limit (ms). */
+export const refusedConnectionsLogIntervalMs = 10_000
+
+export interface NodeListener {
+  /** Connections closed on arrival because maxConnections were open. */
+  readonly refusedConnections: number
+  /** Connections open now. */
+  openConnections(): Promise<number>
+  /** Stops taking connections; the gRPC server's shutdown ends the open ones. */
+  close(): Promise<void>
+}
+
+export interface ListenOptions {
+  host: string
+  port: number
+  limits: ConnectionLimits
+  /** Where the node says that connections were refused (at most once per refusedConnectionsLogIntervalMs). */
+  warn?: (message: string) => void
+}
+
+/** Listens on host:port and serves `server` there with `credentials`; EADDRINUSE or ERR_BIND naming the address. */
+export async function listenForNode(server: grpc.Server, credentials: grpc.ServerCredentials, options: ListenOptions): Promise<NodeListener> {
+  const injector = server.createConnectionInjector(credentials)
+  const listener = createServer({ noDelay: true }, (socket: Socket) => injector.injectConnection(socket))
+  listener.maxConnections = options.limits.maxConnections
+  const refused = countRefusals(listener, options)
+  await bind(listener, options.host, options.port)
+  return {
+    get refusedConnections() {
+      return refused.count
+    },
+    openConnections: () => new Promise((resolve, reject) => listener.getConnections((error, count) => (error === null ? resolve(count) : reject(error)))),
+    close: () =>
+      new Promise<void>((resolve) => {
+        injector.destroy()
+        listener.close(() => resolve())
+      }),
+  }
+}
+
+/** Counts the connections refused at the limit and says so now and then, with how many. */
+function countRefusals(listener: Server, options: ListenOptions): { count: number } {
+  const refused = { count: 0 }
+  let lastWarnedAt = 0
+  let unreported = 0
+  listener.on('drop', () => {
+    refused.count++
+    unreported++
+    const now = Date.now()
+    if (now - lastWarnedAt < refusedConnectionsLogIntervalMs) return
+    options.warn?.(`refused ${unreported} connection${unreported === 1 ? '' : 's'} to ${options.host}:${options.port}: ${options.limits.maxConnections} were open (cluster_settings.connection_limits.max_connections)`)
+    lastWarnedAt = now
+    unreported = 0
+  })
+  return refused
+}
+
+function bind(listener: Server, host: string, port: number): Promise<void> {
+  const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`
+  return new Promise((resolve, reject) => {
+    listener.once('error', (error: NodeJS.ErrnoException) => {
+      const inUse = error.code === 'EADDRINUSE'
+      reject(new RaftLogError(inUse ? 'EADDRINUSE' : 'ERR_BIND', `Failed to bind to ${address} - ${inUse ? 'address already in use' : error.message}`, { address }))
+    })
+    listener.listen({ host, port }, () => resolve())
+  })
+}
