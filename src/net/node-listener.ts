@@ -2,6 +2,12 @@
 // net.Server of its own, whose maxConnections closes connections beyond the limit as they arrive,
 // and hands every connection it keeps to the gRPC server (grpc-js's connection injector), which
 // does TLS (with its handshake timeout), HTTP/2, the idle timeout, keepalive and the calls.
+//
+// One gap is closed here: when grpc-js closes an idle connection it only half-closes the socket
+// and waits for the other side to close its half, which a client that never reads never does,
+// so the connection stayed, counted against the limit, for good. So a connection from which
+// nothing was read for keepaliveIntervalMs + keepaliveTimeoutMs is destroyed: a live client has
+// answered the node's keepalive ping within that time, whatever it is doing.
 import { createServer, type Server, type Socket } from 'node:net'
 import * as grpc from '@grpc/grpc-js'
 import { RaftLogError } from '../storage/errors.js'
@@ -33,7 +39,13 @@ export async function listenForNode(server: grpc.Server, credentials: grpc.Serve
   const listener = createServer({ noDelay: true }, (socket: Socket) => injector.injectConnection(socket))
   listener.maxConnections = options.limits.maxConnections
   const refused = countRefusals(listener, options)
-  await bind(listener, options.host, options.port)
+  const stopSweeping = destroySilentConnections(listener, options.limits.keepaliveIntervalMs + options.limits.keepaliveTimeoutMs)
+  try {
+    await bind(listener, options.host, options.port)
+  } catch (error) {
+    stopSweeping()
+    throw error
+  }
   return {
     get refusedConnections() {
       return refused.count
@@ -41,6 +53,7 @@ export async function listenForNode(server: grpc.Server, credentials: grpc.Serve
     openConnections: () => new Promise((resolve, reject) => listener.getConnections((error, count) => (error === null ? resolve(count) : reject(error)))),
     close: () =>
       new Promise<void>((resolve) => {
+        stopSweeping()
         injector.destroy()
         listener.close(() => resolve())
       }),
@@ -62,6 +75,26 @@ function countRefusals(listener: Server, options: ListenOptions): { count: numbe
     unreported = 0
   })
   return refused
+}
+
+/** Destroys every connection that sent nothing for `silenceMs`; returns what stops the sweeps. */
+function destroySilentConnections(listener: Server, silenceMs: number): () => void {
+  // The socket's byte count, not its own timeout: under TLS the socket's reads happen in TLS's
+  // native code, which its timeout never sees.
+  const lastRead = new Map<Socket, { bytes: number; at: number }>()
+  listener.on('connection', (socket: Socket) => {
+    lastRead.set(socket, { bytes: 0, at: Date.now() })
+    socket.once('close', () => lastRead.delete(socket))
+  })
+  const sweep = setInterval(() => {
+    const now = Date.now()
+    for (const [socket, last] of lastRead) {
+      if (socket.bytesRead !== last.bytes) lastRead.set(socket, { bytes: socket.bytesRead, at: now })
+      else if (now - last.at > silenceMs) socket.destroy()
+    }
+  }, Math.max(50, Math.min(1000, silenceMs / 4)))
+  sweep.unref()
+  return () => clearInterval(sweep)
 }
 
 function bind(listener: Server, host: string, port: number): Promise<void> {
