@@ -97,16 +97,17 @@ export class SnapshotInbox {
     receiving.from = chunk.from
     receiving.stallTimer.refresh()
     const receiver = receiving.receiver
+    // The size the first chunk declared bounds the file, whatever later chunks declare.
     const fits = chunk.offset + chunk.data.length <= receiving.totalBytes
     if (chunk.offset === receiver.heldBytes && chunk.data.length > 0 && fits) await receiver.write(chunk.offset, chunk.data)
     if (receiver.heldBytes < receiving.totalBytes) this.answer(chunk, receiver.heldBytes, false, '')
     else await this.complete(chunk, receiving)
   }
 
-  /** The chunk belongs to the transfer under way: the same snapshot, of the same declared size. */
+  /** The chunk belongs to the transfer under way: the same snapshot. */
   private isReceiving(chunk: SnapshotChunk): boolean {
     const current = this.receiving
-    return current !== undefined && current.index === chunk.lastIncludedIndex && current.lastTerm === chunk.lastIncludedTerm && current.totalBytes === chunk.totalBytes
+    return current !== undefined && current.index === chunk.lastIncludedIndex && current.lastTerm === chunk.lastIncludedTerm
   }
 
   /**

@@ -4,80 +4,11 @@
 // appended and committed the forged entry.)
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import * as grpc from '@grpc/grpc-js'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { loadClusterConfig, type ClusterConfig } from '../../src/net/cluster-config.js'
 import type { NodeServer } from '../../src/net/node-server.js'
-import { startKvNodeServer } from '../../src/net/kv-node-server.js'
-import { protocol } from '../../src/net/protocol.js'
-import { clientChannelCredentials, type ClientTls } from '../../src/net/client-tls.js'
 import { ClusterClient } from '../../src/net/cluster-client.js'
 import { decodeKvResult, encodeKvCommand } from '../../src/net/kv-state-machine.js'
-import { freePort } from '../helpers/processes.js'
-import { clientTlsFrom, makeCertificates, tlsSettings } from '../helpers/tls.js'
-
-interface Cluster {
-  dir: string
-  certs?: string
-  servers: NodeServer[]
-  config: ClusterConfig
-  /** Every warning each node logged, by node id. */
-  warnings: Map<number, string[]>
-}
-
-async function startCluster(secure: boolean): Promise<Cluster> {
-  const dir = mkdtempSync(join(tmpdir(), 'raftlog-forged-'))
-  const certs = secure ? makeCertificates(dir, [1, 2, 3]) : undefined
-  const path = join(dir, 'cluster.yaml')
-  const ports = [await freePort(), await freePort(), await freePort()]
-  const tls = secure ? Object.entries(tlsSettings({ clientCertAuth: true })).map(([key, value]) => `  ${key}: ${value}\n`).join('') : ''
-  writeFileSync(path, `nodes:\n${ports.map((port, i) => `  - { node_id: ${i + 1}, ip_address: "127.0.0.1", port: ${port} }`).join('\n')}\ncluster_settings:\n  log_directory: "./logs"\n  log_segment_size: 1048576\n  election_timeout_range: { min: 300, max: 600 }\n  heartbeat_interval: 50\n${tls}`)
-  const config = loadClusterConfig(path)
-  const warnings = new Map<number, string[]>()
-  const servers: NodeServer[] = []
-  for (const node of config.nodes) {
-    const lines: string[] = []
-    warnings.set(node.nodeId, lines)
-    servers.push(await startKvNodeServer(config, node.nodeId, { warn: (message) => lines.push(message) }))
-  }
-  return { dir, ...(certs === undefined ? {} : { certs }), servers, warnings, config }
-}
-
-async function stopCluster(cluster: Cluster | undefined): Promise<void> {
-  if (cluster === undefined) return
-  await Promise.all(cluster.servers.map((server) => server.stop()))
-  rmSync(cluster.dir, { recursive: true, force: true })
-}
-
-/** The leader and a follower that knows it and holds its entries. */
-async function settled(cluster: Cluster): Promise<{ leader: NodeServer; follower: NodeServer }> {
-  const deadline = Date.now() + 10_000
-  for (;;) {
-    const leader = cluster.servers.find((server) => server.node.status().role === 'leader')
-    const done = leader !== undefined && leader.node.status().commitIndex === leader.node.status().lastIndex
-    const follower = cluster.servers.find((server) => done && server !== leader && server.node.status().leaderId === leader!.node.id && server.node.status().commitIndex === leader!.node.status().commitIndex)
-    if (leader !== undefined && follower !== undefined) return { leader, follower }
-    if (Date.now() > deadline) throw new Error('no settled leader in 10 s')
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
-}
-
-/** Writes `batches` on one Raft stream to `address`, as any gRPC client can; resolves with the stream's end (its error, if any). */
-function sendRaw(address: string, batches: Record<string, unknown>[], tls?: ClientTls): Promise<grpc.ServiceError | null> {
-  const client = new protocol.RaftTransport(address, clientChannelCredentials(tls)) as unknown as grpc.Client & {
-    Stream(callback: (error: grpc.ServiceError | null) => void): grpc.ClientWritableStream<unknown>
-  }
-  return new Promise((resolve) => {
-    const call = client.Stream((error) => {
-      client.close()
-      resolve(error)
-    })
-    call.on('error', () => {})
-    for (const batch of batches) call.write(batch)
-    call.end()
-  })
-}
+import { clientTlsFrom } from '../helpers/tls.js'
+import { pause, sendRaw, settled, startServers as startCluster, stopServers as stopCluster, type Servers as Cluster } from '../helpers/node-servers.js'
 
 /** What the core's state shows: term, log, commit, role, leader (a vote changes the term or the role). */
 function stateOf(server: NodeServer): Record<string, unknown> {
@@ -114,8 +45,6 @@ function forgeries(from: number, follower: NodeServer, termJump = 5, clusterId =
     },
   ]
 }
-
-const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
 describe('forged Raft messages to a plaintext cluster', () => {
   let cluster: Cluster | undefined
