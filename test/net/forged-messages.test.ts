@@ -138,3 +138,27 @@ describe('forged Raft messages to a cluster with peer TLS', () => {
     }
   })
 })
+
+describe('cluster ids a peer claims', () => {
+  let cluster: Cluster | undefined
+  beforeAll(async () => {
+    cluster = await startCluster(false)
+  })
+  afterAll(() => stopCluster(cluster))
+
+  it('are checked at the gate and never written into a log line: an 8 MiB id and one with a newline', async () => {
+    const { leader, follower } = await settled(cluster!)
+    const rejected = (): number => follower.transport.counts.rejected['other-cluster']
+    const already = rejected()
+    const before = stateOf(follower)
+    // The first is logged (one line per reason every 10 s): before the gate checked ids, that
+    // line was 8 MiB long, and another came every 10 s.
+    await sendRaw(follower.config.address, forgeries(leader.node.id, follower, 5, 'f'.repeat(8 * 1024 * 1024)))
+    await sendRaw(follower.config.address, forgeries(leader.node.id, follower, 5, `${'f'.repeat(31)}\n2026-12-01T00:00:00.000Z [node ${follower.node.id}] election won: leader for term 99`))
+    await pause(300)
+    expect(stateOf(follower)).toEqual(before)
+    expect(rejected() - already).toBe(4)
+    const lines = cluster!.warnings.get(follower.node.id)!.filter((line) => line.includes('(other-cluster)'))
+    expect(lines).toEqual([expect.stringMatching(/^dropped a Raft message \(other-cluster\): a batch of a cluster id that is not 32 hex digits \(8388608 characters\) from [\d.:]+$/)])
+  })
+})

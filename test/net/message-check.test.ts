@@ -1,6 +1,6 @@
 // The gate of message-check.ts, message by message.
 import { describe, expect, it } from 'vitest'
-import { checkClusterId, checkMessage, type CheckContext } from '../../src/net/message-check.js'
+import { checkClusterId, checkMessage, describeClusterId, type CheckContext } from '../../src/net/message-check.js'
 import type { RaftMessage } from '../../src/raft/messages.js'
 import { EntryType } from '../../src/storage/log-entry.js'
 import { RejectionLog, emptyRejectionCounts } from '../../src/net/rejections.js'
@@ -61,14 +61,33 @@ describe('checkMessage', () => {
 })
 
 describe('checkClusterId', () => {
+  const a = 'a'.repeat(32)
+  const b = 'b'.repeat(32)
+
   it('passes anything while this node knows no cluster (it is joining), then only batches of its own', () => {
-    expect(checkClusterId(undefined, 'b')).toBeUndefined()
-    expect(checkClusterId('', 'b')).toBeUndefined()
-    expect(checkClusterId('a', 'a')).toBeUndefined()
-    expect(checkClusterId('a', 'b')).toBe('other-cluster')
+    expect(checkClusterId(undefined, b)).toBeUndefined()
+    expect(checkClusterId('', b)).toBeUndefined()
+    expect(checkClusterId(a, a)).toBeUndefined()
+    expect(checkClusterId(a, b)).toBe('other-cluster')
     // A sender that knows no cluster never joined this one.
-    expect(checkClusterId('a', undefined)).toBe('other-cluster')
-    expect(checkClusterId('a', '')).toBe('other-cluster')
+    expect(checkClusterId(a, undefined)).toBe('other-cluster')
+    expect(checkClusterId(a, '')).toBe('other-cluster')
+  })
+
+  it('drops a batch whose id is not an id at all, even on a node that is joining', () => {
+    const forged = `${'f'.repeat(31)}\n2026-12-01T00:00:00.000Z [node 1] election won: leader for term 99`
+    for (const expected of [undefined, '', a]) {
+      expect(checkClusterId(expected, forged)).toBe('other-cluster')
+      expect(checkClusterId(expected, 'A'.repeat(32))).toBe('other-cluster')
+      expect(checkClusterId(expected, 'f'.repeat(8 * 1024 * 1024))).toBe('other-cluster')
+    }
+  })
+
+  it('describes a claimed id for a log line without its text unless it is a real one', () => {
+    expect(describeClusterId(a)).toBe(`cluster ${a}`)
+    expect(describeClusterId('')).toBe('no cluster id')
+    expect(describeClusterId(`${'f'.repeat(31)}\nforged`)).toBe('a cluster id that is not 32 hex digits (38 characters)')
+    expect(describeClusterId('f'.repeat(8 * 1024 * 1024))).toBe('a cluster id that is not 32 hex digits (8388608 characters)')
   })
 })
 
