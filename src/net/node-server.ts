@@ -25,7 +25,7 @@ import { requireAdminCertificate } from './admin-auth.js'
 import { defaultConnectionLimits, grpcServerLimits } from './connection-limits.js'
 import { listenForNode, type NodeListener } from './node-listener.js'
 
-/** Largest client command (or read query) accepted: far below the gRPC message limit, so an entry always fits one AppendEntries. */
+/** Largest client command (or read query) accepted; a node's port takes gRPC messages of this plus room for framing (maxReceiveMessageBytes). */
 export const maxCommandBytes = 16 * 1024 * 1024
 
 /**
