@@ -21,7 +21,7 @@ export interface NodeListener {
   readonly refusedConnections: number
   /** Connections open now. */
   openConnections(): Promise<number>
-  /** Stops taking connections; the gRPC server's shutdown ends the open ones. */
+  /** Stops taking connections and destroys those still open: call it after the gRPC server's shutdown, which ends calls in progress. */
   close(): Promise<void>
 }
 
@@ -39,11 +39,11 @@ export async function listenForNode(server: grpc.Server, credentials: grpc.Serve
   const listener = createServer({ noDelay: true }, (socket: Socket) => injector.injectConnection(socket))
   listener.maxConnections = options.limits.maxConnections
   const refused = countRefusals(listener, options)
-  const stopSweeping = destroySilentConnections(listener, options.limits.keepaliveIntervalMs + options.limits.keepaliveTimeoutMs)
+  const endConnections = destroySilentConnections(listener, options.limits.keepaliveIntervalMs + options.limits.keepaliveTimeoutMs)
   try {
-    await bind(listener, options.host, options.port)
+    await bind(listener, options.host, options.port, options.warn)
   } catch (error) {
-    stopSweeping()
+    endConnections()
     throw error
   }
   return {
@@ -53,9 +53,9 @@ export async function listenForNode(server: grpc.Server, credentials: grpc.Serve
     openConnections: () => new Promise((resolve, reject) => listener.getConnections((error, count) => (error === null ? resolve(count) : reject(error)))),
     close: () =>
       new Promise<void>((resolve) => {
-        stopSweeping()
         injector.destroy()
         listener.close(() => resolve())
+        endConnections()
       }),
   }
 }
@@ -77,7 +77,10 @@ function countRefusals(listener: Server, options: ListenOptions): { count: numbe
   return refused
 }
 
-/** Destroys every connection that sent nothing for `silenceMs`; returns what stops the sweeps. */
+/**
+ * Destroys every connection that sent nothing for `silenceMs`. Returns what ends the sweeps and
+ * destroys the connections still open: those of clients that never closed their half.
+ */
 function destroySilentConnections(listener: Server, silenceMs: number): () => void {
   // The socket's byte count, not its own timeout: under TLS the socket's reads happen in TLS's
   // native code, which its timeout never sees.
@@ -94,16 +97,28 @@ function destroySilentConnections(listener: Server, silenceMs: number): () => vo
     }
   }, Math.max(50, Math.min(1000, silenceMs / 4)))
   sweep.unref()
-  return () => clearInterval(sweep)
+  return () => {
+    clearInterval(sweep)
+    for (const socket of lastRead.keys()) socket.destroy()
+  }
 }
 
-function bind(listener: Server, host: string, port: number): Promise<void> {
+/**
+ * Listens on host:port. Once listening, an error (a failed accept: out of file descriptors) is
+ * reported and the port goes on serving; an 'error' event with no listener would end the process.
+ */
+function bind(listener: Server, host: string, port: number, warn: ((message: string) => void) | undefined): Promise<void> {
   const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`
   return new Promise((resolve, reject) => {
-    listener.once('error', (error: NodeJS.ErrnoException) => {
+    const failed = (error: NodeJS.ErrnoException): void => {
       const inUse = error.code === 'EADDRINUSE'
       reject(new RaftLogError(inUse ? 'EADDRINUSE' : 'ERR_BIND', `Failed to bind to ${address} - ${inUse ? 'address already in use' : error.message}`, { address }))
+    }
+    listener.once('error', failed)
+    listener.listen({ host, port }, () => {
+      listener.off('error', failed)
+      listener.on('error', (error: Error) => warn?.(`${address}: ${error.message}`))
+      resolve()
     })
-    listener.listen({ host, port }, () => resolve())
   })
 }
