@@ -10,6 +10,7 @@ import type { ClusterConfig } from './cluster-config.js'
 import { maxGrpcMessageBytes } from './grpc-transport.js'
 import { protocol } from './protocol.js'
 import { unreachableProblem } from './reachability.js'
+import { tlsFailure } from './tls-failure.js'
 import type { Configuration } from '../raft/configuration.js'
 import type { MembershipChange } from '../raft/membership-change.js'
 import { fromWireConfiguration, type MemberStatus, type WireConfiguration } from './membership-wire.js'
@@ -326,8 +327,11 @@ export class ClusterClient {
       } catch (error) {
         const code = (error as { code?: number }).code
         const details = (error as Error).message
-        // Without the certificate the cluster asks for, every node answers the same.
+        // Without the certificate the cluster asks for, every node answers the same: refused at
+        // the handshake (client_cert_auth), or by the service.
         if (code === grpc.status.UNAUTHENTICATED) throw new RaftLogError('ERR_UNAUTHENTICATED', `${address} refused the client: ${details}`)
+        const refusedAtHandshake = tlsFailure(address, details)
+        if (refusedAtHandshake?.code === 'ERR_UNAUTHENTICATED') throw refusedAtHandshake
         if (code === grpc.status.INVALID_ARGUMENT) throw new RaftLogError('ERR_BAD_COMMAND', `${address} refused the ${method === 'Read' ? 'read' : 'command'}: ${details}`)
         // Too large for gRPC: asking again, or another node, cannot help.
         if (code === grpc.status.RESOURCE_EXHAUSTED) throw new RaftLogError('ERR_BAD_COMMAND', `${address}: ${details}`)

@@ -121,6 +121,17 @@ describe('forged Raft messages to a cluster with peer TLS', () => {
     expect(warnings).toMatch(new RegExp(`\\(sender-mismatch\\): RequestVote from node ${leader.node.id} .* stream of node ${other.node.id}`))
   })
 
+  it('turn away a client without a certificate at once, saying why', async () => {
+    const client = new ClusterClient(cluster!.config.nodes.map((node) => node.address), [], { tls: clientTlsFrom(cluster!.certs!) })
+    const started = Date.now()
+    try {
+      await expect(client.propose(encodeKvCommand({ op: 'put', key: 'k', value: 'v' }), 10_000)).rejects.toMatchObject({ code: 'ERR_UNAUTHENTICATED', message: expect.stringMatching(/requires a client certificate/) })
+    } finally {
+      client.close()
+    }
+    expect(Date.now() - started).toBeLessThan(5000)
+  })
+
   it('still elects, commits and replicates between the members', async () => {
     const { leader } = await settled(cluster!)
     // Through a client with the configuration's client certificate (client_tls).
