@@ -2,14 +2,14 @@
 //
 // The node's one port serves the Raft service (peers) and the client service (clients), so one
 // TLS server answers both. It asks every caller for a certificate and trusts the cluster CA and
-// the client CA (client_tls.ca_file), when there is one. With client_cert_auth every caller needs a certificate
-// from one of them, so a caller without one is refused at the handshake (rejectUnauthorized):
-// it never gets to send a byte of a call, so it cannot make the node buffer a large message
-// before it is turned away. Without client_cert_auth clients need no certificate, so the
-// connection is kept and each service decides (call-identity.ts). Either way the Raft service
-// takes only a certificate from the cluster CA naming a member node, and the client service, with
-// client_cert_auth, only one from the client CA. A caller whose certificate fails TLS's checks
-// (another CA, expired) counts as one without a certificate.
+// the client CA (client_tls.ca_file), when there is one. With client_cert_auth every caller
+// needs a certificate from one of them, so a caller without one is refused at the handshake
+// (rejectUnauthorized): it never sends a byte of a call, so it cannot make the node buffer a
+// large message before it is turned away. Without client_cert_auth clients need no
+// certificate, so the connection is kept and each service decides (call-identity.ts). Either
+// way the Raft service takes only a certificate from the cluster CA naming a member node, and
+// the client service, with client_cert_auth, only one from the client CA. A caller whose
+// certificate fails TLS's checks (another CA, expired) counts as one without a certificate.
 import { checkServerIdentity, type PeerCertificate } from 'node:tls'
 import * as grpc from '@grpc/grpc-js'
 import { nodeIdOf, nodeUri } from './node-identity.js'
