@@ -10,6 +10,7 @@ import type { ClusterConfig } from './cluster-config.js'
 import { maxGrpcMessageBytes } from './grpc-transport.js'
 import { protocol } from './protocol.js'
 import { unreachableProblem } from './reachability.js'
+import { tlsFailure } from './tls-failure.js'
 import type { Configuration } from '../raft/configuration.js'
 import type { MembershipChange } from '../raft/membership-change.js'
 import { fromWireConfiguration, type MemberStatus, type WireConfiguration } from './membership-wire.js'
@@ -296,7 +297,7 @@ export class ClusterClient {
       if (this.options.failFast === true && fruitless >= this.endpoints.length) {
         fruitless = 0
         const { statuses, refused } = await this.probe(Math.min(callTimeoutMs, Math.max(1, deadline - Date.now())))
-        const problem = unreachableProblem(statuses, refused)
+        const problem = unreachableProblem(statuses, refused, { tls: this.options.tls !== undefined, certificate: this.options.tls?.cert !== undefined })
         if (problem !== undefined) {
           if (method === 'Propose' && maybeApplied) throw new RaftLogError('ERR_UNKNOWN_OUTCOME', `The command may or may not have been applied: ${problem.message}`)
           throw problem
@@ -328,8 +329,11 @@ export class ClusterClient {
       } catch (error) {
         const code = (error as { code?: number }).code
         const details = (error as Error).message
-        // Without the certificate the cluster asks for, every node answers the same.
+        // Without the certificate the cluster asks for, every node answers the same: refused at
+        // the handshake (client_cert_auth), or by the service.
         if (code === grpc.status.UNAUTHENTICATED) throw new RaftLogError('ERR_UNAUTHENTICATED', `${address} refused the client: ${details}`)
+        const refusedAtHandshake = tlsFailure(address, details)
+        if (refusedAtHandshake?.code === 'ERR_UNAUTHENTICATED') throw refusedAtHandshake
         if (code === grpc.status.INVALID_ARGUMENT) throw refused(address, method === 'Read' ? 'read' : 'command', details)
         // Too large for gRPC: asking again, or another node, cannot help.
         if (code === grpc.status.RESOURCE_EXHAUSTED) throw new RaftLogError('ERR_BAD_COMMAND', `${address}: ${details}`)

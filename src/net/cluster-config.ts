@@ -10,6 +10,8 @@ import { defaultSegmentSizeBytes, maxSegmentSizeBytes } from '../storage/segment
 import { defaultSnapshotThreshold, defaultSnapshotTrailingEntries } from '../raft/snapshotter.js'
 import { clientTlsSettings, peerTlsSettings, type ClientTlsSettings, type PeerTlsSettings } from './tls-settings.js'
 import { defaultMaxKeyBytes, defaultMaxRequestBytes, maxCommandBytes, minRequestBytes } from './request-limits.js'
+import { connectionLimitsSettings, type ConnectionLimits } from './connection-limits.js'
+import { defaultSnapshotStallTimeoutMs } from '../raft/snapshot-inbox.js'
 
 export interface NodeConfig {
   nodeId: number
@@ -38,6 +40,10 @@ export interface ClusterConfig {
   maxRequestBytes: number
   /** Largest key of the key-value store, in bytes. */
   maxKeyBytes: number
+  /** A snapshot being received that gets no chunk for this long is given up and its partial file deleted (ms). */
+  snapshotStallTimeoutMs?: number
+  /** Connections to each node's port (connection-limits.ts); default: defaultConnectionLimits. */
+  connectionLimits?: ConnectionLimits
   /** Mutual TLS between nodes (tls-settings.ts); undefined: plaintext. */
   peerTls?: PeerTlsSettings
   /** TLS for clients on the same port (needs peerTls); undefined: clients need no certificate. */
@@ -60,6 +66,7 @@ export const defaultClusterSettings = {
   snapshot_trailing_entries: defaultSnapshotTrailingEntries,
   max_request_bytes: defaultMaxRequestBytes,
   max_key_bytes: defaultMaxKeyBytes,
+  snapshot_stall_timeout_ms: defaultSnapshotStallTimeoutMs,
 }
 
 export function invalid(path: string, field: string, problem: string): RaftLogError {
@@ -166,7 +173,7 @@ export function loadClusterConfig(path: string, options: { checkFiles?: boolean 
     if (grpcNode !== undefined) throw invalid(path, `nodes[${position}].metrics_port`, `${metricsPort} is node ${grpcNode.nodeId}'s port`)
     if (earlier.some((other) => other.metricsPort === metricsPort && other.ipAddress === node.ipAddress)) throw invalid(path, `nodes[${position}].metrics_port`, `${node.ipAddress}:${metricsPort} is used twice`)
   })
-  const settings = record(root.cluster_settings ?? {}, path, 'cluster_settings', [...Object.keys(defaultClusterSettings), 'peer_tls', 'client_tls', 'cluster_name'])
+  const settings = record(root.cluster_settings ?? {}, path, 'cluster_settings', [...Object.keys(defaultClusterSettings), 'connection_limits', 'peer_tls', 'client_tls', 'cluster_name'])
   const clusterName = settings.cluster_name ?? ''
   if (typeof clusterName !== 'string' || !/^[A-Za-z0-9._-]{0,64}$/.test(clusterName)) {
     throw invalid(path, 'cluster_settings.cluster_name', `must be up to 64 letters, digits, '.', '_' or '-', got ${JSON.stringify(clusterName)}`)
@@ -195,6 +202,8 @@ export function loadClusterConfig(path: string, options: { checkFiles?: boolean 
     snapshotTrailingEntries: wholeNumber(settings.snapshot_trailing_entries ?? defaultClusterSettings.snapshot_trailing_entries, path, 'cluster_settings.snapshot_trailing_entries', 0),
     maxRequestBytes,
     maxKeyBytes,
+    snapshotStallTimeoutMs: wholeNumber(settings.snapshot_stall_timeout_ms ?? defaultClusterSettings.snapshot_stall_timeout_ms, path, 'cluster_settings.snapshot_stall_timeout_ms', 1, 2 ** 31 - 1),
+    connectionLimits: connectionLimitsSettings(settings.connection_limits, path),
     ...(peerTls === undefined ? {} : { peerTls }),
     ...(clientTls === undefined ? {} : { clientTls }),
     clusterName,

@@ -25,7 +25,7 @@ export const maxQueuedMessagesPerPeer = 4096
 export const maxQueuedBytesPerPeer = 64 * 1024 * 1024
 /** Payload bytes per batch; one larger message still goes alone. */
 export const maxBatchBytes = 4 * 1024 * 1024
-/** Largest gRPC message sent or received, both ways: a batch, or a client call. */
+/** Largest gRPC message a channel (to a peer, or ClusterClient's) sends or receives; a node's port takes less (node-server.ts maxReceiveMessageBytes). */
 export const maxGrpcMessageBytes = 64 * 1024 * 1024
 /** Pause before opening a broken stream again: doubled per failure up to the maximum. */
 const reconnectMinMs = 50

@@ -6,7 +6,7 @@
 import * as grpc from '@grpc/grpc-js'
 import type { RaftMessage } from '../raft/messages.js'
 import { peerNodeId, type CallWithAuth } from './call-identity.js'
-import { checkClusterId, checkMessage, removedNotice, type RejectReason } from './message-check.js'
+import { checkClusterId, checkMessage, describeClusterId, removedNotice, type RejectReason } from './message-check.js'
 import { fromEnvelope } from './protocol.js'
 import type { NodeTls } from './tls-files.js'
 
@@ -87,7 +87,7 @@ export function serveInboundStream(call: StreamCall, callback: grpc.sendUnaryDat
     if (batch.undecodable === true) return options.reject('undecodable', `bytes from ${peer} that are not a RaftBatch`)
     const messages = Array.isArray(batch.messages) ? batch.messages : []
     const otherCluster = checkClusterId(options.clusterId?.(), batch.clusterId, options.clusterToken?.() ?? '', batch.clusterToken ?? '')
-    if (otherCluster !== undefined) return options.reject(otherCluster, `a batch of cluster ${batch.clusterId} from ${peer}`, messages.length)
+    if (otherCluster !== undefined) return options.reject(otherCluster, `a batch of ${describeClusterId(batch.clusterId)} from ${peer}`, messages.length)
     for (const envelope of messages) {
       const message = decodeEnvelope(envelope)
       if (message === undefined) {

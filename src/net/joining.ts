@@ -6,6 +6,9 @@ import type { ClusterConfig, NodeConfig } from './cluster-config.js'
 import { ClusterClient } from './cluster-client.js'
 import { clientTlsOf } from './client-tls.js'
 import { isHostPort } from './host-port.js'
+import type { NodeTls } from './tls-files.js'
+import { isClusterId } from './message-check.js'
+import { describeText } from '../raft/log-text.js'
 
 /** How long a new node waits for the cluster to add it: a leader election or two. */
 export const joinTimeoutMs = 30_000
@@ -32,13 +35,18 @@ export function unlistedNode(cluster: ClusterConfig, nodeId: number, address: st
  * Asks `cluster`, through the member at `via`, to add `member` as a learner; resolves with the
  * cluster's id and the configuration that names it. ERR_JOIN naming `via` when it fails.
  */
-export async function joinCluster(cluster: ClusterConfig, via: string, member: { id: number; address: string }): Promise<{ clusterId: string; configuration: Configuration; memberSince: number }> {
-  // With TLS, the same credentials as raftlog's own client commands (client_tls in the file).
-  const tls = clientTlsOf(cluster)
+export async function joinCluster(cluster: ClusterConfig, via: string, member: { id: number; address: string }, own?: NodeTls): Promise<{ clusterId: string; configuration: Configuration; memberSince: number }> {
+  // With TLS, the same credentials as raftlog's own client commands (client_tls in the file);
+  // without a client certificate there, the node's own: Join needs one (admin-auth.ts).
+  const configured = clientTlsOf(cluster)
+  const tls = configured?.cert === undefined && own !== undefined ? { ca: own.peerCa, cert: own.cert, key: own.key } : configured
   // Fails at once when nothing listens at `via`, rather than at the timeout.
   const client = new ClusterClient([via], [], { failFast: true, ...(tls === undefined ? {} : { tls }) })
   try {
-    return await client.join(member, joinTimeoutMs)
+    const joined = await client.join(member, joinTimeoutMs)
+    // What a member answers ends up in this node's state file and log lines: only a real id.
+    if (!isClusterId(joined.clusterId)) throw new RaftLogError('ERR_JOIN', `a cluster id must be 32 hex digits; the answer held ${describeText(joined.clusterId)}`)
+    return joined
   } catch (error) {
     const reason = (error as Error).message
     throw new RaftLogError('ERR_JOIN', `Node ${member.id} could not join the cluster through ${via}: ${reason}`, { address: via })

@@ -101,12 +101,20 @@ export function checkMessage(message: RaftMessage, context: CheckContext): Rejec
   return fieldProblem(message)
 }
 
+/** A cluster id as nodes make them (cluster-identity.ts): 32 lowercase hex digits. */
+export function isClusterId(value: unknown): boolean {
+  return typeof value === 'string' && /^[0-9a-f]{32}$/.test(value)
+}
+
 /**
  * The cluster id check of a batch: once this node knows its cluster (setClusterId), a batch
  * from another cluster, or from a node that knows none (it never joined), is dropped whole.
- * A node that does not know its cluster yet (joining) takes batches from anyone.
+ * A node that does not know its cluster yet (joining) takes batches from anyone, but never one
+ * whose id is not an id at all: no cluster has it, and it would reach log lines.
  */
 export function checkClusterId(expected: string | undefined, received: string | undefined, expectedToken = '', receivedToken = ''): RejectReason | undefined {
+  if (received !== undefined && received !== '' && !isClusterId(received)) return 'other-cluster'
+  if (receivedToken !== '' && !isClusterId(receivedToken)) return 'other-cluster'
   if (expected === undefined || expected === '') return undefined
   if (expected !== received) return 'other-cluster'
   // Founded from the same node list: the random tokens tell the clusters apart, once both know theirs.
@@ -119,4 +127,10 @@ export const removedStatusPrefix = 'raftlog: removed from the cluster: '
 /** The status details that tell node `id` it was removed (its stream ends with them). */
 export function removedNotice(id: number, by: number): string {
   return `${removedStatusPrefix}node ${by} says node ${id} was removed from this cluster by a committed configuration; ids are never reused`
+}
+
+/** A batch's cluster id for a log line: itself when it is one, else what it is (never its text). */
+export function describeClusterId(received: string | undefined): string {
+  if (received === undefined || received === '') return 'no cluster id'
+  return isClusterId(received) ? `cluster ${received}` : `a cluster id that is not 32 hex digits (${received.length} characters)`
 }

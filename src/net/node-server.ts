@@ -7,7 +7,7 @@ import { RaftNode } from '../raft/raft-node.js'
 import { RaftLogError } from '../storage/errors.js'
 import type { StateMachine } from '../raft/state-machine.js'
 import type { ClusterConfig, NodeConfig } from './cluster-config.js'
-import { GrpcTransport, maxGrpcMessageBytes } from './grpc-transport.js'
+import { GrpcTransport, maxBatchBytes } from './grpc-transport.js'
 import { protocol } from './protocol.js'
 import { SessionStateMachine, type SessionOptions } from '../raft/session-state-machine.js'
 import { bindEnvelope, decodeEnvelope, stampEnvelope } from '../raft/session-envelope.js'
@@ -18,16 +18,32 @@ import { membershipService } from './membership-service.js'
 import { memberStatuses } from './membership-wire.js'
 import { directoryBytes } from '../observe/directory-bytes.js'
 import type { MetricsServer } from '../observe/metrics-server.js'
-import { readNodeTls } from './tls-files.js'
+import { readNodeTls, type NodeTls } from './tls-files.js'
 import { serverCredentials } from './tls-credentials.js'
 import { requireClientCertificate } from './client-auth.js'
 import { checkSameCluster } from './cluster-check.js'
 import { clientTlsOf } from './client-tls.js'
 import { sessionIdentity } from './call-identity.js'
-import { defaultMaxRequestBytes } from './request-limits.js'
-import type { NodeTls } from './tls-files.js'
+import { defaultMaxRequestBytes, maxCommandBytes } from './request-limits.js'
+import { requireAdminCertificate } from './admin-auth.js'
+import { defaultConnectionLimits, grpcServerLimits } from './connection-limits.js'
+import { listenForNode, type NodeListener } from './node-listener.js'
 
-export { maxCommandBytes } from './request-limits.js'
+/** Largest client command (or read query) accepted; a node's port takes gRPC messages of this plus room for framing (maxReceiveMessageBytes). */
+export { maxCommandBytes }
+
+/**
+ * Room for what surrounds the bytes a limit counts: protobuf fields and framing, the cluster id,
+ * up to max_entries_per_query entry headers in one AppendEntries.
+ */
+const messageAllowanceBytes = 1024 * 1024
+/**
+ * Largest gRPC message the node's port takes, whoever sends it: what each service needs and no
+ * more, since a message is buffered whole before its service sees it. A client's command or
+ * read is at most maxCommandBytes; a peer's batch is at most maxBatchBytes of messages, or one
+ * AppendEntries larger than that, which holds one entry (a client's command).
+ */
+export const maxReceiveMessageBytes = Math.max(maxCommandBytes, maxBatchBytes) + messageAllowanceBytes
 
 /** How long stop() lets calls in progress finish before it closes the port anyway (ms). */
 const shutdownGraceMs = 500
@@ -84,6 +100,8 @@ export interface NodeServer {
   config: NodeConfig
   /** http://host:port of /metrics, /healthz and /readyz, when the configuration gives a metrics_port. */
   metricsUrl: string | undefined
+  /** The node's port: its connections open now and refused at the limit (cluster_settings.connection_limits). */
+  listener: NodeListener
   /** Stops the node (its log and state file closed) and the gRPC server. */
   stop(): Promise<void>
 }
@@ -94,16 +112,6 @@ export interface NodeServerExtras {
   readKey?: (key: Buffer) => Uint8Array
   /** Fields added to the Status reply. */
   status?: () => Record<string, number>
-}
-
-function bind(server: grpc.Server, address: string, credentials: grpc.ServerCredentials): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.bindAsync(address, credentials, (error) => {
-      if (error === null) return resolve()
-      const inUse = /EADDRINUSE|address already in use/i.test(error.message)
-      reject(new RaftLogError(inUse ? 'EADDRINUSE' : 'ERR_BIND', `Failed to bind to ${address} - ${inUse ? 'address already in use' : error.message}`, { address }))
-    })
-  })
 }
 
 /** Errors after which a proposal may or may not be applied: the client sends it again, in its session. */
@@ -190,6 +198,13 @@ function clientService(node: RaftNode, options: NodeServerOptions, extras: NodeS
   }
 }
 
+/** The client service as TLS allows it: with client_cert_auth every call needs a client certificate; with any TLS, membership and leadership calls need one. */
+function guardClientService(clients: grpc.UntypedServiceImplementation, tls: NodeTls | undefined): grpc.UntypedServiceImplementation {
+  if (tls === undefined) return clients
+  const admin = requireAdminCertificate(clients, tls)
+  return tls.clientAuth === undefined ? admin : requireClientCertificate(admin, tls.clientAuth)
+}
+
 /**
  * What is wrong with a client's entry (a session envelope around the application's command), if
  * anything; a problem with its own code starts with it ("ERR_REQUEST_TOO_LARGE: …"), which the
@@ -244,16 +259,18 @@ export async function serveNode(options: NodeServerOptions, extras: NodeServerEx
     cluster.nodes.map((node) => ({ id: node.nodeId, address: node.address })),
     { ...(tls === undefined ? {} : { tls }), logger: options.logger ?? { warn: (message) => console.warn(message) } },
   )
-  const server = new grpc.Server({ 'grpc.max_receive_message_length': maxGrpcMessageBytes })
+  const limits = cluster.connectionLimits ?? defaultConnectionLimits
+  const server = new grpc.Server({ 'grpc.max_receive_message_length': maxReceiveMessageBytes, ...grpcServerLimits(limits) })
   const raft = transport.service()
   server.addService(raft.definition, raft.implementation)
-  await bind(server, config.address, serverCredentials(tls))
+  const warn = (message: string): void => (options.logger ?? console).warn(message)
+  const listener = await listenForNode(server, serverCredentials(tls, limits.handshakeTimeoutMs), { host: config.ipAddress, port: config.port, limits, warn })
   let metrics: MetricsServer | undefined
   let node: RaftNode
   try {
     // prom-client only for a node that serves metrics.
     if (config.metricsPort !== undefined) metrics = await (await import('../observe/metrics-server.js')).MetricsServer.listen(config.ipAddress, config.metricsPort, nodeId)
-    const joined = fresh && options.join !== undefined ? await joinCluster(cluster, options.join, { id: nodeId, address: config.address }) : undefined
+    const joined = fresh && options.join !== undefined ? await joinCluster(cluster, options.join, { id: nodeId, address: config.address }, tls) : undefined
     if (joined !== undefined) {
       transport.setAddresses(joined.configuration.addresses)
       transport.setClusterId(joined.clusterId)
@@ -275,24 +292,30 @@ export async function serveNode(options: NodeServerOptions, extras: NodeServerEx
       maxEntriesPerAppend: cluster.maxEntriesPerQuery,
       snapshotThreshold: cluster.snapshotThreshold,
       snapshotTrailingEntries: cluster.snapshotTrailingEntries,
+      ...(cluster.snapshotStallTimeoutMs === undefined ? {} : { snapshotStallTimeoutMs: cluster.snapshotStallTimeoutMs }),
       ...(options.logger === undefined ? {} : { logger: options.logger }),
     })
   } catch (error) {
     server.forceShutdown()
+    await listener.close()
     await metrics?.close()
     throw error
   }
   try {
     const others = new Set([...Object.values(node.configuration.addresses), ...cluster.nodes.map((n) => n.address)].filter((address) => address !== '' && address !== config.address))
-    await checkSameCluster(node, [...others], clientTlsOf(cluster))
+    // Under client_cert_auth a probe needs a certificate: the configuration's, else the node's own.
+    const configured = clientTlsOf(cluster)
+    const probeTls = configured?.cert === undefined && tls !== undefined ? { ca: tls.peerCa, cert: tls.cert, key: tls.key } : configured
+    await checkSameCluster(node, [...others], probeTls)
   } catch (error) {
     await node.stop().catch(() => undefined)
     server.forceShutdown()
+    await listener.close()
     await metrics?.close()
     throw error
   }
   const clients = clientService(node, options, extras, dir, tls)
-  server.addService(protocol.RaftClient.service, tls?.clientAuth === undefined ? clients : requireClientCertificate(clients, tls.clientAuth))
+  server.addService(protocol.RaftClient.service, guardClientService(clients, tls))
   const drift = membershipDrift(cluster, node.configuration)
   if (drift !== undefined) (options.logger ?? console).warn(drift)
   metrics?.attach({ node, transport, dir })
@@ -301,6 +324,7 @@ export async function serveNode(options: NodeServerOptions, extras: NodeServerEx
     transport,
     config,
     metricsUrl: metrics?.url,
+    listener,
     async stop() {
       try {
         await metrics?.close()
@@ -318,6 +342,7 @@ export async function serveNode(options: NodeServerOptions, extras: NodeServerEx
             resolve()
           })
         })
+        await listener.close()
       }
     },
   }

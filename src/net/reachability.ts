@@ -2,20 +2,24 @@
 // too few nodes answer to elect a leader. Either way, waiting for the timeout would not help.
 import { RaftLogError } from '../storage/errors.js'
 import type { NodeStatus } from './cluster-client.js'
+import { tlsFailure, tlsHint, type ClientTlsUse } from './tls-failure.js'
 
 /**
  * The problem that makes waiting useless, or undefined when a leader may yet answer. `refused`
  * holds the addresses where no connection could be made: nothing listens there. A node that
- * took the connection and did not answer in time may be slow, not gone: it leaves hope.
+ * took the connection and did not answer in time may be slow, not gone: it leaves hope. `client`
+ * says what TLS the client offered, for the words when TLS is why no node answered.
  */
-export function unreachableProblem(statuses: NodeStatus[], refused: ReadonlySet<string>): RaftLogError | undefined {
+export function unreachableProblem(statuses: NodeStatus[], refused: ReadonlySet<string>, client: ClientTlsUse = { tls: false, certificate: false }): RaftLogError | undefined {
   const reachable = statuses.filter((status) => status.reachable)
   const tried = statuses.map((status) => status.address).join(', ')
   if (statuses.some((status) => !status.reachable && !refused.has(status.address))) return undefined
   if (reachable.length === 0) {
+    // A certificate one side does not trust, or none where one is required: say so, not "is it running?".
+    const tls = statuses.map((status) => tlsFailure(status.address, status.error ?? '')).find((problem) => problem !== undefined)
+    if (tls !== undefined) return tls
     // Something listens but the connection failed all the same: most often TLS on one side only.
-    const notRefused = statuses.some((status) => status.error !== undefined && !status.error.includes('ECONNREFUSED'))
-    const hint = notRefused ? ' (a node that serves TLS takes no plaintext client, and the other way round: check --cacert and the peer_tls settings)' : ''
+    const hint = tlsHint(statuses.map((status) => status.error ?? ''), client)
     return new RaftLogError('ERR_NO_CLUSTER', `no node answered: is the cluster running? tried ${tried}${hint}`, { tried: statuses.map((status) => status.address) })
   }
   const majority = Math.floor(statuses.length / 2) + 1

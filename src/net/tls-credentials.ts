@@ -1,22 +1,27 @@
 // gRPC credentials from a node's TLS material (tls-files.ts).
 //
 // The node's one port serves the Raft service (peers) and the client service (clients), so one
-// TLS server answers both. It asks every caller for a certificate and trusts the cluster CA and,
-// with client_cert_auth, the client CA; but it does not close the connection of a caller without
-// one (rejectUnauthorized: false): each service decides (call-identity.ts). The Raft service
-// takes only a certificate from the cluster CA naming a member node; the client service, with
-// client_cert_auth, only one from the client CA. A caller whose certificate fails TLS's checks
-// (another CA, expired) counts as one without a certificate.
+// TLS server answers both. It asks every caller for a certificate and trusts the cluster CA and
+// the client CA (client_tls.ca_file), when there is one. With client_cert_auth every caller
+// needs a certificate from one of them, so a caller without one is refused at the handshake
+// (rejectUnauthorized): it never sends a byte of a call, so it cannot make the node buffer a
+// large message before it is turned away. Without client_cert_auth clients need no
+// certificate, so the connection is kept and each service decides (call-identity.ts). Either
+// way the Raft service takes only a certificate from the cluster CA naming a member node, and
+// the client service, with client_cert_auth, only one from the client CA. A caller whose
+// certificate fails TLS's checks (another CA, expired) counts as one without a certificate.
 import { checkServerIdentity, type PeerCertificate } from 'node:tls'
 import * as grpc from '@grpc/grpc-js'
 import { nodeIdOf, nodeUri } from './node-identity.js'
 import type { NodeTls } from './tls-files.js'
+import { defaultConnectionLimits } from './connection-limits.js'
 
-/** Server credentials that request, verify and hand on a certificate, and leave the decision to each service. */
+/** Server credentials that request, verify and hand on a certificate; each service decides what it needs. */
 class PerServiceServerCredentials extends grpc.ServerCredentials {
-  constructor(tls: NodeTls) {
-    const ca = tls.clientAuth === undefined ? tls.peerCa : Buffer.concat([tls.peerCa, Buffer.from('\n'), tls.clientAuth.ca])
-    super({ requestCert: true, rejectUnauthorized: false }, { ca, cert: tls.cert, key: tls.key })
+  constructor(tls: NodeTls, handshakeTimeoutMs: number) {
+    const client = tls.clientAuth ?? tls.clientCa
+    const ca = client === undefined ? tls.peerCa : Buffer.concat([tls.peerCa, Buffer.from('\n'), client.ca])
+    super({ requestCert: true, rejectUnauthorized: tls.clientAuth !== undefined, handshakeTimeout: handshakeTimeoutMs }, { ca, cert: tls.cert, key: tls.key })
   }
 
   _equals(other: grpc.ServerCredentials): boolean {
@@ -24,9 +29,9 @@ class PerServiceServerCredentials extends grpc.ServerCredentials {
   }
 }
 
-/** The credentials of a node's port: plaintext without TLS material. */
-export function serverCredentials(tls: NodeTls | undefined): grpc.ServerCredentials {
-  return tls === undefined ? grpc.ServerCredentials.createInsecure() : new PerServiceServerCredentials(tls)
+/** The credentials of a node's port: plaintext without TLS material. A handshake must end within `handshakeTimeoutMs`. */
+export function serverCredentials(tls: NodeTls | undefined, handshakeTimeoutMs = defaultConnectionLimits.handshakeTimeoutMs): grpc.ServerCredentials {
+  return tls === undefined ? grpc.ServerCredentials.createInsecure() : new PerServiceServerCredentials(tls, handshakeTimeoutMs)
 }
 
 /**

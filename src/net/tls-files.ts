@@ -25,6 +25,11 @@ export interface NodeTls {
   key: Buffer
   /** Set when clients must present a certificate: the CA that signs them. */
   clientAuth?: { ca: Buffer; authorities: X509Certificate[] }
+  /**
+   * client_tls.ca_file, whenever it is given (with or without client_cert_auth): a certificate
+   * it signed authenticates a client's membership and leadership calls (admin-auth.ts).
+   */
+  clientCa?: { ca: Buffer; authorities: X509Certificate[] }
 }
 
 /** A file's bytes, or the configuration error naming the field and the file. */
@@ -81,9 +86,8 @@ export function readNodeTls(cluster: ClusterConfig, nodeId: number): NodeTls | u
   nodeCertificate(cert, key, files, nodeId, peer.authorities, path)
   const tls: NodeTls = { nodeId, peerCa: peer.ca, peerAuthorities: peer.authorities, cert, key }
   const client = cluster.clientTls
-  if (client?.clientCertAuth === true) {
-    if (client.caFile === undefined) throw new RaftLogError('ERR_CONFIG', `Invalid configuration file ${path}: cluster_settings.client_tls.ca_file is missing`)
-    tls.clientAuth = authorities(client.caFile, path, 'cluster_settings.client_tls.ca_file')
-  }
+  if (client?.clientCertAuth === true && client.caFile === undefined) throw new RaftLogError('ERR_CONFIG', `Invalid configuration file ${path}: cluster_settings.client_tls.ca_file is missing`)
+  if (client?.caFile !== undefined) tls.clientCa = authorities(client.caFile, path, 'cluster_settings.client_tls.ca_file')
+  if (client?.clientCertAuth === true) tls.clientAuth = tls.clientCa
   return tls
 }

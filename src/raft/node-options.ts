@@ -46,6 +46,10 @@ export function checkNodeOptions(options: RaftNodeOptions): { tickMs: number; el
   if (options.appliedIndex !== undefined && (!Number.isSafeInteger(options.appliedIndex) || options.appliedIndex < 0)) {
     throw bad('appliedIndex', `must be a whole number from 0, got ${String(options.appliedIndex)}`)
   }
+  const stall = options.snapshotStallTimeoutMs
+  if (stall !== undefined && (!Number.isInteger(stall) || stall < 1 || stall > 2 ** 31 - 1)) {
+    throw bad('snapshotStallTimeoutMs', `must be a whole number of milliseconds from 1 to ${2 ** 31 - 1}, got ${String(stall)}`)
+  }
   if (options.readMode !== undefined && options.readMode !== 'read-index' && options.readMode !== 'lease') {
     throw bad('readMode', `must be 'read-index' or 'lease', got ${String(options.readMode)}`)
   }

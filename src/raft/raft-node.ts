@@ -78,6 +78,8 @@ export interface RaftNodeOptions {
   snapshotThreshold?: number
   /** Entries kept in the log behind a snapshot, so a slightly slow follower needs none (default 5,000). */
   snapshotTrailingEntries?: number
+  /** A snapshot being received that gets no chunk for this long is given up, its partial file deleted (ms; default 30,000). */
+  snapshotStallTimeoutMs?: number
   /**
    * How read() confirms leadership: 'read-index' (default) with a round of heartbeats that a
    * majority answers; 'lease' without one, while a majority answered within the election
@@ -294,8 +296,10 @@ export class RaftNode extends EventEmitter {
       store: snapshots,
       send: (message) => this.transport.send(message),
       currentTerm: () => this.core.currentTerm,
+      leaderId: () => this.core.leaderId,
       onComplete: (message, startedAt) => this.installSnapshot(message, startedAt),
       logger: this.logger,
+      ...(options.snapshotStallTimeoutMs === undefined ? {} : { stallTimeoutMs: options.snapshotStallTimeoutMs }),
     })
     this.transport.onMessage((message) => {
       // After a storage failure the node takes no further part: an answer now could acknowledge

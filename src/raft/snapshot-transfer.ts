@@ -6,8 +6,13 @@
 // cannot delete it underneath. The receiver writes the chunks in order to a partial file and
 // answers how much it holds; the sender goes back to that offset whenever chunks were lost. A
 // broken transfer is resumed from the partial file when the same snapshot is sent again.
-import type { SnapshotFile, SnapshotReceiver, SnapshotStore } from '../storage/snapshot-store.js'
+// The receiver's side, and the bounds it puts on what a sender may write, is snapshot-inbox.ts.
+import type { SnapshotFile, SnapshotStore } from '../storage/snapshot-store.js'
 import type { InstallSnapshot, RaftMessage, SnapshotChunk, SnapshotChunkResponse } from './messages.js'
+
+import { logText } from './log-text.js'
+
+export { SnapshotInbox, defaultSnapshotStallTimeoutMs, type SnapshotInboxOptions } from './snapshot-inbox.js'
 
 /** Bytes of the file per SnapshotChunk. */
 export const snapshotChunkBytes = 1024 * 1024
@@ -110,7 +115,7 @@ export class SnapshotSender {
       return
     }
     if (message.error !== '') {
-      this.options.logger.warn(`node ${this.options.id}: node ${transfer.peer} refused snapshot ${transfer.snapshot.file}: ${message.error}`)
+      this.options.logger.warn(`node ${this.options.id}: node ${transfer.peer} refused snapshot ${transfer.snapshot.file}: ${logText(message.error)}`)
       if (++transfer.refusals >= maxRefusals) {
         this.end(transfer, false)
         return
@@ -199,98 +204,5 @@ export class SnapshotSender {
         this.end(transfer, false)
       },
     )
-  }
-}
-
-export interface SnapshotInboxOptions {
-  id: number
-  store: SnapshotStore
-  send(message: RaftMessage): void
-  /** The node's current term: chunks of older terms are ignored. */
-  currentTerm(): number
-  /**
-   * The whole file arrived and is durable: hand it to the core. The follower answers "done"
-   * only after this resolves, so the leader's next AppendEntries finds the log reset.
-   */
-  onComplete(message: InstallSnapshot, startedAt: number): Promise<void>
-  logger: { warn(message: string): void }
-}
-
-/** The follower's side: the snapshot being received, written in order. */
-export class SnapshotInbox {
-  private receiver: SnapshotReceiver | undefined
-  private receiving: { from: number; term: number; index: number; lastTerm: number } | undefined
-  /** When the first chunk of the snapshot being received came (ms since 1970). */
-  private receivingSince = 0
-  /** Chunks are handled one after the other: file writes are asynchronous. */
-  private queue: Promise<void> = Promise.resolve()
-  private closed = false
-  private readonly options: SnapshotInboxOptions
-
-  constructor(options: SnapshotInboxOptions) {
-    this.options = options
-  }
-
-  onChunk(chunk: SnapshotChunk): void {
-    this.queue = this.queue.then(() => this.handle(chunk)).catch((error: unknown) => {
-      this.options.logger.warn(`node ${this.options.id}: snapshot from node ${chunk.from} failed: ${(error as Error).message}`)
-      void this.drop()
-    })
-  }
-
-  /** Drops a partial transfer and stops taking chunks. */
-  async close(): Promise<void> {
-    this.closed = true
-    await this.queue
-    await this.drop()
-  }
-
-  private async handle(chunk: SnapshotChunk): Promise<void> {
-    if (this.closed || chunk.term < this.options.currentTerm()) return
-    const same = this.receiving !== undefined && this.receiving.index === chunk.lastIncludedIndex && this.receiving.lastTerm === chunk.lastIncludedTerm
-    if (!same) {
-      await this.drop()
-      this.receiver = await this.options.store.receive(chunk.lastIncludedIndex, chunk.lastIncludedTerm)
-      this.receivingSince = Date.now()
-    }
-    this.receiving = { from: chunk.from, term: chunk.term, index: chunk.lastIncludedIndex, lastTerm: chunk.lastIncludedTerm }
-    const receiver = this.receiver as SnapshotReceiver
-    if (chunk.offset === receiver.heldBytes && chunk.data.length > 0) await receiver.write(chunk.offset, chunk.data)
-    if (receiver.heldBytes < chunk.totalBytes) {
-      this.answer(chunk, receiver.heldBytes, false, '')
-      return
-    }
-    // Everything is here: check it whole, make it durable, hand it over, then say so.
-    this.receiver = undefined
-    this.receiving = undefined
-    try {
-      await receiver.finish()
-    } catch (error) {
-      this.answer(chunk, 0, false, (error as Error).message)
-      return
-    }
-    await this.options.onComplete({ type: 'InstallSnapshot', from: chunk.from, to: this.options.id, term: chunk.term, lastIncludedIndex: chunk.lastIncludedIndex, lastIncludedTerm: chunk.lastIncludedTerm }, this.receivingSince)
-    this.answer(chunk, chunk.totalBytes, true, '')
-  }
-
-  private answer(chunk: SnapshotChunk, heldBytes: number, done: boolean, error: string): void {
-    this.options.send({
-      type: 'SnapshotChunkResponse',
-      from: this.options.id,
-      to: chunk.from,
-      term: this.options.currentTerm(),
-      lastIncludedIndex: chunk.lastIncludedIndex,
-      lastIncludedTerm: chunk.lastIncludedTerm,
-      heldBytes,
-      done,
-      error,
-    })
-  }
-
-  private async drop(): Promise<void> {
-    const receiver = this.receiver
-    this.receiver = undefined
-    this.receiving = undefined
-    await receiver?.abort()
   }
 }

@@ -67,6 +67,15 @@ describe('loadClusterConfig', () => {
     expect(config).toMatchObject({ logDirectory: '/var/lib/raft', logSegmentSize: pageSizeBytes * 4, maxEntriesPerQuery: 10, electionTimeout: [300, 900], heartbeatInterval: 100, snapshotThreshold: 1000, snapshotTrailingEntries: 0, maxRequestBytes: 16777216, maxKeyBytes: 1024 })
   })
 
+  it('limits the connections to each node and the wait for a stalled snapshot, by default and as given', () => {
+    expect(loadClusterConfig(configFile(threeNodes))).toMatchObject({
+      snapshotStallTimeoutMs: 30_000,
+      connectionLimits: { maxConnections: 1024, handshakeTimeoutMs: 10_000, idleTimeoutMs: 60_000, keepaliveIntervalMs: 30_000, keepaliveTimeoutMs: 10_000 },
+    })
+    const config = loadClusterConfig(configFile(`${threeNodes}cluster_settings:\n  snapshot_stall_timeout_ms: 5000\n  connection_limits: { max_connections: 64, idle_timeout_ms: 1000 }\n`))
+    expect(config).toMatchObject({ snapshotStallTimeoutMs: 5000, connectionLimits: { maxConnections: 64, handshakeTimeoutMs: 10_000, idleTimeoutMs: 1000 } })
+  })
+
   it('puts an IPv6 address in brackets before its port, and takes host names', () => {
     const config = loadClusterConfig(configFile('nodes:\n  - { node_id: 1, ip_address: "::1", port: 18001 }\n  - { node_id: 2, ip_address: "node-2.example", port: 18002 }\n'))
     expect(config.nodes.map((node) => node.address)).toEqual(['[::1]:18001', 'node-2.example:18002'])
@@ -123,6 +132,10 @@ describe('loadClusterConfig', () => {
     ['a segment size off the page size', `${threeNodes}cluster_settings:\n  log_segment_size: ${pageSizeBytes * 2 + 1}\n`, /cluster_settings\.log_segment_size must be a multiple of the page size/],
     ['a segment size too small', `${threeNodes}cluster_settings:\n  log_segment_size: 100\n`, /cluster_settings\.log_segment_size must be a whole number from/],
     ['no entries per query', `${threeNodes}cluster_settings:\n  max_entries_per_query: 0\n`, /cluster_settings\.max_entries_per_query must be a whole number from 1/],
+    ['an unknown connection limit', `${threeNodes}cluster_settings:\n  connection_limits: { max_streams: 5 }\n`, /cluster_settings\.connection_limits\.max_streams is not a known setting \(known: max_connections, handshake_timeout_ms, idle_timeout_ms, keepalive_interval_ms, keepalive_timeout_ms\)/],
+    ['no connections at all', `${threeNodes}cluster_settings:\n  connection_limits: { max_connections: 0 }\n`, /cluster_settings\.connection_limits\.max_connections must be a whole number from 1 to 2147483647, got 0/],
+    ['a timeout as text', `${threeNodes}cluster_settings:\n  connection_limits: { idle_timeout_ms: "1m" }\n`, /cluster_settings\.connection_limits\.idle_timeout_ms must be a whole number from 1 to 2147483647, got "1m"/],
+    ['a snapshot stall timeout of 0', `${threeNodes}cluster_settings:\n  snapshot_stall_timeout_ms: 0\n`, /cluster_settings\.snapshot_stall_timeout_ms must be a whole number from 1 to 2147483647/],
     ['an empty log directory', `${threeNodes}cluster_settings:\n  log_directory: ""\n`, /cluster_settings\.log_directory must be a directory path/],
   ]
   for (const [what, text, expected] of refused) {

@@ -4,80 +4,11 @@
 // appended and committed the forged entry.)
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import * as grpc from '@grpc/grpc-js'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { loadClusterConfig, type ClusterConfig } from '../../src/net/cluster-config.js'
 import type { NodeServer } from '../../src/net/node-server.js'
-import { startKvNodeServer } from '../../src/net/kv-node-server.js'
-import { protocol } from '../../src/net/protocol.js'
-import { clientChannelCredentials, type ClientTls } from '../../src/net/client-tls.js'
 import { ClusterClient } from '../../src/net/cluster-client.js'
 import { decodeKvResult, encodeKvCommand } from '../../src/net/kv-state-machine.js'
-import { freePort } from '../helpers/processes.js'
-import { clientTlsFrom, makeCertificates, tlsSettings } from '../helpers/tls.js'
-
-interface Cluster {
-  dir: string
-  certs?: string
-  servers: NodeServer[]
-  config: ClusterConfig
-  /** Every warning each node logged, by node id. */
-  warnings: Map<number, string[]>
-}
-
-async function startCluster(secure: boolean): Promise<Cluster> {
-  const dir = mkdtempSync(join(tmpdir(), 'raftlog-forged-'))
-  const certs = secure ? makeCertificates(dir, [1, 2, 3]) : undefined
-  const path = join(dir, 'cluster.yaml')
-  const ports = [await freePort(), await freePort(), await freePort()]
-  const tls = secure ? Object.entries(tlsSettings({ clientCertAuth: true })).map(([key, value]) => `  ${key}: ${value}\n`).join('') : ''
-  writeFileSync(path, `nodes:\n${ports.map((port, i) => `  - { node_id: ${i + 1}, ip_address: "127.0.0.1", port: ${port} }`).join('\n')}\ncluster_settings:\n  log_directory: "./logs"\n  log_segment_size: 1048576\n  election_timeout_range: { min: 300, max: 600 }\n  heartbeat_interval: 50\n${tls}`)
-  const config = loadClusterConfig(path)
-  const warnings = new Map<number, string[]>()
-  const servers: NodeServer[] = []
-  for (const node of config.nodes) {
-    const lines: string[] = []
-    warnings.set(node.nodeId, lines)
-    servers.push(await startKvNodeServer(config, node.nodeId, { warn: (message) => lines.push(message) }))
-  }
-  return { dir, ...(certs === undefined ? {} : { certs }), servers, warnings, config }
-}
-
-async function stopCluster(cluster: Cluster | undefined): Promise<void> {
-  if (cluster === undefined) return
-  await Promise.all(cluster.servers.map((server) => server.stop()))
-  rmSync(cluster.dir, { recursive: true, force: true })
-}
-
-/** The leader and a follower that knows it and holds its entries. */
-async function settled(cluster: Cluster): Promise<{ leader: NodeServer; follower: NodeServer }> {
-  const deadline = Date.now() + 10_000
-  for (;;) {
-    const leader = cluster.servers.find((server) => server.node.status().role === 'leader')
-    const done = leader !== undefined && leader.node.status().commitIndex === leader.node.status().lastIndex
-    const follower = cluster.servers.find((server) => done && server !== leader && server.node.status().leaderId === leader!.node.id && server.node.status().commitIndex === leader!.node.status().commitIndex)
-    if (leader !== undefined && follower !== undefined) return { leader, follower }
-    if (Date.now() > deadline) throw new Error('no settled leader in 10 s')
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
-}
-
-/** Writes `batches` on one Raft stream to `address`, as any gRPC client can; resolves with the stream's end (its error, if any). */
-function sendRaw(address: string, batches: Record<string, unknown>[], tls?: ClientTls): Promise<grpc.ServiceError | null> {
-  const client = new protocol.RaftTransport(address, clientChannelCredentials(tls)) as unknown as grpc.Client & {
-    Stream(callback: (error: grpc.ServiceError | null) => void): grpc.ClientWritableStream<unknown>
-  }
-  return new Promise((resolve) => {
-    const call = client.Stream((error) => {
-      client.close()
-      resolve(error)
-    })
-    call.on('error', () => {})
-    for (const batch of batches) call.write(batch)
-    call.end()
-  })
-}
+import { clientTlsFrom } from '../helpers/tls.js'
+import { pause, sendRaw, settled, startServers as startCluster, stopServers as stopCluster, type Servers as Cluster } from '../helpers/node-servers.js'
 
 /** What the core's state shows: term, log, commit, role, leader (a vote changes the term or the role). */
 function stateOf(server: NodeServer): Record<string, unknown> {
@@ -114,8 +45,6 @@ function forgeries(from: number, follower: NodeServer, termJump = 5, clusterId =
     },
   ]
 }
-
-const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
 describe('forged Raft messages to a plaintext cluster', () => {
   let cluster: Cluster | undefined
@@ -194,7 +123,8 @@ describe('forged Raft messages to a cluster with peer TLS', () => {
     const plaintext = await sendRaw(follower.config.address, forgeries(leader.node.id, follower))
     await pause(300)
     expect(stateOf(follower)).toEqual(before)
-    expect(noCertificate?.code).toBe(grpc.status.UNAUTHENTICATED)
+    // client_cert_auth: a caller without a certificate is refused at the TLS handshake, before any call.
+    expect(noCertificate?.code).toBe(grpc.status.UNAVAILABLE)
     expect(clientCertificate?.code).toBe(grpc.status.UNAUTHENTICATED)
     expect(otherNode).toBeNull()
     expect(plaintext).not.toBeNull()
@@ -220,6 +150,17 @@ describe('forged Raft messages to a cluster with peer TLS', () => {
     expect(ended?.details).toContain(`node ${gone.node.id} was removed from this cluster`)
   })
 
+  it('turn away a client without a certificate at once, saying why', async () => {
+    const client = new ClusterClient(cluster!.config.nodes.map((node) => node.address), [], { tls: clientTlsFrom(cluster!.certs!) })
+    const started = Date.now()
+    try {
+      await expect(client.propose(encodeKvCommand({ op: 'put', key: 'k', value: 'v' }), 10_000)).rejects.toMatchObject({ code: 'ERR_UNAUTHENTICATED', message: expect.stringMatching(/requires a client certificate/) })
+    } finally {
+      client.close()
+    }
+    expect(Date.now() - started).toBeLessThan(5000)
+  })
+
   it('still elects, commits and replicates between the members', async () => {
     const { leader } = await settled(cluster!)
     // Through a client with the configuration's client certificate (client_tls).
@@ -235,5 +176,29 @@ describe('forged Raft messages to a cluster with peer TLS', () => {
       while (server.node.status().commitIndex < commitIndex && Date.now() < deadline) await pause(20)
       expect(server.node.status().commitIndex).toBeGreaterThanOrEqual(commitIndex)
     }
+  })
+})
+
+describe('cluster ids a peer claims', () => {
+  let cluster: Cluster | undefined
+  beforeAll(async () => {
+    cluster = await startCluster(false)
+  })
+  afterAll(() => stopCluster(cluster))
+
+  it('are checked at the gate and never written into a log line: an 8 MiB id and one with a newline', async () => {
+    const { leader, follower } = await settled(cluster!)
+    const rejected = (): number => follower.transport.counts.rejected['other-cluster']
+    const already = rejected()
+    const before = stateOf(follower)
+    // The first is logged (one line per reason every 10 s): before the gate checked ids, that
+    // line was 8 MiB long, and another came every 10 s.
+    await sendRaw(follower.config.address, forgeries(leader.node.id, follower, 5, 'f'.repeat(8 * 1024 * 1024)))
+    await sendRaw(follower.config.address, forgeries(leader.node.id, follower, 5, `${'f'.repeat(31)}\n2026-12-01T00:00:00.000Z [node ${follower.node.id}] election won: leader for term 99`))
+    await pause(300)
+    expect(stateOf(follower)).toEqual(before)
+    expect(rejected() - already).toBe(4)
+    const lines = cluster!.warnings.get(follower.node.id)!.filter((line) => line.includes('(other-cluster)'))
+    expect(lines).toEqual([expect.stringMatching(/^dropped a Raft message \(other-cluster\): a batch of a cluster id that is not 32 hex digits \(8388608 characters\) from [\d.:]+$/)])
   })
 })

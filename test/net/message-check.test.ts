@@ -1,6 +1,6 @@
 // The gate of message-check.ts, message by message.
 import { describe, expect, it } from 'vitest'
-import { checkClusterId, checkMessage, type CheckContext } from '../../src/net/message-check.js'
+import { checkClusterId, checkMessage, describeClusterId, type CheckContext } from '../../src/net/message-check.js'
 import type { RaftMessage } from '../../src/raft/messages.js'
 import { EntryType } from '../../src/storage/log-entry.js'
 import { RejectionLog, emptyRejectionCounts } from '../../src/net/rejections.js'
@@ -61,23 +61,45 @@ describe('checkMessage', () => {
 })
 
 describe('checkClusterId', () => {
+  const a = 'a'.repeat(32)
+  const b = 'b'.repeat(32)
+
   it('passes anything while this node knows no cluster (it is joining), then only batches of its own', () => {
-    expect(checkClusterId(undefined, 'b')).toBeUndefined()
-    expect(checkClusterId('', 'b')).toBeUndefined()
-    expect(checkClusterId('a', 'a')).toBeUndefined()
-    expect(checkClusterId('a', 'b')).toBe('other-cluster')
+    expect(checkClusterId(undefined, b)).toBeUndefined()
+    expect(checkClusterId('', b)).toBeUndefined()
+    expect(checkClusterId(a, a)).toBeUndefined()
+    expect(checkClusterId(a, b)).toBe('other-cluster')
     // A sender that knows no cluster never joined this one.
-    expect(checkClusterId('a', undefined)).toBe('other-cluster')
-    expect(checkClusterId('a', '')).toBe('other-cluster')
+    expect(checkClusterId(a, undefined)).toBe('other-cluster')
+    expect(checkClusterId(a, '')).toBe('other-cluster')
+  })
+
+  it('drops a batch whose id is not an id at all, even on a node that is joining', () => {
+    const forged = `${'f'.repeat(31)}\n2026-12-01T00:00:00.000Z [node 1] election won: leader for term 99`
+    for (const expected of [undefined, '', a]) {
+      expect(checkClusterId(expected, forged)).toBe('other-cluster')
+      expect(checkClusterId(expected, 'A'.repeat(32))).toBe('other-cluster')
+      expect(checkClusterId(expected, 'f'.repeat(8 * 1024 * 1024))).toBe('other-cluster')
+    }
+  })
+
+  it('describes a claimed id for a log line without its text unless it is a real one', () => {
+    expect(describeClusterId(a)).toBe(`cluster ${a}`)
+    expect(describeClusterId('')).toBe('no cluster id')
+    expect(describeClusterId(`${'f'.repeat(31)}\nforged`)).toBe('a cluster id that is not 32 hex digits (38 characters)')
+    expect(describeClusterId('f'.repeat(8 * 1024 * 1024))).toBe('a cluster id that is not 32 hex digits (8388608 characters)')
   })
 
   it('tells apart clusters founded from the same node list by their random tokens, once both sides know theirs', () => {
-    expect(checkClusterId('a', 'a', 't1', 't1')).toBeUndefined()
-    expect(checkClusterId('a', 'a', 't1', 't2')).toBe('other-cluster')
+    const [id, other, t1, t2] = ['1'.repeat(32), '2'.repeat(32), 'a'.repeat(32), 'b'.repeat(32)]
+    expect(checkClusterId(id, id, t1, t1)).toBeUndefined()
+    expect(checkClusterId(id, id, t1, t2)).toBe('other-cluster')
     // One side has not committed its token yet (the first seconds of a cluster): the founding id decides.
-    expect(checkClusterId('a', 'a', '', 't2')).toBeUndefined()
-    expect(checkClusterId('a', 'a', 't1', '')).toBeUndefined()
-    expect(checkClusterId('a', 'b', 't1', 't1')).toBe('other-cluster')
+    expect(checkClusterId(id, id, '', t2)).toBeUndefined()
+    expect(checkClusterId(id, id, t1, '')).toBeUndefined()
+    expect(checkClusterId(id, other, t1, t1)).toBe('other-cluster')
+    // A token that is not 32 hex digits is no token: dropped, whatever this node knows.
+    expect(checkClusterId(id, id, '', `${'f'.repeat(31)}\nforged`)).toBe('other-cluster')
   })
 })
 

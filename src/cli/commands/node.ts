@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util'
 import { UsageError, type Command } from '../command.js'
 import { loadClusterConfig, nodeNotFound } from '../../net/cluster-config.js'
 import { startKvNodeServer } from '../../net/kv-node-server.js'
-import { plaintextWarning } from '../../net/plaintext-warning.js'
+import { plaintextWarning, unauthenticatedClientsWarning } from '../../net/plaintext-warning.js'
 import { onParentGone } from '../parent-pipe.js'
 import { createLogger, logFormats, type LogFormat } from '../../observe/logger.js'
 import { describeConfiguration, type Configuration } from '../../raft/configuration.js'
@@ -78,6 +78,8 @@ export const nodeCommand: Command = {
     const { node, config } = server
     const plaintext = plaintextWarning(cluster, config)
     if (plaintext !== undefined) logger.warn('plaintext', plaintext)
+    const unauthenticated = unauthenticatedClientsWarning(cluster, config)
+    if (unauthenticated !== undefined) logger.warn('unauthenticated-clients', unauthenticated)
     const metrics = server.metricsUrl === undefined ? '' : `; metrics, health and readiness at ${server.metricsUrl}/metrics, /healthz, /readyz`
     log('serving', `serving Raft and clients at ${config.address}${metrics}`, { address: config.address, metricsUrl: server.metricsUrl })
     node.on('role', ({ role, term, candidacy }: { role: string; term: number; candidacy?: string }) => {
