@@ -19,7 +19,12 @@ const plaintextServer = /wrong version number|packet length too long|http\/1\.1/
 
 /** The error for a status that failed with `error` at `address`, when TLS explains it. */
 export function tlsFailure(address: string, error: string): RaftLogError | undefined {
-  const reason = (error.split('Last error: ')[1] ?? error).replace(/^Error: /, '').replace(/\s*\(\d{4}-\d\d-\d\dT[^)]*\)\s*$/, '').trim()
+  // grpc's text, or the words call-failure.ts already put around it: only TLS's own reason is kept.
+  const reason = (error.split('Last error: ')[1] ?? error)
+    .replace(/^no connection could be made: /, '')
+    .replace(/^Error: /, '')
+    .replace(/\s*\(\d{4}-\d\d-\d\dT[^)]*\)\s*$/, '')
+    .trim()
   if (untrustedServer.test(error)) {
     return new RaftLogError('ERR_TLS_UNTRUSTED', `the node at ${address} presented a certificate this client does not trust (${reason}): --cacert (or peer_tls.ca_file) must be the CA that signed the nodes' certificates`, { address })
   }
