@@ -8,6 +8,7 @@ import { RaftLogError } from '../storage/errors.js'
 import { pageSizeBytes } from '../storage/native.js'
 import { defaultSegmentSizeBytes, maxSegmentSizeBytes } from '../storage/segment-format.js'
 import { defaultSnapshotThreshold, defaultSnapshotTrailingEntries } from '../raft/snapshotter.js'
+import { defaultElectionTimeoutMs, defaultHeartbeatIntervalMs } from '../raft/node-options.js'
 import { clientTlsSettings, peerTlsSettings, type ClientTlsSettings, type PeerTlsSettings } from './tls-settings.js'
 import { defaultMaxKeyBytes, defaultMaxRequestBytes, maxCommandBytes, minRequestBytes } from './request-limits.js'
 import { connectionLimitsSettings, type ConnectionLimits } from './connection-limits.js'
@@ -60,8 +61,8 @@ export const defaultClusterSettings = {
   log_directory: './raft_logs',
   log_segment_size: defaultSegmentSizeBytes,
   max_entries_per_query: 1000,
-  election_timeout_range: { min: 150, max: 500 },
-  heartbeat_interval: 50,
+  election_timeout_range: { min: defaultElectionTimeoutMs[0], max: defaultElectionTimeoutMs[1] },
+  heartbeat_interval: defaultHeartbeatIntervalMs,
   snapshot_threshold: defaultSnapshotThreshold,
   snapshot_trailing_entries: defaultSnapshotTrailingEntries,
   max_request_bytes: defaultMaxRequestBytes,

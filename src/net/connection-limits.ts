@@ -20,6 +20,12 @@ export interface ConnectionLimits {
   keepaliveIntervalMs: number
   /** …and closes it when the ping is not answered within this long (ms): the other end is gone. */
   keepaliveTimeoutMs: number
+  /**
+   * Calls one connection may have in progress at once (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS);
+   * a client queues the rest. Thousands at once on a few connections starved the event loop
+   * that also keeps the heartbeats going.
+   */
+  maxConcurrentStreams: number
 }
 
 export const defaultConnectionLimits: Readonly<ConnectionLimits> = Object.freeze({
@@ -28,6 +34,7 @@ export const defaultConnectionLimits: Readonly<ConnectionLimits> = Object.freeze
   idleTimeoutMs: 60_000,
   keepaliveIntervalMs: 30_000,
   keepaliveTimeoutMs: 10_000,
+  maxConcurrentStreams: 256,
 })
 
 /** The YAML keys, in the order the README lists them. */
@@ -37,6 +44,7 @@ const keys = {
   idle_timeout_ms: 'idleTimeoutMs',
   keepalive_interval_ms: 'keepaliveIntervalMs',
   keepalive_timeout_ms: 'keepaliveTimeoutMs',
+  max_concurrent_streams: 'maxConcurrentStreams',
 } as const satisfies Record<string, keyof ConnectionLimits>
 
 /** Largest value of each: a timer longer than 2^31 - 1 ms fires at once in Node. */
@@ -64,5 +72,6 @@ export function grpcServerLimits(limits: ConnectionLimits): grpc.ServerOptions {
     'grpc.max_connection_idle_ms': limits.idleTimeoutMs,
     'grpc.keepalive_time_ms': limits.keepaliveIntervalMs,
     'grpc.keepalive_timeout_ms': limits.keepaliveTimeoutMs,
+    'grpc.max_concurrent_streams': limits.maxConcurrentStreams,
   }
 }

@@ -16,7 +16,7 @@ import { stateFileName } from '../storage/raft-state-file.js'
 import { joinCluster, membershipDrift, unlistedNode } from './joining.js'
 import { membershipService } from './membership-service.js'
 import { memberStatuses } from './membership-wire.js'
-import { directoryBytes } from '../observe/directory-bytes.js'
+import { DirectoryBytesCache } from '../observe/directory-bytes.js'
 import type { MetricsServer } from '../observe/metrics-server.js'
 import { readNodeTls, type NodeTls } from './tls-files.js'
 import { serverCredentials } from './tls-credentials.js'
@@ -127,6 +127,7 @@ function outcomeUnknown(node: RaftNode, error: RaftLogError): boolean {
 function clientService(node: RaftNode, options: NodeServerOptions, extras: NodeServerExtras, dir: string, tls: NodeTls | undefined): grpc.UntypedServiceImplementation {
   const { cluster, checkCommand } = options
   const maxRequestBytes = cluster.maxRequestBytes ?? defaultMaxRequestBytes
+  const diskBytes = new DirectoryBytesCache(dir)
   // Membership lives in the log: a member that joined is in no configuration file.
   const leaderAddress = (id: number): string => node.configuration.addresses[id] || (cluster.nodes.find((n) => n.nodeId === id)?.address ?? '')
   const notLeader = (error: RaftLogError & { leaderId?: number }, callback: grpc.sendUnaryData<unknown>): void => {
@@ -189,7 +190,7 @@ function clientService(node: RaftNode, options: NodeServerOptions, extras: NodeS
     },
     Status: (_call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
       const status = { ...node.status(), ...extras.status?.(), reads: node.stats().reads, members: memberStatuses(node) }
-      directoryBytes(dir).then(
+      diskBytes.bytes().then(
         (diskBytes) => callback(null, { ...status, diskBytes }),
         (error: Error) => callback({ code: grpc.status.INTERNAL, details: `Cannot measure ${dir}: ${error.message}` }),
       )

@@ -30,3 +30,29 @@ async function fileBytes(path: string): Promise<number> {
     throw error
   }
 }
+
+/**
+ * directoryBytes(dir), measured at most once per `maxAgeMs`: a flood of status calls must not
+ * turn into a flood of directory walks on the event loop that also sends the heartbeats.
+ */
+export class DirectoryBytesCache {
+  private measured: { at: number; bytes: Promise<number> } | undefined
+
+  constructor(
+    private readonly dir: string,
+    private readonly maxAgeMs = 1000,
+  ) {}
+
+  bytes(): Promise<number> {
+    const now = Date.now()
+    if (this.measured === undefined || now - this.measured.at >= this.maxAgeMs) {
+      const bytes = directoryBytes(this.dir)
+      this.measured = { at: now, bytes }
+      // A failed walk is not kept: the next call measures again.
+      bytes.catch(() => {
+        if (this.measured?.bytes === bytes) this.measured = undefined
+      })
+    }
+    return this.measured.bytes
+  }
+}

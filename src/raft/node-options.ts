@@ -3,8 +3,14 @@ import { RaftLogError } from '../storage/errors.js'
 import type { RaftNodeOptions } from './raft-node.js'
 import { checkClusterId } from './cluster-identity.js'
 
-export const defaultElectionTimeoutMs: [number, number] = [150, 500]
-export const defaultHeartbeatIntervalMs = 50
+/**
+ * etcd's: a Node process's event loop can stall for hundreds of milliseconds (a garbage
+ * collection, a burst of TLS handshakes, a large entry to checksum), and a follower that hears no
+ * heartbeat for an election timeout deposes a healthy leader. 150-500 ms moved leadership several
+ * times in a new user's ordinary session on a 2-core machine.
+ */
+export const defaultElectionTimeoutMs: [number, number] = [1000, 2000]
+export const defaultHeartbeatIntervalMs = 100
 
 function bad(option: string, message: string): RaftLogError {
   return new RaftLogError('ERR_BAD_ARGUMENT', `RaftNode.start: ${option} ${message}`, { argument: option })

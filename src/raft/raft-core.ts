@@ -183,6 +183,12 @@ export class RaftCore {
    */
   private departingFor = -1
   private departingUntil = Number.POSITIVE_INFINITY
+  /**
+   * Leaving members this leader stopped sending the log to: only one that holds the log up to
+   * where the leader sends from is fed. Probing one back (an empty disk, say) would replay the
+   * cluster's past to a node no longer in it, configurations in which its id voted included.
+   */
+  private givenUp = new Set<number>()
   private electionElapsed = 0
   private heartbeatElapsed = 0
   private randomizedElectionTimeout = 0
@@ -343,10 +349,17 @@ export class RaftCore {
       return
     }
     this.electionElapsed++
-    if (this.electionElapsed >= this.randomizedElectionTimeout) {
+    // The only voter has nobody to wait for or to disturb: it leads from its first tick.
+    if (this.electionElapsed >= this.randomizedElectionTimeout || this.soleVoter()) {
       this.electionElapsed = 0
       this.campaign(true)
     }
+  }
+
+  /** This node is the configuration's one voter (a one-node cluster). */
+  private soleVoter(): boolean {
+    const config = this.configuration
+    return config.outgoing.length === 0 && config.voters.length === 1 && config.voters[0] === this.id
   }
 
   /**
@@ -709,11 +722,31 @@ export class RaftCore {
     if (this.departingFor !== this.configurationIndex) {
       this.departingFor = this.configurationIndex
       this.departingUntil = Number.POSITIVE_INFINITY
+      this.givenUp.clear()
     }
     const members = new Set(membersOf(this.configuration).filter((id) => id !== this.id))
-    if (this.now < this.departingUntil) for (const id of this.leavingMembers()) members.add(id)
+    if (this.now < this.departingUntil) for (const id of this.leavingMembers()) if (!this.givenUp.has(id)) members.add(id)
     for (const id of this.progress.keys()) if (!members.has(id)) this.progress.delete(id)
     for (const id of members) if (!this.progress.has(id)) this.progress.set(id, new Progress(this.log.lastIndex + 1, this.maxInflightAppends, this.maxInflightBytes))
+  }
+
+  /**
+   * A member on its way out that needs entries from before the change that removes it (its disk
+   * was emptied, say), or a snapshot, is sent nothing more: true when `id` was given up on here.
+   */
+  private giveUpOnLeaving(id: number): boolean {
+    if (membersOf(this.configuration).includes(id)) return false
+    this.givenUp.add(id)
+    this.progress.delete(id)
+    return true
+  }
+
+  /** Index of the first entry of the change under way: C_old,new's (or the latest configuration's). */
+  private changeStart(): number {
+    const count = this.configurations.length
+    const previous = this.configurations[count - 2]
+    if (!isJoint(this.configuration) && previous !== undefined && isJoint(previous.config)) return previous.index
+    return this.configurationIndex
   }
 
   /**
@@ -1122,6 +1155,7 @@ export class RaftCore {
     }
     // While a snapshot is on its way the follower refuses everything: that is expected.
     if (progress.state === 'snapshot') return
+    if (message.conflictIndex < this.changeStart() && this.giveUpOnLeaving(message.from)) return
     // On failure matchIndex carries the prevLogIndex that was refused.
     const refused = message.matchIndex
     if (refused <= progress.match) {
@@ -1195,6 +1229,7 @@ export class RaftCore {
   }
 
   private sendSnapshot(peer: number, progress: Progress): void {
+    if (this.giveUpOnLeaving(peer)) return
     const snapshot = this.snapshot
     if (snapshot === undefined || snapshot.index < this.log.firstIndex - 1) {
       this.warn(`node ${this.id}: node ${peer} needs index ${progress.next} which is compacted, and no snapshot covers it`)
