@@ -106,6 +106,7 @@ type RaftClientStub = grpc.Client & { Status(request: object, options: grpc.Call
 async function connectStorm(endpoints: string[], clients: number, tls: ClientTls | undefined): Promise<string> {
   let answered = 0
   let refused = 0
+  const reasons = new Map<string, number>()
   const credentials = clientChannelCredentials(tls)
   await Promise.all(
     Array.from({ length: clients }, (_, i) => {
@@ -114,14 +115,19 @@ async function connectStorm(endpoints: string[], clients: number, tls: ClientTls
       return new Promise<void>((resolve) => {
         stub.Status({}, { deadline: Date.now() + 20_000 }, (error) => {
           if (error === null) answered++
-          else refused++
+          else {
+            refused++
+            const reason = error.details.slice(0, 80)
+            reasons.set(reason, (reasons.get(reason) ?? 0) + 1)
+          }
           stub.close()
           resolve()
         })
       })
     }),
   )
-  return `${answered} answered, ${refused} refused or timed out`
+  const why = [...reasons].sort((x, y) => y[1] - x[1]).slice(0, 2).map(([reason, count]) => `${count}× ${reason}`)
+  return `${answered} answered, ${refused} refused or timed out${why.length === 0 ? '' : ` (${why.join('; ')})`}`
 }
 
 /** `streams` calls at once over `connections` connections. */
