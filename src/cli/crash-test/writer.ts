@@ -41,7 +41,11 @@ export interface WriterConfig {
   broken?: boolean
 }
 
+/** Debug (run-crash-test.ts sets it from RAFTLOG_CRASH_TRACE): every line also goes here, synchronously. */
+const traceFd = process.env.RAFTLOG_CRASH_TRACE_FILE === undefined ? undefined : fs.openSync(process.env.RAFTLOG_CRASH_TRACE_FILE, 'a')
+
 const say = (line: string): void => {
+  if (traceFd !== undefined) fs.writeSync(traceFd, `${line}\n`)
   // stdout to a pipe is synchronous on Linux: the line is out before the next step runs.
   process.stdout.write(`${line}\n`)
 }
