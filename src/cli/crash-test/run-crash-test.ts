@@ -2,6 +2,7 @@
 // reopen the log and check it against what the writer acknowledged; in a corrupt round, then
 // damage the recovered log and check that it is read back exactly or refused. The next round goes
 // on in the same directory.
+import { writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { RaftLog } from '../../storage/raft-log.js'
@@ -145,7 +146,22 @@ async function logRound(options: CrashTestOptions, model: CrashModel, round: num
     killStep: killSteps[Math.floor(random() * killSteps.length)] as KillStep,
   }
   const acknowledgedBefore = model.acknowledgedCount
-  const writerProblem = await runWriterProcess(writerPath, config, (line) => model.observe(line), writerTimeoutMs)
+  // Debug: RAFTLOG_CRASH_TRACE=<dir> keeps, per round, the lines the writer said (round-N.writer,
+  // written synchronously by the writer) and the lines this process heard (round-N.parent).
+  const traceDir = process.env.RAFTLOG_CRASH_TRACE
+  const heard: string[] = []
+  const env = traceDir === undefined ? process.env : { ...process.env, RAFTLOG_CRASH_TRACE_FILE: join(traceDir, `round-${round}.writer`) }
+  const writerProblem = await runWriterProcess(
+    writerPath,
+    config,
+    (line) => {
+      if (traceDir !== undefined) heard.push(line)
+      model.observe(line)
+    },
+    writerTimeoutMs,
+    env,
+  )
+  if (traceDir !== undefined) writeFileSync(join(traceDir, `round-${round}.parent`), heard.map((line) => `${line}\n`).join(''))
   const result: RoundResult = { round, kind, crashPoint, acknowledged: model.acknowledgedCount - acknowledgedBefore, recovered: 0, cutBytes: 0, violations: [] }
   if (writerProblem !== undefined) result.violations.push({ round, problem: writerProblem })
   if (kind === 'power-loss' && model.boundary !== undefined) {

@@ -18,11 +18,12 @@ import { RaftNode } from '../../raft/raft-node.js'
 import { Ledger, proposalData } from './ledger.js'
 import { entryPayload, prng } from './payload.js'
 import { installSnapshotFailpoints } from './snapshot-failpoints.js'
+import { sayLine } from './protocol-line.js'
 import { ledgerNodeOptions, type SnapshotWriterConfig } from './snapshot-writer-config.js'
 
 const say = (line: string): void => {
-  // stdout to a pipe is synchronous on Linux: the line is out before the next step runs.
-  process.stdout.write(`${line}\n`)
+  // In the pipe before the next step runs, whatever a SIGKILL does next (protocol-line.ts).
+  sayLine(line)
 }
 
 const kill = (): never => {

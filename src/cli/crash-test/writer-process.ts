@@ -8,9 +8,15 @@ import { createInterface } from 'node:readline'
  * a problem description if it ended otherwise. The hang timer starts at the writer's first line
  * starting with `O ` (it opened its log), so start-up time does not count.
  */
-export function runWriterProcess(path: string, config: unknown, onLine: (line: string) => void, timeoutMs: number): Promise<string | undefined> {
+export function runWriterProcess(
+  path: string,
+  config: unknown,
+  onLine: (line: string) => void,
+  timeoutMs: number,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<string | undefined> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path, JSON.stringify(config)], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, [path, JSON.stringify(config)], { stdio: ['ignore', 'pipe', 'pipe'], env })
     let stderr = ''
     let timer: NodeJS.Timeout | undefined
     child.stderr.on('data', (chunk: Buffer) => {

@@ -11,6 +11,7 @@ import fs from 'node:fs'
 import { syncBuiltinESMExports } from 'node:module'
 import { RaftLog } from '../../storage/raft-log.js'
 import { entryPayload, prng, type SizeRange } from './payload.js'
+import { sayLine } from './protocol-line.js'
 
 /** Where the writer kills itself, inside an operation, to test its crash safety. */
 export type CrashPoint = 'none' | 'truncate' | 'compact' | 'rotation'
@@ -41,9 +42,13 @@ export interface WriterConfig {
   broken?: boolean
 }
 
+/** Debug (run-crash-test.ts sets it from RAFTLOG_CRASH_TRACE): every line also goes here, synchronously. */
+const traceFd = process.env.RAFTLOG_CRASH_TRACE_FILE === undefined ? undefined : fs.openSync(process.env.RAFTLOG_CRASH_TRACE_FILE, 'a')
+
 const say = (line: string): void => {
-  // stdout to a pipe is synchronous on Linux: the line is out before the next step runs.
-  process.stdout.write(`${line}\n`)
+  if (traceFd !== undefined) fs.writeSync(traceFd, `${line}\n`)
+  // In the pipe before the next step runs, whatever a SIGKILL does next (protocol-line.ts).
+  sayLine(line)
 }
 
 /** Makes the next `countdown`-th call of fs[name] kill the process (before or after the call). */
