@@ -8,6 +8,9 @@ import { join } from 'node:path'
 import { runCli } from '../helpers/cli.js'
 import { exited, startNode, statuses, waitFor, writeConfig, type NodeProcess } from '../helpers/processes.js'
 import { tempDir } from '../helpers/temp-dir.js'
+import { loadClusterConfig } from '../../src/net/cluster-config.js'
+import { deriveClusterId } from '../../src/raft/cluster-identity.js'
+import { votersOnly } from '../../src/raft/configuration.js'
 
 const nodes: NodeProcess[] = []
 afterEach(() => {
@@ -18,14 +21,16 @@ afterEach(() => {
 async function found(config: string): Promise<string> {
   const started = [1, 2, 3].map((id) => startNode(config, id))
   nodes.push(...started)
-  const id = await waitFor('every node to know the same random cluster id', async () => {
-    const all = await statuses(config)
-    const ids = new Set(all.map((s) => (s as unknown as { clusterId?: string }).clusterId))
-    return all.every((s) => s.reachable) && ids.size === 1 ? ([...ids][0] as string) : undefined
-  })
   const written = await runCli(['kv', 'put', 'k', 'v', '--config', config])
   expect(written.stdout).toBe('OK\n')
-  return id
+  // Until its token is committed a cluster's id is its founding id (the same for one file).
+  const cluster = loadClusterConfig(config)
+  const foundingId = deriveClusterId(votersOnly([1, 2, 3], Object.fromEntries(cluster.nodes.map((node) => [node.nodeId, node.address]))))
+  return waitFor('every node to know the same random cluster id', async () => {
+    const ids = new Set((await statuses(config)).map((s) => (s as unknown as { clusterId?: string }).clusterId))
+    const [id] = [...ids]
+    return ids.size === 1 && id !== undefined && id !== foundingId ? id : undefined
+  })
 }
 
 async function stopAll(): Promise<void> {

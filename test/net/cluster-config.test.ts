@@ -37,14 +37,14 @@ describe('loadClusterConfig', () => {
       { nodeId: 2, ipAddress: '127.0.0.1', port: 18002, address: '127.0.0.1:18002' },
       { nodeId: 3, ipAddress: '127.0.0.1', port: 18003, address: '127.0.0.1:18003' },
     ])
-    expect(config).toMatchObject({ logSegmentSize: 67108864, maxEntriesPerQuery: 1000, electionTimeout: [150, 500], heartbeatInterval: 50, maxRequestBytes: 1536 * 1024, maxKeyBytes: 64 * 1024 })
+    expect(config).toMatchObject({ logSegmentSize: 67108864, maxEntriesPerQuery: 1000, electionTimeout: [1000, 2000], heartbeatInterval: 100, maxRequestBytes: 1536 * 1024, maxKeyBytes: 64 * 1024 })
     expect(config.logDirectory).toBe(resolve('raft_logs'))
   })
 
   it('fills every setting in when cluster_settings is left out, and takes log_directory relative to the file', () => {
     const path = configFile(threeNodes)
     const config = loadClusterConfig(path)
-    expect(config).toMatchObject({ path, logSegmentSize: 64 * 1024 * 1024, maxEntriesPerQuery: 1000, electionTimeout: [150, 500], heartbeatInterval: 50, maxRequestBytes: 1536 * 1024, maxKeyBytes: 64 * 1024 })
+    expect(config).toMatchObject({ path, logSegmentSize: 64 * 1024 * 1024, maxEntriesPerQuery: 1000, electionTimeout: [1000, 2000], heartbeatInterval: 100, maxRequestBytes: 1536 * 1024, maxKeyBytes: 64 * 1024 })
     // A lower request limit lowers the default key limit with it.
     expect(loadClusterConfig(configFile(`${threeNodes}cluster_settings:\n  max_request_bytes: 4096\n`)).maxKeyBytes).toBe(4096)
     expect(config.logDirectory).toBe(join(path, '..', 'raft_logs'))
@@ -128,11 +128,11 @@ describe('loadClusterConfig', () => {
     ['min above max', `${threeNodes}cluster_settings:\n  election_timeout_range: { min: 400, max: 200 }\n`, /cluster_settings\.election_timeout_range min 400 must be below max 200/],
     ['min equal to max', `${threeNodes}cluster_settings:\n  election_timeout_range: { min: 300, max: 300 }\n`, /cluster_settings\.election_timeout_range min 300 must be below max 300: a random timeout in that range ends split votes/],
     ['an unknown range key', `${threeNodes}cluster_settings:\n  election_timeout_range: { low: 1 }\n`, /election_timeout_range\.low is not a known setting/],
-    ['a heartbeat not below the election timeout', `${threeNodes}cluster_settings:\n  heartbeat_interval: 150\n`, /cluster_settings\.heartbeat_interval 150 must be below the election timeout's min \(150\)/],
+    ['a heartbeat not below the election timeout', `${threeNodes}cluster_settings:\n  heartbeat_interval: 1000\n`, /cluster_settings\.heartbeat_interval 1000 must be below the election timeout's min \(1000\)/],
     ['a segment size off the page size', `${threeNodes}cluster_settings:\n  log_segment_size: ${pageSizeBytes * 2 + 1}\n`, /cluster_settings\.log_segment_size must be a multiple of the page size/],
     ['a segment size too small', `${threeNodes}cluster_settings:\n  log_segment_size: 100\n`, /cluster_settings\.log_segment_size must be a whole number from/],
     ['no entries per query', `${threeNodes}cluster_settings:\n  max_entries_per_query: 0\n`, /cluster_settings\.max_entries_per_query must be a whole number from 1/],
-    ['an unknown connection limit', `${threeNodes}cluster_settings:\n  connection_limits: { max_streams: 5 }\n`, /cluster_settings\.connection_limits\.max_streams is not a known setting \(known: max_connections, handshake_timeout_ms, idle_timeout_ms, keepalive_interval_ms, keepalive_timeout_ms\)/],
+    ['an unknown connection limit', `${threeNodes}cluster_settings:\n  connection_limits: { max_streams: 5 }\n`, /cluster_settings\.connection_limits\.max_streams is not a known setting \(known: max_connections, handshake_timeout_ms, idle_timeout_ms, keepalive_interval_ms, keepalive_timeout_ms, max_concurrent_streams\)/],
     ['no connections at all', `${threeNodes}cluster_settings:\n  connection_limits: { max_connections: 0 }\n`, /cluster_settings\.connection_limits\.max_connections must be a whole number from 1 to 2147483647, got 0/],
     ['a timeout as text', `${threeNodes}cluster_settings:\n  connection_limits: { idle_timeout_ms: "1m" }\n`, /cluster_settings\.connection_limits\.idle_timeout_ms must be a whole number from 1 to 2147483647, got "1m"/],
     ['a snapshot stall timeout of 0', `${threeNodes}cluster_settings:\n  snapshot_stall_timeout_ms: 0\n`, /cluster_settings\.snapshot_stall_timeout_ms must be a whole number from 1 to 2147483647/],
