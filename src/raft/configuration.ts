@@ -1,6 +1,6 @@
 // Cluster membership (Raft dissertation chapter 4): who votes, who only receives the log, and
 // where each member listens. During a change the configuration is joint (C_old,new): a decision
-// needs a majority of the old voters AND a majority of the new ones.
+// needs a majority of the old voters AND a majority of the new ones (quorum.ts counts them).
 import { RaftLogError } from '../storage/errors.js'
 
 export interface Configuration {
@@ -54,45 +54,6 @@ export function isVoter(config: Configuration, id: number): boolean {
 /** Every member: voters old and new, and learners. */
 export function membersOf(config: Configuration): number[] {
   return [...new Set([...config.voters, ...config.outgoing, ...config.learners])].sort((a, b) => a - b)
-}
-
-/** The highest index a majority of `ids` holds, given each one's index. An empty set agrees on anything. */
-function majorityIndex(ids: readonly number[], indexOf: (id: number) => number): number {
-  if (ids.length === 0) return Number.POSITIVE_INFINITY
-  const indexes = ids.map(indexOf).sort((a, b) => b - a)
-  return indexes[Math.floor(ids.length / 2)] as number
-}
-
-/** The highest index held by a majority of the voters (of both halves when joint). */
-export function quorumIndex(config: Configuration, indexOf: (id: number) => number): number {
-  return Math.min(majorityIndex(config.voters, indexOf), majorityIndex(config.outgoing, indexOf))
-}
-
-/** Whether `yes` holds for a majority of the voters (of both halves when joint). */
-export function hasQuorum(config: Configuration, yes: (id: number) => boolean): boolean {
-  return quorumIndex(config, (id) => (yes(id) ? 1 : 0)) >= 1
-}
-
-/** An election's outcome so far: won with a majority of both halves, lost when either half cannot reach one. */
-export function voteResult(config: Configuration, votes: ReadonlyMap<number, boolean>): 'won' | 'lost' | 'pending' {
-  const half = (ids: readonly number[]): 'won' | 'lost' | 'pending' => {
-    if (ids.length === 0) return 'won'
-    let granted = 0
-    let rejected = 0
-    for (const id of ids) {
-      const vote = votes.get(id)
-      if (vote === true) granted++
-      else if (vote === false) rejected++
-    }
-    const needed = Math.floor(ids.length / 2) + 1
-    if (granted >= needed) return 'won'
-    if (rejected > ids.length - needed) return 'lost'
-    return 'pending'
-  }
-  const incoming = half(config.voters)
-  const outgoing = half(config.outgoing)
-  if (incoming === 'lost' || outgoing === 'lost') return 'lost'
-  return incoming === 'won' && outgoing === 'won' ? 'won' : 'pending'
 }
 
 /** A configuration as a Config entry's bytes (JSON, members sorted, so every node writes the same bytes). */

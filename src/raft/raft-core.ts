@@ -7,7 +7,9 @@ import type { RaftLogStore } from './log-store.js'
 import type { AppendEntries, AppendEntriesResponse, InstallSnapshot, RaftMessage, ReadIndexRequest, ReadIndexResponse, RequestVote, RequestVoteResponse } from './messages.js'
 import { RaftLogError } from '../storage/errors.js'
 import { Progress } from './progress.js'
-import { decodeConfiguration, encodeConfiguration, hasQuorum, isJoint, isVoter, membersOf, quorumIndex, sameMembers, voteResult, votersOnly, type Configuration } from './configuration.js'
+import { decodeConfiguration, encodeConfiguration, isJoint, isVoter, membersOf, votersOnly, type Configuration } from './configuration.js'
+import { hasQuorum, quorumIndex, voteResult } from './core/quorum.js'
+import { ConfigurationHistory, type ConfigurationAt } from './core/configuration-history.js'
 import { enterJoint, leaveJoint, targetConfiguration, type MembershipChange } from './membership-change.js'
 import { ReadOnlyQueue, type PendingRead } from './read-only.js'
 
@@ -199,7 +201,7 @@ export class RaftCore {
   private snapshot: SnapshotMeta | undefined
   private campaignCount = 0
   /** Configurations by the index they take effect at (see RaftCoreOptions.configurations). */
-  private configurations: { index: number; config: Configuration }[]
+  private configurations: ConfigurationHistory
   /** The voter this leader hands leadership to, and for how many ticks it has tried (0: none). */
   private leadTransferee = 0
   private transferElapsed = 0
@@ -231,7 +233,7 @@ export class RaftCore {
 
   constructor(options: RaftCoreOptions) {
     this.id = options.id
-    this.configurations = options.configurations !== undefined && options.configurations.length > 0 ? options.configurations.map((c) => ({ ...c })) : [{ index: 0, config: votersOnly(options.peers) }]
+    this.configurations = new ConfigurationHistory(options.configurations !== undefined && options.configurations.length > 0 ? options.configurations : [{ index: 0, config: votersOnly(options.peers) }])
     this.log = options.log
     this.random = options.random
     this.electionTicks = options.electionTicks
@@ -283,12 +285,12 @@ export class RaftCore {
 
   /** The configuration in use: the latest one in the log. */
   get configuration(): Configuration {
-    return (this.configurations[this.configurations.length - 1] as { config: Configuration }).config
+    return this.configurations.latest
   }
 
   /** Index of the Config entry of the configuration in use (0: from the first start). */
   get configurationIndex(): number {
-    return (this.configurations[this.configurations.length - 1] as { index: number }).index
+    return this.configurations.latestIndex
   }
 
   /**
@@ -296,13 +298,7 @@ export class RaftCore {
    * configurations reach (0: not a member of the latest): what a node that joins is told.
    */
   memberSince(id: number): number {
-    let since = 0
-    for (let i = this.configurations.length - 1; i >= 0; i--) {
-      const entry = this.configurations[i] as { index: number; config: Configuration }
-      if (!membersOf(entry.config).includes(id)) break
-      since = entry.index
-    }
-    return since
+    return this.configurations.memberSince(id)
   }
 
   /** The configuration in force at `index` (the last one at or below it): what a snapshot there holds. */
@@ -311,10 +307,8 @@ export class RaftCore {
   }
 
   /** The configuration in force at `index` and the index of its entry. */
-  configurationEntryAt(index: number): { index: number; config: Configuration } {
-    let found = this.configurations[0] as { index: number; config: Configuration }
-    for (const entry of this.configurations) if (entry.index <= index) found = entry
-    return found
+  configurationEntryAt(index: number): ConfigurationAt {
+    return this.configurations.entryAt(index)
   }
 
   /** One unit of time: elections and heartbeats are counted in ticks. */
@@ -413,8 +407,7 @@ export class RaftCore {
     if (this.snapshot === undefined || snapshot.index > this.snapshot.index) this.snapshot = { ...snapshot }
     // Configurations older than the one in force at the snapshot are never asked for again
     // (configurationAt() serves snapshots, which only move forward).
-    const inForce = this.configurations.findLastIndex((entry) => entry.index <= snapshot.index)
-    if (inForce > 0) this.configurations.splice(0, inForce)
+    this.configurations.forgetBefore(snapshot.index)
   }
 
   /**
@@ -453,7 +446,7 @@ export class RaftCore {
         this.durableIndex = index
         // The snapshot's configuration is the one in force now; the log held nothing after it.
         if (configuration !== undefined) {
-          this.configurations = [{ index, config: configuration }]
+          this.configurations.resetTo(index, configuration)
           this.syncProgress()
         }
         restore = true
@@ -658,9 +651,7 @@ export class RaftCore {
    * the cluster token changes nobody's vote, so a change may follow it at once).
    */
   private changeUnderWay(): boolean {
-    if (isJoint(this.configuration)) return true
-    if (this.configurationIndex <= this.commitIndex) return false
-    return !sameMembers(this.configuration, this.configurationEntryAt(this.commitIndex).config)
+    return this.configurations.changeUnderWay(this.commitIndex)
   }
 
   /** A leader of a cluster with no token yet proposes one, the configuration otherwise unchanged. */
@@ -695,8 +686,8 @@ export class RaftCore {
 
   /** A Config entry at `index` is in the log now: its configuration is the one in use. */
   private configurationAppended(index: number, data: Uint8Array): void {
-    // A node that started from a committed configuration its log no longer reaches (the log was
-    // compacted, or lost its unflushed end) receives the entries before it again: old news.
+    // Old news (a node that started from a committed configuration its log no longer reaches)
+    // is dropped by the history.
     if (index <= this.configurationIndex) return
     let config: Configuration
     try {
@@ -705,15 +696,12 @@ export class RaftCore {
       this.warn(`node ${this.id}: ignored the configuration entry at index ${index}: ${(error as Error).message}`)
       return
     }
-    this.configurations.push({ index, config })
-    this.syncProgress()
+    if (this.configurations.append(index, config)) this.syncProgress()
   }
 
   /** The log was cut after `index`: configurations of removed entries are gone with them. */
   private configurationsCut(index: number): void {
-    const before = this.configurations.length
-    while (this.configurations.length > 1 && (this.configurations[this.configurations.length - 1] as { index: number }).index > index) this.configurations.pop()
-    if (this.configurations.length !== before) this.syncProgress()
+    if (this.configurations.cutAfter(index)) this.syncProgress()
   }
 
   /** A leader tracks every member but itself, and members on their way out; anyone else tracks no one. */
@@ -725,7 +713,7 @@ export class RaftCore {
       this.givenUp.clear()
     }
     const members = new Set(membersOf(this.configuration).filter((id) => id !== this.id))
-    if (this.now < this.departingUntil) for (const id of this.leavingMembers()) if (!this.givenUp.has(id)) members.add(id)
+    if (this.now < this.departingUntil) for (const id of this.configurations.leavingMembers(this.id)) if (!this.givenUp.has(id)) members.add(id)
     for (const id of this.progress.keys()) if (!members.has(id)) this.progress.delete(id)
     for (const id of members) if (!this.progress.has(id)) this.progress.set(id, new Progress(this.log.lastIndex + 1, this.maxInflightAppends, this.maxInflightBytes))
   }
@@ -741,28 +729,6 @@ export class RaftCore {
     return true
   }
 
-  /** Index of the first entry of the change under way: C_old,new's (or the latest configuration's). */
-  private changeStart(): number {
-    const count = this.configurations.length
-    const previous = this.configurations[count - 2]
-    if (!isJoint(this.configuration) && previous !== undefined && isJoint(previous.config)) return previous.index
-    return this.configurationIndex
-  }
-
-  /**
-   * Members of the change under way that the latest configuration leaves out, this node aside:
-   * C_old's when the latest is C_old,new (a learner that leaves is already out of it); C_old,new's
-   * and C_old's when the latest is C_new. Never those of an earlier change.
-   */
-  private leavingMembers(): number[] {
-    const current = new Set(membersOf(this.configuration))
-    const count = this.configurations.length
-    const previous = this.configurations[count - 2]
-    const beforeThat = this.configurations[count - 3]
-    const change = previous === undefined ? [] : !isJoint(this.configuration) && isJoint(previous.config) && beforeThat !== undefined ? [previous, beforeThat] : [previous]
-    const earlier = change.flatMap((entry) => membersOf(entry.config))
-    return [...new Set(earlier)].filter((id) => id !== this.id && !current.has(id))
-  }
 
   /**
    * What a leader does when the commit index passes a Config entry: after C_old,new, propose
@@ -1155,7 +1121,7 @@ export class RaftCore {
     }
     // While a snapshot is on its way the follower refuses everything: that is expected.
     if (progress.state === 'snapshot') return
-    if (message.conflictIndex < this.changeStart() && this.giveUpOnLeaving(message.from)) return
+    if (message.conflictIndex < this.configurations.changeStart() && this.giveUpOnLeaving(message.from)) return
     // On failure matchIndex carries the prevLogIndex that was refused.
     const refused = message.matchIndex
     if (refused <= progress.match) {
