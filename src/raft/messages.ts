@@ -1,6 +1,7 @@
 // Raft messages as plain typed objects. Every message carries its sender, receiver and the
 // sender's term; responses are messages too (the transport is one-way).
 import type { LogEntry } from '../storage/log-entry.js'
+import type { Configuration } from './configuration.js'
 
 interface Envelope {
   from: number
@@ -62,12 +63,15 @@ export interface AppendEntriesResponse extends Envelope {
 /**
  * The core's request to bring a follower up to a snapshot (Raft §7, InstallSnapshot). It names
  * the snapshot only: the driver streams the file in SnapshotChunk messages and, on the follower,
- * steps it into the core again once the file is durable there. Never sent over the wire as is.
+ * steps it into the core again once the file is durable there, with the configuration the file
+ * holds. Never sent over the wire as is.
  */
 export interface InstallSnapshot extends Envelope {
   type: 'InstallSnapshot'
   lastIncludedIndex: number
   lastIncludedTerm: number
+  /** Stepped into the follower's core: the configuration in force at the snapshot's last entry, when the file holds one. */
+  configuration?: Configuration
 }
 
 /** A piece of a snapshot file on its way to a follower (driver to driver). */

@@ -22,12 +22,12 @@ import { ReadIndexCoordinator } from './core/read-index.js'
 import { ProgressTracker, type FollowerSummary } from './core/tracker.js'
 import { LeadershipTransfer } from './core/leadership-transfer.js'
 import type { Candidacy, HardState, Ready, Role, SnapshotMeta } from './core/ready.js'
-import { defaultMaxBytesPerAppend, defaultMaxEntriesPerAppend, defaultMaxInflightAppends, defaultMaxInflightBytes, defaultMaxPromotionLagEntries, type RaftCoreOptions, type ReadMode } from './core/options.js'
+import { defaultMaxBytesPerAppend, defaultMaxEntriesPerAppend, defaultMaxInflightAppends, defaultMaxInflightBytes, defaultMaxPromotionLagEntries, defaultSnapshotTrailingEntries, type RaftCoreOptions, type ReadMode } from './core/options.js'
 
 export type { Candidacy, HardState, ReadState, Ready, Role, SnapshotMeta } from './core/ready.js'
 
 export type { RaftCoreOptions, ReadMode } from './core/options.js'
-export { defaultMaxBytesPerAppend, defaultMaxEntriesPerAppend, defaultMaxInflightAppends, defaultMaxInflightBytes, defaultMaxPromotionLagEntries } from './core/options.js'
+export { defaultMaxBytesPerAppend, defaultMaxEntriesPerAppend, defaultMaxInflightAppends, defaultMaxInflightBytes, defaultMaxPromotionLagEntries, defaultSnapshotTrailingEntries } from './core/options.js'
 
 export class RaftCore {
   readonly id: number
@@ -43,6 +43,7 @@ export class RaftCore {
   private readonly leaseTicks: number
   private readonly memberSinceIndex: number
   private readonly newClusterToken: (() => string) | undefined
+  private readonly snapshotTrailingEntries: number
   private readonly warn: (message: string) => void
 
   // Persistent state (Raft Figure 2) and what a role knows.
@@ -102,6 +103,10 @@ export class RaftCore {
 
   // The next Ready.
   private outbox: RaftMessage[] = []
+  /** The log may be compacted up to here (Ready.compactTo; 0: nothing new). */
+  private compactTo = 0
+  /** A snapshot stepped in replaced the log: the state machine must be restored from it (Ready.restore). */
+  private restore: SnapshotMeta | undefined
   private hardStateChanged = false
   private broadcastPending = false
   private logChanged = false
@@ -124,6 +129,7 @@ export class RaftCore {
     this.maxPromotionLagEntries = options.maxPromotionLagEntries ?? defaultMaxPromotionLagEntries
     this.memberSinceIndex = options.memberSince ?? 0
     this.newClusterToken = options.newClusterToken
+    this.snapshotTrailingEntries = options.snapshotTrailingEntries ?? defaultSnapshotTrailingEntries
     // A follower that heard from the leader votes for nobody else for electionTicks[0] of its
     // ticks, which may be as little as one tick less in real time (its first tick can come right
     // after the message): the lease ends a tick earlier still, and the drift allowance before that.
@@ -290,8 +296,18 @@ export class RaftCore {
     return true
   }
 
-  /** A new snapshot is durable: followers that need entries before the log's start get it. */
+  /**
+   * A new snapshot of the state machine is durable: followers that need entries before the
+   * log's start get it, and the log behind it, less snapshotTrailingEntries, may go (Ready.compactTo).
+   */
   snapshotTaken(snapshot: SnapshotMeta): void {
+    this.snapshotDurable(snapshot)
+    const upTo = Math.min(snapshot.index - this.snapshotTrailingEntries, this.commitIndex)
+    if (upTo > this.compactTo && upTo >= this.log.firstIndex) this.compactTo = upTo
+  }
+
+  /** A snapshot file is durable here (taken, or received from the leader): it is this node's to send. */
+  private snapshotDurable(snapshot: SnapshotMeta): void {
     if (this.snapshot === undefined || snapshot.index > this.snapshot.index) this.snapshot = { ...snapshot }
     // Configurations older than the one in force at the snapshot are never asked for again
     // (configurationAt() serves snapshots, which only move forward).
@@ -307,42 +323,6 @@ export class RaftCore {
     const progress = this.tracker.get(peer)
     if (this.roleValue !== 'leader' || progress === undefined || progress.state !== 'snapshot') return
     progress.becomeProbe(done ? progress.pendingSnapshot + 1 : progress.match + 1)
-  }
-
-  /**
-   * A snapshot sent by `message.from` is durable here (the driver received and checked the
-   * file). Raft Figure 13: when the log already holds its last entry with the same term, the
-   * entries after it stay and nothing needs restoring; otherwise the log is emptied to start
-   * right after it. Returns true when the state machine must be restored from the snapshot.
-   */
-  installSnapshot(message: InstallSnapshot, configuration?: Configuration): boolean {
-    if (!this.accepts(message)) return false
-    if (message.term < this.term) {
-      this.send(this.appendResponse({ from: message.from, seq: 0 }, false, 0, 0, 0))
-      return false
-    }
-    if (this.roleValue !== 'follower' || this.leader !== message.from) this.becomeFollower(message.term, message.from)
-    this.electionElapsed = 0
-    const { lastIncludedIndex: index, lastIncludedTerm: term } = message
-    // The file is durable here whatever happens next: it is this node's to send from now on.
-    this.snapshotTaken({ index, term })
-    let restore = false
-    if (index > this.commitIndex) {
-      if (this.log.termAt(index) !== term) {
-        this.log.reset(index + 1, term)
-        this.logCuts++
-        this.durableIndex = index
-        // The snapshot's configuration is the one in force now; the log held nothing after it.
-        if (configuration !== undefined) {
-          this.configurations.resetTo(index, configuration)
-          this.syncProgress()
-        }
-        restore = true
-      }
-      this.commitTo(index)
-    }
-    this.send(this.appendResponse({ from: message.from, seq: 0 }, true, Math.max(index, this.commitIndex), 0, 0))
-    return restore
   }
 
   /**
@@ -364,8 +344,8 @@ export class RaftCore {
       this.warn(`node ${this.id}: ignored ${message.type} from node ${message.from} of term ${message.term}, past the largest term raftlog takes (${maxTermOrIndex})`)
       return
     }
-    if (message.type === 'InstallSnapshot' || message.type === 'SnapshotChunk' || message.type === 'SnapshotChunkResponse') {
-      // The driver moves snapshots; it hands the core installSnapshot() once one is durable.
+    if (message.type === 'SnapshotChunk' || message.type === 'SnapshotChunkResponse') {
+      // The driver moves snapshot files; it steps InstallSnapshot in once one is durable.
       this.warn(`node ${this.id}: ${message.type} is the driver's to handle, not the core's`)
       return
     }
@@ -376,10 +356,11 @@ export class RaftCore {
         return
       }
       const preVoteTraffic = (message.type === 'RequestVote' && message.preVote) || (message.type === 'RequestVoteResponse' && message.preVote && message.voteGranted)
-      if (!preVoteTraffic) this.becomeFollower(message.term, message.type === 'AppendEntries' ? message.from : 0)
+      if (!preVoteTraffic) this.becomeFollower(message.term, message.type === 'AppendEntries' || message.type === 'InstallSnapshot' ? message.from : 0)
     } else if (message.term < this.term) {
       // Tell a stale leader or pre-candidate about the newer term; anything else stale is dropped.
       if (message.type === 'AppendEntries') this.send(this.appendResponse(message, false, 0, 0, 0))
+      else if (message.type === 'InstallSnapshot') this.send(this.appendResponse({ from: message.from, seq: 0 }, false, 0, 0, 0))
       else if (message.type === 'RequestVote' && message.preVote) this.send({ type: 'RequestVoteResponse', from: this.id, to: message.from, term: this.term, preVote: true, voteGranted: false })
       return
     }
@@ -406,6 +387,8 @@ export class RaftCore {
 
   private stepFollower(message: RaftMessage): void {
     switch (message.type) {
+      case 'InstallSnapshot':
+        return this.handleSnapshot(message)
       case 'TimeoutNow':
         return this.handleTimeoutNow(message)
       case 'AppendEntries':
@@ -426,9 +409,10 @@ export class RaftCore {
       case 'RequestVoteResponse':
         return this.handleVoteResponse(message)
       case 'AppendEntries':
+      case 'InstallSnapshot':
         // A leader of this term exists: this candidate lost.
         this.becomeFollower(message.term, message.from)
-        return this.handleAppendEntries(message)
+        return message.type === 'AppendEntries' ? this.handleAppendEntries(message) : this.handleSnapshot(message)
       case 'RequestVote':
         return this.handleRequestVote(message)
       case 'ReadIndex':
@@ -449,9 +433,10 @@ export class RaftCore {
       case 'RequestVote':
         return this.handleRequestVote(message)
       case 'AppendEntries':
+      case 'InstallSnapshot':
         // Two leaders of one term cannot be: the safety checks would say so. Heard as a follower would.
         this.becomeFollower(message.term, message.from)
-        return this.handleAppendEntries(message)
+        return message.type === 'AppendEntries' ? this.handleAppendEntries(message) : this.handleSnapshot(message)
       case 'ReadIndexResponse':
         return this.reads.leaderAnswered(message.requestId, message.index)
       default:
@@ -470,7 +455,9 @@ export class RaftCore {
       this.outbox.length > 0 ||
       this.commitChanged ||
       this.reads.hasOutput ||
-      this.reads.queue.needsRound
+      this.reads.queue.needsRound ||
+      this.compactTo > 0 ||
+      this.restore !== undefined
     )
   }
 
@@ -500,7 +487,11 @@ export class RaftCore {
       logCuts: this.logCuts,
       readStates,
       droppedReads,
+      compactTo: this.compactTo > 0 ? this.compactTo : undefined,
+      restore: this.restore,
     }
+    this.compactTo = 0
+    this.restore = undefined
     this.outbox = []
     this.hardStateChanged = false
     this.logChanged = false
@@ -738,6 +729,34 @@ export class RaftCore {
     this.log.append(appended.map((entry) => ({ term: entry.term, type: entry.type, data: entry.data })))
     for (const entry of appended) if (entry.type === EntryType.Config) this.configurationAppended(entry.index, entry.data)
     this.logChanged = true
+  }
+
+  /**
+   * The driver stepped in a snapshot received from `message.from`: the file is durable here. Raft
+   * Figure 13: when the log already holds its last entry with the same term, the entries after it
+   * stay and nothing needs restoring; otherwise the log is emptied to start right after it, and
+   * Ready.restore tells the driver to restore the state machine from the file.
+   */
+  private handleSnapshot(message: InstallSnapshot): void {
+    if (this.leader !== message.from) this.becomeFollower(message.term, message.from)
+    this.electionElapsed = 0
+    const { lastIncludedIndex: index, lastIncludedTerm: term } = message
+    this.snapshotDurable({ index, term })
+    if (index > this.commitIndex) {
+      if (this.log.termAt(index) !== term) {
+        this.log.reset(index + 1, term)
+        this.logCuts++
+        this.durableIndex = index
+        // The snapshot's configuration is the one in force now; the log held nothing after it.
+        if (message.configuration !== undefined) {
+          this.configurations.resetTo(index, message.configuration)
+          this.syncProgress()
+        }
+        this.restore = { index, term }
+      }
+      this.commitTo(index)
+    }
+    this.send(this.appendResponse({ from: message.from, seq: 0 }, true, Math.max(index, this.commitIndex), 0, 0))
   }
 
   /** The first index of the run of `term` that ends at `index`: the leader skips it whole. */

@@ -1,13 +1,30 @@
 // RaftNode: the driver around RaftCore. It owns the timers, the disk (RaftLog and
-// raft_state.meta) and the transport, and does what each Ready asks in order: save term and
-// vote, flush the log, send, apply committed entries, advance.
+// raft_state.meta), the transport and the state machine, and does what each Ready asks, in order.
+// The core is the only one that decides what the log holds; the driver carries it out.
+//
+//   tick · message · propose · read · a snapshot file made durable (stepped in)
+//                    │
+//                    ▼
+//              RaftCore.step()/tick()          (pure: no disk, no socket, no clock)
+//                    │ Ready
+//                    ▼
+//   take(ready):  save term and vote  ─ compact the log (compactTo), prune old snapshots
+//                 send the leader's AppendEntries (before its own flush, §10.2.1)
+//                 start the flush ─────────┐   (the next Ready is taken meanwhile)
+//                                          ▼
+//   complete(ready), in order:   send the answers · serve confirmed reads · advance()
+//                                record the committed configuration · apply committed entries
+//                                (the Applier, beside the loop) · settle membership waiters
+//                    │
+//                    ▼
+//   after the turn:  events for listeners ('role', 'leader', 'configuration', 'removed', 'snapshot')
 import { EventEmitter } from 'node:events'
 import { join } from 'node:path'
 import { RaftLog, type RaftLogStats } from '../storage/raft-log.js'
 import { RaftStateFile, stateFileName, type ServerState } from '../storage/raft-state-file.js'
 import { RaftLogError } from '../storage/errors.js'
 import { SnapshotStore } from '../storage/snapshot-store.js'
-import { RaftCore, type ReadMode, type Ready, type Role } from './raft-core.js'
+import { RaftCore, type ReadMode, type Ready, type Role, type SnapshotMeta } from './raft-core.js'
 import { Applier } from './applier.js'
 import { PendingProposals } from './pending-proposals.js'
 import { PendingReads, notLeaderForRead } from './pending-reads.js'
@@ -24,7 +41,7 @@ import { MembershipRequests } from './membership-requests.js'
 import { clusterIdOf, deriveClusterId, newClusterToken, settleIdentity } from './cluster-identity.js'
 import { configurationsOrLegacy, startingConfigurations, writeFirstConfiguration, type ConfigurationAt } from './starting-configuration.js'
 import { checkNodeOptions, defaultElectionTimeoutMs } from './node-options.js'
-import { defaultSnapshotThreshold, defaultSnapshotTrailingEntries } from './snapshotter.js'
+import { defaultSnapshotThreshold, defaultSnapshotTrailingEntries, snapshotsKept } from './snapshotter.js'
 
 export interface RaftNodeOptions {
   /** This node's id, from 1. */
@@ -180,6 +197,12 @@ export class RaftNode extends EventEmitter {
   /** Index of the configuration last announced ('configuration' event, transport addresses). */
   private announcedConfiguration = -1
   private removed = false
+  /** A snapshot stepped into the core whose Ready has not been taken yet: who sent it, and since when. */
+  private snapshotStepped: { from: number; startedAt: number } | undefined
+  /** A snapshot was taken: older snapshot files go once the log behind it was compacted. */
+  private pruneSnapshotsDue = false
+  /** Events of this turn, for listeners once it is over (a listener may stop the node). */
+  private pendingEvents: [string, unknown][] = []
   /** The peer that said this node was removed (0: none). */
   private toldRemovedBy = 0
   /** What announceRemoved() last looked at. */
@@ -250,6 +273,7 @@ export class RaftNode extends EventEmitter {
       ...(options.maxEntriesPerAppend === undefined ? {} : { maxEntriesPerAppend: options.maxEntriesPerAppend }),
       ...(options.maxBytesPerAppend === undefined ? {} : { maxBytesPerAppend: options.maxBytesPerAppend }),
       readMode: options.readMode ?? 'read-index',
+      snapshotTrailingEntries: options.snapshotTrailingEntries ?? defaultSnapshotTrailingEntries,
       memberSince: saved.memberSince ?? 0,
       ...(options.leaseClockDriftMs === undefined ? {} : { leaseDriftTicks: Math.ceil(options.leaseClockDriftMs / tickMs) }),
       newClusterToken,
@@ -259,15 +283,15 @@ export class RaftNode extends EventEmitter {
       store: snapshots,
       stateMachine: options.stateMachine,
       threshold: options.snapshotThreshold ?? defaultSnapshotThreshold,
-      trailingEntries: options.snapshotTrailingEntries ?? defaultSnapshotTrailingEntries,
       latest: start.snapshot,
       termAt: (index) => log.termAt(index),
-      compact: (upTo) => this.guard(() => log.compact(upTo)),
       onTaken: (snapshot, durationMs) => {
+        // The core decides what of the log goes (Ready.compactTo); older files go after it.
+        this.pruneSnapshotsDue = true
         this.guard(() => this.core.snapshotTaken(snapshot))
         this.counters.snapshotsTaken++
         this.counters.lastSnapshotMs = durationMs
-        this.emit('snapshot', { ...snapshot, from: 0 })
+        this.emitAfterTurn('snapshot', { ...snapshot, from: 0 })
       },
       // A snapshot carries the configuration in force at its last entry (Raft dissertation §4.1).
       metadataAt: (index) => encodeConfiguration(this.core.configurationAt(index)),
@@ -479,7 +503,11 @@ export class RaftNode extends EventEmitter {
     if (!this.snapshotter.enabled) throw new RaftLogError('ERR_UNSUPPORTED', `RaftNode.snapshot: node ${this.id}'s state machine has no snapshot() and restore()`)
     if (this.stopped) throw new RaftLogError('ERR_STOPPED', `RaftNode.snapshot: node ${this.id} is stopped`)
     if (this.failure !== undefined) throw this.failure
-    return this.applier.betweenTwoEntries(() => this.snapshotter.take(this.applier.lastApplied))
+    const taken = await this.applier.betweenTwoEntries(() => this.snapshotter.take(this.applier.lastApplied))
+    // The turn that compacts the log behind it (Ready.compactTo) is over when this resolves.
+    await this.processing
+    await this.completions
+    return taken
   }
 
   /**
@@ -656,6 +684,14 @@ export class RaftNode extends EventEmitter {
 
   private take(ready: Ready): void {
     if (ready.hardState !== undefined) this.saveState(ready)
+    // What the core decided about the log beyond appends: compaction behind a snapshot, and a
+    // snapshot stepped in that replaced it.
+    if (ready.compactTo !== undefined) this.log.compact(ready.compactTo)
+    if (this.pruneSnapshotsDue) {
+      this.pruneSnapshotsDue = false
+      this.snapshots.prune(snapshotsKept)
+    }
+    if (this.snapshotStepped !== undefined) this.snapshotLanded(ready.restore)
     // A leader's AppendEntries go out before its own flush (Raft dissertation §10.2.1): the
     // followers write while it writes, and it counts itself toward a commit only once its flush
     // is done (advance()). Every answer waits for the flush: it may vouch for these entries.
@@ -732,7 +768,7 @@ export class RaftNode extends EventEmitter {
       // A node that joins knows no configuration until the leader's entries reach it; the
       // transport keeps the addresses it was given meanwhile.
       if (membersOf(configuration).length > 0) this.transport.setAddresses?.(configuration.addresses)
-      this.emit('configuration', { index, configuration })
+      this.emitAfterTurn('configuration', { index, configuration })
     }
     // A node left out of a committed configuration takes no further part. Only one that was a
     // member notices: a joining node is not named until its learner entry reaches it.
@@ -741,7 +777,7 @@ export class RaftNode extends EventEmitter {
     else if ((this.hasBeenMember || removedOf(configuration).includes(this.id)) && !this.removed && index <= this.core.committed) {
       this.removed = true
       this.logger.warn(`node ${this.id}: the configuration at index ${index} (${describeConfiguration(configuration)}) no longer names this node; it should be stopped (ids are never reused: to bring the machine back, join it under a new node id)`)
-      this.emit('removed', { index })
+      this.emitAfterTurn('removed', { index })
     }
   }
 
@@ -768,17 +804,18 @@ export class RaftNode extends EventEmitter {
     if (roleKey !== this.announcedRole) {
       this.announcedRole = roleKey
       this.role = ready.role
-      this.emit('role', { role: ready.role, term: ready.term, ...(ready.candidacy === undefined ? {} : { candidacy: ready.candidacy }) })
+      this.emitAfterTurn('role', { role: ready.role, term: ready.term, ...(ready.candidacy === undefined ? {} : { candidacy: ready.candidacy }) })
     }
     if (ready.leaderId !== this.leaderId) {
       this.leaderId = ready.leaderId
-      this.emit('leader', { leaderId: ready.leaderId, term: ready.term })
+      this.emitAfterTurn('leader', { leaderId: ready.leaderId, term: ready.term })
     }
   }
 
   /**
-   * A snapshot from the leader is durable here. The applier stops first: the core empties the
-   * log when the snapshot replaces it, and the state machine is then restored from the file.
+   * A snapshot from the leader is durable here: it is stepped into the core, which replaces the
+   * log when the snapshot is ahead of it and says so in the next Ready (restore). The applier
+   * stops first, so nothing reads the log while the core cuts it.
    */
   private async installSnapshot(message: InstallSnapshot, startedAt: number): Promise<void> {
     if (this.stopped || this.failure !== undefined) return
@@ -788,35 +825,42 @@ export class RaftNode extends EventEmitter {
     }
     const configuration = await this.snapshotConfiguration(message.lastIncludedIndex)
     await this.applier.pause()
-    let restore = false
-    this.guard(() => {
-      restore = this.core.installSnapshot(message, configuration)
-    })
-    const meta = { index: message.lastIncludedIndex, term: message.lastIncludedTerm }
-    if (!restore || this.failure !== undefined) {
+    this.snapshotStepped = { from: message.from, startedAt }
+    this.guard(() => this.core.step({ ...message, ...(configuration === undefined ? {} : { configuration }) }))
+    // Stepped but nothing to do (a stale term): the applier goes on.
+    if (this.snapshotStepped !== undefined && !this.core.hasReady()) this.snapshotLanded(undefined)
+  }
+
+  /** The Ready after a snapshot was stepped in: restore the state machine from it, or go on applying. */
+  private snapshotLanded(restore: SnapshotMeta | undefined): void {
+    const stepped = this.snapshotStepped as { from: number; startedAt: number }
+    this.snapshotStepped = undefined
+    if (restore === undefined || this.failure !== undefined) {
       this.applier.resume()
       return
     }
-    this.snapshotter.installed(meta)
+    this.snapshotter.installed(restore)
     // The log now starts after the snapshot: a state machine that cannot be restored leaves the
     // node nothing to apply from, so a failure here fails the node.
-    await this.applier.restoreTo(meta.index, async () => {
-      const snapshot = this.snapshots.list().find((file) => file.index === meta.index)
-      if (snapshot === undefined) throw new RaftLogError('ERR_CORRUPT', `Snapshot ${meta.index} vanished from ${this.log.dir} after it was installed`)
-      const reader = await this.snapshots.read(snapshot)
-      try {
-        await (this.stateMachine.restore as NonNullable<StateMachine['restore']>).call(this.stateMachine, reader.chunks(), meta)
-      } finally {
-        await reader.close()
-      }
-    }).then(
-      () => {
-        this.counters.snapshotsInstalled++
-        this.counters.lastInstallMs = Date.now() - startedAt
-        this.emit('snapshot', { ...meta, from: message.from })
-      },
-      (error: unknown) => this.fail(error as Error),
-    )
+    this.applier
+      .restoreTo(restore.index, async () => {
+        const snapshot = this.snapshots.list().find((file) => file.index === restore.index)
+        if (snapshot === undefined) throw new RaftLogError('ERR_CORRUPT', `Snapshot ${restore.index} vanished from ${this.log.dir} after it was installed`)
+        const reader = await this.snapshots.read(snapshot)
+        try {
+          await (this.stateMachine.restore as NonNullable<StateMachine['restore']>).call(this.stateMachine, reader.chunks(), restore)
+        } finally {
+          await reader.close()
+        }
+      })
+      .then(
+        () => {
+          this.counters.snapshotsInstalled++
+          this.counters.lastInstallMs = Date.now() - stepped.startedAt
+          this.emitAfterTurn('snapshot', { ...restore, from: stepped.from })
+        },
+        (error: unknown) => this.fail(error as Error),
+      )
   }
 
   /** The configuration a received snapshot carries (undefined: it has none, or an unreadable one). */
@@ -880,7 +924,7 @@ export class RaftNode extends EventEmitter {
     // Remembered: started again, the node knows at once (its log may never say so).
     this.guard(() => this.stateFile.save({ ...this.stateFile.load(), removed: true }))
     this.logger.warn(`node ${this.id}: node ${this.toldRemovedBy} says this node was removed from the cluster; it should be stopped (ids are never reused: to bring the machine back, join it under a new node id)`)
-    this.emit('removed', { index: this.core.configurationIndex, by: this.toldRemovedBy })
+    this.emitAfterTurn('removed', { index: this.core.configurationIndex, by: this.toldRemovedBy })
   }
 
   private saveState(ready?: Ready, configuration?: { index: number; data: Uint8Array }): void {
@@ -892,6 +936,20 @@ export class RaftNode extends EventEmitter {
       lastApplied: this.applier.lastApplied,
       serverState: serverStates[ready?.role ?? this.core.role],
       ...(configuration === undefined ? {} : { configuration }),
+    })
+  }
+
+  /**
+   * Emits `event` once the current turn is over: listeners run outside the Raft loop, so one
+   * that stops the node (on 'removed', say) never does so halfway through a turn.
+   */
+  private emitAfterTurn(event: string, payload: unknown): void {
+    this.pendingEvents.push([event, payload])
+    if (this.pendingEvents.length > 1) return
+    setImmediate(() => {
+      const events = this.pendingEvents
+      this.pendingEvents = []
+      for (const [name, value] of events) this.emit(name, value)
     })
   }
 

@@ -1,14 +1,14 @@
-// Takes snapshots of the state machine and compacts the log behind them (Raft §7): when enough
-// entries were applied since the last one, or when asked. The state machine's bytes are
-// written to a snapshot file beside the Raft loop; only once the file is durable is the log
-// compacted, and only below the snapshot minus a trailing margin, so that a slightly slow
-// follower still gets entries rather than a whole snapshot.
+// Takes snapshots of the state machine (Raft §7): when enough entries were applied since the last
+// one, or when asked. The state machine's bytes are written to a snapshot file beside the Raft
+// loop; once the file is durable the core is told (onTaken), and it decides what of the log may
+// go (Ready.compactTo): the core is the only one that changes the log.
+import { defaultSnapshotTrailingEntries } from './core/options.js'
 import type { SnapshotStore } from '../storage/snapshot-store.js'
 import type { SnapshotInfo, StateMachine } from './state-machine.js'
 import { chunksOf, startNow, type SnapshotData } from './snapshot-stream.js'
 
 export const defaultSnapshotThreshold = 10_000
-export const defaultSnapshotTrailingEntries = 5_000
+export { defaultSnapshotTrailingEntries }
 /** Snapshot files kept: the newest valid one and one older (a torn newest one falls back to it). */
 export const snapshotsKept = 2
 
@@ -17,15 +17,11 @@ export interface SnapshotterOptions {
   stateMachine: StateMachine
   /** Entries applied since the last snapshot that trigger a new one. */
   threshold: number
-  /** Entries kept in the log behind a snapshot. */
-  trailingEntries: number
   /** The newest durable snapshot at start, if any. */
   latest: SnapshotInfo | undefined
   /** Term of a log entry (the snapshot's last one is still in the log when it is taken). */
   termAt(index: number): number | undefined
-  /** Drops log segments whose every entry is at or below `upTo`. */
-  compact(upTo: number): void
-  /** A snapshot is durable and the log compacted behind it (after durationMs): the core may send it. */
+  /** A snapshot is durable (after durationMs): the core may send it and compact the log behind it. */
   onTaken(snapshot: SnapshotInfo, durationMs: number): void
   /** The metadata stored with a snapshot at `index` (the Raft layer's configuration). */
   metadataAt(index: number): Uint8Array
@@ -76,7 +72,7 @@ export class Snapshotter {
 
   /**
    * Takes a snapshot of the state after entry `lastApplied`; must be called between two
-   * applies. Resolves once the file is durable and the log compacted behind it.
+   * applies. Resolves once the file is durable and the core was told.
    */
   take(lastApplied: number): Promise<SnapshotInfo> {
     if (this.inProgress !== undefined) return this.inProgress.then(() => this.take(lastApplied))
@@ -110,11 +106,6 @@ export class Snapshotter {
       throw error
     }
     this.latestSnapshot = meta
-    // Durable: the log behind it (less a margin for slow followers) can go, then older files.
-    // Nothing to drop while the snapshot is younger than the margin (a threshold below it).
-    const upTo = meta.index - this.options.trailingEntries
-    if (upTo > 0) this.options.compact(upTo)
-    this.options.store.prune(snapshotsKept)
     this.options.onTaken(meta, performance.now() - started)
     return meta
   }

@@ -128,6 +128,7 @@ export class Simulator {
       heartbeatTicks: this.options.heartbeatTicks,
       random: seededRandom(this.seed * 31 + id + this.time * 7),
       maxEntriesPerAppend: this.options.maxEntriesPerAppend,
+      snapshotTrailingEntries: this.options.snapshotTrailing,
       ...this.options.core,
     })
   }
@@ -312,6 +313,14 @@ export class Simulator {
 
   private handle(node: SimNode, ready: Ready): void {
     if (ready.hardState !== undefined) node.hard = { ...ready.hardState }
+    // What the core decided about the log and the state machine, carried out as a driver does.
+    if (ready.compactTo !== undefined) node.log.compact(ready.compactTo)
+    if (ready.restore !== undefined) {
+      const snapshot = node.snapshot
+      if (snapshot === undefined || snapshot.index !== ready.restore.index) throw new Error(`node ${node.id} must restore snapshot ${ready.restore.index}, which it does not hold`)
+      node.applied = [...snapshot.applied]
+      this.listener.stateReset?.(node.id, node.applied)
+    }
     // As the driver does: the leader's replication goes out before its own flush (§10.2.1).
     this.sendMessages(node, ready, true)
     const ticks = ready.mustFlush ? (node.flushTicks ?? Math.floor(this.random() * (this.maxFlushTicks + 1))) : 0
@@ -356,8 +365,8 @@ export class Simulator {
     const last = node.applied[node.applied.length - 1]
     if (every === 0 || last === undefined || last.index - (node.snapshot?.index ?? 0) < every) return
     node.snapshot = { index: last.index, term: last.term, applied: [...node.applied], config: node.core.configurationAt(last.index) }
+    // The core decides what of the log may go (Ready.compactTo).
     node.core.snapshotTaken({ index: last.index, term: last.term })
-    node.log.compact(last.index - this.options.snapshotTrailing)
     this.counts.snapshotsTaken++
   }
 
@@ -388,10 +397,9 @@ export class Simulator {
       this.counts.snapshotsInstalled++
       // Durable on the target first (the file), then stepped into its core.
       if ((target.snapshot?.index ?? 0) < transfer.snapshot.index) target.snapshot = transfer.snapshot
-      if (target.core.installSnapshot(transfer.message, transfer.snapshot.config)) {
-        target.applied = [...transfer.snapshot.applied]
-        this.listener.stateReset?.(target.id, target.applied)
-      }
+      // Stepped in; the Ready says whether the state machine is restored from it.
+      target.core.step({ ...transfer.message, configuration: transfer.snapshot.config })
+      this.drainReadies()
       if (stillSender) sender.core.reportSnapshot(target.id, true)
     }
     this.drainReadies()

@@ -29,6 +29,11 @@ export interface RaftCoreOptions {
   appliedIndex?: number
   /** The newest durable snapshot, sent to followers that need compacted entries. */
   snapshot?: SnapshotMeta
+  /**
+   * Entries kept in the log behind a snapshot (default 5,000): a follower that is only a little
+   * behind still gets entries rather than a whole snapshot. Ready.compactTo says what may go.
+   */
+  snapshotTrailingEntries?: number
   maxEntriesPerAppend?: number
   /** Payload bytes per AppendEntries; a single larger entry still goes alone. */
   maxBytesPerAppend?: number
@@ -71,6 +76,7 @@ export interface RaftCoreOptions {
 export type ReadMode = 'read-index' | 'lease'
 
 export const defaultMaxPromotionLagEntries = 1000
+export const defaultSnapshotTrailingEntries = 5_000
 export const defaultMaxEntriesPerAppend = 512
 export const defaultMaxBytesPerAppend = 1024 * 1024
 export const defaultMaxInflightAppends = 64

@@ -57,4 +57,15 @@ export interface Ready {
   readStates: ReadState[]
   /** Reads asked here that cannot be confirmed (leadership moved): ask again. */
   droppedReads: number[]
+  /**
+   * Compact the log up to here (whole segments at or below it): a snapshot covers it, less the
+   * trailing entries kept for slow followers. The core is the only one that decides what the
+   * log holds; the driver carries it out.
+   */
+  compactTo: number | undefined
+  /**
+   * A snapshot stepped in (InstallSnapshot) replaced the log: restore the state machine from it
+   * before applying anything after it.
+   */
+  restore: SnapshotMeta | undefined
 }
