@@ -1,8 +1,8 @@
-import { loadClusterConfig } from '../net/cluster-config.js'
+import { loadClusterConfig } from '../net/config/cluster-config.js'
 import { UsageError } from './command.js'
 
-import { ClusterClient, type ClusterClientOptions } from '../net/cluster-client.js'
-import { readClientTlsFiles, type ClientTlsFiles } from '../net/client-tls.js'
+import { ClusterClient, type ClusterClientOptions } from '../net/client/cluster-client.js'
+import { readClientTlsFiles, type ClientTlsFiles } from '../net/tls/client-tls.js'
 
 /** The options of every command that talks to a cluster, for parseArgs. */
 export const tlsOptions = { cacert: { type: 'string' }, cert: { type: 'string' }, key: { type: 'string' } } as const

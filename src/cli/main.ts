@@ -2,7 +2,7 @@
 import './quiet-warnings.js'
 import { UsageError } from './command.js'
 import { commands } from './commands/index.js'
-import { RaftLogError } from '../storage/errors.js'
+import { RaftLogError } from '../errors.js'
 import { packageVersion } from './version.js'
 
 function overview(): string {

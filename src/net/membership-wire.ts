@@ -1,8 +1,8 @@
 // Membership on the wire: a Configuration as the protocol's ConfigurationInfo and back, and each
 // member's place and progress as the Status reply shows it.
-import type { Configuration } from '../raft/configuration.js'
-import { membersOf } from '../raft/configuration.js'
-import type { RaftNode } from '../raft/raft-node.js'
+import type { Configuration } from '../raft/core/configuration.js'
+import { membersOf } from '../raft/core/configuration.js'
+import type { RaftNode } from '../raft/node/raft-node.js'
 
 export interface WireMember {
   id: number

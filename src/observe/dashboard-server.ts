@@ -8,7 +8,7 @@ import { createRequire } from 'node:module'
 import { isIP } from 'node:net'
 import { dirname, join } from 'node:path'
 import { packageRoot } from '../package-root.js'
-import { RaftLogError } from '../storage/errors.js'
+import { RaftLogError } from '../errors.js'
 import { ClusterWatch, type StatusSource } from './cluster-watch.js'
 import { allowedHosts } from './allowed-hosts.js'
 

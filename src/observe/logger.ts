@@ -5,7 +5,7 @@
 // the process exits is not lost, and a write to a closed pipe is an 'error' event on the stream,
 // not an exception in the caller.
 import { pino } from 'pino'
-import { escapeControls } from '../raft/log-text.js'
+import { escapeControls } from '../raft/node/log-text.js'
 
 export type LogFormat = 'text' | 'json'
 export const logFormats: readonly LogFormat[] = ['text', 'json']

@@ -4,7 +4,7 @@
 // directory is locked, as the gRPC port does.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { isIP } from 'node:net'
-import { RaftLogError } from '../storage/errors.js'
+import { RaftLogError } from '../errors.js'
 import { NodeMetrics, type MetricsSource } from './node-metrics.js'
 
 export class MetricsServer {

@@ -2,9 +2,9 @@
 // the node when Prometheus scrapes (status(), stats(), the transport's counts): nothing runs
 // between scrapes. Only latencies are recorded as they happen, from the node's events.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
-import type { RaftNode } from '../raft/raft-node.js'
-import type { PeerCounts, TransportCounts } from '../net/grpc-transport.js'
-import { directoryBytes } from './directory-bytes.js'
+import type { RaftNode } from '../raft/node/raft-node.js'
+import type { PeerCounts, TransportCounts } from '../net/transport/grpc-transport.js'
+import { directoryBytes } from '../net/server/directory-bytes.js'
 
 /** What the metrics are read from. */
 export interface MetricsSource {

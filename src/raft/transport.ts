@@ -1,4 +1,4 @@
-import type { RaftMessage } from './messages.js'
+import type { RaftMessage } from './core/messages.js'
 
 /** How a RaftNode reaches its peers. Delivery is best effort: messages may be lost or reordered. */
 export interface Transport {

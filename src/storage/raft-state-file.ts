@@ -4,7 +4,7 @@
 // a load takes the valid slot with the higher sequence. A torn save therefore always leaves the
 // previous state readable.
 import { basename, dirname } from 'node:path'
-import { RaftLogError } from './errors.js'
+import { RaftLogError } from '../errors.js'
 import { fsyncDirectory, isLockHeld, lockFile, mapFile, syncRange, unlockFile, unmap } from './native.js'
 import { crc32, readU64, writeU64 } from './segment-format.js'
 import { systemError } from './system-error.js'

@@ -3,7 +3,7 @@
 import { basename, dirname, join } from 'node:path'
 import { readFileSync, renameSync, rmSync, statSync } from 'node:fs'
 import { EntryType, type LogEntry } from './log-entry.js'
-import { RaftLogError } from './errors.js'
+import { RaftLogError } from '../errors.js'
 import { advise, fsyncDirectory, mapFile, pageSizeBytes, populateRangeAsync, syncRange, syncRangeAsync, unmap } from './native.js'
 import { systemError } from './system-error.js'
 import { judgeHeader, walkOpenSegment, type HeaderVerdict, type OpenSegmentWalk } from './recovery-rule.js'

@@ -8,9 +8,9 @@ import { join } from 'node:path'
 import { runCli } from '../helpers/cli.js'
 import { exited, startNode, statuses, waitFor, writeConfig, type NodeProcess } from '../helpers/processes.js'
 import { tempDir } from '../helpers/temp-dir.js'
-import { loadClusterConfig } from '../../src/net/cluster-config.js'
-import { deriveClusterId } from '../../src/raft/cluster-identity.js'
-import { votersOnly } from '../../src/raft/configuration.js'
+import { loadClusterConfig } from '../../src/net/config/cluster-config.js'
+import { deriveClusterId } from '../../src/raft/node/cluster-identity.js'
+import { votersOnly } from '../../src/raft/core/configuration.js'
 
 const nodes: NodeProcess[] = []
 afterEach(() => {

@@ -6,9 +6,9 @@ import { join } from 'node:path'
 import { runCli } from '../helpers/cli.js'
 import { exited, startNode, statuses, waitFor, writeConfig, type NodeProcess } from '../helpers/processes.js'
 import { tempDir } from '../helpers/temp-dir.js'
-import { ClusterClient } from '../../src/net/cluster-client.js'
-import { decodeKvResult, encodeKvCommand } from '../../src/net/kv-state-machine.js'
-import type { RaftLogError } from '../../src/storage/errors.js'
+import { ClusterClient } from '../../src/net/client/cluster-client.js'
+import { decodeKvResult, encodeKvCommand } from '../../src/kv/kv-state-machine.js'
+import type { RaftLogError } from '../../src/errors.js'
 
 const keys = 500
 const puts = 20_000

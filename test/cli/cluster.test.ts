@@ -7,8 +7,8 @@ import { join } from 'node:path'
 import { runCli } from '../helpers/cli.js'
 import { alive, exited, startCluster, startNode, statuses, waitFor, writeConfig } from '../helpers/processes.js'
 import { tempDir } from '../helpers/temp-dir.js'
-import { ClusterClient } from '../../src/net/cluster-client.js'
-import { encodeKvCommand } from '../../src/net/kv-state-machine.js'
+import { ClusterClient } from '../../src/net/client/cluster-client.js'
+import { encodeKvCommand } from '../../src/kv/kv-state-machine.js'
 
 /** A plain TCP server on `port`, so that a node cannot bind it. */
 function occupy(port: number): Promise<Server> {

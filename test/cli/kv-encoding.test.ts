@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest'
 import { bytesFrom, describeBytes, encodingFrom, outputOf, textOf } from '../../src/cli/kv/encoding.js'
 import { describeKvCommand } from '../../src/cli/kv/describe-entry.js'
-import { decodeKvCommand, encodeKvCommand } from '../../src/net/kv-state-machine.js'
+import { decodeKvCommand, encodeKvCommand } from '../../src/kv/kv-state-machine.js'
 
 describe('kv --encoding', () => {
   it('reads and writes every byte sequence exactly in hex and base64', () => {

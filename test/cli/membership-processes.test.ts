@@ -7,8 +7,8 @@ import { join } from 'node:path'
 import { runCli } from '../helpers/cli.js'
 import { exited, freePort, startNode, waitFor, writeConfig, type NodeProcess } from '../helpers/processes.js'
 import { tempDir } from '../helpers/temp-dir.js'
-import { ClusterClient, type NodeStatus } from '../../src/net/cluster-client.js'
-import { decodeKvResult, encodeKvCommand } from '../../src/net/kv-state-machine.js'
+import { ClusterClient, type NodeStatus } from '../../src/net/client/cluster-client.js'
+import { decodeKvResult, encodeKvCommand } from '../../src/kv/kv-state-machine.js'
 
 /** Puts key-0, key-1, ... one at a time until stopped; the longest wait for one put is the write gap. */
 class Writer {

@@ -2,7 +2,7 @@
 // match (or not), it must flag every way the restored state can be wrong.
 import { describe, expect, it } from 'vitest'
 import { EntryType } from '../../src/index.js'
-import type { RaftStatus } from '../../src/raft/raft-node.js'
+import type { RaftStatus } from '../../src/raft/node/raft-node.js'
 import { Ledger, proposalData, proposalId } from '../../src/cli/crash-test/ledger.js'
 import { SnapshotModel } from '../../src/cli/crash-test/snapshot-model.js'
 

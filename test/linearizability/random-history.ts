@@ -5,7 +5,7 @@ import { isUnknown } from './checker.js'
 import { HistoryRecorder } from './history.js'
 import { textValue, type KvInput, type KvOperation, type KvOutput } from './kv-model.js'
 import { EntryType } from '../../src/storage/log-entry.js'
-import { decodeKvResult, encodeKvCommand, KvStateMachine } from '../../src/net/kv-state-machine.js'
+import { decodeKvResult, encodeKvCommand, KvStateMachine } from '../../src/kv/kv-state-machine.js'
 
 export interface ExecutionShape {
   clients: number

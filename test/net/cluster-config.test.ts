@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import { loadClusterConfig } from '../../src/net/cluster-config.js'
+import { loadClusterConfig } from '../../src/net/config/cluster-config.js'
 import { pageSizeBytes } from '../../src/storage/native.js'
 import { tempDir } from '../helpers/temp-dir.js'
 

@@ -4,9 +4,9 @@
 // appended and committed the forged entry.)
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import * as grpc from '@grpc/grpc-js'
-import type { NodeServer } from '../../src/net/node-server.js'
-import { ClusterClient } from '../../src/net/cluster-client.js'
-import { decodeKvResult, encodeKvCommand } from '../../src/net/kv-state-machine.js'
+import type { NodeServer } from '../../src/net/server/node-server.js'
+import { ClusterClient } from '../../src/net/client/cluster-client.js'
+import { decodeKvResult, encodeKvCommand } from '../../src/kv/kv-state-machine.js'
 import { clientTlsFrom } from '../helpers/tls.js'
 import { pause, sendRaw, settled, startServers as startCluster, stopServers as stopCluster, type Servers as Cluster } from '../helpers/node-servers.js'
 

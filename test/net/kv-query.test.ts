@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
-import { answerKvQuery, decodeKvQuery, decodeKvScanResult, encodeKvQuery, maxScanKeys, type KvQuery } from '../../src/net/kv-query.js'
-import { decodeKvResult, encodeKvCommand, KvStateMachine, type KvCommand } from '../../src/net/kv-state-machine.js'
+import { answerKvQuery, decodeKvQuery, decodeKvScanResult, encodeKvQuery, maxScanKeys, type KvQuery } from '../../src/kv/kv-query.js'
+import { decodeKvResult, encodeKvCommand, KvStateMachine, type KvCommand } from '../../src/kv/kv-state-machine.js'
 import { EntryType } from '../../src/storage/log-entry.js'
-import type { KvBytes } from '../../src/net/kv-bytes.js'
+import type { KvBytes } from '../../src/kv/kv-bytes.js'
 
 // Bytes, a few of them UTF-8 ('é' is 0xc3 0xa9) and one never (0xff), so keys share prefixes often.
 const key = fc.array(fc.constantFrom(0x61, 0x62, 0x63, 0xc3, 0xa9, 0x2f, 0xff), { maxLength: 4 }).map((bytes) => Buffer.from(bytes))

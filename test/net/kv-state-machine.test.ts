@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
-import { decodeKvCommand, decodeKvResult, encodeKvCommand, KvStateMachine, type KvCommand, type KvResult } from '../../src/net/kv-state-machine.js'
+import { decodeKvCommand, decodeKvResult, encodeKvCommand, KvStateMachine, type KvCommand, type KvResult } from '../../src/kv/kv-state-machine.js'
 import { EntryType } from '../../src/storage/log-entry.js'
 
 // Keys and values are bytes, any bytes, empty included (0xff and 0xfe are two keys, not one U+FFFD).

@@ -4,9 +4,9 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { loadClusterConfig } from '../../src/net/cluster-config.js'
-import { readNodeTls } from '../../src/net/tls-files.js'
-import { plaintextWarning } from '../../src/net/plaintext-warning.js'
+import { loadClusterConfig } from '../../src/net/config/cluster-config.js'
+import { readNodeTls } from '../../src/net/tls/tls-files.js'
+import { plaintextWarning } from '../../src/net/server/plaintext-warning.js'
 import { makeCertificates } from '../helpers/tls.js'
 
 const nodes = `nodes:

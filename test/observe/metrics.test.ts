@@ -8,8 +8,8 @@ import { runCli } from '../helpers/cli.js'
 import { exited, startNode, waitFor, writeConfig, type NodeProcess } from '../helpers/processes.js'
 import { get, sampleValue, scrape, type Sample } from '../helpers/prometheus.js'
 import { tempDir } from '../helpers/temp-dir.js'
-import { ClusterClient } from '../../src/net/cluster-client.js'
-import { decodeKvResult, encodeKvCommand } from '../../src/net/kv-state-machine.js'
+import { ClusterClient } from '../../src/net/client/cluster-client.js'
+import { decodeKvResult, encodeKvCommand } from '../../src/kv/kv-state-machine.js'
 
 /** The node whose metrics say it leads, with its samples; undefined when none does. */
 async function leaderByMetrics(metricsPorts: Map<number, number>): Promise<{ id: number; samples: Sample[] } | undefined> {

@@ -1,10 +1,10 @@
 // NodeMetrics against a stand-in node: what a scrape shows when the node's role, followers and
 // snapshots change, without a cluster (the live cluster test covers the rest).
-import { emptyRejectionCounts } from '../../src/net/rejections.js'
+import { emptyRejectionCounts } from '../../src/net/transport/rejections.js'
 import { describe, expect, it } from 'vitest'
 import { EventEmitter } from 'node:events'
 import { NodeMetrics } from '../../src/observe/node-metrics.js'
-import type { RaftNode, RaftNodeStats, RaftStatus } from '../../src/raft/raft-node.js'
+import type { RaftNode, RaftNodeStats, RaftStatus } from '../../src/raft/node/raft-node.js'
 import { parseMetrics, sampleValue } from '../helpers/prometheus.js'
 import { tempDir } from '../helpers/temp-dir.js'
 

@@ -3,14 +3,14 @@
 // with sessions (retrying the same entry while its outcome is unknown), and get through any node
 // with ReadIndex. Every operation is recorded for the linearizability checker.
 import { EntryType, type LogEntry } from '../../src/storage/log-entry.js'
-import { KvStateMachine, decodeKvCommand, decodeKvResult, encodeKvCommand, type KvCommand } from '../../src/net/kv-state-machine.js'
-import { SessionStateMachine, clientIdOf } from '../../src/raft/session-state-machine.js'
-import { ClientSession } from '../../src/raft/client-session.js'
-import { encodeOpen, sessionSecretBytes } from '../../src/raft/session-envelope.js'
+import { KvStateMachine, decodeKvCommand, decodeKvResult, encodeKvCommand, type KvCommand } from '../../src/kv/kv-state-machine.js'
+import { SessionStateMachine, clientIdOf } from '../../src/session/session-state-machine.js'
+import { ClientSession } from '../../src/session/client-session.js'
+import { encodeOpen, sessionSecretBytes } from '../../src/session/session-envelope.js'
 import { randomBytes } from 'node:crypto'
 import { HistoryRecorder, type OpHandle } from '../linearizability/history.js'
 import { textValue, type KvInput, type KvOutput } from '../linearizability/kv-model.js'
-import type { Simulator } from './simulator.js'
+import type { Simulator } from '../../src/testing/simulator.js'
 
 /** Ticks a client waits for an answer before it sends the same entry again (or gives a read up). */
 const answerTimeoutTicks = 20

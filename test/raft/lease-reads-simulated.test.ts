@@ -5,7 +5,7 @@
 // when the transfer times out and it leads on (etcd, tikv and CockroachDB closed the same hole).
 // Replay: RAFT_SEED=<seed> npx vitest run test/raft/lease-reads
 import { describe, expect, it } from 'vitest'
-import { Simulator, testSeed } from './simulator.js'
+import { Simulator, testSeed } from '../../src/testing/simulator.js'
 
 const seed = testSeed()
 

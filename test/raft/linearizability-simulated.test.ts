@@ -6,9 +6,9 @@
 // leader answers reads from its own state, no ReadIndex) must be caught, whatever the seed. Replay: RAFT_SEED=<seed> npx vitest run test/raft/linearizability
 // More histories: RAFT_HISTORIES=5000.
 import { describe, expect, it } from 'vitest'
-import { Simulator, testSeed } from './simulator.js'
+import { Simulator, testSeed } from '../../src/testing/simulator.js'
 import { KvSimulation } from './kv-simulation.js'
-import { seededRandom } from '../../src/raft/seeded-random.js'
+import { seededRandom } from '../../src/raft/core/seeded-random.js'
 import { checkLinearizable } from '../linearizability/checker.js'
 import { kvModel } from '../linearizability/kv-model.js'
 

@@ -3,9 +3,9 @@
 // by a leader crash at each step, learners that never count, transfers to lagging and cut-off
 // nodes. Safety is checked on every apply. Replay: RAFT_SEED=<seed> npx vitest run test/raft
 import { describe, expect, it } from 'vitest'
-import { Simulator, testSeed } from './simulator.js'
-import { isJoint, type Configuration } from '../../src/raft/configuration.js'
-import type { MembershipChange } from '../../src/raft/membership-change.js'
+import { Simulator, testSeed } from '../../src/testing/simulator.js'
+import { isJoint, type Configuration } from '../../src/raft/core/configuration.js'
+import type { MembershipChange } from '../../src/raft/core/membership-change.js'
 
 const seed = testSeed()
 let proposed = 0

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { MemoryNetwork } from '../../src/testing.js'
-import type { RaftMessage } from '../../src/raft/messages.js'
+import { MemoryNetwork } from '../../src/testing/index.js'
+import type { RaftMessage } from '../../src/raft/core/messages.js'
 
 function heartbeat(from: number, to: number, term = 1): RaftMessage {
   return { type: 'AppendEntries', from, to, term, prevLogIndex: 0, prevLogTerm: 0, entries: [], leaderCommit: 0, seq: 0 }

@@ -3,7 +3,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { join } from 'node:path'
 import { RaftNode, type LogEntry, type RaftNodeOptions } from '../../src/index.js'
-import { MemoryNetwork } from '../../src/testing.js'
+import { MemoryNetwork } from '../../src/testing/index.js'
 import { silentLogger } from '../helpers/entries.js'
 import { tempDir } from '../helpers/temp-dir.js'
 import { waitFor as waitUntil } from '../helpers/raft-nodes.js'

@@ -1,9 +1,9 @@
 // Client sessions (Raft dissertation §6.3): a retried command is applied once, whatever happens.
 import { describe, expect, it } from 'vitest'
 import { EntryType, type LogEntry } from '../../src/storage/log-entry.js'
-import { SessionStateMachine } from '../../src/raft/session-state-machine.js'
-import { ClientSession } from '../../src/raft/client-session.js'
-import { bindEnvelope, encodeCommand, encodePlain, sessionSecretBytes } from '../../src/raft/session-envelope.js'
+import { SessionStateMachine } from '../../src/session/session-state-machine.js'
+import { ClientSession } from '../../src/session/client-session.js'
+import { bindEnvelope, encodeCommand, encodePlain, sessionSecretBytes } from '../../src/session/session-envelope.js'
 import type { SnapshotInfo } from '../../src/raft/state-machine.js'
 
 /** A counter: each command adds its number; the answer is the new total as text. */

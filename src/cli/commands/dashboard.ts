@@ -4,7 +4,7 @@ import { clientFrom, tlsHelp, tlsOptions } from '../endpoints.js'
 import { portFrom } from '../port-option.js'
 import { untilStopped } from '../until-stopped.js'
 import { DashboardServer, defaultDashboardPort } from '../../observe/dashboard-server.js'
-import { isLoopback } from '../../net/plaintext-warning.js'
+import { isLoopback } from '../../net/server/plaintext-warning.js'
 
 const help = `Usage: raftlog dashboard [--config FILE | --endpoints HOST:PORT,...] [--cacert FILE [--cert FILE --key FILE]]
                         [--port P] [--host H]

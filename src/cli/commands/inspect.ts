@@ -4,8 +4,8 @@ import { checkLogDirectory, readStateFile, scanSegment, segmentFiles, type Segme
 import { checkSnapshots, type SnapshotsCheck, type SnapshotVerdict } from '../snapshot-check.js'
 import { RaftStateFile, type StateSlot } from '../../storage/raft-state-file.js'
 import { plural } from '../plural.js'
-import { clusterIdOf } from '../../raft/cluster-identity.js'
-import { decodeConfiguration, describeConfiguration, type Configuration } from '../../raft/configuration.js'
+import { clusterIdOf } from '../../raft/node/cluster-identity.js'
+import { decodeConfiguration, describeConfiguration, type Configuration } from '../../raft/core/configuration.js'
 
 const help = `Usage: raftlog inspect DIR [--json]
 

@@ -2,10 +2,10 @@ import { parseArgs } from 'node:util'
 import { UsageError, type Command } from '../command.js'
 import { clientFrom, timeoutFrom, tlsHelp, tlsOptions } from '../endpoints.js'
 import { unknownOutcome } from '../unknown-outcome.js'
-import type { ClusterClient, NodeStatus } from '../../net/cluster-client.js'
-import type { MembershipChange } from '../../raft/membership-change.js'
-import { describeConfiguration, type Configuration } from '../../raft/configuration.js'
-import { isHostPort } from '../../net/host-port.js'
+import type { ClusterClient, NodeStatus } from '../../net/client/cluster-client.js'
+import type { MembershipChange } from '../../raft/core/membership-change.js'
+import { describeConfiguration, type Configuration } from '../../raft/core/configuration.js'
+import { isHostPort } from '../../net/config/host-port.js'
 
 const help = `Usage: raftlog member list [--json]
        raftlog member add ID ADDRESS [--learner]

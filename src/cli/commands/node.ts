@@ -1,13 +1,13 @@
 import { parseArgs } from 'node:util'
 import { UsageError, type Command } from '../command.js'
-import { loadClusterConfig, nodeNotFound } from '../../net/cluster-config.js'
-import { startKvNodeServer } from '../../net/kv-node-server.js'
-import { plaintextWarning, unauthenticatedClientsWarning } from '../../net/plaintext-warning.js'
+import { loadClusterConfig, nodeNotFound } from '../../net/config/cluster-config.js'
+import { startKvNodeServer } from '../../kv/kv-node-server.js'
+import { plaintextWarning, unauthenticatedClientsWarning } from '../../net/server/plaintext-warning.js'
 import { onParentGone } from '../parent-pipe.js'
 import { createLogger, logFormats, type LogFormat } from '../../observe/logger.js'
-import { describeConfiguration, type Configuration } from '../../raft/configuration.js'
-import { isHostPort } from '../../net/host-port.js'
-import { joinTimeoutMs } from '../../net/joining.js'
+import { describeConfiguration, type Configuration } from '../../raft/core/configuration.js'
+import { isHostPort } from '../../net/config/host-port.js'
+import { joinTimeoutMs } from '../../net/server/joining.js'
 import { removedExitStatus } from '../exit-status.js'
 
 const help = `Usage: raftlog node --node-id ID [--config FILE] [--log-format text|json]
@@ -74,7 +74,9 @@ export const nodeCommand: Command = {
     log('starting', `starting node ${nodeId} at ${address}${values.join === undefined ? '' : `, joining through ${values.join}`}`, { address, join: values.join })
     if (values.join !== undefined) log('joining', `asking ${values.join} to add node ${nodeId} as a learner (unless its directory already belongs to a cluster); up to ${joinTimeoutMs / 1000} s while the cluster elects a leader`, { join: values.join })
     log('configuration', `configuration ${cluster.path}: ${cluster.nodes.length} nodes (${cluster.nodes.map((n) => `${n.nodeId}@${n.address}`).join(', ')}), election timeout ${cluster.electionTimeout[0]}-${cluster.electionTimeout[1]} ms, heartbeat ${cluster.heartbeatInterval} ms, log in ${cluster.logDirectory}`)
-    const server = await startKvNodeServer(cluster, nodeId, { warn: (message) => logger.warn('warning', message) }, { address, ...(values.join === undefined ? {} : { join: values.join }) })
+    // prom-client is loaded only for a node that serves metrics.
+    const metricsHook = { listen: async (host: string, port: number, id: number) => (await import('../../observe/metrics-server.js')).MetricsServer.listen(host, port, id) }
+    const server = await startKvNodeServer(cluster, nodeId, { warn: (message) => logger.warn('warning', message) }, { address, metrics: metricsHook, ...(values.join === undefined ? {} : { join: values.join }) })
     const { node, config } = server
     const plaintext = plaintextWarning(cluster, config)
     if (plaintext !== undefined) logger.warn('plaintext', plaintext)

@@ -3,7 +3,7 @@ import { type Command } from '../command.js'
 import { clientFrom, timeoutFrom, tlsHelp, tlsOptions } from '../endpoints.js'
 import { formatBytes } from '../format-bytes.js'
 import { untilStopped } from '../until-stopped.js'
-import type { ClusterClient, NodeStatus } from '../../net/cluster-client.js'
+import type { ClusterClient, NodeStatus } from '../../net/client/cluster-client.js'
 
 const help = `Usage: raftlog status [--config FILE | --endpoints HOST:PORT,...] [--cacert FILE [--cert FILE --key FILE]]
                      [--timeout MS] [--json] [--watch]

@@ -67,7 +67,7 @@ export interface VerifyResult {
     /** The file a starting node restores. */
     newestValid: string | undefined
     /**
-     * The log and the snapshots fit together as a starting node needs (src/raft/starting-snapshot.ts);
+     * The log and the snapshots fit together as a starting node needs (src/raft/node/starting-snapshot.ts);
      * undefined when opening would refuse the log anyway.
      */
     fits: boolean | undefined

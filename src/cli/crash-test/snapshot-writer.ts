@@ -13,8 +13,8 @@
 // Replayable: proposals go one at a time, and a snapshot is held at its start until the writer
 // has made the seeded number of proposals beside it, then the writer waits for it to end. So
 // the same seed makes the same log, the same snapshots and the same kill, whatever the timing.
-import { MemoryNetwork } from '../../raft/memory-network.js'
-import { RaftNode } from '../../raft/raft-node.js'
+import { MemoryNetwork } from '../../testing/memory-network.js'
+import { RaftNode } from '../../raft/node/raft-node.js'
 import { Ledger, proposalData } from './ledger.js'
 import { entryPayload, prng } from './payload.js'
 import { installSnapshotFailpoints } from './snapshot-failpoints.js'

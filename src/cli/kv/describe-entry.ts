@@ -1,9 +1,9 @@
 // An entry of a `raftlog node` log in words, for `dump --format kv`: the client-session envelope
 // (session-envelope.ts) and the key-value command inside it (kv-state-machine.ts).
-import { decodeKvCommand, type KvCommand } from '../../net/kv-state-machine.js'
-import { decodeEnvelope } from '../../raft/session-envelope.js'
+import { decodeKvCommand, type KvCommand } from '../../kv/kv-state-machine.js'
+import { decodeEnvelope } from '../../session/session-envelope.js'
 import { EntryType } from '../../storage/log-entry.js'
-import { decodeConfiguration, describeConfiguration } from '../../raft/configuration.js'
+import { decodeConfiguration, describeConfiguration } from '../../raft/core/configuration.js'
 import { describeBytes as quote } from './encoding.js'
 
 export function describeKvCommand(command: KvCommand<Buffer>): string {

@@ -4,7 +4,7 @@
 // Nothing is ever changed on the way: text that cannot stand for the bytes is refused, never
 // replaced (U+FFFD), in both directions.
 import { UsageError } from '../command.js'
-import { RaftLogError } from '../../storage/errors.js'
+import { RaftLogError } from '../../errors.js'
 
 export const kvEncodings = ['utf8', 'hex', 'base64'] as const
 export type KvEncoding = (typeof kvEncodings)[number]

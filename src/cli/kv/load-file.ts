@@ -2,7 +2,7 @@
 // lines, either kind on any line; blank lines are skipped. A key given twice keeps its last
 // value, as loading the lines one by one would: puts run side by side, so their order is not kept.
 // Keys and values are text in the --encoding given (kv scan --json with the same one loads back).
-import { RaftLogError } from '../../storage/errors.js'
+import { RaftLogError } from '../../errors.js'
 import { bytesFrom, type KvEncoding } from './encoding.js'
 
 export interface LoadPair {

@@ -2,9 +2,9 @@
 // applied together) with many batches in flight, so 20,000 keys cost a few hundred proposals
 // rather than 20,000 round trips. Stops sending at the first failure and waits for the batches
 // already sent.
-import type { ClusterClient } from '../../net/cluster-client.js'
-import { encodeKvCommand } from '../../net/kv-state-machine.js'
-import type { RaftLogError } from '../../storage/errors.js'
+import type { ClusterClient } from '../../net/client/cluster-client.js'
+import { encodeKvCommand } from '../../kv/kv-state-machine.js'
+import type { RaftLogError } from '../../errors.js'
 import type { LoadPair } from './load-file.js'
 
 /** Puts per batch at most. */

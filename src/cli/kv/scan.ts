@@ -1,8 +1,8 @@
 // `kv scan`: keys with a prefix, in key order, page after page. Each page is one linearizable
 // read (any node, after a ReadIndex); a scan of several pages is not one snapshot: a key written
 // meanwhile shows up if it sorts after the page being read.
-import type { ClusterClient } from '../../net/cluster-client.js'
-import { decodeKvScanResult, encodeKvQuery, maxScanKeys } from '../../net/kv-query.js'
+import type { ClusterClient } from '../../net/client/cluster-client.js'
+import { decodeKvScanResult, encodeKvQuery, maxScanKeys } from '../../kv/kv-query.js'
 
 /** Keys asked for per read: as many as a node gives (it also stops at maxScanBytes). */
 export const scanPageKeys = maxScanKeys

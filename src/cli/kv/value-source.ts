@@ -2,8 +2,8 @@
 // text (its lines are JSON or KEY<TAB>VALUE), where bytes that are not UTF-8 are refused rather
 // than read mangled.
 import { readFileSync } from 'node:fs'
-import { RaftLogError } from '../../storage/errors.js'
-import { maxCommandBytes } from '../../net/request-limits.js'
+import { RaftLogError } from '../../errors.js'
+import { maxCommandBytes } from '../../net/config/request-limits.js'
 
 /** Largest value read from a file or standard input: the most any node's max_request_bytes allows (the node says when its own is lower). */
 export const maxValueBytes = maxCommandBytes

@@ -2,7 +2,7 @@
 // the one its snapshot (or its state file) holds, then every Config entry of its log after it.
 // The latest is the one in use, committed or not (Raft dissertation §4.1); the older ones answer
 // what was in force at an index (what a snapshot there holds) and which change is under way.
-import { isJoint, membersOf, sameMembers, type Configuration } from '../configuration.js'
+import { isJoint, membersOf, sameMembers, type Configuration } from './configuration.js'
 
 /** A configuration and the index of the entry it takes effect at (0: from the first start). */
 export interface ConfigurationAt {

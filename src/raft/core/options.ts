@@ -1,6 +1,6 @@
 // What a RaftCore is made with: its id, its log, what it persisted, its timing in ticks, the
 // limits of replication, and how it serves reads. Defaults are named with their units.
-import type { RaftLogStore } from '../log-store.js'
+import type { RaftLogStore } from './log-store.js'
 import type { ConfigurationAt } from './configuration-history.js'
 import type { HardState, SnapshotMeta } from './ready.js'
 

@@ -1,7 +1,7 @@
 // Quorum math (etcd's quorum package): the index a majority of voters holds, whether a majority
 // says yes, and an election's outcome, for a majority configuration and for a joint one, where a
 // decision needs a majority of the old voters and a majority of the new (Raft dissertation §4.3).
-import type { Configuration } from '../configuration.js'
+import type { Configuration } from './configuration.js'
 
 /** An election's outcome so far. */
 export type VoteResult = 'won' | 'lost' | 'pending'

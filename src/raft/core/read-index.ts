@@ -2,7 +2,7 @@
 // messages): on a leader, reads waiting for its term's no-op to commit and reads waiting for a
 // round of heartbeats (ReadOnlyQueue); on a follower, reads it asked the leader for; and what is
 // ready to hand the driver: confirmed read states and reads that must be asked again.
-import type { RaftMessage } from '../messages.js'
+import type { RaftMessage } from './messages.js'
 import { ReadOnlyQueue, type PendingRead } from './read-only.js'
 import type { ReadState } from './ready.js'
 

@@ -1,7 +1,7 @@
 // What the core hands its driver after each step (etcd's Ready): the state to persist, whether the
 // log must be flushed, the messages to send, how far entries are committed, reads that may be
 // served. The driver does them in that order and then calls advance().
-import type { RaftMessage } from '../messages.js'
+import type { RaftMessage } from './messages.js'
 
 export type Role = 'follower' | 'candidate' | 'leader'
 

@@ -3,7 +3,7 @@
 // answered here: what a majority holds, whether a majority was heard, who is the most up to date.
 import { Progress } from './progress.js'
 import { hasQuorum, quorumIndex, voteResult, type VoteResult } from './quorum.js'
-import type { Configuration } from '../configuration.js'
+import type { Configuration } from './configuration.js'
 
 /** Limits of what is in flight to one member. */
 export interface InflightLimits {
