@@ -800,7 +800,7 @@ export class RaftCore {
     }
     // While a snapshot is on its way the follower refuses everything: that is expected.
     if (progress.state === 'snapshot') return
-    if (message.conflictIndex < this.configurations.changeStart() && this.giveUpOnLeaving(message.from)) return
+    if (message.conflictIndex <= this.configurations.entryAt(this.configurations.changeStart() - 1).index && this.giveUpOnLeaving(message.from)) return
     // On failure matchIndex carries the prevLogIndex that was refused.
     const refused = message.matchIndex
     if (refused <= progress.match) {
@@ -1052,8 +1052,10 @@ export class RaftCore {
   }
 
   /**
-   * A member on its way out that needs entries from before the change that removes it (its disk
-   * was emptied, say), or a snapshot, is sent nothing more: true when `id` was given up on here.
+   * A member on its way out that lacks even the configuration in force before the change that
+   * removes it (its disk was emptied, say), or needs a snapshot, is sent nothing more: replaying
+   * the log to it would pass through configurations in which its id may have voted. True when
+   * `id` was given up on here.
    */
   private giveUpOnLeaving(id: number): boolean {
     if (membersOf(this.configuration).includes(id)) return false

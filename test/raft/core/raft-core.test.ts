@@ -1,11 +1,11 @@
 // The rules of the Raft paper's Figure 2, one by one, with hand-built messages.
 import { describe, expect, it } from 'vitest'
-import { RaftCore, type HardState } from '../../src/raft/core/raft-core.js'
-import { MemoryLogStore } from '../../src/testing/memory-log-store.js'
-import { seededRandom } from '../../src/raft/core/seeded-random.js'
-import type { AppendEntries, AppendEntriesResponse, RaftMessage, RequestVote, RequestVoteResponse } from '../../src/raft/core/messages.js'
-import { EntryType, type LogEntry } from '../../src/storage/log-entry.js'
-import { encodeConfiguration } from '../../src/raft/core/configuration.js'
+import { RaftCore, type HardState } from '../../../src/raft/core/raft-core.js'
+import { MemoryLogStore } from '../../../src/testing/memory-log-store.js'
+import { seededRandom } from '../../../src/raft/core/seeded-random.js'
+import type { AppendEntries, AppendEntriesResponse, RaftMessage, RequestVote, RequestVoteResponse } from '../../../src/raft/core/messages.js'
+import { EntryType, type LogEntry } from '../../../src/storage/log-entry.js'
+import { encodeConfiguration } from '../../../src/raft/core/configuration.js'
 
 function makeCore(id: number, terms: number[] = [], hard: Partial<HardState> = {}, peers = [1, 2, 3]): { core: RaftCore; log: MemoryLogStore } {
   const log = new MemoryLogStore()

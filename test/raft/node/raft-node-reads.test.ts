@@ -2,11 +2,11 @@
 // the leader and on followers, batched, and never stale on a leader that was cut off.
 import { afterEach, describe, expect, it } from 'vitest'
 import { join } from 'node:path'
-import { RaftNode, type LogEntry, type RaftNodeOptions } from '../../src/index.js'
-import { MemoryNetwork } from '../../src/testing/index.js'
-import { silentLogger } from '../helpers/entries.js'
-import { tempDir } from '../helpers/temp-dir.js'
-import { waitFor as waitUntil } from '../helpers/raft-nodes.js'
+import { RaftNode, type LogEntry, type RaftNodeOptions } from '../../../src/index.js'
+import { MemoryNetwork } from '../../../src/testing/index.js'
+import { silentLogger } from '../../helpers/entries.js'
+import { tempDir } from '../../helpers/temp-dir.js'
+import { waitFor as waitUntil } from '../../helpers/raft-nodes.js'
 
 /** A register: the last value written. */
 class Register {

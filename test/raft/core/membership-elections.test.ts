@@ -2,11 +2,11 @@
 // received the entry that made the candidate a voter) must still answer its vote requests, or a
 // majority that is alive may never elect anyone.
 import { describe, expect, it } from 'vitest'
-import { RaftCore } from '../../src/raft/core/raft-core.js'
-import { MemoryLogStore } from '../../src/testing/memory-log-store.js'
-import { encodeConfiguration, votersOnly, type Configuration } from '../../src/raft/core/configuration.js'
-import { seededRandom } from '../../src/raft/core/seeded-random.js'
-import { EntryType } from '../../src/storage/log-entry.js'
+import { RaftCore } from '../../../src/raft/core/raft-core.js'
+import { MemoryLogStore } from '../../../src/testing/memory-log-store.js'
+import { encodeConfiguration, votersOnly, type Configuration } from '../../../src/raft/core/configuration.js'
+import { seededRandom } from '../../../src/raft/core/seeded-random.js'
+import { EntryType } from '../../../src/storage/log-entry.js'
 
 type Entry = { term: number; type: EntryType; config?: Configuration }
 

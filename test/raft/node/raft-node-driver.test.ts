@@ -1,15 +1,15 @@
 // One real RaftNode against a scripted peer: the test plays the other nodes message by message,
 // to reach the driver's corner cases (a failed disk, an index reused in a later term) exactly.
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { EntryType, RaftLog, RaftNode, type LogEntry, type RaftMessage, type RaftNodeOptions, type Transport } from '../../src/index.js'
-import { silentLogger } from '../helpers/entries.js'
-import { tempDir } from '../helpers/temp-dir.js'
+import { EntryType, RaftLog, RaftNode, type LogEntry, type RaftMessage, type RaftNodeOptions, type Transport } from '../../../src/index.js'
+import { silentLogger } from '../../helpers/entries.js'
+import { tempDir } from '../../helpers/temp-dir.js'
 
 /** Set to make the next msync (asynchronous or not), or the next mapping of a new file, fail as a dying or full disk would. */
 const disk = { failNextSync: false, failNextSyncRange: false, failNextMap: false }
 
-vi.mock('../../src/storage/native.js', async (importOriginal) => {
-  const native = await importOriginal<typeof import('../../src/storage/native.js')>()
+vi.mock('../../../src/storage/native.js', async (importOriginal) => {
+  const native = await importOriginal<typeof import('../../../src/storage/native.js')>()
   return {
     ...native,
     syncRangeAsync(buffer: ArrayBuffer, offset: number, length: number): Promise<void> {

@@ -3,13 +3,13 @@
 // its promises, events, state file and snapshots). Timeouts are generous for a shared machine.
 import { afterEach, describe, expect, it } from 'vitest'
 import { join } from 'node:path'
-import { RaftLog, RaftNode, type LogEntry, type RaftLogError, type RaftNodeOptions } from '../../src/index.js'
-import { MemoryNetwork } from '../../src/testing/index.js'
-import type { SnapshotInfo } from '../../src/raft/state-machine.js'
-import type { Configuration } from '../../src/raft/core/configuration.js'
-import { silentLogger } from '../helpers/entries.js'
-import { tempDir } from '../helpers/temp-dir.js'
-import { leaderAmong, waitFor as waitUntil } from '../helpers/raft-nodes.js'
+import { RaftLog, RaftNode, type LogEntry, type RaftLogError, type RaftNodeOptions } from '../../../src/index.js'
+import { MemoryNetwork } from '../../../src/testing/index.js'
+import type { SnapshotInfo } from '../../../src/raft/state-machine.js'
+import type { Configuration } from '../../../src/raft/core/configuration.js'
+import { silentLogger } from '../../helpers/entries.js'
+import { tempDir } from '../../helpers/temp-dir.js'
+import { leaderAmong, waitFor as waitUntil } from '../../helpers/raft-nodes.js'
 
 /** The list of what it applied; snapshots are that list, one item per line. */
 class ListMachine {

@@ -1,11 +1,11 @@
 // Two (or three) GrpcTransports in this process, each behind its own gRPC server on 127.0.0.1.
 import { afterEach, describe, expect, it } from 'vitest'
 import * as grpc from '@grpc/grpc-js'
-import { GrpcTransport } from '../../src/net/transport/grpc-transport.js'
-import { protocol } from '../../src/net/protocol.js'
-import type { RaftMessage } from '../../src/raft/core/messages.js'
-import { EntryType } from '../../src/storage/log-entry.js'
-import { freePort } from '../helpers/processes.js'
+import { GrpcTransport } from '../../../src/net/transport/grpc-transport.js'
+import { protocol } from '../../../src/net/protocol.js'
+import type { RaftMessage } from '../../../src/raft/core/messages.js'
+import { EntryType } from '../../../src/storage/log-entry.js'
+import { freePort } from '../../helpers/processes.js'
 
 const servers: grpc.Server[] = []
 const transports: GrpcTransport[] = []

@@ -1,6 +1,6 @@
 // Text another process sent, on its way into a log line (log-text.ts).
 import { describe, expect, it } from 'vitest'
-import { describeText, escapeControls, logText, maxLogTextChars } from '../../src/raft/node/log-text.js'
+import { describeText, escapeControls, logText, maxLogTextChars } from '../../../src/raft/node/log-text.js'
 
 describe('log text from another process', () => {
   it('escapes line breaks, terminal escapes and direction overrides, so no line can be forged or repainted', () => {

@@ -4,11 +4,11 @@
 // appended and committed the forged entry.)
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import * as grpc from '@grpc/grpc-js'
-import type { NodeServer } from '../../src/net/server/node-server.js'
-import { ClusterClient } from '../../src/net/client/cluster-client.js'
-import { decodeKvResult, encodeKvCommand } from '../../src/kv/kv-state-machine.js'
-import { clientTlsFrom } from '../helpers/tls.js'
-import { pause, sendRaw, settled, startServers as startCluster, stopServers as stopCluster, type Servers as Cluster } from '../helpers/node-servers.js'
+import type { NodeServer } from '../../../src/net/server/node-server.js'
+import { ClusterClient } from '../../../src/net/client/cluster-client.js'
+import { decodeKvResult, encodeKvCommand } from '../../../src/kv/kv-state-machine.js'
+import { clientTlsFrom } from '../../helpers/tls.js'
+import { pause, sendRaw, settled, startServers as startCluster, stopServers as stopCluster, type Servers as Cluster } from '../../helpers/node-servers.js'
 
 /** What the core's state shows: term, log, commit, role, leader (a vote changes the term or the role). */
 function stateOf(server: NodeServer): Record<string, unknown> {

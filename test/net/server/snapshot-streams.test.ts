@@ -6,11 +6,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { existsSync, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
-import type { NodeServer } from '../../src/net/server/node-server.js'
-import { snapshotFileName } from '../../src/storage/snapshot-format.js'
-import { ClusterClient } from '../../src/net/client/cluster-client.js'
-import { decodeKvResult, encodeKvCommand } from '../../src/kv/kv-state-machine.js'
-import { pause, sendRaw, settled, startServers, stopServers, type Servers } from '../helpers/node-servers.js'
+import type { NodeServer } from '../../../src/net/server/node-server.js'
+import { snapshotFileName } from '../../../src/storage/snapshot-format.js'
+import { ClusterClient } from '../../../src/net/client/cluster-client.js'
+import { decodeKvResult, encodeKvCommand } from '../../../src/kv/kv-state-machine.js'
+import { pause, sendRaw, settled, startServers, stopServers, type Servers } from '../../helpers/node-servers.js'
 
 const MiB = 1024 * 1024
 /** cluster_settings.snapshot_stall_timeout_ms of the test cluster. */

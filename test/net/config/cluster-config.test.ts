@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest'
 import { writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import { loadClusterConfig } from '../../src/net/config/cluster-config.js'
-import { pageSizeBytes } from '../../src/storage/native.js'
-import { tempDir } from '../helpers/temp-dir.js'
+import { loadClusterConfig } from '../../../src/net/config/cluster-config.js'
+import { pageSizeBytes } from '../../../src/storage/native.js'
+import { tempDir } from '../../helpers/temp-dir.js'
 
 const threeNodes = `nodes:
   - { node_id: 1, ip_address: "127.0.0.1", port: 18001 }

@@ -1,9 +1,9 @@
 // The gate of message-check.ts, message by message.
 import { describe, expect, it } from 'vitest'
-import { checkClusterId, checkMessage, describeClusterId, type CheckContext } from '../../src/net/transport/message-check.js'
-import type { RaftMessage } from '../../src/raft/core/messages.js'
-import { EntryType } from '../../src/storage/log-entry.js'
-import { RejectionLog, emptyRejectionCounts } from '../../src/net/transport/rejections.js'
+import { checkClusterId, checkMessage, describeClusterId, type CheckContext } from '../../../src/net/transport/message-check.js'
+import type { RaftMessage } from '../../../src/raft/core/messages.js'
+import { EntryType } from '../../../src/storage/log-entry.js'
+import { RejectionLog, emptyRejectionCounts } from '../../../src/net/transport/rejections.js'
 
 const context: CheckContext = { self: 1, isMember: (id) => id === 2 || id === 3, streamSender: 2 }
 

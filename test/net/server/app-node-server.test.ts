@@ -4,11 +4,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { loadClusterConfig, type ClusterConfig } from '../../src/net/config/cluster-config.js'
-import { ClusterClient } from '../../src/net/client/cluster-client.js'
-import { startNodeServer, type NodeServer } from '../../src/net/server/node-server.js'
-import type { LogEntry } from '../../src/storage/log-entry.js'
-import { freePort } from '../helpers/processes.js'
+import { loadClusterConfig, type ClusterConfig } from '../../../src/net/config/cluster-config.js'
+import { ClusterClient } from '../../../src/net/client/cluster-client.js'
+import { startNodeServer, type NodeServer } from '../../../src/net/server/node-server.js'
+import type { LogEntry } from '../../../src/storage/log-entry.js'
+import { freePort } from '../../helpers/processes.js'
 
 const text = (bytes: Uint8Array): string => Buffer.from(bytes).toString()
 const bytes = (value: string): Uint8Array => Buffer.from(value)

@@ -2,9 +2,9 @@
 // ends up in its state file and every batch it sends, so only a real id is taken.
 import { afterEach, describe, expect, it } from 'vitest'
 import * as grpc from '@grpc/grpc-js'
-import { joinCluster } from '../../src/net/server/joining.js'
-import { protocol } from '../../src/net/protocol.js'
-import type { ClusterConfig } from '../../src/net/config/cluster-config.js'
+import { joinCluster } from '../../../src/net/server/joining.js'
+import { protocol } from '../../../src/net/protocol.js'
+import type { ClusterConfig } from '../../../src/net/config/cluster-config.js'
 
 const servers: grpc.Server[] = []
 afterEach(() => {

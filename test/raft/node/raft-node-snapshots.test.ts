@@ -4,12 +4,12 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
-import { RaftNode, type LogEntry, type RaftLogError, type RaftNodeOptions } from '../../src/index.js'
-import { MemoryNetwork } from '../../src/testing/index.js'
-import type { SnapshotInfo } from '../../src/raft/state-machine.js'
-import { silentLogger } from '../helpers/entries.js'
-import { tempDir } from '../helpers/temp-dir.js'
-import { leaderAmong, waitFor as waitUntil } from '../helpers/raft-nodes.js'
+import { RaftNode, type LogEntry, type RaftLogError, type RaftNodeOptions } from '../../../src/index.js'
+import { MemoryNetwork } from '../../../src/testing/index.js'
+import type { SnapshotInfo } from '../../../src/raft/state-machine.js'
+import { silentLogger } from '../../helpers/entries.js'
+import { tempDir } from '../../helpers/temp-dir.js'
+import { leaderAmong, waitFor as waitUntil } from '../../helpers/raft-nodes.js'
 
 /**
  * A state machine that is the list of what it applied: a snapshot is that list, one item per

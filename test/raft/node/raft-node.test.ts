@@ -3,11 +3,11 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { join } from 'node:path'
 import { readFileSync, writeFileSync } from 'node:fs'
-import { RaftLog, RaftNode, RaftLogError, type LogEntry, type RaftNodeOptions } from '../../src/index.js'
-import { MemoryNetwork } from '../../src/testing/index.js'
-import { silentLogger } from '../helpers/entries.js'
-import { tempDir } from '../helpers/temp-dir.js'
-import { leaderAmong, waitFor as waitUntil } from '../helpers/raft-nodes.js'
+import { RaftLog, RaftNode, RaftLogError, type LogEntry, type RaftNodeOptions } from '../../../src/index.js'
+import { MemoryNetwork } from '../../../src/testing/index.js'
+import { silentLogger } from '../../helpers/entries.js'
+import { tempDir } from '../../helpers/temp-dir.js'
+import { leaderAmong, waitFor as waitUntil } from '../../helpers/raft-nodes.js'
 
 /** A state machine that records what it applied and answers with a running count. */
 class Recorder {

@@ -1,9 +1,9 @@
 // ClusterClient against fake nodes: gRPC servers whose client service answers as the test says.
 import { afterEach, describe, expect, it } from 'vitest'
 import * as grpc from '@grpc/grpc-js'
-import { ClusterClient } from '../../src/net/client/cluster-client.js'
-import { protocol } from '../../src/net/protocol.js'
-import { decodeEnvelope, type SessionEnvelope } from '../../src/session/session-envelope.js'
+import { ClusterClient } from '../../../src/net/client/cluster-client.js'
+import { protocol } from '../../../src/net/protocol.js'
+import { decodeEnvelope, type SessionEnvelope } from '../../../src/session/session-envelope.js'
 
 type Answer = (method: string, envelope: SessionEnvelope | undefined, request: Record<string, unknown>) => { reply?: unknown; error?: Partial<grpc.StatusObject> } | 'hang'
 

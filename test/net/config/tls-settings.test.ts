@@ -4,10 +4,10 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { loadClusterConfig } from '../../src/net/config/cluster-config.js'
-import { readNodeTls } from '../../src/net/tls/tls-files.js'
-import { plaintextWarning } from '../../src/net/server/plaintext-warning.js'
-import { makeCertificates } from '../helpers/tls.js'
+import { loadClusterConfig } from '../../../src/net/config/cluster-config.js'
+import { readNodeTls } from '../../../src/net/tls/tls-files.js'
+import { plaintextWarning } from '../../../src/net/server/plaintext-warning.js'
+import { makeCertificates } from '../../helpers/tls.js'
 
 const nodes = `nodes:
   - { node_id: 1, ip_address: "127.0.0.1", port: 18001 }
