@@ -139,3 +139,14 @@ describe('the source tree', () => {
     expect([...closure].filter((file) => file === 'storage/native.ts')).toEqual([])
   })
 })
+
+describe('the error codes', () => {
+  it('lists every code the source throws, and the README has a row for each', async () => {
+    const { errorCodes } = await import('../src/errors.js')
+    const listed = new Set(Object.keys(errorCodes))
+    const thrown = new Set(files.flatMap((file) => [...readFileSync(join(src, file), 'utf8').matchAll(/\bERR_[A-Z][A-Z_0-9]+/g)].map((match) => match[0])))
+    expect([...thrown].filter((code) => !listed.has(code))).toEqual([])
+    const readme = readFileSync(resolve(src, '..', 'README.md'), 'utf8')
+    expect([...listed].filter((code) => !readme.includes(`| \`${code}\` |`))).toEqual([])
+  })
+})
