@@ -147,6 +147,10 @@ function u32(value: number): Buffer {
   return bytes
 }
 
+/**
+ * The key-value store raftlog node serves: puts, deletes and compare-and-set on byte keys, scans in
+ * byte order, and snapshots of the whole map.
+ */
 export class KvStateMachine implements StateMachine {
   /** Keys and values as binary strings (kv-bytes.ts). */
   private readonly data = new Map<string, string>()

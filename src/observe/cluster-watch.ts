@@ -43,6 +43,10 @@ export const rateHistoryMs = 10 * 60 * 1000
 /** Events kept for the page, newest first. */
 export const maxEvents = 50
 
+/**
+ * Polls every node's status and keeps what the status page shows: roles, terms, indexes and a short
+ * history of each.
+ */
 export class ClusterWatch {
   private nodes: WatchedNode[] = []
   private leader: { id: number; term: number } | null = null

@@ -33,6 +33,10 @@ function assets(): Map<string, Asset> {
   ])
 }
 
+/**
+ * The status page over HTTP: the page itself and /api/cluster, the cluster as a ClusterWatch sees
+ * it, for requests whose Host is this machine.
+ */
 export class DashboardServer {
   private constructor(
     private readonly server: Server,

@@ -7,6 +7,7 @@ import { isIP } from 'node:net'
 import { RaftLogError } from '../errors.js'
 import { NodeMetrics, type MetricsSource } from './node-metrics.js'
 
+/** A node's monitoring port: /metrics, /healthz and /readyz over HTTP. */
 export class MetricsServer {
   private source: MetricsSource | undefined
   private readonly metrics: NodeMetrics

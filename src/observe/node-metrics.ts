@@ -20,6 +20,10 @@ const roles = ['follower', 'candidate', 'leader'] as const
 const fsyncBucketsSeconds = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]
 const snapshotBucketsSeconds = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120]
 
+/**
+ * One node's Prometheus metrics (prom-client), read from its RaftNode, transport and directory when
+ * scraped.
+ */
 export class NodeMetrics {
   readonly registry = new Registry()
   private source: MetricsSource | undefined

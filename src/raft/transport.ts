@@ -1,3 +1,5 @@
+// The extension point for how a RaftNode reaches its peers: GrpcTransport between processes, a
+// MemoryNetwork endpoint in one.
 import type { RaftMessage } from './core/messages.js'
 
 /** How a RaftNode reaches its peers. Delivery is best effort: messages may be lost or reordered. */

@@ -7,6 +7,10 @@ import { RaftLogError } from '../errors.js'
 import { clientIdOf } from './session-state-machine.js'
 import { encodeCommand, encodeKeepAlive, encodeOpen, sessionSecretBytes } from './session-envelope.js'
 
+/**
+ * A client's side of a session: its id and secret, the next sequence number, and the entries that
+ * carry its commands.
+ */
 export class ClientSession {
   readonly clientId: number
   private readonly sessionSecret: Uint8Array

@@ -45,6 +45,11 @@ const snapshotVersion = 2
 /** Bytes of a session's fixed fields in a snapshot of each version: id, last active, lowest pending, result count; then, from 2, a secret flag and the secret. */
 const sessionRecordBytes: Record<number, number> = { 1: 28, 2: 28 + 1 + sessionSecretBytes }
 
+/**
+ * Wraps an application's state machine in client sessions (Raft dissertation §6.3): each command of
+ * a session is applied once, however often it is sent, and its answer is kept until the client has
+ * it.
+ */
 export class SessionStateMachine implements StateMachine {
   readonly inner: StateMachine
   private readonly sessions = new Map<number, Session>()

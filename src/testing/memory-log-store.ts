@@ -4,6 +4,10 @@
 import { EntryType, type LogEntry, type NewEntry } from '../storage/log-entry.js'
 import type { RaftLogStore } from '../raft/core/log-store.js'
 
+/**
+ * A RaftLogStore in memory, for the simulator: what was flushed survives a simulated crash, and
+ * perhaps a prefix of what was not.
+ */
 export class MemoryLogStore implements RaftLogStore {
   private entries: LogEntry[] = []
   /** Index of entries[0]. */

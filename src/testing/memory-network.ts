@@ -14,6 +14,10 @@ export interface UnreliableOptions {
   reorder?: boolean
 }
 
+/**
+ * Nodes in one process, connected through a network a test controls: disconnect, partition, heal,
+ * drop, delay and reorder, from a seed.
+ */
 export class MemoryNetwork {
   private readonly handlers = new Map<number, (message: RaftMessage) => void>()
   /** Per node: the ids it knows were removed (it drops their messages and tells them so). */

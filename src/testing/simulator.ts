@@ -65,6 +65,10 @@ interface InFlight {
   message: RaftMessage
 }
 
+/**
+ * A deterministic cluster of RaftCores on a simulated network, with a virtual clock, crashes,
+ * pauses and slow disks; safety checked on every step.
+ */
 export class Simulator {
   readonly seed: number
   readonly nodes: SimNode[] = []

@@ -62,6 +62,11 @@ const clientChannelOptions: grpc.ChannelOptions = {
   'grpc.max_send_message_length': maxGrpcMessageBytes,
 }
 
+/**
+ * A client of a running cluster: finds and remembers the leader, sends commands in a client session
+ * (applied once however often they are sent again), reads linearizably on any node, and reads every
+ * node's status. Close it when done.
+ */
 export class ClusterClient {
   private readonly stubs = new Map<string, Stub>()
   /** The node that answered as leader last: asked first. */

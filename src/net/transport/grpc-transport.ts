@@ -203,6 +203,11 @@ function payloadBytes(message: RaftMessage): number {
   return 64
 }
 
+/**
+ * A node's Transport between processes: one long-lived gRPC stream to each peer carrying batches of
+ * messages from bounded queues that drop rather than block, and the gate every inbound message
+ * passes (message-check.ts).
+ */
 export class GrpcTransport implements Transport {
   private readonly peers = new Map<number, string>()
   private readonly streams = new Map<number, PeerStream>()

@@ -13,6 +13,10 @@ export function emptyRejectionCounts(): RejectionCounts {
   return Object.fromEntries(rejectReasons.map((reason) => [reason, 0])) as RejectionCounts
 }
 
+/**
+ * Counts the Raft messages a node drops at its gate, by reason, and logs at most one line per
+ * reason per interval.
+ */
 export class RejectionLog {
   /** When each reason was last logged (ms since the epoch), and how many were dropped unlogged since. */
   private readonly lastLogged = new Map<RejectReason, number>()

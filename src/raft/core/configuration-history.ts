@@ -10,6 +10,10 @@ export interface ConfigurationAt {
   config: Configuration
 }
 
+/**
+ * The configurations a node knows, oldest first, by the index of the entry each takes effect at;
+ * the latest is in use.
+ */
 export class ConfigurationHistory {
   private entries: ConfigurationAt[]
 

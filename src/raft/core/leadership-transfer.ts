@@ -1,6 +1,10 @@
 // Leadership transfer (Raft dissertation §3.10) as the leader sees it: the voter it hands over to,
 // how long it has tried, and the lease it gave away by telling that voter to stand now.
 
+/**
+ * A leadership transfer as the leader sees it: its target, how long it has tried, and the lease it
+ * gave away.
+ */
 export class LeadershipTransfer {
   /** The voter leadership is being handed to (0: none). */
   target = 0

@@ -82,6 +82,10 @@ export type ProgressState = 'probe' | 'replicate' | 'snapshot'
 /** Send ticks remembered per follower for lease reads. */
 const maxSentTicks = 1024
 
+/**
+ * What a leader knows of one member: how far it matches, what is in flight to it, and whether it is
+ * being probed, replicated to or sent a snapshot.
+ */
 export class Progress {
   /** Highest index known to be durable on the follower (0: nothing known). */
   match = 0

@@ -29,6 +29,10 @@ export type { Candidacy, HardState, ReadState, Ready, Role, SnapshotMeta } from 
 export type { RaftCoreOptions, ReadMode } from './options.js'
 export { defaultMaxBytesPerAppend, defaultMaxEntriesPerAppend, defaultMaxInflightAppends, defaultMaxInflightBytes, defaultMaxPromotionLagEntries, defaultSnapshotTrailingEntries } from './options.js'
 
+/**
+ * The Raft consensus rules as a pure state machine: step(), tick(), propose() and the rest change
+ * its state; ready() says what the driver must persist, send and apply; advance() acknowledges it.
+ */
 export class RaftCore {
   readonly id: number
   private readonly log: RaftLogStore

@@ -6,6 +6,10 @@ import type { RaftMessage } from './messages.js'
 import { ReadOnlyQueue, type PendingRead } from './read-only.js'
 import type { ReadState } from './ready.js'
 
+/**
+ * The reads a node has in hand: held for the no-op, queued for a round, forwarded to the leader,
+ * and what is ready for the driver.
+ */
 export class ReadIndexCoordinator {
   /** Reads waiting for a round of heartbeats that shows this leader still leads. */
   readonly queue = new ReadOnlyQueue()

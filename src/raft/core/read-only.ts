@@ -19,6 +19,10 @@ interface Round {
   reads: PendingRead[]
 }
 
+/**
+ * Reads a leader holds until a round of heartbeats, numbered after they arrived, is answered by a
+ * majority.
+ */
 export class ReadOnlyQueue {
   /** Reads that arrived since the last round was sent. */
   private waiting: PendingRead[] = []

@@ -22,6 +22,10 @@ export interface FollowerSummary {
   inflight: number
 }
 
+/**
+ * A leader's view of the members it replicates to, and an election's votes, with the quorum
+ * questions asked of them.
+ */
 export class ProgressTracker {
   private readonly progress = new Map<number, Progress>()
   private readonly votes = new Map<number, boolean>()

@@ -24,6 +24,10 @@ export interface ApplierOptions {
   onFailure(error: Error): void
 }
 
+/**
+ * Applies committed entries to the state machine beside the Raft loop, in log order, at its own
+ * pace; pauses for a snapshot to be taken or restored.
+ */
 export class Applier {
   private applied: number
   private target: number

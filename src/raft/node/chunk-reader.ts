@@ -1,5 +1,6 @@
 // Reads exact byte counts from a stream of chunks cut anywhere (what restore() gets), and hands
 // what is left on as a stream of its own.
+/** Reads a snapshot file back in checked chunks, for sending it to a follower. */
 export class ChunkReader {
   private readonly iterator: AsyncIterator<Uint8Array>
   private buffer = Buffer.alloc(0)

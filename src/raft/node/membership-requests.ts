@@ -41,6 +41,10 @@ interface TransferWaiter {
   reject: (error: Error) => void
 }
 
+/**
+ * Who waits for which membership change or leadership transfer; settled from the core's state after
+ * each turn.
+ */
 export class MembershipRequests {
   private changes: ChangeWaiter[] = []
   private transfers: TransferWaiter[] = []

@@ -7,6 +7,10 @@ interface Waiting {
   reject: (error: Error) => void
 }
 
+/**
+ * The proposals this leader is waiting on, by index and term: each resolves with apply()'s result,
+ * or rejects when another entry took its index or leadership was lost.
+ */
 export class PendingProposals {
   /**
    * More than one proposal can wait at an index: a leader whose log was cut can reuse an index in

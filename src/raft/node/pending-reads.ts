@@ -8,6 +8,7 @@ interface Waiting {
   timer: NodeJS.Timeout
 }
 
+/** Reads waiting for a read index, then for the state machine to apply up to it; each has a timeout. */
 export class PendingReads {
   private nextRequestId = 1
   /** Reads waiting for their read index, by request id. */

@@ -49,6 +49,10 @@ async function statfsFreeBytes(dir: string): Promise<number> {
   return stats.bavail * stats.bsize
 }
 
+/**
+ * A follower's side of a snapshot transfer: takes chunks only from the leader of its term, bounded
+ * by the declared size and the free disk, and gives a stalled transfer up.
+ */
 export class SnapshotInbox {
   private receiving: Receiving | undefined
   /** Chunks are handled one after the other: file writes are asynchronous. */

@@ -25,6 +25,10 @@ export interface SnapshotterOptions {
   logger: { warn(message: string): void }
 }
 
+/**
+ * Takes snapshots of the state machine into durable files, when enough entries were applied or when
+ * asked, and tells the core.
+ */
 export class Snapshotter {
   private latestSnapshot: SnapshotInfo | undefined
   private inProgress: Promise<SnapshotInfo> | undefined
