@@ -5,8 +5,8 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { RaftNode } from '../src/raft/raft-node.js'
-import { MemoryNetwork } from '../src/raft/memory-network.js'
+import { RaftNode } from '../src/raft/node/raft-node.js'
+import { MemoryNetwork } from '../src/testing/memory-network.js'
 import { percentile } from './stats.js'
 
 export interface RaftBenchResult {

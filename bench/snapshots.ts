@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { RaftNode, type LogEntry } from '../src/index.js'
-import { MemoryNetwork } from '../src/raft/memory-network.js'
-import { KvStateMachine, encodeKvCommand } from '../src/net/kv-state-machine.js'
+import { MemoryNetwork } from '../src/testing/memory-network.js'
+import { KvStateMachine, encodeKvCommand } from '../src/kv/kv-state-machine.js'
 import type { SnapshotInfo } from '../src/raft/state-machine.js'
 
 const quiet = { warn(): void {} }

@@ -1,8 +1,8 @@
-import { loadClusterConfig } from '../net/cluster-config.js'
+import { loadClusterConfig } from '../net/config/cluster-config.js'
 import { UsageError } from './command.js'
 
-import { ClusterClient, type ClusterClientOptions } from '../net/cluster-client.js'
-import { readClientTlsFiles, type ClientTlsFiles } from '../net/client-tls.js'
+import { ClusterClient, type ClusterClientOptions } from '../net/client/cluster-client.js'
+import { readClientTlsFiles, type ClientTlsFiles } from '../net/tls/client-tls.js'
 
 /** The options of every command that talks to a cluster, for parseArgs. */
 export const tlsOptions = { cacert: { type: 'string' }, cert: { type: 'string' }, key: { type: 'string' } } as const
@@ -11,7 +11,8 @@ export const tlsOptions = { cacert: { type: 'string' }, cert: { type: 'string' }
 export const tlsHelp = `  --cacert FILE            the CA certificate (PEM) that signed the nodes' certificates: TLS
                            (default with a configuration that has peer_tls: its ca_file)
   --cert FILE, --key FILE  this client's certificate and key (PEM), for a cluster with
-                           client_cert_auth (default: the configuration's client_tls files)`
+                           client_cert_auth, and for membership and leadership calls to any
+                           cluster with TLS (default: the configuration's client_tls files)`
 
 /**
  * A client for the nodes of --endpoints (host:port,...) or of the configuration file; TLS from

@@ -69,7 +69,8 @@ function recovered(scans: SegmentScan[], outcome: RecoveryOutcome & { kind: 'pla
     cuts,
     removals: outcome.removals.map((removal) => ({ file: removal.name, reason: removal.reason })),
     fresh: outcome.fresh?.name,
-    entries: outcome.kept.reduce((sum, segment) => sum + segment.nextIndex - segment.baseIndex, 0),
+    // Readable ones: a frame of a sealed segment that fails its checksum is kept by open() but not readable.
+    entries: kept.reduce((sum, scan) => sum + scan.frames.length, 0),
     firstIndex: first?.baseIndex ?? freshBase,
     lastIndex: last !== undefined ? last.nextIndex - 1 : freshBase === undefined ? undefined : freshBase - 1,
   }

@@ -3,7 +3,7 @@
 // beside a stopped node's data, or on a copy, without any risk to it.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
-import { RaftLogError } from '../storage/errors.js'
+import { RaftLogError } from '../errors.js'
 import { isLockHeld, lockFile, mapFileReadOnly, unlockFile, unmap } from '../storage/native.js'
 import { judgeHeader, walkOpenSegment, type HeaderVerdict, type OpenSegmentWalk } from '../storage/recovery-rule.js'
 import {

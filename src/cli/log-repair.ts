@@ -90,10 +90,11 @@ function framesFrom(scan: SegmentScan, offset: number): number {
 }
 
 /**
- * Copies the files the repair changes into a new folder beside DIR (DIR/../<name>.repair-<time>),
- * each synced, and the folder's entry too, before anything in DIR is touched. Returns its path.
+ * Copies `files` of DIR, the ones a repair changes, into a new folder beside DIR
+ * (DIR/../<name>.repair-<time>), each synced, and the folder's entry too, before anything in DIR
+ * is touched. Returns its path.
  */
-export function backUp(dir: string, repair: Repair, now = new Date()): string {
+export function backUp(dir: string, files: string[], now = new Date()): string {
   const absolute = resolve(dir)
   const stamp = now.toISOString().replace(/[:.]/g, '-')
   let backup = join(dirname(absolute), `${basename(absolute)}.repair-${stamp}`)
@@ -106,9 +107,9 @@ export function backUp(dir: string, repair: Repair, now = new Date()): string {
       backup = join(dirname(absolute), `${basename(absolute)}.repair-${stamp}-${attempt}`)
     }
   }
-  for (const change of repair.changes) {
-    const copy = join(backup, change.file)
-    copyFileSync(join(dir, change.file), copy, constants.COPYFILE_EXCL)
+  for (const file of files) {
+    const copy = join(backup, file)
+    copyFileSync(join(dir, file), copy, constants.COPYFILE_EXCL)
     const fd = openSync(copy, 'r')
     try {
       fsyncSync(fd)

@@ -2,7 +2,8 @@
 import './quiet-warnings.js'
 import { UsageError } from './command.js'
 import { commands } from './commands/index.js'
-import { RaftLogError } from '../storage/errors.js'
+import { RaftLogError } from '../errors.js'
+import { packageVersion } from './version.js'
 
 function overview(): string {
   const width = Math.max(...commands.map((c) => c.name.length), 4)
@@ -15,7 +16,7 @@ function overview(): string {
     'Commands:',
     ...lines,
     '',
-    'Run `raftlog <command> --help` for the options of one command.',
+    'Run `raftlog <command> --help` for the options of one command, `raftlog --version` for the version.',
   ].join('\n')
 }
 
@@ -36,6 +37,10 @@ async function main(argv: string[]): Promise<number> {
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     console.log(overview())
     return name === undefined ? 2 : 0
+  }
+  if (name === '--version' || name === '-V' || name === 'version') {
+    console.log(`raftlog ${packageVersion()}`)
+    return 0
   }
   const command = commands.find((c) => c.name === name)
   if (command === undefined) {

@@ -9,6 +9,10 @@ export const restartMaxMs = 30_000
 /** A node that ran this long before dying gets the first pause again. */
 export const restartStableMs = 60_000
 
+/**
+ * The pause before a node that keeps dying is started again: doubling, up to a maximum, and
+ * starting over once it ran a while.
+ */
 export class RestartBackoff {
   private pauseMs = 0
 

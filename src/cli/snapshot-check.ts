@@ -2,7 +2,7 @@
 // whole by the store's own check (SnapshotStore.check: every chunk checksum, the end record and
 // the whole), so the tools call valid exactly what a starting node accepts. Reads only: the
 // store is opened with inspect(), which leaves the leftovers of interrupted writes in place.
-import { RaftLogError } from '../storage/errors.js'
+import { RaftLogError } from '../errors.js'
 import { SnapshotStore, type SnapshotFile } from '../storage/snapshot-store.js'
 import type { Problem } from './log-reader.js'
 

@@ -1,5 +1,5 @@
 // Whether the log and the snapshots of a directory fit together as a starting node needs: the
-// rule of restoreStartingPoint (src/raft/starting-snapshot.ts), applied to what verify read
+// rule of restoreStartingPoint (src/raft/node/starting-snapshot.ts), applied to what verify read
 // instead of to an open log. A node restores the newest valid snapshot, then replays the log
 // after it, so the log must start at most one entry after that snapshot; with no valid snapshot
 // it must start at 1. Keep the two in step: test/cli/snapshot-verify.test.ts starts a real node

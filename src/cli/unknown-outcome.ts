@@ -1,4 +1,4 @@
-import { RaftLogError } from '../storage/errors.js'
+import { RaftLogError } from '../errors.js'
 
 /** Exit status of a command whose request may or may not have been carried out. */
 export const unknownOutcomeStatus = 3

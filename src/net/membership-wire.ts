@@ -1,8 +1,8 @@
 // Membership on the wire: a Configuration as the protocol's ConfigurationInfo and back, and each
 // member's place and progress as the Status reply shows it.
-import type { Configuration } from '../raft/configuration.js'
-import { membersOf } from '../raft/configuration.js'
-import type { RaftNode } from '../raft/raft-node.js'
+import type { Configuration } from '../raft/core/configuration.js'
+import { membersOf } from '../raft/core/configuration.js'
+import type { RaftNode } from '../raft/node/raft-node.js'
 
 export interface WireMember {
   id: number
@@ -14,6 +14,7 @@ export interface WireConfiguration {
   outgoing: number[]
   learners: number[]
   members: WireMember[]
+  removed?: number[]
 }
 
 /** One member as a node's Status reply shows it. */
@@ -34,24 +35,27 @@ export function toWireConfiguration(config: Configuration): WireConfiguration {
     outgoing: config.outgoing,
     learners: config.learners,
     members: membersOf(config).map((id) => ({ id, address: config.addresses[id] ?? '' })),
+    removed: config.removed ?? [],
   }
 }
 
 export function fromWireConfiguration(wire: WireConfiguration): Configuration {
   const addresses: Record<number, string> = {}
   for (const member of wire.members ?? []) if (member.address !== '') addresses[member.id] = member.address
-  return { voters: wire.voters ?? [], outgoing: wire.outgoing ?? [], learners: wire.learners ?? [], addresses }
+  const removed = wire.removed ?? []
+  return { voters: wire.voters ?? [], outgoing: wire.outgoing ?? [], learners: wire.learners ?? [], addresses, ...(removed.length > 0 ? { removed } : {}) }
 }
 
 /** Where a member stands in `config`. */
 export function suffrageOf(config: Configuration, id: number): string {
   const incoming = config.voters.includes(id)
-  if (config.outgoing.length === 0) return incoming ? 'voter' : 'learner'
+  const learner = (config.promoteWhenCaughtUp ?? []).includes(id) ? 'learner (voter once caught up)' : 'learner'
+  if (config.outgoing.length === 0) return incoming ? 'voter' : learner
   const outgoing = config.outgoing.includes(id)
   if (incoming && outgoing) return 'voter'
   if (incoming) return 'voter (joining)'
   if (outgoing) return 'voter (leaving)'
-  return 'learner'
+  return learner
 }
 
 /** Every member of the node's configuration; with match indexes when the node leads. */

@@ -5,7 +5,7 @@ import * as grpc from '@grpc/grpc-js'
 import * as protoLoader from '@grpc/proto-loader'
 import { packageRoot } from '../package-root.js'
 import type { EntryType } from '../storage/log-entry.js'
-import type { RaftMessage, RaftMessageType } from '../raft/messages.js'
+import type { RaftMessage, RaftMessageType } from '../raft/core/messages.js'
 
 // grpc-js prints its own errors to stderr; raftlog reports them itself, in its own words.
 // GRPC_VERBOSITY still turns grpc's logging back on for debugging.

@@ -2,7 +2,7 @@
 // `raftlog status` asks it), write and read rates over the last minutes, and the recent elections
 // and leader changes. The rates come from successive polls: committed entries from the highest
 // commit index, reads from each node's read counter.
-import type { NodeStatus } from '../net/cluster-client.js'
+import type { NodeStatus } from '../net/client/cluster-client.js'
 
 export interface WatchedNode extends NodeStatus {
   /** Entries the node has still to apply of what the leader committed; undefined with no leader. */
@@ -43,6 +43,10 @@ export const rateHistoryMs = 10 * 60 * 1000
 /** Events kept for the page, newest first. */
 export const maxEvents = 50
 
+/**
+ * Polls every node's status and keeps what the status page shows: roles, terms, indexes and a short
+ * history of each.
+ */
 export class ClusterWatch {
   private nodes: WatchedNode[] = []
   private leader: { id: number; term: number } | null = null

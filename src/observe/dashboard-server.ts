@@ -1,14 +1,16 @@
 // The status page of a running cluster, over HTTP: the page and its script (src/observe/dashboard/),
 // Chart.js from the installed package (no CDN: it works with no internet), and /api/cluster, the
-// ClusterWatch's view as JSON, which the page polls every second.
+// ClusterWatch's view as JSON, which the page polls every second. Only requests whose Host names
+// this machine are answered (allowed-hosts.ts: no DNS rebinding).
 import { readFileSync } from 'node:fs'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { createRequire } from 'node:module'
 import { isIP } from 'node:net'
 import { dirname, join } from 'node:path'
 import { packageRoot } from '../package-root.js'
-import { RaftLogError } from '../storage/errors.js'
+import { RaftLogError } from '../errors.js'
 import { ClusterWatch, type StatusSource } from './cluster-watch.js'
+import { allowedHosts } from './allowed-hosts.js'
 
 /** The default port of `raftlog dashboard` and of the page `raftlog cluster` serves. */
 export const defaultDashboardPort = 18080
@@ -31,6 +33,10 @@ function assets(): Map<string, Asset> {
   ])
 }
 
+/**
+ * The status page over HTTP: the page itself and /api/cluster, the cluster as a ClusterWatch sees
+ * it, for requests whose Host is this machine.
+ */
 export class DashboardServer {
   private constructor(
     private readonly server: Server,
@@ -43,7 +49,11 @@ export class DashboardServer {
   static async start(source: StatusSource, options: { host: string; port: number; title: string }): Promise<DashboardServer> {
     const files = assets()
     const watch = new ClusterWatch(source)
-    const server = createServer((request, response) => answer(request, response, files, watch, options.title))
+    const hostAllowed = allowedHosts(options.host)
+    const server = createServer((request, response) => {
+      if (hostAllowed(request.headers.host)) answer(request, response, files, watch, options.title)
+      else send(response, 403, `Host ${JSON.stringify(request.headers.host)} does not name this machine: open the status page by IP address, localhost or this machine's name\n`, 'text/plain; charset=utf-8')
+    })
     const shown = isIP(options.host) === 6 ? `[${options.host}]` : options.host
     await new Promise<void>((resolve, reject) => {
       server.once('error', (error: NodeJS.ErrnoException) => {

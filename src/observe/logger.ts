@@ -5,6 +5,7 @@
 // the process exits is not lost, and a write to a closed pipe is an 'error' event on the stream,
 // not an exception in the caller.
 import { pino } from 'pino'
+import { escapeControls } from '../raft/node/log-text.js'
 
 export type LogFormat = 'text' | 'json'
 export const logFormats: readonly LogFormat[] = ['text', 'json']
@@ -21,11 +22,15 @@ export interface Logger {
 /** Who writes the lines: a node (its id), or `raftlog cluster` itself. */
 export type LogSource = { nodeId: number } | { cluster: true }
 
-/** One text line: `2026-12-02T10:04:05.123Z [node 2] warning: message`. */
+/**
+ * One text line: `2026-12-02T10:04:05.123Z [node 2] warning: message`. Control characters in
+ * the message are escaped: text that came from elsewhere (an address, an error) can neither
+ * start a forged line nor send a terminal escape sequence.
+ */
 export function textLine(time: string, source: LogSource, level: Level, message: string): string {
   const who = 'nodeId' in source ? `[node ${source.nodeId}]` : 'cluster:'
   const tag = level === 'info' ? '' : `${level === 'warn' ? 'warning' : 'error'}: `
-  return `${time} ${who} ${tag}${message}`
+  return `${time} ${who} ${tag}${escapeControls(message)}`
 }
 
 export function createLogger(format: LogFormat, source: LogSource): Logger {

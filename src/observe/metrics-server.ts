@@ -4,9 +4,10 @@
 // directory is locked, as the gRPC port does.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { isIP } from 'node:net'
-import { RaftLogError } from '../storage/errors.js'
+import { RaftLogError } from '../errors.js'
 import { NodeMetrics, type MetricsSource } from './node-metrics.js'
 
+/** A node's monitoring port: /metrics, /healthz and /readyz over HTTP. */
 export class MetricsServer {
   private source: MetricsSource | undefined
   private readonly metrics: NodeMetrics

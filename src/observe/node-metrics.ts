@@ -2,9 +2,9 @@
 // the node when Prometheus scrapes (status(), stats(), the transport's counts): nothing runs
 // between scrapes. Only latencies are recorded as they happen, from the node's events.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
-import type { RaftNode } from '../raft/raft-node.js'
-import type { PeerCounts, TransportCounts } from '../net/grpc-transport.js'
-import { directoryBytes } from './directory-bytes.js'
+import type { RaftNode } from '../raft/node/raft-node.js'
+import type { PeerCounts, TransportCounts } from '../net/transport/grpc-transport.js'
+import { directoryBytes } from '../net/server/directory-bytes.js'
 
 /** What the metrics are read from. */
 export interface MetricsSource {
@@ -20,6 +20,10 @@ const roles = ['follower', 'candidate', 'leader'] as const
 const fsyncBucketsSeconds = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]
 const snapshotBucketsSeconds = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120]
 
+/**
+ * One node's Prometheus metrics (prom-client), read from its RaftNode, transport and directory when
+ * scraped.
+ */
 export class NodeMetrics {
   readonly registry = new Registry()
   private source: MetricsSource | undefined

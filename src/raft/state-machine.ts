@@ -1,8 +1,11 @@
+// The extension point for the user's application: what a RaftNode applies committed entries to.
 import type { LogEntry } from '../storage/log-entry.js'
 
 /** What a snapshot covers: every entry up to `index`, whose term is `term`. */
 export interface SnapshotInfo {
+  /** The last entry the snapshot holds the effect of. */
   index: number
+  /** That entry's term. */
   term: number
 }
 

@@ -23,3 +23,11 @@ export interface NewEntry {
   type?: EntryType
   data?: Uint8Array
 }
+
+/**
+ * The largest term or index raftlog takes or writes: 2^52 - 1. Safe integers go to 2^53 - 1, and
+ * a term must always have room to grow: one message carrying 2^53 - 1, persisted, would leave
+ * every later election asking for a term no node accepts (no leader ever again). A term that
+ * grows by one per election never gets near 2^52.
+ */
+export const maxTermOrIndex = 2 ** 52 - 1

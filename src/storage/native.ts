@@ -3,7 +3,7 @@
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { packageRoot } from '../package-root.js'
-import { RaftLogError } from './errors.js'
+import { RaftLogError } from '../errors.js'
 
 /** madvise hints the addon understands. */
 export type Advice = 'normal' | 'sequential' | 'random' | 'willneed' | 'dontneed'

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto'
 import { mkdirSync, readdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { EntryType, type LogEntry, type NewEntry } from './log-entry.js'
-import { RaftLogError } from './errors.js'
+import { RaftLogError } from '../errors.js'
 import { allocateFileAsync, fsyncDirectory, fsyncDirectoryAsync, isLockHeld, lockFile, pageSizeBytes, unlockFile } from './native.js'
 import { Segment, type RecoveryReport } from './segment.js'
 import {

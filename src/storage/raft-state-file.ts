@@ -4,11 +4,12 @@
 // a load takes the valid slot with the higher sequence. A torn save therefore always leaves the
 // previous state readable.
 import { basename, dirname } from 'node:path'
-import { RaftLogError } from './errors.js'
+import { RaftLogError } from '../errors.js'
 import { fsyncDirectory, isLockHeld, lockFile, mapFile, syncRange, unlockFile, unmap } from './native.js'
 import { crc32, readU64, writeU64 } from './segment-format.js'
 import { systemError } from './system-error.js'
 import { requireString, requireWholeNumber } from './validate.js'
+import { maxTermOrIndex } from './log-entry.js'
 
 /** 0 follower, 1 candidate, 2 leader. */
 export type ServerState = 0 | 1 | 2
@@ -24,19 +25,42 @@ export interface RaftState {
   nodeId?: number
   /** The cluster it belongs to, 32 hex digits; '' = not recorded yet. Kept by save() when left out. */
   clusterId?: string
+  /**
+   * For a node that joined a running cluster: the log index from which it is a member (0 for
+   * a founding node, or not recorded). Kept by save() when left out.
+   */
+  memberSince?: number
+  /**
+   * The newest committed cluster configuration, as the bytes of its log entry, and that entry's
+   * index: membership outlives a log compacted without a snapshot. At most
+   * maxConfigurationBytes. Kept by save() when left out.
+   */
+  configuration?: { index: number; data: Uint8Array }
+  /**
+   * A member said a committed configuration removed this node: it must never take part again.
+   * Kept by save() when left out; false when not recorded.
+   */
+  removed?: boolean
 }
 
 export const stateFileName = 'raft_state.meta'
-/** Version 2 adds the node id and the cluster id; version 1 slots are still read. */
-export const stateFileVersion = 2
+/**
+ * Version 2 adds the node id and the cluster id; version 3 the member-since index and the last
+ * committed configuration. Version 1 and 2 slots are still read; the next save writes version 3.
+ */
+export const stateFileVersion = 3
 const slotSizeBytes = 4096
 const fileSizeBytes = 2 * slotSizeBytes
 const magic = Buffer.from('RAFT', 'ascii')
 // Slot layout: magic, version u32, term u64, votedFor u32, commit u64, applied u64,
-// state u8 + 3 reserved, sequence u64; version 2: node id u32, cluster id 16 bytes; then the
-// CRC-32 of every byte before it (0..47 in version 1, 0..67 in version 2).
+// state u8, removed u8 (version 3) + 2 reserved, sequence u64; version 2: node id u32, cluster id 16 bytes; version 3:
+// member since u64, configuration index u64, configuration length u32, its bytes; then the
+// CRC-32 of every byte before it (0..47 in version 1, 0..67 in version 2, 0..87+length in 3).
 const checksumOffsetV1 = 48
-const checksumOffset = 68
+const checksumOffsetV2 = 68
+const configurationOffset = 88
+/** The largest configuration a slot holds (the rest of its 4 KiB after the fixed fields and CRC). */
+export const maxConfigurationBytes = slotSizeBytes - configurationOffset - 4
 const maxVotedFor = 0xffffffff
 
 /** What one slot holds, for `raftlog inspect`. */
@@ -75,7 +99,7 @@ export class RaftStateFile {
           { file: path },
         )
       }
-      this.state = { currentTerm: 0, votedFor: 0, commitIndex: 0, lastApplied: 0, serverState: 0, nodeId: 0, clusterId: '' }
+      this.state = { currentTerm: 0, votedFor: 0, commitIndex: 0, lastApplied: 0, serverState: 0, nodeId: 0, clusterId: '', memberSince: 0, removed: false }
     } else {
       this.currentSlot = newest.slot
       this.sequence = newest.sequence
@@ -125,7 +149,14 @@ export class RaftStateFile {
   /** Saves the state; durable when it returns. */
   save(state: RaftState): void {
     this.assertOpen('save')
-    const checked = checkState({ ...state, nodeId: state.nodeId ?? this.state.nodeId ?? 0, clusterId: state.clusterId ?? this.state.clusterId ?? '' })
+    const checked = checkState({
+      ...state,
+      nodeId: state.nodeId ?? this.state.nodeId ?? 0,
+      clusterId: state.clusterId ?? this.state.clusterId ?? '',
+      memberSince: state.memberSince ?? this.state.memberSince ?? 0,
+      removed: state.removed ?? this.state.removed ?? false,
+      ...(state.configuration === undefined && this.state.configuration === undefined ? {} : { configuration: state.configuration ?? this.state.configuration }),
+    })
     const slot: 0 | 1 = this.currentSlot === 0 ? 1 : 0
     const offset = slot * slotSizeBytes
     writeSlot(this.bytes, offset, checked, this.sequence + 1)
@@ -157,13 +188,13 @@ function checkState(state: RaftState): RaftState {
     throw new RaftLogError('ERR_BAD_ARGUMENT', 'RaftStateFile.save: state must be an object', { argument: 'state' })
   }
   const method = 'RaftStateFile.save'
-  const currentTerm = requireWholeNumber(state.currentTerm, 'state.currentTerm', method)
+  const currentTerm = requireTermOrIndex(state.currentTerm, 'state.currentTerm', method)
   const votedFor = requireWholeNumber(state.votedFor, 'state.votedFor', method)
   if (votedFor > maxVotedFor) {
     throw new RaftLogError('ERR_BAD_ARGUMENT', `${method}: state.votedFor must fit in 32 bits, got ${votedFor}`, { argument: 'state.votedFor' })
   }
-  const commitIndex = requireWholeNumber(state.commitIndex, 'state.commitIndex', method)
-  const lastApplied = requireWholeNumber(state.lastApplied, 'state.lastApplied', method)
+  const commitIndex = requireTermOrIndex(state.commitIndex, 'state.commitIndex', method)
+  const lastApplied = requireTermOrIndex(state.lastApplied, 'state.lastApplied', method)
   const serverState = state.serverState
   if (serverState !== 0 && serverState !== 1 && serverState !== 2) {
     throw new RaftLogError('ERR_BAD_ARGUMENT', `${method}: state.serverState must be 0, 1 or 2, got ${String(serverState)}`, {
@@ -176,10 +207,33 @@ function checkState(state: RaftState): RaftState {
   if (clusterId !== '' && !/^[0-9a-f]{32}$/.test(clusterId)) {
     throw new RaftLogError('ERR_BAD_ARGUMENT', `${method}: state.clusterId must be 32 hex digits (or empty), got ${JSON.stringify(clusterId)}`, { argument: 'state.clusterId' })
   }
-  return { currentTerm, votedFor, commitIndex, lastApplied, serverState, nodeId, clusterId }
+  const memberSince = requireWholeNumber(state.memberSince ?? 0, 'state.memberSince', method)
+  const configuration = state.configuration === undefined ? undefined : checkConfiguration(state.configuration, method)
+  const removed = state.removed ?? false
+  if (typeof removed !== 'boolean') throw new RaftLogError('ERR_BAD_ARGUMENT', `${method}: state.removed must be true or false`, { argument: 'state.removed' })
+  return { currentTerm, votedFor, commitIndex, lastApplied, serverState, nodeId, clusterId, memberSince, removed, ...(configuration === undefined ? {} : { configuration }) }
+}
+
+/** A term or index, refused at or above 2^52 (maxTermOrIndex says why). */
+function requireTermOrIndex(value: unknown, argument: string, method: string): number {
+  const number = requireWholeNumber(value, argument, method)
+  if (number > maxTermOrIndex) throw new RaftLogError('ERR_BAD_ARGUMENT', `${method}: ${argument} must be at most ${maxTermOrIndex} (2^52 - 1: a term must keep room to grow), got ${number}`, { argument })
+  return number
+}
+
+function checkConfiguration(configuration: { index: number; data: Uint8Array }, method: string): { index: number; data: Uint8Array } {
+  const index = requireWholeNumber(configuration?.index, 'state.configuration.index', method)
+  const data = configuration.data
+  if (!(data instanceof Uint8Array)) throw new RaftLogError('ERR_BAD_ARGUMENT', `${method}: state.configuration.data must be a Uint8Array`, { argument: 'state.configuration.data' })
+  if (data.length > maxConfigurationBytes) {
+    throw new RaftLogError('ERR_CONFIGURATION_TOO_LARGE', `${method}: a configuration of ${data.length} bytes does not fit the state file (at most ${maxConfigurationBytes})`, { argument: 'state.configuration.data' })
+  }
+  return { index, data: Buffer.from(data) }
 }
 
 function writeSlot(bytes: Buffer, offset: number, state: RaftState, sequence: number): void {
+  const configuration = state.configuration?.data ?? new Uint8Array(0)
+  const checksumOffset = configurationOffset + configuration.length
   bytes.fill(0, offset, offset + checksumOffset + 4)
   magic.copy(bytes, offset)
   bytes.writeUInt32LE(stateFileVersion, offset + 4)
@@ -188,10 +242,15 @@ function writeSlot(bytes: Buffer, offset: number, state: RaftState, sequence: nu
   writeU64(bytes, offset + 20, state.commitIndex)
   writeU64(bytes, offset + 28, state.lastApplied)
   bytes[offset + 36] = state.serverState
+  bytes[offset + 37] = state.removed === true ? 1 : 0
   writeU64(bytes, offset + 40, sequence)
   bytes.writeUInt32LE(state.nodeId ?? 0, offset + 48)
   bytes.fill(0, offset + 52, offset + 68)
   if (state.clusterId !== undefined && state.clusterId !== '') Buffer.from(state.clusterId, 'hex').copy(bytes, offset + 52)
+  writeU64(bytes, offset + 68, state.memberSince ?? 0)
+  writeU64(bytes, offset + 76, state.configuration?.index ?? 0)
+  bytes.writeUInt32LE(configuration.length, offset + 84)
+  bytes.set(configuration, offset + configurationOffset)
   bytes.writeUInt32LE(crc32(bytes.subarray(offset, offset + checksumOffset)), offset + checksumOffset)
 }
 
@@ -200,11 +259,13 @@ function readSlot(bytes: Buffer, slot: 0 | 1): StateSlot {
   if (bytes.length < offset + slotSizeBytes) return { slot, valid: false, problem: 'file too small', sequence: 0 }
   if (!bytes.subarray(offset, offset + 4).equals(magic)) return { slot, valid: false, problem: 'no magic', sequence: 0 }
   const version = bytes.readUInt32LE(offset + 4)
-  const crcAt = version === 1 ? checksumOffsetV1 : checksumOffset
+  const configurationLength = version >= 3 ? bytes.readUInt32LE(offset + 84) : 0
+  if (configurationLength > maxConfigurationBytes) return { slot, valid: false, problem: 'configuration length past the slot', sequence: 0 }
+  const crcAt = version === 1 ? checksumOffsetV1 : version === 2 ? checksumOffsetV2 : configurationOffset + configurationLength
   if (crc32(bytes.subarray(offset, offset + crcAt)) !== bytes.readUInt32LE(offset + crcAt)) {
     return { slot, valid: false, problem: 'checksum mismatch', sequence: 0 }
   }
-  if (version !== 1 && version !== stateFileVersion) return { slot, valid: false, problem: 'unsupported version', sequence: 0 }
+  if (version < 1 || version > stateFileVersion) return { slot, valid: false, problem: 'unsupported version', sequence: 0 }
   const clusterIdBytes = version === 1 ? Buffer.alloc(16) : bytes.subarray(offset + 52, offset + 68)
   const serverState = bytes[offset + 36]
   return {
@@ -219,6 +280,9 @@ function readSlot(bytes: Buffer, slot: 0 | 1): StateSlot {
       serverState: serverState === 1 || serverState === 2 ? serverState : 0,
       nodeId: version === 1 ? 0 : bytes.readUInt32LE(offset + 48),
       clusterId: clusterIdBytes.every((byte) => byte === 0) ? '' : clusterIdBytes.toString('hex'),
+      memberSince: version >= 3 ? readU64(bytes, offset + 68) : 0,
+      removed: version >= 3 && bytes[offset + 37] === 1,
+      ...(configurationLength > 0 ? { configuration: { index: readU64(bytes, offset + 76), data: Buffer.from(bytes.subarray(offset + configurationOffset, offset + configurationOffset + configurationLength)) } } : {}),
     },
   }
 }

@@ -3,7 +3,7 @@
 import { basename, dirname, join } from 'node:path'
 import { closeSync, fdatasyncSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs'
 import { EntryType, type LogEntry } from './log-entry.js'
-import { RaftLogError } from './errors.js'
+import { RaftLogError } from '../errors.js'
 import { advise, fsyncDirectory, mapFile, pageSizeBytes, syncRange, unmap } from './native.js'
 import { DataFile } from './data-file.js'
 import { WriteBuffer } from './write-buffer.js'

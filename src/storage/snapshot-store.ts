@@ -9,7 +9,7 @@ import { closeSync, openSync, readdirSync, readSync, renameSync, rmSync, statSyn
 import { open, rename, rm, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { crc32Range } from './crc32.js'
-import { RaftLogError } from './errors.js'
+import { RaftLogError } from '../errors.js'
 import { fsyncDirectory, fsyncDirectoryAsync } from './native.js'
 import {
   chunkHeaderBytes,

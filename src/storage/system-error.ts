@@ -1,4 +1,4 @@
-import { RaftLogError, type RaftLogErrorCode } from './errors.js'
+import { RaftLogError, type RaftLogErrorCode } from '../errors.js'
 
 /**
  * Turns an error from the addon or node:fs into a RaftLogError that says what raftlog was doing.

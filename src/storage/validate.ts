@@ -1,5 +1,5 @@
 // Argument checks for the public storage API: refuse bad input before anything is written.
-import { RaftLogError } from './errors.js'
+import { RaftLogError } from '../errors.js'
 
 function describe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value)

@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { runCli } from '../helpers/cli.js'
 import { tempDir } from '../helpers/temp-dir.js'
 import { writeConfig } from '../helpers/processes.js'
-import { nodeIdOf } from '../../src/net/node-identity.js'
+import { nodeIdOf } from '../../src/net/tls/node-identity.js'
 
 describe('raftlog certs init', () => {
   it('writes a CA, a certificate per node naming it, and a client certificate; keys for the owner only', async () => {

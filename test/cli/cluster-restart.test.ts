@@ -40,4 +40,32 @@ describe('raftlog cluster --restart', () => {
       expect(await exited(child), output.text).toBe(0)
     }
   }, 60_000)
+
+  it('does not start a node again that stopped because it was removed', async () => {
+    const dir = tempDir('raftlog-restart-removed-')
+    const { path: config } = await writeConfig(dir, 3)
+    const { child, output } = startCluster(config, ['--restart'])
+    try {
+      await waitFor('a leader line', async () => (/cluster: node \d leads/.test(output.text) ? true : undefined))
+      await waitFor('every node caught up', async () => {
+        const all = await statuses(config)
+        return all.every((s) => s.reachable) && new Set(all.map((s) => s.commitIndex)).size === 1 ? true : undefined
+      })
+      const leader = Number(/cluster: node (\d) leads/.exec(output.text)?.[1])
+      const victim = [1, 2, 3].find((id) => id !== leader)!
+      // Down (killed; the cluster restarts it after 1 s) while the others remove it.
+      process.kill(Number(new RegExp(`cluster: node ${victim} is process (\\d+)`).exec(output.text)?.[1]), 'SIGKILL')
+      const removed = await runCli(['member', 'remove', String(victim), '--config', config])
+      expect(removed.status, removed.stderr).toBe(0)
+      // Back up, its log does not say it was removed: a member tells it, and it stops for good.
+      await waitFor('the removed node stopped', async () => (output.text.includes(`node ${victim} stopped: it was removed from the cluster`) ? true : undefined), 30_000)
+      const restarts = (output.text.match(new RegExp(`restarting node ${victim}`, 'g')) ?? []).length
+      await new Promise((resolve) => setTimeout(resolve, 3000))
+      expect((output.text.match(new RegExp(`restarting node ${victim}`, 'g')) ?? []).length).toBe(restarts)
+      expect((await runCli(['kv', 'put', 'after', 'removal', '--config', config])).stdout).toBe('OK\n')
+    } finally {
+      child.kill('SIGINT')
+      await exited(child)
+    }
+  }, 90_000)
 })

@@ -6,9 +6,9 @@ import { join } from 'node:path'
 import { runCli } from '../helpers/cli.js'
 import { exited, startNode, statuses, waitFor, writeConfig, type NodeProcess } from '../helpers/processes.js'
 import { tempDir } from '../helpers/temp-dir.js'
-import { ClusterClient } from '../../src/net/cluster-client.js'
-import { decodeKvResult, encodeKvCommand } from '../../src/net/kv-state-machine.js'
-import type { RaftLogError } from '../../src/storage/errors.js'
+import { ClusterClient } from '../../src/net/client/cluster-client.js'
+import { decodeKvResult, encodeKvCommand } from '../../src/kv/kv-state-machine.js'
+import type { RaftLogError } from '../../src/errors.js'
 
 const keys = 500
 const puts = 20_000
@@ -65,7 +65,7 @@ describe('a 3-process cluster with snapshots', () => {
       const commit = Math.max(...all.map((s) => s.commitIndex ?? 0))
       return all.every((s) => s.reachable && s.lastApplied === commit) ? all : undefined
     }, 60_000)
-    for (const [key, value] of last) expect(decodeKvResult(await client.read(key, 10_000))).toEqual({ ok: true, value })
+    for (const [key, value] of last) expect(decodeKvResult(await client.read(key, 10_000))).toEqual({ ok: true, value: Buffer.from(value) })
     client.close()
     const victimLog = nodes.get(victim!)!.output.join('\n')
     for (const node of nodes.values()) node.child.kill('SIGTERM')

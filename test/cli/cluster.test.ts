@@ -2,13 +2,13 @@
 // killed with SIGKILL, failover, and a restarted node catching up to identical logs.
 import { describe, expect, it } from 'vitest'
 import { createServer, type Server } from 'node:net'
-import { writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { runCli } from '../helpers/cli.js'
 import { alive, exited, startCluster, startNode, statuses, waitFor, writeConfig } from '../helpers/processes.js'
 import { tempDir } from '../helpers/temp-dir.js'
-import { ClusterClient } from '../../src/net/cluster-client.js'
-import { encodeKvCommand } from '../../src/net/kv-state-machine.js'
+import { ClusterClient } from '../../src/net/client/cluster-client.js'
+import { encodeKvCommand } from '../../src/kv/kv-state-machine.js'
 
 /** A plain TCP server on `port`, so that a node cannot bind it. */
 function occupy(port: number): Promise<Server> {
@@ -31,7 +31,7 @@ describe('a 3-process cluster over gRPC', () => {
     expect((await runCli(['kv', 'get', 'a', '--config', config])).stdout.trim()).toBe('1')
     expect(nodes.get(leader.id)!.output.some((line) => line.includes('"event":"election-won"'))).toBe(true)
     const all = await statuses(config)
-    expect(Object.keys(all[0]!).sort()).toEqual(['address', 'behind', 'commitIndex', 'diskBytes', 'firstIndex', 'id', 'lastApplied', 'lastIndex', 'leaderId', 'reachable', 'role', 'suffrage', 'term'])
+    expect(Object.keys(all[0]!).sort()).toEqual(['address', 'behind', 'clusterId', 'commitIndex', 'diskBytes', 'firstIndex', 'id', 'lastApplied', 'lastIndex', 'leaderId', 'reachable', 'role', 'suffrage', 'term'])
     // A command no node could apply is refused before it reaches the log (the client's session,
     // opened by a first good command, is the last entry before and after).
     const client = new ClusterClient([`127.0.0.1:${ports[leader.id - 1]}`])
@@ -94,8 +94,8 @@ describe('a 3-process cluster over gRPC', () => {
     const bad = join(dir, 'bad.yaml')
     writeFileSync(bad, 'nodes:\n  - { node_id: 1, ip_address: "127.0.0.1", port: 1 }\n  - { node_id: 1, ip_address: "127.0.0.1", port: 2 }\n')
     expect((await runCli(['node', '-n', '1', '-c', bad])).stderr).toMatch(/Invalid configuration file .*bad\.yaml: nodes\[1\]\.node_id 1 is used twice/)
-    writeFileSync(bad, 'nodes:\n  - { node_id: 1, ip_address: "127.0.0.1", port: 1 }\ncluster_settings:\n  heartbeat_interval: 500\n')
-    expect((await runCli(['node', '-n', '1', '-c', bad])).stderr).toMatch(/cluster_settings\.heartbeat_interval 500 must be below the election timeout's min \(150\)/)
+    writeFileSync(bad, 'nodes:\n  - { node_id: 1, ip_address: "127.0.0.1", port: 1 }\ncluster_settings:\n  heartbeat_interval: 1500\n')
+    expect((await runCli(['node', '-n', '1', '-c', bad])).stderr).toMatch(/cluster_settings\.heartbeat_interval 1500 must be below the election timeout's min \(1000\)/)
     writeFileSync(bad, 'nodes:\n  - { node_id: 1, ip_address: "127.0.0.1", port: 1, colour: red }\n')
     expect((await runCli(['node', '-n', '1', '-c', bad])).stderr).toMatch(/nodes\[0\]\.colour is not a known setting/)
     writeFileSync(bad, 'nodes:\n  - { node_id: 1, ip_address: "127.0.0.1", port: 1 }\ncluster_settings:\n  election_timeout_range: { min: 400, max: 200 }\n')
@@ -115,6 +115,11 @@ describe('a 3-process cluster over gRPC', () => {
     expect((await runCli(['kv', 'frob', 'x'])).status).toBe(2)
     for (const command of ['node', 'cluster', 'kv', 'status']) expect((await runCli([command, '--help'])).stdout).toMatch(new RegExp(`Usage: raftlog ${command}`))
   }, 60_000)
+
+  it('raftlog --version prints the version of package.json', async () => {
+    const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+    for (const flag of ['--version', '-V']) expect(await runCli([flag])).toEqual({ status: 0, stdout: `raftlog ${version}\n`, stderr: '' })
+  })
 })
 
 describe('raftlog cluster (what npm start runs)', () => {

@@ -4,7 +4,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import * as grpc from '@grpc/grpc-js'
 import { protocol } from '../../src/net/protocol.js'
-import { decodeEnvelope, type SessionEnvelope } from '../../src/raft/session-envelope.js'
+import { decodeEnvelope, type SessionEnvelope } from '../../src/session/session-envelope.js'
 import { runCli } from '../helpers/cli.js'
 
 const servers: grpc.Server[] = []

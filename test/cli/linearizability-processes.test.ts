@@ -5,13 +5,13 @@
 import { describe, expect, it } from 'vitest'
 import { tempDir } from '../helpers/temp-dir.js'
 import { exited, startNode, waitFor, writeConfig, type NodeProcess } from '../helpers/processes.js'
-import { ClusterClient } from '../../src/net/cluster-client.js'
-import { decodeKvResult, encodeKvCommand, type KvCommand } from '../../src/net/kv-state-machine.js'
-import type { RaftLogError } from '../../src/storage/errors.js'
-import { seededRandom } from '../../src/raft/seeded-random.js'
+import { ClusterClient } from '../../src/net/client/cluster-client.js'
+import { decodeKvResult, encodeKvCommand, type KvCommand } from '../../src/kv/kv-state-machine.js'
+import type { RaftLogError } from '../../src/errors.js'
+import { seededRandom } from '../../src/raft/core/seeded-random.js'
 import { HistoryRecorder } from '../linearizability/history.js'
 import { checkLinearizable } from '../linearizability/checker.js'
-import { kvModel, type KvInput, type KvOutput } from '../linearizability/kv-model.js'
+import { kvModel, textValue, type KvInput, type KvOutput } from '../linearizability/kv-model.js'
 
 const seed = process.env.RAFT_SEED === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(process.env.RAFT_SEED)
 const loadMs = 15_000
@@ -43,16 +43,16 @@ describe(`linearizability with real processes and a nemesis (RAFT_SEED=${seed})`
               const op = history.invoke(clientId, { op: 'get', key })
               try {
                 const result = decodeKvResult(await client.read(key, 3000))
-                history.ok(op, { ok: result.ok, value: result.value ?? null })
+                history.ok(op, { ok: result.ok, value: textValue(result.value ?? null) })
               } catch {
                 history.fail(op)
               }
               continue
             }
             const value = `v${nextValue++}`
-            let command: KvCommand = { op: 'put', key, value }
+            let command: KvInput & KvCommand = { op: 'put', key, value }
             if (roll > 0.8) {
-              const seen = await client.read(key, 3000).then((r) => decodeKvResult(r).value ?? null, () => null)
+              const seen = await client.read(key, 3000).then((r) => textValue(decodeKvResult(r).value ?? null), () => null)
               command = { op: 'cas', key, expected: seen, value }
             }
             issuedWrites++
@@ -60,7 +60,7 @@ describe(`linearizability with real processes and a nemesis (RAFT_SEED=${seed})`
             try {
               const result = decodeKvResult(await client.propose(encodeKvCommand(command), 4000))
               acknowledgedWrites++
-              history.ok(op, command.op === 'cas' ? { ok: result.ok, value: result.value ?? null } : { ok: true })
+              history.ok(op, command.op === 'cas' ? { ok: result.ok, value: textValue(result.value ?? null) } : { ok: true })
             } catch (error) {
               const code = (error as RaftLogError).code
               if (code === 'ERR_NO_LEADER') history.fail(op)

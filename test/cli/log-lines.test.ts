@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest'
 import { spawn } from 'node:child_process'
 import { createServer, type Server } from 'node:net'
-import { cliPath } from '../helpers/cli.js'
+import { cliPath, runCli } from '../helpers/cli.js'
 import { exited, waitFor, writeConfig } from '../helpers/processes.js'
 import { tempDir } from '../helpers/temp-dir.js'
 
@@ -52,6 +52,10 @@ describe('raftlog cluster log lines', () => {
     const { path: config } = await writeConfig(dir, 3)
     const { child, output } = cluster(config, ['--log-format', 'json'])
     await waitFor('a leader', async () => (output.stdout.includes('"event":"leader"') ? true : undefined))
+    // A transfer's election has no pre-vote, and its line says so.
+    const transfer = await runCli(['transfer-leader', '--config', config])
+    expect(transfer.status, transfer.stderr).toBe(0)
+    await waitFor('the transfer candidate line', async () => (output.stdout.includes('the leader handed leadership over (no pre-vote)') ? true : undefined))
     child.kill('SIGINT')
     expect(await exited(child)).toBe(0)
     const records = output.stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>)
@@ -67,6 +71,8 @@ describe('raftlog cluster log lines', () => {
       // A candidate's line is its pre-vote, said in the term the node is in; and the term a
       // node's lines name first never goes back.
       for (const preVote of lines.filter((r) => r.event === 'pre-vote')) expect(preVote.message).toMatch(new RegExp(`^pre-vote: no leader heard in term ${preVote.term}; asking the others before campaigning for term ${(preVote.term as number) + 1}$`))
+      // A candidate's line names the term it stands in.
+      for (const candidate of lines.filter((r) => r.event === 'candidate')) expect(candidate.message).toMatch(new RegExp(`^candidate for term ${candidate.term}: (asking for votes|the leader handed leadership over \\(no pre-vote\\))$`))
       const terms = lines.map((r) => /term (\d+)/.exec(r.message as string)).filter((m) => m !== null).map((m) => Number(m[1]))
       expect(terms).toEqual([...terms].sort((a, b) => a - b))
     }

@@ -7,8 +7,8 @@ import { join } from 'node:path'
 import { runCli } from '../helpers/cli.js'
 import { exited, freePort, startNode, waitFor, writeConfig, type NodeProcess } from '../helpers/processes.js'
 import { tempDir } from '../helpers/temp-dir.js'
-import { ClusterClient, type NodeStatus } from '../../src/net/cluster-client.js'
-import { decodeKvResult, encodeKvCommand } from '../../src/net/kv-state-machine.js'
+import { ClusterClient, type NodeStatus } from '../../src/net/client/cluster-client.js'
+import { decodeKvResult, encodeKvCommand } from '../../src/kv/kv-state-machine.js'
 
 /** Puts key-0, key-1, ... one at a time until stopped; the longest wait for one put is the write gap. */
 class Writer {
@@ -84,8 +84,16 @@ describe('membership changes on a running cluster of processes', () => {
     const leaderId = (await allStatuses(config)).find((s) => s.role === 'leader')!.id!
     const removed = await runCli(['member', 'remove', String(leaderId), '--config', config])
     expect(removed.stdout, `${removed.stderr}\n${nodes[leaderId - 1]!.output.slice(-15).join('\n')}`).toMatch(/^membership now: voters /)
-    expect(await exited(nodes[leaderId - 1]!.child)).toBe(0)
+    // Exit status 4: removed, not to be restarted.
+    expect(await exited(nodes[leaderId - 1]!.child)).toBe(4)
     expect(nodes[leaderId - 1]!.output.join('\n')).toContain('removal from the cluster')
+    // Its id is never taken again: adding it back is refused, naming why.
+    const again = await runCli(['member', 'add', String(leaderId), `127.0.0.1:${ports[leaderId - 1]}`, '--config', config])
+    expect(again.status, again.stdout).toBe(1)
+    expect(again.stderr).toMatch(new RegExp(`node ${leaderId} was removed from this cluster, and ids are never reused`))
+    // Started again, it sees its removal and stops at once, with the same status.
+    const back = startNode(config, leaderId)
+    expect(await exited(back.child)).toBe(4)
 
     // Hand leadership over on request, then stop the new leader with SIGTERM: each costs far
     // less than an election timeout of writes.
@@ -114,7 +122,7 @@ describe('membership changes on a running cluster of processes', () => {
     expect(writer.failures).toEqual([])
     // Every acknowledged put is there, read through the members that are left.
     for (const key of [0, Math.floor(writer.acknowledged / 2), writer.acknowledged - 1]) {
-      expect(decodeKvResult(await client.read(`key-${key}`, 10_000))).toEqual({ ok: true, value: `v${key}` })
+      expect(decodeKvResult(await client.read(`key-${key}`, 10_000))).toEqual({ ok: true, value: Buffer.from(`v${key}`) })
     }
     client.close()
 

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { RaftLog, RaftNode } from '../../src/index.js'
-import { MemoryNetwork } from '../../src/testing.js'
+import { MemoryNetwork } from '../../src/testing/index.js'
 import { silentLogger } from '../helpers/entries.js'
 import { tempDir } from '../helpers/temp-dir.js'
 import { runCli } from '../helpers/cli.js'
@@ -33,7 +33,8 @@ describe('raftlog node on a damaged log', () => {
     writeFileSync(config, `nodes:\n  - { node_id: 1, ip_address: "127.0.0.1", port: ${await freePort()} }\ncluster_settings:\n  log_directory: "./logs"\n  log_segment_size: ${segmentSize}\n`)
     const result = await runCli(['node', '--node-id', '1', '--config', config], { timeoutMs: 30_000 })
     expect(result.status).toBe(1)
-    // Found at start (the node reads every frame's type for its configurations): refused before serving.
-    expect(result.stderr).toMatch(/^Error: Segment segment_\d{20}\.log is corrupt at byte \d+ \(index \d+\): checksum mismatch\n$/)
+    // Found when the entry is read to be applied again (the configuration comes from raft_state.meta,
+    // so the start no longer reads every frame): the node stops on it, naming segment, byte and index.
+    expect(result.stderr).toMatch(/stopping after a storage failure: Segment segment_\d{20}\.log is corrupt at byte \d+ \(index 1\): checksum mismatch\n/)
   })
 })

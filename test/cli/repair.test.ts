@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest'
 import { createHash } from 'node:crypto'
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
-import { RaftLog } from '../../src/index.js'
+import { RaftLog, RaftStateFile } from '../../src/index.js'
 import { frameSizeBytes, headerSizeBytes, segmentFileName } from '../../src/storage/segment-format.js'
 import { runCli } from '../helpers/cli.js'
 import { payloadFor, silentLogger } from '../helpers/entries.js'
@@ -74,6 +74,45 @@ describe('raftlog repair', () => {
     expect(segments(dir)).toEqual(files.slice(0, 2))
     expect((await runCli(['verify', dir])).stdout).toMatch(/^ok: 2 segments, 74 entries \(1\.\.74\)/)
     expectLogOf(dir, 74)
+  })
+
+  it("brings the state file's commit index down to the log's new end, backed up; verify warned of it before", async () => {
+    const dir = await makeLog()
+    const state = RaftStateFile.open(join(dir, 'raft_state.meta'))
+    state.save({ currentTerm: 3, votedFor: 2, commitIndex: 290, lastApplied: 280, serverState: 0 })
+    state.close()
+    const damaged = segments(dir)[1]!
+    edit(join(dir, damaged), (bytes) => (bytes[headerSizeBytes + 5 * frameSizeBytes(200) + 40]! ^= 0x01))
+    // The corrupt entry is not counted as readable: 299 of 300, as inspect counts them.
+    const verify = await runCli(['verify', dir])
+    expect(verify.stdout).toMatch(/^1 problem in 5 segments, 299 readable entries;/m)
+    const inspect = JSON.parse((await runCli(['inspect', dir, '--json'])).stdout) as { segments: { entries: number }[] }
+    expect(inspect.segments.reduce((sum, segment) => sum + segment.entries, 0)).toBe(299)
+
+    const dry = await runCli(['repair', dir, '--dry-run'])
+    expect(dry.stdout).toContain("would lower raft_state.meta's commit index from 290 and last applied from 280 to at most 74")
+    const result = await runCli(['repair', dir])
+    expect(result.status, result.stdout).toBe(0)
+    expect(result.stdout).toContain("lowered raft_state.meta's commit index from 290 and last applied from 280 to at most 74, the last entry kept: the node gets the entries after it back from its leader")
+    expect(readdirSync(join(dirname(dir), backups(dir)[0]!))).toContain('raft_state.meta')
+    const after = RaftStateFile.open(join(dir, 'raft_state.meta'))
+    expect(after.load()).toMatchObject({ currentTerm: 3, votedFor: 2, commitIndex: 74, lastApplied: 74 })
+    after.close()
+    expect((await runCli(['verify', dir])).stdout).toMatch(/^ok: 2 segments, 74 entries \(1\.\.74\)/)
+  })
+
+  it("verify warns when the state file's commit index points past the log's end (no ok), and repair alone fixes it", async () => {
+    const dir = await makeLog(50)
+    const state = RaftStateFile.open(join(dir, 'raft_state.meta'))
+    state.save({ currentTerm: 1, votedFor: 1, commitIndex: 60, lastApplied: 50, serverState: 0 })
+    state.close()
+    const verify = await runCli(['verify', dir])
+    expect(verify.status).toBe(0)
+    expect(verify.stdout).toMatch(/^warning: raft_state\.meta: byte \d+ \(index 60\): commit index 60 and last applied 50 point past the last entry this directory holds \(50\): entries 51\.\.60 this node knew were committed are gone/m)
+    expect(verify.stdout).toMatch(/^no problem, 1 warning: /m)
+    const result = await runCli(['repair', dir])
+    expect(result.stdout.split('\n').slice(0, 3)).toEqual([expect.stringMatching(/^backup of the files it changes: /), 'no segment has a problem', "lowered raft_state.meta's commit index from 60 and last applied from 50 to at most 50, the last entry kept: the node gets the entries after it back from its leader"])
+    expect((await runCli(['verify', dir])).stdout).toMatch(/^ok: /)
   })
 
   it('cuts at a damaged frame of the open segment, which open() refuses', async () => {

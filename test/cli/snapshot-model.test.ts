@@ -2,7 +2,7 @@
 // match (or not), it must flag every way the restored state can be wrong.
 import { describe, expect, it } from 'vitest'
 import { EntryType } from '../../src/index.js'
-import type { RaftStatus } from '../../src/raft/raft-node.js'
+import type { RaftStatus } from '../../src/raft/node/raft-node.js'
 import { Ledger, proposalData, proposalId } from '../../src/cli/crash-test/ledger.js'
 import { SnapshotModel } from '../../src/cli/crash-test/snapshot-model.js'
 
@@ -18,7 +18,7 @@ function ledgerOf(entries: [string, number][]): Ledger {
 }
 
 function status(lastApplied: number): RaftStatus {
-  return { id: 1, role: 'leader', term: 2, leaderId: 1, commitIndex: lastApplied, lastApplied, firstIndex: 1, lastIndex: lastApplied, snapshotIndex: 0, snapshotTerm: 0, configuration: { voters: [1], outgoing: [], learners: [], addresses: {} }, configurationIndex: 1, clusterId: '' }
+  return { id: 1, role: 'leader', term: 2, leaderId: 1, commitIndex: lastApplied, lastApplied, firstIndex: 1, lastIndex: lastApplied, snapshotIndex: 0, snapshotTerm: 0, configuration: { voters: [1], outgoing: [], learners: [], addresses: {} }, configurationIndex: 1, clusterId: '', foundingId: '' }
 }
 
 const acknowledgedThree = ['P 1.1', 'A 1.1 2', 'P 1.2', 'A 1.2 3', 'P 1.3', 'A 1.3 4', 'P 1.4']

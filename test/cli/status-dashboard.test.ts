@@ -4,7 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { spawn } from 'node:child_process'
 import { createServer } from 'node:net'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { hostname, tmpdir } from 'node:os'
+import { get as httpGet } from 'node:http'
 import { join } from 'node:path'
 import { cliPath, runCli } from '../helpers/cli.js'
 import { exited, freePort, startNode, statuses, waitFor, writeConfig, type NodeProcess } from '../helpers/processes.js'
@@ -29,6 +30,17 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true })
 })
 
+/** The status of GET /api/cluster on 127.0.0.1:port sent with Host: `host`. */
+function statusWithHost(port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const request = httpGet({ host: '127.0.0.1', port, path: '/api/cluster', headers: { host } }, (response) => {
+      response.resume()
+      resolve(response.statusCode ?? 0)
+    })
+    request.on('error', reject)
+  })
+}
+
 /** `raftlog <args>` left running, its output gathered. */
 function running(args: string[]): { child: ReturnType<typeof spawn>; output: { text: string } } {
   const child = spawn(process.execPath, [cliPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
@@ -47,7 +59,7 @@ describe('raftlog status', () => {
     const lines = text.stdout.trim().split('\n')
     expect(nodesJson).toHaveLength(3)
     nodesJson.forEach((node, i) => {
-      expect(Object.keys(node).sort()).toEqual(['address', 'behind', 'commitIndex', 'diskBytes', 'firstIndex', 'id', 'lastApplied', 'lastIndex', 'leaderId', 'reachable', 'role', 'suffrage', 'term'])
+      expect(Object.keys(node).sort()).toEqual(['address', 'behind', 'clusterId', 'commitIndex', 'diskBytes', 'firstIndex', 'id', 'lastApplied', 'lastIndex', 'leaderId', 'reachable', 'role', 'suffrage', 'term'])
       expect(node.suffrage).toBe('voter')
       expect(node.diskBytes).toBeGreaterThan(1048576)
       // Both were asked a moment apart: the fields that cannot move between the two agree.
@@ -97,7 +109,7 @@ describe('raftlog status', () => {
     await exited(victim.child)
     nodes.delete(3)
     const json = JSON.parse((await runCli(['status', '--config', config, '--json', '--timeout', '1000'])).stdout) as Record<string, unknown>[]
-    expect(json[2]).toEqual({ id: 3, address: expect.stringMatching(/^127\.0\.0\.1:\d+$/), reachable: false, error: expect.stringMatching(/\w/) })
+    expect(json[2]).toEqual({ id: 3, address: expect.stringMatching(/^127\.0\.0\.1:\d+$/), reachable: false, suffrage: 'voter', error: 'not running: nothing listens at that address (ECONNREFUSED)' })
     const text = await runCli(['status', '--config', config, '--timeout', '1000'])
     expect(text.stdout.trim().split('\n')[2]).toBe(`node 3 ${json[2]!.address}: unreachable (${json[2]!.error})`)
   })
@@ -121,6 +133,27 @@ describe('raftlog dashboard', () => {
     expect(view.nodes.map((node) => node.id)).toEqual([1, 2, 3])
     child.kill('SIGINT')
     expect(await exited(child)).toBe(0)
+  })
+
+  it('answers only a Host header that names this machine (no DNS rebinding), and warns when it serves beyond loopback', async () => {
+    const { child, output } = running(['dashboard', '--config', config, '--port', '0', '--host', '0.0.0.0'])
+    try {
+      const port = Number(await waitFor('the URL', async () => /^dashboard of .* at http:\/\/0\.0\.0\.0:(\d+)\/ \(Ctrl-C to stop\)$/m.exec(output.text)?.[1]))
+      expect(output.text).toMatch(/^warning: the status page serves 0\.0\.0\.0, which other machines may reach: anyone who can connect reads every node's status/m)
+      // A page of evil.example whose name now resolves to this machine: the browser sends its name.
+      expect(await statusWithHost(port, 'evil.example')).toBe(403)
+      expect(await statusWithHost(port, `evil.example:${port}`)).toBe(403)
+      for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`, `${hostname()}:${port}`, '10.1.2.3']) expect(await statusWithHost(port, host)).toBe(200)
+    } finally {
+      child.kill('SIGINT')
+    }
+    expect(await exited(child)).toBe(0)
+    // The default bind, 127.0.0.1, says nothing.
+    const quiet = running(['dashboard', '--config', config, '--port', '0'])
+    await waitFor('the URL', async () => (quiet.output.text.includes('Ctrl-C to stop') ? true : undefined))
+    quiet.child.kill('SIGINT')
+    expect(await exited(quiet.child)).toBe(0)
+    expect(quiet.output.text).not.toMatch(/warning/)
   })
 
   it('says so in one line when its port is taken or not a port', async () => {

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest'
 import { readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { RaftLogError, RaftNode, type LogEntry } from '../../src/index.js'
-import { MemoryNetwork } from '../../src/testing.js'
+import { RaftLogError, RaftNode, RaftStateFile, type LogEntry } from '../../src/index.js'
+import { encodeConfiguration, votersOnly } from '../../src/raft/core/configuration.js'
+import { MemoryNetwork } from '../../src/testing/index.js'
 import { runCli } from '../helpers/cli.js'
 import { silentLogger } from '../helpers/entries.js'
 import { damageSnapshot, makeSnapshotDir } from '../helpers/snapshot-dir.js'
@@ -10,8 +11,15 @@ import { damageSnapshot, makeSnapshotDir } from '../helpers/snapshot-dir.js'
 const older = 'snapshot_00000000000000000150.snap'
 const newer = 'snapshot_00000000000000000250.snap'
 
-/** Starts and stops a one-node RaftNode on `dir`: undefined when it started, else why not. */
+/**
+ * Starts and stops a one-node RaftNode on `dir`: undefined when it started, else why not. The
+ * directory gets the state file a node's directory has, with its configuration, so only how the
+ * log and the snapshots fit decides.
+ */
 async function startingNodeRefuses(dir: string): Promise<string | undefined> {
+  const state = RaftStateFile.open(join(dir, 'raft_state.meta'))
+  state.save({ ...state.load(), configuration: { index: 1, data: encodeConfiguration(votersOnly([1])) } })
+  state.close()
   const network = new MemoryNetwork()
   const stateMachine = { apply: (entry: LogEntry) => entry.index, snapshot: () => new Uint8Array(0), restore: async (chunks: AsyncIterable<Uint8Array>) => { for await (const _ of chunks); } }
   try {

@@ -84,6 +84,8 @@ export interface StatusLine {
 /** `raftlog status --json`. */
 export async function statuses(config: string): Promise<StatusLine[]> {
   const result = await runCli(['status', '--config', config, '--json', '--timeout', '1000'])
+  // Said with what status wrote to stderr: a bare JSON error would hide why it printed nothing.
+  if (result.stdout.trim() === '') throw new Error(`raftlog status printed nothing (exit ${result.status}): ${result.stderr}`)
   return JSON.parse(result.stdout) as StatusLine[]
 }
 

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createCertificateSet } from '../../src/cli/certs/certificate-set.js'
-import type { ClientTls } from '../../src/net/client-tls.js'
+import type { ClientTls } from '../../src/net/tls/client-tls.js'
 
 /** Makes ca, node-<id> and client certificates in `dir`/`name`; returns the directory. */
 export function makeCertificates(dir: string, nodes: number[], name = 'certs'): string {

@@ -6,7 +6,7 @@ import { checkLinearizable, HistoryError, type CheckResult, type Model } from '.
 import { HistoryRecorder } from './history.js'
 import { kv, kvModel, type KvInput, type KvOperation, type KvOutput, type KvState } from './kv-model.js'
 import { bruteForceLinearizable, executeRandomly, mutateOneOutput, randomSmallHistory } from './random-history.js'
-import { seededRandom } from '../../src/raft/seeded-random.js'
+import { seededRandom } from '../../src/raft/core/seeded-random.js'
 
 const seed = process.env.RAFT_SEED === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(process.env.RAFT_SEED)
 

@@ -1,11 +1,11 @@
 // The key-value store's sequential specification for the linearizability checker: get, put,
-// delete and compare-and-set on string keys, with the results src/net/kv-state-machine.ts gives.
+// delete and compare-and-set on string keys, with the results src/kv/kv-state-machine.ts gives.
 // Keys are independent objects, so the model partitions a history per key and its state is the
 // value of one key.
 
 import { isUnknown, type Model, type Operation } from './checker.js'
 
-/** Shaped like KvCommand in src/net/kv-state-machine.ts, so a client's commands can be recorded as they are. */
+/** Shaped like KvCommand in src/kv/kv-state-machine.ts, so a client's commands can be recorded as they are. */
 export type KvInput =
   | { op: 'get'; key: string }
   | { op: 'put'; key: string; value: string }
@@ -24,6 +24,13 @@ export type KvInput =
 export interface KvOutput {
   ok?: boolean
   value?: string | null
+}
+
+/** A value the store answered (bytes) as the model's text; null and undefined stay. */
+export function textValue(value: Uint8Array | null): string | null
+export function textValue(value: Uint8Array | null | undefined): string | null | undefined
+export function textValue(value: Uint8Array | null | undefined): string | null | undefined {
+  return value instanceof Uint8Array ? Buffer.from(value).toString() : value
 }
 
 /** The value of one key; null: absent. */

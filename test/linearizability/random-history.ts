@@ -3,9 +3,9 @@
 
 import { isUnknown } from './checker.js'
 import { HistoryRecorder } from './history.js'
-import type { KvInput, KvOperation, KvOutput } from './kv-model.js'
+import { textValue, type KvInput, type KvOperation, type KvOutput } from './kv-model.js'
 import { EntryType } from '../../src/storage/log-entry.js'
-import { decodeKvResult, encodeKvCommand, KvStateMachine } from '../../src/net/kv-state-machine.js'
+import { decodeKvResult, encodeKvCommand, KvStateMachine } from '../../src/kv/kv-state-machine.js'
 
 export interface ExecutionShape {
   clients: number
@@ -26,8 +26,10 @@ export interface ExecutionShape {
 export function executeRandomly(random: () => number, shape: ExecutionShape): KvOperation[] {
   const machine = new KvStateMachine()
   let index = 0
-  const apply = (input: KvInput): KvOutput =>
-    decodeKvResult(machine.apply({ index: ++index, term: 1, type: EntryType.Normal, data: encodeKvCommand(input) }) as Uint8Array)
+  const apply = (input: KvInput): KvOutput => {
+    const result = decodeKvResult(machine.apply({ index: ++index, term: 1, type: EntryType.Normal, data: encodeKvCommand(input) }) as Uint8Array)
+    return { ok: result.ok, ...(result.value === undefined ? {} : { value: textValue(result.value) }) }
+  }
   const recorder = new HistoryRecorder<KvInput, KvOutput>()
   const busy = new Map<number, { handle: number; input: KvInput; output?: KvOutput }>()
   const limbo: KvInput[] = []

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import type * as grpc from '@grpc/grpc-js'
 import { envelopeFields, fromEnvelope, protocol, toEnvelope } from '../../src/net/protocol.js'
-import type { RaftMessage } from '../../src/raft/messages.js'
+import type { RaftMessage } from '../../src/raft/core/messages.js'
 
 type WireMessage = Exclude<RaftMessage, { type: 'InstallSnapshot' }>
 import { EntryType } from '../../src/storage/log-entry.js'

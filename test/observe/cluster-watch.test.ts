@@ -2,7 +2,7 @@
 // elections and leader changes, without a cluster or a clock.
 import { describe, expect, it } from 'vitest'
 import { ClusterWatch, maxEvents, rateHistoryMs } from '../../src/observe/cluster-watch.js'
-import type { NodeStatus } from '../../src/net/cluster-client.js'
+import type { NodeStatus } from '../../src/net/client/cluster-client.js'
 
 function node(id: number, fields: Partial<NodeStatus> = {}): NodeStatus {
   return { id, address: `127.0.0.1:${18000 + id}`, reachable: true, role: 'follower', term: 1, leaderId: 1, commitIndex: 0, lastApplied: 0, firstIndex: 1, lastIndex: 0, reads: 0, ...fields }

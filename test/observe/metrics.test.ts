@@ -8,8 +8,8 @@ import { runCli } from '../helpers/cli.js'
 import { exited, startNode, waitFor, writeConfig, type NodeProcess } from '../helpers/processes.js'
 import { get, sampleValue, scrape, type Sample } from '../helpers/prometheus.js'
 import { tempDir } from '../helpers/temp-dir.js'
-import { ClusterClient } from '../../src/net/cluster-client.js'
-import { decodeKvResult, encodeKvCommand } from '../../src/net/kv-state-machine.js'
+import { ClusterClient } from '../../src/net/client/cluster-client.js'
+import { decodeKvResult, encodeKvCommand } from '../../src/kv/kv-state-machine.js'
 
 /** The node whose metrics say it leads, with its samples; undefined when none does. */
 async function leaderByMetrics(metricsPorts: Map<number, number>): Promise<{ id: number; samples: Sample[] } | undefined> {
@@ -50,7 +50,7 @@ describe('metrics, /healthz and /readyz on each node', () => {
     expect(sampleValue(before, 'raftlog_term')).toBeGreaterThan(0)
     const client = new ClusterClient(grpcPorts.map((port) => `127.0.0.1:${port}`))
     for (let i = 0; i < 5; i++) await client.propose(encodeKvCommand({ op: 'put', key: `key-${i}`, value: 'value' }), 5000)
-    for (let i = 0; i < 3; i++) expect(decodeKvResult(await client.read('key-0', 5000))).toEqual({ ok: true, value: 'value' })
+    for (let i = 0; i < 3; i++) expect(decodeKvResult(await client.read('key-0', 5000))).toEqual({ ok: true, value: Buffer.from('value') })
     client.close()
     const after = await scrape(metricsPorts.get(leader.id)!)
     const grew = (name: string, labels: Record<string, string> = {}): number => (sampleValue(after, name, labels) ?? 0) - (sampleValue(before, name, labels) ?? 0)

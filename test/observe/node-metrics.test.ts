@@ -1,15 +1,15 @@
 // NodeMetrics against a stand-in node: what a scrape shows when the node's role, followers and
 // snapshots change, without a cluster (the live cluster test covers the rest).
-import { emptyRejectionCounts } from '../../src/net/rejections.js'
+import { emptyRejectionCounts } from '../../src/net/transport/rejections.js'
 import { describe, expect, it } from 'vitest'
 import { EventEmitter } from 'node:events'
 import { NodeMetrics } from '../../src/observe/node-metrics.js'
-import type { RaftNode, RaftNodeStats, RaftStatus } from '../../src/raft/raft-node.js'
+import type { RaftNode, RaftNodeStats, RaftStatus } from '../../src/raft/node/raft-node.js'
 import { parseMetrics, sampleValue } from '../helpers/prometheus.js'
 import { tempDir } from '../helpers/temp-dir.js'
 
 class FakeNode extends EventEmitter {
-  current: RaftStatus = { id: 1, role: 'follower', term: 3, leaderId: 2, commitIndex: 10, lastApplied: 10, firstIndex: 1, lastIndex: 12, snapshotIndex: 0, snapshotTerm: 0, configuration: { voters: [1, 2, 3], outgoing: [], learners: [], addresses: {} }, configurationIndex: 1, clusterId: '' }
+  current: RaftStatus = { id: 1, role: 'follower', term: 3, leaderId: 2, commitIndex: 10, lastApplied: 10, firstIndex: 1, lastIndex: 12, snapshotIndex: 0, snapshotTerm: 0, configuration: { voters: [1, 2, 3], outgoing: [], learners: [], addresses: {} }, configurationIndex: 1, clusterId: '', foundingId: '' }
   counters: RaftNodeStats = {
     proposals: 0,
     reads: 0,

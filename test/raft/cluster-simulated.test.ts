@@ -2,7 +2,7 @@
 // on every apply (one leader per term, the same entry at the same index everywhere, nothing
 // applied ever changes). Replay a failure: RAFT_SEED=<seed> npx vitest run test/raft
 import { describe, expect, it } from 'vitest'
-import { Simulator, testSeed } from './simulator.js'
+import { Simulator, testSeed } from '../../src/testing/simulator.js'
 
 const seed = testSeed()
 

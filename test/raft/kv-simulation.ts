@@ -3,13 +3,14 @@
 // with sessions (retrying the same entry while its outcome is unknown), and get through any node
 // with ReadIndex. Every operation is recorded for the linearizability checker.
 import { EntryType, type LogEntry } from '../../src/storage/log-entry.js'
-import { KvStateMachine, decodeKvCommand, decodeKvResult, encodeKvCommand, type KvCommand } from '../../src/net/kv-state-machine.js'
-import { SessionStateMachine, clientIdOf } from '../../src/raft/session-state-machine.js'
-import { ClientSession } from '../../src/raft/client-session.js'
-import { encodeOpen } from '../../src/raft/session-envelope.js'
+import { KvStateMachine, decodeKvCommand, decodeKvResult, encodeKvCommand, type KvCommand } from '../../src/kv/kv-state-machine.js'
+import { SessionStateMachine, clientIdOf } from '../../src/session/session-state-machine.js'
+import { ClientSession } from '../../src/session/client-session.js'
+import { encodeOpen, sessionSecretBytes } from '../../src/session/session-envelope.js'
+import { randomBytes } from 'node:crypto'
 import { HistoryRecorder, type OpHandle } from '../linearizability/history.js'
-import type { KvInput, KvOutput } from '../linearizability/kv-model.js'
-import type { Simulator } from './simulator.js'
+import { textValue, type KvInput, type KvOutput } from '../linearizability/kv-model.js'
+import type { Simulator } from '../../src/testing/simulator.js'
 
 /** Ticks a client waits for an answer before it sends the same entry again (or gives a read up). */
 const answerTimeoutTicks = 20
@@ -39,7 +40,7 @@ class CountingKv extends KvStateMachine {
   readonly applications = new Map<string, number>()
   override apply(entry: LogEntry): Uint8Array {
     const command = decodeKvCommand(entry.data)
-    if (command.op === 'put' || command.op === 'cas') this.applications.set(command.value, (this.applications.get(command.value) ?? 0) + 1)
+    if (command.op === 'put' || command.op === 'cas') this.applications.set(command.value.toString(), (this.applications.get(command.value.toString()) ?? 0) + 1)
     return super.apply(entry)
   }
 }
@@ -74,6 +75,12 @@ export class KvSimulation {
       readState: (node, requestId, index) => this.nodes.get(node)!.asked.get(requestId)?.(index),
       droppedRead: (node, requestId) => this.nodes.get(node)!.asked.get(requestId)?.(undefined),
     }
+  }
+
+  /** A new node joins the simulation with an empty disk (added to the cluster by the caller). */
+  addNode(id: number): void {
+    this.sim.addNode(id)
+    this.nodes.set(id, this.freshState())
   }
 
   /** One tick of the simulator, with every idle client starting an operation. */
@@ -168,14 +175,15 @@ export class KvSimulation {
 
   private openSession(client: Client, leaderId: number): void {
     const node = this.sim.node(leaderId)
-    const index = node.core.propose(encodeOpen(this.sim.time))
+    const secret = randomBytes(sessionSecretBytes)
+    const index = node.core.propose(encodeOpen(this.sim.time, secret))
     if (index === undefined) return
     client.openedAt = this.sim.time
     this.nodes.get(leaderId)!.proposals.set(index, {
       term: node.core.currentTerm,
       done: (outcome) => {
         if (client.session !== undefined || outcome === 'replaced' || !('result' in outcome)) return
-        client.session = ClientSession.resume(clientIdOf(outcome.result))
+        client.session = ClientSession.resume(clientIdOf(outcome.result), secret)
         client.openedAt = undefined
       },
     })
@@ -189,8 +197,8 @@ export class KvSimulation {
       return
     }
     const value = `v${this.nextValue++}`
-    const current = this.nodes.get(this.sim.leader()?.id ?? 1)!.kv.get(key)
-    const command: KvCommand = roll < 0.75 ? { op: 'put', key, value } : { op: 'cas', key, expected: current, value }
+    const current = textValue(this.nodes.get(this.sim.leader()?.id ?? 1)!.kv.get(key))
+    const command: KvInput & KvCommand = roll < 0.75 ? { op: 'put', key, value } : { op: 'cas', key, expected: current, value }
     const handle = this.history.invoke(client.id, command)
     const { sequence, entry } = client.session!.command(encodeKvCommand(command), this.sim.time)
     const pending: Pending = { kind: 'write', handle, command, entry, sequence, sentAt: this.sim.time, node: 0, index: 0 }
@@ -218,7 +226,7 @@ export class KvSimulation {
           return
         }
         const result = decodeKvResult(outcome.result as Uint8Array)
-        this.history.ok(pending.handle, { ok: result.ok, value: result.value })
+        this.history.ok(pending.handle, { ok: result.ok, value: textValue(result.value) })
       },
     })
   }
@@ -230,7 +238,7 @@ export class KvSimulation {
       const believers = this.sim.nodes.filter((n) => n.alive && !n.paused && n.core.role === 'leader')
       const believer = believers[Math.floor(random() * believers.length)]
       if (believer === undefined) this.history.fail(handle)
-      else this.history.ok(handle, { ok: true, value: this.nodes.get(believer.id)!.kv.get(key) })
+      else this.history.ok(handle, { ok: true, value: textValue(this.nodes.get(believer.id)!.kv.get(key)) })
       return
     }
     const alive = this.sim.nodes.filter((n) => n.alive && !n.paused)
@@ -255,7 +263,7 @@ export class KvSimulation {
         if (client.pending !== pending) return
         client.pending = undefined
         // Read the state machine of the node as it is now: the node that confirmed the read.
-        this.history.ok(handle, { ok: true, value: this.nodes.get(node.id)!.kv.get(key) })
+        this.history.ok(handle, { ok: true, value: textValue(this.nodes.get(node.id)!.kv.get(key)) })
       }
       if (this.nodes.get(node.id)!.appliedIndex >= index) serve()
       else this.nodes.get(node.id)!.confirmedReads.push({ index, serve })

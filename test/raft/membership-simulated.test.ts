@@ -3,9 +3,9 @@
 // by a leader crash at each step, learners that never count, transfers to lagging and cut-off
 // nodes. Safety is checked on every apply. Replay: RAFT_SEED=<seed> npx vitest run test/raft
 import { describe, expect, it } from 'vitest'
-import { Simulator, testSeed } from './simulator.js'
-import { isJoint, type Configuration } from '../../src/raft/configuration.js'
-import type { MembershipChange } from '../../src/raft/membership-change.js'
+import { Simulator, testSeed } from '../../src/testing/simulator.js'
+import { isJoint, type Configuration } from '../../src/raft/core/configuration.js'
+import type { MembershipChange } from '../../src/raft/core/membership-change.js'
 
 const seed = testSeed()
 let proposed = 0
@@ -42,7 +42,7 @@ function change(sim: Simulator, request: MembershipChange, maxTicks = 3000): Con
   for (let tick = 0; tick < maxTicks; tick += 10) {
     const refused = sim.changeMembership(request)
     if (refused === undefined) break
-    expect(['ERR_NOT_LEADER', 'ERR_CHANGE_IN_PROGRESS', 'ERR_LEARNER_BEHIND']).toContain(refused)
+    expect(['ERR_NOT_LEADER', 'ERR_CHANGE_IN_PROGRESS', 'ERR_LEARNER_BEHIND', 'ERR_UNSAFE_CHANGE']).toContain(refused)
     underLoad(sim, 10)
   }
   let settled: Configuration | undefined
@@ -267,6 +267,105 @@ describe(`Membership in the simulator (RAFT_SEED=${seed})`, () => {
     for (const id of [1, 2]) sim.crash(id)
     agree(sim, 5000)
     expect(sim.leader()!.core.configuration.voters).toEqual([3, 4, 5])
+    expect(sim.violations).toEqual([])
+  })
+})
+
+describe(`Removed ids in the simulator (RAFT_SEED=${seed})`, () => {
+  it('a removed id is never added again: the change is refused, and the old node cannot elect itself from its first life', () => {
+    // Node 1 founds the cluster alone and writes; nodes 2 and 3 join and are promoted; node 1
+    // leaves. Then an operator brings node 1 back with an empty disk and asks to add it again.
+    const sim = new Simulator({ nodes: 1, seed })
+    electLeader(sim)
+    underLoad(sim, 120)
+    for (const id of [2, 3]) sim.addNode(id)
+    change(sim, { addLearners: [{ id: 2, address: '' }, { id: 3, address: '' }] })
+    underLoad(sim, 40)
+    change(sim, { promote: [2, 3] })
+    const after = change(sim, { remove: [1] })
+    expect(after.removed).toEqual([1])
+    agree(sim)
+    sim.rejoinEmpty(1)
+    underLoad(sim, 20)
+    expect(sim.changeMembership({ addLearners: [{ id: 1, address: '' }] })).toBe('ERR_ID_REMOVED')
+    expect(sim.changeMembership({ addVoters: [{ id: 1, address: '' }] })).toBe('ERR_ID_REMOVED')
+    // A new id is welcome, and the cluster goes on; the removed node never leads.
+    sim.addNode(4)
+    change(sim, { addLearners: [{ id: 4, address: '' }] })
+    for (let tick = 0; tick < 300; tick++) {
+      if (tick % 2 === 0) sim.propose(`after-${tick}`)
+      sim.step()
+      expect(sim.node(1).core.role).not.toBe('leader')
+    }
+    agree(sim)
+    expect(sim.leader()!.core.configuration.removed).toEqual([1])
+    expect(sim.violations).toEqual([])
+  })
+
+  it('snapshots carry the removed ids: a node that starts from one still refuses them', () => {
+    const sim = new Simulator({ nodes: 3, seed, snapshotEvery: 20, snapshotTrailing: 2 })
+    electLeader(sim)
+    const leader = sim.leader()!.id
+    const leaving = [1, 2, 3].find((id) => id !== leader)!
+    change(sim, { remove: [leaving] })
+    underLoad(sim, 200)
+    // Every node compacted past the Config entries; a restart starts from a snapshot.
+    for (const node of sim.nodes.filter((n) => n.alive && n.id !== leaving)) {
+      expect(node.log.firstIndex).toBeGreaterThan(node.core.configurationIndex)
+      sim.crash(node.id)
+      sim.restart(node.id)
+    }
+    electLeader(sim)
+    expect(sim.leader()!.core.configuration.removed).toEqual([leaving])
+    expect(sim.changeMembership({ addLearners: [{ id: leaving, address: '' }] })).toBe('ERR_ID_REMOVED')
+  })
+})
+
+describe(`Changes that would end a cluster (RAFT_SEED=${seed})`, () => {
+  it('voters asked for before they start enter as learners, never count, and vote once they run and caught up', () => {
+    const sim = new Simulator({ nodes: 3, seed })
+    electLeader(sim)
+    underLoad(sim, 20)
+    // Four voters that do not exist (yet): as voters they would be 4 of 7, a majority that
+    // can never answer. As learners the cluster goes on.
+    const ghosts = [4, 5, 6, 7].map((id) => ({ id, address: '' }))
+    expect(sim.changeMembership({ addVoters: ghosts })).toBeUndefined()
+    let config: Configuration | undefined
+    expect(sim.runUntil(() => (config = settledConfiguration(sim)) !== undefined, 1000)).toBe(true)
+    expect(config).toMatchObject({ voters: [1, 2, 3], learners: [4, 5, 6, 7], promoteWhenCaughtUp: [4, 5, 6, 7] })
+    sim.crash(sim.leader()!.id)
+    agree(sim)
+    // Two of them start, catch up, and become voters without being asked again.
+    for (const id of [4, 5]) sim.addNode(id)
+    expect(
+      sim.runUntil(() => {
+        const voters = sim.leader()?.core.configuration.voters ?? []
+        return voters.includes(4) && voters.includes(5)
+      }, 3000),
+      sim.describe(),
+    ).toBe(true)
+    underLoad(sim, 100)
+    const now = sim.leader()!.core.configuration
+    expect(now.promoteWhenCaughtUp).toEqual([6, 7])
+    expect(now.learners).toEqual([6, 7])
+    agree(sim)
+    expect(sim.violations).toEqual([])
+  })
+
+  it('refuses a change after which the voters heard from lately are not a majority (strict reconfiguration check)', () => {
+    const sim = new Simulator({ nodes: 3, seed })
+    const leader = electLeader(sim)
+    underLoad(sim, 20)
+    const [down, up] = [1, 2, 3].filter((id) => id !== leader) as [number, number]
+    sim.crash(down)
+    underLoad(sim, 40)
+    // Removing the live follower would leave the leader and a dead node: no majority, ever.
+    expect(sim.changeMembership({ remove: [up] })).toBe('ERR_UNSAFE_CHANGE')
+    expect(sim.leader()!.core.configuration.voters).toEqual([1, 2, 3])
+    // Removing the dead one is what an operator needs, and is allowed.
+    const after = change(sim, { remove: [down] })
+    expect(after.voters).toEqual([leader, up].sort((a, b) => a - b))
+    agree(sim)
     expect(sim.violations).toEqual([])
   })
 })

@@ -2,7 +2,7 @@
 // proposals and answers only, within a window that answers free; a follower that lost its log is
 // found and refilled. Replay a failure: RAFT_SEED=<seed> npx vitest run test/raft
 import { describe, expect, it } from 'vitest'
-import { Simulator, testSeed } from './simulator.js'
+import { Simulator, testSeed } from '../../src/testing/simulator.js'
 
 const seed = testSeed()
 const kib = 1024

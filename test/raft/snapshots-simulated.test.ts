@@ -2,7 +2,7 @@
 // snapshots, and a follower that needs compacted entries gets the leader's snapshot instead,
 // under partitions, loss, slow disks and crashes. Replay: RAFT_SEED=<seed> npx vitest run test/raft
 import { describe, expect, it } from 'vitest'
-import { Simulator, testSeed } from './simulator.js'
+import { Simulator, testSeed } from '../../src/testing/simulator.js'
 
 const seed = testSeed()
 

@@ -72,6 +72,15 @@ describe('README: Embedding a Raft node in one process', () => {
   })
 })
 
+describe('README: Reads and client sessions', () => {
+  it('applies a retried command once, answers a plain command, reads on a follower, and removes its directory', async () => {
+    const { dir, tmp } = project({ 'sessions.js': example('sessions.js') })
+    const result = await run(dir, ['sessions.js'], { TMPDIR: tmp })
+    expect([result.status, result.stdout], result.stderr).toEqual([0, '5\n5\n7\n7\n'])
+    expect(readdirSync(tmp)).toEqual([])
+  })
+})
+
 describe('README: a counter service on three processes (raftlog/net)', () => {
   it('runs as written: three nodes, a client that adds and reads, a clean stop, a restart that remembers', async () => {
     const ports = [await freePort(), await freePort(), await freePort()]
@@ -114,3 +123,17 @@ describe('README: a counter service on three processes (raftlog/net)', () => {
     }
   }, 60_000)
 })
+
+describe('README: Crash-recovery testing', () => {
+  it("the snapshot rounds' sample report holds the figures the same seed prints", { timeout: 60_000 }, async () => {
+    const block = /npx raftlog crash-test --rounds 8 --mode snapshot --seed 2026`[\s\S]*?```\n([\s\S]*?)```/.exec(readme)?.[1]
+    expect(block).toBeDefined()
+    const figures = (text: string): string[] => text.split('\n').filter((line) => /^ {2}(rounds|killed in|acknowledged|restored state|violations):/.test(line))
+    const tmp = tempDir('raftlog-readme-crash-')
+    const result = await run(root, [join(root, 'dist', 'cli', 'main.js'), 'crash-test', '--rounds', '8', '--mode', 'snapshot', '--seed', '2026', '--dir', join(tmp, 'node')])
+    expect(result.status, result.stdout + result.stderr).toBe(0)
+    expect(figures(result.stdout)).toEqual(figures(block!))
+    expect(figures(block!)).toHaveLength(5)
+  })
+})
+

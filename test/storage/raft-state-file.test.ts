@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { RaftStateFile, RaftLogError, type RaftState } from '../../src/index.js'
 import { tempDir } from '../helpers/temp-dir.js'
 import { crc32 } from '../../src/storage/segment-format.js'
+import { maxConfigurationBytes } from '../../src/storage/raft-state-file.js'
 
 const slotSize = 4096
 
@@ -16,6 +17,8 @@ function stateOf(term: number): RaftState {
     serverState: (term % 3) as 0 | 1 | 2,
     nodeId: 7,
     clusterId: '0123456789abcdef0123456789abcdef',
+    memberSince: 0,
+    removed: false,
   }
 }
 
@@ -23,7 +26,7 @@ describe('RaftStateFile', () => {
   it('a new file loads as all zero and is 8 KiB', () => {
     const path = join(tempDir(), 'raft_state.meta')
     const file = RaftStateFile.open(path)
-    expect(file.load()).toEqual({ currentTerm: 0, votedFor: 0, commitIndex: 0, lastApplied: 0, serverState: 0, nodeId: 0, clusterId: '' })
+    expect(file.load()).toEqual({ currentTerm: 0, votedFor: 0, commitIndex: 0, lastApplied: 0, serverState: 0, nodeId: 0, clusterId: '', memberSince: 0, removed: false })
     file.close()
     expect(statSync(path).size).toBe(2 * slotSize)
   })
@@ -104,6 +107,11 @@ describe('RaftStateFile', () => {
       [{ serverState: 3 as never }, /state.serverState/],
       [{ nodeId: -2 }, /state.nodeId/],
       [{ clusterId: 'not hex' }, /state.clusterId/],
+      [{ memberSince: -1 }, /state.memberSince/],
+      [{ currentTerm: 2 ** 52 }, /state.currentTerm must be at most 4503599627370495/],
+      [{ commitIndex: 2 ** 53 - 1 }, /state.commitIndex must be at most/],
+      [{ configuration: { index: 3, data: new Uint8Array(maxConfigurationBytes + 1) } }, /does not fit/],
+      [{ configuration: { index: -3, data: new Uint8Array(1) } }, /state.configuration.index/],
     ]
     for (const [change, message] of bad) {
       expect(() => file.save({ ...stateOf(2), ...change })).toThrow(message)
@@ -132,7 +140,48 @@ describe('RaftStateFile', () => {
     expect(RaftStateFile.open(path).load()).toMatchObject({ currentTerm: 4, nodeId: 7, clusterId: '' })
   })
 
-  it('reads a version 1 file (no identity) and writes version 2 from then on', () => {
+  it('keeps the member-since index and the last committed configuration, of any size up to the limit, across saves and opens', () => {
+    const path = join(tempDir(), 'raft_state.meta')
+    const file = RaftStateFile.open(path)
+    const configuration = { index: 42, data: Buffer.from('{"voters":[1,2,3]}') }
+    file.save({ ...stateOf(1), memberSince: 17, configuration })
+    const { memberSince: _left, ...withoutMemberSince } = stateOf(2)
+    file.save(withoutMemberSince) // leaves both out: kept
+    file.close()
+    let again = RaftStateFile.open(path)
+    expect(again.load()).toEqual({ ...stateOf(2), memberSince: 17, configuration })
+    again.save({ ...stateOf(3), removed: true })
+    again.close()
+    again = RaftStateFile.open(path)
+    expect(again.load()).toMatchObject({ removed: true, memberSince: 0 })
+    const largest = { index: 43, data: Buffer.alloc(maxConfigurationBytes, 0x61) }
+    again.save({ ...stateOf(3), configuration: largest })
+    again.close()
+    again = RaftStateFile.open(path)
+    expect(again.load().configuration).toEqual(largest)
+    again.close()
+  })
+
+  it('reads a version 2 file (no configuration) and writes version 3 from then on', () => {
+    const path = join(tempDir(), 'raft_state.meta')
+    const v2 = Buffer.alloc(2 * slotSize)
+    v2.write('RAFT', 0, 'ascii')
+    v2.writeUInt32LE(2, 4) // version
+    v2.writeBigUInt64LE(5n, 8) // term
+    v2.writeBigUInt64LE(1n, 40) // sequence
+    v2.writeUInt32LE(3, 48) // node id
+    v2.fill(0xab, 52, 68) // cluster id
+    v2.writeUInt32LE(crc32(v2.subarray(0, 68)), 68)
+    writeFileSync(path, v2)
+    const file = RaftStateFile.open(path)
+    expect(file.load()).toEqual({ currentTerm: 5, votedFor: 0, commitIndex: 0, lastApplied: 0, serverState: 0, nodeId: 3, clusterId: 'ab'.repeat(16), memberSince: 0, removed: false })
+    file.save({ ...file.load(), configuration: { index: 1, data: Buffer.from('{}') } })
+    file.close()
+    expect(readFileSync(path).readUInt32LE(slotSize + 4)).toBe(3)
+    expect(RaftStateFile.open(path).load()).toMatchObject({ currentTerm: 5, nodeId: 3, clusterId: 'ab'.repeat(16), configuration: { index: 1 } })
+  })
+
+  it('reads a version 1 file (no identity) and writes version 3 from then on', () => {
     const path = join(tempDir(), 'raft_state.meta')
     const v1 = Buffer.alloc(2 * slotSize)
     v1.write('RAFT', 0, 'ascii')
@@ -146,10 +195,10 @@ describe('RaftStateFile', () => {
     v1.writeUInt32LE(crc32(v1.subarray(0, 48)), 48)
     writeFileSync(path, v1)
     const file = RaftStateFile.open(path)
-    expect(file.load()).toEqual({ currentTerm: 5, votedFor: 2, commitIndex: 40, lastApplied: 39, serverState: 0, nodeId: 0, clusterId: '' })
+    expect(file.load()).toEqual({ currentTerm: 5, votedFor: 2, commitIndex: 40, lastApplied: 39, serverState: 0, nodeId: 0, clusterId: '', memberSince: 0, removed: false })
     file.save({ ...file.load(), nodeId: 3 })
     file.close()
-    expect(readFileSync(path).readUInt32LE(slotSize + 4)).toBe(2)
+    expect(readFileSync(path).readUInt32LE(slotSize + 4)).toBe(3)
     expect(RaftStateFile.open(path).load()).toMatchObject({ currentTerm: 5, nodeId: 3 })
   })
 })

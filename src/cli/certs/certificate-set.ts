@@ -7,8 +7,8 @@ import { isIP } from 'node:net'
 import { join } from 'node:path'
 import forge from 'node-forge'
 import { caFiles, clientFiles, defaultValidityDays, nodeFiles } from './certificate-files.js'
-import { RaftLogError } from '../../storage/errors.js'
-import { nodeUri } from '../../net/node-identity.js'
+import { RaftLogError } from '../../errors.js'
+import { nodeUri } from '../../net/tls/node-identity.js'
 
 /** RSA key size of every key made here, in bits. */
 export const keyBits = 2048

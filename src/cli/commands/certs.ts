@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util'
 import { resolve } from 'node:path'
 import { UsageError, type Command } from '../command.js'
-import { loadClusterConfig } from '../../net/cluster-config.js'
+import { loadClusterConfig } from '../../net/config/cluster-config.js'
 import { caFiles, clientFiles, defaultValidityDays, nodeFiles } from '../certs/certificate-files.js'
 
 const help = `Usage: raftlog certs init DIR --nodes 1,2,3 [--config FILE] [--days N] [--force]

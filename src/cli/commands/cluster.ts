@@ -2,12 +2,13 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { UsageError, type Command } from '../command.js'
-import { loadClusterConfig, type NodeConfig } from '../../net/cluster-config.js'
-import { ClusterClient } from '../../net/cluster-client.js'
+import { loadClusterConfig, type NodeConfig } from '../../net/config/cluster-config.js'
+import { ClusterClient } from '../../net/client/cluster-client.js'
 import { parentPipeVariable } from '../parent-pipe.js'
 import { RestartBackoff, restartMaxMs, restartMinMs, restartStableMs } from '../restart-backoff.js'
 import { relayNodeOutput } from '../node-output.js'
 import { portFrom } from '../port-option.js'
+import { removedExitStatus } from '../exit-status.js'
 import { createLogger, logFormats, type LogFormat, type Logger } from '../../observe/logger.js'
 import { DashboardServer, defaultDashboardPort } from '../../observe/dashboard-server.js'
 
@@ -90,11 +91,13 @@ export const clusterCommand: Command = {
       child.on('exit', (code, signal) => {
         children.delete(node.nodeId)
         if (stopping) return
-        // Exit 0 on its own: it was removed from the cluster (or stopped by a signal from elsewhere).
-        if (code === 0) logger.info('exited', `node ${node.nodeId} stopped (code 0)`, { nodeId: node.nodeId, code, signal })
+        const removed = code === removedExitStatus
+        // Exit 0 on its own: stopped by a signal from elsewhere.
+        if (removed) logger.info('exited', `node ${node.nodeId} stopped: it was removed from the cluster (not restarted: node ids are never reused)`, { nodeId: node.nodeId, code, signal })
+        else if (code === 0) logger.info('exited', `node ${node.nodeId} stopped (code 0)`, { nodeId: node.nodeId, code, signal })
         else logger.error('exited', `node ${node.nodeId} exited (${signal ?? `code ${code}`})`, { nodeId: node.nodeId, code, signal })
         checkQuorum(logger, children.size, cluster.nodes.length)
-        if (values.restart !== true) return
+        if (values.restart !== true || removed) return
         const pauseMs = (backoffs.get(node.nodeId) as RestartBackoff).next(Date.now() - startedAt)
         logger.warn('restarting', `restarting node ${node.nodeId} in ${pauseMs / 1000} s`, { nodeId: node.nodeId, pauseMs })
         restarts.set(

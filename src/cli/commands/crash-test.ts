@@ -69,6 +69,10 @@ Options:
                           a proposal) it never wrote; the run must then report violations
   -h, --help              show this help
 
+Debugging: with RAFTLOG_CRASH_TRACE=DIR set, each log round N keeps the lines its writer said
+(DIR/round-N.writer, written before they go to the pipe) and the lines the checker heard
+(DIR/round-N.parent).
+
 Exit status: 0 when every round passed, 1 on any violation, 2 on bad usage.
 
 Examples:

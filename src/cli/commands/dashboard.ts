@@ -4,6 +4,7 @@ import { clientFrom, tlsHelp, tlsOptions } from '../endpoints.js'
 import { portFrom } from '../port-option.js'
 import { untilStopped } from '../until-stopped.js'
 import { DashboardServer, defaultDashboardPort } from '../../observe/dashboard-server.js'
+import { isLoopback } from '../../net/server/plaintext-warning.js'
 
 const help = `Usage: raftlog dashboard [--config FILE | --endpoints HOST:PORT,...] [--cacert FILE [--cert FILE --key FILE]]
                         [--port P] [--host H]
@@ -18,7 +19,8 @@ Options:
   --endpoints LIST         host:port of the nodes, instead of the configuration
 ${tlsHelp}
   --port P                 the page's port (default ${defaultDashboardPort}; 0: any free port)
-  --host H                 the address to serve on (default 127.0.0.1; 0.0.0.0: every interface)
+  --host H                 the address to serve on (default 127.0.0.1; 0.0.0.0: every interface,
+                           with a warning: the page has no authentication)
   -h, --help               show this help
 
 The page's data, as JSON: /api/cluster. (raftlog cluster serves the same page.)
@@ -39,9 +41,13 @@ export const dashboardCommand: Command = {
     const port = values.port === undefined ? defaultDashboardPort : portFrom(values.port, '--port')
     const client = clientFrom(values)
     const title = `raftlog cluster ${values.endpoints ?? values.config ?? 'cluster_config.yaml'}`
+    const host = values.host ?? '127.0.0.1'
     try {
-      const dashboard = await DashboardServer.start(client, { host: values.host ?? '127.0.0.1', port, title })
+      const dashboard = await DashboardServer.start(client, { host, port, title })
       console.log(`dashboard of ${values.endpoints ?? values.config ?? 'cluster_config.yaml'} at ${dashboard.url} (Ctrl-C to stop)`)
+      // The page asks no one for a certificate: served beyond this machine, it republishes what
+      // the nodes tell only to clients they trust.
+      if (!isLoopback(host)) console.error(`warning: the status page serves ${host}, which other machines may reach: anyone who can connect reads every node's status over plaintext HTTP, without a certificate, whatever TLS the cluster requires; serve it on 127.0.0.1 (the default) and reach it through an SSH tunnel`)
       await untilStopped()
       await dashboard.close()
       return 0

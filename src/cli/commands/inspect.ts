@@ -4,6 +4,8 @@ import { checkLogDirectory, readStateFile, scanSegment, segmentFiles, type Segme
 import { checkSnapshots, type SnapshotsCheck, type SnapshotVerdict } from '../snapshot-check.js'
 import { RaftStateFile, type StateSlot } from '../../storage/raft-state-file.js'
 import { plural } from '../plural.js'
+import { clusterIdOf } from '../../raft/node/cluster-identity.js'
+import { decodeConfiguration, describeConfiguration, type Configuration } from '../../raft/core/configuration.js'
 
 const help = `Usage: raftlog inspect DIR [--json]
 
@@ -27,13 +29,29 @@ function describeState(slots: StateSlot[] | undefined): string[] {
   if (slots === undefined) return ['state file: none']
   const current = slots.filter((slot) => slot.valid).sort((a, b) => b.sequence - a.sequence)[0]
   if (current?.state === undefined) return [`state file: no valid slot (${slots.map((s) => `slot ${s.slot}: ${s.problem}`).join('; ')})`]
-  const { currentTerm, votedFor, commitIndex, lastApplied, serverState, nodeId, clusterId } = current.state
-  const identity = nodeId === undefined || nodeId === 0 ? [] : [`  node ${nodeId}${clusterId === undefined || clusterId === '' ? '' : `, cluster ${clusterId}`}`]
+  const { currentTerm, votedFor, commitIndex, lastApplied, serverState, nodeId, clusterId, memberSince, configuration } = current.state
+  const committed = committedConfiguration(configuration)
+  const cluster = clusterId === undefined || clusterId === '' ? '' : `, cluster ${clusterIdOf(clusterId, committed?.config.clusterToken)}`
+  const since = memberSince === undefined || memberSince === 0 ? '' : `, member since index ${memberSince}`
+  const identity = nodeId === undefined || nodeId === 0 ? [] : [`  node ${nodeId}${cluster}${since}`]
+  const membership = committed === undefined ? [] : [`  committed configuration (index ${committed.index}): ${committed.description}`]
   return [
     `state file: raft_state.meta (slot ${current.slot} current, sequence ${current.sequence}${slots.some((s) => !s.valid && s.problem !== 'no magic') ? `; other slot: ${slots.find((s) => s.slot !== current.slot)?.problem}` : ''})`,
     `  term ${currentTerm}, voted for ${votedFor === 0 ? 'nobody' : votedFor}, commit index ${commitIndex}, last applied ${lastApplied}, ${serverStates[serverState]}`,
     ...identity,
+    ...membership,
   ]
+}
+
+/** The state file's committed configuration, decoded (undefined: none recorded, or unreadable). */
+function committedConfiguration(recorded: { index: number; data: Uint8Array } | undefined): { index: number; config: Configuration; description: string } | undefined {
+  if (recorded === undefined) return undefined
+  try {
+    const config = decodeConfiguration(recorded.data)
+    return { index: recorded.index, config, description: describeConfiguration(config) }
+  } catch (error) {
+    return { index: recorded.index, config: { voters: [], outgoing: [], learners: [], addresses: {} }, description: `unreadable (${(error as Error).message})` }
+  }
 }
 
 function segmentRow(scan: SegmentScan): string[] {

@@ -1,15 +1,18 @@
 import { parseArgs } from 'node:util'
 import { UsageError, type Command } from '../command.js'
 import { clientFrom, timeoutFrom, tlsHelp, tlsOptions } from '../endpoints.js'
-import { decodeKvResult, encodeKvCommand, type KvCommand } from '../../net/kv-state-machine.js'
-import type { RaftLogError } from '../../storage/errors.js'
-import type { ClusterClient } from '../../net/cluster-client.js'
-import { maxLoadFileBytes, readText } from '../kv/value-source.js'
+import { decodeKvResult, encodeKvCommand, type KvCommand } from '../../kv/kv-state-machine.js'
+import { encodeKvQuery } from '../../kv/kv-query.js'
+import type { RaftLogError } from '../../errors.js'
+import type { ClusterClient } from '../../net/client/cluster-client.js'
+import { maxLoadFileBytes, readBytes, readText } from '../kv/value-source.js'
+import { bytesFrom, describeBytes, encodingFrom, kvEncodings, outputOf, textOf, type KvEncoding } from '../kv/encoding.js'
 import { scanPairs } from '../kv/scan.js'
 import { parseLoadFile, type LoadPair } from '../kv/load-file.js'
 import { defaultInFlight, loadPairs, maxInFlight, maxPutsPerBatch } from '../kv/load.js'
 import { progressOn } from '../kv/progress.js'
 import { plural } from '../plural.js'
+import { untilStopped } from '../until-stopped.js'
 
 /** Exit status when a mutation may or may not have been applied. */
 import { unknownOutcomeStatus } from '../unknown-outcome.js'
@@ -18,7 +21,7 @@ const help = `Usage: raftlog kv put KEY VALUE | put KEY --file FILE | put KEY -
                   | get KEY | delete KEY | cas KEY EXPECTED NEW | cas KEY --absent NEW
                   | scan [PREFIX] [--limit N] | load FILE [--in-flight N]
                   [--config FILE | --endpoints HOST:PORT,...] [--cacert FILE [--cert FILE --key FILE]]
-                  [--timeout MS] [--json]
+                  [--encoding utf8|hex|base64] [--timeout MS] [--json]
 
 Reads and writes the cluster's key-value store. The client finds the leader itself (it follows
 "not the leader" answers). A put, delete or cas goes through the Raft log in a client session:
@@ -26,17 +29,19 @@ after a timeout or a lost connection the client sends the same command again, an
 applies it once. A get or a scan writes nothing to the log: any node answers it after confirming
 with the leader that it holds every write acknowledged before (ReadIndex), so reads are
 linearizable. When no node answers, or fewer than a majority and none knows a leader, kv says
-so at once instead of waiting for --timeout.
+so at once instead of waiting for --timeout. Keys and values are bytes: --encoding says how the
+text of arguments, load files and output stands for them.
 
   put KEY VALUE            set KEY
-  put KEY --file FILE      set KEY to the contents of FILE (UTF-8 text, exactly, final newline included)
-  put KEY -                set KEY to what standard input holds (\`put KEY -- -\` stores "-")
+  put KEY --file FILE      set KEY to the bytes of FILE, exactly (final newline included); the
+                           whole command at most the cluster's max_request_bytes (1.5 MiB by default)
+  put KEY -                set KEY to the bytes standard input holds (\`put KEY -- -\` stores "-")
   get KEY                  print KEY's value (exit 1 if absent)
   delete KEY               remove KEY
   cas KEY EXPECTED NEW     set KEY to NEW only if it holds EXPECTED (exit 1 if not)
   cas KEY --absent NEW     set KEY to NEW only if it is absent
   scan [PREFIX]            print every key starting with PREFIX (all keys without one) and its
-                           value, in key order, as KEY<TAB>VALUE lines (--json: JSON lines, as
+                           value, in key (byte) order, as KEY<TAB>VALUE lines (--json: JSON lines, as
                            load reads them; use it when keys or values may hold tabs or newlines);
                            read up to 10,000 keys (4 MiB) at a time, each read linearizable on its
                            own, so a scan of many pages is not one snapshot
@@ -56,6 +61,12 @@ ${tlsHelp}
   --file FILE              put: read the value from FILE
   --absent                 cas: set only if the key is absent
   --limit N                scan: print at most N keys
+  --encoding E             how keys and values are written as text: ${kvEncodings.join(', ')}
+                           (default utf8). utf8: arguments and load files are UTF-8 text (an
+                           argument that is not, which the system hands over with U+FFFD in it,
+                           is refused), output is the bytes as they are, and --json refuses a key
+                           or value that is not UTF-8; hex or base64: every key, prefix, value and
+                           expected value, in arguments, load files and output, is spelled in it
   --in-flight N            load: batches sent at once, 1 to ${maxInFlight} (default ${defaultInFlight})
   --json                   print results as JSON
   -h, --help               show this help
@@ -69,7 +80,9 @@ Examples:
   raftlog kv put config --file settings.json
   raftlog kv get greeting --json
   raftlog kv scan user/ --limit 10
-  raftlog kv scan --json > backup.jsonl && raftlog kv load backup.jsonl`
+  raftlog kv put --encoding hex ff00 0a0b
+  raftlog kv scan --json > backup.jsonl && raftlog kv load backup.jsonl
+  raftlog kv scan --json --encoding base64 > backup.jsonl && raftlog kv load backup.jsonl --encoding base64`
 
 type Values = {
   config?: string | undefined
@@ -80,10 +93,11 @@ type Values = {
   file?: string | undefined
   limit?: string | undefined
   'in-flight'?: string | undefined
+  encoding?: string | undefined
 }
 
-/** A command on one key: what put, get, delete and cas send. */
-type SingleKvCommand = Exclude<KvCommand, { op: 'batch' }>
+/** A command on one key (what put, get, delete and cas send), and its key as typed, for messages. */
+type SingleKvCommand = Exclude<KvCommand<Buffer>, { op: 'batch' }> & { keyText: string }
 
 /** Options that belong to one operation only: given with another, they are a mistake worth saying. */
 const optionOwners: Record<string, string> = { absent: 'cas', file: 'put', limit: 'scan', 'in-flight': 'load' }
@@ -94,100 +108,132 @@ function wholeNumber(flag: string, text: string, min: number, max = Number.MAX_S
 }
 
 /** A single-key command; `stdinDash` says whether a put's '-' means standard input (it came before any `--`). */
-async function parseCommand(words: string[], values: Values, stdinDash: boolean): Promise<SingleKvCommand> {
-  const [op, key, ...rest] = words
+async function parseCommand(words: string[], values: Values, stdinDash: boolean, encoding: KvEncoding): Promise<SingleKvCommand> {
+  const [op, keyText, ...rest] = words
   if (!['put', 'get', 'delete', 'cas'].includes(op as string)) throw new UsageError(`unknown kv command '${op}' (put, get, delete, cas, scan or load)`)
-  if (key === undefined) throw new UsageError(`kv ${op} needs a KEY`)
+  if (keyText === undefined) throw new UsageError(`kv ${op} needs a KEY`)
   const expect = (count: number, shape: string): void => {
     if (rest.length !== count) throw new UsageError(`usage: raftlog kv ${shape}`)
   }
+  const key = bytesFrom(keyText, encoding, 'KEY')
+  const bytes = (text: string, what: string): Buffer => bytesFrom(text, encoding, what)
   switch (op) {
     case 'put':
       if (values.file !== undefined) {
         expect(0, 'put KEY --file FILE (a value or --file, not both)')
-        return { op, key, value: await readText(values.file) }
+        return { op, key, keyText, value: await readBytes(values.file) }
       }
       expect(1, 'put KEY VALUE | put KEY --file FILE | put KEY -')
-      return { op, key, value: rest[0] === '-' && stdinDash ? await readText('-') : (rest[0] as string) }
+      return { op, key, keyText, value: rest[0] === '-' && stdinDash ? await readBytes('-') : bytes(rest[0] as string, 'VALUE') }
     case 'get':
       expect(0, 'get KEY')
-      return { op, key }
+      return { op, key, keyText }
     case 'delete':
       expect(0, 'delete KEY')
-      return { op, key }
+      return { op, key, keyText }
     case 'cas':
       if (values.absent === true) {
         expect(1, 'cas KEY --absent NEW')
-        return { op, key, expected: null, value: rest[0] as string }
+        return { op, key, keyText, expected: null, value: bytes(rest[0] as string, 'NEW') }
       }
       expect(2, 'cas KEY EXPECTED NEW')
-      return { op, key, expected: rest[0] as string, value: rest[1] as string }
+      return { op, key, keyText, expected: bytes(rest[0] as string, 'EXPECTED'), value: bytes(rest[1] as string, 'NEW') }
     default:
       throw new UsageError(`unknown kv command '${op}' (put, get, delete, cas, scan or load)`)
   }
 }
 
-async function runSingle(client: ClusterClient, command: SingleKvCommand, values: Values): Promise<number> {
+/** Bytes in a message: in the chosen encoding, or for utf8 quoted text (hex:… when not UTF-8). */
+function shown(bytes: Uint8Array, encoding: KvEncoding): string {
+  return encoding === 'utf8' ? describeBytes(bytes) : Buffer.from(bytes).toString(encoding)
+}
+
+async function runSingle(client: ClusterClient, command: SingleKvCommand, values: Values, encoding: KvEncoding): Promise<number> {
   const timeout = timeoutFrom(values.timeout)
+  const { keyText, ...sent } = command
   let reply: Uint8Array
   try {
-    reply = command.op === 'get' ? await client.read(command.key, timeout) : await client.propose(encodeKvCommand(command), timeout)
+    reply = command.op === 'get' ? await client.read(encodeKvQuery({ op: 'get', key: command.key }), timeout) : await client.propose(encodeKvCommand(sent as KvCommand), timeout)
   } catch (error) {
     if ((error as RaftLogError).code !== 'ERR_UNKNOWN_OUTCOME') throw error
-    console.error(`Error: ${command.op} ${JSON.stringify(command.key)}: ${(error as Error).message}`)
+    console.error(`Error: ${command.op} ${JSON.stringify(keyText)}: ${(error as Error).message}`)
     return unknownOutcomeStatus
   }
   const result = decodeKvResult(reply)
   if (values.json === true) {
-    console.log(JSON.stringify({ op: command.op, key: command.key, ...result }))
+    const value = result.value === undefined || result.value === null ? result.value : textOf(result.value, encoding, `The value of ${shown(command.key, encoding)}`)
+    console.log(JSON.stringify({ op: command.op, key: keyText, ok: result.ok, ...(value === undefined ? {} : { value }) }))
   } else if (command.op === 'get') {
-    if (result.value === null) console.error(`(absent) ${command.key}`)
-    else console.log(result.value)
+    if (result.value === null || result.value === undefined) console.error(`(absent) ${keyText}`)
+    else process.stdout.write(Buffer.concat([outputOf(result.value, encoding), Buffer.from('\n')]))
   } else if (command.op === 'cas') {
-    console.log(result.ok ? 'OK' : `FAILED: ${command.key} holds ${result.value === null ? 'nothing' : JSON.stringify(result.value)}`)
+    console.log(result.ok ? 'OK' : `FAILED: ${keyText} holds ${result.value === null || result.value === undefined ? 'nothing' : shown(result.value, encoding)}`)
   } else {
-    console.log(command.op === 'delete' && !result.ok ? `(absent) ${command.key}` : 'OK')
+    console.log(command.op === 'delete' && !result.ok ? `(absent) ${keyText}` : 'OK')
   }
   const failed = (command.op === 'get' && result.value === null) || (command.op === 'cas' && !result.ok)
   return failed ? 1 : 0
 }
 
-async function runScan(client: ClusterClient, words: string[], values: Values): Promise<number> {
+async function runScan(client: ClusterClient, words: string[], values: Values, encoding: KvEncoding): Promise<number> {
   if (words.length > 2) throw new UsageError('usage: raftlog kv scan [PREFIX] [--limit N]')
   const limit = values.limit === undefined ? Number.MAX_SAFE_INTEGER : wholeNumber('--limit', values.limit, 1)
-  const lines: string[] = []
+  const prefix = bytesFrom(words[1] ?? '', encoding, 'PREFIX')
+  const lines: Buffer[] = []
+  const newline = Buffer.from('\n')
+  const tab = Buffer.from('\t')
   // Written a page at a time: a scan of the whole store never sits in memory as one string.
   const flush = (): void => {
-    if (lines.length > 0) process.stdout.write(`${lines.splice(0).join('\n')}\n`)
+    if (lines.length > 0) process.stdout.write(Buffer.concat(lines.splice(0)))
   }
-  await scanPairs(client, words[1] ?? '', limit, timeoutFrom(values.timeout), (key, value) => {
-    lines.push(values.json === true ? JSON.stringify({ key, value }) : `${key}\t${value}`)
-    if (lines.length >= 1000) flush()
+  await scanPairs(client, prefix, limit, timeoutFrom(values.timeout), (key, value) => {
+    if (values.json === true) {
+      const json = { key: textOf(key, encoding, 'Key'), value: textOf(value, encoding, `The value of ${shown(key, encoding)}`) }
+      lines.push(Buffer.from(`${JSON.stringify(json)}\n`))
+    } else {
+      lines.push(outputOf(key, encoding), tab, outputOf(value, encoding), newline)
+    }
+    if (lines.length >= 4000) flush()
   })
   flush()
   return 0
 }
 
-async function runLoad(client: ClusterClient, words: string[], values: Values): Promise<number> {
+async function runLoad(client: ClusterClient, words: string[], values: Values, encoding: KvEncoding): Promise<number> {
   const source = words[1]
   if (source === undefined || words.length > 2) throw new UsageError('usage: raftlog kv load FILE (JSON lines or KEY<TAB>VALUE lines)')
   const inFlight = values['in-flight'] === undefined ? defaultInFlight : wholeNumber('--in-flight', values['in-flight'], 1, maxInFlight)
   const name = source === '-' ? 'standard input' : source
-  const { pairs, duplicates } = parseLoadFile(await readText(source, maxLoadFileBytes), name)
+  const { pairs, duplicates } = parseLoadFile(await readText(source, maxLoadFileBytes), name, encoding)
   const started = Date.now()
   const progress = progressOn(process.stderr, pairs.length, 'kv load')
-  let outcome: Awaited<ReturnType<typeof loadPairs>>
+  let written = 0
+  const loading = loadPairs(client, pairs, {
+    inFlight,
+    timeoutMs: timeoutFrom(values.timeout),
+    onProgress: (count) => progress.update((written = count)),
+  })
+  const finished = new AbortController()
+  let outcome: Awaited<ReturnType<typeof loadPairs>> | 'SIGINT' | 'SIGTERM'
   try {
-    outcome = await loadPairs(client, pairs, { inFlight, timeoutMs: timeoutFrom(values.timeout), onProgress: (written) => progress.update(written) })
+    outcome = await Promise.race([loading, untilStopped(finished.signal)])
   } finally {
+    finished.abort()
+    // Shows the cursor and turns line wrap back on, also when stopped by Ctrl-C.
     progress.stop()
+  }
+  if (outcome === 'SIGINT' || outcome === 'SIGTERM') {
+    // Batches still in flight may commit or not: only the acknowledged count is known.
+    console.error(`kv load stopped (${outcome}): ${written} of ${plural(pairs.length, 'key')} written (acknowledged by the cluster); keys sent after those may or may not have been written`)
+    // At once: calls in flight would otherwise keep the process until --timeout.
+    process.exit(128 + (outcome === 'SIGINT' ? 2 : 15))
   }
   const seconds = (Date.now() - started) / 1000
   const overwritten = duplicates === 0 ? '' : ` (${plural(duplicates, 'line')} overwritten by a later one for the same key)`
   if (outcome.failure !== undefined) {
     const { batch, error } = outcome.failure
     const first = batch[0] as LoadPair
-    console.error(`Error: ${name}: the batch of ${plural(batch.length, 'key')} from line ${first.line} (key ${JSON.stringify(first.key)}) failed: ${error.message}; ${outcome.written} of ${plural(pairs.length, 'key')} written`)
+    console.error(`Error: ${name}: the batch of ${plural(batch.length, 'key')} from line ${first.line} (key ${shown(first.key, encoding)}) failed: ${error.message}; ${outcome.written} of ${plural(pairs.length, 'key')} written`)
     return error.code === 'ERR_UNKNOWN_OUTCOME' ? unknownOutcomeStatus : 1
   }
   const rate = seconds > 0 ? `, ${Math.round(outcome.written / seconds)} keys/s` : ''
@@ -212,6 +258,7 @@ export const kvCommand: Command = {
         file: { type: 'string' },
         limit: { type: 'string' },
         'in-flight': { type: 'string' },
+        encoding: { type: 'string' },
         ...tlsOptions,
       },
       allowPositionals: true,
@@ -227,12 +274,13 @@ export const kvCommand: Command = {
     const terminator = tokens.find((token) => token.kind === 'option-terminator')?.index ?? Number.POSITIVE_INFINITY
     const valueToken = tokens.filter((token) => token.kind === 'positional')[2]
     const stdinDash = valueToken !== undefined && valueToken.index < terminator
-    const single = op === 'scan' || op === 'load' ? undefined : await parseCommand(positionals, values, stdinDash)
+    const encoding = encodingFrom(values.encoding)
+    const single = op === 'scan' || op === 'load' ? undefined : await parseCommand(positionals, values, stdinDash, encoding)
     const client = clientFrom(values, { failFast: true })
     try {
-      if (op === 'scan') return await runScan(client, positionals, values)
-      if (op === 'load') return await runLoad(client, positionals, values)
-      return await runSingle(client, single as SingleKvCommand, values)
+      if (op === 'scan') return await runScan(client, positionals, values, encoding)
+      if (op === 'load') return await runLoad(client, positionals, values, encoding)
+      return await runSingle(client, single as SingleKvCommand, values, encoding)
     } finally {
       client.close()
     }

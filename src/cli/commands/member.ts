@@ -2,10 +2,10 @@ import { parseArgs } from 'node:util'
 import { UsageError, type Command } from '../command.js'
 import { clientFrom, timeoutFrom, tlsHelp, tlsOptions } from '../endpoints.js'
 import { unknownOutcome } from '../unknown-outcome.js'
-import type { ClusterClient, NodeStatus } from '../../net/cluster-client.js'
-import type { MembershipChange } from '../../raft/membership-change.js'
-import { describeConfiguration, type Configuration } from '../../raft/configuration.js'
-import { isHostPort } from '../../net/host-port.js'
+import type { ClusterClient, NodeStatus } from '../../net/client/cluster-client.js'
+import type { MembershipChange } from '../../raft/core/membership-change.js'
+import { describeConfiguration, type Configuration } from '../../raft/core/configuration.js'
+import { isHostPort } from '../../net/config/host-port.js'
 
 const help = `Usage: raftlog member list [--json]
        raftlog member add ID ADDRESS [--learner]
@@ -20,10 +20,16 @@ by the leader with joint consensus (the old and the new voters must both agree w
 carried out), one change at a time, and answered once it is committed.
 
   list       every member: id, address, voter or learner, and how far behind the leader it is
-  add        add node ID, serving at ADDRESS (host:port); as a learner with --learner (it gets
-             the log but does not vote; the safe way: promote it once it has caught up)
+  add        add node ID, serving at ADDRESS (host:port), to vote: it enters as a learner (it
+             gets the log but does not vote) and the leader makes it a voter once it runs and
+             has caught up, so a node added before its machine starts never counts; with
+             --learner it stays a learner until you promote it
   promote    make learner ID a voter; refused while it is more than 1,000 entries behind
   remove     remove member ID (a removed leader hands leadership over first, then steps down)
+
+Refused: an id that was removed before (ids are never reused: give the machine a new one), and
+a change after which the voters the leader heard from lately would not be a majority (start the
+missing nodes, or remove the dead ones first).
 
 A new node can also ask to be added itself: raftlog node --join ADDRESS (see raftlog node --help).
 
@@ -32,7 +38,7 @@ Options:
   --endpoints LIST         host:port of some nodes, instead of the configuration
 ${tlsHelp}
   --timeout MS             how long to wait for the change (default 10000)
-  --learner                add: as a learner
+  --learner                add: as a learner that stays one until promoted
   --json                   list: print JSON
   -h, --help               show this help
 

@@ -1,13 +1,14 @@
 import { parseArgs } from 'node:util'
 import { UsageError, type Command } from '../command.js'
-import { loadClusterConfig, nodeNotFound } from '../../net/cluster-config.js'
-import { startKvNodeServer } from '../../net/kv-node-server.js'
-import { plaintextWarning } from '../../net/plaintext-warning.js'
+import { loadClusterConfig, nodeNotFound } from '../../net/config/cluster-config.js'
+import { startKvNodeServer } from '../../kv/kv-node-server.js'
+import { plaintextWarning, unauthenticatedClientsWarning } from '../../net/server/plaintext-warning.js'
 import { onParentGone } from '../parent-pipe.js'
 import { createLogger, logFormats, type LogFormat } from '../../observe/logger.js'
-import { describeConfiguration, type Configuration } from '../../raft/configuration.js'
-import { isHostPort } from '../../net/host-port.js'
-import { joinTimeoutMs } from '../../net/joining.js'
+import { describeConfiguration, type Configuration } from '../../raft/core/configuration.js'
+import { isHostPort } from '../../net/config/host-port.js'
+import { joinTimeoutMs } from '../../net/server/joining.js'
+import { removedExitStatus } from '../exit-status.js'
 
 const help = `Usage: raftlog node --node-id ID [--config FILE] [--log-format text|json]
        raftlog node --node-id ID --listen HOST:PORT --join ADDRESS [--config FILE]
@@ -17,7 +18,8 @@ Runs one node of the cluster described by the configuration file: its log and st
 /metrics, /healthz and /readyz over HTTP on its metrics_port when one is set. Stops cleanly on
 Ctrl-C (SIGINT) or SIGTERM; a leader hands leadership over first, so the cluster goes on
 without waiting for an election timeout. A node removed from the cluster (raftlog member remove)
-stops by itself.
+stops by itself with exit status ${removedExitStatus}, also when it was down during its removal (the members tell
+it when it comes back); node ids are never reused, so bring the machine back under a new one.
 
 The nodes of the configuration file found a new cluster at their first start. After that the
 membership lives in the cluster's log; to add a node to a running cluster, start it with --join
@@ -72,18 +74,23 @@ export const nodeCommand: Command = {
     log('starting', `starting node ${nodeId} at ${address}${values.join === undefined ? '' : `, joining through ${values.join}`}`, { address, join: values.join })
     if (values.join !== undefined) log('joining', `asking ${values.join} to add node ${nodeId} as a learner (unless its directory already belongs to a cluster); up to ${joinTimeoutMs / 1000} s while the cluster elects a leader`, { join: values.join })
     log('configuration', `configuration ${cluster.path}: ${cluster.nodes.length} nodes (${cluster.nodes.map((n) => `${n.nodeId}@${n.address}`).join(', ')}), election timeout ${cluster.electionTimeout[0]}-${cluster.electionTimeout[1]} ms, heartbeat ${cluster.heartbeatInterval} ms, log in ${cluster.logDirectory}`)
-    const server = await startKvNodeServer(cluster, nodeId, { warn: (message) => logger.warn('warning', message) }, { address, ...(values.join === undefined ? {} : { join: values.join }) })
+    // prom-client is loaded only for a node that serves metrics.
+    const metricsHook = { listen: async (host: string, port: number, id: number) => (await import('../../observe/metrics-server.js')).MetricsServer.listen(host, port, id) }
+    const server = await startKvNodeServer(cluster, nodeId, { warn: (message) => logger.warn('warning', message) }, { address, metrics: metricsHook, ...(values.join === undefined ? {} : { join: values.join }) })
     const { node, config } = server
     const plaintext = plaintextWarning(cluster, config)
     if (plaintext !== undefined) logger.warn('plaintext', plaintext)
+    const unauthenticated = unauthenticatedClientsWarning(cluster, config)
+    if (unauthenticated !== undefined) logger.warn('unauthenticated-clients', unauthenticated)
     const metrics = server.metricsUrl === undefined ? '' : `; metrics, health and readiness at ${server.metricsUrl}/metrics, /healthz, /readyz`
     log('serving', `serving Raft and clients at ${config.address}${metrics}`, { address: config.address, metricsUrl: server.metricsUrl })
-    node.on('role', ({ role, term }: { role: string; term: number }) => {
+    node.on('role', ({ role, term, candidacy }: { role: string; term: number; candidacy?: string }) => {
       if (role === 'leader') log('election-won', `election won: leader for term ${term}`, { role, term })
-      // A node becomes a candidate with a pre-vote, its term unchanged: it moves to term + 1 only
-      // once a majority says it could win. Saying "term + 1" here without "pre-vote" made the
-      // term seem to go back when the pre-vote failed and the node heard from its leader again.
-      else if (role === 'candidate') log('pre-vote', `pre-vote: no leader heard in term ${term}; asking the others before campaigning for term ${term + 1}`, { role, term })
+      // A pre-vote keeps the term: the node moves to term + 1 only once a majority says it could
+      // win (saying "term + 1" without "pre-vote" made the term seem to go back when it failed).
+      else if (candidacy === 'pre-vote') log('pre-vote', `pre-vote: no leader heard in term ${term}; asking the others before campaigning for term ${term + 1}`, { role, term, candidacy })
+      else if (candidacy === 'transfer') log('candidate', `candidate for term ${term}: the leader handed leadership over (no pre-vote)`, { role, term, candidacy })
+      else if (role === 'candidate') log('candidate', `candidate for term ${term}: asking for votes`, { role, term, candidacy })
       else log('role', `now ${role} in term ${term}`, { role, term })
     })
     node.on('leader', ({ leaderId, term }: { leaderId: number; term: number }) => {
@@ -122,9 +129,12 @@ export const nodeCommand: Command = {
     process.on('SIGTERM', onSigterm)
     // A node whose storage failed can do nothing more: exit non-zero so a supervisor restarts it.
     node.on('failed', (error: Error) => stop(`a storage failure: ${error.message}`, 1))
-    // Removed from the cluster: nothing more to do here (its directory stays, for inspection).
-    node.on('removed', ({ index }: { index: number }) => stop(`removal from the cluster (configuration at index ${index})`, 0))
-    if (node.wasRemoved) stop(`removal from the cluster: its log says it was removed (configuration at index ${node.status().configurationIndex}); to bring the machine back, join it under a new node id (--join)`, 0)
+    // Removed from the cluster: nothing more to do here (its directory stays, for inspection), and
+    // a supervisor must not start it again (raftlog cluster --restart does not).
+    node.on('removed', ({ index, by }: { index: number; by?: number }) =>
+      stop(`removal from the cluster (${by === undefined ? `configuration at index ${index}` : `node ${by} says so`}); node ids are never reused: to bring the machine back, join it under a new node id (--join)`, removedExitStatus),
+    )
+    if (node.wasRemoved) stop(`removal from the cluster: its log says it was removed (configuration at index ${node.status().configurationIndex}); node ids are never reused: to bring the machine back, join it under a new node id (--join)`, removedExitStatus)
     if (node.failed !== undefined) stop(`a storage failure: ${node.failed.message}`, 1)
     const releaseStdin = onParentGone(() => stop('the end of raftlog cluster', 0))
     const exitStatus = await finished

@@ -5,7 +5,10 @@ import { checkLog } from '../log-check.js'
 import { checkLogDirectory } from '../log-reader.js'
 import { applyRepair, backUp, planRepair, type Change, type Repair } from '../log-repair.js'
 import { checkStateFile } from '../state-check.js'
-import { RaftLogError } from '../../storage/errors.js'
+import { checkStateFit, fixStateFit, type StatePastLog } from '../state-fit.js'
+import { checkSnapshots } from '../snapshot-check.js'
+import { stateFileName } from '../../storage/raft-state-file.js'
+import { RaftLogError } from '../../errors.js'
 import { isLockHeld, lockFile, unlockFile } from '../../storage/native.js'
 import { systemError } from '../../storage/system-error.js'
 import { plural } from '../plural.js'
@@ -23,7 +26,10 @@ named DIR.repair-<time>, and prints its path. It prints exactly what it cut: the
 the first index lost, and the frames and bytes of each file it cut or deleted. A damaged offset
 table over valid frames loses nothing: the segment is opened again and resealed.
 
-It refuses a directory a running node holds. It does not change raft_state.meta.
+When the state file's commit index (or last applied) then points past the last entry the
+directory holds (its log's or its newest snapshot's), repair brings both down to it (backed up
+too), and says so: the node gets the entries it lost back from its leader. Otherwise it does
+not change raft_state.meta. It refuses a directory a running node holds.
 
 Options:
   --dry-run    say what it would cut, change nothing, make no backup
@@ -45,6 +51,10 @@ function describeChange(change: Change, dryRun: boolean): string {
     case 'cut':
       return `${verb('cut', 'cut')} ${change.file} at byte ${change.offset}: ${plural(change.frames, 'frame')}, ${plural(change.bytes, 'byte')}${change.reopen ? ' (its header opened again)' : ''}`
   }
+}
+
+function describeStateFix(fit: StatePastLog, dryRun: boolean): string {
+  return `${dryRun ? 'would lower' : 'lowered'} ${stateFileName}'s commit index from ${fit.commitIndex} and last applied from ${fit.lastApplied} to at most ${fit.end}, the last entry kept: the node gets the entries after it back from its leader`
 }
 
 function describeRepair(repair: Repair, dryRun: boolean): string[] {
@@ -80,16 +90,20 @@ export const repairCommand: Command = {
     checkLogDirectory(dir)
     const lock = dryRun ? undefined : lockDirectory(dir)
     try {
-      const repair = planRepair(checkLog(dir))
+      const log = checkLog(dir)
+      const repair = planRepair(log)
+      // Where the log ends once cut: the state file's progress must not point past it (nor past the newest snapshot).
+      const logEnd = repair?.firstLostIndex !== undefined ? repair.firstLostIndex - 1 : (log.lastIndex ?? 0)
+      const stateFit = checkStateFit(checkStateFile(dir), Math.max(logEnd, (await checkSnapshots(dir)).newestValid?.index ?? 0))
       const lines: string[] = []
-      if (repair === undefined) {
-        lines.push('nothing to repair: no segment has a problem')
-      } else {
-        lines.push(...describeRepair(repair, dryRun))
-        if (!dryRun) {
-          lines.splice(2, 0, `backup of the files it changes: ${backUp(dir, repair)}`)
-          applyRepair(dir, repair)
-        }
+      if (repair === undefined) lines.push(stateFit === undefined ? 'nothing to repair: no segment has a problem' : 'no segment has a problem')
+      else lines.push(...describeRepair(repair, dryRun))
+      if (stateFit !== undefined) lines.push(describeStateFix(stateFit, dryRun))
+      const files = [...(repair?.changes.map((change) => change.file) ?? []), ...(stateFit === undefined ? [] : [stateFileName])]
+      if (!dryRun && files.length > 0) {
+        lines.splice(repair === undefined ? 0 : 2, 0, `backup of the files it changes: ${backUp(dir, files)}`)
+        if (repair !== undefined) applyRepair(dir, repair)
+        if (stateFit !== undefined) fixStateFit(dir, stateFit)
       }
       const after = dryRun ? undefined : checkLog(dir)
       const left = [...(after?.problems ?? []), ...checkStateFile(dir).problems]

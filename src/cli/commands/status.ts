@@ -3,7 +3,7 @@ import { type Command } from '../command.js'
 import { clientFrom, timeoutFrom, tlsHelp, tlsOptions } from '../endpoints.js'
 import { formatBytes } from '../format-bytes.js'
 import { untilStopped } from '../until-stopped.js'
-import type { ClusterClient, NodeStatus } from '../../net/cluster-client.js'
+import type { ClusterClient, NodeStatus } from '../../net/client/cluster-client.js'
 
 const help = `Usage: raftlog status [--config FILE | --endpoints HOST:PORT,...] [--cacert FILE [--cert FILE --key FILE]]
                      [--timeout MS] [--json] [--watch]
@@ -14,8 +14,9 @@ place in the membership (voter, learner) and how many entries it is behind. Memb
 not in the configuration file (nodes that joined) are found through the others. An unreachable
 node is shown as such, with the reason. With --json: an array with one object per node, with
 every field the text shows: id, address, reachable, role, suffrage, behind, term, leaderId,
-commitIndex, lastApplied, firstIndex, lastIndex, diskBytes; for an unreachable node id,
-address, reachable (false) and error.
+commitIndex, lastApplied, firstIndex, lastIndex, diskBytes, clusterId; for an unreachable node id,
+address, reachable (false), error (why, in words) and, when the leader's configuration leaves it
+out (a node removed but still in the file), suffrage "not a member".
 
 With --watch it asks again every second until Ctrl-C: on a terminal the table is redrawn in
 place; otherwise (a pipe, a file) each refresh is printed after the last, under a line with its
@@ -36,13 +37,14 @@ const watchIntervalMs = 1000
 
 /** Everything the text line shows, as JSON. */
 function statusJson(s: NodeStatus): Record<string, unknown> {
-  if (!s.reachable) return { id: s.id, address: s.address, reachable: false, error: s.error }
-  const { id, address, reachable, role, suffrage, behind, term, leaderId, commitIndex, lastApplied, firstIndex, lastIndex, diskBytes } = s
-  return { id, address, reachable, role, suffrage, behind, term, leaderId, commitIndex, lastApplied, firstIndex, lastIndex, diskBytes }
+  if (!s.reachable) return { id: s.id, address: s.address, reachable: false, ...(s.suffrage === undefined ? {} : { suffrage: s.suffrage }), error: s.error }
+  const { id, address, reachable, role, suffrage, behind, term, leaderId, commitIndex, lastApplied, firstIndex, lastIndex, diskBytes, clusterId } = s
+  return { id, address, reachable, role, suffrage, behind, term, leaderId, commitIndex, lastApplied, firstIndex, lastIndex, diskBytes, clusterId }
 }
 
 function statusLine(s: NodeStatus): string {
-  if (!s.reachable) return `node ${s.id ?? '?'} ${s.address}: unreachable (${s.error})`
+  // A node removed from the cluster but still in the file is expected to be gone: not a member.
+  if (!s.reachable) return `node ${s.id ?? '?'} ${s.address}: ${s.suffrage === 'not a member' ? 'not a member' : 'unreachable'} (${s.error})`
   const disk = s.diskBytes === undefined ? '' : `, disk ${formatBytes(s.diskBytes)}`
   // Its place in the leader's configuration, and how far it trails the leader's log.
   const member = s.suffrage === undefined ? '' : ` (${s.suffrage}${s.behind === undefined || s.role === 'leader' ? '' : `, ${s.behind} behind`})`

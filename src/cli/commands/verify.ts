@@ -5,6 +5,7 @@ import { checkLogDirectory, type Problem } from '../log-reader.js'
 import { checkSnapshots, type SnapshotVerdict } from '../snapshot-check.js'
 import { checkSnapshotFit } from '../snapshot-fit.js'
 import { checkStateFile, type StateCheck } from '../state-check.js'
+import { checkStateFit } from '../state-fit.js'
 import { plural } from '../plural.js'
 
 const help = `Usage: raftlog verify DIR [--json]
@@ -24,7 +25,10 @@ header cut short) and removes segments made after the last flush: these are repo
 information, not as problems.
 
 A damaged state-file slot beside a valid one is a warning (a save cut short by a crash leaves
-one; the other slot holds the state); no valid slot in a file holding data is a problem.
+one; the other slot holds the state); no valid slot in a file holding data is a problem. A
+commit index (or last applied) past the last entry the directory holds, in its log or newest
+snapshot, is a warning: the node no longer holds entries it knew were committed (a repair that
+cut the log leaves it, and sets it right; a power loss can leave it too).
 
 Snapshots: a corrupt or torn snapshot file is a problem naming the file and byte. The log and
 the snapshots must fit together as a starting node needs: it restores the newest valid snapshot
@@ -65,7 +69,7 @@ export interface VerifyResult {
     /** The file a starting node restores. */
     newestValid: string | undefined
     /**
-     * The log and the snapshots fit together as a starting node needs (src/raft/starting-snapshot.ts);
+     * The log and the snapshots fit together as a starting node needs (src/raft/node/starting-snapshot.ts);
      * undefined when opening would refuse the log anyway.
      */
     fits: boolean | undefined
@@ -84,16 +88,20 @@ export async function verifyDirectory(dir: string, onSegment?: (done: number, to
   const fit = checkSnapshotFit(log, snapshots)
   const snapshotProblems = snapshots.snapshots.flatMap((snapshot) => (snapshot.problem === undefined ? [] : [snapshot.problem]))
   const problems = [...log.problems, ...snapshotProblems, ...(fit.problem === undefined ? [] : [fit.problem]), ...state.problems]
+  // Against a log open() accepts: a refused one is a problem of its own.
+  const end = Math.max(log.lastIndex ?? 0, snapshots.newestValid?.index ?? 0)
+  const statePastLog = log.outcome.kind === 'damage' ? undefined : checkStateFit(state, end)
+  const warnings = [...state.warnings, ...(statePastLog === undefined ? [] : [statePastLog.warning])]
   return {
     dir,
-    ok: problems.length === 0 && state.warnings.length === 0,
+    ok: problems.length === 0 && warnings.length === 0,
     segments: log.scans.length,
     entries: log.entries,
     firstIndex: log.firstIndex,
     lastIndex: log.lastIndex,
     tailBytes: log.cuts.reduce((sum, cut) => sum + cut.bytes, 0),
     problems,
-    warnings: state.warnings,
+    warnings,
     recovery: { cuts: log.cuts, removals: log.removals, fresh: log.fresh },
     state,
     snapshots: {

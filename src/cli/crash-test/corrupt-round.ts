@@ -4,7 +4,7 @@
 // from reading an entry. `raftlog verify` must agree with what open() and the reads found. The
 // log is then put back as it was, for the next round.
 import { basename } from 'node:path'
-import { RaftLogError } from '../../storage/errors.js'
+import { RaftLogError } from '../../errors.js'
 import { RaftLog } from '../../storage/raft-log.js'
 import { checkLog, type LogCheck } from '../log-check.js'
 import { damageLog, describeDamage, restoreSnapshot, sameAsSnapshot, takeSnapshot } from './corruption.js'

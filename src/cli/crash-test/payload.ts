@@ -1,7 +1,7 @@
 // Entry payloads derived from (seed, index, term): the checker recomputes them instead of
 // keeping a copy of everything the writer wrote.
 
-import { seededRandom } from '../../raft/seeded-random.js'
+import { seededRandom } from '../../raft/core/seeded-random.js'
 
 /** The crash test's random source: the same seeded generator the Raft simulator uses. */
 export const prng = seededRandom

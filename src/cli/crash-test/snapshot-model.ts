@@ -2,7 +2,7 @@
 // node against it: every acknowledged proposal in the restored state exactly once and at the
 // index it was acknowledged at, nothing that was never proposed, nothing applied twice, and an
 // applied index never below an acknowledged one nor below what an earlier restart applied.
-import type { RaftStatus } from '../../raft/raft-node.js'
+import type { RaftStatus } from '../../raft/node/raft-node.js'
 import type { Ledger } from './ledger.js'
 import type { Violation } from './model.js'
 

@@ -5,8 +5,8 @@
 // `verify` must be clean again after that node stopped.
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { MemoryNetwork } from '../../raft/memory-network.js'
-import { RaftNode } from '../../raft/raft-node.js'
+import { MemoryNetwork } from '../../testing/memory-network.js'
+import { RaftNode } from '../../raft/node/raft-node.js'
 import { verifyDirectory, type VerifyResult } from '../commands/verify.js'
 import { Ledger } from './ledger.js'
 import type { Violation } from './model.js'
@@ -41,7 +41,7 @@ const snapshotThreshold = 32
 /**
  * Entries kept behind a snapshot, chosen per round. All below the threshold: with more, the
  * first snapshot (index about 32) makes the Snapshotter call RaftLog.compact with a negative
- * index, which fails the node (a bug in src/raft/snapshotter.ts, reported; seed 5 with 40 here
+ * index, which fails the node (a bug in src/raft/node/snapshotter.ts, reported; seed 5 with 40 here
  * showed it). Add a value above the threshold once it clamps.
  */
 const trailingChoices = [0, 8, 24]

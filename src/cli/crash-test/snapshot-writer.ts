@@ -13,16 +13,18 @@
 // Replayable: proposals go one at a time, and a snapshot is held at its start until the writer
 // has made the seeded number of proposals beside it, then the writer waits for it to end. So
 // the same seed makes the same log, the same snapshots and the same kill, whatever the timing.
-import { MemoryNetwork } from '../../raft/memory-network.js'
-import { RaftNode } from '../../raft/raft-node.js'
+import { MemoryNetwork } from '../../testing/memory-network.js'
+import { RaftNode } from '../../raft/node/raft-node.js'
 import { Ledger, proposalData } from './ledger.js'
 import { entryPayload, prng } from './payload.js'
-import { sayLine } from './protocol-line.js'
 import { installSnapshotFailpoints } from './snapshot-failpoints.js'
+import { sayLine } from './protocol-line.js'
 import { ledgerNodeOptions, type SnapshotWriterConfig } from './snapshot-writer-config.js'
 
-/** Each line is out of the process before the next step runs (protocol-line.ts). */
-const say = sayLine
+const say = (line: string): void => {
+  // In the pipe before the next step runs, whatever a SIGKILL does next (protocol-line.ts).
+  sayLine(line)
+}
 
 const kill = (): never => {
   process.kill(process.pid, 'SIGKILL')
@@ -39,6 +41,10 @@ class SnapshotGate {
 
   next(): { index: number; release: () => void } | undefined {
     return this.waiting.shift()
+  }
+
+  get holding(): boolean {
+    return this.waiting.length > 0
   }
 }
 
@@ -84,6 +90,10 @@ async function run(config: SnapshotWriterConfig): Promise<void> {
       kill()
     }
     await propose()
+    // A snapshot due now reaches the gate after a few steps of its own (it opens its file): wait
+    // for it, so the next proposal never races it and the same seed makes the same log.
+    const status = node.status()
+    if (status.lastApplied - status.snapshotIndex >= config.snapshotThreshold) await until(() => gate.holding || node.status().snapshotIndex >= status.lastApplied, problem)
   }
 }
 

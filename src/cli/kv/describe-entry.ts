@@ -1,13 +1,12 @@
 // An entry of a `raftlog node` log in words, for `dump --format kv`: the client-session envelope
 // (session-envelope.ts) and the key-value command inside it (kv-state-machine.ts).
-import { decodeKvCommand, type KvCommand } from '../../net/kv-state-machine.js'
-import { decodeEnvelope } from '../../raft/session-envelope.js'
+import { decodeKvCommand, type KvCommand } from '../../kv/kv-state-machine.js'
+import { decodeEnvelope } from '../../session/session-envelope.js'
 import { EntryType } from '../../storage/log-entry.js'
-import { decodeConfiguration, describeConfiguration } from '../../raft/configuration.js'
+import { decodeConfiguration, describeConfiguration } from '../../raft/core/configuration.js'
+import { describeBytes as quote } from './encoding.js'
 
-const quote = (text: string): string => JSON.stringify(text)
-
-export function describeKvCommand(command: KvCommand): string {
+export function describeKvCommand(command: KvCommand<Buffer>): string {
   switch (command.op) {
     case 'put':
       return `put ${quote(command.key)} ${quote(command.value)}${command.previous === true ? ' (answering the previous value)' : ''}`

@@ -1,11 +1,13 @@
 // The pairs of a `kv load` file: JSON lines ({"key": "...", "value": "..."}) or key<TAB>value
 // lines, either kind on any line; blank lines are skipped. A key given twice keeps its last
 // value, as loading the lines one by one would: puts run side by side, so their order is not kept.
-import { RaftLogError } from '../../storage/errors.js'
+// Keys and values are text in the --encoding given (kv scan --json with the same one loads back).
+import { RaftLogError } from '../../errors.js'
+import { bytesFrom, type KvEncoding } from './encoding.js'
 
 export interface LoadPair {
-  key: string
-  value: string
+  key: Buffer
+  value: Buffer
   /** 1-based line number in the file, for messages. */
   line: number
 }
@@ -14,7 +16,16 @@ function bad(name: string, line: number, problem: string): RaftLogError {
   return new RaftLogError('ERR_BAD_ARGUMENT', `${name} line ${line}: ${problem}`, { file: name, line })
 }
 
-function parseLine(text: string, name: string, line: number): LoadPair {
+function parseLine(text: string, name: string, line: number, encoding: KvEncoding): LoadPair {
+  const [key, value] = textPair(text, name, line)
+  try {
+    return { key: bytesFrom(key, encoding, 'key'), value: bytesFrom(value, encoding, 'value'), line }
+  } catch (error) {
+    throw bad(name, line, (error as Error).message)
+  }
+}
+
+function textPair(text: string, name: string, line: number): [string, string] {
   if (text.startsWith('{')) {
     let parsed: unknown
     try {
@@ -24,24 +35,25 @@ function parseLine(text: string, name: string, line: number): LoadPair {
     }
     const { key, value } = (parsed ?? {}) as { key?: unknown; value?: unknown }
     if (typeof key !== 'string' || typeof value !== 'string') throw bad(name, line, 'a JSON line needs a string "key" and a string "value"')
-    return { key, value, line }
+    return [key, value]
   }
   const tab = text.indexOf('\t')
   if (tab === -1) throw bad(name, line, 'neither a JSON object nor key<TAB>value')
-  return { key: text.slice(0, tab), value: text.slice(tab + 1), line }
+  return [text.slice(0, tab), text.slice(tab + 1)]
 }
 
 /** The pairs to write, each key once (its last value, at its last line), and how many lines were overwritten by a later one. */
-export function parseLoadFile(text: string, name: string): { pairs: LoadPair[]; duplicates: number } {
+export function parseLoadFile(text: string, name: string, encoding: KvEncoding = 'utf8'): { pairs: LoadPair[]; duplicates: number } {
   const byKey = new Map<string, LoadPair>()
   let duplicates = 0
   const lines = text.split('\n')
   for (const [position, raw] of lines.entries()) {
     const content = raw.endsWith('\r') ? raw.slice(0, -1) : raw
     if (content.trim() === '') continue
-    const pair = parseLine(content, name, position + 1)
-    if (byKey.delete(pair.key)) duplicates++
-    byKey.set(pair.key, pair)
+    const pair = parseLine(content, name, position + 1, encoding)
+    const key = pair.key.toString('latin1')
+    if (byKey.delete(key)) duplicates++
+    byKey.set(key, pair)
   }
   return { pairs: [...byKey.values()], duplicates }
 }

@@ -2,9 +2,9 @@
 // applied together) with many batches in flight, so 20,000 keys cost a few hundred proposals
 // rather than 20,000 round trips. Stops sending at the first failure and waits for the batches
 // already sent.
-import type { ClusterClient } from '../../net/cluster-client.js'
-import { encodeKvCommand } from '../../net/kv-state-machine.js'
-import type { RaftLogError } from '../../storage/errors.js'
+import type { ClusterClient } from '../../net/client/cluster-client.js'
+import { encodeKvCommand } from '../../kv/kv-state-machine.js'
+import type { RaftLogError } from '../../errors.js'
 import type { LoadPair } from './load-file.js'
 
 /** Puts per batch at most. */
@@ -28,7 +28,7 @@ export function batchesOf(pairs: LoadPair[]): LoadPair[][] {
   let batch: LoadPair[] = []
   let bytes = 0
   for (const pair of pairs) {
-    const size = Buffer.byteLength(pair.key) + Buffer.byteLength(pair.value)
+    const size = pair.key.length + pair.value.length
     if (batch.length === maxPutsPerBatch || (batch.length > 0 && bytes + size > maxBatchBytes)) {
       batches.push(batch)
       batch = []

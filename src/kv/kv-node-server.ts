@@ -1,0 +1,46 @@
+// The key-value store of `raftlog node`: the generic node server with the KvStateMachine, its
+// commands checked before they enter the log (well formed, keys within max_key_bytes), its reads
+// (get, scan) served after a ReadIndex.
+import type { ClusterConfig } from '../net/config/cluster-config.js'
+import { answerKvQuery } from './kv-query.js'
+import { decodeKvCommand, encodeKvResult, KvStateMachine, type KvCommand } from './kv-state-machine.js'
+import { serveNode, type NodeServer, type NodeServerOptions } from '../net/server/node-server.js'
+import { defaultMaxKeyBytes } from '../net/config/request-limits.js'
+import { RaftLogError } from '../errors.js'
+
+/** `where`: NodeServerOptions' address and join, for a node outside the file, and the metrics hook. */
+export async function startKvNodeServer(cluster: ClusterConfig, nodeId: number, logger: { warn(message: string): void }, where: Pick<NodeServerOptions, 'address' | 'join' | 'metrics'> = {}): Promise<NodeServer> {
+  const kv = new KvStateMachine()
+  const maxKeyBytes = cluster.maxKeyBytes ?? defaultMaxKeyBytes
+  return serveNode(
+    {
+      cluster,
+      nodeId,
+      stateMachine: kv,
+      checkCommand: (command) => {
+        try {
+          return keyProblem(decodeKvCommand(command), maxKeyBytes)
+        } catch (error) {
+          return (error as Error).message
+        }
+      },
+      read: (query) => answerKvQuery(kv, query),
+      logger,
+      ...where,
+    },
+    {
+      // The key-value client's get: a Read request with the key and no query.
+      readKey: (key) => encodeKvResult({ ok: true, value: kv.get(key) }),
+      status: () => ({ kvWritesApplied: kv.writesApplied }),
+    },
+  )
+}
+
+/** ERR_KEY_TOO_LARGE for the first key of `command` longer than `maxKeyBytes`. */
+function keyProblem(command: KvCommand<Buffer>, maxKeyBytes: number): RaftLogError | undefined {
+  const keys = command.op === 'batch' ? command.puts.map((put) => put.key) : [command.key]
+  const position = keys.findIndex((key) => key.length > maxKeyBytes)
+  if (position === -1) return undefined
+  const which = command.op === 'batch' ? `Key ${position + 1} of a batch of ${keys.length} puts` : `The ${command.op}'s key`
+  return new RaftLogError('ERR_KEY_TOO_LARGE', `${which} is ${(keys[position] as Buffer).length} bytes, larger than max_key_bytes (${maxKeyBytes} bytes)`)
+}

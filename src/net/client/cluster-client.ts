@@ -1,0 +1,400 @@
+// A client of a running cluster. It finds the leader itself (following NOT_LEADER answers) and
+// remembers it, writes through a client session (Raft dissertation §6.3) so that a command sent
+// again after a timeout or a lost connection is applied once, spreads reads over the nodes (any
+// node serves a read after a ReadIndex), and reads every node's status. With failFast it gives up
+// at once, not at the timeout, when no node answers or only a minority does.
+import * as grpc from '@grpc/grpc-js'
+import { RaftLogError } from '../../errors.js'
+import { ClientSession } from '../../session/client-session.js'
+import type { ClusterConfig } from '../config/cluster-config.js'
+import { maxGrpcMessageBytes } from '../transport/grpc-transport.js'
+import { protocol } from '../protocol.js'
+import { unreachableProblem } from './reachability.js'
+import { tlsFailure } from '../tls/tls-failure.js'
+import type { Configuration } from '../../raft/core/configuration.js'
+import type { MembershipChange } from '../../raft/core/membership-change.js'
+import { fromWireConfiguration, type MemberStatus, type WireConfiguration } from '../membership-wire.js'
+import { checkClientTls, clientChannelCredentials, clientTlsOf, type ClientTls } from '../tls/client-tls.js'
+import { describeCallFailure } from './call-failure.js'
+import type { NodeStatus } from './node-status.js'
+
+export type { NodeStatus } from './node-status.js'
+
+export interface ClusterClientOptions {
+  /**
+   * Give up at once (ERR_NO_CLUSTER, ERR_NO_MAJORITY), not at the timeout, when a round over
+   * every endpoint found no node answering, or fewer than a majority answering and none of them
+   * knowing a leader. For one-shot tools; a long-lived client that may start before its
+   * cluster, or ride out a restart of every node, waits for the timeout instead (default false).
+   */
+  failFast?: boolean
+  /**
+   * TLS for a cluster with peer_tls: the CA that signed the nodes' certificates and, when the
+   * cluster has client_cert_auth, this client's certificate and key (PEM). Default: plaintext;
+   * forCluster() takes them from the configuration (peer_tls.ca_file, client_tls.cert_file/key_file).
+   */
+  tls?: ClientTls
+}
+
+type Stub = grpc.Client & Record<string, (request: unknown, options: grpc.CallOptions, callback: (error: grpc.ServiceError | null, reply: never) => void) => void>
+
+interface Reply {
+  notLeader?: { leaderId: number; leaderAddress: string } | null
+}
+
+interface ResultReply extends Reply {
+  result: Buffer
+}
+
+/** Calls only the leader answers. */
+type LeaderMethod = 'Propose' | 'ChangeMembership' | 'TransferLeadership' | 'Join'
+
+
+/** Pause before asking again when no node knows a leader, or after a failed call. */
+const retryPauseMs = 100
+/** Longest one call may take before the client moves on to another node. */
+export const callTimeoutMs = 2000
+const clientChannelOptions: grpc.ChannelOptions = {
+  'grpc.initial_reconnect_backoff_ms': 50,
+  'grpc.max_reconnect_backoff_ms': 500,
+  // A reply can carry a value as large as a command may be (grpc's default is 4 MB).
+  'grpc.max_receive_message_length': maxGrpcMessageBytes,
+  'grpc.max_send_message_length': maxGrpcMessageBytes,
+}
+
+/**
+ * A client of a running cluster: finds and remembers the leader, sends commands in a client session
+ * (applied once however often they are sent again), reads linearizably on any node, and reads every
+ * node's status. Close it when done.
+ */
+export class ClusterClient {
+  private readonly stubs = new Map<string, Stub>()
+  /** The node that answered as leader last: asked first. */
+  private leader: string | undefined
+  private session: Promise<ClientSession> | undefined
+  /** Where the next read goes: reads take turns over the nodes. */
+  private nextReader = 0
+  private readonly credentials: grpc.ChannelCredentials
+
+  /** `endpoints` are host:port of the nodes (every node, for failFast to judge a majority); `ids[i]` is the node id configured for `endpoints[i]`, when known. */
+  constructor(
+    private readonly endpoints: string[],
+    private readonly ids: (number | null)[] = [],
+    private readonly options: ClusterClientOptions = {},
+  ) {
+    if (!Array.isArray(endpoints) || endpoints.length === 0) throw new RaftLogError('ERR_BAD_ARGUMENT', 'No endpoints to reach the cluster')
+    if (options.tls !== undefined) checkClientTls(options.tls, 'ClusterClient options.tls')
+    this.credentials = clientChannelCredentials(options.tls)
+  }
+
+  /** A client of every node of a configuration (loadClusterConfig). */
+  static forCluster(cluster: ClusterConfig, options: ClusterClientOptions = {}): ClusterClient {
+    const tls = options.tls ?? clientTlsOf(cluster)
+    return new ClusterClient(
+      cluster.nodes.map((node) => node.address),
+      cluster.nodes.map((node) => node.nodeId),
+      { ...options, ...(tls === undefined ? {} : { tls }) },
+    )
+  }
+
+  /**
+   * Proposes a command (a key-value command's bytes) through this client's session and resolves
+   * with the state machine's answer. Sent again, the same entry, after a timeout or a lost
+   * connection: it is applied once. Rejects with ERR_BAD_COMMAND for a command no node accepts,
+   * ERR_UNKNOWN_OUTCOME only when it may have been applied and can no longer be asked about (the
+   * session expired, or no leader answered before `timeoutMs`), ERR_NO_LEADER when it certainly
+   * was not.
+   */
+  async propose(command: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
+    const deadline = Date.now() + timeoutMs
+    for (let opened = 0; ; opened++) {
+      let session: ClientSession
+      try {
+        session = await this.openSession(deadline, timeoutMs)
+      } catch (error) {
+        // The command itself was never sent: say so, whatever became of the open.
+        if ((error as RaftLogError).code !== 'ERR_UNKNOWN_OUTCOME') throw error
+        throw new RaftLogError('ERR_NO_LEADER', `No client session could be opened within ${timeoutMs} ms, so the command was not sent (${(error as Error).message})`)
+      }
+      const { sequence, entry } = session.command(command)
+      try {
+        return await this.toLeader('Propose', { command: Buffer.from(entry) }, deadline, timeoutMs)
+      } catch (error) {
+        const code = (error as RaftLogError).code
+        // The session is gone (idle too long, or the cluster restarted from scratch): when this
+        // command reached no node alive to apply it, open another and send it there.
+        if (code === 'ERR_SESSION_EXPIRED') {
+          this.session = undefined
+          if ((error as RaftLogError & { attempts?: number }).attempts === 1 && opened === 0) continue
+          throw new RaftLogError('ERR_UNKNOWN_OUTCOME', `The command may or may not have been applied: its client session expired before the outcome was known (${(error as Error).message})`)
+        }
+        throw error
+      } finally {
+        session.answered(sequence)
+      }
+    }
+  }
+
+  /**
+   * A linearizable read, served by any node after a ReadIndex (no log entry); reads take turns
+   * over the nodes. With bytes: the node server's read function answers them. With a string:
+   * the key-value store's get of that key (its UTF-8 bytes; for any bytes, a get query:
+   * encodeKvQuery({ op: 'get', key })).
+   */
+  read(query: Uint8Array | string, timeoutMs: number): Promise<Uint8Array> {
+    const request = typeof query === 'string' ? { key: Buffer.from(query, 'utf8') } : { query: Buffer.from(query.buffer, query.byteOffset, query.length) }
+    const start = this.endpoints[this.nextReader++ % this.endpoints.length] as string
+    return this.call<ResultReply>('Read', request, Date.now() + timeoutMs, timeoutMs, start).then((reply) => new Uint8Array(reply.result))
+  }
+
+  /**
+   * Every endpoint's status, and every member's the endpoints know of (a node that joined);
+   * an unreachable node is reported, not thrown. Each one's suffrage and how far behind it is
+   * come from the leader's view, when a leader answered.
+   */
+  async statuses(timeoutMs: number): Promise<NodeStatus[]> {
+    const deadline = Date.now() + timeoutMs
+    const { statuses } = await this.probe(timeoutMs)
+    const probed = new Set(this.endpoints)
+    const unprobed = new Map<string, number>()
+    for (const status of statuses) for (const member of status.members ?? []) if (member.address !== '' && !probed.has(member.address)) unprobed.set(member.address, member.id)
+    if (unprobed.size > 0) {
+      const more = await this.probe(Math.max(1, deadline - Date.now()), [...unprobed.keys()], [...unprobed.values()])
+      statuses.push(...more.statuses)
+    }
+    return withMembership(statuses)
+  }
+
+  /**
+   * Changes the membership (joint consensus, one change at a time), through the leader; resolves
+   * with the new configuration once committed. Not sent again after a call that may have
+   * reached the leader (ERR_UNKNOWN_OUTCOME: look with statuses()). Errors from the leader keep
+   * their code: ERR_CHANGE_IN_PROGRESS, ERR_LEARNER_BEHIND, ERR_BAD_ARGUMENT, ERR_LEADERSHIP_LOST.
+   */
+  async changeMembership(change: MembershipChange, timeoutMs: number): Promise<Configuration> {
+    const request = {
+      addVoters: change.addVoters ?? [],
+      addLearners: change.addLearners ?? [],
+      promote: change.promote ?? [],
+      remove: change.remove ?? [],
+    }
+    const reply = await this.call<Reply & { configuration: WireConfiguration }>('ChangeMembership', request, Date.now() + timeoutMs, timeoutMs, this.leaderFirst(), { once: true })
+    return fromWireConfiguration(reply.configuration)
+  }
+
+  /** Hands leadership to voter `to` (or the most up-to-date other voter); resolves with the new leader's id. Sent once, as changeMembership. */
+  async transferLeadership(to: number | undefined, timeoutMs: number): Promise<number> {
+    const reply = await this.call<Reply & { leaderId: number }>('TransferLeadership', { to: to ?? 0 }, Date.now() + timeoutMs, timeoutMs, this.leaderFirst(), { once: true })
+    return reply.leaderId
+  }
+
+  /**
+   * Asks the cluster to add `member` as a learner (asked again it answers the same); resolves with
+   * the cluster id and the configuration that names it. Asks again while another change is under
+   * way or leadership moves, until `timeoutMs`.
+   */
+  async join(member: { id: number; address: string }, timeoutMs: number): Promise<{ clusterId: string; configuration: Configuration; memberSince: number }> {
+    const deadline = Date.now() + timeoutMs
+    for (;;) {
+      try {
+        const reply = await this.call<Reply & { clusterId: string; configuration: WireConfiguration; memberSince: number | string }>('Join', member, deadline, Math.max(1, deadline - Date.now()), this.leaderFirst())
+        return { clusterId: reply.clusterId, configuration: fromWireConfiguration(reply.configuration), memberSince: Number(reply.memberSince ?? 0) }
+      } catch (error) {
+        const code = (error as RaftLogError).code
+        if ((code !== 'ERR_CHANGE_IN_PROGRESS' && code !== 'ERR_LEADERSHIP_LOST') || Date.now() + retryPauseMs >= deadline) throw error
+        await pause(retryPauseMs)
+      }
+    }
+  }
+
+  /** Every endpoint's status, and the addresses where no connection could be made at all. */
+  private async probe(timeoutMs: number, endpoints = this.endpoints, ids = this.ids): Promise<{ statuses: NodeStatus[]; refused: Set<string> }> {
+    const deadline = Date.now() + timeoutMs
+    const refused = new Set<string>()
+    const statuses = await Promise.all(
+      endpoints.map(async (address, position): Promise<NodeStatus> => {
+        try {
+          const status = await this.unary<Omit<NodeStatus, 'address' | 'reachable'>>(address, 'Status', {}, deadline)
+          return { ...status, address, reachable: true }
+        } catch (error) {
+          if (neverSent(error as Error & { code?: number })) refused.add(address)
+          return { id: ids[position] ?? null, address, reachable: false, error: describeCallFailure(error as Error & { code?: number }, timeoutMs) }
+        }
+      }),
+    )
+    return { statuses, refused }
+  }
+
+  close(): void {
+    for (const stub of this.stubs.values()) stub.close()
+    this.stubs.clear()
+  }
+
+  private openSession(deadline: number, timeoutMs: number): Promise<ClientSession> {
+    if (this.session === undefined) {
+      // Opening twice after a lost answer only leaves an idle session behind, which expires.
+      const opening = ClientSession.open((entry) => this.toLeader('Propose', { command: Buffer.from(entry) }, deadline, timeoutMs))
+      this.session = opening
+      opening.catch(() => {
+        if (this.session === opening) this.session = undefined
+      })
+    }
+    return this.session
+  }
+
+  private async toLeader(method: 'Propose', request: unknown, deadline: number, timeoutMs: number): Promise<Uint8Array> {
+    const reply = await this.call<ResultReply>(method, request, deadline, timeoutMs, this.leaderFirst())
+    return new Uint8Array(reply.result)
+  }
+
+  private leaderFirst(): string {
+    return this.leader ?? (this.endpoints[0] as string)
+  }
+
+  /**
+   * Calls `method` from node `first` on, following NOT_LEADER answers and trying the other
+   * nodes after a failure, until one answers or the deadline passes. Every attempt sends the
+   * same request: callers send only what may be sent twice (a session's entry, a read), or
+   * say `once`: then a call that may have reached a node is not sent again (ERR_UNKNOWN_OUTCOME).
+   */
+  private async call<T extends Reply>(method: LeaderMethod | 'Read', request: unknown, deadline: number, timeoutMs: number, first: string, options: { once?: boolean } = {}): Promise<T> {
+    let next = Math.max(0, this.endpoints.indexOf(first))
+    let target: string | undefined = first
+    /** The node asked last, and the one before: a redirect back to `previous` is a ping-pong. */
+    let current: string | undefined
+    let previous: string | undefined
+    let lastProblem = ''
+    let attempts = 0
+    /** Attempts in a row that found no node listening, or one that knows no leader. */
+    let fruitless = 0
+    /** Some attempt may have reached a leader that appended it. */
+    let maybeApplied = false
+    while (Date.now() < deadline) {
+      if (this.options.failFast === true && fruitless >= this.endpoints.length) {
+        fruitless = 0
+        const { statuses, refused } = await this.probe(Math.min(callTimeoutMs, Math.max(1, deadline - Date.now())))
+        const problem = unreachableProblem(statuses, refused, { tls: this.options.tls !== undefined, certificate: this.options.tls?.cert !== undefined })
+        if (problem !== undefined) {
+          if (method === 'Propose' && maybeApplied) throw new RaftLogError('ERR_UNKNOWN_OUTCOME', `The command may or may not have been applied: ${problem.message}`)
+          throw problem
+        }
+      }
+      const address: string = target ?? (this.endpoints[next % this.endpoints.length] as string)
+      previous = current
+      current = address
+      target = undefined
+      next++
+      try {
+        attempts++
+        // A membership change or a transfer may take a few rounds: the whole time is its own.
+        const reply = await this.unary<T>(address, method, request, deadline, method === 'Propose' || method === 'Read' ? callTimeoutMs : timeoutMs)
+        if (reply.notLeader === null || reply.notLeader === undefined) {
+          if (method !== 'Read') this.leader = address
+          return reply
+        }
+        lastProblem = `${address} is not the leader`
+        if (this.leader === address) this.leader = undefined
+        if (reply.notLeader.leaderAddress !== '') {
+          target = reply.notLeader.leaderAddress
+          // Sent back where it came from: leadership is moving (a transfer); give it a moment.
+          if (target === previous) await pause(retryPauseMs / 4)
+        } else {
+          fruitless++
+          await pause(retryPauseMs)
+        }
+      } catch (error) {
+        const code = (error as { code?: number }).code
+        const details = (error as Error).message
+        // Without the certificate the cluster asks for, every node answers the same: refused at
+        // the handshake (client_cert_auth), or by the service.
+        if (code === grpc.status.UNAUTHENTICATED) throw new RaftLogError('ERR_UNAUTHENTICATED', `${address} refused the client: ${details}`)
+        const refusedAtHandshake = tlsFailure(address, details)
+        if (refusedAtHandshake?.code === 'ERR_UNAUTHENTICATED') throw refusedAtHandshake
+        if (code === grpc.status.INVALID_ARGUMENT) throw refused(address, method === 'Read' ? 'read' : 'command', details)
+        // Too large for gRPC: asking again, or another node, cannot help.
+        if (code === grpc.status.RESOURCE_EXHAUSTED) throw new RaftLogError('ERR_BAD_COMMAND', `${address}: ${details}`)
+        if (code === grpc.status.FAILED_PRECONDITION) {
+          if (details.startsWith('ERR_SESSION_EXPIRED')) throw Object.assign(new RaftLogError('ERR_SESSION_EXPIRED', details), { attempts })
+          throw finalAnswer(details)
+        }
+        if (this.leader === address) this.leader = undefined
+        const down = neverSent(error as Error & { code?: number })
+        if (!down) maybeApplied = true
+        if (options.once === true && !down) {
+          throw new RaftLogError('ERR_UNKNOWN_OUTCOME', `${method} may or may not have been carried out: ${address} did not answer (${details}); look at the members with raftlog member list`)
+        }
+        lastProblem = `${address}: ${details}`
+        // A node that took the call and failed or did not answer in time is there: hope, not a
+        // reason to give up early.
+        fruitless = down ? fruitless + 1 : 0
+        // A node that is down is no reason to wait before asking the next one; a round of them is.
+        if (!down || fruitless % this.endpoints.length === 0) await pause(retryPauseMs / 2)
+      }
+    }
+    if (method === 'Propose' && maybeApplied) {
+      throw new RaftLogError('ERR_UNKNOWN_OUTCOME', `The command may or may not have been applied: no leader answered within ${timeoutMs} ms (last: ${lastProblem})`)
+    }
+    throw new RaftLogError('ERR_NO_LEADER', `No leader could be reached within ${timeoutMs} ms (tried ${this.endpoints.join(', ')}; last: ${lastProblem})`)
+  }
+
+  private unary<T>(address: string, method: string, request: unknown, deadline: number, perCallMs = callTimeoutMs): Promise<T> {
+    let stub = this.stubs.get(address)
+    if (stub === undefined) {
+      stub = new protocol.RaftClient(address, this.credentials, clientChannelOptions) as unknown as Stub
+      this.stubs.set(address, stub)
+    }
+    const target = stub
+    return new Promise<T>((resolve, reject) => {
+      ;(target[method] as Stub[string]).call(target, request, { deadline: Math.min(deadline, Date.now() + perCallMs) }, (error, reply) => {
+        // grpc-js appends resolver notes that say nothing to a user.
+        if (error !== null) reject(Object.assign(new Error((error.details || error.message).replace(/\.?\s*Resolution note:.*$/s, '')), { code: error.code }))
+        else resolve(reply as T)
+      })
+    })
+  }
+}
+
+/**
+ * Each status with the member's suffrage and lag as the leader (the one of the highest term)
+ * sees them; a node the leader's configuration leaves out is 'not a member'.
+ */
+function withMembership(statuses: NodeStatus[]): NodeStatus[] {
+  const leader = statuses.filter((status) => status.reachable && status.role === 'leader').sort((a, b) => (b.term ?? 0) - (a.term ?? 0))[0]
+  const view = leader?.members ?? statuses.find((status) => status.members !== undefined && status.members.length > 0)?.members
+  if (view === undefined || view.length === 0) return statuses
+  return statuses.map((status) => {
+    if (status.id === null) return status
+    const member = view.find((m) => m.id === status.id)
+    if (member === undefined) return { ...status, suffrage: 'not a member' }
+    const behind = leader !== undefined && member.matchKnown ? Math.max(0, (leader.lastIndex ?? 0) - member.matchIndex) : undefined
+    return { ...status, suffrage: member.suffrage, ...(behind === undefined ? {} : { behind }) }
+  })
+}
+
+/** A request the node refused before the log: ERR_BAD_COMMAND, or the code the node's answer starts with (ERR_KEY_TOO_LARGE: …). */
+function refused(address: string, what: string, details: string): RaftLogError {
+  const coded = /^(ERR_[A-Z0-9_]+): ([\s\S]*)$/.exec(details)
+  return new RaftLogError(coded?.[1] ?? 'ERR_BAD_COMMAND', `${address} refused the ${what}: ${coded?.[2] ?? details}`, { address })
+}
+
+/**
+ * The state machine's own error for a command it applied (a node answers "CODE: message" with
+ * FAILED_PRECONDITION): final, so it is not sent again.
+ */
+function finalAnswer(details: string): RaftLogError {
+  const match = /^([A-Z][A-Z0-9_]*): ([\s\S]*)$/.exec(details)
+  return match === null ? new RaftLogError('ERR_APPLY', details) : new RaftLogError(match[1] as string, match[2] as string)
+}
+
+/**
+ * Whether a failed call certainly never reached the node: grpc-js fails a call at once, before
+ * sending it, while it has no connection. A timeout, a connection lost mid-call or a node's own
+ * error (ABORTED) leave the outcome unknown.
+ */
+function neverSent(error: Error & { code?: number }): boolean {
+  return error.code === grpc.status.UNAVAILABLE && error.message.includes('No connection established')
+}
+
+function pause(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}

@@ -1,0 +1,34 @@
+// At a node's start: do the other members belong to the cluster this directory belongs to? A
+// directory copied from another cluster founded from the same node list (the quick start's, say)
+// has the same founding id but another random token: its node would only churn terms among
+// strangers that drop its messages. Refused at once instead, naming both ids.
+import { RaftLogError } from '../../errors.js'
+import type { RaftNode } from '../../raft/node/raft-node.js'
+import { ClusterClient } from '../client/cluster-client.js'
+import type { ClientTls } from '../tls/client-tls.js'
+
+/** How long the start waits for the others' answers: members that are down are not waited for. */
+export const clusterCheckTimeoutMs = 1500
+
+/**
+ * Asks the members at `addresses` (this node's own left out) for their cluster id. Throws
+ * ERR_WRONG_CLUSTER when a member that knows its cluster's random token belongs to another
+ * cluster than `node`, once `node` knows its own; members that are down or not sure yet pass.
+ */
+export async function checkSameCluster(node: RaftNode, addresses: readonly string[], tls: ClientTls | undefined): Promise<void> {
+  const own = node.clusterId
+  if (addresses.length === 0 || own === node.foundingId) return
+  const client = new ClusterClient([...addresses], [], { failFast: true, ...(tls === undefined ? {} : { tls }) })
+  try {
+    const statuses = await client.statuses(clusterCheckTimeoutMs).catch(() => [])
+    const stranger = statuses.find((status) => status.reachable && status.clusterId !== undefined && status.clusterId !== '' && status.clusterId !== node.foundingId && status.clusterId !== own)
+    if (stranger === undefined) return
+    throw new RaftLogError(
+      'ERR_WRONG_CLUSTER',
+      `This node's directory belongs to cluster ${own}, but node ${stranger.id ?? '?'} at ${stranger.address} belongs to cluster ${stranger.clusterId}: the directory was copied from another cluster (one founded from the same node list); start this node with its own directory, or join it to this cluster under a new id with an empty one`,
+      { clusterId: own, other: stranger.clusterId },
+    )
+  } finally {
+    client.close()
+  }
+}

@@ -1,0 +1,198 @@
+// One real RaftNode against a scripted peer: the test plays the other nodes message by message,
+// to reach the driver's corner cases (a failed disk, an index reused in a later term) exactly.
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { EntryType, RaftLog, RaftNode, type LogEntry, type RaftMessage, type RaftNodeOptions, type Transport } from '../../../src/index.js'
+import { silentLogger } from '../../helpers/entries.js'
+import { tempDir } from '../../helpers/temp-dir.js'
+
+/**
+ * Set to make the next flush's fdatasync on the thread pool, the next msync (of a truncation, a
+ * seal), or the next mapping of a new file fail as a dying or full disk would.
+ */
+const disk = { failNextSync: false, failNextSyncRange: false, failNextMap: false }
+
+vi.mock('../../../src/storage/data-file.js', async (importOriginal) => {
+  const actual = await importOriginal<typeof import('../../../src/storage/data-file.js')>()
+  class FailingDataFile extends actual.DataFile {
+    override syncAsync(): Promise<void> {
+      if (!disk.failNextSync) return super.syncAsync()
+      disk.failNextSync = false
+      return Promise.reject(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }))
+    }
+  }
+  return { ...actual, DataFile: FailingDataFile }
+})
+
+vi.mock('../../../src/storage/native.js', async (importOriginal) => {
+  const native = await importOriginal<typeof import('../../../src/storage/native.js')>()
+  return {
+    ...native,
+    syncRange(buffer: ArrayBuffer, offset: number, length: number): void {
+      if (!disk.failNextSyncRange) return native.syncRange(buffer, offset, length)
+      disk.failNextSyncRange = false
+      throw Object.assign(new Error('EIO: i/o error, msync'), { code: 'EIO', syscall: 'msync' })
+    },
+    mapFile(path: string, sizeBytes: number): ArrayBuffer {
+      if (!disk.failNextMap || sizeBytes === 0) return native.mapFile(path, sizeBytes)
+      disk.failNextMap = false
+      throw Object.assign(new Error(`ENOSPC: no space left on device, fallocate '${path}'`), { code: 'ENOSPC', syscall: 'fallocate', path })
+    },
+  }
+})
+
+/** A transport whose far side is the test: it sees every message sent and delivers replies. */
+class ScriptedPeers implements Transport {
+  readonly sent: RaftMessage[] = []
+  /** Called for every message the node sends, to answer it (or not). */
+  reply: (message: RaftMessage) => RaftMessage | undefined = () => undefined
+  private handler: ((message: RaftMessage) => void) | undefined
+
+  send(message: RaftMessage): void {
+    this.sent.push(message)
+    const answer = this.reply(message)
+    if (answer !== undefined) setImmediate(() => this.deliver(answer))
+  }
+
+  onMessage(handler: (message: RaftMessage) => void): void {
+    this.handler = handler
+  }
+
+  deliver(message: RaftMessage): void {
+    this.handler?.(message)
+  }
+
+  async close(): Promise<void> {}
+}
+
+const nodes: RaftNode[] = []
+afterEach(async () => {
+  vi.restoreAllMocks()
+  for (const node of nodes.splice(0)) await node.stop().catch(() => {})
+})
+
+async function start(id: number, peers: number[], transport: Transport, electionTimeout: [number, number], extra: Partial<RaftNodeOptions> = {}): Promise<RaftNode> {
+  const node = await RaftNode.start({
+    ...extra,
+    id,
+    peers,
+    dir: tempDir('raftlog-driver-'),
+    stateMachine: { apply: (entry: LogEntry) => Buffer.from(entry.data).toString() },
+    transport,
+    logger: silentLogger,
+    electionTimeout,
+    heartbeatInterval: Math.floor(electionTimeout[0] / 4),
+  })
+  nodes.push(node)
+  return node
+}
+
+function entries(from: number, to: number, term: number): LogEntry[] {
+  return Array.from({ length: to - from + 1 }, (_, i) => ({ index: from + i, term, type: EntryType.Normal, data: new Uint8Array([from + i]) }))
+}
+
+describe('RaftNode after a storage failure', () => {
+  it('answers nothing more, so it never acknowledges entries that did not reach the disk', async () => {
+    const peers = new ScriptedPeers()
+    // A long election timeout: node 2 stays a follower of the scripted node 1.
+    const node = await start(2, [1, 2], peers, [5000, 6000])
+    const failed = new Promise<Error>((resolve) => node.on('failed', resolve))
+    const append: RaftMessage = { type: 'AppendEntries', from: 1, to: 2, term: 1, prevLogIndex: 0, prevLogTerm: 0, leaderCommit: 0, seq: 1, entries: entries(1, 3, 1) }
+    disk.failNextSync = true
+    peers.deliver(append)
+    expect((await failed).message).toMatch(/EIO/)
+    // The leader sends the same entries again: they match what the follower appended, so no new
+    // flush would be needed, yet they are not durable. The node must stay silent.
+    const sentBefore = peers.sent.length
+    peers.deliver(append)
+    peers.deliver({ ...append, entries: [], prevLogIndex: 3, prevLogTerm: 1 })
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    expect(peers.sent.slice(sentBefore)).toEqual([])
+    expect(peers.sent.some((message) => message.type === 'AppendEntriesResponse' && message.success)).toBe(false)
+  })
+})
+
+describe('RaftNode fails on every storage error, wherever it is raised', () => {
+  it('a truncation whose msync fails while a message is stepped stops the node: it answers and votes no more', async () => {
+    const peers = new ScriptedPeers()
+    const node = await start(2, [1, 2, 3], peers, [5000, 6000])
+    const failed = new Promise<Error>((resolve) => node.on('failed', resolve))
+    peers.deliver({ type: 'AppendEntries', from: 1, to: 2, term: 1, prevLogIndex: 0, prevLogTerm: 0, leaderCommit: 2, seq: 1, entries: entries(1, 3, 1) })
+    await vi.waitFor(() => expect(peers.sent.some((m) => m.type === 'AppendEntriesResponse' && m.success && m.matchIndex === 3)).toBe(true))
+    // A leader of term 2 overwrites index 3 (not committed): the cut's msync fails.
+    const cut = vi.spyOn(RaftLog.prototype, 'truncateAfter')
+    disk.failNextSyncRange = true
+    peers.deliver({ type: 'AppendEntries', from: 3, to: 2, term: 2, prevLogIndex: 2, prevLogTerm: 1, leaderCommit: 2, seq: 1, entries: entries(3, 3, 2) })
+    expect(cut).toHaveBeenCalledWith(2)
+    expect(cut.mock.results[0]?.type).toBe('throw')
+    expect((await failed).message).toMatch(/EIO/)
+    expect(node.failed?.message).toMatch(/EIO/)
+    const sentBefore = peers.sent.length
+    // A candidate lacking the committed entries 2 and 3, long after any lease: no vote, no answer.
+    peers.deliver({ type: 'RequestVote', from: 3, to: 2, term: 9, preVote: false, lastLogIndex: 1, lastLogTerm: 1, transfer: false })
+    peers.deliver({ type: 'AppendEntries', from: 3, to: 2, term: 2, prevLogIndex: 3, prevLogTerm: 2, leaderCommit: 3, seq: 2, entries: [] })
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    expect(peers.sent.slice(sentBefore)).toEqual([])
+    await expect(node.propose(Buffer.from('late'))).rejects.toThrow(/EIO/)
+  })
+
+  it('propose() on a full disk rejects (it never throws) and stops the node', async () => {
+    const peers = new ScriptedPeers()
+    const node = await start(1, [1], peers, [60, 120], { segmentSize: 64 * 1024 })
+    await vi.waitFor(() => expect(node.status().role).toBe('leader'), { timeout: 10_000 })
+    const failed = new Promise<Error>((resolve) => node.on('failed', resolve))
+    disk.failNextMap = true
+    // Larger than what is left of the first segment: the log must make a new one, and cannot.
+    let proposal: Promise<unknown> | undefined
+    expect(() => {
+      proposal = node.propose(new Uint8Array(100 * 1024))
+    }).not.toThrow()
+    await expect(proposal).rejects.toMatchObject({ message: expect.stringMatching(/ENOSPC|no space/i) })
+    expect((await failed).message).toMatch(/ENOSPC|no space/i)
+    await expect(node.propose(Buffer.from('next'))).rejects.toMatchObject({ message: expect.stringMatching(/ENOSPC|no space/i) })
+  })
+})
+
+describe('RaftNode proposals when leadership is lost', () => {
+  it('rejects the uncommitted ones at once with ERR_LEADERSHIP_LOST, and serves new ones at a reused index', async () => {
+    const peers = new ScriptedPeers()
+    let mode: 'vote' | 'silent' | 'ack' = 'vote'
+    peers.reply = (message) => {
+      if (message.type === 'RequestVote' && mode === 'vote') {
+        return { type: 'RequestVoteResponse', from: message.to, to: message.from, term: message.term, preVote: message.preVote, voteGranted: true }
+      }
+      if (message.type === 'AppendEntries' && mode === 'ack') {
+        const matchIndex = message.prevLogIndex + message.entries.length
+        return { type: 'AppendEntriesResponse', from: message.to, to: message.from, term: message.term, success: true, matchIndex, conflictIndex: 0, conflictTerm: 0, seq: message.seq }
+      }
+      return undefined
+    }
+    const node = await start(1, [1, 2, 3], peers, [60, 80])
+    await vi.waitFor(() => expect(node.status().role).toBe('leader'), { timeout: 10_000 })
+    const firstTerm = node.status().term
+    // Three proposals at indexes 4, 5 and 6 (after the first configuration, the term's no-op and
+    // the cluster's random token) that no peer receives.
+    mode = 'silent'
+    const outcome = new Map<string, string>()
+    const track = (name: string, proposal: Promise<unknown>): Promise<void> =>
+      proposal.then(
+        (result) => void outcome.set(name, `applied ${String(result)}`),
+        (error: { code: string }) => void outcome.set(name, error.code),
+      )
+    const settled = [track('p2', node.propose(Buffer.from('p2'))), track('p3', node.propose(Buffer.from('p3'))), track('p4', node.propose(Buffer.from('p4')))]
+    await vi.waitFor(() => expect(node.status().lastIndex).toBe(6))
+    // Node 2 leads a later term without them: its first entry conflicts, the log is cut to 2.
+    peers.deliver({ type: 'AppendEntries', from: 2, to: 1, term: firstTerm + 1, prevLogIndex: 1, prevLogTerm: 1, leaderCommit: 1, seq: 1, entries: [{ index: 2, term: firstTerm + 1, type: EntryType.NoOp, data: new Uint8Array(0) }] })
+    await vi.waitFor(() => expect(node.status().lastIndex).toBe(2))
+    // Settled at once, not when the node stops: whether they survive elsewhere is unknown.
+    await vi.waitFor(() => expect(outcome.size).toBe(3))
+    expect(Object.fromEntries(outcome)).toEqual({ p2: 'ERR_LEADERSHIP_LOST', p3: 'ERR_LEADERSHIP_LOST', p4: 'ERR_LEADERSHIP_LOST' })
+    // Node 1 leads again: its no-op takes index 3, and a new proposal takes index 4.
+    mode = 'vote'
+    await vi.waitFor(() => expect(node.status().role).toBe('leader'), { timeout: 10_000 })
+    mode = 'ack'
+    settled.push(track('q', node.propose(Buffer.from('q'))))
+    await vi.waitFor(() => expect(outcome.get('q')).toBe('applied q'), { timeout: 10_000 })
+    await node.stop()
+    expect(settled).toHaveLength(4)
+  })
+})
