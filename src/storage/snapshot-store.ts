@@ -476,6 +476,12 @@ export class SnapshotReceiver {
     return { snapshot: describe(this.path, snapshotFileName(this.index)), meta }
   }
 
+  /** Stops receiving and keeps the partial copy, for a later receive() of the same snapshot to resume. */
+  async close(): Promise<void> {
+    await this.handle.close()
+  }
+
+  /** Stops receiving and deletes the partial copy. */
   async abort(): Promise<void> {
     await this.handle.close().catch(() => undefined)
     await rm(this.partialPath, { force: true })

@@ -115,6 +115,7 @@ describe('SnapshotStore', () => {
     // A crash now: the next open removes the leftover.
     SnapshotStore.open(dir)
     expect(readdirSync(dir)).toEqual([])
+    await writer.abort()
     const second = await store.create({ index: 6, term: 1, metadata: new Uint8Array(0) })
     await second.abort()
     expect(readdirSync(dir)).toEqual([])
@@ -143,6 +144,7 @@ describe('SnapshotStore', () => {
     // A chunk out of order is refused: the sender must go on from heldBytes.
     expect(await first.write(2000, raw.subarray(2000, 3000))).toBe(false)
     // The transfer breaks; a new one for the same snapshot resumes.
+    await first.close()
     const again = await target.receive(30, 3)
     expect(again.heldBytes).toBe(1000)
     expect(await again.write(1000, raw.subarray(1000))).toBe(true)
