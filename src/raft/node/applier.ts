@@ -20,6 +20,11 @@ export interface ApplierOptions {
   onApplied(entry: LogEntry, outcome: { result: unknown } | { error: Error }): void
   /** Called between entries, at the end of each slice: the place to take a snapshot. */
   onSliceApplied?(lastApplied: number): void
+  /**
+   * An index a slice must end at, when one is due there (the next snapshot point): a snapshot is
+   * then taken at the same index whatever the machine's speed, not wherever a slice ran out of time.
+   */
+  sliceEndsAt?(): number | undefined
   /** Reading the log failed: the node cannot go on. */
   onFailure(error: Error): void
 }
@@ -146,7 +151,9 @@ export class Applier {
 
   private async applySlice(): Promise<void> {
     const started = performance.now()
-    const to = Math.min(this.target, this.applied + maxApplySliceEntries) + 1
+    const endsAt = this.options.sliceEndsAt?.()
+    const bound = endsAt !== undefined && endsAt > this.applied ? endsAt : Infinity
+    const to = Math.min(this.target, this.applied + maxApplySliceEntries, bound) + 1
     const entries = this.options.log.slice(this.applied + 1, to, { maxBytes: maxApplySliceBytes })
     for (const entry of entries) {
       if (this.stopped || this.paused) return

@@ -240,6 +240,7 @@ export class RaftNode extends EventEmitter {
         this.reads.applied(lastApplied)
         this.maybeSnapshot(lastApplied)
       },
+      sliceEndsAt: () => this.snapshotter.dueAt,
       onFailure: (error) => this.fail(error),
     })
     this.snapshotSender = new SnapshotSender({

@@ -53,6 +53,12 @@ export class Snapshotter {
     if (this.latestSnapshot === undefined || snapshot.index > this.latestSnapshot.index) this.latestSnapshot = { ...snapshot }
   }
 
+  /** Where the next snapshot is due (the last one plus the threshold); undefined while one is written or when disabled. */
+  get dueAt(): number | undefined {
+    if (!this.enabled || this.inProgress !== undefined) return undefined
+    return (this.latestSnapshot?.index ?? 0) + this.options.threshold
+  }
+
   get busy(): boolean {
     return this.inProgress !== undefined
   }

@@ -218,7 +218,11 @@ describe('RaftNode snapshots', () => {
     const items = Array.from({ length: 1000 }, (_, i) => `early-${i}-${'z'.repeat(500)}`)
     await proposeAll(cluster, items)
     const leader = leaderOf(cluster)!
-    await waitFor('the log compacted', () => leader.status().firstIndex > 1)
+    // Every snapshot the 1,000 entries call for is taken (they fall every 200 applied entries).
+    await waitFor('the last snapshot taken and the log compacted', () => {
+      const status = leader.status()
+      return status.lastApplied >= items.length && status.lastApplied - status.snapshotIndex < settings.snapshotThreshold && status.firstIndex > 1
+    })
     const replaced = [...cluster.nodes.keys()].find((id) => id !== leader.id)!
     await cluster.nodes.get(replaced)!.stop()
     cluster.nodes.delete(replaced)
