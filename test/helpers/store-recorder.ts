@@ -1,7 +1,7 @@
 // Records the stores code makes into a segment's memory, in order, so that a test can rebuild
 // every state a process killed part way can leave: a prefix of the stores, where one memcpy or
 // memset (a Buffer or TypedArray method call) lands its bytes in any order, so any subset of them.
-import { prng } from '../../src/cli/crash-test/payload.js'
+import { prng } from '../../src/testing/crash/payload.js'
 
 export interface Store {
   positions: number[]

@@ -2,7 +2,7 @@
 // what is durable; it is SIGKILLed at random moments (or kills itself inside truncateAfter,
 // compact or a rotation), then the log is reopened and checked. Replay: RAFT_SEED=<seed> npm test
 import { describe, expect, it } from 'vitest'
-import { runCrashTest, type CrashMode } from '../../src/cli/crash-test/run-crash-test.js'
+import { runCrashTest, type CrashMode } from '../../src/testing/crash/run-crash-test.js'
 import { tempDir } from '../helpers/temp-dir.js'
 
 const seed = process.env.RAFT_SEED === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(process.env.RAFT_SEED)

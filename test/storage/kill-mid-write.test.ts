@@ -5,7 +5,7 @@
 // 40-byte entry, a flush per batch of up to 500) and the parent SIGKILLs it after a seeded delay.
 // Replay the choices (not the exact moment) with RAFT_SEED=<seed>.
 import { describe, expect, it } from 'vitest'
-import { runCrashTest, type CrashMode } from '../../src/cli/crash-test/run-crash-test.js'
+import { runCrashTest, type CrashMode } from '../../src/testing/crash/run-crash-test.js'
 import { tempDir } from '../helpers/temp-dir.js'
 
 const seed = process.env.RAFT_SEED === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(process.env.RAFT_SEED)

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import { hasZeroSectorChunk, judgeHeader, sectorSizeBytes, walkOpenSegment } from '../../src/storage/recovery-rule.js'
 import { frameSizeBytes, headerSizeBytes, offsetTableSizeBytes, writeFrame, writeHeader, writeOffsetTable } from '../../src/storage/segment-format.js'
-import { prng } from '../../src/cli/crash-test/payload.js'
+import { prng } from '../../src/testing/crash/payload.js'
 import { payloadFor } from '../helpers/entries.js'
 
 const imageSizeBytes = 256 * 1024

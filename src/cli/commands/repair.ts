@@ -1,16 +1,9 @@
-import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { UsageError, type Command } from '../command.js'
-import { checkLog } from '../log-check.js'
-import { checkLogDirectory } from '../log-reader.js'
-import { applyRepair, backUp, planRepair, type Change, type Repair } from '../log-repair.js'
-import { checkStateFile } from '../state-check.js'
-import { checkStateFit, fixStateFit, type StatePastLog } from '../state-fit.js'
-import { checkSnapshots } from '../snapshot-check.js'
+import type { Change, Repair } from '../../verify/log-repair.js'
+import { repairDirectory } from '../../verify/repair-directory.js'
+import type { StatePastLog } from '../../verify/state-fit.js'
 import { stateFileName } from '../../storage/raft-state-file.js'
-import { RaftLogError } from '../../errors.js'
-import { isLockHeld, lockFile, unlockFile } from '../../storage/native.js'
-import { systemError } from '../../storage/system-error.js'
 import { plural } from '../plural.js'
 
 const help = `Usage: raftlog repair DIR [--dry-run]
@@ -68,16 +61,6 @@ function describeRepair(repair: Repair, dryRun: boolean): string[] {
   ]
 }
 
-/** Holds DIR's lock for the whole repair, so no node opens the log half cut. */
-function lockDirectory(dir: string): number {
-  try {
-    return lockFile(join(dir, 'LOCK'))
-  } catch (error) {
-    if (isLockHeld(error)) throw new RaftLogError('ERR_LOCKED', `${dir} is locked by a running raftlog process`, { dir })
-    throw systemError(error, `Cannot lock ${dir}`)
-  }
-}
-
 export const repairCommand: Command = {
   name: 'repair',
   summary: 'Cut a damaged log at its first problem, after backing up what it changes',
@@ -87,34 +70,17 @@ export const repairCommand: Command = {
     const dir = positionals[0]
     if (dir === undefined || positionals.length > 1) throw new UsageError('repair takes exactly one directory')
     const dryRun = values['dry-run'] === true
-    checkLogDirectory(dir)
-    const lock = dryRun ? undefined : lockDirectory(dir)
-    try {
-      const log = checkLog(dir)
-      const repair = planRepair(log)
-      // Where the log ends once cut: the state file's progress must not point past it (nor past the newest snapshot).
-      const logEnd = repair?.firstLostIndex !== undefined ? repair.firstLostIndex - 1 : (log.lastIndex ?? 0)
-      const stateFit = checkStateFit(checkStateFile(dir), Math.max(logEnd, (await checkSnapshots(dir)).newestValid?.index ?? 0))
-      const lines: string[] = []
-      if (repair === undefined) lines.push(stateFit === undefined ? 'nothing to repair: no segment has a problem' : 'no segment has a problem')
-      else lines.push(...describeRepair(repair, dryRun))
-      if (stateFit !== undefined) lines.push(describeStateFix(stateFit, dryRun))
-      const files = [...(repair?.changes.map((change) => change.file) ?? []), ...(stateFit === undefined ? [] : [stateFileName])]
-      if (!dryRun && files.length > 0) {
-        lines.splice(repair === undefined ? 0 : 2, 0, `backup of the files it changes: ${backUp(dir, files)}`)
-        if (repair !== undefined) applyRepair(dir, repair)
-        if (stateFit !== undefined) fixStateFit(dir, stateFit)
-      }
-      const after = dryRun ? undefined : checkLog(dir)
-      const left = [...(after?.problems ?? []), ...checkStateFile(dir).problems]
-      for (const problem of left) lines.push(`still a problem: ${problem.file}: byte ${problem.offset}: ${problem.problem}`)
-      if (after !== undefined && after.problems.length === 0) {
-        lines.push(`the log verifies clean: ${after.entries === 0 ? 'empty' : `entries ${after.firstIndex}..${after.lastIndex}`}`)
-      }
-      console.log(lines.join('\n'))
-      return left.length === 0 ? 0 : 1
-    } finally {
-      if (lock !== undefined) unlockFile(lock)
+    const { repair, stateFit, backup, after, left } = await repairDirectory(dir, { dryRun })
+    const lines: string[] = []
+    if (repair === undefined) lines.push(stateFit === undefined ? 'nothing to repair: no segment has a problem' : 'no segment has a problem')
+    else lines.push(...describeRepair(repair, dryRun))
+    if (stateFit !== undefined) lines.push(describeStateFix(stateFit, dryRun))
+    if (backup !== undefined) lines.splice(repair === undefined ? 0 : 2, 0, `backup of the files it changes: ${backup}`)
+    for (const problem of left) lines.push(`still a problem: ${problem.file}: byte ${problem.offset}: ${problem.problem}`)
+    if (after !== undefined && after.problems.length === 0) {
+      lines.push(`the log verifies clean: ${after.entries === 0 ? 'empty' : `entries ${after.firstIndex}..${after.lastIndex}`}`)
     }
+    console.log(lines.join('\n'))
+    return left.length === 0 ? 0 : 1
   },
 }

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest'
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 
-const protocolLine = fileURLToPath(new URL('../../dist/cli/crash-test/protocol-line.js', import.meta.url))
+const protocolLine = fileURLToPath(new URL('../../../dist/testing/crash/protocol-line.js', import.meta.url))
 
 describe('a crash-test writer protocol line', () => {
   it('is out of the process when sayLine returns: 100,000 lines, then SIGKILL, a parent that reads late gets them all', async () => {

@@ -6,7 +6,7 @@
 import { basename } from 'node:path'
 import { RaftLogError } from '../../errors.js'
 import { RaftLog } from '../../storage/raft-log.js'
-import { checkLog, type LogCheck } from '../log-check.js'
+import { checkLog, type LogCheck } from '../../verify/log-check.js'
 import { damageLog, describeDamage, restoreSnapshot, sameAsSnapshot, takeSnapshot } from './corruption.js'
 import type { Violation } from './model.js'
 import { entryPayload, sameBytes, type SizeRange } from './payload.js'

@@ -1,10 +1,10 @@
 // The snapshot rounds' checker on its own: fed the writer's lines and a restored ledger built to
 // match (or not), it must flag every way the restored state can be wrong.
 import { describe, expect, it } from 'vitest'
-import { EntryType } from '../../src/index.js'
-import type { RaftStatus } from '../../src/raft/node/raft-node.js'
-import { Ledger, proposalData, proposalId } from '../../src/cli/crash-test/ledger.js'
-import { SnapshotModel } from '../../src/cli/crash-test/snapshot-model.js'
+import { EntryType } from '../../../src/index.js'
+import type { RaftStatus } from '../../../src/raft/node/raft-node.js'
+import { Ledger, proposalData, proposalId } from '../../../src/testing/crash/ledger.js'
+import { SnapshotModel } from '../../../src/testing/crash/snapshot-model.js'
 
 function feed(model: SnapshotModel, lines: string[]): void {
   for (const line of lines) model.observe(line)

@@ -13,7 +13,7 @@
 // Replayable: proposals go one at a time, and a snapshot is held at its start until the writer
 // has made the seeded number of proposals beside it, then the writer waits for it to end. So
 // the same seed makes the same log, the same snapshots and the same kill, whatever the timing.
-import { MemoryNetwork } from '../../testing/memory-network.js'
+import { MemoryNetwork } from '../memory-network.js'
 import { RaftNode } from '../../raft/node/raft-node.js'
 import { Ledger, proposalData } from './ledger.js'
 import { entryPayload, prng } from './payload.js'
@@ -80,6 +80,9 @@ async function run(config: SnapshotWriterConfig): Promise<void> {
     if (snapshot !== undefined) {
       const beside = Math.floor(random() * (config.maxProposalsBeside + 1))
       for (let i = 0; i < beside; i++) await propose()
+      // Let the applier finish what is committed (a replay at start): once this snapshot is
+      // written the node looks again at whatever it applied by then, and that must not be timing.
+      await until(() => node.status().lastApplied >= node.status().commitIndex, problem)
       snapshot.release()
       // Taken, compacted and pruned: the snapshot index moves in the same turn as the compaction.
       await until(() => node.status().snapshotIndex >= snapshot.index, problem)

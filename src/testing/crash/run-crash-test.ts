@@ -83,9 +83,9 @@ export interface CrashTestReport {
   durationMs: number
 }
 
-// src/cli/crash-test and dist/cli/crash-test both sit three levels below the package root,
+// src/testing/crash and dist/testing/crash both sit three levels below the package root,
 // and the writer always runs compiled.
-const writerPath = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'dist', 'cli', 'crash-test', 'writer.js')
+const writerPath = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'dist', 'testing', 'crash', 'writer.js')
 const crashPoints: CrashPoint[] = ['truncate', 'compact', 'rotation']
 /** A plain round's writer kills itself at an operation between these (each an append and flush, mostly). */
 const killAtOperationMin = 10
@@ -99,6 +99,12 @@ const writerTimeoutMs = 20_000
 const outsideKillMinMs = 5
 const outsideKillMaxMs = 250
 
+/**
+ * Runs `options.rounds` crash rounds in `options.dir` (see CrashMode) and checks the log, or the
+ * restarted node's state, after each: resolves with the report, whose `violations` list every
+ * acknowledged entry lost, changed or doubled, and every refused open a crash cannot explain. A
+ * seed replays the same rounds (rounds killed from outside replay their choices, not the moment).
+ */
 export async function runCrashTest(options: CrashTestOptions): Promise<CrashTestReport> {
   const started = Date.now()
   const model = new CrashModel(options.seed, options.entrySize)

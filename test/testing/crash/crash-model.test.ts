@@ -1,11 +1,11 @@
 // The crash-test checker on its own: fed the writer's lines and a log built to match (or not),
 // it must flag every entry that cannot legitimately be there.
 import { describe, expect, it } from 'vitest'
-import { CrashModel } from '../../src/cli/crash-test/model.js'
-import { entryPayload } from '../../src/cli/crash-test/payload.js'
-import { RaftLog } from '../../src/storage/raft-log.js'
-import { silentLogger } from '../helpers/entries.js'
-import { tempDir } from '../helpers/temp-dir.js'
+import { CrashModel } from '../../../src/testing/crash/model.js'
+import { entryPayload } from '../../../src/testing/crash/payload.js'
+import { RaftLog } from '../../../src/storage/raft-log.js'
+import { silentLogger } from '../../helpers/entries.js'
+import { tempDir } from '../../helpers/temp-dir.js'
 
 const seed = 7
 const size = { min: 1, max: 64 }
