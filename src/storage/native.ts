@@ -1,5 +1,7 @@
 // The one module that loads the compiled addon. Everything else in raftlog calls these typed
-// wrappers, which check their arguments before crossing into C++.
+// wrappers, which check their arguments before crossing into C++. The addon is loaded at the first
+// call, not at import (as better-sqlite3 does): a program that only talks to a cluster, or a CLI
+// command that never opens a log, runs where no addon was built.
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { packageRoot } from '../package-root.js'
@@ -38,10 +40,20 @@ function load(): NativeAddon {
   }
 }
 
-const addon = load()
+let loaded: NativeAddon | undefined
+
+/** The addon, loaded on first use; ERR_NATIVE_MISSING when it was never built. */
+function addon(): NativeAddon {
+  loaded ??= load()
+  return loaded
+}
 
 /** The system's page size in bytes; segment sizes are multiples of it. */
-export const pageSizeBytes = addon.pageSize()
+export function pageSizeBytes(): number {
+  pageSize ??= addon().pageSize()
+  return pageSize
+}
+let pageSize: number | undefined
 
 function checkRange(buffer: ArrayBuffer, offset: number, length: number): void {
   if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > buffer.byteLength) {
@@ -55,28 +67,28 @@ function checkRange(buffer: ArrayBuffer, offset: number, length: number): void {
  * with 0 the existing file is mapped at its current size.
  */
 export function mapFile(path: string, sizeBytes: number): ArrayBuffer {
-  return addon.map(path, sizeBytes, false)
+  return addon().map(path, sizeBytes, false)
 }
 
 /** Maps an existing file copy-on-write: writes through the view never reach the file. */
 export function mapFileReadOnly(path: string): ArrayBuffer {
-  return addon.map(path, 0, true)
+  return addon().map(path, 0, true)
 }
 
 /** msync(MS_SYNC) of the pages covering [offset, offset + length). */
 export function syncRange(buffer: ArrayBuffer, offset: number, length: number): void {
   checkRange(buffer, offset, length)
-  addon.sync(buffer, offset, length)
+  addon().sync(buffer, offset, length)
 }
 
 /** The same msync on the libuv thread pool, so the event loop keeps running meanwhile. */
 export function syncRangeAsync(buffer: ArrayBuffer, offset: number, length: number): Promise<void> {
   checkRange(buffer, offset, length)
-  return addon.syncAsync(buffer, offset, length)
+  return addon().syncAsync(buffer, offset, length)
 }
 
 export function advise(buffer: ArrayBuffer, advice: Advice): void {
-  addon.advise(buffer, advice)
+  addon().advise(buffer, advice)
 }
 
 /**
@@ -84,7 +96,7 @@ export function advise(buffer: ArrayBuffer, advice: Advice): void {
  * memory once no asynchronous msync still uses it. Calling it twice is harmless.
  */
 export function unmap(buffer: ArrayBuffer): void {
-  addon.unmap(buffer)
+  addon().unmap(buffer)
 }
 
 /**
@@ -92,21 +104,21 @@ export function unmap(buffer: ArrayBuffer): void {
  * it. With `probe`, the file must exist and is only opened for reading: for tools that write nothing.
  */
 export function lockFile(lockPath: string, probe = false): number {
-  return addon.lock(lockPath, probe)
+  return addon().lock(lockPath, probe)
 }
 
 export function unlockFile(fd: number): void {
-  addon.unlock(fd)
+  addon().unlock(fd)
 }
 
 /** fsync of a directory: makes created, renamed and deleted entries in it durable. */
 export function fsyncDirectory(path: string): void {
-  addon.fsyncDir(path)
+  addon().fsyncDir(path)
 }
 
 /** The same fsync of a directory on the thread pool. */
 export function fsyncDirectoryAsync(path: string): Promise<void> {
-  return addon.fsyncDirAsync(path)
+  return addon().fsyncDirAsync(path)
 }
 
 /**
@@ -114,7 +126,7 @@ export function fsyncDirectoryAsync(path: string): Promise<void> {
  * written with zeros and synced; without, only reserved (posix_fallocate, "unwritten" extents).
  */
 export function allocateFileAsync(path: string, sizeBytes: number, written = true): Promise<void> {
-  return addon.allocateAsync(path, sizeBytes, written)
+  return addon().allocateAsync(path, sizeBytes, written)
 }
 
 /**
@@ -122,7 +134,7 @@ export function allocateFileAsync(path: string, sizeBytes: number, written = tru
  * file open as `fd` and returns without waiting. A hint for speed: only fdatasync makes it durable.
  */
 export function startWriteback(fd: number, offset: number, length: number): void {
-  addon.startWriteback(fd, offset, length)
+  addon().startWriteback(fd, offset, length)
 }
 
 /** True for the errno codes flock uses to say another descriptor holds the lock. */

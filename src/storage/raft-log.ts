@@ -423,7 +423,7 @@ export class RaftLog {
     const previous = this.tail
     const neededBytes = headerSizeBytes + frameSizeBytes(payloadLength) + offsetTableSizeBytes(1)
     // An entry larger than a whole segment gets a segment of its own, sized to fit.
-    const sizeBytes = Math.max(this.segmentSizeBytes, alignUp(neededBytes, pageSizeBytes))
+    const sizeBytes = Math.max(this.segmentSizeBytes, alignUp(neededBytes, pageSizeBytes()))
     if (previous.entryCount === 0 && !previous.isSealed) {
       // An empty open tail too small for this entry is replaced under the same name.
       const replacement = Segment.create(this.dir, previous.baseIndex, previous.prevTerm, sizeBytes, previous.isResetBase ? flagResetBase : 0)
@@ -636,10 +636,10 @@ function lastTermOf(segment: Segment): number {
 function checkSegmentSize(value: number | undefined): number {
   if (value === undefined) return defaultSegmentSizeBytes
   requirePositiveWholeNumber(value, 'options.segmentSize', 'RaftLog.open')
-  if (value % pageSizeBytes !== 0 || value > maxSegmentSizeBytes) {
+  if (value % pageSizeBytes() !== 0 || value > maxSegmentSizeBytes) {
     throw new RaftLogError(
       'ERR_BAD_ARGUMENT',
-      `RaftLog.open: options.segmentSize must be a multiple of the page size (${pageSizeBytes}) up to ${maxSegmentSizeBytes}, got ${value}`,
+      `RaftLog.open: options.segmentSize must be a multiple of the page size (${pageSizeBytes()}) up to ${maxSegmentSizeBytes}, got ${value}`,
       { argument: 'options.segmentSize', value },
     )
   }

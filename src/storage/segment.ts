@@ -353,7 +353,7 @@ export class Segment {
     if (walk.nonZeroEnd > end) this.zeroTail(end, walk.nonZeroEnd)
     this.syncOrThrow(headerSizeBytes, Math.max(walk.nonZeroEnd, end) - headerSizeBytes)
     const neededBytes = end + offsetTableSizeBytes(this.count)
-    if (neededBytes > this.sizeBytes) this.grow(Math.max(minSizeBytes, alignUp(neededBytes, pageSizeBytes)))
+    if (neededBytes > this.sizeBytes) this.grow(Math.max(minSizeBytes, alignUp(neededBytes, pageSizeBytes())))
     this.markDurable(end)
     // After the scan, which wants readahead when the file is not in the page cache.
     this.takeAppends()

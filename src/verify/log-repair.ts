@@ -131,7 +131,7 @@ export function applyRepair(dir: string, repair: Repair): void {
       fsyncDirectory(dir)
     } else if (change.kind === 'replace') {
       const size = statSync(path).size
-      const sizeBytes = size >= pageSizeBytes && size % pageSizeBytes === 0 && size <= maxSegmentSizeBytes ? size : defaultSegmentSizeBytes
+      const sizeBytes = size >= pageSizeBytes() && size % pageSizeBytes() === 0 && size <= maxSegmentSizeBytes ? size : defaultSegmentSizeBytes
       // The term before it is unknown: 0. create() writes the new file whole, then renames it over the old.
       Segment.create(dir, change.baseIndex, 0, sizeBytes).close()
     } else {

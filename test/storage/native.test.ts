@@ -11,22 +11,22 @@ const root = fileURLToPath(new URL('../..', import.meta.url))
 describe('native addon', () => {
   it('maps a new file with its blocks reserved, and writes reach the file after sync', () => {
     const path = join(tempDir(), 'seg')
-    const mapping = mapFile(path, 4 * pageSizeBytes)
+    const mapping = mapFile(path, 4 * pageSizeBytes())
     Buffer.from(mapping).write('RAFT', 0)
     syncRange(mapping, 0, 4)
     expect(readFileSync(path).subarray(0, 4).toString()).toBe('RAFT')
     // posix_fallocate, not a sparse file: every block is allocated.
-    expect(statSync(path).blocks * 512).toBeGreaterThanOrEqual(4 * pageSizeBytes)
+    expect(statSync(path).blocks * 512).toBeGreaterThanOrEqual(4 * pageSizeBytes())
     unmap(mapping)
   })
 
   it('a view over an unmapped segment reads as empty instead of crashing', async () => {
-    const mapping = mapFile(join(tempDir(), 'seg'), pageSizeBytes)
+    const mapping = mapFile(join(tempDir(), 'seg'), pageSizeBytes())
     const bytes = Buffer.from(mapping)
     const view = new Uint8Array(mapping, 16, 32)
     bytes[20] = 7
     expect(view[4]).toBe(7)
-    const pending = syncRangeAsync(mapping, 0, pageSizeBytes)
+    const pending = syncRangeAsync(mapping, 0, pageSizeBytes())
     unmap(mapping)
     unmap(mapping) // twice is harmless
     expect(mapping.byteLength).toBe(0)
@@ -62,7 +62,7 @@ describe('native addon', () => {
 
   it('a read-only mapping never writes to the file', () => {
     const path = join(tempDir(), 'seg')
-    const writable = mapFile(path, pageSizeBytes)
+    const writable = mapFile(path, pageSizeBytes())
     Buffer.from(writable).write('abcd', 0)
     syncRange(writable, 0, 4)
     unmap(writable)
@@ -123,9 +123,9 @@ worker.on('message', () => worker.terminate().then(() => console.log('terminated
 
   it('errors carry the errno code and the path', () => {
     const missing = join(tempDir(), 'no', 'such', 'file')
-    expect(() => mapFile(missing, pageSizeBytes)).toThrow(expect.objectContaining({ code: 'ENOENT', path: missing }))
+    expect(() => mapFile(missing, pageSizeBytes())).toThrow(expect.objectContaining({ code: 'ENOENT', path: missing }))
     expect(() => fsyncDirectory(missing)).toThrow(expect.objectContaining({ code: 'ENOENT', syscall: 'open' }))
-    expect(() => syncRange(mapFile(join(tempDir(), 'x'), pageSizeBytes), 0, 2 * pageSizeBytes)).toThrow(/outside the mapping/)
+    expect(() => syncRange(mapFile(join(tempDir(), 'x'), pageSizeBytes()), 0, 2 * pageSizeBytes())).toThrow(/outside the mapping/)
   })
 
   it('an exclusive lock conflicts within one process and is released on unlock', () => {

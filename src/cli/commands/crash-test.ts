@@ -61,7 +61,7 @@ Options:
   --kill-from K           who kills the writer of kill, power-loss and corrupt rounds: inside
                           (the writer, at seeded points: an exact replay), outside (the parent,
                           at a moment of appending at full speed), or both (default)
-  --segment-size BYTES    segment size, a multiple of ${pageSizeBytes} (default 65536, small so rounds
+  --segment-size BYTES    segment size, a multiple of the page size (default 65536, small so rounds
                           rotate; 4096 in snapshot rounds, so each compaction deletes segments)
   --keep                  keep the temporary directory
   --json                  print the report as JSON
@@ -216,7 +216,7 @@ export const crashTestCommand: Command = {
     const entrySize = parseEntrySize(values['entry-size'])
     const batch = parseWholeNumber('--batch', values.batch, 16)
     const segmentSize = parseWholeNumber('--segment-size', values['segment-size'], mode === 'snapshot' ? 4096 : 65536)
-    if (segmentSize % pageSizeBytes !== 0) throw new UsageError(`--segment-size must be a multiple of ${pageSizeBytes}, got ${segmentSize}`)
+    if (segmentSize % pageSizeBytes() !== 0) throw new UsageError(`--segment-size must be a multiple of ${pageSizeBytes()}, got ${segmentSize}`)
     const { dir, temporary } = prepareDirectory(values.dir)
     const json = values.json === true
     if (!json) console.error(`crash-test: ${plural(rounds, 'round')}, mode ${mode}, seed ${seed}, in ${dir}`)

@@ -54,7 +54,7 @@ describe('loadClusterConfig', () => {
     const config = loadClusterConfig(
       configFile(`${threeNodes}cluster_settings:
   log_directory: "/var/lib/raft"
-  log_segment_size: ${pageSizeBytes * 4}
+  log_segment_size: ${pageSizeBytes() * 4}
   max_entries_per_query: 10
   election_timeout_range: { min: 300, max: 900 }
   heartbeat_interval: 100
@@ -64,7 +64,7 @@ describe('loadClusterConfig', () => {
   max_key_bytes: 1024
 `),
     )
-    expect(config).toMatchObject({ logDirectory: '/var/lib/raft', logSegmentSize: pageSizeBytes * 4, maxEntriesPerQuery: 10, electionTimeout: [300, 900], heartbeatInterval: 100, snapshotThreshold: 1000, snapshotTrailingEntries: 0, maxRequestBytes: 16777216, maxKeyBytes: 1024 })
+    expect(config).toMatchObject({ logDirectory: '/var/lib/raft', logSegmentSize: pageSizeBytes() * 4, maxEntriesPerQuery: 10, electionTimeout: [300, 900], heartbeatInterval: 100, snapshotThreshold: 1000, snapshotTrailingEntries: 0, maxRequestBytes: 16777216, maxKeyBytes: 1024 })
   })
 
   it('limits the connections to each node and the wait for a stalled snapshot, by default and as given', () => {
@@ -129,7 +129,7 @@ describe('loadClusterConfig', () => {
     ['min equal to max', `${threeNodes}cluster_settings:\n  election_timeout_range: { min: 300, max: 300 }\n`, /cluster_settings\.election_timeout_range min 300 must be below max 300: a random timeout in that range ends split votes/],
     ['an unknown range key', `${threeNodes}cluster_settings:\n  election_timeout_range: { low: 1 }\n`, /election_timeout_range\.low is not a known setting/],
     ['a heartbeat not below the election timeout', `${threeNodes}cluster_settings:\n  heartbeat_interval: 1000\n`, /cluster_settings\.heartbeat_interval 1000 must be below the election timeout's min \(1000\)/],
-    ['a segment size off the page size', `${threeNodes}cluster_settings:\n  log_segment_size: ${pageSizeBytes * 2 + 1}\n`, /cluster_settings\.log_segment_size must be a multiple of the page size/],
+    ['a segment size off the page size', `${threeNodes}cluster_settings:\n  log_segment_size: ${pageSizeBytes() * 2 + 1}\n`, /cluster_settings\.log_segment_size must be a multiple of the page size/],
     ['a segment size too small', `${threeNodes}cluster_settings:\n  log_segment_size: 100\n`, /cluster_settings\.log_segment_size must be a whole number from/],
     ['no entries per query', `${threeNodes}cluster_settings:\n  max_entries_per_query: 0\n`, /cluster_settings\.max_entries_per_query must be a whole number from 1/],
     ['an unknown connection limit', `${threeNodes}cluster_settings:\n  connection_limits: { max_streams: 5 }\n`, /cluster_settings\.connection_limits\.max_streams is not a known setting \(known: max_connections, handshake_timeout_ms, idle_timeout_ms, keepalive_interval_ms, keepalive_timeout_ms, max_concurrent_streams\)/],
