@@ -1,74 +1,6 @@
 #!/usr/bin/env node
 import './quiet-warnings.js'
-import { UsageError } from './command.js'
-import { commands } from './commands/index.js'
-import { RaftLogError } from '../errors.js'
-import { packageVersion } from './version.js'
-
-function overview(): string {
-  const width = Math.max(...commands.map((c) => c.name.length), 4)
-  const lines = commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`)
-  return [
-    'Usage: raftlog <command> [options]',
-    '',
-    'A durable, segmented, memory-mapped Raft log for Node.js.',
-    '',
-    'Commands:',
-    ...lines,
-    '',
-    'Run `raftlog <command> --help` for the options of one command, `raftlog --version` for the version.',
-  ].join('\n')
-}
-
-/** node:util parseArgs throws these for unknown options or missing values: a usage mistake. */
-function isParseArgsError(error: unknown): boolean {
-  const code = (error as { code?: unknown }).code
-  return typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')
-}
-
-/** An error from a failed system call (node's fs or the addon): it carries code and syscall. */
-function isSystemError(error: unknown): boolean {
-  const { code, syscall } = error as { code?: unknown; syscall?: unknown }
-  return typeof code === 'string' && typeof syscall === 'string'
-}
-
-async function main(argv: string[]): Promise<number> {
-  const [name, ...rest] = argv
-  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    console.log(overview())
-    return name === undefined ? 2 : 0
-  }
-  if (name === '--version' || name === '-V' || name === 'version') {
-    console.log(`raftlog ${packageVersion()}`)
-    return 0
-  }
-  const command = commands.find((c) => c.name === name)
-  if (command === undefined) {
-    console.error(`Error: unknown command '${name}'\n\n${overview()}`)
-    return 2
-  }
-  // `--` ends the options: what follows is data (`raftlog kv put k -- --help` stores "--help").
-  const end = rest.indexOf('--')
-  const options = end === -1 ? rest : rest.slice(0, end)
-  if (options.includes('--help') || options.includes('-h')) {
-    console.log(command.help)
-    return 0
-  }
-  try {
-    return await command.run(rest)
-  } catch (error) {
-    if (error instanceof UsageError || isParseArgsError(error)) {
-      console.error(`Error: ${(error as Error).message}\nRun \`raftlog ${name} --help\` for usage.`)
-      return 2
-    }
-    // A RaftLogError, or a system call that failed (EACCES on a file, say): one line, no stack.
-    if (error instanceof RaftLogError || isSystemError(error)) {
-      console.error(`Error: ${(error as Error).message}`)
-      return 1
-    }
-    throw error
-  }
-}
+import { runRaftlog } from './run.js'
 
 // `raftlog dump DIR | head`: a reader that has had enough is no error.
 process.stdout.on('error', (error: NodeJS.ErrnoException) => {
@@ -76,7 +8,7 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
   process.exit(process.exitCode ?? 0)
 })
 
-main(process.argv.slice(2)).then(
+runRaftlog(process.argv.slice(2)).then(
   (status) => {
     process.exitCode = status
   },

@@ -5,7 +5,7 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { basename, join } from 'node:path'
 import { RaftLog, RaftLogError, RaftStateFile } from '../../src/index.js'
 import { headerSizeBytes } from '../../src/storage/segment-format.js'
-import { runCli } from '../helpers/cli.js'
+import { runCliHere } from '../helpers/cli.js'
 import { silentLogger } from '../helpers/entries.js'
 import { tempDir } from '../helpers/temp-dir.js'
 
@@ -51,24 +51,24 @@ function segments(dir: string): string[] {
 describe('raftlog inspect, verify and dump', () => {
   it('inspect shows the state file and every segment', async () => {
     const dir = await makeLog()
-    const result = await runCli(['inspect', dir])
+    const result = await runCliHere(['inspect', dir])
     expect(result.status, result.stderr).toBe(0)
     expect(result.stdout).toMatch(/term 5, voted for 2, commit index 290, last applied 280, leader/)
     expect(result.stdout).toMatch(/slot 0 current, sequence 1/)
     expect(result.stdout).toMatch(/segment_00000000000000000001\.log\s+1\s+\d+\s+1\s+\d+\s+\d+ \/ 4096\s+sealed/)
     expect(result.stdout).toMatch(/open\n\n\d+ segments, 301 entries, indexes 1\.\.301/)
-    const json = JSON.parse((await runCli(['inspect', dir, '--json'])).stdout)
+    const json = JSON.parse((await runCliHere(['inspect', dir, '--json'])).stdout)
     expect(json.segments.reduce((sum: number, s: { entries: number }) => sum + s.entries, 0)).toBe(301)
   })
 
   it('verify says ok on a clean log and the commands change no byte', async () => {
     const dir = await makeLog()
     const before = hashDirectory(dir)
-    const result = await runCli(['verify', dir])
+    const result = await runCliHere(['verify', dir])
     expect(result.status).toBe(0)
     expect(result.stdout).toMatch(/^ok: \d+ segments, 301 entries \(1\.\.301\)/)
-    await runCli(['inspect', dir])
-    await runCli(['dump', dir, '--format', 'hex'])
+    await runCliHere(['inspect', dir])
+    await runCliHere(['dump', dir, '--format', 'hex'])
     expect(hashDirectory(dir)).toBe(before)
   })
 
@@ -78,11 +78,11 @@ describe('raftlog inspect, verify and dump', () => {
     const bytes = readFileSync(first)
     bytes[headerSizeBytes + 40 + 32 + 3] = bytes[headerSizeBytes + 40 + 32 + 3]! ^ 0x01 // payload of index 2 (frame 1 is 40 bytes)
     writeFileSync(first, bytes)
-    const result = await runCli(['verify', dir])
+    const result = await runCliHere(['verify', dir])
     expect(result.status).toBe(1)
     expect(result.stdout).toMatch(/segment_00000000000000000001\.log: byte 104 \(index 2\): checksum mismatch/)
     expect(result.stdout).toMatch(/1 problem in/)
-    const json = JSON.parse((await runCli(['verify', dir, '--json'])).stdout)
+    const json = JSON.parse((await runCliHere(['verify', dir, '--json'])).stdout)
     expect(json.problems).toEqual([{ file: 'segment_00000000000000000001.log', offset: 104, index: 2, problem: 'checksum mismatch' }])
   })
 
@@ -91,7 +91,7 @@ describe('raftlog inspect, verify and dump', () => {
     const files = segments(dir)
     expect(files.length).toBeGreaterThanOrEqual(3)
     rmSync(join(dir, files[1]!))
-    const result = await runCli(['verify', dir])
+    const result = await runCliHere(['verify', dir])
     expect(result.status).toBe(1)
     expect(result.stdout).toMatch(/a segment is missing: entries \d+\.\.\d+ are in no file/)
   })
@@ -104,7 +104,7 @@ describe('raftlog inspect, verify and dump', () => {
     const bytes = readFileSync(first)
     bytes[headerSizeBytes + 40 + 32 + 3] = bytes[headerSizeBytes + 40 + 32 + 3]! ^ 0x01 // payload of index 2
     writeFileSync(first, bytes)
-    const json = JSON.parse((await runCli(['verify', dir, '--json'])).stdout)
+    const json = JSON.parse((await runCliHere(['verify', dir, '--json'])).stdout)
     expect(json.problems[0]).toEqual({ file: files[0], offset: headerSizeBytes + 40, index: 2, problem: 'checksum mismatch' })
   })
 
@@ -114,21 +114,21 @@ describe('raftlog inspect, verify and dump', () => {
     const bytes = readFileSync(last)
     bytes.fill(0xab, bytes.length - 100)
     writeFileSync(last, bytes)
-    const result = await runCli(['verify', dir])
+    const result = await runCliHere(['verify', dir])
     expect(result.status).toBe(0)
     expect(result.stdout).toMatch(/ok: .*; \d+ bytes after the last entry would be cut by recovery/)
   })
 
   it('dump prints text, JSON lines and hex for a range', async () => {
     const dir = await makeLog()
-    const text = await runCli(['dump', dir, '--from', '10', '--to', '12'])
+    const text = await runCliHere(['dump', dir, '--from', '10', '--to', '12'])
     expect(text.stdout).toBe('10\tterm 1\tnormal\t8 bytes\t"entry 10"\n11\tterm 1\tnormal\t8 bytes\t"entry 11"\n12\tterm 1\tnormal\t8 bytes\t"entry 12"\n')
-    const binary = await runCli(['dump', dir, '--from', '301'])
+    const binary = await runCliHere(['dump', dir, '--from', '301'])
     expect(binary.stdout).toBe('301\tterm 5\tnormal\t4 bytes\tbase64:AAEC/w==\n')
-    const json = (await runCli(['dump', dir, '--format', 'json'])).stdout.trim().split('\n').map((line) => JSON.parse(line))
+    const json = (await runCliHere(['dump', dir, '--format', 'json'])).stdout.trim().split('\n').map((line) => JSON.parse(line))
     expect(json.length).toBe(301)
     expect(json[99]).toEqual({ index: 100, term: 2, type: 'normal', length: 9, data: Buffer.from('entry 100').toString('base64') })
-    const hex = await runCli(['dump', dir, '--from', '1', '--to', '1', '--format', 'hex'])
+    const hex = await runCliHere(['dump', dir, '--from', '1', '--to', '1', '--format', 'hex'])
     expect(hex.stdout).toMatch(/^1\tterm 1\tnormal\t7 bytes\n {2}00000000 {2}65 6e 74 72 79 20 31 +\|entry 1\|\n$/)
   })
 
@@ -136,7 +136,7 @@ describe('raftlog inspect, verify and dump', () => {
     const dir = tempDir()
     // A directory under a segment's name: mapping it fails in the kernel (ENODEV).
     mkdirSync(join(dir, 'segment_00000000000000000001.log'))
-    const result = await runCli(['verify', dir])
+    const result = await runCliHere(['verify', dir])
     expect(result.status).toBe(1)
     expect(result.stderr).toMatch(/^Error: ENODEV: .*mmap '.*segment_00000000000000000001\.log'\n$/)
   })
@@ -144,7 +144,7 @@ describe('raftlog inspect, verify and dump', () => {
   it('dump refuses an index outside the log instead of printing nothing', async () => {
     const dir = await makeLog()
     for (const args of [['--from', '5000'], ['--to', '5000'], ['--from', '0']]) {
-      const result = await runCli(['dump', dir, ...args])
+      const result = await runCliHere(['dump', dir, ...args])
       expect(result.status, args.join(' ')).toBe(2)
       expect(result.stderr).toMatch(new RegExp(`${args[0]} ${args[1]} is outside the log: the log holds 1\\.\\.301`))
     }
@@ -158,22 +158,22 @@ describe('raftlog inspect, verify and dump', () => {
     const open = RaftLog.open(dir, { logger: silentLogger })
     try {
       for (const command of ['inspect', 'verify', 'dump']) {
-        const notLog = await runCli([command, plain])
+        const notLog = await runCliHere([command, plain])
         expect(notLog.status).toBe(1)
         expect(notLog.stderr).toMatch(/is not a raftlog directory/)
-        const missing = await runCli([command, join(plain, 'nope')])
+        const missing = await runCliHere([command, join(plain, 'nope')])
         expect(missing.stderr).toMatch(/is not a directory/)
-        const locked = await runCli([command, dir])
+        const locked = await runCliHere([command, dir])
         expect(locked.status).toBe(1)
         expect(locked.stderr.trim()).toBe(`Error: ${dir} is locked by a running raftlog process`)
-        expect((await runCli([command])).status).toBe(2)
-        expect((await runCli([command, '--help'])).stdout).toMatch(new RegExp(`Usage: raftlog ${command} DIR`))
+        expect((await runCliHere([command])).status).toBe(2)
+        expect((await runCliHere([command, '--help'])).stdout).toMatch(new RegExp(`Usage: raftlog ${command} DIR`))
       }
     } finally {
       open.close()
     }
-    expect((await runCli(['dump', dir, '--from', 'x'])).stderr).toMatch(/--from must be a whole number/)
-    expect((await runCli(['dump', dir, '--format', 'xml'])).status).toBe(2)
+    expect((await runCliHere(['dump', dir, '--from', 'x'])).stderr).toMatch(/--from must be a whole number/)
+    expect((await runCliHere(['dump', dir, '--format', 'xml'])).status).toBe(2)
   })
 })
 
@@ -191,7 +191,7 @@ describe('raftlog verify judges as open() does, and checks the state file', () =
       refused = error as RaftLogError
     }
     expect(refused?.code).toBe('ERR_CORRUPT')
-    const result = await runCli(['verify', dir, '--json'])
+    const result = await runCliHere(['verify', dir, '--json'])
     expect(result.status).toBe(1)
     const { file, offset, index, problem } = refused!.details as { file: string; offset: number; index: number; problem: string }
     expect(JSON.parse(result.stdout).problems).toEqual([{ file: basename(file), offset, index, problem }])
@@ -208,7 +208,7 @@ describe('raftlog verify judges as open() does, and checks the state file', () =
     bytes.writeUInt32LE(900, used)
     bytes.fill(0x5a, used + 8, Math.min(bytes.length, used - (used % 512) + 512))
     writeFileSync(last, bytes)
-    const verify = await runCli(['verify', dir])
+    const verify = await runCliHere(['verify', dir])
     expect(verify.status, verify.stdout).toBe(0)
     const cut = /recovery would cut (\d+) bytes \(0 checksummed frames\) of (\S+) from byte (\d+) \(index 302\): torn write/.exec(verify.stdout)
     expect(cut?.slice(2)).toEqual([basename(last), String(used)])
@@ -219,7 +219,7 @@ describe('raftlog verify judges as open() does, and checks the state file', () =
 
   it('says which state-file slot is current, warns of a damaged slot beside a valid one, and fails on no valid slot', async () => {
     const dir = await makeLog()
-    const clean = await runCli(['verify', dir])
+    const clean = await runCliHere(['verify', dir])
     expect(clean.stdout).toMatch(/^ok: .*; state file slot 0 current \(sequence 1, term 5\)$/m)
     const state = RaftStateFile.open(join(dir, 'raft_state.meta'))
     state.save({ currentTerm: 6, votedFor: 1, commitIndex: 295, lastApplied: 290, serverState: 0 })
@@ -229,15 +229,15 @@ describe('raftlog verify judges as open() does, and checks the state file', () =
     const bytes = readFileSync(path)
     bytes[20] = bytes[20]! ^ 0xff
     writeFileSync(path, bytes)
-    const warned = await runCli(['verify', dir])
+    const warned = await runCliHere(['verify', dir])
     expect(warned.status).toBe(0)
     expect(warned.stdout).toMatch(/^warning: raft_state\.meta: byte 0: slot 0 checksum mismatch; slot 1 is current$/m)
     expect(warned.stdout).not.toMatch(/^ok/m)
     expect(warned.stdout).toMatch(/^no problem, 1 warning: .*; state file slot 1 current \(sequence 2, term 6\)$/m)
-    expect(JSON.parse((await runCli(['verify', dir, '--json'])).stdout)).toMatchObject({ ok: false, problems: [], warnings: [{ file: 'raft_state.meta', offset: 0 }] })
+    expect(JSON.parse((await runCliHere(['verify', dir, '--json'])).stdout)).toMatchObject({ ok: false, problems: [], warnings: [{ file: 'raft_state.meta', offset: 0 }] })
     bytes[4096 + 20] = bytes[4096 + 20]! ^ 0xff
     writeFileSync(path, bytes)
-    const failed = await runCli(['verify', dir])
+    const failed = await runCliHere(['verify', dir])
     expect(failed.status).toBe(1)
     expect(failed.stdout).toMatch(/^raft_state\.meta: byte 0: no valid slot: slot 0 checksum mismatch, slot 1 checksum mismatch$/m)
     expect(failed.stdout).toMatch(/^1 problem in \d+ segments, 301 readable entries; state file has no valid slot$/m)
@@ -246,7 +246,7 @@ describe('raftlog verify judges as open() does, and checks the state file', () =
   it('a segment file that is not a segment is a problem, not "ok: empty"', async () => {
     const dir = tempDir()
     writeFileSync(join(dir, 'segment_00000000000000000001.log'), 'hello, not a segment')
-    const result = await runCli(['verify', dir])
+    const result = await runCliHere(['verify', dir])
     expect(result.status).toBe(1)
     expect(result.stdout).toMatch(/^segment_00000000000000000001\.log: byte 0 \(index 1\): not a segment: 20 bytes/)
   })
@@ -259,7 +259,7 @@ describe('raftlog dump refuses loudly', () => {
     const neverSaved = tempDir()
     RaftStateFile.open(join(neverSaved, 'raft_state.meta')).close()
     for (const dir of [garbage, neverSaved]) {
-      const result = await runCli(['dump', dir])
+      const result = await runCliHere(['dump', dir])
       expect(result.status).toBe(1)
       expect(result.stdout).toBe('')
       expect(result.stderr).toMatch(new RegExp(`^Error: ${dir} is not a raftlog directory: no segment file with a valid header.*, no valid raft_state\\.meta\\n$`))
@@ -272,7 +272,7 @@ describe('raftlog dump refuses loudly', () => {
     const bytes = readFileSync(first)
     bytes[headerSizeBytes + 40 + 32 + 3] = bytes[headerSizeBytes + 40 + 32 + 3]! ^ 0x01 // payload of index 2
     writeFileSync(first, bytes)
-    const result = await runCli(['dump', dir])
+    const result = await runCliHere(['dump', dir])
     expect(result.status).toBe(1)
     expect(result.stdout.split('\n')[0]).toBe('1\tterm 1\tnormal\t7 bytes\t"entry 1"')
     expect(result.stdout).not.toMatch(/^2\t/m)

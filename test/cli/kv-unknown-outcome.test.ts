@@ -1,22 +1,17 @@
 // `raftlog kv put` sends a write in a client session: a command whose answer is lost is sent
 // again, the same session entry (applied once by the cluster), until --timeout; only then does
 // the outcome stay unknown, and the command says so with exit status 3.
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, it } from 'vitest'
 import * as grpc from '@grpc/grpc-js'
 import { protocol } from '../../src/net/protocol.js'
 import { decodeEnvelope, type SessionEnvelope } from '../../src/session/session-envelope.js'
 import { runCli } from '../helpers/cli.js'
 
-const servers: grpc.Server[] = []
-afterEach(() => {
-  for (const server of servers.splice(0)) server.forceShutdown()
-})
-
 /** A node that opens sessions, then takes every command and never answers it (its reply is lost). */
-async function silentNode(): Promise<{ address: string; commands: Extract<SessionEnvelope, { kind: 'command' }>[] }> {
+async function silentNode(onTestFinished: (cleanup: () => void) => void): Promise<{ address: string; commands: Extract<SessionEnvelope, { kind: 'command' }>[] }> {
   const commands: Extract<SessionEnvelope, { kind: 'command' }>[] = []
   const server = new grpc.Server()
-  servers.push(server)
+  onTestFinished(() => server.forceShutdown())
   server.addService(protocol.RaftClient.service, {
     Propose: (call: grpc.ServerUnaryCall<{ command: Buffer }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
       const envelope = decodeEnvelope(new Uint8Array(call.request.command))
@@ -33,10 +28,11 @@ async function silentNode(): Promise<{ address: string; commands: Extract<Sessio
   return { address: `127.0.0.1:${port}`, commands }
 }
 
+// The three wait out the same real timeout: side by side, not one after another.
 describe('raftlog kv when answers are lost', () => {
   for (const words of [['put', 'k', 'v1'], ['delete', 'k'], ['cas', 'k', 'a', 'b']]) {
-    it(`kv ${words[0]} is sent again as the same session entry, then exits 3 saying it may or may not have been applied`, async () => {
-      const node = await silentNode()
+    it.concurrent(`kv ${words[0]} is sent again as the same session entry, then exits 3 saying it may or may not have been applied`, async ({ expect, onTestFinished }) => {
+      const node = await silentNode(onTestFinished)
       const result = await runCli(['kv', ...words, '--endpoints', node.address, '--timeout', '5000'], { timeoutMs: 30_000 })
       expect(result.status).toBe(3)
       expect(result.stderr).toMatch(new RegExp(`^Error: ${words[0]} "k": The command may or may not have been applied: no leader answered within 5000 ms`))

@@ -1,4 +1,6 @@
+import { vi } from 'vitest'
 import { spawn } from 'node:child_process'
+import { format } from 'node:util'
 import { fileURLToPath } from 'node:url'
 
 export const cliPath = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url))
@@ -26,4 +28,29 @@ export function runCli(args: string[], options: { timeoutMs?: number } = {}): Pr
       resolve({ status, stdout, stderr })
     })
   })
+}
+
+/**
+ * Runs `raftlog <args>` in this process, from the source under test: the same function the
+ * compiled CLI runs, with what it writes to stdout and stderr captured. For the offline tools
+ * (inspect, verify, dump, repair), whose every case would otherwise cost a process start.
+ */
+export async function runCliHere(args: string[]): Promise<CliResult> {
+  const { runRaftlog } = await import('../../src/cli/run.js')
+  let stdout = ''
+  let stderr = ''
+  const toStdout = (...parts: unknown[]): void => void (stdout += `${format(...parts)}\n`)
+  const toStderr = (...parts: unknown[]): void => void (stderr += `${format(...parts)}\n`)
+  const spies = [
+    vi.spyOn(console, 'log').mockImplementation(toStdout),
+    vi.spyOn(console, 'error').mockImplementation(toStderr),
+    vi.spyOn(console, 'warn').mockImplementation(toStderr),
+    vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => ((stdout += chunk.toString()), true)),
+    vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => ((stderr += chunk.toString()), true)),
+  ]
+  try {
+    return { status: await runRaftlog(args), stdout, stderr }
+  } finally {
+    for (const spy of spies) spy.mockRestore()
+  }
 }

@@ -204,7 +204,6 @@ describe('a process killed in the middle of a write', () => {
 
   it("inside recovery's own cut: a kill while it zeroes what it cut leaves what it found", () => {
     for (const size of frameSizes) {
-      const sizes = [40, 300, size]
       const segment = segmentWith(tempDir(), [40, 300])
       const bytes = Buffer.from(segment['bytes' as keyof Segment] as unknown as Buffer)
       segment.close()

@@ -21,7 +21,7 @@ import type { PendingRead } from './read-only.js'
 import { ReadIndexCoordinator } from './read-index.js'
 import { ProgressTracker, type FollowerSummary } from './tracker.js'
 import { LeadershipTransfer } from './leadership-transfer.js'
-import type { Candidacy, HardState, Ready, Role, SnapshotMeta } from './ready.js'
+import type { Candidacy, Ready, Role, SnapshotMeta } from './ready.js'
 import { defaultMaxBytesPerAppend, defaultMaxEntriesPerAppend, defaultMaxInflightAppends, defaultMaxInflightBytes, defaultMaxPromotionLagEntries, defaultSnapshotTrailingEntries, type RaftCoreOptions, type ReadMode } from './options.js'
 
 export type { Candidacy, HardState, ReadState, Ready, Role, SnapshotMeta } from './ready.js'

@@ -24,7 +24,7 @@ import { RaftLog, type RaftLogStats } from '../../storage/raft-log.js'
 import { RaftStateFile, stateFileName, type ServerState } from '../../storage/raft-state-file.js'
 import { RaftLogError } from '../../errors.js'
 import { SnapshotStore } from '../../storage/snapshot-store.js'
-import { RaftCore, type ReadMode, type Ready, type Role, type SnapshotMeta } from '../core/raft-core.js'
+import { RaftCore, type Ready, type Role, type SnapshotMeta } from '../core/raft-core.js'
 import { Applier } from './applier.js'
 import { PendingProposals } from './pending-proposals.js'
 import { PendingReads, notLeaderForRead } from './pending-reads.js'
@@ -152,7 +152,6 @@ export class RaftNode extends EventEmitter {
   private readonly electionTimeoutMaxMs: number
   /** How long read() waits for a read index before it gives up. */
   private readonly readTimeoutMs: number
-  private role: Role = 'follower'
   /** The role last announced, with a candidate's term and kind of candidacy. */
   private announcedRole = 'follower'
   private leaderId = 0
@@ -738,7 +737,6 @@ export class RaftNode extends EventEmitter {
     const roleKey = ready.role === 'candidate' ? `candidate/${ready.term}/${ready.candidacy}` : ready.role
     if (roleKey !== this.announcedRole) {
       this.announcedRole = roleKey
-      this.role = ready.role
       this.emitAfterTurn('role', { role: ready.role, term: ready.term, ...(ready.candidacy === undefined ? {} : { candidacy: ready.candidacy }) })
     }
     if (ready.leaderId !== this.leaderId) {

@@ -1,99 +1,32 @@
 // Membership changes, learners and leadership transfer with real RaftNodes, real logs and real
 // timers over MemoryNetwork (the simulator covers the interleavings; this covers the driver:
 // its promises, events, state file and snapshots). Timeouts are generous for a shared machine.
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { join } from 'node:path'
-import { RaftLog, RaftNode, type LogEntry, type RaftLogError, type RaftNodeOptions } from '../../../src/index.js'
-import { MemoryNetwork } from '../../../src/testing/index.js'
-import type { SnapshotInfo } from '../../../src/raft/state-machine.js'
+import { RaftLog, RaftNode, type LogEntry, type RaftNodeOptions, type StateMachine } from '../../../src/index.js'
 import type { Configuration } from '../../../src/raft/core/configuration.js'
 import { silentLogger } from '../../helpers/entries.js'
-import { tempDir } from '../../helpers/temp-dir.js'
-import { leaderAmong, waitFor as waitUntil } from '../../helpers/raft-nodes.js'
+import { ListMachine, MemoryCluster } from '../../helpers/memory-cluster.js'
+import { waitFor as waitUntil } from '../../helpers/raft-nodes.js'
 
-/** The list of what it applied; snapshots are that list, one item per line. */
-class ListMachine {
-  items: string[] = []
-  apply(entry: LogEntry): void {
-    this.items.push(Buffer.from(entry.data).toString())
-  }
-  snapshot(): Uint8Array {
-    return Buffer.from(this.items.map((item) => `${item}\n`).join(''))
-  }
-  async restore(chunks: AsyncIterable<Uint8Array>, _meta: SnapshotInfo): Promise<void> {
-    const parts: Buffer[] = []
-    for await (const chunk of chunks) parts.push(Buffer.from(chunk))
-    const text = Buffer.concat(parts).toString()
-    this.items = text === '' ? [] : text.slice(0, -1).split('\n')
-  }
-}
+type TestCluster = MemoryCluster<ListMachine>
 
-interface TestCluster {
-  network: MemoryNetwork
-  root: string
-  nodes: Map<number, RaftNode>
-  machines: Map<number, ListMachine>
-}
+const settings = { electionTimeout: [150, 300] as [number, number], heartbeatInterval: 30, segmentSize: 64 * 1024 }
 
-const running: TestCluster[] = []
-afterEach(async () => {
-  for (const cluster of running.splice(0)) {
-    for (const node of cluster.nodes.values()) await node.stop().catch(() => undefined)
-    cluster.network.close()
-  }
-})
-
-const settings = { electionTimeout: [150, 300] as [number, number], heartbeatInterval: 30, segmentSize: 64 * 1024, logger: silentLogger }
-
-async function startNode(cluster: TestCluster, id: number, peers: number[], extra: Partial<RaftNodeOptions> = {}): Promise<RaftNode> {
-  const machine = new ListMachine()
-  const node = await RaftNode.start({ id, peers, dir: join(cluster.root, `node_${id}`), stateMachine: machine, transport: cluster.network.endpoint(id), ...settings, ...extra })
-  cluster.nodes.set(id, node)
-  cluster.machines.set(id, machine)
-  return node
-}
-
-async function startCluster(size: number, extra: Partial<RaftNodeOptions> = {}): Promise<TestCluster> {
-  const cluster: TestCluster = { network: new MemoryNetwork({ seed: 5 }), root: tempDir('raftlog-membership-'), nodes: new Map(), machines: new Map() }
-  running.push(cluster)
-  const peers = Array.from({ length: size }, (_, i) => i + 1)
-  for (const id of peers) await startNode(cluster, id, peers, extra)
-  return cluster
-}
-
-async function stopNode(cluster: TestCluster, id: number): Promise<void> {
-  await cluster.nodes.get(id)!.stop()
-  cluster.nodes.delete(id)
-}
+const startCluster = (size: number, extra: Partial<RaftNodeOptions> = {}): Promise<TestCluster> =>
+  MemoryCluster.start({ size, seed: 5, machine: () => new ListMachine(), node: { ...settings, ...extra } })
+const startNode = (cluster: TestCluster, id: number, peers: number[], extra: Partial<RaftNodeOptions> = {}): Promise<RaftNode> => cluster.startNode(id, extra, peers)
+const stopNode = (cluster: MemoryCluster<StateMachine>, id: number): Promise<void> => cluster.stopNode(id)
+const leaderOf = (cluster: MemoryCluster<StateMachine>): RaftNode | undefined => cluster.leader()
 
 function waitFor<T>(what: string, probe: () => T | undefined | false, timeoutMs = 15_000): Promise<T> {
   return waitUntil(what, probe, timeoutMs, 5)
 }
 
-function leaderOf(cluster: TestCluster): RaftNode | undefined {
-  return leaderAmong(cluster.nodes.values())
-}
-
-/** Proposes `count` items named prefix-N through whoever leads, retrying refusals, in order. */
-async function propose(cluster: TestCluster, prefix: string, count: number): Promise<void> {
-  for (let i = 0; i < count; i++) {
-    for (;;) {
-      const leader = await waitFor('a leader', () => leaderOf(cluster))
-      try {
-        await leader.propose(Buffer.from(`${prefix}-${i}`))
-        break
-      } catch (error) {
-        const code = (error as RaftLogError).code
-        if (!['ERR_NOT_LEADER', 'ERR_LEADERSHIP_TRANSFER', 'ERR_LEADERSHIP_LOST', 'ERR_PROPOSAL_DROPPED'].includes(code)) throw error
-        // A lost leadership may still have committed it: these items are unique, so look first.
-        if (code === 'ERR_LEADERSHIP_LOST') {
-          await new Promise((resolve) => setTimeout(resolve, 100))
-          if ([...cluster.machines.values()].some((m) => m.items.includes(`${prefix}-${i}`))) break
-        }
-        await new Promise((resolve) => setTimeout(resolve, 10))
-      }
-    }
-  }
+/** Proposes `count` items named prefix-N through whoever leads, in order, each applied once. */
+function propose(cluster: TestCluster, prefix: string, count: number): Promise<void> {
+  const items = Array.from({ length: count }, (_, i) => `${prefix}-${i}`)
+  return cluster.proposeAll(items, { timeoutMs: 30_000, applied: (item) => [...cluster.machines.values()].some((m) => m.items.includes(item)) })
 }
 
 /** Every running node applied the same items, each once. */
@@ -231,11 +164,7 @@ describe('RaftNode membership changes', () => {
       const items: string[] = []
       return { items, apply: (entry) => void items.push(Buffer.from(entry.data).toString()) }
     }
-    const cluster: TestCluster = { network: new MemoryNetwork({ seed: 5 }), root: tempDir('raftlog-membership-'), nodes: new Map(), machines: new Map() }
-    running.push(cluster)
-    const start = (id: number, appliedIndex = 0): Promise<RaftNode> =>
-      RaftNode.start({ id, peers: [1, 2, 3], dir: join(cluster.root, `node_${id}`), stateMachine: noSnapshots(), transport: cluster.network.endpoint(id), ...settings, segmentSize: 4096, appliedIndex })
-    for (const id of [1, 2, 3]) cluster.nodes.set(id, await start(id))
+    const cluster = await MemoryCluster.start({ size: 3, seed: 5, machine: noSnapshots, node: { ...settings, segmentSize: 4096 } })
     const leader = await waitFor('a leader', () => leaderOf(cluster))
     const leaving = [1, 2, 3].find((id) => id !== leader.id)!
     await leader.propose(Buffer.from('first'))
@@ -256,7 +185,7 @@ describe('RaftNode membership changes', () => {
       if (id !== leaving) expect(log.firstIndex, 'compaction removed the configuration entries').toBeGreaterThan(5)
       log.close()
     }
-    for (const id of [1, 2, 3]) cluster.nodes.set(id, await start(id, applied.get(id)!))
+    for (const id of [1, 2, 3]) await cluster.startNode(id, { appliedIndex: applied.get(id)! })
     const stayers = [1, 2, 3].filter((id) => id !== leaving)
     for (const id of stayers) expect(cluster.nodes.get(id)!.configuration.voters).toEqual(stayers)
     expect(cluster.nodes.get(leaving)!.wasRemoved).toBe(true)
@@ -313,7 +242,7 @@ describe('RaftNode membership changes', () => {
     expect(clusterId).toMatch(/^[0-9a-f]{32}$/)
     await stopNode(cluster, 1)
     const dir = join(cluster.root, 'node_1')
-    const options = { dir, stateMachine: new ListMachine(), transport: cluster.network.endpoint(2), ...settings }
+    const options = { dir, stateMachine: new ListMachine(), transport: cluster.network.endpoint(2), logger: silentLogger, ...settings }
     await expect(RaftNode.start({ ...options, id: 2, peers: [2] })).rejects.toMatchObject({ code: 'ERR_WRONG_NODE', message: expect.stringContaining(dir) })
     await expect(RaftNode.start({ ...options, id: 1, peers: [1], clusterId: 'f'.repeat(32) })).rejects.toMatchObject({ code: 'ERR_WRONG_CLUSTER', message: expect.stringContaining(clusterId) })
     const again = await RaftNode.start({ ...options, id: 1, peers: [1], clusterId })

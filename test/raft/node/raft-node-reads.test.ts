@@ -1,11 +1,8 @@
 // RaftNode.read(): linearizable reads with no log entry (ReadIndex, Raft dissertation §6.4), on
 // the leader and on followers, batched, and never stale on a leader that was cut off.
-import { afterEach, describe, expect, it } from 'vitest'
-import { join } from 'node:path'
-import { RaftNode, type LogEntry, type RaftNodeOptions } from '../../../src/index.js'
-import { MemoryNetwork } from '../../../src/testing/index.js'
-import { silentLogger } from '../../helpers/entries.js'
-import { tempDir } from '../../helpers/temp-dir.js'
+import { describe, expect, it } from 'vitest'
+import type { LogEntry, RaftNode, RaftNodeOptions } from '../../../src/index.js'
+import { MemoryCluster } from '../../helpers/memory-cluster.js'
 import { waitFor as waitUntil } from '../../helpers/raft-nodes.js'
 
 /** A register: the last value written. */
@@ -17,38 +14,15 @@ class Register {
   }
 }
 
-interface TestCluster {
-  network: MemoryNetwork
-  nodes: Map<number, RaftNode>
-  machines: Map<number, Register>
-}
+type TestCluster = MemoryCluster<Register>
 
-const running: TestCluster[] = []
-afterEach(async () => {
-  for (const cluster of running.splice(0)) {
-    for (const node of cluster.nodes.values()) await node.stop()
-    cluster.network.close()
-  }
-})
-
-async function startCluster(size: number, extra: Partial<RaftNodeOptions> = {}): Promise<TestCluster> {
-  const root = tempDir('raftlog-reads-')
-  const cluster: TestCluster = { network: new MemoryNetwork({ seed: 5 }), nodes: new Map(), machines: new Map() }
-  running.push(cluster)
-  const peers = Array.from({ length: size }, (_, i) => i + 1)
-  for (const id of peers) {
-    const machine = new Register()
-    cluster.machines.set(id, machine)
-    cluster.nodes.set(id, await RaftNode.start({ id, peers, dir: join(root, `node_${id}`), stateMachine: machine, transport: cluster.network.endpoint(id), logger: silentLogger, electionTimeout: [80, 160], heartbeatInterval: 20, ...extra }))
-  }
-  return cluster
-}
+const startCluster = (size: number, extra: Partial<RaftNodeOptions> = {}): Promise<TestCluster> =>
+  MemoryCluster.start({ size, seed: 5, machine: () => new Register(), node: { electionTimeout: [80, 160], heartbeatInterval: 20, ...extra } })
+const leaderOf = (cluster: TestCluster): RaftNode | undefined => cluster.leader()
 
 function waitFor<T>(what: string, probe: () => T | undefined | false, timeoutMs = 10_000): Promise<T> {
   return waitUntil(what, probe, timeoutMs, 5)
 }
-
-const leaderOf = (cluster: TestCluster): RaftNode | undefined => [...cluster.nodes.values()].find((node) => node.status().role === 'leader' && node.status().leaderId === node.id)
 
 describe('RaftNode.read()', () => {
   it('on the leader and on every follower sees every write acknowledged before it, and writes no entry', async () => {

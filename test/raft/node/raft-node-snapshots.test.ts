@@ -1,115 +1,31 @@
 // Snapshots, compaction and InstallSnapshot with real RaftNodes, real logs and real timers over
 // MemoryNetwork: small segments and a small threshold, so that a few thousand proposals take
 // many snapshots. Timeouts are generous for a shared machine.
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
-import { RaftNode, type LogEntry, type RaftLogError, type RaftNodeOptions } from '../../../src/index.js'
+import { RaftNode, type RaftNodeOptions } from '../../../src/index.js'
 import { MemoryNetwork } from '../../../src/testing/index.js'
-import type { SnapshotInfo } from '../../../src/raft/state-machine.js'
 import { silentLogger } from '../../helpers/entries.js'
+import { ListMachine, MemoryCluster } from '../../helpers/memory-cluster.js'
 import { tempDir } from '../../helpers/temp-dir.js'
-import { leaderAmong, waitFor as waitUntil } from '../../helpers/raft-nodes.js'
+import { waitFor as waitUntil } from '../../helpers/raft-nodes.js'
 
-/**
- * A state machine that is the list of what it applied: a snapshot is that list, one item per
- * line. Restoring replaces it; `restores` counts how often.
- */
-class ListMachine {
-  items: string[] = []
-  lastIndex = 0
-  restores = 0
-  apply(entry: LogEntry): number {
-    // No-op entries are not applied, so indexes may skip, but never go back or repeat.
-    if (entry.index <= this.lastIndex) throw new Error(`applied index ${entry.index} after ${this.lastIndex}`)
-    this.lastIndex = entry.index
-    this.items.push(Buffer.from(entry.data).toString())
-    return this.items.length
-  }
-  async *snapshot(): AsyncIterable<Uint8Array> {
-    const copy = this.items.slice()
-    // Streamed, in uneven pieces: restore must not depend on where chunks are cut.
-    for (let i = 0; i < copy.length; i += 37) yield Buffer.from(copy.slice(i, i + 37).map((item) => `${item}\n`).join(''))
-  }
-  async restore(chunks: AsyncIterable<Uint8Array>, meta: SnapshotInfo): Promise<void> {
-    const parts: Buffer[] = []
-    for await (const chunk of chunks) parts.push(Buffer.from(chunk))
-    const text = Buffer.concat(parts).toString()
-    this.items = text === '' ? [] : text.slice(0, -1).split('\n')
-    this.lastIndex = meta.index
-    this.restores++
-  }
-}
-
-interface TestCluster {
-  network: MemoryNetwork
-  dirs: Map<number, string>
-  nodes: Map<number, RaftNode>
-  machines: Map<number, ListMachine>
-}
-
-const running: TestCluster[] = []
-afterEach(async () => {
-  for (const cluster of running.splice(0)) {
-    for (const node of cluster.nodes.values()) await node.stop()
-    cluster.network.close()
-  }
-})
+type TestCluster = MemoryCluster<ListMachine>
 
 const settings = { electionTimeout: [80, 160] as [number, number], heartbeatInterval: 20, segmentSize: 64 * 1024, snapshotThreshold: 200, snapshotTrailingEntries: 50 }
 
-async function startNode(cluster: TestCluster, id: number, extra: Partial<RaftNodeOptions> = {}): Promise<RaftNode> {
-  const machine = new ListMachine()
-  const node = await RaftNode.start({ id, peers: [...cluster.dirs.keys()], dir: cluster.dirs.get(id)!, stateMachine: machine, transport: cluster.network.endpoint(id), logger: silentLogger, ...settings, ...extra })
-  cluster.nodes.set(id, node)
-  cluster.machines.set(id, machine)
-  return node
-}
-
-async function startCluster(size: number): Promise<TestCluster> {
-  const root = tempDir('raftlog-snapshots-')
-  const cluster: TestCluster = { network: new MemoryNetwork({ seed: 11 }), dirs: new Map(), nodes: new Map(), machines: new Map() }
-  for (let id = 1; id <= size; id++) cluster.dirs.set(id, join(root, `node_${id}`))
-  running.push(cluster)
-  for (let id = 1; id <= size; id++) await startNode(cluster, id)
-  return cluster
-}
+const startCluster = (size: number): Promise<TestCluster> => MemoryCluster.start({ size, seed: 11, machine: () => new ListMachine(), node: settings })
+const startNode = (cluster: TestCluster, id: number, extra: Partial<RaftNodeOptions> = {}): Promise<RaftNode> => cluster.startNode(id, extra)
+const leaderOf = (cluster: TestCluster): RaftNode | undefined => cluster.leader()
 
 function waitFor<T>(what: string, probe: () => T | undefined | false, timeoutMs = 20_000): Promise<T> {
   return waitUntil(what, probe, timeoutMs, 10)
 }
 
-function leaderOf(cluster: TestCluster): RaftNode | undefined {
-  return leaderAmong(cluster.nodes.values())
-}
-
-/** Proposes items through whoever leads, `inFlight` at a time, until each one was applied there. */
-async function proposeAll(cluster: TestCluster, items: string[], inFlight = 32): Promise<void> {
-  let next = 0
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const item = items[next++]!
-      for (;;) {
-        const leader = await waitFor('a leader', () => leaderOf(cluster))
-        try {
-          await leader.propose(Buffer.from(item))
-          break
-        } catch (error) {
-          const code = (error as RaftLogError).code
-          if (code === 'ERR_LEADERSHIP_LOST') {
-            // Unknown outcome: this test's items are unique, so look before proposing again.
-            await new Promise((resolve) => setTimeout(resolve, 50))
-            if ([...cluster.machines.values()].some((m) => m.items.includes(item))) break
-          } else if (code !== 'ERR_NOT_LEADER' && code !== 'ERR_PROPOSAL_DROPPED' && code !== 'ERR_STOPPED') {
-            throw error
-          }
-          if (!running.includes(cluster)) throw error
-          await new Promise((resolve) => setTimeout(resolve, 10))
-        }
-      }
-    }
-  }
-  await Promise.all(Array.from({ length: inFlight }, worker))
+/** Proposes items through whoever leads, `inFlight` at a time, until each one was applied there (items are unique). */
+function proposeAll(cluster: TestCluster, items: string[], inFlight = 32): Promise<void> {
+  return cluster.proposeAll(items, { inFlight, timeoutMs: 60_000, applied: (item) => [...cluster.machines.values()].some((m) => m.items.includes(item)) })
 }
 
 function directoryBytes(dir: string): number {

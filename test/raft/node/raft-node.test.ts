@@ -3,11 +3,12 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { join } from 'node:path'
 import { readFileSync, writeFileSync } from 'node:fs'
-import { RaftLog, RaftNode, RaftLogError, type LogEntry, type RaftNodeOptions } from '../../../src/index.js'
+import { RaftLog, RaftNode, type LogEntry, type RaftNodeOptions } from '../../../src/index.js'
 import { MemoryNetwork } from '../../../src/testing/index.js'
 import { silentLogger } from '../../helpers/entries.js'
 import { tempDir } from '../../helpers/temp-dir.js'
-import { leaderAmong, waitFor as waitUntil } from '../../helpers/raft-nodes.js'
+import { MemoryCluster } from '../../helpers/memory-cluster.js'
+import { waitFor as waitUntil } from '../../helpers/raft-nodes.js'
 
 /** A state machine that records what it applied and answers with a running count. */
 class Recorder {
@@ -18,71 +19,20 @@ class Recorder {
   }
 }
 
-interface TestCluster {
-  network: MemoryNetwork
-  dirs: Map<number, string>
-  nodes: Map<number, RaftNode>
-  machines: Map<number, Recorder>
-}
-
-const running: TestCluster[] = []
-
-afterEach(async () => {
-  for (const cluster of running.splice(0)) {
-    for (const node of cluster.nodes.values()) await node.stop()
-    cluster.network.close()
-  }
-})
+type TestCluster = MemoryCluster<Recorder>
 
 const timing = { electionTimeout: [60, 120] as [number, number], heartbeatInterval: 15 }
 
-async function startNode(cluster: TestCluster, id: number, extra: Partial<RaftNodeOptions> = {}): Promise<RaftNode> {
-  const machine = new Recorder()
-  const node = await RaftNode.start({
-    id,
-    peers: [...cluster.dirs.keys()],
-    dir: cluster.dirs.get(id)!,
-    stateMachine: machine,
-    transport: cluster.network.endpoint(id),
-    logger: silentLogger,
-    ...timing,
-    ...extra,
-  })
-  cluster.nodes.set(id, node)
-  cluster.machines.set(id, machine)
-  return node
-}
-
-async function startCluster(size: number): Promise<TestCluster> {
-  const root = tempDir('raftlog-cluster-')
-  const cluster: TestCluster = { network: new MemoryNetwork({ seed: 7 }), dirs: new Map(), nodes: new Map(), machines: new Map() }
-  for (let id = 1; id <= size; id++) cluster.dirs.set(id, join(root, `node_${id}`))
-  running.push(cluster)
-  for (let id = 1; id <= size; id++) await startNode(cluster, id)
-  return cluster
-}
+const startCluster = (size: number): Promise<TestCluster> => MemoryCluster.start({ size, seed: 7, machine: () => new Recorder(), node: timing })
+const startNode = (cluster: TestCluster, id: number, extra: Partial<RaftNodeOptions> = {}): Promise<RaftNode> => cluster.startNode(id, extra)
+const leaderOf = (cluster: TestCluster, except?: number): RaftNode | undefined => cluster.leader(except)
 
 function waitFor<T>(what: string, probe: () => T | undefined | false, timeoutMs = 10_000): Promise<T> {
   return waitUntil(what, probe, timeoutMs, 10)
 }
 
-function leaderOf(cluster: TestCluster, except?: number): RaftNode | undefined {
-  return leaderAmong(cluster.nodes.values(), except)
-}
-
-/** Proposes through whoever leads, following ERR_NOT_LEADER, until it is applied. */
-async function proposeOnCluster(cluster: TestCluster, text: string, except?: number): Promise<unknown> {
-  const deadline = Date.now() + 15_000
-  for (;;) {
-    const leader = await waitFor('a leader', () => leaderOf(cluster, except))
-    try {
-      return await leader.propose(Buffer.from(text))
-    } catch (error) {
-      const code = (error as RaftLogError).code
-      if ((code !== 'ERR_NOT_LEADER' && code !== 'ERR_PROPOSAL_DROPPED') || Date.now() > deadline) throw error
-    }
-  }
-}
+/** Proposes through whoever leads (not `except`), following ERR_NOT_LEADER, until it is applied. */
+const proposeOnCluster = (cluster: TestCluster, text: string, except?: number): Promise<unknown> => cluster.propose(text, { except })
 
 describe('RaftNode over MemoryNetwork with real logs', () => {
   it('elects a leader, applies proposals everywhere, and answers followers with ERR_NOT_LEADER', async () => {
