@@ -7,6 +7,7 @@ import { closeSync, fdatasync, fdatasyncSync, openSync, writeSync } from 'node:f
 import { basename } from 'node:path'
 import { startWriteback } from './native.js'
 
+/** A segment file's descriptor for pwrite and fdatasync, opened on first use; syncAsync runs on the thread pool. */
 export class DataFile {
   private fd: number | undefined
   /** fdatasync calls on the thread pool not finished: the descriptor is closed only after them. */

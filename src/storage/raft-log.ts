@@ -70,6 +70,15 @@ function isSpareFileName(name: string): boolean {
   return spareFilePattern.test(name)
 }
 
+/**
+ * The durable log of one node: entries by index (from firstIndex to lastIndex) in segment files
+ * of segmentSize bytes, one writer per directory (a LOCK file, ERR_LOCKED otherwise). append()
+ * returns at once; flush() makes every entry appended before it durable (survives kill -9 and
+ * power loss); truncateAfter, compact and reset change the log durably before they return.
+ * open() recovers what a crash left and refuses damage to acknowledged data (ERR_CORRUPT).
+ * After an I/O error the log refuses writes (ERR_IO) until it is reopened. It knows nothing of
+ * Raft: terms are numbers its caller gives.
+ */
 export class RaftLog {
   readonly dir: string
   /** What recovery did when this log was opened. */

@@ -72,6 +72,12 @@ export interface StateSlot {
   state?: RaftState
 }
 
+/**
+ * raft_state.meta: current term, vote, commit index, last applied and the node's membership
+ * facts, in two checksummed 4 KiB slots. save() is durable when it returns and a save torn by a
+ * crash leaves the previous state; load() takes the newest valid slot (ERR_CORRUPT when a file
+ * holding data has none, ERR_UNSUPPORTED_VERSION for another format).
+ */
 export class RaftStateFile {
   readonly path: string
   private mapping: ArrayBuffer | undefined

@@ -110,6 +110,12 @@ function readEntry(bytes: Buffer, words: Uint32Array, offset: number, index: num
   }
 }
 
+/**
+ * One segment file: a 64-byte header (magic RAFT, version, base index, the term before it), then
+ * frames, and once sealed an offset table. Open segments take appends (through a WriteBuffer and
+ * DataFile) and are recovered by walking their frames; sealed ones are read through the offset
+ * table. Errors: ERR_CORRUPT names the file, byte and index; system errors keep their errno code.
+ */
 export class Segment {
   path: string
   readonly baseIndex: number

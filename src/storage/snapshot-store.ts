@@ -51,6 +51,11 @@ export interface SnapshotFile {
 const temporarySuffix = '.tmp'
 const partialSuffix = '.partial'
 
+/**
+ * The snapshot files of one node directory (snapshot_<index>.snap): list, check, read, create
+ * (written under a temporary name, visible only once durable), receive from another node
+ * (resumable), prune. Leftovers of a crash are removed by open(); inspect() only looks.
+ */
 export class SnapshotStore {
   readonly dir: string
   /** Files being read by a transfer: prune() leaves them. */

@@ -5,6 +5,7 @@
 const initialSizeBytes = 64 * 1024
 export const writeBufferMaxBytes = 256 * 1024
 
+/** Frames of one open segment not yet written to its file: built, read and then written from here (at most writeBufferMaxBytes). */
 export class WriteBuffer {
   bytes: Buffer
   words: Uint32Array

@@ -22,6 +22,7 @@ export function proposalId(data: Uint8Array): string {
   return bytes.toString('utf8', 0, end === -1 ? bytes.length : end)
 }
 
+/** The snapshot rounds' state machine: every proposal applied, by id, with its index and how often; its snapshot is the whole ledger. */
 export class Ledger implements StateMachine {
   readonly lines = new Map<string, LedgerLine>()
   /** Index of the last entry applied (or the snapshot restored). */

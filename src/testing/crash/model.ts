@@ -16,6 +16,7 @@ export interface DurableBoundary {
   bytes: number
 }
 
+/** The crash test's knowledge of what each writer wrote and acknowledged (fed its lines), and the check of a recovered log against it. */
 export class CrashModel {
   /** index → term of entries that must survive. */
   private acknowledged = new Map<number, number>()

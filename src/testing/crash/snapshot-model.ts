@@ -6,6 +6,7 @@ import type { RaftStatus } from '../../raft/node/raft-node.js'
 import type { Ledger } from './ledger.js'
 import type { Violation } from './model.js'
 
+/** The crash test's knowledge of snapshot rounds (fed the writer's lines), and the check of each restarted node's ledger against it. */
 export class SnapshotModel {
   /** Every id ever proposed (acknowledged or in flight when the writer died). */
   private readonly proposed = new Set<string>()
