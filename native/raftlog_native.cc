@@ -120,8 +120,10 @@ Napi::Value Map(const Napi::CallbackInfo& info) {
   size_t size = static_cast<size_t>(info[1].As<Napi::Number>().Int64Value());
   bool readOnly = info[2].As<Napi::Boolean>();
 
-  int fd = readOnly ? open(path.c_str(), O_RDONLY | O_CLOEXEC)
-                    : open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  // O_NOFOLLOW: a symlink planted under a segment's or the state file's name is refused (ELOOP),
+  // never followed to a file of someone else's; what raftlog creates only its user reads (0600).
+  int fd = readOnly ? open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+                    : open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) throw SystemError(env, errno, "open", path);
 
   struct stat st;
@@ -271,7 +273,8 @@ Napi::Value Lock(const Napi::CallbackInfo& info) {
   bool probe = info.Length() > 1 && info[1].As<Napi::Boolean>();
   // A probe (read-only tools) opens an existing file for reading only: flock needs no write access,
   // so it works in a directory the tool may not write to.
-  int fd = probe ? open(path.c_str(), O_RDONLY | O_CLOEXEC) : open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  int fd = probe ? open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+                 : open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) throw SystemError(env, errno, "open", path);
   // flock locks belong to the open file description, so a second open in the same process
   // conflicts just like one in another process.
@@ -365,7 +368,7 @@ class AllocateWorker : public Napi::AsyncWorker {
 
  protected:
   void Execute() override {
-    int fd = open(path_.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = open(path_.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) {
       error_ = errno;
       syscall_ = "open";

@@ -11,6 +11,7 @@ export const errorCodes = {
   ERR_ENTRY_TOO_LARGE: 'an entry over 256 MiB',
   ERR_CLOSED: 'any call on a log or state file after close()',
   ERR_LOCKED: 'the directory is open in this or another process',
+  ERR_UNSAFE_DIRECTORY: 'a node directory that users other than its owner can write to (group- or world-writable)',
   ERR_CORRUPT: "damage to acknowledged data: a checksum mismatch in a sealed segment, a missing middle segment, a damaged header, a snapshot or state file that fails its checks; the message names file, byte and index",
   ERR_UNSUPPORTED_VERSION: 'a segment, snapshot or state file of a format version this raftlog does not read',
   ERR_IO: 'an msync or fsync failed: the log refuses further writes until it is reopened (the kernel may have dropped the dirty pages)',

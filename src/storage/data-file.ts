@@ -5,6 +5,7 @@
 // and it measured 1.1-1.4 ms for a freshly written MiB where pwrite + fdatasync took 0.7-0.9 ms.
 import { closeSync, fdatasync, fdatasyncSync, openSync, writeSync } from 'node:fs'
 import { basename } from 'node:path'
+import { openFlags } from './file-modes.js'
 import { startWriteback } from './native.js'
 
 /** A segment file's descriptor for pwrite and fdatasync, opened on first use; syncAsync runs on the thread pool. */
@@ -71,7 +72,7 @@ export class DataFile {
 
   private descriptor(): number {
     this.closeWhenIdle = false
-    this.fd ??= openSync(this.path, 'r+')
+    this.fd ??= openSync(this.path, openFlags.readWrite)
     return this.fd
   }
 

@@ -5,10 +5,11 @@
 // and seals the segments that filled up since the last flush (their frames are durable first).
 // Reads go through each segment's memory mapping.
 import { randomBytes } from 'node:crypto'
-import { mkdirSync, readdirSync, rmSync } from 'node:fs'
+import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { EntryType, type LogEntry, type NewEntry } from './log-entry.js'
 import { RaftLogError } from '../errors.js'
+import { directoryMode } from './file-modes.js'
 import { allocateFileAsync, fsyncDirectory, fsyncDirectoryAsync, isLockHeld, lockFile, pageSizeBytes, unlockFile } from './native.js'
 import { Segment, type RecoveryReport } from './segment.js'
 import {
@@ -117,10 +118,11 @@ export class RaftLog {
     requireString(dir, 'dir', 'RaftLog.open')
     const segmentSizeBytes = checkSegmentSize(options.segmentSize)
     try {
-      mkdirSync(dir, { recursive: true })
+      mkdirSync(dir, { recursive: true, mode: directoryMode })
     } catch (error) {
       throw systemError(error, `Cannot create log directory ${dir}`)
     }
+    refuseSharedDirectory(dir)
     const lockFd = lockDirectory(dir)
     const log = new RaftLog(dir, lockFd, segmentSizeBytes)
     try {
@@ -692,6 +694,17 @@ function checkNewEntries(entries: readonly NewEntry[], lastTerm: number): void {
     }
   }
 }
+/**
+ * A directory other users may write to lets them plant files (or symlinks) under the names the
+ * log will open: refused (ERR_UNSAFE_DIRECTORY), as etcd refuses a data directory that is not 0700.
+ */
+function refuseSharedDirectory(dir: string): void {
+  const { mode } = statSync(dir)
+  if ((mode & 0o022) === 0) return
+  const octal = (mode & 0o777).toString(8).padStart(3, '0')
+  throw new RaftLogError('ERR_UNSAFE_DIRECTORY', `${dir} can be written by other users (mode ${octal}): run \`chmod go-w ${dir}\` (raftlog creates its directories 0700)`, { dir })
+}
+
 
 function lockDirectory(dir: string): number {
   const path = join(dir, lockFileName)

@@ -6,6 +6,7 @@ import { EntryType, type LogEntry } from './log-entry.js'
 import { RaftLogError } from '../errors.js'
 import { advise, fsyncDirectory, mapFile, pageSizeBytes, syncRange, unmap } from './native.js'
 import { DataFile } from './data-file.js'
+import { fileMode, openFlags } from './file-modes.js'
 import { WriteBuffer } from './write-buffer.js'
 import { systemError } from './system-error.js'
 import { judgeHeader, walkOpenSegment, type HeaderVerdict, type OpenSegmentWalk } from './recovery-rule.js'
@@ -78,7 +79,7 @@ const zeroChunk = Buffer.alloc(4096)
  * On a full disk this fails with ENOSPC, before any mapping of the file exists.
  */
 function writeZeroFile(path: string, sizeBytes: number): void {
-  const fd = openSync(path, 'w')
+  const fd = openSync(path, openFlags.createOrTruncate, fileMode)
   try {
     for (let at = 0; at < sizeBytes; ) at += writeSync(fd, zeroChunk, 0, Math.min(zeroChunk.length, sizeBytes - at), at)
     fdatasyncSync(fd)

@@ -10,6 +10,7 @@ import { open, rename, rm, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { crc32Range } from './crc32.js'
 import { RaftLogError } from '../errors.js'
+import { fileMode, openFlags } from './file-modes.js'
 import { fsyncDirectory, fsyncDirectoryAsync } from './native.js'
 import {
   chunkHeaderBytes,
@@ -147,7 +148,7 @@ export class SnapshotStore {
 
   /** Raw bytes of a snapshot file, for sending it to another node. */
   async readBytes(snapshot: SnapshotFile, offset: number, length: number): Promise<Buffer> {
-    const handle = await open(snapshot.path, 'r')
+    const handle = await open(snapshot.path, openFlags.read)
     try {
       const bytes = Buffer.alloc(length)
       const { bytesRead } = await handle.read(bytes, 0, length, offset)
@@ -187,7 +188,7 @@ function describe(path: string, file: string): SnapshotFile {
   try {
     sizeBytes = statSync(path).size
     const bytes = Buffer.alloc(snapshotHeaderBytes)
-    const fd = openSync(path, 'r')
+    const fd = openSync(path, openFlags.read)
     try {
       readSync(fd, bytes, 0, snapshotHeaderBytes, 0)
     } finally {
@@ -226,7 +227,7 @@ export class SnapshotReader {
   static async open(path: string): Promise<SnapshotReader> {
     let handle: FileHandle
     try {
-      handle = await open(path, 'r')
+      handle = await open(path, openFlags.read)
     } catch (error) {
       throw systemError(error, `Cannot open snapshot ${path}`)
     }
@@ -317,7 +318,8 @@ export class SnapshotWriter {
     const temporaryPath = path + temporarySuffix
     let handle: FileHandle
     try {
-      handle = await open(temporaryPath, 'w')
+      await rm(temporaryPath, { force: true })
+      handle = await open(temporaryPath, openFlags.createNew, fileMode)
     } catch (error) {
       throw systemError(error, `Cannot create snapshot ${temporaryPath}`)
     }
@@ -422,7 +424,8 @@ export class SnapshotReceiver {
     }
     let handle: FileHandle
     try {
-      handle = await open(partialPath, held > 0 ? 'r+' : 'w')
+      if (held === 0) await rm(partialPath, { force: true })
+      handle = await open(partialPath, held > 0 ? openFlags.readWrite : openFlags.createNew, fileMode)
     } catch (error) {
       throw systemError(error, `Cannot create ${partialPath}`)
     }
