@@ -21,8 +21,10 @@ afterEach(() => {
 async function found(config: string): Promise<string> {
   const started = [1, 2, 3].map((id) => startNode(config, id))
   nodes.push(...started)
+  // Three processes starting on a loaded machine can take longer than kv's 5 s without a leader.
+  await waitFor('a leader', async () => (await statuses(config)).find((s) => s.reachable && s.role === 'leader'))
   const written = await runCli(['kv', 'put', 'k', 'v', '--config', config])
-  expect(written.stdout).toBe('OK\n')
+  expect(written).toMatchObject({ status: 0, stdout: 'OK\n' })
   // Until its token is committed a cluster's id is its founding id (the same for one file).
   const cluster = loadClusterConfig(config)
   const foundingId = deriveClusterId(votersOnly([1, 2, 3], Object.fromEntries(cluster.nodes.map((node) => [node.nodeId, node.address]))))
