@@ -18,6 +18,7 @@ import {
   flagResetBase,
   frameSizeBytes,
   headerSizeBytes,
+  isDroppedSegmentName,
   maxEntrySizeBytes,
   maxSegmentSizeBytes,
   offsetTableSizeBytes,
@@ -531,9 +532,9 @@ export class RaftLog {
       .sort((a, b) => (parseSegmentFileName(a) as number) - (parseSegmentFileName(b) as number))
   }
 
-  /** Half-made segments and spares a crash (or another instance's close) left behind: never data. */
+  /** Half-made, spare and dropped segments a crash (or another instance's close) left behind: never data. */
   private removeLeftoverFiles(): void {
-    const leftovers = readdirSync(this.dir).filter((name) => (name.startsWith('segment_') && name.endsWith('.log.tmp')) || isSpareFileName(name))
+    const leftovers = readdirSync(this.dir).filter((name) => (name.startsWith('segment_') && name.endsWith('.log.tmp')) || isSpareFileName(name) || isDroppedSegmentName(name))
     for (const name of leftovers) rmSync(join(this.dir, name), { force: true })
     if (leftovers.length > 0) syncDirectory(this.dir)
   }
@@ -575,7 +576,7 @@ export class RaftLog {
 
   private dropSegment(segment: Segment): void {
     this.pendingSeal = this.pendingSeal.filter((pending) => pending !== segment)
-    segment.delete()
+    segment.discard()
   }
 
   /** Runs a mutation; a failed sync puts the log in the failed state instead of being retried. */

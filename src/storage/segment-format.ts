@@ -1,5 +1,6 @@
 // The segment file format, version 1 (DESIGN §3), as pure functions over a Buffer. Segment uses
 // them over its mapping; `raftlog verify` and `inspect` use them over read-only mappings.
+import { basename, dirname, join } from 'node:path'
 import CRC32 from 'crc-32'
 import { crc32Range } from './crc32.js'
 
@@ -33,6 +34,18 @@ export function segmentFileName(baseIndex: number): string {
 const segmentFilePattern = /^segment_(\d{20})\.log$/
 
 /** The base index a segment file's name carries, or undefined for any other file. */
+/**
+ * Where a segment taken out of the log waits for its unlink on the thread pool: never data, and
+ * no longer named like a segment (open removes any a crash left).
+ */
+export function droppedSegmentPath(segmentPath: string): string {
+  return join(dirname(segmentPath), `dropped-${basename(segmentPath).replace(/^segment_/, '').replace(/\.log$/, '')}.tmp`)
+}
+
+export function isDroppedSegmentName(name: string): boolean {
+  return /^dropped-\d{20}\.tmp$/.test(name)
+}
+
 export function parseSegmentFileName(name: string): number | undefined {
   const match = segmentFilePattern.exec(name)
   return match?.[1] === undefined ? undefined : Number(match[1])

@@ -1,7 +1,7 @@
 // One segment file over one mapping: a header, then frames, and once sealed an offset table.
 // A Segment knows its own bytes and nothing of its neighbours; RaftLog keeps the order.
 import { basename, dirname, join } from 'node:path'
-import { closeSync, fdatasyncSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs'
+import { closeSync, fdatasyncSync, openSync, readFileSync, renameSync, rmSync, statSync, unlink, writeSync } from 'node:fs'
 import { EntryType, type LogEntry } from './log-entry.js'
 import { RaftLogError } from '../errors.js'
 import { advise, fsyncDirectory, mapFile, pageSizeBytes, syncRange, unmap } from './native.js'
@@ -12,6 +12,7 @@ import { systemError } from './system-error.js'
 import { judgeHeader, walkOpenSegment, type HeaderVerdict, type OpenSegmentWalk } from './recovery-rule.js'
 import {
   alignUp,
+  droppedSegmentPath,
   checkFrame,
   endOfNonZeroBytes,
   flagResetBase,
@@ -620,6 +621,24 @@ export class Segment {
   delete(): void {
     this.unmapOnly()
     rmSync(this.path, { force: true })
+  }
+
+  /**
+   * Takes the file out of the log at once and frees its blocks on the thread pool: unlinking a
+   * segment whose pages are cached frees them one by one (about 20 ms for 64 MiB), a rename takes
+   * 0.1 ms. The caller syncs the directory; a crash before the unlink leaves a dropped file that
+   * the next open removes.
+   */
+  discard(): void {
+    this.unmapOnly()
+    const dropped = droppedSegmentPath(this.path)
+    try {
+      renameSync(this.path, dropped)
+    } catch {
+      rmSync(this.path, { force: true })
+      return
+    }
+    unlink(dropped, () => {})
   }
 
   private frameOffset(index: number): number {

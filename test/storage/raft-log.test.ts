@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { EntryType, RaftLog, RaftLogError } from '../../src/index.js'
-import { crc32, headerSizeBytes, segmentFileName } from '../../src/storage/segment-format.js'
+import { crc32, droppedSegmentPath, headerSizeBytes, segmentFileName } from '../../src/storage/segment-format.js'
 import { payloadFor, silentLogger } from '../helpers/entries.js'
 import { tempDir } from '../helpers/temp-dir.js'
 
@@ -183,6 +183,26 @@ describe('RaftLog truncateAfter, compact and reset', () => {
     const again = open(dir)
     expect(again.lastIndex).toBe(400)
     expect(again.termAt(again.firstIndex - 1)).toBeGreaterThan(0)
+    again.close()
+  })
+
+  it('a compacted segment leaves the log at once, and one a crash left waiting for its unlink is removed at the next open', async () => {
+    const dir = tempDir()
+    const log = open(dir)
+    for (let term = 1; term <= 4; term++) fill(log, 50, term)
+    await log.flush()
+    const [first, second] = log.describeSegments()
+    const firstBytes = readFileSync(join(dir, segmentFileName(first!.baseIndex)))
+    log.compact(first!.baseIndex + first!.entryCount - 1)
+    expect(segmentFiles(dir)).not.toContain(segmentFileName(first!.baseIndex))
+    expect(log.firstIndex).toBe(second!.baseIndex)
+    log.close()
+    // A kill between the rename and the unlink on the thread pool leaves the file under its dropped name.
+    const dropped = droppedSegmentPath(join(dir, segmentFileName(first!.baseIndex)))
+    writeFileSync(dropped, firstBytes)
+    const again = open(dir)
+    expect(existsSync(dropped)).toBe(false)
+    expect(again.firstIndex).toBe(second!.baseIndex)
     again.close()
   })
 
