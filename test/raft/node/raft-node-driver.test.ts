@@ -204,7 +204,7 @@ describe('RaftNode answers in the order it was asked', () => {
     const node = await start(2, [1, 2], peers, [5000, 6000])
     const answers = (): Extract<RaftMessage, { type: 'AppendEntriesResponse' }>[] => peers.sent.filter((m) => m.type === 'AppendEntriesResponse')
     peers.deliver({ type: 'AppendEntries', from: 1, to: 2, term: 1, prevLogIndex: 0, prevLogTerm: 0, leaderCommit: 1, seq: 1, entries: entries(1, 2, 1) })
-    await vi.waitFor(() => expect(answers().map((m) => m.seq)).toEqual([1]))
+    await vi.waitFor(() => expect(answers().map((m) => m.seq)).toEqual([1]), { timeout: 10_000 })
     // Node 2's disk takes its time over a large entry; heartbeats keep coming meanwhile.
     let release: () => void = () => {}
     const gate = new Promise<void>((resolve) => (release = resolve))
@@ -225,7 +225,7 @@ describe('RaftNode answers in the order it was asked', () => {
     const whileFlushing = answers().map((m) => m.seq)
     release()
     expect(whileFlushing).toEqual([1])
-    await vi.waitFor(() => expect(answers().map((m) => m.seq)).toEqual([1, 2, 3, 4, 5]))
+    await vi.waitFor(() => expect(answers().map((m) => m.seq)).toEqual([1, 2, 3, 4, 5]), { timeout: 10_000 })
     expect(answers()[1]).toMatchObject({ success: true, matchIndex: 3 })
     expect(node.status().lastIndex).toBe(3)
   })
