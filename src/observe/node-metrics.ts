@@ -175,6 +175,8 @@ export class NodeMetrics {
     }
     byPeer('raftlog_transport_messages_sent_total', 'Raft messages handed to the stream to a peer', (counts) => counts.sent)
     byPeer('raftlog_transport_messages_dropped_total', 'Raft messages to a peer dropped: a full queue, a broken stream (Raft sends again)', (counts) => counts.dropped)
+    byPeer('raftlog_transport_entries_sent_total', 'Log entries sent to a peer in AppendEntries (an entry sent again counts again)', (counts) => counts.entriesSent)
+    byPeer('raftlog_transport_entry_bytes_sent_total', 'Payload bytes of the log entries sent to a peer (an entry sent again counts again)', (counts) => counts.entryBytesSent)
     byPeer('raftlog_transport_stream_errors_total', 'Streams to a peer that ended with an error (the peer down, a connection lost)', (counts) => counts.streamErrors)
     this.counter('raftlog_transport_messages_received_total', 'Raft messages received from peers', () => transport()?.counts.received)
     const rejected = new Map<string, number>()

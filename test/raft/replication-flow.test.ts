@@ -96,6 +96,25 @@ describe(`Replication flow control in the simulator (RAFT_SEED=${seed})`, () => 
     expect(sim.violations).toEqual([])
   })
 
+  it('sends a large entry once to a follower whose flush of it outlasts the lost-append timeout, heartbeats arriving all along', () => {
+    const sim = cluster()
+    const leader = electLeader(sim)
+    sim.run(10)
+    const term = sim.leader()!.core.currentTerm
+    const slow = [1, 2, 3].find((id) => id !== leader)!
+    // appendTimeoutTicks defaults to the election timeout's minimum (10 ticks): the flush takes
+    // three of them, while a heartbeat reaches the follower every 2 ticks. Its answers keep
+    // their order (as the driver's do), so none of them says the large append was lost.
+    sim.node(slow).flushTicks = 30
+    const index = sim.propose(payload(7, 1024 * kib))!
+    expect(allApplied(sim, 1, 200), sim.describe()).toBe(true)
+    sim.run(50)
+    expect([sim.leader()!.id, sim.leader()!.core.currentTerm]).toEqual([leader, term])
+    // One entry larger than the byte limits: it travels alone, once to each follower.
+    for (const id of [1, 2, 3].filter((id) => id !== leader)) expect(sim.copiesSent.get(`${id}:${index}`), `copies of index ${index} sent to node ${id}`).toBe(1)
+    expect(sim.violations).toEqual([])
+  })
+
   it('sends entries lost on the way again once the follower answers later messages', () => {
     const sim = cluster()
     electLeader(sim)

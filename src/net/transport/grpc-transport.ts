@@ -74,6 +74,14 @@ export interface PeerCounts {
   dropped: number
   /** Streams to the peer that ended with an error (the peer down, a connection lost). */
   streamErrors: number
+  /** Log entries handed to the peer's stream in AppendEntries (an entry sent twice counts twice). */
+  entriesSent: number
+  /** Payload bytes of those entries: what replication cost on the link to the peer. */
+  entryBytesSent: number
+}
+
+function emptyPeerCounts(): PeerCounts {
+  return { sent: 0, dropped: 0, streamErrors: 0, entriesSent: 0, entryBytesSent: 0 }
 }
 
 /** The stream to one peer and what waits for it. */
@@ -138,6 +146,7 @@ class PeerStream {
       const batch = this.takeBatch()
       this.counts.sent += batch.length
       this.peerCounts.sent += batch.length
+      for (const message of batch) if (message.type === 'AppendEntries') this.countEntries(message.entries)
       this.counts.batches++
       if (!call.write({ messages: batch.map(toEnvelope), ...this.clusterId() })) {
         this.draining = true
@@ -147,6 +156,11 @@ class PeerStream {
         })
       }
     }
+  }
+
+  private countEntries(entries: readonly { data: Uint8Array }[]): void {
+    this.peerCounts.entriesSent += entries.length
+    for (const entry of entries) this.peerCounts.entryBytesSent += entry.data.length
   }
 
   private drop(messages: number): void {
@@ -235,7 +249,7 @@ export class GrpcTransport implements Transport {
     for (const peer of peers) {
       if (peer.id === id) continue
       this.peers.set(peer.id, peer.address)
-      this.peerCounts.set(peer.id, { sent: 0, dropped: 0, streamErrors: 0 })
+      this.peerCounts.set(peer.id, emptyPeerCounts())
     }
   }
 
@@ -250,7 +264,7 @@ export class GrpcTransport implements Transport {
       if (id === this.id || address === '' || this.peers.get(id) === address) continue
       this.forget(id)
       this.peers.set(id, address)
-      if (!this.peerCounts.has(id)) this.peerCounts.set(id, { sent: 0, dropped: 0, streamErrors: 0 })
+      if (!this.peerCounts.has(id)) this.peerCounts.set(id, emptyPeerCounts())
     }
   }
 

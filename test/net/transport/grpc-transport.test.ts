@@ -98,7 +98,7 @@ describe('GrpcTransport', () => {
     expect(b.received.map((m) => (m as { prevLogIndex: number }).prevLogIndex + 1)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1))
     expect(a.transport.counts).toMatchObject({ sent: 400, batches: 2, streamsOpened: 2, dropped: 0 })
     // By peer too, for the metrics of each link.
-    expect(Object.fromEntries(a.transport.peerCounts)).toEqual({ 2: { sent: 200, dropped: 0, streamErrors: 0 }, 3: { sent: 200, dropped: 0, streamErrors: 0 } })
+    expect(Object.fromEntries(a.transport.peerCounts)).toEqual({ 2: { sent: 200, dropped: 0, streamErrors: 0, entriesSent: 200, entryBytesSent: 600 }, 3: { sent: 200, dropped: 0, streamErrors: 0, entriesSent: 200, entryBytesSent: 600 } })
   })
 
   it('drops messages to an unreachable peer without throwing, and reaches it once it comes up', async () => {

@@ -196,3 +196,37 @@ describe('RaftNode proposals when leadership is lost', () => {
     expect(settled).toHaveLength(4)
   })
 })
+
+describe('RaftNode answers in the order it was asked', () => {
+  it("a heartbeat's answer never overtakes an append whose flush is still running", async () => {
+    const peers = new ScriptedPeers()
+    // A long election timeout: node 2 stays a follower of the scripted node 1.
+    const node = await start(2, [1, 2], peers, [5000, 6000])
+    const answers = (): Extract<RaftMessage, { type: 'AppendEntriesResponse' }>[] => peers.sent.filter((m) => m.type === 'AppendEntriesResponse')
+    peers.deliver({ type: 'AppendEntries', from: 1, to: 2, term: 1, prevLogIndex: 0, prevLogTerm: 0, leaderCommit: 1, seq: 1, entries: entries(1, 2, 1) })
+    await vi.waitFor(() => expect(answers().map((m) => m.seq)).toEqual([1]), { timeout: 10_000 })
+    // Node 2's disk takes its time over a large entry; heartbeats keep coming meanwhile.
+    let release: () => void = () => {}
+    const gate = new Promise<void>((resolve) => (release = resolve))
+    const flush = RaftLog.prototype.flush
+    vi.spyOn(RaftLog.prototype, 'flush').mockImplementation(function (this: RaftLog) {
+      return gate.then(() => flush.call(this))
+    })
+    const large = { index: 3, term: 1, type: EntryType.Normal, data: new Uint8Array(1024 * 1024).fill(3) }
+    peers.deliver({ type: 'AppendEntries', from: 1, to: 2, term: 1, prevLogIndex: 2, prevLogTerm: 1, leaderCommit: 2, seq: 2, entries: [large] })
+    // Each in a later turn of the event loop, as a stream delivers them: a Ready of its own.
+    for (const seq of [3, 4, 5]) {
+      await new Promise((resolve) => setTimeout(resolve, 20))
+      peers.deliver({ type: 'AppendEntries', from: 1, to: 2, term: 1, prevLogIndex: 2, prevLogTerm: 1, leaderCommit: 2, seq, entries: [] })
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    // An answer to a later message now would tell the leader the large append was lost (its
+    // resend rule), and it would send the entry again while this copy is being written.
+    const whileFlushing = answers().map((m) => m.seq)
+    release()
+    expect(whileFlushing).toEqual([1])
+    await vi.waitFor(() => expect(answers().map((m) => m.seq)).toEqual([1, 2, 3, 4, 5]), { timeout: 10_000 })
+    expect(answers()[1]).toMatchObject({ success: true, matchIndex: 3 })
+    expect(node.status().lastIndex).toBe(3)
+  })
+})
