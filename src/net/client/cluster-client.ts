@@ -57,6 +57,9 @@ interface ResultReply extends Reply {
 type LeaderMethod = 'Propose' | 'ChangeMembership' | 'TransferLeadership' | 'Join'
 
 
+/** saveSnapshot's failures where another node (or the same one, later) may do better. */
+const snapshotRetryCodes = new Set(['ERR_IO', 'ERR_NOT_LEADER', 'ERR_TIMEOUT', 'ERR_STOPPED', 'ERR_LEADERSHIP_LOST', 'ERR_LEADERSHIP_TRANSFER'])
+
 /** Pause before asking again when no node knows a leader, or after a failed call. */
 const retryPauseMs = 100
 /** Longest one call may take before the client moves on to another node. */
@@ -250,7 +253,7 @@ export class ClusterClient {
         // Bytes of it were written, or the answer is final (no snapshots, no such file): no retry.
         if (error instanceof BackupFailed) throw (error as Error & { cause: Error }).cause
         const code = (error as RaftLogError & { grpcCode?: number }).code
-        if (code !== 'ERR_IO' && code !== 'ERR_NOT_LEADER' && code !== 'ERR_TIMEOUT' && code !== 'ERR_STOPPED' && !code.startsWith('ERR_LEADERSHIP')) throw error
+        if (!snapshotRetryCodes.has(code)) throw error
         if ((error as { grpcCode?: number }).grpcCode === grpc.status.UNAUTHENTICATED) throw new RaftLogError('ERR_UNAUTHENTICATED', `${address} refused the client: ${(error as Error).message}`)
         const refusedAtHandshake = tlsFailure(address, (error as Error).message)
         if (refusedAtHandshake !== undefined) throw refusedAtHandshake
