@@ -4,6 +4,7 @@
 // node serves a read after a ReadIndex), and reads every node's status. With failFast it gives up
 // at once, not at the timeout, when no node answers or only a minority does.
 import * as grpc from '@grpc/grpc-js'
+import { stat } from 'node:fs/promises'
 import { RaftLogError } from '../../errors.js'
 import { ClientSession } from '../../session/client-session.js'
 import type { ClusterConfig } from '../config/cluster-config.js'
@@ -231,11 +232,21 @@ export class ClusterClient {
     if (typeof target !== 'string' && (target === null || typeof target !== 'object' || typeof target.write !== 'function')) {
       throw new RaftLogError('ERR_BAD_ARGUMENT', 'ClusterClient.saveSnapshot: target must be a file path or a writable stream', { argument: 'target' })
     }
+    // Before the leader takes a snapshot for nothing.
+    if (typeof target === 'string') await refuseExisting(target)
     const deadline = Date.now() + timeoutMs
     let address = this.leaderFirst()
     let next = this.endpoints.indexOf(address) + 1
     let lastProblem = ''
+    /** Attempts in a row that found no node listening, or one that knows no leader (failFast). */
+    let fruitless = 0
     while (Date.now() < deadline) {
+      if (this.options.failFast === true && fruitless >= this.endpoints.length) {
+        fruitless = 0
+        const { statuses, refused } = await this.probe(Math.min(callTimeoutMs, Math.max(1, deadline - Date.now())))
+        const problem = unreachableProblem(statuses, refused, { tls: this.options.tls !== undefined, certificate: this.options.tls?.cert !== undefined })
+        if (problem !== undefined) throw problem
+      }
       try {
         const outcome = await receiveSnapshot(this.stub(address) as unknown as SnapshotStreamStub, address, target, timeoutMs)
         if (!('notLeader' in outcome)) {
@@ -246,6 +257,7 @@ export class ClusterClient {
         if (this.leader === address) this.leader = undefined
         if (outcome.notLeader.leaderAddress !== '') address = outcome.notLeader.leaderAddress
         else {
+          fruitless++
           address = this.endpoints[next++ % this.endpoints.length] as string
           await pause(retryPauseMs)
         }
@@ -257,8 +269,9 @@ export class ClusterClient {
         if ((error as { grpcCode?: number }).grpcCode === grpc.status.UNAUTHENTICATED) throw new RaftLogError('ERR_UNAUTHENTICATED', `${address} refused the client: ${(error as Error).message}`)
         const refusedAtHandshake = tlsFailure(address, (error as Error).message)
         if (refusedAtHandshake !== undefined) throw refusedAtHandshake
-        lastProblem = `${address}: ${(error as Error).message}`
+        lastProblem = `${address}: ${(error as Error).message.replace(/\.?\s*Resolution note:.*$/s, '')}`
         if (this.leader === address) this.leader = undefined
+        fruitless = neverSent(error as Error & { code?: number }) || (error as { grpcCode?: number }).grpcCode === grpc.status.UNAVAILABLE ? fruitless + 1 : 0
         address = this.endpoints[next++ % this.endpoints.length] as string
         await pause(retryPauseMs)
       }
@@ -456,6 +469,16 @@ function finalAnswer(details: string): RaftLogError {
  */
 function neverSent(error: Error & { code?: number }): boolean {
   return error.code === grpc.status.UNAVAILABLE && error.message.includes('No connection established')
+}
+
+/** saveSnapshot to a path that exists is refused before the cluster is asked (ERR_EXISTS). */
+async function refuseExisting(path: string): Promise<void> {
+  try {
+    await stat(path)
+  } catch {
+    return
+  }
+  throw new RaftLogError('ERR_EXISTS', `${path} exists already: choose another file name, or remove it first`, { file: path })
 }
 
 function pause(ms: number): Promise<void> {
