@@ -49,6 +49,23 @@ describe('SaveSnapshot over plaintext', () => {
       client.close()
     }
   })
+
+  it('streams a large state in 1 MiB pieces: 24 values of 1 MiB come back whole', async () => {
+    await settled(cluster!)
+    const writer = ClusterClient.forCluster(cluster!.config)
+    const big = (i: number): string => String.fromCharCode(97 + i).repeat(1024 * 1024)
+    try {
+      for (let i = 0; i < 24; i++) await writer.propose(encodeKvCommand({ op: 'put', key: `big${i}`, value: big(i) }), 20_000)
+      const file = join(cluster!.dir, 'big.rlb')
+      const saved = await writer.saveSnapshot(file, { timeoutMs: 20_000 })
+      const summary = await checkBackupFile(file)
+      expect(summary.dataBytes).toBeGreaterThan(24 * 1024 * 1024)
+      expect(summary.chunks).toBeGreaterThanOrEqual(24)
+      expect(saved.sizeBytes).toBe(summary.sizeBytes)
+    } finally {
+      writer.close()
+    }
+  }, 60_000)
 })
 
 describe('SaveSnapshot with client_cert_auth', () => {
