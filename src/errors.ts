@@ -17,6 +17,8 @@ export const errorCodes = {
   ERR_IO: 'an msync or fsync failed: the log refuses further writes until it is reopened (the kernel may have dropped the dirty pages)',
   ERR_NATIVE_MISSING: 'the native addon was not built: run npm install (or npm run build:native)',
   ERR_NOT_RAFTLOG: 'a tool was given a path that is not a raftlog directory',
+  ERR_NOT_BACKUP: 'a file given as a backup that is not one (raftlog snapshot save writes them)',
+  ERR_NOT_EMPTY: 'a snapshot restore into a directory that holds files: only an empty or new directory is restored into',
   ERR_CONFIGURATION_TOO_LARGE: "a cluster configuration too large for raft_state.meta's slot (4,004 bytes)",
   // A node and its cluster
   ERR_STOPPED: 'a call on a stopped node, or a request it could not finish before it stopped',
@@ -56,7 +58,7 @@ export const errorCodes = {
   ERR_CONFIG_NOT_FOUND: 'no configuration file at the path given',
   ERR_JOIN: 'a node could not join the cluster through the address given',
   ERR_BIND: 'a node could not listen on its address (EADDRINUSE when it is taken)',
-  ERR_EXISTS: 'certs init into a directory that holds certificates already (--force replaces them)',
+  ERR_EXISTS: 'certs init into a directory that holds certificates already (--force replaces them); snapshot save to a file that exists',
   ERR_PARSE_ARGS: 'a command line the CLI cannot parse',
 } as const
 

@@ -18,3 +18,7 @@ export type { RaftLogStore } from './raft/core/log-store.js'
 // The offline tools' checks (raftlog verify / repair) for a stopped node's directory.
 export { verifyDirectory, type VerifyResult } from './verify/verify-directory.js'
 export { repairDirectory, type RepairReport } from './verify/repair-directory.js'
+// Backup and restore (raftlog snapshot save / status / restore): the backup file's check, and a
+// new cluster's node directory built from one.
+export { checkBackupFile, type BackupSummary, type BackupMetadata } from './storage/backup-file.js'
+export { restoreSnapshot, type RestoreSnapshotOptions, type RestoreReport } from './raft/node/restore-snapshot.js'

@@ -1,7 +1,7 @@
 // raftlog's networked entry, `raftlog/net`: what crosses processes. A node server hosting your
 // state machine over gRPC, the client that finds the leader, the transport, the YAML loader.
 export { startNodeServer, maxCommandBytes, type NodeServer, type NodeServerOptions } from './server/node-server.js'
-export { ClusterClient, type ClusterClientOptions, type NodeStatus } from './client/cluster-client.js'
+export { ClusterClient, type ClusterClientOptions, type NodeStatus, type SaveSnapshotOptions, type SavedSnapshot, type BackupTarget } from './client/cluster-client.js'
 export type { MemberStatus } from './membership-wire.js'
 export { GrpcTransport, maxGrpcMessageBytes, type PeerAddress, type TransportCounts, type GrpcTransportOptions } from './transport/grpc-transport.js'
 export { loadClusterConfig, defaultClusterSettings, type ClusterConfig, type NodeConfig } from './config/cluster-config.js'

@@ -13,14 +13,10 @@ import { RaftLogError } from '../errors.js'
 import { fileMode, openFlags } from './file-modes.js'
 import { fsyncDirectory, fsyncDirectoryAsync } from './native.js'
 import {
-  chunkHeaderBytes,
-  decodeEndRecord,
   decodeSnapshotHeader,
   encodeChunkHeader,
   encodeEndRecord,
   encodeSnapshotHeader,
-  endRecordBytes,
-  isEndMarker,
   maxChunkBytes,
   parseSnapshotFileName,
   snapshotFileName,
@@ -28,15 +24,9 @@ import {
   type SnapshotHeader,
 } from './snapshot-format.js'
 import { systemError } from './system-error.js'
+import { SnapshotReader, type SnapshotMeta } from './snapshot-reader.js'
 
-export interface SnapshotMeta {
-  /** Index of the last entry the snapshot covers. */
-  index: number
-  /** Term of that entry. */
-  term: number
-  /** Opaque to the store (the Raft layer keeps the cluster configuration here). */
-  metadata: Uint8Array
-}
+export { SnapshotReader, type SnapshotMeta } from './snapshot-reader.js'
 
 /** A snapshot file as its header describes it (not yet checked further). */
 export interface SnapshotFile {
@@ -181,6 +171,11 @@ export class SnapshotStore {
   }
 }
 
+function corrupt(path: string, offset: number, problem: string): RaftLogError {
+  const file = path.slice(path.lastIndexOf('/') + 1)
+  return new RaftLogError('ERR_CORRUPT', `Snapshot ${file} is corrupt at byte ${offset}: ${problem}`, { file: path, offset, problem })
+}
+
 function describe(path: string, file: string): SnapshotFile {
   const index = parseSnapshotFileName(file) as number
   let sizeBytes = 0
@@ -201,100 +196,6 @@ function describe(path: string, file: string): SnapshotFile {
   if (typeof header === 'string') return { file, path, index, sizeBytes, header: undefined, problem: header }
   if (header.index !== index) return { file, path, index, sizeBytes, header: undefined, problem: `its header says index ${header.index} but its name says ${index}` }
   return { file, path, index, sizeBytes, header }
-}
-
-function corrupt(path: string, offset: number, problem: string): RaftLogError {
-  const file = path.slice(path.lastIndexOf('/') + 1)
-  return new RaftLogError('ERR_CORRUPT', `Snapshot ${file} is corrupt at byte ${offset}: ${problem}`, { file: path, offset, problem })
-}
-
-/** Reads a snapshot front to back, checking each chunk, then the end record and the whole. */
-export class SnapshotReader {
-  readonly meta: SnapshotMeta
-  private position: number
-
-  private constructor(
-    readonly path: string,
-    private readonly handle: FileHandle,
-    private readonly sizeBytes: number,
-    meta: SnapshotMeta,
-    dataStart: number,
-  ) {
-    this.meta = meta
-    this.position = dataStart
-  }
-
-  static async open(path: string): Promise<SnapshotReader> {
-    let handle: FileHandle
-    try {
-      handle = await open(path, openFlags.read)
-    } catch (error) {
-      throw systemError(error, `Cannot open snapshot ${path}`)
-    }
-    try {
-      const { size } = await handle.stat()
-      const headerBytes = await readExactly(handle, 0, snapshotHeaderBytes, size)
-      if (headerBytes === undefined) throw corrupt(path, 0, `shorter than its ${snapshotHeaderBytes}-byte header`)
-      const header = decodeSnapshotHeader(headerBytes)
-      if (typeof header === 'string') throw corrupt(path, 0, header)
-      const metadata = await readExactly(handle, snapshotHeaderBytes, header.metadataLength + 4, size)
-      if (metadata === undefined) throw corrupt(path, snapshotHeaderBytes, 'metadata cut short')
-      if (crc32Range(metadata, 0, header.metadataLength) !== metadata.readUInt32LE(header.metadataLength)) throw corrupt(path, snapshotHeaderBytes, 'metadata checksum mismatch')
-      const meta = { index: header.index, term: header.term, metadata: new Uint8Array(metadata.subarray(0, header.metadataLength)) }
-      return new SnapshotReader(path, handle, size, meta, snapshotHeaderBytes + header.metadataLength + 4)
-    } catch (error) {
-      await handle.close()
-      throw error
-    }
-  }
-
-  /** The data chunks in order; throws ERR_CORRUPT at the first bad one, or at a bad end. */
-  async *chunks(): AsyncGenerator<Uint8Array> {
-    let dataCrc = 0
-    let totalBytes = 0
-    let chunks = 0
-    for (;;) {
-      const at = this.position
-      const header = await readExactly(this.handle, at, chunkHeaderBytes, this.sizeBytes)
-      if (header === undefined) throw corrupt(this.path, at, 'cut short: no end record')
-      const length = header.readUInt32LE(0)
-      if (isEndMarker(length)) {
-        const record = await readExactly(this.handle, at, endRecordBytes, this.sizeBytes)
-        if (record === undefined) throw corrupt(this.path, at, 'end record cut short')
-        const end = decodeEndRecord(record)
-        if (typeof end === 'string') throw corrupt(this.path, at, end)
-        if (end.totalBytes !== totalBytes || end.chunks !== chunks || end.dataCrc !== dataCrc) throw corrupt(this.path, at, 'end record disagrees with the chunks (a chunk is missing)')
-        if (at + endRecordBytes !== this.sizeBytes) throw corrupt(this.path, at + endRecordBytes, `${this.sizeBytes - at - endRecordBytes} bytes after the end record`)
-        return
-      }
-      if (length === 0 || length > maxChunkBytes) throw corrupt(this.path, at, `chunk length ${length} outside 1..${maxChunkBytes}`)
-      const data = await readExactly(this.handle, at + chunkHeaderBytes, length, this.sizeBytes)
-      if (data === undefined) throw corrupt(this.path, at, 'chunk cut short')
-      if (crc32Range(data, 0, length) !== header.readUInt32LE(4)) throw corrupt(this.path, at, 'chunk checksum mismatch')
-      dataCrc = crc32Range(data, 0, length, dataCrc)
-      totalBytes += length
-      chunks++
-      this.position = at + chunkHeaderBytes + length
-      yield data
-    }
-  }
-
-  async close(): Promise<void> {
-    await this.handle.close()
-  }
-}
-
-/** `length` bytes at `offset`, or undefined when the file ends first. */
-async function readExactly(handle: FileHandle, offset: number, length: number, sizeBytes: number): Promise<Buffer | undefined> {
-  if (offset + length > sizeBytes) return undefined
-  const bytes = Buffer.alloc(length)
-  let read = 0
-  while (read < length) {
-    const { bytesRead } = await handle.read(bytes, read, length - read, offset + read)
-    if (bytesRead === 0) return undefined
-    read += bytesRead
-  }
-  return bytes
 }
 
 /** Writes a new snapshot: chunks of any size in, records of at most maxChunkBytes out. */

@@ -9,6 +9,7 @@ import { kvCommand } from './kv.js'
 import { memberCommand } from './member.js'
 import { nodeCommand } from './node.js'
 import { repairCommand } from './repair.js'
+import { snapshotCommand } from './snapshot.js'
 import { statusCommand } from './status.js'
 import { transferLeaderCommand } from './transfer-leader.js'
 import { verifyCommand } from './verify.js'
@@ -27,5 +28,6 @@ export const commands: Command[] = [
   verifyCommand,
   dumpCommand,
   repairCommand,
+  snapshotCommand,
   crashTestCommand,
 ]

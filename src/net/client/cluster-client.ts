@@ -4,6 +4,7 @@
 // node serves a read after a ReadIndex), and reads every node's status. With failFast it gives up
 // at once, not at the timeout, when no node answers or only a minority does.
 import * as grpc from '@grpc/grpc-js'
+import { stat } from 'node:fs/promises'
 import { RaftLogError } from '../../errors.js'
 import { ClientSession } from '../../session/client-session.js'
 import type { ClusterConfig } from '../config/cluster-config.js'
@@ -17,8 +18,15 @@ import { fromWireConfiguration, type WireConfiguration } from '../membership-wir
 import { checkClientTls, clientChannelCredentials, clientTlsOf, type ClientTls } from '../tls/client-tls.js'
 import { describeCallFailure } from './call-failure.js'
 import type { NodeStatus } from './node-status.js'
+import { BackupFailed, receiveSnapshot, type BackupTarget, type SavedSnapshot, type SnapshotStreamStub } from './snapshot-download.js'
 
 export type { NodeStatus } from './node-status.js'
+export type { SavedSnapshot, BackupTarget } from './snapshot-download.js'
+
+export interface SaveSnapshotOptions {
+  /** How long to look for the leader, and the longest wait for the next piece of the snapshot (ms, default 10000). */
+  timeoutMs?: number
+}
 
 export interface ClusterClientOptions {
   /**
@@ -49,6 +57,9 @@ interface ResultReply extends Reply {
 /** Calls only the leader answers. */
 type LeaderMethod = 'Propose' | 'ChangeMembership' | 'TransferLeadership' | 'Join'
 
+
+/** saveSnapshot's failures where another node (or the same one, later) may do better. */
+const snapshotRetryCodes = new Set(['ERR_IO', 'ERR_NOT_LEADER', 'ERR_TIMEOUT', 'ERR_STOPPED', 'ERR_LEADERSHIP_LOST', 'ERR_LEADERSHIP_TRANSFER'])
 
 /** Pause before asking again when no node knows a leader, or after a failed call. */
 const retryPauseMs = 100
@@ -207,6 +218,67 @@ export class ClusterClient {
     }
   }
 
+  /**
+   * Saves a consistent snapshot of the cluster's state machine as a backup file (etcdctl snapshot
+   * save): the leader confirms its leadership (ReadIndex) and takes a snapshot at what it has
+   * applied, so the backup holds every write acknowledged before the call; its file is streamed
+   * here in pieces. To a path: written to PATH.tmp (created exclusively, 0600), synced, checked
+   * whole and renamed (ERR_EXISTS when PATH exists); to a stream: the same bytes, written in order.
+   * Rejects with ERR_NO_LEADER, ERR_UNSUPPORTED (a state machine without snapshots), ERR_TIMEOUT
+   * (the stream stalled), ERR_CORRUPT (what arrived does not check out).
+   */
+  async saveSnapshot(target: BackupTarget, options: SaveSnapshotOptions = {}): Promise<SavedSnapshot> {
+    const timeoutMs = options.timeoutMs ?? 10_000
+    if (typeof target !== 'string' && (target === null || typeof target !== 'object' || typeof target.write !== 'function')) {
+      throw new RaftLogError('ERR_BAD_ARGUMENT', 'ClusterClient.saveSnapshot: target must be a file path or a writable stream', { argument: 'target' })
+    }
+    // Before the leader takes a snapshot for nothing.
+    if (typeof target === 'string') await refuseExisting(target)
+    const deadline = Date.now() + timeoutMs
+    let address = this.leaderFirst()
+    let next = this.endpoints.indexOf(address) + 1
+    let lastProblem = ''
+    /** Attempts in a row that found no node listening, or one that knows no leader (failFast). */
+    let fruitless = 0
+    while (Date.now() < deadline) {
+      if (this.options.failFast === true && fruitless >= this.endpoints.length) {
+        fruitless = 0
+        const { statuses, refused } = await this.probe(Math.min(callTimeoutMs, Math.max(1, deadline - Date.now())))
+        const problem = unreachableProblem(statuses, refused, { tls: this.options.tls !== undefined, certificate: this.options.tls?.cert !== undefined })
+        if (problem !== undefined) throw problem
+      }
+      try {
+        const outcome = await receiveSnapshot(this.stub(address) as unknown as SnapshotStreamStub, address, target, timeoutMs)
+        if (!('notLeader' in outcome)) {
+          this.leader = address
+          return outcome
+        }
+        lastProblem = `${address} is not the leader`
+        if (this.leader === address) this.leader = undefined
+        if (outcome.notLeader.leaderAddress !== '') address = outcome.notLeader.leaderAddress
+        else {
+          fruitless++
+          address = this.endpoints[next++ % this.endpoints.length] as string
+          await pause(retryPauseMs)
+        }
+      } catch (error) {
+        // Bytes of it were written, or the answer is final (no snapshots, no such file): no retry.
+        if (error instanceof BackupFailed) throw (error as Error & { cause: Error }).cause
+        const code = (error as RaftLogError & { grpcCode?: number }).code
+        if (!snapshotRetryCodes.has(code)) throw error
+        if ((error as { grpcCode?: number }).grpcCode === grpc.status.UNAUTHENTICATED) throw new RaftLogError('ERR_UNAUTHENTICATED', `${address} refused the client: ${(error as Error).message}`)
+        const refusedAtHandshake = tlsFailure(address, (error as Error).message)
+        if (refusedAtHandshake !== undefined) throw refusedAtHandshake
+        lastProblem = `${address}: ${(error as Error).message.replace(/\.?\s*Resolution note:.*$/s, '')}`
+        if (this.leader === address) this.leader = undefined
+        fruitless = neverSent(error as Error & { code?: number }) || (error as { grpcCode?: number }).grpcCode === grpc.status.UNAVAILABLE ? fruitless + 1 : 0
+        address = this.endpoints[next++ % this.endpoints.length] as string
+        await pause(retryPauseMs)
+      }
+    }
+    throw new RaftLogError('ERR_NO_LEADER', `No leader could be reached to save a snapshot within ${timeoutMs} ms (tried ${this.endpoints.join(', ')}; last: ${lastProblem})`)
+  }
+
   /** Every endpoint's status, and the addresses where no connection could be made at all. */
   private async probe(timeoutMs: number, endpoints = this.endpoints, ids = this.ids): Promise<{ statuses: NodeStatus[]; refused: Set<string> }> {
     const deadline = Date.now() + timeoutMs
@@ -337,13 +409,17 @@ export class ClusterClient {
     throw new RaftLogError('ERR_NO_LEADER', `No leader could be reached within ${timeoutMs} ms (tried ${this.endpoints.join(', ')}; last: ${lastProblem})`)
   }
 
-  private unary<T>(address: string, method: string, request: unknown, deadline: number, perCallMs = callTimeoutMs): Promise<T> {
+  private stub(address: string): Stub {
     let stub = this.stubs.get(address)
     if (stub === undefined) {
       stub = new protocol.RaftClient(address, this.credentials, clientChannelOptions) as unknown as Stub
       this.stubs.set(address, stub)
     }
-    const target = stub
+    return stub
+  }
+
+  private unary<T>(address: string, method: string, request: unknown, deadline: number, perCallMs = callTimeoutMs): Promise<T> {
+    const target = this.stub(address)
     return new Promise<T>((resolve, reject) => {
       ;(target[method] as Stub[string]).call(target, request, { deadline: Math.min(deadline, Date.now() + perCallMs) }, (error, reply) => {
         // grpc-js appends resolver notes that say nothing to a user.
@@ -393,6 +469,16 @@ function finalAnswer(details: string): RaftLogError {
  */
 function neverSent(error: Error & { code?: number }): boolean {
   return error.code === grpc.status.UNAVAILABLE && error.message.includes('No connection established')
+}
+
+/** saveSnapshot to a path that exists is refused before the cluster is asked (ERR_EXISTS). */
+async function refuseExisting(path: string): Promise<void> {
+  try {
+    await stat(path)
+  } catch {
+    return
+  }
+  throw new RaftLogError('ERR_EXISTS', `${path} exists already: choose another file name, or remove it first`, { file: path })
 }
 
 function pause(ms: number): Promise<void> {

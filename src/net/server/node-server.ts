@@ -15,6 +15,7 @@ import { existsSync } from 'node:fs'
 import { stateFileName } from '../../storage/raft-state-file.js'
 import { joinCluster, membershipDrift, unlistedNode } from './joining.js'
 import { membershipService } from './membership-service.js'
+import { snapshotService } from './snapshot-service.js'
 import { memberStatuses } from '../membership-wire.js'
 import { DirectoryBytesCache } from './directory-bytes.js'
 import { readNodeTls, type NodeTls } from '../tls/tls-files.js'
@@ -213,6 +214,7 @@ function clientService(node: RaftNode, options: NodeServerOptions, extras: NodeS
       )
     },
     ...membershipService(node, { notLeader }),
+    ...snapshotService(node, { addressOf: leaderAddress }),
   }
 }
 

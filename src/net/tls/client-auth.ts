@@ -7,13 +7,15 @@ import type { NodeTls } from './tls-files.js'
 
 export const clientCertificateRequired = 'This cluster requires a client certificate signed by its client CA (client_cert_auth): give --cacert, --cert and --key'
 
-/** `implementation` with every unary method refused to callers without a client certificate. */
+/** `implementation` with every method (unary, or a server stream) refused to callers without a client certificate. */
 export function requireClientCertificate(implementation: grpc.UntypedServiceImplementation, clientAuth: NonNullable<NodeTls['clientAuth']>): grpc.UntypedServiceImplementation {
   const guarded: grpc.UntypedServiceImplementation = {}
   for (const [name, handler] of Object.entries(implementation)) {
     const unary = handler as (call: CallWithAuth, callback: grpc.sendUnaryData<unknown>) => void
-    guarded[name] = (call: CallWithAuth, callback: grpc.sendUnaryData<unknown>) => {
-      if (hasClientCertificate(call, clientAuth)) unary(call, callback)
+    guarded[name] = (call: CallWithAuth, callback?: grpc.sendUnaryData<unknown>) => {
+      if (hasClientCertificate(call, clientAuth)) unary(call, callback as grpc.sendUnaryData<unknown>)
+      // A server stream (SaveSnapshot) has no callback: its error ends the stream.
+      else if (callback === undefined) (call as unknown as NodeJS.EventEmitter).emit('error', { code: grpc.status.UNAUTHENTICATED, details: clientCertificateRequired })
       else callback({ code: grpc.status.UNAUTHENTICATED, details: clientCertificateRequired })
     }
   }

@@ -64,6 +64,21 @@ export interface RaftNodeStats {
   followers: { id: number; match: number; next: number; state: string; inflight: number }[]
 }
 
+/** A snapshot file handed out for a backup (RaftNode.exportSnapshot): kept until release(). */
+export interface ExportedSnapshot {
+  /** Last entry it covers, and its term. */
+  index: number
+  term: number
+  /** The configuration in force at `index`. */
+  configuration: Configuration
+  /** The snapshot file, and its size: its bytes are sent as they are. */
+  path: string
+  sizeBytes: number
+  readBytes(offset: number, length: number): Promise<Buffer>
+  /** The file may be pruned again. */
+  release(): void
+}
+
 export interface RaftStatus {
   id: number
   role: Role
@@ -442,6 +457,43 @@ export class RaftNode extends EventEmitter {
     await this.processing
     await this.completions
     return taken
+  }
+
+  /**
+   * A consistent snapshot for a backup (raftlog snapshot save): confirms with a majority that this
+   * node leads (ReadIndex), then takes a snapshot at what it has applied by then, so the snapshot
+   * holds every write acknowledged before the call. The file stays pinned (never pruned) until
+   * release() is called. Rejects with ERR_NOT_LEADER on a follower, ERR_UNSUPPORTED without
+   * snapshot()/restore(), and as read() and snapshot() do.
+   */
+  async exportSnapshot(): Promise<ExportedSnapshot> {
+    if (this.core.role !== 'leader') {
+      const leaderId = this.core.leaderId
+      const error = new RaftLogError('ERR_NOT_LEADER', `Node ${this.id} is not the leader${leaderId === 0 ? ' and knows of none' : `; node ${leaderId} is`}: a backup is taken by the leader`, { leaderId })
+      throw Object.assign(error, { leaderId: leaderId === 0 ? undefined : leaderId })
+    }
+    const readIndex = await this.read()
+    const taken = await this.snapshot()
+    if (taken.index < readIndex) throw new Error(`Invariant: snapshot at ${taken.index} is behind the read index ${readIndex}`)
+    const file = this.snapshots.list().find((candidate) => candidate.index === taken.index)
+    if (file === undefined) throw new RaftLogError('ERR_CORRUPT', `Snapshot ${taken.index} vanished from ${this.log.dir} as it was exported`)
+    const release = this.snapshots.pin(file.file)
+    try {
+      const reader = await this.snapshots.read(file)
+      await reader.close()
+      return {
+        index: taken.index,
+        term: taken.term,
+        configuration: decodeConfiguration(reader.meta.metadata),
+        path: file.path,
+        sizeBytes: file.sizeBytes,
+        readBytes: (offset, length) => this.snapshots.readBytes(file, offset, length),
+        release,
+      }
+    } catch (error) {
+      release()
+      throw error
+    }
   }
 
   /**

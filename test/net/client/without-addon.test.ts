@@ -1,6 +1,6 @@
 // A program that only talks to a cluster runs where the native addon was never built: a copy of
 // the package without build/ loads raftlog and raftlog/net, puts and gets through a real cluster,
-// and only opening a log says ERR_NATIVE_MISSING.
+// saves and checks a backup, and only opening a log says ERR_NATIVE_MISSING.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { execFile } from 'node:child_process'
 import { cpSync, existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs'
@@ -51,6 +51,23 @@ describe('without the native addon', () => {
       client.close()
     `)
     expect(JSON.parse(output)).toEqual({ put: true, value: 'v' })
+  })
+
+  it('a client saves a backup of the cluster, and the CLI checks it', async () => {
+    await settled(cluster!)
+    const endpoints = cluster!.config.nodes.map((node) => `${node.ipAddress}:${node.port}`)
+    const file = join(copy, '..', 'backup.rlb')
+    const output = await runScript(`
+      import { ClusterClient } from ${JSON.stringify(join(copy, 'dist', 'net', 'index.js'))}
+      const client = new ClusterClient(${JSON.stringify(endpoints)}, [], { failFast: true })
+      const saved = await client.saveSnapshot(${JSON.stringify(file)})
+      console.log(JSON.stringify({ index: saved.index, checksum: saved.checksum }))
+      client.close()
+    `)
+    const saved = JSON.parse(output) as { index: number; checksum: string }
+    expect(saved.index).toBeGreaterThan(0)
+    const { stdout } = await promisify(execFile)(process.execPath, [join(copy, 'dist', 'cli', 'main.js'), 'snapshot', 'status', file, '--json'], { timeout: 30_000 })
+    expect(JSON.parse(stdout)).toMatchObject({ ok: true, index: saved.index, checksum: saved.checksum })
   })
 
   it('the CLI talks to the cluster: raftlog kv and status', async () => {

@@ -1,7 +1,7 @@
 // startNodeServer with the application's own state machine, commands and reads (what
 // `raftlog/net` offers): three servers in this process over real gRPC, and a ClusterClient.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { loadClusterConfig, type ClusterConfig } from '../../../src/net/config/cluster-config.js'
@@ -66,6 +66,13 @@ describe("a node server hosting the application's state machine", () => {
     expect(text(await client.propose(bytes('5'), 10_000))).toBe('5')
     expect(text(await client.propose(bytes('7'), 10_000))).toBe('12')
     await expect.poll(() => counters.map((counter) => counter.total), { timeout: 5000 }).toEqual([12, 12, 12])
+  })
+
+  it('refuses a backup of a state machine without snapshot() and restore(): ERR_UNSUPPORTED, at once, no file left', async () => {
+    const file = join(dir, 'backup.rlb')
+    await expect(client.saveSnapshot(file, { timeoutMs: 10_000 })).rejects.toMatchObject({ code: 'ERR_UNSUPPORTED', message: expect.stringMatching(/has no snapshot\(\) and restore\(\)/) })
+    expect(existsSync(file)).toBe(false)
+    expect(existsSync(`${file}.tmp`)).toBe(false)
   })
 
   it("serves the application's read on every node after a ReadIndex: it sees every acknowledged write", async () => {
