@@ -15,6 +15,11 @@ export class MemoryLogStore implements RaftLogStore {
   /** Term of entry base − 1. */
   private prevTerm = 0
   private durableCount = 0
+  /**
+   * The disk is full: appends and resets throw ENOSPC and change nothing (as RaftLog's do when
+   * no new segment can be made); truncations and compactions, which free space, go on.
+   */
+  full = false
 
   get firstIndex(): number {
     return this.base
@@ -48,6 +53,7 @@ export class MemoryLogStore implements RaftLogStore {
   }
 
   append(entries: readonly NewEntry[]): number {
+    if (this.full && entries.length > 0) throw noSpace('append')
     for (const entry of entries) {
       if (entry.term < this.lastTerm) throw new Error(`term ${entry.term} after ${this.lastTerm}`)
       this.entries.push({ index: this.lastIndex + 1, term: entry.term, type: entry.type ?? EntryType.Normal, data: entry.data ?? new Uint8Array(0) })
@@ -72,6 +78,7 @@ export class MemoryLogStore implements RaftLogStore {
   }
 
   reset(nextIndex: number, prevTerm: number): void {
+    if (this.full) throw noSpace('reset')
     this.entries = []
     this.base = nextIndex
     this.prevTerm = prevTerm
@@ -113,4 +120,8 @@ export class MemoryLogStore implements RaftLogStore {
     this.entries.length = Math.min(this.entries.length, this.durableCount + survivors)
     this.durableCount = this.entries.length
   }
+}
+
+function noSpace(call: string): Error {
+  return Object.assign(new Error(`ENOSPC: no space left on device (MemoryLogStore.${call})`), { code: 'ENOSPC' })
 }
