@@ -336,7 +336,7 @@ export class RaftCore {
     if (this.diskFullError !== undefined) return
     this.diskFullError = error
     this.softStateChanged = true
-    this.warn(`node ${this.id}: its log cannot grow (${error.message}); it appends nothing until there is room again`)
+    // The driver says so (one line): the core has nothing to add but the hand-over.
     this.handOverForDisk()
   }
 
@@ -348,7 +348,6 @@ export class RaftCore {
     if (this.roleValue !== 'leader' || this.transfer.active) return
     const target = this.tracker.mostUpToDateVoter(this.configuration, this.id)
     if (target === 0) return
-    this.warn(`node ${this.id}: handing leadership to node ${target}: this node's log cannot grow`)
     this.transferLeadership(target)
   }
 
