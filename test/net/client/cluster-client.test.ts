@@ -217,7 +217,7 @@ describe('ClusterClient', () => {
   it('reports every node, an unreachable one by its configured id', async () => {
     const node = await fakeNode(() => ({ reply: { id: 1, role: 'leader', term: 4, leaderId: 1, commitIndex: 9, lastApplied: 9, firstIndex: 1, lastIndex: 9 } }))
     const statuses = await client([node.address, '127.0.0.1:1'], [1, 2]).statuses(1000)
-    expect(statuses[0]).toEqual({ id: 1, address: node.address, reachable: true, role: 'leader', term: 4, leaderId: 1, commitIndex: 9, lastApplied: 9, firstIndex: 1, lastIndex: 9, snapshotIndex: 0, snapshotTerm: 0, kvWritesApplied: 0, diskBytes: 0, reads: 0, clusterId: '', foundingId: '', configurationIndex: 0, members: [] })
+    expect(statuses[0]).toEqual({ id: 1, address: node.address, reachable: true, role: 'leader', term: 4, leaderId: 1, commitIndex: 9, lastApplied: 9, firstIndex: 1, lastIndex: 9, snapshotIndex: 0, snapshotTerm: 0, kvWritesApplied: 0, diskBytes: 0, reads: 0, clusterId: '', foundingId: '', configurationIndex: 0, members: [], diskFull: false, diskFullReason: '', logBytes: 0, maxLogBytes: 0 })
     expect(statuses[1]).toMatchObject({ id: 2, address: '127.0.0.1:1', reachable: false })
   })
 })
