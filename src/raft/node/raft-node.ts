@@ -280,6 +280,7 @@ export class RaftNode extends EventEmitter {
       currentTerm: () => this.core.currentTerm,
       leaderId: () => this.core.leaderId,
       onComplete: (message, startedAt) => this.installSnapshot(message, startedAt),
+      refusal: () => (this.diskPause === undefined ? undefined : `its disk is full (${this.diskPause.reason}): it takes no snapshot until there is room`),
       logger: this.logger,
       ...(options.snapshotStallTimeoutMs === undefined ? {} : { stallTimeoutMs: options.snapshotStallTimeoutMs }),
     })
