@@ -16,10 +16,20 @@ export class MemoryLogStore implements RaftLogStore {
   private prevTerm = 0
   private durableCount = 0
   /**
-   * The disk is full: appends and resets throw ENOSPC and change nothing (as RaftLog's do when
-   * no new segment can be made); truncations and compactions, which free space, go on.
+   * Entries the disk still has room for (Infinity: no limit). An append of more, or any reset
+   * once it is 0, throws ENOSPC and changes nothing (as RaftLog's do when no new segment can be
+   * made); truncations and compactions go on.
    */
-  full = false
+  room = Number.POSITIVE_INFINITY
+
+  /** The disk is full: no room for one more entry. */
+  get full(): boolean {
+    return this.room === 0
+  }
+
+  set full(full: boolean) {
+    this.room = full ? 0 : Number.POSITIVE_INFINITY
+  }
 
   get firstIndex(): number {
     return this.base
@@ -53,7 +63,8 @@ export class MemoryLogStore implements RaftLogStore {
   }
 
   append(entries: readonly NewEntry[]): number {
-    if (this.full && entries.length > 0) throw noSpace('append')
+    if (entries.length > this.room) throw noSpace('append')
+    this.room -= entries.length
     for (const entry of entries) {
       if (entry.term < this.lastTerm) throw new Error(`term ${entry.term} after ${this.lastTerm}`)
       this.entries.push({ index: this.lastIndex + 1, term: entry.term, type: entry.type ?? EntryType.Normal, data: entry.data ?? new Uint8Array(0) })

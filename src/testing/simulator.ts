@@ -228,9 +228,12 @@ export class Simulator {
     this.node(id).log.full = true
   }
 
-  /** Space is freed on the node's disk: its driver finds out on its next look (with backoff), as RaftNode's does. */
-  freeDisk(id: number): void {
-    this.node(id).log.full = false
+  /**
+   * Space is freed on the node's disk (room for `entries` more, default no limit): its driver
+   * finds out on its next look (with backoff), as RaftNode's does.
+   */
+  freeDisk(id: number, entries = Number.POSITIVE_INFINITY): void {
+    this.node(id).log.room = entries
   }
 
   /** The node's disk is replaced: log and saved state are gone (it restarts empty). */

@@ -97,6 +97,30 @@ describe(`A full disk in the simulator (RAFT_SEED=${seed})`, () => {
     expect(sim.violations).toEqual([])
   })
 
+  it('a follower given room for a few entries at a time catches up in pieces: a held batch larger than the room is taken a prefix at a time', () => {
+    const sim = new Simulator({ nodes: 3, seed })
+    const leader = electLeader(sim)
+    const full = [1, 2, 3].find((id) => id !== leader)!
+    const other = [1, 2, 3].find((id) => id !== leader && id !== full)!
+    sim.fillDisk(full)
+    const items = Array.from({ length: 60 }, (_, i) => `p-${i}`)
+    agree(sim, items, [leader, other])
+    sim.run(100)
+    const before = sim.node(full).log.lastIndex
+    // Room for 7 entries at a time, far fewer than a batch of the leader's (up to 64).
+    for (let round = 0; round < 40 && !sim.allApplied(items, [full]); round++) {
+      sim.freeDisk(full, 7)
+      sim.run(150)
+    }
+    expect(sim.node(full).log.lastIndex).toBeGreaterThan(before)
+    expect(sim.allApplied(items, [full]), sim.describe()).toBe(true)
+    expect(sim.appliedData(full)).toEqual(sim.appliedData(leader).slice(0, sim.appliedData(full).length))
+    sim.freeDisk(full)
+    agree(sim, ['done'])
+    expectSameOrder(sim)
+    expect(sim.violations).toEqual([])
+  })
+
   it('with two of three disks full nothing commits, and everything resumes in order once they have room', () => {
     const sim = new Simulator({ nodes: 3, seed })
     const leader = electLeader(sim)

@@ -328,7 +328,17 @@ export class RaftCore {
       if (this.log.lastTerm !== this.term) this.appendInternal(new Uint8Array(0), EntryType.NoOp)
       this.membershipCommitted()
     }
-    if (held !== undefined) this.step(held)
+    if (held === undefined) return
+    this.step(held)
+    // Still no room for all of it: its first entry alone fits the segment the driver just
+    // reserved. Acknowledging a prefix is what a shorter message would have had: the leader
+    // sends the rest again.
+    const heldAgain = this.heldAppend as AppendEntries | undefined
+    if (this.diskFullError !== undefined && heldAgain === held && held.entries.length > 1) {
+      this.diskFullError = undefined
+      this.heldAppend = undefined
+      this.step({ ...held, entries: held.entries.slice(0, 1) })
+    }
   }
 
   /** The log could not grow (a full disk): stop appending until resumeWrites(). */
