@@ -187,6 +187,8 @@ export class RaftNode extends EventEmitter {
   /** The leader's ceiling on RaftLog.usedBytes (0: none), and whether it was reached (said once). */
   private readonly maxLogBytes: number
   private atLogCeiling = false
+  /** A snapshot for the ceiling was asked for and not started yet. */
+  private ceilingSnapshotAsked = false
 
   private constructor(
     options: RaftNodeOptions,
@@ -542,8 +544,12 @@ export class RaftNode extends EventEmitter {
 
   /** A snapshot now, between two entries, so that compaction brings the log back under maxLogBytes. */
   private snapshotForCeiling(): void {
-    if (!this.snapshotter.enabled || this.snapshotter.busy) return
-    void this.applier.betweenTwoEntries(() => this.snapshotter.maybeTake(this.applier.lastApplied, undefined, { evenBelowThreshold: true }))
+    // Once per wait: every proposal refused meanwhile asks for the same snapshot.
+    if (!this.snapshotter.enabled || this.snapshotter.busy || this.ceilingSnapshotAsked) return
+    this.ceilingSnapshotAsked = true
+    void this.applier
+      .betweenTwoEntries(() => this.snapshotter.maybeTake(this.applier.lastApplied, undefined, { evenBelowThreshold: true }))
+      .finally(() => (this.ceilingSnapshotAsked = false))
   }
 
   /** Counters since start, for metrics (see also the 'flush' event: { durationMs } per flush). */
