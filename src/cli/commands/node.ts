@@ -21,6 +21,8 @@ Ctrl-C (SIGINT) or SIGTERM; a leader hands leadership over first, so the cluster
 without waiting for an election timeout. A node removed from the cluster (raftlog member remove)
 stops by itself with exit status ${removedExitStatus}, also when it was down during its removal (the members tell
 it when it comes back); node ids are never reused, so bring the machine back under a new one.
+A node whose disk fills does not stop: it pauses (a disk-full warning; raftlog status says DISK
+FULL), appends and acknowledges nothing, and goes on by itself once space is freed.
 
 The nodes of the configuration file found a new cluster at their first start. After that the
 membership lives in the cluster's log; to add a node to a running cluster, start it with --join
