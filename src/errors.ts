@@ -14,6 +14,8 @@ export const errorCodes = {
   ERR_UNSAFE_DIRECTORY: 'a node directory that users other than its owner can write to (group- or world-writable)',
   ERR_CORRUPT: "damage to acknowledged data: a checksum mismatch in a sealed segment, a missing middle segment, a damaged header, a snapshot or state file that fails its checks; the message names file, byte and index",
   ERR_UNSUPPORTED_VERSION: 'a segment, snapshot or state file of a format version this raftlog does not read',
+  ERR_DISK_FULL: "a node's disk (or quota) has no room for its log to grow (ENOSPC, EDQUOT): it refuses proposals, hands leadership over and answers no appends until space returns, which it finds out by itself; retry, or ask the new leader",
+  ERR_LOG_FULL: "the leader's log holds max_log_bytes: new writes are refused until a snapshot lets the log be compacted (the node takes one at once when its state machine can)",
   ERR_IO: 'an msync or fsync failed: the log refuses further writes until it is reopened (the kernel may have dropped the dirty pages)',
   ERR_NATIVE_MISSING: 'the native addon was not built: run npm install (or npm run build:native)',
   ERR_NOT_RAFTLOG: 'a tool was given a path that is not a raftlog directory',
@@ -61,6 +63,20 @@ export const errorCodes = {
   ERR_EXISTS: 'certs init into a directory that holds certificates already (--force replaces them); snapshot save to a file that exists',
   ERR_PARSE_ARGS: 'a command line the CLI cannot parse',
 } as const
+
+/** errno names of a file system with no room left for this writer: the disk is full, or its quota. */
+const noSpaceErrnos = new Set(['ENOSPC', 'EDQUOT'])
+
+/**
+ * Whether `error` says the disk has no room (its code ENOSPC or EDQUOT, or ERR_DISK_FULL): a
+ * refusal that goes away once space is freed, with nothing written. Not an ERR_IO whose cause was
+ * ENOSPC: a failed sync may have lost dirty pages, and that log must be reopened.
+ */
+export function isDiskFullError(error: unknown): boolean {
+  if (error === null || typeof error !== 'object') return false
+  const code = (error as { code?: unknown }).code
+  return code === 'ERR_DISK_FULL' || (typeof code === 'string' && noSpaceErrnos.has(code))
+}
 
 /**
  * A code raftlog throws (see errorCodes), a system call's own errno name (ENOSPC, EACCES,

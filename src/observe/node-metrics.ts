@@ -111,6 +111,9 @@ export class NodeMetrics {
     gauge('raftlog_first_index', 'First index in the log (entries before it live in a snapshot)', (s) => s.firstIndex)
     gauge('raftlog_last_index', 'Last index in the log', (s) => s.lastIndex)
     gauge('raftlog_snapshot_index', 'Last index of the newest snapshot (0: none)', (s) => s.snapshotIndex)
+    gauge('raftlog_disk_full', '1 while the log cannot grow (its disk is full: ENOSPC or EDQUOT) and the node appends nothing, refuses proposals and looks for room; 0 otherwise', (s) => (s.diskFull ? 1 : 0))
+    gauge('raftlog_log_bytes', 'Bytes of the entries the log holds (what max_log_bytes bounds)', (s) => s.logBytes)
+    gauge('raftlog_max_log_bytes', 'max_log_bytes: a leader refuses writes past it (ERR_LOG_FULL); 0: no ceiling', (s) => s.maxLogBytes)
     new Gauge({
       name: 'raftlog_follower_match_lag_entries',
       help: "On the leader: entries of its log each follower is not known to hold (last index - the follower's match index)",

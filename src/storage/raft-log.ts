@@ -105,7 +105,7 @@ export class RaftLog {
   private sealingInFlight: Segment[] = []
   private directorySyncInFlight = false
   /** The next segment's file, made ready on the thread pool while the tail fills. */
-  private spare: { path: string; sizeBytes: number; ready: boolean } | undefined
+  private spare: { path: string; sizeBytes: number; ready: boolean; done: Promise<void> } | undefined
   /** This instance's name for it. */
   private readonly spareFileName = `next-segment-${randomBytes(6).toString('hex')}.tmp`
 
@@ -174,16 +174,18 @@ export class RaftLog {
         let segment = this.tail
         if (segment.isSealed || !segment.hasRoomFor(data.length)) segment = this.rotate(data.length)
         segment.append(entry.term, entry.type ?? EntryType.Normal, data)
-        this.stats.entriesAppended++
-        this.stats.bytesAppended += data.length
       }
     } catch (error) {
-      // A new segment could not be made (a full disk, say): take back this call's entries.
+      // A new segment could not be made (a full disk, say): take back this call's entries, so
+      // that the log is as it was (an append is all or nothing) and the same call can be made
+      // again once there is room.
       this.truncateAfter(lastBefore)
       throw error
     }
+    this.stats.entriesAppended += entries.length
+    for (const entry of entries) this.stats.bytesAppended += entry.data?.length ?? 0
     const tail = this.tail
-    if (this.spare === undefined && tail.usedBytes * 2 > tail.sizeBytes) this.prepareSpare()
+    if (this.spare === undefined && tail.usedBytes * 2 > tail.sizeBytes) void this.prepareSpare()
     return this.lastIndex
   }
 
@@ -310,15 +312,22 @@ export class RaftLog {
     requirePositiveWholeNumber(nextIndex, 'nextIndex', 'RaftLog.reset')
     requireWholeNumber(prevTerm, 'prevTerm', 'RaftLog.reset')
     this.guard(() => {
-      // Segments at or above the new base go first, newest first: the new segment may take a name.
-      while (this.segments.length > 0 && this.tail.baseIndex >= nextIndex) this.dropSegment(this.segments.pop() as Segment)
-      // The reset flag tells recovery that every segment below this one is a leftover to delete.
+      // The new segment's blocks first (a full disk refuses them with ENOSPC): until they are
+      // had, nothing changes, and the log is as it was. Then the segments at or above the new
+      // base go, newest first, since the new segment may take one's name; the reset flag tells
+      // recovery that every segment below it is a leftover to delete.
+      let dropped = false
+      const dropFromNewBase = (): void => {
+        dropped = true
+        while (this.segments.length > 0 && this.tail.baseIndex >= nextIndex) this.dropSegment(this.segments.pop() as Segment)
+      }
       let fresh: Segment
       try {
-        fresh = Segment.create(this.dir, nextIndex, prevTerm, this.segmentSizeBytes, flagResetBase)
+        fresh = Segment.create(this.dir, nextIndex, prevTerm, this.segmentSizeBytes, flagResetBase, dropFromNewBase)
       } catch (error) {
-        // With no segment left the log cannot go on; on disk it is a truncated old log.
-        if (this.segments.length === 0) throw this.fail(error)
+        // Failed after segments went: on disk it is a truncated old log, which this instance no
+        // longer describes; reopening reads it again.
+        if (dropped) throw this.fail(error)
         throw error
       }
       for (const segment of this.segments) this.dropSegment(segment)
@@ -466,21 +475,53 @@ export class RaftLog {
   }
 
   /** Starts making the next segment's file on the thread pool; rotate() takes it when ready. */
-  private prepareSpare(): void {
-    const spare = { path: join(this.dir, this.spareFileName), sizeBytes: this.segmentSizeBytes, ready: false }
+  private prepareSpare(): Promise<void> {
+    const path = join(this.dir, this.spareFileName)
+    const spare = { path, sizeBytes: this.segmentSizeBytes, ready: false, done: Promise.resolve() }
     this.spare = spare
-    allocateFileAsync(spare.path, spare.sizeBytes).then(
+    spare.done = allocateFileAsync(path, spare.sizeBytes).then(
       () => {
         spare.ready = true
         // Closed (or reset) while it was being made: nobody will take it.
-        if (this.spare !== spare) rmSync(spare.path, { force: true })
+        if (this.spare !== spare) rmSync(path, { force: true })
       },
-      () => {
+      (error: unknown) => {
         // No spare (a full disk, say): the rotation makes its file itself and reports the error.
         if (this.spare === spare) this.spare = undefined
-        rmSync(spare.path, { force: true })
+        rmSync(path, { force: true })
+        throw systemError(error, `Cannot make the next segment's file in ${this.dir}`)
       },
     )
+    // Nobody may wait for it (reserveNextSegment does): a failure is the rotation's to report.
+    spare.done.catch(() => undefined)
+    return spare.done
+  }
+
+  /**
+   * Makes the next segment's file now (its blocks written, on the thread pool), so that the next
+   * rotation takes no new space; resolves once it is ready, rejects with the system's error
+   * (ENOSPC, EDQUOT) when the disk has no room for it. A node paused on a full disk calls it to
+   * find out that space is back: once it resolves, the room for the next segment is held.
+   */
+  reserveNextSegment(): Promise<void> {
+    try {
+      this.assertWritable('reserveNextSegment')
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    return this.spare?.done ?? this.prepareSpare()
+  }
+
+  /**
+   * Bytes of the entries the log holds, in its segments (their headers and frames, from the
+   * first segment to the open one): what max_log_bytes bounds. The files, made whole when
+   * created, take up to a segment (and a spare) more on disk.
+   */
+  get usedBytes(): number {
+    this.assertOpen('usedBytes')
+    let bytes = 0
+    for (const segment of this.segments) bytes += segment.usedBytes
+    return bytes
   }
 
   /**

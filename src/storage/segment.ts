@@ -173,8 +173,10 @@ export class Segment {
   /**
    * Creates a new, empty segment, durable at once: it is written whole under a temporary name,
    * synced and renamed, so a crash never leaves a half-made segment under a real name.
+   * `beforeRename` runs once the file has its blocks (the step a full disk refuses, with ENOSPC)
+   * and before it takes its name: a caller that replaces files changes nothing until then.
    */
-  static create(dir: string, baseIndex: number, prevTerm: number, sizeBytes: number, flags = 0): Segment {
+  static create(dir: string, baseIndex: number, prevTerm: number, sizeBytes: number, flags = 0, beforeRename?: () => void): Segment {
     const path = join(dir, segmentFileName(baseIndex))
     const temporaryPath = `${path}.tmp`
     try {
@@ -186,6 +188,7 @@ export class Segment {
     const segment = Segment.make(temporaryPath, baseIndex, prevTerm, sizeBytes, flags, false)
     try {
       syncRange(segment.mapping, 0, headerSizeBytes)
+      beforeRename?.()
       renameSync(temporaryPath, path)
       fsyncDirectory(dir)
     } catch (error) {

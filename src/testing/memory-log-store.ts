@@ -15,6 +15,21 @@ export class MemoryLogStore implements RaftLogStore {
   /** Term of entry base − 1. */
   private prevTerm = 0
   private durableCount = 0
+  /**
+   * Entries the disk still has room for (Infinity: no limit). An append of more, or any reset
+   * once it is 0, throws ENOSPC and changes nothing (as RaftLog's do when no new segment can be
+   * made); truncations and compactions go on.
+   */
+  room = Number.POSITIVE_INFINITY
+
+  /** The disk is full: no room for one more entry. */
+  get full(): boolean {
+    return this.room === 0
+  }
+
+  set full(full: boolean) {
+    this.room = full ? 0 : Number.POSITIVE_INFINITY
+  }
 
   get firstIndex(): number {
     return this.base
@@ -48,6 +63,8 @@ export class MemoryLogStore implements RaftLogStore {
   }
 
   append(entries: readonly NewEntry[]): number {
+    if (entries.length > this.room) throw noSpace('append')
+    this.room -= entries.length
     for (const entry of entries) {
       if (entry.term < this.lastTerm) throw new Error(`term ${entry.term} after ${this.lastTerm}`)
       this.entries.push({ index: this.lastIndex + 1, term: entry.term, type: entry.type ?? EntryType.Normal, data: entry.data ?? new Uint8Array(0) })
@@ -72,6 +89,7 @@ export class MemoryLogStore implements RaftLogStore {
   }
 
   reset(nextIndex: number, prevTerm: number): void {
+    if (this.full) throw noSpace('reset')
     this.entries = []
     this.base = nextIndex
     this.prevTerm = prevTerm
@@ -113,4 +131,8 @@ export class MemoryLogStore implements RaftLogStore {
     this.entries.length = Math.min(this.entries.length, this.durableCount + survivors)
     this.durableCount = this.entries.length
   }
+}
+
+function noSpace(call: string): Error {
+  return Object.assign(new Error(`ENOSPC: no space left on device (MemoryLogStore.${call})`), { code: 'ENOSPC' })
 }

@@ -45,6 +45,8 @@ interface SimNode {
    * driver's do, while the node goes on taking new Readies (flushes pipeline).
    */
   flushing: { ready: Ready; covered: readonly LogEntry[] | undefined; doneAt: number }[]
+  /** While its core is paused on a full disk: when the driver looks for room next, and the pause before the one after. */
+  diskRetry: { at: number; ticks: number } | undefined
 }
 
 /** What a harness on top of the simulator (clients, state machines) hears of each node. */
@@ -111,7 +113,7 @@ export class Simulator {
     for (let id = 1; id <= options.nodes; id++) {
       const log = new MemoryLogStore()
       const hard = { currentTerm: 0, votedFor: 0, commitIndex: 0 }
-      this.nodes.push({ id, core: this.makeCore(id, log, hard), log, hard, alive: true, applied: [], snapshot: undefined, flushing: [], flushTicks: undefined, paused: false })
+      this.nodes.push({ id, core: this.makeCore(id, log, hard), log, hard, alive: true, applied: [], snapshot: undefined, flushing: [], flushTicks: undefined, paused: false, diskRetry: undefined })
     }
   }
 
@@ -193,7 +195,7 @@ export class Simulator {
     if (this.nodes.some((node) => node.id === id)) throw new Error(`node ${id} exists`)
     const log = new MemoryLogStore()
     const hard = { currentTerm: 0, votedFor: 0, commitIndex: 0 }
-    const node: SimNode = { id, core: undefined as unknown as RaftCore, log, hard, alive: true, applied: [], snapshot: undefined, flushing: [], flushTicks: undefined, paused: false }
+    const node: SimNode = { id, core: undefined as unknown as RaftCore, log, hard, alive: true, applied: [], snapshot: undefined, flushing: [], flushTicks: undefined, paused: false, diskRetry: undefined }
     this.nodes.push(node)
     this.nodes.sort((a, b) => a.id - b.id)
     node.core = this.makeCore(id, log, hard)
@@ -219,6 +221,19 @@ export class Simulator {
 
   resume(id: number): void {
     this.node(id).paused = false
+  }
+
+  /** The node's disk fills: its log takes no more entries (appends throw ENOSPC) until freeDisk(). */
+  fillDisk(id: number): void {
+    this.node(id).log.full = true
+  }
+
+  /**
+   * Space is freed on the node's disk (room for `entries` more, default no limit): its driver
+   * finds out on its next look (with backoff), as RaftNode's does.
+   */
+  freeDisk(id: number, entries = Number.POSITIVE_INFINITY): void {
+    this.node(id).log.room = entries
   }
 
   /** The node's disk is replaced: log and saved state are gone (it restarts empty). */
@@ -273,6 +288,7 @@ export class Simulator {
   step(): void {
     this.time++
     for (const node of this.nodes) if (node.alive && !node.paused) node.core.tick()
+    for (const node of this.nodes) if (node.alive && !node.paused) this.retryWrites(node)
     for (const node of this.nodes) {
       // In order: a flush completes only after every earlier one.
       while (!node.paused && node.flushing.length > 0 && (node.flushing[0] as { doneAt: number }).doneAt <= this.time) {
@@ -307,6 +323,22 @@ export class Simulator {
       this.step()
     }
     return done()
+  }
+
+  /**
+   * As RaftNode's driver does for a core paused on a full disk: look for room after a pause that
+   * doubles (2 ticks, then up to 32), and resume the core once there is.
+   */
+  private retryWrites(node: SimNode): void {
+    if (node.core.diskFull === undefined) {
+      node.diskRetry = undefined
+      return
+    }
+    node.diskRetry ??= { at: this.time + 2, ticks: 2 }
+    if (this.time < node.diskRetry.at) return
+    if (!node.log.full) node.core.resumeWrites()
+    const ticks = Math.min(32, node.diskRetry.ticks * 2)
+    node.diskRetry = node.core.diskFull === undefined ? undefined : { at: this.time + ticks, ticks }
   }
 
   private drainReadies(): void {
@@ -394,7 +426,10 @@ export class Simulator {
       const sender = this.node(transfer.sender)
       const stillSender = sender.alive && sender.core === transfer.senderCore
       const target = this.node(transfer.message.to)
-      if (transfer.lost || !this.reachable(transfer.sender, target.id)) {
+      // A full disk takes no snapshot file (the driver's inbox refuses one that does not fit the
+      // free space), nor does a node paused on one: it would hold a file its core never installs.
+      const noRoom = target.log.full || target.core.diskFull !== undefined
+      if (transfer.lost || noRoom || !this.reachable(transfer.sender, target.id)) {
         if (stillSender) sender.core.reportSnapshot(target.id, false)
         continue
       }

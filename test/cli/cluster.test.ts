@@ -31,7 +31,7 @@ describe('a 3-process cluster over gRPC', () => {
     expect((await runCli(['kv', 'get', 'a', '--config', config])).stdout.trim()).toBe('1')
     expect(nodes.get(leader.id)!.output.some((line) => line.includes('"event":"election-won"'))).toBe(true)
     const all = await statuses(config)
-    expect(Object.keys(all[0]!).sort()).toEqual(['address', 'behind', 'clusterId', 'commitIndex', 'diskBytes', 'firstIndex', 'id', 'lastApplied', 'lastIndex', 'leaderId', 'reachable', 'role', 'suffrage', 'term'])
+    expect(Object.keys(all[0]!).sort()).toEqual(['address', 'behind', 'clusterId', 'commitIndex', 'diskBytes', 'diskFull', 'diskFullReason', 'firstIndex', 'id', 'lastApplied', 'lastIndex', 'leaderId', 'logBytes', 'maxLogBytes', 'reachable', 'role', 'suffrage', 'term'])
     // A command no node could apply is refused before it reaches the log (the client's session,
     // opened by a first good command, is the last entry before and after).
     const client = new ClusterClient([`127.0.0.1:${ports[leader.id - 1]}`])

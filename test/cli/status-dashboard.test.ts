@@ -59,8 +59,9 @@ describe('raftlog status', () => {
     const lines = text.stdout.trim().split('\n')
     expect(nodesJson).toHaveLength(3)
     nodesJson.forEach((node, i) => {
-      expect(Object.keys(node).sort()).toEqual(['address', 'behind', 'clusterId', 'commitIndex', 'diskBytes', 'firstIndex', 'id', 'lastApplied', 'lastIndex', 'leaderId', 'reachable', 'role', 'suffrage', 'term'])
+      expect(Object.keys(node).sort()).toEqual(['address', 'behind', 'clusterId', 'commitIndex', 'diskBytes', 'diskFull', 'diskFullReason', 'firstIndex', 'id', 'lastApplied', 'lastIndex', 'leaderId', 'logBytes', 'maxLogBytes', 'reachable', 'role', 'suffrage', 'term'])
       expect(node.suffrage).toBe('voter')
+      expect([node.diskFull, node.diskFullReason, node.maxLogBytes]).toEqual([false, '', 0])
       expect(node.diskBytes).toBeGreaterThan(1048576)
       // Both were asked a moment apart: the fields that cannot move between the two agree.
       expect(lines[i]).toMatch(new RegExp(`^node ${node.id} ${node.address}: ${node.role} \\(voter${node.role === 'leader' ? '' : ', \\d+ behind'}\\), term ${node.term}, leader \\d+, commit \\d+, applied \\d+, log ${node.firstIndex}\\.\\.\\d+, disk ${formatBytes(node.diskBytes as number).replace('.', '\\.')}$`))

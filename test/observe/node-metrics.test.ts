@@ -9,7 +9,7 @@ import { parseMetrics, sampleValue } from '../helpers/prometheus.js'
 import { tempDir } from '../helpers/temp-dir.js'
 
 class FakeNode extends EventEmitter {
-  current: RaftStatus = { id: 1, role: 'follower', term: 3, leaderId: 2, commitIndex: 10, lastApplied: 10, firstIndex: 1, lastIndex: 12, snapshotIndex: 0, snapshotTerm: 0, configuration: { voters: [1, 2, 3], outgoing: [], learners: [], addresses: {} }, configurationIndex: 1, clusterId: '', foundingId: '' }
+  current: RaftStatus = { id: 1, role: 'follower', term: 3, leaderId: 2, commitIndex: 10, lastApplied: 10, firstIndex: 1, lastIndex: 12, snapshotIndex: 0, snapshotTerm: 0, diskFull: false, diskFullReason: '', logBytes: 0, maxLogBytes: 0, configuration: { voters: [1, 2, 3], outgoing: [], learners: [], addresses: {} }, configurationIndex: 1, clusterId: '', foundingId: '' }
   counters: RaftNodeStats = {
     proposals: 0,
     reads: 0,

@@ -1,3 +1,4 @@
+import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { UsageError, type Command } from '../command.js'
 import { loadClusterConfig, nodeNotFound } from '../../net/config/cluster-config.js'
@@ -20,6 +21,8 @@ Ctrl-C (SIGINT) or SIGTERM; a leader hands leadership over first, so the cluster
 without waiting for an election timeout. A node removed from the cluster (raftlog member remove)
 stops by itself with exit status ${removedExitStatus}, also when it was down during its removal (the members tell
 it when it comes back); node ids are never reused, so bring the machine back under a new one.
+A node whose disk fills does not stop: it pauses (a disk-full warning; raftlog status says DISK
+FULL), appends and acknowledges nothing, and goes on by itself once space is freed.
 
 The nodes of the configuration file found a new cluster at their first start. After that the
 membership lives in the cluster's log; to add a node to a running cluster, start it with --join
@@ -99,6 +102,16 @@ export const nodeCommand: Command = {
     node.on('snapshot', ({ index, term, from }: { index: number; term: number; from: number }) => {
       if (from === 0) log('snapshot', `snapshot taken up to index ${index} (term ${term})`, { index, term })
       else log('snapshot-installed', `installed a snapshot up to index ${index} (term ${term}) from node ${from}`, { index, term, from })
+    })
+    node.on('paused', ({ reason, leader, handingOverTo }: { reason: string; leader: boolean; handingOverTo: number }) => {
+      const lead = leader ? `; it refuses proposals (ERR_DISK_FULL)${handingOverTo === 0 ? '' : ` and hands leadership to node ${handingOverTo}`}` : '; its leader sees a slow follower'
+      logger.warn('disk-full', `disk full: writes paused (${reason})${lead}; it answers no appends until there is room, and looks for room by itself: free space on the disk of ${join(cluster.logDirectory, `node_${nodeId}`)}`, { reason, leader, handingOverTo })
+    })
+    node.on('resumed', ({ pausedMs }: { pausedMs: number }) => {
+      log('disk-space', `disk space is back: writes resumed after ${(pausedMs / 1000).toFixed(1)} s`, { pausedMs })
+    })
+    node.on('logFull', ({ logBytes, maxLogBytes }: { logBytes: number; maxLogBytes: number }) => {
+      logger.warn('log-full', `the log holds ${logBytes} bytes, at max_log_bytes (${maxLogBytes}): new writes are refused (ERR_LOG_FULL) until a snapshot lets it be compacted (one is taken now)`, { logBytes, maxLogBytes })
     })
     node.on('configuration', ({ index, configuration }: { index: number; configuration: Configuration }) => {
       log('membership', `membership at index ${index}: ${describeConfiguration(configuration)}`, { index, voters: configuration.voters, outgoing: configuration.outgoing, learners: configuration.learners })

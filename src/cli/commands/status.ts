@@ -14,7 +14,10 @@ place in the membership (voter, learner) and how many entries it is behind. Memb
 not in the configuration file (nodes that joined) are found through the others. An unreachable
 node is shown as such, with the reason. With --json: an array with one object per node, with
 every field the text shows: id, address, reachable, role, suffrage, behind, term, leaderId,
-commitIndex, lastApplied, firstIndex, lastIndex, diskBytes, clusterId; for an unreachable node id,
+commitIndex, lastApplied, firstIndex, lastIndex, diskBytes, clusterId, diskFull and
+diskFullReason (a node whose disk is full: it appends nothing until there is room, and says
+since when and why), logBytes and maxLogBytes (the log's bytes and max_log_bytes, 0 for no
+ceiling); for an unreachable node id,
 address, reachable (false), error (why, in words) and, when the leader's configuration leaves it
 out (a node removed but still in the file), suffrage "not a member".
 
@@ -38,8 +41,8 @@ const watchIntervalMs = 1000
 /** Everything the text line shows, as JSON. */
 function statusJson(s: NodeStatus): Record<string, unknown> {
   if (!s.reachable) return { id: s.id, address: s.address, reachable: false, ...(s.suffrage === undefined ? {} : { suffrage: s.suffrage }), error: s.error }
-  const { id, address, reachable, role, suffrage, behind, term, leaderId, commitIndex, lastApplied, firstIndex, lastIndex, diskBytes, clusterId } = s
-  return { id, address, reachable, role, suffrage, behind, term, leaderId, commitIndex, lastApplied, firstIndex, lastIndex, diskBytes, clusterId }
+  const { id, address, reachable, role, suffrage, behind, term, leaderId, commitIndex, lastApplied, firstIndex, lastIndex, diskBytes, clusterId, diskFull, diskFullReason, logBytes, maxLogBytes } = s
+  return { id, address, reachable, role, suffrage, behind, term, leaderId, commitIndex, lastApplied, firstIndex, lastIndex, diskBytes, clusterId, diskFull, diskFullReason, logBytes, maxLogBytes }
 }
 
 function statusLine(s: NodeStatus): string {
@@ -48,7 +51,18 @@ function statusLine(s: NodeStatus): string {
   const disk = s.diskBytes === undefined ? '' : `, disk ${formatBytes(s.diskBytes)}`
   // Its place in the leader's configuration, and how far it trails the leader's log.
   const member = s.suffrage === undefined ? '' : ` (${s.suffrage}${s.behind === undefined || s.role === 'leader' ? '' : `, ${s.behind} behind`})`
-  return `node ${s.id} ${s.address}: ${s.role}${member}, term ${s.term}, leader ${s.leaderId === 0 ? 'unknown' : s.leaderId}, commit ${s.commitIndex}, applied ${s.lastApplied}, log ${s.firstIndex}..${s.lastIndex}${disk}`
+  return `node ${s.id} ${s.address}: ${s.role}${member}, term ${s.term}, leader ${s.leaderId === 0 ? 'unknown' : s.leaderId}, commit ${s.commitIndex}, applied ${s.lastApplied}, log ${s.firstIndex}..${s.lastIndex}${disk}${logCeiling(s)}${diskFull(s)}`
+}
+
+/** The log's size against max_log_bytes, when a ceiling is set. */
+function logCeiling(s: NodeStatus): string {
+  if (s.maxLogBytes === undefined || s.maxLogBytes === 0 || s.logBytes === undefined) return ''
+  return `, log ${formatBytes(s.logBytes)} of max ${formatBytes(s.maxLogBytes)}`
+}
+
+/** A node paused on a full disk says so, with since when and why. */
+function diskFull(s: NodeStatus): string {
+  return s.diskFull === true ? `, DISK FULL, writes paused (${s.diskFullReason})` : ''
 }
 
 async function printOnce(client: ClusterClient, timeoutMs: number, json: boolean): Promise<number> {

@@ -341,6 +341,8 @@ export class ClusterClient {
     let fruitless = 0
     /** Some attempt may have reached a leader that appended it. */
     let maybeApplied = false
+    /** The last refusal of a leader whose disk was full (it appended nothing). */
+    let diskFull: string | undefined
     while (Date.now() < deadline) {
       if (this.options.failFast === true && fruitless >= this.endpoints.length) {
         fruitless = 0
@@ -383,8 +385,20 @@ export class ClusterClient {
         const refusedAtHandshake = tlsFailure(address, details)
         if (refusedAtHandshake?.code === 'ERR_UNAUTHENTICATED') throw refusedAtHandshake
         if (code === grpc.status.INVALID_ARGUMENT) throw refused(address, method === 'Read' ? 'read' : 'command', details)
+        // The leader's log at its ceiling (max_log_bytes): refused before the log, never applied,
+        // and no other node would take it sooner. Said as it is, for the operator.
+        if (code === grpc.status.RESOURCE_EXHAUSTED && details.startsWith('ERR_LOG_FULL: ')) throw new RaftLogError('ERR_LOG_FULL', `${address} refused the write (ERR_LOG_FULL): ${details.slice('ERR_LOG_FULL: '.length)}`, { address })
         // Too large for gRPC: asking again, or another node, cannot help.
         if (code === grpc.status.RESOURCE_EXHAUSTED) throw new RaftLogError('ERR_BAD_COMMAND', `${address}: ${details}`)
+        // A leader whose disk is full refused it before the log (never applied) and hands
+        // leadership over: ask again shortly, the other nodes first.
+        if (code === grpc.status.UNAVAILABLE && details.startsWith('ERR_DISK_FULL: ')) {
+          if (this.leader === address) this.leader = undefined
+          diskFull = `${address}: ${details.slice('ERR_DISK_FULL: '.length)}`
+          lastProblem = diskFull
+          await pause(retryPauseMs)
+          continue
+        }
         if (code === grpc.status.FAILED_PRECONDITION) {
           if (details.startsWith('ERR_SESSION_EXPIRED')) throw Object.assign(new RaftLogError('ERR_SESSION_EXPIRED', details), { attempts })
           throw finalAnswer(details)
@@ -406,6 +420,7 @@ export class ClusterClient {
     if (method === 'Propose' && maybeApplied) {
       throw new RaftLogError('ERR_UNKNOWN_OUTCOME', `The command may or may not have been applied: no leader answered within ${timeoutMs} ms (last: ${lastProblem})`)
     }
+    if (diskFull !== undefined && lastProblem === diskFull) throw new RaftLogError('ERR_DISK_FULL', `No leader could take the ${method === 'Propose' ? 'command' : 'request'} within ${timeoutMs} ms (ERR_DISK_FULL): ${diskFull}`)
     throw new RaftLogError('ERR_NO_LEADER', `No leader could be reached within ${timeoutMs} ms (tried ${this.endpoints.join(', ')}; last: ${lastProblem})`)
   }
 

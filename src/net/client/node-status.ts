@@ -20,6 +20,13 @@ export interface NodeStatus {
   kvWritesApplied?: number
   /** Bytes of the node's directory. */
   diskBytes?: number
+  /** Its log cannot grow (a full disk): it appends nothing, and refuses proposals, until there is room. */
+  diskFull?: boolean
+  /** Since when and why, while diskFull ('since <ISO time>: <the system's error>'); '' otherwise. */
+  diskFullReason?: string
+  /** Bytes of the entries its log holds, and the ceiling a leader refuses writes at (0: none). */
+  logBytes?: number
+  maxLogBytes?: number
   /** Linearizable reads the node served since it started. */
   reads?: number
   clusterId?: string

@@ -41,6 +41,8 @@ export interface ClusterConfig {
   snapshotTrailingEntries: number
   /** Largest client command or read query a node takes, in bytes. */
   maxRequestBytes: number
+  /** A leader refuses writes once its log holds this many bytes (ERR_LOG_FULL); 0: no ceiling. */
+  maxLogBytes?: number
   /** Largest key of the key-value store, in bytes. */
   maxKeyBytes: number
   /** A snapshot being received that gets no chunk for this long is given up and its partial file deleted (ms). */
@@ -70,6 +72,7 @@ export const defaultClusterSettings = {
   max_request_bytes: defaultMaxRequestBytes,
   max_key_bytes: defaultMaxKeyBytes,
   snapshot_stall_timeout_ms: defaultSnapshotStallTimeoutMs,
+  max_log_bytes: 0,
 }
 
 function wholeNumber(value: unknown, path: string, field: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
@@ -186,13 +189,19 @@ export function loadClusterConfig(path: string, options: { checkFiles?: boolean 
   if (heartbeatInterval >= min) throw invalid(path, 'cluster_settings.heartbeat_interval', `${heartbeatInterval} must be below the election timeout's min (${min})`)
   const maxRequestBytes = wholeNumber(settings.max_request_bytes ?? defaultClusterSettings.max_request_bytes, path, 'cluster_settings.max_request_bytes', minRequestBytes, maxCommandBytes)
   const maxKeyBytes = wholeNumber(settings.max_key_bytes ?? Math.min(defaultClusterSettings.max_key_bytes, maxRequestBytes), path, 'cluster_settings.max_key_bytes', 1, maxRequestBytes)
+  const logSegmentSize = segmentSize(settings.log_segment_size ?? defaultClusterSettings.log_segment_size, path)
+  const maxLogBytes = wholeNumber(settings.max_log_bytes ?? defaultClusterSettings.max_log_bytes, path, 'cluster_settings.max_log_bytes', 0)
+  if (maxLogBytes !== 0 && maxLogBytes < 2 * logSegmentSize) {
+    throw invalid(path, 'cluster_settings.max_log_bytes', `must be 0 (no ceiling) or at least twice log_segment_size (${2 * logSegmentSize} bytes): a log keeps its open segment and compaction frees whole segments only; got ${maxLogBytes}`)
+  }
   const peerTls = peerTlsSettings(settings.peer_tls, path, options.checkFiles)
   const clientTls = clientTlsSettings(settings.client_tls, path, peerTls, options.checkFiles)
   return {
     path,
     nodes,
     logDirectory: resolve(dirname(path), logDirectory),
-    logSegmentSize: segmentSize(settings.log_segment_size ?? defaultClusterSettings.log_segment_size, path),
+    logSegmentSize,
+    maxLogBytes,
     maxEntriesPerQuery: wholeNumber(settings.max_entries_per_query ?? defaultClusterSettings.max_entries_per_query, path, 'cluster_settings.max_entries_per_query', 1),
     electionTimeout: [min, max],
     heartbeatInterval,

@@ -165,6 +165,11 @@ function clientService(node: RaftNode, options: NodeServerOptions, extras: NodeS
       (result) => callback(null, { result: result === undefined ? Buffer.alloc(0) : Buffer.from(result as Uint8Array) }),
       (error: RaftLogError) => {
         if (error.code === 'ERR_NOT_LEADER' || error.code === 'ERR_PROPOSAL_DROPPED' || error.code === 'ERR_LEADERSHIP_TRANSFER') notLeader(error, callback)
+        // Refused before the log, so never applied. A full disk passes (the leader hands over):
+        // UNAVAILABLE, which a client retries; a log at its ceiling waits for an operator or a
+        // compaction: RESOURCE_EXHAUSTED (etcd answers its own space quota so), which it does not.
+        else if (error.code === 'ERR_DISK_FULL') callback({ code: grpc.status.UNAVAILABLE, details: `ERR_DISK_FULL: ${error.message}` })
+        else if (error.code === 'ERR_LOG_FULL') callback({ code: grpc.status.RESOURCE_EXHAUSTED, details: `ERR_LOG_FULL: ${error.message}` })
         else failed(error, callback)
       },
     )
@@ -308,6 +313,7 @@ export async function serveNode(options: NodeServerOptions, extras: NodeServerEx
       electionTimeout: cluster.electionTimeout,
       heartbeatInterval: cluster.heartbeatInterval,
       segmentSize: cluster.logSegmentSize,
+      ...(cluster.maxLogBytes === undefined ? {} : { maxLogBytes: cluster.maxLogBytes }),
       maxEntriesPerAppend: cluster.maxEntriesPerQuery,
       snapshotThreshold: cluster.snapshotThreshold,
       snapshotTrailingEntries: cluster.snapshotTrailingEntries,

@@ -75,7 +75,9 @@ function drawNodes(nodes) {
     cell(row, node.lag, 'number')
     cell(row, node.lastIndex < node.firstIndex ? `empty (next ${node.firstIndex})` : `${node.firstIndex}..${node.lastIndex}`)
     cell(row, bytes(node.diskBytes), 'number')
-    cell(row, 'reachable')
+    // A node paused on a full disk is there, but appends nothing until it has room.
+    const state = cell(row, node.diskFull ? 'DISK FULL: writes paused' : 'reachable')
+    if (node.diskFull) state.title = node.diskFullReason ?? ''
   }
 }
 

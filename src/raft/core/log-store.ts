@@ -26,14 +26,17 @@ export interface RaftLogStore {
   slice(from: number, to?: number, options?: { maxBytes?: number }): LogEntry[]
   /**
    * Appends after lastIndex, each entry taking the next index; returns the new lastIndex. Not
-   * durable yet: the driver flushes when Ready.mustFlush says so. Terms never go back.
+   * durable yet: the driver flushes when Ready.mustFlush says so. Terms never go back. All or
+   * nothing: when the disk has no room it throws an error whose code is ENOSPC (or EDQUOT), and
+   * the log is as it was; the core then pauses (RaftCore.diskFull) instead of failing.
    */
   append(entries: readonly NewEntry[]): number
   /** Drops every entry after `index` (a conflict with the leader's log); durable when it returns. */
   truncateAfter(index: number): void
   /**
    * Empties the log so that its next entry is nextIndex, with termAt(nextIndex − 1) = prevTerm
-   * (a snapshot was installed); durable when it returns.
+   * (a snapshot was installed); durable when it returns. On a full disk it throws ENOSPC and
+   * the log is as it was.
    */
   reset(nextIndex: number, prevTerm: number): void
 }

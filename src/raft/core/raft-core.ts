@@ -11,7 +11,7 @@
 import { EntryType, maxTermOrIndex, type LogEntry } from '../../storage/log-entry.js'
 import type { RaftLogStore } from './log-store.js'
 import type { AppendEntries, AppendEntriesResponse, InstallSnapshot, RaftMessage, ReadIndexRequest, RequestVote, RequestVoteResponse, TimeoutNow } from './messages.js'
-import { RaftLogError } from '../../errors.js'
+import { RaftLogError, isDiskFullError } from '../../errors.js'
 import type { Progress } from './progress.js'
 import { decodeConfiguration, encodeConfiguration, isJoint, isVoter, membersOf, votersOnly, type Configuration } from './configuration.js'
 import { hasQuorum } from './quorum.js'
@@ -68,6 +68,13 @@ export class RaftCore {
   /** A peer told this node it was removed from the cluster (stopStanding). */
   private removedFromCluster = false
   private campaignCount = 0
+  /**
+   * The log refused to grow (its disk is full): why. Until resumeWrites() nothing is appended,
+   * so nothing is acknowledged that is not durable; see diskFull.
+   */
+  private diskFullError: Error | undefined
+  /** The last AppendEntries whose entries could not be appended: stepped again on resumeWrites(). */
+  private heldAppend: AppendEntries | undefined
 
   // Time, in ticks.
   private electionElapsed = 0
@@ -205,6 +212,17 @@ export class RaftCore {
     return this.campaignCount
   }
 
+  /**
+   * Why the log cannot grow (its disk is full), while it cannot: undefined otherwise. Meanwhile
+   * the node appends nothing: a leader refuses proposals (ERR_DISK_FULL) and hands leadership
+   * to another voter, a follower leaves the AppendEntries it cannot persist unanswered (its
+   * leader sees a slow follower: heartbeats are answered) and nobody stands for election. The
+   * driver retries (resumeWrites) once it finds room.
+   */
+  get diskFull(): Error | undefined {
+    return this.diskFullError
+  }
+
   /** What this leader knows of each follower (empty on a follower): for status and metrics. */
   followers(): FollowerSummary[] {
     return this.roleValue === 'leader' ? this.tracker.summaries() : []
@@ -258,6 +276,8 @@ export class RaftCore {
       this.broadcastHeartbeat()
     }
     this.resendLostAppends()
+    // A hand-over that timed out is tried again while the log still cannot grow.
+    if (this.diskFullError !== undefined) this.handOverForDisk()
     this.promoteCaughtUp()
     this.chooseClusterToken()
     if (this.now === this.departingUntil) this.syncProgress()
@@ -282,7 +302,83 @@ export class RaftCore {
    */
   propose(data: Uint8Array, type: EntryType = EntryType.Normal): number | undefined {
     if (this.roleValue !== 'leader' || this.transfer.active) return undefined
-    return this.appendOwn(data, type)
+    if (this.diskFullError !== undefined) throw this.diskFullRefusal()
+    try {
+      return this.appendOwn(data, type)
+    } catch (error) {
+      if (!isDiskFullError(error)) throw error
+      this.pauseWrites(error as Error)
+      throw this.diskFullRefusal()
+    }
+  }
+
+  /**
+   * The driver found room on the disk again: appending goes on, beginning with the
+   * AppendEntries held back, stepped again as it came (its entries, in their order); a leader
+   * that owes its term's no-op appends it. If the disk is still full the node stays paused.
+   */
+  resumeWrites(): void {
+    if (this.diskFullError === undefined) return
+    this.diskFullError = undefined
+    this.softStateChanged = true
+    const held = this.heldAppend
+    this.heldAppend = undefined
+    if (this.roleValue === 'leader') {
+      // Entries of earlier terms commit only under one of this term (§5.4.2).
+      if (this.log.lastTerm !== this.term) this.appendInternal(new Uint8Array(0), EntryType.NoOp)
+      this.membershipCommitted()
+    }
+    if (held === undefined) return
+    this.step(held)
+    // Still no room for all of it: its first entry alone fits the segment the driver just
+    // reserved. Acknowledging a prefix is what a shorter message would have had: the leader
+    // sends the rest again.
+    const heldAgain = this.heldAppend as AppendEntries | undefined
+    if (this.diskFullError !== undefined && heldAgain === held && held.entries.length > 1) {
+      this.diskFullError = undefined
+      this.heldAppend = undefined
+      this.step({ ...held, entries: held.entries.slice(0, 1) })
+    }
+  }
+
+  /** The log could not grow (a full disk): stop appending until resumeWrites(). */
+  private pauseWrites(error: Error): void {
+    if (this.diskFullError !== undefined) return
+    this.diskFullError = error
+    this.softStateChanged = true
+    // The driver says so (one line): the core has nothing to add but the hand-over.
+    this.handOverForDisk()
+  }
+
+  /**
+   * A leader that cannot append cannot commit: it hands leadership to the most up-to-date voter,
+   * which can (Raft dissertation §3.10). A sole voter leads on and refuses proposals.
+   */
+  private handOverForDisk(): void {
+    if (this.roleValue !== 'leader' || this.transfer.active) return
+    const target = this.tracker.mostUpToDateVoter(this.configuration, this.id)
+    if (target === 0) return
+    this.transferLeadership(target)
+  }
+
+  private diskFullRefusal(): RaftLogError {
+    const reason = this.diskFullError?.message ?? 'no room'
+    return new RaftLogError('ERR_DISK_FULL', `Node ${this.id} cannot append to its log: its disk is full (${reason}); it hands leadership over and resumes by itself once there is room: propose again`, { leaderId: this.leader }, { cause: this.diskFullError })
+  }
+
+  /**
+   * An entry the leader appends of its own accord (its no-op, a configuration, the cluster's
+   * token): on a full disk it is not appended, and the index is undefined.
+   */
+  private appendInternal(data: Uint8Array, type: EntryType): number | undefined {
+    if (this.diskFullError !== undefined) return undefined
+    try {
+      return this.appendOwn(data, type)
+    } catch (error) {
+      if (!isDiskFullError(error)) throw error
+      this.pauseWrites(error as Error)
+      return undefined
+    }
   }
 
   /**
@@ -493,6 +589,7 @@ export class RaftCore {
       droppedReads,
       compactTo: this.compactTo > 0 ? this.compactTo : undefined,
       restore: this.restore,
+      diskFull: this.diskFullError !== undefined,
     }
     this.compactTo = 0
     this.restore = undefined
@@ -521,7 +618,8 @@ export class RaftCore {
     // Learners, and nodes the configuration no longer names, never stand; nor does a node on a
     // configuration from before it joined (a replayed past in which its id may have voted), nor
     // one told it was removed.
-    if (!isVoter(this.configuration, this.id) || this.configurationIndex < this.memberSinceIndex || this.removedFromCluster) return
+    // Nor one whose log cannot grow: it could not append the no-op that lets it commit.
+    if (!isVoter(this.configuration, this.id) || this.configurationIndex < this.memberSinceIndex || this.removedFromCluster || this.diskFullError !== undefined) return
     if (this.term >= maxTermOrIndex) {
       this.warn(`node ${this.id}: term ${this.term} is the largest raftlog takes; it cannot stand for another`)
       return
@@ -593,7 +691,8 @@ export class RaftCore {
       if (progress !== undefined) progress.lastHeardAt = this.now
     }
     // A no-op in the new term: entries of earlier terms commit only under one of the current term.
-    this.propose(new Uint8Array(0), EntryType.NoOp)
+    // On a full disk it is owed (resumeWrites) and leadership goes to another voter.
+    this.appendInternal(new Uint8Array(0), EntryType.NoOp)
     // Right behind it when it can (a new cluster's first leader): the same index every time.
     this.chooseClusterToken()
   }
@@ -705,20 +804,29 @@ export class RaftCore {
       this.send(this.appendResponse(message, false, message.prevLogIndex, this.firstIndexOfTerm(prevLogIndex, conflictTerm), conflictTerm))
       return
     }
-    this.appendFromLeader(entries)
+    // Entries this node cannot persist are not acknowledged: the message waits for room.
+    if (!this.appendFromLeader(entries)) {
+      this.heldAppend = message
+      return
+    }
     const matchIndex = prevLogIndex + entries.length
     this.commitTo(Math.min(message.leaderCommit, matchIndex))
     this.send(this.appendResponse(message, true, matchIndex, 0, 0))
   }
 
-  /** Appends the leader's `entries` that are new here, first cutting the log where it conflicts. */
-  private appendFromLeader(entries: readonly LogEntry[]): void {
+  /**
+   * Appends the leader's `entries` that are new here, first cutting the log where it conflicts.
+   * False when there are new entries and the log cannot take them (a full disk): then nothing
+   * was appended (RaftLogStore.append takes all or nothing).
+   */
+  private appendFromLeader(entries: readonly LogEntry[]): boolean {
     let position = 0
     for (; position < entries.length; position++) {
       const entry = entries[position] as LogEntry
       if (entry.index > this.log.lastIndex) break
       if (this.log.termAt(entry.index) !== entry.term) {
         if (entry.index <= this.commitIndex) throw new Error(`raft invariant: node ${this.id} would truncate committed index ${entry.index}`)
+        if (this.diskFullError !== undefined) return false
         this.log.truncateAfter(entry.index - 1)
         this.logCuts++
         this.durableIndex = Math.min(this.durableIndex, entry.index - 1)
@@ -726,13 +834,21 @@ export class RaftCore {
         break
       }
     }
-    if (position === entries.length) return
+    if (position === entries.length) return true
+    if (this.diskFullError !== undefined) return false
     const first = (entries[position] as LogEntry).index
     if (first !== this.log.lastIndex + 1) throw new Error(`raft invariant: node ${this.id} would append index ${first} after ${this.log.lastIndex}`)
     const appended = entries.slice(position)
-    this.log.append(appended.map((entry) => ({ term: entry.term, type: entry.type, data: entry.data })))
+    try {
+      this.log.append(appended.map((entry) => ({ term: entry.term, type: entry.type, data: entry.data })))
+    } catch (error) {
+      if (!isDiskFullError(error)) throw error
+      this.pauseWrites(error as Error)
+      return false
+    }
     for (const entry of appended) if (entry.type === EntryType.Config) this.configurationAppended(entry.index, entry.data)
     this.logChanged = true
+    return true
   }
 
   /**
@@ -748,7 +864,16 @@ export class RaftCore {
     this.snapshotDurable({ index, term })
     if (index > this.commitIndex) {
       if (this.log.termAt(index) !== term) {
-        this.log.reset(index + 1, term)
+        // A reset makes a new segment: on a full disk the snapshot stays unanswered (the leader
+        // sends it again), and the log as it was (RaftLog.reset changes nothing when it cannot).
+        if (this.diskFullError !== undefined) return
+        try {
+          this.log.reset(index + 1, term)
+        } catch (error) {
+          if (!isDiskFullError(error)) throw error
+          this.pauseWrites(error as Error)
+          return
+        }
         this.logCuts++
         this.durableIndex = index
         // The snapshot's configuration is the one in force now; the log held nothing after it.
@@ -972,7 +1097,14 @@ export class RaftCore {
     }
     const joint = enterJoint(this.configuration, target)
     this.checkStartedMajority(joint)
-    return this.appendOwn(encodeConfiguration(joint), EntryType.Config)
+    if (this.diskFullError !== undefined) throw this.diskFullRefusal()
+    try {
+      return this.appendOwn(encodeConfiguration(joint), EntryType.Config)
+    } catch (error) {
+      if (!isDiskFullError(error)) throw error
+      this.pauseWrites(error as Error)
+      throw this.diskFullRefusal()
+    }
   }
 
   /**
@@ -1002,8 +1134,7 @@ export class RaftCore {
     const config = this.configuration
     if (this.newClusterToken === undefined || config.clusterToken !== undefined || this.tokenProposedInTerm === this.term) return
     if (this.configurationIndex > this.commitIndex || isJoint(config) || this.transfer.active || membersOf(config).length === 0) return
-    this.tokenProposedInTerm = this.term
-    this.appendOwn(encodeConfiguration({ ...config, clusterToken: this.newClusterToken() }), EntryType.Config)
+    if (this.appendInternal(encodeConfiguration({ ...config, clusterToken: this.newClusterToken() }), EntryType.Config) !== undefined) this.tokenProposedInTerm = this.term
   }
 
   /**
@@ -1013,7 +1144,7 @@ export class RaftCore {
    */
   private promoteCaughtUp(): void {
     const waiting = this.configuration.promoteWhenCaughtUp ?? []
-    if (waiting.length === 0 || this.configurations.changeUnderWay(this.commitIndex) || this.transfer.active) return
+    if (waiting.length === 0 || this.configurations.changeUnderWay(this.commitIndex) || this.transfer.active || this.diskFullError !== undefined) return
     const ready = waiting.filter((id) => {
       const match = this.tracker.get(id)?.match ?? 0
       return match > 0 && this.log.lastIndex - match <= this.maxPromotionLagEntries && this.heardLately(id)
@@ -1076,9 +1207,8 @@ export class RaftCore {
     if (this.configurationIndex > this.commitIndex) return
     const config = this.configuration
     if (isJoint(config)) {
-      if (this.configuredLeave !== this.configurationIndex) {
+      if (this.configuredLeave !== this.configurationIndex && this.appendInternal(encodeConfiguration(leaveJoint(config)), EntryType.Config) !== undefined) {
         this.configuredLeave = this.configurationIndex
-        this.appendOwn(encodeConfiguration(leaveJoint(config)), EntryType.Config)
       }
       return
     }

@@ -68,4 +68,6 @@ export interface Ready {
    * before applying anything after it.
    */
   restore: SnapshotMeta | undefined
+  /** The log cannot grow (a full disk): the node appends nothing until the driver calls resumeWrites() (RaftCore.diskFull says why). */
+  diskFull: boolean
 }

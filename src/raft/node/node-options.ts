@@ -5,6 +5,7 @@ import { checkClusterId } from './cluster-identity.js'
 import type { StateMachine } from '../state-machine.js'
 import type { Transport } from '../transport.js'
 import { defaultSnapshotTrailingEntries, type ReadMode } from '../core/options.js'
+import { defaultSegmentSizeBytes } from '../../storage/segment-format.js'
 
 /** Entries applied since the last snapshot that trigger a new one. */
 export const defaultSnapshotThreshold = 10_000
@@ -53,6 +54,13 @@ export interface RaftNodeOptions {
   memberSince?: number
   /** Segment size of the log in bytes. */
   segmentSize?: number
+  /**
+   * A ceiling on the bytes of the entries the log holds (RaftLog.usedBytes), in bytes: a leader
+   * refuses a proposal that would pass it (ERR_LOG_FULL) and takes a snapshot at once, after
+   * which compaction makes room. 0 (the default): none. At least twice segmentSize: the log
+   * keeps its open segment, and compaction frees whole segments only.
+   */
+  maxLogBytes?: number
   maxEntriesPerAppend?: number
   maxBytesPerAppend?: number
   /**
@@ -137,6 +145,13 @@ export function checkNodeOptions(options: RaftNodeOptions): { tickMs: number; el
   }
   if (options.leaseClockDriftMs !== undefined && (!Number.isInteger(options.leaseClockDriftMs) || options.leaseClockDriftMs < 0 || options.leaseClockDriftMs >= min)) {
     throw bad('leaseClockDriftMs', `must be a whole number of milliseconds from 0 to below the election timeout's minimum (${min}), got ${String(options.leaseClockDriftMs)}`)
+  }
+  const maxLogBytes = options.maxLogBytes
+  if (maxLogBytes !== undefined && maxLogBytes !== 0) {
+    const segment = options.segmentSize ?? defaultSegmentSizeBytes
+    if (!Number.isSafeInteger(maxLogBytes) || maxLogBytes < 2 * segment) {
+      throw bad('maxLogBytes', `must be 0 (no ceiling) or a whole number of bytes from twice the segment size (${2 * segment}): the log keeps its open segment and compaction frees whole segments only; got ${String(maxLogBytes)}`)
+    }
   }
   for (const [option, min] of [['snapshotThreshold', 1], ['snapshotTrailingEntries', 0]] as const) {
     const value = options[option]

@@ -22,7 +22,8 @@ import { EventEmitter } from 'node:events'
 import { join } from 'node:path'
 import { RaftLog, type RaftLogStats } from '../../storage/raft-log.js'
 import { RaftStateFile, stateFileName, type ServerState } from '../../storage/raft-state-file.js'
-import { RaftLogError } from '../../errors.js'
+import { RaftLogError, isDiskFullError } from '../../errors.js'
+import { frameSizeBytes } from '../../storage/segment-format.js'
 import { SnapshotStore } from '../../storage/snapshot-store.js'
 import { RaftCore, type Ready, type Role, type SnapshotMeta } from '../core/raft-core.js'
 import { Applier } from './applier.js'
@@ -91,6 +92,17 @@ export interface RaftStatus {
   /** Last index of the newest snapshot (0: none). */
   snapshotIndex: number
   snapshotTerm: number
+  /**
+   * The node's log cannot grow (its disk is full): it refuses proposals (ERR_DISK_FULL), hands
+   * leadership over and answers no appends until space returns, which it finds out by itself.
+   */
+  diskFull: boolean
+  /** Why, and since when, while diskFull: the system's error (ENOSPC …); '' otherwise. */
+  diskFullReason: string
+  /** Bytes of the entries the log holds (RaftLog.usedBytes; 0 once stopped). */
+  logBytes: number
+  /** The ceiling a leader refuses writes at (ERR_LOG_FULL); 0: none. */
+  maxLogBytes: number
   /** The configuration in use (the latest in the log) and the index of its entry. */
   configuration: Configuration
   configurationIndex: number
@@ -105,6 +117,12 @@ const serverStates: Record<Role, ServerState> = { follower: 0, candidate: 1, lea
 const maxFlushesInFlight = 16
 /** Readies of any kind taken before the node waits (a disk that hangs must not grow memory forever). */
 const maxReadiesInFlight = 4096
+/**
+ * A node paused on a full disk looks for room after this long, then twice as long each time up to
+ * maxDiskRetryMs: soon after space is freed, without spinning on a disk that stays full.
+ */
+const firstDiskRetryMs = 100
+const maxDiskRetryMs = 5000
 
 type Timing = ReturnType<typeof checkNodeOptions>
 
@@ -179,6 +197,13 @@ export class RaftNode extends EventEmitter {
   private completions: Promise<void> = Promise.resolve()
   private stopped = false
   private failure: Error | undefined
+  /** While the log cannot grow (RaftCore.diskFull): since when, why, and the next look for room. */
+  private diskPause: { since: number; reason: string; retryMs: number; timer: NodeJS.Timeout | undefined } | undefined
+  /** The leader's ceiling on RaftLog.usedBytes (0: none), and whether it was reached (said once). */
+  private readonly maxLogBytes: number
+  private atLogCeiling = false
+  /** A snapshot for the ceiling was asked for and not started yet. */
+  private ceilingSnapshotAsked = false
 
   private constructor(
     options: RaftNodeOptions,
@@ -192,6 +217,7 @@ export class RaftNode extends EventEmitter {
   ) {
     super()
     this.foundingId = clusterId
+    this.maxLogBytes = options.maxLogBytes ?? 0
     this.electionTimeoutMaxMs = (options.electionTimeout ?? defaultElectionTimeoutMs)[1]
     this.membership = new MembershipRequests(3 * this.electionTimeoutMaxMs)
     const { tickMs, electionTicks, heartbeatTicks } = timing
@@ -271,6 +297,7 @@ export class RaftNode extends EventEmitter {
       currentTerm: () => this.core.currentTerm,
       leaderId: () => this.core.leaderId,
       onComplete: (message, startedAt) => this.installSnapshot(message, startedAt),
+      refusal: () => (this.diskPause === undefined ? undefined : `its disk is full (${this.diskPause.reason}): it takes no snapshot until there is room`),
       logger: this.logger,
       ...(options.snapshotStallTimeoutMs === undefined ? {} : { stallTimeoutMs: options.snapshotStallTimeoutMs }),
     })
@@ -350,10 +377,17 @@ export class RaftNode extends EventEmitter {
     }
     if (this.stopped) return Promise.reject(new RaftLogError('ERR_STOPPED', `RaftNode.propose: node ${this.id} is stopped`))
     if (this.failure !== undefined) return Promise.reject(this.failure)
+    const refused = this.core.role === 'leader' ? (this.diskFullRefusal() ?? this.logFullRefusal(data.length)) : undefined
+    if (refused !== undefined) return Promise.reject(refused)
     let index: number | undefined
     try {
       index = this.core.propose(data)
     } catch (error) {
+      // The disk refused room just now: the core paused, and the proposal was never appended.
+      if (isDiskFullError(error)) {
+        this.schedule()
+        return Promise.reject(error)
+      }
       this.fail(error as Error)
       return Promise.reject(this.failure ?? error)
     }
@@ -521,6 +555,55 @@ export class RaftNode extends EventEmitter {
     })
   }
 
+  /** ERR_DISK_FULL while this leader's log cannot grow (it hands leadership over meanwhile). */
+  private diskFullRefusal(): RaftLogError | undefined {
+    const pause = this.diskPause
+    if (pause === undefined && this.core.diskFull === undefined) return undefined
+    const reason = pause?.reason ?? this.core.diskFull?.message ?? 'no room'
+    const to = this.core.transferringTo
+    const error = new RaftLogError(
+      'ERR_DISK_FULL',
+      `Node ${this.id} cannot write: its disk is full (${reason}); it takes no proposals until there is room again, which it finds out by itself${to === 0 ? '' : `, and hands leadership to node ${to}`}: propose again${to === 0 ? '' : ' there'}`,
+      { leaderId: to },
+    )
+    return Object.assign(error, to === 0 ? {} : { leaderId: to })
+  }
+
+  /**
+   * ERR_LOG_FULL when the entry would take this leader's log past maxLogBytes. Starts a snapshot
+   * (whatever snapshotThreshold says), after which the log is compacted and takes writes again.
+   */
+  private logFullRefusal(payloadBytes: number): RaftLogError | undefined {
+    if (this.maxLogBytes === 0) return undefined
+    const logBytes = this.log.usedBytes
+    if (logBytes + frameSizeBytes(payloadBytes) <= this.maxLogBytes) {
+      this.atLogCeiling = false
+      return undefined
+    }
+    if (!this.atLogCeiling) {
+      this.atLogCeiling = true
+      this.emitAfterTurn('logFull', { logBytes, maxLogBytes: this.maxLogBytes })
+    }
+    this.snapshotForCeiling()
+    const snapshots = this.snapshotter.enabled
+      ? 'it takes a snapshot now and compacts its log behind it, then takes writes again: retry shortly. If this lasts, lower snapshot_trailing_entries or raise max_log_bytes (and the disk under it)'
+      : 'its state machine takes no snapshots (no snapshot() and restore()), so its log is never compacted: raise max_log_bytes'
+    return new RaftLogError('ERR_LOG_FULL', `Node ${this.id}'s log holds ${logBytes} bytes and would pass its ceiling, max_log_bytes ${this.maxLogBytes}, with this entry; ${snapshots}`, {
+      logBytes,
+      maxLogBytes: this.maxLogBytes,
+    })
+  }
+
+  /** A snapshot now, between two entries, so that compaction brings the log back under maxLogBytes. */
+  private snapshotForCeiling(): void {
+    // Once per wait: every proposal refused meanwhile asks for the same snapshot.
+    if (!this.snapshotter.enabled || this.snapshotter.busy || this.ceilingSnapshotAsked) return
+    this.ceilingSnapshotAsked = true
+    void this.applier
+      .betweenTwoEntries(() => this.snapshotter.maybeTake(this.applier.lastApplied, undefined, { evenBelowThreshold: true }))
+      .finally(() => (this.ceilingSnapshotAsked = false))
+  }
+
   /** Counters since start, for metrics (see also the 'flush' event: { durationMs } per flush). */
   stats(): RaftNodeStats {
     return { ...this.counters, elections: this.core.campaigns, log: { ...this.log.stats }, followers: this.core.followers() }
@@ -539,6 +622,10 @@ export class RaftNode extends EventEmitter {
       lastIndex: this.stopped ? 0 : this.log.lastIndex,
       snapshotIndex: snapshot?.index ?? 0,
       snapshotTerm: snapshot?.term ?? 0,
+      diskFull: this.diskPause !== undefined,
+      diskFullReason: this.diskPause === undefined ? '' : `since ${new Date(this.diskPause.since).toISOString()}: ${this.diskPause.reason}`,
+      logBytes: this.stopped ? 0 : this.log.usedBytes,
+      maxLogBytes: this.maxLogBytes,
       configuration: this.core.configuration,
       configurationIndex: this.core.configurationIndex,
       clusterId: this.clusterId,
@@ -593,6 +680,7 @@ export class RaftNode extends EventEmitter {
     if (this.stopped) return
     this.stopped = true
     clearInterval(this.timer)
+    clearTimeout(this.diskPause?.timer)
     await this.processing
     await this.completions
     await this.applier.stop()
@@ -669,6 +757,7 @@ export class RaftNode extends EventEmitter {
   }
 
   private take(ready: Ready): void {
+    this.followDiskState(ready.diskFull)
     if (ready.hardState !== undefined) this.saveState(ready)
     // What the core decided about the log beyond appends: compaction behind a snapshot, and a
     // snapshot stepped in that replaced it.
@@ -699,11 +788,64 @@ export class RaftNode extends EventEmitter {
       })
   }
 
-  /** A snapshot when enough entries were applied; once written, look again (between two entries). */
+  /**
+   * A snapshot when enough entries were applied, or any were and the log reached maxLogBytes (a
+   * follower's too: it refuses nothing, but its disk is the same size); once written, look again
+   * (between two entries).
+   */
   private maybeSnapshot(lastApplied: number): void {
-    this.snapshotter.maybeTake(lastApplied, () => {
-      if (!this.stopped && this.failure === undefined) void this.applier.betweenTwoEntries(() => this.maybeSnapshot(this.applier.lastApplied))
-    })
+    const evenBelowThreshold = this.maxLogBytes > 0 && !this.stopped && this.log.usedBytes >= this.maxLogBytes
+    this.snapshotter.maybeTake(
+      lastApplied,
+      () => {
+        if (!this.stopped && this.failure === undefined) void this.applier.betweenTwoEntries(() => this.maybeSnapshot(this.applier.lastApplied))
+      },
+      { evenBelowThreshold },
+    )
+  }
+
+  /**
+   * The core says whether its log can grow: on the change, pause (one 'paused' event, a look for
+   * room after firstDiskRetryMs) or resume (one 'resumed' event).
+   */
+  private followDiskState(full: boolean): void {
+    const pause = this.diskPause
+    if (full && pause === undefined) {
+      const reason = this.core.diskFull?.message ?? 'no room'
+      this.diskPause = { since: Date.now(), reason, retryMs: firstDiskRetryMs, timer: undefined }
+      this.lookForRoomLater()
+      this.emitAfterTurn('paused', { reason, leader: this.core.role === 'leader', handingOverTo: this.core.transferringTo })
+    } else if (!full && pause !== undefined) {
+      clearTimeout(pause.timer)
+      this.diskPause = undefined
+      this.emitAfterTurn('resumed', { pausedMs: Date.now() - pause.since })
+    }
+  }
+
+  private lookForRoomLater(): void {
+    const pause = this.diskPause
+    if (pause === undefined || this.stopped || this.failure !== undefined) return
+    pause.timer = setTimeout(() => this.lookForRoom(), pause.retryMs)
+    pause.retryMs = Math.min(maxDiskRetryMs, pause.retryMs * 2)
+  }
+
+  /**
+   * Asks the log for the next segment's blocks (what the disk refused): once it has them, the
+   * core takes up what it held back (resumeWrites), in order; still no room, look again later.
+   */
+  private lookForRoom(): void {
+    if (this.stopped || this.failure !== undefined || this.diskPause === undefined) return
+    this.log.reserveNextSegment().then(
+      () => {
+        this.guard(() => this.core.resumeWrites())
+        // Still paused (the entry held back needs more than one segment, say): later.
+        if (this.core.diskFull !== undefined) this.lookForRoomLater()
+      },
+      (error: unknown) => {
+        if (isDiskFullError(error)) this.lookForRoomLater()
+        else this.fail(error as Error)
+      },
+    )
   }
 
   /** Emits 'flush' with the flush's duration when it completes. */
@@ -949,6 +1091,7 @@ export class RaftNode extends EventEmitter {
     this.failure = error
     this.logger.warn(`node ${this.id}: stopping after a storage failure: ${error.message}`)
     clearInterval(this.timer)
+    clearTimeout(this.diskPause?.timer)
     void this.applier.stop()
     this.pending.rejectAll(error)
     this.reads.rejectAll(error)

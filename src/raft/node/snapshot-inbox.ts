@@ -30,6 +30,11 @@ export interface SnapshotInboxOptions {
   stallTimeoutMs?: number
   /** Bytes free for this node's files in `dir` (default: statfs). Tests give their own. */
   freeBytes?: (dir: string) => Promise<number>
+  /**
+   * Why no snapshot is taken now, if none is (the node's log cannot grow: installing one needs a
+   * new segment): a transfer is refused at its first chunk, saying so, and the leader tries later.
+   */
+  refusal?: () => string | undefined
 }
 
 /** The transfer under way: which snapshot, from whom, and the size its first chunk declared. */
@@ -120,6 +125,11 @@ export class SnapshotInbox {
    */
   private async begin(chunk: SnapshotChunk): Promise<Receiving | undefined> {
     await this.drop()
+    const refused = this.options.refusal?.()
+    if (refused !== undefined) {
+      this.answer(chunk, 0, false, `node ${this.options.id}: ${refused}`)
+      return undefined
+    }
     let receiver = await this.options.store.receive(chunk.lastIncludedIndex, chunk.lastIncludedTerm)
     if (receiver.heldBytes > chunk.totalBytes) {
       // A partial copy longer than the file now declared: another file under the same name.

@@ -5,9 +5,17 @@
 import type { SnapshotStore } from '../../storage/snapshot-store.js'
 import type { SnapshotInfo, StateMachine } from '../state-machine.js'
 import { chunksOf, startNow, type SnapshotData } from './snapshot-stream.js'
+import { isDiskFullError } from '../../errors.js'
 
 /** Snapshot files kept: the newest valid one and one older (a torn newest one falls back to it). */
 export const snapshotsKept = 2
+/**
+ * After a snapshot the disk had no room for (its partial file is deleted), the next automatic one
+ * waits this long, then twice as long after each further failure up to maxSnapshotRetryMs: a
+ * full disk is not asked to take a whole snapshot after every applied slice.
+ */
+const firstSnapshotRetryMs = 1000
+const maxSnapshotRetryMs = 60_000
 
 export interface SnapshotterOptions {
   store: SnapshotStore
@@ -32,6 +40,10 @@ export interface SnapshotterOptions {
 export class Snapshotter {
   private latestSnapshot: SnapshotInfo | undefined
   private inProgress: Promise<SnapshotInfo> | undefined
+  /** After a snapshot the disk had no room for: no automatic one before this time (ms since 1970). */
+  private retryAt = 0
+  /** The pause after the next failure of that kind (doubles up to maxSnapshotRetryMs). */
+  private retryMs = firstSnapshotRetryMs
   private readonly options: SnapshotterOptions
 
   constructor(options: SnapshotterOptions) {
@@ -64,16 +76,30 @@ export class Snapshotter {
   }
 
   /**
-   * Called between two entries: starts a snapshot when enough were applied since the last one.
+   * Called between two entries: starts a snapshot when enough were applied since the last one
+   * (with evenBelowThreshold, when any was: the log reached max_log_bytes).
    * `again` is called (between two entries) once it is done, to look again: the entries applied
    * while it was written may be enough for the next.
    */
-  maybeTake(lastApplied: number, again?: () => void): void {
-    if (!this.enabled || this.inProgress !== undefined) return
-    if (lastApplied - (this.latestSnapshot?.index ?? 0) < this.options.threshold) return
+  maybeTake(lastApplied: number, again?: () => void, options: { evenBelowThreshold?: boolean } = {}): void {
+    if (!this.enabled || this.inProgress !== undefined || Date.now() < this.retryAt) return
+    const since = lastApplied - (this.latestSnapshot?.index ?? 0)
+    if (since < (options.evenBelowThreshold === true ? 1 : this.options.threshold)) return
     this.take(lastApplied).then(
-      () => again?.(),
-      (error: unknown) => this.options.logger.warn(`snapshot at index ${lastApplied} failed: ${(error as Error).message}`),
+      () => {
+        this.retryMs = firstSnapshotRetryMs
+        again?.()
+      },
+      (error: unknown) => {
+        if (!isDiskFullError(error)) {
+          this.options.logger.warn(`snapshot at index ${lastApplied} failed: ${(error as Error).message}`)
+          return
+        }
+        // Its partial file is gone (the writer deletes it); the log stays as it was.
+        this.retryAt = Date.now() + this.retryMs
+        this.options.logger.warn(`snapshot at index ${lastApplied} failed: the disk has no room for it (${(error as Error).message}); the next one in ${this.retryMs / 1000} s at the earliest`)
+        this.retryMs = Math.min(maxSnapshotRetryMs, this.retryMs * 2)
+      },
     )
   }
 

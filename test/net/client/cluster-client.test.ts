@@ -166,6 +166,25 @@ describe('ClusterClient', () => {
     expect(commands(node.calls)).toHaveLength(1)
   })
 
+  it('a leader whose disk is full (ERR_DISK_FULL, refused before the log) is asked again, the other nodes first, until one takes the command', async () => {
+    let refusals = 0
+    const full = await fakeNode((_method, envelope) => (envelope?.kind === 'open' ? clientId(7) : ++refusals <= 2 ? { error: { code: grpc.status.UNAVAILABLE, details: 'ERR_DISK_FULL: Node 1 cannot write: its disk is full' } } : result('taken')))
+    const undecided = await fakeNode(() => ({ reply: { notLeader: { leaderId: 0, leaderAddress: '' } } }))
+    expect(Buffer.from(await client([full.address, undecided.address]).propose(new Uint8Array([1]), 5000)).toString()).toBe('taken')
+    expect(commands(full.calls)).toHaveLength(3)
+  })
+
+  it('says ERR_DISK_FULL at its deadline when every answer was that refusal (the command certainly not applied)', async () => {
+    const full = await fakeNode((_method, envelope) => (envelope?.kind === 'open' ? clientId(7) : { error: { code: grpc.status.UNAVAILABLE, details: 'ERR_DISK_FULL: Node 1 cannot write: its disk is full' } }))
+    await expect(client([full.address]).propose(new Uint8Array([1]), 1000)).rejects.toMatchObject({ code: 'ERR_DISK_FULL', message: expect.stringMatching(/\(ERR_DISK_FULL\): .*its disk is full/) })
+  })
+
+  it('rejects at once with ERR_LOG_FULL (RESOURCE_EXHAUSTED, never applied) and does not send the command again', async () => {
+    const node = await fakeNode((_method, envelope) => (envelope?.kind === 'open' ? clientId(7) : { error: { code: grpc.status.RESOURCE_EXHAUSTED, details: "ERR_LOG_FULL: Node 1's log holds 300 bytes" } }))
+    await expect(client([node.address]).propose(new Uint8Array([4]), 5000)).rejects.toMatchObject({ code: 'ERR_LOG_FULL', message: `${node.address} refused the write (ERR_LOG_FULL): Node 1's log holds 300 bytes` })
+    expect(commands(node.calls)).toHaveLength(1)
+  })
+
   it('sends bytes as a Read query and a string as a key-value key (its UTF-8 bytes)', async () => {
     const requests: Record<string, unknown>[] = []
     const node = await fakeNode((_method, _envelope, request) => {
@@ -217,7 +236,7 @@ describe('ClusterClient', () => {
   it('reports every node, an unreachable one by its configured id', async () => {
     const node = await fakeNode(() => ({ reply: { id: 1, role: 'leader', term: 4, leaderId: 1, commitIndex: 9, lastApplied: 9, firstIndex: 1, lastIndex: 9 } }))
     const statuses = await client([node.address, '127.0.0.1:1'], [1, 2]).statuses(1000)
-    expect(statuses[0]).toEqual({ id: 1, address: node.address, reachable: true, role: 'leader', term: 4, leaderId: 1, commitIndex: 9, lastApplied: 9, firstIndex: 1, lastIndex: 9, snapshotIndex: 0, snapshotTerm: 0, kvWritesApplied: 0, diskBytes: 0, reads: 0, clusterId: '', foundingId: '', configurationIndex: 0, members: [] })
+    expect(statuses[0]).toEqual({ id: 1, address: node.address, reachable: true, role: 'leader', term: 4, leaderId: 1, commitIndex: 9, lastApplied: 9, firstIndex: 1, lastIndex: 9, snapshotIndex: 0, snapshotTerm: 0, kvWritesApplied: 0, diskBytes: 0, reads: 0, clusterId: '', foundingId: '', configurationIndex: 0, members: [], diskFull: false, diskFullReason: '', logBytes: 0, maxLogBytes: 0 })
     expect(statuses[1]).toMatchObject({ id: 2, address: '127.0.0.1:1', reachable: false })
   })
 })

@@ -44,7 +44,7 @@ describe('loadClusterConfig', () => {
   it('fills every setting in when cluster_settings is left out, and takes log_directory relative to the file', () => {
     const path = configFile(threeNodes)
     const config = loadClusterConfig(path)
-    expect(config).toMatchObject({ path, logSegmentSize: 64 * 1024 * 1024, maxEntriesPerQuery: 1000, electionTimeout: [1000, 2000], heartbeatInterval: 100, maxRequestBytes: 1536 * 1024, maxKeyBytes: 64 * 1024 })
+    expect(config).toMatchObject({ path, logSegmentSize: 64 * 1024 * 1024, maxEntriesPerQuery: 1000, electionTimeout: [1000, 2000], heartbeatInterval: 100, maxRequestBytes: 1536 * 1024, maxKeyBytes: 64 * 1024, maxLogBytes: 0 })
     // A lower request limit lowers the default key limit with it.
     expect(loadClusterConfig(configFile(`${threeNodes}cluster_settings:\n  max_request_bytes: 4096\n`)).maxKeyBytes).toBe(4096)
     expect(config.logDirectory).toBe(join(path, '..', 'raft_logs'))
@@ -62,9 +62,10 @@ describe('loadClusterConfig', () => {
   snapshot_trailing_entries: 0
   max_request_bytes: 16777216
   max_key_bytes: 1024
+  max_log_bytes: ${pageSizeBytes() * 8}
 `),
     )
-    expect(config).toMatchObject({ logDirectory: '/var/lib/raft', logSegmentSize: pageSizeBytes() * 4, maxEntriesPerQuery: 10, electionTimeout: [300, 900], heartbeatInterval: 100, snapshotThreshold: 1000, snapshotTrailingEntries: 0, maxRequestBytes: 16777216, maxKeyBytes: 1024 })
+    expect(config).toMatchObject({ logDirectory: '/var/lib/raft', logSegmentSize: pageSizeBytes() * 4, maxEntriesPerQuery: 10, electionTimeout: [300, 900], heartbeatInterval: 100, snapshotThreshold: 1000, snapshotTrailingEntries: 0, maxRequestBytes: 16777216, maxKeyBytes: 1024, maxLogBytes: pageSizeBytes() * 8 })
   })
 
   it('limits the connections to each node and the wait for a stalled snapshot, by default and as given', () => {
@@ -109,6 +110,8 @@ describe('loadClusterConfig', () => {
     ['a snapshot threshold of 0', `${threeNodes}cluster_settings:\n  snapshot_threshold: 0\n`, /cluster_settings\.snapshot_threshold must be a whole number from 1/],
     ['a request limit above 16 MiB', `${threeNodes}cluster_settings:\n  max_request_bytes: 16777217\n`, /cluster_settings\.max_request_bytes must be a whole number from 1024 to 16777216, got 16777217/],
     ['a key limit above the request limit', `${threeNodes}cluster_settings:\n  max_request_bytes: 2048\n  max_key_bytes: 4096\n`, /cluster_settings\.max_key_bytes must be a whole number from 1 to 2048, got 4096/],
+    ['a log ceiling below two segments', `${threeNodes}cluster_settings:\n  log_segment_size: 1048576\n  max_log_bytes: 1048576\n`, /cluster_settings\.max_log_bytes must be 0 \(no ceiling\) or at least twice log_segment_size \(2097152 bytes\): a log keeps its open segment and compaction frees whole segments only; got 1048576/],
+    ['a negative log ceiling', `${threeNodes}cluster_settings:\n  max_log_bytes: -1\n`, /cluster_settings\.max_log_bytes must be a whole number from 0/],
     ['negative trailing entries', `${threeNodes}cluster_settings:\n  snapshot_trailing_entries: -1\n`, /cluster_settings\.snapshot_trailing_entries must be a whole number from 0/],
     ['an unknown node key', 'nodes:\n  - { node_id: 1, ip_address: "h", port: 1, colour: red }\n', /nodes\[0\]\.colour is not a known setting/],
     ['a node without an id', 'nodes:\n  - { ip_address: "h", port: 1 }\n', /nodes\[0\]\.node_id is missing/],

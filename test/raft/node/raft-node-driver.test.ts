@@ -1,6 +1,7 @@
 // One real RaftNode against a scripted peer: the test plays the other nodes message by message,
 // to reach the driver's corner cases (a failed disk, an index reused in a later term) exactly.
 import { afterEach, describe, expect, it, vi } from 'vitest'
+import { existsSync, statSync } from 'node:fs'
 import { EntryType, RaftLog, RaftNode, type LogEntry, type RaftMessage, type RaftNodeOptions, type Transport } from '../../../src/index.js'
 import { silentLogger } from '../../helpers/entries.js'
 import { tempDir } from '../../helpers/temp-dir.js'
@@ -9,7 +10,7 @@ import { tempDir } from '../../helpers/temp-dir.js'
  * Set to make the next flush's fdatasync on the thread pool, the next msync (of a truncation, a
  * seal), or the next mapping of a new file fail as a dying or full disk would.
  */
-const disk = { failNextSync: false, failNextSyncRange: false, failNextMap: false }
+const disk = { failNextSync: false, failNextSyncRange: false, failNextMap: false, full: false }
 
 vi.mock('../../../src/storage/data-file.js', async (importOriginal) => {
   const actual = await importOriginal<typeof import('../../../src/storage/data-file.js')>()
@@ -33,9 +34,15 @@ vi.mock('../../../src/storage/native.js', async (importOriginal) => {
       throw Object.assign(new Error('EIO: i/o error, msync'), { code: 'EIO', syscall: 'msync' })
     },
     mapFile(path: string, sizeBytes: number): ArrayBuffer {
-      if (!disk.failNextMap || sizeBytes === 0) return native.mapFile(path, sizeBytes)
+      // While the disk is full, a file that has its blocks already maps as before; a new one cannot.
+      const needsRoom = disk.full && sizeBytes > 0 && !(existsSync(path) && statSync(path).size >= sizeBytes)
+      if ((!disk.failNextMap && !needsRoom) || sizeBytes === 0) return native.mapFile(path, sizeBytes)
       disk.failNextMap = false
       throw Object.assign(new Error(`ENOSPC: no space left on device, fallocate '${path}'`), { code: 'ENOSPC', syscall: 'fallocate', path })
+    },
+    allocateFileAsync(path: string, sizeBytes: number, written?: boolean): Promise<void> {
+      if (disk.full) return Promise.reject(Object.assign(new Error(`ENOSPC: no space left on device, write '${path}'`), { code: 'ENOSPC', path }))
+      return native.allocateFileAsync(path, sizeBytes, written)
     },
   }
 })
@@ -66,6 +73,7 @@ class ScriptedPeers implements Transport {
 
 const nodes: RaftNode[] = []
 afterEach(async () => {
+  disk.full = false
   vi.restoreAllMocks()
   for (const node of nodes.splice(0)) await node.stop().catch(() => {})
 })
@@ -135,20 +143,82 @@ describe('RaftNode fails on every storage error, wherever it is raised', () => {
     await expect(node.propose(Buffer.from('late'))).rejects.toThrow(/EIO/)
   })
 
-  it('propose() on a full disk rejects (it never throws) and stops the node', async () => {
+  it('a storage error that is not a full disk (a failed fdatasync) still stops the node', async () => {
     const peers = new ScriptedPeers()
     const node = await start(1, [1], peers, [60, 120], { segmentSize: 64 * 1024 })
     await vi.waitFor(() => expect(node.status().role).toBe('leader'), { timeout: 10_000 })
     const failed = new Promise<Error>((resolve) => node.on('failed', resolve))
-    disk.failNextMap = true
+    disk.failNextSync = true
+    await expect(node.propose(Buffer.from('lost'))).rejects.toThrow(/EIO/)
+    expect((await failed).message).toMatch(/EIO/)
+  })
+})
+
+describe('RaftNode on a full disk', () => {
+  const segmentSize = 64 * 1024
+
+  it('a leader whose log cannot grow refuses proposals with ERR_DISK_FULL (it never throws, never fails) and takes them again by itself once there is room', async () => {
+    const peers = new ScriptedPeers()
+    const node = await start(1, [1], peers, [60, 120], { segmentSize })
+    await vi.waitFor(() => expect(node.status().role).toBe('leader'), { timeout: 10_000 })
+    expect(await node.propose(Buffer.from('before'))).toBe('before')
+    const events: string[] = []
+    node.on('paused', ({ reason }: { reason: string }) => events.push(`paused: ${reason}`))
+    node.on('resumed', () => events.push('resumed'))
+    node.on('failed', (error: Error) => events.push(`failed: ${error.message}`))
+    disk.full = true
     // Larger than what is left of the first segment: the log must make a new one, and cannot.
     let proposal: Promise<unknown> | undefined
     expect(() => {
       proposal = node.propose(new Uint8Array(100 * 1024))
     }).not.toThrow()
-    await expect(proposal).rejects.toMatchObject({ message: expect.stringMatching(/ENOSPC|no space/i) })
-    expect((await failed).message).toMatch(/ENOSPC|no space/i)
-    await expect(node.propose(Buffer.from('next'))).rejects.toMatchObject({ message: expect.stringMatching(/ENOSPC|no space/i) })
+    await expect(proposal).rejects.toMatchObject({ code: 'ERR_DISK_FULL', message: expect.stringMatching(/disk is full.*ENOSPC/) })
+    // Paused, not failed: small proposals are refused too (nothing is appended while paused).
+    await expect(node.propose(Buffer.from('small'))).rejects.toMatchObject({ code: 'ERR_DISK_FULL' })
+    await vi.waitFor(() => expect(node.status().diskFull).toBe(true))
+    expect(node.status().diskFullReason).toMatch(/^since \S+: .*ENOSPC/)
+    expect(node.failed).toBeUndefined()
+    const lastIndex = node.status().lastIndex
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    expect(node.status().lastIndex).toBe(lastIndex)
+    disk.full = false
+    await vi.waitFor(() => expect(node.status().diskFull).toBe(false), { timeout: 10_000 })
+    expect(await node.propose(Buffer.from('after'))).toBe('after')
+    expect(events).toEqual([expect.stringMatching(/^paused: .*ENOSPC/), 'resumed'])
+    // In order, each once, and nothing of what was refused.
+    const log = node.status()
+    expect(log.lastIndex).toBe(lastIndex + 1)
+  })
+
+  it('a follower whose log cannot grow answers no AppendEntries it could not persist, answers heartbeats, and appends and answers the held-back entries by itself once there is room', async () => {
+    const peers = new ScriptedPeers()
+    const node = await start(2, [1, 2], peers, [5000, 6000], { segmentSize })
+    const events: string[] = []
+    node.on('paused', () => events.push('paused'))
+    node.on('resumed', () => events.push('resumed'))
+    node.on('failed', (error: Error) => events.push(`failed: ${error.message}`))
+    const small = (index: number): LogEntry => ({ index, term: 1, type: EntryType.Normal, data: new Uint8Array(1000).fill(index) })
+    // Entry 1 is the first configuration; 2..11 fill a sixth of the segment (no spare made yet).
+    peers.deliver({ type: 'AppendEntries', from: 1, to: 2, term: 1, prevLogIndex: 1, prevLogTerm: 1, leaderCommit: 1, seq: 1, entries: Array.from({ length: 10 }, (_, i) => small(i + 2)) })
+    await vi.waitFor(() => expect(peers.sent.some((m) => m.type === 'AppendEntriesResponse' && m.success && m.matchIndex === 11)).toBe(true))
+    disk.full = true
+    const big: LogEntry = { index: 12, term: 1, type: EntryType.Normal, data: new Uint8Array(60 * 1024).fill(12) }
+    const held: RaftMessage = { type: 'AppendEntries', from: 1, to: 2, term: 1, prevLogIndex: 11, prevLogTerm: 1, leaderCommit: 11, seq: 2, entries: [big, small(13)] }
+    peers.deliver(held)
+    await vi.waitFor(() => expect(node.status().diskFull).toBe(true))
+    // A heartbeat at its match index is answered: its leader sees a slow follower, not a dead one.
+    peers.deliver({ type: 'AppendEntries', from: 1, to: 2, term: 1, prevLogIndex: 11, prevLogTerm: 1, leaderCommit: 11, seq: 3, entries: [] })
+    await vi.waitFor(() => expect(peers.sent.some((m) => m.type === 'AppendEntriesResponse' && m.seq === 3 && m.success && m.matchIndex === 11)).toBe(true))
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    expect(peers.sent.some((m) => m.type === 'AppendEntriesResponse' && m.success && m.matchIndex > 11)).toBe(false)
+    expect(node.status().lastIndex).toBe(11)
+    expect(node.failed).toBeUndefined()
+    disk.full = false
+    // No new message from the leader: the node finds the room itself and answers the held one.
+    await vi.waitFor(() => expect(peers.sent.some((m) => m.type === 'AppendEntriesResponse' && m.seq === 2 && m.success && m.matchIndex === 13)).toBe(true), { timeout: 10_000 })
+    expect(node.status().diskFull).toBe(false)
+    expect(node.status().lastIndex).toBe(13)
+    expect(events).toEqual(['paused', 'resumed'])
   })
 })
 

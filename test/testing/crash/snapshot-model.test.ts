@@ -18,7 +18,7 @@ function ledgerOf(entries: [string, number][]): Ledger {
 }
 
 function status(lastApplied: number): RaftStatus {
-  return { id: 1, role: 'leader', term: 2, leaderId: 1, commitIndex: lastApplied, lastApplied, firstIndex: 1, lastIndex: lastApplied, snapshotIndex: 0, snapshotTerm: 0, configuration: { voters: [1], outgoing: [], learners: [], addresses: {} }, configurationIndex: 1, clusterId: '', foundingId: '' }
+  return { id: 1, role: 'leader', term: 2, leaderId: 1, commitIndex: lastApplied, lastApplied, firstIndex: 1, lastIndex: lastApplied, snapshotIndex: 0, snapshotTerm: 0, diskFull: false, diskFullReason: '', logBytes: 0, maxLogBytes: 0, configuration: { voters: [1], outgoing: [], learners: [], addresses: {} }, configurationIndex: 1, clusterId: '', foundingId: '' }
 }
 
 const acknowledgedThree = ['P 1.1', 'A 1.1 2', 'P 1.2', 'A 1.2 3', 'P 1.3', 'A 1.3 4', 'P 1.4']
