@@ -1,6 +1,6 @@
 // Kill points inside the snapshot path, for the crash test's snapshot writer process only. The
 // writer wraps the calls its node makes on the way (node:fs/promises open and rename, a file
-// handle's write and sync, node:fs rmSync, RaftLog.compact) and SIGKILLs itself at the one the
+// handle's write and sync, node:fs rmSync and renameSync, RaftLog.compact) and SIGKILLs itself at the one the
 // seed picked: production code knows nothing of it, and what is killed is the real code path.
 // The wrappers go in by syncBuiltinESMExports(), which makes the storage modules' named imports
 // (`import { rename } from 'node:fs/promises'`) see them; the writer of the other rounds arms
@@ -119,6 +119,17 @@ export async function installSnapshotFailpoints(plan: SnapshotKillPlan, hooks: F
     const what = `deletion of ${name}`
     if (plan.step !== 'after') die(what)
     rmSync(path, options)
+    die(what)
+  }
+  // A compacted segment leaves the log by a rename to its dropped name (unlinked later, on the
+  // thread pool): that rename is the deletion.
+  const renameSync = fs.renameSync
+  fs.renameSync = (from: fs.PathLike, to: fs.PathLike) => {
+    const name = basename(String(from))
+    if (!compacting || !segmentName.test(name) || !due('log-compaction')) return renameSync(from, to)
+    const what = `deletion of ${name}`
+    if (plan.step !== 'after') die(what)
+    renameSync(from, to)
     die(what)
   }
   syncBuiltinESMExports()
