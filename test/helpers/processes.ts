@@ -27,20 +27,33 @@ export function freePort(): Promise<number> {
   })
 }
 
+/** `count` different TCP ports nothing listens on right now. */
+async function distinctFreePorts(count: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from({ length: count }, () => new Promise<ReturnType<typeof createServer>>((resolve) => {
+      const server = createServer()
+      server.listen(0, '127.0.0.1', () => resolve(server))
+    })),
+  )
+  const ports = servers.map((server) => (server.address() as { port: number }).port)
+  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))))
+  return ports
+}
+
 /**
  * cluster.yaml in `dir` for `size` nodes on free ports; `settings` are extra cluster_settings
  * lines; with `metrics`, each node also gets a free metrics_port.
  */
 export async function writeConfig(dir: string, size: number, settings: Record<string, string | number> = {}, options: { metrics?: boolean } = {}): Promise<{ path: string; ports: number[]; metricsPorts: number[] }> {
-  const ports: number[] = []
-  const metricsPorts: number[] = []
-  for (let i = 0; i < size; i++) ports.push(await freePort())
-  if (options.metrics === true) for (let i = 0; i < size; i++) metricsPorts.push(await freePort())
+  // Held open together: ports taken one after another can repeat (seen once in a full run).
+  const all = await distinctFreePorts(options.metrics === true ? 2 * size : size)
+  const ports = all.slice(0, size)
+  const metricsPorts = all.slice(size)
   const path = join(dir, 'cluster.yaml')
   const metrics = (i: number): string => (options.metrics === true ? `, metrics_port: ${metricsPorts[i]}` : '')
   const nodes = ports.map((port, i) => `  - { node_id: ${i + 1}, ip_address: "127.0.0.1", port: ${port}${metrics(i)} }`).join('\n')
-  const all = { log_directory: '"./logs"', log_segment_size: 1048576, election_timeout_range: '{ min: 150, max: 300 }', heartbeat_interval: 30, ...settings }
-  writeFileSync(path, `nodes:\n${nodes}\ncluster_settings:\n${Object.entries(all).map(([key, value]) => `  ${key}: ${value}`).join('\n')}\n`)
+  const values = { log_directory: '"./logs"', log_segment_size: 1048576, election_timeout_range: '{ min: 150, max: 300 }', heartbeat_interval: 30, ...settings }
+  writeFileSync(path, `nodes:\n${nodes}\ncluster_settings:\n${Object.entries(values).map(([key, value]) => `  ${key}: ${value}`).join('\n')}\n`)
   return { path, ports, metricsPorts }
 }
 
