@@ -28,7 +28,7 @@ export function freePort(): Promise<number> {
 }
 
 /** `count` different TCP ports nothing listens on right now. */
-async function distinctFreePorts(count: number): Promise<number[]> {
+export async function distinctFreePorts(count: number): Promise<number[]> {
   const servers = await Promise.all(
     Array.from({ length: count }, () => new Promise<ReturnType<typeof createServer>>((resolve) => {
       const server = createServer()
