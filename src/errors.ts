@@ -34,6 +34,7 @@ export const errorCodes = {
   ERR_UNSAFE_CHANGE: 'a membership change after which the voters heard from lately would not be a majority',
   ERR_ID_REMOVED: 'adding a node id that was removed from the cluster: ids are never reused',
   ERR_TRANSFER_FAILED: 'a leadership transfer after which another node than the target leads',
+  ERR_NOT_MEMBER: 'recovering as a new cluster a directory whose log says its node is not a member (removed, or never added): pick another survivor',
   // Clients and sessions
   ERR_UNKNOWN_OUTCOME: 'a request that may or may not have been carried out (the node did not answer in time): look before asking again',
   ERR_NO_LEADER: 'no leader could be reached within the timeout',
@@ -58,6 +59,7 @@ export const errorCodes = {
   ERR_BIND: 'a node could not listen on its address (EADDRINUSE when it is taken)',
   ERR_EXISTS: 'certs init into a directory that holds certificates already (--force replaces them)',
   ERR_PARSE_ARGS: 'a command line the CLI cannot parse',
+  ERR_NOT_CONFIRMED: 'a command that changes a directory for good (recover) was not confirmed: answer y on a terminal, or give --yes',
 } as const
 
 /**

@@ -8,6 +8,7 @@ import { inspectCommand } from './inspect.js'
 import { kvCommand } from './kv.js'
 import { memberCommand } from './member.js'
 import { nodeCommand } from './node.js'
+import { recoverCommand } from './recover.js'
 import { repairCommand } from './repair.js'
 import { statusCommand } from './status.js'
 import { transferLeaderCommand } from './transfer-leader.js'
@@ -27,5 +28,6 @@ export const commands: Command[] = [
   verifyCommand,
   dumpCommand,
   repairCommand,
+  recoverCommand,
   crashTestCommand,
 ]
