@@ -48,13 +48,15 @@ export interface NewClusterPlan {
   /** Files of DIR copied before they change, and the folder they go to (created on apply). */
   files: string[]
   backup: string
+  /** When the plan was made: the backup folder's name comes from it. */
+  at: Date
   /** Things the operator should know before saying yes. */
   notes: string[]
 }
 
 /** Recovery's plan for `dir`: reads only, holding the directory's lock (ERR_LOCKED while a node runs). */
 export async function planNewClusterRecovery(dir: string, now = new Date()): Promise<NewClusterPlan> {
-  checkLogDirectory(dir)
+  checkDirectory(dir)
   const lock = lockDirectory(dir)
   try {
     return await plan(dir, now)
@@ -113,6 +115,7 @@ async function plan(dir: string, now: Date): Promise<NewClusterPlan> {
     newClusterId: clusterIdOf(newFoundingId, token),
     files: changedFiles(log),
     backup: backupFolderName(dir, 'recover', now),
+    at: now,
     notes,
   }
 }
@@ -122,8 +125,8 @@ async function plan(dir: string, now: Date): Promise<NewClusterPlan> {
  * the new term and cluster id) in raft_state.meta. Refuses, changing nothing, when the directory
  * changed since the plan was made. Returns the backup folder.
  */
-export async function recoverAsNewCluster(plan: NewClusterPlan, now = new Date()): Promise<string> {
-  checkLogDirectory(plan.dir)
+export async function recoverAsNewCluster(plan: NewClusterPlan): Promise<string> {
+  checkDirectory(plan.dir)
   const lock = lockDirectory(plan.dir)
   let backup: string
   try {
@@ -131,7 +134,7 @@ export async function recoverAsNewCluster(plan: NewClusterPlan, now = new Date()
     if (again.lastIndex !== plan.lastIndex || again.lastTerm !== plan.lastTerm) {
       throw new RaftLogError('ERR_LOCKED', `${plan.dir} changed since recovery looked at it (its log now ends at index ${again.lastIndex}, term ${again.lastTerm}): is a node running on it? Nothing was changed`, { dir: plan.dir })
     }
-    backup = backUp(plan.dir, plan.files, now, 'recover')
+    backup = backUp(plan.dir, plan.files, plan.at, 'recover')
   } finally {
     // RaftLog.open takes the lock itself (flock is per open file: this descriptor would refuse it).
     unlockFile(lock)
@@ -159,11 +162,23 @@ export async function recoverAsNewCluster(plan: NewClusterPlan, now = new Date()
   return backup
 }
 
+const stopFirst = 'stop the node first (recovery works on a directory no process holds)'
+
+/** A raftlog directory no running node holds (ERR_NOT_RAFTLOG, ERR_LOCKED). */
+function checkDirectory(dir: string): void {
+  try {
+    checkLogDirectory(dir)
+  } catch (error) {
+    if (error instanceof RaftLogError && error.code === 'ERR_LOCKED') throw new RaftLogError('ERR_LOCKED', `${error.message}: ${stopFirst}`, { dir })
+    throw error
+  }
+}
+
 function lockDirectory(dir: string): number {
   try {
     return lockFile(join(dir, 'LOCK'))
   } catch (error) {
-    if (isLockHeld(error)) throw new RaftLogError('ERR_LOCKED', `${dir} is locked by a running raftlog process: stop the node first (recovery works on a directory no process holds)`, { dir })
+    if (isLockHeld(error)) throw new RaftLogError('ERR_LOCKED', `${dir} is locked by a running raftlog process: ${stopFirst}`, { dir })
     throw systemError(error, `Cannot lock ${dir}`)
   }
 }

@@ -100,6 +100,7 @@ export const inspectCommand: Command = {
     const files = segmentFiles(dir)
     const scans = files.map((file) => scanSegment(dir, file))
     const snapshots = await checkSnapshots(dir)
+    const lastFrame = [...scans].reverse().find((scan) => scan.frames.length > 0)?.frames.at(-1)
     if (values.json === true) {
       console.log(
         JSON.stringify(
@@ -127,6 +128,7 @@ export const inspectCommand: Command = {
               ...(snapshot.problem === undefined ? {} : { offset: snapshot.problem.offset, problem: snapshot.problem.problem }),
             })),
             snapshotLeftovers: snapshots.leftovers,
+            ...(lastFrame === undefined ? {} : { lastEntry: { index: lastFrame.index, term: lastFrame.term } }),
           },
           null,
           2,
@@ -141,6 +143,8 @@ export const inspectCommand: Command = {
     if (scans.length > 0) {
       const last = scans.at(-1)!
       lines.push('', `${plural(scans.length, 'segment')}, ${plural(entries, 'entry', 'entries')}, indexes ${scans[0]!.baseIndex}..${last.baseIndex + last.frames.length - 1}`)
+      // What picks the survivor of a lost majority (raftlog recover): the highest last term, then index.
+      if (lastFrame !== undefined) lines.push(`last entry: index ${lastFrame.index}, term ${lastFrame.term}`)
     }
     lines.push('', ...describeSnapshots(snapshots))
     console.log(lines.join('\n'))

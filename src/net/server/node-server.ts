@@ -269,7 +269,9 @@ export async function serveNode(options: NodeServerOptions, extras: NodeServerEx
   const dir = join(cluster.logDirectory, `node_${nodeId}`)
   const fresh = !existsSync(join(dir, stateFileName))
   const listed = cluster.nodes.find((node) => node.nodeId === nodeId)
-  const config = listed ?? unlistedNode(cluster, nodeId, options.address, fresh && options.join === undefined)
+  // --listen elsewhere than the file says: a member moved (raftlog member update) serves there.
+  const moved = listed !== undefined && options.address !== undefined && options.address !== listed.address
+  const config = moved ? { ...listed, ...unlistedNode(cluster, nodeId, options.address, false) } : (listed ?? unlistedNode(cluster, nodeId, options.address, fresh && options.join === undefined))
   // Read now: a missing key or a certificate for another node is one line at start.
   const tls = readNodeTls(cluster, nodeId)
   const transport = new GrpcTransport(
