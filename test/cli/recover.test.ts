@@ -6,72 +6,13 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { existsSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { runCli } from '../helpers/cli.js'
-import { exited, freePort, startNode, statuses, waitFor, writeConfig, type NodeProcess, type StatusLine } from '../helpers/processes.js'
+import { caughtUp, expectReadable, kill, members, put, running, statusesAt, threeNodesWithWrites } from '../helpers/cluster-cli.js'
+import { freePort, startNode, waitFor } from '../helpers/processes.js'
 import { tempDir } from '../helpers/temp-dir.js'
 
-const running: NodeProcess[] = []
 afterEach(() => {
   for (const node of running.splice(0)) node.child.kill('SIGKILL')
 })
-
-interface Member {
-  id: number
-  address: string
-  reachable: boolean
-  suffrage?: string
-  role?: string
-}
-
-async function members(endpoints: string[]): Promise<Member[]> {
-  const result = await runCli(['member', 'list', '--json', '--endpoints', endpoints.join(','), '--timeout', '1000'])
-  return result.stdout.trim() === '' ? [] : (JSON.parse(result.stdout) as Member[])
-}
-
-async function statusesAt(endpoints: string[]): Promise<StatusLine[]> {
-  const result = await runCli(['status', '--json', '--endpoints', endpoints.join(','), '--timeout', '1000'])
-  return result.stdout.trim() === '' ? [] : (JSON.parse(result.stdout) as StatusLine[])
-}
-
-async function put(where: string[], key: string, value: string): Promise<void> {
-  const result = await runCli(['kv', 'put', key, value, ...where])
-  expect(result, result.stderr).toMatchObject({ status: 0, stdout: 'OK\n' })
-}
-
-/** Three nodes, a leader, `count` acknowledged writes that every node has applied. */
-async function threeNodesWithWrites(dir: string, count: number): Promise<{ config: string; ports: number[]; nodes: NodeProcess[]; leader: number; written: Map<string, string> }> {
-  const { path: config, ports } = await writeConfig(dir, 3)
-  const nodes = [1, 2, 3].map((id) => startNode(config, id))
-  running.push(...nodes)
-  const leader = await waitFor('a leader', async () => (await statuses(config)).find((s) => s.reachable && s.role === 'leader')?.id)
-  const written = new Map<string, string>()
-  for (let i = 0; i < count; i++) {
-    await put(['--config', config], `key-${i}`, `value-${i}`)
-    written.set(`key-${i}`, `value-${i}`)
-  }
-  return { config, ports, nodes, leader, written }
-}
-
-/** Waits until node `id` has applied everything the leader committed (so it holds every acknowledged write). */
-async function caughtUp(config: string, id: number): Promise<void> {
-  await waitFor(`node ${id} to apply what the leader committed`, async () => {
-    const all = await statuses(config)
-    const leader = all.find((s) => s.reachable && s.role === 'leader')
-    const node = all.find((s) => s.id === id)
-    return leader !== undefined && node !== undefined && node.reachable && node.lastApplied >= leader.commitIndex ? true : undefined
-  })
-}
-
-async function kill(node: NodeProcess): Promise<void> {
-  node.child.kill('SIGKILL')
-  await exited(node.child)
-}
-
-async function expectReadable(endpoints: string[], written: Map<string, string>): Promise<void> {
-  for (const [key, value] of written) {
-    const got = await runCli(['kv', 'get', key, '--endpoints', endpoints.join(',')])
-    expect(got, `${key}: ${got.stderr}`).toMatchObject({ status: 0, stdout: `${value}\n` })
-  }
-}
 
 async function recover(nodeDir: string): Promise<string> {
   const result = await runCli(['recover', nodeDir, '--as-new-cluster', '--yes'])
