@@ -1,13 +1,14 @@
 // raftlog recover DIR --as-new-cluster with real processes: a cluster that lost two of its three
 // nodes for good (SIGKILL after acknowledged writes) comes back from the third's directory as a
 // one-node cluster holding every acknowledged write, and grows back to three under new ids; and
-// a cluster whose configuration also names members that never started comes back the same way.
+// clusters whose configuration names voters that never started (added and waiting to vote, or
+// founding voters that never ran) come back the same way.
 import { afterEach, describe, expect, it } from 'vitest'
 import { existsSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { runCli } from '../helpers/cli.js'
 import { caughtUp, expectReadable, kill, members, put, running, statusesAt, threeNodesWithWrites } from '../helpers/cluster-cli.js'
-import { freePort, startNode, waitFor } from '../helpers/processes.js'
+import { freePort, startNode, waitFor, writeConfig } from '../helpers/processes.js'
 import { tempDir } from '../helpers/temp-dir.js'
 
 afterEach(() => {
@@ -109,4 +110,24 @@ describe('raftlog recover --as-new-cluster', () => {
     expect((await members([address])).map((m) => [m.id, m.suffrage])).toEqual([[survivor, 'voter']])
     await expectReadable([address], written)
   }, 90_000)
+
+  it('recovers a cluster founded with two voters that never started (it never had a majority)', async () => {
+    const dir = tempDir('raftlog-recover-never-')
+    const { path: config, ports } = await writeConfig(dir, 3)
+    const address = `127.0.0.1:${ports[0]}`
+    const only = startNode(config, 1)
+    running.push(only)
+    // Node 1 stands again and again; nodes 2 and 3 never answer, so no write can be acknowledged.
+    await waitFor('node 1 to serve', async () => ((await statusesAt([address])).find((s) => s.reachable) ? true : undefined))
+    const refused = await runCli(['kv', 'put', 'k', 'v', '--endpoints', address, '--timeout', '1000'])
+    expect(refused.status).not.toBe(0)
+    await kill(only)
+    const said = await recover(join(dir, 'logs', 'node_1'))
+    expect(said).toContain('configuration now (index 1): voters 1, 2, 3, learners none')
+    expect(said).toContain('voters 1, learners none, removed 2, 3')
+    running.push(startNode(config, 1))
+    await waitFor('node 1 to lead alone', async () => ((await statusesAt([address])).find((s) => s.role === 'leader') ? true : undefined))
+    await put(['--endpoints', address], 'k', 'v')
+    await expectReadable([address], new Map([['k', 'v']]))
+  }, 60_000)
 })

@@ -11,7 +11,9 @@ const help = `Usage: raftlog inspect DIR [--json]
 
 Shows a log directory: the state file (term, vote, commit index, last applied, server state and
 which of its two slots is current), a table of segments (file, base index, entries, first and
-last term, bytes used of size, sealed or open) and a table of snapshots (file, last included
+last term, bytes used of size, sealed or open), the last entry's index and term (after a lost
+majority, the survivor to recover is the one with the highest last term, then the highest last
+index: see raftlog recover --help) and a table of snapshots (file, last included
 index, term, size in bytes, and valid or what is wrong, with the byte: each file is read whole
 and every checksum checked). Never changes the directory; refuses one that a running node has
 locked.
