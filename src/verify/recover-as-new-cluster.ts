@@ -147,7 +147,10 @@ export async function recoverAsNewCluster(plan: NewClusterPlan): Promise<string>
       throw new RaftLogError('ERR_LOCKED', `${plan.dir}'s log opened at index ${log.lastIndex}, term ${log.lastTerm}, not the index ${plan.lastIndex}, term ${plan.lastTerm} recovery planned for; nothing was appended (the backup is in ${backup})`, { dir: plan.dir })
     }
     const data = encodeConfiguration(plan.next)
-    // The state file's term goes up first: a term never trails the log.
+    // The state file's term goes up first: a term never trails the log. A crash part way leaves
+    // the old membership with a higher term, or the new configuration as the log's latest entry
+    // (which a starting node uses, committed or not) without the new cluster id: running
+    // recover again finishes either.
     const saved = stateFile.load()
     stateFile.save({ ...saved, currentTerm: plan.entryTerm, votedFor: 0, serverState: 0 })
     log.append([{ term: plan.entryTerm, type: EntryType.Config, data }])
