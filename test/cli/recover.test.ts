@@ -4,11 +4,11 @@
 // clusters whose configuration names voters that never started (added and waiting to vote, or
 // founding voters that never ran) come back the same way.
 import { afterEach, describe, expect, it } from 'vitest'
-import { existsSync, readdirSync } from 'node:fs'
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { runCli } from '../helpers/cli.js'
 import { caughtUp, expectReadable, kill, members, put, running, statusesAt, threeNodesWithWrites } from '../helpers/cluster-cli.js'
-import { freePort, startNode, waitFor, writeConfig } from '../helpers/processes.js'
+import { exited, freePort, startNode, waitFor, writeConfig } from '../helpers/processes.js'
 import { tempDir } from '../helpers/temp-dir.js'
 
 afterEach(() => {
@@ -65,13 +65,24 @@ describe('raftlog recover --as-new-cluster', () => {
     const reused = await runCli(['member', 'add', String(lost[0]), `127.0.0.1:${await freePort()}`, '--endpoints', address])
     expect(reused.status).toBe(1)
     expect(reused.stderr).toContain('ids are never reused')
+    // The operator's new file lists the survivor and the nodes to be added.
+    const own = { 4: `127.0.0.1:${await freePort()}`, 5: `127.0.0.1:${await freePort()}` } as Record<number, string>
+    const grown = join(dir, 'grown.yaml')
+    const line = (id: number, at: string): string => `  - { node_id: ${id}, ip_address: "127.0.0.1", port: ${at.split(':')[1]} }`
+    writeFileSync(grown, readFileSync(config, 'utf8').replace(/^nodes:\n(  - .*\n)+/m, `nodes:\n${[line(survivor, address), line(4, own[4]!), line(5, own[5]!)].join('\n')}\n`))
+    // A new node started from it without --join would found a cluster of its own beside the
+    // recovered one: refused before its directory is made.
+    const alone = startNode(grown, 4)
+    const ended = await Promise.race([exited(alone.child), new Promise((resolve) => setTimeout(() => resolve('still running after 15 s'), 15_000))])
+    expect(ended, alone.output.join('\n')).toBe(1)
+    expect(alone.output.join('\n')).toContain(`would found a new cluster from ${grown}, but node ${survivor} at ${address} belongs to cluster`)
+    expect(existsSync(join(dir, 'logs', 'node_4'))).toBe(false)
     const endpoints = [address]
     for (const id of [4, 5]) {
-      const own = `127.0.0.1:${await freePort()}`
-      const added = await runCli(['member', 'add', String(id), own, '--endpoints', address])
+      const added = await runCli(['member', 'add', String(id), own[id]!, '--endpoints', address])
       expect(added.status, added.stderr).toBe(0)
-      running.push(startNode(config, id, ['--listen', own, '--join', address]))
-      endpoints.push(own)
+      running.push(startNode(grown, id, ['--join', address]))
+      endpoints.push(own[id]!)
       await waitFor(`node ${id} to become a voter`, async () => ((await members([address])).find((m) => m.id === id)?.suffrage === 'voter' ? true : undefined), 30_000)
     }
     await put(['--endpoints', endpoints.join(',')], 'after-growth', 'yes')
