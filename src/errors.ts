@@ -27,7 +27,7 @@ export const errorCodes = {
   ERR_TIMEOUT: 'no answer in time: a read index, a leadership transfer whose target never caught up',
   ERR_UNSUPPORTED: 'the state machine cannot do what was asked (a snapshot without snapshot() and restore())',
   ERR_WRONG_NODE: 'a node directory recorded for another node id',
-  ERR_WRONG_CLUSTER: 'a node directory of another cluster, or members at start that belong to another',
+  ERR_WRONG_CLUSTER: 'a node directory of another cluster, members at start that belong to another, or a node that would found a new cluster beside the one its file\'s other nodes belong to',
   ERR_NO_CONFIGURATION: 'a log compacted past every configuration with none recorded: the membership cannot be rebuilt',
   ERR_CHANGE_IN_PROGRESS: 'a membership change while another is being carried out',
   ERR_LEARNER_BEHIND: 'promoting a learner that acknowledged nothing or is more than 1,000 entries behind',
