@@ -15,6 +15,7 @@ export type { ReadMode } from './raft/core/raft-core.js'
 export type { Configuration, Member } from './raft/core/configuration.js'
 export type { MembershipChange } from './raft/core/membership-change.js'
 export type { RaftLogStore } from './raft/core/log-store.js'
-// The offline tools' checks (raftlog verify / repair) for a stopped node's directory.
+// The offline tools' checks (raftlog verify / repair / recover) for a stopped node's directory.
 export { verifyDirectory, type VerifyResult } from './verify/verify-directory.js'
 export { repairDirectory, type RepairReport } from './verify/repair-directory.js'
+export { planNewClusterRecovery, recoverAsNewCluster, type NewClusterPlan } from './verify/recover-as-new-cluster.js'
