@@ -31,13 +31,14 @@ export const errorCodes = {
   ERR_TIMEOUT: 'no answer in time: a read index, a leadership transfer whose target never caught up',
   ERR_UNSUPPORTED: 'the state machine cannot do what was asked (a snapshot without snapshot() and restore())',
   ERR_WRONG_NODE: 'a node directory recorded for another node id',
-  ERR_WRONG_CLUSTER: 'a node directory of another cluster, or members at start that belong to another',
+  ERR_WRONG_CLUSTER: 'a node directory of another cluster, members at start that belong to another, or a node that would found a new cluster beside the one its file\'s other nodes belong to',
   ERR_NO_CONFIGURATION: 'a log compacted past every configuration with none recorded: the membership cannot be rebuilt',
   ERR_CHANGE_IN_PROGRESS: 'a membership change while another is being carried out',
   ERR_LEARNER_BEHIND: 'promoting a learner that acknowledged nothing or is more than 1,000 entries behind',
   ERR_UNSAFE_CHANGE: 'a membership change after which the voters heard from lately would not be a majority',
   ERR_ID_REMOVED: 'adding a node id that was removed from the cluster: ids are never reused',
   ERR_TRANSFER_FAILED: 'a leadership transfer after which another node than the target leads',
+  ERR_NOT_MEMBER: 'recovering as a new cluster a directory whose log says its node is not a member (removed, or never added): pick another survivor',
   // Clients and sessions
   ERR_UNKNOWN_OUTCOME: 'a request that may or may not have been carried out (the node did not answer in time): look before asking again',
   ERR_NO_LEADER: 'no leader could be reached within the timeout',
@@ -62,6 +63,7 @@ export const errorCodes = {
   ERR_BIND: 'a node could not listen on its address (EADDRINUSE when it is taken)',
   ERR_EXISTS: 'certs init into a directory that holds certificates already (--force replaces them); snapshot save to a file that exists',
   ERR_PARSE_ARGS: 'a command line the CLI cannot parse',
+  ERR_NOT_CONFIRMED: 'a command that changes a directory for good (recover) was not confirmed: answer y on a terminal, or give --yes',
 } as const
 
 /** errno names of a file system with no room left for this writer: the disk is full, or its quota. */

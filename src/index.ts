@@ -15,9 +15,10 @@ export type { ReadMode } from './raft/core/raft-core.js'
 export type { Configuration, Member } from './raft/core/configuration.js'
 export type { MembershipChange } from './raft/core/membership-change.js'
 export type { RaftLogStore } from './raft/core/log-store.js'
-// The offline tools' checks (raftlog verify / repair) for a stopped node's directory.
+// The offline tools' checks (raftlog verify / repair / recover) for a stopped node's directory.
 export { verifyDirectory, type VerifyResult } from './verify/verify-directory.js'
 export { repairDirectory, type RepairReport } from './verify/repair-directory.js'
+export { planNewClusterRecovery, recoverAsNewCluster, type NewClusterPlan } from './verify/recover-as-new-cluster.js'
 // Backup and restore (raftlog snapshot save / status / restore): the backup file's check, and a
 // new cluster's node directory built from one.
 export { checkBackupFile, type BackupSummary, type BackupMetadata } from './storage/backup-file.js'

@@ -89,22 +89,27 @@ function framesFrom(scan: SegmentScan, offset: number): number {
   })
 }
 
-/**
- * Copies `files` of DIR, the ones a repair changes, into a new folder beside DIR
- * (DIR/../<name>.repair-<time>), each synced, and the folder's entry too, before anything in DIR
- * is touched. Returns its path.
- */
-export function backUp(dir: string, files: string[], now = new Date()): string {
+/** The backup folder a tool that changes DIR at `now` makes: DIR/../<name>.<kind>-<time>. */
+export function backupFolderName(dir: string, kind: string, now: Date): string {
   const absolute = resolve(dir)
-  const stamp = now.toISOString().replace(/[:.]/g, '-')
-  let backup = join(dirname(absolute), `${basename(absolute)}.repair-${stamp}`)
+  return join(dirname(absolute), `${basename(absolute)}.${kind}-${now.toISOString().replace(/[:.]/g, '-')}`)
+}
+
+/**
+ * Copies `files` of DIR, the ones a repair (or another `kind` of change) changes, into a new
+ * folder beside DIR (backupFolderName), each synced, and the folder's entry too, before anything
+ * in DIR is touched. Returns its path.
+ */
+export function backUp(dir: string, files: string[], now = new Date(), kind = 'repair'): string {
+  const first = backupFolderName(dir, kind, now)
+  let backup = first
   for (let attempt = 2; ; attempt++) {
     try {
       mkdirSync(backup)
       break
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 100) throw error
-      backup = join(dirname(absolute), `${basename(absolute)}.repair-${stamp}-${attempt}`)
+      backup = `${first}-${attempt}`
     }
   }
   for (const file of files) {

@@ -8,13 +8,18 @@ import { tempDir } from '../helpers/temp-dir.js'
 
 describe('raftlog member and transfer-leader', () => {
   const refused: [string[], RegExp][] = [
-    [['member'], /^Error: member needs an action: list, add, promote or remove$/m],
-    [['member', 'grow', '4'], /^Error: unknown member action 'grow': list, add, promote or remove$/m],
+    [['member'], /^Error: member needs an action: list, add, promote, demote, update or remove$/m],
+    [['member', 'grow', '4'], /^Error: unknown member action 'grow': list, add, promote, demote, update or remove$/m],
     [['member', 'promote', 'x'], /^Error: node id must be a whole number from 1, got 'x'$/m],
     [['member', 'add', '4'], /^Error: member add needs the new node's address: raftlog member add ID HOST:PORT$/m],
     [['member', 'add', '4', 'localhost'], /^Error: address must be host:port \(e\.g\. 127\.0\.0\.1:18004\), got 'localhost'$/m],
     [['member', 'remove', '1', '2'], /^Error: member remove takes 1 argument, got 2: 1 2$/m],
     [['member', 'remove', '1', '--learner'], /^Error: --learner goes with member add$/m],
+    [['member', 'update', '2'], /^Error: member update needs the new address: raftlog member update ID --address HOST:PORT$/m],
+    [['member', 'update', '2', '--address', 'nowhere'], /^Error: address must be host:port \(e\.g\. 127\.0\.0\.1:18004\), got 'nowhere'$/m],
+    [['member', 'update', '2', '127.0.0.1:18012'], /^Error: member update takes 1 argument, got 2: 2 127\.0\.0\.1:18012$/m],
+    [['member', 'add', '4', '127.0.0.1:18004', '--address', '127.0.0.1:18005'], /^Error: --address goes with member update/m],
+    [['member', 'demote'], /^Error: member demote needs a node id$/m],
     [['transfer-leader', '--to', 'two'], /^Error: --to must be a node id \(a whole number from 1\), got 'two'$/m],
   ]
   it.each(refused)('refuses %j with exit status 2', async (args, message) => {
@@ -52,7 +57,7 @@ describe('raftlog member and transfer-leader', () => {
   it('has help for every action', async () => {
     const help = await runCli(['member', '--help'])
     expect(help.status).toBe(0)
-    for (const usage of ['member list', 'member add ID ADDRESS [--learner]', 'member promote ID', 'member remove ID']) expect(help.stdout).toContain(usage)
+    for (const usage of ['member list', 'member add ID ADDRESS [--learner]', 'member promote ID', 'member remove ID', 'member demote ID', 'member update ID --address HOST:PORT']) expect(help.stdout).toContain(usage)
     expect((await runCli(['transfer-leader', '--help'])).stdout).toContain('Usage: raftlog transfer-leader [--to ID]')
   })
 })

@@ -55,7 +55,9 @@ function matches(config: Configuration, request: MembershipChange): boolean {
     (request.addVoters ?? []).every((m) => config.voters.includes(m.id)) &&
     (request.addLearners ?? []).every((m) => config.learners.includes(m.id)) &&
     (request.promote ?? []).every((id) => config.voters.includes(id)) &&
-    (request.remove ?? []).every((id) => !config.voters.includes(id) && !config.learners.includes(id))
+    (request.remove ?? []).every((id) => !config.voters.includes(id) && !config.learners.includes(id)) &&
+    (request.demote ?? []).every((id) => config.learners.includes(id)) &&
+    (request.updateAddresses ?? []).every((m) => config.addresses[m.id] === m.address)
   )
 }
 
@@ -71,6 +73,32 @@ function agree(sim: Simulator, maxTicks = 3000): void {
 }
 
 describe(`Membership in the simulator (RAFT_SEED=${seed})`, () => {
+  it('demotes the leader to a learner: it hands over, steps down, and keeps getting the log without a vote', () => {
+    const sim = new Simulator({ nodes: 3, seed })
+    const first = electLeader(sim)
+    underLoad(sim, 50)
+    const config = change(sim, { demote: [first] })
+    expect(config.voters).not.toContain(first)
+    expect(config.learners).toEqual([first])
+    const next = sim.leader()!.id
+    expect(next).not.toBe(first)
+    agree(sim)
+    // A learner never stands: cut off from every voter, it waits instead of campaigning.
+    const voters = config.voters
+    sim.partition([first], voters)
+    const stood = sim.runUntil(() => sim.node(first).core.role !== 'follower', 2000)
+    expect(stood, sim.describe()).toBe(false)
+  })
+
+  it("moves a member to another address through the log: every member's configuration names the new one", () => {
+    const sim = new Simulator({ nodes: 3, seed })
+    electLeader(sim)
+    const config = change(sim, { updateAddresses: [{ id: 2, address: 'moved:2' }] })
+    expect(config.addresses[2]).toBe('moved:2')
+    agree(sim)
+    expect(sim.nodes.map((n) => n.core.configuration.addresses[2])).toEqual(['moved:2', 'moved:2', 'moved:2'])
+  })
+
   it('grows from 3 to 5 (learners first, then promoted) and shrinks back to 3, under load', () => {
     const sim = new Simulator({ nodes: 3, seed })
     electLeader(sim)

@@ -8,6 +8,7 @@ import { inspectCommand } from './inspect.js'
 import { kvCommand } from './kv.js'
 import { memberCommand } from './member.js'
 import { nodeCommand } from './node.js'
+import { recoverCommand } from './recover.js'
 import { repairCommand } from './repair.js'
 import { snapshotCommand } from './snapshot.js'
 import { statusCommand } from './status.js'
@@ -29,5 +30,6 @@ export const commands: Command[] = [
   dumpCommand,
   repairCommand,
   snapshotCommand,
+  recoverCommand,
   crashTestCommand,
 ]

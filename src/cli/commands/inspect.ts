@@ -11,7 +11,9 @@ const help = `Usage: raftlog inspect DIR [--json]
 
 Shows a log directory: the state file (term, vote, commit index, last applied, server state and
 which of its two slots is current), a table of segments (file, base index, entries, first and
-last term, bytes used of size, sealed or open) and a table of snapshots (file, last included
+last term, bytes used of size, sealed or open), the last entry's index and term (after a lost
+majority, the survivor to recover is the one with the highest last term, then the highest last
+index: see raftlog recover --help) and a table of snapshots (file, last included
 index, term, size in bytes, and valid or what is wrong, with the byte: each file is read whole
 and every checksum checked). Never changes the directory; refuses one that a running node has
 locked.
@@ -100,6 +102,7 @@ export const inspectCommand: Command = {
     const files = segmentFiles(dir)
     const scans = files.map((file) => scanSegment(dir, file))
     const snapshots = await checkSnapshots(dir)
+    const lastFrame = [...scans].reverse().find((scan) => scan.frames.length > 0)?.frames.at(-1)
     if (values.json === true) {
       console.log(
         JSON.stringify(
@@ -127,6 +130,7 @@ export const inspectCommand: Command = {
               ...(snapshot.problem === undefined ? {} : { offset: snapshot.problem.offset, problem: snapshot.problem.problem }),
             })),
             snapshotLeftovers: snapshots.leftovers,
+            ...(lastFrame === undefined ? {} : { lastEntry: { index: lastFrame.index, term: lastFrame.term } }),
           },
           null,
           2,
@@ -141,6 +145,8 @@ export const inspectCommand: Command = {
     if (scans.length > 0) {
       const last = scans.at(-1)!
       lines.push('', `${plural(scans.length, 'segment')}, ${plural(entries, 'entry', 'entries')}, indexes ${scans[0]!.baseIndex}..${last.baseIndex + last.frames.length - 1}`)
+      // What picks the survivor of a lost majority (raftlog recover): the highest last term, then index.
+      if (lastFrame !== undefined) lines.push(`last entry: index ${lastFrame.index}, term ${lastFrame.term}`)
     }
     lines.push('', ...describeSnapshots(snapshots))
     console.log(lines.join('\n'))

@@ -11,6 +11,8 @@ const help = `Usage: raftlog member list [--json]
        raftlog member add ID ADDRESS [--learner]
        raftlog member promote ID
        raftlog member remove ID
+       raftlog member demote ID
+       raftlog member update ID --address HOST:PORT
   (each with [--config FILE | --endpoints HOST:PORT,...] [--cacert FILE [--cert FILE --key FILE]]
    [--timeout MS])
 
@@ -26,6 +28,11 @@ carried out), one change at a time, and answered once it is committed.
              --learner it stays a learner until you promote it
   promote    make learner ID a voter; refused while it is more than 1,000 entries behind
   remove     remove member ID (a removed leader hands leadership over first, then steps down)
+  demote     make voter ID a learner: it keeps getting the log but no longer votes or counts
+             (a demoted leader hands leadership over first); promote makes it a voter again
+  update     tell the cluster member ID now serves at --address HOST:PORT: the members send to
+             it there from the change on; stop the node first, then restart it at the new
+             address (raftlog node -n ID --listen HOST:PORT, or its new port in the file)
 
 Refused: an id that was removed before (ids are never reused: give the machine a new one), and
 a change after which the voters the leader heard from lately would not be a majority (start the
@@ -39,6 +46,7 @@ Options:
 ${tlsHelp}
   --timeout MS             how long to wait for the change (default 10000)
   --learner                add: as a learner that stays one until promoted
+  --address HOST:PORT      update: the member's new address
   --json                   list: print JSON
   -h, --help               show this help
 
@@ -47,6 +55,8 @@ Examples:
   raftlog member list
   raftlog member promote 4
   raftlog member remove 1
+  raftlog member demote 3
+  raftlog member update 2 --address 127.0.0.1:18012
 
 Exit status: 0 done; 1 refused or failed (the message says why); 2 bad usage; 3 the outcome is
 unknown (the leader did not answer): look with raftlog member list.`
@@ -57,8 +67,8 @@ function nodeIdFrom(text: string | undefined, what: string): number {
   return Number(text)
 }
 
-function addressFrom(text: string | undefined): string {
-  if (text === undefined) throw new UsageError('member add needs the new node\'s address: raftlog member add ID HOST:PORT')
+function addressFrom(text: string | undefined, action = 'add'): string {
+  if (text === undefined) throw new UsageError(action === 'add' ? "member add needs the new node's address: raftlog member add ID HOST:PORT" : 'member update needs the new address: raftlog member update ID --address HOST:PORT')
   if (!isHostPort(text)) throw new UsageError(`address must be host:port (e.g. 127.0.0.1:18004), got '${text}'`)
   return text
 }
@@ -85,26 +95,29 @@ async function list(client: ClusterClient, timeoutMs: number, json: boolean): Pr
 async function change(client: ClusterClient, what: MembershipChange, timeoutMs: number): Promise<number> {
   const config: Configuration = await client.changeMembership(what, timeoutMs)
   console.log(`membership now: ${describeConfiguration(config)}`)
+  for (const member of what.updateAddresses ?? []) console.log(`node ${member.id} now at ${config.addresses[member.id] ?? member.address}`)
   return 0
 }
 
 export const memberCommand: Command = {
   name: 'member',
-  summary: 'List, add, promote or remove members of a running cluster',
+  summary: 'List, add, promote, demote, update or remove members of a running cluster',
   help,
   async run(args) {
     const { values, positionals } = parseArgs({
       args,
       allowPositionals: true,
-      options: { config: { type: 'string', short: 'c' }, endpoints: { type: 'string' }, ...tlsOptions, timeout: { type: 'string' }, learner: { type: 'boolean' }, json: { type: 'boolean' } },
+      options: { config: { type: 'string', short: 'c' }, endpoints: { type: 'string' }, ...tlsOptions, timeout: { type: 'string' }, learner: { type: 'boolean' }, address: { type: 'string' }, json: { type: 'boolean' } },
       strict: true,
     })
     const [action, ...rest] = positionals
-    const expected: Record<string, number> = { list: 0, add: 2, promote: 1, remove: 1 }
-    if (action === undefined) throw new UsageError('member needs an action: list, add, promote or remove')
-    if (!(action in expected)) throw new UsageError(`unknown member action '${action}': list, add, promote or remove`)
+    const expected: Record<string, number> = { list: 0, add: 2, promote: 1, remove: 1, demote: 1, update: 1 }
+    const actions = 'list, add, promote, demote, update or remove'
+    if (action === undefined) throw new UsageError(`member needs an action: ${actions}`)
+    if (!(action in expected)) throw new UsageError(`unknown member action '${action}': ${actions}`)
     if (rest.length > (expected[action] as number)) throw new UsageError(`member ${action} takes ${expected[action]} argument${expected[action] === 1 ? '' : 's'}, got ${rest.length}: ${rest.join(' ')}`)
     if (values.learner === true && action !== 'add') throw new UsageError('--learner goes with member add')
+    if (values.address !== undefined && action !== 'update') throw new UsageError('--address goes with member update (member add takes the address as its second argument)')
     const timeoutMs = values.timeout === undefined ? 10_000 : timeoutFrom(values.timeout)
     // Checked before connecting: a typo costs no round trip.
     let what: MembershipChange | undefined
@@ -113,6 +126,8 @@ export const memberCommand: Command = {
       what = values.learner === true ? { addLearners: [member] } : { addVoters: [member] }
     } else if (action === 'promote') what = { promote: [nodeIdFrom(rest[0], 'promote')] }
     else if (action === 'remove') what = { remove: [nodeIdFrom(rest[0], 'remove')] }
+    else if (action === 'demote') what = { demote: [nodeIdFrom(rest[0], 'demote')] }
+    else if (action === 'update') what = { updateAddresses: [{ id: nodeIdFrom(rest[0], 'update'), address: addressFrom(values.address, 'update') }] }
     const client = clientFrom(values, { failFast: true })
     try {
       return what === undefined ? await list(client, timeoutMs, values.json === true) : await change(client, what, timeoutMs)

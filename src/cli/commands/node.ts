@@ -41,7 +41,8 @@ Options:
   -c, --config FILE       the cluster configuration (default: cluster_config.yaml)
   --join ADDRESS          host:port of a member of a running cluster to join, as a learner
                           (ignored once the node's directory belongs to a cluster)
-  --listen HOST:PORT      where this node serves, when it is not in the configuration file
+  --listen HOST:PORT      where this node serves, when it is not in the configuration file,
+                          or serves elsewhere than the file says (moved: raftlog member update)
   --log-format F          text (default): a line per event, with its time; json: one JSON
                           object per line (pino: level, time, nodeId, event, message)
   -h, --help              show this help

@@ -188,6 +188,8 @@ export class ClusterClient {
       addLearners: change.addLearners ?? [],
       promote: change.promote ?? [],
       remove: change.remove ?? [],
+      demote: change.demote ?? [],
+      updateAddresses: change.updateAddresses ?? [],
     }
     const reply = await this.call<Reply & { configuration: WireConfiguration }>('ChangeMembership', request, Date.now() + timeoutMs, timeoutMs, this.leaderFirst(), { once: true })
     return fromWireConfiguration(reply.configuration)

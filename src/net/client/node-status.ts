@@ -30,6 +30,8 @@ export interface NodeStatus {
   /** Linearizable reads the node served since it started. */
   reads?: number
   clusterId?: string
+  /** The id its cluster was founded with (clusterId adds the cluster's random token). */
+  foundingId?: string
   /** Index of the configuration entry in use. */
   configurationIndex?: number
   /** The members of the configuration the node uses; with match indexes when it leads. */

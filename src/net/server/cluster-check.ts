@@ -32,3 +32,27 @@ export async function checkSameCluster(node: RaftNode, addresses: readonly strin
     client.close()
   }
 }
+
+/**
+ * Before a node founds a new cluster from its configuration file (an empty directory, no
+ * --join): do the other nodes of the file that answer belong to a cluster founded otherwise (from
+ * another node list, or recovered as a new cluster with raftlog recover)? Then this node would
+ * found a cluster of its own beside theirs (two leaders, each with part of the writes): refused
+ * with ERR_WRONG_CLUSTER before its directory is touched. Nodes that are down pass.
+ */
+export async function checkFoundingBeside(nodeId: number, foundingId: string, addresses: readonly string[], file: string, tls: ClientTls | undefined): Promise<void> {
+  if (addresses.length === 0) return
+  const client = new ClusterClient([...addresses], [], { failFast: true, ...(tls === undefined ? {} : { tls }) })
+  try {
+    const statuses = await client.statuses(clusterCheckTimeoutMs).catch(() => [])
+    const other = statuses.find((status) => status.reachable && typeof status.foundingId === 'string' && status.foundingId !== '' && status.foundingId !== foundingId)
+    if (other === undefined) return
+    throw new RaftLogError(
+      'ERR_WRONG_CLUSTER',
+      `Node ${nodeId} would found a new cluster from ${file}, but node ${other.id ?? '?'} at ${other.address} belongs to cluster ${other.clusterId} already (founded from another node list, or recovered as a new cluster): to add node ${nodeId} to it, run raftlog member add ${nodeId} ADDRESS, then start it with --join ${other.address}`,
+      { clusterId: other.clusterId },
+    )
+  } finally {
+    client.close()
+  }
+}

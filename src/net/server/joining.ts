@@ -1,7 +1,7 @@
 // A node outside the configuration file: one that joins a running cluster (--join), or restarts
 // after it joined; and the warning when the file and the membership in the log disagree.
 import { RaftLogError } from '../../errors.js'
-import { membersOf, describeConfiguration, type Configuration } from '../../raft/core/configuration.js'
+import { membersOf, describeConfiguration, removedOf, type Configuration } from '../../raft/core/configuration.js'
 import type { ClusterConfig, NodeConfig } from '../config/cluster-config.js'
 import { ClusterClient } from '../client/cluster-client.js'
 import { clientTlsOf } from '../tls/client-tls.js'
@@ -64,12 +64,15 @@ export function membershipDrift(cluster: ClusterConfig, configuration: Configura
   const members = membersOf(configuration)
   if (members.length === 0) return undefined
   const listed = cluster.nodes.map((node) => node.nodeId)
-  const notMembers = listed.filter((id) => !members.includes(id))
+  const removed = removedOf(configuration)
+  const notMembers = listed.filter((id) => !members.includes(id) && !removed.includes(id))
+  const gone = listed.filter((id) => removed.includes(id))
   const notListed = members.filter((id) => !listed.includes(id))
   const moved = cluster.nodes.filter((node) => configuration.addresses[node.nodeId] !== undefined && configuration.addresses[node.nodeId] !== '' && configuration.addresses[node.nodeId] !== node.address)
-  if (notMembers.length === 0 && notListed.length === 0 && moved.length === 0) return undefined
+  if (notMembers.length === 0 && gone.length === 0 && notListed.length === 0 && moved.length === 0) return undefined
   const parts = [
     ...(notMembers.length > 0 ? [`listed but not members: ${notMembers.join(', ')} (add them with raftlog member add, or start them with --join)`] : []),
+    ...(gone.length > 0 ? [`listed but removed from the cluster: ${gone.join(', ')} (ids are never reused: add new machines under new ids)`] : []),
     ...(notListed.length > 0 ? [`members not listed: ${notListed.join(', ')}`] : []),
     ...moved.map((node) => `node ${node.nodeId} is at ${configuration.addresses[node.nodeId]} in the log, ${node.address} in the file`),
   ]

@@ -18,6 +18,9 @@ interface ChangeRequest {
   addLearners: WireMember[]
   promote: number[]
   remove: number[]
+  /** Absent from a client older than these fields. */
+  demote?: number[]
+  updateAddresses?: WireMember[]
 }
 
 /** Errors a client should take to the leader; every other one is final. */
@@ -36,9 +39,9 @@ export function membershipService(node: RaftNode, answers: MembershipAnswers): g
   }
   return {
     ChangeMembership: (call: grpc.ServerUnaryCall<ChangeRequest, unknown>, callback: grpc.sendUnaryData<unknown>) => {
-      const { addVoters, addLearners, promote, remove } = call.request
-      const change: MembershipChange = { addVoters, addLearners, promote, remove }
-      const problem = [...addVoters, ...addLearners].map(addressProblem).find((found) => found !== undefined)
+      const { addVoters, addLearners, promote, remove, demote, updateAddresses } = call.request
+      const change: MembershipChange = { addVoters, addLearners, promote, remove, demote: demote ?? [], updateAddresses: updateAddresses ?? [] }
+      const problem = [...addVoters, ...addLearners, ...(updateAddresses ?? [])].map(addressProblem).find((found) => found !== undefined)
       if (problem !== undefined) return answer(Promise.reject(problem), () => ({}), callback)
       answer(node.changeMembership(change), (configuration) => ({ configuration: toWireConfiguration(configuration) }), callback)
     },

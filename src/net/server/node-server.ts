@@ -21,8 +21,10 @@ import { DirectoryBytesCache } from './directory-bytes.js'
 import { readNodeTls, type NodeTls } from '../tls/tls-files.js'
 import { serverCredentials } from '../tls/tls-credentials.js'
 import { requireClientCertificate } from '../tls/client-auth.js'
-import { checkSameCluster } from './cluster-check.js'
-import { clientTlsOf } from '../tls/client-tls.js'
+import { checkFoundingBeside, checkSameCluster } from './cluster-check.js'
+import { clientTlsOf, type ClientTls } from '../tls/client-tls.js'
+import { deriveClusterId } from '../../raft/node/cluster-identity.js'
+import { votersOnly } from '../../raft/core/configuration.js'
 import { sessionIdentity } from '../tls/call-identity.js'
 import { defaultMaxRequestBytes, maxCommandBytes } from '../config/request-limits.js'
 import { requireAdminCertificate } from '../tls/admin-auth.js'
@@ -250,6 +252,12 @@ function commandProblem(command: Uint8Array, check: NodeServerOptions['checkComm
   }
 }
 
+/** How a node probes the others: under client_cert_auth a probe needs a certificate, the configuration's, else the node's own. */
+function probeTlsOf(cluster: ClusterConfig, tls: NodeTls | undefined): ClientTls | undefined {
+  const configured = clientTlsOf(cluster)
+  return configured?.cert === undefined && tls !== undefined ? { ca: tls.peerCa, cert: tls.cert, key: tls.key } : configured
+}
+
 function checkOptions(options: NodeServerOptions): void {
   const bad = (problem: string): RaftLogError => new RaftLogError('ERR_BAD_ARGUMENT', `startNodeServer: ${problem}`)
   if (options === null || typeof options !== 'object') throw bad('options must be an object')
@@ -276,7 +284,9 @@ export async function serveNode(options: NodeServerOptions, extras: NodeServerEx
   const dir = join(cluster.logDirectory, `node_${nodeId}`)
   const fresh = !existsSync(join(dir, stateFileName))
   const listed = cluster.nodes.find((node) => node.nodeId === nodeId)
-  const config = listed ?? unlistedNode(cluster, nodeId, options.address, fresh && options.join === undefined)
+  // --listen elsewhere than the file says: a member moved (raftlog member update) serves there.
+  const moved = listed !== undefined && options.address !== undefined && options.address !== listed.address
+  const config = moved ? { ...listed, ...unlistedNode(cluster, nodeId, options.address, false) } : (listed ?? unlistedNode(cluster, nodeId, options.address, fresh && options.join === undefined))
   // Read now: a missing key or a certificate for another node is one line at start.
   const tls = readNodeTls(cluster, nodeId)
   const transport = new GrpcTransport(
@@ -295,6 +305,10 @@ export async function serveNode(options: NodeServerOptions, extras: NodeServerEx
   try {
     if (config.metricsPort !== undefined && options.metrics !== undefined) metrics = await options.metrics.listen(config.ipAddress, config.metricsPort, nodeId)
     const joined = fresh && options.join !== undefined ? await joinCluster(cluster, options.join, { id: nodeId, address: config.address }, tls) : undefined
+    if (fresh && joined === undefined && listed !== undefined) {
+      const founding = deriveClusterId(votersOnly(cluster.nodes.map((n) => n.nodeId), Object.fromEntries(cluster.nodes.map((n) => [n.nodeId, n.address]))), cluster.clusterName)
+      await checkFoundingBeside(nodeId, founding, cluster.nodes.filter((n) => n.nodeId !== nodeId).map((n) => n.address), cluster.path, probeTlsOf(cluster, tls))
+    }
     if (joined !== undefined) {
       transport.setAddresses(joined.configuration.addresses)
       transport.setClusterId(joined.clusterId)
@@ -328,10 +342,7 @@ export async function serveNode(options: NodeServerOptions, extras: NodeServerEx
   }
   try {
     const others = new Set([...Object.values(node.configuration.addresses), ...cluster.nodes.map((n) => n.address)].filter((address) => address !== '' && address !== config.address))
-    // Under client_cert_auth a probe needs a certificate: the configuration's, else the node's own.
-    const configured = clientTlsOf(cluster)
-    const probeTls = configured?.cert === undefined && tls !== undefined ? { ca: tls.peerCa, cert: tls.cert, key: tls.key } : configured
-    await checkSameCluster(node, [...others], probeTls)
+    await checkSameCluster(node, [...others], probeTlsOf(cluster, tls))
   } catch (error) {
     await node.stop().catch(() => undefined)
     server.forceShutdown()

@@ -17,6 +17,10 @@ export interface MembershipChange {
   promote?: number[]
   /** Members (voters or learners) that leave. */
   remove?: number[]
+  /** Voters that become learners: they keep the log but stop voting and counting. */
+  demote?: number[]
+  /** Members that now serve at another address (host:port); their votes and log stay. */
+  updateAddresses?: Member[]
 }
 
 function bad(message: string): RaftLogError {
@@ -60,6 +64,21 @@ export function targetConfiguration(current: Configuration, change: MembershipCh
     learners.delete(id)
     toPromote.delete(id)
     voters.add(id)
+  }
+  for (const id of change.demote ?? []) {
+    touch(id)
+    if (!voters.has(id)) throw bad(`node ${id} is not a voter${learners.has(id) ? ' (it is a learner already)' : ' (not a member at all)'}`)
+    voters.delete(id)
+    learners.add(id)
+  }
+  for (const member of change.updateAddresses ?? []) {
+    touch(member.id)
+    if (!members.has(member.id)) throw bad(`node ${member.id} is not a member${removed.has(member.id) ? ' (it was removed)' : ''}`)
+    if (typeof member.address !== 'string' || member.address === '') throw bad(`node ${member.id} needs its new address (host:port)`)
+    if (addresses[member.id] === member.address) throw bad(`node ${member.id} is at ${member.address} already`)
+    const holder = Object.entries(addresses).find(([id, address]) => Number(id) !== member.id && address === member.address && !(change.remove ?? []).includes(Number(id)))
+    if (holder !== undefined) throw bad(`node ${member.id}'s new address ${member.address} is node ${holder[0]}'s already`)
+    addresses[member.id] = member.address
   }
   for (const id of change.remove ?? []) {
     touch(id)

@@ -410,7 +410,8 @@ export class RaftNode extends EventEmitter {
   /**
    * Changes the membership (Raft dissertation §4.3, joint consensus): the leader proposes
    * C_old,new, then C_new once that commits; resolves with C_new once it is committed. Any
-   * combination of additions, promotions and removals is one change. Add new members as
+   * combination of additions, promotions, demotions, address updates and removals is one
+   * change. Add new members as
    * learners and promote them once they caught up: a new voter that is far behind can stall
    * commits. A leader removed by the change hands leadership over and steps down.
    * Rejects with ERR_NOT_LEADER (with leaderId), ERR_CHANGE_IN_PROGRESS (one change at a time),

@@ -4,9 +4,10 @@
 //
 //   config voters=(…) [learners=(…)] [promote=(…)] [removed=(…)] [token]
 //                      the configuration in force; member n listens at hn
-//   change [add-voters=(…)] [add-learners=(…)] [promote=(…)] [remove=(…)]
+//   change [add-voters=(…)] [add-learners=(…)] [promote=(…)] [remove=(…)] [demote=(…)] [update=(…)]
 //                      the target it leads to, or the refusal; a new member is n (at hn),
-//                      n@addr (at addr), n@ (no address: no network) or n@? (none given at all)
+//                      n@addr (at addr), n@ (no address: no network) or n@? (none given at all);
+//                      update=(n@addr) moves member n to addr
 //   enter-joint        C_old,new from the configuration in force and the last target
 //   leave-joint        C_new from the joint configuration in force
 //   members            the members of the configuration in force
@@ -63,6 +64,8 @@ function newInterpreter(): (command: Command) => string {
           ...(command.has('add-learners') ? { addLearners: command.list('add-learners').map(memberOf) } : {}),
           ...(command.has('promote') ? { promote: ids('promote') } : {}),
           ...(command.has('remove') ? { remove: ids('remove') } : {}),
+          ...(command.has('demote') ? { demote: ids('demote') } : {}),
+          ...(command.has('update') ? { updateAddresses: command.list('update').map(memberOf) } : {}),
         }
         try {
           target = targetConfiguration(inForce(), change)

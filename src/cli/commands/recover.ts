@@ -1,0 +1,113 @@
+import { parseArgs } from 'node:util'
+import { createInterface } from 'node:readline/promises'
+import { UsageError, type Command } from '../command.js'
+import { RaftLogError } from '../../errors.js'
+import { describeConfiguration } from '../../raft/core/configuration.js'
+import { planNewClusterRecovery, recoverAsNewCluster, type NewClusterPlan } from '../../verify/recover-as-new-cluster.js'
+import { plural } from '../plural.js'
+
+const help = `Usage: raftlog recover DIR --as-new-cluster [--yes | --dry-run]
+
+For a cluster that lost its majority for good (the machines of most voters are gone, so no
+leader can ever be elected again): makes the node whose directory is DIR the only member of a
+new one-node cluster, which you then grow again with raftlog member add. etcd calls this
+--force-new-cluster, hashicorp/raft RecoverCluster.
+
+Pick the survivor with raftlog inspect on each directory left: the highest last term, then the
+highest last index (the 'last entry' line). Stop its node first: recover refuses a directory a
+running process holds.
+
+Every entry the node holds stays, committed or not: recover says how many are beyond the commit
+index the node knew (a client may never have been told they were written; the new cluster keeps
+them). It appends a configuration entry with this node as the only voter, every other member
+removed (their ids are never used again: add new machines under new ids), in a term above any
+the node has seen, records it in raft_state.meta as committed, and gives the directory a new
+cluster id: the old members cannot talk to it by mistake. The configuration file you start the
+node with afterwards may still list the old members: the configuration in the log wins.
+
+It first prints what it will do and asks; --yes does not ask (needed when standard input is not
+a terminal). Before it changes anything it copies every file it will change into a new folder
+beside DIR, DIR.recover-<time>, and prints its path.
+
+Afterwards:
+  raftlog node -n ID -c FILE                        start the recovered node: it leads alone
+  raftlog member add NEW-ID HOST:PORT               for each new member, then start it with
+  raftlog node -n NEW-ID --listen HOST:PORT --join ADDRESS-OF-THE-RECOVERED-NODE
+
+Options:
+  --as-new-cluster   required: says what kind of recovery this is
+  -y, --yes          do not ask for confirmation
+  --dry-run          print what it would do, change nothing
+  -h, --help         show this help
+
+Exit status: 0 recovered (or a dry run); 1 refused, failed or not confirmed (nothing changed); 2 bad usage.
+
+Example:
+  raftlog recover ./raft_logs/node_1 --as-new-cluster`
+
+/** What recovery will do, in one screen. */
+export function describePlan(plan: NewClusterPlan): string[] {
+  const self = plan.next.addresses[plan.nodeId]
+  const beyond = plan.beyondCommit === 0
+    ? `  every entry is within the commit index node ${plan.nodeId} knew (${plan.commitIndex})`
+    : `  ${plural(plan.beyondCommit, 'entry', 'entries')} (${plan.commitIndex + 1}..${plan.lastIndex}) ${plan.beyondCommit === 1 ? 'is' : 'are'} beyond the commit index it knew (${plan.commitIndex}): uncommitted, perhaps never acknowledged to a client; the new cluster keeps ${plan.beyondCommit === 1 ? 'it' : 'them'}`
+  return [
+    `recover ${plan.dir} as a new cluster: node ${plan.nodeId}${self === undefined ? '' : ` at ${self}`} becomes its only member`,
+    `  last entry: index ${plan.lastIndex}, term ${plan.lastTerm}; every entry stays`,
+    beyond,
+    `  configuration now (index ${plan.current.index}): ${describeConfiguration(plan.current.config)}`,
+    `  new configuration (entry ${plan.entryIndex}, term ${plan.entryTerm}, recorded as committed): ${describeConfiguration(plan.next)}`,
+    `  cluster id ${plan.oldClusterId || '(none)'} becomes ${plan.newClusterId}`,
+    `  backup of the files it changes (${plan.files.join(', ')}): ${plan.backup}`,
+    ...plan.notes.map((note) => `  note: ${note}`),
+  ]
+}
+
+async function confirmed(): Promise<boolean> {
+  const prompt = createInterface({ input: process.stdin, output: process.stdout })
+  try {
+    const answer = await prompt.question('Go ahead? [y/N] ')
+    return /^y(es)?$/i.test(answer.trim())
+  } finally {
+    prompt.close()
+  }
+}
+
+export const recoverCommand: Command = {
+  name: 'recover',
+  summary: 'Make one surviving node the only member of a new cluster (a lost majority)',
+  help,
+  async run(args) {
+    const { values, positionals } = parseArgs({
+      args,
+      options: { 'as-new-cluster': { type: 'boolean' }, yes: { type: 'boolean', short: 'y' }, 'dry-run': { type: 'boolean' } },
+      allowPositionals: true,
+      strict: true,
+    })
+    const dir = positionals[0]
+    if (dir === undefined || positionals.length > 1) throw new UsageError('recover takes exactly one directory')
+    if (values['as-new-cluster'] !== true) throw new UsageError('recover needs --as-new-cluster (the only kind of recovery there is: one node founds a new cluster)')
+    if (values.yes === true && values['dry-run'] === true) throw new UsageError('--yes and --dry-run go against each other')
+    const plan = await planNewClusterRecovery(dir)
+    console.log(describePlan(plan).join('\n'))
+    if (values['dry-run'] === true) {
+      console.log('dry run: nothing changed')
+      return 0
+    }
+    if (values.yes !== true) {
+      if (process.stdin.isTTY !== true) throw new RaftLogError('ERR_NOT_CONFIRMED', 'recover changes the directory for good and asks first, but standard input is not a terminal: give --yes to go ahead without asking. Nothing was changed')
+      if (!(await confirmed())) {
+        console.log('not confirmed: nothing changed')
+        return 1
+      }
+    }
+    const backup = await recoverAsNewCluster(plan)
+    console.log(
+      [
+        `recovered: node ${plan.nodeId} is the only member of cluster ${plan.newClusterId} (configuration at index ${plan.entryIndex}, term ${plan.entryTerm}); backup in ${backup}`,
+        `next: start it (raftlog node -n ${plan.nodeId} -c FILE), then add members under new ids (raftlog member add ID HOST:PORT, then raftlog node -n ID --listen HOST:PORT --join ${plan.next.addresses[plan.nodeId] ?? 'ITS-ADDRESS'})`,
+      ].join('\n'),
+    )
+    return 0
+  },
+}
