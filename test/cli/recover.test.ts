@@ -24,13 +24,21 @@ async function recover(nodeDir: string): Promise<string> {
 describe('raftlog recover --as-new-cluster', () => {
   it('brings back every acknowledged write from the one node left of three, then grows back to three under new ids', async () => {
     const dir = tempDir('raftlog-recover-')
-    const { config, ports, nodes, leader, written } = await threeNodesWithWrites(dir, 12)
+    // Snapshots every 20 entries, 2 kept behind, 4 KiB segments: the survivor's log starts after
+    // a snapshot of the old cluster, too recent for the recovered node to reach the next one by
+    // itself before members are added: they need a snapshot, and one of the new cluster.
+    const { config, ports, nodes, leader, written } = await threeNodesWithWrites(dir, 12, { snapshot_threshold: 20, snapshot_trailing_entries: 2, log_segment_size: 4096 })
+    for (let i = 0; i < 8; i++) {
+      await put(['--config', config], `large-${i}`, `${i}`.repeat(1500))
+      written.set(`large-${i}`, `${i}`.repeat(1500))
+    }
     // The survivor is a follower: the leader and the other follower are lost for good.
     const survivor = [1, 2, 3].find((id) => id !== leader)!
     const lost = [1, 2, 3].filter((id) => id !== survivor)
     await caughtUp(config, survivor)
     const survivorDir = join(dir, 'logs', `node_${survivor}`)
     const address = `127.0.0.1:${ports[survivor - 1]}`
+    await waitFor('the survivor to compact its log behind a snapshot', async () => ((await statusesAt([address]))[0]!.firstIndex > 1 ? true : undefined))
 
     // Refused while the node's process holds the directory.
     const whileRunning = await runCli(['recover', survivorDir, '--as-new-cluster', '--yes'])

@@ -34,8 +34,8 @@ export async function put(where: string[], key: string, value: string): Promise<
 }
 
 /** Three nodes, a leader, `count` acknowledged writes that every node has applied. */
-export async function threeNodesWithWrites(dir: string, count: number): Promise<{ config: string; ports: number[]; nodes: NodeProcess[]; leader: number; written: Map<string, string> }> {
-  const { path: config, ports } = await writeConfig(dir, 3)
+export async function threeNodesWithWrites(dir: string, count: number, settings: Record<string, string | number> = {}): Promise<{ config: string; ports: number[]; nodes: NodeProcess[]; leader: number; written: Map<string, string> }> {
+  const { path: config, ports } = await writeConfig(dir, 3, settings)
   const nodes = [1, 2, 3].map((id) => startNode(config, id))
   running.push(...nodes)
   const leader = await waitFor('a leader', async () => (await statuses(config)).find((s) => s.reachable && s.role === 'leader')?.id)

@@ -91,6 +91,7 @@ export interface StatusLine {
   leaderId: number
   commitIndex: number
   lastApplied: number
+  firstIndex: number
   lastIndex: number
 }
 

@@ -149,6 +149,8 @@ export class RaftNode extends EventEmitter {
   private readonly snapshots: SnapshotStore
   private readonly snapshotter: Snapshotter
   private readonly snapshotSender: SnapshotSender
+  /** The cluster token in the newest snapshot's configuration (see predatesIdentity). */
+  private snapshotToken: string | undefined
   private readonly snapshotInbox: SnapshotInbox
   private readonly logger: { warn(message: string): void }
   private readonly timer: NodeJS.Timeout
@@ -253,6 +255,7 @@ export class RaftNode extends EventEmitter {
       newClusterToken,
       onWarning: (message) => this.logger.warn(message),
     })
+    this.snapshotToken = start.snapshot === undefined || start.metadata.length === 0 ? undefined : decodeConfiguration(start.metadata).clusterToken
     this.snapshotter = new Snapshotter({
       store: snapshots,
       stateMachine: options.stateMachine,
@@ -262,6 +265,7 @@ export class RaftNode extends EventEmitter {
       onTaken: (snapshot, durationMs) => {
         // The core decides what of the log goes (Ready.compactTo); older files go after it.
         this.pruneSnapshotsDue = true
+        this.snapshotToken = this.tokenAt(snapshot.index)
         this.guard(() => this.core.snapshotTaken(snapshot))
         this.counters.snapshotsTaken++
         this.counters.lastSnapshotMs = durationMs
@@ -790,12 +794,16 @@ export class RaftNode extends EventEmitter {
   }
 
   /**
-   * A snapshot when enough entries were applied, or any were and the log reached maxLogBytes (a
-   * follower's too: it refuses nothing, but its disk is the same size); once written, look again
-   * (between two entries).
+   * A snapshot when enough entries were applied, or any were and either the log reached
+   * maxLogBytes (a follower's too: it refuses nothing, but its disk is the same size) or the
+   * newest snapshot predates the cluster's identity (see predatesIdentity); once written, look
+   * again (between two entries).
    */
   private maybeSnapshot(lastApplied: number): void {
-    const evenBelowThreshold = this.maxLogBytes > 0 && !this.stopped && this.log.usedBytes >= this.maxLogBytes
+    const latest = this.snapshotter.latest
+    const evenBelowThreshold =
+      (this.maxLogBytes > 0 && !this.stopped && this.log.usedBytes >= this.maxLogBytes) ||
+      (latest !== undefined && this.snapshotToken !== this.tokenAt(lastApplied))
     this.snapshotter.maybeTake(
       lastApplied,
       () => {
@@ -910,6 +918,21 @@ export class RaftNode extends EventEmitter {
     }
   }
 
+  /** The cluster token of the configuration in force at `index`. */
+  private tokenAt(index: number): string | undefined {
+    return this.core.configurationAt(index).clusterToken
+  }
+
+  /**
+   * The newest snapshot was taken before the cluster got the identity it has now (a recovery
+   * as a new cluster, a restore, or the first leader's token): a node that installed it would
+   * take the old cluster's id and refuse this one's messages. It is not sent; the next snapshot,
+   * taken at once (maybeSnapshot), carries the committed configuration.
+   */
+  private predatesIdentity(): boolean {
+    return this.snapshotter.enabled && this.snapshotter.latest !== undefined && this.snapshotToken !== this.tokenAt(this.core.committed)
+  }
+
   /** Sends the leader's replication messages (`early`) or all the others. */
   private send(messages: readonly RaftMessage[], early: boolean): void {
     const term = this.core.currentTerm
@@ -917,7 +940,8 @@ export class RaftNode extends EventEmitter {
       if ((message.type === 'AppendEntries' || message.type === 'InstallSnapshot') !== early) continue
       // A message of a term this node has left since is stale: dropping it is always safe.
       if (message.term < term && message.type !== 'RequestVoteResponse') continue
-      if (message.type === 'InstallSnapshot') this.snapshotSender.start(message)
+      if (message.type === 'InstallSnapshot' && this.predatesIdentity()) this.guard(() => this.core.reportSnapshot(message.to, false))
+      else if (message.type === 'InstallSnapshot') this.snapshotSender.start(message)
       else this.transport.send(message)
     }
   }
@@ -968,6 +992,7 @@ export class RaftNode extends EventEmitter {
       return
     }
     this.snapshotter.installed(restore)
+    this.snapshotToken = this.tokenAt(restore.index)
     // The log now starts after the snapshot: a state machine that cannot be restored leaves the
     // node nothing to apply from, so a failure here fails the node.
     this.applier
