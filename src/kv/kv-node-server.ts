@@ -3,9 +3,10 @@
 // (get, scan) served after a ReadIndex.
 import type { ClusterConfig } from '../net/config/cluster-config.js'
 import { answerKvQuery } from './kv-query.js'
-import { decodeKvCommand, encodeKvResult, KvStateMachine, type KvCommand } from './kv-state-machine.js'
+import { decodeKvCommand, encodeKvCommand, encodeKvResult, KvStateMachine, type KvCommand } from './kv-state-machine.js'
 import { serveNode, type NodeServer, type NodeServerOptions } from '../net/server/node-server.js'
-import { defaultMaxKeyBytes } from '../net/config/request-limits.js'
+import { defaultMaxKeyBytes, defaultMaxRequestBytes } from '../net/config/request-limits.js'
+import { etcdServices } from './etcd/etcd-services.js'
 import { RaftLogError } from '../errors.js'
 import type { TxnRequest } from './kv-txn.js'
 
@@ -13,6 +14,7 @@ import type { TxnRequest } from './kv-txn.js'
 export async function startKvNodeServer(cluster: ClusterConfig, nodeId: number, logger: { warn(message: string): void }, where: Pick<NodeServerOptions, 'address' | 'join' | 'metrics'> = {}): Promise<NodeServer> {
   const kv = new KvStateMachine()
   const maxKeyBytes = cluster.maxKeyBytes ?? defaultMaxKeyBytes
+  const maxRequestBytes = cluster.maxRequestBytes ?? defaultMaxRequestBytes
   return serveNode(
     {
       cluster,
@@ -33,6 +35,16 @@ export async function startKvNodeServer(cluster: ClusterConfig, nodeId: number, 
       // The key-value client's get: a Read request with the key and no query.
       readKey: (key) => encodeKvResult({ ok: true, value: kv.get(key) }),
       status: () => ({ kvWritesApplied: kv.writesApplied }),
+      // etcd's v3 API on the same port (see the README: one port, one listener, one TLS set-up).
+      services: (node, context) =>
+        etcdServices(node, context, {
+          kv,
+          check: (command) => {
+            const bytes = encodeKvCommand(command).length
+            if (bytes > maxRequestBytes) return new RaftLogError('ERR_REQUEST_TOO_LARGE', `Command of ${bytes} bytes is larger than max_request_bytes (${maxRequestBytes} bytes)`)
+            return keyProblem(command as KvCommand<Buffer>, maxKeyBytes)
+          },
+        }),
     },
   )
 }

@@ -10,7 +10,7 @@ import { RaftLogError } from '../errors.js'
 import { decodeKvSnapshot, encodeKvSnapshot } from './kv-snapshot.js'
 import { fromBinary, kvBuffer, toBinary, type KvBytes } from './kv-bytes.js'
 import { MvccStore, lowerBound, upperBound, type KeyChange } from './mvcc-store.js'
-import { applyTxn, rangeOf, type RangeRequest, type RangeResponse, type TxnOutcome, type TxnRequest } from './kv-txn.js'
+import { applyTxn, rangeOf, txnWrites, type RangeRequest, type RangeResponse, type TxnOutcome, type TxnRequest } from './kv-txn.js'
 import { decodeBlobJson, encodeBlobJson } from './kv-blob-json.js'
 
 /**
@@ -241,6 +241,12 @@ export class KvStateMachine implements StateMachine {
   /** etcd's range as of the last applied entry (or an older revision); ERR_COMPACTED, ERR_FUTURE_REVISION. */
   range(request: RangeRequest): RangeResponse {
     return rangeOf(this.store, request)
+  }
+
+  /** A transaction that writes nothing, answered from the state as of the last applied entry (serve it after a ReadIndex). */
+  readTxn(txn: TxnRequest): TxnOutcome {
+    if (txnWrites(txn)) throw new RaftLogError('ERR_BAD_ARGUMENT', 'readTxn: the transaction writes: propose it')
+    return applyTxn(this.store, txn)
   }
 
   /**

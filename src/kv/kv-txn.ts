@@ -276,3 +276,8 @@ function compareWith(actual: number | Buffer, compare: Compare): boolean {
       return order < 0
   }
 }
+
+/** Whether a transaction writes anything in either branch (a read-only one is served like a range). */
+export function txnWrites(txn: TxnRequest): boolean {
+  return [...txn.success, ...txn.failure].some((op) => 'put' in op || 'deleteRange' in op || ('txn' in op && txnWrites(op.txn)))
+}
