@@ -1,6 +1,7 @@
 // The key-value store of `raftlog node`: the generic node server with the KvStateMachine, its
 // commands checked before they enter the log (well formed, keys within max_key_bytes), its reads
-// (get, scan) served after a ReadIndex.
+// (get, scan) served after a ReadIndex, and etcd's v3 API over the same store on the same port
+// (etcd/etcd-services.ts).
 import type { ClusterConfig } from '../net/config/cluster-config.js'
 import { answerKvQuery } from './kv-query.js'
 import { decodeKvCommand, encodeKvCommand, encodeKvResult, KvStateMachine, type KvCommand } from './kv-state-machine.js'
