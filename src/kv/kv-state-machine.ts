@@ -171,6 +171,9 @@ function u32(value: number): Buffer {
   return bytes
 }
 
+/** Revisions of history a KvStateMachine keeps at least, by default (see its constructor). */
+export const defaultHistoryRevisions = 1000
+
 /**
  * What a transaction or compaction answered: its outcome, or the RaftLogError it was refused with
  * (ERR_COMPACTED, ERR_FUTURE_REVISION, ERR_KEY_NOT_FOUND, ERR_LEASE_NOT_FOUND, ERR_BAD_ARGUMENT).
@@ -205,11 +208,33 @@ export class KvStateMachine implements StateMachine {
   private readonly store = new MvccStore()
   /** Writes applied (raftlog commands per key, a transaction or compaction as one), in the state (and its snapshots): equal on every node at the same index. */
   private writes = 0
+  private readonly historyRevisions: number
+
+  /**
+   * `historyRevisions`: the revisions of history always kept (default 1,000). Once twice as
+   * many have gathered since the last compaction, the store compacts up to its revision less
+   * this many, by itself, as etcd's `--auto-compaction-mode=revision` does: the history stays
+   * bounded in memory and in snapshots. Decided by revisions alone, so every node compacts at
+   * the same entry; every node of a cluster must use the same value. 0: only compactions asked for.
+   */
+  constructor(options: { historyRevisions?: number } = {}) {
+    const history = options.historyRevisions ?? defaultHistoryRevisions
+    if (!Number.isSafeInteger(history) || history < 0) throw new RaftLogError('ERR_BAD_ARGUMENT', `historyRevisions must be a whole number of revisions, 0 or more, got ${String(history)}`)
+    this.historyRevisions = history
+  }
 
   apply(entry: LogEntry): Uint8Array {
     const command = decodeKvCommand(entry.data)
-    if (command.op === 'txn' || command.op === 'compact') return this.executeEtcd(command)
-    return encodeKvResult(this.execute(command))
+    const result = command.op === 'txn' || command.op === 'compact' ? this.executeEtcd(command) : encodeKvResult(this.execute(command))
+    this.compactHistory()
+    return result
+  }
+
+  /** The automatic compaction (see the constructor). */
+  private compactHistory(): void {
+    const store = this.store
+    if (this.historyRevisions === 0 || store.revision - store.compactRevision < 2 * this.historyRevisions) return
+    store.compact(store.revision - this.historyRevisions)
   }
 
   /** Keys that exist now. */

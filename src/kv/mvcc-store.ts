@@ -41,6 +41,11 @@ export class MvccStore {
   private compactedRev = 0
   /** Keys whose last change is a put. */
   private live = 0
+  /**
+   * Keys a compaction may trim: more than one change, or deleted. A key put once and never
+   * changed needs nothing, so a compaction costs the keys written since, not the whole store.
+   */
+  private readonly historied = new Set<string>()
   /** Every key with history, in byte order; undefined once a key was added or dropped. */
   private sorted: string[] | undefined
   /** The revision the write in progress writes at (undefined: none in progress). */
@@ -136,7 +141,10 @@ export class MvccStore {
     } else if (before !== undefined && before.mod === mod) {
       // The same key twice in one write: the later put wins, the history keeps one change per revision.
       changes[changes.length - 1] = { ...change, create: before.create, version: before.version }
-    } else changes.push(change)
+    } else {
+      changes.push(change)
+      this.historied.add(key)
+    }
     if (before === undefined) this.live++
     return before
   }
@@ -150,6 +158,7 @@ export class MvccStore {
     const tombstone: KeyChange = { mod, create: 0, version: 0, value: undefined }
     if (before.mod === mod) changes[changes.length - 1] = tombstone
     else changes.push(tombstone)
+    this.historied.add(key)
     this.live--
     return before
   }
@@ -161,7 +170,8 @@ export class MvccStore {
   compact(revision: number): void {
     if (revision <= this.compactedRev) throw new RaftLogError('ERR_COMPACTED', `Revision ${revision} was compacted already: the store is compacted up to revision ${this.compactedRev}`)
     if (revision > this.rev) throw new RaftLogError('ERR_FUTURE_REVISION', `Cannot compact up to revision ${revision}: the store is at revision ${this.rev}`)
-    for (const [key, changes] of this.keys) {
+    for (const key of this.historied) {
+      const changes = this.keys.get(key) as KeyChange[]
       let keep = changes.length
       while (keep > 0 && (changes[keep - 1] as KeyChange).mod > revision) keep--
       // keep - 1: the last change at or below `revision`, which a read at `revision` still needs (unless it is a delete).
@@ -170,8 +180,13 @@ export class MvccStore {
       if (from <= 0) continue
       if (from === changes.length) {
         this.keys.delete(key)
+        this.historied.delete(key)
         this.sorted = undefined
-      } else this.keys.set(key, changes.slice(from))
+        continue
+      }
+      const kept = changes.slice(from)
+      this.keys.set(key, kept)
+      if (kept.length === 1 && (kept[0] as KeyChange).value !== undefined) this.historied.delete(key)
     }
     this.compactedRev = revision
   }
@@ -184,12 +199,15 @@ export class MvccStore {
   /** Replaces everything with `state` (a snapshot's). */
   load(state: MvccState): void {
     this.keys.clear()
+    this.historied.clear()
     this.sorted = undefined
     this.live = 0
     for (const [key, changes] of state.keys) {
       if (changes.length === 0) continue
       this.keys.set(key, [...changes])
-      if ((changes.at(-1) as KeyChange).value !== undefined) this.live++
+      const exists = (changes.at(-1) as KeyChange).value !== undefined
+      if (exists) this.live++
+      if (changes.length > 1 || !exists) this.historied.add(key)
     }
     this.rev = state.revision
     this.compactedRev = state.compacted

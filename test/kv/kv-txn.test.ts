@@ -153,6 +153,23 @@ describe('etcd compaction and snapshots', () => {
     expect(() => apply(kv, { op: 'compact', revision: 5 })).toThrow(expect.objectContaining({ code: 'ERR_FUTURE_REVISION' }))
   })
 
+  it('compacts by itself once twice historyRevisions have gathered, keeping that many, at the same revisions on every node', () => {
+    const kv = new KvStateMachine({ historyRevisions: 3 })
+    const compactedAt: number[] = []
+    for (let i = 0; i < 12; i++) {
+      txn(kv, { success: [putOp('k', String(i))] })
+      compactedAt.push(kv.compactRevision)
+    }
+    // Revisions 2..13: at revision 6 (6 past the last compaction, none) it compacts up to 3, at 9 to 6, at 12 to 9.
+    expect(compactedAt).toEqual([0, 0, 0, 0, 3, 3, 3, 6, 6, 6, 9, 9])
+    expect(keys(kv, range('k', { revision: 9 }))).toEqual(['k=7@9'])
+    expect(() => kv.range(range('k', { revision: 8 }))).toThrow(expect.objectContaining({ code: 'ERR_COMPACTED' }))
+    const manual = new KvStateMachine({ historyRevisions: 0 })
+    for (let i = 0; i < 12; i++) txn(manual, { success: [putOp('k', String(i))] })
+    expect(manual.compactRevision).toBe(0)
+    expect(() => new KvStateMachine({ historyRevisions: -1 })).toThrow(expect.objectContaining({ code: 'ERR_BAD_ARGUMENT' }))
+  })
+
   it('carry the history, the revision and the compaction point through a snapshot', async () => {
     const kv = new KvStateMachine()
     for (const value of ['1', '2', '3']) txn(kv, { success: [putOp('k', value)] })

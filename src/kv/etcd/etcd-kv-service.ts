@@ -38,7 +38,8 @@ function clusterIdOf(node: RaftNode): string {
   return /^[0-9a-f]{16}/.test(id) ? BigInt(`0x${id.slice(0, 16)}`).toString() : '0'
 }
 
-export function etcdKvService(node: RaftNode, context: ServiceContext, options: EtcdKvOptions): grpc.UntypedServiceImplementation {
+/** The KV service, and what closes its channels to the leader when the node stops. */
+export function etcdKvService(node: RaftNode, context: ServiceContext, options: EtcdKvOptions): { implementation: grpc.UntypedServiceImplementation; close(): void } {
   const { kv } = options
   const clients = new Map<string, grpc.Client>()
   const clientFor = (id: number, address: string): grpc.Client => {
@@ -147,7 +148,13 @@ export function etcdKvService(node: RaftNode, context: ServiceContext, options: 
       })
     },
   }
-  return handlers as grpc.UntypedServiceImplementation
+  return {
+    implementation: handlers as grpc.UntypedServiceImplementation,
+    close: () => {
+      for (const client of clients.values()) client.close()
+      clients.clear()
+    },
+  }
 }
 
 /** The answer to a transaction's only operation, as a Put or DeleteRange answers. */

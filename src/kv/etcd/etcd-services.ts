@@ -7,7 +7,7 @@ import * as grpc from '@grpc/grpc-js'
 import type { RaftNode } from '../../raft/node/raft-node.js'
 import { packageRoot } from '../../package-root.js'
 import { DirectoryBytesCache } from '../../net/server/directory-bytes.js'
-import type { ServiceContext } from '../../net/server/node-server.js'
+import type { ExtraService, ServiceContext } from '../../net/server/node-server.js'
 import { etcdProtocol } from './etcd-protocol.js'
 import { etcdHeader, etcdKvService, type EtcdKvOptions } from './etcd-kv-service.js'
 
@@ -24,7 +24,7 @@ export function etcdVersion(): string {
 }
 
 /** Every etcd service, ready for NodeServerExtras.services. */
-export function etcdServices(node: RaftNode, context: ServiceContext, options: EtcdKvOptions): { definition: grpc.ServiceDefinition; implementation: grpc.UntypedServiceImplementation }[] {
+export function etcdServices(node: RaftNode, context: ServiceContext, options: EtcdKvOptions): ExtraService[] {
   const kv = etcdKvService(node, context, options)
   const disk = new DirectoryBytesCache(context.dir)
   const maintenance: grpc.UntypedServiceImplementation = {
@@ -62,7 +62,7 @@ export function etcdServices(node: RaftNode, context: ServiceContext, options: E
     },
   }
   return [
-    { definition: etcdProtocol.KV.service, implementation: kv },
+    { definition: etcdProtocol.KV.service, implementation: kv.implementation, close: kv.close },
     { definition: etcdProtocol.Maintenance.service, implementation: withUnimplemented('Maintenance', etcdProtocol.Maintenance.service, maintenance) },
     { definition: etcdProtocol.Cluster.service, implementation: withUnimplemented('Cluster', etcdProtocol.Cluster.service, cluster) },
     ...(['Watch', 'Lease', 'Auth'] as const).map((name) => ({ definition: etcdProtocol[name].service, implementation: withUnimplemented(name, etcdProtocol[name].service, {}) })),

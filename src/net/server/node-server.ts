@@ -134,7 +134,15 @@ export interface NodeServerExtras {
    * More gRPC services on the node's port (the etcd v3 API), made once the node runs; under
    * client_cert_auth each call needs a client certificate, as the client service's do.
    */
-  services?: (node: RaftNode, context: ServiceContext) => { definition: grpc.ServiceDefinition; implementation: grpc.UntypedServiceImplementation }[]
+  services?: (node: RaftNode, context: ServiceContext) => ExtraService[]
+}
+
+/** A service added through NodeServerExtras.services. */
+export interface ExtraService {
+  definition: grpc.ServiceDefinition
+  implementation: grpc.UntypedServiceImplementation
+  /** Called when the node server stops: closes what the service opened (its channels to other members). */
+  close?: () => void
 }
 
 /** What a service added through NodeServerExtras.services may need of the node server. */
@@ -359,7 +367,8 @@ export async function serveNode(options: NodeServerOptions, extras: NodeServerEx
   const clients = clientService(node, options, extras, dir, tls)
   server.addService(protocol.RaftClient.service, guardClientService(clients, tls))
   const addressOf = (id: number): string => node.configuration.addresses[id] || (cluster.nodes.find((n) => n.nodeId === id)?.address ?? '')
-  for (const service of extras.services?.(node, { dir, addressOf, credentialsFor: (id) => peerChannelCredentials(tls, id), tls: tls !== undefined }) ?? []) {
+  const services = extras.services?.(node, { dir, addressOf, credentialsFor: (id) => peerChannelCredentials(tls, id), tls: tls !== undefined }) ?? []
+  for (const service of services) {
     server.addService(service.definition, tls?.clientAuth === undefined ? service.implementation : requireClientCertificate(service.implementation, tls.clientAuth))
   }
   const drift = membershipDrift(cluster, node.configuration)
@@ -376,6 +385,7 @@ export async function serveNode(options: NodeServerOptions, extras: NodeServerEx
         await metrics?.close()
         await node.stop()
       } finally {
+        for (const service of services) service.close?.()
         // Even when the node could not stop cleanly: an open server would keep the process alive.
         // Peers keep their streams to this node open: wait a moment for calls in progress, no more.
         await new Promise<void>((resolve) => {
