@@ -108,9 +108,9 @@ export function txnFromWire(wire: WireTxn): TxnRequest {
   return { compare: (wire.compare ?? []).map(compareFromWire), success: ops(wire.success), failure: ops(wire.failure) }
 }
 
-/** Every key a request names must be non-empty (etcd: "key is not provided"). */
+/** Every key an operation names must be non-empty (etcd: "key is not provided"); compares are not checked, as etcd does not. */
 export function txnHasEmptyKey(txn: TxnRequest): boolean {
-  return txn.compare.some((compare) => compare.key.length === 0) || [...txn.success, ...txn.failure].some((op) => ('txn' in op ? txnHasEmptyKey(op.txn) : ('range' in op ? op.range : 'put' in op ? op.put : op.deleteRange).key.length === 0))
+  return [...txn.success, ...txn.failure].some((op) => ('txn' in op ? txnHasEmptyKey(op.txn) : ('range' in op ? op.range : 'put' in op ? op.put : op.deleteRange).key.length === 0))
 }
 
 export function keyValueToWire(kv: KeyValue): Record<string, unknown> {
