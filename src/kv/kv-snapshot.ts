@@ -1,9 +1,17 @@
 // The key-value store's snapshot bytes: a version word, then records, then an end record.
 //
-//   "KVS1"                                   format and version
-//   0x01 key length u32, key, value length u32, value     one per key
-//   0x02 writes applied u64                  the store's count of writes (optional, once)
+// Version 2 (written), the store with its history:
+//   "KVS2"                                   format and version
+//   0x03 revision u64, compacted u64         the store's revision and compaction point (once, first)
+//   0x04 key length u32, key, changes u32,   one per key with history, then per change, oldest first:
+//        mod u64, create u64, version u64, has value u8 (0: a delete), [value length u32, value]
+//   0x02 writes applied u64                  the store's count of writes (once)
 //   0xff                                     end
+//
+// Version 1 (read, never written), the values alone:
+//   "KVS1", then 0x01 key length u32, key, value length u32, value per key, 0x02 writes u64, 0xff.
+//   Each key is restored as created and last changed at the revision 1 + writes applied (every
+//   node that restores the same snapshot gets the same revisions), the store at that revision.
 //
 // Keys and values are bytes, exactly (the store's binary strings, kv-bytes.ts, one char per
 // byte). Snapshots written while the store held UTF-8 text have the same layout: their bytes are
@@ -11,28 +19,49 @@
 // batchBytes; read back from chunks cut anywhere.
 import { RaftLogError } from '../errors.js'
 import { ChunkReader } from '../raft/node/chunk-reader.js'
+import { initialRevision, type KeyChange, type MvccState } from './mvcc-store.js'
 
-const magic = Buffer.from('KVS1', 'ascii')
+const magicV1 = Buffer.from('KVS1', 'ascii')
+const magicV2 = Buffer.from('KVS2', 'ascii')
 const recordPair = 0x01
 const recordWrites = 0x02
+const recordRevision = 0x03
+const recordKey = 0x04
 const recordEnd = 0xff
 /** Bytes gathered before a batch of records is handed on. */
 const batchBytes = 64 * 1024
 
-/** The snapshot of `pairs` (binary strings) and the count of writes (taken by the caller at the moment that matters) as chunks. */
-export async function* encodeKvSnapshot(pairs: readonly (readonly [string, string])[], writesApplied = 0): AsyncGenerator<Uint8Array> {
-  let parts: Buffer[] = [magic]
-  let size = magic.length
-  for (const [key, value] of pairs) {
+/** The snapshot of `state` (captured by the caller at the moment that matters) and the count of writes, as chunks. */
+export async function* encodeKvSnapshot(state: MvccState, writesApplied = 0): AsyncGenerator<Uint8Array> {
+  const revision = Buffer.alloc(17)
+  revision[0] = recordRevision
+  revision.writeBigUInt64LE(BigInt(state.revision), 1)
+  revision.writeBigUInt64LE(BigInt(state.compacted), 9)
+  let parts: Buffer[] = [magicV2, revision]
+  let size = magicV2.length + revision.length
+  for (const [key, changes] of state.keys) {
     const keyBytes = Buffer.from(key, 'latin1')
-    const valueBytes = Buffer.from(value, 'latin1')
-    const head = Buffer.allocUnsafe(5)
-    head[0] = recordPair
+    const head = Buffer.allocUnsafe(9)
+    head[0] = recordKey
     head.writeUInt32LE(keyBytes.length, 1)
-    const middle = Buffer.allocUnsafe(4)
-    middle.writeUInt32LE(valueBytes.length, 0)
-    parts.push(head, keyBytes, middle, valueBytes)
-    size += 9 + keyBytes.length + valueBytes.length
+    head.writeUInt32LE(changes.length, 5)
+    parts.push(head.subarray(0, 5), keyBytes, head.subarray(5))
+    size += 9 + keyBytes.length
+    for (const change of changes) {
+      const fixed = Buffer.allocUnsafe(change.value === undefined ? 25 : 29)
+      fixed.writeBigUInt64LE(BigInt(change.mod), 0)
+      fixed.writeBigUInt64LE(BigInt(change.create), 8)
+      fixed.writeBigUInt64LE(BigInt(change.version), 16)
+      fixed[24] = change.value === undefined ? 0 : 1
+      parts.push(fixed)
+      size += fixed.length
+      if (change.value !== undefined) {
+        const value = Buffer.from(change.value, 'latin1')
+        fixed.writeUInt32LE(value.length, 25)
+        parts.push(value)
+        size += value.length
+      }
+    }
     if (size >= batchBytes) {
       yield Buffer.concat(parts)
       parts = []
@@ -46,30 +75,75 @@ export async function* encodeKvSnapshot(pairs: readonly (readonly [string, strin
   yield Buffer.concat(parts)
 }
 
-/** Reads a snapshot back into pairs (binary strings); resolves with the count of writes; ERR_CORRUPT when the bytes are not one. */
-export async function decodeKvSnapshot(chunks: AsyncIterable<Uint8Array>, onPair: (key: string, value: string) => void): Promise<number> {
+export interface KvSnapshotSummary {
+  revision: number
+  compacted: number
+  writes: number
+}
+
+/**
+ * Reads a snapshot of either version, handing each key with its changes (binary strings) to
+ * `onKey`; resolves with the store's revision, compaction point and count of writes. ERR_CORRUPT
+ * when the bytes are not one.
+ */
+export async function decodeKvSnapshot(chunks: AsyncIterable<Uint8Array>, onKey: (key: string, changes: KeyChange[]) => void): Promise<KvSnapshotSummary> {
   const input = new ChunkReader(chunks)
-  let writes = 0
-  const head = await input.take(magic.length)
-  if (head === undefined || !head.equals(magic)) throw bad('it does not start with KVS1')
+  const head = await input.take(magicV2.length)
+  const version = head?.equals(magicV2) === true ? 2 : head?.equals(magicV1) === true ? 1 : undefined
+  if (version === undefined) throw bad('it does not start with KVS1 or KVS2')
+  const summary: KvSnapshotSummary = { revision: initialRevision, compacted: 0, writes: 0 }
+  const pairs: [string, string][] = []
   for (;;) {
     const type = await input.take(1)
     if (type === undefined) throw bad('it ends without its end record')
     if (type[0] === recordEnd) break
     if (type[0] === recordWrites) {
-      const count = await input.take(8)
-      if (count === undefined) throw bad('its count of writes is cut short')
-      writes = Number(count.readBigUInt64LE(0))
-      continue
-    }
-    if (type[0] !== recordPair) throw bad(`unknown record type ${type[0]}`)
-    const key = await input.takeSized()
-    const value = await input.takeSized()
-    if (key === undefined || value === undefined) throw bad('a record is cut short')
-    onPair(key.toString('latin1'), value.toString('latin1'))
+      summary.writes = await u64(input, 'its count of writes')
+    } else if (version === 1 && type[0] === recordPair) {
+      const key = await input.takeSized()
+      const value = await input.takeSized()
+      if (key === undefined || value === undefined) throw bad('a record is cut short')
+      pairs.push([key.toString('latin1'), value.toString('latin1')])
+    } else if (version === 2 && type[0] === recordRevision) {
+      summary.revision = await u64(input, 'its revision')
+      summary.compacted = await u64(input, 'its compaction point')
+    } else if (version === 2 && type[0] === recordKey) {
+      const [key, changes] = await keyRecord(input)
+      onKey(key, changes)
+    } else throw bad(`unknown record type ${type[0]}`)
   }
   if ((await input.take(1)) !== undefined) throw bad('bytes follow its end record')
-  return writes
+  if (version === 1) {
+    // The writes count is the one thing every node agrees on at this index: revisions start from it.
+    summary.revision = initialRevision + summary.writes
+    for (const [key, value] of pairs) onKey(key, [{ mod: summary.revision, create: summary.revision, version: 1, value }])
+  }
+  return summary
+}
+
+async function keyRecord(input: ChunkReader): Promise<[string, KeyChange[]]> {
+  const key = await input.takeSized()
+  const count = await input.take(4)
+  if (key === undefined || count === undefined) throw bad('a key record is cut short')
+  const changes: KeyChange[] = []
+  for (let i = count.readUInt32LE(0); i > 0; i--) {
+    const fixed = await input.take(25)
+    if (fixed === undefined) throw bad(`a change of a key is cut short`)
+    let value: string | undefined
+    if (fixed[24] === 1) {
+      const bytes = await input.takeSized()
+      if (bytes === undefined) throw bad('a value is cut short')
+      value = bytes.toString('latin1')
+    } else if (fixed[24] !== 0) throw bad(`a change with value flag ${fixed[24]}`)
+    changes.push({ mod: Number(fixed.readBigUInt64LE(0)), create: Number(fixed.readBigUInt64LE(8)), version: Number(fixed.readBigUInt64LE(16)), value })
+  }
+  return [key.toString('latin1'), changes]
+}
+
+async function u64(input: ChunkReader, what: string): Promise<number> {
+  const bytes = await input.take(8)
+  if (bytes === undefined) throw bad(`${what} is cut short`)
+  return Number(bytes.readBigUInt64LE(0))
 }
 
 function bad(problem: string): RaftLogError {

@@ -1,10 +1,17 @@
-// The built-in example state machine: a key-value map with put, get, delete and compare-and-set.
-// Commands and results are compact bytes. Reads do not go through the log: a node serves them
-// from its state after a ReadIndex (see node-server.ts); a get command is still understood.
+// The key-value state machine of `raftlog node`: raftlog's own commands (put, get, delete,
+// compare-and-set, batch) and etcd's (a transaction of ranges, puts and deletes guarded by
+// compares; compaction), over one store with history (mvcc-store.ts): every write gets the next
+// revision, every key its create and mod revision and version. Commands and results are compact
+// bytes. Reads do not go through the log: a node serves them from its state after a ReadIndex
+// (see node-server.ts); a get command is still understood.
 import type { LogEntry } from '../storage/log-entry.js'
 import type { StateMachine } from '../raft/state-machine.js'
+import { RaftLogError } from '../errors.js'
 import { decodeKvSnapshot, encodeKvSnapshot } from './kv-snapshot.js'
 import { fromBinary, kvBuffer, toBinary, type KvBytes } from './kv-bytes.js'
+import { MvccStore, lowerBound, upperBound, type KeyChange } from './mvcc-store.js'
+import { applyTxn, rangeOf, txnWrites, type RangeRequest, type RangeResponse, type TxnOutcome, type TxnRequest } from './kv-txn.js'
+import { decodeBlobJson, encodeBlobJson } from './kv-blob-json.js'
 
 /**
  * A command. Keys and values are bytes (a string means its UTF-8 bytes); decodeKvCommand gives
@@ -19,6 +26,10 @@ export type KvCommand<B extends KvBytes = KvBytes> =
   | { op: 'cas'; key: B; expected: B | null; value: B }
   /** Many puts in one entry, applied together and in order (what `raftlog kv load` sends). */
   | { op: 'batch'; puts: { key: B; value: B }[] }
+  /** etcd's transaction (a put or delete range is one without compares), applied at one revision: its answer is a TxnOutcome (decodeTxnResult). */
+  | { op: 'txn'; txn: TxnRequest }
+  /** Forgets the history a read at `revision` or later does not need; answers { revision, compacted }. */
+  | { op: 'compact'; revision: number }
 
 /** An answer; decodeKvResult gives the value as a Buffer. */
 export interface KvResult<B extends KvBytes = Buffer> {
@@ -31,7 +42,7 @@ export interface KvResult<B extends KvBytes = Buffer> {
   value?: B | null
 }
 
-const opCodes = { put: 1, get: 2, delete: 3, cas: 4, batch: 5 } as const
+const opCodes = { put: 1, get: 2, delete: 3, cas: 4, batch: 5, txn: 6, compact: 7 } as const
 /** Set on a put's op code: answer with the previous value. */
 const previousFlag = 0x80
 const absent = 0xffffffff
@@ -41,9 +52,17 @@ const headerBytes = 5
 /**
  * [op u8][key length u32][key] then: put [value]; cas [expected length u32 or 0xffffffff][expected][value].
  * A batch: [5][count u32] then per put [key length u32][key][value length u32][value].
+ * A transaction: [6] then the TxnRequest in kv-blob-json.ts's form; a compaction: [7][revision u64].
  */
 export function encodeKvCommand(command: KvCommand): Uint8Array {
   if (command.op === 'batch') return encodeBatch(command.puts)
+  if (command.op === 'txn') return encodeBlobJson(command.txn, Uint8Array.of(opCodes.txn))
+  if (command.op === 'compact') {
+    const bytes = Buffer.alloc(9)
+    bytes[0] = opCodes.compact
+    bytes.writeBigUInt64LE(BigInt(command.revision), 1)
+    return bytes
+  }
   const key = kvBuffer(command.key)
   const op = opCodes[command.op] | (command.op === 'put' && command.previous === true ? previousFlag : 0)
   const parts: Buffer[] = [Buffer.from([op]), u32(key.length), key]
@@ -68,6 +87,11 @@ export function decodeKvCommand(bytes: Uint8Array): KvCommand<Buffer> {
   if (buffer.length < headerBytes) throw bad(`shorter than its ${headerBytes}-byte header`)
   const op = buffer[0]
   if (op === opCodes.batch) return decodeBatch(buffer, bad)
+  if (op === opCodes.txn) return { op: 'txn', txn: checkedTxn(decodeBlobJson(buffer.subarray(1)), bad) }
+  if (op === opCodes.compact) {
+    if (buffer.length !== 9) throw bad('a compaction is 9 bytes')
+    return { op: 'compact', revision: Number(buffer.readBigUInt64LE(1)) }
+  }
   const keyLength = buffer.readUInt32LE(1)
   if (keyLength > buffer.length - headerBytes) throw bad(`key length ${keyLength} runs past the end`)
   const key = buffer.subarray(headerBytes, headerBytes + keyLength)
@@ -147,24 +171,85 @@ function u32(value: number): Buffer {
   return bytes
 }
 
+/** Revisions of history a KvStateMachine keeps at least, by default (see its constructor). */
+export const defaultHistoryRevisions = 1000
+
+/**
+ * What a transaction or compaction answered: its outcome, or the RaftLogError it was refused with
+ * (ERR_COMPACTED, ERR_FUTURE_REVISION, ERR_KEY_NOT_FOUND, ERR_LEASE_NOT_FOUND, ERR_BAD_ARGUMENT).
+ */
+export function decodeTxnResult(bytes: Uint8Array): TxnOutcome {
+  const decoded = decodeBlobJson(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length)) as TxnOutcome | { error: { code: string; message: string } }
+  if ('error' in decoded) throw new RaftLogError(decoded.error.code, decoded.error.message)
+  return decoded
+}
+
+/** A decoded transaction's shape checked, so a malformed one is refused before the log (its parts are trusted after). */
+function checkedTxn(value: unknown, bad: (problem: string) => KvCommandError): TxnRequest {
+  const txn = value as TxnRequest
+  if (txn === null || typeof txn !== 'object' || !Array.isArray(txn.compare) || !Array.isArray(txn.success) || !Array.isArray(txn.failure)) throw bad('a transaction without its compare, success and failure lists')
+  for (const op of [...txn.success, ...txn.failure]) {
+    if (op === null || typeof op !== 'object') throw bad('a transaction operation that is not an object')
+    const request = 'range' in op ? op.range : 'put' in op ? op.put : 'deleteRange' in op ? op.deleteRange : undefined
+    if ('txn' in op) checkedTxn(op.txn, bad)
+    else if (request === undefined || !Buffer.isBuffer(request.key)) throw bad('a transaction operation without its key')
+  }
+  for (const compare of txn.compare) if (compare === null || typeof compare !== 'object' || !Buffer.isBuffer(compare.key)) throw bad('a compare without its key')
+  return txn
+}
+
 /**
  * The key-value store raftlog node serves: puts, deletes and compare-and-set on byte keys, scans in
- * byte order, and snapshots of the whole map.
+ * byte order, etcd's transactions, ranges at a past revision and compaction, and snapshots of the
+ * whole store with its history.
  */
 export class KvStateMachine implements StateMachine {
-  /** Keys and values as binary strings (kv-bytes.ts). */
-  private readonly data = new Map<string, string>()
-  /** Puts, deletes and compare-and-sets applied, in the state (and its snapshots): equal on every node at the same index. */
+  /** Keys, values and their history (keys and values as binary strings, kv-bytes.ts). */
+  private readonly store = new MvccStore()
+  /** Writes applied (raftlog commands per key, a transaction or compaction as one), in the state (and its snapshots): equal on every node at the same index. */
   private writes = 0
-  /** Every key in order, for scans; undefined once a key was added or removed since it was built. */
-  private sorted: string[] | undefined
+  private readonly historyRevisions: number
 
-  apply(entry: LogEntry): Uint8Array {
-    return encodeKvResult(this.execute(decodeKvCommand(entry.data)))
+  /**
+   * `historyRevisions`: the revisions of history always kept (default 1,000). Once twice as
+   * many have gathered since the last compaction, the store compacts up to its revision less
+   * this many, by itself, as etcd's `--auto-compaction-mode=revision` does: the history stays
+   * bounded in memory and in snapshots. Decided by revisions alone, so every node compacts at
+   * the same entry; every node of a cluster must use the same value. 0: only compactions asked for.
+   */
+  constructor(options: { historyRevisions?: number } = {}) {
+    const history = options.historyRevisions ?? defaultHistoryRevisions
+    if (!Number.isSafeInteger(history) || history < 0) throw new RaftLogError('ERR_BAD_ARGUMENT', `historyRevisions must be a whole number of revisions, 0 or more, got ${String(history)}`)
+    this.historyRevisions = history
   }
 
+  apply(entry: LogEntry): Uint8Array {
+    const command = decodeKvCommand(entry.data)
+    const result = command.op === 'txn' || command.op === 'compact' ? this.executeEtcd(command) : encodeKvResult(this.execute(command))
+    this.compactHistory()
+    return result
+  }
+
+  /** The automatic compaction (see the constructor). */
+  private compactHistory(): void {
+    const store = this.store
+    if (this.historyRevisions === 0 || store.revision - store.compactRevision < 2 * this.historyRevisions) return
+    store.compact(store.revision - this.historyRevisions)
+  }
+
+  /** Keys that exist now. */
   get size(): number {
-    return this.data.size
+    return this.store.size
+  }
+
+  /** The revision of the last write (1 before any, as etcd). */
+  get revision(): number {
+    return this.store.revision
+  }
+
+  /** Revisions below this one are compacted away (0: none). */
+  get compactRevision(): number {
+    return this.store.compactRevision
   }
 
   /** Writes (put, delete, cas) applied up to the last applied entry, retries answered from a session table not counted. */
@@ -174,8 +259,19 @@ export class KvStateMachine implements StateMachine {
 
   /** The value of `key` (null: absent), as of the last applied entry: serve it after a ReadIndex. */
   get(key: KvBytes): Buffer | null {
-    const value = this.data.get(toBinary(key))
-    return value === undefined ? null : fromBinary(value)
+    const change = this.store.get(toBinary(key))
+    return change === undefined ? null : fromBinary(change.value as string)
+  }
+
+  /** etcd's range as of the last applied entry (or an older revision); ERR_COMPACTED, ERR_FUTURE_REVISION. */
+  range(request: RangeRequest): RangeResponse {
+    return rangeOf(this.store, request)
+  }
+
+  /** A transaction that writes nothing, answered from the state as of the last applied entry (serve it after a ReadIndex). */
+  readTxn(txn: TxnRequest): TxnOutcome {
+    if (txnWrites(txn)) throw new RaftLogError('ERR_BAD_ARGUMENT', 'readTxn: the transaction writes: propose it')
+    return applyTxn(this.store, txn)
   }
 
   /**
@@ -185,104 +281,84 @@ export class KvStateMachine implements StateMachine {
    * says whether pairs were left out.
    */
   scan(prefix: KvBytes, after: KvBytes | undefined, limit: number, maxBytes: number): { pairs: [Buffer, Buffer][]; more: boolean } {
-    const keys = this.sortedKeys()
+    const keys = this.store.sortedKeys()
     const start = toBinary(prefix)
     let position = lowerBound(keys, start)
     if (after !== undefined) position = Math.max(position, upperBound(keys, toBinary(after)))
     const pairs: [Buffer, Buffer][] = []
     let bytes = 0
+    let more = false
     for (; position < keys.length; position++) {
       const key = keys[position] as string
       if (!key.startsWith(start)) break
-      const value = this.data.get(key) as string
+      // Keys deleted but still in the history are skipped.
+      const value = this.store.get(key)?.value
+      if (value === undefined) continue
       // Binary strings: a char is a byte.
       const size = key.length + value.length
-      if (pairs.length === limit || (pairs.length > 0 && bytes + size > maxBytes)) break
+      if (pairs.length === limit || (pairs.length > 0 && bytes + size > maxBytes)) {
+        more = true
+        break
+      }
       pairs.push([fromBinary(key), fromBinary(value)])
       bytes += size
     }
-    return { pairs, more: position < keys.length && (keys[position] as string).startsWith(start) }
+    return { pairs, more }
   }
 
-  /**
-   * Every key, sorted: built on the first scan after a key was added or removed (an overwrite
-   * keeps it), so scans page through a large store without sorting it per page.
-   */
-  private sortedKeys(): string[] {
-    this.sorted ??= Array.from(this.data.keys()).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
-    return this.sorted
-  }
-
-  private set(key: string, value: string): void {
-    if (!this.data.has(key)) this.sorted = undefined
-    this.data.set(key, value)
-  }
-
-  private remove(key: string): void {
-    if (this.data.delete(key)) this.sorted = undefined
-  }
-
-  /** The pairs as of now (a copy of the map's entries; the strings are shared, not copied). */
+  /** The store with its history as of now (captured at once: later writes do not change it). */
   snapshot(): AsyncIterable<Uint8Array> {
-    return encodeKvSnapshot(Array.from(this.data), this.writes)
+    return encodeKvSnapshot(this.store.capture(), this.writes)
   }
 
   async restore(chunks: AsyncIterable<Uint8Array>): Promise<void> {
-    const restored = new Map<string, string>()
-    const writes = await decodeKvSnapshot(chunks, (key, value) => restored.set(key, value))
-    this.data.clear()
-    this.sorted = undefined
-    for (const [key, value] of restored) this.data.set(key, value)
-    this.writes = writes
+    const keys: [string, KeyChange[]][] = []
+    const summary = await decodeKvSnapshot(chunks, (key, changes) => keys.push([key, changes]))
+    this.store.load({ revision: summary.revision, compacted: summary.compacted, keys })
+    this.writes = summary.writes
   }
 
-  private execute(command: KvCommand<Buffer>): KvResult {
+  /** An etcd command's answer; a refusal is an answer too (never thrown: the entry is committed, and every node must answer it alike). */
+  private executeEtcd(command: Extract<KvCommand<Buffer>, { op: 'txn' | 'compact' }>): Uint8Array {
+    try {
+      this.writes++
+      if (command.op === 'compact') {
+        this.store.compact(command.revision)
+        return encodeBlobJson({ revision: this.store.revision, compacted: command.revision })
+      }
+      return encodeBlobJson(applyTxn(this.store, command.txn))
+    } catch (error) {
+      const code = (error as { code?: unknown }).code
+      return encodeBlobJson({ error: { code: typeof code === 'string' ? code : 'ERR_APPLY', message: (error as Error).message } })
+    }
+  }
+
+  private execute(command: Exclude<KvCommand<Buffer>, { op: 'txn' | 'compact' }>): KvResult {
+    const store = this.store
     if (command.op === 'batch') {
-      for (const { key, value } of command.puts) this.set(toBinary(key), toBinary(value))
+      store.write(() => {
+        for (const { key, value } of command.puts) store.put(toBinary(key), toBinary(value))
+      })
       this.writes += command.puts.length
       return { ok: true }
     }
     const key = toBinary(command.key)
-    const before = this.data.get(key)
+    const before = store.get(key)?.value
     const held = (): Buffer | null => (before === undefined ? null : fromBinary(before))
     if (command.op !== 'get') this.writes++
     switch (command.op) {
       case 'get':
         return { ok: true, value: held() }
       case 'put':
-        this.set(key, toBinary(command.value))
+        store.write(() => store.put(key, toBinary(command.value)))
         return command.previous === true ? { ok: true, value: held() } : { ok: true }
       case 'delete':
-        this.remove(key)
+        store.write(() => store.delete(key))
         return { ok: before !== undefined }
       case 'cas':
         if (before !== (command.expected === null ? undefined : toBinary(command.expected))) return { ok: false, value: held() }
-        this.set(key, toBinary(command.value))
+        store.write(() => store.put(key, toBinary(command.value)))
         return { ok: true, value: held() }
     }
   }
-}
-
-/** The first position in sorted `keys` whose key is not below `key`. */
-function lowerBound(keys: string[], key: string): number {
-  let low = 0
-  let high = keys.length
-  while (low < high) {
-    const middle = (low + high) >>> 1
-    if ((keys[middle] as string) < key) low = middle + 1
-    else high = middle
-  }
-  return low
-}
-
-/** The first position in sorted `keys` whose key is above `key`. */
-function upperBound(keys: string[], key: string): number {
-  let low = 0
-  let high = keys.length
-  while (low < high) {
-    const middle = (low + high) >>> 1
-    if ((keys[middle] as string) <= key) low = middle + 1
-    else high = middle
-  }
-  return low
 }

@@ -21,6 +21,9 @@ Ctrl-C (SIGINT) or SIGTERM; a leader hands leadership over first, so the cluster
 without waiting for an election timeout. A node removed from the cluster (raftlog member remove)
 stops by itself with exit status ${removedExitStatus}, also when it was down during its removal (the members tell
 it when it comes back); node ids are never reused, so bring the machine back under a new one.
+The same port serves etcd's v3 API (KV, Maintenance.Status, Cluster.MemberList), so
+ETCDCTL_API=3 etcdctl --endpoints=IP:PORT,... put/get/del/txn/compaction work against the
+cluster; a write sent to a follower is forwarded to the leader.
 A node whose disk fills does not stop: it pauses (a disk-full warning; raftlog status says DISK
 FULL), appends and acknowledges nothing, and goes on by itself once space is freed.
 

@@ -1,6 +1,7 @@
 // An entry of a `raftlog node` log in words, for `dump --format kv`: the client-session envelope
 // (session-envelope.ts) and the key-value command inside it (kv-state-machine.ts).
 import { decodeKvCommand, type KvCommand } from '../../kv/kv-state-machine.js'
+import type { RequestOp, TxnRequest } from '../../kv/kv-txn.js'
 import { decodeEnvelope } from '../../session/session-envelope.js'
 import { EntryType } from '../../storage/log-entry.js'
 import { decodeConfiguration, describeConfiguration } from '../../raft/core/configuration.js'
@@ -17,7 +18,27 @@ export function describeKvCommand(command: KvCommand<Buffer>): string {
       return `cas ${quote(command.key)} ${command.expected === null ? 'absent' : quote(command.expected)} ${quote(command.value)}`
     case 'batch':
       return `batch of ${command.puts.length} put${command.puts.length === 1 ? '' : 's'}: ${command.puts.map((put) => `${quote(put.key)} ${quote(put.value)}`).join(', ')}`
+    case 'txn':
+      return `etcd ${describeTxn(command.txn)}`
+    case 'compact':
+      return `etcd compaction up to revision ${command.revision}`
   }
+}
+
+/** An etcd transaction: a put or delete alone reads as itself, otherwise its compares and branches. */
+function describeTxn(txn: TxnRequest): string {
+  const only = txn.success[0]
+  if (txn.compare.length === 0 && txn.failure.length === 0 && txn.success.length === 1 && only !== undefined && !('txn' in only)) return describeOp(only)
+  const compares = txn.compare.map((c) => `${c.target}(${quote(c.key)}${c.rangeEnd.length > 0 ? `..${quote(c.rangeEnd)}` : ''}) ${c.result} ${typeof c.operand === 'number' ? c.operand : quote(c.operand)}`)
+  return `txn if [${compares.join(', ')}] then [${txn.success.map(describeOp).join(', ')}] else [${txn.failure.map(describeOp).join(', ')}]`
+}
+
+function describeOp(op: RequestOp): string {
+  const end = (rangeEnd: Buffer): string => (rangeEnd.length > 0 ? `..${quote(rangeEnd)}` : '')
+  if ('put' in op) return `put ${quote(op.put.key)} ${quote(op.put.value)}`
+  if ('deleteRange' in op) return `delete ${quote(op.deleteRange.key)}${end(op.deleteRange.rangeEnd)}`
+  if ('range' in op) return `range ${quote(op.range.key)}${end(op.range.rangeEnd)}`
+  return describeTxn(op.txn)
 }
 
 /** What a key-value command's bytes say, or why they are not one. */

@@ -13,8 +13,9 @@ export async function keysInBackup(summary: BackupSummary): Promise<number | und
     apply: () => undefined,
     snapshot: () => new Uint8Array(0),
     restore: async (chunks: AsyncIterable<Uint8Array>) => {
-      await decodeKvSnapshot(chunks, () => {
-        keys++
+      await decodeKvSnapshot(chunks, (_key, changes) => {
+        // A key deleted but still in the history is not one the store holds.
+        if (changes.at(-1)?.value !== undefined) keys++
       })
     },
   })

@@ -19,7 +19,7 @@ import { snapshotService } from './snapshot-service.js'
 import { memberStatuses } from '../membership-wire.js'
 import { DirectoryBytesCache } from './directory-bytes.js'
 import { readNodeTls, type NodeTls } from '../tls/tls-files.js'
-import { serverCredentials } from '../tls/tls-credentials.js'
+import { peerChannelCredentials, serverCredentials } from '../tls/tls-credentials.js'
 import { requireClientCertificate } from '../tls/client-auth.js'
 import { checkFoundingBeside, checkSameCluster } from './cluster-check.js'
 import { clientTlsOf, type ClientTls } from '../tls/client-tls.js'
@@ -132,6 +132,31 @@ export interface NodeServerExtras {
   readKey?: (key: Buffer) => Uint8Array
   /** Fields added to the Status reply. */
   status?: () => Record<string, number>
+  /**
+   * More gRPC services on the node's port (the etcd v3 API), made once the node runs; under
+   * client_cert_auth each call needs a client certificate, as the client service's do.
+   */
+  services?: (node: RaftNode, context: ServiceContext) => ExtraService[]
+}
+
+/** A service added through NodeServerExtras.services. */
+export interface ExtraService {
+  definition: grpc.ServiceDefinition
+  implementation: grpc.UntypedServiceImplementation
+  /** Called when the node server stops: closes what the service opened (its channels to other members). */
+  close?: () => void
+}
+
+/** What a service added through NodeServerExtras.services may need of the node server. */
+export interface ServiceContext {
+  /** The node's directory (its size is dbSize to etcd's Status). */
+  dir: string
+  /** host:port of a member's client service by id, '' when unknown. */
+  addressOf(id: number): string
+  /** Credentials to call member `id` as this node calls its peers (its certificate under TLS). */
+  credentialsFor(id: number): grpc.ChannelCredentials
+  /** Whether the port serves TLS (addresses are https://). */
+  tls: boolean
 }
 
 /** Errors after which a proposal may or may not be applied: the client sends it again, in its session. */
@@ -352,6 +377,11 @@ export async function serveNode(options: NodeServerOptions, extras: NodeServerEx
   }
   const clients = clientService(node, options, extras, dir, tls)
   server.addService(protocol.RaftClient.service, guardClientService(clients, tls))
+  const addressOf = (id: number): string => node.configuration.addresses[id] || (cluster.nodes.find((n) => n.nodeId === id)?.address ?? '')
+  const services = extras.services?.(node, { dir, addressOf, credentialsFor: (id) => peerChannelCredentials(tls, id), tls: tls !== undefined }) ?? []
+  for (const service of services) {
+    server.addService(service.definition, tls?.clientAuth === undefined ? service.implementation : requireClientCertificate(service.implementation, tls.clientAuth))
+  }
   const drift = membershipDrift(cluster, node.configuration)
   if (drift !== undefined) (options.logger ?? console).warn(drift)
   metrics?.attach({ node, transport, dir })
@@ -366,6 +396,7 @@ export async function serveNode(options: NodeServerOptions, extras: NodeServerEx
         await metrics?.close()
         await node.stop()
       } finally {
+        for (const service of services) service.close?.()
         // Even when the node could not stop cleanly: an open server would keep the process alive.
         // Peers keep their streams to this node open: wait a moment for calls in progress, no more.
         await new Promise<void>((resolve) => {

@@ -1,0 +1,169 @@
+// etcd's KV service on a raftlog node: Range, Put, DeleteRange, Txn and Compact over the node's
+// key-value store. A write is one log entry (a transaction, applied at one revision) proposed on
+// the leader: a follower forwards it there over the node's port and passes the answer back, since
+// etcdctl and etcd's clients do not follow redirects. A range is served by the node that gets it:
+// after a ReadIndex (linearizable, etcd's default), or at once when serializable.
+import * as grpc from '@grpc/grpc-js'
+import type { RaftNode } from '../../raft/node/raft-node.js'
+import { RaftLogError } from '../../errors.js'
+import { encodePlain } from '../../session/session-envelope.js'
+import { decodeTxnResult, encodeKvCommand, type KvCommand, type KvStateMachine } from '../kv-state-machine.js'
+import { txnWrites, type TxnOutcome, type TxnRequest } from '../kv-txn.js'
+import { etcdProtocol } from './etcd-protocol.js'
+import { emptyKey, etcdError } from './etcd-errors.js'
+import { deleteFromWire, putFromWire, rangeFromWire, rangeToWire, txnFromWire, txnHasEmptyKey, txnToWire, type WireDeleteRange, type WirePut, type WireRange, type WireTxn } from './etcd-wire.js'
+import type { ServiceContext } from '../../net/server/node-server.js'
+
+/** Metadata a forwarded write carries: the node it reaches proposes it or refuses, never forwards it again. */
+const forwardedHeader = 'raftlog-forwarded-by'
+/** How long a forwarded write may take on the leader (ms); the client's own deadline usually ends it sooner. */
+const forwardTimeoutMs = 30_000
+
+export interface EtcdKvOptions {
+  kv: KvStateMachine
+  /** What is wrong with a command before it enters the log (a key over max_key_bytes, a request over max_request_bytes), or undefined. */
+  check: (command: KvCommand) => RaftLogError | undefined
+}
+
+type Unary = (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => void
+
+/** The ResponseHeader of an answer given now by `node`. */
+export function etcdHeader(node: RaftNode, revision: number): Record<string, unknown> {
+  return { cluster_id: clusterIdOf(node), member_id: node.id, revision, raft_term: node.status().term }
+}
+
+/** etcd's cluster id is 64 bits: the first 64 of raftlog's 128, as a decimal string (above 2^53). */
+function clusterIdOf(node: RaftNode): string {
+  const id = node.clusterId
+  return /^[0-9a-f]{16}/.test(id) ? BigInt(`0x${id.slice(0, 16)}`).toString() : '0'
+}
+
+/** The KV service, and what closes its channels to the leader when the node stops. */
+export function etcdKvService(node: RaftNode, context: ServiceContext, options: EtcdKvOptions): { implementation: grpc.UntypedServiceImplementation; close(): void } {
+  const { kv } = options
+  const clients = new Map<string, grpc.Client>()
+  const clientFor = (id: number, address: string): grpc.Client => {
+    const key = `${id}@${address}`
+    let client = clients.get(key)
+    if (client === undefined) {
+      client = new etcdProtocol.KV(address, context.credentialsFor(id))
+      clients.set(key, client)
+    }
+    return client
+  }
+
+  /** Sends the call's request to the leader's KV service and answers with what it answers. */
+  const forward = (method: string, call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>, cause: unknown): void => {
+    const leaderId = (cause as { leaderId?: number }).leaderId ?? node.status().leaderId
+    const address = leaderId > 0 && leaderId !== node.id ? context.addressOf(leaderId) : ''
+    if (address === '' || call.metadata.get(forwardedHeader).length > 0) {
+      callback(etcdError(cause))
+      return
+    }
+    const metadata = new grpc.Metadata()
+    metadata.set(forwardedHeader, String(node.id))
+    const client = clientFor(leaderId, address) as unknown as Record<string, (request: unknown, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.sendUnaryData<unknown>) => void>
+    const deadline = Math.min(call.getDeadline() instanceof Date ? (call.getDeadline() as Date).getTime() : Infinity, Date.now() + forwardTimeoutMs)
+    ;(client[method] as NonNullable<(typeof client)[string]>).call(client, call.request, metadata, { deadline }, (error, response) => {
+      if (error !== null) callback({ code: error.code, details: error.details })
+      else callback(null, response)
+    })
+  }
+
+  /** Proposes `command` here, or forwards the call to the leader when this node does not lead. */
+  const write = (method: string, call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>, command: KvCommand, answer: (result: Uint8Array) => unknown): void => {
+    const problem = options.check(command)
+    if (problem !== undefined) {
+      callback(etcdError(problem))
+      return
+    }
+    node.propose(encodePlain(encodeKvCommand(command))).then(
+      (result) => {
+        try {
+          callback(null, answer(result as Uint8Array))
+        } catch (error) {
+          callback(etcdError(error))
+        }
+      },
+      (error: RaftLogError) => {
+        if (error.code === 'ERR_NOT_LEADER' || error.code === 'ERR_LEADERSHIP_TRANSFER') forward(method, call, callback, error)
+        else callback(etcdError(error))
+      },
+    )
+  }
+
+  /** Waits for a ReadIndex unless `serializable`, then answers from this node's state. */
+  const read = (serializable: boolean, callback: grpc.sendUnaryData<unknown>, answer: () => unknown): void => {
+    const ready = serializable ? Promise.resolve(0) : node.read()
+    ready.then(
+      () => {
+        try {
+          callback(null, answer())
+        } catch (error) {
+          callback(etcdError(error))
+        }
+      },
+      (error: unknown) => callback(etcdError(error)),
+    )
+  }
+
+  const txnAnswer = (result: Uint8Array): Record<string, unknown> => {
+    const outcome = decodeTxnResult(result)
+    return txnToWire(outcome, etcdHeader(node, outcome.revision))
+  }
+
+  const handlers: Record<string, Unary> = {
+    Range: (call, callback) => {
+      const wire = call.request as WireRange
+      if ((wire.key ?? Buffer.alloc(0)).length === 0) return callback(emptyKey)
+      const request = rangeFromWire(wire)
+      read(wire.serializable === true, callback, () => rangeToWire(kv.range(request), etcdHeader(node, kv.revision)))
+    },
+    Put: (call, callback) => {
+      const op = putFromWire(call.request as WirePut)
+      if ('put' in op && op.put.key.length === 0) return callback(emptyKey)
+      write('Put', call, callback, { op: 'txn', txn: { compare: [], success: [op], failure: [] } }, (result) => firstResponse(txnAnswer(result), 'response_put'))
+    },
+    DeleteRange: (call, callback) => {
+      const op = deleteFromWire(call.request as WireDeleteRange)
+      if ('deleteRange' in op && op.deleteRange.key.length === 0) return callback(emptyKey)
+      write('DeleteRange', call, callback, { op: 'txn', txn: { compare: [], success: [op], failure: [] } }, (result) => firstResponse(txnAnswer(result), 'response_delete_range'))
+    },
+    Txn: (call, callback) => {
+      const txn: TxnRequest = txnFromWire(call.request as WireTxn)
+      if (txnHasEmptyKey(txn)) return callback(emptyKey)
+      if (txnWrites(txn)) return write('Txn', call, callback, { op: 'txn', txn }, txnAnswer)
+      // Read-only: served like a range, no log entry (etcd does the same).
+      const serializable = rangesSerializable(call.request as WireTxn)
+      read(serializable, callback, () => {
+        const outcome: TxnOutcome = kv.readTxn(txn)
+        return txnToWire(outcome, etcdHeader(node, outcome.revision))
+      })
+    },
+    Compact: (call, callback) => {
+      const revision = Number((call.request as { revision?: number }).revision ?? 0)
+      write('Compact', call, callback, { op: 'compact', revision }, (result) => {
+        const outcome = decodeTxnResult(result)
+        return { header: etcdHeader(node, outcome.revision) }
+      })
+    },
+  }
+  return {
+    implementation: handlers as grpc.UntypedServiceImplementation,
+    close: () => {
+      for (const client of clients.values()) client.close()
+      clients.clear()
+    },
+  }
+}
+
+/** The answer to a transaction's only operation, as a Put or DeleteRange answers. */
+function firstResponse(txn: Record<string, unknown>, field: string): unknown {
+  const first = (txn.responses as Record<string, unknown>[])[0]
+  return first?.[field]
+}
+
+/** A read-only transaction whose every range asks for a serializable read is served without a ReadIndex (etcd's rule). */
+function rangesSerializable(txn: WireTxn): boolean {
+  return [...(txn.success ?? []), ...(txn.failure ?? [])].every((op) => (op.request_txn != null ? rangesSerializable(op.request_txn) : op.request_range?.serializable === true))
+}

@@ -1,0 +1,134 @@
+// etcd's protobuf objects (as proto-loader decodes them: etcd's snake_case names, enums by name)
+// to the key-value store's requests (kv-txn.ts), and its answers back.
+import type { Compare, CompareResult, CompareTarget, KeyValue, RangeRequest, RangeResponse, RequestOp, ResponseOp, SortOrder, SortTarget, TxnRequest, TxnResponse } from '../kv-txn.js'
+
+/** Loose shapes of the decoded messages: only what raftlog reads. */
+export interface WireRange {
+  key: Buffer
+  range_end: Buffer
+  limit: number
+  revision: number
+  sort_order: string
+  sort_target: string
+  serializable: boolean
+  keys_only: boolean
+  count_only: boolean
+  min_mod_revision: number
+  max_mod_revision: number
+  min_create_revision: number
+  max_create_revision: number
+}
+export interface WirePut {
+  key: Buffer
+  value: Buffer
+  lease: number
+  prev_kv: boolean
+  ignore_value: boolean
+  ignore_lease: boolean
+}
+export interface WireDeleteRange {
+  key: Buffer
+  range_end: Buffer
+  prev_kv: boolean
+}
+export interface WireCompare {
+  result: string
+  target: string
+  key: Buffer
+  range_end: Buffer
+  target_union?: string
+  version?: number
+  create_revision?: number
+  mod_revision?: number
+  value?: Buffer
+  lease?: number
+}
+export interface WireRequestOp {
+  request?: string
+  request_range?: WireRange
+  request_put?: WirePut
+  request_delete_range?: WireDeleteRange
+  request_txn?: WireTxn
+}
+export interface WireTxn {
+  compare: WireCompare[]
+  success: WireRequestOp[]
+  failure: WireRequestOp[]
+}
+
+const sortOrders: Record<string, SortOrder> = { NONE: 'none', ASCEND: 'ascend', DESCEND: 'descend' }
+const sortTargets: Record<string, SortTarget> = { KEY: 'key', VERSION: 'version', CREATE: 'create', MOD: 'mod', VALUE: 'value' }
+const compareTargets: Record<string, CompareTarget> = { VERSION: 'version', CREATE: 'create', MOD: 'mod', VALUE: 'value', LEASE: 'lease' }
+const compareResults: Record<string, CompareResult> = { EQUAL: 'equal', GREATER: 'greater', LESS: 'less', NOT_EQUAL: 'not_equal' }
+
+const bytes = (value: Buffer | undefined): Buffer => value ?? Buffer.alloc(0)
+
+export function rangeFromWire(wire: WireRange): RangeRequest {
+  return {
+    key: bytes(wire.key),
+    rangeEnd: bytes(wire.range_end),
+    limit: Math.max(0, Number(wire.limit ?? 0)),
+    revision: Number(wire.revision ?? 0),
+    sortOrder: sortOrders[wire.sort_order] ?? 'none',
+    sortTarget: sortTargets[wire.sort_target] ?? 'key',
+    keysOnly: wire.keys_only === true,
+    countOnly: wire.count_only === true,
+    minModRevision: Number(wire.min_mod_revision ?? 0),
+    maxModRevision: Number(wire.max_mod_revision ?? 0),
+    minCreateRevision: Number(wire.min_create_revision ?? 0),
+    maxCreateRevision: Number(wire.max_create_revision ?? 0),
+  }
+}
+
+export function putFromWire(wire: WirePut): RequestOp {
+  return { put: { key: bytes(wire.key), value: bytes(wire.value), lease: Number(wire.lease ?? 0), prevKv: wire.prev_kv === true, ignoreValue: wire.ignore_value === true, ignoreLease: wire.ignore_lease === true } }
+}
+
+export function deleteFromWire(wire: WireDeleteRange): RequestOp {
+  return { deleteRange: { key: bytes(wire.key), rangeEnd: bytes(wire.range_end), prevKv: wire.prev_kv === true } }
+}
+
+function compareFromWire(wire: WireCompare): Compare {
+  const target = compareTargets[wire.target] ?? 'version'
+  const operand = target === 'value' ? bytes(wire.value) : Number((target === 'version' ? wire.version : target === 'create' ? wire.create_revision : target === 'mod' ? wire.mod_revision : wire.lease) ?? 0)
+  return { key: bytes(wire.key), rangeEnd: bytes(wire.range_end), target, result: compareResults[wire.result] ?? 'equal', operand }
+}
+
+/** An operation of a transaction; undefined for an empty one (no request set), which etcd refuses too. */
+function opFromWire(wire: WireRequestOp): RequestOp | undefined {
+  if (wire.request_range !== undefined && wire.request_range !== null) return { range: rangeFromWire(wire.request_range) }
+  if (wire.request_put !== undefined && wire.request_put !== null) return putFromWire(wire.request_put)
+  if (wire.request_delete_range !== undefined && wire.request_delete_range !== null) return deleteFromWire(wire.request_delete_range)
+  if (wire.request_txn !== undefined && wire.request_txn !== null) return { txn: txnFromWire(wire.request_txn) }
+  return undefined
+}
+
+export function txnFromWire(wire: WireTxn): TxnRequest {
+  const ops = (list: WireRequestOp[] | undefined): RequestOp[] => (list ?? []).map(opFromWire).filter((op) => op !== undefined)
+  return { compare: (wire.compare ?? []).map(compareFromWire), success: ops(wire.success), failure: ops(wire.failure) }
+}
+
+/** Every key an operation names must be non-empty (etcd: "key is not provided"); compares are not checked, as etcd does not. */
+export function txnHasEmptyKey(txn: TxnRequest): boolean {
+  return [...txn.success, ...txn.failure].some((op) => ('txn' in op ? txnHasEmptyKey(op.txn) : ('range' in op ? op.range : 'put' in op ? op.put : op.deleteRange).key.length === 0))
+}
+
+export function keyValueToWire(kv: KeyValue): Record<string, unknown> {
+  return { key: kv.key, value: kv.value, create_revision: kv.createRevision, mod_revision: kv.modRevision, version: kv.version, lease: 0 }
+}
+
+export function rangeToWire(response: RangeResponse, header: unknown): Record<string, unknown> {
+  return { header, kvs: response.kvs.map(keyValueToWire), more: response.more, count: response.count }
+}
+
+/** A transaction's answer; nested answers carry the same header, as etcd's do. */
+export function txnToWire(response: TxnResponse, header: unknown): Record<string, unknown> {
+  return { header, succeeded: response.succeeded, responses: response.responses.map((op) => responseOpToWire(op, header)) }
+}
+
+function responseOpToWire(op: ResponseOp, header: unknown): Record<string, unknown> {
+  if ('range' in op) return { response_range: rangeToWire(op.range, header) }
+  if ('put' in op) return { response_put: { header, ...(op.put.prevKv === undefined ? {} : { prev_kv: keyValueToWire(op.put.prevKv) }) } }
+  if ('deleteRange' in op) return { response_delete_range: { header, deleted: op.deleteRange.deleted, prev_kvs: op.deleteRange.prevKvs.map(keyValueToWire) } }
+  return { response_txn: txnToWire(op.txn, header) }
+}

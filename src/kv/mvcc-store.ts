@@ -1,0 +1,257 @@
+// The key-value store's data with its history (etcd's data model): every committed write gets the
+// next global revision (one per log entry that changes anything, however many keys it touches),
+// every key keeps its create revision, mod revision and version, and a read may ask for any
+// revision not yet compacted. Keys and values are binary strings (kv-bytes.ts).
+//
+// Each key holds the list of its changes, oldest first: a put (with its value) or a delete (a
+// tombstone). A key's state at revision R is its last change at or below R. Compaction up to C
+// keeps, per key, the last change at or below C (so C itself stays readable, as in etcd) and every
+// later one, and drops a key whose last change at or below C deletes it.
+import { RaftLogError } from '../errors.js'
+
+/** One change of a key. Never mutated once made: a snapshot shares them. */
+export interface KeyChange {
+  /** The revision of the write that made it. */
+  readonly mod: number
+  /** The revision of the put that created the key (0 for a tombstone). */
+  readonly create: number
+  /** Puts since the key was created, this one included (0 for a tombstone). */
+  readonly version: number
+  /** The value put; undefined: the key was deleted at `mod`. */
+  readonly value: string | undefined
+}
+
+/** A key as a read sees it at some revision. */
+export interface KeyValueAt {
+  key: string
+  value: string
+  createRevision: number
+  modRevision: number
+  version: number
+}
+
+/** The store's revision before any write, as etcd's. */
+export const initialRevision = 1
+
+export class MvccStore {
+  private readonly keys = new Map<string, KeyChange[]>()
+  /** Revision of the last write (initialRevision when none). */
+  private rev = initialRevision
+  /** Revisions up to this one were compacted away (0: none); this one is still readable. */
+  private compactedRev = 0
+  /** Keys whose last change is a put. */
+  private live = 0
+  /**
+   * Keys a compaction may trim: more than one change, or deleted. A key put once and never
+   * changed needs nothing, so a compaction costs the keys written since, not the whole store.
+   */
+  private readonly historied = new Set<string>()
+  /** Every key with history, in byte order; undefined once a key was added or dropped. */
+  private sorted: string[] | undefined
+  /** The revision the write in progress writes at (undefined: none in progress). */
+  private writing: number | undefined
+  private changedInWrite = false
+
+  get revision(): number {
+    return this.rev
+  }
+
+  get compactRevision(): number {
+    return this.compactedRev
+  }
+
+  /** Keys that exist now. */
+  get size(): number {
+    return this.live
+  }
+
+  /**
+   * Runs `body` as one write: every put and delete in it gets the same revision, the next one,
+   * and the store's revision moves only when something changed. Reads inside see its writes.
+   */
+  write<T>(body: () => T): T {
+    if (this.writing !== undefined) throw new Error('MvccStore.write: a write is already in progress')
+    this.writing = this.rev + 1
+    this.changedInWrite = false
+    try {
+      return body()
+    } finally {
+      if (this.changedInWrite) this.rev = this.writing
+      this.writing = undefined
+    }
+  }
+
+  /** The revision a read sees now: inside a write that changed something, the write's own. */
+  get readRevision(): number {
+    return this.writing !== undefined && this.changedInWrite ? this.writing : this.rev
+  }
+
+  /** The key's value now, or undefined. */
+  get(key: string): KeyChange | undefined {
+    const last = this.keys.get(key)?.at(-1)
+    return last?.value === undefined ? undefined : last
+  }
+
+  /** The key as of `revision` (a put), or undefined when it did not exist then. */
+  getAt(key: string, revision: number): KeyChange | undefined {
+    const changes = this.keys.get(key)
+    if (changes === undefined) return undefined
+    for (let i = changes.length - 1; i >= 0; i--) {
+      const change = changes[i] as KeyChange
+      if (change.mod <= revision) return change.value === undefined ? undefined : change
+    }
+    return undefined
+  }
+
+  /** ERR_COMPACTED or ERR_FUTURE_REVISION when `revision` cannot be read; 0 means now. */
+  checkReadable(revision: number): void {
+    if (revision > this.readRevision) throw new RaftLogError('ERR_FUTURE_REVISION', `Revision ${revision} is in the future: the store is at revision ${this.readRevision}`)
+    if (revision > 0 && revision < this.compactedRev) throw new RaftLogError('ERR_COMPACTED', `Revision ${revision} was compacted: the oldest readable revision is ${this.compactedRev}`)
+  }
+
+  /**
+   * Keys from `start` (inclusive) to `end` (exclusive; undefined: `start` alone; '' : no end)
+   * that exist at `revision`, in byte order. Calls `each` per key until it returns false.
+   */
+  range(start: string, end: string | undefined, revision: number, each: (key: string, change: KeyChange) => boolean | void): void {
+    if (end === undefined) {
+      const change = this.getAt(start, revision)
+      if (change !== undefined) each(start, change)
+      return
+    }
+    const keys = this.sortedKeys()
+    for (let position = lowerBound(keys, start); position < keys.length; position++) {
+      const key = keys[position] as string
+      if (end !== '' && key >= end) break
+      const change = this.getAt(key, revision)
+      if (change !== undefined && each(key, change) === false) break
+    }
+  }
+
+  /** Sets `key` to `value` in the write in progress; answers the change it replaced (undefined: the key was absent). */
+  put(key: string, value: string): KeyChange | undefined {
+    const mod = this.inWrite()
+    const changes = this.keys.get(key)
+    let before = changes?.at(-1)
+    if (before?.value === undefined) before = undefined
+    const change: KeyChange = { mod, create: before?.create ?? mod, version: (before?.version ?? 0) + 1, value }
+    if (changes === undefined) {
+      this.keys.set(key, [change])
+      this.sorted = undefined
+    } else if (before !== undefined && before.mod === mod) {
+      // The same key twice in one write: the later put wins, the history keeps one change per revision.
+      changes[changes.length - 1] = { ...change, create: before.create, version: before.version }
+    } else {
+      changes.push(change)
+      this.historied.add(key)
+    }
+    if (before === undefined) this.live++
+    return before
+  }
+
+  /** Deletes `key` in the write in progress; answers what it held, or undefined (nothing changes). */
+  delete(key: string): KeyChange | undefined {
+    const changes = this.keys.get(key)
+    const before = changes?.at(-1)
+    if (changes === undefined || before?.value === undefined) return undefined
+    const mod = this.inWrite()
+    const tombstone: KeyChange = { mod, create: 0, version: 0, value: undefined }
+    if (before.mod === mod) changes[changes.length - 1] = tombstone
+    else changes.push(tombstone)
+    this.historied.add(key)
+    this.live--
+    return before
+  }
+
+  /**
+   * Forgets every change a read at `revision` or later does not need. ERR_COMPACTED when it was
+   * compacted already, ERR_FUTURE_REVISION past the store's revision.
+   */
+  compact(revision: number): void {
+    if (revision <= this.compactedRev) throw new RaftLogError('ERR_COMPACTED', `Revision ${revision} was compacted already: the store is compacted up to revision ${this.compactedRev}`)
+    if (revision > this.rev) throw new RaftLogError('ERR_FUTURE_REVISION', `Cannot compact up to revision ${revision}: the store is at revision ${this.rev}`)
+    for (const key of this.historied) {
+      const changes = this.keys.get(key) as KeyChange[]
+      let keep = changes.length
+      while (keep > 0 && (changes[keep - 1] as KeyChange).mod > revision) keep--
+      // keep - 1: the last change at or below `revision`, which a read at `revision` still needs (unless it is a delete).
+      let from = keep - 1
+      if (from >= 0 && (changes[from] as KeyChange).value === undefined) from++
+      if (from <= 0) continue
+      if (from === changes.length) {
+        this.keys.delete(key)
+        this.historied.delete(key)
+        this.sorted = undefined
+        continue
+      }
+      const kept = changes.slice(from)
+      this.keys.set(key, kept)
+      if (kept.length === 1 && (kept[0] as KeyChange).value !== undefined) this.historied.delete(key)
+    }
+    this.compactedRev = revision
+  }
+
+  /** What a snapshot holds, captured now: later writes do not change it (changes are immutable, lists are copied). */
+  capture(): MvccState {
+    return { revision: this.rev, compacted: this.compactedRev, keys: Array.from(this.keys, ([key, changes]) => [key, changes.slice()] as const) }
+  }
+
+  /** Replaces everything with `state` (a snapshot's). */
+  load(state: MvccState): void {
+    this.keys.clear()
+    this.historied.clear()
+    this.sorted = undefined
+    this.live = 0
+    for (const [key, changes] of state.keys) {
+      if (changes.length === 0) continue
+      this.keys.set(key, [...changes])
+      const exists = (changes.at(-1) as KeyChange).value !== undefined
+      if (exists) this.live++
+      if (changes.length > 1 || !exists) this.historied.add(key)
+    }
+    this.rev = state.revision
+    this.compactedRev = state.compacted
+  }
+
+  /** Every key with history, sorted; built again after a key was added or dropped (an overwrite keeps it). */
+  sortedKeys(): string[] {
+    this.sorted ??= Array.from(this.keys.keys()).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+    return this.sorted
+  }
+
+  private inWrite(): number {
+    if (this.writing === undefined) throw new Error('MvccStore: a put or delete outside write()')
+    this.changedInWrite = true
+    return this.writing
+  }
+}
+
+export interface MvccState {
+  revision: number
+  compacted: number
+  keys: readonly (readonly [string, readonly KeyChange[]])[]
+}
+
+/** The first position in sorted `keys` whose key is not below `key`. */
+export function lowerBound(keys: readonly string[], key: string): number {
+  let low = 0
+  let high = keys.length
+  while (low < high) {
+    const middle = (low + high) >>> 1
+    if ((keys[middle] as string) < key) low = middle + 1
+    else high = middle
+  }
+  return low
+}
+
+/** The first position in sorted `keys` whose key is above `key`. */
+export function upperBound(keys: readonly string[], key: string): number {
+  let low = 0
+  let high = keys.length
+  while (low < high) {
+    const middle = (low + high) >>> 1
+    if ((keys[middle] as string) <= key) low = middle + 1
+    else high = middle
+  }
+  return low
+}

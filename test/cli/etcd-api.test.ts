@@ -1,0 +1,126 @@
+// etcdctl 3.4 (Debian's etcd-client, /usr/bin/etcdctl) against three real `raftlog node`
+// processes: the commands people type, with etcdctl's own output. Writes go to a follower's
+// endpoint on purpose: the node forwards them to its leader (etcdctl does not follow redirects).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { spawn } from 'node:child_process'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { exited, startNode, statuses, waitFor, writeConfig, type NodeProcess } from '../helpers/processes.js'
+
+const etcdctlPath = '/usr/bin/etcdctl'
+
+interface Result {
+  status: number | null
+  stdout: string
+  stderr: string
+}
+
+/** `ETCDCTL_API=3 etcdctl --endpoints=ENDPOINTS args`, `input` on its standard input. */
+function etcdctl(endpoints: string, args: string[], input = ''): Promise<Result> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(etcdctlPath, [`--endpoints=${endpoints}`, ...args], { env: { ...process.env, ETCDCTL_API: '3' }, stdio: ['pipe', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+    child.on('error', reject)
+    child.on('close', (status) => resolve({ status, stdout, stderr }))
+    child.stdin.end(input)
+  })
+}
+
+let dir: string
+let ports: number[]
+const nodes: NodeProcess[] = []
+let all: string
+let follower: string
+
+beforeAll(async () => {
+  if (!existsSync(etcdctlPath)) throw new Error(`${etcdctlPath} is missing: install Debian's etcd-client (apt-get install -y etcd-client), as .ci/run does`)
+  dir = mkdtempSync(join(tmpdir(), 'raftlog-etcd-api-'))
+  let config: string
+  ;({ path: config, ports } = await writeConfig(dir, 3))
+  for (const id of [1, 2, 3]) nodes.push(startNode(config, id))
+  const leader = await waitFor('a leader', async () => (await statuses(config)).find((s) => s.reachable && s.role === 'leader'))
+  all = ports.map((port) => `127.0.0.1:${port}`).join(',')
+  follower = `127.0.0.1:${ports[leader.id === 1 ? 1 : 0]}`
+})
+
+afterAll(async () => {
+  for (const node of nodes) node.child.kill('SIGKILL')
+  await Promise.all(nodes.map((node) => exited(node.child)))
+  rmSync(dir, { recursive: true, force: true })
+})
+
+interface JsonRange {
+  header: { cluster_id: number; member_id: number; revision: number; raft_term: number }
+  kvs?: { key: string; value: string; create_revision: number; mod_revision: number; version: number }[]
+  count?: number
+}
+const b64 = (text: string): string => Buffer.from(text).toString('base64')
+
+describe('etcdctl against raftlog', () => {
+  it('puts through a follower and gets with revisions (--write-out=json), at an older --rev too', async () => {
+    expect(await etcdctl(follower, ['put', 'greeting', 'hello'])).toMatchObject({ status: 0, stdout: 'OK\n' })
+    expect(await etcdctl(follower, ['put', 'greeting', 'hi'])).toMatchObject({ status: 0, stdout: 'OK\n' })
+    expect((await etcdctl(all, ['get', 'greeting'])).stdout).toBe('greeting\nhi\n')
+    const json = JSON.parse((await etcdctl(all, ['get', 'greeting', '--write-out=json'])).stdout) as JsonRange
+    const kv = json.kvs?.[0]
+    expect(kv).toMatchObject({ key: b64('greeting'), value: b64('hi'), version: 2 })
+    expect(kv?.mod_revision).toBe((kv?.create_revision ?? 0) + 1)
+    expect(json.header.revision).toBe(kv?.mod_revision)
+    expect(json.header.raft_term).toBeGreaterThan(0)
+    expect((await etcdctl(all, ['get', 'greeting', `--rev=${kv?.create_revision}`])).stdout).toBe('greeting\nhello\n')
+  })
+
+  it('gets and deletes by prefix', async () => {
+    for (const [key, value] of [['app/a', '1'], ['app/b', '2'], ['apple', '3']]) expect((await etcdctl(follower, ['put', key as string, value as string])).stdout).toBe('OK\n')
+    expect((await etcdctl(all, ['get', 'app/', '--prefix'])).stdout).toBe('app/a\n1\napp/b\n2\n')
+    expect((await etcdctl(all, ['get', 'app/', '--prefix', '--keys-only'])).stdout).toBe('app/a\n\napp/b\n\n')
+    expect(JSON.parse((await etcdctl(all, ['get', 'app', '--prefix', '--limit=1', '--write-out=json'])).stdout)).toMatchObject({ kvs: [{ key: b64('app/a') }], more: true, count: 3 })
+    expect((await etcdctl(all, ['get', 'app', '--prefix', '--sort-by=VALUE', '--order=DESCEND'])).stdout).toBe('apple\n3\napp/b\n2\napp/a\n1\n')
+    expect((await etcdctl(follower, ['del', 'apple'])).stdout).toBe('1\n')
+    expect((await etcdctl(follower, ['del', 'app/', '--prefix'])).stdout).toBe('2\n')
+    expect((await etcdctl(all, ['get', 'app', '--prefix'])).stdout).toBe('')
+  })
+
+  it('runs a transaction read from standard input, atomically', async () => {
+    await etcdctl(follower, ['put', 'lock', 'free'])
+    const taken = await etcdctl(follower, ['txn'], 'value("lock") = "free"\n\nput lock mine\nput owner me\n\nget lock\n\n')
+    expect(taken).toMatchObject({ status: 0, stdout: 'SUCCESS\n\nOK\n\nOK\n' })
+    const json = JSON.parse((await etcdctl(all, ['get', 'lock', '--write-out=json'])).stdout) as JsonRange
+    const owner = JSON.parse((await etcdctl(all, ['get', 'owner', '--write-out=json'])).stdout) as JsonRange
+    // Both writes at one revision.
+    expect(owner.kvs?.[0]?.mod_revision).toBe(json.kvs?.[0]?.mod_revision)
+    const refused = await etcdctl(follower, ['txn'], 'value("lock") = "free"\n\nput lock again\n\nget lock\n\n')
+    expect(refused.stdout).toBe('FAILURE\n\nlock\nmine\n')
+  })
+
+  it('compacts: the compacted revision still reads, older ones are refused in etcd\'s words', async () => {
+    await etcdctl(follower, ['put', 'history', 'v1'])
+    const second = JSON.parse((await etcdctl(follower, ['put', 'history', 'v2', '--write-out=json'])).stdout) as JsonRange
+    await etcdctl(follower, ['put', 'history', 'v3'])
+    const revision = second.header.revision
+    expect(await etcdctl(follower, ['compaction', String(revision)])).toMatchObject({ status: 0, stdout: `compacted revision ${revision}\n` })
+    expect((await etcdctl(all, ['get', 'history', `--rev=${revision}`])).stdout).toBe('history\nv2\n')
+    const old = await etcdctl(all, ['get', 'history', `--rev=${revision - 1}`])
+    expect(old.status).not.toBe(0)
+    expect(old.stderr).toContain('Error: etcdserver: mvcc: required revision has been compacted')
+  })
+
+  it('shows endpoint status and the member list', async () => {
+    const status = await etcdctl(all, ['endpoint', 'status'])
+    expect(status.status).toBe(0)
+    expect(status.stdout.trim().split('\n')).toHaveLength(3)
+    expect(status.stdout).toContain('3.4.0+raftlog.')
+    const members = await etcdctl(follower, ['member', 'list'])
+    expect(members.stdout.trim().split('\n').map((line) => line.split(', ').slice(0, 3))).toEqual([1, 2, 3].map((id) => [String(id), 'started', `node_${id}`]))
+  })
+
+  it('answers UNIMPLEMENTED, saying so, for what raftlog does not serve yet', async () => {
+    const lease = await etcdctl(follower, ['lease', 'grant', '10'])
+    expect(lease.status).not.toBe(0)
+    expect(lease.stderr).toContain('Unimplemented desc = raftlog does not serve etcdserverpb.Lease/LeaseGrant yet')
+  })
+})
