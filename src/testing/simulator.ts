@@ -383,7 +383,11 @@ export class Simulator {
   private finish(node: SimNode, ready: Ready): void {
     this.sendMessages(node, ready, false)
     const from = (node.applied[node.applied.length - 1]?.index ?? 0) + 1
-    if (ready.commitIndex >= from) for (const entry of node.log.slice(from, ready.commitIndex + 1)) this.applyOn(node, entry)
+    // A snapshot stepped in while this Ready's flush ran replaced the log: the restore its own
+    // Ready asks for brings the state machine past these entries (the driver's applier waits,
+    // paused, for that restore the same way).
+    const replaced = from < node.log.firstIndex
+    if (ready.commitIndex >= from && !replaced) for (const entry of node.log.slice(from, ready.commitIndex + 1)) this.applyOn(node, entry)
     this.maybeSnapshot(node)
     for (const read of ready.readStates) this.listener.readState?.(node.id, read.requestId, read.index)
     for (const requestId of ready.droppedReads) this.listener.droppedRead?.(node.id, requestId)

@@ -176,6 +176,12 @@ describe(`Linearizable key-value store in the simulator (RAFT_SEED=${seed}, ${hi
     })
   }
 
+  it('a snapshot stepped in while an earlier Ready\'s flush is held back: the entries it replaced are not applied from the log (history seed 2044187481)', () => {
+    const { simulation, result } = play(2044187481, 'everything')
+    expect(result.ok, result.counterexample?.explanation).toBe(true)
+    expect(simulation.sim.violations).toEqual([])
+  })
+
   it('catches a leader that answers reads from its own state without ReadIndex', () => {
     let caught: string | undefined
     // The deposed-leader nemesis opens the stale-read window every 100 ticks; a few histories
