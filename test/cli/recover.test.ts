@@ -55,7 +55,7 @@ describe('raftlog recover --as-new-cluster', () => {
 
     const said = await recover(survivorDir)
     expect(said).toContain(`node ${survivor} at ${address} becomes its only member`)
-    expect(said).toMatch(/(entr(y|ies) \(\d+\.\.\d+\) (is|are) beyond the commit index it knew|every entry is within the commit index)/)
+    expect(said).toMatch(/(entr(y|ies) \(\d+\.\.\d+\) (is|are) beyond the commit index it last recorded|every entry is within the commit index)/)
     expect(said).toContain(`new configuration`)
     expect(said).toContain(`voters ${survivor}, learners none, removed ${lost.join(', ')}`)
     const backup = /backup in (.+)$/m.exec(said)?.[1]

@@ -49,8 +49,8 @@ Example:
 export function describePlan(plan: NewClusterPlan): string[] {
   const self = plan.next.addresses[plan.nodeId]
   const beyond = plan.beyondCommit === 0
-    ? `  every entry is within the commit index node ${plan.nodeId} knew (${plan.commitIndex})`
-    : `  ${plural(plan.beyondCommit, 'entry', 'entries')} (${plan.commitIndex + 1}..${plan.lastIndex}) ${plan.beyondCommit === 1 ? 'is' : 'are'} beyond the commit index it knew (${plan.commitIndex}): uncommitted, perhaps never acknowledged to a client; the new cluster keeps ${plan.beyondCommit === 1 ? 'it' : 'them'}`
+    ? `  every entry is within the commit index node ${plan.nodeId} last recorded (${plan.commitIndex})`
+    : `  ${plural(plan.beyondCommit, 'entry', 'entries')} (${plan.commitIndex + 1}..${plan.lastIndex}) ${plan.beyondCommit === 1 ? 'is' : 'are'} beyond the commit index it last recorded (${plan.commitIndex}; a node records it now and then, so some may have been committed and acknowledged, others never): the new cluster keeps ${plan.beyondCommit === 1 ? 'it' : 'them'}`
   return [
     `recover ${plan.dir} as a new cluster: node ${plan.nodeId}${self === undefined ? '' : ` at ${self}`} becomes its only member`,
     `  last entry: index ${plan.lastIndex}, term ${plan.lastTerm}; every entry stays`,
