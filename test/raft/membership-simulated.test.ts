@@ -393,6 +393,11 @@ describe(`Changes that would end a cluster (RAFT_SEED=${seed})`, () => {
     // Removing the dead one is what an operator needs, and is allowed.
     const after = change(sim, { remove: [down] })
     expect(after.voters).toEqual([leader, up].sort((a, b) => a - b))
+    // Moving the live one counts it out too: it answers at its old address until restarted, and
+    // the leader alone is not a majority of two. (The simulator's members start with no address.)
+    change(sim, { updateAddresses: [{ id: up, address: `at:${up}` }] })
+    expect(sim.changeMembership({ updateAddresses: [{ id: up, address: `moved:${up}` }] })).toBe('ERR_UNSAFE_CHANGE')
+    expect(sim.leader()!.core.configuration.addresses[up]).toBe(`at:${up}`)
     agree(sim)
     expect(sim.violations).toEqual([])
   })

@@ -1110,16 +1110,25 @@ export class RaftCore {
   /**
    * Refuses a change after which the voters this leader heard from within an election timeout
    * (itself included) are not a majority of each half of `joint`: such a configuration could
-   * never elect a leader or commit again (etcd's --strict-reconfig-check).
+   * never elect a leader or commit again (etcd's --strict-reconfig-check). A voter the change
+   * gives a new address counts as silent: it answers at its old one until restarted.
    */
   private checkStartedMajority(joint: Configuration): void {
-    const heard = (id: number): boolean => id === this.id || this.heardLately(id)
+    const current = this.configuration.addresses
+    const moving = (id: number): boolean => id !== this.id && current[id] !== undefined && joint.addresses[id] !== undefined && current[id] !== joint.addresses[id]
+    const heard = (id: number): boolean => id === this.id || (this.heardLately(id) && !moving(id))
     if (hasQuorum(joint, heard)) return
     const list = (ids: readonly number[]) => ids.join(', ')
     const silent = [...new Set([...joint.voters, ...joint.outgoing])].filter((id) => !heard(id))
+    const moved = silent.filter(moving)
+    const notHeard = silent.filter((id) => !moving(id))
+    const why = [
+      ...(notHeard.length > 0 ? [`nodes ${list(notHeard)} have not been heard from within an election timeout`] : []),
+      ...(moved.length > 0 ? [`nodes ${list(moved)} would move to an address where they do not answer until restarted there`] : []),
+    ].join(', and ')
     throw new RaftLogError(
       'ERR_UNSAFE_CHANGE',
-      `Membership change refused: nodes ${list(silent)} have not been heard from within an election timeout, and without them the voters ${list(joint.voters)} would have no working majority (the cluster could never elect a leader or commit again); start them first, or add new members as learners`,
+      `Membership change refused: ${why}, and without them the voters ${list(joint.voters)} would have no working majority (the cluster could never elect a leader or commit again); ${moved.length > 0 ? 'stop a member before moving it, and move one at a time while the others form a majority' : 'start them first, or add new members as learners'}`,
       { silent },
     )
   }
