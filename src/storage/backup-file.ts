@@ -224,7 +224,9 @@ async function openBackup(path: string): Promise<{ handle: FileHandle; sizeBytes
     throw systemError(error, `Cannot open backup ${path}`)
   }
   try {
-    const { size } = await handle.stat()
+    const stats = await handle.stat()
+    if (!stats.isFile()) throw new RaftLogError('ERR_NOT_BACKUP', `${path} is not a raftlog backup file (${stats.isDirectory() ? 'a directory' : 'not a regular file'}): raftlog snapshot save writes them`, { file: path })
+    const { size } = stats
     const header = await readExactly(handle, 0, backupHeaderBytes, size)
     if (header === undefined || header.toString('ascii', 0, 4) !== backupMagic) {
       throw new RaftLogError('ERR_NOT_BACKUP', `${path} is not a raftlog backup file (${header === undefined ? `shorter than a ${backupHeaderBytes}-byte header` : 'no RBAK magic'}): raftlog snapshot save writes them`, { file: path })
@@ -275,7 +277,8 @@ async function wholeChecksum(path: string, handle: FileHandle, sizeBytes: number
   }
   const trailer = await readExactly(handle, end, backupTrailerBytes, sizeBytes)
   if (trailer === undefined || trailer.toString('ascii', 0, 4) !== backupTrailerMagic) throw corrupt(path, end, 'trailer missing')
-  if (readU64(trailer, 8) !== sizeBytes) throw corrupt(path, end + 8, `trailer says ${readU64(trailer, 8)} bytes, the file has ${sizeBytes}`)
+  const trailerSize = readU64(trailer, 8)
+  if (trailerSize !== sizeBytes) throw corrupt(path, end + 8, Number.isNaN(trailerSize) ? `the trailer's size field is not a size (the file has ${sizeBytes} bytes)` : `trailer says ${trailerSize} bytes, the file has ${sizeBytes}`)
   if (trailer.readUInt32LE(4) !== crc) throw corrupt(path, end + 4, 'checksum of the whole file mismatch')
   return crc
 }

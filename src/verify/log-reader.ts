@@ -64,9 +64,8 @@ export interface SegmentScan {
 
 /** Refuses what is not a log directory, or one a running node holds; writes nothing. */
 export function checkLogDirectory(dir: string): void {
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
-    throw new RaftLogError('ERR_NOT_RAFTLOG', `${dir} is not a directory`, { dir })
-  }
+  if (!existsSync(dir)) throw new RaftLogError('ERR_NOT_RAFTLOG', `${dir} does not exist`, { dir })
+  if (!statSync(dir).isDirectory()) throw new RaftLogError('ERR_NOT_RAFTLOG', `${dir} is not a directory`, { dir })
   const names = readdirSync(dir)
   if (!names.some((name) => parseSegmentFileName(name) !== undefined || name === stateFileName)) {
     throw new RaftLogError('ERR_NOT_RAFTLOG', `${dir} is not a raftlog directory (no segment files, no ${stateFileName})`, { dir })

@@ -162,7 +162,7 @@ describe('raftlog inspect, verify and dump', () => {
         expect(notLog.status).toBe(1)
         expect(notLog.stderr).toMatch(/is not a raftlog directory/)
         const missing = await runCliHere([command, join(plain, 'nope')])
-        expect(missing.stderr).toMatch(/is not a directory/)
+        expect(missing.stderr).toMatch(/nope does not exist/)
         const locked = await runCliHere([command, dir])
         expect(locked.status).toBe(1)
         expect(locked.stderr.trim()).toBe(`Error: ${dir} is locked by a running raftlog process`)

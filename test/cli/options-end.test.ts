@@ -44,6 +44,6 @@ describe('-- ends the options', () => {
   it('after --, -h and --help are arguments for every command, not a request for help', async () => {
     const result = await runCli(['verify', '--', '--help'])
     expect(result.status).toBe(1)
-    expect(result.stderr).toMatch(/^Error: --help is not a directory/)
+    expect(result.stderr).toMatch(/^Error: --help does not exist/)
   })
 })

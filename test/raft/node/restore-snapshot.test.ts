@@ -58,6 +58,14 @@ describe('backup files', () => {
       expect(error.code, `byte ${at}`).toBe(at < 4 ? 'ERR_NOT_BACKUP' : 'ERR_CORRUPT')
       expect(error.message).toContain(path)
     }
+    // The last bytes hold the trailer's size field: flipped high, it is not a size at all.
+    const hugeSize = Buffer.from(good)
+    hugeSize[good.length - 1] = 0xff
+    writeFileSync(path, hugeSize)
+    expect(((await checkBackupFile(path).catch((e: unknown) => e)) as RaftLogError).message).not.toContain('NaN')
+    // A directory is not a backup, and says so with its path.
+    const notFile = (await checkBackupFile(tempDir()).catch((e: unknown) => e)) as RaftLogError
+    expect([notFile.code, notFile.message]).toEqual(['ERR_NOT_BACKUP', expect.stringMatching(/ is not a raftlog backup file \(a directory\)/)])
     writeFileSync(path, good.subarray(0, good.length - 100))
     expect(((await checkBackupFile(path).catch((e: unknown) => e)) as RaftLogError).message).toMatch(/^Backup .* is corrupt at byte \d+: .*cut short, or bytes added/)
   })
