@@ -16,7 +16,7 @@ import { open, rename, rm, stat, type FileHandle } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { crc32Range } from './crc32.js'
 import { RaftLogError } from '../errors.js'
-import { fileMode, openFlags } from './file-modes.js'
+import { createTemporaryFile, openFlags } from './file-modes.js'
 import { readU64, writeU64 } from './segment-format.js'
 import { readExactly, SnapshotReader } from './snapshot-reader.js'
 import { systemError } from './system-error.js'
@@ -110,13 +110,7 @@ export class BackupWriter {
   static async create(path: string, metadata: BackupMetadata, snapshotBytes: number): Promise<BackupWriter> {
     if (await exists(path)) throw new RaftLogError('ERR_EXISTS', `${path} exists already: choose another file name, or remove it first`, { file: path })
     const temporaryPath = path + temporarySuffix
-    let handle: FileHandle
-    try {
-      await rm(temporaryPath, { force: true })
-      handle = await open(temporaryPath, openFlags.createNew, fileMode)
-    } catch (error) {
-      throw systemError(error, `Cannot create ${temporaryPath}`)
-    }
+    const handle = await createTemporaryFile(temporaryPath, temporaryPath)
     const writer = new BackupWriter(path, temporaryPath, handle, snapshotBytes)
     await writer.append(encodeBackupHead(metadata, snapshotBytes))
     return writer

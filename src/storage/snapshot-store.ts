@@ -10,7 +10,7 @@ import { open, rename, rm, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { crc32Range } from './crc32.js'
 import { RaftLogError } from '../errors.js'
-import { fileMode, openFlags } from './file-modes.js'
+import { createTemporaryFile, fileMode, openFlags } from './file-modes.js'
 import { fsyncDirectory, fsyncDirectoryAsync } from './native.js'
 import {
   decodeSnapshotHeader,
@@ -217,13 +217,7 @@ export class SnapshotWriter {
   static async create(dir: string, meta: SnapshotMeta): Promise<SnapshotWriter> {
     const path = join(dir, snapshotFileName(meta.index))
     const temporaryPath = path + temporarySuffix
-    let handle: FileHandle
-    try {
-      await rm(temporaryPath, { force: true })
-      handle = await open(temporaryPath, openFlags.createNew, fileMode)
-    } catch (error) {
-      throw systemError(error, `Cannot create snapshot ${temporaryPath}`)
-    }
+    const handle = await createTemporaryFile(temporaryPath, `snapshot ${temporaryPath}`)
     const writer = new SnapshotWriter(handle, temporaryPath, path, 0)
     const header = encodeSnapshotHeader({ index: meta.index, term: meta.term, metadataLength: meta.metadata.length, createdAtMs: Date.now() })
     const metadataCrc = Buffer.alloc(4)
