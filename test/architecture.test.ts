@@ -25,7 +25,7 @@ const layers: string[][] = [
   ['observe'],
   ['cli'],
 ]
-const entries = new Set(['index.ts', 'net/index.ts', 'testing/index.ts'])
+const entries = new Set(['index.ts', 'net-entry.ts', 'testing/index.ts'])
 
 function sourceFiles(dir = src): string[] {
   return readdirSync(dir).flatMap((name) => {

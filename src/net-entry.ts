@@ -1,0 +1,20 @@
+// raftlog's networked entry, `raftlog/net`: what crosses processes (beside src/index.ts, not in
+// src/net/, since it gathers the key-value store too). A node server hosting your
+// state machine over gRPC, the client that finds the leader, the transport, the YAML loader.
+export { startNodeServer, maxCommandBytes, type NodeServer, type NodeServerOptions } from './net/server/node-server.js'
+export { ClusterClient, type ClusterClientOptions, type NodeStatus, type SaveSnapshotOptions, type SavedSnapshot, type BackupTarget } from './net/client/cluster-client.js'
+export type { MemberStatus } from './net/membership-wire.js'
+export { GrpcTransport, maxGrpcMessageBytes, type PeerAddress, type TransportCounts, type GrpcTransportOptions } from './net/transport/grpc-transport.js'
+export { loadClusterConfig, defaultClusterSettings, type ClusterConfig, type NodeConfig } from './net/config/cluster-config.js'
+// The key-value store that `raftlog node` serves, for programs that talk to such a cluster.
+export { startKvNodeServer } from './kv/kv-node-server.js'
+export { KvStateMachine, encodeKvCommand, decodeKvCommand, encodeKvResult, decodeKvResult, type KvCommand, type KvResult } from './kv/kv-state-machine.js'
+export { encodeKvQuery, decodeKvScanResult, type KvQuery, type KvScanResult } from './kv/kv-query.js'
+// TLS: a client's credentials, a node's own material and server credentials (for a RaftNode
+// with a GrpcTransport on your own server), the node-id-in-certificate rule, and the gate's reasons.
+export { readClientTlsFiles, clientTlsOf, type ClientTls, type ClientTlsFiles } from './net/tls/client-tls.js'
+export { readNodeTls, type NodeTls } from './net/tls/tls-files.js'
+export { serverCredentials } from './net/tls/tls-credentials.js'
+export { nodeUri, nodeIdOf } from './net/tls/node-identity.js'
+export { rejectReasons, type RejectReason } from './net/transport/message-check.js'
+export type { PeerTlsSettings, ClientTlsSettings } from './net/config/tls-settings.js'
