@@ -43,7 +43,7 @@ describe('without the native addon', () => {
     await settled(cluster!)
     const endpoints = cluster!.config.nodes.map((node) => `${node.ipAddress}:${node.port}`)
     const output = await runScript(`
-      import { ClusterClient, encodeKvCommand, decodeKvResult, encodeKvQuery } from ${JSON.stringify(join(copy, 'dist', 'net', 'index.js'))}
+      import { ClusterClient, encodeKvCommand, decodeKvResult, encodeKvQuery } from ${JSON.stringify(join(copy, 'dist', 'net-entry.js'))}
       const client = new ClusterClient(${JSON.stringify(endpoints)}, [], { failFast: true })
       const put = decodeKvResult(await client.propose(encodeKvCommand({ op: 'put', key: new TextEncoder().encode('k'), value: new TextEncoder().encode('v') }), 10000))
       const got = decodeKvResult(await client.read(encodeKvQuery({ op: 'get', key: new TextEncoder().encode('k') }), 10000))
@@ -58,7 +58,7 @@ describe('without the native addon', () => {
     const endpoints = cluster!.config.nodes.map((node) => `${node.ipAddress}:${node.port}`)
     const file = join(copy, '..', 'backup.rlb')
     const output = await runScript(`
-      import { ClusterClient } from ${JSON.stringify(join(copy, 'dist', 'net', 'index.js'))}
+      import { ClusterClient } from ${JSON.stringify(join(copy, 'dist', 'net-entry.js'))}
       const client = new ClusterClient(${JSON.stringify(endpoints)}, [], { failFast: true })
       const saved = await client.saveSnapshot(${JSON.stringify(file)})
       console.log(JSON.stringify({ index: saved.index, checksum: saved.checksum }))
