@@ -38,6 +38,8 @@ interface SimNode {
   applied: LogEntry[]
   /** Its newest durable snapshot: the state machine (and the configuration) as of `index`. */
   snapshot: { index: number; term: number; applied: LogEntry[]; config: Configuration } | undefined
+  /** The last snapshot received from a leader while it held a newer one of its own. */
+  received?: SimNode['snapshot']
   /** Every flush of this node takes this many ticks (overrides maxFlushTicks). */
   flushTicks: number | undefined
   /**
@@ -352,8 +354,9 @@ export class Simulator {
     // What the core decided about the log and the state machine, carried out as a driver does.
     if (ready.compactTo !== undefined) node.log.compact(ready.compactTo)
     if (ready.restore !== undefined) {
-      const snapshot = node.snapshot
-      if (snapshot === undefined || snapshot.index !== ready.restore.index) throw new Error(`node ${node.id} must restore snapshot ${ready.restore.index}, which it does not hold`)
+      const restoreIndex = ready.restore.index
+      const snapshot = [node.snapshot, node.received].find((held) => held?.index === restoreIndex)
+      if (snapshot === undefined) throw new Error(`node ${node.id} must restore snapshot ${restoreIndex}, which it does not hold`)
       node.applied = [...snapshot.applied]
       this.listener.stateReset?.(node.id, node.applied)
     }
@@ -438,8 +441,11 @@ export class Simulator {
         continue
       }
       this.counts.snapshotsInstalled++
-      // Durable on the target first (the file), then stepped into its core.
+      // Durable on the target first (the file), then stepped into its core. A node that holds a
+      // newer one of its own keeps it as its newest, and the received one beside it (the driver
+      // keeps both files): the core may still ask to restore from the received one.
       if ((target.snapshot?.index ?? 0) < transfer.snapshot.index) target.snapshot = transfer.snapshot
+      else target.received = transfer.snapshot
       // Stepped in; the Ready says whether the state machine is restored from it.
       target.core.step({ ...transfer.message, configuration: transfer.snapshot.config })
       this.drainReadies()

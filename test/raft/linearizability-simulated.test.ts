@@ -182,6 +182,12 @@ describe(`Linearizable key-value store in the simulator (RAFT_SEED=${seed}, ${hi
     expect(simulation.sim.violations).toEqual([])
   })
 
+  it('a snapshot received while a node holds a newer one of its own can still be restored from (history seed 1236614052)', () => {
+    const { simulation, result } = play(1236614052, 'everything')
+    expect(result.ok, result.counterexample?.explanation).toBe(true)
+    expect(simulation.sim.violations).toEqual([])
+  })
+
   it('catches a leader that answers reads from its own state without ReadIndex', () => {
     let caught: string | undefined
     // The deposed-leader nemesis opens the stale-read window every 100 ticks; a few histories
