@@ -10,7 +10,7 @@ import type { NodeServer } from '../../src/net/server/node-server.js'
 import { startKvNodeServer } from '../../src/kv/kv-node-server.js'
 import { protocol } from '../../src/net/protocol.js'
 import { clientChannelCredentials, type ClientTls } from '../../src/net/tls/client-tls.js'
-import { distinctFreePorts } from './processes.js'
+import { freePorts } from './processes.js'
 import { makeCertificates, tlsSettings } from './tls.js'
 
 export interface Servers {
@@ -27,7 +27,7 @@ export async function startServers(secure: boolean, settings: Record<string, str
   const dir = mkdtempSync(join(tmpdir(), 'raftlog-servers-'))
   const certs = secure ? makeCertificates(dir, [1, 2, 3]) : undefined
   const path = join(dir, 'cluster.yaml')
-  const ports = await distinctFreePorts(3)
+  const ports = await freePorts(3)
   const all = { ...(secure ? tlsSettings({ clientCertAuth: true }) : {}), ...settings }
   const lines = Object.entries(all).map(([key, value]) => `  ${key}: ${value}\n`).join('')
   writeFileSync(path, `nodes:\n${ports.map((port, i) => `  - { node_id: ${i + 1}, ip_address: "127.0.0.1", port: ${port} }`).join('\n')}\ncluster_settings:\n  log_directory: "./logs"\n  log_segment_size: 1048576\n  election_timeout_range: { min: 300, max: 600 }\n  heartbeat_interval: 50\n${lines}`)

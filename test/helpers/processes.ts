@@ -6,6 +6,7 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll } from 'vitest'
 import { cliPath, runCli } from './cli.js'
+import { freePorts } from '../../bench/cluster/free-port.js'
 
 const children = new Set<ChildProcess>()
 
@@ -27,18 +28,8 @@ export function freePort(): Promise<number> {
   })
 }
 
-/** `count` different TCP ports nothing listens on right now. */
-export async function distinctFreePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: count }, () => new Promise<ReturnType<typeof createServer>>((resolve) => {
-      const server = createServer()
-      server.listen(0, '127.0.0.1', () => resolve(server))
-    })),
-  )
-  const ports = servers.map((server) => (server.address() as { port: number }).port)
-  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))))
-  return ports
-}
+// Ports for a cluster: `count` different ones, held open together while picked (the benches' helper).
+export { freePorts }
 
 /**
  * cluster.yaml in `dir` for `size` nodes on free ports; `settings` are extra cluster_settings
@@ -46,7 +37,7 @@ export async function distinctFreePorts(count: number): Promise<number[]> {
  */
 export async function writeConfig(dir: string, size: number, settings: Record<string, string | number> = {}, options: { metrics?: boolean } = {}): Promise<{ path: string; ports: number[]; metricsPorts: number[] }> {
   // Held open together: ports taken one after another can repeat (seen once in a full run).
-  const all = await distinctFreePorts(options.metrics === true ? 2 * size : size)
+  const all = await freePorts(options.metrics === true ? 2 * size : size)
   const ports = all.slice(0, size)
   const metricsPorts = all.slice(size)
   const path = join(dir, 'cluster.yaml')

@@ -8,7 +8,7 @@ import { loadClusterConfig, type ClusterConfig } from '../../../src/net/config/c
 import { ClusterClient } from '../../../src/net/client/cluster-client.js'
 import { startNodeServer, type NodeServer } from '../../../src/net/server/node-server.js'
 import type { LogEntry } from '../../../src/storage/log-entry.js'
-import { distinctFreePorts, freePort } from '../../helpers/processes.js'
+import { freePorts, freePort } from '../../helpers/processes.js'
 
 const text = (bytes: Uint8Array): string => Buffer.from(bytes).toString()
 const bytes = (value: string): Uint8Array => Buffer.from(value)
@@ -35,7 +35,7 @@ let client: ClusterClient
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'raftlog-app-server-'))
   const path = join(dir, 'cluster.yaml')
-  const ports = await distinctFreePorts(3)
+  const ports = await freePorts(3)
   writeFileSync(path, `nodes:\n${ports.map((port, i) => `  - { node_id: ${i + 1}, ip_address: "127.0.0.1", port: ${port} }`).join('\n')}\ncluster_settings:\n  log_directory: "./logs"\n  log_segment_size: 1048576\n  election_timeout_range: { min: 150, max: 300 }\n  heartbeat_interval: 30\n`)
   cluster = loadClusterConfig(path)
   for (const node of cluster.nodes) {

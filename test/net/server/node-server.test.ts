@@ -12,7 +12,7 @@ import { ClusterClient } from '../../../src/net/client/cluster-client.js'
 import { maxCommandBytes, type NodeServer } from '../../../src/net/server/node-server.js'
 import { startKvNodeServer } from '../../../src/kv/kv-node-server.js'
 import { protocol } from '../../../src/net/protocol.js'
-import { distinctFreePorts, freePort } from '../../helpers/processes.js'
+import { freePorts, freePort } from '../../helpers/processes.js'
 
 
 type Reply = { result: Buffer; notLeader: { leaderId: number; leaderAddress: string } | null }
@@ -38,7 +38,7 @@ beforeAll(async () => {
   // Not tempDir(): its cleanup runs after each test, and these nodes live for the whole file.
   dir = mkdtempSync(join(tmpdir(), 'raftlog-node-server-'))
   const path = join(dir, 'cluster.yaml')
-  const ports = await distinctFreePorts(3)
+  const ports = await freePorts(3)
   writeFileSync(path, `nodes:\n${ports.map((port, i) => `  - { node_id: ${i + 1}, ip_address: "127.0.0.1", port: ${port} }`).join('\n')}\ncluster_settings:\n  log_directory: "./logs"\n  log_segment_size: 1048576\n  election_timeout_range: { min: 150, max: 300 }\n  heartbeat_interval: 30\n  max_request_bytes: 16777216\n`)
   cluster = loadClusterConfig(path)
   for (const node of cluster.nodes) servers.push(await startKvNodeServer(cluster, node.nodeId, silent))

@@ -5,7 +5,7 @@ import { GrpcTransport } from '../../../src/net/transport/grpc-transport.js'
 import { protocol } from '../../../src/net/protocol.js'
 import type { RaftMessage } from '../../../src/raft/core/messages.js'
 import { EntryType } from '../../../src/storage/log-entry.js'
-import { distinctFreePorts } from '../../helpers/processes.js'
+import { freePorts } from '../../helpers/processes.js'
 
 const servers: grpc.Server[] = []
 const transports: GrpcTransport[] = []
@@ -56,7 +56,7 @@ const append = (from: number, to: number, index: number): Extract<RaftMessage, {
 
 describe('GrpcTransport', () => {
   it('refuses every message of a removed node at once and tells it it was removed', async () => {
-    const ports = new Map((await distinctFreePorts(2)).map((port, i) => [i + 1, port]))
+    const ports = new Map((await freePorts(2)).map((port, i) => [i + 1, port]))
     const a = await endpoint(1, ports)
     const b = await endpoint(2, ports)
     let toldBy = 0
@@ -72,7 +72,7 @@ describe('GrpcTransport', () => {
   })
 
   it('delivers messages both ways between two endpoints, entries byte for byte', async () => {
-    const ports = new Map((await distinctFreePorts(2)).map((port, i) => [i + 1, port]))
+    const ports = new Map((await freePorts(2)).map((port, i) => [i + 1, port]))
     const a = await endpoint(1, ports)
     const b = await endpoint(2, ports)
     a.transport.send(append(1, 2, 7))
@@ -85,7 +85,7 @@ describe('GrpcTransport', () => {
   })
 
   it('carries a burst to each peer on one stream, in order, in a batch per turn of the event loop', async () => {
-    const ports = new Map((await distinctFreePorts(3)).map((port, i) => [i + 1, port]))
+    const ports = new Map((await freePorts(3)).map((port, i) => [i + 1, port]))
     const a = await endpoint(1, ports)
     const b = await endpoint(2, ports)
     const c = await endpoint(3, ports)
@@ -102,7 +102,7 @@ describe('GrpcTransport', () => {
   })
 
   it('drops messages to an unreachable peer without throwing, and reaches it once it comes up', async () => {
-    const ports = new Map((await distinctFreePorts(2)).map((port, i) => [i + 1, port]))
+    const ports = new Map((await freePorts(2)).map((port, i) => [i + 1, port]))
     const a = await endpoint(1, ports)
     a.transport.send(append(1, 2, 1))
     await until('the broken stream', () => a.transport.dropped >= 1 || (a.transport.send(append(1, 2, 1)), false))
@@ -118,7 +118,7 @@ describe('GrpcTransport', () => {
   })
 
   it('opens a broken stream again when the peer restarts', async () => {
-    const ports = new Map((await distinctFreePorts(2)).map((port, i) => [i + 1, port]))
+    const ports = new Map((await freePorts(2)).map((port, i) => [i + 1, port]))
     const a = await endpoint(1, ports)
     const first = await endpoint(2, ports)
     a.transport.send(append(1, 2, 1))
@@ -134,7 +134,7 @@ describe('GrpcTransport', () => {
   })
 
   it('a peer that stops reading never holds back the others: its queue fills and drops', async () => {
-    const ports = new Map((await distinctFreePorts(3)).map((port, i) => [i + 1, port]))
+    const ports = new Map((await freePorts(3)).map((port, i) => [i + 1, port]))
     const a = await endpoint(1, ports)
     const c = await endpoint(3, ports)
     // Node 2 takes the stream and never reads from it: HTTP/2 flow control stops the sender.
@@ -153,7 +153,7 @@ describe('GrpcTransport', () => {
   })
 
   it('drops messages addressed to another node or sent by a stranger', async () => {
-    const ports = new Map((await distinctFreePorts(2)).map((port, i) => [i + 1, port]))
+    const ports = new Map((await freePorts(2)).map((port, i) => [i + 1, port]))
     const b = await endpoint(2, ports)
     // A node of another cluster that believes node 3 lives at this address.
     const stranger = new GrpcTransport(9, [{ id: 3, address: `127.0.0.1:${ports.get(2)}` }, { id: 2, address: `127.0.0.1:${ports.get(2)}` }])
@@ -165,7 +165,7 @@ describe('GrpcTransport', () => {
   })
 
   it('neither sends nor delivers after close', async () => {
-    const ports = new Map((await distinctFreePorts(2)).map((port, i) => [i + 1, port]))
+    const ports = new Map((await freePorts(2)).map((port, i) => [i + 1, port]))
     const a = await endpoint(1, ports)
     const b = await endpoint(2, ports)
     await b.transport.close()
@@ -178,7 +178,7 @@ describe('GrpcTransport', () => {
   })
 
   it('drops batches of another cluster, and of a sender that knows none, once it knows its own', async () => {
-    const ports = new Map((await distinctFreePorts(2)).map((port, i) => [i + 1, port]))
+    const ports = new Map((await freePorts(2)).map((port, i) => [i + 1, port]))
     const a = await endpoint(1, ports)
     const b = await endpoint(2, ports)
     a.transport.setClusterId('a'.repeat(32))
@@ -195,7 +195,7 @@ describe('GrpcTransport', () => {
   })
 
   it('learns a new member\'s address from the configuration, and keeps one that leaves', async () => {
-    const ports = new Map((await distinctFreePorts(2)).map((port, i) => [i + 1, port]))
+    const ports = new Map((await freePorts(2)).map((port, i) => [i + 1, port]))
     const a = await endpoint(1, new Map([[1, ports.get(1)!]]))
     const b = await endpoint(2, ports)
     // Node 2 is no peer of node 1 yet: what it sends is dropped, and node 1 cannot answer.
