@@ -17,6 +17,8 @@ export const errorCodes = {
   ERR_DISK_FULL: "a node's disk (or quota) has no room for its log to grow (ENOSPC, EDQUOT): it refuses proposals, hands leadership over and answers no appends until space returns, which it finds out by itself; retry, or ask the new leader",
   ERR_LOG_FULL: "the leader's log holds max_log_bytes: new writes are refused until a snapshot lets the log be compacted (the node takes one at once when its state machine can)",
   ERR_IO: 'an msync or fsync failed: the log refuses further writes until it is reopened (the kernel may have dropped the dirty pages)',
+  ERR_NO_GROUP: 'a log engine call naming a group the engine does not hold (never created, or removed)',
+  ERR_GROUP_EXISTS: 'creating a group a log engine holds already',
   ERR_NATIVE_MISSING: 'the native addon was not built: run npm install (or npm run build:native)',
   ERR_NOT_RAFTLOG: 'a tool was given a path that is not a raftlog directory',
   ERR_NOT_BACKUP: 'a file given as a backup that is not one (raftlog snapshot save writes them)',

@@ -1,5 +1,9 @@
 // raftlog's public entry. Names exported here are the contract (DESIGN §4).
 export { RaftLog, type RaftLogOptions, type SliceOptions, type OpenReport, type RaftLogStats } from './storage/raft-log.js'
+// The shared log engine: the logs of many Raft groups in one directory, one flush for all.
+export { LogEngine, type LogEngineOptions, type EngineOpenReport, type PurgeReport, type LogEngineStats, type EngineFileInfo } from './engine/log-engine.js'
+export { GroupLog } from './engine/group-log.js'
+export type { GroupHardState } from './engine/group-index.js'
 export { RaftStateFile, type RaftState, type ServerState } from './storage/raft-state-file.js'
 export { RaftLogError, type RaftLogErrorCode } from './errors.js'
 export { EntryType, type LogEntry, type NewEntry } from './storage/log-entry.js'

@@ -14,6 +14,7 @@ const src = resolve(import.meta.dirname, '..', 'src')
 const layers: string[][] = [
   ['errors.ts', 'package-root.ts'],
   ['storage'],
+  ['engine'],
   ['raft/core'],
   ['raft', 'raft/node'],
   ['session'],

@@ -79,7 +79,7 @@ const zeroChunk = Buffer.alloc(4096)
  * ext4: the first write into it changes the extent tree, which every fdatasync must then commit.
  * On a full disk this fails with ENOSPC, before any mapping of the file exists.
  */
-function writeZeroFile(path: string, sizeBytes: number): void {
+export function writeZeroFile(path: string, sizeBytes: number): void {
   const fd = openSync(path, openFlags.createOrTruncate, fileMode)
   try {
     for (let at = 0; at < sizeBytes; ) at += writeSync(fd, zeroChunk, 0, Math.min(zeroChunk.length, sizeBytes - at), at)
