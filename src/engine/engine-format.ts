@@ -33,7 +33,7 @@ export enum RecordKind {
   Entry = 1,
   /** Drops the group's entries after `index`. */
   Truncate = 2,
-  /** The group's first index becomes `index`, the term before it `term`; earlier entries go. */
+  /** The group's first index becomes `index`, the term before it `term`; earlier entries go. Payload: the group's last index then (u64). */
   Compact = 3,
   /** The group holds no entries; its next is `index`, the term before it `term`. Creates the group. */
   Reset = 4,

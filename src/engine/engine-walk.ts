@@ -50,7 +50,7 @@ export interface FileWalk {
 }
 
 /** One record of a valid frame, handed to the caller in file order. */
-export type RecordVisitor = (fields: RecordFields, offset: number, payloadLength: number) => void
+export type RecordVisitor = (fields: RecordFields, offset: number, bytes: Buffer) => void
 
 /**
  * Walks the frames of one file from byte 64, expecting the first to carry `firstBatch`, hands
@@ -65,7 +65,7 @@ export function walkEngineFile(bytes: Buffer, firstBatch: number, isLast: boolea
   for (;;) {
     const judged = judgeBatch(bytes, offset, expected)
     if (judged.kind === 'frame') {
-      for (const record of judged.records) visit(readRecord(bytes, record), record, recordPayloadLength(bytes, record))
+      for (const record of judged.records) visit(readRecord(bytes, record), record, bytes)
       batches++
       expected++
       offset = judged.end

@@ -12,7 +12,7 @@ import { RaftLogError } from '../errors.js'
 import { directoryMode } from '../storage/file-modes.js'
 import { EntryType, maxTermOrIndex, type LogEntry, type NewEntry } from '../storage/log-entry.js'
 import { fsyncDirectory, isLockHeld, lockFile, pageSizeBytes, unlockFile } from '../storage/native.js'
-import { maxEntrySizeBytes, maxSegmentSizeBytes } from '../storage/segment-format.js'
+import { maxEntrySizeBytes, maxSegmentSizeBytes, writeU64 } from '../storage/segment-format.js'
 import { systemError } from '../storage/system-error.js'
 import { outOfRange, requireBytes, requirePositiveWholeNumber, requireString, requireWholeNumber } from '../storage/validate.js'
 import {
@@ -313,7 +313,10 @@ export class LogEngine {
     if (upTo > group.last) throw outOfRange(`LogEngine.compact: index ${upTo} is past group ${id}'s last entry ${group.last}`, { group: id, upTo })
     const prevTerm = group.termAt(upTo) as number
     this.guard(() => {
-      const at = this.stage({ kind: RecordKind.Compact, group: id, index: upTo + 1, term: prevTerm, entryType: 0, vote: 0 })
+      // The last index then lets replay tell a group that held nothing more from one whose entries are gone.
+      const lastThen = Buffer.alloc(8)
+      writeU64(lastThen, 0, group.last)
+      const at = this.stage({ kind: RecordKind.Compact, group: id, index: upTo + 1, term: prevTerm, entryType: 0, vote: 0 }, lastThen)
       group.compact(upTo + 1, prevTerm, at.file)
     })
   }
@@ -452,9 +455,9 @@ export class LogEngine {
     }
     const replay = new EngineReplay()
     for (const [position, sequence] of sequences.entries()) this.replayFile(sequence, position === sequences.length - 1, replay)
-    const unsettled = replay.unsettledGroups()
-    if (unsettled.length > 0) {
-      throw corrupt(this.active.path, 0, `group ${unsettled[0]} has records but no state record: a file it needs is missing`)
+    const broken = replay.finish()
+    if (broken.length > 0) {
+      throw corrupt(this.files[0]!.path, 0, `group ${broken[0]} lacks records it needs (its first index, or entries between it and its last): a file before this one is missing`)
     }
     this.groups = replay.groups
     this.recovery.files = sequences.length
@@ -470,7 +473,7 @@ export class LogEngine {
     if (previous !== undefined && file.firstBatch !== this.nextBatch) {
       throw corrupt(file.path, 0, `its first batch is ${file.firstBatch}, but ${previous.fileName} ends before batch ${this.nextBatch}`)
     }
-    const walk = walkEngineFile(file.view, file.firstBatch, isLast, (fields, offset, payloadLength) => replay.apply(fields, sequence, offset, payloadLength))
+    const walk = walkEngineFile(file.view, file.firstBatch, isLast, (fields, offset, bytes) => replay.apply(fields, sequence, offset, bytes))
     if (walk.damage !== undefined) throw corrupt(file.path, walk.damage.offset, walk.damage.problem)
     file.appendPosition = walk.end
     this.nextBatch = file.firstBatch + walk.batches
