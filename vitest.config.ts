@@ -12,6 +12,7 @@ const systemTests = [
   'test/observe/dashboard-browser.test.ts',
   'test/net/client/without-addon.test.ts',
   'test/storage/crash.test.ts',
+  'test/engine/crash.test.ts',
   'test/storage/kill-mid-write.test.ts',
   'test/storage/native.test.ts',
   'test/storage/written-blocks.test.ts',
