@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { allEngines } from './engines/all.js'
 import { markdown, svg } from './report.js'
+import { manyGroupsSizesFor } from './many-groups.js'
 import { raftlogOnlySizesFor, runBench, settingsFor } from './run-bench.js'
 
 const help = `Usage: npm run bench [-- --quick] [-- --engines raftlog,raw fs,lmdb,sqlite,classic-level] [-- --dir D]
@@ -38,6 +39,7 @@ async function main(): Promise<void> {
       command,
       machine: true,
       raftlogOnly: raftlogOnlySizesFor(mode),
+      manyGroups: manyGroupsSizesFor(mode),
       progress: (line) => console.error(line),
     })
     const table = markdown(report)

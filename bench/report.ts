@@ -2,6 +2,7 @@
 import type { CaseResult } from './side-by-side.js'
 import type { MachineLimits } from './machine-limits.js'
 import type { RaftlogOnlyResults } from './raftlog-only.js'
+import { manyGroupsMarkdown, type ManyGroupsRow } from './many-groups.js'
 
 export interface BenchReport {
   date: string
@@ -10,6 +11,8 @@ export interface BenchReport {
   machine: MachineLimits
   cases: CaseResult[]
   raftlogOnly: RaftlogOnlyResults | undefined
+  /** The shared log engine against one RaftLog per group (many-groups.ts). */
+  manyGroups?: ManyGroupsRow[] | undefined
 }
 
 function number(value: number): string {
@@ -62,6 +65,14 @@ export function markdown(report: BenchReport): string {
         `truncateAfter (up to 1000 entries back) ${number(r.truncateAfterMs)} ms; compact of one segment ${number(r.compactMs)} ms; ` +
         `index memory ${number(r.indexBytesPerEntry)} bytes per entry over ${r.indexEntries.toLocaleString('en-US')} entries; ` +
         `one 100 B entry made durable p50 ${number(r.flushSyncP50Ms)} ms with flushSync(), ${number(r.flushAsyncP50Ms)} ms with flush() (fdatasync on the thread pool).`,
+    )
+  }
+  if (report.manyGroups !== undefined) {
+    lines.push(
+      '',
+      'Many groups, one node: each turn every group appends one 100 B entry, then the turn is made durable: the engine with one flush for all groups, one RaftLog per group with every log\'s flush (their fdatasyncs overlapping on the thread pool).',
+      '',
+      manyGroupsMarkdown(report.manyGroups),
     )
   }
   return lines.join('\n')

@@ -1,5 +1,6 @@
 import type { EngineFactory } from './engines/engine.js'
 import { measureMachineLimits } from './machine-limits.js'
+import { runManyGroups, type ManyGroupsSizes } from './many-groups.js'
 import { runRaftlogOnly, type RaftlogOnlySizes } from './raftlog-only.js'
 import type { BenchReport } from './report.js'
 import { appendCase, getCases, type BenchSettings, type CaseResult } from './side-by-side.js'
@@ -20,7 +21,7 @@ export function settingsFor(mode: 'full' | 'quick' | 'tiny', workDir: string): B
 export async function runBench(
   engines: EngineFactory[],
   settings: BenchSettings,
-  options: { command: string; machine: boolean; raftlogOnly: RaftlogOnlySizes | undefined; progress: (line: string) => void },
+  options: { command: string; machine: boolean; raftlogOnly: RaftlogOnlySizes | undefined; manyGroups?: ManyGroupsSizes; progress: (line: string) => void },
 ): Promise<BenchReport> {
   const cases: CaseResult[] = []
   for (const durable of [false, true]) {
@@ -39,5 +40,7 @@ export async function runBench(
   if (options.machine) options.progress('machine limits measured')
   const raftlogOnly = options.raftlogOnly === undefined ? undefined : await runRaftlogOnly(settings.workDir, options.raftlogOnly)
   if (raftlogOnly !== undefined) options.progress('raftlog-only cases measured')
-  return { date: new Date().toISOString(), command: options.command, node: process.version, machine, cases, raftlogOnly }
+  const manyGroups = options.manyGroups === undefined ? undefined : await runManyGroups(settings.workDir, options.manyGroups)
+  if (manyGroups !== undefined) options.progress('many groups: engine against one RaftLog per group measured')
+  return { date: new Date().toISOString(), command: options.command, node: process.version, machine, cases, raftlogOnly, manyGroups }
 }

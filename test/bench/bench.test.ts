@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest'
 import { allEngines } from '../../bench/engines/all.js'
 import { markdown, ratios, svg } from '../../bench/report.js'
+import { manyGroupsSizesFor } from '../../bench/many-groups.js'
 import { raftlogOnlySizesFor, runBench, settingsFor } from '../../bench/run-bench.js'
 import { tempDir } from '../helpers/temp-dir.js'
 
@@ -12,6 +13,7 @@ describe('npm run bench, on tiny sizes', () => {
       command: 'test',
       machine: false,
       raftlogOnly: raftlogOnlySizesFor('tiny'),
+      manyGroups: manyGroupsSizesFor('tiny'),
       progress: () => {},
     })
     const engines = allEngines.map((engine) => engine.name)
@@ -38,6 +40,10 @@ describe('npm run bench, on tiny sizes', () => {
     expect(report.raftlogOnly!.flushAsyncP50Ms).toBeGreaterThan(0)
     expect(markdown(report)).toMatch(/\| append 100 B batch 64 durable \| lmdb \|/)
     expect(markdown(report)).toMatch(/\| case \| engine \| entries\/s \| MB\/s \| p50 ms \| p99 ms \| write amp\. \| raftlog × \|/)
+    // The engine and one RaftLog per group, at each group count.
+    expect(report.manyGroups!.map((row) => `${row.groups} ${row.design}`)).toEqual(['1 engine', '1 RaftLog per group', '8 engine', '8 RaftLog per group'])
+    for (const row of report.manyGroups!) expect(row.appendsPerSecond).toBeGreaterThan(0)
+    expect(markdown(report)).toMatch(/\| 8 \| RaftLog per group \|/)
     expect(svg(report)).toMatch(/^<svg[\s\S]*<\/svg>$/)
   })
 })
