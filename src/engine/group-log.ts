@@ -2,7 +2,23 @@
 // core's RaftLogStore): what a group replica's driver hands its core.
 import type { LogEntry, NewEntry } from '../storage/log-entry.js'
 import type { GroupHardState } from './group-index.js'
-import type { LogEngine } from './log-engine.js'
+
+/** What a GroupLog needs of its engine (LogEngine has these): every call names the group. */
+export interface GroupLogEngine {
+  firstIndex(id: number): number
+  lastIndex(id: number): number
+  lastTerm(id: number): number
+  termAt(id: number, index: number): number | undefined
+  get(id: number, index: number): LogEntry | undefined
+  entries(id: number, from: number, to?: number, options?: { maxBytes?: number }): LogEntry[]
+  append(id: number, entries: readonly NewEntry[]): number
+  truncateAfter(id: number, index: number): void
+  reset(id: number, nextIndex: number, prevTerm: number): void
+  compact(id: number, upTo: number): void
+  hardState(id: number): GroupHardState
+  setHardState(id: number, state: GroupHardState): void
+  flushSync(): void
+}
 
 /**
  * The log of group `id` in `engine`. append(), compact() and setHardState() are staged and made
@@ -11,7 +27,7 @@ import type { LogEngine } from './log-engine.js'
  */
 export class GroupLog {
   constructor(
-    readonly engine: LogEngine,
+    readonly engine: GroupLogEngine,
     readonly id: number,
   ) {}
 
