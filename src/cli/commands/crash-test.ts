@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { UsageError, type Command } from '../command.js'
 import { runCrashTest, type CrashMode, type CrashTestReport, type RoundResult } from '../../testing/crash/run-crash-test.js'
+import { runEngineCrashTest, type EngineCrashReport, type EngineRoundResult } from '../../testing/crash/run-engine-crash-test.js'
 import type { SizeRange } from '../../testing/crash/payload.js'
 import { pageSizeBytes } from '../../storage/native.js'
 import { maxEntrySizeBytes } from '../../storage/segment-format.js'
@@ -48,7 +49,18 @@ contiguous, terms non-decreasing. Each round goes on in the same directory.
                      at least the highest acknowledged index (never less than a restart before);
                      verify must be clean again after that node stopped
 
+  engine rounds      (--engine) the writer is the shared log engine (LogEngine) holding --groups
+                     groups: each turn it changes a dozen of them (appends, conflicting appends
+                     at a new term, compactions, hard states) and flushes them all with one
+                     flush, and purges now and then; it is killed from outside (one round in
+                     three) or kills itself after staging a turn, during its flush, before
+                     acknowledging it or inside a purge. Every group must be what its
+                     acknowledged changes made it, plus a prefix of the changes it said after,
+                     payloads byte-exact. --mode kill, power-loss or both.
+
 Options:
+  --engine                test the shared log engine instead of RaftLog (see engine rounds)
+  --groups N              groups in an engine run (default 48)
   --dir D                 directory to test in; must be new or empty (default: a temporary
                           directory, removed afterwards unless --keep)
   --rounds N              number of crash rounds (default 20)
@@ -77,7 +89,8 @@ Exit status: 0 when every round passed, 1 on any violation, 2 on bad usage.
 
 Examples:
   raftlog crash-test --rounds 30 --mode both --seed 42
-  raftlog crash-test --rounds 8 --mode snapshot --seed 42`
+  raftlog crash-test --rounds 8 --mode snapshot --seed 42
+  raftlog crash-test --engine --groups 64 --rounds 20 --mode both --seed 42`
 
 function parseWholeNumber(flag: string, text: string | undefined, fallback: number, min = 1): number {
   if (text === undefined) return fallback
@@ -186,6 +199,35 @@ function printReport(report: CrashTestReport, dir: string): void {
   console.log(lines.join('\n'))
 }
 
+/** One line per engine round, unless --json. */
+function engineProgress(rounds: number, quiet: boolean): (round: EngineRoundResult) => void {
+  return (round) => {
+    if (quiet) return
+    const how = round.killer === 'outside' ? 'from outside' : `at ${round.killStep ?? '?'}`
+    process.stderr.write(`round ${round.round}/${rounds}: ${round.kind} ${how}: ${round.entries} entries held, ${plural(round.cutBytes, 'byte')} cut, ${plural(round.violations.length, 'violation')}\n`)
+  }
+}
+
+function printEngineReport(report: EngineCrashReport, dir: string): void {
+  const steps = report.killSteps
+  const lines = [
+    `crash-test report, log engine (seed ${report.seed})`,
+    `  rounds:                ${report.rounds} (${report.killRounds} kill, ${report.powerLossRounds} power-loss; ${report.outsideKillRounds} killed from outside)`,
+    `  killed itself:         ${steps['after-stage']} after staging, ${steps['during-flush']} during a flush, ${steps['before-acknowledge']} before acknowledging, ${steps['during-purge']} inside a purge`,
+    `  changes acknowledged:  ${report.changesAcknowledged}`,
+    `  entries at the end:    ${report.entriesRecovered}`,
+    ...(report.powerLossRounds === 0 ? [] : [`  lost to power loss:    ${plural(report.bytesLost, 'byte')} written after the last flush`]),
+    `  cut off at recovery:   ${plural(report.bytesCutOff, 'byte')}`,
+    `  violations:            ${report.violations.length}`,
+    `  duration:              ${(report.durationMs / 1000).toFixed(1)} s`,
+    `  directory:             ${dir}`,
+  ]
+  for (const violation of report.violations.slice(0, 20)) lines.push(`  round ${violation.round}${violation.group === undefined ? '' : `, group ${violation.group}`}: ${violation.problem}`)
+  if (report.violations.length > 20) lines.push(`  … and ${report.violations.length - 20} more`)
+  lines.push(report.violations.length === 0 ? 'PASS' : `FAIL: replay with raftlog crash-test --engine --seed ${report.seed} (and the same options)`)
+  console.log(lines.join('\n'))
+}
+
 export const crashTestCommand: Command = {
   name: 'crash-test',
   summary: 'Crash a writer repeatedly (kill -9, simulated power loss) and check recovery',
@@ -205,6 +247,8 @@ export const crashTestCommand: Command = {
         keep: { type: 'boolean' },
         json: { type: 'boolean' },
         'broken-writer': { type: 'boolean' },
+        engine: { type: 'boolean' },
+        groups: { type: 'string' },
       },
       strict: true,
       allowPositionals: false,
@@ -217,8 +261,29 @@ export const crashTestCommand: Command = {
     const batch = parseWholeNumber('--batch', values.batch, 16)
     const segmentSize = parseWholeNumber('--segment-size', values['segment-size'], mode === 'snapshot' ? 4096 : 65536)
     if (segmentSize % pageSizeBytes() !== 0) throw new UsageError(`--segment-size must be a multiple of ${pageSizeBytes()}, got ${segmentSize}`)
+    if (values.engine !== true && values.groups !== undefined) throw new UsageError('--groups is for an --engine run')
+    if (values.engine === true && mode !== 'kill' && mode !== 'power-loss' && mode !== 'both') throw new UsageError(`--engine runs kill, power-loss or both rounds, not ${mode}`)
+    const groups = parseWholeNumber('--groups', values.groups, 48)
     const { dir, temporary } = prepareDirectory(values.dir)
     const json = values.json === true
+    if (values.engine === true) {
+      if (!json) console.error(`crash-test: ${plural(rounds, 'round')} of the log engine with ${plural(groups, 'group')}, mode ${mode}, seed ${seed}, in ${dir}`)
+      const report = await runEngineCrashTest({
+        dir,
+        rounds,
+        seed,
+        mode: mode as 'kill' | 'power-loss' | 'both',
+        groups,
+        fileSize: segmentSize,
+        entrySize,
+        brokenWriter: values['broken-writer'] === true,
+        onRound: engineProgress(rounds, json),
+      })
+      if (json) console.log(JSON.stringify({ ...report, dir, pass: report.violations.length === 0 }, null, 2))
+      else printEngineReport(report, dir)
+      if (temporary && values.keep !== true && report.violations.length === 0) rmSync(dir, { recursive: true, force: true })
+      return report.violations.length === 0 ? 0 : 1
+    }
     if (!json) console.error(`crash-test: ${plural(rounds, 'round')}, mode ${mode}, seed ${seed}, in ${dir}`)
     const report = await runCrashTest({
       dir,
