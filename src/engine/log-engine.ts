@@ -267,7 +267,7 @@ export class LogEngine {
   /**
    * Appends entries to a group from index `at` (default lastIndex + 1): when at ≤ lastIndex, the
    * entries from `at` on are dropped first (a Raft conflict). firstIndex ≤ at ≤ lastIndex + 1;
-   * terms never go back. Returns the new lastIndex.
+   * terms never go back; an empty list changes nothing. Returns the new lastIndex.
    */
   append(id: number, entries: readonly NewEntry[], at?: number): number {
     this.assertWritable('append')
