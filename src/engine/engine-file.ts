@@ -52,12 +52,16 @@ export class EngineFile {
     this.data = new DataFile(path)
   }
 
-  /** Creates file `sequence` of `sizeBytes` zeros with its header, durable when it returns. */
-  static create(dir: string, sequence: number, firstBatch: number, sizeBytes: number): EngineFile {
+  /**
+   * Creates file `sequence` of `sizeBytes` zeros with its header, durable when it returns. With
+   * `sparePath`, a file of that size already zero-filled and synced (on the thread pool) is used
+   * instead of filling one here.
+   */
+  static create(dir: string, sequence: number, firstBatch: number, sizeBytes: number, sparePath?: string): EngineFile {
     const path = join(dir, engineFileName(sequence))
-    const temporaryPath = `${path}.tmp`
+    const temporaryPath = sparePath ?? `${path}.tmp`
     try {
-      writeZeroFile(temporaryPath, sizeBytes)
+      if (sparePath === undefined) writeZeroFile(temporaryPath, sizeBytes)
       const data = new DataFile(temporaryPath)
       try {
         const header = fileHeaderBytes({ sequence, firstBatch })

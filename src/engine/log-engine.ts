@@ -6,12 +6,13 @@
 // own index in memory (group-index.ts); open() rebuilds them by replaying the files kept
 // (engine-replay.ts) under the recovery rule (engine-walk.ts). purge() frees the oldest files once
 // no group needs them, rewriting forward the few records of groups that lag (purge-plan.ts).
+import { randomBytes } from 'node:crypto'
 import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { RaftLogError } from '../errors.js'
 import { directoryMode } from '../storage/file-modes.js'
 import { EntryType, maxTermOrIndex, type LogEntry, type NewEntry } from '../storage/log-entry.js'
-import { fsyncDirectory, isLockHeld, lockFile, pageSizeBytes, unlockFile } from '../storage/native.js'
+import { allocateFileAsync, fsyncDirectory, isLockHeld, lockFile, pageSizeBytes, unlockFile } from '../storage/native.js'
 import { maxEntrySizeBytes, maxSegmentSizeBytes, writeU64 } from '../storage/segment-format.js'
 import { systemError } from '../storage/system-error.js'
 import { outOfRange, requireBytes, requirePositiveWholeNumber, requireString, requireWholeNumber } from '../storage/validate.js'
@@ -93,6 +94,10 @@ export interface EngineFileInfo {
 }
 
 const lockFileName = 'LOCK'
+/** A spare file being made; open() removes any a crash left. */
+const spareFilePattern = /^next-engine-file-[0-9a-f]{12}\.tmp$/
+/** Files smaller than this are zero-filled when needed, without a spare. */
+const spareFileMinBytes = 1024 * 1024
 const defaultMaxBatchBytes = 1024 * 1024
 const defaultRewriteLagFiles = 4
 const defaultRewriteMaxBytes = 4 * 1024 * 1024
@@ -127,6 +132,8 @@ export class LogEngine {
   private syncInFlight: Promise<void> | undefined
   /** While set, a frame is not cut at maxBatchBytes: a group's rewrite stays in one frame. */
   private holdFrame = false
+  /** The next file's zeros, made on the thread pool while the active file fills. */
+  private spare: { path: string; ready: boolean } | undefined
   private lockFd: number | undefined
   private closed = false
   private failure: RaftLogError | undefined
@@ -438,7 +445,7 @@ export class LogEngine {
   private load(logger: { warn(message: string): void }): void {
     const names = readdirSync(this.dir)
     for (const name of names) {
-      if (/^engine_\d{20}\.log\.tmp$/.test(name)) {
+      if (/^engine_\d{20}\.log\.tmp$/.test(name) || spareFilePattern.test(name)) {
         rmSync(join(this.dir, name), { force: true })
         this.recovery.removedFiles.push(name)
       }
@@ -524,6 +531,7 @@ export class LogEngine {
     this.nextBatch++
     this.dirty = true
     this.stats.batchesWritten++
+    if (this.spare === undefined && active.appendPosition * 2 > active.sizeBytes) this.prepareSpare()
   }
 
   /**
@@ -537,8 +545,32 @@ export class LogEngine {
     const needed = fileHeaderSizeBytes + batchHeaderSizeBytes + recordBytes
     const page = pageSizeBytes()
     const size = Math.max(this.fileSizeBytes, Math.ceil(needed / page) * page)
-    this.files.push(EngineFile.create(this.dir, this.active.sequence + 1, this.nextBatch, size))
+    // The spare, when its zeros are ready: filling 64 MiB here would stall the event loop.
+    const spare = size === this.fileSizeBytes && this.spare?.ready === true ? this.spare.path : undefined
+    if (spare !== undefined) this.spare = undefined
+    this.files.push(EngineFile.create(this.dir, this.active.sequence + 1, this.nextBatch, size, spare))
     this.stats.filesCreated++
+  }
+
+  /**
+   * Starts making the next file's zeros on the thread pool once the active file is half full (one
+   * at a time; not for files under spareFileMinBytes, which fill in well under a millisecond).
+   */
+  private prepareSpare(): void {
+    if (this.spare !== undefined || this.closed || this.fileSizeBytes < spareFileMinBytes) return
+    const spare = { path: join(this.dir, `next-engine-file-${randomBytes(6).toString('hex')}.tmp`), ready: false }
+    this.spare = spare
+    allocateFileAsync(spare.path, this.fileSizeBytes, true).then(
+      () => {
+        if (this.spare === spare && !this.closed) spare.ready = true
+        else rmSync(spare.path, { force: true })
+      },
+      () => {
+        // No spare (a full disk, say): the next rotation fills its file itself, and reports the error if it recurs.
+        rmSync(spare.path, { force: true })
+        if (this.spare === spare) this.spare = undefined
+      },
+    )
   }
 
   private syncActive(): void {
@@ -646,6 +678,9 @@ export class LogEngine {
 
   private releaseAll(): void {
     this.closed = true
+    // A spare still being made is removed when its zeros are done (prepareSpare).
+    if (this.spare?.ready === true) rmSync(this.spare.path, { force: true })
+    this.spare = undefined
     for (const file of this.files) file.close()
     this.files = []
     this.groups = new Map()

@@ -163,4 +163,29 @@ describe('LogEngine', () => {
     expect(text(again.get(1, 2)!.data)).toBe('after')
     again.close()
   })
+
+  it('makes the next file on the thread pool once the active one is half full, and rotates into it', async () => {
+    const dir = tempDir()
+    const engine = LogEngine.open(dir, { fileSize: 1024 * 1024, logger: quiet })
+    engine.createGroup(1)
+    const data = new Uint8Array(64 * 1024).fill(5)
+    const spares = () => readdirSync(dir).filter((name) => name.startsWith('next-engine-file-'))
+    for (let i = 1; i <= 9; i++) {
+      engine.append(1, [{ term: 1, data }])
+      await engine.flush()
+    }
+    expect(spares().length).toBe(1)
+    await new Promise((resolve) => setTimeout(resolve, 500)) // its zeros, on the thread pool
+    for (let i = 10; i <= 20; i++) engine.append(1, [{ term: 1, data }])
+    await engine.flush()
+    expect(engine.describeFiles().map((file) => file.file)).toEqual(['engine_00000000000000000001.log', 'engine_00000000000000000002.log'])
+    expect(engine.stats.filesCreated).toBe(2)
+    engine.close()
+    const again = open(dir)
+    expect(again.entries(1, 1).length).toBe(20)
+    expect(again.get(1, 20)!.data).toEqual(data)
+    again.close()
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    expect(spares()).toEqual([])
+  })
 })
