@@ -485,13 +485,19 @@ export class LogEngine {
     file.appendPosition = walk.end
     this.nextBatch = file.firstBatch + walk.batches
     this.recovery.batches += walk.batches
-    if (isLast && walk.nonZeroEnd > walk.end) {
-      this.recovery.cutBytes = walk.nonZeroEnd - walk.end
-      try {
+    if (!isLast) return
+    try {
+      if (walk.nonZeroEnd > walk.end) {
+        this.recovery.cutBytes = walk.nonZeroEnd - walk.end
         file.zero(walk.end, walk.nonZeroEnd)
-      } catch (error) {
-        throw systemError(error, `Cannot zero the torn end of ${file.fileName}`, 'ERR_IO')
       }
+      // The frames found may only have been in the page cache of a process that died: make them
+      // durable before anyone builds on them (a node acknowledging entries it recovered), and the
+      // directory too (that process may have died between a file's rename and its directory sync).
+      file.syncSync()
+      fsyncDirectory(this.dir)
+    } catch (error) {
+      throw systemError(error, `Cannot make the recovered end of ${file.fileName} durable`, 'ERR_IO')
     }
   }
 

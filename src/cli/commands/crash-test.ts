@@ -83,7 +83,8 @@ Options:
 
 Debugging: with RAFTLOG_CRASH_TRACE=DIR set, each log round N keeps the lines its writer said
 (DIR/round-N.writer, written before they go to the pipe) and the lines the checker heard
-(DIR/round-N.parent).
+(DIR/round-N.parent); each engine round N the lines heard (DIR/round-N.lines) and a copy of the
+directory as the crash left it, before any power loss (DIR/round-N.before-loss).
 
 Exit status: 0 when every round passed, 1 on any violation, 2 on bad usage.
 

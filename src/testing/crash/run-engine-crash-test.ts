@@ -3,7 +3,7 @@
 // chosen step: after staging, during the flush, before acknowledging, inside a purge), optionally
 // play a power loss on top, reopen the directory and check every group against what the writer
 // acknowledged (engine-crash-model.ts). The next round goes on in the same directory.
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { cpSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { fileHeaderSizeBytes, parseEngineFileName } from '../../engine/engine-format.js'
@@ -121,7 +121,18 @@ async function engineRound(options: EngineCrashTestOptions, model: EngineCrashMo
   const killAfterMs = killer === 'outside' ? outsideKillMinMs + Math.floor(random() * (outsideKillMaxMs - outsideKillMinMs)) : undefined
   const result: EngineRoundResult = { round, kind, killer, cutBytes: 0, entries: 0, violations: [] }
   if (killer === 'inside') result.killStep = killStep
-  const problem = await runWriterProcess(writerPath, config, (line) => model.observe(line), writerTimeoutMs, killAfterMs)
+  // RAFTLOG_CRASH_TRACE=DIR: keep each round's lines (round-N.lines) and its directory as the crash left it, before any power loss.
+  const trace = process.env.RAFTLOG_CRASH_TRACE
+  const lines: string[] = []
+  const observe = (line: string): void => {
+    if (trace !== undefined) lines.push(line)
+    model.observe(line)
+  }
+  const problem = await runWriterProcess(writerPath, config, observe, writerTimeoutMs, killAfterMs)
+  if (trace !== undefined) {
+    writeFileSync(join(trace, `round-${round}.lines`), lines.join('\n'))
+    cpSync(options.dir, join(trace, `round-${round}.before-loss`), { recursive: true })
+  }
   if (problem !== undefined) result.violations.push({ round, problem })
   // A writer killed inside a purge had synced its rewrite past the last boundary it said: where
   // its durable bytes end is unknown, so that round loses nothing more.
