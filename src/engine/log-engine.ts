@@ -461,19 +461,22 @@ export class LogEngine {
       return
     }
     const replay = new EngineReplay()
-    for (const [position, sequence] of sequences.entries()) this.replayFile(sequence, position === sequences.length - 1, replay)
+    let tornEnd = 0
+    for (const [position, sequence] of sequences.entries()) tornEnd = this.replayFile(sequence, position === sequences.length - 1, replay)
     const broken = replay.finish()
     if (broken.length > 0) {
       throw corrupt(this.files[0]!.path, 0, `group ${broken[0]} lacks records it needs (its first index, or entries between it and its last): a file before this one is missing`)
     }
+    // Only now that nothing is refused does recovery write.
+    this.finishLastFile(tornEnd)
     this.groups = replay.groups
     this.recovery.files = sequences.length
     this.recovery.records = replay.records
     if (this.recovery.cutBytes > 0) logger.warn(`raftlog engine ${this.dir}: recovery cut ${this.recovery.cutBytes} bytes of a torn write off the end of ${this.active.fileName}`)
   }
 
-  /** Opens, walks and replays one file; the last one's torn end is zeroed. */
-  private replayFile(sequence: number, isLast: boolean, replay: EngineReplay): void {
+  /** Opens, walks and replays one file; returns where the non-zero bytes after its frames end. */
+  private replayFile(sequence: number, isLast: boolean, replay: EngineReplay): number {
     const file = EngineFile.open(join(this.dir, engineFileName(sequence)), sequence)
     this.files.push(file)
     const previous = this.files[this.files.length - 2]
@@ -485,11 +488,16 @@ export class LogEngine {
     file.appendPosition = walk.end
     this.nextBatch = file.firstBatch + walk.batches
     this.recovery.batches += walk.batches
-    if (!isLast) return
+    return walk.nonZeroEnd
+  }
+
+  /** Zeroes a torn end of the last file (up to `nonZeroEnd`) and syncs what it keeps. */
+  private finishLastFile(nonZeroEnd: number): void {
+    const file = this.active
     try {
-      if (walk.nonZeroEnd > walk.end) {
-        this.recovery.cutBytes = walk.nonZeroEnd - walk.end
-        file.zero(walk.end, walk.nonZeroEnd)
+      if (nonZeroEnd > file.appendPosition) {
+        this.recovery.cutBytes = nonZeroEnd - file.appendPosition
+        file.zero(file.appendPosition, nonZeroEnd)
       }
       // The frames found may only have been in the page cache of a process that died: make them
       // durable before anyone builds on them (a node acknowledging entries it recovered), and the

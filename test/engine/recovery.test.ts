@@ -2,7 +2,7 @@
 // torn write end the last file (nothing after them was acknowledged), recovery is idempotent, and
 // anything a crash cannot leave is ERR_CORRUPT naming the file and byte, with nothing changed.
 import { describe, expect, it } from 'vitest'
-import { closeSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs'
+import { closeSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { LogEngine, type LogEngineOptions } from '../../src/engine/log-engine.js'
 import { engineFileName, fileHeaderBytes } from '../../src/engine/engine-format.js'
@@ -122,8 +122,13 @@ describe('LogEngine recovery', () => {
     engine.createGroup(1)
     for (let index = 1; index <= 80; index++) engine.append(1, [{ term: 1, data: payload(1, index) }])
     engine.close()
+    const last = join(dir, readdirSync(dir).filter((name) => name.startsWith('engine_')).sort().at(-1)!)
+    // Bytes of a torn write after the last file's frames: refused opens must not zero them either.
+    overwrite(last, 16 * 1024 - 600, new Uint8Array(100).fill(9))
+    const before = readFileSync(last)
     rmSync(join(dir, engineFileName(1)))
     expect(() => LogEngine.open(dir, options)).toThrow(expect.objectContaining({ code: 'ERR_CORRUPT', message: expect.stringContaining('lacks records it needs') }))
+    expect(readFileSync(last).equals(before)).toBe(true)
   })
 
   it('a damaged header is ERR_CORRUPT, another format version ERR_UNSUPPORTED_VERSION', () => {
