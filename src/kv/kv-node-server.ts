@@ -52,7 +52,7 @@ export async function startKvNodeServer(cluster: ClusterConfig, nodeId: number, 
 
 /** ERR_KEY_TOO_LARGE for the first key of `command` longer than `maxKeyBytes`. */
 function keyProblem(command: KvCommand<Buffer>, maxKeyBytes: number): RaftLogError | undefined {
-  const keys = command.op === 'batch' ? command.puts.map((put) => put.key) : command.op === 'txn' ? txnKeys(command.txn) : command.op === 'compact' ? [] : [command.key]
+  const keys = command.op === 'batch' ? command.puts.map((put) => put.key) : command.op === 'txn' ? txnKeys(command.txn) : command.op === 'compact' || command.op === 'leaseGrant' || command.op === 'leaseRevoke' ? [] : [command.key]
   const position = keys.findIndex((key) => key.length > maxKeyBytes)
   if (position === -1) return undefined
   const which = command.op === 'batch' ? `Key ${position + 1} of a batch of ${keys.length} puts` : command.op === 'txn' ? `Key ${position + 1} of ${keys.length} a transaction names` : `The ${command.op}'s key`

@@ -97,7 +97,7 @@ type Values = {
 }
 
 /** A command on one key (what put, get, delete and cas send), and its key as typed, for messages. */
-type SingleKvCommand = Exclude<KvCommand<Buffer>, { op: 'batch' | 'txn' | 'compact' }> & { keyText: string }
+type SingleKvCommand = Exclude<KvCommand<Buffer>, { op: 'batch' | 'txn' | 'compact' | 'leaseGrant' | 'leaseRevoke' }> & { keyText: string }
 
 /** Options that belong to one operation only: given with another, they are a mistake worth saying. */
 const optionOwners: Record<string, string> = { absent: 'cas', file: 'put', limit: 'scan', 'in-flight': 'load' }
