@@ -7,7 +7,7 @@ import { answerKvQuery } from './kv-query.js'
 import { decodeKvCommand, encodeKvCommand, encodeKvResult, KvStateMachine, type KvCommand } from './kv-state-machine.js'
 import { serveNode, type NodeServer, type NodeServerOptions } from '../net/server/node-server.js'
 import { defaultMaxKeyBytes, defaultMaxRequestBytes } from '../net/config/request-limits.js'
-import { etcdServices } from './etcd/etcd-services.js'
+import { etcdServices, minLeaseTtlSeconds } from './etcd/etcd-services.js'
 import { RaftLogError } from '../errors.js'
 import type { TxnRequest } from './kv-txn.js'
 
@@ -40,6 +40,7 @@ export async function startKvNodeServer(cluster: ClusterConfig, nodeId: number, 
       services: (node, context) =>
         etcdServices(node, context, {
           kv,
+          minLeaseTtlSeconds: minLeaseTtlSeconds(cluster.electionTimeout[1]),
           check: (command) => {
             const bytes = encodeKvCommand(command).length
             if (bytes > maxRequestBytes) return new RaftLogError('ERR_REQUEST_TOO_LARGE', `Command of ${bytes} bytes is larger than max_request_bytes (${maxRequestBytes} bytes)`)

@@ -104,7 +104,113 @@ describe('the etcd3 client against raftlog', () => {
       expect(Number(status.leader)).toBe((await settled(plain)).leader.node.id)
       const members = await client.cluster.memberList({})
       expect(members.members.map((member) => [member.ID, member.name, member.clientURLs])).toEqual([1, 2, 3].map((id) => [String(id), `node_${id}`, [`http://${address(plain, id)}`]]))
-      await expect(client.lease(10).grant()).rejects.toThrow(/raftlog does not serve etcdserverpb.Lease\/LeaseGrant yet/)
+      await expect(client.maintenance.defragment({})).rejects.toThrow(/raftlog does not serve etcdserverpb.Maintenance\/Defragment yet/)
+    } finally {
+      client.close()
+    }
+  })
+})
+
+/** Resolves once `check` holds, polling; fails after `ms`. */
+async function eventually(check: () => Promise<boolean> | boolean, ms: number, what: string): Promise<void> {
+  const until = Date.now() + ms
+  while (!(await check())) {
+    if (Date.now() > until) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
+
+describe('watch through the etcd3 client', () => {
+  it('reports every event of a prefix once, in revision order, live and replayed from a past revision', async () => {
+    const watching = clientOf(plain, await followerId(plain))
+    const writer = clientOf(plain, (await settled(plain)).leader.node.id)
+    try {
+      const start = Number((await writer.put('w/first').value('0').exec()).header.revision)
+      const seen: string[] = []
+      const watcher = await watching.watch().prefix('w/').startRevision(String(start)).create()
+      watcher.on('put', (kv) => seen.push(`put ${kv.key.toString()}=${kv.value.toString()}@${kv.mod_revision}`))
+      watcher.on('delete', (kv) => seen.push(`delete ${kv.key.toString()}@${kv.mod_revision}`))
+      const expected = [`put w/first=0@${start}`]
+      for (let i = 1; i <= 20; i++) {
+        const revision = Number((await writer.put(`w/${i % 3}`).value(String(i)).exec()).header.revision)
+        expected.push(`put w/${i % 3}=${i}@${revision}`)
+      }
+      const deleted = Number((await writer.delete().key('w/first').exec()).header.revision)
+      expected.push(`delete w/first@${deleted}`)
+      await writer.put('other/x').value('not watched')
+      await eventually(() => seen.length >= expected.length, 5000, `${expected.length} events`)
+      expect(seen).toEqual(expected)
+      await watcher.cancel()
+    } finally {
+      watching.close()
+      writer.close()
+    }
+  })
+
+  it('gives the previous value on request, and cancels a watch from a compacted revision in etcd\'s words', async () => {
+    // At the leader: a follower serves a watch from its own store, which may not have applied the compaction yet.
+    const client = clientOf(plain, (await settled(plain)).leader.node.id)
+    try {
+      const first = Number((await client.put('wc/k').value('a').exec()).header.revision)
+      await client.put('wc/k').value('b')
+      const third = Number((await client.put('wc/k').value('c').exec()).header.revision)
+      const previous: string[] = []
+      const watcher = await client.watch().key('wc/k').startRevision(String(third)).withPreviousKV().create()
+      watcher.on('put', (kv, prev) => previous.push(`${kv.value.toString()}<${prev?.value.toString() ?? '-'}`))
+      await eventually(() => previous.length === 1, 5000, 'the replayed put')
+      expect(previous).toEqual(['c<b'])
+      await watcher.cancel()
+      await client.kv.compact({ revision: String(third) })
+      const errors: Error[] = []
+      // etcd answers "created", then "canceled" at once: listen before the watch is created.
+      const stale = client.watch().key('wc/k').startRevision(String(first)).watcher()
+      stale.on('error', (error) => errors.push(error))
+      await eventually(() => errors.length > 0, 5000, 'the compacted answer')
+      expect(errors[0]?.message).toMatch(/required revision has been compacted/)
+    } finally {
+      client.close()
+    }
+  })
+})
+
+describe('leases through the etcd3 client', () => {
+  it('attach keys that vanish together when the lease is revoked, and tell their TTL and keys', async () => {
+    const client = clientOf(plain, await followerId(plain))
+    try {
+      const lease = client.lease(30, { autoKeepAlive: false })
+      const id = await lease.grant()
+      await lease.put('lease/a').value('1')
+      await lease.put('lease/b').value('2')
+      await client.put('lease/c').value('3')
+      const ttl = await client.leaseClient.leaseTimeToLive({ ID: id, keys: true })
+      expect([Number(ttl.grantedTTL), ttl.keys.map(String)]).toEqual([30, ['lease/a', 'lease/b']])
+      expect(Number(ttl.TTL)).toBeGreaterThan(25)
+      expect((await client.leaseClient.leaseLeases()).leases.map((status) => status.ID)).toContain(id)
+      const before = Number((await client.get('lease/c').exec()).header.revision)
+      await lease.revoke()
+      const after = await client.getAll().prefix('lease/').exec()
+      expect(after.kvs.map((kv) => kv.key.toString())).toEqual(['lease/c'])
+      // Both keys went at one revision.
+      expect(Number(after.header.revision)).toBe(before + 1)
+      expect(Number((await client.leaseClient.leaseTimeToLive({ ID: id })).TTL)).toBe(-1)
+    } finally {
+      client.close()
+    }
+  })
+
+  it('keep a lease alive through a follower, and let one without keep-alives expire', async () => {
+    const client = clientOf(plain, await followerId(plain))
+    try {
+      const kept = client.lease(1)
+      await kept.put('alive/k').value('v')
+      const dropped = client.lease(1, { autoKeepAlive: false })
+      await dropped.put('expires/k').value('v')
+      await eventually(async () => (await client.get('expires/k').string()) === null, 5000, 'the lease without keep-alives to expire')
+      // Three TTLs later the kept lease's key is still there.
+      await new Promise((resolve) => setTimeout(resolve, 3000))
+      expect(await client.get('alive/k').string()).toBe('v')
+      await kept.revoke()
+      expect(await client.get('alive/k').string()).toBeNull()
     } finally {
       client.close()
     }
