@@ -2,7 +2,25 @@
 // src/net/, since it gathers the key-value store too). A node server hosting your
 // state machine over gRPC, the client that finds the leader, the transport, the YAML loader.
 export { startNodeServer, maxCommandBytes, type NodeServer, type NodeServerOptions } from './net/server/node-server.js'
-export { ClusterClient, type ClusterClientOptions, type NodeStatus, type SaveSnapshotOptions, type SavedSnapshot, type BackupTarget } from './net/client/cluster-client.js'
+export {
+  ClusterClient,
+  type ClusterClientOptions,
+  type NodeStatus,
+  type SaveSnapshotOptions,
+  type SavedSnapshot,
+  type BackupTarget,
+  type WatchOptions,
+  type WatchStream,
+  type WatchBatch,
+  type WatchEvent,
+  type LeaseHandle,
+  type LeaseOptions,
+  type LockHandle,
+  type LockOptions,
+  type CampaignOptions,
+  type ElectionLeader,
+  type Leadership,
+} from './net/client/cluster-client.js'
 export type { MemberStatus } from './net/membership-wire.js'
 export { GrpcTransport, maxGrpcMessageBytes, type PeerAddress, type TransportCounts, type GrpcTransportOptions } from './net/transport/grpc-transport.js'
 export { loadClusterConfig, defaultClusterSettings, type ClusterConfig, type NodeConfig } from './net/config/cluster-config.js'

@@ -1,5 +1,6 @@
-// etcd's v3 gRPC API as raftlog serves it: proto/etcd/rpc.proto and kv.proto (etcd's package,
-// message and field names and numbers), loaded at run time like raftlog's own protocol.
+// etcd's v3 gRPC API as raftlog serves it: proto/etcd/rpc.proto, kv.proto, v3lock.proto and
+// v3election.proto (etcd's package, message and field names and numbers), loaded at run time like
+// raftlog's own protocol.
 import { join } from 'node:path'
 import * as grpc from '@grpc/grpc-js'
 import * as protoLoader from '@grpc/proto-loader'
@@ -14,6 +15,10 @@ export interface EtcdServices {
   Cluster: grpc.ServiceClientConstructor
   Maintenance: grpc.ServiceClientConstructor
   Auth: grpc.ServiceClientConstructor
+  /** v3lockpb.Lock (v3lock.proto). */
+  Lock: grpc.ServiceClientConstructor
+  /** v3electionpb.Election (v3election.proto). */
+  Election: grpc.ServiceClientConstructor
 }
 
 /**
@@ -21,6 +26,8 @@ export interface EtcdServices {
  * as JavaScript numbers (revisions stay far below 2^53), enums by name, oneofs named.
  */
 export const etcdProtocol: EtcdServices = (() => {
-  const definition = protoLoader.loadSync(join(protoDir, 'rpc.proto'), { includeDirs: [protoDir], keepCase: true, longs: Number, enums: String, defaults: true, oneofs: true })
-  return (grpc.loadPackageDefinition(definition) as unknown as { etcdserverpb: EtcdServices }).etcdserverpb
+  const files = ['rpc.proto', 'v3lock.proto', 'v3election.proto'].map((file) => join(protoDir, file))
+  const definition = protoLoader.loadSync(files, { includeDirs: [protoDir], keepCase: true, longs: Number, enums: String, defaults: true, oneofs: true })
+  const loaded = grpc.loadPackageDefinition(definition) as unknown as { etcdserverpb: EtcdServices; v3lockpb: { Lock: grpc.ServiceClientConstructor }; v3electionpb: { Election: grpc.ServiceClientConstructor } }
+  return { ...loaded.etcdserverpb, Lock: loaded.v3lockpb.Lock, Election: loaded.v3electionpb.Election }
 })()

@@ -1,5 +1,5 @@
-// etcd's v3 API on a raftlog node's port: KV, Watch and Lease whole (etcd-kv-service.ts,
-// etcd-watch-service.ts, etcd-lease-service.ts), Maintenance.Status and Cluster.MemberList (what
+// etcd's v3 API on a raftlog node's port: KV, Watch, Lease, Lock and Election whole
+// (etcd-kv-service.ts, etcd-watch-service.ts, etcd-lease-service.ts, etcd-recipe-services.ts), Maintenance.Status and Cluster.MemberList (what
 // `etcdctl endpoint status` and `member list` call), and every other method of etcd's services
 // answering UNIMPLEMENTED in words, never a wrong answer.
 import { readFileSync } from 'node:fs'
@@ -13,6 +13,7 @@ import { etcdProtocol } from './etcd-protocol.js'
 import { etcdHeader, etcdKvService, type EtcdKvOptions } from './etcd-kv-service.js'
 import { etcdWatchService } from './etcd-watch-service.js'
 import { etcdLeaseService } from './etcd-lease-service.js'
+import { etcdRecipeServices, recipeHost } from './etcd-recipe-services.js'
 import { LeaderForwarder } from './leader-forwarder.js'
 import { WatchHub } from '../watch/watch-hub.js'
 import { LeaseClock } from '../lease/lease-clock.js'
@@ -33,7 +34,7 @@ export function minLeaseTtlSeconds(electionTimeoutMaxMs: number): number {
 }
 
 /** What raftlog serves of etcd's API, for the UNIMPLEMENTED answers. */
-const served = 'it serves KV (Range, Put, DeleteRange, Txn, Compact), Watch, Lease, Maintenance.Status and Cluster.MemberList'
+const served = 'it serves KV (Range, Put, DeleteRange, Txn, Compact), Watch, Lease, Lock, Election, Maintenance.Status and Cluster.MemberList'
 
 /**
  * The version Status reports: the etcd API raftlog follows, with raftlog's own version as semver
@@ -69,6 +70,7 @@ export function etcdServices(node: RaftNode, context: ServiceContext, options: E
   })
   clock.start()
   const lease = etcdLeaseService(node, { kv: options.kv, clock, forwarder, minTtlSeconds: options.minLeaseTtlSeconds, check: options.check })
+  const recipes = etcdRecipeServices(node, recipeHost(node, options.kv, hub), forwarder)
   const disk = new DirectoryBytesCache(context.dir)
   const maintenance: grpc.UntypedServiceImplementation = {
     Status: (_call: unknown, callback: grpc.sendUnaryData<unknown>) => {
@@ -117,6 +119,8 @@ export function etcdServices(node: RaftNode, context: ServiceContext, options: E
     },
     { definition: etcdProtocol.Maintenance.service, implementation: withUnimplemented('Maintenance', etcdProtocol.Maintenance.service, maintenance) },
     { definition: etcdProtocol.Cluster.service, implementation: withUnimplemented('Cluster', etcdProtocol.Cluster.service, cluster) },
+    { definition: etcdProtocol.Lock.service, implementation: recipes.lock },
+    { definition: etcdProtocol.Election.service, implementation: recipes.election },
     { definition: etcdProtocol.Auth.service, implementation: withUnimplemented('Auth', etcdProtocol.Auth.service, {}) },
   ]
 }
