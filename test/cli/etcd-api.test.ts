@@ -154,6 +154,46 @@ describe('etcdctl against raftlog', () => {
   })
 })
 
+/** A long-running etcdctl, its output gathered as it comes. */
+function etcdctlRunning(endpoints: string, args: string[]): { child: ReturnType<typeof spawn>; output: () => string } {
+  const child = spawn(etcdctlPath, [`--endpoints=${endpoints}`, ...args], { env: { ...process.env, ETCDCTL_API: '3' }, stdio: ['ignore', 'pipe', 'pipe'] })
+  let output = ''
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()))
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()))
+  return { child, output: () => output }
+}
+
+describe('etcdctl lock and elect against raftlog', () => {
+  it('runs two competing `etcdctl lock` commands one after the other, never together', async () => {
+    const events: string[] = []
+    const first = etcdctlRunning(follower, ['lock', 'jobs/lock', '--', 'sh', '-c', 'echo first-start; sleep 2; echo first-end'])
+    await waitFor('the first holder to start', async () => (first.output().includes('first-start') ? true : undefined), 10_000)
+    const second = etcdctlRunning(all, ['lock', 'jobs/lock', '--', 'sh', '-c', 'echo second-start; echo "rev=$ETCD_LOCK_REV"'])
+    await waitFor('the second holder to run', async () => (second.output().includes('second-start') ? true : undefined), 15_000)
+    events.push(...[first.output(), second.output()].map((text) => text.trim()))
+    expect(first.output()).toContain('first-end')
+    await Promise.all([exited(first.child as never), exited(second.child as never)])
+    // The second ran only after the first had ended: its lock key is newer (the fencing token).
+    expect(events[1]).toMatch(/second-start\nrev=\d+/)
+  })
+
+  it('elects one of two `etcdctl elect` campaigners, and the other once the first leaves', async () => {
+    const first = etcdctlRunning(follower, ['elect', 'jobs/election', 'p1'])
+    await waitFor('p1 to lead', async () => (first.output().includes('p1') ? true : undefined), 10_000)
+    const second = etcdctlRunning(all, ['elect', 'jobs/election', 'p2'])
+    await new Promise((resolve) => setTimeout(resolve, 1000))
+    expect(second.output()).not.toContain('p2')
+    const listener = etcdctlRunning(all, ['elect', '-l', 'jobs/election'])
+    await waitFor('the listener to see p1', async () => (listener.output().includes('p1') ? true : undefined), 10_000)
+    first.child.kill('SIGINT')
+    await exited(first.child as never)
+    await waitFor('p2 to lead', async () => (second.output().includes('p2') ? true : undefined), 15_000)
+    await waitFor('the listener to see p2', async () => (listener.output().includes('p2') ? true : undefined), 10_000)
+    for (const process of [second, listener]) process.child.kill('SIGINT')
+    await Promise.all([exited(second.child as never), exited(listener.child as never)])
+  })
+})
+
 describe('etcdctl watch against raftlog', () => {
   it('sees every put once, in order, across a kill of the node it watches through', async () => {
     const config = join(dir, 'cluster.yaml')
