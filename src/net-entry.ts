@@ -15,6 +15,7 @@ export {
   type WatchEvent,
   type LeaseHandle,
   type LeaseOptions,
+  type LeaseStatus,
   type LockHandle,
   type LockOptions,
   type CampaignOptions,

@@ -14,12 +14,20 @@ import { snapshotCommand } from './snapshot.js'
 import { statusCommand } from './status.js'
 import { transferLeaderCommand } from './transfer-leader.js'
 import { verifyCommand } from './verify.js'
+import { watchCommand } from './watch.js'
+import { leaseCommand } from './lease.js'
+import { lockCommand } from './lock.js'
+import { electCommand } from './elect.js'
 
 /** Every subcommand, in the order `raftlog --help` lists them. Add one line per command. */
 export const commands: Command[] = [
   nodeCommand,
   clusterCommand,
   kvCommand,
+  watchCommand,
+  leaseCommand,
+  lockCommand,
+  electCommand,
   statusCommand,
   memberCommand,
   transferLeaderCommand,

@@ -21,7 +21,7 @@ import type { NodeStatus } from './node-status.js'
 import { BackupFailed, receiveSnapshot, type BackupTarget, type SavedSnapshot, type SnapshotStreamStub } from './snapshot-download.js'
 import { EtcdEndpoints } from './etcd/etcd-endpoints.js'
 import { openWatch, type WatchOptions, type WatchStream } from './etcd/watch-stream.js'
-import { LeaseHandle, type LeaseOptions } from './etcd/lease-handle.js'
+import { LeaseHandle, leaseTimeToLive, listLeases, revokeLease, type LeaseOptions, type LeaseStatus } from './etcd/lease-handle.js'
 import { acquireLock, type LockHandle, type LockOptions } from './etcd/lock-handle.js'
 import { campaign, electionLeader, observeElection, type CampaignOptions, type ElectionLeader, type Leadership } from './etcd/leadership.js'
 import type { KvBytes } from '../../kv/kv-bytes.js'
@@ -29,7 +29,7 @@ import type { KvBytes } from '../../kv/kv-bytes.js'
 export type { NodeStatus } from './node-status.js'
 export type { SavedSnapshot, BackupTarget } from './snapshot-download.js'
 export type { WatchOptions, WatchStream, WatchBatch, WatchEvent } from './etcd/watch-stream.js'
-export type { LeaseHandle, LeaseOptions } from './etcd/lease-handle.js'
+export type { LeaseHandle, LeaseOptions, LeaseStatus } from './etcd/lease-handle.js'
 export type { LockHandle, LockOptions } from './etcd/lock-handle.js'
 export type { CampaignOptions, ElectionLeader, Leadership } from './etcd/leadership.js'
 
@@ -336,6 +336,26 @@ export class ClusterClient {
    */
   grantLease(ttlSeconds: number, options: LeaseOptions = {}): Promise<LeaseHandle> {
     return LeaseHandle.grant(this.etcd(), ttlSeconds, options)
+  }
+
+  /** Keeps lease `id` (granted elsewhere) alive from now on. ERR_LEASE_NOT_FOUND. */
+  keepLeaseAlive(id: number, timeoutMs = 5000): Promise<LeaseHandle> {
+    return LeaseHandle.attach(this.etcd(), id, timeoutMs)
+  }
+
+  /** Lease `id`'s time left (s; -1 when it does not exist), granted TTL and keys. */
+  leaseTimeToLive(id: number, timeoutMs = 5000): Promise<LeaseStatus> {
+    return leaseTimeToLive(this.etcd(), id, timeoutMs)
+  }
+
+  /** Ends lease `id` now: its keys are deleted at one revision. ERR_LEASE_NOT_FOUND. */
+  revokeLease(id: number, timeoutMs = 5000): Promise<void> {
+    return revokeLease(this.etcd(), id, timeoutMs)
+  }
+
+  /** The ids of every lease. */
+  leases(timeoutMs = 5000): Promise<number[]> {
+    return listLeases(this.etcd(), timeoutMs)
   }
 
   /**

@@ -21,6 +21,7 @@ export class LeaseHandle {
   private lastAlive = Date.now()
   private lostWith: RaftLogError | undefined
   private readonly lostListeners = new Set<(error: RaftLogError) => void>()
+  private readonly renewedListeners = new Set<(ttlSeconds: number) => void>()
 
   private constructor(
     private readonly endpoints: EtcdEndpoints,
@@ -39,6 +40,18 @@ export class LeaseHandle {
     return lease
   }
 
+  /**
+   * Keeps lease `id`, granted elsewhere, alive from now on. ERR_LEASE_NOT_FOUND when it does not
+   * exist (expired, or revoked).
+   */
+  static async attach(endpoints: EtcdEndpoints, id: number, timeoutMs = 5000): Promise<LeaseHandle> {
+    const status = await leaseTimeToLive(endpoints, id, timeoutMs)
+    if (status.ttl < 0) throw new RaftLogError('ERR_LEASE_NOT_FOUND', `Lease ${id.toString(16)} not found: it expired or was revoked`)
+    const lease = new LeaseHandle(endpoints, id, status.grantedTtl)
+    lease.keepAlive()
+    return lease
+  }
+
   /** The error the lease was lost with (expired, revoked from elsewhere, or unreachable for a TTL), or undefined while it lives. */
   get lost(): RaftLogError | undefined {
     return this.lostWith
@@ -51,16 +64,21 @@ export class LeaseHandle {
     return () => this.lostListeners.delete(listener)
   }
 
+  /** Calls `listener` with the TTL (s) each time a keep-alive is answered; answers what removes it. */
+  onRenewed(listener: (ttlSeconds: number) => void): () => void {
+    this.renewedListeners.add(listener)
+    return () => this.renewedListeners.delete(listener)
+  }
+
   /** The seconds the lease has left, and its keys (bytes). TTL -1: it does not exist any more. */
-  async timeToLive(timeoutMs = 5000): Promise<{ ttl: number; grantedTtl: number; keys: Buffer[] }> {
-    const answer = await this.endpoints.unary<{ TTL: number; grantedTTL: number; keys: Buffer[] }>('Lease', 'LeaseTimeToLive', { ID: this.id, keys: true }, timeoutMs)
-    return { ttl: Number(answer.TTL), grantedTtl: Number(answer.grantedTTL), keys: answer.keys }
+  timeToLive(timeoutMs = 5000): Promise<LeaseStatus> {
+    return leaseTimeToLive(this.endpoints, this.id, timeoutMs)
   }
 
   /** Ends the lease now: its keys are deleted at one revision. Stops the keep-alives first. */
   async revoke(timeoutMs = 5000): Promise<void> {
     this.close()
-    await this.endpoints.unary('Lease', 'LeaseRevoke', { ID: this.id }, timeoutMs)
+    await revokeLease(this.endpoints, this.id, timeoutMs)
   }
 
   /** Stops the keep-alives (the lease then expires after its TTL). */
@@ -98,6 +116,7 @@ export class LeaseHandle {
     stream.on('data', (response) => {
       if (Number(response.TTL ?? 0) <= 0) return this.lose(new RaftLogError('ERR_LEASE_NOT_FOUND', `Lease ${this.id} expired or was revoked`))
       this.lastAlive = Date.now()
+      for (const listener of this.renewedListeners) listener(Number(response.TTL))
     })
     stream.on('error', broken)
     stream.on('end', broken)
@@ -111,4 +130,27 @@ export class LeaseHandle {
     for (const listener of this.lostListeners) listener(error)
     this.lostListeners.clear()
   }
+}
+
+/** A lease's time left (s; -1: it does not exist), its granted TTL (s) and its keys. */
+export interface LeaseStatus {
+  ttl: number
+  grantedTtl: number
+  keys: Buffer[]
+}
+
+export async function leaseTimeToLive(endpoints: EtcdEndpoints, id: number, timeoutMs = 5000): Promise<LeaseStatus> {
+  const answer = await endpoints.unary<{ TTL: number; grantedTTL: number; keys: Buffer[] }>('Lease', 'LeaseTimeToLive', { ID: id, keys: true }, timeoutMs)
+  return { ttl: Number(answer.TTL), grantedTtl: Number(answer.grantedTTL), keys: answer.keys }
+}
+
+/** Ends lease `id`: its keys are deleted at one revision. ERR_LEASE_NOT_FOUND. */
+export async function revokeLease(endpoints: EtcdEndpoints, id: number, timeoutMs = 5000): Promise<void> {
+  await endpoints.unary('Lease', 'LeaseRevoke', { ID: id }, timeoutMs)
+}
+
+/** The ids of every lease. */
+export async function listLeases(endpoints: EtcdEndpoints, timeoutMs = 5000): Promise<number[]> {
+  const answer = await endpoints.unary<{ leases: { ID: number }[] }>('Lease', 'LeaseLeases', {}, timeoutMs)
+  return answer.leases.map((lease) => Number(lease.ID))
 }
