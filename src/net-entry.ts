@@ -27,7 +27,8 @@ export { GrpcTransport, maxGrpcMessageBytes, type PeerAddress, type TransportCou
 export { loadClusterConfig, defaultClusterSettings, type ClusterConfig, type NodeConfig } from './net/config/cluster-config.js'
 // The key-value store that `raftlog node` serves, for programs that talk to such a cluster.
 export { startKvNodeServer } from './kv/kv-node-server.js'
-export { KvStateMachine, encodeKvCommand, decodeKvCommand, encodeKvResult, decodeKvResult, type KvCommand, type KvResult } from './kv/kv-state-machine.js'
+export { KvStateMachine, encodeKvCommand, decodeKvCommand, encodeKvResult, decodeKvResult, decodeTxnResult, decodeLeaseResult, type KvCommand, type KvResult, type LeaseOutcome } from './kv/kv-state-machine.js'
+export type { TxnRequest, TxnOutcome, TxnResponse, Compare, RequestOp, ResponseOp, RangeRequest, RangeResponse, PutRequest, DeleteRangeRequest, KeyValue } from './kv/kv-txn.js'
 export { encodeKvQuery, decodeKvScanResult, type KvQuery, type KvScanResult } from './kv/kv-query.js'
 // TLS: a client's credentials, a node's own material and server credentials (for a RaftNode
 // with a GrpcTransport on your own server), the node-id-in-certificate rule, and the gate's reasons.

@@ -3,7 +3,7 @@ import { UsageError } from '../command.js'
 
 export function leaseIdFrom(text: string | undefined, what = 'a lease id'): number {
   if (text === undefined) throw new UsageError(`Missing ${what} (hexadecimal, as lease grant prints it)`)
-  if (!/^[0-9a-fA-F]{1,13}$/.test(text) || Number.parseInt(text, 16) < 1 || Number.parseInt(text, 16) > Number.MAX_SAFE_INTEGER) throw new UsageError(`${what} must be hexadecimal, as lease grant prints it (1 to 1fffffffffffff), got '${text}'`)
+  if (!/^[0-9a-fA-F]{1,16}$/.test(text) || Number.parseInt(text, 16) < 1 || Number.parseInt(text, 16) > Number.MAX_SAFE_INTEGER) throw new UsageError(`${what} must be hexadecimal, as lease grant prints it (1 to 1fffffffffffff), got '${text}'`)
   return Number.parseInt(text, 16)
 }
 

@@ -8,7 +8,7 @@ import { encodePlain } from '../../session/session-envelope.js'
 import { encodeKvCommand, type KvCommand } from '../kv-state-machine.js'
 import { etcdError } from './etcd-errors.js'
 import type { LeaderForwarder } from './leader-forwarder.js'
-import type { EtcdServices } from './etcd-protocol.js'
+import type { EtcdServices } from '../../net/etcd-protocol.js'
 
 export interface EtcdCalls {
   /** Proposes `command` here, or forwards the call to the leader's `method` when this node does not lead; answers with `answer(result)`. */

@@ -15,7 +15,7 @@ import { etcdError } from './etcd-errors.js'
 import { etcdHeader } from './etcd-kv-service.js'
 import { LeaderForwarder } from './leader-forwarder.js'
 import { keyValueToWire } from './etcd-wire.js'
-import type { EtcdServices } from './etcd-protocol.js'
+import type { EtcdServices } from '../../net/etcd-protocol.js'
 
 type UnaryCall<T> = grpc.ServerUnaryCall<T, unknown>
 interface WireLeaderKey {

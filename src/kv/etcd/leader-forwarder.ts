@@ -5,7 +5,7 @@
 import * as grpc from '@grpc/grpc-js'
 import type { RaftNode } from '../../raft/node/raft-node.js'
 import type { ServiceContext } from '../../net/server/node-server.js'
-import { etcdProtocol, type EtcdServices } from './etcd-protocol.js'
+import { etcdProtocol, type EtcdServices } from '../../net/etcd-protocol.js'
 import { etcdError } from './etcd-errors.js'
 
 /** Metadata a forwarded call carries. */

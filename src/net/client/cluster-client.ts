@@ -19,12 +19,11 @@ import { checkClientTls, clientChannelCredentials, clientTlsOf, type ClientTls }
 import { describeCallFailure } from './call-failure.js'
 import type { NodeStatus } from './node-status.js'
 import { BackupFailed, receiveSnapshot, type BackupTarget, type SavedSnapshot, type SnapshotStreamStub } from './snapshot-download.js'
-import { EtcdEndpoints } from './etcd/etcd-endpoints.js'
+import { EtcdEndpoints, type Bytes } from './etcd/etcd-endpoints.js'
 import { openWatch, type WatchOptions, type WatchStream } from './etcd/watch-stream.js'
 import { LeaseHandle, leaseTimeToLive, listLeases, revokeLease, type LeaseOptions, type LeaseStatus } from './etcd/lease-handle.js'
 import { acquireLock, type LockHandle, type LockOptions } from './etcd/lock-handle.js'
 import { campaign, electionLeader, observeElection, type CampaignOptions, type ElectionLeader, type Leadership } from './etcd/leadership.js'
-import type { KvBytes } from '../../kv/kv-bytes.js'
 
 export type { NodeStatus } from './node-status.js'
 export type { SavedSnapshot, BackupTarget } from './snapshot-download.js'
@@ -325,7 +324,7 @@ export class ClusterClient {
    * delivered). A start revision the cluster compacted away ends it with ERR_COMPACTED. Served
    * over etcd's Watch API on the nodes' ports.
    */
-  watch(key: KvBytes, options: WatchOptions = {}): WatchStream {
+  watch(key: Bytes, options: WatchOptions = {}): WatchStream {
     return openWatch(this.etcd(), key, options)
   }
 
@@ -363,22 +362,22 @@ export class ClusterClient {
    * resolves with its key and fencing token. The lock lives as long as its lease (by default its
    * own, kept alive): a holder that crashes frees it within the TTL. ERR_TIMEOUT, ERR_CANCELLED.
    */
-  lock(name: KvBytes, options: LockOptions = {}): Promise<LockHandle> {
+  lock(name: Bytes, options: LockOptions = {}): Promise<LockHandle> {
     return acquireLock(this.etcd(), name, options)
   }
 
   /** Waits until this client leads election `name` with `value`; resolves with the leadership (fencing token, proclaim, resign). */
-  campaign(name: KvBytes, value: KvBytes, options: CampaignOptions = {}): Promise<Leadership> {
+  campaign(name: Bytes, value: Bytes, options: CampaignOptions = {}): Promise<Leadership> {
     return campaign(this.etcd(), name, value, options)
   }
 
   /** Who leads election `name` now (undefined: no one). */
-  electionLeader(name: KvBytes, timeoutMs = 5000): Promise<ElectionLeader | undefined> {
+  electionLeader(name: Bytes, timeoutMs = 5000): Promise<ElectionLeader | undefined> {
     return electionLeader(this.etcd(), name, timeoutMs)
   }
 
   /** The leaders of election `name` as they change, the current one first, as an async iterator. */
-  observeElection(name: KvBytes): AsyncIterable<ElectionLeader> & { close(): void } {
+  observeElection(name: Bytes): AsyncIterable<ElectionLeader> & { close(): void } {
     return observeElection(this.etcd(), name)
   }
 

@@ -3,8 +3,7 @@
 // fencing token (the leader key's create revision), larger for every later leader.
 import type * as grpc from '@grpc/grpc-js'
 import { RaftLogError } from '../../../errors.js'
-import { kvBuffer, type KvBytes } from '../../../kv/kv-bytes.js'
-import { etcdCallError, etcdRetryPauseMs, type EtcdEndpoints } from './etcd-endpoints.js'
+import { etcdCallError, etcdRetryPauseMs, type EtcdEndpoints, bytesOf, type Bytes } from './etcd-endpoints.js'
 import { LeaseHandle } from './lease-handle.js'
 
 export interface CampaignOptions {
@@ -51,8 +50,8 @@ export class Leadership {
   }
 
   /** Sets the value others see as the leader's. ERR_NOT_ELECTION_LEADER when this client no longer leads. */
-  async proclaim(value: KvBytes, timeoutMs = 5000): Promise<void> {
-    await this.endpoints.unary('Election', 'Proclaim', { leader: this.leader, value: kvBuffer(value) }, timeoutMs)
+  async proclaim(value: Bytes, timeoutMs = 5000): Promise<void> {
+    await this.endpoints.unary('Election', 'Proclaim', { leader: this.leader, value: bytesOf(value) }, timeoutMs)
   }
 
   /** Gives leadership up (and revokes the lease when the campaign made it). ERR_NOT_ELECTION_LEADER when it was lost already. */
@@ -65,12 +64,12 @@ export class Leadership {
   }
 }
 
-export async function campaign(endpoints: EtcdEndpoints, name: KvBytes, value: KvBytes, options: CampaignOptions = {}): Promise<Leadership> {
-  const nameBytes = kvBuffer(name)
+export async function campaign(endpoints: EtcdEndpoints, name: Bytes, value: Bytes, options: CampaignOptions = {}): Promise<Leadership> {
+  const nameBytes = bytesOf(name)
   if (nameBytes.length === 0) throw new RaftLogError('ERR_BAD_ARGUMENT', 'An election needs a name')
   const lease = options.lease ?? (await LeaseHandle.grant(endpoints, options.ttlSeconds ?? 60))
   try {
-    const answer = await endpoints.unary<{ leader: WireLeaderKey }>('Election', 'Campaign', { name: nameBytes, lease: lease.id, value: kvBuffer(value) }, options.timeoutMs ?? Infinity, options.signal)
+    const answer = await endpoints.unary<{ leader: WireLeaderKey }>('Election', 'Campaign', { name: nameBytes, lease: lease.id, value: bytesOf(value) }, options.timeoutMs ?? Infinity, options.signal)
     return new Leadership(endpoints, answer.leader, lease, options.lease === undefined)
   } catch (error) {
     if (options.lease === undefined) await lease.revoke().catch(() => lease.close())
@@ -88,9 +87,9 @@ function leaderFromWire(answer: WireLeader): ElectionLeader | undefined {
 }
 
 /** Who leads election `name` now, or undefined when no one does. */
-export async function electionLeader(endpoints: EtcdEndpoints, name: KvBytes, timeoutMs = 5000): Promise<ElectionLeader | undefined> {
+export async function electionLeader(endpoints: EtcdEndpoints, name: Bytes, timeoutMs = 5000): Promise<ElectionLeader | undefined> {
   try {
-    return leaderFromWire(await endpoints.unary<WireLeader>('Election', 'Leader', { name: kvBuffer(name) }, timeoutMs))
+    return leaderFromWire(await endpoints.unary<WireLeader>('Election', 'Leader', { name: bytesOf(name) }, timeoutMs))
   } catch (error) {
     if ((error as RaftLogError).code === 'ERR_NO_ELECTION_LEADER') return undefined
     throw error
@@ -98,8 +97,8 @@ export async function electionLeader(endpoints: EtcdEndpoints, name: KvBytes, ti
 }
 
 /** The leaders of election `name` as they change (the current one first), until close() or a `break`; it moves to another node when its stream breaks. */
-export function observeElection(endpoints: EtcdEndpoints, name: KvBytes): AsyncIterable<ElectionLeader> & { close(): void } {
-  const nameBytes = kvBuffer(name)
+export function observeElection(endpoints: EtcdEndpoints, name: Bytes): AsyncIterable<ElectionLeader> & { close(): void } {
+  const nameBytes = bytesOf(name)
   const queue: ElectionLeader[] = []
   let closed = false
   let stream: grpc.ClientReadableStream<WireLeader> | undefined

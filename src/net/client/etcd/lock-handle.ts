@@ -4,8 +4,7 @@
 // create revision) grows with every holder: pass it with each write the lock guards, and let the
 // storage refuse a token below the largest it has seen (README: "The fencing token").
 import { RaftLogError } from '../../../errors.js'
-import { kvBuffer, type KvBytes } from '../../../kv/kv-bytes.js'
-import type { EtcdEndpoints } from './etcd-endpoints.js'
+import { bytesOf, type Bytes, type EtcdEndpoints } from './etcd-endpoints.js'
 import { LeaseHandle } from './lease-handle.js'
 
 export interface LockOptions {
@@ -38,8 +37,8 @@ export class LockHandle {
   }
 }
 
-export async function acquireLock(endpoints: EtcdEndpoints, name: KvBytes, options: LockOptions = {}): Promise<LockHandle> {
-  const nameBytes = kvBuffer(name)
+export async function acquireLock(endpoints: EtcdEndpoints, name: Bytes, options: LockOptions = {}): Promise<LockHandle> {
+  const nameBytes = bytesOf(name)
   if (nameBytes.length === 0) throw new RaftLogError('ERR_BAD_ARGUMENT', 'A lock needs a name')
   const lease = options.lease ?? (await LeaseHandle.grant(endpoints, options.ttlSeconds ?? 60))
   try {

@@ -5,14 +5,13 @@
 // cluster has compacted away ends the iteration with ERR_COMPACTED.
 import type * as grpc from '@grpc/grpc-js'
 import { RaftLogError } from '../../../errors.js'
-import { kvBuffer, type KvBytes } from '../../../kv/kv-bytes.js'
-import { etcdRetryPauseMs, type EtcdEndpoints } from './etcd-endpoints.js'
+import { etcdRetryPauseMs, type EtcdEndpoints, bytesOf, type Bytes } from './etcd-endpoints.js'
 
 export interface WatchOptions {
   /** Every key starting with `key`, not `key` alone. */
   prefix?: boolean
   /** The end of a range [key, rangeEnd) (etcd's range_end), instead of `prefix`. */
-  rangeEnd?: KvBytes
+  rangeEnd?: Bytes
   /** The first revision to report (default: the next write). */
   startRevision?: number
   /** Each event carries the key's value before it. */
@@ -70,9 +69,9 @@ function prefixEnd(prefix: Buffer): Buffer {
   return Buffer.of(0)
 }
 
-export function openWatch(endpoints: EtcdEndpoints, key: KvBytes, options: WatchOptions = {}): WatchStream {
-  const keyBytes = kvBuffer(key)
-  const rangeEnd = options.rangeEnd !== undefined ? kvBuffer(options.rangeEnd) : options.prefix === true ? prefixEnd(keyBytes) : Buffer.alloc(0)
+export function openWatch(endpoints: EtcdEndpoints, key: Bytes, options: WatchOptions = {}): WatchStream {
+  const keyBytes = bytesOf(key)
+  const rangeEnd = options.rangeEnd !== undefined ? bytesOf(options.rangeEnd) : options.prefix === true ? prefixEnd(keyBytes) : Buffer.alloc(0)
   /** The next revision to ask for after a reconnect (0 until the first answer: "now"). */
   let next = options.startRevision ?? 0
   let closed = false

@@ -4,7 +4,7 @@
 import { join } from 'node:path'
 import * as grpc from '@grpc/grpc-js'
 import * as protoLoader from '@grpc/proto-loader'
-import { packageRoot } from '../../package-root.js'
+import { packageRoot } from '../package-root.js'
 
 const protoDir = join(packageRoot(import.meta.url), 'proto', 'etcd')
 
