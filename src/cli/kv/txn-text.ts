@@ -27,7 +27,7 @@ const targets: Record<string, CompareTarget> = { value: 'value', val: 'value', v
 const results: Record<string, CompareResult> = { '=': 'equal', '==': 'equal', '!=': 'not_equal', '<': 'less', '>': 'greater' }
 
 /** The three parts of the text, each a list of [line number, line]; a section ends at a blank line. */
-export function txnSections(text: string): [number, string][][] {
+export function txnSections(text: string, name = 'the transaction'): [number, string][][] {
   const lines = text.split('\n').map((line) => (line.endsWith('\r') ? line.slice(0, -1) : line))
   // A final newline leaves an empty last piece: not a line.
   if (lines.at(-1) === '') lines.pop()
@@ -39,7 +39,7 @@ export function txnSections(text: string): [number, string][][] {
       section++
       continue
     }
-    if (section > 2) throw new TxnTextError(`line ${i + 1}: text after the failure operations (the compares, the success operations and the failure operations are three parts, each ended by a blank line): '${line.trim()}'`)
+    if (section > 2) throw new TxnTextError(`${name} line ${i + 1}: text after the failure operations (the compares, the success operations and the failure operations are three parts, each ended by a blank line): '${line.trim()}'`)
     ;(sections[section] as [number, string][]).push([i + 1, line])
   }
   return sections
@@ -47,7 +47,7 @@ export function txnSections(text: string): [number, string][][] {
 
 /** A transaction from etcdctl's text; `name` says where it came from in refusals ("standard input", a file). */
 export function parseTxnText(text: string, encoding: KvEncoding, name = 'the transaction'): TxnOptions {
-  const [compares, success, failure] = txnSections(text) as [[number, string][], [number, string][], [number, string][]]
+  const [compares, success, failure] = txnSections(text, name) as [[number, string][], [number, string][], [number, string][]]
   const at = (line: number): string => `${name} line ${line}`
   return {
     compare: compares.map(([line, content]) => parseCompare(content, encoding, at(line))),
@@ -68,7 +68,7 @@ export function parseCompare(line: string, encoding: KvEncoding, where: string):
   const close = /^\s*\)\s*/.exec(text.slice(afterKey))
   if (close === null) throw new TxnTextError(`${where}: a ')' must follow the key in '${text}'`)
   const rest = text.slice(afterKey + close[0].length)
-  const op = /^(!=|==|=|<|>)\s*/.exec(rest)
+  const op = /^(!=|==|=|<|>)(?![=<>!])\s*/.exec(rest)
   if (op === null) throw new TxnTextError(`${where}: the comparison must be =, !=, < or >, in '${text}'`)
   const operandText = rest.slice(op[0].length)
   let operand: string
