@@ -86,7 +86,9 @@ ${getFlagsHelp}
                            or value that is not UTF-8; hex or base64: every key, prefix, value and
                            expected value, in arguments, load files and output, is spelled in it
   --in-flight N            load: batches sent at once, 1 to ${maxInFlight} (default ${defaultInFlight})
-  --json                   print results as JSON
+  --json                   print results as JSON; a get with any of the flags above prints
+                           {"revision", "count", "more", "kvs": [{"key", "value", "createRevision",
+                           "modRevision", "version"}]}, a del {"revision", "deleted", "prevKvs"}
   -h, --help               show this help
 
 Exit status: 0 done; 1 a get of an absent key (not of a range), a failed cas, or an error

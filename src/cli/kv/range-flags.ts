@@ -41,9 +41,9 @@ export interface DelFlags {
   'prev-kv'?: boolean | undefined
 }
 
-/** The help lines of the get flags (kv get, and txn's get lines). */
-export const getFlagsHelp = `  --prefix                 get: every key starting with KEY (an empty KEY: every key)
-  --from-key               get: every key from KEY up, in byte order
+/** The help lines of the get flags (kv get; --prefix and --from-key for kv del too). */
+export const getFlagsHelp = `  --prefix                 get, del: every key starting with KEY (an empty KEY: every key)
+  --from-key               get, del: every key from KEY up, in byte order
   --rev N                  get: read as the store was at revision N (refused, naming the oldest
                            revision kept, when N was compacted; or when N is in the future)
   --limit N                get: at most N keys; scan: at most N keys
