@@ -115,6 +115,7 @@ export const txnCommand: Command = {
     const timeoutMs = timeoutFrom(values.timeout)
     const source = values.file ?? '-'
     const name = source === '-' ? 'standard input' : source
+    if (values.interactive !== true && source === '-' && process.stdin.isTTY === true) console.error('Reading the transaction from the terminal: compares, a blank line, success operations, a blank line, failure operations; end with Ctrl-D (-i asks for each part)')
     const text = values.interactive === true ? await readInteractively() : await readText(source, maxTxnTextBytes).catch((error: unknown) => {
       // readText's own words speak of load files.
       if (error instanceof RaftLogError && /not UTF-8 text/.test(error.message)) throw new RaftLogError('ERR_BAD_ARGUMENT', `${name} is not UTF-8 text: write keys and values that are not text with --encoding hex or base64`)
