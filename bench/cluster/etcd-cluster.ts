@@ -109,7 +109,7 @@ export async function startEtcdCluster(servers: ServerProcesses, binary: string,
 }
 
 /** The leading member's name and client URL, from Maintenance.Status and Cluster.MemberList. */
-async function findLeader(client: Etcd3): Promise<{ name: string; url: string }> {
+export async function findLeader(client: Etcd3): Promise<{ name: string; url: string }> {
   const [status, members] = await Promise.all([client.maintenance.status(), client.cluster.memberList({})])
   const member = members.members.find((candidate) => candidate.ID === status.leader)
   const url = member?.clientURLs[0]
