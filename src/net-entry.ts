@@ -28,8 +28,10 @@ export { loadClusterConfig, defaultClusterSettings, type ClusterConfig, type Nod
 // The key-value store that `raftlog node` serves, for programs that talk to such a cluster.
 export { startKvNodeServer } from './kv/kv-node-server.js'
 export { KvStateMachine, encodeKvCommand, decodeKvCommand, encodeKvResult, decodeKvResult, decodeTxnResult, decodeLeaseResult, type KvCommand, type KvResult, type LeaseOutcome } from './kv/kv-state-machine.js'
-export type { TxnRequest, TxnOutcome, TxnResponse, Compare, RequestOp, ResponseOp, RangeRequest, RangeResponse, PutRequest, DeleteRangeRequest, KeyValue } from './kv/kv-txn.js'
+export type { TxnRequest, TxnResponse, Compare, RequestOp, RangeRequest, PutRequest, DeleteRangeRequest } from './kv/kv-txn.js'
 export { encodeKvQuery, decodeKvScanResult, type KvQuery, type KvScanResult } from './kv/kv-query.js'
+// The typed client of the store's etcd operations (range, txn, deleteRange, compact): a ClusterClient.
+export { KvClient, prefixEnd, type RangeOptions, type RangeAnswer, type TxnOptions, type TxnOp, type CompareOptions, type PutOptions, type DeleteRangeOptions, type DeleteRangeAnswer, type KeySpan, type KeyValue, type TxnOutcome, type ResponseOp } from './kv/kv-client.js'
 // TLS: a client's credentials, a node's own material and server credentials (for a RaftNode
 // with a GrpcTransport on your own server), the node-id-in-certificate rule, and the gate's reasons.
 export { readClientTlsFiles, clientTlsOf, type ClientTls, type ClientTlsFiles } from './net/tls/client-tls.js'

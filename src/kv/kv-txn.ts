@@ -131,7 +131,8 @@ export function rangeOf(store: MvccStore, request: RangeRequest): RangeResponse 
     count++
     if (request.countOnly) return true
     if (filtered && !passes(change, request)) return true
-    kvs.push(keyValue(key, change, !request.keysOnly))
+    // Sorted by value, keys only: the values decide the order, then are left out (as etcd).
+    kvs.push(keyValue(key, change, !request.keysOnly || (sorted && request.sortTarget === 'value')))
     return kvs.length < stopAt
   })
   if (stopAt !== Infinity) {
@@ -150,6 +151,7 @@ export function rangeOf(store: MvccStore, request: RangeRequest): RangeResponse 
       return x < y ? -direction : x > y ? direction : 0
     })
   }
+  if (request.keysOnly && sorted && request.sortTarget === 'value') kvs = kvs.map((kv) => ({ ...kv, value: Buffer.alloc(0) }))
   const more = request.limit > 0 && kvs.length > request.limit
   if (more) kvs = kvs.slice(0, request.limit)
   return { kvs, more, count }

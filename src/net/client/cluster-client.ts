@@ -109,10 +109,10 @@ export class ClusterClient {
     this.credentials = clientChannelCredentials(options.tls)
   }
 
-  /** A client of every node of a configuration (loadClusterConfig). */
-  static forCluster(cluster: ClusterConfig, options: ClusterClientOptions = {}): ClusterClient {
+  /** A client of every node of a configuration (loadClusterConfig); called on a subclass (KvClient), one of it. */
+  static forCluster<C extends ClusterClient>(this: new (endpoints: string[], ids: (number | null)[], options: ClusterClientOptions) => C, cluster: ClusterConfig, options: ClusterClientOptions = {}): C {
     const tls = options.tls ?? clientTlsOf(cluster)
-    return new ClusterClient(
+    return new this(
       cluster.nodes.map((node) => node.address),
       cluster.nodes.map((node) => node.nodeId),
       { ...options, ...(tls === undefined ? {} : { tls }) },
