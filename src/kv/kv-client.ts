@@ -68,6 +68,10 @@ export interface PutOptions {
   prevKv?: boolean
   /** Keep the key's value (ERR_KEY_NOT_FOUND when the key does not exist). */
   ignoreValue?: boolean
+  /** Attach the key to this lease (ERR_LEASE_NOT_FOUND when there is none); default 0: no lease (a put detaches the key from its lease). */
+  lease?: number
+  /** Keep the key's lease (ERR_KEY_NOT_FOUND when the key does not exist). */
+  ignoreLease?: boolean
 }
 
 export interface DeleteRangeOptions extends KeySpan {
@@ -234,7 +238,9 @@ function opOf(op: TxnOp, where: string): RequestOp {
     if (key.length === 0) throw bad(`${where}.put`, 'the key is empty')
     const ignoreValue = put.ignoreValue === true
     const value = ignoreValue && put.value === undefined ? Buffer.alloc(0) : bytesOf(put.value, `${where}.put`, 'value')
-    return { put: { key, value, prevKv: put.prevKv === true, ignoreValue, ignoreLease: false, lease: 0 } }
+    const lease = put.lease ?? 0
+    if (!Number.isSafeInteger(lease) || lease < 0) throw bad(`${where}.put`, `the lease must be a lease id (a whole number), got ${String(put.lease)}`)
+    return { put: { key, value, prevKv: put.prevKv === true, ignoreValue, ignoreLease: put.ignoreLease === true, lease } }
   }
   if ('deleteRange' in op) {
     const { key, rangeEnd } = span(op.deleteRange, `${where}.deleteRange`)

@@ -53,6 +53,17 @@ describe('raftlog lease', () => {
     expect([after.status, after.stderr.trim()]).toEqual([1, `lease ${id} already expired`])
   })
 
+  it('puts a key on a lease with kv put --lease; revoking the lease deletes it', async () => {
+    const id = ((await raftlog('lease', 'grant', '60')).stdout.split(' ')[1]) as string
+    expect((await raftlog('kv', 'put', 'leased/k', 'v', '--lease', id)).stdout.trim()).toBe('OK')
+    expect((await raftlog('lease', 'ttl', id, '--keys')).stdout).toContain('attached keys([leased/k])')
+    await raftlog('lease', 'revoke', id)
+    const gone = await raftlog('kv', 'get', 'leased/k')
+    expect([gone.status, gone.stderr.trim()]).toEqual([1, '(absent) leased/k'])
+    const noLease = await raftlog('kv', 'put', 'leased/k', 'v', '--lease', id)
+    expect([noLease.status, noLease.stderr]).toEqual([1, expect.stringContaining('not found')])
+  })
+
   it('says what is wrong with a bad lease id, and with a lease that is gone', async () => {
     const bad = await raftlog('lease', 'revoke', 'xyz')
     expect([bad.status, bad.stderr]).toEqual([2, expect.stringContaining("must be hexadecimal, as lease grant prints it")])

@@ -5,6 +5,8 @@ import { decodeKvResult, encodeKvCommand, type KvCommand } from '../../kv/kv-sta
 import { encodeKvQuery } from '../../kv/kv-query.js'
 import type { RaftLogError } from '../../errors.js'
 import type { ClusterClient } from '../../net/client/cluster-client.js'
+import type { KvClient } from '../../kv/kv-client.js'
+import { leaseIdFrom } from '../coordination/lease-id.js'
 import { maxLoadFileBytes, readBytes, readText } from '../kv/value-source.js'
 import { bytesFrom, describeBytes, encodingFrom, kvEncodings, outputOf, textOf, type KvEncoding } from '../kv/encoding.js'
 import { scanPairs } from '../kv/scan.js'
@@ -19,7 +21,7 @@ import { runDel, runRangeGet } from '../kv/range-commands.js'
 /** Exit status when a mutation may or may not have been applied. */
 import { unknownOutcomeStatus } from '../unknown-outcome.js'
 
-const help = `Usage: raftlog kv put KEY VALUE | put KEY --file FILE | put KEY -
+const help = `Usage: raftlog kv put KEY VALUE [--lease ID] | put KEY --file FILE | put KEY -
                   | get KEY [RANGE_END] [--prefix | --from-key] [--rev N] [--limit N]
                         [--keys-only] [--count-only] [--sort-by T] [--order O]
                   | del KEY [RANGE_END] [--prefix | --from-key] [--prev-kv]
@@ -38,6 +40,8 @@ so at once instead of waiting for --timeout. Keys and values are bytes: --encodi
 text of arguments, load files and output stands for them.
 
   put KEY VALUE            set KEY
+  put KEY VALUE --lease ID set KEY, attached to lease ID (hexadecimal, as raftlog lease grant
+                           prints it): it is deleted when the lease expires or is revoked
   put KEY --file FILE      set KEY to the bytes of FILE, exactly (final newline included); the
                            whole command at most the cluster's max_request_bytes (1.5 MiB by default)
   put KEY -                set KEY to the bytes standard input holds (\`put KEY -- -\` stores "-")
@@ -131,6 +135,7 @@ type Values = {
   'sort-by'?: string | undefined
   order?: string | undefined
   'prev-kv'?: boolean | undefined
+  lease?: string | undefined
 }
 
 /** A command on one key (what put, get, delete and cas send), and its key as typed, for messages. */
@@ -140,6 +145,7 @@ type SingleKvCommand = Exclude<KvCommand<Buffer>, { op: 'batch' | 'txn' | 'compa
 const optionOwners: Record<string, string[]> = {
   absent: ['cas'],
   file: ['put'],
+  lease: ['put'],
   limit: ['scan', 'get'],
   'in-flight': ['load'],
   prefix: ['get', 'del'],
@@ -198,11 +204,17 @@ function shown(bytes: Uint8Array, encoding: KvEncoding): string {
   return encoding === 'utf8' ? describeBytes(bytes) : Buffer.from(bytes).toString(encoding)
 }
 
-async function runSingle(client: ClusterClient, command: SingleKvCommand, values: Values, encoding: KvEncoding): Promise<number> {
+async function runSingle(client: KvClient, command: SingleKvCommand, values: Values, encoding: KvEncoding): Promise<number> {
   const timeout = timeoutFrom(values.timeout)
   const { keyText, ...sent } = command
   let reply: Uint8Array
   try {
+    if (command.op === 'put' && values.lease !== undefined) {
+      // A put with a lease is etcd's: a transaction's put, in the client's session all the same.
+      await client.txn({ success: [{ put: { key: command.key, value: command.value, lease: leaseIdFrom(values.lease, '--lease') } }] }, timeout)
+      console.log(values.json === true ? JSON.stringify({ op: 'put', key: keyText, ok: true }) : 'OK')
+      return 0
+    }
     reply = command.op === 'get' ? await client.read(encodeKvQuery({ op: 'get', key: command.key }), timeout) : await client.propose(encodeKvCommand(sent as KvCommand), timeout)
   } catch (error) {
     if ((error as RaftLogError).code !== 'ERR_UNKNOWN_OUTCOME') throw error
@@ -308,6 +320,7 @@ export const kvCommand: Command = {
         file: { type: 'string' },
         'in-flight': { type: 'string' },
         encoding: { type: 'string' },
+        lease: { type: 'string' },
         ...getFlagOptions,
         ...delFlagOptions,
         ...tlsOptions,
