@@ -280,7 +280,10 @@ export class KvStateMachine implements StateMachine {
     const history = options.historyRevisions ?? defaultHistoryRevisions
     if (!Number.isSafeInteger(history) || history < 0) throw new RaftLogError('ERR_BAD_ARGUMENT', `historyRevisions must be a whole number of revisions, 0 or more, got ${String(history)}`)
     this.historyRevisions = history
-    this.store.onWrite((revision, events) => {
+    this.store.onWrite((revision, eventsOf) => {
+      // With no lease, no key has one to attach or detach; with no listener, no one asks: most writes build no events.
+      if (this.leases.size === 0 && this.changeListeners.size === 0) return
+      const events = eventsOf()
       for (const event of events) {
         if (event.prev !== undefined && event.prev.lease !== 0) this.leases.detach(event.prev.lease, event.key)
         if (event.change.value !== undefined && event.change.lease !== 0) this.leases.attach(event.change.lease, event.key)

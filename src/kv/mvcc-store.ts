@@ -34,8 +34,11 @@ export interface KeyEvent {
   readonly prev: KeyChange | undefined
 }
 
-/** Called after every write that changed something, with its revision and its events in key order. */
-export type WriteListener = (revision: number, events: KeyEvent[]) => void
+/**
+ * Called after every write that changed something, with its revision and a function that gives
+ * its events in key order (built only when asked: most writes have no one watching).
+ */
+export type WriteListener = (revision: number, events: () => KeyEvent[]) => void
 
 /** A key as a read sees it at some revision. */
 export interface KeyValueAt {
@@ -105,12 +108,14 @@ export class MvccStore {
       this.writing = undefined
       if (this.changedInWrite) {
         this.rev = revision
-        if (this.listener !== undefined) this.listener(revision, this.eventsOfWrite(revision))
+        if (this.listener !== undefined) this.listener(revision, () => this.eventsOfWrite(revision))
       }
     }
   }
 
+  /** The events of the write at `revision`, the last one: valid until the next write starts. */
   private eventsOfWrite(revision: number): KeyEvent[] {
+    if (revision !== this.rev || this.writing !== undefined) throw new Error(`MvccStore: the events of revision ${revision} were asked for after another write began`)
     const events: KeyEvent[] = []
     const keys = Array.from(this.touched).sort(byteOrder)
     for (const key of keys) keyEvents(key, this.keys.get(key) ?? [], revision, revision, events)

@@ -53,14 +53,10 @@ export class WatchHub {
   private readonly byKey = new Map<string, Set<Watcher>>()
   /** Watches of a range. */
   private readonly ranges = new Set<Watcher>()
-  private readonly stopListening: () => void
+  /** Stops listening to the store; undefined while no watch is kept (then writes build no events for it). */
+  private stopListening: (() => void) | undefined
 
-  constructor(private readonly kv: KvStateMachine) {
-    this.stopListening = kv.onChange({
-      changed: (revision, events) => this.changed(revision, events),
-      reset: () => this.reset(),
-    })
-  }
+  constructor(private readonly kv: KvStateMachine) {}
 
   /** Watches in this hub. */
   get size(): number {
@@ -89,6 +85,10 @@ export class WatchHub {
       if (watchers === undefined) this.byKey.set(start, (watchers = new Set()))
       watchers.add(watcher)
     } else this.ranges.add(watcher)
+    this.stopListening ??= this.kv.onChange({
+      changed: (revision, events) => this.changed(revision, events),
+      reset: () => this.reset(),
+    })
     return handle
   }
 
@@ -97,7 +97,8 @@ export class WatchHub {
     for (const watcher of this.all()) watcher.active = false
     this.byKey.clear()
     this.ranges.clear()
-    this.stopListening()
+    this.stopListening?.()
+    this.stopListening = undefined
   }
 
   /** Replays the history from the watcher's next revision; false (and the sink told) when it was compacted. */
@@ -151,6 +152,10 @@ export class WatchHub {
       watchers?.delete(watcher)
       if (watchers?.size === 0) this.byKey.delete(watcher.start)
     } else this.ranges.delete(watcher)
+    if (this.byKey.size === 0 && this.ranges.size === 0) {
+      this.stopListening?.()
+      this.stopListening = undefined
+    }
   }
 
   private all(): Watcher[] {
