@@ -81,7 +81,8 @@ export function encodeBackupHead(metadata: BackupMetadata, snapshotBytes: number
   return bytes
 }
 
-function encodeTrailer(crc: number, fileBytes: number): Buffer {
+/** The trailer that closes a backup of `fileBytes` bytes whose bytes before it have CRC-32 `crc`. */
+export function encodeBackupTrailer(crc: number, fileBytes: number): Buffer {
   const bytes = Buffer.alloc(backupTrailerBytes)
   bytes.write(backupTrailerMagic, 0, 'ascii')
   bytes.writeUInt32LE(crc >>> 0, 4)
@@ -133,7 +134,7 @@ export class BackupWriter {
       throw new RaftLogError('ERR_CORRUPT', `The snapshot for ${this.path} ended after ${this.snapshotWritten} of the ${this.snapshotBytes} bytes it declared`, { file: this.path })
     }
     const fileBytes = this.position + backupTrailerBytes
-    await this.append(encodeTrailer(this.crc, fileBytes))
+    await this.append(encodeBackupTrailer(this.crc, fileBytes))
     let summary: BackupSummary
     try {
       await this.handle.sync()
