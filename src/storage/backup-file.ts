@@ -67,9 +67,12 @@ function corrupt(path: string, offset: number, problem: string): RaftLogError {
   return new RaftLogError('ERR_CORRUPT', `Backup ${path} is corrupt at byte ${offset}: ${problem}`, { file: path, offset, problem })
 }
 
-/** Header and metadata, as they open the file. */
-export function encodeBackupHead(metadata: BackupMetadata, snapshotBytes: number): Buffer {
-  const json = Buffer.from(JSON.stringify(metadata))
+/**
+ * Header and metadata, as they open the file. `padding` spaces end the metadata's JSON (still the
+ * same JSON): etcd's Maintenance.Snapshot pads a backup to the length etcdctl checks for.
+ */
+export function encodeBackupHead(metadata: BackupMetadata, snapshotBytes: number, padding = 0): Buffer {
+  const json = Buffer.from(JSON.stringify(metadata) + ' '.repeat(padding))
   const bytes = Buffer.alloc(backupHeaderBytes + json.length + 4)
   bytes.write(backupMagic, 0, 'ascii')
   bytes.writeUInt32LE(backupVersion, 4)

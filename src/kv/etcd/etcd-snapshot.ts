@@ -8,7 +8,7 @@
 import * as grpc from '@grpc/grpc-js'
 import type { RaftNode } from '../../raft/node/raft-node.js'
 import { encodeConfiguration } from '../../raft/core/configuration.js'
-import { backupTrailerBytes, encodeBackupHead, encodeBackupTrailer } from '../../storage/backup-file.js'
+import { backupTrailerBytes, encodeBackupHead, encodeBackupTrailer, type BackupMetadata } from '../../storage/backup-file.js'
 import { crc32Range } from '../../storage/crc32.js'
 import { snapshotChunkBytes } from '../../raft/node/snapshot-transfer.js'
 import type { RaftLogError } from '../../errors.js'
@@ -35,18 +35,17 @@ export async function etcdSnapshot(node: RaftNode, call: SnapshotStream, forward
   }
   try {
     const status = node.status()
-    const head = encodeBackupHead(
-      {
-        index: exported.index,
-        term: exported.term,
-        clusterId: status.clusterId,
-        foundingId: status.foundingId,
-        nodeId: node.id,
-        configuration: JSON.parse(Buffer.from(encodeConfiguration(exported.configuration)).toString('utf8')) as unknown,
-        createdAt: new Date().toISOString(),
-      },
-      exported.sizeBytes,
-    )
+    const metadata: BackupMetadata = {
+      index: exported.index,
+      term: exported.term,
+      clusterId: status.clusterId,
+      foundingId: status.foundingId,
+      nodeId: node.id,
+      configuration: JSON.parse(Buffer.from(encodeConfiguration(exported.configuration)).toString('utf8')) as unknown,
+      createdAt: new Date().toISOString(),
+    }
+    const unpadded = encodeBackupHead(metadata, exported.sizeBytes).length + exported.sizeBytes + backupTrailerBytes
+    const head = encodeBackupHead(metadata, exported.sizeBytes, etcdctlPadding(unpadded))
     const fileBytes = head.length + exported.sizeBytes + backupTrailerBytes
     const answerHeader = header()
     let sent = 0
@@ -71,6 +70,17 @@ export async function etcdSnapshot(node: RaftNode, call: SnapshotStream, forward
   } finally {
     exported.release()
   }
+}
+
+/**
+ * Spaces to end the backup's metadata with so that a file of `fileBytes` bytes becomes 32 more than
+ * a multiple of 512: etcdctl 3.4's snapshot save refuses a download of any other length ("sha256
+ * checksum not found": an etcd snapshot is a database of 512-byte multiples and its SHA-256).
+ * etcdctl checks only the length, so the padded file saves; its snapshot status and restore refuse
+ * it (it is no bbolt database, and its last 32 bytes are no SHA-256).
+ */
+export function etcdctlPadding(fileBytes: number): number {
+  return (((32 - fileBytes) % 512) + 512) % 512
 }
 
 /** Resolves once the stream wants more (or the call ended). */
