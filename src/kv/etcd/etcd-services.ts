@@ -112,7 +112,8 @@ export function etcdServices(node: RaftNode, context: ServiceContext, options: E
       },
     },
     { definition: etcdProtocol.Maintenance.service, implementation: withUnimplemented('Maintenance', etcdProtocol.Maintenance.service, maintenance) },
-    { definition: etcdProtocol.Cluster.service, implementation: cluster },
+    // Membership changes need what raftlog's own need under TLS: a certificate of the cluster CA or the client CA.
+    { definition: etcdProtocol.Cluster.service, implementation: cluster, adminMethods: ['MemberAdd', 'MemberRemove', 'MemberUpdate', 'MemberPromote'] },
     { definition: etcdProtocol.Lock.service, implementation: recipes.lock },
     { definition: etcdProtocol.Election.service, implementation: recipes.election },
     { definition: etcdProtocol.Auth.service, implementation: withUnimplemented('Auth', etcdProtocol.Auth.service, {}) },

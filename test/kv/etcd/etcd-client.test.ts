@@ -136,6 +136,34 @@ describe('membership through the etcd3 client', () => {
     }
   })
 
+  it('refuses membership changes to a caller without a certificate when client_cert_auth is off, as raftlog member does', async () => {
+    const peerOnly = await startServers(true, {}, { clientCertAuth: false })
+    try {
+      const follower = await followerId(peerOnly)
+      const anonymous = new Etcd3({ hosts: `https://${address(peerOnly, follower)}`, credentials: { rootCertificate: readFileSync(join(peerOnly.certs as string, 'ca.crt')) } })
+      try {
+        // Keys and the member list are anyone's here; changes are not.
+        expect((await anonymous.cluster.memberList({})).members).toHaveLength(3)
+        await expect(anonymous.cluster.memberAdd({ peerURLs: ['https://127.0.0.1:1'], isLearner: true })).rejects.toThrow(/Membership and leadership calls to a cluster with TLS need a client certificate signed by the cluster CA/)
+        await expect(anonymous.cluster.memberRemove({ ID: '1' })).rejects.toThrow(/need a client certificate/)
+        await expect(anonymous.cluster.memberPromote({ ID: '1' })).rejects.toThrow(/need a client certificate/)
+        await expect(anonymous.cluster.memberUpdate({ ID: '1', peerURLs: ['https://127.0.0.1:1'] })).rejects.toThrow(/need a client certificate/)
+      } finally {
+        anonymous.close()
+      }
+      // With the client certificate, through the follower (which passes it on to the leader under its own).
+      const client = clientOf(peerOnly, follower)
+      try {
+        const added = await client.cluster.memberAdd({ peerURLs: ['https://127.0.0.1:1'], isLearner: true })
+        await client.cluster.memberRemove({ ID: added.member.ID })
+      } finally {
+        client.close()
+      }
+    } finally {
+      await stopServers(peerOnly)
+    }
+  })
+
   it('takes https:// peer URLs on a TLS cluster and refuses http://, naming the URL', async () => {
     const client = clientOf(secure, await followerId(secure))
     try {
