@@ -58,8 +58,12 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true })
 })
 
-/** `etcdctl member list` as [id, name, peer URL, is learner] rows. */
+/**
+ * `etcdctl member list` as [id, name, peer URL, is learner] rows, after a linearizable get at the
+ * same endpoint (as etcdctl member add does): the node then has every change committed before.
+ */
 async function memberRows(endpoint = follower): Promise<string[][]> {
+  expect((await etcdctl(endpoint, ['get', '_'])).status).toBe(0)
   const listed = await etcdctl(endpoint, ['member', 'list'])
   expect(listed.status, listed.stderr).toBe(0)
   return listed.stdout
