@@ -1,7 +1,8 @@
-// etcd's v3 API on a raftlog node's port: KV, Watch, Lease, Lock and Election whole
-// (etcd-kv-service.ts, etcd-watch-service.ts, etcd-lease-service.ts, etcd-recipe-services.ts), Maintenance.Status and Cluster.MemberList (what
-// `etcdctl endpoint status` and `member list` call), and every other method of etcd's services
-// answering UNIMPLEMENTED in words, never a wrong answer.
+// etcd's v3 API on a raftlog node's port: KV, Watch, Lease, Lock, Election and Cluster whole
+// (etcd-kv-service.ts, etcd-watch-service.ts, etcd-lease-service.ts, etcd-recipe-services.ts,
+// etcd-cluster-service.ts: raftlog's membership changes), Maintenance.Status and
+// Maintenance.Snapshot (raftlog's backup file, etcd-snapshot.ts), and every other method of etcd's
+// services answering UNIMPLEMENTED in words, never a wrong answer.
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import * as grpc from '@grpc/grpc-js'
@@ -15,6 +16,8 @@ import { etcdWatchService } from './etcd-watch-service.js'
 import { etcdLeaseService } from './etcd-lease-service.js'
 import { etcdRecipeServices, recipeHost } from './etcd-recipe-services.js'
 import { LeaderForwarder } from './leader-forwarder.js'
+import { etcdClusterService } from './etcd-cluster-service.js'
+import { etcdSnapshot } from './etcd-snapshot.js'
 import { WatchHub } from '../watch/watch-hub.js'
 import { LeaseClock } from '../lease/lease-clock.js'
 import { encodePlain } from '../../session/session-envelope.js'
@@ -34,7 +37,7 @@ export function minLeaseTtlSeconds(electionTimeoutMaxMs: number): number {
 }
 
 /** What raftlog serves of etcd's API, for the UNIMPLEMENTED answers. */
-const served = 'it serves KV (Range, Put, DeleteRange, Txn, Compact), Watch, Lease, Lock, Election, Maintenance.Status and Cluster.MemberList'
+const served = 'it serves KV (Range, Put, DeleteRange, Txn, Compact), Watch, Lease, Lock, Election, Cluster, Maintenance.Status and Maintenance.Snapshot'
 
 /**
  * The version Status reports: the etcd API raftlog follows, with raftlog's own version as semver
@@ -92,20 +95,11 @@ export function etcdServices(node: RaftNode, context: ServiceContext, options: E
         (error: Error) => callback({ code: grpc.status.INTERNAL, details: `Cannot measure ${context.dir}: ${error.message}` }),
       )
     },
-  }
-  const cluster: grpc.UntypedServiceImplementation = {
-    MemberList: (_call: unknown, callback: grpc.sendUnaryData<unknown>) => {
-      const configuration = node.configuration
-      const scheme = context.tls ? 'https' : 'http'
-      const member = (id: number, isLearner: boolean): Record<string, unknown> => {
-        const address = context.addressOf(id)
-        const urls = address === '' ? [] : [`${scheme}://${address}`]
-        return { ID: id, name: `node_${id}`, peerURLs: urls, clientURLs: urls, isLearner }
-      }
-      const voters = [...new Set([...configuration.voters, ...configuration.outgoing])].sort((a, b) => a - b)
-      callback(null, { header: etcdHeader(node, options.kv.revision), members: [...voters.map((id) => member(id, false)), ...[...configuration.learners].sort((a, b) => a - b).map((id) => member(id, true))] })
+    Snapshot: (call: grpc.ServerWritableStream<unknown, unknown>) => {
+      void etcdSnapshot(node, call, forwarder, () => etcdHeader(node, options.kv.revision))
     },
   }
+  const cluster = etcdClusterService(node, context, forwarder, () => options.kv.revision)
   return [
     { definition: etcdProtocol.KV.service, implementation: kv.implementation, close: kv.close },
     { definition: etcdProtocol.Watch.service, implementation: etcdWatchService(node, { kv: options.kv, hub, progressNotifyMs: options.progressNotifyMs }), close: () => hub.close() },
@@ -118,7 +112,8 @@ export function etcdServices(node: RaftNode, context: ServiceContext, options: E
       },
     },
     { definition: etcdProtocol.Maintenance.service, implementation: withUnimplemented('Maintenance', etcdProtocol.Maintenance.service, maintenance) },
-    { definition: etcdProtocol.Cluster.service, implementation: withUnimplemented('Cluster', etcdProtocol.Cluster.service, cluster) },
+    // Membership changes need what raftlog's own need under TLS: a certificate of the cluster CA or the client CA.
+    { definition: etcdProtocol.Cluster.service, implementation: cluster, adminMethods: ['MemberAdd', 'MemberRemove', 'MemberUpdate', 'MemberPromote'] },
     { definition: etcdProtocol.Lock.service, implementation: recipes.lock },
     { definition: etcdProtocol.Election.service, implementation: recipes.election },
     { definition: etcdProtocol.Auth.service, implementation: withUnimplemented('Auth', etcdProtocol.Auth.service, {}) },

@@ -15,6 +15,7 @@ const forwardTimeoutMs = 30_000
 
 type ServiceName = keyof EtcdServices
 type UnaryMethod = (request: unknown, metadata: grpc.Metadata, options: grpc.CallOptions, callback: (error: grpc.ServiceError | null, response?: unknown) => void) => void
+type ServerStreamMethod = (request: unknown, metadata: grpc.Metadata, options: grpc.CallOptions) => grpc.ClientReadableStream<unknown>
 type StreamMethod = (metadata: grpc.Metadata, options?: grpc.CallOptions) => grpc.ClientDuplexStream<unknown, unknown>
 
 export class LeaderForwarder {
@@ -45,6 +46,31 @@ export class LeaderForwarder {
     send.call(client, call.request, this.metadata(), { deadline }, (error, response) => {
       if (error !== null) callback({ code: error.code, details: leaderGone(error) ? 'etcdserver: leader changed' : error.details })
       else callback(null, response)
+    })
+  }
+
+  /**
+   * Sends a server-streaming call's request to the leader's `service` and passes its messages back
+   * as the caller takes them (the leader's stream waits while the caller's is full); with no
+   * leader known (or a call forwarded already) answers `cause` as etcd's error.
+   */
+  serverStream(service: ServiceName, method: string, call: grpc.ServerWritableStream<unknown, unknown>, cause: unknown): void {
+    const client = this.leaderClient(service, cause)
+    if (client === undefined || LeaderForwarder.forwarded(call)) {
+      call.emit('error', etcdError(cause))
+      return
+    }
+    const open = (client as unknown as Record<string, ServerStreamMethod>)[method] as ServerStreamMethod
+    const upstream = open.call(client, call.request, this.metadata(), {})
+    call.on('cancelled', () => upstream.cancel())
+    upstream.on('data', (message: unknown) => {
+      if (call.write(message)) return
+      upstream.pause()
+      call.once('drain', () => upstream.resume())
+    })
+    upstream.on('end', () => call.end())
+    upstream.on('error', (error: grpc.ServiceError) => {
+      if (error.code !== grpc.status.CANCELLED || !call.cancelled) call.emit('error', { code: error.code, details: leaderGone(error) ? 'etcdserver: leader changed' : error.details })
     })
   }
 

@@ -1,7 +1,8 @@
 // etcd's own Node client (the `etcd3` package) against three raftlog node servers in this
 // process: what it writes through any node (a follower forwards to the leader) it reads back with
-// the revisions etcd would give; transactions, compaction, Status and MemberList; the services
-// raftlog does not serve answer UNIMPLEMENTED in words. Plaintext, and under client_cert_auth.
+// the revisions etcd would give; transactions, compaction, Status, MemberList, MemberAdd,
+// MemberPromote and MemberRemove; the services raftlog does not serve answer UNIMPLEMENTED in
+// words. Plaintext, and under client_cert_auth.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -105,6 +106,71 @@ describe('the etcd3 client against raftlog', () => {
       const members = await client.cluster.memberList({})
       expect(members.members.map((member) => [member.ID, member.name, member.clientURLs])).toEqual([1, 2, 3].map((id) => [String(id), `node_${id}`, [`http://${address(plain, id)}`]]))
       await expect(client.maintenance.defragment({})).rejects.toThrow(/raftlog does not serve etcdserverpb.Maintenance\/Defragment yet/)
+    } finally {
+      client.close()
+    }
+  })
+})
+
+describe('membership through the etcd3 client', () => {
+  it('adds a learner (the leader picks the next id, never a removed one), refuses to promote it while it does not run, removes it', async () => {
+    const client = clientOf(plain, await followerId(plain))
+    try {
+      const url = 'http://127.0.0.1:1'
+      const added = await client.cluster.memberAdd({ peerURLs: [url], isLearner: true })
+      const id = Number(added.member.ID)
+      expect(id).toBeGreaterThan(3)
+      expect(added.member).toMatchObject({ name: `node_${id}`, peerURLs: [url], isLearner: true })
+      expect(added.members.map((member) => [Number(member.ID), member.isLearner])).toEqual([[1, false], [2, false], [3, false], [id, true]])
+      await expect(client.cluster.memberAdd({ peerURLs: [url] })).rejects.toThrow(/etcdserver: Peer URLs already exists/)
+      await expect(client.cluster.memberPromote({ ID: String(id) })).rejects.toThrow(/etcdserver: can only promote a learner member which is in sync with leader/)
+      await expect(client.cluster.memberPromote({ ID: '1' })).rejects.toThrow(/etcdserver: can only promote a learner member$/)
+      const removed = await client.cluster.memberRemove({ ID: String(id) })
+      expect(removed.members.map((member) => Number(member.ID))).toEqual([1, 2, 3])
+      await expect(client.cluster.memberRemove({ ID: String(id) })).rejects.toThrow(/etcdserver: member not found/)
+      const again = await client.cluster.memberAdd({ peerURLs: [url], isLearner: true })
+      expect(Number(again.member.ID)).toBe(id + 1)
+      await client.cluster.memberRemove({ ID: again.member.ID })
+    } finally {
+      client.close()
+    }
+  })
+
+  it('refuses membership changes to a caller without a certificate when client_cert_auth is off, as raftlog member does', async () => {
+    const peerOnly = await startServers(true, {}, { clientCertAuth: false })
+    try {
+      const follower = await followerId(peerOnly)
+      const anonymous = new Etcd3({ hosts: `https://${address(peerOnly, follower)}`, credentials: { rootCertificate: readFileSync(join(peerOnly.certs as string, 'ca.crt')) } })
+      try {
+        // Keys and the member list are anyone's here; changes are not.
+        expect((await anonymous.cluster.memberList({})).members).toHaveLength(3)
+        await expect(anonymous.cluster.memberAdd({ peerURLs: ['https://127.0.0.1:1'], isLearner: true })).rejects.toThrow(/Membership and leadership calls to a cluster with TLS need a client certificate signed by the cluster CA/)
+        await expect(anonymous.cluster.memberRemove({ ID: '1' })).rejects.toThrow(/need a client certificate/)
+        await expect(anonymous.cluster.memberPromote({ ID: '1' })).rejects.toThrow(/need a client certificate/)
+        await expect(anonymous.cluster.memberUpdate({ ID: '1', peerURLs: ['https://127.0.0.1:1'] })).rejects.toThrow(/need a client certificate/)
+      } finally {
+        anonymous.close()
+      }
+      // With the client certificate, through the follower (which passes it on to the leader under its own).
+      const client = clientOf(peerOnly, follower)
+      try {
+        const added = await client.cluster.memberAdd({ peerURLs: ['https://127.0.0.1:1'], isLearner: true })
+        await client.cluster.memberRemove({ ID: added.member.ID })
+      } finally {
+        client.close()
+      }
+    } finally {
+      await stopServers(peerOnly)
+    }
+  })
+
+  it('takes https:// peer URLs on a TLS cluster and refuses http://, naming the URL', async () => {
+    const client = clientOf(secure, await followerId(secure))
+    try {
+      await expect(client.cluster.memberAdd({ peerURLs: ['http://127.0.0.1:1'], isLearner: true })).rejects.toThrow(/given member URLs are invalid: "http:\/\/127.0.0.1:1" is not https:\/\/: this cluster serves TLS/)
+      const added = await client.cluster.memberAdd({ peerURLs: ['https://127.0.0.1:1'], isLearner: true })
+      expect(added.member.peerURLs).toEqual(['https://127.0.0.1:1'])
+      await client.cluster.memberRemove({ ID: added.member.ID })
     } finally {
       client.close()
     }
