@@ -4,6 +4,7 @@
 // (it finds the leader, sends a command again after a timeout, spreads reads over the nodes);
 // it lives here, not in src/net/client/, because the store's commands are the key-value store's
 // (src/net/ sits below src/kv/ and must not import it).
+import { prefixEnd } from '../net/client/etcd/key-range.js'
 import { RaftLogError } from '../errors.js'
 import { ClusterClient } from '../net/client/cluster-client.js'
 import { kvBuffer, type KvBytes } from './kv-bytes.js'
@@ -27,6 +28,8 @@ export type { RangeAnswer } from './kv-query.js'
 export type { KeyValue, TxnOutcome, ResponseOp, RangeResponse, SortOrder, SortTarget, CompareTarget, CompareResult } from './kv-txn.js'
 
 /** How long a call looks for a leader (or a node to read from) by default, in ms. */
+export { prefixEnd }
+
 export const defaultKvTimeoutMs = 5000
 
 /**
@@ -152,17 +155,6 @@ export class KvClient extends ClusterClient {
   }
 }
 
-/** The range end of every key starting with `key` (etcd's rule): the key with its last byte below 0xff raised by one, 0xff bytes after it dropped; "\0" (every key) when there is none. */
-export function prefixEnd(key: Uint8Array): Buffer {
-  const end = Buffer.from(key)
-  for (let i = end.length - 1; i >= 0; i--) {
-    if ((end[i] as number) < 0xff) {
-      end[i] = (end[i] as number) + 1
-      return end.subarray(0, i + 1)
-    }
-  }
-  return Buffer.of(0)
-}
 
 function bad(where: string, problem: string): RaftLogError {
   return new RaftLogError('ERR_BAD_ARGUMENT', `${where}: ${problem}`, { argument: where })

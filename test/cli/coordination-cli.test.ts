@@ -2,33 +2,16 @@
 // them: lease grant / ttl / keep-alive / revoke / list, watch (live and from a revision), lock with
 // a command (two competing holders never overlap, each gets a larger fencing token) and elect
 // with a listener.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { exited, startNode, statuses, waitFor, writeConfig, type NodeProcess } from '../helpers/processes.js'
+import { exited, waitFor } from '../helpers/processes.js'
 import { cliPath, runCli } from '../helpers/cli.js'
+import { clusterForFile } from '../helpers/file-cluster.js'
 
-let dir: string
-let config: string
-const nodes: NodeProcess[] = []
-
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'raftlog-coordination-'))
-  ;({ path: config } = await writeConfig(dir, 3))
-  for (const id of [1, 2, 3]) nodes.push(startNode(config, id))
-  await waitFor('a leader', async () => (await statuses(config)).find((s) => s.reachable && s.role === 'leader'))
-})
-
-afterAll(async () => {
-  for (const node of nodes) node.child.kill('SIGKILL')
-  await Promise.all(nodes.map((node) => exited(node.child)))
-  rmSync(dir, { recursive: true, force: true })
-})
+const cluster = clusterForFile('raftlog-coordination-')
 
 /** `raftlog COMMAND --config FILE ARGS...`: the configuration before a `--` that starts a command to run. */
-const withConfig = ([command, ...rest]: string[]): string[] => [command as string, '--config', config, ...rest]
+const withConfig = ([command, ...rest]: string[]): string[] => [command as string, '--config', cluster.config, ...rest]
 const raftlog = (...args: string[]) => runCli(withConfig(args))
 
 /** A long-running `raftlog` command, its output gathered as it comes. */

@@ -1,46 +1,16 @@
 // raftlog's own CLI in etcdctl's habits, against three real `raftlog node` processes: kv get with
 // ranges, revisions and etcdctl's flags, kv del of a range, raftlog txn (etcdctl's text from
 // standard input, a file or typed), raftlog compact, and the refusals that name a revision.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { spawn } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { describe, expect, it } from 'vitest'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { cliPath, runCli, type CliResult } from '../helpers/cli.js'
-import { exited, startNode, statuses, waitFor, writeConfig, type NodeProcess } from '../helpers/processes.js'
+import { runCli, runWithInput } from '../helpers/cli.js'
+import { clusterForFile } from '../helpers/file-cluster.js'
 
-/** `raftlog <args>` with `input` on its standard input. */
-function runWithInput(args: string[], input: string): Promise<CliResult> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [cliPath, ...args], { stdio: ['pipe', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
-    child.on('close', (status) => resolve({ status, stdout, stderr }))
-    child.stdin.end(input)
-  })
-}
+const cluster = clusterForFile('raftlog-kv-etcd-verbs-')
 
-let dir: string
-let config: string
-const nodes: NodeProcess[] = []
-
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'raftlog-kv-etcd-verbs-'))
-  ;({ path: config } = await writeConfig(dir, 3))
-  for (const id of [1, 2, 3]) nodes.push(startNode(config, id))
-  await waitFor('a leader', async () => (await statuses(config)).find((s) => s.reachable && s.role === 'leader'))
-})
-
-afterAll(async () => {
-  for (const node of nodes) node.child.kill('SIGKILL')
-  await Promise.all(nodes.map((node) => exited(node.child)))
-  rmSync(dir, { recursive: true, force: true })
-})
-
-const raftlog = (...args: string[]) => runCli([...args, '--config', config])
-const txn = (input: string, ...args: string[]) => runWithInput(['txn', ...args, '--config', config], input)
+const raftlog = (...args: string[]) => runCli([...args, '--config', cluster.config])
+const txn = (input: string, ...args: string[]) => runWithInput(['txn', ...args, '--config', cluster.config], input)
 
 interface KvJson {
   key: string
@@ -124,7 +94,7 @@ describe('raftlog txn', () => {
   it('applies its puts at one revision, a compare on mod revision guarding a read-modify-write', async () => {
     await raftlog('kv', 'put', 'counter', '7')
     const { modRevision } = await revisions('counter')
-    const file = join(dir, 'increment.txt')
+    const file = join(cluster.dir, 'increment.txt')
     writeFileSync(file, `mod("counter") = "${modRevision}"\n\nput counter 8 --prev-kv\nput counted yes\n\n`)
     expect(await raftlog('txn', '--file', file)).toEqual({ status: 0, stdout: 'SUCCESS\n\nOK\ncounter\n7\n\nOK\n', stderr: '' })
     const [counter, counted] = [await revisions('counter'), await revisions('counted')]
@@ -142,14 +112,14 @@ describe('raftlog txn', () => {
   })
 
   it('asks for each part with -i', async () => {
-    const result = await runWithInput(['txn', '-i', '--config', config], 'value("owner") = "me"\n\nget owner\n\n\n')
+    const result = await runWithInput(['txn', '-i', '--config', cluster.config], 'value("owner") = "me"\n\nget owner\n\n\n')
     expect(result).toEqual({ status: 0, stdout: 'compares:\n\nsuccess requests (get, put, del):\n\nfailure requests (get, put, del):\n\nSUCCESS\n\nowner\nme\n', stderr: '' })
   })
 
   it('refuses text that is not a transaction, naming the line, before sending anything; and a put of one key twice', async () => {
     const bad = await txn('value("owner") = "me"\n\nput owner\n')
     expect([bad.status, bad.stderr.split('\n')[0]]).toEqual([2, 'Error: standard input line 3: put takes a KEY and a VALUE (put KEY VALUE [--prev-kv]), got 1 word'])
-    const file = join(dir, 'bad.txt')
+    const file = join(cluster.dir, 'bad.txt')
     writeFileSync(file, 'owner = me\n')
     expect((await raftlog('txn', '--file', file)).stderr).toMatch(new RegExp(`^Error: ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} line 1: not a compare: 'owner = me'`))
     expect((await txn('')).stderr).toMatch(/^Error: standard input holds no transaction/)

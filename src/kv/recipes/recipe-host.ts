@@ -5,6 +5,7 @@ import { RaftLogError } from '../../errors.js'
 import type { KvStateMachine } from '../kv-state-machine.js'
 import type { KeyValue, RangeRequest, RequestOp, TxnOutcome, TxnRequest } from '../kv-txn.js'
 import type { KeyEvent } from '../mvcc-store.js'
+import { prefixEnd } from '../../net/client/etcd/key-range.js'
 import type { Watch, WatchHub } from '../watch/watch-hub.js'
 
 export interface RecipeHost {
@@ -19,19 +20,6 @@ export interface RecipeHost {
 /** A range request with etcd's defaults for what is not given. */
 export function rangeRequest(key: Buffer, options: Partial<RangeRequest> = {}): RangeRequest {
   return { key, rangeEnd: Buffer.alloc(0), limit: 0, revision: 0, sortOrder: 'none', sortTarget: 'key', keysOnly: false, countOnly: false, minModRevision: 0, maxModRevision: 0, minCreateRevision: 0, maxCreateRevision: 0, ...options }
-}
-
-/** The end of the range of every key starting with `prefix` (etcd's GetPrefixRangeEnd). */
-export function prefixEnd(prefix: Buffer): Buffer {
-  const end = Buffer.from(prefix)
-  for (let i = end.length - 1; i >= 0; i--) {
-    if ((end[i] as number) < 0xff) {
-      end[i] = (end[i] as number) + 1
-      return end.subarray(0, i + 1)
-    }
-  }
-  // Every byte is 0xff: no key after it; "\0" means every key from `prefix` up.
-  return Buffer.of(0)
 }
 
 /** A put of `key` attached to `lease`. */

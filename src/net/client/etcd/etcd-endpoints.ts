@@ -5,14 +5,6 @@ import * as grpc from '@grpc/grpc-js'
 import { RaftLogError } from '../../../errors.js'
 import { etcdProtocol, type EtcdServices } from '../../etcd-protocol.js'
 
-/** A key, name or value: bytes, or a string meaning its UTF-8 bytes (as the key-value store takes them). */
-export type Bytes = string | Uint8Array
-
-/** The bytes of `value` (a view when it is bytes already). */
-export function bytesOf(value: Bytes): Buffer {
-  return typeof value === 'string' ? Buffer.from(value, 'utf8') : Buffer.from(value.buffer, value.byteOffset, value.length)
-}
-
 /** Pause before trying the next node after a failed call or stream (ms). */
 export const etcdRetryPauseMs = 100
 

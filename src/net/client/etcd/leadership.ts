@@ -1,10 +1,12 @@
 // ClusterClient.campaign / electionLeader / observe: etcd's elections (the v3election service).
 // Campaigning waits until this client leads; its leadership lives as long as its lease and has a
 // fencing token (the leader key's create revision), larger for every later leader.
-import type * as grpc from '@grpc/grpc-js'
+import * as grpc from '@grpc/grpc-js'
 import { RaftLogError } from '../../../errors.js'
-import { etcdCallError, etcdRetryPauseMs, type EtcdEndpoints, bytesOf, type Bytes } from './etcd-endpoints.js'
+import { etcdCallError, etcdRetryPauseMs, type EtcdEndpoints } from './etcd-endpoints.js'
+import { bytesOf, type Bytes } from './key-range.js'
 import { LeaseHandle } from './lease-handle.js'
+import { StreamQueue } from './stream-queue.js'
 
 export interface CampaignOptions {
   /** The lease the leadership lives by; default: a new one of ttlSeconds, kept alive, revoked by resign(). */
@@ -99,68 +101,34 @@ export async function electionLeader(endpoints: EtcdEndpoints, name: Bytes, time
 /** The leaders of election `name` as they change (the current one first), until close() or a `break`; it moves to another node when its stream breaks. */
 export function observeElection(endpoints: EtcdEndpoints, name: Bytes): AsyncIterable<ElectionLeader> & { close(): void } {
   const nameBytes = bytesOf(name)
-  const queue: ElectionLeader[] = []
-  let closed = false
   let stream: grpc.ClientReadableStream<WireLeader> | undefined
-  let wake: (() => void) | undefined
-  let failure: RaftLogError | undefined
-  const notify = (): void => {
-    wake?.()
-    wake = undefined
-  }
+  /** The last leader reported: a reopened stream starts with the current leader again, and only changes are news. */
+  let seen: ElectionLeader | undefined
+  const queue = new StreamQueue<ElectionLeader>(() => stream?.cancel())
   const open = (advance: boolean): void => {
-    if (closed) return
+    if (queue.closed) return
     const client = endpoints.client('Election', advance) as unknown as { Observe(request: unknown): grpc.ClientReadableStream<WireLeader> }
     const current = client.Observe({ name: nameBytes })
     stream = current
     let lost = false
     const reopen = (error?: grpc.ServiceError): void => {
-      if (lost || closed || stream !== current) return
+      if (lost || queue.closed || stream !== current) return
       lost = true
-      if (error !== undefined && error.code !== 14 && error.code !== 1) {
-        failure = etcdCallError(error, 'Election.Observe')
-        close()
-        return
-      }
+      if (error !== undefined && error.code !== grpc.status.UNAVAILABLE && error.code !== grpc.status.CANCELLED) return queue.fail(etcdCallError(error, 'Election.Observe'))
       setTimeout(() => open(true), etcdRetryPauseMs)
     }
     current.on('data', (answer: WireLeader) => {
       const leader = leaderFromWire(answer)
-      // Reopened streams start with the current leader again: report changes only.
-      const last = queue.at(-1) ?? seen
-      if (leader === undefined || (last !== undefined && last.key.equals(leader.key) && last.value.equals(leader.value) && last.fencingToken === leader.fencingToken)) return
+      if (leader === undefined || (seen !== undefined && seen.key.equals(leader.key) && seen.value.equals(leader.value) && seen.fencingToken === leader.fencingToken)) return
       seen = leader
       queue.push(leader)
-      notify()
     })
     current.on('error', reopen)
     current.on('end', () => reopen())
   }
-  let seen: ElectionLeader | undefined
-  const close = (): void => {
-    if (closed) return
-    closed = true
-    stream?.cancel()
-    notify()
-  }
   open(false)
   return {
-    close,
-    async *[Symbol.asyncIterator]() {
-      try {
-        for (;;) {
-          const leader = queue.shift()
-          if (leader !== undefined) {
-            yield leader
-            continue
-          }
-          if (failure !== undefined) throw failure
-          if (closed) return
-          await new Promise<void>((resolve) => (wake = resolve))
-        }
-      } finally {
-        close()
-      }
-    },
+    close: () => queue.close(),
+    [Symbol.asyncIterator]: () => queue[Symbol.asyncIterator](),
   }
 }

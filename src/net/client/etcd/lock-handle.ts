@@ -4,7 +4,8 @@
 // create revision) grows with every holder: pass it with each write the lock guards, and let the
 // storage refuse a token below the largest it has seen (README: "The fencing token").
 import { RaftLogError } from '../../../errors.js'
-import { bytesOf, type Bytes, type EtcdEndpoints } from './etcd-endpoints.js'
+import type { EtcdEndpoints } from './etcd-endpoints.js'
+import { bytesOf, type Bytes } from './key-range.js'
 import { LeaseHandle } from './lease-handle.js'
 
 export interface LockOptions {

@@ -5,7 +5,9 @@
 // cluster has compacted away ends the iteration with ERR_COMPACTED.
 import type * as grpc from '@grpc/grpc-js'
 import { RaftLogError } from '../../../errors.js'
-import { etcdRetryPauseMs, type EtcdEndpoints, bytesOf, type Bytes } from './etcd-endpoints.js'
+import { etcdRetryPauseMs, type EtcdEndpoints } from './etcd-endpoints.js'
+import { bytesOf, prefixEnd, type Bytes } from './key-range.js'
+import { StreamQueue } from './stream-queue.js'
 
 export interface WatchOptions {
   /** Every key starting with `key`, not `key` alone. */
@@ -61,37 +63,25 @@ interface WireResponse {
   events?: { type: string; kv: WireKv; prev_kv?: WireKv | null }[]
 }
 
-/** The end of the range of every key starting with `prefix` (etcd's GetPrefixRangeEnd). */
-function prefixEnd(prefix: Buffer): Buffer {
-  for (let i = prefix.length - 1; i >= 0; i--) {
-    if ((prefix[i] as number) < 0xff) return Buffer.concat([prefix.subarray(0, i), Buffer.of((prefix[i] as number) + 1)])
-  }
-  return Buffer.of(0)
-}
-
 export function openWatch(endpoints: EtcdEndpoints, key: Bytes, options: WatchOptions = {}): WatchStream {
   const keyBytes = bytesOf(key)
   const rangeEnd = options.rangeEnd !== undefined ? bytesOf(options.rangeEnd) : options.prefix === true ? prefixEnd(keyBytes) : Buffer.alloc(0)
   /** The next revision to ask for after a reconnect (0 until the first answer: "now"). */
   let next = options.startRevision ?? 0
-  let closed = false
   let stream: grpc.ClientDuplexStream<unknown, WireResponse> | undefined
-  const queue: WatchBatch[] = []
-  let failure: RaftLogError | undefined
-  let wake: (() => void) | undefined
-  const notify = (): void => {
-    wake?.()
-    wake = undefined
-  }
+  const queue = new StreamQueue<WatchBatch>(() => {
+    stream?.cancel()
+    stream = undefined
+  })
 
   const connect = (advance: boolean): void => {
-    if (closed) return
+    if (queue.closed) return
     const client = endpoints.client('Watch', advance) as unknown as { Watch(): grpc.ClientDuplexStream<unknown, WireResponse> }
     const current = client.Watch()
     stream = current
     let lost = false
     const reconnect = (): void => {
-      if (lost || closed || stream !== current) return
+      if (lost || queue.closed || stream !== current) return
       lost = true
       current.cancel()
       setTimeout(() => connect(true), etcdRetryPauseMs)
@@ -100,49 +90,25 @@ export function openWatch(endpoints: EtcdEndpoints, key: Bytes, options: WatchOp
       if (stream !== current) return
       if (response.created === true && next === 0) next = Number(response.header?.revision ?? 0) + 1
       if (response.canceled === true) {
-        if (Number(response.compact_revision ?? 0) > 0) failure = new RaftLogError('ERR_COMPACTED', `Revision ${next} of the watch on ${keyBytes.toString()} was compacted: the cluster keeps events from revision ${Number(response.compact_revision) + 1}`)
-        else if (!closed) return reconnect()
-        close()
+        // Cancelled as compacted: the end. Otherwise (too slow, say): ask again from the next revision.
+        if (Number(response.compact_revision ?? 0) > 0) queue.fail(new RaftLogError('ERR_COMPACTED', `Revision ${next} of the watch on ${keyBytes.toString()} was compacted: the cluster keeps events from revision ${Number(response.compact_revision) + 1}`))
+        else reconnect()
         return
       }
       const events = (response.events ?? []).map(eventFromWire)
       if (events.length === 0) return
       next = (events.at(-1) as WatchEvent).modRevision + 1
       queue.push({ events, revision: Number(response.header?.revision ?? 0) })
-      notify()
     })
     current.on('error', reconnect)
     current.on('end', reconnect)
     current.write({ create_request: { key: keyBytes, range_end: rangeEnd, start_revision: next, prev_kv: options.prevKv === true } })
   }
 
-  const close = (): void => {
-    if (closed) return
-    closed = true
-    stream?.cancel()
-    stream = undefined
-    notify()
-  }
-
   connect(false)
   return {
-    close,
-    async *[Symbol.asyncIterator]() {
-      try {
-        for (;;) {
-          const batch = queue.shift()
-          if (batch !== undefined) {
-            yield batch
-            continue
-          }
-          if (failure !== undefined) throw failure
-          if (closed) return
-          await new Promise<void>((resolve) => (wake = resolve))
-        }
-      } finally {
-        close()
-      }
-    },
+    close: () => queue.close(),
+    [Symbol.asyncIterator]: () => queue[Symbol.asyncIterator](),
   }
 }
 
