@@ -13,6 +13,7 @@ import { crc32Range } from '../../storage/crc32.js'
 import { snapshotChunkBytes } from '../../raft/node/snapshot-transfer.js'
 import type { RaftLogError } from '../../errors.js'
 import { etcdError } from './etcd-errors.js'
+import { drained } from '../../net/server/snapshot-service.js'
 import type { LeaderForwarder } from './leader-forwarder.js'
 
 type SnapshotStream = grpc.ServerWritableStream<unknown, unknown>
@@ -81,19 +82,4 @@ export async function etcdSnapshot(node: RaftNode, call: SnapshotStream, forward
  */
 export function etcdctlPadding(fileBytes: number): number {
   return (((32 - fileBytes) % 512) + 512) % 512
-}
-
-/** Resolves once the stream wants more (or the call ended). */
-function drained(call: SnapshotStream): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      call.off('drain', done)
-      call.off('cancelled', done)
-      call.off('close', done)
-      resolve()
-    }
-    call.on('drain', done)
-    call.on('cancelled', done)
-    call.on('close', done)
-  })
 }
