@@ -1,5 +1,6 @@
 // A local 3-process raftlog cluster over gRPC with durable flushes, side by side with a 3-member
-// etcd when one is installed: puts and linearizable gets per second, latency and server CPU.
+// etcd when one is installed: puts, linearizable gets, etcd ranges and compare-and-put transactions
+// per second, latency and server CPU.
 // Run: npm run bench:cluster [-- --seconds 3] [-- --rounds 2] [-- --quick] [-- --skip-etcd]
 import { mkdirSync, mkdtempSync, rmSync, statfsSync, writeFileSync } from 'node:fs'
 import { availableParallelism, tmpdir } from 'node:os'
@@ -20,14 +21,19 @@ const help = `Usage: npm run bench:cluster [-- --seconds S] [-- --rounds N] [-- 
 
 Starts 3 raftlog node processes and, when etcd is on PATH, a 3-member etcd on 127.0.0.1, and
 drives both from this process with the same closed-loop load: puts of 100 B and 1 KiB values and
-linearizable gets, each at 1, 16 and 128 concurrent clients, raftlog's row then etcd's for each
-case, the whole table run --rounds times after a warm-up. Prints a Markdown table of ops/s,
+linearizable gets, each at 1, 16 and 128 concurrent clients, then etcd's Range of one key
+(raftlog: KvClient.range) and a compare-and-put Txn (if the key holds its value, put it back) at
+1, 16 and 128 clients, raftlog's row then etcd's for each case, the whole table run --rounds
+times after a warm-up. etcd gets its best setup: every call goes to its leader (found by
+Maintenance.Status and MemberList before each round); raftlog's reads take turns over its
+nodes, as its client does. Prints a Markdown table of ops/s,
 latency p50/p99/p999, server CPU per operation and raftlog ÷ etcd, and the idle CPU of each
 cluster. Writes bench/results/cluster-<date>.json, .md and .svg (ops/s per case).
 
   --seconds S   seconds per row (default 3; 1 with --quick)
   --rounds N    times the whole table runs (default 2; 1 with --quick)
-  --quick       fewer, shorter rows: 100 B puts and gets at 1 and 128 clients
+  --quick       fewer, shorter rows: 100 B puts and gets at 1 and 128 clients; ranges and
+                txns still at 1, 16 and 128
   --skip-etcd   run raftlog alone even when etcd is installed (no ratios)
   --dir D       where the servers keep their data (default: the system temp directory); it
                 must be a real disk, not tmpfs, for fsync to cost what it costs

@@ -2,14 +2,36 @@
 // src/net/, since it gathers the key-value store too). A node server hosting your
 // state machine over gRPC, the client that finds the leader, the transport, the YAML loader.
 export { startNodeServer, maxCommandBytes, type NodeServer, type NodeServerOptions } from './net/server/node-server.js'
-export { ClusterClient, type ClusterClientOptions, type NodeStatus, type SaveSnapshotOptions, type SavedSnapshot, type BackupTarget } from './net/client/cluster-client.js'
+export {
+  ClusterClient,
+  type ClusterClientOptions,
+  type NodeStatus,
+  type SaveSnapshotOptions,
+  type SavedSnapshot,
+  type BackupTarget,
+  type WatchOptions,
+  type WatchStream,
+  type WatchBatch,
+  type WatchEvent,
+  type LeaseHandle,
+  type LeaseOptions,
+  type LeaseStatus,
+  type LockHandle,
+  type LockOptions,
+  type CampaignOptions,
+  type ElectionLeader,
+  type Leadership,
+} from './net/client/cluster-client.js'
 export type { MemberStatus } from './net/membership-wire.js'
 export { GrpcTransport, maxGrpcMessageBytes, type PeerAddress, type TransportCounts, type GrpcTransportOptions } from './net/transport/grpc-transport.js'
 export { loadClusterConfig, defaultClusterSettings, type ClusterConfig, type NodeConfig } from './net/config/cluster-config.js'
 // The key-value store that `raftlog node` serves, for programs that talk to such a cluster.
 export { startKvNodeServer } from './kv/kv-node-server.js'
-export { KvStateMachine, encodeKvCommand, decodeKvCommand, encodeKvResult, decodeKvResult, type KvCommand, type KvResult } from './kv/kv-state-machine.js'
+export { KvStateMachine, encodeKvCommand, decodeKvCommand, encodeKvResult, decodeKvResult, decodeTxnResult, decodeLeaseResult, type KvCommand, type KvResult, type LeaseOutcome } from './kv/kv-state-machine.js'
+export type { TxnRequest, TxnResponse, Compare, RequestOp, RangeRequest, PutRequest, DeleteRangeRequest } from './kv/kv-txn.js'
 export { encodeKvQuery, decodeKvScanResult, type KvQuery, type KvScanResult } from './kv/kv-query.js'
+// The typed client of the store's etcd operations (range, txn, deleteRange, compact): a ClusterClient.
+export { KvClient, prefixEnd, type RangeOptions, type RangeAnswer, type TxnOptions, type TxnOp, type CompareOptions, type PutOptions, type DeleteRangeOptions, type DeleteRangeAnswer, type KeySpan, type KeyValue, type TxnOutcome, type ResponseOp } from './kv/kv-client.js'
 // TLS: a client's credentials, a node's own material and server credentials (for a RaftNode
 // with a GrpcTransport on your own server), the node-id-in-certificate rule, and the gate's reasons.
 export { readClientTlsFiles, clientTlsOf, type ClientTls, type ClientTlsFiles } from './net/tls/client-tls.js'

@@ -137,6 +137,7 @@ describe('the source tree', () => {
       for (const target of importsOf(file, true)) walk(target)
     }
     walk('net/client/cluster-client.ts')
+    walk('kv/kv-client.ts')
     expect([...closure].filter((file) => file === 'storage/native.ts')).toEqual([])
   })
 })

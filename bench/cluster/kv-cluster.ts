@@ -13,6 +13,10 @@ export interface KvCluster {
   put(key: string, value: string): Promise<unknown>
   /** A linearizable read. */
   get(key: string): Promise<unknown>
+  /** etcd's Range of one key, linearizable: raftlog's through KvClient.range (its etcd range, after a ReadIndex). */
+  range(key: string): Promise<unknown>
+  /** A compare-and-put transaction: if the key holds `value`, put `value` (it always does, so every one writes). */
+  txn(key: string, value: string): Promise<unknown>
   /** The member that leads now ("node 2", "m1"), or "none". */
   leader(): Promise<string>
   /** Closes the client; ServerProcesses stops the servers. */

@@ -3,7 +3,7 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parentPipeVariable } from '../../src/cli/parent-pipe.js'
-import { ClusterClient } from '../../src/net/client/cluster-client.js'
+import { KvClient } from '../../src/kv/kv-client.js'
 import { defaultClusterSettings } from '../../src/net/config/cluster-config.js'
 import { encodeKvCommand } from '../../src/kv/kv-state-machine.js'
 import { packageRoot } from '../../src/package-root.js'
@@ -29,7 +29,7 @@ export async function startRaftlogCluster(servers: ServerProcesses, dir: string,
     servers.start(`raftlog node ${id}`, process.execPath, [...profile, cli, 'node', '--node-id', String(id), '--config', config], join(dir, `node_${id}.log`), { env, stdinPipe: true }),
   )
   const endpoints = ports.map((port) => `127.0.0.1:${port}`)
-  const client = new ClusterClient(endpoints, nodeIds)
+  const client = new KvClient(endpoints, nodeIds)
   const put = (key: string, value: string): Promise<unknown> => client.propose(encodeKvCommand({ op: 'put', key, value }), operationTimeoutMs)
   try {
     // The client itself waits for a leader, up to its timeout.
@@ -43,10 +43,15 @@ export async function startRaftlogCluster(servers: ServerProcesses, dir: string,
     system: 'raftlog',
     description:
       `3 \`raftlog node\` processes, default settings (gRPC, durable flushes, heartbeat ${heartbeatMs} ms, election timeout ${election.min}–${election.max} ms); ` +
-      'one ClusterClient (one client session) shared by every client loop; gets by ClusterClient.read (ReadIndex, linearizable)',
+      'one KvClient (a ClusterClient: one client session) shared by every client loop, reads taking turns over the nodes; gets by ClusterClient.read (ReadIndex, linearizable), ranges by KvClient.range (etcd\'s Range, after a ReadIndex), txns by KvClient.txn (one log entry, in the session)',
     pids: processes.map((server) => server.pid),
     put,
     get: (key) => client.read(key, operationTimeoutMs),
+    range: (key) => client.range({ key }, operationTimeoutMs),
+    txn: async (key, value) => {
+      const outcome = await client.txn({ compare: [{ key, target: 'value', result: 'equal', operand: value }], success: [{ put: { key, value } }] }, operationTimeoutMs)
+      if (!outcome.succeeded) throw new Error(`the compare of ${key} failed`)
+    },
     async leader() {
       const leader = (await client.statuses(operationTimeoutMs)).find((status) => status.role === 'leader')
       return leader === undefined ? 'none' : `node ${leader.id}`

@@ -50,6 +50,9 @@ async function warmUp(cluster: KvCluster, seconds: number): Promise<void> {
   await forEachConcurrently(getKeyCount, setupConcurrency, (n) => cluster.put(getKey(n), getValue))
   const putLoop = await closedLoop(setupConcurrency, seconds / 2, (n) => cluster.put(putKey(n), getValue))
   const getLoop = await closedLoop(setupConcurrency, seconds / 2, (n) => cluster.get(getKey(n)))
+  // One of each etcd call, so a cluster that cannot serve them fails here, not in a row.
+  await cluster.range(getKey(0))
+  await cluster.txn(getKey(0), getValue)
   for (const loop of [putLoop, getLoop]) {
     if (loop.ops === 0) throw new Error(`${cluster.system} answered no operation during the warm-up: ${loop.firstError ?? 'no error either'}`)
   }
@@ -67,7 +70,14 @@ async function measureIdle(clusters: KvCluster[], seconds: number): Promise<Omit
 
 async function measureRow(cluster: KvCluster, benchCase: BenchCase, seconds: number, round: number): Promise<RowResult> {
   const value = valueOf(benchCase.valueBytes)
-  const operation = benchCase.operation === 'put' ? (n: number) => cluster.put(putKey(n), value) : (n: number) => cluster.get(getKey(n))
+  const operations: Record<BenchCase['operation'], (n: number) => Promise<unknown>> = {
+    put: (n) => cluster.put(putKey(n), value),
+    get: (n) => cluster.get(getKey(n)),
+    range: (n) => cluster.range(getKey(n)),
+    // A compare-and-put on the keys the gets read: each holds the value it compares with and puts back.
+    txn: (n) => cluster.txn(getKey(n), value),
+  }
+  const operation = operations[benchCase.operation]
   const serverBefore = totalCpuMs(cluster.pids)
   const driverBefore = process.cpuUsage()
   const loop = await closedLoop(benchCase.clients, seconds, operation)

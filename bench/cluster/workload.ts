@@ -1,7 +1,7 @@
 // The cases every cluster runs, and the keys and values they use: the same for raftlog and etcd.
 
 export interface BenchCase {
-  operation: 'put' | 'get'
+  operation: 'put' | 'get' | 'range' | 'txn'
   /** The size of the values put, or of the values read back. */
   valueBytes: number
   clients: number
@@ -18,6 +18,8 @@ export interface WorkloadSettings {
 
 const fullClientCounts = [1, 16, 128]
 const quickClientCounts = [1, 128]
+/** Ranges and transactions run at every count, --quick too. */
+const etcdCallClientCounts = [1, 16, 128]
 const putValueBytes = [100, 1024]
 /** Values the get keys hold. */
 export const getValueBytes = 100
@@ -40,6 +42,8 @@ export function workloadFor(options: { quick: boolean; seconds?: number; rounds?
   const cases: BenchCase[] = [
     ...sizes.flatMap((valueBytes) => clientCounts.map((clients): BenchCase => ({ operation: 'put', valueBytes, clients }))),
     ...clientCounts.map((clients): BenchCase => ({ operation: 'get', valueBytes: getValueBytes, clients })),
+    ...etcdCallClientCounts.map((clients): BenchCase => ({ operation: 'range', valueBytes: getValueBytes, clients })),
+    ...etcdCallClientCounts.map((clients): BenchCase => ({ operation: 'txn', valueBytes: getValueBytes, clients })),
   ]
   return {
     secondsPerRow: options.seconds ?? (options.quick ? 1 : 3),
@@ -59,7 +63,7 @@ export function getKey(n: number): string {
   return `get-${String(n % getKeyCount).padStart(5, '0')}`
 }
 
-/** "put 100 B", "get 100 B". */
+/** "put 100 B", "get 100 B", "range 100 B", "txn 100 B". */
 export function caseName(benchCase: Pick<BenchCase, 'operation' | 'valueBytes'>): string {
   const size = benchCase.valueBytes % 1024 === 0 ? `${benchCase.valueBytes / 1024} KiB` : `${benchCase.valueBytes} B`
   return `${benchCase.operation} ${size}`

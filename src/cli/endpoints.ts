@@ -1,7 +1,8 @@
 import { loadClusterConfig } from '../net/config/cluster-config.js'
 import { UsageError } from './command.js'
 
-import { ClusterClient, type ClusterClientOptions } from '../net/client/cluster-client.js'
+import type { ClusterClientOptions } from '../net/client/cluster-client.js'
+import { KvClient } from '../kv/kv-client.js'
 import { readClientTlsFiles, type ClientTlsFiles } from '../net/tls/client-tls.js'
 
 /** The options of every command that talks to a cluster, for parseArgs. */
@@ -15,19 +16,19 @@ export const tlsHelp = `  --cacert FILE            the CA certificate (PEM) that
                            cluster with TLS (default: the configuration's client_tls files)`
 
 /**
- * A client for the nodes of --endpoints (host:port,...) or of the configuration file; TLS from
+ * A client (a ClusterClient with the key-value store's typed calls) for the nodes of --endpoints (host:port,...) or of the configuration file; TLS from
  * --cacert, --cert and --key, or else from the configuration (peer_tls, client_tls).
  */
-export function clientFrom(values: { endpoints?: string | undefined; config?: string | undefined } & ClientTlsFiles, options: ClusterClientOptions = {}): ClusterClient {
+export function clientFrom(values: { endpoints?: string | undefined; config?: string | undefined } & ClientTlsFiles, options: ClusterClientOptions = {}): KvClient {
   const tls = readClientTlsFiles(values)
   const withTls = tls === undefined ? options : { ...options, tls }
   if (values.endpoints !== undefined) {
     const endpoints = values.endpoints.split(',').map((e) => e.trim()).filter((e) => e.length > 0)
     const bad = endpoints.find((e) => !/^[^:\s]+:\d{1,5}$/.test(e))
     if (endpoints.length === 0 || bad !== undefined) throw new UsageError(`--endpoints must be host:port[,host:port...], got '${values.endpoints}'`)
-    return new ClusterClient(endpoints, [], withTls)
+    return new KvClient(endpoints, [], withTls)
   }
-  return ClusterClient.forCluster(loadClusterConfig(values.config ?? 'cluster_config.yaml'), withTls)
+  return KvClient.forCluster(loadClusterConfig(values.config ?? 'cluster_config.yaml'), withTls)
 }
 
 export function timeoutFrom(text: string | undefined): number {

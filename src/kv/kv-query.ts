@@ -5,15 +5,31 @@
 //   get:  0x01 key
 //   scan: 0x02 limit u32, prefix length u32, prefix, then nothing or 0x01 after (start after that key)
 //   scan answer: more u8 (0 or 1), count u32, then per pair: key length u32, key, value length u32, value
+//   range: 0x03 then etcd's RangeRequest in kv-blob-json.ts's form; answers its RangeResponse and
+//          the store's revision ({ revision, kvs, more, count }), or { error: { code, message } }
+//   txn:   0x04 then a TxnRequest that writes nothing, in the same form; answers as a transaction
+//          command does (decodeTxnResult)
 //
 // Keys, prefixes and values are bytes (a string given to encodeKvQuery means its UTF-8 bytes).
 import { KvCommandError, encodeKvResult, type KvStateMachine } from './kv-state-machine.js'
 import { kvBuffer, type KvBytes } from './kv-bytes.js'
+import { decodeBlobJson, encodeBlobJson } from './kv-blob-json.js'
+import { txnWrites, type RangeRequest, type RangeResponse, type TxnRequest } from './kv-txn.js'
+import { RaftLogError } from '../errors.js'
 
 export type KvQuery<B extends KvBytes = KvBytes> =
   | { op: 'get'; key: B }
   /** Keys starting with `prefix`, after the key `after` when given, at most `limit` (capped at maxScanKeys). */
   | { op: 'scan'; prefix: B; after?: B; limit: number }
+  /** etcd's range, linearizable (answered after a ReadIndex): decodeRangeAnswer reads the answer. */
+  | { op: 'range'; range: RangeRequest }
+  /** A transaction that writes nothing (only ranges), served like a range: decodeTxnResult reads the answer. */
+  | { op: 'txn'; txn: TxnRequest }
+
+/** A range's answer: etcd's RangeResponse and the store's revision when it was read (etcd's header revision). */
+export interface RangeAnswer extends RangeResponse {
+  revision: number
+}
 
 export interface KvScanResult {
   pairs: [Buffer, Buffer][]
@@ -28,9 +44,13 @@ export const maxScanBytes = 4 * 1024 * 1024
 
 const opGet = 1
 const opScan = 2
+const opRange = 3
+const opTxn = 4
 
 export function encodeKvQuery(query: KvQuery): Uint8Array {
   if (query.op === 'get') return Buffer.concat([Buffer.of(opGet), kvBuffer(query.key)])
+  if (query.op === 'range') return encodeBlobJson(query.range, Uint8Array.of(opRange))
+  if (query.op === 'txn') return encodeBlobJson(query.txn, Uint8Array.of(opTxn))
   const prefix = kvBuffer(query.prefix)
   const head = Buffer.alloc(9)
   head[0] = opScan
@@ -44,6 +64,13 @@ export function decodeKvQuery(bytes: Uint8Array): KvQuery<Buffer> {
   const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length)
   const bad = (problem: string): KvCommandError => new KvCommandError(`Not a key-value query (${bytes.length} bytes): ${problem}`)
   if (buffer[0] === opGet) return { op: 'get', key: buffer.subarray(1) }
+  if (buffer[0] === opRange) return { op: 'range', range: checkedRange(decodeBlobJson(buffer.subarray(1)), bad) }
+  if (buffer[0] === opTxn) {
+    const txn = decodeBlobJson(buffer.subarray(1)) as TxnRequest
+    if (txn === null || typeof txn !== 'object' || !Array.isArray(txn.compare) || !Array.isArray(txn.success) || !Array.isArray(txn.failure)) throw bad('a transaction without its compare, success and failure lists')
+    if (txnWrites(txn)) throw bad('a transaction that writes is a command, not a read')
+    return { op: 'txn', txn }
+  }
   if (buffer[0] !== opScan) throw bad(buffer.length === 0 ? 'empty' : `unknown operation ${buffer[0]}`)
   if (buffer.length < 9) throw bad('a scan shorter than its 9-byte header')
   const limit = buffer.readUInt32LE(1)
@@ -61,7 +88,38 @@ export function decodeKvQuery(bytes: Uint8Array): KvQuery<Buffer> {
 export function answerKvQuery(kv: KvStateMachine, query: Uint8Array): Uint8Array {
   const decoded = decodeKvQuery(query)
   if (decoded.op === 'get') return encodeKvResult({ ok: true, value: kv.get(decoded.key) })
+  if (decoded.op === 'range' || decoded.op === 'txn') {
+    // A refusal (ERR_COMPACTED, ERR_FUTURE_REVISION) is an answer, with its code, as a command's is.
+    try {
+      if (decoded.op === 'txn') return encodeBlobJson(kv.readTxn(decoded.txn))
+      return encodeBlobJson({ revision: kv.revision, ...kv.range(decoded.range) })
+    } catch (error) {
+      const code = (error as { code?: unknown }).code
+      return encodeBlobJson({ error: { code: typeof code === 'string' ? code : 'ERR_APPLY', message: (error as Error).message } })
+    }
+  }
   return encodeKvScanResult(kv.scan(decoded.prefix, decoded.after, Math.min(decoded.limit, maxScanKeys), maxScanBytes))
+}
+
+/** A range query's answer; throws the RaftLogError it was refused with (ERR_COMPACTED, ERR_FUTURE_REVISION). */
+export function decodeRangeAnswer(bytes: Uint8Array): RangeAnswer {
+  const decoded = decodeBlobJson(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length)) as RangeAnswer | { error: { code: string; message: string } }
+  if ('error' in decoded) throw new RaftLogError(decoded.error.code, decoded.error.message)
+  return decoded
+}
+
+const sortOrders = new Set(['none', 'ascend', 'descend'])
+const sortTargets = new Set(['key', 'version', 'create', 'mod', 'value'])
+const rangeNumbers = ['limit', 'revision', 'minModRevision', 'maxModRevision', 'minCreateRevision', 'maxCreateRevision'] as const
+
+/** A decoded range request's shape checked: a malformed one is refused as a bad query. */
+function checkedRange(value: unknown, bad: (problem: string) => KvCommandError): RangeRequest {
+  const range = value as RangeRequest
+  if (range === null || typeof range !== 'object' || !Buffer.isBuffer(range.key) || !Buffer.isBuffer(range.rangeEnd)) throw bad('a range without its key and range end')
+  for (const name of rangeNumbers) if (!Number.isSafeInteger(range[name]) || range[name] < 0) throw bad(`a range whose ${name} is not a whole number, 0 or more`)
+  if (!sortOrders.has(range.sortOrder) || !sortTargets.has(range.sortTarget)) throw bad('a range with an unknown sort order or target')
+  if (typeof range.keysOnly !== 'boolean' || typeof range.countOnly !== 'boolean') throw bad('a range whose keysOnly or countOnly is not true or false')
+  return range
 }
 
 export function encodeKvScanResult(result: KvScanResult): Uint8Array {

@@ -1,12 +1,16 @@
 // The key-value store's snapshot bytes: a version word, then records, then an end record.
 //
-// Version 2 (written), the store with its history:
-//   "KVS2"                                   format and version
+// Version 3 (written), the store with its history and leases:
+//   "KVS3"                                   format and version
 //   0x03 revision u64, compacted u64         the store's revision and compaction point (once, first)
 //   0x04 key length u32, key, changes u32,   one per key with history, then per change, oldest first:
-//        mod u64, create u64, version u64, has value u8 (0: a delete), [value length u32, value]
+//        mod u64, create u64, version u64, lease u64, has value u8 (0: a delete),
+//        [value length u32, value]
+//   0x05 lease id u64, granted TTL u64 (s)   one per lease (its keys are the live keys naming it)
 //   0x02 writes applied u64                  the store's count of writes (once)
 //   0xff                                     end
+//
+// Version 2 (read, never written): as version 3 without leases (no lease field, no 0x05 records).
 //
 // Version 1 (read, never written), the values alone:
 //   "KVS1", then 0x01 key length u32, key, value length u32, value per key, 0x02 writes u64, 0xff.
@@ -20,25 +24,31 @@
 import { RaftLogError } from '../errors.js'
 import { ChunkReader } from '../raft/node/chunk-reader.js'
 import { initialRevision, type KeyChange, type MvccState } from './mvcc-store.js'
+import type { LeaseInfo } from './lease-table.js'
 
 const magicV1 = Buffer.from('KVS1', 'ascii')
 const magicV2 = Buffer.from('KVS2', 'ascii')
+const magicV3 = Buffer.from('KVS3', 'ascii')
 const recordPair = 0x01
 const recordWrites = 0x02
 const recordRevision = 0x03
 const recordKey = 0x04
+const recordLease = 0x05
+/** A change's fixed part in version 3: mod, create, version, lease, has value; then the value's length when it has one. */
+const changeBytesV3 = 33
+const changeBytesV2 = 25
 const recordEnd = 0xff
 /** Bytes gathered before a batch of records is handed on. */
 const batchBytes = 64 * 1024
 
-/** The snapshot of `state` (captured by the caller at the moment that matters) and the count of writes, as chunks. */
-export async function* encodeKvSnapshot(state: MvccState, writesApplied = 0): AsyncGenerator<Uint8Array> {
+/** The snapshot of `state` and `leases` (captured by the caller at the moment that matters) and the count of writes, as chunks. */
+export async function* encodeKvSnapshot(state: MvccState, writesApplied = 0, leases: readonly LeaseInfo[] = []): AsyncGenerator<Uint8Array> {
   const revision = Buffer.alloc(17)
   revision[0] = recordRevision
   revision.writeBigUInt64LE(BigInt(state.revision), 1)
   revision.writeBigUInt64LE(BigInt(state.compacted), 9)
-  let parts: Buffer[] = [magicV2, revision]
-  let size = magicV2.length + revision.length
+  let parts: Buffer[] = [magicV3, revision]
+  let size = magicV3.length + revision.length
   for (const [key, changes] of state.keys) {
     const keyBytes = Buffer.from(key, 'latin1')
     const head = Buffer.allocUnsafe(9)
@@ -48,16 +58,17 @@ export async function* encodeKvSnapshot(state: MvccState, writesApplied = 0): As
     parts.push(head.subarray(0, 5), keyBytes, head.subarray(5))
     size += 9 + keyBytes.length
     for (const change of changes) {
-      const fixed = Buffer.allocUnsafe(change.value === undefined ? 25 : 29)
+      const fixed = Buffer.allocUnsafe(change.value === undefined ? changeBytesV3 : changeBytesV3 + 4)
       fixed.writeBigUInt64LE(BigInt(change.mod), 0)
       fixed.writeBigUInt64LE(BigInt(change.create), 8)
       fixed.writeBigUInt64LE(BigInt(change.version), 16)
-      fixed[24] = change.value === undefined ? 0 : 1
+      fixed.writeBigUInt64LE(BigInt(change.lease), 24)
+      fixed[32] = change.value === undefined ? 0 : 1
       parts.push(fixed)
       size += fixed.length
       if (change.value !== undefined) {
         const value = Buffer.from(change.value, 'latin1')
-        fixed.writeUInt32LE(value.length, 25)
+        fixed.writeUInt32LE(value.length, changeBytesV3)
         parts.push(value)
         size += value.length
       }
@@ -67,6 +78,13 @@ export async function* encodeKvSnapshot(state: MvccState, writesApplied = 0): As
       parts = []
       size = 0
     }
+  }
+  for (const lease of leases) {
+    const record = Buffer.alloc(17)
+    record[0] = recordLease
+    record.writeBigUInt64LE(BigInt(lease.id), 1)
+    record.writeBigUInt64LE(BigInt(lease.ttl), 9)
+    parts.push(record)
   }
   const writes = Buffer.alloc(9)
   writes[0] = recordWrites
@@ -79,6 +97,7 @@ export interface KvSnapshotSummary {
   revision: number
   compacted: number
   writes: number
+  leases: LeaseInfo[]
 }
 
 /**
@@ -88,10 +107,10 @@ export interface KvSnapshotSummary {
  */
 export async function decodeKvSnapshot(chunks: AsyncIterable<Uint8Array>, onKey: (key: string, changes: KeyChange[]) => void): Promise<KvSnapshotSummary> {
   const input = new ChunkReader(chunks)
-  const head = await input.take(magicV2.length)
-  const version = head?.equals(magicV2) === true ? 2 : head?.equals(magicV1) === true ? 1 : undefined
-  if (version === undefined) throw bad('it does not start with KVS1 or KVS2')
-  const summary: KvSnapshotSummary = { revision: initialRevision, compacted: 0, writes: 0 }
+  const head = await input.take(magicV3.length)
+  const version = head?.equals(magicV3) === true ? 3 : head?.equals(magicV2) === true ? 2 : head?.equals(magicV1) === true ? 1 : undefined
+  if (version === undefined) throw bad('it does not start with KVS1, KVS2 or KVS3')
+  const summary: KvSnapshotSummary = { revision: initialRevision, compacted: 0, writes: 0, leases: [] }
   const pairs: [string, string][] = []
   for (;;) {
     const type = await input.take(1)
@@ -104,38 +123,43 @@ export async function decodeKvSnapshot(chunks: AsyncIterable<Uint8Array>, onKey:
       const value = await input.takeSized()
       if (key === undefined || value === undefined) throw bad('a record is cut short')
       pairs.push([key.toString('latin1'), value.toString('latin1')])
-    } else if (version === 2 && type[0] === recordRevision) {
+    } else if (version >= 2 && type[0] === recordRevision) {
       summary.revision = await u64(input, 'its revision')
       summary.compacted = await u64(input, 'its compaction point')
-    } else if (version === 2 && type[0] === recordKey) {
-      const [key, changes] = await keyRecord(input)
+    } else if (version >= 2 && type[0] === recordKey) {
+      const [key, changes] = await keyRecord(input, version)
       onKey(key, changes)
+    } else if (version === 3 && type[0] === recordLease) {
+      summary.leases.push({ id: await u64(input, 'a lease id'), ttl: await u64(input, "a lease's TTL") })
     } else throw bad(`unknown record type ${type[0]}`)
   }
   if ((await input.take(1)) !== undefined) throw bad('bytes follow its end record')
   if (version === 1) {
     // The writes count is the one thing every node agrees on at this index: revisions start from it.
     summary.revision = initialRevision + summary.writes
-    for (const [key, value] of pairs) onKey(key, [{ mod: summary.revision, create: summary.revision, version: 1, value }])
+    for (const [key, value] of pairs) onKey(key, [{ mod: summary.revision, create: summary.revision, version: 1, value, lease: 0 }])
   }
   return summary
 }
 
-async function keyRecord(input: ChunkReader): Promise<[string, KeyChange[]]> {
+async function keyRecord(input: ChunkReader, version: number): Promise<[string, KeyChange[]]> {
+  const fixedBytes = version === 3 ? changeBytesV3 : changeBytesV2
+  const flag = fixedBytes - 1
   const key = await input.takeSized()
   const count = await input.take(4)
   if (key === undefined || count === undefined) throw bad('a key record is cut short')
   const changes: KeyChange[] = []
   for (let i = count.readUInt32LE(0); i > 0; i--) {
-    const fixed = await input.take(25)
+    const fixed = await input.take(fixedBytes)
     if (fixed === undefined) throw bad(`a change of a key is cut short`)
     let value: string | undefined
-    if (fixed[24] === 1) {
+    if (fixed[flag] === 1) {
       const bytes = await input.takeSized()
       if (bytes === undefined) throw bad('a value is cut short')
       value = bytes.toString('latin1')
-    } else if (fixed[24] !== 0) throw bad(`a change with value flag ${fixed[24]}`)
-    changes.push({ mod: Number(fixed.readBigUInt64LE(0)), create: Number(fixed.readBigUInt64LE(8)), version: Number(fixed.readBigUInt64LE(16)), value })
+    } else if (fixed[flag] !== 0) throw bad(`a change with value flag ${fixed[flag]}`)
+    const lease = version === 3 ? Number(fixed.readBigUInt64LE(24)) : 0
+    changes.push({ mod: Number(fixed.readBigUInt64LE(0)), create: Number(fixed.readBigUInt64LE(8)), version: Number(fixed.readBigUInt64LE(16)), value, lease })
   }
   return [key.toString('latin1'), changes]
 }

@@ -9,8 +9,9 @@ import type { StateMachine } from '../raft/state-machine.js'
 import { RaftLogError } from '../errors.js'
 import { decodeKvSnapshot, encodeKvSnapshot } from './kv-snapshot.js'
 import { fromBinary, kvBuffer, toBinary, type KvBytes } from './kv-bytes.js'
-import { MvccStore, lowerBound, upperBound, type KeyChange } from './mvcc-store.js'
-import { applyTxn, rangeOf, txnWrites, type RangeRequest, type RangeResponse, type TxnOutcome, type TxnRequest } from './kv-txn.js'
+import { MvccStore, lowerBound, upperBound, type KeyChange, type KeyEvent } from './mvcc-store.js'
+import { applyTxn, rangeOf, span as spanOf, txnWrites, type RangeRequest, type RangeResponse, type TxnOutcome, type TxnRequest } from './kv-txn.js'
+import { LeaseTable, type LeaseInfo } from './lease-table.js'
 import { decodeBlobJson, encodeBlobJson } from './kv-blob-json.js'
 
 /**
@@ -30,6 +31,10 @@ export type KvCommand<B extends KvBytes = KvBytes> =
   | { op: 'txn'; txn: TxnRequest }
   /** Forgets the history a read at `revision` or later does not need; answers { revision, compacted }. */
   | { op: 'compact'; revision: number }
+  /** Grants lease `id` (chosen by the proposer, 1 to 2^53 - 1) with `ttl` seconds; answers a LeaseOutcome. */
+  | { op: 'leaseGrant'; id: number; ttl: number }
+  /** Revokes lease `id`, deleting its keys at one revision (also how an expiry is committed); answers a LeaseOutcome. */
+  | { op: 'leaseRevoke'; id: number }
 
 /** An answer; decodeKvResult gives the value as a Buffer. */
 export interface KvResult<B extends KvBytes = Buffer> {
@@ -42,7 +47,7 @@ export interface KvResult<B extends KvBytes = Buffer> {
   value?: B | null
 }
 
-const opCodes = { put: 1, get: 2, delete: 3, cas: 4, batch: 5, txn: 6, compact: 7 } as const
+const opCodes = { put: 1, get: 2, delete: 3, cas: 4, batch: 5, txn: 6, compact: 7, leaseGrant: 8, leaseRevoke: 9 } as const
 /** Set on a put's op code: answer with the previous value. */
 const previousFlag = 0x80
 const absent = 0xffffffff
@@ -53,9 +58,17 @@ const headerBytes = 5
  * [op u8][key length u32][key] then: put [value]; cas [expected length u32 or 0xffffffff][expected][value].
  * A batch: [5][count u32] then per put [key length u32][key][value length u32][value].
  * A transaction: [6] then the TxnRequest in kv-blob-json.ts's form; a compaction: [7][revision u64].
+ * A lease grant: [8][id u64][ttl u64]; a lease revoke: [9][id u64].
  */
 export function encodeKvCommand(command: KvCommand): Uint8Array {
   if (command.op === 'batch') return encodeBatch(command.puts)
+  if (command.op === 'leaseGrant' || command.op === 'leaseRevoke') {
+    const bytes = Buffer.alloc(command.op === 'leaseGrant' ? 17 : 9)
+    bytes[0] = opCodes[command.op]
+    bytes.writeBigUInt64LE(BigInt(command.id), 1)
+    if (command.op === 'leaseGrant') bytes.writeBigUInt64LE(BigInt(command.ttl), 9)
+    return bytes
+  }
   if (command.op === 'txn') return encodeBlobJson(command.txn, Uint8Array.of(opCodes.txn))
   if (command.op === 'compact') {
     const bytes = Buffer.alloc(9)
@@ -91,6 +104,14 @@ export function decodeKvCommand(bytes: Uint8Array): KvCommand<Buffer> {
   if (op === opCodes.compact) {
     if (buffer.length !== 9) throw bad('a compaction is 9 bytes')
     return { op: 'compact', revision: Number(buffer.readBigUInt64LE(1)) }
+  }
+  if (op === opCodes.leaseGrant) {
+    if (buffer.length !== 17) throw bad('a lease grant is 17 bytes')
+    return { op: 'leaseGrant', id: Number(buffer.readBigUInt64LE(1)), ttl: Number(buffer.readBigUInt64LE(9)) }
+  }
+  if (op === opCodes.leaseRevoke) {
+    if (buffer.length !== 9) throw bad('a lease revoke is 9 bytes')
+    return { op: 'leaseRevoke', id: Number(buffer.readBigUInt64LE(1)) }
   }
   const keyLength = buffer.readUInt32LE(1)
   if (keyLength > buffer.length - headerBytes) throw bad(`key length ${keyLength} runs past the end`)
@@ -171,6 +192,9 @@ function u32(value: number): Buffer {
   return bytes
 }
 
+/** The commands of etcd's API, answered in kv-blob-json.ts's form. */
+type EtcdOp = 'txn' | 'compact' | 'leaseGrant' | 'leaseRevoke'
+
 /** Revisions of history a KvStateMachine keeps at least, by default (see its constructor). */
 export const defaultHistoryRevisions = 1000
 
@@ -179,9 +203,41 @@ export const defaultHistoryRevisions = 1000
  * (ERR_COMPACTED, ERR_FUTURE_REVISION, ERR_KEY_NOT_FOUND, ERR_LEASE_NOT_FOUND, ERR_BAD_ARGUMENT).
  */
 export function decodeTxnResult(bytes: Uint8Array): TxnOutcome {
-  const decoded = decodeBlobJson(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length)) as TxnOutcome | { error: { code: string; message: string } }
-  if ('error' in decoded) throw new RaftLogError(decoded.error.code, decoded.error.message)
+  return decodeEtcdResult(bytes) as TxnOutcome
+}
+
+/** What a lease grant or revoke answered: the store's revision after it, the lease's id and granted TTL (s). */
+export interface LeaseOutcome {
+  revision: number
+  id: number
+  ttl: number
+}
+
+/** A lease grant's or revoke's answer, or the RaftLogError it was refused with (ERR_LEASE_EXISTS, ERR_LEASE_NOT_FOUND, ERR_BAD_ARGUMENT). */
+export function decodeLeaseResult(bytes: Uint8Array): LeaseOutcome {
+  return decodeEtcdResult(bytes) as LeaseOutcome
+}
+
+function decodeEtcdResult(bytes: Uint8Array): unknown {
+  const decoded = decodeBlobJson(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length)) as { error?: { code: string; message: string } }
+  if (decoded.error !== undefined) throw new RaftLogError(decoded.error.code, decoded.error.message)
   return decoded
+}
+
+/** Told of every change of the store as it is applied (a watch hub). */
+export interface KvChangeListener {
+  /** A write at `revision` changed these keys (events in key order). */
+  changed(revision: number, events: KeyEvent[]): void
+  /** The whole store was replaced (a snapshot was installed): read again from the history what you need. */
+  reset(): void
+}
+
+/** Told of the leases as they are applied (the leader's lease clock). */
+export interface LeaseListener {
+  granted(id: number, ttl: number): void
+  revoked(id: number): void
+  /** Every lease was replaced (a snapshot was installed). */
+  reset(): void
 }
 
 /** A decoded transaction's shape checked, so a malformed one is refused before the log (its parts are trusted after). */
@@ -206,6 +262,9 @@ function checkedTxn(value: unknown, bad: (problem: string) => KvCommandError): T
 export class KvStateMachine implements StateMachine {
   /** Keys, values and their history (keys and values as binary strings, kv-bytes.ts). */
   private readonly store = new MvccStore()
+  private readonly leases = new LeaseTable()
+  private readonly changeListeners = new Set<KvChangeListener>()
+  private readonly leaseListeners = new Set<LeaseListener>()
   /** Writes applied (raftlog commands per key, a transaction or compaction as one), in the state (and its snapshots): equal on every node at the same index. */
   private writes = 0
   private readonly historyRevisions: number
@@ -221,13 +280,58 @@ export class KvStateMachine implements StateMachine {
     const history = options.historyRevisions ?? defaultHistoryRevisions
     if (!Number.isSafeInteger(history) || history < 0) throw new RaftLogError('ERR_BAD_ARGUMENT', `historyRevisions must be a whole number of revisions, 0 or more, got ${String(history)}`)
     this.historyRevisions = history
+    this.store.onWrite((revision, eventsOf) => {
+      // With no lease, no key has one to attach or detach; with no listener, no one asks: most writes build no events.
+      if (this.leases.size === 0 && this.changeListeners.size === 0) return
+      const events = eventsOf()
+      for (const event of events) {
+        if (event.prev !== undefined && event.prev.lease !== 0) this.leases.detach(event.prev.lease, event.key)
+        if (event.change.value !== undefined && event.change.lease !== 0) this.leases.attach(event.change.lease, event.key)
+      }
+      for (const listener of this.changeListeners) listener.changed(revision, events)
+    })
   }
 
   apply(entry: LogEntry): Uint8Array {
     const command = decodeKvCommand(entry.data)
-    const result = command.op === 'txn' || command.op === 'compact' ? this.executeEtcd(command) : encodeKvResult(this.execute(command))
+    const etcd = command.op === 'txn' || command.op === 'compact' || command.op === 'leaseGrant' || command.op === 'leaseRevoke'
+    const result = etcd ? this.executeEtcd(command) : encodeKvResult(this.execute(command))
     this.compactHistory()
     return result
+  }
+
+  /** Tells `listener` of every change from now on; answers what stops it. */
+  onChange(listener: KvChangeListener): () => void {
+    this.changeListeners.add(listener)
+    return () => this.changeListeners.delete(listener)
+  }
+
+  /** Tells `listener` of every lease granted or revoked from now on; answers what stops it. */
+  onLease(listener: LeaseListener): () => void {
+    this.leaseListeners.add(listener)
+    return () => this.leaseListeners.delete(listener)
+  }
+
+  /**
+   * The events of keys from `start` to `end` at revisions `from` to now (see MvccStore.eventsSince):
+   * what a watch replays. ERR_COMPACTED when `from` is at or below the compaction point.
+   */
+  eventsSince(key: Buffer, rangeEnd: Buffer, from: number): KeyEvent[] {
+    const [start, end] = spanOf(key, rangeEnd)
+    return this.store.eventsSince(start, end, from)
+  }
+
+  /** Every lease, by id, with its granted TTL (s). */
+  leaseList(): LeaseInfo[] {
+    return this.leases.list()
+  }
+
+  /** Lease `id`'s granted TTL (s) and its keys (bytes, in byte order), or undefined when there is no such lease. */
+  lease(id: number): { ttl: number; keys: Buffer[] } | undefined {
+    const ttl = this.leases.ttlOf(id)
+    if (ttl === undefined) return undefined
+    const keys = Array.from(this.leases.keysOf(id) ?? []).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+    return { ttl, keys: keys.map(fromBinary) }
   }
 
   /** The automatic compaction (see the constructor). */
@@ -308,32 +412,54 @@ export class KvStateMachine implements StateMachine {
 
   /** The store with its history as of now (captured at once: later writes do not change it). */
   snapshot(): AsyncIterable<Uint8Array> {
-    return encodeKvSnapshot(this.store.capture(), this.writes)
+    return encodeKvSnapshot(this.store.capture(), this.writes, this.leases.list())
   }
 
   async restore(chunks: AsyncIterable<Uint8Array>): Promise<void> {
     const keys: [string, KeyChange[]][] = []
     const summary = await decodeKvSnapshot(chunks, (key, changes) => keys.push([key, changes]))
     this.store.load({ revision: summary.revision, compacted: summary.compacted, keys })
+    this.leases.load(summary.leases)
+    for (const [key, changes] of keys) {
+      const last = changes.at(-1)
+      if (last?.value !== undefined && last.lease !== 0) this.leases.attach(last.lease, key)
+    }
     this.writes = summary.writes
+    for (const listener of this.leaseListeners) listener.reset()
+    for (const listener of this.changeListeners) listener.reset()
   }
 
   /** An etcd command's answer; a refusal is an answer too (never thrown: the entry is committed, and every node must answer it alike). */
-  private executeEtcd(command: Extract<KvCommand<Buffer>, { op: 'txn' | 'compact' }>): Uint8Array {
+  private executeEtcd(command: Extract<KvCommand<Buffer>, { op: EtcdOp }>): Uint8Array {
     try {
       this.writes++
       if (command.op === 'compact') {
         this.store.compact(command.revision)
         return encodeBlobJson({ revision: this.store.revision, compacted: command.revision })
       }
-      return encodeBlobJson(applyTxn(this.store, command.txn))
+      if (command.op === 'leaseGrant') {
+        this.leases.grant(command.id, command.ttl)
+        for (const listener of this.leaseListeners) listener.granted(command.id, command.ttl)
+        return encodeBlobJson({ revision: this.store.revision, id: command.id, ttl: command.ttl })
+      }
+      if (command.op === 'leaseRevoke') {
+        const ttl = this.leases.ttlOf(command.id) ?? 0
+        const keys = this.leases.revoke(command.id)
+        // etcd deletes a lease's keys in one write: one revision, whatever their number.
+        this.store.write(() => {
+          for (const key of keys) this.store.delete(key)
+        })
+        for (const listener of this.leaseListeners) listener.revoked(command.id)
+        return encodeBlobJson({ revision: this.store.revision, id: command.id, ttl })
+      }
+      return encodeBlobJson(applyTxn(this.store, command.txn, this.leases))
     } catch (error) {
       const code = (error as { code?: unknown }).code
       return encodeBlobJson({ error: { code: typeof code === 'string' ? code : 'ERR_APPLY', message: (error as Error).message } })
     }
   }
 
-  private execute(command: Exclude<KvCommand<Buffer>, { op: 'txn' | 'compact' }>): KvResult {
+  private execute(command: Exclude<KvCommand<Buffer>, { op: EtcdOp }>): KvResult {
     const store = this.store
     if (command.op === 'batch') {
       store.write(() => {

@@ -37,7 +37,7 @@ export interface PutRequest {
   /** Keep the key's value (ERR_KEY_NOT_FOUND when it has none). */
   ignoreValue: boolean
   ignoreLease: boolean
-  /** A lease id: raftlog serves no leases yet, so anything but 0 is ERR_LEASE_NOT_FOUND. */
+  /** The lease to attach the key to (0: none, which detaches it from its lease unless ignoreLease); ERR_LEASE_NOT_FOUND when there is no such lease. */
   lease: number
 }
 
@@ -73,6 +73,8 @@ export interface KeyValue {
   createRevision: number
   modRevision: number
   version: number
+  /** The key's lease (0: none). */
+  lease: number
 }
 
 export interface RangeResponse {
@@ -94,14 +96,14 @@ export interface TxnOutcome extends TxnResponse {
 }
 
 /** The keys a range or delete covers, as MvccStore.range takes them. */
-function span(key: Buffer, rangeEnd: Buffer): [string, string | undefined] {
+export function span(key: Buffer, rangeEnd: Buffer): [string, string | undefined] {
   if (rangeEnd.length === 0) return [toBinary(key), undefined]
   if (rangeEnd.length === 1 && rangeEnd[0] === 0) return [toBinary(key), '']
   return [toBinary(key), toBinary(rangeEnd)]
 }
 
-function keyValue(key: string, change: KeyChange, withValue = true): KeyValue {
-  return { key: fromBinary(key), value: withValue ? fromBinary(change.value as string) : Buffer.alloc(0), createRevision: change.create, modRevision: change.mod, version: change.version }
+export function keyValue(key: string, change: KeyChange, withValue = true): KeyValue {
+  return { key: fromBinary(key), value: withValue ? fromBinary(change.value as string) : Buffer.alloc(0), createRevision: change.create, modRevision: change.mod, version: change.version, lease: change.lease }
 }
 
 const sortValue: Record<SortTarget, (kv: KeyValue) => number | string> = {
@@ -129,7 +131,8 @@ export function rangeOf(store: MvccStore, request: RangeRequest): RangeResponse 
     count++
     if (request.countOnly) return true
     if (filtered && !passes(change, request)) return true
-    kvs.push(keyValue(key, change, !request.keysOnly))
+    // Sorted by value, keys only: the values decide the order, then are left out (as etcd).
+    kvs.push(keyValue(key, change, !request.keysOnly || (sorted && request.sortTarget === 'value')))
     return kvs.length < stopAt
   })
   if (stopAt !== Infinity) {
@@ -148,6 +151,7 @@ export function rangeOf(store: MvccStore, request: RangeRequest): RangeResponse 
       return x < y ? -direction : x > y ? direction : 0
     })
   }
+  if (request.keysOnly && sorted && request.sortTarget === 'value') kvs = kvs.map((kv) => ({ ...kv, value: Buffer.alloc(0) }))
   const more = request.limit > 0 && kvs.length > request.limit
   if (more) kvs = kvs.slice(0, request.limit)
   return { kvs, more, count }
@@ -167,12 +171,19 @@ function passes(change: KeyChange, request: RangeRequest): boolean {
  * transaction (ERR_COMPACTED, ERR_FUTURE_REVISION, ERR_KEY_NOT_FOUND, ERR_LEASE_NOT_FOUND,
  * ERR_BAD_ARGUMENT for a key put twice) changes nothing.
  */
-export function applyTxn(store: MvccStore, txn: TxnRequest): TxnOutcome {
+export function applyTxn(store: MvccStore, txn: TxnRequest, leases: LeaseLookup = noLeases): TxnOutcome {
   const path = choosePath(store, txn)
-  checkPath(store, path, new Set())
+  checkPath(store, path, new Set(), leases)
   const response = store.write(() => runPath(store, path))
   return { revision: store.revision, ...response }
 }
+
+/** Which leases exist, for puts that attach a key to one. */
+export interface LeaseLookup {
+  has(id: number): boolean
+}
+
+const noLeases: LeaseLookup = { has: () => false }
 
 /** The branches a transaction and its nested ones take, decided before any of them writes (as etcd). */
 interface Path {
@@ -187,7 +198,7 @@ function choosePath(store: MvccStore, txn: TxnRequest): Path {
   return { succeeded, ops, nested: ops.flatMap((op) => ('txn' in op ? [choosePath(store, op.txn)] : [])) }
 }
 
-function checkPath(store: MvccStore, path: Path, putKeys: Set<string>): void {
+function checkPath(store: MvccStore, path: Path, putKeys: Set<string>, leases: LeaseLookup): void {
   let nested = 0
   for (const op of path.ops) {
     if ('range' in op) store.checkReadable(op.range.revision)
@@ -195,9 +206,11 @@ function checkPath(store: MvccStore, path: Path, putKeys: Set<string>): void {
       const key = toBinary(op.put.key)
       if (putKeys.has(key)) throw new RaftLogError('ERR_BAD_ARGUMENT', 'A transaction puts the same key twice (duplicate key given in txn request)')
       putKeys.add(key)
-      if (op.put.lease !== 0) throw new RaftLogError('ERR_LEASE_NOT_FOUND', `Lease ${op.put.lease} not found: raftlog serves no leases yet`)
+      if (op.put.ignoreLease && op.put.lease !== 0) throw new RaftLogError('ERR_BAD_ARGUMENT', 'A put with ignore_lease names a lease (lease is provided)')
+      if (op.put.lease !== 0 && !leases.has(op.put.lease)) throw new RaftLogError('ERR_LEASE_NOT_FOUND', `Lease ${op.put.lease} not found`)
+      if (op.put.ignoreLease && store.get(key) === undefined) throw new RaftLogError('ERR_KEY_NOT_FOUND', 'A put with ignore_lease on a key that does not exist (key not found)')
       if (op.put.ignoreValue && store.get(key) === undefined) throw new RaftLogError('ERR_KEY_NOT_FOUND', 'A put with ignore_value on a key that does not exist (key not found)')
-    } else if ('txn' in op) checkPath(store, path.nested[nested++] as Path, putKeys)
+    } else if ('txn' in op) checkPath(store, path.nested[nested++] as Path, putKeys, leases)
   }
 }
 
@@ -216,7 +229,8 @@ function put(store: MvccStore, request: PutRequest): { prevKv?: KeyValue } {
   const key = toBinary(request.key)
   const held = store.get(key)
   const value = request.ignoreValue ? (held?.value as string) : toBinary(request.value)
-  const before = store.put(key, value)
+  const lease = request.ignoreLease ? (held?.lease ?? 0) : request.lease
+  const before = store.put(key, value, lease)
   return request.prevKv && before !== undefined ? { prevKv: keyValue(key, before) } : {}
 }
 
@@ -259,7 +273,7 @@ function targetOf(change: KeyChange, target: CompareTarget): number | Buffer {
     case 'value':
       return fromBinary(change.value as string)
     case 'lease':
-      return 0
+      return change.lease
   }
 }
 

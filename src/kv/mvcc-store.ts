@@ -19,7 +19,26 @@ export interface KeyChange {
   readonly version: number
   /** The value put; undefined: the key was deleted at `mod`. */
   readonly value: string | undefined
+  /** The lease the key is attached to (0: none, and always for a tombstone). */
+  readonly lease: number
 }
+
+/**
+ * One event of a key, as etcd's watch reports it: `change` made at its revision (a put, or a
+ * delete when its value is undefined), and `prev`, the key's put just before it (undefined when
+ * the key did not exist, or that put was compacted away).
+ */
+export interface KeyEvent {
+  readonly key: string
+  readonly change: KeyChange
+  readonly prev: KeyChange | undefined
+}
+
+/**
+ * Called after every write that changed something, with its revision and a function that gives
+ * its events in key order (built only when asked: most writes have no one watching).
+ */
+export type WriteListener = (revision: number, events: () => KeyEvent[]) => void
 
 /** A key as a read sees it at some revision. */
 export interface KeyValueAt {
@@ -51,6 +70,14 @@ export class MvccStore {
   /** The revision the write in progress writes at (undefined: none in progress). */
   private writing: number | undefined
   private changedInWrite = false
+  /** Keys the write in progress changed, in the order it first changed them. */
+  private readonly touched = new Set<string>()
+  private listener: WriteListener | undefined
+
+  /** Sets the one listener told of every write (see WriteListener); undefined removes it. */
+  onWrite(listener: WriteListener | undefined): void {
+    this.listener = listener
+  }
 
   get revision(): number {
     return this.rev
@@ -73,12 +100,49 @@ export class MvccStore {
     if (this.writing !== undefined) throw new Error('MvccStore.write: a write is already in progress')
     this.writing = this.rev + 1
     this.changedInWrite = false
+    this.touched.clear()
     try {
       return body()
     } finally {
-      if (this.changedInWrite) this.rev = this.writing
+      const revision = this.writing
       this.writing = undefined
+      if (this.changedInWrite) {
+        this.rev = revision
+        if (this.listener !== undefined) this.listener(revision, () => this.eventsOfWrite(revision))
+      }
     }
+  }
+
+  /** The events of the write at `revision`, the last one: valid until the next write starts. */
+  private eventsOfWrite(revision: number): KeyEvent[] {
+    if (revision !== this.rev || this.writing !== undefined) throw new Error(`MvccStore: the events of revision ${revision} were asked for after another write began`)
+    const events: KeyEvent[] = []
+    const keys = Array.from(this.touched).sort(byteOrder)
+    for (const key of keys) keyEvents(key, this.keys.get(key) ?? [], revision, revision, events)
+    return events
+  }
+
+  /**
+   * The events of keys from `start` to `end` (as range() takes them) at revisions `from` to the
+   * store's, in revision order and, within one revision, key order: what a watch from `from`
+   * replays. ERR_COMPACTED when `from` is at or below the compaction point (a delete made there
+   * may be gone), unless nothing was compacted.
+   */
+  eventsSince(start: string, end: string | undefined, from: number): KeyEvent[] {
+    if (this.compactedRev > 0 && from <= this.compactedRev) throw new RaftLogError('ERR_COMPACTED', `Revision ${from} was compacted: events are kept from revision ${this.compactedRev + 1}`)
+    const events: KeyEvent[] = []
+    if (from > this.rev) return events
+    if (end === undefined) keyEvents(start, this.keys.get(start) ?? [], from, this.rev, events)
+    else {
+      const keys = this.sortedKeys()
+      for (let position = lowerBound(keys, start); position < keys.length; position++) {
+        const key = keys[position] as string
+        if (end !== '' && key >= end) break
+        keyEvents(key, this.keys.get(key) as KeyChange[], from, this.rev, events)
+      }
+    }
+    // Stable: keys stay in byte order within a revision.
+    return events.sort((a, b) => a.change.mod - b.change.mod)
   }
 
   /** The revision a read sees now: inside a write that changed something, the write's own. */
@@ -129,12 +193,13 @@ export class MvccStore {
   }
 
   /** Sets `key` to `value` in the write in progress; answers the change it replaced (undefined: the key was absent). */
-  put(key: string, value: string): KeyChange | undefined {
+  put(key: string, value: string, lease = 0): KeyChange | undefined {
     const mod = this.inWrite()
+    this.touched.add(key)
     const changes = this.keys.get(key)
     let before = changes?.at(-1)
     if (before?.value === undefined) before = undefined
-    const change: KeyChange = { mod, create: before?.create ?? mod, version: (before?.version ?? 0) + 1, value }
+    const change: KeyChange = { mod, create: before?.create ?? mod, version: (before?.version ?? 0) + 1, value, lease }
     if (changes === undefined) {
       this.keys.set(key, [change])
       this.sorted = undefined
@@ -155,7 +220,8 @@ export class MvccStore {
     const before = changes?.at(-1)
     if (changes === undefined || before?.value === undefined) return undefined
     const mod = this.inWrite()
-    const tombstone: KeyChange = { mod, create: 0, version: 0, value: undefined }
+    this.touched.add(key)
+    const tombstone: KeyChange = { mod, create: 0, version: 0, value: undefined, lease: 0 }
     if (before.mod === mod) changes[changes.length - 1] = tombstone
     else changes.push(tombstone)
     this.historied.add(key)
@@ -215,7 +281,7 @@ export class MvccStore {
 
   /** Every key with history, sorted; built again after a key was added or dropped (an overwrite keeps it). */
   sortedKeys(): string[] {
-    this.sorted ??= Array.from(this.keys.keys()).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+    this.sorted ??= Array.from(this.keys.keys()).sort(byteOrder)
     return this.sorted
   }
 
@@ -230,6 +296,25 @@ export interface MvccState {
   revision: number
   compacted: number
   keys: readonly (readonly [string, readonly KeyChange[]])[]
+}
+
+function byteOrder(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0
+}
+
+/** Appends to `events` the changes of `key` made at revisions `from` to `to`, each with the put before it. */
+function keyEvents(key: string, changes: readonly KeyChange[], from: number, to: number, events: KeyEvent[]): void {
+  let position = changes.length
+  while (position > 0 && (changes[position - 1] as KeyChange).mod >= from) position--
+  for (; position < changes.length; position++) {
+    const change = changes[position] as KeyChange
+    if (change.mod > to) break
+    let before = position - 1
+    // Two changes at one revision (a delete, then a put): both report the state before the write.
+    while (before >= 0 && (changes[before] as KeyChange).mod === change.mod) before--
+    const prev = before >= 0 ? changes[before] : undefined
+    events.push({ key, change, prev: prev?.value === undefined ? undefined : prev })
+  }
 }
 
 /** The first position in sorted `keys` whose key is not below `key`. */

@@ -67,9 +67,12 @@ function corrupt(path: string, offset: number, problem: string): RaftLogError {
   return new RaftLogError('ERR_CORRUPT', `Backup ${path} is corrupt at byte ${offset}: ${problem}`, { file: path, offset, problem })
 }
 
-/** Header and metadata, as they open the file. */
-export function encodeBackupHead(metadata: BackupMetadata, snapshotBytes: number): Buffer {
-  const json = Buffer.from(JSON.stringify(metadata))
+/**
+ * Header and metadata, as they open the file. `padding` spaces end the metadata's JSON (still the
+ * same JSON): etcd's Maintenance.Snapshot pads a backup to the length etcdctl checks for.
+ */
+export function encodeBackupHead(metadata: BackupMetadata, snapshotBytes: number, padding = 0): Buffer {
+  const json = Buffer.from(JSON.stringify(metadata) + ' '.repeat(padding))
   const bytes = Buffer.alloc(backupHeaderBytes + json.length + 4)
   bytes.write(backupMagic, 0, 'ascii')
   bytes.writeUInt32LE(backupVersion, 4)
@@ -81,7 +84,8 @@ export function encodeBackupHead(metadata: BackupMetadata, snapshotBytes: number
   return bytes
 }
 
-function encodeTrailer(crc: number, fileBytes: number): Buffer {
+/** The trailer that closes a backup of `fileBytes` bytes whose bytes before it have CRC-32 `crc`. */
+export function encodeBackupTrailer(crc: number, fileBytes: number): Buffer {
   const bytes = Buffer.alloc(backupTrailerBytes)
   bytes.write(backupTrailerMagic, 0, 'ascii')
   bytes.writeUInt32LE(crc >>> 0, 4)
@@ -133,7 +137,7 @@ export class BackupWriter {
       throw new RaftLogError('ERR_CORRUPT', `The snapshot for ${this.path} ended after ${this.snapshotWritten} of the ${this.snapshotBytes} bytes it declared`, { file: this.path })
     }
     const fileBytes = this.position + backupTrailerBytes
-    await this.append(encodeTrailer(this.crc, fileBytes))
+    await this.append(encodeBackupTrailer(this.crc, fileBytes))
     let summary: BackupSummary
     try {
       await this.handle.sync()

@@ -2,26 +2,12 @@
 // prefix scan, a bulk load through one client, and a quick, clear failure when the cluster is
 // not there. Against real `raftlog node` processes.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { cliPath, runCli, type CliResult } from '../helpers/cli.js'
+import { runCli, runWithInput } from '../helpers/cli.js'
 import { exited, startNode, statuses, waitFor, writeConfig, type NodeProcess } from '../helpers/processes.js'
 import { tempDir } from '../helpers/temp-dir.js'
-
-/** `raftlog <args>` with `input` on its standard input. */
-function runWithInput(args: string[], input: string | Buffer): Promise<CliResult> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [cliPath, ...args], { stdio: ['pipe', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
-    child.on('close', (status) => resolve({ status, stdout, stderr }))
-    child.stdin.end(input)
-  })
-}
 
 let dir: string
 let config: string

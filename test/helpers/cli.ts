@@ -30,6 +30,19 @@ export function runCli(args: string[], options: { timeoutMs?: number } = {}): Pr
   })
 }
 
+/** `raftlog <args>` with `input` on its standard input. */
+export function runWithInput(args: string[], input: string | Buffer): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [cliPath, ...args], { stdio: ['pipe', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+    child.on('close', (status) => resolve({ status, stdout, stderr }))
+    child.stdin.end(input)
+  })
+}
+
 /**
  * Runs `raftlog <args>` in this process, from the source under test: the same function the
  * compiled CLI runs, with what it writes to stdout and stderr captured. For the offline tools

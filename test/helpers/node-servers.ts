@@ -22,13 +22,13 @@ export interface Servers {
   warnings: Map<number, string[]>
 }
 
-/** Three nodes; `secure`: peer and client TLS with client_cert_auth; `settings`: extra cluster_settings lines. */
-export async function startServers(secure: boolean, settings: Record<string, string | number> = {}): Promise<Servers> {
+/** Three nodes; `secure`: peer and client TLS with client_cert_auth (without it when `clientCertAuth` is false); `settings`: extra cluster_settings lines. */
+export async function startServers(secure: boolean, settings: Record<string, string | number> = {}, options: { clientCertAuth?: boolean } = {}): Promise<Servers> {
   const dir = mkdtempSync(join(tmpdir(), 'raftlog-servers-'))
   const certs = secure ? makeCertificates(dir, [1, 2, 3]) : undefined
   const path = join(dir, 'cluster.yaml')
   const ports = await freePorts(3)
-  const all = { ...(secure ? tlsSettings({ clientCertAuth: true }) : {}), ...settings }
+  const all = { ...(secure ? tlsSettings({ clientCertAuth: options.clientCertAuth ?? true }) : {}), ...settings }
   const lines = Object.entries(all).map(([key, value]) => `  ${key}: ${value}\n`).join('')
   writeFileSync(path, `nodes:\n${ports.map((port, i) => `  - { node_id: ${i + 1}, ip_address: "127.0.0.1", port: ${port} }`).join('\n')}\ncluster_settings:\n  log_directory: "./logs"\n  log_segment_size: 1048576\n  election_timeout_range: { min: 300, max: 600 }\n  heartbeat_interval: 50\n${lines}`)
   const config = loadClusterConfig(path)

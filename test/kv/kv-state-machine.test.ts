@@ -6,7 +6,7 @@ import { EntryType } from '../../src/storage/log-entry.js'
 // Keys and values are bytes, any bytes, empty included (0xff and 0xfe are two keys, not one U+FFFD).
 const text = fc.uint8Array({ maxLength: 20 }).map((bytes) => Buffer.from(bytes))
 /** raftlog's own commands (etcd's transactions have tests of their own: kv-txn.test.ts). */
-const command: fc.Arbitrary<Exclude<KvCommand<Buffer>, { op: 'txn' | 'compact' }>> = fc.oneof(
+const command: fc.Arbitrary<Exclude<KvCommand<Buffer>, { op: 'txn' | 'compact' | 'leaseGrant' | 'leaseRevoke' }>> = fc.oneof(
   fc.record({ op: fc.constant('put' as const), key: text, value: text }),
   fc.record({ op: fc.constant('put' as const), key: text, value: text, previous: fc.constant(true) }),
   fc.record({ op: fc.constant('get' as const), key: text }),
@@ -28,6 +28,12 @@ describe('key-value commands', () => {
     )
   })
 
+  it('carry a lease grant and revoke whole, ids up to 2^53 - 1', () => {
+    const grant: KvCommand = { op: 'leaseGrant', id: Number.MAX_SAFE_INTEGER, ttl: 60 }
+    expect(decodeKvCommand(encodeKvCommand(grant))).toEqual(grant)
+    expect(decodeKvCommand(encodeKvCommand({ op: 'leaseRevoke', id: 7 }))).toEqual({ op: 'leaseRevoke', id: 7 })
+  })
+
   it('are compact bytes: a put is 5 bytes plus its key and value', () => {
     expect(encodeKvCommand({ op: 'put', key: 'greeting', value: 'hello' }).length).toBe(5 + 8 + 5)
     expect(encodeKvCommand({ op: 'get', key: 'k' }).length).toBe(6)
@@ -45,7 +51,8 @@ describe('key-value commands', () => {
   const malformed: [string, number[], RegExp][] = [
     ['empty bytes', [], /shorter than its 5-byte header/],
     ['a key length past the end', [1, 9, 0, 0, 0, 0x61], /key length 9 runs past the end/],
-    ['an unknown operation', [9, 0, 0, 0, 0], /unknown operation 9/],
+    ['an unknown operation', [42, 0, 0, 0, 0], /unknown operation 42/],
+    ['a lease grant of the wrong length', [8, 1, 0, 0, 0, 0, 0, 0, 0], /a lease grant is 17 bytes/],
     ['a compaction of the wrong length', [7, 0, 0, 0, 0], /a compaction is 9 bytes/],
     ['bytes after a get key', [2, 1, 0, 0, 0, 0x61, 0x62], /1 bytes after the key/],
     ['a cas cut short', [4, 1, 0, 0, 0, 0x61, 1], /without its expected-value length/],

@@ -48,7 +48,7 @@ describe('etcd transactions on the key-value store', () => {
     const kv = new KvStateMachine()
     txn(kv, { success: [putOp('k', 'v1')] })
     const second = txn(kv, { success: [putOp('k', 'v2', true)] })
-    expect(second.responses[0]).toEqual({ put: { prevKv: { key: b('k'), value: b('v1'), createRevision: 2, modRevision: 2, version: 1 } } })
+    expect(second.responses[0]).toEqual({ put: { prevKv: { key: b('k'), value: b('v1'), createRevision: 2, modRevision: 2, version: 1, lease: 0 } } })
     txn(kv, { success: [putOp('k2', 'x'), putOp('l', 'y')] })
     const deleted = txn(kv, { success: [delOp('k', 'l', true)] })
     expect(deleted.responses[0]).toMatchObject({ deleteRange: { deleted: 2, prevKvs: [{ key: b('k') }, { key: b('k2') }] } })
@@ -208,9 +208,27 @@ describe('etcd compaction and snapshots', () => {
     await kv.restore((async function* () { yield old })())
     expect([kv.revision, kv.writesApplied, kv.size]).toEqual([42, 41, 2])
     expect(kv.range(range('a')).kvs[0]).toMatchObject({ createRevision: 42, modRevision: 42, version: 1 })
-    // A version 2 snapshot is what is written now.
+    // A version 3 snapshot is what is written now.
     const chunks: Uint8Array[] = []
     for await (const chunk of encodeKvSnapshot({ revision: 1, compacted: 0, keys: [] })) chunks.push(chunk)
-    expect(Buffer.concat(chunks).subarray(0, 4).toString()).toBe('KVS2')
+    expect(Buffer.concat(chunks).subarray(0, 4).toString()).toBe('KVS3')
+  })
+
+  it('reads a version 2 snapshot (history, no leases): every key without a lease', async () => {
+    const u32 = (n: number): Buffer => Buffer.from(Uint32Array.of(n).buffer)
+    const u64 = (n: number): Buffer => {
+      const bytes = Buffer.alloc(8)
+      bytes.writeBigUInt64LE(BigInt(n))
+      return bytes
+    }
+    // Key 'k': put 'a' at 2, put 'b' at 3 (version 2); revision 3, nothing compacted, 2 writes.
+    const change = (mod: number, create: number, version: number, value: string): Buffer => Buffer.concat([u64(mod), u64(create), u64(version), Buffer.of(1), u32(value.length), b(value)])
+    const v2 = Buffer.concat([b('KVS2'), Buffer.of(3), u64(3), u64(0), Buffer.of(4), u32(1), b('k'), u32(2), change(2, 2, 1, 'a'), change(3, 2, 2, 'b'), Buffer.of(2), u64(2), Buffer.of(0xff)])
+    const kv = new KvStateMachine()
+    await kv.restore((async function* () { yield v2 })())
+    expect([kv.revision, kv.writesApplied, kv.size]).toEqual([3, 2, 1])
+    expect(kv.range(range('k')).kvs[0]).toMatchObject({ value: b('b'), createRevision: 2, modRevision: 3, version: 2, lease: 0 })
+    expect(keys(kv, range('k', { revision: 2 }))).toEqual(['k=a@2'])
+    expect(kv.leaseList()).toEqual([])
   })
 })

@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { exited, freePort, waitFor } from '../helpers/processes.js'
+import { exited, freePort, startNode, statuses, waitFor, writeConfig } from '../helpers/processes.js'
 import { tempDir } from '../helpers/temp-dir.js'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
@@ -78,6 +78,27 @@ describe('README: Reads and client sessions', () => {
     const result = await run(dir, ['sessions.js'], { TMPDIR: tmp })
     expect([result.status, result.stdout], result.stderr).toEqual([0, '5\n5\n7\n7\n'])
     expect(readdirSync(tmp)).toEqual([])
+  })
+})
+
+describe('README: the fencing token (Using raftlog as a coordination service)', () => {
+  it('lets the first and second holders write and refuses the stale first holder', async () => {
+    const { dir } = project({})
+    const { path: config, ports } = await writeConfig(dir, 3)
+    const nodes = [1, 2, 3].map((id) => startNode(config, id))
+    try {
+      await waitFor('a leader', async () => (await statuses(config)).find((s) => s.reachable && s.role === 'leader'))
+      // The README's quick-start ports, swapped for free ones: tests run side by side.
+      const code = example('fencing.js').replace(/127\.0\.0\.1:1800([123])/g, (_all, n: string) => `127.0.0.1:${ports[Number(n) - 1]}`)
+      writeFileSync(join(dir, 'fencing.js'), code)
+      const result = await run(dir, ['fencing.js'])
+      const expected = code.split('\n').filter((line) => line.startsWith('// ') && line.includes('writes:')).map((line) => line.slice(3))
+      expect([result.status, result.stdout.trim().split('\n')], result.stderr).toEqual([0, expected])
+      expect(expected).toHaveLength(3)
+    } finally {
+      for (const node of nodes) node.child.kill('SIGKILL')
+      await Promise.all(nodes.map((node) => exited(node.child)))
+    }
   })
 })
 

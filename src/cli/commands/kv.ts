@@ -5,6 +5,8 @@ import { decodeKvResult, encodeKvCommand, type KvCommand } from '../../kv/kv-sta
 import { encodeKvQuery } from '../../kv/kv-query.js'
 import type { RaftLogError } from '../../errors.js'
 import type { ClusterClient } from '../../net/client/cluster-client.js'
+import type { KvClient } from '../../kv/kv-client.js'
+import { leaseIdFrom } from '../coordination/lease-id.js'
 import { maxLoadFileBytes, readBytes, readText } from '../kv/value-source.js'
 import { bytesFrom, describeBytes, encodingFrom, kvEncodings, outputOf, textOf, type KvEncoding } from '../kv/encoding.js'
 import { scanPairs } from '../kv/scan.js'
@@ -13,12 +15,17 @@ import { defaultInFlight, loadPairs, maxInFlight, maxPutsPerBatch } from '../kv/
 import { progressOn } from '../kv/progress.js'
 import { plural } from '../plural.js'
 import { untilStopped } from '../until-stopped.js'
+import { delFlagOptions, getFlagOptions, getFlagsHelp, hasGetFlags } from '../kv/range-flags.js'
+import { runDel, runRangeGet } from '../kv/range-commands.js'
 
 /** Exit status when a mutation may or may not have been applied. */
 import { unknownOutcomeStatus } from '../unknown-outcome.js'
 
-const help = `Usage: raftlog kv put KEY VALUE | put KEY --file FILE | put KEY -
-                  | get KEY | delete KEY | cas KEY EXPECTED NEW | cas KEY --absent NEW
+const help = `Usage: raftlog kv put KEY VALUE [--lease ID] | put KEY --file FILE | put KEY -
+                  | get KEY [RANGE_END] [--prefix | --from-key] [--rev N] [--limit N]
+                        [--keys-only] [--count-only] [--sort-by T] [--order O]
+                  | del KEY [RANGE_END] [--prefix | --from-key] [--prev-kv]
+                  | delete KEY | cas KEY EXPECTED NEW | cas KEY --absent NEW
                   | scan [PREFIX] [--limit N] | load FILE [--in-flight N]
                   [--config FILE | --endpoints HOST:PORT,...] [--cacert FILE [--cert FILE --key FILE]]
                   [--encoding utf8|hex|base64] [--timeout MS] [--json]
@@ -33,11 +40,25 @@ so at once instead of waiting for --timeout. Keys and values are bytes: --encodi
 text of arguments, load files and output stands for them.
 
   put KEY VALUE            set KEY
+  put KEY VALUE --lease ID set KEY, attached to lease ID (hexadecimal, as raftlog lease grant
+                           prints it): it is deleted when the lease expires or is revoked
   put KEY --file FILE      set KEY to the bytes of FILE, exactly (final newline included); the
                            whole command at most the cluster's max_request_bytes (1.5 MiB by default)
   put KEY -                set KEY to the bytes standard input holds (\`put KEY -- -\` stores "-")
   get KEY                  print KEY's value (exit 1 if absent)
-  delete KEY               remove KEY
+  get KEY --rev N          print the value KEY held at revision N (every write is the next
+                           revision: etcd's data model); --keys-only prints the key,
+                           --count-only 1 or 0 (exit 0)
+  get KEY RANGE_END        print every key in [KEY, RANGE_END) and its value, in byte order, each
+                           on a line of its own, as etcdctl prints them (exit 0, even for none);
+                           --prefix: every key starting with KEY; --from-key: every key from KEY
+                           up; with --limit, --keys-only, --count-only, --sort-by, --order, --rev.
+                           One linearizable read (any node, after a ReadIndex): one revision
+  del KEY                  delete KEY and print how many keys were deleted (1 or 0), as etcdctl;
+                           with RANGE_END, --prefix or --from-key every key of the range, in one
+                           log entry (one revision); --prev-kv also prints each deleted key and
+                           its value
+  delete KEY               remove KEY (prints OK, or "(absent) KEY")
   cas KEY EXPECTED NEW     set KEY to NEW only if it holds EXPECTED (exit 1 if not)
   cas KEY --absent NEW     set KEY to NEW only if it is absent
   scan [PREFIX]            print every key starting with PREFIX (all keys without one) and its
@@ -60,7 +81,8 @@ ${tlsHelp}
   --timeout MS             give up on an operation after this long without a leader (default 5000)
   --file FILE              put: read the value from FILE
   --absent                 cas: set only if the key is absent
-  --limit N                scan: print at most N keys
+${getFlagsHelp}
+  --prev-kv                del: print the deleted keys and their values after the count
   --encoding E             how keys and values are written as text: ${kvEncodings.join(', ')}
                            (default utf8). utf8: arguments and load files are UTF-8 text (an
                            argument that is not, which the system hands over with U+FFFD in it,
@@ -68,17 +90,28 @@ ${tlsHelp}
                            or value that is not UTF-8; hex or base64: every key, prefix, value and
                            expected value, in arguments, load files and output, is spelled in it
   --in-flight N            load: batches sent at once, 1 to ${maxInFlight} (default ${defaultInFlight})
-  --json                   print results as JSON
+  --json                   print results as JSON; a get with any of the flags above prints
+                           {"revision", "count", "more", "kvs": [{"key", "value", "createRevision",
+                           "modRevision", "version"}]}, a del {"revision", "deleted", "prevKvs"}
   -h, --help               show this help
 
-Exit status: 0 done; 1 a get of an absent key, a failed cas, or an error; 2 bad usage;
-3 the outcome of a put, delete or cas (or of a batch of load) is unknown: it may have been
-applied, and no leader answered again before --timeout (check with a get before trying again).
+Exit status: 0 done; 1 a get of an absent key (not of a range), a failed cas, or an error
+(ERR_COMPACTED: --rev is below the oldest revision kept; ERR_FUTURE_REVISION: past the newest;
+both name it); 2 bad usage; 3 the outcome of a put, delete, del or cas (or of a batch of load)
+is unknown: it may have been applied, and no leader answered again before --timeout (check
+with a get before trying again).
+
+The store keeps the history of at least its last 1,000 revisions; \`raftlog compact REV\`
+forgets what is older than REV. \`raftlog txn\` runs etcdctl's transactions.
 
 Examples:
   raftlog kv put greeting hello
   raftlog kv put config --file settings.json
   raftlog kv get greeting --json
+  raftlog kv get greeting --rev 4
+  raftlog kv get app/ --prefix --keys-only
+  raftlog kv get app/ --prefix --sort-by MODIFY --order DESCEND --limit 3
+  raftlog kv del app/ --prefix --prev-kv
   raftlog kv scan user/ --limit 10
   raftlog kv put --encoding hex ff00 0a0b
   raftlog kv scan --json > backup.jsonl && raftlog kv load backup.jsonl
@@ -94,13 +127,36 @@ type Values = {
   limit?: string | undefined
   'in-flight'?: string | undefined
   encoding?: string | undefined
+  prefix?: boolean | undefined
+  'from-key'?: boolean | undefined
+  rev?: string | undefined
+  'keys-only'?: boolean | undefined
+  'count-only'?: boolean | undefined
+  'sort-by'?: string | undefined
+  order?: string | undefined
+  'prev-kv'?: boolean | undefined
+  lease?: string | undefined
 }
 
 /** A command on one key (what put, get, delete and cas send), and its key as typed, for messages. */
-type SingleKvCommand = Exclude<KvCommand<Buffer>, { op: 'batch' | 'txn' | 'compact' }> & { keyText: string }
+type SingleKvCommand = Exclude<KvCommand<Buffer>, { op: 'batch' | 'txn' | 'compact' | 'leaseGrant' | 'leaseRevoke' }> & { keyText: string }
 
 /** Options that belong to one operation only: given with another, they are a mistake worth saying. */
-const optionOwners: Record<string, string> = { absent: 'cas', file: 'put', limit: 'scan', 'in-flight': 'load' }
+const optionOwners: Record<string, string[]> = {
+  absent: ['cas'],
+  file: ['put'],
+  lease: ['put'],
+  limit: ['scan', 'get'],
+  'in-flight': ['load'],
+  prefix: ['get', 'del'],
+  'from-key': ['get', 'del'],
+  rev: ['get'],
+  'keys-only': ['get'],
+  'count-only': ['get'],
+  'sort-by': ['get'],
+  order: ['get'],
+  'prev-kv': ['del'],
+}
 
 function wholeNumber(flag: string, text: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
   if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max) throw new UsageError(`${flag} must be a whole number from ${min}${max === Number.MAX_SAFE_INTEGER ? '' : ` to ${max}`}, got '${text}'`)
@@ -110,7 +166,7 @@ function wholeNumber(flag: string, text: string, min: number, max = Number.MAX_S
 /** A single-key command; `stdinDash` says whether a put's '-' means standard input (it came before any `--`). */
 async function parseCommand(words: string[], values: Values, stdinDash: boolean, encoding: KvEncoding): Promise<SingleKvCommand> {
   const [op, keyText, ...rest] = words
-  if (!['put', 'get', 'delete', 'cas'].includes(op as string)) throw new UsageError(`unknown kv command '${op}' (put, get, delete, cas, scan or load)`)
+  if (!['put', 'get', 'delete', 'cas'].includes(op as string)) throw new UsageError(`unknown kv command '${op}' (put, get, del, delete, cas, scan or load)`)
   if (keyText === undefined) throw new UsageError(`kv ${op} needs a KEY`)
   const expect = (count: number, shape: string): void => {
     if (rest.length !== count) throw new UsageError(`usage: raftlog kv ${shape}`)
@@ -139,7 +195,7 @@ async function parseCommand(words: string[], values: Values, stdinDash: boolean,
       expect(2, 'cas KEY EXPECTED NEW')
       return { op, key, keyText, expected: bytes(rest[0] as string, 'EXPECTED'), value: bytes(rest[1] as string, 'NEW') }
     default:
-      throw new UsageError(`unknown kv command '${op}' (put, get, delete, cas, scan or load)`)
+      throw new UsageError(`unknown kv command '${op}' (put, get, del, delete, cas, scan or load)`)
   }
 }
 
@@ -148,11 +204,17 @@ function shown(bytes: Uint8Array, encoding: KvEncoding): string {
   return encoding === 'utf8' ? describeBytes(bytes) : Buffer.from(bytes).toString(encoding)
 }
 
-async function runSingle(client: ClusterClient, command: SingleKvCommand, values: Values, encoding: KvEncoding): Promise<number> {
+async function runSingle(client: KvClient, command: SingleKvCommand, values: Values, encoding: KvEncoding): Promise<number> {
   const timeout = timeoutFrom(values.timeout)
   const { keyText, ...sent } = command
   let reply: Uint8Array
   try {
+    if (command.op === 'put' && values.lease !== undefined) {
+      // A put with a lease is etcd's: a transaction's put, in the client's session all the same.
+      await client.txn({ success: [{ put: { key: command.key, value: command.value, lease: leaseIdFrom(values.lease, '--lease') } }] }, timeout)
+      console.log(values.json === true ? JSON.stringify({ op: 'put', key: keyText, ok: true }) : 'OK')
+      return 0
+    }
     reply = command.op === 'get' ? await client.read(encodeKvQuery({ op: 'get', key: command.key }), timeout) : await client.propose(encodeKvCommand(sent as KvCommand), timeout)
   } catch (error) {
     if ((error as RaftLogError).code !== 'ERR_UNKNOWN_OUTCOME') throw error
@@ -244,7 +306,7 @@ async function runLoad(client: ClusterClient, words: string[], values: Values, e
 
 export const kvCommand: Command = {
   name: 'kv',
-  summary: 'Put, get, delete, compare-and-set, scan or bulk-load keys in a running cluster',
+  summary: 'Put, get (keys, ranges, past revisions), delete, compare-and-set, scan or bulk-load keys in a running cluster',
   help,
   async run(args) {
     const { values, positionals, tokens } = parseArgs({
@@ -256,9 +318,11 @@ export const kvCommand: Command = {
         json: { type: 'boolean' },
         absent: { type: 'boolean' },
         file: { type: 'string' },
-        limit: { type: 'string' },
         'in-flight': { type: 'string' },
         encoding: { type: 'string' },
+        lease: { type: 'string' },
+        ...getFlagOptions,
+        ...delFlagOptions,
         ...tlsOptions,
       },
       allowPositionals: true,
@@ -266,18 +330,22 @@ export const kvCommand: Command = {
       tokens: true,
     })
     const op = positionals[0]
-    if (op === undefined) throw new UsageError('kv needs a command: put, get, delete, cas, scan or load')
-    for (const [option, owner] of Object.entries(optionOwners)) {
-      if (values[option as keyof typeof values] !== undefined && op !== owner) throw new UsageError(`--${option} goes with kv ${owner} only`)
+    if (op === undefined) throw new UsageError('kv needs a command: put, get, del, delete, cas, scan or load')
+    for (const [option, owners] of Object.entries(optionOwners)) {
+      if (values[option as keyof typeof values] !== undefined && !owners.includes(op)) throw new UsageError(`--${option} goes with kv ${owners.join(' or kv ')} only`)
     }
+    // etcdctl's get (a range, a revision, …) and del: through the store's etcd operations.
+    const etcdStyle = op === 'del' || (op === 'get' && (hasGetFlags(values) || positionals.length > 2))
     // `put KEY -` reads standard input; after `--`, '-' is the value itself.
     const terminator = tokens.find((token) => token.kind === 'option-terminator')?.index ?? Number.POSITIVE_INFINITY
     const valueToken = tokens.filter((token) => token.kind === 'positional')[2]
     const stdinDash = valueToken !== undefined && valueToken.index < terminator
     const encoding = encodingFrom(values.encoding)
-    const single = op === 'scan' || op === 'load' ? undefined : await parseCommand(positionals, values, stdinDash, encoding)
+    const single = op === 'scan' || op === 'load' || etcdStyle ? undefined : await parseCommand(positionals, values, stdinDash, encoding)
     const client = clientFrom(values, { failFast: true })
     try {
+      if (op === 'del') return await runDel(client, positionals, values, encoding)
+      if (etcdStyle) return await runRangeGet(client, positionals, values, encoding)
       if (op === 'scan') return await runScan(client, positionals, values, encoding)
       if (op === 'load') return await runLoad(client, positionals, values, encoding)
       return await runSingle(client, single as SingleKvCommand, values, encoding)

@@ -22,6 +22,10 @@ export function describeKvCommand(command: KvCommand<Buffer>): string {
       return `etcd ${describeTxn(command.txn)}`
     case 'compact':
       return `etcd compaction up to revision ${command.revision}`
+    case 'leaseGrant':
+      return `lease grant ${command.id} for ${command.ttl} s`
+    case 'leaseRevoke':
+      return `lease revoke ${command.id} (revoked, or expired), deleting its keys`
   }
 }
 

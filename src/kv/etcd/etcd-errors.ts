@@ -12,6 +12,10 @@ const etcdErrors: Record<string, EtcdError> = {
   ERR_FUTURE_REVISION: { code: grpc.status.OUT_OF_RANGE, details: 'etcdserver: mvcc: required revision is a future revision' },
   ERR_KEY_NOT_FOUND: { code: grpc.status.INVALID_ARGUMENT, details: 'etcdserver: key not found' },
   ERR_LEASE_NOT_FOUND: { code: grpc.status.NOT_FOUND, details: 'etcdserver: requested lease not found' },
+  ERR_LEASE_EXISTS: { code: grpc.status.FAILED_PRECONDITION, details: 'etcdserver: lease already exists' },
+  ERR_NOT_ELECTION_LEADER: { code: grpc.status.FAILED_PRECONDITION, details: 'etcdserver: election: not leader' },
+  ERR_NO_ELECTION_LEADER: { code: grpc.status.FAILED_PRECONDITION, details: 'etcdserver: election: no leader' },
+  ERR_CANCELLED: { code: grpc.status.CANCELLED, details: 'context canceled' },
   ERR_KEY_TOO_LARGE: { code: grpc.status.INVALID_ARGUMENT, details: 'etcdserver: request is too large' },
   ERR_REQUEST_TOO_LARGE: { code: grpc.status.INVALID_ARGUMENT, details: 'etcdserver: request is too large' },
   ERR_NOT_LEADER: { code: grpc.status.UNAVAILABLE, details: 'etcdserver: no leader' },
@@ -31,6 +35,7 @@ export function etcdError(error: unknown): EtcdError {
   const known = etcdErrors[code]
   if (known !== undefined) return known
   if (code === 'ERR_BAD_ARGUMENT' && /duplicate key/.test(String((error as Error).message))) return { code: grpc.status.INVALID_ARGUMENT, details: 'etcdserver: duplicate key given in txn request' }
+  if (code === 'ERR_BAD_ARGUMENT' && /lease is provided/.test(String((error as Error).message))) return { code: grpc.status.INVALID_ARGUMENT, details: 'etcdserver: lease is provided' }
   const details = `${code === '' ? 'ERROR' : code}: ${(error as Error).message ?? String(error)}`
   if (code === 'ERR_DISK_FULL') return { code: grpc.status.UNAVAILABLE, details }
   if (code === 'ERR_LOG_FULL') return { code: grpc.status.RESOURCE_EXHAUSTED, details }

@@ -5,19 +5,14 @@
 // after a ReadIndex (linearizable, etcd's default), or at once when serializable.
 import * as grpc from '@grpc/grpc-js'
 import type { RaftNode } from '../../raft/node/raft-node.js'
-import { RaftLogError } from '../../errors.js'
-import { encodePlain } from '../../session/session-envelope.js'
-import { decodeTxnResult, encodeKvCommand, type KvCommand, type KvStateMachine } from '../kv-state-machine.js'
+import type { RaftLogError } from '../../errors.js'
+import { decodeTxnResult, type KvCommand, type KvStateMachine } from '../kv-state-machine.js'
 import { txnWrites, type TxnOutcome, type TxnRequest } from '../kv-txn.js'
-import { etcdProtocol } from './etcd-protocol.js'
-import { emptyKey, etcdError } from './etcd-errors.js'
+import { LeaderForwarder } from './leader-forwarder.js'
+import { emptyKey } from './etcd-errors.js'
+import { etcdCalls } from './etcd-calls.js'
 import { deleteFromWire, putFromWire, rangeFromWire, rangeToWire, txnFromWire, txnHasEmptyKey, txnToWire, type WireDeleteRange, type WirePut, type WireRange, type WireTxn } from './etcd-wire.js'
 import type { ServiceContext } from '../../net/server/node-server.js'
-
-/** Metadata a forwarded write carries: the node it reaches proposes it or refuses, never forwards it again. */
-const forwardedHeader = 'raftlog-forwarded-by'
-/** How long a forwarded write may take on the leader (ms); the client's own deadline usually ends it sooner. */
-const forwardTimeoutMs = 30_000
 
 export interface EtcdKvOptions {
   kv: KvStateMachine
@@ -41,71 +36,9 @@ function clusterIdOf(node: RaftNode): string {
 /** The KV service, and what closes its channels to the leader when the node stops. */
 export function etcdKvService(node: RaftNode, context: ServiceContext, options: EtcdKvOptions): { implementation: grpc.UntypedServiceImplementation; close(): void } {
   const { kv } = options
-  const clients = new Map<string, grpc.Client>()
-  const clientFor = (id: number, address: string): grpc.Client => {
-    const key = `${id}@${address}`
-    let client = clients.get(key)
-    if (client === undefined) {
-      client = new etcdProtocol.KV(address, context.credentialsFor(id))
-      clients.set(key, client)
-    }
-    return client
-  }
+  const forwarder = new LeaderForwarder(node, context)
 
-  /** Sends the call's request to the leader's KV service and answers with what it answers. */
-  const forward = (method: string, call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>, cause: unknown): void => {
-    const leaderId = (cause as { leaderId?: number }).leaderId ?? node.status().leaderId
-    const address = leaderId > 0 && leaderId !== node.id ? context.addressOf(leaderId) : ''
-    if (address === '' || call.metadata.get(forwardedHeader).length > 0) {
-      callback(etcdError(cause))
-      return
-    }
-    const metadata = new grpc.Metadata()
-    metadata.set(forwardedHeader, String(node.id))
-    const client = clientFor(leaderId, address) as unknown as Record<string, (request: unknown, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.sendUnaryData<unknown>) => void>
-    const deadline = Math.min(call.getDeadline() instanceof Date ? (call.getDeadline() as Date).getTime() : Infinity, Date.now() + forwardTimeoutMs)
-    ;(client[method] as NonNullable<(typeof client)[string]>).call(client, call.request, metadata, { deadline }, (error, response) => {
-      if (error !== null) callback({ code: error.code, details: error.details })
-      else callback(null, response)
-    })
-  }
-
-  /** Proposes `command` here, or forwards the call to the leader when this node does not lead. */
-  const write = (method: string, call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>, command: KvCommand, answer: (result: Uint8Array) => unknown): void => {
-    const problem = options.check(command)
-    if (problem !== undefined) {
-      callback(etcdError(problem))
-      return
-    }
-    node.propose(encodePlain(encodeKvCommand(command))).then(
-      (result) => {
-        try {
-          callback(null, answer(result as Uint8Array))
-        } catch (error) {
-          callback(etcdError(error))
-        }
-      },
-      (error: RaftLogError) => {
-        if (error.code === 'ERR_NOT_LEADER' || error.code === 'ERR_LEADERSHIP_TRANSFER') forward(method, call, callback, error)
-        else callback(etcdError(error))
-      },
-    )
-  }
-
-  /** Waits for a ReadIndex unless `serializable`, then answers from this node's state. */
-  const read = (serializable: boolean, callback: grpc.sendUnaryData<unknown>, answer: () => unknown): void => {
-    const ready = serializable ? Promise.resolve(0) : node.read()
-    ready.then(
-      () => {
-        try {
-          callback(null, answer())
-        } catch (error) {
-          callback(etcdError(error))
-        }
-      },
-      (error: unknown) => callback(etcdError(error)),
-    )
-  }
+  const { write, read } = etcdCalls(node, forwarder, 'KV', options.check)
 
   const txnAnswer = (result: Uint8Array): Record<string, unknown> => {
     const outcome = decodeTxnResult(result)
@@ -150,10 +83,7 @@ export function etcdKvService(node: RaftNode, context: ServiceContext, options: 
   }
   return {
     implementation: handlers as grpc.UntypedServiceImplementation,
-    close: () => {
-      for (const client of clients.values()) client.close()
-      clients.clear()
-    },
+    close: () => forwarder.close(),
   }
 }
 

@@ -1,6 +1,8 @@
-// etcd's v3 API on a raftlog node's port: KV whole (etcd-kv-service.ts), Maintenance.Status and
-// Cluster.MemberList (what `etcdctl endpoint status` and `member list` call), and every other
-// method of etcd's services answering UNIMPLEMENTED in words, never a wrong answer.
+// etcd's v3 API on a raftlog node's port: KV, Watch, Lease, Lock, Election and Cluster whole
+// (etcd-kv-service.ts, etcd-watch-service.ts, etcd-lease-service.ts, etcd-recipe-services.ts,
+// etcd-cluster-service.ts: raftlog's membership changes), Maintenance.Status and
+// Maintenance.Snapshot (raftlog's backup file, etcd-snapshot.ts), and every other method of etcd's
+// services answering UNIMPLEMENTED in words, never a wrong answer.
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import * as grpc from '@grpc/grpc-js'
@@ -8,11 +10,34 @@ import type { RaftNode } from '../../raft/node/raft-node.js'
 import { packageRoot } from '../../package-root.js'
 import { DirectoryBytesCache } from '../../net/server/directory-bytes.js'
 import type { ExtraService, ServiceContext } from '../../net/server/node-server.js'
-import { etcdProtocol } from './etcd-protocol.js'
+import { etcdProtocol } from '../../net/etcd-protocol.js'
 import { etcdHeader, etcdKvService, type EtcdKvOptions } from './etcd-kv-service.js'
+import { etcdWatchService } from './etcd-watch-service.js'
+import { etcdLeaseService } from './etcd-lease-service.js'
+import { etcdRecipeServices, recipeHost } from './etcd-recipe-services.js'
+import { LeaderForwarder } from './leader-forwarder.js'
+import { etcdClusterService } from './etcd-cluster-service.js'
+import { etcdSnapshot } from './etcd-snapshot.js'
+import { WatchHub } from '../watch/watch-hub.js'
+import { LeaseClock } from '../lease/lease-clock.js'
+import { encodePlain } from '../../session/session-envelope.js'
+import { encodeKvCommand } from '../kv-state-machine.js'
+import { RaftLogError } from '../../errors.js'
+
+export interface EtcdServiceOptions extends EtcdKvOptions {
+  /** The shortest lease TTL granted (s); see etcdLeaseService. */
+  minLeaseTtlSeconds: number
+  /** How often a watch that asked for progress notifications hears one (ms; etcd's default, 10 minutes). */
+  progressNotifyMs?: number
+}
+
+/** etcd's minimum lease TTL for an election timeout of at most `electionTimeoutMaxMs`: 1.5 election timeouts, in whole seconds, so a new leader is elected before a lease it extends could run out. */
+export function minLeaseTtlSeconds(electionTimeoutMaxMs: number): number {
+  return Math.max(1, Math.ceil((1.5 * electionTimeoutMaxMs) / 1000))
+}
 
 /** What raftlog serves of etcd's API, for the UNIMPLEMENTED answers. */
-const served = 'it serves KV (Range, Put, DeleteRange, Txn, Compact), Maintenance.Status and Cluster.MemberList'
+const served = 'it serves KV (Range, Put, DeleteRange, Txn, Compact), Watch, Lease, Lock, Election, Cluster, Maintenance.Status and Maintenance.Snapshot'
 
 /**
  * The version Status reports: the etcd API raftlog follows, with raftlog's own version as semver
@@ -24,8 +49,31 @@ export function etcdVersion(): string {
 }
 
 /** Every etcd service, ready for NodeServerExtras.services. */
-export function etcdServices(node: RaftNode, context: ServiceContext, options: EtcdKvOptions): ExtraService[] {
+export function etcdServices(node: RaftNode, context: ServiceContext, options: EtcdServiceOptions): ExtraService[] {
   const kv = etcdKvService(node, context, options)
+  const hub = new WatchHub(options.kv)
+  const forwarder = new LeaderForwarder(node, context)
+  const clock = new LeaseClock(options.kv, {
+    leaderTerm: () => {
+      const status = node.status()
+      return status.role === 'leader' ? status.term : undefined
+    },
+    confirmLeadership: async () => {
+      const term = node.status().term
+      const leads = (): boolean => {
+        const status = node.status()
+        return status.role === 'leader' && status.term === term
+      }
+      if (!leads()) throw new RaftLogError('ERR_NOT_LEADER', 'This node does not lead')
+      await node.read()
+      if (!leads()) throw new RaftLogError('ERR_NOT_LEADER', 'This node lost leadership')
+    },
+    propose: async (command) => (await node.propose(encodePlain(encodeKvCommand(command)))) as Uint8Array,
+    now: () => performance.now(),
+  })
+  clock.start()
+  const lease = etcdLeaseService(node, { kv: options.kv, clock, forwarder, minTtlSeconds: options.minLeaseTtlSeconds, check: options.check })
+  const recipes = etcdRecipeServices(node, recipeHost(node, options.kv, hub), forwarder)
   const disk = new DirectoryBytesCache(context.dir)
   const maintenance: grpc.UntypedServiceImplementation = {
     Status: (_call: unknown, callback: grpc.sendUnaryData<unknown>) => {
@@ -47,25 +95,28 @@ export function etcdServices(node: RaftNode, context: ServiceContext, options: E
         (error: Error) => callback({ code: grpc.status.INTERNAL, details: `Cannot measure ${context.dir}: ${error.message}` }),
       )
     },
-  }
-  const cluster: grpc.UntypedServiceImplementation = {
-    MemberList: (_call: unknown, callback: grpc.sendUnaryData<unknown>) => {
-      const configuration = node.configuration
-      const scheme = context.tls ? 'https' : 'http'
-      const member = (id: number, isLearner: boolean): Record<string, unknown> => {
-        const address = context.addressOf(id)
-        const urls = address === '' ? [] : [`${scheme}://${address}`]
-        return { ID: id, name: `node_${id}`, peerURLs: urls, clientURLs: urls, isLearner }
-      }
-      const voters = [...new Set([...configuration.voters, ...configuration.outgoing])].sort((a, b) => a - b)
-      callback(null, { header: etcdHeader(node, options.kv.revision), members: [...voters.map((id) => member(id, false)), ...[...configuration.learners].sort((a, b) => a - b).map((id) => member(id, true))] })
+    Snapshot: (call: grpc.ServerWritableStream<unknown, unknown>) => {
+      void etcdSnapshot(node, call, forwarder, () => etcdHeader(node, options.kv.revision))
     },
   }
+  const cluster = etcdClusterService(node, context, forwarder, () => options.kv.revision)
   return [
     { definition: etcdProtocol.KV.service, implementation: kv.implementation, close: kv.close },
+    { definition: etcdProtocol.Watch.service, implementation: etcdWatchService(node, { kv: options.kv, hub, progressNotifyMs: options.progressNotifyMs }), close: () => hub.close() },
+    {
+      definition: etcdProtocol.Lease.service,
+      implementation: lease,
+      close: () => {
+        clock.stop()
+        forwarder.close()
+      },
+    },
     { definition: etcdProtocol.Maintenance.service, implementation: withUnimplemented('Maintenance', etcdProtocol.Maintenance.service, maintenance) },
-    { definition: etcdProtocol.Cluster.service, implementation: withUnimplemented('Cluster', etcdProtocol.Cluster.service, cluster) },
-    ...(['Watch', 'Lease', 'Auth'] as const).map((name) => ({ definition: etcdProtocol[name].service, implementation: withUnimplemented(name, etcdProtocol[name].service, {}) })),
+    // Membership changes need what raftlog's own need under TLS: a certificate of the cluster CA or the client CA.
+    { definition: etcdProtocol.Cluster.service, implementation: cluster, adminMethods: ['MemberAdd', 'MemberRemove', 'MemberUpdate', 'MemberPromote'] },
+    { definition: etcdProtocol.Lock.service, implementation: recipes.lock },
+    { definition: etcdProtocol.Election.service, implementation: recipes.election },
+    { definition: etcdProtocol.Auth.service, implementation: withUnimplemented('Auth', etcdProtocol.Auth.service, {}) },
   ]
 }
 

@@ -114,7 +114,7 @@ export function txnHasEmptyKey(txn: TxnRequest): boolean {
 }
 
 export function keyValueToWire(kv: KeyValue): Record<string, unknown> {
-  return { key: kv.key, value: kv.value, create_revision: kv.createRevision, mod_revision: kv.modRevision, version: kv.version, lease: 0 }
+  return { key: kv.key, value: kv.value, create_revision: kv.createRevision, mod_revision: kv.modRevision, version: kv.version, lease: kv.lease }
 }
 
 export function rangeToWire(response: RangeResponse, header: unknown): Record<string, unknown> {

@@ -19,9 +19,19 @@ import { checkClientTls, clientChannelCredentials, clientTlsOf, type ClientTls }
 import { describeCallFailure } from './call-failure.js'
 import type { NodeStatus } from './node-status.js'
 import { BackupFailed, receiveSnapshot, type BackupTarget, type SavedSnapshot, type SnapshotStreamStub } from './snapshot-download.js'
+import { EtcdEndpoints } from './etcd/etcd-endpoints.js'
+import type { Bytes } from './etcd/key-range.js'
+import { openWatch, type WatchOptions, type WatchStream } from './etcd/watch-stream.js'
+import { LeaseHandle, leaseTimeToLive, listLeases, revokeLease, type LeaseOptions, type LeaseStatus } from './etcd/lease-handle.js'
+import { acquireLock, type LockHandle, type LockOptions } from './etcd/lock-handle.js'
+import { campaign, electionLeader, observeElection, type CampaignOptions, type ElectionLeader, type Leadership } from './etcd/leadership.js'
 
 export type { NodeStatus } from './node-status.js'
 export type { SavedSnapshot, BackupTarget } from './snapshot-download.js'
+export type { WatchOptions, WatchStream, WatchBatch, WatchEvent } from './etcd/watch-stream.js'
+export type { LeaseHandle, LeaseOptions, LeaseStatus } from './etcd/lease-handle.js'
+export type { LockHandle, LockOptions } from './etcd/lock-handle.js'
+export type { CampaignOptions, ElectionLeader, Leadership } from './etcd/leadership.js'
 
 export interface SaveSnapshotOptions {
   /** How long to look for the leader, and the longest wait for the next piece of the snapshot (ms, default 10000). */
@@ -86,6 +96,8 @@ export class ClusterClient {
   /** Where the next read goes: reads take turns over the nodes. */
   private nextReader = 0
   private readonly credentials: grpc.ChannelCredentials
+  /** The nodes as etcd API servers, for watch, leases, locks and elections (made on first use). */
+  private etcdApi: EtcdEndpoints | undefined
 
   /** `endpoints` are host:port of the nodes (every node, for failFast to judge a majority); `ids[i]` is the node id configured for `endpoints[i]`, when known. */
   constructor(
@@ -98,10 +110,10 @@ export class ClusterClient {
     this.credentials = clientChannelCredentials(options.tls)
   }
 
-  /** A client of every node of a configuration (loadClusterConfig). */
-  static forCluster(cluster: ClusterConfig, options: ClusterClientOptions = {}): ClusterClient {
+  /** A client of every node of a configuration (loadClusterConfig); called on a subclass (KvClient), one of it. */
+  static forCluster<C extends ClusterClient>(this: new (endpoints: string[], ids: (number | null)[], options: ClusterClientOptions) => C, cluster: ClusterConfig, options: ClusterClientOptions = {}): C {
     const tls = options.tls ?? clientTlsOf(cluster)
-    return new ClusterClient(
+    return new this(
       cluster.nodes.map((node) => node.address),
       cluster.nodes.map((node) => node.nodeId),
       { ...options, ...(tls === undefined ? {} : { tls }) },
@@ -302,6 +314,77 @@ export class ClusterClient {
   close(): void {
     for (const stub of this.stubs.values()) stub.close()
     this.stubs.clear()
+    this.etcdApi?.close()
+    this.etcdApi = undefined
+  }
+
+  /**
+   * The events of `key` (or of every key under it, with `prefix`) from `startRevision` (default:
+   * the next write), as an async iterator of batches: every event once, in revision order, with no
+   * gap, across node failures (it resumes on another node from the revision after the last
+   * delivered). A start revision the cluster compacted away ends it with ERR_COMPACTED. Served
+   * over etcd's Watch API on the nodes' ports.
+   */
+  watch(key: Bytes, options: WatchOptions = {}): WatchStream {
+    return openWatch(this.etcd(), key, options)
+  }
+
+  /**
+   * Grants a lease of `ttlSeconds` (raised to the cluster's minimum, 1.5 election timeouts), kept
+   * alive every third of its TTL until revoke() or close(). Attach keys to it with a transaction's
+   * put (lease: handle.id); they are deleted, at one revision, when it expires or is revoked.
+   */
+  grantLease(ttlSeconds: number, options: LeaseOptions = {}): Promise<LeaseHandle> {
+    return LeaseHandle.grant(this.etcd(), ttlSeconds, options)
+  }
+
+  /** Keeps lease `id` (granted elsewhere) alive from now on. ERR_LEASE_NOT_FOUND. */
+  keepLeaseAlive(id: number, timeoutMs = 5000): Promise<LeaseHandle> {
+    return LeaseHandle.attach(this.etcd(), id, timeoutMs)
+  }
+
+  /** Lease `id`'s time left (s; -1 when it does not exist), granted TTL and keys. */
+  leaseTimeToLive(id: number, timeoutMs = 5000): Promise<LeaseStatus> {
+    return leaseTimeToLive(this.etcd(), id, timeoutMs)
+  }
+
+  /** Ends lease `id` now: its keys are deleted at one revision. ERR_LEASE_NOT_FOUND. */
+  revokeLease(id: number, timeoutMs = 5000): Promise<void> {
+    return revokeLease(this.etcd(), id, timeoutMs)
+  }
+
+  /** The ids of every lease. */
+  leases(timeoutMs = 5000): Promise<number[]> {
+    return listLeases(this.etcd(), timeoutMs)
+  }
+
+  /**
+   * Waits until this client holds lock `name` (etcd's lock: fair, first come first served) and
+   * resolves with its key and fencing token. The lock lives as long as its lease (by default its
+   * own, kept alive): a holder that crashes frees it within the TTL. ERR_TIMEOUT, ERR_CANCELLED.
+   */
+  lock(name: Bytes, options: LockOptions = {}): Promise<LockHandle> {
+    return acquireLock(this.etcd(), name, options)
+  }
+
+  /** Waits until this client leads election `name` with `value`; resolves with the leadership (fencing token, proclaim, resign). */
+  campaign(name: Bytes, value: Bytes, options: CampaignOptions = {}): Promise<Leadership> {
+    return campaign(this.etcd(), name, value, options)
+  }
+
+  /** Who leads election `name` now (undefined: no one). */
+  electionLeader(name: Bytes, timeoutMs = 5000): Promise<ElectionLeader | undefined> {
+    return electionLeader(this.etcd(), name, timeoutMs)
+  }
+
+  /** The leaders of election `name` as they change, the current one first, as an async iterator. */
+  observeElection(name: Bytes): AsyncIterable<ElectionLeader> & { close(): void } {
+    return observeElection(this.etcd(), name)
+  }
+
+  private etcd(): EtcdEndpoints {
+    this.etcdApi ??= new EtcdEndpoints(this.endpoints, this.credentials)
+    return this.etcdApi
   }
 
   private openSession(deadline: number, timeoutMs: number): Promise<ClientSession> {

@@ -134,7 +134,8 @@ export interface NodeServerExtras {
   status?: () => Record<string, number>
   /**
    * More gRPC services on the node's port (the etcd v3 API), made once the node runs; under
-   * client_cert_auth each call needs a client certificate, as the client service's do.
+   * client_cert_auth each call needs a client certificate, as the client service's do, and with
+   * any TLS their adminMethods need one, as the client service's membership calls do.
    */
   services?: (node: RaftNode, context: ServiceContext) => ExtraService[]
 }
@@ -143,6 +144,8 @@ export interface NodeServerExtras {
 export interface ExtraService {
   definition: grpc.ServiceDefinition
   implementation: grpc.UntypedServiceImplementation
+  /** Methods that change membership or leadership: with TLS they need a certificate of the cluster CA or the client CA (admin-auth.ts). */
+  adminMethods?: readonly string[]
   /** Called when the node server stops: closes what the service opened (its channels to other members). */
   close?: () => void
 }
@@ -380,7 +383,8 @@ export async function serveNode(options: NodeServerOptions, extras: NodeServerEx
   const addressOf = (id: number): string => node.configuration.addresses[id] || (cluster.nodes.find((n) => n.nodeId === id)?.address ?? '')
   const services = extras.services?.(node, { dir, addressOf, credentialsFor: (id) => peerChannelCredentials(tls, id), tls: tls !== undefined }) ?? []
   for (const service of services) {
-    server.addService(service.definition, tls?.clientAuth === undefined ? service.implementation : requireClientCertificate(service.implementation, tls.clientAuth))
+    const admin = tls === undefined || service.adminMethods === undefined ? service.implementation : requireAdminCertificate(service.implementation, tls, service.adminMethods)
+    server.addService(service.definition, tls?.clientAuth === undefined ? admin : requireClientCertificate(admin, tls.clientAuth))
   }
   const drift = membershipDrift(cluster, node.configuration)
   if (drift !== undefined) (options.logger ?? console).warn(drift)

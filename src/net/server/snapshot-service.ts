@@ -72,7 +72,7 @@ async function saveSnapshot(node: RaftNode, call: PieceStream, options: Snapshot
 }
 
 /** Resolves once the stream wants more (or the call ended). */
-function drained(call: PieceStream): Promise<void> {
+export function drained(call: grpc.ServerWritableStream<unknown, unknown>): Promise<void> {
   return new Promise((resolve) => {
     const done = (): void => {
       call.off('drain', done)

@@ -22,11 +22,11 @@ function adminAuthorities(tls: NodeTls): X509Certificate[] {
   return [...tls.peerAuthorities, ...(tls.clientCa?.authorities ?? [])]
 }
 
-/** `implementation` with its membership and leadership calls refused to callers TLS did not authenticate. */
-export function requireAdminCertificate(implementation: grpc.UntypedServiceImplementation, tls: NodeTls): grpc.UntypedServiceImplementation {
+/** `implementation` with its membership and leadership calls (`methods`) refused to callers TLS did not authenticate. */
+export function requireAdminCertificate(implementation: grpc.UntypedServiceImplementation, tls: NodeTls, methods: readonly string[] = adminMethods): grpc.UntypedServiceImplementation {
   const authorities = adminAuthorities(tls)
   const guarded: grpc.UntypedServiceImplementation = { ...implementation }
-  for (const name of adminMethods) {
+  for (const name of methods) {
     const unary = implementation[name] as ((call: CallWithAuth, callback: grpc.sendUnaryData<unknown>) => void) | undefined
     if (unary === undefined) continue
     guarded[name] = (call: CallWithAuth, callback: grpc.sendUnaryData<unknown>) => {

@@ -1,7 +1,8 @@
 // etcd's own Node client (the `etcd3` package) against three raftlog node servers in this
 // process: what it writes through any node (a follower forwards to the leader) it reads back with
-// the revisions etcd would give; transactions, compaction, Status and MemberList; the services
-// raftlog does not serve answer UNIMPLEMENTED in words. Plaintext, and under client_cert_auth.
+// the revisions etcd would give; transactions, compaction, Status, MemberList, MemberAdd,
+// MemberPromote and MemberRemove; the services raftlog does not serve answer UNIMPLEMENTED in
+// words. Plaintext, and under client_cert_auth.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -104,7 +105,178 @@ describe('the etcd3 client against raftlog', () => {
       expect(Number(status.leader)).toBe((await settled(plain)).leader.node.id)
       const members = await client.cluster.memberList({})
       expect(members.members.map((member) => [member.ID, member.name, member.clientURLs])).toEqual([1, 2, 3].map((id) => [String(id), `node_${id}`, [`http://${address(plain, id)}`]]))
-      await expect(client.lease(10).grant()).rejects.toThrow(/raftlog does not serve etcdserverpb.Lease\/LeaseGrant yet/)
+      await expect(client.maintenance.defragment({})).rejects.toThrow(/raftlog does not serve etcdserverpb.Maintenance\/Defragment yet/)
+    } finally {
+      client.close()
+    }
+  })
+})
+
+describe('membership through the etcd3 client', () => {
+  it('adds a learner (the leader picks the next id, never a removed one), refuses to promote it while it does not run, removes it', async () => {
+    const client = clientOf(plain, await followerId(plain))
+    try {
+      const url = 'http://127.0.0.1:1'
+      const added = await client.cluster.memberAdd({ peerURLs: [url], isLearner: true })
+      const id = Number(added.member.ID)
+      expect(id).toBeGreaterThan(3)
+      expect(added.member).toMatchObject({ name: `node_${id}`, peerURLs: [url], isLearner: true })
+      expect(added.members.map((member) => [Number(member.ID), member.isLearner])).toEqual([[1, false], [2, false], [3, false], [id, true]])
+      await expect(client.cluster.memberAdd({ peerURLs: [url] })).rejects.toThrow(/etcdserver: Peer URLs already exists/)
+      await expect(client.cluster.memberPromote({ ID: String(id) })).rejects.toThrow(/etcdserver: can only promote a learner member which is in sync with leader/)
+      await expect(client.cluster.memberPromote({ ID: '1' })).rejects.toThrow(/etcdserver: can only promote a learner member$/)
+      const removed = await client.cluster.memberRemove({ ID: String(id) })
+      expect(removed.members.map((member) => Number(member.ID))).toEqual([1, 2, 3])
+      await expect(client.cluster.memberRemove({ ID: String(id) })).rejects.toThrow(/etcdserver: member not found/)
+      const again = await client.cluster.memberAdd({ peerURLs: [url], isLearner: true })
+      expect(Number(again.member.ID)).toBe(id + 1)
+      await client.cluster.memberRemove({ ID: again.member.ID })
+    } finally {
+      client.close()
+    }
+  })
+
+  it('refuses membership changes to a caller without a certificate when client_cert_auth is off, as raftlog member does', async () => {
+    const peerOnly = await startServers(true, {}, { clientCertAuth: false })
+    try {
+      const follower = await followerId(peerOnly)
+      const anonymous = new Etcd3({ hosts: `https://${address(peerOnly, follower)}`, credentials: { rootCertificate: readFileSync(join(peerOnly.certs as string, 'ca.crt')) } })
+      try {
+        // Keys and the member list are anyone's here; changes are not.
+        expect((await anonymous.cluster.memberList({})).members).toHaveLength(3)
+        await expect(anonymous.cluster.memberAdd({ peerURLs: ['https://127.0.0.1:1'], isLearner: true })).rejects.toThrow(/Membership and leadership calls to a cluster with TLS need a client certificate signed by the cluster CA/)
+        await expect(anonymous.cluster.memberRemove({ ID: '1' })).rejects.toThrow(/need a client certificate/)
+        await expect(anonymous.cluster.memberPromote({ ID: '1' })).rejects.toThrow(/need a client certificate/)
+        await expect(anonymous.cluster.memberUpdate({ ID: '1', peerURLs: ['https://127.0.0.1:1'] })).rejects.toThrow(/need a client certificate/)
+      } finally {
+        anonymous.close()
+      }
+      // With the client certificate, through the follower (which passes it on to the leader under its own).
+      const client = clientOf(peerOnly, follower)
+      try {
+        const added = await client.cluster.memberAdd({ peerURLs: ['https://127.0.0.1:1'], isLearner: true })
+        await client.cluster.memberRemove({ ID: added.member.ID })
+      } finally {
+        client.close()
+      }
+    } finally {
+      await stopServers(peerOnly)
+    }
+  })
+
+  it('takes https:// peer URLs on a TLS cluster and refuses http://, naming the URL', async () => {
+    const client = clientOf(secure, await followerId(secure))
+    try {
+      await expect(client.cluster.memberAdd({ peerURLs: ['http://127.0.0.1:1'], isLearner: true })).rejects.toThrow(/given member URLs are invalid: "http:\/\/127.0.0.1:1" is not https:\/\/: this cluster serves TLS/)
+      const added = await client.cluster.memberAdd({ peerURLs: ['https://127.0.0.1:1'], isLearner: true })
+      expect(added.member.peerURLs).toEqual(['https://127.0.0.1:1'])
+      await client.cluster.memberRemove({ ID: added.member.ID })
+    } finally {
+      client.close()
+    }
+  })
+})
+
+/** Resolves once `check` holds, polling; fails after `ms`. */
+async function eventually(check: () => Promise<boolean> | boolean, ms: number, what: string): Promise<void> {
+  const until = Date.now() + ms
+  while (!(await check())) {
+    if (Date.now() > until) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
+
+describe('watch through the etcd3 client', () => {
+  it('reports every event of a prefix once, in revision order, live and replayed from a past revision', async () => {
+    const watching = clientOf(plain, await followerId(plain))
+    const writer = clientOf(plain, (await settled(plain)).leader.node.id)
+    try {
+      const start = Number((await writer.put('w/first').value('0').exec()).header.revision)
+      const seen: string[] = []
+      const watcher = await watching.watch().prefix('w/').startRevision(String(start)).create()
+      watcher.on('put', (kv) => seen.push(`put ${kv.key.toString()}=${kv.value.toString()}@${kv.mod_revision}`))
+      watcher.on('delete', (kv) => seen.push(`delete ${kv.key.toString()}@${kv.mod_revision}`))
+      const expected = [`put w/first=0@${start}`]
+      for (let i = 1; i <= 20; i++) {
+        const revision = Number((await writer.put(`w/${i % 3}`).value(String(i)).exec()).header.revision)
+        expected.push(`put w/${i % 3}=${i}@${revision}`)
+      }
+      const deleted = Number((await writer.delete().key('w/first').exec()).header.revision)
+      expected.push(`delete w/first@${deleted}`)
+      await writer.put('other/x').value('not watched')
+      await eventually(() => seen.length >= expected.length, 5000, `${expected.length} events`)
+      expect(seen).toEqual(expected)
+      await watcher.cancel()
+    } finally {
+      watching.close()
+      writer.close()
+    }
+  })
+
+  it('gives the previous value on request, and cancels a watch from a compacted revision in etcd\'s words', async () => {
+    // At the leader: a follower serves a watch from its own store, which may not have applied the compaction yet.
+    const client = clientOf(plain, (await settled(plain)).leader.node.id)
+    try {
+      const first = Number((await client.put('wc/k').value('a').exec()).header.revision)
+      await client.put('wc/k').value('b')
+      const third = Number((await client.put('wc/k').value('c').exec()).header.revision)
+      const previous: string[] = []
+      const watcher = await client.watch().key('wc/k').startRevision(String(third)).withPreviousKV().create()
+      watcher.on('put', (kv, prev) => previous.push(`${kv.value.toString()}<${prev?.value.toString() ?? '-'}`))
+      await eventually(() => previous.length === 1, 5000, 'the replayed put')
+      expect(previous).toEqual(['c<b'])
+      await watcher.cancel()
+      await client.kv.compact({ revision: String(third) })
+      const errors: Error[] = []
+      // etcd answers "created", then "canceled" at once: listen before the watch is created.
+      const stale = client.watch().key('wc/k').startRevision(String(first)).watcher()
+      stale.on('error', (error) => errors.push(error))
+      await eventually(() => errors.length > 0, 5000, 'the compacted answer')
+      expect(errors[0]?.message).toMatch(/required revision has been compacted/)
+    } finally {
+      client.close()
+    }
+  })
+})
+
+describe('leases through the etcd3 client', () => {
+  it('attach keys that vanish together when the lease is revoked, and tell their TTL and keys', async () => {
+    const client = clientOf(plain, await followerId(plain))
+    try {
+      const lease = client.lease(30, { autoKeepAlive: false })
+      const id = await lease.grant()
+      await lease.put('lease/a').value('1')
+      await lease.put('lease/b').value('2')
+      await client.put('lease/c').value('3')
+      const ttl = await client.leaseClient.leaseTimeToLive({ ID: id, keys: true })
+      expect([Number(ttl.grantedTTL), ttl.keys.map(String)]).toEqual([30, ['lease/a', 'lease/b']])
+      expect(Number(ttl.TTL)).toBeGreaterThan(25)
+      expect((await client.leaseClient.leaseLeases()).leases.map((status) => status.ID)).toContain(id)
+      const before = Number((await client.get('lease/c').exec()).header.revision)
+      await lease.revoke()
+      const after = await client.getAll().prefix('lease/').exec()
+      expect(after.kvs.map((kv) => kv.key.toString())).toEqual(['lease/c'])
+      // Both keys went at one revision.
+      expect(Number(after.header.revision)).toBe(before + 1)
+      expect(Number((await client.leaseClient.leaseTimeToLive({ ID: id })).TTL)).toBe(-1)
+    } finally {
+      client.close()
+    }
+  })
+
+  it('keep a lease alive through a follower, and let one without keep-alives expire', async () => {
+    const client = clientOf(plain, await followerId(plain))
+    try {
+      const kept = client.lease(1)
+      await kept.put('alive/k').value('v')
+      const dropped = client.lease(1, { autoKeepAlive: false })
+      await dropped.put('expires/k').value('v')
+      await eventually(async () => (await client.get('expires/k').string()) === null, 5000, 'the lease without keep-alives to expire')
+      // Three TTLs later the kept lease's key is still there.
+      await new Promise((resolve) => setTimeout(resolve, 3000))
+      expect(await client.get('alive/k').string()).toBe('v')
+      await kept.revoke()
+      expect(await client.get('alive/k').string()).toBeNull()
     } finally {
       client.close()
     }

@@ -53,6 +53,21 @@ describe('without the native addon', () => {
     expect(JSON.parse(output)).toEqual({ put: true, value: 'v' })
   })
 
+  it("KvClient's etcd calls (txn, range, compact) work through a real cluster", async () => {
+    await settled(cluster!)
+    const endpoints = cluster!.config.nodes.map((node) => `${node.ipAddress}:${node.port}`)
+    const output = await runScript(`
+      import { KvClient } from ${JSON.stringify(join(copy, 'dist', 'net-entry.js'))}
+      const client = new KvClient(${JSON.stringify(endpoints)}, [], { failFast: true })
+      const put = await client.txn({ compare: [{ key: 'etcd/k', target: 'version', result: 'equal', operand: 0 }], success: [{ put: { key: 'etcd/k', value: 'v' } }] }, 10000)
+      const range = await client.range({ key: 'etcd/', prefix: true }, 10000)
+      const compacted = await client.compact(put.revision, 10000)
+      console.log(JSON.stringify({ succeeded: put.succeeded, keys: range.kvs.map((kv) => kv.key.toString()), compacted: compacted.compacted === put.revision }))
+      client.close()
+    `)
+    expect(JSON.parse(output)).toEqual({ succeeded: true, keys: ['etcd/k'], compacted: true })
+  })
+
   it('a client saves a backup of the cluster, and the CLI checks it', async () => {
     await settled(cluster!)
     const endpoints = cluster!.config.nodes.map((node) => `${node.ipAddress}:${node.port}`)

@@ -1,0 +1,105 @@
+// etcd's v3lock and v3election services on a raftlog node: the concurrency recipes (lock-recipe.ts,
+// election-recipe.ts) run on the leader, where their writes are proposed; a follower forwards
+// Lock, Unlock, Campaign, Proclaim and Resign there. Leader and Observe only read, so any node
+// serves them from its own store after a ReadIndex. A call its client cancels stops waiting (and
+// a waiting Lock or Campaign deletes its key, as etcd's does).
+import * as grpc from '@grpc/grpc-js'
+import type { RaftNode } from '../../raft/node/raft-node.js'
+import { encodePlain } from '../../session/session-envelope.js'
+import { decodeTxnResult, encodeKvCommand, type KvStateMachine } from '../kv-state-machine.js'
+import type { WatchHub } from '../watch/watch-hub.js'
+import type { RecipeHost } from '../recipes/recipe-host.js'
+import { acquire, release } from '../recipes/lock-recipe.js'
+import { campaign, leaderOf, observe, proclaim, resign, type LeaderKey } from '../recipes/election-recipe.js'
+import { etcdError } from './etcd-errors.js'
+import { etcdHeader } from './etcd-kv-service.js'
+import { LeaderForwarder } from './leader-forwarder.js'
+import { keyValueToWire } from './etcd-wire.js'
+import type { EtcdServices } from '../../net/etcd-protocol.js'
+
+type UnaryCall<T> = grpc.ServerUnaryCall<T, unknown>
+interface WireLeaderKey {
+  name?: Buffer
+  key?: Buffer
+  rev?: number
+  lease?: number
+}
+
+/** A RecipeHost over `node`'s log, store and watches. */
+export function recipeHost(node: RaftNode, kv: KvStateMachine, hub: WatchHub): RecipeHost {
+  return {
+    kv,
+    hub,
+    txn: async (txn) => decodeTxnResult((await node.propose(encodePlain(encodeKvCommand({ op: 'txn', txn })))) as Uint8Array),
+    read: async () => {
+      await node.read()
+    },
+  }
+}
+
+export function etcdRecipeServices(node: RaftNode, host: RecipeHost, forwarder: LeaderForwarder): { lock: grpc.UntypedServiceImplementation; election: grpc.UntypedServiceImplementation } {
+  const header = (): Record<string, unknown> => etcdHeader(node, host.kv.revision)
+  /** Runs `work` here when this node leads, else forwards the call to the leader's `service`.`method`. */
+  const onLeader = <T>(service: keyof EtcdServices, method: string, call: UnaryCall<T>, callback: grpc.sendUnaryData<unknown>, work: (signal: AbortSignal) => Promise<unknown>): void => {
+    if (node.status().role !== 'leader' && !LeaderForwarder.forwarded(call)) {
+      forwarder.unary(service, method, call as UnaryCall<unknown>, callback, { code: 'ERR_NOT_LEADER', message: 'This node does not lead' })
+      return
+    }
+    const controller = new AbortController()
+    call.on('cancelled', () => controller.abort())
+    work(controller.signal).then(
+      (response) => callback(null, response),
+      (error: unknown) => callback(etcdError(error)),
+    )
+  }
+  const leaderKey = (wire: WireLeaderKey | undefined): LeaderKey => ({ name: wire?.name ?? Buffer.alloc(0), key: wire?.key ?? Buffer.alloc(0), rev: Number(wire?.rev ?? 0), lease: Number(wire?.lease ?? 0) })
+
+  const lock: grpc.UntypedServiceImplementation = {
+    Lock: (call: UnaryCall<{ name?: Buffer; lease?: number }>, callback: grpc.sendUnaryData<unknown>) =>
+      onLeader('Lock', 'Lock', call, callback, async (signal) => {
+        const name = call.request.name ?? Buffer.alloc(0)
+        const held = await acquire(host, Buffer.concat([name, Buffer.from('/')]), Number(call.request.lease ?? 0), Buffer.alloc(0), signal)
+        return { header: etcdHeader(node, held.revision), key: held.key, fencing_token: held.createRevision }
+      }),
+    Unlock: (call: UnaryCall<{ key?: Buffer }>, callback: grpc.sendUnaryData<unknown>) =>
+      onLeader('Lock', 'Unlock', call, callback, async () => {
+        await release(host, call.request.key ?? Buffer.alloc(0))
+        return { header: header() }
+      }),
+  }
+
+  const election: grpc.UntypedServiceImplementation = {
+    Campaign: (call: UnaryCall<{ name?: Buffer; lease?: number; value?: Buffer }>, callback: grpc.sendUnaryData<unknown>) =>
+      onLeader('Election', 'Campaign', call, callback, async (signal) => {
+        const leader = await campaign(host, call.request.name ?? Buffer.alloc(0), Number(call.request.lease ?? 0), call.request.value ?? Buffer.alloc(0), signal)
+        return { header: header(), leader }
+      }),
+    Proclaim: (call: UnaryCall<{ leader?: WireLeaderKey; value?: Buffer }>, callback: grpc.sendUnaryData<unknown>) =>
+      onLeader('Election', 'Proclaim', call, callback, async () => {
+        await proclaim(host, leaderKey(call.request.leader), call.request.value ?? Buffer.alloc(0))
+        return { header: header() }
+      }),
+    Resign: (call: UnaryCall<{ leader?: WireLeaderKey }>, callback: grpc.sendUnaryData<unknown>) =>
+      onLeader('Election', 'Resign', call, callback, async () => {
+        await resign(host, leaderKey(call.request.leader))
+        return { header: header() }
+      }),
+    Leader: (call: UnaryCall<{ name?: Buffer }>, callback: grpc.sendUnaryData<unknown>) => {
+      leaderOf(host, call.request.name ?? Buffer.alloc(0)).then(
+        (kv) => callback(null, { header: header(), kv: keyValueToWire(kv) }),
+        (error: unknown) => callback(etcdError(error)),
+      )
+    },
+    Observe: (call: grpc.ServerWritableStream<{ name?: Buffer }, unknown>) => {
+      const controller = new AbortController()
+      const stop = (): void => controller.abort()
+      call.on('cancelled', stop)
+      call.on('close', stop)
+      observe(host, call.request.name ?? Buffer.alloc(0), controller.signal, (kv) => call.write({ header: header(), kv: keyValueToWire(kv) })).then(
+        () => call.end(),
+        (error: unknown) => call.emit('error', etcdError(error)),
+      )
+    },
+  }
+  return { lock, election }
+}

@@ -1,0 +1,154 @@
+// etcd's Watch service on a raftlog node: one bidirectional stream carries many watches (create,
+// cancel, progress requests in; created, events, canceled and progress responses out), served by
+// whichever node the client reached, from its own store (watch-hub.ts), as etcd serves watches
+// from any member. A client that reconnects (to any node, after a leader change or a kill) resumes
+// by asking again from the revision after the last it saw.
+import * as grpc from '@grpc/grpc-js'
+import type { RaftNode } from '../../raft/node/raft-node.js'
+import type { KvStateMachine } from '../kv-state-machine.js'
+import type { KeyEvent } from '../mvcc-store.js'
+import { keyValue } from '../kv-txn.js'
+import type { Watch, WatchHub } from '../watch/watch-hub.js'
+import { keyValueToWire } from './etcd-wire.js'
+import { etcdHeader } from './etcd-kv-service.js'
+
+/** Responses a stream may have queued, unsent, before the watch that adds one is cancelled as too slow (its memory stays bounded). */
+export const maxQueuedWatchResponses = 1024
+/** Events in one response at most; a revision is never split, so one response may hold more. */
+const maxEventsPerResponse = 1000
+/** etcd's default progress notification interval (--experimental-watch-progress-notify-interval). */
+export const defaultProgressNotifyMs = 10 * 60 * 1000
+
+interface WireWatchRequest {
+  request_union?: 'create_request' | 'cancel_request' | 'progress_request'
+  create_request?: { key?: Buffer; range_end?: Buffer; start_revision?: number; progress_notify?: boolean; filters?: string[]; prev_kv?: boolean; watch_id?: number }
+  cancel_request?: { watch_id?: number }
+}
+
+export interface EtcdWatchOptions {
+  kv: KvStateMachine
+  hub: WatchHub
+  /** How often a watch that asked for progress notifications hears one when nothing happened (ms). */
+  progressNotifyMs?: number
+}
+
+export function etcdWatchService(node: RaftNode, options: EtcdWatchOptions): grpc.UntypedServiceImplementation {
+  return {
+    Watch: (call: grpc.ServerDuplexStream<WireWatchRequest, unknown>) => serveWatchStream(node, options, call),
+  }
+}
+
+interface StreamWatch {
+  watch: Watch | undefined
+  prevKv: boolean
+  progressNotify: boolean
+  /** Something was sent since the last progress tick. */
+  sent: boolean
+}
+
+function serveWatchStream(node: RaftNode, options: EtcdWatchOptions, call: grpc.ServerDuplexStream<WireWatchRequest, unknown>): void {
+  const { kv, hub } = options
+  const watches = new Map<number, StreamWatch>()
+  let nextId = 0
+  let open = true
+  const header = (): Record<string, unknown> => etcdHeader(node, kv.revision)
+  const send = (response: Record<string, unknown>): boolean => {
+    if (!open) return false
+    call.write({ header: header(), ...response })
+    return call.writableLength <= maxQueuedWatchResponses
+  }
+  const cancel = (id: number, reason: string, extra: Record<string, unknown> = {}): void => {
+    const entry = watches.get(id)
+    watches.delete(id)
+    entry?.watch?.cancel()
+    if (entry !== undefined || reason !== '') send({ watch_id: id, canceled: true, cancel_reason: reason, ...extra })
+  }
+
+  const create = (request: NonNullable<WireWatchRequest['create_request']>): void => {
+    let id = Number(request.watch_id ?? 0)
+    if (id === 0) {
+      while (watches.has(nextId)) nextId++
+      id = nextId++
+    } else if (watches.has(id)) {
+      send({ watch_id: id, created: true, canceled: true, cancel_reason: `etcdserver: mvcc: watcher with the ID ${id} exists already on this stream` })
+      return
+    }
+    const filters = request.filters ?? []
+    const entry: StreamWatch = { watch: undefined, prevKv: request.prev_kv === true, progressNotify: request.progress_notify === true, sent: false }
+    watches.set(id, entry)
+    send({ watch_id: id, created: true })
+    const deliver = (events: KeyEvent[]): void => {
+      for (const part of byRevision(events)) {
+        entry.sent = true
+        if (!send({ watch_id: id, events: part.map((event) => eventToWire(event, entry.prevKv)) })) {
+          cancel(id, `raftlog: watcher too slow: more than ${maxQueuedWatchResponses} responses queued on its stream; watch again from revision ${(part.at(-1) as KeyEvent).change.mod + 1}`)
+          throw new Error('watch cancelled as too slow')
+        }
+      }
+    }
+    entry.watch = hub.watch(
+      { key: request.key ?? Buffer.alloc(0), rangeEnd: request.range_end ?? Buffer.alloc(0), startRevision: Number(request.start_revision ?? 0), noPut: filters.includes('NOPUT'), noDelete: filters.includes('NODELETE') },
+      {
+        events: deliver,
+        compacted: (compactRevision) => {
+          watches.delete(id)
+          send({ watch_id: id, canceled: true, compact_revision: compactRevision, cancel_reason: 'etcdserver: mvcc: required revision has been compacted' })
+        },
+      },
+    )
+  }
+
+  const progress = setInterval(() => {
+    for (const [id, entry] of watches) {
+      if (entry.progressNotify && !entry.sent) send({ watch_id: id, events: [] })
+      entry.sent = false
+    }
+  }, options.progressNotifyMs ?? defaultProgressNotifyMs)
+  progress.unref()
+
+  const close = (): void => {
+    if (!open) return
+    open = false
+    clearInterval(progress)
+    for (const entry of watches.values()) entry.watch?.cancel()
+    watches.clear()
+  }
+  call.on('data', (request: WireWatchRequest) => {
+    if (request.request_union === 'create_request' && request.create_request !== undefined) create(request.create_request)
+    else if (request.request_union === 'cancel_request') cancel(Number(request.cancel_request?.watch_id ?? 0), '')
+    // A progress request: every watch of the stream is at the store's revision (etcd answers with watch id -1).
+    else if (request.request_union === 'progress_request') send({ watch_id: -1 })
+  })
+  call.on('end', () => {
+    close()
+    call.end()
+  })
+  call.on('error', close)
+  call.on('cancelled', close)
+  call.on('close', close)
+}
+
+/** `events` cut into responses of whole revisions, about maxEventsPerResponse events each. */
+function byRevision(events: KeyEvent[]): KeyEvent[][] {
+  if (events.length <= maxEventsPerResponse) return [events]
+  const parts: KeyEvent[][] = []
+  let part: KeyEvent[] = []
+  for (const event of events) {
+    const last = part.at(-1)
+    if (part.length >= maxEventsPerResponse && last !== undefined && last.change.mod !== event.change.mod) {
+      parts.push(part)
+      part = []
+    }
+    part.push(event)
+  }
+  if (part.length > 0) parts.push(part)
+  return parts
+}
+
+/** etcd's Event: a delete's kv holds the key and the delete's revision alone. */
+function eventToWire(event: KeyEvent, withPrevious: boolean): Record<string, unknown> {
+  const deleted = event.change.value === undefined
+  const kv = deleted ? { key: Buffer.from(event.key, 'latin1'), mod_revision: event.change.mod } : keyValueToWire(keyValue(event.key, event.change))
+  const prev = withPrevious && event.prev !== undefined ? { prev_kv: keyValueToWire(keyValue(event.key, event.prev)) } : {}
+  return { type: deleted ? 'DELETE' : 'PUT', kv, ...prev }
+}

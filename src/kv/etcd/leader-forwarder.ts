@@ -1,0 +1,113 @@
+// Calls a follower passes to the leader: etcdctl and etcd's clients do not follow redirects, so a
+// write (or a lease call only the leader's clock can answer) reaching a follower goes to the
+// leader over the node's port, and the leader's answer comes back as if the follower gave it.
+// A forwarded call carries a header: the node it reaches answers or refuses, never forwards again.
+import * as grpc from '@grpc/grpc-js'
+import type { RaftNode } from '../../raft/node/raft-node.js'
+import type { ServiceContext } from '../../net/server/node-server.js'
+import { etcdProtocol, type EtcdServices } from '../../net/etcd-protocol.js'
+import { etcdError } from './etcd-errors.js'
+
+/** Metadata a forwarded call carries. */
+const forwardedHeader = 'raftlog-forwarded-by'
+/** How long a forwarded call may take on the leader (ms); the client's own deadline usually ends it sooner. */
+const forwardTimeoutMs = 30_000
+
+type ServiceName = keyof EtcdServices
+type UnaryMethod = (request: unknown, metadata: grpc.Metadata, options: grpc.CallOptions, callback: (error: grpc.ServiceError | null, response?: unknown) => void) => void
+type ServerStreamMethod = (request: unknown, metadata: grpc.Metadata, options: grpc.CallOptions) => grpc.ClientReadableStream<unknown>
+type StreamMethod = (metadata: grpc.Metadata, options?: grpc.CallOptions) => grpc.ClientDuplexStream<unknown, unknown>
+
+export class LeaderForwarder {
+  private readonly clients = new Map<string, grpc.Client>()
+
+  constructor(
+    private readonly node: RaftNode,
+    private readonly context: ServiceContext,
+  ) {}
+
+  /** Whether `call` came from another member (then it must be answered here). */
+  static forwarded(call: { metadata: grpc.Metadata }): boolean {
+    return call.metadata.get(forwardedHeader).length > 0
+  }
+
+  /**
+   * Sends a unary call's request to the leader's `service` and answers with what it answers; with
+   * no leader known (or a call forwarded already) answers `cause` as etcd's error.
+   */
+  unary(service: ServiceName, method: string, call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>, cause: unknown): void {
+    const client = this.leaderClient(service, cause)
+    if (client === undefined || LeaderForwarder.forwarded(call)) {
+      callback(etcdError(cause))
+      return
+    }
+    const deadline = Math.min(call.getDeadline() instanceof Date ? (call.getDeadline() as Date).getTime() : Infinity, Date.now() + forwardTimeoutMs)
+    const send = (client as unknown as Record<string, UnaryMethod>)[method] as UnaryMethod
+    send.call(client, call.request, this.metadata(), { deadline }, (error, response) => {
+      if (error !== null) callback({ code: error.code, details: leaderGone(error) ? 'etcdserver: leader changed' : error.details })
+      else callback(null, response)
+    })
+  }
+
+  /**
+   * Sends a server-streaming call's request to the leader's `service` and passes its messages back
+   * as the caller takes them (the leader's stream waits while the caller's is full); with no
+   * leader known (or a call forwarded already) answers `cause` as etcd's error.
+   */
+  serverStream(service: ServiceName, method: string, call: grpc.ServerWritableStream<unknown, unknown>, cause: unknown): void {
+    const client = this.leaderClient(service, cause)
+    if (client === undefined || LeaderForwarder.forwarded(call)) {
+      call.emit('error', etcdError(cause))
+      return
+    }
+    const open = (client as unknown as Record<string, ServerStreamMethod>)[method] as ServerStreamMethod
+    const upstream = open.call(client, call.request, this.metadata(), {})
+    call.on('cancelled', () => upstream.cancel())
+    upstream.on('data', (message: unknown) => {
+      if (call.write(message)) return
+      upstream.pause()
+      call.once('drain', () => upstream.resume())
+    })
+    upstream.on('end', () => call.end())
+    upstream.on('error', (error: grpc.ServiceError) => {
+      if (error.code !== grpc.status.CANCELLED || !call.cancelled) call.emit('error', { code: error.code, details: leaderGone(error) ? 'etcdserver: leader changed' : error.details })
+    })
+  }
+
+  /** A stream to the leader's `service`.`method`, or undefined when no other node is known to lead. */
+  stream(service: ServiceName, method: string): grpc.ClientDuplexStream<unknown, unknown> | undefined {
+    const client = this.leaderClient(service, undefined)
+    if (client === undefined) return undefined
+    const open = (client as unknown as Record<string, StreamMethod>)[method] as StreamMethod
+    return open.call(client, this.metadata())
+  }
+
+  close(): void {
+    for (const client of this.clients.values()) client.close()
+    this.clients.clear()
+  }
+
+  private metadata(): grpc.Metadata {
+    const metadata = new grpc.Metadata()
+    metadata.set(forwardedHeader, String(this.node.id))
+    return metadata
+  }
+
+  private leaderClient(service: ServiceName, cause: unknown): grpc.Client | undefined {
+    const leaderId = (cause as { leaderId?: number } | undefined)?.leaderId ?? this.node.status().leaderId
+    const address = leaderId > 0 && leaderId !== this.node.id ? this.context.addressOf(leaderId) : ''
+    if (address === '') return undefined
+    const key = `${service}:${leaderId}@${address}`
+    let client = this.clients.get(key)
+    if (client === undefined) {
+      client = new etcdProtocol[service](address, this.context.credentialsFor(leaderId))
+      this.clients.set(key, client)
+    }
+    return client
+  }
+}
+
+/** A leader that stopped answering: etcd's clients retry "leader changed", not raw connection text. */
+function leaderGone(error: grpc.ServiceError): boolean {
+  return error.code === grpc.status.UNAVAILABLE && !error.details.startsWith('etcdserver:')
+}

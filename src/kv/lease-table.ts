@@ -1,0 +1,73 @@
+// The leases of the key-value store as the log decides them (etcd's lessor, less its clock): which
+// leases exist, the TTL each was granted with, and the keys attached to each. Every node holds the
+// same table at the same index. When a lease expires is not here: the leader's clock decides that
+// (lease-clock.ts) and commits a revoke, so every replica and every replay agree.
+import { RaftLogError } from '../errors.js'
+
+/** Largest TTL a lease may be granted with (s), as etcd's MaxLeaseTTL. */
+export const maxLeaseTtlSeconds = 9_000_000_000
+/** Largest lease id: ids are JavaScript numbers on the wire and in the state. */
+export const maxLeaseId = Number.MAX_SAFE_INTEGER
+
+export interface LeaseInfo {
+  readonly id: number
+  /** The TTL it was granted with (s). */
+  readonly ttl: number
+}
+
+export class LeaseTable {
+  private readonly leases = new Map<number, { ttl: number; keys: Set<string> }>()
+
+  get size(): number {
+    return this.leases.size
+  }
+
+  has(id: number): boolean {
+    return this.leases.has(id)
+  }
+
+  /** The granted TTL of `id` (s), or undefined. */
+  ttlOf(id: number): number | undefined {
+    return this.leases.get(id)?.ttl
+  }
+
+  /** ERR_LEASE_EXISTS when `id` is granted already; ERR_BAD_ARGUMENT for an id or TTL out of range. */
+  grant(id: number, ttl: number): void {
+    if (!Number.isSafeInteger(id) || id <= 0) throw new RaftLogError('ERR_BAD_ARGUMENT', `A lease id must be a whole number from 1 to ${maxLeaseId}, got ${id}`)
+    if (!Number.isSafeInteger(ttl) || ttl <= 0 || ttl > maxLeaseTtlSeconds) throw new RaftLogError('ERR_BAD_ARGUMENT', `A lease TTL must be from 1 to ${maxLeaseTtlSeconds} seconds, got ${ttl}`)
+    if (this.leases.has(id)) throw new RaftLogError('ERR_LEASE_EXISTS', `Lease ${id} exists already`)
+    this.leases.set(id, { ttl, keys: new Set() })
+  }
+
+  /** Forgets `id`; answers the keys that were attached to it, in byte order. ERR_LEASE_NOT_FOUND. */
+  revoke(id: number): string[] {
+    const lease = this.leases.get(id)
+    if (lease === undefined) throw new RaftLogError('ERR_LEASE_NOT_FOUND', `Lease ${id} not found`)
+    this.leases.delete(id)
+    return Array.from(lease.keys).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+  }
+
+  /** The keys attached to `id` (binary strings), or undefined when there is no such lease. */
+  keysOf(id: number): ReadonlySet<string> | undefined {
+    return this.leases.get(id)?.keys
+  }
+
+  attach(id: number, key: string): void {
+    this.leases.get(id)?.keys.add(key)
+  }
+
+  detach(id: number, key: string): void {
+    this.leases.get(id)?.keys.delete(key)
+  }
+
+  /** Every lease, by id. */
+  list(): LeaseInfo[] {
+    return Array.from(this.leases, ([id, { ttl }]) => ({ id, ttl })).sort((a, b) => a.id - b.id)
+  }
+
+  /** Replaces every lease with `leases`, with no keys attached (the caller attaches them). */
+  load(leases: readonly LeaseInfo[]): void {
+    this.leases.clear()
+    for (const { id, ttl } of leases) this.leases.set(id, { ttl, keys: new Set() })
+  }
+}

@@ -1,0 +1,86 @@
+// etcd's election recipe (clientv3/concurrency Election), run on the leader: campaigning is
+// taking a lock under NAME/ whose key holds the candidate's value; the key created first leads.
+// The leader key's create revision is the leadership's fencing token.
+import { RaftLogError } from '../../errors.js'
+import type { KeyValue } from '../kv-txn.js'
+import { acquire, type Held } from './lock-recipe.js'
+import { firstCreated, nextEvent, putOp, rangeRequest, type RecipeHost } from './recipe-host.js'
+
+/** Who leads: the key, its create revision (the fencing token) and the lease it is attached to. */
+export interface LeaderKey {
+  name: Buffer
+  key: Buffer
+  rev: number
+  lease: number
+}
+
+export function electionPrefix(name: Buffer): Buffer {
+  return Buffer.concat([name, Buffer.from('/')])
+}
+
+/** Waits until the caller leads election `name` with `value`; a caller that campaigned before with this lease takes up its own key, with the new value. */
+export async function campaign(host: RecipeHost, name: Buffer, lease: number, value: Buffer, signal: AbortSignal): Promise<LeaderKey> {
+  const held: Held = await acquire(host, electionPrefix(name), lease, value, signal)
+  const leader = { name, key: held.key, rev: held.createRevision, lease }
+  const current = host.kv.range(rangeRequest(held.key)).kvs[0]
+  if (current !== undefined && !current.value.equals(value)) await proclaim(host, leader, value)
+  return leader
+}
+
+/** Sets the leader's value. ERR_NOT_ELECTION_LEADER when `leader` no longer leads (its key is gone or another). */
+export async function proclaim(host: RecipeHost, leader: LeaderKey, value: Buffer): Promise<void> {
+  const outcome = await host.txn({ compare: [{ key: leader.key, rangeEnd: Buffer.alloc(0), target: 'create', result: 'equal', operand: leader.rev }], success: [putOp(leader.key, value, leader.lease)], failure: [] })
+  if (!outcome.succeeded) throw notLeader(leader)
+}
+
+/** Gives leadership up. ERR_NOT_ELECTION_LEADER when `leader` no longer leads. */
+export async function resign(host: RecipeHost, leader: LeaderKey): Promise<void> {
+  const outcome = await host.txn({ compare: [{ key: leader.key, rangeEnd: Buffer.alloc(0), target: 'create', result: 'equal', operand: leader.rev }], success: [{ deleteRange: { key: leader.key, rangeEnd: Buffer.alloc(0), prevKv: false } }], failure: [] })
+  if (!outcome.succeeded) throw notLeader(leader)
+}
+
+/** The leader's key and value now (after a ReadIndex). ERR_NO_ELECTION_LEADER when no one leads. */
+export async function leaderOf(host: RecipeHost, name: Buffer): Promise<KeyValue> {
+  await host.read()
+  const leader = firstCreated(host, electionPrefix(name))
+  if (leader === undefined) throw new RaftLogError('ERR_NO_ELECTION_LEADER', `No one leads election ${name.toString()}`)
+  return leader
+}
+
+/**
+ * Calls `each` with the leader's key and value now and each time either changes, until `signal`
+ * aborts (then it resolves) or the history no longer reaches back (ERR_COMPACTED).
+ */
+export async function observe(host: RecipeHost, name: Buffer, signal: AbortSignal, each: (leader: KeyValue) => void): Promise<void> {
+  const prefix = electionPrefix(name)
+  await host.read()
+  try {
+    for (;;) {
+      let revision = host.kv.revision
+      let leader = firstCreated(host, prefix)
+      if (leader === undefined) {
+        // No one leads: the first key put under the prefix will.
+        await nextEvent(host, prefix, revision + 1, signal, (event) => event.change.value !== undefined, true)
+        revision = host.kv.revision
+        leader = firstCreated(host, prefix)
+        if (leader === undefined) continue
+      }
+      each(leader)
+      // Follow this leader's key: a new value is news, its deletion hands over to the next.
+      for (let current = leader; ; ) {
+        const event = await nextEvent(host, current.key, revision + 1, signal, () => true)
+        revision = event.change.mod
+        if (event.change.value === undefined) break
+        current = { ...current, value: Buffer.from(event.change.value, 'latin1'), modRevision: event.change.mod, version: event.change.version }
+        each(current)
+      }
+    }
+  } catch (error) {
+    if ((error as RaftLogError).code !== 'ERR_CANCELLED') throw error
+  }
+}
+
+function notLeader(leader: LeaderKey): RaftLogError {
+  return new RaftLogError('ERR_NOT_ELECTION_LEADER', `${leader.key.toString()} (created at revision ${leader.rev}) no longer leads election ${leader.name.toString()}`)
+}
+

@@ -1,0 +1,64 @@
+// etcd's lock recipe (clientv3/concurrency Mutex), run on the leader: the caller's key is
+// NAME/<lease id in hex>, attached to its lease; the key under NAME/ with the lowest create
+// revision holds the lock, and each waiter waits for the key created just before its own to go.
+// The holder's create revision is the fencing token: every later holder's is larger, so storage
+// that remembers the largest token it saw refuses a write from a holder that lost the lock while
+// paused (Kleppmann, "How to do distributed locking", 2016).
+import { RaftLogError } from '../../errors.js'
+import { firstCreated, nextEvent, putOp, rangeRequest, type RecipeHost } from './recipe-host.js'
+
+export interface Held {
+  /** The key that holds the lock (or the leadership): NAME/<lease hex>. */
+  key: Buffer
+  /** Its create revision: the fencing token. */
+  createRevision: number
+  /** The store's revision when the caller got it. */
+  revision: number
+}
+
+/** The caller's key under `prefix` (which ends in '/'): one per lease, as etcd's. */
+export function keyFor(prefix: Buffer, lease: number): Buffer {
+  return Buffer.concat([prefix, Buffer.from(lease.toString(16))])
+}
+
+/**
+ * Creates the caller's key under `prefix` with `value` (or finds it, when this lease asked before)
+ * and waits until it is the oldest key there. ERR_LEASE_NOT_FOUND when the lease does not exist
+ * or ended while waiting (its key went with it); ERR_CANCELLED when `signal` aborts, and then the
+ * key is deleted so no one waits behind a caller that left.
+ */
+export async function acquire(host: RecipeHost, prefix: Buffer, lease: number, value: Buffer, signal: AbortSignal): Promise<Held> {
+  if (lease === 0) throw new RaftLogError('ERR_LEASE_NOT_FOUND', 'A lock or campaign needs a lease (lease 0 was given): the lease frees it when its holder goes')
+  const key = keyFor(prefix, lease)
+  const created = await host.txn({
+    compare: [{ key, rangeEnd: Buffer.alloc(0), target: 'create', result: 'equal', operand: 0 }],
+    success: [putOp(key, value, lease)],
+    failure: [{ range: rangeRequest(key) }],
+  })
+  const existing = created.succeeded ? undefined : (created.responses[0] as { range: { kvs: { createRevision: number }[] } }).range.kvs[0]
+  const createRevision = existing?.createRevision ?? created.revision
+  try {
+    for (;;) {
+      await host.read()
+      const revision = host.kv.revision
+      const mine = host.kv.range(rangeRequest(key)).kvs[0]
+      if (mine === undefined || mine.createRevision !== createRevision) throw new RaftLogError('ERR_LEASE_NOT_FOUND', `The key ${key.toString()} was deleted while it waited: its lease ${lease} ended (expired or revoked)`)
+      const before = firstCreated(host, prefix, { beforeRevision: createRevision, last: true })
+      if (before === undefined) return { key, createRevision, revision }
+      await nextEvent(host, before.key, revision + 1, signal, (event) => event.change.value === undefined)
+    }
+  } catch (error) {
+    if ((error as RaftLogError).code === 'ERR_CANCELLED') await release(host, key, createRevision).catch(() => undefined)
+    throw error
+  }
+}
+
+/** Deletes `key` if it is still the one created at `createRevision`; answers whether it was. */
+export async function release(host: RecipeHost, key: Buffer, createRevision?: number): Promise<boolean> {
+  const outcome = await host.txn({
+    compare: createRevision === undefined ? [] : [{ key, rangeEnd: Buffer.alloc(0), target: 'create', result: 'equal', operand: createRevision }],
+    success: [{ deleteRange: { key, rangeEnd: Buffer.alloc(0), prevKv: false } }],
+    failure: [],
+  })
+  return outcome.succeeded
+}

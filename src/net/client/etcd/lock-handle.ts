@@ -1,0 +1,52 @@
+// ClusterClient.lock: etcd's distributed lock (the v3lock service, run on the leader) with its
+// fencing token. The lock lives as long as its lease: by default one of its own, kept alive by
+// this client, so a holder that crashes frees the lock within the TTL. The token (the lock key's
+// create revision) grows with every holder: pass it with each write the lock guards, and let the
+// storage refuse a token below the largest it has seen (README: "The fencing token").
+import { RaftLogError } from '../../../errors.js'
+import type { EtcdEndpoints } from './etcd-endpoints.js'
+import { bytesOf, type Bytes } from './key-range.js'
+import { LeaseHandle } from './lease-handle.js'
+
+export interface LockOptions {
+  /** The lease that holds the lock (it must be kept alive); default: a new one of ttlSeconds, kept alive, revoked by unlock(). */
+  lease?: LeaseHandle
+  /** The TTL of the lock's own lease (s, default 60): how long a crashed holder keeps the lock. */
+  ttlSeconds?: number
+  /** Give up waiting after this long (ms, default: wait as long as it takes): ERR_TIMEOUT. */
+  timeoutMs?: number
+  /** Give up waiting when aborted: ERR_CANCELLED. */
+  signal?: AbortSignal
+}
+
+export class LockHandle {
+  constructor(
+    private readonly endpoints: EtcdEndpoints,
+    /** The key that holds the lock: NAME/<lease id in hex>. */
+    readonly key: Buffer,
+    /** The fencing token: the key's create revision, larger for every later holder. */
+    readonly fencingToken: number,
+    /** The lease the lock lives by. */
+    readonly lease: LeaseHandle,
+    private readonly ownLease: boolean,
+  ) {}
+
+  /** Releases the lock (deletes its key), and revokes its lease when the lock made it. */
+  async unlock(timeoutMs = 5000): Promise<void> {
+    await this.endpoints.unary('Lock', 'Unlock', { key: this.key }, timeoutMs)
+    if (this.ownLease) await this.lease.revoke(timeoutMs)
+  }
+}
+
+export async function acquireLock(endpoints: EtcdEndpoints, name: Bytes, options: LockOptions = {}): Promise<LockHandle> {
+  const nameBytes = bytesOf(name)
+  if (nameBytes.length === 0) throw new RaftLogError('ERR_BAD_ARGUMENT', 'A lock needs a name')
+  const lease = options.lease ?? (await LeaseHandle.grant(endpoints, options.ttlSeconds ?? 60))
+  try {
+    const answer = await endpoints.unary<{ key: Buffer; fencing_token: number }>('Lock', 'Lock', { name: nameBytes, lease: lease.id }, options.timeoutMs ?? Infinity, options.signal)
+    return new LockHandle(endpoints, answer.key, Number(answer.fencing_token), lease, options.lease === undefined)
+  } catch (error) {
+    if (options.lease === undefined) await lease.revoke().catch(() => lease.close())
+    throw error
+  }
+}

@@ -1,0 +1,121 @@
+// ClusterClient's coordination helpers against three raftlog node servers in this process: watch
+// as an async iterator (every event once, in order, resumed across a node's stop), leases kept
+// alive, locks that are exclusive and hand out growing fencing tokens (a stale holder's fenced
+// write is refused), and elections (campaign, proclaim, observe, resign).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ClusterClient } from '../../../src/net/client/cluster-client.js'
+import { encodeKvCommand, decodeTxnResult } from '../../../src/kv/kv-state-machine.js'
+import type { TxnRequest } from '../../../src/kv/kv-txn.js'
+import { settled, startServers, stopServers, pause, type Servers } from '../../helpers/node-servers.js'
+
+let servers: Servers
+let client: ClusterClient
+
+beforeAll(async () => {
+  servers = await startServers(false)
+  await settled(servers)
+  client = new ClusterClient(servers.config.nodes.map((node) => node.address))
+})
+
+afterAll(async () => {
+  client.close()
+  await stopServers(servers)
+})
+
+const b = (text: string): Buffer => Buffer.from(text)
+async function txn(request: TxnRequest) {
+  return decodeTxnResult(await client.propose(encodeKvCommand({ op: 'txn', txn: request }), 5000))
+}
+const put = (key: string, value: string, lease = 0) => ({ put: { key: b(key), value: b(value), lease, prevKv: false, ignoreValue: false, ignoreLease: false } })
+
+describe('ClusterClient.watch', () => {
+  it('yields every event of a prefix once, in revision order, from a past revision', async () => {
+    const first = await txn({ compare: [], success: [put('cw/a', '1')], failure: [] })
+    const stream = client.watch('cw/', { prefix: true, startRevision: first.revision, prevKv: true })
+    const writes: number[] = [first.revision]
+    for (let i = 2; i <= 6; i++) writes.push((await txn({ compare: [], success: [put(`cw/${i % 2}`, String(i))], failure: [] })).revision)
+    const seen: string[] = []
+    for await (const batch of stream) {
+      for (const event of batch.events) seen.push(`${event.type} ${event.key}=${event.value}@${event.modRevision}`)
+      if (seen.length === writes.length) break
+    }
+    expect(seen).toEqual(['put cw/a=1', 'put cw/0=2', 'put cw/1=3', 'put cw/0=4', 'put cw/1=5', 'put cw/0=6'].map((text, i) => `${text}@${writes[i]}`))
+  })
+})
+
+describe('ClusterClient leases and locks', () => {
+  it('keeps a lease alive past its TTL, and its keys go when it is revoked', async () => {
+    const lease = await client.grantLease(1)
+    await txn({ compare: [], success: [put('cl/k', 'v', lease.id)], failure: [] })
+    await pause(2500)
+    expect((await lease.timeToLive()).keys).toEqual([b('cl/k')])
+    expect(lease.lost).toBeUndefined()
+    await lease.revoke()
+    expect((await lease.timeToLive()).ttl).toBe(-1)
+  })
+
+  it('gives a lock to one holder at a time, with a larger fencing token each time; a stale token is refused', async () => {
+    const first = await client.lock('locks/job', { ttlSeconds: 5 })
+    let secondHeld = false
+    const waiting = client.lock('locks/job', { ttlSeconds: 5 }).then((held) => {
+      secondHeld = true
+      return held
+    })
+    await pause(500)
+    expect(secondHeld).toBe(false)
+    // The guarded storage: a write carries its token and is refused below the largest seen (etcd's txn as the store).
+    const fencedWrite = (token: number, value: string) =>
+      txn({ compare: [{ key: b('locks/fence'), rangeEnd: Buffer.alloc(0), target: 'value', result: 'less', operand: b(String(token).padStart(12, '0')) }], success: [put('locks/fence', String(token).padStart(12, '0')), put('locks/data', value)], failure: [] })
+    await txn({ compare: [], success: [put('locks/fence', '000000000000')], failure: [] })
+    expect((await fencedWrite(first.fencingToken, 'from first')).succeeded).toBe(true)
+    await first.unlock()
+    const second = await waiting
+    expect(second.fencingToken).toBeGreaterThan(first.fencingToken)
+    expect((await fencedWrite(second.fencingToken, 'from second')).succeeded).toBe(true)
+    // The first holder, paused while it lost the lock, tries again with its old token: refused.
+    expect((await fencedWrite(first.fencingToken, 'stale')).succeeded).toBe(false)
+    await second.unlock()
+  })
+
+  it('frees the lock of a holder whose lease ends (a crashed holder)', async () => {
+    const lease = await client.grantLease(1, { keepAlive: false })
+    const crashed = await client.lock('locks/crash', { lease })
+    const next = await client.lock('locks/crash', { ttlSeconds: 5, timeoutMs: 10_000 })
+    expect(next.fencingToken).toBeGreaterThan(crashed.fencingToken)
+    await next.unlock()
+  })
+
+  it('stops waiting when the wait times out, and leaves no key behind it', async () => {
+    const holder = await client.lock('locks/busy', { ttlSeconds: 5 })
+    await expect(client.lock('locks/busy', { ttlSeconds: 5, timeoutMs: 500 })).rejects.toMatchObject({ code: 'ERR_TIMEOUT' })
+    await holder.unlock()
+    const after = await client.lock('locks/busy', { ttlSeconds: 5, timeoutMs: 5000 })
+    await after.unlock()
+  })
+})
+
+describe('ClusterClient elections', () => {
+  it('campaigns, proclaims, observes the leaders in turn, and resigns', async () => {
+    const observed: string[] = []
+    const observer = client.observeElection('elect/e')
+    const watching = (async () => {
+      for await (const leader of observer) {
+        observed.push(leader.value.toString())
+        if (observed.length === 3) break
+      }
+    })()
+    const one = await client.campaign('elect/e', 'one', { ttlSeconds: 5 })
+    const second = client.campaign('elect/e', 'two', { ttlSeconds: 5 })
+    await pause(300)
+    expect((await client.electionLeader('elect/e'))?.value.toString()).toBe('one')
+    await one.proclaim('one again')
+    await one.resign()
+    const two = await second
+    expect(two.fencingToken).toBeGreaterThan(one.fencingToken)
+    await watching
+    expect(observed).toEqual(['one', 'one again', 'two'])
+    await expect(one.proclaim('too late')).rejects.toMatchObject({ code: 'ERR_NOT_ELECTION_LEADER' })
+    await two.resign()
+    expect(await client.electionLeader('elect/e')).toBeUndefined()
+  })
+})
