@@ -17,6 +17,7 @@ const layers: string[][] = [
   ['engine'],
   ['raft/core'],
   ['raft', 'raft/node'],
+  ['host'],
   ['session'],
   ['net/config', 'net/transport', 'net/tls', 'net'],
   ['net/client', 'net/server'],

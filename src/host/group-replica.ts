@@ -1,0 +1,69 @@
+// One group's replica on a host: its consensus core over its log in the shared engine, its state
+// machine, the proposals waiting for their entries to apply, and whether it is quiet.
+import { RaftLogError } from '../errors.js'
+import type { RaftCore } from '../raft/core/raft-core.js'
+import type { StateMachine } from '../raft/state-machine.js'
+import type { GroupLog } from '../engine/group-log.js'
+import { EntryType } from '../storage/log-entry.js'
+
+interface Pending {
+  term: number
+  resolve(result: unknown): void
+  reject(error: RaftLogError): void
+}
+
+export class GroupReplica {
+  /** Entries the state machine holds (applied in order, one at a time). */
+  applied: number
+  /** Not ticked: no heartbeats, no election timer, until something wakes it. */
+  quiesced = false
+  /** Ticks in a row with nothing to do (a leader quiesces after enough of them). */
+  idleTicks = 0
+  private readonly pending = new Map<number, Pending>()
+  /** Applying is one promise chain: the next entry waits for the state machine's last answer. */
+  private applying: Promise<void> = Promise.resolve()
+
+  constructor(
+    readonly group: number,
+    readonly core: RaftCore,
+    readonly log: GroupLog,
+    readonly stateMachine: StateMachine,
+    appliedIndex: number,
+  ) {
+    this.applied = appliedIndex
+  }
+
+  get proposalsWaiting(): number {
+    return this.pending.size
+  }
+
+  /** Remembers the proposal at `index` (of `term`) until its entry is applied. */
+  expect(index: number, term: number): Promise<unknown> {
+    return new Promise((resolve, reject) => this.pending.set(index, { term, resolve, reject }))
+  }
+
+  /** Applies the committed entries up to `commitIndex`, answering the proposals among them. */
+  applyTo(commitIndex: number): Promise<void> {
+    if (commitIndex <= this.applied) return this.applying
+    const entries = this.log.slice(this.applied + 1, commitIndex + 1)
+    this.applied = commitIndex
+    this.applying = this.applying.then(async () => {
+      for (const entry of entries) {
+        const waiting = this.pending.get(entry.index)
+        this.pending.delete(entry.index)
+        // The no-op a leader starts its term with and configuration entries are not the application's.
+        const result = entry.type === EntryType.Normal ? await this.stateMachine.apply(entry) : undefined
+        if (waiting === undefined) continue
+        if (waiting.term === entry.term) waiting.resolve(result)
+        else waiting.reject(new RaftLogError('ERR_LEADERSHIP_LOST', `Group ${this.group}: the entry proposed at index ${entry.index} was replaced by another leader's`))
+      }
+    })
+    return this.applying
+  }
+
+  /** Fails every proposal waiting: this replica no longer leads, so it cannot say what became of them. */
+  failWaiting(reason: string): void {
+    for (const [index, waiting] of this.pending) waiting.reject(new RaftLogError('ERR_LEADERSHIP_LOST', `Group ${this.group}: ${reason}; the entry at index ${index} may or may not be applied`))
+    this.pending.clear()
+  }
+}

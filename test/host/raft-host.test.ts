@@ -1,0 +1,167 @@
+// Many Raft groups on three RaftHosts over one LogEngine each and an in-memory network: every
+// group elects and replicates, one engine flush serves a whole turn of many groups, idle groups go
+// quiet (no ticks, no Raft messages: only one beat per host pair), a proposal wakes a quiet group,
+// a host that stops hands its groups to the others, and a host reopened from its engine resumes.
+import { afterEach, describe, expect, it } from 'vitest'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { LogEngine } from '../../src/engine/log-engine.js'
+import { RaftHost } from '../../src/host/raft-host.js'
+import { MemoryHostNetwork } from '../../src/testing/memory-host-network.js'
+import type { LogEntry } from '../../src/storage/log-entry.js'
+
+/** A state machine that keeps what it applied. */
+class Recorder {
+  readonly values: string[] = []
+  apply(entry: LogEntry): string {
+    this.values.push(Buffer.from(entry.data).toString())
+    return `applied ${entry.index}`
+  }
+}
+
+const hostIds = [1, 2, 3]
+const dirs: string[] = []
+const opened: LogEngine[] = []
+const running: RaftHost[] = []
+
+afterEach(() => {
+  for (const host of running.splice(0)) host.stop()
+  for (const engine of opened.splice(0)) engine.close()
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true })
+})
+
+function cluster(groups: number) {
+  const network = new MemoryHostNetwork()
+  const machines = new Map<string, Recorder>()
+  const hostDirs = hostIds.map(() => {
+    const dir = mkdtempSync(join(tmpdir(), 'raftlog-host-'))
+    dirs.push(dir)
+    return dir
+  })
+  const start = (id: number): RaftHost => {
+    const engine = LogEngine.open(hostDirs[id - 1] as string, { fileSize: 1024 * 1024 })
+    opened.push(engine)
+    const host = new RaftHost({ nodeId: id, hosts: hostIds, engine, transport: network.transportFor(id), electionTicks: [10, 20], quiesceAfterTicks: 30 })
+    network.attach(host)
+    running.push(host)
+    for (let group = 1; group <= groups; group++) {
+      const machine = new Recorder()
+      machines.set(`${id}/${group}`, machine)
+      host.addGroup(group, hostIds, machine)
+    }
+    return host
+  }
+  const hosts = hostIds.map(start)
+  /** Ticks every running host `count` times, letting turns, flushes and deliveries run between ticks. */
+  const run = async (count: number): Promise<void> => {
+    for (let i = 0; i < count; i++) {
+      for (const host of hosts) if (!network.down.has(host.nodeId)) host.tick()
+      for (let round = 0; round < 4; round++) {
+        await new Promise((resolve) => setTimeout(resolve, 0))
+        network.deliver()
+      }
+    }
+  }
+  const leaderOf = (group: number): number => {
+    const seen = hosts.filter((host) => !network.down.has(host.nodeId)).map((host) => host.leaderOf(group))
+    return seen.every((id) => id === seen[0]) && seen[0] !== 0 ? (seen[0] as number) : 0
+  }
+  const everyGroupLed = async (): Promise<void> => {
+    for (let i = 0; i < 200; i++) {
+      if (Array.from({ length: groups }, (_, g) => leaderOf(g + 1)).every((id) => id !== 0 && !network.down.has(id))) return
+      await run(1)
+    }
+    throw new Error('not every group elected a leader in 200 ticks')
+  }
+  /** Proposes `value` to each of `groups` at its leader, all at once, and ticks until every one is answered. */
+  const proposeAll = async (groups: number[], value: string): Promise<unknown[]> => {
+    let answered = 0
+    const answers = groups.map((group) => {
+      const answer = (hosts[leaderOf(group) - 1] as RaftHost).propose(group, Buffer.from(value))
+      void answer.then(() => answered++, () => answered++)
+      return answer
+    })
+    for (let i = 0; i < 100 && answered < groups.length; i++) await run(1)
+    if (answered < groups.length) throw new Error(`${groups.length - answered} of ${groups.length} proposals not answered in 100 ticks`)
+    return Promise.all(answers)
+  }
+  const propose = async (group: number, value: string): Promise<unknown> => (await proposeAll([group], value))[0]
+  return { network, hosts, machines, run, leaderOf, everyGroupLed, propose, proposeAll, start }
+}
+
+describe('RaftHost', () => {
+  it('elects a leader in every group, spread over the hosts, and applies proposals on every replica', async () => {
+    const c = cluster(24)
+    await c.everyGroupLed()
+    const leaders = new Set(Array.from({ length: 24 }, (_, g) => c.leaderOf(g + 1)))
+    expect(leaders.size).toBeGreaterThan(1)
+    for (let group = 1; group <= 24; group++) expect(await c.propose(group, `g${group}`)).toMatch(/^applied \d+$/)
+    await c.run(3)
+    for (let group = 1; group <= 24; group++) for (const id of hostIds) expect(c.machines.get(`${id}/${group}`)?.values).toEqual([`g${group}`])
+  })
+
+  it('makes a turn of many groups durable with one engine flush', async () => {
+    const c = cluster(64)
+    await c.everyGroupLed()
+    const before = c.hosts.map((host) => host.counters.flushes)
+    // One proposal to each of the 64 groups at once, at their leaders.
+    await c.proposeAll(Array.from({ length: 64 }, (_, g) => g + 1), 'x')
+    const flushes = c.hosts.map((host, i) => host.counters.flushes - (before[i] as number))
+    // 64 groups written: a handful of turns each flush once, far from a flush per group.
+    for (const count of flushes) expect(count).toBeLessThan(16)
+  })
+
+  it('lets idle groups go quiet: no group ticks, no Raft messages, one beat per host pair', async () => {
+    const c = cluster(32)
+    await c.everyGroupLed()
+    for (let group = 1; group <= 32; group++) await c.propose(group, 'x')
+    await c.run(60)
+    expect(c.hosts.map((host) => host.quietGroups)).toEqual([32, 32, 32])
+    const ticks = c.hosts.map((host) => host.counters.groupTicks)
+    const { batches, messages } = c.network.counts
+    await c.run(20)
+    expect(c.hosts.map((host) => host.counters.groupTicks)).toEqual(ticks)
+    expect(c.network.counts.messages - messages).toBe(0)
+    // Three hosts, each beating to two peers once a tick.
+    expect(c.network.counts.batches - batches).toBe(20 * 6)
+    // A proposal wakes its group.
+    expect(await c.propose(7, 'wake')).toMatch(/^applied/)
+  })
+
+  it('hands the groups of a host that stops to the others, even quiet ones', async () => {
+    const c = cluster(16)
+    await c.everyGroupLed()
+    for (let group = 1; group <= 16; group++) await c.propose(group, 'before')
+    await c.run(60)
+    const victim = c.leaderOf(1)
+    const led = Array.from({ length: 16 }, (_, g) => g + 1).filter((group) => c.leaderOf(group) === victim)
+    c.network.down.add(victim)
+    c.hosts[victim - 1]?.stop()
+    await c.everyGroupLed()
+    for (const group of led) {
+      expect(c.leaderOf(group)).not.toBe(victim)
+      expect(await c.propose(group, 'after')).toMatch(/^applied/)
+    }
+  })
+
+  it('resumes a host from its engine: its groups replay their logs and catch up', async () => {
+    const c = cluster(8)
+    await c.everyGroupLed()
+    for (let group = 1; group <= 8; group++) await c.propose(group, 'one')
+    await c.run(3)
+    // Host 3 stops; its engine closes and opens again, with new, empty state machines.
+    c.network.down.add(3)
+    const old = c.hosts[2] as RaftHost
+    old.stop()
+    const engine = opened.find((e) => (e as unknown as { dir: string }).dir === (old as unknown as { options: { engine: { dir: string } } }).options.engine.dir) as LogEngine
+    engine.close()
+    opened.splice(opened.indexOf(engine), 1)
+    await c.everyGroupLed()
+    for (let group = 1; group <= 8; group++) await c.propose(group, 'two')
+    c.network.down.delete(3)
+    c.hosts[2] = c.start(3)
+    await c.run(40)
+    for (let group = 1; group <= 8; group++) expect(c.machines.get(`3/${group}`)?.values).toEqual(['one', 'two'])
+  })
+})
