@@ -1,5 +1,6 @@
 // An in-memory network between RaftHosts, for tests: batches are queued and delivered when the
-// test says (deliver()), in order, except to and from hosts it took down or cut off.
+// test says (deliver()), in order, except to and from hosts it took down (lost) or cut off
+// (lost), and to hosts it paused (held until they resume, as a stopped process's socket holds them).
 import type { HostBatch, HostTransport } from '../host/host-batch.js'
 import type { RaftHost } from '../host/raft-host.js'
 
@@ -8,6 +9,10 @@ export class MemoryHostNetwork {
   private queued: { to: number; batch: HostBatch }[] = []
   /** Hosts whose batches go nowhere, in or out. */
   readonly down = new Set<number>()
+  /** Hosts cut off from every other: their batches are lost both ways. */
+  readonly isolated = new Set<number>()
+  /** Hosts that take no batches now: those sent to them wait. */
+  readonly paused = new Set<number>()
   /** Batches delivered so far, and Raft messages in them. */
   readonly counts = { batches: 0, messages: 0 }
 
@@ -20,6 +25,7 @@ export class MemoryHostNetwork {
     }
   }
 
+  /** Attaches `host` (a restarted one takes its predecessor's place). */
   attach(host: RaftHost): void {
     this.hosts.set(host.nodeId, host)
   }
@@ -28,9 +34,14 @@ export class MemoryHostNetwork {
   deliver(): number {
     const now = this.queued
     this.queued = []
-    for (const { to, batch } of now) {
+    for (const item of now) {
+      const { to, batch } = item
       const host = this.hosts.get(to)
-      if (host === undefined || this.down.has(to) || this.down.has(batch.from)) continue
+      if (host === undefined || this.down.has(to) || this.down.has(batch.from) || this.isolated.has(to) || this.isolated.has(batch.from)) continue
+      if (this.paused.has(to)) {
+        this.queued.push(item)
+        continue
+      }
       this.counts.batches++
       this.counts.messages += batch.messages.length
       host.receive(batch)
