@@ -4,6 +4,9 @@ export { RaftLog, type RaftLogOptions, type SliceOptions, type OpenReport, type 
 export { LogEngine, type LogEngineOptions, type EngineOpenReport, type PurgeReport, type LogEngineStats, type EngineFileInfo } from './engine/log-engine.js'
 export { GroupLog } from './engine/group-log.js'
 export type { GroupHardState } from './engine/group-index.js'
+// Many Raft groups' replicas in one process over one LogEngine (one flush per turn, quiet idle groups).
+export { RaftHost, type RaftHostOptions, type HostCounters } from './host/raft-host.js'
+export type { HostBatch, HostTransport, GroupMessage, QuiesceNotice } from './host/host-batch.js'
 export { RaftStateFile, type RaftState, type ServerState } from './storage/raft-state-file.js'
 export { RaftLogError, type RaftLogErrorCode } from './errors.js'
 export { EntryType, type LogEntry, type NewEntry } from './storage/log-entry.js'
