@@ -1,0 +1,96 @@
+// npm run bench:busy-groups: disk flushes with one busy group against 64, at the same load. Three
+// RaftHosts in this process (each its own LogEngine, an in-memory network between them); 128
+// proposals are kept in flight, all to one group or spread over 64 groups (their leaders spread
+// over the hosts), for a few seconds each, alternating. Reported per case: proposals committed
+// per second and engine flushes per second over the three hosts. A host flushes once per turn
+// whatever the number of groups in it, so 64 busy groups should not flush more than one.
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { LogEngine } from '../src/engine/log-engine.js'
+import { RaftHost } from '../src/host/raft-host.js'
+import { MemoryHostNetwork } from '../src/testing/memory-host-network.js'
+
+const hostIds = [1, 2, 3]
+const inFlight = 128
+const sliceMs = 3000
+const slices = 2
+
+async function runCase(groups: number): Promise<{ proposalsPerSecond: number; flushesPerSecond: number }> {
+  const dirs = hostIds.map(() => mkdtempSync(join(tmpdir(), 'raftlog-busy-groups-')))
+  const network = new MemoryHostNetwork()
+  const engines = hostIds.map((id) => LogEngine.open(dirs[id - 1] as string))
+  const hosts = hostIds.map((id) => new RaftHost({ nodeId: id, hosts: hostIds, engine: engines[id - 1] as LogEngine, transport: network.transportFor(id), electionTicks: [10, 20] }))
+  for (const host of hosts) {
+    network.attach(host)
+    for (let group = 1; group <= groups; group++) host.addGroup(group, hostIds, { apply: () => undefined })
+  }
+  // The network delivers whenever there is something to deliver; the clock ticks every 10 ms.
+  let running = true
+  const pump = (async () => {
+    while (running) {
+      await new Promise((resolve) => setImmediate(resolve))
+      network.deliver()
+    }
+  })()
+  const clock = setInterval(() => {
+    for (const host of hosts) host.tick()
+  }, 10)
+  try {
+    const leaderOf = (group: number): RaftHost | undefined => {
+      const id = hosts[0]?.leaderOf(group) ?? 0
+      return id === 0 ? undefined : hosts[id - 1]
+    }
+    while (Array.from({ length: groups }, (_, g) => leaderOf(g + 1)).some((host) => host === undefined)) await new Promise((resolve) => setTimeout(resolve, 20))
+    const flushesNow = (): number => hosts.reduce((sum, host) => sum + host.counters.flushes, 0)
+    let committed = 0
+    const until = performance.now() + sliceMs
+    const flushesBefore = flushesNow()
+    const started = performance.now()
+    const worker = async (slot: number): Promise<void> => {
+      const payload = Buffer.alloc(100, slot)
+      for (let next = slot; performance.now() < until; next += inFlight) {
+        const group = (next % groups) + 1
+        const leader = leaderOf(group)
+        if (leader === undefined) {
+          await new Promise((resolve) => setTimeout(resolve, 5))
+          continue
+        }
+        try {
+          await leader.propose(group, payload)
+          committed++
+        } catch {
+          await new Promise((resolve) => setTimeout(resolve, 5))
+        }
+      }
+    }
+    await Promise.all(Array.from({ length: inFlight }, (_, slot) => worker(slot)))
+    const seconds = (performance.now() - started) / 1000
+    return { proposalsPerSecond: committed / seconds, flushesPerSecond: (flushesNow() - flushesBefore) / seconds }
+  } finally {
+    running = false
+    clearInterval(clock)
+    await pump
+    for (const host of hosts) host.stop()
+    for (const engine of engines) engine.close()
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+const results = new Map<number, { proposals: number[]; flushes: number[] }>([
+  [1, { proposals: [], flushes: [] }],
+  [64, { proposals: [], flushes: [] }],
+])
+for (let slice = 0; slice < slices; slice++) {
+  for (const groups of [1, 64]) {
+    const result = await runCase(groups)
+    results.get(groups)?.proposals.push(result.proposalsPerSecond)
+    results.get(groups)?.flushes.push(result.flushesPerSecond)
+  }
+}
+const mean = (values: number[]): number => values.reduce((a, b) => a + b, 0) / values.length
+const whole = (value: number): string => Math.round(value).toLocaleString('en-US')
+console.log(`RaftHost busy groups: 3 hosts in one process, ${inFlight} proposals of 100 B in flight, ${slices} slices of ${sliceMs / 1000} s per case, alternating`)
+console.log('| busy groups | proposals/s | flushes/s (3 hosts) | proposals per flush |')
+console.log('| ---: | ---: | ---: | ---: |')
+for (const [groups, { proposals, flushes }] of results) console.log(`| ${groups} | ${whole(mean(proposals))} | ${whole(mean(flushes))} | ${(mean(proposals) / mean(flushes)).toFixed(1)} |`)
