@@ -9,3 +9,5 @@ export { Simulator, testSeed, type SimulatorOptions, type SimulatorListener } fr
 // The crash harness behind `raftlog crash-test`: writer processes killed (or their unflushed
 // writes lost) again and again, each recovered log checked against what was acknowledged.
 export { runCrashTest, type CrashMode, type CrashTestOptions, type CrashTestReport, type RoundResult } from './crash/run-crash-test.js'
+// The same for the shared log engine (`raftlog crash-test --engine`): a many-group writer.
+export { runEngineCrashTest, type EngineCrashMode, type EngineCrashTestOptions, type EngineCrashReport, type EngineRoundResult } from './crash/run-engine-crash-test.js'

@@ -20,6 +20,7 @@ import {
   type SegmentHeader,
 } from '../storage/segment-format.js'
 import { stateFileName } from '../storage/raft-state-file.js'
+import { parseEngineFileName } from '../engine/engine-format.js'
 import { systemError } from '../storage/system-error.js'
 
 export interface FrameInfo {
@@ -62,12 +63,21 @@ export interface SegmentScan {
   problems: Problem[]
 }
 
-/** Refuses what is not a log directory, or one a running node holds; writes nothing. */
-export function checkLogDirectory(dir: string): void {
+/**
+ * Refuses, writing nothing, what the tools must not read: a missing path, not a directory, a
+ * directory without a log's files (`holds` 'log': segments or the state file; 'engine': a log
+ * engine's files), or one a running process has locked (ERR_LOCKED).
+ */
+export function checkLogDirectory(dir: string, holds: 'log' | 'engine' = 'log'): void {
   if (!existsSync(dir)) throw new RaftLogError('ERR_NOT_RAFTLOG', `${dir} does not exist`, { dir })
   if (!statSync(dir).isDirectory()) throw new RaftLogError('ERR_NOT_RAFTLOG', `${dir} is not a directory`, { dir })
   const names = readdirSync(dir)
-  if (!names.some((name) => parseSegmentFileName(name) !== undefined || name === stateFileName)) {
+  const engineFiles = names.some((name) => parseEngineFileName(name) !== undefined)
+  if (holds === 'engine' && !engineFiles) throw new RaftLogError('ERR_NOT_RAFTLOG', `${dir} is not a log engine's directory (no engine_*.log files)`, { dir })
+  if (holds === 'log' && !names.some((name) => parseSegmentFileName(name) !== undefined || name === stateFileName)) {
+    if (engineFiles) {
+      throw new RaftLogError('ERR_NOT_RAFTLOG', `${dir} holds a log engine's files (engine_*.log), which only raftlog verify reads yet`, { dir })
+    }
     throw new RaftLogError('ERR_NOT_RAFTLOG', `${dir} is not a raftlog directory (no segment files, no ${stateFileName})`, { dir })
   }
   const lockPath = join(dir, 'LOCK')

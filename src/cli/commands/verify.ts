@@ -3,6 +3,8 @@ import { UsageError, type Command } from '../command.js'
 import type { Problem } from '../../verify/log-reader.js'
 import type { StateCheck } from '../../verify/state-check.js'
 import { verifyDirectory, type VerifyResult } from '../../verify/verify-directory.js'
+import { isEngineDirectory, verifyEngineDirectory, type EngineVerifyResult } from '../../verify/engine-check.js'
+import { existsSync, statSync } from 'node:fs'
 import { plural } from '../plural.js'
 
 const help = `Usage: raftlog verify DIR [--json]
@@ -33,6 +35,11 @@ and replays the log after it, so the log must start at most one index after that
 at 1 when there is none); a log that starts later is a problem naming the files. Leftovers of
 an interrupted snapshot write or transfer (*.snap.tmp, *.snap.partial) are information: a
 starting node deletes them.
+
+A shared log engine's directory (engine_*.log files, LogEngine) is checked by the engine's own
+rule: every file's header and batch frames (each record's checksum and the batch's), batch
+sequences across files, files without gaps, and every group replayed to the end; a torn write at
+the end of the last file is what opening would cut.
 
 Options:
   --json       print the result as JSON
@@ -94,6 +101,16 @@ function summary(result: VerifyResult): string {
   return result.warnings.length > 0 ? `no problem, ${plural(result.warnings.length, 'warning')}: ${log}` : `ok: ${log}`
 }
 
+/** The engine directory's report: its problems, what opening would cut, and a summary line. */
+function engineLines(result: EngineVerifyResult): string[] {
+  const groups = `${plural(result.files, 'engine file')}, ${plural(result.groups, 'group')}, ${plural(result.entries, 'entry', 'entries')}`
+  return [
+    ...result.problems.map(describeProblem),
+    ...(result.tailFile === undefined ? [] : [`recovery would cut ${plural(result.tailBytes, 'byte')} of a torn write at the end of ${result.tailFile}`]),
+    result.ok ? `ok: ${groups}` : `${plural(result.problems.length, 'problem')}: ${groups} readable before it`,
+  ]
+}
+
 export const verifyCommand: Command = {
   name: 'verify',
   summary: 'Check every frame, checksum and segment of a log directory, its state file and snapshots (read-only)',
@@ -102,6 +119,11 @@ export const verifyCommand: Command = {
     const { values, positionals } = parseArgs({ args, options: { json: { type: 'boolean' } }, allowPositionals: true, strict: true })
     const dir = positionals[0]
     if (dir === undefined || positionals.length > 1) throw new UsageError('verify takes exactly one directory')
+    if (existsSync(dir) && statSync(dir).isDirectory() && isEngineDirectory(dir)) {
+      const engine = verifyEngineDirectory(dir)
+      console.log(values.json === true ? JSON.stringify(engine, null, 2) : engineLines(engine).join('\n'))
+      return engine.ok ? 0 : 1
+    }
     const progress = process.stderr.isTTY === true && values.json !== true
     const result = await verifyDirectory(dir, (done, total) => {
       if (progress) process.stderr.write(`\rverifying segment ${done}/${total}${done === total ? '\n' : ''}`)

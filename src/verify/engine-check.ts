@@ -1,0 +1,82 @@
+// `raftlog verify` for a shared log engine's directory: every engine file walked and every group
+// replayed by the engine's own recovery rule (engine-walk.ts, engine-replay.ts), through private
+// mappings, writing nothing. It reports what LogEngine.open() would refuse (a problem) and what it
+// would cut (a torn end of the last file).
+import { readdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { engineFileName, parseEngineFileName, readFileHeader } from '../engine/engine-format.js'
+import { EngineReplay } from '../engine/engine-replay.js'
+import { walkEngineFile } from '../engine/engine-walk.js'
+import { checkLogDirectory, withFileBytes, type Problem } from './log-reader.js'
+
+export interface EngineVerifyResult {
+  dir: string
+  /** No problem found. */
+  ok: boolean
+  files: number
+  groups: number
+  /** Entries held, over every group. */
+  entries: number
+  /** Bytes of a torn write after the last file's frames: what opening would cut. */
+  tailBytes: number
+  /** The last file, when opening would cut its end. */
+  tailFile: string | undefined
+  problems: Problem[]
+}
+
+/** Whether `dir` holds engine files (a LogEngine's directory). */
+export function isEngineDirectory(dir: string): boolean {
+  return readdirSync(dir).some((name) => parseEngineFileName(name) !== undefined)
+}
+
+/** Checks the engine directory `dir` without changing it; refuses one a running process has locked (ERR_LOCKED). */
+export function verifyEngineDirectory(dir: string): EngineVerifyResult {
+  checkLogDirectory(dir, 'engine')
+  const sequences = readdirSync(dir)
+    .map((name) => parseEngineFileName(name))
+    .filter((sequence): sequence is number => sequence !== undefined)
+    .sort((a, b) => a - b)
+  const result: EngineVerifyResult = { dir, ok: false, files: sequences.length, groups: 0, entries: 0, tailBytes: 0, tailFile: undefined, problems: [] }
+  const problem = (file: string, offset: number, text: string) => result.problems.push({ file, offset, index: undefined, problem: text })
+  const replay = new EngineReplay()
+  let nextBatch: number | undefined
+  for (const [position, sequence] of sequences.entries()) {
+    const file = engineFileName(sequence)
+    if (position > 0 && sequence !== (sequences[position - 1] as number) + 1) {
+      problem(engineFileName((sequences[position - 1] as number) + 1), 0, 'the file is missing')
+      break
+    }
+    const damaged = withFileBytes(join(dir, file), (bytes) => {
+      const header = readFileHeader(bytes)
+      if (typeof header === 'string' || header.sequence !== sequence) {
+        problem(file, 0, typeof header === 'string' ? header : `header names file ${header.sequence}`)
+        return true
+      }
+      if (nextBatch !== undefined && header.firstBatch !== nextBatch) {
+        problem(file, 0, `its first batch is ${header.firstBatch}, but the file before it ends before batch ${nextBatch}`)
+        return true
+      }
+      const isLast = position === sequences.length - 1
+      const walk = walkEngineFile(bytes, header.firstBatch, isLast, (fields, offset, view) => replay.apply(fields, sequence, offset, view))
+      if (walk.damage !== undefined) {
+        problem(file, walk.damage.offset, walk.damage.problem)
+        return true
+      }
+      nextBatch = header.firstBatch + walk.batches
+      if (isLast && walk.nonZeroEnd > walk.end) {
+        result.tailBytes = walk.nonZeroEnd - walk.end
+        result.tailFile = file
+      }
+      return false
+    })
+    if (damaged) break
+  }
+  if (result.problems.length === 0) {
+    const broken = replay.finish()
+    if (broken.length > 0) problem(engineFileName(sequences[0] ?? 1), 0, `group ${broken[0]} lacks records it needs (its first index, or entries between it and its last): a file before this one is missing`)
+  }
+  result.groups = replay.groups.size
+  for (const group of replay.groups.values()) result.entries += group.entryCount
+  result.ok = result.problems.length === 0
+  return result
+}
