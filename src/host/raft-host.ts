@@ -74,6 +74,11 @@ export class RaftHost {
     for (const host of options.hosts) if (host !== this.nodeId) this.lastHeard.set(host, 0)
   }
 
+  /** No turn running or waiting: what was received has been persisted, sent and applied. */
+  get idle(): boolean {
+    return !this.turning && this.dirty.size === 0 && this.outbox.size === 0
+  }
+
   /** Groups with a replica here. */
   get groups(): number[] {
     return [...this.replicas.keys()]

@@ -30,10 +30,16 @@ export class MemoryHostNetwork {
     this.hosts.set(host.nodeId, host)
   }
 
-  /** Delivers every batch queued so far (not those their delivery causes). */
+  /** Batches queued and not delivered yet. */
+  get pending(): number {
+    return this.queued.length
+  }
+
+  /** Delivers every batch queued so far (not those their delivery causes); answers how many were delivered or lost (not held). */
   deliver(): number {
     const now = this.queued
     this.queued = []
+    let moved = 0
     for (const item of now) {
       const { to, batch } = item
       const host = this.hosts.get(to)
@@ -42,10 +48,11 @@ export class MemoryHostNetwork {
         this.queued.push(item)
         continue
       }
+      moved++
       this.counts.batches++
       this.counts.messages += batch.messages.length
       host.receive(batch)
     }
-    return now.length
+    return moved
   }
 }

@@ -57,10 +57,15 @@ function cluster(groups: number) {
   const run = async (count: number): Promise<void> => {
     for (let i = 0; i < count; i++) {
       for (const host of hosts) if (!network.down.has(host.nodeId)) host.tick()
-      for (let round = 0; round < 4; round++) {
-        await new Promise((resolve) => setTimeout(resolve, 0))
-        network.deliver()
-      }
+      await settle()
+    }
+  }
+  /** Delivers until nothing moves: ticks stand for time, and a slow disk must not make them outrun the hosts' turns. */
+  const settle = async (): Promise<void> => {
+    for (let round = 0; round < 1000; round++) {
+      await new Promise((resolve) => setTimeout(resolve, 0))
+      network.deliver()
+      if (network.pending === 0 && hosts.every((host) => network.down.has(host.nodeId) || host.idle)) return
     }
   }
   const leaderOf = (group: number): number => {
@@ -77,6 +82,7 @@ function cluster(groups: number) {
   /** Proposes `value` to each of `groups` at its leader, all at once, and ticks until every one is answered. */
   const proposeAll = async (groups: number[], value: string): Promise<unknown[]> => {
     let answered = 0
+    for (let i = 0; i < 100 && groups.some((group) => leaderOf(group) === 0); i++) await run(1)
     const answers = groups.map((group) => {
       const answer = (hosts[leaderOf(group) - 1] as RaftHost).propose(group, Buffer.from(value))
       void answer.then(() => answered++, () => answered++)
