@@ -2,6 +2,10 @@
 // src/net/, since it gathers the key-value store too). A node server hosting your
 // state machine over gRPC, the client that finds the leader, the transport, the YAML loader.
 export { startNodeServer, maxCommandBytes, type NodeServer, type NodeServerOptions } from './net/server/node-server.js'
+// Many groups per process over gRPC: a RaftHost's server, its transport and a client that finds each group's leader.
+export { startHostServer, defaultHostTickMs, type HostServer, type HostServerOptions } from './net/server/host-server.js'
+export { GrpcHostTransport, maxQueuedBatchesPerHost, type HostTransportCounts } from './net/transport/grpc-host-transport.js'
+export { HostClient } from './net/client/host-client.js'
 export {
   ClusterClient,
   type ClusterClientOptions,

@@ -16,6 +16,10 @@ const protoPath = join(packageRoot(import.meta.url), 'proto', 'raftlog.proto')
 interface ServiceConstructors {
   RaftTransport: grpc.ServiceClientConstructor
   RaftClient: grpc.ServiceClientConstructor
+  /** Many groups' messages between RaftHosts. */
+  RaftHosts: grpc.ServiceClientConstructor
+  /** Proposals to a RaftHost's groups. */
+  RaftHostClient: grpc.ServiceClientConstructor
 }
 
 export const protocol = (() => {

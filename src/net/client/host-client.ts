@@ -1,0 +1,86 @@
+// A client of RaftHosts: proposals to any group, sent to the host that leads it. It remembers each
+// group's leader, follows "not the leader" answers, and moves on to another host when one does
+// not answer. No client session: a proposal sent again after a lost answer may apply twice (say
+// so to callers; raftlog's single-group ClusterClient has sessions).
+import * as grpc from '@grpc/grpc-js'
+import { RaftLogError } from '../../errors.js'
+import { protocol } from '../protocol.js'
+import type { PeerAddress } from '../transport/grpc-transport.js'
+
+type Unary = (request: unknown, options: grpc.CallOptions, callback: (error: grpc.ServiceError | null, reply: never) => void) => void
+type Stub = grpc.Client & Record<string, Unary>
+
+/** Pause before asking again when no host knows a leader (ms). */
+const retryPauseMs = 50
+
+export class HostClient {
+  private readonly stubs = new Map<number, Stub>()
+  /** The host that led each group when last heard. */
+  private readonly leaders = new Map<number, number>()
+  private next = 0
+
+  constructor(private readonly hosts: readonly PeerAddress[], private readonly credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure()) {
+    if (hosts.length === 0) throw new RaftLogError('ERR_BAD_ARGUMENT', 'No hosts to reach')
+  }
+
+  /**
+   * Proposes `command` to `group` at its leader and resolves with the state machine's answer.
+   * ERR_NO_LEADER when no host led it within `timeoutMs` (the command was not applied), ERR_UNKNOWN_OUTCOME
+   * when the leader failed with it in flight.
+   */
+  async propose(group: number, command: Uint8Array, timeoutMs = 5000): Promise<Buffer> {
+    const deadline = Date.now() + timeoutMs
+    let lastProblem = 'no host asked yet'
+    while (Date.now() < deadline) {
+      const target = this.leaders.get(group) ?? (this.hosts[this.next++ % this.hosts.length] as PeerAddress).id
+      let reply: { result?: Buffer; notLeader?: { leaderId: number } | null }
+      try {
+        reply = await this.call(target, 'Propose', { group, command: Buffer.from(command) }, deadline)
+      } catch (error) {
+        const failure = error as grpc.ServiceError
+        this.leaders.delete(group)
+        if (/^ERR_LEADERSHIP_LOST|^ERR_STOPPED/.test(failure.details ?? '')) throw new RaftLogError('ERR_UNKNOWN_OUTCOME', `Group ${group}: host ${target} failed with the proposal in flight (${failure.details})`)
+        if (/^ERR_NO_GROUP/.test(failure.details ?? '')) throw new RaftLogError('ERR_NO_GROUP', failure.details.replace(/^ERR_NO_GROUP: /, ''))
+        lastProblem = `host ${target}: ${failure.details ?? failure.message}`
+        await new Promise((resolve) => setTimeout(resolve, retryPauseMs))
+        continue
+      }
+      if (reply.notLeader !== undefined && reply.notLeader !== null) {
+        const leader = Number(reply.notLeader.leaderId)
+        if (leader > 0 && leader !== target) this.leaders.set(group, leader)
+        else {
+          this.leaders.delete(group)
+          lastProblem = `host ${target} knows no leader of group ${group}`
+          await new Promise((resolve) => setTimeout(resolve, retryPauseMs))
+        }
+        continue
+      }
+      this.leaders.set(group, target)
+      return reply.result ?? Buffer.alloc(0)
+    }
+    throw new RaftLogError('ERR_NO_LEADER', `No leader of group ${group} answered within ${timeoutMs} ms (${lastProblem})`)
+  }
+
+  /** Which host leads each group, as host `id` knows it (0: none known). */
+  async leadersAt(id: number, timeoutMs = 2000): Promise<Map<number, number>> {
+    const reply = await this.call<{ leaders: { group: number; leaderId: number }[] }>(id, 'Leaders', {}, Date.now() + timeoutMs)
+    return new Map(reply.leaders.map((leader) => [Number(leader.group), Number(leader.leaderId)]))
+  }
+
+  close(): void {
+    for (const stub of this.stubs.values()) stub.close()
+    this.stubs.clear()
+  }
+
+  private call<T>(id: number, method: string, request: unknown, deadline: number): Promise<T> {
+    let stub = this.stubs.get(id)
+    if (stub === undefined) {
+      const address = this.hosts.find((host) => host.id === id)?.address
+      if (address === undefined) return Promise.reject(Object.assign(new Error(`host ${id} is not known`), { details: `host ${id} is not known` }))
+      stub = new protocol.RaftHostClient(address, this.credentials) as unknown as Stub
+      this.stubs.set(id, stub)
+    }
+    const method_ = stub[method] as Unary
+    return new Promise((resolve, reject) => method_.call(stub, request, { deadline: Math.min(deadline, Date.now() + 2000) }, (error, reply) => (error === null ? resolve(reply as T) : reject(error))))
+  }
+}
