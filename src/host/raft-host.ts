@@ -58,6 +58,11 @@ export class RaftHost {
   private readonly outbox = new Map<number, HostBatch>()
   private ticks = 0
   private turning = false
+  /** Turns whose flush and finish are still to come, chained in order. */
+  private finishing = 0
+  private finished: Promise<void> = Promise.resolve()
+  /** Why the host stopped by itself (an engine failure), if it did. */
+  failure: RaftLogError | undefined
   private again = false
   private stopped = false
   private readonly electionTicks: readonly [number, number]
@@ -76,7 +81,7 @@ export class RaftHost {
 
   /** No turn running or waiting: what was received has been persisted, sent and applied. */
   get idle(): boolean {
-    return !this.turning && this.dirty.size === 0 && this.outbox.size === 0
+    return !this.turning && this.finishing === 0 && this.dirty.size === 0 && this.outbox.size === 0
   }
 
   /** Groups with a replica here. */
@@ -212,19 +217,25 @@ export class RaftHost {
     }
     if (this.dirty.size === 0 && this.outbox.size === 0) return
     this.turning = true
-    queueMicrotask(() => void this.turn())
+    queueMicrotask(() => this.turn())
   }
 
-  /** One turn for every group with work: stage, one flush, send, apply, advance. */
-  private async turn(): Promise<void> {
+  /**
+   * One turn for every group with work: take their Readies, stage their hard states and entries,
+   * send the leaders' replication, and start one engine flush for all of them. What must wait for
+   * the flush (the other messages, applying, advance) runs when it is done, turns in order; the
+   * next turn does not wait for it (flushes pipeline, as RaftNode's do).
+   */
+  private turn(): void {
     try {
       do {
         this.again = false
         if (this.stopped) return
-        this.counters.turns++
         const readies: [GroupReplica, Ready][] = []
         for (const replica of this.dirty) if (replica.core.hasReady()) readies.push([replica, replica.core.ready()])
         this.dirty.clear()
+        if (readies.length === 0) continue
+        this.counters.turns++
         let mustFlush = false
         for (const [replica, ready] of readies) {
           if (ready.hardState !== undefined) {
@@ -237,22 +248,44 @@ export class RaftHost {
           this.queue(replica.group, ready.messages, true)
         }
         this.sendAll()
+        let flushed: Promise<void> | undefined
         if (mustFlush) {
           this.counters.flushes++
-          await this.options.engine.flush()
+          flushed = this.options.engine.flush()
         }
-        if (this.stopped) return
-        for (const [replica, ready] of readies) {
-          this.queue(replica.group, ready.messages, false)
-          void replica.applyTo(ready.commitIndex)
-          replica.core.advance(ready)
-          if (replica.core.hasReady()) this.dirty.add(replica)
-        }
-        this.sendAll()
+        this.finishing++
+        this.finished = this.finished
+          .then(() => flushed)
+          .then(() => this.finish(readies))
+          .catch((error: unknown) => this.fail(error))
+          .finally(() => {
+            this.finishing--
+            this.schedule()
+          })
       } while (this.again || this.dirty.size > 0)
+      if (this.outbox.size > 0) this.sendAll()
     } finally {
       this.turning = false
     }
+  }
+
+  /** After a turn's flush: the answers and votes go out, committed entries apply, the cores advance. */
+  private finish(readies: readonly [GroupReplica, Ready][]): void {
+    if (this.stopped) return
+    for (const [replica, ready] of readies) {
+      this.queue(replica.group, ready.messages, false)
+      void replica.applyTo(ready.commitIndex)
+      replica.core.advance(ready)
+      if (replica.core.hasReady()) this.dirty.add(replica)
+    }
+    this.sendAll()
+  }
+
+  /** The engine failed (a disk error): nothing here can be made durable any more, so the host stops. */
+  private fail(error: unknown): void {
+    if (this.stopped) return
+    this.failure = error instanceof RaftLogError ? error : new RaftLogError('ERR_IO', `Host ${this.nodeId}: ${(error as Error).message}`)
+    this.stop()
   }
 
   private queue(group: number, messages: readonly RaftMessage[], early: boolean): void {
