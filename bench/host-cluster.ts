@@ -14,7 +14,7 @@ import { freePorts } from './cluster/free-port.js'
 
 const clients = 128
 const sliceMs = 5000
-const slices = 2
+const slices = Number(process.env.RAFTLOG_BENCH_SLICES ?? 2)
 const nodeScript = fileURLToPath(new URL('./host-node.js', import.meta.url))
 
 async function runCase(groups: number): Promise<{ putsPerSecond: number; p50Ms: number; flushes: number }> {
@@ -55,7 +55,9 @@ async function runCase(groups: number): Promise<{ putsPerSecond: number; p50Ms: 
     latencies.sort((a, b) => a - b)
     for (const child of children) child.kill('SIGTERM')
     await Promise.all(children.map((child) => new Promise((resolve) => child.on('exit', resolve))))
-    const flushes = outputs.reduce((sum, lines) => sum + ((JSON.parse(lines.find((line) => line.startsWith('{')) ?? '{"flushes":0}') as { flushes: number }).flushes ?? 0), 0)
+    const counters = outputs.map((lines) => JSON.parse(lines.find((line) => line.startsWith('{')) ?? '{}') as { flushes?: number; turns?: number })
+    if (process.env.RAFTLOG_BENCH_DEBUG !== undefined) console.error(`${groups} groups: ${latencies.length} puts in ${seconds.toFixed(1)} s; hosts' counters ${JSON.stringify(counters)}`)
+    const flushes = counters.reduce((sum, counts) => sum + (counts.flushes ?? 0), 0)
     return { putsPerSecond: latencies.length / seconds, p50Ms: latencies[Math.floor(latencies.length / 2)] ?? 0, flushes }
   } finally {
     client.close()

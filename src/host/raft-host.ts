@@ -19,6 +19,9 @@ import type { LogEngine } from '../engine/log-engine.js'
 import { GroupReplica } from './group-replica.js'
 import type { GroupMessage, HostBatch, HostTransport, QuiesceNotice } from './host-batch.js'
 
+/** Turns whose flush is in flight at most: the next waits, gathering what arrives meanwhile into one flush. */
+export const maxFlushesInFlight = 1
+
 export interface RaftHostOptions {
   /** This host's node id (the same id in every group it holds a replica of). */
   nodeId: number
@@ -217,7 +220,8 @@ export class RaftHost {
     }
     if (this.dirty.size === 0 && this.outbox.size === 0) return
     this.turning = true
-    queueMicrotask(() => this.turn())
+    // After this I/O's callbacks: the proposals and messages that arrive together go in one turn.
+    setImmediate(() => this.turn())
   }
 
   /**
@@ -231,6 +235,8 @@ export class RaftHost {
       do {
         this.again = false
         if (this.stopped) return
+        // A flush in flight: what comes meanwhile waits for it and goes in the next turn, together (group commit).
+        if (this.finishing >= maxFlushesInFlight) return
         const readies: [GroupReplica, Ready][] = []
         for (const replica of this.dirty) if (replica.core.hasReady()) readies.push([replica, replica.core.ready()])
         this.dirty.clear()
