@@ -52,6 +52,12 @@ export async function startRaftlogCluster(servers: ServerProcesses, dir: string,
       const outcome = await client.txn({ compare: [{ key, target: 'value', result: 'equal', operand: value }], success: [{ put: { key, value } }] }, operationTimeoutMs)
       if (!outcome.succeeded) throw new Error(`the compare of ${key} failed`)
     },
+    async etcdApi() {
+      // A node serves etcd's API on its own port.
+      const leader = (await client.statuses(operationTimeoutMs)).find((status) => status.role === 'leader')
+      if (leader === undefined || leader.id === null) throw new Error('raftlog names no leader')
+      return { leader: endpoints[nodeIds.indexOf(leader.id)] as string, members: endpoints }
+    },
     async leader() {
       const leader = (await client.statuses(operationTimeoutMs)).find((status) => status.role === 'leader')
       return leader === undefined ? 'none' : `node ${leader.id}`
