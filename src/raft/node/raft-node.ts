@@ -638,6 +638,11 @@ export class RaftNode extends EventEmitter {
     }
   }
 
+  /** The current term (what status().term says, without making the whole status). */
+  get term(): number {
+    return this.core.currentTerm
+  }
+
   /**
    * The cluster's id as users see it (32 hex digits; '' when unknown): the founding id until the
    * first leader's random token is committed, then a hash of both (clusterIdOf).
