@@ -145,8 +145,24 @@ function byRevision(events: KeyEvent[]): KeyEvent[][] {
   return parts
 }
 
-/** etcd's Event: a delete's kv holds the key and the delete's revision alone. */
+/**
+ * The wire form of events, made once per event and per prevKv choice: the store hands every
+ * watch of a key the same KeyEvent objects, and a thousand watchers of one key need one copy.
+ */
+const wireEvents = [new WeakMap<KeyEvent, Record<string, unknown>>(), new WeakMap<KeyEvent, Record<string, unknown>>()] as const
+
 function eventToWire(event: KeyEvent, withPrevious: boolean): Record<string, unknown> {
+  const cache = wireEvents[withPrevious ? 1 : 0]
+  let wire = cache.get(event)
+  if (wire === undefined) {
+    wire = makeWireEvent(event, withPrevious)
+    cache.set(event, wire)
+  }
+  return wire
+}
+
+/** etcd's Event: a delete's kv holds the key and the delete's revision alone. */
+function makeWireEvent(event: KeyEvent, withPrevious: boolean): Record<string, unknown> {
   const deleted = event.change.value === undefined
   const kv = deleted ? { key: Buffer.from(event.key, 'latin1'), mod_revision: event.change.mod } : keyValueToWire(keyValue(event.key, event.change))
   const prev = withPrevious && event.prev !== undefined ? { prev_kv: keyValueToWire(keyValue(event.key, event.prev)) } : {}
