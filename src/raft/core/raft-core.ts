@@ -279,7 +279,11 @@ export class RaftCore {
     }
     if (this.heartbeatElapsed >= this.heartbeatTicks) {
       this.heartbeatElapsed = 0
+      // Reads waiting behind an unanswered round ride on these heartbeats (its messages may be lost).
+      this.reads.queue.startRound(this.appendSeq + 1)
       this.broadcastHeartbeat()
+      // A sole voter is its own majority: its round is answered at once.
+      this.confirmReads()
     }
     this.resendLostAppends()
     // A hand-over that timed out is tried again while the log still cannot grow.
@@ -562,7 +566,7 @@ export class RaftCore {
       this.outbox.length > 0 ||
       this.commitChanged ||
       this.reads.hasOutput ||
-      this.reads.queue.needsRound ||
+      (this.reads.queue.roundDue && this.roleValue === 'leader') ||
       this.compactTo > 0 ||
       this.restore !== undefined
     )
@@ -576,10 +580,12 @@ export class RaftCore {
     this.broadcastPending = false
     if (this.commitNotifyPending && this.roleValue === 'leader') this.notifyCommit()
     this.commitNotifyPending = false
-    if (this.reads.queue.needsRound && this.roleValue === 'leader') {
+    if (this.reads.queue.roundDue && this.roleValue === 'leader') {
       // One round of heartbeats, numbered from here, confirms every read that waits now.
       this.reads.queue.startRound(this.appendSeq + 1)
       this.broadcastHeartbeat()
+      // A sole voter is its own majority: its round is answered at once.
+      this.confirmReads()
       this.confirmReads()
     }
     const { readStates, droppedReads } = this.reads.take()
