@@ -29,8 +29,8 @@ event's arrival) and lock rows (v3lock Lock + Unlock at the leader, each client 
 and lock, 1, 16 and 128 clients), both over raw gRPC with the same client code for the two
 systems; raftlog's row then etcd's for each case, the whole table run --rounds
 times after a warm-up. etcd gets its best setup: every call goes to its leader (found by
-Maintenance.Status and MemberList before each round); raftlog's reads take turns over its
-nodes, as its client does. Prints a Markdown table of ops/s,
+Maintenance.Status and MemberList before each round), and so does raftlog (its client
+with reads: 'leader'). Prints a Markdown table of ops/s,
 latency p50/p99/p999, server CPU per operation and raftlog ÷ etcd, and the idle CPU of each
 cluster. Writes bench/results/cluster-<date>.json, .md and .svg (ops/s per case).
 
