@@ -38,12 +38,8 @@ export async function acquire(host: RecipeHost, prefix: Buffer, lease: number, v
   const existing = created.succeeded ? undefined : (created.responses[0] as { range: { kvs: { createRevision: number }[] } }).range.kvs[0]
   const createRevision = existing?.createRevision ?? created.revision
   try {
-    // The first look needs no ReadIndex: the transaction above was applied here, so this store
-    // holds every key created before the caller's (a key older than it was committed before it)
-    // and every delete of one up to then; a delete it has not applied yet is reported by the
-    // watch below, which starts after what it has applied. Later looks, after a wait, read anew.
-    for (let first = true; ; first = false) {
-      if (!first) await host.read()
+    for (;;) {
+      await host.read()
       const revision = host.kv.revision
       const mine = host.kv.range(rangeRequest(key)).kvs[0]
       if (mine === undefined || mine.createRevision !== createRevision) throw new RaftLogError('ERR_LEASE_NOT_FOUND', `The key ${key.toString()} was deleted while it waited: its lease ${lease} ended (expired or revoked)`)
