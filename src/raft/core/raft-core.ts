@@ -122,7 +122,8 @@ export class RaftCore {
   private broadcastPending = false
   /**
    * The commit index rose, or a follower's match did: followers that do not know the new commit
-   * yet are told at the next Ready, as etcd's leader does (bcastAppend after maybeCommit), so they
+   * yet are told when the driver calls notifyCommitNow() (soon after: a proposal that comes first
+   * carries the commit itself), as etcd's leader does (bcastAppend after maybeCommit), so they
    * apply (and their watchers hear) a write without waiting for the next proposal or heartbeat.
    */
   private commitNotifyPending = false
@@ -562,7 +563,6 @@ export class RaftCore {
       this.logChanged ||
       this.softStateChanged ||
       this.broadcastPending ||
-      this.commitNotifyPending ||
       this.outbox.length > 0 ||
       this.commitChanged ||
       this.reads.hasOutput ||
@@ -578,8 +578,6 @@ export class RaftCore {
       for (const peer of this.tracker.ids()) this.sendAppends(peer)
     }
     this.broadcastPending = false
-    if (this.commitNotifyPending && this.roleValue === 'leader') this.notifyCommit()
-    this.commitNotifyPending = false
     if (this.reads.queue.roundDue && this.roleValue === 'leader') {
       // One round of heartbeats, numbered from here, confirms every read that waits now.
       this.reads.queue.startRound(this.appendSeq + 1)
@@ -1075,9 +1073,23 @@ export class RaftCore {
     }
   }
 
+  /** Whether followers may not know the commit index yet: the driver calls notifyCommitNow() soon. */
+  get commitNotifyDue(): boolean {
+    return this.commitNotifyPending && this.roleValue === 'leader'
+  }
+
+  /**
+   * Tells the commit index, with the next Ready, to every follower that has not heard it by
+   * another message since it rose (see commitNotifyPending).
+   */
+  notifyCommitNow(): void {
+    if (this.commitNotifyPending && this.roleValue === 'leader') this.notifyCommit()
+    this.commitNotifyPending = false
+  }
+
   /**
    * An empty AppendEntries at its match index to every replicating follower whose log holds
-   * committed entries it has not been told are committed (nothing else this Ready carried it).
+   * committed entries it has not been told are committed (no other message carried it).
    */
   private notifyCommit(): void {
     for (const [peer, progress] of this.tracker.entries()) {
