@@ -15,18 +15,22 @@ import { startRaftlogCluster } from './cluster/raftlog-cluster.js'
 import { markdown, type ClusterBenchReport } from './cluster/report.js'
 import { runClusterBench, type ClusterBenchRun } from './cluster/run-cluster-bench.js'
 import { ServerProcesses } from './cluster/server-processes.js'
-import { getKeyCount, putKeySpace, workloadFor, type WorkloadSettings } from './cluster/workload.js'
+import { getKeyCount, putKeySpace, workloadFor, type BenchCase, type WorkloadSettings } from './cluster/workload.js'
 
-const help = `Usage: npm run bench:cluster [-- --seconds S] [-- --rounds N] [-- --quick] [-- --skip-etcd] [-- --dir D] [-- --no-save] [-- --profile DIR]
+const help = `Usage: npm run bench:cluster [-- --seconds S] [-- --rounds N] [-- --quick] [-- --skip-etcd] [-- --dir D] [-- --no-save] [-- --profile DIR] [-- --cases LIST]
 
 Starts 3 raftlog node processes and, when etcd is on PATH, a 3-member etcd on 127.0.0.1, and
 drives both from this process with the same closed-loop load: puts of 100 B and 1 KiB values and
 linearizable gets, each at 1, 16 and 128 concurrent clients, then etcd's Range of one key
 (raftlog: KvClient.range) and a compare-and-put Txn (if the key holds its value, put it back) at
-1, 16 and 128 clients, raftlog's row then etcd's for each case, the whole table run --rounds
+1, 16 and 128 clients; watch rows (1 watcher of a key with a closed-loop writer, 1,000 watchers
+with a writer at 20 puts/s: events delivered per second, latency from the put's send to each
+event's arrival) and lock rows (v3lock Lock + Unlock at the leader, each client its own lease
+and lock, 1, 16 and 128 clients), both over raw gRPC with the same client code for the two
+systems; raftlog's row then etcd's for each case, the whole table run --rounds
 times after a warm-up. etcd gets its best setup: every call goes to its leader (found by
-Maintenance.Status and MemberList before each round); raftlog's reads take turns over its
-nodes, as its client does. Prints a Markdown table of ops/s,
+Maintenance.Status and MemberList before each round), and so does raftlog (its client
+with reads: 'leader'). Prints a Markdown table of ops/s,
 latency p50/p99/p999, server CPU per operation and raftlog ÷ etcd, and the idle CPU of each
 cluster. Writes bench/results/cluster-<date>.json, .md and .svg (ops/s per case).
 
@@ -38,6 +42,7 @@ cluster. Writes bench/results/cluster-<date>.json, .md and .svg (ops/s per case)
   --dir D       where the servers keep their data (default: the system temp directory); it
                 must be a real disk, not tmpfs, for fsync to cost what it costs
   --no-save     do not write the results files
+  --cases LIST  only these operations, comma-separated: put, get, range, txn, watch, lock
   --profile DIR the raftlog nodes write V8 CPU profiles into DIR as they stop (open them in
                 Chrome DevTools); profiling slows them, so such a run's figures are not saved`
 
@@ -74,6 +79,7 @@ async function main(): Promise<void> {
       dir: { type: 'string' },
       'no-save': { type: 'boolean' },
       profile: { type: 'string' },
+      cases: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   })
@@ -83,6 +89,13 @@ async function main(): Promise<void> {
   }
   const quick = values.quick === true
   const workload = workloadFor({ quick, seconds: positive(values.seconds, 'seconds', false), rounds: positive(values.rounds, 'rounds', true) })
+  if (values.cases !== undefined) {
+    const wanted = values.cases.split(',').map((name) => name.trim())
+    const known = [...new Set(workload.cases.map((benchCase) => benchCase.operation))]
+    const unknown = wanted.filter((name) => !known.includes(name as BenchCase['operation']))
+    if (unknown.length > 0) throw new UsageError(`--cases takes ${known.join(', ')}; got ${unknown.join(', ')}`)
+    workload.cases = workload.cases.filter((benchCase) => wanted.includes(benchCase.operation))
+  }
   const etcdBinary = values['skip-etcd'] === true ? undefined : findEtcd()
   if (etcdBinary === undefined && values['skip-etcd'] !== true) console.error(etcdInstallHint)
 

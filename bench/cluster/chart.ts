@@ -4,7 +4,7 @@ import { summarize, type ClusterBenchReport } from './report.js'
 import type { SystemName } from './kv-cluster.js'
 import { caseName } from './workload.js'
 
-const labelWidthPx = 170
+const labelWidthPx = 250
 const plotWidthPx = 520
 const valueWidthPx = 150
 const barHeightPx = 12
@@ -45,7 +45,7 @@ export function clusterChartSvg(report: ClusterBenchReport): string {
   parts.push(`<text x="${labelWidthPx + plotWidthPx / 2}" y="${height - 4}" text-anchor="middle">operations per second</text>`)
   cases.forEach((c, i) => {
     const groupY = topPx + i * groupHeight
-    const clients = `${c.clients} client${c.clients === 1 ? '' : 's'}`
+    const clients = `${c.clients} ${c.operation === 'watch' ? 'watcher' : 'client'}${c.clients === 1 ? '' : 's'}`
     parts.push(`<text x="8" y="${groupY + (systems.length * barHeightPx) / 2 + 4}">${escapeXml(`${caseName(c)}, ${clients}`)}</text>`)
     systems.forEach((system, j) => {
       const stats = c.opsPerSecond[system]

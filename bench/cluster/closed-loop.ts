@@ -12,19 +12,19 @@ export interface LoopResult {
   latenciesMs: number[]
 }
 
-/** `operation(n)` gets a number unique within the run, for picking a key. */
-export async function closedLoop(clients: number, seconds: number, operation: (n: number) => Promise<unknown>): Promise<LoopResult> {
+/** `operation(n, client)` gets a number unique within the run, for picking a key, and its loop's number (0..clients-1). */
+export async function closedLoop(clients: number, seconds: number, operation: (n: number, client: number) => Promise<unknown>): Promise<LoopResult> {
   const latenciesMs: number[] = []
   let errors = 0
   let firstError: string | undefined
   let next = 0
   const started = performance.now()
   const deadline = started + seconds * 1000
-  const client = async (): Promise<void> => {
+  const client = async (_: unknown, index: number): Promise<void> => {
     while (performance.now() < deadline) {
       const begun = performance.now()
       try {
-        await operation(next++)
+        await operation(next++, index)
         latenciesMs.push(performance.now() - begun)
       } catch (error) {
         errors++

@@ -92,6 +92,11 @@ export async function startEtcdCluster(servers: ServerProcesses, binary: string,
       const outcome = await client.if(key, 'Value', '==', value).then(client.put(key).value(value)).commit()
       if (!outcome.succeeded) throw new Error(`the compare of ${key} failed`)
     },
+    async etcdApi() {
+      const now = await findLeader(anyMember)
+      const hostPort = (url: string): string => url.replace(/^https?:\/\//, '')
+      return { leader: hostPort(now.url), members: clientUrls.map(hostPort) }
+    },
     async leader() {
       const now = await findLeader(anyMember)
       if (now.url !== leader.url) {

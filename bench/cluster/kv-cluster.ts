@@ -17,6 +17,8 @@ export interface KvCluster {
   range(key: string): Promise<unknown>
   /** A compare-and-put transaction: if the key holds `value`, put `value` (it always does, so every one writes). */
   txn(key: string, value: string): Promise<unknown>
+  /** The members' etcd API addresses (host:port) and the leader's: the watch and lock rows call them over raw gRPC. */
+  etcdApi(): Promise<{ leader: string; members: string[] }>
   /** The member that leads now ("node 2", "m1"), or "none". */
   leader(): Promise<string>
   /** Closes the client; ServerProcesses stops the servers. */

@@ -29,7 +29,8 @@ export async function startRaftlogCluster(servers: ServerProcesses, dir: string,
     servers.start(`raftlog node ${id}`, process.execPath, [...profile, cli, 'node', '--node-id', String(id), '--config', config], join(dir, `node_${id}.log`), { env, stdinPipe: true }),
   )
   const endpoints = ports.map((port) => `127.0.0.1:${port}`)
-  const client = new KvClient(endpoints, nodeIds)
+  // raftlog's best setup, as etcd's: reads at the leader (found by the first put), one hop.
+  const client = new KvClient(endpoints, nodeIds, { reads: 'leader' })
   const put = (key: string, value: string): Promise<unknown> => client.propose(encodeKvCommand({ op: 'put', key, value }), operationTimeoutMs)
   try {
     // The client itself waits for a leader, up to its timeout.
@@ -43,7 +44,7 @@ export async function startRaftlogCluster(servers: ServerProcesses, dir: string,
     system: 'raftlog',
     description:
       `3 \`raftlog node\` processes, default settings (gRPC, durable flushes, heartbeat ${heartbeatMs} ms, election timeout ${election.min}–${election.max} ms); ` +
-      'one KvClient (a ClusterClient: one client session) shared by every client loop, reads taking turns over the nodes; gets by ClusterClient.read (ReadIndex, linearizable), ranges by KvClient.range (etcd\'s Range, after a ReadIndex), txns by KvClient.txn (one log entry, in the session)',
+      'one KvClient (a ClusterClient: one client session) shared by every client loop, every call at the leader (reads too: KvClient option reads: \'leader\'); gets by ClusterClient.read (ReadIndex, linearizable), ranges by KvClient.range (etcd\'s Range, after a ReadIndex), txns by KvClient.txn (one log entry, in the session)',
     pids: processes.map((server) => server.pid),
     put,
     get: (key) => client.read(key, operationTimeoutMs),
@@ -51,6 +52,12 @@ export async function startRaftlogCluster(servers: ServerProcesses, dir: string,
     txn: async (key, value) => {
       const outcome = await client.txn({ compare: [{ key, target: 'value', result: 'equal', operand: value }], success: [{ put: { key, value } }] }, operationTimeoutMs)
       if (!outcome.succeeded) throw new Error(`the compare of ${key} failed`)
+    },
+    async etcdApi() {
+      // A node serves etcd's API on its own port.
+      const leader = (await client.statuses(operationTimeoutMs)).find((status) => status.role === 'leader')
+      if (leader === undefined || leader.id === null) throw new Error('raftlog names no leader')
+      return { leader: endpoints[nodeIds.indexOf(leader.id)] as string, members: endpoints }
     },
     async leader() {
       const leader = (await client.statuses(operationTimeoutMs)).find((status) => status.role === 'leader')

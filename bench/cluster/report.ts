@@ -48,12 +48,13 @@ export interface RowRatios extends BenchCase {
   opsPerSecond: number
   /** raftlog ÷ etcd: below 1 raftlog answers sooner. */
   p50: number
+  p99: number
   /** raftlog ÷ etcd: below 1 raftlog spends less. */
   serverCpuPerOp: number
 }
 
 function sameCase(a: BenchCase, b: BenchCase): boolean {
-  return a.operation === b.operation && a.valueBytes === b.valueBytes && a.clients === b.clients
+  return a.operation === b.operation && a.valueBytes === b.valueBytes && a.clients === b.clients && (a.putsPerSecond ?? 0) === (b.putsPerSecond ?? 0) && (a.contended ?? false) === (b.contended ?? false)
 }
 
 /** raftlog ÷ etcd for every case of every round that ran both. */
@@ -67,8 +68,11 @@ export function rowRatios(rows: readonly RowResult[]): RowRatios[] {
       operation: ours.operation,
       valueBytes: ours.valueBytes,
       clients: ours.clients,
+      ...(ours.putsPerSecond === undefined ? {} : { putsPerSecond: ours.putsPerSecond }),
+      ...(ours.contended === undefined ? {} : { contended: ours.contended }),
       opsPerSecond: ours.opsPerSecond / theirs.opsPerSecond,
       p50: ours.p50Ms / theirs.p50Ms,
+      p99: ours.p99Ms / theirs.p99Ms,
       serverCpuPerOp: ours.serverCpuMsPerOp / theirs.serverCpuMsPerOp,
     })
   }
@@ -79,7 +83,7 @@ export interface CaseSummary extends BenchCase {
   /** Mean over rounds, with the lowest and highest round, per system. */
   opsPerSecond: Partial<Record<SystemName, { mean: number; min: number; max: number }>>
   /** Lowest and highest raftlog ÷ etcd over rounds; undefined without etcd. */
-  ratios: { opsPerSecond: [number, number]; p50: [number, number]; serverCpuPerOp: [number, number] } | undefined
+  ratios: { opsPerSecond: [number, number]; p50: [number, number]; p99: [number, number]; serverCpuPerOp: [number, number] } | undefined
 }
 
 /** One entry per case, in the order run, over all rounds. */
@@ -96,7 +100,7 @@ export function summarize(report: ClusterBenchReport): CaseSummary[] {
     return {
       ...benchCase,
       opsPerSecond,
-      ratios: mine.length === 0 ? undefined : { opsPerSecond: range((r) => r.opsPerSecond), p50: range((r) => r.p50), serverCpuPerOp: range((r) => r.serverCpuPerOp) },
+      ratios: mine.length === 0 ? undefined : { opsPerSecond: range((r) => r.opsPerSecond), p50: range((r) => r.p50), p99: range((r) => r.p99), serverCpuPerOp: range((r) => r.serverCpuPerOp) },
     }
   })
 }
@@ -135,13 +139,19 @@ export function markdown(report: ClusterBenchReport): string {
     `- Server CPU: utime + stime of the 3 server processes over the row (/proc/<pid>/stat), per answered operation${withEtcd ? '; the other cluster idles meanwhile' : ''}. ` +
       'Driver CPU: the driver process (both clients), per operation.',
   ]
-  if (withEtcd) lines.push('- × columns: raftlog ÷ etcd. ops/s above 1×: raftlog is faster; p50 and CPU/op below 1×: raftlog is better.')
+  if (withEtcd) lines.push('- × columns: raftlog ÷ etcd. ops/s above 1×: raftlog is faster; p50, p99 and CPU/op below 1×: raftlog is better.')
+  if (report.rows.some((row) => row.operation === 'watch' || row.operation === 'lock')) {
+    lines.push(
+      '- Watch rows: clients = watchers of one key (10 to a gRPC stream, the streams spread over the members, followers first), one writer putting the key at the leader; ops/s = events delivered per second, latency = from the put\'s send to the event\'s arrival at its watcher, server CPU per event. ' +
+        'Lock rows: each client has its own lease and lock and runs v3lock Lock then Unlock at the leader; one op = one acquire and release. Both over raw gRPC with etcd\'s .proto files, the same client code for both systems.',
+    )
+  }
   if (withEtcd) {
     lines.push('', `Summary (ops/s: mean over rounds; ratios: lowest–highest over rounds):`, '')
     lines.push(
       ...table(
-        ['case', 'clients', 'raftlog ops/s', 'etcd ops/s', 'ops/s ×', 'p50 ×', 'server CPU/op ×'],
-        [false, true, true, true, true, true, true],
+        ['case', 'clients', 'raftlog ops/s', 'etcd ops/s', 'ops/s ×', 'p50 ×', 'p99 ×', 'server CPU/op ×'],
+        [false, true, true, true, true, true, true, true],
         summarize(report).map((c) => [
           caseName(c),
           String(c.clients),
@@ -149,6 +159,7 @@ export function markdown(report: ClusterBenchReport): string {
           formatNumber(c.opsPerSecond.etcd?.mean ?? Number.NaN),
           c.ratios === undefined ? '-' : timesRange(c.ratios.opsPerSecond),
           c.ratios === undefined ? '-' : timesRange(c.ratios.p50),
+          c.ratios === undefined ? '-' : timesRange(c.ratios.p99),
           c.ratios === undefined ? '-' : timesRange(c.ratios.serverCpuPerOp),
         ]),
       ),

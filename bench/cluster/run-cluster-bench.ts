@@ -1,12 +1,13 @@
 // Runs the workload on clusters that are already up: a warm-up, then each round measures idle
 // CPU and every case on every cluster in turn (raftlog's row, then etcd's, case by case).
 import { percentile } from '../stats.js'
-import { closedLoop, forEachConcurrently } from './closed-loop.js'
+import { closedLoop, forEachConcurrently, type LoopResult } from './closed-loop.js'
+import { measureLock, measureWatch } from './coordination.js'
 import type { KvCluster, SystemName } from './kv-cluster.js'
 import { totalCpuMs } from './process-cpu.js'
 import type { IdleResult, RowResult } from './report.js'
 import type { ServerProcesses } from './server-processes.js'
-import { caseName, getKey, getKeyCount, getValueBytes, idleSettleMs, putKey, setupConcurrency, valueOf, type BenchCase, type WorkloadSettings } from './workload.js'
+import { caseName, getKey, getKeyCount, getValueBytes, idleSettleMs, putKey, rowSeconds, setupConcurrency, valueOf, type BenchCase, type WorkloadSettings } from './workload.js'
 
 /** Pause between rows: work a row left behind (flushes, applies on followers) ends before the next starts. */
 const rowPauseMs = 250
@@ -31,12 +32,12 @@ export async function runClusterBench(clusters: KvCluster[], workload: WorkloadS
     run.idle.push(...idle.map((entry) => ({ round, ...entry })))
     for (const benchCase of workload.cases) {
       for (const cluster of clusters) {
-        const row = await measureRow(cluster, benchCase, workload.secondsPerRow, round)
+        const row = await measureRow(cluster, benchCase, rowSeconds(benchCase, workload.secondsPerRow), round)
         servers.assertAlive()
         run.rows.push(row)
         progress(
-          `round ${round} ${caseName(benchCase)} ${benchCase.clients} client${benchCase.clients === 1 ? '' : 's'} ${cluster.system}: ${Math.round(row.opsPerSecond)} ops/s, ` +
-            `p50 ${row.p50Ms.toFixed(2)} ms, server CPU ${row.serverCpuMsPerOp.toFixed(3)} ms/op${row.errors > 0 ? `, ${row.errors} failed (${row.firstError})` : ''}`,
+          `round ${round} ${caseName(benchCase)} ${benchCase.clients} ${benchCase.operation === 'watch' ? 'watcher' : 'client'}${benchCase.clients === 1 ? '' : 's'} ${cluster.system}: ${Math.round(row.opsPerSecond)} ops/s, ` +
+            `p50 ${row.p50Ms.toFixed(2)} ms, p99 ${row.p99Ms.toFixed(2)} ms, server CPU ${row.serverCpuMsPerOp.toFixed(3)} ms/op${row.errors > 0 ? `, ${row.errors} failed (${row.firstError})` : ''}`,
         )
         await pause(rowPauseMs)
       }
@@ -70,17 +71,20 @@ async function measureIdle(clusters: KvCluster[], seconds: number): Promise<Omit
 
 async function measureRow(cluster: KvCluster, benchCase: BenchCase, seconds: number, round: number): Promise<RowResult> {
   const value = valueOf(benchCase.valueBytes)
-  const operations: Record<BenchCase['operation'], (n: number) => Promise<unknown>> = {
+  const operations: Record<'put' | 'get' | 'range' | 'txn', (n: number) => Promise<unknown>> = {
     put: (n) => cluster.put(putKey(n), value),
     get: (n) => cluster.get(getKey(n)),
     range: (n) => cluster.range(getKey(n)),
     // A compare-and-put on the keys the gets read: each holds the value it compares with and puts back.
     txn: (n) => cluster.txn(getKey(n), value),
   }
-  const operation = operations[benchCase.operation]
+  const endpoints = benchCase.operation === 'watch' || benchCase.operation === 'lock' ? await cluster.etcdApi() : undefined
   const serverBefore = totalCpuMs(cluster.pids)
   const driverBefore = process.cpuUsage()
-  const loop = await closedLoop(benchCase.clients, seconds, operation)
+  let loop: LoopResult
+  if (endpoints !== undefined && benchCase.operation === 'watch') loop = await measureWatch(endpoints, `watch-${round}-${benchCase.clients}`, benchCase.clients, benchCase.putsPerSecond ?? 0, seconds)
+  else if (endpoints !== undefined && benchCase.operation === 'lock') loop = await measureLock(endpoints, `lock-${round}-${benchCase.clients}`, benchCase.clients, benchCase.contended === true, seconds)
+  else loop = await closedLoop(benchCase.clients, seconds, operations[benchCase.operation as keyof typeof operations])
   const driver = process.cpuUsage(driverBefore)
   const serverCpuMs = totalCpuMs(cluster.pids) - serverBefore
   const driverCpuMs = (driver.user + driver.system) / 1000

@@ -24,13 +24,18 @@ type Unary = (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendU
 
 /** The ResponseHeader of an answer given now by `node`. */
 export function etcdHeader(node: RaftNode, revision: number): Record<string, unknown> {
-  return { cluster_id: clusterIdOf(node), member_id: node.id, revision, raft_term: node.status().term }
+  return { cluster_id: clusterIdOf(node), member_id: node.id, revision, raft_term: node.term }
 }
+
+let lastClusterId: { id: string; decimal: string } | undefined
 
 /** etcd's cluster id is 64 bits: the first 64 of raftlog's 128, as a decimal string (above 2^53). */
 function clusterIdOf(node: RaftNode): string {
   const id = node.clusterId
-  return /^[0-9a-f]{16}/.test(id) ? BigInt(`0x${id.slice(0, 16)}`).toString() : '0'
+  if (lastClusterId?.id === id) return lastClusterId.decimal
+  const decimal = /^[0-9a-f]{16}/.test(id) ? BigInt(`0x${id.slice(0, 16)}`).toString() : '0'
+  lastClusterId = { id, decimal }
+  return decimal
 }
 
 /** The KV service, and what closes its channels to the leader when the node stops. */

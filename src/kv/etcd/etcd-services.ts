@@ -12,7 +12,7 @@ import { DirectoryBytesCache } from '../../net/server/directory-bytes.js'
 import type { ExtraService, ServiceContext } from '../../net/server/node-server.js'
 import { etcdProtocol } from '../../net/etcd-protocol.js'
 import { etcdHeader, etcdKvService, type EtcdKvOptions } from './etcd-kv-service.js'
-import { etcdWatchService } from './etcd-watch-service.js'
+import { etcdWatchService, watchServiceDefinition } from './etcd-watch-service.js'
 import { etcdLeaseService } from './etcd-lease-service.js'
 import { etcdRecipeServices, recipeHost } from './etcd-recipe-services.js'
 import { LeaderForwarder } from './leader-forwarder.js'
@@ -102,7 +102,7 @@ export function etcdServices(node: RaftNode, context: ServiceContext, options: E
   const cluster = etcdClusterService(node, context, forwarder, () => options.kv.revision)
   return [
     { definition: etcdProtocol.KV.service, implementation: kv.implementation, close: kv.close },
-    { definition: etcdProtocol.Watch.service, implementation: etcdWatchService(node, { kv: options.kv, hub, progressNotifyMs: options.progressNotifyMs }), close: () => hub.close() },
+    { definition: watchServiceDefinition(), implementation: etcdWatchService(node, { kv: options.kv, hub, progressNotifyMs: options.progressNotifyMs }), close: () => hub.close() },
     {
       definition: etcdProtocol.Lease.service,
       implementation: lease,

@@ -11,6 +11,7 @@ import { keyValue } from '../kv-txn.js'
 import type { Watch, WatchHub } from '../watch/watch-hub.js'
 import { keyValueToWire } from './etcd-wire.js'
 import { etcdHeader } from './etcd-kv-service.js'
+import { etcdProtocol } from '../../net/etcd-protocol.js'
 
 /** Responses a stream may have queued, unsent, before the watch that adds one is cancelled as too slow (its memory stays bounded). */
 export const maxQueuedWatchResponses = 1024
@@ -30,6 +31,58 @@ export interface EtcdWatchOptions {
   hub: WatchHub
   /** How often a watch that asked for progress notifications hears one when nothing happened (ms). */
   progressNotifyMs?: number
+}
+
+/**
+ * A WatchResponse encoded already (watchServiceDefinition's serializer passes its bytes on): a
+ * revision's events reach a thousand watchers of a key as one encoding of the header and events,
+ * each watcher's copy only prefixed with its watch id (protobuf takes fields in any order).
+ */
+class EncodedWatchResponse {
+  constructor(readonly bytes: Buffer) {}
+}
+
+/** etcd's Watch service definition, its response serializer taking EncodedWatchResponse too. */
+export function watchServiceDefinition(): grpc.ServiceDefinition {
+  const definition = etcdProtocol.Watch.service
+  const watch = definition.Watch as grpc.MethodDefinition<unknown, unknown>
+  const serialize = watch.responseSerialize
+  return { ...definition, Watch: { ...watch, responseSerialize: (value: unknown) => (value instanceof EncodedWatchResponse ? value.bytes : serialize(value)) } }
+}
+
+/** The last encoding of events and header: the next watcher of the same events at the same header reuses it. */
+let lastEncoded: { events: KeyEvent[]; prevKv: boolean; revision: number; term: number; member: number; bytes: Buffer } | undefined
+
+function sameEvents(a: KeyEvent[], b: KeyEvent[]): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
+}
+
+/** `header` and `events` (fields 1 and 11 of WatchResponse) encoded, shared by the watchers they go to. */
+function encodedEvents(header: Record<string, unknown>, events: KeyEvent[], prevKv: boolean): Buffer {
+  const revision = header.revision as number
+  const term = header.raft_term as number
+  const member = header.member_id as number
+  const last = lastEncoded
+  if (last !== undefined && last.prevKv === prevKv && last.revision === revision && last.term === term && last.member === member && sameEvents(last.events, events)) return last.bytes
+  const serialize = (etcdProtocol.Watch.service.Watch as grpc.MethodDefinition<unknown, unknown>).responseSerialize
+  const bytes = serialize({ header, events: events.map((event) => eventToWire(event, prevKv)) })
+  lastEncoded = { events, prevKv, revision, term, member, bytes }
+  return bytes
+}
+
+/** Field 2 (watch_id, a varint) of WatchResponse, before the shared bytes. */
+function withWatchId(id: number, shared: Buffer): Buffer {
+  if (id === 0) return shared
+  const prefix = [0x10]
+  let rest = id
+  while (rest >= 0x80) {
+    prefix.push((rest % 0x80) | 0x80)
+    rest = Math.floor(rest / 0x80)
+  }
+  prefix.push(rest)
+  return Buffer.concat([Buffer.from(prefix), shared])
 }
 
 export function etcdWatchService(node: RaftNode, options: EtcdWatchOptions): grpc.UntypedServiceImplementation {
@@ -57,6 +110,14 @@ function serveWatchStream(node: RaftNode, options: EtcdWatchOptions, call: grpc.
     call.write({ header: header(), ...response })
     return call.writableLength <= maxQueuedWatchResponses
   }
+  /** A watch's events, as send({ watch_id: id, events }) would send them, from a shared encoding. */
+  const sendEvents = (id: number, events: KeyEvent[], prevKv: boolean): boolean => {
+    if (!open) return false
+    // A negative id (a client's choice) is a 10-byte varint: the ordinary way.
+    if (id < 0 || !Number.isSafeInteger(id)) return send({ watch_id: id, events: events.map((event) => eventToWire(event, prevKv)) })
+    call.write(new EncodedWatchResponse(withWatchId(id, encodedEvents(header(), events, prevKv))))
+    return call.writableLength <= maxQueuedWatchResponses
+  }
   const cancel = (id: number, reason: string, extra: Record<string, unknown> = {}): void => {
     const entry = watches.get(id)
     watches.delete(id)
@@ -80,7 +141,7 @@ function serveWatchStream(node: RaftNode, options: EtcdWatchOptions, call: grpc.
     const deliver = (events: KeyEvent[]): void => {
       for (const part of byRevision(events)) {
         entry.sent = true
-        if (!send({ watch_id: id, events: part.map((event) => eventToWire(event, entry.prevKv)) })) {
+        if (!sendEvents(id, part, entry.prevKv)) {
           cancel(id, `raftlog: watcher too slow: more than ${maxQueuedWatchResponses} responses queued on its stream; watch again from revision ${(part.at(-1) as KeyEvent).change.mod + 1}`)
           throw new Error('watch cancelled as too slow')
         }
@@ -145,8 +206,24 @@ function byRevision(events: KeyEvent[]): KeyEvent[][] {
   return parts
 }
 
-/** etcd's Event: a delete's kv holds the key and the delete's revision alone. */
+/**
+ * The wire form of events, made once per event and per prevKv choice: the store hands every
+ * watch of a key the same KeyEvent objects, and a thousand watchers of one key need one copy.
+ */
+const wireEvents = [new WeakMap<KeyEvent, Record<string, unknown>>(), new WeakMap<KeyEvent, Record<string, unknown>>()] as const
+
 function eventToWire(event: KeyEvent, withPrevious: boolean): Record<string, unknown> {
+  const cache = wireEvents[withPrevious ? 1 : 0]
+  let wire = cache.get(event)
+  if (wire === undefined) {
+    wire = makeWireEvent(event, withPrevious)
+    cache.set(event, wire)
+  }
+  return wire
+}
+
+/** etcd's Event: a delete's kv holds the key and the delete's revision alone. */
+function makeWireEvent(event: KeyEvent, withPrevious: boolean): Record<string, unknown> {
   const deleted = event.change.value === undefined
   const kv = deleted ? { key: Buffer.from(event.key, 'latin1'), mod_revision: event.change.mod } : keyValueToWire(keyValue(event.key, event.change))
   const prev = withPrevious && event.prev !== undefined ? { prev_kv: keyValueToWire(keyValue(event.key, event.prev)) } : {}

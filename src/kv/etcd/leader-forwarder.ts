@@ -100,7 +100,7 @@ export class LeaderForwarder {
     const key = `${service}:${leaderId}@${address}`
     let client = this.clients.get(key)
     if (client === undefined) {
-      client = new etcdProtocol[service](address, this.context.credentialsFor(leaderId))
+      client = new etcdProtocol[service](address, this.context.credentialsFor(leaderId), { 'grpc.enable_channelz': 0 })
       this.clients.set(key, client)
     }
     return client

@@ -323,7 +323,8 @@ export async function serveNode(options: NodeServerOptions, extras: NodeServerEx
     { ...(tls === undefined ? {} : { tls }), logger: options.logger ?? { warn: (message) => console.warn(message) } },
   )
   const limits = cluster.connectionLimits ?? defaultConnectionLimits
-  const server = new grpc.Server({ 'grpc.max_receive_message_length': maxReceiveMessageBytes, ...grpcServerLimits(limits) })
+  // channelz (grpc-js's per-call tracing for its debug service, which raftlog does not serve) costs every call.
+  const server = new grpc.Server({ 'grpc.max_receive_message_length': maxReceiveMessageBytes, 'grpc.enable_channelz': 0, ...grpcServerLimits(limits) })
   const raft = transport.service()
   server.addService(raft.definition, raft.implementation)
   const warn = (message: string): void => (options.logger ?? console).warn(message)

@@ -35,6 +35,8 @@ const channelOptions: grpc.ChannelOptions = {
   'grpc.initial_reconnect_backoff_ms': 100,
   'grpc.max_reconnect_backoff_ms': 2000,
   'grpc.keepalive_time_ms': 10_000,
+  // No channelz tracing: raftlog serves no channelz service, and it costs every message.
+  'grpc.enable_channelz': 0,
   'grpc.max_receive_message_length': maxGrpcMessageBytes,
   'grpc.max_send_message_length': maxGrpcMessageBytes,
 }

@@ -109,6 +109,8 @@ export class Progress {
    * at an index at or below match, means the follower lost entries it had acknowledged.
    */
   matchSeq = 0
+  /** Highest commit index this follower has been told of, as far as its log matches (what an AppendEntries at its match index or above carried). */
+  commitSent = 0
   /** Highest message counter this follower has answered in the current term (for ReadIndex). */
   ackedSeq = 0
   /**

@@ -120,6 +120,13 @@ export class RaftCore {
   private restore: SnapshotMeta | undefined
   private hardStateChanged = false
   private broadcastPending = false
+  /**
+   * The commit index rose, or a follower's match did: followers that do not know the new commit
+   * yet are told when the driver calls notifyCommitNow() (soon after: a proposal that comes first
+   * carries the commit itself), as etcd's leader does (bcastAppend after maybeCommit), so they
+   * apply (and their watchers hear) a write without waiting for the next proposal or heartbeat.
+   */
+  private commitNotifyPending = false
   private logChanged = false
   private softStateChanged = false
   private commitChanged = false
@@ -273,7 +280,11 @@ export class RaftCore {
     }
     if (this.heartbeatElapsed >= this.heartbeatTicks) {
       this.heartbeatElapsed = 0
+      // Reads waiting behind an unanswered round ride on these heartbeats (its messages may be lost).
+      this.reads.queue.startRound(this.appendSeq + 1)
       this.broadcastHeartbeat()
+      // A sole voter is its own majority: its round is answered at once.
+      this.confirmReads()
     }
     this.resendLostAppends()
     // A hand-over that timed out is tried again while the log still cannot grow.
@@ -555,7 +566,7 @@ export class RaftCore {
       this.outbox.length > 0 ||
       this.commitChanged ||
       this.reads.hasOutput ||
-      this.reads.queue.needsRound ||
+      (this.reads.queue.roundDue && this.roleValue === 'leader') ||
       this.compactTo > 0 ||
       this.restore !== undefined
     )
@@ -567,10 +578,12 @@ export class RaftCore {
       for (const peer of this.tracker.ids()) this.sendAppends(peer)
     }
     this.broadcastPending = false
-    if (this.reads.queue.needsRound && this.roleValue === 'leader') {
+    if (this.reads.queue.roundDue && this.roleValue === 'leader') {
       // One round of heartbeats, numbered from here, confirms every read that waits now.
       this.reads.queue.startRound(this.appendSeq + 1)
       this.broadcastHeartbeat()
+      // A sole voter is its own majority: its round is answered at once.
+      this.confirmReads()
       this.confirmReads()
     }
     const { readStates, droppedReads } = this.reads.take()
@@ -920,7 +933,10 @@ export class RaftCore {
     progress.answered(message.seq)
     this.confirmReads()
     if (message.success) {
-      if (progress.acknowledged(message.matchIndex, this.appendSeq)) this.maybeCommit()
+      if (progress.acknowledged(message.matchIndex, this.appendSeq)) {
+        this.maybeCommit()
+        if (progress.commitSent < this.commitIndex) this.commitNotifyPending = true
+      }
       if (message.from === this.transfer.target && progress.match === this.log.lastIndex) this.sendTimeoutNow()
       // Out of the snapshot state only once entries can follow what the follower holds.
       if (progress.state === 'probe' || (progress.state === 'snapshot' && progress.match >= this.log.firstIndex - 1)) progress.becomeReplicate()
@@ -1015,7 +1031,12 @@ export class RaftCore {
 
   private appendEntries(peer: number, prevLogIndex: number, prevLogTerm: number, entries: LogEntry[]): AppendEntries {
     const seq = ++this.appendSeq
-    this.tracker.get(peer)?.recordSent(seq, this.now)
+    const progress = this.tracker.get(peer)
+    if (progress !== undefined) {
+      progress.recordSent(seq, this.now)
+      // The follower commits up to what its log matches of this message.
+      progress.commitSent = Math.max(progress.commitSent, Math.min(this.commitIndex, prevLogIndex + entries.length))
+    }
     return { type: 'AppendEntries', from: this.id, to: peer, term: this.term, prevLogIndex, prevLogTerm, entries, leaderCommit: this.commitIndex, seq }
   }
 
@@ -1052,6 +1073,33 @@ export class RaftCore {
     }
   }
 
+  /** Whether followers may not know the commit index yet: the driver calls notifyCommitNow() soon. */
+  get commitNotifyDue(): boolean {
+    return this.commitNotifyPending && this.roleValue === 'leader'
+  }
+
+  /**
+   * Tells the commit index, with the next Ready, to every follower that has not heard it by
+   * another message since it rose (see commitNotifyPending).
+   */
+  notifyCommitNow(): void {
+    if (this.commitNotifyPending && this.roleValue === 'leader') this.notifyCommit()
+    this.commitNotifyPending = false
+  }
+
+  /**
+   * An empty AppendEntries at its match index to every replicating follower whose log holds
+   * committed entries it has not been told are committed (no other message carried it).
+   */
+  private notifyCommit(): void {
+    for (const [peer, progress] of this.tracker.entries()) {
+      if (progress.state !== 'replicate' || Math.min(this.commitIndex, progress.match) <= progress.commitSent) continue
+      const prevLogTerm = this.log.termAt(progress.match)
+      if (prevLogTerm === undefined) continue
+      this.send(this.appendEntries(peer, progress.match, prevLogTerm, []))
+    }
+  }
+
   /** Figure 8: commit the highest index a majority holds, only if it is of the current term. */
   private maybeCommit(): void {
     const candidate = this.tracker.committed(this.configuration, this.id, this.durableIndex)
@@ -1063,6 +1111,7 @@ export class RaftCore {
     this.commitIndex = index
     this.commitChanged = true
     if (this.roleValue !== 'leader') return
+    this.commitNotifyPending = true
     this.membershipCommitted()
     if (this.roleValue === 'leader' && this.log.termAt(index) === this.term) for (const read of this.reads.takeHeld()) this.takeRead(read)
   }

@@ -38,6 +38,16 @@ export class ReadOnlyQueue {
     return this.waiting.length > 0
   }
 
+  /**
+   * Whether a round should go out now: reads wait and no round is unanswered. While one is,
+   * reads that arrive wait for its answer and then share the next round (etcd's read loop asks
+   * one ReadIndex at a time the same way): under load, one round serves a turn's worth of reads
+   * at a time instead of every turn sending its own.
+   */
+  get roundDue(): boolean {
+    return this.waiting.length > 0 && this.rounds.length === 0
+  }
+
   add(read: PendingRead): void {
     this.waiting.push(read)
   }

@@ -29,8 +29,14 @@ export function newClusterToken(): string {
  */
 export function clusterIdOf(foundingId: string, token: string | undefined): string {
   if (token === undefined || foundingId === '') return foundingId
-  return createHash('sha256').update('raftlog cluster token\0').update(foundingId).update('\0').update(token).digest('hex').slice(0, 32)
+  // A node asks for its id on every etcd answer's header (every watch event): the last one is kept.
+  if (lastClusterId !== undefined && lastClusterId.foundingId === foundingId && lastClusterId.token === token) return lastClusterId.id
+  const id = createHash('sha256').update('raftlog cluster token\0').update(foundingId).update('\0').update(token).digest('hex').slice(0, 32)
+  lastClusterId = { foundingId, token, id }
+  return id
 }
+
+let lastClusterId: { foundingId: string; token: string; id: string } | undefined
 
 export function checkClusterId(clusterId: string, argument: string): string {
   if (!clusterIdPattern.test(clusterId)) throw new RaftLogError('ERR_BAD_ARGUMENT', `${argument} must be 32 lowercase hex digits, got ${JSON.stringify(clusterId)}`, { argument })

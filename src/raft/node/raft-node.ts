@@ -115,6 +115,13 @@ export interface RaftStatus {
 const serverStates: Record<Role, ServerState> = { follower: 0, candidate: 1, leader: 2 }
 /** Readies with a flush taken before the node waits for them to complete. */
 const maxFlushesInFlight = 16
+/**
+ * How long a leader waits before telling its followers a new commit index by a message of its
+ * own (ms): a proposal that comes sooner carries it instead (a client's next write, one client
+ * after another), so a steady load sends no extra messages, and an idle one tells followers
+ * (and so their watchers) within this, not at the next heartbeat.
+ */
+const commitNotifyDelayMs = 3
 /** Readies of any kind taken before the node waits (a disk that hangs must not grow memory forever). */
 const maxReadiesInFlight = 4096
 /**
@@ -154,6 +161,8 @@ export class RaftNode extends EventEmitter {
   private readonly snapshotInbox: SnapshotInbox
   private readonly logger: { warn(message: string): void }
   private readonly timer: NodeJS.Timeout
+  /** Set while the leader waits to tell its followers a commit that no proposal carried yet. */
+  private commitNotifyTimer: NodeJS.Timeout | undefined
   private readonly pending = new PendingProposals()
   private readonly counters = { proposals: 0, reads: 0, snapshotsTaken: 0, snapshotsInstalled: 0, lastSnapshotMs: undefined as number | undefined, lastInstallMs: undefined as number | undefined }
   private readonly reads = new PendingReads()
@@ -638,6 +647,11 @@ export class RaftNode extends EventEmitter {
     }
   }
 
+  /** The current term (what status().term says, without making the whole status). */
+  get term(): number {
+    return this.core.currentTerm
+  }
+
   /**
    * The cluster's id as users see it (32 hex digits; '' when unknown): the founding id until the
    * first leader's random token is committed, then a hash of both (clusterIdOf).
@@ -685,6 +699,7 @@ export class RaftNode extends EventEmitter {
     if (this.stopped) return
     this.stopped = true
     clearInterval(this.timer)
+    clearTimeout(this.commitNotifyTimer)
     clearTimeout(this.diskPause?.timer)
     await this.processing
     await this.completions
@@ -733,6 +748,12 @@ export class RaftNode extends EventEmitter {
    * tick, a completion) at the end of the current task, which has already seen all of it.
    */
   private schedule(clientRequest = false): void {
+    if (this.commitNotifyTimer === undefined && this.core.commitNotifyDue && !this.stopped && this.failure === undefined) {
+      this.commitNotifyTimer = setTimeout(() => {
+        this.commitNotifyTimer = undefined
+        this.guard(() => this.core.notifyCommitNow())
+      }, commitNotifyDelayMs)
+    }
     if (this.processing !== undefined || this.stopped || this.failure !== undefined || !this.core.hasReady()) return
     const turn = clientRequest ? new Promise<void>((resolve) => setImmediate(resolve)) : Promise.resolve()
     this.processing = turn
@@ -1117,6 +1138,7 @@ export class RaftNode extends EventEmitter {
     this.failure = error
     this.logger.warn(`node ${this.id}: stopping after a storage failure: ${error.message}`)
     clearInterval(this.timer)
+    clearTimeout(this.commitNotifyTimer)
     clearTimeout(this.diskPause?.timer)
     void this.applier.stop()
     this.pending.rejectAll(error)

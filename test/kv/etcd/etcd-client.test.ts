@@ -7,6 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Etcd3 } from 'etcd3'
+import * as grpc from '@grpc/grpc-js'
+import { etcdProtocol } from '../../../src/net/etcd-protocol.js'
 import { settled, startServers, stopServers, type Servers } from '../../helpers/node-servers.js'
 
 let plain: Servers
@@ -235,6 +237,37 @@ describe('watch through the etcd3 client', () => {
       expect(errors[0]?.message).toMatch(/required revision has been compacted/)
     } finally {
       client.close()
+    }
+  })
+})
+
+describe('watch responses shared by many watchers', () => {
+  it('gives each watcher of a key its own watch id (1-, 2- and 3-byte varints) over the shared encoding, with and without previous values', async () => {
+    const { leader } = await settled(plain)
+    const watchClient = new etcdProtocol.Watch(address(plain, leader.node.id), grpc.credentials.createInsecure())
+    const writer = clientOf(plain, leader.node.id)
+    const stream = (watchClient as unknown as { Watch(): grpc.ClientDuplexStream<unknown, unknown> }).Watch()
+    // The cancel at the end ends the stream with CANCELLED: expected.
+    stream.on('error', () => {})
+    try {
+      const ids = [1, 200, 70_000]
+      const seen = new Map<number, string[]>()
+      let created = 0
+      stream.on('data', (response: { watch_id: number; created: boolean; events: { kv: { value: Buffer; mod_revision: number }; prev_kv: { value: Buffer } | null }[] }) => {
+        if (response.created) created++
+        for (const event of response.events) seen.set(response.watch_id, [...(seen.get(response.watch_id) ?? []), `${event.kv.value.toString()}<${event.prev_kv?.value.toString() ?? '-'}`])
+      })
+      await writer.put('shared/k').value('a')
+      for (const id of ids) stream.write({ create_request: { key: Buffer.from('shared/k'), watch_id: id, prev_kv: id === 200 } })
+      await eventually(() => created === ids.length, 5000, 'the watches created')
+      await writer.put('shared/k').value('b')
+      await writer.put('shared/k').value('c')
+      await eventually(() => ids.every((id) => (seen.get(id)?.length ?? 0) >= 2), 5000, 'two events per watcher')
+      expect(Object.fromEntries(seen)).toEqual({ 1: ['b<-', 'c<-'], 200: ['b<a', 'c<b'], 70000: ['b<-', 'c<-'] })
+    } finally {
+      stream.cancel()
+      watchClient.close()
+      writer.close()
     }
   })
 })

@@ -196,6 +196,45 @@ describe('RaftCore: the commit rule', () => {
     expect(core.committed).toBe(index)
   })
 
+  it('tells the followers a new commit when the driver asks (soon after), not with the next proposal or heartbeat', () => {
+    const { core, log } = makeLeader([], [1, 2, 3])
+    const term = core.currentTerm
+    const ack = (from: number, matchIndex: number): void => core.step({ type: 'AppendEntriesResponse', from, to: 1, term, success: true, matchIndex, conflictIndex: 0, conflictTerm: 0, seq: 0 })
+    ack(2, log.lastIndex)
+    ack(3, log.lastIndex)
+    drain(core, log)
+    const index = core.propose(Buffer.from('x'))!
+    drain(core, log)
+    ack(2, index)
+    expect(drain(core, log).filter((m) => m.type === 'AppendEntries')).toEqual([])
+    expect(core.committed).toBe(index)
+    expect(core.commitNotifyDue).toBe(true)
+    core.notifyCommitNow()
+    const sent = drain(core, log) as AppendEntries[]
+    // Node 2 holds the entry: an empty AppendEntries at its match tells it the commit. Node 3 has
+    // not acknowledged it: it hears the commit of what it holds, once it does.
+    expect(sent.filter((m) => m.type === 'AppendEntries').map((m) => ({ to: m.to, prevLogIndex: m.prevLogIndex, entries: m.entries.length, leaderCommit: m.leaderCommit }))).toEqual([{ to: 2, prevLogIndex: index, entries: 0, leaderCommit: index }])
+    ack(3, index)
+    core.notifyCommitNow()
+    const later = drain(core, log) as AppendEntries[]
+    expect(later.filter((m) => m.type === 'AppendEntries').map((m) => ({ to: m.to, prevLogIndex: m.prevLogIndex, leaderCommit: m.leaderCommit }))).toEqual([{ to: 3, prevLogIndex: index, leaderCommit: index }])
+    // Nothing new to tell: nothing sent.
+    ack(2, index)
+    core.notifyCommitNow()
+    expect(drain(core, log)).toEqual([])
+    // A proposal that goes out first carries the commit: then there is nothing left to tell.
+    const next = core.propose(Buffer.from('y'))!
+    drain(core, log)
+    ack(2, next)
+    ack(3, next)
+    drain(core, log)
+    core.propose(Buffer.from('z'))
+    const carried = drain(core, log) as AppendEntries[]
+    expect(carried.filter((m) => m.type === 'AppendEntries').every((m) => m.leaderCommit === next && m.entries.length === 1)).toBe(true)
+    core.notifyCommitNow()
+    expect(drain(core, log)).toEqual([])
+  })
+
   it('a follower takes the leader commit only up to what this message matched', () => {
     const { core, log } = makeCore(1, [1, 1, 1])
     core.step(append(2, 1, 1, 1, [], 3))

@@ -21,6 +21,22 @@ describe('ReadOnlyQueue', () => {
     expect(queue.size).toBe(0)
   })
 
+  it('sends one round at a time: reads that arrive while one is unanswered wait for it, then share the next', () => {
+    const queue = new ReadOnlyQueue()
+    queue.add(read(1))
+    expect(queue.roundDue).toBe(true)
+    queue.startRound(5)
+    queue.add(read(2))
+    queue.add(read(3))
+    expect(queue.needsRound).toBe(true)
+    expect(queue.roundDue).toBe(false)
+    expect(ids(queue.confirm(5))).toEqual([1])
+    expect(queue.roundDue).toBe(true)
+    queue.startRound(9)
+    expect(ids(queue.confirm(9))).toEqual([2, 3])
+    expect(queue.roundDue).toBe(false)
+  })
+
   it('serves every read that arrived before a round with that one round (etcd batches them too)', () => {
     const queue = new ReadOnlyQueue()
     queue.add(read(1))

@@ -90,6 +90,9 @@ describe('RaftNode.read()', () => {
     const cluster = await startCluster(3, { readMode: 'lease', leaseClockDriftMs: 10 })
     const leader = await waitFor('a leader', () => leaderOf(cluster))
     await leader.propose(Buffer.from('leased'))
+    // The commit reaches the followers in a message of its own, answered: let that traffic end.
+    await waitFor('the followers applied the write', () => [...cluster.machines.values()].every((machine) => machine.value === 'leased'))
+    await new Promise((resolve) => setTimeout(resolve, 10))
     await leader.read()
     const before = cluster.network.counts.sent
     const startedAt = Date.now()

@@ -52,7 +52,7 @@ export class EtcdEndpoints {
     const key = `${service}@${endpoint}`
     let client = this.clients.get(key)
     if (client === undefined) {
-      client = new etcdProtocol[service](endpoint, this.credentials)
+      client = new etcdProtocol[service](endpoint, this.credentials, { 'grpc.enable_channelz': 0 })
       this.clients.set(key, client)
     }
     return client
