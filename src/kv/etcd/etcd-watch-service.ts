@@ -38,7 +38,7 @@ export interface EtcdWatchOptions {
  * revision's events reach a thousand watchers of a key as one encoding of the header and events,
  * each watcher's copy only prefixed with its watch id (protobuf takes fields in any order).
  */
-class EncodedWatchResponse {
+export class EncodedWatchResponse {
   constructor(readonly bytes: Buffer) {}
 }
 

@@ -5,7 +5,9 @@ import { describe, expect, it } from 'vitest'
 import { EventEmitter } from 'node:events'
 import { encodeKvCommand, KvStateMachine } from '../../../src/kv/kv-state-machine.js'
 import { WatchHub } from '../../../src/kv/watch/watch-hub.js'
-import { etcdWatchService, maxQueuedWatchResponses } from '../../../src/kv/etcd/etcd-watch-service.js'
+import { EncodedWatchResponse, etcdWatchService, maxQueuedWatchResponses } from '../../../src/kv/etcd/etcd-watch-service.js'
+import { etcdProtocol } from '../../../src/net/etcd-protocol.js'
+import type * as grpc from '@grpc/grpc-js'
 import { EntryType } from '../../../src/storage/log-entry.js'
 import type { RaftNode } from '../../../src/raft/node/raft-node.js'
 
@@ -19,8 +21,10 @@ class FakeStream extends EventEmitter {
   get writableLength(): number {
     return this.queued
   }
-  write(response: Record<string, unknown>): boolean {
-    this.written.push(response)
+  write(response: Record<string, unknown> | EncodedWatchResponse): boolean {
+    // Events go out encoded once for every watcher: read them back as a client would.
+    const decode = (etcdProtocol.Watch.service.Watch as grpc.MethodDefinition<unknown, Record<string, unknown>>).responseDeserialize
+    this.written.push(response instanceof EncodedWatchResponse ? decode(response.bytes) : response)
     if (this.stalled) this.queued++
     return !this.stalled
   }
@@ -50,14 +54,15 @@ describe("etcd's Watch service", () => {
     send({ request_union: 'create_request', create_request: { key: Buffer.from('k'), prev_kv: true } })
     put('k', 'v')
     send({ request_union: 'cancel_request', cancel_request: { watch_id: 0 } })
-    expect(stream.written.map((r) => ({ id: r.watch_id, created: r.created, canceled: r.canceled, events: (r.events as unknown[] | undefined)?.length }))).toEqual([
-      { id: 0, created: true, canceled: undefined, events: undefined },
-      { id: 1, created: true, canceled: undefined, events: undefined },
-      { id: 0, created: undefined, canceled: undefined, events: 1 },
-      { id: 1, created: undefined, canceled: undefined, events: 1 },
-      { id: 0, created: undefined, canceled: true, events: undefined },
+    expect(stream.written.map((r) => ({ id: Number(r.watch_id), created: r.created === true, canceled: r.canceled === true, events: (r.events as unknown[] | undefined)?.length ?? 0 }))).toEqual([
+      { id: 0, created: true, canceled: false, events: 0 },
+      { id: 1, created: true, canceled: false, events: 0 },
+      { id: 0, created: false, canceled: false, events: 1 },
+      { id: 1, created: false, canceled: false, events: 1 },
+      { id: 0, created: false, canceled: true, events: 0 },
     ])
-    expect((stream.written[3]?.events as { prev_kv?: unknown }[])[0]?.prev_kv).toBeUndefined()
+    // Only watch 1 asked for the previous value (the key had none: the field stays empty).
+    expect((stream.written[3]?.events as { prev_kv?: unknown }[])[0]?.prev_kv ?? null).toBeNull()
     expect(hub.size).toBe(1)
     stream.emit('end')
     expect(hub.size).toBe(0)
