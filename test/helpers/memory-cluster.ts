@@ -98,11 +98,27 @@ export class MemoryCluster<M extends StateMachine> {
         const code = (error as RaftLogError).code
         if (Date.now() > deadline || this.stopped) throw error
         if (code === 'ERR_LEADERSHIP_LOST' && options.applied !== undefined) {
-          await new Promise((resolve) => setTimeout(resolve, 50))
-          if (options.applied(data)) return undefined
+          // Whether it took effect is known once a leader has committed an entry of its own term
+          // and applied up to it (what a ReadIndex read waits for): any entry of an earlier term
+          // that survives is committed by then. A fixed pause was not enough on a loaded machine.
+          if (await this.settledApplied(data, options.applied, deadline)) return undefined
         } else if (!retryable.has(code)) {
           throw error
         }
+        await new Promise((resolve) => setTimeout(resolve, 10))
+      }
+    }
+  }
+
+  /** After an unknown outcome: waits for a leader's read to go through, then says whether `data` was applied. */
+  private async settledApplied(data: string, applied: (data: string) => boolean, deadline: number): Promise<boolean> {
+    for (;;) {
+      const leader = await this.waitForLeader()
+      try {
+        await leader.read()
+        return applied(data)
+      } catch (error) {
+        if (Date.now() > deadline || this.stopped) throw error
         await new Promise((resolve) => setTimeout(resolve, 10))
       }
     }
