@@ -6,6 +6,10 @@ export { startNodeServer, maxCommandBytes, type NodeServer, type NodeServerOptio
 export { startHostServer, defaultHostTickMs, type HostServer, type HostServerOptions } from './net/server/host-server.js'
 export { GrpcHostTransport, maxQueuedBatchesPerHost, type HostTransportCounts } from './net/transport/grpc-host-transport.js'
 export { HostClient } from './net/client/host-client.js'
+// The key-value store spread over many groups (hash sharding): its hosts, its client, the key-to-group rule.
+export { startShardedKvHost, type ShardedKvHost } from './kv/sharded/sharded-kv-host.js'
+export { ShardedKvClient } from './kv/sharded/sharded-kv-client.js'
+export { shardOf } from './kv/sharded/shard-of.js'
 export {
   ClusterClient,
   type ClusterClientOptions,

@@ -20,6 +20,10 @@ export class GroupReplica {
   /** Ticks in a row with nothing to do (a leader quiesces after enough of them). */
   idleTicks = 0
   private readonly pending = new Map<number, Pending>()
+  /** The last entry the state machine has finished applying (applied is what it was handed). */
+  private done: number
+  /** Reads waiting for the state machine to reach their index. */
+  private readonly waitingReads: { index: number; resolve(): void }[] = []
   /** Applying is one promise chain: the next entry waits for the state machine's last answer. */
   private applying: Promise<void> = Promise.resolve()
 
@@ -31,6 +35,13 @@ export class GroupReplica {
     appliedIndex: number,
   ) {
     this.applied = appliedIndex
+    this.done = appliedIndex
+  }
+
+  /** Resolves once the state machine has applied up to `index` (a ReadIndex read may then be served). */
+  whenApplied(index: number): Promise<void> {
+    if (index <= this.done) return Promise.resolve()
+    return new Promise((resolve) => this.waitingReads.push({ index, resolve }))
   }
 
   get proposalsWaiting(): number {
@@ -53,9 +64,19 @@ export class GroupReplica {
         this.pending.delete(entry.index)
         // The no-op a leader starts its term with and configuration entries are not the application's.
         const result = entry.type === EntryType.Normal ? await this.stateMachine.apply(entry) : undefined
-        if (waiting === undefined) continue
-        if (waiting.term === entry.term) waiting.resolve(result)
-        else waiting.reject(new RaftLogError('ERR_LEADERSHIP_LOST', `Group ${this.group}: the entry proposed at index ${entry.index} was replaced by another leader's`))
+        this.done = entry.index
+        if (waiting !== undefined) {
+          if (waiting.term === entry.term) waiting.resolve(result)
+          else waiting.reject(new RaftLogError('ERR_LEADERSHIP_LOST', `Group ${this.group}: the entry proposed at index ${entry.index} was replaced by another leader's`))
+        }
+      }
+      this.done = Math.max(this.done, commitIndex)
+      for (let i = this.waitingReads.length - 1; i >= 0; i--) {
+        const read = this.waitingReads[i] as { index: number; resolve(): void }
+        if (read.index <= this.done) {
+          this.waitingReads.splice(i, 1)
+          read.resolve()
+        }
       }
     })
     return this.applying

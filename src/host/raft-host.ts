@@ -19,6 +19,9 @@ import type { LogEngine } from '../engine/log-engine.js'
 import { GroupReplica } from './group-replica.js'
 import type { GroupMessage, HostBatch, HostTransport, QuiesceNotice } from './host-batch.js'
 
+/** How long a read waits for its read index before ERR_TIMEOUT (ms). */
+export const readTimeoutMs = 5000
+
 /** Turns whose flush is in flight at most: the next waits, gathering what arrives meanwhile into one flush. */
 export const maxFlushesInFlight = 1
 
@@ -59,6 +62,9 @@ export class RaftHost {
   /** The tick count at which each peer host was last heard from. */
   private readonly lastHeard = new Map<number, number>()
   private readonly outbox = new Map<number, HostBatch>()
+  /** ReadIndex reads asked and not yet confirmed, by request id. */
+  private readonly reads = new Map<number, { replica: GroupReplica; resolve(index: number): void; reject(error: RaftLogError): void }>()
+  private nextReadId = 1
   private ticks = 0
   private turning = false
   /** Turns whose flush and finish are still to come, chained in order. */
@@ -157,6 +163,34 @@ export class RaftHost {
     return answer
   }
 
+  /**
+   * A linearizable read of `group` (Raft dissertation §6.4, ReadIndex): resolves once this host's
+   * replica holds every write committed before the call (read its state machine then), on a
+   * follower too (it asks the leader). ERR_NOT_LEADER when no leader is known or leadership moved
+   * (ask again).
+   */
+  read(group: number): Promise<void> {
+    if (this.stopped) return Promise.reject(new RaftLogError('ERR_STOPPED', `Host ${this.nodeId} is stopped`))
+    const replica = this.replica(group)
+    const requestId = this.nextReadId++
+    // The leader confirms its leadership with a round of heartbeats: a quiet group wakes for it.
+    replica.quiesced = false
+    replica.idleTicks = 0
+    if (!replica.core.readIndex(requestId)) return Promise.reject(new RaftLogError('ERR_NOT_LEADER', `Host ${this.nodeId} knows no leader of group ${group}`))
+    const confirmed = new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        if (this.reads.delete(requestId)) reject(new RaftLogError('ERR_TIMEOUT', `Group ${group}: no read index within ${readTimeoutMs} ms`))
+      }, readTimeoutMs)
+      const settle = (then: () => void): void => {
+        clearTimeout(timer)
+        then()
+      }
+      this.reads.set(requestId, { replica, resolve: (index) => settle(() => resolve(index)), reject: (error) => settle(() => reject(error)) })
+    })
+    this.wake(replica)
+    return confirmed.then((index) => replica.whenApplied(index))
+  }
+
   /** A batch from a peer host: every group's messages are stepped, quiesce notices taken, the peer counted alive. */
   receive(batch: HostBatch): void {
     if (this.stopped) return
@@ -200,6 +234,8 @@ export class RaftHost {
   stop(): void {
     this.stopped = true
     for (const replica of this.replicas.values()) replica.failWaiting('the host stopped')
+    for (const read of this.reads.values()) read.reject(new RaftLogError('ERR_STOPPED', `Host ${this.nodeId} stopped`))
+    this.reads.clear()
   }
 
   private replica(group: number): GroupReplica {
@@ -281,6 +317,16 @@ export class RaftHost {
     for (const [replica, ready] of readies) {
       this.queue(replica.group, ready.messages, false)
       void replica.applyTo(ready.commitIndex)
+      for (const { requestId, index } of ready.readStates) {
+        const read = this.reads.get(requestId)
+        this.reads.delete(requestId)
+        read?.resolve(index)
+      }
+      for (const requestId of ready.droppedReads) {
+        const read = this.reads.get(requestId)
+        this.reads.delete(requestId)
+        read?.reject(new RaftLogError('ERR_NOT_LEADER', `Group ${replica.group}: leadership moved while a read was confirmed; ask again`))
+      }
       replica.core.advance(ready)
       if (replica.core.hasReady()) this.dirty.add(replica)
     }

@@ -9,7 +9,7 @@ import { serveNode, type NodeServer, type NodeServerOptions } from '../net/serve
 import { defaultMaxKeyBytes, defaultMaxRequestBytes } from '../net/config/request-limits.js'
 import { etcdServices, minLeaseTtlSeconds } from './etcd/etcd-services.js'
 import { RaftLogError } from '../errors.js'
-import type { TxnRequest } from './kv-txn.js'
+import { txnKeys } from './kv-txn.js'
 
 /** `where`: NodeServerOptions' address and join, for a node outside the file, and the metrics hook. */
 export async function startKvNodeServer(cluster: ClusterConfig, nodeId: number, logger: { warn(message: string): void }, where: Pick<NodeServerOptions, 'address' | 'join' | 'metrics'> = {}): Promise<NodeServer> {
@@ -58,16 +58,4 @@ function keyProblem(command: KvCommand<Buffer>, maxKeyBytes: number): RaftLogErr
   if (position === -1) return undefined
   const which = command.op === 'batch' ? `Key ${position + 1} of a batch of ${keys.length} puts` : command.op === 'txn' ? `Key ${position + 1} of ${keys.length} a transaction names` : `The ${command.op}'s key`
   return new RaftLogError('ERR_KEY_TOO_LARGE', `${which} is ${(keys[position] as Buffer).length} bytes, larger than max_key_bytes (${maxKeyBytes} bytes)`)
-}
-
-/** Every key a transaction names (compares, operations, nested transactions), range ends included. */
-function txnKeys(txn: TxnRequest): Buffer[] {
-  const keys = txn.compare.flatMap((compare) => [compare.key, compare.rangeEnd])
-  for (const op of [...txn.success, ...txn.failure]) {
-    if ('txn' in op) keys.push(...txnKeys(op.txn))
-    else if ('put' in op) keys.push(op.put.key)
-    else if ('range' in op) keys.push(op.range.key, op.range.rangeEnd)
-    else keys.push(op.deleteRange.key, op.deleteRange.rangeEnd)
-  }
-  return keys
 }

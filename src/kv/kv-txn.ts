@@ -295,3 +295,15 @@ function compareWith(actual: number | Buffer, compare: Compare): boolean {
 export function txnWrites(txn: TxnRequest): boolean {
   return [...txn.success, ...txn.failure].some((op) => 'put' in op || 'deleteRange' in op || ('txn' in op && txnWrites(op.txn)))
 }
+
+/** Every key a transaction names (compares, operations, nested transactions), range ends included. */
+export function txnKeys(txn: TxnRequest): Buffer[] {
+  const keys = txn.compare.flatMap((compare) => [compare.key, compare.rangeEnd])
+  for (const op of [...txn.success, ...txn.failure]) {
+    if ('txn' in op) keys.push(...txnKeys(op.txn))
+    else if ('put' in op) keys.push(op.put.key)
+    else if ('range' in op) keys.push(op.range.key, op.range.rangeEnd)
+    else keys.push(op.deleteRange.key, op.deleteRange.rangeEnd)
+  }
+  return keys
+}

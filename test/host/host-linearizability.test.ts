@@ -1,6 +1,6 @@
 // Many groups on three RaftHosts under a nemesis (a host cut off, a host paused, a host stopped
 // and started again from its engine), with clients on every group running puts, gets and
-// compare-and-sets through the log: the history of every group's keys must be linearizable, and
+// compare-and-sets through the log, and gets through the log or as ReadIndex reads at any host: the history of every group's keys must be linearizable, and
 // every replica of a group must hold the same state. The groups share hosts, engines and
 // batches, so one group's turn or flush must never leak into another's.
 import { afterEach, describe, expect, it } from 'vitest'
@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { LogEngine } from '../../src/engine/log-engine.js'
 import { RaftHost } from '../../src/host/raft-host.js'
 import { MemoryHostNetwork } from '../../src/testing/memory-host-network.js'
-import { decodeKvResult, encodeKvCommand, KvStateMachine, type KvCommand } from '../../src/kv/kv-state-machine.js'
+import { decodeKvResult, encodeKvCommand, encodeKvResult, KvStateMachine, type KvCommand } from '../../src/kv/kv-state-machine.js'
 import type { RaftLogError } from '../../src/errors.js'
 import { seededRandom } from '../../src/raft/core/seeded-random.js'
 import { HistoryRecorder } from '../linearizability/history.js'
@@ -101,17 +101,26 @@ describe(`many groups on three hosts under a nemesis (RAFT_SEED=${seed})`, () =>
         const roll = pick()
         const value = `${clientId}.${next++}`
         const command: KvInput & KvCommand = roll < 0.4 ? { op: 'get', key } : roll < 0.8 ? { op: 'put', key, value } : { op: 'cas', key, expected: pick() < 0.5 ? null : `${clientId}.${next - 2}`, value }
+        // Half the gets are ReadIndex reads at any live host, answered from its own replica.
+        const reader = command.op === 'get' && pick() < 0.5 ? [...hosts.values()].filter((h) => !network.down.has(h.nodeId))[Math.floor(pick() * 3) % 3] : undefined
         const op = history.invoke(clientId, command)
         const seen: { outcome: 'ok' | 'fail' | 'unknown'; result: KvOutput } = { outcome: 'unknown', result: {} }
-        const answer = host.propose(group, encodeKvCommand(command)).then(
+        const sent =
+          reader === undefined
+            ? host.propose(group, encodeKvCommand(command))
+            : reader.read(group).then(() => {
+                const value = (machines.get(`${reader.nodeId}/${group}`) as KvStateMachine).get(key)
+                return encodeKvResult({ ok: true, value })
+              })
+        const answer = sent.then(
           (bytes) => {
             const decoded = decodeKvResult(bytes as Uint8Array)
             seen.outcome = 'ok'
             seen.result = command.op === 'put' ? { ok: true } : { ok: decoded.ok, value: textValue(decoded.value ?? null) }
           },
           (error: RaftLogError) => {
-            // Refused before it entered the log: certainly not applied.
-            seen.outcome = error.code === 'ERR_NOT_LEADER' || error.code === 'ERR_STOPPED' ? 'fail' : 'unknown'
+            // Refused before it entered the log (or a read that was not served): certainly not applied.
+            seen.outcome = error.code === 'ERR_NOT_LEADER' || error.code === 'ERR_STOPPED' || reader !== undefined ? 'fail' : 'unknown'
           },
         )
         await Promise.race([answer, ticks(answerTicks)])

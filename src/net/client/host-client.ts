@@ -61,6 +61,28 @@ export class HostClient {
     throw new RaftLogError('ERR_NO_LEADER', `No leader of group ${group} answered within ${timeoutMs} ms (${lastProblem})`)
   }
 
+  /**
+   * A linearizable read `query` of `group`, served by any host with a replica after a ReadIndex;
+   * reads take turns over the hosts. ERR_NO_LEADER when none could serve it within `timeoutMs`.
+   */
+  async read(group: number, query: Uint8Array, timeoutMs = 5000): Promise<Buffer> {
+    const deadline = Date.now() + timeoutMs
+    let lastProblem = 'no host asked yet'
+    while (Date.now() < deadline) {
+      const target = (this.hosts[this.next++ % this.hosts.length] as PeerAddress).id
+      try {
+        const reply = await this.call<{ result?: Buffer }>(target, 'Read', { group, query: Buffer.from(query) }, deadline)
+        return reply.result ?? Buffer.alloc(0)
+      } catch (error) {
+        const failure = error as grpc.ServiceError
+        if (failure.code === grpc.status.INVALID_ARGUMENT || /^ERR_NO_GROUP/.test(failure.details ?? '')) throw new RaftLogError((/^(ERR_[A-Z_]+)/.exec(failure.details ?? '')?.[1] ?? 'ERR_BAD_COMMAND'), failure.details.replace(/^ERR_[A-Z_]+: /, ''))
+        lastProblem = `host ${target}: ${failure.details ?? failure.message}`
+        await new Promise((resolve) => setTimeout(resolve, retryPauseMs))
+      }
+    }
+    throw new RaftLogError('ERR_NO_LEADER', `No host served a read of group ${group} within ${timeoutMs} ms (${lastProblem})`)
+  }
+
   /** Which host leads each group, as host `id` knows it (0: none known). */
   async leadersAt(id: number, timeoutMs = 2000): Promise<Map<number, number>> {
     const reply = await this.call<{ leaders: { group: number; leaderId: number }[] }>(id, 'Leaders', {}, Date.now() + timeoutMs)

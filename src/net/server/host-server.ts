@@ -27,6 +27,8 @@ export interface HostServerOptions {
   groups: number
   /** The state machine of this host's replica of `group`. */
   stateMachine(group: number): StateMachine
+  /** Answers a read `query` of `group` from its state machine, after a ReadIndex (no read service without it). */
+  read?(group: number, query: Uint8Array): Uint8Array
   tickMs?: number
   tls?: NodeTls
 }
@@ -53,7 +55,7 @@ export async function startHostServer(options: HostServerOptions): Promise<HostS
   const server = new grpc.Server({ 'grpc.max_receive_message_length': maxGrpcMessageBytes, 'grpc.max_send_message_length': maxGrpcMessageBytes })
   const hostsService = transport.service()
   server.addService(hostsService.definition, hostsService.implementation)
-  server.addService(protocol.RaftHostClient.service, clientService(host, options.hosts))
+  server.addService(protocol.RaftHostClient.service, clientService(host, options.hosts, options.read))
   try {
     await new Promise<number>((resolve, reject) => server.bindAsync(self.address, serverCredentials(options.tls), (error, port) => (error === null ? resolve(port) : reject(error))))
   } catch (error) {
@@ -77,9 +79,26 @@ export async function startHostServer(options: HostServerOptions): Promise<HostS
   }
 }
 
-function clientService(host: RaftHost, hosts: readonly PeerAddress[]): grpc.UntypedServiceImplementation {
+function clientService(host: RaftHost, hosts: readonly PeerAddress[], read: HostServerOptions['read']): grpc.UntypedServiceImplementation {
   const addressOf = (id: number): string => hosts.find((peer) => peer.id === id)?.address ?? ''
   return {
+    Read: (call: grpc.ServerUnaryCall<{ group: number; query: Buffer }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+      const group = Number(call.request.group)
+      if (read === undefined) return callback({ code: grpc.status.UNIMPLEMENTED, details: 'ERR_BAD_COMMAND: this host serves no reads' })
+      if (!host.groups.includes(group)) return callback({ code: grpc.status.NOT_FOUND, details: `ERR_NO_GROUP: Group ${group} has no replica on this host` })
+      host.read(group).then(
+        () => {
+          let result: Uint8Array
+          try {
+            result = read(group, call.request.query)
+          } catch (error) {
+            return callback({ code: grpc.status.INVALID_ARGUMENT, details: `${(error as RaftLogError).code ?? 'ERR_BAD_COMMAND'}: ${(error as Error).message}` })
+          }
+          callback(null, { result: Buffer.from(result) })
+        },
+        (error: RaftLogError) => callback({ code: grpc.status.UNAVAILABLE, details: `${error.code}: ${error.message}` }),
+      )
+    },
     Propose: (call: grpc.ServerUnaryCall<{ group: number; command: Buffer }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
       const group = Number(call.request.group)
       if (!host.groups.includes(group)) return callback({ code: grpc.status.NOT_FOUND, details: `ERR_NO_GROUP: Group ${group} has no replica on this host` })
