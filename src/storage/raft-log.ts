@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { EntryType, type LogEntry, type NewEntry } from './log-entry.js'
 import { RaftLogError } from '../errors.js'
 import { directoryMode } from './file-modes.js'
-import { allocateFileAsync, fsyncDirectory, fsyncDirectoryAsync, isLockHeld, lockFile, pageSizeBytes, unlockFile } from './native.js'
+import { allocateFileAsync, fsyncDirectory, fsyncDirectoryAsync, isLockHeld, lockFile, pageSizeBytes, recycleFileAsync, unlockFile } from './native.js'
 import { Segment, type RecoveryReport } from './segment.js'
 import {
   alignUp,
@@ -19,10 +19,14 @@ import {
   frameSizeBytes,
   headerSizeBytes,
   isDroppedSegmentName,
+  isRecycledSegmentName,
+  isRecyclableSize,
   maxEntrySizeBytes,
   maxSegmentSizeBytes,
   offsetTableSizeBytes,
   parseSegmentFileName,
+  recycledDataEnd,
+  recycledSegmentPath,
 } from './segment-format.js'
 import { planRecovery, type Damage, type RecoveryPlan, type SegmentFacts } from './recovery-plan.js'
 import { systemError } from './system-error.js'
@@ -49,6 +53,8 @@ export interface RaftLogStats {
   segmentsRotated: number
   /** flush() and flushSync() calls that synced something. */
   flushes: number
+  /** Rotations that reused a file compaction freed instead of making one. */
+  segmentsRecycled: number
 }
 
 /** What open() found and repaired. */
@@ -60,6 +66,13 @@ export interface OpenReport extends RecoveryReport {
 }
 
 const emptyPayload = new Uint8Array(0)
+/**
+ * Files that compaction frees and the log keeps to reuse as its next segments (PostgreSQL's
+ * wal_recycle, RocksDB's recycle_log_file_num), at most this many; the others are deleted. A
+ * reused file's blocks were written before, so its first writes need no metadata (as a
+ * zero-filled one's), and it was never written twice to get there (as a zero-filled one was).
+ */
+export const maxRecycledSegments = 2
 const lockFileName = 'LOCK'
 /**
  * The next segment's file while it is made ready on the thread pool. Each instance names its own,
@@ -88,7 +101,7 @@ export class RaftLog {
   /** What recovery did when this log was opened. */
   readonly recovery: OpenReport
   /** Counters since open, for metrics. */
-  readonly stats: RaftLogStats = { entriesAppended: 0, bytesAppended: 0, segmentsRotated: 0, flushes: 0 }
+  readonly stats: RaftLogStats = { entriesAppended: 0, bytesAppended: 0, segmentsRotated: 0, flushes: 0, segmentsRecycled: 0 }
   private readonly segmentSizeBytes: number
   /** Sorted by base index, contiguous, never empty while open. The last one takes appends. */
   private segments: Segment[] = []
@@ -106,8 +119,12 @@ export class RaftLog {
   private directorySyncInFlight = false
   /** The next segment's file, made ready on the thread pool while the tail fills. */
   private spare: { path: string; sizeBytes: number; ready: boolean; done: Promise<void> } | undefined
+  /** Files compaction freed, kept for the next rotations; ready once their recycle record is durable. */
+  private recycled: { path: string; ready: boolean }[] = []
+  /** Names this instance's spare and recycled files, so that a closed instance's late work never touches a later one's. */
+  private readonly owner = randomBytes(6).toString('hex')
   /** This instance's name for it. */
-  private readonly spareFileName = `next-segment-${randomBytes(6).toString('hex')}.tmp`
+  private readonly spareFileName = `next-segment-${this.owner}.tmp`
 
   private constructor(dir: string, lockFd: number, segmentSizeBytes: number) {
     this.dir = dir
@@ -185,7 +202,7 @@ export class RaftLog {
     this.stats.entriesAppended += entries.length
     for (const entry of entries) this.stats.bytesAppended += entry.data?.length ?? 0
     const tail = this.tail
-    if (this.spare === undefined && tail.usedBytes * 2 > tail.sizeBytes) void this.prepareSpare()
+    if (this.spare === undefined && this.recycled.length === 0 && tail.usedBytes * 2 > tail.sizeBytes) void this.prepareSpare()
     return this.lastIndex
   }
 
@@ -294,7 +311,7 @@ export class RaftLog {
       // The new head's header carries the term before the log's new first index: it must be
       // durable before the segments holding that entry go (a rotation leaves it to the next flush).
       newHead.syncHeader()
-      while (this.head !== newHead) this.dropSegment(this.segments.shift() as Segment)
+      while (this.head !== newHead) this.dropSegment(this.segments.shift() as Segment, true)
       // Durable with the next flush, on the thread pool: a directory fsync here waits for the
       // journal (10-20 ms beside a zero-fill), and a crash before it only brings back segments
       // whose entries the caller no longer needs.
@@ -461,9 +478,12 @@ export class RaftLog {
     // No disk wait on the append path: the file was made ready on the thread pool, and its
     // header and directory entry become durable with the next flush, before anything written
     // here is acknowledged.
-    const spare = this.spare?.ready === true && this.spare.sizeBytes === sizeBytes ? this.spare : undefined
+    const recycledAt = sizeBytes === this.segmentSizeBytes ? this.recycled.findIndex((file) => file.ready) : -1
+    const recycled = recycledAt === -1 ? undefined : this.recycled.splice(recycledAt, 1)[0]
+    const spare = recycled === undefined && this.spare?.ready === true && this.spare.sizeBytes === sizeBytes ? this.spare : undefined
     if (spare !== undefined) this.spare = undefined
-    const next = Segment.createForRotation(this.dir, previous.nextIndex, lastTermOf(previous), sizeBytes, spare?.path)
+    const next = Segment.createForRotation(this.dir, previous.nextIndex, lastTermOf(previous), sizeBytes, spare?.path, recycled?.path)
+    if (next.isRecycled) this.stats.segmentsRecycled++
     this.directoryUnsynced = true
     if (!previous.isSealed) {
       previous.writeOut()
@@ -472,6 +492,26 @@ export class RaftLog {
     this.segments.push(next)
     this.stats.segmentsRotated++
     return next
+  }
+
+  /**
+   * Writes the recycle record of a file compaction freed on the thread pool; rotate() reuses it
+   * once that is durable. A failure (a full disk) only loses the file: the next rotation makes one.
+   */
+  private startRecycling(path: string): void {
+    const file = { path, ready: false }
+    this.recycled.push(file)
+    recycleFileAsync(path, recycledDataEnd(this.segmentSizeBytes)).then(
+      () => {
+        file.ready = true
+        // Closed (or reset) meanwhile: nobody will take it.
+        if (!this.recycled.includes(file)) rmSync(path, { force: true })
+      },
+      () => {
+        this.recycled = this.recycled.filter((other) => other !== file)
+        rmSync(path, { force: true })
+      },
+    )
   }
 
   /** Starts making the next segment's file on the thread pool; rotate() takes it when ready. */
@@ -509,6 +549,7 @@ export class RaftLog {
     } catch (error) {
       return Promise.reject(error)
     }
+    if (this.recycled.some((file) => file.ready)) return Promise.resolve()
     return this.spare?.done ?? this.prepareSpare()
   }
 
@@ -581,7 +622,9 @@ export class RaftLog {
 
   /** Half-made, spare and dropped segments a crash (or another instance's close) left behind: never data. */
   private removeLeftoverFiles(): void {
-    const leftovers = readdirSync(this.dir).filter((name) => (name.startsWith('segment_') && name.endsWith('.log.tmp')) || isSpareFileName(name) || isDroppedSegmentName(name))
+    const leftovers = readdirSync(this.dir).filter(
+      (name) => (name.startsWith('segment_') && name.endsWith('.log.tmp')) || isSpareFileName(name) || isDroppedSegmentName(name) || isRecycledSegmentName(name),
+    )
     for (const name of leftovers) rmSync(join(this.dir, name), { force: true })
     if (leftovers.length > 0) syncDirectory(this.dir)
   }
@@ -621,8 +664,14 @@ export class RaftLog {
     }
   }
 
-  private dropSegment(segment: Segment): void {
+  /** Takes a segment out of the log: kept for reuse when `reuse` (compaction) and there is room, else deleted. */
+  private dropSegment(segment: Segment, reuse = false): void {
     this.pendingSeal = this.pendingSeal.filter((pending) => pending !== segment)
+    if (reuse && this.recycled.length < maxRecycledSegments && segment.sizeBytes === this.segmentSizeBytes && isRecyclableSize(segment.sizeBytes)) {
+      const path = recycledSegmentPath(segment.path, this.owner)
+      if (segment.recycleTo(path)) this.startRecycling(path)
+      return
+    }
     segment.discard()
   }
 
@@ -667,6 +716,9 @@ export class RaftLog {
     // A spare still being made is removed when its preallocation finishes (prepareSpare).
     if (this.spare?.ready === true) rmSync(this.spare.path, { force: true })
     this.spare = undefined
+    // One still being made is removed when its record is written (startRecycling).
+    for (const file of this.recycled) if (file.ready) rmSync(file.path, { force: true })
+    this.recycled = []
     if (this.lockFd !== undefined) unlockFile(this.lockFd)
     this.lockFd = undefined
   }

@@ -10,7 +10,7 @@
 // that kind is what `--mode corrupt` does, where it must be reported, not cut.
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { flagSealed, parseSegmentFileName, readHeader } from '../../storage/segment-format.js'
+import { flagRecycled, flagSealed, parseSegmentFileName, readHeader, recycledDataEnd } from '../../storage/segment-format.js'
 import { sectorSizeBytes } from '../../storage/recovery-rule.js'
 import type { DurableBoundary } from './model.js'
 
@@ -63,7 +63,10 @@ export function simulatePowerLoss(dir: string, boundary: DurableBoundary, patter
     // A rotation's header is synced by the flush that acknowledges its first frames: all of a
     // segment made after the boundary is past it.
     const start = first ? boundary.bytes : 0
-    loss.bytesChanged += lose(bytes, start, first ? pattern : pickLater(random), random)
+    // A recycled file's recycle record was synced before the file took a segment's name. (Sectors
+    // lost in a recycled file read as zeros here, not as its old content: the rule takes both.)
+    const end = typeof header !== 'string' && (header.flags & flagRecycled) !== 0 ? recycledDataEnd(bytes.length) : bytes.length
+    loss.bytesChanged += lose(bytes, start, end, first ? pattern : pickLater(random), random)
     writeFileSync(path, bytes)
   }
   return loss
@@ -74,18 +77,18 @@ function pickLater(random: () => number): LossPattern {
 }
 
 /** Zeroes the sectors past `start` that the pattern says never reached the disk; returns bytes changed. */
-function lose(bytes: Buffer, start: number, pattern: LossPattern, random: () => number): number {
-  if (start >= bytes.length) return 0
+function lose(bytes: Buffer, start: number, end: number, pattern: LossPattern, random: () => number): number {
+  if (start >= end) return 0
   const original = Buffer.from(bytes.subarray(start))
   const firstSector = Math.floor(start / sectorSizeBytes)
-  const sectors = Math.ceil(bytes.length / sectorSizeBytes)
+  const sectors = Math.ceil(end / sectorSizeBytes)
   // The sector holding the boundary is one unit too: its bytes past the boundary go or stay together.
   const drop = (sector: number): void => {
-    bytes.fill(0, Math.max(start, sector * sectorSizeBytes), Math.min(bytes.length, (sector + 1) * sectorSizeBytes))
+    bytes.fill(0, Math.max(start, sector * sectorSizeBytes), Math.min(end, (sector + 1) * sectorSizeBytes))
   }
   switch (pattern) {
     case 'zeros':
-      bytes.fill(0, start)
+      bytes.fill(0, start, end)
       break
     case 'in-order': {
       const lastWritten = firstSector + Math.floor(random() * Math.min(64, sectors - firstSector))
