@@ -120,7 +120,7 @@ export class RaftLog {
   /** The next segment's file, made ready on the thread pool while the tail fills. */
   private spare: { path: string; sizeBytes: number; ready: boolean; done: Promise<void> } | undefined
   /** Files compaction freed, kept for the next rotations; ready once their recycle record is durable. */
-  private recycled: { path: string; ready: boolean }[] = []
+  private recycled: { path: string; ready: boolean; done: Promise<void> }[] = []
   /** Names this instance's spare and recycled files, so that a closed instance's late work never touches a later one's. */
   private readonly owner = randomBytes(6).toString('hex')
   /** This instance's name for it. */
@@ -499,9 +499,9 @@ export class RaftLog {
    * once that is durable. A failure (a full disk) only loses the file: the next rotation makes one.
    */
   private startRecycling(path: string): void {
-    const file = { path, ready: false }
+    const file = { path, ready: false, done: Promise.resolve() }
     this.recycled.push(file)
-    recycleFileAsync(path, recycledDataEnd(this.segmentSizeBytes)).then(
+    file.done = recycleFileAsync(path, recycledDataEnd(this.segmentSizeBytes)).then(
       () => {
         file.ready = true
         // Closed (or reset) meanwhile: nobody will take it.
@@ -550,6 +550,9 @@ export class RaftLog {
       return Promise.reject(error)
     }
     if (this.recycled.some((file) => file.ready)) return Promise.resolve()
+    // A freed file being made ready serves as well, unless that fails.
+    const recycling = this.recycled[0]
+    if (recycling !== undefined) return recycling.done.then(() => this.reserveNextSegment())
     return this.spare?.done ?? this.prepareSpare()
   }
 
