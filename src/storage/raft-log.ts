@@ -65,7 +65,6 @@ export interface OpenReport extends RecoveryReport {
   reinitializedSegments: string[]
 }
 
-const emptyPayload = new Uint8Array(0)
 /**
  * Files that compaction frees and the log keeps to reuse as its next segments (PostgreSQL's
  * wal_recycle, RocksDB's recycle_log_file_num), at most this many; the others are deleted. A
@@ -183,14 +182,15 @@ export class RaftLog {
   /** Appends entries after lastIndex and returns the new lastIndex. Durable after flush(). */
   append(entries: readonly NewEntry[]): number {
     this.assertWritable('append')
-    checkNewEntries(entries, this.lastTerm)
+    const payloadBytes = checkNewEntries(entries, this.lastTerm)
     const lastBefore = this.lastIndex
     try {
-      for (const entry of entries) {
-        const data = entry.data ?? emptyPayload
+      // Runs of entries into one segment: the per-entry work stays inside Segment.appendEntries.
+      for (let position = 0; position < entries.length; ) {
+        const length = (entries[position] as NewEntry).data?.length ?? 0
         let segment = this.tail
-        if (segment.isSealed || !segment.hasRoomFor(data.length)) segment = this.rotate(data.length)
-        segment.append(entry.term, entry.type ?? EntryType.Normal, data)
+        if (segment.isSealed || !segment.hasRoomFor(length)) segment = this.rotate(length)
+        position = segment.appendEntries(entries, position)
       }
     } catch (error) {
       // A new segment could not be made (a full disk, say): take back this call's entries, so
@@ -200,7 +200,7 @@ export class RaftLog {
       throw error
     }
     this.stats.entriesAppended += entries.length
-    for (const entry of entries) this.stats.bytesAppended += entry.data?.length ?? 0
+    this.stats.bytesAppended += payloadBytes
     const tail = this.tail
     if (this.spare === undefined && this.recycled.length === 0 && tail.usedBytes * 2 > tail.sizeBytes) void this.prepareSpare()
     return this.lastIndex
@@ -760,14 +760,37 @@ function checkSegmentSize(value: number | undefined): number {
   return value
 }
 
-function checkNewEntries(entries: readonly NewEntry[], lastTerm: number): void {
+/**
+ * Checks entries before anything is written and returns their payload bytes. The loop builds no
+ * message (it runs for every entry appended); an entry that fails is explained by badEntry().
+ */
+function checkNewEntries(entries: readonly NewEntry[], lastTerm: number): number {
   if (!Array.isArray(entries)) {
     throw new RaftLogError('ERR_BAD_ARGUMENT', 'RaftLog.append: entries must be an array of { term, type?, data? }', { argument: 'entries' })
   }
   let term = lastTerm
+  let bytes = 0
   for (let position = 0; position < entries.length; position++) {
     const entry = entries[position] as NewEntry | undefined
-    const argument = `entries[${position}]`
+    if (entry === null || typeof entry !== 'object') throw badEntry(entry, position, term)
+    const entryTerm = entry.term
+    const type = entry.type
+    const data = entry.data
+    if (typeof entryTerm !== 'number' || !Number.isSafeInteger(entryTerm) || entryTerm < term) throw badEntry(entry, position, term)
+    if (type !== undefined && type !== EntryType.Normal && type !== EntryType.NoOp && type !== EntryType.Config) throw badEntry(entry, position, term)
+    if (data !== undefined) {
+      if (!(data instanceof Uint8Array) || data.length > maxEntrySizeBytes) throw badEntry(entry, position, term)
+      bytes += data.length
+    }
+    term = entryTerm
+  }
+  return bytes
+}
+
+/** The error for entries[position], which checkNewEntries found wrong (`term`: the term before it). */
+function badEntry(entry: NewEntry | undefined, position: number, term: number): RaftLogError {
+  const argument = `entries[${position}]`
+  try {
     if (entry === null || typeof entry !== 'object') {
       throw new RaftLogError('ERR_BAD_ARGUMENT', `RaftLog.append: ${argument} must be an object { term, type?, data? }`, { argument })
     }
@@ -779,22 +802,18 @@ function checkNewEntries(entries: readonly NewEntry[], lastTerm: number): void {
         { argument: `${argument}.term`, value: entry.term },
       )
     }
-    term = entry.term
     if (entry.type !== undefined && entry.type !== EntryType.Normal && entry.type !== EntryType.NoOp && entry.type !== EntryType.Config) {
       throw new RaftLogError('ERR_BAD_ARGUMENT', `RaftLog.append: ${argument}.type must be 0, 1 or 2 (EntryType), got ${String(entry.type)}`, {
         argument: `${argument}.type`,
       })
     }
-    if (entry.data !== undefined) {
-      const data = requireBytes(entry.data, `${argument}.data`, 'RaftLog.append')
-      if (data.length > maxEntrySizeBytes) {
-        throw new RaftLogError(
-          'ERR_ENTRY_TOO_LARGE',
-          `RaftLog.append: ${argument}.data is ${data.length} bytes; the limit is ${maxEntrySizeBytes}`,
-          { argument: `${argument}.data`, size: data.length },
-        )
-      }
-    }
+    const data = requireBytes(entry.data, `${argument}.data`, 'RaftLog.append')
+    throw new RaftLogError('ERR_ENTRY_TOO_LARGE', `RaftLog.append: ${argument}.data is ${data.length} bytes; the limit is ${maxEntrySizeBytes}`, {
+      argument: `${argument}.data`,
+      size: data.length,
+    })
+  } catch (error) {
+    return error as RaftLogError
   }
 }
 /**

@@ -9,7 +9,7 @@
 import { basename, dirname, join } from 'node:path'
 import CRC32 from 'crc-32'
 import { randomBytes } from 'node:crypto'
-import { crc32Range } from './crc32.js'
+import { crc32Aligned, crc32Range } from './crc32.js'
 
 export const segmentMagic = 'RAFT'
 /** The version of new segments. */
@@ -102,7 +102,8 @@ export function crc32(bytes: Uint8Array, seed?: number): number {
 
 /** Bytes a frame with this payload occupies, padding included. */
 export function frameSizeBytes(payloadLength: number): number {
-  return frameHeaderSizeBytes + alignUp(payloadLength, frameAlignmentBytes)
+  // Bit operations, not alignUp's division: this runs for every entry appended (lengths < 2^31).
+  return (frameHeaderSizeBytes + payloadLength + 7) & ~7
 }
 
 export function alignUp(value: number, alignment: number): number {
@@ -237,11 +238,20 @@ export function writeFrame(bytes: Uint8Array, words: Uint32Array, offset: number
   bytes[offset + 24] = type
   words[word + 7] = salt
   bytes.set(data, offset + frameHeaderSizeBytes)
-  // One pass: the header's bytes here, the payload's from the caller's array itself (no view).
-  const headerCrc = crc32Range(bytes, offset + 8, offset + frameHeaderSizeBytes, crc32Range(bytes, offset, offset + 4))
-  words[word + 1] = crc32Range(data, 0, data.length, headerCrc)
+  // One pass over each byte, reading words where the frame was just built (8-byte aligned): the
+  // length, then the header's other fields and a small payload in one go; a large payload from the
+  // caller's array itself, natively (no view).
+  const lengthCrc = crc32Aligned(bytes, words, offset, offset + 4)
+  if (data.length < nativeCrcMinBytes) {
+    words[word + 1] = crc32Aligned(bytes, words, offset + 8, offset + frameHeaderSizeBytes + data.length, lengthCrc)
+  } else {
+    words[word + 1] = crc32Range(data, 0, data.length, crc32Aligned(bytes, words, offset + 8, offset + frameHeaderSizeBytes, lengthCrc))
+  }
   return frameSizeBytes(data.length)
 }
+
+/** Payloads from this size on are checksummed natively (crc32Range's threshold). */
+const nativeCrcMinBytes = 512
 
 /** CRC-32 over the frame's bytes 0..3 and 8..(32 + length): everything but the CRC itself. */
 export function frameChecksum(bytes: Uint8Array, offset: number, payloadLength: number): number {

@@ -2,7 +2,7 @@
 // A Segment knows its own bytes and nothing of its neighbours; RaftLog keeps the order.
 import { basename, dirname, join } from 'node:path'
 import { closeSync, fdatasyncSync, openSync, readFileSync, renameSync, rmSync, statSync, unlink, writeSync } from 'node:fs'
-import { EntryType, type LogEntry } from './log-entry.js'
+import { EntryType, type LogEntry, type NewEntry } from './log-entry.js'
 import { RaftLogError } from '../errors.js'
 import { advise, fsyncDirectory, mapFile, pageSizeBytes, syncRange, unmap } from './native.js'
 import { DataFile } from './data-file.js'
@@ -45,6 +45,8 @@ export interface RecoveryReport {
   /** Frames with a valid checksum among them (torn writes are not counted). */
   cutFrames: number
 }
+
+const emptyPayload = new Uint8Array(0)
 
 /** Payloads up to this size are copied into a shared slab instead of an ArrayBuffer each. */
 const slabPayloadMaxBytes = 4096
@@ -481,6 +483,22 @@ export class Segment {
     buffer.used += frameBytes
     this.appendPosition += frameBytes
     this.pushOffset(offset)
+  }
+
+  /**
+   * Appends entries[from..] while they fit, the first one unconditionally (the caller checked
+   * that it fits and that the segment is open, and validated them all); returns the position
+   * after the last one appended.
+   */
+  appendEntries(entries: readonly NewEntry[], from: number): number {
+    let position = from
+    for (; position < entries.length; position++) {
+      const entry = entries[position] as NewEntry
+      const data = entry.data ?? emptyPayload
+      if (position > from && !this.hasRoomFor(data.length)) break
+      this.append(entry.term, entry.type ?? EntryType.Normal, data)
+    }
+    return position
   }
 
   /** The entry at `index`, which the caller knows is in this segment. */
