@@ -501,7 +501,11 @@ export class RaftLog {
   private startRecycling(path: string): void {
     const file = { path, ready: false, done: Promise.resolve() }
     this.recycled.push(file)
-    file.done = recycleFileAsync(path, recycledDataEnd(this.segmentSizeBytes)).then(
+    // The directory synced too before the file is reused: its old name must be gone for good before
+    // new frames overwrite what that name held (a crash would otherwise show a segment's name
+    // over another segment's content).
+    const made = recycleFileAsync(path, recycledDataEnd(this.segmentSizeBytes)).then(() => fsyncDirectoryAsync(this.dir))
+    file.done = made.then(
       () => {
         file.ready = true
         // Closed (or reset) meanwhile: nobody will take it.
