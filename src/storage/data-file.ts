@@ -3,7 +3,7 @@
 // Appended frames reach the file with pwrite and are made durable with fdatasync, not msync: an
 // msync must write-protect every mapped page it writes back (the next store into it faults again),
 // and it measured 1.1-1.4 ms for a freshly written MiB where pwrite + fdatasync took 0.7-0.9 ms.
-import { closeSync, fdatasync, fdatasyncSync, openSync, writeSync, writevSync } from 'node:fs'
+import { closeSync, fdatasync, fdatasyncSync, openSync, writeSync } from 'node:fs'
 import { basename } from 'node:path'
 import { openFlags } from './file-modes.js'
 import { startWriteback } from './native.js'
@@ -30,29 +30,6 @@ export class DataFile {
   write(bytes: Uint8Array, length: number, position: number): void {
     const fd = this.descriptor()
     for (let done = 0; done < length; ) done += writeSync(fd, bytes, done, length - done, position + done)
-  }
-
-  /**
-   * Writes `pieces` one after the other from `position` with pwritev: the kernel copies each
-   * straight from where it is (the caller's payloads), all of them (a short write goes on).
-   */
-  writev(pieces: Uint8Array[], position: number): void {
-    const fd = this.descriptor()
-    let total = 0
-    for (const piece of pieces) total += piece.length
-    let done = writevSync(fd, pieces, position)
-    if (done === total) return
-    // Rare: a short write. The rest, piece by piece.
-    let at = 0
-    for (const piece of pieces) {
-      const end = at + piece.length
-      if (end > done) {
-        const skip = Math.max(0, done - at)
-        for (let written = skip; written < piece.length; ) written += writeSync(fd, piece, written, piece.length - written, position + at + written)
-        done = end
-      }
-      at = end
-    }
   }
 
   /**

@@ -5,10 +5,9 @@ import { closeSync, fdatasyncSync, openSync, readFileSync, renameSync, rmSync, s
 import { EntryType, type LogEntry, type NewEntry } from './log-entry.js'
 import { RaftLogError } from '../errors.js'
 import { advise, fsyncDirectory, mapFile, pageSizeBytes, syncRange, unmap } from './native.js'
-import { crc32Aligned, crc32Range } from './crc32.js'
 import { DataFile } from './data-file.js'
 import { fileMode, openFlags } from './file-modes.js'
-import { WriteBuffer, writeBufferMaxBytes } from './write-buffer.js'
+import { WriteBuffer } from './write-buffer.js'
 import { systemError } from './system-error.js'
 import { frameContextOf, judgeHeader, walkOpenSegment, type FrameContext, type HeaderVerdict, type OpenSegmentWalk } from './recovery-rule.js'
 import {
@@ -48,21 +47,6 @@ export interface RecoveryReport {
 }
 
 const emptyPayload = new Uint8Array(0)
-
-/**
- * A run of entries is written straight from the callers' payloads (one copy) when it holds at
- * least this many payload bytes, averaging at least directWriteMinPayloadBytes each: below, the
- * pieces (two per entry) cost more than the copy into the write buffer they save.
- */
-const directWriteMinBytes = 64 * 1024
-const directWriteMinPayloadBytes = 1024
-/** Entries per pwritev (two pieces each; libuv splits at IOV_MAX), and payload bytes (a write buffer's worth). */
-const directWriteMaxEntries = 4096
-const directWriteMaxBytes = writeBufferMaxBytes
-/** Frame headers of a direct write, each after 8 bytes that stay zero (the padding before it). */
-let directScratch = Buffer.alloc(64 * 40)
-let directWords = new Uint32Array(directScratch.buffer, directScratch.byteOffset, directScratch.length >>> 2)
-const zeroPadding = new Uint8Array(8)
 
 /** Payloads up to this size are copied into a shared slab instead of an ArrayBuffer each. */
 const slabPayloadMaxBytes = 4096
@@ -507,8 +491,6 @@ export class Segment {
    * after the last one appended.
    */
   appendEntries(entries: readonly NewEntry[], from: number): number {
-    const direct = this.directRun(entries, from)
-    if (direct > from) return this.appendDirect(entries, from, direct)
     let position = from
     for (; position < entries.length; position++) {
       const entry = entries[position] as NewEntry
@@ -517,88 +499,6 @@ export class Segment {
       this.append(entry.term, entry.type ?? EntryType.Normal, data)
     }
     return position
-  }
-
-  /**
-   * The end of the run of entries from `from` that fit here, when it is worth writing straight
-   * from the callers' payloads (appendDirect); `from` otherwise.
-   */
-  private directRun(entries: readonly NewEntry[], from: number): number {
-    let position = from
-    let offset = this.appendPosition
-    let payloadBytes = 0
-    for (; position < entries.length && position - from < directWriteMaxEntries && payloadBytes < directWriteMaxBytes; position++) {
-      const length = (entries[position] as NewEntry).data?.length ?? 0
-      const frameBytes = frameSizeBytes(length)
-      if (position > from && !this.hasRoomAt(offset, frameBytes, this.count + position - from + 1)) break
-      offset += frameBytes
-      payloadBytes += length
-    }
-    const count = position - from
-    return payloadBytes >= directWriteMinBytes && payloadBytes >= count * directWriteMinPayloadBytes ? position : from
-  }
-
-  /**
-   * Appends entries[from..to) (they fit) with one pwritev from the callers' payloads: each payload
-   * is copied once, by the kernel into the page cache, where the buffered path copies it into the
-   * write buffer first. Only the frame headers (and padding) are built here; the checksum reads the
-   * payload where the caller holds it. Frames buffered before go first, in the same call. Reads of
-   * these frames go to the mapping, which shares the page cache.
-   */
-  private appendDirect(entries: readonly NewEntry[], from: number, to: number): number {
-    const count = to - from
-    const slotBytes = 8 + frameHeaderSizeBytes
-    if (directScratch.length < count * slotBytes) {
-      directScratch = Buffer.alloc(count * slotBytes)
-      directWords = new Uint32Array(directScratch.buffer, directScratch.byteOffset, directScratch.length >>> 2)
-    }
-    const scratch = directScratch
-    const words = directWords
-    const buffer = (this.buffer ??= new WriteBuffer(this.appendPosition))
-    const pieces: Uint8Array[] = []
-    const start = buffer.from
-    if (buffer.used > 0) pieces.push(buffer.bytes.subarray(0, buffer.used))
-    const countBefore = this.count
-    let offset = this.appendPosition
-    let padding = 0
-    for (let position = from; position < to; position++) {
-      const entry = entries[position] as NewEntry
-      const data = entry.data ?? emptyPayload
-      // A slot: 8 bytes that stay zero (the padding of the frame before), then this frame's header.
-      const slot = (position - from) * slotBytes
-      const header = slot + 8
-      const word = header >>> 2
-      words[word] = data.length
-      words[word + 2] = entry.term >>> 0
-      words[word + 3] = Math.floor(entry.term / 2 ** 32)
-      const index = this.baseIndex + this.count
-      words[word + 4] = index >>> 0
-      words[word + 5] = Math.floor(index / 2 ** 32)
-      words[word + 6] = entry.type ?? EntryType.Normal
-      words[word + 7] = this.salt
-      const headerCrc = crc32Aligned(scratch, words, header + 8, header + frameHeaderSizeBytes, crc32Aligned(scratch, words, header, header + 4))
-      words[word + 1] = crc32Range(data, 0, data.length, headerCrc)
-      pieces.push(scratch.subarray(header - padding, header + frameHeaderSizeBytes), data)
-      const frameBytes = frameSizeBytes(data.length)
-      padding = frameBytes - frameHeaderSizeBytes - data.length
-      this.pushOffset(offset)
-      offset += frameBytes
-    }
-    if (padding > 0) pieces.push(zeroPadding.subarray(0, padding))
-    try {
-      this.file.writev(pieces, start)
-    } catch (error) {
-      this.count = countBefore
-      throw systemError(error, `Cannot write to segment ${this.fileName}`, 'ERR_IO')
-    }
-    this.appendPosition = offset
-    buffer.written()
-    buffer.from = offset
-    // Counted in write buffers' worth, as writeOut counts: a large run starts no more write-back than buffers would.
-    const buffers = Math.ceil((offset - start) / writeBufferMaxBytes)
-    if (this.buffersSinceSync + buffers <= writebackBuffersAfterSync) this.file.startWriteback(start, offset - start)
-    this.buffersSinceSync += buffers
-    return to
   }
 
   /** The entry at `index`, which the caller knows is in this segment. */

@@ -21,15 +21,6 @@ export function recordingDataFileModule(actual: typeof DataFileModule, calls: ob
       if (error !== undefined) throw error
       super.write(bytes, length, position)
     }
-    override writev(pieces: Uint8Array[], position: number): void {
-      // A pwritev: one write of its pieces one after the other.
-      let length = 0
-      for (const piece of pieces) length += piece.length
-      calls.push({ name: 'write', file: this.fileName, offset: position, length })
-      const error = fail('write')
-      if (error !== undefined) throw error
-      super.writev(pieces, position)
-    }
     override syncSync(): void {
       calls.push({ name: 'fdatasync', file: this.fileName })
       const error = fail('fdatasync')

@@ -66,11 +66,7 @@ const pageBytes = 4096
  * pages. Call the returned function to put everything back.
  */
 export function recordSegment(segment: object): { recorder: StoreRecorder; stop: () => void } {
-  const inner = segment as {
-    bytes: Buffer
-    words: Uint32Array
-    file: { write(bytes: Uint8Array, length: number, position: number): void; writev(pieces: Uint8Array[], position: number): void }
-  }
+  const inner = segment as { bytes: Buffer; words: Uint32Array; file: { write(bytes: Uint8Array, length: number, position: number): void } }
   const { bytes, words, file } = inner
   const recorder = new StoreRecorder(bytes, words)
   inner.bytes = recorder.bytes
@@ -89,19 +85,12 @@ export function recordSegment(segment: object): { recorder: StoreRecorder; stop:
     }
     write.call(this, source, length, position)
   }
-  const writev = file.writev
-  // A pwritev is a pwrite of its pieces one after the other: the kernel copies them page by page.
-  file.writev = function (this: unknown, pieces: Uint8Array[], position: number) {
-    const joined = Buffer.concat(pieces)
-    file.write.call(this, joined, joined.length, position)
-  }
   return {
     recorder,
     stop() {
       inner.bytes = bytes
       inner.words = words
       file.write = write
-      file.writev = writev
     },
   }
 }

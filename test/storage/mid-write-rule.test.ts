@@ -70,8 +70,8 @@ function openImages(images: Image[]): { index: number; term: number; data: Uint8
 const term = 3
 
 /** A segment file at base 1 with frames of these payload sizes, made by the real append path. */
-function segmentWith(dir: string, sizes: readonly number[], sizeBytes = segmentSizeBytes): Segment {
-  const segment = Segment.create(dir, 1, 2, sizeBytes)
+function segmentWith(dir: string, sizes: readonly number[]): Segment {
+  const segment = Segment.create(dir, 1, 2, segmentSizeBytes)
   sizes.forEach((size, i) => segment.append(term, 0, payloadFor(i + 1, term, size)))
   segment.syncData()
   return segment
@@ -106,29 +106,6 @@ describe('a process killed in the middle of a write', () => {
       if (kept === 4) expect(state.equals(finalBytes), `${label}: a frame kept whole`).toBe(true)
       if (n % 5 === 0) expectWrittenEntries(openImages([{ name: segmentFileName(1), bytes: state }]), sizes)
     })
-  })
-
-  it('inside the pwritev of a run written straight from the payloads: every prefix of whole pages opens with the frames before it, and whole frames only', () => {
-    const before = [40, 700]
-    const segment = segmentWith(tempDir(), before, 131072)
-    // Buffered frames first, then a run large enough to be written from the callers' payloads.
-    segment.append(term, 0, payloadFor(3, term, 100))
-    const sizes = Array.from({ length: 36 }, (_, i) => 1500 + 97 * i)
-    const { recorder, stop } = recordSegment(segment)
-    expect(segment.appendEntries(sizes.map((size, i) => ({ term, data: payloadFor(4 + i, term, size) })), 0)).toBe(sizes.length)
-    // Written at once (the buffered frame with it): nothing waits in the write buffer.
-    expect((segment['buffer' as keyof Segment] as unknown as { used: number }).used).toBe(0)
-    segment.syncData()
-    stop()
-    expect(recorder.stores.length).toBeGreaterThan(20)
-    const all = [...before, 100, ...sizes]
-    killStates(recorder.before, recorder.stores).forEach(({ image: bytes, label }, n) => {
-      expect(keptEntries([image(segment, bytes)], label)).toBeGreaterThanOrEqual(2)
-      if (n % 4 === 0) expectWrittenEntries(openImages([image(segment, bytes)]), all)
-    })
-    // And the whole run reads back, from the mapping.
-    sizes.forEach((size, i) => expect(segment.read(4 + i).data).toEqual(payloadFor(4 + i, term, size)))
-    segment.close()
   })
 
   it.each([[[40, 300]], [[3000, 10_000, 40, 40]], [[0, 0, 5000]]])('inside the pwrite of a flush of frames %j: every prefix of whole pages opens with the frames before it, and whole frames only', (sizes) => {
