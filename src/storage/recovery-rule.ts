@@ -139,10 +139,11 @@ export function judgeHeader(bytes: Buffer, nameBase: number): HeaderVerdict {
     const problem = header === 'bad magic' ? 'not a segment: header bad magic' : `header ${header}`
     return headerCutShort(bytes, nameBase, problem) ?? damaged(problem)
   }
-  if (header.baseIndex !== nameBase && header.baseIndex < nameBase && (header.flags & flagSealed) !== 0 && readRecycleRecord(bytes) !== undefined) {
+  if (header.baseIndex < nameBase && readRecycleRecord(bytes) !== undefined) {
     // A rotation into a recycled file renames it, then writes the new header (one pwrite, inside a
     // sector), synced by the flush that acknowledges its first frames: until then the file holds
-    // the header of its earlier life, and nothing of the new segment was acknowledged.
+    // the header of its earlier life (sealed, or open when it was compacted before a flush sealed
+    // it), and nothing of the new segment was acknowledged.
     return { kind: 'never written', shorterThanHeader: false, recycled: true }
   }
   if ((header.flags & flagRecycled) !== 0 && frameContextOf(bytes, header) === undefined) {

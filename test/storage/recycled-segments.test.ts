@@ -14,10 +14,12 @@ import {
   frameChecksum,
   frameSizeBytes,
   headerSizeBytes,
+  openHeader,
   readHeader,
   readRecycleRecord,
   recycledDataEnd,
   segmentFileName,
+  writeHeader,
 } from '../../src/storage/segment-format.js'
 import { checkLog } from '../../src/verify/log-check.js'
 import { payloadFor, silentLogger } from '../helpers/entries.js'
@@ -230,6 +232,22 @@ describe('recycled segments', () => {
     await again.flush()
     again.close()
     expect(checkLog(dir).problems).toEqual([])
+  })
+
+  it('the same when the reused file still holds the open header of its earlier life (compacted before a flush sealed it)', async () => {
+    const dir = tempDir()
+    const { log, file, old } = await logInRecycledSegment(dir, 1)
+    const previous = log.describeSegments().at(-2)!
+    log.close()
+    const bytes = Buffer.from(old)
+    const header = readHeader(bytes)
+    if (typeof header === 'string') throw new Error(header)
+    writeHeader(bytes, openHeader(header.baseIndex, header.prevTerm, header.flags, header.salt))
+    writeFileSync(join(dir, file), bytes)
+    const again = open(dir)
+    expect(again.recovery.reinitializedSegments).toEqual([file])
+    expect(again.lastIndex).toBe(previous.baseIndex + previous.entryCount - 1)
+    again.close()
   })
 
   it('a freed file a crash left before its recycle record was durable is removed by open()', () => {
