@@ -350,7 +350,14 @@ function judgeEnd(bytes: Buffer, offset: number, expectedIndex: number, previous
   // seal() writes the offset table after the last frame before it marks the header sealed.
   if (offsetTableState(bytes, offset, offsets, frames) !== 'none') return { kind: 'end', ending: 'unfinished seal' }
   const length = bytes.readUInt32LE(offset)
-  if (recycled && !isOwnFrame(bytes, offset, length, room, expectedIndex, context.salt)) return { kind: 'end', ending: 'stale data' }
+  if (recycled && !isOwnFrame(bytes, offset, length, room, expectedIndex, context.salt)) {
+    // Old content ends the log only where this segment never wrote: every write into a recycled
+    // segment is zero-padded to the end of its sector, so where its frames end the header's bytes
+    // are zeros or in a sector that still holds its old content. Anything else there is a frame of
+    // this segment whose own fields were damaged.
+    if (looksUnwritten(bytes, offset, offset + frameHeaderSizeBytes, context.sectorChecksums as Uint32Array)) return { kind: 'end', ending: 'stale data' }
+    return { kind: 'damage', problem: 'checksum mismatch: neither a frame of this segment nor old content (salt, index and checksum wrong)' }
+  }
   if (context.salt !== 0 && !recycled && length <= room - frameHeaderSizeBytes && frameSalt(bytes, offset) !== context.salt) {
     // A new file held zeros: a frame with another salt was never written to it.
     if (frameChecksum(bytes, offset, length) === bytes.readUInt32LE(offset + 4)) return { kind: 'damage', problem: `wrong salt: the frame holds salt ${frameSalt(bytes, offset)}` }
@@ -393,6 +400,19 @@ export function hasOldSector(bytes: Buffer, from: number, to: number, sectorChec
     if (crc32Range(bytes, start, start + recycleSectorBytes) === sectorChecksums[sector]) return true
   }
   return false
+}
+
+/**
+ * True when every sector that [from, to) touches holds its recorded old content whole, or zeros
+ * in the part inside [from, to): what this segment never wrote (or zeroed) reads as.
+ */
+function looksUnwritten(bytes: Buffer, from: number, to: number, sectorChecksums: Uint32Array): boolean {
+  for (let sector = Math.floor(from / recycleSectorBytes); sector * recycleSectorBytes < to; sector++) {
+    const start = sector * recycleSectorBytes
+    if (firstNonZeroByte(bytes, Math.max(from, start), Math.min(to, start + recycleSectorBytes)) === -1) continue
+    if (sector >= sectorChecksums.length || crc32Range(bytes, start, start + recycleSectorBytes) !== sectorChecksums[sector]) return false
+  }
+  return true
 }
 
 /**

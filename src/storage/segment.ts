@@ -47,6 +47,9 @@ export interface RecoveryReport {
 }
 
 const emptyPayload = new Uint8Array(0)
+/** Writes into a recycled segment end on this boundary, zero-padded: the recovery rule's sector. */
+const recycledPadBytes = 512
+const sectorZeros = new Uint8Array(recycledPadBytes)
 
 /** Payloads up to this size are copied into a shared slab instead of an ArrayBuffer each. */
 const slabPayloadMaxBytes = 4096
@@ -274,7 +277,10 @@ export class Segment {
     segment.offsets = new Uint32Array(1024)
     segment.takeAppends()
     try {
-      segment.file.write(headerBytes(openHeader(baseIndex, prevTerm, flagRecycled, segment.salt)), headerSizeBytes, 0)
+      // The header, and zeros to the end of its sector (recycledPadBytes): where the first frame goes.
+      const first = Buffer.alloc(recycledPadBytes)
+      headerBytes(openHeader(baseIndex, prevTerm, flagRecycled, segment.salt)).copy(first, 0)
+      segment.file.write(first, first.length, 0)
     } catch (error) {
       segment.unmapOnly()
       throw systemError(error, `Cannot write to segment ${segment.fileName}`, 'ERR_IO')
@@ -555,7 +561,22 @@ export class Segment {
     const buffer = this.buffer
     if (buffer === undefined || buffer.used === 0) return
     try {
-      this.file.write(buffer.bytes, buffer.used, buffer.from)
+      if (!this.isRecycled) {
+        this.file.write(buffer.bytes, buffer.used, buffer.from)
+      } else {
+        // Zeros to the end of the last sector, in the same pwrite where the buffer has room (the
+        // bytes after `used` are zero): the recovery rule of a recycled segment then finds, where
+        // its frames end, zeros or a whole sector of old content, never this segment's frames
+        // beside old bytes in one sector, which it would have to refuse as damage.
+        const end = buffer.from + buffer.used
+        const padded = alignUp(end, recycledPadBytes) - buffer.from
+        if (padded <= buffer.bytes.length) {
+          this.file.write(buffer.bytes, padded, buffer.from)
+        } else {
+          this.file.write(buffer.bytes, buffer.used, buffer.from)
+          this.file.write(sectorZeros, padded - buffer.used, end)
+        }
+      }
     } catch (error) {
       throw systemError(error, `Cannot write to segment ${this.fileName}`, 'ERR_IO')
     }
