@@ -112,7 +112,9 @@ function lose(bytes: Buffer, start: number, end: number, pattern: LossPattern, r
   const drop = (sector: number): void => {
     const from = Math.max(start, sector * sectorSizeBytes)
     const to = Math.min(end, (sector + 1) * sectorSizeBytes)
-    if (prior === undefined) bytes.fill(0, from, to)
+    // A recycled file's sector holding the boundary was last written whole by the flush that made
+    // the boundary (its write zero-padded to the end of the sector): zeros after the boundary.
+    if (prior === undefined || from > sector * sectorSizeBytes) bytes.fill(0, from, to)
     else prior.copy(bytes, from, from, to)
   }
   switch (pattern) {
