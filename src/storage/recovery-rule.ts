@@ -351,11 +351,15 @@ function judgeEnd(bytes: Buffer, offset: number, expectedIndex: number, previous
   if (offsetTableState(bytes, offset, offsets, frames) !== 'none') return { kind: 'end', ending: 'unfinished seal' }
   const length = bytes.readUInt32LE(offset)
   if (recycled && !isOwnFrame(bytes, offset, length, room, expectedIndex, context.salt)) {
-    // Old content ends the log only where this segment never wrote: every write into a recycled
-    // segment is zero-padded to the end of its sector, so where its frames end the header's bytes
-    // are zeros or in a sector that still holds its old content. Anything else there is a frame of
-    // this segment whose own fields were damaged.
-    if (looksUnwritten(bytes, offset, offset + frameHeaderSizeBytes, context.sectorChecksums as Uint32Array)) return { kind: 'end', ending: 'stale data' }
+    // Old content ends the log only where this segment never wrote, or wrote a header only in part:
+    // every write into a recycled segment is zero-padded to the end of its sector, so where its
+    // frames end some sector of the 32 header bytes holds zeros there or its whole old content (a
+    // header across two sectors may have one written back, the other not). A header whose every
+    // sector holds something else is a frame of this segment whose own fields were damaged.
+    const headerEnd = offset + frameHeaderSizeBytes
+    if (hasZeroSectorChunk(bytes, offset, headerEnd) || hasOldSector(bytes, offset, headerEnd, context.sectorChecksums as Uint32Array)) {
+      return { kind: 'end', ending: 'stale data' }
+    }
     return { kind: 'damage', problem: 'checksum mismatch: neither a frame of this segment nor old content (salt, index and checksum wrong)' }
   }
   if (context.salt !== 0 && !recycled && length <= room - frameHeaderSizeBytes && frameSalt(bytes, offset) !== context.salt) {
@@ -400,19 +404,6 @@ export function hasOldSector(bytes: Buffer, from: number, to: number, sectorChec
     if (crc32Range(bytes, start, start + recycleSectorBytes) === sectorChecksums[sector]) return true
   }
   return false
-}
-
-/**
- * True when every sector that [from, to) touches holds its recorded old content whole, or zeros
- * in the part inside [from, to): what this segment never wrote (or zeroed) reads as.
- */
-function looksUnwritten(bytes: Buffer, from: number, to: number, sectorChecksums: Uint32Array): boolean {
-  for (let sector = Math.floor(from / recycleSectorBytes); sector * recycleSectorBytes < to; sector++) {
-    const start = sector * recycleSectorBytes
-    if (firstNonZeroByte(bytes, Math.max(from, start), Math.min(to, start + recycleSectorBytes)) === -1) continue
-    if (sector >= sectorChecksums.length || crc32Range(bytes, start, start + recycleSectorBytes) !== sectorChecksums[sector]) return false
-  }
-  return true
 }
 
 /**
