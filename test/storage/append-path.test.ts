@@ -104,7 +104,7 @@ describe('append path', () => {
   })
 
   it('a file compaction frees is reused only once its recycle record and its new name are durable', async () => {
-    const log = RaftLog.open(tempDir(), { segmentSize: 65536, logger: silentLogger })
+    const log = RaftLog.open(tempDir(), { segmentSize: 65536, logger: silentLogger, recycledSegments: 2 })
     while (log.describeSegments().length < 3) log.append([{ term: 1, data: payloadFor(log.lastIndex + 1, 1, 1000) }])
     await log.flush()
     clear()

@@ -29,7 +29,7 @@ const segmentSize = 65536
 const term = 3
 
 function open(dir: string): RaftLog {
-  return RaftLog.open(dir, { segmentSize, logger: silentLogger })
+  return RaftLog.open(dir, { segmentSize, logger: silentLogger, recycledSegments: 2 })
 }
 
 function append(log: RaftLog, count: number, size: number): void {
