@@ -1,6 +1,6 @@
 // Cases only raftlog has: open time of a large closed log and of one whose open segment was cut
 // by a crash, truncateAfter and compact, and the memory its index takes per entry.
-import { closeSync, mkdtempSync, openSync, readdirSync, rmSync, writeSync } from 'node:fs'
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { RaftLog } from '../src/storage/raft-log.js'
 import { collectGarbage } from './collect-garbage.js'
@@ -19,6 +19,14 @@ export interface RaftlogOnlyResults {
   /** p50 of appending one 100 B entry and making it durable, with flushSync() and with flush(). */
   flushSyncP50Ms: number
   flushAsyncP50Ms: number
+  /**
+   * Steady state, as a node with snapshots runs: 1 KiB entries in durable batches of 1,024 through
+   * logBytes of segments of steadySegmentBytes, compacted behind to the last two segments. Entries
+   * per second, and bytes the process sent to the device per byte appended (/proc/self/io).
+   */
+  steadySegmentBytes?: number
+  steadyEntriesPerSecond?: number
+  steadyWriteAmplification?: number
 }
 
 const silent = { warn() {} }
@@ -120,6 +128,42 @@ async function flushLatency(dir: string, repeats: number): Promise<{ flushSyncP5
   return { flushSyncP50Ms: median(synchronous), flushAsyncP50Ms: median(asynchronous) }
 }
 
+/** Bytes this process has caused to be sent to the storage layer (/proc/self/io write_bytes). */
+function deviceWriteBytes(): number {
+  const match = /^write_bytes: (\d+)$/m.exec(readFileSync('/proc/self/io', 'utf8'))
+  return match === null ? Number.NaN : Number(match[1])
+}
+
+async function steadyState(dir: string, totalBytes: number, segmentBytes: number): Promise<{ entriesPerSecond: number; writeAmplification: number }> {
+  // Recycled segments are off by default for now (RaftLogOptions.recycledSegments): on here.
+  const log = RaftLog.open(dir, { segmentSize: segmentBytes, logger: silent, recycledSegments: 2 })
+  const data = new Uint8Array(1024).fill(7)
+  const batch = Array.from({ length: 1024 }, () => ({ term: 1, data }))
+  const batches = Math.ceil(totalBytes / (1024 * 1024))
+  const compact = (): void => {
+    const segments = log.describeSegments()
+    const keepFrom = segments.at(-2)
+    if (segments.length > 2 && keepFrom !== undefined) log.compact(keepFrom.baseIndex - 1)
+  }
+  // One pass through a few segments first: the steady state reuses files compaction freed.
+  for (let i = 0; i < Math.ceil((3 * segmentBytes) / (1024 * 1024)); i++) {
+    log.append(batch)
+    await log.flush()
+    compact()
+  }
+  const written = deviceWriteBytes()
+  const started = performance.now()
+  for (let i = 0; i < batches; i++) {
+    log.append(batch)
+    await log.flush()
+    compact()
+  }
+  const seconds = (performance.now() - started) / 1000
+  const writeAmplification = (deviceWriteBytes() - written) / (batches * 1024 * 1024)
+  log.close()
+  return { entriesPerSecond: (batches * 1024) / seconds, writeAmplification }
+}
+
 export interface RaftlogOnlySizes {
   logBytes: number
   indexEntries: number
@@ -141,7 +185,12 @@ export async function runRaftlogOnly(workDir: string, sizes: RaftlogOnlySizes): 
     rmSync(dir, { recursive: true, force: true })
     const indexBytesPerEntry = indexMemory(join(root, 'index'), indexEntries)
     const { flushSyncP50Ms, flushAsyncP50Ms } = await flushLatency(join(root, 'flush'), flushRepeats)
+    const steadySegmentBytes = Math.min(64 * 2 ** 20, Math.max(256 * 1024, logBytes / 16))
+    const steady = await steadyState(join(root, 'steady'), logBytes, steadySegmentBytes)
     return {
+      steadySegmentBytes,
+      steadyEntriesPerSecond: steady.entriesPerSecond,
+      steadyWriteAmplification: steady.writeAmplification,
       logBytes,
       segments,
       openCleanMs: clean.ms,

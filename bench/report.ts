@@ -64,7 +64,10 @@ export function markdown(report: BenchReport): string {
         `open after a crash tore its open segment ${number(r.openAfterCrashMs)} ms (cut ${r.cutBytesAfterCrash} bytes); ` +
         `truncateAfter (up to 1000 entries back) ${number(r.truncateAfterMs)} ms; compact of one segment ${number(r.compactMs)} ms; ` +
         `index memory ${number(r.indexBytesPerEntry)} bytes per entry over ${r.indexEntries.toLocaleString('en-US')} entries; ` +
-        `one 100 B entry made durable p50 ${number(r.flushSyncP50Ms)} ms with flushSync(), ${number(r.flushAsyncP50Ms)} ms with flush() (fdatasync on the thread pool).`,
+        `one 100 B entry made durable p50 ${number(r.flushSyncP50Ms)} ms with flushSync(), ${number(r.flushAsyncP50Ms)} ms with flush() (fdatasync on the thread pool).` +
+        (r.steadyEntriesPerSecond === undefined
+          ? ''
+          : ` Steady state (1 KiB × 1,024 durable, ${number((r.steadySegmentBytes ?? 0) / 2 ** 20)} MiB segments compacted behind to the last two): ${number(r.steadyEntriesPerSecond)} entries/s, write amplification ${number(r.steadyWriteAmplification ?? Number.NaN)}.`),
     )
   }
   if (report.manyGroups !== undefined) {

@@ -9,6 +9,9 @@
 //   fsyncDir(path), fsyncDirAsync(path)   make directory entries durable (the latter -> Promise)
 //   allocateAsync(path, size)             create a file of zeros, its blocks written and synced, on
 //                                         the thread pool
+//   recycleAsync(path, dataEnd)           write a recycled file's recycle record (the CRC-32 of each
+//                                         512-byte sector before dataEnd) at dataEnd, synced, on the
+//                                         thread pool
 //   startWriteback(fd, offset, length)    sync_file_range(SYNC_FILE_RANGE_WRITE): start writing back
 //                                         a range, without waiting for it
 //   pageSize()
@@ -28,6 +31,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <mutex>
 #include <string>
@@ -434,6 +438,113 @@ Napi::Value AllocateAsync(const Napi::CallbackInfo& info) {
   return promise;
 }
 
+// CRC-32 (IEEE, zlib's), slicing by 8: the recycle record checksums a whole segment file.
+struct Crc32Tables {
+  uint32_t t[8][256];
+  Crc32Tables() {
+    for (uint32_t n = 0; n < 256; n++) {
+      uint32_t c = n;
+      for (int k = 0; k < 8; k++) c = (c & 1) ? 0xedb88320u ^ (c >> 1) : c >> 1;
+      t[0][n] = c;
+    }
+    for (int i = 1; i < 8; i++)
+      for (uint32_t n = 0; n < 256; n++) t[i][n] = (t[i - 1][n] >> 8) ^ t[0][t[i - 1][n] & 0xff];
+  }
+};
+
+uint32_t Crc32(const uint8_t* bytes, size_t length) {
+  static const Crc32Tables tables;
+  const auto& t = tables.t;
+  uint32_t c = 0xffffffffu;
+  size_t i = 0;
+  for (; i + 8 <= length; i += 8) {
+    uint32_t low;
+    std::memcpy(&low, bytes + i, 4);  // little-endian hosts only, as the format
+    c ^= low;
+    c = t[7][c & 0xff] ^ t[6][(c >> 8) & 0xff] ^ t[5][(c >> 16) & 0xff] ^ t[4][c >> 24] ^ t[3][bytes[i + 4]] ^
+        t[2][bytes[i + 5]] ^ t[1][bytes[i + 6]] ^ t[0][bytes[i + 7]];
+  }
+  for (; i < length; i++) c = (c >> 8) ^ t[0][(c ^ bytes[i]) & 0xff];
+  return ~c;
+}
+
+// Makes a file that compaction freed ready for reuse: its content made durable as it is, then the
+// CRC-32 of each 512-byte sector before dataEnd written after them (the recycle record, format in
+// segment-format.ts) and synced. Recovery then knows what a sector of the reused file that was
+// never written back holds, as it knows that a new file's hold zeros.
+class RecycleWorker : public Napi::AsyncWorker {
+ public:
+  RecycleWorker(Napi::Env env, std::string path, size_t dataEnd)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), path_(std::move(path)), dataEnd_(dataEnd) {}
+
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+ protected:
+  void Execute() override {
+    int fd = open(path_.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return Fail(errno, "open", -1);
+    // What is checksummed must be what a power loss leaves: the content as durable.
+    if (fdatasync(fd) != 0) return Fail(errno, "fdatasync", fd);
+    const size_t sector = 512;
+    const size_t count = dataEnd_ / sector;
+    std::vector<uint32_t> record(4 + count, 0);
+    std::vector<uint8_t> chunk(1 << 20);
+    for (size_t done = 0; done < dataEnd_;) {
+      size_t want = std::min(chunk.size(), dataEnd_ - done);
+      ssize_t got = pread(fd, chunk.data(), want, static_cast<off_t>(done));
+      if (got < 0 && errno == EINTR) continue;
+      if (got <= 0 || static_cast<size_t>(got) % sector != 0) return Fail(got < 0 ? errno : EIO, "pread", fd);
+      for (size_t at = 0; at < static_cast<size_t>(got); at += sector) record[4 + (done + at) / sector] = Crc32(chunk.data() + at, sector);
+      done += static_cast<size_t>(got);
+    }
+    record[0] = 0x4c594352u;  // 'RCYL'
+    record[1] = static_cast<uint32_t>(count);
+    record[2] = Crc32(reinterpret_cast<const uint8_t*>(record.data() + 4), 4 * count);
+    const uint8_t* bytes = reinterpret_cast<const uint8_t*>(record.data());
+    const size_t length = record.size() * 4;
+    for (size_t done = 0; done < length;) {
+      ssize_t written = pwrite(fd, bytes + done, length - done, static_cast<off_t>(dataEnd_ + done));
+      if (written < 0 && errno == EINTR) continue;
+      if (written <= 0) return Fail(written < 0 ? errno : EIO, "pwrite", fd);
+      done += static_cast<size_t>(written);
+    }
+    if (fdatasync(fd) != 0) return Fail(errno, "fdatasync", fd);
+    close(fd);
+  }
+
+  void OnOK() override {
+    SettleQuietly([&] {
+      if (error_ != 0) deferred_.Reject(SystemError(Env(), error_, syscall_, path_).Value());
+      else deferred_.Resolve(Env().Undefined());
+    });
+  }
+
+  void OnError(const Napi::Error& error) override {
+    SettleQuietly([&] { deferred_.Reject(error.Value()); });
+  }
+
+ private:
+  void Fail(int error, const char* syscall, int fd) {
+    error_ = error;
+    syscall_ = syscall;
+    if (fd >= 0) close(fd);
+  }
+
+  Napi::Promise::Deferred deferred_;
+  std::string path_;
+  size_t dataEnd_;
+  int error_ = 0;
+  const char* syscall_ = "";
+};
+
+Napi::Value RecycleAsync(const Napi::CallbackInfo& info) {
+  RecycleWorker* worker = new RecycleWorker(info.Env(), info[0].As<Napi::String>(),
+                                            static_cast<size_t>(info[1].As<Napi::Number>().Int64Value()));
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
+}
+
 // Starts the write-back of a range of a file without waiting for it: the device writes the frames
 // of a large batch while the appending thread still builds the rest, and the flush's fdatasync
 // then waits only for what is left. Durability still comes from fdatasync alone.
@@ -461,6 +572,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("fsyncDir", Napi::Function::New(env, FsyncDir));
   exports.Set("fsyncDirAsync", Napi::Function::New(env, FsyncDirAsync));
   exports.Set("allocateAsync", Napi::Function::New(env, AllocateAsync));
+  exports.Set("recycleAsync", Napi::Function::New(env, RecycleAsync));
   exports.Set("startWriteback", Napi::Function::New(env, StartWriteback));
   exports.Set("pageSize", Napi::Function::New(env, PageSize));
   return exports;

@@ -21,6 +21,7 @@ interface NativeAddon {
   fsyncDir(path: string): void
   fsyncDirAsync(path: string): Promise<void>
   allocateAsync(path: string, size: number, written: boolean): Promise<void>
+  recycleAsync(path: string, dataEnd: number): Promise<void>
   startWriteback(fd: number, offset: number, length: number): void
   pageSize(): number
 }
@@ -127,6 +128,15 @@ export function fsyncDirectoryAsync(path: string): Promise<void> {
  */
 export function allocateFileAsync(path: string, sizeBytes: number, written = true): Promise<void> {
   return addon().allocateAsync(path, sizeBytes, written)
+}
+
+/**
+ * Makes a file that compaction freed ready for reuse, on the thread pool: syncs it, then writes
+ * its recycle record at `dataEnd` (the CRC-32 of each 512-byte sector before it) and syncs that.
+ */
+export function recycleFileAsync(path: string, dataEnd: number): Promise<void> {
+  if (!Number.isSafeInteger(dataEnd) || dataEnd <= 0 || dataEnd % 512 !== 0) throw new Error(`raftlog invariant failed: recycle data end ${dataEnd}`)
+  return addon().recycleAsync(path, dataEnd)
 }
 
 /**

@@ -27,11 +27,25 @@
 // - anything else (a checksum mismatch with no zero sector and a non-zero checksum word, or with
 //   something after it; a wrong index, a term going back, a length past the file, a damaged
 //   header) cannot come from a crash: it is damage.
+//
+// A recycled segment (format version 2, flagRecycled) reuses the file of a segment that compaction
+// freed, so a region never written back reads as what the file held before, not as zeros. Its
+// recycle record holds the CRC-32 of each sector of that old content, and every frame carries the
+// segment's salt. So, in a recycled segment, where no valid frame of the next index is:
+// - bytes that are no frame of this segment (their salt is another, their index not the one
+//   expected, and their checksum fails with this segment's salt too) are stale: the end of the log;
+// - a frame of this segment (its salt or its index right) failing its checksum is torn when one of
+//   its sectors holds the old content its recycle record gives, or zeros (the part of a sector
+//   that a truncation or recovery zeroed); otherwise it is damage, as in any segment.
+import { crc32Range } from './crc32.js'
 import {
   endOfNonZeroBytes,
   firstNonZeroByte,
+  flagRecycled,
   flagSealed,
   frameChecksum,
+  frameChecksumWithSalt,
+  frameSalt,
   frameHeaderSizeBytes,
   frameIndex,
   frameSizeBytes,
@@ -42,10 +56,40 @@ import {
   offsetTableSizeBytes,
   openHeader,
   readHeader,
+  readRecycleRecord,
   readU64,
+  recycledDataEnd,
+  recycleSectorBytes,
   sealedHeader,
   type SegmentHeader,
 } from './segment-format.js'
+
+/** What the frames of a segment are checked against, beyond its base index and previous term. */
+export interface FrameContext {
+  /** The segment's salt (0 for version 1). */
+  salt: number
+  /** Recycled segments: the CRC-32 of each sector as the file held it before (its recycle record). */
+  sectorChecksums: Uint32Array | undefined
+  /** Where frames must end: the recycle record's start, or the end of the file. */
+  dataEnd: number
+}
+
+/** The context of a segment of version 1 (or any whose frames are not salted), over `length` bytes. */
+export function plainContext(length: number): FrameContext {
+  return { salt: 0, sectorChecksums: undefined, dataEnd: length }
+}
+
+/**
+ * The frame context a written header gives, reading the recycle record of a recycled segment;
+ * undefined when the header says recycled and the record is missing or damaged (the record was
+ * durable before the file took its name: that is damage).
+ */
+export function frameContextOf(bytes: Buffer, header: SegmentHeader): FrameContext | undefined {
+  if ((header.flags & flagRecycled) === 0) return { salt: header.salt, sectorChecksums: undefined, dataEnd: bytes.length }
+  const sectorChecksums = header.salt === 0 ? undefined : readRecycleRecord(bytes)
+  if (sectorChecksums === undefined) return undefined
+  return { salt: header.salt, sectorChecksums, dataEnd: recycledDataEnd(bytes.length) }
+}
 
 /** The unit a disk writes atomically. Smaller than any page, so it holds for every disk. */
 export const sectorSizeBytes = 512
@@ -62,8 +106,10 @@ export type HeaderVerdict =
    * All zero, and so is the rest of the first sector: nothing in the file was ever acknowledged.
    * With cutShort 'rotation': not all zero, but a rotation's header write stopped by a kill, over a
    * file that holds nothing else; `problem` says what is wrong with the header if it is not that.
+   * With recycled: a recycled file renamed in by a rotation whose header never reached the disk
+   * (it still holds its earlier life's sealed header and a valid recycle record).
    */
-  | { kind: 'never written'; shorterThanHeader: boolean; cutShort?: 'rotation'; problem?: string }
+  | { kind: 'never written'; shorterThanHeader: boolean; cutShort?: 'rotation'; problem?: string; recycled?: boolean }
   | { kind: 'damaged'; problem: string; code: 'ERR_CORRUPT' | 'ERR_UNSUPPORTED_VERSION' }
 
 /**
@@ -93,6 +139,16 @@ export function judgeHeader(bytes: Buffer, nameBase: number): HeaderVerdict {
     const problem = header === 'bad magic' ? 'not a segment: header bad magic' : `header ${header}`
     return headerCutShort(bytes, nameBase, problem) ?? damaged(problem)
   }
+  if (header.baseIndex < nameBase && readRecycleRecord(bytes) !== undefined) {
+    // A rotation into a recycled file renames it, then writes the new header (one pwrite, inside a
+    // sector), synced by the flush that acknowledges its first frames: until then the file holds
+    // the header of its earlier life (sealed, or open when it was compacted before a flush sealed
+    // it), and nothing of the new segment was acknowledged.
+    return { kind: 'never written', shorterThanHeader: false, recycled: true }
+  }
+  if ((header.flags & flagRecycled) !== 0 && frameContextOf(bytes, header) === undefined) {
+    return damaged('recycle record missing or checksum mismatch')
+  }
   return { kind: 'written', header }
 }
 
@@ -118,8 +174,10 @@ function damaged(problem: string): HeaderVerdict {
 function headerCutShort(bytes: Buffer, nameBase: number, problem: string): HeaderVerdict | undefined {
   // A name no raftlog gives (a base index past 2^53) is no header write of ours.
   if (!Number.isSafeInteger(nameBase)) return undefined
-  const rotation = Buffer.from(headerBytes(openHeader(nameBase, 0, 0)))
-  const dependsOnPrevious = (i: number): boolean => (i >= 32 && i < 40) || (i >= 52 && i < 56)
+  const rotation = Buffer.from(headerBytes(openHeader(nameBase, 0, 0, 1)))
+  // The previous term and checksum depend on the segment before, the salt is random, and the
+  // version is 2 (1 before version 2 existed).
+  const dependsOnPrevious = (i: number): boolean => (i >= 32 && i < 40) || (i >= 52 && i < 60) || (i === 4 && bytes[4] === 1)
   if (eachHeaderByte(bytes, (i, byte) => byte === 0 || byte === rotation[i] || dependsOnPrevious(i))) {
     if (firstNonZeroByte(bytes, headerSizeBytes, Math.min(sectorSizeBytes, bytes.length)) === -1) {
       return { kind: 'never written', shorterThanHeader: false, cutShort: 'rotation', problem }
@@ -129,13 +187,18 @@ function headerCutShort(bytes: Buffer, nameBase: number, problem: string): Heade
   // Unsigned: flags are a u32, and random damage may set the high bit.
   const flags = (bytes.readUInt32LE(48) & ~flagSealed) >>> 0
   if (Number.isNaN(prevTerm)) return undefined
-  const walk = walkOpenSegment(bytes, nameBase, prevTerm)
+  // The salt (version 2) is the same in both headers: read from the bytes, vouched for by the checksum.
+  const salt = bytes[4] === 1 ? 0 : bytes.readUInt32LE(56)
+  const openOne = openHeader(nameBase, prevTerm, flags, salt)
+  const context = frameContextOf(bytes, openOne)
+  if (context === undefined) return undefined
+  const walk = walkOpenSegment(bytes, nameBase, prevTerm, context)
   if (walk.damage !== undefined || walk.ending !== 'unfinished seal') return undefined
   if (offsetTableState(bytes, walk.end, walk.offsets, walk.frames) !== 'complete') return undefined
-  const open = Buffer.from(headerBytes(openHeader(nameBase, prevTerm, flags)))
-  const sealed = headerBytes(sealedHeader(nameBase, prevTerm, flags, walk.frames, walk.end))
+  const open = Buffer.from(headerBytes(openOne))
+  const sealed = headerBytes(sealedHeader(nameBase, prevTerm, flags, walk.frames, walk.end, salt))
   if (!eachHeaderByte(bytes, (i, byte) => byte === open[i] || byte === sealed[i])) return undefined
-  return { kind: 'written', header: openHeader(nameBase, prevTerm, flags), cutShort: 'seal' }
+  return { kind: 'written', header: openOne, cutShort: 'seal' }
 }
 
 function eachHeaderByte(bytes: Buffer, test: (position: number, byte: number) => boolean): boolean {
@@ -144,7 +207,7 @@ function eachHeaderByte(bytes: Buffer, test: (position: number, byte: number) =>
 }
 
 /** Why the frames of an open segment end where they do. */
-export type FramesEnd = 'zero frame header' | 'torn write' | 'unfinished write' | 'end of file' | 'unfinished seal'
+export type FramesEnd = 'zero frame header' | 'torn write' | 'unfinished write' | 'end of file' | 'unfinished seal' | 'stale data'
 
 /** Damage found in a segment: where, at which index, and what. */
 export interface FrameDamage {
@@ -170,19 +233,26 @@ export interface OpenSegmentWalk {
   cutBytes: number
   /** Frames with a valid checksum (any index) found at `end` and after: what the cut throws away. */
   cutFrames: number
+  /**
+   * Recycled segments: the byte ranges after `end` to zero instead of [end, nonZeroEnd), which is
+   * old content there: the sectors that hold neither their old content nor zeros (frames of this
+   * segment that no flush covered), and the rest of the sector at `end` when a frame of this
+   * segment starts there.
+   */
+  zeroRanges?: [number, number][]
 }
 
 /**
  * Walks an open segment's frames from byte 64 and applies the rule at the first one that is not
  * a valid frame of the next index. Reads only; the caller decides what to write.
  */
-export function walkOpenSegment(bytes: Buffer, baseIndex: number, prevTerm: number): OpenSegmentWalk {
+export function walkOpenSegment(bytes: Buffer, baseIndex: number, prevTerm: number, context: FrameContext = plainContext(bytes.length)): OpenSegmentWalk {
   let offsets = new Uint32Array(1024)
   let frames = 0
   let offset = headerSizeBytes
   let previousTerm = prevTerm
   for (;;) {
-    const judged = judgeFrame(bytes, offset, baseIndex + frames, previousTerm, offsets, frames)
+    const judged = judgeFrame(bytes, offset, baseIndex + frames, previousTerm, offsets, frames, context)
     if (judged.kind !== 'frame') {
       const walk: OpenSegmentWalk = { offsets, frames, end: offset, ending: 'end of file', damage: undefined, nonZeroEnd: offset, cutBytes: 0, cutFrames: 0 }
       if (judged.kind === 'damage') {
@@ -190,6 +260,7 @@ export function walkOpenSegment(bytes: Buffer, baseIndex: number, prevTerm: numb
         return walk
       }
       walk.ending = judged.ending
+      if (context.sectorChecksums !== undefined) return finishRecycledWalk(bytes, walk, context)
       walk.nonZeroEnd = endOfNonZeroBytes(bytes, offset, bytes.length)
       const tableEnd = judged.ending === 'unfinished seal' ? offset + offsetTableSizeBytes(frames) : offset
       walk.cutBytes = Math.max(0, walk.nonZeroEnd - tableEnd)
@@ -207,15 +278,52 @@ export function walkOpenSegment(bytes: Buffer, baseIndex: number, prevTerm: numb
   }
 }
 
+/**
+ * A recycled segment's walk ended at `walk.end`: what after it must be zeroed (frames of this
+ * segment no flush covered, in sectors that no longer hold their old content), and what that cuts.
+ * Old content is left: no frame of it validates here, and it is what a sector never written back
+ * reads as.
+ */
+function finishRecycledWalk(bytes: Buffer, walk: OpenSegmentWalk, context: FrameContext): OpenSegmentWalk {
+  const checksums = context.sectorChecksums as Uint32Array
+  const { end } = walk
+  const ranges: [number, number][] = []
+  let cutBytes = 0
+  const firstWhole = Math.ceil(end / recycleSectorBytes)
+  const ownFrameAtEnd = walk.ending === 'torn write' || walk.ending === 'unfinished write'
+  if (end % recycleSectorBytes !== 0 && ownFrameAtEnd) {
+    const to = Math.min(firstWhole * recycleSectorBytes, context.dataEnd)
+    if (firstNonZeroByte(bytes, end, to) !== -1) {
+      ranges.push([end, to])
+      cutBytes += to - end
+    }
+  }
+  for (let sector = firstWhole; sector < checksums.length; sector++) {
+    const from = sector * recycleSectorBytes
+    const to = from + recycleSectorBytes
+    if (crc32Range(bytes, from, to) === checksums[sector] || firstNonZeroByte(bytes, from, to) === -1) continue
+    const last = ranges[ranges.length - 1]
+    if (last !== undefined && last[1] === from) last[1] = to
+    else ranges.push([from, to])
+    cutBytes += recycleSectorBytes
+  }
+  walk.zeroRanges = ranges
+  walk.nonZeroEnd = ranges.length === 0 ? end : (ranges[ranges.length - 1] as [number, number])[1]
+  walk.cutBytes = cutBytes
+  walk.cutFrames = walk.ending === 'unfinished seal' ? 0 : checksummedFramesFrom(bytes, end, context)
+  return walk
+}
+
 type FrameJudgement = { kind: 'frame'; size: number; term: number } | { kind: 'end'; ending: FramesEnd } | { kind: 'damage'; problem: string }
 
 /** The rule for the bytes at `offset`, where the frame of `expectedIndex` should be. */
-function judgeFrame(bytes: Buffer, offset: number, expectedIndex: number, previousTerm: number, offsets: Uint32Array, frames: number): FrameJudgement {
-  const room = bytes.length - offset
+function judgeFrame(bytes: Buffer, offset: number, expectedIndex: number, previousTerm: number, offsets: Uint32Array, frames: number, context: FrameContext): FrameJudgement {
+  const room = context.dataEnd - offset
   if (room >= frameHeaderSizeBytes) {
     // The common case first, as cheap as before the rule: a frame whose checksum holds.
     const length = bytes.readUInt32LE(offset)
-    if (length <= room - frameHeaderSizeBytes && frameChecksum(bytes, offset, length) === bytes.readUInt32LE(offset + 4)) {
+    const salted = context.salt === 0 || frameSalt(bytes, offset) === context.salt
+    if (length <= room - frameHeaderSizeBytes && salted && frameChecksum(bytes, offset, length) === bytes.readUInt32LE(offset + 4)) {
       // A frame that checks out is whole: whatever is wrong with it now was wrong when it was written.
       const index = frameIndex(bytes, offset)
       if (index !== expectedIndex) return { kind: 'damage', problem: `wrong index: the frame holds index ${index}` }
@@ -224,26 +332,100 @@ function judgeFrame(bytes: Buffer, offset: number, expectedIndex: number, previo
       return { kind: 'frame', size: frameSizeBytes(length), term }
     }
   }
-  return judgeEnd(bytes, offset, expectedIndex, previousTerm, offsets, frames)
+  return judgeEnd(bytes, offset, expectedIndex, previousTerm, offsets, frames, context)
 }
 
 /** Where the bytes at `offset` are no valid frame: the end of the log, or damage. */
-function judgeEnd(bytes: Buffer, offset: number, expectedIndex: number, previousTerm: number, offsets: Uint32Array, frames: number): FrameJudgement {
-  const room = bytes.length - offset
+function judgeEnd(bytes: Buffer, offset: number, expectedIndex: number, previousTerm: number, offsets: Uint32Array, frames: number, context: FrameContext): FrameJudgement {
+  const limit = context.dataEnd
+  const room = limit - offset
+  const recycled = context.sectorChecksums !== undefined
   if (room < frameHeaderSizeBytes) {
-    // A file that ends here: nothing more, unless a frame was cut off by the end of the file.
-    if (firstNonZeroByte(bytes, offset, bytes.length) === -1) return { kind: 'end', ending: 'end of file' }
+    // A file that ends here: nothing more, unless a frame was cut off by the end of the file. In a
+    // recycled file no frame of this segment can start here (none fits), so whatever is left is old.
+    if (recycled || firstNonZeroByte(bytes, offset, limit) === -1) return { kind: 'end', ending: 'end of file' }
     return { kind: 'damage', problem: 'frame cut off by the end of the file' }
   }
   if (firstNonZeroByte(bytes, offset, offset + frameHeaderSizeBytes) === -1) return { kind: 'end', ending: 'zero frame header' }
   // seal() writes the offset table after the last frame before it marks the header sealed.
   if (offsetTableState(bytes, offset, offsets, frames) !== 'none') return { kind: 'end', ending: 'unfinished seal' }
   const length = bytes.readUInt32LE(offset)
+  if (recycled && !isOwnFrame(bytes, offset, length, room, expectedIndex, context.salt)) {
+    // Old content ends the log only where this segment never wrote, or wrote a header only in part:
+    // every write into a recycled segment is zero-padded to the end of its sector, so where its
+    // frames end some sector of the 32 header bytes holds zeros there or its whole old content (a
+    // header across two sectors may have one written back, the other not). A header whose every
+    // sector holds something else is a frame of this segment whose own fields were damaged.
+    const headerEnd = offset + frameHeaderSizeBytes
+    if (hasZeroSectorChunk(bytes, offset, headerEnd) || hasOldSector(bytes, offset, headerEnd, context.sectorChecksums as Uint32Array)) {
+      return { kind: 'end', ending: 'stale data' }
+    }
+    return { kind: 'damage', problem: 'checksum mismatch: neither a frame of this segment nor old content (salt, index and checksum wrong)' }
+  }
+  if (context.salt !== 0 && !recycled && length <= room - frameHeaderSizeBytes && frameSalt(bytes, offset) !== context.salt) {
+    // A new file held zeros: a frame with another salt was never written to it.
+    if (frameChecksum(bytes, offset, length) === bytes.readUInt32LE(offset + 4)) return { kind: 'damage', problem: `wrong salt: the frame holds salt ${frameSalt(bytes, offset)}` }
+  }
   // A length is written first, whole, and right: torn, unfinished or not, it fits the file.
   if (length > room - frameHeaderSizeBytes) return { kind: 'damage', problem: 'length beyond the segment' }
-  if (isUnfinishedFrame(bytes, offset, length, expectedIndex, previousTerm)) return { kind: 'end', ending: 'unfinished write' }
-  const frameEnd = Math.min(offset + frameSizeBytes(length), bytes.length)
-  return hasZeroSectorChunk(bytes, offset, frameEnd) ? { kind: 'end', ending: 'torn write' } : { kind: 'damage', problem: 'checksum mismatch' }
+  if (recycled ? isUnfinishedRecycledFrame(bytes, offset, length, expectedIndex, previousTerm, context) : isUnfinishedFrame(bytes, offset, length, expectedIndex, previousTerm, context.salt)) {
+    return { kind: 'end', ending: 'unfinished write' }
+  }
+  const frameEnd = Math.min(offset + frameSizeBytes(length), limit)
+  if (hasZeroSectorChunk(bytes, offset, frameEnd)) return { kind: 'end', ending: 'torn write' }
+  if (recycled && hasOldSector(bytes, offset, frameEnd, context.sectorChecksums as Uint32Array)) return { kind: 'end', ending: 'torn write' }
+  return { kind: 'damage', problem: 'checksum mismatch' }
+}
+
+/**
+ * True when the bytes at `offset` of a recycled segment are a frame of this segment, whole or not:
+ * its salt is this segment's, or its index the one expected, or its checksum holds with this
+ * segment's salt (only its salt bytes damaged). Anything else there is the file's old content:
+ * frames of its earlier life carry another salt and lower indexes, and the middle of one has
+ * neither (a random salt matches by chance once in 2^32).
+ */
+function isOwnFrame(bytes: Buffer, offset: number, length: number, room: number, expectedIndex: number, salt: number): boolean {
+  if (frameSalt(bytes, offset) === salt || frameIndex(bytes, offset) === expectedIndex) return true
+  return length <= room - frameHeaderSizeBytes && frameChecksumWithSalt(bytes, offset, length, salt) === bytes.readUInt32LE(offset + 4)
+}
+
+/**
+ * True when a sector that [from, to) touches holds the old content the recycle record gives for
+ * it: that sector of the frame never reached the disk (a power loss), or a kill stopped the pwrite
+ * before it (a prefix of whole pages). Whole sectors are compared, so the sector a frame starts or
+ * ends in counts only when all of it is old: before this frame, nothing was written past the last
+ * flush's end in the sector where this frame starts, and the one where it ends holds only this
+ * frame and later writes.
+ */
+export function hasOldSector(bytes: Buffer, from: number, to: number, sectorChecksums: Uint32Array): boolean {
+  const last = Math.min(Math.floor((to - 1) / recycleSectorBytes), sectorChecksums.length - 1)
+  for (let sector = Math.floor(from / recycleSectorBytes); sector <= last; sector++) {
+    const start = sector * recycleSectorBytes
+    if (crc32Range(bytes, start, start + recycleSectorBytes) === sectorChecksums[sector]) return true
+  }
+  return false
+}
+
+/**
+ * The unfinished write of a recycled segment: a truncation (unwriteFrame, through the mapping)
+ * killed part way, its checksum word zeroed first, its other fields each zero or what the append
+ * wrote, and no frame of this segment after it (a truncation undoes the last frame first). Whatever
+ * follows is zeros or old content, where a new file's rule asks for zeros to the end of the file.
+ */
+function isUnfinishedRecycledFrame(bytes: Buffer, offset: number, length: number, expectedIndex: number, previousTerm: number, context: FrameContext): boolean {
+  if (bytes.readUInt32LE(offset + 4) !== 0) return false
+  const salt = frameSalt(bytes, offset)
+  if (salt !== 0 && salt !== context.salt) return false
+  const indexLow = bytes.readUInt32LE(offset + 16)
+  const indexHigh = bytes.readUInt32LE(offset + 20)
+  if (indexLow !== 0 && indexLow !== expectedIndex >>> 0) return false
+  if (indexHigh !== 0 && indexHigh !== Math.floor(expectedIndex / 2 ** 32)) return false
+  if (indexLow !== 0 && frameTerm(bytes, offset) < previousTerm) return false
+  if ((bytes[offset + 24] as number) > maxEntryType || firstNonZeroByte(bytes, offset + 25, offset + 28) !== -1) return false
+  const next = offset + frameSizeBytes(length)
+  if (next + frameHeaderSizeBytes > context.dataEnd) return true
+  if (firstNonZeroByte(bytes, next, next + frameHeaderSizeBytes) === -1) return true
+  return frameSalt(bytes, next) !== context.salt && frameIndex(bytes, next) !== expectedIndex + 1
 }
 
 /**
@@ -255,8 +437,11 @@ function judgeEnd(bytes: Buffer, offset: number, expectedIndex: number, previous
  * lost to a power loss after the kill only add zeros. Damage to a written frame reads as this
  * only when it makes the checksum word exactly zero in the last frame of the segment.
  */
-export function isUnfinishedFrame(bytes: Buffer, offset: number, length: number, expectedIndex: number, previousTerm: number): boolean {
+export function isUnfinishedFrame(bytes: Buffer, offset: number, length: number, expectedIndex: number, previousTerm: number, salt = 0): boolean {
   if (bytes.readUInt32LE(offset + 4) !== 0) return false
+  // Version 2: the salt is stored with the header's fields, before the checksum.
+  const frameSaltValue = bytes.readUInt32LE(offset + 28)
+  if (frameSaltValue !== 0 && frameSaltValue !== salt) return false
   const indexLow = bytes.readUInt32LE(offset + 16)
   const indexHigh = bytes.readUInt32LE(offset + 20)
   const expectedLow = expectedIndex >>> 0
@@ -264,7 +449,7 @@ export function isUnfinishedFrame(bytes: Buffer, offset: number, length: number,
   if (indexHigh !== 0 && indexHigh !== Math.floor(expectedIndex / 2 ** 32)) return false
   // The term's words are stored before the index's: once the index is there, the term is whole.
   if (indexLow !== 0 && frameTerm(bytes, offset) < previousTerm) return false
-  if ((bytes[offset + 24] as number) > maxEntryType || firstNonZeroByte(bytes, offset + 25, offset + frameHeaderSizeBytes) !== -1) return false
+  if ((bytes[offset + 24] as number) > maxEntryType || firstNonZeroByte(bytes, offset + 25, offset + 28) !== -1) return false
   return endOfNonZeroBytes(bytes, offset, bytes.length) <= offset + frameHeaderSizeBytes + length
 }
 
@@ -301,12 +486,16 @@ export function offsetTableState(bytes: Buffer, position: number, offsets: Uint3
   return 'partial'
 }
 
-/** Frames with a valid checksum from `offset` on, whatever their index: what a cut throws away. */
-function checksummedFramesFrom(bytes: Buffer, offset: number): number {
+/**
+ * Frames with a valid checksum from `offset` on, whatever their index: what a cut throws away.
+ * In a recycled segment only this segment's (its salt): old frames are not cut, only left.
+ */
+function checksummedFramesFrom(bytes: Buffer, offset: number, context: FrameContext = plainContext(bytes.length)): number {
   let frames = 0
-  while (offset + frameHeaderSizeBytes <= bytes.length) {
+  while (offset + frameHeaderSizeBytes <= context.dataEnd) {
     const length = bytes.readUInt32LE(offset)
-    if (length > bytes.length - offset - frameHeaderSizeBytes) break
+    if (length > context.dataEnd - offset - frameHeaderSizeBytes) break
+    if (context.sectorChecksums !== undefined && frameSalt(bytes, offset) !== context.salt) break
     if (frameChecksum(bytes, offset, length) !== bytes.readUInt32LE(offset + 4)) break
     frames++
     offset += frameSizeBytes(length)

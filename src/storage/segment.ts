@@ -2,28 +2,34 @@
 // A Segment knows its own bytes and nothing of its neighbours; RaftLog keeps the order.
 import { basename, dirname, join } from 'node:path'
 import { closeSync, fdatasyncSync, openSync, readFileSync, renameSync, rmSync, statSync, unlink, writeSync } from 'node:fs'
-import { EntryType, type LogEntry } from './log-entry.js'
+import { EntryType, type LogEntry, type NewEntry } from './log-entry.js'
 import { RaftLogError } from '../errors.js'
 import { advise, fsyncDirectory, mapFile, pageSizeBytes, syncRange, unmap } from './native.js'
 import { DataFile } from './data-file.js'
 import { fileMode, openFlags } from './file-modes.js'
 import { WriteBuffer } from './write-buffer.js'
 import { systemError } from './system-error.js'
-import { judgeHeader, walkOpenSegment, type HeaderVerdict, type OpenSegmentWalk } from './recovery-rule.js'
+import { frameContextOf, judgeHeader, walkOpenSegment, type FrameContext, type HeaderVerdict, type OpenSegmentWalk } from './recovery-rule.js'
 import {
   alignUp,
   droppedSegmentPath,
   checkFrame,
   endOfNonZeroBytes,
+  flagRecycled,
   flagResetBase,
   flagSealed,
   frameHeaderSizeBytes,
   frameSizeBytes,
+  headerBytes,
   headerSizeBytes,
+  newSalt,
   offsetTableSizeBytes,
   openHeader,
   parseSegmentFileName,
+  readHeader,
   readOffsetTable,
+  readRecycleRecord,
+  recycledDataEnd,
   sealedHeader,
   segmentFileName,
   unwriteFrame,
@@ -39,6 +45,11 @@ export interface RecoveryReport {
   /** Frames with a valid checksum among them (torn writes are not counted). */
   cutFrames: number
 }
+
+const emptyPayload = new Uint8Array(0)
+/** Writes into a recycled segment end on this boundary, zero-padded: the recovery rule's sector. */
+const recycledPadBytes = 512
+const sectorZeros = new Uint8Array(recycledPadBytes)
 
 /** Payloads up to this size are copied into a shared slab instead of an ArrayBuffer each. */
 const slabPayloadMaxBytes = 4096
@@ -123,8 +134,12 @@ export class Segment {
   readonly baseIndex: number
   /** Term of entry baseIndex − 1; 0 when there is none. */
   readonly prevTerm: number
+  /** The salt its frames carry (format version 2); 0 for a version 1 segment. */
+  readonly salt: number
   /** Bytes mapped: the file's size (grow() changes it). */
   private size: number
+  /** Where frames (and the offset table) must end: the recycle record's start, or the file's end. */
+  private dataEnd: number
   private mapping: ArrayBuffer
   private bytes: Buffer
   /** The same memory as 32-bit words, for the append and read paths. */
@@ -152,14 +167,16 @@ export class Segment {
   /** Its header on disk is a seal's (or a reopening's) header write cut short: recovery writes it again. */
   private headerCutShort = false
 
-  private constructor(path: string, mapping: ArrayBuffer, baseIndex: number, prevTerm: number, flags: number) {
+  private constructor(path: string, mapping: ArrayBuffer, baseIndex: number, prevTerm: number, flags: number, salt: number) {
     this.path = path
     this.mapping = mapping
     this.bytes = Buffer.from(mapping)
     this.words = new Uint32Array(mapping, 0, mapping.byteLength >>> 2)
     this.size = mapping.byteLength
+    this.dataEnd = (flags & flagRecycled) !== 0 ? recycledDataEnd(this.size) : this.size
     this.baseIndex = baseIndex
     this.prevTerm = prevTerm
+    this.salt = salt
     this.flags = flags
     this.count = 0
     this.appendPosition = headerSizeBytes
@@ -209,8 +226,12 @@ export class Segment {
    * loses nothing promised; recovery starts afresh a last segment whose header and first sector
    * are all zero.
    */
-  static createForRotation(dir: string, baseIndex: number, prevTerm: number, sizeBytes: number, sparePath?: string): Segment {
+  static createForRotation(dir: string, baseIndex: number, prevTerm: number, sizeBytes: number, sparePath?: string, recycledPath?: string): Segment {
     const path = join(dir, segmentFileName(baseIndex))
+    if (recycledPath !== undefined) {
+      const segment = Segment.takeRecycled(recycledPath, path, baseIndex, prevTerm)
+      if (segment !== undefined) return segment
+    }
     let reused = false
     if (sparePath !== undefined) {
       // A file made ready (its blocks written with zeros, synced) on the thread pool: rename it in.
@@ -228,6 +249,47 @@ export class Segment {
     return segment
   }
 
+  /**
+   * Makes a file that compaction freed, and whose recycle record was written (RaftLog.recycle),
+   * the segment of `baseIndex`: renamed in, then its header written with one pwrite (a kill never
+   * leaves half of it; a disk writes its sector whole). Its frames overwrite the old ones; a salt
+   * other than theirs keeps the old ones from ever validating. Like any rotation's, the header
+   * becomes durable with the next flush. Undefined when the file is not ready (nothing is changed).
+   */
+  private static takeRecycled(recycledPath: string, path: string, baseIndex: number, prevTerm: number): Segment | undefined {
+    let mapping: ArrayBuffer
+    try {
+      renameSync(recycledPath, path)
+      mapping = mapFile(path, 0)
+    } catch {
+      rmSync(recycledPath, { force: true })
+      return undefined
+    }
+    const bytes = Buffer.from(mapping)
+    const old = readHeader(bytes)
+    if (readRecycleRecord(bytes) === undefined) {
+      // Never ready: not ours to reuse.
+      unmap(mapping)
+      rmSync(path, { force: true })
+      return undefined
+    }
+    const segment = new Segment(path, mapping, baseIndex, prevTerm, flagRecycled, newSalt(typeof old === 'string' ? 0 : old.salt))
+    segment.offsets = new Uint32Array(1024)
+    segment.takeAppends()
+    try {
+      // The header, and zeros to the end of its sector (recycledPadBytes): where the first frame goes.
+      const first = Buffer.alloc(recycledPadBytes)
+      headerBytes(openHeader(baseIndex, prevTerm, flagRecycled, segment.salt)).copy(first, 0)
+      segment.file.write(first, first.length, 0)
+    } catch (error) {
+      segment.unmapOnly()
+      throw systemError(error, `Cannot write to segment ${segment.fileName}`, 'ERR_IO')
+    }
+    segment.unsyncedFrom = 0
+    segment.durableTo = 0
+    return segment
+  }
+
   /** Maps a fresh file (any old one at `path` removed first, unless told) and writes the header. */
   private static make(path: string, baseIndex: number, prevTerm: number, sizeBytes: number, flags: number, removeOld = true): Segment {
     if (removeOld) rmSync(path, { force: true })
@@ -238,7 +300,7 @@ export class Segment {
       rmSync(path, { force: true })
       throw systemError(error, `Cannot create segment ${segmentFileName(baseIndex)}`)
     }
-    const segment = new Segment(path, mapping, baseIndex, prevTerm, flags & flagResetBase)
+    const segment = new Segment(path, mapping, baseIndex, prevTerm, flags & flagResetBase, newSalt())
     segment.offsets = new Uint32Array(1024)
     segment.takeAppends()
     segment.writeOwnHeader()
@@ -264,7 +326,7 @@ export class Segment {
       return { verdict, segment: undefined }
     }
     const { header } = verdict
-    const segment = new Segment(path, mapping, header.baseIndex, header.prevTerm, header.flags)
+    const segment = new Segment(path, mapping, header.baseIndex, header.prevTerm, header.flags, header.salt)
     segment.headerCutShort = verdict.cutShort === 'seal'
     if (segment.isSealed) {
       segment.count = header.entryCount
@@ -285,7 +347,8 @@ export class Segment {
     const bytes = Buffer.from(mapping)
     const end = endOfNonZeroBytes(bytes, headerSizeBytes, bytes.length)
     bytes.fill(0, headerSizeBytes, end)
-    const segment = new Segment(path, mapping, baseIndex, prevTerm, 0)
+    // All zeros now (a recycled file's record too): a new segment, as if made afresh.
+    const segment = new Segment(path, mapping, baseIndex, prevTerm, 0, newSalt())
     segment.syncOrThrow(headerSizeBytes, end - headerSizeBytes)
     segment.offsets = new Uint32Array(1024)
     segment.takeAppends()
@@ -323,6 +386,11 @@ export class Segment {
     return (this.flags & flagResetBase) !== 0
   }
 
+  /** Its file held an earlier segment (and ends with that content's recycle record). */
+  get isRecycled(): boolean {
+    return (this.flags & flagRecycled) !== 0
+  }
+
   /** Bytes of header and frames. */
   get usedBytes(): number {
     return this.appendPosition
@@ -339,7 +407,7 @@ export class Segment {
    */
   scanFrames(): OpenSegmentWalk {
     this.assert(!this.isSealed, 'scanFrames() is for open segments')
-    const walk = walkOpenSegment(this.bytes, this.baseIndex, this.prevTerm)
+    const walk = walkOpenSegment(this.bytes, this.baseIndex, this.prevTerm, this.frameContext())
     this.offsets = walk.offsets
     this.count = walk.frames
     this.appendPosition = walk.end
@@ -361,9 +429,18 @@ export class Segment {
       this.syncOrThrow(0, headerSizeBytes)
       this.headerCutShort = false
     }
-    if (walk.nonZeroEnd > end) this.zeroTail(end, walk.nonZeroEnd)
-    this.syncOrThrow(headerSizeBytes, Math.max(walk.nonZeroEnd, end) - headerSizeBytes)
+    if (walk.zeroRanges !== undefined) {
+      // Recycled: old content stays (no frame of it validates here); only what this segment wrote
+      // after its last frame goes, the sector at the end last, so a kill part way leaves a torn frame.
+      for (const [from, to] of [...walk.zeroRanges].reverse()) this.bytes.fill(0, from, to)
+      this.syncOrThrow(headerSizeBytes, end - headerSizeBytes)
+      for (const [from, to] of walk.zeroRanges) this.syncOrThrow(from, to - from)
+    } else {
+      if (walk.nonZeroEnd > end) this.zeroTail(end, walk.nonZeroEnd)
+      this.syncOrThrow(headerSizeBytes, Math.max(walk.nonZeroEnd, end) - headerSizeBytes)
+    }
     const neededBytes = end + offsetTableSizeBytes(this.count)
+    if (neededBytes > this.dataEnd && this.isRecycled) this.assert(false, 'a recycled segment has room for its offset table')
     if (neededBytes > this.sizeBytes) this.grow(Math.max(minSizeBytes, alignUp(neededBytes, pageSizeBytes())))
     this.markDurable(end)
     // After the scan, which wants readahead when the file is not in the page cache.
@@ -408,10 +485,26 @@ export class Segment {
       this.writeOut()
       buffer.reserve(frameBytes)
     }
-    writeFrame(buffer.bytes, buffer.words, offset - buffer.from, this.nextIndex, term, type, data)
+    writeFrame(buffer.bytes, buffer.words, offset - buffer.from, this.nextIndex, term, type, data, this.salt)
     buffer.used += frameBytes
     this.appendPosition += frameBytes
     this.pushOffset(offset)
+  }
+
+  /**
+   * Appends entries[from..] while they fit, the first one unconditionally (the caller checked
+   * that it fits and that the segment is open, and validated them all); returns the position
+   * after the last one appended.
+   */
+  appendEntries(entries: readonly NewEntry[], from: number): number {
+    let position = from
+    for (; position < entries.length; position++) {
+      const entry = entries[position] as NewEntry
+      const data = entry.data ?? emptyPayload
+      if (position > from && !this.hasRoomFor(data.length)) break
+      this.append(entry.term, entry.type ?? EntryType.Normal, data)
+    }
+    return position
   }
 
   /** The entry at `index`, which the caller knows is in this segment. */
@@ -468,7 +561,22 @@ export class Segment {
     const buffer = this.buffer
     if (buffer === undefined || buffer.used === 0) return
     try {
-      this.file.write(buffer.bytes, buffer.used, buffer.from)
+      if (!this.isRecycled) {
+        this.file.write(buffer.bytes, buffer.used, buffer.from)
+      } else {
+        // Zeros to the end of the last sector, in the same pwrite where the buffer has room (the
+        // bytes after `used` are zero): the recovery rule of a recycled segment then finds, where
+        // its frames end, zeros or a whole sector of old content, never this segment's frames
+        // beside old bytes in one sector, which it would have to refuse as damage.
+        const end = buffer.from + buffer.used
+        const padded = alignUp(end, recycledPadBytes) - buffer.from
+        if (padded <= buffer.bytes.length) {
+          this.file.write(buffer.bytes, padded, buffer.from)
+        } else {
+          this.file.write(buffer.bytes, buffer.used, buffer.from)
+          this.file.write(sectorZeros, padded - buffer.used, end)
+        }
+      }
     } catch (error) {
       throw systemError(error, `Cannot write to segment ${this.fileName}`, 'ERR_IO')
     }
@@ -608,7 +716,7 @@ export class Segment {
     for (let position = 0; position < this.count; position++) {
       const offset = offsets[position] as number
       const expectedNext = position + 1 < this.count ? (offsets[position + 1] as number) : limit
-      const size = checkFrame(this.bytes, offset, limit, this.baseIndex + position)
+      const size = checkFrame(this.bytes, offset, limit, this.baseIndex + position, this.salt)
       if (typeof size !== 'number') this.problems.set(position, size)
       else if (offset + size !== expectedNext) this.problems.set(position, 'frame size disagrees with the offset table')
     }
@@ -642,6 +750,22 @@ export class Segment {
       return
     }
     unlink(dropped, () => {})
+  }
+
+  /**
+   * Takes the file out of the log, as discard() does, but keeps it under `recycledPath` for a
+   * later segment to reuse (RaftLog.recycle writes its recycle record first). False when it could
+   * not be renamed: then it is discarded.
+   */
+  recycleTo(recycledPath: string): boolean {
+    this.unmapOnly()
+    try {
+      renameSync(this.path, recycledPath)
+      return true
+    } catch {
+      rmSync(this.path, { force: true })
+      return false
+    }
   }
 
   private frameOffset(index: number): number {
@@ -691,7 +815,15 @@ export class Segment {
 
   /** A frame fits if the offset table the segment will need when sealed still fits after it. */
   private hasRoomAt(offset: number, frameBytes: number, countAfter: number): boolean {
-    return offset + frameBytes + offsetTableSizeBytes(countAfter) <= this.sizeBytes
+    return offset + frameBytes + offsetTableSizeBytes(countAfter) <= this.dataEnd
+  }
+
+  /** What recovery checks this segment's frames against. */
+  private frameContext(): FrameContext {
+    const header = { ...openHeader(this.baseIndex, this.prevTerm, this.flags, this.salt) }
+    const context = frameContextOf(this.bytes, header)
+    if (context === undefined) this.assert(false, 'its recycle record was checked when it was opened')
+    return context
   }
 
   /**
@@ -708,6 +840,7 @@ export class Segment {
     this.bytes = Buffer.from(this.mapping)
     this.words = new Uint32Array(this.mapping, 0, this.mapping.byteLength >>> 2)
     this.size = sizeBytes
+    this.dataEnd = sizeBytes
   }
 
   /**
@@ -717,8 +850,8 @@ export class Segment {
    */
   private writeOwnHeader(): void {
     const header = this.isSealed
-      ? sealedHeader(this.baseIndex, this.prevTerm, this.flags, this.count, this.appendPosition)
-      : openHeader(this.baseIndex, this.prevTerm, this.flags)
+      ? sealedHeader(this.baseIndex, this.prevTerm, this.flags, this.count, this.appendPosition, this.salt)
+      : openHeader(this.baseIndex, this.prevTerm, this.flags, this.salt)
     writeHeader(this.bytes, header)
   }
 

@@ -5,7 +5,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { RaftLogError } from '../errors.js'
 import { isLockHeld, lockFile, mapFileReadOnly, unlockFile, unmap } from '../storage/native.js'
-import { judgeHeader, walkOpenSegment, type HeaderVerdict, type OpenSegmentWalk } from '../storage/recovery-rule.js'
+import { frameContextOf, judgeHeader, plainContext, walkOpenSegment, type HeaderVerdict, type OpenSegmentWalk } from '../storage/recovery-rule.js'
 import {
   alignUp,
   checkFrame,
@@ -152,7 +152,7 @@ function frameAt(bytes: Buffer, offset: number, index: number): FrameInfo {
 }
 
 function scanOpen(bytes: Buffer, scan: SegmentScan, header: SegmentHeader): void {
-  const walk = walkOpenSegment(bytes, header.baseIndex, header.prevTerm)
+  const walk = walkOpenSegment(bytes, header.baseIndex, header.prevTerm, frameContextOf(bytes, header) ?? plainContext(bytes.length))
   for (let position = 0; position < walk.frames; position++) scan.frames.push(frameAt(bytes, walk.offsets[position] as number, header.baseIndex + position))
   scan.walk = walk
   scan.usedBytes = walk.end
@@ -175,7 +175,7 @@ function scanSealed(bytes: Buffer, scan: SegmentScan, header: SegmentHeader): vo
       scan.problems.push({ file, offset, index, problem: `offset table says byte ${table[position]}` })
       offset = table[position] as number
     }
-    const size = checkFrame(bytes, offset, alignUp(tablePosition, 8), index)
+    const size = checkFrame(bytes, offset, alignUp(tablePosition, 8), index, header.salt)
     if (typeof size !== 'number') {
       scan.problems.push({ file, offset, index, problem: size })
       if (table === undefined) break

@@ -9,6 +9,7 @@ import { Segment } from '../storage/segment.js'
 import {
   defaultSegmentSizeBytes,
   endOfNonZeroBytes,
+  flagRecycled,
   firstNonZeroByte,
   frameChecksum,
   frameHeaderSizeBytes,
@@ -17,6 +18,7 @@ import {
   maxSegmentSizeBytes,
   openHeader,
   readU64,
+  recycledDataEnd,
   writeHeader,
 } from '../storage/segment-format.js'
 import type { LogCheck } from './log-check.js'
@@ -61,7 +63,8 @@ export function planRepair(log: LogCheck): Repair | undefined {
   const lastKept = kept.at(-1)
   const offset = lastKept === undefined ? headerSizeBytes : lastKept.offset + frameSizeBytes(lastKept.length)
   const frames = framesFrom(scan, offset)
-  const bytes = withFileBytes(scan.path, (content) => endOfNonZeroBytes(content, offset, content.length) - offset)
+  const recycled = (scan.header?.salt ?? 0) !== 0 && ((scan.header?.flags ?? 0) & flagRecycled) !== 0
+  const bytes = withFileBytes(scan.path, (content) => endOfNonZeroBytes(content, offset, recycled ? recycledDataEnd(content.length) : content.length) - offset)
   const cut: Change = { kind: 'cut', file: scan.file, offset, keptFrames: kept.length, frames, bytes, reopen: scan.sealed }
   // A damaged offset table over valid frames loses no entry: the later segments stay, and open()
   // seals the reopened segment again, with a new table.
@@ -76,13 +79,17 @@ export function planRepair(log: LogCheck): Repair | undefined {
 function framesFrom(scan: SegmentScan, offset: number): number {
   if (offset === headerSizeBytes && scan.sealed && scan.header !== undefined) return scan.header.entryCount
   return withFileBytes(scan.path, (bytes) => {
-    const limit = scan.sealed && scan.header !== undefined ? scan.header.offsetTablePosition : bytes.length
+    const salt = scan.header?.salt ?? 0
+    const recycled = salt !== 0 && ((scan.header?.flags ?? 0) & flagRecycled) !== 0
+    const limit = scan.sealed && scan.header !== undefined ? scan.header.offsetTablePosition : recycled ? recycledDataEnd(bytes.length) : bytes.length
     let frames = 0
     for (let at = offset; at + frameHeaderSizeBytes <= limit; frames++) {
       if (firstNonZeroByte(bytes, at, at + frameHeaderSizeBytes) === -1) break
       const length = bytes.readUInt32LE(at)
       if (at + frameSizeBytes(length) > limit) break
       if (frames > 0 && frameChecksum(bytes, at, length) !== bytes.readUInt32LE(at + 4)) break
+      // A recycled file's old frames (another salt) are no frames of this segment.
+      if (frames > 0 && recycled && bytes.readUInt32LE(at + 28) !== salt) break
       at += frameSizeBytes(length)
     }
     return frames
@@ -150,12 +157,17 @@ function cutSegment(path: string, cut: Change & { kind: 'cut' }): void {
   const mapping = mapFile(path, 0)
   try {
     const bytes = Buffer.from(mapping)
+    const version = bytes.readUInt32LE(4)
+    const salt = version >= 2 ? bytes.readUInt32LE(56) : 0
+    const flags = bytes.readUInt32LE(48)
     if (cut.reopen) {
       // Open first: a sealed header over zeroed frames would read as damage.
-      writeHeader(bytes, openHeader(readU64(bytes, 8), readU64(bytes, 32), bytes.readUInt32LE(48)))
+      writeHeader(bytes, openHeader(readU64(bytes, 8), readU64(bytes, 32), flags, salt))
       syncRange(mapping, 0, headerSizeBytes)
     }
-    const end = endOfNonZeroBytes(bytes, cut.offset, bytes.length)
+    // A recycled file keeps its recycle record (after its frames): zeros before it read as zeros do anywhere.
+    const limit = salt !== 0 && (flags & flagRecycled) !== 0 ? recycledDataEnd(bytes.length) : bytes.length
+    const end = endOfNonZeroBytes(bytes, cut.offset, limit)
     bytes.fill(0, cut.offset, end)
     if (end > cut.offset) syncRange(mapping, cut.offset, end - cut.offset)
   } finally {

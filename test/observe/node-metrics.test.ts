@@ -18,7 +18,7 @@ class FakeNode extends EventEmitter {
     snapshotsInstalled: 0,
     lastSnapshotMs: undefined,
     lastInstallMs: undefined,
-    log: { entriesAppended: 0, bytesAppended: 0, segmentsRotated: 0, flushes: 0 },
+    log: { entriesAppended: 0, bytesAppended: 0, segmentsRotated: 0, flushes: 0, segmentsRecycled: 0 },
     followers: [],
   }
   status(): RaftStatus {
@@ -84,7 +84,7 @@ describe('NodeMetrics', () => {
     metrics.attach({ node: node as unknown as RaftNode, dir: tempDir('raftlog-metrics-') })
     // The node started at commit index 10: entries committed are counted from there.
     node.current = { ...node.current, commitIndex: 16 }
-    node.counters = { ...node.counters, proposals: 7, reads: 3, elections: 2, log: { entriesAppended: 9, bytesAppended: 900, segmentsRotated: 1, flushes: 4 } }
+    node.counters = { ...node.counters, proposals: 7, reads: 3, elections: 2, log: { entriesAppended: 9, bytesAppended: 900, segmentsRotated: 1, flushes: 4, segmentsRecycled: 0 } }
     const samples = await scrape(metrics)
     expect(sampleValue(samples, 'raftlog_entries_committed_total')).toBe(6)
     expect(sampleValue(samples, 'raftlog_proposals_total')).toBe(7)

@@ -103,6 +103,22 @@ describe('append path', () => {
     log.close()
   })
 
+  it('a file compaction frees is reused only once its recycle record and its new name are durable', async () => {
+    const log = RaftLog.open(tempDir(), { segmentSize: 65536, logger: silentLogger, recycledSegments: 2 })
+    while (log.describeSegments().length < 3) log.append([{ term: 1, data: payloadFor(log.lastIndex + 1, 1, 1000) }])
+    await log.flush()
+    clear()
+    const first = log.describeSegments()[0]!
+    log.compact(first.baseIndex + first.entryCount - 1)
+    expect(calls).toEqual(['unmap', 'recycleFileAsync'])
+    await log.reserveNextSegment()
+    // The record, then the directory (the old name gone for good), before the file may be reused.
+    expect(calls).toEqual(['unmap', 'recycleFileAsync', 'fsyncDirectoryAsync'])
+    const rotations = log.stats.segmentsRecycled
+    while (log.stats.segmentsRecycled === rotations) log.append([{ term: 1, data: payloadFor(log.lastIndex + 1, 1, 1000) }])
+    log.close()
+  })
+
   it('many flushes waiting on one in flight share a single second fdatasync', async () => {
     const log = RaftLog.open(tempDir(), { segmentSize: 16 * 1024 * 1024, logger: silentLogger })
     await log.flush() // the run's first flush, with its directory sync

@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { RaftLog } from '../../src/storage/raft-log.js'
 import { Segment } from '../../src/storage/segment.js'
 import { planRecovery, type RecoveryOutcome } from '../../src/storage/recovery-plan.js'
-import { judgeHeader, walkOpenSegment } from '../../src/storage/recovery-rule.js'
+import { frameContextOf, judgeHeader, plainContext, walkOpenSegment } from '../../src/storage/recovery-rule.js'
 import { parseSegmentFileName, segmentFileName, writeFrame } from '../../src/storage/segment-format.js'
 import { prng } from '../../src/testing/crash/payload.js'
 import { killStates, loseSectorsAfter, recordSegment, StoreRecorder } from '../helpers/store-recorder.js'
@@ -35,7 +35,7 @@ function recover(images: Image[]): RecoveryOutcome {
         verdict,
         walk: () => {
           if (verdict.kind !== 'written') throw new Error('walk of an unwritten segment')
-          return walkOpenSegment(bytes, verdict.header.baseIndex, verdict.header.prevTerm)
+          return walkOpenSegment(bytes, verdict.header.baseIndex, verdict.header.prevTerm, frameContextOf(bytes, verdict.header) ?? plainContext(bytes.length))
         },
       }
     }),
@@ -98,7 +98,7 @@ describe('a process killed in the middle of a write', () => {
     segment.close()
     const recorder = new StoreRecorder(bytes, new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.length >>> 2))
     const end = 64 + 72 + 72 + 336
-    writeFrame(recorder.bytes, recorder.words, end, 4, term, 0, payloadFor(4, term, size))
+    writeFrame(recorder.bytes, recorder.words, end, 4, term, 0, payloadFor(4, term, size), segment.salt)
     const finalBytes = Buffer.from(bytes)
     killStates(recorder.before, recorder.stores).forEach(({ image: state, label }, n) => {
       const kept = keptEntries([{ name: segmentFileName(1), bytes: state }], label)
@@ -208,7 +208,7 @@ describe('a process killed in the middle of a write', () => {
       const bytes = Buffer.from(segment['bytes' as keyof Segment] as unknown as Buffer)
       segment.close()
       const recorder = new StoreRecorder(bytes, new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.length >>> 2))
-      writeFrame(recorder.bytes, recorder.words, 64 + 72 + 336, 3, term, 0, payloadFor(3, term, size))
+      writeFrame(recorder.bytes, recorder.words, 64 + 72 + 336, 3, term, 0, payloadFor(3, term, size), segment.salt)
       // A frame cut short two thirds through its stores, as a kill leaves it.
       const states = killStates(recorder.before, recorder.stores)
       const { image: unfinished } = states[Math.floor((states.length * 2) / 3)] as { image: Buffer }

@@ -387,9 +387,9 @@ describe('RaftLog recovery and corruption', () => {
     open(dir).close()
     const path = join(dir, segmentFileName(1))
     const bytes = readFileSync(path)
-    // A well-formed header of version 2: magic and CRC right, version unknown.
-    bytes.writeUInt32LE(2, 4)
-    bytes.writeUInt32LE(crc32(bytes.subarray(0, 52)), 52)
+    // A well-formed header of version 3: magic and CRC right, version unknown.
+    bytes.writeUInt32LE(3, 4)
+    bytes.writeUInt32LE(crc32(Buffer.concat([bytes.subarray(0, 52), bytes.subarray(56, 64)])), 52)
     writeFileSync(path, bytes)
     expectCode(() => open(dir), 'ERR_UNSUPPORTED_VERSION', /segment_00000000000000000001\.log/)
   })

@@ -27,7 +27,7 @@ function image(sizes: readonly number[]): Image {
   const memory = new ArrayBuffer(imageSizeBytes)
   const bytes = Buffer.from(memory)
   const words = new Uint32Array(memory)
-  writeHeader(bytes, { version: 1, baseIndex: 1, entryCount: 0, appendPosition: headerSizeBytes, prevTerm: 0, offsetTablePosition: 0, flags: 0 })
+  writeHeader(bytes, { version: 1, baseIndex: 1, entryCount: 0, appendPosition: headerSizeBytes, prevTerm: 0, offsetTablePosition: 0, flags: 0, salt: 0 })
   const offsets = [headerSizeBytes]
   sizes.forEach((size, i) => {
     const offset = offsets[i] as number
@@ -151,7 +151,7 @@ describe('the recovery rule', () => {
     // damage, judged as such, not a RangeError thrown while checking for a seal cut short.
     const { bytes: sealed, offsets } = image([100, 200, 300])
     writeOffsetTable(sealed, offsets[3]!, Uint32Array.from(offsets.slice(0, 3)), 3)
-    writeHeader(sealed, { version: 1, baseIndex: 1, entryCount: 3, appendPosition: offsets[3]!, prevTerm: 0, offsetTablePosition: offsets[3]!, flags: 1 })
+    writeHeader(sealed, { version: 1, baseIndex: 1, entryCount: 3, appendPosition: offsets[3]!, prevTerm: 0, offsetTablePosition: offsets[3]!, flags: 1, salt: 0 })
     Buffer.from([0x9a, 0x41, 0xf3, 0xce, 0x07, 0x00, 0x13, 0x88, 0x51]).copy(sealed, 48)
     expect(judgeHeader(sealed, 1)).toMatchObject({ kind: 'damaged', problem: 'header checksum mismatch' })
     // The same under a file name whose base index no number holds exactly.

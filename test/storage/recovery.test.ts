@@ -203,7 +203,8 @@ describe('recovery keeps every frame a crash cannot have damaged', () => {
     expect(Math.floor(tableEnd / 512) - Math.floor(tableStart / 512)).toBeGreaterThanOrEqual(2)
     const openHeader = Buffer.from(sealed.subarray(0, headerSizeBytes))
     openHeader.fill(0, 40, 52)
-    openHeader.writeUInt32LE(crc32(openHeader.subarray(0, 52)), 52)
+    // Format version 2: the header's checksum covers bytes 0..51 and its salt's, 56..63.
+    openHeader.writeUInt32LE(crc32(Buffer.concat([openHeader.subarray(0, 52), openHeader.subarray(56, 64)])), 52)
     const middleSector = (Math.floor(tableStart / 512) + 1) * 512
     for (const torn of [false, true]) {
       const bytes = Buffer.from(sealed)

@@ -18,7 +18,7 @@ function segmentBuffer(size = 4096): { bytes: Buffer; words: Uint32Array } {
   return { bytes: Buffer.from(memory), words: new Uint32Array(memory) }
 }
 
-const header = { version: 1, baseIndex: 42, entryCount: 3, appendPosition: 200, prevTerm: 7, offsetTablePosition: 0, flags: 0 }
+const header = { version: 1, baseIndex: 42, entryCount: 3, appendPosition: 200, prevTerm: 7, offsetTablePosition: 0, flags: 0, salt: 0 }
 
 describe('segment format', () => {
   it('names files by base index in 20 digits and parses them back', () => {

@@ -182,7 +182,12 @@ function printReport(report: CrashTestReport, dir: string): void {
         ]),
     `  entries acknowledged:  ${report.entriesAcknowledged}`,
     `  entries in final log:  ${report.entriesRecovered}`,
-    ...(report.powerLossRounds === 0 ? [] : [`  lost to power loss:    ${plural(report.bytesLost, 'byte')} written after the last flush`]),
+    ...(report.powerLossRounds === 0
+      ? []
+      : [
+          `  lost to power loss:    ${plural(report.bytesLost, 'byte')} written after the last flush` +
+            (report.recycledFilesLost === 0 ? '' : ` (in ${plural(report.recycledFilesLost, 'recycled file')}, lost sectors read as the file's old content)`),
+        ]),
     `  cut off at recovery:   ${plural(report.bytesCutOff, 'byte')} (${plural(report.framesCutOff, 'checksummed frame')})`,
   ]
   const lines = [

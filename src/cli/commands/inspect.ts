@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util'
+import { flagRecycled } from '../../storage/segment-format.js'
 import { UsageError, type Command } from '../command.js'
 import { checkLogDirectory, readStateFile, scanSegment, segmentFiles, type SegmentScan } from '../../verify/log-reader.js'
 import { checkSnapshots, type SnapshotsCheck, type SnapshotVerdict } from '../../verify/snapshot-check.js'
@@ -56,11 +57,16 @@ function committedConfiguration(recorded: { index: number; data: Uint8Array } | 
   }
 }
 
+/** Its file held an earlier segment (format version 2, recycled flag). */
+function isRecycled(scan: SegmentScan): boolean {
+  return ((scan.header?.flags ?? 0) & flagRecycled) !== 0
+}
+
 function segmentRow(scan: SegmentScan): string[] {
   const first = scan.frames[0]
   const last = scan.frames.at(-1)
   const status =
-    scan.verdict.kind === 'damaged' ? 'damaged header' : scan.verdict.kind === 'never written' ? 'header never written' : `${scan.sealed ? 'sealed' : 'open'}${scan.resetBase ? ', reset base' : ''}`
+    scan.verdict.kind === 'damaged' ? 'damaged header' : scan.verdict.kind === 'never written' ? 'header never written' : `${scan.sealed ? 'sealed' : 'open'}${scan.resetBase ? ', reset base' : ''}${scan.header?.version === 1 ? ', format v1' : ''}${isRecycled(scan) ? ', recycled' : ''}`
   return [
     scan.file,
     String(scan.baseIndex),
@@ -119,6 +125,8 @@ export const inspectCommand: Command = {
               sizeBytes: scan.sizeBytes,
               sealed: scan.sealed,
               resetBase: scan.resetBase,
+              version: scan.header?.version,
+              recycled: isRecycled(scan),
               problems: scan.problems.length,
             })),
             snapshots: snapshots.snapshots.map((snapshot) => ({

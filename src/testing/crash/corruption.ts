@@ -4,7 +4,7 @@
 // exactly or refuse it with ERR_CORRUPT, never a shorter or different log.
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { walkOpenSegment } from '../../storage/recovery-rule.js'
+import { frameContextOf, plainContext, walkOpenSegment } from '../../storage/recovery-rule.js'
 import { flagSealed, headerSizeBytes, offsetTableSizeBytes, parseSegmentFileName, readHeader } from '../../storage/segment-format.js'
 
 export type DamageRegion = 'header' | 'frames' | 'offset table' | 'anywhere'
@@ -71,7 +71,7 @@ function pickRegion(bytes: Buffer, random: () => number): { region: DamageRegion
   const choice = random()
   if (typeof header === 'string' || choice < 0.15) return { region: 'header', from: 0, to: Math.min(headerSizeBytes, bytes.length) }
   const sealed = (header.flags & flagSealed) !== 0
-  const framesEnd = sealed ? header.offsetTablePosition : walkOpenSegment(bytes, header.baseIndex, header.prevTerm).end
+  const framesEnd = sealed ? header.offsetTablePosition : walkOpenSegment(bytes, header.baseIndex, header.prevTerm, frameContextOf(bytes, header) ?? plainContext(bytes.length)).end
   if (sealed && choice < 0.3) {
     return { region: 'offset table', from: framesEnd, to: framesEnd + offsetTableSizeBytes(header.entryCount) }
   }

@@ -2,15 +2,17 @@
 // files are preallocated, so a region never written back reads as zeros; a 512-byte sector is
 // written whole or not at all; the page cache writes pages back in any order. So past the boundary
 // every sector holds either the new data (what the page cache held) or zeros. Bytes before the
-// boundary were synced and stay.
+// boundary were synced and stay. A recycled segment's file held an earlier segment: there a sector
+// never written back reads as what it held before, which the writer copied aside (priorDirName)
+// when its rotation renamed the file in.
 //
 // Two patterns of the old model are gone because no disk produces them: random bytes past the
 // boundary (the old content of a preallocated file is zero, and raftlog zeroes what it truncates
 // before truncateAfter returns) and a stale frame appearing there (for the same reason). Damage of
 // that kind is what `--mode corrupt` does, where it must be reported, not cut.
-import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { flagSealed, parseSegmentFileName, readHeader } from '../../storage/segment-format.js'
+import { flagRecycled, flagSealed, parseSegmentFileName, readHeader, recycledDataEnd } from '../../storage/segment-format.js'
 import { sectorSizeBytes } from '../../storage/recovery-rule.js'
 import type { DurableBoundary } from './model.js'
 
@@ -24,11 +26,29 @@ export type LossPattern = 'zeros' | 'in-order' | 'sectors' | 'pages'
 export const lossPatterns: LossPattern[] = ['zeros', 'in-order', 'sectors', 'pages']
 const pageBytes = 4096
 
+/** Where the writer keeps what each recycled file held before its rotation renamed it in (inside the log directory). */
+export const priorDirName = 'crash-test-prior'
+
+/**
+ * What a recycled file held before its current segment, when the writer copied it: the copy whose
+ * recycle record is this file's (the same life of the file). Undefined for any other file.
+ */
+function priorContent(dir: string, name: string, bytes: Buffer): Buffer | undefined {
+  const path = join(dir, priorDirName, name)
+  if (!existsSync(path)) return undefined
+  const prior = readFileSync(path)
+  if (prior.length !== bytes.length) return undefined
+  const end = recycledDataEnd(bytes.length)
+  return prior.subarray(end).equals(bytes.subarray(end)) ? prior : undefined
+}
+
 export interface PowerLoss {
   pattern: LossPattern
   file: string | undefined
   bytesChanged: number
   filesRemoved: number
+  /** Recycled files whose lost sectors read as what they held before (not zeros). */
+  recycledFiles: number
 }
 
 export function simulatePowerLoss(dir: string, boundary: DurableBoundary, pattern: LossPattern, random: () => number): PowerLoss {
@@ -36,7 +56,7 @@ export function simulatePowerLoss(dir: string, boundary: DurableBoundary, patter
   const later = readdirSync(dir)
     .filter((name) => (parseSegmentFileName(name) ?? -1) >= boundaryBase)
     .sort((a, b) => (parseSegmentFileName(a) as number) - (parseSegmentFileName(b) as number))
-  const loss: PowerLoss = { pattern, file: undefined, bytesChanged: 0, filesRemoved: 0 }
+  const loss: PowerLoss = { pattern, file: undefined, bytesChanged: 0, filesRemoved: 0, recycledFiles: 0 }
   for (const name of later) {
     const path = join(dir, name)
     const bytes = readFileSync(path)
@@ -63,7 +83,13 @@ export function simulatePowerLoss(dir: string, boundary: DurableBoundary, patter
     // A rotation's header is synced by the flush that acknowledges its first frames: all of a
     // segment made after the boundary is past it.
     const start = first ? boundary.bytes : 0
-    loss.bytesChanged += lose(bytes, start, first ? pattern : pickLater(random), random)
+    // A recycled file's recycle record was synced before the file took a segment's name. (Sectors
+    // lost in a recycled file read as zeros here, not as its old content: the rule takes both.)
+    const recycled = typeof header !== 'string' && (header.flags & flagRecycled) !== 0
+    const end = recycled ? recycledDataEnd(bytes.length) : bytes.length
+    const prior = recycled ? priorContent(dir, name, bytes) : undefined
+    if (prior !== undefined) loss.recycledFiles++
+    loss.bytesChanged += lose(bytes, start, end, first ? pattern : pickLater(random), random, prior)
     writeFileSync(path, bytes)
   }
   return loss
@@ -73,19 +99,27 @@ function pickLater(random: () => number): LossPattern {
   return lossPatterns[Math.floor(random() * lossPatterns.length)] as LossPattern
 }
 
-/** Zeroes the sectors past `start` that the pattern says never reached the disk; returns bytes changed. */
-function lose(bytes: Buffer, start: number, pattern: LossPattern, random: () => number): number {
-  if (start >= bytes.length) return 0
+/**
+ * Puts back the sectors past `start` that the pattern says never reached the disk (zeros, or what
+ * `prior` held there); returns bytes changed.
+ */
+function lose(bytes: Buffer, start: number, end: number, pattern: LossPattern, random: () => number, prior?: Buffer): number {
+  if (start >= end) return 0
   const original = Buffer.from(bytes.subarray(start))
   const firstSector = Math.floor(start / sectorSizeBytes)
-  const sectors = Math.ceil(bytes.length / sectorSizeBytes)
+  const sectors = Math.ceil(end / sectorSizeBytes)
   // The sector holding the boundary is one unit too: its bytes past the boundary go or stay together.
   const drop = (sector: number): void => {
-    bytes.fill(0, Math.max(start, sector * sectorSizeBytes), Math.min(bytes.length, (sector + 1) * sectorSizeBytes))
+    const from = Math.max(start, sector * sectorSizeBytes)
+    const to = Math.min(end, (sector + 1) * sectorSizeBytes)
+    // A recycled file's sector holding the boundary was last written whole by the flush that made
+    // the boundary (its write zero-padded to the end of the sector): zeros after the boundary.
+    if (prior === undefined || from > sector * sectorSizeBytes) bytes.fill(0, from, to)
+    else prior.copy(bytes, from, from, to)
   }
   switch (pattern) {
     case 'zeros':
-      bytes.fill(0, start)
+      for (let sector = firstSector; sector < sectors; sector++) drop(sector)
       break
     case 'in-order': {
       const lastWritten = firstSector + Math.floor(random() * Math.min(64, sectors - firstSector))

@@ -79,6 +79,8 @@ export interface CrashTestReport {
   framesCutOff: number
   /** Bytes the power-loss rounds changed after the last durable point (zeroed sectors, removed files). */
   bytesLost: number
+  /** Recycled segment files whose lost sectors read as what the file held before (not zeros). */
+  recycledFilesLost: number
   violations: Violation[]
   durationMs: number
 }
@@ -124,6 +126,7 @@ export async function runCrashTest(options: CrashTestOptions): Promise<CrashTest
     bytesCutOff: 0,
     framesCutOff: 0,
     bytesLost: 0,
+    recycledFilesLost: 0,
     violations: [],
     durationMs: 0,
   }
@@ -189,6 +192,7 @@ async function logRound(options: CrashTestOptions, model: CrashModel, round: num
     const loss = simulatePowerLoss(options.dir, model.boundary, pattern, random)
     result.lossPattern = loss.pattern
     report.bytesLost += loss.bytesChanged
+    report.recycledFilesLost += loss.recycledFiles
   }
   const recovered = checkRecovery(options, model, round, result, report)
   if (kind === 'corrupt' && recovered !== undefined) {

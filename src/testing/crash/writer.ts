@@ -12,6 +12,8 @@ import { syncBuiltinESMExports } from 'node:module'
 import { RaftLog } from '../../storage/raft-log.js'
 import { entryPayload, prng, type SizeRange } from './payload.js'
 import { sayLine } from './protocol-line.js'
+import { priorDirName } from './power-loss.js'
+import { basename, join } from 'node:path'
 
 /**
  * Who kills the writer. inside: the writer itself, at a point the seed picks, between calls or
@@ -76,7 +78,23 @@ function boundary(log: RaftLog): void {
   if (tail !== undefined) say(`D ${tail.file} ${tail.usedBytes}`)
 }
 
+/**
+ * Power-loss rounds need what a recycled file held before its rotation renamed it in (a sector
+ * never written back reads as that, not zeros): each such rename copies the file aside first.
+ */
+function keepPriorContent(dir: string): void {
+  const prior = join(dir, priorDirName)
+  fs.mkdirSync(prior, { recursive: true, mode: 0o700 })
+  const original = fs.renameSync
+  ;(fs as unknown as Record<string, unknown>).renameSync = (from: fs.PathLike, to: fs.PathLike) => {
+    if (basename(String(from)).startsWith('recycled-') && basename(String(to)).startsWith('segment_')) fs.copyFileSync(from, join(prior, basename(String(to))))
+    original(from, to)
+  }
+  syncBuiltinESMExports()
+}
+
 async function run(config: WriterConfig): Promise<void> {
+  keepPriorContent(config.dir)
   const random = prng(config.roundSeed)
   const log = RaftLog.open(config.dir, { segmentSize: config.segmentSize, logger: { warn() {} } })
   say(`O ${log.firstIndex} ${log.lastIndex} ${log.lastTerm}`)
