@@ -56,12 +56,16 @@ interface WireKv {
 }
 interface WireResponse {
   header?: { revision?: number }
+  watch_id?: number
   created?: boolean
   canceled?: boolean
   compact_revision?: number
   cancel_reason?: string
   events?: { type: string; kv: WireKv; prev_kv?: WireKv | null }[]
 }
+
+/** How often a watch asks its node how far the store got (ms): see openWatch. */
+export const watchProgressEveryMs = 1000
 
 export function openWatch(endpoints: EtcdEndpoints, key: Bytes, options: WatchOptions = {}): WatchStream {
   const keyBytes = bytesOf(key)
@@ -70,8 +74,9 @@ export function openWatch(endpoints: EtcdEndpoints, key: Bytes, options: WatchOp
   let next = options.startRevision ?? 0
   let stream: grpc.ClientDuplexStream<unknown, WireResponse> | undefined
   const queue = new StreamQueue<WatchBatch>(() => {
-    stream?.cancel()
+    const open = stream
     stream = undefined
+    open?.cancel()
   })
 
   const connect = (advance: boolean): void => {
@@ -80,7 +85,16 @@ export function openWatch(endpoints: EtcdEndpoints, key: Bytes, options: WatchOp
     const current = client.Watch()
     stream = current
     let lost = false
+    let created = false
+    // A quiet key's watch hears no event for a long time; asking for progress now and then tells
+    // it how far the store got, so a reconnect asks from there and not from a revision the
+    // cluster may have compacted away since.
+    const progress = setInterval(() => {
+      if (created && !lost) current.write({ progress_request: {} })
+    }, watchProgressEveryMs)
+    progress.unref()
     const reconnect = (): void => {
+      clearInterval(progress)
       if (lost || queue.closed || stream !== current) return
       lost = true
       current.cancel()
@@ -88,7 +102,16 @@ export function openWatch(endpoints: EtcdEndpoints, key: Bytes, options: WatchOp
     }
     current.on('data', (response: WireResponse) => {
       if (stream !== current) return
-      if (response.created === true && next === 0) next = Number(response.header?.revision ?? 0) + 1
+      const revision = Number(response.header?.revision ?? 0)
+      if (response.created === true) {
+        created = true
+        if (next === 0) next = revision + 1
+      }
+      // A progress answer (watch id -1): every event up to `revision` was sent before it on this stream.
+      if (created && Number(response.watch_id) === -1 && (response.events ?? []).length === 0) {
+        next = Math.max(next, revision + 1)
+        return
+      }
       if (response.canceled === true) {
         // Cancelled as compacted: the end. Otherwise (too slow, say): ask again from the next revision.
         if (Number(response.compact_revision ?? 0) > 0) queue.fail(new RaftLogError('ERR_COMPACTED', `Revision ${next} of the watch on ${keyBytes.toString()} was compacted: the cluster keeps events from revision ${Number(response.compact_revision) + 1}`))
