@@ -88,7 +88,11 @@ describe('membership changes on a running cluster of processes', () => {
     expect(await exited(nodes[leaderId - 1]!.child)).toBe(4)
     expect(nodes[leaderId - 1]!.output.join('\n')).toContain('removal from the cluster')
     // Its id is never taken again: adding it back is refused, naming why.
-    const again = await runCli(['member', 'add', String(leaderId), `127.0.0.1:${ports[leaderId - 1]}`, '--config', config])
+    // Asked once the removal's own change is finished (a change in flight refuses another, rightly).
+    const again = await waitFor('the removal to finish', async () => {
+      const attempt = await runCli(['member', 'add', String(leaderId), `127.0.0.1:${ports[leaderId - 1]}`, '--config', config])
+      return /is not finished yet/.test(attempt.stderr) ? undefined : attempt
+    }, 30_000)
     expect(again.status, again.stdout).toBe(1)
     expect(again.stderr).toMatch(new RegExp(`node ${leaderId} was removed from this cluster, and ids are never reused`))
     // Started again, it sees its removal and stops at once, with the same status.
