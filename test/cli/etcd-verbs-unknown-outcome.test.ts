@@ -2,35 +2,12 @@
 // a command whose answer is lost is sent again, the same session entry (applied once), until
 // --timeout; then the outcome is unknown and the command says so with exit status 3.
 import { describe, it } from 'vitest'
-import * as grpc from '@grpc/grpc-js'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { protocol } from '../../src/net/protocol.js'
-import { decodeEnvelope, type SessionEnvelope } from '../../src/session/session-envelope.js'
 import { decodeKvCommand } from '../../src/kv/kv-state-machine.js'
 import { runCli } from '../helpers/cli.js'
+import { silentNode } from '../helpers/silent-node.js'
 import { tempDir } from '../helpers/temp-dir.js'
-
-/** A node that opens sessions, then takes every command and never answers it (its reply is lost). */
-async function silentNode(onTestFinished: (cleanup: () => void) => void): Promise<{ address: string; commands: Extract<SessionEnvelope, { kind: 'command' }>[] }> {
-  const commands: Extract<SessionEnvelope, { kind: 'command' }>[] = []
-  const server = new grpc.Server()
-  onTestFinished(() => server.forceShutdown())
-  server.addService(protocol.RaftClient.service, {
-    Propose: (call: grpc.ServerUnaryCall<{ command: Buffer }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
-      const envelope = decodeEnvelope(new Uint8Array(call.request.command))
-      if (envelope.kind === 'open') {
-        const id = Buffer.alloc(8)
-        id.writeBigUInt64LE(42n)
-        callback(null, { result: id })
-      } else if (envelope.kind === 'command') commands.push(envelope)
-    },
-    Read: () => {},
-    Status: () => {},
-  })
-  const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) => (error === null ? resolve(bound) : reject(error))))
-  return { address: `127.0.0.1:${port}`, commands }
-}
 
 const cases: { name: string; words: (dir: string) => string[]; message: RegExp; op: string }[] = [
   { name: 'kv del', words: () => ['kv', 'del', 'k', '--prefix'], message: /^Error: del "k": The command may or may not have been applied: no leader answered within 5000 ms/, op: 'txn' },
