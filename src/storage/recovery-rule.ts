@@ -290,8 +290,9 @@ function finishRecycledWalk(bytes: Buffer, walk: OpenSegmentWalk, context: Frame
   const ranges: [number, number][] = []
   let cutBytes = 0
   const firstWhole = Math.ceil(end / recycleSectorBytes)
-  const ownFrameAtEnd = walk.ending === 'torn write' || walk.ending === 'unfinished write'
-  if (end % recycleSectorBytes !== 0 && ownFrameAtEnd) {
+  // This segment's bytes past `end` in its sector (a torn frame, an unfinished seal's table) go too.
+  const ownBytesAtEnd = walk.ending === 'torn write' || walk.ending === 'unfinished write' || walk.ending === 'unfinished seal'
+  if (end % recycleSectorBytes !== 0 && ownBytesAtEnd) {
     const to = Math.min(firstWhole * recycleSectorBytes, context.dataEnd)
     if (firstNonZeroByte(bytes, end, to) !== -1) {
       ranges.push([end, to])
@@ -348,7 +349,7 @@ function judgeEnd(bytes: Buffer, offset: number, expectedIndex: number, previous
   }
   if (firstNonZeroByte(bytes, offset, offset + frameHeaderSizeBytes) === -1) return { kind: 'end', ending: 'zero frame header' }
   // seal() writes the offset table after the last frame before it marks the header sealed.
-  if (offsetTableState(bytes, offset, offsets, frames) !== 'none') return { kind: 'end', ending: 'unfinished seal' }
+  if (offsetTableState(bytes, offset, offsets, frames, context.sectorChecksums) !== 'none') return { kind: 'end', ending: 'unfinished seal' }
   const length = bytes.readUInt32LE(offset)
   if (recycled && !isOwnFrame(bytes, offset, length, room, expectedIndex, context.salt)) {
     // Old content ends the log only where this segment never wrote, or wrote a header only in part:
@@ -472,18 +473,33 @@ export function hasZeroSectorChunk(bytes: Buffer, from: number, to: number): boo
 /**
  * Whether the bytes at `position` are the offset table of these frames: 'complete' to its last
  * byte, 'partial' when each byte is the table's or zero (seal() killed during its memcpy, sectors
- * of it lost to a power loss, a truncation zeroing it), 'none' otherwise.
+ * of it lost to a power loss, a truncation zeroing it), 'none' otherwise. In a recycled segment
+ * (`sectorChecksums` given) a sector of the table may also hold its whole old content: the seal
+ * writes the table with one pwrite, which a kill stops between pages and a power loss loses sector
+ * by sector.
  */
-export function offsetTableState(bytes: Buffer, position: number, offsets: Uint32Array, frames: number): 'complete' | 'partial' | 'none' {
+export function offsetTableState(bytes: Buffer, position: number, offsets: Uint32Array, frames: number, sectorChecksums?: Uint32Array): 'complete' | 'partial' | 'none' {
   const tableEnd = position + offsetTableSizeBytes(frames)
   if (frames === 0 || tableEnd > bytes.length) return 'none'
   const table = offsetTableBytes(offsets, frames)
   if (bytes.compare(table, 0, table.length, position, tableEnd) === 0) return 'complete'
-  for (let i = 0; i < table.length; i++) {
-    const byte = bytes[position + i] as number
-    if (byte !== 0 && byte !== table[i]) return 'none'
+  let someOfIt = false
+  for (let i = 0; i < table.length; ) {
+    const sector = Math.floor((position + i) / recycleSectorBytes)
+    const next = Math.min(table.length, (sector + 1) * recycleSectorBytes - position)
+    const sectorStart = sector * recycleSectorBytes
+    const old = sectorChecksums !== undefined && sector < sectorChecksums.length && crc32Range(bytes, sectorStart, sectorStart + recycleSectorBytes) === sectorChecksums[sector]
+    if (!old) {
+      for (; i < next; i++) {
+        const byte = bytes[position + i] as number
+        if (byte !== 0 && byte !== table[i]) return 'none'
+        if (byte !== 0) someOfIt = true
+      }
+    }
+    i = next
   }
-  return 'partial'
+  // Old content alone, with no byte of the table, is no seal: the stale-data rule judges it.
+  return sectorChecksums === undefined || someOfIt ? 'partial' : 'none'
 }
 
 /**

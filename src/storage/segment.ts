@@ -23,6 +23,7 @@ import {
   headerBytes,
   headerSizeBytes,
   newSalt,
+  offsetTableBytes,
   offsetTableSizeBytes,
   openHeader,
   parseSegmentFileName,
@@ -591,7 +592,8 @@ export class Segment {
     this.assert(this.buffer === undefined || this.buffer.used === 0, 'seal() needs its frames written and synced first')
     const offsets = this.loadedOffsets()
     const tablePosition = alignUp(this.appendPosition, 8)
-    writeOffsetTable(this.bytes, tablePosition, offsets, this.count)
+    if (this.isRecycled) this.writeRecycledOffsetTable(tablePosition, offsets)
+    else writeOffsetTable(this.bytes, tablePosition, offsets, this.count)
     this.syncOrThrow(tablePosition, offsetTableSizeBytes(this.count))
     this.flags |= flagSealed
     this.writeOwnHeader()
@@ -600,6 +602,25 @@ export class Segment {
     advise(this.mapping, 'normal')
     this.buffer = undefined
     this.file.close()
+  }
+
+  /**
+   * A recycled segment's offset table goes over old content, so it is written as its frames are:
+   * one pwrite, zero-padded to the end of its last sector. A kill then leaves each page of it
+   * whole or as it was, and a power loss each sector: the recovery rule tells a seal cut short
+   * (every sector of the table holds the table or zeros, or its whole old content) from damage.
+   * A memcpy through the mapping, killed part way, would leave table bytes beside old bytes in
+   * one sector, which the rule cannot tell from damage.
+   */
+  private writeRecycledOffsetTable(position: number, offsets: Uint32Array): void {
+    const table = offsetTableBytes(offsets, this.count)
+    const padded = Buffer.alloc(alignUp(position + table.length, recycledPadBytes) - position)
+    table.copy(padded)
+    try {
+      this.file.write(padded, padded.length, position)
+    } catch (error) {
+      throw systemError(error, `Cannot write the offset table of segment ${this.fileName}`, 'ERR_IO')
+    }
   }
 
   /**

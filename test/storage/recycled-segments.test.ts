@@ -237,6 +237,57 @@ describe('recycled segments', () => {
     again.close()
   })
 
+  it("a seal cut short in a recycled segment (its table's sectors each the table, zeros or old content) opens and seals again", async () => {
+    // crash-test --mode power-loss --kill-from outside --recycled-segments 2: refused 2 times in
+    // 1,000 rounds as "neither a frame of this segment nor old content" just before the recycle
+    // record, where a seal's offset table was lost in part (or a kill stopped its write).
+    const dir = tempDir()
+    const { log, file, old, sizes } = await logInRecycledSegment(dir, 10)
+    const segments = log.describeSegments().length
+    while (log.describeSegments().length === segments) {
+      sizes.set(log.lastIndex + 1, 100)
+      append(log, 1, 100)
+    }
+    await log.flush()
+    await log.flush()
+    const last = log.lastIndex
+    log.close()
+    const path = join(dir, file)
+    const sealed = readFileSync(path)
+    const header = readHeader(sealed)
+    if (typeof header === 'string') throw new Error(header)
+    expect(header.flags & flagRecycled).not.toBe(0)
+    const tableStart = header.offsetTablePosition
+    const tableEnd = tableStart + 4 * header.entryCount + 4
+    const firstWhole = Math.ceil(tableStart / 512) * 512
+    expect(tableEnd - firstWhole).toBeGreaterThan(512)
+    // What a power loss during the seal leaves: the open header (the sealed one never written
+    // back), the table's first sectors written back, its last one still the file's old content.
+    const lost = Buffer.from(sealed)
+    writeHeader(lost, openHeader(header.baseIndex, header.prevTerm, header.flags, header.salt))
+    const lastSector = Math.floor((tableEnd - 1) / 512) * 512
+    old.copy(lost, lastSector, lastSector, lastSector + 512)
+    writeFileSync(path, lost)
+    expect(checkLog(dir).problems).toEqual([])
+    const again = open(dir)
+    expect(again.lastIndex).toBe(last)
+    expectEntries(again, (index) => sizes.get(index) ?? 100)
+    again.close()
+    expect(readHeader(readFileSync(path))).toMatchObject({ entryCount: header.entryCount })
+    // And what a kill during the table's pwrite leaves: a prefix of whole pages of it, the rest
+    // old content (the sealed header not yet written).
+    const killed = Buffer.from(sealed)
+    writeHeader(killed, openHeader(header.baseIndex, header.prevTerm, header.flags, header.salt))
+    const firstPageAfter = Math.ceil((tableStart + 1) / 4096) * 4096
+    if (firstPageAfter < tableEnd) old.copy(killed, firstPageAfter, firstPageAfter, Math.ceil(tableEnd / 512) * 512)
+    else old.copy(killed, firstWhole, firstWhole, Math.ceil(tableEnd / 512) * 512)
+    writeFileSync(path, killed)
+    const third = open(dir)
+    expect(third.lastIndex).toBe(last)
+    expectEntries(third, (index) => sizes.get(index) ?? 100)
+    third.close()
+  })
+
   it('every kill state of the pwrite of a batch into a recycled file opens with the flushed frames', async () => {
     const dir = tempDir()
     const { log, file, sizes } = await logInRecycledSegment(dir, 3)

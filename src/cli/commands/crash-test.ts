@@ -8,6 +8,7 @@ import { runEngineCrashTest, type EngineCrashReport, type EngineRoundResult } fr
 import type { SizeRange } from '../../testing/crash/payload.js'
 import { pageSizeBytes } from '../../storage/native.js'
 import { maxEntrySizeBytes } from '../../storage/segment-format.js'
+import { maxRecycledSegments } from '../../storage/raft-log.js'
 import { plural } from '../plural.js'
 
 const help = `Usage: raftlog crash-test [options]
@@ -70,6 +71,8 @@ Options:
   --entry-size B|MIN-MAX  payload size in bytes, fixed or a range (default 1-1024)
   --batch N               largest number of entries per append and flush (default 16; a snapshot
                           round proposes one at a time)
+  --recycled-segments N  freed segment files the writer's log keeps and reuses (0 to 2; default:
+                          RaftLog's), so rotations write into files that hold old frames
   --kill-from K           who kills the writer of kill, power-loss and corrupt rounds: inside
                           (the writer, at seeded points: an exact replay), outside (the parent,
                           at a moment of appending at full speed), or both (default)
@@ -249,6 +252,7 @@ export const crashTestCommand: Command = {
         'entry-size': { type: 'string' },
         batch: { type: 'string' },
         'segment-size': { type: 'string' },
+        'recycled-segments': { type: 'string' },
         'kill-from': { type: 'string' },
         keep: { type: 'boolean' },
         json: { type: 'boolean' },
@@ -267,6 +271,9 @@ export const crashTestCommand: Command = {
     const batch = parseWholeNumber('--batch', values.batch, 16)
     const segmentSize = parseWholeNumber('--segment-size', values['segment-size'], mode === 'snapshot' ? 4096 : 65536)
     if (segmentSize % pageSizeBytes() !== 0) throw new UsageError(`--segment-size must be a multiple of ${pageSizeBytes()}, got ${segmentSize}`)
+    const recycledSegments = values['recycled-segments'] === undefined ? undefined : parseWholeNumber('--recycled-segments', values['recycled-segments'], 0, 0)
+    if (recycledSegments !== undefined && recycledSegments > maxRecycledSegments) throw new UsageError(`--recycled-segments must be 0 to ${maxRecycledSegments}, got ${recycledSegments}`)
+    if (recycledSegments !== undefined && (values.engine === true || mode === 'snapshot')) throw new UsageError('--recycled-segments is for kill, power-loss, both and corrupt rounds of RaftLog')
     if (values.engine !== true && values.groups !== undefined) throw new UsageError('--groups is for an --engine run')
     if (values.engine === true && mode !== 'kill' && mode !== 'power-loss' && mode !== 'both') throw new UsageError(`--engine runs kill, power-loss or both rounds, not ${mode}`)
     const groups = parseWholeNumber('--groups', values.groups, 48)
@@ -299,6 +306,7 @@ export const crashTestCommand: Command = {
       entrySize,
       batch,
       segmentSize,
+      ...(recycledSegments === undefined ? {} : { recycledSegments }),
       brokenWriter: values['broken-writer'] === true,
       killers,
       onRound: progressReporter(rounds, json),

@@ -28,6 +28,7 @@ export interface CorruptRound {
 export interface CorruptRoundOptions {
   dir: string
   segmentSize: number
+  recycledSegments?: number | undefined
   payloadSeed: number
   entrySize: SizeRange
 }
@@ -45,7 +46,7 @@ export function runCorruptRound(options: CorruptRoundOptions, before: LogImage, 
     const verify = checkLog(dir)
     let log: RaftLog
     try {
-      log = RaftLog.open(dir, { segmentSize: options.segmentSize, logger: { warn() {} } })
+      log = RaftLog.open(dir, { segmentSize: options.segmentSize, recycledSegments: options.recycledSegments, logger: { warn() {} } })
     } catch (error) {
       if (!(error instanceof RaftLogError) || error.code !== 'ERR_CORRUPT') {
         fail(`open() failed with ${(error as Error).message}`)

@@ -29,6 +29,8 @@ export interface CrashTestOptions {
   entrySize: SizeRange
   batch: number
   segmentSize: number
+  /** Freed files the writer's log keeps for reuse (RaftLogOptions.recycledSegments; default: RaftLog's). */
+  recycledSegments?: number
   /** Runs a writer that acknowledges an entry it never wrote: the test must then fail. */
   brokenWriter?: boolean
   /**
@@ -163,6 +165,7 @@ async function logRound(options: CrashTestOptions, model: CrashModel, round: num
     payloadSeed: options.seed,
     roundSeed: mixSeed(options.seed, round, 1),
     segmentSize: options.segmentSize,
+    ...(options.recycledSegments === undefined ? {} : { recycledSegments: options.recycledSegments }),
     entrySize: options.entrySize,
     batch: options.batch,
     crashPoint,
@@ -196,7 +199,7 @@ async function logRound(options: CrashTestOptions, model: CrashModel, round: num
   }
   const recovered = checkRecovery(options, model, round, result, report)
   if (kind === 'corrupt' && recovered !== undefined) {
-    const corrupt = runCorruptRound({ dir: options.dir, segmentSize: options.segmentSize, payloadSeed: options.seed, entrySize: options.entrySize }, recovered, round, random)
+    const corrupt = runCorruptRound({ dir: options.dir, segmentSize: options.segmentSize, recycledSegments: options.recycledSegments, payloadSeed: options.seed, entrySize: options.entrySize }, recovered, round, random)
     result.damage = corrupt.damage
     result.corruptOutcome = corrupt.outcome
     result.violations.push(...corrupt.violations)
@@ -227,7 +230,7 @@ async function snapshotRound(options: CrashTestOptions, model: SnapshotModel, ro
 function checkRecovery(options: CrashTestOptions, model: CrashModel, round: number, result: RoundResult, report: CrashTestReport): LogImage | undefined {
   let log: RaftLog
   try {
-    log = RaftLog.open(options.dir, { segmentSize: options.segmentSize, logger: { warn() {} } })
+    log = RaftLog.open(options.dir, { segmentSize: options.segmentSize, recycledSegments: options.recycledSegments, logger: { warn() {} } })
   } catch (error) {
     result.violations.push({ round, problem: `the log could not be reopened: ${(error as Error).message}` })
     return undefined

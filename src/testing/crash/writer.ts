@@ -41,6 +41,8 @@ export interface WriterConfig {
   /** Seed of this round's choices. */
   roundSeed: number
   segmentSize: number
+  /** RaftLogOptions.recycledSegments (default: RaftLog's). */
+  recycledSegments?: number
   entrySize: SizeRange
   batch: number
   crashPoint: CrashPoint
@@ -96,7 +98,7 @@ function keepPriorContent(dir: string): void {
 async function run(config: WriterConfig): Promise<void> {
   keepPriorContent(config.dir)
   const random = prng(config.roundSeed)
-  const log = RaftLog.open(config.dir, { segmentSize: config.segmentSize, logger: { warn() {} } })
+  const log = RaftLog.open(config.dir, { segmentSize: config.segmentSize, recycledSegments: config.recycledSegments, logger: { warn() {} } })
   say(`O ${log.firstIndex} ${log.lastIndex} ${log.lastTerm}`)
   boundary(log)
   let term = Math.max(1, log.lastTerm)
