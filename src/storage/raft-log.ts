@@ -36,9 +36,8 @@ export interface RaftLogOptions {
   /** Size of each new segment file in bytes: a multiple of the page size. Default 64 MiB. */
   segmentSize?: number
   /**
-   * Files that compaction frees to keep and reuse as the next segments, 0 to maxRecycledSegments.
-   * Default 0 for now: crash-test still finds, two or three times in 1,000 power-loss rounds, a
-   * recycled open segment refused as damage where a crash explains it (see README, Performance).
+   * Files that compaction frees to keep and reuse as the next segments, 0 to maxRecycledSegments
+   * (default maxRecycledSegments, 2). 0 deletes every freed file, as version 1 did.
    */
   recycledSegments?: number
   /** Where recovery reports what it cut off or removed. Default: console. */
@@ -78,8 +77,8 @@ export interface OpenReport extends RecoveryReport {
  * zero-filled one's), and it was never written twice to get there (as a zero-filled one was).
  */
 export const maxRecycledSegments = 2
-/** Off until the false refusal crash-test finds in recycled segments is understood (see recycledSegments). */
-const defaultRecycledSegments = 0
+/** On by default: a log compacted behind (a node taking snapshots) then writes each byte once. */
+const defaultRecycledSegments = maxRecycledSegments
 const lockFileName = 'LOCK'
 /**
  * The next segment's file while it is made ready on the thread pool. Each instance names its own,

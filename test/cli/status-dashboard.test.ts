@@ -140,7 +140,8 @@ describe('raftlog dashboard', () => {
     const { child, output } = running(['dashboard', '--config', config, '--port', '0', '--host', '0.0.0.0'])
     try {
       const port = Number(await waitFor('the URL', async () => /^dashboard of .* at http:\/\/0\.0\.0\.0:(\d+)\/ \(Ctrl-C to stop\)$/m.exec(output.text)?.[1]))
-      expect(output.text).toMatch(/^warning: the status page serves 0\.0\.0\.0, which other machines may reach: anyone who can connect reads every node's status/m)
+      // The warning goes to stderr, the URL to stdout: two pipes, so either may arrive first.
+      await waitFor('the warning', async () => (/^warning: the status page serves 0\.0\.0\.0, which other machines may reach: anyone who can connect reads every node's status/m.test(output.text) ? true : undefined))
       // A page of evil.example whose name now resolves to this machine: the browser sends its name.
       expect(await statusWithHost(port, 'evil.example')).toBe(403)
       expect(await statusWithHost(port, `evil.example:${port}`)).toBe(403)
