@@ -1,5 +1,5 @@
 // The group catalog: which groups exist and on which hosts their replicas live, agreed on by every
-// host because it is itself a Raft group (group 0, a replica on every host) whose state machine is
+// host because it is itself a Raft group (catalogGroup, a replica on every host) whose state machine is
 // this class. Creating or removing a group is an entry in its log; each host starts or stops its
 // own replicas as the entries apply (host-server.ts listens), so a host that was down catches up
 // by replaying the catalog like any other log. Chosen over a catalog in the YAML file (which would
@@ -16,8 +16,12 @@ import type { LogEntry } from '../storage/log-entry.js'
 import type { StateMachine } from '../raft/state-machine.js'
 import { placeGroup, placeGroups, replicationFor } from './placement.js'
 
-/** The catalog's own group id: every host has a replica of it. */
-export const catalogGroup = 0
+/**
+ * The catalog's own group id: every host has a replica of it. The last id the engine and the wire
+ * take, not 0: on the wire (proto3) a group of 0 is not sent at all, so a message that lost its
+ * group field reads as group 0, and the host transport drops group 0 for that reason.
+ */
+export const catalogGroup = 2 ** 52 - 1
 
 /** Groups the catalog holds at most (each costs every host of it a replica). */
 export const maxCatalogGroups = 100_000
@@ -113,6 +117,7 @@ export class GroupCatalog implements StateMachine {
   private create(command: Extract<CatalogCommand, { op: 'create' }>): CatalogResult {
     if (this.groups.size >= maxCatalogGroups) throw new RaftLogError('ERR_BAD_ARGUMENT', `The catalog holds ${maxCatalogGroups} groups, its most: remove one first`)
     const group = this.nextGroup
+    if (group >= catalogGroup) throw new RaftLogError('ERR_BAD_ARGUMENT', 'Every group id has been handed out')
     let replicas: number[]
     if (command.replicas !== undefined) {
       replicas = [...new Set(command.replicas)].sort((a, b) => a - b)
