@@ -16,7 +16,8 @@ the range of its log and the bytes its directory takes on disk, and as the leade
 place in the membership (voter, learner) and how many entries it is behind.
 For a many-group cluster (raftlog cluster --groups N) it shows instead, per node, how many groups
 it holds a replica of, how many it leads, how many are quiet and whether it leads the group
-catalog; --json: id, address, reachable, groups, leading, quiet, catalogLeader (or error).
+catalog; --json: id, address, reachable, groups, leading, quiet (of every replica, the catalog's
+too), catalogLeader (or error).
 Exit status 0 when a node leads the catalog. --watch is for one-group clusters. Members that are
 not in the configuration file (nodes that joined) are found through the others. An unreachable
 node is shown as such, with the reason. With --json: an array with one object per node, with
@@ -88,7 +89,8 @@ async function printOnce(client: ClusterClient, timeoutMs: number, json: boolean
 /** A node of a many-group cluster: the groups it holds, leads and has quiet. */
 function hostLine(h: HostGroupStatus): string {
   if (!h.reachable) return `node ${h.id} ${h.address}: unreachable (${h.error})`
-  return `node ${h.id} ${h.address}: ${plural(h.groups ?? 0, 'group')}, leads ${h.leading}, ${h.quiet} quiet${h.catalogLeader === true ? ', leads the group catalog' : ''}`
+  // quiet counts every replica here, the catalog's too.
+  return `node ${h.id} ${h.address}: ${plural(h.groups ?? 0, 'group')}, leads ${h.leading}, ${h.quiet} of ${(h.groups ?? 0) + 1} replicas quiet (the catalog's counted)${h.catalogLeader === true ? ', leads the group catalog' : ''}`
 }
 
 /** Asks every second and shows each answer, until Ctrl-C. */

@@ -26,7 +26,7 @@ export interface HostGroupStatus {
   groups?: number
   /** Of those, the groups this host leads. */
   leading?: number
-  /** Of those, the groups that are quiet (no ticks, no heartbeats). */
+  /** Replicas here that are quiet (no ticks, no heartbeats), the catalog's counted. */
   quiet?: number
   /** Whether this host leads the catalog (and so runs the leader balancer). */
   catalogLeader?: boolean
