@@ -1,11 +1,13 @@
 // A many-group node's metrics in the Prometheus text format (prom-client), read from its RaftHost
 // when scraped. Counts only: a series per group would be thousands of series per node for
-// thousands of groups, so the group appears as a label nowhere; the role is a label (three values).
+// thousands of groups, so the group appears as a label nowhere; where a group's leader is (three
+// values) is the one label.
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client'
 import type { RaftHost } from '../host/raft-host.js'
 import { catalogGroup } from '../host/group-catalog.js'
 
-const roles = ['follower', 'candidate', 'leader'] as const
+/** Where a group's leader is, as this node knows it. */
+const leaderPlaces = ['here', 'elsewhere', 'unknown'] as const
 
 export class HostMetrics {
   readonly registry = new Registry()
@@ -18,17 +20,17 @@ export class HostMetrics {
     const dataGroups = (): number[] => host.groups.filter((group) => group !== catalogGroup)
     new Gauge({
       name: 'raftlog_host_groups',
-      help: 'Groups with a replica on this node, by this replica\'s role (the catalog group not counted)',
-      labelNames: ['role'],
+      help: 'Groups with a replica on this node, by where their leader is: here, elsewhere, unknown (electing); the catalog group not counted',
+      labelNames: ['leader'],
       registers,
       collect() {
-        const counts = new Map<string, number>(roles.map((role) => [role, 0]))
+        const counts = new Map<string, number>(leaderPlaces.map((place) => [place, 0]))
         for (const group of dataGroups()) {
           const leader = host.leaderOf(group)
-          const role = leader === host.nodeId ? 'leader' : leader === 0 ? 'candidate' : 'follower'
-          counts.set(role, (counts.get(role) as number) + 1)
+          const place = leader === host.nodeId ? 'here' : leader === 0 ? 'unknown' : 'elsewhere'
+          counts.set(place, (counts.get(place) as number) + 1)
         }
-        for (const [role, count] of counts) this.set({ role }, count)
+        for (const [leader, count] of counts) this.set({ leader }, count)
       },
     })
     new Gauge({ name: 'raftlog_host_quiet_groups', help: 'Replicas on this node that are quiet: not ticked, no heartbeats', registers, collect() { this.set(host.quietGroups) } })
