@@ -77,6 +77,19 @@ describe('the group catalog over gRPC', () => {
     }
   })
 
+  it('brings a restarted host\'s replicas back from its catalog, removed groups staying removed', async () => {
+    const index = servers.findIndex((server) => server.host.groups.includes(8))
+    const server = servers[index]!
+    const before = server.host.groups.filter((group) => group !== catalogGroup).sort((a, b) => a - b)
+    await server.stop()
+    servers[index] = await startHostServer({ nodeId: server.host.nodeId, hosts, dir: dirs[index] as string, groups: 6, replication: 3, balanceIntervalMs: 300, stateMachine: (group) => ({ apply: (entry) => Buffer.from(`${group}:${entry.index}`) }) })
+    const again = servers[index]!
+    await waitFor('the catalog replayed', async () => (again.catalog.founded && again.catalog.view().groups.length === 7 ? true : undefined))
+    expect(again.host.groups.filter((group) => group !== catalogGroup).sort((a, b) => a - b)).toEqual(before)
+    expect(again.host.groups).not.toContain(7)
+    expect(again.catalog.view()).toEqual(servers[(index + 1) % 4]!.catalog.view())
+  })
+
   it('spreads the leaders: no host leads two groups more than another that could', async () => {
     const admin = new GroupAdmin(hosts, 15_000)
     try {
