@@ -45,9 +45,11 @@ export class LeaderBalancer {
     this.running = true
     try {
       this.counts.rounds++
-      const leaders = await this.leaders()
+      const { leaders, answered } = await this.leaders()
       const replicas = new Map(this.catalog.view().groups.map(({ group, replicas }) => [group, replicas]))
-      const plan = planLeaderTransfers(this.hosts, replicas, leaders)
+      // Only hosts that answered: a host that is down leads nothing, and a transfer to it would
+      // only pause its group's writes for an election timeout, round after round.
+      const plan = planLeaderTransfers(answered, replicas, leaders)
       for (const transfer of plan) {
         this.counts.transfersAsked++
         await this.ask(transfer).catch((error: unknown) => {
@@ -62,13 +64,17 @@ export class LeaderBalancer {
   }
 
   /** Which host leads each data group, as the leaders themselves say (a host that does not answer leads nothing here). */
-  private async leaders(): Promise<Map<number, number>> {
+  private async leaders(): Promise<{ leaders: Map<number, number>; answered: number[] }> {
     const leaders = new Map<number, number>()
-    const answers = await Promise.all(this.hosts.map((id) => (id === this.host.nodeId ? Promise.resolve(this.localLeaders()) : this.client.leadersAt(id).catch(() => new Map<number, number>()))))
+    const answers = await Promise.all(this.hosts.map((id) => (id === this.host.nodeId ? Promise.resolve(this.localLeaders()) : this.client.leadersAt(id).catch(() => undefined))))
+    const answered: number[] = []
     this.hosts.forEach((id, i) => {
-      for (const [group, leader] of answers[i] as Map<number, number>) if (leader === id && group !== catalogGroup) leaders.set(group, id)
+      const answer = answers[i]
+      if (answer === undefined) return
+      answered.push(id)
+      for (const [group, leader] of answer) if (leader === id && group !== catalogGroup) leaders.set(group, id)
     })
-    return leaders
+    return { leaders, answered }
   }
 
   private localLeaders(): Map<number, number> {
