@@ -107,6 +107,9 @@ export class GroupCatalog implements StateMachine {
 
   private init(command: Extract<CatalogCommand, { op: 'init' }>): CatalogResult {
     if (this.founded) return { ok: true }
+    // Checked here, not only where it was proposed: an entry anyone could propose is applied on every host.
+    if (!Array.isArray(command.hosts) || command.hosts.length === 0 || !command.hosts.every((host) => Number.isSafeInteger(host) && host >= 1)) throw new RaftLogError('ERR_BAD_ARGUMENT', 'The catalog\'s founding names no hosts, or one that is not a node id', { argument: 'hosts' })
+    if (!Number.isSafeInteger(command.groups) || command.groups < 1 || command.groups > maxCatalogGroups) throw new RaftLogError('ERR_BAD_ARGUMENT', `groups must be a whole number from 1 to ${maxCatalogGroups}, got ${String(command.groups)}`, { argument: 'groups' })
     const replication = replicationFor(command.hosts, command.replication)
     this.hosts = [...command.hosts].sort((a, b) => a - b)
     this.shards = command.groups

@@ -42,6 +42,9 @@ describe('GroupCatalog', () => {
   it('refuses, the same way on every host, what it cannot do', () => {
     const catalog = new GroupCatalog()
     expect(apply(catalog, { op: 'create' })).toMatchObject({ ok: false, code: 'ERR_NO_GROUP', message: expect.stringContaining('not founded yet') })
+    expect(apply(catalog, { op: 'init', hosts: [1, 2, 3], groups: 1e9, replication: 3 })).toMatchObject({ ok: false, code: 'ERR_BAD_ARGUMENT', message: expect.stringContaining('groups must be a whole number from 1 to 100000') })
+    expect(apply(catalog, { op: 'init', hosts: [], groups: 2, replication: 1 })).toMatchObject({ ok: false, code: 'ERR_BAD_ARGUMENT' })
+    expect(catalog.founded).toBe(false)
     apply(catalog, { op: 'init', hosts: [1, 2, 3], groups: 2, replication: 3 })
     expect(apply(catalog, { op: 'remove', group: 2 })).toMatchObject({ ok: false, code: 'ERR_GROUP_IS_SHARD', message: expect.stringContaining('Group 2 holds a shard') })
     expect(apply(catalog, { op: 'remove', group: 9 })).toMatchObject({ ok: false, code: 'ERR_NO_GROUP', message: expect.stringContaining('Group 9 is not in the catalog') })

@@ -9,7 +9,7 @@ import * as grpc from '@grpc/grpc-js'
 import { RaftLogError } from '../../errors.js'
 import { LogEngine } from '../../engine/log-engine.js'
 import { RaftHost } from '../../host/raft-host.js'
-import { catalogGroup, encodeCatalogCommand, GroupCatalog, type CatalogChange } from '../../host/group-catalog.js'
+import { catalogGroup, encodeCatalogCommand, GroupCatalog, maxCatalogGroups, type CatalogChange } from '../../host/group-catalog.js'
 import { replicationFor } from '../../host/placement.js'
 import type { StateMachine } from '../../raft/state-machine.js'
 import { protocol } from '../protocol.js'
@@ -63,7 +63,7 @@ export interface HostServer {
 export async function startHostServer(options: HostServerOptions): Promise<HostServer> {
   const self = options.hosts.find((host) => host.id === options.nodeId)
   if (self === undefined) throw new RaftLogError('ERR_BAD_ARGUMENT', `Host ${options.nodeId} is not among the hosts given (${options.hosts.map((host) => host.id).join(', ')})`)
-  if (!Number.isSafeInteger(options.groups) || options.groups < 1) throw new RaftLogError('ERR_BAD_ARGUMENT', `groups must be a whole number from 1, got ${String(options.groups)}`)
+  if (!Number.isSafeInteger(options.groups) || options.groups < 1 || options.groups > maxCatalogGroups) throw new RaftLogError('ERR_BAD_ARGUMENT', `groups must be a whole number from 1 to ${maxCatalogGroups}, got ${String(options.groups)}`, { argument: 'groups' })
   const ids = options.hosts.map((peer) => peer.id)
   const replication = replicationFor(ids, options.replication)
   const engine = LogEngine.open(options.dir)
