@@ -12,6 +12,16 @@ export function hostsOf(cluster: ClusterConfig): { id: number; address: string }
   return cluster.nodes.map((node) => ({ id: node.nodeId, address: node.address }))
 }
 
+/**
+ * The file's timing as a host's clock: one tick per heartbeat_interval, the election timeout range
+ * in whole ticks (at least 2 apart, so that the randomness still ends split votes).
+ */
+export function hostTiming(cluster: ClusterConfig): { tickMs: number; electionTicks: [number, number] } {
+  const tickMs = cluster.heartbeatInterval
+  const min = Math.max(2, Math.round(cluster.electionTimeout[0] / tickMs))
+  return { tickMs, electionTicks: [min, Math.max(min + 2, Math.round(cluster.electionTimeout[1] / tickMs))] }
+}
+
 /** Where node `nodeId` of a many-group cluster keeps its engine. */
 export function hostDirectory(cluster: ClusterConfig, nodeId: number): string {
   return join(cluster.logDirectory, `host_${nodeId}`)
@@ -23,6 +33,7 @@ export async function startShardedKvNode(cluster: ClusterConfig, nodeId: number,
   if (cluster.peerTls !== undefined) throw new RaftLogError('ERR_CONFIG', `Many groups per node (groups) do not run with cluster_settings.peer_tls yet (${cluster.path}): remove one of them`, { file: cluster.path, field: 'cluster_settings.peer_tls' })
   const replication = settings.replication ?? cluster.replication
   return startShardedKvHost({
+    ...hostTiming(cluster),
     nodeId,
     hosts: hostsOf(cluster),
     dir: hostDirectory(cluster, nodeId),

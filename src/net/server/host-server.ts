@@ -44,6 +44,8 @@ export interface HostServerOptions {
   /** Answers a read `query` of `group` from its state machine, after a ReadIndex (no read service without it). */
   read?(group: number, query: Uint8Array): Uint8Array
   tickMs?: number
+  /** Election timeout range in ticks (RaftHost's default: [10, 20]). */
+  electionTicks?: readonly [number, number]
   /** Pause between two rounds of the leader balancer (ms); 0: no balancing. */
   balanceIntervalMs?: number
   tls?: NodeTls
@@ -68,7 +70,7 @@ export async function startHostServer(options: HostServerOptions): Promise<HostS
   const replication = replicationFor(ids, options.replication)
   const engine = LogEngine.open(options.dir)
   const transport = new GrpcHostTransport(options.nodeId, options.hosts, options.tls)
-  const host = new RaftHost({ nodeId: options.nodeId, hosts: ids, engine, transport })
+  const host = new RaftHost({ nodeId: options.nodeId, hosts: ids, engine, transport, ...(options.electionTicks === undefined ? {} : { electionTicks: options.electionTicks }) })
   transport.onBatch((batch) => host.receive(batch))
   const catalog = new GroupCatalog()
   /** Groups removed from the catalog whose logs the engine still holds: dropped once the host is idle. */
