@@ -26,12 +26,18 @@ export const catalogGroup = 2 ** 52 - 1
 /** Groups the catalog holds at most (each costs every host of it a replica). */
 export const maxCatalogGroups = 100_000
 
+/** Answers to changes kept by request id, the oldest forgotten first: a change sent again after a lost answer gets its first answer. */
+export const maxRememberedRequests = 1024
+
 export type CatalogCommand =
   /** Founds the catalog: groups 1..groups, the key space's shards. Ignored once founded (every host's leader may ask). */
   | { op: 'init'; hosts: number[]; groups: number; replication: number }
-  /** A new group; its replicas are `replicas` or placed by placement.ts. */
-  | { op: 'create'; replication?: number; replicas?: number[] }
-  | { op: 'remove'; group: number }
+  /**
+   * A new group; its replicas are `replicas` or placed by placement.ts. `request`: the caller's id
+   * for this change (any unique string): sent again, it is answered as the first time, not done twice.
+   */
+  | { op: 'create'; replication?: number; replicas?: number[]; request?: string }
+  | { op: 'remove'; group: number; request?: string }
 // A replica move (raftlog group move) belongs here as { op: 'move', group, from, to }, recorded
 // once the group's own membership change has finished; it is built on the host-move branch.
 
@@ -60,6 +66,8 @@ export class GroupCatalog implements StateMachine {
   private shards = 0
   private readonly groups = new Map<number, number[]>()
   private nextGroup = 1
+  /** The answers to the last changes that named a request id (HostClient has no sessions: it may send a change twice). */
+  private readonly answered = new Map<string, CatalogResult>()
   private readonly listeners: ((change: CatalogChange) => void)[] = []
 
   /** Whether the catalog has been founded (its first init applied). */
@@ -88,13 +96,24 @@ export class GroupCatalog implements StateMachine {
     } catch {
       return encodeResult({ ok: false, code: 'ERR_BAD_COMMAND', message: `Catalog entry ${entry.index} is not a catalog command` })
     }
+    const request = 'request' in command && typeof command.request === 'string' ? command.request : undefined
+    const earlier = request === undefined ? undefined : this.answered.get(request)
+    if (earlier !== undefined) return encodeResult(earlier)
+    let result: CatalogResult
     try {
-      return encodeResult(this.run(command))
+      result = this.run(command)
     } catch (error) {
       // A refusal is the same on every host (it depends on the catalog only): an answer, not a failure.
       if (!(error instanceof RaftLogError)) throw error
-      return encodeResult({ ok: false, code: error.code, message: error.message })
+      result = { ok: false, code: error.code, message: error.message }
     }
+    if (request !== undefined) this.remember(request, result)
+    return encodeResult(result)
+  }
+
+  private remember(request: string, result: CatalogResult): void {
+    this.answered.set(request, result)
+    if (this.answered.size > maxRememberedRequests) this.answered.delete(this.answered.keys().next().value as string)
   }
 
   private run(command: CatalogCommand): CatalogResult {

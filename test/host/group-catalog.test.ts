@@ -54,6 +54,17 @@ describe('GroupCatalog', () => {
     expect(catalog.view().groups.map((g) => g.group)).toEqual([1, 2])
   })
 
+  it('answers a change sent again under the same request id as the first time, and does it once', () => {
+    const catalog = new GroupCatalog()
+    apply(catalog, { op: 'init', hosts: [1, 2, 3], groups: 1, replication: 3 })
+    const first = apply(catalog, { op: 'create', request: 'a' })
+    expect(apply(catalog, { op: 'create', request: 'a' })).toEqual(first)
+    expect(apply(catalog, { op: 'remove', group: 2, request: 'b' })).toEqual({ ok: true, group: 2 })
+    expect(apply(catalog, { op: 'remove', group: 2, request: 'b' })).toEqual({ ok: true, group: 2 })
+    expect(apply(catalog, { op: 'create', request: 'c' })).toMatchObject({ ok: true, group: 3 })
+    expect(catalog.view().groups.map((g) => g.group)).toEqual([1, 3])
+  })
+
   it('tells its listeners of a removal', () => {
     const catalog = new GroupCatalog()
     apply(catalog, { op: 'init', hosts: [1, 2, 3], groups: 1, replication: 3 })

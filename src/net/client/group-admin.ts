@@ -3,6 +3,7 @@
 // it holds and leads. A catalog change is a proposal to the catalog group, so it is applied on
 // every host in the same order; its answer (the new group and its replicas, or why not) comes
 // back from the catalog's state machine.
+import { randomUUID } from 'node:crypto'
 import * as grpc from '@grpc/grpc-js'
 import { RaftLogError } from '../../errors.js'
 import { catalogGroup, decodeCatalogResult, encodeCatalogCommand, type CatalogCommand, type CatalogView } from '../../host/group-catalog.js'
@@ -94,8 +95,9 @@ export class GroupAdmin {
     )
   }
 
-  private async change(command: CatalogCommand): Promise<{ group?: number; replicas?: number[] }> {
-    const result = decodeCatalogResult(await this.client.propose(catalogGroup, encodeCatalogCommand(command), this.timeoutMs))
+  private async change(command: Exclude<CatalogCommand, { op: 'init' }>): Promise<{ group?: number; replicas?: number[] }> {
+    // HostClient sends a proposal again when an answer is lost: the request id makes that harmless.
+    const result = decodeCatalogResult(await this.client.propose(catalogGroup, encodeCatalogCommand({ ...command, request: randomUUID() }), this.timeoutMs))
     if (!result.ok) throw new RaftLogError(result.code, result.message)
     return result
   }

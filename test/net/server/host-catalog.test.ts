@@ -70,7 +70,7 @@ describe('the group catalog over gRPC', () => {
       expect((await admin.list()).map((g) => g.group)).toEqual([1, 2, 3, 4, 5, 6, 8])
       await expect(admin.remove(7)).rejects.toMatchObject({ code: 'ERR_NO_GROUP' })
       await expect(admin.remove(3)).rejects.toMatchObject({ code: 'ERR_GROUP_IS_SHARD' })
-      await expect(client.propose(7, Buffer.from('z'), 1000)).rejects.toMatchObject({ code: 'ERR_NO_GROUP' })
+      await expect(client.propose(7, Buffer.from('z'), 3000)).rejects.toMatchObject({ code: 'ERR_NO_GROUP' })
     } finally {
       admin.close()
       client.close()
