@@ -6,6 +6,11 @@ export { startNodeServer, maxCommandBytes, type NodeServer, type NodeServerOptio
 export { startHostServer, defaultHostTickMs, type HostServer, type HostServerOptions } from './net/server/host-server.js'
 export { GrpcHostTransport, maxQueuedBatchesPerHost, type HostTransportCounts } from './net/transport/grpc-host-transport.js'
 export { HostClient } from './net/client/host-client.js'
+// Which groups exist and where (the group catalog), leaders spread over the hosts, and the operator's client.
+export { GroupAdmin, type GroupInfo, type HostGroupStatus } from './net/client/group-admin.js'
+export { GroupCatalog, catalogGroup, type CatalogView, type CatalogCommand } from './host/group-catalog.js'
+export { placeGroup, placeGroups, defaultReplication } from './host/placement.js'
+export { planLeaderTransfers, type LeaderTransfer } from './host/leader-balance.js'
 // The key-value store spread over many groups (hash sharding): its hosts, its client, the key-to-group rule.
 export { startShardedKvHost, type ShardedKvHost } from './kv/sharded/sharded-kv-host.js'
 export { ShardedKvClient } from './kv/sharded/sharded-kv-client.js'

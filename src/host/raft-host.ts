@@ -384,6 +384,23 @@ export class RaftHost {
     const core = replica.core
     if (core.role === 'follower' && core.leaderId === from && core.currentTerm === notice.term && replica.log.lastIndex === notice.lastIndex && core.committed === notice.lastIndex) replica.quiesced = true
   }
+
+  /**
+   * Hands `group`'s leadership to host `to` (Raft dissertation §3.10: brought up to date, then
+   * told to stand at once), for the leader balancer. Returns the target; the new leader is known
+   * once it is elected (leaderOf). ERR_NO_GROUP, ERR_NOT_LEADER (this host does not lead the
+   * group), ERR_BAD_ARGUMENT (`to` is not another voter of it).
+   */
+  transferLeader(group: number, to: number): number {
+    if (this.stopped) throw new RaftLogError('ERR_STOPPED', `Host ${this.nodeId} is stopped`)
+    const replica = this.replica(group)
+    // A quiet group does not tick: the transfer's timeout and its appends need it awake.
+    replica.quiesced = false
+    replica.idleTicks = 0
+    const target = replica.core.transferLeadership(to)
+    this.wake(replica)
+    return target
+  }
 }
 
 /** Whether `message` is news that wakes a quiet group: not a heartbeat, nor an answer to one (a leader's idleness counts what its followers hold anyway). */

@@ -11,8 +11,12 @@ import { portFrom } from '../port-option.js'
 import { removedExitStatus } from '../exit-status.js'
 import { createLogger, logFormats, type LogFormat, type Logger } from '../../observe/logger.js'
 import { DashboardServer, defaultDashboardPort } from '../../observe/dashboard-server.js'
+import { maxCatalogGroups } from '../../host/group-catalog.js'
+import { wholeNumberOption } from '../whole-number-option.js'
+import { watchHostLeaders } from '../watch-host-leaders.js'
 
 const help = `Usage: raftlog cluster [--config FILE] [--restart] [--log-format text|json] [--dashboard-port P]
+                      [--groups N [--replication R]]
 
 Starts every node of the configuration as a child process on this machine (raftlog node -n ID),
 shows their log lines, says when each serves and who leads whenever that changes, warns when
@@ -30,11 +34,19 @@ Options:
                            line, the nodes' and the cluster's own (pino)
   --dashboard-port P       the status page's port on 127.0.0.1 (default ${defaultDashboardPort}; 0: any
                            free port); when it is taken the cluster runs without the page
+  --groups N               many Raft groups per node (default: cluster_settings.groups, else one
+                           group): the key-value store sharded over N groups, each on R nodes,
+                           leaders spread over the nodes; raftlog group list|create|remove then
+                           manage the groups, raftlog status shows groups and leaders per node.
+                           No status page in this mode
+  --replication R          with --groups: replicas per group, 1 to the number of nodes
+                           (default: cluster_settings.replication, else 3 or every node)
   -h, --help               show this help
 
 Examples (the first is what npm start runs):
   raftlog cluster --config cluster_config.yaml
   raftlog cluster --restart
+  raftlog cluster --groups 64
 Then, in another terminal:
   raftlog kv put greeting hello
   raftlog kv get greeting
@@ -59,7 +71,7 @@ export const clusterCommand: Command = {
   async run(args) {
     const { values } = parseArgs({
       args,
-      options: { config: { type: 'string', short: 'c' }, restart: { type: 'boolean' }, 'log-format': { type: 'string' }, 'dashboard-port': { type: 'string' } },
+      options: { config: { type: 'string', short: 'c' }, restart: { type: 'boolean' }, 'log-format': { type: 'string' }, 'dashboard-port': { type: 'string' }, groups: { type: 'string' }, replication: { type: 'string' } },
       strict: true,
     })
     const format = (values['log-format'] ?? 'text') as LogFormat
@@ -67,8 +79,13 @@ export const clusterCommand: Command = {
     const dashboardPort = values['dashboard-port'] === undefined ? defaultDashboardPort : portFrom(values['dashboard-port'], '--dashboard-port')
     const configPath = values.config ?? 'cluster_config.yaml'
     const cluster = loadClusterConfig(configPath)
+    const groups = values.groups === undefined ? cluster.groups : wholeNumberOption(values.groups, '--groups', 1, maxCatalogGroups)
+    const replication = values.replication === undefined ? cluster.replication : wholeNumberOption(values.replication, '--replication', 1, cluster.nodes.length)
+    if (groups === undefined && replication !== undefined) throw new UsageError('--replication needs --groups (or cluster_settings.groups): it is the replicas per group of a many-group cluster')
+    // The nodes take the same settings as this process: given on their command lines, whatever the file says.
+    const manyGroups = groups === undefined ? [] : ['--groups', String(groups), ...(replication === undefined ? [] : ['--replication', String(replication)])]
     const logger = createLogger(format, { cluster: true })
-    logger.info('starting', `starting ${cluster.nodes.length} nodes from ${cluster.path}; Ctrl-C stops them all`, { config: cluster.path })
+    logger.info('starting', `starting ${cluster.nodes.length} nodes from ${cluster.path}${groups === undefined ? '' : ` with ${groups} key-value groups`}; Ctrl-C stops them all`, { config: cluster.path, groups })
     const children = new Map<number, ChildProcess>()
     /** Nodes waiting for their restart, with its timer. */
     const restarts = new Map<number, NodeJS.Timeout>()
@@ -77,7 +94,7 @@ export const clusterCommand: Command = {
     const startNode = (node: NodeConfig): void => {
       // stdin stays an open pipe: its end tells the node this process is gone, even after a kill -9.
       // The node logs JSON whatever this process shows: its events say when it serves.
-      const child = spawn(process.execPath, [mainPath, 'node', '--node-id', String(node.nodeId), '--config', configPath, '--log-format', 'json'], {
+      const child = spawn(process.execPath, [mainPath, 'node', '--node-id', String(node.nodeId), '--config', configPath, '--log-format', 'json', ...manyGroups], {
         stdio: ['pipe', 'pipe', 'pipe'],
         env: { ...process.env, [parentPipeVariable]: '1' },
       })
@@ -110,9 +127,11 @@ export const clusterCommand: Command = {
       })
     }
     for (const node of cluster.nodes) startNode(node)
+    // A many-group cluster: its nodes serve no status page's calls; the watcher says who leads how many groups.
+    const hostsWatch = groups === undefined ? undefined : watchHostLeaders(cluster, logger)
     // With peer_tls, the configuration's client_tls certificate (if any) is the watcher's.
-    const client = ClusterClient.forCluster(cluster)
-    const dashboard = await DashboardServer.start(client, { host: '127.0.0.1', port: dashboardPort, title: `raftlog cluster ${cluster.path}` }).then(
+    const client = groups === undefined ? ClusterClient.forCluster(cluster) : undefined
+    const dashboard = client === undefined ? undefined : await DashboardServer.start(client, { host: '127.0.0.1', port: dashboardPort, title: `raftlog cluster ${cluster.path}` }).then(
       (server) => {
         logger.info('dashboard', `dashboard at ${server.url}`, { url: server.url })
         return server
@@ -125,7 +144,7 @@ export const clusterCommand: Command = {
     )
     let leader = 0
     const poll = setInterval(() => {
-      client.statuses(leaderPollMs).then((statuses) => {
+      client?.statuses(leaderPollMs).then((statuses) => {
         const current = statuses.find((s) => s.reachable && s.role === 'leader')
         const id = current?.id ?? 0
         if (id !== leader) {
@@ -149,7 +168,8 @@ export const clusterCommand: Command = {
         process.removeListener('SIGINT', stopByUser)
         process.removeListener('SIGTERM', stopByUser)
         void dashboard?.close()
-        client.close()
+        client?.close()
+        hostsWatch?.stop()
         logger.info('stopping', 'stopping every node')
         for (const child of children.values()) child.kill('SIGTERM')
         const check = setInterval(() => {

@@ -20,6 +20,7 @@ import { watchCommand } from './watch.js'
 import { leaseCommand } from './lease.js'
 import { lockCommand } from './lock.js'
 import { electCommand } from './elect.js'
+import { groupCommand } from './group.js'
 
 /** Every subcommand, in the order `raftlog --help` lists them. Add one line per command. */
 export const commands: Command[] = [
@@ -33,6 +34,7 @@ export const commands: Command[] = [
   lockCommand,
   electCommand,
   statusCommand,
+  groupCommand,
   memberCommand,
   transferLeaderCommand,
   dashboardCommand,

@@ -1,6 +1,9 @@
 import { parseArgs } from 'node:util'
 import { UsageError, type Command } from '../command.js'
 import { clientFrom, timeoutFrom, tlsHelp, tlsOptions } from '../endpoints.js'
+import { runsManyGroups, shardedClientFor } from '../many-groups.js'
+import type { ShardedKvClient } from '../../kv/sharded/sharded-kv-client.js'
+import { loadClusterConfig } from '../../net/config/cluster-config.js'
 import { decodeKvResult, encodeKvCommand, type KvCommand } from '../../kv/kv-state-machine.js'
 import { encodeKvQuery } from '../../kv/kv-query.js'
 import type { RaftLogError } from '../../errors.js'
@@ -204,11 +207,16 @@ function shown(bytes: Uint8Array, encoding: KvEncoding): string {
   return encoding === 'utf8' ? describeBytes(bytes) : Buffer.from(bytes).toString(encoding)
 }
 
-async function runSingle(client: KvClient, command: SingleKvCommand, values: Values, encoding: KvEncoding): Promise<number> {
+async function runSingle(client: KvClient, command: SingleKvCommand, values: Values, encoding: KvEncoding, sharded?: ShardedKvClient): Promise<number> {
   const timeout = timeoutFrom(values.timeout)
   const { keyText, ...sent } = command
   let reply: Uint8Array
   try {
+    if (sharded !== undefined) {
+      // A many-group cluster: the command goes to the group that owns the key (no client session there).
+      if (values.lease !== undefined) throw new UsageError('--lease is for one-group clusters: a many-group cluster has no leases')
+      reply = command.op === 'get' ? await sharded.readFor(command.key, encodeKvQuery({ op: 'get', key: command.key })) : await sharded.proposeFor(command.key, encodeKvCommand(sent as KvCommand))
+    } else {
     if (command.op === 'put' && values.lease !== undefined) {
       // A put with a lease is etcd's: a transaction's put, in the client's session all the same.
       await client.txn({ success: [{ put: { key: command.key, value: command.value, lease: leaseIdFrom(values.lease, '--lease') } }] }, timeout)
@@ -216,6 +224,7 @@ async function runSingle(client: KvClient, command: SingleKvCommand, values: Val
       return 0
     }
     reply = command.op === 'get' ? await client.read(encodeKvQuery({ op: 'get', key: command.key }), timeout) : await client.propose(encodeKvCommand(sent as KvCommand), timeout)
+    }
   } catch (error) {
     if ((error as RaftLogError).code !== 'ERR_UNKNOWN_OUTCOME') throw error
     console.error(`Error: ${command.op} ${JSON.stringify(keyText)}: ${(error as Error).message}`)
@@ -342,8 +351,12 @@ export const kvCommand: Command = {
     const stdinDash = valueToken !== undefined && valueToken.index < terminator
     const encoding = encodingFrom(values.encoding)
     const single = op === 'scan' || op === 'load' || etcdStyle ? undefined : await parseCommand(positionals, values, stdinDash, encoding)
+    // put, get, delete and cas also reach a many-group cluster's sharded store (found through the configuration).
+    const cluster = single !== undefined && values.endpoints === undefined ? loadClusterConfig(values.config ?? 'cluster_config.yaml') : undefined
+    const sharded = cluster !== undefined && (await runsManyGroups(cluster)) ? await shardedClientFor(cluster, timeoutFrom(values.timeout)) : undefined
     const client = clientFrom(values, { failFast: true })
     try {
+      if (sharded !== undefined) return await runSingle(client, single as SingleKvCommand, values, encoding, sharded).finally(() => sharded.close())
       if (op === 'del') return await runDel(client, positionals, values, encoding)
       if (etcdStyle) return await runRangeGet(client, positionals, values, encoding)
       if (op === 'scan') return await runScan(client, positionals, values, encoding)

@@ -10,6 +10,8 @@ import { describeConfiguration, type Configuration } from '../../raft/core/confi
 import { isHostPort } from '../../net/config/host-port.js'
 import { joinTimeoutMs } from '../../net/server/joining.js'
 import { removedExitStatus } from '../exit-status.js'
+import { runHostNode } from '../host-node.js'
+import { wholeNumberOption } from '../whole-number-option.js'
 
 const help = `Usage: raftlog node --node-id ID [--config FILE] [--log-format text|json]
        raftlog node --node-id ID --listen HOST:PORT --join ADDRESS [--config FILE]
@@ -39,8 +41,18 @@ With cluster_settings.peer_tls the port speaks mutual TLS: the node reads its ce
 certificates of the cluster CA, each for the node it names; client_tls adds TLS for clients.
 Without them it serves plaintext, and warns once when that address is not a loopback one.
 
+With --groups N (or cluster_settings.groups in the file) the node runs many Raft groups instead
+of one: the key-value store sharded over groups 1..N, each group on --replication R of the nodes
+(default 3), a catalog group on every node that says which groups exist (raftlog group), and its
+engine in <log_directory>/host_<ID>/. Every node of the cluster must be given the same N and R
+(raftlog cluster --groups N does that); they found the cluster's catalog at the first start, and
+later starts take the catalog's word. README: "Running many groups from the command line".
+
 Options:
   -n, --node-id ID        this node's node_id in the configuration
+  --groups N              many groups: the key-value store over N groups (1 to 100000)
+  --replication R         with --groups: replicas per group, 1 to the number of nodes (default 3,
+                          or every node when there are fewer)
   -c, --config FILE       the cluster configuration (default: cluster_config.yaml)
   --join ADDRESS          host:port of a member of a running cluster to join, as a learner
                           (ignored once the node's directory belongs to a cluster)
@@ -62,7 +74,7 @@ export const nodeCommand: Command = {
   async run(args) {
     const { values } = parseArgs({
       args,
-      options: { 'node-id': { type: 'string', short: 'n' }, config: { type: 'string', short: 'c' }, 'log-format': { type: 'string' }, join: { type: 'string' }, listen: { type: 'string' } },
+      options: { 'node-id': { type: 'string', short: 'n' }, config: { type: 'string', short: 'c' }, 'log-format': { type: 'string' }, join: { type: 'string' }, listen: { type: 'string' }, groups: { type: 'string' }, replication: { type: 'string' } },
       strict: true,
     })
     if (values['node-id'] === undefined) throw new UsageError('--node-id is required')
@@ -73,6 +85,13 @@ export const nodeCommand: Command = {
     const cluster = loadClusterConfig(values.config ?? 'cluster_config.yaml')
     const logger = createLogger(format, { nodeId })
     const log = logger.info
+    const groups = values.groups === undefined ? cluster.groups : wholeNumberOption(values.groups, '--groups', 1)
+    const replication = values.replication === undefined ? cluster.replication : wholeNumberOption(values.replication, '--replication', 1)
+    if (groups === undefined && replication !== undefined) throw new UsageError('--replication needs --groups (or cluster_settings.groups): it is the replicas per group of a many-group cluster')
+    if (groups !== undefined) {
+      if (values.join !== undefined || values.listen !== undefined) throw new UsageError('--join and --listen are for one-group clusters: a many-group node (--groups) runs at its address in the configuration')
+      return runHostNode(cluster, nodeId, { groups, ...(replication === undefined ? {} : { replication }) }, logger)
+    }
     if (values.join !== undefined && !isHostPort(values.join)) throw new UsageError(`--join must be host:port of a member, got '${values.join}'`)
     const listed = cluster.nodes.find((node) => node.nodeId === nodeId)
     const address = values.listen ?? listed?.address

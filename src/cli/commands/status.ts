@@ -4,13 +4,21 @@ import { clientFrom, timeoutFrom, tlsHelp, tlsOptions } from '../endpoints.js'
 import { formatBytes } from '../format-bytes.js'
 import { untilStopped } from '../until-stopped.js'
 import type { ClusterClient, NodeStatus } from '../../net/client/cluster-client.js'
+import type { GroupAdmin, HostGroupStatus } from '../../net/client/group-admin.js'
+import { adminFrom } from '../host-admin.js'
+import { plural } from '../plural.js'
 
 const help = `Usage: raftlog status [--config FILE | --endpoints HOST:PORT,...] [--cacert FILE [--cert FILE --key FILE]]
                      [--timeout MS] [--json] [--watch]
 
 Asks every node of the cluster for its status: role, term, leader, commit index, last applied,
 the range of its log and the bytes its directory takes on disk, and as the leader sees it, its
-place in the membership (voter, learner) and how many entries it is behind. Members that are
+place in the membership (voter, learner) and how many entries it is behind.
+For a many-group cluster (raftlog cluster --groups N) it shows instead, per node, how many groups
+it holds a replica of, how many it leads, how many are quiet and whether it leads the group
+catalog; --json: id, address, reachable, groups, leading, quiet (of every replica, the catalog's
+too), catalogLeader (or error).
+Exit status 0 when a node leads the catalog. --watch refreshes these too. Members that are
 not in the configuration file (nodes that joined) are found through the others. An unreachable
 node is shown as such, with the reason. With --json: an array with one object per node, with
 every field the text shows: id, address, reachable, role, suffrage, behind, term, leaderId,
@@ -65,15 +73,40 @@ function diskFull(s: NodeStatus): string {
   return s.diskFull === true ? `, DISK FULL, writes paused (${s.diskFullReason})` : ''
 }
 
-async function printOnce(client: ClusterClient, timeoutMs: number, json: boolean): Promise<number> {
-  const statuses = await client.statuses(timeoutMs)
-  if (json) console.log(JSON.stringify(statuses.map(statusJson), null, 2))
-  else for (const s of statuses) console.log(statusLine(s))
-  return statuses.some((status) => status.reachable && status.role === 'leader') ? 0 : 1
+/** One round of answers: the nodes' statuses, or a many-group cluster's per-node counts. */
+type Round = { hosts: HostGroupStatus[] } | { statuses: NodeStatus[] }
+
+async function ask(client: ClusterClient, timeoutMs: number, admin?: GroupAdmin): Promise<Round> {
+  // Both asked at once: a many-group node answers the second, a one-group node the first.
+  const [statuses, hosts] = await Promise.all([client.statuses(timeoutMs), admin?.hostStatuses()])
+  return hosts !== undefined && hosts.some((host) => host.reachable) ? { hosts } : { statuses }
+}
+
+function roundJson(round: Round): unknown[] {
+  return 'hosts' in round ? round.hosts : round.statuses.map(statusJson)
+}
+
+function roundLines(round: Round): string[] {
+  return 'hosts' in round ? round.hosts.map(hostLine) : round.statuses.map(statusLine)
+}
+
+async function printOnce(client: ClusterClient, timeoutMs: number, json: boolean, admin?: GroupAdmin): Promise<number> {
+  const round = await ask(client, timeoutMs, admin)
+  if (json) console.log(JSON.stringify(roundJson(round), null, 2))
+  else for (const line of roundLines(round)) console.log(line)
+  if ('hosts' in round) return round.hosts.some((host) => host.catalogLeader === true) ? 0 : 1
+  return round.statuses.some((status) => status.reachable && status.role === 'leader') ? 0 : 1
+}
+
+/** A node of a many-group cluster: the groups it holds, leads and has quiet. */
+function hostLine(h: HostGroupStatus): string {
+  if (!h.reachable) return `node ${h.id} ${h.address}: unreachable (${h.error})`
+  // quiet counts every replica here, the catalog's too.
+  return `node ${h.id} ${h.address}: ${plural(h.groups ?? 0, 'group')}, leads ${h.leading}, ${h.quiet} of ${(h.groups ?? 0) + 1} replicas quiet (the catalog's counted)${h.catalogLeader === true ? ', leads the group catalog' : ''}`
 }
 
 /** Asks every second and shows each answer, until Ctrl-C. */
-async function watch(client: ClusterClient, timeoutMs: number, json: boolean): Promise<number> {
+async function watch(client: ClusterClient, timeoutMs: number, json: boolean, admin?: GroupAdmin): Promise<number> {
   const terminal = process.stdout.isTTY === true
   let stopped = false
   let wake: () => void = () => {}
@@ -84,12 +117,12 @@ async function watch(client: ClusterClient, timeoutMs: number, json: boolean): P
   if (terminal) process.stdout.write('\x1b[2J')
   while (!stopped) {
     const started = Date.now()
-    const statuses = await client.statuses(timeoutMs)
+    const round = await ask(client, timeoutMs, admin)
     if (stopped) break
     const time = new Date().toISOString()
-    if (json && !terminal) console.log(JSON.stringify({ time, nodes: statuses.map(statusJson) }))
+    if (json && !terminal) console.log(JSON.stringify({ time, nodes: roundJson(round) }))
     else {
-      const body = json ? JSON.stringify(statuses.map(statusJson), null, 2).split('\n') : statuses.map(statusLine)
+      const body = json ? JSON.stringify(roundJson(round), null, 2).split('\n') : roundLines(round)
       if (terminal) {
         // Home, then each line over the old one and the rest of the screen cleared: no flicker.
         const lines = [`raftlog status, every ${watchIntervalMs / 1000} s (Ctrl-C to stop)   ${time}`, '', ...body]
@@ -121,10 +154,13 @@ export const statusCommand: Command = {
     })
     const client = clientFrom(values)
     const timeoutMs = values.timeout === undefined ? 2000 : timeoutFrom(values.timeout)
+    // A many-group cluster's nodes are found by id, through the configuration file.
+    const admin = values.endpoints === undefined ? adminFrom(values, timeoutMs) : undefined
     try {
-      return values.watch === true ? await watch(client, timeoutMs, values.json === true) : await printOnce(client, timeoutMs, values.json === true)
+      return values.watch === true ? await watch(client, timeoutMs, values.json === true, admin) : await printOnce(client, timeoutMs, values.json === true, admin)
     } finally {
       client.close()
+      admin?.close()
     }
   },
 }

@@ -80,6 +80,16 @@ export class ShardedKvClient {
     return decodeTxnResult(await this.hosts.propose(group, encodeKvCommand({ op: 'txn', txn }), this.timeoutMs))
   }
 
+  /** A key-value command (kv-state-machine.ts) proposed at the group that owns `key`; the state machine's answer. */
+  proposeFor(key: KvBytes, command: Uint8Array): Promise<Buffer> {
+    return this.hosts.propose(this.groupOf(key), command, this.timeoutMs)
+  }
+
+  /** A read query (kv-query.ts) answered by the group that owns `key`, after a ReadIndex. */
+  readFor(key: KvBytes, query: Uint8Array): Promise<Buffer> {
+    return this.hosts.read(this.groupOf(key), query, this.timeoutMs)
+  }
+
   close(): void {
     this.hosts.close()
   }

@@ -31,8 +31,10 @@ export class HostClient {
   async propose(group: number, command: Uint8Array, timeoutMs = 5000): Promise<Buffer> {
     const deadline = Date.now() + timeoutMs
     let lastProblem = 'no host asked yet'
+    /** Hosts that said they hold no replica of the group. */
+    const without = new Set<number>()
     while (Date.now() < deadline) {
-      const target = this.leaders.get(group) ?? (this.hosts[this.next++ % this.hosts.length] as PeerAddress).id
+      const target = this.leaders.get(group) ?? this.nextHost(without)
       let reply: { result?: Buffer; notLeader?: { leaderId: number } | null }
       try {
         reply = await this.call(target, 'Propose', { group, command: Buffer.from(command) }, deadline)
@@ -40,7 +42,17 @@ export class HostClient {
         const failure = error as grpc.ServiceError
         this.leaders.delete(group)
         if (/^ERR_LEADERSHIP_LOST|^ERR_STOPPED/.test(failure.details ?? '')) throw new RaftLogError('ERR_UNKNOWN_OUTCOME', `Group ${group}: host ${target} failed with the proposal in flight (${failure.details})`)
-        if (/^ERR_NO_GROUP/.test(failure.details ?? '')) throw new RaftLogError('ERR_NO_GROUP', failure.details.replace(/^ERR_NO_GROUP: /, ''))
+        if (/^ERR_NO_GROUP/.test(failure.details ?? '')) {
+          // With groups on R of N hosts, most hosts hold no replica of a given group: ask the others.
+          without.add(target)
+          lastProblem = failure.details
+          // No host has it yet (a group just created, a cluster founding its catalog) or any more: ask again until the deadline.
+          if (without.size >= this.hosts.length) {
+            without.clear()
+            await new Promise((resolve) => setTimeout(resolve, retryPauseMs))
+          }
+          continue
+        }
         lastProblem = `host ${target}: ${failure.details ?? failure.message}`
         await new Promise((resolve) => setTimeout(resolve, retryPauseMs))
         continue
@@ -58,6 +70,7 @@ export class HostClient {
       this.leaders.set(group, target)
       return reply.result ?? Buffer.alloc(0)
     }
+    if (/^ERR_NO_GROUP/.test(lastProblem)) throw new RaftLogError('ERR_NO_GROUP', `${lastProblem.replace(/^ERR_NO_GROUP: /, '')}, nor on any other host, within ${timeoutMs} ms`)
     throw new RaftLogError('ERR_NO_LEADER', `No leader of group ${group} answered within ${timeoutMs} ms (${lastProblem})`)
   }
 
@@ -68,18 +81,29 @@ export class HostClient {
   async read(group: number, query: Uint8Array, timeoutMs = 5000): Promise<Buffer> {
     const deadline = Date.now() + timeoutMs
     let lastProblem = 'no host asked yet'
+    const without = new Set<number>()
     while (Date.now() < deadline) {
-      const target = (this.hosts[this.next++ % this.hosts.length] as PeerAddress).id
+      const target = this.nextHost(without)
       try {
         const reply = await this.call<{ result?: Buffer }>(target, 'Read', { group, query: Buffer.from(query) }, deadline)
         return reply.result ?? Buffer.alloc(0)
       } catch (error) {
         const failure = error as grpc.ServiceError
-        if (failure.code === grpc.status.INVALID_ARGUMENT || /^ERR_NO_GROUP/.test(failure.details ?? '')) throw new RaftLogError((/^(ERR_[A-Z_]+)/.exec(failure.details ?? '')?.[1] ?? 'ERR_BAD_COMMAND'), failure.details.replace(/^ERR_[A-Z_]+: /, ''))
+        if (/^ERR_NO_GROUP/.test(failure.details ?? '')) {
+          without.add(target)
+          lastProblem = failure.details
+          if (without.size >= this.hosts.length) {
+            without.clear()
+            await new Promise((resolve) => setTimeout(resolve, retryPauseMs))
+          }
+          continue
+        }
+        if (failure.code === grpc.status.INVALID_ARGUMENT) throw new RaftLogError((/^(ERR_[A-Z_]+)/.exec(failure.details ?? '')?.[1] ?? 'ERR_BAD_COMMAND'), failure.details.replace(/^ERR_[A-Z_]+: /, ''))
         lastProblem = `host ${target}: ${failure.details ?? failure.message}`
         await new Promise((resolve) => setTimeout(resolve, retryPauseMs))
       }
     }
+    if (/^ERR_NO_GROUP/.test(lastProblem)) throw new RaftLogError('ERR_NO_GROUP', `${lastProblem.replace(/^ERR_NO_GROUP: /, '')}, nor on any other host, within ${timeoutMs} ms`)
     throw new RaftLogError('ERR_NO_LEADER', `No host served a read of group ${group} within ${timeoutMs} ms (${lastProblem})`)
   }
 
@@ -89,9 +113,35 @@ export class HostClient {
     return new Map(reply.leaders.map((leader) => [Number(leader.group), Number(leader.leaderId)]))
   }
 
+  /** What host `id` holds: which host leads each of its groups (0: none known) and how many of them are quiet. */
+  async hostLeadersAt(id: number, timeoutMs = 2000): Promise<{ leaders: Map<number, number>; quietGroups: number }> {
+    const reply = await this.call<{ leaders: { group: number; leaderId: number }[]; quietGroups: number }>(id, 'Leaders', {}, Date.now() + timeoutMs)
+    return { leaders: new Map(reply.leaders.map((leader) => [Number(leader.group), Number(leader.leaderId)])), quietGroups: Number(reply.quietGroups) }
+  }
+
+  /** Asks host `id`, which leads `group`, to hand its leadership to host `to`; resolves with the target. */
+  async transferLeaderAt(id: number, group: number, to: number, timeoutMs = 2000): Promise<number> {
+    try {
+      const reply = await this.call<{ target: number }>(id, 'TransferLeader', { group, to }, Date.now() + timeoutMs)
+      return Number(reply.target)
+    } catch (error) {
+      const details = (error as grpc.ServiceError).details ?? (error as Error).message
+      throw new RaftLogError(/^(ERR_[A-Z_]+)/.exec(details)?.[1] ?? 'ERR_UNAVAILABLE', `Host ${id}: ${details.replace(/^ERR_[A-Z_]+: /, '')}`)
+    }
+  }
+
   close(): void {
     for (const stub of this.stubs.values()) stub.close()
     this.stubs.clear()
+  }
+
+  /** The next host in turn, skipping those in `without` while others are left. */
+  private nextHost(without: ReadonlySet<number>): number {
+    for (let tries = 0; tries < this.hosts.length; tries++) {
+      const id = (this.hosts[this.next++ % this.hosts.length] as PeerAddress).id
+      if (!without.has(id)) return id
+    }
+    return (this.hosts[this.next++ % this.hosts.length] as PeerAddress).id
   }
 
   private call<T>(id: number, method: string, request: unknown, deadline: number): Promise<T> {

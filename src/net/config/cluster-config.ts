@@ -13,6 +13,7 @@ import { clientTlsSettings, peerTlsSettings, type ClientTlsSettings, type PeerTl
 import { defaultMaxKeyBytes, defaultMaxRequestBytes, maxCommandBytes, minRequestBytes } from './request-limits.js'
 import { connectionLimitsSettings, type ConnectionLimits } from './connection-limits.js'
 import { defaultSnapshotStallTimeoutMs } from '../../raft/node/snapshot-inbox.js'
+import { maxCatalogGroups } from '../../host/group-catalog.js'
 
 export { invalid, record } from './config-fields.js'
 
@@ -59,6 +60,13 @@ export interface ClusterConfig {
    * their first leader chose the random part of their ids. '' when not set.
    */
   clusterName: string
+  /**
+   * Many groups per node (RaftHost): the sharded key-value store over groups 1..groups, founded
+   * with them; undefined: one Raft group (RaftNode), as without the setting.
+   */
+  groups?: number
+  /** Replicas per group with `groups` (1 to the number of nodes; default 3, capped at the nodes). */
+  replication?: number
 }
 
 export const defaultClusterSettings = {
@@ -174,7 +182,10 @@ export function loadClusterConfig(path: string, options: { checkFiles?: boolean 
     if (grpcNode !== undefined) throw invalid(path, `nodes[${position}].metrics_port`, `${metricsPort} is node ${grpcNode.nodeId}'s port`)
     if (earlier.some((other) => other.metricsPort === metricsPort && other.ipAddress === node.ipAddress)) throw invalid(path, `nodes[${position}].metrics_port`, `${node.ipAddress}:${metricsPort} is used twice`)
   })
-  const settings = record(root.cluster_settings ?? {}, path, 'cluster_settings', [...Object.keys(defaultClusterSettings), 'connection_limits', 'peer_tls', 'client_tls', 'cluster_name'])
+  const settings = record(root.cluster_settings ?? {}, path, 'cluster_settings', [...Object.keys(defaultClusterSettings), 'connection_limits', 'peer_tls', 'client_tls', 'cluster_name', 'groups', 'replication'])
+  const groups = settings.groups === undefined ? undefined : wholeNumber(settings.groups, path, 'cluster_settings.groups', 1, maxCatalogGroups)
+  if (settings.replication !== undefined && groups === undefined) throw invalid(path, 'cluster_settings.replication', 'needs cluster_settings.groups (replicas per group of a many-group cluster)')
+  const replication = settings.replication === undefined ? undefined : wholeNumber(settings.replication, path, 'cluster_settings.replication', 1, nodes.length)
   const clusterName = settings.cluster_name ?? ''
   if (typeof clusterName !== 'string' || !/^[A-Za-z0-9._-]{0,64}$/.test(clusterName)) {
     throw invalid(path, 'cluster_settings.cluster_name', `must be up to 64 letters, digits, '.', '_' or '-', got ${JSON.stringify(clusterName)}`)
@@ -214,5 +225,7 @@ export function loadClusterConfig(path: string, options: { checkFiles?: boolean 
     ...(peerTls === undefined ? {} : { peerTls }),
     ...(clientTls === undefined ? {} : { clientTls }),
     clusterName,
+    ...(groups === undefined ? {} : { groups }),
+    ...(replication === undefined ? {} : { replication }),
   }
 }

@@ -1,11 +1,16 @@
 // A RaftHost served over gRPC: the groups' replicas of this host over one LogEngine, one stream to
 // each peer host for every group's messages (grpc-host-transport.ts), and RaftHostClient for
-// proposals to any group and for which host leads each. Groups 1..groups each have a replica on
-// every host (replication factor: the number of hosts, for now).
+// proposals to any group and for which host leads each. Which groups exist and where their
+// replicas live is the group catalog's (host/group-catalog.ts): catalogGroup, a replica on every host.
+// The host that leads it first founds it with groups 1..groups, each on `replication` hosts
+// (placement.ts); from then on this host starts and stops its own replicas as catalog entries
+// apply, and the catalog's leader runs the leader balancer (leader-balancer.ts).
 import * as grpc from '@grpc/grpc-js'
 import { RaftLogError } from '../../errors.js'
 import { LogEngine } from '../../engine/log-engine.js'
 import { RaftHost } from '../../host/raft-host.js'
+import { catalogGroup, encodeCatalogCommand, GroupCatalog, maxCatalogGroups, type CatalogChange } from '../../host/group-catalog.js'
+import { replicationFor } from '../../host/placement.js'
 import type { StateMachine } from '../../raft/state-machine.js'
 import { protocol } from '../protocol.js'
 import { GrpcHostTransport } from '../transport/grpc-host-transport.js'
@@ -13,9 +18,14 @@ import type { PeerAddress } from '../transport/grpc-transport.js'
 import { maxGrpcMessageBytes } from '../transport/grpc-transport.js'
 import { serverCredentials } from '../tls/tls-credentials.js'
 import type { NodeTls } from '../tls/tls-files.js'
+import { HostClient } from '../client/host-client.js'
+import { defaultBalanceIntervalMs, LeaderBalancer } from './leader-balancer.js'
 
 /** The host's clock: one tick every this many milliseconds (elections take 10 to 20 ticks). */
 export const defaultHostTickMs = 50
+
+/** How often a host that leads the catalog before it is founded asks to found it (ms). */
+const foundingRetryMs = 200
 
 export interface HostServerOptions {
   nodeId: number
@@ -23,13 +33,21 @@ export interface HostServerOptions {
   hosts: readonly PeerAddress[]
   /** The LogEngine's directory. */
   dir: string
-  /** Groups 1 to `groups`, each with a replica here. */
+  /** Groups 1 to `groups`, created when the cluster's catalog is founded (later starts take the catalog's word). */
   groups: number
-  /** The state machine of this host's replica of `group`. */
+  /** Replicas per group (1 to the number of hosts; default 3, or every host when there are fewer). */
+  replication?: number
+  /** The state machine of this host's replica of `group` (called when the replica starts here). */
   stateMachine(group: number): StateMachine
+  /** This host's replica of `group` was stopped: the group was removed from the catalog. */
+  groupRemoved?(group: number): void
   /** Answers a read `query` of `group` from its state machine, after a ReadIndex (no read service without it). */
   read?(group: number, query: Uint8Array): Uint8Array
   tickMs?: number
+  /** Election timeout range in ticks (RaftHost's default: [10, 20]). */
+  electionTicks?: readonly [number, number]
+  /** Pause between two rounds of the leader balancer (ms); 0: no balancing. */
+  balanceIntervalMs?: number
   tls?: NodeTls
 }
 
@@ -37,6 +55,9 @@ export interface HostServer {
   host: RaftHost
   transport: GrpcHostTransport
   engine: LogEngine
+  /** Which groups exist and where (this host's replica of the catalog group's state machine). */
+  catalog: GroupCatalog
+  balancer: LeaderBalancer
   /** Stops ticking, serving and sending, and closes the engine. */
   stop(): Promise<void>
 }
@@ -44,32 +65,72 @@ export interface HostServer {
 export async function startHostServer(options: HostServerOptions): Promise<HostServer> {
   const self = options.hosts.find((host) => host.id === options.nodeId)
   if (self === undefined) throw new RaftLogError('ERR_BAD_ARGUMENT', `Host ${options.nodeId} is not among the hosts given (${options.hosts.map((host) => host.id).join(', ')})`)
-  if (!Number.isSafeInteger(options.groups) || options.groups < 1) throw new RaftLogError('ERR_BAD_ARGUMENT', `groups must be a whole number from 1, got ${String(options.groups)}`)
+  if (!Number.isSafeInteger(options.groups) || options.groups < 1 || options.groups > maxCatalogGroups) throw new RaftLogError('ERR_BAD_ARGUMENT', `groups must be a whole number from 1 to ${maxCatalogGroups}, got ${String(options.groups)}`, { argument: 'groups' })
+  const ids = options.hosts.map((peer) => peer.id)
+  const replication = replicationFor(ids, options.replication)
   const engine = LogEngine.open(options.dir)
   const transport = new GrpcHostTransport(options.nodeId, options.hosts, options.tls)
-  const host = new RaftHost({ nodeId: options.nodeId, hosts: options.hosts.map((peer) => peer.id), engine, transport })
+  const host = new RaftHost({ nodeId: options.nodeId, hosts: ids, engine, transport, ...(options.electionTicks === undefined ? {} : { electionTicks: options.electionTicks }) })
   transport.onBatch((batch) => host.receive(batch))
-  const ids = options.hosts.map((peer) => peer.id)
-  for (let group = 1; group <= options.groups; group++) host.addGroup(group, ids, options.stateMachine(group))
+  const catalog = new GroupCatalog()
+  /** Groups removed from the catalog whose logs the engine still holds: dropped once the host is idle. */
+  const removedLogs = new Set<number>()
+  catalog.onChange((change: CatalogChange) => {
+    if (change.kind === 'added') {
+      if (change.replicas.includes(options.nodeId) && !host.groups.includes(change.group)) host.addGroup(change.group, change.replicas, options.stateMachine(change.group))
+      return
+    }
+    if (!host.groups.includes(change.group)) return
+    host.dropGroup(change.group)
+    removedLogs.add(change.group)
+    options.groupRemoved?.(change.group)
+  })
+  host.addGroup(catalogGroup, ids, catalog)
+  // The balancer's calls to the other hosts: with peer TLS, under this host's certificate, trusting
+  // the cluster CA (it asks who leads what and for transfers, which any holder of the CA may).
+  const peers = new HostClient(options.hosts, options.tls === undefined ? grpc.credentials.createInsecure() : grpc.credentials.createSsl(options.tls.peerCa, options.tls.key, options.tls.cert))
+  const balancer = new LeaderBalancer(host, ids, catalog, peers, options.balanceIntervalMs || defaultBalanceIntervalMs)
+  if (options.balanceIntervalMs !== 0) balancer.start()
 
   const server = new grpc.Server({ 'grpc.max_receive_message_length': maxGrpcMessageBytes, 'grpc.max_send_message_length': maxGrpcMessageBytes })
   const hostsService = transport.service()
   server.addService(hostsService.definition, hostsService.implementation)
-  server.addService(protocol.RaftHostClient.service, clientService(host, options.hosts, options.read))
+  server.addService(protocol.RaftHostClient.service, clientService(host, options.hosts, catalog, options.read))
   try {
     await new Promise<number>((resolve, reject) => server.bindAsync(self.address, serverCredentials(options.tls), (error, port) => (error === null ? resolve(port) : reject(error))))
   } catch (error) {
+    balancer.stop()
+    peers.close()
     transport.close()
     engine.close()
     throw new RaftLogError('ERR_BIND', `Failed to bind to ${self.address} - ${(error as Error).message}`)
   }
-  const clock = setInterval(() => host.tick(), options.tickMs ?? defaultHostTickMs)
+  const clock = setInterval(() => {
+    // A removed group's log goes once no turn is under way that may still write or read it (before
+    // the tick, which queues the heartbeats a turn sends).
+    if (removedLogs.size > 0 && host.idle) {
+      for (const group of removedLogs) if (engine.hasGroup(group) && !host.groups.includes(group)) engine.removeGroup(group)
+      removedLogs.clear()
+    }
+    host.tick()
+  }, options.tickMs ?? defaultHostTickMs)
+  const founding = setInterval(() => {
+    if (catalog.founded) return clearInterval(founding)
+    // Every host asks while it leads the catalog; the catalog takes the first and ignores the rest.
+    if (host.leaderOf(catalogGroup) !== options.nodeId) return
+    host.propose(catalogGroup, encodeCatalogCommand({ op: 'init', hosts: ids, groups: options.groups, replication })).catch(() => {})
+  }, foundingRetryMs)
   return {
     host,
     transport,
     engine,
+    catalog,
+    balancer,
     stop: async () => {
       clearInterval(clock)
+      clearInterval(founding)
+      balancer.stop()
+      peers.close()
       host.stop()
       transport.close()
       // Peers' streams stay open for as long as they live: end them rather than wait for them.
@@ -79,18 +140,20 @@ export async function startHostServer(options: HostServerOptions): Promise<HostS
   }
 }
 
-function clientService(host: RaftHost, hosts: readonly PeerAddress[], read: HostServerOptions['read']): grpc.UntypedServiceImplementation {
+function clientService(host: RaftHost, hosts: readonly PeerAddress[], catalog: GroupCatalog, read: HostServerOptions['read']): grpc.UntypedServiceImplementation {
   const addressOf = (id: number): string => hosts.find((peer) => peer.id === id)?.address ?? ''
+  // A read of the catalog group answers the catalog (CatalogView as JSON), whatever the query.
+  const answer = (group: number, query: Uint8Array): Uint8Array => (group === catalogGroup ? Buffer.from(JSON.stringify(catalog.view())) : (read as NonNullable<typeof read>)(group, query))
   return {
     Read: (call: grpc.ServerUnaryCall<{ group: number; query: Buffer }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
       const group = Number(call.request.group)
-      if (read === undefined) return callback({ code: grpc.status.UNIMPLEMENTED, details: 'ERR_BAD_COMMAND: this host serves no reads' })
+      if (read === undefined && group !== catalogGroup) return callback({ code: grpc.status.UNIMPLEMENTED, details: 'ERR_BAD_COMMAND: this host serves no reads' })
       if (!host.groups.includes(group)) return callback({ code: grpc.status.NOT_FOUND, details: `ERR_NO_GROUP: Group ${group} has no replica on this host` })
       host.read(group).then(
         () => {
           let result: Uint8Array
           try {
-            result = read(group, call.request.query)
+            result = answer(group, call.request.query)
           } catch (error) {
             return callback({ code: grpc.status.INVALID_ARGUMENT, details: `${(error as RaftLogError).code ?? 'ERR_BAD_COMMAND'}: ${(error as Error).message}` })
           }
@@ -111,7 +174,15 @@ function clientService(host: RaftHost, hosts: readonly PeerAddress[], read: Host
       )
     },
     Leaders: (_call: unknown, callback: grpc.sendUnaryData<unknown>) => {
-      callback(null, { leaders: host.groups.map((group) => ({ group, leaderId: host.leaderOf(group) })) })
+      callback(null, { leaders: host.groups.map((group) => ({ group, leaderId: host.leaderOf(group) })), quietGroups: host.quietGroups })
+    },
+    TransferLeader: (call: grpc.ServerUnaryCall<{ group: number; to: number }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+      try {
+        callback(null, { target: host.transferLeader(Number(call.request.group), Number(call.request.to)) })
+      } catch (error) {
+        if (!(error instanceof RaftLogError)) throw error
+        callback({ code: error.code === 'ERR_NO_GROUP' ? grpc.status.NOT_FOUND : grpc.status.FAILED_PRECONDITION, details: `${error.code}: ${error.message}` })
+      }
     },
   }
 }

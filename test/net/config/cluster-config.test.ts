@@ -95,6 +95,14 @@ describe('loadClusterConfig', () => {
     expect(config.nodes.map((node) => node.metricsPort)).toEqual([9101, undefined])
   })
 
+  it('takes groups and replication for a many-group cluster, and none by default', () => {
+    expect(loadClusterConfig(configFile(threeNodes))).not.toHaveProperty('groups')
+    expect(loadClusterConfig(configFile(`${threeNodes}cluster_settings:\n  groups: 64\n  replication: 2\n`))).toMatchObject({ groups: 64, replication: 2 })
+    expect(problem(`${threeNodes}cluster_settings:\n  groups: 0\n`)).toMatchObject({ code: 'ERR_CONFIG', field: 'cluster_settings.groups', message: expect.stringContaining('cluster_settings.groups must be a whole number from 1 to 100000, got 0') })
+    expect(problem(`${threeNodes}cluster_settings:\n  groups: 8\n  replication: 4\n`)).toMatchObject({ field: 'cluster_settings.replication', message: expect.stringContaining('from 1 to 3, got 4') })
+    expect(problem(`${threeNodes}cluster_settings:\n  replication: 2\n`)).toMatchObject({ field: 'cluster_settings.replication', message: expect.stringContaining('needs cluster_settings.groups') })
+  })
+
   it('names a missing file exactly as the reference design does', () => {
     expect(() => loadClusterConfig('missing_config.yaml')).toThrow(/^Configuration file not found: missing_config\.yaml$/)
   })

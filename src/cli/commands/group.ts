@@ -1,0 +1,100 @@
+import { parseArgs } from 'node:util'
+import { UsageError, type Command } from '../command.js'
+import { timeoutFrom } from '../endpoints.js'
+import { adminFrom } from '../host-admin.js'
+import { wholeNumberOption } from '../whole-number-option.js'
+import { RaftLogError } from '../../errors.js'
+import type { GroupAdmin } from '../../net/client/group-admin.js'
+
+const help = `Usage: raftlog group list   [--config FILE] [--timeout MS] [--json]
+       raftlog group create [--replication R | --replicas ID,ID,...] [--config FILE] [--timeout MS] [--json]
+       raftlog group remove GROUP [--config FILE] [--timeout MS] [--json]
+       raftlog group move GROUP --from ID --to ID   (not built yet)
+
+The groups of a many-group cluster (raftlog cluster --groups N, or cluster_settings.groups).
+Which groups exist and where their replicas live is the cluster's group catalog, a Raft group
+with a replica on every node: a change is an entry in its log, applied by every node in the same
+order, each starting or stopping its own replicas as it applies.
+
+  list     every group: its id, the nodes with a replica of it, the node that leads it (0 or
+           "none" while it elects) and whether it holds a shard of the key-value store (groups
+           1 to N). --json: an array of { group, replicas, leaderId, shard }.
+  create   a new group, on R nodes placed so that every node holds about as many replicas as
+           any other (--replication R, default 3 or every node when there are fewer), or on the
+           nodes --replicas names. Prints its id, which is never reused. --json: { group, replicas }.
+           A new group is not a shard of the key-value store: it is a Raft group of its own, for
+           proposals through HostClient (the key space keeps its N groups).
+  remove   stops every replica of GROUP and drops its log. The key-value store's shards (groups
+           1 to N) cannot be removed: ERR_GROUP_IS_SHARD. --json: { group, removed: true }.
+  move     moving a replica to another node (a membership change of the group: learner,
+           catch up, promote, remove) is not built yet: it says so and changes nothing.
+
+A create or remove whose answer is lost (a node stopped meanwhile) may or may not have been
+applied: look with raftlog group list before asking again.
+
+Options:
+  -c, --config FILE        the cluster configuration (default: cluster_config.yaml)
+  --replication R          create: replicas of the new group, 1 to the number of nodes
+  --replicas ID,ID,...     create: the node ids to put the new group on (instead of --replication)
+  --timeout MS             how long to wait for the cluster (default 5000)
+  --json                   print JSON
+  -h, --help               show this help
+
+Examples:
+  raftlog group list
+  raftlog group create --replication 3
+  raftlog group remove 9`
+
+const actions = ['list', 'create', 'remove', 'move']
+
+export const groupCommand: Command = {
+  name: 'group',
+  summary: 'List, create and remove the groups of a many-group cluster (raftlog cluster --groups N)',
+  help,
+  async run(args) {
+    const { values, positionals } = parseArgs({
+      args,
+      options: { config: { type: 'string', short: 'c' }, timeout: { type: 'string' }, json: { type: 'boolean' }, replication: { type: 'string' }, replicas: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' } },
+      allowPositionals: true,
+      strict: true,
+    })
+    const [action, ...rest] = positionals
+    if (action === undefined) throw new UsageError(`group needs an action: ${actions.join(', ')}`)
+    if (!actions.includes(action)) throw new UsageError(`unknown group action '${action}' (actions: ${actions.join(', ')})`)
+    const wanted = action === 'remove' || action === 'move' ? 1 : 0
+    if (rest.length !== wanted) throw new UsageError(wanted === 1 ? `group ${action} needs GROUP, the group's id (one), got ${rest.length === 0 ? 'none' : `'${rest.join(' ')}'`}` : `group ${action} takes no argument, got '${rest.join(' ')}'`)
+    if (action !== 'create' && (values.replication !== undefined || values.replicas !== undefined)) throw new UsageError(`--replication and --replicas are for group create, not group ${action}`)
+    if (values.replication !== undefined && values.replicas !== undefined) throw new UsageError('give --replication or --replicas, not both')
+    const group = rest[0] === undefined ? undefined : wholeNumberOption(rest[0], 'GROUP', 1)
+    if (action === 'move') throw new RaftLogError('ERR_UNSUPPORTED', `raftlog group move is not built yet: moving group ${group}'s replica needs the group's own membership change (learner, catch up, promote, remove); nothing was changed`)
+    const replication = values.replication === undefined ? undefined : wholeNumberOption(values.replication, '--replication', 1)
+    const replicas = values.replicas === undefined ? undefined : replicasFrom(values.replicas)
+    const admin = adminFrom(values, timeoutFrom(values.timeout))
+    try {
+      if (action === 'list') return await list(admin, values.json === true)
+      if (action === 'create') {
+        const created = await admin.create({ ...(replication === undefined ? {} : { replication }), ...(replicas === undefined ? {} : { replicas }) })
+        console.log(values.json === true ? JSON.stringify(created) : `created group ${created.group} on nodes ${created.replicas.join(', ')}`)
+        return 0
+      }
+      await admin.remove(group as number)
+      console.log(values.json === true ? JSON.stringify({ group, removed: true }) : `removed group ${group}`)
+      return 0
+    } finally {
+      admin.close()
+    }
+  },
+}
+
+async function list(admin: GroupAdmin, json: boolean): Promise<number> {
+  const groups = await admin.list()
+  if (json) console.log(JSON.stringify(groups, null, 2))
+  else for (const g of groups) console.log(`group ${g.group}: replicas on nodes ${g.replicas.join(', ')}, leader ${g.leaderId === 0 ? 'none' : `node ${g.leaderId}`}${g.shard ? ', a key-value shard' : ''}`)
+  return 0
+}
+
+function replicasFrom(text: string): number[] {
+  const ids = text.split(',').map((part) => part.trim())
+  if (ids.some((id) => !/^\d+$/.test(id) || Number(id) < 1)) throw new UsageError(`--replicas must be node ids separated by commas (1,2,3), got '${text}'`)
+  return ids.map(Number)
+}

@@ -1,0 +1,65 @@
+// `raftlog node` for a many-group cluster (--groups, or cluster_settings.groups): starts the
+// sharded key-value host and says what it does, in the same events as a one-group node (`serving`
+// is what raftlog cluster waits for), until Ctrl-C, SIGTERM or the end of raftlog cluster.
+import type { ClusterConfig } from '../net/config/cluster-config.js'
+import { hostDirectory, startShardedKvNode } from '../kv/sharded/sharded-kv-node.js'
+import { catalogGroup } from '../host/group-catalog.js'
+import type { Logger } from '../observe/logger.js'
+import type { HostMetricsServer } from '../observe/host-metrics-server.js'
+import { onParentGone } from './parent-pipe.js'
+
+/** How often the node says which groups it leads, when that changed (ms). */
+const leadersReportMs = 2000
+
+export async function runHostNode(cluster: ClusterConfig, nodeId: number, settings: { groups: number; replication?: number }, logger: Logger): Promise<number> {
+  const log = logger.info
+  const address = cluster.nodes.find((node) => node.nodeId === nodeId)?.address
+  log('starting', `starting node ${nodeId} at ${address} with many groups: ${settings.groups} key-value groups at founding, ${settings.replication ?? cluster.replication ?? 'up to 3'} replicas each; engine in ${hostDirectory(cluster, nodeId)}`, { address, groups: settings.groups })
+  // prom-client is loaded only for a node that serves metrics.
+  const listed = cluster.nodes.find((node) => node.nodeId === nodeId)
+  const server = await startShardedKvNode(cluster, nodeId, settings)
+  let metrics: HostMetricsServer | undefined
+  try {
+    if (listed?.metricsPort !== undefined) metrics = await (await import('../observe/host-metrics-server.js')).HostMetricsServer.listen(listed.ipAddress, listed.metricsPort, server.host)
+  } catch (error) {
+    await server.stop()
+    throw error
+  }
+  log('serving', `serving Raft and clients at ${address}${metrics === undefined ? '' : `; metrics at ${metrics.url}/metrics`}`, { address, metricsUrl: metrics?.url })
+  let reported = ''
+  const report = setInterval(() => {
+    const data = server.host.groups.filter((group) => group !== catalogGroup)
+    const leading = data.filter((group) => server.host.leaderOf(group) === nodeId).length
+    const line = `${data.length} groups here, leading ${leading}${server.host.leaderOf(catalogGroup) === nodeId ? ', and the catalog' : ''}`
+    if (line === reported) return
+    reported = line
+    log('groups', line, { groups: data.length, leading })
+  }, leadersReportMs)
+  let finish: (status: number) => void = () => {}
+  const finished = new Promise<number>((resolve) => (finish = resolve))
+  let stopping = false
+  const stop = (reason: string): void => {
+    if (stopping) return
+    stopping = true
+    clearInterval(report)
+    log('stopping', `stopping on ${reason}`)
+    Promise.all([server.stop(), metrics?.close()]).then(
+      () => finish(server.host.failure === undefined ? 0 : 1),
+      (error: Error) => {
+        logger.error('error', `could not stop cleanly: ${error.message}`)
+        finish(1)
+      },
+    )
+  }
+  const onSigint = (): void => stop('SIGINT')
+  const onSigterm = (): void => stop('SIGTERM')
+  process.on('SIGINT', onSigint)
+  process.on('SIGTERM', onSigterm)
+  const releaseStdin = onParentGone(() => stop('the end of raftlog cluster'))
+  const status = await finished
+  process.removeListener('SIGINT', onSigint)
+  process.removeListener('SIGTERM', onSigterm)
+  releaseStdin()
+  log('stopped', `node ${nodeId} stopped`)
+  return status
+}

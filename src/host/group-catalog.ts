@@ -1,0 +1,173 @@
+// The group catalog: which groups exist and on which hosts their replicas live, agreed on by every
+// host because it is itself a Raft group (catalogGroup, a replica on every host) whose state machine is
+// this class. Creating or removing a group is an entry in its log; each host starts or stops its
+// own replicas as the entries apply (host-server.ts listens), so a host that was down catches up
+// by replaying the catalog like any other log. Chosen over a catalog in the YAML file (which would
+// need every host restarted to change) and over a catalog on one host (which would be a single
+// point of failure); it is what CockroachDB's meta ranges and TiKV's PD keep for the same reason,
+// reduced to a map small enough to replay.
+//
+// Placement is computed when an entry applies, from the catalog's own state (placement.ts, pure),
+// so every host computes the same replicas without them being chosen by whoever proposed.
+// Group ids are never reused: a removed group's id is not handed out again, so a host that missed
+// the removal never mistakes a new group for the old one's leftovers.
+import { RaftLogError } from '../errors.js'
+import type { LogEntry } from '../storage/log-entry.js'
+import type { StateMachine } from '../raft/state-machine.js'
+import { placeGroup, placeGroups, replicationFor } from './placement.js'
+
+/**
+ * The catalog's own group id: every host has a replica of it. The last id the engine and the wire
+ * take, not 0: on the wire (proto3) a group of 0 is not sent at all, so a message that lost its
+ * group field reads as group 0, and the host transport drops group 0 for that reason.
+ */
+export const catalogGroup = 2 ** 52 - 1
+
+/** Groups the catalog holds at most (each costs every host of it a replica). */
+export const maxCatalogGroups = 100_000
+
+/** Answers to changes kept by request id, the oldest forgotten first: a change sent again after a lost answer gets its first answer. */
+export const maxRememberedRequests = 1024
+
+export type CatalogCommand =
+  /** Founds the catalog: groups 1..groups, the key space's shards. Ignored once founded (every host's leader may ask). */
+  | { op: 'init'; hosts: number[]; groups: number; replication: number }
+  /**
+   * A new group; its replicas are `replicas` or placed by placement.ts. `request`: the caller's id
+   * for this change (any unique string): sent again, it is answered as the first time, not done twice.
+   */
+  | { op: 'create'; replication?: number; replicas?: number[]; request?: string }
+  | { op: 'remove'; group: number; request?: string }
+// A replica move (raftlog group move) belongs here as { op: 'move', group, from, to }, recorded
+// once the group's own membership change has finished; it is built on the host-move branch.
+
+export type CatalogResult = { ok: true; group?: number; replicas?: number[] } | { ok: false; code: string; message: string }
+
+export interface CatalogView {
+  /** Hosts of the cluster, as founded. */
+  hosts: number[]
+  /** Groups 1..shards hold the sharded key space (shard-of.ts): they cannot be removed. */
+  shards: number
+  groups: { group: number; replicas: number[] }[]
+}
+
+export type CatalogChange = { kind: 'added'; group: number; replicas: number[] } | { kind: 'removed'; group: number }
+
+export function encodeCatalogCommand(command: CatalogCommand): Uint8Array {
+  return Buffer.from(JSON.stringify(command))
+}
+
+export function decodeCatalogResult(bytes: Uint8Array): CatalogResult {
+  return JSON.parse(Buffer.from(bytes).toString()) as CatalogResult
+}
+
+export class GroupCatalog implements StateMachine {
+  private hosts: number[] = []
+  private shards = 0
+  private readonly groups = new Map<number, number[]>()
+  private nextGroup = 1
+  /** The answers to the last changes that named a request id (HostClient has no sessions: it may send a change twice). */
+  private readonly answered = new Map<string, CatalogResult>()
+  private readonly listeners: ((change: CatalogChange) => void)[] = []
+
+  /** Whether the catalog has been founded (its first init applied). */
+  get founded(): boolean {
+    return this.hosts.length > 0
+  }
+
+  /** Calls `listener` for every group added or removed from now on, as entries apply. */
+  onChange(listener: (change: CatalogChange) => void): void {
+    this.listeners.push(listener)
+  }
+
+  replicasOf(group: number): number[] | undefined {
+    return this.groups.get(group)
+  }
+
+  view(): CatalogView {
+    const groups = [...this.groups].sort(([a], [b]) => a - b).map(([group, replicas]) => ({ group, replicas: [...replicas] }))
+    return { hosts: [...this.hosts], shards: this.shards, groups }
+  }
+
+  apply(entry: LogEntry): Uint8Array {
+    let command: CatalogCommand
+    try {
+      command = JSON.parse(Buffer.from(entry.data).toString()) as CatalogCommand
+    } catch {
+      return encodeResult({ ok: false, code: 'ERR_BAD_COMMAND', message: `Catalog entry ${entry.index} is not a catalog command` })
+    }
+    const request = 'request' in command && typeof command.request === 'string' ? command.request : undefined
+    const earlier = request === undefined ? undefined : this.answered.get(request)
+    if (earlier !== undefined) return encodeResult(earlier)
+    let result: CatalogResult
+    try {
+      result = this.run(command)
+    } catch (error) {
+      // A refusal is the same on every host (it depends on the catalog only): an answer, not a failure.
+      if (!(error instanceof RaftLogError)) throw error
+      result = { ok: false, code: error.code, message: error.message }
+    }
+    if (request !== undefined) this.remember(request, result)
+    return encodeResult(result)
+  }
+
+  private remember(request: string, result: CatalogResult): void {
+    this.answered.set(request, result)
+    if (this.answered.size > maxRememberedRequests) this.answered.delete(this.answered.keys().next().value as string)
+  }
+
+  private run(command: CatalogCommand): CatalogResult {
+    if (command.op === 'init') return this.init(command)
+    if (!this.founded) throw new RaftLogError('ERR_NO_GROUP', 'The group catalog is not founded yet (the cluster is starting): ask again')
+    if (command.op === 'create') return this.create(command)
+    if (command.op === 'remove') return this.remove(command.group)
+    throw new RaftLogError('ERR_BAD_COMMAND', `Unknown catalog operation ${JSON.stringify((command as { op: unknown }).op)}`)
+  }
+
+  private init(command: Extract<CatalogCommand, { op: 'init' }>): CatalogResult {
+    if (this.founded) return { ok: true }
+    // Checked here, not only where it was proposed: an entry anyone could propose is applied on every host.
+    if (!Array.isArray(command.hosts) || command.hosts.length === 0 || !command.hosts.every((host) => Number.isSafeInteger(host) && host >= 1)) throw new RaftLogError('ERR_BAD_ARGUMENT', 'The catalog\'s founding names no hosts, or one that is not a node id', { argument: 'hosts' })
+    if (!Number.isSafeInteger(command.groups) || command.groups < 1 || command.groups > maxCatalogGroups) throw new RaftLogError('ERR_BAD_ARGUMENT', `groups must be a whole number from 1 to ${maxCatalogGroups}, got ${String(command.groups)}`, { argument: 'groups' })
+    const replication = replicationFor(command.hosts, command.replication)
+    this.hosts = [...command.hosts].sort((a, b) => a - b)
+    this.shards = command.groups
+    for (const [group, replicas] of placeGroups(this.hosts, command.groups, replication)) this.add(group, replicas)
+    return { ok: true }
+  }
+
+  private create(command: Extract<CatalogCommand, { op: 'create' }>): CatalogResult {
+    if (this.groups.size >= maxCatalogGroups) throw new RaftLogError('ERR_BAD_ARGUMENT', `The catalog holds ${maxCatalogGroups} groups, its most: remove one first`)
+    const group = this.nextGroup
+    if (group >= catalogGroup) throw new RaftLogError('ERR_BAD_ARGUMENT', 'Every group id has been handed out')
+    let replicas: number[]
+    if (command.replicas !== undefined) {
+      replicas = [...new Set(command.replicas)].sort((a, b) => a - b)
+      const stranger = replicas.find((host) => !this.hosts.includes(host))
+      if (stranger !== undefined) throw new RaftLogError('ERR_BAD_ARGUMENT', `--replicas names host ${stranger}, which is not a host of the cluster (${this.hosts.join(', ')})`, { argument: 'replicas' })
+      if (replicas.length === 0) throw new RaftLogError('ERR_BAD_ARGUMENT', '--replicas names no host', { argument: 'replicas' })
+    } else {
+      replicas = placeGroup(group, this.hosts, this.groups.values(), replicationFor(this.hosts, command.replication))
+    }
+    this.add(group, replicas)
+    return { ok: true, group, replicas }
+  }
+
+  private remove(group: number): CatalogResult {
+    if (!this.groups.has(group)) throw new RaftLogError('ERR_NO_GROUP', `Group ${group} is not in the catalog (groups: ${[...this.groups.keys()].join(', ') || 'none'})`, { argument: 'group' })
+    if (group <= this.shards) throw new RaftLogError('ERR_GROUP_IS_SHARD', `Group ${group} holds a shard of the key-value store (groups 1 to ${this.shards}): removing it would lose its keys`, { argument: 'group' })
+    this.groups.delete(group)
+    for (const listener of this.listeners) listener({ kind: 'removed', group })
+    return { ok: true, group }
+  }
+
+  private add(group: number, replicas: number[]): void {
+    this.groups.set(group, replicas)
+    this.nextGroup = Math.max(this.nextGroup, group + 1)
+    for (const listener of this.listeners) listener({ kind: 'added', group, replicas: [...replicas] })
+  }
+}
+
+function encodeResult(result: CatalogResult): Uint8Array {
+  return Buffer.from(JSON.stringify(result))
+}

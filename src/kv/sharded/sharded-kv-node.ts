@@ -1,0 +1,44 @@
+// A node of a many-group cluster from the cluster's configuration file: the sharded key-value host
+// (sharded-kv-host.ts) on the node's address, its LogEngine in <log_directory>/host_<id>/ (apart
+// from a one-group node's node_<id>/, whose files are of another format), groups and replication
+// from the file's cluster_settings or the command line.
+import { join } from 'node:path'
+import { RaftLogError } from '../../errors.js'
+import { nodeNotFound, type ClusterConfig } from '../../net/config/cluster-config.js'
+import { startShardedKvHost, type ShardedKvHost } from './sharded-kv-host.js'
+
+/** The hosts of a cluster as RaftHost clients and servers name them. */
+export function hostsOf(cluster: ClusterConfig): { id: number; address: string }[] {
+  return cluster.nodes.map((node) => ({ id: node.nodeId, address: node.address }))
+}
+
+/**
+ * The file's timing as a host's clock: one tick per heartbeat_interval, the election timeout range
+ * in whole ticks (at least 2 apart, so that the randomness still ends split votes).
+ */
+export function hostTiming(cluster: ClusterConfig): { tickMs: number; electionTicks: [number, number] } {
+  const tickMs = cluster.heartbeatInterval
+  const min = Math.max(2, Math.round(cluster.electionTimeout[0] / tickMs))
+  return { tickMs, electionTicks: [min, Math.max(min + 2, Math.round(cluster.electionTimeout[1] / tickMs))] }
+}
+
+/** Where node `nodeId` of a many-group cluster keeps its engine. */
+export function hostDirectory(cluster: ClusterConfig, nodeId: number): string {
+  return join(cluster.logDirectory, `host_${nodeId}`)
+}
+
+export async function startShardedKvNode(cluster: ClusterConfig, nodeId: number, settings: { groups: number; replication?: number; balanceIntervalMs?: number }): Promise<ShardedKvHost> {
+  if (!cluster.nodes.some((node) => node.nodeId === nodeId)) throw nodeNotFound(cluster, nodeId)
+  // Said rather than ignored: a cluster the file says speaks TLS must not run in plaintext.
+  if (cluster.peerTls !== undefined) throw new RaftLogError('ERR_CONFIG', `Many groups per node (groups) do not run with cluster_settings.peer_tls yet (${cluster.path}): remove one of them`, { file: cluster.path, field: 'cluster_settings.peer_tls' })
+  const replication = settings.replication ?? cluster.replication
+  return startShardedKvHost({
+    ...hostTiming(cluster),
+    nodeId,
+    hosts: hostsOf(cluster),
+    dir: hostDirectory(cluster, nodeId),
+    groups: settings.groups,
+    ...(replication === undefined ? {} : { replication }),
+    ...(settings.balanceIntervalMs === undefined ? {} : { balanceIntervalMs: settings.balanceIntervalMs }),
+  })
+}

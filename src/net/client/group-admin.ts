@@ -1,0 +1,104 @@
+// The operator's side of a many-group cluster (raftlog group, raftlog status, raftlog kv there):
+// the group catalog read and changed through its Raft group, and each host's count of the groups
+// it holds and leads. A catalog change is a proposal to the catalog group, so it is applied on
+// every host in the same order; its answer (the new group and its replicas, or why not) comes
+// back from the catalog's state machine.
+import { randomUUID } from 'node:crypto'
+import * as grpc from '@grpc/grpc-js'
+import { RaftLogError } from '../../errors.js'
+import { catalogGroup, decodeCatalogResult, encodeCatalogCommand, type CatalogCommand, type CatalogView } from '../../host/group-catalog.js'
+import { HostClient } from './host-client.js'
+import type { PeerAddress } from '../transport/grpc-transport.js'
+
+export interface GroupInfo {
+  group: number
+  replicas: number[]
+  /** The host that leads it, as that host says (0: none found). */
+  leaderId: number
+  /** Whether it holds a shard of the sharded key-value store (it cannot be removed). */
+  shard: boolean
+}
+
+export interface HostGroupStatus {
+  id: number
+  address: string
+  reachable: boolean
+  /** Replicas on this host, the catalog's own excepted. */
+  groups?: number
+  /** Of those, the groups this host leads. */
+  leading?: number
+  /** Replicas here that are quiet (no ticks, no heartbeats), the catalog's counted. */
+  quiet?: number
+  /** Whether this host leads the catalog (and so runs the leader balancer). */
+  catalogLeader?: boolean
+  error?: string
+}
+
+export class GroupAdmin {
+  private readonly client: HostClient
+
+  constructor(
+    private readonly hosts: readonly PeerAddress[],
+    private readonly timeoutMs = 5000,
+    credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
+  ) {
+    this.client = new HostClient(hosts, credentials)
+  }
+
+  /** The catalog, read linearizably (a ReadIndex of the catalog group). */
+  async catalog(): Promise<CatalogView> {
+    const view = JSON.parse((await this.client.read(catalogGroup, new Uint8Array(0), this.timeoutMs)).toString()) as CatalogView
+    if (view.hosts.length === 0) throw new RaftLogError('ERR_NO_GROUP', 'The group catalog is not founded yet (the cluster is starting): ask again')
+    return view
+  }
+
+  /** Every group of the catalog with its replicas and its leader, by group id. */
+  async list(): Promise<GroupInfo[]> {
+    const view = await this.catalog()
+    const leaders = new Map<number, number>()
+    for (const status of await this.hostLeaders()) for (const [group, leader] of status.leaders) if (leader === status.id) leaders.set(group, leader)
+    return view.groups.map(({ group, replicas }) => ({ group, replicas, leaderId: leaders.get(group) ?? 0, shard: group <= view.shards }))
+  }
+
+  /** Creates a group on `replicas` (host ids), or on `replication` hosts placed evenly; resolves with its id and replicas. */
+  async create(options: { replication?: number; replicas?: number[] } = {}): Promise<{ group: number; replicas: number[] }> {
+    const result = await this.change({ op: 'create', ...options })
+    return { group: result.group as number, replicas: result.replicas as number[] }
+  }
+
+  /** Removes group `group` from the catalog: every host stops its replica and drops its log. */
+  async remove(group: number): Promise<void> {
+    await this.change({ op: 'remove', group })
+  }
+
+  /** Each host's counts of the groups it holds, leads and has quiet. */
+  async hostStatuses(): Promise<HostGroupStatus[]> {
+    return (await this.hostLeaders()).map(({ id, address, leaders, quietGroups, error }) => {
+      if (error !== undefined) return { id, address, reachable: false, error }
+      const data = [...leaders].filter(([group]) => group !== catalogGroup)
+      return { id, address, reachable: true, groups: data.length, leading: data.filter(([, leader]) => leader === id).length, quiet: quietGroups, catalogLeader: leaders.get(catalogGroup) === id }
+    })
+  }
+
+  close(): void {
+    this.client.close()
+  }
+
+  private async hostLeaders(): Promise<{ id: number; address: string; leaders: Map<number, number>; quietGroups: number; error?: string }[]> {
+    return Promise.all(
+      this.hosts.map(({ id, address }) =>
+        this.client.hostLeadersAt(id, Math.min(this.timeoutMs, 2000)).then(
+          ({ leaders, quietGroups }) => ({ id, address, leaders, quietGroups }),
+          (error: grpc.ServiceError) => ({ id, address, leaders: new Map<number, number>(), quietGroups: 0, error: error.details || error.message }),
+        ),
+      ),
+    )
+  }
+
+  private async change(command: Exclude<CatalogCommand, { op: 'init' }>): Promise<{ group?: number; replicas?: number[] }> {
+    // HostClient sends a proposal again when an answer is lost: the request id makes that harmless.
+    const result = decodeCatalogResult(await this.client.propose(catalogGroup, encodeCatalogCommand({ ...command, request: randomUUID() }), this.timeoutMs))
+    if (!result.ok) throw new RaftLogError(result.code, result.message)
+    return result
+  }
+}

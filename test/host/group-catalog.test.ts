@@ -1,0 +1,77 @@
+// The group catalog's state machine (group-catalog.ts), in memory: founded once whatever the
+// number of hosts that ask, groups created where placement says, ids never reused, shards kept.
+import { describe, expect, it } from 'vitest'
+import { decodeCatalogResult, encodeCatalogCommand, GroupCatalog, type CatalogChange, type CatalogCommand } from '../../src/host/group-catalog.js'
+import { EntryType } from '../../src/storage/log-entry.js'
+
+let index = 0
+function apply(catalog: GroupCatalog, command: CatalogCommand | string) {
+  const data = typeof command === 'string' ? Buffer.from(command) : encodeCatalogCommand(command)
+  return decodeCatalogResult(catalog.apply({ index: ++index, term: 1, type: EntryType.Normal, data }))
+}
+
+describe('GroupCatalog', () => {
+  it('is founded by the first init only: a second (another host\'s leader asking too) changes nothing', () => {
+    const catalog = new GroupCatalog()
+    const changes: CatalogChange[] = []
+    catalog.onChange((change) => changes.push(change))
+    expect(catalog.founded).toBe(false)
+    expect(apply(catalog, { op: 'init', hosts: [1, 2, 3, 4], groups: 8, replication: 3 })).toEqual({ ok: true })
+    expect(apply(catalog, { op: 'init', hosts: [1, 2], groups: 2, replication: 1 })).toEqual({ ok: true })
+    const view = catalog.view()
+    expect(view).toMatchObject({ hosts: [1, 2, 3, 4], shards: 8 })
+    expect(view.groups.map((g) => g.group)).toEqual([1, 2, 3, 4, 5, 6, 7, 8])
+    for (const { replicas } of view.groups) expect(replicas).toHaveLength(3)
+    expect(changes).toHaveLength(8)
+    expect(changes.every((change) => change.kind === 'added')).toBe(true)
+  })
+
+  it('creates groups on the least loaded hosts, with the next id, and never hands a removed id out again', () => {
+    const catalog = new GroupCatalog()
+    apply(catalog, { op: 'init', hosts: [1, 2, 3, 4], groups: 2, replication: 2 })
+    const created = apply(catalog, { op: 'create' })
+    expect(created).toMatchObject({ ok: true, group: 3 })
+    // Groups 1 and 2 filled two hosts; R defaults to 3 of 4.
+    expect((created as { replicas: number[] }).replicas).toHaveLength(3)
+    expect(apply(catalog, { op: 'create', replicas: [4, 2] })).toEqual({ ok: true, group: 4, replicas: [2, 4] })
+    expect(apply(catalog, { op: 'remove', group: 4 })).toEqual({ ok: true, group: 4 })
+    expect(apply(catalog, { op: 'create', replication: 1 })).toMatchObject({ ok: true, group: 5 })
+    expect(catalog.view().groups.map((g) => g.group)).toEqual([1, 2, 3, 5])
+  })
+
+  it('refuses, the same way on every host, what it cannot do', () => {
+    const catalog = new GroupCatalog()
+    expect(apply(catalog, { op: 'create' })).toMatchObject({ ok: false, code: 'ERR_NO_GROUP', message: expect.stringContaining('not founded yet') })
+    expect(apply(catalog, { op: 'init', hosts: [1, 2, 3], groups: 1e9, replication: 3 })).toMatchObject({ ok: false, code: 'ERR_BAD_ARGUMENT', message: expect.stringContaining('groups must be a whole number from 1 to 100000') })
+    expect(apply(catalog, { op: 'init', hosts: [], groups: 2, replication: 1 })).toMatchObject({ ok: false, code: 'ERR_BAD_ARGUMENT' })
+    expect(catalog.founded).toBe(false)
+    apply(catalog, { op: 'init', hosts: [1, 2, 3], groups: 2, replication: 3 })
+    expect(apply(catalog, { op: 'remove', group: 2 })).toMatchObject({ ok: false, code: 'ERR_GROUP_IS_SHARD', message: expect.stringContaining('Group 2 holds a shard') })
+    expect(apply(catalog, { op: 'remove', group: 9 })).toMatchObject({ ok: false, code: 'ERR_NO_GROUP', message: expect.stringContaining('Group 9 is not in the catalog') })
+    expect(apply(catalog, { op: 'create', replication: 4 })).toMatchObject({ ok: false, code: 'ERR_BAD_ARGUMENT', message: expect.stringContaining('replication must be') })
+    expect(apply(catalog, { op: 'create', replicas: [1, 7] })).toMatchObject({ ok: false, code: 'ERR_BAD_ARGUMENT', message: expect.stringContaining('host 7') })
+    expect(apply(catalog, 'not json')).toMatchObject({ ok: false, code: 'ERR_BAD_COMMAND' })
+    expect(catalog.view().groups.map((g) => g.group)).toEqual([1, 2])
+  })
+
+  it('answers a change sent again under the same request id as the first time, and does it once', () => {
+    const catalog = new GroupCatalog()
+    apply(catalog, { op: 'init', hosts: [1, 2, 3], groups: 1, replication: 3 })
+    const first = apply(catalog, { op: 'create', request: 'a' })
+    expect(apply(catalog, { op: 'create', request: 'a' })).toEqual(first)
+    expect(apply(catalog, { op: 'remove', group: 2, request: 'b' })).toEqual({ ok: true, group: 2 })
+    expect(apply(catalog, { op: 'remove', group: 2, request: 'b' })).toEqual({ ok: true, group: 2 })
+    expect(apply(catalog, { op: 'create', request: 'c' })).toMatchObject({ ok: true, group: 3 })
+    expect(catalog.view().groups.map((g) => g.group)).toEqual([1, 3])
+  })
+
+  it('tells its listeners of a removal', () => {
+    const catalog = new GroupCatalog()
+    apply(catalog, { op: 'init', hosts: [1, 2, 3], groups: 1, replication: 3 })
+    apply(catalog, { op: 'create' })
+    const changes: CatalogChange[] = []
+    catalog.onChange((change) => changes.push(change))
+    apply(catalog, { op: 'remove', group: 2 })
+    expect(changes).toEqual([{ kind: 'removed', group: 2 }])
+  })
+})
