@@ -13,6 +13,46 @@ type Stub = grpc.Client & Record<string, Unary>
 /** Pause before asking again when no host knows a leader (ms). */
 const retryPauseMs = 50
 
+/**
+ * The hosts asked for one call that said they hold no replica of its group, and whether every host
+ * said so in one sweep with no other answer since: then, at the deadline, the group is on no host
+ * (ERR_NO_GROUP), even if the last call was cut by the deadline (which says nothing either way).
+ */
+class ReplicaSearch {
+  readonly without = new Set<number>()
+  private noHostHasIt = false
+  problem = 'no host asked yet'
+
+  constructor(private readonly hostCount: number) {}
+
+  /** `host` said it holds no replica; after a whole sweep of such answers, waits a little before the next. */
+  async noReplicaOn(host: number, details: string): Promise<void> {
+    this.without.add(host)
+    this.problem = details
+    // No host has it yet (a group just created, a cluster founding its catalog) or any more: ask again until the deadline.
+    if (this.without.size < this.hostCount) return
+    this.noHostHasIt = true
+    this.without.clear()
+    await pause()
+  }
+
+  /** `host` answered otherwise, or failed (`failure`). */
+  answered(host: number, failure?: grpc.ServiceError): void {
+    if (failure?.code !== grpc.status.DEADLINE_EXCEEDED) this.noHostHasIt = false
+    if (failure !== undefined) this.problem = `host ${host}: ${failure.details ?? failure.message}`
+  }
+
+  /** ERR_NO_GROUP when the hosts said the group is nowhere, else undefined. */
+  noGroupError(group: number, timeoutMs: number): RaftLogError | undefined {
+    if (!this.noHostHasIt && !/^ERR_NO_GROUP/.test(this.problem)) return undefined
+    return new RaftLogError('ERR_NO_GROUP', `Group ${group} has a replica on none of the ${this.hostCount} hosts (asked for ${timeoutMs} ms)`)
+  }
+}
+
+function pause(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, retryPauseMs))
+}
+
 export class HostClient {
   private readonly stubs = new Map<number, Stub>()
   /** The host that led each group when last heard. */
@@ -30,11 +70,9 @@ export class HostClient {
    */
   async propose(group: number, command: Uint8Array, timeoutMs = 5000): Promise<Buffer> {
     const deadline = Date.now() + timeoutMs
-    let lastProblem = 'no host asked yet'
-    /** Hosts that said they hold no replica of the group. */
-    const without = new Set<number>()
+    const search = new ReplicaSearch(this.hosts.length)
     while (Date.now() < deadline) {
-      const target = this.leaders.get(group) ?? this.nextHost(without)
+      const target = this.leaders.get(group) ?? this.nextHost(search.without)
       let reply: { result?: Buffer; notLeader?: { leaderId: number } | null }
       try {
         reply = await this.call(target, 'Propose', { group, command: Buffer.from(command) }, deadline)
@@ -42,36 +80,30 @@ export class HostClient {
         const failure = error as grpc.ServiceError
         this.leaders.delete(group)
         if (/^ERR_LEADERSHIP_LOST|^ERR_STOPPED/.test(failure.details ?? '')) throw new RaftLogError('ERR_UNKNOWN_OUTCOME', `Group ${group}: host ${target} failed with the proposal in flight (${failure.details})`)
+        // With groups on R of N hosts, most hosts hold no replica of a given group: ask the others.
         if (/^ERR_NO_GROUP/.test(failure.details ?? '')) {
-          // With groups on R of N hosts, most hosts hold no replica of a given group: ask the others.
-          without.add(target)
-          lastProblem = failure.details
-          // No host has it yet (a group just created, a cluster founding its catalog) or any more: ask again until the deadline.
-          if (without.size >= this.hosts.length) {
-            without.clear()
-            await new Promise((resolve) => setTimeout(resolve, retryPauseMs))
-          }
+          await search.noReplicaOn(target, failure.details)
           continue
         }
-        lastProblem = `host ${target}: ${failure.details ?? failure.message}`
-        await new Promise((resolve) => setTimeout(resolve, retryPauseMs))
+        search.answered(target, failure)
+        await pause()
         continue
       }
+      search.answered(target)
       if (reply.notLeader !== undefined && reply.notLeader !== null) {
         const leader = Number(reply.notLeader.leaderId)
         if (leader > 0 && leader !== target) this.leaders.set(group, leader)
         else {
           this.leaders.delete(group)
-          lastProblem = `host ${target} knows no leader of group ${group}`
-          await new Promise((resolve) => setTimeout(resolve, retryPauseMs))
+          search.problem = `host ${target} knows no leader of group ${group}`
+          await pause()
         }
         continue
       }
       this.leaders.set(group, target)
       return reply.result ?? Buffer.alloc(0)
     }
-    if (/^ERR_NO_GROUP/.test(lastProblem)) throw new RaftLogError('ERR_NO_GROUP', `${lastProblem.replace(/^ERR_NO_GROUP: /, '')}, nor on any other host, within ${timeoutMs} ms`)
-    throw new RaftLogError('ERR_NO_LEADER', `No leader of group ${group} answered within ${timeoutMs} ms (${lastProblem})`)
+    throw search.noGroupError(group, timeoutMs) ?? new RaftLogError('ERR_NO_LEADER', `No leader of group ${group} answered within ${timeoutMs} ms (${search.problem})`)
   }
 
   /**
@@ -80,31 +112,24 @@ export class HostClient {
    */
   async read(group: number, query: Uint8Array, timeoutMs = 5000): Promise<Buffer> {
     const deadline = Date.now() + timeoutMs
-    let lastProblem = 'no host asked yet'
-    const without = new Set<number>()
+    const search = new ReplicaSearch(this.hosts.length)
     while (Date.now() < deadline) {
-      const target = this.nextHost(without)
+      const target = this.nextHost(search.without)
       try {
         const reply = await this.call<{ result?: Buffer }>(target, 'Read', { group, query: Buffer.from(query) }, deadline)
         return reply.result ?? Buffer.alloc(0)
       } catch (error) {
         const failure = error as grpc.ServiceError
         if (/^ERR_NO_GROUP/.test(failure.details ?? '')) {
-          without.add(target)
-          lastProblem = failure.details
-          if (without.size >= this.hosts.length) {
-            without.clear()
-            await new Promise((resolve) => setTimeout(resolve, retryPauseMs))
-          }
+          await search.noReplicaOn(target, failure.details)
           continue
         }
         if (failure.code === grpc.status.INVALID_ARGUMENT) throw new RaftLogError((/^(ERR_[A-Z_]+)/.exec(failure.details ?? '')?.[1] ?? 'ERR_BAD_COMMAND'), failure.details.replace(/^ERR_[A-Z_]+: /, ''))
-        lastProblem = `host ${target}: ${failure.details ?? failure.message}`
-        await new Promise((resolve) => setTimeout(resolve, retryPauseMs))
+        search.answered(target, failure)
+        await pause()
       }
     }
-    if (/^ERR_NO_GROUP/.test(lastProblem)) throw new RaftLogError('ERR_NO_GROUP', `${lastProblem.replace(/^ERR_NO_GROUP: /, '')}, nor on any other host, within ${timeoutMs} ms`)
-    throw new RaftLogError('ERR_NO_LEADER', `No host served a read of group ${group} within ${timeoutMs} ms (${lastProblem})`)
+    throw search.noGroupError(group, timeoutMs) ?? new RaftLogError('ERR_NO_LEADER', `No host served a read of group ${group} within ${timeoutMs} ms (${search.problem})`)
   }
 
   /** Which host leads each group, as host `id` knows it (0: none known). */
