@@ -10,20 +10,35 @@
 // quiet groups they lead stay quiet; when a peer falls silent for an election timeout, the quiet
 // groups it led wake and elect a new leader. A proposal or any message but a heartbeat wakes a
 // group too. A group with a follower behind (one host down, say) does not go quiet.
+//
+// A group whose state machine has snapshot() and restore() is snapshotted every
+// snapshotEveryEntries applied entries (host-snapshots.ts); its log is compacted behind the
+// snapshot, and the engine is purged now and then so that files no group needs are freed. A
+// follower behind the leader's log gets the snapshot in chunks, through the same batches. Groups
+// change membership through their own log (joint consensus), which is how a replica moves
+// between hosts (move-replica.ts).
 import { RaftLogError } from '../errors.js'
-import { RaftCore, type Ready } from '../raft/core/raft-core.js'
+import type { Ready } from '../raft/core/raft-core.js'
+import type { Configuration } from '../raft/core/configuration.js'
+import type { MembershipChange } from '../raft/core/membership-change.js'
 import type { RaftMessage } from '../raft/core/messages.js'
 import { seededRandom } from '../raft/core/seeded-random.js'
+import { defaultSnapshotThreshold, defaultSnapshotTrailingEntries } from '../raft/node/node-options.js'
 import type { StateMachine } from '../raft/state-machine.js'
 import type { LogEngine } from '../engine/log-engine.js'
-import { GroupReplica } from './group-replica.js'
+import type { GroupReplica } from './group-replica.js'
 import type { GroupMessage, HostBatch, HostTransport, QuiesceNotice } from './host-batch.js'
+import { openReplica, type ReplicaContext } from './open-replica.js'
+import type { MembershipView } from '../raft/node/membership-requests.js'
 
 /** How long a read waits for its read index before ERR_TIMEOUT (ms). */
 export const readTimeoutMs = 5000
 
 /** Turns whose flush is in flight at most: the next waits, gathering what arrives meanwhile into one flush. */
 export const maxFlushesInFlight = 1
+
+/** How long a leadership transfer may take before ERR_TIMEOUT or ERR_UNKNOWN_OUTCOME (ms). */
+export const transferTimeoutMs = 10_000
 
 export interface RaftHostOptions {
   /** This host's node id (the same id in every group it holds a replica of). */
@@ -40,6 +55,16 @@ export interface RaftHostOptions {
   quiesceAfterTicks?: number
   /** Seed of the election timers' randomness (default: the node id). */
   seed?: number
+  /** Entries applied since a group's last snapshot that trigger its next one (default 10,000, as RaftNode's). Groups whose state machine has no snapshot() and restore() take none. */
+  snapshotEveryEntries?: number
+  /** Entries kept in a group's log behind its snapshot, for followers a little behind (default 5,000). */
+  snapshotTrailingEntries?: number
+  /** Ticks between two engine purges, when some group's log was compacted since the last (default 100). */
+  purgeEveryTicks?: number
+  /** Milliseconds one tick stands for (default 50): snapshot transfers resend and give up by the host's clock, in ticks. */
+  tickMs?: number
+  /** Where snapshot and transfer problems are reported (default: console). */
+  logger?: { warn(message: string): void }
 }
 
 /** Counters for tests and metrics. */
@@ -51,11 +76,16 @@ export interface HostCounters {
   batchesSent: number
   /** Group ticks done (a quiet group is not ticked). */
   groupTicks: number
+  /** Group logs compacted behind a snapshot. */
+  compactions: number
+  /** Engine purges, and engine files they freed. */
+  purges: number
+  filesFreed: number
 }
 
 export class RaftHost {
   readonly nodeId: number
-  readonly counters: HostCounters = { turns: 0, flushes: 0, batchesSent: 0, groupTicks: 0 }
+  readonly counters: HostCounters = { turns: 0, flushes: 0, batchesSent: 0, groupTicks: 0, compactions: 0, purges: 0, filesFreed: 0 }
   private readonly replicas = new Map<number, GroupReplica>()
   /** Replicas that may have a Ready: the next turn looks at these only. */
   private readonly dirty = new Set<GroupReplica>()
@@ -78,6 +108,10 @@ export class RaftHost {
   private readonly heartbeatTicks: number
   private readonly quiesceAfterTicks: number
   private readonly random: () => number
+  private readonly purgeEveryTicks: number
+  /** A group's log was compacted since the last purge. */
+  private purgeDue = false
+  private readonly context: ReplicaContext
 
   constructor(private readonly options: RaftHostOptions) {
     this.nodeId = options.nodeId
@@ -85,7 +119,27 @@ export class RaftHost {
     this.heartbeatTicks = options.heartbeatTicks ?? 1
     this.quiesceAfterTicks = options.quiesceAfterTicks ?? 2 * this.electionTicks[1]
     this.random = seededRandom(options.seed ?? options.nodeId)
+    this.purgeEveryTicks = options.purgeEveryTicks ?? 100
     for (const host of options.hosts) if (host !== this.nodeId) this.lastHeard.set(host, 0)
+    this.context = {
+      nodeId: this.nodeId,
+      engine: options.engine,
+      electionTicks: this.electionTicks,
+      heartbeatTicks: this.heartbeatTicks,
+      random: this.random,
+      snapshotEveryEntries: options.snapshotEveryEntries ?? defaultSnapshotThreshold,
+      snapshotTrailingEntries: options.snapshotTrailingEntries ?? defaultSnapshotTrailingEntries,
+      logger: options.logger ?? console,
+      coreWarnings: options.logger !== undefined,
+      now: () => this.ticks * (options.tickMs ?? 50),
+      send: (group, message) => {
+        if (this.stopped) return
+        this.batchFor(message.to).messages.push({ group, message })
+        this.schedule()
+      },
+      wake: (replica) => this.wake(replica),
+      fail: (error) => this.fail(error),
+    }
   }
 
   /** No turn running or waiting: what was received has been persisted, sent and applied. */
@@ -106,39 +160,118 @@ export class RaftHost {
   }
 
   /**
-   * Starts this host's replica of group `group`, whose voters are `peers` (host ids, this one
-   * among them), applying to `stateMachine`. A group the engine holds already resumes from its
-   * log and hard state (the state machine is fed again from the first entry: it must be empty).
+   * Starts this host's replica of group `group`, applying to `stateMachine` (empty: a group the
+   * engine holds is fed again from its newest snapshot, then its log). `peers` (host ids, this one
+   * among them) are the group's first voters, used only while neither its log nor a snapshot
+   * holds a configuration: after a membership change, the group's own configuration wins.
+   * Throws ERR_GROUP_EXISTS, ERR_BAD_ARGUMENT (peers without this host; snapshots held but the
+   * state machine cannot restore them), ERR_CORRUPT (the log starts after what any snapshot covers).
    */
   addGroup(group: number, peers: readonly number[], stateMachine: StateMachine): void {
+    if (this.stopped) throw new RaftLogError('ERR_STOPPED', `Host ${this.nodeId} is stopped`)
     if (this.replicas.has(group)) throw new RaftLogError('ERR_GROUP_EXISTS', `Group ${group} has a replica on host ${this.nodeId} already`)
-    if (!peers.includes(this.nodeId)) throw new RaftLogError('ERR_BAD_ARGUMENT', `Group ${group}'s peers ${peers.join(', ')} do not include this host (${this.nodeId})`)
-    const engine = this.options.engine
-    if (!engine.hasGroup(group)) engine.createGroup(group)
-    const log = engine.group(group)
-    const saved = engine.hardState(group)
-    const core = new RaftCore({
-      id: this.nodeId,
-      peers,
-      log,
-      hardState: { currentTerm: saved.term, votedFor: saved.vote, commitIndex: saved.commit },
-      electionTicks: this.electionTicks,
-      heartbeatTicks: this.heartbeatTicks,
-      random: this.random,
-      appliedIndex: 0,
-    })
-    const replica = new GroupReplica(group, core, log, stateMachine, 0)
+    if (peers.length === 0) throw new RaftLogError('ERR_BAD_ARGUMENT', `Group ${group} needs its first voters (peers); a replica that joins a running group starts with joinGroup()`, { argument: 'peers' })
+    const replica = openReplica(this.context, group, peers, stateMachine)
     this.replicas.set(group, replica)
     this.wake(replica)
   }
 
-  /** Stops and forgets this host's replica of `group` (its log stays in the engine until removeGroup on the engine). */
+  /**
+   * Starts a replica of `group` on this host, which is joining it (or was, before a restart): an
+   * empty `stateMachine` that learns the group's configuration from its leader, once the leader
+   * added this host (changeMembership({ addLearners })), and catches up by log or snapshot. It
+   * never stands for election before a configuration makes it a voter. Throws ERR_GROUP_EXISTS.
+   */
+  joinGroup(group: number, stateMachine: StateMachine): void {
+    if (this.stopped) throw new RaftLogError('ERR_STOPPED', `Host ${this.nodeId} is stopped`)
+    if (this.replicas.has(group)) throw new RaftLogError('ERR_GROUP_EXISTS', `Group ${group} has a replica on host ${this.nodeId} already`)
+    const replica = openReplica(this.context, group, [], stateMachine)
+    this.replicas.set(group, replica)
+    this.wake(replica)
+  }
+
+  /** Stops and forgets this host's replica of `group` (its log and snapshots stay: removeReplica() frees them). */
   dropGroup(group: number): void {
     const replica = this.replicas.get(group)
     if (replica === undefined) return
+    replica.closed = true
     replica.failWaiting('the group was dropped from this host')
+    replica.membership.rejectAll(new RaftLogError('ERR_STOPPED', `Group ${group} was dropped from host ${this.nodeId}`))
+    replica.snapshots?.close()
     this.replicas.delete(group)
     this.dirty.delete(replica)
+  }
+
+  /**
+   * Drops this host's replica of `group` and frees what it held: its log leaves the engine
+   * (durable when this resolves; its files go with later purges) and its snapshot folder is
+   * deleted. For a replica the group no longer counts (moveReplica removed it first): removing a
+   * voter's replica this way loses that voter's copy. Does nothing for a group not held here.
+   */
+  async removeReplica(group: number): Promise<void> {
+    const replica = this.replicas.get(group)
+    this.dropGroup(group)
+    const engine = this.options.engine
+    if (engine.hasGroup(group)) engine.removeGroup(group)
+    // The log goes first: a crash after it leaves a folder the next addGroup deletes, never a log without its snapshot.
+    await engine.flush()
+    replica?.snapshots?.remove()
+    this.purgeDue = true
+  }
+
+  /** Whether this host holds a replica of `group`. */
+  hasGroup(group: number): boolean {
+    return this.replicas.has(group)
+  }
+
+  /** The configuration of `group` in use on this host (the latest in its log, committed or not). */
+  configurationOf(group: number): Configuration {
+    return this.replica(group).core.configuration
+  }
+
+  /**
+   * Changes `group`'s membership (Raft dissertation §4.3, joint consensus) from its leader on
+   * this host: `change` adds learners or voters (host ids, address '' on a host network),
+   * promotes learners, removes members. Resolves with the new configuration once it is committed.
+   * Rejects with ERR_NOT_LEADER (with leaderId), ERR_CHANGE_IN_PROGRESS, ERR_LEARNER_BEHIND,
+   * ERR_UNSAFE_CHANGE, ERR_ID_REMOVED (a host once removed from the group never rejoins it),
+   * ERR_BAD_ARGUMENT, ERR_LEADERSHIP_LOST (this host stopped leading: the change may still finish),
+   * ERR_NO_GROUP, ERR_STOPPED.
+   */
+  changeMembership(group: number, change: MembershipChange): Promise<Configuration> {
+    if (this.stopped) return Promise.reject(new RaftLogError('ERR_STOPPED', `Host ${this.nodeId} is stopped`))
+    try {
+      const replica = this.replica(group)
+      this.awaken(replica)
+      const jointIndex = replica.core.proposeMembership(change)
+      const done = replica.membership.waitForChange(jointIndex, replica.core.currentTerm)
+      this.wake(replica)
+      return done
+    } catch (error) {
+      return Promise.reject(error)
+    }
+  }
+
+  /**
+   * Hands `group`'s leadership from this host to voter `to` (or the most up-to-date other voter)
+   * and resolves with the new leader's id once this host hears it leads. Rejects with
+   * ERR_NOT_LEADER, ERR_BAD_ARGUMENT (no such other voter), ERR_TIMEOUT (the target never caught
+   * up), ERR_TRANSFER_FAILED (another host leads now), ERR_UNKNOWN_OUTCOME (no leader heard of
+   * within transferTimeoutMs), ERR_NO_GROUP, ERR_STOPPED.
+   */
+  transferLeadership(group: number, to?: number): Promise<number> {
+    if (this.stopped) return Promise.reject(new RaftLogError('ERR_STOPPED', `Host ${this.nodeId} is stopped`))
+    try {
+      const replica = this.replica(group)
+      this.awaken(replica)
+      const target = replica.core.transferLeadership(to)
+      if (target === 0) throw new RaftLogError('ERR_BAD_ARGUMENT', `Host ${this.nodeId} is group ${group}'s only voter: there is nobody to hand leadership to`)
+      const done = replica.membership.waitForTransfer(target, replica.core.currentTerm, transferTimeoutMs, this.nodeId)
+      this.wake(replica)
+      return done
+    } catch (error) {
+      return Promise.reject(error)
+    }
   }
 
   /** Which host leads `group` as this host knows it (0: none known). */
@@ -154,8 +287,7 @@ export class RaftHost {
   propose(group: number, data: Uint8Array): Promise<unknown> {
     if (this.stopped) return Promise.reject(new RaftLogError('ERR_STOPPED', `Host ${this.nodeId} is stopped`))
     const replica = this.replica(group)
-    replica.quiesced = false
-    replica.idleTicks = 0
+    this.awaken(replica)
     const index = replica.core.role === 'leader' ? replica.core.propose(data) : undefined
     if (index === undefined) return Promise.reject(Object.assign(new RaftLogError('ERR_NOT_LEADER', `Host ${this.nodeId} does not lead group ${group} (leader: ${replica.core.leaderId || 'unknown'})`), { leaderId: replica.core.leaderId }))
     const answer = replica.expect(index, replica.core.currentTerm)
@@ -198,9 +330,11 @@ export class RaftHost {
     for (const { group, message } of batch.messages) {
       const replica = this.replicas.get(group)
       if (replica === undefined) continue
-      if (wakes(message)) {
-        replica.quiesced = false
-        replica.idleTicks = 0
+      if (wakes(message)) this.awaken(replica)
+      // Snapshot files move host to host; the core hears of one once it is durable here.
+      if (message.type === 'SnapshotChunk' || message.type === 'SnapshotChunkResponse') {
+        replica.snapshots?.receive(message)
+        continue
       }
       replica.core.step(message)
       this.wake(replica)
@@ -222,18 +356,45 @@ export class RaftHost {
       if (replica.quiesced && silent.has(replica.core.leaderId)) replica.quiesced = false
       if (replica.quiesced) continue
       replica.core.tick()
+      replica.snapshots?.tick()
       this.counters.groupTicks++
       this.maybeQuiesce(replica)
       if (replica.core.hasReady()) this.wake(replica)
     }
     if (this.ticks % this.heartbeatTicks === 0) for (const host of this.lastHeard.keys()) this.batchFor(host)
+    if (this.purgeDue && this.ticks % this.purgeEveryTicks === 0) this.purge()
     this.schedule()
+  }
+
+  /**
+   * Frees the engine files no group needs any more (LogEngine.purge; synchronous: it flushes
+   * first). A group the engine asks to compact (too large to rewrite forward) is snapshotted
+   * now, below its threshold. Called every purgeEveryTicks ticks after some log was compacted.
+   */
+  purge(): void {
+    if (this.stopped) return
+    this.purgeDue = false
+    try {
+      const report = this.options.engine.purge()
+      this.counters.purges++
+      this.counters.filesFreed += report.freedFiles.length
+      for (const group of report.compactRequested) {
+        const replica = this.replicas.get(group)
+        if (replica !== undefined) void replica.applyTo(replica.applied).then(() => replica.snapshots?.maybeTake(replica.applied, true))
+      }
+    } catch (error) {
+      this.fail(error)
+    }
   }
 
   /** Stops the host: no more ticks, turns or messages (its engine is the caller's to close). */
   stop(): void {
     this.stopped = true
-    for (const replica of this.replicas.values()) replica.failWaiting('the host stopped')
+    for (const replica of this.replicas.values()) {
+      replica.failWaiting('the host stopped')
+      replica.membership.rejectAll(new RaftLogError('ERR_STOPPED', `Host ${this.nodeId} stopped`))
+      replica.snapshots?.close()
+    }
     for (const read of this.reads.values()) read.reject(new RaftLogError('ERR_STOPPED', `Host ${this.nodeId} stopped`))
     this.reads.clear()
   }
@@ -242,6 +403,12 @@ export class RaftHost {
     const replica = this.replicas.get(group)
     if (replica === undefined) throw new RaftLogError('ERR_NO_GROUP', `Group ${group} has no replica on host ${this.nodeId}`)
     return replica
+  }
+
+  /** A quiet group has work: it ticks again. */
+  private awaken(replica: GroupReplica): void {
+    replica.quiesced = false
+    replica.idleTicks = 0
   }
 
   private wake(replica: GroupReplica): void {
@@ -286,6 +453,7 @@ export class RaftHost {
           }
           if (ready.mustFlush) mustFlush = true
           if (ready.role !== 'leader') replica.failWaiting('this host no longer leads the group')
+          this.carryOutLogChanges(replica, ready)
           // The leader's replication goes out before its own flush (Raft dissertation §10.2.1).
           this.queue(replica.group, ready.messages, true)
         }
@@ -311,10 +479,32 @@ export class RaftHost {
     }
   }
 
+  /**
+   * What the core decided about the log beyond appends: compaction behind a snapshot (older
+   * snapshot files go then), and a snapshot stepped in that replaced the log, which the state
+   * machine is restored from before anything after it is applied.
+   */
+  private carryOutLogChanges(replica: GroupReplica, ready: Ready): void {
+    if (ready.compactTo !== undefined) {
+      replica.log.compact(ready.compactTo)
+      replica.snapshots?.prune()
+      this.counters.compactions++
+      this.purgeDue = true
+    }
+    const restore = ready.restore
+    const snapshots = replica.snapshots
+    if (restore !== undefined && snapshots !== undefined) {
+      snapshots.installed(restore)
+      replica.restoreFrom(restore, () => snapshots.restore(restore)).catch((error: unknown) => this.fail(error))
+    }
+  }
+
   /** After a turn's flush: the answers and votes go out, committed entries apply, the cores advance. */
   private finish(readies: readonly [GroupReplica, Ready][]): void {
     if (this.stopped) return
     for (const [replica, ready] of readies) {
+      // Dropped from this host since the turn: its log may be gone from the engine.
+      if (replica.closed) continue
       this.queue(replica.group, ready.messages, false)
       void replica.applyTo(ready.commitIndex)
       for (const { requestId, index } of ready.readStates) {
@@ -328,6 +518,7 @@ export class RaftHost {
         read?.reject(new RaftLogError('ERR_NOT_LEADER', `Group ${replica.group}: leadership moved while a read was confirmed; ask again`))
       }
       replica.core.advance(ready)
+      replica.membership.update(membershipView(this.nodeId, replica))
       if (replica.core.hasReady()) this.dirty.add(replica)
     }
     this.sendAll()
@@ -342,7 +533,15 @@ export class RaftHost {
 
   private queue(group: number, messages: readonly RaftMessage[], early: boolean): void {
     for (const message of messages) {
-      if ((message.type === 'AppendEntries') !== early) continue
+      // A leader's replication, and its request to send a snapshot, need no flush of its own.
+      if ((message.type === 'AppendEntries' || message.type === 'InstallSnapshot') !== early) continue
+      if (message.type === 'InstallSnapshot') {
+        // The core names the snapshot; the file goes in chunks (never as this message).
+        const snapshots = this.replicas.get(group)?.snapshots
+        if (snapshots !== undefined) snapshots.send(message)
+        else this.replicas.get(group)?.core.reportSnapshot(message.to, false)
+        continue
+      }
       this.batchFor(message.to).messages.push({ group, message } satisfies GroupMessage)
     }
   }
@@ -383,6 +582,23 @@ export class RaftHost {
     if (replica === undefined) return
     const core = replica.core
     if (core.role === 'follower' && core.leaderId === from && core.currentTerm === notice.term && replica.log.lastIndex === notice.lastIndex && core.committed === notice.lastIndex) replica.quiesced = true
+  }
+}
+
+/** What the membership waiters of `replica` look at after a turn. */
+function membershipView(nodeId: number, replica: GroupReplica): MembershipView {
+  const core = replica.core
+  return {
+    nodeId,
+    role: core.role,
+    term: core.currentTerm,
+    leaderId: core.leaderId,
+    commitIndex: core.committed,
+    configuration: core.configuration,
+    configurationIndex: core.configurationIndex,
+    transferringTo: core.transferringTo,
+    timeoutNowTerm: core.timeoutNowTerm,
+    termAt: (index) => replica.log.termAt(index),
   }
 }
 

@@ -1,0 +1,96 @@
+// Snapshots of groups on RaftHosts: taken every N applied entries into the engine directory,
+// the group's log compacted behind them and the engine's files freed; a follower behind the
+// leader's log catches up by a snapshot sent in chunks through the host batches; a host that
+// restarts restores each group from its snapshot, then replays its log.
+import { afterEach, describe, expect, it } from 'vitest'
+import { readdirSync } from 'node:fs'
+import { groupSnapshotDir } from '../../src/host/host-snapshots.js'
+import type { RaftHost } from '../../src/host/raft-host.js'
+import { hostCluster } from '../helpers/host-cluster.js'
+
+const cleanups: (() => void)[] = []
+afterEach(() => {
+  for (const cleanup of cleanups.splice(0)) cleanup()
+})
+
+/** Three hosts, groups 1 and 2 on all three, snapshots every 50 entries, 10 kept behind. */
+function snapshotting() {
+  const c = hostCluster(3, {
+    snapshotEveryEntries: 50,
+    snapshotTrailingEntries: 10,
+    purgeEveryTicks: 5,
+    engine: { fileSize: 64 * 1024, rewriteLagFiles: 1 },
+    groups: (host, machine) => {
+      for (const group of [1, 2]) host.addGroup(group, [1, 2, 3], machine(group))
+    },
+  })
+  cleanups.push(c.cleanup)
+  for (const id of c.ids) c.start(id)
+  /** Proposes `count` values of 1 KiB to `group` at its leader, all at once; returns them. */
+  const write = async (group: number, count: number, tag: string): Promise<string[]> => {
+    const leader = c.hosts.get(await c.led(group)) as RaftHost
+    const values = Array.from({ length: count }, (_, i) => `${tag}${i}:`.padEnd(1024, '.'))
+    await c.during(Promise.all(values.map((value) => leader.propose(group, Buffer.from(value)))))
+    return values
+  }
+  return { ...c, write }
+}
+
+const snapshotFiles = (dir: string, group: number): string[] => readdirSync(groupSnapshotDir(dir, group)).filter((name) => name.endsWith('.snap'))
+
+describe('RaftHost snapshots', () => {
+  it('snapshots a group every N applied entries, compacts its log behind them and frees engine files', async () => {
+    const c = snapshotting()
+    const values = await c.write(1, 240, 'a')
+    await c.run(20)
+    for (const id of c.ids) {
+      expect(c.machines.get(`${id}/1`)?.values).toEqual(values)
+      expect(snapshotFiles(c.dirs[id - 1] as string, 1).length).toBeGreaterThan(0)
+      // Snapshots at 200 or more (every 50 applied), 10 entries kept behind.
+      expect(c.engines.get(id)?.firstIndex(1)).toBeGreaterThan(150)
+      expect(c.hosts.get(id)?.counters.filesFreed).toBeGreaterThan(0)
+      // Group 2 took none: nothing was applied to it.
+      expect(c.engines.get(id)?.firstIndex(2)).toBe(1)
+    }
+  })
+
+  it('brings a follower behind the leader\'s first index up to date with a snapshot', async () => {
+    const c = snapshotting()
+    await c.led(1)
+    const before = await c.write(1, 5, 'b')
+    await c.run(3)
+    c.stop(3)
+    const after = await c.write(1, 200, 'c')
+    await c.run(10)
+    const leader = c.leaderOf(1)
+    expect(c.engines.get(leader)?.firstIndex(1)).toBeGreaterThan(100)
+    c.start(3)
+    await c.run(60)
+    const machine = c.machines.get('3/1')
+    expect(machine?.restoredFrom?.index).toBeGreaterThan(100)
+    expect(machine?.values).toEqual([...before, ...after])
+    // It goes on from there by the log.
+    const more = await c.write(1, 3, 'd')
+    await c.run(5)
+    expect(machine?.values).toEqual([...before, ...after, ...more])
+  })
+
+  it('restarts a host from its groups\' snapshots, then replays their logs', async () => {
+    const c = snapshotting()
+    const values = await c.write(1, 130, 'e')
+    await c.run(10)
+    const follower = c.ids.find((id) => id !== c.leaderOf(1)) as number
+    // Alone after the restart: everything it holds must come from its own directory.
+    c.stop(follower)
+    c.start(follower)
+    c.network.isolated.add(follower)
+    await c.run(5)
+    const machine = c.machines.get(`${follower}/1`)
+    expect(machine?.restoredFrom?.index).toBeGreaterThanOrEqual(50)
+    expect(machine?.values).toEqual(values.slice(0, machine?.values.length))
+    expect(machine?.values.length).toBeGreaterThanOrEqual(49)
+    c.network.isolated.delete(follower)
+    await c.run(30)
+    expect(machine?.values).toEqual(values)
+  })
+})
