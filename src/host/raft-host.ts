@@ -19,7 +19,7 @@
 // between hosts (move-replica.ts).
 import { RaftLogError } from '../errors.js'
 import type { Ready } from '../raft/core/raft-core.js'
-import type { Configuration } from '../raft/core/configuration.js'
+import { removedOf, type Configuration } from '../raft/core/configuration.js'
 import type { MembershipChange } from '../raft/core/membership-change.js'
 import type { RaftMessage } from '../raft/core/messages.js'
 import { seededRandom } from '../raft/core/seeded-random.js'
@@ -520,6 +520,7 @@ export class RaftHost {
       replica.core.advance(ready)
       replica.membership.update(membershipView(this.nodeId, replica))
       if (replica.core.hasReady()) this.dirty.add(replica)
+      if (removedHere(this.nodeId, replica)) void this.removeReplica(replica.group).catch((error: unknown) => this.fail(error))
     }
     this.sendAll()
   }
@@ -583,6 +584,15 @@ export class RaftHost {
     const core = replica.core
     if (core.role === 'follower' && core.leaderId === from && core.currentTerm === notice.term && replica.log.lastIndex === notice.lastIndex && core.committed === notice.lastIndex) replica.quiesced = true
   }
+}
+
+/**
+ * Whether `replica`'s group removed this host by a committed configuration: its ids are never
+ * members again, so the replica goes and its log is freed (the leader stops sending to it).
+ */
+function removedHere(nodeId: number, replica: GroupReplica): boolean {
+  const core = replica.core
+  return core.committed >= core.configurationIndex && removedOf(core.configuration).includes(nodeId)
 }
 
 /** What the membership waiters of `replica` look at after a turn. */
