@@ -2,7 +2,7 @@
 // machine, the proposals waiting for their entries to apply, its snapshots, the membership
 // changes and leadership transfers waiting to finish, and whether it is quiet.
 import { RaftLogError } from '../errors.js'
-import type { RaftCore } from '../raft/core/raft-core.js'
+import type { RaftCore, Ready } from '../raft/core/raft-core.js'
 import { MembershipRequests } from '../raft/node/membership-requests.js'
 import type { SnapshotInfo, StateMachine } from '../raft/state-machine.js'
 import type { GroupLog } from '../engine/group-log.js'
@@ -88,6 +88,32 @@ export class GroupReplica {
       if (!this.closed) this.snapshots?.maybeTake(this.done)
     })
     return this.applying
+  }
+
+  /** Takes a snapshot after the entries handed to the state machine so far, even below the threshold (the engine asked to compact). */
+  snapshotSoon(): void {
+    this.applying = this.applying.then(() => {
+      if (!this.closed) this.snapshots?.maybeTake(this.done, true)
+    })
+  }
+
+  /**
+   * Carries out what the core decided about the log beyond appends: compaction behind a snapshot
+   * (older snapshot files go then; returns true), and a snapshot stepped in that replaced the
+   * log, which the state machine is restored from before anything after it is applied (a
+   * failure to restore goes to `fail`: the replica has nothing to apply from).
+   */
+  carryOutLogChanges(ready: Ready, fail: (error: unknown) => void): boolean {
+    const restore = ready.restore
+    const snapshots = this.snapshots
+    if (restore !== undefined && snapshots !== undefined) {
+      snapshots.installed(restore)
+      this.restoreFrom(restore, () => snapshots.restore(restore)).catch(fail)
+    }
+    if (ready.compactTo === undefined) return false
+    this.log.compact(ready.compactTo)
+    snapshots?.prune()
+    return true
   }
 
   /**

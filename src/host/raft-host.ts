@@ -19,69 +19,22 @@
 // between hosts (move-replica.ts).
 import { RaftLogError } from '../errors.js'
 import type { Ready } from '../raft/core/raft-core.js'
-import { removedOf, type Configuration } from '../raft/core/configuration.js'
+import type { Configuration } from '../raft/core/configuration.js'
 import type { MembershipChange } from '../raft/core/membership-change.js'
 import type { RaftMessage } from '../raft/core/messages.js'
 import { seededRandom } from '../raft/core/seeded-random.js'
 import { defaultSnapshotThreshold, defaultSnapshotTrailingEntries } from '../raft/node/node-options.js'
 import type { StateMachine } from '../raft/state-machine.js'
-import type { LogEngine } from '../engine/log-engine.js'
 import type { GroupReplica } from './group-replica.js'
-import type { GroupMessage, HostBatch, HostTransport, QuiesceNotice } from './host-batch.js'
+import type { GroupMessage, HostBatch } from './host-batch.js'
+import { membershipView, proposeChange, removedHere, startTransfer } from './host-membership.js'
+import { maxFlushesInFlight, readTimeoutMs, transferTimeoutMs, type HostCounters, type RaftHostOptions } from './host-options.js'
+import { quiesceFollower, quiesceIfIdle, wakes } from './host-quiescence.js'
+import { HostReads } from './host-reads.js'
+import { purgeEngine } from './host-purge.js'
 import { openReplica, type ReplicaContext } from './open-replica.js'
-import type { MembershipView } from '../raft/node/membership-requests.js'
 
-/** How long a read waits for its read index before ERR_TIMEOUT (ms). */
-export const readTimeoutMs = 5000
-
-/** Turns whose flush is in flight at most: the next waits, gathering what arrives meanwhile into one flush. */
-export const maxFlushesInFlight = 1
-
-/** How long a leadership transfer may take before ERR_TIMEOUT or ERR_UNKNOWN_OUTCOME (ms). */
-export const transferTimeoutMs = 10_000
-
-export interface RaftHostOptions {
-  /** This host's node id (the same id in every group it holds a replica of). */
-  nodeId: number
-  /** Every host of the cluster, this one included. */
-  hosts: readonly number[]
-  engine: LogEngine
-  transport: HostTransport
-  /** Election timeout range in ticks (default [10, 20]). */
-  electionTicks?: readonly [number, number]
-  /** Heartbeat interval in ticks (default 1): also how often a host beats to its peers. */
-  heartbeatTicks?: number
-  /** Idle ticks after which a leader quiesces its group (default: twice the election timeout's maximum). */
-  quiesceAfterTicks?: number
-  /** Seed of the election timers' randomness (default: the node id). */
-  seed?: number
-  /** Entries applied since a group's last snapshot that trigger its next one (default 10,000, as RaftNode's). Groups whose state machine has no snapshot() and restore() take none. */
-  snapshotEveryEntries?: number
-  /** Entries kept in a group's log behind its snapshot, for followers a little behind (default 5,000). */
-  snapshotTrailingEntries?: number
-  /** Ticks between two engine purges, when some group's log was compacted since the last (default 100). */
-  purgeEveryTicks?: number
-  /** Milliseconds one tick stands for (default 50): snapshot transfers resend and give up by the host's clock, in ticks. */
-  tickMs?: number
-  /** Where snapshot and transfer problems are reported (default: console). */
-  logger?: { warn(message: string): void }
-}
-
-/** Counters for tests and metrics. */
-export interface HostCounters {
-  turns: number
-  /** Engine flushes asked for: at most one per turn, whatever the number of groups written. */
-  flushes: number
-  /** Batches sent to peer hosts (each carries any number of groups' messages). */
-  batchesSent: number
-  /** Group ticks done (a quiet group is not ticked). */
-  groupTicks: number
-  /** Group logs compacted behind a snapshot. */
-  compactions: number
-  /** Engine purges, and engine files they freed. */
-  purges: number
-  filesFreed: number
-}
+export { maxFlushesInFlight, readTimeoutMs, transferTimeoutMs, type HostCounters, type RaftHostOptions } from './host-options.js'
 
 export class RaftHost {
   readonly nodeId: number
@@ -92,9 +45,8 @@ export class RaftHost {
   /** The tick count at which each peer host was last heard from. */
   private readonly lastHeard = new Map<number, number>()
   private readonly outbox = new Map<number, HostBatch>()
-  /** ReadIndex reads asked and not yet confirmed, by request id. */
-  private readonly reads = new Map<number, { replica: GroupReplica; resolve(index: number): void; reject(error: RaftLogError): void }>()
-  private nextReadId = 1
+  /** ReadIndex reads asked and not yet confirmed. */
+  private readonly reads = new HostReads(readTimeoutMs)
   private ticks = 0
   private turning = false
   /** Turns whose flush and finish are still to come, chained in order. */
@@ -243,8 +195,7 @@ export class RaftHost {
     try {
       const replica = this.replica(group)
       this.awaken(replica)
-      const jointIndex = replica.core.proposeMembership(change)
-      const done = replica.membership.waitForChange(jointIndex, replica.core.currentTerm)
+      const done = proposeChange(replica, change)
       this.wake(replica)
       return done
     } catch (error) {
@@ -264,9 +215,7 @@ export class RaftHost {
     try {
       const replica = this.replica(group)
       this.awaken(replica)
-      const target = replica.core.transferLeadership(to)
-      if (target === 0) throw new RaftLogError('ERR_BAD_ARGUMENT', `Host ${this.nodeId} is group ${group}'s only voter: there is nobody to hand leadership to`)
-      const done = replica.membership.waitForTransfer(target, replica.core.currentTerm, transferTimeoutMs, this.nodeId)
+      const done = startTransfer(this.nodeId, replica, to, transferTimeoutMs)
       this.wake(replica)
       return done
     } catch (error) {
@@ -304,21 +253,11 @@ export class RaftHost {
   read(group: number): Promise<void> {
     if (this.stopped) return Promise.reject(new RaftLogError('ERR_STOPPED', `Host ${this.nodeId} is stopped`))
     const replica = this.replica(group)
-    const requestId = this.nextReadId++
+    const requestId = this.reads.nextRequestId()
     // The leader confirms its leadership with a round of heartbeats: a quiet group wakes for it.
-    replica.quiesced = false
-    replica.idleTicks = 0
+    this.awaken(replica)
     if (!replica.core.readIndex(requestId)) return Promise.reject(new RaftLogError('ERR_NOT_LEADER', `Host ${this.nodeId} knows no leader of group ${group}`))
-    const confirmed = new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        if (this.reads.delete(requestId)) reject(new RaftLogError('ERR_TIMEOUT', `Group ${group}: no read index within ${readTimeoutMs} ms`))
-      }, readTimeoutMs)
-      const settle = (then: () => void): void => {
-        clearTimeout(timer)
-        then()
-      }
-      this.reads.set(requestId, { replica, resolve: (index) => settle(() => resolve(index)), reject: (error) => settle(() => reject(error)) })
-    })
+    const confirmed = this.reads.wait(requestId, group)
     this.wake(replica)
     return confirmed.then((index) => replica.whenApplied(index))
   }
@@ -339,7 +278,10 @@ export class RaftHost {
       replica.core.step(message)
       this.wake(replica)
     }
-    for (const notice of batch.quiesce) this.quiesceFollower(batch.from, notice)
+    for (const notice of batch.quiesce) {
+      const replica = this.replicas.get(notice.group)
+      if (replica !== undefined) quiesceFollower(replica, batch.from, notice)
+    }
   }
 
   /**
@@ -358,7 +300,8 @@ export class RaftHost {
       replica.core.tick()
       replica.snapshots?.tick()
       this.counters.groupTicks++
-      this.maybeQuiesce(replica)
+      const quiet = quiesceIfIdle(this.nodeId, replica, this.quiesceAfterTicks)
+      if (quiet !== undefined) for (const follower of quiet.followers) this.batchFor(follower).quiesce.push(quiet.notice)
       if (replica.core.hasReady()) this.wake(replica)
     }
     if (this.ticks % this.heartbeatTicks === 0) for (const host of this.lastHeard.keys()) this.batchFor(host)
@@ -375,13 +318,7 @@ export class RaftHost {
     if (this.stopped) return
     this.purgeDue = false
     try {
-      const report = this.options.engine.purge()
-      this.counters.purges++
-      this.counters.filesFreed += report.freedFiles.length
-      for (const group of report.compactRequested) {
-        const replica = this.replicas.get(group)
-        if (replica !== undefined) void replica.applyTo(replica.applied).then(() => replica.snapshots?.maybeTake(replica.applied, true))
-      }
+      purgeEngine(this.options.engine, this.replicas, this.counters)
     } catch (error) {
       this.fail(error)
     }
@@ -395,8 +332,7 @@ export class RaftHost {
       replica.membership.rejectAll(new RaftLogError('ERR_STOPPED', `Host ${this.nodeId} stopped`))
       replica.snapshots?.close()
     }
-    for (const read of this.reads.values()) read.reject(new RaftLogError('ERR_STOPPED', `Host ${this.nodeId} stopped`))
-    this.reads.clear()
+    this.reads.rejectAll(new RaftLogError('ERR_STOPPED', `Host ${this.nodeId} stopped`))
   }
 
   private replica(group: number): GroupReplica {
@@ -453,7 +389,10 @@ export class RaftHost {
           }
           if (ready.mustFlush) mustFlush = true
           if (ready.role !== 'leader') replica.failWaiting('this host no longer leads the group')
-          this.carryOutLogChanges(replica, ready)
+          if (replica.carryOutLogChanges(ready, (error) => this.fail(error))) {
+            this.counters.compactions++
+            this.purgeDue = true
+          }
           // The leader's replication goes out before its own flush (Raft dissertation §10.2.1).
           this.queue(replica.group, ready.messages, true)
         }
@@ -479,26 +418,6 @@ export class RaftHost {
     }
   }
 
-  /**
-   * What the core decided about the log beyond appends: compaction behind a snapshot (older
-   * snapshot files go then), and a snapshot stepped in that replaced the log, which the state
-   * machine is restored from before anything after it is applied.
-   */
-  private carryOutLogChanges(replica: GroupReplica, ready: Ready): void {
-    if (ready.compactTo !== undefined) {
-      replica.log.compact(ready.compactTo)
-      replica.snapshots?.prune()
-      this.counters.compactions++
-      this.purgeDue = true
-    }
-    const restore = ready.restore
-    const snapshots = replica.snapshots
-    if (restore !== undefined && snapshots !== undefined) {
-      snapshots.installed(restore)
-      replica.restoreFrom(restore, () => snapshots.restore(restore)).catch((error: unknown) => this.fail(error))
-    }
-  }
-
   /** After a turn's flush: the answers and votes go out, committed entries apply, the cores advance. */
   private finish(readies: readonly [GroupReplica, Ready][]): void {
     if (this.stopped) return
@@ -507,16 +426,7 @@ export class RaftHost {
       if (replica.closed) continue
       this.queue(replica.group, ready.messages, false)
       void replica.applyTo(ready.commitIndex)
-      for (const { requestId, index } of ready.readStates) {
-        const read = this.reads.get(requestId)
-        this.reads.delete(requestId)
-        read?.resolve(index)
-      }
-      for (const requestId of ready.droppedReads) {
-        const read = this.reads.get(requestId)
-        this.reads.delete(requestId)
-        read?.reject(new RaftLogError('ERR_NOT_LEADER', `Group ${replica.group}: leadership moved while a read was confirmed; ask again`))
-      }
+      this.reads.settle(replica.group, ready)
       replica.core.advance(ready)
       replica.membership.update(membershipView(this.nodeId, replica))
       if (replica.core.hasReady()) this.dirty.add(replica)
@@ -563,57 +473,4 @@ export class RaftHost {
     }
     this.outbox.clear()
   }
-
-  /** A leader with nothing to do for long enough tells its followers, and stops ticking its group. */
-  private maybeQuiesce(replica: GroupReplica): void {
-    const core = replica.core
-    if (core.role !== 'leader') return
-    const last = replica.log.lastIndex
-    const followers = core.followers().filter((follower) => follower.id !== this.nodeId)
-    const idle = replica.proposalsWaiting === 0 && core.committed === last && replica.applied === last && followers.every((follower) => follower.match === last)
-    replica.idleTicks = idle ? replica.idleTicks + 1 : 0
-    if (replica.idleTicks < this.quiesceAfterTicks) return
-    replica.quiesced = true
-    const notice: QuiesceNotice = { group: replica.group, term: core.currentTerm, lastIndex: last }
-    for (const follower of followers) this.batchFor(follower.id).quiesce.push(notice)
-  }
-
-  private quiesceFollower(from: number, notice: QuiesceNotice): void {
-    const replica = this.replicas.get(notice.group)
-    if (replica === undefined) return
-    const core = replica.core
-    if (core.role === 'follower' && core.leaderId === from && core.currentTerm === notice.term && replica.log.lastIndex === notice.lastIndex && core.committed === notice.lastIndex) replica.quiesced = true
-  }
-}
-
-/**
- * Whether `replica`'s group removed this host by a committed configuration: its ids are never
- * members again, so the replica goes and its log is freed (the leader stops sending to it).
- */
-function removedHere(nodeId: number, replica: GroupReplica): boolean {
-  const core = replica.core
-  return core.committed >= core.configurationIndex && removedOf(core.configuration).includes(nodeId)
-}
-
-/** What the membership waiters of `replica` look at after a turn. */
-function membershipView(nodeId: number, replica: GroupReplica): MembershipView {
-  const core = replica.core
-  return {
-    nodeId,
-    role: core.role,
-    term: core.currentTerm,
-    leaderId: core.leaderId,
-    commitIndex: core.committed,
-    configuration: core.configuration,
-    configurationIndex: core.configurationIndex,
-    transferringTo: core.transferringTo,
-    timeoutNowTerm: core.timeoutNowTerm,
-    termAt: (index) => replica.log.termAt(index),
-  }
-}
-
-/** Whether `message` is news that wakes a quiet group: not a heartbeat, nor an answer to one (a leader's idleness counts what its followers hold anyway). */
-function wakes(message: RaftMessage): boolean {
-  if (message.type === 'AppendEntries') return message.entries.length > 0
-  return message.type !== 'AppendEntriesResponse'
 }
