@@ -49,6 +49,9 @@ export interface HostCounters {
   groupTicks: number
   /** Group logs compacted behind a snapshot. */
   compactions: number
+  /** Snapshots taken here, and received here from a leader (stepped into the group's core). */
+  snapshotsTaken: number
+  snapshotsReceived: number
   /** Engine purges, and engine files they freed. */
   purges: number
   filesFreed: number

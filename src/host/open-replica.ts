@@ -8,6 +8,7 @@ import { RaftCore } from '../raft/core/raft-core.js'
 import type { StateMachine } from '../raft/state-machine.js'
 import type { LogEngine } from '../engine/log-engine.js'
 import { GroupReplica } from './group-replica.js'
+import type { HostCounters } from './host-options.js'
 import { groupStart } from './group-start.js'
 import { GroupSnapshots, groupSnapshotDir, removeSnapshotDir } from './host-snapshots.js'
 
@@ -23,6 +24,8 @@ export interface ReplicaContext {
   logger: { warn(message: string): void }
   /** Whether the cores' warnings (elections, stepping down) go to the logger too (only when one was given). */
   coreWarnings: boolean
+  /** Where snapshots taken and installed are counted. */
+  counters: HostCounters
   /** The host's clock in ms (its ticks): snapshot transfers time out by it. */
   now(): number
   /** Queues a message of `group` for its peer host and gets a turn going. */
@@ -100,6 +103,7 @@ function snapshotsOf(context: ReplicaContext, replica: GroupReplica, latest: { i
       if (replica.closed) return
       // The core decides what of the log goes (Ready.compactTo); older files go after it.
       core.snapshotTaken(taken)
+      context.counters.snapshotsTaken++
       context.wake(replica)
     },
     onSent: (peer, done) => {
@@ -112,6 +116,7 @@ function snapshotsOf(context: ReplicaContext, replica: GroupReplica, latest: { i
       const metadata = await snapshots.metadataOf(message.lastIncludedIndex)
       const configuration = metadata.length === 0 ? undefined : decodeConfiguration(metadata)
       replica.quiesced = false
+      context.counters.snapshotsReceived++
       core.step({ ...message, ...(configuration === undefined ? {} : { configuration }) })
       context.wake(replica)
     },

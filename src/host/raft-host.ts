@@ -38,7 +38,7 @@ export { maxFlushesInFlight, readTimeoutMs, transferTimeoutMs, type HostCounters
 
 export class RaftHost {
   readonly nodeId: number
-  readonly counters: HostCounters = { turns: 0, flushes: 0, batchesSent: 0, groupTicks: 0, compactions: 0, purges: 0, filesFreed: 0 }
+  readonly counters: HostCounters = { turns: 0, flushes: 0, batchesSent: 0, groupTicks: 0, compactions: 0, snapshotsTaken: 0, snapshotsReceived: 0, purges: 0, filesFreed: 0 }
   private readonly replicas = new Map<number, GroupReplica>()
   /** Replicas that may have a Ready: the next turn looks at these only. */
   private readonly dirty = new Set<GroupReplica>()
@@ -83,6 +83,7 @@ export class RaftHost {
       snapshotTrailingEntries: options.snapshotTrailingEntries ?? defaultSnapshotTrailingEntries,
       logger: options.logger ?? console,
       coreWarnings: options.logger !== undefined,
+      counters: this.counters,
       now: () => this.ticks * (options.tickMs ?? 50),
       send: (group, message) => {
         if (this.stopped) return
