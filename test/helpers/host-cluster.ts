@@ -32,16 +32,16 @@ export class SnapshotRecorder {
 export type HostOptions = Partial<Omit<RaftHostOptions, 'nodeId' | 'hosts' | 'engine' | 'transport'>>
 
 /** `count` hosts (ids 1..count); groups are added by the test (or by `groups` at each start). */
-export function hostCluster(count: number, options: HostOptions & { groups?: (host: RaftHost, machines: (group: number) => SnapshotRecorder) => void; engine?: LogEngineOptions } = {}) {
+export function hostCluster(count: number, options: HostOptions & { groups?: (host: RaftHost, machines: (group: number) => SnapshotRecorder) => void; engine?: LogEngineOptions; newMachine?: () => SnapshotRecorder } = {}) {
   const ids = Array.from({ length: count }, (_, i) => i + 1)
   const network = new MemoryHostNetwork()
   const dirs = ids.map(() => mkdtempSync(join(tmpdir(), 'raftlog-host-')))
   const engines = new Map<number, LogEngine>()
   const hosts = new Map<number, RaftHost>()
   const machines = new Map<string, SnapshotRecorder>()
-  const { groups, engine: engineOptions, ...hostOptions } = options
+  const { groups, engine: engineOptions, newMachine, ...hostOptions } = options
   const machine = (id: number, group: number): SnapshotRecorder => {
-    const made = new SnapshotRecorder()
+    const made = newMachine?.() ?? new SnapshotRecorder()
     machines.set(`${id}/${group}`, made)
     return made
   }

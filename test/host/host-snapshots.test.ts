@@ -6,16 +6,32 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { readdirSync } from 'node:fs'
 import { groupSnapshotDir } from '../../src/host/host-snapshots.js'
 import type { RaftHost } from '../../src/host/raft-host.js'
-import { hostCluster } from '../helpers/host-cluster.js'
+import type { SnapshotInfo } from '../../src/raft/state-machine.js'
+import type { HostBatch } from '../../src/host/host-batch.js'
+import { hostCluster, SnapshotRecorder } from '../helpers/host-cluster.js'
 
 const cleanups: (() => void)[] = []
 afterEach(() => {
   for (const cleanup of cleanups.splice(0)) cleanup()
 })
 
+/** A recorder whose snapshots carry 2.5 MiB more: three chunks of at most 1 MiB on the way. */
+class LargeRecorder extends SnapshotRecorder {
+  override snapshot(): Uint8Array {
+    return Buffer.from(JSON.stringify({ values: this.values, padding: '.'.repeat(2.5 * 1024 * 1024) }))
+  }
+  override async restore(chunks: AsyncIterable<Uint8Array>, meta: SnapshotInfo): Promise<void> {
+    const parts: Buffer[] = []
+    for await (const chunk of chunks) parts.push(Buffer.from(chunk))
+    this.values = (JSON.parse(Buffer.concat(parts).toString()) as { values: string[] }).values
+    this.restoredFrom = meta
+  }
+}
+
 /** Three hosts, groups 1 and 2 on all three, snapshots every 50 entries, 10 kept behind. */
-function snapshotting() {
+function snapshotting(newMachine?: () => SnapshotRecorder) {
   const c = hostCluster(3, {
+    ...(newMachine === undefined ? {} : { newMachine }),
     snapshotEveryEntries: 50,
     snapshotTrailingEntries: 10,
     purgeEveryTicks: 5,
@@ -92,5 +108,26 @@ describe('RaftHost snapshots', () => {
     c.network.isolated.delete(follower)
     await c.run(30)
     expect(machine?.values).toEqual(values)
+  })
+
+  it('sends a snapshot larger than a chunk in several chunks through the host batches', async () => {
+    const c = snapshotting(() => new LargeRecorder())
+    await c.led(1)
+    c.stop(3)
+    const values = await c.write(1, 60, 'f')
+    await c.run(10)
+    const host3 = c.start(3)
+    const chunks: number[] = []
+    const receive = host3.receive.bind(host3)
+    host3.receive = (batch: HostBatch) => {
+      for (const { message } of batch.messages) if (message.type === 'SnapshotChunk') chunks.push(message.data.length)
+      receive(batch)
+    }
+    await c.run(60)
+    const machine = c.machines.get('3/1')
+    expect(machine?.restoredFrom).toBeDefined()
+    expect(machine?.values).toEqual(values)
+    expect(chunks.length).toBeGreaterThanOrEqual(3)
+    expect(Math.max(...chunks)).toBeLessThanOrEqual(1024 * 1024)
   })
 })
