@@ -182,6 +182,11 @@ export class RaftHost {
     return this.replica(group).core.configuration
   }
 
+  /** Index of the Config entry of that configuration (0: the peers `addGroup` was given). */
+  configurationIndexOf(group: number): number {
+    return this.replica(group).core.configurationIndex
+  }
+
   /**
    * Changes `group`'s membership (Raft dissertation §4.3, joint consensus) from its leader on
    * this host: `change` adds learners or voters (host ids, address '' on a host network),
