@@ -180,12 +180,6 @@ export class GroupSnapshots {
     void this.parts?.inbox.close()
   }
 
-  /** Closes and deletes the group's snapshot folder (the replica left this host). */
-  remove(): void {
-    this.close()
-    removeSnapshotDir(this.dir)
-  }
-
   /** The store and its users, made on first need (with the folder, made durable). */
   private ensure(): Parts {
     if (this.parts !== undefined) return this.parts

@@ -31,6 +31,7 @@ import { membershipView, proposeChange, removedHere, startTransfer } from './hos
 import { maxFlushesInFlight, readTimeoutMs, transferTimeoutMs, type HostCounters, type RaftHostOptions } from './host-options.js'
 import { quiesceFollower, quiesceIfIdle, wakes } from './host-quiescence.js'
 import { HostReads } from './host-reads.js'
+import { groupSnapshotDir, removeSnapshotDir } from './host-snapshots.js'
 import { purgeEngine } from './host-purge.js'
 import { openReplica, type ReplicaContext } from './open-replica.js'
 
@@ -162,13 +163,12 @@ export class RaftHost {
    * voter's replica this way loses that voter's copy. Does nothing for a group not held here.
    */
   async removeReplica(group: number): Promise<void> {
-    const replica = this.replicas.get(group)
     this.dropGroup(group)
     const engine = this.options.engine
     if (engine.hasGroup(group)) engine.removeGroup(group)
     // The log goes first: a crash after it leaves a folder the next addGroup deletes, never a log without its snapshot.
     await engine.flush()
-    replica?.snapshots?.remove()
+    removeSnapshotDir(groupSnapshotDir(engine.dir, group))
     this.purgeDue = true
   }
 

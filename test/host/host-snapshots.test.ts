@@ -3,7 +3,7 @@
 // leader's log catches up by a snapshot sent in chunks through the host batches; a host that
 // restarts restores each group from its snapshot, then replays its log.
 import { afterEach, describe, expect, it } from 'vitest'
-import { readdirSync } from 'node:fs'
+import { cpSync, existsSync, readdirSync } from 'node:fs'
 import { groupSnapshotDir } from '../../src/host/host-snapshots.js'
 import type { RaftHost } from '../../src/host/raft-host.js'
 import type { SnapshotInfo } from '../../src/raft/state-machine.js'
@@ -129,5 +129,29 @@ describe('RaftHost snapshots', () => {
     expect(machine?.values).toEqual(values)
     expect(chunks.length).toBeGreaterThanOrEqual(3)
     expect(Math.max(...chunks)).toBeLessThanOrEqual(1024 * 1024)
+  })
+
+  it('frees a removed replica\'s log and snapshots, and deletes a snapshot folder a crash left without its log', async () => {
+    const c = snapshotting()
+    const values = await c.write(1, 60, 'g')
+    const dir3 = c.dirs[2] as string
+    // Its snapshot file is written beside the ticks (file I/O the settling does not wait for).
+    for (let i = 0; i < 50 && !(existsSync(groupSnapshotDir(dir3, 1)) && snapshotFiles(dir3, 1).length > 0); i++) await c.run(1)
+    expect(snapshotFiles(dir3, 1).length).toBeGreaterThan(0)
+    const host3 = c.hosts.get(3) as RaftHost
+    host3.dropGroup(1)
+    await host3.removeReplica(1)
+    expect(c.engines.get(3)?.hasGroup(1)).toBe(false)
+    expect(existsSync(groupSnapshotDir(dir3, 1))).toBe(false)
+    // As if a removal crashed after the log went and before the folder did: a snapshot of the group is left.
+    cpSync(groupSnapshotDir(c.dirs[1] as string, 1), groupSnapshotDir(dir3, 1), { recursive: true })
+    host3.addGroup(1, [1, 2, 3], c.machine(3, 1))
+    // A new, empty replica: the stale folder went before anything could restore from it.
+    expect(existsSync(groupSnapshotDir(dir3, 1))).toBe(false)
+    await c.settle()
+    expect(c.machines.get('3/1')?.restoredFrom).toBeUndefined()
+    // It catches up from the leader (by its snapshot) like any new replica.
+    await c.run(20)
+    expect(c.machines.get('3/1')?.values).toEqual(values)
   })
 })
