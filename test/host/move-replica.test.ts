@@ -80,11 +80,22 @@ describe('moving a group replica between hosts', () => {
     const c = fourHosts()
     const from = await c.led(1)
     for (let i = 0; i < 60; i++) await c.propose(1, `p${i}`)
+    // Which host proposed the removal: never `from` (its leadership moves off first).
+    const removedBy: number[] = []
+    for (const host of c.hosts.values()) {
+      const change = host.changeMembership.bind(host)
+      host.changeMembership = (group, asked) => {
+        if (asked.remove !== undefined) removedBy.push(host.nodeId)
+        return change(group, asked)
+      }
+    }
     const writes = c.writer()
     const config = await c.during(c.move(from, 4))
     await writes.stop()
     await c.run(10)
     expect(config.voters).toEqual([1, 2, 3, 4].filter((id) => id !== from))
+    expect(removedBy.length).toBeGreaterThan(0)
+    expect(removedBy).not.toContain(from)
     expect(writes.acknowledged.length).toBeGreaterThan(0)
     const moved = c.machines.get('4/1')
     // It caught up by a snapshot (the leader's log was compacted past what it lacked).
