@@ -6,11 +6,7 @@ import { RaftLogError } from '../errors.js'
 import { decodeConfiguration } from '../raft/core/configuration.js'
 import type { ConfigurationAt } from '../raft/core/configuration-history.js'
 import type { GroupLog } from '../engine/group-log.js'
-import { EntryType } from '../storage/log-entry.js'
 import type { StoredSnapshot } from './host-snapshots.js'
-
-/** Entries read from the log at a time while looking for Config entries. */
-const configScanEntries = 1024
 
 export interface GroupStart {
   /** The snapshot the state machine must be restored from first, if any. */
@@ -38,14 +34,14 @@ export function groupStart(group: number, log: GroupLog, snapshot: StoredSnapsho
     if (log.termAt(snapshot.index) !== snapshot.term) log.reset(snapshot.index + 1, snapshot.term)
     if (snapshot.metadata.length > 0) configurations.push({ index: snapshot.index, config: decodeConfiguration(snapshot.metadata) })
   }
-  for (let from = Math.max(log.firstIndex, covered + 1); from <= log.lastIndex; from += configScanEntries) {
-    for (const entry of log.slice(from, Math.min(from + configScanEntries, log.lastIndex + 1))) {
-      if (entry.type !== EntryType.Config) continue
-      try {
-        configurations.push({ index: entry.index, config: decodeConfiguration(entry.data) })
-      } catch (error) {
-        logger.warn(`raftlog host: group ${group} ignores the configuration entry at index ${entry.index}: ${(error as Error).message}`)
-      }
+  // The engine's index knows where they are: only they are read, not the whole log.
+  for (const index of log.configIndexes(Math.max(log.firstIndex, covered + 1))) {
+    const entry = log.get(index)
+    if (entry === undefined) continue
+    try {
+      configurations.push({ index, config: decodeConfiguration(entry.data) })
+    } catch (error) {
+      logger.warn(`raftlog host: group ${group} ignores the configuration entry at index ${index}: ${(error as Error).message}`)
     }
   }
   return { snapshot, appliedIndex: covered, configurations }
