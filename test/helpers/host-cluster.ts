@@ -113,9 +113,20 @@ export function hostCluster(count: number, options: HostOptions & { groups?: (ho
     if (!settled) throw new Error(`not settled within ${maxTicks} ticks`)
     return work
   }
+  /**
+   * Ticks until `condition` holds (at most `maxTicks`): snapshot files are written and synced
+   * beside the ticks, by real file I/O that settling does not wait for. Throws when it never holds.
+   */
+  const until = async (condition: () => boolean, what: string, maxTicks = 300): Promise<void> => {
+    for (let i = 0; i < maxTicks; i++) {
+      if (condition()) return
+      await run(1)
+    }
+    if (!condition()) throw new Error(`${what}: not within ${maxTicks} ticks`)
+  }
   const cleanup = (): void => {
     for (const id of [...engines.keys()]) stop(id)
     for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
   }
-  return { ids, network, dirs, engines, hosts, machines, machine, start, stop, run, settle, leaderOf, led, propose, during, cleanup }
+  return { ids, network, dirs, engines, hosts, machines, machine, start, stop, run, settle, leaderOf, led, propose, during, until, cleanup }
 }

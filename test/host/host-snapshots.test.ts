@@ -52,19 +52,17 @@ function snapshotting(newMachine?: () => SnapshotRecorder) {
   return { ...c, write }
 }
 
-const snapshotFiles = (dir: string, group: number): string[] => readdirSync(groupSnapshotDir(dir, group)).filter((name) => name.endsWith('.snap'))
+const snapshotFiles = (dir: string, group: number): string[] => (existsSync(groupSnapshotDir(dir, group)) ? readdirSync(groupSnapshotDir(dir, group)).filter((name) => name.endsWith('.snap')) : [])
 
 describe('RaftHost snapshots', () => {
   it('snapshots a group every N applied entries, compacts its log behind them and frees engine files', async () => {
     const c = snapshotting()
     const values = await c.write(1, 240, 'a')
-    await c.run(20)
+    // Snapshots at 191 or more (every 50 applied), 10 entries kept behind; a purge after them.
+    await c.until(() => c.ids.every((id) => (c.engines.get(id)?.firstIndex(1) ?? 0) > 150 && (c.hosts.get(id)?.counters.filesFreed ?? 0) > 0), 'compacted and purged on every host')
     for (const id of c.ids) {
       expect(c.machines.get(`${id}/1`)?.values).toEqual(values)
       expect(snapshotFiles(c.dirs[id - 1] as string, 1).length).toBeGreaterThan(0)
-      // Snapshots at 200 or more (every 50 applied), 10 entries kept behind.
-      expect(c.engines.get(id)?.firstIndex(1)).toBeGreaterThan(150)
-      expect(c.hosts.get(id)?.counters.filesFreed).toBeGreaterThan(0)
       // Group 2 took none: nothing was applied to it.
       expect(c.engines.get(id)?.firstIndex(2)).toBe(1)
     }
@@ -77,11 +75,10 @@ describe('RaftHost snapshots', () => {
     await c.run(3)
     c.stop(3)
     const after = await c.write(1, 200, 'c')
-    await c.run(10)
     const leader = c.leaderOf(1)
-    expect(c.engines.get(leader)?.firstIndex(1)).toBeGreaterThan(100)
+    await c.until(() => (c.engines.get(leader)?.firstIndex(1) ?? 0) > 100, 'the leader compacted its log')
     c.start(3)
-    await c.run(60)
+    await c.until(() => c.machines.get('3/1')?.values.length === 205, 'host 3 caught up')
     const machine = c.machines.get('3/1')
     expect(machine?.restoredFrom?.index).toBeGreaterThan(100)
     expect(machine?.values).toEqual([...before, ...after])
@@ -94,19 +91,19 @@ describe('RaftHost snapshots', () => {
   it('restarts a host from its groups\' snapshots, then replays their logs', async () => {
     const c = snapshotting()
     const values = await c.write(1, 130, 'e')
-    await c.run(10)
     const follower = c.ids.find((id) => id !== c.leaderOf(1)) as number
+    await c.until(() => snapshotFiles(c.dirs[follower - 1] as string, 1).length > 0, 'the follower took a snapshot')
     // Alone after the restart: everything it holds must come from its own directory.
     c.stop(follower)
     c.start(follower)
     c.network.isolated.add(follower)
-    await c.run(5)
     const machine = c.machines.get(`${follower}/1`)
+    await c.until(() => machine?.restoredFrom !== undefined, 'restored from its own snapshot')
     expect(machine?.restoredFrom?.index).toBeGreaterThanOrEqual(50)
     expect(machine?.values).toEqual(values.slice(0, machine?.values.length))
     expect(machine?.values.length).toBeGreaterThanOrEqual(49)
     c.network.isolated.delete(follower)
-    await c.run(30)
+    await c.until(() => machine?.values.length === values.length, 'caught up')
     expect(machine?.values).toEqual(values)
   })
 
@@ -115,7 +112,7 @@ describe('RaftHost snapshots', () => {
     await c.led(1)
     c.stop(3)
     const values = await c.write(1, 60, 'f')
-    await c.run(10)
+    await c.until(() => (c.engines.get(c.leaderOf(1))?.firstIndex(1) ?? 0) > 1, 'the leader compacted its log')
     const host3 = c.start(3)
     const chunks: number[] = []
     const receive = host3.receive.bind(host3)
@@ -123,7 +120,7 @@ describe('RaftHost snapshots', () => {
       for (const { message } of batch.messages) if (message.type === 'SnapshotChunk') chunks.push(message.data.length)
       receive(batch)
     }
-    await c.run(60)
+    await c.until(() => c.machines.get('3/1')?.values.length === values.length, 'host 3 caught up')
     const machine = c.machines.get('3/1')
     expect(machine?.restoredFrom).toBeDefined()
     expect(machine?.values).toEqual(values)
@@ -135,9 +132,7 @@ describe('RaftHost snapshots', () => {
     const c = snapshotting()
     const values = await c.write(1, 60, 'g')
     const dir3 = c.dirs[2] as string
-    // Its snapshot file is written beside the ticks (file I/O the settling does not wait for).
-    for (let i = 0; i < 50 && !(existsSync(groupSnapshotDir(dir3, 1)) && snapshotFiles(dir3, 1).length > 0); i++) await c.run(1)
-    expect(snapshotFiles(dir3, 1).length).toBeGreaterThan(0)
+    await c.until(() => snapshotFiles(dir3, 1).length > 0, 'host 3 took a snapshot')
     const host3 = c.hosts.get(3) as RaftHost
     host3.dropGroup(1)
     await host3.removeReplica(1)
@@ -151,7 +146,7 @@ describe('RaftHost snapshots', () => {
     await c.settle()
     expect(c.machines.get('3/1')?.restoredFrom).toBeUndefined()
     // It catches up from the leader (by its snapshot) like any new replica.
-    await c.run(20)
+    await c.until(() => c.machines.get('3/1')?.values.length === values.length, 'host 3 caught up')
     expect(c.machines.get('3/1')?.values).toEqual(values)
   })
 })
