@@ -3,7 +3,8 @@
 // leader's log catches up by a snapshot sent in chunks through the host batches; a host that
 // restarts restores each group from its snapshot, then replays its log.
 import { afterEach, describe, expect, it } from 'vitest'
-import { cpSync, existsSync, readdirSync } from 'node:fs'
+import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync } from 'node:fs'
+import { join } from 'node:path'
 import { groupSnapshotDir } from '../../src/host/host-snapshots.js'
 import type { RaftHost } from '../../src/host/raft-host.js'
 import type { SnapshotInfo } from '../../src/raft/state-machine.js'
@@ -148,5 +149,32 @@ describe('RaftHost snapshots', () => {
     // It catches up from the leader (by its snapshot) like any new replica.
     await c.until(() => c.machines.get('3/1')?.values.length === values.length, 'host 3 caught up')
     expect(c.machines.get('3/1')?.values).toEqual(values)
+  })
+
+  it('restarts from a snapshot received just before a crash, before its log was reset to follow it', async () => {
+    const c = snapshotting()
+    await c.led(1)
+    const first = await c.write(1, 3, 'h')
+    c.stop(3)
+    const values = [...first, ...(await c.write(1, 80, 'i'))]
+    const leader = c.leaderOf(1)
+    const leaderDir = c.dirs[leader - 1] as string
+    await c.until(() => snapshotFiles(leaderDir, 1).length > 0, 'the leader took a snapshot')
+    // Host 3 crashed once the leader's snapshot file was durable in its folder, before its log
+    // (which ends before the snapshot) was reset: the file is there, the log is the old one.
+    const newest = snapshotFiles(leaderDir, 1).sort().at(-1) as string
+    const folder = groupSnapshotDir(c.dirs[2] as string, 1)
+    mkdirSync(folder, { recursive: true })
+    copyFileSync(join(groupSnapshotDir(leaderDir, 1), newest), join(folder, newest))
+    const index = Number(/\d+/.exec(newest)?.[0])
+    c.start(3)
+    c.network.isolated.add(3)
+    const machine = c.machines.get('3/1')
+    await c.until(() => machine?.restoredFrom !== undefined, 'host 3 restored the snapshot')
+    expect(machine?.restoredFrom?.index).toBe(index)
+    expect(c.engines.get(3)?.firstIndex(1)).toBe(index + 1)
+    c.network.isolated.delete(3)
+    await c.until(() => machine?.values.length === values.length, 'host 3 caught up')
+    expect(machine?.values).toEqual(values)
   })
 })
