@@ -29,6 +29,8 @@ export class GroupReplica {
   snapshots: GroupSnapshots | undefined
   /** Membership changes and leadership transfers asked here, settled after each turn. */
   readonly membership = new MembershipRequests(lostLeadershipGraceMs)
+  /** A change or transfer was asked here once: its waiters are looked at after each turn (the others never need to be). */
+  membershipAsked = false
   /** Dropped from its host: nothing more is applied, taken or sent. */
   closed = false
   private readonly pending = new Map<number, Pending>()

@@ -2,7 +2,7 @@
 // core, watched by RaftNode's MembershipRequests after each turn, and the rule by which a replica
 // that its group removed leaves its host.
 import { RaftLogError } from '../errors.js'
-import { removedOf, type Configuration } from '../raft/core/configuration.js'
+import type { Configuration } from '../raft/core/configuration.js'
 import type { MembershipChange } from '../raft/core/membership-change.js'
 import type { MembershipView } from '../raft/node/membership-requests.js'
 import type { GroupReplica } from './group-replica.js'
@@ -10,6 +10,7 @@ import type { GroupReplica } from './group-replica.js'
 /** Proposes `change` (its C_old,new) and resolves once its C_new is committed; throws what the core refuses. */
 export function proposeChange(replica: GroupReplica, change: MembershipChange): Promise<Configuration> {
   const jointIndex = replica.core.proposeMembership(change)
+  replica.membershipAsked = true
   return replica.membership.waitForChange(jointIndex, replica.core.currentTerm)
 }
 
@@ -17,6 +18,7 @@ export function proposeChange(replica: GroupReplica, change: MembershipChange): 
 export function startTransfer(nodeId: number, replica: GroupReplica, to: number | undefined, timeoutMs: number): Promise<number> {
   const target = replica.core.transferLeadership(to)
   if (target === 0) throw new RaftLogError('ERR_BAD_ARGUMENT', `Host ${nodeId} is group ${replica.group}'s only voter: there is nobody to hand leadership to`)
+  replica.membershipAsked = true
   return replica.membership.waitForTransfer(target, replica.core.currentTerm, timeoutMs, nodeId)
 }
 
@@ -26,7 +28,8 @@ export function startTransfer(nodeId: number, replica: GroupReplica, to: number 
  */
 export function removedHere(nodeId: number, replica: GroupReplica): boolean {
   const core = replica.core
-  return core.committed >= core.configurationIndex && removedOf(core.configuration).includes(nodeId)
+  // Read without copying: this is asked after every turn of every group with work.
+  return core.configuration.removed?.includes(nodeId) === true && core.committed >= core.configurationIndex
 }
 
 /** What the membership waiters of `replica` look at after a turn. */

@@ -434,7 +434,7 @@ export class RaftHost {
       void replica.applyTo(ready.commitIndex)
       this.reads.settle(replica.group, ready)
       replica.core.advance(ready)
-      replica.membership.update(membershipView(this.nodeId, replica))
+      if (replica.membershipAsked) replica.membership.update(membershipView(this.nodeId, replica))
       if (replica.core.hasReady()) this.dirty.add(replica)
       if (removedHere(this.nodeId, replica)) void this.removeReplica(replica.group).catch((error: unknown) => this.fail(error))
     }
