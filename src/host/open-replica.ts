@@ -32,8 +32,8 @@ export interface ReplicaContext {
   send(group: number, message: RaftMessage): void
   /** The replica has something for the next turn. */
   wake(replica: GroupReplica): void
-  /** Something the host cannot go on from (a state machine that cannot be restored). */
-  fail(error: unknown): void
+  /** The replica cannot go on (its state machine cannot be restored from its snapshot): the group fails on this host only. */
+  failGroup(replica: GroupReplica, error: unknown): void
 }
 
 /**
@@ -79,7 +79,7 @@ export function openReplica(context: ReplicaContext, group: number, peers: reado
   if (snapshotting) replica.snapshots = snapshotsOf(context, replica, snapshot)
   if (snapshot !== undefined) {
     const snapshots = replica.snapshots as GroupSnapshots
-    replica.restoreFrom(snapshot, () => snapshots.restore(snapshot)).catch((error: unknown) => context.fail(error))
+    replica.restoreFrom(snapshot, () => snapshots.restore(snapshot)).catch((error: unknown) => context.failGroup(replica, error))
   }
   return replica
 }

@@ -55,6 +55,8 @@ export class RaftHost {
   private finished: Promise<void> = Promise.resolve()
   /** Why the host stopped by itself (an engine failure), if it did. */
   failure: RaftLogError | undefined
+  /** Groups whose replica failed here and was dropped (its snapshot could not be restored), with why; the host goes on. */
+  readonly failedGroups = new Map<number, RaftLogError>()
   private again = false
   private stopped = false
   private readonly electionTicks: readonly [number, number]
@@ -92,7 +94,7 @@ export class RaftHost {
         this.schedule()
       },
       wake: (replica) => this.wake(replica),
-      fail: (error) => this.fail(error),
+      failGroup: (replica, error) => this.failGroup(replica, error),
     }
   }
 
@@ -126,6 +128,7 @@ export class RaftHost {
     if (this.replicas.has(group)) throw new RaftLogError('ERR_GROUP_EXISTS', `Group ${group} has a replica on host ${this.nodeId} already`)
     if (peers.length === 0) throw new RaftLogError('ERR_BAD_ARGUMENT', `Group ${group} needs its first voters (peers); a replica that joins a running group starts with joinGroup()`, { argument: 'peers' })
     const replica = openReplica(this.context, group, peers, stateMachine)
+    this.failedGroups.delete(group)
     this.replicas.set(group, replica)
     this.wake(replica)
   }
@@ -140,6 +143,7 @@ export class RaftHost {
     if (this.stopped) throw new RaftLogError('ERR_STOPPED', `Host ${this.nodeId} is stopped`)
     if (this.replicas.has(group)) throw new RaftLogError('ERR_GROUP_EXISTS', `Group ${group} has a replica on host ${this.nodeId} already`)
     const replica = openReplica(this.context, group, [], stateMachine)
+    this.failedGroups.delete(group)
     this.replicas.set(group, replica)
     this.wake(replica)
   }
@@ -395,7 +399,7 @@ export class RaftHost {
           }
           if (ready.mustFlush) mustFlush = true
           if (ready.role !== 'leader') replica.failWaiting('this host no longer leads the group')
-          if (replica.carryOutLogChanges(ready, (error) => this.fail(error))) {
+          if (replica.carryOutLogChanges(ready, (error) => this.failGroup(replica, error))) {
             this.counters.compactions++
             this.purgeDue = true
           }
@@ -439,6 +443,19 @@ export class RaftHost {
       if (removedHere(this.nodeId, replica)) void this.removeReplica(replica.group).catch((error: unknown) => this.fail(error))
     }
     this.sendAll()
+  }
+
+  /**
+   * A replica whose state machine cannot be restored from its snapshot (a corrupt file, a
+   * restore() that throws) has nothing to apply from: it is dropped from this host, its files
+   * kept for repair, and the group goes on with its other replicas. The other groups go on.
+   */
+  private failGroup(replica: GroupReplica, error: unknown): void {
+    if (this.stopped || this.replicas.get(replica.group) !== replica) return
+    const failure = error instanceof RaftLogError ? error : new RaftLogError('ERR_IO', `Group ${replica.group} on host ${this.nodeId}: ${(error as Error).message}`)
+    this.failedGroups.set(replica.group, failure)
+    this.context.logger.warn(`raftlog host ${this.nodeId}: group ${replica.group} stops here: ${failure.message}`)
+    this.dropGroup(replica.group)
   }
 
   /** The engine failed (a disk error): nothing here can be made durable any more, so the host stops. */

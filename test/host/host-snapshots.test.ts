@@ -3,7 +3,7 @@
 // leader's log catches up by a snapshot sent in chunks through the host batches; a host that
 // restarts restores each group from its snapshot, then replays its log.
 import { afterEach, describe, expect, it } from 'vitest'
-import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync } from 'node:fs'
+import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { groupSnapshotDir } from '../../src/host/host-snapshots.js'
 import type { RaftHost } from '../../src/host/raft-host.js'
@@ -176,5 +176,29 @@ describe('RaftHost snapshots', () => {
     c.network.isolated.delete(3)
     await c.until(() => machine?.values.length === values.length, 'host 3 caught up')
     expect(machine?.values).toEqual(values)
+  })
+
+  it('drops a group whose snapshot cannot be restored from its host, and keeps the host and its other groups going', async () => {
+    const c = snapshotting()
+    const values = await c.write(1, 60, 'j')
+    const dir3 = c.dirs[2] as string
+    await c.until(() => snapshotFiles(dir3, 1).length > 0, 'host 3 took a snapshot')
+    c.stop(3)
+    // A flipped byte in the snapshot's data: its header and metadata still read, its chunk fails its checksum.
+    const file = join(groupSnapshotDir(dir3, 1), snapshotFiles(dir3, 1).sort().at(-1) as string)
+    const bytes = readFileSync(file)
+    bytes[bytes.length - 40] = (bytes[bytes.length - 40] as number) ^ 0xff
+    writeFileSync(file, bytes)
+    const host3 = c.start(3)
+    await c.until(() => host3.failedGroups.has(1), 'group 1 failed on host 3')
+    expect(host3.failedGroups.get(1)?.code).toBe('ERR_CORRUPT')
+    expect(host3.hasGroup(1)).toBe(false)
+    expect(host3.failure).toBeUndefined()
+    // Group 1 goes on with hosts 1 and 2; group 2 on all three.
+    expect(await c.propose(1, 'after')).toMatch(/^applied/)
+    expect(await c.propose(2, 'still')).toMatch(/^applied/)
+    await c.until(() => c.machines.get('3/2')?.values.length === 1, 'host 3 applied group 2')
+    expect(c.machines.get('3/2')?.values).toEqual(['still'])
+    expect(c.machines.get('1/1')?.values).toEqual([...values, 'after'])
   })
 })
