@@ -8,6 +8,13 @@ export const readTimeoutMs = 5000
 /** Turns whose flush is in flight at most: the next waits, gathering what arrives meanwhile into one flush. */
 export const maxFlushesInFlight = 1
 
+/**
+ * Default of RaftHostOptions.maxSnapshotBytesPerBatch: snapshot bytes one batch to a peer host
+ * carries at most (a single larger chunk still goes, alone). Chunks of many groups' transfers go in several batches, each well under the transport's
+ * message limit (64 MiB over gRPC). A snapshot chunk is at most 1 MiB.
+ */
+export const maxSnapshotBytesPerBatch = 8 * 1024 * 1024
+
 /** How long a leadership transfer may take before ERR_TIMEOUT or ERR_UNKNOWN_OUTCOME (ms). */
 export const transferTimeoutMs = 10_000
 
@@ -32,6 +39,8 @@ export interface RaftHostOptions {
   snapshotTrailingEntries?: number
   /** Ticks between two engine purges, when some group's log was compacted since the last (default 100). */
   purgeEveryTicks?: number
+  /** Snapshot bytes a batch to one peer host carries at most (default maxSnapshotBytesPerBatch, 8 MiB); a single larger chunk still goes alone. */
+  maxSnapshotBytesPerBatch?: number
   /** Milliseconds one tick stands for (default 50): snapshot transfers resend and give up by the host's clock, in ticks. */
   tickMs?: number
   /** Where snapshot and transfer problems are reported (default: console). */

@@ -26,16 +26,17 @@ import { seededRandom } from '../raft/core/seeded-random.js'
 import { defaultSnapshotThreshold, defaultSnapshotTrailingEntries } from '../raft/node/node-options.js'
 import type { StateMachine } from '../raft/state-machine.js'
 import type { GroupReplica } from './group-replica.js'
-import type { GroupMessage, HostBatch } from './host-batch.js'
+import type { HostBatch } from './host-batch.js'
+import { HostOutbox } from './host-outbox.js'
 import { membershipView, proposeChange, removedHere, startTransfer } from './host-membership.js'
-import { maxFlushesInFlight, readTimeoutMs, transferTimeoutMs, type HostCounters, type RaftHostOptions } from './host-options.js'
+import { maxFlushesInFlight, maxSnapshotBytesPerBatch, readTimeoutMs, transferTimeoutMs, type HostCounters, type RaftHostOptions } from './host-options.js'
 import { quiesceFollower, quiesceIfIdle, wakes } from './host-quiescence.js'
 import { HostReads } from './host-reads.js'
 import { groupSnapshotDir, removeSnapshotDir } from './host-snapshots.js'
 import { purgeEngine } from './host-purge.js'
 import { openReplica, type ReplicaContext } from './open-replica.js'
 
-export { maxFlushesInFlight, readTimeoutMs, transferTimeoutMs, type HostCounters, type RaftHostOptions } from './host-options.js'
+export { maxFlushesInFlight, maxSnapshotBytesPerBatch, readTimeoutMs, transferTimeoutMs, type HostCounters, type RaftHostOptions } from './host-options.js'
 
 export class RaftHost {
   readonly nodeId: number
@@ -45,7 +46,7 @@ export class RaftHost {
   private readonly dirty = new Set<GroupReplica>()
   /** The tick count at which each peer host was last heard from. */
   private readonly lastHeard = new Map<number, number>()
-  private readonly outbox = new Map<number, HostBatch>()
+  private readonly outbox: HostOutbox
   /** ReadIndex reads asked and not yet confirmed. */
   private readonly reads = new HostReads(readTimeoutMs)
   private ticks = 0
@@ -75,6 +76,7 @@ export class RaftHost {
     this.quiesceAfterTicks = options.quiesceAfterTicks ?? 2 * this.electionTicks[1]
     this.random = seededRandom(options.seed ?? options.nodeId)
     this.purgeEveryTicks = options.purgeEveryTicks ?? 100
+    this.outbox = new HostOutbox(this.nodeId, options.transport, this.counters, options.maxSnapshotBytesPerBatch ?? maxSnapshotBytesPerBatch)
     for (const host of options.hosts) if (host !== this.nodeId) this.lastHeard.set(host, 0)
     this.context = {
       nodeId: this.nodeId,
@@ -90,7 +92,7 @@ export class RaftHost {
       now: () => this.ticks * (options.tickMs ?? 50),
       send: (group, message) => {
         if (this.stopped) return
-        this.batchFor(message.to).messages.push({ group, message })
+        this.outbox.push(group, message)
         this.schedule()
       },
       wake: (replica) => this.wake(replica),
@@ -311,10 +313,10 @@ export class RaftHost {
       replica.snapshots?.tick()
       this.counters.groupTicks++
       const quiet = quiesceIfIdle(this.nodeId, replica, this.quiesceAfterTicks)
-      if (quiet !== undefined) for (const follower of quiet.followers) this.batchFor(follower).quiesce.push(quiet.notice)
+      if (quiet !== undefined) for (const follower of quiet.followers) this.outbox.batchFor(follower).quiesce.push(quiet.notice)
       if (replica.core.hasReady()) this.wake(replica)
     }
-    if (this.ticks % this.heartbeatTicks === 0) for (const host of this.lastHeard.keys()) this.batchFor(host)
+    if (this.ticks % this.heartbeatTicks === 0) for (const host of this.lastHeard.keys()) this.outbox.batchFor(host)
     if (this.purgeDue && this.ticks % this.purgeEveryTicks === 0) this.purge()
     this.schedule()
   }
@@ -406,7 +408,7 @@ export class RaftHost {
           // The leader's replication goes out before its own flush (Raft dissertation §10.2.1).
           this.queue(replica.group, ready.messages, true)
         }
-        this.sendAll()
+        this.outbox.sendAll()
         let flushed: Promise<void> | undefined
         if (mustFlush) {
           this.counters.flushes++
@@ -422,7 +424,7 @@ export class RaftHost {
             this.schedule()
           })
       } while (this.again || this.dirty.size > 0)
-      if (this.outbox.size > 0) this.sendAll()
+      if (this.outbox.size > 0) this.outbox.sendAll()
     } finally {
       this.turning = false
     }
@@ -442,7 +444,7 @@ export class RaftHost {
       if (replica.core.hasReady()) this.dirty.add(replica)
       if (removedHere(this.nodeId, replica)) void this.removeReplica(replica.group).catch((error: unknown) => this.fail(error))
     }
-    this.sendAll()
+    this.outbox.sendAll()
   }
 
   /**
@@ -476,24 +478,7 @@ export class RaftHost {
         else this.replicas.get(group)?.core.reportSnapshot(message.to, false)
         continue
       }
-      this.batchFor(message.to).messages.push({ group, message } satisfies GroupMessage)
+      this.outbox.push(group, message)
     }
-  }
-
-  private batchFor(host: number): HostBatch {
-    let batch = this.outbox.get(host)
-    if (batch === undefined) {
-      batch = { from: this.nodeId, messages: [], quiesce: [] }
-      this.outbox.set(host, batch)
-    }
-    return batch
-  }
-
-  private sendAll(): void {
-    for (const [host, batch] of this.outbox) {
-      this.counters.batchesSent++
-      this.options.transport.send(host, batch)
-    }
-    this.outbox.clear()
   }
 }

@@ -201,4 +201,44 @@ describe('RaftHost snapshots', () => {
     expect(c.machines.get('3/2')?.values).toEqual(['still'])
     expect(c.machines.get('1/1')?.values).toEqual([...values, 'after'])
   })
+
+  it('spreads many groups\' snapshot chunks to one peer over batches that hold at most maxSnapshotBytesPerBatch of them', async () => {
+    const groups = Array.from({ length: 12 }, (_, i) => i + 1)
+    // One chunk's worth (chunks are 1 MiB): batches seen holding 2 MiB of chunks without the bound.
+    const bound = 1024 * 1024
+    const c = hostCluster(3, {
+      maxSnapshotBytesPerBatch: bound,
+      snapshotEveryEntries: 20,
+      snapshotTrailingEntries: 2,
+      newMachine: () => new LargeRecorder(),
+      groups: (host, machine) => {
+        for (const group of groups) host.addGroup(group, [1, 2, 3], machine(group))
+      },
+    })
+    cleanups.push(c.cleanup)
+    // The snapshot bytes of every batch sent to host 3.
+    const toHost3: number[] = []
+    const transportFor = c.network.transportFor.bind(c.network)
+    c.network.transportFor = (id) => {
+      const transport = transportFor(id)
+      return {
+        send: (to, batch) => {
+          if (to === 3) toHost3.push(batch.messages.reduce((sum, { message }) => sum + (message.type === 'SnapshotChunk' ? message.data.length : 0), 0))
+          transport.send(to, batch)
+        },
+      }
+    }
+    for (const id of c.ids) c.start(id)
+    c.stop(3)
+    for (const group of groups) {
+      const leader = c.hosts.get(await c.led(group)) as RaftHost
+      await c.during(Promise.all(Array.from({ length: 25 }, (_, i) => leader.propose(group, Buffer.from(`k${i}`)))))
+    }
+    await c.until(() => groups.every((group) => (c.engines.get(c.leaderOf(group))?.firstIndex(group) ?? 0) > 1), 'every leader compacted')
+    c.start(3)
+    await c.until(() => groups.every((group) => c.machines.get(`3/${group}`)?.values.length === 25), 'host 3 caught up in every group')
+    const sent = toHost3.filter((bytes) => bytes > 0)
+    expect(sent.reduce((sum, bytes) => sum + bytes, 0)).toBeGreaterThan(12 * 2.5 * 1024 * 1024)
+    expect(Math.max(...sent)).toBeLessThanOrEqual(bound)
+  })
 })
