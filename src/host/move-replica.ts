@@ -41,7 +41,11 @@ const retried = new Set(['ERR_NOT_LEADER', 'ERR_LEADERSHIP_LOST', 'ERR_CHANGE_IN
  * timeoutMs: call again to go on), or what a host answered that a retry cannot mend.
  */
 export async function moveReplica(group: number, from: number, to: number, options: MoveReplicaOptions): Promise<Configuration> {
+  for (const [name, id] of [['group', group], ['from', from], ['to', to]] as const) {
+    if (!Number.isSafeInteger(id) || id < 1) throw new RaftLogError('ERR_BAD_ARGUMENT', `moveReplica: ${name} must be a whole number from 1, got ${String(id)}`, { argument: name })
+  }
   if (from === to) throw new RaftLogError('ERR_BAD_ARGUMENT', `moveReplica: group ${group} cannot move from host ${from} to itself`, { argument: 'to' })
+  if (!options.hosts.includes(to)) throw new RaftLogError('ERR_BAD_ARGUMENT', `moveReplica: host ${to} is not one of the cluster's hosts (${options.hosts.join(', ')})`, { argument: 'to' })
   const pauseMs = options.pauseMs ?? 20
   const deadline = Date.now() + (options.timeoutMs ?? 60_000)
   for (;;) {

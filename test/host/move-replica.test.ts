@@ -161,4 +161,13 @@ describe('moving a group replica between hosts', () => {
     await c.run(5)
     expect(c.machines.get('4/1')?.values).toEqual([...Array.from({ length: 40 }, (_, i) => `p${i}`), 'while 4 was down', 'after'])
   })
+
+  it('refuses a move that names no host or the same host twice, before changing anything', async () => {
+    const c = fourHosts()
+    await c.led(1)
+    await expect(c.move(2, 2)).rejects.toMatchObject({ code: 'ERR_BAD_ARGUMENT' })
+    await expect(c.move(2, 9)).rejects.toMatchObject({ code: 'ERR_BAD_ARGUMENT' })
+    await expect(c.move(0, 4)).rejects.toMatchObject({ code: 'ERR_BAD_ARGUMENT' })
+    expect(c.hosts.get(4)?.hasGroup(1)).toBe(false)
+  })
 })
