@@ -170,4 +170,22 @@ describe('moving a group replica between hosts', () => {
     await expect(c.move(0, 4)).rejects.toMatchObject({ code: 'ERR_BAD_ARGUMENT' })
     expect(c.hosts.get(4)?.hasGroup(1)).toBe(false)
   })
+
+  it('finishes a move whose leader crashes in the middle of it, under a new leader', async () => {
+    const c = fourHosts()
+    const leader = await c.led(1)
+    for (let i = 0; i < 10; i++) await c.propose(1, `p${i}`)
+    const from = [1, 2, 3].find((id) => id !== leader) as number
+    const moving = c.move(from, 4)
+    // Once host 4 is a member (a learner, or further), the leader crashes.
+    await c.until(() => (c.hosts.get(leader)?.configurationOf(1).learners.includes(4) ?? false) || (c.hosts.get(leader)?.configurationOf(1).voters.includes(4) ?? false), 'host 4 added')
+    c.stop(leader)
+    const config = await c.during(moving)
+    expect(config.voters).toEqual([1, 2, 3, 4].filter((id) => id !== from))
+    expect(c.hosts.get(from)?.hasGroup(1)).toBe(false)
+    // The crashed leader is still a voter: with it down, the two others of the three voters commit.
+    expect(await c.propose(1, 'after')).toMatch(/^applied/)
+    await c.until(() => c.machines.get('4/1')?.values.at(-1) === 'after', 'host 4 applied the last entry')
+    expect(c.machines.get('4/1')?.values).toEqual([...Array.from({ length: 10 }, (_, i) => `p${i}`), 'after'])
+  })
 })
