@@ -15,6 +15,7 @@
 // At the end every group must be settled with nothing unknown between its first index and its
 // last: otherwise a record it needs is gone, and that is damage (a missing file).
 import { readU64 } from '../storage/segment-format.js'
+import { EntryType } from '../storage/log-entry.js'
 import { RecordKind, recordHeaderSizeBytes, type RecordFields } from './engine-format.js'
 import { GroupIndex } from './group-index.js'
 
@@ -50,7 +51,7 @@ export class EngineReplay {
     switch (fields.kind) {
       case RecordKind.Entry:
         if (facts.fresh || index < group.first || index > group.last + 1) this.knownFrom(group, facts, index)
-        group.putEntry(index, term, file, offset, bytes.readUInt32LE(offset))
+        group.putEntry(index, term, file, offset, bytes.readUInt32LE(offset), fields.entryType === EntryType.Config)
         facts.last = index
         return
       case RecordKind.Truncate:

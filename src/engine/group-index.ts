@@ -48,6 +48,8 @@ export class GroupIndex {
   private count = 0
   /** Live entries per file sequence. */
   private refs = new Map<number, number>()
+  /** Indexes of the configuration entries held, ascending; undefined while there are none (most groups). */
+  private configs: number[] | undefined
 
   constructor(id: number) {
     this.id = id
@@ -82,8 +84,11 @@ export class GroupIndex {
     return this.sizes[this.start + index - this.first] as number
   }
 
-  /** Adds the entry at `index` (first ≤ index ≤ last + 1), dropping any entries from it on first. */
-  putEntry(index: number, term: number, file: number, offset: number, payloadLength: number): void {
+  /**
+   * Adds the entry at `index` (first ≤ index ≤ last + 1), dropping any entries from it on first.
+   * `config`: it is a configuration entry (EntryType.Config), which configIndexes() lists.
+   */
+  putEntry(index: number, term: number, file: number, offset: number, payloadLength: number, config = false): void {
     if (index < this.first || index > this.last + 1) throw new Error(`group ${this.id}: entry ${index} outside ${this.first}..${this.last + 1}`)
     this.dropFrom(index)
     if (this.start + this.count === this.files.length) this.makeRoom()
@@ -95,6 +100,12 @@ export class GroupIndex {
     this.count++
     this.liveBytes += payloadLength
     this.refs.set(file, (this.refs.get(file) ?? 0) + 1)
+    if (config) (this.configs ??= []).push(index)
+  }
+
+  /** Indexes of the configuration entries held from `from` on, ascending: a replica's membership without reading its log. */
+  configIndexes(from = this.first): number[] {
+    return (this.configs ?? []).filter((index) => index >= from)
   }
 
   /** Drops the entries from `index` on (a Raft conflict); none before first. */
@@ -105,6 +116,7 @@ export class GroupIndex {
       this.release(position)
       this.count--
     }
+    this.forgetConfigs((config) => config >= from)
   }
 
   /**
@@ -127,6 +139,7 @@ export class GroupIndex {
     this.prevTerm = prevTerm
     this.stateFile = file
     if (this.count === 0) this.start = 0
+    this.forgetConfigs((config) => config < first)
   }
 
   /** Drops every entry: the next is `next`, with `prevTerm` before it. Recorded in `file`. */
@@ -149,6 +162,12 @@ export class GroupIndex {
     if (this.hardStateFile >= 0 && this.hardStateFile < min) min = this.hardStateFile
     for (const file of this.refs.keys()) if (file < min) min = file
     return min
+  }
+
+  private forgetConfigs(gone: (index: number) => boolean): void {
+    if (this.configs === undefined) return
+    const kept = this.configs.filter((index) => !gone(index))
+    this.configs = kept.length > 0 ? kept : undefined
   }
 
   private release(position: number): void {

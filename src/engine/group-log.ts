@@ -15,6 +15,7 @@ export interface GroupLogEngine {
   truncateAfter(id: number, index: number): void
   reset(id: number, nextIndex: number, prevTerm: number): void
   compact(id: number, upTo: number): void
+  configIndexes(id: number, from?: number): number[]
   hardState(id: number): GroupHardState
   setHardState(id: number, state: GroupHardState): void
   flushSync(): void
@@ -71,6 +72,11 @@ export class GroupLog {
 
   compact(upTo: number): void {
     this.engine.compact(this.id, upTo)
+  }
+
+  /** Indexes of its configuration entries from `from` on, ascending (without reading them). */
+  configIndexes(from?: number): number[] {
+    return this.engine.configIndexes(this.id, from)
   }
 
   get hardState(): GroupHardState {

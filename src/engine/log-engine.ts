@@ -265,6 +265,11 @@ export class LogEngine {
     return result
   }
 
+  /** Indexes of a group's configuration entries (EntryType.Config) from `from` (default its first index) on, ascending; read from its index, not its files. */
+  configIndexes(id: number, from?: number): number[] {
+    return this.groupOf(id, 'configIndexes').configIndexes(from)
+  }
+
   hardState(id: number): GroupHardState {
     return { ...this.groupOf(id, 'hardState').hardState }
   }
@@ -289,7 +294,7 @@ export class LogEngine {
       for (const entry of entries) {
         const data = entry.data ?? emptyPayload
         const location = this.stage({ kind: RecordKind.Entry, group: id, index, term: entry.term, entryType: entry.type ?? EntryType.Normal, vote: 0 }, data)
-        group.putEntry(index, entry.term, location.file, location.offset, data.length)
+        group.putEntry(index, entry.term, location.file, location.offset, data.length, entry.type === EntryType.Config)
         this.stats.entriesAppended++
         this.stats.bytesAppended += data.length
         index++
@@ -619,7 +624,7 @@ export class LogEngine {
       for (const record of records.slice(1)) {
         const at = this.stage(record.fields, record.payload)
         if (record.fields.kind === RecordKind.HardState) group.setHardState(group.hardState, at.file)
-        else group.putEntry(record.fields.index, record.fields.term, at.file, at.offset, record.payload.length)
+        else group.putEntry(record.fields.index, record.fields.term, at.file, at.offset, record.payload.length, record.fields.entryType === EntryType.Config)
       }
     } finally {
       this.holdFrame = false

@@ -1,10 +1,16 @@
 // One group's replica on a host: its consensus core over its log in the shared engine, its state
-// machine, the proposals waiting for their entries to apply, and whether it is quiet.
+// machine, the proposals waiting for their entries to apply, its snapshots, the membership
+// changes and leadership transfers waiting to finish, and whether it is quiet.
 import { RaftLogError } from '../errors.js'
-import type { RaftCore } from '../raft/core/raft-core.js'
-import type { StateMachine } from '../raft/state-machine.js'
+import type { RaftCore, Ready } from '../raft/core/raft-core.js'
+import { MembershipRequests } from '../raft/node/membership-requests.js'
+import type { SnapshotInfo, StateMachine } from '../raft/state-machine.js'
 import type { GroupLog } from '../engine/group-log.js'
 import { EntryType } from '../storage/log-entry.js'
+import type { GroupSnapshots } from './host-snapshots.js'
+
+/** How long a membership change is still watched after this replica stopped leading (ms): its successor may finish it. */
+export const lostLeadershipGraceMs = 2000
 
 interface Pending {
   term: number
@@ -19,6 +25,14 @@ export class GroupReplica {
   quiesced = false
   /** Ticks in a row with nothing to do (a leader quiesces after enough of them). */
   idleTicks = 0
+  /** Its snapshots, when its state machine has snapshot() and restore(). */
+  snapshots: GroupSnapshots | undefined
+  /** Membership changes and leadership transfers asked here, settled after each turn. */
+  readonly membership = new MembershipRequests(lostLeadershipGraceMs)
+  /** A change or transfer was asked here once: its waiters are looked at after each turn (the others never need to be). */
+  membershipAsked = false
+  /** Dropped from its host: nothing more is applied, taken or sent. */
+  closed = false
   private readonly pending = new Map<number, Pending>()
   /** The last entry the state machine has finished applying (applied is what it was handed). */
   private done: number
@@ -55,7 +69,7 @@ export class GroupReplica {
 
   /** Applies the committed entries up to `commitIndex`, answering the proposals among them. */
   applyTo(commitIndex: number): Promise<void> {
-    if (commitIndex <= this.applied) return this.applying
+    if (commitIndex <= this.applied || this.closed) return this.applying
     const entries = this.log.slice(this.applied + 1, commitIndex + 1)
     this.applied = commitIndex
     this.applying = this.applying.then(async () => {
@@ -71,15 +85,61 @@ export class GroupReplica {
         }
       }
       this.done = Math.max(this.done, commitIndex)
-      for (let i = this.waitingReads.length - 1; i >= 0; i--) {
-        const read = this.waitingReads[i] as { index: number; resolve(): void }
-        if (read.index <= this.done) {
-          this.waitingReads.splice(i, 1)
-          read.resolve()
-        }
-      }
+      this.answerReads()
+      // Between two applies: the place to take a snapshot of exactly `done` entries.
+      if (!this.closed) this.snapshots?.maybeTake(this.done)
     })
     return this.applying
+  }
+
+  /** Takes a snapshot after the entries handed to the state machine so far, even below the threshold (the engine asked to compact). */
+  snapshotSoon(): void {
+    this.applying = this.applying.then(() => {
+      if (!this.closed) this.snapshots?.maybeTake(this.done, true)
+    })
+  }
+
+  /**
+   * Carries out what the core decided about the log beyond appends: compaction behind a snapshot
+   * (older snapshot files go then; returns true), and a snapshot stepped in that replaced the
+   * log, which the state machine is restored from before anything after it is applied (a
+   * failure to restore goes to `fail`: the replica has nothing to apply from).
+   */
+  carryOutLogChanges(ready: Ready, fail: (error: unknown) => void): boolean {
+    const restore = ready.restore
+    const snapshots = this.snapshots
+    if (restore !== undefined && snapshots !== undefined) {
+      snapshots.installed(restore)
+      this.restoreFrom(restore, () => snapshots.restore(restore)).catch(fail)
+    }
+    if (ready.compactTo === undefined) return false
+    this.log.compact(ready.compactTo)
+    snapshots?.prune()
+    return true
+  }
+
+  /**
+   * The log now starts after `snapshot` (installed from the leader, or found at start): the
+   * state machine is replaced by it (`restore`) before anything after it is applied.
+   */
+  restoreFrom(snapshot: SnapshotInfo, restore: () => Promise<void>): Promise<void> {
+    this.applied = Math.max(this.applied, snapshot.index)
+    this.applying = this.applying.then(async () => {
+      await restore()
+      this.done = Math.max(this.done, snapshot.index)
+      this.answerReads()
+    })
+    return this.applying
+  }
+
+  private answerReads(): void {
+    for (let i = this.waitingReads.length - 1; i >= 0; i--) {
+      const read = this.waitingReads[i] as { index: number; resolve(): void }
+      if (read.index <= this.done) {
+        this.waitingReads.splice(i, 1)
+        read.resolve()
+      }
+    }
   }
 
   /** Fails every proposal waiting: this replica no longer leads, so it cannot say what became of them. */

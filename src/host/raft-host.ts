@@ -10,61 +10,45 @@
 // quiet groups they lead stay quiet; when a peer falls silent for an election timeout, the quiet
 // groups it led wake and elect a new leader. A proposal or any message but a heartbeat wakes a
 // group too. A group with a follower behind (one host down, say) does not go quiet.
+//
+// A group whose state machine has snapshot() and restore() is snapshotted every
+// snapshotEveryEntries applied entries (host-snapshots.ts); its log is compacted behind the
+// snapshot, and the engine is purged now and then so that files no group needs are freed. A
+// follower behind the leader's log gets the snapshot in chunks, through the same batches. Groups
+// change membership through their own log (joint consensus), which is how a replica moves
+// between hosts (move-replica.ts).
 import { RaftLogError } from '../errors.js'
-import { RaftCore, type Ready } from '../raft/core/raft-core.js'
+import type { Ready } from '../raft/core/raft-core.js'
+import type { Configuration } from '../raft/core/configuration.js'
+import type { MembershipChange } from '../raft/core/membership-change.js'
 import type { RaftMessage } from '../raft/core/messages.js'
 import { seededRandom } from '../raft/core/seeded-random.js'
+import { defaultSnapshotThreshold, defaultSnapshotTrailingEntries } from '../raft/node/node-options.js'
 import type { StateMachine } from '../raft/state-machine.js'
-import type { LogEngine } from '../engine/log-engine.js'
-import { GroupReplica } from './group-replica.js'
-import type { GroupMessage, HostBatch, HostTransport, QuiesceNotice } from './host-batch.js'
+import type { GroupReplica } from './group-replica.js'
+import type { HostBatch } from './host-batch.js'
+import { HostOutbox } from './host-outbox.js'
+import { membershipView, proposeChange, removedHere, startTransfer } from './host-membership.js'
+import { maxFlushesInFlight, maxSnapshotBytesPerBatch, readTimeoutMs, transferTimeoutMs, type HostCounters, type RaftHostOptions } from './host-options.js'
+import { quiesceFollower, quiesceIfIdle, wakes } from './host-quiescence.js'
+import { HostReads } from './host-reads.js'
+import { groupSnapshotDir, removeSnapshotDir } from './host-snapshots.js'
+import { purgeEngine } from './host-purge.js'
+import { openReplica, type ReplicaContext } from './open-replica.js'
 
-/** How long a read waits for its read index before ERR_TIMEOUT (ms). */
-export const readTimeoutMs = 5000
-
-/** Turns whose flush is in flight at most: the next waits, gathering what arrives meanwhile into one flush. */
-export const maxFlushesInFlight = 1
-
-export interface RaftHostOptions {
-  /** This host's node id (the same id in every group it holds a replica of). */
-  nodeId: number
-  /** Every host of the cluster, this one included. */
-  hosts: readonly number[]
-  engine: LogEngine
-  transport: HostTransport
-  /** Election timeout range in ticks (default [10, 20]). */
-  electionTicks?: readonly [number, number]
-  /** Heartbeat interval in ticks (default 1): also how often a host beats to its peers. */
-  heartbeatTicks?: number
-  /** Idle ticks after which a leader quiesces its group (default: twice the election timeout's maximum). */
-  quiesceAfterTicks?: number
-  /** Seed of the election timers' randomness (default: the node id). */
-  seed?: number
-}
-
-/** Counters for tests and metrics. */
-export interface HostCounters {
-  turns: number
-  /** Engine flushes asked for: at most one per turn, whatever the number of groups written. */
-  flushes: number
-  /** Batches sent to peer hosts (each carries any number of groups' messages). */
-  batchesSent: number
-  /** Group ticks done (a quiet group is not ticked). */
-  groupTicks: number
-}
+export { maxFlushesInFlight, maxSnapshotBytesPerBatch, readTimeoutMs, transferTimeoutMs, type HostCounters, type RaftHostOptions } from './host-options.js'
 
 export class RaftHost {
   readonly nodeId: number
-  readonly counters: HostCounters = { turns: 0, flushes: 0, batchesSent: 0, groupTicks: 0 }
+  readonly counters: HostCounters = { turns: 0, flushes: 0, batchesSent: 0, groupTicks: 0, compactions: 0, snapshotsTaken: 0, snapshotsReceived: 0, purges: 0, filesFreed: 0 }
   private readonly replicas = new Map<number, GroupReplica>()
   /** Replicas that may have a Ready: the next turn looks at these only. */
   private readonly dirty = new Set<GroupReplica>()
   /** The tick count at which each peer host was last heard from. */
   private readonly lastHeard = new Map<number, number>()
-  private readonly outbox = new Map<number, HostBatch>()
-  /** ReadIndex reads asked and not yet confirmed, by request id. */
-  private readonly reads = new Map<number, { replica: GroupReplica; resolve(index: number): void; reject(error: RaftLogError): void }>()
-  private nextReadId = 1
+  private readonly outbox: HostOutbox
+  /** ReadIndex reads asked and not yet confirmed. */
+  private readonly reads = new HostReads(readTimeoutMs)
   private ticks = 0
   private turning = false
   /** Turns whose flush and finish are still to come, chained in order. */
@@ -72,12 +56,18 @@ export class RaftHost {
   private finished: Promise<void> = Promise.resolve()
   /** Why the host stopped by itself (an engine failure), if it did. */
   failure: RaftLogError | undefined
+  /** Groups whose replica failed here and was dropped (its snapshot could not be restored), with why; the host goes on. */
+  readonly failedGroups = new Map<number, RaftLogError>()
   private again = false
   private stopped = false
   private readonly electionTicks: readonly [number, number]
   private readonly heartbeatTicks: number
   private readonly quiesceAfterTicks: number
   private readonly random: () => number
+  private readonly purgeEveryTicks: number
+  /** A group's log was compacted since the last purge. */
+  private purgeDue = false
+  private readonly context: ReplicaContext
 
   constructor(private readonly options: RaftHostOptions) {
     this.nodeId = options.nodeId
@@ -85,7 +75,29 @@ export class RaftHost {
     this.heartbeatTicks = options.heartbeatTicks ?? 1
     this.quiesceAfterTicks = options.quiesceAfterTicks ?? 2 * this.electionTicks[1]
     this.random = seededRandom(options.seed ?? options.nodeId)
+    this.purgeEveryTicks = options.purgeEveryTicks ?? 100
+    this.outbox = new HostOutbox(this.nodeId, options.transport, this.counters, options.maxSnapshotBytesPerBatch ?? maxSnapshotBytesPerBatch)
     for (const host of options.hosts) if (host !== this.nodeId) this.lastHeard.set(host, 0)
+    this.context = {
+      nodeId: this.nodeId,
+      engine: options.engine,
+      electionTicks: this.electionTicks,
+      heartbeatTicks: this.heartbeatTicks,
+      random: this.random,
+      snapshotEveryEntries: options.snapshotEveryEntries ?? defaultSnapshotThreshold,
+      snapshotTrailingEntries: options.snapshotTrailingEntries ?? defaultSnapshotTrailingEntries,
+      logger: options.logger ?? console,
+      coreWarnings: options.logger !== undefined,
+      counters: this.counters,
+      now: () => this.ticks * (options.tickMs ?? 50),
+      send: (group, message) => {
+        if (this.stopped) return
+        this.outbox.push(group, message)
+        this.schedule()
+      },
+      wake: (replica) => this.wake(replica),
+      failGroup: (replica, error) => this.failGroup(replica, error),
+    }
   }
 
   /** No turn running or waiting: what was received has been persisted, sent and applied. */
@@ -106,39 +118,121 @@ export class RaftHost {
   }
 
   /**
-   * Starts this host's replica of group `group`, whose voters are `peers` (host ids, this one
-   * among them), applying to `stateMachine`. A group the engine holds already resumes from its
-   * log and hard state (the state machine is fed again from the first entry: it must be empty).
+   * Starts this host's replica of group `group`, applying to `stateMachine` (empty: a group the
+   * engine holds is fed again from its newest snapshot, then its log). `peers` (host ids, this one
+   * among them) are the group's first voters, used only while neither its log nor a snapshot
+   * holds a configuration: after a membership change, the group's own configuration wins.
+   * Throws ERR_GROUP_EXISTS, ERR_BAD_ARGUMENT (peers without this host; snapshots held but the
+   * state machine cannot restore them), ERR_CORRUPT (the log starts after what any snapshot covers).
    */
   addGroup(group: number, peers: readonly number[], stateMachine: StateMachine): void {
+    if (this.stopped) throw new RaftLogError('ERR_STOPPED', `Host ${this.nodeId} is stopped`)
     if (this.replicas.has(group)) throw new RaftLogError('ERR_GROUP_EXISTS', `Group ${group} has a replica on host ${this.nodeId} already`)
-    if (!peers.includes(this.nodeId)) throw new RaftLogError('ERR_BAD_ARGUMENT', `Group ${group}'s peers ${peers.join(', ')} do not include this host (${this.nodeId})`)
-    const engine = this.options.engine
-    if (!engine.hasGroup(group)) engine.createGroup(group)
-    const log = engine.group(group)
-    const saved = engine.hardState(group)
-    const core = new RaftCore({
-      id: this.nodeId,
-      peers,
-      log,
-      hardState: { currentTerm: saved.term, votedFor: saved.vote, commitIndex: saved.commit },
-      electionTicks: this.electionTicks,
-      heartbeatTicks: this.heartbeatTicks,
-      random: this.random,
-      appliedIndex: 0,
-    })
-    const replica = new GroupReplica(group, core, log, stateMachine, 0)
+    if (peers.length === 0) throw new RaftLogError('ERR_BAD_ARGUMENT', `Group ${group} needs its first voters (peers); a replica that joins a running group starts with joinGroup()`, { argument: 'peers' })
+    const replica = openReplica(this.context, group, peers, stateMachine)
+    this.failedGroups.delete(group)
     this.replicas.set(group, replica)
     this.wake(replica)
   }
 
-  /** Stops and forgets this host's replica of `group` (its log stays in the engine until removeGroup on the engine). */
+  /**
+   * Starts a replica of `group` on this host, which is joining it (or was, before a restart): an
+   * empty `stateMachine` that learns the group's configuration from its leader, once the leader
+   * added this host (changeMembership({ addLearners })), and catches up by log or snapshot. It
+   * never stands for election before a configuration makes it a voter. Throws ERR_GROUP_EXISTS.
+   */
+  joinGroup(group: number, stateMachine: StateMachine): void {
+    if (this.stopped) throw new RaftLogError('ERR_STOPPED', `Host ${this.nodeId} is stopped`)
+    if (this.replicas.has(group)) throw new RaftLogError('ERR_GROUP_EXISTS', `Group ${group} has a replica on host ${this.nodeId} already`)
+    const replica = openReplica(this.context, group, [], stateMachine)
+    this.failedGroups.delete(group)
+    this.replicas.set(group, replica)
+    this.wake(replica)
+  }
+
+  /** Stops and forgets this host's replica of `group` (its log and snapshots stay: removeReplica() frees them). */
   dropGroup(group: number): void {
     const replica = this.replicas.get(group)
     if (replica === undefined) return
+    replica.closed = true
     replica.failWaiting('the group was dropped from this host')
+    replica.membership.rejectAll(new RaftLogError('ERR_STOPPED', `Group ${group} was dropped from host ${this.nodeId}`))
+    replica.snapshots?.close()
     this.replicas.delete(group)
     this.dirty.delete(replica)
+  }
+
+  /**
+   * Drops this host's replica of `group` and frees what it held: its log leaves the engine
+   * (durable when this resolves; its files go with later purges) and its snapshot folder is
+   * deleted. For a replica the group no longer counts (moveReplica removed it first): removing a
+   * voter's replica this way loses that voter's copy. Does nothing for a group not held here.
+   */
+  async removeReplica(group: number): Promise<void> {
+    this.dropGroup(group)
+    const engine = this.options.engine
+    if (engine.hasGroup(group)) engine.removeGroup(group)
+    // The log goes first: a crash after it leaves a folder the next addGroup deletes, never a log without its snapshot.
+    await engine.flush()
+    removeSnapshotDir(groupSnapshotDir(engine.dir, group))
+    this.purgeDue = true
+  }
+
+  /** Whether this host holds a replica of `group`. */
+  hasGroup(group: number): boolean {
+    return this.replicas.has(group)
+  }
+
+  /** The configuration of `group` in use on this host (the latest in its log, committed or not). */
+  configurationOf(group: number): Configuration {
+    return this.replica(group).core.configuration
+  }
+
+  /** Index of the Config entry of that configuration (0: the peers `addGroup` was given). */
+  configurationIndexOf(group: number): number {
+    return this.replica(group).core.configurationIndex
+  }
+
+  /**
+   * Changes `group`'s membership (Raft dissertation §4.3, joint consensus) from its leader on
+   * this host: `change` adds learners or voters (host ids, address '' on a host network),
+   * promotes learners, removes members. Resolves with the new configuration once it is committed.
+   * Rejects with ERR_NOT_LEADER (with leaderId), ERR_CHANGE_IN_PROGRESS, ERR_LEARNER_BEHIND,
+   * ERR_UNSAFE_CHANGE, ERR_ID_REMOVED (a host once removed from the group never rejoins it),
+   * ERR_BAD_ARGUMENT, ERR_LEADERSHIP_LOST (this host stopped leading: the change may still finish),
+   * ERR_NO_GROUP, ERR_STOPPED.
+   */
+  changeMembership(group: number, change: MembershipChange): Promise<Configuration> {
+    if (this.stopped) return Promise.reject(new RaftLogError('ERR_STOPPED', `Host ${this.nodeId} is stopped`))
+    try {
+      const replica = this.replica(group)
+      this.awaken(replica)
+      const done = proposeChange(replica, change)
+      this.wake(replica)
+      return done
+    } catch (error) {
+      return Promise.reject(error)
+    }
+  }
+
+  /**
+   * Hands `group`'s leadership from this host to voter `to` (or the most up-to-date other voter)
+   * and resolves with the new leader's id once this host hears it leads. Rejects with
+   * ERR_NOT_LEADER, ERR_BAD_ARGUMENT (no such other voter), ERR_TIMEOUT (the target never caught
+   * up), ERR_TRANSFER_FAILED (another host leads now), ERR_UNKNOWN_OUTCOME (no leader heard of
+   * within transferTimeoutMs), ERR_NO_GROUP, ERR_STOPPED.
+   */
+  transferLeadership(group: number, to?: number): Promise<number> {
+    if (this.stopped) return Promise.reject(new RaftLogError('ERR_STOPPED', `Host ${this.nodeId} is stopped`))
+    try {
+      const replica = this.replica(group)
+      this.awaken(replica)
+      const done = startTransfer(this.nodeId, replica, to, transferTimeoutMs)
+      this.wake(replica)
+      return done
+    } catch (error) {
+      return Promise.reject(error)
+    }
   }
 
   /** Which host leads `group` as this host knows it (0: none known). */
@@ -154,8 +248,7 @@ export class RaftHost {
   propose(group: number, data: Uint8Array): Promise<unknown> {
     if (this.stopped) return Promise.reject(new RaftLogError('ERR_STOPPED', `Host ${this.nodeId} is stopped`))
     const replica = this.replica(group)
-    replica.quiesced = false
-    replica.idleTicks = 0
+    this.awaken(replica)
     const index = replica.core.role === 'leader' ? replica.core.propose(data) : undefined
     if (index === undefined) return Promise.reject(Object.assign(new RaftLogError('ERR_NOT_LEADER', `Host ${this.nodeId} does not lead group ${group} (leader: ${replica.core.leaderId || 'unknown'})`), { leaderId: replica.core.leaderId }))
     const answer = replica.expect(index, replica.core.currentTerm)
@@ -172,21 +265,11 @@ export class RaftHost {
   read(group: number): Promise<void> {
     if (this.stopped) return Promise.reject(new RaftLogError('ERR_STOPPED', `Host ${this.nodeId} is stopped`))
     const replica = this.replica(group)
-    const requestId = this.nextReadId++
+    const requestId = this.reads.nextRequestId()
     // The leader confirms its leadership with a round of heartbeats: a quiet group wakes for it.
-    replica.quiesced = false
-    replica.idleTicks = 0
+    this.awaken(replica)
     if (!replica.core.readIndex(requestId)) return Promise.reject(new RaftLogError('ERR_NOT_LEADER', `Host ${this.nodeId} knows no leader of group ${group}`))
-    const confirmed = new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        if (this.reads.delete(requestId)) reject(new RaftLogError('ERR_TIMEOUT', `Group ${group}: no read index within ${readTimeoutMs} ms`))
-      }, readTimeoutMs)
-      const settle = (then: () => void): void => {
-        clearTimeout(timer)
-        then()
-      }
-      this.reads.set(requestId, { replica, resolve: (index) => settle(() => resolve(index)), reject: (error) => settle(() => reject(error)) })
-    })
+    const confirmed = this.reads.wait(requestId, group)
     this.wake(replica)
     return confirmed.then((index) => replica.whenApplied(index))
   }
@@ -198,14 +281,19 @@ export class RaftHost {
     for (const { group, message } of batch.messages) {
       const replica = this.replicas.get(group)
       if (replica === undefined) continue
-      if (wakes(message)) {
-        replica.quiesced = false
-        replica.idleTicks = 0
+      if (wakes(message)) this.awaken(replica)
+      // Snapshot files move host to host; the core hears of one once it is durable here.
+      if (message.type === 'SnapshotChunk' || message.type === 'SnapshotChunkResponse') {
+        replica.snapshots?.receive(message)
+        continue
       }
       replica.core.step(message)
       this.wake(replica)
     }
-    for (const notice of batch.quiesce) this.quiesceFollower(batch.from, notice)
+    for (const notice of batch.quiesce) {
+      const replica = this.replicas.get(notice.group)
+      if (replica !== undefined) quiesceFollower(replica, batch.from, notice)
+    }
   }
 
   /**
@@ -222,26 +310,53 @@ export class RaftHost {
       if (replica.quiesced && silent.has(replica.core.leaderId)) replica.quiesced = false
       if (replica.quiesced) continue
       replica.core.tick()
+      replica.snapshots?.tick()
       this.counters.groupTicks++
-      this.maybeQuiesce(replica)
+      const quiet = quiesceIfIdle(this.nodeId, replica, this.quiesceAfterTicks)
+      if (quiet !== undefined) for (const follower of quiet.followers) this.outbox.batchFor(follower).quiesce.push(quiet.notice)
       if (replica.core.hasReady()) this.wake(replica)
     }
-    if (this.ticks % this.heartbeatTicks === 0) for (const host of this.lastHeard.keys()) this.batchFor(host)
+    if (this.ticks % this.heartbeatTicks === 0) for (const host of this.lastHeard.keys()) this.outbox.batchFor(host)
+    if (this.purgeDue && this.ticks % this.purgeEveryTicks === 0) this.purge()
     this.schedule()
+  }
+
+  /**
+   * Frees the engine files no group needs any more (LogEngine.purge; synchronous: it flushes
+   * first). A group the engine asks to compact (too large to rewrite forward) is snapshotted
+   * now, below its threshold. Called every purgeEveryTicks ticks after some log was compacted.
+   */
+  purge(): void {
+    if (this.stopped) return
+    this.purgeDue = false
+    try {
+      purgeEngine(this.options.engine, this.replicas, this.counters)
+    } catch (error) {
+      this.fail(error)
+    }
   }
 
   /** Stops the host: no more ticks, turns or messages (its engine is the caller's to close). */
   stop(): void {
     this.stopped = true
-    for (const replica of this.replicas.values()) replica.failWaiting('the host stopped')
-    for (const read of this.reads.values()) read.reject(new RaftLogError('ERR_STOPPED', `Host ${this.nodeId} stopped`))
-    this.reads.clear()
+    for (const replica of this.replicas.values()) {
+      replica.failWaiting('the host stopped')
+      replica.membership.rejectAll(new RaftLogError('ERR_STOPPED', `Host ${this.nodeId} stopped`))
+      replica.snapshots?.close()
+    }
+    this.reads.rejectAll(new RaftLogError('ERR_STOPPED', `Host ${this.nodeId} stopped`))
   }
 
   private replica(group: number): GroupReplica {
     const replica = this.replicas.get(group)
     if (replica === undefined) throw new RaftLogError('ERR_NO_GROUP', `Group ${group} has no replica on host ${this.nodeId}`)
     return replica
+  }
+
+  /** A quiet group has work: it ticks again. */
+  private awaken(replica: GroupReplica): void {
+    replica.quiesced = false
+    replica.idleTicks = 0
   }
 
   private wake(replica: GroupReplica): void {
@@ -286,10 +401,14 @@ export class RaftHost {
           }
           if (ready.mustFlush) mustFlush = true
           if (ready.role !== 'leader') replica.failWaiting('this host no longer leads the group')
+          if (replica.carryOutLogChanges(ready, (error) => this.failGroup(replica, error))) {
+            this.counters.compactions++
+            this.purgeDue = true
+          }
           // The leader's replication goes out before its own flush (Raft dissertation §10.2.1).
           this.queue(replica.group, ready.messages, true)
         }
-        this.sendAll()
+        this.outbox.sendAll()
         let flushed: Promise<void> | undefined
         if (mustFlush) {
           this.counters.flushes++
@@ -305,7 +424,7 @@ export class RaftHost {
             this.schedule()
           })
       } while (this.again || this.dirty.size > 0)
-      if (this.outbox.size > 0) this.sendAll()
+      if (this.outbox.size > 0) this.outbox.sendAll()
     } finally {
       this.turning = false
     }
@@ -315,22 +434,30 @@ export class RaftHost {
   private finish(readies: readonly [GroupReplica, Ready][]): void {
     if (this.stopped) return
     for (const [replica, ready] of readies) {
+      // Dropped from this host since the turn: its log may be gone from the engine.
+      if (replica.closed) continue
       this.queue(replica.group, ready.messages, false)
       void replica.applyTo(ready.commitIndex)
-      for (const { requestId, index } of ready.readStates) {
-        const read = this.reads.get(requestId)
-        this.reads.delete(requestId)
-        read?.resolve(index)
-      }
-      for (const requestId of ready.droppedReads) {
-        const read = this.reads.get(requestId)
-        this.reads.delete(requestId)
-        read?.reject(new RaftLogError('ERR_NOT_LEADER', `Group ${replica.group}: leadership moved while a read was confirmed; ask again`))
-      }
+      this.reads.settle(replica.group, ready)
       replica.core.advance(ready)
+      if (replica.membershipAsked) replica.membership.update(membershipView(this.nodeId, replica))
       if (replica.core.hasReady()) this.dirty.add(replica)
+      if (removedHere(this.nodeId, replica)) void this.removeReplica(replica.group).catch((error: unknown) => this.fail(error))
     }
-    this.sendAll()
+    this.outbox.sendAll()
+  }
+
+  /**
+   * A replica whose state machine cannot be restored from its snapshot (a corrupt file, a
+   * restore() that throws) has nothing to apply from: it is dropped from this host, its files
+   * kept for repair, and the group goes on with its other replicas. The other groups go on.
+   */
+  private failGroup(replica: GroupReplica, error: unknown): void {
+    if (this.stopped || this.replicas.get(replica.group) !== replica) return
+    const failure = error instanceof RaftLogError ? error : new RaftLogError('ERR_IO', `Group ${replica.group} on host ${this.nodeId}: ${(error as Error).message}`)
+    this.failedGroups.set(replica.group, failure)
+    this.context.logger.warn(`raftlog host ${this.nodeId}: group ${replica.group} stops here: ${failure.message}`)
+    this.dropGroup(replica.group)
   }
 
   /** The engine failed (a disk error): nothing here can be made durable any more, so the host stops. */
@@ -342,69 +469,16 @@ export class RaftHost {
 
   private queue(group: number, messages: readonly RaftMessage[], early: boolean): void {
     for (const message of messages) {
-      if ((message.type === 'AppendEntries') !== early) continue
-      this.batchFor(message.to).messages.push({ group, message } satisfies GroupMessage)
+      // A leader's replication, and its request to send a snapshot, need no flush of its own.
+      if ((message.type === 'AppendEntries' || message.type === 'InstallSnapshot') !== early) continue
+      if (message.type === 'InstallSnapshot') {
+        // The core names the snapshot; the file goes in chunks (never as this message).
+        const snapshots = this.replicas.get(group)?.snapshots
+        if (snapshots !== undefined) snapshots.send(message)
+        else this.replicas.get(group)?.core.reportSnapshot(message.to, false)
+        continue
+      }
+      this.outbox.push(group, message)
     }
   }
-
-  private batchFor(host: number): HostBatch {
-    let batch = this.outbox.get(host)
-    if (batch === undefined) {
-      batch = { from: this.nodeId, messages: [], quiesce: [] }
-      this.outbox.set(host, batch)
-    }
-    return batch
-  }
-
-  private sendAll(): void {
-    for (const [host, batch] of this.outbox) {
-      this.counters.batchesSent++
-      this.options.transport.send(host, batch)
-    }
-    this.outbox.clear()
-  }
-
-  /** A leader with nothing to do for long enough tells its followers, and stops ticking its group. */
-  private maybeQuiesce(replica: GroupReplica): void {
-    const core = replica.core
-    if (core.role !== 'leader') return
-    const last = replica.log.lastIndex
-    const followers = core.followers().filter((follower) => follower.id !== this.nodeId)
-    const idle = replica.proposalsWaiting === 0 && core.committed === last && replica.applied === last && followers.every((follower) => follower.match === last)
-    replica.idleTicks = idle ? replica.idleTicks + 1 : 0
-    if (replica.idleTicks < this.quiesceAfterTicks) return
-    replica.quiesced = true
-    const notice: QuiesceNotice = { group: replica.group, term: core.currentTerm, lastIndex: last }
-    for (const follower of followers) this.batchFor(follower.id).quiesce.push(notice)
-  }
-
-  private quiesceFollower(from: number, notice: QuiesceNotice): void {
-    const replica = this.replicas.get(notice.group)
-    if (replica === undefined) return
-    const core = replica.core
-    if (core.role === 'follower' && core.leaderId === from && core.currentTerm === notice.term && replica.log.lastIndex === notice.lastIndex && core.committed === notice.lastIndex) replica.quiesced = true
-  }
-
-  /**
-   * Hands `group`'s leadership to host `to` (Raft dissertation §3.10: brought up to date, then
-   * told to stand at once), for the leader balancer. Returns the target; the new leader is known
-   * once it is elected (leaderOf). ERR_NO_GROUP, ERR_NOT_LEADER (this host does not lead the
-   * group), ERR_BAD_ARGUMENT (`to` is not another voter of it).
-   */
-  transferLeader(group: number, to: number): number {
-    if (this.stopped) throw new RaftLogError('ERR_STOPPED', `Host ${this.nodeId} is stopped`)
-    const replica = this.replica(group)
-    // A quiet group does not tick: the transfer's timeout and its appends need it awake.
-    replica.quiesced = false
-    replica.idleTicks = 0
-    const target = replica.core.transferLeadership(to)
-    this.wake(replica)
-    return target
-  }
-}
-
-/** Whether `message` is news that wakes a quiet group: not a heartbeat, nor an answer to one (a leader's idleness counts what its followers hold anyway). */
-function wakes(message: RaftMessage): boolean {
-  if (message.type === 'AppendEntries') return message.entries.length > 0
-  return message.type !== 'AppendEntriesResponse'
 }

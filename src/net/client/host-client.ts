@@ -144,8 +144,8 @@ export class HostClient {
     return { leaders: new Map(reply.leaders.map((leader) => [Number(leader.group), Number(leader.leaderId)])), quietGroups: Number(reply.quietGroups) }
   }
 
-  /** Asks host `id`, which leads `group`, to hand its leadership to host `to`; resolves with the target. */
-  async transferLeaderAt(id: number, group: number, to: number, timeoutMs = 2000): Promise<number> {
+  /** Asks host `id`, which leads `group`, to hand its leadership to host `to`; resolves with the target once it leads. */
+  async transferLeaderAt(id: number, group: number, to: number, timeoutMs = 12_000): Promise<number> {
     try {
       const reply = await this.call<{ target: number }>(id, 'TransferLeader', { group, to }, Date.now() + timeoutMs)
       return Number(reply.target)

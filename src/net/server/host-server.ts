@@ -177,12 +177,11 @@ function clientService(host: RaftHost, hosts: readonly PeerAddress[], catalog: G
       callback(null, { leaders: host.groups.map((group) => ({ group, leaderId: host.leaderOf(group) })), quietGroups: host.quietGroups })
     },
     TransferLeader: (call: grpc.ServerUnaryCall<{ group: number; to: number }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
-      try {
-        callback(null, { target: host.transferLeader(Number(call.request.group), Number(call.request.to)) })
-      } catch (error) {
-        if (!(error instanceof RaftLogError)) throw error
-        callback({ code: error.code === 'ERR_NO_GROUP' ? grpc.status.NOT_FOUND : grpc.status.FAILED_PRECONDITION, details: `${error.code}: ${error.message}` })
-      }
+      // Answered once the transfer is done (the target leads) or failed.
+      host.transferLeadership(Number(call.request.group), Number(call.request.to)).then(
+        (target) => callback(null, { target }),
+        (error: RaftLogError) => callback({ code: error.code === 'ERR_NO_GROUP' ? grpc.status.NOT_FOUND : grpc.status.FAILED_PRECONDITION, details: `${error.code}: ${error.message}` }),
+      )
     },
   }
 }

@@ -50,13 +50,15 @@ export class LeaderBalancer {
       // Only hosts that answered: a host that is down leads nothing, and a transfer to it would
       // only pause its group's writes for an election timeout, round after round.
       const plan = planLeaderTransfers(answered, replicas, leaders)
-      for (const transfer of plan) {
-        this.counts.transfersAsked++
-        await this.ask(transfer).catch((error: unknown) => {
-          // The leader moved or went down since it answered: the next round sees the new state.
-          if (!(error instanceof RaftLogError)) throw error
-        })
-      }
+      this.counts.transfersAsked += plan.length
+      await Promise.all(
+        plan.map((transfer) =>
+          this.ask(transfer).catch((error: unknown) => {
+            // The leader moved or went down since it answered: the next round sees the new state.
+            if (!(error instanceof RaftLogError)) throw error
+          }),
+        ),
+      )
       return plan
     } finally {
       this.running = false
@@ -82,7 +84,7 @@ export class LeaderBalancer {
   }
 
   private async ask(transfer: LeaderTransfer): Promise<void> {
-    if (transfer.from === this.host.nodeId) this.host.transferLeader(transfer.group, transfer.to)
+    if (transfer.from === this.host.nodeId) await this.host.transferLeadership(transfer.group, transfer.to)
     else await this.client.transferLeaderAt(transfer.from, transfer.group, transfer.to)
   }
 }

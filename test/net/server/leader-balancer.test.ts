@@ -19,7 +19,7 @@ function setup(down: number[], catalogLeader = 1) {
     nodeId: 1,
     groups: [...leaders.keys()],
     leaderOf: (group: number) => leaders.get(group) ?? 0,
-    transferLeader: (group: number, to: number) => {
+    transferLeadership: async (group: number, to: number) => {
       localTransfers.push([group, to])
       return to
     },

@@ -30,4 +30,16 @@ describe('GrpcHostTransport, receiving', () => {
     expect([batch.messages, batch.quiesce]).toEqual([[], []])
     expect(transport.counts.rejected - before).toBe(2 + 4 + 2)
   })
+
+  it('passes a group\'s snapshot chunks and their answers (a follower behind a compacted log catches up through the host stream)', () => {
+    const chunk: RaftMessage = { type: 'SnapshotChunk', from: 2, to: 1, term: 3, lastIncludedIndex: 40, lastIncludedTerm: 2, offset: 0, totalBytes: 5, data: Buffer.from('state') }
+    const answer: RaftMessage = { type: 'SnapshotChunkResponse', from: 2, to: 1, term: 3, lastIncludedIndex: 40, lastIncludedTerm: 2, heldBytes: 5, done: true, error: '' }
+    const batch = check({ from: 2, messages: [{ group: 5, message: wire(chunk) }, { group: 6, message: wire(answer) }], quiesce: [] }) as { messages: { group: number; message: RaftMessage }[] }
+    expect(batch.messages.map(({ group, message }) => [group, message.type])).toEqual([
+      [5, 'SnapshotChunk'],
+      [6, 'SnapshotChunkResponse'],
+    ])
+    expect(Buffer.from((batch.messages[0]?.message as { data: Uint8Array }).data).toString()).toBe('state')
+    expect(batch.messages[1]?.message).toEqual(answer)
+  })
 })
