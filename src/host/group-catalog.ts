@@ -38,20 +38,33 @@ export type CatalogCommand =
    */
   | { op: 'create'; replication?: number; replicas?: number[]; request?: string }
   | { op: 'remove'; group: number; request?: string }
-// A replica move (raftlog group move) belongs here as { op: 'move', group, from, to }, recorded
-// once the group's own membership change has finished; it is built on the host-move branch.
+  /**
+   * A replica move begins: host `to` holds a replica of `group` from now on (it joins the group,
+   * empty, and catches up), `from` keeps its own until the group's membership change removed it.
+   * The membership change itself is the group's (GroupAdmin.move drives it); asked again for the
+   * same move, it answers as the first time.
+   */
+  | { op: 'move'; group: number; from: number; to: number; request?: string }
+  /** The move is done: the group's configuration no longer has `from`, which never holds the group again. */
+  | { op: 'moved'; group: number; from: number; to: number; request?: string }
 
 export type CatalogResult = { ok: true; group?: number; replicas?: number[] } | { ok: false; code: string; message: string }
+
+/** A replica move under way: `to` holds a replica already (in `replicas`), `from` until the group removed it. */
+export interface ReplicaMove {
+  from: number
+  to: number
+}
 
 export interface CatalogView {
   /** Hosts of the cluster, as founded. */
   hosts: number[]
   /** Groups 1..shards hold the sharded key space (shard-of.ts): they cannot be removed. */
   shards: number
-  groups: { group: number; replicas: number[] }[]
+  groups: { group: number; replicas: number[]; moving?: ReplicaMove }[]
 }
 
-export type CatalogChange = { kind: 'added'; group: number; replicas: number[] } | { kind: 'removed'; group: number }
+export type CatalogChange = { kind: 'added'; group: number; replicas: number[] } | { kind: 'removed'; group: number } | { kind: 'moving' | 'moved'; group: number; move: ReplicaMove }
 
 export function encodeCatalogCommand(command: CatalogCommand): Uint8Array {
   return Buffer.from(JSON.stringify(command))
@@ -65,6 +78,9 @@ export class GroupCatalog implements StateMachine {
   private hosts: number[] = []
   private shards = 0
   private readonly groups = new Map<number, number[]>()
+  private readonly moves = new Map<number, ReplicaMove>()
+  /** Hosts that left each group by a move: a Raft id never rejoins a group, so they never hold it again. */
+  private readonly departed = new Map<number, number[]>()
   private nextGroup = 1
   /** The answers to the last changes that named a request id (HostClient has no sessions: it may send a change twice). */
   private readonly answered = new Map<string, CatalogResult>()
@@ -84,8 +100,18 @@ export class GroupCatalog implements StateMachine {
     return this.groups.get(group)
   }
 
+  /** The move of `group` under way, if any. */
+  moveOf(group: number): ReplicaMove | undefined {
+    return this.moves.get(group)
+  }
+
   view(): CatalogView {
-    const groups = [...this.groups].sort(([a], [b]) => a - b).map(([group, replicas]) => ({ group, replicas: [...replicas] }))
+    const groups = [...this.groups]
+      .sort(([a], [b]) => a - b)
+      .map(([group, replicas]) => {
+        const move = this.moves.get(group)
+        return { group, replicas: [...replicas], ...(move === undefined ? {} : { moving: { ...move } }) }
+      })
     return { hosts: [...this.hosts], shards: this.shards, groups }
   }
 
@@ -121,6 +147,8 @@ export class GroupCatalog implements StateMachine {
     if (!this.founded) throw new RaftLogError('ERR_NO_GROUP', 'The group catalog is not founded yet (the cluster is starting): ask again')
     if (command.op === 'create') return this.create(command)
     if (command.op === 'remove') return this.remove(command.group)
+    if (command.op === 'move') return this.move(command)
+    if (command.op === 'moved') return this.moved(command)
     throw new RaftLogError('ERR_BAD_COMMAND', `Unknown catalog operation ${JSON.stringify((command as { op: unknown }).op)}`)
   }
 
@@ -157,8 +185,44 @@ export class GroupCatalog implements StateMachine {
     if (!this.groups.has(group)) throw new RaftLogError('ERR_NO_GROUP', `Group ${group} is not in the catalog (groups: ${[...this.groups.keys()].join(', ') || 'none'})`, { argument: 'group' })
     if (group <= this.shards) throw new RaftLogError('ERR_GROUP_IS_SHARD', `Group ${group} holds a shard of the key-value store (groups 1 to ${this.shards}): removing it would lose its keys`, { argument: 'group' })
     this.groups.delete(group)
+    this.moves.delete(group)
     for (const listener of this.listeners) listener({ kind: 'removed', group })
     return { ok: true, group }
+  }
+
+  private move(command: Extract<CatalogCommand, { op: 'move' }>): CatalogResult {
+    const { group, from, to } = command
+    const replicas = this.groups.get(group)
+    if (replicas === undefined) throw new RaftLogError('ERR_NO_GROUP', `Group ${group} is not in the catalog`, { argument: 'group' })
+    const under = this.moves.get(group)
+    if (under !== undefined) {
+      if (under.from === from && under.to === to) return { ok: true, group, replicas: [...replicas] }
+      throw new RaftLogError('ERR_CHANGE_IN_PROGRESS', `Group ${group} is moving from node ${under.from} to node ${under.to}: finish that move first (raftlog group move ${group} --from ${under.from} --to ${under.to})`, { argument: 'group' })
+    }
+    if (!replicas.includes(from)) throw new RaftLogError('ERR_BAD_ARGUMENT', `Group ${group} has no replica on node ${from} (replicas: ${replicas.join(', ')})`, { argument: 'from' })
+    if (!this.hosts.includes(to)) throw new RaftLogError('ERR_BAD_ARGUMENT', `Node ${to} is not a node of the cluster (${this.hosts.join(', ')})`, { argument: 'to' })
+    if (replicas.includes(to)) throw new RaftLogError('ERR_BAD_ARGUMENT', `Group ${group} has a replica on node ${to} already (replicas: ${replicas.join(', ')})`, { argument: 'to' })
+    if (this.departed.get(group)?.includes(to) === true) throw new RaftLogError('ERR_ID_REMOVED', `Node ${to} left group ${group} before: a Raft member's id never rejoins its group, so node ${to} cannot hold it again`, { argument: 'to' })
+    const move = { from, to }
+    this.moves.set(group, move)
+    this.groups.set(group, [...replicas, to].sort((a, b) => a - b))
+    for (const listener of this.listeners) listener({ kind: 'moving', group, move: { ...move } })
+    return { ok: true, group, replicas: this.groups.get(group) as number[] }
+  }
+
+  private moved(command: Extract<CatalogCommand, { op: 'moved' }>): CatalogResult {
+    const { group, from, to } = command
+    const replicas = this.groups.get(group)
+    if (replicas === undefined) throw new RaftLogError('ERR_NO_GROUP', `Group ${group} is not in the catalog`, { argument: 'group' })
+    const under = this.moves.get(group)
+    // Said twice (an answer lost): the move is done already.
+    if (under === undefined && replicas.includes(to) && !replicas.includes(from)) return { ok: true, group, replicas: [...replicas] }
+    if (under === undefined || under.from !== from || under.to !== to) throw new RaftLogError('ERR_BAD_ARGUMENT', `Group ${group} is not moving from node ${from} to node ${to}`, { argument: 'group' })
+    this.moves.delete(group)
+    this.groups.set(group, replicas.filter((host) => host !== from))
+    this.departed.set(group, [...(this.departed.get(group) ?? []), from])
+    for (const listener of this.listeners) listener({ kind: 'moved', group, move: { ...under } })
+    return { ok: true, group, replicas: this.groups.get(group) as number[] }
   }
 
   private add(group: number, replicas: number[]): void {

@@ -24,6 +24,8 @@ export interface MoveReplicaOptions {
   hosts: readonly number[]
   /** Starts an empty replica of `group` on host `to`, joining (RaftHost.joinGroup with a new state machine). */
   startReplica(to: number, group: number): void | Promise<void>
+  /** Called before each step: hosts reached over the network read what they know afresh here. */
+  refresh?(): Promise<void>
   /** Pause between two looks when a step must wait (ms; default 20). */
   pauseMs?: number
   /** The whole move gives up after this long (ms; default 60,000): ERR_TIMEOUT. */
@@ -31,7 +33,7 @@ export interface MoveReplicaOptions {
 }
 
 /** Errors after which the move looks again: the leader moved, a change is still finishing, the learner is behind. */
-const retried = new Set(['ERR_NOT_LEADER', 'ERR_LEADERSHIP_LOST', 'ERR_CHANGE_IN_PROGRESS', 'ERR_LEARNER_BEHIND', 'ERR_LEADERSHIP_TRANSFER', 'ERR_UNSAFE_CHANGE', 'ERR_TIMEOUT', 'ERR_TRANSFER_FAILED', 'ERR_UNKNOWN_OUTCOME', 'ERR_STOPPED', 'ERR_NO_GROUP'])
+const retried = new Set(['ERR_NOT_LEADER', 'ERR_LEADERSHIP_LOST', 'ERR_CHANGE_IN_PROGRESS', 'ERR_LEARNER_BEHIND', 'ERR_LEADERSHIP_TRANSFER', 'ERR_UNSAFE_CHANGE', 'ERR_TIMEOUT', 'ERR_TRANSFER_FAILED', 'ERR_UNKNOWN_OUTCOME', 'ERR_STOPPED', 'ERR_NO_GROUP', 'ERR_UNAVAILABLE', 'ERR_NO_LEADER'])
 
 /**
  * Moves `group`'s replica from host `from` to host `to`: resolves with the group's configuration
@@ -51,6 +53,7 @@ export async function moveReplica(group: number, from: number, to: number, optio
   for (;;) {
     if (Date.now() > deadline) throw new RaftLogError('ERR_TIMEOUT', `moveReplica: group ${group} did not move from host ${from} to host ${to} within ${options.timeoutMs ?? 60_000} ms; call again to go on`, { group })
     try {
+      await options.refresh?.()
       const done = await step(group, from, to, options)
       if (done !== undefined) return done
     } catch (error) {

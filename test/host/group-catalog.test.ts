@@ -26,6 +26,33 @@ describe('GroupCatalog', () => {
     expect(changes.every((change) => change.kind === 'added')).toBe(true)
   })
 
+  it('records a replica move: the new host holds the group at once, the old one until the move is done, and never again after', () => {
+    const catalog = new GroupCatalog()
+    apply(catalog, { op: 'init', hosts: [1, 2, 3, 4], groups: 1, replication: 3 })
+    const [first] = catalog.view().groups
+    const from = first!.replicas[0]!
+    const to = [1, 2, 3, 4].find((id) => !first!.replicas.includes(id))!
+    const changes: CatalogChange[] = []
+    catalog.onChange((change) => changes.push(change))
+    expect(apply(catalog, { op: 'move', group: 1, from, to })).toEqual({ ok: true, group: 1, replicas: [1, 2, 3, 4] })
+    // Asked again (an answer lost, or the command run again): the same answer, nothing more.
+    expect(apply(catalog, { op: 'move', group: 1, from, to })).toEqual({ ok: true, group: 1, replicas: [1, 2, 3, 4] })
+    expect(catalog.view().groups[0]).toEqual({ group: 1, replicas: [1, 2, 3, 4], moving: { from, to } })
+    const other = first!.replicas[1]!
+    expect(apply(catalog, { op: 'move', group: 1, from: other, to })).toMatchObject({ ok: false, code: 'ERR_CHANGE_IN_PROGRESS' })
+    expect(apply(catalog, { op: 'moved', group: 1, from: other, to })).toMatchObject({ ok: false, code: 'ERR_BAD_ARGUMENT' })
+    const after = [1, 2, 3, 4].filter((id) => id !== from)
+    expect(apply(catalog, { op: 'moved', group: 1, from, to })).toEqual({ ok: true, group: 1, replicas: after })
+    expect(apply(catalog, { op: 'moved', group: 1, from, to })).toEqual({ ok: true, group: 1, replicas: after })
+    expect(catalog.view().groups[0]).toEqual({ group: 1, replicas: after })
+    expect(changes.map((change) => change.kind)).toEqual(['moving', 'moved'])
+    // A Raft id never rejoins its group: the old host can never hold it again.
+    expect(apply(catalog, { op: 'move', group: 1, from: to, to: from })).toMatchObject({ ok: false, code: 'ERR_ID_REMOVED' })
+    expect(apply(catalog, { op: 'move', group: 1, from: to, to: 9 })).toMatchObject({ ok: false, code: 'ERR_BAD_ARGUMENT' })
+    expect(apply(catalog, { op: 'move', group: 1, from, to: from === 1 ? 2 : 1 })).toMatchObject({ ok: false, code: 'ERR_BAD_ARGUMENT' })
+    expect(apply(catalog, { op: 'move', group: 7, from: 1, to: 2 })).toMatchObject({ ok: false, code: 'ERR_NO_GROUP' })
+  })
+
   it('creates groups on the least loaded hosts, with the next id, and never hands a removed id out again', () => {
     const catalog = new GroupCatalog()
     apply(catalog, { op: 'init', hosts: [1, 2, 3, 4], groups: 2, replication: 2 })

@@ -8,6 +8,11 @@ import * as grpc from '@grpc/grpc-js'
 import { RaftLogError } from '../../errors.js'
 import { catalogGroup, decodeCatalogResult, encodeCatalogCommand, type CatalogCommand, type CatalogView } from '../../host/group-catalog.js'
 import { HostClient } from './host-client.js'
+import { moveReplica } from '../../host/move-replica.js'
+import { RemoteReplicaHost } from './remote-replica-host.js'
+
+/** Pause between two looks at a group being moved (ms). */
+const movePauseMs = 100
 import type { PeerAddress } from '../transport/grpc-transport.js'
 
 export interface GroupInfo {
@@ -17,6 +22,8 @@ export interface GroupInfo {
   leaderId: number
   /** Whether it holds a shard of the sharded key-value store (it cannot be removed). */
   shard: boolean
+  /** A move of one of its replicas under way (raftlog group move): `to` is in replicas already. */
+  moving?: { from: number; to: number }
 }
 
 export interface HostGroupStatus {
@@ -57,7 +64,7 @@ export class GroupAdmin {
     const view = await this.catalog()
     const leaders = new Map<number, number>()
     for (const status of await this.hostLeaders()) for (const [group, leader] of status.leaders) if (leader === status.id) leaders.set(group, leader)
-    return view.groups.map(({ group, replicas }) => ({ group, replicas, leaderId: leaders.get(group) ?? 0, shard: group <= view.shards }))
+    return view.groups.map(({ group, replicas, moving }) => ({ group, replicas, leaderId: leaders.get(group) ?? 0, shard: group <= view.shards, ...(moving === undefined ? {} : { moving }) }))
   }
 
   /** Creates a group on `replicas` (host ids), or on `replication` hosts placed evenly; resolves with its id and replicas. */
@@ -69,6 +76,37 @@ export class GroupAdmin {
   /** Removes group `group` from the catalog: every host stops its replica and drops its log. */
   async remove(group: number): Promise<void> {
     await this.change({ op: 'remove', group })
+  }
+
+  /**
+   * Moves `group`'s replica from host `from` to host `to` (Raft §6 membership changes of the group
+   * itself, as dragonboat and TiKV move replicas): the catalog records the move, which starts an
+   * empty replica on `to`; the group adds it as a learner, which catches up by log or snapshot,
+   * promotes it, moves leadership off `from` if it leads, and removes `from`, which then drops its
+   * replica and frees its log; the catalog records the end. Called again after a failure, it goes
+   * on from where the group's configuration is. Resolves with the group's replicas. ERR_NO_GROUP,
+   * ERR_BAD_ARGUMENT (no replica on `from`, one on `to` already, `to` no node), ERR_ID_REMOVED (`to`
+   * left the group before), ERR_CHANGE_IN_PROGRESS (another move of it under way), ERR_TIMEOUT.
+   */
+  async move(group: number, from: number, to: number, timeoutMs = 60_000): Promise<{ group: number; replicas: number[] }> {
+    await this.change({ op: 'move', group, from, to })
+    const { hosts } = await this.catalog()
+    const remotes = new Map(hosts.map((id) => [id, new RemoteReplicaHost(this.client, id, group)]))
+    const reachable = new Set<number>()
+    await moveReplica(group, from, to, {
+      hosts,
+      host: (id) => (reachable.has(id) ? remotes.get(id) : undefined),
+      // The catalog's move entry starts the replica on `to`.
+      startReplica: () => {},
+      refresh: async () => {
+        reachable.clear()
+        await Promise.all([...remotes].map(async ([id, remote]) => (await remote.refresh()) && reachable.add(id)))
+      },
+      pauseMs: movePauseMs,
+      timeoutMs,
+    })
+    const result = await this.change({ op: 'moved', group, from, to })
+    return { group, replicas: result.replicas as number[] }
   }
 
   /** Each host's counts of the groups it holds, leads and has quiet. */

@@ -6,6 +6,7 @@ import * as grpc from '@grpc/grpc-js'
 import { RaftLogError } from '../../errors.js'
 import { protocol } from '../protocol.js'
 import type { PeerAddress } from '../transport/grpc-transport.js'
+import type { Configuration } from '../../raft/core/configuration.js'
 
 type Unary = (request: unknown, options: grpc.CallOptions, callback: (error: grpc.ServiceError | null, reply: never) => void) => void
 type Stub = grpc.Client & Record<string, Unary>
@@ -146,9 +147,25 @@ export class HostClient {
 
   /** Asks host `id`, which leads `group`, to hand its leadership to host `to`; resolves with the target once it leads. */
   async transferLeaderAt(id: number, group: number, to: number, timeoutMs = 12_000): Promise<number> {
+    return Number((await this.adminCall<{ target: number }>(id, 'TransferLeader', { group, to }, timeoutMs)).target)
+  }
+
+  /** What host `id` knows of `group`: whether it holds a replica, the leader it knows (0: none), the group's configuration. */
+  async groupStateAt(id: number, group: number, timeoutMs = 2000): Promise<{ hasGroup: boolean; leaderId: number; configuration: Configuration | undefined }> {
+    const reply = await this.adminCall<{ hasGroup: boolean; leaderId: number; configurationJson: string }>(id, 'GroupState', { group }, timeoutMs)
+    return { hasGroup: reply.hasGroup, leaderId: Number(reply.leaderId), configuration: reply.configurationJson === '' ? undefined : (JSON.parse(reply.configurationJson) as Configuration) }
+  }
+
+  /** Asks host `id`, which leads `group`, for a membership change of it; resolves with the configuration once committed. */
+  async changeMembershipAt(id: number, group: number, change: { addLearners?: number[]; promote?: number[]; remove?: number[] }, timeoutMs = 12_000): Promise<Configuration> {
+    const reply = await this.adminCall<{ configurationJson: string }>(id, 'ChangeMembership', { group, addLearners: change.addLearners ?? [], promote: change.promote ?? [], remove: change.remove ?? [] }, timeoutMs)
+    return JSON.parse(reply.configurationJson) as Configuration
+  }
+
+  /** A call to one host whose failure is a RaftLogError with the code the host gave. */
+  private async adminCall<T>(id: number, method: string, request: unknown, timeoutMs: number): Promise<T> {
     try {
-      const reply = await this.call<{ target: number }>(id, 'TransferLeader', { group, to }, Date.now() + timeoutMs)
-      return Number(reply.target)
+      return await this.call<T>(id, method, request, Date.now() + timeoutMs)
     } catch (error) {
       const details = (error as grpc.ServiceError).details ?? (error as Error).message
       throw new RaftLogError(/^(ERR_[A-Z_]+)/.exec(details)?.[1] ?? 'ERR_UNAVAILABLE', `Host ${id}: ${details.replace(/^ERR_[A-Z_]+: /, '')}`)

@@ -9,7 +9,8 @@ import * as grpc from '@grpc/grpc-js'
 import { RaftLogError } from '../../errors.js'
 import { LogEngine } from '../../engine/log-engine.js'
 import { RaftHost } from '../../host/raft-host.js'
-import { catalogGroup, encodeCatalogCommand, GroupCatalog, maxCatalogGroups, type CatalogChange } from '../../host/group-catalog.js'
+import { catalogGroup, encodeCatalogCommand, GroupCatalog, maxCatalogGroups } from '../../host/group-catalog.js'
+import { reconcileReplicas } from '../../host/catalog-replicas.js'
 import { replicationFor } from '../../host/placement.js'
 import type { StateMachine } from '../../raft/state-machine.js'
 import { protocol } from '../protocol.js'
@@ -75,16 +76,15 @@ export async function startHostServer(options: HostServerOptions): Promise<HostS
   const catalog = new GroupCatalog()
   /** Groups removed from the catalog whose logs the engine still holds: dropped once the host is idle. */
   const removedLogs = new Set<number>()
-  catalog.onChange((change: CatalogChange) => {
-    if (change.kind === 'added') {
-      if (change.replicas.includes(options.nodeId) && !host.groups.includes(change.group)) host.addGroup(change.group, change.replicas, options.stateMachine(change.group))
-      return
+  let reconcileDue = false
+  catalog.onChange(() => (reconcileDue = true))
+  const reconcile = (): void => {
+    reconcileDue = false
+    for (const group of reconcileReplicas(host, engine, catalog, options.stateMachine)) {
+      removedLogs.add(group)
+      options.groupRemoved?.(group)
     }
-    if (!host.groups.includes(change.group)) return
-    host.dropGroup(change.group)
-    removedLogs.add(change.group)
-    options.groupRemoved?.(change.group)
-  })
+  }
   host.addGroup(catalogGroup, ids, catalog)
   // The balancer's calls to the other hosts: with peer TLS, under this host's certificate, trusting
   // the cluster CA (it asks who leads what and for transfers, which any holder of the CA may).
@@ -106,6 +106,7 @@ export async function startHostServer(options: HostServerOptions): Promise<HostS
     throw new RaftLogError('ERR_BIND', `Failed to bind to ${self.address} - ${(error as Error).message}`)
   }
   const clock = setInterval(() => {
+    if (reconcileDue) reconcile()
     // A removed group's log goes once no turn is under way that may still write or read it (before
     // the tick, which queues the heartbeats a turn sends).
     if (removedLogs.size > 0 && host.idle) {
@@ -175,6 +176,20 @@ function clientService(host: RaftHost, hosts: readonly PeerAddress[], catalog: G
     },
     Leaders: (_call: unknown, callback: grpc.sendUnaryData<unknown>) => {
       callback(null, { leaders: host.groups.map((group) => ({ group, leaderId: host.leaderOf(group) })), quietGroups: host.quietGroups })
+    },
+    GroupState: (call: grpc.ServerUnaryCall<{ group: number }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+      const group = Number(call.request.group)
+      if (!host.hasGroup(group)) return callback(null, { hasGroup: false, leaderId: 0, configurationJson: '' })
+      callback(null, { hasGroup: true, leaderId: host.leaderOf(group), configurationJson: JSON.stringify(host.configurationOf(group)) })
+    },
+    ChangeMembership: (call: grpc.ServerUnaryCall<{ group: number; addLearners: number[]; promote: number[]; remove: number[] }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+      const group = Number(call.request.group)
+      const { addLearners, promote, remove } = call.request
+      const change = { ...(addLearners.length > 0 ? { addLearners: addLearners.map((id) => ({ id: Number(id), address: '' })) } : {}), ...(promote.length > 0 ? { promote: promote.map(Number) } : {}), ...(remove.length > 0 ? { remove: remove.map(Number) } : {}) }
+      host.changeMembership(group, change).then(
+        (configuration) => callback(null, { hasGroup: true, leaderId: host.leaderOf(group), configurationJson: JSON.stringify(configuration) }),
+        (error: RaftLogError) => callback({ code: error.code === 'ERR_NO_GROUP' ? grpc.status.NOT_FOUND : grpc.status.FAILED_PRECONDITION, details: `${error.code}: ${error.message}` }),
+      )
     },
     TransferLeader: (call: grpc.ServerUnaryCall<{ group: number; to: number }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
       // Answered once the transfer is done (the target leads) or failed.
