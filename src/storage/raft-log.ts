@@ -509,6 +509,15 @@ export class RaftLog {
   }
 
   /**
+   * Resolves once every file compaction freed so far is ready for reuse (or was given up), so the
+   * next rotations take them whatever the timing: crash-test's writer waits for it after each
+   * compaction, so that a seed replays a run exactly. Never rejects.
+   */
+  recyclingSettled(): Promise<void> {
+    return Promise.all(this.recycled.map((file) => file.done)).then(() => undefined)
+  }
+
+  /**
    * Writes the recycle record of a file compaction freed on the thread pool; rotate() reuses it
    * once that is durable. A failure (a full disk) only loses the file: the next rotation makes one.
    */

@@ -126,6 +126,8 @@ async function run(config: WriterConfig): Promise<void> {
       if (armNow) armFailpoint('rmSync', 1 + Math.floor(random() * 3), random() < 0.5)
       say(`C? ${upTo}`)
       log.compact(upTo)
+      // Which file the next rotation takes (a recycled one, or a new one) must not depend on timing.
+      if (config.killer !== 'outside') await log.recyclingSettled()
       say(`C ${log.firstIndex}`)
       boundary(log)
       continue
