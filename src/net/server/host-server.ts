@@ -78,10 +78,19 @@ export async function startHostServer(options: HostServerOptions): Promise<HostS
   const removedLogs = new Set<number>()
   let reconcileDue = false
   catalog.onChange(() => (reconcileDue = true))
+  /** Groups this host made a state machine for: told to groupRemoved once the catalog no longer lists them here. */
+  const made = new Set<number>()
+  const stateMachine = (group: number): StateMachine => {
+    made.add(group)
+    return options.stateMachine(group)
+  }
   const reconcile = (): void => {
     reconcileDue = false
-    for (const group of reconcileReplicas(host, engine, catalog, options.stateMachine)) {
-      removedLogs.add(group)
+    for (const group of reconcileReplicas(host, engine, catalog, stateMachine)) removedLogs.add(group)
+    // Stopped here by the catalog, or earlier by the group itself (a move removed this host).
+    for (const group of made) {
+      if (host.hasGroup(group) || catalog.replicasOf(group)?.includes(options.nodeId) === true) continue
+      made.delete(group)
       options.groupRemoved?.(group)
     }
   }
