@@ -3,12 +3,15 @@
 // until every group has a leader, then keeps 128 proposals of 100 B in flight from this process
 // through HostClient, each to a random group, for a few seconds. The two cases take turns, twice.
 // Issue 25's target: 64 groups at least 2× one group's puts/s at 128 clients, on the same three
-// processes and the same two cores.
+// processes and the same two cores. The table also gives the cores each case kept busy (the three
+// hosts together, and this client process), beside the machine's: where they add up to the
+// machine, more groups cannot add puts/s. RAFTLOG_BENCH_GROUPS=1,64 picks the cases,
+// RAFTLOG_BENCH_PROFILE_DIR=DIR writes each host's CPU profile there.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { availableParallelism, tmpdir } from 'node:os'
 import { HostClient } from '../src/net/client/host-client.js'
 import { freePorts } from './cluster/free-port.js'
 
@@ -17,11 +20,11 @@ const sliceMs = 5000
 const slices = Number(process.env.RAFTLOG_BENCH_SLICES ?? 2)
 const nodeScript = fileURLToPath(new URL('./host-node.js', import.meta.url))
 
-async function runCase(groups: number): Promise<{ putsPerSecond: number; p50Ms: number; flushes: number }> {
+async function runCase(groups: number): Promise<{ putsPerSecond: number; p50Ms: number; flushes: number; hostsCpu: number; clientCpu: number }> {
   const ports = await freePorts(3)
   const addresses = ports.map((port) => `127.0.0.1:${port}`)
   const dirs = addresses.map(() => mkdtempSync(join(tmpdir(), 'raftlog-host-cluster-')))
-  const children: ChildProcess[] = addresses.map((_, i) => spawn(process.execPath, [nodeScript, '--id', String(i + 1), '--hosts', addresses.join(','), '--groups', String(groups), '--dir', dirs[i] as string], { stdio: ['ignore', 'pipe', 'inherit'] }))
+  const children: ChildProcess[] = addresses.map((_, i) => spawn(process.execPath, [...(process.env.RAFTLOG_BENCH_PROFILE_DIR === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${process.env.RAFTLOG_BENCH_PROFILE_DIR}`]), nodeScript, '--id', String(i + 1), '--hosts', addresses.join(','), '--groups', String(groups), '--dir', dirs[i] as string], { stdio: ['ignore', 'pipe', 'inherit'] }))
   const outputs = children.map((child) => {
     const lines: string[] = []
     child.stdout?.on('data', (chunk: Buffer) => lines.push(...chunk.toString().split('\n').filter((line) => line !== '')))
@@ -35,6 +38,8 @@ async function runCase(groups: number): Promise<{ putsPerSecond: number; p50Ms: 
     const latencies: number[] = []
     const until = performance.now() + sliceMs
     const payload = Buffer.alloc(100, 7)
+    for (const child of children) child.kill('SIGUSR1')
+    const clientCpuFrom = process.cpuUsage()
     const started = performance.now()
     await Promise.all(
       Array.from({ length: clients }, async (_, slot) => {
@@ -52,13 +57,17 @@ async function runCase(groups: number): Promise<{ putsPerSecond: number; p50Ms: 
       }),
     )
     const seconds = (performance.now() - started) / 1000
+    const clientCpuUsed = process.cpuUsage(clientCpuFrom)
     latencies.sort((a, b) => a - b)
     for (const child of children) child.kill('SIGTERM')
     await Promise.all(children.map((child) => new Promise((resolve) => child.on('exit', resolve))))
-    const counters = outputs.map((lines) => JSON.parse(lines.find((line) => line.startsWith('{')) ?? '{}') as { flushes?: number; turns?: number })
+    const counters = outputs.map((lines) => JSON.parse(lines.find((line) => line.startsWith('{')) ?? '{}') as { flushes?: number; turns?: number; cpuMs?: number })
     if (process.env.RAFTLOG_BENCH_DEBUG !== undefined) console.error(`${groups} groups: ${latencies.length} puts in ${seconds.toFixed(1)} s; hosts' counters ${JSON.stringify(counters)}`)
     const flushes = counters.reduce((sum, counts) => sum + (counts.flushes ?? 0), 0)
-    return { putsPerSecond: latencies.length / seconds, p50Ms: latencies[Math.floor(latencies.length / 2)] ?? 0, flushes }
+    // Cores busy on average over the slice: the three hosts together, and this process (the client).
+    const hostsCpu = counters.reduce((sum, counts) => sum + (counts.cpuMs ?? 0), 0) / 1000 / seconds
+    const clientCpu = (clientCpuUsed.user + clientCpuUsed.system) / 1e6 / seconds
+    return { putsPerSecond: latencies.length / seconds, p50Ms: latencies[Math.floor(latencies.length / 2)] ?? 0, flushes, hostsCpu, clientCpu }
   } finally {
     client.close()
     for (const child of children) if (child.exitCode === null) child.kill('SIGKILL')
@@ -66,18 +75,22 @@ async function runCase(groups: number): Promise<{ putsPerSecond: number; p50Ms: 
   }
 }
 
-const cases = [1, 64]
-const results = new Map<number, { puts: number[]; p50: number[] }>(cases.map((groups) => [groups, { puts: [], p50: [] }]))
+const cases = (process.env.RAFTLOG_BENCH_GROUPS ?? '1,64').split(',').map(Number)
+const results = new Map<number, { puts: number[]; p50: number[]; hostsCpu: number[]; clientCpu: number[] }>(cases.map((groups) => [groups, { puts: [], p50: [], hostsCpu: [], clientCpu: [] }]))
 for (let slice = 0; slice < slices; slice++) {
   for (const groups of cases) {
     const result = await runCase(groups)
     results.get(groups)?.puts.push(result.putsPerSecond)
     results.get(groups)?.p50.push(result.p50Ms)
+    results.get(groups)?.hostsCpu.push(result.hostsCpu)
+    results.get(groups)?.clientCpu.push(result.clientCpu)
   }
 }
 const mean = (values: number[]): number => values.reduce((a, b) => a + b, 0) / values.length
-const one = mean(results.get(1)?.puts ?? [1])
+const one = mean(results.get(1)?.puts ?? [Number.NaN])
 console.log(`RaftHost cluster: three host processes over gRPC on this machine, ${clients} proposals of 100 B in flight (HostClient), ${slices} slices of ${sliceMs / 1000} s per case, alternating`)
-console.log('| groups | puts/s | p50 ms | × one group |')
-console.log('| ---: | ---: | ---: | ---: |')
-for (const [groups, { puts, p50 }] of results) console.log(`| ${groups} | ${Math.round(mean(puts)).toLocaleString('en-US')} | ${mean(p50).toFixed(1)} | ${(mean(puts) / one).toFixed(2)}× |`)
+console.log('| groups | puts/s | p50 ms | × one group | cores busy: hosts | client | machine |')
+console.log('| ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
+for (const [groups, { puts, p50, hostsCpu, clientCpu }] of results) {
+  console.log(`| ${groups} | ${Math.round(mean(puts)).toLocaleString('en-US')} | ${mean(p50).toFixed(1)} | ${(mean(puts) / one).toFixed(2)}× | ${mean(hostsCpu).toFixed(2)} | ${mean(clientCpu).toFixed(2)} | ${availableParallelism()} |`)
+}
