@@ -7,6 +7,7 @@ import { catalogGroup } from '../host/group-catalog.js'
 import type { Logger } from '../observe/logger.js'
 import type { HostMetricsServer } from '../observe/host-metrics-server.js'
 import { onParentGone } from './parent-pipe.js'
+import { untilStopped } from './until-stopped.js'
 
 /** How often the node says which groups it leads, when that changed (ms). */
 const leadersReportMs = 2000
@@ -51,14 +52,11 @@ export async function runHostNode(cluster: ClusterConfig, nodeId: number, settin
       },
     )
   }
-  const onSigint = (): void => stop('SIGINT')
-  const onSigterm = (): void => stop('SIGTERM')
-  process.on('SIGINT', onSigint)
-  process.on('SIGTERM', onSigterm)
+  const signals = new AbortController()
+  void untilStopped(signals.signal).then(stop)
   const releaseStdin = onParentGone(() => stop('the end of raftlog cluster'))
   const status = await finished
-  process.removeListener('SIGINT', onSigint)
-  process.removeListener('SIGTERM', onSigterm)
+  signals.abort()
   releaseStdin()
   log('stopped', `node ${nodeId} stopped`)
   return status

@@ -29,6 +29,19 @@ export class SnapshotRecorder {
   }
 }
 
+/** A recorder whose snapshots carry 2.5 MiB more: three chunks of at most 1 MiB on the way. */
+export class LargeRecorder extends SnapshotRecorder {
+  override snapshot(): Uint8Array {
+    return Buffer.from(JSON.stringify({ values: this.values, padding: '.'.repeat(2.5 * 1024 * 1024) }))
+  }
+  override async restore(chunks: AsyncIterable<Uint8Array>, meta: SnapshotInfo): Promise<void> {
+    const parts: Buffer[] = []
+    for await (const chunk of chunks) parts.push(Buffer.from(chunk))
+    this.values = (JSON.parse(Buffer.concat(parts).toString()) as { values: string[] }).values
+    this.restoredFrom = meta
+  }
+}
+
 export type HostOptions = Partial<Omit<RaftHostOptions, 'nodeId' | 'hosts' | 'engine' | 'transport'>>
 
 /** `count` hosts (ids 1..count); groups are added by the test (or by `groups` at each start). */

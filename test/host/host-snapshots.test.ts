@@ -7,27 +7,13 @@ import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync,
 import { join } from 'node:path'
 import { groupSnapshotDir } from '../../src/host/host-snapshots.js'
 import type { RaftHost } from '../../src/host/raft-host.js'
-import type { SnapshotInfo } from '../../src/raft/state-machine.js'
 import type { HostBatch } from '../../src/host/host-batch.js'
-import { hostCluster, SnapshotRecorder } from '../helpers/host-cluster.js'
+import { hostCluster, LargeRecorder, SnapshotRecorder } from '../helpers/host-cluster.js'
 
 const cleanups: (() => void)[] = []
 afterEach(() => {
   for (const cleanup of cleanups.splice(0)) cleanup()
 })
-
-/** A recorder whose snapshots carry 2.5 MiB more: three chunks of at most 1 MiB on the way. */
-class LargeRecorder extends SnapshotRecorder {
-  override snapshot(): Uint8Array {
-    return Buffer.from(JSON.stringify({ values: this.values, padding: '.'.repeat(2.5 * 1024 * 1024) }))
-  }
-  override async restore(chunks: AsyncIterable<Uint8Array>, meta: SnapshotInfo): Promise<void> {
-    const parts: Buffer[] = []
-    for await (const chunk of chunks) parts.push(Buffer.from(chunk))
-    this.values = (JSON.parse(Buffer.concat(parts).toString()) as { values: string[] }).values
-    this.restoredFrom = meta
-  }
-}
 
 /** Three hosts, groups 1 and 2 on all three, snapshots every 50 entries, 10 kept behind. */
 function snapshotting(newMachine?: () => SnapshotRecorder) {

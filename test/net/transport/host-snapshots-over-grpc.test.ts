@@ -11,21 +11,7 @@ import { LogEngine } from '../../../src/engine/log-engine.js'
 import { RaftHost } from '../../../src/host/raft-host.js'
 import { GrpcHostTransport } from '../../../src/net/transport/grpc-host-transport.js'
 import { freePorts } from '../../helpers/processes.js'
-import { SnapshotRecorder } from '../../helpers/host-cluster.js'
-import type { SnapshotInfo } from '../../../src/raft/state-machine.js'
-
-/** Snapshots of 2.5 MiB more than the values: three chunks of at most 1 MiB. */
-class LargeRecorder extends SnapshotRecorder {
-  override snapshot(): Uint8Array {
-    return Buffer.from(JSON.stringify({ values: this.values, padding: '.'.repeat(2.5 * 1024 * 1024) }))
-  }
-  override async restore(chunks: AsyncIterable<Uint8Array>, meta: SnapshotInfo): Promise<void> {
-    const parts: Buffer[] = []
-    for await (const chunk of chunks) parts.push(Buffer.from(chunk))
-    this.values = (JSON.parse(Buffer.concat(parts).toString()) as { values: string[] }).values
-    this.restoredFrom = meta
-  }
-}
+import { LargeRecorder } from '../../helpers/host-cluster.js'
 
 const stops: (() => void)[] = []
 afterEach(() => {
