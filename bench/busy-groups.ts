@@ -1,9 +1,13 @@
 // npm run bench:busy-groups: disk flushes with one busy group against 64, at the same load. Three
 // RaftHosts in this process (each its own LogEngine, an in-memory network between them); 128
 // proposals are kept in flight, all to one group or spread over 64 groups (their leaders spread
-// over the hosts), for a few seconds each, alternating. Reported per case: proposals committed
-// per second and engine flushes per second over the three hosts. A host flushes once per turn
-// whatever the number of groups in it, so 64 busy groups should not flush more than one.
+// over the hosts), for a few seconds each, alternating; then the same at a paced rate (an open
+// loop: `pacedRate` proposals a second, whatever is in flight), so both cases carry the same load.
+// Reported per case: proposals committed per second and engine flushes per second over the three
+// hosts. A host flushes once per turn whatever the number of groups in it, so at the same load 64
+// busy groups should not flush more than one. With 128 in flight the two cases do not carry the
+// same load: each host flushes as fast as its disk lets it (one flush in flight), so there the
+// flushes/s measure the disk, and proposals per flush the batching.
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -15,8 +19,12 @@ const hostIds = [1, 2, 3]
 const inFlight = 128
 const sliceMs = 3000
 const slices = 2
+/** The paced cases' offered load (proposals/s), below what either case sustains on this machine. */
+const pacedRate = 20_000
 
-async function runCase(groups: number): Promise<{ proposalsPerSecond: number; flushesPerSecond: number }> {
+type Load = { kind: 'in flight'; count: number } | { kind: 'paced'; perSecond: number }
+
+async function runCase(groups: number, load: Load): Promise<{ proposalsPerSecond: number; flushesPerSecond: number }> {
   const dirs = hostIds.map(() => mkdtempSync(join(tmpdir(), 'raftlog-busy-groups-')))
   const network = new MemoryHostNetwork()
   const engines = hostIds.map((id) => LogEngine.open(dirs[id - 1] as string))
@@ -47,6 +55,23 @@ async function runCase(groups: number): Promise<{ proposalsPerSecond: number; fl
     const until = performance.now() + sliceMs
     const flushesBefore = flushesNow()
     const started = performance.now()
+    // Every millisecond, the proposals due by then, each to the next group: none waits for another.
+    const paced = async (perSecond: number): Promise<void> => {
+      const payload = Buffer.alloc(100, 1)
+      const pending: Promise<void>[] = []
+      let issued = 0
+      while (performance.now() < until) {
+        const due = Math.floor(((performance.now() - started) / 1000) * perSecond)
+        for (; issued < due; issued++) {
+          const group = (issued % groups) + 1
+          const leader = leaderOf(group)
+          if (leader === undefined) continue
+          pending.push(leader.propose(group, payload).then(() => void committed++, () => undefined))
+        }
+        await new Promise((resolve) => setTimeout(resolve, 1))
+      }
+      await Promise.all(pending)
+    }
     const worker = async (slot: number): Promise<void> => {
       const payload = Buffer.alloc(100, slot)
       for (let next = slot; performance.now() < until; next += inFlight) {
@@ -64,7 +89,8 @@ async function runCase(groups: number): Promise<{ proposalsPerSecond: number; fl
         }
       }
     }
-    await Promise.all(Array.from({ length: inFlight }, (_, slot) => worker(slot)))
+    if (load.kind === 'in flight') await Promise.all(Array.from({ length: load.count }, (_, slot) => worker(slot)))
+    else await paced(load.perSecond)
     const seconds = (performance.now() - started) / 1000
     return { proposalsPerSecond: committed / seconds, flushesPerSecond: (flushesNow() - flushesBefore) / seconds }
   } finally {
@@ -77,20 +103,26 @@ async function runCase(groups: number): Promise<{ proposalsPerSecond: number; fl
   }
 }
 
-const results = new Map<number, { proposals: number[]; flushes: number[] }>([
-  [1, { proposals: [], flushes: [] }],
-  [64, { proposals: [], flushes: [] }],
-])
+const loads: Load[] = [
+  { kind: 'in flight', count: inFlight },
+  { kind: 'paced', perSecond: pacedRate },
+]
+const describe = (load: Load): string => (load.kind === 'in flight' ? `${load.count} in flight` : `paced, ${load.perSecond.toLocaleString('en-US')}/s`)
+const results = new Map<string, { proposals: number[]; flushes: number[] }>()
 for (let slice = 0; slice < slices; slice++) {
-  for (const groups of [1, 64]) {
-    const result = await runCase(groups)
-    results.get(groups)?.proposals.push(result.proposalsPerSecond)
-    results.get(groups)?.flushes.push(result.flushesPerSecond)
+  for (const load of loads) {
+    for (const groups of [1, 64]) {
+      const result = await runCase(groups, load)
+      const key = `${describe(load)} | ${groups}`
+      if (!results.has(key)) results.set(key, { proposals: [], flushes: [] })
+      results.get(key)?.proposals.push(result.proposalsPerSecond)
+      results.get(key)?.flushes.push(result.flushesPerSecond)
+    }
   }
 }
 const mean = (values: number[]): number => values.reduce((a, b) => a + b, 0) / values.length
 const whole = (value: number): string => Math.round(value).toLocaleString('en-US')
-console.log(`RaftHost busy groups: 3 hosts in one process, ${inFlight} proposals of 100 B in flight, ${slices} slices of ${sliceMs / 1000} s per case, alternating`)
-console.log('| busy groups | proposals/s | flushes/s (3 hosts) | proposals per flush |')
-console.log('| ---: | ---: | ---: | ---: |')
-for (const [groups, { proposals, flushes }] of results) console.log(`| ${groups} | ${whole(mean(proposals))} | ${whole(mean(flushes))} | ${(mean(proposals) / mean(flushes)).toFixed(1)} |`)
+console.log(`RaftHost busy groups: 3 hosts in one process, proposals of 100 B, ${slices} slices of ${sliceMs / 1000} s per case, alternating`)
+console.log('| load | busy groups | proposals/s | flushes/s (3 hosts) | proposals per flush |')
+console.log('| --- | ---: | ---: | ---: | ---: |')
+for (const [key, { proposals, flushes }] of results) console.log(`| ${key} | ${whole(mean(proposals))} | ${whole(mean(flushes))} | ${(mean(proposals) / mean(flushes)).toFixed(1)} |`)
