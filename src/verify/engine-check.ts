@@ -2,7 +2,7 @@
 // replayed by the engine's own recovery rule (engine-walk.ts, engine-replay.ts), through private
 // mappings, writing nothing. It reports what LogEngine.open() would refuse (a problem) and what it
 // would cut (a torn end of the last file).
-import { readdirSync } from 'node:fs'
+import { readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { engineFileName, parseEngineFileName, readFileHeader } from '../engine/engine-format.js'
 import { EngineReplay } from '../engine/engine-replay.js'
@@ -31,6 +31,39 @@ export function isEngineDirectory(dir: string): boolean {
 
 /** Checks the engine directory `dir` without changing it; refuses one a running process has locked (ERR_LOCKED). */
 export function verifyEngineDirectory(dir: string): EngineVerifyResult {
+  return replayEngineDirectory(dir).result
+}
+
+/** One group as an engine directory holds it (raftlog inspect). */
+export interface EngineGroupSummary {
+  group: number
+  /** First and last index held (last = first − 1 when it holds no entry). */
+  firstIndex: number
+  lastIndex: number
+  entries: number
+  lastTerm: number
+  /** Its hard state: term, vote (0: none) and commit index. */
+  term: number
+  vote: number
+  commit: number
+}
+
+export interface EngineInspection extends EngineVerifyResult {
+  fileList: { file: string; sizeBytes: number }[]
+  groupList: EngineGroupSummary[]
+}
+
+/** What an engine directory holds, file by file and group by group, read as verify reads it (nothing written). */
+export function inspectEngineDirectory(dir: string): EngineInspection {
+  const { result, replay, sequences } = replayEngineDirectory(dir)
+  const fileList = sequences.map((sequence) => ({ file: engineFileName(sequence), sizeBytes: statSync(join(dir, engineFileName(sequence))).size }))
+  const groupList = [...replay.groups.values()]
+    .sort((a, b) => a.id - b.id)
+    .map((group) => ({ group: group.id, firstIndex: group.first, lastIndex: group.last, entries: group.entryCount, lastTerm: group.lastTerm, term: group.hardState.term, vote: group.hardState.vote, commit: group.hardState.commit }))
+  return { ...result, fileList, groupList }
+}
+
+function replayEngineDirectory(dir: string): { result: EngineVerifyResult; replay: EngineReplay; sequences: number[] } {
   checkLogDirectory(dir, 'engine')
   const sequences = readdirSync(dir)
     .map((name) => parseEngineFileName(name))
@@ -78,5 +111,5 @@ export function verifyEngineDirectory(dir: string): EngineVerifyResult {
   result.groups = replay.groups.size
   for (const group of replay.groups.values()) result.entries += group.entryCount
   result.ok = result.problems.length === 0
-  return result
+  return { result, replay, sequences }
 }

@@ -1,10 +1,12 @@
 // raftlog verify on a shared log engine's directory.
 import { describe, expect, it } from 'vitest'
-import { closeSync, openSync, writeSync } from 'node:fs'
+import { closeSync, existsSync, openSync, readdirSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { LogEngine } from '../../src/engine/log-engine.js'
 import { engineFileName } from '../../src/engine/engine-format.js'
 import { runCli } from '../helpers/cli.js'
+import { hostCluster } from '../helpers/host-cluster.js'
+import { groupSnapshotDir } from '../../src/host/host-snapshots.js'
 import { tempDir } from '../helpers/temp-dir.js'
 
 describe('raftlog verify on an engine directory', () => {
@@ -25,13 +27,64 @@ describe('raftlog verify on an engine directory', () => {
     expect(damaged.stdout).toMatch(/engine_00000000000000000001\.log: byte 216: record checksum mismatch/)
   })
 
-  it('inspect, dump and repair refuse an engine directory, saying only verify reads it yet', async () => {
+  it('inspect shows the files and every group: indexes, entries, last term, hard state (text and JSON)', async () => {
+    const dir = tempDir()
+    const engine = LogEngine.open(dir, { fileSize: 16 * 1024, logger: { warn() {} } })
+    for (let group = 1; group <= 2; group++) engine.createGroup(group)
+    for (let i = 1; i <= 6; i++) engine.append(1, [{ term: 2, data: new Uint8Array(50).fill(i) }])
+    engine.append(2, [{ term: 1, data: new Uint8Array(10) }])
+    engine.setHardState(1, { term: 3, vote: 2, commit: 5 })
+    await engine.flush()
+    engine.compact(1, 3)
+    await engine.flush()
+    engine.close()
+    const text = await runCli(['inspect', dir])
+    expect(text.status, text.stderr).toBe(0)
+    expect(text.stdout).toMatch(/^engine directory: /)
+    expect(text.stdout).toMatch(/^engine_00000000000000000001\.log +16384$/m)
+    expect(text.stdout).toMatch(/^1 +4 +6 +3 +2 +3 +2 +5 +-$/m)
+    expect(text.stdout).toMatch(/^2 +1 +1 +1 +1 +0 +- +0 +-$/m)
+    expect(text.stdout).toMatch(/^1 engine file, 2 groups, 4 entries$/m)
+    const json = await runCli(['inspect', dir, '--json'])
+    expect(json.status, json.stderr).toBe(0)
+    const parsed = JSON.parse(json.stdout) as { engine: boolean; ok: boolean; groups: unknown[] }
+    expect(parsed).toMatchObject({ engine: true, ok: true })
+    expect(parsed.groups).toEqual([
+      { group: 1, firstIndex: 4, lastIndex: 6, entries: 3, lastTerm: 2, term: 3, vote: 2, commit: 5 },
+      { group: 2, firstIndex: 1, lastIndex: 1, entries: 1, lastTerm: 1, term: 0, vote: 0, commit: 0 },
+    ])
+  })
+
+  it("inspect shows a group's newest snapshot, taken by a RaftHost beside its engine", async () => {
+    const c = hostCluster(3, {
+      snapshotEveryEntries: 20,
+      snapshotTrailingEntries: 5,
+      groups: (host, machine) => host.addGroup(1, [1, 2, 3], machine(1)),
+    })
+    try {
+      for (const id of c.ids) c.start(id)
+      for (let i = 0; i < 50; i++) await c.propose(1, `v${i}`)
+      await c.until(() => existsSync(groupSnapshotDir(c.dirs[0] as string, 1)) && readdirSync(groupSnapshotDir(c.dirs[0] as string, 1)).some((name) => name.endsWith('.snap')), 'a snapshot on host 1')
+      for (const id of c.ids) c.stop(id)
+      const json = await runCli(['inspect', c.dirs[0] as string, '--json'])
+      expect(json.status, json.stderr).toBe(0)
+      const [group] = (JSON.parse(json.stdout) as { groups: { group: number; snapshot?: { index: number } }[] }).groups
+      expect(group?.group).toBe(1)
+      expect(group?.snapshot?.index).toBeGreaterThanOrEqual(20)
+      const text = await runCli(['inspect', c.dirs[0] as string])
+      expect(text.stdout).toMatch(new RegExp(`^1 .* ${group?.snapshot?.index} \\(term \\d+\\)$`, 'm'))
+    } finally {
+      c.cleanup()
+    }
+  })
+
+  it('dump and repair refuse an engine directory, saying verify and inspect read it', async () => {
     const dir = tempDir()
     LogEngine.open(dir, { fileSize: 16 * 1024, logger: { warn() {} } }).close()
-    for (const command of ['inspect', 'dump', 'repair']) {
+    for (const command of ['dump', 'repair']) {
       const result = await runCli([command, dir])
       expect(result.status, command).toBe(1)
-      expect(result.stderr, command).toMatch(/holds a log engine's files \(engine_\*\.log\), which only raftlog verify reads yet/)
+      expect(result.stderr, command).toMatch(/holds a log engine's files \(engine_\*\.log\), which raftlog verify and inspect read, and dump and repair do not yet/)
     }
   })
 })

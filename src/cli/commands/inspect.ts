@@ -1,4 +1,7 @@
+import { existsSync, statSync } from 'node:fs'
 import { parseArgs } from 'node:util'
+import { inspectEngineDirectory, isEngineDirectory } from '../../verify/engine-check.js'
+import { groupSnapshotDir } from '../../host/host-snapshots.js'
 import { flagRecycled } from '../../storage/segment-format.js'
 import { UsageError, type Command } from '../command.js'
 import { checkLogDirectory, readStateFile, scanSegment, segmentFiles, type SegmentScan } from '../../verify/log-reader.js'
@@ -18,6 +21,11 @@ index: see raftlog recover --help) and a table of snapshots (file, last included
 index, term, size in bytes, and valid or what is wrong, with the byte: each file is read whole
 and every checksum checked). Never changes the directory; refuses one that a running node has
 locked.
+
+A shared log engine's directory (a many-group node's host_<id>/, or any LogEngine's) is shown
+file by file (name, bytes) and group by group: first and last index held, entries, last term,
+hard state (term, vote, commit index) and the newest valid snapshot in snapshots/group_<id>/.
+Damage is named as raftlog verify names it.
 
 Options:
   --json       print the same as JSON
@@ -102,6 +110,7 @@ export const inspectCommand: Command = {
     const { values, positionals } = parseArgs({ args, options: { json: { type: 'boolean' } }, allowPositionals: true, strict: true })
     const dir = positionals[0]
     if (dir === undefined || positionals.length > 1) throw new UsageError('inspect takes exactly one directory')
+    if (existsSync(dir) && statSync(dir).isDirectory() && isEngineDirectory(dir)) return inspectEngine(dir, values.json === true)
     checkLogDirectory(dir)
     const stateBytes = readStateFile(dir)
     const slots = stateBytes === undefined ? undefined : RaftStateFile.inspect(stateBytes)
@@ -160,4 +169,36 @@ export const inspectCommand: Command = {
     console.log(lines.join('\n'))
     return 0
   },
+}
+
+/** `raftlog inspect` of a shared log engine's directory: its files, then its groups. */
+async function inspectEngine(dir: string, json: boolean): Promise<number> {
+  const inspection = inspectEngineDirectory(dir)
+  const snapshots = new Map<number, SnapshotVerdict | undefined>()
+  for (const { group } of inspection.groupList) {
+    const folder = groupSnapshotDir(dir, group)
+    if (existsSync(folder)) snapshots.set(group, (await checkSnapshots(folder)).newestValid)
+  }
+  if (json) {
+    const groups = inspection.groupList.map((group) => {
+      const snapshot = snapshots.get(group.group)
+      return { ...group, ...(snapshot === undefined ? {} : { snapshot: { file: snapshot.file, index: snapshot.index, term: snapshot.term } }) }
+    })
+    console.log(JSON.stringify({ dir, engine: true, ok: inspection.ok, files: inspection.fileList, groups, problems: inspection.problems, tailBytes: inspection.tailBytes }, null, 2))
+    return 0
+  }
+  const lines = [`engine directory: ${dir}`, '', table([['file', 'bytes'], ...inspection.fileList.map(({ file, sizeBytes }) => [file, String(sizeBytes)])]), '']
+  if (inspection.groupList.length === 0) lines.push('groups: none')
+  else {
+    const rows = inspection.groupList.map((g) => {
+      const snapshot = snapshots.get(g.group)
+      return [String(g.group), String(g.firstIndex), String(g.lastIndex), String(g.entries), String(g.lastTerm), String(g.term), g.vote === 0 ? '-' : String(g.vote), String(g.commit), snapshot === undefined ? '-' : `${snapshot.index} (term ${snapshot.term})`]
+    })
+    lines.push(table([['group', 'first', 'last', 'entries', 'last term', 'term', 'vote', 'commit', 'snapshot'], ...rows]))
+  }
+  lines.push('', `${plural(inspection.files, 'engine file')}, ${plural(inspection.groups, 'group')}, ${plural(inspection.entries, 'entry', 'entries')}`)
+  for (const problem of inspection.problems) lines.push(`problem: ${problem.file}: byte ${problem.offset}: ${problem.problem} (run raftlog verify)`)
+  if (inspection.tailBytes > 0) lines.push(`torn end: ${inspection.tailBytes} bytes after the last record of ${inspection.tailFile}, which opening cuts`)
+  console.log(lines.join('\n'))
+  return 0
 }
