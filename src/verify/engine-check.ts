@@ -4,7 +4,8 @@
 // would cut (a torn end of the last file).
 import { readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
-import { engineFileName, parseEngineFileName, readFileHeader } from '../engine/engine-format.js'
+import { RaftLogError } from '../errors.js'
+import { engineFileName, parseEngineFileName, readFileHeader, recordHeaderSizeBytes } from '../engine/engine-format.js'
 import { EngineReplay } from '../engine/engine-replay.js'
 import { walkEngineFile } from '../engine/engine-walk.js'
 import { checkLogDirectory, withFileBytes, type Problem } from './log-reader.js'
@@ -61,6 +62,40 @@ export function inspectEngineDirectory(dir: string): EngineInspection {
     .sort((a, b) => a.id - b.id)
     .map((group) => ({ group: group.id, firstIndex: group.first, lastIndex: group.last, entries: group.entryCount, lastTerm: group.lastTerm, term: group.hardState.term, vote: group.hardState.vote, commit: group.hardState.commit }))
   return { ...result, fileList, groupList }
+}
+
+/** One entry of a group as dump prints it. */
+export interface EngineEntry {
+  index: number
+  term: number
+  /** EntryType: 0 normal, 1 no-op, 2 configuration. */
+  type: number
+  data: Uint8Array
+}
+
+/**
+ * The entries of `group` from `from` to `to` (clamped to what it holds), in order, as opening the
+ * engine would give them, passed to `each` (their bytes valid during the call only). Returns the
+ * directory's check (its problems: the entries after damage are not there) and the group's span.
+ * ERR_NO_GROUP when the directory holds no such group.
+ */
+export function readEngineEntries(dir: string, group: number, from: number, to: number, each: (entry: EngineEntry) => void): { check: EngineVerifyResult; firstIndex: number; lastIndex: number } {
+  const { result, replay } = replayEngineDirectory(dir)
+  const held = replay.groups.get(group)
+  if (held === undefined) throw new RaftLogError('ERR_NO_GROUP', `${dir} holds no group ${group} (groups: ${[...replay.groups.keys()].sort((a, b) => a - b).join(', ') || 'none'})`, { dir, group })
+  const first = Math.max(from, held.first)
+  const last = Math.min(to, held.last)
+  for (let index = first; index <= last; ) {
+    const { file } = held.location(index)
+    withFileBytes(join(dir, engineFileName(file)), (bytes) => {
+      for (; index <= last && held.location(index).file === file; index++) {
+        const { offset } = held.location(index)
+        const start = offset + recordHeaderSizeBytes
+        each({ index, term: held.termAt(index) as number, type: bytes[offset + 9] as number, data: bytes.subarray(start, start + held.payloadLength(index)) })
+      }
+    })
+  }
+  return { check: result, firstIndex: held.first, lastIndex: held.last }
 }
 
 function replayEngineDirectory(dir: string): { result: EngineVerifyResult; replay: EngineReplay; sequences: number[] } {

@@ -78,13 +78,37 @@ describe('raftlog verify on an engine directory', () => {
     }
   })
 
-  it('dump and repair refuse an engine directory, saying verify and inspect read it', async () => {
+  it('dump --group prints one group of an engine directory, as dump prints a log', async () => {
+    const dir = tempDir()
+    const engine = LogEngine.open(dir, { fileSize: 16 * 1024, logger: { warn() {} } })
+    for (let group = 1; group <= 2; group++) engine.createGroup(group)
+    for (let i = 1; i <= 5; i++) engine.append(1, [{ term: 2, data: Buffer.from(`one-${i}`) }])
+    engine.append(2, [{ term: 1, data: Buffer.from('two') }])
+    await engine.flush()
+    engine.close()
+    const text = await runCli(['dump', dir, '--group', '1', '--from', '2', '--to', '3'])
+    expect(text.status, text.stderr).toBe(0)
+    expect(text.stdout).toBe('2\tterm 2\tnormal\t5 bytes\t"one-2"\n3\tterm 2\tnormal\t5 bytes\t"one-3"\n')
+    const json = await runCli(['dump', dir, '--group', '2', '--format', 'json'])
+    expect(JSON.parse(json.stdout)).toEqual({ index: 1, term: 1, type: 'normal', length: 3, data: Buffer.from('two').toString('base64') })
+    const noGroup = await runCli(['dump', dir])
+    expect(noGroup.status).toBe(2)
+    expect(noGroup.stderr).toMatch(/is a log engine's directory, which holds many groups: give --group G/)
+    const absent = await runCli(['dump', dir, '--group', '7'])
+    expect(absent.status).toBe(1)
+    expect(absent.stderr).toMatch(/holds no group 7 \(groups: 1, 2\)/)
+    const outside = await runCli(['dump', dir, '--group', '1', '--from', '9'])
+    expect(outside.status).toBe(2)
+    expect(outside.stderr).toMatch(/--from and --to ask for no entry of group 1: it holds 1\.\.5/)
+  })
+
+  it('repair refuses an engine directory, saying verify and inspect read it', async () => {
     const dir = tempDir()
     LogEngine.open(dir, { fileSize: 16 * 1024, logger: { warn() {} } }).close()
-    for (const command of ['dump', 'repair']) {
+    for (const command of ['repair']) {
       const result = await runCli([command, dir])
       expect(result.status, command).toBe(1)
-      expect(result.stderr, command).toMatch(/holds a log engine's files \(engine_\*\.log\), which raftlog verify and inspect read, and dump and repair do not yet/)
+      expect(result.stderr, command).toMatch(/holds a log engine's files \(engine_\*\.log\), which raftlog verify, inspect and dump --group read, and repair does not yet/)
     }
   })
 })

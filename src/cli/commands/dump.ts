@@ -1,4 +1,6 @@
+import { existsSync, statSync } from 'node:fs'
 import { parseArgs } from 'node:util'
+import { isEngineDirectory, readEngineEntries } from '../../verify/engine-check.js'
 import { UsageError, type Command } from '../command.js'
 import { checkLog, type LogCheck } from '../../verify/log-check.js'
 import { checkLogDirectory, withFileBytes, type FrameInfo } from '../../verify/log-reader.js'
@@ -11,6 +13,7 @@ import { describeKvEntry } from '../kv/describe-entry.js'
 import { plural } from '../plural.js'
 
 const help = `Usage: raftlog dump DIR [--from I] [--to J] [--format text|json|hex|kv]
+       raftlog dump ENGINE_DIR --group G [--from I] [--to J] [--format text|json|hex|kv]
 
 Prints the entries of a log directory, one per line (hex: one block each): those opening the log
 would give. Never changes the directory; refuses one that a running node has locked, and one that
@@ -21,7 +24,11 @@ When the log was compacted behind a snapshot (or the directory holds snapshots),
 stderr says where the log starts and that the entries before it live in snapshot N (its file);
 an index below the log's first is refused with the same words.
 
+A shared log engine's directory (a many-group node's host_<id>/) holds many groups: --group G
+picks one (raftlog inspect lists them), and its entries are printed the same way.
+
 Options:
+  --group G       the group to print, in an engine directory
   --from I        first index to print (default: the first entry); one below the log's first
                   index is refused, naming the snapshot that holds it
   --to J          last index to print, inclusive (default: the last entry)
@@ -36,7 +43,8 @@ Options:
 
 Examples:
   raftlog dump ./raft_logs/node_1 --from 100 --to 120 --format json
-  raftlog dump ./raft_logs/node_1 --format kv | grep '"greeting"'`
+  raftlog dump ./raft_logs/node_1 --format kv | grep '"greeting"'
+  raftlog dump ./raft_logs/host_1 --group 3 --format kv`
 
 const typeNames = ['normal', 'noop', 'config']
 
@@ -62,7 +70,7 @@ function hexdump(data: Uint8Array): string {
   return lines.join('\n')
 }
 
-function format(frame: FrameInfo, data: Uint8Array, style: string): string {
+function format(frame: Pick<FrameInfo, 'index' | 'term' | 'type' | 'length'>, data: Uint8Array, style: string): string {
   if (style === 'kv') return `${frame.index}\tterm ${frame.term}\t${describeKvEntry(frame.index, frame.type, data)}`
   const type = typeNames[frame.type] ?? String(frame.type)
   const payload = Buffer.from(data.buffer, data.byteOffset, data.length)
@@ -107,7 +115,7 @@ export const dumpCommand: Command = {
   async run(args) {
     const { values, positionals } = parseArgs({
       args,
-      options: { from: { type: 'string' }, to: { type: 'string' }, format: { type: 'string' } },
+      options: { from: { type: 'string' }, to: { type: 'string' }, format: { type: 'string' }, group: { type: 'string' } },
       allowPositionals: true,
       strict: true,
     })
@@ -118,6 +126,12 @@ export const dumpCommand: Command = {
     const from = parseIndex('--from', values.from) ?? 0
     const to = parseIndex('--to', values.to) ?? Number.MAX_SAFE_INTEGER
     if (from > to) throw new UsageError(`--from ${from} is after --to ${to}`)
+    const group = parseIndex('--group', values.group)
+    if (existsSync(dir) && statSync(dir).isDirectory() && isEngineDirectory(dir)) {
+      if (group === undefined) throw new UsageError(`${dir} is a log engine's directory, which holds many groups: give --group G (raftlog inspect ${dir} lists them)`)
+      return dumpEngineGroup(dir, group, from, to, style)
+    }
+    if (group !== undefined) throw new UsageError(`--group is for a log engine's directory (engine_*.log files); ${dir} is not one`)
     checkLogDirectory(dir)
     const log = checkLog(dir)
     checkIsLog(dir, log)
@@ -150,4 +164,19 @@ export const dumpCommand: Command = {
     }
     return 0
   },
+}
+
+/** dump of one group of an engine directory: its entries as opening the engine gives them. */
+function dumpEngineGroup(dir: string, group: number, from: number, to: number, style: string): number {
+  const out: string[] = []
+  const { check, firstIndex, lastIndex } = readEngineEntries(dir, group, from, to, (entry) => {
+    out.push(format({ index: entry.index, term: entry.term, type: entry.type, length: entry.data.length }, entry.data, style))
+    if (out.length >= 1000) process.stdout.write(`${out.splice(0).join('\n')}\n`)
+  })
+  if (out.length > 0) process.stdout.write(`${out.join('\n')}\n`)
+  const [first] = check.problems
+  if (first !== undefined) throw new RaftLogError('ERR_CORRUPT', `${first.file} is damaged at byte ${first.offset}: ${first.problem}; group ${group}'s records after it were not read: run raftlog verify ${dir}`, { dir })
+  const span = lastIndex < firstIndex ? 'it holds no entry' : `it holds ${firstIndex}..${lastIndex}`
+  if (out.length === 0 && lastIndex >= firstIndex && (from > lastIndex || to < firstIndex)) throw new UsageError(`--from and --to ask for no entry of group ${group}: ${span}`)
+  return 0
 }
