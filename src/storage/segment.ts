@@ -23,7 +23,6 @@ import {
   headerBytes,
   headerSizeBytes,
   newSalt,
-  offsetTableBytes,
   offsetTableSizeBytes,
   openHeader,
   parseSegmentFileName,
@@ -613,9 +612,8 @@ export class Segment {
    * one sector, which the rule cannot tell from damage.
    */
   private writeRecycledOffsetTable(position: number, offsets: Uint32Array): void {
-    const table = offsetTableBytes(offsets, this.count)
-    const padded = Buffer.alloc(alignUp(position + table.length, recycledPadBytes) - position)
-    table.copy(padded)
+    const padded = Buffer.alloc(alignUp(position + offsetTableSizeBytes(this.count), recycledPadBytes) - position)
+    writeOffsetTable(padded, 0, offsets, this.count)
     try {
       this.file.write(padded, padded.length, position)
     } catch (error) {

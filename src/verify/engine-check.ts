@@ -77,19 +77,23 @@ export interface EngineEntry {
  * The entries of `group` from `from` to `to` (clamped to what it holds), in order, as opening the
  * engine would give them, passed to `each` (their bytes valid during the call only). Returns the
  * directory's check (its problems: the entries after damage are not there) and the group's span.
- * ERR_NO_GROUP when the directory holds no such group.
+ * ERR_NO_GROUP when the directory, undamaged, holds no such group.
  */
 export function readEngineEntries(dir: string, group: number, from: number, to: number, each: (entry: EngineEntry) => void): { check: EngineVerifyResult; firstIndex: number; lastIndex: number } {
   const { result, replay } = replayEngineDirectory(dir)
   const held = replay.groups.get(group)
+  // Damage before any record of the group: say where the damage is, not that the group is absent.
+  if (held === undefined && result.problems.length > 0) return { check: result, firstIndex: 1, lastIndex: 0 }
   if (held === undefined) throw new RaftLogError('ERR_NO_GROUP', `${dir} holds no group ${group} (groups: ${[...replay.groups.keys()].sort((a, b) => a - b).join(', ') || 'none'})`, { dir, group })
   const first = Math.max(from, held.first)
   const last = Math.min(to, held.last)
   for (let index = first; index <= last; ) {
     const { file } = held.location(index)
     withFileBytes(join(dir, engineFileName(file)), (bytes) => {
-      for (; index <= last && held.location(index).file === file; index++) {
-        const { offset } = held.location(index)
+      for (; index <= last; index++) {
+        const location = held.location(index)
+        if (location.file !== file) return
+        const { offset } = location
         const start = offset + recordHeaderSizeBytes
         each({ index, term: held.termAt(index) as number, type: bytes[offset + 9] as number, data: bytes.subarray(start, start + held.payloadLength(index)) })
       }

@@ -100,6 +100,13 @@ describe('raftlog verify on an engine directory', () => {
     const outside = await runCli(['dump', dir, '--group', '1', '--from', '9'])
     expect(outside.status).toBe(2)
     expect(outside.stderr).toMatch(/--from and --to ask for no entry of group 1: it holds 1\.\.5/)
+    // Damage: what the replay read before it is printed, then where it is (exit 1).
+    const fd = openSync(join(dir, engineFileName(1)), 'r+')
+    writeSync(fd, new Uint8Array([0xee]), 0, 1, 64 + 32 + 2 * 40 + 40 + 2)
+    closeSync(fd)
+    const damaged = await runCli(['dump', dir, '--group', '1'])
+    expect(damaged.status).toBe(1)
+    expect(damaged.stderr).toMatch(/engine_00000000000000000001\.log is damaged at byte \d+: .*; group 1's records after it were not read: run raftlog verify/)
   })
 
   it('repair refuses an engine directory, saying verify and inspect read it', async () => {

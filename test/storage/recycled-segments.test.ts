@@ -4,7 +4,7 @@
 // record: stale bytes end the log, damage to a frame of the segment is still refused, a torn frame
 // over old content is cut, and what the segment wrote past its last flush never comes back.
 import { describe, expect, it } from 'vitest'
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { RaftLog } from '../../src/storage/raft-log.js'
 import { RaftLogError } from '../../src/errors.js'
@@ -286,6 +286,19 @@ describe('recycled segments', () => {
     expect(third.lastIndex).toBe(last)
     expectEntries(third, (index) => sizes.get(index) ?? 100)
     third.close()
+    // The same cut seal in the last segment (the next one's directory entry lost too): the segment
+    // stays open, and recovery zeroes the table's bytes in the sector where its frames end, as it
+    // zeroes an unfinished seal's table in a new file.
+    const next = readdirSync(dir).filter((name) => name.startsWith('segment_') && name > file)
+    expect(next.length).toBeGreaterThan(0)
+    for (const name of next) rmSync(join(dir, name))
+    writeFileSync(path, killed)
+    const alone = open(dir)
+    expect(alone.lastIndex).toBe(header.baseIndex + header.entryCount - 1)
+    expectEntries(alone, (index) => sizes.get(index) ?? 100)
+    alone.close()
+    const sectorEnd = Math.ceil(tableStart / 512) * 512
+    expect(readFileSync(path).subarray(header.appendPosition, sectorEnd).every((byte) => byte === 0)).toBe(true)
   })
 
   it('every kill state of the pwrite of a batch into a recycled file opens with the flushed frames', async () => {

@@ -45,8 +45,7 @@ export class RemoteReplicaHost implements ReplicaHost {
 
   changeMembership(group: number, change: MembershipChange): Promise<Configuration> {
     if (change.addVoters !== undefined) return Promise.reject(new RaftLogError('ERR_BAD_ARGUMENT', 'A remote host adds learners, not voters: a moved replica is promoted once it caught up'))
-    const ids = { addLearners: change.addLearners?.map((member) => member.id), promote: change.promote, remove: change.remove }
-    return this.client.changeMembershipAt(this.id, group, Object.fromEntries(Object.entries(ids).filter(([, value]) => value !== undefined)))
+    return this.client.changeMembershipAt(this.id, group, { addLearners: change.addLearners?.map((member) => member.id), promote: change.promote, remove: change.remove })
   }
 
   transferLeadership(group: number, to?: number): Promise<number> {
