@@ -43,6 +43,17 @@ export interface RaftHostOptions {
   maxSnapshotBytesPerBatch?: number
   /** Milliseconds one tick stands for (default 50): snapshot transfers resend and give up by the host's clock, in ticks. */
   tickMs?: number
+  /**
+   * Commit delay (ms, default 0: off), as PostgreSQL's `commit_delay` with `commit_siblings`: a
+   * turn that carries the work of more than one group and starts within this time of the last
+   * flush's end waits for the rest of it, so that what other groups receive meanwhile shares its
+   * flush. Fewer flushes when many groups are busy, for up to this much latency; a turn of one
+   * group's work never waits, so a lone client's latency does not change. The delay runs from
+   * the last flush's start, so a disk slower than it is never waited for: it only spares a quick
+   * disk flushes (worth it where a volume's IOPS are limited or paid for), at up to a few times
+   * the delay in latency per proposal (bench:busy-groups, README).
+   */
+  commitDelayMs?: number
   /** Where snapshot and transfer problems are reported (default: console). */
   logger?: { warn(message: string): void }
 }
@@ -52,6 +63,8 @@ export interface HostCounters {
   turns: number
   /** Engine flushes asked for: at most one per turn, whatever the number of groups written. */
   flushes: number
+  /** Turns held back by the commit delay (RaftHostOptions.commitDelayMs). */
+  delayedTurns: number
   /** Batches sent to peer hosts (each carries any number of groups' messages). */
   batchesSent: number
   /** Group ticks done (a quiet group is not ticked). */

@@ -40,7 +40,7 @@ export { maxFlushesInFlight, maxSnapshotBytesPerBatch, readTimeoutMs, transferTi
 
 export class RaftHost {
   readonly nodeId: number
-  readonly counters: HostCounters = { turns: 0, flushes: 0, batchesSent: 0, groupTicks: 0, compactions: 0, snapshotsTaken: 0, snapshotsReceived: 0, purges: 0, filesFreed: 0 }
+  readonly counters: HostCounters = { turns: 0, flushes: 0, delayedTurns: 0, batchesSent: 0, groupTicks: 0, compactions: 0, snapshotsTaken: 0, snapshotsReceived: 0, purges: 0, filesFreed: 0 }
   private readonly replicas = new Map<number, GroupReplica>()
   /** Replicas that may have a Ready: the next turn looks at these only. */
   private readonly dirty = new Set<GroupReplica>()
@@ -60,6 +60,11 @@ export class RaftHost {
   readonly failedGroups = new Map<number, RaftLogError>()
   private again = false
   private stopped = false
+  private readonly commitDelayMs: number
+  /** When the last flush started (performance.now(), ms). */
+  private lastFlushStart = -Infinity
+  /** The timer of a turn held back by the commit delay. */
+  private held: NodeJS.Timeout | undefined
   private readonly electionTicks: readonly [number, number]
   private readonly heartbeatTicks: number
   private readonly quiesceAfterTicks: number
@@ -76,6 +81,8 @@ export class RaftHost {
     this.quiesceAfterTicks = options.quiesceAfterTicks ?? 2 * this.electionTicks[1]
     this.random = seededRandom(options.seed ?? options.nodeId)
     this.purgeEveryTicks = options.purgeEveryTicks ?? 100
+    this.commitDelayMs = options.commitDelayMs ?? 0
+    if (!(this.commitDelayMs >= 0 && this.commitDelayMs <= 1000)) throw new RaftLogError('ERR_BAD_ARGUMENT', `commitDelayMs must be 0 to 1000 ms (got ${String(options.commitDelayMs)})`, { argument: 'commitDelayMs' })
     this.outbox = new HostOutbox(this.nodeId, options.transport, this.counters, options.maxSnapshotBytesPerBatch ?? maxSnapshotBytesPerBatch)
     for (const host of options.hosts) if (host !== this.nodeId) this.lastHeard.set(host, 0)
     this.context = {
@@ -339,6 +346,7 @@ export class RaftHost {
   /** Stops the host: no more ticks, turns or messages (its engine is the caller's to close). */
   stop(): void {
     this.stopped = true
+    clearTimeout(this.held)
     for (const replica of this.replicas.values()) {
       replica.failWaiting('the host stopped')
       replica.membership.rejectAll(new RaftLogError('ERR_STOPPED', `Host ${this.nodeId} stopped`))
@@ -369,6 +377,8 @@ export class RaftHost {
       this.again = true
       return
     }
+    // A turn held back by the commit delay runs when its timer fires, with all that came meanwhile.
+    if (this.held !== undefined) return
     if (this.dirty.size === 0 && this.outbox.size === 0) return
     this.turning = true
     // After this I/O's callbacks: the proposals and messages that arrive together go in one turn.
@@ -388,6 +398,15 @@ export class RaftHost {
         if (this.stopped) return
         // A flush in flight: what comes meanwhile waits for it and goes in the next turn, together (group commit).
         if (this.finishing >= maxFlushesInFlight) return
+        const delay = this.commitDelayLeft()
+        if (delay > 0) {
+          this.counters.delayedTurns++
+          this.held = setTimeout(() => {
+            this.held = undefined
+            this.schedule()
+          }, delay)
+          return
+        }
         const readies: [GroupReplica, Ready][] = []
         for (const replica of this.dirty) if (replica.core.hasReady()) readies.push([replica, replica.core.ready()])
         this.dirty.clear()
@@ -412,6 +431,7 @@ export class RaftHost {
         let flushed: Promise<void> | undefined
         if (mustFlush) {
           this.counters.flushes++
+          this.lastFlushStart = performance.now()
           flushed = this.options.engine.flush()
         }
         this.finishing++
@@ -428,6 +448,20 @@ export class RaftHost {
     } finally {
       this.turning = false
     }
+  }
+
+  /**
+   * How long the next turn waits (ms) for the commit delay: the rest of commitDelayMs since the
+   * last flush started, when more than one group has work; otherwise 0. A flush that took longer
+   * than the delay gathered enough meanwhile: the turn after it does not wait.
+   */
+  private commitDelayLeft(): number {
+    if (this.commitDelayMs === 0) return 0
+    const left = this.lastFlushStart + this.commitDelayMs - performance.now()
+    if (left <= 0) return 0
+    let groups = 0
+    for (const replica of this.dirty) if (replica.core.hasReady() && ++groups > 1) return left
+    return 0
   }
 
   /** After a turn's flush: the answers and votes go out, committed entries apply, the cores advance. */

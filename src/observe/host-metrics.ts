@@ -40,6 +40,7 @@ export class HostMetrics {
     }
     counter('raftlog_host_turns_total', 'Driver turns: each gathers every group with work', () => host.counters.turns)
     counter('raftlog_host_flushes_total', 'Engine flushes: at most one per turn, whatever the number of groups written', () => host.counters.flushes)
+    counter('raftlog_host_delayed_turns_total', 'Turns held back by the commit delay so that more groups share the next flush', () => host.counters.delayedTurns)
     counter('raftlog_host_batches_sent_total', 'Batches sent to peer nodes, each carrying any number of groups\' messages', () => host.counters.batchesSent)
     counter('raftlog_host_group_ticks_total', 'Group ticks done (quiet groups are not ticked)', () => host.counters.groupTicks)
   }

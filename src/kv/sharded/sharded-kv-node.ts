@@ -39,6 +39,7 @@ export async function startShardedKvNode(cluster: ClusterConfig, nodeId: number,
     dir: hostDirectory(cluster, nodeId),
     groups: settings.groups,
     ...(replication === undefined ? {} : { replication }),
+    ...(cluster.commitDelayMs === undefined ? {} : { commitDelayMs: cluster.commitDelayMs }),
     ...(settings.balanceIntervalMs === undefined ? {} : { balanceIntervalMs: settings.balanceIntervalMs }),
   })
 }

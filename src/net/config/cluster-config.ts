@@ -67,6 +67,8 @@ export interface ClusterConfig {
   groups?: number
   /** Replicas per group with `groups` (1 to the number of nodes; default 3, capped at the nodes). */
   replication?: number
+  /** With `groups`: each node's commit delay in ms (RaftHostOptions.commitDelayMs; 0 to 1000, default 0: off). */
+  commitDelayMs?: number
 }
 
 export const defaultClusterSettings = {
@@ -182,10 +184,12 @@ export function loadClusterConfig(path: string, options: { checkFiles?: boolean 
     if (grpcNode !== undefined) throw invalid(path, `nodes[${position}].metrics_port`, `${metricsPort} is node ${grpcNode.nodeId}'s port`)
     if (earlier.some((other) => other.metricsPort === metricsPort && other.ipAddress === node.ipAddress)) throw invalid(path, `nodes[${position}].metrics_port`, `${node.ipAddress}:${metricsPort} is used twice`)
   })
-  const settings = record(root.cluster_settings ?? {}, path, 'cluster_settings', [...Object.keys(defaultClusterSettings), 'connection_limits', 'peer_tls', 'client_tls', 'cluster_name', 'groups', 'replication'])
+  const settings = record(root.cluster_settings ?? {}, path, 'cluster_settings', [...Object.keys(defaultClusterSettings), 'connection_limits', 'peer_tls', 'client_tls', 'cluster_name', 'groups', 'replication', 'commit_delay_ms'])
   const groups = settings.groups === undefined ? undefined : wholeNumber(settings.groups, path, 'cluster_settings.groups', 1, maxCatalogGroups)
   if (settings.replication !== undefined && groups === undefined) throw invalid(path, 'cluster_settings.replication', 'needs cluster_settings.groups (replicas per group of a many-group cluster)')
   const replication = settings.replication === undefined ? undefined : wholeNumber(settings.replication, path, 'cluster_settings.replication', 1, nodes.length)
+  if (settings.commit_delay_ms !== undefined && groups === undefined) throw invalid(path, 'cluster_settings.commit_delay_ms', 'needs cluster_settings.groups (a many-group node\'s commit delay)')
+  const commitDelayMs = settings.commit_delay_ms === undefined ? undefined : wholeNumber(settings.commit_delay_ms, path, 'cluster_settings.commit_delay_ms', 0, 1000)
   const clusterName = settings.cluster_name ?? ''
   if (typeof clusterName !== 'string' || !/^[A-Za-z0-9._-]{0,64}$/.test(clusterName)) {
     throw invalid(path, 'cluster_settings.cluster_name', `must be up to 64 letters, digits, '.', '_' or '-', got ${JSON.stringify(clusterName)}`)
@@ -227,5 +231,6 @@ export function loadClusterConfig(path: string, options: { checkFiles?: boolean 
     clusterName,
     ...(groups === undefined ? {} : { groups }),
     ...(replication === undefined ? {} : { replication }),
+    ...(commitDelayMs === undefined ? {} : { commitDelayMs }),
   }
 }

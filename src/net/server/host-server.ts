@@ -47,6 +47,8 @@ export interface HostServerOptions {
   tickMs?: number
   /** Election timeout range in ticks (RaftHost's default: [10, 20]). */
   electionTicks?: readonly [number, number]
+  /** RaftHostOptions.commitDelayMs (ms; default 0: off). */
+  commitDelayMs?: number
   /** Pause between two rounds of the leader balancer (ms); 0: no balancing. */
   balanceIntervalMs?: number
   tls?: NodeTls
@@ -71,7 +73,7 @@ export async function startHostServer(options: HostServerOptions): Promise<HostS
   const replication = replicationFor(ids, options.replication)
   const engine = LogEngine.open(options.dir)
   const transport = new GrpcHostTransport(options.nodeId, options.hosts, options.tls)
-  const host = new RaftHost({ nodeId: options.nodeId, hosts: ids, engine, transport, ...(options.electionTicks === undefined ? {} : { electionTicks: options.electionTicks }) })
+  const host = new RaftHost({ nodeId: options.nodeId, hosts: ids, engine, transport, ...(options.commitDelayMs === undefined ? {} : { commitDelayMs: options.commitDelayMs }), ...(options.electionTicks === undefined ? {} : { electionTicks: options.electionTicks }) })
   transport.onBatch((batch) => host.receive(batch))
   const catalog = new GroupCatalog()
   /** Groups removed from the catalog whose logs the engine still holds: dropped once the host is idle. */

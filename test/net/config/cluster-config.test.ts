@@ -103,6 +103,13 @@ describe('loadClusterConfig', () => {
     expect(problem(`${threeNodes}cluster_settings:\n  replication: 2\n`)).toMatchObject({ field: 'cluster_settings.replication', message: expect.stringContaining('needs cluster_settings.groups') })
   })
 
+  it('takes a many-group cluster\'s commit delay in whole milliseconds, none by default', () => {
+    expect(loadClusterConfig(configFile(`${threeNodes}cluster_settings:\n  groups: 64\n`))).not.toHaveProperty('commitDelayMs')
+    expect(loadClusterConfig(configFile(`${threeNodes}cluster_settings:\n  groups: 64\n  commit_delay_ms: 1\n`))).toMatchObject({ groups: 64, commitDelayMs: 1 })
+    expect(problem(`${threeNodes}cluster_settings:\n  groups: 8\n  commit_delay_ms: 1001\n`)).toMatchObject({ field: 'cluster_settings.commit_delay_ms', message: expect.stringContaining('from 0 to 1000, got 1001') })
+    expect(problem(`${threeNodes}cluster_settings:\n  commit_delay_ms: 1\n`)).toMatchObject({ field: 'cluster_settings.commit_delay_ms', message: expect.stringContaining('needs cluster_settings.groups') })
+  })
+
   it('names a missing file exactly as the reference design does', () => {
     expect(() => loadClusterConfig('missing_config.yaml')).toThrow(/^Configuration file not found: missing_config\.yaml$/)
   })
