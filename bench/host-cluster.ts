@@ -5,8 +5,11 @@
 // Issue 25's target: 64 groups at least 2× one group's puts/s at 128 clients, on the same three
 // processes and the same two cores. The table also gives the cores each case kept busy (the three
 // hosts together, and this client process), beside the machine's: where they add up to the
-// machine, more groups cannot add puts/s. RAFTLOG_BENCH_GROUPS=1,64 picks the cases,
-// RAFTLOG_BENCH_PROFILE_DIR=DIR writes each host's CPU profile there.
+// machine, more groups cannot add puts/s. Before that, on the same processes, one client alone
+// puts to one group for a few seconds: issue 25's target is a group's single-client latency
+// within 1.2× of a single-group cluster's (p50 with 64 groups ÷ p50 with one).
+// RAFTLOG_BENCH_GROUPS=1,64 picks the cases, RAFTLOG_BENCH_PROFILE_DIR=DIR writes each host's CPU
+// profile there.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
@@ -20,7 +23,29 @@ const sliceMs = 5000
 const slices = Number(process.env.RAFTLOG_BENCH_SLICES ?? 2)
 const nodeScript = fileURLToPath(new URL('./host-node.js', import.meta.url))
 
-async function runCase(groups: number): Promise<{ putsPerSecond: number; p50Ms: number; flushes: number; hostsCpu: number; clientCpu: number }> {
+const oneClientMs = 3000
+
+/** The latency percentile `p` (0 to 1) of sorted `values`. */
+const percentile = (values: readonly number[], p: number): number => values[Math.min(values.length - 1, Math.floor(values.length * p))] ?? Number.NaN
+
+/** One client's closed loop of puts to `group` for `ms`: the latencies, sorted. */
+async function oneClient(client: HostClient, group: number, ms: number): Promise<number[]> {
+  const latencies: number[] = []
+  const payload = Buffer.alloc(100, 3)
+  const until = performance.now() + ms
+  while (performance.now() < until) {
+    const sent = performance.now()
+    try {
+      await client.propose(group, payload, 5000)
+      latencies.push(performance.now() - sent)
+    } catch {
+      // A lost leader: the next proposal finds the new one.
+    }
+  }
+  return latencies.sort((a, b) => a - b)
+}
+
+async function runCase(groups: number): Promise<{ putsPerSecond: number; p50Ms: number; flushes: number; hostsCpu: number; clientCpu: number; oneClient: number[] }> {
   const ports = await freePorts(3)
   const addresses = ports.map((port) => `127.0.0.1:${port}`)
   const dirs = addresses.map(() => mkdtempSync(join(tmpdir(), 'raftlog-host-cluster-')))
@@ -35,6 +60,8 @@ async function runCase(groups: number): Promise<{ putsPerSecond: number; p50Ms: 
     while (!outputs.every((lines) => lines.includes('ready'))) await new Promise((resolve) => setTimeout(resolve, 50))
     // Every group led before the clock starts.
     for (let group = 1; group <= groups; group++) await client.propose(group, Buffer.alloc(1), 20_000)
+    // One client first: the hosts' CPU is counted from SIGUSR1, for the 128 clients only.
+    const alone = await oneClient(client, 1, oneClientMs)
     const latencies: number[] = []
     const until = performance.now() + sliceMs
     const payload = Buffer.alloc(100, 7)
@@ -67,7 +94,7 @@ async function runCase(groups: number): Promise<{ putsPerSecond: number; p50Ms: 
     // Cores busy on average over the slice: the three hosts together, and this process (the client).
     const hostsCpu = counters.reduce((sum, counts) => sum + (counts.cpuMs ?? 0), 0) / 1000 / seconds
     const clientCpu = (clientCpuUsed.user + clientCpuUsed.system) / 1e6 / seconds
-    return { putsPerSecond: latencies.length / seconds, p50Ms: latencies[Math.floor(latencies.length / 2)] ?? 0, flushes, hostsCpu, clientCpu }
+    return { putsPerSecond: latencies.length / seconds, p50Ms: latencies[Math.floor(latencies.length / 2)] ?? 0, flushes, hostsCpu, clientCpu, oneClient: alone }
   } finally {
     client.close()
     for (const child of children) if (child.exitCode === null) child.kill('SIGKILL')
@@ -76,7 +103,7 @@ async function runCase(groups: number): Promise<{ putsPerSecond: number; p50Ms: 
 }
 
 const cases = (process.env.RAFTLOG_BENCH_GROUPS ?? '1,64').split(',').map(Number)
-const results = new Map<number, { puts: number[]; p50: number[]; hostsCpu: number[]; clientCpu: number[] }>(cases.map((groups) => [groups, { puts: [], p50: [], hostsCpu: [], clientCpu: [] }]))
+const results = new Map<number, { puts: number[]; p50: number[]; hostsCpu: number[]; clientCpu: number[]; oneClient: number[] }>(cases.map((groups) => [groups, { puts: [], p50: [], hostsCpu: [], clientCpu: [], oneClient: [] }]))
 for (let slice = 0; slice < slices; slice++) {
   for (const groups of cases) {
     const result = await runCase(groups)
@@ -84,6 +111,7 @@ for (let slice = 0; slice < slices; slice++) {
     results.get(groups)?.p50.push(result.p50Ms)
     results.get(groups)?.hostsCpu.push(result.hostsCpu)
     results.get(groups)?.clientCpu.push(result.clientCpu)
+    results.get(groups)?.oneClient.push(...result.oneClient)
   }
 }
 const mean = (values: number[]): number => values.reduce((a, b) => a + b, 0) / values.length
@@ -93,4 +121,16 @@ console.log('| groups | puts/s | p50 ms | × one group | cores busy: hosts | cli
 console.log('| ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
 for (const [groups, { puts, p50, hostsCpu, clientCpu }] of results) {
   console.log(`| ${groups} | ${Math.round(mean(puts)).toLocaleString('en-US')} | ${mean(p50).toFixed(1)} | ${(mean(puts) / one).toFixed(2)}× | ${mean(hostsCpu).toFixed(2)} | ${mean(clientCpu).toFixed(2)} | ${availableParallelism()} |`)
+}
+
+console.log('')
+console.log(`One client, puts of 100 B to one group (group 1) in a closed loop, ${oneClientMs / 1000} s per slice, on the same processes`)
+console.log('| groups | puts/s | p50 ms | p99 ms | p50 × one group |')
+console.log('| ---: | ---: | ---: | ---: | ---: |')
+const sortedOne = (groups: number): number[] => [...(results.get(groups)?.oneClient ?? [])].sort((a, b) => a - b)
+const oneP50 = percentile(sortedOne(1), 0.5)
+for (const groups of cases) {
+  const alone = sortedOne(groups)
+  const p50 = percentile(alone, 0.5)
+  console.log(`| ${groups} | ${Math.round(alone.length / ((slices * oneClientMs) / 1000)).toLocaleString('en-US')} | ${p50.toFixed(2)} | ${percentile(alone, 0.99).toFixed(2)} | ${(p50 / oneP50).toFixed(2)}× |`)
 }
