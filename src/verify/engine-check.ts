@@ -102,7 +102,20 @@ export function readEngineEntries(dir: string, group: number, from: number, to: 
   return { check: result, firstIndex: held.first, lastIndex: held.last }
 }
 
-function replayEngineDirectory(dir: string): { result: EngineVerifyResult; replay: EngineReplay; sequences: number[] } {
+/**
+ * Where the replay stopped at the first problem: files from `position` (in `sequences`) on are not
+ * (all) replayed; `keepBytes` of that file were (its valid frames), or none of it (undefined: its
+ * header is wrong, or a file before it is missing).
+ */
+export interface ReplayStop {
+  position: number
+  keepBytes: number | undefined
+  /** Sequence of the first batch not replayed. */
+  nextBatch: number
+}
+
+/** Replays `dir` as opening it would, up to its first problem (read-only; ERR_LOCKED while a process holds it). */
+export function replayEngineDirectory(dir: string): { result: EngineVerifyResult; replay: EngineReplay; sequences: number[]; stop: ReplayStop | undefined } {
   checkLogDirectory(dir, 'engine')
   const sequences = readdirSync(dir)
     .map((name) => parseEngineFileName(name))
@@ -111,27 +124,32 @@ function replayEngineDirectory(dir: string): { result: EngineVerifyResult; repla
   const result: EngineVerifyResult = { dir, ok: false, files: sequences.length, groups: 0, entries: 0, tailBytes: 0, tailFile: undefined, problems: [] }
   const problem = (file: string, offset: number, text: string) => result.problems.push({ file, offset, index: undefined, problem: text })
   const replay = new EngineReplay()
+  let stop: ReplayStop | undefined
   let nextBatch: number | undefined
   for (const [position, sequence] of sequences.entries()) {
     const file = engineFileName(sequence)
     if (position > 0 && sequence !== (sequences[position - 1] as number) + 1) {
       problem(engineFileName((sequences[position - 1] as number) + 1), 0, 'the file is missing')
+      stop = { position, keepBytes: undefined, nextBatch: nextBatch ?? 1 }
       break
     }
     const damaged = withFileBytes(join(dir, file), (bytes) => {
       const header = readFileHeader(bytes)
       if (typeof header === 'string' || header.sequence !== sequence) {
         problem(file, 0, typeof header === 'string' ? header : `header names file ${header.sequence}`)
+        stop = { position, keepBytes: undefined, nextBatch: nextBatch ?? 1 }
         return true
       }
       if (nextBatch !== undefined && header.firstBatch !== nextBatch) {
         problem(file, 0, `its first batch is ${header.firstBatch}, but the file before it ends before batch ${nextBatch}`)
+        stop = { position, keepBytes: undefined, nextBatch }
         return true
       }
       const isLast = position === sequences.length - 1
       const walk = walkEngineFile(bytes, header.firstBatch, isLast, (fields, offset, view) => replay.apply(fields, sequence, offset, view))
       if (walk.damage !== undefined) {
         problem(file, walk.damage.offset, walk.damage.problem)
+        stop = { position, keepBytes: walk.end, nextBatch: header.firstBatch + walk.batches }
         return true
       }
       nextBatch = header.firstBatch + walk.batches
@@ -150,5 +168,5 @@ function replayEngineDirectory(dir: string): { result: EngineVerifyResult; repla
   result.groups = replay.groups.size
   for (const group of replay.groups.values()) result.entries += group.entryCount
   result.ok = result.problems.length === 0
-  return { result, replay, sequences }
+  return { result, replay, sequences, stop }
 }

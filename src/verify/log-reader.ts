@@ -76,7 +76,7 @@ export function checkLogDirectory(dir: string, holds: 'log' | 'engine' = 'log'):
   if (holds === 'engine' && !engineFiles) throw new RaftLogError('ERR_NOT_RAFTLOG', `${dir} is not a log engine's directory (no engine_*.log files)`, { dir })
   if (holds === 'log' && !names.some((name) => parseSegmentFileName(name) !== undefined || name === stateFileName)) {
     if (engineFiles) {
-      throw new RaftLogError('ERR_NOT_RAFTLOG', `${dir} holds a log engine's files (engine_*.log), which raftlog verify, inspect and dump --group read, and repair does not yet`, { dir })
+      throw new RaftLogError('ERR_NOT_RAFTLOG', `${dir} holds a log engine's files (engine_*.log), which raftlog verify, inspect, dump --group and repair read, and this does not`, { dir })
     }
     throw new RaftLogError('ERR_NOT_RAFTLOG', `${dir} is not a raftlog directory (no segment files, no ${stateFileName})`, { dir })
   }

@@ -1,7 +1,10 @@
+import { existsSync, statSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { UsageError, type Command } from '../command.js'
 import type { Change, Repair } from '../../verify/log-repair.js'
 import { repairDirectory } from '../../verify/repair-directory.js'
+import { isEngineDirectory } from '../../verify/engine-check.js'
+import { repairEngineDirectory, type EngineGroupRepair, type EngineRepairPlan } from '../../verify/engine-repair.js'
 import type { StatePastLog } from '../../verify/state-fit.js'
 import { stateFileName } from '../../storage/raft-state-file.js'
 import { plural } from '../plural.js'
@@ -23,6 +26,13 @@ When the state file's commit index (or last applied) then points past the last e
 directory holds (its log's or its newest snapshot's), repair brings both down to it (backed up
 too), and says so: the node gets the entries it lost back from its leader. Otherwise it does
 not change raft_state.meta. It refuses a directory a running node holds.
+
+A shared log engine's directory (engine_*.log files, a many-group node's host_<id> folder) is cut
+the same way: every frame before the problem stays, the rest of its file is zeroed and later files
+are deleted, so each group keeps its entries up to there. The terms and votes in the frames after
+the problem are not lost: repair reads every valid frame after it and keeps each group's newest
+term and vote (a replica must never vote twice in a term), and lowers a commit index past a
+group's last entry kept. It prints, per group, the entries it loses and the hard state it keeps.
 
 Options:
   --dry-run    say what it would cut, change nothing, make no backup
@@ -61,6 +71,36 @@ function describeRepair(repair: Repair, dryRun: boolean): string[] {
   ]
 }
 
+function describeGroup(group: EngineGroupRepair, dryRun: boolean): string {
+  const parts: string[] = []
+  if (group.lastIndex === undefined) parts.push(`created after the problem: ${dryRun ? 'would come' : 'comes'} back empty`)
+  else parts.push(`keeps entries up to ${group.lastIndex}`)
+  if (group.lostUpTo !== undefined) parts.push(`loses entries up to ${group.lostUpTo} at least`)
+  if (group.hardState !== undefined) parts.push(`keeps term ${group.hardState.term} and vote ${group.hardState.vote || 'none'} from a frame after the problem`)
+  if (group.commit !== undefined) parts.push(`commit index ${dryRun ? 'would be lowered' : 'lowered'} from ${group.commit.from} to ${group.commit.to}`)
+  return `group ${group.group}: ${parts.join('; ')}`
+}
+
+function describeEnginePlan(plan: EngineRepairPlan, dryRun: boolean): string[] {
+  const { file, offset, problem } = plan.problem
+  return [
+    `first problem: ${file}: byte ${offset}: ${problem}`,
+    ...(plan.cut === undefined ? [] : [`${dryRun ? 'would cut' : 'cut'} ${plan.cut.file} at byte ${plan.cut.offset}: the frames before it stay, the rest is zeroed`]),
+    ...plan.deleted.map((deleted) => `${dryRun ? 'would delete' : 'deleted'} ${deleted}`),
+    ...plan.groups.map((group) => describeGroup(group, dryRun)),
+  ]
+}
+
+function repairEngine(dir: string, dryRun: boolean): number {
+  const { plan, backup, after, left } = repairEngineDirectory(dir, { dryRun })
+  const lines = plan === undefined ? ['nothing to repair: the engine directory has no problem'] : describeEnginePlan(plan, dryRun)
+  if (backup !== undefined) lines.splice(1, 0, `backup of the files it changes: ${backup}`)
+  for (const problem of left) lines.push(`still a problem: ${problem.file}: byte ${problem.offset}: ${problem.problem}`)
+  if (after !== undefined && after.problems.length === 0) lines.push(`the engine directory verifies clean: ${plural(after.groups, 'group')}, ${plural(after.entries, 'entry', 'entries')}`)
+  console.log(lines.join('\n'))
+  return left.length === 0 ? 0 : 1
+}
+
 export const repairCommand: Command = {
   name: 'repair',
   summary: 'Cut a damaged log at its first problem, after backing up what it changes',
@@ -70,6 +110,7 @@ export const repairCommand: Command = {
     const dir = positionals[0]
     if (dir === undefined || positionals.length > 1) throw new UsageError('repair takes exactly one directory')
     const dryRun = values['dry-run'] === true
+    if (existsSync(dir) && statSync(dir).isDirectory() && isEngineDirectory(dir)) return repairEngine(dir, dryRun)
     const { repair, stateFit, backup, after, left } = await repairDirectory(dir, { dryRun })
     const lines: string[] = []
     if (repair === undefined) lines.push(stateFit === undefined ? 'nothing to repair: no segment has a problem' : 'no segment has a problem')

@@ -1,0 +1,67 @@
+// repairEngineDirectory where frames split a turn: a hard state whose commit index names entries
+// in a later frame, cut off by the damage, is lowered to the last entry kept; a vote written after
+// the damage, in the same file, is found and kept.
+import { describe, expect, it } from 'vitest'
+import { closeSync, openSync, readFileSync, writeSync } from 'node:fs'
+import { join } from 'node:path'
+import { LogEngine } from '../../src/engine/log-engine.js'
+import { engineFileName, readFileHeader, RecordKind } from '../../src/engine/engine-format.js'
+import { walkEngineFile } from '../../src/engine/engine-walk.js'
+import { repairEngineDirectory } from '../../src/verify/engine-repair.js'
+import { tempDir } from '../helpers/temp-dir.js'
+
+const quiet = { warn() {} }
+
+describe('repairEngineDirectory', () => {
+  it('lowers a commit index past the entries a cut keeps, keeps the entries before it and a vote after it in the same file', async () => {
+    const dir = tempDir()
+    // Frames of at most 512 bytes: a hard state staged before its entries lands in an earlier frame.
+    const engine = LogEngine.open(dir, { fileSize: 64 * 1024, maxBatchBytes: 512, logger: quiet })
+    engine.createGroup(1)
+    for (let i = 1; i <= 20; i++) {
+      engine.setHardState(1, { term: 1, vote: 1, commit: i })
+      engine.append(1, [{ term: 1, data: new Uint8Array(600).fill(i) }])
+      await engine.flush()
+    }
+    engine.setHardState(1, { term: 3, vote: 2, commit: 20 })
+    await engine.flush()
+    engine.close()
+    // Damage the frame that holds entry 12: the hard state saying commit 12 comes before it.
+    const path = join(dir, engineFileName(1))
+    const bytes = readFileSync(path)
+    const header = readFileHeader(bytes)
+    if (typeof header === 'string') throw new Error(header)
+    let entry12 = -1
+    walkEngineFile(bytes, header.firstBatch, true, (fields, offset) => {
+      if (fields.kind === RecordKind.Entry && fields.index === 12) entry12 = offset
+    })
+    const fd = openSync(path, 'r+')
+    writeSync(fd, new Uint8Array([0xab]), 0, 1, entry12 + 100)
+    closeSync(fd)
+
+    const dry = repairEngineDirectory(dir, { dryRun: true })
+    expect(dry.plan?.groups).toEqual([{ group: 1, lastIndex: 11, lostUpTo: 20, hardState: { term: 3, vote: 2 }, commit: { from: 12, to: 11 } }])
+    const report = repairEngineDirectory(dir, { dryRun: false })
+    expect(report.left).toEqual([])
+    const reopened = LogEngine.open(dir, { logger: quiet })
+    try {
+      expect(reopened.lastIndex(1)).toBe(11)
+      expect(reopened.hardState(1)).toEqual({ term: 3, vote: 2, commit: 11 })
+      expect(reopened.entries(1, 11, 12)[0]?.data).toEqual(new Uint8Array(600).fill(11))
+    } finally {
+      reopened.close()
+    }
+  })
+
+  it('refuses a directory whose first file is missing: a cut cannot repair the start of the history', async () => {
+    const dir = tempDir()
+    const engine = LogEngine.open(dir, { fileSize: 16 * 1024, logger: quiet })
+    engine.createGroup(1)
+    for (let i = 1; i <= 100; i++) engine.append(1, [{ term: 1, data: new Uint8Array(300) }])
+    await engine.flush()
+    engine.close()
+    const { unlinkSync } = await import('node:fs')
+    unlinkSync(join(dir, engineFileName(1)))
+    expect(() => repairEngineDirectory(dir, { dryRun: true })).toThrow(expect.objectContaining({ code: 'ERR_CORRUPT' }))
+  })
+})
