@@ -6,22 +6,24 @@
 // an engine file holds the groups' hard states too, and a term or vote lost with a cut frame could
 // let the replica vote twice in one term (Raft §5.2: at most one vote per term, durable before
 // it is sent). So before cutting, repair reads every valid frame after the problem (each frame
-// checks out on its own) and keeps, per group, the newest term and vote those frames hold; once
-// the cut engine opens, it writes them back, with the commit index lowered to the group's last
-// entry kept. A group created after the problem comes back empty, with its term and vote.
-import { closeSync, fsyncSync, openSync, statSync, unlinkSync, writeSync } from 'node:fs'
+// checks out on its own) and keeps, per group, the newest term and vote those frames hold: it
+// writes them, with each commit index lowered to the group's last entry kept, in one new frame
+// right after the last frame kept, before it cuts anything. A group created after the problem
+// comes back empty, with its term and vote.
+import { closeSync, fsyncSync, openSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { RaftLogError } from '../errors.js'
-import { LogEngine } from '../engine/log-engine.js'
-import { batchHeaderSizeBytes, engineFileName, fileHeaderSizeBytes, RecordKind } from '../engine/engine-format.js'
+import { batchHeaderSizeBytes, engineFileName, fileHeaderSizeBytes, parseEngineFileName, readFileHeader, RecordKind, type EngineFileHeader } from '../engine/engine-format.js'
+import { PendingBatch } from '../engine/pending-batch.js'
 import { walkEngineFile, type RecordVisitor } from '../engine/engine-walk.js'
 import { readU64 } from '../storage/segment-format.js'
 import { fsyncDirectory, isLockHeld, lockFile, unlockFile } from '../storage/native.js'
 import { systemError } from '../storage/system-error.js'
 import { replayEngineDirectory, verifyEngineDirectory, type EngineVerifyResult, type ReplayStop } from './engine-check.js'
 import { backUp } from './log-repair.js'
-import type { Problem } from './log-reader.js'
-import { withFileBytes } from './log-reader.js'
+import { checkLogDirectory, withFileBytes, type Problem } from './log-reader.js'
+
+const noPayload = new Uint8Array(0)
 
 /** What repair does to one group. */
 export interface EngineGroupRepair {
@@ -38,8 +40,8 @@ export interface EngineGroupRepair {
 
 export interface EngineRepairPlan {
   problem: Problem
-  /** The file cut at byte `offset` (the rest zeroed), when one is cut rather than deleted. */
-  cut: { file: string; offset: number } | undefined
+  /** The last file kept, cut at byte `offset`: the frames before it stay, the hard states go there, the rest is zeroed. */
+  cut: { file: string; offset: number }
   /** Files deleted, from the first one not kept. */
   deleted: string[]
   /** The groups repair changes: entries lost, hard state raised, commit lowered. */
@@ -58,32 +60,104 @@ export interface EngineRepairReport {
 
 /**
  * Repairs engine directory `dir`, or with `dryRun` only plans it. Refuses a directory a running
- * process holds (ERR_LOCKED), and one whose problem a cut cannot take away (ERR_CORRUPT: a group
- * lacks records from before the problem).
+ * process holds (ERR_LOCKED), and one whose problem a cut cannot take away (ERR_CORRUPT: damage
+ * before anything can be kept, a group lacking records from before the problem, no room for the
+ * hard states' frame).
+ *
+ * The changes, each durable before the next, so that a repair stopped at any point (a kill, a
+ * power loss) leaves a directory that repair finishes with every vote still there:
+ * 1. the last file kept is written anew beside it: its frames kept, the hard states' frame, zeros;
+ *    written as `<file>.repair.tmp`, then renamed `<file>.repaired` once whole;
+ * 2. the later files are deleted, the last first;
+ * 3. `<file>.repaired` replaces the file.
+ * Until step 3 the file is the damaged one, which the engine refuses to open, so no node starts
+ * on a half-repaired directory; a `.repaired` file found by the next run is finished first (from
+ * step 2). Repair holds the directory's lock while it changes it. `stopAfter` (tests) stops there.
  */
-export function repairEngineDirectory(dir: string, options: { dryRun: boolean }): EngineRepairReport {
-  const plan = planEngineRepair(dir)
-  if (plan === undefined || options.dryRun) return { plan, backup: undefined, after: undefined, left: [] }
-  const { sequences } = replayEngineDirectory(dir)
-  const changed = sequences.map(engineFileName).filter((file) => file === plan.cut?.file || plan.deleted.includes(file))
-  const backup = backUp(dir, changed)
-  const lock = lockEngine(dir)
-  try {
-    // Later files first: a repair stopped part way leaves a directory repair can finish.
-    for (const file of [...plan.deleted].reverse()) unlinkSync(join(dir, file))
-    fsyncDirectory(dir)
-    if (plan.cut !== undefined) zeroFrom(join(dir, plan.cut.file), plan.cut.offset)
-  } catch (error) {
-    throw systemError(error, `Cannot cut engine directory ${dir} (the files it changes are in ${backup})`)
-  } finally {
-    unlockFile(lock)
+export function repairEngineDirectory(dir: string, options: { dryRun: boolean; stopAfter?: RepairStep }): EngineRepairReport {
+  checkLogDirectory(dir, 'engine')
+  const unfinished = unfinishedRepair(dir, options.dryRun)
+  if (unfinished !== undefined) {
+    if (options.dryRun) throw new RaftLogError('ERR_CORRUPT', `${dir}: a repair stopped part way (${unfinished} is there): run raftlog repair without --dry-run to finish it`, { dir })
+    withLock(dir, () => finishRepair(dir, unfinished))
   }
-  writeHardStates(dir, plan.groups)
+  const planned = planEngineRepair(dir)
+  if (planned === undefined) return { plan: undefined, backup: undefined, after: undefined, left: [] }
+  const { plan, frame } = planned
+  if (options.dryRun) return { plan, backup: undefined, after: undefined, left: [] }
+  const backup = backUp(dir, [plan.cut.file, ...plan.deleted])
+  const finished = withLock(dir, () => {
+    try {
+      writeRepairedFile(dir, plan.cut, frame)
+      if (options.stopAfter === 'file written') return false
+      return finishRepair(dir, `${plan.cut.file}${repairedSuffix}`, options.stopAfter)
+    } catch (error) {
+      throw systemError(error, `Cannot cut engine directory ${dir} (the files it changes are in ${backup}; run repair again)`)
+    }
+  })
+  if (!finished) return { plan, backup, after: undefined, left: [{ file: plan.cut.file, offset: plan.cut.offset, index: undefined, problem: 'repair stopped part way (a test)' }] }
   const after = verifyEngineDirectory(dir)
   return { plan, backup, after, left: after.problems }
 }
 
-function planEngineRepair(dir: string): EngineRepairPlan | undefined {
+/** A point where a test stops a repair, as a kill there would. */
+export type RepairStep = 'file written' | 'one file deleted'
+
+const repairedSuffix = '.repaired'
+const repairTmpSuffix = '.repair.tmp'
+
+/** The `<file>.repaired` a stopped repair left, if any; a `.repair.tmp` (step 1 unfinished) is deleted unless `dryRun`. */
+function unfinishedRepair(dir: string, dryRun: boolean): string | undefined {
+  const names = readdirSync(dir)
+  if (!dryRun) for (const name of names) if (name.endsWith(repairTmpSuffix)) unlinkSync(join(dir, name))
+  return names.find((name) => name.endsWith(repairedSuffix) && parseEngineFileName(name.slice(0, -repairedSuffix.length)) !== undefined)
+}
+
+/** Step 1: the last file kept, written anew as `<file>.repaired`: its bytes up to the cut, the hard states' frame, zeros. */
+function writeRepairedFile(dir: string, cut: { file: string; offset: number }, frame: Buffer | undefined): void {
+  const bytes = Buffer.alloc(statSync(join(dir, cut.file)).size)
+  withFileBytes(join(dir, cut.file), (old) => old.copy(bytes, 0, 0, cut.offset))
+  frame?.copy(bytes, cut.offset)
+  const tmp = join(dir, `${cut.file}${repairTmpSuffix}`)
+  writeFileSync(tmp, bytes, { flag: 'wx' })
+  const fd = openSync(tmp, 'r+')
+  try {
+    fsyncSync(fd)
+  } finally {
+    closeSync(fd)
+  }
+  renameSync(tmp, join(dir, `${cut.file}${repairedSuffix}`))
+  fsyncDirectory(dir)
+}
+
+/** Steps 2 and 3 for `repaired` (`<file>.repaired`); false when a test stopped it. */
+function finishRepair(dir: string, repaired: string, stopAfter?: RepairStep): boolean {
+  const file = repaired.slice(0, -repairedSuffix.length)
+  const sequence = parseEngineFileName(file) as number
+  const later = readdirSync(dir)
+    .map((name) => parseEngineFileName(name))
+    .filter((other): other is number => other !== undefined && other > sequence)
+    .sort((a, b) => b - a)
+  for (const other of later) {
+    unlinkSync(join(dir, engineFileName(other)))
+    fsyncDirectory(dir)
+    if (stopAfter === 'one file deleted') return false
+  }
+  renameSync(join(dir, repaired), join(dir, file))
+  fsyncDirectory(dir)
+  return true
+}
+
+function withLock<T>(dir: string, work: () => T): T {
+  const lock = lockEngine(dir)
+  try {
+    return work()
+  } finally {
+    unlockFile(lock)
+  }
+}
+
+function planEngineRepair(dir: string): { plan: EngineRepairPlan; frame: Buffer | undefined } | undefined {
   const { result, replay, sequences, stop } = replayEngineDirectory(dir)
   const problem = result.problems[0]
   if (problem === undefined) return undefined
@@ -94,11 +168,13 @@ function planEngineRepair(dir: string): EngineRepairPlan | undefined {
   if (broken.length > 0) {
     throw new RaftLogError('ERR_CORRUPT', `${dir}: cutting at ${problem.file} byte ${problem.offset} would leave group ${broken[0]} without records it needs (they were rewritten after that point): repair cannot keep it; recover the node from its peers`, { dir, group: broken[0] })
   }
-  const cut = stop.keepBytes === undefined ? undefined : { file: engineFileName(sequences[stop.position] as number), offset: stop.keepBytes }
-  const deleted = sequences.slice(stop.position + (cut === undefined ? 0 : 1)).map(engineFileName)
+  const cut = keptEnd(dir, sequences, stop, problem)
+  const deleted = sequences.filter((sequence) => sequence > parseEngineFileName(cut.file)!).map(engineFileName)
   const later = readLaterRecords(dir, sequences, stop)
   const groups: EngineGroupRepair[] = []
-  for (const id of new Set([...replay.groups.keys(), ...later.keys()])) {
+  const writes = new PendingBatch()
+  writes.begin(parseEngineFileName(cut.file)!, cut.offset, stop.nextBatch)
+  for (const id of [...new Set([...replay.groups.keys(), ...later.keys()])].sort((a, b) => a - b)) {
     const kept = replay.groups.get(id)
     const seen = later.get(id)
     if (seen?.removed === true && kept === undefined) continue
@@ -106,13 +182,35 @@ function planEngineRepair(dir: string): EngineRepairPlan | undefined {
     const newer = seen?.hardState !== undefined && (seen.hardState.term > keptState.term || (seen.hardState.term === keptState.term && seen.hardState.vote !== keptState.vote && keptState.vote === 0)) ? seen.hardState : undefined
     const lastIndex = kept?.last
     const commitTo = Math.min(keptState.commit, lastIndex ?? 0)
-    const commit = kept !== undefined && keptState.commit > commitTo ? { from: keptState.commit, to: commitTo } : undefined
+    const commit = keptState.commit > commitTo ? { from: keptState.commit, to: commitTo } : undefined
     const lostUpTo = seen?.lastIndex !== undefined && seen.lastIndex > (lastIndex ?? 0) ? seen.lastIndex : undefined
     if (newer === undefined && commit === undefined && lostUpTo === undefined && kept !== undefined) continue
     groups.push({ group: id, lastIndex, lostUpTo, hardState: newer === undefined ? undefined : { term: newer.term, vote: newer.vote }, commit })
+    if (newer === undefined && commit === undefined) continue
+    // A group created after the problem comes back as createGroup() makes one: empty, first index 1.
+    if (kept === undefined) writes.add({ kind: RecordKind.Reset, group: id, index: 1, term: 0, entryType: 0, vote: 0 }, noPayload)
+    writes.add({ kind: RecordKind.HardState, group: id, index: commitTo, term: newer?.term ?? keptState.term, entryType: 0, vote: newer?.vote ?? keptState.vote }, noPayload)
   }
-  groups.sort((a, b) => a.group - b.group)
-  return { problem, cut, deleted, groups }
+  const frame = writes.isEmpty ? undefined : Buffer.from(writes.finish())
+  if (frame !== undefined && cut.offset + frame.length > statSync(join(dir, cut.file)).size) {
+    throw new RaftLogError('ERR_CORRUPT', `${dir}: the hard states of ${groups.length} groups (${frame.length} bytes) do not fit after the last frame kept in ${cut.file} (byte ${cut.offset}): repair cannot keep them; recover the node from its peers`, { dir })
+  }
+  return { plan: { problem, cut, deleted, groups }, frame }
+}
+
+/** Where what is kept ends: in the damaged file, or at the end of the last whole file before the problem. */
+function keptEnd(dir: string, sequences: readonly number[], stop: ReplayStop, problem: Problem): { file: string; offset: number } {
+  const sequence = sequences[stop.position] as number
+  if (stop.keepBytes !== undefined) return { file: engineFileName(sequence), offset: stop.keepBytes }
+  if (stop.position === 0) {
+    throw new RaftLogError('ERR_CORRUPT', `${dir}: ${problem.file}: ${problem.problem}; it is the first file, so nothing before the problem can be kept: recover the node from its peers`, { dir })
+  }
+  const previous = engineFileName(sequences[stop.position - 1] as number)
+  const end = withFileBytes(join(dir, previous), (bytes) => {
+    const header = readFileHeader(bytes) as EngineFileHeader
+    return walkEngineFile(bytes, header.firstBatch, true, () => {}).end
+  })
+  return { file: previous, offset: end }
 }
 
 interface LaterRecords {
@@ -173,34 +271,7 @@ function scanFrames(bytes: Buffer, from: number, minBatch: number, visit: Record
   }
 }
 
-/** Zeroes `path` from byte `offset` to its end, durably. */
-function zeroFrom(path: string, offset: number): void {
-  const size = statSync(path).size
-  const zeros = Buffer.alloc(Math.min(1024 * 1024, Math.max(0, size - offset)))
-  const fd = openSync(path, 'r+')
-  try {
-    for (let at = offset; at < size; at += zeros.length) writeSync(fd, zeros, 0, Math.min(zeros.length, size - at), at)
-    fsyncSync(fd)
-  } finally {
-    closeSync(fd)
-  }
-}
 
-/** Opens the cut engine and writes each group's raised term and vote and lowered commit, in one flush. */
-function writeHardStates(dir: string, groups: readonly EngineGroupRepair[]): void {
-  const engine = LogEngine.open(dir, { logger: { warn() {} } })
-  try {
-    for (const { group, hardState, commit } of groups) {
-      if (hardState === undefined && commit === undefined) continue
-      if (!engine.hasGroup(group)) engine.createGroup(group)
-      const now = engine.hardState(group)
-      engine.setHardState(group, { term: hardState?.term ?? now.term, vote: hardState?.vote ?? now.vote, commit: Math.min(now.commit, engine.lastIndex(group)) })
-    }
-    engine.flushSync()
-  } finally {
-    engine.close()
-  }
-}
 
 function lockEngine(dir: string): number {
   try {

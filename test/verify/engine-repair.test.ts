@@ -53,6 +53,36 @@ describe('repairEngineDirectory', () => {
     }
   })
 
+  it('finishes a repair stopped after any step when run again, every vote kept', async () => {
+    for (const step of ['file written', 'one file deleted'] as const) {
+      const dir = tempDir()
+      const engine = LogEngine.open(dir, { fileSize: 16 * 1024, logger: quiet })
+      for (let group = 1; group <= 3; group++) engine.createGroup(group)
+      for (let i = 1; i <= 80; i++) for (let group = 1; group <= 3; group++) engine.append(group, [{ term: 1, data: new Uint8Array(200).fill(i) }])
+      engine.setHardState(2, { term: 4, vote: 1, commit: 80 })
+      await engine.flush()
+      engine.close()
+      const path = join(dir, engineFileName(2))
+      const fd = openSync(path, 'r+')
+      writeSync(fd, new Uint8Array([0xab]), 0, 1, 3000)
+      closeSync(fd)
+      expect(repairEngineDirectory(dir, { dryRun: false, stopAfter: step }).left).toHaveLength(1)
+      // Half repaired, the directory still holds the damaged file: no node opens it.
+      expect(() => LogEngine.open(dir, { logger: quiet }), step).toThrow(expect.objectContaining({ code: 'ERR_CORRUPT' }))
+      expect(() => repairEngineDirectory(dir, { dryRun: true }), step).toThrow(/a repair stopped part way/)
+      const finished = repairEngineDirectory(dir, { dryRun: false })
+      expect(finished.left, step).toEqual([])
+      const reopened = LogEngine.open(dir, { logger: quiet })
+      try {
+        expect(reopened.hardState(2), step).toMatchObject({ term: 4, vote: 1 })
+        expect(reopened.lastIndex(2), step).toBeLessThan(80)
+        expect(reopened.hardState(2).commit, step).toBeLessThanOrEqual(reopened.lastIndex(2))
+      } finally {
+        reopened.close()
+      }
+    }
+  })
+
   it('refuses a directory whose first file is missing: a cut cannot repair the start of the history', async () => {
     const dir = tempDir()
     const engine = LogEngine.open(dir, { fileSize: 16 * 1024, logger: quiet })

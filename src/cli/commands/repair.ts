@@ -30,9 +30,10 @@ not change raft_state.meta. It refuses a directory a running node holds.
 A shared log engine's directory (engine_*.log files, a many-group node's host_<id> folder) is cut
 the same way: every frame before the problem stays, the rest of its file is zeroed and later files
 are deleted, so each group keeps its entries up to there. The terms and votes in the frames after
-the problem are not lost: repair reads every valid frame after it and keeps each group's newest
-term and vote (a replica must never vote twice in a term), and lowers a commit index past a
-group's last entry kept. It prints, per group, the entries it loses and the hard state it keeps.
+the problem are not lost: repair reads every valid frame after it and writes each group's newest
+term and vote (a replica must never vote twice in a term) in a frame after the last one kept,
+before it cuts anything, lowering a commit index past a group's last entry kept. Stopped part
+way, it is run again. It prints, per group, the entries it loses and the hard state it keeps.
 
 Options:
   --dry-run    say what it would cut, change nothing, make no backup
@@ -85,7 +86,7 @@ function describeEnginePlan(plan: EngineRepairPlan, dryRun: boolean): string[] {
   const { file, offset, problem } = plan.problem
   return [
     `first problem: ${file}: byte ${offset}: ${problem}`,
-    ...(plan.cut === undefined ? [] : [`${dryRun ? 'would cut' : 'cut'} ${plan.cut.file} at byte ${plan.cut.offset}: the frames before it stay, the rest is zeroed`]),
+    `${dryRun ? 'would cut' : 'cut'} ${plan.cut.file} at byte ${plan.cut.offset}: the frames before it stay, the rest is zeroed`,
     ...plan.deleted.map((deleted) => `${dryRun ? 'would delete' : 'deleted'} ${deleted}`),
     ...plan.groups.map((group) => describeGroup(group, dryRun)),
   ]
