@@ -1,6 +1,6 @@
 // raftlog verify on a shared log engine's directory.
 import { describe, expect, it } from 'vitest'
-import { closeSync, existsSync, openSync, readdirSync, writeSync } from 'node:fs'
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { LogEngine } from '../../src/engine/log-engine.js'
 import { engineFileName } from '../../src/engine/engine-format.js'
@@ -117,5 +117,44 @@ describe('raftlog verify on an engine directory', () => {
     expect(result.status, result.stderr).toBe(0)
     expect(result.stdout.trim()).toBe('nothing to repair: the engine directory has no problem')
     expect(readdirSync(dir).sort()).toEqual(before)
+  })
+})
+
+describe('raftlog verify of the snapshots beside an engine', () => {
+  it('checks every group folder: a damaged snapshot and a log that starts past the newest valid one are problems, a folder of no group is information', async () => {
+    const c = hostCluster(3, {
+      snapshotEveryEntries: 20,
+      snapshotTrailingEntries: 5,
+      groups: (host, machine) => host.addGroup(1, [1, 2, 3], machine(1)),
+    })
+    try {
+      for (const id of c.ids) c.start(id)
+      for (let i = 0; i < 80; i++) await c.propose(1, `v${i}`)
+      const dir = c.dirs[0] as string
+      const folder = groupSnapshotDir(dir, 1)
+      const snapshotFiles = (): string[] => (existsSync(folder) ? readdirSync(folder).filter((name) => name.endsWith('.snap')).sort() : [])
+      // The log compacted behind a snapshot: the check below needs a log that no longer starts at 1.
+      await c.until(() => snapshotFiles().length > 0 && c.engines.get(1)!.group(1).firstIndex > 1, 'a snapshot and a compacted log on host 1')
+      for (const id of c.ids) c.stop(id)
+      mkdirSync(join(dir, 'snapshots', 'group_77'))
+
+      const clean = await runCli(['verify', dir])
+      expect(clean.status, clean.stdout + clean.stderr).toBe(0)
+      expect(clean.stdout).toMatch(/^snapshots\/group_77: the engine holds no group 77; a host starting that group deletes the folder$/m)
+      expect(clean.stdout).toMatch(/^ok: \d+ engine files?, 1 group, \d+ entries; snapshots: \d+ files? in 2 group folders$/m)
+
+      // Every snapshot file damaged: the log starts past what any valid snapshot covers.
+      for (const file of snapshotFiles()) {
+        const fd = openSync(join(folder, file), 'r+')
+        writeSync(fd, new Uint8Array([0x5a]), 0, 1, 100)
+        closeSync(fd)
+      }
+      const damaged = await runCli(['verify', dir])
+      expect(damaged.status).toBe(1)
+      expect(damaged.stdout).toMatch(new RegExp(`^snapshots/group_1/${snapshotFiles()[0]!.replace('.', '\\.')}: byte \\d+ \\(index \\d+\\): metadata checksum mismatch$`, 'm'))
+      expect(damaged.stdout).toMatch(/^snapshots\/group_1: byte 0 \(index \d+\): group 1's log starts at index \d+, but it has no valid snapshot: a replica cannot start/m)
+    } finally {
+      c.cleanup()
+    }
   })
 })

@@ -3,7 +3,8 @@ import { UsageError, type Command } from '../command.js'
 import type { Problem } from '../../verify/log-reader.js'
 import type { StateCheck } from '../../verify/state-check.js'
 import { verifyDirectory, type VerifyResult } from '../../verify/verify-directory.js'
-import { isEngineDirectory, verifyEngineDirectory, type EngineVerifyResult } from '../../verify/engine-check.js'
+import { isEngineDirectory } from '../../verify/engine-check.js'
+import { verifyEngineWithSnapshots, type EngineVerifyWithSnapshots } from '../../verify/engine-snapshot-check.js'
 import { existsSync, statSync } from 'node:fs'
 import { plural } from '../plural.js'
 
@@ -39,7 +40,10 @@ starting node deletes them.
 A shared log engine's directory (engine_*.log files, LogEngine) is checked by the engine's own
 rule: every file's header and batch frames (each record's checksum and the batch's), batch
 sequences across files, files without gaps, and every group replayed to the end; a torn write at
-the end of the last file is what opening would cut.
+the end of the last file is what opening would cut. Each group's snapshots (snapshots/group_<id>/)
+are checked as a node's are, and each group's log must start at most one index after its newest
+valid snapshot; a folder of a group the engine no longer holds is information (a host starting
+that group deletes it).
 
 Options:
   --json       print the result as JSON
@@ -101,13 +105,18 @@ function summary(result: VerifyResult): string {
   return result.warnings.length > 0 ? `no problem, ${plural(result.warnings.length, 'warning')}: ${log}` : `ok: ${log}`
 }
 
-/** The engine directory's report: its problems, what opening would cut, and a summary line. */
-function engineLines(result: EngineVerifyResult): string[] {
+/** The engine directory's report: its problems, what opening would cut, its snapshots, and a summary line. */
+function engineLines(result: EngineVerifyWithSnapshots): string[] {
   const groups = `${plural(result.files, 'engine file')}, ${plural(result.groups, 'group')}, ${plural(result.entries, 'entry', 'entries')}`
+  const folders = result.snapshotFolders
+  const files = folders.reduce((sum, folder) => sum + folder.check.snapshots.length, 0)
+  const snapshots = folders.length === 0 ? '' : `; snapshots: ${plural(files, 'file')} in ${plural(folders.length, 'group folder')}`
   return [
     ...result.problems.map(describeProblem),
     ...(result.tailFile === undefined ? [] : [`recovery would cut ${plural(result.tailBytes, 'byte')} of a torn write at the end of ${result.tailFile}`]),
-    result.ok ? `ok: ${groups}` : `${plural(result.problems.length, 'problem')}: ${groups} readable before it`,
+    ...folders.flatMap((folder) => folder.check.leftovers.map((file) => `${folder.folder}/${file}: left by a snapshot ${file.endsWith('.partial') ? 'transfer' : 'write'} that stopped; a starting host deletes it`)),
+    ...folders.filter((folder) => folder.orphan).map((folder) => `${folder.folder}: the engine holds no group ${folder.group}; a host starting that group deletes the folder`),
+    result.ok ? `ok: ${groups}${snapshots}` : `${plural(result.problems.length, 'problem')}: ${groups}${snapshots}`,
   ]
 }
 
@@ -120,7 +129,7 @@ export const verifyCommand: Command = {
     const dir = positionals[0]
     if (dir === undefined || positionals.length > 1) throw new UsageError('verify takes exactly one directory')
     if (existsSync(dir) && statSync(dir).isDirectory() && isEngineDirectory(dir)) {
-      const engine = verifyEngineDirectory(dir)
+      const engine = await verifyEngineWithSnapshots(dir)
       console.log(values.json === true ? JSON.stringify(engine, null, 2) : engineLines(engine).join('\n'))
       return engine.ok ? 0 : 1
     }
