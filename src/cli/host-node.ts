@@ -6,6 +6,7 @@ import { hostDirectory, startShardedKvNode } from '../kv/sharded/sharded-kv-node
 import { catalogGroup } from '../host/group-catalog.js'
 import type { Logger } from '../observe/logger.js'
 import type { HostMetricsServer } from '../observe/host-metrics-server.js'
+import { plaintextWarning, unauthenticatedClientsWarning } from '../net/server/plaintext-warning.js'
 import { onParentGone } from './parent-pipe.js'
 import { untilStopped } from './until-stopped.js'
 
@@ -26,6 +27,11 @@ export async function runHostNode(cluster: ClusterConfig, nodeId: number, settin
     await server.stop()
     throw error
   }
+  // The one-group node's warnings (node.ts): who may call this port, when other machines may reach it.
+  const plaintext = listed === undefined ? undefined : plaintextWarning(cluster, listed)
+  if (plaintext !== undefined) logger.warn('plaintext', plaintext)
+  const unauthenticated = listed === undefined ? undefined : unauthenticatedClientsWarning(cluster, listed)
+  if (unauthenticated !== undefined) logger.warn('unauthenticated-clients', unauthenticated)
   log('serving', `serving Raft and clients at ${address}${metrics === undefined ? '' : `; metrics at ${metrics.url}/metrics`}`, { address, metricsUrl: metrics?.url })
   let reported = ''
   const report = setInterval(() => {

@@ -11,9 +11,10 @@ import { hostsOf } from '../kv/sharded/sharded-kv-node.js'
 /** How long the nodes are given to say which kind they are (ms). */
 const probeTimeoutMs = 1000
 
-export async function runsManyGroups(cluster: ClusterConfig): Promise<boolean> {
+/** `credentials`: the client's (hostCredentials): a TLS node answers no plaintext probe. */
+export async function runsManyGroups(cluster: ClusterConfig, credentials: grpc.ChannelCredentials): Promise<boolean> {
   if (cluster.groups !== undefined) return true
-  const client = new HostClient(hostsOf(cluster))
+  const client = new HostClient(hostsOf(cluster), credentials)
   try {
     return await new Promise<boolean>((resolve) => {
       let left = cluster.nodes.length
@@ -33,10 +34,10 @@ export async function runsManyGroups(cluster: ClusterConfig): Promise<boolean> {
 }
 
 /** A client of the sharded key-value store of a many-group cluster, its shard count read from the catalog. */
-export async function shardedClientFor(cluster: ClusterConfig, timeoutMs: number): Promise<ShardedKvClient> {
-  const admin = new GroupAdmin(hostsOf(cluster), timeoutMs)
+export async function shardedClientFor(cluster: ClusterConfig, timeoutMs: number, credentials: grpc.ChannelCredentials): Promise<ShardedKvClient> {
+  const admin = new GroupAdmin(hostsOf(cluster), timeoutMs, credentials)
   try {
-    return new ShardedKvClient(hostsOf(cluster), (await admin.catalog()).shards, timeoutMs)
+    return new ShardedKvClient(hostsOf(cluster), (await admin.catalog()).shards, timeoutMs, credentials)
   } finally {
     admin.close()
   }

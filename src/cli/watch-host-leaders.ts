@@ -3,12 +3,14 @@
 import type { ClusterConfig } from '../net/config/cluster-config.js'
 import { GroupAdmin } from '../net/client/group-admin.js'
 import { hostsOf } from '../kv/sharded/sharded-kv-node.js'
+import { hostCredentials } from './host-admin.js'
 import type { Logger } from '../observe/logger.js'
 
 const pollMs = 1000
 
 export function watchHostLeaders(cluster: ClusterConfig, logger: Logger): { stop(): void } {
-  const admin = new GroupAdmin(hostsOf(cluster), pollMs)
+  // With peer_tls, the configuration's client_tls certificate (if any) is the watcher's.
+  const admin = new GroupAdmin(hostsOf(cluster), pollMs, hostCredentials(cluster))
   let said = ''
   let asking = false
   const poll = setInterval(() => {

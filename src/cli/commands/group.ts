@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util'
 import { UsageError, type Command } from '../command.js'
-import { timeoutFrom } from '../endpoints.js'
+import { timeoutFrom, tlsHelp, tlsOptions } from '../endpoints.js'
 import { adminFrom } from '../host-admin.js'
 import { wholeNumberOption } from '../whole-number-option.js'
 import type { GroupAdmin } from '../../net/client/group-admin.js'
@@ -9,6 +9,7 @@ const help = `Usage: raftlog group list   [--config FILE] [--timeout MS] [--json
        raftlog group create [--replication R | --replicas ID,ID,...] [--config FILE] [--timeout MS] [--json]
        raftlog group remove GROUP [--config FILE] [--timeout MS] [--json]
        raftlog group move GROUP --from ID --to ID [--config FILE] [--timeout MS] [--json]
+  (each with [--cacert FILE [--cert FILE --key FILE]] for a cluster with TLS)
 
 The groups of a many-group cluster (raftlog cluster --groups N, or cluster_settings.groups).
 Which groups exist and where their replicas live is the cluster's group catalog, a Raft group
@@ -39,6 +40,7 @@ applied: look with raftlog group list before asking again.
 
 Options:
   -c, --config FILE        the cluster configuration (default: cluster_config.yaml)
+${tlsHelp}
   --replication R          create: replicas of the new group, 1 to the number of nodes
   --replicas ID,ID,...     create: the node ids to put the new group on (instead of --replication)
   --from ID, --to ID       move: the node the replica leaves and the node it goes to
@@ -61,7 +63,7 @@ export const groupCommand: Command = {
   async run(args) {
     const { values, positionals } = parseArgs({
       args,
-      options: { config: { type: 'string', short: 'c' }, timeout: { type: 'string' }, json: { type: 'boolean' }, replication: { type: 'string' }, replicas: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' } },
+      options: { config: { type: 'string', short: 'c' }, timeout: { type: 'string' }, json: { type: 'boolean' }, replication: { type: 'string' }, replicas: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, ...tlsOptions },
       allowPositionals: true,
       strict: true,
     })

@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util'
 import { UsageError, type Command } from '../command.js'
 import { clientFrom, timeoutFrom, tlsHelp, tlsOptions } from '../endpoints.js'
 import { runsManyGroups, shardedClientFor } from '../many-groups.js'
+import { hostCredentials } from '../host-admin.js'
 import type { ShardedKvClient } from '../../kv/sharded/sharded-kv-client.js'
 import { loadClusterConfig } from '../../net/config/cluster-config.js'
 import { decodeKvResult, encodeKvCommand, type KvCommand } from '../../kv/kv-state-machine.js'
@@ -353,7 +354,8 @@ export const kvCommand: Command = {
     const single = op === 'scan' || op === 'load' || etcdStyle ? undefined : await parseCommand(positionals, values, stdinDash, encoding)
     // put, get, delete and cas also reach a many-group cluster's sharded store (found through the configuration).
     const cluster = single !== undefined && values.endpoints === undefined ? loadClusterConfig(values.config ?? 'cluster_config.yaml') : undefined
-    const sharded = cluster !== undefined && (await runsManyGroups(cluster)) ? await shardedClientFor(cluster, timeoutFrom(values.timeout)) : undefined
+    const credentials = cluster === undefined ? undefined : hostCredentials(cluster, values)
+    const sharded = cluster !== undefined && credentials !== undefined && (await runsManyGroups(cluster, credentials)) ? await shardedClientFor(cluster, timeoutFrom(values.timeout), credentials) : undefined
     const client = clientFrom(values, { failFast: true })
     try {
       if (sharded !== undefined) return await runSingle(client, single as SingleKvCommand, values, encoding, sharded).finally(() => sharded.close())

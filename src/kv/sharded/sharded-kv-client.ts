@@ -1,6 +1,7 @@
 // raftlog's key-value store over G groups, from a client: each key goes to the group that owns it
 // (shard-of.ts), at that group's leader (HostClient finds and remembers it); a scan reads every
 // group and merges the keys in byte order; a transaction keeps to one group.
+import type * as grpc from '@grpc/grpc-js'
 import { RaftLogError } from '../../errors.js'
 import { HostClient } from '../../net/client/host-client.js'
 import type { PeerAddress } from '../../net/transport/grpc-transport.js'
@@ -14,14 +15,15 @@ import { shardOf } from './shard-of.js'
 export class ShardedKvClient {
   private readonly hosts: HostClient
 
-  /** `groups`: how many groups the store is spread over (the hosts' `groups`). */
+  /** `groups`: how many groups the store is spread over (the hosts' `groups`); `credentials`: HostClient's (default plaintext). */
   constructor(
     hosts: readonly PeerAddress[],
     readonly groups: number,
     private readonly timeoutMs = 5000,
+    credentials?: grpc.ChannelCredentials,
   ) {
     if (!Number.isSafeInteger(groups) || groups < 1) throw new RaftLogError('ERR_BAD_ARGUMENT', `groups must be a whole number from 1, got ${String(groups)}`)
-    this.hosts = new HostClient(hosts)
+    this.hosts = new HostClient(hosts, credentials)
   }
 
   /** The group that owns `key`. */

@@ -1,10 +1,11 @@
 // A node of a many-group cluster from the cluster's configuration file: the sharded key-value host
 // (sharded-kv-host.ts) on the node's address, its LogEngine in <log_directory>/host_<id>/ (apart
 // from a one-group node's node_<id>/, whose files are of another format), groups and replication
-// from the file's cluster_settings or the command line.
+// from the file's cluster_settings or the command line, and TLS from its peer_tls and client_tls
+// as a one-group node takes them.
 import { join } from 'node:path'
-import { RaftLogError } from '../../errors.js'
 import { nodeNotFound, type ClusterConfig } from '../../net/config/cluster-config.js'
+import { readNodeTls } from '../../net/tls/tls-files.js'
 import { startShardedKvHost, type ShardedKvHost } from './sharded-kv-host.js'
 
 /** The hosts of a cluster as RaftHost clients and servers name them. */
@@ -29,8 +30,8 @@ export function hostDirectory(cluster: ClusterConfig, nodeId: number): string {
 
 export async function startShardedKvNode(cluster: ClusterConfig, nodeId: number, settings: { groups: number; replication?: number; balanceIntervalMs?: number }): Promise<ShardedKvHost> {
   if (!cluster.nodes.some((node) => node.nodeId === nodeId)) throw nodeNotFound(cluster, nodeId)
-  // Said rather than ignored: a cluster the file says speaks TLS must not run in plaintext.
-  if (cluster.peerTls !== undefined) throw new RaftLogError('ERR_CONFIG', `Many groups per node (groups) do not run with cluster_settings.peer_tls yet (${cluster.path}): remove one of them`, { file: cluster.path, field: 'cluster_settings.peer_tls' })
+  // With peer_tls: this node's certificate and key, read and checked before the port is bound.
+  const tls = readNodeTls(cluster, nodeId)
   const replication = settings.replication ?? cluster.replication
   return startShardedKvHost({
     ...hostTiming(cluster),
@@ -41,5 +42,6 @@ export async function startShardedKvNode(cluster: ClusterConfig, nodeId: number,
     ...(replication === undefined ? {} : { replication }),
     ...(cluster.commitDelayMs === undefined ? {} : { commitDelayMs: cluster.commitDelayMs }),
     ...(settings.balanceIntervalMs === undefined ? {} : { balanceIntervalMs: settings.balanceIntervalMs }),
+    ...(tls === undefined ? {} : { tls }),
   })
 }

@@ -7,6 +7,7 @@ import { RaftLogError } from '../../errors.js'
 import { protocol } from '../protocol.js'
 import type { PeerAddress } from '../transport/grpc-transport.js'
 import type { Configuration } from '../../raft/core/configuration.js'
+import { tlsFailure } from '../tls/tls-failure.js'
 
 type Unary = (request: unknown, options: grpc.CallOptions, callback: (error: grpc.ServiceError | null, reply: never) => void) => void
 type Stub = grpc.Client & Record<string, Unary>
@@ -50,6 +51,17 @@ class ReplicaSearch {
   }
 }
 
+/**
+ * The error for a call refused for want of a certificate (by TLS at the handshake, or by the
+ * service) or to a host whose certificate this client does not trust: every host answers the same,
+ * so no other is asked. Undefined for any other failure.
+ */
+function refusal(address: string, failure: grpc.ServiceError): RaftLogError | undefined {
+  const details = failure.details ?? failure.message
+  if (failure.code === grpc.status.UNAUTHENTICATED) return new RaftLogError('ERR_UNAUTHENTICATED', `${address} refused the client: ${details}`, { address })
+  return tlsFailure(address, details)
+}
+
 function pause(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, retryPauseMs))
 }
@@ -81,6 +93,8 @@ export class HostClient {
         const failure = error as grpc.ServiceError
         this.leaders.delete(group)
         if (/^ERR_LEADERSHIP_LOST|^ERR_STOPPED/.test(failure.details ?? '')) throw new RaftLogError('ERR_UNKNOWN_OUTCOME', `Group ${group}: host ${target} failed with the proposal in flight (${failure.details})`)
+        const refused = refusal(this.addressOf(target), failure)
+        if (refused !== undefined) throw refused
         // With groups on R of N hosts, most hosts hold no replica of a given group: ask the others.
         if (/^ERR_NO_GROUP/.test(failure.details ?? '')) {
           await search.noReplicaOn(target, failure.details)
@@ -125,6 +139,8 @@ export class HostClient {
           await search.noReplicaOn(target, failure.details)
           continue
         }
+        const refused = refusal(this.addressOf(target), failure)
+        if (refused !== undefined) throw refused
         if (failure.code === grpc.status.INVALID_ARGUMENT) throw new RaftLogError((/^(ERR_[A-Z_]+)/.exec(failure.details ?? '')?.[1] ?? 'ERR_BAD_COMMAND'), failure.details.replace(/^ERR_[A-Z_]+: /, ''))
         search.answered(target, failure)
         await pause()
@@ -168,6 +184,8 @@ export class HostClient {
       return await this.call<T>(id, method, request, Date.now() + timeoutMs)
     } catch (error) {
       const details = (error as grpc.ServiceError).details ?? (error as Error).message
+      const refused = refusal(this.addressOf(id), error as grpc.ServiceError)
+      if (refused !== undefined) throw refused
       throw new RaftLogError(/^(ERR_[A-Z_]+)/.exec(details)?.[1] ?? 'ERR_UNAVAILABLE', `Host ${id}: ${details.replace(/^ERR_[A-Z_]+: /, '')}`)
     }
   }
@@ -175,6 +193,10 @@ export class HostClient {
   close(): void {
     for (const stub of this.stubs.values()) stub.close()
     this.stubs.clear()
+  }
+
+  private addressOf(id: number): string {
+    return this.hosts.find((host) => host.id === id)?.address ?? `host ${id}`
   }
 
   /** The next host in turn, skipping those in `without` while others are left. */

@@ -19,6 +19,8 @@ import type { PeerAddress } from '../transport/grpc-transport.js'
 import { maxGrpcMessageBytes } from '../transport/grpc-transport.js'
 import { serverCredentials } from '../tls/tls-credentials.js'
 import type { NodeTls } from '../tls/tls-files.js'
+import { requireAdminCertificate } from '../tls/admin-auth.js'
+import { requireClientCertificate } from '../tls/client-auth.js'
 import { HostClient } from '../client/host-client.js'
 import { defaultBalanceIntervalMs, LeaderBalancer } from './leader-balancer.js'
 
@@ -106,7 +108,7 @@ export async function startHostServer(options: HostServerOptions): Promise<HostS
   const server = new grpc.Server({ 'grpc.max_receive_message_length': maxGrpcMessageBytes, 'grpc.max_send_message_length': maxGrpcMessageBytes })
   const hostsService = transport.service()
   server.addService(hostsService.definition, hostsService.implementation)
-  server.addService(protocol.RaftHostClient.service, clientService(host, options.hosts, catalog, options.read))
+  server.addService(protocol.RaftHostClient.service, guardClientService(clientService(host, options.hosts, catalog, options.read), options.tls))
   try {
     await new Promise<number>((resolve, reject) => server.bindAsync(self.address, serverCredentials(options.tls), (error, port) => (error === null ? resolve(port) : reject(error))))
   } catch (error) {
@@ -150,6 +152,26 @@ export async function startHostServer(options: HostServerOptions): Promise<HostS
       engine.close()
     },
   }
+}
+
+/** The client service's calls that change a group's members or its leader (a proposal to the catalog, group create, remove and move, is guarded apart). */
+const hostAdminMethods: readonly string[] = ['ChangeMembership', 'TransferLeader']
+
+/**
+ * The client service as TLS allows it, as a one-group node's (node-server.ts): with any TLS, the
+ * calls that change groups, their members or their leaders need a certificate of the cluster CA
+ * or the client CA; with client_cert_auth every call needs one. A node's certificate counts as a
+ * client's here, unlike on a one-group node: the hosts' leader balancers ask each other who leads
+ * what and transfer leadership through this service, under their node certificates.
+ */
+function guardClientService(clients: grpc.UntypedServiceImplementation, tls: NodeTls | undefined): grpc.UntypedServiceImplementation {
+  if (tls === undefined) return clients
+  const admin = requireAdminCertificate(clients, tls, hostAdminMethods)
+  const propose = clients.Propose as (call: grpc.ServerUnaryCall<{ group: number }, unknown>, callback: grpc.sendUnaryData<unknown>) => void
+  const adminPropose = requireAdminCertificate({ Propose: propose }, tls, ['Propose']).Propose as typeof propose
+  admin.Propose = (call: grpc.ServerUnaryCall<{ group: number }, unknown>, callback: grpc.sendUnaryData<unknown>) => (Number(call.request.group) === catalogGroup ? adminPropose(call, callback) : propose(call, callback))
+  if (tls.clientAuth === undefined) return admin
+  return requireClientCertificate(admin, { ca: tls.clientAuth.ca, authorities: [...tls.peerAuthorities, ...tls.clientAuth.authorities] })
 }
 
 function clientService(host: RaftHost, hosts: readonly PeerAddress[], catalog: GroupCatalog, read: HostServerOptions['read']): grpc.UntypedServiceImplementation {
