@@ -1,7 +1,8 @@
 // The status page of a running cluster, over HTTP: the page and its script (src/observe/dashboard/),
 // Chart.js from the installed package (no CDN: it works with no internet), and /api/cluster, the
-// ClusterWatch's view as JSON, which the page polls every second. Only requests whose Host names
-// this machine are answered (allowed-hosts.ts: no DNS rebinding).
+// watch's view as JSON, which the page polls every second: a ClusterWatch's for one Raft group
+// (index.html), a HostWatch's for a many-group cluster (groups.html). Only requests whose Host
+// names this machine are answered (allowed-hosts.ts: no DNS rebinding).
 import { readFileSync } from 'node:fs'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { createRequire } from 'node:module'
@@ -10,6 +11,7 @@ import { dirname, join } from 'node:path'
 import { packageRoot } from '../package-root.js'
 import { RaftLogError } from '../errors.js'
 import { ClusterWatch, type StatusSource } from './cluster-watch.js'
+import { HostWatch, type HostLeadersSource } from './host-watch.js'
 import { allowedHosts } from './allowed-hosts.js'
 
 /** The default port of `raftlog dashboard` and of the page `raftlog cluster` serves. */
@@ -20,14 +22,23 @@ interface Asset {
   type: string
 }
 
+/** What a page polls and serves as /api/cluster. */
+interface Watch {
+  start(): void
+  stop(): void
+  view(): object
+}
+
+type Page = 'cluster' | 'groups'
+
 /** The page's files, read once: they never change while the server runs. */
-function assets(): Map<string, Asset> {
+function assets(page: Page): Map<string, Asset> {
   const pageDir = join(packageRoot(import.meta.url), 'src', 'observe', 'dashboard')
   // The browser build (UMD, one file), beside the package's own entry: its exports map hides it.
   const chartDir = dirname(createRequire(import.meta.url).resolve('chart.js'))
   return new Map([
-    ['/', { body: readFileSync(join(pageDir, 'index.html')), type: 'text/html; charset=utf-8' }],
-    ['/dashboard.js', { body: readFileSync(join(pageDir, 'dashboard.js')), type: 'text/javascript; charset=utf-8' }],
+    ['/', { body: readFileSync(join(pageDir, page === 'cluster' ? 'index.html' : 'groups.html')), type: 'text/html; charset=utf-8' }],
+    page === 'cluster' ? ['/dashboard.js', { body: readFileSync(join(pageDir, 'dashboard.js')), type: 'text/javascript; charset=utf-8' }] : ['/groups.js', { body: readFileSync(join(pageDir, 'groups.js')), type: 'text/javascript; charset=utf-8' }],
     ['/dashboard.css', { body: readFileSync(join(pageDir, 'dashboard.css')), type: 'text/css; charset=utf-8' }],
     ['/chart.js', { body: readFileSync(join(chartDir, 'chart.umd.min.js')), type: 'text/javascript; charset=utf-8' }],
   ])
@@ -40,15 +51,23 @@ function assets(): Map<string, Asset> {
 export class DashboardServer {
   private constructor(
     private readonly server: Server,
-    private readonly watch: ClusterWatch,
+    private readonly watch: Watch,
     /** http://host:port/ */
     readonly url: string,
   ) {}
 
-  /** Serves the page on host:port (0: any free port) and starts polling `source`. */
+  /** Serves the page of one Raft group's cluster on host:port (0: any free port) and starts polling `source`. */
   static async start(source: StatusSource, options: { host: string; port: number; title: string }): Promise<DashboardServer> {
-    const files = assets()
-    const watch = new ClusterWatch(source)
+    return DashboardServer.serve('cluster', new ClusterWatch(source), options)
+  }
+
+  /** Serves the page of a many-group cluster (nodes' group counts, leaders per node, leaderless groups) and starts polling `source`. */
+  static async startGroups(source: HostLeadersSource, options: { host: string; port: number; title: string }): Promise<DashboardServer> {
+    return DashboardServer.serve('groups', new HostWatch(source), options)
+  }
+
+  private static async serve(page: Page, watch: Watch, options: { host: string; port: number; title: string }): Promise<DashboardServer> {
+    const files = assets(page)
     const hostAllowed = allowedHosts(options.host)
     const server = createServer((request, response) => {
       if (hostAllowed(request.headers.host)) answer(request, response, files, watch, options.title)
@@ -76,7 +95,7 @@ export class DashboardServer {
   }
 }
 
-function answer(request: IncomingMessage, response: ServerResponse, files: Map<string, Asset>, watch: ClusterWatch, title: string): void {
+function answer(request: IncomingMessage, response: ServerResponse, files: Map<string, Asset>, watch: Watch, title: string): void {
   const path = new URL(request.url ?? '/', 'http://localhost').pathname
   if (request.method !== 'GET' && request.method !== 'HEAD') return send(response, 405, 'only GET\n', 'text/plain; charset=utf-8')
   if (path === '/api/cluster') return send(response, 200, JSON.stringify({ title, ...watch.view() }), 'application/json; charset=utf-8')

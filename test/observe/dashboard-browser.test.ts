@@ -75,4 +75,44 @@ describe('the status page (raftlog cluster serves it) in Chromium', () => {
     expect(await page.evaluate('typeof window.Chart')).toBe('function')
     expect(problems).toEqual([])
   }, 90_000)
+
+  it('shows a many-group cluster: every node\'s groups held and led, the catalog\'s leader, and a node that stops', async () => {
+    const launching = launchBrowser()
+    cleanups.push(async () => (await launching).close())
+    const dir = tempDir('raftlog-dashboard-groups-')
+    const { path: config } = await writeConfig(dir, 3)
+    const cluster = spawn(process.execPath, [cliPath, 'cluster', '--config', config, '--groups', '6', '--dashboard-port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    cleanups.push(async () => {
+      cluster.kill('SIGINT')
+      await exited(cluster)
+    })
+    let printed = ''
+    cluster.stdout.on('data', (chunk: Buffer) => (printed += chunk.toString()))
+    cluster.stderr.on('data', (chunk: Buffer) => (printed += chunk.toString()))
+    const url = await waitFor('the dashboard URL', async () => /cluster: dashboard at (http:\/\/127\.0\.0\.1:\d+\/)/.exec(printed)?.[1])
+    const pids = new Map([...printed.matchAll(/cluster: node (\d) is process (\d+)/g)].map((match) => [Number(match[1]), Number(match[2])]))
+
+    const page = await (await launching).newPage()
+    const problems: string[] = []
+    page.on('pageerror', (error) => problems.push(error.message))
+    page.on('console', (message) => {
+      if (message.type() === 'error') problems.push(message.text())
+    })
+    await page.goto(url)
+    // Every group led, on three reachable nodes that hold all six (three replicas each).
+    await page.waitForFunction("document.querySelector('#groups').textContent === '6 groups, every one with a leader'", undefined, { timeout: 30_000 })
+    await page.waitForFunction("/^\\d+$/.test(document.querySelector('#catalog').dataset.leader)")
+    const rows = await page.$$eval('#nodes tbody tr', (trs) => trs.map((tr) => [tr.getAttribute('data-node'), tr.getAttribute('data-leading'), tr.cells[3]?.textContent]))
+    expect(rows.map(([id]) => id)).toEqual(['1', '2', '3'])
+    expect(rows.map(([, , held]) => held)).toEqual(['6', '6', '6'])
+    expect(rows.reduce((sum, [, leading]) => sum + Number(leading), 0)).toBe(6)
+
+    const catalogLeader = await page.getAttribute('#catalog', 'data-leader')
+    const stopped = [...pids.keys()].find((id) => String(id) !== catalogLeader)!
+    process.kill(pids.get(stopped)!, 'SIGKILL')
+    await page.waitForSelector(`#nodes tr.unreachable[data-node="${stopped}"]`, { timeout: 30_000 })
+    await page.waitForFunction(`document.querySelector('#events').textContent.includes('node ${stopped} does not answer')`)
+    await page.waitForFunction('window.raftlogChart.data.datasets.length === 3 && window.raftlogChart.data.datasets[0].data.length > 0')
+    expect(problems).toEqual([])
+  }, 90_000)
 })

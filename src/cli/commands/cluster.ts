@@ -14,6 +14,7 @@ import { DashboardServer, defaultDashboardPort } from '../../observe/dashboard-s
 import { maxCatalogGroups } from '../../host/group-catalog.js'
 import { wholeNumberOption } from '../whole-number-option.js'
 import { watchHostLeaders } from '../watch-host-leaders.js'
+import { adminFrom } from '../host-admin.js'
 
 const help = `Usage: raftlog cluster [--config FILE] [--restart] [--log-format text|json] [--dashboard-port P]
                       [--groups N [--replication R]]
@@ -127,11 +128,13 @@ export const clusterCommand: Command = {
       })
     }
     for (const node of cluster.nodes) startNode(node)
-    // A many-group cluster: its nodes serve no status page's calls; the watcher says who leads how many groups.
+    // A many-group cluster: the watcher says who leads how many groups, and the page is the groups' one.
     const hostsWatch = groups === undefined ? undefined : watchHostLeaders(cluster, logger)
     // With peer_tls, the configuration's client_tls certificate (if any) is the watcher's.
     const client = groups === undefined ? ClusterClient.forCluster(cluster) : undefined
-    const dashboard = client === undefined ? undefined : await DashboardServer.start(client, { host: '127.0.0.1', port: dashboardPort, title: `raftlog cluster ${cluster.path}` }).then(
+    const admin = groups === undefined ? undefined : adminFrom({ config: configPath }, leaderPollMs)
+    const pageOptions = { host: '127.0.0.1', port: dashboardPort, title: `raftlog cluster ${cluster.path}` }
+    const dashboard = await (admin === undefined ? DashboardServer.start(client as ClusterClient, pageOptions) : DashboardServer.startGroups(admin, pageOptions)).then(
       (server) => {
         logger.info('dashboard', `dashboard at ${server.url}`, { url: server.url })
         return server
@@ -169,6 +172,7 @@ export const clusterCommand: Command = {
         process.removeListener('SIGTERM', stopByUser)
         void dashboard?.close()
         client?.close()
+        admin?.close()
         hostsWatch?.stop()
         logger.info('stopping', 'stopping every node')
         for (const child of children.values()) child.kill('SIGTERM')

@@ -5,6 +5,10 @@ import { portFrom } from '../port-option.js'
 import { untilStopped } from '../until-stopped.js'
 import { DashboardServer, defaultDashboardPort } from '../../observe/dashboard-server.js'
 import { isLoopback } from '../../net/server/plaintext-warning.js'
+import { loadClusterConfig } from '../../net/config/cluster-config.js'
+import { GroupAdmin } from '../../net/client/group-admin.js'
+import { adminFrom, hostCredentials } from '../host-admin.js'
+import { runsManyGroups } from '../many-groups.js'
 
 const help = `Usage: raftlog dashboard [--config FILE | --endpoints HOST:PORT,...] [--cacert FILE [--cert FILE --key FILE]]
                         [--port P] [--host H]
@@ -13,6 +17,12 @@ Serves a status page of a running cluster: every node (role, term, leader, commi
 index, lag, log range, disk bytes), writes and reads per second over the last ten minutes as a
 chart, and the recent elections and leader changes. It asks every node for its status each
 second (as raftlog status does), and the page refreshes itself. Ctrl-C stops it.
+
+For a many-group cluster (cluster_settings.groups, or nodes that answer as many-group nodes) the
+page shows every node's groups held, led and quiet, who leads the group catalog, the groups no
+node knows a leader of, the groups each node led over the last ten minutes as a chart, and the
+changes (a node lost or back, the catalog's leader moving). It needs --config: the nodes are
+known by id.
 
 Options:
   -c, --config FILE        the cluster configuration (default: cluster_config.yaml)
@@ -39,11 +49,13 @@ export const dashboardCommand: Command = {
       strict: true,
     })
     const port = values.port === undefined ? defaultDashboardPort : portFrom(values.port, '--port')
-    const client = clientFrom(values)
     const title = `raftlog cluster ${values.endpoints ?? values.config ?? 'cluster_config.yaml'}`
     const host = values.host ?? '127.0.0.1'
+    const cluster = values.endpoints === undefined ? loadClusterConfig(values.config ?? 'cluster_config.yaml') : undefined
+    const manyGroups = cluster !== undefined && (await runsManyGroups(cluster, hostCredentials(cluster, values)))
+    const client = manyGroups ? adminFrom(values, 2000) : clientFrom(values)
     try {
-      const dashboard = await DashboardServer.start(client, { host, port, title })
+      const dashboard = client instanceof GroupAdmin ? await DashboardServer.startGroups(client, { host, port, title }) : await DashboardServer.start(client, { host, port, title })
       console.log(`dashboard of ${values.endpoints ?? values.config ?? 'cluster_config.yaml'} at ${dashboard.url} (Ctrl-C to stop)`)
       // The page asks no one for a certificate: served beyond this machine, it republishes what
       // the nodes tell only to clients they trust.

@@ -122,10 +122,14 @@ export class GroupAdmin {
     this.client.close()
   }
 
-  private async hostLeaders(): Promise<{ id: number; address: string; leaders: Map<number, number>; quietGroups: number; error?: string }[]> {
+  /**
+   * Each host's view of the groups it holds: group → the leader it knows (0: none), the catalog
+   * among them, and its quiet groups; `error` for a host that did not answer within `timeoutMs`.
+   */
+  async hostLeaders(timeoutMs = Math.min(this.timeoutMs, 2000)): Promise<{ id: number; address: string; leaders: Map<number, number>; quietGroups: number; error?: string }[]> {
     return Promise.all(
       this.hosts.map(({ id, address }) =>
-        this.client.hostLeadersAt(id, Math.min(this.timeoutMs, 2000)).then(
+        this.client.hostLeadersAt(id, timeoutMs).then(
           ({ leaders, quietGroups }) => ({ id, address, leaders, quietGroups }),
           (error: grpc.ServiceError) => ({ id, address, leaders: new Map<number, number>(), quietGroups: 0, error: error.details || error.message }),
         ),
