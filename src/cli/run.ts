@@ -4,6 +4,7 @@ import { UsageError } from './command.js'
 import { commands } from './commands/index.js'
 import { RaftLogError } from '../errors.js'
 import { packageVersion } from './version.js'
+import { wrongClusterKind } from './wrong-cluster-kind.js'
 
 function overview(): string {
   const width = Math.max(...commands.map((c) => c.name.length), 4)
@@ -64,6 +65,11 @@ export async function runRaftlog(argv: string[]): Promise<number> {
     if (error instanceof UsageError || isParseArgsError(error)) {
       console.error(`Error: ${(error as Error).message}\nRun \`raftlog ${name} --help\` for usage.`)
       return 2
+    }
+    const wrongKind = error instanceof Error ? wrongClusterKind(name, error.message) : undefined
+    if (wrongKind !== undefined) {
+      console.error(`Error: ${wrongKind}`)
+      return 1
     }
     // A RaftLogError, or a system call that failed (EACCES on a file, say): one line, no stack.
     if (error instanceof RaftLogError || isSystemError(error)) {

@@ -81,11 +81,12 @@ export class HostWatch {
   start(): void {
     if (this.timer !== undefined) return
     const poll = (): void => {
-      // A slow poll (nodes timing out) is never overlapped by the next one.
+      // A slow poll (nodes timing out) is never overlapped by the next one; a node is given two
+      // intervals to answer, so a busy one is not shown lost for one slow answer.
       if (this.polling) return
       this.polling = true
       this.source
-        .hostLeaders(hostWatchIntervalMs)
+        .hostLeaders(2 * hostWatchIntervalMs)
         .then((hosts) => this.observe(hosts, Date.now()))
         .catch(() => {})
         .finally(() => (this.polling = false))

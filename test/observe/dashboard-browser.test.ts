@@ -102,6 +102,8 @@ describe('the status page (raftlog cluster serves it) in Chromium', () => {
     // Every group led, on three reachable nodes that hold all six (three replicas each).
     await page.waitForFunction("document.querySelector('#groups').textContent === '6 groups, every one with a leader'", undefined, { timeout: 30_000 })
     await page.waitForFunction("/^\\d+$/.test(document.querySelector('#catalog').dataset.leader)")
+    // Every node answering (under load a node may miss a poll's one-second deadline now and then).
+    await page.waitForFunction("document.querySelectorAll('#nodes tbody tr:not(.unreachable)').length === 3", undefined, { timeout: 30_000 })
     const rows = await page.$$eval('#nodes tbody tr', (trs) => trs.map((tr) => [tr.getAttribute('data-node'), tr.getAttribute('data-leading'), tr.cells[3]?.textContent]))
     expect(rows.map(([id]) => id)).toEqual(['1', '2', '3'])
     expect(rows.map(([, , held]) => held)).toEqual(['6', '6', '6'])

@@ -16,7 +16,7 @@ import type { Configuration } from '../../raft/core/configuration.js'
 import type { MembershipChange } from '../../raft/core/membership-change.js'
 import { fromWireConfiguration, type WireConfiguration } from '../membership-wire.js'
 import { checkClientTls, clientChannelCredentials, clientTlsOf, type ClientTls } from '../tls/client-tls.js'
-import { describeCallFailure } from './call-failure.js'
+import { describeCallFailure, manyGroupsNode } from './call-failure.js'
 import type { NodeStatus } from './node-status.js'
 import { BackupFailed, receiveSnapshot, type BackupTarget, type SavedSnapshot, type SnapshotStreamStub } from './snapshot-download.js'
 import { EtcdEndpoints } from './etcd/etcd-endpoints.js'
@@ -479,6 +479,8 @@ export class ClusterClient {
         const refusedAtHandshake = tlsFailure(address, details)
         if (refusedAtHandshake?.code === 'ERR_UNAUTHENTICATED') throw refusedAtHandshake
         if (code === grpc.status.INVALID_ARGUMENT) throw refused(address, method === 'Read' ? 'read' : 'command', details)
+        // A node that does not serve raftlog.RaftClient at all runs many groups (RaftHostClient): every node will say the same.
+        if (code === grpc.status.UNIMPLEMENTED) throw manyGroupsNode(address)
         // The leader's log at its ceiling (max_log_bytes): refused before the log, never applied,
         // and no other node would take it sooner. Said as it is, for the operator.
         if (code === grpc.status.RESOURCE_EXHAUSTED && details.startsWith('ERR_LOG_FULL: ')) throw new RaftLogError('ERR_LOG_FULL', `${address} refused the write (ERR_LOG_FULL): ${details.slice('ERR_LOG_FULL: '.length)}`, { address })
@@ -593,3 +595,4 @@ async function refuseExisting(path: string): Promise<void> {
 function pause(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms))
 }
+

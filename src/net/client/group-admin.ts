@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto'
 import * as grpc from '@grpc/grpc-js'
 import { RaftLogError } from '../../errors.js'
 import { catalogGroup, decodeCatalogResult, encodeCatalogCommand, type CatalogCommand, type CatalogView } from '../../host/group-catalog.js'
+import { describeCallFailure } from './call-failure.js'
 import { HostClient } from './host-client.js'
 import { moveReplica } from '../../host/move-replica.js'
 import { RemoteReplicaHost } from './remote-replica-host.js'
@@ -131,7 +132,7 @@ export class GroupAdmin {
       this.hosts.map(({ id, address }) =>
         this.client.hostLeadersAt(id, timeoutMs).then(
           ({ leaders, quietGroups }) => ({ id, address, leaders, quietGroups }),
-          (error: grpc.ServiceError) => ({ id, address, leaders: new Map<number, number>(), quietGroups: 0, error: error.details || error.message }),
+          (error: grpc.ServiceError) => ({ id, address, leaders: new Map<number, number>(), quietGroups: 0, error: describeCallFailure(error, timeoutMs) }),
         ),
       ),
     )

@@ -8,6 +8,7 @@ import { protocol } from '../protocol.js'
 import type { PeerAddress } from '../transport/grpc-transport.js'
 import type { Configuration } from '../../raft/core/configuration.js'
 import { tlsFailure } from '../tls/tls-failure.js'
+import { describeCallFailure } from './call-failure.js'
 
 type Unary = (request: unknown, options: grpc.CallOptions, callback: (error: grpc.ServiceError | null, reply: never) => void) => void
 type Stub = grpc.Client & Record<string, Unary>
@@ -24,8 +25,19 @@ class ReplicaSearch {
   readonly without = new Set<number>()
   private noHostHasIt = false
   problem = 'no host asked yet'
+  /** Hosts where no connection could be made since they last answered: nothing listens there. */
+  private readonly refused = new Set<number>()
 
   constructor(private readonly hostCount: number) {}
+
+  /**
+   * ERR_NO_CLUSTER once every host refused the connection (waiting for the deadline would not
+   * help: nothing listens), naming the addresses tried; else undefined.
+   */
+  nobodyListens(addresses: readonly string[]): RaftLogError | undefined {
+    if (this.refused.size < this.hostCount) return undefined
+    return new RaftLogError('ERR_NO_CLUSTER', `no node answered: is the cluster running? tried ${addresses.join(', ')} (${describeCallFailure(new Error(this.problem), 0)})`, { tried: [...addresses] })
+  }
 
   /** `host` said it holds no replica; after a whole sweep of such answers, waits a little before the next. */
   async noReplicaOn(host: number, details: string): Promise<void> {
@@ -42,6 +54,8 @@ class ReplicaSearch {
   answered(host: number, failure?: grpc.ServiceError): void {
     if (failure?.code !== grpc.status.DEADLINE_EXCEEDED) this.noHostHasIt = false
     if (failure !== undefined) this.problem = `host ${host}: ${failure.details ?? failure.message}`
+    if (failure !== undefined && failure.code === grpc.status.UNAVAILABLE && /ECONNREFUSED/.test(failure.details ?? failure.message)) this.refused.add(host)
+    else this.refused.delete(host)
   }
 
   /** ERR_NO_GROUP when the hosts said the group is nowhere, else undefined. */
@@ -58,6 +72,8 @@ class ReplicaSearch {
  */
 function refusal(address: string, failure: grpc.ServiceError): RaftLogError | undefined {
   const details = failure.details ?? failure.message
+  // Every node of a cluster is of one kind: one that does not serve RaftHostClient runs one Raft group.
+  if (failure.code === grpc.status.UNIMPLEMENTED) return new RaftLogError('ERR_ONE_GROUP', `${address} runs one Raft group, not many (it does not serve raftlog.RaftHostClient): this is for clusters started with --groups or cluster_settings.groups`, { address })
   if (failure.code === grpc.status.UNAUTHENTICATED) return new RaftLogError('ERR_UNAUTHENTICATED', `${address} refused the client: ${details}`, { address })
   return tlsFailure(address, details)
 }
@@ -101,6 +117,8 @@ export class HostClient {
           continue
         }
         search.answered(target, failure)
+        const nobody = search.nobodyListens(this.hosts.map((host) => host.address))
+        if (nobody !== undefined) throw nobody
         await pause()
         continue
       }
@@ -143,6 +161,8 @@ export class HostClient {
         if (refused !== undefined) throw refused
         if (failure.code === grpc.status.INVALID_ARGUMENT) throw new RaftLogError((/^(ERR_[A-Z_]+)/.exec(failure.details ?? '')?.[1] ?? 'ERR_BAD_COMMAND'), failure.details.replace(/^ERR_[A-Z_]+: /, ''))
         search.answered(target, failure)
+        const nobody = search.nobodyListens(this.hosts.map((host) => host.address))
+        if (nobody !== undefined) throw nobody
         await pause()
       }
     }

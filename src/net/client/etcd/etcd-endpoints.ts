@@ -45,6 +45,16 @@ export class EtcdEndpoints {
     private readonly credentials: grpc.ChannelCredentials,
   ) {}
 
+  /** How many nodes there are to ask. */
+  get count(): number {
+    return this.endpoints.length
+  }
+
+  /** host:port of the node whose turn it is. */
+  get current(): string {
+    return this.endpoints[this.next % this.endpoints.length] as string
+  }
+
   /** The client of `service` on the node whose turn it is (`advance`: move to the next node first). */
   client(service: keyof EtcdServices, advance = false): grpc.Client {
     if (advance) this.next++

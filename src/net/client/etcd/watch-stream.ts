@@ -3,11 +3,12 @@
 // and asks again from the revision after the last it delivered, so a consumer sees every event
 // of its keys once, in revision order, with no gap, across failures; a start revision the
 // cluster has compacted away ends the iteration with ERR_COMPACTED.
-import type * as grpc from '@grpc/grpc-js'
+import * as grpc from '@grpc/grpc-js'
 import { RaftLogError } from '../../../errors.js'
 import { etcdRetryPauseMs, type EtcdEndpoints } from './etcd-endpoints.js'
 import { bytesOf, prefixEnd, type Bytes } from './key-range.js'
 import { StreamQueue } from './stream-queue.js'
+import { manyGroupsNode } from '../call-failure.js'
 
 export interface WatchOptions {
   /** Every key starting with `key`, not `key` alone. */
@@ -79,9 +80,14 @@ export function openWatch(endpoints: EtcdEndpoints, key: Bytes, options: WatchOp
     open?.cancel()
   })
 
+  /** A watch was created on some node: from then on, a lost stream is always resumed elsewhere. */
+  let everCreated = false
+  /** Nodes in a row where no connection could be made before any watch was created. */
+  let refusedInARow = 0
   const connect = (advance: boolean): void => {
     if (queue.closed) return
     const client = endpoints.client('Watch', advance) as unknown as { Watch(): grpc.ClientDuplexStream<unknown, WireResponse> }
+    const address = endpoints.current
     const current = client.Watch()
     stream = current
     let lost = false
@@ -105,6 +111,7 @@ export function openWatch(endpoints: EtcdEndpoints, key: Bytes, options: WatchOp
       const revision = Number(response.header?.revision ?? 0)
       if (response.created === true) {
         created = true
+        everCreated = true
         if (next === 0) next = revision + 1
       }
       // A progress answer (watch id -1): every event up to `revision` was sent before it on this stream.
@@ -123,7 +130,16 @@ export function openWatch(endpoints: EtcdEndpoints, key: Bytes, options: WatchOp
       next = (events.at(-1) as WatchEvent).modRevision + 1
       queue.push({ events, revision: Number(response.header?.revision ?? 0) })
     })
-    current.on('error', reconnect)
+    current.on('error', (error: grpc.ServiceError) => {
+      if (stream !== current || queue.closed) return
+      // A many-group node serves no etcd API: every node of its cluster answers the same.
+      if (error.code === grpc.status.UNIMPLEMENTED) return queue.fail(manyGroupsNode(address))
+      // Never started and no node listens: say so rather than wait without a word.
+      if (!everCreated && error.code === grpc.status.UNAVAILABLE && /ECONNREFUSED/.test(error.details ?? error.message)) {
+        if (++refusedInARow >= endpoints.count) return queue.fail(new RaftLogError('ERR_NO_CLUSTER', `no node answered: is the cluster running? tried ${endpoints.count === 1 ? address : `${endpoints.count} nodes, the last ${address}`} (ECONNREFUSED)`, { address }))
+      } else refusedInARow = 0
+      reconnect()
+    })
     current.on('end', reconnect)
     current.write({ create_request: { key: keyBytes, range_end: rangeEnd, start_revision: next, prev_kv: options.prevKv === true } })
   }
