@@ -16,7 +16,7 @@ const leadersReportMs = 2000
 export async function runHostNode(cluster: ClusterConfig, nodeId: number, settings: { groups: number; replication?: number }, logger: Logger): Promise<number> {
   const log = logger.info
   const address = cluster.nodes.find((node) => node.nodeId === nodeId)?.address
-  log('starting', `starting node ${nodeId} at ${address} with many groups: ${settings.groups} key-value groups at founding, ${settings.replication ?? cluster.replication ?? 'up to 3'} replicas each; engine in ${hostDirectory(cluster, nodeId)}`, { address, groups: settings.groups })
+  log('starting', `starting node ${nodeId} at ${address} with many groups: ${settings.groups} key-value groups at founding, ${settings.replication ?? cluster.replication ?? 'up to 3'} replicas each${cluster.commitDelayMs === undefined || cluster.commitDelayMs === 0 ? '' : `, a commit delay of ${cluster.commitDelayMs} ms`}; engine in ${hostDirectory(cluster, nodeId)}`, { address, groups: settings.groups })
   // prom-client is loaded only for a node that serves metrics.
   const listed = cluster.nodes.find((node) => node.nodeId === nodeId)
   const server = await startShardedKvNode(cluster, nodeId, settings)

@@ -32,3 +32,25 @@ describe('HostMetrics', () => {
     expect(hostSeries.length).toBeLessThan(12)
   })
 })
+
+describe('HostMetricsServer', () => {
+  it('serves /readyz: 200 once every group held knows a leader, 503 naming those that do not (the catalog by name)', async () => {
+    const { HostMetricsServer } = await import('../../src/observe/host-metrics-server.js')
+    const leaders = new Map<number, number>([[catalogGroup, 0], [1, 2], [2, 0]])
+    const fake = { nodeId: 2, groups: [...leaders.keys()], quietGroups: 0, counters: { turns: 0, flushes: 0, delayedTurns: 0, batchesSent: 0, groupTicks: 0 }, failure: undefined, leaderOf: (group: number) => leaders.get(group) ?? 0 } as unknown as RaftHost
+    const server = await HostMetricsServer.listen('127.0.0.1', 0, fake)
+    try {
+      const notReady = await fetch(`${server.url}/readyz`)
+      expect(notReady.status).toBe(503)
+      expect(await notReady.text()).toBe('not ready: 2 of the 3 groups held here know no leader (the catalog, 2)\n')
+      leaders.set(catalogGroup, 1)
+      leaders.set(2, 3)
+      const ready = await fetch(`${server.url}/readyz`)
+      expect(ready.status).toBe(200)
+      expect(await ready.text()).toBe('ok: every one of the 3 groups held here knows a leader\n')
+      expect((await fetch(`${server.url}/healthz`)).status).toBe(200)
+    } finally {
+      await server.close()
+    }
+  })
+})

@@ -83,6 +83,7 @@ export const clusterCommand: Command = {
     const groups = values.groups === undefined ? cluster.groups : wholeNumberOption(values.groups, '--groups', 1, maxCatalogGroups)
     const replication = values.replication === undefined ? cluster.replication : wholeNumberOption(values.replication, '--replication', 1, cluster.nodes.length)
     if (groups === undefined && replication !== undefined) throw new UsageError('--replication needs --groups (or cluster_settings.groups): it is the replicas per group of a many-group cluster')
+    if (groups === undefined && cluster.commitDelayMs !== undefined) throw new UsageError(`cluster_settings.commit_delay_ms in ${cluster.path} needs --groups (or cluster_settings.groups): it is a many-group node's commit delay`)
     // The nodes take the same settings as this process: given on their command lines, whatever the file says.
     const manyGroups = groups === undefined ? [] : ['--groups', String(groups), ...(replication === undefined ? [] : ['--replication', String(replication)])]
     const logger = createLogger(format, { cluster: true })

@@ -11,6 +11,7 @@ import { isHostPort } from '../../net/config/host-port.js'
 import { joinTimeoutMs } from '../../net/server/joining.js'
 import { removedExitStatus } from '../exit-status.js'
 import { runHostNode } from '../host-node.js'
+import { maxCatalogGroups } from '../../host/group-catalog.js'
 import { wholeNumberOption } from '../whole-number-option.js'
 
 const help = `Usage: raftlog node --node-id ID [--config FILE] [--log-format text|json]
@@ -46,7 +47,9 @@ of one: the key-value store sharded over groups 1..N, each group on --replicatio
 (default 3), a catalog group on every node that says which groups exist (raftlog group), and its
 engine in <log_directory>/host_<ID>/. Every node of the cluster must be given the same N and R
 (raftlog cluster --groups N does that); they found the cluster's catalog at the first start, and
-later starts take the catalog's word. README: "Running many groups from the command line".
+later starts take the catalog's word. cluster_settings.commit_delay_ms (0 to 1000, default 0) in
+the file sets its commit delay: fewer disk flushes with many busy groups, for some latency.
+README: "Running many groups from the command line".
 
 Options:
   -n, --node-id ID        this node's node_id in the configuration
@@ -85,11 +88,13 @@ export const nodeCommand: Command = {
     const cluster = loadClusterConfig(values.config ?? 'cluster_config.yaml')
     const logger = createLogger(format, { nodeId })
     const log = logger.info
-    const groups = values.groups === undefined ? cluster.groups : wholeNumberOption(values.groups, '--groups', 1)
-    const replication = values.replication === undefined ? cluster.replication : wholeNumberOption(values.replication, '--replication', 1)
+    const groups = values.groups === undefined ? cluster.groups : wholeNumberOption(values.groups, '--groups', 1, maxCatalogGroups)
+    const replication = values.replication === undefined ? cluster.replication : wholeNumberOption(values.replication, '--replication', 1, cluster.nodes.length)
     if (groups === undefined && replication !== undefined) throw new UsageError('--replication needs --groups (or cluster_settings.groups): it is the replicas per group of a many-group cluster')
+    if (groups === undefined && cluster.commitDelayMs !== undefined) throw new UsageError(`cluster_settings.commit_delay_ms in ${cluster.path} needs --groups (or cluster_settings.groups): it is a many-group node's commit delay`)
     if (groups !== undefined) {
       if (values.join !== undefined || values.listen !== undefined) throw new UsageError('--join and --listen are for one-group clusters: a many-group node (--groups) runs at its address in the configuration')
+      if (!cluster.nodes.some((node) => node.nodeId === nodeId)) throw nodeNotFound(cluster, nodeId)
       return runHostNode(cluster, nodeId, { groups, ...(replication === undefined ? {} : { replication }) }, logger)
     }
     if (values.join !== undefined && !isHostPort(values.join)) throw new UsageError(`--join must be host:port of a member, got '${values.join}'`)

@@ -65,9 +65,13 @@ export interface ClusterConfig {
    * with them; undefined: one Raft group (RaftNode), as without the setting.
    */
   groups?: number
-  /** Replicas per group with `groups` (1 to the number of nodes; default 3, capped at the nodes). */
+  /**
+   * Replicas per group of a many-group cluster (1 to the number of nodes; default 3, capped at the
+   * nodes). Taken without `groups` in the file, for nodes started with --groups; a one-group node
+   * refuses it.
+   */
   replication?: number
-  /** With `groups`: each node's commit delay in ms (RaftHostOptions.commitDelayMs; 0 to 1000, default 0: off). */
+  /** A many-group node's commit delay in ms (RaftHostOptions.commitDelayMs; 0 to 1000, default 0: off); as `replication`, for --groups too. */
   commitDelayMs?: number
 }
 
@@ -186,9 +190,7 @@ export function loadClusterConfig(path: string, options: { checkFiles?: boolean 
   })
   const settings = record(root.cluster_settings ?? {}, path, 'cluster_settings', [...Object.keys(defaultClusterSettings), 'connection_limits', 'peer_tls', 'client_tls', 'cluster_name', 'groups', 'replication', 'commit_delay_ms'])
   const groups = settings.groups === undefined ? undefined : wholeNumber(settings.groups, path, 'cluster_settings.groups', 1, maxCatalogGroups)
-  if (settings.replication !== undefined && groups === undefined) throw invalid(path, 'cluster_settings.replication', 'needs cluster_settings.groups (replicas per group of a many-group cluster)')
   const replication = settings.replication === undefined ? undefined : wholeNumber(settings.replication, path, 'cluster_settings.replication', 1, nodes.length)
-  if (settings.commit_delay_ms !== undefined && groups === undefined) throw invalid(path, 'cluster_settings.commit_delay_ms', 'needs cluster_settings.groups (a many-group node\'s commit delay)')
   const commitDelayMs = settings.commit_delay_ms === undefined ? undefined : wholeNumber(settings.commit_delay_ms, path, 'cluster_settings.commit_delay_ms', 0, 1000)
   const clusterName = settings.cluster_name ?? ''
   if (typeof clusterName !== 'string' || !/^[A-Za-z0-9._-]{0,64}$/.test(clusterName)) {

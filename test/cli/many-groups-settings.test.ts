@@ -1,0 +1,32 @@
+// raftlog node's many-group settings are checked before the node says it starts: ranges of
+// --groups and --replication, a node id not in the file, and commit_delay_ms or replication in
+// the file of a node started without --groups (they go with --groups too, not only with groups in
+// the file).
+import { describe, expect, it } from 'vitest'
+import { runCli } from '../helpers/cli.js'
+import { writeConfig } from '../helpers/processes.js'
+import { tempDir } from '../helpers/temp-dir.js'
+
+describe('raftlog node with many groups: its settings', () => {
+  it('refuses bad --groups and --replication and an unknown node before saying it starts', async () => {
+    const { path } = await writeConfig(tempDir(), 3)
+    const tooMany = await runCli(['node', '-n', '1', '-c', path, '--groups', '100001'])
+    expect(tooMany.status).toBe(2)
+    expect(tooMany.stderr).toMatch(/--groups must be a whole number from 1 to 100000/)
+    const replication = await runCli(['node', '-n', '1', '-c', path, '--groups', '8', '--replication', '4'])
+    expect(replication.status).toBe(2)
+    expect(replication.stderr).toMatch(/--replication must be a whole number from 1 to 3/)
+    const unknown = await runCli(['node', '-n', '9', '-c', path, '--groups', '8'])
+    expect(unknown.status).not.toBe(0)
+    expect(unknown.stderr).toMatch(/Node ID 9 not found/)
+    for (const result of [tooMany, replication, unknown]) expect(result.stdout).not.toMatch(/starting/)
+  })
+
+  it('refuses commit_delay_ms in the file for a node of one group, naming the file', async () => {
+    const { path } = await writeConfig(tempDir(), 3, { commit_delay_ms: 1 })
+    const result = await runCli(['node', '-n', '1', '-c', path])
+    expect(result.status).toBe(2)
+    expect(result.stderr).toContain(`cluster_settings.commit_delay_ms in ${path} needs --groups (or cluster_settings.groups)`)
+    expect(result.stdout).not.toMatch(/starting/)
+  })
+})
