@@ -34,7 +34,14 @@ export async function runHostNode(cluster: ClusterConfig, nodeId: number, settin
   if (unauthenticated !== undefined) logger.warn('unauthenticated-clients', unauthenticated)
   log('serving', `serving Raft and clients at ${address}${metrics === undefined ? '' : `; metrics at ${metrics.url}/metrics`}`, { address, metricsUrl: metrics?.url })
   let reported = ''
+  let foundingChecked = false
   const report = setInterval(() => {
+    // --groups and --replication found a cluster; later starts take the catalog's word: say so when they differ.
+    if (!foundingChecked && server.catalog.founded) {
+      foundingChecked = true
+      const shards = server.catalog.view().shards
+      if (shards !== settings.groups) logger.warn('groups', `the cluster's group catalog holds ${shards} key-value groups, founded earlier: ${settings.groups} (--groups or cluster_settings.groups) counts only when a cluster is founded; raftlog group create adds groups`, { catalogShards: shards, groups: settings.groups })
+    }
     const data = server.host.groups.filter((group) => group !== catalogGroup)
     const leading = data.filter((group) => server.host.leaderOf(group) === nodeId).length
     const line = `${data.length} groups here, leading ${leading}${server.host.leaderOf(catalogGroup) === nodeId ? ', and the catalog' : ''}`

@@ -46,12 +46,12 @@ export async function moveReplica(group: number, from: number, to: number, optio
   for (const [name, id] of [['group', group], ['from', from], ['to', to]] as const) {
     if (!Number.isSafeInteger(id) || id < 1) throw new RaftLogError('ERR_BAD_ARGUMENT', `moveReplica: ${name} must be a whole number from 1, got ${String(id)}`, { argument: name })
   }
-  if (from === to) throw new RaftLogError('ERR_BAD_ARGUMENT', `moveReplica: group ${group} cannot move from host ${from} to itself`, { argument: 'to' })
+  if (from === to) throw new RaftLogError('ERR_BAD_ARGUMENT', `Group ${group} cannot move from node ${from} to itself`, { argument: 'to' })
   if (!options.hosts.includes(to)) throw new RaftLogError('ERR_BAD_ARGUMENT', `moveReplica: host ${to} is not one of the cluster's hosts (${options.hosts.join(', ')})`, { argument: 'to' })
   const pauseMs = options.pauseMs ?? 20
   const deadline = Date.now() + (options.timeoutMs ?? 60_000)
   for (;;) {
-    if (Date.now() > deadline) throw new RaftLogError('ERR_TIMEOUT', `moveReplica: group ${group} did not move from host ${from} to host ${to} within ${options.timeoutMs ?? 60_000} ms; call again to go on`, { group })
+    if (Date.now() > deadline) throw new RaftLogError('ERR_TIMEOUT', `Group ${group}'s replica did not move from node ${from} to node ${to} within ${options.timeoutMs ?? 60_000} ms; ask again to go on from where it is`, { group })
     try {
       await options.refresh?.()
       const done = await step(group, from, to, options)

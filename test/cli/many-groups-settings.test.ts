@@ -29,4 +29,14 @@ describe('raftlog node with many groups: its settings', () => {
     expect(result.stderr).toContain(`cluster_settings.commit_delay_ms in ${path} needs --groups (or cluster_settings.groups)`)
     expect(result.stdout).not.toMatch(/starting/)
   })
+
+  it('group refuses a node named twice in --replicas, and a move to the node it leaves', async () => {
+    const { path } = await writeConfig(tempDir(), 3, { groups: 4 })
+    const twice = await runCli(['group', 'create', '--replicas', '1,1', '-c', path])
+    expect(twice.status).toBe(2)
+    expect(twice.stderr).toMatch(/--replicas names node 1 twice \('1,1'\): a group has at most one replica on a node/)
+    const same = await runCli(['group', 'move', '3', '--from', '1', '--to', '1', '-c', path])
+    expect(same.status).toBe(2)
+    expect(same.stderr).toMatch(/--from and --to are the same node \(1\)/)
+  })
 })

@@ -15,6 +15,7 @@ import { maxCatalogGroups } from '../../host/group-catalog.js'
 import { wholeNumberOption } from '../whole-number-option.js'
 import { watchHostLeaders } from '../watch-host-leaders.js'
 import { adminFrom } from '../host-admin.js'
+import { plural } from '../plural.js'
 
 const help = `Usage: raftlog cluster [--config FILE] [--restart] [--log-format text|json] [--dashboard-port P]
                       [--groups N [--replication R]]
@@ -87,7 +88,7 @@ export const clusterCommand: Command = {
     // The nodes take the same settings as this process: given on their command lines, whatever the file says.
     const manyGroups = groups === undefined ? [] : ['--groups', String(groups), ...(replication === undefined ? [] : ['--replication', String(replication)])]
     const logger = createLogger(format, { cluster: true })
-    logger.info('starting', `starting ${cluster.nodes.length} nodes from ${cluster.path}${groups === undefined ? '' : ` with ${groups} key-value groups`}; Ctrl-C stops them all`, { config: cluster.path, groups })
+    logger.info('starting', `starting ${plural(cluster.nodes.length, 'node')} from ${cluster.path}${groups === undefined ? '' : ` with ${plural(groups, 'key-value group')}`}; Ctrl-C stops them all`, { config: cluster.path, groups })
     const children = new Map<number, ChildProcess>()
     /** Nodes waiting for their restart, with its timer. */
     const restarts = new Map<number, NodeJS.Timeout>()

@@ -84,6 +84,7 @@ export const groupCommand: Command = {
       if (action === 'move') {
         const from = wholeNumberOption(values.from as string, '--from', 1)
         const to = wholeNumberOption(values.to as string, '--to', 1)
+        if (from === to) throw new UsageError(`--from and --to are the same node (${from}): a move takes a replica from one node to another`)
         console.error(`moving group ${group}'s replica from node ${from} to node ${to}: learner, catch up, promote, remove…`)
         const moved = await admin.move(group as number, from, to, values.timeout === undefined ? undefined : timeoutFrom(values.timeout))
         console.log(values.json === true ? JSON.stringify(moved) : `moved group ${group}'s replica from node ${from} to node ${to}: replicas on nodes ${moved.replicas.join(', ')}`)
@@ -114,5 +115,7 @@ async function list(admin: GroupAdmin, json: boolean): Promise<number> {
 function replicasFrom(text: string): number[] {
   const ids = text.split(',').map((part) => part.trim())
   if (ids.some((id) => !/^\d+$/.test(id) || Number(id) < 1)) throw new UsageError(`--replicas must be node ids separated by commas (1,2,3), got '${text}'`)
+  const twice = ids.find((id, i) => ids.indexOf(id) !== i)
+  if (twice !== undefined) throw new UsageError(`--replicas names node ${twice} twice ('${text}'): a group has at most one replica on a node`)
   return ids.map(Number)
 }
