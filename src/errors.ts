@@ -45,7 +45,9 @@ export const errorCodes = {
   // Clients and sessions
   ERR_UNKNOWN_OUTCOME: 'a request that may or may not have been carried out (the node did not answer in time): look before asking again',
   ERR_NO_LEADER: 'no leader could be reached within the timeout',
-  ERR_NO_CLUSTER: 'no node answered at all (fail fast)',
+  ERR_NO_CLUSTER: 'no node answered at all (fail fast; a many-group client when every node refuses the connection)',
+  ERR_MANY_GROUPS: 'a one-group call reached a node of a many-group cluster (it does not serve `raftlog.RaftClient`): use the many-group commands, with `--config`',
+  ERR_ONE_GROUP: 'a many-group call reached a node of a one-group cluster (it does not serve `raftlog.RaftHostClient`)',
   ERR_NO_MAJORITY: 'fewer than a majority answered and none knew a leader (fail fast)',
   ERR_BAD_COMMAND: 'a command or read no node accepts (it would fail on every node)',
   ERR_BAD_RESULT: 'a state machine answered with something other than a Uint8Array',
