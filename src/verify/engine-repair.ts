@@ -10,16 +10,17 @@
 // writes them, with each commit index lowered to the group's last entry kept, in one new frame
 // right after the last frame kept, before it cuts anything. A group created after the problem
 // comes back empty, with its term and vote.
-import { closeSync, fsyncSync, openSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs'
+import { closeSync, existsSync, fsyncSync, openSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { RaftLogError } from '../errors.js'
-import { batchHeaderSizeBytes, engineFileName, fileHeaderSizeBytes, parseEngineFileName, readFileHeader, RecordKind, type EngineFileHeader } from '../engine/engine-format.js'
+import { batchHeaderSizeBytes, engineFileName, fileHeaderBytes, fileHeaderSizeBytes, parseEngineFileName, RecordKind } from '../engine/engine-format.js'
 import { PendingBatch } from '../engine/pending-batch.js'
 import { walkEngineFile, type RecordVisitor } from '../engine/engine-walk.js'
 import { readU64 } from '../storage/segment-format.js'
 import { fsyncDirectory, isLockHeld, lockFile, unlockFile } from '../storage/native.js'
 import { systemError } from '../storage/system-error.js'
-import { replayEngineDirectory, verifyEngineDirectory, type EngineVerifyResult, type ReplayStop } from './engine-check.js'
+import { replayEngineDirectory, type EngineVerifyResult, type ReplayStop } from './engine-check.js'
+import { verifyEngineWithSnapshots } from './engine-snapshot-check.js'
 import { backUp } from './log-repair.js'
 import { checkLogDirectory, withFileBytes, type Problem } from './log-reader.js'
 
@@ -40,8 +41,12 @@ export interface EngineGroupRepair {
 
 export interface EngineRepairPlan {
   problem: Problem
-  /** The last file kept, cut at byte `offset`: the frames before it stay, the hard states go there, the rest is zeroed. */
-  cut: { file: string; offset: number }
+  /**
+   * The last file kept, cut at byte `offset`: the frames before it stay, the hard states go there,
+   * the rest is zeroed. `fresh`: a new file of that name instead (the damaged or missing file's
+   * sequence), its header saying `firstBatch`, `sizeBytes` long.
+   */
+  cut: { file: string; offset: number; fresh?: { firstBatch: number; sizeBytes: number } }
   /** Files deleted, from the first one not kept. */
   deleted: string[]
   /** The groups repair changes: entries lost, hard state raised, commit lowered. */
@@ -53,9 +58,11 @@ export interface EngineRepairReport {
   plan: EngineRepairPlan | undefined
   /** The folder holding copies of every file changed (none on a dry run). */
   backup: string | undefined
-  /** The directory checked again after the repair (undefined on a dry run). */
+  /** The directory checked again after the repair, snapshots too (undefined on a dry run). */
   after: EngineVerifyResult | undefined
   left: Problem[]
+  /** What was done first about a repair an earlier run left unfinished. */
+  resumed?: string
 }
 
 /**
@@ -74,18 +81,27 @@ export interface EngineRepairReport {
  * on a half-repaired directory; a `.repaired` file found by the next run is finished first (from
  * step 2). Repair holds the directory's lock while it changes it. `stopAfter` (tests) stops there.
  */
-export function repairEngineDirectory(dir: string, options: { dryRun: boolean; stopAfter?: RepairStep }): EngineRepairReport {
+export async function repairEngineDirectory(dir: string, options: { dryRun: boolean; stopAfter?: RepairStep }): Promise<EngineRepairReport> {
   checkLogDirectory(dir, 'engine')
   const unfinished = unfinishedRepair(dir, options.dryRun)
+  let resumed: string | undefined
   if (unfinished !== undefined) {
-    if (options.dryRun) throw new RaftLogError('ERR_CORRUPT', `${dir}: a repair stopped part way (${unfinished} is there): run raftlog repair without --dry-run to finish it`, { dir })
-    withLock(dir, () => finishRepair(dir, unfinished))
+    // Until its rename the directory keeps a problem (the damaged or missing file): without one, the
+    // .repaired file is stale (the directory was set right otherwise since) and must never replace a live file.
+    const stale = replayEngineDirectory(dir).result.problems.length === 0
+    if (options.dryRun) throw new RaftLogError('ERR_CORRUPT', `${dir}: ${stale ? `${unfinished} is left from an earlier repair` : `a repair stopped part way (${unfinished} is there)`}: run raftlog repair without --dry-run to ${stale ? 'remove it' : 'finish it'}`, { dir })
+    if (stale) withLock(dir, () => unlinkSync(join(dir, unfinished)))
+    else withLock(dir, () => finishRepair(dir, unfinished))
+    resumed = stale ? `removed ${unfinished}, left from an earlier repair (the directory had no problem)` : `finished a repair stopped part way (${unfinished})`
   }
   const planned = planEngineRepair(dir)
-  if (planned === undefined) return { plan: undefined, backup: undefined, after: undefined, left: [] }
+  if (planned === undefined) {
+    const check = options.dryRun ? undefined : await verifyEngineWithSnapshots(dir)
+    return { plan: undefined, backup: undefined, after: check, left: check?.problems ?? [], ...(resumed === undefined ? {} : { resumed }) }
+  }
   const { plan, frame } = planned
   if (options.dryRun) return { plan, backup: undefined, after: undefined, left: [] }
-  const backup = backUp(dir, [plan.cut.file, ...plan.deleted])
+  const backup = backUp(dir, [plan.cut.file, ...plan.deleted].filter((file) => existsSync(join(dir, file))))
   const finished = withLock(dir, () => {
     try {
       writeRepairedFile(dir, plan.cut, frame)
@@ -96,8 +112,9 @@ export function repairEngineDirectory(dir: string, options: { dryRun: boolean; s
     }
   })
   if (!finished) return { plan, backup, after: undefined, left: [{ file: plan.cut.file, offset: plan.cut.offset, index: undefined, problem: 'repair stopped part way (a test)' }] }
-  const after = verifyEngineDirectory(dir)
-  return { plan, backup, after, left: after.problems }
+  // The log is repaired; a damaged snapshot is not repair's to drop: it is said, as verify says it.
+  const after = await verifyEngineWithSnapshots(dir)
+  return { plan, backup, after, left: after.problems, ...(resumed === undefined ? {} : { resumed }) }
 }
 
 /** A point where a test stops a repair, as a kill there would. */
@@ -113,10 +130,11 @@ function unfinishedRepair(dir: string, dryRun: boolean): string | undefined {
   return names.find((name) => name.endsWith(repairedSuffix) && parseEngineFileName(name.slice(0, -repairedSuffix.length)) !== undefined)
 }
 
-/** Step 1: the last file kept, written anew as `<file>.repaired`: its bytes up to the cut, the hard states' frame, zeros. */
-function writeRepairedFile(dir: string, cut: { file: string; offset: number }, frame: Buffer | undefined): void {
-  const bytes = Buffer.alloc(statSync(join(dir, cut.file)).size)
-  withFileBytes(join(dir, cut.file), (old) => old.copy(bytes, 0, 0, cut.offset))
+/** Step 1: the last file kept, written anew as `<file>.repaired`: its bytes up to the cut (or a new header), the hard states' frame, zeros. */
+function writeRepairedFile(dir: string, cut: EngineRepairPlan['cut'], frame: Buffer | undefined): void {
+  const bytes = Buffer.alloc(cut.fresh?.sizeBytes ?? statSync(join(dir, cut.file)).size)
+  if (cut.fresh !== undefined) fileHeaderBytes({ sequence: parseEngineFileName(cut.file) as number, firstBatch: cut.fresh.firstBatch }).copy(bytes, 0)
+  else withFileBytes(join(dir, cut.file), (old) => old.copy(bytes, 0, 0, cut.offset))
   frame?.copy(bytes, cut.offset)
   const tmp = join(dir, `${cut.file}${repairTmpSuffix}`)
   writeFileSync(tmp, bytes, { flag: 'wx' })
@@ -186,31 +204,33 @@ function planEngineRepair(dir: string): { plan: EngineRepairPlan; frame: Buffer 
     const lostUpTo = seen?.lastIndex !== undefined && seen.lastIndex > (lastIndex ?? 0) ? seen.lastIndex : undefined
     if (newer === undefined && commit === undefined && lostUpTo === undefined && kept !== undefined) continue
     groups.push({ group: id, lastIndex, lostUpTo, hardState: newer === undefined ? undefined : { term: newer.term, vote: newer.vote }, commit })
-    if (newer === undefined && commit === undefined) continue
     // A group created after the problem comes back as createGroup() makes one: empty, first index 1.
     if (kept === undefined) writes.add({ kind: RecordKind.Reset, group: id, index: 1, term: 0, entryType: 0, vote: 0 }, noPayload)
+    if (newer === undefined && commit === undefined) continue
     writes.add({ kind: RecordKind.HardState, group: id, index: commitTo, term: newer?.term ?? keptState.term, entryType: 0, vote: newer?.vote ?? keptState.vote }, noPayload)
   }
   const frame = writes.isEmpty ? undefined : Buffer.from(writes.finish())
-  if (frame !== undefined && cut.offset + frame.length > statSync(join(dir, cut.file)).size) {
+  if (frame !== undefined && cut.offset + frame.length > (cut.fresh?.sizeBytes ?? statSync(join(dir, cut.file)).size)) {
     throw new RaftLogError('ERR_CORRUPT', `${dir}: the hard states of ${groups.length} groups (${frame.length} bytes) do not fit after the last frame kept in ${cut.file} (byte ${cut.offset}): repair cannot keep them; recover the node from its peers`, { dir })
   }
   return { plan: { problem, cut, deleted, groups }, frame }
 }
 
-/** Where what is kept ends: in the damaged file, or at the end of the last whole file before the problem. */
-function keptEnd(dir: string, sequences: readonly number[], stop: ReplayStop, problem: Problem): { file: string; offset: number } {
+/**
+ * Where what is kept ends: in the damaged file, after its last valid frame; or, when a whole file
+ * is damaged (its header) or missing, in a new file of that sequence that holds only the hard
+ * states' frame, so that no full file before it needs room for them.
+ */
+function keptEnd(dir: string, sequences: readonly number[], stop: ReplayStop, problem: Problem): EngineRepairPlan['cut'] {
   const sequence = sequences[stop.position] as number
   if (stop.keepBytes !== undefined) return { file: engineFileName(sequence), offset: stop.keepBytes }
   if (stop.position === 0) {
     throw new RaftLogError('ERR_CORRUPT', `${dir}: ${problem.file}: ${problem.problem}; it is the first file, so nothing before the problem can be kept: recover the node from its peers`, { dir })
   }
-  const previous = engineFileName(sequences[stop.position - 1] as number)
-  const end = withFileBytes(join(dir, previous), (bytes) => {
-    const header = readFileHeader(bytes) as EngineFileHeader
-    return walkEngineFile(bytes, header.firstBatch, true, () => {}).end
-  })
-  return { file: previous, offset: end }
+  const previous = sequences[stop.position - 1] as number
+  // A gap: the missing file's sequence; else the damaged file's.
+  const replaced = sequence === previous + 1 ? sequence : previous + 1
+  return { file: engineFileName(replaced), offset: fileHeaderSizeBytes, fresh: { firstBatch: stop.nextBatch, sizeBytes: statSync(join(dir, engineFileName(previous))).size } }
 }
 
 interface LaterRecords {
@@ -244,20 +264,21 @@ function readLaterRecords(dir: string, sequences: readonly number[], stop: Repla
     }
     if (fields.kind === RecordKind.Entry) seen.lastIndex = Math.max(seen.lastIndex ?? 0, fields.index)
   }
-  for (const [position, sequence] of sequences.entries()) {
-    if (position < stop.position) continue
+  const after = sequences.slice(stop.position)
+  // A frame's sequence is at most one per batch header's size of every byte after the cut past the last replayed.
+  const maxBatch = stop.nextBatch + Math.ceil(after.reduce((sum, sequence) => sum + statSync(join(dir, engineFileName(sequence))).size, 0) / batchHeaderSizeBytes)
+  for (const [i, sequence] of after.entries()) {
     withFileBytes(join(dir, engineFileName(sequence)), (bytes) => {
-      const from = position === stop.position ? (stop.keepBytes ?? fileHeaderSizeBytes) + 8 : fileHeaderSizeBytes
-      scanFrames(bytes, from, stop.nextBatch, visit)
+      // Past the damaged frame in the damaged file; from the first frame in a file whose header is what is wrong.
+      const from = i === 0 && stop.keepBytes !== undefined ? stop.keepBytes + 8 : fileHeaderSizeBytes
+      scanFrames(bytes, from, stop.nextBatch, maxBatch, visit)
     })
   }
   return later
 }
 
-/** Finds and visits the valid frames of `bytes` from `from` on whose batch sequence is at least `minBatch`, trying every 8-byte boundary. */
-function scanFrames(bytes: Buffer, from: number, minBatch: number, visit: RecordVisitor): void {
-  // A frame's sequence is at most one per batch header's size past the last replayed.
-  const maxBatch = minBatch + Math.ceil(bytes.length / batchHeaderSizeBytes)
+/** Finds and visits the valid frames of `bytes` from `from` on whose batch sequence is from `minBatch` to `maxBatch`, trying every 8-byte boundary. */
+function scanFrames(bytes: Buffer, from: number, minBatch: number, maxBatch: number, visit: RecordVisitor): void {
   for (let offset = from; offset + batchHeaderSizeBytes <= bytes.length; ) {
     const sequence = readU64(bytes, offset + 8)
     if (sequence < minBatch || sequence > maxBatch) {

@@ -2,7 +2,7 @@
 // in a later frame, cut off by the damage, is lowered to the last entry kept; a vote written after
 // the damage, in the same file, is found and kept.
 import { describe, expect, it } from 'vitest'
-import { closeSync, openSync, readFileSync, writeSync } from 'node:fs'
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, unlinkSync, writeFileSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { LogEngine } from '../../src/engine/log-engine.js'
 import { engineFileName, readFileHeader, RecordKind } from '../../src/engine/engine-format.js'
@@ -39,9 +39,9 @@ describe('repairEngineDirectory', () => {
     writeSync(fd, new Uint8Array([0xab]), 0, 1, entry12 + 100)
     closeSync(fd)
 
-    const dry = repairEngineDirectory(dir, { dryRun: true })
+    const dry = await repairEngineDirectory(dir, { dryRun: true })
     expect(dry.plan?.groups).toEqual([{ group: 1, lastIndex: 11, lostUpTo: 20, hardState: { term: 3, vote: 2 }, commit: { from: 12, to: 11 } }])
-    const report = repairEngineDirectory(dir, { dryRun: false })
+    const report = await repairEngineDirectory(dir, { dryRun: false })
     expect(report.left).toEqual([])
     const reopened = LogEngine.open(dir, { logger: quiet })
     try {
@@ -66,11 +66,11 @@ describe('repairEngineDirectory', () => {
       const fd = openSync(path, 'r+')
       writeSync(fd, new Uint8Array([0xab]), 0, 1, 3000)
       closeSync(fd)
-      expect(repairEngineDirectory(dir, { dryRun: false, stopAfter: step }).left).toHaveLength(1)
+      expect((await repairEngineDirectory(dir, { dryRun: false, stopAfter: step })).left).toHaveLength(1)
       // Half repaired, the directory still holds the damaged file: no node opens it.
       expect(() => LogEngine.open(dir, { logger: quiet }), step).toThrow(expect.objectContaining({ code: 'ERR_CORRUPT' }))
-      expect(() => repairEngineDirectory(dir, { dryRun: true }), step).toThrow(/a repair stopped part way/)
-      const finished = repairEngineDirectory(dir, { dryRun: false })
+      await expect(repairEngineDirectory(dir, { dryRun: true }), step).rejects.toThrow(/a repair stopped part way/)
+      const finished = await repairEngineDirectory(dir, { dryRun: false })
       expect(finished.left, step).toEqual([])
       const reopened = LogEngine.open(dir, { logger: quiet })
       try {
@@ -92,6 +92,100 @@ describe('repairEngineDirectory', () => {
     engine.close()
     const { unlinkSync } = await import('node:fs')
     unlinkSync(join(dir, engineFileName(1)))
-    expect(() => repairEngineDirectory(dir, { dryRun: true })).toThrow(expect.objectContaining({ code: 'ERR_CORRUPT' }))
+    await expect(repairEngineDirectory(dir, { dryRun: true })).rejects.toThrow(expect.objectContaining({ code: 'ERR_CORRUPT' }))
+  })
+
+  /** Group 1's vote of term 1, one small entry and two of 9,000 bytes (the second starts file 2), then `after` on the open engine. */
+  async function twoFiles(after: (engine: LogEngine) => Promise<void>): Promise<string> {
+    const dir = tempDir()
+    const engine = LogEngine.open(dir, { fileSize: 16 * 1024, logger: quiet })
+    engine.createGroup(1)
+    engine.setHardState(1, { term: 1, vote: 1, commit: 0 })
+    engine.append(1, [{ term: 1, data: new Uint8Array(100) }])
+    await engine.flush()
+    engine.append(1, [{ term: 1, data: new Uint8Array(9000).fill(2) }])
+    await engine.flush()
+    await after(engine)
+    engine.close()
+    return dir
+  }
+
+  it('keeps a vote in the first frame of a file whose header is damaged, in a new file of that name (no room needed in the full file before)', async () => {
+    const dir = await twoFiles(async (engine) => {
+      engine.append(1, [{ term: 1, data: new Uint8Array(9000).fill(3) }])
+      engine.setHardState(1, { term: 7, vote: 3, commit: 2 })
+      await engine.flush()
+      engine.append(1, [{ term: 7, data: new Uint8Array(9000).fill(4) }])
+      await engine.flush()
+    })
+    const fd = openSync(join(dir, engineFileName(2)), 'r+')
+    writeSync(fd, new Uint8Array([0xff]), 0, 1, 3)
+    closeSync(fd)
+    // Stopped after the later files went: the damaged file is still there, so no engine opens the directory.
+    await repairEngineDirectory(dir, { dryRun: false, stopAfter: 'one file deleted' })
+    expect(() => LogEngine.open(dir, { logger: quiet })).toThrow(expect.objectContaining({ code: 'ERR_CORRUPT' }))
+    const report = await repairEngineDirectory(dir, { dryRun: false })
+    expect(report.resumed).toMatch(/^finished a repair stopped part way/)
+    expect(report.left).toEqual([])
+    const reopened = LogEngine.open(dir, { logger: quiet })
+    try {
+      expect(reopened.hardState(1)).toMatchObject({ term: 7, vote: 3 })
+      expect(reopened.lastIndex(1)).toBe(2)
+    } finally {
+      reopened.close()
+    }
+  })
+
+  it('keeps a vote from a file after a missing one', async () => {
+    const dir = await twoFiles(async (engine) => {
+      engine.append(1, [{ term: 1, data: new Uint8Array(9000).fill(3) }])
+      await engine.flush()
+      engine.append(1, [{ term: 1, data: new Uint8Array(9000).fill(4) }])
+      engine.setHardState(1, { term: 9, vote: 2, commit: 1 })
+      await engine.flush()
+    })
+    const files = readdirSync(dir).filter((name) => name.startsWith('engine_')).sort()
+    expect(files.length).toBeGreaterThanOrEqual(3)
+    unlinkSync(join(dir, engineFileName(2)))
+    const report = await repairEngineDirectory(dir, { dryRun: false })
+    expect(report.left).toEqual([])
+    const reopened = LogEngine.open(dir, { logger: quiet })
+    try {
+      expect(reopened.hardState(1)).toMatchObject({ term: 9, vote: 2 })
+    } finally {
+      reopened.close()
+    }
+  })
+
+  it('keeps the newest vote however many files of frames follow the damage', async () => {
+    const dir = tempDir()
+    const engine = LogEngine.open(dir, { fileSize: 16 * 1024, logger: quiet })
+    engine.createGroup(1)
+    for (let term = 1; term <= 700; term++) {
+      engine.setHardState(1, { term, vote: 1 + (term % 3), commit: 0 })
+      await engine.flush()
+    }
+    engine.close()
+    expect(readdirSync(dir).filter((name) => name.startsWith('engine_')).length).toBeGreaterThanOrEqual(4)
+    const fd = openSync(join(dir, engineFileName(1)), 'r+')
+    writeSync(fd, new Uint8Array([0xff]), 0, 1, 500)
+    closeSync(fd)
+    expect((await repairEngineDirectory(dir, { dryRun: false })).left).toEqual([])
+    const reopened = LogEngine.open(dir, { logger: quiet })
+    try {
+      expect(reopened.hardState(1)).toMatchObject({ term: 700, vote: 2 })
+    } finally {
+      reopened.close()
+    }
+  })
+
+  it('removes a .repaired file left beside a directory with no problem, never putting it in place of a live file', async () => {
+    const dir = await twoFiles(async () => {})
+    const live = readFileSync(join(dir, engineFileName(1)))
+    writeFileSync(join(dir, `${engineFileName(1)}.repaired`), Buffer.alloc(live.length))
+    const report = await repairEngineDirectory(dir, { dryRun: false })
+    expect(report.resumed).toMatch(/^removed engine_0+1\.log\.repaired, left from an earlier repair/)
+    expect(readFileSync(join(dir, engineFileName(1))).equals(live)).toBe(true)
+    expect(existsSync(join(dir, `${engineFileName(1)}.repaired`))).toBe(false)
   })
 })

@@ -86,18 +86,21 @@ function describeEnginePlan(plan: EngineRepairPlan, dryRun: boolean): string[] {
   const { file, offset, problem } = plan.problem
   return [
     `first problem: ${file}: byte ${offset}: ${problem}`,
-    `${dryRun ? 'would cut' : 'cut'} ${plan.cut.file} at byte ${plan.cut.offset}: the frames before it stay, the rest is zeroed`,
+    plan.cut.fresh === undefined
+      ? `${dryRun ? 'would cut' : 'cut'} ${plan.cut.file} at byte ${plan.cut.offset}: the frames before it stay, the rest is zeroed`
+      : `${dryRun ? 'would replace' : 'replaced'} ${plan.cut.file} by a new file that holds only the groups' hard states`,
     ...plan.deleted.map((deleted) => `${dryRun ? 'would delete' : 'deleted'} ${deleted}`),
     ...plan.groups.map((group) => describeGroup(group, dryRun)),
   ]
 }
 
-function repairEngine(dir: string, dryRun: boolean): number {
-  const { plan, backup, after, left } = repairEngineDirectory(dir, { dryRun })
-  const lines = plan === undefined ? ['nothing to repair: the engine directory has no problem'] : describeEnginePlan(plan, dryRun)
+async function repairEngine(dir: string, dryRun: boolean): Promise<number> {
+  const { plan, backup, after, left, resumed } = await repairEngineDirectory(dir, { dryRun })
+  const lines = plan === undefined ? [left.length === 0 ? 'nothing to repair: the engine directory has no problem' : 'no engine file has a problem'] : describeEnginePlan(plan, dryRun)
   if (backup !== undefined) lines.splice(1, 0, `backup of the files it changes: ${backup}`)
-  for (const problem of left) lines.push(`still a problem: ${problem.file}: byte ${problem.offset}: ${problem.problem}`)
-  if (after !== undefined && after.problems.length === 0) lines.push(`the engine directory verifies clean: ${plural(after.groups, 'group')}, ${plural(after.entries, 'entry', 'entries')}`)
+  if (resumed !== undefined) lines.unshift(resumed)
+  for (const problem of left) lines.push(`still a problem: ${problem.file}: byte ${problem.offset}: ${problem.problem}${/^snapshots\//.test(problem.file) ? ' (repair cuts engine files only: delete the snapshot file; the replica gets a newer one from its leader)' : ''}`)
+  if (after !== undefined && after.problems.length === 0 && plan !== undefined) lines.push(`the engine directory verifies clean: ${plural(after.groups, 'group')}, ${plural(after.entries, 'entry', 'entries')}`)
   console.log(lines.join('\n'))
   return left.length === 0 ? 0 : 1
 }
