@@ -4,7 +4,9 @@
 // the file).
 import { describe, expect, it } from 'vitest'
 import { runCli } from '../helpers/cli.js'
-import { writeConfig } from '../helpers/processes.js'
+import { existsSync, readdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { exited, startCluster, waitFor, writeConfig } from '../helpers/processes.js'
 import { tempDir } from '../helpers/temp-dir.js'
 
 describe('raftlog node with many groups: its settings', () => {
@@ -39,4 +41,20 @@ describe('raftlog node with many groups: its settings', () => {
     expect(same.status).toBe(2)
     expect(same.stderr).toMatch(/--from and --to are the same node \(1\)/)
   })
+
+  it('takes snapshot_threshold from the file for every group: a group snapshots after that many entries', async () => {
+    const dir = tempDir()
+    const { path } = await writeConfig(dir, 3, { groups: 1, snapshot_threshold: 20, snapshot_trailing_entries: 5 })
+    const cluster = startCluster(path, ['--dashboard-port', '0'])
+    try {
+      await waitFor('a put', async () => ((await runCli(['kv', 'put', 'k0', 'v', '-c', path])).status === 0 ? true : undefined), 30_000)
+      for (let i = 1; i < 40; i++) expect((await runCli(['kv', 'put', `k${i}`, 'v', '-c', path])).status).toBe(0)
+      // Group 1 (the only shard) on node 1: the default threshold (10,000) would take none.
+      const folder = join(dir, 'logs', 'host_1', 'snapshots', 'group_1')
+      await waitFor('a snapshot of group 1 on node 1', async () => (existsSync(folder) && readdirSync(folder).some((name) => name.endsWith('.snap')) ? true : undefined), 20_000)
+    } finally {
+      cluster.child.kill('SIGINT')
+      await exited(cluster.child)
+    }
+  }, 60_000)
 })

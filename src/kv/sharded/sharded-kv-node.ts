@@ -41,6 +41,9 @@ export async function startShardedKvNode(cluster: ClusterConfig, nodeId: number,
     groups: settings.groups,
     ...(replication === undefined ? {} : { replication }),
     ...(cluster.commitDelayMs === undefined ? {} : { commitDelayMs: cluster.commitDelayMs }),
+    // The file's snapshot settings hold for every group, as for a one-group node's log.
+    snapshotEveryEntries: cluster.snapshotThreshold,
+    snapshotTrailingEntries: cluster.snapshotTrailingEntries,
     ...(settings.balanceIntervalMs === undefined ? {} : { balanceIntervalMs: settings.balanceIntervalMs }),
     ...(tls === undefined ? {} : { tls }),
   })

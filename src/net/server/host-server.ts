@@ -51,6 +51,9 @@ export interface HostServerOptions {
   electionTicks?: readonly [number, number]
   /** RaftHostOptions.commitDelayMs (ms; default 0: off). */
   commitDelayMs?: number
+  /** RaftHostOptions.snapshotEveryEntries and snapshotTrailingEntries (defaults: RaftNode's, 10,000 and 5,000). */
+  snapshotEveryEntries?: number
+  snapshotTrailingEntries?: number
   /** Pause between two rounds of the leader balancer (ms); 0: no balancing. */
   balanceIntervalMs?: number
   tls?: NodeTls
@@ -75,7 +78,7 @@ export async function startHostServer(options: HostServerOptions): Promise<HostS
   const replication = replicationFor(ids, options.replication)
   const engine = LogEngine.open(options.dir)
   const transport = new GrpcHostTransport(options.nodeId, options.hosts, options.tls)
-  const host = new RaftHost({ nodeId: options.nodeId, hosts: ids, engine, transport, ...(options.commitDelayMs === undefined ? {} : { commitDelayMs: options.commitDelayMs }), ...(options.electionTicks === undefined ? {} : { electionTicks: options.electionTicks }) })
+  const host = new RaftHost({ nodeId: options.nodeId, hosts: ids, engine, transport, ...(options.commitDelayMs === undefined ? {} : { commitDelayMs: options.commitDelayMs }), ...(options.snapshotEveryEntries === undefined ? {} : { snapshotEveryEntries: options.snapshotEveryEntries }), ...(options.snapshotTrailingEntries === undefined ? {} : { snapshotTrailingEntries: options.snapshotTrailingEntries }), ...(options.electionTicks === undefined ? {} : { electionTicks: options.electionTicks }) })
   transport.onBatch((batch) => host.receive(batch))
   const catalog = new GroupCatalog()
   /** Groups removed from the catalog whose logs the engine still holds: dropped once the host is idle. */
