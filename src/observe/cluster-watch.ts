@@ -3,6 +3,7 @@
 // and leader changes. The rates come from successive polls: committed entries from the highest
 // commit index, reads from each node's read counter.
 import type { NodeStatus } from '../net/client/cluster-client.js'
+import { Poller } from './poller.js'
 
 export interface WatchedNode extends NodeStatus {
   /** Entries the node has still to apply of what the leader committed; undefined with no leader. */
@@ -56,32 +57,18 @@ export class ClusterWatch {
   private readonly reachable = new Map<string, boolean>()
   /** Nodes that answered at least once. */
   private readonly answered = new Set<string>()
-  private timer: NodeJS.Timeout | undefined
-  private polling = false
+  private readonly poller = new Poller(watchIntervalMs, async () => this.observe(await this.source.statuses(watchIntervalMs), Date.now()))
   private updatedAt = 0
 
   constructor(private readonly source: StatusSource) {}
 
   /** Polls the nodes every watchIntervalMs until stop(). */
   start(): void {
-    if (this.timer !== undefined) return
-    const poll = (): void => {
-      // A slow poll (nodes timing out) is never overlapped by the next one.
-      if (this.polling) return
-      this.polling = true
-      this.source
-        .statuses(watchIntervalMs)
-        .then((statuses) => this.observe(statuses, Date.now()))
-        .catch(() => {})
-        .finally(() => (this.polling = false))
-    }
-    poll()
-    this.timer = setInterval(poll, watchIntervalMs)
+    this.poller.start()
   }
 
   stop(): void {
-    clearInterval(this.timer)
-    this.timer = undefined
+    this.poller.stop()
   }
 
   view(): ClusterView {

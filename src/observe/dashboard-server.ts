@@ -40,6 +40,7 @@ function assets(page: Page): Map<string, Asset> {
     ['/', { body: readFileSync(join(pageDir, page === 'cluster' ? 'index.html' : 'groups.html')), type: 'text/html; charset=utf-8' }],
     page === 'cluster' ? ['/dashboard.js', { body: readFileSync(join(pageDir, 'dashboard.js')), type: 'text/javascript; charset=utf-8' }] : ['/groups.js', { body: readFileSync(join(pageDir, 'groups.js')), type: 'text/javascript; charset=utf-8' }],
     ['/dashboard.css', { body: readFileSync(join(pageDir, 'dashboard.css')), type: 'text/css; charset=utf-8' }],
+    ['/page.js', { body: readFileSync(join(pageDir, 'page.js')), type: 'text/javascript; charset=utf-8' }],
     ['/chart.js', { body: readFileSync(join(chartDir, 'chart.umd.min.js')), type: 'text/javascript; charset=utf-8' }],
   ])
 }

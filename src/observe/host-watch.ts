@@ -3,6 +3,7 @@
 // short history of leaders per node, and the recent changes (a node lost or back, the catalog's
 // leader moving). Polled from every node as `raftlog status` asks them (GroupAdmin).
 import { catalogGroup } from '../host/group-catalog.js'
+import { Poller } from './poller.js'
 
 /** One node as a poll found it: which leader it knows for each group it holds. */
 export interface HostLeaders {
@@ -71,33 +72,19 @@ export class HostWatch {
   private readonly history: LeadersPoint[] = []
   private readonly events: HostEvent[] = []
   private readonly reachable = new Map<number, boolean>()
-  private timer: NodeJS.Timeout | undefined
-  private polling = false
+  // A node is given two intervals to answer, so a busy one is not shown lost for one slow answer.
+  private readonly poller = new Poller(hostWatchIntervalMs, async () => this.observe(await this.source.hostLeaders(2 * hostWatchIntervalMs), Date.now()))
   private updatedAt = 0
 
   constructor(private readonly source: HostLeadersSource) {}
 
   /** Polls the nodes every hostWatchIntervalMs until stop(). */
   start(): void {
-    if (this.timer !== undefined) return
-    const poll = (): void => {
-      // A slow poll (nodes timing out) is never overlapped by the next one; a node is given two
-      // intervals to answer, so a busy one is not shown lost for one slow answer.
-      if (this.polling) return
-      this.polling = true
-      this.source
-        .hostLeaders(2 * hostWatchIntervalMs)
-        .then((hosts) => this.observe(hosts, Date.now()))
-        .catch(() => {})
-        .finally(() => (this.polling = false))
-    }
-    poll()
-    this.timer = setInterval(poll, hostWatchIntervalMs)
+    this.poller.start()
   }
 
   stop(): void {
-    clearInterval(this.timer)
-    this.timer = undefined
+    this.poller.stop()
   }
 
   view(): HostClusterView {

@@ -1,12 +1,10 @@
-// The status page's script: polls /api/cluster every second and draws what it says. Plain
-// browser JavaScript with no build step; Chart.js (window.Chart) is loaded before it.
+// The status page's script: draws what /api/cluster says, every second (page.js polls it). Plain
+// browser JavaScript with no build step; Chart.js (window.Chart) and page.js are loaded before it.
 'use strict'
 
-const pollMs = 1000
+const { clock, cell, poll } = window.raftlogPage
 const table = document.querySelector('#nodes tbody')
 const leaderLine = document.getElementById('leader')
-const updatedLine = document.getElementById('updated')
-const eventList = document.getElementById('events')
 
 const chart = new Chart(document.getElementById('rates'), {
   type: 'line',
@@ -27,9 +25,6 @@ const chart = new Chart(document.getElementById('rates'), {
 // For the browser test and the curious: the chart the page draws.
 window.raftlogChart = chart
 
-function clock(ms) {
-  return new Date(ms).toLocaleTimeString([], { hour12: false })
-}
 
 function bytes(n) {
   if (n === undefined) return ''
@@ -43,12 +38,6 @@ function bytes(n) {
   return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`
 }
 
-function cell(row, text, className) {
-  const td = row.insertCell()
-  td.textContent = text === undefined || text === null ? '' : String(text)
-  if (className) td.className = className
-  return td
-}
 
 function drawNodes(nodes) {
   table.replaceChildren()
@@ -94,35 +83,8 @@ function drawRates(rates) {
   chart.update()
 }
 
-function drawEvents(events) {
-  eventList.replaceChildren(
-    ...events.map((event) => {
-      const item = document.createElement('li')
-      item.className = event.kind
-      const time = document.createElement('time')
-      time.textContent = clock(event.time)
-      item.append(time, event.message)
-      return item
-    }),
-  )
-}
-
-async function refresh() {
-  try {
-    const response = await fetch('/api/cluster', { cache: 'no-store' })
-    if (!response.ok) throw new Error(`HTTP ${response.status}`)
-    const view = await response.json()
-    document.getElementById('title').textContent = view.title
-    document.title = view.title
-    drawLeader(view.leader)
-    drawNodes(view.nodes)
-    drawRates(view.rates)
-    drawEvents(view.events)
-    updatedLine.textContent = view.updatedAt === 0 ? 'asking the nodes…' : `updated ${clock(view.updatedAt)}`
-  } catch (error) {
-    updatedLine.textContent = `the dashboard server does not answer (${error.message}); trying again`
-  }
-}
-
-refresh()
-setInterval(refresh, pollMs)
+poll((view) => {
+  drawLeader(view.leader)
+  drawNodes(view.nodes)
+  drawRates(view.rates)
+})

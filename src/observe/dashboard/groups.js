@@ -1,14 +1,12 @@
-// The many-group status page's script: polls /api/cluster every second and draws what it says
-// (HostWatch's view). Plain browser JavaScript with no build step; Chart.js (window.Chart) is
-// loaded before it.
+// The many-group status page's script: draws what /api/cluster says (HostWatch's view), every
+// second (page.js polls it). Plain browser JavaScript with no build step; Chart.js
+// (window.Chart) and page.js are loaded before it.
 'use strict'
 
-const pollMs = 1000
+const { clock, cell, poll } = window.raftlogPage
 const table = document.querySelector('#nodes tbody')
 const catalogLine = document.getElementById('catalog')
 const groupsLine = document.getElementById('groups')
-const updatedLine = document.getElementById('updated')
-const eventList = document.getElementById('events')
 const colors = ['#2563eb', '#d97706', '#16a34a', '#dc2626', '#7c3aed', '#0891b2', '#db2777', '#65a30d']
 
 const chart = new Chart(document.getElementById('leaders'), {
@@ -24,16 +22,7 @@ const chart = new Chart(document.getElementById('leaders'), {
 // For the browser test and the curious: the chart the page draws.
 window.raftlogChart = chart
 
-function clock(ms) {
-  return new Date(ms).toLocaleTimeString([], { hour12: false })
-}
 
-function cell(row, text, className) {
-  const td = row.insertCell()
-  td.textContent = text === undefined || text === null ? '' : String(text)
-  if (className) td.className = className
-  return td
-}
 
 function drawNodes(nodes) {
   table.replaceChildren()
@@ -83,35 +72,8 @@ function drawHistory(nodes, history) {
   chart.update()
 }
 
-function drawEvents(events) {
-  eventList.replaceChildren(
-    ...events.map((event) => {
-      const item = document.createElement('li')
-      item.className = event.kind
-      const time = document.createElement('time')
-      time.textContent = clock(event.time)
-      item.append(time, event.message)
-      return item
-    }),
-  )
-}
-
-async function refresh() {
-  try {
-    const response = await fetch('/api/cluster', { cache: 'no-store' })
-    if (!response.ok) throw new Error(`HTTP ${response.status}`)
-    const view = await response.json()
-    document.getElementById('title').textContent = view.title
-    document.title = view.title
-    drawHeader(view)
-    drawNodes(view.nodes)
-    drawHistory(view.nodes, view.history)
-    drawEvents(view.events)
-    updatedLine.textContent = view.updatedAt === 0 ? 'asking the nodes…' : `updated ${clock(view.updatedAt)}`
-  } catch (error) {
-    updatedLine.textContent = `the dashboard server does not answer (${error.message}); trying again`
-  }
-}
-
-refresh()
-setInterval(refresh, pollMs)
+poll((view) => {
+  drawHeader(view)
+  drawNodes(view.nodes)
+  drawHistory(view.nodes, view.history)
+})
