@@ -3,6 +3,9 @@
 // their entries and hard states in the engine and makes them durable with one flush, sends each
 // peer host one batch of every group's messages, then applies what each group committed.
 //
+// With commitDelayMs (PostgreSQL's commit_delay), a turn of several groups' work that starts soon
+// after a flush waits a little, so that more groups share the next flush.
+//
 // Idle groups go quiet (CockroachDB's quiescence, dragonboat's quiesce): a leader whose followers
 // all hold its whole log, committed and applied, with nothing waiting, stops ticking its group and
 // tells the followers, which stop too; the group then costs no ticks and sends no heartbeats.
