@@ -133,6 +133,11 @@ export function replayEngineDirectory(dir: string): { result: EngineVerifyResult
       stop = { position, keepBytes: undefined, nextBatch: nextBatch ?? 1 }
       break
     }
+    if (!statSync(join(dir, file)).isFile()) {
+      problem(file, 0, 'not a file (a directory or a device under an engine file\'s name)')
+      stop = { position, keepBytes: undefined, nextBatch: nextBatch ?? 1 }
+      break
+    }
     const damaged = withFileBytes(join(dir, file), (bytes) => {
       const header = readFileHeader(bytes)
       if (typeof header === 'string' || header.sequence !== sequence) {

@@ -187,6 +187,8 @@ function planEngineRepair(dir: string): { plan: EngineRepairPlan; frame: Buffer 
     throw new RaftLogError('ERR_CORRUPT', `${dir}: cutting at ${problem.file} byte ${problem.offset} would leave group ${broken[0]} without records it needs (they were rewritten after that point): repair cannot keep it; recover the node from its peers`, { dir, group: broken[0] })
   }
   const cut = keptEnd(dir, sequences, stop, problem)
+  const notFiles = sequences.map(engineFileName).filter((file) => !statSync(join(dir, file)).isFile())
+  if (notFiles.length > 0) throw new RaftLogError('ERR_CORRUPT', `${dir}: ${notFiles.join(', ')} ${notFiles.length === 1 ? 'is' : 'are'} not a file (a directory, say): move ${notFiles.length === 1 ? 'it' : 'them'} out of the engine directory, then run repair again`, { dir })
   const deleted = sequences.filter((sequence) => sequence > parseEngineFileName(cut.file)!).map(engineFileName)
   const later = readLaterRecords(dir, sequences, stop)
   const groups: EngineGroupRepair[] = []

@@ -52,6 +52,9 @@ describe('a command on the wrong kind of cluster, or on none', () => {
     const watch = await runCli(['watch', 'k', '-c', manyGroups], { timeoutMs: 20_000 })
     expect(watch.status).toBe(1)
     expect(watch.stderr).toMatch(/runs many Raft groups/)
+    const members = await runCli(['member', 'list', '-c', manyGroups])
+    expect(members.status).toBe(1)
+    expect(members.stderr).toMatch(/^The nodes run many Raft groups \(cluster_settings\.groups\): member is for one-group clusters; raftlog group list shows where each group lives$/m)
   })
 
   it('a many-group command on a one-group cluster says the cluster runs one group', async () => {

@@ -1,6 +1,6 @@
 // raftlog verify's check of an engine directory: the engine's own rule, read-only.
 import { describe, expect, it } from 'vitest'
-import { closeSync, openSync, readFileSync, writeSync } from 'node:fs'
+import { closeSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { LogEngine } from '../../src/engine/log-engine.js'
 import { engineFileName } from '../../src/engine/engine-format.js'
@@ -60,5 +60,16 @@ describe('verifyEngineDirectory', () => {
     const engine = LogEngine.open(dir, { logger: { warn() {} } })
     expect(() => verifyEngineDirectory(dir)).toThrow(expect.objectContaining({ code: 'ERR_LOCKED' }))
     engine.close()
+  })
+})
+
+describe('an engine file that is not a file', () => {
+  it('is a problem verify names, and repair asks for it to be moved away', async () => {
+    const dir = engineDir()
+    mkdirSync(join(dir, engineFileName(verifyEngineDirectory(dir).files + 1)))
+    const result = verifyEngineDirectory(dir)
+    expect(result.problems[0]).toMatchObject({ file: engineFileName(result.files), problem: expect.stringContaining('not a file') })
+    const { repairEngineDirectory } = await import('../../src/verify/engine-repair.js')
+    await expect(repairEngineDirectory(dir, { dryRun: true })).rejects.toThrow(/is not a file \(a directory, say\): move it out of the engine directory/)
   })
 })
