@@ -17,11 +17,12 @@ import { batchHeaderSizeBytes, engineFileName, fileHeaderBytes, fileHeaderSizeBy
 import { PendingBatch } from '../engine/pending-batch.js'
 import { walkEngineFile, type RecordVisitor } from '../engine/engine-walk.js'
 import { readU64 } from '../storage/segment-format.js'
-import { fsyncDirectory, isLockHeld, lockFile, unlockFile } from '../storage/native.js'
+import { fsyncDirectory, unlockFile } from '../storage/native.js'
 import { systemError } from '../storage/system-error.js'
 import { replayEngineDirectory, type EngineVerifyResult, type ReplayStop } from './engine-check.js'
 import { verifyEngineWithSnapshots } from './engine-snapshot-check.js'
 import { backUp } from './log-repair.js'
+import { lockDirectory } from './repair-directory.js'
 import { checkLogDirectory, withFileBytes, type Problem } from './log-reader.js'
 
 const noPayload = new Uint8Array(0)
@@ -167,7 +168,7 @@ function finishRepair(dir: string, repaired: string, stopAfter?: RepairStep): bo
 }
 
 function withLock<T>(dir: string, work: () => T): T {
-  const lock = lockEngine(dir)
+  const lock = lockDirectory(dir)
   try {
     return work()
   } finally {
@@ -291,16 +292,5 @@ function scanFrames(bytes: Buffer, from: number, minBatch: number, maxBatch: num
     const view = bytes.subarray(offset - fileHeaderSizeBytes)
     const walk = walkEngineFile(view, sequence, true, visit)
     offset = walk.batches > 0 ? offset - fileHeaderSizeBytes + walk.end : offset + 8
-  }
-}
-
-
-
-function lockEngine(dir: string): number {
-  try {
-    return lockFile(join(dir, 'LOCK'))
-  } catch (error) {
-    if (isLockHeld(error)) throw new RaftLogError('ERR_LOCKED', `${dir} is locked by a running raftlog process`, { dir })
-    throw systemError(error, `Cannot lock ${dir}`)
   }
 }

@@ -55,7 +55,8 @@ export async function repairDirectory(dir: string, options: { dryRun: boolean })
   }
 }
 
-function lockDirectory(dir: string): number {
+/** Takes `dir`'s LOCK for a tool that changes it; ERR_LOCKED while a running process holds it. */
+export function lockDirectory(dir: string): number {
   try {
     return lockFile(join(dir, 'LOCK'))
   } catch (error) {

@@ -68,7 +68,8 @@ class ReplicaSearch {
 /**
  * The error for a call refused for want of a certificate (by TLS at the handshake, or by the
  * service) or to a host whose certificate this client does not trust: every host answers the same,
- * so no other is asked. Undefined for any other failure.
+ * so no other is asked. Also ERR_ONE_GROUP for a node that does not serve RaftHostClient (a
+ * one-group cluster's). Undefined for any other failure.
  */
 function refusal(address: string, failure: grpc.ServiceError): RaftLogError | undefined {
   const details = failure.details ?? failure.message
