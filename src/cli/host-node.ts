@@ -13,10 +13,12 @@ import { untilStopped } from './until-stopped.js'
 /** How often the node says which groups it leads, when that changed (ms). */
 const leadersReportMs = 2000
 
-export async function runHostNode(cluster: ClusterConfig, nodeId: number, settings: { groups: number; replication?: number }, logger: Logger): Promise<number> {
+/** `settings.join` and `joining`: as startShardedKvNode's (a node joining a running cluster). */
+export async function runHostNode(cluster: ClusterConfig, nodeId: number, settings: { groups: number; replication?: number; join?: string; joining?: boolean }, logger: Logger): Promise<number> {
   const log = logger.info
   const address = cluster.nodes.find((node) => node.nodeId === nodeId)?.address
   log('starting', `starting node ${nodeId} at ${address} with many groups: ${settings.groups} key-value groups at founding, ${settings.replication ?? cluster.replication ?? 'up to 3'} replicas each${cluster.commitDelayMs === undefined || cluster.commitDelayMs === 0 ? '' : `, a commit delay of ${cluster.commitDelayMs} ms`}; engine in ${hostDirectory(cluster, nodeId)}`, { address, groups: settings.groups })
+  if (settings.join !== undefined) log('joining', `asking ${settings.join} to take node ${nodeId} into the cluster (asked again at every start with --join: harmless once taken); up to 30 s while the cluster elects a leader`, { join: settings.join })
   // prom-client is loaded only for a node that serves metrics.
   const listed = cluster.nodes.find((node) => node.nodeId === nodeId)
   const server = await startShardedKvNode(cluster, nodeId, settings)

@@ -37,7 +37,9 @@ export async function runsManyGroups(cluster: ClusterConfig, credentials: grpc.C
 export async function shardedClientFor(cluster: ClusterConfig, timeoutMs: number, credentials: grpc.ChannelCredentials): Promise<ShardedKvClient> {
   const admin = new GroupAdmin(hostsOf(cluster), timeoutMs, credentials)
   try {
-    return new ShardedKvClient(hostsOf(cluster), (await admin.catalog()).shards, timeoutMs, credentials)
+    const { shards } = await admin.catalog()
+    // With the hosts that joined the cluster after the file was written (the catalog says where).
+    return new ShardedKvClient(admin.hosts, shards, timeoutMs, credentials)
   } finally {
     admin.close()
   }

@@ -47,8 +47,15 @@ export type CatalogCommand =
   | { op: 'move'; group: number; from: number; to: number; request?: string }
   /** The move is done: the group's configuration no longer has `from`, which never holds the group again. */
   | { op: 'moved'; group: number; from: number; to: number; request?: string }
+  /**
+   * Host `host`, serving at `address` (host:port), joins the cluster: groups may be placed on it or
+   * moved to it from now on, every host sends to it there, and the catalog's leader adds it to the
+   * catalog group (learner, then voter once caught up: catalog-members.ts). Asked again, it answers
+   * as the first time; with a new address, the host moved there.
+   */
+  | { op: 'join'; host: number; address: string; request?: string }
 
-export type CatalogResult = { ok: true; group?: number; replicas?: number[] } | { ok: false; code: string; message: string }
+export type CatalogResult = { ok: true; group?: number; replicas?: number[]; hosts?: number[] } | { ok: false; code: string; message: string }
 
 /** A replica move under way: `to` holds a replica already (in `replicas`), `from` until the group removed it. */
 export interface ReplicaMove {
@@ -57,14 +64,19 @@ export interface ReplicaMove {
 }
 
 export interface CatalogView {
-  /** Hosts of the cluster, as founded. */
+  /** Hosts of the cluster: those it was founded with, then those that joined. */
   hosts: number[]
+  /** Where each host that joined serves (host:port); founding hosts are at their configuration file's addresses. */
+  addresses: Record<number, string>
   /** Groups 1..shards hold the sharded key space (shard-of.ts): they cannot be removed. */
   shards: number
   groups: { group: number; replicas: number[]; moving?: ReplicaMove }[]
 }
 
-export type CatalogChange = { kind: 'added'; group: number; replicas: number[] } | { kind: 'removed'; group: number } | { kind: 'moving' | 'moved'; group: number; move: ReplicaMove }
+export type CatalogChange = { kind: 'added'; group: number; replicas: number[] } | { kind: 'removed'; group: number } | { kind: 'moving' | 'moved'; group: number; move: ReplicaMove } | { kind: 'joined'; host: number; address: string }
+
+/** The longest address a joining host may give (a host name and a port). */
+const maxAddressLength = 300
 
 export function encodeCatalogCommand(command: CatalogCommand): Uint8Array {
   return Buffer.from(JSON.stringify(command))
@@ -76,6 +88,8 @@ export function decodeCatalogResult(bytes: Uint8Array): CatalogResult {
 
 export class GroupCatalog implements StateMachine {
   private hosts: number[] = []
+  /** Addresses of the hosts that joined (founding hosts are at their configuration file's). */
+  private readonly addresses = new Map<number, string>()
   private shards = 0
   private readonly groups = new Map<number, number[]>()
   private readonly moves = new Map<number, ReplicaMove>()
@@ -112,7 +126,7 @@ export class GroupCatalog implements StateMachine {
         const move = this.moves.get(group)
         return { group, replicas: [...replicas], ...(move === undefined ? {} : { moving: { ...move } }) }
       })
-    return { hosts: [...this.hosts], shards: this.shards, groups }
+    return { hosts: [...this.hosts], addresses: Object.fromEntries(this.addresses), shards: this.shards, groups }
   }
 
   apply(entry: LogEntry): Uint8Array {
@@ -149,6 +163,7 @@ export class GroupCatalog implements StateMachine {
     if (command.op === 'remove') return this.remove(command.group)
     if (command.op === 'move') return this.move(command)
     if (command.op === 'moved') return this.moved(command)
+    if (command.op === 'join') return this.join(command)
     throw new RaftLogError('ERR_BAD_COMMAND', `Unknown catalog operation ${JSON.stringify((command as { op: unknown }).op)}`)
   }
 
@@ -223,6 +238,19 @@ export class GroupCatalog implements StateMachine {
     this.departed.set(group, [...(this.departed.get(group) ?? []), from])
     for (const listener of this.listeners) listener({ kind: 'moved', group, move: { ...under } })
     return { ok: true, group, replicas: this.groups.get(group) as number[] }
+  }
+
+  private join(command: Extract<CatalogCommand, { op: 'join' }>): CatalogResult {
+    const { host, address } = command
+    if (!Number.isSafeInteger(host) || host < 1) throw new RaftLogError('ERR_BAD_ARGUMENT', `A joining node's id must be a whole number from 1, got ${String(host)}`, { argument: 'host' })
+    if (typeof address !== 'string' || address.length === 0 || address.length > maxAddressLength || !/^[^\s]+:\d{1,5}$/.test(address)) throw new RaftLogError('ERR_BAD_ARGUMENT', `Node ${host}'s address must be host:port, got ${JSON.stringify(address)}`, { argument: 'address' })
+    const known = this.addresses.get(host)
+    if (this.hosts.includes(host) && known === undefined) throw new RaftLogError('ERR_ID_IN_USE', `Node ${host} is a founding node of the cluster (nodes ${this.hosts.join(', ')}): a new node joins under a new id`, { argument: 'host' })
+    if (known === address) return { ok: true, hosts: [...this.hosts] }
+    if (known === undefined) this.hosts = [...this.hosts, host].sort((a, b) => a - b)
+    this.addresses.set(host, address)
+    for (const listener of this.listeners) listener({ kind: 'joined', host, address })
+    return { ok: true, hosts: [...this.hosts] }
   }
 
   private add(group: number, replicas: number[]): void {

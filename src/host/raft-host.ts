@@ -188,6 +188,14 @@ export class RaftHost {
     this.purgeDue = true
   }
 
+  /**
+   * Host `id` joined the cluster: it gets this host's heartbeats, and its silence wakes quiet
+   * groups, as the hosts given at the start. Does nothing for a host known already.
+   */
+  addHost(id: number): void {
+    if (id !== this.nodeId && !this.lastHeard.has(id)) this.lastHeard.set(id, this.ticks)
+  }
+
   /** Whether this host holds a replica of `group`. */
   hasGroup(group: number): boolean {
     return this.replicas.has(group)

@@ -8,7 +8,9 @@ import { onParentGone } from '../parent-pipe.js'
 import { createLogger, logFormats, type LogFormat } from '../../observe/logger.js'
 import { describeConfiguration, type Configuration } from '../../raft/core/configuration.js'
 import { isHostPort } from '../../net/config/host-port.js'
-import { joinTimeoutMs } from '../../net/server/joining.js'
+import { joinTimeoutMs, unlistedNode } from '../../net/server/joining.js'
+import { hostDirectory } from '../../kv/sharded/sharded-kv-node.js'
+import { existsSync } from 'node:fs'
 import { removedExitStatus } from '../exit-status.js'
 import { runHostNode } from '../host-node.js'
 import { maxCatalogGroups } from '../../host/group-catalog.js'
@@ -47,7 +49,10 @@ of one: the key-value store sharded over groups 1..N, each group on --replicatio
 (default 3), a catalog group on every node that says which groups exist (raftlog group), and its
 engine in <log_directory>/host_<ID>/. Every node of the cluster must be given the same N and R
 (raftlog cluster --groups N does that); they found the cluster's catalog at the first start, and
-later starts take the catalog's word. cluster_settings.commit_delay_ms (0 to 1000, default 0) in
+later starts take the catalog's word. A many-group cluster takes a new node with --join and
+--listen too: the catalog takes it (every node sends to it, groups can be created on it or moved
+to it with raftlog group move), and the catalog group adds it as a voter once it caught up; it
+needs no --join at its restarts (harmless if given). cluster_settings.commit_delay_ms (0 to 1000, default 0) in
 the file sets its commit delay: fewer disk flushes with many busy groups, for some latency.
 README: "Running many groups from the command line".
 
@@ -58,7 +63,8 @@ Options:
                           or every node when there are fewer)
   -c, --config FILE       the cluster configuration (default: cluster_config.yaml)
   --join ADDRESS          host:port of a member of a running cluster to join, as a learner
-                          (ignored once the node's directory belongs to a cluster)
+                          (ignored once the node's directory belongs to a cluster; with
+                          --groups, asked again, which is harmless once taken)
   --listen HOST:PORT      where this node serves, when it is not in the configuration file,
                           or serves elsewhere than the file says (moved: raftlog member update)
   --log-format F          text (default): a line per event, with its time; json: one JSON
@@ -67,7 +73,8 @@ Options:
 
 Examples:
   raftlog node -n 1 -c cluster_config.yaml
-  raftlog node -n 4 --listen 127.0.0.1:18004 --join 127.0.0.1:18001`
+  raftlog node -n 4 --listen 127.0.0.1:18004 --join 127.0.0.1:18001
+  raftlog node -n 4 --groups 64 --listen 127.0.0.1:18004 --join 127.0.0.1:18001`
 
 
 export const nodeCommand: Command = {
@@ -92,12 +99,16 @@ export const nodeCommand: Command = {
     const replication = values.replication === undefined ? cluster.replication : wholeNumberOption(values.replication, '--replication', 1, cluster.nodes.length)
     if (groups === undefined && replication !== undefined) throw new UsageError('--replication needs --groups (or cluster_settings.groups): it is the replicas per group of a many-group cluster')
     if (groups === undefined && cluster.commitDelayMs !== undefined) throw new UsageError(`cluster_settings.commit_delay_ms in ${cluster.path} needs --groups (or cluster_settings.groups): it is a many-group node's commit delay`)
-    if (groups !== undefined) {
-      if (values.join !== undefined || values.listen !== undefined) throw new UsageError('--join and --listen are for one-group clusters: a many-group node (--groups) runs at its address in the configuration')
-      if (!cluster.nodes.some((node) => node.nodeId === nodeId)) throw nodeNotFound(cluster, nodeId)
-      return runHostNode(cluster, nodeId, { groups, ...(replication === undefined ? {} : { replication }) }, logger)
-    }
     if (values.join !== undefined && !isHostPort(values.join)) throw new UsageError(`--join must be host:port of a member, got '${values.join}'`)
+    if (groups !== undefined) {
+      const listed = cluster.nodes.find((node) => node.nodeId === nodeId)
+      if (listed !== undefined && values.listen !== undefined && values.listen !== listed.address) throw new UsageError(`--listen ${values.listen}: node ${nodeId} serves at ${listed.address} in ${cluster.path}; a many-group node listed there serves at that address`)
+      // A node the file does not list joins (--join) or joined before (its directory says so).
+      const joined = listed === undefined && existsSync(hostDirectory(cluster, nodeId))
+      const self = listed ?? unlistedNode(cluster, nodeId, values.listen, values.join === undefined && !joined)
+      const settings = { groups, ...(replication === undefined ? {} : { replication }), ...(values.join === undefined ? {} : { join: values.join }), joining: listed === undefined || values.join !== undefined }
+      return runHostNode(listed === undefined ? { ...cluster, nodes: [...cluster.nodes, self] } : cluster, nodeId, settings, logger)
+    }
     const listed = cluster.nodes.find((node) => node.nodeId === nodeId)
     const address = values.listen ?? listed?.address
     if (address === undefined && values.join === undefined) throw nodeNotFound(cluster, nodeId)

@@ -28,7 +28,13 @@ export function hostDirectory(cluster: ClusterConfig, nodeId: number): string {
   return join(cluster.logDirectory, `host_${nodeId}`)
 }
 
-export async function startShardedKvNode(cluster: ClusterConfig, nodeId: number, settings: { groups: number; replication?: number; balanceIntervalMs?: number }): Promise<ShardedKvHost> {
+/**
+ * Starts node `nodeId` of `cluster` (which must list it: a node that joins is added to the list
+ * with its --listen address). `join`: host:port of a host of the running cluster to ask to take
+ * this node (HostServerOptions.join); `joining`: the node is not a founder, so its catalog replica
+ * learns the catalog instead of founding it (also at restarts after it joined).
+ */
+export async function startShardedKvNode(cluster: ClusterConfig, nodeId: number, settings: { groups: number; replication?: number; balanceIntervalMs?: number; join?: string; joining?: boolean }): Promise<ShardedKvHost> {
   if (!cluster.nodes.some((node) => node.nodeId === nodeId)) throw nodeNotFound(cluster, nodeId)
   // With peer_tls: this node's certificate and key, read and checked before the port is bound.
   const tls = readNodeTls(cluster, nodeId)
@@ -45,6 +51,8 @@ export async function startShardedKvNode(cluster: ClusterConfig, nodeId: number,
     snapshotEveryEntries: cluster.snapshotThreshold,
     snapshotTrailingEntries: cluster.snapshotTrailingEntries,
     ...(settings.balanceIntervalMs === undefined ? {} : { balanceIntervalMs: settings.balanceIntervalMs }),
+    ...(settings.join === undefined ? {} : { join: settings.join }),
+    ...(settings.joining === undefined ? {} : { joining: settings.joining }),
     ...(tls === undefined ? {} : { tls }),
   })
 }

@@ -46,17 +46,19 @@ export class GroupAdmin {
   private readonly client: HostClient
 
   constructor(
-    private readonly hosts: readonly PeerAddress[],
+    hosts: readonly PeerAddress[],
     private readonly timeoutMs = 5000,
     credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
   ) {
     this.client = new HostClient(hosts, credentials)
   }
 
-  /** The catalog, read linearizably (a ReadIndex of the catalog group). */
-  async catalog(): Promise<CatalogView> {
-    const view = JSON.parse((await this.client.read(catalogGroup, new Uint8Array(0), this.timeoutMs)).toString()) as CatalogView
+  /** The catalog, read linearizably (a ReadIndex of the catalog group); the hosts that joined are asked at their addresses from then on. */
+  async catalog(timeoutMs = this.timeoutMs): Promise<CatalogView> {
+    const view = JSON.parse((await this.client.read(catalogGroup, new Uint8Array(0), timeoutMs)).toString()) as CatalogView
     if (view.hosts.length === 0) throw new RaftLogError('ERR_NO_GROUP', 'The group catalog is not founded yet (the cluster is starting): ask again')
+    // Hosts that joined after the configuration file was written are reached where the catalog says.
+    for (const [id, address] of Object.entries(view.addresses ?? {})) this.client.learnHost({ id: Number(id), address })
     return view
   }
 
@@ -110,8 +112,15 @@ export class GroupAdmin {
     return { group, replicas: result.replicas as number[] }
   }
 
-  /** Each host's counts of the groups it holds, leads and has quiet. */
+  /** The hosts this admin asks: the configuration's, then those that joined (known once the catalog was read). */
+  get hosts(): readonly PeerAddress[] {
+    return this.client.knownHosts
+  }
+
+  /** Each host's counts of the groups it holds, leads and has quiet; hosts that joined the cluster too, when the catalog answers within a second. */
   async hostStatuses(): Promise<HostGroupStatus[]> {
+    // No catalog (no leader of it now) must not keep the status of the hosts known from being told.
+    await this.catalog(Math.min(this.timeoutMs, 1000)).catch(() => undefined)
     return (await this.hostLeaders()).map(({ id, address, leaders, quietGroups, error }) => {
       if (error !== undefined) return { id, address, reachable: false, error }
       const data = [...leaders].filter(([group]) => group !== catalogGroup)
@@ -129,7 +138,7 @@ export class GroupAdmin {
    */
   async hostLeaders(timeoutMs = Math.min(this.timeoutMs, 2000)): Promise<{ id: number; address: string; leaders: Map<number, number>; quietGroups: number; error?: string }[]> {
     return Promise.all(
-      this.hosts.map(({ id, address }) =>
+      this.client.knownHosts.map(({ id, address }) =>
         this.client.hostLeadersAt(id, timeoutMs).then(
           ({ leaders, quietGroups }) => ({ id, address, leaders, quietGroups }),
           (error: grpc.ServiceError) => ({ id, address, leaders: new Map<number, number>(), quietGroups: 0, error: describeCallFailure(error, timeoutMs) }),

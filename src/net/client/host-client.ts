@@ -89,8 +89,30 @@ export class HostClient {
   private readonly leaders = new Map<number, number>()
   private next = 0
 
-  constructor(private readonly hosts: readonly PeerAddress[], private readonly credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure()) {
+  private readonly hosts: PeerAddress[]
+
+  constructor(hosts: readonly PeerAddress[], private readonly credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure()) {
     if (hosts.length === 0) throw new RaftLogError('ERR_BAD_ARGUMENT', 'No hosts to reach')
+    this.hosts = hosts.map((host) => ({ ...host }))
+  }
+
+  /** The hosts this client asks: those it was given, then those it learned of (learnHost, or a leader's address in an answer). */
+  get knownHosts(): readonly PeerAddress[] {
+    return this.hosts
+  }
+
+  /** Host `peer.id` serves at `peer.address` (a host that joined the cluster, or moved): it is asked there from now on. */
+  learnHost(peer: PeerAddress): void {
+    if (peer.address === '') return
+    const known = this.hosts.findIndex((host) => host.id === peer.id)
+    if (known === -1) {
+      this.hosts.push({ id: peer.id, address: peer.address })
+      return
+    }
+    if ((this.hosts[known] as PeerAddress).address === peer.address) return
+    this.hosts[known] = { id: peer.id, address: peer.address }
+    this.stubs.get(peer.id)?.close()
+    this.stubs.delete(peer.id)
   }
 
   /**
@@ -103,7 +125,7 @@ export class HostClient {
     const search = new ReplicaSearch(this.hosts.length)
     while (Date.now() < deadline) {
       const target = this.leaders.get(group) ?? this.nextHost(search.without)
-      let reply: { result?: Buffer; notLeader?: { leaderId: number } | null }
+      let reply: { result?: Buffer; notLeader?: { leaderId: number; leaderAddress?: string } | null }
       try {
         reply = await this.call(target, 'Propose', { group, command: Buffer.from(command) }, deadline)
       } catch (error) {
@@ -126,6 +148,8 @@ export class HostClient {
       search.answered(target)
       if (reply.notLeader !== undefined && reply.notLeader !== null) {
         const leader = Number(reply.notLeader.leaderId)
+        // A leader this client was not given (it joined the cluster later): the answer says where it is.
+        if (leader > 0 && reply.notLeader.leaderAddress !== undefined && !this.hosts.some((host) => host.id === leader)) this.learnHost({ id: leader, address: reply.notLeader.leaderAddress })
         if (leader > 0 && leader !== target) this.leaders.set(group, leader)
         else {
           this.leaders.delete(group)

@@ -11,6 +11,8 @@ import { LogEngine } from '../../engine/log-engine.js'
 import { RaftHost } from '../../host/raft-host.js'
 import { catalogGroup, encodeCatalogCommand, GroupCatalog, maxCatalogGroups } from '../../host/group-catalog.js'
 import { reconcileReplicas } from '../../host/catalog-replicas.js'
+import { admitJoinedHost } from '../../host/catalog-members.js'
+import { joinHostCluster } from './host-joining.js'
 import { replicationFor } from '../../host/placement.js'
 import type { StateMachine } from '../../raft/state-machine.js'
 import { protocol } from '../protocol.js'
@@ -27,13 +29,25 @@ import { defaultBalanceIntervalMs, LeaderBalancer } from './leader-balancer.js'
 /** The host's clock: one tick every this many milliseconds (elections take 10 to 20 ticks). */
 export const defaultHostTickMs = 50
 
-/** How often a host that leads the catalog before it is founded asks to found it (ms). */
-const foundingRetryMs = 200
+/** How often the catalog's leader looks whether to found the catalog, or to add a joined host to the catalog group (ms). */
+const catalogDutyMs = 200
 
 export interface HostServerOptions {
   nodeId: number
-  /** Every host's id and host:port (this one listens on its own). */
+  /** Every host's id and host:port (this one listens on its own); hosts that joined later are learned from the catalog. */
   hosts: readonly PeerAddress[]
+  /**
+   * This host joins a running cluster (or joined it, before a restart) rather than founding one:
+   * its catalog replica starts empty and learns the catalog from the catalog's leader once a
+   * catalog 'join' entry names it. Default false; implied by `join`.
+   */
+  joining?: boolean
+  /**
+   * host:port of any host of a running cluster: once serving, this host asks the cluster to take
+   * it (host-joining.ts; asked again at every start, harmless once taken). startHostServer rejects
+   * with ERR_JOIN when no host took it within 30 s.
+   */
+  join?: string
   /** The LogEngine's directory. */
   dir: string
   /** Groups 1 to `groups`, created when the cluster's catalog is founded (later starts take the catalog's word). */
@@ -101,17 +115,28 @@ export async function startHostServer(options: HostServerOptions): Promise<HostS
       options.groupRemoved?.(group)
     }
   }
-  host.addGroup(catalogGroup, ids, catalog)
   // The balancer's calls to the other hosts: with peer TLS, under this host's certificate, trusting
   // the cluster CA (it asks who leads what and for transfers, which any holder of the CA may).
-  const peers = new HostClient(options.hosts, options.tls === undefined ? grpc.credentials.createInsecure() : grpc.credentials.createSsl(options.tls.peerCa, options.tls.key, options.tls.cert))
-  const balancer = new LeaderBalancer(host, ids, catalog, peers, options.balanceIntervalMs || defaultBalanceIntervalMs)
+  const peerCredentials = options.tls === undefined ? grpc.credentials.createInsecure() : grpc.credentials.createSsl(options.tls.peerCa, options.tls.key, options.tls.cert)
+  const peers = new HostClient(options.hosts, peerCredentials)
+  /** Where each host serves: the hosts given, then those that joined (as the catalog's entries apply, also on a replay). */
+  const addresses = new Map(options.hosts.map((peer) => [peer.id, peer.address]))
+  catalog.onChange((change) => {
+    if (change.kind !== 'joined' || change.host === options.nodeId) return
+    addresses.set(change.host, change.address)
+    transport.setPeer(change.host, change.address)
+    host.addHost(change.host)
+    peers.learnHost({ id: change.host, address: change.address })
+  })
+  if (options.joining === true || options.join !== undefined) host.joinGroup(catalogGroup, catalog)
+  else host.addGroup(catalogGroup, ids, catalog)
+  const balancer = new LeaderBalancer(host, catalog, peers, options.balanceIntervalMs || defaultBalanceIntervalMs)
   if (options.balanceIntervalMs !== 0) balancer.start()
 
   const server = new grpc.Server({ 'grpc.max_receive_message_length': maxGrpcMessageBytes, 'grpc.max_send_message_length': maxGrpcMessageBytes })
   const hostsService = transport.service()
   server.addService(hostsService.definition, hostsService.implementation)
-  server.addService(protocol.RaftHostClient.service, guardClientService(clientService(host, options.hosts, catalog, options.read), options.tls))
+  server.addService(protocol.RaftHostClient.service, guardClientService(clientService(host, (id) => addresses.get(id) ?? '', catalog, options.read), options.tls))
   try {
     await new Promise<number>((resolve, reject) => server.bindAsync(self.address, serverCredentials(options.tls), (error, port) => (error === null ? resolve(port) : reject(error))))
   } catch (error) {
@@ -131,30 +156,44 @@ export async function startHostServer(options: HostServerOptions): Promise<HostS
     }
     host.tick()
   }, options.tickMs ?? defaultHostTickMs)
-  const founding = setInterval(() => {
-    if (catalog.founded) return clearInterval(founding)
+  let admitting = false
+  let lastWarning = ''
+  const catalogDuties = setInterval(() => {
+    if (host.leaderOf(catalogGroup) !== options.nodeId || admitting) return
     // Every host asks while it leads the catalog; the catalog takes the first and ignores the rest.
-    if (host.leaderOf(catalogGroup) !== options.nodeId) return
-    host.propose(catalogGroup, encodeCatalogCommand({ op: 'init', hosts: ids, groups: options.groups, replication })).catch(() => {})
-  }, foundingRetryMs)
-  return {
-    host,
-    transport,
-    engine,
-    catalog,
-    balancer,
-    stop: async () => {
-      clearInterval(clock)
-      clearInterval(founding)
-      balancer.stop()
-      peers.close()
-      host.stop()
-      transport.close()
-      // Peers' streams stay open for as long as they live: end them rather than wait for them.
-      server.forceShutdown()
-      engine.close()
-    },
+    if (!catalog.founded) {
+      host.propose(catalogGroup, encodeCatalogCommand({ op: 'init', hosts: ids, groups: options.groups, replication })).catch(() => {})
+      return
+    }
+    admitting = true
+    admitJoinedHost(host, catalog)
+      .catch((error: Error) => {
+        // Said once, not every round: the next leader or a later round may still get through.
+        if (error.message !== lastWarning) console.warn(`raftlog host ${options.nodeId}: could not add a joined host to the catalog group: ${error.message}`)
+        lastWarning = error.message
+      })
+      .finally(() => (admitting = false))
+  }, catalogDutyMs)
+  const stop = async (): Promise<void> => {
+    clearInterval(clock)
+    clearInterval(catalogDuties)
+    balancer.stop()
+    peers.close()
+    host.stop()
+    transport.close()
+    // Peers' streams stay open for as long as they live: end them rather than wait for them.
+    server.forceShutdown()
+    engine.close()
   }
+  if (options.join !== undefined) {
+    try {
+      await joinHostCluster(options.join, options.hosts, self, peerCredentials)
+    } catch (error) {
+      await stop()
+      throw error
+    }
+  }
+  return { host, transport, engine, catalog, balancer, stop }
 }
 
 /** The client service's calls that change a group's members or its leader (a proposal to the catalog, group create, remove and move, is guarded apart). */
@@ -177,8 +216,7 @@ function guardClientService(clients: grpc.UntypedServiceImplementation, tls: Nod
   return requireClientCertificate(admin, { ca: tls.clientAuth.ca, authorities: [...tls.peerAuthorities, ...tls.clientAuth.authorities] })
 }
 
-function clientService(host: RaftHost, hosts: readonly PeerAddress[], catalog: GroupCatalog, read: HostServerOptions['read']): grpc.UntypedServiceImplementation {
-  const addressOf = (id: number): string => hosts.find((peer) => peer.id === id)?.address ?? ''
+function clientService(host: RaftHost, addressOf: (id: number) => string, catalog: GroupCatalog, read: HostServerOptions['read']): grpc.UntypedServiceImplementation {
   // A read of the catalog group answers the catalog (CatalogView as JSON), whatever the query.
   const answer = (group: number, query: Uint8Array): Uint8Array => (group === catalogGroup ? Buffer.from(JSON.stringify(catalog.view())) : (read as NonNullable<typeof read>)(group, query))
   return {

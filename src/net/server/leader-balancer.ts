@@ -24,7 +24,6 @@ export class LeaderBalancer {
 
   constructor(
     private readonly host: RaftHost,
-    private readonly hosts: readonly number[],
     private readonly catalog: GroupCatalog,
     private readonly client: HostClient,
     private readonly intervalMs = defaultBalanceIntervalMs,
@@ -68,9 +67,11 @@ export class LeaderBalancer {
   /** Which host leads each data group, as the leaders themselves say (a host that does not answer leads nothing here). */
   private async leaders(): Promise<{ leaders: Map<number, number>; answered: number[] }> {
     const leaders = new Map<number, number>()
-    const answers = await Promise.all(this.hosts.map((id) => (id === this.host.nodeId ? Promise.resolve(this.localLeaders()) : this.client.leadersAt(id).catch(() => undefined))))
+    // The catalog's hosts: those that joined since the start count as much as the founding ones.
+    const hosts = this.catalog.view().hosts
+    const answers = await Promise.all(hosts.map((id) => (id === this.host.nodeId ? Promise.resolve(this.localLeaders()) : this.client.leadersAt(id).catch(() => undefined))))
     const answered: number[] = []
-    this.hosts.forEach((id, i) => {
+    hosts.forEach((id, i) => {
       const answer = answers[i]
       if (answer === undefined) return
       answered.push(id)

@@ -146,6 +146,17 @@ export class GrpcHostTransport implements HostTransport {
     })
   }
 
+  /**
+   * Host `id` serves at `address` from now on: a host that joined the cluster (it may send here,
+   * and batches go to it there), or one that moved (its stream is opened again at the new address).
+   */
+  setPeer(id: number, address: string): void {
+    if (id === this.nodeId || this.peers.get(id) === address) return
+    this.peers.set(id, address)
+    this.streams.get(id)?.close()
+    this.streams.delete(id)
+  }
+
   /** Where batches that passed the checks go (RaftHost.receive). */
   onBatch(handler: (batch: HostBatch) => void): void {
     this.handler = handler

@@ -8,11 +8,18 @@ import { EntryType } from '../../../src/storage/log-entry.js'
 import type { RaftHost } from '../../../src/host/raft-host.js'
 import type { HostClient } from '../../../src/net/client/host-client.js'
 
-/** Host 1 leads the catalog and all 6 groups (each on hosts 1, 2, 3); `down` hosts do not answer. */
-function setup(down: number[], catalogLeader = 1) {
+/**
+ * Host 1 leads the catalog and all 6 groups (each on hosts 1, 2, 3); `down` hosts do not answer.
+ * With `joined`, host 4 joined the cluster later and group 7 was created on hosts 1 and 4 (host 1 leads it).
+ */
+function setup(down: number[], catalogLeader = 1, joined = false) {
   const catalog = new GroupCatalog()
   catalog.apply({ index: 1, term: 1, type: EntryType.Normal, data: encodeCatalogCommand({ op: 'init', hosts: [1, 2, 3], groups: 6, replication: 3 }) })
-  const leaders = new Map([[catalogGroup, catalogLeader], ...[1, 2, 3, 4, 5, 6].map((group) => [group, 1] as [number, number])])
+  if (joined) {
+    catalog.apply({ index: 2, term: 1, type: EntryType.Normal, data: encodeCatalogCommand({ op: 'join', host: 4, address: '127.0.0.1:18004' }) })
+    catalog.apply({ index: 3, term: 1, type: EntryType.Normal, data: encodeCatalogCommand({ op: 'create', replicas: [1, 4] }) })
+  }
+  const leaders = new Map([[catalogGroup, catalogLeader], ...[1, 2, 3, 4, 5, 6, ...(joined ? [7] : [])].map((group) => [group, 1] as [number, number])])
   const localTransfers: [number, number][] = []
   const remoteTransfers: [number, number, number][] = []
   const host = {
@@ -34,7 +41,7 @@ function setup(down: number[], catalogLeader = 1) {
       return to
     },
   } as unknown as HostClient
-  return { balancer: new LeaderBalancer(host, [1, 2, 3], catalog, client, 60_000), localTransfers, remoteTransfers }
+  return { balancer: new LeaderBalancer(host, catalog, client, 60_000), localTransfers, remoteTransfers }
 }
 
 describe('LeaderBalancer', () => {
@@ -44,6 +51,12 @@ describe('LeaderBalancer', () => {
     expect(plan.length).toBeGreaterThanOrEqual(3)
     expect(localTransfers).toEqual(plan.map(({ group, to }) => [group, to]))
     expect(new Set(localTransfers.map(([, to]) => to))).toEqual(new Set([2, 3]))
+  })
+
+  it('hands leaderships to a host that joined the cluster after it started', async () => {
+    const { balancer, localTransfers } = setup([], 1, true)
+    await balancer.round()
+    expect(localTransfers).toContainEqual([7, 4])
   })
 
   it('never hands a group to a host that did not answer', async () => {
