@@ -50,10 +50,11 @@ export type CatalogCommand =
   /**
    * Host `host`, serving at `address` (host:port), joins the cluster: groups may be placed on it or
    * moved to it from now on, every host sends to it there, and the catalog's leader adds it to the
-   * catalog group (learner, then voter once caught up: catalog-members.ts). Asked again, it answers
-   * as the first time; with a new address, the host moved there.
+   * catalog group (learner, then voter once caught up: catalog-members.ts). Asked again from the
+   * same address by a host that kept its directory, it answers as the first time. `fresh`: the
+   * host's directory is new (it held no catalog replica when it asked).
    */
-  | { op: 'join'; host: number; address: string; request?: string }
+  | { op: 'join'; host: number; address: string; fresh?: boolean; request?: string }
 
 export type CatalogResult = { ok: true; group?: number; replicas?: number[]; hosts?: number[] } | { ok: false; code: string; message: string }
 
@@ -246,8 +247,14 @@ export class GroupCatalog implements StateMachine {
     if (typeof address !== 'string' || address.length === 0 || address.length > maxAddressLength || !/^[^\s]+:\d{1,5}$/.test(address)) throw new RaftLogError('ERR_BAD_ARGUMENT', `Node ${host}'s address must be host:port, got ${JSON.stringify(address)}`, { argument: 'address' })
     const known = this.addresses.get(host)
     if (this.hosts.includes(host) && known === undefined) throw new RaftLogError('ERR_ID_IN_USE', `Node ${host} is a founding node of the cluster (nodes ${this.hosts.join(', ')}): a new node joins under a new id`, { argument: 'host' })
-    if (known === address) return { ok: true, hosts: [...this.hosts] }
-    if (known === undefined) this.hosts = [...this.hosts, host].sort((a, b) => a - b)
+    if (known !== undefined) {
+      // A second machine under the id, or the same one with its directory lost: either would vote
+      // again in terms it voted in before (Raft's votes must survive a restart).
+      if (known !== address) throw new RaftLogError('ERR_ID_IN_USE', `Node ${host} joined the cluster at ${known} already; a new node joins under a new id (node ids are never reused)`, { argument: 'host' })
+      if (command.fresh === true) throw new RaftLogError('ERR_ID_IN_USE', `Node ${host} joined the cluster before, and asks again with a new directory: its votes and log of before are lost, so it must join under a new id (node ids are never reused)`, { argument: 'host' })
+      return { ok: true, hosts: [...this.hosts] }
+    }
+    this.hosts = [...this.hosts, host].sort((a, b) => a - b)
     this.addresses.set(host, address)
     for (const listener of this.listeners) listener({ kind: 'joined', host, address })
     return { ok: true, hosts: [...this.hosts] }

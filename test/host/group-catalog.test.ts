@@ -53,7 +53,7 @@ describe('GroupCatalog', () => {
     expect(apply(catalog, { op: 'move', group: 7, from: 1, to: 2 })).toMatchObject({ ok: false, code: 'ERR_NO_GROUP' })
   })
 
-  it('takes a joining host: its address kept, groups placed on it and moved to it, asked again answered the same, a founding id refused', () => {
+  it('takes a joining host: its address kept, groups placed on it and moved to it, asked again answered the same, a reused id refused', () => {
     const catalog = new GroupCatalog()
     apply(catalog, { op: 'init', hosts: [1, 2, 3], groups: 3, replication: 3 })
     const changes: CatalogChange[] = []
@@ -66,9 +66,10 @@ describe('GroupCatalog', () => {
     // The least loaded host takes the next group; a replica can move to it.
     expect(apply(catalog, { op: 'create', replication: 1 })).toEqual({ ok: true, group: 4, replicas: [4] })
     expect(apply(catalog, { op: 'move', group: 1, from: 1, to: 4 })).toMatchObject({ ok: true, replicas: [1, 2, 3, 4] })
-    // Moved to another machine: the new address replaces the old.
-    expect(apply(catalog, { op: 'join', host: 4, address: '10.0.0.4:18004' })).toEqual({ ok: true, hosts: [1, 2, 3, 4] })
-    expect(catalog.view().addresses).toEqual({ 4: '10.0.0.4:18004' })
+    // Another machine under the same id, or the same one with a new directory, would vote again in old terms.
+    expect(apply(catalog, { op: 'join', host: 4, address: '10.0.0.4:18004' })).toMatchObject({ ok: false, code: 'ERR_ID_IN_USE' })
+    expect(apply(catalog, { op: 'join', host: 4, address: '127.0.0.1:18004', fresh: true })).toMatchObject({ ok: false, code: 'ERR_ID_IN_USE', message: expect.stringMatching(/new directory/) })
+    expect(catalog.view().addresses).toEqual({ 4: '127.0.0.1:18004' })
     expect(apply(catalog, { op: 'join', host: 2, address: '127.0.0.1:18009' })).toMatchObject({ ok: false, code: 'ERR_ID_IN_USE' })
     expect(apply(catalog, { op: 'join', host: 0, address: '127.0.0.1:18009' })).toMatchObject({ ok: false, code: 'ERR_BAD_ARGUMENT' })
     expect(apply(catalog, { op: 'join', host: 5, address: 'no port' })).toMatchObject({ ok: false, code: 'ERR_BAD_ARGUMENT' })

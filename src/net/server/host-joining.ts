@@ -15,18 +15,19 @@ const foundingPauseMs = 200
 
 /**
  * Asks the cluster, first through `via` (host:port of any of its hosts) then through `hosts`, to
- * take host `member` at its address; resolves with the cluster's hosts once the catalog took it.
- * Asked again (a restart, a lost answer), it answers as the first time. ERR_JOIN naming `via`
- * when no host took it within `timeoutMs`, or the catalog refused it (ERR_ID_IN_USE: a founding id).
+ * take host `member` at its address (`fresh`: its directory is new); resolves with the cluster's
+ * hosts once the catalog took it. Asked again (a restart, a lost answer), it answers as the first
+ * time. ERR_JOIN naming `via` when no host took it within `timeoutMs`, or the catalog refused it
+ * (ERR_ID_IN_USE: a founding id, or a joined one from another address or with a new directory).
  */
-export async function joinHostCluster(via: string, hosts: readonly PeerAddress[], member: PeerAddress, credentials: grpc.ChannelCredentials, timeoutMs = joinTimeoutMs): Promise<number[]> {
+export async function joinHostCluster(via: string, hosts: readonly PeerAddress[], member: PeerAddress & { fresh: boolean }, credentials: grpc.ChannelCredentials, timeoutMs = joinTimeoutMs): Promise<number[]> {
   // `via` may be any host, of an id not known here: id 0 stands for it (host ids start at 1).
   const others = hosts.filter((host) => host.id !== member.id && host.address !== via)
   const client = new HostClient([{ id: 0, address: via }, ...others], credentials)
   const deadline = Date.now() + timeoutMs
   try {
     for (;;) {
-      const command = encodeCatalogCommand({ op: 'join', host: member.id, address: member.address, request: randomUUID() })
+      const command = encodeCatalogCommand({ op: 'join', host: member.id, address: member.address, fresh: member.fresh, request: randomUUID() })
       const result = decodeCatalogResult(await client.propose(catalogGroup, command, Math.max(1, deadline - Date.now())))
       if (result.ok) return result.hosts ?? []
       // A cluster that is starting too (its catalog not founded yet): ask again until it is.

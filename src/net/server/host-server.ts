@@ -43,9 +43,9 @@ export interface HostServerOptions {
    */
   joining?: boolean
   /**
-   * host:port of any host of a running cluster: once serving, this host asks the cluster to take
+   * host:port of any host of a running cluster: before serving, this host asks the cluster to take
    * it (host-joining.ts; asked again at every start, harmless once taken). startHostServer rejects
-   * with ERR_JOIN when no host took it within 30 s.
+   * with ERR_JOIN when no host took it within 30 s, or the catalog refused it.
    */
   join?: string
   /** The LogEngine's directory. */
@@ -128,10 +128,31 @@ export async function startHostServer(options: HostServerOptions): Promise<HostS
     host.addHost(change.host)
     peers.learnHost({ id: change.host, address: change.address })
   })
+  /** Whether this host's directory is new (no catalog replica yet): a joined host asking again with one has lost its votes. */
+  const fresh = !engine.hasGroup(catalogGroup)
   if (options.joining === true || options.join !== undefined) host.joinGroup(catalogGroup, catalog)
   else host.addGroup(catalogGroup, ids, catalog)
   const balancer = new LeaderBalancer(host, catalog, peers, options.balanceIntervalMs || defaultBalanceIntervalMs)
   if (options.balanceIntervalMs !== 0) balancer.start()
+  /** Undoes the above when the host cannot serve. */
+  const release = (): void => {
+    balancer.stop()
+    peers.close()
+    host.stop()
+    transport.close()
+    engine.close()
+  }
+  // Asked before this host serves: a refused one (a reused id) never answers a peer, so never votes.
+  if (options.join !== undefined) {
+    try {
+      // The catalog replica's log is made durable first: after a crash, this directory is no longer new.
+      await engine.flush()
+      await joinHostCluster(options.join, options.hosts, { ...self, fresh }, peerCredentials)
+    } catch (error) {
+      release()
+      throw error
+    }
+  }
 
   const server = new grpc.Server({ 'grpc.max_receive_message_length': maxGrpcMessageBytes, 'grpc.max_send_message_length': maxGrpcMessageBytes })
   const hostsService = transport.service()
@@ -140,10 +161,7 @@ export async function startHostServer(options: HostServerOptions): Promise<HostS
   try {
     await new Promise<number>((resolve, reject) => server.bindAsync(self.address, serverCredentials(options.tls), (error, port) => (error === null ? resolve(port) : reject(error))))
   } catch (error) {
-    balancer.stop()
-    peers.close()
-    transport.close()
-    engine.close()
+    release()
     throw new RaftLogError('ERR_BIND', `Failed to bind to ${self.address} - ${(error as Error).message}`)
   }
   const clock = setInterval(() => {
@@ -184,14 +202,6 @@ export async function startHostServer(options: HostServerOptions): Promise<HostS
     // Peers' streams stay open for as long as they live: end them rather than wait for them.
     server.forceShutdown()
     engine.close()
-  }
-  if (options.join !== undefined) {
-    try {
-      await joinHostCluster(options.join, options.hosts, self, peerCredentials)
-    } catch (error) {
-      await stop()
-      throw error
-    }
   }
   return { host, transport, engine, catalog, balancer, stop }
 }

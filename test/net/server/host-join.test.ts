@@ -1,7 +1,8 @@
 // A host joining a running many-group cluster over gRPC (startHostServer({ join })): the catalog
 // takes it, the catalog group adds it as a voter once it caught up, a group's replica moves to it
 // under writes, and it outlives restarts (its own, without --join, and a founding host's, which
-// learns its address again from the catalog). A founding id cannot join.
+// learns its address again from the catalog). A founding id cannot join, nor a joined id whose
+// directory is new (it would vote again in terms it voted in).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -150,5 +151,23 @@ describe('a host joining a many-group cluster', () => {
       stateMachine: () => ({ apply: () => undefined }),
     })
     await expect(attempt).rejects.toMatchObject({ code: 'ERR_JOIN', message: expect.stringMatching(/ERR_ID_IN_USE: Node 2 is a founding node/) })
+  })
+
+  it('refuses a joined id asking again with a new directory (its votes are lost)', async () => {
+    await stop(4)
+    const wiped = mkdtempSync(join(tmpdir(), 'raftlog-host-join-'))
+    dirs.push(wiped)
+    const attempt = startHostServer({
+      nodeId: 4,
+      hosts: [...founders, hosts[3] as { id: number; address: string }],
+      dir: wiped,
+      groups: 2,
+      balanceIntervalMs: 0,
+      join: (founders[0] as { address: string }).address,
+      stateMachine: () => ({ apply: () => undefined }),
+    })
+    await expect(attempt).rejects.toMatchObject({ code: 'ERR_JOIN', message: expect.stringMatching(/ERR_ID_IN_USE: Node 4 joined the cluster before, and asks again with a new directory/) })
+    // Its own directory is not new: the same id joins again, harmlessly.
+    await start(4, { via: (founders[0] as { address: string }).address })
   })
 })
