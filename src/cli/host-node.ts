@@ -9,6 +9,7 @@ import type { HostMetricsServer } from '../observe/host-metrics-server.js'
 import { plaintextWarning, unauthenticatedClientsWarning } from '../net/server/plaintext-warning.js'
 import { onParentGone } from './parent-pipe.js'
 import { untilStopped } from './until-stopped.js'
+import { plural } from './plural.js'
 
 /** How often the node says which groups it leads, when that changed (ms). */
 const leadersReportMs = 2000
@@ -17,11 +18,13 @@ const leadersReportMs = 2000
 export async function runHostNode(cluster: ClusterConfig, nodeId: number, settings: { groups: number; replication?: number; join?: string; joining?: boolean }, logger: Logger): Promise<number> {
   const log = logger.info
   const address = cluster.nodes.find((node) => node.nodeId === nodeId)?.address
-  log('starting', `starting node ${nodeId} at ${address} with many groups: ${settings.groups} key-value groups at founding, ${settings.replication ?? cluster.replication ?? 'up to 3'} replicas each${cluster.commitDelayMs === undefined || cluster.commitDelayMs === 0 ? '' : `, a commit delay of ${cluster.commitDelayMs} ms`}; engine in ${hostDirectory(cluster, nodeId)}`, { address, groups: settings.groups })
+  const founding = settings.joining === true ? 'joining a running cluster' : `${settings.groups} key-value groups at founding, ${settings.replication ?? cluster.replication ?? 'up to 3'} replicas each`
+  log('starting', `starting node ${nodeId} at ${address} with many groups: ${founding}${cluster.commitDelayMs === undefined || cluster.commitDelayMs === 0 ? '' : `, a commit delay of ${cluster.commitDelayMs} ms`}; engine in ${hostDirectory(cluster, nodeId)}`, { address, groups: settings.groups })
   if (settings.join !== undefined) log('joining', `asking ${settings.join} to take node ${nodeId} into the cluster (asked again at every start with --join: harmless once taken); up to 30 s while the cluster elects a leader`, { join: settings.join })
   // prom-client is loaded only for a node that serves metrics.
   const listed = cluster.nodes.find((node) => node.nodeId === nodeId)
   const server = await startShardedKvNode(cluster, nodeId, settings)
+  if (settings.join !== undefined) log('joined', `the cluster took node ${nodeId}: it gets the group catalog, and groups can be created on it or moved to it (raftlog group move G --from ID --to ${nodeId})`, { join: settings.join })
   let metrics: HostMetricsServer | undefined
   try {
     if (listed?.metricsPort !== undefined) metrics = await (await import('../observe/host-metrics-server.js')).HostMetricsServer.listen(listed.ipAddress, listed.metricsPort, server.host)
@@ -46,7 +49,7 @@ export async function runHostNode(cluster: ClusterConfig, nodeId: number, settin
     }
     const data = server.host.groups.filter((group) => group !== catalogGroup)
     const leading = data.filter((group) => server.host.leaderOf(group) === nodeId).length
-    const line = `${data.length} groups here, leading ${leading}${server.host.leaderOf(catalogGroup) === nodeId ? ', and the catalog' : ''}`
+    const line = `${plural(data.length, 'group')} here, leading ${leading}${server.host.leaderOf(catalogGroup) === nodeId ? ', and the catalog' : ''}`
     if (line === reported) return
     reported = line
     log('groups', line, { groups: data.length, leading })

@@ -23,6 +23,11 @@ import { placeGroup, placeGroups, replicationFor } from './placement.js'
  */
 export const catalogGroup = 2 ** 52 - 1
 
+/** How messages name a group: "group 7", or "the group catalog" for catalogGroup (its id means nothing to a reader). */
+export function groupName(group: number): string {
+  return group === catalogGroup ? 'the group catalog' : `group ${group}`
+}
+
 /** Groups the catalog holds at most (each costs every host of it a replica). */
 export const maxCatalogGroups = 100_000
 
@@ -55,6 +60,12 @@ export type CatalogCommand =
    * host's directory is new (it held no catalog replica when it asked).
    */
   | { op: 'join'; host: number; address: string; fresh?: boolean; request?: string }
+  /**
+   * Founding host `host` started (`fresh`: with a new directory). The catalog remembers which
+   * founders ran, so that one coming back with a new directory, which lost the votes it gave, is
+   * refused instead of voting twice in a term; and a host the founding did not name is told to join.
+   */
+  | { op: 'started'; host: number; fresh: boolean; request?: string }
 
 export type CatalogResult = { ok: true; group?: number; replicas?: number[]; hosts?: number[] } | { ok: false; code: string; message: string }
 
@@ -69,6 +80,8 @@ export interface CatalogView {
   hosts: number[]
   /** Where each host that joined serves (host:port); founding hosts are at their configuration file's addresses. */
   addresses: Record<number, string>
+  /** Founding hosts that ran (their start recorded: one starting again with a new directory is refused). */
+  started: number[]
   /** Groups 1..shards hold the sharded key space (shard-of.ts): they cannot be removed. */
   shards: number
   groups: { group: number; replicas: number[]; moving?: ReplicaMove }[]
@@ -78,6 +91,9 @@ export type CatalogChange = { kind: 'added'; group: number; replicas: number[] }
 
 /** The longest address a joining host may give (a host name and a port). */
 const maxAddressLength = 300
+
+/** The largest node id (the wire's uint32, as a configuration file's node_id). */
+export const maxNodeId = 0xffffffff
 
 export function encodeCatalogCommand(command: CatalogCommand): Uint8Array {
   return Buffer.from(JSON.stringify(command))
@@ -94,6 +110,8 @@ export class GroupCatalog implements StateMachine {
   private shards = 0
   private readonly groups = new Map<number, number[]>()
   private readonly moves = new Map<number, ReplicaMove>()
+  /** Founding hosts that ran (checked in with a 'started' entry). */
+  private readonly startedHosts = new Set<number>()
   /** Hosts that left each group by a move: a Raft id never rejoins a group, so they never hold it again. */
   private readonly departed = new Map<number, number[]>()
   private nextGroup = 1
@@ -127,7 +145,7 @@ export class GroupCatalog implements StateMachine {
         const move = this.moves.get(group)
         return { group, replicas: [...replicas], ...(move === undefined ? {} : { moving: { ...move } }) }
       })
-    return { hosts: [...this.hosts], addresses: Object.fromEntries(this.addresses), shards: this.shards, groups }
+    return { hosts: [...this.hosts], addresses: Object.fromEntries(this.addresses), started: [...this.startedHosts].sort((a, b) => a - b), shards: this.shards, groups }
   }
 
   apply(entry: LogEntry): Uint8Array {
@@ -165,6 +183,7 @@ export class GroupCatalog implements StateMachine {
     if (command.op === 'move') return this.move(command)
     if (command.op === 'moved') return this.moved(command)
     if (command.op === 'join') return this.join(command)
+    if (command.op === 'started') return this.started(command)
     throw new RaftLogError('ERR_BAD_COMMAND', `Unknown catalog operation ${JSON.stringify((command as { op: unknown }).op)}`)
   }
 
@@ -243,10 +262,11 @@ export class GroupCatalog implements StateMachine {
 
   private join(command: Extract<CatalogCommand, { op: 'join' }>): CatalogResult {
     const { host, address } = command
-    if (!Number.isSafeInteger(host) || host < 1) throw new RaftLogError('ERR_BAD_ARGUMENT', `A joining node's id must be a whole number from 1, got ${String(host)}`, { argument: 'host' })
+    if (!Number.isSafeInteger(host) || host < 1 || host > maxNodeId) throw new RaftLogError('ERR_BAD_ARGUMENT', `A joining node's id must be a whole number from 1 to ${maxNodeId}, got ${String(host)}`, { argument: 'host' })
     if (typeof address !== 'string' || address.length === 0 || address.length > maxAddressLength || !/^[^\s]+:\d{1,5}$/.test(address)) throw new RaftLogError('ERR_BAD_ARGUMENT', `Node ${host}'s address must be host:port, got ${JSON.stringify(address)}`, { argument: 'address' })
     const known = this.addresses.get(host)
-    if (this.hosts.includes(host) && known === undefined) throw new RaftLogError('ERR_ID_IN_USE', `Node ${host} is a founding node of the cluster (nodes ${this.hosts.join(', ')}): a new node joins under a new id`, { argument: 'host' })
+    const founders = this.hosts.filter((id) => !this.addresses.has(id))
+    if (founders.includes(host)) throw new RaftLogError('ERR_ID_IN_USE', `Node ${host} is a founding node of the cluster (founding nodes ${founders.join(', ')}): a new node joins under a new id`, { argument: 'host' })
     if (known !== undefined) {
       // A second machine under the id, or the same one with its directory lost: either would vote
       // again in terms it voted in before (Raft's votes must survive a restart).
@@ -257,6 +277,20 @@ export class GroupCatalog implements StateMachine {
     this.hosts = [...this.hosts, host].sort((a, b) => a - b)
     this.addresses.set(host, address)
     for (const listener of this.listeners) listener({ kind: 'joined', host, address })
+    return { ok: true, hosts: [...this.hosts] }
+  }
+
+  private started(command: Extract<CatalogCommand, { op: 'started' }>): CatalogResult {
+    const { host, fresh } = command
+    const founders = this.hosts.filter((id) => !this.addresses.has(id))
+    // A joined host listed in the configuration file since: its 'join' recorded it.
+    if (this.addresses.has(host)) {
+      if (fresh === true) throw new RaftLogError('ERR_ID_IN_USE', `Node ${host} joined the cluster before, and starts again with a new directory: its votes and log of before are lost, so it must join under a new id (node ids are never reused)`, { argument: 'host' })
+      return { ok: true, hosts: [...this.hosts] }
+    }
+    if (!founders.includes(host)) throw new RaftLogError('ERR_CONFIG', `Node ${host} is not a founding node of this cluster (founding nodes ${founders.join(', ')}): its configuration file names it, but the cluster was founded without it; start it once with --join ADDRESS to add it`, { argument: 'host' })
+    if (fresh === true && this.startedHosts.has(host)) throw new RaftLogError('ERR_ID_IN_USE', `Node ${host} ran in this cluster before, and starts again with a new directory: its votes and log of before are lost, so it must join under a new id (node ids are never reused; raftlog group move its groups' replicas off it)`, { argument: 'host' })
+    this.startedHosts.add(host)
     return { ok: true, hosts: [...this.hosts] }
   }
 

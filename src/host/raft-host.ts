@@ -38,6 +38,7 @@ import { HostReads } from './host-reads.js'
 import { groupSnapshotDir, removeSnapshotDir } from './host-snapshots.js'
 import { purgeEngine } from './host-purge.js'
 import { openReplica, type ReplicaContext } from './open-replica.js'
+import { groupName } from './group-catalog.js'
 
 export { maxFlushesInFlight, maxSnapshotBytesPerBatch, readTimeoutMs, transferTimeoutMs, type HostCounters, type RaftHostOptions } from './host-options.js'
 
@@ -268,7 +269,7 @@ export class RaftHost {
     const replica = this.replica(group)
     this.awaken(replica)
     const index = replica.core.role === 'leader' ? replica.core.propose(data) : undefined
-    if (index === undefined) return Promise.reject(Object.assign(new RaftLogError('ERR_NOT_LEADER', `Host ${this.nodeId} does not lead group ${group} (leader: ${replica.core.leaderId || 'unknown'})`), { leaderId: replica.core.leaderId }))
+    if (index === undefined) return Promise.reject(Object.assign(new RaftLogError('ERR_NOT_LEADER', `Host ${this.nodeId} does not lead ${groupName(group)} (leader: ${replica.core.leaderId || 'unknown'})`), { leaderId: replica.core.leaderId }))
     const answer = replica.expect(index, replica.core.currentTerm)
     this.wake(replica)
     return answer
@@ -286,7 +287,7 @@ export class RaftHost {
     const requestId = this.reads.nextRequestId()
     // The leader confirms its leadership with a round of heartbeats: a quiet group wakes for it.
     this.awaken(replica)
-    if (!replica.core.readIndex(requestId)) return Promise.reject(new RaftLogError('ERR_NOT_LEADER', `Host ${this.nodeId} knows no leader of group ${group}`))
+    if (!replica.core.readIndex(requestId)) return Promise.reject(new RaftLogError('ERR_NOT_LEADER', `Host ${this.nodeId} knows no leader of ${groupName(group)}`))
     const confirmed = this.reads.wait(requestId, group)
     this.wake(replica)
     return confirmed.then((index) => replica.whenApplied(index))

@@ -4,6 +4,8 @@
 // the file: the catalog says where the new node is), and it comes back after a restart without
 // --join. A node the file does not list and that has no directory yet must be given --join.
 import { describe, expect, it } from 'vitest'
+import { existsSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
 import { runCli } from '../helpers/cli.js'
 import { exited, freePort, startNode, waitFor, writeConfig } from '../helpers/processes.js'
 import { tempDir } from '../helpers/temp-dir.js'
@@ -65,6 +67,14 @@ describe('raftlog node --groups --join', () => {
       const stranger = await runCli(['node', '-n', '5', '--groups', '4', '--config', config, '--listen', '127.0.0.1:1'])
       expect(stranger.status).toBe(1)
       expect(stranger.stderr).toMatch(/Node ID 5 not found in configuration file .*start it with --join ADDRESS --listen HOST:PORT/)
+      // Node 4 loses its directory: it would vote again in terms it voted in, so it is refused, and leaves none behind.
+      newcomer.child.kill('SIGINT')
+      expect(await exited(newcomer.child)).toBe(0)
+      rmSync(join(dir, 'logs', 'host_4'), { recursive: true, force: true })
+      const wiped = await runCli(['node', '-n', '4', '--groups', '4', '--config', config, '--listen', listen, '--join', `127.0.0.1:${ports[0]}`])
+      expect(wiped.status).toBe(1)
+      expect(wiped.stderr).toMatch(/ERR_ID_IN_USE: Node 4 joined the cluster before, and asks again with a new directory/)
+      expect(existsSync(join(dir, 'logs', 'host_4'))).toBe(false)
       const moved2 = await runCli(['node', '-n', '2', '--groups', '4', '--config', config, '--listen', '127.0.0.1:1'])
       expect(moved2.status).toBe(2)
       expect(moved2.stderr).toMatch(/node 2 serves at 127\.0\.0\.1:\d+ in .*a many-group node listed there serves at that address/)

@@ -70,11 +70,28 @@ describe('GroupCatalog', () => {
     expect(apply(catalog, { op: 'join', host: 4, address: '10.0.0.4:18004' })).toMatchObject({ ok: false, code: 'ERR_ID_IN_USE' })
     expect(apply(catalog, { op: 'join', host: 4, address: '127.0.0.1:18004', fresh: true })).toMatchObject({ ok: false, code: 'ERR_ID_IN_USE', message: expect.stringMatching(/new directory/) })
     expect(catalog.view().addresses).toEqual({ 4: '127.0.0.1:18004' })
-    expect(apply(catalog, { op: 'join', host: 2, address: '127.0.0.1:18009' })).toMatchObject({ ok: false, code: 'ERR_ID_IN_USE' })
+    expect(apply(catalog, { op: 'join', host: 2, address: '127.0.0.1:18009' })).toMatchObject({ ok: false, code: 'ERR_ID_IN_USE', message: expect.stringMatching(/founding nodes 1, 2, 3\)/) })
+    expect(apply(catalog, { op: 'join', host: 2 ** 32, address: '127.0.0.1:18009' })).toMatchObject({ ok: false, code: 'ERR_BAD_ARGUMENT' })
     expect(apply(catalog, { op: 'join', host: 0, address: '127.0.0.1:18009' })).toMatchObject({ ok: false, code: 'ERR_BAD_ARGUMENT' })
     expect(apply(catalog, { op: 'join', host: 5, address: 'no port' })).toMatchObject({ ok: false, code: 'ERR_BAD_ARGUMENT' })
     expect(apply(catalog, { op: 'join', host: 5, address: 7 } as unknown as CatalogCommand)).toMatchObject({ ok: false, code: 'ERR_BAD_ARGUMENT' })
     expect(catalog.view().hosts).toEqual([1, 2, 3, 4])
+  })
+
+  it('records the founders that ran: one starting again with a new directory is refused, a host the founding did not name is told to join', () => {
+    const catalog = new GroupCatalog()
+    apply(catalog, { op: 'init', hosts: [1, 2, 3], groups: 1, replication: 3 })
+    apply(catalog, { op: 'join', host: 4, address: '127.0.0.1:18004' })
+    // A founder's first start may check in with a new directory; later starts keep theirs.
+    expect(apply(catalog, { op: 'started', host: 1, fresh: true })).toMatchObject({ ok: true })
+    expect(apply(catalog, { op: 'started', host: 1, fresh: false })).toMatchObject({ ok: true })
+    expect(apply(catalog, { op: 'started', host: 1, fresh: true })).toMatchObject({ ok: false, code: 'ERR_ID_IN_USE', message: expect.stringMatching(/Node 1 ran in this cluster before, and starts again with a new directory/) })
+    // A founder that never checked in (it was down at the founding) starts for the first time.
+    expect(apply(catalog, { op: 'started', host: 2, fresh: true })).toMatchObject({ ok: true })
+    // A joined host listed in the file since: its join recorded it.
+    expect(apply(catalog, { op: 'started', host: 4, fresh: false })).toMatchObject({ ok: true })
+    expect(apply(catalog, { op: 'started', host: 4, fresh: true })).toMatchObject({ ok: false, code: 'ERR_ID_IN_USE' })
+    expect(apply(catalog, { op: 'started', host: 5, fresh: true })).toMatchObject({ ok: false, code: 'ERR_CONFIG', message: expect.stringMatching(/founding nodes 1, 2, 3\).*--join/) })
   })
 
   it('creates groups on the least loaded hosts, with the next id, and never hands a removed id out again', () => {

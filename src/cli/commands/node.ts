@@ -51,8 +51,9 @@ engine in <log_directory>/host_<ID>/. Every node of the cluster must be given th
 (raftlog cluster --groups N does that); they found the cluster's catalog at the first start, and
 later starts take the catalog's word. A many-group cluster takes a new node with --join and
 --listen too: the catalog takes it (every node sends to it, groups can be created on it or moved
-to it with raftlog group move), and the catalog group adds it as a voter once it caught up; it
-needs no --join at its restarts (harmless if given). cluster_settings.commit_delay_ms (0 to 1000, default 0) in
+to it with raftlog group move) and it gets the catalog as a learner; it needs no --join at its
+restarts (harmless if given). A node that ran in the cluster and starts again with a new
+directory is refused (it lost the votes it gave): bring the machine back under a new id. cluster_settings.commit_delay_ms (0 to 1000, default 0) in
 the file sets its commit delay: fewer disk flushes with many busy groups, for some latency.
 README: "Running many groups from the command line".
 
@@ -88,7 +89,8 @@ export const nodeCommand: Command = {
       strict: true,
     })
     if (values['node-id'] === undefined) throw new UsageError('--node-id is required')
-    if (!/^\d+$/.test(values['node-id'])) throw new UsageError(`--node-id must be a whole number, got '${values['node-id']}'`)
+    if (!/^\d+$/.test(values['node-id']) || Number(values['node-id']) < 1 || Number(values['node-id']) > 0xffffffff) throw new UsageError(`--node-id must be a whole number from 1 to 4294967295, got '${values['node-id']}'`)
+    if (values.listen !== undefined && !isHostPort(values.listen)) throw new UsageError(`--listen must be HOST:PORT (e.g. 127.0.0.1:18004), got '${values.listen}'`)
     const format = (values['log-format'] ?? 'text') as LogFormat
     if (!logFormats.includes(format)) throw new UsageError(`--log-format must be text or json, got '${format}'`)
     const nodeId = Number(values['node-id'])

@@ -9,6 +9,11 @@ import type { PeerAddress } from '../transport/grpc-transport.js'
 import type { Configuration } from '../../raft/core/configuration.js'
 import { tlsFailure } from '../tls/tls-failure.js'
 import { describeCallFailure } from './call-failure.js'
+import { groupName } from '../../host/group-catalog.js'
+
+function capitalized(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1)
+}
 
 type Unary = (request: unknown, options: grpc.CallOptions, callback: (error: grpc.ServiceError | null, reply: never) => void) => void
 type Stub = grpc.Client & Record<string, Unary>
@@ -131,7 +136,7 @@ export class HostClient {
       } catch (error) {
         const failure = error as grpc.ServiceError
         this.leaders.delete(group)
-        if (/^ERR_LEADERSHIP_LOST|^ERR_STOPPED/.test(failure.details ?? '')) throw new RaftLogError('ERR_UNKNOWN_OUTCOME', `Group ${group}: host ${target} failed with the proposal in flight (${failure.details})`)
+        if (/^ERR_LEADERSHIP_LOST|^ERR_STOPPED/.test(failure.details ?? '')) throw new RaftLogError('ERR_UNKNOWN_OUTCOME', `${capitalized(groupName(group))}: host ${target} failed with the proposal in flight (${failure.details})`)
         const refused = refusal(this.addressOf(target), failure)
         if (refused !== undefined) throw refused
         // With groups on R of N hosts, most hosts hold no replica of a given group: ask the others.
@@ -153,7 +158,7 @@ export class HostClient {
         if (leader > 0 && leader !== target) this.leaders.set(group, leader)
         else {
           this.leaders.delete(group)
-          search.problem = `host ${target} knows no leader of group ${group}`
+          search.problem = `host ${target} knows no leader of ${groupName(group)}`
           await pause()
         }
         continue
@@ -161,7 +166,7 @@ export class HostClient {
       this.leaders.set(group, target)
       return reply.result ?? Buffer.alloc(0)
     }
-    throw search.noGroupError(group, timeoutMs) ?? new RaftLogError('ERR_NO_LEADER', `No leader of group ${group} answered within ${timeoutMs} ms (${search.problem})`)
+    throw search.noGroupError(group, timeoutMs) ?? new RaftLogError('ERR_NO_LEADER', `No leader of ${groupName(group)} answered within ${timeoutMs} ms (${search.problem})`)
   }
 
   /**
@@ -191,7 +196,7 @@ export class HostClient {
         await pause()
       }
     }
-    throw search.noGroupError(group, timeoutMs) ?? new RaftLogError('ERR_NO_LEADER', `No host served a read of group ${group} within ${timeoutMs} ms (${search.problem})`)
+    throw search.noGroupError(group, timeoutMs) ?? new RaftLogError('ERR_NO_LEADER', `No host served a read of ${groupName(group)} within ${timeoutMs} ms (${search.problem})`)
   }
 
   /** Which host leads each group, as host `id` knows it (0: none known). */
@@ -201,9 +206,9 @@ export class HostClient {
   }
 
   /** What host `id` holds: which host leads each of its groups (0: none known) and how many of them are quiet. */
-  async hostLeadersAt(id: number, timeoutMs = 2000): Promise<{ leaders: Map<number, number>; quietGroups: number }> {
-    const reply = await this.call<{ leaders: { group: number; leaderId: number }[]; quietGroups: number }>(id, 'Leaders', {}, Date.now() + timeoutMs)
-    return { leaders: new Map(reply.leaders.map((leader) => [Number(leader.group), Number(leader.leaderId)])), quietGroups: Number(reply.quietGroups) }
+  async hostLeadersAt(id: number, timeoutMs = 2000): Promise<{ leaders: Map<number, number>; quietGroups: number; catalogFounded: boolean }> {
+    const reply = await this.call<{ leaders: { group: number; leaderId: number }[]; quietGroups: number; catalogFounded?: boolean }>(id, 'Leaders', {}, Date.now() + timeoutMs)
+    return { leaders: new Map(reply.leaders.map((leader) => [Number(leader.group), Number(leader.leaderId)])), quietGroups: Number(reply.quietGroups), catalogFounded: reply.catalogFounded === true }
   }
 
   /** Asks host `id`, which leads `group`, to hand its leadership to host `to`; resolves with the target once it leads. */

@@ -1,7 +1,9 @@
-// A host that joins a running many-group cluster: it asks the catalog (through any host it can
-// reach) for a 'join' entry naming it and its address. Once that entry applies, every host sends
-// to it there, groups can be placed on it or moved to it, and the catalog's leader adds it to the
-// catalog group (catalog-members.ts), whose log then reaches this host's joining replica.
+// A host entering a many-group cluster. One that joins a running cluster asks the catalog, through
+// the host it was pointed at, for a 'join' entry naming it and its address: once that entry
+// applies, every host sends to it there, groups can be placed on it or moved to it, and the
+// catalog's leader adds it to the catalog group (catalog-members.ts), whose log then reaches this
+// host's joining replica. A founding host that starts with a new directory checks in ('started'),
+// so that one whose directory was lost is refused instead of voting twice in a term.
 import { randomUUID } from 'node:crypto'
 import type * as grpc from '@grpc/grpc-js'
 import { RaftLogError } from '../../errors.js'
@@ -10,25 +12,35 @@ import { HostClient } from '../client/host-client.js'
 import type { PeerAddress } from '../transport/grpc-transport.js'
 import { joinTimeoutMs } from './joining.js'
 
-/** Pause before asking again a cluster whose catalog is not founded yet (ms). */
+/** How long a starting founder waits for each other host to say whether its catalog is founded (ms). */
+const probeTimeoutMs = 1000
+
+/** Pause before asking again a cluster not listening yet, or whose catalog is not founded yet (ms). */
 const foundingPauseMs = 200
 
 /**
- * Asks the cluster, first through `via` (host:port of any of its hosts) then through `hosts`, to
- * take host `member` at its address (`fresh`: its directory is new); resolves with the cluster's
- * hosts once the catalog took it. Asked again (a restart, a lost answer), it answers as the first
- * time. ERR_JOIN naming `via` when no host took it within `timeoutMs`, or the catalog refused it
+ * Asks the cluster, through `via` (host:port of any of its hosts), to take host `member` at its
+ * address (`fresh`: its directory is new); resolves with the cluster's hosts once the catalog took
+ * it. Asked again (a restart, a lost answer), it answers as the first time. ERR_JOIN naming `via` when no host took it within `timeoutMs`, or the catalog refused it
  * (ERR_ID_IN_USE: a founding id, or a joined one from another address or with a new directory).
  */
-export async function joinHostCluster(via: string, hosts: readonly PeerAddress[], member: PeerAddress & { fresh: boolean }, credentials: grpc.ChannelCredentials, timeoutMs = joinTimeoutMs): Promise<number[]> {
-  // `via` may be any host, of an id not known here: id 0 stands for it (host ids start at 1).
-  const others = hosts.filter((host) => host.id !== member.id && host.address !== via)
-  const client = new HostClient([{ id: 0, address: via }, ...others], credentials)
+export async function joinHostCluster(via: string, member: PeerAddress & { fresh: boolean }, credentials: grpc.ChannelCredentials, timeoutMs = joinTimeoutMs): Promise<number[]> {
+  // `via` may be any host, of an id not known here: id 0 stands for it (host ids start at 1). The
+  // leader, if another, is found from its answer (HostClient learns the address it gives).
+  const client = new HostClient([{ id: 0, address: via }], credentials)
   const deadline = Date.now() + timeoutMs
   try {
     for (;;) {
       const command = encodeCatalogCommand({ op: 'join', host: member.id, address: member.address, fresh: member.fresh, request: randomUUID() })
-      const result = decodeCatalogResult(await client.propose(catalogGroup, command, Math.max(1, deadline - Date.now())))
+      let result
+      try {
+        result = decodeCatalogResult(await client.propose(catalogGroup, command, Math.max(1, deadline - Date.now())))
+      } catch (error) {
+        // Nothing listens at `via` yet (a cluster starting beside this node): ask again until the deadline.
+        if ((error as RaftLogError).code !== 'ERR_NO_CLUSTER' || Date.now() >= deadline) throw error
+        await new Promise((resolve) => setTimeout(resolve, foundingPauseMs))
+        continue
+      }
       if (result.ok) return result.hosts ?? []
       // A cluster that is starting too (its catalog not founded yet): ask again until it is.
       if (result.code !== 'ERR_NO_GROUP' || Date.now() >= deadline) throw new RaftLogError(result.code, result.message)
@@ -37,6 +49,36 @@ export async function joinHostCluster(via: string, hosts: readonly PeerAddress[]
   } catch (error) {
     const code = (error as RaftLogError).code ?? 'ERR_JOIN'
     throw new RaftLogError('ERR_JOIN', `Node ${member.id} could not join the cluster through ${via}: ${code === 'ERR_JOIN' ? '' : `${code}: `}${(error as Error).message}`, { address: via })
+  } finally {
+    client.close()
+  }
+}
+
+/**
+ * Before a founding host whose directory is new serves. When another host says the catalog is
+ * founded, the catalog is asked to record this host's start ('started'): a founder that ran before
+ * lost the votes it gave with its directory and is refused (ERR_ID_IN_USE), as is a host the
+ * founding did not name (ERR_CONFIG: it must join). Resolves true once recorded; false when the
+ * catalog could not be asked now (no other host answered, or none holds a founded catalog: the
+ * founders are starting together), and the host records its start once the catalog is founded.
+ */
+export async function checkInFounder(self: PeerAddress, hosts: readonly PeerAddress[], credentials: grpc.ChannelCredentials, timeoutMs = 5000): Promise<boolean> {
+  const others = hosts.filter((host) => host.id !== self.id)
+  if (others.length === 0) return false
+  const client = new HostClient(others, credentials)
+  try {
+    const founded = await Promise.all(others.map((host) => client.hostLeadersAt(host.id, probeTimeoutMs).then((answer) => answer.catalogFounded, () => false)))
+    if (!founded.includes(true)) return false
+    let result
+    try {
+      result = decodeCatalogResult(await client.propose(catalogGroup, encodeCatalogCommand({ op: 'started', host: self.id, fresh: true, request: randomUUID() }), timeoutMs))
+    } catch {
+      // No leader of the catalog now: asked again once this host sees it founded.
+      return false
+    }
+    if (result.ok) return true
+    if (result.code === 'ERR_NO_GROUP') return false
+    throw new RaftLogError(result.code, result.message)
   } finally {
     client.close()
   }

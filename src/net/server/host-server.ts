@@ -9,10 +9,13 @@ import * as grpc from '@grpc/grpc-js'
 import { RaftLogError } from '../../errors.js'
 import { LogEngine } from '../../engine/log-engine.js'
 import { RaftHost } from '../../host/raft-host.js'
-import { catalogGroup, encodeCatalogCommand, GroupCatalog, maxCatalogGroups } from '../../host/group-catalog.js'
+import { catalogGroup, decodeCatalogResult, encodeCatalogCommand, GroupCatalog, maxCatalogGroups } from '../../host/group-catalog.js'
 import { reconcileReplicas } from '../../host/catalog-replicas.js'
 import { admitJoinedHost } from '../../host/catalog-members.js'
-import { joinHostCluster } from './host-joining.js'
+import { checkInFounder, joinHostCluster } from './host-joining.js'
+import { existsSync, rmSync } from 'node:fs'
+import { randomUUID } from 'node:crypto'
+import { membersOf } from '../../raft/core/configuration.js'
 import { replicationFor } from '../../host/placement.js'
 import type { StateMachine } from '../../raft/state-machine.js'
 import { protocol } from '../protocol.js'
@@ -90,6 +93,8 @@ export async function startHostServer(options: HostServerOptions): Promise<HostS
   if (!Number.isSafeInteger(options.groups) || options.groups < 1 || options.groups > maxCatalogGroups) throw new RaftLogError('ERR_BAD_ARGUMENT', `groups must be a whole number from 1 to ${maxCatalogGroups}, got ${String(options.groups)}`, { argument: 'groups' })
   const ids = options.hosts.map((peer) => peer.id)
   const replication = replicationFor(ids, options.replication)
+  /** Whether this start makes the directory: a start refused before serving leaves none behind. */
+  const created = !existsSync(options.dir)
   const engine = LogEngine.open(options.dir)
   const transport = new GrpcHostTransport(options.nodeId, options.hosts, options.tls)
   const host = new RaftHost({ nodeId: options.nodeId, hosts: ids, engine, transport, ...(options.commitDelayMs === undefined ? {} : { commitDelayMs: options.commitDelayMs }), ...(options.snapshotEveryEntries === undefined ? {} : { snapshotEveryEntries: options.snapshotEveryEntries }), ...(options.snapshotTrailingEntries === undefined ? {} : { snapshotTrailingEntries: options.snapshotTrailingEntries }), ...(options.electionTicks === undefined ? {} : { electionTicks: options.electionTicks }) })
@@ -128,9 +133,10 @@ export async function startHostServer(options: HostServerOptions): Promise<HostS
     host.addHost(change.host)
     peers.learnHost({ id: change.host, address: change.address })
   })
-  /** Whether this host's directory is new (no catalog replica yet): a joined host asking again with one has lost its votes. */
+  /** Whether this host's directory is new (no catalog replica yet): a host that ran before and starts with one has lost its votes. */
   const fresh = !engine.hasGroup(catalogGroup)
-  if (options.joining === true || options.join !== undefined) host.joinGroup(catalogGroup, catalog)
+  const joining = options.joining === true || options.join !== undefined
+  if (joining) host.joinGroup(catalogGroup, catalog)
   else host.addGroup(catalogGroup, ids, catalog)
   const balancer = new LeaderBalancer(host, catalog, peers, options.balanceIntervalMs || defaultBalanceIntervalMs)
   if (options.balanceIntervalMs !== 0) balancer.start()
@@ -141,17 +147,22 @@ export async function startHostServer(options: HostServerOptions): Promise<HostS
     host.stop()
     transport.close()
     engine.close()
+    if (created) rmSync(options.dir, { recursive: true, force: true })
   }
+  /** Whether the catalog recorded this founder's start (see checkInFounder): a joined host's 'join' did. */
+  let checkedIn = joining
   // Asked before this host serves: a refused one (a reused id) never answers a peer, so never votes.
-  if (options.join !== undefined) {
-    try {
-      // The catalog replica's log is made durable first: after a crash, this directory is no longer new.
-      await engine.flush()
-      await joinHostCluster(options.join, options.hosts, { ...self, fresh }, peerCredentials)
-    } catch (error) {
-      release()
-      throw error
+  try {
+    if (joining && options.join === undefined && membersOf(host.configurationOf(catalogGroup)).length === 0) {
+      throw new RaftLogError('ERR_CONFIG', `Host ${options.nodeId} was never taken into a cluster (its directory ${options.dir} holds no catalog yet): start it with --join ADDRESS, the address of a node of the cluster`, { dir: options.dir })
     }
+    // The catalog replica's log is made durable first: after a crash, this directory is no longer new.
+    if (options.join !== undefined || (fresh && !joining)) await engine.flush()
+    if (options.join !== undefined) await joinHostCluster(options.join, { ...self, fresh }, peerCredentials)
+    else if (fresh && !joining) checkedIn = await checkInFounder(self, options.hosts, peerCredentials)
+  } catch (error) {
+    release()
+    throw error
   }
 
   const server = new grpc.Server({ 'grpc.max_receive_message_length': maxGrpcMessageBytes, 'grpc.max_send_message_length': maxGrpcMessageBytes })
@@ -175,8 +186,29 @@ export async function startHostServer(options: HostServerOptions): Promise<HostS
     host.tick()
   }, options.tickMs ?? defaultHostTickMs)
   let admitting = false
+  let checkingIn = false
+  /** One request id for this start's check-in: asked again after a lost answer, it is answered as the first time. */
+  const startRequest = randomUUID()
   let lastWarning = ''
+  const warnOnce = (message: string): void => {
+    // Said once, not every round: the next leader or a later round may still get through.
+    if (message !== lastWarning) console.warn(`raftlog host ${options.nodeId}: ${message}`)
+    lastWarning = message
+  }
   const catalogDuties = setInterval(() => {
+    // A founder not checked in before serving (a restart, or the catalog not founded then) records its start now.
+    if (!checkedIn && !checkingIn && catalog.founded) {
+      checkingIn = true
+      peers
+        .propose(catalogGroup, encodeCatalogCommand({ op: 'started', host: options.nodeId, fresh, request: startRequest }))
+        .then((bytes) => {
+          const result = decodeCatalogResult(bytes)
+          if (result.ok) checkedIn = true
+          else warnOnce(`${result.code}: ${result.message}`)
+        })
+        .catch(() => undefined)
+        .finally(() => (checkingIn = false))
+    }
     if (host.leaderOf(catalogGroup) !== options.nodeId || admitting) return
     // Every host asks while it leads the catalog; the catalog takes the first and ignores the rest.
     if (!catalog.founded) {
@@ -185,11 +217,7 @@ export async function startHostServer(options: HostServerOptions): Promise<HostS
     }
     admitting = true
     admitJoinedHost(host, catalog)
-      .catch((error: Error) => {
-        // Said once, not every round: the next leader or a later round may still get through.
-        if (error.message !== lastWarning) console.warn(`raftlog host ${options.nodeId}: could not add a joined host to the catalog group: ${error.message}`)
-        lastWarning = error.message
-      })
+      .catch((error: Error) => warnOnce(`could not add a joined host to the catalog group: ${error.message}`))
       .finally(() => (admitting = false))
   }, catalogDutyMs)
   const stop = async (): Promise<void> => {
@@ -259,7 +287,7 @@ function clientService(host: RaftHost, addressOf: (id: number) => string, catalo
       )
     },
     Leaders: (_call: unknown, callback: grpc.sendUnaryData<unknown>) => {
-      callback(null, { leaders: host.groups.map((group) => ({ group, leaderId: host.leaderOf(group) })), quietGroups: host.quietGroups })
+      callback(null, { leaders: host.groups.map((group) => ({ group, leaderId: host.leaderOf(group) })), quietGroups: host.quietGroups, catalogFounded: catalog.founded })
     },
     GroupState: (call: grpc.ServerUnaryCall<{ group: number }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
       const group = Number(call.request.group)
