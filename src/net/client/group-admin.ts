@@ -96,7 +96,7 @@ export class GroupAdmin {
     const { hosts } = await this.catalog()
     const remotes = new Map(hosts.map((id) => [id, new RemoteReplicaHost(this.client, id, group)]))
     const reachable = new Set<number>()
-    await moveReplica(group, from, to, {
+    const moving = moveReplica(group, from, to, {
       hosts,
       host: (id) => (reachable.has(id) ? remotes.get(id) : undefined),
       // The catalog's move entry starts the replica on `to`.
@@ -107,6 +107,11 @@ export class GroupAdmin {
       },
       pauseMs: movePauseMs,
       timeoutMs,
+    })
+    await moving.catch((error: unknown) => {
+      // Say why it did not finish when the reason is plain: the node it moves to does not answer.
+      if (error instanceof RaftLogError && error.code === 'ERR_TIMEOUT' && !reachable.has(to)) throw new RaftLogError('ERR_TIMEOUT', `${error.message} (node ${to} did not answer: is it running?)`, { group })
+      throw error
     })
     const result = await this.change({ op: 'moved', group, from, to })
     return { group, replicas: result.replicas as number[] }

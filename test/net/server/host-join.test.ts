@@ -168,6 +168,13 @@ describe('a host joining a many-group cluster', () => {
 
   it('refuses a joined id asking again with a new directory (its votes are lost)', async () => {
     await stop(4)
+    // A move to it meanwhile says why it cannot finish.
+    const admin = new GroupAdmin(founders, 5000)
+    try {
+      await expect(admin.move(2, 1, 4, 1500)).rejects.toMatchObject({ code: 'ERR_TIMEOUT', message: expect.stringMatching(/node 4 did not answer: is it running\?/) })
+    } finally {
+      admin.close()
+    }
     const wiped = mkdtempSync(join(tmpdir(), 'raftlog-host-join-'))
     dirs.push(wiped)
     const attempt = startHostServer({
