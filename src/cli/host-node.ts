@@ -23,7 +23,7 @@ export async function runHostNode(cluster: ClusterConfig, nodeId: number, settin
   if (settings.join !== undefined) log('joining', `asking ${settings.join} to take node ${nodeId} into the cluster (asked again at every start with --join: harmless once taken); up to 30 s while the cluster elects a leader`, { join: settings.join })
   // prom-client is loaded only for a node that serves metrics.
   const listed = cluster.nodes.find((node) => node.nodeId === nodeId)
-  const server = await startShardedKvNode(cluster, nodeId, settings)
+  const server = await startShardedKvNode(cluster, nodeId, { ...settings, log: (message) => logger.warn('waiting', message) })
   if (settings.join !== undefined) log('joined', `the cluster took node ${nodeId}: it gets the group catalog, and groups can be created on it or moved to it (raftlog group move G --from ID --to ${nodeId})`, { join: settings.join })
   let metrics: HostMetricsServer | undefined
   try {

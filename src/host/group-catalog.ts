@@ -65,7 +65,7 @@ export type CatalogCommand =
    * founders ran, so that one coming back with a new directory, which lost the votes it gave, is
    * refused instead of voting twice in a term; and a host the founding did not name is told to join.
    */
-  | { op: 'started'; host: number; fresh: boolean; request?: string }
+  | { op: 'started'; host: number; fresh: boolean; address?: string; request?: string }
 
 export type CatalogResult = { ok: true; group?: number; replicas?: number[]; hosts?: number[] } | { ok: false; code: string; message: string }
 
@@ -267,6 +267,7 @@ export class GroupCatalog implements StateMachine {
     const known = this.addresses.get(host)
     const founders = this.hosts.filter((id) => !this.addresses.has(id))
     if (founders.includes(host)) throw new RaftLogError('ERR_ID_IN_USE', `Node ${host} is a founding node of the cluster (founding nodes ${founders.join(', ')}): a new node joins under a new id`, { argument: 'host' })
+    for (const [other, at] of this.addresses) if (other !== host && at === address) throw new RaftLogError('ERR_BAD_ARGUMENT', `Node ${host} asks to join at ${address}, where node ${other} serves`, { argument: 'address' })
     if (known !== undefined) {
       // A second machine under the id, or the same one with its directory lost: either would vote
       // again in terms it voted in before (Raft's votes must survive a restart).
@@ -284,7 +285,9 @@ export class GroupCatalog implements StateMachine {
     const { host, fresh } = command
     const founders = this.hosts.filter((id) => !this.addresses.has(id))
     // A joined host listed in the configuration file since: its 'join' recorded it.
-    if (this.addresses.has(host)) {
+    const joinedAt = this.addresses.get(host)
+    if (joinedAt !== undefined) {
+      if (command.address !== undefined && command.address !== joinedAt) throw new RaftLogError('ERR_ID_IN_USE', `Node ${host} joined the cluster at ${joinedAt}, and starts at ${command.address}: the other nodes send to ${joinedAt} (start it there)`, { argument: 'host' })
       if (fresh === true) throw new RaftLogError('ERR_ID_IN_USE', `Node ${host} joined the cluster before, and starts again with a new directory: its votes and log of before are lost, so it must join under a new id (node ids are never reused)`, { argument: 'host' })
       return { ok: true, hosts: [...this.hosts] }
     }

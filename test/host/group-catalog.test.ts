@@ -91,6 +91,10 @@ describe('GroupCatalog', () => {
     // A joined host listed in the file since: its join recorded it.
     expect(apply(catalog, { op: 'started', host: 4, fresh: false })).toMatchObject({ ok: true })
     expect(apply(catalog, { op: 'started', host: 4, fresh: true })).toMatchObject({ ok: false, code: 'ERR_ID_IN_USE' })
+    // Listed in the file since, at another address than it joined at: the others send to the old one.
+    expect(apply(catalog, { op: 'started', host: 4, fresh: false, address: '127.0.0.1:18008' })).toMatchObject({ ok: false, code: 'ERR_ID_IN_USE', message: expect.stringMatching(/joined the cluster at 127\.0\.0\.1:18004, and starts at 127\.0\.0\.1:18008/) })
+    // A second node cannot join at a joined node's address.
+    expect(apply(catalog, { op: 'join', host: 6, address: '127.0.0.1:18004' })).toMatchObject({ ok: false, code: 'ERR_BAD_ARGUMENT', message: expect.stringMatching(/where node 4 serves/) })
     expect(apply(catalog, { op: 'started', host: 5, fresh: true })).toMatchObject({ ok: false, code: 'ERR_CONFIG', message: expect.stringMatching(/founding nodes 1, 2, 3\).*--join/) })
   })
 

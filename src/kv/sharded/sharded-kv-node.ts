@@ -34,7 +34,7 @@ export function hostDirectory(cluster: ClusterConfig, nodeId: number): string {
  * this node (HostServerOptions.join); `joining`: the node is not a founder, so its catalog replica
  * learns the catalog instead of founding it (also at restarts after it joined).
  */
-export async function startShardedKvNode(cluster: ClusterConfig, nodeId: number, settings: { groups: number; replication?: number; balanceIntervalMs?: number; join?: string; joining?: boolean }): Promise<ShardedKvHost> {
+export async function startShardedKvNode(cluster: ClusterConfig, nodeId: number, settings: { groups: number; replication?: number; balanceIntervalMs?: number; join?: string; joining?: boolean; log?: (message: string) => void }): Promise<ShardedKvHost> {
   if (!cluster.nodes.some((node) => node.nodeId === nodeId)) throw nodeNotFound(cluster, nodeId)
   // With peer_tls: this node's certificate and key, read and checked before the port is bound.
   const tls = readNodeTls(cluster, nodeId)
@@ -53,6 +53,7 @@ export async function startShardedKvNode(cluster: ClusterConfig, nodeId: number,
     ...(settings.balanceIntervalMs === undefined ? {} : { balanceIntervalMs: settings.balanceIntervalMs }),
     ...(settings.join === undefined ? {} : { join: settings.join }),
     ...(settings.joining === undefined ? {} : { joining: settings.joining }),
+    ...(settings.log === undefined ? {} : { log: settings.log }),
     ...(tls === undefined ? {} : { tls }),
   })
 }

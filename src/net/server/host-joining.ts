@@ -15,6 +15,12 @@ import { joinTimeoutMs } from './joining.js'
 /** How long a starting founder waits for each other host to say whether its catalog is founded (ms). */
 const probeTimeoutMs = 1000
 
+/** How long a starting founder waits for the catalog to record its start, each time it asks (ms). */
+const checkInTimeoutMs = 3000
+
+/** How often a starting founder that waits says so (ms). */
+const waitingReportMs = 5000
+
 /** Pause before asking again a cluster not listening yet, or whose catalog is not founded yet (ms). */
 const foundingPauseMs = 200
 
@@ -55,30 +61,44 @@ export async function joinHostCluster(via: string, member: PeerAddress & { fresh
 }
 
 /**
- * Before a founding host whose directory is new serves. When another host says the catalog is
- * founded, the catalog is asked to record this host's start ('started'): a founder that ran before
- * lost the votes it gave with its directory and is refused (ERR_ID_IN_USE), as is a host the
- * founding did not name (ERR_CONFIG: it must join). Resolves true once recorded; false when the
- * catalog could not be asked now (no other host answered, or none holds a founded catalog: the
- * founders are starting together), and the host records its start once the catalog is founded.
+ * Before a founding host whose directory is new takes part in Raft (its port already serves, so
+ * that the others can ask it the same). It asks the other hosts whether the cluster is founded:
+ * - when one says so, the catalog is asked to record this host's start ('started'), and the host
+ *   waits until it has: a founder that ran before lost the votes it gave with its directory and is
+ *   refused (ERR_ID_IN_USE), as is a host the founding did not name (ERR_CONFIG: it must join);
+ * - when the others that answer all say no, the cluster is being founded now: resolves false (the
+ *   start is recorded once the catalog is founded);
+ * - when none answers, it waits: it cannot tell a first start from a lost directory.
+ * Says what it waits for through `say`, every few seconds. Resolves true once the start is recorded.
  */
-export async function checkInFounder(self: PeerAddress, hosts: readonly PeerAddress[], credentials: grpc.ChannelCredentials, timeoutMs = 5000): Promise<boolean> {
+export async function admitFreshFounder(self: PeerAddress, hosts: readonly PeerAddress[], credentials: grpc.ChannelCredentials, say: (message: string) => void): Promise<boolean> {
   const others = hosts.filter((host) => host.id !== self.id)
   if (others.length === 0) return false
   const client = new HostClient(others, credentials)
+  const request = randomUUID()
+  let saidAt = Date.now()
   try {
-    const founded = await Promise.all(others.map((host) => client.hostLeadersAt(host.id, probeTimeoutMs).then((answer) => answer.catalogFounded, () => false)))
-    if (!founded.includes(true)) return false
-    let result
-    try {
-      result = decodeCatalogResult(await client.propose(catalogGroup, encodeCatalogCommand({ op: 'started', host: self.id, fresh: true, request: randomUUID() }), timeoutMs))
-    } catch {
-      // No leader of the catalog now: asked again once this host sees it founded.
-      return false
+    for (;;) {
+      const founded = await Promise.all(others.map((host) => client.hostLeadersAt(host.id, probeTimeoutMs).then((answer) => answer.catalogFounded, () => undefined)))
+      if (!founded.includes(true) && founded.includes(false)) return false
+      let waitingFor = `another node of the cluster to answer (${others.map((host) => `node ${host.id} at ${host.address}`).join(', ')}), to know whether the cluster was founded without it`
+      if (founded.includes(true)) {
+        let result
+        try {
+          result = decodeCatalogResult(await client.propose(catalogGroup, encodeCatalogCommand({ op: 'started', host: self.id, fresh: true, address: self.address, request }), checkInTimeoutMs))
+        } catch {
+          result = undefined
+        }
+        if (result?.ok === true) return true
+        if (result !== undefined && result.code !== 'ERR_NO_GROUP') throw new RaftLogError(result.code, result.message)
+        waitingFor = `the group catalog to record its start (node ${others[founded.indexOf(true)]?.id} says the cluster is founded, and the catalog has no leader now): a node that ran before and lost its directory must not take part; start the other nodes`
+      }
+      if (Date.now() - saidAt >= waitingReportMs) {
+        say(`node ${self.id} has a new directory and waits for ${waitingFor}`)
+        saidAt = Date.now()
+      }
+      await new Promise((resolve) => setTimeout(resolve, foundingPauseMs))
     }
-    if (result.ok) return true
-    if (result.code === 'ERR_NO_GROUP') return false
-    throw new RaftLogError(result.code, result.message)
   } finally {
     client.close()
   }

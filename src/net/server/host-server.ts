@@ -12,7 +12,7 @@ import { RaftHost } from '../../host/raft-host.js'
 import { catalogGroup, decodeCatalogResult, encodeCatalogCommand, GroupCatalog, maxCatalogGroups } from '../../host/group-catalog.js'
 import { reconcileReplicas } from '../../host/catalog-replicas.js'
 import { admitJoinedHost } from '../../host/catalog-members.js'
-import { checkInFounder, joinHostCluster } from './host-joining.js'
+import { admitFreshFounder, joinHostCluster } from './host-joining.js'
 import { existsSync, rmSync } from 'node:fs'
 import { randomUUID } from 'node:crypto'
 import { membersOf } from '../../raft/core/configuration.js'
@@ -74,6 +74,8 @@ export interface HostServerOptions {
   /** Pause between two rounds of the leader balancer (ms); 0: no balancing. */
   balanceIntervalMs?: number
   tls?: NodeTls
+  /** Where the host says what it waits for at its start (default: console.warn). */
+  log?: (message: string) => void
 }
 
 export interface HostServer {
@@ -98,7 +100,11 @@ export async function startHostServer(options: HostServerOptions): Promise<HostS
   const engine = LogEngine.open(options.dir)
   const transport = new GrpcHostTransport(options.nodeId, options.hosts, options.tls)
   const host = new RaftHost({ nodeId: options.nodeId, hosts: ids, engine, transport, ...(options.commitDelayMs === undefined ? {} : { commitDelayMs: options.commitDelayMs }), ...(options.snapshotEveryEntries === undefined ? {} : { snapshotEveryEntries: options.snapshotEveryEntries }), ...(options.snapshotTrailingEntries === undefined ? {} : { snapshotTrailingEntries: options.snapshotTrailingEntries }), ...(options.electionTicks === undefined ? {} : { electionTicks: options.electionTicks }) })
-  transport.onBatch((batch) => host.receive(batch))
+  /** Whether this host takes part in Raft: not before the catalog admitted it (a new directory, a join), nor after it refused it. */
+  let admitted = false
+  transport.onBatch((batch) => {
+    if (admitted) host.receive(batch)
+  })
   const catalog = new GroupCatalog()
   /** Groups removed from the catalog whose logs the engine still holds: dropped once the host is idle. */
   const removedLogs = new Set<number>()
@@ -135,6 +141,8 @@ export async function startHostServer(options: HostServerOptions): Promise<HostS
   })
   /** Whether this host's directory is new (no catalog replica yet): a host that ran before and starts with one has lost its votes. */
   const fresh = !engine.hasGroup(catalogGroup)
+  /** A restart of a host whose catalog had committed entries: it belongs to a founded cluster even before its replay applied the founding. */
+  const belongedBefore = !fresh && engine.hardState(catalogGroup).commit > 0
   const joining = options.joining === true || options.join !== undefined
   if (joining) host.joinGroup(catalogGroup, catalog)
   else host.addGroup(catalogGroup, ids, catalog)
@@ -149,33 +157,36 @@ export async function startHostServer(options: HostServerOptions): Promise<HostS
     engine.close()
     if (created) rmSync(options.dir, { recursive: true, force: true })
   }
-  /** Whether the catalog recorded this founder's start (see checkInFounder): a joined host's 'join' did. */
-  let checkedIn = joining
-  // Asked before this host serves: a refused one (a reused id) never answers a peer, so never votes.
-  try {
-    if (joining && options.join === undefined && membersOf(host.configurationOf(catalogGroup)).length === 0) {
-      throw new RaftLogError('ERR_CONFIG', `Host ${options.nodeId} was never taken into a cluster (its directory ${options.dir} holds no catalog yet): start it with --join ADDRESS, the address of a node of the cluster`, { dir: options.dir })
-    }
-    // The catalog replica's log is made durable first: after a crash, this directory is no longer new.
-    if (options.join !== undefined || (fresh && !joining)) await engine.flush()
-    if (options.join !== undefined) await joinHostCluster(options.join, { ...self, fresh }, peerCredentials)
-    else if (fresh && !joining) checkedIn = await checkInFounder(self, options.hosts, peerCredentials)
-  } catch (error) {
-    release()
-    throw error
-  }
-
   const server = new grpc.Server({ 'grpc.max_receive_message_length': maxGrpcMessageBytes, 'grpc.max_send_message_length': maxGrpcMessageBytes })
   const hostsService = transport.service()
   server.addService(hostsService.definition, hostsService.implementation)
-  server.addService(protocol.RaftHostClient.service, guardClientService(clientService(host, (id) => addresses.get(id) ?? '', catalog, options.read), options.tls))
+  server.addService(protocol.RaftHostClient.service, guardClientService(clientService(host, (id) => addresses.get(id) ?? '', catalog, options.read, () => catalog.founded || belongedBefore), options.tls))
   try {
     await new Promise<number>((resolve, reject) => server.bindAsync(self.address, serverCredentials(options.tls), (error, port) => (error === null ? resolve(port) : reject(error))))
   } catch (error) {
     release()
     throw new RaftLogError('ERR_BIND', `Failed to bind to ${self.address} - ${(error as Error).message}`)
   }
+  /** Whether the catalog recorded this host's start (see admitFreshFounder): a joined host's 'join' did. */
+  let checkedIn = joining
+  // The port serves from here (other hosts starting with a new directory ask it whether the catalog
+  // is founded), but this host takes no part in Raft until admitted: a refused one never votes.
+  try {
+    if (joining && options.join === undefined && membersOf(host.configurationOf(catalogGroup)).length === 0) {
+      throw new RaftLogError('ERR_CONFIG', `Host ${options.nodeId} holds no group catalog yet in ${options.dir} (never taken into a cluster, or stopped before it got the catalog): start it with --join ADDRESS, the address of a node of the cluster`, { dir: options.dir })
+    }
+    // The catalog replica's log is made durable first: after a crash, this directory is no longer new.
+    if (options.join !== undefined || (fresh && !joining)) await engine.flush()
+    if (options.join !== undefined) await joinHostCluster(options.join, { ...self, fresh }, peerCredentials)
+    else if (fresh && !joining) checkedIn = await admitFreshFounder(self, options.hosts, peerCredentials, options.log ?? ((message) => console.warn(`raftlog host ${options.nodeId}: ${message}`)))
+  } catch (error) {
+    server.forceShutdown()
+    release()
+    throw error
+  }
+  admitted = true
   const clock = setInterval(() => {
+    if (!admitted) return
     if (reconcileDue) reconcile()
     // A removed group's log goes once no turn is under way that may still write or read it (before
     // the tick, which queues the heartbeats a turn sends).
@@ -200,16 +211,20 @@ export async function startHostServer(options: HostServerOptions): Promise<HostS
     if (!checkedIn && !checkingIn && catalog.founded) {
       checkingIn = true
       peers
-        .propose(catalogGroup, encodeCatalogCommand({ op: 'started', host: options.nodeId, fresh, request: startRequest }))
+        .propose(catalogGroup, encodeCatalogCommand({ op: 'started', host: options.nodeId, fresh, address: self.address, request: startRequest }))
         .then((bytes) => {
           const result = decodeCatalogResult(bytes)
           if (result.ok) checkedIn = true
-          else warnOnce(`${result.code}: ${result.message}`)
+          else if (admitted) {
+            // Refused after it started serving (no node answered at its start): it stops taking part at once.
+            admitted = false
+            ;(options.log ?? console.warn)(`raftlog host ${options.nodeId}: stops taking part in the cluster: ${result.code}: ${result.message}`)
+          }
         })
         .catch(() => undefined)
         .finally(() => (checkingIn = false))
     }
-    if (host.leaderOf(catalogGroup) !== options.nodeId || admitting) return
+    if (!admitted || host.leaderOf(catalogGroup) !== options.nodeId || admitting) return
     // Every host asks while it leads the catalog; the catalog takes the first and ignores the rest.
     if (!catalog.founded) {
       host.propose(catalogGroup, encodeCatalogCommand({ op: 'init', hosts: ids, groups: options.groups, replication })).catch(() => {})
@@ -254,7 +269,8 @@ function guardClientService(clients: grpc.UntypedServiceImplementation, tls: Nod
   return requireClientCertificate(admin, { ca: tls.clientAuth.ca, authorities: [...tls.peerAuthorities, ...tls.clientAuth.authorities] })
 }
 
-function clientService(host: RaftHost, addressOf: (id: number) => string, catalog: GroupCatalog, read: HostServerOptions['read']): grpc.UntypedServiceImplementation {
+/** `catalogFounded`: whether this host belongs to a founded cluster (what a starting host with a new directory asks). */
+function clientService(host: RaftHost, addressOf: (id: number) => string, catalog: GroupCatalog, read: HostServerOptions['read'], catalogFounded: () => boolean): grpc.UntypedServiceImplementation {
   // A read of the catalog group answers the catalog (CatalogView as JSON), whatever the query.
   const answer = (group: number, query: Uint8Array): Uint8Array => (group === catalogGroup ? Buffer.from(JSON.stringify(catalog.view())) : (read as NonNullable<typeof read>)(group, query))
   return {
@@ -287,7 +303,7 @@ function clientService(host: RaftHost, addressOf: (id: number) => string, catalo
       )
     },
     Leaders: (_call: unknown, callback: grpc.sendUnaryData<unknown>) => {
-      callback(null, { leaders: host.groups.map((group) => ({ group, leaderId: host.leaderOf(group) })), quietGroups: host.quietGroups, catalogFounded: catalog.founded })
+      callback(null, { leaders: host.groups.map((group) => ({ group, leaderId: host.leaderOf(group) })), quietGroups: host.quietGroups, catalogFounded: catalogFounded() })
     },
     GroupState: (call: grpc.ServerUnaryCall<{ group: number }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
       const group = Number(call.request.group)
