@@ -27,8 +27,9 @@ const foundingPauseMs = 200
 /**
  * Asks the cluster, through `via` (host:port of any of its hosts), to take host `member` at its
  * address (`fresh`: its directory is new); resolves with the cluster's hosts once the catalog took
- * it. Asked again (a restart, a lost answer), it answers as the first time. ERR_JOIN naming `via` when no host took it within `timeoutMs`, or the catalog refused it
- * (ERR_ID_IN_USE: a founding id, or a joined one from another address or with a new directory).
+ * it. Asked again (a restart, a lost answer), it answers as the first time. ERR_JOIN naming `via`
+ * when no host took it within `timeoutMs`, or the catalog refused it (with the catalog's code:
+ * ERR_ID_IN_USE for a founding id, or a joined one from another address or with a new directory).
  */
 export async function joinHostCluster(via: string, member: PeerAddress & { fresh: boolean }, credentials: grpc.ChannelCredentials, timeoutMs = joinTimeoutMs): Promise<number[]> {
   // `via` may be any host, of an id not known here: id 0 stands for it (host ids start at 1). The
@@ -42,8 +43,9 @@ export async function joinHostCluster(via: string, member: PeerAddress & { fresh
       try {
         result = decodeCatalogResult(await client.propose(catalogGroup, command, Math.max(1, deadline - Date.now())))
       } catch (error) {
+        if (Date.now() >= deadline) throw new RaftLogError('ERR_JOIN', `no answer within ${Math.round(timeoutMs / 1000)} s (last: ${(error as Error).message.replaceAll('host 0', via)})`)
         // Nothing listens at `via` yet (a cluster starting beside this node): ask again until the deadline.
-        if ((error as RaftLogError).code !== 'ERR_NO_CLUSTER' || Date.now() >= deadline) throw error
+        if ((error as RaftLogError).code !== 'ERR_NO_CLUSTER') throw error
         await new Promise((resolve) => setTimeout(resolve, foundingPauseMs))
         continue
       }
@@ -54,7 +56,7 @@ export async function joinHostCluster(via: string, member: PeerAddress & { fresh
     }
   } catch (error) {
     const code = (error as RaftLogError).code ?? 'ERR_JOIN'
-    throw new RaftLogError('ERR_JOIN', `Node ${member.id} could not join the cluster through ${via}: ${code === 'ERR_JOIN' ? '' : `${code}: `}${(error as Error).message}`, { address: via })
+    throw new RaftLogError('ERR_JOIN', `Node ${member.id} could not join the cluster through ${via}: ${code === 'ERR_JOIN' ? '' : `${code}: `}${(error as Error).message.replaceAll('host 0', via)}`, { address: via })
   } finally {
     client.close()
   }
