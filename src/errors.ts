@@ -40,6 +40,7 @@ export const errorCodes = {
   ERR_LEARNER_BEHIND: 'promoting a learner that acknowledged nothing or is more than 1,000 entries behind',
   ERR_UNSAFE_CHANGE: 'a membership change after which the voters heard from lately would not be a majority',
   ERR_ID_REMOVED: 'adding a node id that was removed from the cluster: ids are never reused',
+  ERR_ID_IN_USE: 'a many-group node refused before it serves: a founding id given to --join, a joined id from another address, or a node that ran before starting with a new directory (it lost its votes)',
   ERR_TRANSFER_FAILED: 'a leadership transfer after which another node than the target leads',
   ERR_NOT_MEMBER: 'recovering as a new cluster a directory whose log says its node is not a member (removed, or never added): pick another survivor',
   // Clients and sessions
