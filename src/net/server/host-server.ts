@@ -160,7 +160,7 @@ export async function startHostServer(options: HostServerOptions): Promise<HostS
   const server = new grpc.Server({ 'grpc.max_receive_message_length': maxGrpcMessageBytes, 'grpc.max_send_message_length': maxGrpcMessageBytes })
   const hostsService = transport.service()
   server.addService(hostsService.definition, hostsService.implementation)
-  server.addService(protocol.RaftHostClient.service, guardClientService(clientService(host, (id) => addresses.get(id) ?? '', catalog, options.read, () => catalog.founded || belongedBefore), options.tls))
+  server.addService(protocol.RaftHostClient.service, guardClientService(clientService(host, (id) => addresses.get(id) ?? '', catalog, options.read, () => catalog.founded || belongedBefore, () => admitted), options.tls))
   try {
     await new Promise<number>((resolve, reject) => server.bindAsync(self.address, serverCredentials(options.tls), (error, port) => (error === null ? resolve(port) : reject(error))))
   } catch (error) {
@@ -269,8 +269,12 @@ function guardClientService(clients: grpc.UntypedServiceImplementation, tls: Nod
   return requireClientCertificate(admin, { ca: tls.clientAuth.ca, authorities: [...tls.peerAuthorities, ...tls.clientAuth.authorities] })
 }
 
-/** `catalogFounded`: whether this host belongs to a founded cluster (what a starting host with a new directory asks). */
-function clientService(host: RaftHost, addressOf: (id: number) => string, catalog: GroupCatalog, read: HostServerOptions['read'], catalogFounded: () => boolean): grpc.UntypedServiceImplementation {
+/**
+ * `catalogFounded`: whether this host belongs to a founded cluster (what a starting host with a new
+ * directory asks); `admitted`: whether it takes part in Raft yet (until then it says it leads and
+ * holds nothing, so that no balancer hands it a group).
+ */
+function clientService(host: RaftHost, addressOf: (id: number) => string, catalog: GroupCatalog, read: HostServerOptions['read'], catalogFounded: () => boolean, admitted: () => boolean): grpc.UntypedServiceImplementation {
   // A read of the catalog group answers the catalog (CatalogView as JSON), whatever the query.
   const answer = (group: number, query: Uint8Array): Uint8Array => (group === catalogGroup ? Buffer.from(JSON.stringify(catalog.view())) : (read as NonNullable<typeof read>)(group, query))
   return {
@@ -303,7 +307,8 @@ function clientService(host: RaftHost, addressOf: (id: number) => string, catalo
       )
     },
     Leaders: (_call: unknown, callback: grpc.sendUnaryData<unknown>) => {
-      callback(null, { leaders: host.groups.map((group) => ({ group, leaderId: host.leaderOf(group) })), quietGroups: host.quietGroups, catalogFounded: catalogFounded() })
+      const groups = admitted() ? host.groups : []
+      callback(null, { leaders: groups.map((group) => ({ group, leaderId: host.leaderOf(group) })), quietGroups: admitted() ? host.quietGroups : 0, catalogFounded: catalogFounded() })
     },
     GroupState: (call: grpc.ServerUnaryCall<{ group: number }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
       const group = Number(call.request.group)

@@ -73,7 +73,8 @@ export class LeaderBalancer {
     const answered: number[] = []
     hosts.forEach((id, i) => {
       const answer = answers[i]
-      if (answer === undefined) return
+      // A host that holds no catalog replica yet (starting, not admitted) takes no leadership.
+      if (answer === undefined || !answer.has(catalogGroup)) return
       answered.push(id)
       for (const [group, leader] of answer) if (leader === id && group !== catalogGroup) leaders.set(group, id)
     })

@@ -12,7 +12,7 @@ import type { HostClient } from '../../../src/net/client/host-client.js'
  * Host 1 leads the catalog and all 6 groups (each on hosts 1, 2, 3); `down` hosts do not answer.
  * With `joined`, host 4 joined the cluster later and group 7 was created on hosts 1 and 4 (host 1 leads it).
  */
-function setup(down: number[], catalogLeader = 1, joined = false) {
+function setup(down: number[], catalogLeader = 1, joined = false, starting: number[] = []) {
   const catalog = new GroupCatalog()
   catalog.apply({ index: 1, term: 1, type: EntryType.Normal, data: encodeCatalogCommand({ op: 'init', hosts: [1, 2, 3], groups: 6, replication: 3 }) })
   if (joined) {
@@ -34,6 +34,8 @@ function setup(down: number[], catalogLeader = 1, joined = false) {
   const client = {
     leadersAt: async (id: number) => {
       if (down.includes(id)) throw new Error(`host ${id} is down`)
+      // A host not admitted yet answers that it holds nothing, not even the catalog.
+      if (starting.includes(id)) return new Map<number, number>()
       return new Map([...leaders].map(([group, leader]) => [group, leader]))
     },
     transferLeaderAt: async (id: number, group: number, to: number) => {
@@ -57,6 +59,13 @@ describe('LeaderBalancer', () => {
     const { balancer, localTransfers } = setup([], 1, true)
     await balancer.round()
     expect(localTransfers).toContainEqual([7, 4])
+  })
+
+  it('never hands a group to a host that holds no catalog replica yet (starting, not admitted)', async () => {
+    const { balancer, localTransfers } = setup([], 1, false, [3])
+    await balancer.round()
+    expect(localTransfers.length).toBeGreaterThan(0)
+    expect(localTransfers.every(([, to]) => to === 2)).toBe(true)
   })
 
   it('never hands a group to a host that did not answer', async () => {
