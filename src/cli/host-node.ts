@@ -18,7 +18,7 @@ const leadersReportMs = 2000
 export async function runHostNode(cluster: ClusterConfig, nodeId: number, settings: { groups: number; replication?: number; join?: string; joining?: boolean }, logger: Logger): Promise<number> {
   const log = logger.info
   const address = cluster.nodes.find((node) => node.nodeId === nodeId)?.address
-  const founding = settings.joining === true ? 'joining a running cluster' : `${settings.groups} key-value groups at founding, ${settings.replication ?? cluster.replication ?? 'up to 3'} replicas each`
+  const founding = settings.join !== undefined ? 'joining a running cluster' : settings.joining === true ? 'a node that joined the cluster before' : `${settings.groups} key-value groups at founding, ${settings.replication ?? cluster.replication ?? 'up to 3'} replicas each`
   log('starting', `starting node ${nodeId} at ${address} with many groups: ${founding}${cluster.commitDelayMs === undefined || cluster.commitDelayMs === 0 ? '' : `, a commit delay of ${cluster.commitDelayMs} ms`}; engine in ${hostDirectory(cluster, nodeId)}`, { address, groups: settings.groups })
   if (settings.join !== undefined) log('joining', `asking ${settings.join} to take node ${nodeId} into the cluster (asked again at every start with --join: harmless once taken); up to 30 s while the cluster elects a leader`, { join: settings.join })
   // prom-client is loaded only for a node that serves metrics.

@@ -113,7 +113,7 @@ export const clusterCommand: Command = {
         if (stopping) return
         const removed = code === removedExitStatus
         // Exit 0 on its own: stopped by a signal from elsewhere.
-        if (removed) logger.info('exited', `node ${node.nodeId} stopped: it was removed from the cluster (not restarted: node ids are never reused)`, { nodeId: node.nodeId, code, signal })
+        if (removed) logger.info('exited', `node ${node.nodeId} stopped: it was removed from the cluster, or its id was refused (not restarted: node ids are never reused)`, { nodeId: node.nodeId, code, signal })
         else if (code === 0) logger.info('exited', `node ${node.nodeId} stopped (code 0)`, { nodeId: node.nodeId, code, signal })
         else logger.error('exited', `node ${node.nodeId} exited (${signal ?? `code ${code}`})`, { nodeId: node.nodeId, code, signal })
         checkQuorum(logger, children.size, cluster.nodes.length)

@@ -11,6 +11,7 @@ import { isHostPort } from '../../net/config/host-port.js'
 import { joinTimeoutMs, unlistedNode } from '../../net/server/joining.js'
 import { hostDirectory } from '../../kv/sharded/sharded-kv-node.js'
 import { existsSync } from 'node:fs'
+import type { RaftLogError } from '../../errors.js'
 import { removedExitStatus } from '../exit-status.js'
 import { runHostNode } from '../host-node.js'
 import { maxCatalogGroups } from '../../host/group-catalog.js'
@@ -25,7 +26,9 @@ Runs one node of the cluster described by the configuration file: its log and st
 Ctrl-C (SIGINT) or SIGTERM; a leader hands leadership over first, so the cluster goes on
 without waiting for an election timeout. A node removed from the cluster (raftlog member remove)
 stops by itself with exit status ${removedExitStatus}, also when it was down during its removal (the members tell
-it when it comes back); node ids are never reused, so bring the machine back under a new one.
+it when it comes back); node ids are never reused, so bring the machine back under a new one. A
+many-group node refused its id (ERR_ID_IN_USE: it ran before and lost its directory, say) exits
+with the same status.
 The same port serves etcd's v3 API (KV, Maintenance.Status, Cluster.MemberList), so
 ETCDCTL_API=3 etcdctl --endpoints=IP:PORT,... put/get/del/txn/compaction work against the
 cluster; a write sent to a follower is forwarded to the leader.
@@ -109,7 +112,15 @@ export const nodeCommand: Command = {
       const joined = listed === undefined && existsSync(hostDirectory(cluster, nodeId))
       const self = listed ?? unlistedNode(cluster, nodeId, values.listen, values.join === undefined && !joined)
       const settings = { groups, ...(replication === undefined ? {} : { replication }), ...(values.join === undefined ? {} : { join: values.join }), joining: listed === undefined || values.join !== undefined }
-      return runHostNode(listed === undefined ? { ...cluster, nodes: [...cluster.nodes, self] } : cluster, nodeId, settings, logger)
+      try {
+        return await runHostNode(listed === undefined ? { ...cluster, nodes: [...cluster.nodes, self] } : cluster, nodeId, settings, logger)
+      } catch (error) {
+        // Its id can never run here again (a lost directory, a founder's id): a supervisor must not start it again.
+        const code = (error as RaftLogError).code
+        if (code !== 'ERR_ID_IN_USE' && !(code === 'ERR_JOIN' && /ERR_ID_IN_USE/.test((error as Error).message))) throw error
+        console.error(`Error: ${code === 'ERR_ID_IN_USE' ? 'ERR_ID_IN_USE: ' : ''}${(error as Error).message}`)
+        return removedExitStatus
+      }
     }
     const listed = cluster.nodes.find((node) => node.nodeId === nodeId)
     const address = values.listen ?? listed?.address
