@@ -101,6 +101,7 @@ async function printOnce(client: ClusterClient, timeoutMs: number, json: boolean
 /** A node of a many-group cluster: the groups it holds, leads and has quiet. */
 function hostLine(h: HostGroupStatus): string {
   if (!h.reachable) return `node ${h.id} ${h.address}: unreachable (${h.error})`
+  if (h.waiting === true) return `node ${h.id} ${h.address}: waiting to take part (it started with a new directory and asks whether it ran in this cluster before)`
   // quiet counts every replica here, the catalog's too.
   return `node ${h.id} ${h.address}: ${plural(h.groups ?? 0, 'group')}, leads ${h.leading}, ${h.quiet} of ${(h.groups ?? 0) + 1} replicas quiet (the catalog's counted)${h.catalogLeader === true ? ', leads the group catalog' : ''}`
 }

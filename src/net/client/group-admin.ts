@@ -39,6 +39,8 @@ export interface HostGroupStatus {
   quiet?: number
   /** Whether this host leads the catalog (and so runs the leader balancer). */
   catalogLeader?: boolean
+  /** The host serves but takes no part in Raft yet: it started with a new directory and waits to know it may (see the README). */
+  waiting?: boolean
   error?: string
 }
 
@@ -126,8 +128,9 @@ export class GroupAdmin {
   async hostStatuses(): Promise<HostGroupStatus[]> {
     // No catalog (no leader of it now) must not keep the status of the hosts known from being told.
     await this.catalog(Math.min(this.timeoutMs, 1000)).catch(() => undefined)
-    return (await this.hostLeaders()).map(({ id, address, leaders, quietGroups, error }) => {
+    return (await this.hostLeaders()).map(({ id, address, leaders, quietGroups, waiting, error }) => {
       if (error !== undefined) return { id, address, reachable: false, error }
+      if (waiting === true) return { id, address, reachable: true, groups: 0, leading: 0, quiet: 0, catalogLeader: false, waiting: true }
       const data = [...leaders].filter(([group]) => group !== catalogGroup)
       return { id, address, reachable: true, groups: data.length, leading: data.filter(([, leader]) => leader === id).length, quiet: quietGroups, catalogLeader: leaders.get(catalogGroup) === id }
     })
@@ -141,11 +144,11 @@ export class GroupAdmin {
    * Each host's view of the groups it holds: group → the leader it knows (0: none), the catalog
    * among them, and its quiet groups; `error` for a host that did not answer within `timeoutMs`.
    */
-  async hostLeaders(timeoutMs = Math.min(this.timeoutMs, 2000)): Promise<{ id: number; address: string; leaders: Map<number, number>; quietGroups: number; error?: string }[]> {
+  async hostLeaders(timeoutMs = Math.min(this.timeoutMs, 2000)): Promise<{ id: number; address: string; leaders: Map<number, number>; quietGroups: number; waiting?: boolean; error?: string }[]> {
     return Promise.all(
       this.client.knownHosts.map(({ id, address }) =>
         this.client.hostLeadersAt(id, timeoutMs).then(
-          ({ leaders, quietGroups }) => ({ id, address, leaders, quietGroups }),
+          ({ leaders, quietGroups, waiting }) => ({ id, address, leaders, quietGroups, ...(waiting ? { waiting } : {}) }),
           (error: grpc.ServiceError) => ({ id, address, leaders: new Map<number, number>(), quietGroups: 0, error: describeCallFailure(error, timeoutMs) }),
         ),
       ),

@@ -206,9 +206,9 @@ export class HostClient {
   }
 
   /** What host `id` holds: which host leads each of its groups (0: none known) and how many of them are quiet. */
-  async hostLeadersAt(id: number, timeoutMs = 2000): Promise<{ leaders: Map<number, number>; quietGroups: number; catalogFounded: boolean }> {
-    const reply = await this.call<{ leaders: { group: number; leaderId: number }[]; quietGroups: number; catalogFounded?: boolean }>(id, 'Leaders', {}, Date.now() + timeoutMs)
-    return { leaders: new Map(reply.leaders.map((leader) => [Number(leader.group), Number(leader.leaderId)])), quietGroups: Number(reply.quietGroups), catalogFounded: reply.catalogFounded === true }
+  async hostLeadersAt(id: number, timeoutMs = 2000): Promise<{ leaders: Map<number, number>; quietGroups: number; catalogFounded: boolean; waiting: boolean }> {
+    const reply = await this.call<{ leaders: { group: number; leaderId: number }[]; quietGroups: number; catalogFounded?: boolean; waiting?: boolean }>(id, 'Leaders', {}, Date.now() + timeoutMs)
+    return { leaders: new Map(reply.leaders.map((leader) => [Number(leader.group), Number(leader.leaderId)])), quietGroups: Number(reply.quietGroups), catalogFounded: reply.catalogFounded === true, waiting: reply.waiting === true }
   }
 
   /** Asks host `id`, which leads `group`, to hand its leadership to host `to`; resolves with the target once it leads. */

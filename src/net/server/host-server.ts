@@ -308,7 +308,7 @@ function clientService(host: RaftHost, addressOf: (id: number) => string, catalo
     },
     Leaders: (_call: unknown, callback: grpc.sendUnaryData<unknown>) => {
       const groups = admitted() ? host.groups : []
-      callback(null, { leaders: groups.map((group) => ({ group, leaderId: host.leaderOf(group) })), quietGroups: admitted() ? host.quietGroups : 0, catalogFounded: catalogFounded() })
+      callback(null, { leaders: groups.map((group) => ({ group, leaderId: host.leaderOf(group) })), quietGroups: admitted() ? host.quietGroups : 0, catalogFounded: catalogFounded(), waiting: !admitted() })
     },
     GroupState: (call: grpc.ServerUnaryCall<{ group: number }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
       const group = Number(call.request.group)

@@ -206,6 +206,13 @@ describe('a host joining a many-group cluster', () => {
     void attempt.finally(() => (settled = true))
     await new Promise((resolve) => setTimeout(resolve, 2500))
     expect(settled).toBe(false)
+    // Its status says it waits, not that it holds nothing.
+    const admin = new GroupAdmin(founders, 3000)
+    try {
+      expect((await admin.hostStatuses()).find((status) => status.id === 3)).toMatchObject({ reachable: true, waiting: true })
+    } finally {
+      admin.close()
+    }
     await start(2)
     const outcome = await attempt
     expect(outcome).toMatchObject({ code: 'ERR_ID_IN_USE', message: expect.stringMatching(/Node 3 ran in this cluster before, and starts again with a new directory/) })
