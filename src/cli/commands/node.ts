@@ -14,7 +14,7 @@ import { existsSync } from 'node:fs'
 import type { RaftLogError } from '../../errors.js'
 import { removedExitStatus } from '../exit-status.js'
 import { runHostNode } from '../host-node.js'
-import { maxCatalogGroups } from '../../host/group-catalog.js'
+import { maxCatalogGroups, maxNodeId } from '../../host/group-catalog.js'
 import { wholeNumberOption } from '../whole-number-option.js'
 
 const help = `Usage: raftlog node --node-id ID [--config FILE] [--log-format text|json]
@@ -92,7 +92,7 @@ export const nodeCommand: Command = {
       strict: true,
     })
     if (values['node-id'] === undefined) throw new UsageError('--node-id is required')
-    if (!/^\d+$/.test(values['node-id']) || Number(values['node-id']) < 1 || Number(values['node-id']) > 0xffffffff) throw new UsageError(`--node-id must be a whole number from 1 to 4294967295, got '${values['node-id']}'`)
+    if (!/^\d+$/.test(values['node-id']) || Number(values['node-id']) < 1 || Number(values['node-id']) > maxNodeId) throw new UsageError(`--node-id must be a whole number from 1 to ${maxNodeId}, got '${values['node-id']}'`)
     if (values.listen !== undefined && !isHostPort(values.listen)) throw new UsageError(`--listen must be HOST:PORT (e.g. 127.0.0.1:18004), got '${values.listen}'`)
     const format = (values['log-format'] ?? 'text') as LogFormat
     if (!logFormats.includes(format)) throw new UsageError(`--log-format must be text or json, got '${format}'`)

@@ -74,7 +74,7 @@ export interface HostServerOptions {
   /** Pause between two rounds of the leader balancer (ms); 0: no balancing. */
   balanceIntervalMs?: number
   tls?: NodeTls
-  /** Where the host says what it waits for at its start (default: console.warn). */
+  /** Where the host says what it waits for, and why it stopped taking part (default: console.warn, naming the host). */
   log?: (message: string) => void
 }
 
@@ -167,6 +167,7 @@ export async function startHostServer(options: HostServerOptions): Promise<HostS
     release()
     throw new RaftLogError('ERR_BIND', `Failed to bind to ${self.address} - ${(error as Error).message}`)
   }
+  const say = options.log ?? ((message: string) => console.warn(`raftlog host ${options.nodeId}: ${message}`))
   /** Whether the catalog recorded this host's start (see admitFreshFounder): a joined host's 'join' did. */
   let checkedIn = joining
   // The port serves from here (other hosts starting with a new directory ask it whether the catalog
@@ -178,7 +179,7 @@ export async function startHostServer(options: HostServerOptions): Promise<HostS
     // The catalog replica's log is made durable first: after a crash, this directory is no longer new.
     if (options.join !== undefined || (fresh && !joining)) await engine.flush()
     if (options.join !== undefined) await joinHostCluster(options.join, { ...self, fresh }, peerCredentials)
-    else if (fresh && !joining) checkedIn = await admitFreshFounder(self, options.hosts, peerCredentials, options.log ?? ((message) => console.warn(`raftlog host ${options.nodeId}: ${message}`)))
+    else if (fresh && !joining) checkedIn = await admitFreshFounder(self, options.hosts, peerCredentials, say)
   } catch (error) {
     server.forceShutdown()
     release()
@@ -203,7 +204,7 @@ export async function startHostServer(options: HostServerOptions): Promise<HostS
   let lastWarning = ''
   const warnOnce = (message: string): void => {
     // Said once, not every round: the next leader or a later round may still get through.
-    if (message !== lastWarning) console.warn(`raftlog host ${options.nodeId}: ${message}`)
+    if (message !== lastWarning) say(message)
     lastWarning = message
   }
   const catalogDuties = setInterval(() => {
@@ -218,7 +219,7 @@ export async function startHostServer(options: HostServerOptions): Promise<HostS
           else if (admitted) {
             // Refused after it started serving (no node answered at its start): it stops taking part at once.
             admitted = false
-            ;(options.log ?? console.warn)(`raftlog host ${options.nodeId}: stops taking part in the cluster: ${result.code}: ${result.message}`)
+            say(`stops taking part in the cluster: ${result.code}: ${result.message}`)
           }
         })
         .catch(() => undefined)
