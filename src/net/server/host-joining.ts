@@ -36,6 +36,8 @@ export async function joinHostCluster(via: string, member: PeerAddress & { fresh
   // leader, if another, is found from its answer (HostClient learns the address it gives).
   const client = new HostClient([{ id: 0, address: via }], credentials)
   const deadline = Date.now() + timeoutMs
+  /** Why `via` did not answer, when it refused the connection: a call cut short by the deadline says less. */
+  let refused: string | undefined
   try {
     for (;;) {
       const command = encodeCatalogCommand({ op: 'join', host: member.id, address: member.address, fresh: member.fresh, request: randomUUID() })
@@ -43,7 +45,8 @@ export async function joinHostCluster(via: string, member: PeerAddress & { fresh
       try {
         result = decodeCatalogResult(await client.propose(catalogGroup, command, Math.max(1, deadline - Date.now())))
       } catch (error) {
-        if (Date.now() >= deadline) throw new RaftLogError('ERR_JOIN', `no answer within ${Math.round(timeoutMs / 1000)} s (last: ${(error as Error).message.replaceAll('host 0', via)})`)
+        if ((error as RaftLogError).code === 'ERR_NO_CLUSTER') refused = (error as Error).message
+        if (Date.now() >= deadline) throw new RaftLogError('ERR_JOIN', `no answer within ${Math.round(timeoutMs / 1000)} s (last: ${(refused ?? (error as Error).message).replaceAll('host 0', via)})`)
         // Nothing listens at `via` yet (a cluster starting beside this node): ask again until the deadline.
         if ((error as RaftLogError).code !== 'ERR_NO_CLUSTER') throw error
         await new Promise((resolve) => setTimeout(resolve, foundingPauseMs))
