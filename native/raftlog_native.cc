@@ -390,6 +390,11 @@ class AllocateWorker : public Napi::AsyncWorker {
     // One page per write: the page cache keeps the folio size a write made, and a later small
     // write into a large folio would dirty (and make fdatasync write) all of it.
     const size_t chunk = 4096;
+    // Written back a slice at a time, each waited for before the next is dirtied: the log's own
+    // flushes then queue behind at most one slice, where 64 MiB of zeros written back at once held
+    // them for all of it (p99 of a durable 1 MiB batch 40-60 ms, 9-16 ms sliced; slices of 64 KiB
+    // to 256 KiB did better than 1 MiB, measured with 1 KiB x 1024 and 16 KiB x 64 batches).
+    const size_t slice = 256 << 10;
     std::vector<char> zeros(chunk, 0);
     for (size_t done = 0; done < size_;) {
       ssize_t written = pwrite(fd, zeros.data(), std::min(chunk, size_ - done), static_cast<off_t>(done));
@@ -401,6 +406,16 @@ class AllocateWorker : public Napi::AsyncWorker {
         return;
       }
       done += static_cast<size_t>(written);
+      if (done % slice == 0 || done == size_) {
+        off_t start = static_cast<off_t>((done - 1) / slice * slice);
+        unsigned flags = SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER;
+        if (sync_file_range(fd, start, static_cast<off_t>(done) - start, flags) != 0) {
+          error_ = errno;
+          syscall_ = "sync_file_range";
+          close(fd);
+          return;
+        }
+      }
     }
     if (fdatasync(fd) != 0) {
       error_ = errno;

@@ -215,8 +215,11 @@ export class RaftLog {
     }
     this.stats.entriesAppended += entries.length
     this.stats.bytesAppended += payloadBytes
+    // The next segment's file is made on the thread pool once the tail is half full, or at once
+    // in a log that has filled one since it opened: at a writer's full speed its zero-fill, paced
+    // so that flushes never queue behind it, needs most of a segment's time.
     const tail = this.tail
-    if (this.spare === undefined && this.recycled.length === 0 && tail.usedBytes * 2 > tail.sizeBytes) void this.prepareSpare()
+    if (this.spare === undefined && this.recycled.length === 0 && (this.stats.segmentsRotated > 0 || tail.usedBytes * 2 > tail.sizeBytes)) void this.prepareSpare()
     return this.lastIndex
   }
 

@@ -89,4 +89,23 @@ describe('the spare segment file', () => {
     for (const left of held.splice(0)) await left.run()
     expect(spares(dir)).toEqual([])
   })
+
+  it('a log that has filled a segment starts the next spare at its rotation, not when the new tail is half full', async () => {
+    const dir = tempDir()
+    const log = open(dir)
+    append(log, 600)
+    expect(held).toHaveLength(1)
+    await held.shift()!.run()
+    // Into the spare, and 10 entries into the new tail: far from half of it.
+    append(log, 500)
+    const segments = log.describeSegments()
+    expect(segments).toHaveLength(2)
+    expect(segments[1]!.usedBytes * 2).toBeLessThan(segments[1]!.sizeBytes)
+    // At a writer's full speed the paced zero-fill needs most of a segment's time.
+    expect(held).toHaveLength(1)
+    await held.shift()!.run()
+    expect(spares(dir)).toHaveLength(1)
+    log.close()
+    expect(spares(dir)).toEqual([])
+  })
 })
