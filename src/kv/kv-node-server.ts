@@ -41,6 +41,7 @@ export async function startKvNodeServer(cluster: ClusterConfig, nodeId: number, 
         etcdServices(node, context, {
           kv,
           minLeaseTtlSeconds: minLeaseTtlSeconds(cluster.electionTimeout[1]),
+          leaseCheckpointIntervalMs: cluster.leaseCheckpointIntervalMs,
           check: (command) => {
             const bytes = encodeKvCommand(command).length
             if (bytes > maxRequestBytes) return new RaftLogError('ERR_REQUEST_TOO_LARGE', `Command of ${bytes} bytes is larger than max_request_bytes (${maxRequestBytes} bytes)`)
@@ -53,7 +54,7 @@ export async function startKvNodeServer(cluster: ClusterConfig, nodeId: number, 
 
 /** ERR_KEY_TOO_LARGE for the first key of `command` longer than `maxKeyBytes`. */
 function keyProblem(command: KvCommand<Buffer>, maxKeyBytes: number): RaftLogError | undefined {
-  const keys = command.op === 'batch' ? command.puts.map((put) => put.key) : command.op === 'txn' ? txnKeys(command.txn) : command.op === 'compact' || command.op === 'leaseGrant' || command.op === 'leaseRevoke' ? [] : [command.key]
+  const keys = command.op === 'batch' ? command.puts.map((put) => put.key) : command.op === 'txn' ? txnKeys(command.txn) : 'key' in command ? [command.key] : []
   const position = keys.findIndex((key) => key.length > maxKeyBytes)
   if (position === -1) return undefined
   const which = command.op === 'batch' ? `Key ${position + 1} of a batch of ${keys.length} puts` : command.op === 'txn' ? `Key ${position + 1} of ${keys.length} a transaction names` : `The ${command.op}'s key`

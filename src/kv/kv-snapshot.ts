@@ -7,6 +7,9 @@
 //        mod u64, create u64, version u64, lease u64, has value u8 (0: a delete),
 //        [value length u32, value]
 //   0x05 lease id u64, granted TTL u64 (s)   one per lease (its keys are the live keys naming it)
+//   0x06 lease id u64, remaining u64 (s)     after its lease's 0x05, for a lease whose last
+//                                            checkpoint counts (lease-table.ts); written since
+//                                            lease checkpoints, and only for such leases
 //   0x02 writes applied u64                  the store's count of writes (once)
 //   0xff                                     end
 //
@@ -34,6 +37,7 @@ const recordWrites = 0x02
 const recordRevision = 0x03
 const recordKey = 0x04
 const recordLease = 0x05
+const recordLeaseCheckpoint = 0x06
 /** A change's fixed part in version 3: mod, create, version, lease, has value; then the value's length when it has one. */
 const changeBytesV3 = 33
 const changeBytesV2 = 25
@@ -85,6 +89,13 @@ export async function* encodeKvSnapshot(state: MvccState, writesApplied = 0, lea
     record.writeBigUInt64LE(BigInt(lease.id), 1)
     record.writeBigUInt64LE(BigInt(lease.ttl), 9)
     parts.push(record)
+    if (lease.remaining !== undefined && lease.remaining > 0) {
+      const checkpoint = Buffer.alloc(17)
+      checkpoint[0] = recordLeaseCheckpoint
+      checkpoint.writeBigUInt64LE(BigInt(lease.id), 1)
+      checkpoint.writeBigUInt64LE(BigInt(lease.remaining), 9)
+      parts.push(checkpoint)
+    }
   }
   const writes = Buffer.alloc(9)
   writes[0] = recordWrites
@@ -131,6 +142,12 @@ export async function decodeKvSnapshot(chunks: AsyncIterable<Uint8Array>, onKey:
       onKey(key, changes)
     } else if (version === 3 && type[0] === recordLease) {
       summary.leases.push({ id: await u64(input, 'a lease id'), ttl: await u64(input, "a lease's TTL") })
+    } else if (version === 3 && type[0] === recordLeaseCheckpoint) {
+      const id = await u64(input, "a checkpoint's lease id")
+      const remaining = await u64(input, "a checkpoint's remaining TTL")
+      const last = summary.leases.at(-1)
+      if (last?.id !== id || remaining > last.ttl) throw bad(`a checkpoint of lease ${id} that does not follow that lease, or outlasts its TTL`)
+      summary.leases[summary.leases.length - 1] = { ...last, remaining }
     } else throw bad(`unknown record type ${type[0]}`)
   }
   if ((await input.take(1)) !== undefined) throw bad('bytes follow its end record')

@@ -35,6 +35,24 @@ export type KvCommand<B extends KvBytes = KvBytes> =
   | { op: 'leaseGrant'; id: number; ttl: number }
   /** Revokes lease `id`, deleting its keys at one revision (also how an expiry is committed); answers a LeaseOutcome. */
   | { op: 'leaseRevoke'; id: number }
+  /**
+   * The leader's lease checkpoints (etcd's LeaseCheckpoint): the seconds each lease had left, 0
+   * for one kept alive since (its whole TTL counts again). Changes no key and no revision; leases
+   * that are gone are passed over. Answers { revision }.
+   */
+  | { op: 'leaseCheckpoint'; checkpoints: LeaseCheckpoint[] }
+
+/** The commands that name one key: put, get, delete, cas. */
+export type KeyedKvCommand<B extends KvBytes = Buffer> = Extract<KvCommand<B>, { key: B }>
+
+/** What a lease had left when the leader checkpointed it (s); 0: kept alive, its whole TTL counts again. */
+export interface LeaseCheckpoint {
+  id: number
+  remaining: number
+}
+
+/** Most checkpoints in one entry (etcd's maxLeaseCheckpointBatchSize). */
+export const maxLeaseCheckpointsPerEntry = 1000
 
 /** An answer; decodeKvResult gives the value as a Buffer. */
 export interface KvResult<B extends KvBytes = Buffer> {
@@ -47,7 +65,7 @@ export interface KvResult<B extends KvBytes = Buffer> {
   value?: B | null
 }
 
-const opCodes = { put: 1, get: 2, delete: 3, cas: 4, batch: 5, txn: 6, compact: 7, leaseGrant: 8, leaseRevoke: 9 } as const
+const opCodes = { put: 1, get: 2, delete: 3, cas: 4, batch: 5, txn: 6, compact: 7, leaseGrant: 8, leaseRevoke: 9, leaseCheckpoint: 10 } as const
 /** Set on a put's op code: answer with the previous value. */
 const previousFlag = 0x80
 const absent = 0xffffffff
@@ -58,10 +76,21 @@ const headerBytes = 5
  * [op u8][key length u32][key] then: put [value]; cas [expected length u32 or 0xffffffff][expected][value].
  * A batch: [5][count u32] then per put [key length u32][key][value length u32][value].
  * A transaction: [6] then the TxnRequest in kv-blob-json.ts's form; a compaction: [7][revision u64].
- * A lease grant: [8][id u64][ttl u64]; a lease revoke: [9][id u64].
+ * A lease grant: [8][id u64][ttl u64]; a lease revoke: [9][id u64]; lease checkpoints:
+ * [10][count u32] then per lease [id u64][remaining u64].
  */
 export function encodeKvCommand(command: KvCommand): Uint8Array {
   if (command.op === 'batch') return encodeBatch(command.puts)
+  if (command.op === 'leaseCheckpoint') {
+    const bytes = Buffer.alloc(5 + 16 * command.checkpoints.length)
+    bytes[0] = opCodes.leaseCheckpoint
+    bytes.writeUInt32LE(command.checkpoints.length, 1)
+    command.checkpoints.forEach(({ id, remaining }, i) => {
+      bytes.writeBigUInt64LE(BigInt(id), 5 + 16 * i)
+      bytes.writeBigUInt64LE(BigInt(remaining), 13 + 16 * i)
+    })
+    return bytes
+  }
   if (command.op === 'leaseGrant' || command.op === 'leaseRevoke') {
     const bytes = Buffer.alloc(command.op === 'leaseGrant' ? 17 : 9)
     bytes[0] = opCodes[command.op]
@@ -112,6 +141,13 @@ export function decodeKvCommand(bytes: Uint8Array): KvCommand<Buffer> {
   if (op === opCodes.leaseRevoke) {
     if (buffer.length !== 9) throw bad('a lease revoke is 9 bytes')
     return { op: 'leaseRevoke', id: Number(buffer.readBigUInt64LE(1)) }
+  }
+  if (op === opCodes.leaseCheckpoint) {
+    const count = buffer.readUInt32LE(1)
+    if (count > maxLeaseCheckpointsPerEntry) throw bad(`${count} lease checkpoints, more than ${maxLeaseCheckpointsPerEntry}`)
+    if (buffer.length !== 5 + 16 * count) throw bad(`${count} lease checkpoints are ${5 + 16 * count} bytes`)
+    const checkpoints = Array.from({ length: count }, (_, i) => ({ id: Number(buffer.readBigUInt64LE(5 + 16 * i)), remaining: Number(buffer.readBigUInt64LE(13 + 16 * i)) }))
+    return { op: 'leaseCheckpoint', checkpoints }
   }
   const keyLength = buffer.readUInt32LE(1)
   if (keyLength > buffer.length - headerBytes) throw bad(`key length ${keyLength} runs past the end`)
@@ -193,7 +229,7 @@ function u32(value: number): Buffer {
 }
 
 /** The commands of etcd's API, answered in kv-blob-json.ts's form. */
-type EtcdOp = 'txn' | 'compact' | 'leaseGrant' | 'leaseRevoke'
+type EtcdOp = 'txn' | 'compact' | 'leaseGrant' | 'leaseRevoke' | 'leaseCheckpoint'
 
 /** Revisions of history a KvStateMachine keeps at least, by default (see its constructor). */
 export const defaultHistoryRevisions = 1000
@@ -294,7 +330,7 @@ export class KvStateMachine implements StateMachine {
 
   apply(entry: LogEntry): Uint8Array {
     const command = decodeKvCommand(entry.data)
-    const etcd = command.op === 'txn' || command.op === 'compact' || command.op === 'leaseGrant' || command.op === 'leaseRevoke'
+    const etcd = command.op === 'txn' || command.op === 'compact' || command.op === 'leaseGrant' || command.op === 'leaseRevoke' || command.op === 'leaseCheckpoint'
     const result = etcd ? this.executeEtcd(command) : encodeKvResult(this.execute(command))
     this.compactHistory()
     return result
@@ -321,17 +357,20 @@ export class KvStateMachine implements StateMachine {
     return this.store.eventsSince(start, end, from)
   }
 
-  /** Every lease, by id, with its granted TTL (s). */
+  /** Every lease, by id, with its granted TTL (s) and what it had left at its last checkpoint, if one counts. */
   leaseList(): LeaseInfo[] {
     return this.leases.list()
   }
 
-  /** Lease `id`'s granted TTL (s) and its keys (bytes, in byte order), or undefined when there is no such lease. */
-  lease(id: number): { ttl: number; keys: Buffer[] } | undefined {
+  /**
+   * Lease `id`'s granted TTL (s), its keys (bytes, in byte order) and the seconds it had left at its
+   * last checkpoint (0: none counts), or undefined when there is no such lease.
+   */
+  lease(id: number): { ttl: number; keys: Buffer[]; remaining: number } | undefined {
     const ttl = this.leases.ttlOf(id)
     if (ttl === undefined) return undefined
     const keys = Array.from(this.leases.keysOf(id) ?? []).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
-    return { ttl, keys: keys.map(fromBinary) }
+    return { ttl, keys: keys.map(fromBinary), remaining: this.leases.remainingOf(id) ?? 0 }
   }
 
   /** The automatic compaction (see the constructor). */
@@ -432,6 +471,17 @@ export class KvStateMachine implements StateMachine {
   /** An etcd command's answer; a refusal is an answer too (never thrown: the entry is committed, and every node must answer it alike). */
   private executeEtcd(command: Extract<KvCommand<Buffer>, { op: EtcdOp }>): Uint8Array {
     try {
+      if (command.op === 'leaseCheckpoint') {
+        // All or none: every checkpoint is checked before any is recorded. Not a write of the store.
+        for (const { id, remaining } of command.checkpoints) {
+          const ttl = this.leases.ttlOf(id)
+          if (ttl !== undefined && (!Number.isSafeInteger(remaining) || remaining < 0 || remaining > ttl)) {
+            throw new RaftLogError('ERR_BAD_ARGUMENT', `Lease ${id}'s checkpoint must be from 0 to its TTL of ${ttl} seconds, got ${remaining}`)
+          }
+        }
+        for (const { id, remaining } of command.checkpoints) this.leases.checkpoint(id, remaining)
+        return encodeBlobJson({ revision: this.store.revision })
+      }
       this.writes++
       if (command.op === 'compact') {
         this.store.compact(command.revision)

@@ -1,7 +1,9 @@
 // The leases of the key-value store as the log decides them (etcd's lessor, less its clock): which
 // leases exist, the TTL each was granted with, and the keys attached to each. Every node holds the
 // same table at the same index. When a lease expires is not here: the leader's clock decides that
-// (lease-clock.ts) and commits a revoke, so every replica and every replay agree.
+// (lease-clock.ts) and commits a revoke, so every replica and every replay agree. What is here of
+// time is a lease's last checkpoint (etcd's lease checkpointing): the TTL it had left when the
+// leader last committed it, which the next leader counts from instead of the whole TTL.
 import { RaftLogError } from '../errors.js'
 
 /** Largest TTL a lease may be granted with (s), as etcd's MaxLeaseTTL. */
@@ -13,10 +15,12 @@ export interface LeaseInfo {
   readonly id: number
   /** The TTL it was granted with (s). */
   readonly ttl: number
+  /** Seconds it had left at its last checkpoint; absent when none counts (never checkpointed, or kept alive since). */
+  readonly remaining?: number
 }
 
 export class LeaseTable {
-  private readonly leases = new Map<number, { ttl: number; keys: Set<string> }>()
+  private readonly leases = new Map<number, { ttl: number; keys: Set<string>; remaining: number }>()
 
   get size(): number {
     return this.leases.size
@@ -31,12 +35,29 @@ export class LeaseTable {
     return this.leases.get(id)?.ttl
   }
 
+  /** Seconds `id` had left at its last checkpoint (0: none counts), or undefined when there is no such lease. */
+  remainingOf(id: number): number | undefined {
+    return this.leases.get(id)?.remaining
+  }
+
+  /**
+   * Records that `id` had `remaining` seconds left (0: it was kept alive, its whole TTL counts
+   * again). A lease that is gone is passed over, as etcd does: its revoke may have committed first.
+   * ERR_BAD_ARGUMENT for a remaining time out of range.
+   */
+  checkpoint(id: number, remaining: number): void {
+    const lease = this.leases.get(id)
+    if (lease === undefined) return
+    if (!Number.isSafeInteger(remaining) || remaining < 0 || remaining > lease.ttl) throw new RaftLogError('ERR_BAD_ARGUMENT', `Lease ${id}'s checkpoint must be from 0 to its TTL of ${lease.ttl} seconds, got ${remaining}`)
+    lease.remaining = remaining
+  }
+
   /** ERR_LEASE_EXISTS when `id` is granted already; ERR_BAD_ARGUMENT for an id or TTL out of range. */
   grant(id: number, ttl: number): void {
     if (!Number.isSafeInteger(id) || id <= 0) throw new RaftLogError('ERR_BAD_ARGUMENT', `A lease id must be a whole number from 1 to ${maxLeaseId}, got ${id}`)
     if (!Number.isSafeInteger(ttl) || ttl <= 0 || ttl > maxLeaseTtlSeconds) throw new RaftLogError('ERR_BAD_ARGUMENT', `A lease TTL must be from 1 to ${maxLeaseTtlSeconds} seconds, got ${ttl}`)
     if (this.leases.has(id)) throw new RaftLogError('ERR_LEASE_EXISTS', `Lease ${id} exists already`)
-    this.leases.set(id, { ttl, keys: new Set() })
+    this.leases.set(id, { ttl, keys: new Set(), remaining: 0 })
   }
 
   /** Forgets `id`; answers the keys that were attached to it, in byte order. ERR_LEASE_NOT_FOUND. */
@@ -62,12 +83,12 @@ export class LeaseTable {
 
   /** Every lease, by id. */
   list(): LeaseInfo[] {
-    return Array.from(this.leases, ([id, { ttl }]) => ({ id, ttl })).sort((a, b) => a.id - b.id)
+    return Array.from(this.leases, ([id, { ttl, remaining }]) => (remaining > 0 ? { id, ttl, remaining } : { id, ttl })).sort((a, b) => a.id - b.id)
   }
 
   /** Replaces every lease with `leases`, with no keys attached (the caller attaches them). */
   load(leases: readonly LeaseInfo[]): void {
     this.leases.clear()
-    for (const { id, ttl } of leases) this.leases.set(id, { ttl, keys: new Set() })
+    for (const { id, ttl, remaining } of leases) this.leases.set(id, { ttl, keys: new Set(), remaining: remaining ?? 0 })
   }
 }

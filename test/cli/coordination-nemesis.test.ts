@@ -4,7 +4,8 @@
 // etcd's robustness tests check watch (ordered, unique, atomic, reliable, resumable):
 // - every watcher sees every acknowledged write exactly once, in revision order, with no gap and
 //   nothing that was not written, and all watchers see the same sequence;
-// - a key attached to a lease kept alive never vanishes while the lease is not reported lost;
+// - a key attached to a lease kept alive never vanishes while the lease is not reported lost (with
+//   lease checkpoints every second, so a new leader counts from them and keep-alives reset them);
 // - two lock holders never hold at once, every holder's fencing token is larger than the last,
 //   and a stale holder's fenced write is refused.
 import { describe, expect, it } from 'vitest'
@@ -30,7 +31,7 @@ describe(`watch, leases and locks with real processes and a nemesis (RAFT_SEED=$
   it('watchers miss nothing and repeat nothing, leased keys outlive nothing, lock holders never overlap', async () => {
     const random = seededRandom(seed)
     const dir = tempDir('raftlog-coordination-nemesis-')
-    const { path: config, ports } = await writeConfig(dir, 3, { snapshot_threshold: 300, snapshot_trailing_entries: 100 })
+    const { path: config, ports } = await writeConfig(dir, 3, { snapshot_threshold: 300, snapshot_trailing_entries: 100, lease_checkpoint_interval_ms: 1000 })
     const nodes = new Map<number, NodeProcess>([1, 2, 3].map((id) => [id, startNode(config, id)]))
     const endpoints = ports.map((port) => `127.0.0.1:${port}`)
     const observer = new ClusterClient(endpoints, [1, 2, 3])

@@ -2,6 +2,7 @@
 // revoke (an expiry is committed as one) deleting every attached key at one revision, detaching
 // by a later put, compares on the lease, and snapshots that carry leases and attachments.
 import { describe, expect, it } from 'vitest'
+import { decodeBlobJson } from '../../src/kv/kv-blob-json.js'
 import { decodeLeaseResult, decodeTxnResult, encodeKvCommand, KvStateMachine, type KvCommand, type LeaseOutcome } from '../../src/kv/kv-state-machine.js'
 import type { RequestOp, TxnOutcome } from '../../src/kv/kv-txn.js'
 import type { KeyEvent } from '../../src/kv/mvcc-store.js'
@@ -25,7 +26,7 @@ describe('leases in the key-value store', () => {
     const kv = new KvStateMachine()
     expect(lease(kv, { op: 'leaseGrant', id: 7, ttl: 30 })).toEqual({ revision: 1, id: 7, ttl: 30 })
     txn(kv, put('a', '1', 7), put('b', '2', 7), put('c', '3'))
-    expect(kv.lease(7)).toEqual({ ttl: 30, keys: [b('a'), b('b')] })
+    expect(kv.lease(7)).toEqual({ ttl: 30, keys: [b('a'), b('b')], remaining: 0 })
     expect(kv.range({ key: b('a'), rangeEnd: Buffer.alloc(0), limit: 0, revision: 0, sortOrder: 'none', sortTarget: 'key', keysOnly: false, countOnly: false, minModRevision: 0, maxModRevision: 0, minCreateRevision: 0, maxCreateRevision: 0 }).kvs[0]?.lease).toBe(7)
     const events: [number, KeyEvent[]][] = []
     kv.onChange({ changed: (revision, changed) => events.push([revision, changed]), reset: () => {} })
@@ -77,6 +78,25 @@ describe('leases in the key-value store', () => {
     expect(copy.lease(5)?.keys).toEqual([b('x')])
     lease(copy, { op: 'leaseRevoke', id: 6 })
     expect([copy.get('x'), copy.get('y'), copy.get('z')]).toEqual([b('1'), null, b('3')])
+  })
+
+  it("record the leader's checkpoints (all or none, leases gone passed over, no revision) and carry them through a snapshot", async () => {
+    const kv = new KvStateMachine()
+    lease(kv, { op: 'leaseGrant', id: 1, ttl: 600 })
+    lease(kv, { op: 'leaseGrant', id: 2, ttl: 900 })
+    const revision = kv.revision
+    const checkpoint = (checkpoints: { id: number; remaining: number }[]): unknown => decodeBlobJson(Buffer.from(applyBytes(kv, { op: 'leaseCheckpoint', checkpoints })))
+    expect(checkpoint([{ id: 1, remaining: 300 }, { id: 99, remaining: 5 }])).toEqual({ revision })
+    expect(kv.revision).toBe(revision)
+    expect(kv.leaseList()).toEqual([{ id: 1, ttl: 600, remaining: 300 }, { id: 2, ttl: 900 }])
+    // One out of range refuses the entry whole: lease 2 keeps no checkpoint.
+    expect(checkpoint([{ id: 2, remaining: 100 }, { id: 1, remaining: 601 }])).toEqual({ error: { code: 'ERR_BAD_ARGUMENT', message: expect.stringContaining("Lease 1's checkpoint must be from 0 to its TTL of 600 seconds, got 601") } })
+    expect(kv.lease(2)?.remaining).toBe(0)
+    const copy = await copyOf(kv)
+    expect(copy.leaseList()).toEqual([{ id: 1, ttl: 600, remaining: 300 }, { id: 2, ttl: 900 }])
+    // A checkpoint of 0 (a keep-alive): the whole TTL counts again.
+    checkpoint([{ id: 1, remaining: 0 }])
+    expect(kv.leaseList()).toEqual([{ id: 1, ttl: 600 }, { id: 2, ttl: 900 }])
   })
 
   it('tell lease listeners of grants, revokes and a restore', async () => {

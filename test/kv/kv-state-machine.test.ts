@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
-import { decodeKvCommand, decodeKvResult, encodeKvCommand, KvStateMachine, type KvCommand, type KvResult } from '../../src/kv/kv-state-machine.js'
+import { decodeKvCommand, decodeKvResult, encodeKvCommand, KvStateMachine, type KeyedKvCommand, type KvCommand, type KvResult } from '../../src/kv/kv-state-machine.js'
 import { EntryType } from '../../src/storage/log-entry.js'
 
 // Keys and values are bytes, any bytes, empty included (0xff and 0xfe are two keys, not one U+FFFD).
 const text = fc.uint8Array({ maxLength: 20 }).map((bytes) => Buffer.from(bytes))
 /** raftlog's own commands (etcd's transactions have tests of their own: kv-txn.test.ts). */
-const command: fc.Arbitrary<Exclude<KvCommand<Buffer>, { op: 'txn' | 'compact' | 'leaseGrant' | 'leaseRevoke' }>> = fc.oneof(
+const command: fc.Arbitrary<KeyedKvCommand | Extract<KvCommand<Buffer>, { op: 'batch' }>> = fc.oneof(
   fc.record({ op: fc.constant('put' as const), key: text, value: text }),
   fc.record({ op: fc.constant('put' as const), key: text, value: text, previous: fc.constant(true) }),
   fc.record({ op: fc.constant('get' as const), key: text }),
@@ -32,6 +32,18 @@ describe('key-value commands', () => {
     const grant: KvCommand = { op: 'leaseGrant', id: Number.MAX_SAFE_INTEGER, ttl: 60 }
     expect(decodeKvCommand(encodeKvCommand(grant))).toEqual(grant)
     expect(decodeKvCommand(encodeKvCommand({ op: 'leaseRevoke', id: 7 }))).toEqual({ op: 'leaseRevoke', id: 7 })
+  })
+
+  it('carry lease checkpoints whole, and refuse a checkpoint entry whose count and length disagree', () => {
+    const checkpoints: KvCommand = { op: 'leaseCheckpoint', checkpoints: [{ id: Number.MAX_SAFE_INTEGER, remaining: 0 }, { id: 3, remaining: 250 }] }
+    const bytes = encodeKvCommand(checkpoints)
+    expect(bytes.length).toBe(5 + 2 * 16)
+    expect(decodeKvCommand(bytes)).toEqual(checkpoints)
+    expect(() => decodeKvCommand(bytes.subarray(0, bytes.length - 1))).toThrow(/2 lease checkpoints are 37 bytes/)
+    const tooMany = Buffer.alloc(5)
+    tooMany[0] = 10
+    tooMany.writeUInt32LE(1001, 1)
+    expect(() => decodeKvCommand(tooMany)).toThrow(/1001 lease checkpoints, more than 1000/)
   })
 
   it('are compact bytes: a put is 5 bytes plus its key and value', () => {

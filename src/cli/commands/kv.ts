@@ -5,7 +5,7 @@ import { runsManyGroups, shardedClientFor } from '../many-groups.js'
 import { hostCredentials } from '../host-admin.js'
 import type { ShardedKvClient } from '../../kv/sharded/sharded-kv-client.js'
 import { loadClusterConfig } from '../../net/config/cluster-config.js'
-import { decodeKvResult, encodeKvCommand, type KvCommand } from '../../kv/kv-state-machine.js'
+import { decodeKvResult, encodeKvCommand, type KeyedKvCommand, type KvCommand } from '../../kv/kv-state-machine.js'
 import { encodeKvQuery } from '../../kv/kv-query.js'
 import type { RaftLogError } from '../../errors.js'
 import type { ClusterClient } from '../../net/client/cluster-client.js'
@@ -143,7 +143,7 @@ type Values = {
 }
 
 /** A command on one key (what put, get, delete and cas send), and its key as typed, for messages. */
-type SingleKvCommand = Exclude<KvCommand<Buffer>, { op: 'batch' | 'txn' | 'compact' | 'leaseGrant' | 'leaseRevoke' }> & { keyText: string }
+type SingleKvCommand = KeyedKvCommand & { keyText: string }
 
 /** Options that belong to one operation only: given with another, they are a mistake worth saying. */
 const optionOwners: Record<string, string[]> = {

@@ -26,6 +26,8 @@ export function describeKvCommand(command: KvCommand<Buffer>): string {
       return `lease grant ${command.id} for ${command.ttl} s`
     case 'leaseRevoke':
       return `lease revoke ${command.id} (revoked, or expired), deleting its keys`
+    case 'leaseCheckpoint':
+      return `lease checkpoint: ${command.checkpoints.map(({ id, remaining }) => (remaining === 0 ? `${id} kept alive` : `${id} ${remaining} s left`)).join(', ')}`
   }
 }
 

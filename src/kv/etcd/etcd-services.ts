@@ -29,6 +29,8 @@ export interface EtcdServiceOptions extends EtcdKvOptions {
   minLeaseTtlSeconds: number
   /** How often a watch that asked for progress notifications hears one (ms; etcd's default, 10 minutes). */
   progressNotifyMs?: number
+  /** How often the leader checkpoints what leases have left (ms; 0: never); default defaultLeaseCheckpointIntervalMs. */
+  leaseCheckpointIntervalMs?: number
 }
 
 /** etcd's minimum lease TTL for an election timeout of at most `electionTimeoutMaxMs`: 1.5 election timeouts, in whole seconds, so a new leader is elected before a lease it extends could run out. */
@@ -70,7 +72,7 @@ export function etcdServices(node: RaftNode, context: ServiceContext, options: E
     },
     propose: async (command) => (await node.propose(encodePlain(encodeKvCommand(command)))) as Uint8Array,
     now: () => performance.now(),
-  })
+  }, { checkpointIntervalMs: options.leaseCheckpointIntervalMs })
   clock.start()
   const lease = etcdLeaseService(node, { kv: options.kv, clock, forwarder, minTtlSeconds: options.minLeaseTtlSeconds, check: options.check })
   const recipes = etcdRecipeServices(node, recipeHost(node, options.kv, hub), forwarder)

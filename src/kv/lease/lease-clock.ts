@@ -1,16 +1,31 @@
 // When leases expire (etcd's lessor, its clock half): only the leader keeps time. Keep-alives
 // reach it and push a lease's deadline to now + its TTL; a lease whose deadline passes is revoked
 // through the log (a leaseRevoke entry), so every replica and every replay delete its keys at the
-// same revision. Deadlines live in the leader's memory only: a node that becomes leader gives every
-// lease its whole TTL again from that moment, as etcd's Promote does, so a change of leader never
-// makes a lease expire early (it may make one live up to a TTL longer).
+// same revision. Deadlines live in the leader's memory only: a node that becomes leader counts
+// every lease from that moment, as etcd's Promote does, so a change of leader never makes a lease
+// expire early.
+//
+// Lease checkpoints (etcd's, since 3.4): once per checkpoint interval the leader commits what each
+// lease that ran down by an interval has left (a leaseCheckpoint entry), and a new leader counts
+// that instead of the whole TTL. Without them every change of leader gave a lease its whole TTL
+// again: an hour's lease of a holder that died could be kept by leader changes for ever. The
+// checkpoint is never less than what the lease truly has left (time passes after it), so a lease
+// still never expires early; a keep-alive of a checkpointed lease commits a checkpoint of 0 (its
+// whole TTL counts again) before it answers, as etcd's Renew does.
 import { RaftLogError } from '../../errors.js'
-import type { KvCommand, KvStateMachine } from '../kv-state-machine.js'
+import { maxLeaseCheckpointsPerEntry, type KvCommand, type KvStateMachine, type LeaseCheckpoint } from '../kv-state-machine.js'
 
 /** How often the leader looks for expired leases (ms). */
 export const leaseCheckIntervalMs = 250
 /** Revokes the leader proposes per check at most (etcd's leaseRevokeRate is 1,000 per second). */
 export const maxRevokesPerCheck = 250
+/** How often the leader checkpoints leases by default (ms): etcd's --lease-checkpoint-interval, 5 minutes. */
+export const defaultLeaseCheckpointIntervalMs = 5 * 60_000
+
+export interface LeaseClockOptions {
+  /** How often the leader commits what leases have left (ms); 0 turns checkpoints off. Default defaultLeaseCheckpointIntervalMs. */
+  checkpointIntervalMs?: number
+}
 
 /** What the clock needs of the node it runs in. */
 export interface LeaseClockHost {
@@ -32,11 +47,20 @@ export class LeaseClock {
   private term: number | undefined
   private timer: NodeJS.Timeout | undefined
   private readonly stopListening: () => void
+  private readonly checkpointIntervalMs: number
+  /** When (host.now() ms) the next checkpoint is due, while this node leads. */
+  private nextCheckpointAt = 0
+  private checkpointing = false
 
   constructor(
     private readonly kv: KvStateMachine,
     private readonly host: LeaseClockHost,
+    options: LeaseClockOptions = {},
   ) {
+    this.checkpointIntervalMs = options.checkpointIntervalMs ?? defaultLeaseCheckpointIntervalMs
+    if (!Number.isSafeInteger(this.checkpointIntervalMs) || this.checkpointIntervalMs < 0) {
+      throw new RaftLogError('ERR_BAD_ARGUMENT', `checkpointIntervalMs must be a whole number of milliseconds, 0 or more, got ${options.checkpointIntervalMs}`)
+    }
     this.stopListening = kv.onLease({
       granted: (id, ttl) => {
         if (this.leading()) this.deadlines.set(id, this.host.now() + ttl * 1000)
@@ -72,10 +96,12 @@ export class LeaseClock {
   async keepAlive(id: number): Promise<number> {
     await this.host.confirmLeadership()
     if (!this.leading()) throw new RaftLogError('ERR_NOT_LEADER', 'This node does not lead: a keep-alive goes to the leader')
-    const ttl = this.kv.lease(id)?.ttl
-    if (ttl === undefined || this.revoking.has(id)) throw new RaftLogError('ERR_LEASE_NOT_FOUND', `Lease ${id} not found`)
-    this.deadlines.set(id, this.host.now() + ttl * 1000)
-    return ttl
+    const lease = this.kv.lease(id)
+    if (lease === undefined || this.revoking.has(id)) throw new RaftLogError('ERR_LEASE_NOT_FOUND', `Lease ${id} not found`)
+    this.deadlines.set(id, this.host.now() + lease.ttl * 1000)
+    // Otherwise the next leader would count from the checkpoint, and expire the lease early.
+    if (lease.remaining > 0) await this.host.propose({ op: 'leaseCheckpoint', checkpoints: [{ id, remaining: 0 }] })
+    return lease.ttl
   }
 
   /** Seconds lease `id` has left (rounded up), on the leader; -1 when there is no such lease. ERR_NOT_LEADER. */
@@ -86,10 +112,11 @@ export class LeaseClock {
     return Math.max(0, Math.ceil((deadline - this.host.now()) / 1000))
   }
 
-  /** Revokes, through the log, the leases whose deadline passed (leader only). */
+  /** Revokes, through the log, the leases whose deadline passed, and checkpoints leases when due (leader only). */
   check(): void {
     if (!this.leading()) return
     const now = this.host.now()
+    if (this.checkpointIntervalMs > 0 && now >= this.nextCheckpointAt) this.checkpoint(now)
     let proposed = 0
     for (const [id, deadline] of this.deadlines) {
       if (proposed === maxRevokesPerCheck) break
@@ -104,7 +131,37 @@ export class LeaseClock {
     }
   }
 
-  /** Whether this node leads; on the first call in a new term, gives every lease its whole TTL from now. */
+  /**
+   * Commits what the leases that ran down by a checkpoint interval since their last checkpoint (or
+   * their grant, or keep-alive) have left: up to maxLeaseCheckpointsPerEntry in one entry; the
+   * next check goes on with the rest. A lease whose TTL is shorter than the interval is never
+   * checkpointed (etcd's rule: it runs out before the next one would count).
+   */
+  private checkpoint(now: number): void {
+    if (this.checkpointing) return
+    const intervalSeconds = this.checkpointIntervalMs / 1000
+    const checkpoints: LeaseCheckpoint[] = []
+    for (const [id, deadline] of this.deadlines) {
+      const lease = this.kv.lease(id)
+      if (lease === undefined || this.revoking.has(id)) continue
+      const left = Math.ceil((deadline - now) / 1000)
+      const counted = lease.remaining > 0 ? lease.remaining : lease.ttl
+      if (left <= 0 || left > counted - intervalSeconds) continue
+      checkpoints.push({ id, remaining: Math.min(left, lease.ttl) })
+      if (checkpoints.length === maxLeaseCheckpointsPerEntry) break
+    }
+    // A full entry: more may be due, and the next check looks again; otherwise wait an interval.
+    if (checkpoints.length < maxLeaseCheckpointsPerEntry) this.nextCheckpointAt = now + this.checkpointIntervalMs
+    if (checkpoints.length === 0) return
+    this.checkpointing = true
+    const done = (): void => {
+      this.checkpointing = false
+    }
+    // Not committed (leadership lost): the next leader counts from the checkpoint before, which is only longer.
+    this.host.propose({ op: 'leaseCheckpoint', checkpoints }).then(done, done)
+  }
+
+  /** Whether this node leads; on the first call in a new term, counts every lease from now: from its checkpoint, or its whole TTL. */
   private leading(): boolean {
     const term = this.host.leaderTerm()
     if (term === undefined) {
@@ -119,7 +176,8 @@ export class LeaseClock {
       this.term = term
       this.deadlines.clear()
       const now = this.host.now()
-      for (const { id, ttl } of this.kv.leaseList()) this.deadlines.set(id, now + ttl * 1000)
+      for (const { id, ttl, remaining } of this.kv.leaseList()) this.deadlines.set(id, now + (remaining ?? ttl) * 1000)
+      this.nextCheckpointAt = now + this.checkpointIntervalMs
     }
     return true
   }

@@ -9,6 +9,7 @@ import { invalid, record } from './config-fields.js'
 import { defaultSegmentSizeBytes, maxSegmentSizeBytes } from '../../storage/segment-format.js'
 import { defaultSnapshotThreshold, defaultSnapshotTrailingEntries } from '../../raft/node/node-options.js'
 import { defaultElectionTimeoutMs, defaultHeartbeatIntervalMs } from '../../raft/node/node-options.js'
+import { defaultLeaseCheckpointIntervalMs } from '../../kv/lease/lease-clock.js'
 import { clientTlsSettings, peerTlsSettings, type ClientTlsSettings, type PeerTlsSettings } from './tls-settings.js'
 import { defaultMaxKeyBytes, defaultMaxRequestBytes, maxCommandBytes, minRequestBytes } from './request-limits.js'
 import { connectionLimitsSettings, type ConnectionLimits } from './connection-limits.js'
@@ -73,6 +74,8 @@ export interface ClusterConfig {
   replication?: number
   /** A many-group node's commit delay in ms (RaftHostOptions.commitDelayMs; 0 to 1000, default 0: off); as `replication`, for --groups too. */
   commitDelayMs?: number
+  /** How often the leader checkpoints what leases have left (ms; lease-clock.ts); 0: never. */
+  leaseCheckpointIntervalMs: number
 }
 
 export const defaultClusterSettings = {
@@ -87,6 +90,7 @@ export const defaultClusterSettings = {
   max_key_bytes: defaultMaxKeyBytes,
   snapshot_stall_timeout_ms: defaultSnapshotStallTimeoutMs,
   max_log_bytes: 0,
+  lease_checkpoint_interval_ms: defaultLeaseCheckpointIntervalMs,
 }
 
 function wholeNumber(value: unknown, path: string, field: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
@@ -227,6 +231,7 @@ export function loadClusterConfig(path: string, options: { checkFiles?: boolean 
     maxRequestBytes,
     maxKeyBytes,
     snapshotStallTimeoutMs: wholeNumber(settings.snapshot_stall_timeout_ms ?? defaultClusterSettings.snapshot_stall_timeout_ms, path, 'cluster_settings.snapshot_stall_timeout_ms', 1, 2 ** 31 - 1),
+    leaseCheckpointIntervalMs: wholeNumber(settings.lease_checkpoint_interval_ms ?? defaultClusterSettings.lease_checkpoint_interval_ms, path, 'cluster_settings.lease_checkpoint_interval_ms', 0, 2 ** 31 - 1),
     connectionLimits: connectionLimitsSettings(settings.connection_limits, path),
     ...(peerTls === undefined ? {} : { peerTls }),
     ...(clientTls === undefined ? {} : { clientTls }),

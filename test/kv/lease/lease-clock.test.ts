@@ -6,7 +6,7 @@ import { encodeKvCommand, KvStateMachine, type KvCommand } from '../../../src/kv
 import { LeaseClock } from '../../../src/kv/lease/lease-clock.js'
 import { EntryType } from '../../../src/storage/log-entry.js'
 
-function setUp() {
+function setUp(checkpointIntervalMs?: number) {
   const kv = new KvStateMachine()
   let index = 0
   const apply = (command: KvCommand): Uint8Array => kv.apply({ index: ++index, term: 1, type: EntryType.Normal, data: encodeKvCommand(command) })
@@ -22,7 +22,7 @@ function setUp() {
       return apply(command)
     },
     now: () => state.now,
-  })
+  }, { checkpointIntervalMs })
   return { kv, apply, state, clock }
 }
 
@@ -79,5 +79,75 @@ describe('LeaseClock', () => {
     expect(state.proposed).toEqual([])
     expect(() => clock.remaining(4)).toThrow(expect.objectContaining({ code: 'ERR_NOT_LEADER' }))
     await expect(clock.keepAlive(4)).rejects.toMatchObject({ code: 'ERR_NOT_LEADER' })
+  })
+
+  it("checkpoints what a lease has left once it ran down by an interval, and a new leader counts from that, never earlier than the lease's true end", async () => {
+    const { kv, apply, state, clock } = setUp(60_000)
+    apply({ op: 'leaseGrant', id: 5, ttl: 600 })
+    apply({ op: 'leaseGrant', id: 6, ttl: 59 })
+    const checkpoints = (): KvCommand[] => state.proposed.filter((command) => command.op === 'leaseCheckpoint')
+    clock.check()
+    state.now = 58_000
+    clock.check()
+    expect(state.proposed).toEqual([])
+    state.now = 61_500
+    clock.check()
+    await flush()
+    // Lease 6 (shorter than the interval) is never checkpointed, as etcd's rule has it: it expires.
+    expect(checkpoints()).toEqual([{ op: 'leaseCheckpoint', checkpoints: [{ id: 5, remaining: 539 }] }])
+    expect(kv.lease(5)?.remaining).toBe(539)
+    expect(kv.lease(6)).toBeUndefined()
+    // Not again until it ran down by another interval.
+    state.now = 100_000
+    clock.check()
+    expect(checkpoints()).toHaveLength(1)
+    // Elected again in term 2 at 200 s: lease 5 truly ends at 600 s; counted from its checkpoint, at 739 s (not 800 s).
+    state.now = 200_000
+    state.term = 2
+    clock.check()
+    expect(clock.remaining(5)).toBe(539)
+    state.now = 738_999
+    clock.check()
+    expect(state.proposed.filter((command) => command.op === 'leaseRevoke' && command.id === 5)).toEqual([])
+    state.now = 739_000
+    clock.check()
+    await flush()
+    expect(state.proposed.at(-1)).toEqual({ op: 'leaseRevoke', id: 5 })
+  })
+
+  it('a keep-alive of a checkpointed lease commits a checkpoint of 0 before it answers, so the next leader counts its whole TTL', async () => {
+    const { kv, apply, state, clock } = setUp(60_000)
+    apply({ op: 'leaseGrant', id: 7, ttl: 600 })
+    clock.check()
+    state.now = 300_000
+    clock.check()
+    await flush()
+    expect(kv.lease(7)?.remaining).toBe(300)
+    expect(await clock.keepAlive(7)).toBe(600)
+    expect(state.proposed.at(-1)).toEqual({ op: 'leaseCheckpoint', checkpoints: [{ id: 7, remaining: 0 }] })
+    expect(kv.lease(7)?.remaining).toBe(0)
+    // The client was told 600 s at 300 s: a new leader at 301 s must not end the lease before 900 s.
+    state.now = 301_000
+    state.term = 2
+    clock.check()
+    state.now = 900_000
+    clock.check()
+    expect(state.proposed.filter((command) => command.op === 'leaseRevoke')).toEqual([])
+    // A keep-alive of a lease with no checkpoint commits nothing.
+    apply({ op: 'leaseGrant', id: 9, ttl: 600 })
+    const before = state.proposed.length
+    await clock.keepAlive(9)
+    expect(state.proposed).toHaveLength(before)
+  })
+
+  it('checkpoints nothing with an interval of 0, and refuses a bad interval', async () => {
+    const { apply, state, clock } = setUp(0)
+    apply({ op: 'leaseGrant', id: 8, ttl: 9_000 })
+    clock.check()
+    state.now = 8_000_000
+    clock.check()
+    await flush()
+    expect(state.proposed).toEqual([])
+    expect(() => new LeaseClock(new KvStateMachine(), { leaderTerm: () => 1, confirmLeadership: async () => {}, propose: async () => new Uint8Array(), now: () => 0 }, { checkpointIntervalMs: -1 })).toThrow(/checkpointIntervalMs must be/)
   })
 })

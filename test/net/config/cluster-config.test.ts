@@ -77,6 +77,12 @@ describe('loadClusterConfig', () => {
     expect(config).toMatchObject({ snapshotStallTimeoutMs: 5000, connectionLimits: { maxConnections: 64, handshakeTimeoutMs: 10_000, idleTimeoutMs: 1000 } })
   })
 
+  it("checkpoints leases every 5 minutes by default (etcd's interval), as given, or never with 0", () => {
+    expect(loadClusterConfig(configFile(threeNodes)).leaseCheckpointIntervalMs).toBe(300_000)
+    expect(loadClusterConfig(configFile(`${threeNodes}cluster_settings:\n  lease_checkpoint_interval_ms: 0\n`)).leaseCheckpointIntervalMs).toBe(0)
+    expect(() => loadClusterConfig(configFile(`${threeNodes}cluster_settings:\n  lease_checkpoint_interval_ms: -5\n`))).toThrow(/cluster_settings\.lease_checkpoint_interval_ms must be a whole number from 0 to 2147483647, got -5/)
+  })
+
   it('puts an IPv6 address in brackets before its port, and takes host names', () => {
     const config = loadClusterConfig(configFile('nodes:\n  - { node_id: 1, ip_address: "::1", port: 18001 }\n  - { node_id: 2, ip_address: "node-2.example", port: 18002 }\n'))
     expect(config.nodes.map((node) => node.address)).toEqual(['[::1]:18001', 'node-2.example:18002'])
