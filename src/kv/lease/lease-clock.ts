@@ -50,7 +50,8 @@ export class LeaseClock {
   private readonly checkpointIntervalMs: number
   /** When (host.now() ms) the next checkpoint is due, while this node leads. */
   private nextCheckpointAt = 0
-  private checkpointing = false
+  /** The leases of the checkpoint entry proposed and not yet settled (at most one such entry at a time). */
+  private checkpointing: ReadonlySet<number> | undefined
 
   constructor(
     private readonly kv: KvStateMachine,
@@ -99,8 +100,9 @@ export class LeaseClock {
     const lease = this.kv.lease(id)
     if (lease === undefined || this.revoking.has(id)) throw new RaftLogError('ERR_LEASE_NOT_FOUND', `Lease ${id} not found`)
     this.deadlines.set(id, this.host.now() + lease.ttl * 1000)
-    // Otherwise the next leader would count from the checkpoint, and expire the lease early.
-    if (lease.remaining > 0) await this.host.propose({ op: 'leaseCheckpoint', checkpoints: [{ id, remaining: 0 }] })
+    // Otherwise the next leader would count from the checkpoint, and expire the lease early; also
+    // when one is proposed and not applied yet: this entry comes after it in the log.
+    if (lease.remaining > 0 || this.checkpointing?.has(id) === true) await this.host.propose({ op: 'leaseCheckpoint', checkpoints: [{ id, remaining: 0 }] })
     return lease.ttl
   }
 
@@ -138,7 +140,7 @@ export class LeaseClock {
    * checkpointed (etcd's rule: it runs out before the next one would count).
    */
   private checkpoint(now: number): void {
-    if (this.checkpointing) return
+    if (this.checkpointing !== undefined) return
     const intervalSeconds = this.checkpointIntervalMs / 1000
     const checkpoints: LeaseCheckpoint[] = []
     for (const [id, deadline] of this.deadlines) {
@@ -153,9 +155,9 @@ export class LeaseClock {
     // A full entry: more may be due, and the next check looks again; otherwise wait an interval.
     if (checkpoints.length < maxLeaseCheckpointsPerEntry) this.nextCheckpointAt = now + this.checkpointIntervalMs
     if (checkpoints.length === 0) return
-    this.checkpointing = true
+    this.checkpointing = new Set(checkpoints.map(({ id }) => id))
     const done = (): void => {
-      this.checkpointing = false
+      this.checkpointing = undefined
     }
     // Not committed (leadership lost): the next leader counts from the checkpoint before, which is only longer.
     this.host.propose({ op: 'leaseCheckpoint', checkpoints }).then(done, done)

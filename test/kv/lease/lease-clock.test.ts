@@ -150,4 +150,39 @@ describe('LeaseClock', () => {
     expect(state.proposed).toEqual([])
     expect(() => new LeaseClock(new KvStateMachine(), { leaderTerm: () => 1, confirmLeadership: async () => {}, propose: async () => new Uint8Array(), now: () => 0 }, { checkpointIntervalMs: -1 })).toThrow(/checkpointIntervalMs must be/)
   })
+
+  it('a keep-alive that comes while a checkpoint of its lease is still being committed resets it after that checkpoint', async () => {
+    const kv = new KvStateMachine()
+    let index = 0
+    const apply = (command: KvCommand): Uint8Array => kv.apply({ index: ++index, term: 1, type: EntryType.Normal, data: encodeKvCommand(command) })
+    const log: KvCommand[] = []
+    let releaseCheckpoint: (() => void) | undefined
+    let logTail = Promise.resolve()
+    let now = 0
+    const clock = new LeaseClock(kv, {
+      leaderTerm: () => 1,
+      confirmLeadership: async () => {},
+      // Entries commit in the order proposed, as in a log; the first checkpoint waits for the test.
+      propose: (command) => {
+        log.push(command)
+        const held = command.op === 'leaseCheckpoint' && releaseCheckpoint === undefined && command.checkpoints[0]!.remaining > 0
+        const gate = held ? new Promise<void>((resolve) => (releaseCheckpoint = resolve)) : undefined
+        const committed = logTail.then(() => gate).then(() => apply(command))
+        logTail = committed.then(() => undefined)
+        return committed
+      },
+      now: () => now,
+    }, { checkpointIntervalMs: 60_000 })
+    apply({ op: 'leaseGrant', id: 3, ttl: 600 })
+    clock.check()
+    now = 100_000
+    clock.check()
+    expect(log).toEqual([{ op: 'leaseCheckpoint', checkpoints: [{ id: 3, remaining: 500 }] }])
+    const renewed = clock.keepAlive(3)
+    await flush()
+    releaseCheckpoint!()
+    expect(await renewed).toBe(600)
+    expect(log.at(-1)).toEqual({ op: 'leaseCheckpoint', checkpoints: [{ id: 3, remaining: 0 }] })
+    expect(kv.lease(3)?.remaining).toBe(0)
+  })
 })
