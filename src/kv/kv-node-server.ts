@@ -23,7 +23,7 @@ export async function startKvNodeServer(cluster: ClusterConfig, nodeId: number, 
       stateMachine: kv,
       checkCommand: (command) => {
         try {
-          return keyProblem(decodeKvCommand(command), maxKeyBytes)
+          return clientCommandProblem(decodeKvCommand(command), maxKeyBytes)
         } catch (error) {
           return (error as Error).message
         }
@@ -50,6 +50,16 @@ export async function startKvNodeServer(cluster: ClusterConfig, nodeId: number, 
         }),
     },
   )
+}
+
+/**
+ * Why a client may not propose `command`: ERR_BAD_COMMAND for a lease checkpoint (the leader's
+ * lease clock writes those, past this check; from a client one would shorten another holder's
+ * lease with no revoke to show for it), or keyProblem's answer.
+ */
+function clientCommandProblem(command: KvCommand<Buffer>, maxKeyBytes: number): RaftLogError | undefined {
+  if (command.op === 'leaseCheckpoint') return new RaftLogError('ERR_BAD_COMMAND', "A lease checkpoint is written by the leader's lease clock, never proposed by a client")
+  return keyProblem(command, maxKeyBytes)
 }
 
 /** ERR_KEY_TOO_LARGE for the first key of `command` longer than `maxKeyBytes`. */

@@ -8,8 +8,10 @@
 //        [value length u32, value]
 //   0x05 lease id u64, granted TTL u64 (s)   one per lease (its keys are the live keys naming it)
 //   0x06 lease id u64, remaining u64 (s)     after its lease's 0x05, for a lease whose last
-//                                            checkpoint counts (lease-table.ts); written since
-//                                            lease checkpoints, and only for such leases
+//                                            checkpoint counts (lease-table.ts)
+//   0x07 lease id u64, grant index u64       after its lease's 0x05: the log index of its grant
+//                                            (a checkpoint passes over a later grant of the id)
+//   (0x06 and 0x07 are written since lease checkpoints; a lease without 0x07 has grant index 0)
 //   0x02 writes applied u64                  the store's count of writes (once)
 //   0xff                                     end
 //
@@ -38,6 +40,7 @@ const recordRevision = 0x03
 const recordKey = 0x04
 const recordLease = 0x05
 const recordLeaseCheckpoint = 0x06
+const recordLeaseGrantIndex = 0x07
 /** A change's fixed part in version 3: mod, create, version, lease, has value; then the value's length when it has one. */
 const changeBytesV3 = 33
 const changeBytesV2 = 25
@@ -84,24 +87,24 @@ export async function* encodeKvSnapshot(state: MvccState, writesApplied = 0, lea
     }
   }
   for (const lease of leases) {
-    const record = Buffer.alloc(17)
-    record[0] = recordLease
-    record.writeBigUInt64LE(BigInt(lease.id), 1)
-    record.writeBigUInt64LE(BigInt(lease.ttl), 9)
-    parts.push(record)
-    if (lease.remaining !== undefined && lease.remaining > 0) {
-      const checkpoint = Buffer.alloc(17)
-      checkpoint[0] = recordLeaseCheckpoint
-      checkpoint.writeBigUInt64LE(BigInt(lease.id), 1)
-      checkpoint.writeBigUInt64LE(BigInt(lease.remaining), 9)
-      parts.push(checkpoint)
-    }
+    parts.push(leaseRecord(recordLease, lease.id, lease.ttl))
+    if (lease.remaining !== undefined && lease.remaining > 0) parts.push(leaseRecord(recordLeaseCheckpoint, lease.id, lease.remaining))
+    if (lease.grantIndex !== undefined && lease.grantIndex > 0) parts.push(leaseRecord(recordLeaseGrantIndex, lease.id, lease.grantIndex))
   }
   const writes = Buffer.alloc(9)
   writes[0] = recordWrites
   writes.writeBigUInt64LE(BigInt(writesApplied), 1)
   parts.push(writes, Buffer.from([recordEnd]))
   yield Buffer.concat(parts)
+}
+
+/** A 17-byte record of lease `id`: its type, the id and one u64. */
+function leaseRecord(type: number, id: number, value: number): Buffer {
+  const record = Buffer.alloc(17)
+  record[0] = type
+  record.writeBigUInt64LE(BigInt(id), 1)
+  record.writeBigUInt64LE(BigInt(value), 9)
+  return record
 }
 
 export interface KvSnapshotSummary {
@@ -148,6 +151,12 @@ export async function decodeKvSnapshot(chunks: AsyncIterable<Uint8Array>, onKey:
       const last = summary.leases.at(-1)
       if (last?.id !== id || remaining > last.ttl) throw bad(`a checkpoint of lease ${id} that does not follow that lease, or outlasts its TTL`)
       summary.leases[summary.leases.length - 1] = { ...last, remaining }
+    } else if (version === 3 && type[0] === recordLeaseGrantIndex) {
+      const id = await u64(input, "a grant index's lease id")
+      const grantIndex = await u64(input, "a lease's grant index")
+      const last = summary.leases.at(-1)
+      if (last?.id !== id) throw bad(`the grant index of lease ${id} does not follow that lease`)
+      summary.leases[summary.leases.length - 1] = { ...last, grantIndex }
     } else throw bad(`unknown record type ${type[0]}`)
   }
   if ((await input.take(1)) !== undefined) throw bad('bytes follow its end record')

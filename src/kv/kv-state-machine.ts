@@ -37,10 +37,12 @@ export type KvCommand<B extends KvBytes = KvBytes> =
   | { op: 'leaseRevoke'; id: number }
   /**
    * The leader's lease checkpoints (etcd's LeaseCheckpoint): the seconds each lease had left, 0
-   * for one kept alive since (its whole TTL counts again). Changes no key and no revision; leases
-   * that are gone are passed over. Answers { revision }.
+   * for one kept alive since (its whole TTL counts again), as the leader saw the leases at its
+   * applied index `proposedAt`. Changes no key and no revision. Passed over: a lease that is gone,
+   * and one granted after `proposedAt` (the same id granted again: not the lease the leader saw).
+   * Answers { revision }.
    */
-  | { op: 'leaseCheckpoint'; checkpoints: LeaseCheckpoint[] }
+  | { op: 'leaseCheckpoint'; proposedAt: number; checkpoints: readonly LeaseCheckpoint[] }
 
 /** The commands that name one key: put, get, delete, cas. */
 export type KeyedKvCommand<B extends KvBytes = Buffer> = Extract<KvCommand<B>, { key: B }>
@@ -53,6 +55,8 @@ export interface LeaseCheckpoint {
 
 /** Most checkpoints in one entry (etcd's maxLeaseCheckpointBatchSize). */
 export const maxLeaseCheckpointsPerEntry = 1000
+/** A checkpoint entry's op, count u32 and proposedAt u64. */
+const checkpointHeaderBytes = 13
 
 /** An answer; decodeKvResult gives the value as a Buffer. */
 export interface KvResult<B extends KvBytes = Buffer> {
@@ -77,17 +81,18 @@ const headerBytes = 5
  * A batch: [5][count u32] then per put [key length u32][key][value length u32][value].
  * A transaction: [6] then the TxnRequest in kv-blob-json.ts's form; a compaction: [7][revision u64].
  * A lease grant: [8][id u64][ttl u64]; a lease revoke: [9][id u64]; lease checkpoints:
- * [10][count u32] then per lease [id u64][remaining u64].
+ * [10][count u32][proposedAt u64] then per lease [id u64][remaining u64].
  */
 export function encodeKvCommand(command: KvCommand): Uint8Array {
   if (command.op === 'batch') return encodeBatch(command.puts)
   if (command.op === 'leaseCheckpoint') {
-    const bytes = Buffer.alloc(5 + 16 * command.checkpoints.length)
+    const bytes = Buffer.alloc(checkpointHeaderBytes + 16 * command.checkpoints.length)
     bytes[0] = opCodes.leaseCheckpoint
     bytes.writeUInt32LE(command.checkpoints.length, 1)
+    bytes.writeBigUInt64LE(BigInt(command.proposedAt), 5)
     command.checkpoints.forEach(({ id, remaining }, i) => {
-      bytes.writeBigUInt64LE(BigInt(id), 5 + 16 * i)
-      bytes.writeBigUInt64LE(BigInt(remaining), 13 + 16 * i)
+      bytes.writeBigUInt64LE(BigInt(id), checkpointHeaderBytes + 16 * i)
+      bytes.writeBigUInt64LE(BigInt(remaining), checkpointHeaderBytes + 8 + 16 * i)
     })
     return bytes
   }
@@ -145,9 +150,9 @@ export function decodeKvCommand(bytes: Uint8Array): KvCommand<Buffer> {
   if (op === opCodes.leaseCheckpoint) {
     const count = buffer.readUInt32LE(1)
     if (count > maxLeaseCheckpointsPerEntry) throw bad(`${count} lease checkpoints, more than ${maxLeaseCheckpointsPerEntry}`)
-    if (buffer.length !== 5 + 16 * count) throw bad(`${count} lease checkpoints are ${5 + 16 * count} bytes`)
-    const checkpoints = Array.from({ length: count }, (_, i) => ({ id: Number(buffer.readBigUInt64LE(5 + 16 * i)), remaining: Number(buffer.readBigUInt64LE(13 + 16 * i)) }))
-    return { op: 'leaseCheckpoint', checkpoints }
+    if (buffer.length !== checkpointHeaderBytes + 16 * count) throw bad(`${count} lease checkpoints are ${checkpointHeaderBytes + 16 * count} bytes`)
+    const checkpoints = Array.from({ length: count }, (_, i) => ({ id: Number(buffer.readBigUInt64LE(checkpointHeaderBytes + 16 * i)), remaining: Number(buffer.readBigUInt64LE(checkpointHeaderBytes + 8 + 16 * i)) }))
+    return { op: 'leaseCheckpoint', proposedAt: Number(buffer.readBigUInt64LE(5)), checkpoints }
   }
   const keyLength = buffer.readUInt32LE(1)
   if (keyLength > buffer.length - headerBytes) throw bad(`key length ${keyLength} runs past the end`)
@@ -272,6 +277,8 @@ export interface KvChangeListener {
 export interface LeaseListener {
   granted(id: number, ttl: number): void
   revoked(id: number): void
+  /** A checkpoint of lease `id` was applied: `remaining` seconds left, or 0 (kept alive: its whole TTL counts again). */
+  checkpointed(id: number, remaining: number): void
   /** Every lease was replaced (a snapshot was installed). */
   reset(): void
 }
@@ -331,7 +338,7 @@ export class KvStateMachine implements StateMachine {
   apply(entry: LogEntry): Uint8Array {
     const command = decodeKvCommand(entry.data)
     const etcd = command.op === 'txn' || command.op === 'compact' || command.op === 'leaseGrant' || command.op === 'leaseRevoke' || command.op === 'leaseCheckpoint'
-    const result = etcd ? this.executeEtcd(command) : encodeKvResult(this.execute(command))
+    const result = etcd ? this.executeEtcd(command, entry.index) : encodeKvResult(this.execute(command))
     this.compactHistory()
     return result
   }
@@ -360,6 +367,12 @@ export class KvStateMachine implements StateMachine {
   /** Every lease, by id, with its granted TTL (s) and what it had left at its last checkpoint, if one counts. */
   leaseList(): LeaseInfo[] {
     return this.leases.list()
+  }
+
+  /** Lease `id`'s granted TTL and the seconds it had left at its last checkpoint (0: none counts), without its keys; undefined when there is no such lease. */
+  leaseTimes(id: number): { ttl: number; remaining: number } | undefined {
+    const ttl = this.leases.ttlOf(id)
+    return ttl === undefined ? undefined : { ttl, remaining: this.leases.remainingOf(id) ?? 0 }
   }
 
   /**
@@ -469,17 +482,22 @@ export class KvStateMachine implements StateMachine {
   }
 
   /** An etcd command's answer; a refusal is an answer too (never thrown: the entry is committed, and every node must answer it alike). */
-  private executeEtcd(command: Extract<KvCommand<Buffer>, { op: EtcdOp }>): Uint8Array {
+  private executeEtcd(command: Extract<KvCommand<Buffer>, { op: EtcdOp }>, index: number): Uint8Array {
     try {
       if (command.op === 'leaseCheckpoint') {
+        // Only leases the leader saw: one granted after its applied index is a new grant of the id.
+        const seen = command.checkpoints.filter(({ id }) => (this.leases.grantIndexOf(id) ?? Infinity) <= command.proposedAt)
         // All or none: every checkpoint is checked before any is recorded. Not a write of the store.
-        for (const { id, remaining } of command.checkpoints) {
-          const ttl = this.leases.ttlOf(id)
-          if (ttl !== undefined && (!Number.isSafeInteger(remaining) || remaining < 0 || remaining > ttl)) {
+        for (const { id, remaining } of seen) {
+          const ttl = this.leases.ttlOf(id) as number
+          if (!Number.isSafeInteger(remaining) || remaining < 0 || remaining > ttl) {
             throw new RaftLogError('ERR_BAD_ARGUMENT', `Lease ${id}'s checkpoint must be from 0 to its TTL of ${ttl} seconds, got ${remaining}`)
           }
         }
-        for (const { id, remaining } of command.checkpoints) this.leases.checkpoint(id, remaining)
+        for (const { id, remaining } of seen) {
+          this.leases.checkpoint(id, remaining)
+          for (const listener of this.leaseListeners) listener.checkpointed(id, remaining)
+        }
         return encodeBlobJson({ revision: this.store.revision })
       }
       this.writes++
@@ -488,7 +506,7 @@ export class KvStateMachine implements StateMachine {
         return encodeBlobJson({ revision: this.store.revision, compacted: command.revision })
       }
       if (command.op === 'leaseGrant') {
-        this.leases.grant(command.id, command.ttl)
+        this.leases.grant(command.id, command.ttl, index)
         for (const listener of this.leaseListeners) listener.granted(command.id, command.ttl)
         return encodeBlobJson({ revision: this.store.revision, id: command.id, ttl: command.ttl })
       }

@@ -17,10 +17,12 @@ export interface LeaseInfo {
   readonly ttl: number
   /** Seconds it had left at its last checkpoint; absent when none counts (never checkpointed, or kept alive since). */
   readonly remaining?: number
+  /** The log index of its grant (0: not known, restored from a snapshot written before grant indexes were kept). */
+  readonly grantIndex?: number
 }
 
 export class LeaseTable {
-  private readonly leases = new Map<number, { ttl: number; keys: Set<string>; remaining: number }>()
+  private readonly leases = new Map<number, { ttl: number; keys: Set<string>; remaining: number; grantIndex: number }>()
 
   get size(): number {
     return this.leases.size
@@ -40,6 +42,11 @@ export class LeaseTable {
     return this.leases.get(id)?.remaining
   }
 
+  /** The log index of `id`'s grant (0: not known), or undefined when there is no such lease. */
+  grantIndexOf(id: number): number | undefined {
+    return this.leases.get(id)?.grantIndex
+  }
+
   /**
    * Records that `id` had `remaining` seconds left (0: it was kept alive, its whole TTL counts
    * again). A lease that is gone is passed over, as etcd does: its revoke may have committed first.
@@ -52,12 +59,12 @@ export class LeaseTable {
     lease.remaining = remaining
   }
 
-  /** ERR_LEASE_EXISTS when `id` is granted already; ERR_BAD_ARGUMENT for an id or TTL out of range. */
-  grant(id: number, ttl: number): void {
+  /** Grants `id` at log index `grantIndex`. ERR_LEASE_EXISTS when `id` is granted already; ERR_BAD_ARGUMENT for an id or TTL out of range. */
+  grant(id: number, ttl: number, grantIndex = 0): void {
     if (!Number.isSafeInteger(id) || id <= 0) throw new RaftLogError('ERR_BAD_ARGUMENT', `A lease id must be a whole number from 1 to ${maxLeaseId}, got ${id}`)
     if (!Number.isSafeInteger(ttl) || ttl <= 0 || ttl > maxLeaseTtlSeconds) throw new RaftLogError('ERR_BAD_ARGUMENT', `A lease TTL must be from 1 to ${maxLeaseTtlSeconds} seconds, got ${ttl}`)
     if (this.leases.has(id)) throw new RaftLogError('ERR_LEASE_EXISTS', `Lease ${id} exists already`)
-    this.leases.set(id, { ttl, keys: new Set(), remaining: 0 })
+    this.leases.set(id, { ttl, keys: new Set(), remaining: 0, grantIndex })
   }
 
   /** Forgets `id`; answers the keys that were attached to it, in byte order. ERR_LEASE_NOT_FOUND. */
@@ -83,12 +90,12 @@ export class LeaseTable {
 
   /** Every lease, by id. */
   list(): LeaseInfo[] {
-    return Array.from(this.leases, ([id, { ttl, remaining }]) => (remaining > 0 ? { id, ttl, remaining } : { id, ttl })).sort((a, b) => a.id - b.id)
+    return Array.from(this.leases, ([id, { ttl, remaining, grantIndex }]) => ({ id, ttl, ...(remaining > 0 ? { remaining } : {}), ...(grantIndex > 0 ? { grantIndex } : {}) })).sort((a, b) => a.id - b.id)
   }
 
   /** Replaces every lease with `leases`, with no keys attached (the caller attaches them). */
   load(leases: readonly LeaseInfo[]): void {
     this.leases.clear()
-    for (const { id, ttl, remaining } of leases) this.leases.set(id, { ttl, keys: new Set(), remaining: remaining ?? 0 })
+    for (const { id, ttl, remaining, grantIndex } of leases) this.leases.set(id, { ttl, keys: new Set(), remaining: remaining ?? 0, grantIndex: grantIndex ?? 0 })
   }
 }

@@ -29,6 +29,6 @@ describe('kv --encoding', () => {
   it('dump shows text keys quoted and other bytes in hex', () => {
     expect(describeBytes(Buffer.from('greeting'))).toBe('"greeting"')
     expect(describeKvCommand(decodeKvCommand(encodeKvCommand({ op: 'put', key: Buffer.of(0xff, 0x00), value: 'v' })))).toBe('put hex:ff00 "v"')
-    expect(describeKvCommand(decodeKvCommand(encodeKvCommand({ op: 'leaseCheckpoint', checkpoints: [{ id: 7, remaining: 240 }, { id: 8, remaining: 0 }] })))).toBe('lease checkpoint: 7 240 s left, 8 kept alive')
+    expect(describeKvCommand(decodeKvCommand(encodeKvCommand({ op: 'leaseCheckpoint', proposedAt: 5, checkpoints: [{ id: 7, remaining: 240 }, { id: 8, remaining: 0 }] })))).toBe('lease checkpoint: 7 240 s left, 8 kept alive')
   })
 })

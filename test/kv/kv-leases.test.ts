@@ -70,11 +70,12 @@ describe('leases in the key-value store', () => {
 
   it('carry leases and their keys through a snapshot', async () => {
     const kv = new KvStateMachine()
+    const grantIndex = index + 1
     lease(kv, { op: 'leaseGrant', id: 5, ttl: 20 })
     lease(kv, { op: 'leaseGrant', id: 6, ttl: 40 })
     txn(kv, put('x', '1', 5), put('y', '2', 6), put('z', '3'))
     const copy = await copyOf(kv)
-    expect(copy.leaseList()).toEqual([{ id: 5, ttl: 20 }, { id: 6, ttl: 40 }])
+    expect(copy.leaseList()).toEqual([{ id: 5, ttl: 20, grantIndex }, { id: 6, ttl: 40, grantIndex: grantIndex + 1 }])
     expect(copy.lease(5)?.keys).toEqual([b('x')])
     lease(copy, { op: 'leaseRevoke', id: 6 })
     expect([copy.get('x'), copy.get('y'), copy.get('z')]).toEqual([b('1'), null, b('3')])
@@ -82,31 +83,51 @@ describe('leases in the key-value store', () => {
 
   it("record the leader's checkpoints (all or none, leases gone passed over, no revision) and carry them through a snapshot", async () => {
     const kv = new KvStateMachine()
+    const first = index + 1
     lease(kv, { op: 'leaseGrant', id: 1, ttl: 600 })
     lease(kv, { op: 'leaseGrant', id: 2, ttl: 900 })
     const revision = kv.revision
-    const checkpoint = (checkpoints: { id: number; remaining: number }[]): unknown => decodeBlobJson(Buffer.from(applyBytes(kv, { op: 'leaseCheckpoint', checkpoints })))
+    const checkpoint = (checkpoints: { id: number; remaining: number }[], proposedAt = index): unknown => decodeBlobJson(Buffer.from(applyBytes(kv, { op: 'leaseCheckpoint', proposedAt, checkpoints })))
     expect(checkpoint([{ id: 1, remaining: 300 }, { id: 99, remaining: 5 }])).toEqual({ revision })
     expect(kv.revision).toBe(revision)
-    expect(kv.leaseList()).toEqual([{ id: 1, ttl: 600, remaining: 300 }, { id: 2, ttl: 900 }])
+    expect(kv.leaseList()).toEqual([{ id: 1, ttl: 600, remaining: 300, grantIndex: first }, { id: 2, ttl: 900, grantIndex: first + 1 }])
     // One out of range refuses the entry whole: lease 2 keeps no checkpoint.
     expect(checkpoint([{ id: 2, remaining: 100 }, { id: 1, remaining: 601 }])).toEqual({ error: { code: 'ERR_BAD_ARGUMENT', message: expect.stringContaining("Lease 1's checkpoint must be from 0 to its TTL of 600 seconds, got 601") } })
     expect(kv.lease(2)?.remaining).toBe(0)
     const copy = await copyOf(kv)
-    expect(copy.leaseList()).toEqual([{ id: 1, ttl: 600, remaining: 300 }, { id: 2, ttl: 900 }])
+    expect(copy.leaseList()).toEqual([{ id: 1, ttl: 600, remaining: 300, grantIndex: first }, { id: 2, ttl: 900, grantIndex: first + 1 }])
     // A checkpoint of 0 (a keep-alive): the whole TTL counts again.
     checkpoint([{ id: 1, remaining: 0 }])
-    expect(kv.leaseList()).toEqual([{ id: 1, ttl: 600 }, { id: 2, ttl: 900 }])
+    expect(kv.leaseList()).toEqual([{ id: 1, ttl: 600, grantIndex: first }, { id: 2, ttl: 900, grantIndex: first + 1 }])
+  })
+
+  it('pass over a checkpoint of a lease granted after the index it was proposed at (the same id granted again), on every replica alike', async () => {
+    const kv = new KvStateMachine()
+    lease(kv, { op: 'leaseGrant', id: 4, ttl: 600 })
+    const seenAt = index
+    lease(kv, { op: 'leaseRevoke', id: 4 })
+    lease(kv, { op: 'leaseGrant', id: 4, ttl: 600 })
+    // A replica that installs a snapshot taken here judges the checkpoint as one that applied the grant.
+    const replica = await copyOf(kv)
+    const entry = { op: 'leaseCheckpoint', proposedAt: seenAt, checkpoints: [{ id: 4, remaining: 500 }] } as const
+    applyBytes(kv, entry)
+    applyBytes(replica, entry)
+    expect(kv.lease(4)?.remaining).toBe(0)
+    expect(replica.lease(4)?.remaining).toBe(0)
+    // Proposed once the new grant was applied, it counts.
+    applyBytes(kv, { ...entry, proposedAt: index })
+    expect(kv.lease(4)?.remaining).toBe(500)
   })
 
   it('tell lease listeners of grants, revokes and a restore', async () => {
     const kv = new KvStateMachine()
     const heard: string[] = []
-    kv.onLease({ granted: (id, ttl) => heard.push(`grant ${id} ${ttl}`), revoked: (id) => heard.push(`revoke ${id}`), reset: () => heard.push('reset') })
+    kv.onLease({ granted: (id, ttl) => heard.push(`grant ${id} ${ttl}`), revoked: (id) => heard.push(`revoke ${id}`), checkpointed: (id, remaining) => heard.push(`checkpoint ${id} ${remaining}`), reset: () => heard.push('reset') })
     lease(kv, { op: 'leaseGrant', id: 2, ttl: 10 })
+    applyBytes(kv, { op: 'leaseCheckpoint', proposedAt: index, checkpoints: [{ id: 2, remaining: 0 }, { id: 99, remaining: 3 }] })
     lease(kv, { op: 'leaseRevoke', id: 2 })
     await kv.restore(new KvStateMachine().snapshot())
-    expect(heard).toEqual(['grant 2 10', 'revoke 2', 'reset'])
+    expect(heard).toEqual(['grant 2 10', 'checkpoint 2 0', 'revoke 2', 'reset'])
   })
 })
 

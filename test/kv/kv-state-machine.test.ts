@@ -35,12 +35,13 @@ describe('key-value commands', () => {
   })
 
   it('carry lease checkpoints whole, and refuse a checkpoint entry whose count and length disagree', () => {
-    const checkpoints: KvCommand = { op: 'leaseCheckpoint', checkpoints: [{ id: Number.MAX_SAFE_INTEGER, remaining: 0 }, { id: 3, remaining: 250 }] }
+    const checkpoints: KvCommand = { op: 'leaseCheckpoint', proposedAt: 2 ** 40, checkpoints: [{ id: Number.MAX_SAFE_INTEGER, remaining: 0 }, { id: 3, remaining: 250 }] }
     const bytes = encodeKvCommand(checkpoints)
-    expect(bytes.length).toBe(5 + 2 * 16)
+    expect(bytes.length).toBe(13 + 2 * 16)
     expect(decodeKvCommand(bytes)).toEqual(checkpoints)
-    expect(() => decodeKvCommand(bytes.subarray(0, bytes.length - 1))).toThrow(/2 lease checkpoints are 37 bytes/)
-    const tooMany = Buffer.alloc(5)
+    expect(() => decodeKvCommand(bytes.subarray(0, bytes.length - 1))).toThrow(/2 lease checkpoints are 45 bytes/)
+    expect(() => decodeKvCommand(bytes.subarray(0, 9))).toThrow(/2 lease checkpoints are 45 bytes/)
+    const tooMany = Buffer.alloc(13)
     tooMany[0] = 10
     tooMany.writeUInt32LE(1001, 1)
     expect(() => decodeKvCommand(tooMany)).toThrow(/1001 lease checkpoints, more than 1000/)

@@ -71,6 +71,7 @@ export function etcdServices(node: RaftNode, context: ServiceContext, options: E
       if (!leads()) throw new RaftLogError('ERR_NOT_LEADER', 'This node lost leadership')
     },
     propose: async (command) => (await node.propose(encodePlain(encodeKvCommand(command)))) as Uint8Array,
+    appliedIndex: () => node.status().lastApplied,
     now: () => performance.now(),
   }, { checkpointIntervalMs: options.leaseCheckpointIntervalMs })
   clock.start()

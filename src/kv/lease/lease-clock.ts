@@ -35,6 +35,8 @@ export interface LeaseClockHost {
   confirmLeadership(): Promise<void>
   /** Proposes a command through the log. */
   propose(command: KvCommand): Promise<Uint8Array>
+  /** The index of the last entry the state machine has applied (a checkpoint names the leases as of it). */
+  appliedIndex(): number
   /** Monotonic milliseconds. */
   now(): number
 }
@@ -48,8 +50,6 @@ export class LeaseClock {
   private timer: NodeJS.Timeout | undefined
   private readonly stopListening: () => void
   private readonly checkpointIntervalMs: number
-  /** When (host.now() ms) the next checkpoint is due, while this node leads. */
-  private nextCheckpointAt = 0
   /** The leases of the checkpoint entry proposed and not yet settled (at most one such entry at a time). */
   private checkpointing: ReadonlySet<number> | undefined
 
@@ -69,6 +69,14 @@ export class LeaseClock {
       revoked: (id) => {
         this.deadlines.delete(id)
         this.revoking.delete(id)
+      },
+      // A keep-alive's reset the leader before committed: this leader may have counted the lease
+      // from an older checkpoint before it applied that entry. Deadlines only ever move later here.
+      checkpointed: (id, remaining) => {
+        const ttl = this.kv.leaseTimes(id)?.ttl
+        const deadline = this.deadlines.get(id)
+        if (remaining !== 0 || ttl === undefined || deadline === undefined || !this.leading()) return
+        this.deadlines.set(id, Math.max(deadline, this.host.now() + ttl * 1000))
       },
       // A snapshot replaced the leases: count every one from now again, as a new leader does.
       reset: () => {
@@ -97,12 +105,14 @@ export class LeaseClock {
   async keepAlive(id: number): Promise<number> {
     await this.host.confirmLeadership()
     if (!this.leading()) throw new RaftLogError('ERR_NOT_LEADER', 'This node does not lead: a keep-alive goes to the leader')
-    const lease = this.kv.lease(id)
+    const lease = this.kv.leaseTimes(id)
     if (lease === undefined || this.revoking.has(id)) throw new RaftLogError('ERR_LEASE_NOT_FOUND', `Lease ${id} not found`)
     this.deadlines.set(id, this.host.now() + lease.ttl * 1000)
     // Otherwise the next leader would count from the checkpoint, and expire the lease early; also
     // when one is proposed and not applied yet: this entry comes after it in the log.
-    if (lease.remaining > 0 || this.checkpointing?.has(id) === true) await this.host.propose({ op: 'leaseCheckpoint', checkpoints: [{ id, remaining: 0 }] })
+    if (lease.remaining > 0 || this.checkpointing?.has(id) === true) {
+      await this.host.propose({ op: 'leaseCheckpoint', proposedAt: this.host.appliedIndex(), checkpoints: [{ id, remaining: 0 }] })
+    }
     return lease.ttl
   }
 
@@ -118,7 +128,7 @@ export class LeaseClock {
   check(): void {
     if (!this.leading()) return
     const now = this.host.now()
-    if (this.checkpointIntervalMs > 0 && now >= this.nextCheckpointAt) this.checkpoint(now)
+    if (this.checkpointIntervalMs > 0) this.checkpoint(now)
     let proposed = 0
     for (const [id, deadline] of this.deadlines) {
       if (proposed === maxRevokesPerCheck) break
@@ -136,7 +146,8 @@ export class LeaseClock {
   /**
    * Commits what the leases that ran down by a checkpoint interval since their last checkpoint (or
    * their grant, or keep-alive) have left: up to maxLeaseCheckpointsPerEntry in one entry; the
-   * next check goes on with the rest. A lease whose TTL is shorter than the interval is never
+   * next check goes on with the rest. Looked at on every check, so a lease is checkpointed within
+   * a check of running down by an interval. A lease whose TTL is shorter than the interval is never
    * checkpointed (etcd's rule: it runs out before the next one would count).
    */
   private checkpoint(now: number): void {
@@ -144,7 +155,7 @@ export class LeaseClock {
     const intervalSeconds = this.checkpointIntervalMs / 1000
     const checkpoints: LeaseCheckpoint[] = []
     for (const [id, deadline] of this.deadlines) {
-      const lease = this.kv.lease(id)
+      const lease = this.kv.leaseTimes(id)
       if (lease === undefined || this.revoking.has(id)) continue
       const left = Math.ceil((deadline - now) / 1000)
       const counted = lease.remaining > 0 ? lease.remaining : lease.ttl
@@ -152,15 +163,13 @@ export class LeaseClock {
       checkpoints.push({ id, remaining: Math.min(left, lease.ttl) })
       if (checkpoints.length === maxLeaseCheckpointsPerEntry) break
     }
-    // A full entry: more may be due, and the next check looks again; otherwise wait an interval.
-    if (checkpoints.length < maxLeaseCheckpointsPerEntry) this.nextCheckpointAt = now + this.checkpointIntervalMs
     if (checkpoints.length === 0) return
     this.checkpointing = new Set(checkpoints.map(({ id }) => id))
     const done = (): void => {
       this.checkpointing = undefined
     }
     // Not committed (leadership lost): the next leader counts from the checkpoint before, which is only longer.
-    this.host.propose({ op: 'leaseCheckpoint', checkpoints }).then(done, done)
+    this.host.propose({ op: 'leaseCheckpoint', proposedAt: this.host.appliedIndex(), checkpoints }).then(done, done)
   }
 
   /** Whether this node leads; on the first call in a new term, counts every lease from now: from its checkpoint, or its whole TTL. */
@@ -179,7 +188,6 @@ export class LeaseClock {
       this.deadlines.clear()
       const now = this.host.now()
       for (const { id, ttl, remaining } of this.kv.leaseList()) this.deadlines.set(id, now + (remaining ?? ttl) * 1000)
-      this.nextCheckpointAt = now + this.checkpointIntervalMs
     }
     return true
   }

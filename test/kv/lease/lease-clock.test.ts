@@ -22,6 +22,7 @@ function setUp(checkpointIntervalMs?: number) {
       return apply(command)
     },
     now: () => state.now,
+    appliedIndex: () => index,
   }, { checkpointIntervalMs })
   return { kv, apply, state, clock }
 }
@@ -94,7 +95,7 @@ describe('LeaseClock', () => {
     clock.check()
     await flush()
     // Lease 6 (shorter than the interval) is never checkpointed, as etcd's rule has it: it expires.
-    expect(checkpoints()).toEqual([{ op: 'leaseCheckpoint', checkpoints: [{ id: 5, remaining: 539 }] }])
+    expect(checkpoints()).toEqual([{ op: 'leaseCheckpoint', proposedAt: 2, checkpoints: [{ id: 5, remaining: 539 }] }])
     expect(kv.lease(5)?.remaining).toBe(539)
     expect(kv.lease(6)).toBeUndefined()
     // Not again until it ran down by another interval.
@@ -124,7 +125,7 @@ describe('LeaseClock', () => {
     await flush()
     expect(kv.lease(7)?.remaining).toBe(300)
     expect(await clock.keepAlive(7)).toBe(600)
-    expect(state.proposed.at(-1)).toEqual({ op: 'leaseCheckpoint', checkpoints: [{ id: 7, remaining: 0 }] })
+    expect(state.proposed.at(-1)).toEqual({ op: 'leaseCheckpoint', proposedAt: 2, checkpoints: [{ id: 7, remaining: 0 }] })
     expect(kv.lease(7)?.remaining).toBe(0)
     // The client was told 600 s at 300 s: a new leader at 301 s must not end the lease before 900 s.
     state.now = 301_000
@@ -148,7 +149,7 @@ describe('LeaseClock', () => {
     clock.check()
     await flush()
     expect(state.proposed).toEqual([])
-    expect(() => new LeaseClock(new KvStateMachine(), { leaderTerm: () => 1, confirmLeadership: async () => {}, propose: async () => new Uint8Array(), now: () => 0 }, { checkpointIntervalMs: -1 })).toThrow(/checkpointIntervalMs must be/)
+    expect(() => new LeaseClock(new KvStateMachine(), { leaderTerm: () => 1, confirmLeadership: async () => {}, propose: async () => new Uint8Array(), now: () => 0, appliedIndex: () => 0 }, { checkpointIntervalMs: -1 })).toThrow(/checkpointIntervalMs must be/)
   })
 
   it('a keep-alive that comes while a checkpoint of its lease is still being committed resets it after that checkpoint', async () => {
@@ -172,17 +173,18 @@ describe('LeaseClock', () => {
         return committed
       },
       now: () => now,
+      appliedIndex: () => index,
     }, { checkpointIntervalMs: 60_000 })
     apply({ op: 'leaseGrant', id: 3, ttl: 600 })
     clock.check()
     now = 100_000
     clock.check()
-    expect(log).toEqual([{ op: 'leaseCheckpoint', checkpoints: [{ id: 3, remaining: 500 }] }])
+    expect(log).toEqual([{ op: 'leaseCheckpoint', proposedAt: 1, checkpoints: [{ id: 3, remaining: 500 }] }])
     const renewed = clock.keepAlive(3)
     await flush()
     releaseCheckpoint!()
     expect(await renewed).toBe(600)
-    expect(log.at(-1)).toEqual({ op: 'leaseCheckpoint', checkpoints: [{ id: 3, remaining: 0 }] })
+    expect(log.at(-1)).toEqual({ op: 'leaseCheckpoint', proposedAt: 1, checkpoints: [{ id: 3, remaining: 0 }] })
     expect(kv.lease(3)?.remaining).toBe(0)
   })
 })

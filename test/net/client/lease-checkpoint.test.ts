@@ -3,6 +3,7 @@
 // counts from that, not from the whole TTL (which let leader changes keep a dead holder's lease).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ClusterClient } from '../../../src/net/client/cluster-client.js'
+import { encodeKvCommand } from '../../../src/kv/kv-state-machine.js'
 import { pause, settled, startServers, stopServers, type Servers } from '../../helpers/node-servers.js'
 
 let servers: Servers
@@ -32,5 +33,12 @@ describe('lease checkpoints', () => {
     // About 57.4 s truly left; the last checkpoint said 58 or 59; the whole TTL would be 60.
     expect(ttl).toBeGreaterThanOrEqual(57)
     expect(ttl).toBeLessThanOrEqual(59)
+  })
+
+  it("refuses a checkpoint a client proposes: only the leader's clock writes them", async () => {
+    const lease = await client.grantLease(60, { keepAlive: false })
+    const forged = encodeKvCommand({ op: 'leaseCheckpoint', proposedAt: 2 ** 40, checkpoints: [{ id: lease.id, remaining: 1 }] })
+    await expect(client.propose(forged, 5000)).rejects.toMatchObject({ code: 'ERR_BAD_COMMAND', message: expect.stringContaining("A lease checkpoint is written by the leader's lease clock") })
+    expect((await client.leaseTimeToLive(lease.id)).ttl).toBeGreaterThan(50)
   })
 })
