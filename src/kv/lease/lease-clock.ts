@@ -13,14 +13,13 @@
 // still never expires early; a keep-alive of a checkpointed lease commits a checkpoint of 0 (its
 // whole TTL counts again) before it answers, as etcd's Renew does.
 import { RaftLogError } from '../../errors.js'
+import { defaultLeaseCheckpointIntervalMs } from '../../net/config/cluster-config.js'
 import { maxLeaseCheckpointsPerEntry, type KvCommand, type KvStateMachine, type LeaseCheckpoint } from '../kv-state-machine.js'
 
 /** How often the leader looks for expired leases (ms). */
 export const leaseCheckIntervalMs = 250
 /** Revokes the leader proposes per check at most (etcd's leaseRevokeRate is 1,000 per second). */
 export const maxRevokesPerCheck = 250
-/** How often the leader checkpoints leases by default (ms): etcd's --lease-checkpoint-interval, 5 minutes. */
-export const defaultLeaseCheckpointIntervalMs = 5 * 60_000
 
 export interface LeaseClockOptions {
   /** How often the leader commits what leases have left (ms); 0 turns checkpoints off. Default defaultLeaseCheckpointIntervalMs. */

@@ -5,7 +5,7 @@
 // that remembers the largest token it saw refuses a write from a holder that lost the lock while
 // paused (Kleppmann, "How to do distributed locking", 2016).
 import { RaftLogError } from '../../errors.js'
-import { firstCreated, nextEvent, putOp, rangeRequest, type RecipeHost } from './recipe-host.js'
+import { firstCreated, nextEvent, ownerRequest, putOp, rangeRequest, type RecipeHost } from './recipe-host.js'
 
 export interface Held {
   /** The key that holds the lock (or the leadership): NAME/<lease hex>. */
@@ -30,13 +30,18 @@ export function keyFor(prefix: Buffer, lease: number): Buffer {
 export async function acquire(host: RecipeHost, prefix: Buffer, lease: number, value: Buffer, signal: AbortSignal): Promise<Held> {
   if (lease === 0) throw new RaftLogError('ERR_LEASE_NOT_FOUND', 'A lock or campaign needs a lease (lease 0 was given): the lease frees it when its holder goes')
   const key = keyFor(prefix, lease)
+  // The holder is read in the same transaction, at its revision (etcd's Mutex does the same): a
+  // lock no one holds is taken in one round through the log, with no ReadIndex after it.
+  const holder = { range: ownerRequest(prefix) }
   const created = await host.txn({
     compare: [{ key, rangeEnd: Buffer.alloc(0), target: 'create', result: 'equal', operand: 0 }],
-    success: [putOp(key, value, lease)],
-    failure: [{ range: rangeRequest(key) }],
+    success: [putOp(key, value, lease), holder],
+    failure: [{ range: rangeRequest(key) }, holder],
   })
-  const existing = created.succeeded ? undefined : (created.responses[0] as { range: { kvs: { createRevision: number }[] } }).range.kvs[0]
+  const kvsOf = (response: unknown): { createRevision: number }[] => (response as { range: { kvs: { createRevision: number }[] } }).range.kvs
+  const existing = created.succeeded ? undefined : kvsOf(created.responses[0])[0]
   const createRevision = existing?.createRevision ?? created.revision
+  if (kvsOf(created.responses[1])[0]?.createRevision === createRevision) return { key, createRevision, revision: created.revision }
   try {
     for (;;) {
       await host.read()

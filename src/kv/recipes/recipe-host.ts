@@ -27,16 +27,20 @@ export function putOp(key: Buffer, value: Buffer, lease: number): RequestOp {
   return { put: { key, value, lease, prevKv: false, ignoreValue: false, ignoreLease: false } }
 }
 
-/** The key under `prefix` created first (the holder), or created last before `beforeRevision`. */
-export function firstCreated(host: RecipeHost, prefix: Buffer, options: { beforeRevision?: number; last?: boolean } = {}): KeyValue | undefined {
-  const request = rangeRequest(prefix, {
+/** The range of the key under `prefix` created first (the holder), or created last before `beforeRevision`. */
+export function ownerRequest(prefix: Buffer, options: { beforeRevision?: number; last?: boolean } = {}): RangeRequest {
+  return rangeRequest(prefix, {
     rangeEnd: prefixEnd(prefix),
     limit: 1,
     sortTarget: 'create',
     sortOrder: options.last === true ? 'descend' : 'ascend',
     maxCreateRevision: options.beforeRevision === undefined ? 0 : options.beforeRevision - 1,
   })
-  return host.kv.range(request).kvs[0]
+}
+
+/** The key under `prefix` created first (the holder), or created last before `beforeRevision`. */
+export function firstCreated(host: RecipeHost, prefix: Buffer, options: { beforeRevision?: number; last?: boolean } = {}): KeyValue | undefined {
+  return host.kv.range(ownerRequest(prefix, options)).kvs[0]
 }
 
 /**

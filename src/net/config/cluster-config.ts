@@ -9,7 +9,6 @@ import { invalid, record } from './config-fields.js'
 import { defaultSegmentSizeBytes, maxSegmentSizeBytes } from '../../storage/segment-format.js'
 import { defaultSnapshotThreshold, defaultSnapshotTrailingEntries } from '../../raft/node/node-options.js'
 import { defaultElectionTimeoutMs, defaultHeartbeatIntervalMs } from '../../raft/node/node-options.js'
-import { defaultLeaseCheckpointIntervalMs } from '../../kv/lease/lease-clock.js'
 import { clientTlsSettings, peerTlsSettings, type ClientTlsSettings, type PeerTlsSettings } from './tls-settings.js'
 import { defaultMaxKeyBytes, defaultMaxRequestBytes, maxCommandBytes, minRequestBytes } from './request-limits.js'
 import { connectionLimitsSettings, type ConnectionLimits } from './connection-limits.js'
@@ -77,6 +76,9 @@ export interface ClusterConfig {
   /** How often the leader checkpoints what leases have left (ms; lease-clock.ts); 0: never. */
   leaseCheckpointIntervalMs: number
 }
+
+/** How often a leader checkpoints what etcd leases have left, by default (ms): etcd's interval, 5 minutes (kv/lease/lease-clock.ts). */
+export const defaultLeaseCheckpointIntervalMs = 5 * 60_000
 
 export const defaultClusterSettings = {
   log_directory: './raft_logs',

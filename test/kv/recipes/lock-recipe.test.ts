@@ -1,0 +1,58 @@
+// etcd's lock recipe on a store in this process: a lock no one holds is taken in one round through
+// the log, reading its holder in the same transaction (no ReadIndex after it), and a waiter gets
+// it once the key before its own is deleted, with a larger fencing token.
+import { describe, expect, it } from 'vitest'
+import { decodeTxnResult, encodeKvCommand, KvStateMachine, type KvCommand } from '../../../src/kv/kv-state-machine.js'
+import type { TxnRequest } from '../../../src/kv/kv-txn.js'
+import { acquire, release } from '../../../src/kv/recipes/lock-recipe.js'
+import type { RecipeHost } from '../../../src/kv/recipes/recipe-host.js'
+import { WatchHub } from '../../../src/kv/watch/watch-hub.js'
+import { EntryType } from '../../../src/storage/log-entry.js'
+
+function setUp() {
+  const kv = new KvStateMachine()
+  let index = 0
+  const apply = (command: KvCommand): Uint8Array => kv.apply({ index: ++index, term: 1, type: EntryType.Normal, data: encodeKvCommand(command) })
+  const rounds = { txns: 0, reads: 0 }
+  const host: RecipeHost = {
+    kv,
+    hub: new WatchHub(kv),
+    txn: async (txn: TxnRequest) => {
+      rounds.txns++
+      return decodeTxnResult(apply({ op: 'txn', txn }))
+    },
+    read: async () => {
+      rounds.reads++
+    },
+  }
+  apply({ op: 'leaseGrant', id: 1, ttl: 60 })
+  apply({ op: 'leaseGrant', id: 2, ttl: 60 })
+  return { host, rounds, apply }
+}
+
+const prefix = Buffer.from('jobs/')
+
+describe('the lock recipe', () => {
+  it('takes a lock no one holds in one transaction, with no ReadIndex after it', async () => {
+    const { host, rounds } = setUp()
+    const held = await acquire(host, prefix, 1, Buffer.alloc(0), new AbortController().signal)
+    expect(held.key.toString()).toBe('jobs/1')
+    expect(rounds).toEqual({ txns: 1, reads: 0 })
+    // Asked again by the same lease: it holds it already, still one round.
+    expect((await acquire(host, prefix, 1, Buffer.alloc(0), new AbortController().signal)).createRevision).toBe(held.createRevision)
+    expect(rounds).toEqual({ txns: 2, reads: 0 })
+  })
+
+  it('makes a second caller wait for the holder to release, then hands it a larger fencing token', async () => {
+    const { host } = setUp()
+    const first = await acquire(host, prefix, 1, Buffer.alloc(0), new AbortController().signal)
+    let second: Awaited<ReturnType<typeof acquire>> | undefined
+    const waiting = acquire(host, prefix, 2, Buffer.alloc(0), new AbortController().signal).then((held) => (second = held))
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(second).toBeUndefined()
+    expect(await release(host, first.key, first.createRevision)).toBe(true)
+    await waiting
+    expect(second!.key.toString()).toBe('jobs/2')
+    expect(second!.createRevision).toBeGreaterThan(first.createRevision)
+  })
+})
