@@ -52,6 +52,8 @@ describe('ClusterClient leases and locks', () => {
     expect(lease.lost).toBeUndefined()
     await lease.revoke()
     expect((await lease.timeToLive()).ttl).toBe(-1)
+    // Revoked again: gone, said with the id in hexadecimal as every command prints it.
+    await expect(client.revokeLease(lease.id)).rejects.toMatchObject({ code: 'ERR_LEASE_NOT_FOUND', message: `Lease ${lease.id.toString(16)} not found: it expired or was revoked` })
   })
 
   it('gives a lock to one holder at a time, with a larger fencing token each time; a stale token is refused', async () => {
@@ -87,7 +89,7 @@ describe('ClusterClient leases and locks', () => {
 
   it('stops waiting when the wait times out, and leaves no key behind it', async () => {
     const holder = await client.lock('locks/busy', { ttlSeconds: 5 })
-    await expect(client.lock('locks/busy', { ttlSeconds: 5, timeoutMs: 500 })).rejects.toMatchObject({ code: 'ERR_TIMEOUT' })
+    await expect(client.lock('locks/busy', { ttlSeconds: 5, timeoutMs: 500 })).rejects.toMatchObject({ code: 'ERR_TIMEOUT', message: 'Lock locks/busy not taken within 500 ms (another holder kept it, or no leader answered)' })
     await holder.unlock()
     const after = await client.lock('locks/busy', { ttlSeconds: 5, timeoutMs: 5000 })
     await after.unlock()

@@ -98,7 +98,7 @@ export class LeaseHandle {
 
   private beat(): void {
     if (this.closed) return
-    if (Date.now() - this.lastAlive > this.ttlSeconds * 1000) return this.lose(new RaftLogError('ERR_LEASE_NOT_FOUND', `Lease ${this.id} may have expired: no keep-alive succeeded for its whole TTL of ${this.ttlSeconds} s`))
+    if (Date.now() - this.lastAlive > this.ttlSeconds * 1000) return this.lose(new RaftLogError('ERR_LEASE_NOT_FOUND', `Lease ${this.id.toString(16)} may have expired: no keep-alive succeeded for its whole TTL of ${this.ttlSeconds} s`))
     this.streamOpen().write({ ID: this.id })
   }
 
@@ -114,7 +114,7 @@ export class LeaseHandle {
       if (!this.closed) setTimeout(() => !this.closed && this.streamOpen(true).write({ ID: this.id }), etcdRetryPauseMs)
     }
     stream.on('data', (response) => {
-      if (Number(response.TTL ?? 0) <= 0) return this.lose(new RaftLogError('ERR_LEASE_NOT_FOUND', `Lease ${this.id} expired or was revoked`))
+      if (Number(response.TTL ?? 0) <= 0) return this.lose(new RaftLogError('ERR_LEASE_NOT_FOUND', `Lease ${this.id.toString(16)} expired or was revoked`))
       this.lastAlive = Date.now()
       for (const listener of this.renewedListeners) listener(Number(response.TTL))
     })
@@ -146,7 +146,12 @@ export async function leaseTimeToLive(endpoints: EtcdEndpoints, id: number, time
 
 /** Ends lease `id`: its keys are deleted at one revision. ERR_LEASE_NOT_FOUND. */
 export async function revokeLease(endpoints: EtcdEndpoints, id: number, timeoutMs = 5000): Promise<void> {
-  await endpoints.unary('Lease', 'LeaseRevoke', { ID: id }, timeoutMs)
+  try {
+    await endpoints.unary('Lease', 'LeaseRevoke', { ID: id }, timeoutMs)
+  } catch (error) {
+    if ((error as RaftLogError).code === 'ERR_LEASE_NOT_FOUND') throw new RaftLogError('ERR_LEASE_NOT_FOUND', `Lease ${id.toString(16)} not found: it expired or was revoked`)
+    throw error
+  }
 }
 
 /** The ids of every lease. */

@@ -47,6 +47,9 @@ export async function acquireLock(endpoints: EtcdEndpoints, name: Bytes, options
     return new LockHandle(endpoints, answer.key, Number(answer.fencing_token), lease, options.lease === undefined)
   } catch (error) {
     if (options.lease === undefined) await lease.revoke().catch(() => lease.close())
+    if ((error as RaftLogError).code === 'ERR_TIMEOUT' && options.timeoutMs !== undefined) {
+      throw new RaftLogError('ERR_TIMEOUT', `Lock ${nameBytes.toString()} not taken within ${options.timeoutMs} ms (another holder kept it, or no leader answered)`)
+    }
     throw error
   }
 }
