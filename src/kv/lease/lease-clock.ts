@@ -5,9 +5,9 @@
 // every lease from that moment, as etcd's Promote does, so a change of leader never makes a lease
 // expire early.
 //
-// Lease checkpoints (etcd's, since 3.4): once per checkpoint interval the leader commits what each
-// lease that ran down by an interval has left (a leaseCheckpoint entry), and a new leader counts
-// that instead of the whole TTL. Without them every change of leader gave a lease its whole TTL
+// Lease checkpoints (etcd's, since 3.4): the leader commits what a lease has left each time it
+// runs down by a checkpoint interval (a leaseCheckpoint entry), and a new leader counts that
+// instead of the whole TTL. Without them every change of leader gave a lease its whole TTL
 // again: an hour's lease of a holder that died could be kept by leader changes for ever. The
 // checkpoint is never less than what the lease truly has left (time passes after it), so a lease
 // still never expires early; a keep-alive of a checkpointed lease commits a checkpoint of 0 (its
@@ -69,8 +69,8 @@ export class LeaseClock {
         this.deadlines.delete(id)
         this.revoking.delete(id)
       },
-      // A keep-alive's reset the leader before committed: this leader may have counted the lease
-      // from an older checkpoint before it applied that entry. Deadlines only ever move later here.
+      // A keep-alive's reset, committed by the leader before this one: this leader may have counted
+      // the lease from an older checkpoint before it applied that entry. Deadlines only move later here.
       checkpointed: (id, remaining) => {
         const ttl = this.kv.leaseTimes(id)?.ttl
         const deadline = this.deadlines.get(id)
