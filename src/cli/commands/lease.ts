@@ -18,8 +18,10 @@ Lease ids are hexadecimal, as etcdctl prints them.
                        election timeouts), print its id
   keep-alive ID        keep lease ID alive until Ctrl-C, printing each renewal; with --once,
                        renew it once. Exits 1 when the lease is gone (expired or revoked)
-  revoke ID            end lease ID now, deleting its keys
-  ttl ID [--keys]      the seconds lease ID has left and its granted TTL (and its keys)
+  revoke ID            end lease ID now, deleting its keys. Exits 1 when it is already gone
+  ttl ID [--keys]      the seconds lease ID has left and its granted TTL (and its keys). Exits
+                       1 when it is gone ('already expired' on standard error; etcdctl prints
+                       that and exits 0), so a script can test for the lease
   list                 every lease's id
 
 Options:
