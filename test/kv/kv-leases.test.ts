@@ -3,6 +3,8 @@
 // by a later put, compares on the lease, and snapshots that carry leases and attachments.
 import { describe, expect, it } from 'vitest'
 import { decodeBlobJson } from '../../src/kv/kv-blob-json.js'
+import { encodeKvSnapshot } from '../../src/kv/kv-snapshot.js'
+import type { LeaseInfo } from '../../src/kv/lease-table.js'
 import { decodeLeaseResult, decodeTxnResult, encodeKvCommand, KvStateMachine, type KvCommand, type LeaseOutcome } from '../../src/kv/kv-state-machine.js'
 import type { RequestOp, TxnOutcome } from '../../src/kv/kv-txn.js'
 import type { KeyEvent } from '../../src/kv/mvcc-store.js'
@@ -117,6 +119,23 @@ describe('leases in the key-value store', () => {
     // Proposed once the new grant was applied, it counts.
     applyBytes(kv, { ...entry, proposedAt: index })
     expect(kv.lease(4)?.remaining).toBe(500)
+  })
+
+  it('refuse a snapshot whose checkpoint or grant index does not follow its lease, or outlasts its TTL (ERR_CORRUPT)', async () => {
+    const lease: LeaseInfo = { id: 1, ttl: 10, remaining: 5, grantIndex: 3 }
+    const bytesWith = async (tamper: (bytes: Buffer) => void): Promise<Buffer> => {
+      const chunks: Uint8Array[] = []
+      for await (const chunk of encodeKvSnapshot({ revision: 1, compacted: 0, keys: [] }, 0, [lease])) chunks.push(chunk)
+      const bytes = Buffer.concat(chunks)
+      tamper(bytes)
+      return bytes
+    }
+    const record = (type: number, value: number): Buffer => Buffer.concat([Buffer.of(type), Buffer.from(new BigUint64Array([1n, BigInt(value)]).buffer)])
+    const restore = async (bytes: Buffer): Promise<void> => new KvStateMachine().restore((async function* () { yield bytes })())
+    await expect(restore(await bytesWith(() => undefined))).resolves.toBeUndefined()
+    await expect(restore(await bytesWith((bytes) => (bytes[bytes.indexOf(record(0x06, 5)) + 1] = 2)))).rejects.toMatchObject({ code: 'ERR_CORRUPT', message: expect.stringContaining('a checkpoint of lease 2 that does not follow that lease') })
+    await expect(restore(await bytesWith((bytes) => (bytes[bytes.indexOf(record(0x06, 5)) + 9] = 11)))).rejects.toMatchObject({ code: 'ERR_CORRUPT', message: expect.stringContaining('or outlasts its TTL') })
+    await expect(restore(await bytesWith((bytes) => (bytes[bytes.indexOf(record(0x07, 3)) + 1] = 2)))).rejects.toMatchObject({ code: 'ERR_CORRUPT', message: expect.stringContaining('the grant index of lease 2 does not follow that lease') })
   })
 
   it('tell lease listeners of grants, revokes and a restore', async () => {
