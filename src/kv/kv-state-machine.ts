@@ -485,17 +485,8 @@ export class KvStateMachine implements StateMachine {
   private executeEtcd(command: Extract<KvCommand<Buffer>, { op: EtcdOp }>, index: number): Uint8Array {
     try {
       if (command.op === 'leaseCheckpoint') {
-        // Only leases the leader saw: one granted after its applied index is a new grant of the id.
-        const seen = command.checkpoints.filter(({ id }) => (this.leases.grantIndexOf(id) ?? Infinity) <= command.proposedAt)
-        // All or none: every checkpoint is checked before any is recorded. Not a write of the store.
-        for (const { id, remaining } of seen) {
-          const ttl = this.leases.ttlOf(id) as number
-          if (!Number.isSafeInteger(remaining) || remaining < 0 || remaining > ttl) {
-            throw new RaftLogError('ERR_BAD_ARGUMENT', `Lease ${id}'s checkpoint must be from 0 to its TTL of ${ttl} seconds, got ${remaining}`)
-          }
-        }
-        for (const { id, remaining } of seen) {
-          this.leases.checkpoint(id, remaining)
+        // Not a write of the store: no revision, no write counted.
+        for (const { id, remaining } of this.leases.checkpoint(command.checkpoints, command.proposedAt)) {
           for (const listener of this.leaseListeners) listener.checkpointed(id, remaining)
         }
         return encodeBlobJson({ revision: this.store.revision })

@@ -42,21 +42,21 @@ export class LeaseTable {
     return this.leases.get(id)?.remaining
   }
 
-  /** The log index of `id`'s grant (0: not known), or undefined when there is no such lease. */
-  grantIndexOf(id: number): number | undefined {
-    return this.leases.get(id)?.grantIndex
-  }
-
   /**
-   * Records that `id` had `remaining` seconds left (0: it was kept alive, its whole TTL counts
-   * again). A lease that is gone is passed over, as etcd does: its revoke may have committed first.
-   * ERR_BAD_ARGUMENT for a remaining time out of range.
+   * Records, all or none, that each lease had `remaining` seconds left (0: it was kept alive, its
+   * whole TTL counts again), as the leader saw the leases at log index `proposedAt`; answers the
+   * checkpoints recorded. Passed over: a lease that is gone (its revoke may have committed first,
+   * as etcd has it) and one granted after `proposedAt` (the id granted again: not the lease the
+   * leader saw). ERR_BAD_ARGUMENT, recording none, when a remaining time is out of range.
    */
-  checkpoint(id: number, remaining: number): void {
-    const lease = this.leases.get(id)
-    if (lease === undefined) return
-    if (!Number.isSafeInteger(remaining) || remaining < 0 || remaining > lease.ttl) throw new RaftLogError('ERR_BAD_ARGUMENT', `Lease ${id}'s checkpoint must be from 0 to its TTL of ${lease.ttl} seconds, got ${remaining}`)
-    lease.remaining = remaining
+  checkpoint(checkpoints: readonly { id: number; remaining: number }[], proposedAt: number): { id: number; remaining: number }[] {
+    const seen = checkpoints.filter(({ id }) => (this.leases.get(id)?.grantIndex ?? Infinity) <= proposedAt)
+    for (const { id, remaining } of seen) {
+      const ttl = (this.leases.get(id) as { ttl: number }).ttl
+      if (!Number.isSafeInteger(remaining) || remaining < 0 || remaining > ttl) throw new RaftLogError('ERR_BAD_ARGUMENT', `Lease ${id}'s checkpoint must be from 0 to its TTL of ${ttl} seconds, got ${remaining}`)
+    }
+    for (const { id, remaining } of seen) (this.leases.get(id) as { remaining: number }).remaining = remaining
+    return seen
   }
 
   /** Grants `id` at log index `grantIndex`. ERR_LEASE_EXISTS when `id` is granted already; ERR_BAD_ARGUMENT for an id or TTL out of range. */

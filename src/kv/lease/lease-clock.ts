@@ -119,7 +119,7 @@ export class LeaseClock {
   remaining(id: number): number {
     if (!this.leading()) throw new RaftLogError('ERR_NOT_LEADER', 'This node does not lead: a lease TTL is the leader\'s to tell')
     const deadline = this.deadlines.get(id)
-    if (deadline === undefined || this.kv.lease(id) === undefined) return -1
+    if (deadline === undefined || this.kv.leaseTimes(id) === undefined) return -1
     return Math.max(0, Math.ceil((deadline - this.host.now()) / 1000))
   }
 
