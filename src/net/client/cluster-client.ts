@@ -437,6 +437,8 @@ export class ClusterClient {
     let maybeApplied = false
     /** The last refusal of a leader whose disk was full (it appended nothing). */
     let diskFull: string | undefined
+    /** Addresses that answered UNIMPLEMENTED: no raftlog one-group node listens there. */
+    const notRaftClient = new Set<string>()
     while (Date.now() < deadline) {
       if (this.options.failFast === true && fruitless >= this.endpoints.length) {
         fruitless = 0
@@ -479,8 +481,16 @@ export class ClusterClient {
         const refusedAtHandshake = tlsFailure(address, details)
         if (refusedAtHandshake?.code === 'ERR_UNAUTHENTICATED') throw refusedAtHandshake
         if (code === grpc.status.INVALID_ARGUMENT) throw refused(address, method === 'Read' ? 'read' : 'command', details)
-        // A node that does not serve raftlog.RaftClient at all runs many groups (RaftHostClient): every node will say the same.
-        if (code === grpc.status.UNIMPLEMENTED) throw manyGroupsNode(address)
+        // A process that does not serve raftlog.RaftClient runs many groups (RaftHostClient), or
+        // took over the port of a node that stopped: refused only once every node says so.
+        if (code === grpc.status.UNIMPLEMENTED) {
+          notRaftClient.add(address)
+          if (this.endpoints.every((endpoint) => notRaftClient.has(endpoint))) throw manyGroupsNode(address)
+          if (this.leader === address) this.leader = undefined
+          lastProblem = `${address} does not serve raftlog.RaftClient`
+          fruitless++
+          continue
+        }
         // The leader's log at its ceiling (max_log_bytes): refused before the log, never applied,
         // and no other node would take it sooner. Said as it is, for the operator.
         if (code === grpc.status.RESOURCE_EXHAUSTED && details.startsWith('ERR_LOG_FULL: ')) throw new RaftLogError('ERR_LOG_FULL', `${address} refused the write (ERR_LOG_FULL): ${details.slice('ERR_LOG_FULL: '.length)}`, { address })

@@ -3,6 +3,7 @@
 // alive, locks that are exclusive and hand out growing fencing tokens (a stale holder's fenced
 // write is refused), and elections (campaign, proclaim, observe, resign).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import * as grpc from '@grpc/grpc-js'
 import { ClusterClient } from '../../../src/net/client/cluster-client.js'
 import { encodeKvCommand, decodeTxnResult } from '../../../src/kv/kv-state-machine.js'
 import type { TxnRequest } from '../../../src/kv/kv-txn.js'
@@ -119,5 +120,51 @@ describe('ClusterClient elections', () => {
     await expect(one.proclaim('too late')).rejects.toMatchObject({ code: 'ERR_NOT_ELECTION_LEADER' })
     await two.resign()
     expect(await client.electionLeader('elect/e')).toBeUndefined()
+  })
+})
+
+describe('ClusterClient with a stale endpoint', () => {
+  it('passes over an address where another kind of server took the port (UNIMPLEMENTED), for commands, leases and watches', async () => {
+    // A gRPC server with no services: what a stopped node's port answers once a many-group node
+    // (or anything else speaking gRPC) has taken it.
+    const stranger = new grpc.Server()
+    const port = await new Promise<number>((resolve, reject) => stranger.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) => (error === null ? resolve(bound) : reject(error))))
+    const endpoints = [`127.0.0.1:${port}`, ...servers.config.nodes.map((node) => node.address)]
+    const stale = new ClusterClient(endpoints)
+    // Each kind of call starts at the first endpoint on a client of its own.
+    const watcher = new ClusterClient(endpoints)
+    try {
+      const written = await txn({ compare: [], success: [put('stale/a', '1')], failure: [] })
+      const result = decodeTxnResult(await stale.propose(encodeKvCommand({ op: 'txn', txn: { compare: [], success: [put('stale/b', '2')], failure: [] } }), 5000))
+      expect(result.succeeded).toBe(true)
+      const lease = await stale.grantLease(5, { keepAlive: false })
+      expect((await lease.timeToLive()).ttl).toBeGreaterThan(0)
+      await lease.revoke()
+      const stream = watcher.watch('stale/', { prefix: true, startRevision: written.revision })
+      const seen: string[] = []
+      for await (const batch of stream) {
+        for (const event of batch.events) seen.push(`${event.key}=${event.value}`)
+        if (seen.length === 2) break
+      }
+      expect(seen).toEqual(['stale/a=1', 'stale/b=2'])
+    } finally {
+      stale.close()
+      watcher.close()
+      stranger.forceShutdown()
+    }
+  })
+
+  it('says ERR_MANY_GROUPS only when every endpoint answers UNIMPLEMENTED', async () => {
+    const stranger = new grpc.Server()
+    const port = await new Promise<number>((resolve, reject) => stranger.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) => (error === null ? resolve(bound) : reject(error))))
+    const lost = new ClusterClient([`127.0.0.1:${port}`])
+    try {
+      await expect(lost.propose(encodeKvCommand({ op: 'txn', txn: { compare: [], success: [put('stale/c', '3')], failure: [] } }), 5000)).rejects.toMatchObject({ code: 'ERR_MANY_GROUPS' })
+      const stream = lost.watch('stale/')
+      await expect((async () => { for await (const _ of stream) return 'event' })()).rejects.toMatchObject({ code: 'ERR_MANY_GROUPS' })
+    } finally {
+      lost.close()
+      stranger.forceShutdown()
+    }
   })
 })

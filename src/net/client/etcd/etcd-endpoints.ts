@@ -75,6 +75,7 @@ export class EtcdEndpoints {
    */
   async unary<T>(service: keyof EtcdServices, method: string, request: unknown, timeoutMs: number, signal?: AbortSignal): Promise<T> {
     const deadline = Date.now() + timeoutMs
+    const notServing = new Set<string>()
     for (let attempt = 0; ; attempt++) {
       if (signal?.aborted === true) throw new RaftLogError('ERR_CANCELLED', `${service}.${method} was cancelled`)
       const client = this.client(service, attempt > 0)
@@ -85,7 +86,11 @@ export class EtcdEndpoints {
         })
       } catch (error) {
         const failure = error as grpc.ServiceError
-        if (!retryable(failure) || Date.now() + etcdRetryPauseMs >= deadline) throw etcdCallError(failure, `${service}.${method}`)
+        // A method no node has (UNIMPLEMENTED) is refused once every node said so: one of them
+        // may be a process that took over the port of a node that stopped.
+        if (failure.code === grpc.status.UNIMPLEMENTED) notServing.add(this.current)
+        const elsewhere = retryable(failure) || (failure.code === grpc.status.UNIMPLEMENTED && notServing.size < this.count)
+        if (!elsewhere || Date.now() + etcdRetryPauseMs >= deadline) throw etcdCallError(failure, `${service}.${method}`)
         await new Promise((resolve) => setTimeout(resolve, etcdRetryPauseMs))
       }
     }

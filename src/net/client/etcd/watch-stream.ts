@@ -84,6 +84,8 @@ export function openWatch(endpoints: EtcdEndpoints, key: Bytes, options: WatchOp
   let everCreated = false
   /** Nodes in a row where no connection could be made before any watch was created. */
   let refusedInARow = 0
+  /** Nodes that answered UNIMPLEMENTED: they serve no etcd Watch. */
+  const notEtcd = new Set<string>()
   const connect = (advance: boolean): void => {
     if (queue.closed) return
     const client = endpoints.client('Watch', advance) as unknown as { Watch(): grpc.ClientDuplexStream<unknown, WireResponse> }
@@ -132,8 +134,12 @@ export function openWatch(endpoints: EtcdEndpoints, key: Bytes, options: WatchOp
     })
     current.on('error', (error: grpc.ServiceError) => {
       if (stream !== current || queue.closed) return
-      // A many-group node serves no etcd API: every node of its cluster answers the same.
-      if (error.code === grpc.status.UNIMPLEMENTED) return queue.fail(manyGroupsNode(address))
+      // A many-group node serves no etcd API, nor does a process that took over the port of a
+      // node that stopped: refused once every node says so, else the next node is asked.
+      if (error.code === grpc.status.UNIMPLEMENTED) {
+        notEtcd.add(address)
+        if (notEtcd.size >= endpoints.count) return queue.fail(manyGroupsNode(address))
+      }
       // Never started and no node listens: say so rather than wait without a word.
       if (!everCreated && error.code === grpc.status.UNAVAILABLE && /ECONNREFUSED/.test(error.details ?? error.message)) {
         if (++refusedInARow >= endpoints.count) return queue.fail(new RaftLogError('ERR_NO_CLUSTER', `no node answered: is the cluster running? tried ${endpoints.count === 1 ? address : `${endpoints.count} nodes, the last ${address}`} (ECONNREFUSED)`, { address }))
