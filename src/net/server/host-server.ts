@@ -157,7 +157,8 @@ export async function startHostServer(options: HostServerOptions): Promise<HostS
     engine.close()
     if (created) rmSync(options.dir, { recursive: true, force: true })
   }
-  const server = new grpc.Server({ 'grpc.max_receive_message_length': maxGrpcMessageBytes, 'grpc.max_send_message_length': maxGrpcMessageBytes })
+  // channelz (grpc-js's per-call tracing for its debug service, which raftlog does not serve) costs every call.
+  const server = new grpc.Server({ 'grpc.max_receive_message_length': maxGrpcMessageBytes, 'grpc.max_send_message_length': maxGrpcMessageBytes, 'grpc.enable_channelz': 0 })
   const hostsService = transport.service()
   server.addService(hostsService.definition, hostsService.implementation)
   server.addService(protocol.RaftHostClient.service, guardClientService(clientService(host, (id) => addresses.get(id) ?? '', catalog, options.read, () => catalog.founded || belongedBefore, () => admitted), options.tls))

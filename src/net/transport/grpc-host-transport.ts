@@ -26,6 +26,8 @@ const channelOptions: grpc.ChannelOptions = {
   'grpc.max_send_message_length': maxGrpcMessageBytes,
   'grpc.initial_reconnect_backoff_ms': reconnectMinMs,
   'grpc.max_reconnect_backoff_ms': reconnectMaxMs,
+  // No channelz tracing: raftlog serves no channelz service, and it costs every message.
+  'grpc.enable_channelz': 0,
 }
 
 export interface HostTransportCounts {
