@@ -5,6 +5,14 @@
 //   [json length u32][json utf-8][blob length u32][blob]...
 import { RaftLogError } from '../errors.js'
 
+/**
+ * Arrays and objects inside one another at most: about 60 nested transactions. Parsing and
+ * applying recurse, and a stack overflow would not fail alike on every node (its depth depends
+ * on what is compiled and what called): a command nested deeper is refused by this count, the
+ * same everywhere, before anything recurses.
+ */
+export const maxNestingDepth = 200
+
 export function encodeBlobJson(value: unknown, head: Uint8Array = new Uint8Array(0)): Buffer {
   const blobs: Uint8Array[] = []
   const json = Buffer.from(JSON.stringify(withRefs(value, blobs)), 'utf8')
@@ -28,13 +36,33 @@ export function decodeBlobJson(bytes: Buffer): unknown {
     blobs.push(bytes.subarray(offset + 4, offset + 4 + length))
     offset += 4 + length
   }
+  const json = bytes.toString('utf8', 4, 4 + jsonLength)
+  const depth = nestingDepth(json)
+  if (depth > maxNestingDepth) throw bad(`nested ${depth} levels deep, more than ${maxNestingDepth}`)
   let parsed: unknown
   try {
-    parsed = JSON.parse(bytes.toString('utf8', 4, 4 + jsonLength))
+    parsed = JSON.parse(json)
   } catch (error) {
     throw bad((error as Error).message)
   }
   return withBlobs(parsed, blobs, bad)
+}
+
+/** The deepest nesting of arrays and objects in `json`, counted without recursion (brackets inside strings aside). */
+function nestingDepth(json: string): number {
+  let depth = 0
+  let deepest = 0
+  let inString = false
+  for (let i = 0; i < json.length; i++) {
+    const code = json.charCodeAt(i)
+    if (inString) {
+      if (code === 0x5c) i++ // a backslash: the next character is escaped
+      else if (code === 0x22) inString = false
+    } else if (code === 0x22) inString = true
+    else if (code === 0x5b || code === 0x7b) deepest = Math.max(deepest, ++depth)
+    else if (code === 0x5d || code === 0x7d) depth--
+  }
+  return deepest
 }
 
 function withRefs(value: unknown, blobs: Uint8Array[]): unknown {
