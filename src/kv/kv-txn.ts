@@ -291,6 +291,73 @@ function compareWith(actual: number | Buffer, compare: Compare): boolean {
   }
 }
 
+const sortOrders = new Set<unknown>(['none', 'ascend', 'descend'])
+const sortTargets = new Set<unknown>(['key', 'version', 'create', 'mod', 'value'])
+const compareTargets = new Set<unknown>(['version', 'create', 'mod', 'value', 'lease'])
+const compareResults = new Set<unknown>(['equal', 'greater', 'less', 'not_equal'])
+const rangeNumbers = ['limit', 'revision', 'minModRevision', 'maxModRevision', 'minCreateRevision', 'maxCreateRevision'] as const
+
+/**
+ * What is wrong with the shape of a transaction a client sent as JSON, or undefined. Applying
+ * trusts every field: one that is not what its type says throws part way through the write,
+ * after the operations before it were applied.
+ */
+export function txnShapeProblem(txn: TxnRequest): string | undefined {
+  for (const [position, compare] of txn.compare.entries()) {
+    const problem = compareShapeProblem(compare)
+    if (problem !== undefined) return `compare ${position + 1}: ${problem}`
+  }
+  for (const branch of ['success', 'failure'] as const) {
+    for (const [position, op] of txn[branch].entries()) {
+      const problem = opShapeProblem(op)
+      if (problem !== undefined) return `operation ${position + 1} of the ${branch} branch: ${problem}`
+    }
+  }
+  return undefined
+}
+
+function compareShapeProblem(compare: Compare): string | undefined {
+  if (!Buffer.isBuffer(compare.key) || !Buffer.isBuffer(compare.rangeEnd)) return 'its key or range end is not bytes'
+  if (!compareTargets.has(compare.target) || !compareResults.has(compare.result)) return 'an unknown target or result'
+  if (compare.target === 'value' ? !Buffer.isBuffer(compare.operand) : !Number.isSafeInteger(compare.operand)) return 'its operand is not what its target compares'
+  return undefined
+}
+
+function opShapeProblem(op: RequestOp): string | undefined {
+  const kinds = Object.keys(op)
+  if (kinds.length !== 1) return `one of range, put, deleteRange or txn is needed, got ${kinds.join(', ') || 'none'}`
+  if ('txn' in op) {
+    const { txn } = op
+    if (txn === null || typeof txn !== 'object' || !Array.isArray(txn.compare) || !Array.isArray(txn.success) || !Array.isArray(txn.failure)) return 'a nested transaction without its compare, success and failure lists'
+    const problem = txnShapeProblem(txn)
+    return problem === undefined ? undefined : `in its nested transaction, ${problem}`
+  }
+  if ('put' in op) {
+    const { put } = op
+    if (!Buffer.isBuffer(put.key)) return 'its key is not bytes'
+    if (!Buffer.isBuffer(put.value)) return 'its value is not bytes'
+    if (!Number.isSafeInteger(put.lease)) return 'its lease is not a whole number'
+    if (typeof put.prevKv !== 'boolean' || typeof put.ignoreValue !== 'boolean' || typeof put.ignoreLease !== 'boolean') return 'prevKv, ignoreValue or ignoreLease is not true or false'
+    return undefined
+  }
+  if ('deleteRange' in op) {
+    const { deleteRange } = op
+    if (!Buffer.isBuffer(deleteRange.key) || !Buffer.isBuffer(deleteRange.rangeEnd)) return 'its key or range end is not bytes'
+    if (typeof deleteRange.prevKv !== 'boolean') return 'prevKv is not true or false'
+    return undefined
+  }
+  if ('range' in op) {
+    const { range } = op
+    if (!Buffer.isBuffer(range.key) || !Buffer.isBuffer(range.rangeEnd)) return 'its key or range end is not bytes'
+    const number = rangeNumbers.find((name) => !Number.isSafeInteger(range[name]))
+    if (number !== undefined) return `its ${number} is not a whole number`
+    if (!sortOrders.has(range.sortOrder) || !sortTargets.has(range.sortTarget)) return 'an unknown sort order or target'
+    if (typeof range.keysOnly !== 'boolean' || typeof range.countOnly !== 'boolean') return 'keysOnly or countOnly is not true or false'
+    return undefined
+  }
+  return `an unknown operation ${kinds[0]}`
+}
+
 /** Whether a transaction writes anything in either branch (a read-only one is served like a range). */
 export function txnWrites(txn: TxnRequest): boolean {
   return [...txn.success, ...txn.failure].some((op) => 'put' in op || 'deleteRange' in op || ('txn' in op && txnWrites(op.txn)))
