@@ -9,7 +9,7 @@ import type { RaftLogError } from '../../errors.js'
 import { decodeTxnResult, type KvCommand, type KvStateMachine } from '../kv-state-machine.js'
 import { txnWrites, type TxnOutcome, type TxnRequest } from '../kv-txn.js'
 import { LeaderForwarder } from './leader-forwarder.js'
-import { emptyKey } from './etcd-errors.js'
+import { emptyKey, etcdError } from './etcd-errors.js'
 import { etcdCalls } from './etcd-calls.js'
 import { deleteFromWire, putFromWire, rangeFromWire, rangeToWire, txnFromWire, txnToWire, type WireDeleteRange, type WirePut, type WireRange, type WireTxn } from './etcd-wire.js'
 import { putProblem, txnProblem } from './etcd-txn-check.js'
@@ -83,6 +83,8 @@ export function etcdKvService(node: RaftNode, context: ServiceContext, options: 
     },
     Compact: (call, callback) => {
       const revision = Number((call.request as { revision?: number }).revision ?? 0)
+      // The command carries it unsigned; below zero it is below every compaction point (etcd's answer).
+      if (revision < 0) return callback(etcdError({ code: 'ERR_COMPACTED' }))
       write('Compact', call, callback, { op: 'compact', revision }, (result) => {
         const outcome = decodeTxnResult(result)
         return { header: etcdHeader(node, outcome.revision) }

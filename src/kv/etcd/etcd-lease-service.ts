@@ -44,6 +44,8 @@ export function etcdLeaseService(node: RaftNode, options: EtcdLeaseOptions): grp
     },
     LeaseRevoke: (call: grpc.ServerUnaryCall<{ ID?: number }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
       const id = Number(call.request.ID ?? 0)
+      // The command carries it unsigned; no lease has an id below zero.
+      if (id < 0) return callback(etcdError({ code: 'ERR_LEASE_NOT_FOUND' }))
       write('LeaseRevoke', call as grpc.ServerUnaryCall<unknown, unknown>, callback, { op: 'leaseRevoke', id }, (result) => ({ header: header(decodeLeaseResult(result).revision) }))
     },
     LeaseTimeToLive: (call: grpc.ServerUnaryCall<{ ID?: number; keys?: boolean }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
