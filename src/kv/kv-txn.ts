@@ -166,16 +166,32 @@ function passes(change: KeyChange, request: RangeRequest): boolean {
 }
 
 /**
+ * Bytes of keys and values the ranges of a transaction that writes may answer (64 MiB, the
+ * largest message raftlog's client takes). Every node builds the answer as it applies the entry,
+ * and again on every replay: a few hundred bytes of ranges over a large store asked for
+ * gigabytes on every node at once.
+ */
+export const maxTxnAnswerBytes = 64 * 1024 * 1024
+
+/**
  * Applies `txn` to `store` as one write (one revision): its compares decide which branch runs,
  * against the state before it. Everything the branch asks is checked first, so a refused
  * transaction (ERR_COMPACTED, ERR_FUTURE_REVISION, ERR_KEY_NOT_FOUND, ERR_LEASE_NOT_FOUND,
- * ERR_BAD_ARGUMENT for a key put twice) changes nothing.
+ * ERR_BAD_ARGUMENT for a key put twice) changes nothing; nor does one whose ranges would answer
+ * more than `maxAnswerBytes` (ERR_REQUEST_TOO_LARGE), which the store's write undoes.
  */
-export function applyTxn(store: MvccStore, txn: TxnRequest, leases: LeaseLookup = noLeases): TxnOutcome {
+export function applyTxn(store: MvccStore, txn: TxnRequest, leases: LeaseLookup = noLeases, maxAnswerBytes = Number.POSITIVE_INFINITY): TxnOutcome {
   const path = choosePath(store, txn)
   checkPath(store, path, new Set(), leases)
-  const response = store.write(() => runPath(store, path))
+  const answer = { bytes: 0, max: maxAnswerBytes }
+  const response = store.write(() => runPath(store, path, answer))
   return { revision: store.revision, ...response }
+}
+
+/** The bytes of keys and values a transaction's answer holds so far, and the most it may. */
+interface AnswerBytes {
+  bytes: number
+  max: number
 }
 
 /** Which leases exist, for puts that attach a key to one. */
@@ -214,15 +230,22 @@ function checkPath(store: MvccStore, path: Path, putKeys: Set<string>, leases: L
   }
 }
 
-function runPath(store: MvccStore, path: Path): TxnResponse {
+function runPath(store: MvccStore, path: Path, answer: AnswerBytes): TxnResponse {
   let nested = 0
   const responses = path.ops.map((op): ResponseOp => {
-    if ('range' in op) return { range: rangeOf(store, op.range) }
+    if ('range' in op) return { range: counted(rangeOf(store, op.range), answer) }
     if ('put' in op) return { put: put(store, op.put) }
     if ('deleteRange' in op) return { deleteRange: deleteRange(store, op.deleteRange) }
-    return { txn: runPath(store, path.nested[nested++] as Path) }
+    return { txn: runPath(store, path.nested[nested++] as Path, answer) }
   })
   return { succeeded: path.succeeded, responses }
+}
+
+/** `range`, its bytes added to the answer's; ERR_REQUEST_TOO_LARGE past the most it may hold. */
+function counted(range: RangeResponse, answer: AnswerBytes): RangeResponse {
+  for (const kv of range.kvs) answer.bytes += kv.key.length + kv.value.length
+  if (answer.bytes > answer.max) throw new RaftLogError('ERR_REQUEST_TOO_LARGE', `A transaction's ranges would answer more than ${answer.max} bytes of keys and values: it changes nothing; read the ranges apart`)
+  return range
 }
 
 function put(store: MvccStore, request: PutRequest): { prevKv?: KeyValue } {
