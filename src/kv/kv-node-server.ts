@@ -55,8 +55,8 @@ export async function startKvNodeServer(cluster: ClusterConfig, nodeId: number, 
 /**
  * Why a client may not propose `command`: ERR_BAD_COMMAND for a lease checkpoint (the leader's
  * lease clock writes those, past this check; from a client one would shorten another holder's
- * lease with no revoke to show for it) or a transaction of the wrong shape (applied, it would
- * throw part way through its write), or keyProblem's answer.
+ * lease with no revoke to show for it) or a transaction of the wrong shape (refused here, it
+ * never takes a log entry), or keyProblem's answer.
  */
 function clientCommandProblem(command: KvCommand<Buffer>, maxKeyBytes: number): RaftLogError | undefined {
   if (command.op === 'leaseCheckpoint') return new RaftLogError('ERR_BAD_COMMAND', "A lease checkpoint is written by the leader's lease clock, never proposed by a client")

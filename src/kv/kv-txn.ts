@@ -322,8 +322,8 @@ const rangeNumbers = ['limit', 'revision', 'minModRevision', 'maxModRevision', '
 
 /**
  * What is wrong with the shape of a transaction a client sent as JSON, or undefined. Applying
- * trusts every field: one that is not what its type says throws part way through the write,
- * after the operations before it were applied.
+ * trusts every field: one that is not what its type says throws part way through the write
+ * (which the store then undoes), after every node has taken the entry.
  */
 export function txnShapeProblem(txn: TxnRequest): string | undefined {
   for (const [position, compare] of txn.compare.entries()) {
