@@ -69,6 +69,7 @@ export const errorCodes = {
   ERR_SESSION_FORBIDDEN: "a command in another client's session (the secret does not match)",
   ERR_SESSION_STALE: 'a command sent again after the client said it had its result',
   ERR_SESSION_WINDOW: 'more commands without acknowledged results than a session may have',
+  ERR_RESULT_NOT_KEPT: "a command sent again whose answer was over the sessions' budget for kept answers: it was applied once",
   ERR_UNAUTHENTICATED: 'a client without the certificate the cluster asks for',
   ERR_TLS_UNTRUSTED: "a node's certificate this client does not trust (a wrong --cacert)",
   // Running nodes and tools

@@ -9,7 +9,7 @@ import { serveNode, type NodeServer, type NodeServerOptions } from '../net/serve
 import { defaultMaxKeyBytes, defaultMaxRequestBytes } from '../net/config/request-limits.js'
 import { etcdServices, minLeaseTtlSeconds } from './etcd/etcd-services.js'
 import { RaftLogError } from '../errors.js'
-import { txnKeys } from './kv-txn.js'
+import { txnKeys, txnShapeProblem } from './kv-txn.js'
 
 /** `where`: NodeServerOptions' address and join, for a node outside the file, and the metrics hook. */
 export async function startKvNodeServer(cluster: ClusterConfig, nodeId: number, logger: { warn(message: string): void }, where: Pick<NodeServerOptions, 'address' | 'join' | 'metrics'> = {}): Promise<NodeServer> {
@@ -55,10 +55,13 @@ export async function startKvNodeServer(cluster: ClusterConfig, nodeId: number, 
 /**
  * Why a client may not propose `command`: ERR_BAD_COMMAND for a lease checkpoint (the leader's
  * lease clock writes those, past this check; from a client one would shorten another holder's
- * lease with no revoke to show for it), or keyProblem's answer.
+ * lease with no revoke to show for it) or a transaction of the wrong shape (refused here, it
+ * never takes a log entry), or keyProblem's answer.
  */
 function clientCommandProblem(command: KvCommand<Buffer>, maxKeyBytes: number): RaftLogError | undefined {
   if (command.op === 'leaseCheckpoint') return new RaftLogError('ERR_BAD_COMMAND', "A lease checkpoint is written by the leader's lease clock, never proposed by a client")
+  const shape = command.op === 'txn' ? txnShapeProblem(command.txn) : undefined
+  if (shape !== undefined) return new RaftLogError('ERR_BAD_COMMAND', `A transaction of the wrong shape, ${shape}`)
   return keyProblem(command, maxKeyBytes)
 }
 

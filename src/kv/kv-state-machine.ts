@@ -10,7 +10,7 @@ import { RaftLogError } from '../errors.js'
 import { decodeKvSnapshot, encodeKvSnapshot } from './kv-snapshot.js'
 import { fromBinary, kvBuffer, toBinary, type KvBytes } from './kv-bytes.js'
 import { MvccStore, lowerBound, upperBound, type KeyChange, type KeyEvent } from './mvcc-store.js'
-import { applyTxn, rangeOf, span as spanOf, txnWrites, type RangeRequest, type RangeResponse, type TxnOutcome, type TxnRequest } from './kv-txn.js'
+import { applyTxn, maxTxnAnswerBytes, rangeOf, span as spanOf, txnWrites, type RangeRequest, type RangeResponse, type TxnOutcome, type TxnRequest } from './kv-txn.js'
 import { LeaseTable, type LeaseInfo } from './lease-table.js'
 import { decodeBlobJson, encodeBlobJson } from './kv-blob-json.js'
 
@@ -511,7 +511,7 @@ export class KvStateMachine implements StateMachine {
         for (const listener of this.leaseListeners) listener.revoked(command.id)
         return encodeBlobJson({ revision: this.store.revision, id: command.id, ttl })
       }
-      return encodeBlobJson(applyTxn(this.store, command.txn, this.leases))
+      return encodeBlobJson(applyTxn(this.store, command.txn, this.leases, maxTxnAnswerBytes))
     } catch (error) {
       const code = (error as { code?: unknown }).code
       return encodeBlobJson({ error: { code: typeof code === 'string' ? code : 'ERR_APPLY', message: (error as Error).message } })

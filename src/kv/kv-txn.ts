@@ -166,16 +166,32 @@ function passes(change: KeyChange, request: RangeRequest): boolean {
 }
 
 /**
+ * Bytes of keys and values the ranges of a transaction that writes may answer (64 MiB, the
+ * largest message raftlog's client takes). Every node builds the answer as it applies the entry,
+ * and again on every replay: a few hundred bytes of ranges over a large store asked for
+ * gigabytes on every node at once.
+ */
+export const maxTxnAnswerBytes = 64 * 1024 * 1024
+
+/**
  * Applies `txn` to `store` as one write (one revision): its compares decide which branch runs,
  * against the state before it. Everything the branch asks is checked first, so a refused
  * transaction (ERR_COMPACTED, ERR_FUTURE_REVISION, ERR_KEY_NOT_FOUND, ERR_LEASE_NOT_FOUND,
- * ERR_BAD_ARGUMENT for a key put twice) changes nothing.
+ * ERR_BAD_ARGUMENT for a key put twice) changes nothing; nor does one whose ranges would answer
+ * more than `maxAnswerBytes` (ERR_REQUEST_TOO_LARGE), which the store's write undoes.
  */
-export function applyTxn(store: MvccStore, txn: TxnRequest, leases: LeaseLookup = noLeases): TxnOutcome {
+export function applyTxn(store: MvccStore, txn: TxnRequest, leases: LeaseLookup = noLeases, maxAnswerBytes = Number.POSITIVE_INFINITY): TxnOutcome {
   const path = choosePath(store, txn)
   checkPath(store, path, new Set(), leases)
-  const response = store.write(() => runPath(store, path))
+  const answer = { bytes: 0, max: maxAnswerBytes }
+  const response = store.write(() => runPath(store, path, answer))
   return { revision: store.revision, ...response }
+}
+
+/** The bytes of keys and values a transaction's answer holds so far, and the most it may. */
+interface AnswerBytes {
+  bytes: number
+  max: number
 }
 
 /** Which leases exist, for puts that attach a key to one. */
@@ -214,15 +230,22 @@ function checkPath(store: MvccStore, path: Path, putKeys: Set<string>, leases: L
   }
 }
 
-function runPath(store: MvccStore, path: Path): TxnResponse {
+function runPath(store: MvccStore, path: Path, answer: AnswerBytes): TxnResponse {
   let nested = 0
   const responses = path.ops.map((op): ResponseOp => {
-    if ('range' in op) return { range: rangeOf(store, op.range) }
+    if ('range' in op) return { range: counted(rangeOf(store, op.range), answer) }
     if ('put' in op) return { put: put(store, op.put) }
     if ('deleteRange' in op) return { deleteRange: deleteRange(store, op.deleteRange) }
-    return { txn: runPath(store, path.nested[nested++] as Path) }
+    return { txn: runPath(store, path.nested[nested++] as Path, answer) }
   })
   return { succeeded: path.succeeded, responses }
+}
+
+/** `range`, its bytes added to the answer's; ERR_REQUEST_TOO_LARGE past the most it may hold. */
+function counted(range: RangeResponse, answer: AnswerBytes): RangeResponse {
+  for (const kv of range.kvs) answer.bytes += kv.key.length + kv.value.length
+  if (answer.bytes > answer.max) throw new RaftLogError('ERR_REQUEST_TOO_LARGE', `A transaction's ranges would answer more than ${answer.max} bytes of keys and values: it changes nothing; read the ranges apart`)
+  return range
 }
 
 function put(store: MvccStore, request: PutRequest): { prevKv?: KeyValue } {
@@ -289,6 +312,73 @@ function compareWith(actual: number | Buffer, compare: Compare): boolean {
     case 'less':
       return order < 0
   }
+}
+
+const sortOrders = new Set<unknown>(['none', 'ascend', 'descend'])
+const sortTargets = new Set<unknown>(['key', 'version', 'create', 'mod', 'value'])
+const compareTargets = new Set<unknown>(['version', 'create', 'mod', 'value', 'lease'])
+const compareResults = new Set<unknown>(['equal', 'greater', 'less', 'not_equal'])
+const rangeNumbers = ['limit', 'revision', 'minModRevision', 'maxModRevision', 'minCreateRevision', 'maxCreateRevision'] as const
+
+/**
+ * What is wrong with the shape of a transaction a client sent as JSON, or undefined. Applying
+ * trusts every field: one that is not what its type says throws part way through the write
+ * (which the store then undoes), after every node has taken the entry.
+ */
+export function txnShapeProblem(txn: TxnRequest): string | undefined {
+  for (const [position, compare] of txn.compare.entries()) {
+    const problem = compareShapeProblem(compare)
+    if (problem !== undefined) return `compare ${position + 1}: ${problem}`
+  }
+  for (const branch of ['success', 'failure'] as const) {
+    for (const [position, op] of txn[branch].entries()) {
+      const problem = opShapeProblem(op)
+      if (problem !== undefined) return `operation ${position + 1} of the ${branch} branch: ${problem}`
+    }
+  }
+  return undefined
+}
+
+function compareShapeProblem(compare: Compare): string | undefined {
+  if (!Buffer.isBuffer(compare.key) || !Buffer.isBuffer(compare.rangeEnd)) return 'its key or range end is not bytes'
+  if (!compareTargets.has(compare.target) || !compareResults.has(compare.result)) return 'an unknown target or result'
+  if (compare.target === 'value' ? !Buffer.isBuffer(compare.operand) : !Number.isSafeInteger(compare.operand)) return 'its operand is not what its target compares'
+  return undefined
+}
+
+function opShapeProblem(op: RequestOp): string | undefined {
+  const kinds = Object.keys(op)
+  if (kinds.length !== 1) return `one of range, put, deleteRange or txn is needed, got ${kinds.join(', ') || 'none'}`
+  if ('txn' in op) {
+    const { txn } = op
+    if (txn === null || typeof txn !== 'object' || !Array.isArray(txn.compare) || !Array.isArray(txn.success) || !Array.isArray(txn.failure)) return 'a nested transaction without its compare, success and failure lists'
+    const problem = txnShapeProblem(txn)
+    return problem === undefined ? undefined : `in its nested transaction, ${problem}`
+  }
+  if ('put' in op) {
+    const { put } = op
+    if (!Buffer.isBuffer(put.key)) return 'its key is not bytes'
+    if (!Buffer.isBuffer(put.value)) return 'its value is not bytes'
+    if (!Number.isSafeInteger(put.lease)) return 'its lease is not a whole number'
+    if (typeof put.prevKv !== 'boolean' || typeof put.ignoreValue !== 'boolean' || typeof put.ignoreLease !== 'boolean') return 'prevKv, ignoreValue or ignoreLease is not true or false'
+    return undefined
+  }
+  if ('deleteRange' in op) {
+    const { deleteRange } = op
+    if (!Buffer.isBuffer(deleteRange.key) || !Buffer.isBuffer(deleteRange.rangeEnd)) return 'its key or range end is not bytes'
+    if (typeof deleteRange.prevKv !== 'boolean') return 'prevKv is not true or false'
+    return undefined
+  }
+  if ('range' in op) {
+    const { range } = op
+    if (!Buffer.isBuffer(range.key) || !Buffer.isBuffer(range.rangeEnd)) return 'its key or range end is not bytes'
+    const number = rangeNumbers.find((name) => !Number.isSafeInteger(range[name]))
+    if (number !== undefined) return `its ${number} is not a whole number`
+    if (!sortOrders.has(range.sortOrder) || !sortTargets.has(range.sortTarget)) return 'an unknown sort order or target'
+    if (typeof range.keysOnly !== 'boolean' || typeof range.countOnly !== 'boolean') return 'keysOnly or countOnly is not true or false'
+    return undefined
+  }
+  return `an unknown operation ${kinds[0]}`
 }
 
 /** Whether a transaction writes anything in either branch (a read-only one is served like a range). */

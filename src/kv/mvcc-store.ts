@@ -72,6 +72,8 @@ export class MvccStore {
   private changedInWrite = false
   /** Keys the write in progress changed, in the order it first changed them. */
   private readonly touched = new Set<string>()
+  /** How many changes each key the write in progress changed had before it (undefined: the key was not there): what undoes it. */
+  private readonly changesBefore = new Map<string, number | undefined>()
   private listener: WriteListener | undefined
 
   /** Sets the one listener told of every write (see WriteListener); undefined removes it. */
@@ -95,14 +97,20 @@ export class MvccStore {
   /**
    * Runs `body` as one write: every put and delete in it gets the same revision, the next one,
    * and the store's revision moves only when something changed. Reads inside see its writes.
+   * When `body` throws, its changes are undone: a write is all or nothing.
    */
   write<T>(body: () => T): T {
     if (this.writing !== undefined) throw new Error('MvccStore.write: a write is already in progress')
     this.writing = this.rev + 1
     this.changedInWrite = false
     this.touched.clear()
+    this.changesBefore.clear()
+    const liveBefore = this.live
     try {
       return body()
+    } catch (error) {
+      this.undoWrite(liveBefore)
+      throw error
     } finally {
       const revision = this.writing
       this.writing = undefined
@@ -111,6 +119,19 @@ export class MvccStore {
         if (this.listener !== undefined) this.listener(revision, () => this.eventsOfWrite(revision))
       }
     }
+  }
+
+  /** Takes back every change of the write in progress: each key's list loses what the write added (a write only appends to it, or replaces what it appended). */
+  private undoWrite(liveBefore: number): void {
+    for (const [key, length] of this.changesBefore) {
+      if (length === undefined) {
+        this.keys.delete(key)
+        this.historied.delete(key)
+        this.sorted = undefined
+      } else (this.keys.get(key) as KeyChange[]).length = length
+    }
+    this.live = liveBefore
+    this.changedInWrite = false
   }
 
   /** The events of the write at `revision`, the last one: valid until the next write starts. */
@@ -195,8 +216,8 @@ export class MvccStore {
   /** Sets `key` to `value` in the write in progress; answers the change it replaced (undefined: the key was absent). */
   put(key: string, value: string, lease = 0): KeyChange | undefined {
     const mod = this.inWrite()
-    this.touched.add(key)
     const changes = this.keys.get(key)
+    this.noteChange(key, changes)
     let before = changes?.at(-1)
     if (before?.value === undefined) before = undefined
     const change: KeyChange = { mod, create: before?.create ?? mod, version: (before?.version ?? 0) + 1, value, lease }
@@ -220,7 +241,7 @@ export class MvccStore {
     const before = changes?.at(-1)
     if (changes === undefined || before?.value === undefined) return undefined
     const mod = this.inWrite()
-    this.touched.add(key)
+    this.noteChange(key, changes)
     const tombstone: KeyChange = { mod, create: 0, version: 0, value: undefined, lease: 0 }
     if (before.mod === mod) changes[changes.length - 1] = tombstone
     else changes.push(tombstone)
@@ -283,6 +304,12 @@ export class MvccStore {
   sortedKeys(): string[] {
     this.sorted ??= Array.from(this.keys.keys()).sort(byteOrder)
     return this.sorted
+  }
+
+  /** `key` is about to change in the write in progress: remembered for its events, and for undoing it. */
+  private noteChange(key: string, changes: KeyChange[] | undefined): void {
+    this.touched.add(key)
+    if (!this.changesBefore.has(key)) this.changesBefore.set(key, changes?.length)
   }
 
   private inWrite(): number {

@@ -18,6 +18,8 @@ import { chunksOf, startNow, type SnapshotData } from '../raft/node/snapshot-str
 export const defaultSessionTimeoutMs = 5 * 60_000
 export const defaultMaxPendingPerSession = 1024
 export const defaultMaxSessions = 100_000
+/** Bytes of results kept over every session at most (see SessionOptions.maxKeptResultBytes). */
+export const defaultMaxKeptResultBytes = 64 * 1024 * 1024
 
 export interface SessionOptions {
   /** Log time in ms after which a silent session expires (default 5 minutes). */
@@ -26,6 +28,12 @@ export interface SessionOptions {
   maxPendingPerSession?: number
   /** Sessions at most; opening one more expires the least recently active (default 100,000). */
   maxSessions?: number
+  /**
+   * Bytes of results kept for retries over every session at most (default 64 MiB). A command is
+   * a few hundred bytes and its answer may be a whole range of the store, kept on every node
+   * until the client has it: beyond this, an answer is sent once and its retry told it was applied.
+   */
+  maxKeptResultBytes?: number
 }
 
 type Cached = { kind: 'result'; bytes: Uint8Array | undefined } | { kind: 'error'; code: string; message: string }
@@ -56,6 +64,9 @@ export class SessionStateMachine implements StateMachine {
   private readonly timeoutMs: number
   private readonly maxPending: number
   private readonly maxSessions: number
+  private readonly maxKeptBytes: number
+  /** Bytes of the results every session keeps: the same on every node at the same entry. */
+  private keptBytes = 0
   /** The latest leader time seen in an entry: it never goes back. */
   private logTimeMs = 0
   private lastExpiryScanMs = 0
@@ -65,6 +76,7 @@ export class SessionStateMachine implements StateMachine {
     this.timeoutMs = options.sessionTimeoutMs ?? defaultSessionTimeoutMs
     this.maxPending = options.maxPendingPerSession ?? defaultMaxPendingPerSession
     this.maxSessions = options.maxSessions ?? defaultMaxSessions
+    this.maxKeptBytes = options.maxKeptResultBytes ?? defaultMaxKeptResultBytes
     // Only a state machine that can be snapshotted makes this one snapshottable.
     if (typeof inner.snapshot !== 'function' || typeof inner.restore !== 'function') {
       this.snapshot = undefined
@@ -75,6 +87,11 @@ export class SessionStateMachine implements StateMachine {
   /** Open sessions (for status and tests). */
   get size(): number {
     return this.sessions.size
+  }
+
+  /** Bytes of the results kept for retries, over every session. */
+  get keptResultBytes(): number {
+    return this.keptBytes
   }
 
   apply(entry: LogEntry): unknown {
@@ -97,7 +114,11 @@ export class SessionStateMachine implements StateMachine {
         const session = this.owned(envelope.clientId, envelope.secret)
         session.lastActiveMs = this.logTimeMs
         if (envelope.lowestPending > session.lowestPending) {
-          for (const sequence of session.results.keys()) if (sequence < envelope.lowestPending) session.results.delete(sequence)
+          for (const [sequence, cached] of session.results) {
+            if (sequence >= envelope.lowestPending) continue
+            session.results.delete(sequence)
+            this.keptBytes -= keptBytesOf(cached)
+          }
           session.lowestPending = envelope.lowestPending
         }
         const cached = session.results.get(envelope.sequence)
@@ -159,14 +180,22 @@ export class SessionStateMachine implements StateMachine {
     }
     await (this.inner.restore as NonNullable<StateMachine['restore']>).call(this.inner, input.rest(), meta)
     this.sessions.clear()
-    for (const [clientId, session] of sessions) this.sessions.set(clientId, session)
+    this.keptBytes = 0
+    for (const [clientId, session] of sessions) {
+      this.sessions.set(clientId, session)
+      for (const cached of session.results.values()) this.keptBytes += keptBytesOf(cached)
+    }
     this.logTimeMs = logTimeMs
     this.lastExpiryScanMs = lastExpiryScanMs
   }
 
   private applyOnce(session: Session, sequence: number, entry: LogEntry): unknown {
     const remember = (cached: Cached): unknown => {
-      session.results.set(sequence, cached)
+      const bytes = keptBytesOf(cached)
+      if (this.keptBytes + bytes <= this.maxKeptBytes) {
+        session.results.set(sequence, cached)
+        this.keptBytes += bytes
+      } else session.results.set(sequence, notKept(sequence, bytes, this.maxKeptBytes))
       return replay(cached)
     }
     let result: unknown
@@ -194,7 +223,7 @@ export class SessionStateMachine implements StateMachine {
           oldestMs = session.lastActiveMs
         }
       }
-      if (oldest !== undefined) this.sessions.delete(oldest)
+      if (oldest !== undefined) this.forget(oldest)
     }
     this.sessions.set(clientId, { secret: secret === undefined ? undefined : Buffer.from(secret), lastActiveMs: this.logTimeMs, lowestPending: 1, results: new Map() })
   }
@@ -219,7 +248,14 @@ export class SessionStateMachine implements StateMachine {
     if (proposedAtMs > this.logTimeMs) this.logTimeMs = proposedAtMs
     if (this.logTimeMs - this.lastExpiryScanMs < this.timeoutMs / 8) return
     this.lastExpiryScanMs = this.logTimeMs
-    for (const [clientId, session] of this.sessions) if (this.logTimeMs - session.lastActiveMs > this.timeoutMs) this.sessions.delete(clientId)
+    for (const [clientId, session] of this.sessions) if (this.logTimeMs - session.lastActiveMs > this.timeoutMs) this.forget(clientId)
+  }
+
+  private forget(clientId: number): void {
+    const session = this.sessions.get(clientId)
+    if (session === undefined) return
+    for (const cached of session.results.values()) this.keptBytes -= keptBytesOf(cached)
+    this.sessions.delete(clientId)
   }
 
   private encodeTable(): Buffer {
@@ -283,6 +319,16 @@ function success(value: unknown): Cached {
 
 function failure(error: unknown): Cached {
   return { kind: 'error', code: String((error as { code?: unknown }).code ?? 'ERR_APPLY'), message: (error as Error).message ?? String(error) }
+}
+
+/** The bytes a kept result counts against the budget: an answer's; an error's are a few words. */
+function keptBytesOf(cached: Cached): number {
+  return cached.kind === 'result' ? (cached.bytes?.length ?? 0) : 0
+}
+
+/** What a retry of a command whose answer did not fit the budget is told: it was applied, once. */
+function notKept(sequence: number, bytes: number, maxBytes: number): Cached {
+  return { kind: 'error', code: 'ERR_RESULT_NOT_KEPT', message: `Command ${sequence} of this session was applied once; its answer (${bytes} bytes) was not kept for a retry: the sessions keep ${maxBytes} bytes of answers at most. Read what it changed` }
 }
 
 function replay(cached: Cached): unknown {

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { loadClusterConfig } from '../../src/net/config/cluster-config.js'
 import { decodeKvResult, encodeKvCommand } from '../../src/kv/kv-state-machine.js'
+import type { TxnRequest } from '../../src/kv/kv-txn.js'
 import { decodeKvScanResult, encodeKvQuery } from '../../src/kv/kv-query.js'
 import { ClusterClient } from '../../src/net/client/cluster-client.js'
 import type { NodeServer } from '../../src/net/server/node-server.js'
@@ -70,5 +71,18 @@ describe('key-value limits', () => {
     await expect(put('big', Buffer.alloc(defaultMaxRequestBytes))).rejects.toMatchObject({ code: 'ERR_REQUEST_TOO_LARGE', message: expect.stringMatching(/larger than max_request_bytes \(1572864 bytes\)$/) })
     expect(decodeKvResult(await put('big', Buffer.alloc(defaultMaxRequestBytes - 100, 'v')))).toEqual({ ok: true })
     await expect(client.read(encodeKvQuery({ op: 'get', key: Buffer.alloc(defaultMaxRequestBytes, 'k') }), 10_000)).rejects.toMatchObject({ code: 'ERR_REQUEST_TOO_LARGE', message: expect.stringMatching(/refused the read: Read of \d+ bytes is larger than max_request_bytes/) })
+  })
+
+  it('refuses a transaction of the wrong shape before the log: one was applied in part and answered with an error', async () => {
+    const putOf = (key: string, value: unknown): unknown => ({ put: { key: Buffer.from(key), value, lease: 0, prevKv: false, ignoreValue: false, ignoreLease: false } })
+    const before = server.node.status().lastIndex
+    // A client's transaction is JSON: nothing but the node's check stops a value that is no bytes.
+    const halfBad = { compare: [], success: [putOf('half/1', Buffer.from('v')), putOf('half/2', 5)], failure: [] } as unknown as TxnRequest
+    await expect(client.propose(encodeKvCommand({ op: 'txn', txn: halfBad }), 10_000)).rejects.toMatchObject({ code: 'ERR_BAD_COMMAND', message: expect.stringMatching(/operation 2 of the success branch: its value is not bytes/) })
+    const unknownSort = { compare: [], success: [putOf('half/3', Buffer.from('v')), { range: { key: Buffer.from('half/'), rangeEnd: Buffer.from('half0'), limit: 0, revision: 0, sortOrder: 'ascend', sortTarget: '__proto__', keysOnly: false, countOnly: false, minModRevision: 0, maxModRevision: 0, minCreateRevision: 0, maxCreateRevision: 0 } }], failure: [] } as unknown as TxnRequest
+    await expect(client.propose(encodeKvCommand({ op: 'txn', txn: unknownSort }), 10_000)).rejects.toMatchObject({ code: 'ERR_BAD_COMMAND', message: expect.stringMatching(/sort order or target/) })
+    expect(server.node.status().lastIndex).toBe(before)
+    const page = decodeKvScanResult(await client.read(encodeKvQuery({ op: 'scan', prefix: 'half/', limit: 10 }), 10_000))
+    expect(page.pairs).toEqual([])
   })
 })

@@ -93,6 +93,22 @@ describe('etcd transactions on the key-value store', () => {
     }
   })
 
+  it('refuse a write whose ranges would answer more than maxTxnAnswerBytes, changing nothing: every node built the answer', () => {
+    const kv = new KvStateMachine()
+    const megabyte = 'x'.repeat(1024 * 1024)
+    for (let i = 0; i < 4; i++) txn(kv, { success: [putOp(`big/${i}`, megabyte)] })
+    const before = kv.revision
+    // A few hundred bytes asking for 4 MiB a hundred times over: 400 MiB on every node, for each such entry in the log.
+    const reads = Array.from({ length: 100 }, (): RequestOp => ({ range: range('big/', { rangeEnd: b('big0') }) }))
+    expect(() => txn(kv, { success: [putOp('big/new', 'v'), delOp('big/0'), ...reads] })).toThrow(expect.objectContaining({ code: 'ERR_REQUEST_TOO_LARGE', message: expect.stringMatching(/answer/) }))
+    expect([kv.revision, kv.get('big/new'), kv.get('big/0')?.length]).toEqual([before, null, megabyte.length])
+    expect(kv.range(range('big/', { rangeEnd: b('big0'), countOnly: true })).count).toBe(4)
+    // Within the bound, the same kind of transaction runs.
+    const outcome = txn(kv, { success: [putOp('big/new', 'v'), ...reads.slice(0, 10)] })
+    expect(outcome.responses).toHaveLength(11)
+    expect(kv.revision).toBe(before + 1)
+  })
+
   it('let later operations see earlier writes of the same transaction, and nest', () => {
     const kv = new KvStateMachine()
     const outcome = txn(kv, {

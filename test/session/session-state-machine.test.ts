@@ -139,6 +139,27 @@ describe('SessionStateMachine', () => {
     expect(() => apply(c.command(Buffer.from('1'), 5).entry)).toThrow(expect.objectContaining({ code: 'ERR_SESSION_WINDOW' }))
   })
 
+  it('keeps results up to a byte budget over every session: a small command with a large answer no longer grows every node', async () => {
+    // Each answer is 1,000 bytes: what a few-hundred-byte transaction reading a large range answers.
+    const inner = { apply: (entry: LogEntry): Uint8Array => Buffer.alloc(1000, Buffer.from(entry.data).toString()) }
+    const sm = new SessionStateMachine(inner, { maxKeptResultBytes: 2500 })
+    let index = 0
+    const apply = (data: Uint8Array): unknown => sm.apply({ index: ++index, term: 1, type: EntryType.Normal, data })
+    const session = await ClientSession.open(async (data) => apply(data))
+    // A client that never says it has its answers: before the budget, every one was kept.
+    const sent = ['a', 'b', 'c', 'd'].map((letter) => session.command(Buffer.from(letter)))
+    for (const { entry } of sent) expect(Buffer.from(apply(entry) as Uint8Array)).toHaveLength(1000)
+    expect(sm.keptResultBytes).toBe(2000)
+    // The first two answers are kept for a retry; the third did not fit, so its retry says it was applied.
+    expect(Buffer.from(apply((sent[0] as { entry: Uint8Array }).entry) as Uint8Array).toString()).toBe('a'.repeat(1000))
+    expect(() => apply((sent[2] as { entry: Uint8Array }).entry)).toThrow(expect.objectContaining({ code: 'ERR_RESULT_NOT_KEPT', message: expect.stringMatching(/was applied once/) }))
+    // Acknowledged answers give their bytes back.
+    session.answered((sent[0] as { sequence: number }).sequence)
+    session.answered((sent[1] as { sequence: number }).sequence)
+    apply(session.command(Buffer.from('e')).entry)
+    expect(sm.keptResultBytes).toBe(1000)
+  })
+
   it("refuses a command or keep-alive without the session's secret before looking at its results, and changes nothing", async () => {
     const { sm, inner, apply, propose } = machine()
     const session = await ClientSession.open(propose, 1000)

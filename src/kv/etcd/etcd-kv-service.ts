@@ -9,9 +9,10 @@ import type { RaftLogError } from '../../errors.js'
 import { decodeTxnResult, type KvCommand, type KvStateMachine } from '../kv-state-machine.js'
 import { txnWrites, type TxnOutcome, type TxnRequest } from '../kv-txn.js'
 import { LeaderForwarder } from './leader-forwarder.js'
-import { emptyKey } from './etcd-errors.js'
+import { emptyKey, etcdError } from './etcd-errors.js'
 import { etcdCalls } from './etcd-calls.js'
-import { deleteFromWire, putFromWire, rangeFromWire, rangeToWire, txnFromWire, txnHasEmptyKey, txnToWire, type WireDeleteRange, type WirePut, type WireRange, type WireTxn } from './etcd-wire.js'
+import { deleteFromWire, putFromWire, rangeFromWire, rangeToWire, txnFromWire, txnToWire, type WireDeleteRange, type WirePut, type WireRange, type WireTxn } from './etcd-wire.js'
+import { putProblem, txnProblem } from './etcd-txn-check.js'
 import type { ServiceContext } from '../../net/server/node-server.js'
 
 export interface EtcdKvOptions {
@@ -58,8 +59,9 @@ export function etcdKvService(node: RaftNode, context: ServiceContext, options: 
       read(wire.serializable === true, callback, () => rangeToWire(kv.range(request), etcdHeader(node, kv.revision)))
     },
     Put: (call, callback) => {
+      const problem = putProblem(call.request as WirePut)
+      if (problem !== undefined) return callback(problem)
       const op = putFromWire(call.request as WirePut)
-      if ('put' in op && op.put.key.length === 0) return callback(emptyKey)
       write('Put', call, callback, { op: 'txn', txn: { compare: [], success: [op], failure: [] } }, (result) => firstResponse(txnAnswer(result), 'response_put'))
     },
     DeleteRange: (call, callback) => {
@@ -68,8 +70,9 @@ export function etcdKvService(node: RaftNode, context: ServiceContext, options: 
       write('DeleteRange', call, callback, { op: 'txn', txn: { compare: [], success: [op], failure: [] } }, (result) => firstResponse(txnAnswer(result), 'response_delete_range'))
     },
     Txn: (call, callback) => {
+      const problem = txnProblem(call.request as WireTxn)
+      if (problem !== undefined) return callback(problem)
       const txn: TxnRequest = txnFromWire(call.request as WireTxn)
-      if (txnHasEmptyKey(txn)) return callback(emptyKey)
       if (txnWrites(txn)) return write('Txn', call, callback, { op: 'txn', txn }, txnAnswer)
       // Read-only: served like a range, no log entry (etcd does the same).
       const serializable = rangesSerializable(call.request as WireTxn)
@@ -80,6 +83,8 @@ export function etcdKvService(node: RaftNode, context: ServiceContext, options: 
     },
     Compact: (call, callback) => {
       const revision = Number((call.request as { revision?: number }).revision ?? 0)
+      // The command carries it unsigned; below zero it is below every compaction point (etcd's answer).
+      if (revision < 0) return callback(etcdError({ code: 'ERR_COMPACTED' }))
       write('Compact', call, callback, { op: 'compact', revision }, (result) => {
         const outcome = decodeTxnResult(result)
         return { header: etcdHeader(node, outcome.revision) }

@@ -12,6 +12,7 @@ import { etcdCalls, answerWith } from './etcd-calls.js'
 import { etcdError } from './etcd-errors.js'
 import { etcdHeader } from './etcd-kv-service.js'
 import { LeaderForwarder } from './leader-forwarder.js'
+import { KeepAliveRelay } from './keep-alive-relay.js'
 
 export interface EtcdLeaseOptions {
   kv: KvStateMachine
@@ -27,6 +28,7 @@ const badId = (what: string): grpc.StatusObject => ({ code: grpc.status.INVALID_
 export function etcdLeaseService(node: RaftNode, options: EtcdLeaseOptions): grpc.UntypedServiceImplementation {
   const { kv, clock, forwarder } = options
   const { write, read } = etcdCalls(node, forwarder, 'Lease', options.check)
+  const relay = new KeepAliveRelay(forwarder)
   const header = (revision = kv.revision): Record<string, unknown> => etcdHeader(node, revision)
 
   return {
@@ -44,6 +46,8 @@ export function etcdLeaseService(node: RaftNode, options: EtcdLeaseOptions): grp
     },
     LeaseRevoke: (call: grpc.ServerUnaryCall<{ ID?: number }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
       const id = Number(call.request.ID ?? 0)
+      // The command carries it unsigned; no lease has an id below zero.
+      if (id < 0) return callback(etcdError({ code: 'ERR_LEASE_NOT_FOUND' }))
       write('LeaseRevoke', call as grpc.ServerUnaryCall<unknown, unknown>, callback, { op: 'leaseRevoke', id }, (result) => ({ header: header(decodeLeaseResult(result).revision) }))
     },
     LeaseTimeToLive: (call: grpc.ServerUnaryCall<{ ID?: number; keys?: boolean }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
@@ -59,39 +63,35 @@ export function etcdLeaseService(node: RaftNode, options: EtcdLeaseOptions): grp
     LeaseLeases: (_call: unknown, callback: grpc.sendUnaryData<unknown>) => {
       read(false, callback, () => ({ header: header(), leases: kv.leaseList().map((lease) => ({ ID: lease.id })) }))
     },
-    LeaseKeepAlive: (call: grpc.ServerDuplexStream<{ ID?: number }, unknown>) => serveKeepAlives(node, clock, forwarder, call, header),
+    LeaseKeepAlive: (call: grpc.ServerDuplexStream<{ ID?: number }, unknown>) => serveKeepAlives(node, clock, relay, call, header),
   }
 }
 
 /**
- * Keep-alives: answered here while this node leads, passed on one stream to the leader otherwise.
- * A lease that does not exist answers TTL 0, as etcd's, which its clients read as "expired".
+ * Keep-alives: answered here while this node leads, passed to the leader otherwise, on the one
+ * stream every client's keep-alives through this node share (keep-alive-relay.ts). A lease that
+ * does not exist answers TTL 0, as etcd's, which its clients read as "expired".
  */
-function serveKeepAlives(node: RaftNode, clock: LeaseClock, forwarder: LeaderForwarder, call: grpc.ServerDuplexStream<{ ID?: number }, unknown>, header: () => Record<string, unknown>): void {
-  let leader: grpc.ClientDuplexStream<unknown, unknown> | undefined
+function serveKeepAlives(node: RaftNode, clock: LeaseClock, relay: KeepAliveRelay, call: grpc.ServerDuplexStream<{ ID?: number }, unknown>, header: () => Record<string, unknown>): void {
   let open = true
   const fail = (details: string): void => {
     if (!open) return
     open = false
-    leader?.cancel()
     call.emit('error', { code: grpc.status.UNAVAILABLE, details })
   }
   const toLeader = (request: { ID?: number }): void => {
     if (LeaderForwarder.forwarded(call)) return fail('etcdserver: not leader')
-    if (leader === undefined) {
-      leader = forwarder.stream('Lease', 'LeaseKeepAlive')
-      if (leader === undefined) return fail('etcdserver: no leader')
-      leader.on('data', (response: unknown) => {
+    const waiter = {
+      answer: (response: unknown) => {
         if (open) call.write(response)
-      })
-      leader.on('error', () => fail('etcdserver: leader changed'))
-      leader.on('end', () => fail('etcdserver: leader changed'))
+      },
+      fail: () => fail('etcdserver: leader changed'),
     }
-    leader.write(request)
+    if (!relay.send(Number(request.ID ?? 0), waiter)) fail('etcdserver: no leader')
   }
   call.on('data', (request: { ID?: number }) => {
     const id = Number(request.ID ?? 0)
-    if (leader !== undefined || node.status().leaderId !== node.id) return toLeader(request)
+    if (node.status().leaderId !== node.id) return toLeader(request)
     clock.keepAlive(id).then(
       (ttl) => {
         if (open) call.write({ header: header(), ID: id, TTL: ttl })
@@ -106,7 +106,6 @@ function serveKeepAlives(node: RaftNode, clock: LeaseClock, forwarder: LeaderFor
   })
   const close = (): void => {
     open = false
-    leader?.end()
   }
   call.on('end', () => {
     close()

@@ -131,7 +131,8 @@ function serveWatchStream(node: RaftNode, options: EtcdWatchOptions, call: grpc.
       while (watches.has(nextId)) nextId++
       id = nextId++
     } else if (watches.has(id)) {
-      send({ watch_id: id, created: true, canceled: true, cancel_reason: `etcdserver: mvcc: watcher with the ID ${id} exists already on this stream` })
+      // Watch id -1, as etcd: a cancel naming `id` would make the client drop the watch that runs.
+      send({ watch_id: -1, created: true, canceled: true, cancel_reason: `etcdserver: mvcc: watcher with the ID ${id} exists already on this stream` })
       return
     }
     const filters = request.filters ?? []

@@ -94,7 +94,7 @@ function compareFromWire(wire: WireCompare): Compare {
   return { key: bytes(wire.key), rangeEnd: bytes(wire.range_end), target, result: compareResults[wire.result] ?? 'equal', operand }
 }
 
-/** An operation of a transaction; undefined for an empty one (no request set), which etcd refuses too. */
+/** An operation of a transaction; undefined for an empty one (no request set), which txnProblem refuses first, as etcd does. */
 function opFromWire(wire: WireRequestOp): RequestOp | undefined {
   if (wire.request_range !== undefined && wire.request_range !== null) return { range: rangeFromWire(wire.request_range) }
   if (wire.request_put !== undefined && wire.request_put !== null) return putFromWire(wire.request_put)
@@ -106,11 +106,6 @@ function opFromWire(wire: WireRequestOp): RequestOp | undefined {
 export function txnFromWire(wire: WireTxn): TxnRequest {
   const ops = (list: WireRequestOp[] | undefined): RequestOp[] => (list ?? []).map(opFromWire).filter((op) => op !== undefined)
   return { compare: (wire.compare ?? []).map(compareFromWire), success: ops(wire.success), failure: ops(wire.failure) }
-}
-
-/** Every key an operation names must be non-empty (etcd: "key is not provided"); compares are not checked, as etcd does not. */
-export function txnHasEmptyKey(txn: TxnRequest): boolean {
-  return [...txn.success, ...txn.failure].some((op) => ('txn' in op ? txnHasEmptyKey(op.txn) : ('range' in op ? op.range : 'put' in op ? op.put : op.deleteRange).key.length === 0))
 }
 
 export function keyValueToWire(kv: KeyValue): Record<string, unknown> {

@@ -12,6 +12,12 @@ import { etcdError } from './etcd-errors.js'
 const forwardedHeader = 'raftlog-forwarded-by'
 /** How long a forwarded call may take on the leader (ms); the client's own deadline usually ends it sooner. */
 const forwardTimeoutMs = 30_000
+/**
+ * Unary calls that wait on the leader for as long as a lock is held. A connection carries at most
+ * max_concurrent_streams (256) calls at once: these, like every stream, get connections of their
+ * own (one per service), so however many of them wait, the follower's writes still go through.
+ */
+const waitingMethods = new Set(['Lock', 'Campaign'])
 
 type ServiceName = keyof EtcdServices
 type UnaryMethod = (request: unknown, metadata: grpc.Metadata, options: grpc.CallOptions, callback: (error: grpc.ServiceError | null, response?: unknown) => void) => void
@@ -36,7 +42,7 @@ export class LeaderForwarder {
    * no leader known (or a call forwarded already) answers `cause` as etcd's error.
    */
   unary(service: ServiceName, method: string, call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>, cause: unknown): void {
-    const client = this.leaderClient(service, cause)
+    const client = this.leaderClient(service, cause, waitingMethods.has(method))
     if (client === undefined || LeaderForwarder.forwarded(call)) {
       callback(etcdError(cause))
       return
@@ -55,7 +61,7 @@ export class LeaderForwarder {
    * leader known (or a call forwarded already) answers `cause` as etcd's error.
    */
   serverStream(service: ServiceName, method: string, call: grpc.ServerWritableStream<unknown, unknown>, cause: unknown): void {
-    const client = this.leaderClient(service, cause)
+    const client = this.leaderClient(service, cause, true)
     if (client === undefined || LeaderForwarder.forwarded(call)) {
       call.emit('error', etcdError(cause))
       return
@@ -76,7 +82,7 @@ export class LeaderForwarder {
 
   /** A stream to the leader's `service`.`method`, or undefined when no other node is known to lead. */
   stream(service: ServiceName, method: string): grpc.ClientDuplexStream<unknown, unknown> | undefined {
-    const client = this.leaderClient(service, undefined)
+    const client = this.leaderClient(service, undefined, true)
     if (client === undefined) return undefined
     const open = (client as unknown as Record<string, StreamMethod>)[method] as StreamMethod
     return open.call(client, this.metadata())
@@ -93,14 +99,16 @@ export class LeaderForwarder {
     return metadata
   }
 
-  private leaderClient(service: ServiceName, cause: unknown): grpc.Client | undefined {
+  /** `longLived`: a call that may stay open for long, sent on a connection of its own (see waitingMethods). */
+  private leaderClient(service: ServiceName, cause: unknown, longLived = false): grpc.Client | undefined {
     const leaderId = (cause as { leaderId?: number } | undefined)?.leaderId ?? this.node.status().leaderId
     const address = leaderId > 0 && leaderId !== this.node.id ? this.context.addressOf(leaderId) : ''
     if (address === '') return undefined
-    const key = `${service}:${leaderId}@${address}`
+    const key = `${service}:${leaderId}@${address}${longLived ? ':long-lived' : ''}`
     let client = this.clients.get(key)
     if (client === undefined) {
-      client = new etcdProtocol[service](address, this.context.credentialsFor(leaderId), { 'grpc.enable_channelz': 0 })
+      // A local subchannel pool is a connection of the client's own, not shared with the other calls to the same address.
+      client = new etcdProtocol[service](address, this.context.credentialsFor(leaderId), { 'grpc.enable_channelz': 0, ...(longLived ? { 'grpc.use_local_subchannel_pool': 1 } : {}) })
       this.clients.set(key, client)
     }
     return client

@@ -11,6 +11,7 @@
 import type { KeyEvent } from '../mvcc-store.js'
 import type { KvStateMachine } from '../kv-state-machine.js'
 import { span } from '../kv-txn.js'
+import { RangeIndex } from './range-index.js'
 
 export interface WatchSpec {
   key: Buffer
@@ -51,8 +52,13 @@ interface Watcher {
 export class WatchHub {
   /** Watches of one key, by key: a write finds them without looking at the others. */
   private readonly byKey = new Map<string, Set<Watcher>>()
-  /** Watches of a range. */
-  private readonly ranges = new Set<Watcher>()
+  /** Watches of a range, by the keys they cover: a write finds those of its keys without passing the others. */
+  private readonly ranges = new RangeIndex<Watcher>()
+  /**
+   * The revision of the last write heard. Every watch kept heard every write up to it: one not of
+   * its keys leaves its `next` behind, which a replay after a snapshot must not start from.
+   */
+  private heard = 0
   /** Stops listening to the store; undefined while no watch is kept (then writes build no events for it). */
   private stopListening: (() => void) | undefined
 
@@ -84,7 +90,7 @@ export class WatchHub {
       let watchers = this.byKey.get(start)
       if (watchers === undefined) this.byKey.set(start, (watchers = new Set()))
       watchers.add(watcher)
-    } else this.ranges.add(watcher)
+    } else this.ranges.add(watcher, start, end)
     this.stopListening ??= this.kv.onChange({
       changed: (revision, events) => this.changed(revision, events),
       reset: () => this.reset(),
@@ -118,9 +124,10 @@ export class WatchHub {
   }
 
   private changed(revision: number, events: KeyEvent[]): void {
+    this.heard = revision
     const touched = new Set<Watcher>()
     for (const event of events) for (const watcher of this.byKey.get(event.key) ?? []) touched.add(watcher)
-    for (const watcher of this.ranges) touched.add(watcher)
+    for (const watcher of this.ranges.covering(events.map((event) => event.key))) touched.add(watcher)
     for (const watcher of touched) {
       if (!watcher.active || watcher.next > revision) continue
       watcher.next = revision + 1
@@ -130,7 +137,11 @@ export class WatchHub {
   }
 
   private reset(): void {
-    for (const watcher of this.all()) if (watcher.active) this.catchUp(watcher)
+    for (const watcher of this.all()) {
+      if (!watcher.active) continue
+      watcher.next = Math.max(watcher.next, this.heard + 1)
+      this.catchUp(watcher)
+    }
   }
 
   private deliver(watcher: Watcher, events: KeyEvent[]): void {
@@ -151,7 +162,7 @@ export class WatchHub {
       const watchers = this.byKey.get(watcher.start)
       watchers?.delete(watcher)
       if (watchers?.size === 0) this.byKey.delete(watcher.start)
-    } else this.ranges.delete(watcher)
+    } else this.ranges.remove(watcher)
     if (this.byKey.size === 0 && this.ranges.size === 0) {
       this.stopListening?.()
       this.stopListening = undefined
@@ -159,7 +170,7 @@ export class WatchHub {
   }
 
   private all(): Watcher[] {
-    return [...this.ranges, ...Array.from(this.byKey.values(), (set) => [...set]).flat()]
+    return [...this.ranges.values(), ...Array.from(this.byKey.values(), (set) => [...set]).flat()]
   }
 }
 

@@ -97,4 +97,15 @@ describe("etcd's Watch service", () => {
     put('k', 'after')
     expect(stream.written.length).toBe(count)
   })
+
+  it('refuses a watch id already in use on the stream with watch id -1, as etcd, leaving that watch to its client', () => {
+    const { put, stream, send, hub } = setUp()
+    send({ request_union: 'create_request', create_request: { key: Buffer.from('k'), watch_id: 7 } })
+    send({ request_union: 'create_request', create_request: { key: Buffer.from('other'), watch_id: 7 } })
+    // An answer that named watch 7 as canceled would make the client drop the watch that runs.
+    expect(stream.written.at(-1)).toMatchObject({ watch_id: -1, created: true, canceled: true })
+    expect(hub.size).toBe(1)
+    put('k', 'v')
+    expect(stream.written.at(-1)).toMatchObject({ watch_id: 7 })
+  })
 })

@@ -1,0 +1,136 @@
+// etcd's checks of a transaction before it runs (etcd's v3rpc/key.go: checkTxnRequest, then
+// checkIntervals on each branch), made on the request as it came: whatever branch would run, a key
+// put twice, or put and deleted, is refused, as are empty operations and compares without a key.
+// etcd's rules are kept as they are, quirks too: a nested transaction's puts are checked against
+// the deletes before it only, and a delete to "\0" (every key from its key up) covers no put.
+import * as grpc from '@grpc/grpc-js'
+import { upperBound } from '../mvcc-store.js'
+import { emptyKey, type EtcdError } from './etcd-errors.js'
+import type { WirePut, WireRequestOp, WireTxn } from './etcd-wire.js'
+
+/** Operations (or compares) in one list of a transaction at most: etcd's --max-txn-ops default. */
+export const maxTxnOps = 128
+
+const invalid = (details: string): EtcdError => ({ code: grpc.status.INVALID_ARGUMENT, details })
+const tooManyOps = invalid('etcdserver: too many operations in txn request')
+const duplicateKey = invalid('etcdserver: duplicate key given in txn request')
+const emptyOp = invalid('etcdserver: key not found')
+const valueProvided = invalid('etcdserver: value is provided')
+
+const empty = (bytes: Buffer | undefined | null): boolean => bytes === undefined || bytes === null || bytes.length === 0
+
+/** What etcd refuses a put for before it runs (the lease is checked where it is applied), or undefined. */
+export function putProblem(put: WirePut): EtcdError | undefined {
+  if (empty(put.key)) return emptyKey
+  if (put.ignore_value === true && !empty(put.value)) return valueProvided
+  return undefined
+}
+
+/** etcd's answer to a transaction it refuses before running it, or undefined. */
+export function txnProblem(txn: WireTxn): EtcdError | undefined {
+  const problem = requestProblem(txn)
+  if (problem !== undefined) return problem
+  try {
+    checkIntervals(txn.success ?? [])
+    checkIntervals(txn.failure ?? [])
+  } catch (error) {
+    if (error === duplicateKey) return duplicateKey
+    throw error
+  }
+  return undefined
+}
+
+/** etcd's checkTxnRequest: every list within the limit, every compare and operation with a key. */
+function requestProblem(txn: WireTxn): EtcdError | undefined {
+  const [compare, success, failure] = [txn.compare ?? [], txn.success ?? [], txn.failure ?? []]
+  if (Math.max(compare.length, success.length, failure.length) > maxTxnOps) return tooManyOps
+  if (compare.some((each) => empty(each.key))) return emptyKey
+  for (const op of [...success, ...failure]) {
+    const problem = opProblem(op)
+    if (problem !== undefined) return problem
+  }
+  return undefined
+}
+
+function opProblem(op: WireRequestOp): EtcdError | undefined {
+  if (op.request_range != null) return empty(op.request_range.key) ? emptyKey : undefined
+  if (op.request_put != null) return putProblem(op.request_put)
+  if (op.request_delete_range != null) return empty(op.request_delete_range.key) ? emptyKey : undefined
+  if (op.request_txn != null) return requestProblem(op.request_txn)
+  return emptyOp
+}
+
+/**
+ * etcd's checkIntervals: the keys `ops` put (nested transactions' included) and the spans they
+ * delete; throws duplicateKey when a put meets another put or a delete the way etcd's does.
+ */
+function checkIntervals(ops: WireRequestOp[]): { puts: Set<string>; deletes: DeletedSpans } {
+  const deletes = new DeletedSpans()
+  for (const op of ops) if (op.request_delete_range != null) deletes.add(op.request_delete_range.key, op.request_delete_range.range_end)
+  const puts = new Set<string>()
+  for (const op of ops) {
+    if (op.request_txn == null) continue
+    const then = checkIntervals(op.request_txn.success ?? [])
+    const otherwise = checkIntervals(op.request_txn.failure ?? [])
+    for (const key of then.puts) {
+      if (puts.has(key) || deletes.covers(key)) throw duplicateKey
+      puts.add(key)
+    }
+    // One branch runs, not both: the same key in each is no duplicate.
+    for (const key of otherwise.puts) {
+      if ((puts.has(key) && !then.puts.has(key)) || deletes.covers(key)) throw duplicateKey
+      puts.add(key)
+    }
+    deletes.addAll(then.deletes)
+    deletes.addAll(otherwise.deletes)
+  }
+  for (const op of ops) {
+    if (op.request_put == null) continue
+    const key = op.request_put.key.toString('latin1')
+    if (puts.has(key) || deletes.covers(key)) throw duplicateKey
+    puts.add(key)
+  }
+  return { puts, deletes }
+}
+
+/**
+ * Spans of keys [start, end) as binary strings, asked whether one covers a key: sorted by start
+ * with the furthest end so far beside each, so a request of many operations is checked in
+ * O(n log n), not O(n²).
+ */
+class DeletedSpans {
+  private readonly spans: [string, string][] = []
+  private index: { starts: string[]; furthestEnds: string[] } | undefined
+
+  /** A delete's span: the key alone when `rangeEnd` is empty. An end at or below the start covers nothing (etcd's "\0" too). */
+  add(key: Buffer, rangeEnd: Buffer | undefined | null): void {
+    const start = key.toString('latin1')
+    const end = empty(rangeEnd) ? `${start}\0` : (rangeEnd as Buffer).toString('latin1')
+    if (end <= start) return
+    this.spans.push([start, end])
+    this.index = undefined
+  }
+
+  addAll(other: DeletedSpans): void {
+    if (other.spans.length === 0) return
+    this.spans.push(...other.spans)
+    this.index = undefined
+  }
+
+  covers(key: string): boolean {
+    const { starts, furthestEnds } = (this.index ??= this.sorted())
+    const last = upperBound(starts, key) - 1
+    return last >= 0 && (furthestEnds[last] as string) > key
+  }
+
+  private sorted(): { starts: string[]; furthestEnds: string[] } {
+    const spans = [...this.spans].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    const furthestEnds: string[] = []
+    let furthest = ''
+    for (const [, end] of spans) {
+      if (end > furthest) furthest = end
+      furthestEnds.push(furthest)
+    }
+    return { starts: spans.map(([start]) => start), furthestEnds }
+  }
+}

@@ -1,0 +1,80 @@
+// A follower passes Lock and Campaign to the leader, and they wait there while the lock is held.
+// They shared one connection to the leader with every other call the follower forwards, and a
+// connection carries at most max_concurrent_streams (256) calls: 256 waiting locks of one client
+// left every write through that follower waiting too. Waits now have connections of their own.
+// Keep-alive streams were passed on one leader stream each, so 256 of one client's left every
+// other client's keep-alives through that follower unanswered (their leases ran out): they now
+// share one stream to the leader.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import * as grpc from '@grpc/grpc-js'
+import { etcdProtocol } from '../../../src/net/etcd-protocol.js'
+import { settled, startServers, stopServers, type Servers } from '../../helpers/node-servers.js'
+
+let servers: Servers
+const clients: grpc.Client[] = []
+
+beforeAll(async () => {
+  servers = await startServers(false)
+})
+
+afterAll(async () => {
+  for (const client of clients) client.close()
+  await stopServers(servers)
+})
+
+function call<T>(client: grpc.Client, method: string, request: Record<string, unknown>, timeoutMs: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    ;(client as unknown as Record<string, (request: unknown, options: grpc.CallOptions, callback: (error: grpc.ServiceError | null, response: T) => void) => void>)[method]!(request, { deadline: Date.now() + timeoutMs }, (error, response) => (error === null ? resolve(response) : reject(error)))
+  })
+}
+
+describe('calls a follower passes to the leader', () => {
+  it("another client's write through a follower goes on while 300 locks wait through it", async () => {
+    const { follower } = await settled(servers)
+    const address = servers.config.nodes.find((node) => node.nodeId === follower.node.id)?.address as string
+    // Another client's connection writes: one connection carries 256 calls at most, the waits of this one included.
+    const [kv, lease, lock] = (['KV', 'Lease', 'Lock'] as const).map((service) => new etcdProtocol[service](address, grpc.credentials.createInsecure(), service === 'KV' ? { 'grpc.use_local_subchannel_pool': 1 } : {}))
+    clients.push(kv as grpc.Client, lease as grpc.Client, lock as grpc.Client)
+    const grant = async (): Promise<number> => Number((await call<{ ID: number }>(lease as grpc.Client, 'LeaseGrant', { TTL: 60 }, 10_000)).ID)
+    await call(lock as grpc.Client, 'Lock', { name: Buffer.from('held'), lease: await grant() }, 10_000)
+    const waiters = await Promise.all(Array.from({ length: 300 }, grant))
+    const waits = waiters.map((id) => call(lock as grpc.Client, 'Lock', { name: Buffer.from('held'), lease: id }, 30_000).catch(() => undefined))
+    // Every wait has reached the follower and been passed on.
+    await new Promise((resolve) => setTimeout(resolve, 1000))
+    await expect(call(kv as grpc.Client, 'Put', { key: Buffer.from('still'), value: Buffer.from('writable') }, 5000)).resolves.toBeDefined()
+    for (const client of [lock, lease]) (client as grpc.Client).close()
+    await Promise.all(waits)
+  }, 60_000)
+
+  it("another client's keep-alive through a follower is answered while 300 keep-alive streams stay open through it", async () => {
+    const { follower } = await settled(servers)
+    const address = servers.config.nodes.find((node) => node.nodeId === follower.node.id)?.address as string
+    const own = { 'grpc.use_local_subchannel_pool': 1 }
+    const lease = new etcdProtocol.Lease(address, grpc.credentials.createInsecure(), own)
+    clients.push(lease)
+    const id = Number((await call<{ ID: number }>(lease, 'LeaseGrant', { TTL: 60 }, 10_000)).ID)
+    // One client, two connections of 150 streams each (a connection takes 256 at most).
+    const hostile = [0, 1].map(() => new etcdProtocol.Lease(address, grpc.credentials.createInsecure(), own))
+    clients.push(...hostile)
+    const streams = Array.from({ length: 300 }, (_, i) => {
+      const stream = (hostile[i % 2] as unknown as { LeaseKeepAlive(): grpc.ClientDuplexStream<unknown, unknown> }).LeaseKeepAlive()
+      stream.on('data', () => {})
+      stream.on('error', () => {})
+      stream.write({ ID: id })
+      return stream
+    })
+    await new Promise((resolve) => setTimeout(resolve, 1000))
+    const mine = (lease as unknown as { LeaseKeepAlive(): grpc.ClientDuplexStream<{ ID: number }, { TTL: number }> }).LeaseKeepAlive()
+    mine.on('error', () => {})
+    const answered = new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('no keep-alive answer in 5 s')), 5000)
+      mine.once('data', (response: { TTL: number }) => {
+        clearTimeout(timer)
+        resolve(Number(response.TTL))
+      })
+    })
+    mine.write({ ID: id })
+    expect(await answered).toBe(60)
+    for (const stream of [mine, ...streams]) stream.cancel()
+  }, 60_000)
+})

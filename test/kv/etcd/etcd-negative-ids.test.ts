@@ -1,0 +1,43 @@
+// A revision or a lease id below zero (etcd's are int64) to Compact and LeaseRevoke: raftlog's
+// commands carry them unsigned, and encoding one threw inside the call, which gRPC answered
+// UNKNOWN "Unknown error". etcd 3.4.23 answers with its usual refusals.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import * as grpc from '@grpc/grpc-js'
+import { etcdProtocol } from '../../../src/net/etcd-protocol.js'
+import { settled, startServers, stopServers, type Servers } from '../../helpers/node-servers.js'
+
+let servers: Servers
+let kv: grpc.Client
+let lease: grpc.Client
+
+beforeAll(async () => {
+  servers = await startServers(false)
+  const { follower } = await settled(servers)
+  const address = servers.config.nodes.find((node) => node.nodeId === follower.node.id)?.address as string
+  kv = new etcdProtocol.KV(address, grpc.credentials.createInsecure())
+  lease = new etcdProtocol.Lease(address, grpc.credentials.createInsecure())
+})
+
+afterAll(async () => {
+  kv?.close()
+  lease?.close()
+  await stopServers(servers)
+})
+
+/** The call's error as "CODE details", or 'ok'. */
+function call(client: grpc.Client, method: string, request: Record<string, unknown>): Promise<string> {
+  return new Promise((resolve) => {
+    ;(client as unknown as Record<string, (request: unknown, callback: (error: grpc.ServiceError | null) => void) => void>)[method]!(request, (error) => resolve(error === null ? 'ok' : `${grpc.status[error.code]} ${error.details}`))
+  })
+}
+
+describe('etcd calls with a number below zero', () => {
+  it('answers a compaction to a revision below zero as compacted', async () => {
+    expect(await call(kv, 'Compact', { revision: -1 })).toBe('OUT_OF_RANGE etcdserver: mvcc: required revision has been compacted')
+  })
+
+  it('answers a revoke of a lease id below zero as not found', async () => {
+    expect(await call(lease, 'LeaseRevoke', { ID: -1 })).toBe('NOT_FOUND etcdserver: requested lease not found')
+    expect(await call(lease, 'LeaseRevoke', { ID: '-4611686018427387904' })).toBe('NOT_FOUND etcdserver: requested lease not found')
+  })
+})

@@ -1,0 +1,70 @@
+// etcd's checks of a transaction before it runs (etcdserver/api/v3rpc/key.go: checkTxnRequest,
+// checkIntervals): a key put twice or put and deleted anywhere in the request, in either branch
+// or a nested transaction, is refused whichever branch would run; so are an empty operation, a
+// compare without a key and more than 128 operations in a list. Each case below was answered so
+// by etcd 3.4.23; raftlog ran several of them (a put and a delete of one key at one revision).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import * as grpc from '@grpc/grpc-js'
+import { etcdProtocol } from '../../../src/net/etcd-protocol.js'
+import { settled, startServers, stopServers, type Servers } from '../../helpers/node-servers.js'
+
+let servers: Servers
+let kv: grpc.Client
+
+beforeAll(async () => {
+  servers = await startServers(false)
+  const { follower } = await settled(servers)
+  const address = servers.config.nodes.find((node) => node.nodeId === follower.node.id)?.address as string
+  kv = new etcdProtocol.KV(address, grpc.credentials.createInsecure())
+})
+
+afterAll(async () => {
+  kv?.close()
+  await stopServers(servers)
+})
+
+type Op = Record<string, unknown>
+const put = (key: string): Op => ({ request_put: { key: Buffer.from(key), value: Buffer.from('v') } })
+const del = (key: string, rangeEnd?: string): Op => ({ request_delete_range: { key: Buffer.from(key), ...(rangeEnd === undefined ? {} : { range_end: Buffer.from(rangeEnd) }) } })
+const nested = (success: Op[], failure: Op[] = []): Op => ({ request_txn: { success, failure } })
+
+/** The call's error details, or 'ok'. */
+function call(method: string, request: Record<string, unknown>): Promise<string> {
+  return new Promise((resolve) => {
+    ;(kv as unknown as Record<string, (request: unknown, callback: (error: grpc.ServiceError | null) => void) => void>)[method]!(request, (error) => resolve(error === null ? 'ok' : error.details))
+  })
+}
+
+const duplicate = 'etcdserver: duplicate key given in txn request'
+
+describe("etcd's checks of a transaction", () => {
+  it.each([
+    ['a put and a delete of the key', [put('b'), del('b')], duplicate],
+    ['a delete, then a put of a key it covers', [del('a', 'c'), put('b')], duplicate],
+    ['a put of a nested transaction and a delete around it', [del('a', 'c'), nested([put('b')])], duplicate],
+    ['a delete of a nested transaction and a put around it', [nested([del('b')]), put('b')], duplicate],
+    ['a nested delete, then a nested put of the key', [nested([del('b')]), nested([put('b')])], duplicate],
+    ['a nested else put, then a nested then put of the key', [nested([], [put('b')]), nested([put('b')])], duplicate],
+    ['a key put in both branches of a nested transaction, and around it', [nested([put('b')], [put('b')]), put('b')], duplicate],
+    ['a key put in both branches of a nested transaction', [nested([put('b')], [put('b')])], 'ok'],
+    ['a nested put, then a nested delete of the key (etcd checks puts against earlier deletes only)', [nested([put('b')]), nested([del('b')])], 'ok'],
+    ['a nested then put and else delete of the key', [nested([put('b')], [del('b')])], 'ok'],
+    ['a delete from a key up ("\\0": etcd compares no key with it) and a put', [del('a', '\0'), put('b')], 'ok'],
+    ['a delete up to the key put', [del('a', 'c'), put('c')], 'ok'],
+    ['two deletes of a key', [del('b'), del('b')], 'ok'],
+    ['an empty operation', [{}], 'etcdserver: key not found'],
+    ['129 operations', Array.from({ length: 129 }, (_, i) => put(`k${i}`)), 'etcdserver: too many operations in txn request'],
+  ])('%s', async (_name, success, answer) => {
+    expect(await call('Txn', { success })).toBe(answer)
+  })
+
+  it('checks the branch that does not run too, and compares', async () => {
+    expect(await call('Txn', { success: [put('b')], failure: [put('z'), put('z')] })).toBe(duplicate)
+    expect(await call('Txn', { compare: [{ key: Buffer.alloc(0), target: 'VERSION', result: 'EQUAL' }] })).toBe('etcdserver: key is not provided')
+  })
+
+  it('refuses a put that keeps the value and gives one', async () => {
+    expect(await call('Put', { key: Buffer.from('p'), value: Buffer.from('1'), ignore_value: true })).toBe('etcdserver: value is provided')
+    expect(await call('Txn', { success: [{ request_put: { key: Buffer.from('p'), value: Buffer.from('1'), ignore_value: true } }] })).toBe('etcdserver: value is provided')
+  })
+})
