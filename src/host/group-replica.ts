@@ -77,11 +77,23 @@ export class GroupReplica {
         const waiting = this.pending.get(entry.index)
         this.pending.delete(entry.index)
         // The no-op a leader starts its term with and configuration entries are not the application's.
-        const result = entry.type === EntryType.Normal ? await this.stateMachine.apply(entry) : undefined
+        // A state machine that throws answers its proposal with the error, on every replica alike,
+        // and the entries after it are applied still (as a one-group node's applier does): the
+        // rejection left unhandled here ended the host, and the same entry again at its restart.
+        let outcome: { result: unknown } | { error: unknown } = { result: undefined }
+        if (entry.type === EntryType.Normal) {
+          try {
+            outcome = { result: await this.stateMachine.apply(entry) }
+          } catch (error) {
+            outcome = { error }
+          }
+        }
         this.done = entry.index
         if (waiting !== undefined) {
-          if (waiting.term === entry.term) waiting.resolve(result)
-          else waiting.reject(new RaftLogError('ERR_LEADERSHIP_LOST', `Group ${this.group}: the entry proposed at index ${entry.index} was replaced by another leader's`))
+          if (waiting.term === entry.term) {
+            if ('error' in outcome) waiting.reject(outcome.error as RaftLogError)
+            else waiting.resolve(outcome.result)
+          } else waiting.reject(new RaftLogError('ERR_LEADERSHIP_LOST', `Group ${this.group}: the entry proposed at index ${entry.index} was replaced by another leader's`))
         }
       }
       this.done = Math.max(this.done, commitIndex)

@@ -4,12 +4,12 @@
 // (etcd/etcd-services.ts).
 import type { ClusterConfig } from '../net/config/cluster-config.js'
 import { answerKvQuery } from './kv-query.js'
-import { decodeKvCommand, encodeKvCommand, encodeKvResult, KvStateMachine, type KvCommand } from './kv-state-machine.js'
+import { encodeKvCommand, encodeKvResult, KvStateMachine, type KvCommand } from './kv-state-machine.js'
 import { serveNode, type NodeServer, type NodeServerOptions } from '../net/server/node-server.js'
 import { defaultMaxKeyBytes, defaultMaxRequestBytes } from '../net/config/request-limits.js'
 import { etcdServices, minLeaseTtlSeconds } from './etcd/etcd-services.js'
 import { RaftLogError } from '../errors.js'
-import { txnKeys, txnShapeProblem } from './kv-txn.js'
+import { keyProblem, kvCommandProblem } from './kv-command-check.js'
 
 /** `where`: NodeServerOptions' address and join, for a node outside the file, and the metrics hook. */
 export async function startKvNodeServer(cluster: ClusterConfig, nodeId: number, logger: { warn(message: string): void }, where: Pick<NodeServerOptions, 'address' | 'join' | 'metrics'> = {}): Promise<NodeServer> {
@@ -21,13 +21,7 @@ export async function startKvNodeServer(cluster: ClusterConfig, nodeId: number, 
       cluster,
       nodeId,
       stateMachine: kv,
-      checkCommand: (command) => {
-        try {
-          return clientCommandProblem(decodeKvCommand(command), maxKeyBytes)
-        } catch (error) {
-          return (error as Error).message
-        }
-      },
+      checkCommand: (command) => kvCommandProblem(command, maxKeyBytes),
       read: (query) => answerKvQuery(kv, query),
       logger,
       ...where,
@@ -50,26 +44,4 @@ export async function startKvNodeServer(cluster: ClusterConfig, nodeId: number, 
         }),
     },
   )
-}
-
-/**
- * Why a client may not propose `command`: ERR_BAD_COMMAND for a lease checkpoint (the leader's
- * lease clock writes those, past this check; from a client one would shorten another holder's
- * lease with no revoke to show for it) or a transaction of the wrong shape (refused here, it
- * never takes a log entry), or keyProblem's answer.
- */
-function clientCommandProblem(command: KvCommand<Buffer>, maxKeyBytes: number): RaftLogError | undefined {
-  if (command.op === 'leaseCheckpoint') return new RaftLogError('ERR_BAD_COMMAND', "A lease checkpoint is written by the leader's lease clock, never proposed by a client")
-  const shape = command.op === 'txn' ? txnShapeProblem(command.txn) : undefined
-  if (shape !== undefined) return new RaftLogError('ERR_BAD_COMMAND', `A transaction of the wrong shape, ${shape}`)
-  return keyProblem(command, maxKeyBytes)
-}
-
-/** ERR_KEY_TOO_LARGE for the first key of `command` longer than `maxKeyBytes`. */
-function keyProblem(command: KvCommand<Buffer>, maxKeyBytes: number): RaftLogError | undefined {
-  const keys = command.op === 'batch' ? command.puts.map((put) => put.key) : command.op === 'txn' ? txnKeys(command.txn) : 'key' in command ? [command.key] : []
-  const position = keys.findIndex((key) => key.length > maxKeyBytes)
-  if (position === -1) return undefined
-  const which = command.op === 'batch' ? `Key ${position + 1} of a batch of ${keys.length} puts` : command.op === 'txn' ? `Key ${position + 1} of ${keys.length} a transaction names` : `The ${command.op}'s key`
-  return new RaftLogError('ERR_KEY_TOO_LARGE', `${which} is ${(keys[position] as Buffer).length} bytes, larger than max_key_bytes (${maxKeyBytes} bytes)`)
 }

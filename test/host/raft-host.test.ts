@@ -15,7 +15,9 @@ import type { LogEntry } from '../../src/storage/log-entry.js'
 class Recorder {
   readonly values: string[] = []
   apply(entry: LogEntry): string {
-    this.values.push(Buffer.from(entry.data).toString())
+    const value = Buffer.from(entry.data).toString()
+    if (value === 'refused') throw Object.assign(new Error(`entry ${entry.index} refused`), { code: 'ERR_REFUSED' })
+    this.values.push(value)
     return `applied ${entry.index}`
   }
 }
@@ -105,6 +107,16 @@ describe('RaftHost', () => {
     for (let group = 1; group <= 24; group++) expect(await c.propose(group, `g${group}`)).toMatch(/^applied \d+$/)
     await c.run(3)
     for (let group = 1; group <= 24; group++) for (const id of hostIds) expect(c.machines.get(`${id}/${group}`)?.values).toEqual([`g${group}`])
+  })
+
+  it("answers a proposal its state machine throws for with the error, and every host goes on applying", async () => {
+    const c = cluster(4)
+    await c.everyGroupLed()
+    await expect(c.propose(2, 'refused')).rejects.toMatchObject({ code: 'ERR_REFUSED' })
+    expect(await c.propose(2, 'after')).toMatch(/^applied \d+$/)
+    await c.run(3)
+    for (const host of c.hosts) expect(host.failure).toBeUndefined()
+    for (const id of hostIds) expect(c.machines.get(`${id}/2`)?.values).toEqual(['after'])
   })
 
   it('makes a turn of many groups durable with one engine flush', async () => {

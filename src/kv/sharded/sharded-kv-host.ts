@@ -4,13 +4,17 @@ import { startHostServer, type HostServer, type HostServerOptions } from '../../
 import { RaftLogError } from '../../errors.js'
 import { KvStateMachine } from '../kv-state-machine.js'
 import { answerKvQuery } from '../kv-query.js'
+import { kvCommandProblem } from '../kv-command-check.js'
+import { defaultMaxKeyBytes } from '../../net/config/request-limits.js'
 
 export interface ShardedKvHost extends HostServer {
   /** This host's replica of each group's store. */
   stores: Map<number, KvStateMachine>
 }
 
-export async function startShardedKvHost(options: Omit<HostServerOptions, 'stateMachine' | 'read'>): Promise<ShardedKvHost> {
+/** `maxKeyBytes`: the longest key a command may name (default 64 KiB, max_key_bytes); HostServerOptions.maxRequestBytes bounds the whole command. */
+export async function startShardedKvHost(options: Omit<HostServerOptions, 'stateMachine' | 'read' | 'checkCommand'> & { maxKeyBytes?: number }): Promise<ShardedKvHost> {
+  const maxKeyBytes = options.maxKeyBytes ?? defaultMaxKeyBytes
   const stores = new Map<number, KvStateMachine>()
   const server = await startHostServer({
     ...options,
@@ -23,6 +27,8 @@ export async function startShardedKvHost(options: Omit<HostServerOptions, 'state
       stores.delete(group)
       options.groupRemoved?.(group)
     },
+    // What every replica would refuse never takes a log entry: the checks of a one-group node.
+    checkCommand: (command) => kvCommandProblem(command, maxKeyBytes),
     read: (group, query) => {
       const store = stores.get(group)
       if (store === undefined) throw new RaftLogError('ERR_NO_GROUP', `Group ${group} has no replica on this host`)

@@ -47,6 +47,8 @@ export async function startShardedKvNode(cluster: ClusterConfig, nodeId: number,
     groups: settings.groups,
     ...(replication === undefined ? {} : { replication }),
     ...(cluster.commitDelayMs === undefined ? {} : { commitDelayMs: cluster.commitDelayMs }),
+    ...(cluster.maxRequestBytes === undefined ? {} : { maxRequestBytes: cluster.maxRequestBytes }),
+    ...(cluster.maxKeyBytes === undefined ? {} : { maxKeyBytes: cluster.maxKeyBytes }),
     // The file's snapshot settings hold for every group, as for a one-group node's log.
     snapshotEveryEntries: cluster.snapshotThreshold,
     snapshotTrailingEntries: cluster.snapshotTrailingEntries,

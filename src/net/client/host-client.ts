@@ -136,9 +136,14 @@ export class HostClient {
       } catch (error) {
         const failure = error as grpc.ServiceError
         this.leaders.delete(group)
-        if (/^ERR_LEADERSHIP_LOST|^ERR_STOPPED/.test(failure.details ?? '')) throw new RaftLogError('ERR_UNKNOWN_OUTCOME', `${capitalized(groupName(group))}: host ${target} failed with the proposal in flight (${failure.details})`)
+        // A proposal in flight when its host stopped leading (or stopped) may yet be applied. A host
+        // that stopped before proposing it (ERR_STOPPED) proposed nothing: another host is asked.
+        if (/^ERR_LEADERSHIP_LOST/.test(failure.details ?? '')) throw new RaftLogError('ERR_UNKNOWN_OUTCOME', `${capitalized(groupName(group))}: host ${target} failed with the proposal in flight (${failure.details})`)
         const refused = refusal(this.addressOf(target), failure)
         if (refused !== undefined) throw refused
+        // Refused before the log (a command every replica would refuse, or too large), or applied
+        // and refused by the group's state machine: final.
+        if (failure.code === grpc.status.INVALID_ARGUMENT || failure.code === grpc.status.FAILED_PRECONDITION) throw new RaftLogError(/^(ERR_[A-Z_]+)/.exec(failure.details ?? '')?.[1] ?? 'ERR_BAD_COMMAND', `${capitalized(groupName(group))}: ${(failure.details ?? '').replace(/^ERR_[A-Z_]+: /, '')}`)
         // With groups on R of N hosts, most hosts hold no replica of a given group: ask the others.
         if (/^ERR_NO_GROUP/.test(failure.details ?? '')) {
           await search.noReplicaOn(target, failure.details)

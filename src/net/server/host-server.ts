@@ -22,6 +22,8 @@ import { protocol } from '../protocol.js'
 import { GrpcHostTransport } from '../transport/grpc-host-transport.js'
 import type { PeerAddress } from '../transport/grpc-transport.js'
 import { maxGrpcMessageBytes } from '../transport/grpc-transport.js'
+import { defaultMaxRequestBytes } from '../config/request-limits.js'
+import { shutDownNow } from './shut-down-now.js'
 import { serverCredentials } from '../tls/tls-credentials.js'
 import type { NodeTls } from '../tls/tls-files.js'
 import { requireAdminCertificate } from '../tls/admin-auth.js'
@@ -63,6 +65,14 @@ export interface HostServerOptions {
   groupRemoved?(group: number): void
   /** Answers a read `query` of `group` from its state machine, after a ReadIndex (no read service without it). */
   read?(group: number, query: Uint8Array): Uint8Array
+  /**
+   * Why a client's `command` for a group (the catalog aside) must not enter its log: a problem
+   * (ERR_BAD_COMMAND when a string) is answered INVALID_ARGUMENT and nothing is proposed. A
+   * command its state machine would refuse on every node only takes log space and replay time.
+   */
+  checkCommand?(command: Uint8Array): string | RaftLogError | undefined
+  /** Largest client command in bytes (default 1.5 MiB, max_request_bytes); the catalog group's aside. */
+  maxRequestBytes?: number
   tickMs?: number
   /** Election timeout range in ticks (RaftHost's default: [10, 20]). */
   electionTicks?: readonly [number, number]
@@ -157,11 +167,12 @@ export async function startHostServer(options: HostServerOptions): Promise<HostS
     engine.close()
     if (created) rmSync(options.dir, { recursive: true, force: true })
   }
-  // channelz (grpc-js's per-call tracing for its debug service, which raftlog does not serve) costs every call.
+  // channelz (grpc-js's per-call tracing for its debug service, which raftlog does not serve) costs
+  // every call; without it the server is stopped with shutDownNow, not forceShutdown alone.
   const server = new grpc.Server({ 'grpc.max_receive_message_length': maxGrpcMessageBytes, 'grpc.max_send_message_length': maxGrpcMessageBytes, 'grpc.enable_channelz': 0 })
   const hostsService = transport.service()
   server.addService(hostsService.definition, hostsService.implementation)
-  server.addService(protocol.RaftHostClient.service, guardClientService(clientService(host, (id) => addresses.get(id) ?? '', catalog, options.read, () => catalog.founded || belongedBefore, () => admitted), options.tls))
+  server.addService(protocol.RaftHostClient.service, guardClientService(clientService(host, (id) => addresses.get(id) ?? '', catalog, options, () => catalog.founded || belongedBefore, () => admitted), options.tls))
   try {
     await new Promise<number>((resolve, reject) => server.bindAsync(self.address, serverCredentials(options.tls), (error, port) => (error === null ? resolve(port) : reject(error))))
   } catch (error) {
@@ -182,7 +193,7 @@ export async function startHostServer(options: HostServerOptions): Promise<HostS
     if (options.join !== undefined) await joinHostCluster(options.join, { ...self, fresh }, peerCredentials)
     else if (fresh && !joining) checkedIn = await admitFreshFounder(self, options.hosts, peerCredentials, say)
   } catch (error) {
-    server.forceShutdown()
+    shutDownNow(server)
     release()
     throw error
   }
@@ -245,7 +256,7 @@ export async function startHostServer(options: HostServerOptions): Promise<HostS
     host.stop()
     transport.close()
     // Peers' streams stay open for as long as they live: end them rather than wait for them.
-    server.forceShutdown()
+    shutDownNow(server)
     engine.close()
   }
   return { host, transport, engine, catalog, balancer, stop }
@@ -276,7 +287,9 @@ function guardClientService(clients: grpc.UntypedServiceImplementation, tls: Nod
  * directory asks); `admitted`: whether it takes part in Raft yet (until then it says it leads and
  * holds nothing, so that no balancer hands it a group).
  */
-function clientService(host: RaftHost, addressOf: (id: number) => string, catalog: GroupCatalog, read: HostServerOptions['read'], catalogFounded: () => boolean, admitted: () => boolean): grpc.UntypedServiceImplementation {
+function clientService(host: RaftHost, addressOf: (id: number) => string, catalog: GroupCatalog, options: Pick<HostServerOptions, 'read' | 'checkCommand' | 'maxRequestBytes'>, catalogFounded: () => boolean, admitted: () => boolean): grpc.UntypedServiceImplementation {
+  const { read, checkCommand } = options
+  const maxRequestBytes = options.maxRequestBytes ?? defaultMaxRequestBytes
   // A read of the catalog group answers the catalog (CatalogView as JSON), whatever the query.
   const answer = (group: number, query: Uint8Array): Uint8Array => (group === catalogGroup ? Buffer.from(JSON.stringify(catalog.view())) : (read as NonNullable<typeof read>)(group, query))
   return {
@@ -300,11 +313,17 @@ function clientService(host: RaftHost, addressOf: (id: number) => string, catalo
     Propose: (call: grpc.ServerUnaryCall<{ group: number; command: Buffer }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
       const group = Number(call.request.group)
       if (!host.groups.includes(group)) return callback({ code: grpc.status.NOT_FOUND, details: `ERR_NO_GROUP: Group ${group} has no replica on this host` })
+      const problem = group === catalogGroup ? undefined : commandProblem(call.request.command, checkCommand, maxRequestBytes)
+      if (problem !== undefined) return callback({ code: grpc.status.INVALID_ARGUMENT, details: problem })
       host.propose(group, call.request.command).then(
         (result) => callback(null, { result: result instanceof Uint8Array ? Buffer.from(result) : Buffer.alloc(0) }),
         (error: RaftLogError & { leaderId?: number }) => {
           if (error.code === 'ERR_NOT_LEADER') callback(null, { notLeader: { leaderId: error.leaderId ?? 0, leaderAddress: addressOf(error.leaderId ?? 0) } })
-          else callback({ code: grpc.status.UNAVAILABLE, details: `${error.code}: ${error.message}` })
+          // In flight when leadership moved (it may still be applied: HostClient reports an unknown
+          // outcome), or never proposed by a host that stopped (HostClient asks another).
+          else if (error.code === 'ERR_LEADERSHIP_LOST' || error.code === 'ERR_STOPPED') callback({ code: grpc.status.UNAVAILABLE, details: `${error.code}: ${error.message}` })
+          // The group's state machine applied it and threw, on every replica: final, never sent again.
+          else callback({ code: grpc.status.FAILED_PRECONDITION, details: `${typeof error.code === 'string' ? error.code : 'ERR_APPLY'}: ${error.message}` })
         },
       )
     },
@@ -334,4 +353,12 @@ function clientService(host: RaftHost, addressOf: (id: number) => string, catalo
       )
     },
   }
+}
+
+/** Why a client's command must not enter a group's log, as `ERR_CODE: message`, or undefined. */
+function commandProblem(command: Uint8Array, check: HostServerOptions['checkCommand'], maxRequestBytes: number): string | undefined {
+  if (command.length > maxRequestBytes) return `ERR_REQUEST_TOO_LARGE: Command of ${command.length} bytes is larger than max_request_bytes (${maxRequestBytes} bytes)`
+  const problem = check?.(command)
+  if (problem === undefined) return undefined
+  return problem instanceof RaftLogError ? `${problem.code}: ${problem.message}` : `ERR_BAD_COMMAND: ${problem}`
 }

@@ -10,15 +10,19 @@ import { startShardedKvHost, type ShardedKvHost } from '../../../src/kv/sharded/
 import { ShardedKvClient } from '../../../src/kv/sharded/sharded-kv-client.js'
 import { shardOf } from '../../../src/kv/sharded/shard-of.js'
 import { freePorts } from '../../helpers/processes.js'
+import { HostClient } from '../../../src/net/client/host-client.js'
+import { encodeKvCommand } from '../../../src/kv/kv-state-machine.js'
 
 const groups = 16
 let dirs: string[] = []
 let servers: ShardedKvHost[] = []
 let client: ShardedKvClient
+let hostList: { id: number; address: string }[] = []
 
 beforeAll(async () => {
   const ports = await freePorts(3)
   const hosts = ports.map((port, i) => ({ id: i + 1, address: `127.0.0.1:${port}` }))
+  hostList = hosts
   dirs = hosts.map(() => mkdtempSync(join(tmpdir(), 'raftlog-sharded-')))
   servers = await Promise.all(hosts.map((host, i) => startShardedKvHost({ nodeId: host.id, hosts, dir: dirs[i] as string, groups })))
   client = new ShardedKvClient(hosts, groups, 15_000)
@@ -63,5 +67,25 @@ describe('the key-value store over many groups', () => {
     expect([(await client.get(a))?.toString(), (await client.get(sameGroup))?.toString()]).toEqual(['1', '2'])
     await expect(client.txn({ success: [{ put: { key: a, value: 'x' } }, { put: { key: otherGroup, value: 'y' } }] })).rejects.toMatchObject({ code: 'ERR_BAD_ARGUMENT', message: expect.stringMatching(/a transaction keeps to one group's keys/) })
     await expect(client.txn({ success: [{ deleteRange: { key: 'acct/', prefix: true } }] })).rejects.toMatchObject({ code: 'ERR_BAD_ARGUMENT', message: expect.stringMatching(/spans groups/) })
+  })
+
+  it('refuses before the log what every replica would refuse, or what is over max_request_bytes', async () => {
+    const raw = new HostClient(hostList)
+    try {
+      const group = client.groupOf('refused/key')
+      await client.put('refused/key', 'kept')
+      const lastIndexes = () => servers.map((server) => server.engine.lastIndex(group))
+      const before = lastIndexes()
+      await expect(raw.propose(group, Buffer.from('not a command'), 5000)).rejects.toMatchObject({ code: 'ERR_BAD_COMMAND' })
+      await expect(raw.propose(group, encodeKvCommand({ op: 'leaseCheckpoint', proposedAt: 1, checkpoints: [] }), 5000)).rejects.toMatchObject({ code: 'ERR_BAD_COMMAND', message: expect.stringMatching(/written by the leader's lease clock/) })
+      await expect(raw.propose(group, encodeKvCommand({ op: 'put', key: 'refused/key', value: 'x'.repeat(2 * 1024 * 1024) }), 5000)).rejects.toMatchObject({ code: 'ERR_REQUEST_TOO_LARGE' })
+      await expect(raw.propose(group, encodeKvCommand({ op: 'put', key: 'k'.repeat(70_000), value: 'v' }), 5000)).rejects.toMatchObject({ code: 'ERR_KEY_TOO_LARGE' })
+      // Nothing reached a log; a good command still goes through.
+      expect(lastIndexes()).toEqual(before)
+      await client.put('refused/key', 'after')
+      expect((await client.get('refused/key'))?.toString()).toBe('after')
+    } finally {
+      raw.close()
+    }
   })
 })

@@ -30,6 +30,7 @@ beforeAll(async () => {
         groups,
         stateMachine: (group) => ({
           apply: (entry: LogEntry) => {
+            if (Buffer.from(entry.data).toString() === 'refused') throw Object.assign(new Error(`group ${group} refuses entry ${entry.index}`), { code: 'ERR_REFUSED' })
             const key = `${host.id}/${group}`
             applied.set(key, [...(applied.get(key) ?? []), Buffer.from(entry.data).toString()])
             return Buffer.from(`${group}:${entry.index}`)
@@ -57,6 +58,22 @@ describe('RaftHost over gRPC', () => {
       // Every replica applies it.
       await new Promise((resolve) => setTimeout(resolve, 300))
       for (let group = 1; group <= groups; group++) for (const host of hosts) expect(applied.get(`${host.id}/${group}`)).toEqual([`first ${group}`])
+    } finally {
+      client.close()
+    }
+  })
+
+  it("answers a proposal its state machine refuses with the state machine's error, once, and the group goes on", async () => {
+    const client = new HostClient(hosts)
+    try {
+      const group = 3
+      await expect(client.propose(group, Buffer.from('refused'), 5000)).rejects.toMatchObject({ code: 'ERR_REFUSED', message: expect.stringMatching(/group 3 refuses entry \d+/) })
+      expect(String(await client.propose(group, Buffer.from('then'), 5000))).toMatch(/^3:\d+$/)
+      await new Promise((resolve) => setTimeout(resolve, 300))
+      // Proposed once (no retry of a final answer), applied nowhere, and every host still runs.
+      for (const host of hosts) expect(applied.get(`${host.id}/${group}`)).toEqual([`first ${group}`, 'then'])
+      for (const server of servers) expect(server?.host.failure).toBeUndefined()
+      for (const server of servers) expect(server?.engine.lastIndex(group)).toBe(servers[0]?.engine.lastIndex(group))
     } finally {
       client.close()
     }
