@@ -355,7 +355,7 @@ function clientService(host: RaftHost, addressOf: (id: number) => string, catalo
   }
 }
 
-/** Why a client's command must not enter a group's log, as `ERR_CODE: message`, or undefined. */
+/** Why a client's command must not enter a group's log, as the code and message a client reads (`ERR_BAD_COMMAND: ...`), or undefined. */
 function commandProblem(command: Uint8Array, check: HostServerOptions['checkCommand'], maxRequestBytes: number): string | undefined {
   if (command.length > maxRequestBytes) return `ERR_REQUEST_TOO_LARGE: Command of ${command.length} bytes is larger than max_request_bytes (${maxRequestBytes} bytes)`
   const problem = check?.(command)

@@ -38,12 +38,15 @@ describe('calls a follower passes to the leader', () => {
     const grant = async (): Promise<number> => Number((await call<{ ID: number }>(lease as grpc.Client, 'LeaseGrant', { TTL: 60 }, 10_000)).ID)
     await call(lock as grpc.Client, 'Lock', { name: Buffer.from('held'), lease: await grant() }, 10_000)
     const waiters = await Promise.all(Array.from({ length: 300 }, grant))
-    const waits = waiters.map((id) => call(lock as grpc.Client, 'Lock', { name: Buffer.from('held'), lease: id }, 30_000).catch(() => undefined))
+    // Each wait is cancelled once the write is answered: they would hold until their deadline.
+    const calls: grpc.ClientUnaryCall[] = []
+    const waits = waiters.map((id) => new Promise<void>((resolve) => calls.push((lock as unknown as Record<string, (request: unknown, options: grpc.CallOptions, callback: () => void) => grpc.ClientUnaryCall>).Lock!({ name: Buffer.from('held'), lease: id }, { deadline: Date.now() + 30_000 }, () => resolve()))))
     // Every wait has reached the follower and been passed on.
     await new Promise((resolve) => setTimeout(resolve, 1000))
     await expect(call(kv as grpc.Client, 'Put', { key: Buffer.from('still'), value: Buffer.from('writable') }, 5000)).resolves.toBeDefined()
-    for (const client of [lock, lease]) (client as grpc.Client).close()
+    for (const waiting of calls) waiting.cancel()
     await Promise.all(waits)
+    for (const client of [lock, lease]) (client as grpc.Client).close()
   }, 60_000)
 
   it("another client's keep-alive through a follower is answered while 300 keep-alive streams stay open through it", async () => {

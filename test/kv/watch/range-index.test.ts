@@ -2,18 +2,7 @@
 // their start, and no end, included), added and removed, asked for random keys. Prints its seed.
 import { describe, expect, it } from 'vitest'
 import { RangeIndex } from '../../../src/kv/watch/range-index.js'
-
-/** mulberry32: a small seeded generator, so a failure replays with its seed. */
-function generator(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+import { seededRandom as generator } from '../../../src/raft/core/seeded-random.js'
 
 describe('RangeIndex', () => {
   it('finds the spans that cover a key, in the order added, as a look at every span does', () => {
