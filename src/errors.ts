@@ -46,6 +46,7 @@ export const errorCodes = {
   // Clients and sessions
   ERR_UNKNOWN_OUTCOME: 'a request that may or may not have been carried out (the node did not answer in time): look before asking again',
   ERR_NO_LEADER: 'no leader could be reached within the timeout',
+  ERR_STARTING: 'a node asked before it finished starting (checking its cluster, replaying its log): nothing was done; a client asks the other nodes, then this one again',
   ERR_NO_CLUSTER: 'no node answered at all (fail fast; a many-group client when every node refuses the connection)',
   ERR_MANY_GROUPS: 'a one-group call reached a node of a many-group cluster (it does not serve `raftlog.RaftClient`): use the many-group commands, with `--config`',
   ERR_ONE_GROUP: 'a many-group call reached a node of a one-group cluster (it does not serve `raftlog.RaftHostClient`)',

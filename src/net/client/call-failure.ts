@@ -22,6 +22,7 @@ export function describeCallFailure(error: Error & { code?: number }, timeoutMs:
   }
   if (error.code === grpc.status.DEADLINE_EXCEEDED || errno === 'ETIMEDOUT') return `no answer within ${timeoutMs} ms`
   if (error.code === grpc.status.UNAUTHENTICATED) return `it refused this client: ${text}`
+  if (error.code === grpc.status.UNAVAILABLE && text.startsWith('ERR_STARTING: ')) return text.slice('ERR_STARTING: '.length).replace(/^node \d+ /, 'it ')
   if (error.code === grpc.status.UNIMPLEMENTED) return 'it runs many Raft groups, not one (it does not serve raftlog.RaftClient): ask it with --config, where its nodes are known by id'
   const last = /^No connection established\. Last error: (?:Error: )?([\s\S]*)$/.exec(text)?.[1]
   // "Failed to connect (<time>)": the socket closed before the connection was set up.

@@ -496,6 +496,13 @@ export class ClusterClient {
         if (code === grpc.status.RESOURCE_EXHAUSTED && details.startsWith('ERR_LOG_FULL: ')) throw new RaftLogError('ERR_LOG_FULL', `${address} refused the write (ERR_LOG_FULL): ${details.slice('ERR_LOG_FULL: '.length)}`, { address })
         // Too large for gRPC: asking again, or another node, cannot help.
         if (code === grpc.status.RESOURCE_EXHAUSTED) throw new RaftLogError('ERR_BAD_COMMAND', `${address}: ${details}`)
+        // A node still starting refused it before anything (never applied): ask the others.
+        if (code === grpc.status.UNAVAILABLE && details.startsWith('ERR_STARTING: ')) {
+          lastProblem = `${address}: ${details.slice('ERR_STARTING: '.length)}`
+          fruitless++
+          if (fruitless % this.endpoints.length === 0) await pause(retryPauseMs)
+          continue
+        }
         // A leader whose disk is full refused it before the log (never applied) and hands
         // leadership over: ask again shortly, the other nodes first.
         if (code === grpc.status.UNAVAILABLE && details.startsWith('ERR_DISK_FULL: ')) {

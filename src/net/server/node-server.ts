@@ -30,6 +30,7 @@ import { defaultMaxRequestBytes, maxCommandBytes } from '../config/request-limit
 import { requireAdminCertificate } from '../tls/admin-auth.js'
 import { defaultConnectionLimits, grpcServerLimits } from '../config/connection-limits.js'
 import { listenForNode, type NodeListener } from './node-listener.js'
+import { startingGate } from './starting-gate.js'
 
 /** Largest client command (or read query) accepted; a node's port takes gRPC messages of this plus room for framing (maxReceiveMessageBytes). */
 export { maxCommandBytes }
@@ -327,6 +328,9 @@ export async function serveNode(options: NodeServerOptions, extras: NodeServerEx
   const server = new grpc.Server({ 'grpc.max_receive_message_length': maxReceiveMessageBytes, 'grpc.enable_channelz': 0, ...grpcServerLimits(limits) })
   const raft = transport.service()
   server.addService(raft.definition, raft.implementation)
+  // The client service is there from the first connection: it says the node is starting until then.
+  const clientGate = startingGate(protocol.RaftClient.service, `node ${nodeId} is starting (checking its cluster, replaying its log): ask again shortly`)
+  server.addService(protocol.RaftClient.service, clientGate.implementation)
   const warn = (message: string): void => (options.logger ?? console).warn(message)
   const listener = await listenForNode(server, serverCredentials(tls, limits.handshakeTimeoutMs), { host: config.ipAddress, port: config.port, limits, warn })
   let metrics: MetricsEndpoint | undefined
@@ -380,7 +384,7 @@ export async function serveNode(options: NodeServerOptions, extras: NodeServerEx
     throw error
   }
   const clients = clientService(node, options, extras, dir, tls)
-  server.addService(protocol.RaftClient.service, guardClientService(clients, tls))
+  clientGate.open(guardClientService(clients, tls))
   const addressOf = (id: number): string => node.configuration.addresses[id] || (cluster.nodes.find((n) => n.nodeId === id)?.address ?? '')
   const services = extras.services?.(node, { dir, addressOf, credentialsFor: (id) => peerChannelCredentials(tls, id), tls: tls !== undefined }) ?? []
   for (const service of services) {

@@ -78,6 +78,21 @@ describe('ClusterClient', () => {
     expect(Date.now() - started).toBeLessThan(3000)
   })
 
+  it('asks the other nodes while one is starting (ERR_STARTING, nothing done), and says so at its deadline', async () => {
+    const starting = { error: { code: grpc.status.UNAVAILABLE, details: 'ERR_STARTING: node 1 is starting (checking its cluster, replaying its log): ask again shortly' } }
+    const early = await fakeNode(() => starting)
+    const leader = await fakeNode(leaderAnswer('done'))
+    expect(Buffer.from(await client([early.address, leader.address]).propose(new Uint8Array([1]), 5000)).toString()).toBe('done')
+    // A node that restarts after a command: starting, it did nothing with the next one, so the
+    // client says no leader, not ERR_UNKNOWN_OUTCOME (nor ERR_MANY_GROUPS).
+    let restarted = false
+    const restarting = await fakeNode((method, envelope) => (restarted ? starting : leaderAnswer('first')(method, envelope, {})))
+    const cluster = client([restarting.address])
+    expect(Buffer.from(await cluster.propose(new Uint8Array([2]), 5000)).toString()).toBe('first')
+    restarted = true
+    await expect(cluster.propose(new Uint8Array([3]), 800)).rejects.toMatchObject({ code: 'ERR_NO_LEADER', message: expect.stringMatching(/node 1 is starting/) })
+  })
+
   it('does not resend a command the node refused as malformed', async () => {
     const node = await fakeNode((_method, envelope) => (envelope?.kind === 'open' ? clientId(7) : { error: { code: grpc.status.INVALID_ARGUMENT, details: 'Not a key-value command' } }))
     await expect(client([node.address]).propose(new Uint8Array([9]), 5000)).rejects.toMatchObject({ code: 'ERR_BAD_COMMAND' })
