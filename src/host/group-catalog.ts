@@ -129,6 +129,11 @@ export class GroupCatalog implements StateMachine {
     this.listeners.push(listener)
   }
 
+  /** Groups 1 to this hold the sharded key space (0 before the founding); view().shards without copying every group. */
+  get shardCount(): number {
+    return this.shards
+  }
+
   replicasOf(group: number): number[] | undefined {
     return this.groups.get(group)
   }

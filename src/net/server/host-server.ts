@@ -69,8 +69,9 @@ export interface HostServerOptions {
    * Why a client's `command` for a group (the catalog aside) must not enter its log: a problem
    * (ERR_BAD_COMMAND when a string) is answered INVALID_ARGUMENT and nothing is proposed. A
    * command its state machine would refuse on every node only takes log space and replay time.
+   * `shards`: the catalog's key-value groups (1 to shards; 0 before it is founded).
    */
-  checkCommand?(command: Uint8Array): string | RaftLogError | undefined
+  checkCommand?(command: Uint8Array, group: number, shards: number): string | RaftLogError | undefined
   /** Largest client command in bytes (default 1.5 MiB, max_request_bytes); the catalog group's aside. */
   maxRequestBytes?: number
   tickMs?: number
@@ -313,7 +314,7 @@ function clientService(host: RaftHost, addressOf: (id: number) => string, catalo
     Propose: (call: grpc.ServerUnaryCall<{ group: number; command: Buffer }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
       const group = Number(call.request.group)
       if (!host.groups.includes(group)) return callback({ code: grpc.status.NOT_FOUND, details: `ERR_NO_GROUP: Group ${group} has no replica on this host` })
-      const problem = group === catalogGroup ? undefined : commandProblem(call.request.command, checkCommand, maxRequestBytes)
+      const problem = group === catalogGroup ? undefined : commandProblem(call.request.command, (command) => checkCommand?.(command, group, catalog.shardCount), maxRequestBytes)
       if (problem !== undefined) return callback({ code: grpc.status.INVALID_ARGUMENT, details: problem })
       host.propose(group, call.request.command).then(
         (result) => callback(null, { result: result instanceof Uint8Array ? Buffer.from(result) : Buffer.alloc(0) }),
@@ -356,9 +357,9 @@ function clientService(host: RaftHost, addressOf: (id: number) => string, catalo
 }
 
 /** Why a client's command must not enter a group's log, as the code and message a client reads (`ERR_BAD_COMMAND: ...`), or undefined. */
-function commandProblem(command: Uint8Array, check: HostServerOptions['checkCommand'], maxRequestBytes: number): string | undefined {
+function commandProblem(command: Uint8Array, check: (command: Uint8Array) => string | RaftLogError | undefined, maxRequestBytes: number): string | undefined {
   if (command.length > maxRequestBytes) return `ERR_REQUEST_TOO_LARGE: Command of ${command.length} bytes is larger than max_request_bytes (${maxRequestBytes} bytes)`
-  const problem = check?.(command)
+  const problem = check(command)
   if (problem === undefined) return undefined
   return problem instanceof RaftLogError ? `${problem.code}: ${problem.message}` : `ERR_BAD_COMMAND: ${problem}`
 }

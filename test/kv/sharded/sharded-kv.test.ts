@@ -88,4 +88,21 @@ describe('the key-value store over many groups', () => {
       raw.close()
     }
   })
+
+  it("refuses a key another group owns: a raw client's write there would show twice in every scan, and no get would find it", async () => {
+    const raw = new HostClient(hostList)
+    try {
+      const key = 'planted/key'
+      const owner = shardOf(key, groups)
+      const other = (owner % groups) + 1
+      await client.put(key, 'right')
+      const refused = { code: 'ERR_BAD_COMMAND', message: expect.stringMatching(new RegExp(`group ${owner}`)) }
+      await expect(raw.propose(other, encodeKvCommand({ op: 'put', key, value: 'wrong' }), 5000)).rejects.toMatchObject(refused)
+      await expect(raw.propose(other, encodeKvCommand({ op: 'batch', puts: [{ key, value: 'wrong' }] }), 5000)).rejects.toMatchObject(refused)
+      await expect(raw.propose(other, encodeKvCommand({ op: 'txn', txn: { compare: [], success: [{ put: { key: Buffer.from(key), value: Buffer.from('wrong'), prevKv: false, ignoreValue: false, ignoreLease: false, lease: 0 } }], failure: [] } }), 5000)).rejects.toMatchObject(refused)
+      expect((await client.scan('planted/')).map(([k, v]) => `${k.toString()}=${v.toString()}`)).toEqual([`${key}=right`])
+    } finally {
+      raw.close()
+    }
+  })
 })
