@@ -31,6 +31,13 @@ export function groupName(group: number): string {
 /** Groups the catalog holds at most (each costs every host of it a replica). */
 export const maxCatalogGroups = 100_000
 
+/**
+ * The largest catalog command a client may propose (bytes): the longest a host's own commands get
+ * is a join's address or a create's replica list. The catalog's log is never compacted and every
+ * host keeps the answers of its last requests whole, so a larger one would only grow every host.
+ */
+export const maxCatalogCommandBytes = 64 * 1024
+
 /** Answers to changes kept by request id, the oldest forgotten first: a change sent again after a lost answer gets its first answer. */
 export const maxRememberedRequests = 1024
 

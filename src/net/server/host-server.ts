@@ -9,7 +9,7 @@ import * as grpc from '@grpc/grpc-js'
 import { RaftLogError } from '../../errors.js'
 import { LogEngine } from '../../engine/log-engine.js'
 import { RaftHost } from '../../host/raft-host.js'
-import { catalogGroup, decodeCatalogResult, encodeCatalogCommand, GroupCatalog, maxCatalogGroups } from '../../host/group-catalog.js'
+import { catalogGroup, decodeCatalogResult, encodeCatalogCommand, GroupCatalog, maxCatalogCommandBytes, maxCatalogGroups } from '../../host/group-catalog.js'
 import { reconcileReplicas } from '../../host/catalog-replicas.js'
 import { admitJoinedHost } from '../../host/catalog-members.js'
 import { admitFreshFounder, joinHostCluster } from './host-joining.js'
@@ -72,7 +72,7 @@ export interface HostServerOptions {
    * `shards`: the catalog's key-value groups (1 to shards; 0 before it is founded).
    */
   checkCommand?(command: Uint8Array, group: number, shards: number): string | RaftLogError | undefined
-  /** Largest client command in bytes (default 1.5 MiB, max_request_bytes); the catalog group's aside. */
+  /** Largest client command in bytes (default 1.5 MiB, max_request_bytes); the catalog group's are held to maxCatalogCommandBytes. */
   maxRequestBytes?: number
   tickMs?: number
   /** Election timeout range in ticks (RaftHost's default: [10, 20]). */
@@ -314,7 +314,7 @@ function clientService(host: RaftHost, addressOf: (id: number) => string, catalo
     Propose: (call: grpc.ServerUnaryCall<{ group: number; command: Buffer }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
       const group = Number(call.request.group)
       if (!host.groups.includes(group)) return callback({ code: grpc.status.NOT_FOUND, details: `ERR_NO_GROUP: Group ${group} has no replica on this host` })
-      const problem = group === catalogGroup ? undefined : commandProblem(call.request.command, (command) => checkCommand?.(command, group, catalog.shardCount), maxRequestBytes)
+      const problem = group === catalogGroup ? commandProblem(call.request.command, () => undefined, maxCatalogCommandBytes, 'a catalog command may be') : commandProblem(call.request.command, (command) => checkCommand?.(command, group, catalog.shardCount), maxRequestBytes)
       if (problem !== undefined) return callback({ code: grpc.status.INVALID_ARGUMENT, details: problem })
       host.propose(group, call.request.command).then(
         (result) => callback(null, { result: result instanceof Uint8Array ? Buffer.from(result) : Buffer.alloc(0) }),
@@ -357,8 +357,8 @@ function clientService(host: RaftHost, addressOf: (id: number) => string, catalo
 }
 
 /** Why a client's command must not enter a group's log, as the code and message a client reads (`ERR_BAD_COMMAND: ...`), or undefined. */
-function commandProblem(command: Uint8Array, check: (command: Uint8Array) => string | RaftLogError | undefined, maxRequestBytes: number): string | undefined {
-  if (command.length > maxRequestBytes) return `ERR_REQUEST_TOO_LARGE: Command of ${command.length} bytes is larger than max_request_bytes (${maxRequestBytes} bytes)`
+function commandProblem(command: Uint8Array, check: (command: Uint8Array) => string | RaftLogError | undefined, maxRequestBytes: number, limit = 'max_request_bytes'): string | undefined {
+  if (command.length > maxRequestBytes) return `ERR_REQUEST_TOO_LARGE: Command of ${command.length} bytes is larger than ${limit} (${maxRequestBytes} bytes)`
   const problem = check(command)
   if (problem === undefined) return undefined
   return problem instanceof RaftLogError ? `${problem.code}: ${problem.message}` : `ERR_BAD_COMMAND: ${problem}`
