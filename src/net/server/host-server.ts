@@ -298,6 +298,8 @@ function clientService(host: RaftHost, addressOf: (id: number) => string, catalo
       const group = Number(call.request.group)
       if (read === undefined && group !== catalogGroup) return callback({ code: grpc.status.UNIMPLEMENTED, details: 'ERR_BAD_COMMAND: this host serves no reads' })
       if (!host.groups.includes(group)) return callback({ code: grpc.status.NOT_FOUND, details: `ERR_NO_GROUP: Group ${group} has no replica on this host` })
+      // As a one-group node's: a query waits for its ReadIndex in memory, so it is held to the command limit.
+      if (call.request.query.length > maxRequestBytes) return callback({ code: grpc.status.INVALID_ARGUMENT, details: `ERR_REQUEST_TOO_LARGE: Read of ${call.request.query.length} bytes is larger than max_request_bytes (${maxRequestBytes} bytes)` })
       host.read(group).then(
         () => {
           let result: Uint8Array

@@ -12,6 +12,7 @@ import { shardOf } from '../../../src/kv/sharded/shard-of.js'
 import { freePorts } from '../../helpers/processes.js'
 import { HostClient } from '../../../src/net/client/host-client.js'
 import { encodeKvCommand } from '../../../src/kv/kv-state-machine.js'
+import { encodeKvQuery } from '../../../src/kv/kv-query.js'
 
 const groups = 16
 let dirs: string[] = []
@@ -80,6 +81,8 @@ describe('the key-value store over many groups', () => {
       await expect(raw.propose(group, encodeKvCommand({ op: 'leaseCheckpoint', proposedAt: 1, checkpoints: [] }), 5000)).rejects.toMatchObject({ code: 'ERR_BAD_COMMAND', message: expect.stringMatching(/written by the leader's lease clock/) })
       await expect(raw.propose(group, encodeKvCommand({ op: 'put', key: 'refused/key', value: 'x'.repeat(2 * 1024 * 1024) }), 5000)).rejects.toMatchObject({ code: 'ERR_REQUEST_TOO_LARGE' })
       await expect(raw.propose(group, encodeKvCommand({ op: 'put', key: 'k'.repeat(70_000), value: 'v' }), 5000)).rejects.toMatchObject({ code: 'ERR_KEY_TOO_LARGE' })
+      // A read is held to the same limit (it waits for a ReadIndex, its query in memory meanwhile).
+      await expect(raw.read(group, encodeKvQuery({ op: 'get', key: 'k'.repeat(2 * 1024 * 1024) }), 5000)).rejects.toMatchObject({ code: 'ERR_REQUEST_TOO_LARGE' })
       // Nothing reached a log; a good command still goes through.
       expect(lastIndexes()).toEqual(before)
       await client.put('refused/key', 'after')
