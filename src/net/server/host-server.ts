@@ -343,9 +343,20 @@ function clientService(host: RaftHost, addressOf: (id: number) => string, catalo
       const group = Number(call.request.group)
       const { addLearners, promote, remove } = call.request
       const change = { ...(addLearners.length > 0 ? { addLearners: addLearners.map((id) => ({ id: Number(id), address: '' })) } : {}), ...(promote.length > 0 ? { promote: promote.map(Number) } : {}), ...(remove.length > 0 ? { remove: remove.map(Number) } : {}) }
-      host.changeMembership(group, change).then(
-        (configuration) => callback(null, { hasGroup: true, leaderId: host.leaderOf(group), configurationJson: JSON.stringify(configuration) }),
-        (error: RaftLogError) => callback({ code: error.code === 'ERR_NO_GROUP' ? grpc.status.NOT_FOUND : grpc.status.FAILED_PRECONDITION, details: `${error.code}: ${error.message}` }),
+      const refuse = (problem: string): void => callback({ code: grpc.status.FAILED_PRECONDITION, details: `ERR_BAD_ARGUMENT: ${problem}` })
+      if (group === catalogGroup) return refuse("The group catalog's members are its hosts: they change as hosts join, never by a client's change")
+      // Judged on every catalog entry committed before the call (a ReadIndex of the catalog): the
+      // move that a mover proposed a moment ago may not have applied on this host yet.
+      host.read(catalogGroup).then(
+        () => {
+          const problem = membershipProblem(catalog, group, addLearners.map(Number), promote.map(Number), remove.map(Number))
+          if (problem !== undefined) return refuse(problem)
+          host.changeMembership(group, change).then(
+            (configuration) => callback(null, { hasGroup: true, leaderId: host.leaderOf(group), configurationJson: JSON.stringify(configuration) }),
+            (error: RaftLogError) => callback({ code: error.code === 'ERR_NO_GROUP' ? grpc.status.NOT_FOUND : grpc.status.FAILED_PRECONDITION, details: `${error.code}: ${error.message}` }),
+          )
+        },
+        (error: RaftLogError) => callback({ code: grpc.status.UNAVAILABLE, details: `${error.code}: ${error.message}` }),
       )
     },
     TransferLeader: (call: grpc.ServerUnaryCall<{ group: number; to: number }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
@@ -356,6 +367,19 @@ function clientService(host: RaftHost, addressOf: (id: number) => string, catalo
       )
     },
   }
+}
+
+/**
+ * Why a client's membership change of `group` must not be made: a group's members are the
+ * catalog's replicas, so only the steps of a move the catalog records (raftlog group move) are
+ * taken. A member removed otherwise is started again, empty, as the catalog still lists it (and
+ * a host removed from the catalog group, whose members follow the hosts, loses its catalog for good).
+ */
+function membershipProblem(catalog: GroupCatalog, group: number, addLearners: number[], promote: number[], remove: number[]): string | undefined {
+  const move = catalog.moveOf(group)
+  const fits = move !== undefined && addLearners.every((id) => id === move.to) && promote.every((id) => id === move.to) && remove.every((id) => id === move.from)
+  if (fits) return undefined
+  return `Group ${group}'s members are the catalog's replicas${move === undefined ? '' : ` (moving from node ${move.from} to node ${move.to})`}: change them with raftlog group move`
 }
 
 /** Why a client's command must not enter a group's log, as the code and message a client reads (`ERR_BAD_COMMAND: ...`), or undefined. */
