@@ -54,6 +54,9 @@ describe('the key-value store over many groups', () => {
     const scanned = await client.scan('user/')
     expect(scanned.map(([k]) => k.toString())).toEqual(keys)
     expect((await client.scan('user/', 7)).map(([k]) => k.toString())).toEqual(keys.slice(0, 7))
+    // A limit of 0 asks for nothing; one that is not a count is the caller's mistake, said as such.
+    expect(await client.scan('user/', 0)).toEqual([])
+    for (const limit of [-1, 2.5, Number.NaN]) await expect(client.scan('user/', limit)).rejects.toMatchObject({ code: 'ERR_BAD_ARGUMENT' })
     expect(await client.cas(key, `v-${key}`, 'changed')).toBe(true)
     expect(await client.delete(key)).toBe(true)
     expect(await client.get(key)).toBeNull()
