@@ -102,6 +102,23 @@ const maxAddressLength = 300
 /** The largest node id (the wire's uint32, as a configuration file's node_id). */
 export const maxNodeId = 0xffffffff
 
+/**
+ * Why a client may not propose catalog command `bytes`, or undefined: an 'init' is its hosts'
+ * alone (proposed in-process by the catalog's first leader). The catalog takes the first 'init'
+ * it applies, so a client's, sent as the cluster starts, would found it with the client's hosts
+ * and groups, and the hosts it left out would be refused.
+ */
+export function clientCatalogProblem(bytes: Uint8Array): RaftLogError | undefined {
+  let command: unknown
+  try {
+    command = JSON.parse(Buffer.from(bytes).toString())
+  } catch {
+    return undefined
+  }
+  if (command !== null && typeof command === 'object' && (command as { op?: unknown }).op === 'init') return new RaftLogError('ERR_BAD_ARGUMENT', 'The group catalog is founded by its hosts, never by a client')
+  return undefined
+}
+
 export function encodeCatalogCommand(command: CatalogCommand): Uint8Array {
   return Buffer.from(JSON.stringify(command))
 }

@@ -9,7 +9,7 @@ import * as grpc from '@grpc/grpc-js'
 import { RaftLogError } from '../../errors.js'
 import { LogEngine } from '../../engine/log-engine.js'
 import { RaftHost } from '../../host/raft-host.js'
-import { catalogGroup, decodeCatalogResult, encodeCatalogCommand, GroupCatalog, maxCatalogCommandBytes, maxCatalogGroups } from '../../host/group-catalog.js'
+import { catalogGroup, clientCatalogProblem, decodeCatalogResult, encodeCatalogCommand, GroupCatalog, maxCatalogCommandBytes, maxCatalogGroups } from '../../host/group-catalog.js'
 import { reconcileReplicas } from '../../host/catalog-replicas.js'
 import { admitJoinedHost } from '../../host/catalog-members.js'
 import { admitFreshFounder, joinHostCluster } from './host-joining.js'
@@ -316,7 +316,7 @@ function clientService(host: RaftHost, addressOf: (id: number) => string, catalo
     Propose: (call: grpc.ServerUnaryCall<{ group: number; command: Buffer }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
       const group = Number(call.request.group)
       if (!host.groups.includes(group)) return callback({ code: grpc.status.NOT_FOUND, details: `ERR_NO_GROUP: Group ${group} has no replica on this host` })
-      const problem = group === catalogGroup ? commandProblem(call.request.command, () => undefined, maxCatalogCommandBytes, 'a catalog command may be') : commandProblem(call.request.command, (command) => checkCommand?.(command, group, catalog.shardCount), maxRequestBytes)
+      const problem = group === catalogGroup ? commandProblem(call.request.command, clientCatalogProblem, maxCatalogCommandBytes, 'a catalog command may be') : commandProblem(call.request.command, (command) => checkCommand?.(command, group, catalog.shardCount), maxRequestBytes)
       if (problem !== undefined) return callback({ code: grpc.status.INVALID_ARGUMENT, details: problem })
       host.propose(group, call.request.command).then(
         (result) => callback(null, { result: result instanceof Uint8Array ? Buffer.from(result) : Buffer.alloc(0) }),
