@@ -119,6 +119,16 @@ export function clientCatalogProblem(bytes: Uint8Array): RaftLogError | undefine
   return undefined
 }
 
+/** The node a catalog command speaks for ('started' and 'join': a node's own news), or undefined. */
+export function catalogHostOf(bytes: Uint8Array): number | undefined {
+  try {
+    const command = JSON.parse(Buffer.from(bytes).toString()) as { op?: unknown; host?: unknown }
+    return command !== null && (command.op === 'started' || command.op === 'join') ? Number(command.host) : undefined
+  } catch {
+    return undefined
+  }
+}
+
 export function encodeCatalogCommand(command: CatalogCommand): Uint8Array {
   return Buffer.from(JSON.stringify(command))
 }

@@ -9,7 +9,7 @@ import * as grpc from '@grpc/grpc-js'
 import { RaftLogError } from '../../errors.js'
 import { LogEngine } from '../../engine/log-engine.js'
 import { RaftHost } from '../../host/raft-host.js'
-import { catalogGroup, clientCatalogProblem, decodeCatalogResult, encodeCatalogCommand, GroupCatalog, maxCatalogCommandBytes, maxCatalogGroups } from '../../host/group-catalog.js'
+import { catalogGroup, catalogHostOf, clientCatalogProblem, decodeCatalogResult, encodeCatalogCommand, GroupCatalog, maxCatalogCommandBytes, maxCatalogGroups } from '../../host/group-catalog.js'
 import { reconcileReplicas } from '../../host/catalog-replicas.js'
 import { admitJoinedHost } from '../../host/catalog-members.js'
 import { admitFreshFounder, joinHostCluster } from './host-joining.js'
@@ -28,6 +28,7 @@ import { serverCredentials } from '../tls/tls-credentials.js'
 import type { NodeTls } from '../tls/tls-files.js'
 import { requireAdminCertificate } from '../tls/admin-auth.js'
 import { requireClientCertificate } from '../tls/client-auth.js'
+import { peerNodeId } from '../tls/call-identity.js'
 import { HostClient } from '../client/host-client.js'
 import { defaultBalanceIntervalMs, LeaderBalancer } from './leader-balancer.js'
 
@@ -278,7 +279,14 @@ function guardClientService(clients: grpc.UntypedServiceImplementation, tls: Nod
   const admin = requireAdminCertificate(clients, tls, hostAdminMethods)
   const propose = clients.Propose as (call: grpc.ServerUnaryCall<{ group: number }, unknown>, callback: grpc.sendUnaryData<unknown>) => void
   const adminPropose = requireAdminCertificate({ Propose: propose }, tls, ['Propose']).Propose as typeof propose
-  admin.Propose = (call: grpc.ServerUnaryCall<{ group: number }, unknown>, callback: grpc.sendUnaryData<unknown>) => (Number(call.request.group) === catalogGroup ? adminPropose(call, callback) : propose(call, callback))
+  admin.Propose = (call: grpc.ServerUnaryCall<{ group: number; command: Buffer }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+    if (Number(call.request.group) !== catalogGroup) return propose(call, callback)
+    // A node's start or join speaks for that node: said under another certificate, a 'started'
+    // for a founder not started yet would have the founder refused at its first start.
+    const host = catalogHostOf(call.request.command)
+    if (host !== undefined && peerNodeId(call, tls) !== host) return callback({ code: grpc.status.UNAUTHENTICATED, details: `ERR_UNAUTHENTICATED: A node's start or join is taken only under node ${host}'s own certificate` })
+    adminPropose(call, callback)
+  }
   if (tls.clientAuth === undefined) return admin
   return requireClientCertificate(admin, { ca: tls.clientAuth.ca, authorities: [...tls.peerAuthorities, ...tls.clientAuth.authorities] })
 }
