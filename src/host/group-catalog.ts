@@ -31,6 +31,13 @@ export function groupName(group: number): string {
 /** Groups the catalog holds at most (each costs every host of it a replica). */
 export const maxCatalogGroups = 100_000
 
+/**
+ * The largest catalog command a client may propose (bytes): the longest a host's own commands get
+ * is a join's address or a create's replica list. The catalog's log is never compacted and every
+ * host keeps the answers of its last requests whole, so a larger one would only grow every host.
+ */
+export const maxCatalogCommandBytes = 64 * 1024
+
 /** Answers to changes kept by request id, the oldest forgotten first: a change sent again after a lost answer gets its first answer. */
 export const maxRememberedRequests = 1024
 
@@ -95,6 +102,33 @@ const maxAddressLength = 300
 /** The largest node id (the wire's uint32, as a configuration file's node_id). */
 export const maxNodeId = 0xffffffff
 
+/**
+ * Why a client may not propose catalog command `bytes`, or undefined: an 'init' is its hosts'
+ * alone (proposed in-process by the catalog's first leader). The catalog takes the first 'init'
+ * it applies, so a client's, sent as the cluster starts, would found it with the client's hosts
+ * and groups, and the hosts it left out would be refused.
+ */
+export function clientCatalogProblem(bytes: Uint8Array): RaftLogError | undefined {
+  let command: unknown
+  try {
+    command = JSON.parse(Buffer.from(bytes).toString())
+  } catch {
+    return undefined
+  }
+  if (command !== null && typeof command === 'object' && (command as { op?: unknown }).op === 'init') return new RaftLogError('ERR_BAD_ARGUMENT', 'The group catalog is founded by its hosts, never by a client')
+  return undefined
+}
+
+/** The node a catalog command speaks for ('started' and 'join': a node's own news), or undefined. */
+export function catalogHostOf(bytes: Uint8Array): number | undefined {
+  try {
+    const command = JSON.parse(Buffer.from(bytes).toString()) as { op?: unknown; host?: unknown }
+    return command !== null && (command.op === 'started' || command.op === 'join') ? Number(command.host) : undefined
+  } catch {
+    return undefined
+  }
+}
+
 export function encodeCatalogCommand(command: CatalogCommand): Uint8Array {
   return Buffer.from(JSON.stringify(command))
 }
@@ -127,6 +161,11 @@ export class GroupCatalog implements StateMachine {
   /** Calls `listener` for every group added or removed from now on, as entries apply. */
   onChange(listener: (change: CatalogChange) => void): void {
     this.listeners.push(listener)
+  }
+
+  /** Groups 1 to this hold the sharded key space (0 before the founding); view().shards without copying every group. */
+  get shardCount(): number {
+    return this.shards
   }
 
   replicasOf(group: number): number[] | undefined {

@@ -56,6 +56,9 @@ export class ShardedKvClient {
    * pages linearizable on their own: a scan is not one snapshot of the whole store), at most `limit`.
    */
   async scan(prefix: KvBytes, limit = Number.MAX_SAFE_INTEGER): Promise<[Buffer, Buffer][]> {
+    if (!Number.isSafeInteger(limit) || limit < 0) throw new RaftLogError('ERR_BAD_ARGUMENT', `ShardedKvClient.scan: limit must be a whole number, 0 or more, got ${String(limit)}`)
+    // The hosts refuse a page of 0 keys: nothing asked, nothing to ask them.
+    if (limit === 0) return []
     const perGroup = await Promise.all(Array.from({ length: this.groups }, (_, g) => this.scanGroup(g + 1, prefix, limit)))
     return perGroup
       .flat()

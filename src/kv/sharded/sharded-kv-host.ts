@@ -5,6 +5,7 @@ import { RaftLogError } from '../../errors.js'
 import { KvStateMachine } from '../kv-state-machine.js'
 import { answerKvQuery } from '../kv-query.js'
 import { kvCommandProblem } from '../kv-command-check.js'
+import { shardKeyProblem } from './shard-keys.js'
 import { defaultMaxKeyBytes } from '../../net/config/request-limits.js'
 
 export interface ShardedKvHost extends HostServer {
@@ -27,8 +28,9 @@ export async function startShardedKvHost(options: Omit<HostServerOptions, 'state
       stores.delete(group)
       options.groupRemoved?.(group)
     },
-    // What every replica would refuse never takes a log entry: the checks of a one-group node.
-    checkCommand: (command) => kvCommandProblem(command, maxKeyBytes),
+    // What every replica would refuse never takes a log entry: the checks of a one-group node, and
+    // no key of another group (a later scan would list it twice).
+    checkCommand: (command, group, shards) => kvCommandProblem(command, maxKeyBytes) ?? shardKeyProblem(command, group, shards),
     read: (group, query) => {
       const store = stores.get(group)
       if (store === undefined) throw new RaftLogError('ERR_NO_GROUP', `Group ${group} has no replica on this host`)

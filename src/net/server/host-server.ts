@@ -9,7 +9,7 @@ import * as grpc from '@grpc/grpc-js'
 import { RaftLogError } from '../../errors.js'
 import { LogEngine } from '../../engine/log-engine.js'
 import { RaftHost } from '../../host/raft-host.js'
-import { catalogGroup, decodeCatalogResult, encodeCatalogCommand, GroupCatalog, maxCatalogGroups } from '../../host/group-catalog.js'
+import { catalogGroup, catalogHostOf, clientCatalogProblem, decodeCatalogResult, encodeCatalogCommand, GroupCatalog, maxCatalogCommandBytes, maxCatalogGroups } from '../../host/group-catalog.js'
 import { reconcileReplicas } from '../../host/catalog-replicas.js'
 import { admitJoinedHost } from '../../host/catalog-members.js'
 import { admitFreshFounder, joinHostCluster } from './host-joining.js'
@@ -28,6 +28,7 @@ import { serverCredentials } from '../tls/tls-credentials.js'
 import type { NodeTls } from '../tls/tls-files.js'
 import { requireAdminCertificate } from '../tls/admin-auth.js'
 import { requireClientCertificate } from '../tls/client-auth.js'
+import { peerNodeId } from '../tls/call-identity.js'
 import { HostClient } from '../client/host-client.js'
 import { defaultBalanceIntervalMs, LeaderBalancer } from './leader-balancer.js'
 
@@ -69,9 +70,10 @@ export interface HostServerOptions {
    * Why a client's `command` for a group (the catalog aside) must not enter its log: a problem
    * (ERR_BAD_COMMAND when a string) is answered INVALID_ARGUMENT and nothing is proposed. A
    * command its state machine would refuse on every node only takes log space and replay time.
+   * `shards`: the catalog's key-value groups (1 to shards; 0 before it is founded).
    */
-  checkCommand?(command: Uint8Array): string | RaftLogError | undefined
-  /** Largest client command in bytes (default 1.5 MiB, max_request_bytes); the catalog group's aside. */
+  checkCommand?(command: Uint8Array, group: number, shards: number): string | RaftLogError | undefined
+  /** Largest client command in bytes (default 1.5 MiB, max_request_bytes); the catalog group's are held to maxCatalogCommandBytes. */
   maxRequestBytes?: number
   tickMs?: number
   /** Election timeout range in ticks (RaftHost's default: [10, 20]). */
@@ -277,7 +279,14 @@ function guardClientService(clients: grpc.UntypedServiceImplementation, tls: Nod
   const admin = requireAdminCertificate(clients, tls, hostAdminMethods)
   const propose = clients.Propose as (call: grpc.ServerUnaryCall<{ group: number }, unknown>, callback: grpc.sendUnaryData<unknown>) => void
   const adminPropose = requireAdminCertificate({ Propose: propose }, tls, ['Propose']).Propose as typeof propose
-  admin.Propose = (call: grpc.ServerUnaryCall<{ group: number }, unknown>, callback: grpc.sendUnaryData<unknown>) => (Number(call.request.group) === catalogGroup ? adminPropose(call, callback) : propose(call, callback))
+  admin.Propose = (call: grpc.ServerUnaryCall<{ group: number; command: Buffer }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+    if (Number(call.request.group) !== catalogGroup) return propose(call, callback)
+    // A node's start or join speaks for that node: said under another certificate, a 'started'
+    // for a founder not started yet would have the founder refused at its first start.
+    const host = catalogHostOf(call.request.command)
+    if (host !== undefined && peerNodeId(call, tls) !== host) return callback({ code: grpc.status.UNAUTHENTICATED, details: `ERR_UNAUTHENTICATED: A node's start or join is taken only under node ${host}'s own certificate` })
+    adminPropose(call, callback)
+  }
   if (tls.clientAuth === undefined) return admin
   return requireClientCertificate(admin, { ca: tls.clientAuth.ca, authorities: [...tls.peerAuthorities, ...tls.clientAuth.authorities] })
 }
@@ -297,6 +306,8 @@ function clientService(host: RaftHost, addressOf: (id: number) => string, catalo
       const group = Number(call.request.group)
       if (read === undefined && group !== catalogGroup) return callback({ code: grpc.status.UNIMPLEMENTED, details: 'ERR_BAD_COMMAND: this host serves no reads' })
       if (!host.groups.includes(group)) return callback({ code: grpc.status.NOT_FOUND, details: `ERR_NO_GROUP: Group ${group} has no replica on this host` })
+      // As a one-group node's: a query waits for its ReadIndex in memory, so it is held to the command limit.
+      if (call.request.query.length > maxRequestBytes) return callback({ code: grpc.status.INVALID_ARGUMENT, details: `ERR_REQUEST_TOO_LARGE: Read of ${call.request.query.length} bytes is larger than max_request_bytes (${maxRequestBytes} bytes)` })
       host.read(group).then(
         () => {
           let result: Uint8Array
@@ -313,7 +324,7 @@ function clientService(host: RaftHost, addressOf: (id: number) => string, catalo
     Propose: (call: grpc.ServerUnaryCall<{ group: number; command: Buffer }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
       const group = Number(call.request.group)
       if (!host.groups.includes(group)) return callback({ code: grpc.status.NOT_FOUND, details: `ERR_NO_GROUP: Group ${group} has no replica on this host` })
-      const problem = group === catalogGroup ? undefined : commandProblem(call.request.command, checkCommand, maxRequestBytes)
+      const problem = group === catalogGroup ? commandProblem(call.request.command, clientCatalogProblem, maxCatalogCommandBytes, 'a catalog command may be') : commandProblem(call.request.command, (command) => checkCommand?.(command, group, catalog.shardCount), maxRequestBytes)
       if (problem !== undefined) return callback({ code: grpc.status.INVALID_ARGUMENT, details: problem })
       host.propose(group, call.request.command).then(
         (result) => callback(null, { result: result instanceof Uint8Array ? Buffer.from(result) : Buffer.alloc(0) }),
@@ -340,9 +351,20 @@ function clientService(host: RaftHost, addressOf: (id: number) => string, catalo
       const group = Number(call.request.group)
       const { addLearners, promote, remove } = call.request
       const change = { ...(addLearners.length > 0 ? { addLearners: addLearners.map((id) => ({ id: Number(id), address: '' })) } : {}), ...(promote.length > 0 ? { promote: promote.map(Number) } : {}), ...(remove.length > 0 ? { remove: remove.map(Number) } : {}) }
-      host.changeMembership(group, change).then(
-        (configuration) => callback(null, { hasGroup: true, leaderId: host.leaderOf(group), configurationJson: JSON.stringify(configuration) }),
-        (error: RaftLogError) => callback({ code: error.code === 'ERR_NO_GROUP' ? grpc.status.NOT_FOUND : grpc.status.FAILED_PRECONDITION, details: `${error.code}: ${error.message}` }),
+      const refuse = (problem: string): void => callback({ code: grpc.status.FAILED_PRECONDITION, details: `ERR_BAD_ARGUMENT: ${problem}` })
+      if (group === catalogGroup) return refuse("The group catalog's members are its hosts: they change as hosts join, never by a client's change")
+      // Judged on every catalog entry committed before the call (a ReadIndex of the catalog): the
+      // move that a mover proposed a moment ago may not have applied on this host yet.
+      host.read(catalogGroup).then(
+        () => {
+          const problem = membershipProblem(catalog, group, addLearners.map(Number), promote.map(Number), remove.map(Number))
+          if (problem !== undefined) return refuse(problem)
+          host.changeMembership(group, change).then(
+            (configuration) => callback(null, { hasGroup: true, leaderId: host.leaderOf(group), configurationJson: JSON.stringify(configuration) }),
+            (error: RaftLogError) => callback({ code: error.code === 'ERR_NO_GROUP' ? grpc.status.NOT_FOUND : grpc.status.FAILED_PRECONDITION, details: `${error.code}: ${error.message}` }),
+          )
+        },
+        (error: RaftLogError) => callback({ code: grpc.status.UNAVAILABLE, details: `${error.code}: ${error.message}` }),
       )
     },
     TransferLeader: (call: grpc.ServerUnaryCall<{ group: number; to: number }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
@@ -355,10 +377,23 @@ function clientService(host: RaftHost, addressOf: (id: number) => string, catalo
   }
 }
 
+/**
+ * Why a client's membership change of `group` must not be made: a group's members are the
+ * catalog's replicas, so only the steps of a move the catalog records (raftlog group move) are
+ * taken. A member removed otherwise is started again, empty, as the catalog still lists it (and
+ * a host removed from the catalog group, whose members follow the hosts, loses its catalog for good).
+ */
+function membershipProblem(catalog: GroupCatalog, group: number, addLearners: number[], promote: number[], remove: number[]): string | undefined {
+  const move = catalog.moveOf(group)
+  const fits = move !== undefined && addLearners.every((id) => id === move.to) && promote.every((id) => id === move.to) && remove.every((id) => id === move.from)
+  if (fits) return undefined
+  return `Group ${group}'s members are the catalog's replicas${move === undefined ? '' : ` (moving from node ${move.from} to node ${move.to})`}: change them with raftlog group move`
+}
+
 /** Why a client's command must not enter a group's log, as the code and message a client reads (`ERR_BAD_COMMAND: ...`), or undefined. */
-function commandProblem(command: Uint8Array, check: HostServerOptions['checkCommand'], maxRequestBytes: number): string | undefined {
-  if (command.length > maxRequestBytes) return `ERR_REQUEST_TOO_LARGE: Command of ${command.length} bytes is larger than max_request_bytes (${maxRequestBytes} bytes)`
-  const problem = check?.(command)
+function commandProblem(command: Uint8Array, check: (command: Uint8Array) => string | RaftLogError | undefined, maxRequestBytes: number, limit = 'max_request_bytes'): string | undefined {
+  if (command.length > maxRequestBytes) return `ERR_REQUEST_TOO_LARGE: Command of ${command.length} bytes is larger than ${limit} (${maxRequestBytes} bytes)`
+  const problem = check(command)
   if (problem === undefined) return undefined
   return problem instanceof RaftLogError ? `${problem.code}: ${problem.message}` : `ERR_BAD_COMMAND: ${problem}`
 }

@@ -509,7 +509,7 @@ export class RaftCore {
       case 'ReadIndex':
         return this.refuseReadIndex(message)
       case 'ReadIndexResponse':
-        return this.reads.leaderAnswered(message.requestId, message.index)
+        return this.reads.leaderAnswered(message.from, message.requestId, message.index)
       default:
         return undefined
     }
@@ -529,7 +529,7 @@ export class RaftCore {
       case 'ReadIndex':
         return this.refuseReadIndex(message)
       case 'ReadIndexResponse':
-        return this.reads.leaderAnswered(message.requestId, message.index)
+        return this.reads.leaderAnswered(message.from, message.requestId, message.index)
       default:
         return undefined
     }
@@ -549,7 +549,7 @@ export class RaftCore {
         this.becomeFollower(message.term, message.from)
         return message.type === 'AppendEntries' ? this.handleAppendEntries(message) : this.handleSnapshot(message)
       case 'ReadIndexResponse':
-        return this.reads.leaderAnswered(message.requestId, message.index)
+        return this.reads.leaderAnswered(message.from, message.requestId, message.index)
       default:
         return undefined
     }

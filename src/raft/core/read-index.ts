@@ -31,9 +31,13 @@ export class ReadIndexCoordinator {
     this.send({ type: 'ReadIndex', from: this.self, to: leader, term, requestId })
   }
 
-  /** The leader answered a forwarded read: `index` 0 means it could not confirm it. */
-  leaderAnswered(requestId: number, index: number): void {
-    if (!this.forwarded.delete(requestId)) return
+  /**
+   * Node `from` answered a forwarded read: `index` 0 means it could not confirm it. Only the
+   * leader it was asked of answers it: another node's index (a lower one: a stale read) is ignored.
+   */
+  leaderAnswered(from: number, requestId: number, index: number): void {
+    if (this.forwarded.get(requestId) !== from) return
+    this.forwarded.delete(requestId)
     if (index > 0) this.states.push({ requestId, index })
     else this.dropped.push(requestId)
   }

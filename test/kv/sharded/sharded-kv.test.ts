@@ -12,6 +12,7 @@ import { shardOf } from '../../../src/kv/sharded/shard-of.js'
 import { freePorts } from '../../helpers/processes.js'
 import { HostClient } from '../../../src/net/client/host-client.js'
 import { encodeKvCommand } from '../../../src/kv/kv-state-machine.js'
+import { encodeKvQuery } from '../../../src/kv/kv-query.js'
 
 const groups = 16
 let dirs: string[] = []
@@ -53,6 +54,9 @@ describe('the key-value store over many groups', () => {
     const scanned = await client.scan('user/')
     expect(scanned.map(([k]) => k.toString())).toEqual(keys)
     expect((await client.scan('user/', 7)).map(([k]) => k.toString())).toEqual(keys.slice(0, 7))
+    // A limit of 0 asks for nothing; one that is not a count is the caller's mistake, said as such.
+    expect(await client.scan('user/', 0)).toEqual([])
+    for (const limit of [-1, 2.5, Number.NaN]) await expect(client.scan('user/', limit)).rejects.toMatchObject({ code: 'ERR_BAD_ARGUMENT' })
     expect(await client.cas(key, `v-${key}`, 'changed')).toBe(true)
     expect(await client.delete(key)).toBe(true)
     expect(await client.get(key)).toBeNull()
@@ -80,10 +84,29 @@ describe('the key-value store over many groups', () => {
       await expect(raw.propose(group, encodeKvCommand({ op: 'leaseCheckpoint', proposedAt: 1, checkpoints: [] }), 5000)).rejects.toMatchObject({ code: 'ERR_BAD_COMMAND', message: expect.stringMatching(/written by the leader's lease clock/) })
       await expect(raw.propose(group, encodeKvCommand({ op: 'put', key: 'refused/key', value: 'x'.repeat(2 * 1024 * 1024) }), 5000)).rejects.toMatchObject({ code: 'ERR_REQUEST_TOO_LARGE' })
       await expect(raw.propose(group, encodeKvCommand({ op: 'put', key: 'k'.repeat(70_000), value: 'v' }), 5000)).rejects.toMatchObject({ code: 'ERR_KEY_TOO_LARGE' })
+      // A read is held to the same limit (it waits for a ReadIndex, its query in memory meanwhile).
+      await expect(raw.read(group, encodeKvQuery({ op: 'get', key: 'k'.repeat(2 * 1024 * 1024) }), 5000)).rejects.toMatchObject({ code: 'ERR_REQUEST_TOO_LARGE' })
       // Nothing reached a log; a good command still goes through.
       expect(lastIndexes()).toEqual(before)
       await client.put('refused/key', 'after')
       expect((await client.get('refused/key'))?.toString()).toBe('after')
+    } finally {
+      raw.close()
+    }
+  })
+
+  it("refuses a key another group owns: a raw client's write there would show twice in every scan, and no get would find it", async () => {
+    const raw = new HostClient(hostList)
+    try {
+      const key = 'planted/key'
+      const owner = shardOf(key, groups)
+      const other = (owner % groups) + 1
+      await client.put(key, 'right')
+      const refused = { code: 'ERR_BAD_COMMAND', message: expect.stringMatching(new RegExp(`group ${owner}`)) }
+      await expect(raw.propose(other, encodeKvCommand({ op: 'put', key, value: 'wrong' }), 5000)).rejects.toMatchObject(refused)
+      await expect(raw.propose(other, encodeKvCommand({ op: 'batch', puts: [{ key, value: 'wrong' }] }), 5000)).rejects.toMatchObject(refused)
+      await expect(raw.propose(other, encodeKvCommand({ op: 'txn', txn: { compare: [], success: [{ put: { key: Buffer.from(key), value: Buffer.from('wrong'), prevKv: false, ignoreValue: false, ignoreLease: false, lease: 0 } }], failure: [] } }), 5000)).rejects.toMatchObject(refused)
+      expect((await client.scan('planted/')).map(([k, v]) => `${k.toString()}=${v.toString()}`)).toEqual([`${key}=right`])
     } finally {
       raw.close()
     }

@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { startHostServer, type HostServer } from '../../../src/net/server/host-server.js'
 import { GroupAdmin } from '../../../src/net/client/group-admin.js'
 import { HostClient } from '../../../src/net/client/host-client.js'
-import { catalogGroup } from '../../../src/host/group-catalog.js'
+import { catalogGroup, encodeCatalogCommand } from '../../../src/host/group-catalog.js'
 import { freePorts, waitFor } from '../../helpers/processes.js'
 
 let dirs: string[] = []
@@ -122,6 +122,20 @@ describe('the group catalog over gRPC', () => {
       expect(servers.every((server) => server.host.leaderOf(catalogGroup) !== 0)).toBe(true)
     } finally {
       admin.close()
+    }
+  })
+
+  it('refuses a catalog command larger than any the catalog takes: kept in every log and answer cache, it would grow every host', async () => {
+    const raw = new HostClient(hosts)
+    try {
+      const lastIndexes = () => servers.map((server) => server.engine.lastIndex(catalogGroup))
+      const before = lastIndexes()
+      const big = encodeCatalogCommand({ op: 'create', request: 'x'.repeat(1024 * 1024) })
+      await expect(raw.propose(catalogGroup, big, 5000)).rejects.toMatchObject({ code: 'ERR_REQUEST_TOO_LARGE' })
+      expect(lastIndexes()).toEqual(before)
+      expect(servers[0]!.catalog.view().groups.map((g) => g.group)).toEqual([1, 2, 3, 4, 5, 6, 8])
+    } finally {
+      raw.close()
     }
   })
 })

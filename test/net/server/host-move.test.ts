@@ -138,4 +138,28 @@ describe('moving a replica over gRPC', () => {
       client.close()
     }
   })
+
+  it("refuses a membership change the catalog did not start: a member removed behind its back comes back empty, and the catalog group's would leave its host for good", async () => {
+    const group = 3
+    const client = new HostClient(hosts)
+    try {
+      await client.propose(group, Buffer.from('x'), 15_000)
+      const holder = servers.find((server) => server.host.hasGroup(group))!
+      const leader = holder.host.leaderOf(group)
+      const replicas = holder.catalog.replicasOf(group)!
+      const follower = replicas.find((id) => id !== leader)!
+      const outsider = hosts.map((host) => host.id).find((id) => !replicas.includes(id))!
+      const refused = { code: 'ERR_BAD_ARGUMENT', message: expect.stringMatching(/group move/) }
+      await expect(client.changeMembershipAt(leader, group, { remove: [follower] })).rejects.toMatchObject(refused)
+      await expect(client.changeMembershipAt(leader, group, { addLearners: [outsider] })).rejects.toMatchObject(refused)
+      const catalogLeader = servers[0]!.host.leaderOf(catalogGroup)
+      const other = hosts.map((host) => host.id).find((id) => id !== catalogLeader)!
+      await expect(client.changeMembershipAt(catalogLeader, catalogGroup, { remove: [other] })).rejects.toMatchObject({ code: 'ERR_BAD_ARGUMENT' })
+      await new Promise((resolve) => setTimeout(resolve, 300))
+      for (const server of servers) expect(server.host.hasGroup(catalogGroup)).toBe(true)
+      expect(servers[follower - 1]!.host.configurationOf(group).voters).toEqual(replicas)
+    } finally {
+      client.close()
+    }
+  })
 })

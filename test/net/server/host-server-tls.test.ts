@@ -17,6 +17,7 @@ import { GroupAdmin } from '../../../src/net/client/group-admin.js'
 import { HostClient } from '../../../src/net/client/host-client.js'
 import { clientChannelCredentials } from '../../../src/net/tls/client-tls.js'
 import { protocol } from '../../../src/net/protocol.js'
+import { catalogGroup, encodeCatalogCommand } from '../../../src/host/group-catalog.js'
 import { waitFor, writeConfig } from '../../helpers/processes.js'
 import { clientTlsFrom, makeCertificates, tlsSettings } from '../../helpers/tls.js'
 
@@ -117,6 +118,26 @@ describe('many-group nodes with peer_tls and no client_cert_auth', () => {
       expect(error?.code, `as ${who ?? 'the CA only'}`).toBe(grpc.status.UNAUTHENTICATED)
     }
     expect(await injectAsNode2(grpc.credentials.createInsecure())).toMatchObject({ code: grpc.status.UNAVAILABLE })
+  })
+
+  it("take a node's start or join only under that node's certificate: another's would lock the node out", async () => {
+    // Node 3 ran already, so 'started' for it with fresh: true would be refused anyway; fresh: false is what locks out a founder not started yet.
+    const started = encodeCatalogCommand({ op: 'started', host: 3, fresh: false })
+    for (const who of ['client', 'node-1']) {
+      const hosts = new HostClient(hostsOf(cluster), clientChannelCredentials(clientTlsFrom(certs, who)))
+      try {
+        await expect(hosts.propose(catalogGroup, started, 5000), `as ${who}`).rejects.toMatchObject({ code: 'ERR_UNAUTHENTICATED', message: expect.stringMatching(/node 3's own certificate/) })
+        await expect(hosts.propose(catalogGroup, encodeCatalogCommand({ op: 'join', host: 9, address: '127.0.0.1:9' }), 5000), `as ${who}`).rejects.toMatchObject({ code: 'ERR_UNAUTHENTICATED' })
+      } finally {
+        hosts.close()
+      }
+    }
+    const asNode3 = new HostClient(hostsOf(cluster), clientChannelCredentials(clientTlsFrom(certs, 'node-3')))
+    try {
+      expect(JSON.parse(Buffer.from(await asNode3.propose(catalogGroup, started, 5000)).toString())).toMatchObject({ ok: true })
+    } finally {
+      asNode3.close()
+    }
   })
 })
 

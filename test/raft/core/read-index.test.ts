@@ -17,7 +17,7 @@ describe('ReadIndexCoordinator on a follower', () => {
     reads.forward(10, 2, 4)
     expect(sent).toEqual([{ type: 'ReadIndex', from: 1, to: 2, term: 4, requestId: 10 }])
     expect(reads.hasOutput).toBe(false)
-    reads.leaderAnswered(10, 33)
+    reads.leaderAnswered(2, 10, 33)
     expect(reads.take()).toEqual({ readStates: [{ requestId: 10, index: 33 }], droppedReads: [] })
     expect(reads.hasOutput).toBe(false)
   })
@@ -25,16 +25,25 @@ describe('ReadIndexCoordinator on a follower', () => {
   it('drops a read the leader answered with index 0 (it could not confirm it): the driver asks again', () => {
     const { reads } = coordinator()
     reads.forward(10, 2, 4)
-    reads.leaderAnswered(10, 0)
+    reads.leaderAnswered(2, 10, 0)
     expect(reads.take()).toEqual({ readStates: [], droppedReads: [10] })
+  })
+
+  it('ignores an answer from a node other than the leader it asked: a lower index would serve a stale read', () => {
+    const { reads } = coordinator()
+    reads.forward(10, 2, 4)
+    reads.leaderAnswered(3, 10, 1)
+    expect(reads.hasOutput).toBe(false)
+    reads.leaderAnswered(2, 10, 33)
+    expect(reads.take()).toEqual({ readStates: [{ requestId: 10, index: 33 }], droppedReads: [] })
   })
 
   it('ignores an answer for a read it no longer holds (answered or dropped already)', () => {
     const { reads } = coordinator()
     reads.forward(10, 2, 4)
-    reads.leaderAnswered(10, 33)
-    reads.leaderAnswered(10, 34)
-    reads.leaderAnswered(11, 35)
+    reads.leaderAnswered(2, 10, 33)
+    reads.leaderAnswered(2, 10, 34)
+    reads.leaderAnswered(2, 11, 35)
     expect(reads.take().readStates).toEqual([{ requestId: 10, index: 33 }])
   })
 
@@ -44,7 +53,7 @@ describe('ReadIndexCoordinator on a follower', () => {
     reads.forward(11, 3, 5)
     reads.dropAll(false, 3, 5)
     expect(reads.take()).toEqual({ readStates: [], droppedReads: [10] })
-    reads.leaderAnswered(11, 40)
+    reads.leaderAnswered(3, 11, 40)
     expect(reads.take().readStates).toEqual([{ requestId: 11, index: 40 }])
     // A follower answers nobody when leadership moves: it held no one else's reads.
     expect(sent.filter((m) => m.type === 'ReadIndexResponse')).toEqual([])
@@ -56,7 +65,7 @@ describe('ReadIndexCoordinator on a follower', () => {
     reads.forward(11, 2, 4)
     reads.dropAll(false, 0, 4)
     expect(reads.take().droppedReads).toEqual([10, 11])
-    reads.leaderAnswered(10, 40)
+    reads.leaderAnswered(2, 10, 40)
     expect(reads.hasOutput).toBe(false)
   })
 })
