@@ -41,7 +41,7 @@ describe('the wire protocol', () => {
     expect(Object.keys(protocol.RaftTransport.service)).toEqual(['Stream'])
     expect((protocol.RaftTransport.service as grpc.ServiceDefinition).Stream!.requestStream).toBe(true)
     expect(Object.keys(envelopeFields).sort()).toEqual(['AppendEntries', 'AppendEntriesResponse', 'ReadIndex', 'ReadIndexResponse', 'RequestVote', 'RequestVoteResponse', 'SnapshotChunk', 'SnapshotChunkResponse', 'TimeoutNow'])
-    expect(Object.keys(protocol.RaftClient.service).sort()).toEqual(['ChangeMembership', 'Join', 'Propose', 'Read', 'SaveSnapshot', 'Status', 'TransferLeadership'])
+    expect(Object.keys(protocol.RaftClient.service).sort()).toEqual(['Calls', 'ChangeMembership', 'Join', 'Propose', 'Read', 'SaveSnapshot', 'Status', 'TransferLeadership'])
   })
 
   it('skips an envelope it does not know (a newer peer)', () => {

@@ -17,6 +17,7 @@ import type { MembershipChange } from '../../raft/core/membership-change.js'
 import { fromWireConfiguration, type WireConfiguration } from '../membership-wire.js'
 import { checkClientTls, clientChannelCredentials, clientTlsOf, type ClientTls } from '../tls/client-tls.js'
 import { describeCallFailure, manyGroupsNode } from './call-failure.js'
+import { CallStream, streamedMethods, type CallError } from './call-stream.js'
 import type { NodeStatus } from './node-status.js'
 import { BackupFailed, receiveSnapshot, type BackupTarget, type SavedSnapshot, type SnapshotStreamStub } from './snapshot-download.js'
 import { EtcdEndpoints } from './etcd/etcd-endpoints.js'
@@ -99,6 +100,8 @@ const clientChannelOptions: grpc.ChannelOptions = {
  */
 export class ClusterClient {
   private readonly stubs = new Map<string, Stub>()
+  /** Each node's Calls stream, which carries Propose and Read. */
+  private readonly callStreams = new Map<string, CallStream>()
   /** The node that answered as leader last: asked first. */
   private leader: string | undefined
   private session: Promise<ClientSession> | undefined
@@ -321,6 +324,8 @@ export class ClusterClient {
   }
 
   close(): void {
+    for (const calls of this.callStreams.values()) calls.close()
+    this.callStreams.clear()
     for (const stub of this.stubs.values()) stub.close()
     this.stubs.clear()
     this.etcdApi?.close()
@@ -546,7 +551,30 @@ export class ClusterClient {
     return stub
   }
 
+  /** Propose and Read go as messages of the node's Calls stream (a node without one: unary calls). */
   private unary<T>(address: string, method: string, request: unknown, deadline: number, perCallMs = callTimeoutMs): Promise<T> {
+    const field = streamedMethods[method]
+    if (field === undefined) return this.unaryCall(address, method, request, deadline, perCallMs)
+    const calls = this.callStream(address)
+    if (!calls.supported) return this.unaryCall(address, method, request, deadline, perCallMs)
+    return calls.call<T>(field, request as Record<string, unknown>, Math.min(deadline, Date.now() + perCallMs)).catch((error: CallError) => {
+      // The node has no Calls method: it refused the stream, so the call ran nowhere. Ask its unary method.
+      if (error.code === grpc.status.UNIMPLEMENTED && !calls.supported) return this.unaryCall<T>(address, method, request, deadline, perCallMs)
+      throw error
+    })
+  }
+
+  private callStream(address: string): CallStream {
+    let calls = this.callStreams.get(address)
+    if (calls === undefined) {
+      const stub = this.stub(address) as unknown as { Calls(options: grpc.CallOptions): ReturnType<ConstructorParameters<typeof CallStream>[0]> }
+      calls = new CallStream(() => stub.Calls({}))
+      this.callStreams.set(address, calls)
+    }
+    return calls
+  }
+
+  private unaryCall<T>(address: string, method: string, request: unknown, deadline: number, perCallMs: number): Promise<T> {
     const target = this.stub(address)
     return new Promise<T>((resolve, reject) => {
       ;(target[method] as Stub[string]).call(target, request, { deadline: Math.min(deadline, Date.now() + perCallMs) }, (error, reply) => {

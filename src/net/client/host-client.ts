@@ -9,6 +9,7 @@ import type { PeerAddress } from '../transport/grpc-transport.js'
 import type { Configuration } from '../../raft/core/configuration.js'
 import { tlsFailure } from '../tls/tls-failure.js'
 import { describeCallFailure } from './call-failure.js'
+import { CallStream, streamedMethods, type CallError } from './call-stream.js'
 import { groupName } from '../../host/group-catalog.js'
 
 function capitalized(text: string): string {
@@ -90,6 +91,8 @@ function pause(): Promise<void> {
 
 export class HostClient {
   private readonly stubs = new Map<number, Stub>()
+  /** Each host's Calls stream, which carries Propose and Read. */
+  private readonly callStreams = new Map<number, CallStream>()
   /** The host that led each group when last heard. */
   private readonly leaders = new Map<number, number>()
   private next = 0
@@ -116,6 +119,8 @@ export class HostClient {
     }
     if ((this.hosts[known] as PeerAddress).address === peer.address) return
     this.hosts[known] = { id: peer.id, address: peer.address }
+    this.callStreams.get(peer.id)?.close()
+    this.callStreams.delete(peer.id)
     this.stubs.get(peer.id)?.close()
     this.stubs.delete(peer.id)
   }
@@ -246,6 +251,8 @@ export class HostClient {
   }
 
   close(): void {
+    for (const calls of this.callStreams.values()) calls.close()
+    this.callStreams.clear()
     for (const stub of this.stubs.values()) stub.close()
     this.stubs.clear()
   }
@@ -263,16 +270,38 @@ export class HostClient {
     return (this.hosts[this.next++ % this.hosts.length] as PeerAddress).id
   }
 
+  /** Propose and Read go as messages of the host's Calls stream (a host without one: unary calls). */
   private call<T>(id: number, method: string, request: unknown, deadline: number): Promise<T> {
+    const stub = this.stub(id)
+    if (stub === undefined) return Promise.reject(Object.assign(new Error(`host ${id} is not known`), { details: `host ${id} is not known` }))
+    const callDeadline = Math.min(deadline, Date.now() + 2000)
+    const unary = (): Promise<T> => new Promise((resolve, reject) => (stub[method] as Unary).call(stub, request, { deadline: callDeadline }, (error, reply) => (error === null ? resolve(reply as T) : reject(error))))
+    const field = streamedMethods[method]
+    if (field === undefined) return unary()
+    let calls = this.callStreams.get(id)
+    if (calls === undefined) {
+      const streams = stub as unknown as { Calls(options: grpc.CallOptions): ReturnType<ConstructorParameters<typeof CallStream>[0]> }
+      calls = new CallStream(() => streams.Calls({}))
+      this.callStreams.set(id, calls)
+    }
+    if (!calls.supported) return unary()
+    const stream = calls
+    return stream.call<T>(field, request as Record<string, unknown>, callDeadline).catch((error: CallError) => {
+      // The host has no Calls method: it refused the stream, so the call ran nowhere.
+      if (error.code === grpc.status.UNIMPLEMENTED && !stream.supported) return unary()
+      throw error
+    })
+  }
+
+  private stub(id: number): Stub | undefined {
     let stub = this.stubs.get(id)
     if (stub === undefined) {
       const address = this.hosts.find((host) => host.id === id)?.address
-      if (address === undefined) return Promise.reject(Object.assign(new Error(`host ${id} is not known`), { details: `host ${id} is not known` }))
+      if (address === undefined) return undefined
       // No channelz tracing: nothing reads it, and it costs every call.
       stub = new protocol.RaftHostClient(address, this.credentials, { 'grpc.enable_channelz': 0 }) as unknown as Stub
       this.stubs.set(id, stub)
     }
-    const method_ = stub[method] as Unary
-    return new Promise((resolve, reject) => method_.call(stub, request, { deadline: Math.min(deadline, Date.now() + 2000) }, (error, reply) => (error === null ? resolve(reply as T) : reject(error))))
+    return stub
   }
 }

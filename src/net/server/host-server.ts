@@ -31,6 +31,8 @@ import { requireClientCertificate } from '../tls/client-auth.js'
 import { peerNodeId } from '../tls/call-identity.js'
 import { HostClient } from '../client/host-client.js'
 import { defaultBalanceIntervalMs, LeaderBalancer } from './leader-balancer.js'
+import { withCalls } from './multiplexed-calls.js'
+import { defaultConnectionLimits } from '../config/connection-limits.js'
 
 /** The host's clock: one tick every this many milliseconds (elections take 10 to 20 ticks). */
 export const defaultHostTickMs = 50
@@ -174,7 +176,9 @@ export async function startHostServer(options: HostServerOptions): Promise<HostS
   const server = new grpc.Server({ 'grpc.max_receive_message_length': maxGrpcMessageBytes, 'grpc.max_send_message_length': maxGrpcMessageBytes, 'grpc.enable_channelz': 0 })
   const hostsService = transport.service()
   server.addService(hostsService.definition, hostsService.implementation)
-  server.addService(protocol.RaftHostClient.service, guardClientService(clientService(host, (id) => addresses.get(id) ?? '', catalog, options, () => catalog.founded || belongedBefore, () => admitted), options.tls))
+  const clients = guardClientService(clientService(host, (id) => addresses.get(id) ?? '', catalog, options, () => catalog.founded || belongedBefore, () => admitted), options.tls)
+  // Calls carries Propose and Read, each request guarded as its unary call.
+  server.addService(protocol.RaftHostClient.service, withCalls(clients, defaultConnectionLimits.maxConcurrentStreams))
   try {
     await new Promise<number>((resolve, reject) => server.bindAsync(self.address, serverCredentials(options.tls), (error, port) => (error === null ? resolve(port) : reject(error))))
   } catch (error) {

@@ -31,6 +31,7 @@ import { requireAdminCertificate } from '../tls/admin-auth.js'
 import { defaultConnectionLimits, grpcServerLimits } from '../config/connection-limits.js'
 import { listenForNode, type NodeListener } from './node-listener.js'
 import { startingGate } from './starting-gate.js'
+import { withCalls } from './multiplexed-calls.js'
 
 /** Largest client command (or read query) accepted; a node's port takes gRPC messages of this plus room for framing (maxReceiveMessageBytes). */
 export { maxCommandBytes }
@@ -227,21 +228,23 @@ function clientService(node: RaftNode, options: NodeServerOptions, extras: NodeS
       },
     )
   }
+  const Propose = (call: grpc.ServerUnaryCall<{ command: Buffer }, unknown>, callback: grpc.sendUnaryData<unknown>): void => {
+    // Check before proposing: a command every node would fail to apply, or too large for one
+    // AppendEntries, must never enter the log. The request's own bytes go on (stamped in
+    // place); the log copies them once, into its mapping.
+    const command = call.request.command
+    const problem = commandProblem(command, checkCommand, maxRequestBytes)
+    if (problem !== undefined) callback({ code: grpc.status.INVALID_ARGUMENT, details: problem })
+    else propose(command, sessionIdentity(call, tls?.clientAuth), callback)
+  }
+  const Read = (call: grpc.ServerUnaryCall<{ key: Buffer; query: Buffer }, unknown>, callback: grpc.sendUnaryData<unknown>): void => {
+    const bytes = call.request.key.length + call.request.query.length
+    if (bytes > maxRequestBytes) callback({ code: grpc.status.INVALID_ARGUMENT, details: `ERR_REQUEST_TOO_LARGE: Read of ${bytes} bytes is larger than max_request_bytes (${maxRequestBytes} bytes)` })
+    else read(call.request, callback)
+  }
   return {
-    Propose: (call: grpc.ServerUnaryCall<{ command: Buffer }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
-      // Check before proposing: a command every node would fail to apply, or too large for one
-      // AppendEntries, must never enter the log. The request's own bytes go on (stamped in
-      // place); the log copies them once, into its mapping.
-      const command = call.request.command
-      const problem = commandProblem(command, checkCommand, maxRequestBytes)
-      if (problem !== undefined) callback({ code: grpc.status.INVALID_ARGUMENT, details: problem })
-      else propose(command, sessionIdentity(call, tls?.clientAuth), callback)
-    },
-    Read: (call: grpc.ServerUnaryCall<{ key: Buffer; query: Buffer }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
-      const bytes = call.request.key.length + call.request.query.length
-      if (bytes > maxRequestBytes) callback({ code: grpc.status.INVALID_ARGUMENT, details: `ERR_REQUEST_TOO_LARGE: Read of ${bytes} bytes is larger than max_request_bytes (${maxRequestBytes} bytes)` })
-      else read(call.request, callback)
-    },
+    Propose,
+    Read,
     Status: (_call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
       const status = { ...node.status(), ...extras.status?.(), reads: node.stats().reads, members: memberStatuses(node) }
       diskBytes.bytes().then(
@@ -384,7 +387,8 @@ export async function serveNode(options: NodeServerOptions, extras: NodeServerEx
     throw error
   }
   const clients = clientService(node, options, extras, dir, tls)
-  clientGate.open(guardClientService(clients, tls))
+  // Calls carries Propose and Read, as many in progress on one stream as one connection's unary calls.
+  clientGate.open(withCalls(guardClientService(clients, tls), limits.maxConcurrentStreams))
   const addressOf = (id: number): string => node.configuration.addresses[id] || (cluster.nodes.find((n) => n.nodeId === id)?.address ?? '')
   const services = extras.services?.(node, { dir, addressOf, credentialsFor: (id) => peerChannelCredentials(tls, id), tls: tls !== undefined }) ?? []
   for (const service of services) {

@@ -5,7 +5,7 @@
 // of another kind (a many-group node's) and gave up.
 import * as grpc from '@grpc/grpc-js'
 
-type Handler = (call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>, callback?: grpc.sendUnaryData<unknown>) => void
+type Handler = (call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown> | grpc.ServerDuplexStream<unknown, unknown>, callback?: grpc.sendUnaryData<unknown>) => void
 
 export interface StartingGate {
   /** The implementation to register now: each method waits for `open`. */
@@ -20,7 +20,8 @@ export function startingGate(definition: grpc.ServiceDefinition, why: string): S
   const starting = { code: grpc.status.UNAVAILABLE, details: `ERR_STARTING: ${why}` }
   const implementation: grpc.UntypedServiceImplementation = {}
   for (const [name, method] of Object.entries(definition)) {
-    if (method.requestStream) throw new Error(`startingGate: ${name} takes a stream of requests, which the gate does not hold`)
+    // A client stream would need its callback held; a bidirectional stream (Calls) is answered as a server stream.
+    if (method.requestStream && !method.responseStream) throw new Error(`startingGate: ${name} takes a stream of requests and answers once, which the gate does not hold`)
     implementation[name] = ((call, callback) => {
       const handler = open?.[name] as Handler | undefined
       if (handler !== undefined) return handler(call, callback)

@@ -1,0 +1,138 @@
+// A client's side of a node's Calls stream (proto/raftlog.proto): Propose and Read calls sent as
+// messages of one long-lived stream, each answered by its id, in place of a unary call each
+// (server/multiplexed-calls.ts says why). A call fails as its unary call would: an Error with the
+// gRPC status `code`, so callers handle both alike. A call still waiting when the stream breaks
+// fails with the stream's status; "No connection established" there means nothing was sent.
+import * as grpc from '@grpc/grpc-js'
+
+/** The stream, as a grpc-js client makes it. */
+type Duplex = grpc.ClientDuplexStream<Record<string, unknown>, CallReply>
+
+interface CallReply {
+  id: number
+  reply: unknown
+  code: number
+  details: string
+}
+
+interface Waiting {
+  resolve(reply: unknown): void
+  reject(error: Error): void
+  timer: NodeJS.Timeout
+}
+
+/** One opened stream and the calls waiting on it: a broken stream fails only its own calls. */
+interface OpenStream {
+  stream: Duplex
+  waiting: Map<number, Waiting>
+}
+
+/** The unary methods that go over a Calls stream, and their field in a call request (CallRequest, GroupCallRequest). */
+export const streamedMethods: Readonly<Record<string, string | undefined>> = { Propose: 'propose', Read: 'read' }
+
+/** An error as a unary call gives it: the status's code, and its message (also as `details`, grpc-js's name). */
+export type CallError = Error & { code: number; details: string }
+
+/** A stream with no call waiting is closed after this long (ms), so that an idle client holds no call open on the node (idle_timeout_ms) and its process can exit. */
+const idleCloseMs = 1000
+
+/**
+ * Calls over one node's Calls stream, opened on the first call and again after it broke or idled.
+ * `supported` turns false for good when the node has no Calls method (a node of an older raftlog, or
+ * not a one-group node): the caller then uses the unary methods.
+ */
+export class CallStream {
+  private open: OpenStream | undefined
+  private nextId = 1
+  private idle: NodeJS.Timeout | undefined
+  private unsupported = false
+
+  /** `start` opens the stream (the stub's Calls method, without a deadline). */
+  constructor(private readonly start: () => Duplex) {}
+
+  /** False once the node answered that it has no Calls method. */
+  get supported(): boolean {
+    return !this.unsupported
+  }
+
+  /**
+   * Sends `request` as the `field` of a call request (`propose`, `read`) and resolves with the
+   * reply, or rejects with a CallError: the status the node answered, DEADLINE_EXCEEDED at
+   * `deadline` (ms since the epoch), or the stream's status when it broke first.
+   */
+  call<T>(field: string, request: Record<string, unknown>, deadline: number): Promise<T> {
+    if (this.idle !== undefined) {
+      clearTimeout(this.idle)
+      this.idle = undefined
+    }
+    const open = (this.open ??= this.openStream())
+    const id = this.nextId++
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        if (open.waiting.delete(id)) reject(callError(grpc.status.DEADLINE_EXCEEDED, 'Deadline exceeded'))
+        this.closeWhenIdle(open)
+      }, Math.max(0, deadline - Date.now()))
+      open.waiting.set(id, { resolve: resolve as (reply: unknown) => void, reject, timer })
+      open.stream.write({ id, [field]: request })
+    })
+  }
+
+  /** Fails every waiting call (CANCELLED) and closes the stream. */
+  close(): void {
+    if (this.idle !== undefined) clearTimeout(this.idle)
+    this.idle = undefined
+    const open = this.open
+    this.open = undefined
+    if (open === undefined) return
+    open.stream.cancel()
+    failAll(open, callError(grpc.status.CANCELLED, 'the client was closed'))
+  }
+
+  private openStream(): OpenStream {
+    const open: OpenStream = { stream: this.start(), waiting: new Map() }
+    const broken = (error: CallError): void => {
+      if (this.open === open) this.open = undefined
+      failAll(open, error)
+    }
+    open.stream.on('data', (answer: CallReply) => {
+      const waiting = open.waiting.get(answer.id)
+      if (waiting === undefined) return
+      open.waiting.delete(answer.id)
+      clearTimeout(waiting.timer)
+      if (answer.code === grpc.status.OK) waiting.resolve(answer.reply)
+      else waiting.reject(callError(answer.code, answer.details))
+      this.closeWhenIdle(open)
+    })
+    open.stream.on('error', (error: grpc.ServiceError) => {
+      if (error.code === grpc.status.UNIMPLEMENTED) this.unsupported = true
+      // grpc-js appends resolver notes that say nothing to a user.
+      broken(callError(error.code, (error.details || error.message).replace(/\.?\s*Resolution note:.*$/s, '')))
+    })
+    // The node ended the stream without an error (it stops): whatever was waiting may have been applied.
+    open.stream.on('end', () => broken(callError(grpc.status.UNAVAILABLE, 'the node ended the call stream')))
+    return open
+  }
+
+  private closeWhenIdle(open: OpenStream): void {
+    if (open.waiting.size > 0 || this.open !== open || this.idle !== undefined) return
+    this.idle = setTimeout(() => {
+      this.idle = undefined
+      if (this.open !== open || open.waiting.size > 0) return
+      this.open = undefined
+      open.stream.end()
+    }, idleCloseMs)
+    this.idle.unref()
+  }
+}
+
+function failAll(open: OpenStream, error: CallError): void {
+  for (const waiting of open.waiting.values()) {
+    clearTimeout(waiting.timer)
+    waiting.reject(error)
+  }
+  open.waiting.clear()
+}
+
+function callError(code: number, message: string): CallError {
+  return Object.assign(new Error(message), { code, details: message })
+}

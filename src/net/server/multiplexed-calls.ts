@@ -1,0 +1,125 @@
+// Many unary calls on one bidirectional stream (RaftClient.Calls, RaftHostClient.Calls). Each
+// request names its method by the oneof field it sets and carries the caller's id; the answer
+// carries the id back with the reply, or with the status the unary call would have ended with.
+// The unary methods' own handlers answer them, so both ways answer alike. Why a stream: on this
+// machine a grpc-js unary call costs a server 75–82 µs of CPU, a stream message 14–15 µs, and a
+// client process tops out near 3,500 unary calls a second.
+import * as grpc from '@grpc/grpc-js'
+
+/** A unary method's handler, as a service implementation holds it. */
+export type UnaryHandler = (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => void
+
+/** CallRequest or GroupCallRequest, as proto-loader decodes it (oneofs: `call` names the field set). */
+interface CallRequest {
+  id: number
+  call?: string
+  [field: string]: unknown
+}
+
+/** CallReply. */
+interface CallReply {
+  id: number
+  reply?: unknown
+  code?: number
+  details?: string
+}
+
+/**
+ * The Calls handler over `methods` (a request's oneof field → that unary method's handler, e.g.
+ * `{ propose: implementation.Propose, read: implementation.Read }`). A request whose field has
+ * no handler is answered UNIMPLEMENTED. At most `maxInFlight` calls of one stream are in progress:
+ * past that, and while the client does not take its answers, the stream is not read (HTTP/2 flow
+ * control then holds the client back), so one stream never queues more work than that.
+ */
+export function multiplexedCalls(methods: Record<string, UnaryHandler | undefined>, maxInFlight: number): grpc.handleBidiStreamingCall<CallRequest, CallReply> {
+  return (stream) => {
+    let inFlight = 0
+    /** The client has not taken the answers written so far (write() said so): wait for 'drain'. */
+    let backedUp = false
+    /** The client sent its last request: end the stream once every call is answered. */
+    let requestsEnded = false
+    let closed = false
+    const flow = (): void => {
+      if (closed) return
+      if (inFlight >= maxInFlight || backedUp) stream.pause()
+      else stream.resume()
+    }
+    const answer = (reply: CallReply): void => {
+      inFlight--
+      if (closed) return
+      if (!stream.write(reply)) backedUp = true
+      if (requestsEnded && inFlight === 0) {
+        closed = true
+        stream.end()
+        return
+      }
+      flow()
+    }
+    stream.on('drain', () => {
+      backedUp = false
+      flow()
+    })
+    stream.on('end', () => {
+      requestsEnded = true
+      if (inFlight === 0 && !closed) {
+        closed = true
+        stream.end()
+      }
+    })
+    stream.on('cancelled', () => {
+      closed = true
+    })
+    stream.on('error', () => {
+      closed = true
+    })
+    stream.on('data', (request: CallRequest) => {
+      inFlight++
+      flow()
+      const id = request.id
+      const field = request.call
+      const handler = field === undefined ? undefined : methods[field]
+      if (handler === undefined) {
+        answer({ id, code: grpc.status.UNIMPLEMENTED, details: `Calls: this server answers no ${field === undefined ? 'empty request' : `'${field}' request`} on this stream` })
+        return
+      }
+      let answered = false
+      const callback: grpc.sendUnaryData<unknown> = (error, reply) => {
+        if (answered) return
+        answered = true
+        if (error === null || error === undefined) answer({ id, reply })
+        else answer({ id, code: error.code ?? grpc.status.UNKNOWN, details: error.details ?? (error as Error).message ?? '' })
+      }
+      try {
+        handler(unaryCallOn(stream, request[field as string]), callback)
+      } catch (error) {
+        callback({ code: grpc.status.INTERNAL, details: (error as Error).message })
+      }
+    })
+  }
+}
+
+/**
+ * `implementation` with a Calls method over its Propose and Read. Give it the guarded
+ * implementation (client_cert_auth, admin certificates): each request then passes the same
+ * checks as the unary call.
+ */
+export function withCalls(implementation: grpc.UntypedServiceImplementation, maxInFlight: number): grpc.UntypedServiceImplementation {
+  const methods = { propose: implementation.Propose as UnaryHandler | undefined, read: implementation.Read as UnaryHandler | undefined }
+  return { ...implementation, Calls: multiplexedCalls(methods, maxInFlight) as grpc.UntypedHandleCall }
+}
+
+/**
+ * What a unary handler reads of its call, for one request of the stream: the request, and the
+ * stream's connection (its TLS peer certificate, its peer address, its metadata).
+ */
+function unaryCallOn(stream: grpc.ServerDuplexStream<CallRequest, CallReply>, request: unknown): grpc.ServerUnaryCall<unknown, unknown> {
+  return {
+    request,
+    metadata: stream.metadata,
+    cancelled: false,
+    getPeer: () => stream.getPeer(),
+    getAuthContext: () => stream.getAuthContext(),
+    getDeadline: () => stream.getDeadline(),
+    getPath: () => stream.getPath(),
+  } as unknown as grpc.ServerUnaryCall<unknown, unknown>
+}
