@@ -4,6 +4,7 @@
 // a node without the stream is asked by its unary methods.
 import { afterEach, describe, expect, it } from 'vitest'
 import * as grpc from '@grpc/grpc-js'
+import * as http2 from 'node:http2'
 import { protocol } from '../../../src/net/protocol.js'
 import { multiplexedCalls, type UnaryHandler } from '../../../src/net/server/multiplexed-calls.js'
 import { CallStream, type CallError } from '../../../src/net/client/call-stream.js'
@@ -42,6 +43,24 @@ const failure = (promise: Promise<unknown>): Promise<{ code: number; message: st
     },
     (error: CallError) => ({ code: error.code, message: error.message }),
   )
+
+/** A gRPC frame (no compression, 4-byte length) of CallRequest { id, propose: { command: 'x' } }, by hand. */
+function proposeFrame(id: number): Buffer {
+  const varint: number[] = []
+  for (let n = id; ; n = Math.floor(n / 128)) {
+    if (n < 128) {
+      varint.push(n)
+      break
+    }
+    varint.push((n % 128) | 128)
+  }
+  // field 1 (id, varint); field 2 (propose, 3 bytes): its field 1 (command, 1 byte) 'x'
+  const message = Buffer.from([0x08, ...varint, 0x12, 0x03, 0x0a, 0x01, 0x78])
+  const frame = Buffer.alloc(5 + message.length)
+  frame.writeUInt32BE(message.length, 1)
+  message.copy(frame, 5)
+  return frame
+}
 
 const until = async (condition: () => boolean, ms = 5000): Promise<void> => {
   const deadline = Date.now() + ms
@@ -92,6 +111,31 @@ describe('the Calls stream', () => {
       held[i]!(null, { result: Buffer.from(String(i)) })
     }
     expect((await Promise.all(answers)).map((reply) => reply.result.toString())).toEqual(['a', 'b', '2', '3', '4', '5', '6', '7', '8', '9'])
+  })
+
+  it('stops reading a stream whose client does not take its answers, so it cannot make the node hold them without bound', async () => {
+    let handled = 0
+    const answer = Buffer.alloc(64 * 1024, 1)
+    const propose: UnaryHandler = (_call, callback) => {
+      handled++
+      callback(null, { result: answer })
+    }
+    const { address } = await serve({ Calls: multiplexedCalls({ propose }, 8) })
+    // A raw HTTP/2 client that never reads (so it grants no flow-control window): 2,000 requests,
+    // 128 MB of answers if all were made. (grpc-js's own client reads on regardless.)
+    const session = http2.connect(`http://${address}`)
+    session.on('error', () => undefined)
+    const request = session.request({ ':method': 'POST', ':path': '/raftlog.RaftClient/Calls', 'content-type': 'application/grpc', te: 'trailers' })
+    request.on('error', () => undefined)
+    request.pause()
+    closers.push(() => session.destroy())
+    for (let id = 1; id <= 2000; id++) request.write(proposeFrame(id))
+    await until(() => handled >= 8)
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    const stalled = handled
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    expect(handled).toBe(stalled)
+    expect(handled).toBeLessThan(100)
   })
 
   it('answers a request naming no method it serves UNIMPLEMENTED, and a handler that throws INTERNAL, and goes on', async () => {
