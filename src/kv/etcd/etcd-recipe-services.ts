@@ -46,10 +46,21 @@ export function etcdRecipeServices(node: RaftNode, host: RecipeHost, forwarder: 
       return
     }
     const controller = new AbortController()
-    call.on('cancelled', () => controller.abort())
+    // grpc-js also says 'cancelled' when an answered call's stream closes: an abort then would only
+    // build an AbortError (a DOMException with its stack) for nothing, on every call.
+    let answered = false
+    call.on('cancelled', () => {
+      if (!answered) controller.abort()
+    })
     work(controller.signal).then(
-      (response) => callback(null, response),
-      (error: unknown) => callback(etcdError(error)),
+      (response) => {
+        answered = true
+        callback(null, response)
+      },
+      (error: unknown) => {
+        answered = true
+        callback(etcdError(error))
+      },
     )
   }
   const leaderKey = (wire: WireLeaderKey | undefined): LeaderKey => ({ name: wire?.name ?? Buffer.alloc(0), key: wire?.key ?? Buffer.alloc(0), rev: Number(wire?.rev ?? 0), lease: Number(wire?.lease ?? 0) })
