@@ -24,15 +24,35 @@ interface CallReply {
   details?: string
 }
 
+/** The calls in progress on the Calls streams of one connection, and how to wake each of its streams. */
+interface Connection {
+  inFlight: number
+  streams: Set<() => void>
+}
+
 /**
  * The Calls handler over `methods` (a request's oneof field → that unary method's handler, e.g.
  * `{ propose: implementation.Propose, read: implementation.Read }`). A request whose field has
- * no handler is answered UNIMPLEMENTED. At most `maxInFlight` calls of one stream are in progress:
- * past that, and while the client does not take its answers, the stream is not read (HTTP/2 flow
- * control then holds the client back), so one stream never queues more work than that.
+ * no handler is answered UNIMPLEMENTED. At most `maxInFlight` calls of one connection are in
+ * progress, however many Calls streams it opens (as many as its unary calls could be: a stream
+ * each, max_concurrent_streams): past that, and while the client does not take its answers, a
+ * stream is not read (HTTP/2 flow control then holds the client back), so one connection never
+ * queues more work than that.
  */
 export function multiplexedCalls(methods: Record<string, UnaryHandler | undefined>, maxInFlight: number): grpc.handleBidiStreamingCall<CallRequest, CallReply> {
+  /** By peer (address:port, one per connection). */
+  const connections = new Map<string, Connection>()
   return (stream) => {
+    const peer = stream.getPeer()
+    // A transport that names no peer: its streams are counted each on its own.
+    const shared = peer === 'unknown' ? undefined : connections.get(peer)
+    const connection: Connection = shared ?? { inFlight: 0, streams: new Set() }
+    if (shared === undefined && peer !== 'unknown') connections.set(peer, connection)
+    const forget = (): void => {
+      connection.streams.delete(flow)
+      if (connection.streams.size === 0 && connection.inFlight === 0 && connections.get(peer) === connection) connections.delete(peer)
+    }
+    /** This stream's calls in progress (the connection's count holds them too). */
     let inFlight = 0
     /** The client has not taken the answers written so far (write() said so): wait for 'drain'. */
     let backedUp = false
@@ -41,15 +61,22 @@ export function multiplexedCalls(methods: Record<string, UnaryHandler | undefine
     let closed = false
     const flow = (): void => {
       if (closed) return
-      if (inFlight >= maxInFlight || backedUp) stream.pause()
+      if (connection.inFlight >= maxInFlight || backedUp) stream.pause()
       else stream.resume()
     }
+    connection.streams.add(flow)
     const answer = (reply: CallReply): void => {
       inFlight--
-      if (closed) return
+      // At the limit until now: the connection's other streams may read again.
+      if (connection.inFlight-- === maxInFlight) for (const wake of connection.streams) if (wake !== flow) wake()
+      if (closed) {
+        forget()
+        return
+      }
       if (!stream.write(reply)) backedUp = true
       if (requestsEnded && inFlight === 0) {
         closed = true
+        forget()
         stream.end()
         return
       }
@@ -63,18 +90,23 @@ export function multiplexedCalls(methods: Record<string, UnaryHandler | undefine
       requestsEnded = true
       if (inFlight === 0 && !closed) {
         closed = true
+        forget()
         stream.end()
       }
     })
     stream.on('cancelled', () => {
       closed = true
+      forget()
     })
     stream.on('error', () => {
       closed = true
+      forget()
     })
     stream.on('data', (request: CallRequest) => {
       inFlight++
-      flow()
+      // At the limit now: none of the connection's streams is read on.
+      if (++connection.inFlight === maxInFlight) for (const wake of connection.streams) wake()
+      else flow()
       const id = request.id
       const field = request.call
       const handler = field === undefined ? undefined : methods[field]
@@ -95,6 +127,8 @@ export function multiplexedCalls(methods: Record<string, UnaryHandler | undefine
         callback({ code: grpc.status.INTERNAL, details: (error as Error).message })
       }
     })
+    // A stream opened while its connection is at the limit waits too.
+    flow()
   }
 }
 

@@ -387,7 +387,7 @@ export async function serveNode(options: NodeServerOptions, extras: NodeServerEx
     throw error
   }
   const clients = clientService(node, options, extras, dir, tls)
-  // Calls carries Propose and Read, as many in progress on one stream as one connection's unary calls.
+  // Calls carries Propose and Read, as many in progress on one connection's Calls streams as its unary calls.
   clientGate.open(withCalls(guardClientService(clients, tls), limits.maxConcurrentStreams))
   const addressOf = (id: number): string => node.configuration.addresses[id] || (cluster.nodes.find((n) => n.nodeId === id)?.address ?? '')
   const services = extras.services?.(node, { dir, addressOf, credentialsFor: (id) => peerChannelCredentials(tls, id), tls: tls !== undefined }) ?? []

@@ -113,6 +113,31 @@ describe('the Calls stream', () => {
     expect((await Promise.all(answers)).map((reply) => reply.result.toString())).toEqual(['a', 'b', '2', '3', '4', '5', '6', '7', '8', '9'])
   })
 
+  it('has at most maxInFlight calls in progress per connection, however many Calls streams it opens', async () => {
+    const held: grpc.sendUnaryData<unknown>[] = []
+    const propose: UnaryHandler = (_call, callback) => void held.push(callback)
+    const { address } = await serve({ Calls: multiplexedCalls({ propose }, 4) })
+    // One channel, one connection: five streams of four calls each.
+    const stub = new protocol.RaftClient(address, grpc.credentials.createInsecure()) as unknown as grpc.Client & { Calls(options: grpc.CallOptions): grpc.ClientDuplexStream<Record<string, unknown>, never> }
+    closers.push(() => stub.close())
+    const streams = Array.from({ length: 5 }, () => {
+      const calls = new CallStream(() => stub.Calls({}))
+      closers.push(() => calls.close())
+      return calls
+    })
+    const deadline = Date.now() + 10_000
+    const answers = streams.flatMap((calls, s) => Array.from({ length: 4 }, (_, i) => calls.call<{ result: Buffer }>('propose', { command: Buffer.from(`${s}.${i}`) }, deadline)))
+    await until(() => held.length >= 4)
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    expect(held.length).toBe(4)
+    // Answered, the others are taken, each stream's in turn.
+    for (let i = 0; i < 20; i++) {
+      await until(() => held.length > i)
+      held[i]!(null, { result: Buffer.from(String(i)) })
+    }
+    expect((await Promise.all(answers)).length).toBe(20)
+  })
+
   it('stops reading a stream whose client does not take its answers, so it cannot make the node hold them without bound', async () => {
     let handled = 0
     const answer = Buffer.alloc(64 * 1024, 1)
