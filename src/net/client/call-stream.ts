@@ -69,8 +69,12 @@ export class CallStream {
     const id = this.nextId++
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
-        if (open.waiting.delete(id)) reject(callError(grpc.status.DEADLINE_EXCEEDED, 'Deadline exceeded'))
-        this.closeWhenIdle(open)
+        if (!open.waiting.delete(id)) return
+        reject(callError(grpc.status.DEADLINE_EXCEEDED, 'Deadline exceeded'))
+        // The node may hold the call still, counted among the calls it takes at once, and would
+        // keep the stream (and this process) open until it answers. A unary call is cancelled at
+        // its deadline; so is this stream, once no other call waits on it: later calls go on a new one.
+        this.retire(open)
       }, Math.max(0, deadline - Date.now()))
       open.waiting.set(id, { resolve: resolve as (reply: unknown) => void, reject, timer })
       open.stream.write({ id, [field]: request })
@@ -88,6 +92,12 @@ export class CallStream {
     failAll(open, callError(grpc.status.CANCELLED, 'the client was closed'))
   }
 
+  /** No more calls on `open`; it is cancelled once no call waits on it. */
+  private retire(open: OpenStream): void {
+    if (this.open === open) this.open = undefined
+    if (open.waiting.size === 0) open.stream.cancel()
+  }
+
   private openStream(): OpenStream {
     const open: OpenStream = { stream: this.start(), waiting: new Map() }
     const broken = (error: CallError): void => {
@@ -101,7 +111,8 @@ export class CallStream {
       clearTimeout(waiting.timer)
       if (answer.code === grpc.status.OK) waiting.resolve(answer.reply)
       else waiting.reject(callError(answer.code, answer.details))
-      this.closeWhenIdle(open)
+      if (this.open === open) this.closeWhenIdle(open)
+      else if (open.waiting.size === 0) open.stream.cancel()
     })
     open.stream.on('error', (error: grpc.ServiceError) => {
       if (error.code === grpc.status.UNIMPLEMENTED) this.unsupported = true

@@ -50,7 +50,7 @@ export function multiplexedCalls(methods: Record<string, UnaryHandler | undefine
     if (shared === undefined && peer !== 'unknown') connections.set(peer, connection)
     const forget = (): void => {
       connection.streams.delete(flow)
-      if (connection.streams.size === 0 && connection.inFlight === 0 && connections.get(peer) === connection) connections.delete(peer)
+      if (connection.streams.size === 0 && connections.get(peer) === connection) connections.delete(peer)
     }
     /** This stream's calls in progress (the connection's count holds them too). */
     let inFlight = 0
@@ -65,14 +65,18 @@ export function multiplexedCalls(methods: Record<string, UnaryHandler | undefine
       else stream.resume()
     }
     connection.streams.add(flow)
+    /** `count` calls of this stream no longer count against the connection. */
+    const release = (count: number): void => {
+      const before = connection.inFlight
+      connection.inFlight -= count
+      // At the limit until now: the connection's streams may read again.
+      if (before >= maxInFlight && connection.inFlight < maxInFlight) for (const wake of connection.streams) wake()
+    }
     const answer = (reply: CallReply): void => {
       inFlight--
-      // At the limit until now: the connection's other streams may read again.
-      if (connection.inFlight-- === maxInFlight) for (const wake of connection.streams) if (wake !== flow) wake()
-      if (closed) {
-        forget()
-        return
-      }
+      // A cancelled stream's calls stopped counting when it was cancelled.
+      if (closed) return
+      release(1)
       if (!stream.write(reply)) backedUp = true
       if (requestsEnded && inFlight === 0) {
         closed = true
@@ -94,14 +98,16 @@ export function multiplexedCalls(methods: Record<string, UnaryHandler | undefine
         stream.end()
       }
     })
-    stream.on('cancelled', () => {
+    // Cancelled (the client gave up on its calls, or went away), the stream's calls no longer count,
+    // as a cancelled unary call no longer counts against max_concurrent_streams, whatever its handler still does.
+    const cancelled = (): void => {
+      if (closed) return
       closed = true
       forget()
-    })
-    stream.on('error', () => {
-      closed = true
-      forget()
-    })
+      release(inFlight)
+    }
+    stream.on('cancelled', cancelled)
+    stream.on('error', cancelled)
     stream.on('data', (request: CallRequest) => {
       inFlight++
       // At the limit now: none of the connection's streams is read on.

@@ -1,0 +1,86 @@
+// The client's side of a node's Calls stream (client/call-stream.ts), against nodes that hold
+// calls past their deadline or break the stream: what a caller is told, and what stays open.
+import { afterEach, describe, expect, it } from 'vitest'
+import * as grpc from '@grpc/grpc-js'
+import { protocol } from '../../../src/net/protocol.js'
+import { multiplexedCalls, type UnaryHandler } from '../../../src/net/server/multiplexed-calls.js'
+import { CallStream, type CallError } from '../../../src/net/client/call-stream.js'
+
+const servers: grpc.Server[] = []
+
+afterEach(() => {
+  for (const server of servers.splice(0)) server.forceShutdown()
+})
+
+/** A node whose Calls streams run `propose`; `open` counts the streams not yet ended or cancelled. */
+async function callsNode(propose: UnaryHandler, maxInFlight = 16): Promise<{ address: string; open: () => number }> {
+  const server = new grpc.Server()
+  servers.push(server)
+  const handler = multiplexedCalls({ propose }, maxInFlight)
+  let open = 0
+  const Calls = (stream: grpc.ServerDuplexStream<unknown, unknown>): void => {
+    open++
+    let closed = false
+    const close = (): void => {
+      if (!closed) open--
+      closed = true
+    }
+    stream.on('cancelled', close)
+    stream.on('finish', close)
+    handler(stream as never)
+  }
+  server.addService(protocol.RaftClient.service, { Calls })
+  const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) => (error === null ? resolve(bound) : reject(error))))
+  return { address: `127.0.0.1:${port}`, open: () => open }
+}
+
+const closers: (() => void)[] = []
+afterEach(() => {
+  for (const close of closers.splice(0)) close()
+})
+
+function callStreamTo(address: string): CallStream {
+  const stub = new protocol.RaftClient(address, grpc.credentials.createInsecure()) as unknown as grpc.Client & { Calls(options: grpc.CallOptions): grpc.ClientDuplexStream<Record<string, unknown>, never> }
+  const calls = new CallStream(() => stub.Calls({}))
+  closers.push(() => {
+    calls.close()
+    stub.close()
+  })
+  return calls
+}
+
+const code = (promise: Promise<unknown>): Promise<number | string> =>
+  promise.then(
+    () => 'answered',
+    (error: CallError) => error.code,
+  )
+
+const until = async (condition: () => boolean, ms = 5000): Promise<void> => {
+  const deadline = Date.now() + ms
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time')
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+}
+
+describe('a call the node holds past its deadline', () => {
+  it('has its stream cancelled, as a unary call is at its deadline: nothing stays open for it on the node, nor keeps the caller\'s process alive', async () => {
+    const node = await callsNode(() => undefined)
+    const calls = callStreamTo(node.address)
+    expect(await code(calls.call('propose', { command: Buffer.from('x') }, Date.now() + 200))).toBe(grpc.status.DEADLINE_EXCEEDED)
+    expect(node.open()).toBe(1)
+    // Half-closed after a second idle, the stream stayed open for as long as the node held the call.
+    await until(() => node.open() === 0, 3000)
+  })
+
+  it('leaves the calls after it to a new stream, so that calls the node holds do not stop the others', async () => {
+    // At most two calls of a connection in progress; 'hold' is never answered.
+    const node = await callsNode((call, callback) => {
+      if ((call.request as { command: Buffer }).command.toString() !== 'hold') callback(null, { result: Buffer.from('ok') })
+    }, 2)
+    const calls = callStreamTo(node.address)
+    const held = [calls.call('propose', { command: Buffer.from('hold') }, Date.now() + 200), calls.call('propose', { command: Buffer.from('hold') }, Date.now() + 200)]
+    expect(await Promise.all(held.map(code))).toEqual([grpc.status.DEADLINE_EXCEEDED, grpc.status.DEADLINE_EXCEEDED])
+    expect(await code(calls.call('propose', { command: Buffer.from('next') }, Date.now() + 1000))).toBe('answered')
+  })
+})
