@@ -81,15 +81,16 @@ export class CallStream {
     })
   }
 
-  /** Fails every waiting call (CANCELLED) and closes the stream. */
+  /**
+   * Sends nothing more. A call waiting still gets its answer or its deadline, as a unary call in
+   * progress does when its channel is closed (failed, it would be sent again by a closed client);
+   * the stream is closed once none waits.
+   */
   close(): void {
     if (this.idle !== undefined) clearTimeout(this.idle)
     this.idle = undefined
     const open = this.open
-    this.open = undefined
-    if (open === undefined) return
-    open.stream.cancel()
-    failAll(open, callError(grpc.status.CANCELLED, 'the client was closed'))
+    if (open !== undefined) this.retire(open)
   }
 
   /** No more calls on `open`; it is cancelled once no call waits on it. */

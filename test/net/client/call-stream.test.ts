@@ -2,15 +2,34 @@
 // calls past their deadline or break the stream: what a caller is told, and what stays open.
 import { afterEach, describe, expect, it } from 'vitest'
 import * as grpc from '@grpc/grpc-js'
+import { ClusterClient } from '../../../src/net/client/cluster-client.js'
 import { protocol } from '../../../src/net/protocol.js'
-import { multiplexedCalls, type UnaryHandler } from '../../../src/net/server/multiplexed-calls.js'
+import { multiplexedCalls, withCalls, type UnaryHandler } from '../../../src/net/server/multiplexed-calls.js'
 import { CallStream, type CallError } from '../../../src/net/client/call-stream.js'
+import { decodeEnvelope, type SessionEnvelope } from '../../../src/session/session-envelope.js'
+
+type Answer = (envelope: SessionEnvelope, callback: grpc.sendUnaryData<unknown>) => void
 
 const servers: grpc.Server[] = []
 
 afterEach(() => {
   for (const server of servers.splice(0)) server.forceShutdown()
 })
+
+/** A fake leader that serves Propose on the Calls stream, with the server options given; `applied` lists what reached it. */
+async function fakeLeader(answer: Answer, options: grpc.ServerOptions = {}): Promise<{ address: string; applied: SessionEnvelope[] }> {
+  const applied: SessionEnvelope[] = []
+  const server = new grpc.Server(options)
+  servers.push(server)
+  const Propose = (call: grpc.ServerUnaryCall<{ command: Buffer }, unknown>, callback: grpc.sendUnaryData<unknown>): void => {
+    const envelope = decodeEnvelope(new Uint8Array(call.request.command))
+    applied.push(envelope)
+    answer(envelope, callback)
+  }
+  server.addService(protocol.RaftClient.service, withCalls({ Propose }, 16))
+  const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) => (error === null ? resolve(bound) : reject(error))))
+  return { address: `127.0.0.1:${port}`, applied }
+}
 
 /** A node whose Calls streams run `propose`; `open` counts the streams not yet ended or cancelled. */
 async function callsNode(propose: UnaryHandler, maxInFlight = 16): Promise<{ address: string; open: () => number }> {
@@ -63,6 +82,12 @@ const until = async (condition: () => boolean, ms = 5000): Promise<void> => {
   }
 }
 
+const clientId = (id: number): Buffer => {
+  const bytes = Buffer.alloc(8)
+  bytes.writeBigUInt64LE(BigInt(id))
+  return bytes
+}
+
 describe('a call the node holds past its deadline', () => {
   it('has its stream cancelled, as a unary call is at its deadline: nothing stays open for it on the node, nor keeps the caller\'s process alive', async () => {
     const node = await callsNode(() => undefined)
@@ -82,5 +107,21 @@ describe('a call the node holds past its deadline', () => {
     const held = [calls.call('propose', { command: Buffer.from('hold') }, Date.now() + 200), calls.call('propose', { command: Buffer.from('hold') }, Date.now() + 200)]
     expect(await Promise.all(held.map(code))).toEqual([grpc.status.DEADLINE_EXCEEDED, grpc.status.DEADLINE_EXCEEDED])
     expect(await code(calls.call('propose', { command: Buffer.from('next') }, Date.now() + 1000))).toBe('answered')
+  })
+})
+
+describe('CallStream.close', () => {
+  it('lets a call in progress finish, as a unary call does when its channel is closed: a pending propose is answered, not sent again', async () => {
+    const leader = await fakeLeader((envelope, callback) => {
+      if (envelope.kind === 'open') return callback(null, { result: clientId(7) })
+      setTimeout(() => callback(null, { result: Buffer.from('applied') }), 300)
+    })
+    const cluster = new ClusterClient([leader.address], [])
+    const proposed = cluster.propose(Buffer.from('x'), 5000)
+    await until(() => leader.applied.length === 2)
+    cluster.close()
+    expect(Buffer.from(await proposed).toString()).toBe('applied')
+    // The command reached the node once; the closed client did not connect again to send it.
+    expect(leader.applied.map((envelope) => envelope.kind)).toEqual(['open', 'command'])
   })
 })
