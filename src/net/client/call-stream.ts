@@ -2,7 +2,8 @@
 // messages of one long-lived stream, each answered by its id, in place of a unary call each
 // (server/multiplexed-calls.ts says why). A call fails as its unary call would: an Error with the
 // gRPC status `code`, so callers handle both alike. A call still waiting when the stream breaks
-// fails with the stream's status; "No connection established" there means nothing was sent.
+// fails with the stream's status when it speaks of every call (streamWideCodes), UNAVAILABLE
+// otherwise; "No connection established" there means nothing was sent.
 import * as grpc from '@grpc/grpc-js'
 
 /** The stream, as a grpc-js client makes it. */
@@ -29,6 +30,32 @@ interface OpenStream {
 
 /** The unary methods that go over a Calls stream, and their field in a call request (CallRequest, GroupCallRequest). */
 export const streamedMethods: Readonly<Record<string, string | undefined>> = { Propose: 'propose', Read: 'read' }
+
+/**
+ * A request of more bytes than this goes by its unary call. A message larger than a node takes
+ * ends the whole stream (RESOURCE_EXHAUSTED); alone, it fails by itself, as it did before Calls.
+ * Every node takes this much (a one-group node 17 MiB, a host 64 MiB, grpc's default 4 MiB), and at
+ * this size a unary call costs little more than its bytes.
+ */
+export const maxStreamedRequestBytes = 1024 * 1024
+
+/** The field of a call request that carries `request` to `method`, or undefined when it goes by its unary call. */
+export function streamedField(method: string, request: unknown): string | undefined {
+  const field = streamedMethods[method]
+  if (field === undefined) return undefined
+  let bytes = 0
+  for (const value of Object.values(request as Record<string, unknown>)) if (value instanceof Uint8Array) bytes += value.length
+  return bytes > maxStreamedRequestBytes ? undefined : field
+}
+
+/**
+ * The statuses of a broken stream that say the same of every call waiting on it: that none ran
+ * (no Calls method, no connection, a node still starting, no certificate), or that the connection
+ * went with the calls in flight. Any other (one message too large for either side:
+ * RESOURCE_EXHAUSTED; a protocol error: INTERNAL) says nothing of the other calls, which the node
+ * may have carried out: they fail UNAVAILABLE, as a call whose connection broke.
+ */
+const streamWideCodes: ReadonlySet<number> = new Set([grpc.status.UNAVAILABLE, grpc.status.UNIMPLEMENTED, grpc.status.CANCELLED, grpc.status.DEADLINE_EXCEEDED, grpc.status.UNAUTHENTICATED, grpc.status.PERMISSION_DENIED])
 
 /** An error as a unary call gives it: the status's code, and its message (also as `details`, grpc-js's name). */
 export type CallError = Error & { code: number; details: string }
@@ -118,7 +145,8 @@ export class CallStream {
     open.stream.on('error', (error: grpc.ServiceError) => {
       if (error.code === grpc.status.UNIMPLEMENTED) this.unsupported = true
       // grpc-js appends resolver notes that say nothing to a user.
-      broken(callError(error.code, (error.details || error.message).replace(/\.?\s*Resolution note:.*$/s, '')))
+      const details = (error.details || error.message).replace(/\.?\s*Resolution note:.*$/s, '')
+      broken(streamWideCodes.has(error.code) ? callError(error.code, details) : callError(grpc.status.UNAVAILABLE, `The call stream failed (${grpc.status[error.code] ?? error.code}: ${details})`))
     })
     // The node ended the stream without an error (it stops): whatever was waiting may have been applied.
     open.stream.on('end', () => broken(callError(grpc.status.UNAVAILABLE, 'the node ended the call stream')))

@@ -11,12 +11,14 @@ import { decodeEnvelope, type SessionEnvelope } from '../../../src/session/sessi
 type Answer = (envelope: SessionEnvelope, callback: grpc.sendUnaryData<unknown>) => void
 
 const servers: grpc.Server[] = []
+const clients: ClusterClient[] = []
 
 afterEach(() => {
+  for (const client of clients.splice(0)) client.close()
   for (const server of servers.splice(0)) server.forceShutdown()
 })
 
-/** A fake leader that serves Propose on the Calls stream, with the server options given; `applied` lists what reached it. */
+/** A fake leader that serves Propose on the Calls stream, with the server options given. */
 async function fakeLeader(answer: Answer, options: grpc.ServerOptions = {}): Promise<{ address: string; applied: SessionEnvelope[] }> {
   const applied: SessionEnvelope[] = []
   const server = new grpc.Server(options)
@@ -82,11 +84,61 @@ const until = async (condition: () => boolean, ms = 5000): Promise<void> => {
   }
 }
 
+function client(endpoints: string[]): ClusterClient {
+  const made = new ClusterClient(endpoints, [])
+  clients.push(made)
+  return made
+}
+
 const clientId = (id: number): Buffer => {
   const bytes = Buffer.alloc(8)
   bytes.writeBigUInt64LE(BigInt(id))
   return bytes
 }
+
+describe('a stream that fails for one message', () => {
+  it('does not tell a command in flight that it was refused when another, too large for the node, would break the stream', async () => {
+    // The node takes messages of at most 1 MiB: a larger one on the stream ends it (RESOURCE_EXHAUSTED).
+    const leader = await fakeLeader(
+      (envelope, callback) => {
+        if (envelope.kind === 'open') return callback(null, { result: clientId(7) })
+        // A command is applied, and answered 200 ms later.
+        setTimeout(() => callback(null, { result: Buffer.from('applied') }), 200)
+      },
+      { 'grpc.max_receive_message_length': 1024 * 1024 },
+    )
+    const cluster = client([leader.address])
+    await cluster.propose(Buffer.from('first'), 5000)
+    const inFlight = cluster.propose(Buffer.from('small'), 5000).then(
+      (result) => Buffer.from(result).toString(),
+      (error: Error & { code?: string }) => `${error.code}: ${error.message}`,
+    )
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    // The large command alone is refused, as its unary call was.
+    await expect(cluster.propose(Buffer.alloc(2 * 1024 * 1024), 5000)).rejects.toMatchObject({ code: 'ERR_BAD_COMMAND', message: expect.stringContaining('larger than max') })
+    // The small one reached the node, which applied it: it is not "refused".
+    expect(await inFlight).toBe('applied')
+  })
+
+  it('fails the other calls waiting on it UNAVAILABLE (outcome unknown), not with that message\'s status', async () => {
+    // This client takes answers of at most 1 KiB: 'big' is answered with 2 KiB, which ends the stream.
+    const node = await callsNode((call, callback) => {
+      const command = (call.request as { command: Buffer }).command.toString()
+      setTimeout(() => callback(null, { result: Buffer.alloc(command === 'big' ? 2048 : 1) }), command === 'big' ? 50 : 300)
+    })
+    const stub = new protocol.RaftClient(node.address, grpc.credentials.createInsecure(), { 'grpc.max_receive_message_length': 1024 }) as unknown as grpc.Client & { Calls(options: grpc.CallOptions): grpc.ClientDuplexStream<Record<string, unknown>, never> }
+    const calls = new CallStream(() => stub.Calls({}))
+    closers.push(() => {
+      calls.close()
+      stub.close()
+    })
+    const waiting = code(calls.call('propose', { command: Buffer.from('other') }, Date.now() + 5000))
+    const big = code(calls.call('propose', { command: Buffer.from('big') }, Date.now() + 5000))
+    expect(await big).toBe(grpc.status.UNAVAILABLE)
+    // RESOURCE_EXHAUSTED said of it is final ("refused"), though the node carries it out.
+    expect(await waiting).toBe(grpc.status.UNAVAILABLE)
+  })
+})
 
 describe('a call the node holds past its deadline', () => {
   it('has its stream cancelled, as a unary call is at its deadline: nothing stays open for it on the node, nor keeps the caller\'s process alive', async () => {
