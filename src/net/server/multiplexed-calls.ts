@@ -48,12 +48,19 @@ export function multiplexedCalls(methods: Record<string, UnaryHandler | undefine
     const shared = peer === 'unknown' ? undefined : connections.get(peer)
     const connection: Connection = shared ?? { inFlight: 0, streams: new Set() }
     if (shared === undefined && peer !== 'unknown') connections.set(peer, connection)
+    /** No more calls from this stream; its connection's entry goes with the last of its streams and counted calls. */
     const forget = (): void => {
       connection.streams.delete(flow)
-      if (connection.streams.size === 0 && connections.get(peer) === connection) connections.delete(peer)
+      if (connection.streams.size === 0 && connection.inFlight === 0 && connections.get(peer) === connection) connections.delete(peer)
     }
-    /** This stream's calls in progress (the connection's count holds them too). */
+    /** This stream's calls not yet answered. */
     let inFlight = 0
+    /**
+     * This stream's calls in the connection's count: not yet answered, or answered and not yet
+     * taken by the client (a unary call's stream stays open until then too), so that a client that
+     * takes no answers leaves at most the connection's limit of them waiting in the node's memory.
+     */
+    let counted = 0
     /** The client has not taken the answers written so far (write() said so): wait for 'drain'. */
     let backedUp = false
     /** The client sent its last request: end the stream once every call is answered. */
@@ -72,12 +79,18 @@ export function multiplexedCalls(methods: Record<string, UnaryHandler | undefine
       // At the limit until now: the connection's streams may read again.
       if (before >= maxInFlight && connection.inFlight < maxInFlight) for (const wake of connection.streams) wake()
     }
+    /** Cancelled: its calls stopped counting then. */
+    let gone = false
     const answer = (reply: CallReply): void => {
       inFlight--
-      // A cancelled stream's calls stopped counting when it was cancelled.
       if (closed) return
-      release(1)
-      if (!stream.write(reply)) backedUp = true
+      const taken = (): void => {
+        if (gone) return
+        counted--
+        release(1)
+        if (closed) forget()
+      }
+      if (!stream.write(reply, taken)) backedUp = true
       if (requestsEnded && inFlight === 0) {
         closed = true
         forget()
@@ -99,17 +112,21 @@ export function multiplexedCalls(methods: Record<string, UnaryHandler | undefine
       }
     })
     // Cancelled (the client gave up on its calls, or went away), the stream's calls no longer count,
-    // as a cancelled unary call no longer counts against max_concurrent_streams, whatever its handler still does.
+    // as a cancelled unary call no longer counts against max_concurrent_streams, whatever its handler
+    // still does. grpc-js says 'cancelled' whenever the HTTP/2 stream closes, ended or not.
     const cancelled = (): void => {
-      if (closed) return
+      if (gone) return
+      gone = true
       closed = true
+      release(counted)
+      counted = 0
       forget()
-      release(inFlight)
     }
     stream.on('cancelled', cancelled)
     stream.on('error', cancelled)
     stream.on('data', (request: CallRequest) => {
       inFlight++
+      counted++
       // At the limit now: none of the connection's streams is read on.
       if (++connection.inFlight === maxInFlight) for (const wake of connection.streams) wake()
       else flow()

@@ -163,6 +163,34 @@ describe('the Calls stream', () => {
     expect(handled).toBeLessThan(100)
   })
 
+  it('counts an answer the client has not taken as a call in progress of its connection, however many streams it opens', async () => {
+    let handled = 0
+    const answer = Buffer.alloc(64 * 1024, 1)
+    const propose: UnaryHandler = (_call, callback) => {
+      handled++
+      callback(null, { result: answer })
+    }
+    const { address } = await serve({ Calls: multiplexedCalls({ propose }, 8) })
+    // A raw HTTP/2 client that never reads: eight Calls streams on one connection, 200 requests each.
+    // As unary calls, at most 8 would be open with their answers waiting for it.
+    const session = http2.connect(`http://${address}`)
+    session.on('error', () => undefined)
+    closers.push(() => session.destroy())
+    for (let s = 0; s < 8; s++) {
+      const request = session.request({ ':method': 'POST', ':path': '/raftlog.RaftClient/Calls', 'content-type': 'application/grpc', te: 'trailers' })
+      request.on('error', () => undefined)
+      request.pause()
+      for (let id = 1; id <= 200; id++) request.write(proposeFrame(id))
+    }
+    await until(() => handled >= 8)
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    const stalled = handled
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    expect(handled).toBe(stalled)
+    // The few more: answers the connection's flow-control window took before it filled.
+    expect(handled).toBeLessThan(16)
+  })
+
   it('answers a request naming no method it serves UNIMPLEMENTED, and a handler that throws INTERNAL, and goes on', async () => {
     const propose: UnaryHandler = () => {
       throw new Error('the handler broke')
