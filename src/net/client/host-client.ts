@@ -5,7 +5,7 @@
 import * as grpc from '@grpc/grpc-js'
 import { RaftLogError } from '../../errors.js'
 import { protocol } from '../protocol.js'
-import type { PeerAddress } from '../transport/grpc-transport.js'
+import { maxGrpcMessageBytes, type PeerAddress } from '../transport/grpc-transport.js'
 import type { Configuration } from '../../raft/core/configuration.js'
 import { tlsFailure } from '../tls/tls-failure.js'
 import { describeCallFailure } from './call-failure.js'
@@ -298,8 +298,10 @@ export class HostClient {
     if (stub === undefined) {
       const address = this.hosts.find((host) => host.id === id)?.address
       if (address === undefined) return undefined
-      // No channelz tracing: nothing reads it, and it costs every call.
-      stub = new protocol.RaftHostClient(address, this.credentials, { 'grpc.enable_channelz': 0 }) as unknown as Stub
+      // No channelz tracing: nothing reads it, and it costs every call. Answers as large as a host
+      // sends (grpc's default takes 4 MiB): one larger than this client takes would end the Calls
+      // stream of every call in flight to the host, which HostClient proposes again.
+      stub = new protocol.RaftHostClient(address, this.credentials, { 'grpc.enable_channelz': 0, 'grpc.max_receive_message_length': maxGrpcMessageBytes, 'grpc.max_send_message_length': maxGrpcMessageBytes }) as unknown as Stub
       this.stubs.set(id, stub)
     }
     return stub
