@@ -37,9 +37,11 @@ interface Connection {
  * progress, however many Calls streams it opens (as many as its unary calls could be: a stream
  * each, max_concurrent_streams): past that, and while the client does not take its answers, a
  * stream is not read (HTTP/2 flow control then holds the client back), so one connection never
- * queues more work than that.
+ * queues more work than that. `open`, when given, holds a function for each open stream that ends
+ * it as a client's last request would: nothing more is read, and it ends once its calls are answered
+ * (a server that stops calls them all, else clients keep their streams open through its grace period).
  */
-export function multiplexedCalls(methods: Record<string, UnaryHandler | undefined>, maxInFlight: number): grpc.handleBidiStreamingCall<CallRequest, CallReply> {
+export function multiplexedCalls(methods: Record<string, UnaryHandler | undefined>, maxInFlight: number, open?: Set<() => void>): grpc.handleBidiStreamingCall<CallRequest, CallReply> {
   /** By peer (address:port, one per connection). */
   const connections = new Map<string, Connection>()
   return (stream) => {
@@ -50,6 +52,7 @@ export function multiplexedCalls(methods: Record<string, UnaryHandler | undefine
     if (shared === undefined && peer !== 'unknown') connections.set(peer, connection)
     /** No more calls from this stream; its connection's entry goes with the last of its streams and counted calls. */
     const forget = (): void => {
+      open?.delete(finish)
       connection.streams.delete(flow)
       if (connection.streams.size === 0 && connection.inFlight === 0 && connections.get(peer) === connection) connections.delete(peer)
     }
@@ -68,7 +71,7 @@ export function multiplexedCalls(methods: Record<string, UnaryHandler | undefine
     let closed = false
     const flow = (): void => {
       if (closed) return
-      if (connection.inFlight >= maxInFlight || backedUp) stream.pause()
+      if (connection.inFlight >= maxInFlight || backedUp || requestsEnded) stream.pause()
       else stream.resume()
     }
     connection.streams.add(flow)
@@ -103,14 +106,17 @@ export function multiplexedCalls(methods: Record<string, UnaryHandler | undefine
       backedUp = false
       flow()
     })
-    stream.on('end', () => {
+    const finish = (): void => {
       requestsEnded = true
+      flow()
       if (inFlight === 0 && !closed) {
         closed = true
         forget()
         stream.end()
       }
-    })
+    }
+    open?.add(finish)
+    stream.on('end', finish)
     // Cancelled (the client gave up on its calls, or went away), the stream's calls no longer count,
     // as a cancelled unary call no longer counts against max_concurrent_streams, whatever its handler
     // still does. grpc-js says 'cancelled' whenever the HTTP/2 stream closes, ended or not.
@@ -160,9 +166,9 @@ export function multiplexedCalls(methods: Record<string, UnaryHandler | undefine
  * implementation (client_cert_auth, admin certificates): each request then passes the same
  * checks as the unary call.
  */
-export function withCalls(implementation: grpc.UntypedServiceImplementation, maxInFlight: number): grpc.UntypedServiceImplementation {
+export function withCalls(implementation: grpc.UntypedServiceImplementation, maxInFlight: number, open?: Set<() => void>): grpc.UntypedServiceImplementation {
   const methods = { propose: implementation.Propose as UnaryHandler | undefined, read: implementation.Read as UnaryHandler | undefined }
-  return { ...implementation, Calls: multiplexedCalls(methods, maxInFlight) as grpc.UntypedHandleCall }
+  return { ...implementation, Calls: multiplexedCalls(methods, maxInFlight, open) as grpc.UntypedHandleCall }
 }
 
 /**
