@@ -2,7 +2,8 @@
 // messages of one long-lived stream, each answered by its id, in place of a unary call each
 // (server/multiplexed-calls.ts says why). A call fails as its unary call would: an Error with the
 // gRPC status `code`, so callers handle both alike. A call still waiting when the stream breaks
-// fails with the stream's status; "No connection established" there means nothing was sent.
+// fails with the stream's status when it speaks of every call (streamWideCodes), UNAVAILABLE
+// otherwise; "No connection established" there means nothing was sent.
 import * as grpc from '@grpc/grpc-js'
 
 /** The stream, as a grpc-js client makes it. */
@@ -29,6 +30,32 @@ interface OpenStream {
 
 /** The unary methods that go over a Calls stream, and their field in a call request (CallRequest, GroupCallRequest). */
 export const streamedMethods: Readonly<Record<string, string | undefined>> = { Propose: 'propose', Read: 'read' }
+
+/**
+ * A request of more bytes than this goes by its unary call. A message larger than a node takes
+ * ends the whole stream (RESOURCE_EXHAUSTED); alone, it fails by itself, as it did before Calls.
+ * Every node takes this much (a one-group node 17 MiB, a host 64 MiB, grpc's default 4 MiB), and at
+ * this size a unary call costs little more than its bytes.
+ */
+export const maxStreamedRequestBytes = 1024 * 1024
+
+/** The field of a call request that carries `request` to `method`, or undefined when it goes by its unary call. */
+export function streamedField(method: string, request: unknown): string | undefined {
+  const field = streamedMethods[method]
+  if (field === undefined) return undefined
+  let bytes = 0
+  for (const value of Object.values(request as Record<string, unknown>)) if (value instanceof Uint8Array) bytes += value.length
+  return bytes > maxStreamedRequestBytes ? undefined : field
+}
+
+/**
+ * The statuses of a broken stream that say the same of every call waiting on it: that none ran
+ * (no Calls method, no connection, a node still starting, no certificate), or that the connection
+ * went with the calls in flight. Any other (one message too large for either side:
+ * RESOURCE_EXHAUSTED; a protocol error: INTERNAL) says nothing of the other calls, which the node
+ * may have carried out: they fail UNAVAILABLE, as a call whose connection broke.
+ */
+const streamWideCodes: ReadonlySet<number> = new Set([grpc.status.UNAVAILABLE, grpc.status.UNIMPLEMENTED, grpc.status.CANCELLED, grpc.status.DEADLINE_EXCEEDED, grpc.status.UNAUTHENTICATED, grpc.status.PERMISSION_DENIED])
 
 /** An error as a unary call gives it: the status's code, and its message (also as `details`, grpc-js's name). */
 export type CallError = Error & { code: number; details: string }
@@ -69,23 +96,34 @@ export class CallStream {
     const id = this.nextId++
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
-        if (open.waiting.delete(id)) reject(callError(grpc.status.DEADLINE_EXCEEDED, 'Deadline exceeded'))
-        this.closeWhenIdle(open)
+        if (!open.waiting.delete(id)) return
+        reject(callError(grpc.status.DEADLINE_EXCEEDED, 'Deadline exceeded'))
+        // The node may hold the call still, counted among the calls it takes at once, and would
+        // keep the stream (and this process) open until it answers. A unary call is cancelled at
+        // its deadline; so is this stream, once no other call waits on it: later calls go on a new one.
+        this.retire(open)
       }, Math.max(0, deadline - Date.now()))
       open.waiting.set(id, { resolve: resolve as (reply: unknown) => void, reject, timer })
       open.stream.write({ id, [field]: request })
     })
   }
 
-  /** Fails every waiting call (CANCELLED) and closes the stream. */
+  /**
+   * Sends nothing more. A call waiting still gets its answer or its deadline, as a unary call in
+   * progress does when its channel is closed (failed, it would be sent again by a closed client);
+   * the stream is closed once none waits.
+   */
   close(): void {
     if (this.idle !== undefined) clearTimeout(this.idle)
     this.idle = undefined
     const open = this.open
-    this.open = undefined
-    if (open === undefined) return
-    open.stream.cancel()
-    failAll(open, callError(grpc.status.CANCELLED, 'the client was closed'))
+    if (open !== undefined) this.retire(open)
+  }
+
+  /** No more calls on `open`; it is cancelled once no call waits on it. */
+  private retire(open: OpenStream): void {
+    if (this.open === open) this.open = undefined
+    if (open.waiting.size === 0) open.stream.cancel()
   }
 
   private openStream(): OpenStream {
@@ -101,12 +139,14 @@ export class CallStream {
       clearTimeout(waiting.timer)
       if (answer.code === grpc.status.OK) waiting.resolve(answer.reply)
       else waiting.reject(callError(answer.code, answer.details))
-      this.closeWhenIdle(open)
+      if (this.open === open) this.closeWhenIdle(open)
+      else if (open.waiting.size === 0) open.stream.cancel()
     })
     open.stream.on('error', (error: grpc.ServiceError) => {
       if (error.code === grpc.status.UNIMPLEMENTED) this.unsupported = true
       // grpc-js appends resolver notes that say nothing to a user.
-      broken(callError(error.code, (error.details || error.message).replace(/\.?\s*Resolution note:.*$/s, '')))
+      const details = (error.details || error.message).replace(/\.?\s*Resolution note:.*$/s, '')
+      broken(streamWideCodes.has(error.code) ? callError(error.code, details) : callError(grpc.status.UNAVAILABLE, `The call stream failed (${grpc.status[error.code] ?? error.code}: ${details})`))
     })
     // The node ended the stream without an error (it stops): whatever was waiting may have been applied.
     open.stream.on('end', () => broken(callError(grpc.status.UNAVAILABLE, 'the node ended the call stream')))

@@ -17,7 +17,7 @@ import type { MembershipChange } from '../../raft/core/membership-change.js'
 import { fromWireConfiguration, type WireConfiguration } from '../membership-wire.js'
 import { checkClientTls, clientChannelCredentials, clientTlsOf, type ClientTls } from '../tls/client-tls.js'
 import { describeCallFailure, manyGroupsNode } from './call-failure.js'
-import { CallStream, streamedMethods, type CallError } from './call-stream.js'
+import { CallStream, streamedField, type CallError } from './call-stream.js'
 import type { NodeStatus } from './node-status.js'
 import { BackupFailed, receiveSnapshot, type BackupTarget, type SavedSnapshot, type SnapshotStreamStub } from './snapshot-download.js'
 import { EtcdEndpoints } from './etcd/etcd-endpoints.js'
@@ -551,9 +551,9 @@ export class ClusterClient {
     return stub
   }
 
-  /** Propose and Read go as messages of the node's Calls stream (a node without one: unary calls). */
+  /** Propose and Read go as messages of the node's Calls stream (a node without one, or a request over maxStreamedRequestBytes: unary calls). */
   private unary<T>(address: string, method: string, request: unknown, deadline: number, perCallMs = callTimeoutMs): Promise<T> {
-    const field = streamedMethods[method]
+    const field = streamedField(method, request)
     if (field === undefined) return this.unaryCall(address, method, request, deadline, perCallMs)
     const calls = this.callStream(address)
     if (!calls.supported) return this.unaryCall(address, method, request, deadline, perCallMs)

@@ -5,11 +5,11 @@
 import * as grpc from '@grpc/grpc-js'
 import { RaftLogError } from '../../errors.js'
 import { protocol } from '../protocol.js'
-import type { PeerAddress } from '../transport/grpc-transport.js'
+import { maxGrpcMessageBytes, type PeerAddress } from '../transport/grpc-transport.js'
 import type { Configuration } from '../../raft/core/configuration.js'
 import { tlsFailure } from '../tls/tls-failure.js'
 import { describeCallFailure } from './call-failure.js'
-import { CallStream, streamedMethods, type CallError } from './call-stream.js'
+import { CallStream, streamedField, type CallError } from './call-stream.js'
 import { groupName } from '../../host/group-catalog.js'
 
 function capitalized(text: string): string {
@@ -270,13 +270,13 @@ export class HostClient {
     return (this.hosts[this.next++ % this.hosts.length] as PeerAddress).id
   }
 
-  /** Propose and Read go as messages of the host's Calls stream (a host without one: unary calls). */
+  /** Propose and Read go as messages of the host's Calls stream (a host without one, or a request over maxStreamedRequestBytes: unary calls). */
   private call<T>(id: number, method: string, request: unknown, deadline: number): Promise<T> {
     const stub = this.stub(id)
     if (stub === undefined) return Promise.reject(Object.assign(new Error(`host ${id} is not known`), { details: `host ${id} is not known` }))
     const callDeadline = Math.min(deadline, Date.now() + 2000)
     const unary = (): Promise<T> => new Promise((resolve, reject) => (stub[method] as Unary).call(stub, request, { deadline: callDeadline }, (error, reply) => (error === null ? resolve(reply as T) : reject(error))))
-    const field = streamedMethods[method]
+    const field = streamedField(method, request)
     if (field === undefined) return unary()
     let calls = this.callStreams.get(id)
     if (calls === undefined) {
@@ -298,8 +298,10 @@ export class HostClient {
     if (stub === undefined) {
       const address = this.hosts.find((host) => host.id === id)?.address
       if (address === undefined) return undefined
-      // No channelz tracing: nothing reads it, and it costs every call.
-      stub = new protocol.RaftHostClient(address, this.credentials, { 'grpc.enable_channelz': 0 }) as unknown as Stub
+      // No channelz tracing: nothing reads it, and it costs every call. Answers as large as a host
+      // sends (grpc's default takes 4 MiB): one larger than this client takes would end the Calls
+      // stream of every call in flight to the host, which HostClient proposes again.
+      stub = new protocol.RaftHostClient(address, this.credentials, { 'grpc.enable_channelz': 0, 'grpc.max_receive_message_length': maxGrpcMessageBytes, 'grpc.max_send_message_length': maxGrpcMessageBytes }) as unknown as Stub
       this.stubs.set(id, stub)
     }
     return stub

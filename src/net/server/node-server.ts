@@ -387,8 +387,9 @@ export async function serveNode(options: NodeServerOptions, extras: NodeServerEx
     throw error
   }
   const clients = clientService(node, options, extras, dir, tls)
-  // Calls carries Propose and Read, as many in progress on one stream as one connection's unary calls.
-  clientGate.open(withCalls(guardClientService(clients, tls), limits.maxConcurrentStreams))
+  // Calls carries Propose and Read, as many in progress on one connection's Calls streams as its unary calls.
+  const callStreams = new Set<() => void>()
+  clientGate.open(withCalls(guardClientService(clients, tls), limits.maxConcurrentStreams, callStreams))
   const addressOf = (id: number): string => node.configuration.addresses[id] || (cluster.nodes.find((n) => n.nodeId === id)?.address ?? '')
   const services = extras.services?.(node, { dir, addressOf, credentialsFor: (id) => peerChannelCredentials(tls, id), tls: tls !== undefined }) ?? []
   for (const service of services) {
@@ -405,6 +406,9 @@ export async function serveNode(options: NodeServerOptions, extras: NodeServerEx
     metricsUrl: metrics?.url,
     listener,
     async stop() {
+      // Clients keep their Calls streams open (a second after their last call): each is ended once
+      // its calls in progress are answered, and nothing more is read from it.
+      for (const end of [...callStreams]) end()
       try {
         await metrics?.close()
         await node.stop()

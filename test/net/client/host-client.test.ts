@@ -3,6 +3,7 @@ import * as grpc from '@grpc/grpc-js'
 import { afterEach, describe, expect, it } from 'vitest'
 import { HostClient } from '../../../src/net/client/host-client.js'
 import { protocol } from '../../../src/net/protocol.js'
+import { withCalls } from '../../../src/net/server/multiplexed-calls.js'
 
 const servers: grpc.Server[] = []
 
@@ -33,6 +34,38 @@ describe('HostClient', () => {
     try {
       await expect(client.propose(9, Buffer.from('x'), 1000)).rejects.toMatchObject({ code: 'ERR_NO_GROUP', message: 'Group 9 has a replica on none of the 2 hosts (asked for 1000 ms)' })
       await expect(client.read(9, Buffer.from('x'), 1000)).rejects.toMatchObject({ code: 'ERR_NO_GROUP' })
+    } finally {
+      client.close()
+    }
+  })
+
+  it('takes a read answer as large as a host sends (64 MiB), without breaking the Calls stream of the proposals in flight', async () => {
+    // A host that leads group 1: a proposal is applied and answered 300 ms later; a read answers 5 MiB.
+    let proposals = 0
+    const server = new grpc.Server({ 'grpc.max_send_message_length': 64 * 1024 * 1024 })
+    servers.push(server)
+    const Propose = (_call: unknown, callback: grpc.sendUnaryData<unknown>): void => {
+      proposals++
+      setTimeout(() => callback(null, { result: Buffer.from('applied') }), 300)
+    }
+    const Read = (_call: unknown, callback: grpc.sendUnaryData<unknown>): void => callback(null, { result: Buffer.alloc(5 * 1024 * 1024, 1) })
+    server.addService(protocol.RaftHostClient.service, withCalls({ Propose, Read }, 16))
+    const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) => (error === null ? resolve(bound) : reject(error))))
+    const client = new HostClient([{ id: 1, address: `127.0.0.1:${port}` }])
+    try {
+      const proposed = client.propose(1, Buffer.from('x'), 3000).then(
+        (result) => result.toString(),
+        (error: Error) => error.message,
+      )
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      const read = await client.read(1, Buffer.from('q'), 3000).then(
+        (result) => result.length,
+        (error: Error) => error.message,
+      )
+      expect(read).toBe(5 * 1024 * 1024)
+      expect(await proposed).toBe('applied')
+      // Sent once: a HostClient proposal has no session, so a second copy would be applied twice.
+      expect(proposals).toBe(1)
     } finally {
       client.close()
     }

@@ -113,6 +113,31 @@ describe('the Calls stream', () => {
     expect((await Promise.all(answers)).map((reply) => reply.result.toString())).toEqual(['a', 'b', '2', '3', '4', '5', '6', '7', '8', '9'])
   })
 
+  it('has at most maxInFlight calls in progress per connection, however many Calls streams it opens', async () => {
+    const held: grpc.sendUnaryData<unknown>[] = []
+    const propose: UnaryHandler = (_call, callback) => void held.push(callback)
+    const { address } = await serve({ Calls: multiplexedCalls({ propose }, 4) })
+    // One channel, one connection: five streams of four calls each.
+    const stub = new protocol.RaftClient(address, grpc.credentials.createInsecure()) as unknown as grpc.Client & { Calls(options: grpc.CallOptions): grpc.ClientDuplexStream<Record<string, unknown>, never> }
+    closers.push(() => stub.close())
+    const streams = Array.from({ length: 5 }, () => {
+      const calls = new CallStream(() => stub.Calls({}))
+      closers.push(() => calls.close())
+      return calls
+    })
+    const deadline = Date.now() + 10_000
+    const answers = streams.flatMap((calls, s) => Array.from({ length: 4 }, (_, i) => calls.call<{ result: Buffer }>('propose', { command: Buffer.from(`${s}.${i}`) }, deadline)))
+    await until(() => held.length >= 4)
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    expect(held.length).toBe(4)
+    // Answered, the others are taken, each stream's in turn.
+    for (let i = 0; i < 20; i++) {
+      await until(() => held.length > i)
+      held[i]!(null, { result: Buffer.from(String(i)) })
+    }
+    expect((await Promise.all(answers)).length).toBe(20)
+  })
+
   it('stops reading a stream whose client does not take its answers, so it cannot make the node hold them without bound', async () => {
     let handled = 0
     const answer = Buffer.alloc(64 * 1024, 1)
@@ -136,6 +161,34 @@ describe('the Calls stream', () => {
     await new Promise((resolve) => setTimeout(resolve, 300))
     expect(handled).toBe(stalled)
     expect(handled).toBeLessThan(100)
+  })
+
+  it('counts an answer the client has not taken as a call in progress of its connection, however many streams it opens', async () => {
+    let handled = 0
+    const answer = Buffer.alloc(64 * 1024, 1)
+    const propose: UnaryHandler = (_call, callback) => {
+      handled++
+      callback(null, { result: answer })
+    }
+    const { address } = await serve({ Calls: multiplexedCalls({ propose }, 8) })
+    // A raw HTTP/2 client that never reads: eight Calls streams on one connection, 200 requests each.
+    // As unary calls, at most 8 would be open with their answers waiting for it.
+    const session = http2.connect(`http://${address}`)
+    session.on('error', () => undefined)
+    closers.push(() => session.destroy())
+    for (let s = 0; s < 8; s++) {
+      const request = session.request({ ':method': 'POST', ':path': '/raftlog.RaftClient/Calls', 'content-type': 'application/grpc', te: 'trailers' })
+      request.on('error', () => undefined)
+      request.pause()
+      for (let id = 1; id <= 200; id++) request.write(proposeFrame(id))
+    }
+    await until(() => handled >= 8)
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    const stalled = handled
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    expect(handled).toBe(stalled)
+    // The few more: answers the connection's flow-control window took before it filled.
+    expect(handled).toBeLessThan(16)
   })
 
   it('answers a request naming no method it serves UNIMPLEMENTED, and a handler that throws INTERNAL, and goes on', async () => {

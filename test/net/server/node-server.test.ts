@@ -149,4 +149,27 @@ describe('stopping a node server', () => {
     await new Promise<void>((resolve, reject) => probe.once('error', reject).listen(port, '127.0.0.1', () => resolve()))
     await new Promise<void>((resolve) => probe.close(() => resolve()))
   })
+
+  it('ends the Calls streams clients keep open, so they do not hold its stop to the grace period', async () => {
+    const single = join(dir, 'calls.yaml')
+    const port = await freePort()
+    writeFileSync(single, `nodes:\n  - { node_id: 1, ip_address: "127.0.0.1", port: ${port} }\ncluster_settings:\n  log_directory: "./calls"\n`)
+    const server = await startKvNodeServer(loadClusterConfig(single), 1, silent)
+    const client = new protocol.RaftClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as grpc.Client & { Calls(options: grpc.CallOptions): grpc.ClientDuplexStream<unknown, { id: number; code: number }> }
+    try {
+      const stream = client.Calls({})
+      stream.on('error', () => undefined)
+      const ended = new Promise<number>((resolve) => stream.on('status', (status: grpc.StatusObject) => resolve(status.code)))
+      const answered = new Promise<{ id: number; code: number }>((resolve) => stream.once('data', resolve))
+      // Until the node has a leader, a read answers ERR_NO_LEADER or not_leader: any answer will do.
+      stream.write({ id: 1, read: { key: Buffer.from('k') } })
+      expect((await answered).id).toBe(1)
+      // The client keeps the stream open (ClusterClient does for a second after its last call).
+      await server.stop()
+      // Ended by the node (OK), not cut when its grace period ran out.
+      expect(await ended).toBe(grpc.status.OK)
+    } finally {
+      client.close()
+    }
+  })
 })
