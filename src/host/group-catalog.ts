@@ -129,6 +129,16 @@ export function catalogHostOf(bytes: Uint8Array): number | undefined {
   }
 }
 
+/** The move a catalog command records as done (a 'moved'), or undefined. */
+export function catalogMoveOf(bytes: Uint8Array): { group: number; from: number; to: number } | undefined {
+  try {
+    const command = JSON.parse(Buffer.from(bytes).toString()) as { op?: unknown; group?: unknown; from?: unknown; to?: unknown }
+    return command !== null && command.op === 'moved' ? { group: Number(command.group), from: Number(command.from), to: Number(command.to) } : undefined
+  } catch {
+    return undefined
+  }
+}
+
 export function encodeCatalogCommand(command: CatalogCommand): Uint8Array {
   return Buffer.from(JSON.stringify(command))
 }

@@ -9,7 +9,7 @@ import * as grpc from '@grpc/grpc-js'
 import { RaftLogError } from '../../errors.js'
 import { LogEngine } from '../../engine/log-engine.js'
 import { RaftHost } from '../../host/raft-host.js'
-import { catalogGroup, catalogHostOf, clientCatalogProblem, decodeCatalogResult, encodeCatalogCommand, GroupCatalog, maxCatalogCommandBytes, maxCatalogGroups } from '../../host/group-catalog.js'
+import { catalogGroup, catalogHostOf, catalogMoveOf, clientCatalogProblem, decodeCatalogResult, encodeCatalogCommand, GroupCatalog, maxCatalogCommandBytes, maxCatalogGroups } from '../../host/group-catalog.js'
 import { reconcileReplicas } from '../../host/catalog-replicas.js'
 import { admitJoinedHost } from '../../host/catalog-members.js'
 import { admitFreshFounder, joinHostCluster } from './host-joining.js'
@@ -32,6 +32,7 @@ import { peerNodeId } from '../tls/call-identity.js'
 import { HostClient } from '../client/host-client.js'
 import { defaultBalanceIntervalMs, LeaderBalancer } from './leader-balancer.js'
 import { withCalls } from './multiplexed-calls.js'
+import { unfinishedMoveProblem, type GroupState } from '../../host/unfinished-move.js'
 import { defaultConnectionLimits } from '../config/connection-limits.js'
 
 /** The host's clock: one tick every this many milliseconds (elections take 10 to 20 ticks). */
@@ -176,7 +177,15 @@ export async function startHostServer(options: HostServerOptions): Promise<HostS
   const server = new grpc.Server({ 'grpc.max_receive_message_length': maxGrpcMessageBytes, 'grpc.max_send_message_length': maxGrpcMessageBytes, 'grpc.enable_channelz': 0 })
   const hostsService = transport.service()
   server.addService(hostsService.definition, hostsService.implementation)
-  const clients = guardClientService(clientService(host, (id) => addresses.get(id) ?? '', catalog, options, () => catalog.founded || belongedBefore, () => admitted), options.tls)
+  /** For a catalog 'moved': why it must not be recorded yet (unfinished-move.ts), asked of the group's hosts. */
+  const movedProblem = (command: Uint8Array): Promise<string | undefined> | undefined => {
+    const move = catalogMoveOf(command)
+    if (move === undefined) return undefined
+    const here = (): GroupState => (host.hasGroup(move.group) ? { hasGroup: true, leaderId: host.leaderOf(move.group), configuration: host.configurationOf(move.group) } : { hasGroup: false, leaderId: 0, configuration: undefined })
+    const stateAt = (id: number): Promise<GroupState> => (id === options.nodeId ? Promise.resolve(here()) : peers.groupStateAt(id, move.group))
+    return unfinishedMoveProblem(move.group, move.from, move.to, catalog.replicasOf(move.group) ?? [], stateAt)
+  }
+  const clients = guardClientService(clientService(host, (id) => addresses.get(id) ?? '', catalog, options, () => catalog.founded || belongedBefore, () => admitted, movedProblem), options.tls)
   // Calls carries Propose and Read, each request guarded as its unary call.
   server.addService(protocol.RaftHostClient.service, withCalls(clients, defaultConnectionLimits.maxConcurrentStreams))
   try {
@@ -300,7 +309,15 @@ function guardClientService(clients: grpc.UntypedServiceImplementation, tls: Nod
  * directory asks); `admitted`: whether it takes part in Raft yet (until then it says it leads and
  * holds nothing, so that no balancer hands it a group).
  */
-function clientService(host: RaftHost, addressOf: (id: number) => string, catalog: GroupCatalog, options: Pick<HostServerOptions, 'read' | 'checkCommand' | 'maxRequestBytes'>, catalogFounded: () => boolean, admitted: () => boolean): grpc.UntypedServiceImplementation {
+function clientService(
+  host: RaftHost,
+  addressOf: (id: number) => string,
+  catalog: GroupCatalog,
+  options: Pick<HostServerOptions, 'read' | 'checkCommand' | 'maxRequestBytes'>,
+  catalogFounded: () => boolean,
+  admitted: () => boolean,
+  movedProblem: (command: Uint8Array) => Promise<string | undefined> | undefined,
+): grpc.UntypedServiceImplementation {
   const { read, checkCommand } = options
   const maxRequestBytes = options.maxRequestBytes ?? defaultMaxRequestBytes
   // A read of the catalog group answers the catalog (CatalogView as JSON), whatever the query.
@@ -330,17 +347,23 @@ function clientService(host: RaftHost, addressOf: (id: number) => string, catalo
       if (!host.groups.includes(group)) return callback({ code: grpc.status.NOT_FOUND, details: `ERR_NO_GROUP: Group ${group} has no replica on this host` })
       const problem = group === catalogGroup ? commandProblem(call.request.command, clientCatalogProblem, maxCatalogCommandBytes, 'a catalog command may be') : commandProblem(call.request.command, (command) => checkCommand?.(command, group, catalog.shardCount), maxRequestBytes)
       if (problem !== undefined) return callback({ code: grpc.status.INVALID_ARGUMENT, details: problem })
-      host.propose(group, call.request.command).then(
-        (result) => callback(null, { result: result instanceof Uint8Array ? Buffer.from(result) : Buffer.alloc(0) }),
-        (error: RaftLogError & { leaderId?: number }) => {
-          if (error.code === 'ERR_NOT_LEADER') callback(null, { notLeader: { leaderId: error.leaderId ?? 0, leaderAddress: addressOf(error.leaderId ?? 0) } })
-          // In flight when leadership moved (it may still be applied: HostClient reports an unknown
-          // outcome), or never proposed by a host that stopped (HostClient asks another).
-          else if (error.code === 'ERR_LEADERSHIP_LOST' || error.code === 'ERR_STOPPED') callback({ code: grpc.status.UNAVAILABLE, details: `${error.code}: ${error.message}` })
-          // The group's state machine applied it and threw, on every replica: final, never sent again.
-          else callback({ code: grpc.status.FAILED_PRECONDITION, details: `${typeof error.code === 'string' ? error.code : 'ERR_APPLY'}: ${error.message}` })
-        },
-      )
+      const propose = (): void => {
+        host.propose(group, call.request.command).then(
+          (result) => callback(null, { result: result instanceof Uint8Array ? Buffer.from(result) : Buffer.alloc(0) }),
+          (error: RaftLogError & { leaderId?: number }) => {
+            if (error.code === 'ERR_NOT_LEADER') callback(null, { notLeader: { leaderId: error.leaderId ?? 0, leaderAddress: addressOf(error.leaderId ?? 0) } })
+            // In flight when leadership moved (it may still be applied: HostClient reports an unknown
+            // outcome), or never proposed by a host that stopped (HostClient asks another).
+            else if (error.code === 'ERR_LEADERSHIP_LOST' || error.code === 'ERR_STOPPED') callback({ code: grpc.status.UNAVAILABLE, details: `${error.code}: ${error.message}` })
+            // The group's state machine applied it and threw, on every replica: final, never sent again.
+            else callback({ code: grpc.status.FAILED_PRECONDITION, details: `${typeof error.code === 'string' ? error.code : 'ERR_APPLY'}: ${error.message}` })
+          },
+        )
+      }
+      // A move recorded as done frees the old host's log: only once the group is done with it.
+      const checking = group === catalogGroup ? movedProblem(call.request.command) : undefined
+      if (checking === undefined) return propose()
+      checking.then((unfinished) => (unfinished === undefined ? propose() : callback({ code: grpc.status.INVALID_ARGUMENT, details: unfinished })))
     },
     Leaders: (_call: unknown, callback: grpc.sendUnaryData<unknown>) => {
       const groups = admitted() ? host.groups : []

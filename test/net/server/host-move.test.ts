@@ -139,6 +139,34 @@ describe('moving a replica over gRPC', () => {
     }
   })
 
+  it("refuses to record a move as done before the group is done with it: the old host keeps its replica and log, and the move finishes", async () => {
+    const group = 4
+    const client = new HostClient(hosts)
+    const admin = new GroupAdmin(hosts, 15_000)
+    try {
+      await client.propose(group, Buffer.from('before the move'), 15_000)
+      const before = (await admin.list()).find((info) => info.group === group)!
+      const to = hosts.map((host) => host.id).find((id) => !before.replicas.includes(id))!
+      const from = before.replicas.find((id) => id !== before.leaderId)!
+      const catalogChange = async (command: Parameters<typeof encodeCatalogCommand>[0]): Promise<{ ok: boolean }> => JSON.parse(Buffer.from(await client.propose(catalogGroup, encodeCatalogCommand(command), 15_000)).toString()) as { ok: boolean }
+      expect((await catalogChange({ op: 'move', group, from, to })).ok).toBe(true)
+      // Straight after 'move', none of its steps taken: 'from' still votes.
+      await expect(catalogChange({ op: 'moved', group, from, to })).rejects.toMatchObject({ code: 'ERR_BAD_ARGUMENT', message: expect.stringMatching(new RegExp(`move from node ${from} to node ${to} is not done.*raftlog group move ${group} --from ${from} --to ${to}`)) })
+      await new Promise((resolve) => setTimeout(resolve, 500))
+      expect(servers[from - 1]!.host.hasGroup(group)).toBe(true)
+      expect(servers[from - 1]!.engine.hasGroup(group)).toBe(true)
+      expect(servers[from - 1]!.catalog.moveOf(group)).toEqual({ from, to })
+      // The move, called again, takes its steps and then records it.
+      expect(await admin.move(group, from, to)).toEqual({ group, replicas: [...before.replicas.filter((id) => id !== from), to].sort((a, b) => a - b) })
+      await client.propose(group, Buffer.from('after the move'), 15_000)
+      await waitFor('the new replica to apply every write', async () => (applied.get(`${to}/${group}`)?.includes('after the move') === true ? true : undefined))
+      expect(applied.get(`${to}/${group}`)).toContain('before the move')
+    } finally {
+      admin.close()
+      client.close()
+    }
+  })
+
   it("refuses a membership change the catalog did not start: a member removed behind its back comes back empty, and the catalog group's would leave its host for good", async () => {
     const group = 3
     const client = new HostClient(hosts)
