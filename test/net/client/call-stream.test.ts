@@ -6,6 +6,7 @@ import { ClusterClient } from '../../../src/net/client/cluster-client.js'
 import { protocol } from '../../../src/net/protocol.js'
 import { multiplexedCalls, withCalls, type UnaryHandler } from '../../../src/net/server/multiplexed-calls.js'
 import { CallStream, type CallError } from '../../../src/net/client/call-stream.js'
+import { callStreamTo as openCallStream } from '../../helpers/call-streams.js'
 import { decodeEnvelope, type SessionEnvelope } from '../../../src/session/session-envelope.js'
 
 type Answer = (envelope: SessionEnvelope, callback: grpc.sendUnaryData<unknown>) => void
@@ -61,12 +62,8 @@ afterEach(() => {
 })
 
 function callStreamTo(address: string): CallStream {
-  const stub = new protocol.RaftClient(address, grpc.credentials.createInsecure()) as unknown as grpc.Client & { Calls(options: grpc.CallOptions): grpc.ClientDuplexStream<Record<string, unknown>, never> }
-  const calls = new CallStream(() => stub.Calls({}))
-  closers.push(() => {
-    calls.close()
-    stub.close()
-  })
+  const { calls, close } = openCallStream(address)
+  closers.push(close)
   return calls
 }
 

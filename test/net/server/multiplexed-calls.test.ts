@@ -4,10 +4,10 @@
 // a node without the stream is asked by its unary methods.
 import { afterEach, describe, expect, it } from 'vitest'
 import * as grpc from '@grpc/grpc-js'
-import * as http2 from 'node:http2'
 import { protocol } from '../../../src/net/protocol.js'
 import { multiplexedCalls, type UnaryHandler } from '../../../src/net/server/multiplexed-calls.js'
 import { CallStream, type CallError } from '../../../src/net/client/call-stream.js'
+import { callStreamTo as openCallStream, unreadingClient } from '../../helpers/call-streams.js'
 import { startingGate } from '../../../src/net/server/starting-gate.js'
 import { ClusterClient } from '../../../src/net/client/cluster-client.js'
 
@@ -27,12 +27,8 @@ async function serve(implementation: grpc.UntypedServiceImplementation): Promise
 }
 
 function callStreamTo(address: string): CallStream {
-  const stub = new protocol.RaftClient(address, grpc.credentials.createInsecure()) as unknown as grpc.Client & { Calls(options: grpc.CallOptions): grpc.ClientDuplexStream<Record<string, unknown>, never> }
-  const calls = new CallStream(() => stub.Calls({}))
-  closers.push(() => {
-    calls.close()
-    stub.close()
-  })
+  const { calls, close } = openCallStream(address)
+  closers.push(close)
   return calls
 }
 
@@ -44,23 +40,6 @@ const failure = (promise: Promise<unknown>): Promise<{ code: number; message: st
     (error: CallError) => ({ code: error.code, message: error.message }),
   )
 
-/** A gRPC frame (no compression, 4-byte length) of CallRequest { id, propose: { command: 'x' } }, by hand. */
-function proposeFrame(id: number): Buffer {
-  const varint: number[] = []
-  for (let n = id; ; n = Math.floor(n / 128)) {
-    if (n < 128) {
-      varint.push(n)
-      break
-    }
-    varint.push((n % 128) | 128)
-  }
-  // field 1 (id, varint); field 2 (propose, 3 bytes): its field 1 (command, 1 byte) 'x'
-  const message = Buffer.from([0x08, ...varint, 0x12, 0x03, 0x0a, 0x01, 0x78])
-  const frame = Buffer.alloc(5 + message.length)
-  frame.writeUInt32BE(message.length, 1)
-  message.copy(frame, 5)
-  return frame
-}
 
 const until = async (condition: () => boolean, ms = 5000): Promise<void> => {
   const deadline = Date.now() + ms
@@ -138,7 +117,11 @@ describe('the Calls stream', () => {
     expect((await Promise.all(answers)).length).toBe(20)
   })
 
-  it('stops reading a stream whose client does not take its answers, so it cannot make the node hold them without bound', async () => {
+  /**
+   * How many calls a node (at most 8 in progress, 64 KiB answers) runs for a client that never
+   * reads, once it has stopped reading: `streams` Calls streams on one connection, `requests` each.
+   */
+  async function handledForUnreadingClient(streams: number, requests: number): Promise<number> {
     let handled = 0
     const answer = Buffer.alloc(64 * 1024, 1)
     const propose: UnaryHandler = (_call, callback) => {
@@ -146,49 +129,26 @@ describe('the Calls stream', () => {
       callback(null, { result: answer })
     }
     const { address } = await serve({ Calls: multiplexedCalls({ propose }, 8) })
-    // A raw HTTP/2 client that never reads (so it grants no flow-control window): 2,000 requests,
-    // 128 MB of answers if all were made. (grpc-js's own client reads on regardless.)
-    const session = http2.connect(`http://${address}`)
-    session.on('error', () => undefined)
-    const request = session.request({ ':method': 'POST', ':path': '/raftlog.RaftClient/Calls', 'content-type': 'application/grpc', te: 'trailers' })
-    request.on('error', () => undefined)
-    request.pause()
-    closers.push(() => session.destroy())
-    for (let id = 1; id <= 2000; id++) request.write(proposeFrame(id))
+    const client = unreadingClient(address)
+    closers.push(client.close)
+    for (let s = 0; s < streams; s++) client.stream(requests)
     await until(() => handled >= 8)
     await new Promise((resolve) => setTimeout(resolve, 500))
     const stalled = handled
     await new Promise((resolve) => setTimeout(resolve, 300))
     expect(handled).toBe(stalled)
-    expect(handled).toBeLessThan(100)
+    return handled
+  }
+
+  it('stops reading a stream whose client does not take its answers, so it cannot make the node hold them without bound', async () => {
+    // 2,000 requests: 128 MB of answers if all were made.
+    expect(await handledForUnreadingClient(1, 2000)).toBeLessThan(100)
   })
 
   it('counts an answer the client has not taken as a call in progress of its connection, however many streams it opens', async () => {
-    let handled = 0
-    const answer = Buffer.alloc(64 * 1024, 1)
-    const propose: UnaryHandler = (_call, callback) => {
-      handled++
-      callback(null, { result: answer })
-    }
-    const { address } = await serve({ Calls: multiplexedCalls({ propose }, 8) })
-    // A raw HTTP/2 client that never reads: eight Calls streams on one connection, 200 requests each.
-    // As unary calls, at most 8 would be open with their answers waiting for it.
-    const session = http2.connect(`http://${address}`)
-    session.on('error', () => undefined)
-    closers.push(() => session.destroy())
-    for (let s = 0; s < 8; s++) {
-      const request = session.request({ ':method': 'POST', ':path': '/raftlog.RaftClient/Calls', 'content-type': 'application/grpc', te: 'trailers' })
-      request.on('error', () => undefined)
-      request.pause()
-      for (let id = 1; id <= 200; id++) request.write(proposeFrame(id))
-    }
-    await until(() => handled >= 8)
-    await new Promise((resolve) => setTimeout(resolve, 500))
-    const stalled = handled
-    await new Promise((resolve) => setTimeout(resolve, 300))
-    expect(handled).toBe(stalled)
-    // The few more: answers the connection's flow-control window took before it filled.
-    expect(handled).toBeLessThan(16)
+    // As unary calls, at most 8 would be open with their answers waiting for it; the few more are
+    // answers the connection's flow-control window took before it filled.
+    expect(await handledForUnreadingClient(8, 200)).toBeLessThan(16)
   })
 
   it('answers a request naming no method it serves UNIMPLEMENTED, and a handler that throws INTERNAL, and goes on', async () => {
