@@ -15,17 +15,33 @@ const forwardTimeoutMs = 30_000
 /**
  * Unary calls that wait on the leader for as long as a lock is held. A connection carries at most
  * max_concurrent_streams (256) calls at once: these, like every stream, get connections of their
- * own (one per service), so however many of them wait, the follower's writes still go through.
+ * own, so however many of them wait, the follower's writes still go through.
  */
 const waitingMethods = new Set(['Lock', 'Campaign'])
+/**
+ * Long-lived calls one of those connections carries at most, under the leader's
+ * max_concurrent_streams: past it another connection is opened, so that a Lock of a free name is
+ * not queued behind 256 waits for a held one.
+ */
+const longLivedCallsPerConnection = 200
+/** Those connections to the leader per service at most (3,200 calls); past them, calls queue on the least loaded. */
+const maxLongLivedConnections = 16
+
+/** A connection to the leader for long-lived calls, and how many it carries now. */
+interface LongLived {
+  client: grpc.Client
+  calls: number
+}
 
 type ServiceName = keyof EtcdServices
-type UnaryMethod = (request: unknown, metadata: grpc.Metadata, options: grpc.CallOptions, callback: (error: grpc.ServiceError | null, response?: unknown) => void) => void
+type UnaryMethod = (request: unknown, metadata: grpc.Metadata, options: grpc.CallOptions, callback: (error: grpc.ServiceError | null, response?: unknown) => void) => grpc.ClientUnaryCall
 type ServerStreamMethod = (request: unknown, metadata: grpc.Metadata, options: grpc.CallOptions) => grpc.ClientReadableStream<unknown>
 type StreamMethod = (metadata: grpc.Metadata, options?: grpc.CallOptions) => grpc.ClientDuplexStream<unknown, unknown>
 
 export class LeaderForwarder {
   private readonly clients = new Map<string, grpc.Client>()
+  /** Connections for long-lived calls, by service and leader. */
+  private readonly longLived = new Map<string, LongLived[]>()
 
   constructor(
     private readonly node: RaftNode,
@@ -42,17 +58,22 @@ export class LeaderForwarder {
    * no leader known (or a call forwarded already) answers `cause` as etcd's error.
    */
   unary(service: ServiceName, method: string, call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>, cause: unknown): void {
-    const client = this.leaderClient(service, cause, waitingMethods.has(method))
-    if (client === undefined || LeaderForwarder.forwarded(call)) {
+    const leader = LeaderForwarder.forwarded(call) ? undefined : this.leaderClient(service, cause, waitingMethods.has(method))
+    if (leader === undefined) {
       callback(etcdError(cause))
       return
     }
     const deadline = Math.min(call.getDeadline() instanceof Date ? (call.getDeadline() as Date).getTime() : Infinity, Date.now() + forwardTimeoutMs)
-    const send = (client as unknown as Record<string, UnaryMethod>)[method] as UnaryMethod
-    send.call(client, call.request, this.metadata(), { deadline }, (error, response) => {
+    const send = (leader.client as unknown as Record<string, UnaryMethod>)[method] as UnaryMethod
+    const upstream = send.call(leader.client, call.request, this.metadata(), { deadline }, (error, response) => {
+      leader.release()
       if (error !== null) callback({ code: error.code, details: leaderGone(error) ? 'etcdserver: leader changed' : error.details })
       else callback(null, response)
     })
+    // The caller gave up: so does the leader's call. A waiting Lock left there would take its place
+    // in the lock's queue until its deadline, and be granted the lock for no one, held for as long
+    // as its lease lives. (grpc-js also says 'cancelled' once an answered call closes: a no-op then.)
+    call.on('cancelled', () => upstream.cancel())
   }
 
   /**
@@ -61,13 +82,14 @@ export class LeaderForwarder {
    * leader known (or a call forwarded already) answers `cause` as etcd's error.
    */
   serverStream(service: ServiceName, method: string, call: grpc.ServerWritableStream<unknown, unknown>, cause: unknown): void {
-    const client = this.leaderClient(service, cause, true)
-    if (client === undefined || LeaderForwarder.forwarded(call)) {
+    const leader = LeaderForwarder.forwarded(call) ? undefined : this.leaderClient(service, cause, true)
+    if (leader === undefined) {
       call.emit('error', etcdError(cause))
       return
     }
-    const open = (client as unknown as Record<string, ServerStreamMethod>)[method] as ServerStreamMethod
-    const upstream = open.call(client, call.request, this.metadata(), {})
+    const open = (leader.client as unknown as Record<string, ServerStreamMethod>)[method] as ServerStreamMethod
+    const upstream = open.call(leader.client, call.request, this.metadata(), {})
+    upstream.on('status', leader.release)
     call.on('cancelled', () => upstream.cancel())
     upstream.on('data', (message: unknown) => {
       if (call.write(message)) return
@@ -82,15 +104,19 @@ export class LeaderForwarder {
 
   /** A stream to the leader's `service`.`method`, or undefined when no other node is known to lead. */
   stream(service: ServiceName, method: string): grpc.ClientDuplexStream<unknown, unknown> | undefined {
-    const client = this.leaderClient(service, undefined, true)
-    if (client === undefined) return undefined
-    const open = (client as unknown as Record<string, StreamMethod>)[method] as StreamMethod
-    return open.call(client, this.metadata())
+    const leader = this.leaderClient(service, undefined, true)
+    if (leader === undefined) return undefined
+    const open = (leader.client as unknown as Record<string, StreamMethod>)[method] as StreamMethod
+    const upstream = open.call(leader.client, this.metadata())
+    upstream.on('status', leader.release)
+    return upstream
   }
 
   close(): void {
     for (const client of this.clients.values()) client.close()
     this.clients.clear()
+    for (const pool of this.longLived.values()) for (const connection of pool) connection.client.close()
+    this.longLived.clear()
   }
 
   private metadata(): grpc.Metadata {
@@ -99,19 +125,45 @@ export class LeaderForwarder {
     return metadata
   }
 
-  /** `longLived`: a call that may stay open for long, sent on a connection of its own (see waitingMethods). */
-  private leaderClient(service: ServiceName, cause: unknown, longLived = false): grpc.Client | undefined {
+  /**
+   * A client of the leader's `service`, and what to call once the call is over; undefined when no
+   * other node is known to lead. `longLived`: a call that may stay open for long, sent on a
+   * connection of its own (see waitingMethods), at most longLivedCallsPerConnection to one.
+   */
+  private leaderClient(service: ServiceName, cause: unknown, longLived = false): { client: grpc.Client; release: () => void } | undefined {
     const leaderId = (cause as { leaderId?: number } | undefined)?.leaderId ?? this.node.status().leaderId
     const address = leaderId > 0 && leaderId !== this.node.id ? this.context.addressOf(leaderId) : ''
     if (address === '') return undefined
-    const key = `${service}:${leaderId}@${address}${longLived ? ':long-lived' : ''}`
-    let client = this.clients.get(key)
-    if (client === undefined) {
-      // A local subchannel pool is a connection of the client's own, not shared with the other calls to the same address.
-      client = new etcdProtocol[service](address, this.context.credentialsFor(leaderId), { 'grpc.enable_channelz': 0, ...(longLived ? { 'grpc.use_local_subchannel_pool': 1 } : {}) })
-      this.clients.set(key, client)
+    const key = `${service}:${leaderId}@${address}`
+    const make = (options: grpc.ChannelOptions): grpc.Client => new etcdProtocol[service](address, this.context.credentialsFor(leaderId), { 'grpc.enable_channelz': 0, ...options })
+    if (!longLived) {
+      let client = this.clients.get(key)
+      if (client === undefined) {
+        client = make({})
+        this.clients.set(key, client)
+      }
+      return { client, release: () => undefined }
     }
-    return client
+    const pool = this.longLived.get(key) ?? []
+    this.longLived.set(key, pool)
+    let connection = pool.find((candidate) => candidate.calls < longLivedCallsPerConnection)
+    if (connection === undefined && pool.length < maxLongLivedConnections) {
+      // A local subchannel pool is a connection of the client's own, not shared with the other calls to the same address.
+      connection = { client: make({ 'grpc.use_local_subchannel_pool': 1 }), calls: 0 }
+      pool.push(connection)
+    }
+    connection ??= pool.reduce((least, candidate) => (candidate.calls < least.calls ? candidate : least))
+    const taken = connection
+    taken.calls++
+    let released = false
+    return {
+      client: taken.client,
+      release: () => {
+        if (released) return
+        released = true
+        taken.calls--
+      },
+    }
   }
 }
 

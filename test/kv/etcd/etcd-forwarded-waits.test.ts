@@ -4,7 +4,9 @@
 // left every write through that follower waiting too. Waits now have connections of their own.
 // Keep-alive streams were passed on one leader stream each, so 256 of one client's left every
 // other client's keep-alives through that follower unanswered (their leases ran out): they now
-// share one stream to the leader.
+// share one stream to the leader. The connections for waits take 200 calls each, so waits for one
+// lock never hold back a Lock of another name; and a wait its client cancels is cancelled on the
+// leader too (it stayed there, took its place in the lock's queue and was granted the lock for no one).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import * as grpc from '@grpc/grpc-js'
 import { etcdProtocol } from '../../../src/net/etcd-protocol.js'
@@ -47,6 +49,52 @@ describe('calls a follower passes to the leader', () => {
     for (const waiting of calls) waiting.cancel()
     await Promise.all(waits)
     for (const client of [lock, lease]) (client as grpc.Client).close()
+  }, 60_000)
+
+  it('a waiting Lock its client cancels through a follower leaves the queue: it is never granted to no one', async () => {
+    const { follower, leader } = await settled(servers)
+    const at = (id: number): string => servers.config.nodes.find((node) => node.nodeId === id)?.address as string
+    const own = { 'grpc.use_local_subchannel_pool': 1 }
+    const lease = new etcdProtocol.Lease(at(leader.node.id), grpc.credentials.createInsecure(), own)
+    const holderLock = new etcdProtocol.Lock(at(leader.node.id), grpc.credentials.createInsecure(), own)
+    const viaFollower = new etcdProtocol.Lock(at(follower.node.id), grpc.credentials.createInsecure(), own)
+    clients.push(lease, holderLock, viaFollower)
+    const grant = async (): Promise<number> => Number((await call<{ ID: number }>(lease, 'LeaseGrant', { TTL: 60 }, 10_000)).ID)
+    const name = Buffer.from('handed-on')
+    const held = await call<{ key: Buffer }>(holderLock, 'Lock', { name, lease: await grant() }, 10_000)
+    // A waiter through the follower gives up (etcdctl lock with a timeout, say).
+    const waiting = (viaFollower as unknown as { Lock(request: unknown, options: grpc.CallOptions, callback: () => void): grpc.ClientUnaryCall }).Lock({ name, lease: await grant() }, { deadline: Date.now() + 30_000 }, () => undefined)
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    waiting.cancel()
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    await call(holderLock, 'Unlock', { key: held.key }, 10_000)
+    // The next comer gets it; a waiter left behind on the leader would hold it for as long as its lease lives.
+    await expect(call(viaFollower, 'Lock', { name, lease: await grant() }, 5000)).resolves.toMatchObject({ key: expect.any(Buffer) })
+  }, 60_000)
+
+  it('a lock no one holds is granted through a follower while 300 locks of other clients wait through it', async () => {
+    const { follower } = await settled(servers)
+    const address = servers.config.nodes.find((node) => node.nodeId === follower.node.id)?.address as string
+    const own = { 'grpc.use_local_subchannel_pool': 1 }
+    // Two clients of 150 waits each (a connection to the follower carries 256 calls at most), and a third.
+    const [lease, first, second, third] = ['Lease', 'Lock', 'Lock', 'Lock'].map((service) => new etcdProtocol[service as 'Lease' | 'Lock'](address, grpc.credentials.createInsecure(), own) as grpc.Client)
+    clients.push(lease!, first!, second!, third!)
+    const grant = async (): Promise<number> => Number((await call<{ ID: number }>(lease!, 'LeaseGrant', { TTL: 60 }, 10_000)).ID)
+    await call(first!, 'Lock', { name: Buffer.from('busy'), lease: await grant() }, 10_000)
+    const waiters = await Promise.all(Array.from({ length: 300 }, grant))
+    const calls: grpc.ClientUnaryCall[] = []
+    type LockStub = { Lock(request: unknown, options: grpc.CallOptions, callback: () => void): grpc.ClientUnaryCall }
+    const waits = waiters.map((id, i) => {
+      const client = (i % 2 === 0 ? first : second) as unknown as LockStub
+      return new Promise<void>((resolve) => calls.push(client.Lock({ name: Buffer.from('busy'), lease: id }, { deadline: Date.now() + 30_000 }, () => resolve())))
+    })
+    await new Promise((resolve) => setTimeout(resolve, 1000))
+    // Another name, free: granted at once, not behind the waits the follower passed on before it.
+    const started = Date.now()
+    await expect(call<{ key: Buffer }>(third!, 'Lock', { name: Buffer.from('free'), lease: await grant() }, 5000)).resolves.toMatchObject({ key: expect.any(Buffer) })
+    expect(Date.now() - started).toBeLessThan(5000)
+    for (const waiting of calls) waiting.cancel()
+    await Promise.all(waits)
   }, 60_000)
 
   it("another client's keep-alive through a follower is answered while 300 keep-alive streams stay open through it", async () => {
