@@ -1,10 +1,10 @@
 // raftlog node's many-group settings are checked before the node says it starts: ranges of
 // --groups and --replication, a node id not in the file, and commit_delay_ms or replication in
 // the file of a node started without --groups (they go with --groups too, not only with groups in
-// the file).
+// the file), and a node started as the other kind than it ran as.
 import { describe, expect, it } from 'vitest'
 import { runCli } from '../helpers/cli.js'
-import { existsSync, readdirSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { exited, startCluster, waitFor, writeConfig } from '../helpers/processes.js'
 import { tempDir } from '../helpers/temp-dir.js'
@@ -22,6 +22,25 @@ describe('raftlog node with many groups: its settings', () => {
     expect(unknown.status).not.toBe(0)
     expect(unknown.stderr).toMatch(/Node ID 9 not found/)
     for (const result of [tooMany, replication, unknown]) expect(result.stdout).not.toMatch(/starting/)
+  })
+
+  it('refuses to start a node as the other kind than it ran as, naming its directory and the flag', async () => {
+    const dir = tempDir()
+    const { path } = await writeConfig(dir, 3)
+    // Node 1 ran with many groups, node 2 with one (what a first start leaves).
+    mkdirSync(join(dir, 'logs', 'host_1'), { recursive: true })
+    mkdirSync(join(dir, 'logs', 'node_2'), { recursive: true })
+    writeFileSync(join(dir, 'logs', 'node_2', 'raft_state.meta'), Buffer.alloc(8192))
+    const asOneGroup = await runCli(['node', '-n', '1', '-c', path])
+    expect(asOneGroup.status).toBe(2)
+    expect(asOneGroup.stderr).toContain(`node 1 ran as a node of many groups (its engine is ${join(dir, 'logs', 'host_1')}): start it as it ran, with --groups N`)
+    const asManyGroups = await runCli(['node', '-n', '2', '-c', path, '--groups', '8'])
+    expect(asManyGroups.status).toBe(2)
+    expect(asManyGroups.stderr).toContain(`node 2 ran as a node of one group (its log is ${join(dir, 'logs', 'node_2')}): start it without --groups`)
+    for (const result of [asOneGroup, asManyGroups]) expect(result.stdout).not.toMatch(/starting/)
+    // Neither made a directory of the other kind.
+    expect(existsSync(join(dir, 'logs', 'node_1'))).toBe(false)
+    expect(existsSync(join(dir, 'logs', 'host_2'))).toBe(false)
   })
 
   it('refuses commit_delay_ms in the file for a node of one group, naming the file', async () => {

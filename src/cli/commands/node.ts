@@ -11,6 +11,7 @@ import { isHostPort } from '../../net/config/host-port.js'
 import { joinTimeoutMs, unlistedNode } from '../../net/server/joining.js'
 import { hostDirectory } from '../../kv/sharded/sharded-kv-node.js'
 import { existsSync } from 'node:fs'
+import { stateFileName } from '../../storage/raft-state-file.js'
 import type { RaftLogError } from '../../errors.js'
 import { removedExitStatus } from '../exit-status.js'
 import { runHostNode } from '../host-node.js'
@@ -105,6 +106,15 @@ export const nodeCommand: Command = {
     if (groups === undefined && replication !== undefined) throw new UsageError('--replication needs --groups (or cluster_settings.groups): it is the replicas per group of a many-group cluster')
     if (groups === undefined && cluster.commitDelayMs !== undefined) throw new UsageError(`cluster_settings.commit_delay_ms in ${cluster.path} needs --groups (or cluster_settings.groups): it is a many-group node's commit delay`)
     if (values.join !== undefined && !isHostPort(values.join)) throw new UsageError(`--join must be host:port of a member, got '${values.join}'`)
+    // Started as the other kind, the node would make a new, empty directory beside its own and wait for a cluster that never answers.
+    const hostDir = hostDirectory(cluster, nodeId)
+    const nodeDir = join(cluster.logDirectory, `node_${nodeId}`)
+    if (groups === undefined && existsSync(hostDir)) {
+      throw new UsageError(`node ${nodeId} ran as a node of many groups (its engine is ${hostDir}): start it as it ran, with --groups N (and --replication R) as given to raftlog cluster, or set cluster_settings.groups in ${cluster.path}`)
+    }
+    if (groups !== undefined && existsSync(join(nodeDir, stateFileName)) && !existsSync(hostDir)) {
+      throw new UsageError(`node ${nodeId} ran as a node of one group (its log is ${nodeDir}): start it without --groups (and without cluster_settings.groups in ${cluster.path}), or give a many-group cluster another log_directory`)
+    }
     if (groups !== undefined) {
       const listed = cluster.nodes.find((node) => node.nodeId === nodeId)
       if (listed !== undefined && values.listen !== undefined && values.listen !== listed.address) throw new UsageError(`--listen ${values.listen}: node ${nodeId} serves at ${listed.address} in ${cluster.path}; a many-group node listed there serves at that address`)
