@@ -158,6 +158,8 @@ export class GroupCatalog implements StateMachine {
   private readonly startedHosts = new Set<number>()
   /** Hosts that left each group by a move: a Raft id never rejoins a group, so they never hold it again. */
   private readonly departed = new Map<number, number[]>()
+  /** The moves of each group recorded as done: one asked again is answered as done. */
+  private readonly finishedMoves = new Map<number, ReplicaMove[]>()
   private nextGroup = 1
   /** The answers to the last changes that named a request id (HostClient has no sessions: it may send a change twice). */
   private readonly answered = new Map<string, CatalogResult>()
@@ -283,6 +285,8 @@ export class GroupCatalog implements StateMachine {
       if (under.from === from && under.to === to) return { ok: true, group, replicas: [...replicas] }
       throw new RaftLogError('ERR_CHANGE_IN_PROGRESS', `Group ${group} is moving from node ${under.from} to node ${under.to}: finish that move first (raftlog group move ${group} --from ${under.from} --to ${under.to})`, { argument: 'group' })
     }
+    // Asked again once done (an answer lost, or the operator not sure): the move is done already.
+    if (this.finishedMoves.get(group)?.some((done) => done.from === from && done.to === to) === true) return { ok: true, group, replicas: [...replicas] }
     if (!replicas.includes(from)) throw new RaftLogError('ERR_BAD_ARGUMENT', `Group ${group} has no replica on node ${from} (replicas: ${replicas.join(', ')})`, { argument: 'from' })
     if (!this.hosts.includes(to)) throw new RaftLogError('ERR_BAD_ARGUMENT', `Node ${to} is not a node of the cluster (${this.hosts.join(', ')})`, { argument: 'to' })
     if (replicas.includes(to)) throw new RaftLogError('ERR_BAD_ARGUMENT', `Group ${group} has a replica on node ${to} already (replicas: ${replicas.join(', ')})`, { argument: 'to' })
@@ -305,6 +309,7 @@ export class GroupCatalog implements StateMachine {
     this.moves.delete(group)
     this.groups.set(group, replicas.filter((host) => host !== from))
     this.departed.set(group, [...(this.departed.get(group) ?? []), from])
+    this.finishedMoves.set(group, [...(this.finishedMoves.get(group) ?? []), { from, to }])
     for (const listener of this.listeners) listener({ kind: 'moved', group, move: { ...under } })
     return { ok: true, group, replicas: this.groups.get(group) as number[] }
   }

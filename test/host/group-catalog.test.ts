@@ -46,10 +46,14 @@ describe('GroupCatalog', () => {
     expect(apply(catalog, { op: 'moved', group: 1, from, to })).toEqual({ ok: true, group: 1, replicas: after })
     expect(catalog.view().groups[0]).toEqual({ group: 1, replicas: after })
     expect(changes.map((change) => change.kind)).toEqual(['moving', 'moved'])
+    // The move asked again once done (an answer lost, or the operator unsure): done already, nothing changes.
+    expect(apply(catalog, { op: 'move', group: 1, from, to })).toEqual({ ok: true, group: 1, replicas: after })
+    expect(changes.map((change) => change.kind)).toEqual(['moving', 'moved'])
     // A Raft id never rejoins its group: the old host can never hold it again.
     expect(apply(catalog, { op: 'move', group: 1, from: to, to: from })).toMatchObject({ ok: false, code: 'ERR_ID_REMOVED' })
     expect(apply(catalog, { op: 'move', group: 1, from: to, to: 9 })).toMatchObject({ ok: false, code: 'ERR_BAD_ARGUMENT' })
-    expect(apply(catalog, { op: 'move', group: 1, from, to: from === 1 ? 2 : 1 })).toMatchObject({ ok: false, code: 'ERR_BAD_ARGUMENT' })
+    // Another move from the host that left: it holds no replica.
+    expect(apply(catalog, { op: 'move', group: 1, from, to: after.find((id) => id !== to)! })).toMatchObject({ ok: false, code: 'ERR_BAD_ARGUMENT' })
     expect(apply(catalog, { op: 'move', group: 7, from: 1, to: 2 })).toMatchObject({ ok: false, code: 'ERR_NO_GROUP' })
   })
 

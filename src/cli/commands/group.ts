@@ -33,7 +33,8 @@ order, each starting or stopping its own replicas as it applies.
            removed, drops its replica and frees its log. Writes go on throughout. A node that
            left a group never holds it again (a Raft id never rejoins: ERR_ID_REMOVED). If the
            move is cut short (a node down, --timeout passed: ERR_TIMEOUT), run the same command
-           again: it goes on from where the group is. --json: { group, replicas }.
+           again: it goes on from where the group is; run again once done, it answers with the
+           replicas and changes nothing. --json: { group, replicas }.
 
 A create, remove or move whose answer is lost (a node stopped meanwhile) may or may not have been
 applied: look with raftlog group list before asking again.

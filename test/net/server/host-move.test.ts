@@ -94,7 +94,9 @@ describe('moving a replica over gRPC', () => {
       expect(acknowledged.length).toBeGreaterThan(2)
       // A host that left a group never holds it again.
       await expect(admin.move(group, expected[0]!, from)).rejects.toMatchObject({ code: 'ERR_ID_REMOVED' })
-      await expect(admin.move(group, from, to)).rejects.toMatchObject({ code: 'ERR_BAD_ARGUMENT' })
+      // The same move asked again once done (an answer lost): done already, nothing changes.
+      expect(await admin.move(group, from, to)).toEqual({ group, replicas: expected })
+      expect(runningOn(group)).toEqual(expected)
     } finally {
       admin.close()
       client.close()
