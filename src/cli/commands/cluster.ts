@@ -39,8 +39,8 @@ Options:
   --groups N               many Raft groups per node (default: cluster_settings.groups, else one
                            group): the key-value store sharded over N groups, each on R nodes,
                            leaders spread over the nodes; raftlog group list|create|remove then
-                           manage the groups, raftlog status shows groups and leaders per node.
-                           No status page in this mode
+                           manage the groups, raftlog status shows groups and leaders per node,
+                           and the status page the groups held and led per node
   --replication R          with --groups: replicas per group, 1 to the number of nodes
                            (default: cluster_settings.replication, else 3 or every node)
   -h, --help               show this help

@@ -30,9 +30,10 @@ stops by itself with exit status ${removedExitStatus}, also when it was down dur
 it when it comes back); node ids are never reused, so bring the machine back under a new one. A
 many-group node refused its id (ERR_ID_IN_USE: it ran before and lost its directory, say) exits
 with the same status.
-The same port serves etcd's v3 API (KV, Maintenance.Status, Cluster.MemberList), so
-ETCDCTL_API=3 etcdctl --endpoints=IP:PORT,... put/get/del/txn/compaction work against the
-cluster; a write sent to a follower is forwarded to the leader.
+The same port serves etcd's v3 API (KV, Watch, Lease, Cluster, Maintenance.Status and
+Snapshot, v3lock, v3election), so ETCDCTL_API=3 etcdctl --endpoints=IP:PORT,... put, get, del,
+txn, watch, lease, lock, elect, member and compaction work against the cluster; a write sent to a
+follower is forwarded to the leader (README: "Using raftlog as a coordination service").
 A node whose disk fills does not stop: it pauses (a disk-full warning; raftlog status says DISK
 FULL), appends and acknowledges nothing, and goes on by itself once space is freed.
 

@@ -18,7 +18,7 @@ For a many-group cluster (raftlog cluster --groups N) it shows instead, per node
 it holds a replica of, how many it leads, how many are quiet and whether it leads the group
 catalog; --json: id, address, reachable, groups, leading, quiet (of every replica, the catalog's
 too), catalogLeader (or error).
-Exit status 0 when a node leads the catalog. --watch refreshes these too. Members that are
+--watch refreshes these too. Members that are
 not in the configuration file (nodes that joined) are found through the others. An unreachable
 node is shown as such, with the reason. With --json: an array with one object per node, with
 every field the text shows: id, address, reachable, role, suffrage, behind, term, leaderId,
@@ -42,7 +42,8 @@ ${tlsHelp}
   --watch                  refresh every second until Ctrl-C
   -h, --help               show this help
 
-Exit status: 0 when a leader is known, 1 otherwise; with --watch, 0 when stopped.`
+Exit status: 0 when a leader is known (of a many-group cluster: a leader of its catalog), 1 otherwise;
+with --watch, 0 when stopped.`
 
 const watchIntervalMs = 1000
 
