@@ -14,7 +14,9 @@ import { campaign, leaderOf, observe, proclaim, resign, type LeaderKey } from '.
 import { etcdError } from './etcd-errors.js'
 import { etcdHeader } from './etcd-kv-service.js'
 import { LeaderForwarder } from './leader-forwarder.js'
-import { keyValueToWire } from './etcd-wire.js'
+import { keyValueToWire, txnOutcomeFromWire, txnToWireRequest } from './etcd-wire.js'
+import { RaftLogError } from '../../errors.js'
+import { etcdCallError } from '../../net/client/etcd/etcd-endpoints.js'
 import type { EtcdServices } from '../../net/etcd-protocol.js'
 
 type UnaryCall<T> = grpc.ServerUnaryCall<T, unknown>
@@ -25,12 +27,31 @@ interface WireLeaderKey {
   lease?: number
 }
 
-/** A RecipeHost over `node`'s log, store and watches. */
-export function recipeHost(node: RaftNode, kv: KvStateMachine, hub: WatchHub): RecipeHost {
+/**
+ * A RecipeHost over `node`'s log, store and watches. A recipe starts on the leader, but its wait
+ * outlives a change of leader: a write it makes once this node no longer leads (a waiter's key
+ * deleted when its client gives up) goes to the leader's KV.Txn. Refused here, it left the key in
+ * the lock's queue, granted in its turn for no one and held for as long as the lease lived.
+ */
+export function recipeHost(node: RaftNode, kv: KvStateMachine, hub: WatchHub, forwarder: LeaderForwarder): RecipeHost {
   return {
     kv,
     hub,
-    txn: async (txn) => decodeTxnResult((await node.propose(encodePlain(encodeKvCommand({ op: 'txn', txn })))) as Uint8Array),
+    txn: async (txn) => {
+      try {
+        return decodeTxnResult((await node.propose(encodePlain(encodeKvCommand({ op: 'txn', txn })))) as Uint8Array)
+      } catch (error) {
+        const code = (error as RaftLogError).code
+        if (code !== 'ERR_NOT_LEADER' && code !== 'ERR_LEADERSHIP_TRANSFER') throw error
+      }
+      try {
+        return txnOutcomeFromWire(await forwarder.call('KV', 'Txn', txnToWireRequest(txn)))
+      } catch (error) {
+        if (error instanceof RaftLogError) throw error
+        const failure = etcdCallError(error as grpc.ServiceError, 'KV.Txn on the leader')
+        throw failure.code === 'ERR_UNAVAILABLE' ? new RaftLogError('ERR_LEADERSHIP_LOST', failure.message) : failure
+      }
+    },
     read: async () => {
       await node.read()
     },
