@@ -3,8 +3,8 @@
 // The leader key's create revision is the leadership's fencing token.
 import { RaftLogError } from '../../errors.js'
 import type { KeyValue } from '../kv-txn.js'
-import { acquire, type Held } from './lock-recipe.js'
-import { firstCreated, nextEvent, putOp, rangeRequest, type RecipeHost } from './recipe-host.js'
+import { enqueue, orRelease, waitTurn } from './lock-recipe.js'
+import { firstCreated, nextEvent, putOp, type RecipeHost } from './recipe-host.js'
 
 /** Who leads: the key, its create revision (the fencing token) and the lease it is attached to. */
 export interface LeaderKey {
@@ -18,12 +18,19 @@ export function electionPrefix(name: Buffer): Buffer {
   return Buffer.concat([name, Buffer.from('/')])
 }
 
-/** Waits until the caller leads election `name` with `value`; a caller that campaigned before with this lease takes up its own key, with the new value. */
+/**
+ * Waits until the caller leads election `name` with `value`; a caller that campaigned before with
+ * this lease takes up its own key, with the new value at once (etcd proclaims it before waiting).
+ * When it fails (or `signal` aborts) the key is deleted, as etcd's Campaign resigns.
+ */
 export async function campaign(host: RecipeHost, name: Buffer, lease: number, value: Buffer, signal: AbortSignal): Promise<LeaderKey> {
-  const held: Held = await acquire(host, electionPrefix(name), lease, value, signal)
-  const leader = { name, key: held.key, rev: held.createRevision, lease }
-  const current = host.kv.range(rangeRequest(held.key)).kvs[0]
-  if (current !== undefined && !current.value.equals(value)) await proclaim(host, leader, value)
+  const prefix = electionPrefix(name)
+  const queued = await enqueue(host, prefix, lease, value)
+  const leader = { name, key: queued.key, rev: queued.createRevision, lease }
+  await orRelease(host, queued, signal, async () => {
+    if (queued.value !== undefined && !queued.value.equals(value)) await proclaim(host, leader, value)
+    await waitTurn(host, prefix, lease, queued, signal)
+  })
   return leader
 }
 

@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest'
 import { decodeTxnResult, encodeKvCommand, KvStateMachine, type KvCommand } from '../../../src/kv/kv-state-machine.js'
 import type { TxnRequest } from '../../../src/kv/kv-txn.js'
 import { acquire, release } from '../../../src/kv/recipes/lock-recipe.js'
-import type { RecipeHost } from '../../../src/kv/recipes/recipe-host.js'
+import { rangeRequest, type RecipeHost } from '../../../src/kv/recipes/recipe-host.js'
+import { RaftLogError } from '../../../src/errors.js'
 import { WatchHub } from '../../../src/kv/watch/watch-hub.js'
 import { EntryType } from '../../../src/storage/log-entry.js'
 
@@ -54,5 +55,49 @@ describe('the lock recipe', () => {
     await waiting
     expect(second!.key.toString()).toBe('jobs/2')
     expect(second!.createRevision).toBeGreaterThan(first.createRevision)
+  })
+
+  it('deletes the key of a caller that left while its turn came: the lock is not granted to no one', async () => {
+    const { host } = setUp()
+    const first = await acquire(host, prefix, 1, Buffer.alloc(0), new AbortController().signal)
+    const controller = new AbortController()
+    // The waiter's last read is under way when its client gives up (etcdctl's deadline, say).
+    const read = host.read
+    let reading: (() => void) | undefined
+    const waiting = acquire(host, prefix, 2, Buffer.alloc(0), controller.signal)
+    await new Promise((resolve) => setImmediate(resolve))
+    host.read = () => new Promise<void>((resolve) => (reading = resolve))
+    await release(host, first.key, first.createRevision)
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(reading).toBeDefined()
+    controller.abort()
+    host.read = read
+    reading!()
+    await expect(waiting).rejects.toMatchObject({ code: 'ERR_CANCELLED' })
+    expect(host.kv.range(rangeRequest(Buffer.from('jobs/2'))).kvs).toEqual([])
+  })
+
+  it('deletes the key of a caller that left while it was created, when no one held the lock', async () => {
+    const { host } = setUp()
+    const controller = new AbortController()
+    const txn = host.txn
+    host.txn = async (request) => {
+      const outcome = await txn(request)
+      controller.abort()
+      host.txn = txn
+      return outcome
+    }
+    await expect(acquire(host, prefix, 1, Buffer.alloc(0), controller.signal)).rejects.toMatchObject({ code: 'ERR_CANCELLED' })
+    expect(host.kv.range(rangeRequest(Buffer.from('jobs/1'))).kvs).toEqual([])
+  })
+
+  it("deletes a waiter's key when its wait fails (no leader to read from): it does not stay in the queue", async () => {
+    const { host } = setUp()
+    await acquire(host, prefix, 1, Buffer.alloc(0), new AbortController().signal)
+    const read = host.read
+    host.read = () => Promise.reject(new RaftLogError('ERR_NOT_LEADER', 'no leader'))
+    await expect(acquire(host, prefix, 2, Buffer.alloc(0), new AbortController().signal)).rejects.toMatchObject({ code: 'ERR_NOT_LEADER' })
+    host.read = read
+    expect(host.kv.range(rangeRequest(Buffer.from('jobs/2'))).kvs).toEqual([])
   })
 })
