@@ -11,7 +11,7 @@ import type { WatchHub } from '../watch/watch-hub.js'
 import type { RecipeHost } from '../recipes/recipe-host.js'
 import { acquire, release } from '../recipes/lock-recipe.js'
 import { campaign, leaderOf, observe, proclaim, resign, type LeaderKey } from '../recipes/election-recipe.js'
-import { etcdError } from './etcd-errors.js'
+import { emptyKey, etcdError } from './etcd-errors.js'
 import { etcdHeader } from './etcd-kv-service.js'
 import { LeaderForwarder } from './leader-forwarder.js'
 import { keyValueToWire, txnOutcomeFromWire, txnToWireRequest } from './etcd-wire.js'
@@ -20,6 +20,14 @@ import { etcdCallError } from '../../net/client/etcd/etcd-endpoints.js'
 import type { EtcdServices } from '../../net/etcd-protocol.js'
 
 type UnaryCall<T> = grpc.ServerUnaryCall<T, unknown>
+
+/** Refuses, as etcd does, a Proclaim's or Resign's LeaderKey that is missing (etcd's words) or names no key; answers whether it did. */
+function refused(leader: WireLeaderKey | null | undefined, callback: grpc.sendUnaryData<unknown>): boolean {
+  if (leader === null || leader === undefined) callback({ code: grpc.status.INVALID_ARGUMENT, details: '"leader" field must be provided' })
+  else if ((leader.key ?? Buffer.alloc(0)).length === 0) callback(emptyKey)
+  else return false
+  return true
+}
 interface WireLeaderKey {
   name?: Buffer
   key?: Buffer
@@ -93,11 +101,13 @@ export function etcdRecipeServices(node: RaftNode, host: RecipeHost, forwarder: 
         const held = await acquire(host, Buffer.concat([name, Buffer.from('/')]), Number(call.request.lease ?? 0), Buffer.alloc(0), signal)
         return { header: etcdHeader(node, held.revision), key: held.key, fencing_token: held.createRevision }
       }),
-    Unlock: (call: UnaryCall<{ key?: Buffer }>, callback: grpc.sendUnaryData<unknown>) =>
+    Unlock: (call: UnaryCall<{ key?: Buffer }>, callback: grpc.sendUnaryData<unknown>) => {
+      if ((call.request.key ?? Buffer.alloc(0)).length === 0) return callback(emptyKey)
       onLeader('Lock', 'Unlock', call, callback, async () => {
         await release(host, call.request.key ?? Buffer.alloc(0))
         return { header: header() }
-      }),
+      })
+    },
   }
 
   const election: grpc.UntypedServiceImplementation = {
@@ -106,16 +116,20 @@ export function etcdRecipeServices(node: RaftNode, host: RecipeHost, forwarder: 
         const leader = await campaign(host, call.request.name ?? Buffer.alloc(0), Number(call.request.lease ?? 0), call.request.value ?? Buffer.alloc(0), signal)
         return { header: header(), leader }
       }),
-    Proclaim: (call: UnaryCall<{ leader?: WireLeaderKey; value?: Buffer }>, callback: grpc.sendUnaryData<unknown>) =>
+    Proclaim: (call: UnaryCall<{ leader?: WireLeaderKey; value?: Buffer }>, callback: grpc.sendUnaryData<unknown>) => {
+      if (refused(call.request.leader, callback)) return
       onLeader('Election', 'Proclaim', call, callback, async () => {
         await proclaim(host, leaderKey(call.request.leader), call.request.value ?? Buffer.alloc(0))
         return { header: header() }
-      }),
-    Resign: (call: UnaryCall<{ leader?: WireLeaderKey }>, callback: grpc.sendUnaryData<unknown>) =>
+      })
+    },
+    Resign: (call: UnaryCall<{ leader?: WireLeaderKey }>, callback: grpc.sendUnaryData<unknown>) => {
+      if (refused(call.request.leader, callback)) return
       onLeader('Election', 'Resign', call, callback, async () => {
         await resign(host, leaderKey(call.request.leader))
         return { header: header() }
-      }),
+      })
+    },
     Leader: (call: UnaryCall<{ name?: Buffer }>, callback: grpc.sendUnaryData<unknown>) => {
       leaderOf(host, call.request.name ?? Buffer.alloc(0)).then(
         (kv) => callback(null, { header: header(), kv: keyValueToWire(kv) }),

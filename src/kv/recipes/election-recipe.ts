@@ -34,9 +34,18 @@ export async function campaign(host: RecipeHost, name: Buffer, lease: number, va
   return leader
 }
 
-/** Sets the leader's value. ERR_NOT_ELECTION_LEADER when `leader` no longer leads (its key is gone or another). */
+/**
+ * Sets the leader's value. ERR_NOT_ELECTION_LEADER when `leader` no longer leads (its key is gone
+ * or another), or does not name the key's lease: the put would move the key to that lease (to none,
+ * for lease 0: a leader no lease's end removes), and rev 0 would create the key.
+ */
 export async function proclaim(host: RecipeHost, leader: LeaderKey, value: Buffer): Promise<void> {
-  const outcome = await host.txn({ compare: [{ key: leader.key, rangeEnd: Buffer.alloc(0), target: 'create', result: 'equal', operand: leader.rev }], success: [putOp(leader.key, value, leader.lease)], failure: [] })
+  if (!(leader.rev > 0)) throw notLeader(leader)
+  const compare = [
+    { key: leader.key, rangeEnd: Buffer.alloc(0), target: 'create' as const, result: 'equal' as const, operand: leader.rev },
+    { key: leader.key, rangeEnd: Buffer.alloc(0), target: 'lease' as const, result: 'equal' as const, operand: leader.lease },
+  ]
+  const outcome = await host.txn({ compare, success: [putOp(leader.key, value, leader.lease)], failure: [] })
   if (!outcome.succeeded) throw notLeader(leader)
 }
 
