@@ -3,7 +3,7 @@
 // The leader key's create revision is the leadership's fencing token.
 import { RaftLogError } from '../../errors.js'
 import type { KeyValue } from '../kv-txn.js'
-import { enqueue, orRelease, waitTurn } from './lock-recipe.js'
+import { inQueue, waitTurn } from './lock-recipe.js'
 import { firstCreated, nextEvent, putOp, type RecipeHost } from './recipe-host.js'
 
 /** Who leads: the key, its create revision (the fencing token) and the lease it is attached to. */
@@ -25,13 +25,12 @@ export function electionPrefix(name: Buffer): Buffer {
  */
 export async function campaign(host: RecipeHost, name: Buffer, lease: number, value: Buffer, signal: AbortSignal): Promise<LeaderKey> {
   const prefix = electionPrefix(name)
-  const queued = await enqueue(host, prefix, lease, value)
-  const leader = { name, key: queued.key, rev: queued.createRevision, lease }
-  await orRelease(host, queued, signal, async () => {
+  return inQueue(host, prefix, lease, value, signal, async (queued) => {
+    const leader = { name, key: queued.key, rev: queued.createRevision, lease }
     if (queued.value !== undefined && !queued.value.equals(value)) await proclaim(host, leader, value)
     await waitTurn(host, prefix, lease, queued, signal)
+    return leader
   })
-  return leader
 }
 
 /**

@@ -70,20 +70,36 @@ export async function waitTurn(host: RecipeHost, prefix: Buffer, lease: number, 
   }
 }
 
+/** The call of each key that asked for it last, by host: the one whose failure deletes the key. */
+const claims = new WeakMap<RecipeHost, Map<string, object>>()
+
 /**
- * Runs `work` for a key that enqueue() gave; when it fails, or when `signal` aborted meanwhile,
- * deletes the key (as etcd's Mutex does when its wait fails) and rejects. A key left behind would
- * keep its place in the queue and be granted in its turn to a caller that was told it failed (or
- * that left: a Lock cancelled as its turn came), held for as long as its lease lives.
+ * Puts the caller's key in the queue under `prefix` (enqueue()) and runs `work` with it. When that
+ * fails, or `signal` aborted meanwhile, deletes the key (as etcd's Mutex does when its wait fails)
+ * and rejects: a key left behind would keep its place in the queue and be granted in its turn to a
+ * caller that was told it failed (or that left: a Lock cancelled as its turn came), held as long as
+ * its lease lives. Unless a later call of the same lease came for the key meanwhile (a client that
+ * asks again once its Lock timed out, before this node saw the deadline pass): the key is that
+ * call's now, waiting or holding the lock, and deleting it would hand the lock to another as well.
  */
-export async function orRelease<T>(host: RecipeHost, queued: Queued, signal: AbortSignal, work: () => Promise<T>): Promise<T> {
+export async function inQueue<T>(host: RecipeHost, prefix: Buffer, lease: number, value: Buffer, signal: AbortSignal, work: (queued: Queued) => Promise<T>): Promise<T> {
+  const name = keyFor(prefix, lease).toString('latin1')
+  const byKey = claims.get(host) ?? new Map<string, object>()
+  claims.set(host, byKey)
+  const mine = {}
+  byKey.set(name, mine)
   try {
-    const result = await work()
-    if (signal.aborted) throw cancelled()
-    return result
-  } catch (error) {
-    await release(host, queued.key, queued.createRevision).catch(() => undefined)
-    throw error
+    const queued = await enqueue(host, prefix, lease, value)
+    try {
+      const result = await work(queued)
+      if (signal.aborted) throw cancelled()
+      return result
+    } catch (error) {
+      if (byKey.get(name) === mine) await release(host, queued.key, queued.createRevision).catch(() => undefined)
+      throw error
+    }
+  } finally {
+    if (byKey.get(name) === mine) byKey.delete(name)
   }
 }
 
@@ -91,11 +107,10 @@ export async function orRelease<T>(host: RecipeHost, queued: Queued, signal: Abo
  * Creates the caller's key under `prefix` with `value` (or finds it, when this lease asked before)
  * and waits until it is the oldest key there. ERR_LEASE_NOT_FOUND when the lease does not exist
  * or ended while waiting (its key went with it); ERR_CANCELLED when `signal` aborts. When it fails
- * the key is deleted, so no one waits behind, and no one is granted the lock for, a caller that left.
+ * the key is deleted (see inQueue), so no one waits behind, and no one is granted the lock for, a caller that left.
  */
-export async function acquire(host: RecipeHost, prefix: Buffer, lease: number, value: Buffer, signal: AbortSignal): Promise<Held> {
-  const queued = await enqueue(host, prefix, lease, value)
-  return orRelease(host, queued, signal, () => waitTurn(host, prefix, lease, queued, signal))
+export function acquire(host: RecipeHost, prefix: Buffer, lease: number, value: Buffer, signal: AbortSignal): Promise<Held> {
+  return inQueue(host, prefix, lease, value, signal, (queued) => waitTurn(host, prefix, lease, queued, signal))
 }
 
 /** Deletes `key` if it is still the one created at `createRevision`; answers whether it was. */

@@ -100,4 +100,23 @@ describe('the lock recipe', () => {
     host.read = read
     expect(host.kv.range(rangeRequest(Buffer.from('jobs/2'))).kvs).toEqual([])
   })
+
+  it("leaves the key to a later call of the same lease when an earlier one fails: the later one still waits, then holds the lock", async () => {
+    const { host } = setUp()
+    const first = await acquire(host, prefix, 1, Buffer.alloc(0), new AbortController().signal)
+    // A client's Lock times out and it asks again at once, with the same lease: its server-side wait
+    // may end after the new call came, which found the same key (NAME/<lease>) and waits on it.
+    const earlier = new AbortController()
+    const gaveUp = acquire(host, prefix, 2, Buffer.alloc(0), earlier.signal).catch((error: unknown) => error)
+    await new Promise((resolve) => setImmediate(resolve))
+    const again = acquire(host, prefix, 2, Buffer.alloc(0), new AbortController().signal)
+    await new Promise((resolve) => setImmediate(resolve))
+    earlier.abort()
+    expect(await gaveUp).toMatchObject({ code: 'ERR_CANCELLED' })
+    expect(host.kv.range(rangeRequest(Buffer.from('jobs/2'))).kvs).toHaveLength(1)
+    await release(host, first.key, first.createRevision)
+    const held = await again
+    expect(held.key.toString()).toBe('jobs/2')
+    expect(host.kv.range(rangeRequest(held.key)).kvs[0]?.createRevision).toBe(held.createRevision)
+  })
 })
