@@ -47,6 +47,9 @@ export async function acquireLock(endpoints: EtcdEndpoints, name: Bytes, options
     return new LockHandle(endpoints, answer.key, Number(answer.fencing_token), lease, options.lease === undefined)
   } catch (error) {
     if (options.lease === undefined) await lease.revoke().catch(() => lease.close())
+    // The lease lives on: a Lock granted as this caller gave up (its answer lost) would hold the lock
+    // for no one. Its key is NAME/<lease id in hex>; deleting it gives up that place too, as etcd's Mutex does.
+    else await endpoints.unary('Lock', 'Unlock', { key: Buffer.concat([nameBytes, Buffer.from(`/${lease.id.toString(16)}`)]) }, 5000).catch(() => undefined)
     if ((error as RaftLogError).code === 'ERR_TIMEOUT' && options.timeoutMs !== undefined) {
       throw new RaftLogError('ERR_TIMEOUT', `Lock ${nameBytes.toString()} not taken within ${options.timeoutMs} ms (another holder kept it, or no leader answered)`)
     }
