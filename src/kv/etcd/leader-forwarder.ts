@@ -11,7 +11,7 @@ import { etcdError } from './etcd-errors.js'
 
 /** Metadata a forwarded call carries. */
 const forwardedHeader = 'raftlog-forwarded-by'
-/** How long a forwarded call may take on the leader (ms); the client's own deadline usually ends it sooner. */
+/** How long a forwarded call may take on the leader (ms), but for the waits of waitingMethods; the client's own deadline usually ends it sooner. */
 const forwardTimeoutMs = 30_000
 /**
  * Unary calls that wait on the leader for as long as a lock is held. A connection carries at most
@@ -64,7 +64,10 @@ export class LeaderForwarder {
       callback(etcdError(cause))
       return
     }
-    const deadline = Math.min(call.getDeadline() instanceof Date ? (call.getDeadline() as Date).getTime() : Infinity, Date.now() + forwardTimeoutMs)
+    // A wait for a lock lasts as long as the lock is held: only its client's deadline ends it (a
+    // client that leaves cancels it on the leader too), as on the leader itself.
+    const cap = waitingMethods.has(method) ? Infinity : Date.now() + forwardTimeoutMs
+    const deadline = Math.min(call.getDeadline() instanceof Date ? (call.getDeadline() as Date).getTime() : Infinity, cap)
     const send = (leader.client as unknown as Record<string, UnaryMethod>)[method] as UnaryMethod
     const upstream = send.call(leader.client, call.request, this.metadata(), { deadline }, (error, response) => {
       leader.release()
