@@ -95,7 +95,7 @@ export async function inQueue<T>(host: RecipeHost, prefix: Buffer, lease: number
       if (signal.aborted) throw cancelled()
       return result
     } catch (error) {
-      if (byKey.get(name) === mine) await release(host, queued.key, queued.createRevision).catch(() => undefined)
+      await releaseOnceLed(host, queued.key, queued.createRevision, () => byKey.get(name) === mine)
       throw error
     }
   } finally {
@@ -111,6 +111,31 @@ export async function inQueue<T>(host: RecipeHost, prefix: Buffer, lease: number
  */
 export function acquire(host: RecipeHost, prefix: Buffer, lease: number, value: Buffer, signal: AbortSignal): Promise<Held> {
   return inQueue(host, prefix, lease, value, signal, (queued) => waitTurn(host, prefix, lease, queued, signal))
+}
+
+/** Refusals after which another try may find a leader to take the write. */
+const noLeaderYet = new Set(['ERR_NOT_LEADER', 'ERR_LEADERSHIP_TRANSFER', 'ERR_LEADERSHIP_LOST', 'ERR_PROPOSAL_DROPPED', 'ERR_TIMEOUT'])
+/** How long a failed caller's key is tried to be deleted while no leader takes the write (ms), and the pause between tries. */
+const releaseForMs = 10_000
+const releasePauseMs = 100
+
+/**
+ * release(), tried again while no leader takes it (an election, a leadership transfer) for up to
+ * releaseForMs: given up at the first refusal, the key of a caller that left stayed in the queue.
+ * Not once `mine` says the key is another call's (see inQueue).
+ */
+async function releaseOnceLed(host: RecipeHost, key: Buffer, createRevision: number, mine: () => boolean): Promise<void> {
+  const until = Date.now() + releaseForMs
+  for (;;) {
+    if (!mine()) return
+    try {
+      await release(host, key, createRevision)
+      return
+    } catch (error) {
+      if (!noLeaderYet.has(String((error as RaftLogError).code)) || Date.now() + releasePauseMs > until) return
+      await new Promise((resolve) => setTimeout(resolve, releasePauseMs))
+    }
+  }
 }
 
 /** Deletes `key` if it is still the one created at `createRevision`; answers whether it was. */

@@ -119,4 +119,21 @@ describe('the lock recipe', () => {
     expect(held.key.toString()).toBe('jobs/2')
     expect(host.kv.range(rangeRequest(held.key)).kvs[0]?.createRevision).toBe(held.createRevision)
   })
+
+  it("deletes a cancelled waiter's key once a leader takes the write, when the first try finds none (an election, a transfer)", async () => {
+    const { host } = setUp()
+    await acquire(host, prefix, 1, Buffer.alloc(0), new AbortController().signal)
+    const controller = new AbortController()
+    const waiting = acquire(host, prefix, 2, Buffer.alloc(0), controller.signal).catch((error: unknown) => error)
+    await new Promise((resolve) => setImmediate(resolve))
+    const txn = host.txn
+    let refusals = 2
+    host.txn = async (request) => {
+      if (refusals-- > 0) throw new RaftLogError('ERR_NOT_LEADER', 'Node 1 is not the leader and knows of none')
+      return txn(request)
+    }
+    controller.abort()
+    expect(await waiting).toMatchObject({ code: 'ERR_CANCELLED' })
+    expect(host.kv.range(rangeRequest(Buffer.from('jobs/2'))).kvs).toEqual([])
+  })
 })
