@@ -101,11 +101,33 @@ describe('ClusterClient leases and locks', () => {
   })
 })
 
+describe('LockHandle.unlock', () => {
+  it("frees the lock when the Unlock call fails: the lock's own lease is revoked all the same, not kept alive holding it", async () => {
+    const endpoints = new EtcdEndpoints(servers.config.nodes.map((node) => node.address), grpc.credentials.createInsecure())
+    const failing = Object.create(endpoints) as EtcdEndpoints
+    failing.unary = <T>(service: Parameters<EtcdEndpoints['unary']>[0], method: string, request: unknown, timeoutMs: number, signal?: AbortSignal): Promise<T> =>
+      method === 'Unlock' ? Promise.reject(new RaftLogError('ERR_UNAVAILABLE', 'Lock.Unlock: no node answered')) : endpoints.unary<T>(service, method, request, timeoutMs, signal)
+    try {
+      const held = await acquireLock(failing, 'locks/unlock-failed', { ttlSeconds: 30 })
+      await expect(held.unlock()).rejects.toMatchObject({ code: 'ERR_UNAVAILABLE' })
+      const next = await client.lock('locks/unlock-failed', { ttlSeconds: 5, timeoutMs: 3000 })
+      await next.unlock()
+    } finally {
+      endpoints.close()
+    }
+  })
+})
+
 describe('ClusterClient locks and campaigns on a lease of the caller', () => {
   // The node may grant a Lock (or a Campaign) just as the caller gives up (its timeout, or its
   // signal): the answer is lost, and with a lease the caller keeps alive, the lock stayed held for no one.
+  const opened: EtcdEndpoints[] = []
+  afterAll(() => {
+    for (const endpoints of opened) endpoints.close()
+  })
   const answerLost = (methods: string[]): EtcdEndpoints => {
     const endpoints = new EtcdEndpoints(servers.config.nodes.map((node) => node.address), grpc.credentials.createInsecure())
+    opened.push(endpoints)
     const lossy = Object.create(endpoints) as EtcdEndpoints
     lossy.unary = async <T>(service: Parameters<EtcdEndpoints['unary']>[0], method: string, request: unknown, timeoutMs: number, signal?: AbortSignal): Promise<T> => {
       const answer = await endpoints.unary<T>(service, method, request, timeoutMs, signal)

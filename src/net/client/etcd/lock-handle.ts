@@ -31,10 +31,17 @@ export class LockHandle {
     private readonly ownLease: boolean,
   ) {}
 
-  /** Releases the lock (deletes its key), and revokes its lease when the lock made it. */
+  /**
+   * Releases the lock (deletes its key), and revokes its lease when the lock made it: also when the
+   * Unlock fails (its keep-alives kept the lock held otherwise), and when the revoke fails too its
+   * keep-alives stop, so the lease and the lock end within its TTL.
+   */
   async unlock(timeoutMs = 5000): Promise<void> {
-    await this.endpoints.unary('Lock', 'Unlock', { key: this.key }, timeoutMs)
-    if (this.ownLease) await this.lease.revoke(timeoutMs)
+    try {
+      await this.endpoints.unary('Lock', 'Unlock', { key: this.key }, timeoutMs)
+    } finally {
+      if (this.ownLease) await this.lease.revoke(timeoutMs).catch(() => this.lease.close())
+    }
   }
 }
 
