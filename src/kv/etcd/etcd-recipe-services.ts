@@ -11,13 +11,23 @@ import type { WatchHub } from '../watch/watch-hub.js'
 import type { RecipeHost } from '../recipes/recipe-host.js'
 import { acquire, release } from '../recipes/lock-recipe.js'
 import { campaign, leaderOf, observe, proclaim, resign, type LeaderKey } from '../recipes/election-recipe.js'
-import { etcdError } from './etcd-errors.js'
+import { emptyKey, etcdError } from './etcd-errors.js'
 import { etcdHeader } from './etcd-kv-service.js'
 import { LeaderForwarder } from './leader-forwarder.js'
-import { keyValueToWire } from './etcd-wire.js'
+import { keyValueToWire, txnOutcomeFromWire, txnToWireRequest } from './etcd-wire.js'
+import { RaftLogError } from '../../errors.js'
+import { etcdCallError } from '../../net/client/etcd/etcd-endpoints.js'
 import type { EtcdServices } from '../../net/etcd-protocol.js'
 
 type UnaryCall<T> = grpc.ServerUnaryCall<T, unknown>
+
+/** Refuses, as etcd does, a Proclaim's or Resign's LeaderKey that is missing (etcd's words) or names no key; answers whether it did. */
+function refused(leader: WireLeaderKey | null | undefined, callback: grpc.sendUnaryData<unknown>): boolean {
+  if (leader === null || leader === undefined) callback({ code: grpc.status.INVALID_ARGUMENT, details: '"leader" field must be provided' })
+  else if ((leader.key ?? Buffer.alloc(0)).length === 0) callback(emptyKey)
+  else return false
+  return true
+}
 interface WireLeaderKey {
   name?: Buffer
   key?: Buffer
@@ -25,12 +35,31 @@ interface WireLeaderKey {
   lease?: number
 }
 
-/** A RecipeHost over `node`'s log, store and watches. */
-export function recipeHost(node: RaftNode, kv: KvStateMachine, hub: WatchHub): RecipeHost {
+/**
+ * A RecipeHost over `node`'s log, store and watches. A recipe starts on the leader, but its wait
+ * outlives a change of leader: a write it makes once this node no longer leads (a waiter's key
+ * deleted when its client gives up) goes to the leader's KV.Txn. Refused here, it left the key in
+ * the lock's queue, granted in its turn for no one and held for as long as the lease lived.
+ */
+export function recipeHost(node: RaftNode, kv: KvStateMachine, hub: WatchHub, forwarder: LeaderForwarder): RecipeHost {
   return {
     kv,
     hub,
-    txn: async (txn) => decodeTxnResult((await node.propose(encodePlain(encodeKvCommand({ op: 'txn', txn })))) as Uint8Array),
+    txn: async (txn) => {
+      try {
+        return decodeTxnResult((await node.propose(encodePlain(encodeKvCommand({ op: 'txn', txn })))) as Uint8Array)
+      } catch (error) {
+        const code = (error as RaftLogError).code
+        if (code !== 'ERR_NOT_LEADER' && code !== 'ERR_LEADERSHIP_TRANSFER') throw error
+      }
+      try {
+        return txnOutcomeFromWire(await forwarder.call('KV', 'Txn', txnToWireRequest(txn)))
+      } catch (error) {
+        if (error instanceof RaftLogError) throw error
+        const failure = etcdCallError(error as grpc.ServiceError, 'KV.Txn on the leader')
+        throw failure.code === 'ERR_UNAVAILABLE' ? new RaftLogError('ERR_LEADERSHIP_LOST', failure.message) : failure
+      }
+    },
     read: async () => {
       await node.read()
     },
@@ -72,11 +101,13 @@ export function etcdRecipeServices(node: RaftNode, host: RecipeHost, forwarder: 
         const held = await acquire(host, Buffer.concat([name, Buffer.from('/')]), Number(call.request.lease ?? 0), Buffer.alloc(0), signal)
         return { header: etcdHeader(node, held.revision), key: held.key, fencing_token: held.createRevision }
       }),
-    Unlock: (call: UnaryCall<{ key?: Buffer }>, callback: grpc.sendUnaryData<unknown>) =>
+    Unlock: (call: UnaryCall<{ key?: Buffer }>, callback: grpc.sendUnaryData<unknown>) => {
+      if ((call.request.key ?? Buffer.alloc(0)).length === 0) return callback(emptyKey)
       onLeader('Lock', 'Unlock', call, callback, async () => {
         await release(host, call.request.key ?? Buffer.alloc(0))
         return { header: header() }
-      }),
+      })
+    },
   }
 
   const election: grpc.UntypedServiceImplementation = {
@@ -85,16 +116,20 @@ export function etcdRecipeServices(node: RaftNode, host: RecipeHost, forwarder: 
         const leader = await campaign(host, call.request.name ?? Buffer.alloc(0), Number(call.request.lease ?? 0), call.request.value ?? Buffer.alloc(0), signal)
         return { header: header(), leader }
       }),
-    Proclaim: (call: UnaryCall<{ leader?: WireLeaderKey; value?: Buffer }>, callback: grpc.sendUnaryData<unknown>) =>
+    Proclaim: (call: UnaryCall<{ leader?: WireLeaderKey; value?: Buffer }>, callback: grpc.sendUnaryData<unknown>) => {
+      if (refused(call.request.leader, callback)) return
       onLeader('Election', 'Proclaim', call, callback, async () => {
         await proclaim(host, leaderKey(call.request.leader), call.request.value ?? Buffer.alloc(0))
         return { header: header() }
-      }),
-    Resign: (call: UnaryCall<{ leader?: WireLeaderKey }>, callback: grpc.sendUnaryData<unknown>) =>
+      })
+    },
+    Resign: (call: UnaryCall<{ leader?: WireLeaderKey }>, callback: grpc.sendUnaryData<unknown>) => {
+      if (refused(call.request.leader, callback)) return
       onLeader('Election', 'Resign', call, callback, async () => {
         await resign(host, leaderKey(call.request.leader))
         return { header: header() }
-      }),
+      })
+    },
     Leader: (call: UnaryCall<{ name?: Buffer }>, callback: grpc.sendUnaryData<unknown>) => {
       leaderOf(host, call.request.name ?? Buffer.alloc(0)).then(
         (kv) => callback(null, { header: header(), kv: keyValueToWire(kv) }),

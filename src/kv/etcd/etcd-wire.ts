@@ -1,6 +1,6 @@
 // etcd's protobuf objects (as proto-loader decodes them: etcd's snake_case names, enums by name)
 // to the key-value store's requests (kv-txn.ts), and its answers back.
-import type { Compare, CompareResult, CompareTarget, KeyValue, RangeRequest, RangeResponse, RequestOp, ResponseOp, SortOrder, SortTarget, TxnRequest, TxnResponse } from '../kv-txn.js'
+import type { Compare, CompareResult, CompareTarget, KeyValue, RangeRequest, RangeResponse, RequestOp, ResponseOp, SortOrder, SortTarget, TxnOutcome, TxnRequest, TxnResponse } from '../kv-txn.js'
 
 /** Loose shapes of the decoded messages: only what raftlog reads. */
 export interface WireRange {
@@ -126,4 +126,66 @@ function responseOpToWire(op: ResponseOp, header: unknown): Record<string, unkno
   if ('put' in op) return { response_put: { header, ...(op.put.prevKv === undefined ? {} : { prev_kv: keyValueToWire(op.put.prevKv) }) } }
   if ('deleteRange' in op) return { response_delete_range: { header, deleted: op.deleteRange.deleted, prev_kvs: op.deleteRange.prevKvs.map(keyValueToWire) } }
   return { response_txn: txnToWire(op.txn, header) }
+}
+
+const wireNames = <T extends string>(names: Record<string, T>): Record<T, string> => Object.fromEntries(Object.entries(names).map(([wire, name]) => [name, wire])) as Record<T, string>
+const sortOrderNames = wireNames(sortOrders)
+const sortTargetNames = wireNames(sortTargets)
+const compareTargetNames = wireNames(compareTargets)
+const compareResultNames = wireNames(compareResults)
+const compareFields: Record<CompareTarget, string> = { version: 'version', create: 'create_revision', mod: 'mod_revision', value: 'value', lease: 'lease' }
+
+/** `txn` as etcd's TxnRequest: how a node that stopped leading sends a recipe's write to the leader's KV.Txn. */
+export function txnToWireRequest(txn: TxnRequest): Record<string, unknown> {
+  const compare = (each: Compare): Record<string, unknown> => ({ key: each.key, range_end: each.rangeEnd, target: compareTargetNames[each.target], result: compareResultNames[each.result], [compareFields[each.target]]: each.operand })
+  const op = (each: RequestOp): Record<string, unknown> => {
+    if ('range' in each) {
+      const r = each.range
+      return { request_range: { key: r.key, range_end: r.rangeEnd, limit: r.limit, revision: r.revision, sort_order: sortOrderNames[r.sortOrder], sort_target: sortTargetNames[r.sortTarget], keys_only: r.keysOnly, count_only: r.countOnly, min_mod_revision: r.minModRevision, max_mod_revision: r.maxModRevision, min_create_revision: r.minCreateRevision, max_create_revision: r.maxCreateRevision } }
+    }
+    if ('put' in each) {
+      const p = each.put
+      return { request_put: { key: p.key, value: p.value, lease: p.lease, prev_kv: p.prevKv, ignore_value: p.ignoreValue, ignore_lease: p.ignoreLease } }
+    }
+    if ('deleteRange' in each) return { request_delete_range: { key: each.deleteRange.key, range_end: each.deleteRange.rangeEnd, prev_kv: each.deleteRange.prevKv } }
+    return { request_txn: txnToWireRequest(each.txn) }
+  }
+  return { compare: txn.compare.map(compare), success: txn.success.map(op), failure: txn.failure.map(op) }
+}
+
+interface WireKeyValue {
+  key?: Buffer
+  value?: Buffer
+  create_revision?: number
+  mod_revision?: number
+  version?: number
+  lease?: number
+}
+interface WireTxnResponse {
+  header?: { revision?: number }
+  succeeded?: boolean
+  responses?: {
+    response_range?: { kvs?: WireKeyValue[]; more?: boolean; count?: number } | null
+    response_put?: { prev_kv?: WireKeyValue | null } | null
+    response_delete_range?: { deleted?: number; prev_kvs?: WireKeyValue[] } | null
+    response_txn?: WireTxnResponse | null
+  }[]
+}
+
+function keyValueFromWire(wire: WireKeyValue): KeyValue {
+  return { key: bytes(wire.key), value: bytes(wire.value), createRevision: Number(wire.create_revision ?? 0), modRevision: Number(wire.mod_revision ?? 0), version: Number(wire.version ?? 0), lease: Number(wire.lease ?? 0) }
+}
+
+/** The leader's TxnResponse to txnToWireRequest's request, as applying the transaction here answers it. */
+export function txnOutcomeFromWire(wire: WireTxnResponse): TxnOutcome {
+  const response = (each: WireTxnResponse): TxnResponse => ({
+    succeeded: each.succeeded === true,
+    responses: (each.responses ?? []).map((op): ResponseOp => {
+      if (op.response_range != null) return { range: { kvs: (op.response_range.kvs ?? []).map(keyValueFromWire), more: op.response_range.more === true, count: Number(op.response_range.count ?? 0) } }
+      if (op.response_put != null) return { put: op.response_put.prev_kv == null ? {} : { prevKv: keyValueFromWire(op.response_put.prev_kv) } }
+      if (op.response_delete_range != null) return { deleteRange: { deleted: Number(op.response_delete_range.deleted ?? 0), prevKvs: (op.response_delete_range.prev_kvs ?? []).map(keyValueFromWire) } }
+      return { txn: response(op.response_txn ?? {}) }
+    }),
+  })
+  return { revision: Number(wire.header?.revision ?? 0), ...response(wire) }
 }

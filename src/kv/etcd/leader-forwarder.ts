@@ -6,11 +6,12 @@ import * as grpc from '@grpc/grpc-js'
 import type { RaftNode } from '../../raft/node/raft-node.js'
 import type { ServiceContext } from '../../net/server/node-server.js'
 import { etcdProtocol, type EtcdServices } from '../../net/etcd-protocol.js'
+import { RaftLogError } from '../../errors.js'
 import { etcdError } from './etcd-errors.js'
 
 /** Metadata a forwarded call carries. */
 const forwardedHeader = 'raftlog-forwarded-by'
-/** How long a forwarded call may take on the leader (ms); the client's own deadline usually ends it sooner. */
+/** How long a forwarded call may take on the leader (ms), but for the waits of waitingMethods; the client's own deadline usually ends it sooner. */
 const forwardTimeoutMs = 30_000
 /**
  * Unary calls that wait on the leader for as long as a lock is held. A connection carries at most
@@ -63,7 +64,10 @@ export class LeaderForwarder {
       callback(etcdError(cause))
       return
     }
-    const deadline = Math.min(call.getDeadline() instanceof Date ? (call.getDeadline() as Date).getTime() : Infinity, Date.now() + forwardTimeoutMs)
+    // A wait for a lock lasts as long as the lock is held: only its client's deadline ends it (a
+    // client that leaves cancels it on the leader too), as on the leader itself.
+    const cap = waitingMethods.has(method) ? Infinity : Date.now() + forwardTimeoutMs
+    const deadline = Math.min(call.getDeadline() instanceof Date ? (call.getDeadline() as Date).getTime() : Infinity, cap)
     const send = (leader.client as unknown as Record<string, UnaryMethod>)[method] as UnaryMethod
     const upstream = send.call(leader.client, call.request, this.metadata(), { deadline }, (error, response) => {
       leader.release()
@@ -74,6 +78,19 @@ export class LeaderForwarder {
     // in the lock's queue until its deadline, and be granted the lock for no one, held for as long
     // as its lease lives. (grpc-js also says 'cancelled' once an answered call closes: a no-op then.)
     call.on('cancelled', () => upstream.cancel())
+  }
+
+  /**
+   * Calls the leader's `service`.`method` with `request` on this node's own behalf; rejects with
+   * the leader's gRPC error, or with ERR_NOT_LEADER when no other node is known to lead.
+   */
+  call<T>(service: ServiceName, method: string, request: unknown, timeoutMs = forwardTimeoutMs): Promise<T> {
+    const leader = this.leaderClient(service, undefined)
+    if (leader === undefined) return Promise.reject(new RaftLogError('ERR_NOT_LEADER', `Node ${this.node.id} does not lead and knows no other node that does`))
+    const send = (leader.client as unknown as Record<string, UnaryMethod>)[method] as UnaryMethod
+    return new Promise((resolve, reject) => {
+      send.call(leader.client, request, this.metadata(), { deadline: Date.now() + timeoutMs }, (error, response) => (error === null ? resolve(response as T) : reject(error)))
+    })
   }
 
   /**

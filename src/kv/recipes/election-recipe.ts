@@ -3,8 +3,8 @@
 // The leader key's create revision is the leadership's fencing token.
 import { RaftLogError } from '../../errors.js'
 import type { KeyValue } from '../kv-txn.js'
-import { acquire, type Held } from './lock-recipe.js'
-import { firstCreated, nextEvent, putOp, rangeRequest, type RecipeHost } from './recipe-host.js'
+import { inQueue, waitTurn } from './lock-recipe.js'
+import { firstCreated, nextEvent, putOp, type RecipeHost } from './recipe-host.js'
 
 /** Who leads: the key, its create revision (the fencing token) and the lease it is attached to. */
 export interface LeaderKey {
@@ -18,18 +18,33 @@ export function electionPrefix(name: Buffer): Buffer {
   return Buffer.concat([name, Buffer.from('/')])
 }
 
-/** Waits until the caller leads election `name` with `value`; a caller that campaigned before with this lease takes up its own key, with the new value. */
+/**
+ * Waits until the caller leads election `name` with `value`; a caller that campaigned before with
+ * this lease takes up its own key, with the new value at once (etcd proclaims it before waiting).
+ * When it fails (or `signal` aborts) the key is deleted, as etcd's Campaign resigns.
+ */
 export async function campaign(host: RecipeHost, name: Buffer, lease: number, value: Buffer, signal: AbortSignal): Promise<LeaderKey> {
-  const held: Held = await acquire(host, electionPrefix(name), lease, value, signal)
-  const leader = { name, key: held.key, rev: held.createRevision, lease }
-  const current = host.kv.range(rangeRequest(held.key)).kvs[0]
-  if (current !== undefined && !current.value.equals(value)) await proclaim(host, leader, value)
-  return leader
+  const prefix = electionPrefix(name)
+  return inQueue(host, prefix, lease, value, signal, async (queued) => {
+    const leader = { name, key: queued.key, rev: queued.createRevision, lease }
+    if (queued.value !== undefined && !queued.value.equals(value)) await proclaim(host, leader, value)
+    await waitTurn(host, prefix, lease, queued, signal)
+    return leader
+  })
 }
 
-/** Sets the leader's value. ERR_NOT_ELECTION_LEADER when `leader` no longer leads (its key is gone or another). */
+/**
+ * Sets the leader's value. ERR_NOT_ELECTION_LEADER when `leader` no longer leads (its key is gone
+ * or another), or does not name the key's lease: the put would move the key to that lease (to none,
+ * for lease 0: a leader no lease's end removes), and rev 0 would create the key.
+ */
 export async function proclaim(host: RecipeHost, leader: LeaderKey, value: Buffer): Promise<void> {
-  const outcome = await host.txn({ compare: [{ key: leader.key, rangeEnd: Buffer.alloc(0), target: 'create', result: 'equal', operand: leader.rev }], success: [putOp(leader.key, value, leader.lease)], failure: [] })
+  if (!(leader.rev > 0)) throw notLeader(leader)
+  const compare = [
+    { key: leader.key, rangeEnd: Buffer.alloc(0), target: 'create' as const, result: 'equal' as const, operand: leader.rev },
+    { key: leader.key, rangeEnd: Buffer.alloc(0), target: 'lease' as const, result: 'equal' as const, operand: leader.lease },
+  ]
+  const outcome = await host.txn({ compare, success: [putOp(leader.key, value, leader.lease)], failure: [] })
   if (!outcome.succeeded) throw notLeader(leader)
 }
 

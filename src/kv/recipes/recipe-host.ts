@@ -76,6 +76,6 @@ export function nextEvent(host: RecipeHost, key: Buffer, from: number, signal: A
   })
 }
 
-function cancelled(): RaftLogError {
+export function cancelled(): RaftLogError {
   return new RaftLogError('ERR_CANCELLED', 'The call was cancelled by its client')
 }

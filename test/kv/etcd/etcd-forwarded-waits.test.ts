@@ -128,4 +128,25 @@ describe('calls a follower passes to the leader', () => {
     expect(await answered).toBe(60)
     for (const stream of [mine, ...streams]) stream.cancel()
   }, 60_000)
+
+  it('a Lock through a follower waits for as long as the lock is held, as a Lock on the leader does (it gave up after 30 s)', async () => {
+    const { follower, leader } = await settled(servers)
+    const at = (id: number): string => servers.config.nodes.find((node) => node.nodeId === id)?.address as string
+    const own = { 'grpc.use_local_subchannel_pool': 1 }
+    const lease = new etcdProtocol.Lease(at(leader.node.id), grpc.credentials.createInsecure(), own)
+    const holderLock = new etcdProtocol.Lock(at(leader.node.id), grpc.credentials.createInsecure(), own)
+    const viaFollower = new etcdProtocol.Lock(at(follower.node.id), grpc.credentials.createInsecure(), own)
+    clients.push(lease, holderLock, viaFollower)
+    const grant = async (): Promise<number> => Number((await call<{ ID: number }>(lease, 'LeaseGrant', { TTL: 90 }, 10_000)).ID)
+    const name = Buffer.from('held-long')
+    const held = await call<{ key: Buffer }>(holderLock, 'Lock', { name, lease: await grant() }, 10_000)
+    // etcdctl lock sets no deadline: it waits until the lock is its.
+    const waiter = await grant()
+    const answer = new Promise<unknown>((resolve) =>
+      (viaFollower as unknown as { Lock(request: unknown, callback: (error: grpc.ServiceError | null, response: unknown) => void): grpc.ClientUnaryCall }).Lock({ name, lease: waiter }, (error, response) => resolve(error ?? response)),
+    )
+    await new Promise((resolve) => setTimeout(resolve, 31_000))
+    await call(holderLock, 'Unlock', { key: held.key }, 10_000)
+    expect(await answer).toMatchObject({ key: Buffer.from(`held-long/${waiter.toString(16)}`) })
+  }, 60_000)
 })

@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest'
 import { decodeTxnResult, encodeKvCommand, KvStateMachine, type KvCommand } from '../../../src/kv/kv-state-machine.js'
 import type { TxnRequest } from '../../../src/kv/kv-txn.js'
 import { acquire, release } from '../../../src/kv/recipes/lock-recipe.js'
-import type { RecipeHost } from '../../../src/kv/recipes/recipe-host.js'
+import { rangeRequest, type RecipeHost } from '../../../src/kv/recipes/recipe-host.js'
+import { RaftLogError } from '../../../src/errors.js'
 import { WatchHub } from '../../../src/kv/watch/watch-hub.js'
 import { EntryType } from '../../../src/storage/log-entry.js'
 
@@ -54,5 +55,85 @@ describe('the lock recipe', () => {
     await waiting
     expect(second!.key.toString()).toBe('jobs/2')
     expect(second!.createRevision).toBeGreaterThan(first.createRevision)
+  })
+
+  it('deletes the key of a caller that left while its turn came: the lock is not granted to no one', async () => {
+    const { host } = setUp()
+    const first = await acquire(host, prefix, 1, Buffer.alloc(0), new AbortController().signal)
+    const controller = new AbortController()
+    // The waiter's last read is under way when its client gives up (etcdctl's deadline, say).
+    const read = host.read
+    let reading: (() => void) | undefined
+    const waiting = acquire(host, prefix, 2, Buffer.alloc(0), controller.signal)
+    await new Promise((resolve) => setImmediate(resolve))
+    host.read = () => new Promise<void>((resolve) => (reading = resolve))
+    await release(host, first.key, first.createRevision)
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(reading).toBeDefined()
+    controller.abort()
+    host.read = read
+    reading!()
+    await expect(waiting).rejects.toMatchObject({ code: 'ERR_CANCELLED' })
+    expect(host.kv.range(rangeRequest(Buffer.from('jobs/2'))).kvs).toEqual([])
+  })
+
+  it('deletes the key of a caller that left while it was created, when no one held the lock', async () => {
+    const { host } = setUp()
+    const controller = new AbortController()
+    const txn = host.txn
+    host.txn = async (request) => {
+      const outcome = await txn(request)
+      controller.abort()
+      host.txn = txn
+      return outcome
+    }
+    await expect(acquire(host, prefix, 1, Buffer.alloc(0), controller.signal)).rejects.toMatchObject({ code: 'ERR_CANCELLED' })
+    expect(host.kv.range(rangeRequest(Buffer.from('jobs/1'))).kvs).toEqual([])
+  })
+
+  it("deletes a waiter's key when its wait fails (no leader to read from): it does not stay in the queue", async () => {
+    const { host } = setUp()
+    await acquire(host, prefix, 1, Buffer.alloc(0), new AbortController().signal)
+    const read = host.read
+    host.read = () => Promise.reject(new RaftLogError('ERR_NOT_LEADER', 'no leader'))
+    await expect(acquire(host, prefix, 2, Buffer.alloc(0), new AbortController().signal)).rejects.toMatchObject({ code: 'ERR_NOT_LEADER' })
+    host.read = read
+    expect(host.kv.range(rangeRequest(Buffer.from('jobs/2'))).kvs).toEqual([])
+  })
+
+  it("leaves the key to a later call of the same lease when an earlier one fails: the later one still waits, then holds the lock", async () => {
+    const { host } = setUp()
+    const first = await acquire(host, prefix, 1, Buffer.alloc(0), new AbortController().signal)
+    // A client's Lock times out and it asks again at once, with the same lease: its server-side wait
+    // may end after the new call came, which found the same key (NAME/<lease>) and waits on it.
+    const earlier = new AbortController()
+    const gaveUp = acquire(host, prefix, 2, Buffer.alloc(0), earlier.signal).catch((error: unknown) => error)
+    await new Promise((resolve) => setImmediate(resolve))
+    const again = acquire(host, prefix, 2, Buffer.alloc(0), new AbortController().signal)
+    await new Promise((resolve) => setImmediate(resolve))
+    earlier.abort()
+    expect(await gaveUp).toMatchObject({ code: 'ERR_CANCELLED' })
+    expect(host.kv.range(rangeRequest(Buffer.from('jobs/2'))).kvs).toHaveLength(1)
+    await release(host, first.key, first.createRevision)
+    const held = await again
+    expect(held.key.toString()).toBe('jobs/2')
+    expect(host.kv.range(rangeRequest(held.key)).kvs[0]?.createRevision).toBe(held.createRevision)
+  })
+
+  it("deletes a cancelled waiter's key once a leader takes the write, when the first try finds none (an election, a transfer)", async () => {
+    const { host } = setUp()
+    await acquire(host, prefix, 1, Buffer.alloc(0), new AbortController().signal)
+    const controller = new AbortController()
+    const waiting = acquire(host, prefix, 2, Buffer.alloc(0), controller.signal).catch((error: unknown) => error)
+    await new Promise((resolve) => setImmediate(resolve))
+    const txn = host.txn
+    let refusals = 2
+    host.txn = async (request) => {
+      if (refusals-- > 0) throw new RaftLogError('ERR_NOT_LEADER', 'Node 1 is not the leader and knows of none')
+      return txn(request)
+    }
+    controller.abort()
+    expect(await waiting).toMatchObject({ code: 'ERR_CANCELLED' })
+    expect(host.kv.range(rangeRequest(Buffer.from('jobs/2'))).kvs).toEqual([])
   })
 })

@@ -7,6 +7,10 @@ import * as grpc from '@grpc/grpc-js'
 import { ClusterClient } from '../../../src/net/client/cluster-client.js'
 import { encodeKvCommand, decodeTxnResult } from '../../../src/kv/kv-state-machine.js'
 import type { TxnRequest } from '../../../src/kv/kv-txn.js'
+import { EtcdEndpoints } from '../../../src/net/client/etcd/etcd-endpoints.js'
+import { acquireLock } from '../../../src/net/client/etcd/lock-handle.js'
+import { campaign } from '../../../src/net/client/etcd/leadership.js'
+import { RaftLogError } from '../../../src/errors.js'
 import { settled, startServers, stopServers, pause, type Servers } from '../../helpers/node-servers.js'
 
 let servers: Servers
@@ -94,6 +98,64 @@ describe('ClusterClient leases and locks', () => {
     await holder.unlock()
     const after = await client.lock('locks/busy', { ttlSeconds: 5, timeoutMs: 5000 })
     await after.unlock()
+  })
+})
+
+describe('LockHandle.unlock', () => {
+  it("frees the lock when the Unlock call fails: the lock's own lease is revoked all the same, not kept alive holding it", async () => {
+    const endpoints = new EtcdEndpoints(servers.config.nodes.map((node) => node.address), grpc.credentials.createInsecure())
+    const failing = Object.create(endpoints) as EtcdEndpoints
+    failing.unary = <T>(service: Parameters<EtcdEndpoints['unary']>[0], method: string, request: unknown, timeoutMs: number, signal?: AbortSignal): Promise<T> =>
+      method === 'Unlock' ? Promise.reject(new RaftLogError('ERR_UNAVAILABLE', 'Lock.Unlock: no node answered')) : endpoints.unary<T>(service, method, request, timeoutMs, signal)
+    try {
+      const held = await acquireLock(failing, 'locks/unlock-failed', { ttlSeconds: 30 })
+      await expect(held.unlock()).rejects.toMatchObject({ code: 'ERR_UNAVAILABLE' })
+      const next = await client.lock('locks/unlock-failed', { ttlSeconds: 5, timeoutMs: 3000 })
+      await next.unlock()
+    } finally {
+      endpoints.close()
+    }
+  })
+})
+
+describe('ClusterClient locks and campaigns on a lease of the caller', () => {
+  // The node may grant a Lock (or a Campaign) just as the caller gives up (its timeout, or its
+  // signal): the answer is lost, and with a lease the caller keeps alive, the lock stayed held for no one.
+  const opened: EtcdEndpoints[] = []
+  afterAll(() => {
+    for (const endpoints of opened) endpoints.close()
+  })
+  const answerLost = (methods: string[]): EtcdEndpoints => {
+    const endpoints = new EtcdEndpoints(servers.config.nodes.map((node) => node.address), grpc.credentials.createInsecure())
+    opened.push(endpoints)
+    const lossy = Object.create(endpoints) as EtcdEndpoints
+    lossy.unary = async <T>(service: Parameters<EtcdEndpoints['unary']>[0], method: string, request: unknown, timeoutMs: number, signal?: AbortSignal): Promise<T> => {
+      const answer = await endpoints.unary<T>(service, method, request, timeoutMs, signal)
+      if (methods.includes(method)) throw new RaftLogError('ERR_TIMEOUT', `${service}.${method}: Deadline exceeded`)
+      return answer
+    }
+    return lossy
+  }
+
+  it('a Lock whose answer is lost as it times out leaves no holder behind it', async () => {
+    const lease = await client.grantLease(30)
+    try {
+      await expect(acquireLock(answerLost(['Lock']), 'locks/lost', { lease, timeoutMs: 2000 })).rejects.toMatchObject({ code: 'ERR_TIMEOUT' })
+      const next = await client.lock('locks/lost', { ttlSeconds: 5, timeoutMs: 3000 })
+      await next.unlock()
+    } finally {
+      await lease.revoke()
+    }
+  })
+
+  it('a Campaign whose answer is lost as it times out leaves no leader behind it', async () => {
+    const lease = await client.grantLease(30)
+    try {
+      await expect(campaign(answerLost(['Campaign']), 'elect/lost', 'ghost', { lease, timeoutMs: 2000 })).rejects.toMatchObject({ code: 'ERR_TIMEOUT' })
+      expect(await client.electionLeader('elect/lost')).toBeUndefined()
+    } finally {
+      await lease.revoke()
+    }
   })
 })
 

@@ -75,6 +75,9 @@ export async function campaign(endpoints: EtcdEndpoints, name: Bytes, value: Byt
     return new Leadership(endpoints, answer.leader, lease, options.lease === undefined)
   } catch (error) {
     if (options.lease === undefined) await lease.revoke().catch(() => lease.close())
+    // The lease lives on: a Campaign that won as this caller gave up (its answer lost) would lead for
+    // no one. Its key is NAME/<lease id in hex>; deleting it gives up that place too, as etcd's Campaign resigns.
+    else await endpoints.unary('KV', 'DeleteRange', { key: Buffer.concat([nameBytes, Buffer.from(`/${lease.id.toString(16)}`)]) }, 5000).catch(() => undefined)
     throw error
   }
 }

@@ -31,10 +31,17 @@ export class LockHandle {
     private readonly ownLease: boolean,
   ) {}
 
-  /** Releases the lock (deletes its key), and revokes its lease when the lock made it. */
+  /**
+   * Releases the lock (deletes its key), and revokes its lease when the lock made it: also when the
+   * Unlock fails (its keep-alives kept the lock held otherwise), and when the revoke fails too its
+   * keep-alives stop, so the lease and the lock end within its TTL.
+   */
   async unlock(timeoutMs = 5000): Promise<void> {
-    await this.endpoints.unary('Lock', 'Unlock', { key: this.key }, timeoutMs)
-    if (this.ownLease) await this.lease.revoke(timeoutMs)
+    try {
+      await this.endpoints.unary('Lock', 'Unlock', { key: this.key }, timeoutMs)
+    } finally {
+      if (this.ownLease) await this.lease.revoke(timeoutMs).catch(() => this.lease.close())
+    }
   }
 }
 
@@ -47,6 +54,9 @@ export async function acquireLock(endpoints: EtcdEndpoints, name: Bytes, options
     return new LockHandle(endpoints, answer.key, Number(answer.fencing_token), lease, options.lease === undefined)
   } catch (error) {
     if (options.lease === undefined) await lease.revoke().catch(() => lease.close())
+    // The lease lives on: a Lock granted as this caller gave up (its answer lost) would hold the lock
+    // for no one. Its key is NAME/<lease id in hex>; deleting it gives up that place too, as etcd's Mutex does.
+    else await endpoints.unary('Lock', 'Unlock', { key: Buffer.concat([nameBytes, Buffer.from(`/${lease.id.toString(16)}`)]) }, 5000).catch(() => undefined)
     if ((error as RaftLogError).code === 'ERR_TIMEOUT' && options.timeoutMs !== undefined) {
       throw new RaftLogError('ERR_TIMEOUT', `Lock ${nameBytes.toString()} not taken within ${options.timeoutMs} ms (another holder kept it, or no leader answered)`)
     }

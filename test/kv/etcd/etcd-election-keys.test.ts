@@ -1,0 +1,62 @@
+// Proclaim, Resign and Unlock name a key; etcd refuses them without one. raftlog took a missing
+// leader for the empty key (a Proclaim put the key "", which no etcd put may write), and put a
+// Proclaim's value with the lease its LeaderKey named: a LeaderKey without the leader's lease (or
+// with rev 0) left the election's key on no lease at all, a leader that no lease's end removes.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import * as grpc from '@grpc/grpc-js'
+import { etcdProtocol } from '../../../src/net/etcd-protocol.js'
+import { settled, startServers, stopServers, type Servers } from '../../helpers/node-servers.js'
+
+let servers: Servers
+const clients: grpc.Client[] = []
+
+beforeAll(async () => {
+  servers = await startServers(false)
+})
+
+afterAll(async () => {
+  for (const client of clients) client.close()
+  await stopServers(servers)
+})
+
+type Stub = Record<string, (request: unknown, options: grpc.CallOptions, callback: (error: grpc.ServiceError | null, response: unknown) => void) => grpc.ClientUnaryCall>
+async function stubs(): Promise<(service: 'Lock' | 'Lease' | 'KV' | 'Election', method: string, request: Record<string, unknown>) => Promise<any>> {
+  const { follower } = await settled(servers)
+  const address = servers.config.nodes.find((node) => node.nodeId === follower.node.id)?.address as string
+  const made = new Map<string, grpc.Client>()
+  return (service, method, request) => {
+    let client = made.get(service)
+    if (client === undefined) {
+      client = new etcdProtocol[service](address, grpc.credentials.createInsecure()) as grpc.Client
+      clients.push(client)
+      made.set(service, client)
+    }
+    return new Promise((resolve, reject) => {
+      ;(client as unknown as Stub)[method]!(request, { deadline: Date.now() + 10_000 }, (error, response) => (error === null ? resolve(response) : reject(error)))
+    })
+  }
+}
+
+describe('Proclaim, Resign and Unlock name a key', () => {
+  it('are refused without one, as etcd refuses them', async () => {
+    const call = await stubs()
+    await expect(call('Election', 'Proclaim', { value: Buffer.from('x') })).rejects.toMatchObject({ details: '"leader" field must be provided' })
+    await expect(call('Election', 'Resign', {})).rejects.toMatchObject({ details: '"leader" field must be provided' })
+    await expect(call('Election', 'Proclaim', { leader: { name: Buffer.from('e') }, value: Buffer.from('x') })).rejects.toMatchObject({ details: 'etcdserver: key is not provided' })
+    await expect(call('Election', 'Resign', { leader: { name: Buffer.from('e') } })).rejects.toMatchObject({ details: 'etcdserver: key is not provided' })
+    await expect(call('Lock', 'Unlock', {})).rejects.toMatchObject({ details: 'etcdserver: key is not provided' })
+  })
+
+  it("a Proclaim never takes the leader's key off its lease: the election is free once the lease ends", async () => {
+    const call = await stubs()
+    const name = Buffer.from('off-lease')
+    const lease = Number((await call('Lease', 'LeaseGrant', { TTL: 60 })).ID)
+    const { leader } = await call('Election', 'Campaign', { name, lease, value: Buffer.from('a') })
+    // A LeaderKey with no lease (built by hand, or by a client that dropped the field).
+    await expect(call('Election', 'Proclaim', { leader: { ...leader, lease: 0 }, value: Buffer.from('b') })).rejects.toMatchObject({ details: 'etcdserver: election: not leader' })
+    // One with rev 0 names a key that does not exist: it must not create one.
+    await expect(call('Election', 'Proclaim', { leader: { name, key: Buffer.from('off-lease/ghost'), rev: 0, lease: 0 }, value: Buffer.from('c') })).rejects.toMatchObject({ details: 'etcdserver: election: not leader' })
+    await call('Lease', 'LeaseRevoke', { ID: lease })
+    await expect(call('Election', 'Leader', { name })).rejects.toMatchObject({ details: 'etcdserver: election: no leader' })
+  })
+})
