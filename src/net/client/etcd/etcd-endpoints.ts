@@ -81,8 +81,14 @@ export class EtcdEndpoints {
       const client = this.client(service, attempt > 0)
       try {
         return await new Promise<T>((resolve, reject) => {
-          const call = ((client as unknown as Record<string, Unary>)[method] as Unary).call(client, request, Number.isFinite(deadline) ? { deadline } : {}, (error, response) => (error === null ? resolve(response as T) : reject(error)))
-          signal?.addEventListener('abort', () => call.cancel(), { once: true })
+          // The listener goes with the call: a long-lived signal (a lock handle's) outlives many calls.
+          const cancel = (): void => call.cancel()
+          const call = ((client as unknown as Record<string, Unary>)[method] as Unary).call(client, request, Number.isFinite(deadline) ? { deadline } : {}, (error, response) => {
+            signal?.removeEventListener('abort', cancel)
+            if (error === null) resolve(response as T)
+            else reject(error)
+          })
+          signal?.addEventListener('abort', cancel, { once: true })
         })
       } catch (error) {
         const failure = error as grpc.ServiceError
