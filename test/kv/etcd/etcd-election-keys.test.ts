@@ -2,38 +2,24 @@
 // leader for the empty key (a Proclaim put the key "", which no etcd put may write), and put a
 // Proclaim's value with the lease its LeaderKey named: a LeaderKey without the leader's lease (or
 // with rev 0) left the election's key on no lease at all, a leader that no lease's end removes.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import * as grpc from '@grpc/grpc-js'
-import { etcdProtocol } from '../../../src/net/etcd-protocol.js'
-import { settled, startServers, stopServers, type Servers } from '../../helpers/node-servers.js'
+import { describe, expect, it } from 'vitest'
+import type * as grpc from '@grpc/grpc-js'
+import { settled } from '../../helpers/node-servers.js'
+import { useEtcdCluster, type EtcdService } from '../../helpers/etcd-cluster.js'
 
-let servers: Servers
-const clients: grpc.Client[] = []
+const cluster = useEtcdCluster()
 
-beforeAll(async () => {
-  servers = await startServers(false)
-})
-
-afterAll(async () => {
-  for (const client of clients) client.close()
-  await stopServers(servers)
-})
-
-type Stub = Record<string, (request: unknown, options: grpc.CallOptions, callback: (error: grpc.ServiceError | null, response: unknown) => void) => grpc.ClientUnaryCall>
-async function stubs(): Promise<(service: 'Lock' | 'Lease' | 'KV' | 'Election', method: string, request: Record<string, unknown>) => Promise<any>> {
-  const { follower } = await settled(servers)
-  const address = servers.config.nodes.find((node) => node.nodeId === follower.node.id)?.address as string
+/** Calls through a follower, a client per service. */
+async function stubs(): Promise<(service: EtcdService, method: string, request: Record<string, unknown>) => Promise<any>> {
+  const { follower } = await settled(cluster.servers)
   const made = new Map<string, grpc.Client>()
   return (service, method, request) => {
     let client = made.get(service)
     if (client === undefined) {
-      client = new etcdProtocol[service](address, grpc.credentials.createInsecure()) as grpc.Client
-      clients.push(client)
+      client = cluster.client(service, follower.node.id)
       made.set(service, client)
     }
-    return new Promise((resolve, reject) => {
-      ;(client as unknown as Stub)[method]!(request, { deadline: Date.now() + 10_000 }, (error, response) => (error === null ? resolve(response) : reject(error)))
-    })
+    return cluster.call(client, method, request)
   }
 }
 

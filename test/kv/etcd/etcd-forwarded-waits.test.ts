@@ -7,33 +7,32 @@
 // share one stream to the leader. The connections for waits take 200 calls each, so waits for one
 // lock never hold back a Lock of another name; and a wait its client cancels is cancelled on the
 // leader too (it stayed there, took its place in the lock's queue and was granted the lock for no one).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import * as grpc from '@grpc/grpc-js'
 import { etcdProtocol } from '../../../src/net/etcd-protocol.js'
-import { settled, startServers, stopServers, type Servers } from '../../helpers/node-servers.js'
+import { settled } from '../../helpers/node-servers.js'
+import { useEtcdCluster } from '../../helpers/etcd-cluster.js'
 
-let servers: Servers
+const cluster = useEtcdCluster()
+const { call } = cluster
+/** Clients made by hand (on the connections a test needs). */
 const clients: grpc.Client[] = []
-
-beforeAll(async () => {
-  servers = await startServers(false)
-})
-
-afterAll(async () => {
+afterAll(() => {
   for (const client of clients) client.close()
-  await stopServers(servers)
 })
 
-function call<T>(client: grpc.Client, method: string, request: Record<string, unknown>, timeoutMs: number): Promise<T> {
-  return new Promise((resolve, reject) => {
-    ;(client as unknown as Record<string, (request: unknown, options: grpc.CallOptions, callback: (error: grpc.ServiceError | null, response: T) => void) => void>)[method]!(request, { deadline: Date.now() + timeoutMs }, (error, response) => (error === null ? resolve(response) : reject(error)))
-  })
+/** A lease client and a Lock client at the leader, a Lock client through a follower, and a grant of leases of `ttl` seconds. */
+async function locksThroughFollower(ttl: number): Promise<{ holderLock: grpc.Client; viaFollower: grpc.Client; grant: () => Promise<number> }> {
+  const { follower, leader } = await settled(cluster.servers)
+  const lease = cluster.client('Lease', leader.node.id)
+  const grant = async (): Promise<number> => Number((await call<{ ID: number }>(lease, 'LeaseGrant', { TTL: ttl }, 10_000)).ID)
+  return { holderLock: cluster.client('Lock', leader.node.id), viaFollower: cluster.client('Lock', follower.node.id), grant }
 }
 
 describe('calls a follower passes to the leader', () => {
   it("another client's write through a follower goes on while 300 locks wait through it", async () => {
-    const { follower } = await settled(servers)
-    const address = servers.config.nodes.find((node) => node.nodeId === follower.node.id)?.address as string
+    const { follower } = await settled(cluster.servers)
+    const address = cluster.servers.config.nodes.find((node) => node.nodeId === follower.node.id)?.address as string
     // Another client's connection writes: one connection carries 256 calls at most, the waits of this one included.
     const [kv, lease, lock] = (['KV', 'Lease', 'Lock'] as const).map((service) => new etcdProtocol[service](address, grpc.credentials.createInsecure(), service === 'KV' ? { 'grpc.use_local_subchannel_pool': 1 } : {}))
     clients.push(kv as grpc.Client, lease as grpc.Client, lock as grpc.Client)
@@ -52,14 +51,7 @@ describe('calls a follower passes to the leader', () => {
   }, 60_000)
 
   it('a waiting Lock its client cancels through a follower leaves the queue: it is never granted to no one', async () => {
-    const { follower, leader } = await settled(servers)
-    const at = (id: number): string => servers.config.nodes.find((node) => node.nodeId === id)?.address as string
-    const own = { 'grpc.use_local_subchannel_pool': 1 }
-    const lease = new etcdProtocol.Lease(at(leader.node.id), grpc.credentials.createInsecure(), own)
-    const holderLock = new etcdProtocol.Lock(at(leader.node.id), grpc.credentials.createInsecure(), own)
-    const viaFollower = new etcdProtocol.Lock(at(follower.node.id), grpc.credentials.createInsecure(), own)
-    clients.push(lease, holderLock, viaFollower)
-    const grant = async (): Promise<number> => Number((await call<{ ID: number }>(lease, 'LeaseGrant', { TTL: 60 }, 10_000)).ID)
+    const { holderLock, viaFollower, grant } = await locksThroughFollower(60)
     const name = Buffer.from('handed-on')
     const held = await call<{ key: Buffer }>(holderLock, 'Lock', { name, lease: await grant() }, 10_000)
     // A waiter through the follower gives up (etcdctl lock with a timeout, say).
@@ -73,8 +65,8 @@ describe('calls a follower passes to the leader', () => {
   }, 60_000)
 
   it('a lock no one holds is granted through a follower while 300 locks of other clients wait through it', async () => {
-    const { follower } = await settled(servers)
-    const address = servers.config.nodes.find((node) => node.nodeId === follower.node.id)?.address as string
+    const { follower } = await settled(cluster.servers)
+    const address = cluster.servers.config.nodes.find((node) => node.nodeId === follower.node.id)?.address as string
     const own = { 'grpc.use_local_subchannel_pool': 1 }
     // Two clients of 150 waits each (a connection to the follower carries 256 calls at most), and a third.
     const [lease, first, second, third] = ['Lease', 'Lock', 'Lock', 'Lock'].map((service) => new etcdProtocol[service as 'Lease' | 'Lock'](address, grpc.credentials.createInsecure(), own) as grpc.Client)
@@ -98,8 +90,8 @@ describe('calls a follower passes to the leader', () => {
   }, 60_000)
 
   it("another client's keep-alive through a follower is answered while 300 keep-alive streams stay open through it", async () => {
-    const { follower } = await settled(servers)
-    const address = servers.config.nodes.find((node) => node.nodeId === follower.node.id)?.address as string
+    const { follower } = await settled(cluster.servers)
+    const address = cluster.servers.config.nodes.find((node) => node.nodeId === follower.node.id)?.address as string
     const own = { 'grpc.use_local_subchannel_pool': 1 }
     const lease = new etcdProtocol.Lease(address, grpc.credentials.createInsecure(), own)
     clients.push(lease)
@@ -130,14 +122,7 @@ describe('calls a follower passes to the leader', () => {
   }, 60_000)
 
   it('a Lock through a follower waits for as long as the lock is held, as a Lock on the leader does (it gave up after 30 s)', async () => {
-    const { follower, leader } = await settled(servers)
-    const at = (id: number): string => servers.config.nodes.find((node) => node.nodeId === id)?.address as string
-    const own = { 'grpc.use_local_subchannel_pool': 1 }
-    const lease = new etcdProtocol.Lease(at(leader.node.id), grpc.credentials.createInsecure(), own)
-    const holderLock = new etcdProtocol.Lock(at(leader.node.id), grpc.credentials.createInsecure(), own)
-    const viaFollower = new etcdProtocol.Lock(at(follower.node.id), grpc.credentials.createInsecure(), own)
-    clients.push(lease, holderLock, viaFollower)
-    const grant = async (): Promise<number> => Number((await call<{ ID: number }>(lease, 'LeaseGrant', { TTL: 90 }, 10_000)).ID)
+    const { holderLock, viaFollower, grant } = await locksThroughFollower(90)
     const name = Buffer.from('held-long')
     const held = await call<{ key: Buffer }>(holderLock, 'Lock', { name, lease: await grant() }, 10_000)
     // etcdctl lock sets no deadline: it waits until the lock is its.

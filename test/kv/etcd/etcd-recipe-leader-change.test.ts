@@ -3,39 +3,17 @@
 // client gave up once its node no longer led could not delete its key (the proposal was refused
 // here), so the key kept its place in the lock's queue and was granted in its turn for no one,
 // held for as long as its lease lived. Those writes now go to the leader's KV.Txn.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import * as grpc from '@grpc/grpc-js'
-import { etcdProtocol } from '../../../src/net/etcd-protocol.js'
-import { pause, settled, startServers, stopServers, type Servers } from '../../helpers/node-servers.js'
+import { describe, expect, it } from 'vitest'
+import { pause, settled } from '../../helpers/node-servers.js'
+import { useEtcdCluster } from '../../helpers/etcd-cluster.js'
 
-let servers: Servers
-const clients: grpc.Client[] = []
-
-beforeAll(async () => {
-  servers = await startServers(false)
-})
-
-afterAll(async () => {
-  for (const client of clients) client.close()
-  await stopServers(servers)
-})
-
-type Stub = Record<string, (request: unknown, options: grpc.CallOptions, callback: (error: grpc.ServiceError | null, response: unknown) => void) => grpc.ClientUnaryCall>
-function call<T>(client: grpc.Client, method: string, request: Record<string, unknown>, timeoutMs: number): Promise<T> {
-  return new Promise((resolve, reject) => {
-    ;(client as unknown as Stub)[method]!(request, { deadline: Date.now() + timeoutMs }, (error, response) => (error === null ? resolve(response as T) : reject(error)))
-  })
-}
-const at = (id: number): string => servers.config.nodes.find((node) => node.nodeId === id)?.address as string
-const own = { 'grpc.use_local_subchannel_pool': 1 }
-function stub<S extends 'Lock' | 'Lease' | 'KV' | 'Election'>(service: S, id: number): grpc.Client {
-  const client = new etcdProtocol[service](at(id), grpc.credentials.createInsecure(), own) as grpc.Client
-  clients.push(client)
-  return client
-}
+const cluster = useEtcdCluster()
+const { call } = cluster
+const stub = cluster.client
 
 describe('lock and election waits across a change of leader', () => {
   it('a Lock waiting on a leader that lost leadership, cancelled by its client, leaves the queue', async () => {
+    const servers = cluster.servers
     const { leader } = await settled(servers)
     const lease = stub('Lease', leader.node.id)
     const lock = stub('Lock', leader.node.id)
@@ -43,7 +21,7 @@ describe('lock and election waits across a change of leader', () => {
     const name = Buffer.from('moved-on')
     const held = await call<{ key: Buffer }>(lock, 'Lock', { name, lease: await grant() }, 10_000)
     const waiter = await grant()
-    const waiting = (lock as unknown as Stub).Lock!({ name, lease: waiter }, { deadline: Date.now() + 30_000 }, () => undefined)
+    const waiting = cluster.start(lock, 'Lock', { name, lease: waiter }, 30_000)
     await pause(300)
     const successor = servers.servers.find((server) => server !== leader)!
     await leader.node.transferLeadership(successor.node.id)

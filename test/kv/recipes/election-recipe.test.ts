@@ -9,6 +9,7 @@ import { campaign, resign } from '../../../src/kv/recipes/election-recipe.js'
 import { rangeRequest, type RecipeHost } from '../../../src/kv/recipes/recipe-host.js'
 import { WatchHub } from '../../../src/kv/watch/watch-hub.js'
 import { EntryType } from '../../../src/storage/log-entry.js'
+import { abortAfterNextTxn } from '../../helpers/recipe-hosts.js'
 
 function setUp() {
   const kv = new KvStateMachine()
@@ -50,13 +51,7 @@ describe('the election recipe', () => {
   it('deletes the key of a candidate whose client left as it came to lead', async () => {
     const { host } = setUp()
     const controller = new AbortController()
-    const txn = host.txn
-    host.txn = async (request) => {
-      const outcome = await txn(request)
-      controller.abort()
-      host.txn = txn
-      return outcome
-    }
+    abortAfterNextTxn(host, controller)
     await expect(campaign(host, name, 1, Buffer.from('a'), controller.signal)).rejects.toMatchObject({ code: 'ERR_CANCELLED' })
     expect(valueOf(host, 'chief/1')).toBeUndefined()
   })

@@ -9,6 +9,7 @@ import { rangeRequest, type RecipeHost } from '../../../src/kv/recipes/recipe-ho
 import { RaftLogError } from '../../../src/errors.js'
 import { WatchHub } from '../../../src/kv/watch/watch-hub.js'
 import { EntryType } from '../../../src/storage/log-entry.js'
+import { abortAfterNextTxn } from '../../helpers/recipe-hosts.js'
 
 function setUp() {
   const kv = new KvStateMachine()
@@ -80,13 +81,7 @@ describe('the lock recipe', () => {
   it('deletes the key of a caller that left while it was created, when no one held the lock', async () => {
     const { host } = setUp()
     const controller = new AbortController()
-    const txn = host.txn
-    host.txn = async (request) => {
-      const outcome = await txn(request)
-      controller.abort()
-      host.txn = txn
-      return outcome
-    }
+    abortAfterNextTxn(host, controller)
     await expect(acquire(host, prefix, 1, Buffer.alloc(0), controller.signal)).rejects.toMatchObject({ code: 'ERR_CANCELLED' })
     expect(host.kv.range(rangeRequest(Buffer.from('jobs/1'))).kvs).toEqual([])
   })
