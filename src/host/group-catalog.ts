@@ -156,9 +156,10 @@ export class GroupCatalog implements StateMachine {
   private readonly moves = new Map<number, ReplicaMove>()
   /** Founding hosts that ran (checked in with a 'started' entry). */
   private readonly startedHosts = new Set<number>()
-  /** Hosts that left each group by a move: a Raft id never rejoins a group, so they never hold it again. */
-  private readonly departed = new Map<number, number[]>()
-  /** The moves of each group recorded as done: one asked again is answered as done. */
+  /**
+   * The moves of each group recorded as done: one asked again is answered as done, and their
+   * `from` hosts left the group (a Raft id never rejoins a group, so they never hold it again).
+   */
   private readonly finishedMoves = new Map<number, ReplicaMove[]>()
   private nextGroup = 1
   /** The answers to the last changes that named a request id (HostClient has no sessions: it may send a change twice). */
@@ -290,7 +291,7 @@ export class GroupCatalog implements StateMachine {
     if (!replicas.includes(from)) throw new RaftLogError('ERR_BAD_ARGUMENT', `Group ${group} has no replica on node ${from} (replicas: ${replicas.join(', ')})`, { argument: 'from' })
     if (!this.hosts.includes(to)) throw new RaftLogError('ERR_BAD_ARGUMENT', `Node ${to} is not a node of the cluster (${this.hosts.join(', ')})`, { argument: 'to' })
     if (replicas.includes(to)) throw new RaftLogError('ERR_BAD_ARGUMENT', `Group ${group} has a replica on node ${to} already (replicas: ${replicas.join(', ')})`, { argument: 'to' })
-    if (this.departed.get(group)?.includes(to) === true) throw new RaftLogError('ERR_ID_REMOVED', `Node ${to} left group ${group} before: a Raft member's id never rejoins its group, so node ${to} cannot hold it again`, { argument: 'to' })
+    if (this.finishedMoves.get(group)?.some((done) => done.from === to) === true) throw new RaftLogError('ERR_ID_REMOVED', `Node ${to} left group ${group} before: a Raft member's id never rejoins its group, so node ${to} cannot hold it again`, { argument: 'to' })
     const move = { from, to }
     this.moves.set(group, move)
     this.groups.set(group, [...replicas, to].sort((a, b) => a - b))
@@ -308,7 +309,6 @@ export class GroupCatalog implements StateMachine {
     if (under === undefined || under.from !== from || under.to !== to) throw new RaftLogError('ERR_BAD_ARGUMENT', `Group ${group} is not moving from node ${from} to node ${to}`, { argument: 'group' })
     this.moves.delete(group)
     this.groups.set(group, replicas.filter((host) => host !== from))
-    this.departed.set(group, [...(this.departed.get(group) ?? []), from])
     this.finishedMoves.set(group, [...(this.finishedMoves.get(group) ?? []), { from, to }])
     for (const listener of this.listeners) listener({ kind: 'moved', group, move: { ...under } })
     return { ok: true, group, replicas: this.groups.get(group) as number[] }

@@ -5,6 +5,11 @@
 import * as grpc from '@grpc/grpc-js'
 import { RaftLogError } from '../../errors.js'
 
+/** A grpc-js error's words without the resolver notes it appends ("Resolution note: …"), which say nothing to a user. */
+export function grpcErrorText(error: { details?: string; message: string }): string {
+  return (error.details || error.message).replace(/\.?\s*Resolution note:.*$/s, '')
+}
+
 export function describeCallFailure(error: Error & { code?: number }, timeoutMs: number): string {
   const text = error.message
   const errno = /\b(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|ECONNRESET|ETIMEDOUT)\b/.exec(text)?.[1]

@@ -5,6 +5,7 @@
 // fails with the stream's status when it speaks of every call (streamWideCodes), UNAVAILABLE
 // otherwise; "No connection established" there means nothing was sent.
 import * as grpc from '@grpc/grpc-js'
+import { grpcErrorText } from './call-failure.js'
 
 /** The stream, as a grpc-js client makes it. */
 type Duplex = grpc.ClientDuplexStream<Record<string, unknown>, CallReply>
@@ -144,8 +145,7 @@ export class CallStream {
     })
     open.stream.on('error', (error: grpc.ServiceError) => {
       if (error.code === grpc.status.UNIMPLEMENTED) this.unsupported = true
-      // grpc-js appends resolver notes that say nothing to a user.
-      const details = (error.details || error.message).replace(/\.?\s*Resolution note:.*$/s, '')
+      const details = grpcErrorText(error)
       broken(streamWideCodes.has(error.code) ? callError(error.code, details) : callError(grpc.status.UNAVAILABLE, `The call stream failed (${grpc.status[error.code] ?? error.code}: ${details})`))
     })
     // The node ended the stream without an error (it stops): whatever was waiting may have been applied.

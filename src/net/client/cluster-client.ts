@@ -16,7 +16,7 @@ import type { Configuration } from '../../raft/core/configuration.js'
 import type { MembershipChange } from '../../raft/core/membership-change.js'
 import { fromWireConfiguration, type WireConfiguration } from '../membership-wire.js'
 import { checkClientTls, clientChannelCredentials, clientTlsOf, type ClientTls } from '../tls/client-tls.js'
-import { describeCallFailure, manyGroupsNode } from './call-failure.js'
+import { describeCallFailure, grpcErrorText, manyGroupsNode } from './call-failure.js'
 import { CallStream, streamedField, type CallError } from './call-stream.js'
 import type { NodeStatus } from './node-status.js'
 import { BackupFailed, receiveSnapshot, type BackupTarget, type SavedSnapshot, type SnapshotStreamStub } from './snapshot-download.js'
@@ -295,7 +295,7 @@ export class ClusterClient {
         if ((error as { grpcCode?: number }).grpcCode === grpc.status.UNAUTHENTICATED) throw new RaftLogError('ERR_UNAUTHENTICATED', `${address} refused the client: ${(error as Error).message}`)
         const refusedAtHandshake = tlsFailure(address, (error as Error).message)
         if (refusedAtHandshake !== undefined) throw refusedAtHandshake
-        lastProblem = `${address}: ${(error as Error).message.replace(/\.?\s*Resolution note:.*$/s, '')}`
+        lastProblem = `${address}: ${grpcErrorText({ message: (error as Error).message })}`
         if (this.leader === address) this.leader = undefined
         fruitless = neverSent(error as Error & { code?: number }) || (error as { grpcCode?: number }).grpcCode === grpc.status.UNAVAILABLE ? fruitless + 1 : 0
         address = this.endpoints[next++ % this.endpoints.length] as string
@@ -578,8 +578,7 @@ export class ClusterClient {
     const target = this.stub(address)
     return new Promise<T>((resolve, reject) => {
       ;(target[method] as Stub[string]).call(target, request, { deadline: Math.min(deadline, Date.now() + perCallMs) }, (error, reply) => {
-        // grpc-js appends resolver notes that say nothing to a user.
-        if (error !== null) reject(Object.assign(new Error((error.details || error.message).replace(/\.?\s*Resolution note:.*$/s, '')), { code: error.code }))
+        if (error !== null) reject(Object.assign(new Error(grpcErrorText(error)), { code: error.code }))
         else resolve(reply as T)
       })
     })
