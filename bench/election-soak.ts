@@ -7,7 +7,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { parseArgs } from 'node:util'
+import { benchArgs, wholeOption } from './bench-args.js'
 import * as grpc from '@grpc/grpc-js'
 import { parentPipeVariable } from '../src/cli/parent-pipe.js'
 import { createCertificateSet } from '../src/cli/certs/certificate-set.js'
@@ -184,11 +184,25 @@ async function soak(tls: boolean, options: { puts: number; clients: number; stre
   }
 }
 
+const usage = `Usage: npm run bench:elections [-- --puts N] [-- --clients N] [-- --streams N] [-- --tls-only | --plaintext-only]
+
+Elections under load: a 3-process raftlog cluster with its default settings, put through large
+puts, a storm of new client connections and thousands of multiplexed calls. Counts every change
+of leader or term seen while a phase runs: leadership must not move.
+
+  --puts N           puts of the largest command the cluster takes (default 100)
+  --clients N        new client connections in the storm (default 2,000)
+  --streams N        calls multiplexed on a few connections (default 10,000)
+  --tls-only         only the TLS phases
+  --plaintext-only   only the plaintext phases`
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: { puts: { type: 'string' }, clients: { type: 'string' }, streams: { type: 'string' }, 'tls-only': { type: 'boolean' }, 'plaintext-only': { type: 'boolean' } },
-  })
-  const options = { puts: Number(values.puts ?? 100), clients: Number(values.clients ?? 2000), streams: Number(values.streams ?? 10_000) }
+  const values = benchArgs(usage, { puts: { type: 'string' }, clients: { type: 'string' }, streams: { type: 'string' }, 'tls-only': { type: 'boolean' }, 'plaintext-only': { type: 'boolean' } })
+  const options = {
+    puts: wholeOption(usage, 'puts', values.puts, 100),
+    clients: wholeOption(usage, 'clients', values.clients, 2000),
+    streams: wholeOption(usage, 'streams', values.streams, 10_000),
+  }
   const { election_timeout_range: election, heartbeat_interval: heartbeat } = defaultClusterSettings
   console.log(`Elections under load: 3 raftlog node processes, default settings (election timeout ${election.min}-${election.max} ms, heartbeat ${heartbeat} ms, max_request_bytes ${defaultClusterSettings.max_request_bytes})`)
   const results: PhaseResult[] = []

@@ -4,10 +4,18 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { parseArgs } from 'node:util'
 import { RaftNode } from '../src/raft/node/raft-node.js'
 import { MemoryNetwork } from '../src/testing/memory-network.js'
 import { percentile } from './stats.js'
+import { benchArgs, positiveOption } from './bench-args.js'
+
+const usage = `Usage: npm run bench:raft [-- --seconds S] [-- --payload BYTES]
+
+An in-process 3-node cluster over an in-memory network with real, durable logs: proposals
+committed per second and their latency p50/p99, with 1, 16 and 128 proposals in flight.
+
+  --seconds S       how long each case runs (default 3)
+  --payload BYTES   size of each proposal (default 100)`
 
 export interface RaftBenchResult {
   inFlight: number
@@ -61,9 +69,9 @@ export async function runRaftBench(options: { seconds: number; inFlight: number[
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { seconds: { type: 'string' }, payload: { type: 'string' } } })
-  const seconds = Number(values.seconds ?? 3)
-  const payloadBytes = Number(values.payload ?? 100)
+  const values = benchArgs(usage, { seconds: { type: 'string' }, payload: { type: 'string' } })
+  const seconds = positiveOption(usage, 'seconds', values.seconds, 3)
+  const payloadBytes = positiveOption(usage, 'payload', values.payload, 100, true)
   const results = await runRaftBench({ seconds, inFlight: [1, 16, 128], payloadBytes })
   console.log(`3-node in-process cluster, MemoryNetwork, durable flushes, ${payloadBytes} B proposals, ${seconds} s each (Node ${process.version})\n`)
   console.log('| proposals in flight | committed/s | latency p50 ms | latency p99 ms |')

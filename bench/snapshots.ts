@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { parseArgs } from 'node:util'
+import { benchArgs, positiveOption } from './bench-args.js'
 import { RaftNode, type LogEntry } from '../src/index.js'
 import { MemoryNetwork } from '../src/testing/memory-network.js'
 import { KvStateMachine, encodeKvCommand } from '../src/kv/kv-state-machine.js'
@@ -107,10 +107,18 @@ async function restartBench(history: number, keys: number, valueBytes: number): 
   }
 }
 
+const usage = `Usage: npm run bench:snapshot [-- --state-mb MB] [-- --history ENTRIES]
+
+Snapshots, measured on an in-process cluster: how fast a follower with an empty disk installs a
+leader's snapshot (MB/s), and a node's restart time by length of history and by state size.
+
+  --state-mb MB        size of the state machine's state (default 100)
+  --history ENTRIES    entries of history for the restart cases (default 1,000,000)`
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { 'state-mb': { type: 'string' }, history: { type: 'string' } } })
-  const stateMb = Number(values['state-mb'] ?? 100)
-  const history = Number(values.history ?? 1_000_000)
+  const values = benchArgs(usage, { 'state-mb': { type: 'string' }, history: { type: 'string' } })
+  const stateMb = positiveOption(usage, 'state-mb', values['state-mb'], 100)
+  const history = positiveOption(usage, 'history', values.history, 1_000_000, true)
   console.log(`Snapshots (Node ${process.version}, MemoryNetwork, durable flushes)\n`)
   const install = await installBench(stateMb)
   console.log(`| installing a ${stateMb} MiB snapshot on a new follower | seconds | MiB/s |`)
