@@ -15,7 +15,8 @@ describe('raftlog crash-test --engine', () => {
   })
 
   it('fails a writer that acknowledges what it never wrote, and refuses modes it has no rounds for', async () => {
-    const broken = await runCli(['crash-test', '--engine', '--rounds', '2', '--seed', '3', '--mode', 'kill', '--broken-writer'])
+    // In a test directory: a failed run keeps its directory for the user to look into.
+    const broken = await runCli(['crash-test', '--engine', '--dir', join(tempDir(), 'engine'), '--rounds', '2', '--seed', '3', '--mode', 'kill', '--broken-writer'])
     expect(broken.status).toBe(1)
     expect(broken.stdout).toMatch(/FAIL: replay with raftlog crash-test --engine --seed 3/)
     const usage = await runCli(['crash-test', '--engine', '--mode', 'corrupt'])

@@ -43,7 +43,8 @@ describe(`raftlog crash-test --mode snapshot (RAFT_SEED=${seed})`, () => {
   })
 
   it('a writer that acknowledges a proposal it never made fails the run, with the seed that replays it', async () => {
-    const result = await runCli(['crash-test', '--rounds', '2', '--seed', String(seed), '--mode', 'snapshot', '--broken-writer'])
+    // In a test directory: a failed run keeps its directory for the user to look into.
+    const result = await runCli(['crash-test', '--dir', join(tempDir(), 'log'), '--rounds', '2', '--seed', String(seed), '--mode', 'snapshot', '--broken-writer'])
     expect(result.status).toBe(1)
     expect(result.stdout).toMatch(/round 1, index \d+: acknowledged proposal 1\.10\.never is not in the restored state/)
     expect(result.stdout).toMatch(new RegExp(`FAIL: replay with raftlog crash-test --seed ${seed}`))

@@ -1,6 +1,6 @@
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { basename, join } from 'node:path'
 import { afterEach } from 'vitest'
 
 const made: string[] = []
@@ -13,5 +13,10 @@ export function tempDir(prefix = 'raftlog-test-'): string {
 }
 
 afterEach(() => {
-  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true })
+  const dirs = made.splice(0)
+  if (dirs.length === 0) return
+  // `raftlog repair DIR` keeps what it cut beside DIR, in DIR.repair-<time>: those go too.
+  const backups = new Set(dirs.map((dir) => `${basename(dir)}.repair-`))
+  const beside = readdirSync(tmpdir()).filter((name) => [...backups].some((backup) => name.startsWith(backup)))
+  for (const dir of [...dirs, ...beside.map((name) => join(tmpdir(), name))]) rmSync(dir, { recursive: true, force: true })
 })

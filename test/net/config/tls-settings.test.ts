@@ -1,7 +1,7 @@
 // cluster_settings.peer_tls and client_tls: checked at load (shape, CA files) and at node start
 // (the node's own certificate and key), each problem one line naming the file and the field.
-import { beforeAll, describe, expect, it } from 'vitest'
-import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { loadClusterConfig } from '../../../src/net/config/cluster-config.js'
@@ -21,6 +21,7 @@ beforeAll(() => {
   makeCertificates(root, [1, 2])
   makeCertificates(root, [1, 2], 'other-ca')
 })
+afterAll(() => rmSync(root, { recursive: true, force: true }))
 
 /** A configuration in `root` (beside certs/) with these cluster_settings lines. */
 function config(...settings: string[]): string {
