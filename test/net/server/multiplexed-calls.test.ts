@@ -163,6 +163,25 @@ describe('the Calls stream', () => {
     expect(calls.supported).toBe(true)
   })
 
+  it('answers a reply larger than a client takes RESOURCE_EXHAUSTED, alone: the stream and its other calls go on', async () => {
+    // This test's client takes grpc's default 4 MiB in one message; raftlog's clients take 64 MiB.
+    const clientMaxBytes = 4 * 1024 * 1024
+    const read: UnaryHandler = (call, callback) => callback(null, { result: Buffer.alloc(Number((call.request as { query: Buffer }).query.toString()), 1) })
+    const { address } = await serve({ Calls: multiplexedCalls({ read }, 4, undefined, clientMaxBytes) })
+    const calls = callStreamTo(address)
+    const deadline = Date.now() + 5000
+    const small = calls.call<{ result: Buffer }>('read', { query: Buffer.from('10') }, deadline)
+    const large = failure(calls.call('read', { query: Buffer.from(String(clientMaxBytes + 1)) }, deadline))
+    const after = calls.call<{ result: Buffer }>('read', { query: Buffer.from('20') }, deadline)
+    const refused = await large
+    expect(refused.code).toBe(grpc.status.RESOURCE_EXHAUSTED)
+    expect(refused.message).toMatch(/^The answer is larger than a client takes in one message \(at least \d+ vs\. 4194304 bytes\)/)
+    expect((await small).result.length).toBe(10)
+    expect((await after).result.length).toBe(20)
+    // A reply that fits, up to the limit, is answered.
+    expect((await calls.call<{ result: Buffer }>('read', { query: Buffer.from(String(clientMaxBytes - 1024)) }, Date.now() + 5000)).result.length).toBe(clientMaxBytes - 1024)
+  })
+
   it('fails a call at its deadline (DEADLINE_EXCEEDED) while the others of the stream go on', async () => {
     const propose: UnaryHandler = (call, callback) => {
       if ((call.request as { command: Buffer }).command.toString() === 'answer') callback(null, { result: Buffer.from('ok') })
