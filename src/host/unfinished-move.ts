@@ -11,6 +11,12 @@ import { isJoint, membersOf, type Configuration } from '../raft/core/configurati
 /** How often, and how far apart (ms), the group's hosts are asked for a leader before the check gives up. */
 const leaderAttempts = 10
 const leaderPauseMs = 200
+/**
+ * No round of asking starts after this long (ms): a host that does not answer holds each round for
+ * its whole deadline (HostClient.groupStateAt, 2 s), and ten of them would outlast GroupAdmin's
+ * call (15 s), which then failed with no word of why.
+ */
+export const leaderSearchMs = 8000
 
 /** What a host says of a group (HostClient.groupStateAt, or RaftHost for this host's own). */
 export interface GroupState {
@@ -26,8 +32,10 @@ export interface GroupState {
  */
 export async function unfinishedMoveProblem(group: number, from: number, to: number, replicas: readonly number[], stateAt: (host: number) => Promise<GroupState>): Promise<string | undefined> {
   let leader: { host: number; state: GroupState } | undefined
+  const giveUpAt = Date.now() + leaderSearchMs
   // The move's last step may have just moved leadership: an election takes a moment.
   for (let attempt = 0; leader === undefined && attempt < leaderAttempts; attempt++) {
+    if (attempt > 0 && Date.now() + leaderPauseMs > giveUpAt) break
     if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, leaderPauseMs))
     const states = await Promise.all(replicas.map((host) => stateAt(host).then((state) => ({ host, state }), () => undefined)))
     leader = states.find((answer) => answer !== undefined && answer.state.hasGroup && answer.state.leaderId === answer.host && answer.state.configuration !== undefined)
