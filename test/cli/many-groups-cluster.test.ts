@@ -37,7 +37,7 @@ describe('raftlog cluster --groups', () => {
   it('serves the key-value store over 8 groups, lists, creates and removes groups, spreads leaders, and stops cleanly', async () => {
     const dir = tempDir('raftlog-many-groups-')
     const { path: config } = await writeConfig(dir, 3)
-    const cluster = startCluster(config, ['--groups', '8', '--dashboard-port', '0'])
+    const cluster = startCluster(config, ['--groups', '8', '--dashboard-port', '0'], true)
     try {
       // Every node serving, the catalog founded and led, every group on every node (R = 3 of 3).
       await waitFor('the catalog led and 8 groups on every node', async () => {
@@ -92,7 +92,9 @@ describe('raftlog cluster --groups', () => {
       const again = await runCli(['kv', 'get', 'key-0', '--config', config])
       expect(again.stdout).toBe('value-0\n')
     } finally {
-      cluster.child.kill('SIGINT')
+      // A terminal's Ctrl-C: the whole process group gets SIGINT. Each node must still stop once,
+      // gracefully (the cluster's SIGTERM after it was a second signal: an exit at once).
+      process.kill(-(cluster.child.pid as number), 'SIGINT')
     }
     expect(await exited(cluster.child)).toBe(0)
     expect(cluster.output.text).toMatch(/node 1 stopped/)

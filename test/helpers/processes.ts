@@ -64,9 +64,13 @@ export function startNode(config: string, id: number, extra: string[] = []): Nod
   return { child, output }
 }
 
-/** `raftlog cluster --config config [options]`, its stdout and stderr gathered in `output.text`. */
-export function startCluster(config: string, options: string[] = []): { child: ChildProcess; output: { text: string } } {
-  const child = spawn(process.execPath, [cliPath, 'cluster', '--config', config, ...options], { stdio: ['ignore', 'pipe', 'pipe'] })
+/**
+ * `raftlog cluster --config config [options]`, its stdout and stderr gathered in `output.text`.
+ * With `ownGroup`, in a process group of its own, as a terminal runs it: `process.kill(-pid,
+ * 'SIGINT')` is then a Ctrl-C, which every process of the group gets.
+ */
+export function startCluster(config: string, options: string[] = [], ownGroup = false): { child: ChildProcess; output: { text: string } } {
+  const child = spawn(process.execPath, [cliPath, 'cluster', '--config', config, ...options], { stdio: ['ignore', 'pipe', 'pipe'], detached: ownGroup })
   children.add(child)
   const output = { text: '' }
   child.stdout!.on('data', (chunk: Buffer) => (output.text += chunk.toString()))

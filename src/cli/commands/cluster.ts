@@ -96,8 +96,12 @@ export const clusterCommand: Command = {
     let stopping = false
     const startNode = (node: NodeConfig): void => {
       // stdin stays an open pipe: its end tells the node this process is gone, even after a kill -9.
-      // The node logs JSON whatever this process shows: its events say when it serves.
+      // The node logs JSON whatever this process shows: its events say when it serves. Its own
+      // process group: a terminal's Ctrl-C reaches only this process, which stops each node with
+      // one signal; a node that got the Ctrl-C too took this one's SIGTERM as a second signal
+      // and exited at once, without its graceful stop (nor its "stopped" line).
       const child = spawn(process.execPath, [mainPath, 'node', '--node-id', String(node.nodeId), '--config', configPath, '--log-format', 'json', ...manyGroups], {
+        detached: true,
         stdio: ['pipe', 'pipe', 'pipe'],
         env: { ...process.env, [parentPipeVariable]: '1' },
       })
@@ -108,7 +112,9 @@ export const clusterCommand: Command = {
         // Only once the node has bound its port: a node that cannot bind never serves.
         if (record.event === 'serving') logger.info('serving', `node ${node.nodeId} serving ${node.address}`, { nodeId: node.nodeId, address: node.address })
       })
-      child.on('exit', (code, signal) => {
+      // 'close', not 'exit': once its output has been read to the end, so that a stopping
+      // cluster prints every node's last lines (its "stopped") before it exits itself.
+      child.on('close', (code, signal) => {
         children.delete(node.nodeId)
         if (stopping) return
         const removed = code === removedExitStatus
