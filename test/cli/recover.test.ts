@@ -106,6 +106,35 @@ describe('raftlog recover --as-new-cluster', () => {
     await expectReadable(endpoints.slice(1), written)
   }, 120_000)
 
+  it('grows back by log alone: a new member catches up through the old cluster\'s configurations, several AppendEntries long', async () => {
+    const dir = tempDir('raftlog-recover-')
+    // No snapshot before the log's end and 4 entries per AppendEntries: the new member commits
+    // the old cluster's configurations (their token) before it reaches the recovered one.
+    const { config, ports, nodes, leader, written } = await threeNodesWithWrites(dir, 12, { max_entries_per_query: 4 })
+    const survivor = [1, 2, 3].find((id) => id !== leader)!
+    await caughtUp(config, survivor)
+    for (const node of nodes) await kill(node)
+    const address = `127.0.0.1:${ports[survivor - 1]}`
+    await recover(join(dir, 'logs', `node_${survivor}`))
+    running.push(startNode(config, survivor))
+    await waitFor('the recovered node to lead', async () => ((await statusesAt([address])).find((s) => s.role === 'leader') ? true : undefined))
+    const own = `127.0.0.1:${await freePort()}`
+    const grown = join(dir, 'grown.yaml')
+    const line = (id: number, at: string): string => `  - { node_id: ${id}, ip_address: "127.0.0.1", port: ${at.split(':')[1]} }`
+    writeFileSync(grown, readFileSync(config, 'utf8').replace(/^nodes:\n(  - .*\n)+/m, `nodes:\n${[line(survivor, address), line(4, own)].join('\n')}\n`))
+    const added = await runCli(['member', 'add', '4', own, '--endpoints', address])
+    expect(added.status, added.stderr).toBe(0)
+    const joiner = startNode(grown, 4, ['--join', address])
+    running.push(joiner)
+    await waitFor('node 4 to become a voter', async () => ((await members([address])).find((m) => m.id === 4)?.suffrage === 'voter' ? true : undefined), 30_000)
+    await waitFor('node 4 to catch up', async () => {
+      const [recovered, joined] = await statusesAt([address, own])
+      return joined !== undefined && recovered !== undefined && joined.reachable && joined.lastApplied >= recovered.commitIndex ? true : undefined
+    })
+    expect(joiner.output.join('\n')).not.toContain('other-cluster')
+    await expectReadable([own], written)
+  }, 90_000)
+
   it('recovers a cluster whose configuration names members that never started (added, waiting to vote)', async () => {
     const dir = tempDir('raftlog-recover-phantom-')
     const { config, ports, nodes, leader, written } = await threeNodesWithWrites(dir, 5)

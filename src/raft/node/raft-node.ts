@@ -172,6 +172,8 @@ export class RaftNode extends EventEmitter {
    * raft_state.meta, given to a node that joins, stamped on every batch of Raft messages.
    */
   readonly foundingId: string
+  /** The configuration index this node was added at (0: a founding node): see announceRemoved. */
+  private readonly joinedAt: number
   /** Index of the configuration last announced ('configuration' event, transport addresses). */
   private announcedConfiguration = -1
   private removed = false
@@ -243,6 +245,7 @@ export class RaftNode extends EventEmitter {
     this.logger = options.logger ?? { warn: (message) => console.warn(message) }
     const saved = stateFile.load()
     this.savedConfigurationIndex = saved.configuration?.index ?? 0
+    this.joinedAt = saved.memberSince ?? 0
     const appliedIndex = Math.min(start.appliedIndex, log.lastIndex)
     this.core = new RaftCore({
       ...(start.snapshot === undefined ? {} : { snapshot: start.snapshot }),
@@ -1073,7 +1076,11 @@ export class RaftNode extends EventEmitter {
     this.removedKey = key
     const committed = entry.config
     const members = new Set(membersOf(this.core.configuration))
-    if (committed.clusterToken !== undefined) this.transport.setClusterToken?.(committed.clusterToken)
+    // Not a configuration from before this node joined: a node catching up by log commits the
+    // cluster's history first, and after a recover (--as-new-cluster) that history carries the
+    // old cluster's token. Its batches would then be refused by the cluster it joined, and its
+    // own refuse the cluster's: it never caught up. Until then it sends no token, which is taken.
+    if (committed.clusterToken !== undefined && entry.index >= this.joinedAt) this.transport.setClusterToken?.(committed.clusterToken)
     // At once, the leader's too: a removed node that still answers the log it is sent is told
     // it was removed (and remembers it), and a decommissioned machine's certificate opens nothing.
     const removed = removedOf(committed).filter((id) => !members.has(id))
