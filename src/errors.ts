@@ -81,6 +81,7 @@ export const errorCodes = {
   ERR_EXISTS: 'certs init into a directory that holds certificates already (--force replaces them); snapshot save to a file that exists',
   ERR_PARSE_ARGS: 'a command line the CLI cannot parse',
   ERR_NOT_CONFIRMED: 'a command that changes a directory for good (recover) was not confirmed: answer y on a terminal, or give --yes',
+  ERR_MAJORITY_ALIVE: 'recover refused: the other members still answer and, with this node, are a majority (nothing is lost: start the node again)',
 } as const
 
 /** errno names of a file system with no room left for this writer: the disk is full, or its quota. */

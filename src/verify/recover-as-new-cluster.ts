@@ -41,7 +41,9 @@ export interface NewClusterPlan {
   /** The index and term of the Config entry that carries it. */
   entryIndex: number
   entryTerm: number
+  /** The cluster id users see now, and the founding id behind it (raft_state.meta). */
   oldClusterId: string
+  oldFoundingId: string
   /** The founding id recorded in raft_state.meta, and the cluster id users see (with the token). */
   newFoundingId: string
   newClusterId: string
@@ -111,6 +113,7 @@ async function plan(dir: string, now: Date): Promise<NewClusterPlan> {
     entryIndex,
     entryTerm,
     oldClusterId: clusterIdOf(state.clusterId ?? '', committedToken(state)),
+    oldFoundingId: state.clusterId ?? '',
     newFoundingId,
     newClusterId: clusterIdOf(newFoundingId, token),
     files: changedFiles(log),

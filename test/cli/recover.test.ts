@@ -106,6 +106,29 @@ describe('raftlog recover --as-new-cluster', () => {
     await expectReadable(endpoints.slice(1), written)
   }, 120_000)
 
+  it('refuses while the other members answer and would be a majority with the node: nothing is lost, and nothing is changed', async () => {
+    const dir = tempDir('raftlog-recover-')
+    const { nodes, leader } = await threeNodesWithWrites(dir, 3)
+    const stopped = [1, 2, 3].find((id) => id !== leader)!
+    await kill(nodes[stopped - 1]!)
+    const refused = await runCli(['recover', join(dir, 'logs', `node_${stopped}`), '--as-new-cluster', '--yes'])
+    expect(refused.status).toBe(1)
+    const others = [1, 2, 3].filter((id) => id !== stopped)
+    expect(refused.stderr).toMatch(new RegExp(`^Error: The majority is not lost: node ${others[0]} at 127\\.0\\.0\\.1:\\d+, node ${others[1]} at 127\\.0\\.0\\.1:\\d+ answer as members of cluster [0-9a-f]{32}, and with node ${stopped} started again 3 of its 3 voters run\\. Start node ${stopped} again`))
+    expect(readdirSync(join(dir, 'logs')).filter((name) => name.includes('.recover-'))).toEqual([])
+    // One more gone: the node and the one left are still two of three.
+    const last = others.find((id) => id !== leader)!
+    await kill(nodes[last - 1]!)
+    const again = await runCli(['recover', join(dir, 'logs', `node_${stopped}`), '--as-new-cluster', '--yes'])
+    expect(again.status).toBe(1)
+    expect(again.stderr).toMatch(new RegExp(`^Error: The majority is not lost: node ${leader} at 127\\.0\\.0\\.1:\\d+ answers as a member of cluster [0-9a-f]{32}, and with node ${stopped} started again 2 of its 3 voters run\\.`))
+    // All others gone for good: recovered.
+    await kill(nodes[leader - 1]!)
+    const recovered = await runCli(['recover', join(dir, 'logs', `node_${stopped}`), '--as-new-cluster', '--yes'])
+    expect(recovered.status, recovered.stderr).toBe(0)
+    expect(recovered.stdout).toContain(`recovered: node ${stopped} is the only member of cluster`)
+  }, 60_000)
+
   it('grows back by log alone: a new member catches up through the old cluster\'s configurations, several AppendEntries long', async () => {
     const dir = tempDir('raftlog-recover-')
     // No snapshot before the log's end and 4 entries per AppendEntries: the new member commits

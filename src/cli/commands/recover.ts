@@ -5,6 +5,9 @@ import { RaftLogError } from '../../errors.js'
 import { describeConfiguration } from '../../raft/core/configuration.js'
 import { planNewClusterRecovery, recoverAsNewCluster, type NewClusterPlan } from '../../verify/recover-as-new-cluster.js'
 import { plural } from '../plural.js'
+import { ClusterClient } from '../../net/client/cluster-client.js'
+import { clusterCheckTimeoutMs } from '../../net/server/cluster-check.js'
+import { membersOf, type Configuration } from '../../raft/core/configuration.js'
 
 const help = `Usage: raftlog recover DIR --as-new-cluster [--yes | --dry-run]
 
@@ -25,6 +28,12 @@ the node has seen, records it in raft_state.meta as committed, and gives the dir
 cluster id: the old members cannot talk to it by mistake. The configuration file you start the
 node with afterwards may still list the old members: the configuration in the log wins.
 
+It refuses when the other members it would remove still answer as members of the cluster and,
+with this node started again, are a majority of its voters: then nothing is lost, and a
+recovered node would split the cluster in two (writes the others acknowledge afterwards would be
+lost to it). Nodes of a cluster with peer or client TLS are not asked (recover has no
+certificate).
+
 It first prints what it will do and asks; --yes does not ask (needed when standard input is not
 a terminal). Before it changes anything it copies every file it will change into a new folder
 beside DIR, DIR.recover-<time>, and prints its path.
@@ -40,10 +49,27 @@ Options:
   --dry-run          print what it would do, change nothing
   -h, --help         show this help
 
-Exit status: 0 recovered (or a dry run); 1 refused, failed or not confirmed (nothing changed); 2 bad usage.
+Exit status: 0 recovered (or a dry run); 1 refused (a majority still answers, a running node holds
+DIR), failed or not confirmed (nothing changed); 2 bad usage.
 
 Example:
   raftlog recover ./raft_logs/node_1 --as-new-cluster`
+
+/**
+ * The other members of `config` (not `nodeId`) that answer as nodes of the cluster founded as
+ * `foundingId`, by id and address. Asked in plaintext: a TLS cluster's nodes do not answer.
+ */
+async function membersAnswering(config: Configuration, nodeId: number, foundingId: string): Promise<{ id: number; address: string }[]> {
+  const others = membersOf(config).filter((id) => id !== nodeId && (config.addresses[id] ?? '') !== '')
+  if (others.length === 0 || foundingId === '') return []
+  const client = new ClusterClient(others.map((id) => config.addresses[id] as string), [], { failFast: true })
+  try {
+    const statuses = await client.statuses(clusterCheckTimeoutMs).catch(() => [])
+    return statuses.filter((status) => status.reachable && status.foundingId === foundingId && typeof status.id === 'number' && others.includes(status.id)).map((status) => ({ id: status.id as number, address: status.address }))
+  } finally {
+    client.close()
+  }
+}
 
 /** What recovery will do, in one screen. */
 export function describePlan(plan: NewClusterPlan): string[] {
@@ -90,6 +116,16 @@ export const recoverCommand: Command = {
     if (values.yes === true && values['dry-run'] === true) throw new UsageError('--yes and --dry-run go against each other')
     const plan = await planNewClusterRecovery(dir)
     console.log(describePlan(plan).join('\n'))
+    const answering = await membersAnswering(plan.current.config, plan.nodeId, plan.oldFoundingId)
+    const voters = plan.current.config.voters
+    const votersUp = answering.filter((member) => voters.includes(member.id)).length + (voters.includes(plan.nodeId) ? 1 : 0)
+    if (answering.length > 0 && votersUp > voters.length / 2) {
+      throw new RaftLogError(
+        'ERR_MAJORITY_ALIVE',
+        `The majority is not lost: ${answering.map((member) => `node ${member.id} at ${member.address}`).join(', ')} ${answering.length === 1 ? 'answers' : 'answer'} as ${answering.length === 1 ? 'a member' : 'members'} of cluster ${plan.oldClusterId}, and with node ${plan.nodeId} started again ${votersUp} of its ${voters.length} voters run. Start node ${plan.nodeId} again (raftlog node -n ${plan.nodeId}): it catches up with them. Recovered, it would be a cluster of its own beside them, and writes they acknowledge from now on would not be in it. Nothing was changed`,
+      )
+    }
+    if (answering.length > 0) console.log(`  note: ${answering.map((member) => `node ${member.id} at ${member.address}`).join(', ')} still ${answering.length === 1 ? 'answers' : 'answer'} (not a majority with node ${plan.nodeId}): stop ${answering.length === 1 ? 'it' : 'them'} for good before starting the recovered node, and never start ${answering.length === 1 ? 'it' : 'them'} again`)
     if (values['dry-run'] === true) {
       console.log('dry run: nothing changed')
       return 0
