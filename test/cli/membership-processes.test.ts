@@ -87,6 +87,8 @@ describe('membership changes on a running cluster of processes', () => {
     // Exit status 4: removed, not to be restarted.
     expect(await exited(nodes[leaderId - 1]!.child)).toBe(4)
     expect(nodes[leaderId - 1]!.output.join('\n')).toContain('removal from the cluster')
+    // Its handover reached its successor, which had applied the removal already: not refused.
+    for (const node of nodes) expect(node?.output.join('\n') ?? '').not.toMatch(/dropped a Raft message \(removed\): TimeoutNow/)
     // Its id is never taken again: adding it back is refused, naming why.
     // Asked once the removal's own change is finished (a change in flight refuses another, rightly).
     const again = await waitFor('the removal to finish', async () => {

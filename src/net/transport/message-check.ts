@@ -93,8 +93,13 @@ function fieldProblem(message: RaftMessage): RejectReason | undefined {
 export function checkMessage(message: RaftMessage, context: CheckContext): RejectReason | undefined {
   if (!isNodeId(message.from) || !isNodeId(message.to)) return 'out-of-range'
   if (message.from !== context.streamSender) return 'sender-mismatch'
-  if (context.isRemoved?.(message.from) === true) return 'removed'
-  if (!context.isMember(message.from)) return 'not-member'
+  // A leader that a configuration removed hands over with TimeoutNow once that configuration
+  // commits, when its successor may have applied it already: refused, the cluster waited an
+  // election timeout for a leader. The core takes it only from the term's leader (it can only
+  // start an election at once), so it passes from a removed node or a non-member.
+  const handover = message.type === 'TimeoutNow'
+  if (!handover && context.isRemoved?.(message.from) === true) return 'removed'
+  if (!handover && !context.isMember(message.from)) return 'not-member'
   if (message.to !== context.self) return 'misaddressed'
   // InstallSnapshot is the core's note to its own driver: it never comes from the wire.
   if (message.type === 'InstallSnapshot') return 'unknown-type'

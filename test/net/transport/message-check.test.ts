@@ -106,8 +106,17 @@ describe('checkClusterId', () => {
 describe('the removed-node check', () => {
   it('refuses a removed sender before anything else about it', () => {
     const removed: CheckContext = { ...context, isRemoved: (id) => id === 2 }
-    expect(checkMessage({ type: 'TimeoutNow', from: 2, to: 1, term: 1 }, removed)).toBe('removed')
-    expect(checkMessage({ type: 'TimeoutNow', from: 2, to: 1, term: 1 }, context)).toBeUndefined()
+    expect(checkMessage({ type: 'RequestVote', from: 2, to: 1, term: 2, lastLogIndex: 9, lastLogTerm: 1, preVote: false, transfer: false }, removed)).toBe('removed')
+    expect(checkMessage({ type: 'AppendEntriesResponse', from: 2, to: 1, term: 1, success: true, matchIndex: 9, seq: 1 } as RaftMessage, removed)).toBe('removed')
+    expect(checkMessage({ type: 'RequestVote', from: 2, to: 1, term: 2, lastLogIndex: 9, lastLogTerm: 1, preVote: false, transfer: false }, context)).toBeUndefined()
+  })
+
+  it('takes the handover (TimeoutNow) of a leader its own removal has just removed, member or not', () => {
+    const removedNonMember: CheckContext = { ...context, isRemoved: (id) => id === 2, isMember: (id) => id !== 2 }
+    expect(checkMessage({ type: 'TimeoutNow', from: 2, to: 1, term: 1 }, removedNonMember)).toBeUndefined()
+    // Still from the stream's own node, and to this one.
+    expect(checkMessage({ type: 'TimeoutNow', from: 2, to: 3, term: 1 }, removedNonMember)).toBe('misaddressed')
+    expect(checkMessage({ type: 'TimeoutNow', from: 3, to: 1, term: 1 }, removedNonMember)).toBe('sender-mismatch')
   })
 })
 
