@@ -62,7 +62,7 @@ export const errorCodes = {
   ERR_KEY_NOT_FOUND: 'an etcd put with ignore_value on a key that does not exist (etcd: key not found)',
   ERR_LEASE_NOT_FOUND: 'a put, revoke or keep-alive naming a lease that does not exist: never granted, revoked, or expired (etcd: requested lease not found)',
   ERR_LEASE_EXISTS: 'a lease granted with an id that is granted already (etcd: lease already exists)',
-  ERR_NOT_ELECTION_LEADER: 'a proclaim or resign by a campaigner that no longer leads the election (etcd: election: not leader)',
+  ERR_NOT_ELECTION_LEADER: "a proclaim by a campaigner that no longer leads the election (etcd: election: not leader); a resign then answers OK, as etcd's",
   ERR_NO_ELECTION_LEADER: 'asking who leads an election no one leads (etcd: election: no leader)',
   ERR_CANCELLED: 'a wait (for a lock, a leadership, a watch) its caller gave up on',
   ERR_UNAVAILABLE: "a watch, lease, lock or election call no node could serve (every node down, or no leader), with the node's words",

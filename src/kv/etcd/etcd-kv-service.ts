@@ -12,7 +12,7 @@ import { LeaderForwarder } from './leader-forwarder.js'
 import { emptyKey, etcdError } from './etcd-errors.js'
 import { etcdCalls } from './etcd-calls.js'
 import { deleteFromWire, putFromWire, rangeFromWire, rangeToWire, txnFromWire, txnToWire, type WireDeleteRange, type WirePut, type WireRange, type WireTxn } from './etcd-wire.js'
-import { putProblem, txnProblem } from './etcd-txn-check.js'
+import { putProblem, rangeProblem, txnProblem } from './etcd-txn-check.js'
 import type { ServiceContext } from '../../net/server/node-server.js'
 
 export interface EtcdKvOptions {
@@ -55,6 +55,8 @@ export function etcdKvService(node: RaftNode, context: ServiceContext, options: 
     Range: (call, callback) => {
       const wire = call.request as WireRange
       if ((wire.key ?? Buffer.alloc(0)).length === 0) return callback(emptyKey)
+      const problem = rangeProblem(wire)
+      if (problem !== undefined) return callback(problem)
       const request = rangeFromWire(wire)
       read(wire.serializable === true, callback, () => rangeToWire(kv.range(request), etcdHeader(node, kv.revision)))
     },

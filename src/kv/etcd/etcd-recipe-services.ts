@@ -28,6 +28,17 @@ function refused(leader: WireLeaderKey | null | undefined, callback: grpc.sendUn
   else return false
   return true
 }
+/**
+ * Refuses a Lock or Campaign with lease 0; answers whether it did. etcd's server then makes a
+ * session lease of its own and keeps it alive itself; raftlog makes none: such a lease would live
+ * by the node that keeps it alive, not by the client that holds the lock, and it was answered
+ * NOT_FOUND "requested lease not found", as if the client had named a lease that ended.
+ */
+function leaseMissing(method: 'Lock' | 'Campaign', lease: number, callback: grpc.sendUnaryData<unknown>): boolean {
+  if (lease !== 0) return false
+  callback({ code: grpc.status.UNIMPLEMENTED, details: `raftlog does not create a session lease for a ${method} with lease 0, as etcd's server does: a ${method} needs a lease: grant one first (LeaseGrant) and pass its id` })
+  return true
+}
 interface WireLeaderKey {
   name?: Buffer
   key?: Buffer
@@ -95,12 +106,15 @@ export function etcdRecipeServices(node: RaftNode, host: RecipeHost, forwarder: 
   const leaderKey = (wire: WireLeaderKey | undefined): LeaderKey => ({ name: wire?.name ?? Buffer.alloc(0), key: wire?.key ?? Buffer.alloc(0), rev: Number(wire?.rev ?? 0), lease: Number(wire?.lease ?? 0) })
 
   const lock: grpc.UntypedServiceImplementation = {
-    Lock: (call: UnaryCall<{ name?: Buffer; lease?: number }>, callback: grpc.sendUnaryData<unknown>) =>
+    Lock: (call: UnaryCall<{ name?: Buffer; lease?: number }>, callback: grpc.sendUnaryData<unknown>) => {
+      const lease = Number(call.request.lease ?? 0)
+      if (leaseMissing('Lock', lease, callback)) return
       onLeader('Lock', 'Lock', call, callback, async (signal) => {
         const name = call.request.name ?? Buffer.alloc(0)
-        const held = await acquire(host, Buffer.concat([name, Buffer.from('/')]), Number(call.request.lease ?? 0), Buffer.alloc(0), signal)
+        const held = await acquire(host, Buffer.concat([name, Buffer.from('/')]), lease, Buffer.alloc(0), signal)
         return { header: etcdHeader(node, held.revision), key: held.key, fencing_token: held.createRevision }
-      }),
+      })
+    },
     Unlock: (call: UnaryCall<{ key?: Buffer }>, callback: grpc.sendUnaryData<unknown>) => {
       if ((call.request.key ?? Buffer.alloc(0)).length === 0) return callback(emptyKey)
       onLeader('Lock', 'Unlock', call, callback, async () => {
@@ -111,11 +125,14 @@ export function etcdRecipeServices(node: RaftNode, host: RecipeHost, forwarder: 
   }
 
   const election: grpc.UntypedServiceImplementation = {
-    Campaign: (call: UnaryCall<{ name?: Buffer; lease?: number; value?: Buffer }>, callback: grpc.sendUnaryData<unknown>) =>
+    Campaign: (call: UnaryCall<{ name?: Buffer; lease?: number; value?: Buffer }>, callback: grpc.sendUnaryData<unknown>) => {
+      const lease = Number(call.request.lease ?? 0)
+      if (leaseMissing('Campaign', lease, callback)) return
       onLeader('Election', 'Campaign', call, callback, async (signal) => {
-        const leader = await campaign(host, call.request.name ?? Buffer.alloc(0), Number(call.request.lease ?? 0), call.request.value ?? Buffer.alloc(0), signal)
+        const leader = await campaign(host, call.request.name ?? Buffer.alloc(0), lease, call.request.value ?? Buffer.alloc(0), signal)
         return { header: header(), leader }
-      }),
+      })
+    },
     Proclaim: (call: UnaryCall<{ leader?: WireLeaderKey; value?: Buffer }>, callback: grpc.sendUnaryData<unknown>) => {
       if (refused(call.request.leader, callback)) return
       onLeader('Election', 'Proclaim', call, callback, async () => {

@@ -3,10 +3,12 @@
 // put twice, or put and deleted, is refused, as are empty operations and compares without a key.
 // etcd's rules are kept as they are, quirks too: a nested transaction's puts are checked against
 // the deletes before it only, and a delete to "\0" (every key from its key up) covers no put.
+// One check is raftlog's own: an enum value etcd's protocol does not define (a compare's result or
+// target, a range's sort order or target) is refused, where etcd answers as if it held, or crashes.
 import * as grpc from '@grpc/grpc-js'
 import { upperBound } from '../mvcc-store.js'
 import { emptyKey, type EtcdError } from './etcd-errors.js'
-import type { WirePut, WireRequestOp, WireTxn } from './etcd-wire.js'
+import { unknownCompareEnum, unknownRangeEnum, type WirePut, type WireRange, type WireRequestOp, type WireTxn } from './etcd-wire.js'
 
 /** Operations (or compares) in one list of a transaction at most: etcd's --max-txn-ops default. */
 export const maxTxnOps = 128
@@ -24,6 +26,12 @@ export function putProblem(put: WirePut): EtcdError | undefined {
   if (empty(put.key)) return emptyKey
   if (put.ignore_value === true && !empty(put.value)) return valueProvided
   return undefined
+}
+
+/** What a range is refused for before it runs (its key is checked apart, as etcd's words differ by call), or undefined. */
+export function rangeProblem(range: WireRange): EtcdError | undefined {
+  const unknown = unknownRangeEnum(range)
+  return unknown === undefined ? undefined : invalid(`etcdserver: unknown ${unknown}`)
 }
 
 /** etcd's answer to a transaction it refuses before running it, or undefined. */
@@ -45,6 +53,10 @@ function requestProblem(txn: WireTxn): EtcdError | undefined {
   const [compare, success, failure] = [txn.compare ?? [], txn.success ?? [], txn.failure ?? []]
   if (Math.max(compare.length, success.length, failure.length) > maxTxnOps) return tooManyOps
   if (compare.some((each) => empty(each.key))) return emptyKey
+  for (const each of compare) {
+    const unknown = unknownCompareEnum(each)
+    if (unknown !== undefined) return invalid(`etcdserver: unknown ${unknown}`)
+  }
   for (const op of [...success, ...failure]) {
     const problem = opProblem(op)
     if (problem !== undefined) return problem
@@ -53,7 +65,7 @@ function requestProblem(txn: WireTxn): EtcdError | undefined {
 }
 
 function opProblem(op: WireRequestOp): EtcdError | undefined {
-  if (op.request_range != null) return empty(op.request_range.key) ? emptyKey : undefined
+  if (op.request_range != null) return empty(op.request_range.key) ? emptyKey : rangeProblem(op.request_range)
   if (op.request_put != null) return putProblem(op.request_put)
   if (op.request_delete_range != null) return empty(op.request_delete_range.key) ? emptyKey : undefined
   if (op.request_txn != null) return requestProblem(op.request_txn)

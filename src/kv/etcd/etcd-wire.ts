@@ -63,6 +63,31 @@ const compareResults: Record<string, CompareResult> = { EQUAL: 'equal', GREATER:
 
 const bytes = (value: Buffer | undefined): Buffer => value ?? Buffer.alloc(0)
 
+/**
+ * `field value` when `value` is none of `names` (proto-loader hands an enum value the protocol does
+ * not define over as its number), or undefined; a missing value is the field's default.
+ */
+function unknownEnum(field: string, value: unknown, names: Record<string, unknown>): string | undefined {
+  if (value === undefined || value === null || (typeof value === 'string' && Object.hasOwn(names, value))) return undefined
+  return `${field} ${String(value)} (known: ${Object.keys(names).join(', ')})`
+}
+
+/**
+ * A compare's `result` or `target` that etcd's protocol does not define, named with its value, or
+ * undefined. etcd takes such a compare as true; raftlog refuses it: the client that sent it is broken.
+ */
+export function unknownCompareEnum(wire: WireCompare): string | undefined {
+  return unknownEnum('compare result', wire.result, compareResults) ?? unknownEnum('compare target', wire.target, compareTargets)
+}
+
+/**
+ * A range's `sort_order` or `sort_target` that etcd's protocol does not define, named with its
+ * value, or undefined. etcd leaves the first unsorted and crashes on the second (3.4); raftlog refuses both.
+ */
+export function unknownRangeEnum(wire: WireRange): string | undefined {
+  return unknownEnum('range sort_order', wire.sort_order, sortOrders) ?? unknownEnum('range sort_target', wire.sort_target, sortTargets)
+}
+
 export function rangeFromWire(wire: WireRange): RangeRequest {
   return {
     key: bytes(wire.key),

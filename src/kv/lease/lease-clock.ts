@@ -115,12 +115,17 @@ export class LeaseClock {
     return lease.ttl
   }
 
-  /** Seconds lease `id` has left (rounded up), on the leader; -1 when there is no such lease. ERR_NOT_LEADER. */
+  /**
+   * Whole seconds lease `id` has left, cut down as etcd's LeaseTimeToLive cuts them (59 right after
+   * a grant of 60), on the leader; -1 when there is no such lease. A lease that still exists
+   * answers 0 or more: in its last second, and past its deadline until its revoke is applied (etcd
+   * answers 0 there too). ERR_NOT_LEADER.
+   */
   remaining(id: number): number {
     if (!this.leading()) throw new RaftLogError('ERR_NOT_LEADER', 'This node does not lead: a lease TTL is the leader\'s to tell')
     const deadline = this.deadlines.get(id)
     if (deadline === undefined || this.kv.leaseTimes(id) === undefined) return -1
-    return Math.max(0, Math.ceil((deadline - this.host.now()) / 1000))
+    return Math.max(0, Math.floor((deadline - this.host.now()) / 1000))
   }
 
   /** Revokes, through the log, the leases whose deadline passed, and checkpoints leases when due (leader only). */

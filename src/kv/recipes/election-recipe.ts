@@ -48,10 +48,13 @@ export async function proclaim(host: RecipeHost, leader: LeaderKey, value: Buffe
   if (!outcome.succeeded) throw notLeader(leader)
 }
 
-/** Gives leadership up. ERR_NOT_ELECTION_LEADER when `leader` no longer leads. */
+/**
+ * Gives leadership up: deletes the leader key if it is still the one created at `leader.rev`.
+ * Answers alike when it is not (resigned already, a later key, another key), as etcd's Resign does:
+ * either way `leader` leads no more, which is what the caller asked for.
+ */
 export async function resign(host: RecipeHost, leader: LeaderKey): Promise<void> {
-  const outcome = await host.txn({ compare: [{ key: leader.key, rangeEnd: Buffer.alloc(0), target: 'create', result: 'equal', operand: leader.rev }], success: [{ deleteRange: { key: leader.key, rangeEnd: Buffer.alloc(0), prevKv: false } }], failure: [] })
-  if (!outcome.succeeded) throw notLeader(leader)
+  await host.txn({ compare: [{ key: leader.key, rangeEnd: Buffer.alloc(0), target: 'create', result: 'equal', operand: leader.rev }], success: [{ deleteRange: { key: leader.key, rangeEnd: Buffer.alloc(0), prevKv: false } }], failure: [] })
 }
 
 /** The leader's key and value now (after a ReadIndex). ERR_NO_ELECTION_LEADER when no one leads. */

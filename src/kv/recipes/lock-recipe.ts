@@ -32,10 +32,11 @@ export interface Queued extends Held {
 /**
  * Creates the caller's key under `prefix` with `value` (or finds it, when this lease asked before),
  * reading in the same transaction whether it holds the lock. ERR_LEASE_NOT_FOUND when the lease
- * does not exist.
+ * does not exist. `lease` is never 0: the caller refuses that first (etcd's server would make a
+ * session lease; raftlog's refuses, see etcd-recipe-services.ts).
  */
 export async function enqueue(host: RecipeHost, prefix: Buffer, lease: number, value: Buffer): Promise<Queued> {
-  if (lease === 0) throw new RaftLogError('ERR_LEASE_NOT_FOUND', 'A lock or campaign needs a lease (lease 0 was given): the lease frees it when its holder goes')
+  if (lease === 0) throw new RaftLogError('ERR_BAD_ARGUMENT', 'A lock or campaign needs a lease (lease 0 was given): the lease frees it when its holder goes')
   const key = keyFor(prefix, lease)
   // The holder is read in the same transaction, at its revision (etcd's Mutex does the same): a
   // lock no one holds is taken in one round through the log, with no ReadIndex after it.

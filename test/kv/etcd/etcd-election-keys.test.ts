@@ -2,8 +2,10 @@
 // leader for the empty key (a Proclaim put the key "", which no etcd put may write), and put a
 // Proclaim's value with the lease its LeaderKey named: a LeaderKey without the leader's lease (or
 // with rev 0) left the election's key on no lease at all, a leader that no lease's end removes.
+// Lock and Campaign name a lease: with lease 0 etcd's server makes a session lease of its own,
+// which raftlog does not; it answered as if the client had named a lease that ended (NOT_FOUND).
 import { describe, expect, it } from 'vitest'
-import type * as grpc from '@grpc/grpc-js'
+import * as grpc from '@grpc/grpc-js'
 import { settled } from '../../helpers/node-servers.js'
 import { useEtcdCluster, type EtcdService } from '../../helpers/etcd-cluster.js'
 
@@ -44,5 +46,22 @@ describe('Proclaim, Resign and Unlock name a key', () => {
     await expect(call('Election', 'Proclaim', { leader: { name, key: Buffer.from('off-lease/ghost'), rev: 0, lease: 0 }, value: Buffer.from('c') })).rejects.toMatchObject({ details: 'etcdserver: election: not leader' })
     await call('Lease', 'LeaseRevoke', { ID: lease })
     await expect(call('Election', 'Leader', { name })).rejects.toMatchObject({ details: 'etcdserver: election: no leader' })
+  })
+})
+
+describe('Lock and Campaign name a lease', () => {
+  it('with lease 0 are UNIMPLEMENTED, saying to grant a lease first, and leave nothing behind', async () => {
+    const call = await stubs()
+    for (const [service, method, request] of [
+      ['Lock', 'Lock', { name: Buffer.from('no-lease') }],
+      ['Election', 'Campaign', { name: Buffer.from('no-lease-e'), value: Buffer.from('a'), lease: 0 }],
+    ] as const) {
+      await expect(call(service, method, request)).rejects.toMatchObject({
+        code: grpc.status.UNIMPLEMENTED,
+        details: `raftlog does not create a session lease for a ${method} with lease 0, as etcd's server does: a ${method} needs a lease: grant one first (LeaseGrant) and pass its id`,
+      })
+    }
+    const { count } = await call('KV', 'Range', { key: Buffer.from('no-lease'), range_end: Buffer.from('no-lease0') })
+    expect(Number(count)).toBe(0)
   })
 })

@@ -68,3 +68,37 @@ describe("etcd's checks of a transaction", () => {
     expect(await call('Txn', { success: [{ request_put: { key: Buffer.from('p'), value: Buffer.from('1'), ignore_value: true } }] })).toBe('etcdserver: value is provided')
   })
 })
+
+// raftlog's own check: an enum value etcd's protocol does not define. etcd 3.4 takes a compare with
+// an unknown result or target as true (its switch falls through), leaves a range with an unknown
+// sort order unsorted and crashes on an unknown sort target; raftlog answered each as if it were
+// the default (EQUAL, VERSION, NONE, KEY). A client that sends one is broken: it is refused.
+describe('enum values etcd does not define', () => {
+  const compare = (fields: Record<string, unknown>): Record<string, unknown> => ({ key: Buffer.from('k'), target: 'VALUE', result: 'EQUAL', value: Buffer.from('none such'), ...fields })
+  const range = (fields: Record<string, unknown>): Record<string, unknown> => ({ key: Buffer.from('a'), range_end: Buffer.from('z'), ...fields })
+  const invalid = (details: string): string => `INVALID_ARGUMENT ${details}`
+
+  /** The call's status and details, or 'ok'. */
+  function answer(method: string, request: Record<string, unknown>): Promise<string> {
+    return new Promise((resolve) => {
+      ;(kv as unknown as Record<string, (request: unknown, callback: (error: grpc.ServiceError | null) => void) => void>)[method]!(request, (error) => resolve(error === null ? 'ok' : `${grpc.status[error.code]} ${error.details}`))
+    })
+  }
+
+  it.each([
+    ['compare result', { compare: [compare({ result: 9 })] }, 'etcdserver: unknown compare result 9 (known: EQUAL, GREATER, LESS, NOT_EQUAL)'],
+    ['compare target', { compare: [compare({ target: 9 })] }, 'etcdserver: unknown compare target 9 (known: VERSION, CREATE, MOD, VALUE, LEASE)'],
+    ['nested compare result', { success: [{ request_txn: { compare: [compare({ result: 4 })] } }] }, 'etcdserver: unknown compare result 4 (known: EQUAL, GREATER, LESS, NOT_EQUAL)'],
+    ["sort target of a range operation", { success: [{ request_range: range({ sort_target: 9 }) }] }, 'etcdserver: unknown range sort_target 9 (known: KEY, VERSION, CREATE, MOD, VALUE)'],
+    ["sort order of a range operation", { failure: [{ request_range: range({ sort_order: 7 }) }] }, 'etcdserver: unknown range sort_order 7 (known: NONE, ASCEND, DESCEND)'],
+  ])('a transaction with an unknown %s is refused, naming it', async (_name, txn, details) => {
+    expect(await answer('Txn', txn)).toBe(invalid(details))
+  })
+
+  it('a range with an unknown sort target or order is refused, naming it; known ones are served', async () => {
+    expect(await answer('Range', range({ sort_target: 9 }))).toBe(invalid('etcdserver: unknown range sort_target 9 (known: KEY, VERSION, CREATE, MOD, VALUE)'))
+    expect(await answer('Range', range({ sort_order: -1 }))).toBe(invalid('etcdserver: unknown range sort_order -1 (known: NONE, ASCEND, DESCEND)'))
+    expect(await answer('Range', range({ sort_target: 'MOD', sort_order: 'DESCEND' }))).toBe('ok')
+    expect(await answer('Txn', { compare: [compare({ result: 'NOT_EQUAL', target: 'VALUE' })], success: [{ request_range: range({ sort_target: 'CREATE' }) }] })).toBe('ok')
+  })
+})

@@ -57,6 +57,23 @@ describe('LeaseClock', () => {
     expect(clock.remaining(99)).toBe(-1)
   })
 
+  it("tells the whole seconds a lease has left cut down, as etcd's LeaseTimeToLive (59 right after a grant of 60), and a live lease never as gone", async () => {
+    const { kv, apply, state, clock } = setUp()
+    apply({ op: 'leaseGrant', id: 7, ttl: 60 })
+    state.now = 1
+    expect(clock.remaining(7)).toBe(59)
+    // Its last second: 0, as etcd answers; -1 is for a lease that does not exist.
+    state.now = 59_500
+    expect(clock.remaining(7)).toBe(0)
+    // Past its deadline, before its revoke is applied: still there, still 0.
+    state.now = 60_000
+    expect(clock.remaining(7)).toBe(0)
+    clock.check()
+    await flush()
+    expect(kv.lease(7)).toBeUndefined()
+    expect(clock.remaining(7)).toBe(-1)
+  })
+
   it('gives every lease its whole TTL again in a new term, so a new leader never expires one early', () => {
     const { apply, state, clock } = setUp()
     apply({ op: 'leaseGrant', id: 3, ttl: 10 })

@@ -1,7 +1,7 @@
 // etcd's election recipe on a store in this process. A candidate that campaigns again with its
 // lease and another value shows that value at once, as etcd's Campaign does (it proclaims before
 // waiting); a campaign that fails, or whose client left as it came to lead, deletes its key, so
-// leadership is not held for no one.
+// leadership is not held for no one. A resign that finds its key gone or another answers OK, as etcd's.
 import { describe, expect, it } from 'vitest'
 import { decodeTxnResult, encodeKvCommand, KvStateMachine, type KvCommand } from '../../../src/kv/kv-state-machine.js'
 import type { TxnRequest } from '../../../src/kv/kv-txn.js'
@@ -46,6 +46,19 @@ describe('the election recipe', () => {
     expect(valueOf(host, 'chief/2')).toBe('b2')
     first.abort()
     await waiting
+  })
+
+  it("answers a resign that names no leader any more as etcd does (OK), deleting only the key created at the leader key's revision", async () => {
+    const { host } = setUp()
+    const chief = await campaign(host, name, 1, Buffer.from('a'), new AbortController().signal)
+    // A stale revision, another key: etcd's Resign is a delete under a compare, answered OK whether the compare held or not.
+    await expect(resign(host, { ...chief, rev: chief.rev + 5 })).resolves.toBeUndefined()
+    await expect(resign(host, { ...chief, key: Buffer.from('chief/ff') })).resolves.toBeUndefined()
+    expect(valueOf(host, 'chief/1')).toBe('a')
+    await expect(resign(host, chief)).resolves.toBeUndefined()
+    expect(valueOf(host, 'chief/1')).toBeUndefined()
+    // Twice: the second finds no key and answers alike.
+    await expect(resign(host, chief)).resolves.toBeUndefined()
   })
 
   it('deletes the key of a candidate whose client left as it came to lead', async () => {

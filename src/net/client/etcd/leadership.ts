@@ -56,7 +56,7 @@ export class Leadership {
     await this.endpoints.unary('Election', 'Proclaim', { leader: this.leader, value: bytesOf(value) }, timeoutMs)
   }
 
-  /** Gives leadership up (and revokes the lease when the campaign made it). ERR_NOT_ELECTION_LEADER when it was lost already. */
+  /** Gives leadership up (and revokes the lease when the campaign made it). Resolves when it was lost already too, as etcd's Resign answers. */
   async resign(timeoutMs = 5000): Promise<void> {
     try {
       await this.endpoints.unary('Election', 'Resign', { leader: this.leader }, timeoutMs)
