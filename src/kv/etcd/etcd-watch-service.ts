@@ -126,6 +126,13 @@ function serveWatchStream(node: RaftNode, options: EtcdWatchOptions, call: grpc.
   }
 
   const create = (request: NonNullable<WireWatchRequest['create_request']>): void => {
+    const key = request.key ?? Buffer.alloc(0)
+    const rangeEnd = request.range_end ?? Buffer.alloc(0)
+    if (emptyRange(key, rangeEnd)) {
+      // etcd's answer, before it looks at the id: a watch that could never fire is refused, not kept.
+      send({ watch_id: -1, created: true, canceled: true, cancel_reason: 'mvcc: watcher range is empty' })
+      return
+    }
     let id = Number(request.watch_id ?? 0)
     if (id === 0) {
       while (watches.has(nextId)) nextId++
@@ -149,7 +156,7 @@ function serveWatchStream(node: RaftNode, options: EtcdWatchOptions, call: grpc.
       }
     }
     entry.watch = hub.watch(
-      { key: request.key ?? Buffer.alloc(0), rangeEnd: request.range_end ?? Buffer.alloc(0), startRevision: Number(request.start_revision ?? 0), noPut: filters.includes('NOPUT'), noDelete: filters.includes('NODELETE') },
+      { key, rangeEnd, startRevision: Number(request.start_revision ?? 0), noPut: filters.includes('NOPUT'), noDelete: filters.includes('NODELETE') },
       {
         events: deliver,
         compacted: (compactRevision) => {
@@ -188,6 +195,12 @@ function serveWatchStream(node: RaftNode, options: EtcdWatchOptions, call: grpc.
   call.on('error', close)
   call.on('cancelled', close)
   call.on('close', close)
+}
+
+/** A range end that is set, not "\0" (every key from `key` up), and not above `key`: no key is in the range. */
+function emptyRange(key: Buffer, rangeEnd: Buffer): boolean {
+  if (rangeEnd.length === 0 || (rangeEnd.length === 1 && rangeEnd[0] === 0)) return false
+  return Buffer.compare(key, rangeEnd) >= 0
 }
 
 /** `events` cut into responses of whole revisions, about maxEventsPerResponse events each. */

@@ -108,4 +108,19 @@ describe("etcd's Watch service", () => {
     put('k', 'v')
     expect(stream.written.at(-1)).toMatchObject({ watch_id: 7 })
   })
+
+  it('refuses a watch whose range end is not above its key as etcd does (watch id -1, range is empty), keeping none', () => {
+    const { put, stream, send, hub } = setUp()
+    for (const [key, rangeEnd] of [['w/z', 'w/a'], ['w/k', 'w/k']]) {
+      send({ request_union: 'create_request', create_request: { key: Buffer.from(key as string), range_end: Buffer.from(rangeEnd as string) } })
+      expect(stream.written.at(-1)).toMatchObject({ watch_id: -1, created: true, canceled: true, cancel_reason: 'mvcc: watcher range is empty' })
+    }
+    expect(hub.size).toBe(0)
+    // "\0" is every key from the key up, not an end below it; the refused watches took no id.
+    send({ request_union: 'create_request', create_request: { key: Buffer.from('w/k'), range_end: Buffer.of(0) } })
+    expect(stream.written.at(-1)).toMatchObject({ watch_id: 0, created: true })
+    put('w/z', 'v')
+    expect(stream.written.at(-1)).toMatchObject({ watch_id: 0, events: [{ kv: { key: Buffer.from('w/z') } }] })
+    expect(hub.size).toBe(1)
+  })
 })
