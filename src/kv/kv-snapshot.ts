@@ -2,7 +2,9 @@
 //
 // Version 4 (written), the store with its history and leases:
 //   "KVS4"                                   format and version
-//   0x03 revision u64, compacted u64         the store's revision and compaction point (once, first)
+//   0x03 revision u64, compacted i64         the store's revision and compaction point (once,
+//                                            first; -1: never compacted, as a compaction up to 0
+//                                            is one)
 //   0x04 key length u32, key, changes u32,   one per key with history, then per change, oldest first:
 //        mod u64, sub u32, create u64, version u64, lease u64, has value u8 (0: a delete),
 //        [value length u32, value]
@@ -17,7 +19,8 @@
 //   0xff                                     end
 //
 // Version 3 (read, never written): as version 4 without sub (every change restored with sub 0: a
-// revision's events replay in key order).
+// revision's events replay in key order), its compaction point u64 (0: never compacted, as no
+// compaction up to 0 was taken then).
 //
 // Version 2 (read, never written): as version 3 without leases (no lease field, no 0x05 records).
 //
@@ -61,7 +64,7 @@ export async function* encodeKvSnapshot(state: MvccState, writesApplied = 0, lea
   const revision = Buffer.alloc(17)
   revision[0] = recordRevision
   revision.writeBigUInt64LE(BigInt(state.revision), 1)
-  revision.writeBigUInt64LE(BigInt(state.compacted), 9)
+  revision.writeBigInt64LE(BigInt(state.compacted), 9)
   let parts: Buffer[] = [magicV4, revision]
   let size = magicV4.length + revision.length
   for (const [key, changes] of state.keys) {
@@ -119,6 +122,7 @@ function leaseRecord(type: number, id: number, value: number): Buffer {
 
 export interface KvSnapshotSummary {
   revision: number
+  /** -1: never compacted. */
   compacted: number
   writes: number
   leases: LeaseInfo[]
@@ -136,7 +140,7 @@ export async function decodeKvSnapshot(chunks: AsyncIterable<Uint8Array>, onKey:
   const found = magics.findIndex((magic) => head?.equals(magic) === true)
   if (found < 0) throw bad('it does not start with KVS1, KVS2, KVS3 or KVS4')
   const version = found + 1
-  const summary: KvSnapshotSummary = { revision: initialRevision, compacted: 0, writes: 0, leases: [] }
+  const summary: KvSnapshotSummary = { revision: initialRevision, compacted: -1, writes: 0, leases: [] }
   const pairs: [string, string][] = []
   for (;;) {
     const type = await input.take(1)
@@ -151,7 +155,10 @@ export async function decodeKvSnapshot(chunks: AsyncIterable<Uint8Array>, onKey:
       pairs.push([key.toString('latin1'), value.toString('latin1')])
     } else if (version >= 2 && type[0] === recordRevision) {
       summary.revision = await u64(input, 'its revision')
-      summary.compacted = await u64(input, 'its compaction point')
+      if (version === 4) summary.compacted = await i64(input, 'its compaction point')
+      // Before version 4, 0 was never compacted: a compaction up to 0 was refused then.
+      else summary.compacted = (await u64(input, 'its compaction point')) || -1
+      if (summary.compacted < -1 || summary.compacted > summary.revision) throw bad(`its compaction point ${summary.compacted} is past its revision ${summary.revision}, or below -1`)
     } else if (version >= 2 && type[0] === recordKey) {
       const [key, changes] = await keyRecord(input, version)
       onKey(key, changes)
@@ -203,6 +210,12 @@ async function keyRecord(input: ChunkReader, version: number): Promise<[string, 
     changes.push({ mod: Number(fixed.readBigUInt64LE(0)), sub, create: Number(fixed.readBigUInt64LE(8 + shift)), version: Number(fixed.readBigUInt64LE(16 + shift)), value, lease })
   }
   return [key.toString('latin1'), changes]
+}
+
+async function i64(input: ChunkReader, what: string): Promise<number> {
+  const bytes = await input.take(8)
+  if (bytes === undefined) throw bad(`${what} is cut short`)
+  return Number(bytes.readBigInt64LE(0))
 }
 
 async function u64(input: ChunkReader, what: string): Promise<number> {

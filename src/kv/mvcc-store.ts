@@ -62,8 +62,11 @@ export class MvccStore {
   private readonly keys = new Map<string, KeyChange[]>()
   /** Revision of the last write (initialRevision when none). */
   private rev = initialRevision
-  /** Revisions up to this one were compacted away (0: none); this one is still readable. */
-  private compactedRev = 0
+  /**
+   * Revisions up to this one were compacted away; this one is still readable. -1 before the first
+   * compaction, as etcd's: compacting up to 0 is accepted the first time, as there.
+   */
+  private compactedRev = -1
   /** Keys whose last change is a put. */
   private live = 0
   /**
@@ -93,8 +96,9 @@ export class MvccStore {
     return this.rev
   }
 
+  /** Revisions below this one were compacted away (0: none, or up to 0 alone). */
   get compactRevision(): number {
-    return this.compactedRev
+    return Math.max(0, this.compactedRev)
   }
 
   /** Keys that exist now. */
@@ -294,6 +298,7 @@ export class MvccStore {
 
   /** Replaces everything with `state` (a snapshot's). */
   load(state: MvccState): void {
+    if (!Number.isSafeInteger(state.compacted) || state.compacted < -1 || state.compacted > state.revision) throw new Error(`MvccStore.load: the compaction point ${state.compacted} is not from -1 to the revision ${state.revision}`)
     this.keys.clear()
     this.historied.clear()
     this.sorted = undefined
@@ -330,6 +335,7 @@ export class MvccStore {
 
 export interface MvccState {
   revision: number
+  /** Revisions up to this one were compacted away; -1: never compacted. */
   compacted: number
   keys: readonly (readonly [string, readonly KeyChange[]])[]
 }

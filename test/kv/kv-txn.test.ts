@@ -169,6 +169,27 @@ describe('etcd compaction and snapshots', () => {
     expect(() => apply(kv, { op: 'compact', revision: 5 })).toThrow(expect.objectContaining({ code: 'ERR_FUTURE_REVISION' }))
   })
 
+  it('compacts up to revision 0 once, as etcd (its compaction point starts at -1), and a snapshot keeps whether it did', async () => {
+    const snapshotted = async (from: KvStateMachine): Promise<KvStateMachine> => {
+      const restored = new KvStateMachine()
+      await restored.restore(from.snapshot())
+      return restored
+    }
+    const never = new KvStateMachine()
+    txn(never, { success: [putOp('k', '1')] })
+    const neverRestored = await snapshotted(never)
+    for (const kv of [never, neverRestored]) {
+      expect(apply(kv, { op: 'compact', revision: 0 })).toMatchObject({ revision: 2 })
+      expect(kv.compactRevision).toBe(0)
+      expect(keys(kv, range('k', { revision: 1 }))).toEqual([])
+    }
+    const once = await snapshotted(never)
+    for (const kv of [never, once]) expect(() => apply(kv, { op: 'compact', revision: 0 })).toThrow(expect.objectContaining({ code: 'ERR_COMPACTED' }))
+    // Compacted up to 0, a store still compacts further.
+    expect(apply(once, { op: 'compact', revision: 2 })).toMatchObject({ revision: 2 })
+    expect((await snapshotted(once)).compactRevision).toBe(2)
+  })
+
   it('compacts by itself once twice historyRevisions have gathered, keeping that many, at the same revisions on every node', () => {
     const kv = new KvStateMachine({ historyRevisions: 3 })
     const compactedAt: number[] = []
@@ -266,5 +287,7 @@ describe('etcd compaction and snapshots', () => {
     expect(kv.range(range('k')).kvs[0]).toMatchObject({ value: b('b'), createRevision: 2, modRevision: 3, version: 2, lease: 0 })
     expect(keys(kv, range('k', { revision: 2 }))).toEqual(['k=a@2'])
     expect(kv.leaseList()).toEqual([])
+    // Its compaction point 0 is never compacted (a compaction up to 0 was refused then).
+    expect(apply(kv, { op: 'compact', revision: 0 })).toMatchObject({ revision: 3 })
   })
 })

@@ -148,6 +148,21 @@ describe('MvccStore', () => {
     expect(store.eventsSince('', '', 3).map(show)).toEqual(inOrder)
   })
 
+  it('compacts up to 0 once on a store never compacted, as etcd, through capture and load too', () => {
+    const store = new MvccStore()
+    put(store, 'k', 'v')
+    const fresh = new MvccStore()
+    fresh.load(store.capture())
+    store.compact(0)
+    expect(store.compactRevision).toBe(0)
+    expect(() => store.compact(0)).toThrow(expect.objectContaining({ code: 'ERR_COMPACTED' }))
+    const loaded = new MvccStore()
+    loaded.load(store.capture())
+    expect(() => loaded.compact(0)).toThrow(expect.objectContaining({ code: 'ERR_COMPACTED' }))
+    fresh.compact(0)
+    expect(() => store.compact(-1)).toThrow(expect.objectContaining({ code: 'ERR_COMPACTED' }))
+  })
+
   it('captures a state that later writes do not change', () => {
     const store = new MvccStore()
     put(store, 'k', 'v1')
