@@ -36,6 +36,7 @@ export async function startKvNodeServer(cluster: ClusterConfig, nodeId: number, 
           kv,
           minLeaseTtlSeconds: minLeaseTtlSeconds(cluster.electionTimeout[1]),
           leaseCheckpointIntervalMs: cluster.leaseCheckpointIntervalMs,
+          maxRequestBytes,
           check: (command) => {
             const bytes = encodeKvCommand(command).length
             if (bytes > maxRequestBytes) return new RaftLogError('ERR_REQUEST_TOO_LARGE', `Command of ${bytes} bytes is larger than max_request_bytes (${maxRequestBytes} bytes)`)

@@ -1,11 +1,14 @@
 // The key-value store's snapshot bytes: a version word, then records, then an end record.
 //
-// Version 3 (written), the store with its history and leases:
-//   "KVS3"                                   format and version
-//   0x03 revision u64, compacted u64         the store's revision and compaction point (once, first)
+// Version 4 (written), the store with its history and leases:
+//   "KVS4"                                   format and version
+//   0x03 revision u64, compacted i64         the store's revision and compaction point (once,
+//                                            first; -1: never compacted, as a compaction up to 0
+//                                            is one)
 //   0x04 key length u32, key, changes u32,   one per key with history, then per change, oldest first:
-//        mod u64, create u64, version u64, lease u64, has value u8 (0: a delete),
+//        mod u64, sub u32, create u64, version u64, lease u64, has value u8 (0: a delete),
 //        [value length u32, value]
+//        (sub: the change's place in its write, which orders a revision's events)
 //   0x05 lease id u64, granted TTL u64 (s)   one per lease (its keys are the live keys naming it)
 //   0x06 lease id u64, remaining u64 (s)     after its lease's 0x05, for a lease whose last
 //                                            checkpoint counts (lease-table.ts)
@@ -14,6 +17,10 @@
 //   (0x06 and 0x07 are written since lease checkpoints; a lease without 0x07 has grant index 0)
 //   0x02 writes applied u64                  the store's count of writes (once)
 //   0xff                                     end
+//
+// Version 3 (read, never written): as version 4 without sub (every change restored with sub 0: a
+// revision's events replay in key order), its compaction point u64 (0: never compacted, as no
+// compaction up to 0 was taken then).
 //
 // Version 2 (read, never written): as version 3 without leases (no lease field, no 0x05 records).
 //
@@ -34,6 +41,7 @@ import type { LeaseInfo } from './lease-table.js'
 const magicV1 = Buffer.from('KVS1', 'ascii')
 const magicV2 = Buffer.from('KVS2', 'ascii')
 const magicV3 = Buffer.from('KVS3', 'ascii')
+const magicV4 = Buffer.from('KVS4', 'ascii')
 const recordPair = 0x01
 const recordWrites = 0x02
 const recordRevision = 0x03
@@ -41,8 +49,11 @@ const recordKey = 0x04
 const recordLease = 0x05
 const recordLeaseCheckpoint = 0x06
 const recordLeaseGrantIndex = 0x07
-/** A change's fixed part in version 3: mod, create, version, lease, has value; then the value's length when it has one. */
+/** A change's fixed part in version 4: mod, sub, create, version, lease, has value; then the value's length when it has one. */
+const changeBytesV4 = 37
+/** Version 3's: mod, create, version, lease, has value. */
 const changeBytesV3 = 33
+/** Version 2's: mod, create, version, has value. */
 const changeBytesV2 = 25
 const recordEnd = 0xff
 /** Bytes gathered before a batch of records is handed on. */
@@ -53,9 +64,9 @@ export async function* encodeKvSnapshot(state: MvccState, writesApplied = 0, lea
   const revision = Buffer.alloc(17)
   revision[0] = recordRevision
   revision.writeBigUInt64LE(BigInt(state.revision), 1)
-  revision.writeBigUInt64LE(BigInt(state.compacted), 9)
-  let parts: Buffer[] = [magicV3, revision]
-  let size = magicV3.length + revision.length
+  revision.writeBigInt64LE(BigInt(state.compacted), 9)
+  let parts: Buffer[] = [magicV4, revision]
+  let size = magicV4.length + revision.length
   for (const [key, changes] of state.keys) {
     const keyBytes = Buffer.from(key, 'latin1')
     const head = Buffer.allocUnsafe(9)
@@ -65,17 +76,19 @@ export async function* encodeKvSnapshot(state: MvccState, writesApplied = 0, lea
     parts.push(head.subarray(0, 5), keyBytes, head.subarray(5))
     size += 9 + keyBytes.length
     for (const change of changes) {
-      const fixed = Buffer.allocUnsafe(change.value === undefined ? changeBytesV3 : changeBytesV3 + 4)
+      const fixed = Buffer.allocUnsafe(change.value === undefined ? changeBytesV4 : changeBytesV4 + 4)
       fixed.writeBigUInt64LE(BigInt(change.mod), 0)
-      fixed.writeBigUInt64LE(BigInt(change.create), 8)
-      fixed.writeBigUInt64LE(BigInt(change.version), 16)
-      fixed.writeBigUInt64LE(BigInt(change.lease), 24)
-      fixed[32] = change.value === undefined ? 0 : 1
+      // Throws past 2^32 - 1 changes in one write, far beyond what one write can hold in memory.
+      fixed.writeUInt32LE(change.sub, 8)
+      fixed.writeBigUInt64LE(BigInt(change.create), 12)
+      fixed.writeBigUInt64LE(BigInt(change.version), 20)
+      fixed.writeBigUInt64LE(BigInt(change.lease), 28)
+      fixed[36] = change.value === undefined ? 0 : 1
       parts.push(fixed)
       size += fixed.length
       if (change.value !== undefined) {
         const value = Buffer.from(change.value, 'latin1')
-        fixed.writeUInt32LE(value.length, changeBytesV3)
+        fixed.writeUInt32LE(value.length, changeBytesV4)
         parts.push(value)
         size += value.length
       }
@@ -109,22 +122,25 @@ function leaseRecord(type: number, id: number, value: number): Buffer {
 
 export interface KvSnapshotSummary {
   revision: number
+  /** -1: never compacted. */
   compacted: number
   writes: number
   leases: LeaseInfo[]
 }
 
 /**
- * Reads a snapshot of either version, handing each key with its changes (binary strings) to
+ * Reads a snapshot of any version, handing each key with its changes (binary strings) to
  * `onKey`; resolves with the store's revision, compaction point and count of writes. ERR_CORRUPT
  * when the bytes are not one.
  */
 export async function decodeKvSnapshot(chunks: AsyncIterable<Uint8Array>, onKey: (key: string, changes: KeyChange[]) => void): Promise<KvSnapshotSummary> {
   const input = new ChunkReader(chunks)
-  const head = await input.take(magicV3.length)
-  const version = head?.equals(magicV3) === true ? 3 : head?.equals(magicV2) === true ? 2 : head?.equals(magicV1) === true ? 1 : undefined
-  if (version === undefined) throw bad('it does not start with KVS1, KVS2 or KVS3')
-  const summary: KvSnapshotSummary = { revision: initialRevision, compacted: 0, writes: 0, leases: [] }
+  const head = await input.take(magicV4.length)
+  const magics = [magicV1, magicV2, magicV3, magicV4]
+  const found = magics.findIndex((magic) => head?.equals(magic) === true)
+  if (found < 0) throw bad('it does not start with KVS1, KVS2, KVS3 or KVS4')
+  const version = found + 1
+  const summary: KvSnapshotSummary = { revision: initialRevision, compacted: -1, writes: 0, leases: [] }
   const pairs: [string, string][] = []
   for (;;) {
     const type = await input.take(1)
@@ -139,19 +155,22 @@ export async function decodeKvSnapshot(chunks: AsyncIterable<Uint8Array>, onKey:
       pairs.push([key.toString('latin1'), value.toString('latin1')])
     } else if (version >= 2 && type[0] === recordRevision) {
       summary.revision = await u64(input, 'its revision')
-      summary.compacted = await u64(input, 'its compaction point')
+      if (version === 4) summary.compacted = await i64(input, 'its compaction point')
+      // Before version 4, 0 was never compacted: a compaction up to 0 was refused then.
+      else summary.compacted = (await u64(input, 'its compaction point')) || -1
+      if (summary.compacted < -1 || summary.compacted > summary.revision) throw bad(`its compaction point ${summary.compacted} is past its revision ${summary.revision}, or below -1`)
     } else if (version >= 2 && type[0] === recordKey) {
       const [key, changes] = await keyRecord(input, version)
       onKey(key, changes)
-    } else if (version === 3 && type[0] === recordLease) {
+    } else if (version >= 3 && type[0] === recordLease) {
       summary.leases.push({ id: await u64(input, 'a lease id'), ttl: await u64(input, "a lease's TTL") })
-    } else if (version === 3 && type[0] === recordLeaseCheckpoint) {
+    } else if (version >= 3 && type[0] === recordLeaseCheckpoint) {
       const id = await u64(input, "a checkpoint's lease id")
       const remaining = await u64(input, "a checkpoint's remaining TTL")
       const last = summary.leases.at(-1)
       if (last?.id !== id || remaining > last.ttl) throw bad(`a checkpoint of lease ${id} that does not follow that lease, or outlasts its TTL`)
       summary.leases[summary.leases.length - 1] = { ...last, remaining }
-    } else if (version === 3 && type[0] === recordLeaseGrantIndex) {
+    } else if (version >= 3 && type[0] === recordLeaseGrantIndex) {
       const id = await u64(input, "a grant index's lease id")
       const grantIndex = await u64(input, "a lease's grant index")
       const last = summary.leases.at(-1)
@@ -163,14 +182,16 @@ export async function decodeKvSnapshot(chunks: AsyncIterable<Uint8Array>, onKey:
   if (version === 1) {
     // The writes count is the one thing every node agrees on at this index: revisions start from it.
     summary.revision = initialRevision + summary.writes
-    for (const [key, value] of pairs) onKey(key, [{ mod: summary.revision, create: summary.revision, version: 1, value, lease: 0 }])
+    for (const [key, value] of pairs) onKey(key, [{ mod: summary.revision, sub: 0, create: summary.revision, version: 1, value, lease: 0 }])
   }
   return summary
 }
 
 async function keyRecord(input: ChunkReader, version: number): Promise<[string, KeyChange[]]> {
-  const fixedBytes = version === 3 ? changeBytesV3 : changeBytesV2
+  const fixedBytes = version === 4 ? changeBytesV4 : version === 3 ? changeBytesV3 : changeBytesV2
   const flag = fixedBytes - 1
+  // Version 4 has sub after mod (4 bytes): the fields after it sit 4 bytes further.
+  const shift = version === 4 ? 4 : 0
   const key = await input.takeSized()
   const count = await input.take(4)
   if (key === undefined || count === undefined) throw bad('a key record is cut short')
@@ -184,10 +205,17 @@ async function keyRecord(input: ChunkReader, version: number): Promise<[string, 
       if (bytes === undefined) throw bad('a value is cut short')
       value = bytes.toString('latin1')
     } else if (fixed[flag] !== 0) throw bad(`a change with value flag ${fixed[flag]}`)
-    const lease = version === 3 ? Number(fixed.readBigUInt64LE(24)) : 0
-    changes.push({ mod: Number(fixed.readBigUInt64LE(0)), create: Number(fixed.readBigUInt64LE(8)), version: Number(fixed.readBigUInt64LE(16)), value, lease })
+    const lease = version >= 3 ? Number(fixed.readBigUInt64LE(24 + shift)) : 0
+    const sub = version === 4 ? fixed.readUInt32LE(8) : 0
+    changes.push({ mod: Number(fixed.readBigUInt64LE(0)), sub, create: Number(fixed.readBigUInt64LE(8 + shift)), version: Number(fixed.readBigUInt64LE(16 + shift)), value, lease })
   }
   return [key.toString('latin1'), changes]
+}
+
+async function i64(input: ChunkReader, what: string): Promise<number> {
+  const bytes = await input.take(8)
+  if (bytes === undefined) throw bad(`${what} is cut short`)
+  return Number(bytes.readBigInt64LE(0))
 }
 
 async function u64(input: ChunkReader, what: string): Promise<number> {

@@ -7,12 +7,18 @@
 // tombstone). A key's state at revision R is its last change at or below R. Compaction up to C
 // keeps, per key, the last change at or below C (so C itself stays readable, as in etcd) and every
 // later one, and drops a key whose last change at or below C deletes it.
+//
+// The changes of one write are numbered in the order it made them (etcd's sub-revision): a
+// revision's events go out in that order, live and replayed, as etcd's do (a transaction that puts
+// z then a reports z first).
 import { RaftLogError } from '../errors.js'
 
 /** One change of a key. Never mutated once made: a snapshot shares them. */
 export interface KeyChange {
   /** The revision of the write that made it. */
   readonly mod: number
+  /** Its place among the changes of its write, from 0 (etcd's sub-revision): a revision's events go in this order. */
+  readonly sub: number
   /** The revision of the put that created the key (0 for a tombstone). */
   readonly create: number
   /** Puts since the key was created, this one included (0 for a tombstone). */
@@ -36,7 +42,7 @@ export interface KeyEvent {
 
 /**
  * Called after every write that changed something, with its revision and a function that gives
- * its events in key order (built only when asked: most writes have no one watching).
+ * its events in the order the write made them (built only when asked: most writes have no one watching).
  */
 export type WriteListener = (revision: number, events: () => KeyEvent[]) => void
 
@@ -56,8 +62,11 @@ export class MvccStore {
   private readonly keys = new Map<string, KeyChange[]>()
   /** Revision of the last write (initialRevision when none). */
   private rev = initialRevision
-  /** Revisions up to this one were compacted away (0: none); this one is still readable. */
-  private compactedRev = 0
+  /**
+   * Revisions up to this one were compacted away; this one is still readable. -1 before the first
+   * compaction, as etcd's: compacting up to 0 is accepted the first time, as there.
+   */
+  private compactedRev = -1
   /** Keys whose last change is a put. */
   private live = 0
   /**
@@ -70,6 +79,8 @@ export class MvccStore {
   /** The revision the write in progress writes at (undefined: none in progress). */
   private writing: number | undefined
   private changedInWrite = false
+  /** The sub-revision of the next change of the write in progress. */
+  private nextSub = 0
   /** Keys the write in progress changed, in the order it first changed them. */
   private readonly touched = new Set<string>()
   /** How many changes each key the write in progress changed had before it (undefined: the key was not there): what undoes it. */
@@ -85,8 +96,9 @@ export class MvccStore {
     return this.rev
   }
 
+  /** Revisions below this one were compacted away (0: none, or up to 0 alone). */
   get compactRevision(): number {
-    return this.compactedRev
+    return Math.max(0, this.compactedRev)
   }
 
   /** Keys that exist now. */
@@ -103,6 +115,7 @@ export class MvccStore {
     if (this.writing !== undefined) throw new Error('MvccStore.write: a write is already in progress')
     this.writing = this.rev + 1
     this.changedInWrite = false
+    this.nextSub = 0
     this.touched.clear()
     this.changesBefore.clear()
     const liveBefore = this.live
@@ -138,14 +151,14 @@ export class MvccStore {
   private eventsOfWrite(revision: number): KeyEvent[] {
     if (revision !== this.rev || this.writing !== undefined) throw new Error(`MvccStore: the events of revision ${revision} were asked for after another write began`)
     const events: KeyEvent[] = []
-    const keys = Array.from(this.touched).sort(byteOrder)
-    for (const key of keys) keyEvents(key, this.keys.get(key) ?? [], revision, revision, events)
-    return events
+    for (const key of this.touched) keyEvents(key, this.keys.get(key) ?? [], revision, revision, events)
+    return events.sort(bySub)
   }
 
   /**
    * The events of keys from `start` to `end` (as range() takes them) at revisions `from` to the
-   * store's, in revision order and, within one revision, key order: what a watch from `from`
+   * store's, in revision order and, within one revision, in the order the write made them (key
+   * order for changes restored from a snapshot older than sub-revisions): what a watch from `from`
    * replays. ERR_COMPACTED when `from` is at or below the compaction point (a delete made there
    * may be gone), unless nothing was compacted.
    */
@@ -162,8 +175,8 @@ export class MvccStore {
         keyEvents(key, this.keys.get(key) as KeyChange[], from, this.rev, events)
       }
     }
-    // Stable: keys stay in byte order within a revision.
-    return events.sort((a, b) => a.change.mod - b.change.mod)
+    // Stable: changes of an old snapshot (all sub 0) stay in key order within their revision.
+    return events.sort((a, b) => a.change.mod - b.change.mod || a.change.sub - b.change.sub)
   }
 
   /** The revision a read sees now: inside a write that changed something, the write's own. */
@@ -220,12 +233,12 @@ export class MvccStore {
     this.noteChange(key, changes)
     let before = changes?.at(-1)
     if (before?.value === undefined) before = undefined
-    const change: KeyChange = { mod, create: before?.create ?? mod, version: (before?.version ?? 0) + 1, value, lease }
+    const change: KeyChange = { mod, sub: this.nextSub++, create: before?.create ?? mod, version: (before?.version ?? 0) + 1, value, lease }
     if (changes === undefined) {
       this.keys.set(key, [change])
       this.sorted = undefined
     } else if (before !== undefined && before.mod === mod) {
-      // The same key twice in one write: the later put wins, the history keeps one change per revision.
+      // The same key twice in one write: the later put wins, at its own place in the write; the history keeps one change per revision.
       changes[changes.length - 1] = { ...change, create: before.create, version: before.version }
     } else {
       changes.push(change)
@@ -242,7 +255,7 @@ export class MvccStore {
     if (changes === undefined || before?.value === undefined) return undefined
     const mod = this.inWrite()
     this.noteChange(key, changes)
-    const tombstone: KeyChange = { mod, create: 0, version: 0, value: undefined, lease: 0 }
+    const tombstone: KeyChange = { mod, sub: this.nextSub++, create: 0, version: 0, value: undefined, lease: 0 }
     if (before.mod === mod) changes[changes.length - 1] = tombstone
     else changes.push(tombstone)
     this.historied.add(key)
@@ -285,6 +298,7 @@ export class MvccStore {
 
   /** Replaces everything with `state` (a snapshot's). */
   load(state: MvccState): void {
+    if (!Number.isSafeInteger(state.compacted) || state.compacted < -1 || state.compacted > state.revision) throw new Error(`MvccStore.load: the compaction point ${state.compacted} is not from -1 to the revision ${state.revision}`)
     this.keys.clear()
     this.historied.clear()
     this.sorted = undefined
@@ -321,12 +335,17 @@ export class MvccStore {
 
 export interface MvccState {
   revision: number
+  /** Revisions up to this one were compacted away; -1: never compacted. */
   compacted: number
   keys: readonly (readonly [string, readonly KeyChange[]])[]
 }
 
 function byteOrder(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0
+}
+
+function bySub(a: KeyEvent, b: KeyEvent): number {
+  return a.change.sub - b.change.sub
 }
 
 /** Appends to `events` the changes of `key` made at revisions `from` to `to`, each with the put before it. */

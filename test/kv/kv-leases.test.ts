@@ -151,14 +151,14 @@ describe('leases in the key-value store', () => {
 })
 
 describe('watch events from the store', () => {
-  it('replay a range from a revision in revision order, each with the put before it', () => {
+  it('replay a range from a revision in revision order (within one, the order its write made them), each with the put before it', () => {
     const kv = new KvStateMachine()
     txn(kv, put('a', '1')) // 2
     txn(kv, put('b', '1'), put('a', '2')) // 3
     applyBytes(kv, { op: 'txn', txn: { compare: [], success: [{ deleteRange: { key: b('a'), rangeEnd: Buffer.alloc(0), prevKv: false } }], failure: [] } }) // 4
     txn(kv, put('c', '1')) // 5 (outside the range)
     const events = kv.eventsSince(b('a'), b('c'), 3)
-    expect(events.map((e) => `${e.key}@${e.change.mod}:${e.change.value ?? 'DELETE'}<${e.prev?.value ?? '-'}`)).toEqual(['a@3:2<1', 'b@3:1<-', 'a@4:DELETE<2'])
+    expect(events.map((e) => `${e.key}@${e.change.mod}:${e.change.value ?? 'DELETE'}<${e.prev?.value ?? '-'}`)).toEqual(['b@3:1<-', 'a@3:2<1', 'a@4:DELETE<2'])
     expect(kv.eventsSince(b('c'), Buffer.alloc(0), 6)).toEqual([])
   })
 

@@ -169,6 +169,27 @@ describe('etcd compaction and snapshots', () => {
     expect(() => apply(kv, { op: 'compact', revision: 5 })).toThrow(expect.objectContaining({ code: 'ERR_FUTURE_REVISION' }))
   })
 
+  it('compacts up to revision 0 once, as etcd (its compaction point starts at -1), and a snapshot keeps whether it did', async () => {
+    const snapshotted = async (from: KvStateMachine): Promise<KvStateMachine> => {
+      const restored = new KvStateMachine()
+      await restored.restore(from.snapshot())
+      return restored
+    }
+    const never = new KvStateMachine()
+    txn(never, { success: [putOp('k', '1')] })
+    const neverRestored = await snapshotted(never)
+    for (const kv of [never, neverRestored]) {
+      expect(apply(kv, { op: 'compact', revision: 0 })).toMatchObject({ revision: 2 })
+      expect(kv.compactRevision).toBe(0)
+      expect(keys(kv, range('k', { revision: 1 }))).toEqual([])
+    }
+    const once = await snapshotted(never)
+    for (const kv of [never, once]) expect(() => apply(kv, { op: 'compact', revision: 0 })).toThrow(expect.objectContaining({ code: 'ERR_COMPACTED' }))
+    // Compacted up to 0, a store still compacts further.
+    expect(apply(once, { op: 'compact', revision: 2 })).toMatchObject({ revision: 2 })
+    expect((await snapshotted(once)).compactRevision).toBe(2)
+  })
+
   it('compacts by itself once twice historyRevisions have gathered, keeping that many, at the same revisions on every node', () => {
     const kv = new KvStateMachine({ historyRevisions: 3 })
     const compactedAt: number[] = []
@@ -224,10 +245,30 @@ describe('etcd compaction and snapshots', () => {
     await kv.restore((async function* () { yield old })())
     expect([kv.revision, kv.writesApplied, kv.size]).toEqual([42, 41, 2])
     expect(kv.range(range('a')).kvs[0]).toMatchObject({ createRevision: 42, modRevision: 42, version: 1 })
-    // A version 3 snapshot is what is written now.
+    // A version 4 snapshot is what is written now.
     const chunks: Uint8Array[] = []
     for await (const chunk of encodeKvSnapshot({ revision: 1, compacted: 0, keys: [] })) chunks.push(chunk)
-    expect(Buffer.concat(chunks).subarray(0, 4).toString()).toBe('KVS3')
+    expect(Buffer.concat(chunks).subarray(0, 4).toString()).toBe('KVS4')
+  })
+
+  it("reads a version 3 snapshot (no sub-revisions): a revision's events replay in key order", async () => {
+    const u32 = (n: number): Buffer => Buffer.from(Uint32Array.of(n).buffer)
+    const u64 = (n: number): Buffer => {
+      const bytes = Buffer.alloc(8)
+      bytes.writeBigUInt64LE(BigInt(n))
+      return bytes
+    }
+    const change = (mod: number, create: number, version: number, lease: number, value: string | undefined): Buffer =>
+      value === undefined ? Buffer.concat([u64(mod), u64(create), u64(version), u64(lease), Buffer.of(0)]) : Buffer.concat([u64(mod), u64(create), u64(version), u64(lease), Buffer.of(1), u32(value.length), b(value)])
+    const key = (name: string, ...changes: Buffer[]): Buffer => Buffer.concat([Buffer.of(4), u32(name.length), b(name), u32(changes.length), ...changes])
+    // 'b' put at 2; one write at 3 put 'c' then deleted 'b' (the order is lost in version 3); lease 7 holds 'c'.
+    const lease = Buffer.concat([Buffer.of(5), u64(7), u64(60)])
+    const v3 = Buffer.concat([b('KVS3'), Buffer.of(3), u64(3), u64(0), key('b', change(2, 2, 1, 0, 'x'), change(3, 0, 0, 0, undefined)), key('c', change(3, 3, 1, 7, 'y')), lease, Buffer.of(2), u64(2), Buffer.of(0xff)])
+    const kv = new KvStateMachine()
+    await kv.restore((async function* () { yield v3 })())
+    expect([kv.revision, kv.writesApplied, kv.size]).toEqual([3, 2, 1])
+    expect(kv.range(range('c')).kvs[0]).toMatchObject({ value: b('y'), createRevision: 3, modRevision: 3, version: 1, lease: 7 })
+    expect(kv.eventsSince(b('a'), b('z'), 3).map((event) => event.key)).toEqual(['b', 'c'])
   })
 
   it('reads a version 2 snapshot (history, no leases): every key without a lease', async () => {
@@ -246,5 +287,7 @@ describe('etcd compaction and snapshots', () => {
     expect(kv.range(range('k')).kvs[0]).toMatchObject({ value: b('b'), createRevision: 2, modRevision: 3, version: 2, lease: 0 })
     expect(keys(kv, range('k', { revision: 2 }))).toEqual(['k=a@2'])
     expect(kv.leaseList()).toEqual([])
+    // Its compaction point 0 is never compacted (a compaction up to 0 was refused then).
+    expect(apply(kv, { op: 'compact', revision: 0 })).toMatchObject({ revision: 3 })
   })
 })

@@ -3,10 +3,11 @@
 // revision's whole map.
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
-import { MvccStore } from '../../src/kv/mvcc-store.js'
+import { MvccStore, type KeyEvent } from '../../src/kv/mvcc-store.js'
 
 const put = (store: MvccStore, key: string, value: string): void => void store.write(() => store.put(key, value))
 const del = (store: MvccStore, key: string): void => void store.write(() => store.delete(key))
+const show = (event: KeyEvent): string => `${event.key}=${event.change.value ?? 'DELETE'}`
 
 /** The keys from `start` to `end` ('' : no end) at `revision`, as [key, value, create, mod, version]. */
 function rangeAt(store: MvccStore, start: string, end: string, revision: number): [string, string, number, number, number][] {
@@ -128,6 +129,38 @@ describe('MvccStore', () => {
         }
       }),
     )
+  })
+
+  it("gives a write's events in the order it made its changes (etcd's sub-revisions), as it happens and replayed", () => {
+    const store = new MvccStore()
+    put(store, 'b', 'old') // 2
+    const heard: string[][] = []
+    store.onWrite((_revision, events) => heard.push(events().map(show)))
+    store.write(() => {
+      store.put('c', '1')
+      store.delete('b')
+      store.put('a', '1')
+      store.put('b', 'again') // a delete then a put of one key: two events, in that order
+      store.put('c', '2') // the same key put twice: one event, at the later put's place
+    })
+    const inOrder = ['b=DELETE', 'a=1', 'b=again', 'c=2']
+    expect(heard).toEqual([inOrder])
+    expect(store.eventsSince('', '', 3).map(show)).toEqual(inOrder)
+  })
+
+  it('compacts up to 0 once on a store never compacted, as etcd, through capture and load too', () => {
+    const store = new MvccStore()
+    put(store, 'k', 'v')
+    const fresh = new MvccStore()
+    fresh.load(store.capture())
+    store.compact(0)
+    expect(store.compactRevision).toBe(0)
+    expect(() => store.compact(0)).toThrow(expect.objectContaining({ code: 'ERR_COMPACTED' }))
+    const loaded = new MvccStore()
+    loaded.load(store.capture())
+    expect(() => loaded.compact(0)).toThrow(expect.objectContaining({ code: 'ERR_COMPACTED' }))
+    fresh.compact(0)
+    expect(() => store.compact(-1)).toThrow(expect.objectContaining({ code: 'ERR_COMPACTED' }))
   })
 
   it('captures a state that later writes do not change', () => {

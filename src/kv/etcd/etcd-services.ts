@@ -31,6 +31,8 @@ export interface EtcdServiceOptions extends EtcdKvOptions {
   progressNotifyMs?: number
   /** How often the leader checkpoints what leases have left (ms; 0: never); default defaultLeaseCheckpointIntervalMs. */
   leaseCheckpointIntervalMs?: number
+  /** The node's max_request_bytes (default 1.5 MiB, etcd's): the size a watch that asked for fragments gets its responses cut below. */
+  maxRequestBytes?: number
 }
 
 /** etcd's minimum lease TTL for an election timeout of at most `electionTimeoutMaxMs`: 1.5 election timeouts, in whole seconds, so a new leader is elected before a lease it extends could run out. */
@@ -105,7 +107,7 @@ export function etcdServices(node: RaftNode, context: ServiceContext, options: E
   const cluster = etcdClusterService(node, context, forwarder, () => options.kv.revision)
   return [
     { definition: etcdProtocol.KV.service, implementation: kv.implementation, close: kv.close },
-    { definition: watchServiceDefinition(), implementation: etcdWatchService(node, { kv: options.kv, hub, progressNotifyMs: options.progressNotifyMs }), close: () => hub.close() },
+    { definition: watchServiceDefinition(), implementation: etcdWatchService(node, { kv: options.kv, hub, progressNotifyMs: options.progressNotifyMs, maxRequestBytes: options.maxRequestBytes }), close: () => hub.close() },
     {
       definition: etcdProtocol.Lease.service,
       implementation: lease,

@@ -12,17 +12,18 @@ import type { Watch, WatchHub } from '../watch/watch-hub.js'
 import { keyValueToWire } from './etcd-wire.js'
 import { etcdHeader } from './etcd-kv-service.js'
 import { etcdProtocol } from '../../net/etcd-protocol.js'
+import { defaultMaxRequestBytes } from '../../net/config/request-limits.js'
 
 /** Responses a stream may have queued, unsent, before the watch that adds one is cancelled as too slow (its memory stays bounded). */
 export const maxQueuedWatchResponses = 1024
-/** Events in one response at most; a revision is never split, so one response may hold more. */
+/** Events in one response at most; a revision is split only into fragments (see fragmentsOf), so one response may hold more. */
 const maxEventsPerResponse = 1000
 /** etcd's default progress notification interval (--experimental-watch-progress-notify-interval). */
 export const defaultProgressNotifyMs = 10 * 60 * 1000
 
 interface WireWatchRequest {
   request_union?: 'create_request' | 'cancel_request' | 'progress_request'
-  create_request?: { key?: Buffer; range_end?: Buffer; start_revision?: number; progress_notify?: boolean; filters?: string[]; prev_kv?: boolean; watch_id?: number }
+  create_request?: { key?: Buffer; range_end?: Buffer; start_revision?: number; progress_notify?: boolean; filters?: string[]; prev_kv?: boolean; watch_id?: number; fragment?: boolean }
   cancel_request?: { watch_id?: number }
 }
 
@@ -31,6 +32,8 @@ export interface EtcdWatchOptions {
   hub: WatchHub
   /** How often a watch that asked for progress notifications hears one when nothing happened (ms). */
   progressNotifyMs?: number
+  /** The node's max_request_bytes (default defaultMaxRequestBytes): a watch that asked for fragments gets no response this large or larger, as from etcd (one event alone excepted). */
+  maxRequestBytes?: number
 }
 
 /**
@@ -95,12 +98,15 @@ interface StreamWatch {
   watch: Watch | undefined
   prevKv: boolean
   progressNotify: boolean
+  /** The client takes a response in fragments (WatchCreateRequest.fragment). */
+  fragment: boolean
   /** Something was sent since the last progress tick. */
   sent: boolean
 }
 
 function serveWatchStream(node: RaftNode, options: EtcdWatchOptions, call: grpc.ServerDuplexStream<WireWatchRequest, unknown>): void {
   const { kv, hub } = options
+  const maxRequestBytes = options.maxRequestBytes ?? defaultMaxRequestBytes
   const watches = new Map<number, StreamWatch>()
   let nextId = 0
   let open = true
@@ -110,12 +116,27 @@ function serveWatchStream(node: RaftNode, options: EtcdWatchOptions, call: grpc.
     call.write({ header: header(), ...response })
     return call.writableLength <= maxQueuedWatchResponses
   }
-  /** A watch's events, as send({ watch_id: id, events }) would send them, from a shared encoding. */
-  const sendEvents = (id: number, events: KeyEvent[], prevKv: boolean): boolean => {
+  /**
+   * A watch's events, as send({ watch_id: id, events }) would send them, from a shared encoding;
+   * for a watch that takes fragments, cut as etcd cuts them when the response would reach
+   * maxRequestBytes. Every fragment is written before the queue is looked at: a client waits for
+   * the last one.
+   */
+  const sendEvents = (id: number, events: KeyEvent[], entry: StreamWatch): boolean => {
     if (!open) return false
+    const { prevKv } = entry
     // A negative id (a client's choice) is a 10-byte varint: the ordinary way.
-    if (id < 0 || !Number.isSafeInteger(id)) return send({ watch_id: id, events: events.map((event) => eventToWire(event, prevKv)) })
-    call.write(new EncodedWatchResponse(withWatchId(id, encodedEvents(header(), events, prevKv))))
+    const whole = id < 0 || !Number.isSafeInteger(id) ? undefined : withWatchId(id, encodedEvents(header(), events, prevKv))
+    if (entry.fragment && events.length > 1) {
+      const parts = fragmentsOf(header(), id, events, prevKv, maxRequestBytes, whole?.length)
+      if (parts.length > 1) {
+        let within = true
+        for (const [i, part] of parts.entries()) within = send({ watch_id: id, fragment: i < parts.length - 1, events: part.map((event) => eventToWire(event, prevKv)) })
+        return within
+      }
+    }
+    if (whole === undefined) return send({ watch_id: id, events: events.map((event) => eventToWire(event, prevKv)) })
+    call.write(new EncodedWatchResponse(whole))
     return call.writableLength <= maxQueuedWatchResponses
   }
   const cancel = (id: number, reason: string, extra: Record<string, unknown> = {}): void => {
@@ -126,6 +147,13 @@ function serveWatchStream(node: RaftNode, options: EtcdWatchOptions, call: grpc.
   }
 
   const create = (request: NonNullable<WireWatchRequest['create_request']>): void => {
+    const key = request.key ?? Buffer.alloc(0)
+    const rangeEnd = request.range_end ?? Buffer.alloc(0)
+    if (emptyRange(key, rangeEnd)) {
+      // etcd's answer, before it looks at the id: a watch that could never fire is refused, not kept.
+      send({ watch_id: -1, created: true, canceled: true, cancel_reason: 'mvcc: watcher range is empty' })
+      return
+    }
     let id = Number(request.watch_id ?? 0)
     if (id === 0) {
       while (watches.has(nextId)) nextId++
@@ -136,20 +164,20 @@ function serveWatchStream(node: RaftNode, options: EtcdWatchOptions, call: grpc.
       return
     }
     const filters = request.filters ?? []
-    const entry: StreamWatch = { watch: undefined, prevKv: request.prev_kv === true, progressNotify: request.progress_notify === true, sent: false }
+    const entry: StreamWatch = { watch: undefined, prevKv: request.prev_kv === true, progressNotify: request.progress_notify === true, fragment: request.fragment === true, sent: false }
     watches.set(id, entry)
     send({ watch_id: id, created: true })
     const deliver = (events: KeyEvent[]): void => {
       for (const part of byRevision(events)) {
         entry.sent = true
-        if (!sendEvents(id, part, entry.prevKv)) {
+        if (!sendEvents(id, part, entry)) {
           cancel(id, `raftlog: watcher too slow: more than ${maxQueuedWatchResponses} responses queued on its stream; watch again from revision ${(part.at(-1) as KeyEvent).change.mod + 1}`)
           throw new Error('watch cancelled as too slow')
         }
       }
     }
     entry.watch = hub.watch(
-      { key: request.key ?? Buffer.alloc(0), rangeEnd: request.range_end ?? Buffer.alloc(0), startRevision: Number(request.start_revision ?? 0), noPut: filters.includes('NOPUT'), noDelete: filters.includes('NODELETE') },
+      { key, rangeEnd, startRevision: Number(request.start_revision ?? 0), noPut: filters.includes('NOPUT'), noDelete: filters.includes('NODELETE') },
       {
         events: deliver,
         compacted: (compactRevision) => {
@@ -188,6 +216,42 @@ function serveWatchStream(node: RaftNode, options: EtcdWatchOptions, call: grpc.
   call.on('error', close)
   call.on('cancelled', close)
   call.on('close', close)
+}
+
+/** A range end that is set, not "\0" (every key from `key` up), and not above `key`: no key is in the range. */
+function emptyRange(key: Buffer, rangeEnd: Buffer): boolean {
+  if (rangeEnd.length === 0 || (rangeEnd.length === 1 && rangeEnd[0] === 0)) return false
+  return Buffer.compare(key, rangeEnd) >= 0
+}
+
+const serializeResponse = (etcdProtocol.Watch.service.Watch as grpc.MethodDefinition<unknown, unknown>).responseSerialize
+
+/**
+ * etcd's sendFragments (v3rpc/watch.go): a response of watch `id` below `maxRequestBytes`, or of
+ * one event, goes whole; else its events are cut into responses, each taking events while it
+ * stays below the limit (and at least one). `wholeBytes`: the whole response's size, when known.
+ */
+function fragmentsOf(header: Record<string, unknown>, id: number, events: KeyEvent[], prevKv: boolean, maxRequestBytes: number, wholeBytes: number | undefined): KeyEvent[][] {
+  const eventBytes = (event: KeyEvent): number => serializeResponse({ events: [eventToWire(event, prevKv)] }).length
+  // The response without events, marked a fragment (field 7, 2 bytes): repeated events add their own bytes to it.
+  const fixedBytes = serializeResponse({ header, watch_id: id, fragment: true }).length
+  const sizes = wholeBytes !== undefined && wholeBytes < maxRequestBytes ? undefined : events.map(eventBytes)
+  if (sizes === undefined || fixedBytes - 2 + sizes.reduce((sum, size) => sum + size, 0) < maxRequestBytes) return [events]
+  const parts: KeyEvent[][] = []
+  let part: KeyEvent[] = []
+  let bytes = fixedBytes
+  events.forEach((event, i) => {
+    const size = sizes[i] as number
+    if (part.length > 0 && bytes + size >= maxRequestBytes) {
+      parts.push(part)
+      part = []
+      bytes = fixedBytes
+    }
+    part.push(event)
+    bytes += size
+  })
+  parts.push(part)
+  return parts
 }
 
 /** `events` cut into responses of whole revisions, about maxEventsPerResponse events each. */

@@ -1,6 +1,7 @@
 // The watches of one node over its key-value store (etcd's watchable store): each watch covers a
 // key or a range and reports, from its start revision, every event of its keys exactly once, in
-// revision order, with no gap, a revision's events together.
+// revision order, with no gap, a revision's events together and in the order its write made them
+// (etcd's sub-revisions: the store keeps that order, live and in its history).
 //
 // A new watch first replays what the history holds from its start revision, then hears live
 // writes as they are applied. Both run on the event loop between two applies, so nothing falls
@@ -26,7 +27,7 @@ export interface WatchSpec {
 
 /** What a watch is told. Called on the event loop; must not throw (a throw cancels the watch). */
 export interface WatchSink {
-  /** Events of one or more whole revisions, in revision order. */
+  /** Events of one or more whole revisions, in revision order, a revision's in the order its write made them. */
   events(events: KeyEvent[]): void
   /** The watch ends: the history no longer holds its next revision (`compactRevision` is the compaction point). */
   compacted(compactRevision: number): void

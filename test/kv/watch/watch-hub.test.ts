@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest'
 import { encodeKvCommand, KvStateMachine, type KvCommand } from '../../../src/kv/kv-state-machine.js'
 import type { KeyEvent } from '../../../src/kv/mvcc-store.js'
 import { WatchHub, type WatchSpec } from '../../../src/kv/watch/watch-hub.js'
+import type { RequestOp } from '../../../src/kv/kv-txn.js'
 import { EntryType } from '../../../src/storage/log-entry.js'
 
 const b = (text: string): Buffer => Buffer.from(text)
@@ -87,6 +88,32 @@ describe('WatchHub', () => {
     apply(leader, { op: 'compact', revision: 3 })
     await follower.restore(leader.snapshot())
     expect([watch.seen, watch.compactedAt(), hub.size]).toEqual([[], 3, 0])
+  })
+
+  it("reports a revision's events in the order its transaction made them, live, replayed, compacted and after a snapshot", async () => {
+    const kv = new KvStateMachine()
+    const hub = new WatchHub(kv)
+    for (const key of ['o/b', 'o/d', 'o/f']) put(kv, key, 'old') // 2, 3, 4
+    const live = recorder()
+    hub.watch(spec('o/', { rangeEnd: prefix('o/') }), live.sink)
+    const del = (key: string, rangeEnd = ''): RequestOp => ({ deleteRange: { key: b(key), rangeEnd: b(rangeEnd), prevKv: false } })
+    const putOp = (key: string): RequestOp => ({ put: { key: b(key), value: b('new'), prevKv: false, ignoreValue: false, ignoreLease: false, lease: 0 } })
+    // etcd's order: o/z, o/d, o/a, o/f (the range o/e..o/g), o/c, o/b; key order would be o/a, o/b, o/c, ...
+    apply(kv, { op: 'txn', txn: { compare: [], success: [putOp('o/z'), del('o/d'), putOp('o/a'), del('o/e', 'o/g'), putOp('o/c'), del('o/b')], failure: [] } }) // 5
+    const inOrder = ['o/z@5=new', 'o/d@5=DELETE', 'o/a@5=new', 'o/f@5=DELETE', 'o/c@5=new', 'o/b@5=DELETE']
+    expect(live.seen).toEqual(inOrder)
+    const replayed = recorder()
+    hub.watch(spec('o/', { rangeEnd: prefix('o/'), startRevision: 5 }), replayed.sink)
+    expect(replayed.seen).toEqual(inOrder)
+    put(kv, 'o/a', 'later') // 6
+    apply(kv, { op: 'compact', revision: 4 })
+    const restored = new KvStateMachine()
+    await restored.restore(kv.snapshot())
+    for (const store of [kv, restored]) {
+      const after = recorder()
+      new WatchHub(store).watch(spec('o/', { rangeEnd: prefix('o/'), startRevision: 5 }), after.sink)
+      expect(after.seen).toEqual([...inOrder, 'o/a@6=later'])
+    }
   })
 
   it('refuses a watch from a compacted revision at once', () => {
