@@ -7,7 +7,7 @@ import { copyFileSync, createWriteStream, mkdirSync, mkdtempSync, readFileSync, 
 import { once } from 'node:events'
 import { join } from 'node:path'
 import { runCli } from '../helpers/cli.js'
-import { startNode, statuses, waitFor, writeConfig, type NodeProcess } from '../helpers/processes.js'
+import { exited, startNode, statuses, waitFor, writeConfig, type NodeProcess } from '../helpers/processes.js'
 import { tmpdir } from 'node:os'
 import { ClusterClient } from '../../src/net/client/cluster-client.js'
 import { decodeKvResult, encodeKvCommand } from '../../src/kv/kv-state-machine.js'
@@ -180,6 +180,31 @@ describe('raftlog snapshot save / status / restore', () => {
     expect(result.stderr).toBe(`Error: ${dir} is not empty (something): a snapshot is restored only into an empty or new directory, never over a node's files\n`)
     expect(readFileSync(join(dir, 'something'), 'utf8')).toBe('x')
   })
+
+  it('a node restored from another backup file is refused at its start, naming both clusters', async () => {
+    await old!.client.propose(encodeKvCommand({ op: 'put', key: 'after-first-backup', value: 'yes' }), 10_000)
+    const other = join(work, 'other.rlb')
+    const save = await runCli(['snapshot', 'save', other, '--config', old!.config])
+    expect(save.status, save.stderr).toBe(0)
+    const dir = join(work, 'mixed')
+    mkdirSync(dir)
+    const { path: config } = await writeConfig(dir, 3)
+    for (const [id, file] of [[1, other], [2, backup], [3, backup]] as const) {
+      const result = await runCli(['snapshot', 'restore', file, '--node-id', String(id), '--config', config])
+      expect(result.status, result.stderr).toBe(0)
+    }
+    const two = [2, 3].map((id) => startNode(config, id))
+    try {
+      await waitFor('a leader of nodes 2 and 3', async () => (await statuses(config)).find((s) => s.reachable && s.role === 'leader'), 30_000)
+      const stray = startNode(config, 1)
+      two.push(stray)
+      const code = await Promise.race([exited(stray.child), new Promise((resolve) => setTimeout(() => resolve('still running after 20 s'), 20_000))])
+      expect(code, stray.output.join('\n')).toBe(1)
+      expect(stray.output.join('\n')).toMatch(/belongs to cluster [0-9a-f]{32}, but node [23] at 127\.0\.0\.1:\d+ belongs to cluster [0-9a-f]{32}: the directory was copied from another cluster, or restored from another backup file/)
+    } finally {
+      for (const node of two) node.child.kill('SIGKILL')
+    }
+  }, 90_000)
 
   it('ClusterClient.saveSnapshot writes the same format to a stream', async () => {
     const path = join(work, 'streamed.rlb')

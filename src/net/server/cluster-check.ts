@@ -17,15 +17,21 @@ export const clusterCheckTimeoutMs = 1500
  */
 export async function checkSameCluster(node: RaftNode, addresses: readonly string[], tls: ClientTls | undefined): Promise<void> {
   const own = node.clusterId
-  if (addresses.length === 0 || own === node.foundingId) return
+  if (addresses.length === 0 || node.foundingId === '') return
   const client = new ClusterClient([...addresses], [], { failFast: true, ...(tls === undefined ? {} : { tls }) })
   try {
     const statuses = await client.statuses(clusterCheckTimeoutMs).catch(() => [])
-    const stranger = statuses.find((status) => status.reachable && status.clusterId !== undefined && status.clusterId !== '' && status.clusterId !== node.foundingId && status.clusterId !== own)
+    // Before this node's cluster commits its token (a cluster just restored from a backup, say),
+    // its founding id alone tells it: a member founded otherwise (restored from another backup
+    // file, or with another node list) is a stranger.
+    const stranger =
+      own === node.foundingId
+        ? statuses.find((status) => status.reachable && typeof status.foundingId === 'string' && status.foundingId !== '' && status.foundingId !== node.foundingId)
+        : statuses.find((status) => status.reachable && status.clusterId !== undefined && status.clusterId !== '' && status.clusterId !== node.foundingId && status.clusterId !== own)
     if (stranger === undefined) return
     throw new RaftLogError(
       'ERR_WRONG_CLUSTER',
-      `This node's directory belongs to cluster ${own}, but node ${stranger.id ?? '?'} at ${stranger.address} belongs to cluster ${stranger.clusterId}: the directory was copied from another cluster (one founded from the same node list); start this node with its own directory, or join it to this cluster under a new id with an empty one`,
+      `This node's directory belongs to cluster ${own}, but node ${stranger.id ?? '?'} at ${stranger.address} belongs to cluster ${stranger.clusterId}: the directory was copied from another cluster, or restored from another backup file or with another node list (raftlog snapshot restore: restore every node from the same file, with the same list); start this node with its own directory, or join it to this cluster under a new id with an empty one`,
       { clusterId: own, other: stranger.clusterId },
     )
   } finally {
