@@ -174,6 +174,10 @@ describe('etcdctl member against raftlog', () => {
     const node5 = nodes.get(5) as NodeProcess
     node5.child.kill('SIGTERM')
     await exited(node5.child)
+    // Started again without --listen (a node that joined is in no file): its directory knows where it served.
+    const bare = await runCli(['node', '-n', '5', '--config', config])
+    expect(bare.status).toBe(1)
+    expect(bare.stderr).toContain(`node_5 says it joined the cluster, at ${addresses.get(5)} when it last ran: start it with --listen ${addresses.get(5)}`)
     const taken = await etcdctl(follower, ['member', 'update', '5', `--peer-urls=http://${addresses.get(4)}`])
     expect(taken.stderr).toContain('Error: etcdserver: Peer URLs already exists')
     const moved = `127.0.0.1:${await freePort()}`

@@ -6,13 +6,15 @@ import { startKvNodeServer } from '../../kv/kv-node-server.js'
 import { plaintextWarning, unauthenticatedClientsWarning } from '../../net/server/plaintext-warning.js'
 import { onParentGone } from '../parent-pipe.js'
 import { createLogger, logFormats, type LogFormat } from '../../observe/logger.js'
-import { describeConfiguration, type Configuration } from '../../raft/core/configuration.js'
+import { decodeConfiguration, describeConfiguration, type Configuration } from '../../raft/core/configuration.js'
 import { isHostPort } from '../../net/config/host-port.js'
 import { joinTimeoutMs, unlistedNode } from '../../net/server/joining.js'
 import { hostDirectory } from '../../kv/sharded/sharded-kv-node.js'
 import { existsSync } from 'node:fs'
 import { stateFileName } from '../../storage/raft-state-file.js'
-import type { RaftLogError } from '../../errors.js'
+import { RaftLogError } from '../../errors.js'
+import { checkStateFile } from '../../verify/state-check.js'
+import type { ClusterConfig } from '../../net/config/cluster-config.js'
 import { removedExitStatus } from '../exit-status.js'
 import { runHostNode } from '../host-node.js'
 import { maxCatalogGroups, maxNodeId } from '../../host/group-catalog.js'
@@ -135,7 +137,7 @@ export const nodeCommand: Command = {
     }
     const listed = cluster.nodes.find((node) => node.nodeId === nodeId)
     const address = values.listen ?? listed?.address
-    if (address === undefined && values.join === undefined) throw nodeNotFound(cluster, nodeId)
+    if (address === undefined && values.join === undefined) throw notListed(cluster, nodeId, nodeDir)
     if (address === undefined) throw new UsageError(`node ${nodeId} is not in ${cluster.path}: --join needs --listen HOST:PORT, where this node serves`)
     log('starting', `starting node ${nodeId} at ${address}${values.join === undefined ? '' : `, joining through ${values.join}`}`, { address, join: values.join })
     if (values.join !== undefined) log('joining', `asking ${values.join} to add node ${nodeId} as a learner (unless its directory already belongs to a cluster); up to ${joinTimeoutMs / 1000} s while the cluster elects a leader`, { join: values.join })
@@ -220,4 +222,24 @@ export const nodeCommand: Command = {
     log('stopped', `node ${nodeId} stopped`)
     return exitStatus
   },
+}
+
+/**
+ * nodeNotFound, or, for a node that joined the cluster before (its directory records its
+ * address in the configuration it last committed), the --listen to start it with.
+ */
+function notListed(cluster: ClusterConfig, nodeId: number, dir: string): RaftLogError {
+  let recorded: string | undefined
+  try {
+    const data = checkStateFile(dir).current?.state.configuration?.data
+    recorded = data === undefined ? undefined : decodeConfiguration(data).addresses[nodeId]
+  } catch {
+    recorded = undefined
+  }
+  if (recorded === undefined || recorded === '') return nodeNotFound(cluster, nodeId)
+  return new RaftLogError(
+    'ERR_CONFIG',
+    `Node ID ${nodeId} not found in configuration file ${cluster.path}, but its directory ${dir} says it joined the cluster, at ${recorded} when it last ran: start it with --listen ${recorded} (a node that joined is not in the file, and is given its address at every start; the new one if raftlog member update moved it since)`,
+    { nodeId, file: cluster.path },
+  )
 }
