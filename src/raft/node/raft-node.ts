@@ -603,7 +603,7 @@ export class RaftNode extends EventEmitter {
     }
     this.snapshotForCeiling()
     const snapshots = this.snapshotter.enabled
-      ? 'it takes a snapshot now and compacts its log behind it, then takes writes again: retry shortly. If this lasts, lower snapshot_trailing_entries or raise max_log_bytes (and the disk under it)'
+      ? 'it takes a snapshot now and compacts its log behind it, then takes writes again: retry shortly. If this lasts, lower snapshot_trailing_entries (compaction drops whole segment files, log_segment_size each: the entries kept behind a snapshot must leave the oldest files free) or raise max_log_bytes (and the disk under it); both are read when the node starts'
       : 'its state machine takes no snapshots (no snapshot() and restore()), so its log is never compacted: raise max_log_bytes'
     return new RaftLogError('ERR_LOG_FULL', `Node ${this.id}'s log holds ${logBytes} bytes and would pass its ceiling, max_log_bytes ${this.maxLogBytes}, with this entry; ${snapshots}`, {
       logBytes,
