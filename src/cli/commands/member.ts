@@ -89,7 +89,8 @@ async function list(client: ClusterClient, timeoutMs: number, json: boolean): Pr
     for (const s of statuses) console.log(memberLine(s))
     // Nodes that answer as many-group nodes run no membership of one group: say that, not "is it running?".
     const manyGroups = statuses.length > 0 && statuses.every((s) => /runs many Raft groups/.test(s.error ?? ''))
-    if (!known) console.error(manyGroups ? 'The nodes run many Raft groups (cluster_settings.groups): member is for one-group clusters; raftlog group list shows where each group lives' : 'No node answered with its configuration: is the cluster running?')
+    // "Error: " as every refusal of the CLI begins (the table above stays on stdout).
+    if (!known) console.error(`Error: ${manyGroups ? 'The nodes run many Raft groups (cluster_settings.groups): member is for one-group clusters; raftlog group list shows where each group lives' : 'No node answered with its configuration: is the cluster running?'}`)
   }
   return known ? 0 : 1
 }

@@ -19,6 +19,7 @@ import { removedExitStatus } from '../exit-status.js'
 import { runHostNode } from '../host-node.js'
 import { maxCatalogGroups, maxNodeId } from '../../host/group-catalog.js'
 import { wholeNumberOption } from '../whole-number-option.js'
+import { plural } from '../plural.js'
 
 const help = `Usage: raftlog node --node-id ID [--config FILE] [--log-format text|json]
        raftlog node --node-id ID --listen HOST:PORT --join ADDRESS [--config FILE]
@@ -141,7 +142,7 @@ export const nodeCommand: Command = {
     if (address === undefined) throw new UsageError(`node ${nodeId} is not in ${cluster.path}: --join needs --listen HOST:PORT, where this node serves`)
     log('starting', `starting node ${nodeId} at ${address}${values.join === undefined ? '' : `, joining through ${values.join}`}`, { address, join: values.join })
     if (values.join !== undefined) log('joining', `asking ${values.join} to add node ${nodeId} as a learner (unless its directory already belongs to a cluster); up to ${joinTimeoutMs / 1000} s while the cluster elects a leader`, { join: values.join })
-    log('configuration', `configuration ${cluster.path}: ${cluster.nodes.length} nodes (${cluster.nodes.map((n) => `${n.nodeId}@${n.address}`).join(', ')}), election timeout ${cluster.electionTimeout[0]}-${cluster.electionTimeout[1]} ms, heartbeat ${cluster.heartbeatInterval} ms, log in ${cluster.logDirectory}`)
+    log('configuration', `configuration ${cluster.path}: ${plural(cluster.nodes.length, 'node')} (${cluster.nodes.map((n) => `${n.nodeId}@${n.address}`).join(', ')}), election timeout ${cluster.electionTimeout[0]}-${cluster.electionTimeout[1]} ms, heartbeat ${cluster.heartbeatInterval} ms, log in ${cluster.logDirectory}`)
     // prom-client is loaded only for a node that serves metrics.
     const metricsHook = { listen: async (host: string, port: number, id: number) => (await import('../../observe/metrics-server.js')).MetricsServer.listen(host, port, id) }
     const server = await startKvNodeServer(cluster, nodeId, { warn: (message) => logger.warn('warning', message) }, { address, metrics: metricsHook, ...(values.join === undefined ? {} : { join: values.join }) })
