@@ -54,7 +54,7 @@ describe('a command on the wrong kind of cluster, or on none', () => {
     expect(watch.stderr).toMatch(/runs many Raft groups/)
     const members = await runCli(['member', 'list', '-c', manyGroups])
     expect(members.status).toBe(1)
-    expect(members.stderr).toMatch(/^The nodes run many Raft groups \(cluster_settings\.groups\): member is for one-group clusters; raftlog group list shows where each group lives$/m)
+    expect(members.stderr).toMatch(/^Error: The nodes run many Raft groups \(cluster_settings\.groups\): member is for one-group clusters; raftlog group list shows where each group lives$/m)
   })
 
   it('a many-group command on a one-group cluster says the cluster runs one group', async () => {
