@@ -73,10 +73,16 @@ function addressFrom(text: string | undefined, action = 'add'): string {
   return text
 }
 
-function memberLine(s: NodeStatus): string {
+/** `member list`'s table: a header, then a line per member; the MEMBER column as wide as its longest entry ('learner (voter once caught up)'), so STATE stays one column. */
+export function memberTable(statuses: readonly NodeStatus[]): string[] {
+  const memberWidth = Math.max(16, ...statuses.map((s) => (s.suffrage ?? '?').length))
+  return [`${'ID'.padEnd(4)} ${'ADDRESS'.padEnd(22)} ${'MEMBER'.padEnd(memberWidth)} STATE`, ...statuses.map((s) => memberLine(s, memberWidth))]
+}
+
+function memberLine(s: NodeStatus, memberWidth: number): string {
   const behind = s.behind === undefined || s.role === 'leader' ? '' : `, ${s.behind} behind`
   const state = s.reachable ? `${s.role}${behind}` : `unreachable (${s.error})`
-  return `${String(s.id ?? '?').padEnd(4)} ${s.address.padEnd(22)} ${(s.suffrage ?? '?').padEnd(16)} ${state}`
+  return `${String(s.id ?? '?').padEnd(4)} ${s.address.padEnd(22)} ${(s.suffrage ?? '?').padEnd(memberWidth)} ${state}`
 }
 
 async function list(client: ClusterClient, timeoutMs: number, json: boolean): Promise<number> {
@@ -85,8 +91,7 @@ async function list(client: ClusterClient, timeoutMs: number, json: boolean): Pr
   if (json) {
     console.log(JSON.stringify(statuses.map(({ id, address, reachable, suffrage, role, behind, error }) => ({ id, address, reachable, suffrage, role, behind, ...(error === undefined ? {} : { error }) })), null, 2))
   } else {
-    console.log(`${'ID'.padEnd(4)} ${'ADDRESS'.padEnd(22)} ${'MEMBER'.padEnd(16)} STATE`)
-    for (const s of statuses) console.log(memberLine(s))
+    for (const line of memberTable(statuses)) console.log(line)
     // Nodes that answer as many-group nodes run no membership of one group: say that, not "is it running?".
     const manyGroups = statuses.length > 0 && statuses.every((s) => /runs many Raft groups/.test(s.error ?? ''))
     // "Error: " as every refusal of the CLI begins (the table above stays on stdout).
