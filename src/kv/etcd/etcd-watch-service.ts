@@ -160,7 +160,7 @@ function serveWatchStream(node: RaftNode, options: EtcdWatchOptions, call: grpc.
       id = nextId++
     } else if (watches.has(id)) {
       // Watch id -1, as etcd: a cancel naming `id` would make the client drop the watch that runs.
-      send({ watch_id: -1, created: true, canceled: true, cancel_reason: `etcdserver: mvcc: watcher with the ID ${id} exists already on this stream` })
+      send({ watch_id: -1, created: true, canceled: true, cancel_reason: 'mvcc: duplicate watch ID provided on the WatchStream' })
       return
     }
     const filters = request.filters ?? []

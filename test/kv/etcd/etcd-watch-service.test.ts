@@ -111,7 +111,7 @@ describe("etcd's Watch service", () => {
     send({ request_union: 'create_request', create_request: { key: Buffer.from('k'), watch_id: 7 } })
     send({ request_union: 'create_request', create_request: { key: Buffer.from('other'), watch_id: 7 } })
     // An answer that named watch 7 as canceled would make the client drop the watch that runs.
-    expect(stream.written.at(-1)).toMatchObject({ watch_id: -1, created: true, canceled: true })
+    expect(stream.written.at(-1)).toMatchObject({ watch_id: -1, created: true, canceled: true, cancel_reason: 'mvcc: duplicate watch ID provided on the WatchStream' })
     expect(hub.size).toBe(1)
     put('k', 'v')
     expect(stream.written.at(-1)).toMatchObject({ watch_id: 7 })
