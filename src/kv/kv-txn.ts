@@ -81,6 +81,11 @@ export interface RangeResponse {
   kvs: KeyValue[]
   more: boolean
   count: number
+  /**
+   * Inside a transaction: the store's revision the range saw, before the transaction's writes or
+   * after its earlier ones (what etcd's sub-response header says). Undefined for a range alone.
+   */
+  storeRevision?: number
 }
 
 export type ResponseOp = { range: RangeResponse } | { put: { prevKv?: KeyValue } } | { deleteRange: { deleted: number; prevKvs: KeyValue[] } } | { txn: TxnResponse }
@@ -233,7 +238,7 @@ function checkPath(store: MvccStore, path: Path, putKeys: Set<string>, leases: L
 function runPath(store: MvccStore, path: Path, answer: AnswerBytes): TxnResponse {
   let nested = 0
   const responses = path.ops.map((op): ResponseOp => {
-    if ('range' in op) return { range: counted(rangeOf(store, op.range), answer) }
+    if ('range' in op) return { range: { ...counted(rangeOf(store, op.range), answer), storeRevision: store.readRevision } }
     if ('put' in op) return { put: put(store, op.put) }
     if ('deleteRange' in op) return { deleteRange: deleteRange(store, op.deleteRange) }
     return { txn: runPath(store, path.nested[nested++] as Path, answer) }

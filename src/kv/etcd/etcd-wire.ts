@@ -141,13 +141,17 @@ export function rangeToWire(response: RangeResponse, header: unknown): Record<st
   return { header, kvs: response.kvs.map(keyValueToWire), more: response.more, count: response.count }
 }
 
-/** A transaction's answer; nested answers carry the same header, as etcd's do. */
-export function txnToWire(response: TxnResponse, header: unknown): Record<string, unknown> {
+/**
+ * A transaction's answer; nested answers carry its header, but a range's says the revision it
+ * read, as etcd's does: one before the transaction's first write reads the revision before it
+ * (a client that watches from the header's revision + 1 then sees the transaction's own writes).
+ */
+export function txnToWire(response: TxnResponse, header: Record<string, unknown>): Record<string, unknown> {
   return { header, succeeded: response.succeeded, responses: response.responses.map((op) => responseOpToWire(op, header)) }
 }
 
-function responseOpToWire(op: ResponseOp, header: unknown): Record<string, unknown> {
-  if ('range' in op) return { response_range: rangeToWire(op.range, header) }
+function responseOpToWire(op: ResponseOp, header: Record<string, unknown>): Record<string, unknown> {
+  if ('range' in op) return { response_range: rangeToWire(op.range, op.range.storeRevision === undefined ? header : { ...header, revision: op.range.storeRevision }) }
   if ('put' in op) return { response_put: { header, ...(op.put.prevKv === undefined ? {} : { prev_kv: keyValueToWire(op.put.prevKv) }) } }
   if ('deleteRange' in op) return { response_delete_range: { header, deleted: op.deleteRange.deleted, prev_kvs: op.deleteRange.prevKvs.map(keyValueToWire) } }
   return { response_txn: txnToWire(op.txn, header) }

@@ -102,3 +102,20 @@ describe('enum values etcd does not define', () => {
     expect(await answer('Txn', { compare: [compare({ result: 'NOT_EQUAL', target: 'VALUE' })], success: [{ request_range: range({ sort_target: 'CREATE' }) }] })).toBe('ok')
   })
 })
+
+// etcd 3.4's sub-responses: a range's header says the revision it read, the transaction's
+// revision before its first write and after it for a range that follows one (seen from etcd
+// 3.4.23 in the differential review), so a client watching from that revision + 1 sees the
+// transaction's own writes.
+describe("a transaction's sub-response headers", () => {
+  it("give each range the revision it read: before the transaction's write, then after it", async () => {
+    const key = Buffer.from('sub-header')
+    const read = { request_range: { key } }
+    const response = await new Promise<{ header: { revision: string }; responses: Record<string, { header: { revision: string } }>[] }>((resolve, reject) => {
+      ;(kv as unknown as Record<string, (request: unknown, callback: (error: grpc.ServiceError | null, response: never) => void) => void>).Txn!({ success: [read, { request_put: { key, value: Buffer.from('v') } }, read] }, (error, answer) => (error === null ? resolve(answer) : reject(error)))
+    })
+    const after = Number(response.header.revision)
+    const revisions = response.responses.map((op) => Number((op.response_range ?? op.response_put)!.header.revision))
+    expect(revisions).toEqual([after - 1, after, after])
+  })
+})
