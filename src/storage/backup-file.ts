@@ -226,6 +226,12 @@ async function openBackup(path: string): Promise<{ handle: FileHandle; sizeBytes
     if (!stats.isFile()) throw new RaftLogError('ERR_NOT_BACKUP', `${path} is not a raftlog backup file (${stats.isDirectory() ? 'a directory' : 'not a regular file'}): raftlog snapshot save writes them`, { file: path })
     const { size } = stats
     const header = await readExactly(handle, 0, backupHeaderBytes, size)
+    // A file that starts as a backup and ends inside its header is one cut short (a copy or a
+    // save interrupted), not another kind of file.
+    if (header === undefined && size >= 4) {
+      const start = await readExactly(handle, 0, 4, size)
+      if (start?.toString('ascii') === backupMagic) throw corrupt(path, size, `the file ends inside its ${backupHeaderBytes}-byte header (${size} bytes): cut short`)
+    }
     if (header === undefined || header.toString('ascii', 0, 4) !== backupMagic) {
       throw new RaftLogError('ERR_NOT_BACKUP', `${path} is not a raftlog backup file (${header === undefined ? `shorter than a ${backupHeaderBytes}-byte header` : 'no RBAK magic'}): raftlog snapshot save writes them`, { file: path })
     }

@@ -68,6 +68,12 @@ describe('backup files', () => {
     expect([notFile.code, notFile.message]).toEqual(['ERR_NOT_BACKUP', expect.stringMatching(/ is not a raftlog backup file \(a directory\)/)])
     writeFileSync(path, good.subarray(0, good.length - 100))
     expect(((await checkBackupFile(path).catch((e: unknown) => e)) as RaftLogError).message).toMatch(/^Backup .* is corrupt at byte \d+: .*cut short, or bytes added/)
+    // Cut inside its header: a backup cut short, not another kind of file.
+    writeFileSync(path, good.subarray(0, 20))
+    const short = (await checkBackupFile(path).catch((e: unknown) => e)) as RaftLogError
+    expect([short.code, short.message]).toEqual(['ERR_CORRUPT', `Backup ${path} is corrupt at byte 20: the file ends inside its 32-byte header (20 bytes): cut short`])
+    writeFileSync(path, Buffer.from('RBA'))
+    expect(((await checkBackupFile(path).catch((e: unknown) => e)) as RaftLogError).code).toBe('ERR_NOT_BACKUP')
   })
 
   it('are never overwritten: an existing file is refused', async () => {
