@@ -69,7 +69,7 @@ describe('recover --as-new-cluster', () => {
     const dry = await runCliHere(['recover', dir, '--as-new-cluster', '--dry-run'])
     expect(dry.status).toBe(0)
     expect(dry.stdout).toContain('node 1 becomes its only member')
-    expect(dry.stdout).toContain('dry run: nothing changed')
+    expect(dry.stdout).toContain('dry run: nothing changed (a run that recovers chooses its own random cluster id)')
     // Standard input that is not a terminal (as in a script or CI; the test runner's may be one).
     const tty = Object.getOwnPropertyDescriptor(process.stdin, 'isTTY')
     Object.defineProperty(process.stdin, 'isTTY', { value: false, configurable: true })

@@ -127,7 +127,7 @@ export const recoverCommand: Command = {
     }
     if (answering.length > 0) console.log(`  note: ${answering.map((member) => `node ${member.id} at ${member.address}`).join(', ')} still ${answering.length === 1 ? 'answers' : 'answer'} (not a majority with node ${plan.nodeId}): stop ${answering.length === 1 ? 'it' : 'them'} for good before starting the recovered node, and never start ${answering.length === 1 ? 'it' : 'them'} again`)
     if (values['dry-run'] === true) {
-      console.log('dry run: nothing changed')
+      console.log('dry run: nothing changed (a run that recovers chooses its own random cluster id)')
       return 0
     }
     if (values.yes !== true) {
