@@ -3,11 +3,11 @@
 // copies, and `snapshot restore` into a fresh three-node cluster that must hold every write
 // acknowledged before the save started.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { copyFileSync, createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { copyFileSync, createWriteStream, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { once } from 'node:events'
 import { join } from 'node:path'
 import { runCli } from '../helpers/cli.js'
-import { exited, startNode, statuses, waitFor, writeConfig, type NodeProcess } from '../helpers/processes.js'
+import { exited, freePort, startNode, statuses, waitFor, writeConfig, type NodeProcess } from '../helpers/processes.js'
 import { tmpdir } from 'node:os'
 import { ClusterClient } from '../../src/net/client/cluster-client.js'
 import { decodeKvResult, encodeKvCommand } from '../../src/kv/kv-state-machine.js'
@@ -170,6 +170,27 @@ describe('raftlog snapshot save / status / restore', () => {
     await waitFor('the new cluster id', async () => ((await clusterId(config)) !== '' ? true : undefined))
     expect(await clusterId(config)).not.toBe(await clusterId(old!.config))
   }, 120_000)
+
+  it('restore with --initial-cluster prints the configuration file the node starts with, which starts it', async () => {
+    const dir = join(work, 'initial')
+    const [p1, p2] = await Promise.all([freePort(), freePort()])
+    const result = await runCli(['snapshot', 'restore', backup, '--node-id', '1', '--initial-cluster', `1=127.0.0.1:${p1},2=127.0.0.1:${p2}`, '--data-dir', join(dir, 'data')])
+    expect(result.status, result.stderr).toBe(0)
+    const yaml = result.stdout.split('FILE a configuration of the new cluster:\n')[1] as string
+    expect(yaml).toBe(`# first rename ${join(dir, 'data')} to ${join(dir, 'node_1')}: a node's directory is node_<id> in log_directory\nnodes:\n  - { node_id: 1, ip_address: "127.0.0.1", port: ${p1} }\n  - { node_id: 2, ip_address: "127.0.0.1", port: ${p2} }\ncluster_settings:\n  log_directory: "${dir}"\n`)
+    // As it says: renamed, the file written, the node starts on the restored directory (alone it is no majority, but it serves).
+    renameSync(join(dir, 'data'), join(dir, 'node_1'))
+    const config = join(dir, 'cluster.yaml')
+    writeFileSync(config, yaml.split('\n').filter((line) => !line.startsWith('#')).join('\n'))
+    const node = startNode(config, 1)
+    try {
+      await waitFor('the restored node to serve', async () => (node.output.some((line) => line.includes('"event":"serving"')) ? true : undefined), 20_000).catch((error: Error) => {
+        throw new Error(`${error.message}; it said:\n${node.output.join('\n')}`)
+      })
+    } finally {
+      node.child.kill('SIGKILL')
+    }
+  }, 60_000)
 
   it('restore refuses a directory that holds anything', async () => {
     const dir = join(work, 'busy')

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util'
-import { join, resolve } from 'node:path'
+import { basename, dirname, join, resolve } from 'node:path'
 import { UsageError, type Command } from '../command.js'
 import { clientFrom, tlsHelp, tlsOptions } from '../endpoints.js'
 import { formatBytes } from '../format-bytes.js'
@@ -154,7 +154,7 @@ async function restore(args: string[]): Promise<number> {
     members = parseInitialCluster(values['initial-cluster'])
     dir = resolve(values['data-dir'])
     clusterName = values['cluster-name'] ?? ''
-    startWith = `a configuration whose nodes are ${members.map((m) => `${m.id} (${m.address})`).join(', ')}${clusterName === '' ? '' : ` and whose cluster_name is ${clusterName}`}, its log_directory holding this directory as node_${nodeId}`
+    startWith = `raftlog node -n ${nodeId} -c FILE, FILE a configuration of the new cluster:\n${configurationYaml(members, dir, nodeId, clusterName)}`
   } else {
     if (values['cluster-name'] !== undefined) throw new UsageError('--cluster-name goes with --initial-cluster; with --config it is cluster_settings.cluster_name')
     const configPath = values.config ?? 'cluster_config.yaml'
@@ -162,13 +162,27 @@ async function restore(args: string[]): Promise<number> {
     members = cluster.nodes.map((node) => ({ id: node.nodeId, address: node.address }))
     dir = values['data-dir'] === undefined ? join(cluster.logDirectory, `node_${nodeId}`) : resolve(values['data-dir'])
     clusterName = cluster.clusterName
-    startWith = `raftlog node -n ${nodeId} -c ${configPath}`
+    startWith = `raftlog node -n ${nodeId} -c ${configPath}.`
   }
   if (!members.some((member) => member.id === nodeId)) throw new UsageError(`node ${nodeId} is not one of the new cluster's nodes (${members.map((m) => m.id).join(', ')})`)
   const report = await restoreSnapshot({ file, dir, nodeId, members, clusterName })
   console.log(`Restored ${file} (index ${report.index}, term ${report.term}, from cluster ${report.backup.clusterId}) into ${dir} as node ${nodeId} of a new cluster ${report.foundingId}: ${describeConfiguration(report.configuration)}`)
-  console.log(`Start it with ${startWith}.`)
+  console.log(`Start it with ${startWith}`)
   return 0
+}
+
+/**
+ * The cluster_config.yaml a node restored with --initial-cluster and --data-dir starts with (raftlog
+ * node has no --data-dir: a node's directory is node_<id> in log_directory), saying first to
+ * rename the directory when it is not named so.
+ */
+function configurationYaml(members: readonly Member[], dir: string, nodeId: number, clusterName: string): string {
+  const node = (member: Member): string => {
+    const colon = member.address.lastIndexOf(':')
+    return `  - { node_id: ${member.id}, ip_address: ${JSON.stringify(member.address.slice(0, colon).replace(/^\[|\]$/g, ''))}, port: ${member.address.slice(colon + 1)} }`
+  }
+  const rename = basename(dir) === `node_${nodeId}` ? '' : `# first rename ${dir} to ${join(dirname(dir), `node_${nodeId}`)}: a node's directory is node_<id> in log_directory\n`
+  return `${rename}nodes:\n${members.map(node).join('\n')}\ncluster_settings:\n  log_directory: ${JSON.stringify(dirname(dir))}${clusterName === '' ? '' : `\n  cluster_name: ${JSON.stringify(clusterName)}`}`
 }
 
 /** ID=HOST:PORT,... as members. */
