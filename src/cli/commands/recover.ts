@@ -5,8 +5,7 @@ import { RaftLogError } from '../../errors.js'
 import { describeConfiguration } from '../../raft/core/configuration.js'
 import { planNewClusterRecovery, recoverAsNewCluster, type NewClusterPlan } from '../../verify/recover-as-new-cluster.js'
 import { plural } from '../plural.js'
-import { ClusterClient } from '../../net/client/cluster-client.js'
-import { clusterCheckTimeoutMs } from '../../net/server/cluster-check.js'
+import { answeringStatuses } from '../../net/server/cluster-check.js'
 import { membersOf, type Configuration } from '../../raft/core/configuration.js'
 
 const help = `Usage: raftlog recover DIR --as-new-cluster [--yes | --dry-run]
@@ -61,14 +60,9 @@ Example:
  */
 async function membersAnswering(config: Configuration, nodeId: number, foundingId: string): Promise<{ id: number; address: string }[]> {
   const others = membersOf(config).filter((id) => id !== nodeId && (config.addresses[id] ?? '') !== '')
-  if (others.length === 0 || foundingId === '') return []
-  const client = new ClusterClient(others.map((id) => config.addresses[id] as string), [], { failFast: true })
-  try {
-    const statuses = await client.statuses(clusterCheckTimeoutMs).catch(() => [])
-    return statuses.filter((status) => status.reachable && status.foundingId === foundingId && typeof status.id === 'number' && others.includes(status.id)).map((status) => ({ id: status.id as number, address: status.address }))
-  } finally {
-    client.close()
-  }
+  if (foundingId === '') return []
+  const statuses = await answeringStatuses(others.map((id) => config.addresses[id] as string), undefined)
+  return statuses.filter((status) => status.foundingId === foundingId && typeof status.id === 'number' && others.includes(status.id)).map((status) => ({ id: status.id as number, address: status.address }))
 }
 
 /** What recovery will do, in one screen. */

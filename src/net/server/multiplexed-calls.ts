@@ -153,8 +153,8 @@ export function multiplexedCalls(methods: Record<string, UnaryHandler | undefine
       const callback: grpc.sendUnaryData<unknown> = (error, reply) => {
         if (answered) return
         answered = true
-        const replyBytes = ((reply as { result?: Uint8Array } | undefined)?.result?.length ?? 0) + replyOverheadBytes
         if (error === null || error === undefined) {
+          const replyBytes = ((reply as { result?: Uint8Array } | undefined)?.result?.length ?? 0) + replyOverheadBytes
           if (replyBytes <= maxReplyBytes) answer({ id, reply })
           else answer({ id, code: grpc.status.RESOURCE_EXHAUSTED, details: `The answer is larger than a client takes in one message (at least ${replyBytes} vs. ${maxReplyBytes} bytes): ask for less at a time` })
         } else answer({ id, code: error.code ?? grpc.status.UNKNOWN, details: error.details ?? (error as Error).message ?? '' })
