@@ -18,6 +18,7 @@ import { ServerProcesses } from './cluster/server-processes.js'
 import { getKeyCount, putKeySpace, workloadFor, type BenchCase, type WorkloadSettings } from './cluster/workload.js'
 
 const help = `Usage: npm run bench:cluster [-- --seconds S] [-- --rounds N] [-- --quick] [-- --skip-etcd] [-- --dir D] [-- --no-save] [-- --profile DIR] [-- --cases LIST]
+                            [-- --warm-case S]
 
 Starts 3 raftlog node processes and, when etcd is on PATH, a 3-member etcd on 127.0.0.1, and
 drives both from this process with the same closed-loop load: puts of 100 B and 1 KiB values and
@@ -28,7 +29,7 @@ with a writer at 20 puts/s: events delivered per second, latency from the put's 
 event's arrival) and lock rows (v3lock Lock + Unlock at the leader, each client its own lease
 and lock, 1, 16 and 128 clients), both over raw gRPC with the same client code for the two
 systems; raftlog's row then etcd's for each case, the whole table run --rounds
-times after a warm-up. etcd gets its best setup: every call goes to its leader (found by
+times after a warm-up, each case first run unmeasured on each cluster. etcd gets its best setup: every call goes to its leader (found by
 Maintenance.Status and MemberList before each round), and so does raftlog (its client
 with reads: 'leader'). Prints a Markdown table of ops/s,
 latency p50/p99/p999, server CPU per operation and raftlog ÷ etcd, and the idle CPU of each
@@ -43,6 +44,9 @@ cluster. Writes bench/results/cluster-<date>.json, .md and .svg (ops/s per case)
                 must be a real disk, not tmpfs, for fsync to cost what it costs
   --no-save     do not write the results files
   --cases LIST  only these operations, comma-separated: put, get, range, txn, watch, lock
+  --warm-case S seconds each case runs unmeasured on a cluster before its first row (default 2;
+                1 with --quick; 0: none): a Node process reaches its speed on a code path only
+                after a few thousand calls of it
   --profile DIR the raftlog nodes write V8 CPU profiles into DIR as they stop (open them in
                 Chrome DevTools); profiling slows them, so such a run's figures are not saved`
 
@@ -80,6 +84,7 @@ async function main(): Promise<void> {
       'no-save': { type: 'boolean' },
       profile: { type: 'string' },
       cases: { type: 'string' },
+      'warm-case': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   })
@@ -89,6 +94,11 @@ async function main(): Promise<void> {
   }
   const quick = values.quick === true
   const workload = workloadFor({ quick, seconds: positive(values.seconds, 'seconds', false), rounds: positive(values.rounds, 'rounds', true) })
+  if (values['warm-case'] !== undefined) {
+    const seconds = Number(values['warm-case'])
+    if (values['warm-case'].trim() === '' || !Number.isFinite(seconds) || seconds < 0) throw new UsageError(`--warm-case must be a number of seconds, 0 or more, got '${values['warm-case']}'`)
+    workload.warmCaseSeconds = seconds
+  }
   if (values.cases !== undefined) {
     const wanted = values.cases.split(',').map((name) => name.trim())
     const known = [...new Set(workload.cases.map((benchCase) => benchCase.operation))]

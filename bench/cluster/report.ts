@@ -133,7 +133,7 @@ export function markdown(report: ClusterBenchReport): string {
     '',
     ...report.systems.map((system) => `- ${system.system}: ${system.description}.`),
     `- Workload: closed loops in one Node driver holding both clients; ${s.secondsPerRow} s per row, ${s.rounds} round${s.rounds === 1 ? '' : 's'}` +
-      `${withEtcd ? ', each case run on raftlog then on etcd' : ''}, after a ${s.warmUpSeconds} s warm-up. Puts cycle over ${s.putKeySpace.toLocaleString('en-US')} keys; ` +
+      `${withEtcd ? ', each case run on raftlog then on etcd' : ''}, after a ${s.warmUpSeconds} s warm-up${s.warmCaseSeconds > 0 ? `, and each case run unmeasured for ${s.warmCaseSeconds} s on a cluster just before its first row there (a Node process reaches its speed on a path after a few thousand calls of it)` : ''}. Puts cycle over ${s.putKeySpace.toLocaleString('en-US')} keys; ` +
       `gets and ranges read ${s.getKeyCount.toLocaleString('en-US')} keys written before the first round; txns compare one of those keys' value and put it back.`,
     `- Leaders at the start of each round: ${report.leaders.map((l) => `${l.system} round ${l.round}: ${l.leader}`).join('; ')}.`,
     `- Server CPU: utime + stime of the 3 server processes over the row (/proc/<pid>/stat), per answered operation${withEtcd ? '; the other cluster idles meanwhile' : ''}. ` +

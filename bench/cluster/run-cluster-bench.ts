@@ -1,5 +1,6 @@
 // Runs the workload on clusters that are already up: a warm-up, then each round measures idle
-// CPU and every case on every cluster in turn (raftlog's row, then etcd's, case by case).
+// CPU and every case on every cluster in turn (raftlog's row, then etcd's, case by case), each
+// case run unmeasured on a cluster just before its first row there.
 import { percentile } from '../stats.js'
 import { closedLoop, forEachConcurrently, type LoopResult } from './closed-loop.js'
 import { measureLock, measureWatch } from './coordination.js'
@@ -32,6 +33,13 @@ export async function runClusterBench(clusters: KvCluster[], workload: WorkloadS
     run.idle.push(...idle.map((entry) => ({ round, ...entry })))
     for (const benchCase of workload.cases) {
       for (const cluster of clusters) {
+        if (round === 1 && workload.warmCaseSeconds > 0) {
+          progress(`${caseName(benchCase)} ${benchCase.clients} ${cluster.system}: unmeasured ${workload.warmCaseSeconds} s first`)
+          // At least setupConcurrency clients (a watch row's watchers aside): more calls of the same code in the same time.
+          const warmClients = benchCase.operation === 'watch' ? benchCase.clients : Math.max(benchCase.clients, setupConcurrency)
+          await measureRow(cluster, { ...benchCase, clients: warmClients }, workload.warmCaseSeconds, round)
+          await pause(rowPauseMs)
+        }
         const row = await measureRow(cluster, benchCase, rowSeconds(benchCase, workload.secondsPerRow), round)
         servers.assertAlive()
         run.rows.push(row)

@@ -17,6 +17,12 @@ export interface WorkloadSettings {
   secondsPerRow: number
   rounds: number
   warmUpSeconds: number
+  /**
+   * Each case also runs unmeasured for this long on each cluster just before its first row: a
+   * Node process's code reaches its speed only after a few thousand calls of each path (the JIT),
+   * and a path first met in its row was measured half cold. 0: no such run.
+   */
+  warmCaseSeconds: number
   /** Both clusters idle, measured together before each round. */
   idleSeconds: number
   cases: BenchCase[]
@@ -71,6 +77,7 @@ export function workloadFor(options: { quick: boolean; seconds?: number; rounds?
     secondsPerRow: options.seconds ?? (options.quick ? 1 : 3),
     rounds: options.rounds ?? (options.quick ? 1 : 2),
     warmUpSeconds: options.quick ? 1 : 3,
+    warmCaseSeconds: options.quick ? 1 : 2,
     idleSeconds: options.quick ? 2 : 5,
     cases,
   }
