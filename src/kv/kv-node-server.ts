@@ -4,7 +4,7 @@
 // (etcd/etcd-services.ts).
 import type { ClusterConfig } from '../net/config/cluster-config.js'
 import { answerKvQuery } from './kv-query.js'
-import { encodeKvCommand, encodeKvResult, KvStateMachine, type KvCommand } from './kv-state-machine.js'
+import { encodeKvResult, KvStateMachine, type KvCommand } from './kv-state-machine.js'
 import { serveNode, type NodeServer, type NodeServerOptions } from '../net/server/node-server.js'
 import { defaultMaxKeyBytes, defaultMaxRequestBytes } from '../net/config/request-limits.js'
 import { etcdServices, minLeaseTtlSeconds } from './etcd/etcd-services.js'
@@ -37,8 +37,8 @@ export async function startKvNodeServer(cluster: ClusterConfig, nodeId: number, 
           minLeaseTtlSeconds: minLeaseTtlSeconds(cluster.electionTimeout[1]),
           leaseCheckpointIntervalMs: cluster.leaseCheckpointIntervalMs,
           maxRequestBytes,
-          check: (command) => {
-            const bytes = encodeKvCommand(command).length
+          check: (command, encoded) => {
+            const bytes = encoded.length
             if (bytes > maxRequestBytes) return new RaftLogError('ERR_REQUEST_TOO_LARGE', `Command of ${bytes} bytes is larger than max_request_bytes (${maxRequestBytes} bytes)`)
             return keyProblem(command as KvCommand<Buffer>, maxKeyBytes)
           },

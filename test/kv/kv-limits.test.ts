@@ -14,6 +14,8 @@ import type { NodeServer } from '../../src/net/server/node-server.js'
 import { startKvNodeServer } from '../../src/kv/kv-node-server.js'
 import { defaultMaxKeyBytes, defaultMaxRequestBytes } from '../../src/net/config/request-limits.js'
 import { writeConfig } from '../helpers/processes.js'
+import * as grpc from '@grpc/grpc-js'
+import { etcdProtocol } from '../../src/net/etcd-protocol.js'
 
 let dir: string
 let server: NodeServer
@@ -71,6 +73,21 @@ describe('key-value limits', () => {
     await expect(put('big', Buffer.alloc(defaultMaxRequestBytes))).rejects.toMatchObject({ code: 'ERR_REQUEST_TOO_LARGE', message: expect.stringMatching(/larger than max_request_bytes \(1572864 bytes\)$/) })
     expect(decodeKvResult(await put('big', Buffer.alloc(defaultMaxRequestBytes - 100, 'v')))).toEqual({ ok: true })
     await expect(client.read(encodeKvQuery({ op: 'get', key: Buffer.alloc(defaultMaxRequestBytes, 'k') }), 10_000)).rejects.toMatchObject({ code: 'ERR_REQUEST_TOO_LARGE', message: expect.stringMatching(/refused the read: Read of \d+ bytes is larger than max_request_bytes/) })
+  })
+
+  it("refuses an etcd Put over max_request_bytes, measured on the command the log would hold, and takes one just under it", async () => {
+    const kv = new etcdProtocol.KV(server.config.address, grpc.credentials.createInsecure())
+    const etcdPut = (value: Buffer): Promise<unknown> =>
+      new Promise((resolve, reject) => (kv as unknown as Record<string, (request: unknown, callback: (error: grpc.ServiceError | null, response: unknown) => void) => void>).Put!({ key: Buffer.from('etcd-big'), value }, (error, response) => (error === null ? resolve(response) : reject(error))))
+    try {
+      const before = server.node.status().lastIndex
+      await expect(etcdPut(Buffer.alloc(defaultMaxRequestBytes, 'v'))).rejects.toMatchObject({ code: grpc.status.INVALID_ARGUMENT, details: 'etcdserver: request is too large' })
+      expect(server.node.status().lastIndex).toBe(before)
+      await etcdPut(Buffer.alloc(defaultMaxRequestBytes - 200, 'v'))
+      expect(server.node.status().lastIndex).toBe(before + 1)
+    } finally {
+      kv.close()
+    }
   })
 
   it('refuses a transaction of the wrong shape before the log: one was applied in part and answered with an error', async () => {

@@ -17,16 +17,17 @@ export interface EtcdCalls {
   read(serializable: boolean, callback: grpc.sendUnaryData<unknown>, answer: () => unknown): void
 }
 
-/** `check`: what is wrong with a command before it enters the log, or undefined. */
-export function etcdCalls(node: RaftNode, forwarder: LeaderForwarder, service: keyof EtcdServices, check: (command: KvCommand) => RaftLogError | undefined): EtcdCalls {
+/** `check`: what is wrong with a command (`encoded`: its bytes in the log) before it enters the log, or undefined. */
+export function etcdCalls(node: RaftNode, forwarder: LeaderForwarder, service: keyof EtcdServices, check: (command: KvCommand, encoded: Uint8Array) => RaftLogError | undefined): EtcdCalls {
   return {
     write(method, call, callback, command, answer) {
-      const problem = check(command)
+      const encoded = encodeKvCommand(command)
+      const problem = check(command, encoded)
       if (problem !== undefined) {
         callback(etcdError(problem))
         return
       }
-      node.propose(encodePlain(encodeKvCommand(command))).then(
+      node.propose(encodePlain(encoded)).then(
         (result) => answerWith(callback, () => answer(result as Uint8Array)),
         (error: RaftLogError) => {
           if (error.code === 'ERR_NOT_LEADER' || error.code === 'ERR_LEADERSHIP_TRANSFER') forwarder.unary(service, method, call, callback, error)

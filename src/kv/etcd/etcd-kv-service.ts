@@ -17,8 +17,8 @@ import type { ServiceContext } from '../../net/server/node-server.js'
 
 export interface EtcdKvOptions {
   kv: KvStateMachine
-  /** What is wrong with a command before it enters the log (a key over max_key_bytes, a request over max_request_bytes), or undefined. */
-  check: (command: KvCommand) => RaftLogError | undefined
+  /** What is wrong with a command (`encoded`: its bytes in the log) before it enters the log (a key over max_key_bytes, a request over max_request_bytes), or undefined. */
+  check: (command: KvCommand, encoded: Uint8Array) => RaftLogError | undefined
 }
 
 type Unary = (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => void

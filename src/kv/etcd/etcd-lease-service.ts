@@ -20,7 +20,7 @@ export interface EtcdLeaseOptions {
   /** The shortest TTL granted (s): a shorter one asked for is raised to it (etcd's minimum lease TTL, 1.5 election timeouts). */
   minTtlSeconds: number
   forwarder: LeaderForwarder
-  check: (command: KvCommand) => RaftLogError | undefined
+  check: (command: KvCommand, encoded: Uint8Array) => RaftLogError | undefined
 }
 
 const badId = (what: string): grpc.StatusObject => ({ code: grpc.status.INVALID_ARGUMENT, details: `etcdserver: ${what}: raftlog's lease ids are whole numbers from 1 to ${maxLeaseId}`, metadata: new grpc.Metadata() })
