@@ -12,6 +12,7 @@
 // revision's events go out in that order, live and replayed, as etcd's do (a transaction that puts
 // z then a reports z first).
 import { RaftLogError } from '../errors.js'
+import { lowerBound, SortedKeys } from './sorted-keys.js'
 
 /** One change of a key. Never mutated once made: a snapshot shares them. */
 export interface KeyChange {
@@ -74,8 +75,8 @@ export class MvccStore {
    * changed needs nothing, so a compaction costs the keys written since, not the whole store.
    */
   private readonly historied = new Set<string>()
-  /** Every key with history, in byte order; undefined once a key was added or dropped. */
-  private sorted: string[] | undefined
+  /** Every key with history, in byte order, for range reads. */
+  private readonly sorted = new SortedKeys(() => this.keys.keys())
   /** The revision the write in progress writes at (undefined: none in progress). */
   private writing: number | undefined
   private changedInWrite = false
@@ -140,7 +141,7 @@ export class MvccStore {
       if (length === undefined) {
         this.keys.delete(key)
         this.historied.delete(key)
-        this.sorted = undefined
+        this.sorted.drop(key)
       } else (this.keys.get(key) as KeyChange[]).length = length
     }
     this.live = liveBefore
@@ -236,7 +237,7 @@ export class MvccStore {
     const change: KeyChange = { mod, sub: this.nextSub++, create: before?.create ?? mod, version: (before?.version ?? 0) + 1, value, lease }
     if (changes === undefined) {
       this.keys.set(key, [change])
-      this.sorted = undefined
+      this.sorted.add(key)
     } else if (before !== undefined && before.mod === mod) {
       // The same key twice in one write: the later put wins, at its own place in the write; the history keeps one change per revision.
       changes[changes.length - 1] = { ...change, create: before.create, version: before.version }
@@ -281,7 +282,7 @@ export class MvccStore {
       if (from === changes.length) {
         this.keys.delete(key)
         this.historied.delete(key)
-        this.sorted = undefined
+        this.sorted.drop(key)
         continue
       }
       const kept = changes.slice(from)
@@ -301,7 +302,7 @@ export class MvccStore {
     if (!Number.isSafeInteger(state.compacted) || state.compacted < -1 || state.compacted > state.revision) throw new Error(`MvccStore.load: the compaction point ${state.compacted} is not from -1 to the revision ${state.revision}`)
     this.keys.clear()
     this.historied.clear()
-    this.sorted = undefined
+    this.sorted.reset()
     this.live = 0
     for (const [key, changes] of state.keys) {
       if (changes.length === 0) continue
@@ -314,10 +315,9 @@ export class MvccStore {
     this.compactedRev = state.compacted
   }
 
-  /** Every key with history, sorted; built again after a key was added or dropped (an overwrite keeps it). */
+  /** Every key with history, sorted: valid until the next write or compaction. */
   sortedKeys(): string[] {
-    this.sorted ??= Array.from(this.keys.keys()).sort(byteOrder)
-    return this.sorted
+    return this.sorted.keys()
   }
 
   /** `key` is about to change in the write in progress: remembered for its events, and for undoing it. */
@@ -340,10 +340,6 @@ export interface MvccState {
   keys: readonly (readonly [string, readonly KeyChange[]])[]
 }
 
-function byteOrder(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0
-}
-
 function bySub(a: KeyEvent, b: KeyEvent): number {
   return a.change.sub - b.change.sub
 }
@@ -361,28 +357,4 @@ function keyEvents(key: string, changes: readonly KeyChange[], from: number, to:
     const prev = before >= 0 ? changes[before] : undefined
     events.push({ key, change, prev: prev?.value === undefined ? undefined : prev })
   }
-}
-
-/** The first position in sorted `keys` whose key is not below `key`. */
-export function lowerBound(keys: readonly string[], key: string): number {
-  let low = 0
-  let high = keys.length
-  while (low < high) {
-    const middle = (low + high) >>> 1
-    if ((keys[middle] as string) < key) low = middle + 1
-    else high = middle
-  }
-  return low
-}
-
-/** The first position in sorted `keys` whose key is above `key`. */
-export function upperBound(keys: readonly string[], key: string): number {
-  let low = 0
-  let high = keys.length
-  while (low < high) {
-    const middle = (low + high) >>> 1
-    if ((keys[middle] as string) <= key) low = middle + 1
-    else high = middle
-  }
-  return low
 }

@@ -6,7 +6,7 @@
 // One check is raftlog's own: an enum value etcd's protocol does not define (a compare's result or
 // target, a range's sort order or target) is refused, where etcd answers as if it held, or crashes.
 import * as grpc from '@grpc/grpc-js'
-import { upperBound } from '../mvcc-store.js'
+import { upperBound } from '../sorted-keys.js'
 import { emptyKey, type EtcdError } from './etcd-errors.js'
 import { unknownCompareEnum, unknownRangeEnum, type WirePut, type WireRange, type WireRequestOp, type WireTxn } from './etcd-wire.js'
 
