@@ -4,18 +4,7 @@
 import { describe, expect, it } from 'vitest'
 import { lowerBound, SortedKeys, upperBound } from '../../src/kv/sorted-keys.js'
 import { MvccStore } from '../../src/kv/mvcc-store.js'
-
-/** A small deterministic generator (mulberry32). */
-function random(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+import { seededRandom as random } from '../../src/raft/core/seeded-random.js'
 
 describe('SortedKeys', () => {
   it('gives every key in byte order after any mix of adds, drops and reads (against sorting them all)', () => {
