@@ -1,7 +1,7 @@
 // raftlog certs init: a test CA and certificates that a node accepts as they are.
 import { describe, expect, it } from 'vitest'
 import { X509Certificate } from 'node:crypto'
-import { readdirSync, readFileSync, statSync } from 'node:fs'
+import { readdirSync, readFileSync, renameSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { runCli } from '../helpers/cli.js'
 import { tempDir } from '../helpers/temp-dir.js'
@@ -39,6 +39,18 @@ describe('raftlog certs init', () => {
     const result = await runCli(['certs', 'init', join(dir, 'certs'), '-c', config])
     expect(result.status, result.stderr).toBe(0)
     expect(readdirSync(join(dir, 'certs'))).toContain('node-2.crt')
+  })
+
+  it("takes the nodes of cluster_config.yaml here when neither --nodes nor --config is given, as every command reads it by default", async () => {
+    const dir = tempDir('raftlog-certs-')
+    const { path } = await writeConfig(dir, 2)
+    renameSync(path, join(dir, 'cluster_config.yaml'))
+    const result = await runCli(['certs', 'init', 'certs'], { cwd: dir })
+    expect(result.status, result.stderr).toBe(0)
+    expect(readdirSync(join(dir, 'certs')).filter((file) => file.startsWith('node-')).sort()).toEqual(['node-1.crt', 'node-1.key', 'node-2.crt', 'node-2.key'])
+    const elsewhere = await runCli(['certs', 'init', 'certs'], { cwd: tempDir('raftlog-certs-') })
+    expect(elsewhere.status).toBe(2)
+    expect(elsewhere.stderr).toMatch(/--nodes is required \(or --config, to take its nodes\): there is no cluster_config\.yaml here/)
   })
 
   it('explains itself and refuses bad node lists', async () => {

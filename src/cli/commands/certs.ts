@@ -1,10 +1,11 @@
 import { parseArgs } from 'node:util'
+import { existsSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { UsageError, type Command } from '../command.js'
 import { loadClusterConfig } from '../../net/config/cluster-config.js'
 import { caFiles, clientFiles, defaultValidityDays, nodeFiles } from '../certs/certificate-files.js'
 
-const help = `Usage: raftlog certs init DIR --nodes 1,2,3 [--config FILE] [--days N] [--force]
+const help = `Usage: raftlog certs init DIR [--nodes 1,2,3] [--config FILE] [--days N] [--force]
 
 For testing: creates a certificate authority, a certificate for each node and one for a client
 in DIR, ready for a configuration's peer_tls and client_tls. A production cluster should use
@@ -18,8 +19,9 @@ Files (PEM; keys readable by the owner only):
   client.crt, client.key   a client certificate (it names no node, so it cannot speak for one)
 
 Options:
-  --nodes LIST             the node ids, comma-separated (default with --config: its nodes)
+  --nodes LIST             the node ids, comma-separated (default: the configuration's nodes)
   -c, --config FILE        add each node's ip_address from this configuration to its certificate
+                           (default: cluster_config.yaml when it is here and --nodes is not given)
   --days N                 how long the certificates are valid (default ${defaultValidityDays})
   --force                  replace files that exist in DIR
   -h, --help               show this help
@@ -30,6 +32,8 @@ Then, in cluster_settings (paths relative to the configuration file):
 
 Example:
   raftlog certs init ./certs --nodes 1,2,3 -c cluster_config.yaml`
+
+const defaultConfig = 'cluster_config.yaml'
 
 function nodeIds(text: string): number[] {
   const ids = text.split(',').map((part) => part.trim())
@@ -53,8 +57,10 @@ export const certsCommand: Command = {
     const dir = positionals[1]
     if (dir === undefined) throw new UsageError('certs init needs a directory: raftlog certs init DIR --nodes 1,2,3')
     if (positionals.length > 2) throw new UsageError(`certs init takes one directory, got ${positionals.slice(1).join(' ')}`)
-    const cluster = values.config === undefined ? undefined : loadClusterConfig(values.config, { checkFiles: false })
-    if (values.nodes === undefined && cluster === undefined) throw new UsageError('--nodes is required (or --config, to take its nodes)')
+    // As every command, the configuration here by default: but only to learn the nodes it was not told.
+    const configPath = values.config ?? (values.nodes === undefined && existsSync(defaultConfig) ? defaultConfig : undefined)
+    const cluster = configPath === undefined ? undefined : loadClusterConfig(configPath, { checkFiles: false })
+    if (values.nodes === undefined && cluster === undefined) throw new UsageError(`--nodes is required (or --config, to take its nodes): there is no ${defaultConfig} here`)
     const nodes = values.nodes === undefined ? (cluster?.nodes.map((node) => node.nodeId) ?? []) : nodeIds(values.nodes)
     if (values.days !== undefined && (!/^\d+$/.test(values.days) || Number(values.days) < 1 || Number(values.days) > 36_500)) throw new UsageError(`--days must be a whole number from 1 to 36500, got '${values.days}'`)
     const hosts = new Map(cluster?.nodes.map((node) => [node.nodeId, [node.ipAddress]]) ?? [])

@@ -71,7 +71,7 @@ Options:
   --entry-size B|MIN-MAX  payload size in bytes, fixed or a range (default 1-1024)
   --batch N               largest number of entries per append and flush (default 16; a snapshot
                           round proposes one at a time)
-  --recycled-segments N  freed segment files the writer's log keeps and reuses (0 to 2; default:
+  --recycled-segments N   freed segment files the writer's log keeps and reuses (0 to 2; default:
                           RaftLog's), so rotations write into files that hold old frames
   --kill-from K           who kills the writer of kill, power-loss and corrupt rounds: inside
                           (the writer, at seeded points: an exact replay), outside (the parent,

@@ -147,8 +147,11 @@ export class ClusterClient {
       try {
         session = await this.openSession(deadline, timeoutMs)
       } catch (error) {
-        // The command itself was never sent: say so, whatever became of the open.
+        // The command itself was never sent: say so, whatever became of the open (an open that
+        // was applied unknown to us only leaves a session that expires).
         if ((error as RaftLogError).code !== 'ERR_UNKNOWN_OUTCOME') throw error
+        // What a fail-fast client found (no majority reachable), said as it is: not as a wait for a session it did not wait out.
+        if ((error as Error).cause instanceof RaftLogError) throw (error as Error).cause
         throw new RaftLogError('ERR_NO_LEADER', `No client session could be opened within ${timeoutMs} ms, so the command was not sent (${(error as Error).message})`)
       }
       const { sequence, entry } = session.command(command)
@@ -450,7 +453,7 @@ export class ClusterClient {
         const { statuses, refused } = await this.probe(Math.min(callTimeoutMs, Math.max(1, deadline - Date.now())))
         const problem = unreachableProblem(statuses, refused, { tls: this.options.tls !== undefined, certificate: this.options.tls?.cert !== undefined })
         if (problem !== undefined) {
-          if (method === 'Propose' && maybeApplied) throw new RaftLogError('ERR_UNKNOWN_OUTCOME', `The command may or may not have been applied: ${problem.message}`)
+          if (method === 'Propose' && maybeApplied) throw new RaftLogError('ERR_UNKNOWN_OUTCOME', `The command may or may not have been applied: ${problem.message}`, {}, { cause: problem })
           throw problem
         }
       }

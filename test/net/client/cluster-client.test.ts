@@ -4,6 +4,7 @@ import * as grpc from '@grpc/grpc-js'
 import { ClusterClient } from '../../../src/net/client/cluster-client.js'
 import { protocol } from '../../../src/net/protocol.js'
 import { decodeEnvelope, type SessionEnvelope } from '../../../src/session/session-envelope.js'
+import type { RaftLogError } from '../../../src/errors.js'
 
 type Answer = (method: string, envelope: SessionEnvelope | undefined, request: Record<string, unknown>) => { reply?: unknown; error?: Partial<grpc.StatusObject> } | 'hang'
 
@@ -237,6 +238,18 @@ describe('ClusterClient', () => {
         message: `no majority of the cluster is reachable: 1 of 3 nodes answered (${lonely.address}) and none knows a leader; electing one needs 2`,
       })
       expect(Date.now() - started).toBeLessThan(1500)
+    })
+
+    it('says a lost majority as it is when the session open may have reached a leader: the command itself was never sent', async () => {
+      // What a client meets just after a majority is lost: the old leader took the open and its
+      // answer was lost, then every node that answers knows no leader.
+      let proposals = 0
+      const deposed = await fakeNode((method) => (method === 'Status' ? { reply: { id: 1, role: 'follower', leaderId: 0 } } : ++proposals === 1 ? { error: { code: grpc.status.INTERNAL, details: 'stream reset' } } : { reply: { notLeader: { leaderId: 0, leaderAddress: '' } } }))
+      const failure = await client([deposed.address, '127.0.0.1:2', '127.0.0.1:3'], [], { failFast: true })
+        .propose(new Uint8Array([1]), 10_000)
+        .catch((error: unknown) => error as RaftLogError)
+      expect(failure).toMatchObject({ code: 'ERR_NO_MAJORITY', message: `no majority of the cluster is reachable: 1 of 3 nodes answered (${deposed.address}) and none knows a leader; electing one needs 2` })
+      expect(deposed.calls.filter((call) => call.method === 'Propose').every((call) => call.envelope?.kind === 'open')).toBe(true)
     })
 
     it('keeps trying while a majority answers (an election may be under way)', async () => {
