@@ -27,6 +27,17 @@ function isParseArgsError(error: unknown): boolean {
   return typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')
 }
 
+/**
+ * A usage error's message. Node's for an unknown option leaves a quote open (`as in '-- "--x"`):
+ * said here with the quotes closed.
+ */
+function usageMessage(error: Error): string {
+  const unknown = /^Unknown option '([^']*)'\. To specify a positional argument starting with a '-'/.exec(error.message)
+  if (unknown === null) return error.message
+  const option = unknown[1] as string
+  return `Unknown option '${option}'. A value that starts with '-' goes at the end of the command, after '--': -- ${JSON.stringify(option)}`
+}
+
 /** An error from a failed system call (node's fs or the addon): it carries code and syscall. */
 function isSystemError(error: unknown): boolean {
   const { code, syscall } = error as { code?: unknown; syscall?: unknown }
@@ -63,7 +74,7 @@ export async function runRaftlog(argv: string[]): Promise<number> {
     return await command.run(rest)
   } catch (error) {
     if (error instanceof UsageError || isParseArgsError(error)) {
-      console.error(`Error: ${(error as Error).message}\nRun \`raftlog ${name} --help\` for usage.`)
+      console.error(`Error: ${usageMessage(error as Error)}\nRun \`raftlog ${name} --help\` for usage.`)
       return 2
     }
     const wrongKind = error instanceof Error ? wrongClusterKind(name, error.message) : undefined

@@ -33,6 +33,7 @@ import { GroupIndex, type GroupHardState } from './group-index.js'
 import { GroupLog } from './group-log.js'
 import { PendingBatch } from './pending-batch.js'
 import { firstNeededFile, planPurge } from './purge-plan.js'
+import { refuseUnknownOptions } from '../known-options.js'
 
 export interface LogEngineOptions {
   /** Size of each engine file in bytes, a multiple of the page size. Default 64 MiB. */
@@ -46,6 +47,8 @@ export interface LogEngineOptions {
   /** Where recovery reports what it cut off. Default: console. */
   logger?: { warn(message: string): void }
 }
+
+const logEngineOptionNames = { fileSize: true, maxBatchBytes: true, rewriteLagFiles: true, rewriteMaxBytes: true, logger: true } satisfies Record<keyof LogEngineOptions, true>
 
 /** What open() found and repaired. */
 export interface EngineOpenReport {
@@ -150,6 +153,7 @@ export class LogEngine {
   /** Opens the engine in `dir` (created if missing), locks it against other opens, and recovers every group. */
   static open(dir: string, options: LogEngineOptions = {}): LogEngine {
     requireString(dir, 'dir', 'LogEngine.open')
+    refuseUnknownOptions(options, logEngineOptionNames, 'LogEngine.open')
     try {
       mkdirSync(dir, { recursive: true, mode: directoryMode })
     } catch (error) {

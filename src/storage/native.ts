@@ -34,7 +34,7 @@ function load(): NativeAddon {
   } catch (error) {
     throw new RaftLogError(
       'ERR_NATIVE_MISSING',
-      `The raftlog native addon could not be loaded from ${addonPath}: run \`npm install\` (or \`npm run build:native\`) first`,
+      `The raftlog native addon could not be loaded from ${addonPath}: in raftlog's own folder run \`npm install\` (or \`npm run build:native\`); in a project that depends on raftlog, \`npm rebuild raftlog\` (its install step builds the addon: an install with --ignore-scripts skipped it)`,
       { path: addonPath },
       { cause: error },
     )

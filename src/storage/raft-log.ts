@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto'
 import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { join } from 'node:path'
+import { refuseUnknownOptions } from '../known-options.js'
 import { EntryType, type LogEntry, type NewEntry } from './log-entry.js'
 import { RaftLogError } from '../errors.js'
 import { directoryMode } from './file-modes.js'
@@ -43,6 +44,8 @@ export interface RaftLogOptions {
   /** Where recovery reports what it cut off or removed. Default: console. */
   logger?: { warn(message: string): void }
 }
+
+const raftLogOptionNames = { segmentSize: true, recycledSegments: true, logger: true } satisfies Record<keyof RaftLogOptions, true>
 
 export interface SliceOptions {
   /** Stop before the payloads would exceed this many bytes; the first entry is always returned. */
@@ -144,6 +147,7 @@ export class RaftLog {
   /** Opens the log in `dir` (created if missing), locks it against other opens, and recovers it. */
   static open(dir: string, options: RaftLogOptions = {}): RaftLog {
     requireString(dir, 'dir', 'RaftLog.open')
+    refuseUnknownOptions(options, raftLogOptionNames, 'RaftLog.open')
     const segmentSizeBytes = checkSegmentSize(options.segmentSize)
     const recycledSegments =
       options.recycledSegments === undefined
@@ -238,7 +242,7 @@ export class RaftLog {
     requireWholeNumber(from, 'from', 'RaftLog.slice')
     const end = to === undefined ? this.lastIndex + 1 : requireWholeNumber(to, 'to', 'RaftLog.slice')
     const maxBytes = options.maxBytes === undefined ? Infinity : requirePositiveWholeNumber(options.maxBytes, 'maxBytes', 'RaftLog.slice')
-    if (from > end) throw outOfRange(`RaftLog.slice: from ${from} is after to ${end}`, { from, to: end })
+    if (from > end) throw outOfRange(to === undefined ? `RaftLog.slice: from ${from} is past the end of the log (lastIndex ${this.lastIndex})` : `RaftLog.slice: from ${from} is after to ${end}`, { from, to: end })
     if (end > this.lastIndex + 1) {
       throw outOfRange(`RaftLog.slice: to ${end} is past the end of the log (lastIndex ${this.lastIndex})`, { to: end })
     }
@@ -693,7 +697,9 @@ export class RaftLog {
   private checkNotCompacted(index: number, method: string): void {
     const first = this.head.baseIndex
     if (index < first) {
-      throw outOfRange(`${method}: index ${index} is compacted: the log now starts at ${first}`, { index, firstIndex: first })
+      // Index 0 is no entry's (a log starts at 1): not one that compaction took.
+      const why = index === 0 ? 'is no entry: indexes start at 1' : 'is compacted'
+      throw outOfRange(`${method}: index ${index} ${why}: the log now starts at ${first}`, { index, firstIndex: first })
     }
   }
 

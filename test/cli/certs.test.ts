@@ -55,7 +55,7 @@ describe('raftlog certs init', () => {
 
   it('explains itself and refuses bad node lists', async () => {
     const help = await runCli(['certs', '--help'])
-    expect(help.stdout).toMatch(/Usage: raftlog certs init DIR --nodes 1,2,3/)
+    expect(help.stdout).toMatch(/Usage: raftlog certs init DIR \[--nodes 1,2,3\]/)
     expect(help.stdout).toMatch(/For testing/)
     const bad = await runCli(['certs', 'init', tempDir(), '--nodes', '1,x'])
     expect(bad.status).toBe(2)

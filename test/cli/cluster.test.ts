@@ -2,7 +2,7 @@
 // killed with SIGKILL, failover, and a restarted node catching up to identical logs.
 import { describe, expect, it } from 'vitest'
 import { createServer, type Server } from 'node:net'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { runCli } from '../helpers/cli.js'
 import { alive, exited, startCluster, startNode, statuses, waitFor, writeConfig } from '../helpers/processes.js'
@@ -125,14 +125,26 @@ describe('a 3-process cluster over gRPC', () => {
 describe('raftlog cluster (what npm start runs)', () => {
   it('exits 1 with each node\'s reason when every node fails to start', async () => {
     const dir = tempDir('raftlog-e2e-')
-    const { path: config, ports } = await writeConfig(dir, 2)
-    const blockers = await Promise.all(ports.map(occupy))
+    const { path: config } = await writeConfig(dir, 2)
+    // The log directory is a file: no node can make its directory in it.
+    writeFileSync(join(dir, 'logs'), 'not a directory')
+    const result = await runCli(['cluster', '--config', config], { timeoutMs: 20_000 })
+    expect(result.status).toBe(1)
+    for (const id of [1, 2]) expect(result.stderr).toContain(`[node ${id}] Error: Cannot create log directory ${join(dir, 'logs', `node_${id}`)}: ENOTDIR`)
+    expect(result.stderr).toMatch(/cluster: error: every node has exited/)
+  }, 30_000)
+
+  it('refuses to start when a node\'s port is taken (most often: the cluster runs already), before it starts any node', async () => {
+    const dir = tempDir('raftlog-e2e-')
+    const { path: config, ports } = await writeConfig(dir, 3)
+    // A running cluster's nodes answer on those ports: the leader watcher reported that cluster's leader as this one's.
+    const blockers = await Promise.all(ports.slice(0, 2).map(occupy))
     try {
       const result = await runCli(['cluster', '--config', config], { timeoutMs: 20_000 })
       expect(result.status).toBe(1)
-      expect(result.stderr).toContain(`[node 1] Error: Failed to bind to 127.0.0.1:${ports[0]} - address already in use`)
-      expect(result.stderr).toContain(`[node 2] Error: Failed to bind to 127.0.0.1:${ports[1]} - address already in use`)
-      expect(result.stderr).toMatch(/cluster: error: every node has exited/)
+      expect(result.stderr.trim()).toBe(`Error: node 1's 127.0.0.1:${ports[0]}, node 2's 127.0.0.1:${ports[1]} are in use already: is this cluster running already (\`raftlog status -c ${config}\`)? Stop what listens there, or give the nodes other ports in ${config}`)
+      expect(result.stdout).not.toMatch(/starting|leads/)
+      expect(existsSync(join(dir, 'logs'))).toBe(false)
     } finally {
       for (const blocker of blockers) blocker.close()
     }

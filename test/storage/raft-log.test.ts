@@ -502,6 +502,9 @@ describe('RaftLog refuses bad input without writing anything', () => {
     fill(log, 5, 1)
     expectCode(() => log.slice(3, 9), 'ERR_OUT_OF_RANGE', /past the end/)
     expectCode(() => log.slice(4, 2), 'ERR_OUT_OF_RANGE', /after/)
+    // Said as the caller asked it: no `to` was given, and index 0 was never an entry.
+    expectCode(() => log.slice(10), 'ERR_OUT_OF_RANGE', /^RaftLog.slice: from 10 is past the end of the log \(lastIndex 5\)$/)
+    expectCode(() => log.get(0), 'ERR_OUT_OF_RANGE', /^RaftLog.get: index 0 is no entry: indexes start at 1: the log now starts at 1$/)
     log.reset(10, 1)
     expectCode(() => log.truncateAfter(3), 'ERR_OUT_OF_RANGE', /before the log/)
     expectCode(() => log.get(9), 'ERR_OUT_OF_RANGE', /compacted/)

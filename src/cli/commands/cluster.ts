@@ -16,6 +16,8 @@ import { wholeNumberOption } from '../whole-number-option.js'
 import { watchHostLeaders } from '../watch-host-leaders.js'
 import { adminFrom } from '../host-admin.js'
 import { plural } from '../plural.js'
+import { nodesWithPortInUse } from '../ports-in-use.js'
+import { RaftLogError } from '../../errors.js'
 
 const help = `Usage: raftlog cluster [--config FILE] [--restart] [--log-format text|json] [--dashboard-port P]
                       [--groups N [--replication R]]
@@ -87,6 +89,11 @@ export const clusterCommand: Command = {
     if (groups === undefined && cluster.commitDelayMs !== undefined) throw new UsageError(`cluster_settings.commit_delay_ms in ${cluster.path} needs --groups (or cluster_settings.groups): it is a many-group node's commit delay`)
     // The nodes take the same settings as this process: given on their command lines, whatever the file says.
     const manyGroups = groups === undefined ? [] : ['--groups', String(groups), ...(replication === undefined ? [] : ['--replication', String(replication)])]
+    const inUse = await nodesWithPortInUse(cluster.nodes)
+    if (inUse.length > 0) {
+      const ports = inUse.map((node) => `node ${node.nodeId}'s ${node.address}`).join(', ')
+      throw new RaftLogError('EADDRINUSE', `${ports} ${inUse.length === 1 ? 'is' : 'are'} in use already: is this cluster running already (\`raftlog status -c ${configPath}\`)? Stop what listens there, or give the nodes other ports in ${cluster.path}`)
+    }
     const logger = createLogger(format, { cluster: true })
     logger.info('starting', `starting ${plural(cluster.nodes.length, 'node')} from ${cluster.path}${groups === undefined ? '' : ` with ${plural(groups, 'key-value group')}`}; Ctrl-C stops them all`, { config: cluster.path, groups })
     const children = new Map<number, ChildProcess>()

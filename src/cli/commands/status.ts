@@ -56,7 +56,7 @@ function statusJson(s: NodeStatus): Record<string, unknown> {
 
 function statusLine(s: NodeStatus): string {
   // A node removed from the cluster but still in the file is expected to be gone: not a member.
-  if (!s.reachable) return `node ${s.id ?? '?'} ${s.address}: ${s.suffrage === 'not a member' ? 'not a member' : 'unreachable'} (${s.error})`
+  if (!s.reachable) return `${s.id === undefined || s.id === null ? '' : `node ${s.id} `}${s.address}: ${s.suffrage === 'not a member' ? 'not a member' : 'unreachable'} (${s.error})`
   const disk = s.diskBytes === undefined ? '' : `, disk ${formatBytes(s.diskBytes)}`
   // Its place in the leader's configuration, and how far it trails the leader's log.
   const member = s.suffrage === undefined ? '' : ` (${s.suffrage}${s.behind === undefined || s.role === 'leader' ? '' : `, ${s.behind} behind`})`

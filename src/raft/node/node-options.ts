@@ -6,6 +6,7 @@ import type { StateMachine } from '../state-machine.js'
 import type { Transport } from '../transport.js'
 import { defaultSnapshotTrailingEntries, type ReadMode } from '../core/options.js'
 import { defaultSegmentSizeBytes } from '../../storage/segment-format.js'
+import { refuseUnknownOptions } from '../../known-options.js'
 
 /** Entries applied since the last snapshot that trigger a new one. */
 export const defaultSnapshotThreshold = 10_000
@@ -86,6 +87,12 @@ export interface RaftNodeOptions {
   logger?: { warn(message: string): void }
 }
 
+const nodeOptionNames = {
+  id: true, peers: true, addresses: true, clusterId: true, clusterName: true, dir: true, stateMachine: true, transport: true, electionTimeout: true, heartbeatInterval: true,
+  appliedIndex: true, memberSince: true, segmentSize: true, maxLogBytes: true, maxEntriesPerAppend: true, maxBytesPerAppend: true, snapshotThreshold: true,
+  snapshotTrailingEntries: true, snapshotStallTimeoutMs: true, readMode: true, leaseClockDriftMs: true, seed: true, logger: true,
+} satisfies Record<keyof RaftNodeOptions, true>
+
 
 /**
  * etcd's: a Node process's event loop can stall for hundreds of milliseconds (a garbage
@@ -106,6 +113,7 @@ function isNodeId(value: unknown): value is number {
 
 export function checkNodeOptions(options: RaftNodeOptions): { tickMs: number; electionTicks: [number, number]; heartbeatTicks: number } {
   if (options === null || typeof options !== 'object') throw bad('options', 'must be an object')
+  refuseUnknownOptions(options, nodeOptionNames, 'RaftNode.start')
   if (!isNodeId(options.id)) throw bad('id', `must be a whole number from 1, got ${String(options.id)}`)
   if (!Array.isArray(options.peers) || !options.peers.every(isNodeId)) throw bad('peers', 'must be an array of node ids (whole numbers from 1)')
   const duplicate = options.peers.find((peer, i) => options.peers.indexOf(peer) !== i)
@@ -120,6 +128,9 @@ export function checkNodeOptions(options: RaftNodeOptions): { tickMs: number; el
   if (options.clusterId !== undefined) checkClusterId(options.clusterId, 'RaftNode.start: clusterId')
   if (typeof options.dir !== 'string' || options.dir.length === 0) throw bad('dir', 'must be a directory path')
   if (typeof options.stateMachine?.apply !== 'function') throw bad('stateMachine', 'must have an apply(entry) method')
+  // Snapshots taken that the node could never load again (a follower sent one, a restart after compaction).
+  const snapshots = [typeof options.stateMachine.snapshot === 'function', typeof options.stateMachine.restore === 'function']
+  if (snapshots[0] !== snapshots[1]) throw bad('stateMachine', `has ${snapshots[0] ? 'snapshot() but no restore()' : 'restore() but no snapshot()'}: give it both (the node then takes snapshots and compacts its log) or neither`)
   const transport = options.transport
   if (typeof transport?.send !== 'function' || typeof transport.onMessage !== 'function' || typeof transport.close !== 'function') {
     throw bad('transport', 'must have send, onMessage and close (a MemoryNetwork endpoint or a gRPC transport)')

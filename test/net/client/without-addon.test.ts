@@ -106,6 +106,6 @@ describe('without the native addon', () => {
         console.log(error.code + ': ' + error.message)
       }
     `)
-    expect(output).toMatch(/^ERR_NATIVE_MISSING: The raftlog native addon could not be loaded from .*raftlog_native\.node: run `npm install`/)
+    expect(output).toMatch(/^ERR_NATIVE_MISSING: The raftlog native addon could not be loaded from .*raftlog_native\.node: in raftlog.s own folder run `npm install`.*in a project that depends on raftlog, `npm rebuild raftlog`/)
   })
 })

@@ -282,6 +282,8 @@ describe('RaftNode.start and propose refuse bad input', () => {
     ['a timeout range with no randomness', { electionTimeout: [300, 300] }, /electionTimeout must be \[min, max\] milliseconds with 1 <= min < max \(a random timeout in that range ends split votes\)/],
     ['a heartbeat not below the election timeout', { heartbeatInterval: 150, electionTimeout: [150, 300] }, /heartbeatInterval must be .* below/],
     ['no state machine', { stateMachine: {} as never }, /stateMachine must have an apply/],
+    ['a state machine that takes snapshots it cannot restore', { stateMachine: { apply: () => undefined, snapshot: () => new Uint8Array() } as never }, /stateMachine has snapshot\(\) but no restore\(\): give it both .* or neither/],
+    ['an option it does not know (a typo: the default would be used silently)', { electionTimeot: [10, 20] } as never, /RaftNode.start: unknown option "electionTimeot"; the options are id, peers, /],
   ]
   it.each(cases)('rejects %s with ERR_BAD_ARGUMENT', async (_, change, message) => {
     await expect(RaftNode.start({ ...base(), ...change })).rejects.toMatchObject({ code: 'ERR_BAD_ARGUMENT', message: expect.stringMatching(message) })
