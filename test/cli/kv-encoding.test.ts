@@ -32,3 +32,14 @@ describe('kv --encoding', () => {
     expect(describeKvCommand(decodeKvCommand(encodeKvCommand({ op: 'leaseCheckpoint', proposedAt: 5, checkpoints: [{ id: 7, remaining: 240 }, { id: 8, remaining: 0 }] })))).toBe('lease checkpoint: 7 240 s left, 8 kept alive')
   })
 })
+
+describe('a configuration entry in dump', () => {
+  it('names each member with its address, and leaves out an address the entry does not hold (a many-group replica)', async () => {
+    const { describeKvEntry } = await import('../../src/cli/kv/describe-entry.js')
+    const { encodeConfiguration } = await import('../../src/raft/core/configuration.js')
+    const { EntryType } = await import('../../src/storage/log-entry.js')
+    const text = describeKvEntry(5, EntryType.Config, encodeConfiguration({ voters: [1, 2, 4], outgoing: [], learners: [], addresses: { 1: '127.0.0.1:1', 2: '127.0.0.1:2', 4: '' } }))
+    expect(text).toContain('(1@127.0.0.1:1, 2@127.0.0.1:2)')
+    expect(text).not.toContain('4@')
+  })
+})

@@ -60,7 +60,10 @@ function describePayload(payload: Uint8Array): string {
 function describeConfigEntry(data: Uint8Array): string {
   try {
     const config = decodeConfiguration(data)
-    const addresses = Object.entries(config.addresses).map(([id, address]) => `${id}@${address}`)
+    // A many-group replica's configuration names hosts, whose addresses the catalog holds: none here.
+    const addresses = Object.entries(config.addresses)
+      .filter(([, address]) => address !== '')
+      .map(([id, address]) => `${id}@${address}`)
     return `configuration: ${describeConfiguration(config)}${addresses.length > 0 ? ` (${addresses.join(', ')})` : ''}`
   } catch (error) {
     return `configuration entry that cannot be read (${(error as Error).message}), ${data.length} bytes`
