@@ -37,7 +37,9 @@ export async function runClusterBench(clusters: KvCluster[], workload: WorkloadS
           progress(`${caseName(benchCase)} ${benchCase.clients} ${cluster.system}: unmeasured ${workload.warmCaseSeconds} s first`)
           // At least setupConcurrency clients (a watch row's watchers aside): more calls of the same code in the same time.
           const warmClients = benchCase.operation === 'watch' ? benchCase.clients : Math.max(benchCase.clients, setupConcurrency)
-          await measureRow(cluster, { ...benchCase, clients: warmClients }, workload.warmCaseSeconds, round)
+          // Round 0: locks and watched keys of their own, none the measured row takes.
+          const warm = await measureRow(cluster, { ...benchCase, clients: warmClients }, workload.warmCaseSeconds, 0)
+          if (warm.errors > 0) progress(`${caseName(benchCase)} ${cluster.system}: the unmeasured run had ${warm.errors} failed (${warm.firstError})`)
           await pause(rowPauseMs)
         }
         const row = await measureRow(cluster, benchCase, rowSeconds(benchCase, workload.secondsPerRow), round)

@@ -12,7 +12,7 @@
 // revision's events go out in that order, live and replayed, as etcd's do (a transaction that puts
 // z then a reports z first).
 import { RaftLogError } from '../errors.js'
-import { lowerBound, SortedKeys } from './sorted-keys.js'
+import { lowerBound, SortedKeys, upperBound } from './sorted-keys.js'
 
 /** One change of a key. Never mutated once made: a snapshot shares them. */
 export interface KeyChange {
@@ -218,12 +218,19 @@ export class MvccStore {
       if (change !== undefined) each(start, change)
       return
     }
-    const keys = this.sortedKeys()
+    let keys = this.sortedKeys()
+    let version = this.sorted.version
     for (let position = lowerBound(keys, start); position < keys.length; position++) {
       const key = keys[position] as string
       if (end !== '' && key >= end) break
       const change = this.getAt(key, revision)
       if (change !== undefined && each(key, change) === false) break
+      // `each` wrote and read again: the order moved under this loop. Go on after `key`.
+      if (this.sorted.version !== version) {
+        keys = this.sortedKeys()
+        version = this.sorted.version
+        position = upperBound(keys, key) - 1
+      }
     }
   }
 
@@ -315,7 +322,7 @@ export class MvccStore {
     this.compactedRev = state.compacted
   }
 
-  /** Every key with history, sorted: valid until the next write or compaction. */
+  /** Every key with history, sorted: changed in place by the next call after a key is added or dropped (see SortedKeys.keys). */
   sortedKeys(): string[] {
     return this.sorted.keys()
   }

@@ -77,8 +77,11 @@ export class SessionStateMachine implements StateMachine {
     this.maxPending = options.maxPendingPerSession ?? defaultMaxPendingPerSession
     this.maxSessions = options.maxSessions ?? defaultMaxSessions
     this.maxKeptBytes = options.maxKeptResultBytes ?? defaultMaxKeptResultBytes
-    // Only a state machine that can be snapshotted makes this one snapshottable.
-    if (typeof inner.snapshot !== 'function' || typeof inner.restore !== 'function') {
+    // Only a state machine that can be snapshotted makes this one snapshottable; one with half of
+    // it is refused, as RaftNode.start refuses it (this wrapper would hide it from that check).
+    const halves = [typeof inner.snapshot === 'function', typeof inner.restore === 'function']
+    if (halves[0] !== halves[1]) throw new RaftLogError('ERR_BAD_ARGUMENT', `The state machine has ${halves[0] ? 'snapshot() but no restore()' : 'restore() but no snapshot()'}: give it both (the node then takes snapshots and compacts its log) or neither`, { argument: 'stateMachine' })
+    if (!halves[0]) {
       this.snapshot = undefined
       this.restore = undefined
     }

@@ -148,7 +148,18 @@ describe('raftlog cluster (what npm start runs)', () => {
     } finally {
       for (const blocker of blockers) blocker.close()
     }
-  }, 30_000)
+    // Ports freed within a few seconds (a cluster stopped just before, a supervisor starting it again at once): it waits, then starts.
+    const late = await Promise.all(ports.slice(0, 2).map(occupy))
+    const { child, output } = startCluster(config)
+    setTimeout(() => late.forEach((blocker) => blocker.close()), 1000)
+    try {
+      await waitFor('the cluster to start once the ports are free', async () => (/starting 3 nodes/.test(output.text) ? true : undefined), 15_000)
+      expect(output.text).not.toMatch(/in use already/)
+    } finally {
+      child.kill('SIGINT')
+      await exited(child)
+    }
+  }, 40_000)
 
   it('leaves no node running when it is killed with SIGKILL', async () => {
     const dir = tempDir('raftlog-e2e-')

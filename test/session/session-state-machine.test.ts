@@ -47,6 +47,12 @@ async function* cut(bytes: Buffer, size: number): AsyncGenerator<Uint8Array> {
 }
 
 describe('SessionStateMachine', () => {
+  it('refuses a state machine with snapshot() but no restore(), or the reverse (it would hide it from RaftNode.start, which refuses it)', () => {
+    expect(() => new SessionStateMachine({ apply: () => undefined, snapshot: () => new Uint8Array() } as never)).toThrow(expect.objectContaining({ code: 'ERR_BAD_ARGUMENT', message: expect.stringMatching(/has snapshot\(\) but no restore\(\): give it both/) }))
+    expect(() => new SessionStateMachine({ apply: () => undefined, restore: async () => {} } as never)).toThrow(/has restore\(\) but no snapshot\(\)/)
+    expect(new SessionStateMachine({ apply: () => undefined }).snapshot).toBeUndefined()
+  })
+
   it('applies a retried command once and answers the retry with the first answer', async () => {
     const { inner, apply, propose } = machine()
     const session = await ClientSession.open(propose, 1000)

@@ -63,6 +63,9 @@ const leaderPollMs = 500
 const watchdogMs = 200
 
 /** A warning when the running nodes cannot elect a leader or commit anything. */
+/** How long a node port that is taken may take to be free before the cluster is refused (ms): a cluster stopped just before frees its ports within a few seconds. */
+const portsFreeWaitMs = 5000
+
 function checkQuorum(logger: Logger, running: number, total: number): void {
   const majority = Math.floor(total / 2) + 1
   if (running > 0 && running < majority) logger.warn('no-quorum', `no quorum: ${running} of ${total} nodes running`, { running, total })
@@ -89,7 +92,7 @@ export const clusterCommand: Command = {
     if (groups === undefined && cluster.commitDelayMs !== undefined) throw new UsageError(`cluster_settings.commit_delay_ms in ${cluster.path} needs --groups (or cluster_settings.groups): it is a many-group node's commit delay`)
     // The nodes take the same settings as this process: given on their command lines, whatever the file says.
     const manyGroups = groups === undefined ? [] : ['--groups', String(groups), ...(replication === undefined ? [] : ['--replication', String(replication)])]
-    const inUse = await nodesWithPortInUse(cluster.nodes)
+    const inUse = await nodesWithPortInUse(cluster.nodes, portsFreeWaitMs)
     if (inUse.length > 0) {
       const ports = inUse.map((node) => `node ${node.nodeId}'s ${node.address}`).join(', ')
       throw new RaftLogError('EADDRINUSE', `${ports} ${inUse.length === 1 ? 'is' : 'are'} in use already: is this cluster running already (\`raftlog status -c ${configPath}\`)? Stop what listens there, or give the nodes other ports in ${cluster.path}`)

@@ -98,6 +98,9 @@ const clientChannelOptions: grpc.ChannelOptions = {
  * (applied once however often they are sent again), reads linearizably on any node, and reads every
  * node's status. Close it when done.
  */
+/** What a fail-fast client finds when the cluster cannot be reached (reachability.ts): a command refused so was never sent. */
+const unreachableCodes = new Set(['ERR_NO_MAJORITY', 'ERR_NO_CLUSTER', 'ERR_TLS_UNTRUSTED', 'ERR_UNAUTHENTICATED'])
+
 export class ClusterClient {
   private readonly stubs = new Map<string, Stub>()
   /** Each node's Calls stream, which carries Propose and Read. */
@@ -138,7 +141,8 @@ export class ClusterClient {
    * connection: it is applied once. Rejects with ERR_BAD_COMMAND for a command no node accepts,
    * ERR_UNKNOWN_OUTCOME only when it may have been applied and can no longer be asked about (the
    * session expired, or no leader answered before `timeoutMs`), ERR_NO_LEADER when it certainly
-   * was not.
+   * was not; with failFast, also what it found of the cluster when it could not reach it
+   * (ERR_NO_MAJORITY, ERR_NO_CLUSTER, a TLS refusal), the command then never sent.
    */
   async propose(command: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
     const deadline = Date.now() + timeoutMs
@@ -151,7 +155,8 @@ export class ClusterClient {
         // was applied unknown to us only leaves a session that expires).
         if ((error as RaftLogError).code !== 'ERR_UNKNOWN_OUTCOME') throw error
         // What a fail-fast client found (no majority reachable), said as it is: not as a wait for a session it did not wait out.
-        if ((error as Error).cause instanceof RaftLogError) throw (error as Error).cause
+        const cause = (error as Error).cause
+        if (cause instanceof RaftLogError && unreachableCodes.has(cause.code)) throw cause
         throw new RaftLogError('ERR_NO_LEADER', `No client session could be opened within ${timeoutMs} ms, so the command was not sent (${(error as Error).message})`)
       }
       const { sequence, entry } = session.command(command)
