@@ -27,7 +27,7 @@ const retryPauseMs = 50
  * said so in one sweep with no other answer since: then, at the deadline, the group is on no host
  * (ERR_NO_GROUP), even if the last call was cut by the deadline (which says nothing either way).
  */
-class ReplicaSearch {
+export class ReplicaSearch {
   readonly without = new Set<number>()
   private noHostHasIt = false
   problem = 'no host asked yet'
@@ -60,7 +60,9 @@ class ReplicaSearch {
   answered(host: number, failure?: grpc.ServiceError): void {
     if (failure?.code !== grpc.status.DEADLINE_EXCEEDED) this.noHostHasIt = false
     if (failure !== undefined) this.problem = `host ${host}: ${failure.details ?? failure.message}`
-    if (failure !== undefined && failure.code === grpc.status.UNAVAILABLE && /ECONNREFUSED/.test(failure.details ?? failure.message)) this.refused.add(host)
+    // grpc-js says "No connection established" for a call that found the channel unable to
+    // connect (backing off after a refusal, its last error not always named): nothing answered.
+    if (failure !== undefined && failure.code === grpc.status.UNAVAILABLE && /ECONNREFUSED|No connection established/.test(failure.details ?? failure.message)) this.refused.add(host)
     else this.refused.delete(host)
   }
 

@@ -1,7 +1,7 @@
 // HostClient against fake hosts: what it concludes when hosts say they hold no replica of a group.
 import * as grpc from '@grpc/grpc-js'
 import { afterEach, describe, expect, it } from 'vitest'
-import { HostClient } from '../../../src/net/client/host-client.js'
+import { HostClient, ReplicaSearch } from '../../../src/net/client/host-client.js'
 import { protocol } from '../../../src/net/protocol.js'
 import { withCalls } from '../../../src/net/server/multiplexed-calls.js'
 
@@ -69,5 +69,22 @@ describe('HostClient', () => {
     } finally {
       client.close()
     }
+  })
+})
+
+describe('ReplicaSearch', () => {
+  it('says no host listens once each refused a connection, however grpc-js words it, and not while one answers', () => {
+    const unavailable = (details: string) => ({ code: grpc.status.UNAVAILABLE, details, message: details }) as grpc.ServiceError
+    const search = new ReplicaSearch(3)
+    const addresses = ['127.0.0.1:1', '127.0.0.1:2', '127.0.0.1:3']
+    search.answered(1, unavailable('No connection established. Last error: Error: connect ECONNREFUSED 127.0.0.1:1'))
+    // A channel backing off after a refusal, its last error not named (seen under load in CI).
+    search.answered(2, unavailable('No connection established. Last error: null'))
+    expect(search.nobodyListens(addresses)).toBeUndefined()
+    search.answered(3, unavailable('No connection established. Last error: Error: connect ECONNREFUSED 127.0.0.1:3'))
+    expect(search.nobodyListens(addresses)).toMatchObject({ code: 'ERR_NO_CLUSTER', message: expect.stringMatching(/^no node answered: is the cluster running\? tried 127\.0\.0\.1:1, 127\.0\.0\.1:2, 127\.0\.0\.1:3/) })
+    // A host that answers (here: it knows no leader) is listening.
+    search.answered(2, { code: grpc.status.FAILED_PRECONDITION, details: 'ERR_NOT_LEADER', message: 'ERR_NOT_LEADER' } as grpc.ServiceError)
+    expect(search.nobodyListens(addresses)).toBeUndefined()
   })
 })
