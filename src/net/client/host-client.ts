@@ -60,9 +60,11 @@ export class ReplicaSearch {
   answered(host: number, failure?: grpc.ServiceError): void {
     if (failure?.code !== grpc.status.DEADLINE_EXCEEDED) this.noHostHasIt = false
     if (failure !== undefined) this.problem = `host ${host}: ${failure.details ?? failure.message}`
-    // grpc-js says "No connection established" for a call that found the channel unable to
-    // connect (backing off after a refusal, its last error not always named): nothing answered.
-    if (failure !== undefined && failure.code === grpc.status.UNAVAILABLE && /ECONNREFUSED|No connection established/.test(failure.details ?? failure.message)) this.refused.add(host)
+    // grpc-js says "No connection established. Last error: null" for a call that found the
+    // channel backing off after a refusal without naming it: nothing answered there either. (Not
+    // every "No connection established": a plaintext client at a TLS port gets it too, with its
+    // error named, and "is the cluster running?" would mislead it.)
+    if (failure !== undefined && failure.code === grpc.status.UNAVAILABLE && /ECONNREFUSED|No connection established\. Last error: null/.test(failure.details ?? failure.message)) this.refused.add(host)
     else this.refused.delete(host)
   }
 

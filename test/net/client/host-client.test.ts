@@ -83,6 +83,10 @@ describe('ReplicaSearch', () => {
     expect(search.nobodyListens(addresses)).toBeUndefined()
     search.answered(3, unavailable('No connection established. Last error: Error: connect ECONNREFUSED 127.0.0.1:3'))
     expect(search.nobodyListens(addresses)).toMatchObject({ code: 'ERR_NO_CLUSTER', message: expect.stringMatching(/^no node answered: is the cluster running\? tried 127\.0\.0\.1:1, 127\.0\.0\.1:2, 127\.0\.0\.1:3/) })
+    // A connection that failed for another named reason (a plaintext client at a TLS port) is not "nothing listens".
+    const other = new ReplicaSearch(1)
+    other.answered(1, unavailable('No connection established. Last error: Error: Protocol error'))
+    expect(other.nobodyListens(['127.0.0.1:1'])).toBeUndefined()
     // A host that answers (here: it knows no leader) is listening.
     search.answered(2, { code: grpc.status.FAILED_PRECONDITION, details: 'ERR_NOT_LEADER', message: 'ERR_NOT_LEADER' } as grpc.ServiceError)
     expect(search.nobodyListens(addresses)).toBeUndefined()
