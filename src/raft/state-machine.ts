@@ -37,3 +37,14 @@ export interface StateMachine {
    */
   restore?(chunks: AsyncIterable<Uint8Array>, meta: SnapshotInfo): void | Promise<void>
 }
+
+/**
+ * What is wrong with `machine`'s snapshot methods, or undefined: it must have both snapshot() and
+ * restore() or neither, since a node that takes snapshots it cannot load again is stuck at its
+ * next start after compaction (or at the first snapshot a leader sends it).
+ */
+export function halfSnapshotProblem(machine: Pick<StateMachine, 'snapshot' | 'restore'>): string | undefined {
+  const snapshots = typeof machine.snapshot === 'function'
+  if (snapshots === (typeof machine.restore === 'function')) return undefined
+  return `has ${snapshots ? 'snapshot() but no restore()' : 'restore() but no snapshot()'}: give it both (the node then takes snapshots and compacts its log) or neither`
+}

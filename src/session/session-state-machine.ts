@@ -10,7 +10,7 @@
 import { timingSafeEqual } from 'node:crypto'
 import type { LogEntry } from '../storage/log-entry.js'
 import { RaftLogError } from '../errors.js'
-import type { SnapshotInfo, StateMachine } from '../raft/state-machine.js'
+import { halfSnapshotProblem, type SnapshotInfo, type StateMachine } from '../raft/state-machine.js'
 import { decodeEnvelope, sessionSecretBytes } from './session-envelope.js'
 import { ChunkReader } from '../raft/node/chunk-reader.js'
 import { chunksOf, startNow, type SnapshotData } from '../raft/node/snapshot-stream.js'
@@ -79,9 +79,9 @@ export class SessionStateMachine implements StateMachine {
     this.maxKeptBytes = options.maxKeptResultBytes ?? defaultMaxKeptResultBytes
     // Only a state machine that can be snapshotted makes this one snapshottable; one with half of
     // it is refused, as RaftNode.start refuses it (this wrapper would hide it from that check).
-    const halves = [typeof inner.snapshot === 'function', typeof inner.restore === 'function']
-    if (halves[0] !== halves[1]) throw new RaftLogError('ERR_BAD_ARGUMENT', `The state machine has ${halves[0] ? 'snapshot() but no restore()' : 'restore() but no snapshot()'}: give it both (the node then takes snapshots and compacts its log) or neither`, { argument: 'stateMachine' })
-    if (!halves[0]) {
+    const halfSnapshots = halfSnapshotProblem(inner)
+    if (halfSnapshots !== undefined) throw new RaftLogError('ERR_BAD_ARGUMENT', `The state machine ${halfSnapshots}`, { argument: 'stateMachine' })
+    if (typeof inner.snapshot !== 'function') {
       this.snapshot = undefined
       this.restore = undefined
     }

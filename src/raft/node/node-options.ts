@@ -2,7 +2,7 @@
 // the core's ticks.
 import { RaftLogError } from '../../errors.js'
 import { checkClusterId } from './cluster-identity.js'
-import type { StateMachine } from '../state-machine.js'
+import { halfSnapshotProblem, type StateMachine } from '../state-machine.js'
 import type { Transport } from '../transport.js'
 import { defaultSnapshotTrailingEntries, type ReadMode } from '../core/options.js'
 import { defaultSegmentSizeBytes } from '../../storage/segment-format.js'
@@ -128,9 +128,8 @@ export function checkNodeOptions(options: RaftNodeOptions): { tickMs: number; el
   if (options.clusterId !== undefined) checkClusterId(options.clusterId, 'RaftNode.start: clusterId')
   if (typeof options.dir !== 'string' || options.dir.length === 0) throw bad('dir', 'must be a directory path')
   if (typeof options.stateMachine?.apply !== 'function') throw bad('stateMachine', 'must have an apply(entry) method')
-  // Snapshots taken that the node could never load again (a follower sent one, a restart after compaction).
-  const snapshots = [typeof options.stateMachine.snapshot === 'function', typeof options.stateMachine.restore === 'function']
-  if (snapshots[0] !== snapshots[1]) throw bad('stateMachine', `has ${snapshots[0] ? 'snapshot() but no restore()' : 'restore() but no snapshot()'}: give it both (the node then takes snapshots and compacts its log) or neither`)
+  const halfSnapshots = halfSnapshotProblem(options.stateMachine)
+  if (halfSnapshots !== undefined) throw bad('stateMachine', halfSnapshots)
   const transport = options.transport
   if (typeof transport?.send !== 'function' || typeof transport.onMessage !== 'function' || typeof transport.close !== 'function') {
     throw bad('transport', 'must have send, onMessage and close (a MemoryNetwork endpoint or a gRPC transport)')
