@@ -163,6 +163,34 @@ describe('RaftHost', () => {
     }
   })
 
+  it('elects a leader of the quiet groups a host led within an election timeout when it restarts before its peers find it silent', async () => {
+    const c = cluster(16)
+    await c.everyGroupLed()
+    for (let group = 1; group <= 16; group++) await c.propose(group, 'before')
+    await c.run(60)
+    expect(c.hosts.map((host) => host.quietGroups)).toEqual([16, 16, 16])
+    const restarted = c.leaderOf(1)
+    const led = Array.from({ length: 16 }, (_, g) => g + 1).filter((group) => c.leaderOf(group) === restarted)
+    // The host stops and is back within the same tick: its peers' quiet followers still count it
+    // alive, and heard from it as leader a moment ago (their lease of it never ran down: a quiet
+    // group does not tick). Refusing its pre-votes as a would-be candidate's left those groups
+    // without a leader until the followers' own timers ran out after its first pre-vote woke them.
+    const old = c.hosts[restarted - 1] as RaftHost
+    old.stop()
+    const engine = opened.find((e) => (e as unknown as { dir: string }).dir === (old as unknown as { options: { engine: { dir: string } } }).options.engine.dir) as LogEngine
+    engine.close()
+    opened.splice(opened.indexOf(engine), 1)
+    c.hosts[restarted - 1] = c.start(restarted)
+    let ticks = 0
+    while (led.some((group) => c.leaderOf(group) === 0) && ticks < 100) {
+      await c.run(1)
+      ticks++
+    }
+    // electionTicks [10, 20]: the restarted host stands once its own timer runs out, and wins.
+    expect(ticks).toBeLessThanOrEqual(21)
+    for (const group of led) expect(await c.propose(group, 'after')).toMatch(/^applied/)
+  })
+
   it('resumes a host from its engine: its groups replay their logs and catch up', async () => {
     const c = cluster(8)
     await c.everyGroupLed()

@@ -461,9 +461,11 @@ export class RaftCore {
       return
     }
     if (message.term > this.term) {
-      if (message.type === 'RequestVote' && !message.transfer && this.inLease()) {
+      if (message.type === 'RequestVote' && !message.transfer && this.inLease() && message.from !== this.leader) {
         // A node that hears from a live leader ignores would-be candidates: a partitioned node
-        // rejoining with a high term cannot depose a healthy leader.
+        // rejoining with a high term cannot depose a healthy leader. The leader itself asking
+        // has stopped leading (it restarted, or stepped down): waiting out its lease would only
+        // leave the group without a leader for longer.
         return
       }
       const preVoteTraffic = (message.type === 'RequestVote' && message.preVote) || (message.type === 'RequestVoteResponse' && message.preVote && message.voteGranted)

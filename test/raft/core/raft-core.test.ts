@@ -138,6 +138,26 @@ describe('RaftCore: voting', () => {
     expect(drain(core)).toEqual([])
     expect(core.currentTerm).toBe(1)
   })
+
+  it('the leader it follows asking for a vote has stopped leading (restarted): its pre-vote and vote are granted within the lease', () => {
+    // A leader restarted on its disk comes back a follower of its old term. Its followers heard
+    // from it a moment ago; refusing it as a would-be candidate kept its group leaderless for an
+    // election timeout more (a quiet many-group follower did not even tick its lease away).
+    const { core } = makeCore(1, [1])
+    core.step(append(2, 1, 1, 1, []))
+    drain(core)
+    core.step(vote(2, 2, 1, 1, true))
+    expect(drain(core)).toEqual([{ type: 'RequestVoteResponse', from: 1, to: 2, term: 2, preVote: true, voteGranted: true }])
+    expect(core.currentTerm).toBe(1)
+    core.step(vote(2, 2, 1, 1))
+    expect(drain(core)).toEqual([{ type: 'RequestVoteResponse', from: 1, to: 2, term: 2, preVote: false, voteGranted: true }])
+    expect([core.currentTerm, core.vote]).toEqual([2, 2])
+    // Anyone else is still refused within the lease of the leader it then follows.
+    core.step(append(2, 2, 1, 1, []))
+    drain(core)
+    core.step(vote(3, 3, 9, 9, true))
+    expect(drain(core)).toEqual([])
+  })
 })
 
 describe('RaftCore: log matching', () => {
