@@ -1,10 +1,13 @@
 // The key-value store's snapshot bytes: a version word, then records, then an end record.
 //
-// Version 4 (written), the store with its history and leases:
-//   "KVS4"                                   format and version
-//   0x03 revision u64, compacted i64         the store's revision and compaction point (once,
-//                                            first; -1: never compacted, as a compaction up to 0
-//                                            is one)
+// Version 5 (written), the store with its history and leases:
+//   "KVS5"                                   format and version
+//   0x03 revision u64, compacted i64,        the store's revision and compaction point (once,
+//        events from i64                     first; -1: never compacted, as a compaction up to 0
+//                                            is one), and the first revision whose events are all
+//                                            held (a watch may start there): the compaction point,
+//                                            whose deletes are kept since version 5, or one past it
+//                                            in a store restored from an older snapshot
 //   0x04 key length u32, key, changes u32,   one per key with history, then per change, oldest first:
 //        mod u64, sub u32, create u64, version u64, lease u64, has value u8 (0: a delete),
 //        [value length u32, value]
@@ -17,6 +20,9 @@
 //   (0x06 and 0x07 are written since lease checkpoints; a lease without 0x07 has grant index 0)
 //   0x02 writes applied u64                  the store's count of writes (once)
 //   0xff                                     end
+//
+// Version 4 (read, never written): as version 5 without events from (one past the compaction
+// point: a delete made at it was not kept).
 //
 // Version 3 (read, never written): as version 4 without sub (every change restored with sub 0: a
 // revision's events replay in key order), its compaction point u64 (0: never compacted, as no
@@ -42,6 +48,7 @@ const magicV1 = Buffer.from('KVS1', 'ascii')
 const magicV2 = Buffer.from('KVS2', 'ascii')
 const magicV3 = Buffer.from('KVS3', 'ascii')
 const magicV4 = Buffer.from('KVS4', 'ascii')
+const magicV5 = Buffer.from('KVS5', 'ascii')
 const recordPair = 0x01
 const recordWrites = 0x02
 const recordRevision = 0x03
@@ -61,12 +68,13 @@ const batchBytes = 64 * 1024
 
 /** The snapshot of `state` and `leases` (captured by the caller at the moment that matters) and the count of writes, as chunks. */
 export async function* encodeKvSnapshot(state: MvccState, writesApplied = 0, leases: readonly LeaseInfo[] = []): AsyncGenerator<Uint8Array> {
-  const revision = Buffer.alloc(17)
+  const revision = Buffer.alloc(25)
   revision[0] = recordRevision
   revision.writeBigUInt64LE(BigInt(state.revision), 1)
   revision.writeBigInt64LE(BigInt(state.compacted), 9)
-  let parts: Buffer[] = [magicV4, revision]
-  let size = magicV4.length + revision.length
+  revision.writeBigInt64LE(BigInt(state.eventsFrom), 17)
+  let parts: Buffer[] = [magicV5, revision]
+  let size = magicV5.length + revision.length
   for (const [key, changes] of state.keys) {
     const keyBytes = Buffer.from(key, 'latin1')
     const head = Buffer.allocUnsafe(9)
@@ -124,6 +132,8 @@ export interface KvSnapshotSummary {
   revision: number
   /** -1: never compacted. */
   compacted: number
+  /** The first revision whose events are all held (MvccState.eventsFrom). */
+  eventsFrom: number
   writes: number
   leases: LeaseInfo[]
 }
@@ -136,11 +146,11 @@ export interface KvSnapshotSummary {
 export async function decodeKvSnapshot(chunks: AsyncIterable<Uint8Array>, onKey: (key: string, changes: KeyChange[]) => void): Promise<KvSnapshotSummary> {
   const input = new ChunkReader(chunks)
   const head = await input.take(magicV4.length)
-  const magics = [magicV1, magicV2, magicV3, magicV4]
+  const magics = [magicV1, magicV2, magicV3, magicV4, magicV5]
   const found = magics.findIndex((magic) => head?.equals(magic) === true)
-  if (found < 0) throw bad('it does not start with KVS1, KVS2, KVS3 or KVS4')
+  if (found < 0) throw bad('it does not start with KVS1, KVS2, KVS3, KVS4 or KVS5')
   const version = found + 1
-  const summary: KvSnapshotSummary = { revision: initialRevision, compacted: -1, writes: 0, leases: [] }
+  const summary: KvSnapshotSummary = { revision: initialRevision, compacted: -1, eventsFrom: -1, writes: 0, leases: [] }
   const pairs: [string, string][] = []
   for (;;) {
     const type = await input.take(1)
@@ -155,10 +165,15 @@ export async function decodeKvSnapshot(chunks: AsyncIterable<Uint8Array>, onKey:
       pairs.push([key.toString('latin1'), value.toString('latin1')])
     } else if (version >= 2 && type[0] === recordRevision) {
       summary.revision = await u64(input, 'its revision')
-      if (version === 4) summary.compacted = await i64(input, 'its compaction point')
+      if (version >= 4) summary.compacted = await i64(input, 'its compaction point')
       // Before version 4, 0 was never compacted: a compaction up to 0 was refused then.
       else summary.compacted = (await u64(input, 'its compaction point')) || -1
       if (summary.compacted < -1 || summary.compacted > summary.revision) throw bad(`its compaction point ${summary.compacted} is past its revision ${summary.revision}, or below -1`)
+      // Before version 5, compaction dropped a delete made at its revision: events from one past it.
+      if (version === 5) summary.eventsFrom = await i64(input, 'the first revision of its events')
+      else summary.eventsFrom = summary.compacted < 0 ? -1 : summary.compacted + 1
+      const held = summary.compacted < 0 ? summary.eventsFrom === -1 : summary.eventsFrom === summary.compacted || summary.eventsFrom === summary.compacted + 1
+      if (!held) throw bad(`the first revision of its events ${summary.eventsFrom} is neither its compaction point ${summary.compacted} nor the one after it`)
     } else if (version >= 2 && type[0] === recordKey) {
       const [key, changes] = await keyRecord(input, version)
       onKey(key, changes)
@@ -188,10 +203,10 @@ export async function decodeKvSnapshot(chunks: AsyncIterable<Uint8Array>, onKey:
 }
 
 async function keyRecord(input: ChunkReader, version: number): Promise<[string, KeyChange[]]> {
-  const fixedBytes = version === 4 ? changeBytesV4 : version === 3 ? changeBytesV3 : changeBytesV2
+  const fixedBytes = version >= 4 ? changeBytesV4 : version === 3 ? changeBytesV3 : changeBytesV2
   const flag = fixedBytes - 1
   // Version 4 has sub after mod (4 bytes): the fields after it sit 4 bytes further.
-  const shift = version === 4 ? 4 : 0
+  const shift = version >= 4 ? 4 : 0
   const key = await input.takeSized()
   const count = await input.take(4)
   if (key === undefined || count === undefined) throw bad('a key record is cut short')
@@ -206,7 +221,7 @@ async function keyRecord(input: ChunkReader, version: number): Promise<[string, 
       value = bytes.toString('latin1')
     } else if (fixed[flag] !== 0) throw bad(`a change with value flag ${fixed[flag]}`)
     const lease = version >= 3 ? Number(fixed.readBigUInt64LE(24 + shift)) : 0
-    const sub = version === 4 ? fixed.readUInt32LE(8) : 0
+    const sub = version >= 4 ? fixed.readUInt32LE(8) : 0
     changes.push({ mod: Number(fixed.readBigUInt64LE(0)), sub, create: Number(fixed.readBigUInt64LE(8 + shift)), version: Number(fixed.readBigUInt64LE(16 + shift)), value, lease })
   }
   return [key.toString('latin1'), changes]

@@ -409,6 +409,11 @@ export class KvStateMachine implements StateMachine {
     return this.store.compactRevision
   }
 
+  /** The first revision a watch can start from (0: nothing compacted); see MvccStore.firstEventRevision. */
+  get firstEventRevision(): number {
+    return this.store.firstEventRevision
+  }
+
   /** Writes (put, delete, cas) applied up to the last applied entry, retries answered from a session table not counted. */
   get writesApplied(): number {
     return this.writes
@@ -471,7 +476,7 @@ export class KvStateMachine implements StateMachine {
   async restore(chunks: AsyncIterable<Uint8Array>): Promise<void> {
     const keys: [string, KeyChange[]][] = []
     const summary = await decodeKvSnapshot(chunks, (key, changes) => keys.push([key, changes]))
-    this.store.load({ revision: summary.revision, compacted: summary.compacted, keys })
+    this.store.load({ revision: summary.revision, compacted: summary.compacted, eventsFrom: summary.eventsFrom, keys })
     this.leases.load(summary.leases)
     for (const [key, changes] of keys) {
       const last = changes.at(-1)

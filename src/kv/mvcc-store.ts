@@ -68,6 +68,8 @@ export class MvccStore {
    * compaction, as etcd's: compacting up to 0 is accepted the first time, as there.
    */
   private compactedRev = -1
+  /** The first revision whose events are all held (-1: every one): a watch may start here. */
+  private eventsFromRev = -1
   /** Keys whose last change is a put. */
   private live = 0
   /**
@@ -100,6 +102,15 @@ export class MvccStore {
   /** Revisions below this one were compacted away (0: none, or up to 0 alone). */
   get compactRevision(): number {
     return Math.max(0, this.compactedRev)
+  }
+
+  /**
+   * The first revision a watch can replay from: the compaction point, whose deletes compact keeps
+   * (one past it for a store restored from a snapshot written before it kept them); 0 when
+   * nothing was compacted.
+   */
+  get firstEventRevision(): number {
+    return Math.max(0, this.eventsFromRev)
   }
 
   /** Keys that exist now. */
@@ -160,11 +171,12 @@ export class MvccStore {
    * The events of keys from `start` to `end` (as range() takes them) at revisions `from` to the
    * store's, in revision order and, within one revision, in the order the write made them (key
    * order for changes restored from a snapshot older than sub-revisions): what a watch from `from`
-   * replays. ERR_COMPACTED when `from` is at or below the compaction point (a delete made there
-   * may be gone), unless nothing was compacted.
+   * replays. ERR_COMPACTED when `from` is below the compaction point; from the compaction point
+   * itself every event is still here (compact keeps its deletes), as etcd replays it: a client
+   * told "compacted at R" starts again from R.
    */
   eventsSince(start: string, end: string | undefined, from: number): KeyEvent[] {
-    if (this.compactedRev > 0 && from <= this.compactedRev) throw new RaftLogError('ERR_COMPACTED', `Revision ${from} was compacted: events are kept from revision ${this.compactedRev + 1}`)
+    if (from < this.eventsFromRev) throw new RaftLogError('ERR_COMPACTED', `Revision ${from} was compacted: events are kept from revision ${this.eventsFromRev}`)
     const events: KeyEvent[] = []
     if (from > this.rev) return events
     if (end === undefined) keyEvents(start, this.keys.get(start) ?? [], from, this.rev, events)
@@ -282,9 +294,11 @@ export class MvccStore {
       const changes = this.keys.get(key) as KeyChange[]
       let keep = changes.length
       while (keep > 0 && (changes[keep - 1] as KeyChange).mod > revision) keep--
-      // keep - 1: the last change at or below `revision`, which a read at `revision` still needs (unless it is a delete).
+      // keep - 1: the last change at or below `revision`, which a read at `revision` still needs.
+      // A delete below `revision` is needed by nothing; one made at `revision` itself stays, as
+      // etcd keeps it, for a watch from the compaction point (its events are all still here).
       let from = keep - 1
-      if (from >= 0 && (changes[from] as KeyChange).value === undefined) from++
+      if (from >= 0 && (changes[from] as KeyChange).value === undefined && (changes[from] as KeyChange).mod < revision) from++
       if (from <= 0) continue
       if (from === changes.length) {
         this.keys.delete(key)
@@ -297,16 +311,19 @@ export class MvccStore {
       if (kept.length === 1 && (kept[0] as KeyChange).value !== undefined) this.historied.delete(key)
     }
     this.compactedRev = revision
+    this.eventsFromRev = revision
   }
 
   /** What a snapshot holds, captured now: later writes do not change it (changes are immutable, lists are copied). */
   capture(): MvccState {
-    return { revision: this.rev, compacted: this.compactedRev, keys: Array.from(this.keys, ([key, changes]) => [key, changes.slice()] as const) }
+    return { revision: this.rev, compacted: this.compactedRev, eventsFrom: this.eventsFromRev, keys: Array.from(this.keys, ([key, changes]) => [key, changes.slice()] as const) }
   }
 
   /** Replaces everything with `state` (a snapshot's). */
   load(state: MvccState): void {
     if (!Number.isSafeInteger(state.compacted) || state.compacted < -1 || state.compacted > state.revision) throw new Error(`MvccStore.load: the compaction point ${state.compacted} is not from -1 to the revision ${state.revision}`)
+    const eventsFromRange = state.compacted < 0 ? [-1, -1] : [state.compacted, state.compacted + 1]
+    if (state.eventsFrom !== eventsFromRange[0] && state.eventsFrom !== eventsFromRange[1]) throw new Error(`MvccStore.load: events kept from revision ${state.eventsFrom} with the compaction point at ${state.compacted}`)
     this.keys.clear()
     this.historied.clear()
     this.sorted.reset()
@@ -320,6 +337,7 @@ export class MvccStore {
     }
     this.rev = state.revision
     this.compactedRev = state.compacted
+    this.eventsFromRev = state.eventsFrom
   }
 
   /** Every key with history, sorted: changed in place by the next call after a key is added or dropped (see SortedKeys.keys). */
@@ -344,6 +362,8 @@ export interface MvccState {
   revision: number
   /** Revisions up to this one were compacted away; -1: never compacted. */
   compacted: number
+  /** The first revision whose events are all held: `compacted`, or one past it in a store restored from a snapshot of version 4 or older; -1: never compacted. */
+  eventsFrom: number
   keys: readonly (readonly [string, readonly KeyChange[]])[]
 }
 

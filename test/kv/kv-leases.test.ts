@@ -125,7 +125,7 @@ describe('leases in the key-value store', () => {
     const lease: LeaseInfo = { id: 1, ttl: 10, remaining: 5, grantIndex: 3 }
     const bytesWith = async (tamper: (bytes: Buffer) => void): Promise<Buffer> => {
       const chunks: Uint8Array[] = []
-      for await (const chunk of encodeKvSnapshot({ revision: 1, compacted: 0, keys: [] }, 0, [lease])) chunks.push(chunk)
+      for await (const chunk of encodeKvSnapshot({ revision: 1, compacted: 0, eventsFrom: 0, keys: [] }, 0, [lease])) chunks.push(chunk)
       const bytes = Buffer.concat(chunks)
       tamper(bytes)
       return bytes
@@ -162,12 +162,13 @@ describe('watch events from the store', () => {
     expect(kv.eventsSince(b('c'), Buffer.alloc(0), 6)).toEqual([])
   })
 
-  it('answer ERR_COMPACTED from a revision at or below the compaction point', () => {
+  it('answer ERR_COMPACTED from a revision below the compaction point; from the compaction point itself, its events (as etcd)', () => {
     const kv = new KvStateMachine()
     txn(kv, put('a', '1'))
     txn(kv, put('a', '2'))
     applyBytes(kv, { op: 'compact', revision: 2 })
-    expect(() => kv.eventsSince(b('a'), Buffer.alloc(0), 2)).toThrow(expect.objectContaining({ code: 'ERR_COMPACTED' }))
-    expect(kv.eventsSince(b('a'), Buffer.alloc(0), 3).map((e) => e.change.mod)).toEqual([3])
+    expect(() => kv.eventsSince(b('a'), Buffer.alloc(0), 1)).toThrow(expect.objectContaining({ code: 'ERR_COMPACTED' }))
+    expect(kv.eventsSince(b('a'), Buffer.alloc(0), 2).map((e) => e.change.mod)).toEqual([2, 3])
+    expect(kv.firstEventRevision).toBe(2)
   })
 })

@@ -245,10 +245,34 @@ describe('etcd compaction and snapshots', () => {
     await kv.restore((async function* () { yield old })())
     expect([kv.revision, kv.writesApplied, kv.size]).toEqual([42, 41, 2])
     expect(kv.range(range('a')).kvs[0]).toMatchObject({ createRevision: 42, modRevision: 42, version: 1 })
-    // A version 4 snapshot is what is written now.
+    // A version 5 snapshot is what is written now.
     const chunks: Uint8Array[] = []
-    for await (const chunk of encodeKvSnapshot({ revision: 1, compacted: 0, keys: [] })) chunks.push(chunk)
-    expect(Buffer.concat(chunks).subarray(0, 4).toString()).toBe('KVS4')
+    for await (const chunk of encodeKvSnapshot({ revision: 1, compacted: 0, eventsFrom: 0, keys: [] })) chunks.push(chunk)
+    expect(Buffer.concat(chunks).subarray(0, 4).toString()).toBe('KVS5')
+  })
+
+  it('reads a version 4 snapshot (a delete at the compaction point was dropped): watches start one past that point', async () => {
+    const kv = new KvStateMachine()
+    txn(kv, { success: [putOp('k', '1')] }) // 2
+    txn(kv, { success: [putOp('gone', 'x')] }) // 3
+    txn(kv, { success: [delOp('gone')] }) // 4
+    txn(kv, { success: [putOp('k', '2')] }) // 5
+    apply(kv, { op: 'compact', revision: 4 })
+    const chunks: Uint8Array[] = []
+    for await (const chunk of kv.snapshot()) chunks.push(chunk)
+    const v5 = Buffer.concat(chunks)
+    // Version 4: the same records without the revision record's last field (events from).
+    const v4 = Buffer.concat([b('KVS4'), v5.subarray(4, 4 + 17), v5.subarray(4 + 25)])
+    const restored = new KvStateMachine()
+    await restored.restore((async function* () { yield v4 })())
+    expect([restored.revision, restored.compactRevision, restored.firstEventRevision]).toEqual([5, 4, 5])
+    expect(() => restored.eventsSince(b('a'), b('z'), 4)).toThrow(expect.objectContaining({ code: 'ERR_COMPACTED', message: 'Revision 4 was compacted: events are kept from revision 5' }))
+    expect(restored.eventsSince(b('a'), b('z'), 5).map((event) => event.key)).toEqual(['k'])
+    // Version 5 keeps the point: the delete made at 4 replays.
+    const again = new KvStateMachine()
+    await again.restore((async function* () { yield v5 })())
+    expect(again.firstEventRevision).toBe(4)
+    expect(again.eventsSince(b('a'), b('z'), 4).map((event) => `${event.key}:${event.change.value ?? 'DELETE'}`)).toEqual(['gone:DELETE', 'k:2'])
   })
 
   it("reads a version 3 snapshot (no sub-revisions): a revision's events replay in key order", async () => {

@@ -67,15 +67,26 @@ describe('MvccStore', () => {
     del(store, 'gone') // 5
     put(store, 'k', 'v3') // 6
     store.compact(5)
-    expect(store.compactRevision).toBe(5)
+    expect([store.compactRevision, store.firstEventRevision]).toEqual([5, 5])
     expect(store.getAt('k', 5)?.value).toBe('v2')
     expect(store.getAt('k', 6)?.value).toBe('v3')
+    expect(store.getAt('gone', 5)).toBeUndefined()
+    // The delete made at the compaction point stays until the next compaction: a watch from 5
+    // (etcd's answer to one that was compacted) sees every event of 5 on.
+    expect(store.eventsSince('', '', 5).map((e) => `${e.key}@${e.change.mod}:${e.change.value ?? 'DELETE'}`)).toEqual(['gone@5:DELETE', 'k@6:v3'])
+    expect(() => store.eventsSince('', '', 4)).toThrow(expect.objectContaining({ code: 'ERR_COMPACTED', message: 'Revision 4 was compacted: events are kept from revision 5' }))
+    expect(store.sortedKeys()).toEqual(['gone', 'k'])
+    expect(store.size).toBe(1)
+    const captured = new MvccStore()
+    captured.load(store.capture())
+    expect(captured.eventsSince('', '', 5)).toEqual(store.eventsSince('', '', 5))
+    store.compact(6)
     expect(store.sortedKeys()).toEqual(['k'])
-    expect(() => store.checkReadable(4)).toThrow(expect.objectContaining({ code: 'ERR_COMPACTED' }))
+    expect(() => store.checkReadable(5)).toThrow(expect.objectContaining({ code: 'ERR_COMPACTED' }))
     expect(() => store.checkReadable(7)).toThrow(expect.objectContaining({ code: 'ERR_FUTURE_REVISION' }))
-    expect(() => store.compact(5)).toThrow(expect.objectContaining({ code: 'ERR_COMPACTED' }))
+    expect(() => store.compact(6)).toThrow(expect.objectContaining({ code: 'ERR_COMPACTED' }))
     expect(() => store.compact(7)).toThrow(expect.objectContaining({ code: 'ERR_FUTURE_REVISION' }))
-    store.checkReadable(5)
+    store.checkReadable(6)
   })
 
   it('answers like a model holding every revision, before and after compaction, for any sequence of writes', () => {

@@ -116,7 +116,7 @@ export class WatchHub {
     } catch (error) {
       if ((error as { code?: string }).code !== 'ERR_COMPACTED') throw error
       this.remove(watcher)
-      watcher.sink.compacted(this.kv.compactRevision)
+      watcher.sink.compacted(this.kv.firstEventRevision)
       return false
     }
     watcher.next = Math.max(watcher.next, this.kv.revision + 1)

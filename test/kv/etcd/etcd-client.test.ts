@@ -215,7 +215,7 @@ describe('watch through the etcd3 client', () => {
     }
   })
 
-  it('gives the previous value on request, and cancels a watch from a compacted revision in etcd\'s words', async () => {
+  it('gives the previous value on request, cancels a watch from a compacted revision in etcd\'s words, and replays from the compaction point', async () => {
     // At the leader: a follower serves a watch from its own store, which may not have applied the compaction yet.
     const client = clientOf(plain, (await settled(plain)).leader.node.id)
     try {
@@ -235,6 +235,14 @@ describe('watch through the etcd3 client', () => {
       stale.on('error', (error) => errors.push(error))
       await eventually(() => errors.length > 0, 5000, 'the compacted answer')
       expect(errors[0]?.message).toMatch(/required revision has been compacted/)
+      // From the compaction point itself, as etcd: its events replay (a client told "compacted
+      // at R" starts again from R).
+      const fromPoint: string[] = []
+      const resumed = await client.watch().key('wc/k').startRevision(String(third)).create()
+      resumed.on('put', (kv) => fromPoint.push(kv.value.toString()))
+      await eventually(() => fromPoint.length === 1, 5000, 'the put at the compaction point')
+      expect(fromPoint).toEqual(['c'])
+      await resumed.cancel()
     } finally {
       client.close()
     }
