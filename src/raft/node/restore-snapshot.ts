@@ -114,27 +114,29 @@ async function writeSnapshot(dir: string, backup: BackupSummary, metadata: Uint8
   }
 }
 
-/** Makes `dir` (0700) when missing; refuses one that holds anything. Returns whether it made it. */
-function prepareDirectory(dir: string): boolean {
+/**
+ * Makes `dir` (0700) when missing, with its missing parents; refuses one that holds anything.
+ * Returns the first directory it made (`dir` or a parent of it), undefined when `dir` was there.
+ */
+function prepareDirectory(dir: string): string | undefined {
   let entries: string[]
   try {
     entries = readdirSync(dir)
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
-    mkdirSync(dir, { recursive: true, mode: directoryMode })
-    return true
+    return mkdirSync(dir, { recursive: true, mode: directoryMode }) ?? dir
   }
   if (entries.length > 0) {
     const shown = entries.slice(0, 3).join(', ') + (entries.length > 3 ? ', …' : '')
     throw new RaftLogError('ERR_NOT_EMPTY', `${dir} is not empty (${shown}): a snapshot is restored only into an empty or new directory, never over a node's files`, { dir })
   }
-  return false
+  return undefined
 }
 
-/** After a failed restore: the directory as it was (gone, or empty). */
-function emptyAgain(dir: string, created: boolean): void {
-  if (created) {
-    rmSync(dir, { recursive: true, force: true })
+/** After a failed restore: the directory as it was (gone with the parents made for it, or empty). */
+function emptyAgain(dir: string, created: string | undefined): void {
+  if (created !== undefined) {
+    rmSync(created, { recursive: true, force: true })
     return
   }
   for (const name of readdirSync(dir)) rmSync(join(dir, name), { recursive: true, force: true })

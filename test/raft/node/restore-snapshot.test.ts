@@ -153,6 +153,9 @@ describe('restoreSnapshot', () => {
     const target = join(dir, 'new')
     await expect(restoreSnapshot({ file, dir: target, nodeId: 1, members })).rejects.toMatchObject({ code: 'ERR_CORRUPT' })
     expect(existsSync(target)).toBe(false)
+    // Nor the parents it made for the directory.
+    await expect(restoreSnapshot({ file, dir: join(dir, 'made', 'for', 'it'), nodeId: 1, members })).rejects.toMatchObject({ code: 'ERR_CORRUPT' })
+    expect(existsSync(join(dir, 'made'))).toBe(false)
     const empty = join(dir, 'empty')
     mkdirSync(empty)
     await expect(restoreSnapshot({ file, dir: empty, nodeId: 1, members })).rejects.toMatchObject({ code: 'ERR_CORRUPT' })
