@@ -10,7 +10,7 @@ import { ClientSession } from '../../session/client-session.js'
 import type { ClusterConfig } from '../config/cluster-config.js'
 import { maxGrpcMessageBytes } from '../transport/grpc-transport.js'
 import { protocol } from '../protocol.js'
-import { unreachableProblem } from './reachability.js'
+import { unreachableCodes, unreachableProblem } from './reachability.js'
 import { tlsFailure } from '../tls/tls-failure.js'
 import type { Configuration } from '../../raft/core/configuration.js'
 import type { MembershipChange } from '../../raft/core/membership-change.js'
@@ -99,8 +99,6 @@ const clientChannelOptions: grpc.ChannelOptions = {
  * node's status. Close it when done.
  */
 /** What a fail-fast client finds when the cluster cannot be reached (reachability.ts): a command refused so was never sent. */
-const unreachableCodes = new Set(['ERR_NO_MAJORITY', 'ERR_NO_CLUSTER', 'ERR_TLS_UNTRUSTED', 'ERR_UNAUTHENTICATED'])
-
 export class ClusterClient {
   private readonly stubs = new Map<string, Stub>()
   /** Each node's Calls stream, which carries Propose and Read. */

@@ -4,6 +4,9 @@ import { RaftLogError } from '../../errors.js'
 import type { NodeStatus } from './node-status.js'
 import { tlsFailure, tlsHint, type ClientTlsUse } from '../tls/tls-failure.js'
 
+/** The codes of the problems below (and of a node refusing the client outright): waiting would not help. */
+export const unreachableCodes: ReadonlySet<string> = new Set(['ERR_NO_MAJORITY', 'ERR_NO_CLUSTER', 'ERR_TLS_UNTRUSTED', 'ERR_UNAUTHENTICATED'])
+
 /**
  * The problem that makes waiting useless, or undefined when a leader may yet answer. `refused`
  * holds the addresses where no connection could be made: nothing listens there. A node that
