@@ -130,6 +130,9 @@ export class RaftLog {
   private directorySyncInFlight = false
   /** The next segment's file, made ready on the thread pool while the tail fills. */
   private spare: { path: string; sizeBytes: number; ready: boolean; done: Promise<void> } | undefined
+  /** stats.flushes when the open segment was made, and whether the one before it was flushed: see prepareSpare. */
+  private flushesAtRotation = 0
+  private flushedInPreviousSegment = false
   /** Files compaction freed, kept for the next rotations; ready once their recycle record is durable. */
   private recycled: { path: string; ready: boolean; done: Promise<void> }[] = []
   /** Names this instance's spare and recycled files, so that a closed instance's late work never touches a later one's. */
@@ -512,6 +515,8 @@ export class RaftLog {
     }
     this.segments.push(next)
     this.stats.segmentsRotated++
+    this.flushedInPreviousSegment = this.stats.flushes > this.flushesAtRotation
+    this.flushesAtRotation = this.stats.flushes
     return next
   }
 
@@ -548,12 +553,18 @@ export class RaftLog {
     )
   }
 
-  /** Starts making the next segment's file on the thread pool; rotate() takes it when ready. */
+  /**
+   * Starts making the next segment's file on the thread pool; rotate() takes it when ready. Its
+   * blocks are written with zeros when the log was flushed while it filled its open segment or the
+   * one before (a flush into written blocks commits no metadata); a log written without flushes
+   * gets them only reserved, as zeros would double what reaches the device for no flush to gain.
+   */
   private prepareSpare(): Promise<void> {
     const path = join(this.dir, this.spareFileName)
     const spare = { path, sizeBytes: this.segmentSizeBytes, ready: false, done: Promise.resolve() }
     this.spare = spare
-    spare.done = allocateFileAsync(path, spare.sizeBytes).then(
+    const flushed = this.flushedInPreviousSegment || this.stats.flushes > this.flushesAtRotation
+    spare.done = allocateFileAsync(path, spare.sizeBytes, flushed).then(
       () => {
         spare.ready = true
         // Closed (or reset) while it was being made: nobody will take it.

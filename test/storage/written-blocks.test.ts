@@ -1,6 +1,7 @@
 // Segments are zero-filled when they are made, so every block an append writes into was written
 // before: fdatasync then writes data only, where a block reserved with posix_fallocate is
-// "unwritten" to ext4 and its first write costs the flush a journal commit. Checked with
+// "unwritten" to ext4 and its first write costs the flush a journal commit. A log written
+// without flushes gets its spares only reserved: no flush gains from the zeros. Checked with
 // filefrag (e2fsprogs), which lists the file's extents and flags unwritten ones.
 import { describe, expect, it } from 'vitest'
 import { execFileSync } from 'node:child_process'
@@ -18,6 +19,19 @@ function extents(path: string): { all: number; unwritten: number } {
   return { all: lines.length, unwritten: lines.filter((line) => line.includes('unwritten')).length }
 }
 
+/** The spare segment file of the log in `dir`, once it is made whole (its extents listed), a moment given for its last writes. */
+async function spareOf(dir: string): Promise<string> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const name = readdirSync(dir).find((file) => file.startsWith('next-segment-'))
+    if (name !== undefined && extents(join(dir, name)).all > 0) {
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      return join(dir, name)
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+  throw new Error('no spare segment was made')
+}
+
 describe('segment files', () => {
   it('are made with every block written: the first segment, and the spare made ready for a rotation', async () => {
     const dir = tempDir()
@@ -26,23 +40,38 @@ describe('segment files', () => {
     const first = join(dir, log.describeSegments()[0]!.file)
     expect(extents(first)).toMatchObject({ unwritten: 0 })
     expect(extents(first).all).toBeGreaterThan(0)
-    // Past half of the open segment, the spare is made on the thread pool.
+    // A log that is flushed (a Raft node flushes every turn); past half of the open segment, the
+    // spare is made on the thread pool.
+    log.append([{ term: 1, data: payloadFor(1, 1, 4000) }])
+    await log.flush()
     while (log.describeSegments()[0]!.usedBytes * 2 <= segmentSize) log.append([{ term: 1, data: payloadFor(log.lastIndex + 1, 1, 4000) }])
     await log.flush()
-    const spare = await (async () => {
-      for (let attempt = 0; attempt < 200; attempt++) {
-        const name = readdirSync(dir).find((file) => file.startsWith('next-segment-'))
-        if (name !== undefined && extents(join(dir, name)).all > 0) return join(dir, name)
-        await new Promise((resolve) => setTimeout(resolve, 20))
-      }
-      throw new Error('no spare segment was made')
-    })()
-    await new Promise((resolve) => setTimeout(resolve, 200))
+    const spare = await spareOf(dir)
     expect(extents(spare)).toMatchObject({ unwritten: 0 })
     // The rotation renames it in: the next segment's blocks were all written before.
     while (log.describeSegments().length < 2) log.append([{ term: 1, data: payloadFor(log.lastIndex + 1, 1, 4000) }])
     await log.flush()
     expect(extents(join(dir, log.describeSegments()[1]!.file))).toMatchObject({ unwritten: 0 })
+    log.close()
+  })
+
+  it('a log written without flushes gets its spares only reserved: zeros would double the bytes sent to the device', async () => {
+    const dir = tempDir()
+    const segmentSize = 4 * 2 ** 20
+    const log = RaftLog.open(dir, { segmentSize, logger: silentLogger })
+    while (log.describeSegments()[0]!.usedBytes * 2 <= segmentSize) log.append([{ term: 1, data: payloadFor(log.lastIndex + 1, 1, 4000) }])
+    const spare = await spareOf(dir)
+    expect(extents(spare).unwritten).toBe(extents(spare).all)
+    // Rotated into, and still no flush: the next spare is reserved too.
+    while (log.describeSegments().length < 2) log.append([{ term: 1, data: payloadFor(log.lastIndex + 1, 1, 4000) }])
+    const next = await spareOf(dir)
+    expect(extents(next).unwritten).toBe(extents(next).all)
+    // A flush into the reserved segment, then the next rotation: its spare is written again.
+    await log.flush()
+    while (log.describeSegments().length < 3) log.append([{ term: 1, data: payloadFor(log.lastIndex + 1, 1, 4000) }])
+    await log.flush()
+    const written = await spareOf(dir)
+    expect(extents(written)).toMatchObject({ unwritten: 0 })
     log.close()
   })
 
