@@ -48,27 +48,32 @@ export function txnProblem(txn: WireTxn): EtcdError | undefined {
   return undefined
 }
 
-/** etcd's checkTxnRequest: every list within the limit, every compare and operation with a key. */
-function requestProblem(txn: WireTxn): EtcdError | undefined {
+/**
+ * etcd's checkTxnRequest: every list within `budget` operations, every compare and operation with
+ * a key. A nested transaction's lists share the budget: theirs is what the longest list around
+ * them left (etcd's checkRequestOp gets maxTxnOps minus it).
+ */
+function requestProblem(txn: WireTxn, budget = maxTxnOps): EtcdError | undefined {
   const [compare, success, failure] = [txn.compare ?? [], txn.success ?? [], txn.failure ?? []]
-  if (Math.max(compare.length, success.length, failure.length) > maxTxnOps) return tooManyOps
+  const longest = Math.max(compare.length, success.length, failure.length)
+  if (longest > budget) return tooManyOps
   if (compare.some((each) => empty(each.key))) return emptyKey
   for (const each of compare) {
     const unknown = unknownCompareEnum(each)
     if (unknown !== undefined) return invalid(`etcdserver: unknown ${unknown}`)
   }
   for (const op of [...success, ...failure]) {
-    const problem = opProblem(op)
+    const problem = opProblem(op, budget - longest)
     if (problem !== undefined) return problem
   }
   return undefined
 }
 
-function opProblem(op: WireRequestOp): EtcdError | undefined {
+function opProblem(op: WireRequestOp, budget: number): EtcdError | undefined {
   if (op.request_range != null) return empty(op.request_range.key) ? emptyKey : rangeProblem(op.request_range)
   if (op.request_put != null) return putProblem(op.request_put)
   if (op.request_delete_range != null) return empty(op.request_delete_range.key) ? emptyKey : undefined
-  if (op.request_txn != null) return requestProblem(op.request_txn)
+  if (op.request_txn != null) return requestProblem(op.request_txn, budget)
   return emptyOp
 }
 

@@ -54,6 +54,9 @@ describe("etcd's checks of a transaction", () => {
     ['two deletes of a key', [del('b'), del('b')], 'ok'],
     ['an empty operation', [{}], 'etcdserver: key not found'],
     ['129 operations', Array.from({ length: 129 }, (_, i) => put(`k${i}`)), 'etcdserver: too many operations in txn request'],
+    // A nested transaction's lists get what the longest list around them left of the 128.
+    ['101 operations around a nested transaction of 28', [...Array.from({ length: 100 }, (_, i) => put(`k${i}`)), nested(Array.from({ length: 28 }, (_, i) => put(`n${i}`)))], 'etcdserver: too many operations in txn request'],
+    ['101 operations around a nested transaction of 27', [...Array.from({ length: 100 }, (_, i) => put(`k${i}`)), nested(Array.from({ length: 27 }, (_, i) => put(`n${i}`)))], 'ok'],
   ])('%s', async (_name, success, answer) => {
     expect(await call('Txn', { success })).toBe(answer)
   })
