@@ -36,7 +36,9 @@ export function etcdLeaseService(node: RaftNode, options: EtcdLeaseOptions): grp
       const asked = Number(call.request.TTL ?? 0)
       if (asked > maxLeaseTtlSeconds) return callback({ code: grpc.status.OUT_OF_RANGE, details: 'etcdserver: too large lease TTL' })
       let id = Number(call.request.ID ?? 0)
-      if (id < 0 || id > maxLeaseId || !Number.isSafeInteger(id)) return callback(badId(`lease id ${String(call.request.ID)} is out of range`))
+      // Decoded as a double: past 2^53 its digits are not the ones sent, so none are shown.
+      if (!Number.isSafeInteger(id)) return callback(badId(`a lease id past ${maxLeaseId} is out of range`))
+      if (id < 0) return callback(badId(`lease id ${id} is out of range`))
       if (id === 0) id = randomInt(1, 2 ** 48)
       const ttl = Math.max(asked, options.minTtlSeconds)
       write('LeaseGrant', call as grpc.ServerUnaryCall<unknown, unknown>, callback, { op: 'leaseGrant', id, ttl }, (result) => {

@@ -40,4 +40,10 @@ describe('etcd calls with a number below zero', () => {
     expect(await call(lease, 'LeaseRevoke', { ID: -1 })).toBe('NOT_FOUND etcdserver: requested lease not found')
     expect(await call(lease, 'LeaseRevoke', { ID: '-4611686018427387904' })).toBe('NOT_FOUND etcdserver: requested lease not found')
   })
+
+  it('refuses a lease id a client chose below zero or past 2^53 - 1, showing no digits it did not get', async () => {
+    // etcd grants them; raftlog's lease ids are whole numbers up to 2^53 - 1 (documented).
+    expect(await call(lease, 'LeaseGrant', { ID: -7, TTL: 10 })).toBe("INVALID_ARGUMENT etcdserver: lease id -7 is out of range: raftlog's lease ids are whole numbers from 1 to 9007199254740991")
+    expect(await call(lease, 'LeaseGrant', { ID: '4111120500859626152', TTL: 10 })).toBe("INVALID_ARGUMENT etcdserver: a lease id past 9007199254740991 is out of range: raftlog's lease ids are whole numbers from 1 to 9007199254740991")
+  })
 })
