@@ -13,8 +13,9 @@ const etcdErrors: Record<string, EtcdError> = {
   ERR_KEY_NOT_FOUND: { code: grpc.status.INVALID_ARGUMENT, details: 'etcdserver: key not found' },
   ERR_LEASE_NOT_FOUND: { code: grpc.status.NOT_FOUND, details: 'etcdserver: requested lease not found' },
   ERR_LEASE_EXISTS: { code: grpc.status.FAILED_PRECONDITION, details: 'etcdserver: lease already exists' },
-  ERR_NOT_ELECTION_LEADER: { code: grpc.status.FAILED_PRECONDITION, details: 'etcdserver: election: not leader' },
-  ERR_NO_ELECTION_LEADER: { code: grpc.status.FAILED_PRECONDITION, details: 'etcdserver: election: no leader' },
+  // etcd's v3election server returns its recipe's plain errors (concurrency.ErrElectionNotLeader): UNKNOWN, no "etcdserver: ".
+  ERR_NOT_ELECTION_LEADER: { code: grpc.status.UNKNOWN, details: 'election: not leader' },
+  ERR_NO_ELECTION_LEADER: { code: grpc.status.UNKNOWN, details: 'election: no leader' },
   ERR_CANCELLED: { code: grpc.status.CANCELLED, details: 'context canceled' },
   ERR_KEY_TOO_LARGE: { code: grpc.status.INVALID_ARGUMENT, details: 'etcdserver: request is too large' },
   ERR_REQUEST_TOO_LARGE: { code: grpc.status.INVALID_ARGUMENT, details: 'etcdserver: request is too large' },
@@ -40,4 +41,20 @@ export function etcdError(error: unknown): EtcdError {
   if (code === 'ERR_DISK_FULL') return { code: grpc.status.UNAVAILABLE, details }
   if (code === 'ERR_LOG_FULL') return { code: grpc.status.RESOURCE_EXHAUSTED, details }
   return { code: grpc.status.UNKNOWN, details }
+}
+
+/**
+ * A refusal of etcd's v3lock and v3election services, as etcd's answer it: those servers return
+ * their recipes' errors as they are, so gRPC sends UNKNOWN with etcd's words where the KV and Lease
+ * services send NOT_FOUND, FAILED_PRECONDITION or INVALID_ARGUMENT. UNAVAILABLE stays: a client
+ * asks another node after it.
+ */
+export function etcdRecipeError(error: unknown): EtcdError {
+  return recipeRefusal(etcdError(error))
+}
+
+/** `answer` (a refusal of the KV and Lease services' kind) as etcd's v3lock and v3election servers send it. */
+export function recipeRefusal(answer: EtcdError): EtcdError {
+  const plain = answer.code === grpc.status.NOT_FOUND || answer.code === grpc.status.FAILED_PRECONDITION || answer.code === grpc.status.INVALID_ARGUMENT
+  return plain ? { code: grpc.status.UNKNOWN, details: answer.details } : answer
 }

@@ -11,7 +11,7 @@ import type { WatchHub } from '../watch/watch-hub.js'
 import type { RecipeHost } from '../recipes/recipe-host.js'
 import { acquire, release } from '../recipes/lock-recipe.js'
 import { campaign, leaderOf, observe, proclaim, resign, type LeaderKey } from '../recipes/election-recipe.js'
-import { emptyKey, etcdError } from './etcd-errors.js'
+import { emptyKey, etcdRecipeError, recipeRefusal } from './etcd-errors.js'
 import { etcdHeader } from './etcd-kv-service.js'
 import { LeaderForwarder } from './leader-forwarder.js'
 import { keyValueToWire, txnOutcomeFromWire, txnToWireRequest } from './etcd-wire.js'
@@ -21,10 +21,10 @@ import type { EtcdServices } from '../../net/etcd-protocol.js'
 
 type UnaryCall<T> = grpc.ServerUnaryCall<T, unknown>
 
-/** Refuses, as etcd does, a Proclaim's or Resign's LeaderKey that is missing (etcd's words) or names no key; answers whether it did. */
+/** Refuses, as etcd does (UNKNOWN, etcd's words), a Proclaim's or Resign's LeaderKey that is missing or names no key; answers whether it did. */
 function refused(leader: WireLeaderKey | null | undefined, callback: grpc.sendUnaryData<unknown>): boolean {
-  if (leader === null || leader === undefined) callback({ code: grpc.status.INVALID_ARGUMENT, details: '"leader" field must be provided' })
-  else if ((leader.key ?? Buffer.alloc(0)).length === 0) callback(emptyKey)
+  if (leader === null || leader === undefined) callback({ code: grpc.status.UNKNOWN, details: '"leader" field must be provided' })
+  else if ((leader.key ?? Buffer.alloc(0)).length === 0) callback(recipeRefusal(emptyKey))
   else return false
   return true
 }
@@ -99,7 +99,7 @@ export function etcdRecipeServices(node: RaftNode, host: RecipeHost, forwarder: 
       },
       (error: unknown) => {
         answered = true
-        callback(etcdError(error))
+        callback(etcdRecipeError(error))
       },
     )
   }
@@ -116,7 +116,7 @@ export function etcdRecipeServices(node: RaftNode, host: RecipeHost, forwarder: 
       })
     },
     Unlock: (call: UnaryCall<{ key?: Buffer }>, callback: grpc.sendUnaryData<unknown>) => {
-      if ((call.request.key ?? Buffer.alloc(0)).length === 0) return callback(emptyKey)
+      if ((call.request.key ?? Buffer.alloc(0)).length === 0) return callback(recipeRefusal(emptyKey))
       onLeader('Lock', 'Unlock', call, callback, async () => {
         await release(host, call.request.key ?? Buffer.alloc(0))
         return { header: header() }
@@ -150,7 +150,7 @@ export function etcdRecipeServices(node: RaftNode, host: RecipeHost, forwarder: 
     Leader: (call: UnaryCall<{ name?: Buffer }>, callback: grpc.sendUnaryData<unknown>) => {
       leaderOf(host, call.request.name ?? Buffer.alloc(0)).then(
         (kv) => callback(null, { header: header(), kv: keyValueToWire(kv) }),
-        (error: unknown) => callback(etcdError(error)),
+        (error: unknown) => callback(etcdRecipeError(error)),
       )
     },
     Observe: (call: grpc.ServerWritableStream<{ name?: Buffer }, unknown>) => {
@@ -160,7 +160,7 @@ export function etcdRecipeServices(node: RaftNode, host: RecipeHost, forwarder: 
       call.on('close', stop)
       observe(host, call.request.name ?? Buffer.alloc(0), controller.signal, (kv) => call.write({ header: header(), kv: keyValueToWire(kv) })).then(
         () => call.end(),
-        (error: unknown) => call.emit('error', etcdError(error)),
+        (error: unknown) => call.emit('error', etcdRecipeError(error)),
       )
     },
   }

@@ -26,13 +26,17 @@ async function stubs(): Promise<(service: EtcdService, method: string, request: 
 }
 
 describe('Proclaim, Resign and Unlock name a key', () => {
-  it('are refused without one, as etcd refuses them', async () => {
+  it('are refused without one, as etcd refuses them (UNKNOWN: its v3lock and v3election servers send their errors as they are)', async () => {
     const call = await stubs()
-    await expect(call('Election', 'Proclaim', { value: Buffer.from('x') })).rejects.toMatchObject({ details: '"leader" field must be provided' })
-    await expect(call('Election', 'Resign', {})).rejects.toMatchObject({ details: '"leader" field must be provided' })
-    await expect(call('Election', 'Proclaim', { leader: { name: Buffer.from('e') }, value: Buffer.from('x') })).rejects.toMatchObject({ details: 'etcdserver: key is not provided' })
-    await expect(call('Election', 'Resign', { leader: { name: Buffer.from('e') } })).rejects.toMatchObject({ details: 'etcdserver: key is not provided' })
-    await expect(call('Lock', 'Unlock', {})).rejects.toMatchObject({ details: 'etcdserver: key is not provided' })
+    const unknown = (details: string) => ({ code: grpc.status.UNKNOWN, details })
+    await expect(call('Election', 'Proclaim', { value: Buffer.from('x') })).rejects.toMatchObject(unknown('"leader" field must be provided'))
+    await expect(call('Election', 'Resign', {})).rejects.toMatchObject(unknown('"leader" field must be provided'))
+    await expect(call('Election', 'Proclaim', { leader: { name: Buffer.from('e') }, value: Buffer.from('x') })).rejects.toMatchObject(unknown('etcdserver: key is not provided'))
+    await expect(call('Election', 'Resign', { leader: { name: Buffer.from('e') } })).rejects.toMatchObject(unknown('etcdserver: key is not provided'))
+    await expect(call('Lock', 'Unlock', {})).rejects.toMatchObject(unknown('etcdserver: key is not provided'))
+    // A lease that does not exist (etcd 3.4.23: UNKNOWN, where its Lease service says NOT_FOUND).
+    await expect(call('Lock', 'Lock', { name: Buffer.from('l'), lease: 424242 })).rejects.toMatchObject(unknown('etcdserver: requested lease not found'))
+    await expect(call('Election', 'Campaign', { name: Buffer.from('e'), lease: 424242, value: Buffer.from('v') })).rejects.toMatchObject(unknown('etcdserver: requested lease not found'))
   })
 
   it("a Proclaim never takes the leader's key off its lease: the election is free once the lease ends", async () => {
@@ -41,11 +45,11 @@ describe('Proclaim, Resign and Unlock name a key', () => {
     const lease = Number((await call('Lease', 'LeaseGrant', { TTL: 60 })).ID)
     const { leader } = await call('Election', 'Campaign', { name, lease, value: Buffer.from('a') })
     // A LeaderKey with no lease (built by hand, or by a client that dropped the field).
-    await expect(call('Election', 'Proclaim', { leader: { ...leader, lease: 0 }, value: Buffer.from('b') })).rejects.toMatchObject({ details: 'etcdserver: election: not leader' })
+    await expect(call('Election', 'Proclaim', { leader: { ...leader, lease: 0 }, value: Buffer.from('b') })).rejects.toMatchObject({ code: grpc.status.UNKNOWN, details: 'election: not leader' })
     // One with rev 0 names a key that does not exist: it must not create one.
-    await expect(call('Election', 'Proclaim', { leader: { name, key: Buffer.from('off-lease/ghost'), rev: 0, lease: 0 }, value: Buffer.from('c') })).rejects.toMatchObject({ details: 'etcdserver: election: not leader' })
+    await expect(call('Election', 'Proclaim', { leader: { name, key: Buffer.from('off-lease/ghost'), rev: 0, lease: 0 }, value: Buffer.from('c') })).rejects.toMatchObject({ code: grpc.status.UNKNOWN, details: 'election: not leader' })
     await call('Lease', 'LeaseRevoke', { ID: lease })
-    await expect(call('Election', 'Leader', { name })).rejects.toMatchObject({ details: 'etcdserver: election: no leader' })
+    await expect(call('Election', 'Leader', { name })).rejects.toMatchObject({ code: grpc.status.UNKNOWN, details: 'election: no leader' })
   })
 })
 
