@@ -7,8 +7,8 @@
 // Run it once per node of the new cluster, with the same backup and the same members: every
 // node then finds the same founding id and configuration without talking to the others.
 import { createHash } from 'node:crypto'
-import { mkdirSync, readdirSync, rmSync } from 'node:fs'
-import { join } from 'node:path'
+import { mkdirSync, readdirSync, rmdirSync, rmSync } from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
 import { RaftLogError } from '../../errors.js'
 import { checkBackupFile, readBackupSnapshot, type BackupSummary } from '../../storage/backup-file.js'
 import { directoryMode } from '../../storage/file-modes.js'
@@ -124,7 +124,9 @@ function prepareDirectory(dir: string): string | undefined {
     entries = readdirSync(dir)
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
-    return mkdirSync(dir, { recursive: true, mode: directoryMode }) ?? dir
+    const made = mkdirSync(dir, { recursive: true, mode: directoryMode })
+    // Made by someone else meanwhile: it is checked as any directory that was there.
+    return made ?? prepareDirectory(dir)
   }
   if (entries.length > 0) {
     const shown = entries.slice(0, 3).join(', ') + (entries.length > 3 ? ', …' : '')
@@ -133,13 +135,25 @@ function prepareDirectory(dir: string): string | undefined {
   return undefined
 }
 
-/** After a failed restore: the directory as it was (gone with the parents made for it, or empty). */
+/**
+ * After a failed restore: the directory as it was (gone, with the parents made for it that nothing
+ * else has filled meanwhile, such as another restore beside it; or empty).
+ */
 function emptyAgain(dir: string, created: string | undefined): void {
-  if (created !== undefined) {
-    rmSync(created, { recursive: true, force: true })
+  if (created === undefined) {
+    for (const name of readdirSync(dir)) rmSync(join(dir, name), { recursive: true, force: true })
     return
   }
-  for (const name of readdirSync(dir)) rmSync(join(dir, name), { recursive: true, force: true })
+  rmSync(dir, { recursive: true, force: true })
+  // `created` is `dir` or one of its parents: the parents of `dir` down to it, innermost first.
+  const top = resolve(created)
+  for (let parent = dirname(resolve(dir)); parent.length >= top.length; parent = dirname(parent)) {
+    try {
+      rmdirSync(parent)
+    } catch {
+      return // not empty (or gone): what is left is someone else's
+    }
+  }
 }
 
 function checkOptions(options: RestoreSnapshotOptions): RestoreSnapshotOptions {

@@ -153,9 +153,15 @@ describe('restoreSnapshot', () => {
     const target = join(dir, 'new')
     await expect(restoreSnapshot({ file, dir: target, nodeId: 1, members })).rejects.toMatchObject({ code: 'ERR_CORRUPT' })
     expect(existsSync(target)).toBe(false)
-    // Nor the parents it made for the directory.
+    // Nor the parents it made for the directory...
     await expect(restoreSnapshot({ file, dir: join(dir, 'made', 'for', 'it'), nodeId: 1, members })).rejects.toMatchObject({ code: 'ERR_CORRUPT' })
     expect(existsSync(join(dir, 'made'))).toBe(false)
+    // ...unless something else was put there meanwhile (another node's restore beside it).
+    const restoring = restoreSnapshot({ file, dir: join(dir, 'new-cluster', 'n1'), nodeId: 1, members })
+    mkdirSync(join(dir, 'new-cluster', 'n2'))
+    writeFileSync(join(dir, 'new-cluster', 'n2', 'raft_state.meta'), 'restored beside it')
+    await expect(restoring).rejects.toMatchObject({ code: 'ERR_CORRUPT' })
+    expect(readdirSync(join(dir, 'new-cluster'))).toEqual(['n2'])
     const empty = join(dir, 'empty')
     mkdirSync(empty)
     await expect(restoreSnapshot({ file, dir: empty, nodeId: 1, members })).rejects.toMatchObject({ code: 'ERR_CORRUPT' })
