@@ -7,8 +7,8 @@
 //   unmap(buffer)                         detach every JS view, then munmap
 //   lock(lockPath, probe) -> fd, unlock(fd)  exclusive flock on a lock file (probe: read-only open)
 //   fsyncDir(path), fsyncDirAsync(path)   make directory entries durable (the latter -> Promise)
-//   allocateAsync(path, size)             create a file of zeros, its blocks written and synced, on
-//                                         the thread pool
+//   allocateAsync(path, size, written)    create a file of zeros on the thread pool: its blocks
+//                                         written and synced, or (written false) only reserved
 //   recycleAsync(path, dataEnd)           write a recycled file's recycle record (the CRC-32 of each
 //                                         512-byte sector before dataEnd) at dataEnd, synced, on the
 //                                         thread pool

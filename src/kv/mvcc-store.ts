@@ -295,9 +295,11 @@ export class MvccStore {
       let keep = changes.length
       while (keep > 0 && (changes[keep - 1] as KeyChange).mod > revision) keep--
       // keep - 1: the last change at or below `revision`, which a read at `revision` still needs.
-      // A delete below `revision` is needed by nothing; one made at `revision` itself stays, as
-      // etcd keeps it, for a watch from the compaction point (its events are all still here).
+      // A delete below `revision` is needed by nothing. Every change made at `revision` itself
+      // stays (a delete, or a delete then a put of one write), for a watch from the compaction
+      // point: all its events are still here.
       let from = keep - 1
+      while (from > 0 && (changes[from - 1] as KeyChange).mod === revision) from--
       if (from >= 0 && (changes[from] as KeyChange).value === undefined && (changes[from] as KeyChange).mod < revision) from++
       if (from <= 0) continue
       if (from === changes.length) {

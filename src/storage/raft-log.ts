@@ -583,7 +583,8 @@ export class RaftLog {
   }
 
   /**
-   * Makes the next segment's file now (its blocks written, on the thread pool), so that the next
+   * Makes the next segment's file now (on the thread pool, its blocks written or reserved: see
+   * prepareSpare), so that the next
    * rotation takes no new space; resolves once it is ready, rejects with the system's error
    * (ENOSPC, EDQUOT) when the disk has no room for it. A node paused on a full disk calls it to
    * find out that space is back: once it resolves, the room for the next segment is held.

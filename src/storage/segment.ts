@@ -234,7 +234,8 @@ export class Segment {
     }
     let reused = false
     if (sparePath !== undefined) {
-      // A file made ready (its blocks written with zeros, synced) on the thread pool: rename it in.
+      // A file made ready on the thread pool (its blocks written with zeros and synced, or only
+      // reserved for a log written without flushes: RaftLog.prepareSpare): rename it in.
       try {
         reused = statSync(sparePath).size === sizeBytes
         if (reused) renameSync(sparePath, path)
@@ -292,15 +293,16 @@ export class Segment {
 
   /**
    * Maps a file and writes the header: a fresh one (any old one at `path` removed first), or with
-   * `written`, the zero-filled file of `sizeBytes` already there, mapped as it is. Its blocks need
-   * no reservation, and a reservation's journal handle can wait behind the file system's commit
-   * of the spare being zero-filled beside it (milliseconds at a rotation, measured).
+   * `prepared`, the spare file of `sizeBytes` already there (zero-filled, or its blocks reserved),
+   * mapped as it is. Its blocks need no reservation, and a reservation's journal handle can wait
+   * behind the file system's commit of the spare being zero-filled beside it (milliseconds at a
+   * rotation, measured).
    */
-  private static make(path: string, baseIndex: number, prevTerm: number, sizeBytes: number, flags: number, written = false): Segment {
-    if (!written) rmSync(path, { force: true })
+  private static make(path: string, baseIndex: number, prevTerm: number, sizeBytes: number, flags: number, prepared = false): Segment {
+    if (!prepared) rmSync(path, { force: true })
     let mapping: ArrayBuffer
     try {
-      mapping = mapFile(path, written ? 0 : sizeBytes)
+      mapping = mapFile(path, prepared ? 0 : sizeBytes)
     } catch (error) {
       rmSync(path, { force: true })
       throw systemError(error, `Cannot create segment ${segmentFileName(baseIndex)}`)

@@ -141,6 +141,9 @@ describe('raftlog compact', () => {
       stderr: `Error: ERR_COMPACTED: Revision ${old.modRevision} was compacted: the oldest readable revision is ${now.modRevision}\n`,
     })
     expect((await raftlog('kv', 'get', 'history', '--rev', String(now.modRevision))).stdout).toBe('new\n')
+    // A watch from below the compaction point is told where one can start: the point itself.
+    const watch = await raftlog('watch', 'history', '--rev', String(old.modRevision))
+    expect([watch.status, watch.stderr]).toEqual([1, `Error: Revision ${old.modRevision} of the watch on history was compacted: the cluster keeps events from revision ${now.modRevision}\n`])
     expect(await raftlog('compact', String(now.modRevision))).toEqual({ status: 1, stdout: '', stderr: `Error: ERR_COMPACTED: Revision ${now.modRevision} was compacted already: the store is compacted up to revision ${now.modRevision}\n` })
     const future = await raftlog('compact', '999999')
     expect([future.status, future.stderr]).toEqual([1, expect.stringMatching(/^Error: ERR_FUTURE_REVISION: Cannot compact up to revision 999999: the store is at revision \d+\n$/)])

@@ -80,13 +80,20 @@ describe('MvccStore', () => {
     const captured = new MvccStore()
     captured.load(store.capture())
     expect(captured.eventsSince('', '', 5)).toEqual(store.eventsSince('', '', 5))
-    store.compact(6)
+    // One write that deletes a key and puts it again: both events stay at its compaction point.
+    store.write(() => {
+      store.delete('k')
+      store.put('k', 'v4')
+    }) // 7
+    store.compact(7)
+    expect(store.eventsSince('', '', 7).map((e) => `${e.key}@${e.change.mod}:${e.change.value ?? 'DELETE'}`)).toEqual(['k@7:DELETE', 'k@7:v4'])
+    expect(store.getAt('k', 7)?.value).toBe('v4')
     expect(store.sortedKeys()).toEqual(['k'])
-    expect(() => store.checkReadable(5)).toThrow(expect.objectContaining({ code: 'ERR_COMPACTED' }))
-    expect(() => store.checkReadable(7)).toThrow(expect.objectContaining({ code: 'ERR_FUTURE_REVISION' }))
-    expect(() => store.compact(6)).toThrow(expect.objectContaining({ code: 'ERR_COMPACTED' }))
-    expect(() => store.compact(7)).toThrow(expect.objectContaining({ code: 'ERR_FUTURE_REVISION' }))
-    store.checkReadable(6)
+    expect(() => store.checkReadable(6)).toThrow(expect.objectContaining({ code: 'ERR_COMPACTED' }))
+    expect(() => store.checkReadable(8)).toThrow(expect.objectContaining({ code: 'ERR_FUTURE_REVISION' }))
+    expect(() => store.compact(7)).toThrow(expect.objectContaining({ code: 'ERR_COMPACTED' }))
+    expect(() => store.compact(8)).toThrow(expect.objectContaining({ code: 'ERR_FUTURE_REVISION' }))
+    store.checkReadable(7)
   })
 
   it('answers like a model holding every revision, before and after compaction, for any sequence of writes', () => {

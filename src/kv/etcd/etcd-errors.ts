@@ -45,16 +45,18 @@ export function etcdError(error: unknown): EtcdError {
 
 /**
  * A refusal of etcd's v3lock and v3election services, as etcd's answer it: those servers return
- * their recipes' errors as they are, so gRPC sends UNKNOWN with etcd's words where the KV and Lease
- * services send NOT_FOUND, FAILED_PRECONDITION or INVALID_ARGUMENT. UNAVAILABLE stays: a client
- * asks another node after it.
+ * the errors of their recipes (and of the client inside them) as plain errors, so gRPC sends
+ * UNKNOWN with etcd's words where the KV and Lease services send NOT_FOUND, INVALID_ARGUMENT and
+ * the like. Kept as they are: UNAVAILABLE (a client asks another node after it), a call cancelled
+ * or past its deadline (gRPC's own), and UNIMPLEMENTED (raftlog's: what it does not do).
  */
 export function etcdRecipeError(error: unknown): EtcdError {
   return recipeRefusal(etcdError(error))
 }
 
+const keptByRecipes: ReadonlySet<grpc.status> = new Set([grpc.status.UNAVAILABLE, grpc.status.CANCELLED, grpc.status.DEADLINE_EXCEEDED, grpc.status.UNIMPLEMENTED, grpc.status.UNKNOWN])
+
 /** `answer` (a refusal of the KV and Lease services' kind) as etcd's v3lock and v3election servers send it. */
 export function recipeRefusal(answer: EtcdError): EtcdError {
-  const plain = answer.code === grpc.status.NOT_FOUND || answer.code === grpc.status.FAILED_PRECONDITION || answer.code === grpc.status.INVALID_ARGUMENT
-  return plain ? { code: grpc.status.UNKNOWN, details: answer.details } : answer
+  return keptByRecipes.has(answer.code) ? answer : { code: grpc.status.UNKNOWN, details: answer.details }
 }

@@ -37,8 +37,8 @@ export function etcdLeaseService(node: RaftNode, options: EtcdLeaseOptions): grp
       if (asked > maxLeaseTtlSeconds) return callback({ code: grpc.status.OUT_OF_RANGE, details: 'etcdserver: too large lease TTL' })
       let id = Number(call.request.ID ?? 0)
       // Decoded as a double: past 2^53 its digits are not the ones sent, so none are shown.
+      if (id < 0) return callback(badId(Number.isSafeInteger(id) ? `lease id ${id} is out of range` : 'a lease id below zero is out of range'))
       if (!Number.isSafeInteger(id)) return callback(badId(`a lease id past ${maxLeaseId} is out of range`))
-      if (id < 0) return callback(badId(`lease id ${id} is out of range`))
       if (id === 0) id = randomInt(1, 2 ** 48)
       const ttl = Math.max(asked, options.minTtlSeconds)
       write('LeaseGrant', call as grpc.ServerUnaryCall<unknown, unknown>, callback, { op: 'leaseGrant', id, ttl }, (result) => {

@@ -29,7 +29,7 @@ export interface WatchSpec {
 export interface WatchSink {
   /** Events of one or more whole revisions, in revision order, a revision's in the order its write made them. */
   events(events: KeyEvent[]): void
-  /** The watch ends: the history no longer holds its next revision (`compactRevision` is the compaction point). */
+  /** The watch ends: the history no longer holds its next revision (`compactRevision`: the first revision it holds every event of, where a watch can start again). */
   compacted(compactRevision: number): void
 }
 

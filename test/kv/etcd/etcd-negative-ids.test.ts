@@ -45,5 +45,6 @@ describe('etcd calls with a number below zero', () => {
     // etcd grants them; raftlog's lease ids are whole numbers up to 2^53 - 1 (documented).
     expect(await call(lease, 'LeaseGrant', { ID: -7, TTL: 10 })).toBe("INVALID_ARGUMENT etcdserver: lease id -7 is out of range: raftlog's lease ids are whole numbers from 1 to 9007199254740991")
     expect(await call(lease, 'LeaseGrant', { ID: '4111120500859626152', TTL: 10 })).toBe("INVALID_ARGUMENT etcdserver: a lease id past 9007199254740991 is out of range: raftlog's lease ids are whole numbers from 1 to 9007199254740991")
+    expect(await call(lease, 'LeaseGrant', { ID: '-4611686018427387904', TTL: 10 })).toBe("INVALID_ARGUMENT etcdserver: a lease id below zero is out of range: raftlog's lease ids are whole numbers from 1 to 9007199254740991")
   })
 })

@@ -123,7 +123,7 @@ export function openWatch(endpoints: EtcdEndpoints, key: Bytes, options: WatchOp
       }
       if (response.canceled === true) {
         // Cancelled as compacted: the end. Otherwise (too slow, say): ask again from the next revision.
-        if (Number(response.compact_revision ?? 0) > 0) queue.fail(new RaftLogError('ERR_COMPACTED', `Revision ${next} of the watch on ${keyBytes.toString()} was compacted: the cluster keeps events from revision ${Number(response.compact_revision) + 1}`))
+        if (Number(response.compact_revision ?? 0) > 0) queue.fail(new RaftLogError('ERR_COMPACTED', `Revision ${next} of the watch on ${keyBytes.toString()} was compacted: the cluster keeps events from revision ${Number(response.compact_revision)}`))
         else reconnect()
         return
       }
