@@ -82,6 +82,8 @@ export interface OpenReport extends RecoveryReport {
 export const maxRecycledSegments = 2
 /** On by default: a log compacted behind (a node taking snapshots) then writes each byte once. */
 const defaultRecycledSegments = maxRecycledSegments
+/** Payload bytes per flush below which a log's spares are zero-filled (see prepareSpare). */
+const smallFlushBytes = 256 * 1024
 const lockFileName = 'LOCK'
 /**
  * The next segment's file while it is made ready on the thread pool. Each instance names its own,
@@ -130,9 +132,10 @@ export class RaftLog {
   private directorySyncInFlight = false
   /** The next segment's file, made ready on the thread pool while the tail fills. */
   private spare: { path: string; sizeBytes: number; ready: boolean; done: Promise<void> } | undefined
-  /** stats.flushes when the open segment was made, and whether the one before it was flushed: see prepareSpare. */
+  /** stats.flushes and stats.bytesAppended when the open segment was made, and the flushes of the one before it: see prepareSpare. */
   private flushesAtRotation = 0
-  private flushedInPreviousSegment = false
+  private bytesAtRotation = 0
+  private previousSegmentFlushes = { flushes: 0, bytes: 0 }
   /** Files compaction freed, kept for the next rotations; ready once their recycle record is durable. */
   private recycled: { path: string; ready: boolean; done: Promise<void> }[] = []
   /** Names this instance's spare and recycled files, so that a closed instance's late work never touches a later one's. */
@@ -515,8 +518,9 @@ export class RaftLog {
     }
     this.segments.push(next)
     this.stats.segmentsRotated++
-    this.flushedInPreviousSegment = this.stats.flushes > this.flushesAtRotation
+    this.previousSegmentFlushes = { flushes: this.stats.flushes - this.flushesAtRotation, bytes: this.stats.bytesAppended - this.bytesAtRotation }
     this.flushesAtRotation = this.stats.flushes
+    this.bytesAtRotation = this.stats.bytesAppended
     return next
   }
 
@@ -555,15 +559,19 @@ export class RaftLog {
 
   /**
    * Starts making the next segment's file on the thread pool; rotate() takes it when ready. Its
-   * blocks are written with zeros when the log was flushed while it filled its open segment or the
-   * one before (a flush into written blocks commits no metadata); a log written without flushes
-   * gets them only reserved, as zeros would double what reaches the device for no flush to gain.
+   * blocks are written with zeros when the log's flushes are small (under smallFlushBytes of
+   * payload each on average, over the open segment, or the one before while the open one has had
+   * none): a small flush into written blocks commits no metadata, which is most of its cost. A log
+   * written without flushes, or flushed in large batches, gets them only reserved: the zeros would
+   * double what reaches the device, for flushes that gain little or nothing from them.
    */
   private prepareSpare(): Promise<void> {
     const path = join(this.dir, this.spareFileName)
     const spare = { path, sizeBytes: this.segmentSizeBytes, ready: false, done: Promise.resolve() }
     this.spare = spare
-    const flushed = this.flushedInPreviousSegment || this.stats.flushes > this.flushesAtRotation
+    const current = { flushes: this.stats.flushes - this.flushesAtRotation, bytes: this.stats.bytesAppended - this.bytesAtRotation }
+    const basis = current.flushes > 0 ? current : this.previousSegmentFlushes
+    const flushed = basis.flushes > 0 && basis.bytes / basis.flushes < smallFlushBytes
     spare.done = allocateFileAsync(path, spare.sizeBytes, flushed).then(
       () => {
         spare.ready = true

@@ -1,8 +1,9 @@
 // Segments are zero-filled when they are made, so every block an append writes into was written
 // before: fdatasync then writes data only, where a block reserved with posix_fallocate is
 // "unwritten" to ext4 and its first write costs the flush a journal commit. A log written
-// without flushes gets its spares only reserved: no flush gains from the zeros. Checked with
-// filefrag (e2fsprogs), which lists the file's extents and flags unwritten ones.
+// without flushes, or flushed in large batches, gets its spares only reserved: the zeros would
+// cost more than the flushes gain. Checked with filefrag (e2fsprogs), which lists the file's
+// extents and flags unwritten ones.
 import { describe, expect, it } from 'vitest'
 import { execFileSync } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
@@ -40,38 +41,51 @@ describe('segment files', () => {
     const first = join(dir, log.describeSegments()[0]!.file)
     expect(extents(first)).toMatchObject({ unwritten: 0 })
     expect(extents(first).all).toBeGreaterThan(0)
-    // A log that is flushed (a Raft node flushes every turn); past half of the open segment, the
-    // spare is made on the thread pool.
-    log.append([{ term: 1, data: payloadFor(1, 1, 4000) }])
-    await log.flush()
-    while (log.describeSegments()[0]!.usedBytes * 2 <= segmentSize) log.append([{ term: 1, data: payloadFor(log.lastIndex + 1, 1, 4000) }])
-    await log.flush()
+    // A log flushed after each small append (a Raft node flushes every turn); past half of the
+    // open segment, the spare is made on the thread pool.
+    while (log.describeSegments()[0]!.usedBytes * 2 <= segmentSize) {
+      log.append([{ term: 1, data: payloadFor(log.lastIndex + 1, 1, 4000) }])
+      log.flushSync()
+    }
     const spare = await spareOf(dir)
     expect(extents(spare)).toMatchObject({ unwritten: 0 })
     // The rotation renames it in: the next segment's blocks were all written before.
-    while (log.describeSegments().length < 2) log.append([{ term: 1, data: payloadFor(log.lastIndex + 1, 1, 4000) }])
-    await log.flush()
+    while (log.describeSegments().length < 2) {
+      log.append([{ term: 1, data: payloadFor(log.lastIndex + 1, 1, 4000) }])
+      log.flushSync()
+    }
     expect(extents(join(dir, log.describeSegments()[1]!.file))).toMatchObject({ unwritten: 0 })
     log.close()
   })
 
-  it('a log written without flushes gets its spares only reserved: zeros would double the bytes sent to the device', async () => {
+  it('a log written without flushes, or flushed in large batches, gets its spares only reserved: zeros would double the bytes sent to the device', async () => {
     const dir = tempDir()
     const segmentSize = 4 * 2 ** 20
     const log = RaftLog.open(dir, { segmentSize, logger: silentLogger })
-    while (log.describeSegments()[0]!.usedBytes * 2 <= segmentSize) log.append([{ term: 1, data: payloadFor(log.lastIndex + 1, 1, 4000) }])
+    const entry = (): { term: number; data: Uint8Array } => ({ term: 1, data: payloadFor(log.lastIndex + 1, 1, 4000) })
+    const appendUntil = (segments: number, flushEvery: number): void => {
+      for (let appended = 1; log.describeSegments().length < segments; appended++) {
+        log.append([entry()])
+        if (flushEvery > 0 && appended % flushEvery === 0) log.flushSync()
+      }
+    }
+    // No flush: the first spare (made once the open segment is half full) is only reserved.
+    while (log.describeSegments()[0]!.usedBytes * 2 <= segmentSize) log.append([entry()])
     const spare = await spareOf(dir)
     expect(extents(spare).unwritten).toBe(extents(spare).all)
     // Rotated into, and still no flush: the next spare is reserved too.
-    while (log.describeSegments().length < 2) log.append([{ term: 1, data: payloadFor(log.lastIndex + 1, 1, 4000) }])
+    appendUntil(2, 0)
     const next = await spareOf(dir)
     expect(extents(next).unwritten).toBe(extents(next).all)
-    // A flush into the reserved segment, then the next rotation: its spare is written again.
-    await log.flush()
-    while (log.describeSegments().length < 3) log.append([{ term: 1, data: payloadFor(log.lastIndex + 1, 1, 4000) }])
-    await log.flush()
+    // Small flushes (a 4000-byte entry each) while the segment fills: the next spare is zero-filled.
+    appendUntil(3, 1)
     const written = await spareOf(dir)
     expect(extents(written)).toMatchObject({ unwritten: 0 })
+    // Large flushes (about 1 MiB each, past smallFlushBytes): a flush into written blocks saves
+    // them little, and the zeros would double what they send: reserved again.
+    appendUntil(4, 256)
+    const large = await spareOf(dir)
+    expect(extents(large).unwritten).toBe(extents(large).all)
     log.close()
   })
 
