@@ -518,7 +518,7 @@ export class RaftLog {
     }
     this.segments.push(next)
     this.stats.segmentsRotated++
-    this.previousSegmentFlushes = { flushes: this.stats.flushes - this.flushesAtRotation, bytes: this.stats.bytesAppended - this.bytesAtRotation }
+    this.previousSegmentFlushes = this.openSegmentFlushes()
     this.flushesAtRotation = this.stats.flushes
     this.bytesAtRotation = this.stats.bytesAppended
     return next
@@ -557,6 +557,11 @@ export class RaftLog {
     )
   }
 
+  /** Flushes since the open segment was made, and the payload bytes appended meanwhile. */
+  private openSegmentFlushes(): { flushes: number; bytes: number } {
+    return { flushes: this.stats.flushes - this.flushesAtRotation, bytes: this.stats.bytesAppended - this.bytesAtRotation }
+  }
+
   /**
    * Starts making the next segment's file on the thread pool; rotate() takes it when ready. Its
    * blocks are written with zeros when the log's flushes are small (under smallFlushBytes of
@@ -569,7 +574,7 @@ export class RaftLog {
     const path = join(this.dir, this.spareFileName)
     const spare = { path, sizeBytes: this.segmentSizeBytes, ready: false, done: Promise.resolve() }
     this.spare = spare
-    const current = { flushes: this.stats.flushes - this.flushesAtRotation, bytes: this.stats.bytesAppended - this.bytesAtRotation }
+    const current = this.openSegmentFlushes()
     const basis = current.flushes > 0 ? current : this.previousSegmentFlushes
     const flushed = basis.flushes > 0 && basis.bytes / basis.flushes < smallFlushBytes
     spare.done = allocateFileAsync(path, spare.sizeBytes, flushed).then(

@@ -41,9 +41,11 @@ function cluster(groups: number) {
     dirs.push(dir)
     return dir
   })
+  const engines = new Map<number, LogEngine>()
   const start = (id: number): RaftHost => {
     const engine = LogEngine.open(hostDirs[id - 1] as string, { fileSize: 1024 * 1024 })
     opened.push(engine)
+    engines.set(id, engine)
     const host = new RaftHost({ nodeId: id, hosts: hostIds, engine, transport: network.transportFor(id), electionTicks: [10, 20], quiesceAfterTicks: 30 })
     network.attach(host)
     running.push(host)
@@ -95,7 +97,14 @@ function cluster(groups: number) {
     return Promise.all(answers)
   }
   const propose = async (group: number, value: string): Promise<unknown> => (await proposeAll([group], value))[0]
-  return { network, hosts, machines, run, leaderOf, everyGroupLed, propose, proposeAll, start }
+  /** Stops host `id` and closes its engine, as a process that exits (start(id) opens it again). */
+  const stop = (id: number): void => {
+    hosts[id - 1]?.stop()
+    const engine = engines.get(id) as LogEngine
+    engine.close()
+    opened.splice(opened.indexOf(engine), 1)
+  }
+  return { network, hosts, machines, run, leaderOf, everyGroupLed, propose, proposeAll, start, stop }
 }
 
 describe('RaftHost', () => {
@@ -175,11 +184,7 @@ describe('RaftHost', () => {
     // alive, and heard from it as leader a moment ago (their lease of it never ran down: a quiet
     // group does not tick). Refusing its pre-votes as a would-be candidate's left those groups
     // without a leader until the followers' own timers ran out after its first pre-vote woke them.
-    const old = c.hosts[restarted - 1] as RaftHost
-    old.stop()
-    const engine = opened.find((e) => (e as unknown as { dir: string }).dir === (old as unknown as { options: { engine: { dir: string } } }).options.engine.dir) as LogEngine
-    engine.close()
-    opened.splice(opened.indexOf(engine), 1)
+    c.stop(restarted)
     c.hosts[restarted - 1] = c.start(restarted)
     let ticks = 0
     while (led.some((group) => c.leaderOf(group) === 0) && ticks < 100) {
@@ -198,11 +203,7 @@ describe('RaftHost', () => {
     await c.run(3)
     // Host 3 stops; its engine closes and opens again, with new, empty state machines.
     c.network.down.add(3)
-    const old = c.hosts[2] as RaftHost
-    old.stop()
-    const engine = opened.find((e) => (e as unknown as { dir: string }).dir === (old as unknown as { options: { engine: { dir: string } } }).options.engine.dir) as LogEngine
-    engine.close()
-    opened.splice(opened.indexOf(engine), 1)
+    c.stop(3)
     await c.everyGroupLed()
     for (let group = 1; group <= 8; group++) await c.propose(group, 'two')
     c.network.down.delete(3)

@@ -273,6 +273,10 @@ describe('etcd compaction and snapshots', () => {
     await again.restore((async function* () { yield v5 })())
     expect(again.firstEventRevision).toBe(4)
     expect(again.eventsSince(b('a'), b('z'), 4).map((event) => `${event.key}:${event.change.value ?? 'DELETE'}`)).toEqual(['gone:DELETE', 'k:2'])
+    // A first revision of events that is neither the compaction point nor the one after it is damage.
+    const tampered = Buffer.from(v5)
+    tampered.writeBigInt64LE(6n, 4 + 17)
+    await expect(new KvStateMachine().restore((async function* () { yield tampered })())).rejects.toMatchObject({ code: 'ERR_CORRUPT', message: expect.stringContaining('the first revision of its events 6 is neither its compaction point 4 nor the one after it') })
   })
 
   it("reads a version 3 snapshot (no sub-revisions): a revision's events replay in key order", async () => {
