@@ -52,7 +52,7 @@ export function markdown(report: BenchReport): string {
     '',
     'Latency: per batch for appends (append and, when durable, its flush); for gets, the mean per get over iterations of 1000 gets. Write amp.: bytes the process sent toward the device (/proc/self/io write_bytes, the journal aside) per payload byte appended.',
     '',
-    `Machine: fdatasync of 4 KiB appended to a growing file p50 ${number(m.fdatasync4KiBp50Ms)} ms, p99 ${number(m.fdatasync4KiBp99Ms)} ms; of 4 KiB into a block written before (the floor) p50 ${number(m.fdatasyncWritten4KiBp50Ms ?? Number.NaN)} ms, p99 ${number(m.fdatasyncWritten4KiBp99Ms ?? Number.NaN)} ms; sequential write ${number(m.sequentialWriteMBps)} MB/s; memcpy ${number(m.memcpyGBps)} GB/s; CRC-32 ${m.crc32
+    `Machine: fdatasync of 4 KiB appended to a growing file p50 ${number(m.fdatasync4KiBp50Ms)} ms, p99 ${number(m.fdatasync4KiBp99Ms)} ms; of 4 KiB into a block written before (the floor) p50 ${number(m.fdatasyncWritten4KiBp50Ms ?? Number.NaN)} ms, p99 ${number(m.fdatasyncWritten4KiBp99Ms ?? Number.NaN)} ms; sequential write ${number(m.sequentialWriteMBps)} MB/s; buffered writes into a new file (new page-cache pages) ${number(m.pageCacheFirstGBps ?? Number.NaN)} GB/s over the first 256 MiB, ${number(m.pageCacheSlowestGBps ?? Number.NaN)} GB/s over the slowest; memcpy ${number(m.memcpyGBps)} GB/s; CRC-32 ${m.crc32
       .map((c) => `${c.implementation} ${c.bytes >= 1024 * 1024 ? '1 MiB' : `${c.bytes} B`} ${number(c.GBps)} GB/s`)
       .join(', ')}.`,
   )
