@@ -436,8 +436,10 @@ export class RaftHost {
             this.counters.compactions++
             this.purgeDue = true
           }
-          // The leader's replication goes out before its own flush (Raft dissertation §10.2.1).
+          // The leader's replication goes out before its own flush (Raft dissertation §10.2.1),
+          // and what is committed and already durable here applies before it (Ready.durableCommitIndex).
           this.queue(replica.group, ready.messages, true)
+          void replica.applyTo(ready.durableCommitIndex)
         }
         this.outbox.sendAll()
         let flushed: Promise<void> | undefined

@@ -360,8 +360,10 @@ export class Simulator {
       node.applied = [...snapshot.applied]
       this.listener.stateReset?.(node.id, node.applied)
     }
-    // As the driver does: the leader's replication goes out before its own flush (§10.2.1).
+    // As the driver does: the leader's replication goes out before its own flush (§10.2.1), and
+    // what is committed and already durable here applies before it.
     this.sendMessages(node, ready, true)
+    this.applyUpTo(node, ready.durableCommitIndex)
     const ticks = ready.mustFlush ? (node.flushTicks ?? Math.floor(this.random() * (this.maxFlushTicks + 1))) : 0
     const previous = node.flushing[node.flushing.length - 1]
     if (ticks === 0 && previous === undefined) {
@@ -385,12 +387,7 @@ export class Simulator {
   /** After the flush: send the answers, apply what is committed, advance. */
   private finish(node: SimNode, ready: Ready): void {
     this.sendMessages(node, ready, false)
-    const from = (node.applied[node.applied.length - 1]?.index ?? 0) + 1
-    // A snapshot stepped in while this Ready's flush ran replaced the log: the restore its own
-    // Ready asks for brings the state machine past these entries (the driver's applier waits,
-    // paused, for that restore the same way).
-    const replaced = from < node.log.firstIndex
-    if (ready.commitIndex >= from && !replaced) for (const entry of node.log.slice(from, ready.commitIndex + 1)) this.applyOn(node, entry)
+    this.applyUpTo(node, ready.commitIndex)
     this.maybeSnapshot(node)
     for (const read of ready.readStates) this.listener.readState?.(node.id, read.requestId, read.index)
     for (const requestId of ready.droppedReads) this.listener.droppedRead?.(node.id, requestId)
@@ -452,6 +449,15 @@ export class Simulator {
       if (stillSender) sender.core.reportSnapshot(target.id, true)
     }
     this.drainReadies()
+  }
+
+  private applyUpTo(node: SimNode, index: number): void {
+    const from = (node.applied[node.applied.length - 1]?.index ?? 0) + 1
+    // A snapshot stepped in while this Ready's flush ran replaced the log: the restore its own
+    // Ready asks for brings the state machine past these entries (the driver's applier waits,
+    // paused, for that restore the same way).
+    const replaced = from < node.log.firstIndex
+    if (index >= from && !replaced) for (const entry of node.log.slice(from, index + 1)) this.applyOn(node, entry)
   }
 
   private applyOn(node: SimNode, entry: LogEntry): void {

@@ -104,7 +104,16 @@ function cluster(groups: number) {
     engine.close()
     opened.splice(opened.indexOf(engine), 1)
   }
-  return { network, hosts, machines, run, leaderOf, everyGroupLed, propose, proposeAll, start, stop }
+  /** Holds back every flush of host `id`'s engine until the returned function is called. */
+  const holdFlushes = (id: number): (() => void) => {
+    const engine = engines.get(id) as LogEngine
+    const flush = engine.flush.bind(engine)
+    let release: () => void = () => {}
+    const gate = new Promise<void>((resolve) => (release = resolve))
+    engine.flush = () => gate.then(flush)
+    return release
+  }
+  return { network, hosts, machines, run, leaderOf, everyGroupLed, propose, proposeAll, start, stop, holdFlushes }
 }
 
 describe('RaftHost', () => {
@@ -137,6 +146,38 @@ describe('RaftHost', () => {
     const flushes = c.hosts.map((host, i) => host.counters.flushes - (before[i] as number))
     // 64 groups written: a handful of turns each flush once, far from a flush per group.
     for (const count of flushes) expect(count).toBeLessThan(16)
+  })
+
+  it('applies a committed entry it holds durably without waiting for its flush of the next one', async () => {
+    const c = cluster(1)
+    await c.everyGroupLed()
+    const leaderId = c.leaderOf(1)
+    const leader = c.hosts[leaderId - 1] as RaftHost
+    const releaseFollowers = hostIds.filter((id) => id !== leaderId).map((id) => c.holdFlushes(id))
+    const answered: string[] = []
+    const first = leader.propose(1, Buffer.from('durable-here')).then(() => answered.push('first'))
+    const spin = async (until: () => boolean, deliver: boolean): Promise<void> => {
+      for (let i = 0; i < 50 && !until(); i++) {
+        await new Promise((resolve) => setTimeout(resolve, 0))
+        if (deliver) c.network.deliver()
+      }
+    }
+    // The leader's own flush of it runs; the followers hold it unflushed, so none acknowledges.
+    await spin(() => false, true)
+    for (const release of releaseFollowers) release()
+    await spin(() => c.network.pending > 0, false)
+    // Their acknowledgements commit it, and a new proposal comes in the same turn: the turn's
+    // flush (held back) covers only the new entry.
+    const releaseLeader = c.holdFlushes(leaderId)
+    c.network.deliver()
+    const second = leader.propose(1, Buffer.from('still-flushing')).then(() => answered.push('second'))
+    await spin(() => answered.length > 0, true)
+    expect(answered).toEqual(['first'])
+    expect(c.machines.get(`${leaderId}/1`)?.values).toEqual(['durable-here'])
+    releaseLeader()
+    await c.run(2)
+    await Promise.all([first, second])
+    expect(answered).toEqual(['first', 'second'])
   })
 
   it('lets idle groups go quiet: no group ticks, no Raft messages, one beat per host pair', async () => {

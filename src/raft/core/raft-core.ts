@@ -594,6 +594,7 @@ export class RaftCore {
       mustFlush: this.logChanged,
       messages: this.outbox,
       commitIndex: this.commitIndex,
+      durableCommitIndex: Math.min(this.commitIndex, this.durableIndex),
       role: this.roleValue,
       leaderId: this.leader,
       term: this.term,

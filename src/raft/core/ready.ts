@@ -34,7 +34,7 @@ export interface SnapshotMeta {
 /**
  * What the driver must do, in this order: persist the hard state, flush the log, send the
  * messages, then call advance(). Committed entries are applied from the log, up to commitIndex,
- * at the state machine's own pace.
+ * at the state machine's own pace: up to durableCommitIndex at once, the rest after the flush.
  */
 export interface Ready {
   /** Save before sending anything: term or vote changed. */
@@ -44,6 +44,15 @@ export interface Ready {
   messages: RaftMessage[]
   /** Entries up to here are committed (never goes back). */
   commitIndex: number
+  /**
+   * Committed entries this node already holds durably (flushed by an earlier Ready) go up to
+   * here, at most commitIndex: apply them now, without waiting for this Ready's flush, which
+   * covers only entries after them. etcd's raftNode likewise hands a Ready's committed entries
+   * to its applier before it saves the Ready's entries. A follower that learns a commit with the
+   * next entry, and a leader whose acknowledgements arrive beside new proposals, then apply
+   * (answer clients, wake watchers) one flush sooner.
+   */
+  durableCommitIndex: number
   role: Role
   leaderId: number
   term: number

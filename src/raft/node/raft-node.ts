@@ -802,6 +802,11 @@ export class RaftNode extends EventEmitter {
     this.send(ready.messages, true)
     // One flush serves every entry appended before it, however many proposals they came from.
     const flushed = ready.mustFlush ? this.timed(this.log.flush()) : undefined
+    // What is committed and already durable here need not wait for that flush (nor for the
+    // flushes still in flight before it): a follower told a commit with the next entry, a
+    // leader acknowledged beside new proposals, apply (answer, wake watchers) now.
+    this.saveCommittedConfiguration(ready.durableCommitIndex)
+    this.applier.advanceTo(ready.durableCommitIndex)
     this.readiesInFlight++
     if (flushed !== undefined) this.flushesInFlight++
     this.completions = this.completions
@@ -898,9 +903,7 @@ export class RaftNode extends EventEmitter {
       for (const read of ready.readStates) this.reads.confirmed(read.requestId, read.index, this.applier.lastApplied)
       for (const requestId of ready.droppedReads) this.reads.fail(requestId, notLeaderForRead(this.id, ready.leaderId))
       this.core.advance(ready)
-      // Before anything at or past it is applied: a state machine's appliedIndex may let the
-      // user compact the log that held it.
-      this.saveCommittedConfiguration(ready)
+      this.saveCommittedConfiguration(Math.min(ready.commitIndex, ready.lastIndex))
       this.applier.advanceTo(ready.commitIndex)
       this.membership.update({
         nodeId: this.id,
@@ -1056,15 +1059,15 @@ export class RaftNode extends EventEmitter {
   }
 
   /**
-   * Records the configuration committed as of `ready` once it is durable here (its flush is
-   * done): membership then survives a log compacted without a snapshot.
+   * Records the configuration committed as of `index`, which this node holds durably, before
+   * anything at or past it is applied: a state machine's appliedIndex may let the user compact
+   * the log that held it, and membership then survives a log compacted without a snapshot.
    */
-  private saveCommittedConfiguration(ready: Ready): void {
-    const committed = this.core.configurationEntryAt(Math.min(ready.commitIndex, ready.lastIndex))
+  private saveCommittedConfiguration(index: number): void {
+    const committed = this.core.configurationEntryAt(index)
     if (committed.index <= this.savedConfigurationIndex || membersOf(committed.config).length === 0) return
     this.savedConfigurationIndex = committed.index
     this.saveState(undefined, { index: committed.index, data: encodeConfiguration(committed.config) })
-    this.announceRemoved()
   }
 
   /** Tells the transport which ids a committed configuration removed: they are refused, and told so. */

@@ -206,6 +206,48 @@ describe('RaftCore: the commit rule', () => {
     expect(ready.commitIndex).toBe(3)
   })
 
+  it('a Ready tells which committed entries are durable here (apply now) and which wait for its flush', () => {
+    const { core, log } = makeCore(1, [], {}, [1, 2, 3])
+    // Entries 1 and 2 arrive with a commit of 2: committed, not yet durable here.
+    core.step(append(2, 1, 0, 0, [entry(1, 1), entry(2, 1)], 2))
+    let ready = core.ready()
+    expect(ready).toMatchObject({ commitIndex: 2, durableCommitIndex: 0, mustFlush: true })
+    log.flush()
+    core.advance(ready)
+    // Entry 3 arrives, commit still 2: 1 and 2 are durable now.
+    core.step(append(2, 1, 2, 1, [entry(3, 1)], 2))
+    ready = core.ready()
+    expect(ready).toMatchObject({ commitIndex: 2, durableCommitIndex: 2 })
+    log.flush()
+    core.advance(ready)
+    // A new leader replaces entry 3 (durable, uncommitted) and commits its own 3: not durable yet.
+    core.step(append(3, 2, 2, 1, [entry(3, 2), entry(4, 2)], 3))
+    ready = core.ready()
+    expect(ready).toMatchObject({ commitIndex: 3, durableCommitIndex: 2 })
+    log.flush()
+    core.advance(ready)
+    // Entry 5 arrives with a commit of 4: 3 and 4, committed and durable, apply now.
+    core.step(append(3, 2, 4, 2, [entry(5, 2)], 4))
+    expect(core.ready()).toMatchObject({ commitIndex: 4, durableCommitIndex: 4 })
+  })
+
+  it('a leader committed through its followers applies at once only what its own log holds durably', () => {
+    const { core, log } = makeLeader([], [1, 2, 3])
+    drain(core, log)
+    const term = core.currentTerm
+    const first = core.propose(Buffer.from('x'))!
+    drain(core, log)
+    const second = core.propose(Buffer.from('y'))!
+    const unflushed = core.ready()
+    // Both followers hold both: committed at `second`, of which the leader holds `first` durably.
+    for (const from of [2, 3]) core.step({ type: 'AppendEntriesResponse', from, to: 1, term, success: true, matchIndex: second, conflictIndex: 0, conflictTerm: 0, seq: 0 })
+    expect(core.ready()).toMatchObject({ commitIndex: second, durableCommitIndex: first })
+    log.flush()
+    core.advance(unflushed)
+    core.step({ type: 'AppendEntriesResponse', from: 2, to: 1, term, success: true, matchIndex: second, conflictIndex: 0, conflictTerm: 0, seq: 0 })
+    expect(core.ready()).toMatchObject({ commitIndex: second, durableCommitIndex: second })
+  })
+
   it('the leader counts itself only once its own log is flushed', () => {
     const { core, log } = makeLeader([], [1, 2, 3])
     drain(core, log)

@@ -144,19 +144,26 @@ describe('RaftNode.stats() and the flush event (what metrics read)', () => {
 })
 
 describe('RaftNode writes while it replicates (Raft dissertation §10.2.1)', () => {
+  /** Flushes held back, by log directory: each starts only once its gate opens. */
+  const gates = new Map<string, Promise<void>>()
+
   /** Holds back every flush of the log in `dir` until the returned function is called. */
   function holdFlushes(dir: string): () => void {
     let release: () => void = () => {}
-    const gate = new Promise<void>((resolve) => (release = resolve))
-    const original = RaftLog.prototype.flush
-    vi.spyOn(RaftLog.prototype, 'flush').mockImplementation(function (this: RaftLog) {
-      return this.dir === dir ? gate.then(() => original.call(this)) : original.call(this)
-    })
+    gates.set(dir, new Promise<void>((resolve) => (release = resolve)))
+    if (!vi.isMockFunction(RaftLog.prototype.flush)) {
+      const original = RaftLog.prototype.flush
+      vi.spyOn(RaftLog.prototype, 'flush').mockImplementation(function (this: RaftLog) {
+        const gate = gates.get(this.dir)
+        return gate === undefined ? original.call(this) : gate.then(() => original.call(this))
+      })
+    }
     return release
   }
 
   afterEach(() => {
     vi.restoreAllMocks()
+    gates.clear()
   })
 
   it('a leader whose own flush is held back commits through two followers, and its heartbeats go on', async () => {
@@ -174,6 +181,33 @@ describe('RaftNode writes while it replicates (Raft dissertation §10.2.1)', () 
     expect(leader.status()).toMatchObject({ role: 'leader', term })
     release()
     await expect(proposal).resolves.toBeDefined()
+  })
+
+  it('applies a committed entry it holds durably without waiting for its flush of the next one', async () => {
+    const cluster = await startCluster(3)
+    await proposeOnCluster(cluster, 'warm-up')
+    const leader = leaderOf(cluster)!
+    const followers = [...cluster.nodes.values()].filter((node) => node !== leader)
+    const releaseFollowers = followers.map((node) => holdFlushes(cluster.dirs.get(node.id)!))
+    const first = leader.propose(Buffer.from('durable-here'))
+    // The leader's own flush of it runs; the followers hold it unflushed, so none acknowledges.
+    await waitFor('the followers hold it', () => followers.every((node) => node.status().lastIndex === leader.status().lastIndex))
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    const releaseLeader = holdFlushes(cluster.dirs.get(leader.id)!)
+    const second = leader.propose(Buffer.from('still-flushing'))
+    // The followers' acknowledgements commit both; the leader holds only the first durably.
+    for (const release of releaseFollowers) release()
+    try {
+      await waitFor('the leader applied the first', () => cluster.machines.get(leader.id)!.applied.includes('durable-here'), 3000)
+      await expect(first).resolves.toBeDefined()
+      expect(cluster.machines.get(leader.id)!.applied).not.toContain('still-flushing')
+      // The followers learn the commit with the next AppendEntries or the commit notice, and apply both.
+      await waitFor('the followers applied both', () => followers.every((node) => cluster.machines.get(node.id)!.applied.includes('still-flushing')), 3000)
+    } finally {
+      releaseLeader()
+    }
+    await expect(second).resolves.toBeDefined()
+    expect(cluster.machines.get(leader.id)!.applied).toContain('still-flushing')
   })
 
   it('never counts its own unflushed entries: with a follower down, nothing commits until its flush is done', async () => {
