@@ -78,6 +78,7 @@ interface WireFields {
   prevLogIndex: number
   prevLogTerm: number
   leaderCommit: number
+  commitNotice: boolean
   success: boolean
   matchIndex: number
   conflictIndex: number
@@ -112,6 +113,7 @@ export function toWire(message: RaftMessage): Record<string, unknown> {
         prevLogTerm: message.prevLogTerm,
         leaderCommit: message.leaderCommit,
         seq: message.seq,
+        ...(message.commitNotice === true ? { commitNotice: true } : {}),
         entries: message.entries.map((entry) => ({ index: entry.index, term: entry.term, type: entry.type, data: Buffer.from(entry.data.buffer, entry.data.byteOffset, entry.data.length) })),
       }
     case 'AppendEntriesResponse':
@@ -158,6 +160,7 @@ export function fromWire(method: WireMethod, wire: Record<string, unknown>): Raf
         prevLogTerm: w.prevLogTerm,
         leaderCommit: w.leaderCommit,
         seq: w.seq,
+        ...(w.commitNotice === true ? { commitNotice: true } : {}),
         entries: ((wire.entries ?? []) as WireEntry[]).map((entry) => ({ index: entry.index, term: entry.term, type: entry.type as EntryType, data: new Uint8Array(entry.data) })),
       }
     case 'AppendEntriesResponse':

@@ -290,6 +290,8 @@ export class Simulator {
   step(): void {
     this.time++
     for (const node of this.nodes) if (node.alive && !node.paused) node.core.tick()
+    // As the driver's timer does, a few ms after a commit no proposal carried: a commit notice.
+    for (const node of this.nodes) if (node.alive && !node.paused && node.core.commitNotifyDue) node.core.notifyCommitNow()
     for (const node of this.nodes) if (node.alive && !node.paused) this.retryWrites(node)
     for (const node of this.nodes) {
       // In order: a flush completes only after every earlier one.

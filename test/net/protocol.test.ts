@@ -5,7 +5,7 @@ import { envelopeFields, fromEnvelope, protocol, toEnvelope } from '../../src/ne
 import type { RaftMessage } from '../../src/raft/core/messages.js'
 
 type WireMessage = Exclude<RaftMessage, { type: 'InstallSnapshot' }>
-import { EntryType } from '../../src/storage/log-entry.js'
+import { EntryType, type LogEntry } from '../../src/storage/log-entry.js'
 
 const nodeId = fc.integer({ min: 1, max: 0xffffffff })
 const count = fc.nat({ max: Number.MAX_SAFE_INTEGER })
@@ -21,6 +21,7 @@ const message: fc.Arbitrary<WireMessage> = fc.oneof(
   fc.record({ type: fc.constant('TimeoutNow' as const), ...envelope }),
   fc.record({ type: fc.constant('RequestVoteResponse' as const), ...envelope, preVote: fc.boolean(), voteGranted: fc.boolean() }),
   fc.record({ type: fc.constant('AppendEntries' as const), ...envelope, prevLogIndex: count, prevLogTerm: count, entries: fc.array(entry, { maxLength: 5 }), leaderCommit: count, seq: count }),
+  fc.record({ type: fc.constant('AppendEntries' as const), ...envelope, prevLogIndex: count, prevLogTerm: count, entries: fc.constant([] as LogEntry[]), leaderCommit: count, seq: count, commitNotice: fc.constant(true) }),
   fc.record({ type: fc.constant('AppendEntriesResponse' as const), ...envelope, success: fc.boolean(), matchIndex: count, conflictIndex: count, conflictTerm: count, seq: count }),
   fc.record({ type: fc.constant('SnapshotChunk' as const), ...envelope, lastIncludedIndex: count, lastIncludedTerm: count, offset: count, totalBytes: count, data: fc.uint8Array({ maxLength: 64 }) }),
   fc.record({ type: fc.constant('SnapshotChunkResponse' as const), ...envelope, lastIncludedIndex: count, lastIncludedTerm: count, heldBytes: count, done: fc.boolean(), error: fc.string() }),

@@ -56,6 +56,20 @@ describe(`Raft scenarios in the simulator (RAFT_SEED=${seed})`, () => {
     expectSafe(sim)
   })
 
+  it('followers apply a write soon after it commits, not at the next heartbeat, when nothing else is in flight', () => {
+    const sim = cluster(3, { heartbeatTicks: 40, electionTicks: [200, 400] })
+    electLeader(sim)
+    agree(sim, ['warm-up'])
+    sim.run(50)
+    sim.propose('x')
+    expect(sim.runUntil(() => sim.appliedData(sim.leader()!.id).includes('x'), 100)).toBe(true)
+    const committedAt = sim.time
+    expect(sim.runUntil(() => sim.allApplied(['x']), 100)).toBe(true)
+    // A commit notice is one message away (at most maxDelayTicks), far less than the heartbeat.
+    expect(sim.time - committedAt).toBeLessThanOrEqual(sim.maxDelayTicks + 1)
+    expectSafe(sim)
+  })
+
   it('re-elects after the leader is cut off, and elects no one without a majority', () => {
     const sim = cluster(3)
     const first = electLeader(sim)

@@ -45,6 +45,13 @@ export interface AppendEntries extends Envelope {
    * stale refusal from a follower that lost entries, and which answers confirm a ReadIndex.
    */
   seq: number
+  /**
+   * Only tells the commit index (no entries, at the follower's match index): the follower takes
+   * the commit and does not answer. A leader that committed with nothing else to send (no
+   * proposal waiting) sends it at once, as etcd's leader does after it commits, so followers
+   * apply (and wake their watchers) without waiting for the next proposal or heartbeat.
+   */
+  commitNotice?: boolean
 }
 
 export interface AppendEntriesResponse extends Envelope {

@@ -121,10 +121,12 @@ export class RaftCore {
   private hardStateChanged = false
   private broadcastPending = false
   /**
-   * The commit index rose, or a follower's match did: followers that do not know the new commit
-   * yet are told when the driver calls notifyCommitNow() (soon after: a proposal that comes first
-   * carries the commit itself), as etcd's leader does (bcastAppend after maybeCommit), so they
-   * apply (and their watchers hear) a write without waiting for the next proposal or heartbeat.
+   * The commit index rose, or a follower's match did, while entries remain uncommitted:
+   * followers that do not know the new commit yet are told when the driver calls
+   * notifyCommitNow() (soon after: a proposal that comes first carries the commit itself). With
+   * nothing uncommitted they are told at once (commitNews), as etcd's leader does (bcastAppend
+   * after maybeCommit), so they apply (and their watchers hear) a write without waiting for the
+   * next proposal or heartbeat.
    */
   private commitNotifyPending = false
   private logChanged = false
@@ -795,6 +797,7 @@ export class RaftCore {
   private handleAppendEntries(message: AppendEntries): void {
     if (this.leader !== message.from) this.becomeFollower(message.term, message.from)
     this.electionElapsed = 0
+    if (message.commitNotice === true) return this.takeCommitNotice(message)
     let { prevLogIndex, prevLogTerm } = message
     let entries = message.entries
     if (prevLogIndex < this.commitIndex) {
@@ -828,6 +831,16 @@ export class RaftCore {
     const matchIndex = prevLogIndex + entries.length
     this.commitTo(Math.min(message.leaderCommit, matchIndex))
     this.send(this.appendResponse(message, true, matchIndex, 0, 0))
+  }
+
+  /**
+   * A commit notice is not answered: it commits what this log holds up to the leader's index
+   * there, if the log matches it (it was acknowledged); anything else waits for the next
+   * AppendEntries, which is answered.
+   */
+  private takeCommitNotice(message: AppendEntries): void {
+    if (message.prevLogIndex <= this.commitIndex || this.log.termAt(message.prevLogIndex) !== message.prevLogTerm) return
+    this.commitTo(Math.min(message.leaderCommit, message.prevLogIndex))
   }
 
   /**
@@ -938,7 +951,7 @@ export class RaftCore {
     if (message.success) {
       if (progress.acknowledged(message.matchIndex, this.appendSeq)) {
         this.maybeCommit()
-        if (progress.commitSent < this.commitIndex) this.commitNotifyPending = true
+        if (progress.commitSent < this.commitIndex) this.commitNews()
       }
       if (message.from === this.transfer.target && progress.match === this.log.lastIndex) this.sendTimeoutNow()
       // Out of the snapshot state only once entries can follow what the follower holds.
@@ -1091,15 +1104,32 @@ export class RaftCore {
   }
 
   /**
-   * An empty AppendEntries at its match index to every replicating follower whose log holds
-   * committed entries it has not been told are committed (no other message carried it).
+   * The commit index rose, or a follower's match did. With nothing left uncommitted no
+   * proposal's AppendEntries will carry the news soon: notices go now. Otherwise the driver
+   * calls notifyCommitNow() soon after, unless a proposal carried it first.
+   */
+  private commitNews(): void {
+    if (this.commitIndex < this.log.lastIndex) {
+      this.commitNotifyPending = true
+      return
+    }
+    this.notifyCommit()
+    this.commitNotifyPending = false
+  }
+
+  /**
+   * A commit notice (an empty AppendEntries at its match index, not answered) to every
+   * replicating follower whose log holds committed entries it has not been told are committed
+   * (no other message carried it).
    */
   private notifyCommit(): void {
     for (const [peer, progress] of this.tracker.entries()) {
-      if (progress.state !== 'replicate' || Math.min(this.commitIndex, progress.match) <= progress.commitSent) continue
+      const committedThere = Math.min(this.commitIndex, progress.match)
+      if (progress.state !== 'replicate' || committedThere <= progress.commitSent) continue
       const prevLogTerm = this.log.termAt(progress.match)
       if (prevLogTerm === undefined) continue
-      this.send(this.appendEntries(peer, progress.match, prevLogTerm, []))
+      progress.commitSent = committedThere
+      this.send({ type: 'AppendEntries', from: this.id, to: peer, term: this.term, prevLogIndex: progress.match, prevLogTerm, entries: [], leaderCommit: this.commitIndex, seq: this.appendSeq, commitNotice: true })
     }
   }
 
@@ -1114,7 +1144,7 @@ export class RaftCore {
     this.commitIndex = index
     this.commitChanged = true
     if (this.roleValue !== 'leader') return
-    this.commitNotifyPending = true
+    this.commitNews()
     this.membershipCommitted()
     if (this.roleValue === 'leader' && this.log.termAt(index) === this.term) for (const read of this.reads.takeHeld()) this.takeRead(read)
   }

@@ -116,10 +116,11 @@ const serverStates: Record<Role, ServerState> = { follower: 0, candidate: 1, lea
 /** Readies with a flush taken before the node waits for them to complete. */
 const maxFlushesInFlight = 16
 /**
- * How long a leader waits before telling its followers a new commit index by a message of its
- * own (ms): a proposal that comes sooner carries it instead (a client's next write, one client
- * after another), so a steady load sends no extra messages, and an idle one tells followers
- * (and so their watchers) within this, not at the next heartbeat.
+ * How long a leader with entries still uncommitted waits before telling its followers a new
+ * commit index by a notice of its own (ms): a proposal that comes sooner carries it instead, so
+ * a steady load sends no extra messages. With nothing uncommitted the core sends the notice at
+ * once (RaftCore.commitNews): followers, and so their watchers, hear a write without waiting for
+ * the next proposal or heartbeat.
  */
 const commitNotifyDelayMs = 3
 /** Readies of any kind taken before the node waits (a disk that hangs must not grow memory forever). */

@@ -258,7 +258,7 @@ describe('RaftCore: the commit rule', () => {
     expect(core.committed).toBe(index)
   })
 
-  it('tells the followers a new commit when the driver asks (soon after), not with the next proposal or heartbeat', () => {
+  it('tells the followers a new commit at once, by a notice they do not answer, when nothing is left uncommitted', () => {
     const { core, log } = makeLeader([], [1, 2, 3])
     const term = core.currentTerm
     const ack = (from: number, matchIndex: number): void => core.step({ type: 'AppendEntriesResponse', from, to: 1, term, success: true, matchIndex, conflictIndex: 0, conflictTerm: 0, seq: 0 })
@@ -268,33 +268,61 @@ describe('RaftCore: the commit rule', () => {
     const index = core.propose(Buffer.from('x'))!
     drain(core, log)
     ack(2, index)
-    expect(drain(core, log).filter((m) => m.type === 'AppendEntries')).toEqual([])
     expect(core.committed).toBe(index)
+    const notices = (sent: RaftMessage[]) => (sent.filter((m) => m.type === 'AppendEntries') as AppendEntries[]).map((m) => ({ to: m.to, prevLogIndex: m.prevLogIndex, entries: m.entries.length, leaderCommit: m.leaderCommit, commitNotice: m.commitNotice }))
+    // Node 2 holds the entry: a notice at its match tells it the commit. Node 3 has not
+    // acknowledged it: it hears the commit of what it holds, once it does.
+    expect(notices(drain(core, log))).toEqual([{ to: 2, prevLogIndex: index, entries: 0, leaderCommit: index, commitNotice: true }])
+    expect(core.commitNotifyDue).toBe(false)
+    ack(3, index)
+    expect(notices(drain(core, log))).toEqual([{ to: 3, prevLogIndex: index, entries: 0, leaderCommit: index, commitNotice: true }])
+    // Nothing new to tell: nothing sent.
+    ack(2, index)
+    expect(drain(core, log)).toEqual([])
+  })
+
+  it('while entries remain uncommitted, waits for the driver (soon after) or a proposal to tell a commit', () => {
+    const { core, log } = makeLeader([], [1, 2, 3])
+    const term = core.currentTerm
+    const ack = (from: number, matchIndex: number): void => core.step({ type: 'AppendEntriesResponse', from, to: 1, term, success: true, matchIndex, conflictIndex: 0, conflictTerm: 0, seq: 0 })
+    ack(2, log.lastIndex)
+    ack(3, log.lastIndex)
+    drain(core, log)
+    const first = core.propose(Buffer.from('x'))!
+    drain(core, log)
+    const second = core.propose(Buffer.from('y'))!
+    drain(core, log)
+    // The first commits while the second is in flight: its acknowledgement will commit more.
+    ack(2, first)
+    expect(core.committed).toBe(first)
+    expect(drain(core, log).filter((m) => m.type === 'AppendEntries')).toEqual([])
     expect(core.commitNotifyDue).toBe(true)
     core.notifyCommitNow()
     const sent = drain(core, log) as AppendEntries[]
-    // Node 2 holds the entry: an empty AppendEntries at its match tells it the commit. Node 3 has
-    // not acknowledged it: it hears the commit of what it holds, once it does.
-    expect(sent.filter((m) => m.type === 'AppendEntries').map((m) => ({ to: m.to, prevLogIndex: m.prevLogIndex, entries: m.entries.length, leaderCommit: m.leaderCommit }))).toEqual([{ to: 2, prevLogIndex: index, entries: 0, leaderCommit: index }])
-    ack(3, index)
-    core.notifyCommitNow()
-    const later = drain(core, log) as AppendEntries[]
-    expect(later.filter((m) => m.type === 'AppendEntries').map((m) => ({ to: m.to, prevLogIndex: m.prevLogIndex, leaderCommit: m.leaderCommit }))).toEqual([{ to: 3, prevLogIndex: index, leaderCommit: index }])
-    // Nothing new to tell: nothing sent.
-    ack(2, index)
-    core.notifyCommitNow()
-    expect(drain(core, log)).toEqual([])
+    expect(sent.map((m) => ({ to: m.to, prevLogIndex: m.prevLogIndex, leaderCommit: m.leaderCommit, commitNotice: m.commitNotice }))).toEqual([{ to: 2, prevLogIndex: first, leaderCommit: first, commitNotice: true }])
     // A proposal that goes out first carries the commit: then there is nothing left to tell.
-    const next = core.propose(Buffer.from('y'))!
-    drain(core, log)
-    ack(2, next)
-    ack(3, next)
+    ack(3, first)
     drain(core, log)
     core.propose(Buffer.from('z'))
     const carried = drain(core, log) as AppendEntries[]
-    expect(carried.filter((m) => m.type === 'AppendEntries').every((m) => m.leaderCommit === next && m.entries.length === 1)).toBe(true)
+    expect(carried.filter((m) => m.type === 'AppendEntries').every((m) => m.leaderCommit === first && m.entries.length >= 1 && m.commitNotice === undefined)).toBe(true)
     core.notifyCommitNow()
     expect(drain(core, log)).toEqual([])
+    expect(second).toBe(first + 1)
+  })
+
+  it('a follower takes a commit notice without answering it, only where its log matches the notice', () => {
+    const { core, log } = makeCore(1, [1, 1, 1])
+    const notice = (prevLogIndex: number, prevLogTerm: number, leaderCommit: number): AppendEntries => ({ ...append(2, 1, prevLogIndex, prevLogTerm, [], leaderCommit), commitNotice: true })
+    core.step(notice(2, 1, 3))
+    expect(drain(core, log)).toEqual([])
+    expect(core.committed).toBe(2)
+    // A notice past its log, or where its log differs, changes nothing and is not answered either.
+    core.step(notice(5, 1, 5))
+    core.step(notice(3, 2, 5))
+    expect(drain(core, log)).toEqual([])
+    expect(core.committed).toBe(2)
+    expect(core.leaderId).toBe(2)
   })
 
   it('a follower takes the leader commit only up to what this message matched', () => {
