@@ -258,13 +258,19 @@ describe('RaftCore: the commit rule', () => {
     expect(core.committed).toBe(index)
   })
 
-  it('tells the followers a new commit at once, by a notice they do not answer, when nothing is left uncommitted', () => {
+  /** A leader of nodes 2 and 3, both holding its whole log; ack() answers for one of them. */
+  function leaderWithFollowersCaughtUp(): { core: RaftCore; log: MemoryLogStore; ack: (from: number, matchIndex: number) => void } {
     const { core, log } = makeLeader([], [1, 2, 3])
     const term = core.currentTerm
     const ack = (from: number, matchIndex: number): void => core.step({ type: 'AppendEntriesResponse', from, to: 1, term, success: true, matchIndex, conflictIndex: 0, conflictTerm: 0, seq: 0 })
     ack(2, log.lastIndex)
     ack(3, log.lastIndex)
     drain(core, log)
+    return { core, log, ack }
+  }
+
+  it('tells the followers a new commit at once, by a notice they do not answer, when nothing is left uncommitted', () => {
+    const { core, log, ack } = leaderWithFollowersCaughtUp()
     const index = core.propose(Buffer.from('x'))!
     drain(core, log)
     ack(2, index)
@@ -282,12 +288,7 @@ describe('RaftCore: the commit rule', () => {
   })
 
   it('while entries remain uncommitted, waits for the driver (soon after) or a proposal to tell a commit', () => {
-    const { core, log } = makeLeader([], [1, 2, 3])
-    const term = core.currentTerm
-    const ack = (from: number, matchIndex: number): void => core.step({ type: 'AppendEntriesResponse', from, to: 1, term, success: true, matchIndex, conflictIndex: 0, conflictTerm: 0, seq: 0 })
-    ack(2, log.lastIndex)
-    ack(3, log.lastIndex)
-    drain(core, log)
+    const { core, log, ack } = leaderWithFollowersCaughtUp()
     const first = core.propose(Buffer.from('x'))!
     drain(core, log)
     const second = core.propose(Buffer.from('y'))!
