@@ -1118,18 +1118,22 @@ export class RaftCore {
   }
 
   /**
-   * A commit notice (an empty AppendEntries at its match index, not answered) to every
-   * replicating follower whose log holds committed entries it has not been told are committed
-   * (no other message carried it).
+   * A commit notice (an empty AppendEntries, not answered) to every replicating follower that
+   * was sent committed entries it has not been told are committed (no other message carried it).
+   * It names the last entry sent, acknowledged or not: a follower still writing it commits it
+   * when the notice comes (it arrives after the entries, on the same stream) and applies it once
+   * its own flush is done, without a round trip of its acknowledgement first. As etcd's leader,
+   * whose empty MsgApp after a commit goes at the follower's next index.
    */
   private notifyCommit(): void {
     for (const [peer, progress] of this.tracker.entries()) {
-      const committedThere = Math.min(this.commitIndex, progress.match)
+      const sentThrough = progress.next - 1
+      const committedThere = Math.min(this.commitIndex, sentThrough)
       if (progress.state !== 'replicate' || committedThere <= progress.commitSent) continue
-      const prevLogTerm = this.log.termAt(progress.match)
+      const prevLogTerm = this.log.termAt(sentThrough)
       if (prevLogTerm === undefined) continue
       progress.commitSent = committedThere
-      this.send({ type: 'AppendEntries', from: this.id, to: peer, term: this.term, prevLogIndex: progress.match, prevLogTerm, entries: [], leaderCommit: this.commitIndex, seq: this.appendSeq, commitNotice: true })
+      this.send({ type: 'AppendEntries', from: this.id, to: peer, term: this.term, prevLogIndex: sentThrough, prevLogTerm, entries: [], leaderCommit: this.commitIndex, seq: this.appendSeq, commitNotice: true })
     }
   }
 

@@ -276,18 +276,20 @@ describe('RaftCore: the commit rule', () => {
     ack(2, index)
     expect(core.committed).toBe(index)
     const notices = (sent: RaftMessage[]) => (sent.filter((m) => m.type === 'AppendEntries') as AppendEntries[]).map((m) => ({ to: m.to, prevLogIndex: m.prevLogIndex, entries: m.entries.length, leaderCommit: m.leaderCommit, commitNotice: m.commitNotice }))
-    // Node 2 holds the entry: a notice at its match tells it the commit. Node 3 has not
-    // acknowledged it: it hears the commit of what it holds, once it does.
-    expect(notices(drain(core, log))).toEqual([{ to: 2, prevLogIndex: index, entries: 0, leaderCommit: index, commitNotice: true }])
+    // Both were sent the entry, node 3 not yet acknowledging it (still writing it): a notice at
+    // the last entry sent tells each the commit.
+    expect(notices(drain(core, log))).toEqual([
+      { to: 2, prevLogIndex: index, entries: 0, leaderCommit: index, commitNotice: true },
+      { to: 3, prevLogIndex: index, entries: 0, leaderCommit: index, commitNotice: true },
+    ])
     expect(core.commitNotifyDue).toBe(false)
-    ack(3, index)
-    expect(notices(drain(core, log))).toEqual([{ to: 3, prevLogIndex: index, entries: 0, leaderCommit: index, commitNotice: true }])
     // Nothing new to tell: nothing sent.
+    ack(3, index)
     ack(2, index)
     expect(drain(core, log)).toEqual([])
   })
 
-  it('while entries remain uncommitted, waits for the driver (soon after) or a proposal to tell a commit', () => {
+  it('while entries remain uncommitted, waits for a proposal to carry a commit, or for the driver (soon after)', () => {
     const { core, log, ack } = leaderWithFollowersCaughtUp()
     const first = core.propose(Buffer.from('x'))!
     drain(core, log)
@@ -298,18 +300,25 @@ describe('RaftCore: the commit rule', () => {
     expect(core.committed).toBe(first)
     expect(drain(core, log).filter((m) => m.type === 'AppendEntries')).toEqual([])
     expect(core.commitNotifyDue).toBe(true)
-    core.notifyCommitNow()
-    const sent = drain(core, log) as AppendEntries[]
-    expect(sent.map((m) => ({ to: m.to, prevLogIndex: m.prevLogIndex, leaderCommit: m.leaderCommit, commitNotice: m.commitNotice }))).toEqual([{ to: 2, prevLogIndex: first, leaderCommit: first, commitNotice: true }])
     // A proposal that goes out first carries the commit: then there is nothing left to tell.
-    ack(3, first)
-    drain(core, log)
-    core.propose(Buffer.from('z'))
+    const third = core.propose(Buffer.from('z'))!
     const carried = drain(core, log) as AppendEntries[]
-    expect(carried.filter((m) => m.type === 'AppendEntries').every((m) => m.leaderCommit === first && m.entries.length >= 1 && m.commitNotice === undefined)).toBe(true)
+    expect(carried.map((m) => ({ to: m.to, entries: m.entries.length, leaderCommit: m.leaderCommit, commitNotice: m.commitNotice }))).toEqual([
+      { to: 2, entries: 1, leaderCommit: first, commitNotice: undefined },
+      { to: 3, entries: 1, leaderCommit: first, commitNotice: undefined },
+    ])
     core.notifyCommitNow()
     expect(drain(core, log)).toEqual([])
-    expect(second).toBe(first + 1)
+    // The second commits with the third in flight: the driver asks, and each follower is told
+    // at the last entry it was sent (the third), which it commits up to the second once it holds it.
+    ack(2, second)
+    expect(drain(core, log)).toEqual([])
+    core.notifyCommitNow()
+    const sent = drain(core, log) as AppendEntries[]
+    expect(sent.map((m) => ({ to: m.to, prevLogIndex: m.prevLogIndex, leaderCommit: m.leaderCommit, commitNotice: m.commitNotice }))).toEqual([
+      { to: 2, prevLogIndex: third, leaderCommit: second, commitNotice: true },
+      { to: 3, prevLogIndex: third, leaderCommit: second, commitNotice: true },
+    ])
   })
 
   it('a follower takes a commit notice without answering it, only where its log matches the notice', () => {
@@ -324,6 +333,19 @@ describe('RaftCore: the commit rule', () => {
     expect(drain(core, log)).toEqual([])
     expect(core.committed).toBe(2)
     expect(core.leaderId).toBe(2)
+  })
+
+  it('a follower told the commit of an entry it is still writing applies it once that write is durable', () => {
+    const { core, log } = makeCore(1, [1, 1, 1])
+    core.step(append(2, 1, 3, 1, [entry(4, 1)], 3))
+    core.step({ ...append(2, 1, 4, 1, [], 4), commitNotice: true })
+    const ready = core.ready()
+    expect(ready).toMatchObject({ commitIndex: 4, durableCommitIndex: 3, mustFlush: true })
+    expect(ready.messages.map((m) => m.type)).toEqual(['AppendEntriesResponse'])
+    log.flush()
+    core.advance(ready)
+    core.step(append(2, 1, 4, 1, [], 4))
+    expect(core.ready()).toMatchObject({ commitIndex: 4, durableCommitIndex: 4 })
   })
 
   it('a follower takes the leader commit only up to what this message matched', () => {
