@@ -439,7 +439,7 @@ export class RaftHost {
           // The leader's replication goes out before its own flush (Raft dissertation §10.2.1),
           // and what is committed and already durable here applies before it (Ready.durableCommitIndex).
           this.queue(replica.group, ready.messages, true)
-          void replica.applyTo(ready.durableCommitIndex)
+          this.applyDurable(replica, ready.durableCommitIndex)
         }
         this.outbox.sendAll()
         let flushed: Promise<void> | undefined
@@ -476,6 +476,15 @@ export class RaftHost {
     let groups = 0
     for (const replica of this.dirty) if (replica.core.hasReady() && ++groups > 1) return left
     return 0
+  }
+
+  /** Applies a replica's committed entries it holds durably; a failure (its log unreadable) drops that group here. */
+  private applyDurable(replica: GroupReplica, index: number): void {
+    try {
+      void replica.applyTo(index)
+    } catch (error) {
+      this.failGroup(replica, error)
+    }
   }
 
   /** After a turn's flush: the answers and votes go out, committed entries apply, the cores advance. */

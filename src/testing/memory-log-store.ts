@@ -39,6 +39,11 @@ export class MemoryLogStore implements RaftLogStore {
     return this.base + this.entries.length - 1
   }
 
+  /** The last entry a crash keeps for certain (flushed). */
+  get durableLastIndex(): number {
+    return this.base + this.durableCount - 1
+  }
+
   get lastTerm(): number {
     return this.entries[this.entries.length - 1]?.term ?? this.prevTerm
   }

@@ -465,6 +465,8 @@ export class Simulator {
   private applyOn(node: SimNode, entry: LogEntry): void {
     const expectedIndex = (node.applied[node.applied.length - 1]?.index ?? 0) + 1
     if (entry.index !== expectedIndex) this.violations.push(`node ${node.id} applied index ${entry.index}, expected ${expectedIndex}`)
+    // A node applies only what its own log holds durably (Ready.durableCommitIndex, then after the flush).
+    if (entry.index > node.log.durableLastIndex) this.violations.push(`node ${node.id} applied index ${entry.index}, past its durable log (${node.log.durableLastIndex})`)
     node.applied.push(entry)
     this.listener.applied?.(node.id, entry)
     const data = entry.type === EntryType.Normal ? Buffer.from(entry.data).toString() : `<${EntryType[entry.type]}>`

@@ -46,10 +46,10 @@ export interface AppendEntries extends Envelope {
    */
   seq: number
   /**
-   * Only tells the commit index (no entries, at the follower's match index): the follower takes
-   * the commit and does not answer. A leader that committed with nothing else to send (no
-   * proposal waiting) sends it at once, as etcd's leader does after it commits, so followers
-   * apply (and wake their watchers) without waiting for the next proposal or heartbeat.
+   * Only tells the commit index (no entries, at the last entry the follower was sent): the
+   * follower takes the commit where its log matches and does not answer. A leader that committed
+   * with nothing left uncommitted sends it at once, as etcd's leader does after it commits, so
+   * followers apply (and wake their watchers) without waiting for the next proposal or heartbeat.
    */
   commitNotice?: boolean
 }

@@ -109,7 +109,12 @@ export class Progress {
    * at an index at or below match, means the follower lost entries it had acknowledged.
    */
   matchSeq = 0
-  /** Highest commit index this follower has been told of, as far as its log matches (what an AppendEntries at its match index or above carried). */
+  /**
+   * Highest commit index this follower has been told of, as far as its log matches (what an
+   * AppendEntries or commit notice carried, up to the last entry it was sent). A notice whose
+   * entries did not arrive (dropped, or held on a full disk) still counts: that follower hears
+   * the commit from the next AppendEntries or heartbeat instead.
+   */
   commitSent = 0
   /** Highest message counter this follower has answered in the current term (for ReadIndex). */
   ackedSeq = 0

@@ -58,7 +58,11 @@ export class RaftCore {
   private stepRole: (message: RaftMessage) => void = (message) => this.stepFollower(message)
   private leader = 0
   private commitIndex: number
-  /** The leader's own log is durable up to here (followers answer only after their flush). */
+  /**
+   * This node's log is durable up to here: a leader counts itself toward a commit only this far
+   * (followers answer only after their flush), and any node applies only this far at once
+   * (Ready.durableCommitIndex).
+   */
   private durableIndex: number
   /** Truncations and resets of the log so far: a flush started before one vouches for nothing after it. */
   private logCuts = 0
@@ -835,8 +839,9 @@ export class RaftCore {
 
   /**
    * A commit notice is not answered: it commits what this log holds up to the leader's index
-   * there, if the log matches it (it was acknowledged); anything else waits for the next
-   * AppendEntries, which is answered.
+   * there, if the log matches it there (it holds the last entry it was sent, perhaps not durable
+   * yet: it applies only what is); anything else waits for the next AppendEntries, which is
+   * answered.
    */
   private takeCommitNotice(message: AppendEntries): void {
     if (message.prevLogIndex <= this.commitIndex || this.log.termAt(message.prevLogIndex) !== message.prevLogTerm) return
@@ -949,13 +954,15 @@ export class RaftCore {
     progress.answered(message.seq)
     this.confirmReads()
     if (message.success) {
-      if (progress.acknowledged(message.matchIndex, this.appendSeq)) {
+      const advanced = progress.acknowledged(message.matchIndex, this.appendSeq)
+      // Out of the snapshot state only once entries can follow what the follower holds. Before
+      // the commit below: a follower whose answer commits is then replicating, and told at once.
+      if (progress.state === 'probe' || (progress.state === 'snapshot' && progress.match >= this.log.firstIndex - 1)) progress.becomeReplicate()
+      if (advanced) {
         this.maybeCommit()
         if (progress.commitSent < this.commitIndex) this.commitNews()
       }
       if (message.from === this.transfer.target && progress.match === this.log.lastIndex) this.sendTimeoutNow()
-      // Out of the snapshot state only once entries can follow what the follower holds.
-      if (progress.state === 'probe' || (progress.state === 'snapshot' && progress.match >= this.log.firstIndex - 1)) progress.becomeReplicate()
       this.sendAppends(message.from)
       return
     }

@@ -803,11 +803,6 @@ export class RaftNode extends EventEmitter {
     this.send(ready.messages, true)
     // One flush serves every entry appended before it, however many proposals they came from.
     const flushed = ready.mustFlush ? this.timed(this.log.flush()) : undefined
-    // What is committed and already durable here need not wait for that flush (nor for the
-    // flushes still in flight before it): a follower told a commit with the next entry, a
-    // leader acknowledged beside new proposals, apply (answer, wake watchers) now.
-    this.saveCommittedConfiguration(ready.durableCommitIndex)
-    this.applier.advanceTo(ready.durableCommitIndex)
     this.readiesInFlight++
     if (flushed !== undefined) this.flushesInFlight++
     this.completions = this.completions
@@ -821,6 +816,12 @@ export class RaftNode extends EventEmitter {
         if (flushed !== undefined) this.flushesInFlight--
         this.schedule()
       })
+    // What is committed and already durable here need not wait for that flush (nor for the
+    // flushes still in flight before it): a follower told a commit with the next entry, a
+    // leader acknowledged beside new proposals, apply (answer, wake watchers) now. After the
+    // flush is chained: a failure here fails the node, and the flush's outcome is still heard.
+    this.saveCommittedConfiguration(ready.durableCommitIndex)
+    this.applier.advanceTo(ready.durableCommitIndex)
   }
 
   /**

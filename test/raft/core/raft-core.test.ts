@@ -289,6 +289,16 @@ describe('RaftCore: the commit rule', () => {
     expect(drain(core, log)).toEqual([])
   })
 
+  it("tells a follower at once when its first answer to a new leader (out of probing) commits", () => {
+    const { core, log } = makeLeader([1, 1], [1, 2, 3])
+    drain(core, log)
+    const noop = log.lastIndex
+    core.step({ type: 'AppendEntriesResponse', from: 2, to: 1, term: core.currentTerm, success: true, matchIndex: noop, conflictIndex: 0, conflictTerm: 0, seq: 0 })
+    expect(core.committed).toBe(noop)
+    const sent = (drain(core, log).filter((m) => m.type === 'AppendEntries') as AppendEntries[]).map((m) => ({ to: m.to, prevLogIndex: m.prevLogIndex, leaderCommit: m.leaderCommit, commitNotice: m.commitNotice }))
+    expect(sent).toEqual([{ to: 2, prevLogIndex: noop, leaderCommit: noop, commitNotice: true }])
+  })
+
   it('while entries remain uncommitted, waits for a proposal to carry a commit, or for the driver (soon after)', () => {
     const { core, log, ack } = leaderWithFollowersCaughtUp()
     const first = core.propose(Buffer.from('x'))!
