@@ -124,14 +124,7 @@ export class RaftCore {
   private restore: SnapshotMeta | undefined
   private hardStateChanged = false
   private broadcastPending = false
-  /**
-   * The commit index rose, or a follower's match did, while entries remain uncommitted:
-   * followers that do not know the new commit yet are told when the driver calls
-   * notifyCommitNow() (soon after: a proposal that comes first carries the commit itself). With
-   * nothing uncommitted they are told at once (commitNews), as etcd's leader does (bcastAppend
-   * after maybeCommit), so they apply (and their watchers hear) a write without waiting for the
-   * next proposal or heartbeat.
-   */
+  /** Followers wait to hear a commit from the driver's notifyCommitNow(), soon (see commitNews). */
   private commitNotifyPending = false
   private logChanged = false
   private softStateChanged = false
