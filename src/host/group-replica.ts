@@ -69,6 +69,11 @@ export class GroupReplica {
 
   /** Applies the committed entries up to `commitIndex`, answering the proposals among them. */
   applyTo(commitIndex: number): Promise<void> {
+    // A snapshot stepped in after the turn that asked for this cut the log ahead of what was
+    // applied (the core resets the log at once; Ready.restore comes with the next turn): the
+    // entries cut away are the snapshot's, and the state machine gets them by its restore.
+    const cutBefore = this.log.firstIndex
+    if (this.applied + 1 < cutBefore) this.applied = Math.min(commitIndex, cutBefore - 1)
     if (commitIndex <= this.applied || this.closed) return this.applying
     const entries = this.log.slice(this.applied + 1, commitIndex + 1)
     this.applied = commitIndex
