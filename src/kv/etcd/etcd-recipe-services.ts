@@ -6,7 +6,7 @@
 import * as grpc from '@grpc/grpc-js'
 import type { RaftNode } from '../../raft/node/raft-node.js'
 import { encodePlain } from '../../session/session-envelope.js'
-import { decodeTxnResult, encodeKvCommand, type KvStateMachine } from '../kv-state-machine.js'
+import { decodeTxnResult, encodeKvCommand, type KvCommand, type KvStateMachine } from '../kv-state-machine.js'
 import type { WatchHub } from '../watch/watch-hub.js'
 import type { RecipeHost } from '../recipes/recipe-host.js'
 import { acquire, release } from '../recipes/lock-recipe.js'
@@ -52,13 +52,19 @@ interface WireLeaderKey {
  * deleted when its client gives up) goes to the leader's KV.Txn. Refused here, it left the key in
  * the lock's queue, granted in its turn for no one and held for as long as the lease lived.
  */
-export function recipeHost(node: RaftNode, kv: KvStateMachine, hub: WatchHub, forwarder: LeaderForwarder): RecipeHost {
+export function recipeHost(node: RaftNode, kv: KvStateMachine, hub: WatchHub, forwarder: LeaderForwarder, check: (command: KvCommand, encoded: Uint8Array) => RaftLogError | undefined): RecipeHost {
   return {
     kv,
     hub,
     txn: async (txn) => {
+      // The limits a Put meets (max_key_bytes, max_request_bytes) hold for a lock's or a
+      // candidate's key and a proclaimed value too: a Lock named with 1.5 MB wrote a 1.5 MB key.
+      const command: KvCommand = { op: 'txn', txn }
+      const encoded = encodeKvCommand(command)
+      const problem = check(command, encoded)
+      if (problem !== undefined) throw problem
       try {
-        return decodeTxnResult((await node.propose(encodePlain(encodeKvCommand({ op: 'txn', txn })))) as Uint8Array)
+        return decodeTxnResult((await node.propose(encodePlain(encoded))) as Uint8Array)
       } catch (error) {
         const code = (error as RaftLogError).code
         if (code !== 'ERR_NOT_LEADER' && code !== 'ERR_LEADERSHIP_TRANSFER') throw error

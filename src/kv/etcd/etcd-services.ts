@@ -78,7 +78,7 @@ export function etcdServices(node: RaftNode, context: ServiceContext, options: E
   }, { checkpointIntervalMs: options.leaseCheckpointIntervalMs })
   clock.start()
   const lease = etcdLeaseService(node, { kv: options.kv, clock, forwarder, minTtlSeconds: options.minLeaseTtlSeconds, check: options.check })
-  const recipes = etcdRecipeServices(node, recipeHost(node, options.kv, hub, forwarder), forwarder)
+  const recipes = etcdRecipeServices(node, recipeHost(node, options.kv, hub, forwarder, options.check), forwarder)
   const disk = new DirectoryBytesCache(context.dir)
   const maintenance: grpc.UntypedServiceImplementation = {
     Status: (_call: unknown, callback: grpc.sendUnaryData<unknown>) => {

@@ -69,3 +69,21 @@ describe('Lock and Campaign name a lease', () => {
     expect(Number(count)).toBe(0)
   })
 })
+
+describe("Lock, Campaign and Proclaim meet a Put's limits", () => {
+  it('refuse a key over max_key_bytes and a value over max_request_bytes, and write nothing', async () => {
+    const call = await stubs()
+    const lease = Number((await call('Lease', 'LeaseGrant', { TTL: 60 })).ID)
+    const tooLarge = { code: grpc.status.UNKNOWN, details: 'etcdserver: request is too large' }
+    // A Put of the same key is refused the same way (INVALID_ARGUMENT there: the KV service's code).
+    await expect(call('KV', 'Put', { key: Buffer.alloc(70_000, 'k'), value: Buffer.from('v') })).rejects.toMatchObject({ code: grpc.status.INVALID_ARGUMENT })
+    await expect(call('Lock', 'Lock', { name: Buffer.alloc(70_000, 'l'), lease })).rejects.toMatchObject(tooLarge)
+    await expect(call('Election', 'Campaign', { name: Buffer.alloc(70_000, 'e'), lease, value: Buffer.from('v') })).rejects.toMatchObject(tooLarge)
+    const { leader } = await call('Election', 'Campaign', { name: Buffer.from('big-value'), lease, value: Buffer.from('a') })
+    await expect(call('Election', 'Proclaim', { leader, value: Buffer.alloc(2 * 1024 * 1024, 1) })).rejects.toMatchObject(tooLarge)
+    // Nothing was written: the lease holds only the campaign's key, with its first value.
+    const keys = await call('Lease', 'LeaseTimeToLive', { ID: lease, keys: true })
+    expect(keys.keys.map((key: Buffer) => key.toString())).toEqual([leader.key.toString()])
+    expect((await call('Election', 'Leader', { name: Buffer.from('big-value') })).kv.value.toString()).toBe('a')
+  })
+})
