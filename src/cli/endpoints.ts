@@ -4,6 +4,7 @@ import { UsageError } from './command.js'
 import type { ClusterClientOptions } from '../net/client/cluster-client.js'
 import { KvClient } from '../kv/kv-client.js'
 import { readClientTlsFiles, type ClientTlsFiles } from '../net/tls/client-tls.js'
+import { maxTimerMs } from '../timer-limit.js'
 
 /** The options of every command that talks to a cluster, for parseArgs. */
 export const tlsOptions = { cacert: { type: 'string' }, cert: { type: 'string' }, key: { type: 'string' } } as const
@@ -33,6 +34,6 @@ export function clientFrom(values: { endpoints?: string | undefined; config?: st
 
 export function timeoutFrom(text: string | undefined): number {
   if (text === undefined) return 5000
-  if (!/^\d+$/.test(text) || Number(text) < 1) throw new UsageError(`--timeout must be a whole number of milliseconds, got '${text}'`)
+  if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > maxTimerMs) throw new UsageError(`--timeout must be a whole number of milliseconds from 1 to ${maxTimerMs} (about 24.8 days), got '${text}'`)
   return Number(text)
 }

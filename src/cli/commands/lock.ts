@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process'
 import { parseArgs } from 'node:util'
 import { UsageError, type Command } from '../command.js'
-import { clientFrom, tlsHelp, tlsOptions } from '../endpoints.js'
+import { clientFrom, timeoutFrom, tlsHelp, tlsOptions } from '../endpoints.js'
 import { untilStopped } from '../until-stopped.js'
 import { wholeFrom } from '../coordination/lease-id.js'
 
@@ -52,7 +52,7 @@ export const lockCommand: Command = {
     if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? 'Missing the lock NAME' : `lock takes one NAME (put the command after --), got: ${positionals.join(' ')}`)
     if (split !== -1 && command.length === 0) throw new UsageError('Nothing after --: give the command to run while holding the lock')
     const ttlSeconds = values.ttl === undefined ? 10 : wholeFrom(values.ttl, '--ttl')
-    const timeoutMs = values.timeout === undefined ? undefined : wholeFrom(values.timeout, '--timeout')
+    const timeoutMs = values.timeout === undefined ? undefined : timeoutFrom(values.timeout)
     const client = clientFrom(values)
     const stopped = new AbortController()
     const waiting = new AbortController()

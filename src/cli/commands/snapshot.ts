@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util'
 import { basename, dirname, join, resolve } from 'node:path'
 import { UsageError, type Command } from '../command.js'
-import { clientFrom, tlsHelp, tlsOptions } from '../endpoints.js'
+import { clientFrom, timeoutFrom, tlsHelp, tlsOptions } from '../endpoints.js'
 import { formatBytes } from '../format-bytes.js'
 import { checkBackupFile, type BackupSummary } from '../../storage/backup-file.js'
 import { restoreSnapshot } from '../../raft/node/restore-snapshot.js'
@@ -85,10 +85,10 @@ async function save(args: string[]): Promise<number> {
     strict: true,
   })
   const file = oneFile(positionals, 'save')
-  if (values.timeout !== undefined && (!/^\d+$/.test(values.timeout) || Number(values.timeout) < 1)) throw new UsageError(`--timeout must be a whole number of milliseconds, got '${values.timeout}'`)
+  const timeoutMs = values.timeout === undefined ? undefined : timeoutFrom(values.timeout)
   const client = clientFrom(values, { failFast: true })
   try {
-    const saved = await client.saveSnapshot(file, values.timeout === undefined ? {} : { timeoutMs: Number(values.timeout) })
+    const saved = await client.saveSnapshot(file, timeoutMs === undefined ? {} : { timeoutMs })
     console.log(`Saved a snapshot of cluster ${saved.clusterId} from node ${saved.nodeId} (leader) to ${file}: index ${saved.index}, term ${saved.term}, ${formatBytes(saved.sizeBytes)}, checksum ${saved.checksum}`)
     return 0
   } finally {

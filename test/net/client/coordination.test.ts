@@ -61,6 +61,17 @@ describe('ClusterClient leases and locks', () => {
     await expect(client.revokeLease(lease.id)).rejects.toMatchObject({ code: 'ERR_LEASE_NOT_FOUND', message: `Lease ${lease.id.toString(16)} not found: it expired or was revoked` })
   })
 
+  it('keeps a lease of a very long TTL alive at a third of a timer\'s longest wait, not every millisecond', async () => {
+    // 9,000,000 s: a third of it is over 2^31 - 1 ms, which a Node timer takes for 1 ms.
+    const lease = await client.grantLease(9_000_000)
+    let renewals = 0
+    lease.onRenewed(() => renewals++)
+    await pause(500)
+    lease.close()
+    expect(renewals).toBeLessThanOrEqual(1)
+    await client.revokeLease(lease.id)
+  })
+
   it('gives a lock to one holder at a time, with a larger fencing token each time; a stale token is refused', async () => {
     const first = await client.lock('locks/job', { ttlSeconds: 5 })
     let secondHeld = false

@@ -5,6 +5,7 @@
 import type * as grpc from '@grpc/grpc-js'
 import { RaftLogError } from '../../../errors.js'
 import { etcdRetryPauseMs, type EtcdEndpoints } from './etcd-endpoints.js'
+import { maxTimerMs } from '../../../timer-limit.js'
 
 export interface LeaseOptions {
   /** Send keep-alives until revoke() or close() (default true). */
@@ -90,7 +91,8 @@ export class LeaseHandle {
   }
 
   private keepAlive(): void {
-    const everyMs = Math.max(100, (this.ttlSeconds * 1000) / 3)
+    // A third of the TTL, within what a timer can wait (2^31 - 1 ms: a longer delay fires at once).
+    const everyMs = Math.min(maxTimerMs, Math.max(100, (this.ttlSeconds * 1000) / 3))
     this.timer = setInterval(() => this.beat(), everyMs)
     this.timer.unref()
     this.beat()
