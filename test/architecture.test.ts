@@ -12,7 +12,7 @@ const src = resolve(import.meta.dirname, '..', 'src')
  * The public entries (index.ts files) gather names from anywhere and are left out.
  */
 const layers: string[][] = [
-  ['errors.ts', 'package-root.ts', 'known-options.ts'],
+  ['errors.ts', 'package-root.ts', 'known-options.ts', 'timer-limit.ts'],
   ['storage'],
   ['engine'],
   ['raft/core'],
