@@ -14,6 +14,7 @@ import { etcdCalls } from './etcd-calls.js'
 import { deleteFromWire, putFromWire, rangeFromWire, rangeToWire, txnFromWire, txnToWire, type WireDeleteRange, type WirePut, type WireRange, type WireTxn } from './etcd-wire.js'
 import { putProblem, rangeProblem, txnProblem } from './etcd-txn-check.js'
 import type { ServiceContext } from '../../net/server/node-server.js'
+import { clusterIdOf } from './etcd-cluster-id.js'
 
 export interface EtcdKvOptions {
   kv: KvStateMachine
@@ -28,16 +29,6 @@ export function etcdHeader(node: RaftNode, revision: number): Record<string, unk
   return { cluster_id: clusterIdOf(node), member_id: node.id, revision, raft_term: node.term }
 }
 
-let lastClusterId: { id: string; decimal: string } | undefined
-
-/** etcd's cluster id is 64 bits: the first 64 of raftlog's 128, as a decimal string (above 2^53). */
-function clusterIdOf(node: RaftNode): string {
-  const id = node.clusterId
-  if (lastClusterId?.id === id) return lastClusterId.decimal
-  const decimal = /^[0-9a-f]{16}/.test(id) ? BigInt(`0x${id.slice(0, 16)}`).toString() : '0'
-  lastClusterId = { id, decimal }
-  return decimal
-}
 
 /** The KV service, and what closes its channels to the leader when the node stops. */
 export function etcdKvService(node: RaftNode, context: ServiceContext, options: EtcdKvOptions): { implementation: grpc.UntypedServiceImplementation; close(): void } {

@@ -13,6 +13,7 @@ import { etcdError } from './etcd-errors.js'
 import { etcdHeader } from './etcd-kv-service.js'
 import { LeaderForwarder } from './leader-forwarder.js'
 import { KeepAliveRelay } from './keep-alive-relay.js'
+import { withExactClusterId } from './etcd-cluster-id.js'
 
 export interface EtcdLeaseOptions {
   kv: KvStateMachine
@@ -85,7 +86,7 @@ function serveKeepAlives(node: RaftNode, clock: LeaseClock, relay: KeepAliveRela
     if (LeaderForwarder.forwarded(call)) return fail('etcdserver: not leader')
     const waiter = {
       answer: (response: unknown) => {
-        if (open) call.write(response)
+        if (open) call.write(withExactClusterId(node, response))
       },
       fail: () => fail('etcdserver: leader changed'),
     }

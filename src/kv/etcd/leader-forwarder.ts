@@ -8,6 +8,7 @@ import type { ServiceContext } from '../../net/server/node-server.js'
 import { etcdProtocol, type EtcdServices } from '../../net/etcd-protocol.js'
 import { RaftLogError } from '../../errors.js'
 import { etcdError } from './etcd-errors.js'
+import { withExactClusterId } from './etcd-cluster-id.js'
 
 /** Metadata a forwarded call carries. */
 const forwardedHeader = 'raftlog-forwarded-by'
@@ -72,7 +73,7 @@ export class LeaderForwarder {
     const upstream = send.call(leader.client, call.request, this.metadata(), { deadline }, (error, response) => {
       leader.release()
       if (error !== null) callback({ code: error.code, details: leaderGone(error) ? 'etcdserver: leader changed' : error.details })
-      else callback(null, response)
+      else callback(null, withExactClusterId(this.node, response))
     })
     // The caller gave up: so does the leader's call. A waiting Lock left there would take its place
     // in the lock's queue until its deadline, and be granted the lock for no one, held for as long
@@ -109,7 +110,7 @@ export class LeaderForwarder {
     upstream.on('status', leader.release)
     call.on('cancelled', () => upstream.cancel())
     upstream.on('data', (message: unknown) => {
-      if (call.write(message)) return
+      if (call.write(withExactClusterId(this.node, message))) return
       upstream.pause()
       call.once('drain', () => upstream.resume())
     })
