@@ -89,6 +89,8 @@ export function unknownRangeEnum(wire: WireRange): string | undefined {
 }
 
 export function rangeFromWire(wire: WireRange): RangeRequest {
+  const [minMod, maxMod] = revisionBounds(wire.min_mod_revision, wire.max_mod_revision)
+  const [minCreate, maxCreate] = revisionBounds(wire.min_create_revision, wire.max_create_revision)
   return {
     key: bytes(wire.key),
     rangeEnd: bytes(wire.range_end),
@@ -98,11 +100,22 @@ export function rangeFromWire(wire: WireRange): RangeRequest {
     sortTarget: sortTargets[wire.sort_target] ?? 'key',
     keysOnly: wire.keys_only === true,
     countOnly: wire.count_only === true,
-    minModRevision: Number(wire.min_mod_revision ?? 0),
-    maxModRevision: Number(wire.max_mod_revision ?? 0),
-    minCreateRevision: Number(wire.min_create_revision ?? 0),
-    maxCreateRevision: Number(wire.max_create_revision ?? 0),
+    minModRevision: minMod,
+    maxModRevision: maxMod,
+    minCreateRevision: minCreate,
+    maxCreateRevision: maxCreate,
   }
+}
+
+/**
+ * A range's min and max revision filter as raftlog's request keeps it (0 or more; 0: none).
+ * etcd leaves out a key when a bound is not 0 and the key's revision is past it: a negative
+ * minimum leaves out nothing (as 0), a negative maximum leaves out every key, which a minimum
+ * no revision reaches says here.
+ */
+function revisionBounds(min: number | undefined, max: number | undefined): [number, number] {
+  if (Number(max ?? 0) < 0) return [Number.MAX_SAFE_INTEGER, 0]
+  return [Math.max(0, Number(min ?? 0)), Number(max ?? 0)]
 }
 
 export function putFromWire(wire: WirePut): RequestOp {
