@@ -1,7 +1,7 @@
 // A Range's revision filters, as etcd 3.4 applies them (etcdserver/apply.go): a key is left out
 // when a bound is not 0 and the key's revision is past it. So a negative maximum leaves out every
 // key (the count still counts them) and a negative minimum leaves out none. raftlog took a
-// negative bound for no filter at all, and a transaction that wrote refused a negative minimum.
+// negative maximum for no filter at all.
 import { describe, expect, it } from 'vitest'
 import { settled } from '../../helpers/node-servers.js'
 import { useEtcdCluster } from '../../helpers/etcd-cluster.js'
