@@ -176,6 +176,9 @@ async function parseCommand(words: string[], values: Values, stdinDash: boolean,
     if (rest.length !== count) throw new UsageError(`usage: raftlog kv ${shape}`)
   }
   const key = bytesFrom(keyText, encoding, 'KEY')
+  // An empty key is refused by etcd's API (and so by `kv del`, etcdctl and every range): one
+  // written here could be read and deleted only by these single-key verbs.
+  if (key.length === 0 && (op === 'put' || op === 'cas')) throw new UsageError(`kv ${op}: the KEY is empty (etcd's API refuses an empty key too)`)
   const bytes = (text: string, what: string): Buffer => bytesFrom(text, encoding, what)
   switch (op) {
     case 'put':
