@@ -5,3 +5,9 @@
  * groups) refused it (ERR_ID_IN_USE: it lost its directory). Never restart it: node ids are not reused.
  */
 export const removedExitStatus = 4
+
+/**
+ * `raftlog node` stopped because its directory is damaged (ERR_CORRUPT at open): starting it again
+ * fails the same way until `raftlog repair` has cut the damage, so a supervisor does not restart it.
+ */
+export const damagedExitStatus = 5

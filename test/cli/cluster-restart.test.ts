@@ -1,6 +1,8 @@
 // `raftlog cluster --restart`: a node that dies is started again, after a pause that grows while
 // it keeps dying; without --restart it stays down.
 import { describe, expect, it } from 'vitest'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { runCli } from '../helpers/cli.js'
 import { alive, exited, startCluster, statuses, waitFor, writeConfig } from '../helpers/processes.js'
 import { tempDir } from '../helpers/temp-dir.js'
@@ -63,6 +65,39 @@ describe('raftlog cluster --restart', () => {
       await new Promise((resolve) => setTimeout(resolve, 3000))
       expect((output.text.match(new RegExp(`restarting node ${victim}`, 'g')) ?? []).length).toBe(restarts)
       expect((await runCli(['kv', 'put', 'after', 'removal', '--config', config])).stdout).toBe('OK\n')
+    } finally {
+      child.kill('SIGINT')
+      await exited(child)
+    }
+  }, 90_000)
+
+  it('does not start a node again whose directory is damaged, and says where and what to run', async () => {
+    const dir = tempDir('raftlog-restart-damaged-')
+    const { path: config } = await writeConfig(dir, 3)
+    let { child, output } = startCluster(config, ['--restart'])
+    await waitFor('a leader line', async () => (/cluster: node \d leads/.test(output.text) ? true : undefined))
+    for (let i = 0; i < 10; i++) expect((await runCli(['kv', 'put', `k${i}`, 'v'.repeat(100), '--config', config])).status).toBe(0)
+    await waitFor('every node caught up', async () => {
+      const all = await statuses(config)
+      return all.every((s) => s.reachable) && new Set(all.map((s) => s.commitIndex)).size === 1 ? true : undefined
+    })
+    child.kill('SIGINT')
+    expect(await exited(child), output.text).toBe(0)
+    // A byte of an early entry flipped, with valid entries after it: damage, not a torn write.
+    const nodeDir = join(dir, 'logs', 'node_2')
+    const segment = join(nodeDir, 'segment_00000000000000000001.log')
+    const bytes = readFileSync(segment)
+    bytes[300] = (bytes[300] as number) ^ 0xff
+    writeFileSync(segment, bytes)
+    ;({ child, output } = startCluster(config, ['--restart']))
+    try {
+      await waitFor('node 2 stopped', async () => (output.text.includes('node 2 stopped: its directory is damaged') ? true : undefined), 20_000)
+      expect(output.text).toContain('ERR_CORRUPT')
+      expect(output.text).toContain(`raftlog verify ${nodeDir}`)
+      expect(output.text).toContain(`raftlog repair ${nodeDir}`)
+      await new Promise((resolve) => setTimeout(resolve, 2500))
+      expect(output.text).not.toContain('restarting node 2')
+      expect((await runCli(['kv', 'put', 'after', 'damage', '--config', config])).stdout).toBe('OK\n')
     } finally {
       child.kill('SIGINT')
       await exited(child)

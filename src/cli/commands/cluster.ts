@@ -8,7 +8,7 @@ import { parentPipeVariable } from '../parent-pipe.js'
 import { RestartBackoff, restartMaxMs, restartMinMs, restartStableMs } from '../restart-backoff.js'
 import { relayNodeOutput } from '../node-output.js'
 import { portFrom } from '../port-option.js'
-import { removedExitStatus } from '../exit-status.js'
+import { damagedExitStatus, removedExitStatus } from '../exit-status.js'
 import { createLogger, logFormats, type LogFormat, type Logger } from '../../observe/logger.js'
 import { DashboardServer, defaultDashboardPort } from '../../observe/dashboard-server.js'
 import { maxCatalogGroups } from '../../host/group-catalog.js'
@@ -33,7 +33,9 @@ Options:
   -c, --config FILE        the cluster configuration (default: cluster_config.yaml)
   --restart                start a node again when it exits on its own (a crash, kill -9, a
                            storage failure), after a pause: ${restartMinMs / 1000} s, doubling up to ${restartMaxMs / 1000} s
-                           while it keeps dying within ${restartStableMs / 1000} s of its start
+                           while it keeps dying within ${restartStableMs / 1000} s of its start; not a
+                           node that was removed, nor one whose directory is damaged (its error
+                           says how to repair it)
   --log-format F           text (default): lines with their time; json: one JSON object per
                            line, the nodes' and the cluster's own (pino)
   --dashboard-port P       the status page's port on 127.0.0.1 (default ${defaultDashboardPort}; 0: any
@@ -128,12 +130,14 @@ export const clusterCommand: Command = {
         children.delete(node.nodeId)
         if (stopping) return
         const removed = code === removedExitStatus
+        const damaged = code === damagedExitStatus
         // Exit 0 on its own: stopped by a signal from elsewhere.
         if (removed) logger.info('exited', `node ${node.nodeId} stopped: it was removed from the cluster, or its id was refused (not restarted: node ids are never reused)`, { nodeId: node.nodeId, code, signal })
+        else if (damaged) logger.error('exited', `node ${node.nodeId} stopped: its directory is damaged (not restarted: it would fail again; see its error above for raftlog verify and raftlog repair)`, { nodeId: node.nodeId, code, signal })
         else if (code === 0) logger.info('exited', `node ${node.nodeId} stopped (code 0)`, { nodeId: node.nodeId, code, signal })
         else logger.error('exited', `node ${node.nodeId} exited (${signal ?? `code ${code}`})`, { nodeId: node.nodeId, code, signal })
         checkQuorum(logger, children.size, cluster.nodes.length)
-        if (values.restart !== true || removed) return
+        if (values.restart !== true || removed || damaged) return
         const pauseMs = (backoffs.get(node.nodeId) as RestartBackoff).next(Date.now() - startedAt)
         logger.warn('restarting', `restarting node ${node.nodeId} in ${pauseMs / 1000} s`, { nodeId: node.nodeId, pauseMs })
         restarts.set(

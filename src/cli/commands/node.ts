@@ -15,7 +15,7 @@ import { stateFileName } from '../../storage/raft-state-file.js'
 import { RaftLogError } from '../../errors.js'
 import { checkStateFile } from '../../verify/state-check.js'
 import type { ClusterConfig } from '../../net/config/cluster-config.js'
-import { removedExitStatus } from '../exit-status.js'
+import { damagedExitStatus, removedExitStatus } from '../exit-status.js'
 import { runHostNode } from '../host-node.js'
 import { maxCatalogGroups, maxNodeId } from '../../host/group-catalog.js'
 import { wholeNumberOption } from '../whole-number-option.js'
@@ -32,7 +32,9 @@ without waiting for an election timeout. A node removed from the cluster (raftlo
 stops by itself with exit status ${removedExitStatus}, also when it was down during its removal (the members tell
 it when it comes back); node ids are never reused, so bring the machine back under a new one. A
 many-group node refused its id (ERR_ID_IN_USE: it ran before and lost its directory, say) exits
-with the same status.
+with the same status. A node whose directory is damaged (ERR_CORRUPT when it opens it) changes
+nothing, names the directory and exits with status ${damagedExitStatus}: see the damage with raftlog verify
+DIR, cut the log at it with raftlog repair DIR.
 The same port serves etcd's v3 API (KV, Watch, Lease, Cluster, Maintenance.Status and
 Snapshot, v3lock, v3election), so ETCDCTL_API=3 etcdctl --endpoints=IP:PORT,... put, get, del,
 txn, watch, lease, lock, elect, member and compaction work against the cluster; a write sent to a
@@ -131,6 +133,7 @@ export const nodeCommand: Command = {
       } catch (error) {
         // Its id can never run here again (a lost directory, a founder's id): a supervisor must not start it again.
         const code = (error as RaftLogError).code
+        if (code === 'ERR_CORRUPT') return damaged(error, hostDir)
         if (code !== 'ERR_ID_IN_USE' && !(code === 'ERR_JOIN' && /ERR_ID_IN_USE/.test((error as Error).message))) throw error
         console.error(`Error: ${code === 'ERR_ID_IN_USE' ? 'ERR_ID_IN_USE: ' : ''}${(error as Error).message}`)
         return removedExitStatus
@@ -145,7 +148,13 @@ export const nodeCommand: Command = {
     log('configuration', `configuration ${cluster.path}: ${plural(cluster.nodes.length, 'node')} (${cluster.nodes.map((n) => `${n.nodeId}@${n.address}`).join(', ')}), election timeout ${cluster.electionTimeout[0]}-${cluster.electionTimeout[1]} ms, heartbeat ${cluster.heartbeatInterval} ms, log in ${cluster.logDirectory}`)
     // prom-client is loaded only for a node that serves metrics.
     const metricsHook = { listen: async (host: string, port: number, id: number) => (await import('../../observe/metrics-server.js')).MetricsServer.listen(host, port, id) }
-    const server = await startKvNodeServer(cluster, nodeId, { warn: (message) => logger.warn('warning', message) }, { address, metrics: metricsHook, ...(values.join === undefined ? {} : { join: values.join }) })
+    let server: Awaited<ReturnType<typeof startKvNodeServer>>
+    try {
+      server = await startKvNodeServer(cluster, nodeId, { warn: (message) => logger.warn('warning', message) }, { address, metrics: metricsHook, ...(values.join === undefined ? {} : { join: values.join }) })
+    } catch (error) {
+      if ((error as RaftLogError).code === 'ERR_CORRUPT') return damaged(error, nodeDir)
+      throw error
+    }
     const { node, config } = server
     const plaintext = plaintextWarning(cluster, config)
     if (plaintext !== undefined) logger.warn('plaintext', plaintext)
@@ -243,4 +252,15 @@ function notListed(cluster: ClusterConfig, nodeId: number, dir: string): RaftLog
     `Node ID ${nodeId} not found in configuration file ${cluster.path}, but its directory ${dir} says it joined the cluster, at ${recorded} when it last ran: start it with --listen ${recorded} (a node that joined is not in the file, and is given its address at every start; the new one if raftlog member update moved it since)`,
     { nodeId, file: cluster.path },
   )
+}
+
+/**
+ * A node whose directory is damaged: says where, that nothing was changed, and what to run; exits
+ * with damagedExitStatus, which `raftlog cluster --restart` does not restart (it would fail again).
+ */
+function damaged(error: unknown, dir: string): number {
+  console.error(
+    `Error: ERR_CORRUPT: ${(error as Error).message} (in ${dir}). Nothing was changed. \`raftlog verify ${dir}\` lists the damage; \`raftlog repair ${dir}\` cuts the log at it, after copying what it changes beside it, and the node then gets the entries it lost back from its leader.`,
+  )
+  return damagedExitStatus
 }
