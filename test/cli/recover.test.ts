@@ -51,6 +51,8 @@ describe('raftlog recover --as-new-cluster', () => {
     const unconfirmed = await runCli(['recover', survivorDir, '--as-new-cluster'])
     expect(unconfirmed.status).toBe(1)
     expect(unconfirmed.stderr).toContain('standard input is not a terminal: give --yes')
+    // The plan names the backup folder as one still to make: a refusal makes none.
+    expect(unconfirmed.stdout).toMatch(/^ {2}before it changes anything: copies raft_state\.meta, .+ to .+\.recover-[^ ]+$/m)
     expect(readdirSync(join(dir, 'logs')).filter((name) => name.includes('.recover-'))).toEqual([])
 
     const said = await recover(survivorDir)

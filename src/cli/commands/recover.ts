@@ -78,7 +78,7 @@ export function describePlan(plan: NewClusterPlan): string[] {
     `  configuration now (index ${plan.current.index}): ${describeConfiguration(plan.current.config)}`,
     `  new configuration (entry ${plan.entryIndex}, term ${plan.entryTerm}, recorded as committed): ${describeConfiguration(plan.next)}`,
     `  cluster id ${plan.oldClusterId || '(none)'} becomes ${plan.newClusterId}`,
-    `  backup of the files it changes (${plan.files.join(', ')}): ${plan.backup}`,
+    `  before it changes anything: copies ${plan.files.join(', ')} to ${plan.backup}`,
     ...plan.notes.map((note) => `  note: ${note}`),
   ]
 }
