@@ -68,6 +68,11 @@ describe('raftlog recover --as-new-cluster', () => {
     running.push(startNode(config, survivor))
     await waitFor('the recovered node to lead', async () => ((await statusesAt([address])).find((s) => s.role === 'leader') ? true : undefined))
     await expectReadable([address], written)
+    // An old member started again beside it is refused, and told that recovery is a cause.
+    const old = startNode(config, lost[0]!)
+    const oldEnded = await Promise.race([exited(old.child), new Promise((resolve) => setTimeout(() => resolve('still running after 15 s'), 15_000))])
+    expect(oldEnded, old.output.join('\n')).toBe(1)
+    expect(old.output.join('\n')).toContain(`or node ${survivor} was recovered as a new cluster (raftlog recover), of which this node is not a member: never start this node beside it again`)
     await put(['--endpoints', address], 'after-recovery', 'yes')
     written.set('after-recovery', 'yes')
 

@@ -44,7 +44,7 @@ export async function checkSameCluster(node: RaftNode, addresses: readonly strin
   if (stranger === undefined) return
   throw new RaftLogError(
     'ERR_WRONG_CLUSTER',
-    `This node's directory belongs to cluster ${own}, but node ${stranger.id ?? '?'} at ${stranger.address} belongs to cluster ${stranger.clusterId}: the directory was copied from another cluster, or restored from another backup file or with another node list (raftlog snapshot restore: restore every node from the same file, with the same list); start this node with its own directory, or join it to this cluster under a new id with an empty one`,
+    `This node's directory belongs to cluster ${own}, but node ${stranger.id ?? '?'} at ${stranger.address} belongs to cluster ${stranger.clusterId}: the directory was copied from another cluster, or restored from another backup file or with another node list (raftlog snapshot restore: restore every node from the same file, with the same list), or node ${stranger.id ?? '?'} was recovered as a new cluster (raftlog recover), of which this node is not a member: never start this node beside it again; start this node with its own directory, or join it to this cluster under a new id with an empty one`,
     { clusterId: own, other: stranger.clusterId },
   )
 }
