@@ -79,7 +79,8 @@ export class WatchHub {
    */
   watch(spec: WatchSpec, sink: WatchSink): Watch {
     const [start, end] = span(spec.key, spec.rangeEnd)
-    const watcher: Watcher = { start, end, spec, sink, next: spec.startRevision > 0 ? spec.startRevision : this.kv.revision + 1, active: true }
+    // 0 is now; a negative start is below every revision kept, so compacted (as etcd answers it).
+    const watcher: Watcher = { start, end, spec, sink, next: spec.startRevision !== 0 ? spec.startRevision : this.kv.revision + 1, active: true }
     const handle: Watch = {
       get nextRevision() {
         return watcher.next

@@ -1,6 +1,7 @@
 // A revision or a lease id below zero (etcd's are int64) to Compact and LeaseRevoke: raftlog's
 // commands carry them unsigned, and encoding one threw inside the call, which gRPC answered
-// UNKNOWN "Unknown error". etcd 3.4.23 answers with its usual refusals.
+// UNKNOWN "Unknown error". etcd 3.4.23 answers with its usual refusals. A watch from a revision
+// below zero started from now; etcd cancels it as compacted (its start is below every revision kept).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import * as grpc from '@grpc/grpc-js'
 import { etcdProtocol } from '../../../src/net/etcd-protocol.js'
@@ -46,5 +47,31 @@ describe('etcd calls with a number below zero', () => {
     expect(await call(lease, 'LeaseGrant', { ID: -7, TTL: 10 })).toBe("INVALID_ARGUMENT etcdserver: lease id -7 is out of range: raftlog's lease ids are whole numbers from 1 to 9007199254740991")
     expect(await call(lease, 'LeaseGrant', { ID: '4111120500859626152', TTL: 10 })).toBe("INVALID_ARGUMENT etcdserver: a lease id past 9007199254740991 is out of range: raftlog's lease ids are whole numbers from 1 to 9007199254740991")
     expect(await call(lease, 'LeaseGrant', { ID: '-4611686018427387904', TTL: 10 })).toBe("INVALID_ARGUMENT etcdserver: a lease id below zero is out of range: raftlog's lease ids are whole numbers from 1 to 9007199254740991")
+  })
+
+  it('cancels a watch from a revision below zero as compacted, as etcd does', async () => {
+    const address = servers.config.nodes.find((node) => node.nodeId === servers.servers[0]!.node.id)?.address as string
+    const watch = new etcdProtocol.Watch(address, grpc.credentials.createInsecure())
+    try {
+      const stream = (watch as unknown as { Watch(): grpc.ClientDuplexStream<unknown, { created: boolean; canceled: boolean; compact_revision: number; cancel_reason: string }> }).Watch()
+      const answers: { created: boolean; canceled: boolean; compact_revision: number; cancel_reason: string }[] = []
+      const canceled = new Promise<void>((resolve, reject) => {
+        stream.on('data', (answer) => {
+          answers.push(answer)
+          if (answer.canceled) resolve()
+        })
+        stream.on('error', reject)
+      })
+      stream.write({ create_request: { key: Buffer.from('w'), start_revision: -5 } })
+      await canceled
+      stream.cancel()
+      expect(answers.map((answer) => [answer.created, answer.canceled, answer.cancel_reason])).toEqual([
+        [true, false, ''],
+        [false, true, 'etcdserver: mvcc: required revision has been compacted'],
+      ])
+      expect(Number(answers[1]!.compact_revision)).toBeGreaterThanOrEqual(0)
+    } finally {
+      watch.close()
+    }
   })
 })
