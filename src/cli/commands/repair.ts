@@ -58,7 +58,9 @@ function describeChange(change: Change, dryRun: boolean): string {
 }
 
 function describeStateFix(fit: StatePastLog, dryRun: boolean): string {
-  return `${dryRun ? 'would lower' : 'lowered'} ${stateFileName}'s commit index from ${fit.commitIndex} and last applied from ${fit.lastApplied} to at most ${fit.end}, the last entry kept: the node gets the entries after it back from its leader`
+  // Only what is past the end is lowered (a last applied at or below it stays as it is).
+  const lowered = [fit.commitIndex > fit.end ? `commit index from ${fit.commitIndex}` : '', fit.lastApplied > fit.end ? `last applied from ${fit.lastApplied}` : ''].filter((part) => part !== '')
+  return `${dryRun ? 'would lower' : 'lowered'} ${stateFileName}'s ${lowered.join(' and ')} to ${fit.end}, the last entry kept: the node gets the entries after it back from its leader`
 }
 
 function describeRepair(repair: Repair, dryRun: boolean): string[] {
