@@ -18,7 +18,7 @@ import { fromWireConfiguration, type WireConfiguration } from '../membership-wir
 import { checkClientTls, clientChannelCredentials, clientTlsOf, type ClientTls } from '../tls/client-tls.js'
 import { describeCallFailure, grpcErrorText, manyGroupsNode } from './call-failure.js'
 import { CallStream, streamedField, type CallError } from './call-stream.js'
-import type { NodeStatus } from './node-status.js'
+import { withMembership, type NodeStatus } from './node-status.js'
 import { BackupFailed, receiveSnapshot, type BackupTarget, type SavedSnapshot, type SnapshotStreamStub } from './snapshot-download.js'
 import { EtcdEndpoints } from './etcd/etcd-endpoints.js'
 import type { Bytes } from './etcd/key-range.js'
@@ -589,23 +589,6 @@ export class ClusterClient {
       })
     })
   }
-}
-
-/**
- * Each status with the member's suffrage and lag as the leader (the one of the highest term)
- * sees them; a node the leader's configuration leaves out is 'not a member'.
- */
-function withMembership(statuses: NodeStatus[]): NodeStatus[] {
-  const leader = statuses.filter((status) => status.reachable && status.role === 'leader').sort((a, b) => (b.term ?? 0) - (a.term ?? 0))[0]
-  const view = leader?.members ?? statuses.find((status) => status.members !== undefined && status.members.length > 0)?.members
-  if (view === undefined || view.length === 0) return statuses
-  return statuses.map((status) => {
-    if (status.id === null) return status
-    const member = view.find((m) => m.id === status.id)
-    if (member === undefined) return { ...status, suffrage: 'not a member' }
-    const behind = leader !== undefined && member.matchKnown ? Math.max(0, (leader.lastIndex ?? 0) - member.matchIndex) : undefined
-    return { ...status, suffrage: member.suffrage, ...(behind === undefined ? {} : { behind }) }
-  })
 }
 
 /** A request the node refused before the log: ERR_BAD_COMMAND, or the code the node's answer starts with (ERR_KEY_TOO_LARGE: …). */

@@ -43,3 +43,35 @@ export interface NodeStatus {
   error?: string
 }
 
+/**
+ * Each status with the member's suffrage and lag as the leader (the one of the highest term)
+ * sees them; a node the leader's configuration leaves out is 'not a member'. A member whose
+ * address another member answers at (added under another node's address) gets a row of its own,
+ * unreachable, and that node is listed once, at its own address.
+ */
+export function withMembership(statuses: NodeStatus[]): NodeStatus[] {
+  const leader = statuses.filter((status) => status.reachable && status.role === 'leader').sort((a, b) => (b.term ?? 0) - (a.term ?? 0))[0]
+  const view = leader?.members ?? statuses.find((status) => status.members !== undefined && status.members.length > 0)?.members
+  if (view === undefined || view.length === 0) return statuses
+  const seen = statuses.map((status) => {
+    if (status.id === null) return status
+    const member = view.find((m) => m.id === status.id)
+    if (member === undefined) return { ...status, suffrage: 'not a member' }
+    const behind = leader !== undefined && member.matchKnown ? Math.max(0, (leader.lastIndex ?? 0) - member.matchIndex) : undefined
+    return { ...status, suffrage: member.suffrage, ...(behind === undefined ? {} : { behind }) }
+  })
+  // A member no answer came from as itself: its address is another member's (a node added at a
+  // wrong address), so that node answered there. Listed all the same, never shown as that node.
+  const aliased: NodeStatus[] = []
+  for (const member of view) {
+    if (statuses.some((status) => status.id === member.id)) continue
+    const there = statuses.find((status) => status.address === member.address && status.id !== null && status.id !== member.id)
+    if (there !== undefined) aliased.push({ id: member.id, address: member.address, reachable: false, suffrage: member.suffrage, error: `node ${there.id} answers at its address` })
+  }
+  // The same node reached at a second address (another member's): only its row at its own address stays.
+  const own = seen.filter((status) => {
+    const address = view.find((m) => m.id === status.id)?.address
+    return status.id === null || status.address === address || !seen.some((other) => other.id === status.id && other.address === address)
+  })
+  return [...own, ...aliased]
+}
