@@ -26,6 +26,7 @@ import { openWatch, type WatchOptions, type WatchStream } from './etcd/watch-str
 import { LeaseHandle, leaseTimeToLive, listLeases, revokeLease, type LeaseOptions, type LeaseStatus } from './etcd/lease-handle.js'
 import { acquireLock, type LockHandle, type LockOptions } from './etcd/lock-handle.js'
 import { campaign, electionLeader, observeElection, type CampaignOptions, type ElectionLeader, type Leadership } from './etcd/leadership.js'
+import { maxTimerMs } from '../../timer-limit.js'
 
 export type { NodeStatus } from './node-status.js'
 export type { SavedSnapshot, BackupTarget } from './snapshot-download.js'
@@ -435,6 +436,8 @@ export class ClusterClient {
    * say `once`: then a call that may have reached a node is not sent again (ERR_UNKNOWN_OUTCOME).
    */
   private async call<T extends Reply>(method: LeaderMethod | 'Read', request: unknown, deadline: number, timeoutMs: number, first: string, options: { once?: boolean } = {}): Promise<T> {
+    // A timer (and so a gRPC deadline) waits at most maxTimerMs: longer, grpc-js threw "Deadline is too far in the future".
+    if (!(timeoutMs >= 1 && timeoutMs <= maxTimerMs)) throw new RaftLogError('ERR_BAD_ARGUMENT', `timeoutMs must be a number of milliseconds from 1 to ${maxTimerMs}, got ${String(timeoutMs)}`, { argument: 'timeoutMs' })
     let next = Math.max(0, this.endpoints.indexOf(first))
     let target: string | undefined = first
     /** The node asked last, and the one before: a redirect back to `previous` is a ping-pong. */

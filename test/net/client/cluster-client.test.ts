@@ -94,6 +94,18 @@ describe('ClusterClient', () => {
     await expect(cluster.propose(new Uint8Array([3]), 800)).rejects.toMatchObject({ code: 'ERR_NO_LEADER', message: expect.stringMatching(/node 1 is starting/) })
   })
 
+  it('refuses a timeout no timer can wait (over 2^31 - 1 ms, or not a number of ms from 1) before any call', async () => {
+    const node = await fakeNode(leaderAnswer('ok'))
+    const c = client([node.address])
+    for (const timeoutMs of [2 ** 31, 1e20, 0, Number.NaN]) {
+      const refusal = { code: 'ERR_BAD_ARGUMENT', message: `timeoutMs must be a number of milliseconds from 1 to 2147483647, got ${String(timeoutMs)}` }
+      await expect(c.propose(new Uint8Array([9]), timeoutMs)).rejects.toMatchObject(refusal)
+      await expect(c.read('k', timeoutMs)).rejects.toMatchObject(refusal)
+    }
+    expect(node.calls).toEqual([])
+    expect(new TextDecoder().decode(await c.propose(new Uint8Array([9]), 2 ** 31 - 1))).toBe('ok')
+  })
+
   it('does not resend a command the node refused as malformed', async () => {
     const node = await fakeNode((_method, envelope) => (envelope?.kind === 'open' ? clientId(7) : { error: { code: grpc.status.INVALID_ARGUMENT, details: 'Not a key-value command' } }))
     await expect(client([node.address]).propose(new Uint8Array([9]), 5000)).rejects.toMatchObject({ code: 'ERR_BAD_COMMAND' })
