@@ -16,6 +16,7 @@ const systemTests = [
   'test/storage/kill-mid-write.test.ts',
   'test/storage/native.test.ts',
   'test/storage/written-blocks.test.ts',
+  'test/storage/drop-behind.test.ts',
   'test/storage/full-disk.test.ts',
   'test/testing/crash/protocol-line.test.ts',
 ]

@@ -6,13 +6,13 @@
 import { closeSync, fdatasync, fdatasyncSync, openSync, writeSync } from 'node:fs'
 import { basename } from 'node:path'
 import { openFlags } from './file-modes.js'
-import { startWriteback } from './native.js'
+import { dropCacheAsync, startWriteback } from './native.js'
 
 /** A segment file's descriptor for pwrite and fdatasync, opened on first use; syncAsync runs on the thread pool. */
 export class DataFile {
   private fd: number | undefined
-  /** fdatasync calls on the thread pool not finished: the descriptor is closed only after them. */
-  private syncsInFlight = 0
+  /** Calls on the thread pool (fdatasync, dropping the cache) not finished: the descriptor is closed only after them. */
+  private callsInFlight = 0
   private closeWhenIdle = false
 
   constructor(private path: string) {}
@@ -44,6 +44,26 @@ export class DataFile {
     }
   }
 
+  /**
+   * Frees the file's clean cached pages on the thread pool (see native.ts dropCacheAsync). A hint:
+   * a failure changes nothing, and the promise never rejects.
+   */
+  dropCacheAsync(): Promise<void> {
+    let fd: number
+    try {
+      fd = this.descriptor()
+    } catch {
+      return Promise.resolve()
+    }
+    this.callsInFlight++
+    const settled = (): void => {
+      this.callsInFlight--
+      if (this.closeWhenIdle && this.callsInFlight === 0) this.closeNow()
+    }
+    // The pages stay cached on a failure: only the next writes' speed depends on it.
+    return dropCacheAsync(fd).then(settled, settled)
+  }
+
   /** fdatasync, here and now: every write to the file before the call is durable when it returns. */
   syncSync(): void {
     fdatasyncSync(this.descriptor())
@@ -52,11 +72,11 @@ export class DataFile {
   /** fdatasync on the libuv thread pool, so the event loop runs meanwhile. */
   syncAsync(): Promise<void> {
     const fd = this.descriptor()
-    this.syncsInFlight++
+    this.callsInFlight++
     return new Promise<void>((resolve, reject) => {
       fdatasync(fd, (error) => {
-        this.syncsInFlight--
-        if (this.closeWhenIdle && this.syncsInFlight === 0) this.closeNow()
+        this.callsInFlight--
+        if (this.closeWhenIdle && this.callsInFlight === 0) this.closeNow()
         if (error === null) resolve()
         else reject(error)
       })
@@ -66,7 +86,7 @@ export class DataFile {
   /** Closes the descriptor, once no fdatasync still uses it (a reused number would sync another file). */
   close(): void {
     if (this.fd === undefined) return
-    if (this.syncsInFlight > 0) this.closeWhenIdle = true
+    if (this.callsInFlight > 0) this.closeWhenIdle = true
     else this.closeNow()
   }
 

@@ -23,6 +23,7 @@ interface NativeAddon {
   allocateAsync(path: string, size: number, written: boolean): Promise<void>
   recycleAsync(path: string, dataEnd: number): Promise<void>
   startWriteback(fd: number, offset: number, length: number): void
+  dropCacheAsync(fd: number): Promise<void>
   pageSize(): number
 }
 
@@ -145,6 +146,16 @@ export function recycleFileAsync(path: string, dataEnd: number): Promise<void> {
  */
 export function startWriteback(fd: number, offset: number, length: number): void {
   addon().startWriteback(fd, offset, length)
+}
+
+/**
+ * posix_fadvise(POSIX_FADV_DONTNEED) over the whole file open as `fd`, on the thread pool: its
+ * clean cached pages are freed (pages mapped into the process stay: advise the mapping 'dontneed'
+ * first). A hint: the content is unchanged, and a later read brings pages back from the device.
+ * `fd` must stay open until the promise settles.
+ */
+export function dropCacheAsync(fd: number): Promise<void> {
+  return addon().dropCacheAsync(fd)
 }
 
 /** True for the errno codes flock uses to say another descriptor holds the lock. */

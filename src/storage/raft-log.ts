@@ -84,6 +84,12 @@ export const maxRecycledSegments = 2
 const defaultRecycledSegments = maxRecycledSegments
 /** Payload bytes per flush below which a log's spares are zero-filled (see prepareSpare). */
 const smallFlushBytes = 256 * 1024
+/**
+ * Sealed segments whose pages stay cached (with the open one): followers a little behind read
+ * them, and compaction behind a snapshot recycles them. Recycling reads the file whole (its recycle
+ * record checksums the old content), so a file whose pages were dropped is deleted instead.
+ */
+const cachedSealedSegments = 2
 const lockFileName = 'LOCK'
 /**
  * The next segment's file while it is made ready on the thread pool. Each instance names its own,
@@ -413,6 +419,7 @@ export class RaftLog {
         if (!this.awaitsSeal(segment)) continue
         segment.syncData()
         segment.seal()
+        this.dropCacheBefore(segment)
       }
       this.tail.syncData()
       if (this.directoryUnsynced || this.directorySyncInFlight) {
@@ -469,8 +476,12 @@ export class RaftLog {
           // Seal only what is still a full, fully synced segment of this log: a truncation or
           // reset meanwhile may have reopened or deleted it.
           if (!this.awaitsSeal(segment)) continue
-          if (segment.hasUnsyncedBytes) this.pendingSeal.push(segment)
-          else segment.seal()
+          if (segment.hasUnsyncedBytes) {
+            this.pendingSeal.push(segment)
+          } else {
+            segment.seal()
+            this.dropCacheBefore(segment)
+          }
         }
       })
       .catch((error: unknown) => {
@@ -482,6 +493,19 @@ export class RaftLog {
       })
     this.flushInFlight = flush
     return flush
+  }
+
+  /**
+   * Frees the cached pages of the sealed segment `cachedSealedSegments` behind the tail once
+   * `sealed` is sealed, as PostgreSQL does for each WAL segment it closes: a log is written once and
+   * seldom read again, and its next writes then reuse the pages just freed instead of taking new
+   * ones, which on a virtual machine whose host took free memory back cost more than the write
+   * itself (1 KiB x 1,024 durable: 1.3-1.5 ms a batch, 3.5-4 ms once new pages run out).
+   */
+  private dropCacheBefore(sealed: Segment): void {
+    const at = this.segments.indexOf(sealed)
+    const behind = at >= cachedSealedSegments ? this.segments[at - cachedSealedSegments] : undefined
+    if (behind !== undefined && behind.isSealed && !behind.isCacheDropped) behind.dropCache()
   }
 
   /** Still a full, unsealed segment of this log: a truncation or reset may have reopened or deleted it. */
@@ -731,7 +755,9 @@ export class RaftLog {
   /** Takes a segment out of the log: kept for reuse when `reuse` (compaction) and there is room, else deleted. */
   private dropSegment(segment: Segment, reuse = false): void {
     this.pendingSeal = this.pendingSeal.filter((pending) => pending !== segment)
-    if (reuse && this.recycled.length < this.recycledSegmentsMax && segment.sizeBytes === this.segmentSizeBytes && isRecyclableSize(segment.sizeBytes)) {
+    // A file whose pages left the cache would be read back whole to be recycled (dropCacheBefore).
+    const recyclable = segment.sizeBytes === this.segmentSizeBytes && isRecyclableSize(segment.sizeBytes) && !segment.isCacheDropped
+    if (reuse && this.recycled.length < this.recycledSegmentsMax && recyclable) {
       const path = recycledSegmentPath(segment.path, this.owner)
       if (segment.recycleTo(path)) this.startRecycling(path)
       return

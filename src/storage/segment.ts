@@ -166,6 +166,8 @@ export class Segment {
   private buffersSinceSync = 0
   /** Its header on disk is a seal's (or a reopening's) header write cut short: recovery writes it again. */
   private headerCutShort = false
+  /** dropCache() freed its pages: reading it again costs device reads. */
+  private cacheDropped = false
 
   private constructor(path: string, mapping: ArrayBuffer, baseIndex: number, prevTerm: number, flags: number, salt: number) {
     this.path = path
@@ -403,6 +405,10 @@ export class Segment {
     return this.appendPosition
   }
 
+  get isCacheDropped(): boolean {
+    return this.cacheDropped
+  }
+
   get hasUnsyncedBytes(): boolean {
     return this.unsyncedFrom < this.appendPosition || this.unsyncedFrom < headerSizeBytes
   }
@@ -607,6 +613,19 @@ export class Segment {
     // From now on it is only read: readahead helps again.
     advise(this.mapping, 'normal')
     this.buffer = undefined
+    this.file.close()
+  }
+
+  /**
+   * Frees the pages of a sealed segment's file from the page cache (those mapped here first): the
+   * log's next writes then take pages just freed. A sealed segment is seldom read again (a
+   * follower far behind, a restart), and such a read brings its pages back from the device.
+   */
+  dropCache(): void {
+    this.assert(this.isSealed, 'dropCache() is for sealed segments')
+    this.cacheDropped = true
+    advise(this.mapping, 'dontneed')
+    void this.file.dropCacheAsync()
     this.file.close()
   }
 
