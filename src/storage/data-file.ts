@@ -61,7 +61,14 @@ export class DataFile {
       if (this.closeWhenIdle && this.callsInFlight === 0) this.closeNow()
     }
     // The pages stay cached on a failure: only the next writes' speed depends on it.
-    return dropCacheAsync(fd).then(settled, settled)
+    let dropping: Promise<void>
+    try {
+      dropping = dropCacheAsync(fd)
+    } catch {
+      settled()
+      return Promise.resolve()
+    }
+    return dropping.then(settled, settled).catch(() => undefined)
   }
 
   /** fdatasync, here and now: every write to the file before the call is durable when it returns. */
@@ -83,7 +90,7 @@ export class DataFile {
     })
   }
 
-  /** Closes the descriptor, once no fdatasync still uses it (a reused number would sync another file). */
+  /** Closes the descriptor, once no call on the thread pool still uses it (a reused number would sync another file). */
   close(): void {
     if (this.fd === undefined) return
     if (this.callsInFlight > 0) this.closeWhenIdle = true

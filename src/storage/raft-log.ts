@@ -415,12 +415,14 @@ export class RaftLog {
     this.stats.flushes++
     this.guard(() => {
       // What a flush() in flight is still syncing counts too: this call returns only when it is durable.
+      let sealed = false
       for (const segment of [...this.sealingInFlight, ...this.pendingSeal.splice(0)]) {
         if (!this.awaitsSeal(segment)) continue
         segment.syncData()
         segment.seal()
-        this.dropCacheBefore(segment)
+        sealed = true
       }
+      if (sealed) this.dropCacheBehind()
       this.tail.syncData()
       if (this.directoryUnsynced || this.directorySyncInFlight) {
         this.directoryUnsynced = false
@@ -472,6 +474,7 @@ export class RaftLog {
     }
     const flush = Promise.all(syncs)
       .then(() => {
+        let sealed = false
         for (const segment of sealing) {
           // Seal only what is still a full, fully synced segment of this log: a truncation or
           // reset meanwhile may have reopened or deleted it.
@@ -480,9 +483,10 @@ export class RaftLog {
             this.pendingSeal.push(segment)
           } else {
             segment.seal()
-            this.dropCacheBefore(segment)
+            sealed = true
           }
         }
+        if (sealed) this.dropCacheBehind()
       })
       .catch((error: unknown) => {
         throw this.fail(error)
@@ -496,16 +500,26 @@ export class RaftLog {
   }
 
   /**
-   * Frees the cached pages of the sealed segment `cachedSealedSegments` behind the tail once
-   * `sealed` is sealed, as PostgreSQL does for each WAL segment it closes: a log is written once and
+   * Frees the cached pages of every sealed segment older than the newest `cachedSealedSegments`
+   * sealed ones, as PostgreSQL does for each WAL segment it closes: a log is written once and
    * seldom read again, and its next writes then reuse the pages just freed instead of taking new
    * ones, which on a virtual machine whose host took free memory back cost more than the write
-   * itself (1 KiB x 1,024 durable: 1.3-1.5 ms a batch, 3.5-4 ms once new pages run out).
+   * itself (1 KiB x 1,024 durable: 1.3-1.5 ms a batch, 3.5-4 ms once new pages run out). Walks back
+   * from the newest until a segment already dropped: after a restart, all the older ones go once.
+   * Called after seals, never between them: a drop is a hint and never fails a flush.
    */
-  private dropCacheBefore(sealed: Segment): void {
-    const at = this.segments.indexOf(sealed)
-    const behind = at >= cachedSealedSegments ? this.segments[at - cachedSealedSegments] : undefined
-    if (behind !== undefined && behind.isSealed && !behind.isCacheDropped) behind.dropCache()
+  private dropCacheBehind(): void {
+    let kept = 0
+    for (let at = this.segments.length - 1; at >= 0; at--) {
+      const segment = this.segments[at] as Segment
+      if (!segment.isSealed) continue
+      if (kept < cachedSealedSegments) {
+        kept++
+        continue
+      }
+      if (segment.isCacheDropped) return
+      segment.dropCache()
+    }
   }
 
   /** Still a full, unsealed segment of this log: a truncation or reset may have reopened or deleted it. */
@@ -755,7 +769,7 @@ export class RaftLog {
   /** Takes a segment out of the log: kept for reuse when `reuse` (compaction) and there is room, else deleted. */
   private dropSegment(segment: Segment, reuse = false): void {
     this.pendingSeal = this.pendingSeal.filter((pending) => pending !== segment)
-    // A file whose pages left the cache would be read back whole to be recycled (dropCacheBefore).
+    // A file whose pages left the cache would be read back whole to be recycled (dropCacheBehind).
     const recyclable = segment.sizeBytes === this.segmentSizeBytes && isRecyclableSize(segment.sizeBytes) && !segment.isCacheDropped
     if (reuse && this.recycled.length < this.recycledSegmentsMax && recyclable) {
       const path = recycledSegmentPath(segment.path, this.owner)

@@ -617,14 +617,20 @@ export class Segment {
   }
 
   /**
-   * Frees the pages of a sealed segment's file from the page cache (those mapped here first): the
-   * log's next writes then take pages just freed. A sealed segment is seldom read again (a
-   * follower far behind, a restart), and such a read brings its pages back from the device.
+   * Frees the pages of a sealed segment's file from the page cache (those mapped here first; the
+   * rest on the thread pool): the log's next writes then take pages just freed. A sealed segment is
+   * seldom read again (a follower far behind, a restart), and such a read brings its pages back
+   * from the device. A hint: never throws for the drop itself.
    */
   dropCache(): void {
     this.assert(this.isSealed, 'dropCache() is for sealed segments')
+    // Marked even if part of it fails: the log does not try again at every seal.
     this.cacheDropped = true
-    advise(this.mapping, 'dontneed')
+    try {
+      advise(this.mapping, 'dontneed')
+    } catch {
+      // A locked mapping refuses (EINVAL): its pages stay cached; the others still go.
+    }
     void this.file.dropCacheAsync()
     this.file.close()
   }
@@ -662,6 +668,8 @@ export class Segment {
     let oldEnd = this.appendPosition
     const wasSealed = this.isSealed
     if (wasSealed) {
+      // Written again from here: cached like any open segment, until it is sealed and dropped anew.
+      this.cacheDropped = false
       oldEnd = alignUp(this.appendPosition, 8) + offsetTableSizeBytes(this.count)
       // Open the header first: a sealed header over zeroed frames would read as corruption.
       this.flags &= ~flagSealed
