@@ -26,7 +26,7 @@ import { openWatch, type WatchOptions, type WatchStream } from './etcd/watch-str
 import { LeaseHandle, leaseTimeToLive, listLeases, revokeLease, type LeaseOptions, type LeaseStatus } from './etcd/lease-handle.js'
 import { acquireLock, type LockHandle, type LockOptions } from './etcd/lock-handle.js'
 import { campaign, electionLeader, observeElection, type CampaignOptions, type ElectionLeader, type Leadership } from './etcd/leadership.js'
-import { maxTimerMs } from '../../timer-limit.js'
+import { checkTimeoutMs } from './timeout-argument.js'
 
 export type { NodeStatus } from './node-status.js'
 export type { SavedSnapshot, BackupTarget } from './snapshot-download.js'
@@ -195,6 +195,7 @@ export class ClusterClient {
    * come from the leader's view, when a leader answered.
    */
   async statuses(timeoutMs: number): Promise<NodeStatus[]> {
+    checkTimeoutMs(timeoutMs)
     const deadline = Date.now() + timeoutMs
     const { statuses } = await this.probe(timeoutMs)
     const probed = new Set(this.endpoints)
@@ -262,6 +263,7 @@ export class ClusterClient {
    */
   async saveSnapshot(target: BackupTarget, options: SaveSnapshotOptions = {}): Promise<SavedSnapshot> {
     const timeoutMs = options.timeoutMs ?? 10_000
+    checkTimeoutMs(timeoutMs)
     if (typeof target !== 'string' && (target === null || typeof target !== 'object' || typeof target.write !== 'function')) {
       throw new RaftLogError('ERR_BAD_ARGUMENT', 'ClusterClient.saveSnapshot: target must be a file path or a writable stream', { argument: 'target' })
     }
@@ -436,8 +438,7 @@ export class ClusterClient {
    * say `once`: then a call that may have reached a node is not sent again (ERR_UNKNOWN_OUTCOME).
    */
   private async call<T extends Reply>(method: LeaderMethod | 'Read', request: unknown, deadline: number, timeoutMs: number, first: string, options: { once?: boolean } = {}): Promise<T> {
-    // A timer (and so a gRPC deadline) waits at most maxTimerMs: longer, grpc-js threw "Deadline is too far in the future".
-    if (!(timeoutMs >= 1 && timeoutMs <= maxTimerMs)) throw new RaftLogError('ERR_BAD_ARGUMENT', `timeoutMs must be a number of milliseconds from 1 to ${maxTimerMs}, got ${String(timeoutMs)}`, { argument: 'timeoutMs' })
+    checkTimeoutMs(timeoutMs)
     let next = Math.max(0, this.endpoints.indexOf(first))
     let target: string | undefined = first
     /** The node asked last, and the one before: a redirect back to `previous` is a ping-pong. */

@@ -1,10 +1,13 @@
 // ClusterClient against fake nodes: gRPC servers whose client service answers as the test says.
 import { afterEach, describe, expect, it } from 'vitest'
 import * as grpc from '@grpc/grpc-js'
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
 import { ClusterClient } from '../../../src/net/client/cluster-client.js'
 import { protocol } from '../../../src/net/protocol.js'
 import { decodeEnvelope, type SessionEnvelope } from '../../../src/session/session-envelope.js'
 import type { RaftLogError } from '../../../src/errors.js'
+import { tempDir } from '../../helpers/temp-dir.js'
 
 type Answer = (method: string, envelope: SessionEnvelope | undefined, request: Record<string, unknown>) => { reply?: unknown; error?: Partial<grpc.StatusObject> } | 'hang'
 
@@ -104,6 +107,30 @@ describe('ClusterClient', () => {
     }
     expect(node.calls).toEqual([])
     expect(new TextDecoder().decode(await c.propose(new Uint8Array([9]), 2 ** 31 - 1))).toBe('ok')
+  })
+
+  it('refuses the same timeouts for status, backup and the etcd-API helpers, before any call', async () => {
+    const node = await fakeNode(leaderAnswer('ok'))
+    const c = client([node.address])
+    const target = join(tempDir(), 'backup.snap')
+    for (const timeoutMs of [2 ** 31, 1e20, 0, -5, Number.NaN]) {
+      const refusal = { code: 'ERR_BAD_ARGUMENT', message: expect.stringContaining(`timeoutMs must be a number of milliseconds from 1 to 2147483647`) }
+      await expect(c.statuses(timeoutMs)).rejects.toMatchObject(refusal)
+      await expect(c.saveSnapshot(target, { timeoutMs })).rejects.toMatchObject(refusal)
+      await expect(c.grantLease(10, { timeoutMs })).rejects.toMatchObject(refusal)
+      await expect(c.keepLeaseAlive(7, timeoutMs)).rejects.toMatchObject(refusal)
+      await expect(c.leaseTimeToLive(7, timeoutMs)).rejects.toMatchObject(refusal)
+      await expect(c.revokeLease(7, timeoutMs)).rejects.toMatchObject(refusal)
+      await expect(c.leases(timeoutMs)).rejects.toMatchObject(refusal)
+      await expect(c.electionLeader('e', timeoutMs)).rejects.toMatchObject(refusal)
+      // A lock or a campaign may also wait without a deadline (Infinity, the default).
+      const orForever = { code: 'ERR_BAD_ARGUMENT', message: expect.stringContaining('or Infinity') }
+      await expect(c.lock('l', { timeoutMs })).rejects.toMatchObject(orForever)
+      await expect(c.campaign('e', 'me', { timeoutMs })).rejects.toMatchObject(orForever)
+    }
+    expect(node.calls).toEqual([])
+    expect(existsSync(target)).toBe(false)
+    c.close()
   })
 
   it('does not resend a command the node refused as malformed', async () => {

@@ -4,6 +4,7 @@
 import * as grpc from '@grpc/grpc-js'
 import { RaftLogError } from '../../../errors.js'
 import { etcdProtocol, type EtcdServices } from '../../etcd-protocol.js'
+import { checkTimeoutMs } from '../timeout-argument.js'
 
 /** Pause before trying the next node after a failed call or stream (ms). */
 export const etcdRetryPauseMs = 100
@@ -70,10 +71,12 @@ export class EtcdEndpoints {
 
   /**
    * Calls `service`.`method`, moving on to the next node while nodes answer UNAVAILABLE, until
-   * `timeoutMs` (Infinity: no deadline; the call waits, as a lock does). Rejects with etcdCallError.
+   * `timeoutMs` (Infinity: no deadline; the call waits, as a lock does). Rejects with etcdCallError,
+   * or ERR_BAD_ARGUMENT for a timeoutMs no deadline can wait (checkTimeoutMs).
    * `signal` cancels the call in flight.
    */
   async unary<T>(service: keyof EtcdServices, method: string, request: unknown, timeoutMs: number, signal?: AbortSignal): Promise<T> {
+    checkTimeoutMs(timeoutMs, true)
     const deadline = Date.now() + timeoutMs
     const notServing = new Set<string>()
     for (let attempt = 0; ; attempt++) {

@@ -7,6 +7,7 @@ import { etcdCallError, etcdRetryPauseMs, type EtcdEndpoints } from './etcd-endp
 import { bytesOf, type Bytes } from './key-range.js'
 import { LeaseHandle } from './lease-handle.js'
 import { StreamQueue } from './stream-queue.js'
+import { checkTimeoutMs } from '../timeout-argument.js'
 
 export interface CampaignOptions {
   /** The lease the leadership lives by; default: a new one of ttlSeconds, kept alive, revoked by resign(). */
@@ -69,6 +70,8 @@ export class Leadership {
 export async function campaign(endpoints: EtcdEndpoints, name: Bytes, value: Bytes, options: CampaignOptions = {}): Promise<Leadership> {
   const nameBytes = bytesOf(name)
   if (nameBytes.length === 0) throw new RaftLogError('ERR_BAD_ARGUMENT', 'An election needs a name')
+  // Before its lease is granted: a refused wait must leave nothing behind.
+  checkTimeoutMs(options.timeoutMs ?? Number.POSITIVE_INFINITY, true)
   const lease = options.lease ?? (await LeaseHandle.grant(endpoints, options.ttlSeconds ?? 60))
   try {
     const answer = await endpoints.unary<{ leader: WireLeaderKey }>('Election', 'Campaign', { name: nameBytes, lease: lease.id, value: bytesOf(value) }, options.timeoutMs ?? Infinity, options.signal)

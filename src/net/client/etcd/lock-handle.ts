@@ -7,6 +7,7 @@ import { RaftLogError } from '../../../errors.js'
 import type { EtcdEndpoints } from './etcd-endpoints.js'
 import { bytesOf, type Bytes } from './key-range.js'
 import { LeaseHandle } from './lease-handle.js'
+import { checkTimeoutMs } from '../timeout-argument.js'
 
 export interface LockOptions {
   /** The lease that holds the lock (it must be kept alive); default: a new one of ttlSeconds, kept alive, revoked by unlock(). */
@@ -48,6 +49,8 @@ export class LockHandle {
 export async function acquireLock(endpoints: EtcdEndpoints, name: Bytes, options: LockOptions = {}): Promise<LockHandle> {
   const nameBytes = bytesOf(name)
   if (nameBytes.length === 0) throw new RaftLogError('ERR_BAD_ARGUMENT', 'A lock needs a name')
+  // Before its lease is granted: a refused wait must leave nothing behind.
+  checkTimeoutMs(options.timeoutMs ?? Number.POSITIVE_INFINITY, true)
   const lease = options.lease ?? (await LeaseHandle.grant(endpoints, options.ttlSeconds ?? 60))
   try {
     const answer = await endpoints.unary<{ key: Buffer; fencing_token: number }>('Lock', 'Lock', { name: nameBytes, lease: lease.id }, options.timeoutMs ?? Infinity, options.signal)
