@@ -6,15 +6,18 @@
 // reads the file whole.
 import { describe, expect, it } from 'vitest'
 import { execFileSync } from 'node:child_process'
-import { readdirSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { RaftLog } from '../../src/storage/raft-log.js'
 import { payloadFor, silentLogger } from '../helpers/entries.js'
 import { tempDir } from '../helpers/temp-dir.js'
 
+const fincorePath = '/usr/bin/fincore'
+
 /** Bytes of the file that are in the page cache. */
 function cachedBytes(path: string): number {
-  return Number(execFileSync('fincore', ['--bytes', '--noheadings', '--output', 'RES', path], { encoding: 'utf8' }).trim())
+  if (!existsSync(fincorePath)) throw new Error(`${fincorePath} is missing: install Debian's util-linux-extra (apt-get install -y util-linux-extra), as .ci/run does`)
+  return Number(execFileSync(fincorePath, ['--bytes', '--noheadings', '--output', 'RES', path], { encoding: 'utf8' }).trim())
 }
 
 /** Polls until `check` holds (the drop runs on the thread pool), or gives up after 5 s. */
