@@ -56,7 +56,7 @@ async function run(factory: EngineFactory, size: number, batch: number): Promise
 }
 
 const format = (n: number): string => Math.round(n).toLocaleString('en-US')
-console.log(`Durable appends held for ${seconds} s per engine, case and round (${rounds} rounds, order alternating).\n`)
+console.log(`Durable appends held for ${seconds} s per engine, case and round (${rounds === 1 ? '1 round' : `${rounds} rounds, order alternating`}).\n`)
 console.log('| case | round | raftlog entries/s | p50 / p99 ms | raw fs entries/s | p50 / p99 ms | raftlog ÷ raw fs |')
 console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |')
 for (const { size, batch } of cases) {

@@ -6,6 +6,9 @@ import { RaftLogError } from '../../../errors.js'
 import { etcdProtocol, type EtcdServices } from '../../etcd-protocol.js'
 import { checkTimeoutMs } from '../timeout-argument.js'
 
+/** The calls that may wait without a deadline: they last as long as a lock or a leadership is held by another. */
+const waitingMethods = new Set(['Lock', 'Campaign'])
+
 /** Pause before trying the next node after a failed call or stream (ms). */
 export const etcdRetryPauseMs = 100
 
@@ -71,12 +74,13 @@ export class EtcdEndpoints {
 
   /**
    * Calls `service`.`method`, moving on to the next node while nodes answer UNAVAILABLE, until
-   * `timeoutMs` (Infinity: no deadline; the call waits, as a lock does). Rejects with etcdCallError,
-   * or ERR_BAD_ARGUMENT for a timeoutMs no deadline can wait (checkTimeoutMs).
+   * `timeoutMs` (Infinity, for a Lock or a Campaign only: no deadline; the call waits as long as
+   * the lock is held). Rejects with etcdCallError, or ERR_BAD_ARGUMENT for any other timeoutMs no
+   * deadline can wait (checkTimeoutMs).
    * `signal` cancels the call in flight.
    */
   async unary<T>(service: keyof EtcdServices, method: string, request: unknown, timeoutMs: number, signal?: AbortSignal): Promise<T> {
-    checkTimeoutMs(timeoutMs, true)
+    checkTimeoutMs(timeoutMs, waitingMethods.has(method))
     const deadline = Date.now() + timeoutMs
     const notServing = new Set<string>()
     for (let attempt = 0; ; attempt++) {
