@@ -22,6 +22,12 @@ export interface EtcdServices {
 }
 
 /**
+ * Unary methods that wait, on the leader, for as long as a lock or a leadership is held by another
+ * (v3lock's Lock, v3election's Campaign): no deadline of raftlog's own ends them, only the caller's.
+ */
+export const etcdWaitingMethods: ReadonlySet<string> = new Set(['Lock', 'Campaign'])
+
+/**
  * The services, loaded once. Field names as in the .proto (snake_case, etcd's), 64-bit numbers
  * as JavaScript numbers (revisions stay far below 2^53), enums by name, oneofs named.
  */

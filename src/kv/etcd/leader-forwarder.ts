@@ -5,21 +5,15 @@
 import * as grpc from '@grpc/grpc-js'
 import type { RaftNode } from '../../raft/node/raft-node.js'
 import type { ServiceContext } from '../../net/server/node-server.js'
-import { etcdProtocol, type EtcdServices } from '../../net/etcd-protocol.js'
+import { etcdProtocol, etcdWaitingMethods, type EtcdServices } from '../../net/etcd-protocol.js'
 import { RaftLogError } from '../../errors.js'
 import { etcdError } from './etcd-errors.js'
 import { withExactClusterId } from './etcd-cluster-id.js'
 
 /** Metadata a forwarded call carries. */
 const forwardedHeader = 'raftlog-forwarded-by'
-/** How long a forwarded call may take on the leader (ms), but for the waits of waitingMethods; the client's own deadline usually ends it sooner. */
+/** How long a forwarded call may take on the leader (ms), but for the waits of etcdWaitingMethods; the client's own deadline usually ends it sooner. */
 const forwardTimeoutMs = 30_000
-/**
- * Unary calls that wait on the leader for as long as a lock is held. A connection carries at most
- * max_concurrent_streams (256) calls at once: these, like every stream, get connections of their
- * own, so however many of them wait, the follower's writes still go through.
- */
-const waitingMethods = new Set(['Lock', 'Campaign'])
 /**
  * Long-lived calls one of those connections carries at most, under the leader's
  * max_concurrent_streams: past it another connection is opened, so that a Lock of a free name is
@@ -60,14 +54,14 @@ export class LeaderForwarder {
    * no leader known (or a call forwarded already) answers `cause` as etcd's error.
    */
   unary(service: ServiceName, method: string, call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>, cause: unknown): void {
-    const leader = LeaderForwarder.forwarded(call) ? undefined : this.leaderClient(service, cause, waitingMethods.has(method))
+    const leader = LeaderForwarder.forwarded(call) ? undefined : this.leaderClient(service, cause, etcdWaitingMethods.has(method))
     if (leader === undefined) {
       callback(etcdError(cause))
       return
     }
     // A wait for a lock lasts as long as the lock is held: only its client's deadline ends it (a
     // client that leaves cancels it on the leader too), as on the leader itself.
-    const cap = waitingMethods.has(method) ? Infinity : Date.now() + forwardTimeoutMs
+    const cap = etcdWaitingMethods.has(method) ? Infinity : Date.now() + forwardTimeoutMs
     const deadline = Math.min(call.getDeadline() instanceof Date ? (call.getDeadline() as Date).getTime() : Infinity, cap)
     const send = (leader.client as unknown as Record<string, UnaryMethod>)[method] as UnaryMethod
     const upstream = send.call(leader.client, call.request, this.metadata(), { deadline }, (error, response) => {
@@ -146,7 +140,8 @@ export class LeaderForwarder {
   /**
    * A client of the leader's `service`, and what to call once the call is over; undefined when no
    * other node is known to lead. `longLived`: a call that may stay open for long, sent on a
-   * connection of its own (see waitingMethods), at most longLivedCallsPerConnection to one.
+   * connection of its own (a connection carries at most max_concurrent_streams, 256, calls: however
+   * many of them wait, the follower's writes still go through), at most longLivedCallsPerConnection to one.
    */
   private leaderClient(service: ServiceName, cause: unknown, longLived = false): { client: grpc.Client; release: () => void } | undefined {
     const leaderId = (cause as { leaderId?: number } | undefined)?.leaderId ?? this.node.status().leaderId

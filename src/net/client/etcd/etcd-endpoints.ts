@@ -3,11 +3,8 @@
 // does not answer (any node serves these calls: followers forward what only the leader can do).
 import * as grpc from '@grpc/grpc-js'
 import { RaftLogError } from '../../../errors.js'
-import { etcdProtocol, type EtcdServices } from '../../etcd-protocol.js'
+import { etcdProtocol, etcdWaitingMethods, type EtcdServices } from '../../etcd-protocol.js'
 import { checkTimeoutMs } from '../timeout-argument.js'
-
-/** The calls that may wait without a deadline: they last as long as a lock or a leadership is held by another. */
-const waitingMethods = new Set(['Lock', 'Campaign'])
 
 /** Pause before trying the next node after a failed call or stream (ms). */
 export const etcdRetryPauseMs = 100
@@ -80,7 +77,7 @@ export class EtcdEndpoints {
    * `signal` cancels the call in flight.
    */
   async unary<T>(service: keyof EtcdServices, method: string, request: unknown, timeoutMs: number, signal?: AbortSignal): Promise<T> {
-    checkTimeoutMs(timeoutMs, waitingMethods.has(method))
+    checkTimeoutMs(timeoutMs, etcdWaitingMethods.has(method))
     const deadline = Date.now() + timeoutMs
     const notServing = new Set<string>()
     for (let attempt = 0; ; attempt++) {
