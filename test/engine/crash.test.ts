@@ -4,13 +4,13 @@
 // simulated power loss; the directory is reopened and every group checked against what was
 // acknowledged. Replay: RAFT_SEED=<seed> npx vitest run test/engine/crash.test.ts
 import { describe, expect, it } from 'vitest'
-import { runEngineCrashTest, type EngineCrashMode } from '../../src/testing/crash/run-engine-crash-test.js'
+import { runEngineCrashTest, type EngineCrashMode, type EngineRoundResult } from '../../src/testing/crash/run-engine-crash-test.js'
 import { tempDir } from '../helpers/temp-dir.js'
 
 const seed = process.env.RAFT_SEED === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(process.env.RAFT_SEED)
 
-function run(mode: EngineCrashMode, rounds: number, brokenWriter = false) {
-  return runEngineCrashTest({ dir: tempDir('raftlog-engine-crash-'), rounds, seed, mode, groups: 48, fileSize: 64 * 1024, entrySize: { min: 0, max: 600 }, brokenWriter })
+function run(mode: EngineCrashMode, rounds: number, brokenWriter = false, onRound?: (round: EngineRoundResult) => void) {
+  return runEngineCrashTest({ dir: tempDir('raftlog-engine-crash-'), rounds, seed, mode, groups: 48, fileSize: 64 * 1024, entrySize: { min: 0, max: 600 }, brokenWriter, onRound })
 }
 
 describe(`engine crash recovery with real processes (RAFT_SEED=${seed})`, () => {
@@ -19,15 +19,21 @@ describe(`engine crash recovery with real processes (RAFT_SEED=${seed})`, () => 
     expect(report.violations, `replay with RAFT_SEED=${seed}`).toEqual([])
     expect(report.killRounds).toBe(18)
     expect(report.outsideKillRounds).toBe(6)
+    expect(Object.values(report.killSteps), 'every kill step is taken three times').toEqual([3, 3, 3, 3])
     expect(report.changesAcknowledged).toBeGreaterThan(200)
   })
 
-  // 24 rounds: with 12, a seed (476158427) killed the writer only where nothing was past the durable boundary.
+  // Every fourth inside round kills during a flush, with bytes written past the durable boundary.
   it('losing what was written after the last flush loses nothing acknowledged (24 rounds)', async () => {
-    const report = await run('power-loss', 24)
+    const duringFlush: EngineRoundResult[] = []
+    const report = await run('power-loss', 24, false, (round) => {
+      if (round.killStep === 'during-flush') duringFlush.push(round)
+    })
     expect(report.violations, `replay with RAFT_SEED=${seed}`).toEqual([])
     expect(report.powerLossRounds).toBe(24)
-    expect(report.bytesLost).toBeGreaterThan(0)
+    // A writer killed during a flush had written past the boundary: each such round loses bytes.
+    expect(duringFlush).toHaveLength(4)
+    for (const round of duringFlush) expect(round.lostBytes, `round ${round.round}`).toBeGreaterThan(0)
   })
 
   it('a writer that acknowledges an entry it never wrote is caught', async () => {

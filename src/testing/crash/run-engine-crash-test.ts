@@ -37,6 +37,8 @@ export interface EngineRoundResult {
   killer: 'inside' | 'outside'
   killStep?: EngineKillStep
   cutBytes: number
+  /** Bytes a power loss zeroed past the durable boundary (0 in a kill round). */
+  lostBytes: number
   entries: number
   violations: EngineViolation[]
 }
@@ -106,7 +108,10 @@ async function engineRound(options: EngineCrashTestOptions, model: EngineCrashMo
   const random = prng(mixSeed(options.seed, round))
   const kind: EngineRoundResult['kind'] = options.mode === 'both' ? (round % 2 === 1 ? 'kill' : 'power-loss') : options.mode
   const killer = round % 3 === 1 ? 'outside' : 'inside'
-  const killStep = engineKillSteps[Math.floor(random() * engineKillSteps.length)] as EngineKillStep
+  // Inside kills take the steps in turn, not drawn: every 12 rounds kill at each step twice (a
+  // drawn step left seed 1080853151's 24 rounds without one kill during a flush).
+  const insideRoundsBefore = round - 1 - Math.floor((round + 1) / 3)
+  const killStep = engineKillSteps[(insideRoundsBefore + options.seed) % engineKillSteps.length] as EngineKillStep
   const config: EngineWriterConfig = {
     dir: options.dir,
     payloadSeed: options.seed,
@@ -119,7 +124,7 @@ async function engineRound(options: EngineCrashTestOptions, model: EngineCrashMo
     broken: options.brokenWriter === true,
   }
   const killAfterMs = killer === 'outside' ? outsideKillMinMs + Math.floor(random() * (outsideKillMaxMs - outsideKillMinMs)) : undefined
-  const result: EngineRoundResult = { round, kind, killer, cutBytes: 0, entries: 0, violations: [] }
+  const result: EngineRoundResult = { round, kind, killer, cutBytes: 0, lostBytes: 0, entries: 0, violations: [] }
   if (killer === 'inside') result.killStep = killStep
   // RAFTLOG_CRASH_TRACE=DIR: keep each round's lines (round-N.lines) and its directory as the crash left it, before any power loss.
   const trace = process.env.RAFTLOG_CRASH_TRACE
@@ -136,7 +141,8 @@ async function engineRound(options: EngineCrashTestOptions, model: EngineCrashMo
   if (problem !== undefined) result.violations.push({ round, problem })
   // A writer killed inside a purge had synced its rewrite past the last boundary it said: where
   // its durable bytes end is unknown, so that round loses nothing more.
-  if (kind === 'power-loss' && !model.purging) report.bytesLost += losePastBoundary(options.dir, model.boundary, random)
+  if (kind === 'power-loss' && !model.purging) result.lostBytes = losePastBoundary(options.dir, model.boundary, random)
+  report.bytesLost += result.lostBytes
   let engine: LogEngine
   try {
     engine = LogEngine.open(options.dir, { fileSize: options.fileSize, logger: { warn() {} } })
@@ -176,14 +182,25 @@ function losePastBoundary(dir: string, boundary: EngineBoundary | undefined, ran
   const pattern = Math.floor(random() * 3)
   // The partial sector holding the boundary is written whole or not at all: only its part past the boundary may go.
   const drop = (sector: number) => bytes.fill(0, Math.max(start, sector * sectorSizeBytes), Math.min(bytes.length, (sector + 1) * sectorSizeBytes))
+  // The sector holding the last byte written past the boundary: every pattern loses at least that
+  // one when there is anything to lose, so a round that wrote past the boundary always loses bytes.
+  const lastDataSector = Math.floor(lastNonZero(bytes, start) / sectorSizeBytes)
   if (pattern === 0) bytes.fill(0, start)
-  else if (pattern === 1) for (let sector = firstSector - 1; sector < sectors; sector++) if (random() < 0.5) drop(sector)
-  else {
-    const lastWritten = firstSector + Math.floor(random() * 64)
+  else if (pattern === 1) {
+    for (let sector = firstSector - 1; sector < sectors; sector++) if (random() < 0.5) drop(sector)
+    if (lastDataSector >= 0) drop(lastDataSector)
+  } else {
+    const lastWritten = firstSector - 1 + Math.floor(random() * (Math.max(lastDataSector, firstSector - 1) - firstSector + 2))
     for (let sector = lastWritten; sector < sectors; sector++) drop(sector)
   }
   writeFileSync(path, bytes)
   let changed = 0
   for (let i = start; i < bytes.length; i++) if (bytes[i] !== before[i]) changed++
   return changed
+}
+
+/** The offset of the last non-zero byte at or after `from`, or -1. */
+function lastNonZero(bytes: Buffer, from: number): number {
+  for (let i = bytes.length - 1; i >= from; i--) if (bytes[i] !== 0) return i
+  return -1
 }
