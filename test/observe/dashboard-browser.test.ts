@@ -104,7 +104,12 @@ describe('the status page (raftlog cluster serves it) in Chromium', () => {
     await page.waitForFunction("/^\\d+$/.test(document.querySelector('#catalog').dataset.leader)")
     // Every node answering (under load a node may miss a poll's one-second deadline now and then).
     await page.waitForFunction("document.querySelectorAll('#nodes tbody tr:not(.unreachable)').length === 3", undefined, { timeout: 30_000 })
-    const rows = await page.$$eval('#nodes tbody tr', (trs) => trs.map((tr) => [tr.getAttribute('data-node'), tr.getAttribute('data-leading'), tr.cells[3]?.textContent]))
+    // A node answers before it has opened all its groups: wait for every row to fill (or the
+    // deadline), then assert what the last poll showed.
+    const readRows = () => page.$$eval('#nodes tbody tr', (trs) => trs.map((tr) => [tr.getAttribute('data-node'), tr.getAttribute('data-leading'), tr.cells[3]?.textContent]))
+    const filled = (shown: (string | null | undefined)[][]) => shown.every(([, , held]) => held === '6') && shown.reduce((sum, [, leading]) => sum + Number(leading), 0) === 6
+    let rows = await readRows()
+    for (const deadline = Date.now() + 30_000; !filled(rows) && Date.now() < deadline; rows = await readRows()) await new Promise((resolve) => setTimeout(resolve, 200))
     expect(rows.map(([id]) => id)).toEqual(['1', '2', '3'])
     expect(rows.map(([, , held]) => held)).toEqual(['6', '6', '6'])
     expect(rows.reduce((sum, [, leading]) => sum + Number(leading), 0)).toBe(6)
