@@ -14,6 +14,8 @@ import { lowerBound, upperBound } from './sorted-keys.js'
 import { applyTxn, maxTxnAnswerBytes, rangeOf, span as spanOf, txnWrites, type RangeRequest, type RangeResponse, type TxnOutcome, type TxnRequest } from './kv-txn.js'
 import { LeaseTable, type LeaseInfo } from './lease-table.js'
 import { decodeBlobJson, encodeBlobJson } from './kv-blob-json.js'
+import { packTxn, unpackTxn } from './kv-txn-codec.js'
+import { isPackedTxnOutcome, packTxnOutcome, unpackTxnOutcome } from './kv-txn-outcome-codec.js'
 
 /**
  * A command. Keys and values are bytes (a string means its UTF-8 bytes); decodeKvCommand gives
@@ -70,7 +72,7 @@ export interface KvResult<B extends KvBytes = Buffer> {
   value?: B | null
 }
 
-const opCodes = { put: 1, get: 2, delete: 3, cas: 4, batch: 5, txn: 6, compact: 7, leaseGrant: 8, leaseRevoke: 9, leaseCheckpoint: 10 } as const
+const opCodes = { put: 1, get: 2, delete: 3, cas: 4, batch: 5, txn: 6, compact: 7, leaseGrant: 8, leaseRevoke: 9, leaseCheckpoint: 10, txnPacked: 11 } as const
 /** Set on a put's op code: answer with the previous value. */
 const previousFlag = 0x80
 const absent = 0xffffffff
@@ -80,7 +82,9 @@ const headerBytes = 5
 /**
  * [op u8][key length u32][key] then: put [value]; cas [expected length u32 or 0xffffffff][expected][value].
  * A batch: [5][count u32] then per put [key length u32][key][value length u32][value].
- * A transaction: [6] then the TxnRequest in kv-blob-json.ts's form; a compaction: [7][revision u64].
+ * A transaction: [11] then the TxnRequest packed (kv-txn-codec.ts), or [6] then it in kv-blob-json.ts's
+ * form (one whose shape is wrong, and every transaction written before the packed form); a
+ * compaction: [7][revision u64].
  * A lease grant: [8][id u64][ttl u64]; a lease revoke: [9][id u64]; lease checkpoints:
  * [10][count u32][proposedAt u64] then per lease [id u64][remaining u64].
  */
@@ -104,7 +108,8 @@ export function encodeKvCommand(command: KvCommand): Uint8Array {
     if (command.op === 'leaseGrant') bytes.writeBigUInt64LE(BigInt(command.ttl), 9)
     return bytes
   }
-  if (command.op === 'txn') return encodeBlobJson(command.txn, Uint8Array.of(opCodes.txn))
+  // Packed when it has a transaction's shape; anything else goes as JSON, for the check to name what is wrong.
+  if (command.op === 'txn') return packTxn(command.txn, opCodes.txnPacked) ?? encodeBlobJson(command.txn, Uint8Array.of(opCodes.txn))
   if (command.op === 'compact') {
     const bytes = Buffer.alloc(9)
     bytes[0] = opCodes.compact
@@ -136,6 +141,7 @@ export function decodeKvCommand(bytes: Uint8Array): KvCommand<Buffer> {
   const op = buffer[0]
   if (op === opCodes.batch) return decodeBatch(buffer, bad)
   if (op === opCodes.txn) return { op: 'txn', txn: checkedTxn(decodeBlobJson(buffer.subarray(1)), bad) }
+  if (op === opCodes.txnPacked) return { op: 'txn', txn: unpackTxn(buffer.subarray(1), bad) }
   if (op === opCodes.compact) {
     if (buffer.length !== 9) throw bad('a compaction is 9 bytes')
     return { op: 'compact', revision: Number(buffer.readBigUInt64LE(1)) }
@@ -234,7 +240,7 @@ function u32(value: number): Buffer {
   return bytes
 }
 
-/** The commands of etcd's API, answered in kv-blob-json.ts's form. */
+/** The commands of etcd's API, answered in kv-blob-json.ts's form (a transaction: packed, kv-txn-outcome-codec.ts). */
 type EtcdOp = 'txn' | 'compact' | 'leaseGrant' | 'leaseRevoke' | 'leaseCheckpoint'
 
 /** Revisions of history a KvStateMachine keeps at least, by default (see its constructor). */
@@ -261,7 +267,9 @@ export function decodeLeaseResult(bytes: Uint8Array): LeaseOutcome {
 }
 
 function decodeEtcdResult(bytes: Uint8Array): unknown {
-  const decoded = decodeBlobJson(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length)) as { error?: { code: string; message: string } }
+  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length)
+  if (isPackedTxnOutcome(buffer)) return unpackTxnOutcome(buffer, (problem) => new KvCommandError(`Not a transaction's answer (${bytes.length} bytes): ${problem}`))
+  const decoded = decodeBlobJson(buffer) as { error?: { code: string; message: string } }
   if (decoded.error !== undefined) throw new RaftLogError(decoded.error.code, decoded.error.message)
   return decoded
 }
@@ -517,7 +525,7 @@ export class KvStateMachine implements StateMachine {
         for (const listener of this.leaseListeners) listener.revoked(command.id)
         return encodeBlobJson({ revision: this.store.revision, id: command.id, ttl })
       }
-      return encodeBlobJson(applyTxn(this.store, command.txn, this.leases, maxTxnAnswerBytes))
+      return packTxnOutcome(applyTxn(this.store, command.txn, this.leases, maxTxnAnswerBytes))
     } catch (error) {
       const code = (error as { code?: unknown }).code
       return encodeBlobJson({ error: { code: typeof code === 'string' ? code : 'ERR_APPLY', message: (error as Error).message } })
