@@ -5,15 +5,20 @@
 //   get:  0x01 key
 //   scan: 0x02 limit u32, prefix length u32, prefix, then nothing or 0x01 after (start after that key)
 //   scan answer: more u8 (0 or 1), count u32, then per pair: key length u32, key, value length u32, value
-//   range: 0x03 then etcd's RangeRequest in kv-blob-json.ts's form; answers its RangeResponse and
-//          the store's revision ({ revision, kvs, more, count }), or { error: { code, message } }
-//   txn:   0x04 then a TxnRequest that writes nothing, in the same form; answers as a transaction
-//          command does (decodeTxnResult)
+//   range: 0x05 then a transaction of that one range, packed (kv-txn-codec.ts); answers that
+//          transaction's outcome, packed (kv-txn-outcome-codec.ts), or { error: { code, message } }
+//          in kv-blob-json.ts's form
+//   txn:   0x06 then a TxnRequest that writes nothing, packed; answers as a transaction command does
+//   range and txn from clients before the packed forms: 0x03 (a RangeRequest) and 0x04 (a
+//          TxnRequest) in kv-blob-json.ts's form, answered in that form ({ revision, kvs, more,
+//          count } for a range)
 //
 // Keys, prefixes and values are bytes (a string given to encodeKvQuery means its UTF-8 bytes).
 import { KvCommandError, encodeKvResult, type KvStateMachine } from './kv-state-machine.js'
 import { kvBuffer, type KvBytes } from './kv-bytes.js'
 import { decodeBlobJson, encodeBlobJson } from './kv-blob-json.js'
+import { packTxn, unpackTxn } from './kv-txn-codec.js'
+import { isPackedTxnOutcome, packTxnOutcome, unpackTxnOutcome } from './kv-txn-outcome-codec.js'
 import { txnWrites, type RangeRequest, type RangeResponse, type TxnRequest } from './kv-txn.js'
 import { RaftLogError } from '../errors.js'
 
@@ -46,11 +51,14 @@ const opGet = 1
 const opScan = 2
 const opRange = 3
 const opTxn = 4
+const opRangePacked = 5
+const opTxnPacked = 6
 
 export function encodeKvQuery(query: KvQuery): Uint8Array {
   if (query.op === 'get') return Buffer.concat([Buffer.of(opGet), kvBuffer(query.key)])
-  if (query.op === 'range') return encodeBlobJson(query.range, Uint8Array.of(opRange))
-  if (query.op === 'txn') return encodeBlobJson(query.txn, Uint8Array.of(opTxn))
+  // Packed when they have the right shape; anything else goes as JSON, for the node to name what is wrong.
+  if (query.op === 'range') return packTxn(rangeAlone(query.range), opRangePacked) ?? encodeBlobJson(query.range, Uint8Array.of(opRange))
+  if (query.op === 'txn') return packTxn(query.txn, opTxnPacked) ?? encodeBlobJson(query.txn, Uint8Array.of(opTxn))
   const prefix = kvBuffer(query.prefix)
   const head = Buffer.alloc(9)
   head[0] = opScan
@@ -65,6 +73,17 @@ export function decodeKvQuery(bytes: Uint8Array): KvQuery<Buffer> {
   const bad = (problem: string): KvCommandError => new KvCommandError(`Not a key-value query (${bytes.length} bytes): ${problem}`)
   if (buffer[0] === opGet) return { op: 'get', key: buffer.subarray(1) }
   if (buffer[0] === opRange) return { op: 'range', range: checkedRange(decodeBlobJson(buffer.subarray(1)), bad) }
+  if (buffer[0] === opRangePacked) {
+    const txn = unpackTxn(buffer.subarray(1), bad)
+    const only = txn.success[0]
+    if (txn.compare.length !== 0 || txn.success.length !== 1 || txn.failure.length !== 0 || only === undefined || !('range' in only)) throw bad('a range query that is not one range')
+    return { op: 'range', range: checkedRange(only.range, bad) }
+  }
+  if (buffer[0] === opTxnPacked) {
+    const txn = unpackTxn(buffer.subarray(1), bad)
+    if (txnWrites(txn)) throw bad('a transaction that writes is a command, not a read')
+    return { op: 'txn', txn }
+  }
   if (buffer[0] === opTxn) {
     const txn = decodeBlobJson(buffer.subarray(1)) as TxnRequest
     if (txn === null || typeof txn !== 'object' || !Array.isArray(txn.compare) || !Array.isArray(txn.success) || !Array.isArray(txn.failure)) throw bad('a transaction without its compare, success and failure lists')
@@ -91,7 +110,10 @@ export function answerKvQuery(kv: KvStateMachine, query: Uint8Array): Uint8Array
   if (decoded.op === 'range' || decoded.op === 'txn') {
     // A refusal (ERR_COMPACTED, ERR_FUTURE_REVISION) is an answer, with its code, as a command's is.
     try {
-      if (decoded.op === 'txn') return encodeBlobJson(kv.readTxn(decoded.txn))
+      // Answered in the form asked in: a client from before the packed forms reads JSON.
+      const packed = query[0] === opRangePacked || query[0] === opTxnPacked
+      if (decoded.op === 'txn') return packed ? packTxnOutcome(kv.readTxn(decoded.txn)) : encodeBlobJson(kv.readTxn(decoded.txn))
+      if (packed) return packTxnOutcome({ revision: kv.revision, succeeded: true, responses: [{ range: kv.range(decoded.range) }] })
       return encodeBlobJson({ revision: kv.revision, ...kv.range(decoded.range) })
     } catch (error) {
       const code = (error as { code?: unknown }).code
@@ -103,9 +125,22 @@ export function answerKvQuery(kv: KvStateMachine, query: Uint8Array): Uint8Array
 
 /** A range query's answer; throws the RaftLogError it was refused with (ERR_COMPACTED, ERR_FUTURE_REVISION). */
 export function decodeRangeAnswer(bytes: Uint8Array): RangeAnswer {
-  const decoded = decodeBlobJson(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length)) as RangeAnswer | { error: { code: string; message: string } }
+  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length)
+  if (isPackedTxnOutcome(buffer)) {
+    const bad = (problem: string): KvCommandError => new KvCommandError(`Not a range's answer (${bytes.length} bytes): ${problem}`)
+    const outcome = unpackTxnOutcome(buffer, bad)
+    const only = outcome.responses[0]
+    if (outcome.responses.length !== 1 || only === undefined || !('range' in only)) throw bad('not one range')
+    return { revision: outcome.revision, kvs: only.range.kvs, more: only.range.more, count: only.range.count }
+  }
+  const decoded = decodeBlobJson(buffer) as RangeAnswer | { error: { code: string; message: string } }
   if ('error' in decoded) throw new RaftLogError(decoded.error.code, decoded.error.message)
   return decoded
+}
+
+/** A transaction of `range` alone: a range query's packed form. */
+function rangeAlone(range: RangeRequest): TxnRequest {
+  return { compare: [], success: [{ range }], failure: [] }
 }
 
 const sortOrders = new Set(['none', 'ascend', 'descend'])

@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
-import { answerKvQuery, decodeKvQuery, decodeKvScanResult, encodeKvQuery, maxScanKeys, type KvQuery } from '../../src/kv/kv-query.js'
-import { decodeKvResult, encodeKvCommand, KvStateMachine, type KvCommand } from '../../src/kv/kv-state-machine.js'
+import { answerKvQuery, decodeKvQuery, decodeKvScanResult, decodeRangeAnswer, encodeKvQuery, maxScanKeys, type KvQuery } from '../../src/kv/kv-query.js'
+import { decodeKvResult, decodeTxnResult, encodeKvCommand, KvStateMachine, type KvCommand } from '../../src/kv/kv-state-machine.js'
+import { encodeBlobJson } from '../../src/kv/kv-blob-json.js'
+import { isPackedTxnOutcome } from '../../src/kv/kv-txn-outcome-codec.js'
+import type { RangeRequest } from '../../src/kv/kv-txn.js'
 import { EntryType } from '../../src/storage/log-entry.js'
 import type { KvBytes } from '../../src/kv/kv-bytes.js'
 
@@ -92,4 +95,41 @@ describe('key-value queries', () => {
       expect(() => decodeKvQuery(new Uint8Array(bytes))).toThrow(expect.objectContaining({ code: 'ERR_BAD_COMMAND', message: expect.stringMatching(message) }))
     })
   }
+})
+
+describe('range and read-only transaction queries', () => {
+  const range = (key: string, rangeEnd: string, options: Partial<RangeRequest> = {}): RangeRequest => ({ key: Buffer.from(key), rangeEnd: Buffer.from(rangeEnd), limit: 0, revision: 0, sortOrder: 'none', sortTarget: 'key', keysOnly: false, countOnly: false, minModRevision: 0, maxModRevision: 0, minCreateRevision: 0, maxCreateRevision: 0, ...options })
+  const store = (): KvStateMachine => {
+    const kv = new KvStateMachine()
+    ;['a', 'b', 'c'].forEach((key, i) => kv.apply({ index: i + 1, term: 1, type: EntryType.Normal, data: encodeKvCommand({ op: 'put', key: `p/${key}`, value: key.repeat(i + 1) }) }))
+    return kv
+  }
+  const rangeQuery = { op: 'range' as const, range: range('p/', 'p0', { limit: 2, sortOrder: 'descend' }) }
+  const txnQuery = { op: 'txn' as const, txn: { compare: [{ key: Buffer.from('p/a'), rangeEnd: Buffer.alloc(0), target: 'value' as const, result: 'equal' as const, operand: Buffer.from('a') }], success: [{ range: range('p/b', '') }], failure: [] } }
+
+  it('go packed, decode to what was encoded, and are answered packed with what the JSON form answers', () => {
+    const kv = store()
+    for (const query of [rangeQuery, txnQuery]) {
+      const bytes = encodeKvQuery(query)
+      expect(bytes[0]).toBe(query.op === 'range' ? 5 : 6)
+      expect(decodeKvQuery(bytes)).toEqual(query)
+      const json = encodeBlobJson(query.op === 'range' ? query.range : query.txn, Uint8Array.of(query.op === 'range' ? 3 : 4))
+      const decode = query.op === 'range' ? decodeRangeAnswer : decodeTxnResult
+      const packedAnswer = answerKvQuery(kv, bytes)
+      const jsonAnswer = answerKvQuery(kv, json)
+      expect(isPackedTxnOutcome(Buffer.from(packedAnswer))).toBe(true)
+      // A client from before the packed forms asked in JSON: it is answered in JSON.
+      expect(isPackedTxnOutcome(Buffer.from(jsonAnswer))).toBe(false)
+      expect(decode(packedAnswer)).toEqual(decode(jsonAnswer))
+    }
+    expect(decodeRangeAnswer(answerKvQuery(kv, encodeKvQuery(rangeQuery)))).toMatchObject({ revision: 4, count: 3, more: true, kvs: [{ key: Buffer.from('p/c') }, { key: Buffer.from('p/b') }] })
+  })
+
+  it('refuse a packed range query that is not one range, and answer a refusal with its code', () => {
+    const kv = store()
+    const twoRanges = encodeKvQuery({ op: 'txn', txn: { compare: [], success: [{ range: range('a', '') }, { range: range('b', '') }], failure: [] } })
+    twoRanges[0] = 5
+    expect(() => decodeKvQuery(twoRanges)).toThrow(expect.objectContaining({ code: 'ERR_BAD_COMMAND', message: expect.stringContaining('not one range') }))
+    expect(() => decodeRangeAnswer(answerKvQuery(kv, encodeKvQuery({ op: 'range', range: range('p/', '', { revision: 99 }) })))).toThrow(expect.objectContaining({ code: 'ERR_FUTURE_REVISION' }))
+  })
 })
