@@ -5,6 +5,7 @@ import { decodeKvResult, decodeTxnResult, encodeKvCommand, KvStateMachine, type 
 import { encodeBlobJson } from '../../src/kv/kv-blob-json.js'
 import { isPackedTxnOutcome } from '../../src/kv/kv-txn-outcome-codec.js'
 import type { RangeRequest } from '../../src/kv/kv-txn.js'
+import { rangeRequest } from '../../src/kv/recipes/recipe-host.js'
 import { EntryType } from '../../src/storage/log-entry.js'
 import type { KvBytes } from '../../src/kv/kv-bytes.js'
 
@@ -98,7 +99,7 @@ describe('key-value queries', () => {
 })
 
 describe('range and read-only transaction queries', () => {
-  const range = (key: string, rangeEnd: string, options: Partial<RangeRequest> = {}): RangeRequest => ({ key: Buffer.from(key), rangeEnd: Buffer.from(rangeEnd), limit: 0, revision: 0, sortOrder: 'none', sortTarget: 'key', keysOnly: false, countOnly: false, minModRevision: 0, maxModRevision: 0, minCreateRevision: 0, maxCreateRevision: 0, ...options })
+  const range = (key: string, rangeEnd: string, options: Partial<RangeRequest> = {}): RangeRequest => rangeRequest(Buffer.from(key), { rangeEnd: Buffer.from(rangeEnd), ...options })
   const store = (): KvStateMachine => {
     const kv = new KvStateMachine()
     ;['a', 'b', 'c'].forEach((key, i) => kv.apply({ index: i + 1, term: 1, type: EntryType.Normal, data: encodeKvCommand({ op: 'put', key: `p/${key}`, value: key.repeat(i + 1) }) }))

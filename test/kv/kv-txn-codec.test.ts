@@ -8,23 +8,10 @@ import { maxPackedNesting } from '../../src/kv/kv-txn-codec.js'
 import { kvCommandProblem } from '../../src/kv/kv-command-check.js'
 import type { RangeRequest, RequestOp, TxnRequest } from '../../src/kv/kv-txn.js'
 import { EntryType } from '../../src/storage/log-entry.js'
+import { rangeRequest } from '../../src/kv/recipes/recipe-host.js'
 
 const b = (text: string): Buffer => Buffer.from(text)
-const range = (key: string, options: Partial<RangeRequest> = {}): RangeRequest => ({
-  key: b(key),
-  rangeEnd: Buffer.alloc(0),
-  limit: 0,
-  revision: 0,
-  sortOrder: 'none',
-  sortTarget: 'key',
-  keysOnly: false,
-  countOnly: false,
-  minModRevision: 0,
-  maxModRevision: 0,
-  minCreateRevision: 0,
-  maxCreateRevision: 0,
-  ...options,
-})
+const range = (key: string, options: Partial<RangeRequest> = {}): RangeRequest => rangeRequest(b(key), options)
 const put = (key: string, value: string, options: { lease?: number; prevKv?: boolean; ignoreValue?: boolean; ignoreLease?: boolean } = {}): RequestOp => ({
   put: { key: b(key), value: b(value), lease: options.lease ?? 0, prevKv: options.prevKv ?? false, ignoreValue: options.ignoreValue ?? false, ignoreLease: options.ignoreLease ?? false },
 })
