@@ -347,7 +347,9 @@ export class KvStateMachine implements StateMachine {
   apply(entry: LogEntry): Uint8Array {
     const command = decodeKvCommand(entry.data)
     const etcd = command.op === 'txn' || command.op === 'compact' || command.op === 'leaseGrant' || command.op === 'leaseRevoke' || command.op === 'leaseCheckpoint'
-    const result = etcd ? this.executeEtcd(command, entry.index) : encodeKvResult(this.execute(command))
+    // A transaction in the JSON form came from a client before the packed forms (or is an entry it
+    // wrote): its answer goes in JSON too, which that client reads.
+    const result = etcd ? this.executeEtcd(command, entry.index, entry.data[0] === opCodes.txn) : encodeKvResult(this.execute(command))
     this.compactHistory()
     return result
   }
@@ -496,7 +498,7 @@ export class KvStateMachine implements StateMachine {
   }
 
   /** An etcd command's answer; a refusal is an answer too (never thrown: the entry is committed, and every node must answer it alike). */
-  private executeEtcd(command: Extract<KvCommand<Buffer>, { op: EtcdOp }>, index: number): Uint8Array {
+  private executeEtcd(command: Extract<KvCommand<Buffer>, { op: EtcdOp }>, index: number, answerInJson: boolean): Uint8Array {
     try {
       if (command.op === 'leaseCheckpoint') {
         // Not a write of the store: no revision, no write counted.
@@ -525,7 +527,8 @@ export class KvStateMachine implements StateMachine {
         for (const listener of this.leaseListeners) listener.revoked(command.id)
         return encodeBlobJson({ revision: this.store.revision, id: command.id, ttl })
       }
-      return packTxnOutcome(applyTxn(this.store, command.txn, this.leases, maxTxnAnswerBytes))
+      const outcome = applyTxn(this.store, command.txn, this.leases, maxTxnAnswerBytes)
+      return answerInJson ? encodeBlobJson(outcome) : packTxnOutcome(outcome)
     } catch (error) {
       const code = (error as { code?: unknown }).code
       return encodeBlobJson({ error: { code: typeof code === 'string' ? code : 'ERR_APPLY', message: (error as Error).message } })
