@@ -19,7 +19,8 @@ export class PackWriter {
   }
 
   f64(value: number): void {
-    this.out.writeDoubleLE(value, this.offset)
+    // + 0 makes -0 a 0, as JSON did: a -0 kept in one replica's store and a 0 restored from a snapshot in another's would answer different bytes.
+    this.out.writeDoubleLE(value + 0, this.offset)
     this.offset += 8
   }
 
@@ -75,7 +76,8 @@ export class PackReader {
 
   f64(): number {
     this.need(8)
-    const value = this.in_.readDoubleLE(this.offset)
+    // A -0 packed by hand reads as 0 too.
+    const value = this.in_.readDoubleLE(this.offset) + 0
     this.offset += 8
     return value
   }

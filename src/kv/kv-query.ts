@@ -134,6 +134,7 @@ export function decodeRangeAnswer(bytes: Uint8Array): RangeAnswer {
     return { revision: outcome.revision, kvs: only.range.kvs, more: only.range.more, count: only.range.count }
   }
   const decoded = decodeBlobJson(buffer) as RangeAnswer | { error: { code: string; message: string } }
+  if (decoded === null || typeof decoded !== 'object') throw new KvCommandError(`Not a range's answer (${bytes.length} bytes): ${JSON.stringify(decoded)}`)
   if ('error' in decoded) throw new RaftLogError(decoded.error.code, decoded.error.message)
   return decoded
 }

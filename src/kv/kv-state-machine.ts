@@ -270,6 +270,7 @@ function decodeEtcdResult(bytes: Uint8Array): unknown {
   const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length)
   if (isPackedTxnOutcome(buffer)) return unpackTxnOutcome(buffer, (problem) => new KvCommandError(`Not a transaction's answer (${bytes.length} bytes): ${problem}`))
   const decoded = decodeBlobJson(buffer) as { error?: { code: string; message: string } }
+  if (decoded === null || typeof decoded !== 'object') throw new KvCommandError(`Not a key-value answer (${bytes.length} bytes): ${JSON.stringify(decoded)}`)
   if (decoded.error !== undefined) throw new RaftLogError(decoded.error.code, decoded.error.message)
   return decoded
 }

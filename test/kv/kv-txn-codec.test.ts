@@ -48,6 +48,14 @@ describe('packed transactions', () => {
     expect(decodeKvCommand(bytes)).toEqual({ op: 'txn', txn: everything })
   })
 
+  it('carry a -0 as 0, as the JSON form did (a store restored from a snapshot holds 0: replicas must agree)', () => {
+    const bytes = Buffer.from(encodeKvCommand({ op: 'txn', txn: { compare: [], success: [put('k', 'v', { lease: -0 })], failure: [] } }))
+    const decoded = decodeKvCommand(bytes) as { txn: TxnRequest }
+    expect(Object.is((decoded.txn.success[0] as { put: { lease: number } }).put.lease, 0)).toBe(true)
+    bytes.writeDoubleLE(-0, bytes.length - 4 - 9) // the lease (before its flags and the failure count), packed by hand as -0
+    expect(Object.is(((decodeKvCommand(bytes) as { txn: TxnRequest }).txn.success[0] as { put: { lease: number } }).put.lease, 0)).toBe(true)
+  })
+
   it('are a fraction of the JSON form in the log', () => {
     const packed = encodeKvCommand({ op: 'txn', txn: everything })
     const json = encodeBlobJson(everything, Uint8Array.of(6))

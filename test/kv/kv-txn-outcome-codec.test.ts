@@ -6,6 +6,7 @@ import { decodeTxnResult, encodeKvCommand, KvCommandError, KvStateMachine } from
 import { encodeBlobJson } from '../../src/kv/kv-blob-json.js'
 import { isPackedTxnOutcome, packTxnOutcome } from '../../src/kv/kv-txn-outcome-codec.js'
 import type { KeyValue, TxnOutcome } from '../../src/kv/kv-txn.js'
+import { decodeRangeAnswer } from '../../src/kv/kv-query.js'
 import { EntryType } from '../../src/storage/log-entry.js'
 
 const kv = (key: string, value: string, revision: number, lease = 0): KeyValue => ({ key: Buffer.from(key), value: Buffer.from(value), createRevision: revision, modRevision: revision + 1, version: 2, lease })
@@ -39,6 +40,13 @@ describe("packed transactions' answers", () => {
     expect(decodeTxnResult(answer)).toEqual({ revision: 2, succeeded: true, responses: [{ put: {} }] })
     expect(decodeTxnResult(encodeBlobJson(everything))).toEqual(everything)
     expect(() => decodeTxnResult(encodeBlobJson({ error: { code: 'ERR_COMPACTED', message: 'gone' } }))).toThrow(expect.objectContaining({ code: 'ERR_COMPACTED', message: 'gone' }))
+  })
+
+  it('an answer in the JSON form that is not an object is refused with ERR_BAD_COMMAND, not a TypeError', () => {
+    for (const value of [null, 5, 'text']) {
+      expect(() => decodeTxnResult(encodeBlobJson(value))).toThrow(KvCommandError)
+      expect(() => decodeRangeAnswer(encodeBlobJson(value))).toThrow(KvCommandError)
+    }
   })
 
   it('refuse bytes cut short anywhere, an unknown kind, or trailing bytes, with ERR_BAD_COMMAND', () => {
