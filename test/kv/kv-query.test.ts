@@ -3,7 +3,7 @@ import fc from 'fast-check'
 import { answerKvQuery, decodeKvQuery, decodeKvScanResult, decodeRangeAnswer, encodeKvQuery, maxScanKeys, type KvQuery } from '../../src/kv/kv-query.js'
 import { decodeKvResult, decodeTxnResult, encodeKvCommand, KvStateMachine, type KvCommand } from '../../src/kv/kv-state-machine.js'
 import { encodeBlobJson } from '../../src/kv/kv-blob-json.js'
-import { isPackedTxnOutcome } from '../../src/kv/kv-txn-outcome-codec.js'
+import { isPackedTxnOutcome, packTxnOutcome } from '../../src/kv/kv-txn-outcome-codec.js'
 import type { RangeRequest } from '../../src/kv/kv-txn.js'
 import { rangeRequest } from '../../src/kv/recipes/recipe-host.js'
 import { EntryType } from '../../src/storage/log-entry.js'
@@ -126,11 +126,13 @@ describe('range and read-only transaction queries', () => {
     expect(decodeRangeAnswer(answerKvQuery(kv, encodeKvQuery(rangeQuery)))).toMatchObject({ revision: 4, count: 3, more: true, kvs: [{ key: Buffer.from('p/c') }, { key: Buffer.from('p/b') }] })
   })
 
-  it('refuse a packed range query that is not one range, and answer a refusal with its code', () => {
+  it('refuse a packed range query, or a packed answer, that is not one range, and answer a refusal with its code', () => {
     const kv = store()
     const twoRanges = encodeKvQuery({ op: 'txn', txn: { compare: [], success: [{ range: range('a', '') }, { range: range('b', '') }], failure: [] } })
     twoRanges[0] = 5
     expect(() => decodeKvQuery(twoRanges)).toThrow(expect.objectContaining({ code: 'ERR_BAD_COMMAND', message: expect.stringContaining('not one range') }))
+    const twoAnswers = packTxnOutcome({ revision: 2, succeeded: true, responses: [{ put: {} }, { put: {} }] })
+    expect(() => decodeRangeAnswer(twoAnswers)).toThrow(expect.objectContaining({ code: 'ERR_BAD_COMMAND', message: expect.stringContaining('not one range') }))
     expect(() => decodeRangeAnswer(answerKvQuery(kv, encodeKvQuery({ op: 'range', range: range('p/', '', { revision: 99 }) })))).toThrow(expect.objectContaining({ code: 'ERR_FUTURE_REVISION' }))
   })
 })
