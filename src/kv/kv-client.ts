@@ -11,6 +11,10 @@ import { kvBuffer, type KvBytes } from './kv-bytes.js'
 import { decodeTxnResult, encodeKvCommand } from './kv-state-machine.js'
 import { decodeRangeAnswer, encodeKvQuery, type RangeAnswer } from './kv-query.js'
 import {
+  compareResults,
+  compareTargets,
+  sortOrders,
+  sortTargets,
   txnWrites,
   type Compare,
   type CompareResult,
@@ -184,10 +188,6 @@ function span(options: KeySpan, where: string): { key: Buffer; rangeEnd: Buffer 
   return { key, rangeEnd: Buffer.alloc(0) }
 }
 
-const sortOrders: readonly SortOrder[] = ['none', 'ascend', 'descend']
-const sortTargets: readonly SortTarget[] = ['key', 'version', 'create', 'mod', 'value']
-const compareTargets: readonly CompareTarget[] = ['version', 'create', 'mod', 'value', 'lease']
-const compareResults: readonly CompareResult[] = ['equal', 'greater', 'less', 'not_equal']
 
 export function rangeRequest(options: RangeOptions, where: string): RangeRequest {
   const { key, rangeEnd } = span(options, where)

@@ -35,7 +35,7 @@ export class PackReader {
   offset: number
 
   constructor(
-    readonly in_: Buffer,
+    readonly source: Buffer,
     readonly bad: (problem: string) => Error,
     offset = 0,
   ) {
@@ -44,13 +44,13 @@ export class PackReader {
 
   /** Throws unless every byte was read. */
   end(what: string): void {
-    if (this.offset !== this.in_.length) throw this.bad(`${this.in_.length - this.offset} bytes after the ${what}`)
+    if (this.offset !== this.source.length) throw this.bad(`${this.source.length - this.offset} bytes after the ${what}`)
   }
 
   /** A count of items at least `each` bytes long: one larger than what is left can only be damage. */
   count(each: number): number {
     const count = this.u32()
-    if (count * each > this.in_.length - this.offset) throw this.bad(`${count} items at byte ${this.offset - 4} run past the end`)
+    if (count * each > this.source.length - this.offset) throw this.bad(`${count} items at byte ${this.offset - 4} run past the end`)
     return count
   }
 
@@ -64,12 +64,12 @@ export class PackReader {
 
   u8(): number {
     this.need(1)
-    return this.in_[this.offset++] as number
+    return this.source[this.offset++] as number
   }
 
   u32(): number {
     this.need(4)
-    const value = this.in_.readUInt32LE(this.offset)
+    const value = this.source.readUInt32LE(this.offset)
     this.offset += 4
     return value
   }
@@ -77,7 +77,7 @@ export class PackReader {
   f64(): number {
     this.need(8)
     // A -0 packed by hand reads as 0 too.
-    const value = this.in_.readDoubleLE(this.offset) + 0
+    const value = this.source.readDoubleLE(this.offset) + 0
     this.offset += 8
     return value
   }
@@ -86,12 +86,12 @@ export class PackReader {
   bytes(): Buffer {
     const length = this.u32()
     this.need(length)
-    const value = this.in_.subarray(this.offset, this.offset + length)
+    const value = this.source.subarray(this.offset, this.offset + length)
     this.offset += length
     return value
   }
 
   private need(bytes: number): void {
-    if (bytes > this.in_.length - this.offset) throw this.bad(`cut short at byte ${this.offset}`)
+    if (bytes > this.source.length - this.offset) throw this.bad(`cut short at byte ${this.offset}`)
   }
 }

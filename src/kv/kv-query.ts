@@ -19,7 +19,7 @@ import { kvBuffer, type KvBytes } from './kv-bytes.js'
 import { decodeBlobJson, encodeBlobJson } from './kv-blob-json.js'
 import { packTxn, unpackTxn } from './kv-txn-codec.js'
 import { isPackedTxnOutcome, packTxnOutcome, unpackTxnOutcome } from './kv-txn-outcome-codec.js'
-import { txnWrites, type RangeRequest, type RangeResponse, type TxnRequest } from './kv-txn.js'
+import { rangeNumbers, sortOrders, sortTargets, txnWrites, type RangeRequest, type RangeResponse, type TxnRequest } from './kv-txn.js'
 import { RaftLogError } from '../errors.js'
 
 export type KvQuery<B extends KvBytes = KvBytes> =
@@ -144,16 +144,13 @@ function rangeAlone(range: RangeRequest): TxnRequest {
   return { compare: [], success: [{ range }], failure: [] }
 }
 
-const sortOrders = new Set(['none', 'ascend', 'descend'])
-const sortTargets = new Set(['key', 'version', 'create', 'mod', 'value'])
-const rangeNumbers = ['limit', 'revision', 'minModRevision', 'maxModRevision', 'minCreateRevision', 'maxCreateRevision'] as const
 
 /** A decoded range request's shape checked: a malformed one is refused as a bad query. */
 function checkedRange(value: unknown, bad: (problem: string) => KvCommandError): RangeRequest {
   const range = value as RangeRequest
   if (range === null || typeof range !== 'object' || !Buffer.isBuffer(range.key) || !Buffer.isBuffer(range.rangeEnd)) throw bad('a range without its key and range end')
   for (const name of rangeNumbers) if (!Number.isSafeInteger(range[name]) || range[name] < 0) throw bad(`a range whose ${name} is not a whole number, 0 or more`)
-  if (!sortOrders.has(range.sortOrder) || !sortTargets.has(range.sortTarget)) throw bad('a range with an unknown sort order or target')
+  if (!sortOrders.includes(range.sortOrder) || !sortTargets.includes(range.sortTarget)) throw bad('a range with an unknown sort order or target')
   if (typeof range.keysOnly !== 'boolean' || typeof range.countOnly !== 'boolean') throw bad('a range whose keysOnly or countOnly is not true or false')
   return range
 }

@@ -15,16 +15,11 @@
 // the JSON form carries to the check that refuses it with its reason), so unpacking gives back
 // exactly what was packed.
 import { PackReader, PackWriter } from './kv-pack.js'
-import type { Compare, CompareResult, CompareTarget, RequestOp, SortOrder, SortTarget, TxnRequest } from './kv-txn.js'
+import { compareResults, compareTargets, rangeNumbers, sortOrders, sortTargets, type Compare, type RequestOp, type TxnRequest } from './kv-txn.js'
 
 /** Transactions nested in one another at most in the packed form (deeper ones go as JSON, which has its own bound). */
 export const maxPackedNesting = 32
 
-const compareTargets: readonly CompareTarget[] = ['version', 'create', 'mod', 'value', 'lease']
-const compareResults: readonly CompareResult[] = ['equal', 'greater', 'less', 'not_equal']
-const sortOrders: readonly SortOrder[] = ['none', 'ascend', 'descend']
-const sortTargets: readonly SortTarget[] = ['key', 'version', 'create', 'mod', 'value']
-const rangeNumbers = ['limit', 'revision', 'minModRevision', 'maxModRevision', 'minCreateRevision', 'maxCreateRevision'] as const
 const kinds = { range: 1, put: 2, deleteRange: 3, txn: 4 } as const
 
 /** `txn` packed after the byte `head`, or undefined when its shape is not a TxnRequest's. */

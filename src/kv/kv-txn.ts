@@ -319,11 +319,14 @@ function compareWith(actual: number | Buffer, compare: Compare): boolean {
   }
 }
 
-const sortOrders = new Set<unknown>(['none', 'ascend', 'descend'])
-const sortTargets = new Set<unknown>(['key', 'version', 'create', 'mod', 'value'])
-const compareTargets = new Set<unknown>(['version', 'create', 'mod', 'value', 'lease'])
-const compareResults = new Set<unknown>(['equal', 'greater', 'less', 'not_equal'])
-const rangeNumbers = ['limit', 'revision', 'minModRevision', 'maxModRevision', 'minCreateRevision', 'maxCreateRevision'] as const
+// Every value of each enumeration. A value's place is its code in the packed form (kv-txn-codec.ts),
+// which the log holds: add new values at the end, never reorder.
+export const sortOrders: readonly SortOrder[] = ['none', 'ascend', 'descend']
+export const sortTargets: readonly SortTarget[] = ['key', 'version', 'create', 'mod', 'value']
+export const compareTargets: readonly CompareTarget[] = ['version', 'create', 'mod', 'value', 'lease']
+export const compareResults: readonly CompareResult[] = ['equal', 'greater', 'less', 'not_equal']
+/** A range's whole-number fields. */
+export const rangeNumbers = ['limit', 'revision', 'minModRevision', 'maxModRevision', 'minCreateRevision', 'maxCreateRevision'] as const
 
 /**
  * What is wrong with the shape of a transaction a client sent as JSON, or undefined. Applying
@@ -346,7 +349,7 @@ export function txnShapeProblem(txn: TxnRequest): string | undefined {
 
 function compareShapeProblem(compare: Compare): string | undefined {
   if (!Buffer.isBuffer(compare.key) || !Buffer.isBuffer(compare.rangeEnd)) return 'its key or range end is not bytes'
-  if (!compareTargets.has(compare.target) || !compareResults.has(compare.result)) return 'an unknown target or result'
+  if (!compareTargets.includes(compare.target) || !compareResults.includes(compare.result)) return 'an unknown target or result'
   if (compare.target === 'value' ? !Buffer.isBuffer(compare.operand) : !Number.isSafeInteger(compare.operand)) return 'its operand is not what its target compares'
   return undefined
 }
@@ -379,7 +382,7 @@ function opShapeProblem(op: RequestOp): string | undefined {
     if (!Buffer.isBuffer(range.key) || !Buffer.isBuffer(range.rangeEnd)) return 'its key or range end is not bytes'
     const number = rangeNumbers.find((name) => !Number.isSafeInteger(range[name]))
     if (number !== undefined) return `its ${number} is not a whole number`
-    if (!sortOrders.has(range.sortOrder) || !sortTargets.has(range.sortTarget)) return 'an unknown sort order or target'
+    if (!sortOrders.includes(range.sortOrder) || !sortTargets.includes(range.sortTarget)) return 'an unknown sort order or target'
     if (typeof range.keysOnly !== 'boolean' || typeof range.countOnly !== 'boolean') return 'keysOnly or countOnly is not true or false'
     return undefined
   }

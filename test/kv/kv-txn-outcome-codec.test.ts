@@ -42,6 +42,14 @@ describe("packed transactions' answers", () => {
     expect(() => decodeTxnResult(encodeBlobJson({ error: { code: 'ERR_COMPACTED', message: 'gone' } }))).toThrow(expect.objectContaining({ code: 'ERR_COMPACTED', message: 'gone' }))
   })
 
+  it('refuse answers nested deeper than any transaction can be, by a count, not a stack overflow', () => {
+    // Per level: succeeded, one response, of kind 4 (a nested transaction's answer).
+    const level = Buffer.concat([Buffer.of(1), Buffer.from(Uint32Array.of(1).buffer), Buffer.of(4)])
+    const head = Buffer.concat([Buffer.from(Uint32Array.of(0xffffffff).buffer), Buffer.alloc(8)])
+    const hostile = Buffer.concat([head, ...Array.from({ length: 10_000 }, () => level), Buffer.of(1), Buffer.alloc(4)])
+    expect(() => decodeTxnResult(hostile)).toThrow(expect.objectContaining({ code: 'ERR_BAD_COMMAND', message: expect.stringContaining('answers nested more than 100 deep') }))
+  })
+
   it('an answer in the JSON form that is not an object is refused with ERR_BAD_COMMAND, not a TypeError', () => {
     for (const value of [null, 5, 'text']) {
       expect(() => decodeTxnResult(encodeBlobJson(value))).toThrow(KvCommandError)
